@@ -1,0 +1,113 @@
+"""The recorded run: the columnar tables every run writes and every reader uses.
+
+A run is recorded as three tables (Parquet files in the run directory):
+
+``legs``
+    One row per leg actually flown (after any cut), in leg-id order. A vehicle's
+    legs tile ``[0, duration]`` without gaps, so its position at any time is a
+    linear interpolation inside the leg that holds it.
+
+    =============== ======= ===================================================
+    column          dtype   meaning
+    =============== ======= ===================================================
+    leg             int64   leg id (0..n-1)
+    vehicle         int32   vehicle index
+    kind            str     one of :data:`LEG_KINDS`
+    sensing         bool    the sensor was on (counts for coverage/detection)
+    t0_s, t1_s      float64 start and (actual) end time
+    x0_m .. z1_m    float64 start and end position, ENU metres, z above datum
+    energy_wh       float64 energy drawn during the leg
+    battery_end_wh  float64 battery charge at ``t1_s``
+    =============== ======= ===================================================
+
+``events``
+    One row per event, in the order they happened (time, then sequence).
+    Columns: ``time_s`` float64, ``kind`` str (one of :data:`EVENT_KINDS`),
+    ``vehicle`` int32 (-1: none), ``leg`` int64 (-1), ``target`` int32 (-1),
+    ``zone`` int32 (-1), ``x_m``, ``y_m``, ``z_m`` float64 (NaN: none),
+    ``value`` float64 (kind-specific, NaN: none).
+
+``vehicles``
+    One row per vehicle: ``vehicle`` int32, ``type`` str, ``base`` str,
+    ``footprint_radius_m`` float64, ``battery_wh`` float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fleetsim.scenario.model import Scenario
+    from fleetsim.world.world import World
+
+#: Kinds of leg. ``ground``: parked at base; ``takeoff``/``land``: vertical;
+#: ``move``: flying a policy's waypoints; ``hold``: hovering/loitering in place;
+#: ``return``: flying home after reaching the energy reserve or on command;
+#: ``wait_pad``: on the ground queued for a pad; ``charge``: on a pad charging.
+LEG_KINDS = ("ground", "takeoff", "move", "hold", "return", "land", "wait_pad", "charge")
+
+#: Kinds of event; ``value`` holds what the comment says.
+EVENT_KINDS = (
+    "run_start",  # value: number of vehicles
+    "plan",  # a plan was accepted; value: number of actions
+    "takeoff",  # vehicle left the ground
+    "arrive",  # reached a waypoint; leg: the leg that ended
+    "reserve_reached",  # battery at reserve; value: battery_wh
+    "return_start",  # heading home; value: distance to base (m)
+    "landed",
+    "pad_queue",  # waiting for a pad; value: queue length including this vehicle
+    "charge_start",  # value: battery_wh
+    "charge_end",  # value: battery_wh
+    "battery_depleted",  # battery reached zero in flight
+    "detection",  # target seen; target: index; value: lateral range (m)
+    "zone_enter",  # zone: index
+    "zone_exit",  # zone: index
+    "terrain_violation",  # leg below terrain + clearance; value: lowest clearance (m)
+    "run_end",
+)
+
+LEG_COLUMNS = {
+    "leg": np.int64, "vehicle": np.int32, "kind": object, "sensing": np.bool_,
+    "t0_s": np.float64, "t1_s": np.float64,
+    "x0_m": np.float64, "y0_m": np.float64, "z0_m": np.float64,
+    "x1_m": np.float64, "y1_m": np.float64, "z1_m": np.float64,
+    "energy_wh": np.float64, "battery_end_wh": np.float64,
+}
+EVENT_COLUMNS = {
+    "time_s": np.float64, "kind": object, "vehicle": np.int32, "leg": np.int64,
+    "target": np.int32, "zone": np.int32,
+    "x_m": np.float64, "y_m": np.float64, "z_m": np.float64, "value": np.float64,
+}
+VEHICLE_COLUMNS = {
+    "vehicle": np.int32, "type": object, "base": object,
+    "footprint_radius_m": np.float64, "battery_wh": np.float64,
+}
+
+Table = dict[str, np.ndarray]
+
+
+def empty_table(columns: dict[str, type]) -> Table:
+    return {name: np.zeros(0, dtype=dt) for name, dt in columns.items()}
+
+
+@dataclass
+class RecordedRun:
+    """Everything a metric or the replay writer may read about a finished run."""
+
+    scenario: Scenario
+    world: World
+    legs: Table
+    events: Table
+    vehicles: Table
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.scenario.run.duration_s)
+
+    def events_of(self, kind: str) -> Table:
+        """The rows of ``events`` whose kind is ``kind``."""
+        mask = self.events["kind"] == kind
+        return {name: col[mask] for name, col in self.events.items()}

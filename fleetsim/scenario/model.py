@@ -1,0 +1,183 @@
+"""Typed, validated scenario objects (schema version 1).
+
+These frozen dataclasses are what the rest of fleetsim sees of a scenario; the
+loader (:mod:`fleetsim.scenario.load`) builds them from YAML and checks every
+field. Coordinates are local ENU metres (x east, y north) from the scenario
+origin; altitudes are metres above the terrain datum (AMSL) unless the name
+says ``agl``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+Coord = tuple[float, float]
+Ring = tuple[Coord, ...]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    duration_s: float
+    seed: int = 0
+    #: Width of the batching window for in-leg events (detections, zone
+    #: crossings, terrain checks). Recorded times stay exact; a policy may
+    #: learn of such an event up to this late.
+    monitor_window_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class TerrainSpec:
+    #: ``flat``, ``procedural``, ``npy`` or ``geotiff``.
+    source: str = "flat"
+    #: Extent (width, height) in metres, for ``flat`` and ``procedural``.
+    size_m: Coord = (10_000.0, 10_000.0)
+    #: Grid spacing in metres (``flat``, ``procedural``, ``npy``; a GeoTIFF
+    #: carries its own).
+    spacing_m: float = 50.0
+    #: Local ENU position of the grid's south-west corner.
+    origin_m: Coord = (0.0, 0.0)
+    #: Elevation of ``flat`` terrain, or the lowest level of ``procedural``.
+    base_elevation_m: float = 0.0
+    #: Peak-to-valley relief of ``procedural`` terrain.
+    relief_m: float = 400.0
+    #: Number of ridges of ``procedural`` terrain.
+    ridges: int = 6
+    #: File of ``npy`` / ``geotiff`` terrain, resolved against the scenario's folder.
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    start_s: float = 0.0
+    end_s: float | None = None  # None: until the end of the run
+
+
+@dataclass(frozen=True)
+class ZoneSpec:
+    id: str
+    kind: str  # "no_fly" | "restricted"
+    exterior: Ring
+    holes: tuple[Ring, ...] = ()
+    floor_amsl_m: float = float("-inf")
+    ceiling_amsl_m: float = float("inf")
+    active: TimeWindow = TimeWindow()
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    id: str
+    kind: str  # "base"
+    position: Coord
+    pads: int = 1
+
+
+@dataclass(frozen=True)
+class DetectionSpec:
+    #: ``definite_range`` (p = 1 within the footprint radius), ``inverse_cube``
+    #: or ``exponential`` lateral-range curves.
+    model: str = "definite_range"
+    #: Sweep width W = integral of the lateral-range curve (metres). For
+    #: ``definite_range`` it is 2 x footprint radius and may be omitted.
+    sweep_width_m: float | None = None
+
+
+@dataclass(frozen=True)
+class SensorSpec:
+    #: Radius of the sensor's ground footprint (metres). With a camera it is
+    #: derived: altitude_agl x tan(fov / 2).
+    footprint_radius_m: float
+    camera_fov_deg: float | None = None
+    detection: DetectionSpec = DetectionSpec()
+
+
+@dataclass(frozen=True)
+class VehicleTypeSpec:
+    id: str
+    kind: str  # "multirotor" | "fixed_wing"
+    cruise_speed_mps: float
+    climb_rate_mps: float
+    battery_wh: float
+    hover_power_w: float
+    cruise_power_w: float
+    recharge_time_s: float
+    sensor: SensorSpec
+    domain: str = "air"
+    cruise_altitude_agl_m: float = 100.0
+    reserve_fraction: float = 0.2
+    #: Minimum height above terrain along a leg; lower is a terrain violation.
+    terrain_clearance_m: float = 30.0
+
+
+@dataclass(frozen=True)
+class VehicleGroupSpec:
+    type: str  # a VehicleTypeSpec id
+    base: str  # a SiteSpec id of kind base
+    count: int
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    id: str
+    position: Coord
+
+
+@dataclass(frozen=True)
+class MissionSpec:
+    id: str
+    #: ``coverage`` (cover once), ``persistent`` (keep idleness low) or
+    #: ``search`` (find targets).
+    kind: str
+    exterior: Ring
+    holes: tuple[Ring, ...] = ()
+    #: Explicit targets (search missions).
+    targets: tuple[TargetSpec, ...] = ()
+    #: Number of targets to place uniformly at random in the area (stream
+    #: ``targets/<mission id>``), in addition to the explicit ones.
+    random_targets: int = 0
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    #: Side of the square raster cells used for coverage and idleness metrics.
+    metrics_cell_m: float = 50.0
+    replay: bool = True
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    run: RunSpec
+    terrain: TerrainSpec
+    zones: tuple[ZoneSpec, ...]
+    sites: tuple[SiteSpec, ...]
+    vehicle_types: tuple[VehicleTypeSpec, ...]
+    vehicles: tuple[VehicleGroupSpec, ...]
+    missions: tuple[MissionSpec, ...]
+    policy: PolicySpec
+    outputs: OutputSpec = OutputSpec()
+    description: str = ""
+    #: Folder of the scenario file (for relative paths); not part of the schema.
+    base_dir: str = "."
+    #: The validated scenario as plain data (what the manifest stores).
+    source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: Where each YAML path came from: ``{"policy.params.spacing_m": ("x.yaml", 31)}``.
+    locations: dict[str, tuple[str, int]] = field(default_factory=dict, compare=False, repr=False)
+
+    def locate(self, path: str) -> tuple[str | None, int | None]:
+        """File and line of YAML path ``path`` (or of its nearest recorded parent)."""
+        probe = path
+        while probe:
+            if probe in self.locations:
+                return self.locations[probe]
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+        return (None, None)

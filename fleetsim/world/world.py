@@ -1,0 +1,127 @@
+"""The static world of a run: terrain, zones, sites, mission areas and targets.
+
+Built once from the scenario and never changed during a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from fleetsim.rng import RandomStreams
+from fleetsim.scenario.model import Scenario
+from fleetsim.world.terrain import Terrain, terrain_from_spec
+
+
+@dataclass(frozen=True)
+class Zone:
+    index: int
+    id: str
+    kind: str  # "no_fly" | "restricted"
+    polygon: shapely.Polygon
+    floor_amsl_m: float
+    ceiling_amsl_m: float
+    start_s: float
+    end_s: float  # inf: until the end of the run
+
+    def active_at(self, t_s: float) -> bool:
+        return self.start_s <= t_s < self.end_s
+
+
+@dataclass(frozen=True)
+class Site:
+    index: int
+    id: str
+    kind: str
+    xy: tuple[float, float]
+    pads: int
+
+
+@dataclass(frozen=True)
+class Mission:
+    index: int
+    id: str
+    kind: str
+    polygon: shapely.Polygon
+
+
+@dataclass(frozen=True)
+class World:
+    terrain: Terrain
+    zones: tuple[Zone, ...]
+    sites: tuple[Site, ...]
+    missions: tuple[Mission, ...]
+    #: Union of all mission areas (what coverage and idleness are measured over).
+    mission_area: shapely.Geometry
+    #: Target positions, shape (n, 2), float64, metres.
+    targets_xy: np.ndarray
+    target_ids: tuple[str, ...]
+    #: Index of the mission each target belongs to, shape (n,), int32.
+    target_mission: np.ndarray
+
+    def site(self, site_id: str) -> Site:
+        for s in self.sites:
+            if s.id == site_id:
+                return s
+        raise KeyError(site_id)
+
+
+def _polygon(exterior, holes) -> shapely.Polygon:
+    return shapely.Polygon(exterior, holes=list(holes) or None)
+
+
+def random_points_in(polygon: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` points uniform in ``polygon`` (rejection sampling from its bounding box).
+
+    Returns an (n, 2) float64 array. Draws in batches, so the result depends
+    only on the generator's state, the polygon and ``n``.
+    """
+    xmin, ymin, xmax, ymax = polygon.bounds
+    out = np.empty((0, 2))
+    prepared = shapely.prepare(polygon) or polygon
+    while len(out) < n:
+        need = n - len(out)
+        batch = max(64, int(need * 1.5 * (xmax - xmin) * (ymax - ymin) / max(polygon.area, 1e-9)))
+        pts = np.column_stack([rng.uniform(xmin, xmax, batch), rng.uniform(ymin, ymax, batch)])
+        inside = shapely.contains_xy(prepared, pts[:, 0], pts[:, 1])
+        out = np.vstack([out, pts[inside]])
+    return out[:n]
+
+
+def build_world(scenario: Scenario, streams: RandomStreams | None = None) -> World:
+    """Build the static world of ``scenario``; random parts use ``streams``."""
+    streams = streams or RandomStreams(scenario.run.seed)
+    terrain = terrain_from_spec(scenario.terrain, base_dir=scenario.base_dir,
+                                rng=streams.get("terrain"))
+    zones = tuple(
+        Zone(index=i, id=z.id, kind=z.kind, polygon=_polygon(z.exterior, z.holes),
+             floor_amsl_m=z.floor_amsl_m, ceiling_amsl_m=z.ceiling_amsl_m,
+             start_s=z.active.start_s,
+             end_s=float("inf") if z.active.end_s is None else z.active.end_s)
+        for i, z in enumerate(scenario.zones))
+    for z in zones:
+        shapely.prepare(z.polygon)
+    sites = tuple(Site(index=i, id=s.id, kind=s.kind, xy=tuple(s.position), pads=s.pads)
+                  for i, s in enumerate(scenario.sites))
+    missions = tuple(Mission(index=i, id=m.id, kind=m.kind,
+                             polygon=_polygon(m.exterior, m.holes))
+                     for i, m in enumerate(scenario.missions))
+    area = shapely.union_all([m.polygon for m in missions]) if missions else shapely.Polygon()
+    xy, ids, owner = [], [], []
+    for m, spec in zip(missions, scenario.missions, strict=True):
+        for t in spec.targets:
+            xy.append(t.position)
+            ids.append(t.id)
+            owner.append(m.index)
+        if spec.random_targets:
+            pts = random_points_in(m.polygon, spec.random_targets,
+                                   streams.get(f"targets/{m.id}"))
+            xy.extend(map(tuple, pts))
+            ids.extend(f"{m.id}-{k}" for k in range(len(pts)))
+            owner.extend([m.index] * len(pts))
+    targets = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    return World(terrain=terrain, zones=zones, sites=sites, missions=missions,
+                 mission_area=area, targets_xy=targets, target_ids=tuple(ids),
+                 target_mission=np.asarray(owner, dtype=np.int32))
