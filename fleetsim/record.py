@@ -111,3 +111,25 @@ class RecordedRun:
         """The rows of ``events`` whose kind is ``kind``."""
         mask = self.events["kind"] == kind
         return {name: col[mask] for name, col in self.events.items()}
+
+
+def table_digest(table: Table) -> str:
+    """SHA-256 of a table's column names, dtypes and values (order-sensitive)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(table):
+        col = table[name]
+        h.update(name.encode())
+        if col.dtype == object:
+            h.update("\x1f".join(map(str, col.tolist())).encode())
+        else:
+            h.update(str(col.dtype).encode())
+            h.update(np.ascontiguousarray(col).tobytes())
+    return h.hexdigest()
+
+
+def run_digest(run: RecordedRun) -> str:
+    """One digest of a run's legs, events and vehicles: equal digests, equal records."""
+    return table_digest({f"{t}.{k}": v for t in ("legs", "events", "vehicles")
+                         for k, v in getattr(run, t).items()})

@@ -80,12 +80,12 @@ def random_points_in(polygon: shapely.Geometry, n: int, rng: np.random.Generator
     """
     xmin, ymin, xmax, ymax = polygon.bounds
     out = np.empty((0, 2))
-    prepared = shapely.prepare(polygon) or polygon
+    shapely.prepare(polygon)
     while len(out) < n:
         need = n - len(out)
         batch = max(64, int(need * 1.5 * (xmax - xmin) * (ymax - ymin) / max(polygon.area, 1e-9)))
         pts = np.column_stack([rng.uniform(xmin, xmax, batch), rng.uniform(ymin, ymax, batch)])
-        inside = shapely.contains_xy(prepared, pts[:, 0], pts[:, 1])
+        inside = shapely.contains_xy(polygon, pts[:, 0], pts[:, 1])
         out = np.vstack([out, pts[inside]])
     return out[:n]
 

@@ -1,0 +1,171 @@
+"""The ``fleetsim`` command line.
+
+Exit codes: 0 success, 2 bad input (scenario, override, policy, run directory),
+1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from fleetsim.errors import FleetsimError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+
+def _print_metrics(metrics: dict[str, Any], out=sys.stdout) -> None:
+    width = max((len(k) for k in metrics), default=0)
+    for key in sorted(metrics):
+        value = metrics[key]
+        if value is None:
+            text = "-"
+        elif isinstance(value, float):
+            text = f"{value:.6g}"
+        else:
+            text = str(value)
+        print(f"  {key:<{width}}  {text}", file=out)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from fleetsim.engine import Simulation
+    from fleetsim.metrics import compute_metrics
+    from fleetsim.rundir import write_run
+    from fleetsim.scenario import load_scenario
+
+    overrides = list(args.set or [])
+    if args.seed is not None:
+        overrides.append(f"run.seed={args.seed}")
+    t0 = time.perf_counter()
+    scenario = load_scenario(args.scenario, overrides)
+    out = Path(args.out) if args.out else Path("runs") / f"{scenario.name}-seed{scenario.run.seed}"
+    print(f"fleetsim: running {scenario.name!r} (seed {scenario.run.seed}, "
+          f"{sum(g.count for g in scenario.vehicles)} vehicles, "
+          f"{scenario.run.duration_s:g} s simulated)", file=sys.stderr)
+    sim = Simulation(scenario)
+    t1 = time.perf_counter()
+    run = sim.run(progress=not args.quiet and sys.stderr.isatty())
+    t2 = time.perf_counter()
+    metrics = compute_metrics(run)
+    t3 = time.perf_counter()
+    writers = []
+    if scenario.outputs.replay and not args.no_replay:
+        try:
+            from fleetsim.replay import write_replay_into
+        except ImportError:  # the replay writer is optional at this layer
+            write_replay_into = None
+        if write_replay_into is not None:
+            writers.append(lambda d: write_replay_into(d / "replay", run))
+    timings = {"setup": t1 - t0, "simulate": t2 - t1, "metrics": t3 - t2}
+    manifest_extra = {"wall_clock_s": {k: round(v, 3) for k, v in timings.items()},
+                      "decisions": sim.n_decisions}
+    t4 = time.perf_counter()
+    write_run(out, run, metrics, manifest_extra=manifest_extra, extra_writers=writers)
+    timings["write"] = time.perf_counter() - t4
+    if not args.quiet:
+        print(f"{scenario.name}: metrics", flush=True)
+        _print_metrics(metrics)
+    total = sum(timings.values())
+    print(f"fleetsim: wrote {out} ({len(run.legs['leg'])} legs, {len(run.events['time_s'])} "
+          f"events; {total:.1f} s wall: " +
+          ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + ")", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from fleetsim.policy import make_policy
+    from fleetsim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, list(args.set or []))
+    make_policy(scenario)
+    n = sum(g.count for g in scenario.vehicles)
+    print(f"{args.scenario}: valid (schema 1): {scenario.name!r}, {n} vehicles, "
+          f"{len(scenario.zones)} zones, {len(scenario.missions)} missions, "
+          f"policy {scenario.policy.name!r}")
+    return EXIT_OK
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from fleetsim.metrics import compute_metrics
+    from fleetsim.rundir import METRICS, dumps_json, read_run
+
+    run = read_run(args.run_dir)
+    metrics = compute_metrics(run)
+    (Path(args.run_dir) / METRICS).write_text(dumps_json(metrics))
+    _print_metrics(metrics)
+    return EXIT_OK
+
+
+def cmd_policies(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from fleetsim.policy import available_policies, policy_class
+
+    for name, where in sorted(available_policies().items()):
+        cls = policy_class(name)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        print(f"{name}  ({where})")
+        if doc:
+            print(f"    {doc[0]}")
+        for f in dataclasses.fields(cls.Params):
+            default = f.default if f.default is not dataclasses.MISSING else "required"
+            print(f"    {f.name} = {default!r}   {f.metadata.get('doc', '')}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import fleetsim
+
+    p = argparse.ArgumentParser(prog="fleetsim", description=(
+        "Event-driven simulation of autonomous vehicle fleets under human oversight."))
+    p.add_argument("--version", action="version", version=f"fleetsim {fleetsim.__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a scenario and write a run directory")
+    r.add_argument("scenario", help="scenario YAML file")
+    r.add_argument("--out", help="run directory (default runs/NAME-seedN)")
+    r.add_argument("--seed", type=int, help="override run.seed")
+    r.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="override a scenario value, e.g. fleet.types[0].count=200 (repeatable)")
+    r.add_argument("--no-replay", action="store_true", help="do not write the replay bundle")
+    r.add_argument("-q", "--quiet", action="store_true", help="print no metrics or progress")
+    r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("validate", help="check a scenario file without running it")
+    v.add_argument("scenario")
+    v.add_argument("--set", action="append", metavar="PATH=VALUE")
+    v.set_defaults(func=cmd_validate)
+
+    m = sub.add_parser("metrics", help="recompute metrics.json of a run directory")
+    m.add_argument("run_dir")
+    m.set_defaults(func=cmd_metrics)
+
+    pol = sub.add_parser("policies", help="list the available policies and their parameters")
+    pol.set_defaults(func=cmd_policies)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except FleetsimError as exc:
+        print(f"fleetsim: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("fleetsim: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: say so, with the traceback for a report
+        import traceback
+
+        traceback.print_exc()
+        print(f"fleetsim: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""In-leg events, found in vectorised batches.
+
+Every ``monitor_window_s`` of simulated time the monitor takes the legs created
+since its last pass and finds, in one vectorised pass over all of them, the
+exact times of what happens during them: a target entering a sensor footprint
+(with terrain line of sight), a zone boundary crossed, the leg passing below
+terrain + clearance. Events already in the past are recorded at their exact
+times; later ones wait in a queue and are dropped if their leg is cut before
+they happen. So the record is exact, while a policy may learn of an in-leg
+event up to one window late, like a sensor with an update rate.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fleetsim.engine.log import L_T1, LEG_KIND_CODE
+from fleetsim.engine.states import LOCKED_STATES
+from fleetsim.geometry import closest_approach, disc_intervals, zone_intervals
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fleetsim.engine.sim import Simulation
+
+_AIRBORNE = np.array([LEG_KIND_CODE[k] for k in ("takeoff", "move", "hold", "return", "land")])
+_CRUISING = np.array([LEG_KIND_CODE[k] for k in ("move", "hold", "return")])
+_EPS = 1e-9
+_LOS_SAMPLES = 4
+_TARGET_HEIGHT_M = 1.0
+
+
+def lateral_range_probability(model: str, distance_m: np.ndarray,
+                              sweep_width_m: float | np.ndarray) -> np.ndarray:
+    """Probability of detection on one pass at lateral range ``distance_m``.
+
+    ``definite_range``: 1 (the caller limits the range to the footprint).
+    ``inverse_cube``: p(x) = 1 - exp(-W^2 / (4 pi x^2)), whose integral over x is W.
+    ``exponential``: p(x) = exp(-2 |x| / W), whose integral over x is W.
+    """
+    d = np.abs(np.asarray(distance_m, dtype=np.float64))
+    sweep_width_m = np.asarray(sweep_width_m, dtype=np.float64)
+    if model == "definite_range":
+        return np.ones_like(d)
+    if model == "inverse_cube":
+        with np.errstate(divide="ignore"):
+            return -np.expm1(-(sweep_width_m ** 2) / (4.0 * math.pi * d ** 2))
+    if model == "exponential":
+        return np.exp(-2.0 * d / sweep_width_m)
+    raise ValueError(f"unknown detection model {model!r}")
+
+
+class Monitor:
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.window_s = float(sim.scenario.run.monitor_window_s)
+        self.done = 0
+        self._pending: list[tuple] = []
+        self._seq = 0
+        world = sim.world
+        self.targets = world.targets_xy
+        self._tree = None
+        if len(self.targets):
+            from scipy.spatial import cKDTree
+            self._tree = cKDTree(self.targets)
+            self.target_z = world.terrain.height_at(self.targets[:, 0], self.targets[:, 1]) \
+                + _TARGET_HEIGHT_M
+        self.rng = sim.streams.get("detection")
+        vt = sim.scenario.vehicle_types
+        self.det_model = [vt[i].sensor.detection.model for i in range(len(vt))]
+        self.det_width = [vt[i].sensor.detection.sweep_width_m
+                          or 2 * vt[i].sensor.footprint_radius_m for i in range(len(vt))]
+        self.type_of = np.asarray(sim.type_index, dtype=np.int64)
+        self.radius = np.asarray(sim.radius, dtype=np.float64)
+        self.clearance = np.asarray(sim.clearance, dtype=np.float64)
+        h = world.terrain.heights_m
+        self.flat = bool(np.ptp(h) == 0.0)
+        self.zones = world.zones
+
+    # ------------------------------------------------------------------ process
+
+    def process(self, *, progress: bool = False):
+        env = self.sim.env
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=round(self.sim.duration_s), unit="sim s", delay=2.0,
+                       dynamic_ncols=True, leave=False)
+        last = 0.0
+        while True:
+            yield env.timeout(self.window_s)
+            self.step(env.now)
+            if bar is not None:
+                bar.update(round(env.now) - round(last))
+                last = env.now
+
+    def step(self, now: float) -> None:
+        n = len(self.sim.legs)
+        if n > self.done:
+            legs = self.sim.legs.columns(self.done, n)
+            self.done = n
+            for ev in self._find(legs):
+                self._seq += 1
+                heapq.heappush(self._pending, (ev[0], self._seq, ev))
+        self._release(now)
+
+    def finish(self, end_s: float) -> None:
+        self.step(end_s)
+
+    def _release(self, now: float) -> None:
+        rows = self.sim.legs.rows
+        log = self.sim.log
+        pending = self._pending
+        while pending and pending[0][0] <= now:
+            _, _, ev = heapq.heappop(pending)
+            t, kind, v, leg, target, zone, x, y, z, value = ev
+            if t > rows[leg][L_T1] + _EPS:
+                continue  # the leg was cut before this happened
+            log.add(t, kind, v, leg, target, zone, x, y, z, value)
+            if kind == "detection" and now < self.sim.duration_s:
+                s = self.sim
+                if s.state[v] not in LOCKED_STATES and not s.engine_control[v]:
+                    s._request(v, "detection", target)
+
+    # ------------------------------------------------------------------ finding events
+
+    def _find(self, legs: dict[str, np.ndarray]) -> list[tuple]:
+        out: list[tuple] = []
+        code = legs["kind_code"]
+        t0 = legs["t0_s"]
+        t1 = np.where(np.isfinite(legs["t1_s"]), legs["t1_s"], t0)
+        p0 = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])
+        p1 = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])
+        vehicle = legs["vehicle"]
+        leg_id = legs["leg"]
+        airborne = np.isin(code, _AIRBORNE)
+        if self._tree is not None:
+            sensing = airborne & legs["sensing"]
+            if sensing.any():
+                out += self._detections(np.flatnonzero(sensing), t0, t1, p0, p1, vehicle, leg_id)
+        if self.zones and airborne.any():
+            idx = np.flatnonzero(airborne)
+            li, zi, t_in, t_out = zone_intervals(t0[idx], t1[idx], p0[idx], p1[idx], self.zones)
+            for k, z, a, b in zip(li.tolist(), zi.tolist(), t_in.tolist(), t_out.tolist(),
+                                  strict=True):
+                j = idx[k]
+                v, lg = int(vehicle[j]), int(leg_id[j])
+                if a > t0[j] + _EPS:
+                    out.append(self._at(a, "zone_enter", v, lg, -1, z, j, t0, t1, p0, p1))
+                if b < t1[j] - _EPS:
+                    out.append(self._at(b, "zone_exit", v, lg, -1, z, j, t0, t1, p0, p1))
+        cruising = np.isin(code, _CRUISING) & (t1 > t0)
+        if cruising.any() and not (self.flat and self.clearance.max() <= 0):
+            idx = np.flatnonzero(cruising)
+            terrain = self.sim.world.terrain
+            clr = self.clearance[vehicle[idx]]
+            frac = terrain.first_below(p0[idx], p1[idx], clr)
+            hit = np.flatnonzero(~np.isnan(frac))
+            if len(hit):
+                low, _ = terrain.segment_clearance(p0[idx[hit]], p1[idx[hit]])
+                for k, f, lo in zip(hit.tolist(), frac[hit].tolist(), low.tolist(), strict=True):
+                    j = idx[k]
+                    t = t0[j] + f * (t1[j] - t0[j])
+                    out.append(self._at(t, "terrain_violation", int(vehicle[j]), int(leg_id[j]),
+                                        -1, -1, j, t0, t1, p0, p1, value=lo))
+        return out
+
+    @staticmethod
+    def _at(t, kind, v, leg, target, zone, j, t0, t1, p0, p1, value=float("nan")) -> tuple:
+        span = t1[j] - t0[j]
+        f = (t - t0[j]) / span if span > 0 else 0.0
+        x, y, z = (p0[j] + f * (p1[j] - p0[j])).tolist()
+        return (float(t), kind, v, leg, target, zone, x, y, z, float(value))
+
+    def _detections(self, idx, t0, t1, p0, p1, vehicle, leg_id) -> list[tuple]:
+        a, b = p0[idx, :2], p1[idx, :2]
+        mid = 0.5 * (a + b)
+        half = 0.5 * np.hypot(*(b - a).T)
+        r = self.radius[vehicle[idx]]
+        lists = self._tree.query_ball_point(mid, half + r)
+        counts = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+        if counts.sum() == 0:
+            return []
+        k = np.repeat(np.arange(len(idx)), counts)
+        tgt = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists if x])
+        j = idx[k]
+        c = self.targets[tgt]
+        rr = r[k]
+        types = self.type_of[vehicle[j]]
+        models = np.array(self.det_model, dtype=object)[types]
+        widths = np.asarray(self.det_width)[types]
+        t_det = np.full(len(j), np.nan)
+        lateral = np.full(len(j), np.nan)
+        definite = models == "definite_range"
+        if definite.any():
+            m = np.flatnonzero(definite)
+            t_in, t_out = disc_intervals(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m],
+                                         rr[m])
+            ok = ~np.isnan(t_in)
+            m, t_in, t_out = m[ok], t_in[ok], t_out[ok]
+            t_in = np.maximum(t_in, t0[j[m]])
+            t_det[m] = self._first_visible(j[m], tgt[m], t_in, t_out, t0, t1, p0, p1)
+            _, d = closest_approach(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m])
+            lateral[m] = d
+        curve = ~definite
+        if curve.any():
+            m = np.flatnonzero(curve)
+            t_c, d = closest_approach(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m])
+            u = self.rng.random(len(m))
+            p = np.zeros(len(m))
+            for model in set(models[m].tolist()):
+                sel = models[m] == model
+                p[sel] = lateral_range_probability(model, d[sel], widths[m][sel])
+            hit = (d <= rr[m]) & (u < p)
+            m, t_c, d = m[hit], t_c[hit], d[hit]
+            t_det[m] = self._first_visible(j[m], tgt[m], t_c, t_c, t0, t1, p0, p1)
+            lateral[m] = d
+        found = np.flatnonzero(~np.isnan(t_det))
+        out = []
+        for q in found.tolist():
+            jj = int(j[q])
+            out.append(self._at(t_det[q], "detection", int(vehicle[jj]), int(leg_id[jj]),
+                                int(tgt[q]), -1, jj, t0, t1, p0, p1, value=lateral[q]))
+        return out
+
+    def _first_visible(self, j, tgt, t_a, t_b, t0, t1, p0, p1) -> np.ndarray:
+        """Earliest of a few sample times in [t_a, t_b] with terrain line of sight."""
+        if self.flat or len(j) == 0:
+            return np.asarray(t_a, dtype=np.float64)
+        terrain = self.sim.world.terrain
+        span = np.where(t1[j] > t0[j], t1[j] - t0[j], 1.0)
+        result = np.full(len(j), np.nan)
+        todo = np.ones(len(j), dtype=bool)
+        tz = np.column_stack([self.targets[tgt], self.target_z[tgt]])
+        for s in np.linspace(0.0, 1.0, _LOS_SAMPLES):
+            t = t_a + s * (t_b - t_a)
+            f = ((t - t0[j]) / span)[:, None]
+            pos = p0[j] + f * (p1[j] - p0[j])
+            vis = terrain.line_of_sight(pos, tz) & todo
+            result[vis] = t[vis]
+            todo &= ~vis
+            if not todo.any() or np.all(t_a == t_b):
+                break
+        return result

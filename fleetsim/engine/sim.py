@@ -1,0 +1,632 @@
+"""The run object: vehicles' processes on a simpy clock, legs and the event log.
+
+A vehicle moves along straight legs at constant speed; nothing steps
+positions on a clock. Each leg is one simpy timeout. What happens during a leg
+(detections, zone crossings, terrain violations) is found in vectorised
+batches by :class:`fleetsim.engine.monitor.Monitor`; energy is handled per leg
+in closed form: the leg that would cross the reserve ends where it does.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+import simpy
+from simpy.events import Event
+from simpy.exceptions import Interrupt
+
+from fleetsim.engine.log import (
+    L_B,
+    L_E,
+    L_T1,
+    L_X1,
+    L_Y1,
+    L_Z1,
+    LEG_KIND_CODE,
+    EventLog,
+    LegStore,
+)
+from fleetsim.engine.monitor import Monitor
+from fleetsim.engine.states import (
+    CHARGING,
+    DOWN,
+    GROUND,
+    HOLDING,
+    LANDING,
+    LOCKED_STATES,
+    MOVING,
+    QUEUED,
+    RETURNING,
+    STATES,
+    TAKEOFF,
+)
+from fleetsim.engine.view import EngineFleetView
+from fleetsim.errors import PolicyError
+from fleetsim.policy import (
+    GoTo,
+    Hold,
+    Plan,
+    Policy,
+    PolicyContext,
+    Request,
+    ReturnHome,
+    Route,
+    Survey,
+    make_policy,
+)
+from fleetsim.record import RecordedRun
+from fleetsim.rng import RandomStreams
+from fleetsim.scenario.model import Scenario
+from fleetsim.world.world import World, build_world
+
+_K_GROUND = LEG_KIND_CODE["ground"]
+_K_TAKEOFF = LEG_KIND_CODE["takeoff"]
+_K_MOVE = LEG_KIND_CODE["move"]
+_K_HOLD = LEG_KIND_CODE["hold"]
+_K_RETURN = LEG_KIND_CODE["return"]
+_K_LAND = LEG_KIND_CODE["land"]
+_K_WAIT = LEG_KIND_CODE["wait_pad"]
+_K_CHARGE = LEG_KIND_CODE["charge"]
+
+#: Priority of the decision dispatch: after every ordinary event at the same time,
+#: so all requests due at one simulated time reach the policy in one call.
+_DISPATCH_PRIORITY = 2
+_INF = float("inf")
+
+
+class _ReserveReached(Exception):
+    pass
+
+
+class _Depleted(Exception):
+    pass
+
+
+class Simulation:
+    """One run of one scenario. Owns its clock, world, fleet, RNG streams and log.
+
+    Parameters
+    ----------
+    scenario:
+        A validated scenario.
+    world:
+        The static world, if already built (it is built from the scenario otherwise).
+    policy:
+        A policy instance to use instead of the scenario's (its params are still
+        parsed from the scenario's policy section against its class).
+    """
+
+    def __init__(self, scenario: Scenario, *, world: World | None = None,
+                 policy: Policy | None = None) -> None:
+        self.scenario = scenario
+        self.streams = RandomStreams(scenario.run.seed)
+        self.world = world if world is not None else build_world(scenario, self.streams)
+        self.env = simpy.Environment()
+        self.legs = LegStore()
+        self.log = EventLog()
+        self.duration_s = float(scenario.run.duration_s)
+        if policy is None:
+            self.policy, params = make_policy(scenario)
+        else:
+            from fleetsim.policy import parse_params
+            self.policy = policy
+            params = parse_params(type(policy), scenario.policy.params, scenario=scenario)
+        self.policy_name = getattr(self.policy, "name", "") or type(self.policy).__name__
+        self._setup_fleet()
+        self.policy.reset(PolicyContext(
+            world=self.world, vehicle_types=scenario.vehicle_types,
+            vehicle_type_index=self._ro(np.asarray(self.type_index, dtype=np.int32)),
+            home_xy=self._ro(self.home_xy_arr), duration_s=self.duration_s,
+            params=params, rng=self.streams.get("policy"), scenario=scenario))
+        self.view = EngineFleetView(self)
+        self.monitor = Monitor(self)
+        self._pending: list[Request] = []
+        self._dispatch_event: Event | None = None
+        self._never = Event(self.env)  # never triggered: a process waits on it until interrupted
+        self.wall_s: dict[str, float] = {}
+        self.n_decisions = 0
+
+    @staticmethod
+    def _ro(a: np.ndarray) -> np.ndarray:
+        a = np.array(a)
+        a.setflags(write=False)
+        return a
+
+    # ------------------------------------------------------------------ set-up
+
+    def _setup_fleet(self) -> None:
+        sc, world = self.scenario, self.world
+        types = {t.id: i for i, t in enumerate(sc.vehicle_types)}
+        type_idx, base_idx = [], []
+        for g in sc.vehicles:
+            type_idx += [types[g.type]] * g.count
+            base_idx += [world.site(g.base).index] * g.count
+        n = self.n = len(type_idx)
+        self.type_index = type_idx
+        self.base_index = base_idx
+        vt = sc.vehicle_types
+        self.speed = [vt[i].cruise_speed_mps for i in type_idx]
+        self.climb = [vt[i].climb_rate_mps for i in type_idx]
+        self.agl = [vt[i].cruise_altitude_agl_m for i in type_idx]
+        self.capacity = [vt[i].battery_wh for i in type_idx]
+        self.reserve = [vt[i].battery_wh * vt[i].reserve_fraction for i in type_idx]
+        self.p_hover = [vt[i].hover_power_w / 3600.0 for i in type_idx]  # Wh per s
+        self.p_cruise = [vt[i].cruise_power_w / 3600.0 for i in type_idx]
+        self.recharge_s = [vt[i].recharge_time_s for i in type_idx]
+        self.radius = [vt[i].sensor.footprint_radius_m for i in type_idx]
+        self.clearance = [vt[i].terrain_clearance_m for i in type_idx]
+        sites = world.sites
+        self.home_xy_arr = np.array([sites[b].xy for b in base_idx], dtype=np.float64).reshape(-1, 2)
+        ground = world.terrain.height_at(self.home_xy_arr[:, 0], self.home_xy_arr[:, 1]) \
+            if n else np.zeros(0)
+        self.home_z = [float(z) for z in np.atleast_1d(ground)]
+        self.pads = [simpy.Resource(self.env, capacity=s.pads) for s in sites]
+        # Dynamic state, as plain lists for cheap scalar access in the hot path.
+        self.state = [GROUND] * n
+        self.battery = list(self.capacity)  # at the start of the current leg
+        self.px = [float(x) for x in self.home_xy_arr[:, 0]]
+        self.py = [float(y) for y in self.home_xy_arr[:, 1]]
+        self.pz = list(self.home_z)
+        self.cur_leg = [-1] * n
+        # Current leg geometry, for interpolation: t0, t1, x0, y0, z0, x1, y1, z1, power.
+        self.lt0 = [0.0] * n
+        self.lt1 = [_INF] * n
+        self.lx0, self.ly0, self.lz0 = list(self.px), list(self.py), list(self.pz)
+        self.lx1, self.ly1, self.lz1 = list(self.px), list(self.py), list(self.pz)
+        self.lpow = [0.0] * n
+        self.queue: list[deque] = [deque() for _ in range(n)]
+        self.waiting = [False] * n  # idle (hovering or parked) until a plan comes
+        self.asking = [False] * n  # its request is being decided right now
+        self.engine_control = [False] * n
+        self.end_xy = [(x, y) for x, y in zip(self.px, self.py, strict=True)]
+        self.end_t = [0.0] * n
+        self.procs: list[simpy.Process] = []
+
+    # ------------------------------------------------------------------ legs
+
+    def _open_leg(self, v: int, kind: int, sensing: bool, dur: float,
+                  x1: float, y1: float, z1: float, power: float) -> int:
+        """Start a leg of vehicle ``v`` from where it is; returns the leg id."""
+        t0 = self.env.now
+        t1 = t0 + dur
+        x0, y0, z0 = self.px[v], self.py[v], self.pz[v]
+        e = power * dur if dur != _INF else 0.0
+        li = len(self.legs.rows)
+        self.legs.rows.append([v, kind, sensing, t0, t1, x0, y0, z0, x1, y1, z1, e,
+                               self.battery[v] - e])
+        self.cur_leg[v] = li
+        self.lt0[v], self.lt1[v] = t0, t1
+        self.lx0[v], self.ly0[v], self.lz0[v] = x0, y0, z0
+        self.lx1[v], self.ly1[v], self.lz1[v] = x1, y1, z1
+        self.lpow[v] = power
+        return li
+
+    def _close_leg(self, v: int) -> None:
+        """The current leg of ``v`` ended as planned: move the vehicle to its end."""
+        row = self.legs.rows[self.cur_leg[v]]
+        self.px[v], self.py[v], self.pz[v] = row[L_X1], row[L_Y1], row[L_Z1]
+        self.battery[v] = row[L_B]
+
+    def _cut_leg(self, v: int, t: float) -> None:
+        """End the current leg of ``v`` at time ``t`` (<= its planned end), where it is."""
+        li = self.cur_leg[v]
+        if li < 0:
+            return
+        row = self.legs.rows[li]
+        t0, t1 = self.lt0[v], self.lt1[v]
+        if t >= t1:
+            self._close_leg(v)
+            return
+        f = 0.0 if t1 == _INF or t1 <= t0 else (t - t0) / (t1 - t0)
+        if t1 == _INF:
+            x, y, z = self.lx0[v], self.ly0[v], self.lz0[v]
+        else:
+            x = self.lx0[v] + f * (self.lx1[v] - self.lx0[v])
+            y = self.ly0[v] + f * (self.ly1[v] - self.ly0[v])
+            z = self.lz0[v] + f * (self.lz1[v] - self.lz0[v])
+        e = self.lpow[v] * (t - t0)
+        row[L_T1] = t
+        row[L_X1], row[L_Y1], row[L_Z1] = x, y, z
+        row[L_E] = e
+        row[L_B] = self.battery[v] - e
+        self.lt1[v] = t
+        self.lx1[v], self.ly1[v], self.lz1[v] = x, y, z
+        self.px[v], self.py[v], self.pz[v] = x, y, z
+        self.battery[v] = row[L_B]
+
+    def _margin_time(self, v: int, power: float, ux: float, uy: float, horizon: float) -> float:
+        """Time into a leg at which the battery falls to what the vehicle needs to get home.
+
+        The vehicle needs its reserve plus the energy to fly home at cruise and land:
+        ``R + k * D(t) + L`` with ``D(t)`` its horizontal distance to base, moving at
+        (ux, uy) m/s from where it is, and ``k`` cruise Wh per metre. With battery
+        ``b0 - p t`` the crossing solves ``b0 - R - L - p t = k D(t)``; squaring gives
+        a quadratic in t. Returns ``inf`` if it is not reached within ``horizon``.
+        Under engine control (already going home) the limit is an empty battery.
+        """
+        b0 = self.battery[v]
+        if self.engine_control[v]:
+            return b0 / power if power > 0 else _INF
+        hx, hy = self.world.sites[self.base_index[v]].xy
+        k = self.p_cruise[v] / self.speed[v]
+        margin = b0 - self.reserve[v] - self.p_hover[v] * self.agl[v] / self.climb[v]
+        wx, wy = self.px[v] - hx, self.py[v] - hy
+        if margin - k * math.hypot(wx, wy) <= 0.0:
+            return 0.0
+        a = ux * ux + uy * uy
+        b = 2.0 * (wx * ux + wy * uy)
+        c = wx * wx + wy * wy
+        k2 = k * k
+        qa = power * power - k2 * a
+        qb = -(2.0 * margin * power + k2 * b)
+        qc = margin * margin - k2 * c
+        roots = []
+        if abs(qa) < 1e-15:
+            if qb != 0.0:
+                roots.append(-qc / qb)
+        else:
+            disc = qb * qb - 4.0 * qa * qc
+            if disc >= 0.0:
+                sq = math.sqrt(disc)
+                roots += [(-qb - sq) / (2.0 * qa), (-qb + sq) / (2.0 * qa)]
+        best = _INF
+        for t in roots:
+            if 0.0 <= t <= horizon and margin - power * t >= -1e-9 and t < best:
+                best = t
+        return best
+
+    def _fly(self, v: int, kind: int, sensing: bool, x1: float, y1: float, z1: float,
+             power: float, speed: float):
+        """Fly a straight leg to (x1, y1, z1); ends early where the battery is down to
+        what it takes to get home (or, when already going home, at empty)."""
+        dx, dy, dz = x1 - self.px[v], y1 - self.py[v], z1 - self.pz[v]
+        dur = max(math.sqrt(dx * dx + dy * dy) / speed, abs(dz) / self.climb[v])
+        if dur <= 0.0:
+            return
+        t_stop = self._margin_time(v, power, dx / dur, dy / dur, dur)
+        if t_stop < dur:
+            f = t_stop / dur
+            self._open_leg(v, kind, sensing, t_stop, self.px[v] + f * dx, self.py[v] + f * dy,
+                           self.pz[v] + f * dz, power)
+            if t_stop > 0.0:
+                yield self.env.timeout(t_stop)
+            self._close_leg(v)
+            raise _Depleted() if self.engine_control[v] else _ReserveReached()
+        self._open_leg(v, kind, sensing, dur, x1, y1, z1, power)
+        yield self.env.timeout(dur)
+        self._close_leg(v)
+
+    def _hover(self, v: int, duration: float | None, kind: int = _K_HOLD):
+        """Hover in place for ``duration`` (None: until interrupted or the reserve)."""
+        power = self.p_hover[v]
+        to_limit = self._margin_time(v, power, 0.0, 0.0, _INF) if power > 0 else _INF
+        dur = to_limit if duration is None else min(duration, to_limit)
+        x, y, z = self.px[v], self.py[v], self.pz[v]
+        self._open_leg(v, kind, True, dur, x, y, z, power)
+        if dur == _INF:
+            yield self._never
+        if dur > 0:
+            yield self.env.timeout(dur)
+        self._close_leg(v)
+        if duration is None or dur < duration:
+            raise _Depleted() if self.engine_control[v] else _ReserveReached()
+
+    def _ground(self, v: int):
+        """Stay parked (no energy use) until interrupted."""
+        self._open_leg(v, _K_GROUND, False, _INF, self.px[v], self.py[v], self.pz[v], 0.0)
+        yield self._never
+
+    # ------------------------------------------------------------------ phases
+
+    def _takeoff(self, v: int):
+        self.state[v] = TAKEOFF
+        self.log.add(self.env.now, "takeoff", v, x=self.px[v], y=self.py[v], z=self.pz[v])
+        z1 = self.pz[v] + self.agl[v]
+        dur = self.agl[v] / self.climb[v]
+        self._open_leg(v, _K_TAKEOFF, False, dur, self.px[v], self.py[v], z1, self.p_hover[v])
+        yield self.env.timeout(dur)
+        self._close_leg(v)
+        self.state[v] = MOVING
+
+    def _go_home(self, v: int, *, forced: bool):
+        """Fly home, land, queue for a pad and recharge to full."""
+        self.state[v] = RETURNING
+        self.engine_control[v] = forced
+        b = self.base_index[v]
+        hx, hy = self.world.sites[b].xy
+        hz = self.home_z[v]
+        self.log.add(self.env.now, "return_start", v,
+                     value=math.hypot(hx - self.px[v], hy - self.py[v]))
+        yield from self._fly(v, _K_RETURN, False, hx, hy, hz + self.agl[v], self.p_cruise[v],
+                             self.speed[v])
+        self.engine_control[v] = True
+        self.state[v] = LANDING
+        yield from self._fly(v, _K_LAND, False, hx, hy, hz, self.p_hover[v], self.speed[v])
+        self.log.add(self.env.now, "landed", v, x=hx, y=hy, z=hz)
+        self.state[v] = QUEUED
+        pad = self.pads[b]
+        req = pad.request()
+        if not req.triggered:
+            self.log.add(self.env.now, "pad_queue", v, value=len(pad.queue))
+            self._open_leg(v, _K_WAIT, False, _INF, hx, hy, hz, 0.0)
+            yield req
+            self._cut_leg(v, self.env.now)
+        else:
+            yield req
+        self.state[v] = CHARGING
+        cap = self.capacity[v]
+        dur = self.recharge_s[v] * max(0.0, cap - self.battery[v]) / cap
+        self.log.add(self.env.now, "charge_start", v, value=self.battery[v])
+        li = self._open_leg(v, _K_CHARGE, False, dur, hx, hy, hz, 0.0)
+        self.legs.rows[li][L_B] = cap
+        if dur > 0:
+            yield self.env.timeout(dur)
+        self._close_leg(v)
+        self.battery[v] = cap
+        self.log.add(self.env.now, "charge_end", v, value=cap)
+        pad.release(req)
+        self.state[v] = GROUND
+        self.engine_control[v] = False
+        self.end_xy[v] = (hx, hy)
+        self.end_t[v] = self.env.now
+
+    def _execute(self, v: int, item: tuple):
+        op = item[0]
+        if op == "route":
+            _, xs, ys, zs, sensing = item
+            if self.state[v] == GROUND:
+                yield from self._takeoff(v)
+            self.state[v] = MOVING
+            pc, spd = self.p_cruise[v], self.speed[v]
+            add = self.log.add
+            for i in range(len(xs)):
+                yield from self._fly(v, _K_MOVE, sensing, xs[i], ys[i], zs[i], pc, spd)
+                add(self.env.now, "arrive", v, self.cur_leg[v], x=xs[i], y=ys[i], z=zs[i])
+        elif op == "hold":
+            if self.state[v] == GROUND:
+                yield from self._takeoff(v)
+            self.state[v] = HOLDING
+            yield from self._hover(v, item[1])
+        elif op == "return":
+            if self.state[v] != GROUND:
+                yield from self._go_home(v, forced=False)
+
+    def _vehicle(self, v: int):
+        reason = "start"
+        while True:
+            try:
+                q = self.queue[v]
+                if q:
+                    yield from self._execute(v, q.popleft())
+                    reason = "recharged" if self.state[v] == GROUND else "idle"
+                    continue
+                self.asking[v] = True
+                try:
+                    yield self._request(v, reason)
+                finally:
+                    self.asking[v] = False
+                if self.queue[v]:
+                    continue
+                self.waiting[v] = True
+                try:
+                    if self.state[v] == GROUND:
+                        yield from self._ground(v)
+                    else:
+                        self.state[v] = HOLDING
+                        yield from self._hover(v, None)
+                finally:
+                    self.waiting[v] = False
+            except Interrupt:
+                continue
+            except _ReserveReached:
+                self.log.add(self.env.now, "reserve_reached", v, self.cur_leg[v],
+                             value=self.battery[v])
+                self.queue[v].clear()
+                self._request(v, "reserve")
+                try:
+                    yield from self._go_home(v, forced=True)
+                except _Depleted:
+                    self._down(v)
+                    return
+                reason = "recharged"
+            except _Depleted:
+                self._down(v)
+                return
+
+    def _down(self, v: int) -> None:
+        self.log.add(self.env.now, "battery_depleted", v, self.cur_leg[v],
+                     x=self.px[v], y=self.py[v], z=self.pz[v])
+        self.state[v] = DOWN
+        self.queue[v].clear()
+        self._open_leg(v, _K_GROUND, False, _INF, self.px[v], self.py[v], self.pz[v], 0.0)
+
+    # ------------------------------------------------------------------ decisions
+
+    def _request(self, v: int, reason: str, target: int = -1) -> Event:
+        """Queue a decision request; returns the event that fires once it is decided."""
+        self._pending.append(Request(v, reason, target))
+        ev = self._dispatch_event
+        if ev is None:
+            ev = self._dispatch_event = Event(self.env)
+            ev._ok = True
+            ev._value = None
+            ev.callbacks.append(self._dispatch)
+            self.env.schedule(ev, _DISPATCH_PRIORITY)
+        return ev
+
+    def _dispatch(self, event: Event) -> None:
+        self._dispatch_event = None
+        requests, self._pending = self._pending, []
+        now = self.env.now
+        self.view.now_s = now
+        self.n_decisions += 1
+        plans = self.policy.decide(now, self.view, tuple(requests))
+        if plans:
+            self._apply_plans(now, plans)
+
+    def _periodic(self, period: float):
+        while True:
+            yield self.env.timeout(period)
+            for v in range(self.n):
+                if self.state[v] not in LOCKED_STATES and not self.engine_control[v]:
+                    self._request(v, "periodic")
+
+    def _fail(self, message: str, vehicle: int | None = None) -> PolicyError:
+        return PolicyError(message, policy=self.policy_name, time_s=self.env.now,
+                           vehicle=vehicle)
+
+    def _apply_plans(self, now: float, plans: Sequence[Plan]) -> None:
+        """Check plans at the boundary, expand actions to waypoints, and hand them over."""
+        parsed = []  # (vehicle, append, [items...]) with route items awaiting heights
+        route_pts = []
+        for plan in plans:
+            if not isinstance(plan, Plan):
+                raise self._fail(f"decide() must return Plan objects, got {type(plan).__name__}")
+            v = plan.vehicle
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
+                    or not 0 <= v < self.n:
+                raise self._fail(f"plan for unknown vehicle {v!r} (vehicles are 0..{self.n - 1})")
+            v = int(v)
+            if self.state[v] in LOCKED_STATES or self.engine_control[v]:
+                raise self._fail(f"vehicle is {STATES[self.state[v]]} under engine control "
+                                 "and cannot be re-tasked now; plans are accepted in states "
+                                 "ground, takeoff, moving, holding, returning (own return)", v)
+            items = []
+            for a in plan.actions:
+                if isinstance(a, (GoTo, Route, Survey)):
+                    pts = self._waypoints_of(a, v)
+                    alt = self.agl[v] if a.alt_agl_m is None else a.alt_agl_m
+                    if not (math.isfinite(alt) and alt > 0):
+                        raise self._fail(f"{type(a).__name__}.alt_agl_m must be a finite "
+                                         f"number > 0, got {alt!r}", v)
+                    sensing = bool(getattr(a, "sensing", True))
+                    items.append(["route", pts, alt, sensing])
+                    route_pts.append(pts)
+                elif isinstance(a, Hold):
+                    d = a.duration_s
+                    if d is not None and not (math.isfinite(d) and d >= 0):
+                        raise self._fail(f"Hold.duration_s must be a finite number >= 0 or "
+                                         f"None, got {d!r}", v)
+                    items.append(["hold", d])
+                elif isinstance(a, ReturnHome):
+                    items.append(["return"])
+                else:
+                    raise self._fail(f"unknown action {a!r}; valid actions: GoTo, Route, "
+                                     "Survey, Hold, ReturnHome", v)
+            parsed.append((v, bool(plan.append), items))
+        if route_pts:
+            allp = np.concatenate(route_pts)
+            heights = self.world.terrain.height_at(allp[:, 0], allp[:, 1])
+            k = 0
+            for _, _, items in parsed:
+                for it in items:
+                    if it[0] == "route":
+                        pts, alt = it[1], it[2]
+                        m = len(pts)
+                        zs = heights[k:k + m] + alt
+                        k += m
+                        it[:] = ["route", pts[:, 0].tolist(), pts[:, 1].tolist(), zs.tolist(),
+                                 it[3]]
+        for v, append, items in parsed:
+            self._hand_over(v, append, [tuple(it) for it in items])
+
+    def _waypoints_of(self, a, v: int) -> np.ndarray:
+        if isinstance(a, GoTo):
+            pts = np.array([[a.x_m, a.y_m]], dtype=np.float64)
+        elif isinstance(a, Route):
+            try:
+                pts = np.asarray(a.waypoints, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise self._fail("Route.waypoints must be an (n, 2) array of numbers", v) from None
+            if pts.ndim != 2 or pts.shape[1] != 2:
+                raise self._fail(f"Route.waypoints must have shape (n, 2), got {pts.shape}", v)
+        else:
+            from fleetsim.planning import boustrophedon
+            if not (math.isfinite(a.spacing_m) and a.spacing_m > 0):
+                raise self._fail(f"Survey.spacing_m must be > 0, got {a.spacing_m!r}", v)
+            pts = boustrophedon(a.area, a.spacing_m, angle_deg=a.angle_deg,
+                                start_xy=self.end_xy[v])
+        if not np.isfinite(pts).all():
+            raise self._fail(f"{type(a).__name__} has non-finite coordinates", v)
+        return pts
+
+    def _hand_over(self, v: int, append: bool, items: list[tuple]) -> None:
+        q = self.queue[v]
+        if not append:
+            q.clear()
+            self.end_xy[v] = (self.px[v], self.py[v])
+            self.end_t[v] = self.env.now
+        for it in items:
+            self._extend_estimate(v, it)
+        q.extend(items)
+        if self.asking[v]:
+            return  # it picks the plan up as soon as the decision is made
+        if self.waiting[v] or (not append and self.state[v] != TAKEOFF):
+            self._cut_leg(v, self.env.now)
+            self.procs[v].interrupt("plan")
+
+    def _extend_estimate(self, v: int, item: tuple) -> None:
+        """Keep the estimate of where and when the vehicle's queued actions end."""
+        x, y = self.end_xy[v]
+        t = max(self.end_t[v], self.env.now)
+        if item[0] == "route":
+            xs, ys = np.asarray(item[1]), np.asarray(item[2])
+            d = np.hypot(np.diff(np.concatenate([[x], xs])), np.diff(np.concatenate([[y], ys])))
+            t += float(d.sum()) / self.speed[v]
+            self.end_xy[v] = (xs[-1], ys[-1])
+        elif item[0] == "hold":
+            t = _INF if item[1] is None else t + item[1]
+        else:
+            hx, hy = self.world.sites[self.base_index[v]].xy
+            t += math.hypot(hx - x, hy - y) / self.speed[v]
+            self.end_xy[v] = (hx, hy)
+        self.end_t[v] = t
+
+    # ------------------------------------------------------------------ run
+
+    def run(self, *, progress: bool = False) -> RecordedRun:
+        """Simulate ``[0, duration]`` and return the recorded run."""
+        t_start = time.perf_counter()
+        self.log.add(0.0, "run_start", value=self.n)
+        self.procs = [self.env.process(self._vehicle(v)) for v in range(self.n)]
+        period = getattr(self.policy, "decision_period_s", None)
+        if period is not None:
+            if not (isinstance(period, (int, float)) and math.isfinite(period) and period > 0):
+                raise PolicyError(f"decision_period_s must be a number > 0 or None, got "
+                                  f"{period!r}", policy=self.policy_name)
+            self.env.process(self._periodic(float(period)))
+        self.env.process(self.monitor.process(progress=progress))
+        self.env.run(until=self.duration_s)
+        self.wall_s["simulate"] = time.perf_counter() - t_start
+        t_fin = time.perf_counter()
+        end = self.duration_s
+        for v in range(self.n):
+            if self.cur_leg[v] >= 0 and self.lt1[v] > end:
+                self._cut_leg(v, end)
+        self.monitor.finish(end)
+        self.log.add(end, "run_end", value=self.n)
+        legs = self.legs.columns()
+        legs.pop("kind_code")
+        events = self.log.columns()
+        self.wall_s["finish"] = time.perf_counter() - t_fin
+        return RecordedRun(scenario=self.scenario, world=self.world, legs=legs, events=events,
+                           vehicles=self.vehicle_table())
+
+    def vehicle_table(self) -> dict[str, np.ndarray]:
+        sc = self.scenario
+        return {
+            "vehicle": np.arange(self.n, dtype=np.int32),
+            "type": np.array([sc.vehicle_types[i].id for i in self.type_index], dtype=object),
+            "base": np.array([self.world.sites[b].id for b in self.base_index], dtype=object),
+            "footprint_radius_m": np.array(self.radius, dtype=np.float64),
+            "battery_wh": np.array(self.capacity, dtype=np.float64),
+        }
+
+
+def simulate(scenario: Scenario, *, progress: bool = False) -> RecordedRun:
+    """Run ``scenario`` and return the recorded run."""
+    return Simulation(scenario).run(progress=progress)

@@ -1,0 +1,53 @@
+"""Search: how many of the world's targets were detected, and how soon.
+
+Read from the ``detection`` events (``target`` >= 0); a target counts once,
+at its first detection.
+
+Metrics
+-------
+``detection.targets``
+    Number of targets in the world.
+``detection.detected``
+    Targets with at least one detection.
+``detection.probability``
+    ``detected / targets`` (None without targets).
+``detection.mean_time_s``
+    Mean over detected targets of the time of their first detection (None if none).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fleetsim.record import RecordedRun
+
+
+def first_detections(run: RecordedRun) -> tuple[np.ndarray, np.ndarray]:
+    """Detected targets and the time each was first detected, sorted by target."""
+    ev = run.events_of("detection")
+    target = np.asarray(ev["target"], dtype=np.int64)
+    time = np.asarray(ev["time_s"], dtype=np.float64)
+    n_targets = len(run.world.targets_xy)
+    valid = (target >= 0) & (target < n_targets)
+    target, time = target[valid], time[valid]
+    if len(target) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    order = np.lexsort((time, target))
+    target, time = target[order], time[order]
+    head = np.r_[True, target[1:] != target[:-1]]
+    return target[head], time[head]
+
+
+def detection_metrics(run: RecordedRun) -> dict[str, float | int | None]:
+    """The ``detection.*`` metrics of ``run``."""
+    n_targets = len(run.world.targets_xy)
+    targets, first = first_detections(run)
+    return {
+        "detection.targets": n_targets,
+        "detection.detected": len(targets),
+        "detection.probability": len(targets) / n_targets if n_targets else None,
+        "detection.mean_time_s": float(first.mean()) if len(first) else None,
+    }

@@ -1,0 +1,293 @@
+"""The metrics raster and the exact per-cell coverage intervals behind it.
+
+Coverage and idleness are measured on square cells of side
+``scenario.outputs.metrics_cell_m`` on a grid aligned to the lower-left corner
+of the mission area's bounds. A cell belongs to the area when its centre is
+inside the area (or on its boundary). A cell is *covered* while its centre is
+within the footprint radius (horizontal distance) of a vehicle flying a leg
+with ``sensing == True``.
+
+For every cell, :func:`sweep_cells` finds the exact times its centre is inside
+a footprint (:func:`fleetsim.geometry.disc_intervals` on each candidate
+leg-cell pair), merges them, and reduces them to a few numbers per cell: when
+it was first covered, the integral and the maximum of its idleness, how long
+and how often it was covered.
+
+The work is done in bands of grid rows, so memory stays bounded whatever the
+number of legs: candidate pairs of a band are the cells of each of its rows
+that lie both in the leg's bounding box grown by the radius and in the strip
+of half-width ``radius`` around the leg's line, found by index arithmetic on
+the regular grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+
+from fleetsim.geometry import disc_intervals, merge_intervals
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fleetsim.record import RecordedRun
+
+__all__ = ["CellCoverage", "CellGrid", "cell_coverage", "cell_grid", "leg_footprint_radius",
+           "sweep_cells"]
+
+#: Candidate leg-cell pairs handled at once (about 150 bytes each at the peak).
+DEFAULT_MAX_PAIRS = 500_000
+
+#: Slack, in cells, when turning coordinates into index ranges (pairs found
+#: this way are only candidates; the exact test decides).
+_INDEX_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class CellGrid:
+    """Square cells aligned to ``(x0_m, y0_m)``; cell ``(i, j)`` has centre
+    ``(x0_m + (i + 0.5) cell_m, y0_m + (j + 0.5) cell_m)``."""
+
+    x0_m: float
+    y0_m: float
+    cell_m: float
+    nx: int
+    ny: int
+    #: Index of each grid position's area cell, -1 outside the area; (ny, nx) int32.
+    cell_of: np.ndarray
+    #: Centres of the area cells, (n_cells, 2) float64, in cell-index order
+    #: (row by row from the south, west to east).
+    centers: np.ndarray
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.centers.shape[0])
+
+
+def cell_grid(area: shapely.Geometry, cell_m: float) -> CellGrid:
+    """The metrics raster of ``area`` with square cells of side ``cell_m`` (m)."""
+    cell_m = float(cell_m)
+    if not (cell_m > 0.0 and np.isfinite(cell_m)):
+        raise ValueError(f"metrics cell size must be a positive number of metres, got {cell_m}")
+    if area is None or shapely.is_empty(area):
+        return CellGrid(0.0, 0.0, cell_m, 0, 0, np.zeros((0, 0), dtype=np.int32),
+                        np.zeros((0, 2)))
+    xmin, ymin, xmax, ymax = shapely.bounds(area)
+    nx = max(1, int(np.ceil((xmax - xmin) / cell_m - _INDEX_SLACK)))
+    ny = max(1, int(np.ceil((ymax - ymin) / cell_m - _INDEX_SLACK)))
+    cx = xmin + (np.arange(nx) + 0.5) * cell_m
+    cy = ymin + (np.arange(ny) + 0.5) * cell_m
+    gx, gy = np.meshgrid(cx, cy)
+    shapely.prepare(area)
+    inside = shapely.intersects_xy(area, gx, gy)
+    cell_of = np.full((ny, nx), -1, dtype=np.int32)
+    cell_of[inside] = np.arange(int(inside.sum()), dtype=np.int32)
+    centers = np.column_stack([gx[inside], gy[inside]])
+    return CellGrid(float(xmin), float(ymin), cell_m, nx, ny, cell_of, centers)
+
+
+@dataclass(frozen=True)
+class CellCoverage:
+    """Per-cell summary of the coverage intervals over ``[0, duration_s]``.
+
+    Idleness of a cell at time t is the time since its centre was last inside
+    a footprint (t itself if never yet, 0 while inside). With the merged
+    coverage intervals of a cell, the gaps g between them (including the one
+    from 0 to the first and from the last to ``duration_s``) give
+    ``integral = sum(g**2) / 2`` and ``max = max(g)``.
+    """
+
+    grid: CellGrid
+    duration_s: float
+    #: First time each cell was covered (s); NaN if never. (n_cells,) float64.
+    first_s: np.ndarray
+    #: Integral of idleness over [0, duration] (s^2). (n_cells,) float64.
+    idleness_integral_s2: np.ndarray
+    #: Largest idleness (s). (n_cells,) float64.
+    idleness_max_s: np.ndarray
+    #: Total time covered (s). (n_cells,) float64.
+    covered_s: np.ndarray
+    #: Number of separate visits (merged coverage intervals). (n_cells,) int64.
+    visits: np.ndarray
+
+    @property
+    def n_cells(self) -> int:
+        return self.grid.n_cells
+
+
+def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ragged groups of ``counts`` items: each item's group and rank in it."""
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(counts)), counts)
+    starts = np.cumsum(counts) - counts
+    rank = np.arange(total) - np.repeat(starts, counts)
+    return owner, rank
+
+
+def sweep_cells(
+    grid: CellGrid,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    xy0: np.ndarray,
+    xy1: np.ndarray,
+    radius_m: np.ndarray | float,
+    duration_s: float,
+    *,
+    max_pairs: int = DEFAULT_MAX_PAIRS,
+) -> CellCoverage:
+    """Exact per-cell coverage of ``grid`` by footprints swept along legs.
+
+    Parameters
+    ----------
+    grid : CellGrid
+        The raster (see :func:`cell_grid`).
+    t0, t1 : array_like, shape (n,)
+        Start and end time of each sensing leg (s).
+    xy0, xy1 : array_like, shape (n, 2) or (n, 3)
+        Start and end position of each leg (m); z is ignored.
+    radius_m : float or array_like, shape (n,)
+        Footprint radius of each leg (m); legs with a radius that is not a
+        positive number cover nothing.
+    duration_s : float
+        End of the measured period ``[0, duration_s]``.
+    max_pairs : int
+        Rough bound on the candidate leg-cell pairs handled at once (memory).
+    """
+    T = float(duration_s)
+    n_cells = grid.n_cells
+    first = np.full(n_cells, np.nan)
+    integral = np.full(n_cells, 0.5 * T * T)
+    worst = np.full(n_cells, T)
+    covered = np.zeros(n_cells)
+    visits = np.zeros(n_cells, dtype=np.int64)
+    result = CellCoverage(grid, T, first, integral, worst, covered, visits)
+
+    t0 = np.asarray(t0, dtype=np.float64).reshape(-1)
+    t1 = np.broadcast_to(np.asarray(t1, dtype=np.float64), t0.shape)
+    xy0 = np.asarray(xy0, dtype=np.float64).reshape(len(t0), -1)[:, :2]
+    xy1 = np.asarray(xy1, dtype=np.float64).reshape(len(t0), -1)[:, :2]
+    r = np.broadcast_to(np.asarray(radius_m, dtype=np.float64), t0.shape)
+    ok = ((t1 >= 0.0) & (t0 <= T) & (r > 0.0) & np.isfinite(r)
+          & np.isfinite(xy0).all(axis=1) & np.isfinite(xy1).all(axis=1))
+    if n_cells == 0 or not ok.any():
+        return result
+    idx = np.flatnonzero(ok)
+    t0, t1, xy0, xy1, r = t0[idx], t1[idx], xy0[idx], xy1[idx], r[idx]
+
+    c = grid.cell_m
+    x0, y0 = xy0[:, 0], xy0[:, 1]
+    dx = xy1[:, 0] - x0
+    dy = xy1[:, 1] - y0
+    xlo = np.minimum(x0, xy1[:, 0]) - r
+    xhi = np.maximum(x0, xy1[:, 0]) + r
+    ylo = np.minimum(y0, xy1[:, 1]) - r
+    yhi = np.maximum(y0, xy1[:, 1]) + r
+    # Rows / columns whose centres lie in the grown bounding box.
+    ja = np.maximum(np.ceil((ylo - grid.y0_m) / c - 0.5 - _INDEX_SLACK), 0).astype(np.int64)
+    jb = np.minimum(np.floor((yhi - grid.y0_m) / c - 0.5 + _INDEX_SLACK),
+                    grid.ny - 1).astype(np.int64)
+    ia = np.maximum(np.ceil((xlo - grid.x0_m) / c - 0.5 - _INDEX_SLACK), 0).astype(np.int64)
+    ib = np.minimum(np.floor((xhi - grid.x0_m) / c - 0.5 + _INDEX_SLACK),
+                    grid.nx - 1).astype(np.int64)
+    live = (ja <= jb) & (ia <= ib)
+    # Half-width, along x, of the strip of points within r of the leg's line.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        strip_half = np.where(dy != 0.0, r * np.hypot(dx, dy) / np.abs(dy), np.inf)
+        slope = np.where(dy != 0.0, dx / dy, 0.0)
+
+    # Bands of rows holding about ``max_pairs`` candidates each.
+    per_row = np.minimum(ib - ia + 1, np.ceil(2.0 * strip_half / c) + 2.0)
+    per_row = np.where(live, per_row, 0.0)
+    load = np.zeros(grid.ny + 1)
+    np.add.at(load, ja[live], per_row[live])
+    np.add.at(load, jb[live] + 1, -per_row[live])
+    load = np.cumsum(load[:-1])
+    before = np.cumsum(load) - load
+    band_of_row = (before // max(1, int(max_pairs))).astype(np.int64)
+    band_starts = np.flatnonzero(np.r_[True, band_of_row[1:] != band_of_row[:-1]])
+    band_ends = np.r_[band_starts[1:] - 1, grid.ny - 1]
+
+    # Legs by first row, so a band's legs are found without scanning them all.
+    by_ja = np.flatnonzero(live)
+    by_ja = by_ja[np.argsort(ja[by_ja], kind="stable")]
+    ja_sorted = ja[by_ja]
+    max_rows = int((jb[by_ja] - ja_sorted).max()) if len(by_ja) else 0
+    for j_first, j_last in zip(band_starts, band_ends, strict=True):
+        lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
+        hi = np.searchsorted(ja_sorted, j_last, side="right")
+        legs = by_ja[lo:hi]
+        legs = legs[jb[legs] >= j_first]
+        if len(legs) == 0:
+            continue
+        ra = np.maximum(ja[legs], j_first)
+        rb = np.minimum(jb[legs], j_last)
+        owner, k = _expand(rb - ra + 1)
+        pl = legs[owner]
+        row = ra[owner] + k
+        cy = grid.y0_m + (row + 0.5) * c
+        xc = x0[pl] + (cy - y0[pl]) * slope[pl]
+        xl = np.maximum(xlo[pl], xc - strip_half[pl])
+        xr = np.minimum(xhi[pl], xc + strip_half[pl])
+        ca = np.maximum(np.ceil((xl - grid.x0_m) / c - 0.5 - _INDEX_SLACK), 0).astype(np.int64)
+        cb = np.minimum(np.floor((xr - grid.x0_m) / c - 0.5 + _INDEX_SLACK),
+                        grid.nx - 1).astype(np.int64)
+        owner, k = _expand(np.maximum(cb - ca + 1, 0))
+        cell = grid.cell_of[row[owner], ca[owner] + k]
+        inside = cell >= 0
+        cand_leg = pl[owner[inside]]
+        cell = cell[inside]
+        t_in, t_out = disc_intervals(t0[cand_leg], t1[cand_leg], xy0[cand_leg], xy1[cand_leg],
+                                     grid.centers[cell], r[cand_leg])
+        t_in = np.maximum(t_in, 0.0)
+        t_out = np.minimum(t_out, T)
+        hit = t_in <= t_out  # False for NaN
+        _reduce_cells(result, cell[hit], t_in[hit], t_out[hit])
+    return result
+
+
+def _reduce_cells(out: CellCoverage, cell: np.ndarray, t_in: np.ndarray,
+                  t_out: np.ndarray) -> None:
+    """Fold one band's intervals (complete for its cells) into ``out``."""
+    if len(cell) == 0:
+        return
+    T = out.duration_s
+    g, s, e = merge_intervals(cell, t_in, t_out)
+    heads = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    tails = np.r_[heads[1:] - 1, len(g) - 1]
+    gap = s.copy()  # the gap before each visit: from 0 for a cell's first one
+    gap[1:] -= e[:-1]
+    gap[heads] = s[heads]
+    trailing = T - e[tails]
+    cells = g[heads]
+    out.first_s[cells] = s[heads]
+    out.idleness_integral_s2[cells] = 0.5 * (np.add.reduceat(gap * gap, heads)
+                                             + trailing * trailing)
+    out.idleness_max_s[cells] = np.maximum(np.maximum.reduceat(gap, heads), trailing)
+    out.covered_s[cells] = np.add.reduceat(e - s, heads)
+    out.visits[cells] = tails - heads + 1
+
+
+def leg_footprint_radius(run: RecordedRun) -> np.ndarray:
+    """Footprint radius (m) of each leg's vehicle, (n_legs,) float64; NaN if unknown."""
+    vehicles = run.vehicles
+    ids = np.asarray(vehicles["vehicle"], dtype=np.int64)
+    leg_vehicle = np.asarray(run.legs["vehicle"], dtype=np.int64)
+    if len(leg_vehicle) == 0:
+        return np.zeros(0)
+    size = max(int(ids.max()) + 1 if len(ids) else 0, int(leg_vehicle.max()) + 1)
+    lookup = np.full(size, np.nan)
+    lookup[ids] = np.asarray(vehicles["footprint_radius_m"], dtype=np.float64)
+    return np.where(leg_vehicle >= 0, lookup[np.maximum(leg_vehicle, 0)], np.nan)
+
+
+def cell_coverage(run: RecordedRun, *, max_pairs: int = DEFAULT_MAX_PAIRS) -> CellCoverage:
+    """Per-cell coverage of the run's mission area by its sensing legs."""
+    grid = cell_grid(run.world.mission_area, run.scenario.outputs.metrics_cell_m)
+    legs = run.legs
+    sensing = np.asarray(legs["sensing"], dtype=bool)
+    radius = leg_footprint_radius(run)[sensing]
+    xy0 = np.column_stack([legs["x0_m"][sensing], legs["y0_m"][sensing]])
+    xy1 = np.column_stack([legs["x1_m"][sensing], legs["y1_m"][sensing]])
+    return sweep_cells(grid, legs["t0_s"][sensing], legs["t1_s"][sensing], xy0, xy1, radius,
+                       run.duration_s, max_pairs=max_pairs)

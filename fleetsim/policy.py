@@ -1,0 +1,355 @@
+"""The policy plug-in boundary: requests in, plans out.
+
+A policy decides; the engine executes and records. All decision requests due
+at the same simulated time arrive in one :meth:`Policy.decide` call, so a
+central planner and a per-vehicle rule use the same interface::
+
+    class Hover(Policy):
+        name = "hover"
+
+        def decide(self, now_s, fleet, requests):
+            return [Plan(r.vehicle, [GoTo(500.0, 500.0), Hold(60.0), ReturnHome()])
+                    for r in requests if r.reason in ("start", "recharged")]
+
+Policies are found by name (:func:`policy_class`): the built-in ones in the
+top-level ``policies`` package, third-party ones through the ``fleetsim.policies``
+entry-point group, and ``module:Class`` or ``path/to/file.py:Class`` strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import importlib.util
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import numpy as np
+
+from fleetsim.errors import PolicyError, ScenarioError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fleetsim.scenario.model import Scenario, VehicleTypeSpec
+    from fleetsim.world.world import World
+
+# --------------------------------------------------------------------------- requests
+
+#: Why a vehicle is asking. ``start``: on the ground at t = 0; ``idle``: its plan
+#: is done and it hovers where it is; ``recharged``: back on the ground at its
+#: base with a full battery; ``periodic``: the policy's decision period came
+#: round (the vehicle keeps flying its plan); ``detection``: its sensor saw a
+#: target (``Request.target``; the vehicle keeps flying its plan); ``reserve``: its
+#: battery reached the reserve and the engine is flying it home to recharge (for
+#: the policy's information: no plan is accepted until ``recharged``).
+REASONS = ("start", "idle", "recharged", "periodic", "detection", "reserve")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    vehicle: int
+    reason: str
+    #: Target index for ``detection`` requests, else -1.
+    target: int = -1
+
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class GoTo:
+    """Fly straight to ``(x_m, y_m)`` at ``alt_agl_m`` above the terrain there."""
+
+    x_m: float
+    y_m: float
+    alt_agl_m: float | None = None  # None: the vehicle type's cruise altitude
+    sensing: bool = True
+    action_class: ClassVar[str] = "transit"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Fly through ``waypoints`` ((n, 2) float, metres) one straight leg each."""
+
+    waypoints: Any
+    alt_agl_m: float | None = None
+    sensing: bool = True
+    action_class: ClassVar[str] = "transit"
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """Sweep ``area`` (a shapely polygon) in a lawnmower pattern at ``spacing_m``."""
+
+    area: Any
+    spacing_m: float
+    angle_deg: float | None = None
+    alt_agl_m: float | None = None
+    action_class: ClassVar[str] = "survey"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Hover (or loiter) where the vehicle is, for ``duration_s`` (None: until re-tasked)."""
+
+    duration_s: float | None = None
+    action_class: ClassVar[str] = "hold"
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnHome:
+    """Fly to the home base, land, and recharge to full on a pad."""
+
+    action_class: ClassVar[str] = "return"
+
+
+ACTIONS = (GoTo, Route, Survey, Hold, ReturnHome)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one vehicle should do next.
+
+    ``append=False`` replaces whatever the vehicle was doing (its current leg
+    is cut where it is); ``append=True`` queues the actions after its current
+    ones.
+    """
+
+    vehicle: int
+    actions: Sequence[Any]
+    append: bool = False
+
+
+# --------------------------------------------------------------------------- views
+
+
+class FleetView(Protocol):
+    """What a policy may read about the fleet at the time of a decision.
+
+    Every array is read-only; per-vehicle arrays have one row per vehicle.
+    """
+
+    now_s: float
+    n_vehicles: int
+    type_index: np.ndarray  # (n,) int, index into PolicyContext.vehicle_types
+    home_xy: np.ndarray  # (n, 2) float, metres
+    speed_mps: np.ndarray  # (n,) float
+    footprint_radius_m: np.ndarray  # (n,) float
+    battery_capacity_wh: np.ndarray  # (n,) float
+    reserve_wh: np.ndarray  # (n,) float
+
+    def positions(self, vehicles: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """(m, 3) float positions (x, y, z above datum) at ``now_s``."""
+
+    def battery_wh(self, vehicles: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """(m,) float battery charge at ``now_s``."""
+
+    def states(self, vehicles: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """(m,) str state names (see :data:`fleetsim.engine.STATES`)."""
+
+    def plan_end(self, vehicles: Sequence[int] | np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Where ((m, 2) float) and when ((m,) float) each vehicle's queued actions end
+        if nothing interrupts them (the current position and ``now_s`` when idle)."""
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a policy is given once, before the run starts."""
+
+    world: World
+    vehicle_types: tuple[VehicleTypeSpec, ...]
+    #: (n,) int type index of each vehicle.
+    vehicle_type_index: np.ndarray
+    #: (n, 2) float home base position of each vehicle.
+    home_xy: np.ndarray
+    duration_s: float
+    params: Any
+    rng: np.random.Generator
+    scenario: Scenario
+
+
+# --------------------------------------------------------------------------- policies
+
+
+class Policy:
+    """Base class of autonomy policies.
+
+    Subclasses set :attr:`name`, optionally a :attr:`Params` dataclass (its
+    fields, with types and defaults, are the policy's scenario parameters),
+    and implement :meth:`decide`. :meth:`reset` is called once before the run.
+    Setting :attr:`decision_period_s` in ``reset`` asks for ``periodic``
+    requests for every vehicle that can be re-tasked, every that many seconds.
+    """
+
+    name: ClassVar[str] = ""
+
+    @dataclass(frozen=True)
+    class Params:
+        pass
+
+    decision_period_s: float | None = None
+
+    def reset(self, ctx: PolicyContext) -> None:
+        self.ctx = ctx
+        self.params = ctx.params
+
+    def decide(self, now_s: float, fleet: FleetView,
+               requests: Sequence[Request]) -> Sequence[Plan]:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- params
+
+_TYPE_NAMES = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
+
+
+def parse_params(policy_cls: type[Policy], raw: Mapping[str, Any], *,
+                 scenario: Scenario | None = None) -> Any:
+    """Validate ``raw`` scenario parameters against ``policy_cls.Params``.
+
+    Unknown names, wrong types and values a field's ``metadata['check']``
+    rejects raise :class:`ScenarioError` naming the file, line and
+    ``policy.params.<name>`` path.
+    """
+    params_cls = policy_cls.Params
+    fields = {f.name: f for f in dataclasses.fields(params_cls)}
+
+    def fail(key: str | None, message: str) -> ScenarioError:
+        path = "policy.params" + (f".{key}" if key else "")
+        file, line = scenario.locate(path) if scenario is not None else (None, None)
+        return ScenarioError(message, file=file, line=line, path=path)
+
+    values = {}
+    for key, value in raw.items():
+        f = fields.get(key)
+        if f is None:
+            valid = ", ".join(sorted(fields)) or "none"
+            near = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise fail(key, f"unknown parameter of policy {policy_cls.name!r}{hint} "
+                            f"(valid: {valid})")
+        typ = f.type if isinstance(f.type, type) else _resolve_type(f.type)
+        value = _coerce(value, typ, lambda m, k=key: fail(k, m))
+        check = f.metadata.get("check")
+        if check is not None:
+            problem = check(value)
+            if problem:
+                raise fail(key, f"expected {problem}, got {value!r}")
+        values[key] = value
+    missing = [n for n, f in fields.items() if n not in values
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise fail(None, f"policy {policy_cls.name!r} needs parameter(s): {', '.join(missing)}")
+    return params_cls(**values)
+
+
+def _resolve_type(annotation: str) -> Any:
+    text = str(annotation).replace(" ", "")
+    table = {"float": float, "int": int, "bool": bool, "str": str,
+             "float|None": (float, None), "int|None": (int, None), "str|None": (str, None)}
+    return table.get(text, object)
+
+
+def _coerce(value: Any, typ: Any, fail) -> Any:
+    optional = isinstance(typ, tuple)
+    base = typ[0] if optional else typ
+    if value is None and optional:
+        return None
+    if base is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise fail(f"expected a finite number, got {value!r}")
+        return float(value)
+    if base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail(f"expected an integer, got {value!r}")
+        return value
+    if base in (bool, str) and not isinstance(value, base):
+        raise fail(f"expected {_TYPE_NAMES[base]}, got {value!r}")
+    return value
+
+
+def positive(v: float) -> str | None:
+    return None if v > 0 else "a number > 0"
+
+
+def non_negative(v: float) -> str | None:
+    return None if v >= 0 else "a number >= 0"
+
+
+def param(default: Any, check=None, doc: str = "") -> Any:
+    """A policy parameter field with a default, an optional check and a doc line."""
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+# --------------------------------------------------------------------------- registry
+
+#: Built-in policies: name -> "module:Class".
+BUILTIN_POLICIES = {
+    "lawnmower": "policies.lawnmower:Lawnmower",
+    "random_search": "policies.random_search:RandomSearch",
+    "persistent_patrol": "policies.persistent_patrol:PersistentPatrol",
+}
+ENTRY_POINT_GROUP = "fleetsim.policies"
+
+
+def available_policies() -> dict[str, str]:
+    """Every policy name that can be used in a scenario, with where it comes from."""
+    found = dict(BUILTIN_POLICIES)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
+def policy_class(name: str) -> type[Policy]:
+    """The policy class registered under ``name``, or named by ``module:Class`` /
+    ``path/file.py:Class``.
+
+    Raises :class:`PolicyError` listing what exists and the nearest name.
+    """
+    known = available_policies()
+    target = known.get(name, name)
+    if ":" not in target:
+        near = difflib.get_close_matches(name, list(known), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise PolicyError(f"unknown policy {name!r}{hint} (available: {', '.join(sorted(known))}; "
+                          "or give 'module:Class' or 'path/to/file.py:Class')")
+    module_name, _, attr = target.rpartition(":")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise PolicyError(f"policy file {module_name!r} not found")
+            spec = importlib.util.spec_from_file_location(f"fleetsim_user_policy_{path.stem}",
+                                                          path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PolicyError(f"cannot import policy module {module_name!r} for {name!r}: {exc}") \
+            from None
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise PolicyError(f"module {module_name!r} has no attribute {attr!r} (policy {name!r})")
+    if not (isinstance(cls, type) and hasattr(cls, "decide") and hasattr(cls, "reset")):
+        raise PolicyError(f"{target!r} is not a policy class (it needs reset() and decide())")
+    return cls
+
+
+def make_policy(scenario: Scenario) -> tuple[Policy, Any]:
+    """Instantiate the scenario's policy and validate its parameters."""
+    try:
+        cls = policy_class(scenario.policy.name)
+    except PolicyError as exc:
+        file, line = scenario.locate("policy.name")
+        raise ScenarioError(str(exc), file=file, line=line, path="policy.name") from None
+    params = parse_params(cls, scenario.policy.params, scenario=scenario)
+    return cls(), params

@@ -1,0 +1,163 @@
+"""Run directories: what a run writes, and how a recorded run is read back.
+
+A run directory holds::
+
+    manifest.json     scenario (validated, overrides applied), seed, versions, timings
+    metrics.json      the metrics (simulation results only: byte-identical for the
+                      same scenario and seed)
+    legs.parquet      the legs table      (see fleetsim.record)
+    events.parquet    the events table
+    vehicles.parquet  the vehicles table
+
+It is written into a temporary sibling folder and renamed into place only when
+complete, so a failed run never leaves a directory that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import fleetsim
+from fleetsim.errors import RunDirError
+from fleetsim.record import EVENT_COLUMNS, LEG_COLUMNS, VEHICLE_COLUMNS, RecordedRun, Table
+
+MANIFEST = "manifest.json"
+METRICS = "metrics.json"
+TABLES = {"legs": LEG_COLUMNS, "events": EVENT_COLUMNS, "vehicles": VEHICLE_COLUMNS}
+FORMAT_VERSION = 1
+
+
+def _to_arrow(table: Table, columns: dict[str, type]) -> pa.Table:
+    arrays = {}
+    for name, dtype in columns.items():
+        col = table[name]
+        if dtype is object:
+            arrays[name] = pa.array(col.tolist(), type=pa.string()).dictionary_encode()
+        else:
+            arrays[name] = pa.array(np.asarray(col, dtype=dtype))
+    return pa.table(arrays)
+
+
+def write_table(path: Path, table: Table, columns: dict[str, type]) -> None:
+    pq.write_table(_to_arrow(table, columns), path, compression="zstd",
+                   write_statistics=True, store_schema=True)
+
+
+def read_table(path: Path, columns: dict[str, type]) -> Table:
+    t = pq.read_table(path)
+    out = {}
+    for name, dtype in columns.items():
+        col = t.column(name)
+        if dtype is object:
+            out[name] = np.asarray(col.cast(pa.string()).to_pylist(), dtype=object)
+        else:
+            out[name] = col.to_numpy().astype(dtype, copy=False)
+    return out
+
+
+def dumps_json(data: Any) -> str:
+    """Canonical JSON: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(data, sort_keys=True, indent=2, allow_nan=False) + "\n"
+
+
+def versions() -> dict[str, str]:
+    import scipy
+    import shapely
+    import simpy
+
+    return {"fleetsim": fleetsim.__version__, "python": platform.python_version(),
+            "numpy": np.__version__, "simpy": simpy.__version__, "shapely": shapely.__version__,
+            "scipy": scipy.__version__, "pyarrow": pa.__version__}
+
+
+def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, Any], *,
+              manifest_extra: dict[str, Any] | None = None,
+              extra_writers: list | None = None) -> Path:
+    """Write a complete run directory atomically; returns its path.
+
+    ``extra_writers`` are callables ``f(tmp_dir: Path)`` that add files (the replay
+    bundle) before the directory is put in place.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        for name, columns in TABLES.items():
+            write_table(tmp / f"{name}.parquet", getattr(run, name), columns)
+        (tmp / METRICS).write_text(dumps_json(metrics))
+        sc = run.scenario
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "scenario_name": sc.name,
+            "seed": sc.run.seed,
+            "scenario": sc.source,
+            "base_dir": str(Path(sc.base_dir).resolve()),
+            "versions": versions(),
+            "counts": {"vehicles": int(len(run.vehicles["vehicle"])),
+                       "legs": int(len(run.legs["leg"])),
+                       "events": int(len(run.events["time_s"]))},
+        }
+        manifest.update(manifest_extra or {})
+        for writer in extra_writers or []:
+            writer(tmp)
+        (tmp / MANIFEST).write_text(dumps_json(manifest))
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any]:
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunDirError(f"{run_dir}: no such run directory")
+    mf = path / MANIFEST
+    if not mf.is_file():
+        raise RunDirError(f"{run_dir}: not a complete run directory (no {MANIFEST}); "
+                          "a run directory is what 'fleetsim run' writes")
+    try:
+        manifest = json.loads(mf.read_text())
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{mf}: unreadable manifest ({exc})") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise RunDirError(f"{mf}: run format version {manifest.get('format_version')!r}; "
+                          f"this fleetsim reads version {FORMAT_VERSION}")
+    return manifest
+
+
+def read_run(run_dir: str | os.PathLike) -> RecordedRun:
+    """Read a run directory back as a :class:`RecordedRun` (the world is rebuilt)."""
+    from fleetsim.rng import RandomStreams
+    from fleetsim.scenario import scenario_from_source
+    from fleetsim.world.world import build_world
+
+    path = Path(run_dir)
+    manifest = read_manifest(path)
+    scenario = scenario_from_source(manifest["scenario"], base_dir=manifest.get("base_dir", "."))
+    world = build_world(scenario, RandomStreams(scenario.run.seed))
+    tables = {}
+    for name, columns in TABLES.items():
+        f = path / f"{name}.parquet"
+        if not f.is_file():
+            raise RunDirError(f"{run_dir}: missing {f.name}; the run directory is incomplete")
+        tables[name] = read_table(f, columns)
+    return RecordedRun(scenario=scenario, world=world, **tables)

@@ -1,0 +1,792 @@
+"""Loading scenario files (schema version 1) into typed :class:`Scenario` objects.
+
+The YAML text is composed into nodes (so every key and list item keeps its
+line), turned into plain data plus a table ``{yaml path: (file, line)}``,
+changed by the ``PATH=VALUE`` overrides, checked against the declarative
+schema (:mod:`fleetsim.scenario.schema`) and then cross-checked (unique ids,
+known bases, valid polygons, ...) while the model objects are built. Every
+problem raises :class:`~fleetsim.errors.ScenarioError` naming the file, the
+line, the YAML path, what was found and what would be valid.
+
+YAML is read with the YAML 1.2 core rules for plain scalars: only
+``true``/``false`` are booleans (``yes``, ``no``, ``on`` and ``off`` stay
+strings), ``1e3`` is a number, and dates stay strings.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import fields as dataclass_fields
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import shapely
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from fleetsim.errors import ScenarioError
+from fleetsim.scenario import schema
+from fleetsim.scenario.model import (
+    SCHEMA_VERSION,
+    DetectionSpec,
+    MissionSpec,
+    OutputSpec,
+    PolicySpec,
+    Ring,
+    RunSpec,
+    Scenario,
+    SensorSpec,
+    SiteSpec,
+    TargetSpec,
+    TerrainSpec,
+    TimeWindow,
+    VehicleGroupSpec,
+    VehicleTypeSpec,
+    ZoneSpec,
+)
+from fleetsim.scenario.schema import (
+    Context,
+    Location,
+    child_path,
+    item_path,
+    parse_path,
+    render_path,
+    show,
+    suggest,
+)
+
+__all__ = ["load_scenario", "load_scenario_text", "scenario_from_source", "scenario_to_source"]
+
+#: Largest terrain grid (points) a flat or procedural terrain may ask for (as
+#: :mod:`fleetsim.world.terrain` allows).
+MAX_TERRAIN_POINTS = 100_000_000
+#: Largest number of YAML nodes (after alias expansion) in one scenario file.
+MAX_YAML_NODES = 2_000_000
+
+
+# --------------------------------------------------------------------------------------
+# Public API
+
+
+def load_scenario(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Scenario:
+    """Load and validate the scenario file ``path``.
+
+    Parameters
+    ----------
+    path:
+        A YAML scenario file (schema version 1). Relative file paths inside it
+        (terrain files) resolve against its folder.
+    overrides:
+        ``PATH=VALUE`` strings such as ``fleet.types[0].count=200``, applied in
+        order before validation; VALUE is read as a YAML flow value.
+
+    Raises
+    ------
+    ScenarioError
+        If the file cannot be read, is not valid YAML, or breaks the schema.
+    """
+    file = os.fspath(path)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("scenario file not found", file=file) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a folder, expected a scenario YAML file", file=file) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"not a UTF-8 text file ({exc.reason} at byte {exc.start})",
+                            file=file) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the scenario file: {exc.strerror}", file=file) from None
+    return load_scenario_text(text, filename=file, base_dir=os.path.dirname(file) or ".",
+                              overrides=overrides)
+
+
+def load_scenario_text(text: str, *, filename: str = "<scenario>", base_dir: str = ".",
+                       overrides: Sequence[str] = ()) -> Scenario:
+    """Load and validate a scenario from YAML ``text``.
+
+    ``filename`` is used in messages; relative file paths in the scenario
+    resolve against ``base_dir`` (stored, made absolute, in ``Scenario.base_dir``).
+    See :func:`load_scenario` for ``overrides``.
+    """
+    raw, locations = _read_yaml(text, filename)
+    for override in _as_list(overrides):
+        _apply_override(raw, locations, override)
+    return _build(raw, locations, filename, base_dir, check_files=True)
+
+
+def scenario_from_source(source: Mapping[str, Any], *, base_dir: str | None = None,
+                         filename: str = "<source>") -> Scenario:
+    """Rebuild a scenario from its plain-data form (``Scenario.source``).
+
+    ``source`` may have been through JSON. The result compares equal to the
+    scenario it came from. Relative file paths resolve against ``base_dir``
+    if given, else against the folder recorded in the source. The same
+    validation as for files applies; messages name ``filename`` and the path.
+    Terrain files are not required to exist.
+    """
+    locations: dict[str, Location] = {}
+    if not isinstance(source, Mapping):
+        raise ScenarioError(f"expected a scenario mapping, got {show(source)}", file=filename)
+    raw = _plain_copy(source, "", filename, locations)
+    outer = "."
+    if base_dir is not None:
+        raw.pop("base_dir", None)
+        outer = base_dir
+    return _build(raw, locations, filename, outer, check_files=False)
+
+
+def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as canonical plain data (JSON-serialisable, every value explicit).
+
+    Infinite zone floors/ceilings and open time windows are written as null;
+    a camera sensor is written by its field of view (the footprint follows).
+    """
+    s = scenario
+    t = s.terrain
+    terrain: dict[str, Any] = {"source": t.source}
+    for key in schema.TERRAIN_KEYS[t.source]:
+        value = getattr(t, key)
+        terrain[key] = list(value) if isinstance(value, tuple) else value
+    groups: dict[str, list[VehicleGroupSpec]] = {}
+    for g in s.vehicles:
+        groups.setdefault(g.type, []).append(g)
+    types = []
+    for vt in s.vehicle_types:
+        entry: dict[str, Any] = {"id": vt.id, "kind": vt.kind, "domain": vt.domain}
+        mine = groups.get(vt.id, [])
+        if len(mine) == 1:
+            entry["count"] = mine[0].count
+            entry["base"] = mine[0].base
+        else:
+            entry["bases"] = {g.base: g.count for g in mine}
+        sensor: dict[str, Any] = (
+            {"camera_fov_deg": vt.sensor.camera_fov_deg} if vt.sensor.camera_fov_deg is not None
+            else {"footprint_radius_m": vt.sensor.footprint_radius_m})
+        sensor["detection"] = {"model": vt.sensor.detection.model,
+                               "sweep_width_m": vt.sensor.detection.sweep_width_m}
+        entry.update({
+            "cruise_speed_mps": vt.cruise_speed_mps,
+            "climb_rate_mps": vt.climb_rate_mps,
+            "cruise_altitude_agl_m": vt.cruise_altitude_agl_m,
+            "battery_wh": vt.battery_wh,
+            "hover_power_w": vt.hover_power_w,
+            "cruise_power_w": vt.cruise_power_w,
+            "reserve_fraction": vt.reserve_fraction,
+            "recharge_time_s": vt.recharge_time_s,
+            "terrain_clearance_m": vt.terrain_clearance_m,
+            "sensor": sensor,
+        })
+        types.append(entry)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": s.name,
+        "description": s.description,
+        "base_dir": s.base_dir,
+        "run": {"duration_s": s.run.duration_s, "seed": s.run.seed,
+                "monitor_window_s": s.run.monitor_window_s},
+        "world": {
+            "terrain": terrain,
+            "zones": [{
+                "id": z.id, "kind": z.kind,
+                "polygon": _ring_source(z.exterior),
+                "holes": [_ring_source(h) for h in z.holes],
+                "floor_amsl_m": None if math.isinf(z.floor_amsl_m) else z.floor_amsl_m,
+                "ceiling_amsl_m": None if math.isinf(z.ceiling_amsl_m) else z.ceiling_amsl_m,
+                "active": {"start_s": z.active.start_s, "end_s": z.active.end_s},
+            } for z in s.zones],
+            "sites": [{"id": x.id, "kind": x.kind, "position": list(x.position), "pads": x.pads}
+                      for x in s.sites],
+        },
+        "fleet": {"types": types},
+        "missions": [{
+            "id": m.id, "kind": m.kind,
+            "area": {"polygon": _ring_source(m.exterior),
+                     "holes": [_ring_source(h) for h in m.holes]},
+            "targets": [{"id": tg.id, "position": list(tg.position)} for tg in m.targets],
+            "random_targets": m.random_targets,
+        } for m in s.missions],
+        "policy": {"name": s.policy.name, "params": copy.deepcopy(s.policy.params)},
+        "outputs": {"metrics_cell_m": s.outputs.metrics_cell_m, "replay": s.outputs.replay},
+    }
+
+
+def _ring_source(ring: Ring) -> list[list[float]]:
+    return [[x, y] for x, y in ring]
+
+
+def _as_list(overrides: Sequence[str] | str) -> list[str]:
+    return [overrides] if isinstance(overrides, str) else list(overrides)
+
+
+# --------------------------------------------------------------------------------------
+# YAML -> plain data + locations
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader with the YAML 1.2 core rules for plain scalars.
+
+    The pure-Python parser is used even where libyaml is installed, so that
+    syntax-error messages are the same everywhere (scenario files are small).
+    """
+
+    yaml_implicit_resolvers: dict = {}
+
+
+for _tag, _regexp, _first in (
+        (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+        (_INT, r"^(?:[-+]?[0-9][0-9_]*|0x[0-9a-fA-F_]+|0o[0-7_]+)$", "-+0123456789"),
+        (_FLOAT, r"^(?:[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+                 r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+        (_NULL, r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+        (_MERGE, r"^(?:<<)$", "<")):
+    _Loader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+
+
+def _yaml_problem(exc: yaml.YAMLError, file: str, *, prefix: str = "invalid YAML",
+                  path: str | None = None) -> ScenarioError:
+    """A ScenarioError for a YAML syntax error (no traceback text)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or exc.context or "syntax error"
+        if exc.context and exc.problem and exc.context_mark is not None:
+            message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        return ScenarioError(f"{prefix}: {message}", file=file,
+                             line=mark.line + 1 if mark is not None else None, path=path)
+    reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+    return ScenarioError(f"{prefix}: {reason}", file=file, path=path)
+
+
+def _compose(text: str, file: str, *, prefix: str = "invalid YAML",
+             path: str | None = None, lines: bool = True) -> Node | None:
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    except yaml.YAMLError as exc:
+        error = _yaml_problem(exc, file, prefix=prefix, path=path)
+        if not lines:
+            error = ScenarioError(re.sub(r" at line \d+\)", ")", error.message), file=file,
+                                  path=path)
+        raise error from None
+    finally:
+        loader.dispose()
+
+
+def _read_yaml(text: str, file: str) -> tuple[dict[str, Any], dict[str, Location]]:
+    node = _compose(text, file)
+    if node is None:
+        raise ScenarioError(f"the file holds no scenario; expected {schema.SCENARIO.describe()}",
+                            file=file, line=1)
+    locations: dict[str, Location] = {"": (file, node.start_mark.line + 1)}
+    raw = _NodeReader(file, locations).plain(node, "")
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"expected {schema.SCENARIO.describe()}, got {show(raw)}",
+                            file=file, line=node.start_mark.line + 1)
+    return raw, locations
+
+
+class _NodeReader:
+    """Turns composed YAML nodes into plain data, recording each path's line."""
+
+    def __init__(self, file: str, locations: dict[str, Location]) -> None:
+        self.file = file
+        self.locations = locations
+        self.count = 0
+        self.open: set[int] = set()
+
+    def fail(self, node: Node, path: str, message: str) -> ScenarioError:
+        return ScenarioError(message, file=self.file, line=node.start_mark.line + 1,
+                             path=path or None)
+
+    def plain(self, node: Node, path: str) -> Any:
+        self.count += 1
+        if self.count > MAX_YAML_NODES:
+            raise self.fail(node, path, f"more than {MAX_YAML_NODES} values (are aliases "
+                                        "expanding without end?)")
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self.open:
+            raise self.fail(node, path, "an alias refers to a mapping or list that contains it")
+        self.open.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                if node.tag != _SEQ:
+                    raise self.fail(node, path, f"unsupported YAML tag {_short_tag(node.tag)!r}")
+                out = []
+                for i, item in enumerate(node.value):
+                    p = item_path(path, i)
+                    self.locations[p] = (self.file, item.start_mark.line + 1)
+                    out.append(self.plain(item, p))
+                return out
+            assert isinstance(node, MappingNode)
+            if node.tag != _MAP:
+                raise self.fail(node, path, f"unsupported YAML tag {_short_tag(node.tag)!r}")
+            result = {}
+            for key, (key_node, value_node) in self.pairs(node, path).items():
+                p = child_path(path, key)
+                self.locations[p] = (self.file, key_node.start_mark.line + 1)
+                result[key] = self.plain(value_node, p)
+            return result
+        finally:
+            self.open.discard(id(node))
+
+    def pairs(self, node: MappingNode, path: str) -> dict[str, tuple[Node, Node]]:
+        """The mapping's entries, with ``<<`` merge keys resolved (explicit keys win)."""
+        explicit: dict[str, tuple[Node, Node]] = {}
+        merges: list[Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merges.append(value_node)
+                continue
+            key = self.key(key_node, path)
+            if key in explicit:
+                first = explicit[key][0].start_mark.line + 1
+                raise self.fail(key_node, child_path(path, key),
+                                f"duplicate key {key!r} (first given at line {first})")
+            explicit[key] = (key_node, value_node)
+        result: dict[str, tuple[Node, Node]] = {}
+        for merge in reversed(merges):
+            sources = merge.value if isinstance(merge, SequenceNode) else [merge]
+            for source in reversed(sources):
+                if not isinstance(source, MappingNode):
+                    raise self.fail(source, path, "a merge key '<<' takes a mapping or a list "
+                                                  "of mappings")
+                if id(source) in self.open:
+                    raise self.fail(source, path, "a merge key '<<' refers to a mapping that "
+                                                  "contains it")
+                self.open.add(id(source))
+                try:
+                    result.update(self.pairs(source, path))
+                finally:
+                    self.open.discard(id(source))
+        result.update(explicit)
+        return result
+
+    def key(self, node: Node, path: str) -> str:
+        if isinstance(node, ScalarNode) and node.tag == _STR:
+            return node.value
+        found = show(self.scalar(node, path)) if isinstance(node, ScalarNode) else (
+            "a list" if isinstance(node, SequenceNode) else "a mapping")
+        raise self.fail(node, path, f"mapping keys must be strings, got {found}"
+                        + (" (put it in quotes)" if isinstance(node, ScalarNode) else ""))
+
+    def scalar(self, node: ScalarNode, path: str) -> Any:
+        tag, value = node.tag, node.value
+        if tag == _STR:
+            return value
+        if tag == _NULL:
+            return None
+        try:
+            if tag == _BOOL:
+                if value.lower() not in ("true", "false"):
+                    raise ValueError
+                return value.lower() == "true"
+            if tag == _INT:
+                return _parse_int(value)
+            if tag == _FLOAT:
+                return _parse_float(value)
+        except ValueError:
+            raise self.fail(node, path, f"{value!r} is not a valid {_short_tag(tag)}") from None
+        raise self.fail(node, path, f"unsupported YAML tag {_short_tag(tag)!r}; "
+                                    "write plain strings, numbers, booleans, lists and mappings")
+
+
+def _short_tag(tag: str) -> str:
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
+
+
+def _parse_int(text: str) -> int:
+    s = text.replace("_", "")
+    sign = -1 if s.startswith("-") else 1
+    s = s.lstrip("+-")
+    if s[:2] in ("0x", "0X"):
+        return sign * int(s[2:], 16)
+    if s[:2] in ("0o", "0O"):
+        return sign * int(s[2:], 8)
+    return sign * int(s, 10)
+
+
+def _parse_float(text: str) -> float:
+    s = text.replace("_", "").lower()
+    if s in (".inf", "+.inf"):
+        return math.inf
+    if s == "-.inf":
+        return -math.inf
+    if s == ".nan":
+        return math.nan
+    return float(s)
+
+
+def _plain_copy(value: Any, path: str, file: str, locations: dict[str, Location]) -> Any:
+    """Copy plain data (as from JSON), tuples as lists, recording a location per path."""
+    locations[path] = (file, None)
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ScenarioError(f"mapping keys must be strings, got {show(k)}",
+                                    file=file, path=path or None)
+            out[k] = _plain_copy(v, child_path(path, k), file, locations)
+        return out
+    if isinstance(value, list | tuple):
+        return [_plain_copy(v, item_path(path, i), file, locations) for i, v in enumerate(value)]
+    return value
+
+
+# --------------------------------------------------------------------------------------
+# Overrides
+
+_OVERRIDE_FORM = "expected PATH=VALUE, e.g. fleet.types[0].count=200 or run.seed=3"
+
+
+def _apply_override(raw: dict[str, Any], locations: dict[str, Location], text: str) -> None:
+    """Set the value at a path of the raw tree, as ``--set PATH=VALUE`` does."""
+    label = f"--set {text}"
+    if not isinstance(text, str):
+        raise ScenarioError(f"malformed override {text!r}: {_OVERRIDE_FORM}", file=label)
+    if "=" not in text:
+        raise ScenarioError(f"malformed override: no '='; {_OVERRIDE_FORM}", file=label)
+    start = len(text) - len(text.lstrip())
+    try:
+        segments, end = parse_path(text[start:], stop_at="= \t")
+    except ValueError as exc:
+        raise ScenarioError(f"malformed override: {exc}; {_OVERRIDE_FORM}", file=label) from None
+    rest = text[start + end:].lstrip()
+    if not rest.startswith("="):
+        raise ScenarioError(f"malformed override: the path must be followed by '='; "
+                            f"{_OVERRIDE_FORM}", file=label)
+    path = render_path(segments)
+    value_text = rest[1:].strip()
+    node = _compose(value_text, label, prefix=f"cannot read the value {value_text!r} as YAML",
+                    path=path, lines=False)
+    value = None if node is None else _NodeReader(label, {}).plain(node, path)
+
+    def fail(at: str, message: str) -> ScenarioError:
+        return ScenarioError(message, file=label, path=at or None)
+
+    parent: Any = raw
+    parent_path = ""
+    for n, seg in enumerate(segments):
+        last = n == len(segments) - 1
+        here = render_path(segments[:n + 1])
+        if isinstance(seg, int):
+            if not isinstance(parent, list):
+                raise fail(here, f"cannot use an index: {parent_path} is {show(parent)}, "
+                                 "not a list")
+            if not 0 <= seg < len(parent):
+                valid = f"valid indexes 0..{len(parent) - 1}" if parent else "the list is empty"
+                raise fail(here, f"index {seg} is out of range: {parent_path} has "
+                                 f"{len(parent)} item{'s' if len(parent) != 1 else ''} ({valid})")
+        else:
+            if not isinstance(parent, dict):
+                where = parent_path or "the scenario"
+                hint = f"; use an index such as {parent_path}[0]" if isinstance(parent, list) else ""
+                raise fail(here, f"cannot set key {seg!r}: {where} is {show(parent)}, not a "
+                                 f"mapping{hint}")
+            if not last and parent.get(seg) is None:
+                if isinstance(segments[n + 1], int):
+                    raise fail(item_path(here, segments[n + 1]),
+                               f"index {segments[n + 1]} is out of range: {here} is not set")
+                parent[seg] = {}
+                _forget(locations, here)
+                locations[here] = (label, None)
+        if last:
+            parent[seg] = value
+            _forget(locations, here)
+            _record(value, here, label, locations)
+        else:
+            parent = parent[seg]
+            parent_path = here
+
+
+def _forget(locations: dict[str, Location], path: str) -> None:
+    """Drop the locations of ``path`` and everything below it."""
+    for key in [k for k in locations if k == path or k.startswith((path + ".", path + "["))]:
+        del locations[key]
+
+
+def _record(value: Any, path: str, file: str, locations: dict[str, Location]) -> None:
+    locations[path] = (file, None)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _record(v, child_path(path, k), file, locations)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _record(v, item_path(path, i), file, locations)
+
+
+# --------------------------------------------------------------------------------------
+# Validation and building
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    return {f.name: f.default for f in dataclass_fields(cls)}
+
+
+def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_dir: str,
+           *, check_files: bool) -> Scenario:
+    ctx = Context(locations, file)
+    v = schema.SCENARIO.check(raw, "", ctx)
+    if "base_dir" in v:
+        base_dir = os.path.join(base_dir, v["base_dir"])
+    base_dir = os.path.abspath(base_dir)
+
+    world = v.get("world", {})
+    terrain, extent = _terrain(world.get("terrain", {}), "world.terrain", ctx, base_dir,
+                               check_files)
+
+    zones = tuple(_zone(z, item_path("world.zones", i), ctx)
+                  for i, z in enumerate(world.get("zones", [])))
+    _unique([z.id for z in zones], "world.zones", "zone", ctx)
+
+    sites = tuple(SiteSpec(**s) for s in world.get("sites", []))
+    _unique([s.id for s in sites], "world.sites", "site", ctx)
+    for i, s in enumerate(sites):
+        if extent is not None and not _inside(s.position, extent):
+            ctx.fail(child_path(item_path("world.sites", i), "position"),
+                     f"site position {_pt(s.position)} lies outside the terrain "
+                     f"({_extent_text(extent)})")
+
+    types: list[VehicleTypeSpec] = []
+    groups: list[VehicleGroupSpec] = []
+    for i, t in enumerate(v["fleet"]["types"]):
+        vt, placed = _vehicle_type(t, item_path("fleet.types", i), ctx)
+        types.append(vt)
+        for base, count, base_path in placed:
+            _check_base(base, base_path, sites, ctx)
+            groups.append(VehicleGroupSpec(type=vt.id, base=base, count=count))
+    _unique([t.id for t in types], "fleet.types", "vehicle type", ctx)
+
+    missions = tuple(_mission(m, item_path("missions", i), ctx, extent)
+                     for i, m in enumerate(v.get("missions", [])))
+    _unique([m.id for m in missions], "missions", "mission", ctx)
+
+    policy = PolicySpec(name=v["policy"]["name"], params=v["policy"].get("params", {}))
+    scenario = Scenario(
+        name=v["name"],
+        description=v.get("description", ""),
+        run=RunSpec(**v["run"]),
+        terrain=terrain,
+        zones=zones,
+        sites=sites,
+        vehicle_types=tuple(types),
+        vehicles=tuple(groups),
+        missions=missions,
+        policy=policy,
+        outputs=OutputSpec(**v.get("outputs", {})),
+        base_dir=base_dir,
+        locations={k: loc for k, loc in locations.items() if k},
+    )
+    return replace(scenario, source=scenario_to_source(scenario))
+
+
+Extent = tuple[float, float, float, float]
+
+
+def _inside(p: tuple[float, float], extent: Extent) -> bool:
+    return extent[0] <= p[0] <= extent[2] and extent[1] <= p[1] <= extent[3]
+
+
+def _pt(p: tuple[float, float]) -> str:
+    return f"({p[0]:g}, {p[1]:g})"
+
+
+def _extent_text(extent: Extent) -> str:
+    x0, y0, x1, y1 = extent
+    return f"x {x0:g}..{x1:g} m, y {y0:g}..{y1:g} m"
+
+
+def _unique(ids: list[str], list_path: str, what: str, ctx: Context) -> None:
+    seen: dict[str, int] = {}
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            first = child_path(item_path(list_path, seen[ident]), "id")
+            line = ctx.where(first)[1]
+            at = f"{first}, line {line}" if line else first
+            ctx.fail(child_path(item_path(list_path, i), "id"),
+                     f"duplicate {what} id {ident!r} (already used by {at}); ids must be unique")
+        seen[ident] = i
+
+
+def _terrain(t: dict[str, Any], path: str, ctx: Context, base_dir: str,
+             check_files: bool) -> tuple[TerrainSpec, Extent | None]:
+    source = t.get("source", TerrainSpec.source)
+    applicable = schema.TERRAIN_KEYS[source]
+    for key in t:
+        if key != "source" and key not in applicable:
+            ctx.fail(child_path(path, key),
+                     f"{key} does not apply to {source} terrain (keys for {source} terrain: "
+                     f"source, {', '.join(applicable)})")
+    if "path" in applicable:
+        if "path" not in t:
+            ctx.fail(path, f"missing required key 'path' (the elevation file of {source} "
+                           "terrain, relative to the scenario's folder)")
+        if check_files:
+            resolved = os.path.join(base_dir, t["path"])
+            if not os.path.isfile(resolved):
+                ctx.fail(child_path(path, "path"), f"terrain file not found: {resolved}")
+    spec = TerrainSpec(**t)
+    if "size_m" not in applicable:
+        return spec, None
+    w, h = spec.size_m
+    # The grid the terrain builder makes: enough points to cover the extent.
+    points = (math.ceil(w / spec.spacing_m - 1e-9) + 1) * (math.ceil(h / spec.spacing_m - 1e-9) + 1)
+    if points > MAX_TERRAIN_POINTS:
+        ctx.fail(child_path(path, "spacing_m" if "spacing_m" in t else "size_m"),
+                 f"a terrain of {w:g} x {h:g} m at spacing_m = {spec.spacing_m:g} needs "
+                 f"{points:,} grid points (at most {MAX_TERRAIN_POINTS:,}); increase spacing_m")
+    x0, y0 = spec.origin_m
+    return spec, (x0, y0, x0 + w, y0 + h)
+
+
+def _polygon(v: dict[str, Any], path: str, ctx: Context,
+             what: str) -> tuple[Ring, tuple[Ring, ...], shapely.Polygon]:
+    """The exterior and holes of a zone or mission area, checked for validity."""
+    if "polygon" in v and "rect" in v:
+        ctx.fail(child_path(path, "rect"), "give either polygon or rect, not both")
+    if "polygon" in v:
+        exterior = v["polygon"]
+        at = child_path(path, "polygon")
+    elif "rect" in v:
+        x0, y0, x1, y1 = v["rect"]
+        exterior = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+        at = child_path(path, "rect")
+    else:
+        ctx.fail(path, f"missing required key 'polygon' ({schema.RING.describe()}) or 'rect' "
+                       f"({schema.Rect().describe()}) giving the {what}")
+    shell = shapely.Polygon(exterior)
+    if not shapely.is_valid(shell):
+        ctx.fail(at, f"invalid polygon: {shapely.is_valid_reason(shell)} (the {what} must be a "
+                     "simple polygon whose edges do not cross)")
+    holes = tuple(v.get("holes", ()))
+    for i, hole in enumerate(holes):
+        hole_at = item_path(child_path(path, "holes"), i)
+        hole_polygon = shapely.Polygon(hole)
+        if not shapely.is_valid(hole_polygon):
+            ctx.fail(hole_at, f"invalid hole: {shapely.is_valid_reason(hole_polygon)}")
+        if not shell.covers(hole_polygon):
+            ctx.fail(hole_at, f"hole is not inside the {what}'s polygon")
+    polygon = shapely.Polygon(exterior, holes=list(holes) or None)
+    if not shapely.is_valid(polygon):
+        ctx.fail(child_path(path, "holes"),
+                 f"invalid polygon with holes: {shapely.is_valid_reason(polygon)} "
+                 "(holes must not overlap each other)")
+    return exterior, holes, polygon
+
+
+def _zone(z: dict[str, Any], path: str, ctx: Context) -> ZoneSpec:
+    exterior, holes, _ = _polygon(z, path, ctx, "zone")
+    floor = z.get("floor_amsl_m")
+    ceiling = z.get("ceiling_amsl_m")
+    floor = -math.inf if floor is None else floor
+    ceiling = math.inf if ceiling is None else ceiling
+    if not floor < ceiling:
+        ctx.fail(child_path(path, "ceiling_amsl_m"),
+                 f"expected a ceiling above floor_amsl_m = {show(floor)}, got {show(ceiling)}")
+    active = TimeWindow(**z.get("active", {}))
+    if active.end_s is not None and not active.end_s > active.start_s:
+        ctx.fail(child_path(child_path(path, "active"), "end_s"),
+                 f"expected end_s > start_s = {active.start_s:g} (or null: until the end of "
+                 f"the run), got {show(active.end_s)}")
+    return ZoneSpec(id=z["id"], kind=z["kind"], exterior=exterior, holes=holes,
+                    floor_amsl_m=floor, ceiling_amsl_m=ceiling, active=active)
+
+
+def _vehicle_type(t: dict[str, Any], path: str,
+                  ctx: Context) -> tuple[VehicleTypeSpec, list[tuple[str, int, str]]]:
+    """The vehicle type and its (base, count, yaml path of the base) groups."""
+    if "bases" in t:
+        for key in ("count", "base"):
+            if key in t:
+                ctx.fail(child_path(path, key), "give either count and base, or bases "
+                                                "({base id: count, ...}), not both")
+        placed = [(b, n, child_path(child_path(path, "bases"), b)) for b, n in t["bases"].items()]
+    elif "count" in t and "base" in t:
+        placed = [(t["base"], t["count"], child_path(path, "base"))]
+    else:
+        missing = "base" if "count" in t else "count"
+        ctx.fail(path, f"missing required key {missing!r}: say where the vehicles of this "
+                       "type start, with count and base, or with bases: {base id: count, ...}")
+
+    defaults = _defaults(VehicleTypeSpec)
+    altitude = t.get("cruise_altitude_agl_m", defaults["cruise_altitude_agl_m"])
+    s = t["sensor"]
+    spath = child_path(path, "sensor")
+    if "footprint_radius_m" in s and "camera_fov_deg" in s:
+        ctx.fail(child_path(spath, "camera_fov_deg"),
+                 "give either footprint_radius_m or camera_fov_deg, not both (a camera's "
+                 "footprint radius is cruise_altitude_agl_m x tan(camera_fov_deg / 2))")
+    if "camera_fov_deg" in s:
+        radius = altitude * math.tan(math.radians(s["camera_fov_deg"]) / 2)
+    elif "footprint_radius_m" in s:
+        radius = s["footprint_radius_m"]
+    else:
+        ctx.fail(spath, "missing required key 'footprint_radius_m' (a number > 0) or "
+                        "'camera_fov_deg' (a number > 0 and < 180)")
+    d = s.get("detection", {})
+    dpath = child_path(spath, "detection")
+    model = d.get("model", DetectionSpec.model)
+    sweep = d.get("sweep_width_m")
+    if model == "definite_range":
+        if sweep is not None and not math.isclose(sweep, 2 * radius, rel_tol=1e-6):
+            ctx.fail(child_path(dpath, "sweep_width_m"),
+                     f"for the definite_range model the sweep width is 2 x the footprint "
+                     f"radius = {2 * radius:g} m; got {sweep:g} (leave sweep_width_m out, or "
+                     "choose another model)")
+        sweep = 2 * radius
+    elif sweep is None:
+        ctx.fail(dpath, f"missing required key 'sweep_width_m' (a number > 0; the {model} "
+                        "model needs it)")
+    sensor = SensorSpec(footprint_radius_m=radius, camera_fov_deg=s.get("camera_fov_deg"),
+                        detection=DetectionSpec(model=model, sweep_width_m=sweep))
+    kwargs = {k: val for k, val in t.items() if k not in ("count", "base", "bases", "sensor")}
+    return VehicleTypeSpec(sensor=sensor, **kwargs), placed
+
+
+def _check_base(base: str, path: str, sites: tuple[SiteSpec, ...], ctx: Context) -> None:
+    bases = [s.id for s in sites if s.kind == "base"]
+    known = (f"known bases: {', '.join(bases)}" if bases
+             else "the scenario has no sites of kind base (world.sites)")
+    site = next((s for s in sites if s.id == base), None)
+    if site is None:
+        ctx.fail(path, f"unknown base {base!r}{suggest(base, bases)} ({known})")
+    if site.kind != "base":
+        ctx.fail(path, f"site {base!r} is a {site.kind}, not a base ({known})")
+
+
+def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> MissionSpec:
+    area_path = child_path(path, "area")
+    exterior, holes, polygon = _polygon(m["area"], area_path, ctx, "mission area")
+    if extent is not None:
+        x0, y0, x1, y1 = polygon.bounds
+        if not (_inside((x0, y0), extent) and _inside((x1, y1), extent)):
+            ctx.fail(area_path, f"the mission area (x {x0:g}..{x1:g} m, y {y0:g}..{y1:g} m) "
+                                f"reaches outside the terrain ({_extent_text(extent)})")
+    targets = []
+    seen: dict[str, int] = {}
+    for i, t in enumerate(m.get("targets", [])):
+        tpath = item_path(child_path(path, "targets"), i)
+        ident = t.get("id", f"{m['id']}-target{i}")
+        if ident in seen:
+            ctx.fail(child_path(tpath, "id"), f"duplicate target id {ident!r} (already used by "
+                                              f"targets[{seen[ident]}]); ids must be unique")
+        seen[ident] = i
+        if not polygon.covers(shapely.Point(t["position"])):
+            ctx.fail(tpath, f"target position {_pt(t['position'])} lies outside the mission area")
+        targets.append(TargetSpec(id=ident, position=t["position"]))
+    return MissionSpec(id=m["id"], kind=m["kind"], exterior=exterior, holes=holes,
+                       targets=tuple(targets), random_targets=m.get("random_targets", 0))

@@ -1,0 +1,632 @@
+"""The declarative schema of scenario files (version 1).
+
+This module says which keys each mapping of a scenario file may hold, which
+are required, and what type and range each value must have. It knows nothing
+of YAML: it validates plain Python data (dicts, lists, scalars) and reports
+problems through a :class:`Context`, which knows the file and line each YAML
+path came from. Checks that relate several values (unique ids, polygons,
+references between sections) live in :mod:`fleetsim.scenario.load`.
+
+Paths are written the way users see them: ``fleet.types[1].cruise_speed_mps``.
+A mapping key that is not a plain word is written ``["a.b"]``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from fleetsim.errors import ScenarioError
+
+#: (file, 1-based line); the line is None for values that came from an
+#: override or from a stored source dict.
+Location = tuple[str, int | None]
+Segment = str | int
+
+# --------------------------------------------------------------------------------------
+# YAML paths
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_\-]+\Z")
+_SEGMENT = re.compile(
+    r"""(?P<dot>\.)?(?P<key>[^.\[\]=\s"']+)"""
+    r"""|\[(?P<index>-?[0-9]+)\]"""
+    r"""|\[(?P<quoted>"(?:[^"\\]|\\.)*"|'[^']*')\]""")
+
+
+def child_path(path: str, key: str) -> str:
+    """Path of mapping key ``key`` below ``path``."""
+    if _BARE_KEY.match(key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"
+
+
+def item_path(path: str, index: int) -> str:
+    """Path of list item ``index`` below ``path``."""
+    return f"{path}[{index}]"
+
+
+def render_path(segments: list[Segment]) -> str:
+    path = ""
+    for seg in segments:
+        path = item_path(path, seg) if isinstance(seg, int) else child_path(path, seg)
+    return path
+
+
+def parse_path(text: str, *, stop_at: str = "") -> tuple[list[Segment], int]:
+    """Read a path like ``fleet.types[0].count`` from the start of ``text``.
+
+    Reading stops at the end of the text or at a character in ``stop_at``.
+    Returns the segments (str keys, int indexes) and the position where
+    reading stopped. Raises ``ValueError`` if the text is not a path.
+    """
+    segments: list[Segment] = []
+    pos = 0
+    while pos < len(text) and text[pos] not in stop_at:
+        m = _SEGMENT.match(text, pos)
+        if not m or (m["key"] is not None and bool(m["dot"]) != bool(segments)):
+            raise ValueError(f"cannot read a path at {text[pos:]!r}")
+        if m["key"] is not None:
+            segments.append(m["key"])
+        elif m["index"] is not None:
+            if not segments:
+                raise ValueError("a path starts with a key, not an index")
+            segments.append(int(m["index"]))
+        else:
+            quoted = m["quoted"]
+            segments.append(json.loads(quoted) if quoted[0] == '"' else quoted[1:-1])
+        pos = m.end()
+    if not segments:
+        raise ValueError("empty path")
+    return segments, pos
+
+
+def parent_path(path: str) -> str:
+    """Path one level up ("" for a top-level key)."""
+    try:
+        segments, _ = parse_path(path)
+    except ValueError:
+        return ""
+    return render_path(segments[:-1])
+
+
+# --------------------------------------------------------------------------------------
+# Where errors are reported
+
+
+class Context:
+    """Where each YAML path came from, and how to report a problem there."""
+
+    def __init__(self, locations: dict[str, Location], file: str) -> None:
+        self.locations = locations
+        self.file = file
+
+    def where(self, path: str) -> Location:
+        """File and line of ``path``, or of its nearest recorded parent."""
+        probe = path
+        while True:
+            if probe in self.locations:
+                return self.locations[probe]
+            if not probe:
+                return (self.file, None)
+            probe = parent_path(probe)
+
+    def fail(self, path: str, message: str) -> NoReturn:
+        file, line = self.where(path)
+        raise ScenarioError(message, file=file, line=line, path=path or None)
+
+
+def show(value: Any) -> str:
+    """A value as a short YAML-like text, for 'got ...' in messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        return repr(value)
+    if isinstance(value, int):
+        text = str(abs(value))
+        if len(text) > 20:
+            text = f"{text[0]}.{text[1:4]}e+{len(text) - 1}"
+        return "-" + text if value < 0 else text
+    if isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:56] + "..." + text[0]
+    if isinstance(value, dict):
+        return "a mapping" if value else "an empty mapping"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "an empty list"
+        return f"a list of {len(value)} item" + ("s" if len(value) != 1 else "")
+    return type(value).__name__
+
+
+def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """'; did you mean 'x'?' for the nearest of ``choices``, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+# --------------------------------------------------------------------------------------
+# Validators: check(value, path, ctx) returns the converted value or calls ctx.fail
+
+
+class Validator:
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def check(self, value: Any, path: str, ctx: Context) -> Any:
+        raise NotImplementedError
+
+    def expected(self, value: Any, path: str, ctx: Context, desc: str | None = None) -> NoReturn:
+        ctx.fail(path, f"expected {desc or self.describe()}, got {show(value)}")
+
+
+@dataclass(frozen=True)
+class Number(Validator):
+    """A real number (YAML int or float, never a bool); returns a float."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    #: Reject .inf / -.inf (NaN is always rejected).
+    finite: bool = True
+    #: Accept null (returned as None).
+    nullable: bool = False
+
+    def describe(self, *, finite_word: bool = False) -> str:
+        bounds = [f"{op} {_fmt(x)}" for op, x in
+                  ((">", self.gt), (">=", self.ge), ("<", self.lt), ("<=", self.le))
+                  if x is not None]
+        text = "a finite number" if finite_word else "a number"
+        if bounds:
+            text += " " + " and ".join(bounds)
+        return text + (" or null" if self.nullable else "")
+
+    def check(self, value: Any, path: str, ctx: Context) -> float | None:
+        if value is None and self.nullable:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.expected(value, path, ctx)
+        try:
+            x = float(value)
+        except OverflowError:
+            x = math.inf if value > 0 else -math.inf
+        if math.isnan(x) or (self.finite and math.isinf(x)):
+            self.expected(value, path, ctx, self.describe(finite_word=True))
+        if ((self.gt is not None and not x > self.gt) or (self.ge is not None and not x >= self.ge)
+                or (self.lt is not None and not x < self.lt)
+                or (self.le is not None and not x <= self.le)):
+            self.expected(value, path, ctx)
+        return x
+
+
+@dataclass(frozen=True)
+class Integer(Validator):
+    """A whole number (an integral float such as 2.0e3 is accepted); returns an int."""
+
+    ge: int | None = None
+    le: int | None = None
+
+    def describe(self) -> str:
+        bounds = [f"{op} {x}" for op, x in ((">=", self.ge), ("<=", self.le)) if x is not None]
+        return "an integer" + (" " + " and ".join(bounds) if bounds else "")
+
+    def check(self, value: Any, path: str, ctx: Context) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.expected(value, path, ctx)
+        if isinstance(value, float):
+            if not (math.isfinite(value) and value.is_integer()):
+                self.expected(value, path, ctx)
+            value = int(value)
+        if (self.ge is not None and value < self.ge) or (self.le is not None and value > self.le):
+            self.expected(value, path, ctx)
+        return value
+
+
+@dataclass(frozen=True)
+class String(Validator):
+    choices: tuple[str, ...] = ()
+    #: Full-match pattern, with ``what`` saying in words what it allows.
+    pattern: str | None = None
+    what: str = "a string"
+    nonempty: bool = False
+    #: Added to a 'not one of the choices' message.
+    note: str = ""
+
+    def describe(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        return self.what
+
+    def check(self, value: Any, path: str, ctx: Context) -> str:
+        if not isinstance(value, str):
+            self.expected(value, path, ctx)
+        if self.choices and value not in self.choices:
+            ctx.fail(path, f"expected {self.describe()}, got {show(value)}"
+                     + suggest(value, self.choices) + (f" ({self.note})" if self.note else ""))
+        if (self.nonempty and not value.strip()) or (
+                self.pattern is not None and not re.fullmatch(self.pattern, value)):
+            self.expected(value, path, ctx)
+        return value
+
+
+@dataclass(frozen=True)
+class Boolean(Validator):
+    def describe(self) -> str:
+        return "true or false"
+
+    def check(self, value: Any, path: str, ctx: Context) -> bool:
+        if not isinstance(value, bool):
+            self.expected(value, path, ctx)
+        return value
+
+
+@dataclass(frozen=True)
+class Exactly(Validator):
+    """One allowed integer value (``schema_version``)."""
+
+    value: int
+    note: str = ""
+
+    def describe(self) -> str:
+        return str(self.value)
+
+    def check(self, value: Any, path: str, ctx: Context) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value != self.value:
+            ctx.fail(path, f"expected {self.value}, got {show(value)}"
+                     + (f" ({self.note})" if self.note else ""))
+        return value
+
+
+@dataclass(frozen=True)
+class Pair(Validator):
+    """Two numbers ``[a, b]``; returns a tuple of floats."""
+
+    item: Number = Number()
+    names: str = "[x, y]"
+
+    def describe(self) -> str:
+        return f"a pair {self.names} of {self.item.describe().replace('a number', 'numbers', 1)}"
+
+    def check(self, value: Any, path: str, ctx: Context) -> tuple[float, float]:
+        if not isinstance(value, list) or len(value) != 2:
+            self.expected(value, path, ctx)
+        return (self.item.check(value[0], item_path(path, 0), ctx),
+                self.item.check(value[1], item_path(path, 1), ctx))
+
+
+@dataclass(frozen=True)
+class RingOf(Validator):
+    """A closed ring: a list of >= 3 points ``[x, y]``; a repeated closing point is dropped."""
+
+    def describe(self) -> str:
+        return "a list of at least 3 points [x, y]"
+
+    def check(self, value: Any, path: str, ctx: Context) -> tuple[tuple[float, float], ...]:
+        if not isinstance(value, list):
+            self.expected(value, path, ctx)
+        point = Pair()
+        ring = [point.check(p, item_path(path, i), ctx) for i, p in enumerate(value)]
+        if len(ring) > 3 and ring[0] == ring[-1]:
+            ring.pop()
+        if len(ring) < 3:
+            ctx.fail(path, f"expected {self.describe()}, got {len(ring)} distinct point"
+                     + ("s" if len(ring) != 1 else ""))
+        return tuple(ring)
+
+
+@dataclass(frozen=True)
+class Rect(Validator):
+    """``[xmin, ymin, xmax, ymax]``; returns it as a tuple of floats."""
+
+    def describe(self) -> str:
+        return "[xmin, ymin, xmax, ymax] with xmin < xmax and ymin < ymax"
+
+    def check(self, value: Any, path: str, ctx: Context) -> tuple[float, float, float, float]:
+        if not isinstance(value, list) or len(value) != 4:
+            self.expected(value, path, ctx)
+        x0, y0, x1, y1 = (Number().check(v, item_path(path, i), ctx) for i, v in enumerate(value))
+        if not (x0 < x1 and y0 < y1):
+            ctx.fail(path, f"expected {self.describe()}, got [{_fmt(x0)}, {_fmt(y0)}, "
+                     f"{_fmt(x1)}, {_fmt(y1)}]")
+        return (x0, y0, x1, y1)
+
+
+@dataclass(frozen=True)
+class ListOf(Validator):
+    """A list (null counts as empty); returns a list of the items' values."""
+
+    item: Validator
+    what: str
+    min_items: int = 0
+
+    def describe(self) -> str:
+        more = f" (at least {self.min_items})" if self.min_items else ""
+        return f"a list of {self.what}{more}"
+
+    def check(self, value: Any, path: str, ctx: Context) -> list[Any]:
+        if value is None:
+            value = []
+        if not isinstance(value, list) or len(value) < self.min_items:
+            self.expected(value, path, ctx)
+        return [self.item.check(v, item_path(path, i), ctx) for i, v in enumerate(value)]
+
+
+@dataclass(frozen=True)
+class MapOf(Validator):
+    """A mapping with free keys (checked by ``key``) and values checked by ``value``."""
+
+    key: String
+    value: Validator
+    what: str
+    min_items: int = 0
+
+    def describe(self) -> str:
+        return f"a mapping of {self.what}"
+
+    def check(self, value: Any, path: str, ctx: Context) -> dict[str, Any]:
+        if not isinstance(value, dict) or len(value) < self.min_items:
+            self.expected(value, path, ctx)
+        out = {}
+        for k, v in value.items():
+            self.key.check(k, child_path(path, k), ctx)
+            out[k] = self.value.check(v, child_path(path, k), ctx)
+        return out
+
+
+@dataclass(frozen=True)
+class Field:
+    validator: Validator
+    required: bool = False
+
+
+def req(validator: Validator) -> Field:
+    return Field(validator, required=True)
+
+
+def opt(validator: Validator) -> Field:
+    return Field(validator, required=False)
+
+
+@dataclass(frozen=True)
+class Record(Validator):
+    """A mapping with a fixed set of keys (null counts as empty).
+
+    Returns a dict holding the converted values of the keys present; absent
+    optional keys are left out (the model's defaults apply).
+    """
+
+    fields: dict[str, Field] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.fields)
+
+    def describe(self) -> str:
+        return "a mapping with keys " + ", ".join(self.fields)
+
+    def check(self, value: Any, path: str, ctx: Context) -> dict[str, Any]:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.expected(value, path, ctx)
+        for key in value:
+            if key not in self.fields:
+                ctx.fail(child_path(path, key), unknown_key_message(key, self.keys))
+        for name, f in self.fields.items():
+            if f.required and name not in value:
+                ctx.fail(path, f"missing required key {name!r} ({f.validator.describe()})")
+        return {key: self.fields[key].validator.check(v, child_path(path, key), ctx)
+                for key, v in value.items()}
+
+
+def unknown_key_message(key: str, valid: list[str]) -> str:
+    return f"unknown key {key!r}{suggest(key, valid)} (valid keys: {', '.join(valid)})"
+
+
+@dataclass(frozen=True)
+class PlainData(Validator):
+    """Free-form plain data (a policy's parameters): a mapping (null counts as empty).
+
+    Values may be strings, finite numbers, booleans, null, lists and mappings
+    with string keys, so that they survive a trip through JSON unchanged.
+    Returns a deep copy.
+    """
+
+    def describe(self) -> str:
+        return "a mapping"
+
+    def check(self, value: Any, path: str, ctx: Context) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.expected(value, path, ctx)
+        return self._copy(value, path, ctx)
+
+    def _copy(self, value: Any, path: str, ctx: Context) -> Any:
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    ctx.fail(path, f"mapping keys must be strings, got {show(k)}")
+                out[k] = self._copy(v, child_path(path, k), ctx)
+            return out
+        if isinstance(value, list | tuple):
+            return [self._copy(v, item_path(path, i), ctx) for i, v in enumerate(value)]
+        if isinstance(value, float) and not math.isfinite(value):
+            ctx.fail(path, f"expected a finite number (parameters are plain data that must "
+                     f"survive JSON: use null or a large number for 'unlimited'), got {show(value)}")
+        if value is None or isinstance(value, str | bool | int | float):
+            return value
+        ctx.fail(path, f"expected plain data (string, number, boolean, null, list or mapping), "
+                 f"got {show(value)}")
+
+
+@dataclass(frozen=True)
+class PointOrRecord(Validator):
+    """A target: a point ``[x, y]`` or a mapping ``{id, position}``; returns a dict."""
+
+    record: Record
+
+    def describe(self) -> str:
+        return "a point [x, y] or " + self.record.describe()
+
+    def check(self, value: Any, path: str, ctx: Context) -> dict[str, Any]:
+        if isinstance(value, list):
+            return {"position": Pair().check(value, path, ctx)}
+        if isinstance(value, dict):
+            return self.record.check(value, path, ctx)
+        self.expected(value, path, ctx)
+
+
+# --------------------------------------------------------------------------------------
+# Schema version 1
+
+ZONE_KINDS = ("no_fly", "restricted")
+SITE_KINDS = ("base", "depot", "ground_station")
+VEHICLE_KINDS = ("multirotor", "fixed_wing")
+DOMAINS = ("air",)
+DETECTION_MODELS = ("definite_range", "inverse_cube", "exponential")
+MISSION_KINDS = ("coverage", "persistent", "search")
+TERRAIN_SOURCES = ("flat", "procedural", "npy", "geotiff")
+
+#: The terrain keys that apply to each terrain source (besides ``source``).
+TERRAIN_KEYS = {
+    "flat": ("size_m", "spacing_m", "origin_m", "base_elevation_m"),
+    "procedural": ("size_m", "spacing_m", "origin_m", "base_elevation_m", "relief_m", "ridges"),
+    "npy": ("path", "spacing_m", "origin_m"),
+    "geotiff": ("path", "origin_m"),
+}
+
+ID = String(pattern=r"[A-Za-z0-9_][A-Za-z0-9_.\-]*",
+            what="an id (letters, digits, '_', '-' and '.'; not starting with '-' or '.')")
+NAME = String(nonempty=True, what="a non-empty string")
+POINT = Pair()
+POSITIVE = Number(gt=0)
+NON_NEGATIVE = Number(ge=0)
+RING = RingOf()
+HOLES = ListOf(RING, "holes (rings of points [x, y])")
+
+RUN = Record({
+    "duration_s": req(POSITIVE),
+    "seed": opt(Integer(ge=0)),
+    "monitor_window_s": opt(POSITIVE),
+})
+
+TERRAIN = Record({
+    "source": opt(String(choices=TERRAIN_SOURCES)),
+    "size_m": opt(Pair(POSITIVE, "[width, height]")),
+    "spacing_m": opt(POSITIVE),
+    "origin_m": opt(POINT),
+    "base_elevation_m": opt(Number()),
+    "relief_m": opt(NON_NEGATIVE),
+    "ridges": opt(Integer(ge=0)),
+    "path": opt(NAME),
+})
+
+ZONE = Record({
+    "id": req(ID),
+    "kind": req(String(choices=ZONE_KINDS)),
+    "polygon": opt(RING),
+    "rect": opt(Rect()),
+    "holes": opt(HOLES),
+    "floor_amsl_m": opt(Number(finite=False, nullable=True)),
+    "ceiling_amsl_m": opt(Number(finite=False, nullable=True)),
+    "active": opt(Record({
+        "start_s": opt(NON_NEGATIVE),
+        "end_s": opt(Number(gt=0, nullable=True)),
+    })),
+})
+
+SITE = Record({
+    "id": req(ID),
+    "kind": req(String(choices=SITE_KINDS)),
+    "position": req(POINT),
+    "pads": opt(Integer(ge=1)),
+})
+
+DETECTION = Record({
+    "model": opt(String(choices=DETECTION_MODELS)),
+    "sweep_width_m": opt(POSITIVE),
+})
+
+SENSOR = Record({
+    "footprint_radius_m": opt(POSITIVE),
+    "camera_fov_deg": opt(Number(gt=0, lt=180)),
+    "detection": opt(DETECTION),
+})
+
+VEHICLE_TYPE = Record({
+    "id": req(ID),
+    "kind": req(String(choices=VEHICLE_KINDS)),
+    "domain": opt(String(choices=DOMAINS, note="only air vehicles in schema version 1")),
+    "count": opt(Integer(ge=0)),
+    "base": opt(ID),
+    "bases": opt(MapOf(ID, Integer(ge=0), "base id to vehicle count", min_items=1)),
+    "cruise_speed_mps": req(POSITIVE),
+    "climb_rate_mps": req(POSITIVE),
+    "cruise_altitude_agl_m": opt(POSITIVE),
+    "battery_wh": req(POSITIVE),
+    "hover_power_w": req(POSITIVE),
+    "cruise_power_w": req(POSITIVE),
+    "reserve_fraction": opt(Number(ge=0, lt=1)),
+    "recharge_time_s": req(NON_NEGATIVE),
+    "terrain_clearance_m": opt(NON_NEGATIVE),
+    "sensor": req(SENSOR),
+})
+
+AREA = Record({
+    "polygon": opt(RING),
+    "rect": opt(Rect()),
+    "holes": opt(HOLES),
+})
+
+TARGET = PointOrRecord(Record({"id": req(ID), "position": req(POINT)}))
+
+MISSION = Record({
+    "id": req(ID),
+    "kind": req(String(choices=MISSION_KINDS)),
+    "area": req(AREA),
+    "targets": opt(ListOf(TARGET, "targets")),
+    "random_targets": opt(Integer(ge=0)),
+})
+
+SCENARIO = Record({
+    "schema_version": opt(Exactly(1, note="this fleetsim reads scenario schema version 1")),
+    "name": req(NAME),
+    "description": opt(String()),
+    #: Folder that relative file paths resolve against, relative to the
+    #: scenario file's folder (a stored source holds the absolute folder).
+    "base_dir": opt(NAME),
+    "run": req(RUN),
+    "world": opt(Record({
+        "terrain": opt(TERRAIN),
+        "zones": opt(ListOf(ZONE, "zones")),
+        "sites": opt(ListOf(SITE, "sites")),
+    })),
+    "fleet": req(Record({
+        "types": req(ListOf(VEHICLE_TYPE, "vehicle types", min_items=1)),
+    })),
+    "missions": opt(ListOf(MISSION, "missions")),
+    "policy": req(Record({
+        "name": req(NAME),
+        "params": opt(PlainData()),
+    })),
+    "outputs": opt(Record({
+        "metrics_cell_m": opt(POSITIVE),
+        "replay": opt(Boolean()),
+    })),
+})

@@ -1,0 +1,171 @@
+"""Persistent patrol: each vehicle keeps heading for the most idle cells it can reach.
+
+The mission area is cut into square patrol cells of side ``cell_size_m``
+(default: the largest sensor footprint diameter), without the cells inside
+no-fly zones. A cell's idleness is the time since a vehicle last passed its
+centre (Machado et al. 2002). Every ``decision_period_s`` the policy extends
+each vehicle's route, one neighbouring cell at a time, always to the
+neighbour whose idleness *on arrival* is largest (counting visits already
+planned for other vehicles), so vehicles spread out and sweep the least
+recently seen cells. Ties go to the neighbour straight ahead; a vehicle with
+no heading yet turns counter-clockwise about the area's centre, so evenly
+spaced vehicles on a ring all circulate the same way (the patrolling
+literature's optimum: worst idleness n/k on a ring of n cells with k agents).
+
+All vehicles are planned together in vectorised steps, so the policy's cost
+grows with the number of periods, not with vehicles x legs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+from fleetsim.policy import Plan, Policy, Route, param, positive
+
+
+def _optional_positive(v):
+    return None if v is None or v > 0 else "a number > 0 or null"
+
+
+def _neighbourhood(v):
+    return None if v in (4, 8) else "4 or 8"
+
+
+_OFFSETS = {4: [(1, 0), (0, 1), (-1, 0), (0, -1)],
+            8: [(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)]}
+
+
+class PersistentPatrol(Policy):
+    name = "persistent_patrol"
+
+    @dataclass(frozen=True)
+    class Params:
+        cell_size_m: float | None = param(None, _optional_positive,
+                                          "side of a patrol cell; default 2 x footprint radius")
+        decision_period_s: float = param(60.0, positive, "how often routes are extended")
+        horizon_periods: float = param(3.0, positive,
+                                       "how far ahead (in periods) each extension reaches")
+        neighbourhood: int = param(8, _neighbourhood, "4 or 8 neighbouring cells")
+
+    def reset(self, ctx) -> None:
+        super().reset(ctx)
+        p = self.params
+        self.decision_period_s = p.decision_period_s
+        radius = max((t.sensor.footprint_radius_m for t in ctx.vehicle_types), default=50.0)
+        size = p.cell_size_m or 2.0 * radius
+        area = ctx.world.mission_area
+        if area.is_empty:
+            xmin, ymin, xmax, ymax = ctx.world.terrain.bounds
+            area = shapely.box(xmin, ymin, xmax, ymax)
+        xmin, ymin, xmax, ymax = area.bounds
+        nx = max(1, math.ceil((xmax - xmin) / size))
+        ny = max(1, math.ceil((ymax - ymin) / size))
+        gx, gy = np.meshgrid(xmin + (np.arange(nx) + 0.5) * size,
+                             ymin + (np.arange(ny) + 0.5) * size)
+        cx, cy = gx.ravel(), gy.ravel()
+        ok = shapely.contains_xy(area, cx, cy)
+        for z in ctx.world.zones:
+            if z.kind == "no_fly":
+                ok &= ~shapely.contains_xy(z.polygon, cx, cy)
+        grid_id = np.full(nx * ny, -1, dtype=np.int64)
+        grid_id[ok] = np.arange(int(ok.sum()))
+        self.centres = np.column_stack([cx[ok], cy[ok]])
+        if len(self.centres) == 0:
+            raise ValueError("persistent_patrol: no patrol cell centre lies in the mission area "
+                             f"(cell_size_m={size}); use a smaller cell_size_m")
+        ix = (np.flatnonzero(ok) % nx)
+        iy = (np.flatnonzero(ok) // nx)
+        offs = _OFFSETS[p.neighbourhood]
+        nbr = np.full((len(self.centres), len(offs)), -1, dtype=np.int64)
+        for k, (dx, dy) in enumerate(offs):
+            jx, jy = ix + dx, iy + dy
+            inside = (jx >= 0) & (jx < nx) & (jy >= 0) & (jy < ny)
+            nbr[inside, k] = grid_id[(jy * nx + jx)[inside]]
+        self.nbr = nbr
+        self.step_dir = np.array(offs, dtype=np.float64)
+        self.step_dir /= np.hypot(*self.step_dir.T)[:, None]
+        self.tree = cKDTree(self.centres)
+        self.last_visit = np.zeros(len(self.centres))
+        self.centre_of_area = np.array(area.centroid.coords[0])
+        n = len(ctx.vehicle_type_index)
+        self.heading = np.full((n, 2), np.nan)
+        self.speed = np.array([ctx.vehicle_types[i].cruise_speed_mps
+                               for i in ctx.vehicle_type_index], dtype=np.float64)
+
+    def decide(self, now_s, fleet, requests):
+        fresh = sorted({r.vehicle for r in requests if r.reason in ("start", "idle", "recharged")})
+        periodic = sorted({r.vehicle for r in requests if r.reason == "periodic"} - set(fresh))
+        horizon = self.params.horizon_periods * self.decision_period_s
+        plans = []
+        if fresh:
+            v = np.array(fresh, dtype=np.int64)
+            xy, t = fleet.plan_end(v)
+            plans += self._extend(v, xy, t, now_s + horizon, append=False)
+        if periodic:
+            v = np.array(periodic, dtype=np.int64)
+            states = fleet.states(v)
+            v = v[np.isin(states, ("moving", "holding", "takeoff"))]
+            if len(v):
+                xy, t = fleet.plan_end(v)
+                due = t < now_s + 1.5 * self.decision_period_s
+                if due.any():
+                    plans += self._extend(v[due], xy[due], t[due], now_s + horizon, append=True)
+        return plans
+
+    def _extend(self, v, xy, t, until_s, *, append):
+        """Greedy routes for vehicles ``v`` from ``xy`` at times ``t`` until ``until_s``."""
+        _, cell = self.tree.query(xy)
+        t = t.copy()
+        pos = xy.copy()
+        heading = self.heading[v].copy()
+        fresh = np.isnan(heading[:, 0])
+        if fresh.any():
+            rel = pos[fresh] - self.centre_of_area
+            tangent = np.column_stack([-rel[:, 1], rel[:, 0]])
+            norm = np.hypot(*tangent.T)
+            tangent[norm > 0] /= norm[norm > 0, None]
+            heading[fresh] = tangent
+        speed = self.speed[v]
+        # First hop: to the nearest cell centre (if not already there).
+        first = self.centres[cell]
+        dist = np.hypot(*(first - pos).T)
+        moved = dist > 1e-6
+        t = t + dist / speed
+        heading[moved] = (first[moved] - pos[moved]) / dist[moved, None]
+        np.maximum.at(self.last_visit, cell, t)
+        steps = [np.where(moved, cell, -1)]
+        active = t < until_s
+        cur = cell
+        tie = 1e-6
+        while active.any():
+            cand = self.nbr[cur]  # (m, k)
+            valid = cand >= 0
+            cpos = self.centres[np.where(valid, cand, 0)]
+            d = np.hypot(*(cpos - self.centres[cur][:, None, :]).transpose(2, 0, 1))
+            arrive = t[:, None] + d / speed[:, None]
+            align = heading @ self.step_dir.T  # (m, k)
+            score = arrive - self.last_visit[np.where(valid, cand, 0)] + tie * align
+            score[~valid] = -np.inf
+            best = np.argmax(score, axis=1)
+            has = valid.any(axis=1) & active
+            rows = np.arange(len(cur))
+            nxt = np.where(has, cand[rows, best], cur)
+            t = np.where(has, arrive[rows, best], t)
+            heading = np.where(has[:, None], self.step_dir[best], heading)
+            np.maximum.at(self.last_visit, nxt[has], t[has])
+            steps.append(np.where(has, nxt, -1))
+            cur = nxt
+            active = has & (t < until_s)
+        self.heading[v] = heading
+        seq = np.stack(steps, axis=1)  # (m, steps)
+        plans = []
+        for row, vehicle in enumerate(v.tolist()):
+            cells = seq[row][seq[row] >= 0]
+            if len(cells):
+                plans.append(Plan(vehicle, [Route(self.centres[cells])], append=append))
+        return plans
