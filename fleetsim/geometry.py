@@ -74,7 +74,7 @@ def _n_of(p0: np.ndarray) -> int:
 def _lerp(t0: np.ndarray, t1: np.ndarray, s: np.ndarray) -> np.ndarray:
     """Time at fraction ``s`` of the leg: exactly ``t0`` at 0 and ``t1`` at 1, and
     non-decreasing in ``s`` (so ``t_in <= t_out`` whenever ``s_in <= s_out``)."""
-    return np.where(s == 1.0, t1, t0 + s * (t1 - t0))
+    return np.where(s == 1.0, t1, np.minimum(t0 + s * (t1 - t0), t1))
 
 
 def disc_intervals(
@@ -327,6 +327,8 @@ def zone_intervals(
     p0 = _points(p0)
     n = p0.shape[0]
     p1 = _points(p1, n)
+    if p1.shape != p0.shape:
+        raise ValueError(f"p0 and p1 must have the same shape, got {p0.shape} and {p1.shape}")
     t0, t1 = _times(t0, t1, n)
     empty_i = np.zeros(0, dtype=np.int64)
     empty_f = np.zeros(0, dtype=np.float64)
@@ -351,7 +353,8 @@ def zone_intervals(
     st = np.flatnonzero(~moving)
     lines = shapely.linestrings(
         np.stack([p0[mv, :2], p1[mv, :2]], axis=1)) if len(mv) else np.zeros(0, object)
-    pairs_mv = tree.query(lines) if len(mv) else np.zeros((2, 0), dtype=np.int64)
+    pairs_mv = (tree.query(lines, predicate="intersects")
+                if len(mv) else np.zeros((2, 0), dtype=np.int64))
     pairs_st = (tree.query(shapely.points(p0[st, :2]), predicate="intersects")
                 if len(st) else np.zeros((2, 0), dtype=np.int64))
     leg = np.concatenate([mv[pairs_mv[0]], st[pairs_st[0]]])

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -50,8 +50,9 @@ if TYPE_CHECKING:  # pragma: no cover
 REASONS = ("start", "idle", "recharged", "periodic", "detection", "reserve")
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
+    """One vehicle asking for a decision (an immutable tuple)."""
+
     vehicle: int
     reason: str
     #: Target index for ``detection`` requests, else -1.

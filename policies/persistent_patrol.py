@@ -4,10 +4,9 @@ The mission area is cut into square patrol cells of side ``cell_size_m``
 (default: the largest sensor footprint diameter), without the cells inside
 no-fly zones. A cell's idleness is the time since a vehicle last passed its
 centre (Machado et al. 2002). Every ``decision_period_s`` the policy extends
-each vehicle's route, one neighbouring cell at a time, always to the
-neighbour whose idleness *on arrival* is largest (counting visits already
-planned for other vehicles), so vehicles spread out and sweep the least
-recently seen cells. Ties go to the neighbour straight ahead; a vehicle with
+each vehicle's route, one neighbouring cell at a time, always to the most
+idle neighbour (counting visits already planned for other vehicles), so
+vehicles spread out and sweep the least recently seen cells. Ties go to the neighbour straight ahead; a vehicle with
 no heading yet turns counter-clockwise about the area's centre, so evenly
 spaced vehicles on a ring all circulate the same way (the patrolling
 literature's optimum: worst idleness n/k on a ring of n cells with k agents).
@@ -74,6 +73,7 @@ class PersistentPatrol(Policy):
                 ok &= ~shapely.contains_xy(z.polygon, cx, cy)
         grid_id = np.full(nx * ny, -1, dtype=np.int64)
         grid_id[ok] = np.arange(int(ok.sum()))
+        self.cell_size = size
         self.centres = np.column_stack([cx[ok], cy[ok]])
         if len(self.centres) == 0:
             raise ValueError("persistent_patrol: no patrol cell centre lies in the mission area "
@@ -149,7 +149,9 @@ class PersistentPatrol(Policy):
             d = np.hypot(*(cpos - self.centres[cur][:, None, :]).transpose(2, 0, 1))
             arrive = t[:, None] + d / speed[:, None]
             align = heading @ self.step_dir.T  # (m, k)
-            score = arrive - self.last_visit[np.where(valid, cand, 0)] + tie * align
+            # The most idle neighbour (oldest last visit); ties: straight ahead, then nearer.
+            score = (-self.last_visit[np.where(valid, cand, 0)] + tie * align
+                     - tie * 1e-3 * d / self.cell_size)
             score[~valid] = -np.inf
             best = np.argmax(score, axis=1)
             has = valid.any(axis=1) & active

@@ -78,6 +78,7 @@ class Monitor:
         h = world.terrain.heights_m
         self.flat = bool(np.ptp(h) == 0.0)
         self.zones = world.zones
+        self.zone_bounds = np.array([z.polygon.bounds for z in self.zones]).reshape(-1, 4)
 
     # ------------------------------------------------------------------ process
 
@@ -141,8 +142,16 @@ class Monitor:
             if sensing.any():
                 out += self._detections(np.flatnonzero(sensing), t0, t1, p0, p1, vehicle, leg_id)
         if self.zones and airborne.any():
-            idx = np.flatnonzero(airborne)
-            li, zi, t_in, t_out = zone_intervals(t0[idx], t1[idx], p0[idx], p1[idx], self.zones)
+            # Only legs whose bounding box meets some zone's bounding box can cross it.
+            zb = self.zone_bounds
+            lo = np.minimum(p0[:, :2], p1[:, :2])
+            hi = np.maximum(p0[:, :2], p1[:, :2])
+            near = ((lo[:, None, 0] <= zb[None, :, 2]) & (hi[:, None, 0] >= zb[None, :, 0])
+                    & (lo[:, None, 1] <= zb[None, :, 3]) & (hi[:, None, 1] >= zb[None, :, 1])
+                    ).any(axis=1)
+            idx = np.flatnonzero(airborne & near)
+            li, zi, t_in, t_out = zone_intervals(t0[idx], t1[idx], p0[idx], p1[idx], self.zones) \
+                if len(idx) else (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0),) * 2
             for k, z, a, b in zip(li.tolist(), zi.tolist(), t_in.tolist(), t_out.tolist(),
                                   strict=True):
                 j = idx[k]

@@ -377,7 +377,7 @@ class Simulation:
     def _execute(self, v: int, item: tuple):
         op = item[0]
         if op == "route":
-            _, xs, ys, zs, sensing = item
+            _, xs, ys, zs, sensing, _length = item
             if self.state[v] == GROUND:
                 yield from self._takeoff(v)
             self.state[v] = MOVING
@@ -471,9 +471,12 @@ class Simulation:
     def _periodic(self, period: float):
         while True:
             yield self.env.timeout(period)
-            for v in range(self.n):
-                if self.state[v] not in LOCKED_STATES and not self.engine_control[v]:
-                    self._request(v, "periodic")
+            state, ctl = self.state, self.engine_control
+            due = [v for v in range(self.n) if state[v] not in LOCKED_STATES and not ctl[v]]
+            if due:
+                self._pending.extend([Request(v, "periodic") for v in due])
+                self._request(due[0], "periodic")
+                self._pending.pop()
 
     def _fail(self, message: str, vehicle: int | None = None) -> PolicyError:
         return PolicyError(message, policy=self.policy_name, time_s=self.env.now,
@@ -520,19 +523,33 @@ class Simulation:
             parsed.append((v, bool(plan.append), items))
         if route_pts:
             allp = np.concatenate(route_pts)
+            if not np.isfinite(allp).all():
+                k = 0
+                for v, _, items in parsed:
+                    for it in items:
+                        if it[0] == "route":
+                            if not np.isfinite(it[1]).all():
+                                raise self._fail("waypoints with non-finite coordinates "
+                                                 f"{it[1][~np.isfinite(it[1]).all(axis=1)][0]}",
+                                                 v)
             heights = self.world.terrain.height_at(allp[:, 0], allp[:, 1])
+            seg = np.hypot(*np.diff(allp, axis=0).T) if len(allp) > 1 else np.zeros(0)
+            cum = np.concatenate([[0.0], np.cumsum(seg)]).tolist()
+            xs_all, ys_all = allp[:, 0].tolist(), allp[:, 1].tolist()
+            zs_all = heights.tolist()
             k = 0
             for _, _, items in parsed:
                 for it in items:
                     if it[0] == "route":
-                        pts, alt = it[1], it[2]
-                        m = len(pts)
-                        zs = heights[k:k + m] + alt
+                        m = len(it[1])
+                        alt = it[2]
+                        it[:] = ["route", xs_all[k:k + m], ys_all[k:k + m],
+                                 [z + alt for z in zs_all[k:k + m]], it[3],
+                                 cum[k + m - 1] - cum[k] if m else 0.0]
                         k += m
-                        it[:] = ["route", pts[:, 0].tolist(), pts[:, 1].tolist(), zs.tolist(),
-                                 it[3]]
         for v, append, items in parsed:
-            self._hand_over(v, append, [tuple(it) for it in items])
+            self._hand_over(v, append, [tuple(it) for it in items if it[0] != "route"
+                                        or it[1]])
 
     def _waypoints_of(self, a, v: int) -> np.ndarray:
         if isinstance(a, GoTo):
@@ -550,8 +567,6 @@ class Simulation:
                 raise self._fail(f"Survey.spacing_m must be > 0, got {a.spacing_m!r}", v)
             pts = boustrophedon(a.area, a.spacing_m, angle_deg=a.angle_deg,
                                 start_xy=self.end_xy[v])
-        if not np.isfinite(pts).all():
-            raise self._fail(f"{type(a).__name__} has non-finite coordinates", v)
         return pts
 
     def _hand_over(self, v: int, append: bool, items: list[tuple]) -> None:
@@ -574,9 +589,8 @@ class Simulation:
         x, y = self.end_xy[v]
         t = max(self.end_t[v], self.env.now)
         if item[0] == "route":
-            xs, ys = np.asarray(item[1]), np.asarray(item[2])
-            d = np.hypot(np.diff(np.concatenate([[x], xs])), np.diff(np.concatenate([[y], ys])))
-            t += float(d.sum()) / self.speed[v]
+            xs, ys, length = item[1], item[2], item[5]
+            t += (math.hypot(xs[0] - x, ys[0] - y) + length) / self.speed[v]
             self.end_xy[v] = (xs[-1], ys[-1])
         elif item[0] == "hold":
             t = _INF if item[1] is None else t + item[1]

@@ -116,6 +116,15 @@ class CellCoverage:
         return self.grid.n_cells
 
 
+def _index_range(lo: np.ndarray, hi: np.ndarray, origin: float, cell: float,
+                 n: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last index (int64, clipped to ``[0, n - 1]``; empty when first >
+    last) of the cells whose centres ``origin + (i + 0.5) cell`` lie in ``[lo, hi]``."""
+    first = np.clip(np.ceil((lo - origin) / cell - 0.5 - _INDEX_SLACK), 0, n)
+    last = np.clip(np.floor((hi - origin) / cell - 0.5 + _INDEX_SLACK), -1, n - 1)
+    return first.astype(np.int64), last.astype(np.int64)
+
+
 def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For ragged groups of ``counts`` items: each item's group and rank in it."""
     total = int(counts.sum())
@@ -164,13 +173,15 @@ def sweep_cells(
     result = CellCoverage(grid, T, first, integral, worst, covered, visits)
 
     t0 = np.asarray(t0, dtype=np.float64).reshape(-1)
+    if n_cells == 0 or len(t0) == 0:
+        return result
     t1 = np.broadcast_to(np.asarray(t1, dtype=np.float64), t0.shape)
     xy0 = np.asarray(xy0, dtype=np.float64).reshape(len(t0), -1)[:, :2]
     xy1 = np.asarray(xy1, dtype=np.float64).reshape(len(t0), -1)[:, :2]
     r = np.broadcast_to(np.asarray(radius_m, dtype=np.float64), t0.shape)
     ok = ((t1 >= 0.0) & (t0 <= T) & (r > 0.0) & np.isfinite(r)
           & np.isfinite(xy0).all(axis=1) & np.isfinite(xy1).all(axis=1))
-    if n_cells == 0 or not ok.any():
+    if not ok.any():
         return result
     idx = np.flatnonzero(ok)
     t0, t1, xy0, xy1, r = t0[idx], t1[idx], xy0[idx], xy1[idx], r[idx]
@@ -184,15 +195,11 @@ def sweep_cells(
     ylo = np.minimum(y0, xy1[:, 1]) - r
     yhi = np.maximum(y0, xy1[:, 1]) + r
     # Rows / columns whose centres lie in the grown bounding box.
-    ja = np.maximum(np.ceil((ylo - grid.y0_m) / c - 0.5 - _INDEX_SLACK), 0).astype(np.int64)
-    jb = np.minimum(np.floor((yhi - grid.y0_m) / c - 0.5 + _INDEX_SLACK),
-                    grid.ny - 1).astype(np.int64)
-    ia = np.maximum(np.ceil((xlo - grid.x0_m) / c - 0.5 - _INDEX_SLACK), 0).astype(np.int64)
-    ib = np.minimum(np.floor((xhi - grid.x0_m) / c - 0.5 + _INDEX_SLACK),
-                    grid.nx - 1).astype(np.int64)
+    ja, jb = _index_range(ylo, yhi, grid.y0_m, c, grid.ny)
+    ia, ib = _index_range(xlo, xhi, grid.x0_m, c, grid.nx)
     live = (ja <= jb) & (ia <= ib)
     # Half-width, along x, of the strip of points within r of the leg's line.
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         strip_half = np.where(dy != 0.0, r * np.hypot(dx, dy) / np.abs(dy), np.inf)
         slope = np.where(dy != 0.0, dx / dy, 0.0)
 
@@ -226,12 +233,11 @@ def sweep_cells(
         pl = legs[owner]
         row = ra[owner] + k
         cy = grid.y0_m + (row + 0.5) * c
-        xc = x0[pl] + (cy - y0[pl]) * slope[pl]
-        xl = np.maximum(xlo[pl], xc - strip_half[pl])
-        xr = np.minimum(xhi[pl], xc + strip_half[pl])
-        ca = np.maximum(np.ceil((xl - grid.x0_m) / c - 0.5 - _INDEX_SLACK), 0).astype(np.int64)
-        cb = np.minimum(np.floor((xr - grid.x0_m) / c - 0.5 + _INDEX_SLACK),
-                        grid.nx - 1).astype(np.int64)
+        with np.errstate(invalid="ignore", over="ignore"):  # nearly horizontal legs
+            xc = x0[pl] + (cy - y0[pl]) * slope[pl]
+            xl = np.fmax(xlo[pl], xc - strip_half[pl])  # fmax/fmin: NaN -> the box
+            xr = np.fmin(xhi[pl], xc + strip_half[pl])
+        ca, cb = _index_range(xl, xr, grid.x0_m, c, grid.nx)
         owner, k = _expand(np.maximum(cb - ca + 1, 0))
         cell = grid.cell_of[row[owner], ca[owner] + k]
         inside = cell >= 0
@@ -275,9 +281,10 @@ def leg_footprint_radius(run: RecordedRun) -> np.ndarray:
     leg_vehicle = np.asarray(run.legs["vehicle"], dtype=np.int64)
     if len(leg_vehicle) == 0:
         return np.zeros(0)
-    size = max(int(ids.max()) + 1 if len(ids) else 0, int(leg_vehicle.max()) + 1)
+    known = ids >= 0
+    size = max(int(ids.max()) + 1 if len(ids) else 0, int(leg_vehicle.max()) + 1, 1)
     lookup = np.full(size, np.nan)
-    lookup[ids] = np.asarray(vehicles["footprint_radius_m"], dtype=np.float64)
+    lookup[ids[known]] = np.asarray(vehicles["footprint_radius_m"], dtype=np.float64)[known]
     return np.where(leg_vehicle >= 0, lookup[np.maximum(leg_vehicle, 0)], np.nan)
 
 

@@ -7,7 +7,7 @@ vehicles' state:
 - coverage: :func:`boustrophedon` lawnmower sweeps of areas with holes,
   :func:`path_length`, :func:`min_width_angle_deg`;
 - partition: :func:`partition_equal_area` into equal-area strips and
-  :func:`assign_parts` of parts to vehicles;
+  :func:`assign_parts` of parts to vehicles (a part index per vehicle);
 - routing: :class:`VisibilityGraph` and :func:`route_around` for shortest
   routes around no-fly zones;
 - assignment: :func:`nearest` neighbours and :func:`assign_min_cost` matching

@@ -188,6 +188,12 @@ def boustrophedon(
     so may slivers of the area that lie between two tracks and touch neither.
     The greedy order of cells is short but not always the shortest.
 
+    Cost: the tracks are clipped in one vectorised pass over the area's edges
+    (a 20 km square at 100 m spacing takes about a millisecond). Areas whose
+    crossovers need routing (holes, concave edges) also build one visibility
+    graph per polygon, quadratic in its reflex corners and holes' corners:
+    about 1 s for a disc with a hundred 12-sided holes.
+
     Examples
     --------
     >>> import shapely

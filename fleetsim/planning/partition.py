@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import shapely
-from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon, Polygon
 
 from fleetsim.planning.assignment import assign_min_cost
 from fleetsim.planning.coverage import _check_area, _rotation, _to_frame
@@ -67,11 +67,13 @@ def _polygonal(geometry: shapely.Geometry) -> Polygon | MultiPolygon:
     """The polygons of an overlay result, dropping lower-dimensional debris."""
     if isinstance(geometry, Polygon | MultiPolygon):
         return geometry
-    polygons = [g for g in shapely.get_parts(geometry) if isinstance(g, Polygon)]
-    polygons += [
-        p for g in shapely.get_parts(geometry) if isinstance(g, MultiPolygon) for p in g.geoms
-    ]
-    if isinstance(geometry, GeometryCollection) and len(polygons) == 1:
+    polygons: list[Polygon] = []
+    for member in shapely.get_parts(geometry):
+        if isinstance(member, Polygon):
+            polygons.append(member)
+        elif isinstance(member, MultiPolygon):
+            polygons.extend(member.geoms)
+    if len(polygons) == 1:
         return polygons[0]
     return MultiPolygon(polygons) if polygons else Polygon()
 
@@ -143,7 +145,7 @@ def partition_equal_area(
 
 
 def assign_parts(parts: Sequence[shapely.Geometry], vehicle_xy: np.ndarray) -> np.ndarray:
-    """Give each part a distinct vehicle, minimising total distance to part centroids.
+    """Give each vehicle at most one part, minimising total distance to part centroids.
 
     Parameters
     ----------
@@ -154,16 +156,24 @@ def assign_parts(parts: Sequence[shapely.Geometry], vehicle_xy: np.ndarray) -> n
 
     Returns
     -------
-    ndarray of shape (k,), int64
-        ``vehicle_of_part[i]`` is the row of ``vehicle_xy`` assigned to part
-        ``i``, or -1 when there are fewer vehicles than parts and part ``i``
-        got none. Each vehicle gets at most one part.
+    ndarray of shape (n,), int64
+        ``part_of_vehicle[v]`` is the index in ``parts`` assigned to vehicle
+        ``v`` (row ``v`` of ``vehicle_xy``), or -1 when there are more
+        vehicles than parts and ``v`` got none. Each part goes to at most one
+        vehicle; with fewer vehicles than parts, ``k - n`` parts go to none.
 
     Notes
     -----
     Distances are straight lines to ``shapely.centroid`` of each part (which
     can lie outside a non-convex part); the optimum is found with
     :func:`scipy.optimize.linear_sum_assignment`.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> parts = partition_equal_area(shapely.box(0, 0, 200, 100), 2)
+    >>> assign_parts(parts, [[190.0, 0.0], [10.0, 0.0]]).tolist()
+    [1, 0]
     """
     geometries = np.empty(len(parts), dtype=object)
     geometries[:] = list(parts)
@@ -172,13 +182,13 @@ def assign_parts(parts: Sequence[shapely.Geometry], vehicle_xy: np.ndarray) -> n
     vehicles = np.asarray(vehicle_xy, dtype=np.float64)
     if vehicles.ndim != 2 or vehicles.shape[1] != 2 or not np.isfinite(vehicles).all():
         raise ValueError(f"vehicle_xy must be finite with shape (n, 2), got shape {vehicles.shape}")
-    vehicle_of_part = np.full(len(geometries), -1, dtype=np.int64)
+    part_of_vehicle = np.full(len(vehicles), -1, dtype=np.int64)
     if len(geometries) == 0 or len(vehicles) == 0:
-        return vehicle_of_part
+        return part_of_vehicle
     centroid = shapely.get_coordinates(shapely.centroid(geometries))
     distance = np.hypot(
-        centroid[:, None, 0] - vehicles[None, :, 0], centroid[:, None, 1] - vehicles[None, :, 1]
+        vehicles[:, None, 0] - centroid[None, :, 0], vehicles[:, None, 1] - centroid[None, :, 1]
     )
-    rows, cols = assign_min_cost(distance)
-    vehicle_of_part[rows] = cols
-    return vehicle_of_part
+    vehicle, part = assign_min_cost(distance)
+    part_of_vehicle[vehicle] = part
+    return part_of_vehicle

@@ -125,7 +125,9 @@ class VisibilityGraph:
     obstacle shrunk by a tolerance of 1e-9 of the scene's extent, so legs may
     graze corners and run along edges. The test runs over arrays of segments
     with a shapely ``STRtree``. Building costs O(n^2) candidate pairs, tested
-    in batches after a vectorised tangency filter. :meth:`route` temporarily
+    in batches after a vectorised tangency filter: about 0.05 s for 400
+    nodes, 1 s for 1,500 and 8 s for 3,500 on a 2-core machine; a query
+    costs milliseconds. :meth:`route` temporarily
     adds the start and goal to :attr:`graph`, so one graph must not answer
     routes from several threads at once.
 

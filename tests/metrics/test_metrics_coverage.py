@@ -79,11 +79,12 @@ def test_time_to_fraction_of_a_single_straight_sweep():
 
 
 def test_time_to_fraction_is_none_when_never_reached_and_idle_run():
-    legs = path_legs(0, [0.0, 50.0], [(-10.0, 10.0, ALT), (490.0, 10.0, ALT)])
+    # Seen up to x = 460 + sqrt(30^2 - 5^2) = 489.6 m: the 49 columns with centres <= 485.
+    legs = path_legs(0, [0.0, 50.0], [(-10.0, 10.0, ALT), (460.0, 10.0, ALT)])
     run = recorded_run(duration_s=100.0, legs=legs, footprint_radius_m=[30.0],
                        mission_area=shapely.box(0, 0, 1000, 20), metrics_cell_m=10.0)
     m = coverage_metrics(run)
-    assert m["coverage.fraction"] == pytest.approx(0.48)
+    assert m["coverage.fraction"] == pytest.approx(0.49)
     assert m["coverage.time_to_50pct_s"] is None and m["coverage.time_to_99pct_s"] is None
     empty = recorded_run(duration_s=100.0, mission_area=shapely.box(0, 0, 10, 10),
                          metrics_cell_m=5.0)
@@ -142,8 +143,8 @@ def brute_force(grid, t0, t1, xy0, xy1, radius, duration):
 
 @pytest.mark.parametrize("max_pairs", [50, 500, 10**6])
 def test_sweep_cells_matches_all_pairs(max_pairs):
-    # Random legs of every shape (horizontal, vertical, diagonal, still, zero
-    # duration, partly off the grid, beyond the run) over a concave area with a
+    # Random legs of every shape (horizontal, nearly horizontal, vertical,
+    # diagonal, still, zero duration, partly off the grid, beyond the run) over a concave area with a
     # hole; small bands force the band logic through many rows.
     rng = np.random.default_rng(5)
     area = shapely.Polygon([(0, 0), (300, 0), (300, 200), (150, 80), (0, 200)],
@@ -158,6 +159,7 @@ def test_sweep_cells_matches_all_pairs(max_pairs):
     t0 = rng.uniform(-20, 400, n)
     t1 = t0 + rng.uniform(0, 60, n)
     t1[30:35] = t0[30:35]
+    xy1[35:40, 1] = xy0[35:40, 1] + np.array([1e-300, -1e-300, 1e-12, 5e-324, -1e-9])
     radius = rng.uniform(3, 40, n)
     got = sweep_cells(grid, t0, t1, xy0, xy1, radius, 400.0, max_pairs=max_pairs)
     first, integral, worst = brute_force(grid, t0, t1, xy0, xy1, radius, 400.0)

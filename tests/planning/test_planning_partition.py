@@ -91,19 +91,24 @@ def test_k_one_and_errors():
 def test_assign_parts_known_optimum():
     parts = partition_equal_area(shapely.box(0, 0, 300, 100), 3)  # centroids x = 50, 150, 250
     vehicles = np.array([[260.0, 0.0], [40.0, 0.0], [150.0, 500.0]])
-    vehicle_of_part = assign_parts(parts, vehicles)
-    assert vehicle_of_part.dtype == np.int64
-    np.testing.assert_array_equal(vehicle_of_part, [1, 2, 0])
+    part_of_vehicle = assign_parts(parts, vehicles)
+    assert part_of_vehicle.dtype == np.int64
+    np.testing.assert_array_equal(part_of_vehicle, [2, 0, 1])
     # Check against every permutation.
     centroids = shapely.get_coordinates(shapely.centroid(parts))
-    cost = np.linalg.norm(centroids[:, None] - vehicles[None], axis=2)
+    cost = np.linalg.norm(vehicles[:, None] - centroids[None], axis=2)
     best = min(itertools.permutations(range(3)), key=lambda p: cost[range(3), p].sum())
-    np.testing.assert_array_equal(vehicle_of_part, best)
+    np.testing.assert_array_equal(part_of_vehicle, best)
 
 
-def test_assign_parts_fewer_vehicles():
+def test_assign_parts_unequal_counts():
     parts = partition_equal_area(shapely.box(0, 0, 300, 100), 3)
-    np.testing.assert_array_equal(assign_parts(parts, [[255.0, 50.0]]), [-1, -1, 0])
-    np.testing.assert_array_equal(assign_parts(parts, np.empty((0, 2))), [-1, -1, -1])
+    # More vehicles than parts: the farthest vehicle gets none.
+    part_of_vehicle = assign_parts(parts, [[255.0, 50.0], [900.0, 0.0], [45.0, 50.0], [150, 0]])
+    np.testing.assert_array_equal(part_of_vehicle, [2, -1, 0, 1])
+    # Fewer vehicles than parts: each vehicle gets its nearest free part.
+    np.testing.assert_array_equal(assign_parts(parts, [[255.0, 50.0]]), [2])
+    assert assign_parts(parts, np.empty((0, 2))).shape == (0,)
+    np.testing.assert_array_equal(assign_parts([], [[0.0, 0.0]]), [-1])
     with pytest.raises(ValueError, match="vehicle_xy"):
         assign_parts(parts, [1.0, 2.0])

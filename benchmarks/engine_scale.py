@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Engine scale benchmark: persistent patrol with 1,000 and 10,000 drones.
+
+Prints, per case: wall time of the simulation (coverage, detection, energy and
+zone checks on) and of the metrics, vehicle-seconds simulated per wall second,
+engine events per wall second, peak memory; and, measured in the same run, a
+bare simpy timeout loop with as many processes (its events per second) and the
+ratio of the two.
+
+    .venv/bin/python benchmarks/engine_scale.py            # 1k and 10k x 1 h, 1k x 24 h
+    .venv/bin/python benchmarks/engine_scale.py --full-day # also 10k x 24 h (slow)
+
+Each case runs in its own process so that its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "swarm_10k.yaml"
+
+
+def case(n: int, duration_s: float, targets: int) -> dict:
+    from fleetsim.engine import Simulation
+    from fleetsim.metrics import compute_metrics
+    from fleetsim.scenario import load_scenario
+
+    per = n // 4
+    overrides = [f"fleet.types[0].bases={{sw: {per}, se: {per}, nw: {per}, ne: {per}}}",
+                 f"run.duration_s={duration_s}",
+                 # targets to find, so detection is on and costs what it costs
+                 f"missions[0].random_targets={targets}"]
+    scenario = load_scenario(SCENARIO, overrides)
+    t0 = time.perf_counter()
+    sim = Simulation(scenario)
+    t1 = time.perf_counter()
+    run = sim.run()
+    t2 = time.perf_counter()
+    metrics = compute_metrics(run)
+    t3 = time.perf_counter()
+    events = len(run.events["time_s"])
+    legs = len(run.legs["leg"])
+    simpy_events = sim.env._eid  # every event simpy scheduled in the run
+    return {
+        "vehicles": n, "duration_s": duration_s, "setup_s": t1 - t0, "simulate_s": t2 - t1,
+        "metrics_s": t3 - t2, "legs": legs, "events": events, "simpy_events": simpy_events,
+        "vehicle_s_per_wall_s": n * duration_s / (t2 - t1),
+        "events_per_s": events / (t2 - t1), "simpy_events_per_s": simpy_events / (t2 - t1),
+        "coverage": metrics["coverage.fraction"], "detections": metrics["detection.detected"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def raw_simpy(n_procs: int, n_events: int) -> dict:
+    """A bare simpy timeout loop: n_procs processes sharing n_events timeouts."""
+    import simpy
+
+    env = simpy.Environment()
+    per = max(1, n_events // n_procs)
+
+    def proc(env, k):
+        dt = 1.0 + (k % 97) * 0.01
+        for _ in range(per):
+            yield env.timeout(dt)
+
+    for k in range(n_procs):
+        env.process(proc(env, k))
+    t0 = time.perf_counter()
+    env.run()
+    wall = time.perf_counter() - t0
+    return {"processes": n_procs, "events": env._eid, "events_per_s": env._eid / wall}
+
+
+def child(argv: list[str]) -> None:
+    kind = argv[0]
+    if kind == "case":
+        out = case(int(argv[1]), float(argv[2]), int(argv[3]))
+    else:
+        out = raw_simpy(int(argv[1]), int(argv[2]))
+    print(json.dumps(out))
+
+
+def spawn(*args) -> dict:
+    res = subprocess.run([sys.executable, __file__, "--child", *map(str, args)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full-day", action="store_true", help="also run 10,000 x 24 h")
+    parser.add_argument("--targets", type=int, default=500)
+    args = parser.parse_args()
+    cases = [(1000, 3600.0), (10000, 3600.0), (1000, 86400.0)]
+    if args.full_day:
+        cases.append((10000, 86400.0))
+    print(f"{'vehicles':>8} {'sim h':>6} {'sim s':>7} {'metrics s':>9} {'legs':>9} "
+          f"{'events':>9} {'veh-s/s':>10} {'events/s':>9} {'simpy ev/s':>10} "
+          f"{'raw ev/s':>9} {'ratio':>6} {'peak MB':>8}")
+    for n, dur in cases:
+        r = spawn("case", n, dur, args.targets)
+        raw = spawn("raw", n, r["simpy_events"])
+        ratio = r["events_per_s"] / raw["events_per_s"]
+        print(f"{n:>8} {dur / 3600:>6.0f} {r['simulate_s']:>7.1f} {r['metrics_s']:>9.1f} "
+              f"{r['legs']:>9} {r['events']:>9} {r['vehicle_s_per_wall_s']:>10.3g} "
+              f"{r['events_per_s']:>9.3g} {r['simpy_events_per_s']:>10.3g} "
+              f"{raw['events_per_s']:>9.3g} {ratio:>6.2f} {r['peak_rss_mb']:>8.0f}",
+              flush=True)
+    print("events/s: recorded events (legs' arrivals, detections, zone crossings, ...) per "
+          "wall second of simulation; ratio: that over the bare simpy loop's events/s.")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2:])
+    else:
+        main()
