@@ -31,6 +31,7 @@ __all__ = [
     "ZoneLike",
     "closest_approach",
     "disc_intervals",
+    "fractions_within",
     "merge_intervals",
     "zone_intervals",
 ]
@@ -120,26 +121,44 @@ def disc_intervals(
     wy = p1[:, 1] - p0[:, 1]
     dx = p0[:, 0] - c[:, 0]
     dy = p0[:, 1] - c[:, 1]
-    a = wx * wx + wy * wy
-    b = dx * wx + dy * wy
-    cc = dx * dx + dy * dy - r * r
-    disc = b * b - a * cc
+    s_lo, s_hi = fractions_within(wx * wx + wy * wy, dx * wx + dy * wy,
+                                  dx * dx + dy * dy - r * r)
+    return _lerp(t0, t1, s_lo), _lerp(t0, t1, s_hi)
+
+
+def fractions_within(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The part of ``[0, 1]`` where ``a s^2 + 2 b s + c <= 0`` (``a >= 0``).
+
+    For a leg ``p(s) = p0 + s w`` and a point ``x``, with ``d = p0 - x``,
+    ``a = w.w``, ``b = d.w`` and ``c = d.d - r^2``, it is the fraction of the
+    leg spent within ``r`` of ``x``: the kernel of :func:`disc_intervals`, for
+    callers that can form the coefficients more cheaply themselves.
+
+    Returns
+    -------
+    s_lo, s_hi : ndarray, float64
+        ``0 <= s_lo <= s_hi <= 1``, NaN where the set is empty. With ``a == 0``
+        (a stationary leg) it is ``[0, 1]`` if ``c <= 0``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    c = np.asarray(c, dtype=np.float64)
+    disc = b * b - a * c
     moving = a > 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        # Roots of a s^2 + 2 b s + cc = 0 without cancellation: q / a and cc / q.
+        # Roots without cancellation: q / a and c / q.
         q = -(b + np.copysign(np.sqrt(np.maximum(disc, 0.0)), b))
         s_a = q / a
-        s_b = cc / q  # NaN only when q == 0, i.e. a double root at s = 0 (= s_a)
+        s_b = c / q  # NaN only when q == 0, i.e. a double root at s = 0 (= s_a)
         s_lo = np.fmin(s_a, s_b)
         s_hi = np.fmax(s_a, s_b)
     hit_moving = moving & (disc >= 0.0) & (s_hi >= 0.0) & (s_lo <= 1.0)
-    hit_still = ~moving & (cc <= 0.0)
-    s_lo = np.where(hit_still, 0.0, np.clip(s_lo, 0.0, 1.0))
-    s_hi = np.where(hit_still, 1.0, np.clip(s_hi, 0.0, 1.0))
-    hit = hit_moving | hit_still
-    t_in = np.where(hit, _lerp(t0, t1, s_lo), np.nan)
-    t_out = np.where(hit, _lerp(t0, t1, s_hi), np.nan)
-    return t_in, t_out
+    hit_still = ~moving & (c <= 0.0)
+    s_lo = np.where(hit_moving, np.clip(s_lo, 0.0, 1.0), np.where(hit_still, 0.0, np.nan))
+    s_hi = np.where(hit_moving, np.clip(s_hi, 0.0, 1.0), np.where(hit_still, 1.0, np.nan))
+    return s_lo, s_hi
 
 
 def closest_approach(

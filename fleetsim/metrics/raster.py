@@ -9,7 +9,8 @@ with ``sensing == True``.
 
 For every cell, :func:`sweep_cells` finds the exact times its centre is inside
 a footprint (:func:`fleetsim.geometry.disc_intervals` on each candidate
-leg-cell pair), merges them, and reduces them to a few numbers per cell: when
+leg-cell pair, the same quadratic as
+:func:`fleetsim.geometry.disc_intervals`), merges them, and reduces them to a few numbers per cell: when
 it was first covered, the integral and the maximum of its idleness, how long
 and how often it was covered.
 
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.geometry import disc_intervals, merge_intervals
+from fleetsim.geometry import _lerp, fractions_within, merge_intervals
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -190,6 +191,7 @@ def sweep_cells(
     x0, y0 = xy0[:, 0], xy0[:, 1]
     dx = xy1[:, 0] - x0
     dy = xy1[:, 1] - y0
+    length2 = dx * dx + dy * dy
     xlo = np.minimum(x0, xy1[:, 0]) - r
     xhi = np.maximum(x0, xy1[:, 0]) + r
     ylo = np.minimum(y0, xy1[:, 1]) - r
@@ -200,7 +202,7 @@ def sweep_cells(
     live = (ja <= jb) & (ia <= ib)
     # Half-width, along x, of the strip of points within r of the leg's line.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        strip_half = np.where(dy != 0.0, r * np.hypot(dx, dy) / np.abs(dy), np.inf)
+        strip_half = np.where(dy != 0.0, r * np.sqrt(length2) / np.abs(dy), np.inf)
         slope = np.where(dy != 0.0, dx / dy, 0.0)
 
     # Bands of rows holding about ``max_pairs`` candidates each.
@@ -229,6 +231,7 @@ def sweep_cells(
             continue
         ra = np.maximum(ja[legs], j_first)
         rb = np.minimum(jb[legs], j_last)
+        # Leg-row pairs: the row's cells in the leg's strip.
         owner, k = _expand(rb - ra + 1)
         pl = legs[owner]
         row = ra[owner] + k
@@ -238,17 +241,27 @@ def sweep_cells(
             xl = np.fmax(xlo[pl], xc - strip_half[pl])  # fmax/fmin: NaN -> the box
             xr = np.fmin(xhi[pl], xc + strip_half[pl])
         ca, cb = _index_range(xl, xr, grid.x0_m, c, grid.nx)
+        # The quadratic |p0 + s w - centre|^2 - r^2 of a leg and a cell centre
+        # (cx, cy), split into what depends on the leg-row pair and on cx:
+        # a s^2 + 2 (dxc wx + ey wy) s + dxc^2 + ey^2 - r^2, dxc = x0 - cx, ey = y0 - cy.
+        ey = y0[pl] - cy
+        pair_b = ey * dy[pl]
+        pair_c = ey * ey - r[pl] ** 2
         owner, k = _expand(np.maximum(cb - ca + 1, 0))
-        cell = grid.cell_of[row[owner], ca[owner] + k]
+        col = ca[owner] + k
+        cell = grid.cell_of.ravel()[(row * grid.nx)[owner] + col]
         inside = cell >= 0
-        cand_leg = pl[owner[inside]]
-        cell = cell[inside]
-        t_in, t_out = disc_intervals(t0[cand_leg], t1[cand_leg], xy0[cand_leg], xy1[cand_leg],
-                                     grid.centers[cell], r[cand_leg])
-        t_in = np.maximum(t_in, 0.0)
-        t_out = np.minimum(t_out, T)
-        hit = t_in <= t_out  # False for NaN
-        _reduce_cells(result, cell[hit], t_in[hit], t_out[hit])
+        owner, col, cell = owner[inside], col[inside], cell[inside]
+        leg = pl[owner]
+        dxc = x0[leg] - (grid.x0_m + (col + 0.5) * c)
+        s_lo, s_hi = fractions_within(length2[leg], dxc * dx[leg] + pair_b[owner],
+                                      dxc * dxc + pair_c[owner])
+        hit = ~np.isnan(s_lo)
+        leg, cell, s_lo, s_hi = leg[hit], cell[hit], s_lo[hit], s_hi[hit]
+        t_in = np.maximum(_lerp(t0[leg], t1[leg], s_lo), 0.0)
+        t_out = np.minimum(_lerp(t0[leg], t1[leg], s_hi), T)
+        seen = t_in <= t_out  # the part in [0, duration]
+        _reduce_cells(result, cell[seen], t_in[seen], t_out[seen])
     return result
 
 
