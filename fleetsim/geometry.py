@@ -33,6 +33,7 @@ __all__ = [
     "disc_intervals",
     "fractions_within",
     "merge_intervals",
+    "time_at_fraction",
     "zone_intervals",
 ]
 
@@ -72,9 +73,12 @@ def _n_of(p0: np.ndarray) -> int:
     return _points(p0).shape[0]
 
 
-def _lerp(t0: np.ndarray, t1: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Time at fraction ``s`` of the leg: exactly ``t0`` at 0 and ``t1`` at 1, and
-    non-decreasing in ``s`` (so ``t_in <= t_out`` whenever ``s_in <= s_out``)."""
+def time_at_fraction(t0: np.ndarray, t1: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Time at fraction ``s`` of legs from ``t0`` to ``t1`` (``t0 <= t1``).
+
+    Exactly ``t0`` at 0 and ``t1`` at 1, and non-decreasing in ``s`` (so
+    ``t_in <= t_out`` whenever ``s_in <= s_out``); NaN stays NaN.
+    """
     return np.where(s == 1.0, t1, np.minimum(t0 + s * (t1 - t0), t1))
 
 
@@ -123,7 +127,7 @@ def disc_intervals(
     dy = p0[:, 1] - c[:, 1]
     s_lo, s_hi = fractions_within(wx * wx + wy * wy, dx * wx + dy * wy,
                                   dx * dx + dy * dy - r * r)
-    return _lerp(t0, t1, s_lo), _lerp(t0, t1, s_hi)
+    return time_at_fraction(t0, t1, s_lo), time_at_fraction(t0, t1, s_hi)
 
 
 def fractions_within(
@@ -205,7 +209,7 @@ def closest_approach(
         s = np.where(a > 0.0, np.clip(-b / a, 0.0, 1.0), 0.0)
     rel = d + w * s[:, None]
     d_min = np.sqrt(np.einsum("ij,ij->i", rel, rel))
-    return _lerp(t0, t1, s), d_min
+    return time_at_fraction(t0, t1, s), d_min
 
 
 def _stable_argsort_int(keys: np.ndarray) -> np.ndarray:
@@ -420,8 +424,8 @@ def zone_intervals(
     leg_p = leg[pair]
     zone_p = zone[pair]
     # The active window [start, end) is applied in time, so its bounds are exact.
-    t_enter = np.maximum(_lerp(t0[leg_p], t1[leg_p], s_lo), z_start[zone_p])
-    t_exit = np.minimum(_lerp(t0[leg_p], t1[leg_p], s_hi), z_end[zone_p])
+    t_enter = np.maximum(time_at_fraction(t0[leg_p], t1[leg_p], s_lo), z_start[zone_p])
+    t_exit = np.minimum(time_at_fraction(t0[leg_p], t1[leg_p], s_hi), z_end[zone_p])
     keep = t_exit > t_enter
     leg_p, zone_p, t_enter, t_exit = leg_p[keep], zone_p[keep], t_enter[keep], t_exit[keep]
 

@@ -24,6 +24,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from fleetsim.planning import VisibilityGraph
 from fleetsim.policy import Plan, Policy, Route, param, positive
 
 
@@ -86,6 +87,17 @@ class PersistentPatrol(Policy):
             jx, jy = ix + dx, iy + dy
             inside = (jx >= 0) & (jx < nx) & (jy >= 0) & (jy < ny)
             nbr[inside, k] = grid_id[(jy * nx + jx)[inside]]
+        # No step may cut across a no-fly zone (a diagonal past its corner, say).
+        no_fly = [z.polygon for z in ctx.world.zones if z.kind == "no_fly"]
+        if no_fly:
+            rows, cols = np.nonzero(nbr >= 0)
+            lines = shapely.linestrings(np.stack([self.centres[rows],
+                                                  self.centres[nbr[rows, cols]]], axis=1))
+            crossing = np.zeros(len(rows), dtype=bool)
+            for poly in no_fly:
+                crossing |= shapely.intersects(lines, poly)
+            nbr[rows[crossing], cols[crossing]] = -1
+        self.avoid = VisibilityGraph(no_fly, clearance_m=10.0) if no_fly else None
         self.nbr = nbr
         self.step_dir = np.array(offs, dtype=np.float64)
         self.step_dir /= np.hypot(*self.step_dir.T)[:, None]
@@ -131,7 +143,20 @@ class PersistentPatrol(Policy):
             tangent[norm > 0] /= norm[norm > 0, None]
             heading[fresh] = tangent
         speed = self.speed[v]
-        # First hop: to the nearest cell centre (if not already there).
+        # First hop. A vehicle coming from elsewhere (base, hover point) picks, one
+        # after the other, the cell with the best trade of idleness against travel
+        # time (a cell seen 10 min earlier is worth 10 min more flying), so a swarm
+        # leaving one base fans out instead of moving as a clump.
+        if append:
+            _, cell = self.tree.query(pos)
+        else:
+            cell = np.empty(len(v), dtype=np.int64)
+            for i in range(len(v)):
+                travel = np.hypot(*(self.centres - pos[i]).T) / speed[i]
+                score = -self.last_visit - travel
+                c = int(np.argmax(score))
+                cell[i] = c
+                self.last_visit[c] = max(self.last_visit[c], t[i] + travel[c])
         first = self.centres[cell]
         dist = np.hypot(*(first - pos).T)
         moved = dist > 1e-6
@@ -142,24 +167,34 @@ class PersistentPatrol(Policy):
         active = t < until_s
         cur = cell
         tie = 1e-6
+        rows = np.arange(len(cur))
         while active.any():
             cand = self.nbr[cur]  # (m, k)
-            valid = cand >= 0
+            valid = (cand >= 0) & active[:, None]
             cpos = self.centres[np.where(valid, cand, 0)]
             d = np.hypot(*(cpos - self.centres[cur][:, None, :]).transpose(2, 0, 1))
             arrive = t[:, None] + d / speed[:, None]
-            align = heading @ self.step_dir.T  # (m, k)
             # The most idle neighbour (oldest last visit); ties: straight ahead, then nearer.
-            score = (-self.last_visit[np.where(valid, cand, 0)] + tie * align
-                     - tie * 1e-3 * d / self.cell_size)
-            score[~valid] = -np.inf
-            best = np.argmax(score, axis=1)
-            has = valid.any(axis=1) & active
-            rows = np.arange(len(cur))
-            nxt = np.where(has, cand[rows, best], cur)
-            t = np.where(has, arrive[rows, best], t)
-            heading = np.where(has[:, None], self.step_dir[best], heading)
-            np.maximum.at(self.last_visit, nxt[has], t[has])
+            bias = tie * (heading @ self.step_dir.T) - tie * 1e-3 * d / self.cell_size
+            has = valid.any(axis=1)
+            choice = np.full(len(cur), -1)
+            todo = has.copy()
+            for _round in range(4):  # vehicles wanting the same cell: the first gets it
+                score = -self.last_visit[np.where(valid, cand, 0)] + bias
+                score[~valid] = -np.inf
+                best = np.argmax(score, axis=1)
+                want = cand[rows, best]
+                idx = np.flatnonzero(todo)
+                if len(idx) == 0:
+                    break
+                _, first_of = np.unique(want[idx], return_index=True)
+                win = idx[first_of] if _round < 3 else idx
+                choice[win] = best[win]
+                np.maximum.at(self.last_visit, want[win], arrive[win, best[win]])
+                todo[win] = False
+            nxt = np.where(has, cand[rows, np.maximum(choice, 0)], cur)
+            t = np.where(has, arrive[rows, np.maximum(choice, 0)], t)
+            heading = np.where(has[:, None], self.step_dir[np.maximum(choice, 0)], heading)
             steps.append(np.where(has, nxt, -1))
             cur = nxt
             active = has & (t < until_s)
@@ -169,5 +204,12 @@ class PersistentPatrol(Policy):
         for row, vehicle in enumerate(v.tolist()):
             cells = seq[row][seq[row] >= 0]
             if len(cells):
-                plans.append(Plan(vehicle, [Route(self.centres[cells])], append=append))
+                route = self.centres[cells]
+                if moved[row] and self.avoid is not None:  # first hop around no-fly zones
+                    try:
+                        way = self.avoid.route(tuple(xy[row]), tuple(route[0]))
+                        route = np.vstack([way[1:-1], route])
+                    except ValueError:
+                        pass  # starting inside a zone: straight out
+                plans.append(Plan(vehicle, [Route(route)], append=append))
         return plans

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 import shapely
 
-from fleetsim.geometry import closest_approach, disc_intervals, merge_intervals, zone_intervals
+from fleetsim.geometry import (
+    closest_approach,
+    disc_intervals,
+    fractions_within,
+    merge_intervals,
+    time_at_fraction,
+    zone_intervals,
+)
 
 INF = math.inf
 
@@ -86,6 +93,28 @@ def test_single_point_broadcasts():
     t_in, _ = disc_intervals(np.zeros(3), np.full(3, 10.0), np.zeros((3, 2)),
                              np.array([[10.0, 0], [0, 10.0], [-10.0, 0]]), [5.0, 0.0], 1.0)
     assert t_in[0] == pytest.approx(4.0) and np.isnan(t_in[1:]).all()
+
+
+def test_tangent_pass_touches_the_closed_disc_once():
+    t_in, t_out = disc_intervals(0.0, 10.0, [[0.0, 0.0]], [[100.0, 0.0]], [[50.0, 10.0]], 10.0)
+    assert (t_in[0], t_out[0]) == (5.0, 5.0)
+
+
+def test_fractions_within_the_quadratic():
+    # (s - 0.25)(s - 0.5) = s^2 - 0.75 s + 0.125: a = 1, b = -0.375, c = 0.125.
+    s_lo, s_hi = fractions_within([1.0, 1.0, 0.0, 0.0, 1.0], [-0.375, 0.0, 0.0, 0.0, 1.0],
+                                  [0.125, -4.0, -1.0, 1.0, 0.0])
+    assert s_lo[:3].tolist() == [0.25, 0.0, 0.0] and s_hi[:3].tolist() == [0.5, 1.0, 1.0]
+    assert np.isnan(s_lo[3]) and (s_lo[4], s_hi[4]) == (0.0, 0.0)  # roots -2 and 0
+
+
+def test_time_at_fraction_is_exact_at_the_ends_and_monotone():
+    t0 = np.full(1001, 0.1)
+    t1 = np.full(1001, 0.7)
+    s = np.linspace(0.0, 1.0, 1001)
+    t = time_at_fraction(t0, t1, s)
+    assert t[0] == 0.1 and t[-1] == 0.7 and np.all(np.diff(t) >= 0)
+    assert np.isnan(time_at_fraction(0.0, 1.0, np.nan))
 
 
 # --- closest_approach --------------------------------------------------------

@@ -185,6 +185,11 @@ class Simulation:
         self.end_xy = [(x, y) for x, y in zip(self.px, self.py, strict=True)]
         self.end_t = [0.0] * n
         self.procs: list[simpy.Process] = []
+        no_fly = [z.polygon for z in world.zones if z.kind == "no_fly"]
+        self._avoid = None
+        if no_fly:
+            from fleetsim.planning import VisibilityGraph
+            self._avoid = VisibilityGraph(no_fly, clearance_m=max(10.0, max(self.radius or [0])))
 
     # ------------------------------------------------------------------ legs
 
@@ -341,8 +346,13 @@ class Simulation:
         hz = self.home_z[v]
         self.log.add(self.env.now, "return_start", v,
                      value=math.hypot(hx - self.px[v], hy - self.py[v]))
-        yield from self._fly(v, _K_RETURN, False, hx, hy, hz + self.agl[v], self.p_cruise[v],
-                             self.speed[v])
+        path, transit_z = self._return_path(v, hx, hy, hz)
+        if transit_z > self.pz[v] + 1e-9:  # climb to a safe transit altitude first
+            yield from self._fly(v, _K_RETURN, False, self.px[v], self.py[v], transit_z,
+                                 self.p_hover[v], self.speed[v])
+        for x, y in path:
+            yield from self._fly(v, _K_RETURN, False, x, y, transit_z, self.p_cruise[v],
+                                 self.speed[v])
         self.engine_control[v] = True
         self.state[v] = LANDING
         yield from self._fly(v, _K_LAND, False, hx, hy, hz, self.p_hover[v], self.speed[v])
@@ -373,6 +383,26 @@ class Simulation:
         self.engine_control[v] = False
         self.end_xy[v] = (hx, hy)
         self.end_t[v] = self.env.now
+
+    def _return_path(self, v: int, hx: float, hy: float, hz: float
+                     ) -> tuple[list[tuple[float, float]], float]:
+        """Waypoints home around the no-fly zones, and a transit altitude that clears
+        the terrain under them by the cruise altitude (sampled at the grid spacing)."""
+        start = (self.px[v], self.py[v])
+        pts = np.array([start, (hx, hy)])
+        if self._avoid is not None:
+            try:
+                pts = self._avoid.route(start, (hx, hy))
+            except ValueError:  # inside a zone already: straight home is the way out
+                pass
+        terrain = self.world.terrain
+        seg = np.hypot(*np.diff(pts, axis=0).T)
+        n = np.maximum(2, np.ceil(seg / terrain.spacing_m).astype(int) + 1)
+        samples = np.concatenate([np.linspace(a, b, k) for a, b, k in
+                                  zip(pts[:-1], pts[1:], n.tolist(), strict=True)])
+        ground = float(np.max(terrain.height_at(samples[:, 0], samples[:, 1])))
+        transit_z = max(self.pz[v], hz + self.agl[v], ground + self.agl[v])
+        return [tuple(p) for p in pts[1:].tolist()], transit_z
 
     def _execute(self, v: int, item: tuple):
         op = item[0]

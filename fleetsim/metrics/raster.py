@@ -8,11 +8,10 @@ within the footprint radius (horizontal distance) of a vehicle flying a leg
 with ``sensing == True``.
 
 For every cell, :func:`sweep_cells` finds the exact times its centre is inside
-a footprint (:func:`fleetsim.geometry.disc_intervals` on each candidate
-leg-cell pair, the same quadratic as
-:func:`fleetsim.geometry.disc_intervals`), merges them, and reduces them to a few numbers per cell: when
-it was first covered, the integral and the maximum of its idleness, how long
-and how often it was covered.
+a footprint (the quadratic of :func:`fleetsim.geometry.disc_intervals`, solved
+for each candidate leg-cell pair), merges them, and reduces them to a few
+numbers per cell: when it was first covered, the integral and the maximum of
+its idleness, how long and how often it was covered.
 
 The work is done in bands of grid rows, so memory stays bounded whatever the
 number of legs: candidate pairs of a band are the cells of each of its rows
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.geometry import _lerp, fractions_within, merge_intervals
+from fleetsim.geometry import fractions_within, merge_intervals, time_at_fraction
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -258,8 +257,8 @@ def sweep_cells(
                                       dxc * dxc + pair_c[owner])
         hit = ~np.isnan(s_lo)
         leg, cell, s_lo, s_hi = leg[hit], cell[hit], s_lo[hit], s_hi[hit]
-        t_in = np.maximum(_lerp(t0[leg], t1[leg], s_lo), 0.0)
-        t_out = np.minimum(_lerp(t0[leg], t1[leg], s_hi), T)
+        t_in = np.maximum(time_at_fraction(t0[leg], t1[leg], s_lo), 0.0)
+        t_out = np.minimum(time_at_fraction(t0[leg], t1[leg], s_hi), T)
         seen = t_in <= t_out  # the part in [0, duration]
         _reduce_cells(result, cell[seen], t_in[seen], t_out[seen])
     return result

@@ -143,16 +143,17 @@ def chunk_bounds(duration_s: float, n_legs: int, n_vehicles: int,
                  chunk_s: float | None = None) -> list[tuple[float, float]]:
     """Chunk time spans tiling ``[0, duration_s]``.
 
-    By default each chunk holds about eight leg ends per vehicle (so the two
+    By default each chunk holds about twelve leg ends per vehicle (so the two
     snapshots per vehicle a chunk repeats stay a small part of the bundle) and at
-    most ~250,000 rows (a few MB to load on a seek); boundaries are whole seconds.
+    most ~250,000 rows (about 5.5 MB to load on a seek); boundaries are whole
+    seconds.
     """
     T = float(duration_s)
     if not T > 0:
         return [(0.0, max(T, 0.0))]
     if chunk_s is None:
         n_v = max(n_vehicles, 1)
-        n = max(1, round(n_legs / (8 * n_v)), math.ceil((n_legs + 2 * n_v) / 250_000))
+        n = max(1, round(n_legs / (12 * n_v)), math.ceil((n_legs + 2 * n_v) / 250_000))
         n = min(n, max(1, math.floor(T / 10.0)))  # no chunk shorter than 10 s
         chunk_s = T / n
     chunk_s = float(chunk_s)

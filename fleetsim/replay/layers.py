@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_TERRAIN_PX = 2048
 MAX_HEIGHTS_PX = 1024
 #: Largest side (cells) of the coverage / idleness raster in the bundle.
-MAX_RASTER_CELLS = 200
+MAX_RASTER_CELLS = 160
 #: Idleness values: 0..254 in units of ``scale_s``; 255 marks cells outside the area.
 IDLE_OUTSIDE = 255
 IDLE_MAX_CODE = 254

@@ -1,0 +1,185 @@
+// The event stream: filtering by kind, stepping, a virtualised clickable list and
+// the density strip above the timeline.
+
+const ROW = 20;
+export const EVENT_COLORS = {
+  detection: "#ff3b6b", zone_enter: "#ff9f43", zone_exit: "#ffc988",
+  return_start: "#ff8a3d", reserve_reached: "#ffd84a", battery_depleted: "#ff2020",
+  landed: "#c7a6ff", takeoff: "#8fd8ff", charge_start: "#6dff7a", charge_end: "#b6ffbd",
+  pad_queue: "#ff5ce1", terrain_violation: "#b07bff", plan: "#5c6b7a",
+  run_start: "#ffffff", run_end: "#ffffff", arrive: "#4dd0e1",
+};
+
+export function formatTime(s) {
+  if (!Number.isFinite(s)) return "--:--:--";
+  const neg = s < 0;
+  s = Math.abs(s);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const ss = sec.toFixed(1).padStart(4, "0");
+  return `${neg ? "-" : ""}${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${ss}`;
+}
+
+export class EventList {
+  constructor(bundle, els, onPick) {
+    this.b = bundle;
+    this.els = els; // {list, spacer, filter, strip, count}
+    this.onPick = onPick;
+    this.kinds = bundle.manifest.event_kinds;
+    const ev = bundle.events;
+    this.time = ev.time_s;
+    this.n = this.time.length;
+    // Kinds present, with counts, for the filter.
+    const counts = new Map();
+    for (let i = 0; i < this.n; i++) {
+      const k = this.kinds[ev.kind[i]] || "?";
+      counts.set(k, (counts.get(k) || 0) + 1);
+    }
+    this.counts = counts;
+    const f = els.filter;
+    f.innerHTML = "";
+    const add = (value, label) => {
+      const o = document.createElement("option");
+      o.value = value; o.textContent = label; f.appendChild(o);
+    };
+    const notable = [...counts.keys()].filter((k) => !["plan", "terrain_violation", "run_start", "run_end"].includes(k));
+    add("notable", `notable events (${notable.reduce((s, k) => s + counts.get(k), 0)})`);
+    add("all", `all events (${this.n})`);
+    for (const [k, c] of [...counts.entries()].sort()) add(`kind:${k}`, `${k} (${c})`);
+    this.notableKinds = new Set(notable);
+    f.addEventListener("change", () => this.setFilter(f.value));
+    els.list.addEventListener("scroll", () => this.render());
+    els.list.addEventListener("click", (e) => {
+      const row = e.target.closest(".ev");
+      if (row) this.onPick(Number(row.dataset.index));
+    });
+    this.hovered = false;
+    els.list.addEventListener("mouseenter", () => { this.hovered = true; });
+    els.list.addEventListener("mouseleave", () => { this.hovered = false; });
+    this.current = -1;
+    this.setFilter("notable");
+  }
+
+  setFilter(value) {
+    const ev = this.b.events;
+    const keep = [];
+    for (let i = 0; i < this.n; i++) {
+      const k = this.kinds[ev.kind[i]];
+      if (value === "all" || (value === "notable" && this.notableKinds.has(k)) ||
+          value === `kind:${k}`) keep.push(i);
+    }
+    this.filterValue = value;
+    this.els.filter.value = value;
+    this.rows = Int32Array.from(keep); // event indices, in time order
+    this.els.spacer.style.height = `${this.rows.length * ROW}px`;
+    this.els.count.textContent = `${this.rows.length}`;
+    this.current = -2;
+    this.drawStrip();
+    this.render(true);
+  }
+
+  /** Position in the filtered rows of the last event at or before t (-1 if none). */
+  lastAtOrBefore(t) {
+    const r = this.rows, T = this.time;
+    let lo = 0, hi = r.length;
+    while (lo < hi) { const m = (lo + hi) >> 1; if (T[r[m]] <= t) lo = m + 1; else hi = m; }
+    return lo - 1;
+  }
+
+  /** Time of the next (dir > 0) or previous (dir < 0) filtered event strictly after/before t. */
+  step(t, dir) {
+    const r = this.rows, T = this.time, eps = 1e-6;
+    if (dir > 0) {
+      let lo = 0, hi = r.length;
+      while (lo < hi) { const m = (lo + hi) >> 1; if (T[r[m]] <= t + eps) lo = m + 1; else hi = m; }
+      return lo < r.length ? r[lo] : -1;
+    }
+    let lo = 0, hi = r.length;
+    while (lo < hi) { const m = (lo + hi) >> 1; if (T[r[m]] < t - eps) lo = m + 1; else hi = m; }
+    return lo > 0 ? r[lo - 1] : -1;
+  }
+
+  describe(i) {
+    const ev = this.b.events, kind = this.kinds[ev.kind[i]] || "?";
+    const parts = [];
+    const veh = this.b.vehicles;
+    if (ev.vehicle[i] >= 0) parts.push(`v${veh.id[ev.vehicle[i]]}`);
+    if (ev.target[i] >= 0) {
+      const ids = this.b.targets.ids || [];
+      parts.push(`target ${ids[ev.target[i]] ?? ev.target[i]}`);
+    }
+    if (ev.zone[i] >= 0) {
+      const z = (this.b.zones.features || [])[ev.zone[i]];
+      parts.push(`zone ${z ? z.properties.id : ev.zone[i]}`);
+    }
+    return { kind, text: parts.join(" ") };
+  }
+
+  /** Redraw the visible rows; mark past/current/future relative to time t. */
+  render(force = false, t = this.t) {
+    this.t = t;
+    const list = this.els.list, spacer = this.els.spacer;
+    const first = Math.max(0, Math.floor(list.scrollTop / ROW) - 5);
+    const last = Math.min(this.rows.length, Math.ceil((list.scrollTop + list.clientHeight) / ROW) + 5);
+    const cur = this.lastAtOrBefore(t ?? -Infinity);
+    const key = `${first}:${last}:${cur}:${this.filterValue}`;
+    if (!force && key === this.renderKey) return;
+    this.renderKey = key;
+    const frag = document.createDocumentFragment();
+    for (let r = first; r < last; r++) {
+      const i = this.rows[r];
+      const d = this.describe(i);
+      const div = document.createElement("div");
+      div.className = "ev" + (r === cur ? " current" : r > cur ? " future" : "");
+      div.style.top = `${r * ROW}px`;
+      div.dataset.index = String(i);
+      div.dataset.time = String(this.time[i]);
+      const dot = document.createElement("span");
+      dot.className = "k";
+      dot.style.background = EVENT_COLORS[d.kind] || "#aaa";
+      div.append(formatTime(this.time[i]), dot, `${d.kind} ${d.text}`);
+      div.title = `${d.kind} at ${this.time[i].toFixed(3)} s ${d.text}`;
+      frag.appendChild(div);
+    }
+    spacer.replaceChildren(frag);
+  }
+
+  /** Follow the current time: re-mark rows, and scroll to keep the current event in view. */
+  follow(t, playing) {
+    const cur = this.lastAtOrBefore(t);
+    if (playing && !this.hovered && cur !== this.current) {
+      const list = this.els.list;
+      const y = Math.max(cur, 0) * ROW;
+      if (y < list.scrollTop || y > list.scrollTop + list.clientHeight - 2 * ROW) {
+        list.scrollTop = Math.max(0, y - list.clientHeight / 2);
+      }
+    }
+    this.current = cur;
+    this.render(false, t);
+  }
+
+  drawStrip() {
+    const c = this.els.strip;
+    const w = Math.max(c.clientWidth, 1), h = c.height;
+    c.width = w;
+    const ctx = c.getContext("2d");
+    ctx.clearRect(0, 0, w, h);
+    const { start, end } = this.b;
+    const span = Math.max(end - start, 1e-9);
+    const bins = new Float32Array(w);
+    const det = new Uint8Array(w);
+    const detKind = this.kinds.indexOf("detection");
+    for (const i of this.rows) {
+      const x = Math.min(w - 1, Math.max(0, Math.floor(((this.time[i] - start) / span) * w)));
+      bins[x]++;
+      if (this.b.events.kind[i] === detKind) det[x] = 1;
+    }
+    let max = 1;
+    for (const v of bins) if (v > max) max = v;
+    for (let x = 0; x < w; x++) {
+      if (!bins[x]) continue;
+      const bh = Math.max(2, Math.round((h - 2) * Math.sqrt(bins[x] / max)));
+      ctx.fillStyle = det[x] ? EVENT_COLORS.detection : "#5f7486";
+      ctx.fillRect(x, h - bh, 1, bh);
+    }
+  }
+}

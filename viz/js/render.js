@@ -1,0 +1,450 @@
+// Drawing: a base canvas (terrain, heat map, mission areas, zones, bases, targets),
+// redrawn only when something on it changes, and an overlay canvas whose vehicles and
+// trails are written as pixels straight into an ImageData every frame.
+
+import { NO_STATE } from "./player.js";
+
+// Colours by leg kind (LEG_KINDS order in the manifest is looked up by name).
+export const STATE_COLORS = {
+  ground: "#8d949c", takeoff: "#8fd8ff", move: "#22e4ff", hold: "#ffd84a",
+  return: "#ff8a3d", land: "#c7a6ff", wait_pad: "#ff5ce1", charge: "#6dff7a",
+};
+export const TYPE_COLORS = ["#22e4ff", "#ffd84a", "#ff6b9a", "#9dff6b", "#c7a6ff", "#ff9f43",
+  "#4dd0e1", "#f06292"];
+const ZONE_COLORS = { no_fly: [235, 64, 52], restricted: [255, 170, 0] };
+
+function hexRGB(hex) {
+  const v = parseInt(hex.slice(1), 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+}
+// A colour as the Uint32 of an RGBA pixel on a little-endian machine.
+function pixel(r, g, b, a = 255) {
+  return ((a << 24) | (b << 16) | (g << 8) | r) >>> 0;
+}
+
+export class Renderer {
+  constructor(bundle, player, baseCanvas, overlayCanvas) {
+    this.bundle = bundle;
+    this.player = player;
+    this.baseCanvas = baseCanvas;
+    this.overlay = overlayCanvas;
+    this.bctx = baseCanvas.getContext("2d");
+    this.octx = overlayCanvas.getContext("2d");
+    this.W = 0;
+    this.H = 0;
+    this.view = { cx: 0, cy: 0, scale: 1 }; // world centre (m), pixels per metre
+    this.layers = { terrain: true, heat: true, missions: true, zones: true, bases: true,
+      targets: true, trails: true, vehicles: true };
+    this.heatMode = "idleness"; // or "coverage"
+    this.colorBy = "state"; // or "type"
+    this.baseDirty = true;
+    this.baseKey = "";
+    this.selected = -1;
+    this.hovered = -1;
+    const n = player.n;
+    this.sx = new Float32Array(n).fill(NaN);
+    this.sy = new Float32Array(n).fill(NaN);
+    const kinds = bundle.manifest.leg_kinds;
+    this.kindIndex = Object.fromEntries(kinds.map((k, i) => [k, i]));
+    this.statePixels = new Uint32Array(256).fill(pixel(255, 255, 255));
+    this.stateRGB = kinds.map((k) => hexRGB(STATE_COLORS[k] || "#ffffff"));
+    kinds.forEach((k, i) => { this.statePixels[i] = pixel(...this.stateRGB[i]); });
+    const types = bundle.manifest.vehicle_types;
+    this.typeRGB = types.map((_, i) => hexRGB(TYPE_COLORS[i % TYPE_COLORS.length]));
+    this.typePixels = new Uint32Array(this.typeRGB.map((c) => pixel(...c)));
+    this.outline = pixel(10, 14, 20, 255);
+    this.buildHeat();
+    this.prepareZones();
+  }
+
+  // ------------------------------------------------------------------ view
+
+  resize(w, h) {
+    w = Math.max(1, Math.floor(w));
+    h = Math.max(1, Math.floor(h));
+    if (w === this.W && h === this.H) return false;
+    this.W = w; this.H = h;
+    for (const c of [this.baseCanvas, this.overlay]) { c.width = w; c.height = h; }
+    this.image = this.octx.createImageData(w, h);
+    this.pix = new Uint32Array(this.image.data.buffer);
+    this.baseDirty = true;
+    return true;
+  }
+
+  fit() {
+    const [x0, y0, x1, y1] = this.bundle.manifest.world.bounds_m;
+    const w = Math.max(x1 - x0, 1), h = Math.max(y1 - y0, 1);
+    this.view.scale = 0.94 * Math.min(this.W / w, this.H / h);
+    this.view.cx = (x0 + x1) / 2;
+    this.view.cy = (y0 + y1) / 2;
+    this.baseDirty = true;
+  }
+
+  worldToScreen(x, y) {
+    const v = this.view;
+    return [(x - v.cx) * v.scale + this.W / 2, this.H / 2 - (y - v.cy) * v.scale];
+  }
+
+  screenToWorld(px, py) {
+    const v = this.view;
+    return [(px - this.W / 2) / v.scale + v.cx, v.cy - (py - this.H / 2) / v.scale];
+  }
+
+  pan(dx, dy) {
+    this.view.cx -= dx / this.view.scale;
+    this.view.cy += dy / this.view.scale;
+    this.baseDirty = true;
+  }
+
+  zoomAt(px, py, factor) {
+    const [wx, wy] = this.screenToWorld(px, py);
+    const v = this.view;
+    v.scale = Math.min(Math.max(v.scale * factor, 1e-5), 1e3);
+    v.cx = wx - (px - this.W / 2) / v.scale;
+    v.cy = wy + (py - this.H / 2) / v.scale;
+    this.baseDirty = true;
+  }
+
+  // ------------------------------------------------------------------ heat map
+
+  buildHeat() {
+    const cov = this.bundle.manifest.layers.coverage;
+    const g = cov.grid;
+    this.heatGrid = g;
+    this.heatTimes = cov.times_s;
+    this.heatCanvas = document.createElement("canvas");
+    this.heatCanvas.width = Math.max(g.nx, 1);
+    this.heatCanvas.height = Math.max(g.ny, 1);
+    this.heatImage = this.heatCanvas.getContext("2d").createImageData(this.heatCanvas.width,
+      this.heatCanvas.height);
+    const idle = this.bundle.coverage.idleness;
+    let maxCode = 1;
+    for (let i = 0; i < idle.length; i++) {
+      const c = idle[i];
+      if (c !== cov.idleness_outside && c > maxCode) maxCode = c;
+    }
+    this.heatMaxCode = maxCode;
+    this.heatMaxS = maxCode * cov.idleness_scale_s;
+    // Ramp: recently seen (transparent teal) -> yellow -> red (long unseen).
+    this.heatLUT = new Uint32Array(256);
+    for (let c = 0; c < 256; c++) {
+      const f = Math.min(c / maxCode, 1);
+      let r, gg, b;
+      if (f < 0.5) { const u = f / 0.5; r = 40 + 215 * u; gg = 200 + 20 * u; b = 180 - 140 * u; }
+      else { const u = (f - 0.5) / 0.5; r = 255; gg = 220 - 180 * u; b = 40 - 10 * u; }
+      this.heatLUT[c] = pixel(r | 0, gg | 0, b | 0, Math.round(60 + 150 * f));
+    }
+    this.heatLUT[cov.idleness_outside] = 0;
+    this.heatKey = "";
+  }
+
+  heatBucket(t) {
+    const ts = this.heatTimes;
+    let lo = 0, hi = ts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ts[mid] <= t) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  updateHeat(t) {
+    const g = this.heatGrid;
+    const n = g.nx * g.ny;
+    const key = this.heatMode === "idleness" ? `i${this.heatBucket(t)}` : `c${t}`;
+    if (key === this.heatKey) return false;
+    const px = new Uint32Array(this.heatImage.data.buffer);
+    // Image row 0 is the north edge; raster row 0 is the south edge.
+    if (this.heatMode === "idleness") {
+      const idle = this.bundle.coverage.idleness;
+      const base = this.heatBucket(t) * n;
+      for (let r = 0; r < g.ny; r++) {
+        const src = base + r * g.nx, dst = (g.ny - 1 - r) * g.nx;
+        for (let c = 0; c < g.nx; c++) px[dst + c] = this.heatLUT[idle[src + c]];
+      }
+    } else {
+      const first = this.bundle.coverage.first_covered_s;
+      const idle = this.bundle.coverage.idleness;
+      const seen = pixel(60, 220, 120, 110), unseen = pixel(200, 40, 60, 120);
+      const outside = this.bundle.manifest.layers.coverage.idleness_outside;
+      for (let r = 0; r < g.ny; r++) {
+        const src = r * g.nx, dst = (g.ny - 1 - r) * g.nx;
+        for (let c = 0; c < g.nx; c++) {
+          const i = src + c;
+          px[dst + c] = idle[i] === outside ? 0 : (first[i] <= t ? seen : unseen);
+        }
+      }
+    }
+    this.heatCanvas.getContext("2d").putImageData(this.heatImage, 0, 0);
+    this.heatKey = key;
+    return true;
+  }
+
+  // ------------------------------------------------------------------ zones, targets
+
+  prepareZones() {
+    this.zoneFeatures = (this.bundle.zones.features || []).map((f) => ({
+      props: f.properties, polys: f.geometry.coordinates,
+      start: f.properties.start_s ?? -Infinity,
+      end: f.properties.end_s ?? Infinity,
+    }));
+    const tg = this.bundle.targets;
+    this.targetFirst = (tg.first_detected_s || []).map((v) => (v === null ? Infinity : v));
+  }
+
+  activeZones(t) {
+    return this.zoneFeatures.map((z) => z.start <= t && t < z.end);
+  }
+
+  tracePolys(ctx, polys) {
+    ctx.beginPath();
+    for (const poly of polys) {
+      for (const ring of poly) {
+        ring.forEach(([x, y], i) => {
+          const [px, py] = this.worldToScreen(x, y);
+          if (i === 0) ctx.moveTo(px, py); else ctx.lineTo(px, py);
+        });
+        ctx.closePath();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ base layer
+
+  drawBase(t) {
+    const active = this.activeZones(t);
+    let detected = 0;
+    for (const ft of this.targetFirst) if (ft <= t) detected++;
+    const heatChanged = this.layers.heat ? this.updateHeat(t) : false;
+    const key = `${active.join()}|${detected}|${this.heatKey}`;
+    if (!this.baseDirty && !heatChanged && key === this.baseKey) return false;
+    this.baseKey = key;
+    this.baseDirty = false;
+    const ctx = this.bctx, b = this.bundle, L = this.layers;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#14181d";
+    ctx.fillRect(0, 0, this.W, this.H);
+    if (L.terrain) {
+      const [x0, y0, x1, y1] = b.manifest.layers.terrain.image_extent_m;
+      const [ax, ay] = this.worldToScreen(x0, y1);
+      const [bx, by] = this.worldToScreen(x1, y0);
+      ctx.imageSmoothingEnabled = true;
+      ctx.globalAlpha = 0.9;
+      ctx.drawImage(b.terrain, ax, ay, bx - ax, by - ay);
+      ctx.globalAlpha = 1;
+    }
+    if (L.heat && this.heatGrid.nx > 0) {
+      const g = this.heatGrid;
+      const [ax, ay] = this.worldToScreen(g.x0_m, g.y0_m + g.ny * g.cell_m);
+      const [bx, by] = this.worldToScreen(g.x0_m + g.nx * g.cell_m, g.y0_m);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(this.heatCanvas, ax, ay, bx - ax, by - ay);
+    }
+    if (L.missions) {
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = "rgba(255,255,255,0.75)";
+      ctx.setLineDash([6, 4]);
+      for (const f of b.missions.features || []) {
+        this.tracePolys(ctx, f.geometry.coordinates);
+        ctx.stroke();
+      }
+      ctx.setLineDash([]);
+    }
+    if (L.zones) {
+      this.zoneFeatures.forEach((z, i) => {
+        const [r, g, bl] = ZONE_COLORS[z.props.kind] || [200, 200, 200];
+        this.tracePolys(ctx, z.polys);
+        if (active[i]) {
+          ctx.fillStyle = `rgba(${r},${g},${bl},0.28)`;
+          ctx.fill("evenodd");
+          ctx.lineWidth = 2;
+          ctx.setLineDash([]);
+          ctx.strokeStyle = `rgba(${r},${g},${bl},0.95)`;
+        } else {
+          ctx.lineWidth = 1;
+          ctx.setLineDash([4, 4]);
+          ctx.strokeStyle = `rgba(${r},${g},${bl},0.55)`;
+        }
+        ctx.stroke();
+        ctx.setLineDash([]);
+      });
+    }
+    if (L.targets) {
+      const tg = b.targets;
+      for (let i = 0; i < tg.count; i++) {
+        const [px, py] = this.worldToScreen(tg.x_m[i], tg.y_m[i]);
+        if (px < -10 || py < -10 || px > this.W + 10 || py > this.H + 10) continue;
+        const found = this.targetFirst[i] <= t;
+        ctx.beginPath();
+        ctx.moveTo(px, py - 5); ctx.lineTo(px + 5, py); ctx.lineTo(px, py + 5); ctx.lineTo(px - 5, py);
+        ctx.closePath();
+        if (found) { ctx.fillStyle = "#ff3b6b"; ctx.fill(); }
+        ctx.lineWidth = 1.5;
+        ctx.strokeStyle = found ? "#ffffff" : "#ff3b6b";
+        ctx.stroke();
+      }
+    }
+    if (L.bases) {
+      ctx.font = "12px 'Liberation Sans', Arial, sans-serif";
+      ctx.textBaseline = "middle";
+      for (const s of b.sites) {
+        const [px, py] = this.worldToScreen(s.x_m, s.y_m);
+        ctx.fillStyle = "#ffffff";
+        ctx.strokeStyle = "#10141a";
+        ctx.lineWidth = 2;
+        ctx.beginPath();
+        ctx.rect(px - 6, py - 6, 12, 12);
+        ctx.fill(); ctx.stroke();
+        ctx.fillStyle = "#10141a";
+        ctx.fillRect(px - 2, py - 2, 4, 4);
+        ctx.lineWidth = 3;
+        ctx.strokeText(s.id, px + 10, py);
+        ctx.fillStyle = "#ffffff";
+        ctx.fillText(s.id, px + 10, py);
+      }
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------ overlay (pixels)
+
+  vehiclePixel(v) {
+    if (this.colorBy === "type") return this.typePixels[this.bundle.vehicles.type[v]] || this.statePixels[0];
+    return this.statePixels[this.player.kind[v]];
+  }
+
+  vehicleRGB(v) {
+    if (this.colorBy === "type") return this.typeRGB[this.bundle.vehicles.type[v]] || [255, 255, 255];
+    return this.stateRGB[this.player.kind[v]] || [255, 255, 255];
+  }
+
+  /** A line of pixels from (x0,y0) (alpha a0) to (x1,y1) (alpha a1); keeps the more
+   * opaque pixel where trails cross. */
+  trailLine(x0, y0, x1, y1, a0, a1, rgb) {
+    const W = this.W, H = this.H, pix = this.pix;
+    let dx = x1 - x0, dy = y1 - y0;
+    const steps = Math.min(Math.ceil(Math.max(Math.abs(dx), Math.abs(dy))), 2000);
+    if (steps === 0 || !(steps === steps)) return;
+    dx /= steps; dy /= steps;
+    const da = (a1 - a0) / steps;
+    const rgbBits = (rgb[2] << 16) | (rgb[1] << 8) | rgb[0];
+    let x = x0, y = y0, a = a0;
+    for (let s = 0; s <= steps; s++, x += dx, y += dy, a += da) {
+      const px = x | 0, py = y | 0;
+      if (px >= 0 && py >= 0 && px < W && py < H) {
+        const i = py * W + px;
+        const al = a | 0;
+        if ((pix[i] >>> 24) < al) pix[i] = ((al << 24) | rgbBits) >>> 0;
+      }
+    }
+  }
+
+  drawTrails(t, span) {
+    const p = this.player, c = p.cols;
+    if (!c) return;
+    const v0 = this.view, W2 = this.W / 2, H2 = this.H / 2, scale = v0.scale;
+    const tMin = t - span;
+    const prevCols = this.prevCols; // the previous chunk, if loaded
+    for (let v = 0; v < p.n; v++) {
+      const k = p.kind[v];
+      if (k === NO_STATE || this.isGround(k)) continue;
+      let sx = this.sx[v], sy = this.sy[v];
+      if (sx !== sx) continue;
+      const rgb = this.vehicleRGB(v);
+      // Walk back through the keyframes from the current position (world px, py at time pt).
+      let pt = t, pwx = p.x[v], pwy = p.y[v];
+      let cols = c, a = c.offsets[v], i = p.row[v] - 1;
+      for (let guard = 0; guard < 400; guard++) {
+        if (i < a) {
+          if (cols !== c || !prevCols) break;
+          cols = prevCols;
+          a = cols.offsets[v];
+          i = cols.offsets[v + 1] - 2; // its last row is our first one
+          if (i < a) break;
+        }
+        let tb = cols.t_s[i], wx = cols.x_m[i], wy = cols.y_m[i];
+        const last = tb <= tMin;
+        if (last) { // the trail ends inside this segment, at tMin
+          const f = pt > tb ? (tMin - tb) / (pt - tb) : 0;
+          wx += f * (pwx - wx); wy += f * (pwy - wy); tb = tMin;
+        }
+        const px = (wx - v0.cx) * scale + W2, py = H2 - (wy - v0.cy) * scale;
+        this.trailLine(sx, sy, px, py, 200 * (1 - (t - pt) / span), 200 * (1 - (t - tb) / span), rgb);
+        if (last) break;
+        sx = px; sy = py; pt = tb; pwx = wx; pwy = wy; i--;
+      }
+    }
+  }
+
+  isGround(k) {
+    const ki = this.kindIndex;
+    return k === ki.ground || k === ki.charge || k === ki.wait_pad;
+  }
+
+  drawOverlay(t, trailSpan, flashes) {
+    const p = this.player, W = this.W, H = this.H, pix = this.pix, v0 = this.view;
+    pix.fill(0);
+    const W2 = W / 2, H2 = H / 2, SX = this.sx, SY = this.sy;
+    for (let v = 0; v < p.n; v++) {
+      if (p.kind[v] === NO_STATE) { SX[v] = NaN; SY[v] = NaN; continue; }
+      SX[v] = (p.x[v] - v0.cx) * v0.scale + W2;
+      SY[v] = H2 - (p.y[v] - v0.cy) * v0.scale;
+    }
+    if (this.layers.trails && trailSpan > 0) this.drawTrails(t, trailSpan);
+    if (this.layers.vehicles) {
+      const outline = this.outline;
+      for (let v = 0; v < p.n; v++) {
+        const sx = SX[v];
+        if (sx !== sx) continue;
+        const cx = sx | 0, cy = SY[v] | 0;
+        if (cx < 2 || cy < 2 || cx >= W - 2 || cy >= H - 2) {
+          if (cx >= 0 && cy >= 0 && cx < W && cy < H) pix[cy * W + cx] = this.vehiclePixel(v);
+          continue;
+        }
+        const col = this.vehiclePixel(v);
+        // 5x5 dot without corners: a dark outline ring around a 3x3 core.
+        let i = (cy - 2) * W + cx;
+        pix[i - 1] = outline; pix[i] = outline; pix[i + 1] = outline;
+        i += W;
+        pix[i - 2] = outline; pix[i - 1] = col; pix[i] = col; pix[i + 1] = col; pix[i + 2] = outline;
+        i += W;
+        pix[i - 2] = outline; pix[i - 1] = col; pix[i] = col; pix[i + 1] = col; pix[i + 2] = outline;
+        i += W;
+        pix[i - 2] = outline; pix[i - 1] = col; pix[i] = col; pix[i + 1] = col; pix[i + 2] = outline;
+        i += W;
+        pix[i - 1] = outline; pix[i] = outline; pix[i + 1] = outline;
+      }
+    }
+    const ctx = this.octx;
+    ctx.putImageData(this.image, 0, 0);
+    // A few vector marks on top: detection flashes, hovered and selected vehicles.
+    for (const f of flashes) {
+      const [px, py] = this.worldToScreen(f.x, f.y);
+      ctx.beginPath();
+      ctx.arc(px, py, 6 + 14 * f.age, 0, 2 * Math.PI);
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = `rgba(255,59,107,${(1 - f.age).toFixed(3)})`;
+      ctx.stroke();
+    }
+    for (const [v, color, r] of [[this.hovered, "rgba(255,255,255,0.8)", 8], [this.selected, "#ffffff", 10]]) {
+      if (v < 0 || !(SX[v] === SX[v])) continue;
+      ctx.beginPath();
+      ctx.arc(SX[v], SY[v], r, 0, 2 * Math.PI);
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = color;
+      ctx.stroke();
+    }
+  }
+
+  /** The vehicle drawn nearest to screen point (px, py), within maxDist pixels; -1 if none. */
+  pick(px, py, maxDist = 9) {
+    let best = -1, bestD = maxDist * maxDist;
+    const SX = this.sx, SY = this.sy;
+    for (let v = 0; v < SX.length; v++) {
+      const dx = SX[v] - px, dy = SY[v] - py;
+      const d = dx * dx + dy * dy;
+      if (d <= bestD) { bestD = d; best = v; }
+    }
+    return best;
+  }
+}
