@@ -93,10 +93,21 @@ def check_policy(name: str, scenario: Scenario | None = None, *,
                                       overrides=overrides)
     digests = []
     run = None
+    from fleetsim.world.world import build_world
+
     for _ in range(2):
-        sim = Simulation(scenario)
-        before = _world_digest(sim.world), sim.home_xy_arr.tobytes()
-        run = sim.run()
+        world = build_world(scenario)
+        before = _world_digest(world)
+        sim = Simulation(scenario, world=world)
+        before = before, sim.home_xy_arr.tobytes()
+        try:
+            run = sim.run()
+        except ValueError as exc:
+            if "read-only" not in str(exc):
+                raise
+            raise PolicyError(f"the policy tried to change an input it was given read-only "
+                              f"({exc}); policies must not modify the world or the fleet view",
+                              policy=name) from None
         after = _world_digest(sim.world), sim.home_xy_arr.tobytes()
         if before != after:
             raise PolicyError("the policy changed its inputs (world or fleet) during the run; "

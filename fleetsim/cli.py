@@ -17,7 +17,8 @@ from fleetsim.errors import FleetsimError
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
 
-def _print_metrics(metrics: dict[str, Any], out=sys.stdout) -> None:
+def _print_metrics(metrics: dict[str, Any], out=None) -> None:
+    out = out if out is not None else sys.stdout
     width = max((len(k) for k in metrics), default=0)
     for key in sorted(metrics):
         value = metrics[key]
@@ -116,6 +117,40 @@ def cmd_policies(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from fleetsim.replay import write_replay
+    from fleetsim.replay.writer import bundle_size
+
+    t0 = time.perf_counter()
+    out = write_replay(args.run_dir, chunk_s=args.chunk_s, n_buckets=args.buckets)
+    print(f"fleetsim: wrote {out} ({bundle_size(out) / 1e6:.1f} MB of replay data, "
+          f"{time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from fleetsim.replay.server import bundle_dir, open_server
+
+    root = bundle_dir(args.run_dir)
+    server = open_server(root, args.host, args.port)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"fleetsim: warning: serving on {args.host}, reachable from other machines",
+              file=sys.stderr)
+    print(f"fleetsim: serving {root} read-only at {server.url} (Ctrl-C to stop)", file=sys.stderr)
+    print(server.url, flush=True)
+    if not args.no_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     import fleetsim
 
@@ -145,6 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     pol = sub.add_parser("policies", help="list the available policies and their parameters")
     pol.set_defaults(func=cmd_policies)
+
+    rp = sub.add_parser("replay", help="(re)build the replay bundle of a run directory")
+    rp.add_argument("run_dir")
+    rp.add_argument("--chunk-s", type=float, help="keyframe chunk length in seconds "
+                    "(default: chosen from the run's size)")
+    rp.add_argument("--buckets", type=int, default=60,
+                    help="number of idleness raster samples over the run (default 60)")
+    rp.set_defaults(func=cmd_replay)
+
+    vw = sub.add_parser("view", help="show a run's replay in the browser (local server)")
+    vw.add_argument("run_dir", help="run directory (or its replay/ folder)")
+    vw.add_argument("--port", type=int, help="port (default 8765, or any free port if taken)")
+    vw.add_argument("--host", default="127.0.0.1",
+                    help="address to bind (default 127.0.0.1; anything else exposes the run "
+                         "to the network)")
+    vw.add_argument("--no-browser", action="store_true", help="only print the URL")
+    vw.set_defaults(func=cmd_view)
     return p
 
 

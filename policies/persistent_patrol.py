@@ -150,13 +150,23 @@ class PersistentPatrol(Policy):
         if append:
             _, cell = self.tree.query(pos)
         else:
+            # Vehicles starting from one place (a base) take that place's best cells
+            # in order, one each.
             cell = np.empty(len(v), dtype=np.int64)
-            for i in range(len(v)):
+            _, group = np.unique(pos, axis=0, return_inverse=True)
+            for g in range(int(group.max()) + 1):
+                members = np.flatnonzero(group == g)
+                i = members[0]
                 travel = np.hypot(*(self.centres - pos[i]).T) / speed[i]
                 score = -self.last_visit - travel
-                c = int(np.argmax(score))
-                cell[i] = c
-                self.last_visit[c] = max(self.last_visit[c], t[i] + travel[c])
+                m = min(len(members), len(score))
+                top = np.argpartition(-score, m - 1)[:m] if m < len(score) else \
+                    np.arange(len(score))
+                top = top[np.lexsort((top, -score[top]))]  # best first, ties by index
+                picks = np.resize(top, len(members))
+                cell[members] = picks
+                arrive = t[members] + travel[picks]
+                np.maximum.at(self.last_visit, picks, arrive)
         first = self.centres[cell]
         dist = np.hypot(*(first - pos).T)
         moved = dist > 1e-6

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -165,7 +167,7 @@ def test_every_example_scenario_runs_shortened(scenario, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().err
 
 
-def test_metrics_recomputes_the_same_bytes(tmp_path, capsys):
+def test_metrics_recomputes_the_same_bytes(tmp_path):
     path = check_scenario_file(tmp_path)
     out = tmp_path / "run"
     assert main(["run", str(path), "--out", str(out), "-q"]) == EXIT_OK
@@ -173,8 +175,40 @@ def test_metrics_recomputes_the_same_bytes(tmp_path, capsys):
     (out / "metrics.json").unlink()
     assert main(["metrics", str(out)]) == EXIT_OK
     assert (out / "metrics.json").read_bytes() == written
-    printed = capsys.readouterr().out
-    assert "coverage.fraction" in printed
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "cli bug: _print_metrics(metrics, out=sys.stdout) binds sys.stdout when the module "
+    "is imported, so `fleetsim metrics` / `fleetsim run` print their metrics to the "
+    "original stdout even when the caller redirected sys.stdout "
+    "(contextlib.redirect_stdout, pytest capsys) (fleetsim/cli.py, _print_metrics)"))
+def test_metrics_are_printed_to_the_current_stdout(tmp_path):
+    import contextlib
+    import io
+
+    path = check_scenario_file(tmp_path)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "-q", "--no-replay"]) == EXIT_OK
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["metrics", str(out)]) == EXIT_OK
+    assert "coverage.fraction" in buffer.getvalue()
+
+
+def same_table(path_a: Path, path_b: Path) -> bool:
+    """Same columns, types and values (NaN equal to NaN) in two Parquet files."""
+    a, b = pq.read_table(path_a), pq.read_table(path_b)
+    if a.schema != b.schema or a.num_rows != b.num_rows:
+        return False
+    for name in a.column_names:
+        x = a.column(name).to_numpy(zero_copy_only=False)
+        y = b.column(name).to_numpy(zero_copy_only=False)
+        if x.dtype.kind == "f":
+            if not np.array_equal(x, y, equal_nan=True):
+                return False
+        elif x.tolist() != y.tolist():
+            return False
+    return True
 
 
 def test_run_is_deterministic_through_the_cli(tmp_path):
@@ -187,10 +221,9 @@ def test_run_is_deterministic_through_the_cli(tmp_path):
     a, b, other = dirs["a"], dirs["b"], dirs["other"]
     assert (a / "metrics.json").read_bytes() == (b / "metrics.json").read_bytes()
     for table in ("legs", "events", "vehicles"):
-        assert pq.read_table(a / f"{table}.parquet").equals(pq.read_table(b / f"{table}.parquet"))
+        assert same_table(a / f"{table}.parquet", b / f"{table}.parquet"), table
     assert (a / "metrics.json").read_bytes() != (other / "metrics.json").read_bytes()
-    assert not pq.read_table(a / "events.parquet").equals(
-        pq.read_table(other / "events.parquet"))
+    assert not same_table(a / "events.parquet", other / "events.parquet")
     assert json.loads((other / "manifest.json").read_text())["seed"] == 12
 
 
@@ -231,12 +264,12 @@ def failing_policy(tmp_path: Path, body: str) -> str:
      if now_s >= 300:
          raise RuntimeError("policy crashed")
      return [Plan(r.vehicle, [GoTo(1500.0, 1500.0)]) for r in requests if r.reason == "start"]
-     """, 1, "RuntimeError: policy crashed"),
+     """, 1, "internal error: RuntimeError: policy crashed"),
     ("""
      if now_s >= 300:
-         return [Plan(0, [GoTo(float("nan"), 0.0)])]
+         return [Plan(requests[0].vehicle, [GoTo(float("nan"), 0.0)])]
      return [Plan(r.vehicle, [GoTo(1500.0, 1500.0)]) for r in requests if r.reason == "start"]
-     """, EXIT_INPUT, "t=300.000 s, vehicle 0: "),
+     """, EXIT_INPUT, r"policy 'failing', t=\d+\.\d{3} s, vehicle \d: .*non-finite"),
 ], ids=["raises", "illegal-plan"])
 def test_a_run_that_fails_leaves_no_run_directory(body, code, words, tmp_path, capsys):
     path = check_scenario_file(tmp_path)
@@ -245,7 +278,7 @@ def test_a_run_that_fails_leaves_no_run_directory(body, code, words, tmp_path, c
     out = runs / "failed"
     assert main(["run", str(path), "--out", str(out), "-q", "--set",
                  f"policy.name={policy}"]) == code
-    assert words in capsys.readouterr().err
+    assert re.search(words, capsys.readouterr().err)
     assert not out.exists()
     assert not runs.exists() or list(runs.iterdir()) == []
 

@@ -78,6 +78,7 @@ class Monitor:
         h = world.terrain.heights_m
         self.flat = bool(np.ptp(h) == 0.0)
         self.zones = world.zones
+        self.last_sensing = np.zeros(sim.n, dtype=bool)
         self.zone_bounds = np.array([z.polygon.bounds for z in self.zones]).reshape(-1, 4)
 
     # ------------------------------------------------------------------ process
@@ -129,6 +130,9 @@ class Monitor:
 
     def _find(self, legs: dict[str, np.ndarray]) -> list[tuple]:
         out: list[tuple] = []
+        live = legs["t1_s"] >= legs["t0_s"]  # cancelled legs (never flown) have t1 = -inf
+        if not live.all():
+            legs = {k: col[live] for k, col in legs.items()}
         code = legs["kind_code"]
         t0 = legs["t0_s"]
         t1 = np.where(np.isfinite(legs["t1_s"]), legs["t1_s"], t0)
@@ -137,10 +141,20 @@ class Monitor:
         vehicle = legs["vehicle"]
         leg_id = legs["leg"]
         airborne = np.isin(code, _AIRBORNE)
-        if self._tree is not None:
-            sensing = airborne & legs["sensing"]
-            if sensing.any():
-                out += self._detections(np.flatnonzero(sensing), t0, t1, p0, p1, vehicle, leg_id)
+        sensing = airborne & legs["sensing"]
+        # Was each leg's predecessor (same vehicle) sensing? Then a target already in
+        # view at the leg's start was seen before and is not a new detection.
+        order = np.lexsort((leg_id, vehicle))
+        prev = np.empty(len(order), dtype=bool)
+        vs = vehicle[order]
+        same = np.concatenate([[False], vs[1:] == vs[:-1]])
+        prev_sorted = np.where(same, np.concatenate([[False], sensing[order][:-1]]),
+                               self.last_sensing[vs])
+        prev[order] = prev_sorted
+        self.last_sensing[vehicle[order]] = sensing[order]  # last write per vehicle wins
+        if self._tree is not None and sensing.any():
+            out += self._detections(np.flatnonzero(sensing), t0, t1, p0, p1, vehicle, leg_id,
+                                    prev)
         if self.zones and airborne.any():
             # Only legs whose bounding box meets some zone's bounding box can cross it.
             zb = self.zone_bounds
@@ -183,7 +197,7 @@ class Monitor:
         x, y, z = (p0[j] + f * (p1[j] - p0[j])).tolist()
         return (float(t), kind, v, leg, target, zone, x, y, z, float(value))
 
-    def _detections(self, idx, t0, t1, p0, p1, vehicle, leg_id) -> list[tuple]:
+    def _detections(self, idx, t0, t1, p0, p1, vehicle, leg_id, prev_sensing) -> list[tuple]:
         a, b = p0[idx, :2], p1[idx, :2]
         mid = 0.5 * (a + b)
         half = 0.5 * np.hypot(*(b - a).T)
@@ -207,7 +221,9 @@ class Monitor:
             m = np.flatnonzero(definite)
             t_in, t_out = disc_intervals(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m],
                                          rr[m])
-            ok = ~np.isnan(t_in)
+            # A target in view when the leg starts, after a sensing leg, was in view
+            # already: it is not seen anew.
+            ok = ~np.isnan(t_in) & ~((t_in <= t0[j[m]] + _EPS) & prev_sensing[j[m]])
             m, t_in, t_out = m[ok], t_in[ok], t_out[ok]
             t_in = np.maximum(t_in, t0[j[m]])
             t_det[m] = self._first_visible(j[m], tgt[m], t_in, t_out, t0, t1, p0, p1)

@@ -9,8 +9,10 @@ in closed form: the leg that would cross the reserve ends where it does.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Sequence
 
@@ -22,9 +24,13 @@ from simpy.exceptions import Interrupt
 from fleetsim.engine.log import (
     L_B,
     L_E,
+    L_T0,
     L_T1,
+    L_X0,
     L_X1,
+    L_Y0,
     L_Y1,
+    L_Z0,
     L_Z1,
     LEG_KIND_CODE,
     EventLog,
@@ -172,12 +178,11 @@ class Simulation:
         self.py = [float(y) for y in self.home_xy_arr[:, 1]]
         self.pz = list(self.home_z)
         self.cur_leg = [-1] * n
-        # Current leg geometry, for interpolation: t0, t1, x0, y0, z0, x1, y1, z1, power.
-        self.lt0 = [0.0] * n
-        self.lt1 = [_INF] * n
-        self.lx0, self.ly0, self.lz0 = list(self.px), list(self.py), list(self.pz)
-        self.lx1, self.ly1, self.lz1 = list(self.px), list(self.py), list(self.pz)
-        self.lpow = [0.0] * n
+        # What each vehicle is flying now: its leg rows (a route block, or one leg) and
+        # their start times; cur_leg_base is the id of the block's first leg.
+        self.blk: list[list[list]] = [[] for _ in range(n)]
+        self.blk_t0: list[list[float]] = [[] for _ in range(n)]
+        self.cur_leg_base = [-1] * n
         self.queue: list[deque] = [deque() for _ in range(n)]
         self.waiting = [False] * n  # idle (hovering or parked) until a plan comes
         self.asking = [False] * n  # its request is being decided right now
@@ -197,71 +202,85 @@ class Simulation:
                   x1: float, y1: float, z1: float, power: float) -> int:
         """Start a leg of vehicle ``v`` from where it is; returns the leg id."""
         t0 = self.env.now
-        t1 = t0 + dur
         x0, y0, z0 = self.px[v], self.py[v], self.pz[v]
         e = power * dur if dur != _INF else 0.0
         li = len(self.legs.rows)
-        self.legs.rows.append([v, kind, sensing, t0, t1, x0, y0, z0, x1, y1, z1, e,
-                               self.battery[v] - e])
+        row = [v, kind, sensing, t0, t0 + dur, x0, y0, z0, x1, y1, z1, e, self.battery[v] - e]
+        self.legs.rows.append(row)
         self.cur_leg[v] = li
-        self.lt0[v], self.lt1[v] = t0, t1
-        self.lx0[v], self.ly0[v], self.lz0[v] = x0, y0, z0
-        self.lx1[v], self.ly1[v], self.lz1[v] = x1, y1, z1
-        self.lpow[v] = power
+        self.blk[v] = [row]
+        self.blk_t0[v] = [t0]
         return li
 
     def _close_leg(self, v: int) -> None:
-        """The current leg of ``v`` ended as planned: move the vehicle to its end."""
-        row = self.legs.rows[self.cur_leg[v]]
+        """The vehicle's current leg (or route block) ended as planned: move it to the end."""
+        row = self.blk[v][-1]
         self.px[v], self.py[v], self.pz[v] = row[L_X1], row[L_Y1], row[L_Z1]
         self.battery[v] = row[L_B]
 
     def _cut_leg(self, v: int, t: float) -> None:
-        """End the current leg of ``v`` at time ``t`` (<= its planned end), where it is."""
-        li = self.cur_leg[v]
-        if li < 0:
+        """End what vehicle ``v`` is flying at time ``t``, where it is then.
+
+        The leg holding ``t`` is shortened to end at ``t``; legs of the same route
+        block that have not started are cancelled (their events are dropped)."""
+        blk = self.blk[v]
+        if not blk:
             return
-        row = self.legs.rows[li]
-        t0, t1 = self.lt0[v], self.lt1[v]
-        if t >= t1:
-            self._close_leg(v)
-            return
-        f = 0.0 if t1 == _INF or t1 <= t0 else (t - t0) / (t1 - t0)
-        if t1 == _INF:
-            x, y, z = self.lx0[v], self.ly0[v], self.lz0[v]
-        else:
-            x = self.lx0[v] + f * (self.lx1[v] - self.lx0[v])
-            y = self.ly0[v] + f * (self.ly1[v] - self.ly0[v])
-            z = self.lz0[v] + f * (self.lz1[v] - self.lz0[v])
-        e = self.lpow[v] * (t - t0)
-        row[L_T1] = t
-        row[L_X1], row[L_Y1], row[L_Z1] = x, y, z
-        row[L_E] = e
-        row[L_B] = self.battery[v] - e
-        self.lt1[v] = t
-        self.lx1[v], self.ly1[v], self.lz1[v] = x, y, z
-        self.px[v], self.py[v], self.pz[v] = x, y, z
+        # The last leg that started before t (a leg starting exactly at t is cancelled).
+        k = max(0, bisect_left(self.blk_t0[v], t) - 1)
+        row = blk[k]
+        for later in blk[k + 1:]:
+            later[L_T1] = -_INF  # cancelled: never flown
+            later[L_E] = 0.0
+        self.blk[v] = blk[:k + 1]
+        self.blk_t0[v] = self.blk_t0[v][:k + 1]
+        self.cur_leg[v] = self.cur_leg_base[v] + k if len(blk) > 1 else self.cur_leg[v]
+        t0, t1 = row[L_T0], row[L_T1]
+        if t < t1:
+            b0 = row[L_B] + row[L_E]
+            if t1 == _INF or t1 <= t0:
+                f, power = 0.0, 0.0
+            else:
+                f, power = (t - t0) / (t1 - t0), row[L_E] / (t1 - t0)
+            row[L_X1] = row[L_X0] + f * (row[L_X1] - row[L_X0])
+            row[L_Y1] = row[L_Y0] + f * (row[L_Y1] - row[L_Y0])
+            row[L_Z1] = row[L_Z0] + f * (row[L_Z1] - row[L_Z0])
+            row[L_T1] = t
+            row[L_E] = power * (t - t0)
+            row[L_B] = b0 - row[L_E]
+        self.px[v], self.py[v], self.pz[v] = row[L_X1], row[L_Y1], row[L_Z1]
         self.battery[v] = row[L_B]
 
-    def _margin_time(self, v: int, power: float, ux: float, uy: float, horizon: float) -> float:
+    def _margin_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
+                     z_end: float, b0: float | None = None, x0: float | None = None,
+                     y0: float | None = None, z0: float | None = None) -> float:
         """Time into a leg at which the battery falls to what the vehicle needs to get home.
 
         The vehicle needs its reserve plus the energy to fly home at cruise and land:
         ``R + k * D(t) + L`` with ``D(t)`` its horizontal distance to base, moving at
-        (ux, uy) m/s from where it is, and ``k`` cruise Wh per metre. With battery
-        ``b0 - p t`` the crossing solves ``b0 - R - L - p t = k D(t)``; squaring gives
-        a quadratic in t. Returns ``inf`` if it is not reached within ``horizon``.
-        Under engine control (already going home) the limit is an empty battery.
+        (ux, uy) m/s from (x0, y0) (default: where it is), and ``k`` cruise Wh per
+        metre; ``L`` lands it from the leg's highest point. With battery ``b0 - p t``
+        the crossing solves ``b0 - R - L - p t = k D(t)``; squaring gives a quadratic
+        in t. Returns ``inf`` if it is not reached within ``horizon``. Under engine
+        control (already going home) the limit is an empty battery.
         """
-        b0 = self.battery[v]
+        if b0 is None:
+            b0, x0, y0, z0 = self.battery[v], self.px[v], self.py[v], self.pz[v]
         if self.engine_control[v]:
             return b0 / power if power > 0 else _INF
         hx, hy = self.world.sites[self.base_index[v]].xy
         k = self.p_cruise[v] / self.speed[v]
-        margin = b0 - self.reserve[v] - self.p_hover[v] * self.agl[v] / self.climb[v]
-        wx, wy = self.px[v] - hx, self.py[v] - hy
+        top = max(z0, z_end, self.home_z[v] + self.agl[v])
+        margin = b0 - self.reserve[v] - self.p_hover[v] * (top - self.home_z[v]) / self.climb[v]
+        wx, wy = x0 - hx, y0 - hy
         if margin - k * math.hypot(wx, wy) <= 0.0:
             return 0.0
+        if horizon != _INF:
+            # Distance to base is convex along the leg: if the battery left at the end
+            # covers the farther end, the limit is not reached on this leg.
+            d_end = math.hypot(wx + ux * horizon, wy + uy * horizon)
+            if margin - power * horizon - k * max(d_end, math.hypot(wx, wy)) > 0.0:
+                return _INF
         a = ux * ux + uy * uy
         b = 2.0 * (wx * ux + wy * uy)
         c = wx * wx + wy * wy
@@ -292,7 +311,7 @@ class Simulation:
         dur = max(math.sqrt(dx * dx + dy * dy) / speed, abs(dz) / self.climb[v])
         if dur <= 0.0:
             return
-        t_stop = self._margin_time(v, power, dx / dur, dy / dur, dur)
+        t_stop = self._margin_time(v, power, dx / dur, dy / dur, dur, z1)
         if t_stop < dur:
             f = t_stop / dur
             self._open_leg(v, kind, sensing, t_stop, self.px[v] + f * dx, self.py[v] + f * dy,
@@ -305,10 +324,60 @@ class Simulation:
         yield self.env.timeout(dur)
         self._close_leg(v)
 
+    def _fly_route(self, v: int, xs: list, ys: list, zs: list, sensing: bool):
+        """Fly through waypoints as one block: all legs recorded at once, one timeout.
+
+        Each leg is still exact (its own row, an ``arrive`` event at its end, the
+        energy limit solved on it); a cut cancels the legs not yet started.
+        """
+        now = self.env.now
+        rows = self.legs.rows
+        li0 = len(rows)
+        spd, climb, power = self.speed[v], self.climb[v], self.p_cruise[v]
+        x0, y0, z0, b = self.px[v], self.py[v], self.pz[v], self.battery[v]
+        t = now
+        block, starts = [], []
+        add = self.log.add
+        stop = False
+        margin_time = self._margin_time
+        for i in range(len(xs)):
+            x1, y1, z1 = xs[i], ys[i], zs[i]
+            dx, dy, dz = x1 - x0, y1 - y0, z1 - z0
+            dur = math.sqrt(dx * dx + dy * dy) / spd
+            if abs(dz) > dur * climb:
+                dur = abs(dz) / climb
+            if dur <= 0.0:
+                continue
+            t_stop = margin_time(v, power, dx / dur, dy / dur, dur, z1, b, x0, y0, z0)
+            if t_stop < dur:
+                f = t_stop / dur
+                x1, y1, z1, dur, stop = x0 + f * dx, y0 + f * dy, z0 + f * dz, t_stop, True
+            e = power * dur
+            row = [v, _K_MOVE, sensing, t, t + dur, x0, y0, z0, x1, y1, z1, e, b - e]
+            rows.append(row)
+            block.append(row)
+            starts.append(t)
+            t += dur
+            b -= e
+            x0, y0, z0 = x1, y1, z1
+            if stop:
+                break
+            add(t, "arrive", v, li0 + len(block) - 1, x=x1, y=y1, z=z1)
+        if block:
+            self.blk[v] = block
+            self.blk_t0[v] = starts
+            self.cur_leg_base[v] = li0
+            self.cur_leg[v] = li0 + len(block) - 1
+            if t > now:
+                yield self.env.timeout(t - now)
+            self._close_leg(v)
+        if stop:
+            raise _Depleted() if self.engine_control[v] else _ReserveReached()
+
     def _hover(self, v: int, duration: float | None, kind: int = _K_HOLD):
         """Hover in place for ``duration`` (None: until interrupted or the reserve)."""
         power = self.p_hover[v]
-        to_limit = self._margin_time(v, power, 0.0, 0.0, _INF) if power > 0 else _INF
+        to_limit = self._margin_time(v, power, 0.0, 0.0, _INF, self.pz[v]) if power > 0 else _INF
         dur = to_limit if duration is None else min(duration, to_limit)
         x, y, z = self.px[v], self.py[v], self.pz[v]
         self._open_leg(v, kind, True, dur, x, y, z, power)
@@ -411,11 +480,7 @@ class Simulation:
             if self.state[v] == GROUND:
                 yield from self._takeoff(v)
             self.state[v] = MOVING
-            pc, spd = self.p_cruise[v], self.speed[v]
-            add = self.log.add
-            for i in range(len(xs)):
-                yield from self._fly(v, _K_MOVE, sensing, xs[i], ys[i], zs[i], pc, spd)
-                add(self.env.now, "arrive", v, self.cur_leg[v], x=xs[i], y=ys[i], z=zs[i])
+            yield from self._fly_route(v, xs, ys, zs, sensing)
         elif op == "hold":
             if self.state[v] == GROUND:
                 yield from self._takeoff(v)
@@ -451,6 +516,7 @@ class Simulation:
                 finally:
                     self.waiting[v] = False
             except Interrupt:
+                reason = "recharged" if self.state[v] == GROUND else "idle"
                 continue
             except _ReserveReached:
                 self.log.add(self.env.now, "reserve_reached", v, self.cur_leg[v],
@@ -577,6 +643,9 @@ class Simulation:
                                  [z + alt for z in zs_all[k:k + m]], it[3],
                                  cum[k + m - 1] - cum[k] if m else 0.0]
                         k += m
+        add = self.log.add
+        for v, _append, items in parsed:
+            add(now, "plan", v, value=len(items))
         for v, append, items in parsed:
             self._hand_over(v, append, [tuple(it) for it in items if it[0] != "route"
                                         or it[1]])
@@ -610,9 +679,13 @@ class Simulation:
         q.extend(items)
         if self.asking[v]:
             return  # it picks the plan up as soon as the decision is made
-        if self.waiting[v] or (not append and self.state[v] != TAKEOFF):
-            self._cut_leg(v, self.env.now)
-            self.procs[v].interrupt("plan")
+        if self.waiting[v]:
+            if not items:
+                return  # nothing new for an idle vehicle: leave it waiting
+        elif append:
+            return
+        self._cut_leg(v, self.env.now)
+        self.procs[v].interrupt("plan")
 
     def _extend_estimate(self, v: int, item: tuple) -> None:
         """Keep the estimate of where and when the vehicle's queued actions end."""
@@ -644,21 +717,52 @@ class Simulation:
                                   f"{period!r}", policy=self.policy_name)
             self.env.process(self._periodic(float(period)))
         self.env.process(self.monitor.process(progress=progress))
-        self.env.run(until=self.duration_s)
+        # Millions of small leg rows and event tuples would make the cyclic garbage
+        # collector rescan them over and over; nothing here forms cycles that matter.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.env.run(until=self.duration_s)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         self.wall_s["simulate"] = time.perf_counter() - t_start
         t_fin = time.perf_counter()
         end = self.duration_s
         for v in range(self.n):
-            if self.cur_leg[v] >= 0 and self.lt1[v] > end:
+            if self.blk[v] and self.blk[v][-1][L_T1] > end:
                 self._cut_leg(v, end)
         self.monitor.finish(end)
         self.log.add(end, "run_end", value=self.n)
-        legs = self.legs.columns()
-        legs.pop("kind_code")
-        events = self.log.columns()
+        legs, events = self._final_tables()
         self.wall_s["finish"] = time.perf_counter() - t_fin
         return RecordedRun(scenario=self.scenario, world=self.world, legs=legs, events=events,
                            vehicles=self.vehicle_table())
+
+    def _final_tables(self):
+        """Legs without the cancelled ones (ids renumbered) and events without those of
+        legs cut before the event's time."""
+        legs = self.legs.columns()
+        legs.pop("kind_code")
+        events = self.log.columns()
+        t1 = legs["t1_s"]
+        keep = t1 >= legs["t0_s"]
+        if not keep.all():
+            new_id = np.cumsum(keep) - 1
+            legs = {k: col[keep] for k, col in legs.items()}
+            legs["leg"] = np.arange(int(keep.sum()), dtype=np.int64)
+        else:
+            new_id = np.arange(len(keep))
+        leg = events["leg"]
+        tied = leg >= 0
+        ok = np.ones(len(leg), dtype=bool)
+        if tied.any():
+            li = leg[tied]
+            ok[tied] = keep[li] & (events["time_s"][tied] <= t1[li] + 1e-9)
+            events = {k: col[ok] for k, col in events.items()}
+            leg = events["leg"]
+            events["leg"] = np.where(leg >= 0, new_id[np.maximum(leg, 0)], -1)
+        return legs, events
 
     def vehicle_table(self) -> dict[str, np.ndarray]:
         sc = self.scenario

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fleetsim.engine.log import L_B, L_E, L_T0, L_T1, L_X0, L_X1, L_Y0, L_Y1, L_Z0, L_Z1
 from fleetsim.engine.states import STATES
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.engine.sim import Simulation
 
-_SMALL = 64  # below this many vehicles, a Python loop beats converting whole lists
+_INF = float("inf")
 
 
 def _ro(a) -> np.ndarray:
@@ -43,38 +45,46 @@ class EngineFleetView:
             raise IndexError(f"vehicle index out of range 0..{self._sim.n - 1}")
         return idx
 
+    def _rows(self, idx: np.ndarray) -> list[list]:
+        """The leg row each vehicle is on at ``now_s``."""
+        s, now = self._sim, self.now_s
+        out = []
+        for v in idx.tolist():
+            t0s = s.blk_t0[v]
+            out.append(s.blk[v][max(0, bisect_right(t0s, now) - 1)] if t0s else None)
+        return out
+
     def positions(self, vehicles=None) -> np.ndarray:
         s, now = self._sim, self.now_s
         idx = self._index(vehicles)
-        if len(idx) <= _SMALL:
-            out = np.empty((len(idx), 3))
-            for k, v in enumerate(idx.tolist()):
-                t0, t1 = s.lt0[v], s.lt1[v]
-                f = 0.0 if t1 == float("inf") or t1 <= t0 else min(1.0, (now - t0) / (t1 - t0))
-                out[k] = (s.lx0[v] + f * (s.lx1[v] - s.lx0[v]),
-                          s.ly0[v] + f * (s.ly1[v] - s.ly0[v]),
-                          s.lz0[v] + f * (s.lz1[v] - s.lz0[v]))
-            return _ro(out)
-        t0 = np.asarray(s.lt0)[idx]
-        t1 = np.asarray(s.lt1)[idx]
-        span = t1 - t0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f = np.where(np.isfinite(t1) & (span > 0), (now - t0) / span, 0.0)
-        f = np.clip(f, 0.0, 1.0)[:, None]
-        p0 = np.column_stack([np.asarray(s.lx0)[idx], np.asarray(s.ly0)[idx],
-                              np.asarray(s.lz0)[idx]])
-        p1 = np.column_stack([np.asarray(s.lx1)[idx], np.asarray(s.ly1)[idx],
-                              np.asarray(s.lz1)[idx]])
-        return _ro(p0 + f * (p1 - p0))
+        out = np.empty((len(idx), 3))
+        for k, (v, row) in enumerate(zip(idx.tolist(), self._rows(idx), strict=True)):
+            if row is None:
+                out[k] = (s.px[v], s.py[v], s.pz[v])
+                continue
+            t0, t1 = row[L_T0], row[L_T1]
+            f = 0.0 if t1 == _INF or t1 <= t0 else min(1.0, max(0.0, (now - t0) / (t1 - t0)))
+            out[k] = (row[L_X0] + f * (row[L_X1] - row[L_X0]),
+                      row[L_Y0] + f * (row[L_Y1] - row[L_Y0]),
+                      row[L_Z0] + f * (row[L_Z1] - row[L_Z0]))
+        return _ro(out)
 
     def battery_wh(self, vehicles=None) -> np.ndarray:
         s, now = self._sim, self.now_s
         idx = self._index(vehicles)
-        b = np.asarray(s.battery, dtype=np.float64)[idx]
-        t0 = np.asarray(s.lt0)[idx]
-        t1 = np.asarray(s.lt1)[idx]
-        used = np.asarray(s.lpow)[idx] * (np.minimum(now, t1) - t0)
-        return _ro(np.maximum(b - used, 0.0))
+        out = np.empty(len(idx))
+        for k, (v, row) in enumerate(zip(idx.tolist(), self._rows(idx), strict=True)):
+            if row is None:
+                out[k] = s.battery[v]
+                continue
+            t0, t1 = row[L_T0], row[L_T1]
+            start = row[L_B] + row[L_E]
+            if t1 == _INF or t1 <= t0:
+                out[k] = start
+            else:
+                f = min(1.0, max(0.0, (now - t0) / (t1 - t0)))
+                out[k] = start - f * row[L_E]
+        return _ro(np.maximum(out, 0.0))
 
     def states(self, vehicles=None) -> np.ndarray:
         idx = self._index(vehicles)

@@ -122,6 +122,7 @@ def build_world(scenario: Scenario, streams: RandomStreams | None = None) -> Wor
             ids.extend(f"{m.id}-{k}" for k in range(len(pts)))
             owner.extend([m.index] * len(pts))
     targets = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    targets.setflags(write=False)
     return World(terrain=terrain, zones=zones, sites=sites, missions=missions,
                  mission_area=area, targets_xy=targets, target_ids=tuple(ids),
                  target_mission=np.asarray(owner, dtype=np.int32))

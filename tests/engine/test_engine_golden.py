@@ -128,6 +128,7 @@ def test_goto_hold_return_home_exact_events_legs_and_requests():
     t_charged = t_landed + RECHARGE_S * (CAPACITY - battery_landed) / CAPACITY  # 610
     assert (t_arrive, t_return, t_landed, battery_landed, t_charged) == (110, 160, 270, 66, 610)
     assert log_of(run) == [
+        (0.0, "plan", 0),
         (0.0, "takeoff", 0),
         (110.0, "arrive", 0),
         (160.0, "return_start", 0),
@@ -165,6 +166,7 @@ def test_reserve_on_a_straight_outbound_leg_has_the_closed_form_time():
     t_charged = t_landed + RECHARGE_S * (CAPACITY - RESERVE) / CAPACITY  # 1580
     assert (t_reserve, distance, t_landed, t_charged) == (390.0, 3800.0, 780.0, 1580.0)
     assert log_of(run) == [
+        (0.0, "plan", 0),
         (0.0, "takeoff", 0),
         (390.0, "reserve_reached", 0),
         (390.0, "return_start", 0),
@@ -200,6 +202,7 @@ def test_hold_without_duration_hovers_until_the_reserve():
     t_charged = t_landed + RECHARGE_S * (CAPACITY - RESERVE) / CAPACITY  # 1250
     assert (t_reserve, t_landed, t_charged) == pytest.approx((390.0, 450.0, 1250.0))
     assert log_of(run) == [
+        (0.0, "plan", 0),
         (0.0, "takeoff", 0),
         (60.0, "arrive", 0),
         (390.0, "reserve_reached", 0),
@@ -221,6 +224,8 @@ def test_second_vehicle_waits_for_the_only_pad_until_the_first_is_charged():
     # v1: out 80 s, back 80 s, lands at 180 with 100 - 4 - 16 = 80 Wh; the pad is busy
     #     until 220, then it charges 1000 * 20 / 100 = 200 s.
     assert log_of(run) == [
+        (0.0, "plan", 0),
+        (0.0, "plan", 1),
         (0.0, "takeoff", 0),
         (0.0, "takeoff", 1),
         (50.0, "arrive", 0),
@@ -272,8 +277,10 @@ def test_a_replacing_plan_cuts_the_current_leg_and_cancels_its_later_events():
     t_first = T_VERTICAL + (200.0 - math.sqrt(r * r - 20.0**2)) / SPEED
     t_third = 50.0 + (500.0 - math.sqrt(r * r - 10.0**2)) / SPEED
     assert log_of(run) == [
+        (0.0, "plan", 0),
         (0.0, "takeoff", 0),
         (round(t_first, 6), "detection", 0),
+        (50.0, "plan", 0),
         (round(t_third, 6), "detection", 0),
         (150.0, "arrive", 0),
     ]
@@ -294,27 +301,23 @@ def test_a_replacing_plan_cuts_the_current_leg_and_cancels_its_later_events():
     assert (legs["t1_s"][2], legs["x1_m"][2], legs["y1_m"][2]) == (150.0, 500.0, 1100.0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: a replacing plan (append=False) given while the vehicle is taking off "
-    "does not replace the route that triggered the takeoff: Simulation._hand_over skips "
-    "the interrupt in state TAKEOFF and _execute then flies the old, already popped, "
-    "route first (fleetsim/engine/sim.py, _hand_over / _execute 'route')"))
-def test_a_replacing_plan_during_takeoff_is_flown_right_after_the_takeoff():
+def test_a_replacing_plan_during_takeoff_replaces_the_route_being_started():
+    # Told to go east at 0 s, re-tasked north at 5 s while still climbing: the vehicle
+    # never heads east; its first leg after the climb goes north (1000 m at 10 m/s).
     policy = Scripted({0: [GoTo(3100.0, 100.0)]}, period_s=5.0,
                       on_periodic={(5.0, 0): [GoTo(100.0, 1100.0)]})
     run = Simulation(scenario(duration_s=300.0), policy=policy).run()
     legs = run.legs
+    airborne = legs["kind"] != "ground"
+    assert legs["x1_m"][airborne].max() == HOME[0]
     move = np.flatnonzero(legs["kind"] == "move")
-    # Straight north from the top of the climb, arriving at 10 + 1000 / 10 = 110 s.
-    assert (legs["x1_m"][move[0]], legs["y1_m"][move[0]]) == (100.0, 1100.0)
-    assert legs["t1_s"][move[0]] == 110.0
+    assert (legs["x1_m"][move[0]], legs["y1_m"][move[0]], legs["z1_m"][move[0]]) == (
+        100.0, 1100.0, AGL)
+    assert legs["t1_s"][move[0]] - legs["t0_s"][move[0]] == pytest.approx(1000.0 / SPEED)
+    assert [k for _, k, _ in log_of(run)].count("takeoff") == 1
+    assert_legs_tile_the_run(run)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: after a plan with no actions replaces a flying vehicle's plan, the "
-    "vehicle asks again with the stale reason of its previous request ('start', or "
-    "'recharged'), not 'idle': Simulation._vehicle keeps `reason` across the Interrupt "
-    "(fleetsim/engine/sim.py, _vehicle: `except Interrupt: continue`)"))
 def test_an_empty_replacing_plan_leaves_the_vehicle_idle_and_it_asks_as_idle():
     policy = Scripted({0: [GoTo(3100.0, 100.0)]}, period_s=50.0,
                       on_periodic={(50.0, 0): []})
@@ -331,29 +334,24 @@ def test_hold_is_cut_by_a_replacing_plan_and_energy_is_charged_pro_rata():
     assert legs_of(run, 0)[:3] == [("takeoff", 0.0, 10.0, 2.0, 98.0),
                                    ("hold", 10.0, 40.0, 6.0, 92.0),
                                    ("land", 40.0, 50.0, 2.0, 90.0)]
-    assert log_of(run)[:4] == [(0.0, "takeoff", 0), (40.0, "return_start", 0),
-                               (50.0, "landed", 0), (50.0, "charge_start", 0)]
+    assert log_of(run)[:6] == [(0.0, "plan", 0), (0.0, "takeoff", 0), (40.0, "plan", 0),
+                               (40.0, "return_start", 0), (50.0, "landed", 0),
+                               (50.0, "charge_start", 0)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine gap: fleetsim.record.EVENT_KINDS documents a 'plan' event ('a plan was "
-    "accepted; value: number of actions') but Simulation._apply_plans never records one "
-    "(fleetsim/engine/sim.py)"))
 def test_each_accepted_plan_is_recorded_as_a_plan_event():
-    policy = Scripted({0: [GoTo(600.0, 100.0), Hold(10.0), ReturnHome()]})
-    run = Simulation(scenario(duration_s=200.0), policy=policy).run()
+    # 'plan' events: value = number of actions (fleetsim.record.EVENT_KINDS).
+    policy = Scripted({0: [GoTo(600.0, 100.0), Hold(10.0), ReturnHome()],
+                       1: [Hold(5.0)]}, period_s=40.0,
+                      on_periodic={(40.0, 1): [GoTo(200.0, 200.0), ReturnHome()]})
+    run = Simulation(scenario(count=2, duration_s=200.0), policy=policy).run()
     ev = run.events
     plan = ev["kind"] == "plan"
-    assert ev["time_s"][plan].tolist() == [0.0]
-    assert ev["vehicle"][plan].tolist() == [0]
-    assert ev["value"][plan].tolist() == [3.0]
+    assert list(zip(ev["time_s"][plan].tolist(), ev["vehicle"][plan].tolist(),
+                    ev["value"][plan].tolist(), strict=True)) == [
+        (0.0, 0, 3.0), (0.0, 1, 1.0), (40.0, 1, 2.0)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: a target that stays inside the footprint across a waypoint is reported "
-    "again at the start of the next leg (a second 'detection' event and request), though "
-    "it never left the footprint: Monitor._detections clips t_in to the leg start for "
-    "every leg (fleetsim/engine/monitor.py)"))
 def test_a_target_in_view_across_a_waypoint_is_detected_once():
     policy = Scripted({0: [Route([(500.0, 100.0), (900.0, 100.0)])]})
     run = Simulation(scenario(targets=[(510.0, 110.0)], duration_s=200.0),

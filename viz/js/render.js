@@ -391,7 +391,22 @@ export class Renderer {
       SY[v] = H2 - (p.y[v] - v0.cy) * v0.scale;
     }
     if (this.layers.trails && trailSpan > 0) this.drawTrails(t, trailSpan);
-    if (this.layers.vehicles) {
+    if (this.layers.vehicles && p.n > 3000) {
+      // Crowded: 3x3 dots without outlines, so the fleet's colours stay readable.
+      for (let v = 0; v < p.n; v++) {
+        const sx = SX[v];
+        if (sx !== sx) continue;
+        const cx = sx | 0, cy = SY[v] | 0;
+        if (cx < 1 || cy < 1 || cx >= W - 1 || cy >= H - 1) continue;
+        const col = this.vehiclePixel(v);
+        let i = (cy - 1) * W + cx;
+        pix[i - 1] = col; pix[i] = col; pix[i + 1] = col;
+        i += W;
+        pix[i - 1] = col; pix[i] = col; pix[i + 1] = col;
+        i += W;
+        pix[i - 1] = col; pix[i] = col; pix[i + 1] = col;
+      }
+    } else if (this.layers.vehicles) {
       const outline = this.outline;
       for (let v = 0; v < p.n; v++) {
         const sx = SX[v];

@@ -1,0 +1,439 @@
+// The fleetsim replay viewer: loads a replay bundle (../FORMAT.md) and plays it.
+// Everything is fetched from the bundle's folder on this server; nothing is logged.
+
+import { Bundle, bundleBase } from "./bundle.js";
+import { EventList, formatTime } from "./events.js";
+import { NO_STATE, Player } from "./player.js";
+import { Renderer, STATE_COLORS, TYPE_COLORS } from "./render.js";
+
+const $ = (id) => document.getElementById(id);
+const LAYER_LABELS = { terrain: "terrain", heat: "heat map", missions: "mission areas",
+  zones: "zones", bases: "bases", targets: "targets", trails: "trails", vehicles: "vehicles" };
+const PLAY_ICON = '<svg viewBox="0 0 16 16" aria-hidden="true"><path d="M4 2l10 6-10 6z"/></svg>';
+const PAUSE_ICON = '<svg viewBox="0 0 16 16" aria-hidden="true"><path d="M3 2h4v12H3zM9 2h4v12H9z"/></svg>';
+const AIRBORNE = ["takeoff", "move", "hold", "return", "land"];
+
+const state = {
+  ready: false, playing: false, speed: 1, t: 0, drawnT: NaN, frame: 0, fps: 0,
+  renderMs: 0, error: null, dirty: true, waitingChunk: -1,
+};
+let bundle, player, renderer, events;
+let seekWaiters = [];
+let counts = {};
+let lastInfo = 0;
+let mouse = null;
+
+function showStatus(text, isError = false) {
+  const s = $("status");
+  s.textContent = text;
+  s.classList.toggle("error", isError);
+}
+
+function fail(err) {
+  state.error = String(err && err.message ? err.message : err);
+  state.playing = false;
+  showStatus(`Cannot show this replay: ${state.error}`, true);
+}
+window.addEventListener("error", (e) => { fail(e.error || e.message); e.preventDefault(); });
+window.addEventListener("unhandledrejection", (e) => { fail(e.reason); e.preventDefault(); });
+
+// ------------------------------------------------------------------ time and chunks
+
+function clampTime(t) {
+  return Math.min(Math.max(t, bundle.start), bundle.end);
+}
+
+/** Make the player hold the chunk of time t; false while it is still loading. */
+function ensureChunk(t) {
+  const k = bundle.chunkIndexAt(t);
+  if (player.chunkIndex === k) return true;
+  const cols = bundle.loaded.get(k);
+  if (cols) {
+    player.setChunk(k, cols);
+    state.waitingChunk = -1;
+    return true;
+  }
+  if (state.waitingChunk !== k) {
+    state.waitingChunk = k;
+    bundle.chunk(k).then(() => { state.dirty = true; }, fail);
+  }
+  return false;
+}
+
+function seek(t) {
+  state.t = clampTime(Number(t));
+  state.dirty = true;
+  return new Promise((resolve) => seekWaiters.push({ t: state.t, resolve }));
+}
+
+function setPlaying(on) {
+  if (on && state.t >= bundle.end) seek(bundle.start);
+  state.playing = !!on;
+  const btn = $("play");
+  btn.innerHTML = state.playing ? PAUSE_ICON : PLAY_ICON;
+  btn.setAttribute("aria-label", state.playing ? "pause" : "play");
+  btn.setAttribute("aria-pressed", String(state.playing));
+}
+
+function trailSpan() {
+  return Math.min(600, Math.max(30, state.speed * 2));
+}
+
+function detectionFlashes(t) {
+  const out = [];
+  const span = Math.max(10, state.speed * 1.5);
+  const T = bundle.events.time_s, kind = bundle.events.kind, det = events.kinds.indexOf("detection");
+  // Last event at or before t, then back while within the span.
+  let lo = 0, hi = T.length;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (T[m] <= t) lo = m + 1; else hi = m; }
+  for (let i = lo - 1; i >= 0 && T[i] > t - span && out.length < 200; i--) {
+    if (kind[i] !== det) continue;
+    const x = bundle.events.x_m[i], y = bundle.events.y_m[i];
+    if (x === x && y === y) out.push({ x, y, age: (t - T[i]) / span });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ frame loop
+
+let last = 0, fpsFrames = 0, fpsSince = 0, renderAcc = 0;
+
+function frame(now) {
+  requestAnimationFrame(frame);
+  if (state.error) return;
+  const dt = last ? Math.min((now - last) / 1000, 0.25) : 0;
+  last = now;
+  if (state.playing) {
+    let next = state.t + dt * state.speed;
+    if (next >= bundle.end) { next = bundle.end; setPlaying(false); }
+    // Do not run past a chunk that is not loaded yet: hold until it is.
+    const k = bundle.chunkIndexAt(next);
+    if (k === player.chunkIndex || bundle.loaded.has(k)) state.t = next;
+    else ensureChunk(next);
+    state.dirty = true;
+    // Prefetch the next chunk in the second half of this one.
+    const c = bundle.manifest.chunks[player.chunkIndex];
+    if (c && player.chunkIndex + 1 < bundle.manifest.chunks.length &&
+        state.t > (c.t0_s + c.t1_s) / 2) bundle.chunk(player.chunkIndex + 1).catch(fail);
+  }
+  if (state.dirty || renderer.baseDirty) {
+    const t = state.t;
+    if (ensureChunk(t)) {
+      const t0 = performance.now();
+      renderer.prevCols = bundle.loaded.get(player.chunkIndex - 1) || null;
+      player.update(t);
+      renderer.drawBase(t);
+      renderer.drawOverlay(t, trailSpan(), renderer.layers.targets ? detectionFlashes(t) : []);
+      state.drawnT = t;
+      state.dirty = false;
+      renderAcc += performance.now() - t0;
+      state.frame++;
+      fpsFrames++;
+      updatePanels(now);
+      // Settle the seeks this frame shows (and any overtaken by a later seek).
+      const done = seekWaiters.filter((w) => w.t === t || w.t !== state.t);
+      seekWaiters = seekWaiters.filter((w) => !done.includes(w));
+      for (const w of done) w.resolve(t);
+    }
+  }
+  if (now - fpsSince >= 500) {
+    const secs = (now - fpsSince) / 1000;
+    state.fps = fpsSince ? fpsFrames / secs : 0;
+    state.renderMs = fpsFrames ? renderAcc / fpsFrames : 0;
+    fpsFrames = 0; renderAcc = 0; fpsSince = now;
+    $("fps").textContent = state.playing ? `${state.fps.toFixed(0)} fps` : "";
+  }
+}
+
+// ------------------------------------------------------------------ panels
+
+function updatePanels(now) {
+  const t = state.t;
+  $("clock").textContent = `${formatTime(t)} / ${formatTime(bundle.end)}`;
+  const tl = $("timeline");
+  if (document.activeElement !== tl || state.playing) tl.value = String(t);
+  const kinds = bundle.manifest.leg_kinds, kc = player.kindCount;
+  const by = Object.fromEntries(kinds.map((k, i) => [k, kc[i]]));
+  counts = {
+    airborne: AIRBORNE.reduce((s, k) => s + (by[k] || 0), 0),
+    returning: by.return || 0, charging: by.charge || 0, queued: by.wait_pad || 0,
+    ground: by.ground || 0,
+  };
+  let found = 0;
+  for (const f of renderer.targetFirst) if (f <= t) found++;
+  counts.detected = found;
+  const items = [["airborne", counts.airborne], ["returning", counts.returning],
+    ["charging", counts.charging], ["queued", counts.queued], ["on ground", counts.ground]];
+  if (bundle.targets.count) items.push(["targets found", `${found}/${bundle.targets.count}`]);
+  $("counts").innerHTML = items.map(([k, v]) => `<span>${k} <b>${v}</b></span>`).join("");
+  events.follow(t, state.playing);
+  if (now - lastInfo > 100 || !state.playing) {
+    lastInfo = now;
+    showVehicle();
+    if (mouse && renderer.hovered >= 0) showTooltip(renderer.hovered, mouse.x, mouse.y);
+  }
+}
+
+function vehicleFacts(v) {
+  const m = bundle.manifest, veh = bundle.vehicles;
+  const type = m.vehicle_types[veh.type[v]] || { id: "?" };
+  const k = player.kind[v];
+  const cap = veh.battery_wh[v];
+  const bat = player.battery[v];
+  const sites = bundle.sites;
+  return {
+    id: veh.id[v], type: type.id, domain: type.domain || "", base: (sites[veh.base[v]] || {}).id || "",
+    state: k === NO_STATE ? "-" : m.leg_kinds[k], sensing: !!player.sensing[v],
+    battery: bat, batteryPct: cap > 0 ? (100 * bat) / cap : NaN,
+    x: player.x[v], y: player.y[v], z: player.z[v],
+  };
+}
+
+function showVehicle() {
+  const v = renderer.selected >= 0 ? renderer.selected : renderer.hovered;
+  const box = $("vehicle-info");
+  if (v < 0) { box.className = "muted"; box.textContent = "hover or click a vehicle"; return; }
+  const f = vehicleFacts(v);
+  box.className = "";
+  const rows = [["vehicle", `v${f.id}${renderer.selected === v ? " (selected)" : ""}`],
+    ["type", `${f.type}${f.domain ? ` (${f.domain})` : ""}`], ["base", f.base],
+    ["state", `${f.state}${f.sensing ? ", sensing" : ""}`],
+    ["battery", `${f.battery.toFixed(1)} Wh (${f.batteryPct.toFixed(0)} %)`],
+    ["position", `${f.x.toFixed(0)}, ${f.y.toFixed(0)} m`], ["altitude", `${f.z.toFixed(0)} m`]];
+  const table = document.createElement("table");
+  for (const [k, val] of rows) {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = k;
+    tr.insertCell().textContent = val;
+  }
+  box.replaceChildren(table);
+}
+
+function showTooltip(v, x, y) {
+  const tip = $("tooltip");
+  if (v < 0) { tip.hidden = true; return; }
+  const f = vehicleFacts(v);
+  tip.replaceChildren();
+  const head = document.createElement("b");
+  head.textContent = `v${f.id}`;
+  tip.append(head, ` ${f.type} · ${f.state}`, document.createElement("br"),
+    `battery ${f.battery.toFixed(1)} Wh (${f.batteryPct.toFixed(0)} %)`);
+  tip.hidden = false;
+  const map = $("map");
+  const left = Math.min(x + 14, map.clientWidth - tip.offsetWidth - 4);
+  const top = Math.min(y + 14, map.clientHeight - tip.offsetHeight - 4);
+  tip.style.left = `${Math.max(0, left)}px`;
+  tip.style.top = `${Math.max(0, top)}px`;
+}
+
+function updateLegend() {
+  const lg = $("legend");
+  const parts = [];
+  if (renderer.colorBy === "state") {
+    for (const k of bundle.manifest.leg_kinds) {
+      parts.push(`<div><span class="sw" style="background:${STATE_COLORS[k] || "#fff"}"></span>${k}</div>`);
+    }
+  } else {
+    bundle.manifest.vehicle_types.forEach((ty, i) => {
+      parts.push(`<div><span class="sw" style="background:${TYPE_COLORS[i % TYPE_COLORS.length]}"></span>${ty.id}</div>`);
+    });
+  }
+  if (renderer.layers.heat && renderer.heatGrid.nx > 0) {
+    if (renderer.heatMode === "idleness") {
+      parts.push(`<div>idleness 0<span class="ramp"></span>${(renderer.heatMaxS / 60).toFixed(0)} min</div>`);
+    } else {
+      parts.push(`<div><span class="sw" style="background:rgba(60,220,120,0.7)"></span>covered ` +
+        `<span class="sw" style="background:rgba(200,40,60,0.7);margin-left:8px"></span>not yet</div>`);
+    }
+  }
+  lg.innerHTML = parts.join("");
+}
+
+// ------------------------------------------------------------------ controls
+
+function pickEvent(i) {
+  if (i < 0) return;
+  const v = bundle.events.vehicle[i];
+  if (v >= 0) renderer.selected = v;
+  seek(bundle.events.time_s[i]);
+}
+
+function bindControls() {
+  $("play").addEventListener("click", () => setPlaying(!state.playing));
+  $("prev-event").addEventListener("click", () => pickEvent(events.step(state.t, -1)));
+  $("next-event").addEventListener("click", () => pickEvent(events.step(state.t, +1)));
+  $("speed").addEventListener("change", (e) => { state.speed = Number(e.target.value); state.dirty = true; });
+  const tl = $("timeline");
+  tl.min = String(bundle.start);
+  tl.max = String(bundle.end);
+  tl.addEventListener("input", () => seek(Number(tl.value)));
+  $("fit").addEventListener("click", () => { renderer.fit(); state.dirty = true; });
+  $("color-by").addEventListener("change", (e) => {
+    renderer.colorBy = e.target.value; updateLegend(); state.dirty = true;
+  });
+  $("heat-mode").addEventListener("change", (e) => {
+    renderer.heatMode = e.target.value; renderer.heatKey = ""; renderer.baseDirty = true;
+    updateLegend(); state.dirty = true;
+  });
+  const toggles = $("layer-toggles");
+  for (const [name, label] of Object.entries(LAYER_LABELS)) {
+    const l = document.createElement("label");
+    const cb = document.createElement("input");
+    cb.type = "checkbox";
+    cb.id = `layer-${name}`;
+    cb.checked = renderer.layers[name];
+    cb.addEventListener("change", () => setLayer(name, cb.checked));
+    l.append(cb, ` ${label}`);
+    toggles.appendChild(l);
+  }
+  document.addEventListener("keydown", (e) => {
+    const tag = (e.target && e.target.tagName) || "";
+    if (tag === "SELECT" || (tag === "INPUT" && e.target.type !== "range")) return;
+    if (e.key === " ") { setPlaying(!state.playing); e.preventDefault(); }
+    else if (e.key === "ArrowRight" && tag !== "INPUT") { pickEvent(events.step(state.t, +1)); e.preventDefault(); }
+    else if (e.key === "ArrowLeft" && tag !== "INPUT") { pickEvent(events.step(state.t, -1)); e.preventDefault(); }
+    else if (e.key === "Home") seek(bundle.start);
+    else if (e.key === "End") seek(bundle.end);
+  });
+
+  const map = $("map");
+  let drag = null;
+  map.addEventListener("pointerdown", (e) => {
+    drag = { x: e.offsetX, y: e.offsetY, moved: false, id: e.pointerId };
+    map.setPointerCapture(e.pointerId);
+  });
+  map.addEventListener("pointermove", (e) => {
+    const x = e.offsetX, y = e.offsetY;
+    if (e.target !== map && e.target.tagName !== "CANVAS") return;
+    mouse = { x, y };
+    if (drag) {
+      const dx = x - drag.x, dy = y - drag.y;
+      if (drag.moved || Math.abs(dx) + Math.abs(dy) > 3) {
+        drag.moved = true;
+        map.classList.add("dragging");
+        renderer.pan(dx, dy);
+        drag.x = x; drag.y = y;
+        state.dirty = true;
+      }
+      return;
+    }
+    const v = renderer.pick(x, y);
+    if (v !== renderer.hovered) { renderer.hovered = v; state.dirty = true; showVehicle(); }
+    showTooltip(v, x, y);
+  });
+  map.addEventListener("pointerup", (e) => {
+    if (drag && !drag.moved && (e.target === map || e.target.tagName === "CANVAS")) {
+      renderer.selected = renderer.pick(e.offsetX, e.offsetY);
+      state.dirty = true;
+      showVehicle();
+    }
+    drag = null;
+    map.classList.remove("dragging");
+  });
+  map.addEventListener("pointerleave", () => {
+    mouse = null; renderer.hovered = -1; $("tooltip").hidden = true; state.dirty = true;
+  });
+  map.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    renderer.zoomAt(e.offsetX, e.offsetY, Math.exp(-e.deltaY * 0.0015));
+    state.dirty = true;
+  }, { passive: false });
+  new ResizeObserver(() => {
+    const first = renderer.W <= 1;
+    if (renderer.resize(map.clientWidth, map.clientHeight) && first) renderer.fit();
+    events.drawStrip();
+    events.render(true, state.t);
+    state.dirty = true;
+  }).observe(map);
+}
+
+function setLayer(name, on) {
+  if (!(name in renderer.layers)) throw new Error(`no layer ${name}`);
+  renderer.layers[name] = !!on;
+  const cb = $(`layer-${name}`);
+  if (cb) cb.checked = !!on;
+  renderer.baseDirty = true;
+  renderer.heatKey = "";
+  state.dirty = true;
+  updateLegend();
+}
+
+// ------------------------------------------------------------------ test / automation API
+
+window.viewer = {
+  get ready() { return state.ready; },
+  get playing() { return state.playing; },
+  get simTime() { return state.drawnT; },
+  get targetTime() { return state.t; },
+  get frame() { return state.frame; },
+  get fps() { return state.fps; },
+  get renderMs() { return state.renderMs; },
+  get speed() { return state.speed; },
+  get error() { return state.error; },
+  get start() { return bundle ? bundle.start : NaN; },
+  get end() { return bundle ? bundle.end : NaN; },
+  get vehicleCount() { return bundle ? bundle.n : 0; },
+  get chunk() { return player ? player.chunkIndex : -1; },
+  get counts() { return { ...counts }; },
+  get layers() { return renderer ? { ...renderer.layers } : {}; },
+  get selected() { return renderer ? renderer.selected : -1; },
+  play() { setPlaying(true); },
+  pause() { setPlaying(false); },
+  seek,
+  setSpeed(x) { state.speed = Number(x); $("speed").value = String(x); },
+  setLayer,
+  /** Screen position (CSS pixels, relative to the page) of vehicle index v as drawn, or null. */
+  vehicleScreenPosition(v) {
+    const x = renderer.sx[v], y = renderer.sy[v];
+    if (!(x === x)) return null;
+    const r = $("overlay").getBoundingClientRect();
+    return { x: r.left + x, y: r.top + y, canvasX: x, canvasY: y };
+  },
+  /** State of vehicle index v at simTime, as drawn. */
+  vehicleWorldPosition(v) {
+    if (player.kind[v] === NO_STATE) return null;
+    return vehicleFacts(v);
+  },
+  /** Everything drawn in the last frame, as plain arrays (index = dense vehicle index). */
+  positions() {
+    const kinds = bundle.manifest.leg_kinds;
+    return {
+      t: state.drawnT,
+      x: Array.from(player.x), y: Array.from(player.y), z: Array.from(player.z),
+      battery: Array.from(player.battery),
+      state: Array.from(player.kind, (k) => (k === NO_STATE ? null : kinds[k])),
+      sx: Array.from(renderer.sx), sy: Array.from(renderer.sy),
+    };
+  },
+  worldToScreen(x, y) { return renderer.worldToScreen(x, y); },
+};
+
+// ------------------------------------------------------------------ start
+
+async function main() {
+  const base = bundleBase(location.search);
+  bundle = await Bundle.open(base);
+  player = new Player(bundle);
+  renderer = new Renderer(bundle, player, $("base"), $("overlay"));
+  const m = bundle.manifest;
+  $("scenario-name").textContent = `${m.scenario.name} · seed ${m.scenario.seed} · ` +
+    `${m.vehicles.count} vehicles · ${m.scenario.policy}`;
+  document.title = `${m.scenario.name} – fleetsim replay`;
+  events = new EventList(bundle, { list: $("events"), spacer: $("events-spacer"),
+    filter: $("event-filter"), strip: $("event-strip"), count: $("event-count") }, pickEvent);
+  bindControls();
+  const map = $("map");
+  renderer.resize(map.clientWidth, map.clientHeight);
+  renderer.fit();
+  updateLegend();
+  state.t = bundle.start;
+  await bundle.chunk(bundle.chunkIndexAt(state.t));
+  ensureChunk(state.t);
+  showStatus("");
+  requestAnimationFrame(frame);
+  await seek(state.t);
+  state.ready = true;
+}
+
+main().catch(fail);
+
