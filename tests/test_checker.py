@@ -40,8 +40,9 @@ def test_policy_params_are_passed_and_checked():
 
 
 def test_a_given_scenario_is_used():
-    sc = load_scenario_text(CHECK_SCENARIO, overrides=["policy.name=lawnmower",
-                                                       "run.duration_s=300"])
+    sc = load_scenario_text(
+        CHECK_SCENARIO, overrides=["policy.name=lawnmower", "run.duration_s=300"]
+    )
     report = check_policy("lawnmower", sc)
     assert report.digest != check_policy("lawnmower").digest
 
@@ -66,12 +67,17 @@ HEADER = """
 
 
 def test_a_policy_using_unseeded_random_fails(tmp_path):
-    name = policy_file(tmp_path, "unseeded_random", HEADER + """
+    name = policy_file(
+        tmp_path,
+        "unseeded_random",
+        HEADER
+        + """
         def decide(self, now_s, fleet, requests):
             return [Plan(r.vehicle, [GoTo(random.uniform(200, 2800),
                                           random.uniform(200, 2800))])
                     for r in requests if r.reason in ("start", "idle", "recharged")]
-    """)
+    """,
+    )
     with pytest.raises(PolicyError) as info:
         check_policy(name)
     text = str(info.value)
@@ -81,35 +87,75 @@ def test_a_policy_using_unseeded_random_fails(tmp_path):
 
 
 def test_a_policy_using_the_wall_clock_fails(tmp_path):
-    name = policy_file(tmp_path, "wall_clock", HEADER + """
+    name = policy_file(
+        tmp_path,
+        "wall_clock",
+        HEADER
+        + """
         def decide(self, now_s, fleet, requests):
             jitter = time.perf_counter_ns() % 997
             return [Plan(r.vehicle, [GoTo(1000.0 + jitter, 1000.0)])
                     for r in requests if r.reason in ("start", "idle", "recharged")]
-    """)
+    """,
+    )
     with pytest.raises(PolicyError, match="recorded different logs"):
         check_policy(name)
 
 
 def test_a_policy_drawing_from_its_context_rng_passes(tmp_path):
-    name = policy_file(tmp_path, "seeded", HEADER + """
+    name = policy_file(
+        tmp_path,
+        "seeded",
+        HEADER
+        + """
         def decide(self, now_s, fleet, requests):
             rng = self.ctx.rng
             return [Plan(r.vehicle, [GoTo(*rng.uniform(200, 2800, 2).tolist())])
                     for r in requests if r.reason in ("start", "idle", "recharged")]
-    """)
+    """,
+    )
     assert check_policy(name).legs > 0
 
 
 def test_a_policy_that_moves_the_targets_during_the_run_fails(tmp_path):
-    name = policy_file(tmp_path, "mutates_in_decide", HEADER + """
+    name = policy_file(
+        tmp_path,
+        "mutates_in_decide",
+        HEADER
+        + """
         def decide(self, now_s, fleet, requests):
             targets = self.ctx.world.targets_xy
             if len(targets):
                 targets[0, 0] += 1.0
             return [Plan(r.vehicle, [GoTo(1500.0, 600.0)])
                     for r in requests if r.reason == "start"]
-    """)
+    """,
+    )
+    with pytest.raises(PolicyError) as info:
+        check_policy(name)
+    text = str(info.value)
+    assert name in text
+    assert "read-only" in text
+    assert "changed its inputs" in text or "tried to change an input" in text
+
+
+def test_a_policy_that_forces_its_way_into_the_targets_fails(tmp_path):
+    # Even a policy that makes the array writeable again is caught: the checker compares
+    # a digest of the world before and after the run.
+    name = policy_file(
+        tmp_path,
+        "forces_write",
+        HEADER
+        + """
+        def decide(self, now_s, fleet, requests):
+            targets = self.ctx.world.targets_xy
+            if now_s > 0 and len(targets):
+                targets.setflags(write=True)
+                targets[0, 0] += 1.0
+            return [Plan(r.vehicle, [GoTo(1500.0, 600.0)])
+                    for r in requests if r.reason == "start"]
+    """,
+    )
     with pytest.raises(PolicyError) as info:
         check_policy(name)
     text = str(info.value)
@@ -117,13 +163,22 @@ def test_a_policy_that_moves_the_targets_during_the_run_fails(tmp_path):
     assert "changed its inputs" in text and "read-only" in text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "checker gap: check_policy takes its 'before' digest of the world after "
-    "Simulation() has already called policy.reset(), so a policy that changes its "
-    "inputs in reset() passes (fleetsim/checker.py, check_policy); the world's "
-    "targets_xy array is also writeable (fleetsim/world/world.py)"))
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason=(
+        "checker gap: a policy writing into a read-only input in reset() escapes "
+        "check_policy as a bare ValueError ('assignment destination is read-only') that does "
+        "not name the policy: check_policy turns such errors into PolicyError only around "
+        "sim.run(), but reset() runs inside Simulation() (fleetsim/checker.py, check_policy)"
+    ),
+)
 def test_a_policy_that_moves_the_targets_in_reset_fails(tmp_path):
-    name = policy_file(tmp_path, "mutates_in_reset", HEADER + """
+    name = policy_file(
+        tmp_path,
+        "mutates_in_reset",
+        HEADER
+        + """
         def reset(self, ctx):
             super().reset(ctx)
             ctx.world.targets_xy[:, 0] = 0.0
@@ -131,27 +186,40 @@ def test_a_policy_that_moves_the_targets_in_reset_fails(tmp_path):
         def decide(self, now_s, fleet, requests):
             return [Plan(r.vehicle, [GoTo(1500.0, 600.0)])
                     for r in requests if r.reason == "start"]
-    """)
-    with pytest.raises(PolicyError, match="changed its inputs"):
+    """,
+    )
+    with pytest.raises(PolicyError, match="read-only") as info:
         check_policy(name)
+    assert name in str(info.value)
 
 
-def test_a_policy_writing_into_the_fleet_view_cannot(tmp_path):
-    # The arrays a policy is given are read-only: trying to write raises at once.
-    name = policy_file(tmp_path, "writes_view", HEADER + """
+def test_a_policy_writing_into_the_fleet_view_fails(tmp_path):
+    # The arrays a policy is given are read-only: trying to write is caught at once.
+    name = policy_file(
+        tmp_path,
+        "writes_view",
+        HEADER
+        + """
         def decide(self, now_s, fleet, requests):
             fleet.home_xy[0, 0] = 5.0
             return []
-    """)
-    with pytest.raises(ValueError, match="read-only"):
+    """,
+    )
+    with pytest.raises(PolicyError, match="read-only") as info:
         check_policy(name)
+    assert name in str(info.value)
 
 
 def test_a_policy_returning_illegal_plans_fails_with_the_engine_error(tmp_path):
-    name = policy_file(tmp_path, "illegal", HEADER + """
+    name = policy_file(
+        tmp_path,
+        "illegal",
+        HEADER
+        + """
         def decide(self, now_s, fleet, requests):
             return [Plan(99, [GoTo(1.0, 1.0)])]
-    """)
+    """,
+    )
     with pytest.raises(PolicyError, match="unknown vehicle 99"):
         check_policy(name)
 

@@ -22,17 +22,27 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 #: same terrain, zones, bases, policy; fewer vehicles and simulated seconds).
 SHORT = {
     "search_and_rescue": ["run.duration_s=900"],
-    "wildfire_watch": ["run.duration_s=600",
-                       "fleet.types[0].bases={ranger_station: 40, lookout_tower: 40}"],
-    "swarm_10k": ["run.duration_s=600",
-                  "fleet.types[0].bases={sw: 50, se: 50, nw: 50, ne: 50}"],
+    "wildfire_watch": [
+        "run.duration_s=600",
+        "fleet.types[0].bases={ranger_station: 40, lookout_tower: 40}",
+    ],
+    "swarm_10k": ["run.duration_s=600", "fleet.types[0].bases={sw: 50, se: 50, nw: 50, ne: 50}"],
 }
 
 METRIC_KEYS = [
-    "coverage.fraction", "coverage.time_to_50pct_s", "coverage.time_to_90pct_s",
-    "coverage.time_to_99pct_s", "patrol.idleness_mean_s", "patrol.idleness_max_s",
-    "detection.probability", "detection.mean_time_s", "energy.total_wh", "fleet.distance_m",
-    "fleet.utilization", "safety.geofence_entries", "safety.geofence_time_s",
+    "coverage.fraction",
+    "coverage.time_to_50pct_s",
+    "coverage.time_to_90pct_s",
+    "coverage.time_to_99pct_s",
+    "patrol.idleness_mean_s",
+    "patrol.idleness_max_s",
+    "detection.probability",
+    "detection.mean_time_s",
+    "energy.total_wh",
+    "fleet.distance_m",
+    "fleet.utilization",
+    "safety.geofence_entries",
+    "safety.geofence_time_s",
     "safety.terrain_violations",
 ]
 
@@ -94,19 +104,23 @@ def test_a_bad_scenario_is_reported_with_file_line_and_path(command, tmp_path, c
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [
         f"fleetsim: error: {path}:12: fleet.types[0].cruise_speed_mps: expected a number > 0, "
-        "got -3"]
+        "got -3"
+    ]
     assert "Traceback" not in captured.err + captured.out
     assert not out_dir.exists()
 
 
-@pytest.mark.parametrize("override, words", [
-    ("run.duration_s=abc", "--set run.duration_s=abc: run.duration_s: expected a number > 0"),
-    ("nonsense", "no '='"),
-    ("fleet.types[3].count=2", "index 3 is out of range"),
-    ("run.durration_s=5", "did you mean 'duration_s'"),
-    ("policy.params.leg_length_m=-1", "policy.params.leg_length_m"),
-    ("run.seed=[1, 2", "cannot read the value"),
-])
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("run.duration_s=abc", "--set run.duration_s=abc: run.duration_s: expected a number > 0"),
+        ("nonsense", "no '='"),
+        ("fleet.types[3].count=2", "index 3 is out of range"),
+        ("run.durration_s=5", "did you mean 'duration_s'"),
+        ("policy.params.leg_length_m=-1", "policy.params.leg_length_m"),
+        ("run.seed=[1, 2", "cannot read the value"),
+    ],
+)
 def test_a_bad_override_exits_2_with_a_message(override, words, tmp_path, capsys):
     path = check_scenario_file(tmp_path)
     assert main(["validate", str(path), "--set", override]) == EXIT_INPUT
@@ -148,8 +162,10 @@ def test_policies_lists_the_builtins_with_their_parameters(capsys):
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
 def test_every_example_scenario_runs_shortened(scenario, tmp_path, capsys):
     out = tmp_path / scenario.stem
-    assert main(["run", str(scenario), "--out", str(out), "-q"]
-                + sets(SHORT[scenario.stem])) == EXIT_OK
+    assert (
+        main(["run", str(scenario), "--out", str(out), "-q"] + sets(SHORT[scenario.stem]))
+        == EXIT_OK
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     missing = [k for k in METRIC_KEYS if k not in metrics]
     assert not missing, f"metrics.json lacks {missing}"
@@ -177,11 +193,6 @@ def test_metrics_recomputes_the_same_bytes(tmp_path):
     assert (out / "metrics.json").read_bytes() == written
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cli bug: _print_metrics(metrics, out=sys.stdout) binds sys.stdout when the module "
-    "is imported, so `fleetsim metrics` / `fleetsim run` print their metrics to the "
-    "original stdout even when the caller redirected sys.stdout "
-    "(contextlib.redirect_stdout, pytest capsys) (fleetsim/cli.py, _print_metrics)"))
 def test_metrics_are_printed_to_the_current_stdout(tmp_path):
     import contextlib
     import io
@@ -216,8 +227,10 @@ def test_run_is_deterministic_through_the_cli(tmp_path):
     dirs = {}
     for name, extra in (("a", []), ("b", []), ("other", ["--seed", "12"])):
         dirs[name] = tmp_path / name
-        assert main(["run", str(path), "--out", str(dirs[name]), "-q", "--no-replay"]
-                    + extra) == EXIT_OK
+        assert (
+            main(["run", str(path), "--out", str(dirs[name]), "-q", "--no-replay"] + extra)
+            == EXIT_OK
+        )
     a, b, other = dirs["a"], dirs["b"], dirs["other"]
     assert (a / "metrics.json").read_bytes() == (b / "metrics.json").read_bytes()
     for table in ("legs", "events", "vehicles"):
@@ -246,7 +259,8 @@ def test_an_incomplete_run_dir_exits_2(tmp_path, capsys):
 
 def failing_policy(tmp_path: Path, body: str) -> str:
     path = tmp_path / "failing_policy.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         from fleetsim.policy import GoTo, Plan, Policy
 
 
@@ -255,29 +269,44 @@ def failing_policy(tmp_path: Path, body: str) -> str:
             decision_period_s = 100.0
 
             def decide(self, now_s, fleet, requests):
-    """) + textwrap.indent(textwrap.dedent(body), " " * 8))
+    """)
+        + textwrap.indent(textwrap.dedent(body), " " * 8)
+    )
     return f"{path}:Failing"
 
 
-@pytest.mark.parametrize("body, code, words", [
-    ("""
+@pytest.mark.parametrize(
+    "body, code, words",
+    [
+        (
+            """
      if now_s >= 300:
          raise RuntimeError("policy crashed")
      return [Plan(r.vehicle, [GoTo(1500.0, 1500.0)]) for r in requests if r.reason == "start"]
-     """, 1, "internal error: RuntimeError: policy crashed"),
-    ("""
+     """,
+            1,
+            "internal error: RuntimeError: policy crashed",
+        ),
+        (
+            """
      if now_s >= 300:
          return [Plan(requests[0].vehicle, [GoTo(float("nan"), 0.0)])]
      return [Plan(r.vehicle, [GoTo(1500.0, 1500.0)]) for r in requests if r.reason == "start"]
-     """, EXIT_INPUT, r"policy 'failing', t=\d+\.\d{3} s, vehicle \d: .*non-finite"),
-], ids=["raises", "illegal-plan"])
+     """,
+            EXIT_INPUT,
+            r"policy 'failing', t=\d+\.\d{3} s, vehicle \d: .*non-finite",
+        ),
+    ],
+    ids=["raises", "illegal-plan"],
+)
 def test_a_run_that_fails_leaves_no_run_directory(body, code, words, tmp_path, capsys):
     path = check_scenario_file(tmp_path)
     policy = failing_policy(tmp_path, body)
     runs = tmp_path / "runs"
     out = runs / "failed"
-    assert main(["run", str(path), "--out", str(out), "-q", "--set",
-                 f"policy.name={policy}"]) == code
+    assert (
+        main(["run", str(path), "--out", str(out), "-q", "--set", f"policy.name={policy}"]) == code
+    )
     assert re.search(words, capsys.readouterr().err)
     assert not out.exists()
     assert not runs.exists() or list(runs.iterdir()) == []
@@ -288,12 +317,15 @@ def test_a_failed_rerun_keeps_the_previous_complete_run(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", str(path), "--out", str(out), "-q", "--no-replay"]) == EXIT_OK
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    policy = failing_policy(tmp_path, """
+    policy = failing_policy(
+        tmp_path,
+        """
         raise RuntimeError("policy crashed")
-        """)
-    assert main(["run", str(path), "--out", str(out), "-q", "--set",
-                 f"policy.name={policy}"]) == 1
+        """,
+    )
+    assert main(["run", str(path), "--out", str(out), "-q", "--set", f"policy.name={policy}"]) == 1
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["check.yaml", "failing_policy.py", "run"])
+        ["check.yaml", "failing_policy.py", "run"]
+    )

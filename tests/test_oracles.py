@@ -53,9 +53,9 @@ def test_random_search_matches_koopman_for_independent_legs():
     engine leaves the band with probability ~1e-4 (at most 1/16 by Chebyshev). (This
     seed: 0.579 against p = 0.588.) Detections on transit legs are checked to be none.
     """
-    side, r, l, speed = 20_000.0, 35.0, 1000.0, 50.0
+    side, r, leg_m, speed = 20_000.0, 35.0, 1000.0, 50.0
     n_vehicles, k_legs, m_targets = 80, 60, 5000
-    margin = l / 2 + r
+    margin = leg_m / 2 + r
     targets = np.random.default_rng(20240611).uniform(margin, side - margin, (m_targets, 2))
     text = f"""
 schema_version: 1
@@ -75,7 +75,7 @@ missions:
      targets: {points_yaml(targets)}}}
 policy:
   name: random_search
-  params: {{leg_length_m: {l}, search_during_transit: false}}
+  params: {{leg_length_m: {leg_m}, search_during_transit: false}}
 """
     run = Simulation(load_scenario_text(text)).run()
     legs, ev = run.legs, run.events
@@ -91,9 +91,10 @@ policy:
     chosen = np.array(chosen)
     n_legs = len(chosen)
     assert n_legs == n_vehicles * k_legs
-    length = np.hypot(legs["x1_m"][chosen] - legs["x0_m"][chosen],
-                      legs["y1_m"][chosen] - legs["y0_m"][chosen])
-    assert length == pytest.approx(np.full(n_legs, l))
+    length = np.hypot(
+        legs["x1_m"][chosen] - legs["x0_m"][chosen], legs["y1_m"][chosen] - legs["y0_m"][chosen]
+    )
+    assert length == pytest.approx(np.full(n_legs, leg_m))
     # Nothing is detected on transit legs.
     det = ev["kind"] == "detection"
     assert legs["sensing"][ev["leg"][det]].all()
@@ -101,13 +102,15 @@ policy:
     seen = np.unique(ev["target"][det & np.isin(ev["leg"], chosen)])
     fraction = len(seen) / m_targets
 
-    sausage = 2 * r * l + math.pi * r * r
+    sausage = 2 * r * leg_m + math.pi * r * r
     q = sausage / side**2
     p = 1.0 - (1.0 - q) ** n_legs
     x = n_legs * q / (1 - q) ** 2
     c = math.expm1(x) / x
     inner = (side - 2 * margin) ** 2
-    var = p * (1 - p) / m_targets + (1 - p) ** 2 * c * n_legs * (sausage / inner) ** 2 / (1 - q) ** 2
+    var = (
+        p * (1 - p) / m_targets + (1 - p) ** 2 * c * n_legs * (sausage / inner) ** 2 / (1 - q) ** 2
+    )
     tolerance = 4.0 * math.sqrt(var)
     assert 0.035 < tolerance < 0.045
     assert abs(fraction - p) <= tolerance, (fraction, p, tolerance)
@@ -171,8 +174,9 @@ def test_lawnmower_with_narrow_sweep_width_detects_w_over_s():
     """
     r, spacing, m_targets = 20.0, 100.0, 4000
     rng = np.random.default_rng(7)
-    targets = np.column_stack([rng.uniform(r, 2000 - r, m_targets),
-                               rng.uniform(0, 1000, m_targets)])
+    targets = np.column_stack(
+        [rng.uniform(r, 2000 - r, m_targets), rng.uniform(0, 1000, m_targets)]
+    )
     run = lawnmower_run(r, spacing, targets)
     ev = run.events
     seen = np.unique(ev["target"][ev["kind"] == "detection"])
@@ -217,8 +221,9 @@ def test_persistent_patrol_on_a_ring_circulates_with_period_n_over_k(k):
     n, v, r, t_up, T = 36, 10.0, 30.0, 20.0, 9000.0
     cells = ring_cells()
     bases = [cells[n * m // k] for m in range(k)]
-    sites = "\n".join(f"    - {{id: b{m}, kind: base, position: [{x}, {y}]}}"
-                      for m, (x, y) in enumerate(bases))
+    sites = "\n".join(
+        f"    - {{id: b{m}, kind: base, position: [{x}, {y}]}}" for m, (x, y) in enumerate(bases)
+    )
     counts = ", ".join(f"b{m}: 1" for m in range(k))
     text = f"""
 schema_version: 1
@@ -257,8 +262,9 @@ outputs: {{metrics_cell_m: 100}}
         at = move & np.isclose(legs["x1_m"], x) & np.isclose(legs["y1_m"], y)
         passes = np.sort(legs["t1_s"][at])
         assert len(passes) >= T / P - 2, f"cell {i} passed {len(passes)} times"
-        assert np.diff(passes) == pytest.approx(np.full(len(passes) - 1, P), abs=1e-6), \
+        assert np.diff(passes) == pytest.approx(np.full(len(passes) - 1, P), abs=1e-6), (
             f"cell {i} at {(x, y)} is not passed every {P} s"
+        )
 
     # Analytic coverage intervals: cell i is j = i mod (n/k) cells ahead of a base.
     gaps_max, integral = [], []
@@ -276,8 +282,9 @@ outputs: {{metrics_cell_m: 100}}
 
     cov = cell_coverage(run)
     assert cov.n_cells == n
-    order = [int(np.flatnonzero(np.all(np.isclose(cov.grid.centers, cell), axis=1))[0])
-             for cell in cells]
+    order = [
+        int(np.flatnonzero(np.all(np.isclose(cov.grid.centers, cell), axis=1))[0]) for cell in cells
+    ]
     assert cov.idleness_max_s[order] == pytest.approx(gaps_max, abs=1e-6)
 
     metrics = compute_metrics(run)

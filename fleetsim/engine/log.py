@@ -6,6 +6,8 @@ turned into the typed columns of :mod:`fleetsim.record` once, in batches.
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
 from fleetsim.record import EVENT_COLUMNS, EVENT_KINDS, LEG_COLUMNS, LEG_KINDS, Table
@@ -36,7 +38,8 @@ class LegStore:
             out = {name: np.zeros(0, dtype=dt) for name, dt in LEG_COLUMNS.items()}
             out["kind_code"] = np.zeros(0, dtype=np.int8)
             return out
-        arr = np.array(rows, dtype=np.float64)
+        arr = np.fromiter(chain.from_iterable(rows), dtype=np.float64,
+                          count=n * 13).reshape(n, 13)
         kind_code = arr[:, L_KIND].astype(np.int8)
         return {
             "leg": np.arange(start, start + n, dtype=np.int64),
@@ -70,7 +73,9 @@ class EventLog:
         """All events, ordered by time and then by the order they were recorded."""
         if not self.rows:
             return {name: np.zeros(0, dtype=dt) for name, dt in EVENT_COLUMNS.items()}
-        arr = np.array(self.rows, dtype=np.float64)
+        n = len(self.rows)
+        arr = np.fromiter(chain.from_iterable(self.rows), dtype=np.float64,
+                          count=n * 10).reshape(n, 10)
         order = np.argsort(arr[:, 0], kind="stable")
         arr = arr[order]
         code = arr[:, 1].astype(np.int16)

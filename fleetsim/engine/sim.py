@@ -135,6 +135,7 @@ class Simulation:
         self._never = Event(self.env)  # never triggered: a process waits on it until interrupted
         self.wall_s: dict[str, float] = {}
         self.n_decisions = 0
+        self.policy_wall_s = 0.0  # wall time spent inside the policy's decide()
 
     @staticmethod
     def _ro(a: np.ndarray) -> np.ndarray:
@@ -560,7 +561,9 @@ class Simulation:
         now = self.env.now
         self.view.now_s = now
         self.n_decisions += 1
+        t_policy = time.perf_counter()
         plans = self.policy.decide(now, self.view, tuple(requests))
+        self.policy_wall_s += time.perf_counter() - t_policy
         if plans:
             self._apply_plans(now, plans)
 

@@ -44,7 +44,7 @@ class SortedLegs:
     t1: np.ndarray
     p0: np.ndarray  # (n, 3)
     p1: np.ndarray  # (n, 3)
-    b0: np.ndarray  # battery at t0 (battery_end_wh + energy_wh)
+    b0: np.ndarray  # battery at t0 (the previous leg's battery_end_wh)
     b1: np.ndarray  # battery_end_wh
     start: np.ndarray  # (n_vehicles,) first row of each vehicle
     stop: np.ndarray  # (n_vehicles,) one past the last row
@@ -91,10 +91,15 @@ def sort_legs(legs: Table, vehicles: Table) -> SortedLegs:
     p0 = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]]).astype(np.float64)[order]
     p1 = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]]).astype(np.float64)[order]
     b1 = np.asarray(legs["battery_end_wh"], dtype=np.float64)[order]
-    b0 = b1 + np.asarray(legs["energy_wh"], dtype=np.float64)[order]
     dv = dense[order]
     counts = np.bincount(dv, minlength=n_v) if len(dv) else np.zeros(n_v, dtype=np.int64)
     stop = np.cumsum(counts)
+    # Battery at a leg's start: where the vehicle's previous leg left it (a charge leg
+    # draws no energy but refills the battery); the first leg's, from its energy.
+    b0 = np.empty_like(b1)
+    b0[1:] = b1[:-1]
+    first = (stop - counts)[counts > 0]
+    b0[first] = b1[first] + np.asarray(legs["energy_wh"], dtype=np.float64)[order][first]
     return SortedLegs(n_v, dv, kind, np.asarray(legs["sensing"], dtype=bool)[order],
                       t0[order], t1[order], p0, p1, b0, b1, stop - counts, stop)
 

@@ -51,8 +51,7 @@ class Faulty(Policy):
 
     name = "faulty"
 
-    def __init__(self, bad, at_s: float = 0.0, period_s: float | None = None,
-                 when=None):
+    def __init__(self, bad, at_s: float = 0.0, period_s: float | None = None, when=None):
         self.bad = bad
         self.at_s = at_s
         self.decision_period_s = period_s
@@ -62,8 +61,11 @@ class Faulty(Policy):
         due = self.when(now_s, fleet, requests) if self.when else now_s == self.at_s
         if due:
             return self.bad
-        return [Plan(0, [GoTo(600.0, 100.0), ReturnHome()])
-                for r in requests if r.reason == "start" and r.vehicle == 0]
+        return [
+            Plan(0, [GoTo(600.0, 100.0), ReturnHome()])
+            for r in requests
+            if r.reason == "start" and r.vehicle == 0
+        ]
 
 
 def run_with(policy: Policy):
@@ -97,32 +99,43 @@ def test_plan_vehicle_must_be_an_integer_index(vehicle):
     assert "unknown vehicle" in str(err)
 
 
-@pytest.mark.parametrize("action", [
-    GoTo(math.nan, 100.0),
-    GoTo(100.0, math.inf),
-    Route([[100.0, 100.0], [200.0, -math.inf]]),
-    Route(np.array([[100.0, 100.0], [math.nan, 200.0]])),
-], ids=["goto-nan", "goto-inf", "route-inf", "route-nan"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        GoTo(math.nan, 100.0),
+        GoTo(100.0, math.inf),
+        Route([[100.0, 100.0], [200.0, -math.inf]]),
+        Route(np.array([[100.0, 100.0], [math.nan, 200.0]])),
+    ],
+    ids=["goto-nan", "goto-inf", "route-inf", "route-nan"],
+)
 def test_non_finite_coordinates(action):
     err = fails_with(Faulty([Plan(1, [action])]), time_s=0.0, vehicle=1)
     assert "non-finite" in str(err)
 
 
-@pytest.mark.parametrize("waypoints", [
-    [[1.0, 2.0, 3.0]],  # (1, 3)
-    [1.0, 2.0],  # 1-D
-    [[[1.0, 2.0]]],  # 3-D
-    [["a", "b"]],  # not numbers
-    [[1.0, 2.0], [3.0]],  # ragged
-], ids=["n-by-3", "flat", "3d", "strings", "ragged"])
+@pytest.mark.parametrize(
+    "waypoints",
+    [
+        [[1.0, 2.0, 3.0]],  # (1, 3)
+        [1.0, 2.0],  # 1-D
+        [[[1.0, 2.0]]],  # 3-D
+        [["a", "b"]],  # not numbers
+        [[1.0, 2.0], [3.0]],  # ragged
+    ],
+    ids=["n-by-3", "flat", "3d", "strings", "ragged"],
+)
 def test_route_with_a_wrong_shape(waypoints):
     err = fails_with(Faulty([Plan(1, [Route(waypoints)])]), time_s=0.0, vehicle=1)
     assert "Route.waypoints" in str(err)
     assert "(n, 2)" in str(err)
 
 
-@pytest.mark.parametrize("action", ["goto", object(), GoTo, {"x_m": 1.0, "y_m": 2.0}],
-                         ids=["string", "object", "class", "dict"])
+@pytest.mark.parametrize(
+    "action",
+    ["goto", object(), GoTo, {"x_m": 1.0, "y_m": 2.0}],
+    ids=["string", "object", "class", "dict"],
+)
 def test_unknown_action(action):
     err = fails_with(Faulty([Plan(1, [GoTo(200.0, 200.0), action])]), time_s=0.0, vehicle=1)
     text = str(err)
@@ -131,13 +144,16 @@ def test_unknown_action(action):
         assert valid in text  # lists what is valid
 
 
-@pytest.mark.parametrize("action, words", [
-    (Hold(-5.0), "Hold.duration_s"),
-    (Hold(math.nan), "Hold.duration_s"),
-    (GoTo(200.0, 200.0, alt_agl_m=0.0), "alt_agl_m"),
-    (GoTo(200.0, 200.0, alt_agl_m=math.nan), "alt_agl_m"),
-    (Survey(area=None, spacing_m=0.0), "Survey.spacing_m"),
-])
+@pytest.mark.parametrize(
+    "action, words",
+    [
+        (Hold(-5.0), "Hold.duration_s"),
+        (Hold(math.nan), "Hold.duration_s"),
+        (GoTo(200.0, 200.0, alt_agl_m=0.0), "alt_agl_m"),
+        (GoTo(200.0, 200.0, alt_agl_m=math.nan), "alt_agl_m"),
+        (Survey(area=None, spacing_m=0.0), "Survey.spacing_m"),
+    ],
+)
 def test_bad_action_parameters(action, words):
     err = fails_with(Faulty([Plan(1, [action])]), time_s=0.0, vehicle=1)
     assert words in str(err)

@@ -16,7 +16,8 @@ VARIANTS = {
     "random_search": ["policy.name=random_search"],
     "random_search-inverse_cube": [
         "policy.name=random_search",
-        "fleet.types[0].sensor.detection={model: inverse_cube, sweep_width_m: 80}"],
+        "fleet.types[0].sensor.detection={model: inverse_cube, sweep_width_m: 80}",
+    ],
     "persistent_patrol": ["policy.name=persistent_patrol"],
 }
 

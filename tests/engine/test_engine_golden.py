@@ -32,8 +32,14 @@ E_VERTICAL = P_HOVER * T_VERTICAL  # 2 Wh
 HOME = (100.0, 100.0)
 
 
-def scenario(*, count: int = 1, pads: int = 1, duration_s: float = 3000.0,
-             targets: list | None = None, size_m: tuple = (6000, 2000)):
+def scenario(
+    *,
+    count: int = 1,
+    pads: int = 1,
+    duration_s: float = 3000.0,
+    targets: list | None = None,
+    size_m: tuple = (6000, 2000),
+):
     """A flat world with one base at HOME and ``count`` identical quadrotors."""
     mission = ""
     if targets is not None:
@@ -98,18 +104,26 @@ class Scripted(Policy):
 
 def log_of(run, skip=("run_start", "run_end")) -> list[tuple[float, str, int]]:
     ev = run.events
-    return [(round(float(t), 6), str(k), int(v))
-            for t, k, v in zip(ev["time_s"], ev["kind"], ev["vehicle"], strict=True)
-            if k not in skip]
+    return [
+        (round(float(t), 6), str(k), int(v))
+        for t, k, v in zip(ev["time_s"], ev["kind"], ev["vehicle"], strict=True)
+        if k not in skip
+    ]
 
 
 def legs_of(run, vehicle: int) -> list[tuple]:
     legs = run.legs
     out = []
     for i in np.flatnonzero(legs["vehicle"] == vehicle):
-        out.append((str(legs["kind"][i]), round(float(legs["t0_s"][i]), 6),
-                    round(float(legs["t1_s"][i]), 6), round(float(legs["energy_wh"][i]), 6),
-                    round(float(legs["battery_end_wh"][i]), 6)))
+        out.append(
+            (
+                str(legs["kind"][i]),
+                round(float(legs["t0_s"][i]), 6),
+                round(float(legs["t1_s"][i]), 6),
+                round(float(legs["energy_wh"][i]), 6),
+                round(float(legs["battery_end_wh"][i]), 6),
+            )
+        )
     return out
 
 
@@ -175,8 +189,10 @@ def test_reserve_on_a_straight_outbound_leg_has_the_closed_form_time():
         (1580.0, "charge_end", 0),
     ]
     ev = run.events
-    at = {k: ev["value"][ev["kind"] == k].tolist() for k in
-          ("reserve_reached", "return_start", "charge_start")}
+    at = {
+        k: ev["value"][ev["kind"] == k].tolist()
+        for k in ("reserve_reached", "return_start", "charge_start")
+    }
     assert at["reserve_reached"] == pytest.approx([b1 - P_CRUISE * tau])  # 60 Wh
     assert at["return_start"] == pytest.approx([distance])
     assert at["charge_start"] == pytest.approx([RESERVE])  # home with exactly the reserve
@@ -186,8 +202,11 @@ def test_reserve_on_a_straight_outbound_leg_has_the_closed_form_time():
     assert legs["x1_m"][move[0]] == pytest.approx(HOME[0] + distance)
     assert legs["t1_s"][move[0]] == pytest.approx(t_reserve)
     # 'reserve' is for information at the turn; 'recharged' once full again.
-    assert policy.calls == [(0.0, [(0, "start")]), (390.0, [(0, "reserve")]),
-                            (1580.0, [(0, "recharged")])]
+    assert policy.calls == [
+        (0.0, [(0, "start")]),
+        (390.0, [(0, "reserve")]),
+        (1580.0, [(0, "recharged")]),
+    ]
 
 
 def test_hold_without_duration_hovers_until_the_reserve():
@@ -215,10 +234,37 @@ def test_hold_without_duration_hovers_until_the_reserve():
     assert hold == [("hold", 60.0, 390.0, 66.0, 27.0)]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "engine bug: a vehicle hovering exactly above its base (Hold(None) right after "
+        "takeoff, or idle after a plan that ends over the base) hovers forever drawing 0 Wh: "
+        "Simulation._margin_time's discriminant qb^2 - 4 qa qc is analytically 0 there "
+        "(D(t) = 0 for all t) and rounds to a tiny negative number, so no root is found, "
+        "the hover leg gets an infinite duration and _open_leg charges it no energy "
+        "(fleetsim/engine/sim.py, _margin_time / _hover)"
+    ),
+)
+def test_hold_without_duration_over_the_base_hovers_until_the_reserve():
+    """Right above home the way back costs only the landing: (98 - 20 - 2) / 0.2 = 380 s
+    of hovering after the 10 s takeoff."""
+    run = Simulation(scenario(duration_s=1000.0), policy=Scripted({0: [Hold(None)]})).run()
+    assert log_of(run) == [
+        (0.0, "plan", 0),
+        (0.0, "takeoff", 0),
+        (390.0, "reserve_reached", 0),
+        (390.0, "return_start", 0),
+        (400.0, "landed", 0),
+        (400.0, "charge_start", 0),
+    ]
+    assert legs_of(run, 0)[1] == ("hold", 10.0, 390.0, 76.0, 22.0)
+
+
 def test_second_vehicle_waits_for_the_only_pad_until_the_first_is_charged():
     # Vehicle 0: 400 m out and back; vehicle 1: 800 m out and back; one pad.
-    policy = Scripted({0: [GoTo(500.0, 100.0), ReturnHome()],
-                       1: [GoTo(900.0, 100.0), ReturnHome()]})
+    policy = Scripted(
+        {0: [GoTo(500.0, 100.0), ReturnHome()], 1: [GoTo(900.0, 100.0), ReturnHome()]}
+    )
     run = Simulation(scenario(count=2), policy=policy).run()
     # v0: out 40 s, back 40 s, lands at 100 with 100 - 4 - 8 = 88 Wh; charges 120 s.
     # v1: out 80 s, back 80 s, lands at 180 with 100 - 4 - 16 = 80 Wh; the pad is busy
@@ -241,22 +287,104 @@ def test_second_vehicle_waits_for_the_only_pad_until_the_first_is_charged():
         (420.0, "charge_end", 1),
     ]
     assert [leg for leg in legs_of(run, 1) if leg[0] in ("wait_pad", "charge")] == [
-        ("wait_pad", 180.0, 220.0, 0.0, 80.0), ("charge", 220.0, 420.0, 0.0, 100.0)]
+        ("wait_pad", 180.0, 220.0, 0.0, 80.0),
+        ("charge", 220.0, 420.0, 0.0, 100.0),
+    ]
     ev = run.events
     assert ev["value"][ev["kind"] == "pad_queue"].tolist() == [1.0]
     assert ev["value"][ev["kind"] == "charge_start"].tolist() == [88.0, 80.0]
-    assert policy.calls == [(0.0, [(0, "start"), (1, "start")]),
-                            (220.0, [(0, "recharged")]), (420.0, [(1, "recharged")])]
+    assert policy.calls == [
+        (0.0, [(0, "start"), (1, "start")]),
+        (220.0, [(0, "recharged")]),
+        (420.0, [(1, "recharged")]),
+    ]
 
 
 def test_all_requests_due_at_one_time_arrive_in_one_decide_call():
     # Three vehicles start together; two of them arrive together (same distance).
-    policy = Scripted({0: [GoTo(600.0, 100.0)], 1: [GoTo(100.0, 600.0)],
-                       2: [GoTo(400.0, 500.0)]})
+    policy = Scripted({0: [GoTo(600.0, 100.0)], 1: [GoTo(100.0, 600.0)], 2: [GoTo(400.0, 500.0)]})
     Simulation(scenario(count=3, duration_s=200.0), policy=policy).run()
     # 500 m for every vehicle: all three arrive at 10 + 50 = 60 s and go idle together.
-    assert policy.calls == [(0.0, [(0, "start"), (1, "start"), (2, "start")]),
-                            (60.0, [(0, "idle"), (1, "idle"), (2, "idle")])]
+    assert policy.calls == [
+        (0.0, [(0, "start"), (1, "start"), (2, "start")]),
+        (60.0, [(0, "idle"), (1, "idle"), (2, "idle")]),
+    ]
+
+
+class Watcher(Policy):
+    """Flies a route, holds, comes back; records what the fleet view says every 25 s."""
+
+    name = "watcher"
+    decision_period_s = 25.0
+
+    def __init__(self):
+        self.seen: dict[float, tuple] = {}
+
+    def decide(self, now_s, fleet, requests):
+        xy, t_end = fleet.plan_end([0])
+        self.seen[now_s] = (
+            tuple(fleet.positions([0])[0].tolist()),
+            round(float(fleet.battery_wh([0])[0]), 9),
+            str(fleet.states([0])[0]),
+            tuple(xy[0].tolist()),
+            float(t_end[0]),
+        )
+        return [
+            Plan(
+                0,
+                [
+                    Route([(600.0, 100.0), (600.0, 600.0), (100.0, 600.0)]),
+                    Hold(30.0),
+                    GoTo(100.0, 100.0),
+                ],
+            )
+            for r in requests
+            if r.reason == "start"
+        ]
+
+
+def test_the_fleet_view_interpolates_position_and_battery_along_the_legs():
+    # Takeoff 0-10 s; the route's corners at 60, 110 and 160 s; hold 160-190 s; home
+    # (100, 100) at 240 s. Cruising draws 0.1 Wh/s, hovering 0.2 Wh/s.
+    policy = Watcher()
+    run = Simulation(scenario(duration_s=240.0), policy=policy).run()
+    assert log_of(run) == [
+        (0.0, "plan", 0),
+        (0.0, "takeoff", 0),
+        (60.0, "arrive", 0),
+        (110.0, "arrive", 0),
+        (160.0, "arrive", 0),
+        (240.0, "arrive", 0),
+    ]
+    seen = {t: v[:3] for t, v in policy.seen.items()}
+    assert seen == {
+        0.0: ((100.0, 100.0, 0.0), 100.0, "ground"),
+        25.0: ((250.0, 100.0, 50.0), 96.5, "moving"),
+        50.0: ((500.0, 100.0, 50.0), 94.0, "moving"),
+        75.0: ((600.0, 250.0, 50.0), 91.5, "moving"),
+        100.0: ((600.0, 500.0, 50.0), 89.0, "moving"),
+        125.0: ((450.0, 600.0, 50.0), 86.5, "moving"),
+        150.0: ((200.0, 600.0, 50.0), 84.0, "moving"),
+        175.0: ((100.0, 600.0, 50.0), 80.0, "holding"),
+        200.0: ((100.0, 500.0, 50.0), 76.0, "moving"),
+        225.0: ((100.0, 250.0, 50.0), 73.5, "moving"),
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "engine inaccuracy: FleetView.plan_end leaves out the takeoff of a vehicle that is "
+        "on the ground when its plan is given (Simulation._extend_estimate adds only "
+        "distance / speed and hold times), so it says 230 s for a plan that ends at 240 s "
+        "(fleetsim/engine/sim.py, _extend_estimate)"
+    ),
+)
+def test_plan_end_is_when_the_plan_really_ends():
+    policy = Watcher()
+    Simulation(scenario(duration_s=240.0), policy=policy).run()
+    for t in (25.0, 100.0, 200.0):
+        assert policy.seen[t][3:] == ((100.0, 100.0), 240.0)
 
 
 # --------------------------------------------------------------------------- re-tasking
@@ -267,11 +395,14 @@ def test_a_replacing_plan_cuts_the_current_leg_and_cancels_its_later_events():
     there at x = 100 + 10 * (50 - 10) = 500. A target 500 m further east on the old
     track is never detected; targets on the flown parts are, at the exact entry time
     t0 + (along - sqrt(r^2 - d^2)) / v."""
-    targets = [(300.0, 120.0),  # beside the flown part of the first leg (d = 20 m)
-               (1000.0, 100.0),  # on the cut-off part of the first leg
-               (510.0, 600.0)]  # beside the new leg (d = 10 m)
-    policy = Scripted({0: [GoTo(3100.0, 100.0)]}, period_s=50.0,
-                      on_periodic={(50.0, 0): [GoTo(500.0, 1100.0)]})
+    targets = [
+        (300.0, 120.0),  # beside the flown part of the first leg (d = 20 m)
+        (1000.0, 100.0),  # on the cut-off part of the first leg
+        (510.0, 600.0),
+    ]  # beside the new leg (d = 10 m)
+    policy = Scripted(
+        {0: [GoTo(3100.0, 100.0)]}, period_s=50.0, on_periodic={(50.0, 0): [GoTo(500.0, 1100.0)]}
+    )
     run = Simulation(scenario(targets=targets, duration_s=300.0), policy=policy).run()
     r = 30.0
     t_first = T_VERTICAL + (200.0 - math.sqrt(r * r - 20.0**2)) / SPEED
@@ -304,58 +435,75 @@ def test_a_replacing_plan_cuts_the_current_leg_and_cancels_its_later_events():
 def test_a_replacing_plan_during_takeoff_replaces_the_route_being_started():
     # Told to go east at 0 s, re-tasked north at 5 s while still climbing: the vehicle
     # never heads east; its first leg after the climb goes north (1000 m at 10 m/s).
-    policy = Scripted({0: [GoTo(3100.0, 100.0)]}, period_s=5.0,
-                      on_periodic={(5.0, 0): [GoTo(100.0, 1100.0)]})
+    policy = Scripted(
+        {0: [GoTo(3100.0, 100.0)]}, period_s=5.0, on_periodic={(5.0, 0): [GoTo(100.0, 1100.0)]}
+    )
     run = Simulation(scenario(duration_s=300.0), policy=policy).run()
     legs = run.legs
     airborne = legs["kind"] != "ground"
     assert legs["x1_m"][airborne].max() == HOME[0]
     move = np.flatnonzero(legs["kind"] == "move")
     assert (legs["x1_m"][move[0]], legs["y1_m"][move[0]], legs["z1_m"][move[0]]) == (
-        100.0, 1100.0, AGL)
+        100.0,
+        1100.0,
+        AGL,
+    )
     assert legs["t1_s"][move[0]] - legs["t0_s"][move[0]] == pytest.approx(1000.0 / SPEED)
     assert [k for _, k, _ in log_of(run)].count("takeoff") == 1
     assert_legs_tile_the_run(run)
 
 
 def test_an_empty_replacing_plan_leaves_the_vehicle_idle_and_it_asks_as_idle():
-    policy = Scripted({0: [GoTo(3100.0, 100.0)]}, period_s=50.0,
-                      on_periodic={(50.0, 0): []})
+    policy = Scripted({0: [GoTo(3100.0, 100.0)]}, period_s=50.0, on_periodic={(50.0, 0): []})
     Simulation(scenario(duration_s=120.0), policy=policy).run()
     at_50 = [reqs for t, reqs in policy.calls if t == 50.0]
     assert at_50 == [[(0, "periodic")], [(0, "idle")]]
 
 
 def test_hold_is_cut_by_a_replacing_plan_and_energy_is_charged_pro_rata():
-    policy = Scripted({0: [Hold(100.0), ReturnHome()]}, period_s=40.0,
-                      on_periodic={(40.0, 0): [ReturnHome()]})
+    policy = Scripted(
+        {0: [Hold(100.0), ReturnHome()]}, period_s=40.0, on_periodic={(40.0, 0): [ReturnHome()]}
+    )
     run = Simulation(scenario(duration_s=200.0), policy=policy).run()
     # Takeoff 0-10, hold 10-40 (cut, 30 s x 0.2 Wh/s = 6 Wh), no distance home, land 40-50.
-    assert legs_of(run, 0)[:3] == [("takeoff", 0.0, 10.0, 2.0, 98.0),
-                                   ("hold", 10.0, 40.0, 6.0, 92.0),
-                                   ("land", 40.0, 50.0, 2.0, 90.0)]
-    assert log_of(run)[:6] == [(0.0, "plan", 0), (0.0, "takeoff", 0), (40.0, "plan", 0),
-                               (40.0, "return_start", 0), (50.0, "landed", 0),
-                               (50.0, "charge_start", 0)]
+    assert legs_of(run, 0)[:3] == [
+        ("takeoff", 0.0, 10.0, 2.0, 98.0),
+        ("hold", 10.0, 40.0, 6.0, 92.0),
+        ("land", 40.0, 50.0, 2.0, 90.0),
+    ]
+    assert log_of(run)[:6] == [
+        (0.0, "plan", 0),
+        (0.0, "takeoff", 0),
+        (40.0, "plan", 0),
+        (40.0, "return_start", 0),
+        (50.0, "landed", 0),
+        (50.0, "charge_start", 0),
+    ]
 
 
 def test_each_accepted_plan_is_recorded_as_a_plan_event():
     # 'plan' events: value = number of actions (fleetsim.record.EVENT_KINDS).
-    policy = Scripted({0: [GoTo(600.0, 100.0), Hold(10.0), ReturnHome()],
-                       1: [Hold(5.0)]}, period_s=40.0,
-                      on_periodic={(40.0, 1): [GoTo(200.0, 200.0), ReturnHome()]})
+    policy = Scripted(
+        {0: [GoTo(600.0, 100.0), Hold(10.0), ReturnHome()], 1: [Hold(5.0)]},
+        period_s=40.0,
+        on_periodic={(40.0, 1): [GoTo(200.0, 200.0), ReturnHome()]},
+    )
     run = Simulation(scenario(count=2, duration_s=200.0), policy=policy).run()
     ev = run.events
     plan = ev["kind"] == "plan"
-    assert list(zip(ev["time_s"][plan].tolist(), ev["vehicle"][plan].tolist(),
-                    ev["value"][plan].tolist(), strict=True)) == [
-        (0.0, 0, 3.0), (0.0, 1, 1.0), (40.0, 1, 2.0)]
+    assert list(
+        zip(
+            ev["time_s"][plan].tolist(),
+            ev["vehicle"][plan].tolist(),
+            ev["value"][plan].tolist(),
+            strict=True,
+        )
+    ) == [(0.0, 0, 3.0), (0.0, 1, 1.0), (40.0, 1, 2.0)]
 
 
 def test_a_target_in_view_across_a_waypoint_is_detected_once():
     policy = Scripted({0: [Route([(500.0, 100.0), (900.0, 100.0)])]})
-    run = Simulation(scenario(targets=[(510.0, 110.0)], duration_s=200.0),
-                     policy=policy).run()
+    run = Simulation(scenario(targets=[(510.0, 110.0)], duration_s=200.0), policy=policy).run()
     ev = run.events
     det = ev["kind"] == "detection"
     # Enters the 30 m disc when 30 m away: along - sqrt(30^2 - 10^2) from the start.
@@ -410,12 +558,20 @@ def test_builtin_policies_runs_tile_time_with_continuous_positions(name):
 def test_golden_runs_tile_time():
     runs = [
         Simulation(scenario(), policy=Scripted({0: [GoTo(5900.0, 100.0)]})).run(),
-        Simulation(scenario(count=2), policy=Scripted(
-            {0: [GoTo(500.0, 100.0), ReturnHome()], 1: [GoTo(900.0, 100.0), ReturnHome()]}
-        )).run(),
-        Simulation(scenario(duration_s=300.0), policy=Scripted(
-            {0: [GoTo(3100.0, 100.0)]}, period_s=50.0,
-            on_periodic={(50.0, 0): [GoTo(500.0, 1100.0)]})).run(),
+        Simulation(
+            scenario(count=2),
+            policy=Scripted(
+                {0: [GoTo(500.0, 100.0), ReturnHome()], 1: [GoTo(900.0, 100.0), ReturnHome()]}
+            ),
+        ).run(),
+        Simulation(
+            scenario(duration_s=300.0),
+            policy=Scripted(
+                {0: [GoTo(3100.0, 100.0)]},
+                period_s=50.0,
+                on_periodic={(50.0, 0): [GoTo(500.0, 1100.0)]},
+            ),
+        ).run(),
     ]
     for run in runs:
         assert_legs_tile_the_run(run)

@@ -21,8 +21,7 @@ from fleetsim.scenario import load_scenario_text
 V, T_UP = 10.0, 10.0
 
 
-def vehicle_yaml(base: str, radius: float, battery_wh: float = 1000.0,
-                 climb: float = 5.0) -> str:
+def vehicle_yaml(base: str, radius: float, battery_wh: float = 1000.0, climb: float = 5.0) -> str:
     return f"""
 fleet:
   types:
@@ -188,12 +187,18 @@ policy: {{name: fly}}
 """
     run = Simulation(load_scenario_text(text), policy=Fly([GoTo(1700.0, 1100.0)])).run()
     ev = run.events
-    zone_events = [(round(float(t), 9), str(k), int(z))
-                   for t, k, z in zip(ev["time_s"], ev["kind"], ev["zone"], strict=True)
-                   if str(k).startswith("zone_")]
+    zone_events = [
+        (round(float(t), 9), str(k), int(z))
+        for t, k, z in zip(ev["time_s"], ev["kind"], ev["zone"], strict=True)
+        if str(k).startswith("zone_")
+    ]
     # The low zone (ceiling 40 m, the vehicle flies at 50 m) is never entered.
-    assert zone_events == [(60.0, "zone_enter", 0), (80.0, "zone_exit", 0),
-                           (100.0, "zone_enter", 1), (110.0, "zone_exit", 1)]
+    assert zone_events == [
+        (60.0, "zone_enter", 0),
+        (80.0, "zone_exit", 0),
+        (100.0, "zone_enter", 1),
+        (110.0, "zone_exit", 1),
+    ]
     enter = events(run, "zone_enter")
     assert enter["x_m"] == pytest.approx([1000.0, 1400.0])
     m = compute_metrics(run)
@@ -217,8 +222,7 @@ world:
 {vehicle_yaml("home", 30.0)}
 policy: {{name: fly}}
 """
-    run = Simulation(load_scenario_text(text),
-                     policy=Fly([GoTo(1100.0, 1100.0), Hold(None)])).run()
+    run = Simulation(load_scenario_text(text), policy=Fly([GoTo(1100.0, 1100.0), Hold(None)])).run()
     assert events(run, "zone_enter")["time_s"].tolist() == [60.0]
     assert len(events(run, "zone_exit")["time_s"]) == 0
     m = compute_metrics(run)
@@ -228,16 +232,11 @@ policy: {{name: fly}}
 # --------------------------------------------------------------------------- energy on hills
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: the energy the engine keeps for the way home (Simulation._margin_time: "
-    "R + k * horizontal distance + landing) ignores that a leg lasts "
-    "max(horizontal / speed, |dz| / climb_rate) (Simulation._fly); a vehicle far above "
-    "its base is sent home too late and its battery runs out on the way "
-    "(fleetsim/engine/sim.py)"))
 def test_a_vehicle_sent_home_at_its_reserve_gets_home_over_a_plateau(tmp_path):
     """Home at x = 900 on the plain; an 800 m plateau starts at x = 1000. The vehicle
     hovers 300 m from home on the plateau; descending 800 m at 2 m/s takes 400 s, not
-    the 30 s of the horizontal distance. It must still land with its reserve."""
+    the 30 s of the horizontal distance. The engine must turn it home in time: it never
+    runs out, and lands with at least its reserve (20 Wh)."""
     h = np.zeros((41, 41))
     h[:, 20:] = 800.0
     np.save(tmp_path / "plateau.npy", h)
@@ -253,6 +252,41 @@ policy: {{name: fly}}
 """
     sc = load_scenario_text(text, base_dir=str(tmp_path))
     run = Simulation(sc, policy=Fly([GoTo(1200.0, 1000.0), Hold(None)])).run()
-    assert len(events(run, "reserve_reached")["time_s"]) == 1
+    assert len(events(run, "reserve_reached")["time_s"]) >= 1
     assert len(events(run, "battery_depleted")["time_s"]) == 0
-    assert events(run, "charge_start")["value"] == pytest.approx([20.0], abs=1e-6)
+    assert (events(run, "charge_start")["value"] >= 20.0 - 1e-9).all()
+    assert (run.legs["battery_end_wh"] >= 20.0 - 1e-9).all()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "engine bug: the engine flies a vehicle home around no-fly zones "
+        "(Simulation._return_path) but decides when to turn home from the straight-line "
+        "distance (Simulation._margin_time: R + k * |home - position| + landing), so a "
+        "vehicle behind a zone comes home below its reserve, or not at all "
+        "(fleetsim/engine/sim.py)"
+    ),
+)
+def test_a_vehicle_sent_home_around_a_no_fly_zone_lands_with_its_reserve():
+    """Home at (500, 200); a no-fly wall x 1000..1200, y -500..3000 lies between home and
+    the hover point (1700, 200). Straight home is 1200 m, the way around the wall's
+    south end about 1.9 km: the turn-back must allow for it."""
+    text = f"""
+schema_version: 1
+name: wall
+run: {{duration_s: 2000, seed: 1}}
+world:
+  terrain: {{source: flat, size_m: [4000, 4000], spacing_m: 50}}
+  zones: [{{id: wall, kind: no_fly, rect: [1000, -500, 1200, 3000]}}]
+  sites: [{{id: home, kind: base, position: [500, 200]}}]
+{vehicle_yaml("home", 30.0, battery_wh=100.0)}
+policy: {{name: fly}}
+"""
+    run = Simulation(load_scenario_text(text), policy=Fly([GoTo(1700.0, 200.0), Hold(None)])).run()
+    legs = run.legs
+    ret = legs["kind"] == "return"
+    assert ret.sum() >= 2  # it does go around the wall, not through it
+    assert compute_metrics(run)["safety.geofence_entries"] == 1  # the policy's own GoTo
+    assert len(events(run, "battery_depleted")["time_s"]) == 0
+    assert (events(run, "charge_start")["value"] >= 20.0 - 1e-9).all()

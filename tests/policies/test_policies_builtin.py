@@ -13,10 +13,22 @@ from fleetsim.policy import policy_class
 from fleetsim.scenario import load_scenario_text
 
 
-def flat_scenario(*, policy: str, params: str = "{}", count: int = 1, battery_wh: float = 1.0e6,
-                  duration_s: float = 3000.0, radius: float = 50.0, zones: str = "[]",
-                  area: str = "{rect: [0, 0, 2000, 1000]}", base=(0, 0), pads: int = 1,
-                  kind: str = "search", window: float = 10.0):
+def flat_scenario(
+    *,
+    policy: str,
+    params: str = "{}",
+    count: int = 1,
+    battery_wh: float = 1.0e6,
+    duration_s: float = 3000.0,
+    radius: float = 50.0,
+    zones: str = "[]",
+    area: str = "{rect: [0, 0, 2000, 1000]}",
+    base=(0, 0),
+    pads: int = 1,
+    kind: str = "search",
+    window: float = 10.0,
+    cell_m: float = 25.0,
+):
     text = f"""
 schema_version: 1
 name: policy_test
@@ -34,7 +46,7 @@ fleet:
 missions:
   - {{id: area, kind: {kind}, area: {area}}}
 policy: {{name: {policy}, params: {params}}}
-outputs: {{metrics_cell_m: 25}}
+outputs: {{metrics_cell_m: {cell_m}}}
 """
     return load_scenario_text(text, filename="<policy test>")
 
@@ -61,8 +73,12 @@ def test_builtins_are_registered_under_their_names(name):
 
 @pytest.mark.parametrize("transit", [True, False])
 def test_random_search_alternates_transit_and_search_legs(transit):
-    sc = flat_scenario(policy="random_search", count=3, duration_s=1500.0,
-                       params=f"{{leg_length_m: 400, search_during_transit: {str(transit).lower()}}}")
+    sc = flat_scenario(
+        policy="random_search",
+        count=3,
+        duration_s=1500.0,
+        params=f"{{leg_length_m: 400, search_during_transit: {str(transit).lower()}}}",
+    )
     run = Simulation(sc).run()
     legs = run.legs
     ev = run.events
@@ -77,22 +93,31 @@ def test_random_search_alternates_transit_and_search_legs(transit):
         assert legs["sensing"][search_legs].all()
         # Search legs: 400 m long, midpoint in the mission area; each starts where its
         # transit leg ended.
-        length = np.hypot(legs["x1_m"][search_legs] - legs["x0_m"][search_legs],
-                          legs["y1_m"][search_legs] - legs["y0_m"][search_legs])
+        length = np.hypot(
+            legs["x1_m"][search_legs] - legs["x0_m"][search_legs],
+            legs["y1_m"][search_legs] - legs["y0_m"][search_legs],
+        )
         assert length == pytest.approx(np.full(len(search_legs), 400.0))
-        mid = np.column_stack([(legs["x0_m"][search_legs] + legs["x1_m"][search_legs]) / 2,
-                               (legs["y0_m"][search_legs] + legs["y1_m"][search_legs]) / 2])
+        mid = np.column_stack(
+            [
+                (legs["x0_m"][search_legs] + legs["x1_m"][search_legs]) / 2,
+                (legs["y0_m"][search_legs] + legs["y1_m"][search_legs]) / 2,
+            ]
+        )
         assert shapely.contains_xy(area, mid[:, 0], mid[:, 1]).all()
         # Headings are not all alike (uniform draws).
-        heading = np.arctan2(legs["y1_m"][search_legs] - legs["y0_m"][search_legs],
-                             legs["x1_m"][search_legs] - legs["x0_m"][search_legs])
+        heading = np.arctan2(
+            legs["y1_m"][search_legs] - legs["y0_m"][search_legs],
+            legs["x1_m"][search_legs] - legs["x0_m"][search_legs],
+        )
         assert np.ptp(heading) > 1.0
 
 
 def test_random_search_legs_differ_between_vehicles_and_seeds():
     def first_search_leg(seed: int) -> np.ndarray:
-        sc = flat_scenario(policy="random_search", count=2, duration_s=300.0,
-                           params="{leg_length_m: 400}")
+        sc = flat_scenario(
+            policy="random_search", count=2, duration_s=300.0, params="{leg_length_m: 400}"
+        )
         from dataclasses import replace
 
         sc = replace(sc, run=replace(sc.run, seed=seed))
@@ -124,35 +149,41 @@ def test_lawnmower_fleet_covers_the_whole_area_and_goes_home():
     assert not (ev["kind"] == "reserve_reached").any()
     # The strips are shared fairly: equal areas, so similar sweep lengths.
     legs = run.legs
-    sweep = [legs["t1_s"][moves(run, v)].max() - legs["t0_s"][moves(run, v)].min()
-             for v in range(4)]
+    sweep = [
+        legs["t1_s"][moves(run, v)].max() - legs["t0_s"][moves(run, v)].min() for v in range(4)
+    ]
     assert max(sweep) < 1.5 * min(sweep)
 
 
 def test_lawnmower_default_spacing_is_the_sweep_width():
-    sc = flat_scenario(policy="lawnmower", radius=40.0)
+    sc = flat_scenario(policy="lawnmower", radius=25.0)
     run = Simulation(sc).run()
     legs = run.legs
     i = moves(run, 0)
     long = np.abs(legs["x1_m"][i] - legs["x0_m"][i]) > 1000  # the east-west tracks
     ys = np.unique(legs["y0_m"][i][long])
-    assert np.diff(ys) == pytest.approx(np.full(len(ys) - 1, 80.0))
+    assert ys.tolist() == [25.0 + 50.0 * k for k in range(20)]
     assert compute_metrics(run)["coverage.fraction"] == 1.0
 
 
 def test_lawnmower_resumes_where_it_reached_its_reserve():
     """100 Wh at 0.1 Wh/s of cruising: the vehicle turns home mid-track, recharges, flies
     back to the exact point where it stopped with its sensor off, and sweeps on."""
-    sc = flat_scenario(policy="lawnmower", params="{spacing_m: 100}", battery_wh=100.0,
-                       duration_s=6000.0)
+    sc = flat_scenario(
+        policy="lawnmower", params="{spacing_m: 100}", battery_wh=100.0, duration_s=6000.0
+    )
     run = Simulation(sc).run()
     legs, ev = run.legs, run.events
     reserve = np.flatnonzero(ev["kind"] == "reserve_reached")
     assert len(reserve) >= 1
     stop_leg = int(ev["leg"][reserve[0]])
     stop = (legs["x1_m"][stop_leg], legs["y1_m"][stop_leg])
-    heading = np.array([legs["x1_m"][stop_leg] - legs["x0_m"][stop_leg],
-                        legs["y1_m"][stop_leg] - legs["y0_m"][stop_leg]])
+    heading = np.array(
+        [
+            legs["x1_m"][stop_leg] - legs["x0_m"][stop_leg],
+            legs["y1_m"][stop_leg] - legs["y0_m"][stop_leg],
+        ]
+    )
     after = [i for i in moves(run, 0).tolist() if legs["t0_s"][i] > legs["t1_s"][stop_leg]]
     back, on = after[0], after[1]
     assert not legs["sensing"][back]
@@ -176,12 +207,20 @@ def test_lawnmower_without_return_home_stays_out():
 # --------------------------------------------------------------------------- persistent patrol
 
 
-def patrol_run(*, neighbourhood: int, count: int = 3, zones: str = "[]",
-               duration_s: float = 1800.0):
-    sc = flat_scenario(policy="persistent_patrol", kind="persistent", count=count,
-                       radius=50.0, duration_s=duration_s, base=(1000, 500), zones=zones,
-                       params=f"{{cell_size_m: 100, neighbourhood: {neighbourhood}, "
-                              "decision_period_s: 60}")
+def patrol_run(
+    *, neighbourhood: int, count: int = 3, zones: str = "[]", duration_s: float = 1800.0
+):
+    sc = flat_scenario(
+        policy="persistent_patrol",
+        kind="persistent",
+        count=count,
+        radius=50.0,
+        duration_s=duration_s,
+        base=(1000, 500),
+        zones=zones,
+        cell_m=100.0,
+        params=f"{{cell_size_m: 100, neighbourhood: {neighbourhood}, decision_period_s: 60}}",
+    )
     return Simulation(sc).run()
 
 
@@ -190,12 +229,14 @@ def test_patrol_steps_from_cell_centre_to_neighbouring_cell_centre(neighbourhood
     run = patrol_run(neighbourhood=neighbourhood)
     legs = run.legs
     i = moves(run)
+    i = i[legs["t1_s"][i] < run.duration_s]  # not the legs cut by the end of the run
     x1, y1 = legs["x1_m"][i], legs["y1_m"][i]
     # Cell centres of the 100 m grid over the area: 50, 150, ...
     assert np.allclose((x1 - 50.0) % 100.0, 0.0) and np.allclose((y1 - 50.0) % 100.0, 0.0)
     step = np.hypot(x1 - legs["x0_m"][i], y1 - legs["y0_m"][i])
     from_centre = np.isclose((legs["x0_m"][i] - 50.0) % 100.0, 0.0) & np.isclose(
-        (legs["y0_m"][i] - 50.0) % 100.0, 0.0)
+        (legs["y0_m"][i] - 50.0) % 100.0, 0.0
+    )
     allowed = [100.0] if neighbourhood == 4 else [100.0, 100.0 * np.sqrt(2)]
     ok = np.zeros(len(i), dtype=bool)
     for a in allowed:
@@ -208,6 +249,7 @@ def test_patrol_steps_from_cell_centre_to_neighbouring_cell_centre(neighbourhood
 def test_patrol_keeps_every_cell_recently_seen():
     run = patrol_run(neighbourhood=8, count=3, duration_s=3600.0)
     m = compute_metrics(run)
+    assert m["coverage.cells"] == 200  # metrics cells = patrol cells: centres on the path
     assert m["coverage.fraction"] == 1.0
     # 200 cells of 100 m, 3 vehicles at 20 m/s: a full tour of the area by one vehicle
     # takes 20,000 m / 20 = 1,000 s; with three, no cell should wait much longer.
@@ -216,9 +258,16 @@ def test_patrol_keeps_every_cell_recently_seen():
 
 def test_patrol_avoids_no_fly_zones():
     zone = "[{id: nofly, kind: no_fly, rect: [700, 300, 1300, 700]}]"
-    sc = flat_scenario(policy="persistent_patrol", kind="persistent", count=3, radius=50.0,
-                       duration_s=1800.0, base=(100, 100), zones=zone,
-                       params="{cell_size_m: 100, neighbourhood: 8, decision_period_s: 60}")
+    sc = flat_scenario(
+        policy="persistent_patrol",
+        kind="persistent",
+        count=3,
+        radius=50.0,
+        duration_s=1800.0,
+        base=(100, 100),
+        zones=zone,
+        params="{cell_size_m: 100, neighbourhood: 8, decision_period_s: 60}",
+    )
     run = Simulation(sc).run()
     legs = run.legs
     i = moves(run)
