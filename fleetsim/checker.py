@@ -98,9 +98,9 @@ def check_policy(name: str, scenario: Scenario | None = None, *,
     for _ in range(2):
         world = build_world(scenario)
         before = _world_digest(world)
-        sim = Simulation(scenario, world=world)
-        before = before, sim.home_xy_arr.tobytes()
         try:
+            sim = Simulation(scenario, world=world)
+            before = before, sim.home_xy_arr.tobytes()
             run = sim.run()
         except ValueError as exc:
             if "read-only" not in str(exc):

@@ -163,16 +163,6 @@ def test_a_policy_that_forces_its_way_into_the_targets_fails(tmp_path):
     assert "changed its inputs" in text and "read-only" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason=(
-        "checker gap: a policy writing into a read-only input in reset() escapes "
-        "check_policy as a bare ValueError ('assignment destination is read-only') that does "
-        "not name the policy: check_policy turns such errors into PolicyError only around "
-        "sim.run(), but reset() runs inside Simulation() (fleetsim/checker.py, check_policy)"
-    ),
-)
 def test_a_policy_that_moves_the_targets_in_reset_fails(tmp_path):
     name = policy_file(
         tmp_path,

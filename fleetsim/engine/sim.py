@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
+import shapely
 import simpy
 from simpy.events import Event
 from simpy.exceptions import Interrupt
@@ -82,6 +83,8 @@ _K_CHARGE = LEG_KIND_CODE["charge"]
 #: so all requests due at one simulated time reach the policy in one call.
 _DISPATCH_PRIORITY = 2
 _INF = float("inf")
+#: Largest detour around no-fly zones the energy reserve allows for (x the straight line).
+_MAX_DETOUR = 3.0
 
 
 class _ReserveReached(Exception):
@@ -190,12 +193,16 @@ class Simulation:
         self.engine_control = [False] * n
         self.end_xy = [(x, y) for x, y in zip(self.px, self.py, strict=True)]
         self.end_t = [0.0] * n
+        self.end_ground = [True] * n  # on the ground once its queued actions are done
         self.procs: list[simpy.Process] = []
         no_fly = [z.polygon for z in world.zones if z.kind == "no_fly"]
         self._avoid = None
         if no_fly:
             from fleetsim.planning import VisibilityGraph
             self._avoid = VisibilityGraph(no_fly, clearance_m=max(10.0, max(self.radius or [0])))
+            self._no_fly_union = shapely.union_all(no_fly)
+            shapely.prepare(self._no_fly_union)
+        self._detour_cache: dict[tuple[int, int, int], float] = {}
 
     # ------------------------------------------------------------------ legs
 
@@ -274,15 +281,28 @@ class Simulation:
         top = max(z0, z_end, self.home_z[v] + self.agl[v])
         margin = b0 - self.reserve[v] - self.p_hover[v] * (top - self.home_z[v]) / self.climb[v]
         wx, wy = x0 - hx, y0 - hy
-        if margin - k * math.hypot(wx, wy) <= 0.0:
+        d0 = math.hypot(wx, wy)
+        end = horizon if horizon != _INF else 0.0
+        d_end = math.hypot(wx + ux * end, wy + uy * end)
+        # Distance to base is convex along the leg: if the battery left at the end
+        # covers the farther end (with the largest detour allowed for), the limit is
+        # not reached on this leg.
+        if horizon != _INF and \
+                margin - power * horizon - k * _MAX_DETOUR * max(d_end, d0) > 0.0:
+            return _INF
+        if self._avoid is not None:
+            # Home lies around no-fly zones: budget for the detour (the larger of the
+            # leg's two ends), as a factor on the straight distance.
+            k *= max(self._detour(v, x0, y0, d0),
+                     self._detour(v, x0 + ux * end, y0 + uy * end, d_end))
+        if margin - k * d0 <= 0.0:
             return 0.0
-        if horizon != _INF:
-            # Distance to base is convex along the leg: if the battery left at the end
-            # covers the farther end, the limit is not reached on this leg.
-            d_end = math.hypot(wx + ux * horizon, wy + uy * horizon)
-            if margin - power * horizon - k * max(d_end, math.hypot(wx, wy)) > 0.0:
-                return _INF
+        if horizon != _INF and margin - power * horizon - k * max(d_end, d0) > 0.0:
+            return _INF
         a = ux * ux + uy * uy
+        if a == 0.0:  # not moving horizontally: the distance home is constant
+            t = (margin - k * math.hypot(wx, wy)) / power if power > 0 else _INF
+            return t if 0.0 <= t <= horizon else _INF
         b = 2.0 * (wx * ux + wy * uy)
         c = wx * wx + wy * wy
         k2 = k * k
@@ -303,6 +323,26 @@ class Simulation:
             if 0.0 <= t <= horizon and margin - power * t >= -1e-9 and t < best:
                 best = t
         return best
+
+    def _detour(self, v: int, x: float, y: float, straight: float) -> float:
+        """How much longer than the straight line is the way home around no-fly zones
+        (1 when the straight line is clear; at most ``_MAX_DETOUR``); cached on 50 m cells."""
+        b = self.base_index[v]
+        key = (b, round(x / 50.0), round(y / 50.0))
+        f = self._detour_cache.get(key)
+        if f is None:
+            f = 1.0
+            hx, hy = self.world.sites[b].xy
+            if straight > 1.0 and shapely.intersects(
+                    shapely.LineString([(x, y), (hx, hy)]), self._no_fly_union):
+                try:
+                    path = self._avoid.route((x, y), (hx, hy))
+                    f = min(_MAX_DETOUR, float(np.hypot(*np.diff(path, axis=0).T).sum())
+                            / straight)
+                except ValueError:
+                    f = 1.0  # inside a zone: straight out
+            self._detour_cache[key] = f
+        return f
 
     def _fly(self, v: int, kind: int, sensing: bool, x1: float, y1: float, z1: float,
              power: float, speed: float):
@@ -453,6 +493,7 @@ class Simulation:
         self.engine_control[v] = False
         self.end_xy[v] = (hx, hy)
         self.end_t[v] = self.env.now
+        self.end_ground[v] = True
 
     def _return_path(self, v: int, hx: float, hy: float, hz: float
                      ) -> tuple[list[tuple[float, float]], float]:
@@ -677,6 +718,7 @@ class Simulation:
             q.clear()
             self.end_xy[v] = (self.px[v], self.py[v])
             self.end_t[v] = self.env.now
+            self.end_ground[v] = self.state[v] == GROUND
         for it in items:
             self._extend_estimate(v, it)
         q.extend(items)
@@ -694,6 +736,10 @@ class Simulation:
         """Keep the estimate of where and when the vehicle's queued actions end."""
         x, y = self.end_xy[v]
         t = max(self.end_t[v], self.env.now)
+        up = self.agl[v] / self.climb[v]
+        if item[0] != "return" and self.end_ground[v]:
+            t += up  # take-off first
+            self.end_ground[v] = False
         if item[0] == "route":
             xs, ys, length = item[1], item[2], item[5]
             t += (math.hypot(xs[0] - x, ys[0] - y) + length) / self.speed[v]
@@ -701,9 +747,11 @@ class Simulation:
         elif item[0] == "hold":
             t = _INF if item[1] is None else t + item[1]
         else:
-            hx, hy = self.world.sites[self.base_index[v]].xy
-            t += math.hypot(hx - x, hy - y) / self.speed[v]
-            self.end_xy[v] = (hx, hy)
+            if not self.end_ground[v]:
+                hx, hy = self.world.sites[self.base_index[v]].xy
+                t += math.hypot(hx - x, hy - y) / self.speed[v] + up  # fly home and land
+                self.end_xy[v] = (hx, hy)
+                self.end_ground[v] = True
         self.end_t[v] = t
 
     # ------------------------------------------------------------------ run

@@ -234,17 +234,6 @@ def test_hold_without_duration_hovers_until_the_reserve():
     assert hold == [("hold", 60.0, 390.0, 66.0, 27.0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine bug: a vehicle hovering exactly above its base (Hold(None) right after "
-        "takeoff, or idle after a plan that ends over the base) hovers forever drawing 0 Wh: "
-        "Simulation._margin_time's discriminant qb^2 - 4 qa qc is analytically 0 there "
-        "(D(t) = 0 for all t) and rounds to a tiny negative number, so no root is found, "
-        "the hover leg gets an infinite duration and _open_leg charges it no energy "
-        "(fleetsim/engine/sim.py, _margin_time / _hover)"
-    ),
-)
 def test_hold_without_duration_over_the_base_hovers_until_the_reserve():
     """Right above home the way back costs only the landing: (98 - 20 - 2) / 0.2 = 380 s
     of hovering after the 10 s takeoff."""
@@ -371,15 +360,6 @@ def test_the_fleet_view_interpolates_position_and_battery_along_the_legs():
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine inaccuracy: FleetView.plan_end leaves out the takeoff of a vehicle that is "
-        "on the ground when its plan is given (Simulation._extend_estimate adds only "
-        "distance / speed and hold times), so it says 230 s for a plan that ends at 240 s "
-        "(fleetsim/engine/sim.py, _extend_estimate)"
-    ),
-)
 def test_plan_end_is_when_the_plan_really_ends():
     policy = Watcher()
     Simulation(scenario(duration_s=240.0), policy=policy).run()

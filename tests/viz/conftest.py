@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from replay_case import CHROMIUM, CHROMIUM_ARGS, CHUNK_S, IN_CI, SCENARIO
 
 from fleetsim.engine import Simulation
 from fleetsim.metrics import compute_metrics
@@ -13,8 +14,6 @@ from fleetsim.replay import read_replay, write_replay_into
 from fleetsim.replay.keyframes import sort_legs
 from fleetsim.rundir import write_run
 from fleetsim.scenario import load_scenario_text
-
-from replay_case import CHROMIUM, CHROMIUM_ARGS, CHUNK_S, IN_CI, SCENARIO
 
 
 @pytest.fixture(scope="session")

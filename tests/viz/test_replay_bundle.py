@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from replay_case import CHUNK_S, SCENARIO
 
 from fleetsim import cli
 from fleetsim.geometry import disc_intervals
@@ -19,8 +20,6 @@ from fleetsim.replay.keyframes import chunk_bounds, interpolate_chunk, state_at
 from fleetsim.replay.layers import coverage_rasters, replay_grid
 from fleetsim.replay.png import decode_png, encode_png
 from fleetsim.rundir import read_run
-
-from replay_case import CHUNK_S, SCENARIO
 
 POS_TOL_M = 0.02  # float32 positions and times, at speeds of ~12 m/s
 BAT_TOL_WH = 1e-3

@@ -143,10 +143,11 @@ export class EventList {
     spacer.replaceChildren(frag);
   }
 
-  /** Follow the current time: re-mark rows, and scroll to keep the current event in view. */
-  follow(t, playing) {
+  /** Follow the current time: re-mark rows, and scroll to keep the current event in view
+   * (unless the pointer is on the list: clicking an event must not move it). */
+  follow(t) {
     const cur = this.lastAtOrBefore(t);
-    if (playing && !this.hovered && cur !== this.current) {
+    if (!this.hovered && cur !== this.current) {
       const list = this.els.list;
       const y = Math.max(cur, 0) * ROW;
       if (y < list.scrollTop || y > list.scrollTop + list.clientHeight - 2 * ROW) {

@@ -154,19 +154,20 @@ function updatePanels(now) {
   if (document.activeElement !== tl || state.playing) tl.value = String(t);
   const kinds = bundle.manifest.leg_kinds, kc = player.kindCount;
   const by = Object.fromEntries(kinds.map((k, i) => [k, kc[i]]));
+  const active = AIRBORNE.reduce((s, k) => s + (by[k] || 0), 0);
   counts = {
-    airborne: AIRBORNE.reduce((s, k) => s + (by[k] || 0), 0),
+    active, airborne: active,
     returning: by.return || 0, charging: by.charge || 0, queued: by.wait_pad || 0,
     ground: by.ground || 0,
   };
   let found = 0;
   for (const f of renderer.targetFirst) if (f <= t) found++;
   counts.detected = found;
-  const items = [["airborne", counts.airborne], ["returning", counts.returning],
+  const items = [["active", counts.active], ["returning", counts.returning],
     ["charging", counts.charging], ["queued", counts.queued], ["on ground", counts.ground]];
   if (bundle.targets.count) items.push(["targets found", `${found}/${bundle.targets.count}`]);
   $("counts").innerHTML = items.map(([k, v]) => `<span>${k} <b>${v}</b></span>`).join("");
-  events.follow(t, state.playing);
+  events.follow(t);
   if (now - lastInfo > 100 || !state.playing) {
     lastInfo = now;
     showVehicle();

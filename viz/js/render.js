@@ -407,27 +407,20 @@ export class Renderer {
         pix[i - 1] = col; pix[i] = col; pix[i + 1] = col;
       }
     } else if (this.layers.vehicles) {
-      const outline = this.outline;
+      // Fewer vehicles: round dots with a dark outline, larger for small fleets.
+      const st = this.stamp(p.n <= 500 ? 2.6 : 1.5, p.n <= 500 ? 3.7 : 2.3);
+      const m = st.margin, core = st.core, ring = st.ring, outline = this.outline;
       for (let v = 0; v < p.n; v++) {
         const sx = SX[v];
         if (sx !== sx) continue;
         const cx = sx | 0, cy = SY[v] | 0;
-        if (cx < 2 || cy < 2 || cx >= W - 2 || cy >= H - 2) {
+        if (cx < m || cy < m || cx >= W - m || cy >= H - m) {
           if (cx >= 0 && cy >= 0 && cx < W && cy < H) pix[cy * W + cx] = this.vehiclePixel(v);
           continue;
         }
-        const col = this.vehiclePixel(v);
-        // 5x5 dot without corners: a dark outline ring around a 3x3 core.
-        let i = (cy - 2) * W + cx;
-        pix[i - 1] = outline; pix[i] = outline; pix[i + 1] = outline;
-        i += W;
-        pix[i - 2] = outline; pix[i - 1] = col; pix[i] = col; pix[i + 1] = col; pix[i + 2] = outline;
-        i += W;
-        pix[i - 2] = outline; pix[i - 1] = col; pix[i] = col; pix[i + 1] = col; pix[i + 2] = outline;
-        i += W;
-        pix[i - 2] = outline; pix[i - 1] = col; pix[i] = col; pix[i + 1] = col; pix[i + 2] = outline;
-        i += W;
-        pix[i - 1] = outline; pix[i] = outline; pix[i + 1] = outline;
+        const col = this.vehiclePixel(v), c = cy * W + cx;
+        for (let k = 0; k < ring.length; k++) pix[c + ring[k]] = outline;
+        for (let k = 0; k < core.length; k++) pix[c + core[k]] = col;
       }
     }
     const ctx = this.octx;
@@ -449,6 +442,23 @@ export class Renderer {
       ctx.strokeStyle = color;
       ctx.stroke();
     }
+  }
+
+  /** Pixel offsets (for the current width) of a dot's core and outline ring. */
+  stamp(rCore, rOuter) {
+    const key = `${this.W}:${rCore}:${rOuter}`;
+    if (this.stampKey === key) return this.stampCache;
+    const core = [], ring = [], m = Math.ceil(rOuter);
+    for (let dy = -m; dy <= m; dy++) {
+      for (let dx = -m; dx <= m; dx++) {
+        const d2 = dx * dx + dy * dy;
+        if (d2 <= rCore * rCore) core.push(dy * this.W + dx);
+        else if (d2 <= rOuter * rOuter) ring.push(dy * this.W + dx);
+      }
+    }
+    this.stampKey = key;
+    this.stampCache = { core: Int32Array.from(core), ring: Int32Array.from(ring), margin: m };
+    return this.stampCache;
   }
 
   /** The vehicle drawn nearest to screen point (px, py), within maxDist pixels; -1 if none. */
