@@ -78,7 +78,9 @@ class Monitor:
         h = world.terrain.heights_m
         self.flat = bool(np.ptp(h) == 0.0)
         self.zones = world.zones
-        self.last_sensing = np.zeros(sim.n, dtype=bool)
+        #: Targets each vehicle had in its footprint and in sight at the end of its
+        #: last processed leg.
+        self.in_view: dict[int, set[int]] = {}
         self.zone_bounds = np.array([z.polygon.bounds for z in self.zones]).reshape(-1, 4)
 
     # ------------------------------------------------------------------ process
@@ -142,19 +144,8 @@ class Monitor:
         leg_id = legs["leg"]
         airborne = np.isin(code, _AIRBORNE)
         sensing = airborne & legs["sensing"]
-        # Was each leg's predecessor (same vehicle) sensing? Then a target already in
-        # view at the leg's start was seen before and is not a new detection.
-        order = np.lexsort((leg_id, vehicle))
-        prev = np.empty(len(order), dtype=bool)
-        vs = vehicle[order]
-        same = np.concatenate([[False], vs[1:] == vs[:-1]])
-        prev_sorted = np.where(same, np.concatenate([[False], sensing[order][:-1]]),
-                               self.last_sensing[vs])
-        prev[order] = prev_sorted
-        self.last_sensing[vehicle[order]] = sensing[order]  # last write per vehicle wins
-        if self._tree is not None and sensing.any():
-            out += self._detections(np.flatnonzero(sensing), t0, t1, p0, p1, vehicle, leg_id,
-                                    prev)
+        if self._tree is not None:
+            out += self._detections(sensing, t0, t1, p0, p1, vehicle, leg_id)
         if self.zones and airborne.any():
             # Only legs whose bounding box meets some zone's bounding box can cross it.
             zb = self.zone_bounds
@@ -197,36 +188,55 @@ class Monitor:
         x, y, z = (p0[j] + f * (p1[j] - p0[j])).tolist()
         return (float(t), kind, v, leg, target, zone, x, y, z, float(value))
 
-    def _detections(self, idx, t0, t1, p0, p1, vehicle, leg_id, prev_sensing) -> list[tuple]:
-        a, b = p0[idx, :2], p1[idx, :2]
-        mid = 0.5 * (a + b)
-        half = 0.5 * np.hypot(*(b - a).T)
-        r = self.radius[vehicle[idx]]
-        lists = self._tree.query_ball_point(mid, half + r)
-        counts = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-        if counts.sum() == 0:
+    def _detections(self, sensing, t0, t1, p0, p1, vehicle, leg_id) -> list[tuple]:
+        """Targets seen on the sensing legs of a batch (legs in id order).
+
+        A target counts once per stretch in view: one already in the footprint and
+        in sight when a leg starts, having been so at the end of the vehicle's
+        previous leg, is the same sighting going on, not a new detection.
+        """
+        idx = np.flatnonzero(sensing)
+        pairs_j = np.zeros(0, dtype=np.int64)
+        if len(idx):
+            a, b = p0[idx, :2], p1[idx, :2]
+            mid = 0.5 * (a + b)
+            half = 0.5 * np.hypot(*(b - a).T)
+            r = self.radius[vehicle[idx]]
+            lists = self._tree.query_ball_point(mid, half + r)
+            counts = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+            if counts.sum():
+                k = np.repeat(np.arange(len(idx)), counts)
+                tgt = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists if x])
+                pairs_j = idx[k]
+        if len(pairs_j) == 0:
+            for v in np.unique(vehicle).tolist():
+                self.in_view.pop(v, None)
             return []
-        k = np.repeat(np.arange(len(idx)), counts)
-        tgt = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists if x])
-        j = idx[k]
+        j = pairs_j
         c = self.targets[tgt]
-        rr = r[k]
+        rr = self.radius[vehicle[j]]
         types = self.type_of[vehicle[j]]
         models = np.array(self.det_model, dtype=object)[types]
         widths = np.asarray(self.det_width)[types]
         t_det = np.full(len(j), np.nan)
         lateral = np.full(len(j), np.nan)
+        at_start = np.zeros(len(j), dtype=bool)
+        in_view_end = np.zeros(len(j), dtype=bool)
         definite = models == "definite_range"
         if definite.any():
             m = np.flatnonzero(definite)
             t_in, t_out = disc_intervals(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m],
                                          rr[m])
-            # A target in view when the leg starts, after a sensing leg, was in view
-            # already: it is not seen anew.
-            ok = ~np.isnan(t_in) & ~((t_in <= t0[j[m]] + _EPS) & prev_sensing[j[m]])
+            ok = ~np.isnan(t_in)
             m, t_in, t_out = m[ok], t_in[ok], t_out[ok]
             t_in = np.maximum(t_in, t0[j[m]])
             t_det[m] = self._first_visible(j[m], tgt[m], t_in, t_out, t0, t1, p0, p1)
+            at_start[m] = t_in <= t0[j[m]] + _EPS
+            end = t_out >= t1[j[m]] - _EPS
+            if end.any():
+                me = m[end]
+                in_view_end[me] = ~np.isnan(self._first_visible(
+                    j[me], tgt[me], t1[j[me]], t1[j[me]], t0, t1, p0, p1))
             _, d = closest_approach(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m])
             lateral[m] = d
         curve = ~definite
@@ -242,12 +252,48 @@ class Monitor:
             m, t_c, d = m[hit], t_c[hit], d[hit]
             t_det[m] = self._first_visible(j[m], tgt[m], t_c, t_c, t0, t1, p0, p1)
             lateral[m] = d
-        found = np.flatnonzero(~np.isnan(t_det))
+        # Walk the legs that have candidates in order, carrying what each vehicle has
+        # in view from its previous leg (nothing, if that leg had no candidates).
+        by_vehicle = np.lexsort((leg_id, vehicle))
+        prev_of = np.full(len(t0), -1, dtype=np.int64)
+        same = vehicle[by_vehicle][1:] == vehicle[by_vehicle][:-1]
+        prev_of[by_vehicle[1:][same]] = by_vehicle[:-1][same]
+        last_of = {int(v): int(leg) for v, leg in zip(vehicle[by_vehicle].tolist(),
+                                                       by_vehicle.tolist(), strict=True)}
+        order = np.argsort(j, kind="stable")
+        j_sorted = j[order]
+        legs_with = np.unique(j_sorted)
+        starts = np.searchsorted(j_sorted, legs_with, side="left")
+        stops = np.searchsorted(j_sorted, legs_with, side="right")
+        carried = self.in_view
+        state: dict[int, tuple[int, set]] = {}  # vehicle -> (leg, targets in view at its end)
         out = []
-        for q in found.tolist():
-            jj = int(j[q])
-            out.append(self._at(t_det[q], "detection", int(vehicle[jj]), int(leg_id[jj]),
-                                int(tgt[q]), -1, jj, t0, t1, p0, p1, value=lateral[q]))
+        for leg, a, b in zip(legs_with.tolist(), starts.tolist(), stops.tolist(), strict=True):
+            v = int(vehicle[leg])
+            p = int(prev_of[leg])
+            if p < 0:
+                before = carried.get(v, ())
+            else:
+                last = state.get(v)
+                before = last[1] if last is not None and last[0] == p else ()
+            now_in = set()
+            for q in order[a:b].tolist():
+                target = int(tgt[q])
+                seen = not math.isnan(t_det[q])
+                continuing = (at_start[q] and seen and t_det[q] <= t0[leg] + _EPS
+                              and target in before)
+                if seen and not continuing:
+                    out.append(self._at(t_det[q], "detection", v, int(leg_id[leg]), target, -1,
+                                        leg, t0, t1, p0, p1, value=lateral[q]))
+                if in_view_end[q]:
+                    now_in.add(target)
+            state[v] = (leg, now_in)
+        for v, last_leg in last_of.items():
+            got = state.get(v)
+            if got is not None and got[0] == last_leg and got[1]:
+                carried[v] = got[1]
+            else:
+                carried.pop(v, None)
         return out
 
     def _first_visible(self, j, tgt, t_a, t_b, t0, t1, p0, p1) -> np.ndarray:

@@ -282,16 +282,6 @@ policy: {{name: fly}}
     assert (events(run, "charge_start")["value"] >= 20.0 - 1e-9).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine bug: Monitor suppresses a target that is within range at the start of a "
-        "leg when the vehicle's previous leg was sensing ('seen before'), without asking "
-        "whether it was seen, i.e. visible, on that leg; a target in range but behind a "
-        "ridge at the end of one leg that comes into sight on the next is never detected "
-        "(fleetsim/engine/monitor.py, Monitor._find / _detections, prev_sensing)"
-    ),
-)
 def test_a_target_hidden_by_a_ridge_is_detected_once_it_comes_into_sight(tmp_path):
     """Flying north along x = 700 m at 50 m, the vehicle stops 200 m west of a target at
     (900, 1000) (r = 400 m): the 200 m ridge at x = 800 hides it. It then climbs straight

@@ -13,9 +13,9 @@ export const EVENT_COLORS = {
 export function formatTime(s) {
   if (!Number.isFinite(s)) return "--:--:--";
   const neg = s < 0;
-  s = Math.abs(s);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  const ss = sec.toFixed(1).padStart(4, "0");
+  const tenths = Math.round(Math.abs(s) * 10); // round once, so 59.96 s shows as 00:01:00.0
+  const h = Math.floor(tenths / 36000), m = Math.floor((tenths % 36000) / 600);
+  const ss = ((tenths % 600) / 10).toFixed(1).padStart(4, "0");
   return `${neg ? "-" : ""}${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${ss}`;
 }
 

@@ -75,8 +75,10 @@ function setPlaying(on) {
   btn.setAttribute("aria-pressed", String(state.playing));
 }
 
+/** Trail length (simulated seconds): two seconds of playback, within 30 s .. 600 s
+ * (200 s for large fleets, whose trails cost the most pixels). */
 function trailSpan() {
-  return Math.min(600, Math.max(30, state.speed * 2));
+  return Math.min(bundle.n > 3000 ? 200 : 600, Math.max(30, state.speed * 2));
 }
 
 function detectionFlashes(t) {
