@@ -4,8 +4,10 @@ The area (union of mission areas) is split into as many equal-area strips as
 there are vehicles; strips go to vehicles by minimum total distance from their
 bases; each vehicle flies a boustrophedon sweep of its strip at track spacing
 ``spacing_m`` (default: the sensor's sweep width, for full coverage) and returns
-home. A vehicle that reaches its energy reserve resumes, after recharging, from
-where it stopped.
+home. Tracks are cut into legs of at most ``max_leg_m`` so that, flown at the
+cruise height above the ground under each waypoint, the sweep follows the
+terrain. A vehicle that reaches its energy reserve resumes, after recharging,
+from where it stopped.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from fleetsim.planning import assign_parts, boustrophedon, partition_equal_area
+from fleetsim.planning import assign_parts, boustrophedon, densify, partition_equal_area
 from fleetsim.policy import GoTo, Plan, Policy, ReturnHome, Route, param
 
 
@@ -32,6 +34,9 @@ class Lawnmower(Policy):
                                         "track spacing; default the sensor sweep width")
         angle_deg: float | None = param(None, None, "track direction; default the best fit")
         return_home: bool = param(True, None, "return to base when the sweep is done")
+        max_leg_m: float | None = param(250.0, _spacing_check,
+                                        "split longer track legs so the flight follows the "
+                                        "terrain (null: straight tracks)")
 
     def reset(self, ctx) -> None:
         super().reset(ctx)
@@ -52,8 +57,11 @@ class Lawnmower(Policy):
             part = parts[int(owner[v])]
             if part.is_empty or shapely.area(part) <= 0:
                 continue
-            self.routes[v] = boustrophedon(part, spacing, angle_deg=self.params.angle_deg,
-                                           start_xy=tuple(ctx.home_xy[v]))
+            route = boustrophedon(part, spacing, angle_deg=self.params.angle_deg,
+                                  start_xy=tuple(ctx.home_xy[v]))
+            if self.params.max_leg_m:
+                route = densify(route, self.params.max_leg_m)
+            self.routes[v] = route
 
     def _remaining(self, v: int) -> list:
         route = self.routes[v][self.next_wp[v]:]

@@ -135,7 +135,7 @@ fleet:
        cruise_power_w: 100, recharge_time_s: 10, sensor: {{footprint_radius_m: {radius}}}}}
 missions:
   - {{id: area, kind: search, area: {{rect: [0, 0, 2000, 1000]}}{area_targets}}}
-policy: {{name: lawnmower, params: {{spacing_m: {spacing}}}}}
+policy: {{name: lawnmower, params: {{spacing_m: {spacing}, max_leg_m: null}}}}
 outputs: {{metrics_cell_m: 25}}
 """
     return Simulation(load_scenario_text(text)).run()

@@ -5,7 +5,8 @@ local metres (x east, y north); nothing here knows about the engine, simpy or
 vehicles' state:
 
 - coverage: :func:`boustrophedon` lawnmower sweeps of areas with holes,
-  :func:`path_length`, :func:`min_width_angle_deg`;
+  :func:`path_length`, :func:`min_width_angle_deg`, :func:`densify` (for
+  terrain following);
 - partition: :func:`partition_equal_area` into equal-area strips and
   :func:`assign_parts` of parts to vehicles (a part index per vehicle);
 - routing: :class:`VisibilityGraph` and :func:`route_around` for shortest
@@ -18,7 +19,7 @@ the argument (and, for routing, the point and obstacle index).
 """
 
 from fleetsim.planning.assignment import assign_min_cost, nearest
-from fleetsim.planning.coverage import boustrophedon, min_width_angle_deg, path_length
+from fleetsim.planning.coverage import boustrophedon, densify, min_width_angle_deg, path_length
 from fleetsim.planning.partition import assign_parts, partition_equal_area
 from fleetsim.planning.routing import VisibilityGraph, route_around
 
@@ -27,6 +28,7 @@ __all__ = [
     "assign_min_cost",
     "assign_parts",
     "boustrophedon",
+    "densify",
     "min_width_angle_deg",
     "nearest",
     "partition_equal_area",

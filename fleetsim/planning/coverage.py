@@ -15,7 +15,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from fleetsim.planning.routing import VisibilityGraph
 
-__all__ = ["boustrophedon", "min_width_angle_deg", "path_length"]
+__all__ = ["boustrophedon", "densify", "min_width_angle_deg", "path_length"]
 
 # Hull edges whose widths are computed per numpy batch in min_width_angle_deg.
 _EDGES_PER_BATCH = 256
@@ -93,6 +93,29 @@ def path_length(waypoints: np.ndarray | Sequence[Sequence[float]]) -> float:
     if len(xy) < 2:
         return 0.0
     return float(np.hypot(*np.diff(xy, axis=0).T).sum())
+
+
+def densify(waypoints: np.ndarray | Sequence[Sequence[float]], max_step_m: float) -> np.ndarray:
+    """Insert waypoints so that no straight step of the path is longer than ``max_step_m``.
+
+    Each step is cut into equal parts (the fewest that fit), so a vehicle that flies
+    every waypoint at a set height above ground follows the terrain at that spacing.
+    Returns an (m, 2) float64 array, m >= n, with the original waypoints kept.
+
+    >>> densify([[0, 0], [10, 0]], 4.0).tolist()
+    [[0.0, 0.0], [3.3333333333333335, 0.0], [6.666666666666667, 0.0], [10.0, 0.0]]
+    """
+    pts = np.asarray(waypoints, dtype=np.float64).reshape(-1, 2)
+    if not (math.isfinite(max_step_m) and max_step_m > 0):
+        raise ValueError(f"max_step_m must be a finite distance > 0 m, got {max_step_m!r}")
+    if len(pts) < 2:
+        return pts.copy()
+    seg = np.hypot(*np.diff(pts, axis=0).T)
+    parts = np.maximum(1, np.ceil(seg / max_step_m - 1e-9).astype(np.int64))
+    start = np.repeat(pts[:-1], parts, axis=0)
+    step = np.repeat(np.diff(pts, axis=0) / parts[:, None], parts, axis=0)
+    k = np.arange(parts.sum()) - np.repeat(np.cumsum(parts) - parts, parts)
+    return np.vstack([start + k[:, None] * step, pts[-1:]])
 
 
 def min_width_angle_deg(polygon: Polygon | MultiPolygon) -> float:

@@ -156,7 +156,7 @@ def test_lawnmower_fleet_covers_the_whole_area_and_goes_home():
 
 
 def test_lawnmower_default_spacing_is_the_sweep_width():
-    sc = flat_scenario(policy="lawnmower", radius=25.0)
+    sc = flat_scenario(policy="lawnmower", radius=25.0, params="{max_leg_m: null}")
     run = Simulation(sc).run()
     legs = run.legs
     i = moves(run, 0)
