@@ -376,6 +376,34 @@ class Simulation:
         li0 = len(rows)
         spd, climb, power = self.speed[v], self.climb[v], self.p_cruise[v]
         x0, y0, z0, b = self.px[v], self.py[v], self.pz[v], self.battery[v]
+        # Quick test for the whole route: if the battery left at its end still covers
+        # the way home from its farthest point (with the largest detour) and a landing
+        # from its highest, no leg reaches the limit and none needs solving.
+        hx, hy = self.world.sites[self.base_index[v]].xy
+        far = math.hypot(x0 - hx, y0 - hy)
+        top = z0
+        total = 0.0
+        px, py, pz = x0, y0, z0
+        for i in range(len(xs)):
+            x1, y1, z1 = xs[i], ys[i], zs[i]
+            dx, dy, dz = x1 - px, y1 - py, z1 - pz
+            dur = math.sqrt(dx * dx + dy * dy) / spd
+            if abs(dz) > dur * climb:
+                dur = abs(dz) / climb
+            total += dur
+            d = math.hypot(x1 - hx, y1 - hy)
+            if d > far:
+                far = d
+            if z1 > top:
+                top = z1
+            px, py, pz = x1, y1, z1
+        home_z = self.home_z[v]
+        if top < home_z + self.agl[v]:
+            top = home_z + self.agl[v]
+        safe = not self.engine_control[v] and (
+            b - power * total - self.reserve[v]
+            - self.p_hover[v] * (top - home_z) / climb
+            - self.p_cruise[v] / spd * _MAX_DETOUR * far) > 0.0
         t = now
         block, starts = [], []
         add = self.log.add
@@ -389,10 +417,11 @@ class Simulation:
                 dur = abs(dz) / climb
             if dur <= 0.0:
                 continue
-            t_stop = margin_time(v, power, dx / dur, dy / dur, dur, z1, b, x0, y0, z0)
-            if t_stop < dur:
-                f = t_stop / dur
-                x1, y1, z1, dur, stop = x0 + f * dx, y0 + f * dy, z0 + f * dz, t_stop, True
+            if not safe:
+                t_stop = margin_time(v, power, dx / dur, dy / dur, dur, z1, b, x0, y0, z0)
+                if t_stop < dur:
+                    f = t_stop / dur
+                    x1, y1, z1, dur, stop = x0 + f * dx, y0 + f * dy, z0 + f * dz, t_stop, True
             e = power * dur
             row = [v, _K_MOVE, sensing, t, t + dur, x0, y0, z0, x1, y1, z1, e, b - e]
             rows.append(row)

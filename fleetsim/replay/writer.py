@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,7 +134,8 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
         Number of idleness raster samples over ``[0, duration]``.
     viewer:
         Copy the viewer (``index.html``, its scripts and styles) into the bundle,
-        so any static file server can show it.
+        so any static file server can show it (with a warning, and without it, if
+        the viewer's folder is not found: see :func:`viewer_dir`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -238,7 +240,12 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
         },
     }
     if viewer:
-        manifest["viewer"] = copy_viewer(out)
+        try:
+            src = viewer_dir()
+        except RunDirError as exc:  # the data is still worth having: say so, go on
+            warnings.warn(f"replay bundle written without its viewer: {exc}", stacklevel=2)
+        else:
+            manifest["viewer"] = copy_viewer(out, src)
     (out / MANIFEST).write_text(_dumps(manifest))
     return out
 

@@ -194,6 +194,21 @@ def test_terrain_image_and_heights(bundle, small_run):
     np.testing.assert_allclose(bundle.heights(), tr.heights_m, atol=1e-3)
 
 
+def grazed_cells(run, grid, tol_m=1e-6) -> np.ndarray:
+    """Cells whose centre is (within ``tol_m``) exactly at footprint range of some
+    sensing leg: covered or not is decided by rounding there, and two exact methods
+    may disagree."""
+    legs = run.legs
+    s = np.asarray(legs["sensing"], dtype=bool)
+    r = leg_footprint_radius(run)[s]
+    a = np.column_stack([legs["x0_m"][s], legs["y0_m"][s]])
+    d = np.column_stack([legs["x1_m"][s], legs["y1_m"][s]]) - a
+    c = grid.centers[:, None, :]  # (cells, 1, 2) against (legs, 2)
+    f = np.clip(((c - a) * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-300), 0, 1)
+    dist = np.hypot(*np.moveaxis(a + f[..., None] * d - c, -1, 0))
+    return np.any(np.abs(dist - r) < tol_m, axis=1)
+
+
 def test_coverage_raster_matches_the_metrics(bundle, small_run):
     g = bundle.manifest["layers"]["coverage"]["grid"]
     cells = cell_coverage(small_run)
@@ -202,8 +217,11 @@ def test_coverage_raster_matches_the_metrics(bundle, small_run):
     first = cov["first_covered_s"].reshape(g["ny"], g["nx"])
     where = cells.grid.cell_of
     inside = where >= 0
-    np.testing.assert_allclose(first[inside], cells.first_s[where[inside]].astype(np.float32),
-                               rtol=1e-6, equal_nan=True)
+    clear = ~grazed_cells(small_run, cells.grid)
+    ours = first[inside][clear[where[inside]]]
+    theirs = cells.first_s[where[inside]][clear[where[inside]]].astype(np.float32)
+    assert clear.sum() > 0.8 * len(clear)  # lawnmower tracks may graze whole rows
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, equal_nan=True)
     assert np.all(np.isnan(first[~inside]))
     idle = cov["idleness"].reshape(-1, g["ny"], g["nx"])
     meta = bundle.manifest["layers"]["coverage"]
@@ -258,8 +276,10 @@ def test_replay_grid_is_coarsened_to_at_most_160_cells(small_run):
                       np.column_stack([legs["x0_m"][s], legs["y0_m"][s]]),
                       np.column_stack([legs["x1_m"][s], legs["y1_m"][s]]),
                       leg_footprint_radius(run)[s], run.duration_s)
-    np.testing.assert_allclose(coverage_rasters(run, 5, grid=g).first_s, ref.first_s,
-                               equal_nan=True)
+    clear = ~grazed_cells(run, g)
+    assert clear.sum() > 0.8 * len(clear)  # lawnmower tracks may graze whole rows
+    np.testing.assert_allclose(coverage_rasters(run, 5, grid=g).first_s[clear],
+                               ref.first_s[clear], equal_nan=True)
 
 
 def test_chunk_bounds():
@@ -347,3 +367,13 @@ def test_cli_run_writes_the_bundle_unless_told_not_to(tmp_path, flag, yaml_repla
         assert m["time"]["end_s"] == 200.0
         assert (out / "replay" / "index.html").is_file()
         assert set(m["viewer"]) >= {"index.html", "viewer.css", "js/main.js", "FORMAT.md"}
+
+
+def test_without_the_viewer_folder_the_data_is_written_with_a_warning(tmp_path, small_run,
+                                                                      monkeypatch):
+    monkeypatch.setenv("FLEETSIM_VIZ_DIR", str(tmp_path / "no-viewer-here"))
+    with pytest.warns(UserWarning, match="without its viewer"):
+        write_replay_into(tmp_path / "b", small_run)
+    b = read_replay(tmp_path / "b")
+    assert "viewer" not in b.manifest and not (tmp_path / "b" / "index.html").exists()
+    assert len(b.chunks) >= 1
