@@ -23,6 +23,7 @@ from simpy.events import Event
 from simpy.exceptions import Interrupt
 
 from fleetsim.engine.log import (
+    EVENT_KIND_CODE,
     L_B,
     L_E,
     L_T0,
@@ -182,11 +183,13 @@ class Simulation:
         self.py = [float(y) for y in self.home_xy_arr[:, 1]]
         self.pz = list(self.home_z)
         self.cur_leg = [-1] * n
-        # What each vehicle is flying now: its leg rows (a route block, or one leg) and
-        # their start times; cur_leg_base is the id of the block's first leg.
+        # What each vehicle is flying now: its leg rows (a route block, or one leg),
+        # their start times and leg ids. A route block that ends normally can be
+        # continued by later routes (``blk_open``).
         self.blk: list[list[list]] = [[] for _ in range(n)]
         self.blk_t0: list[list[float]] = [[] for _ in range(n)]
-        self.cur_leg_base = [-1] * n
+        self.blk_ids: list[list[int]] = [[] for _ in range(n)]
+        self.blk_open = [False] * n
         self.queue: list[deque] = [deque() for _ in range(n)]
         self.waiting = [False] * n  # idle (hovering or parked) until a plan comes
         self.asking = [False] * n  # its request is being decided right now
@@ -218,6 +221,8 @@ class Simulation:
         self.cur_leg[v] = li
         self.blk[v] = [row]
         self.blk_t0[v] = [t0]
+        self.blk_ids[v] = [li]
+        self.blk_open[v] = False
         return li
 
     def _close_leg(self, v: int) -> None:
@@ -242,7 +247,9 @@ class Simulation:
             later[L_E] = 0.0
         self.blk[v] = blk[:k + 1]
         self.blk_t0[v] = self.blk_t0[v][:k + 1]
-        self.cur_leg[v] = self.cur_leg_base[v] + k if len(blk) > 1 else self.cur_leg[v]
+        self.blk_ids[v] = self.blk_ids[v][:k + 1]
+        self.cur_leg[v] = self.blk_ids[v][k]
+        self.blk_open[v] = False
         t0, t1 = row[L_T0], row[L_T1]
         if t < t1:
             b0 = row[L_B] + row[L_E]
@@ -436,10 +443,18 @@ class Simulation:
         if block:
             self.blk[v] = block
             self.blk_t0[v] = starts
-            self.cur_leg_base[v] = li0
+            self.blk_ids[v] = list(range(li0, li0 + len(block)))
             self.cur_leg[v] = li0 + len(block) - 1
+            self.blk_open[v] = not stop
             if t > now:
                 yield self.env.timeout(t - now)
+            # Routes handed over meanwhile may have continued the block (see _continue).
+            while self.blk[v][-1][L_T1] > self.env.now + 1e-9:
+                k = bisect_left(self.blk_t0[v], self.env.now) - 1
+                if k > 0:  # forget the legs already flown
+                    del self.blk[v][:k], self.blk_t0[v][:k], self.blk_ids[v][:k]
+                yield self.env.timeout(self.blk[v][-1][L_T1] - self.env.now)
+            self.blk_open[v] = False
             self._close_leg(v)
         if stop:
             raise _Depleted() if self.engine_control[v] else _ReserveReached()
@@ -667,8 +682,22 @@ class Simulation:
                 raise self._fail(f"vehicle is {STATES[self.state[v]]} under engine control "
                                  "and cannot be re-tasked now; plans are accepted in states "
                                  "ground, takeoff, moving, holding, returning (own return)", v)
+            acts = plan.actions
+            if len(acts) == 1 and type(acts[0]) is Route:  # the common case, kept lean
+                a = acts[0]
+                w = a.waypoints
+                if not (type(w) is np.ndarray and w.dtype == np.float64 and w.ndim == 2
+                        and w.shape[1] == 2):
+                    w = self._waypoints_of(a, v)
+                alt = self.agl[v] if a.alt_agl_m is None else a.alt_agl_m
+                if not (math.isfinite(alt) and alt > 0):
+                    raise self._fail(f"Route.alt_agl_m must be a finite number > 0, got {alt!r}",
+                                     v)
+                parsed.append((v, bool(plan.append), [["route", w, alt, bool(a.sensing)]]))
+                route_pts.append(w)
+                continue
             items = []
-            for a in plan.actions:
+            for a in acts:
                 if isinstance(a, (GoTo, Route, Survey)):
                     pts = self._waypoints_of(a, v)
                     alt = self.agl[v] if a.alt_agl_m is None else a.alt_agl_m
@@ -703,25 +732,118 @@ class Simulation:
                                                  v)
             heights = self.world.terrain.height_at(allp[:, 0], allp[:, 1])
             seg = np.hypot(*np.diff(allp, axis=0).T) if len(allp) > 1 else np.zeros(0)
-            cum = np.concatenate([[0.0], np.cumsum(seg)]).tolist()
-            xs_all, ys_all = allp[:, 0].tolist(), allp[:, 1].tolist()
-            zs_all = heights.tolist()
+            cum = np.concatenate([[0.0], np.cumsum(seg)])
             k = 0
             for _, _, items in parsed:
                 for it in items:
                     if it[0] == "route":
                         m = len(it[1])
-                        alt = it[2]
-                        it[:] = ["route", xs_all[k:k + m], ys_all[k:k + m],
-                                 [z + alt for z in zs_all[k:k + m]], it[3],
-                                 cum[k + m - 1] - cum[k] if m else 0.0]
+                        it[:] = ["route", allp[k:k + m], heights[k:k + m] + it[2], it[3],
+                                 float(cum[k + m - 1] - cum[k]) if m else 0.0]
                         k += m
         add = self.log.add
         for v, _append, items in parsed:
             add(now, "plan", v, value=len(items))
+        # A single route appended to a vehicle flying the last of its queue continues
+        # its route block directly: all such routes are laid out in one vectorised pass.
+        fast = [(v, items[0]) for v, append, items in parsed
+                if append and len(items) == 1 and items[0][0] == "route" and len(items[0][1])
+                and self.blk_open[v] and not self.queue[v] and not self.engine_control[v]
+                and self.state[v] == MOVING]
+        done = self._continue(fast) if fast else set()
         for v, append, items in parsed:
-            self._hand_over(v, append, [tuple(it) for it in items if it[0] != "route"
-                                        or it[1]])
+            if v in done:
+                continue
+            self._hand_over(v, append, [
+                ("route", it[1][:, 0].tolist(), it[1][:, 1].tolist(), it[2].tolist(), it[3],
+                 it[4]) if it[0] == "route" else tuple(it)
+                for it in items if it[0] != "route" or len(it[1])])
+
+    def _continue(self, fast: list) -> set[int]:
+        """Lay out routes that follow on from vehicles' current route blocks.
+
+        For each (vehicle, route item), the legs start where and when the block
+        ends, with the battery it ends with. Routes whose vehicle could reach its
+        energy limit on the way are left to the vehicle (solved leg by leg); the
+        others are appended to its block as legs and ``arrive`` events, all in one
+        numpy pass. Returns the vehicles whose blocks were continued.
+        """
+        vs = np.array([v for v, _ in fast], dtype=np.int64)
+        counts = np.array([len(it[1]) for _, it in fast], dtype=np.int64)
+        xy = np.concatenate([it[1] for _, it in fast])
+        last = [self.blk[v][-1] for v, _ in fast]
+        t_s = np.array([r[L_T1] for r in last])
+        b_s = np.array([r[L_B] for r in last])
+        start = np.array([(r[L_X1], r[L_Y1], r[L_Z1]) for r in last])
+        pts = np.column_stack([xy, np.concatenate([it[2] for _, it in fast])])
+        owner = np.repeat(np.arange(len(fast)), counts)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        prev = np.empty_like(pts)
+        prev[1:] = pts[:-1]
+        prev[first] = start
+        spd = np.asarray(self.speed)[vs][owner]
+        climb = np.asarray(self.climb)[vs][owner]
+        power = np.asarray(self.p_cruise)[vs][owner]
+        d = pts - prev
+        dur = np.maximum(np.hypot(d[:, 0], d[:, 1]) / spd, np.abs(d[:, 2]) / climb)
+        energy = power * dur
+        total_e = np.bincount(owner, energy, minlength=len(fast))
+        home = self.home_xy_arr[vs]
+        far = np.maximum(np.hypot(*(start[:, :2] - home).T), np.maximum.reduceat(
+            np.hypot(*(pts[:, :2] - home[owner]).T), first))
+        home_z = np.asarray(self.home_z)[vs]
+        top = np.maximum(np.maximum(start[:, 2], np.maximum.reduceat(pts[:, 2], first)),
+                         home_z + np.asarray(self.agl)[vs])
+        vclimb = np.asarray(self.climb)[vs]
+        k = np.asarray(self.p_cruise)[vs] / np.asarray(self.speed)[vs]
+        slack = (b_s - total_e - np.asarray(self.reserve)[vs]
+                 - np.asarray(self.p_hover)[vs] * (top - home_z) / vclimb
+                 - k * _MAX_DETOUR * far)
+        ok = slack > 0.0
+        keep = ok[owner] & (dur > 0.0)
+        if not keep.any():
+            return set()
+        # Cumulative times and battery within each route.
+        csum = np.cumsum(np.where(keep, dur, 0.0))
+        esum = np.cumsum(np.where(keep, energy, 0.0))
+        base_t = (csum - np.where(keep, dur, 0.0))[first]
+        base_e = (esum - np.where(keep, energy, 0.0))[first]
+        t1 = t_s[owner] + csum - base_t[owner]
+        t0 = t1 - dur
+        b1 = b_s[owner] - (esum - base_e[owner])
+        # Start of each kept leg is the end of the previous kept leg (or the block end).
+        idx = np.flatnonzero(keep)
+        rows_arr = np.column_stack([
+            vs[owner[idx]].astype(np.float64), np.full(len(idx), float(_K_MOVE)),
+            np.array([float(it[3]) for _, it in fast])[owner[idx]],
+            t0[idx], t1[idx], prev[idx, 0], prev[idx, 1], prev[idx, 2],
+            pts[idx, 0], pts[idx, 1], pts[idx, 2], energy[idx], b1[idx]])
+        new_rows = rows_arr.tolist()
+        li0 = len(self.legs.rows)
+        self.legs.rows.extend(new_rows)
+        ids = np.arange(li0, li0 + len(idx))
+        arrive = EVENT_KIND_CODE["arrive"]
+        nan = float("nan")
+        self.log.rows.extend(
+            (t, arrive, v, leg, -1, -1, x, y, z, nan) for t, v, leg, x, y, z in zip(
+                t1[idx].tolist(), vs[owner[idx]].tolist(), ids.tolist(), pts[idx, 0].tolist(),
+                pts[idx, 1].tolist(), pts[idx, 2].tolist(), strict=True))
+        bounds = np.searchsorted(owner[idx], np.arange(len(fast) + 1))
+        t0_list = t0[idx].tolist()
+        done = set()
+        for i in np.flatnonzero(ok).tolist():
+            a, b = int(bounds[i]), int(bounds[i + 1])
+            if a == b:
+                continue
+            v = int(vs[i])
+            self.blk[v].extend(new_rows[a:b])
+            self.blk_t0[v].extend(t0_list[a:b])
+            self.blk_ids[v].extend(range(li0 + a, li0 + b))
+            self.cur_leg[v] = li0 + b - 1
+            self.end_xy[v] = (new_rows[b - 1][L_X1], new_rows[b - 1][L_Y1])
+            self.end_t[v] = new_rows[b - 1][L_T1]
+            done.add(v)
+        return done
 
     def _waypoints_of(self, a, v: int) -> np.ndarray:
         if isinstance(a, GoTo):
