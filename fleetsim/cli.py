@@ -73,6 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"fleetsim: wrote {out} ({len(run.legs['leg'])} legs, {len(run.events['time_s'])} "
           f"events; {total:.1f} s wall: " +
           ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + ")", file=sys.stderr)
+    if writers and (out / "replay").is_dir():
+        print(f"fleetsim: watch it with: fleetsim view {out}", file=sys.stderr)
     return EXIT_OK
 
 
