@@ -99,6 +99,10 @@ class PersistentPatrol(Policy):
             nbr[rows[crossing], cols[crossing]] = -1
         self.avoid = VisibilityGraph(no_fly, clearance_m=10.0) if no_fly else None
         self.nbr = nbr
+        safe = np.where(nbr >= 0, nbr, 0)
+        self.nbr_dist = np.hypot(*(self.centres[safe] - self.centres[:, None, :])
+                                 .transpose(2, 0, 1))  # (cells, k) metres
+        self.nbr_steps = self.nbr_dist / size  # in cell sides, for tie-breaking
         self.step_dir = np.array(offs, dtype=np.float64)
         self.step_dir /= np.hypot(*self.step_dir.T)[:, None]
         self.tree = cKDTree(self.centres)
@@ -175,39 +179,47 @@ class PersistentPatrol(Policy):
         np.maximum.at(self.last_visit, cell, t)
         steps = [np.where(moved, cell, -1)]
         active = t < until_s
-        cur = cell
+        cur = cell.copy()
         tie = 1e-6
-        rows = np.arange(len(cur))
-        while active.any():
-            cand = self.nbr[cur]  # (m, k)
-            valid = (cand >= 0) & active[:, None]
-            cpos = self.centres[np.where(valid, cand, 0)]
-            d = np.hypot(*(cpos - self.centres[cur][:, None, :]).transpose(2, 0, 1))
-            arrive = t[:, None] + d / speed[:, None]
+        m = len(cur)
+        while True:
+            act = np.flatnonzero(active)  # only vehicles still short of the horizon
+            if len(act) == 0:
+                break
+            c = cur[act]
+            cand = self.nbr[c]  # (a, k)
+            valid = cand >= 0
+            safe = np.where(valid, cand, 0)
+            arrive = t[act, None] + self.nbr_dist[c] / speed[act, None]
             # The most idle neighbour (oldest last visit); ties: straight ahead, then nearer.
-            bias = tie * (heading @ self.step_dir.T) - tie * 1e-3 * d / self.cell_size
+            bias = tie * (heading[act] @ self.step_dir.T) - tie * 1e-3 * self.nbr_steps[c]
             has = valid.any(axis=1)
-            choice = np.full(len(cur), -1)
+            choice = np.full(len(act), -1)
             todo = has.copy()
             for _round in range(4):  # vehicles wanting the same cell: the first gets it
-                score = -self.last_visit[np.where(valid, cand, 0)] + bias
-                score[~valid] = -np.inf
-                best = np.argmax(score, axis=1)
-                want = cand[rows, best]
-                idx = np.flatnonzero(todo)
-                if len(idx) == 0:
+                ti = np.flatnonzero(todo)
+                if len(ti) == 0:
                     break
-                _, first_of = np.unique(want[idx], return_index=True)
-                win = idx[first_of] if _round < 3 else idx
-                choice[win] = best[win]
-                np.maximum.at(self.last_visit, want[win], arrive[win, best[win]])
+                score = -self.last_visit[safe[ti]] + bias[ti]
+                score[~valid[ti]] = -np.inf
+                best = np.argmax(score, axis=1)
+                want = cand[ti, best]
+                first_of = np.unique(want, return_index=True)[1] if _round < 3 else \
+                    np.arange(len(ti))
+                win = ti[first_of]
+                choice[win] = best[first_of]
+                np.maximum.at(self.last_visit, want[first_of], arrive[win, best[first_of]])
                 todo[win] = False
-            nxt = np.where(has, cand[rows, np.maximum(choice, 0)], cur)
-            t = np.where(has, arrive[rows, np.maximum(choice, 0)], t)
-            heading = np.where(has[:, None], self.step_dir[np.maximum(choice, 0)], heading)
-            steps.append(np.where(has, nxt, -1))
-            cur = nxt
-            active = has & (t < until_s)
+            r = np.arange(len(act))
+            ch = np.maximum(choice, 0)
+            nxt = np.where(has, cand[r, ch], c)
+            t[act] = np.where(has, arrive[r, ch], t[act])
+            heading[act] = np.where(has[:, None], self.step_dir[ch], heading[act])
+            step = np.full(m, -1)
+            step[act] = np.where(has, nxt, -1)
+            steps.append(step)
+            cur[act] = nxt
+            active[act] = has & (t[act] < until_s)
         self.heading[v] = heading
         seq = np.stack(steps, axis=1)  # (m, steps)
         plans = []

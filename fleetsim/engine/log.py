@@ -1,12 +1,13 @@
-"""Append-only recording of legs and events during a run, columnar at the end.
+"""Recording of legs and events during a run: growable numpy tables.
 
-Rows are appended as Python lists/tuples (the cheapest thing per event) and
-turned into the typed columns of :mod:`fleetsim.record` once, in batches.
+Both tables are float64 matrices, one row per leg or event, grown by doubling.
+Rows are appended one at a time or, for whole route blocks, many at once; a
+leg's row stays writable because a leg can be cut while it is being flown. The
+typed columns of :mod:`fleetsim.record` are slices of these matrices, so the
+monitor and the end of the run read them without converting anything.
 """
 
 from __future__ import annotations
-
-from itertools import chain
 
 import numpy as np
 
@@ -15,31 +16,68 @@ from fleetsim.record import EVENT_COLUMNS, EVENT_KINDS, LEG_COLUMNS, LEG_KINDS, 
 LEG_KIND_CODE = {k: i for i, k in enumerate(LEG_KINDS)}
 EVENT_KIND_CODE = {k: i for i, k in enumerate(EVENT_KINDS)}
 
-# Indexes into a leg row.
+# Columns of a leg row.
 L_VEHICLE, L_KIND, L_SENSING, L_T0, L_T1, L_X0, L_Y0, L_Z0, L_X1, L_Y1, L_Z1, L_E, L_B = range(13)
+LEG_WIDTH = 13
+# Columns of an event row.
+E_TIME, E_KIND, E_VEHICLE, E_LEG, E_TARGET, E_ZONE, E_X, E_Y, E_Z, E_VALUE = range(10)
+EVENT_WIDTH = 10
 
 NAN = float("nan")
 
 
-class LegStore:
-    """Legs as mutable rows (a leg can be cut while it is being flown)."""
+class _Table:
+    """A float64 matrix of ``width`` columns whose rows are appended."""
 
-    def __init__(self) -> None:
-        self.rows: list[list] = []
+    def __init__(self, width: int, capacity: int = 4096) -> None:
+        self.a = np.empty((capacity, width))
+        self.n = 0
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self.n
+
+    def reserve(self, m: int) -> None:
+        """Make room for ``m`` more rows (``self.a`` may be replaced: re-read it)."""
+        need = self.n + m
+        if need > len(self.a):
+            grown = np.empty((max(2 * len(self.a), need), self.a.shape[1]))
+            grown[:self.n] = self.a[:self.n]
+            self.a = grown
+
+    def append(self, row) -> int:
+        """Append one row (a sequence of numbers); returns its index."""
+        if self.n == len(self.a):
+            self.reserve(1)
+        i = self.n
+        self.a[i] = row
+        self.n = i + 1
+        return i
+
+    def extend(self, rows: np.ndarray) -> int:
+        """Append the rows of an (m, width) array; returns the index of the first."""
+        m = len(rows)
+        self.reserve(m)
+        i = self.n
+        self.a[i:i + m] = rows
+        self.n = i + m
+        return i
+
+
+class LegStore(_Table):
+    """Legs, one row each (see the ``L_*`` column indexes)."""
+
+    def __init__(self) -> None:
+        super().__init__(LEG_WIDTH)
 
     def columns(self, start: int = 0, stop: int | None = None) -> Table:
-        """Rows ``start:stop`` as typed columns (leg ids included)."""
-        rows = self.rows[start:stop]
-        n = len(rows)
+        """Rows ``start:stop`` as typed columns (copies; leg ids included)."""
+        stop = self.n if stop is None else min(stop, self.n)
+        arr = self.a[start:stop]
+        n = len(arr)
         if n == 0:
             out = {name: np.zeros(0, dtype=dt) for name, dt in LEG_COLUMNS.items()}
             out["kind_code"] = np.zeros(0, dtype=np.int8)
             return out
-        arr = np.fromiter(chain.from_iterable(rows), dtype=np.float64,
-                          count=n * 13).reshape(n, 13)
         kind_code = arr[:, L_KIND].astype(np.int8)
         return {
             "leg": np.arange(start, start + n, dtype=np.int64),
@@ -47,44 +85,40 @@ class LegStore:
             "kind": np.asarray(LEG_KINDS, dtype=object)[kind_code],
             "kind_code": kind_code,
             "sensing": arr[:, L_SENSING].astype(bool),
-            "t0_s": arr[:, L_T0], "t1_s": arr[:, L_T1],
-            "x0_m": arr[:, L_X0], "y0_m": arr[:, L_Y0], "z0_m": arr[:, L_Z0],
-            "x1_m": arr[:, L_X1], "y1_m": arr[:, L_Y1], "z1_m": arr[:, L_Z1],
-            "energy_wh": arr[:, L_E], "battery_end_wh": arr[:, L_B],
+            "t0_s": arr[:, L_T0].copy(), "t1_s": arr[:, L_T1].copy(),
+            "x0_m": arr[:, L_X0].copy(), "y0_m": arr[:, L_Y0].copy(),
+            "z0_m": arr[:, L_Z0].copy(), "x1_m": arr[:, L_X1].copy(),
+            "y1_m": arr[:, L_Y1].copy(), "z1_m": arr[:, L_Z1].copy(),
+            "energy_wh": arr[:, L_E].copy(), "battery_end_wh": arr[:, L_B].copy(),
         }
 
 
-class EventLog:
-    """Events as tuples ``(time_s, kind_code, vehicle, leg, target, zone, x, y, z, value)``."""
+class EventLog(_Table):
+    """Events, one row each: time, kind code, vehicle, leg, target, zone, x, y, z, value."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple] = []
+        super().__init__(EVENT_WIDTH)
 
     def add(self, time_s: float, kind: str, vehicle: int = -1, leg: int = -1, target: int = -1,
             zone: int = -1, x: float = NAN, y: float = NAN, z: float = NAN,
             value: float = NAN) -> None:
-        self.rows.append((time_s, EVENT_KIND_CODE[kind], vehicle, leg, target, zone, x, y, z,
-                          value))
-
-    def __len__(self) -> int:
-        return len(self.rows)
+        self.append((time_s, EVENT_KIND_CODE[kind], vehicle, leg, target, zone, x, y, z, value))
 
     def columns(self) -> Table:
         """All events, ordered by time and then by the order they were recorded."""
-        if not self.rows:
+        if self.n == 0:
             return {name: np.zeros(0, dtype=dt) for name, dt in EVENT_COLUMNS.items()}
-        n = len(self.rows)
-        arr = np.fromiter(chain.from_iterable(self.rows), dtype=np.float64,
-                          count=n * 10).reshape(n, 10)
-        order = np.argsort(arr[:, 0], kind="stable")
+        arr = self.a[:self.n]
+        order = np.argsort(arr[:, E_TIME], kind="stable")
         arr = arr[order]
-        code = arr[:, 1].astype(np.int16)
+        code = arr[:, E_KIND].astype(np.int16)
         return {
-            "time_s": arr[:, 0],
+            "time_s": arr[:, E_TIME],
             "kind": np.asarray(EVENT_KINDS, dtype=object)[code],
-            "vehicle": arr[:, 2].astype(np.int32),
-            "leg": arr[:, 3].astype(np.int64),
-            "target": arr[:, 4].astype(np.int32),
-            "zone": arr[:, 5].astype(np.int32),
-            "x_m": arr[:, 6], "y_m": arr[:, 7], "z_m": arr[:, 8], "value": arr[:, 9],
+            "vehicle": arr[:, E_VEHICLE].astype(np.int32),
+            "leg": arr[:, E_LEG].astype(np.int64),
+            "target": arr[:, E_TARGET].astype(np.int32),
+            "zone": arr[:, E_ZONE].astype(np.int32),
+            "x_m": arr[:, E_X], "y_m": arr[:, E_Y], "z_m": arr[:, E_Z],
+            "value": arr[:, E_VALUE],
         }

@@ -114,13 +114,13 @@ class Monitor:
         self.step(end_s)
 
     def _release(self, now: float) -> None:
-        rows = self.sim.legs.rows
+        legs = self.sim.legs.a
         log = self.sim.log
         pending = self._pending
         while pending and pending[0][0] <= now:
             _, _, ev = heapq.heappop(pending)
             t, kind, v, leg, target, zone, x, y, z, value = ev
-            if t > rows[leg][L_T1] + _EPS:
+            if t > legs[leg, L_T1] + _EPS:
                 continue  # the leg was cut before this happened
             log.add(t, kind, v, leg, target, zone, x, y, z, value)
             if kind == "detection" and now < self.sim.duration_s:

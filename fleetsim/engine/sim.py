@@ -23,16 +23,22 @@ from simpy.events import Event
 from simpy.exceptions import Interrupt
 
 from fleetsim.engine.log import (
+    E_KIND,
+    E_LEG,
+    E_TARGET,
+    E_TIME,
+    E_VALUE,
+    E_VEHICLE,
+    E_X,
+    E_Z,
+    E_ZONE,
     EVENT_KIND_CODE,
     L_B,
     L_E,
-    L_T0,
     L_T1,
-    L_X0,
+    L_VEHICLE,
     L_X1,
-    L_Y0,
     L_Y1,
-    L_Z0,
     L_Z1,
     LEG_KIND_CODE,
     EventLog,
@@ -84,6 +90,8 @@ _K_CHARGE = LEG_KIND_CODE["charge"]
 #: so all requests due at one simulated time reach the policy in one call.
 _DISPATCH_PRIORITY = 2
 _INF = float("inf")
+_NAN = float("nan")
+_ARRIVE = EVENT_KIND_CODE["arrive"]
 #: Largest detour around no-fly zones the energy reserve allows for (x the straight line).
 _MAX_DETOUR = 3.0
 
@@ -183,10 +191,9 @@ class Simulation:
         self.py = [float(y) for y in self.home_xy_arr[:, 1]]
         self.pz = list(self.home_z)
         self.cur_leg = [-1] * n
-        # What each vehicle is flying now: its leg rows (a route block, or one leg),
-        # their start times and leg ids. A route block that ends normally can be
+        # What each vehicle is flying now: the ids of its legs (a route block, or one
+        # leg) and their start times. A route block that ends normally can be
         # continued by later routes (``blk_open``).
-        self.blk: list[list[list]] = [[] for _ in range(n)]
         self.blk_t0: list[list[float]] = [[] for _ in range(n)]
         self.blk_ids: list[list[int]] = [[] for _ in range(n)]
         self.blk_open = [False] * n
@@ -215,11 +222,9 @@ class Simulation:
         t0 = self.env.now
         x0, y0, z0 = self.px[v], self.py[v], self.pz[v]
         e = power * dur if dur != _INF else 0.0
-        li = len(self.legs.rows)
-        row = [v, kind, sensing, t0, t0 + dur, x0, y0, z0, x1, y1, z1, e, self.battery[v] - e]
-        self.legs.rows.append(row)
+        li = self.legs.append((v, kind, sensing, t0, t0 + dur, x0, y0, z0, x1, y1, z1, e,
+                               self.battery[v] - e))
         self.cur_leg[v] = li
-        self.blk[v] = [row]
         self.blk_t0[v] = [t0]
         self.blk_ids[v] = [li]
         self.blk_open[v] = False
@@ -227,44 +232,42 @@ class Simulation:
 
     def _close_leg(self, v: int) -> None:
         """The vehicle's current leg (or route block) ended as planned: move it to the end."""
-        row = self.blk[v][-1]
-        self.px[v], self.py[v], self.pz[v] = row[L_X1], row[L_Y1], row[L_Z1]
-        self.battery[v] = row[L_B]
+        _, _, _, _, _, _, _, _, x, y, z, _, b = self.legs.a[self.blk_ids[v][-1]].tolist()
+        self.px[v], self.py[v], self.pz[v] = x, y, z
+        self.battery[v] = b
 
     def _cut_leg(self, v: int, t: float) -> None:
         """End what vehicle ``v`` is flying at time ``t``, where it is then.
 
         The leg holding ``t`` is shortened to end at ``t``; legs of the same route
         block that have not started are cancelled (their events are dropped)."""
-        blk = self.blk[v]
-        if not blk:
+        ids = self.blk_ids[v]
+        if not ids:
             return
+        a = self.legs.a
         # The last leg that started before t (a leg starting exactly at t is cancelled).
         k = max(0, bisect_left(self.blk_t0[v], t) - 1)
-        row = blk[k]
-        for later in blk[k + 1:]:
-            later[L_T1] = -_INF  # cancelled: never flown
-            later[L_E] = 0.0
-        self.blk[v] = blk[:k + 1]
-        self.blk_t0[v] = self.blk_t0[v][:k + 1]
-        self.blk_ids[v] = self.blk_ids[v][:k + 1]
-        self.cur_leg[v] = self.blk_ids[v][k]
+        later = ids[k + 1:]
+        if later:
+            a[later, L_T1] = -_INF  # cancelled: never flown
+            a[later, L_E] = 0.0
+        del self.blk_t0[v][k + 1:], ids[k + 1:]
+        i = ids[k]
+        self.cur_leg[v] = i
         self.blk_open[v] = False
-        t0, t1 = row[L_T0], row[L_T1]
+        _, _, _, t0, t1, x0, y0, z0, x1, y1, z1, e, b = a[i].tolist()
         if t < t1:
-            b0 = row[L_B] + row[L_E]
+            b0 = b + e
             if t1 == _INF or t1 <= t0:
                 f, power = 0.0, 0.0
             else:
-                f, power = (t - t0) / (t1 - t0), row[L_E] / (t1 - t0)
-            row[L_X1] = row[L_X0] + f * (row[L_X1] - row[L_X0])
-            row[L_Y1] = row[L_Y0] + f * (row[L_Y1] - row[L_Y0])
-            row[L_Z1] = row[L_Z0] + f * (row[L_Z1] - row[L_Z0])
-            row[L_T1] = t
-            row[L_E] = power * (t - t0)
-            row[L_B] = b0 - row[L_E]
-        self.px[v], self.py[v], self.pz[v] = row[L_X1], row[L_Y1], row[L_Z1]
-        self.battery[v] = row[L_B]
+                f, power = (t - t0) / (t1 - t0), e / (t1 - t0)
+            x1, y1, z1 = x0 + f * (x1 - x0), y0 + f * (y1 - y0), z0 + f * (z1 - z0)
+            e = power * (t - t0)
+            b = b0 - e
+            a[i, L_T1:] = (t, x0, y0, z0, x1, y1, z1, e, b)
+        self.px[v], self.py[v], self.pz[v] = x1, y1, z1
+        self.battery[v] = b
 
     def _margin_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
                      z_end: float, b0: float | None = None, x0: float | None = None,
@@ -379,8 +382,6 @@ class Simulation:
         energy limit solved on it); a cut cancels the legs not yet started.
         """
         now = self.env.now
-        rows = self.legs.rows
-        li0 = len(rows)
         spd, climb, power = self.speed[v], self.climb[v], self.p_cruise[v]
         x0, y0, z0, b = self.px[v], self.py[v], self.pz[v], self.battery[v]
         # Quick test for the whole route: if the battery left at its end still covers
@@ -412,8 +413,7 @@ class Simulation:
             - self.p_hover[v] * (top - home_z) / climb
             - self.p_cruise[v] / spd * _MAX_DETOUR * far) > 0.0
         t = now
-        block, starts = [], []
-        add = self.log.add
+        block, starts, arrivals = [], [], []
         stop = False
         margin_time = self._margin_time
         for i in range(len(xs)):
@@ -430,18 +430,20 @@ class Simulation:
                     f = t_stop / dur
                     x1, y1, z1, dur, stop = x0 + f * dx, y0 + f * dy, z0 + f * dz, t_stop, True
             e = power * dur
-            row = [v, _K_MOVE, sensing, t, t + dur, x0, y0, z0, x1, y1, z1, e, b - e]
-            rows.append(row)
-            block.append(row)
+            block.append((v, _K_MOVE, sensing, t, t + dur, x0, y0, z0, x1, y1, z1, e, b - e))
             starts.append(t)
             t += dur
             b -= e
             x0, y0, z0 = x1, y1, z1
             if stop:
                 break
-            add(t, "arrive", v, li0 + len(block) - 1, x=x1, y=y1, z=z1)
+            arrivals.append((t, _ARRIVE, v, len(block) - 1, -1, -1, x1, y1, z1, _NAN))
         if block:
-            self.blk[v] = block
+            li0 = self.legs.extend(np.array(block, dtype=np.float64))
+            if arrivals:
+                ev = np.array(arrivals, dtype=np.float64)
+                ev[:, E_LEG] += li0
+                self.log.extend(ev)
             self.blk_t0[v] = starts
             self.blk_ids[v] = list(range(li0, li0 + len(block)))
             self.cur_leg[v] = li0 + len(block) - 1
@@ -449,11 +451,12 @@ class Simulation:
             if t > now:
                 yield self.env.timeout(t - now)
             # Routes handed over meanwhile may have continued the block (see _continue).
-            while self.blk[v][-1][L_T1] > self.env.now + 1e-9:
+            ids = self.blk_ids[v]
+            while self.legs.a[ids[-1], L_T1] > self.env.now + 1e-9:
                 k = bisect_left(self.blk_t0[v], self.env.now) - 1
                 if k > 0:  # forget the legs already flown
-                    del self.blk[v][:k], self.blk_t0[v][:k], self.blk_ids[v][:k]
-                yield self.env.timeout(self.blk[v][-1][L_T1] - self.env.now)
+                    del self.blk_t0[v][:k], ids[:k]
+                yield self.env.timeout(float(self.legs.a[ids[-1], L_T1]) - self.env.now)
             self.blk_open[v] = False
             self._close_leg(v)
         if stop:
@@ -526,7 +529,7 @@ class Simulation:
         dur = self.recharge_s[v] * max(0.0, cap - self.battery[v]) / cap
         self.log.add(self.env.now, "charge_start", v, value=self.battery[v])
         li = self._open_leg(v, _K_CHARGE, False, dur, hx, hy, hz, 0.0)
-        self.legs.rows[li][L_B] = cap
+        self.legs.a[li, L_B] = cap
         if dur > 0:
             yield self.env.timeout(dur)
         self._close_leg(v)
@@ -741,9 +744,14 @@ class Simulation:
                         it[:] = ["route", allp[k:k + m], heights[k:k + m] + it[2], it[3],
                                  float(cum[k + m - 1] - cum[k]) if m else 0.0]
                         k += m
-        add = self.log.add
-        for v, _append, items in parsed:
-            add(now, "plan", v, value=len(items))
+        if parsed:
+            ev = np.full((len(parsed), 10), -1.0)
+            ev[:, E_TIME] = now
+            ev[:, E_KIND] = EVENT_KIND_CODE["plan"]
+            ev[:, E_VEHICLE] = [v for v, _, _ in parsed]
+            ev[:, E_X:E_Z + 1] = np.nan
+            ev[:, E_VALUE] = [len(items) for _, _, items in parsed]
+            self.log.extend(ev)
         # A single route appended to a vehicle flying the last of its queue continues
         # its route block directly: all such routes are laid out in one vectorised pass.
         fast = [(v, items[0]) for v, append, items in parsed
@@ -771,10 +779,10 @@ class Simulation:
         vs = np.array([v for v, _ in fast], dtype=np.int64)
         counts = np.array([len(it[1]) for _, it in fast], dtype=np.int64)
         xy = np.concatenate([it[1] for _, it in fast])
-        last = [self.blk[v][-1] for v, _ in fast]
-        t_s = np.array([r[L_T1] for r in last])
-        b_s = np.array([r[L_B] for r in last])
-        start = np.array([(r[L_X1], r[L_Y1], r[L_Z1]) for r in last])
+        last = self.legs.a[[self.blk_ids[v][-1] for v, _ in fast]]
+        t_s = last[:, L_T1]
+        b_s = last[:, L_B]
+        start = last[:, L_X1:L_Z1 + 1]
         pts = np.column_stack([xy, np.concatenate([it[2] for _, it in fast])])
         owner = np.repeat(np.arange(len(fast)), counts)
         first = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -818,30 +826,33 @@ class Simulation:
             np.array([float(it[3]) for _, it in fast])[owner[idx]],
             t0[idx], t1[idx], prev[idx, 0], prev[idx, 1], prev[idx, 2],
             pts[idx, 0], pts[idx, 1], pts[idx, 2], energy[idx], b1[idx]])
-        new_rows = rows_arr.tolist()
-        li0 = len(self.legs.rows)
-        self.legs.rows.extend(new_rows)
-        ids = np.arange(li0, li0 + len(idx))
-        arrive = EVENT_KIND_CODE["arrive"]
-        nan = float("nan")
-        self.log.rows.extend(
-            (t, arrive, v, leg, -1, -1, x, y, z, nan) for t, v, leg, x, y, z in zip(
-                t1[idx].tolist(), vs[owner[idx]].tolist(), ids.tolist(), pts[idx, 0].tolist(),
-                pts[idx, 1].tolist(), pts[idx, 2].tolist(), strict=True))
+        li0 = self.legs.extend(rows_arr)
+        m = len(idx)
+        ev = np.empty((m, 10))
+        ev[:, E_TIME] = t1[idx]
+        ev[:, E_KIND] = _ARRIVE
+        ev[:, E_VEHICLE] = rows_arr[:, L_VEHICLE]
+        ev[:, E_LEG] = np.arange(li0, li0 + m)
+        ev[:, E_TARGET] = -1
+        ev[:, E_ZONE] = -1
+        ev[:, E_X:E_Z + 1] = pts[idx]
+        ev[:, E_VALUE] = np.nan
+        self.log.extend(ev)
         bounds = np.searchsorted(owner[idx], np.arange(len(fast) + 1))
         t0_list = t0[idx].tolist()
+        ends = rows_arr[:, [L_X1, L_Y1, L_T1]].tolist()
         done = set()
         for i in np.flatnonzero(ok).tolist():
             a, b = int(bounds[i]), int(bounds[i + 1])
             if a == b:
                 continue
             v = int(vs[i])
-            self.blk[v].extend(new_rows[a:b])
             self.blk_t0[v].extend(t0_list[a:b])
             self.blk_ids[v].extend(range(li0 + a, li0 + b))
             self.cur_leg[v] = li0 + b - 1
-            self.end_xy[v] = (new_rows[b - 1][L_X1], new_rows[b - 1][L_Y1])
-            self.end_t[v] = new_rows[b - 1][L_T1]
+            x, y, t_end = ends[b - 1]
+            self.end_xy[v] = (x, y)
+            self.end_t[v] = t_end
             done.add(v)
         return done
 
@@ -932,7 +943,7 @@ class Simulation:
         t_fin = time.perf_counter()
         end = self.duration_s
         for v in range(self.n):
-            if self.blk[v] and self.blk[v][-1][L_T1] > end:
+            if self.blk_ids[v] and self.legs.a[self.blk_ids[v][-1], L_T1] > end:
                 self._cut_leg(v, end)
         self.monitor.finish(end)
         self.log.add(end, "run_end", value=self.n)

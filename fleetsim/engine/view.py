@@ -45,13 +45,15 @@ class EngineFleetView:
             raise IndexError(f"vehicle index out of range 0..{self._sim.n - 1}")
         return idx
 
-    def _rows(self, idx: np.ndarray) -> list[list]:
-        """The leg row each vehicle is on at ``now_s``."""
+    def _rows(self, idx: np.ndarray) -> list[list | None]:
+        """The leg row each vehicle is on at ``now_s`` (as a list of 13 numbers)."""
         s, now = self._sim, self.now_s
+        a = s.legs.a
         out = []
         for v in idx.tolist():
             t0s = s.blk_t0[v]
-            out.append(s.blk[v][max(0, bisect_right(t0s, now) - 1)] if t0s else None)
+            out.append(a[s.blk_ids[v][max(0, bisect_right(t0s, now) - 1)]].tolist()
+                       if t0s else None)
         return out
 
     def positions(self, vehicles=None) -> np.ndarray:
