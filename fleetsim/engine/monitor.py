@@ -209,8 +209,9 @@ class Monitor:
                 tgt = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists if x])
                 pairs_j = idx[k]
         if len(pairs_j) == 0:
-            for v in np.unique(vehicle).tolist():
-                self.in_view.pop(v, None)
+            if self.in_view:
+                for v in set(self.in_view) & set(np.unique(vehicle).tolist()):
+                    del self.in_view[v]
             return []
         j = pairs_j
         c = self.targets[tgt]
@@ -258,8 +259,8 @@ class Monitor:
         prev_of = np.full(len(t0), -1, dtype=np.int64)
         same = vehicle[by_vehicle][1:] == vehicle[by_vehicle][:-1]
         prev_of[by_vehicle[1:][same]] = by_vehicle[:-1][same]
-        last_of = {int(v): int(leg) for v, leg in zip(vehicle[by_vehicle].tolist(),
-                                                       by_vehicle.tolist(), strict=True)}
+        last_leg = np.full(self.sim.n, -1, dtype=np.int64)
+        np.maximum.at(last_leg, vehicle, np.arange(len(t0)))  # each vehicle's last leg here
         order = np.argsort(j, kind="stable")
         j_sorted = j[order]
         legs_with = np.unique(j_sorted)
@@ -288,12 +289,12 @@ class Monitor:
                 if in_view_end[q]:
                     now_in.add(target)
             state[v] = (leg, now_in)
-        for v, last_leg in last_of.items():
-            got = state.get(v)
-            if got is not None and got[0] == last_leg and got[1]:
-                carried[v] = got[1]
-            else:
-                carried.pop(v, None)
+        # What each vehicle has in view after its last leg of this batch.
+        for v in [v for v in carried if last_leg[v] >= 0]:
+            del carried[v]
+        for v, (leg, now_in) in state.items():
+            if leg == last_leg[v] and now_in:
+                carried[v] = now_in
         return out
 
     def _first_visible(self, j, tgt, t_a, t_b, t0, t1, p0, p1) -> np.ndarray:
