@@ -19,6 +19,8 @@ import json
 import os
 import platform
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,30 @@ def versions() -> dict[str, str]:
             "scipy": scipy.__version__, "pyarrow": pa.__version__}
 
 
+@contextmanager
+def atomic_directory(dest: str | os.PathLike) -> Iterator[Path]:
+    """Build a directory in a temporary sibling and put it in place of ``dest`` only
+    if the block completes; on any error nothing at ``dest`` changes."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if dest.exists():
+            old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+            dest.rename(old)
+            tmp.rename(dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, Any], *,
               manifest_extra: dict[str, Any] | None = None,
               extra_writers: list | None = None) -> Path:
@@ -88,12 +114,7 @@ def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, A
     bundle) before the directory is put in place.
     """
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic_directory(out) as tmp:
         for name, columns in TABLES.items():
             write_table(tmp / f"{name}.parquet", getattr(run, name), columns)
         (tmp / METRICS).write_text(dumps_json(metrics))
@@ -113,16 +134,6 @@ def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, A
         for writer in extra_writers or []:
             writer(tmp)
         (tmp / MANIFEST).write_text(dumps_json(manifest))
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -391,6 +391,7 @@ class Simulation:
         far = math.hypot(x0 - hx, y0 - hy)
         top = z0
         total = 0.0
+        durs = []
         px, py, pz = x0, y0, z0
         for i in range(len(xs)):
             x1, y1, z1 = xs[i], ys[i], zs[i]
@@ -398,6 +399,7 @@ class Simulation:
             dur = math.sqrt(dx * dx + dy * dy) / spd
             if abs(dz) > dur * climb:
                 dur = abs(dz) / climb
+            durs.append(dur)
             total += dur
             d = math.hypot(x1 - hx, y1 - hy)
             if d > far:
@@ -417,13 +419,11 @@ class Simulation:
         stop = False
         margin_time = self._margin_time
         for i in range(len(xs)):
-            x1, y1, z1 = xs[i], ys[i], zs[i]
-            dx, dy, dz = x1 - x0, y1 - y0, z1 - z0
-            dur = math.sqrt(dx * dx + dy * dy) / spd
-            if abs(dz) > dur * climb:
-                dur = abs(dz) / climb
+            dur = durs[i]
             if dur <= 0.0:
                 continue
+            x1, y1, z1 = xs[i], ys[i], zs[i]
+            dx, dy, dz = x1 - x0, y1 - y0, z1 - z0
             if not safe:
                 t_stop = margin_time(v, power, dx / dur, dy / dur, dur, z1, b, x0, y0, z0)
                 if t_stop < dur:

@@ -34,6 +34,7 @@ from fleetsim.replay.layers import (
     zones_layer,
 )
 from fleetsim.replay.png import encode_png
+from fleetsim.rundir import atomic_directory
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -258,22 +259,8 @@ def write_replay(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = 
 
     run = read_run(run_dir)
     dest = Path(out) if out is not None else Path(run_dir) / "replay"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
+    with atomic_directory(dest) as tmp:
         write_replay_into(tmp, run, **kw)
-        if dest.exists():
-            old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-            dest.rename(old)
-            tmp.rename(dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest
 
 
