@@ -43,10 +43,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     scenario = load_scenario(args.scenario, overrides)
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.name}-seed{scenario.run.seed}"
+    sim = Simulation(scenario)
     print(f"fleetsim: running {scenario.name!r} (seed {scenario.run.seed}, "
           f"{sum(g.count for g in scenario.vehicles)} vehicles, "
           f"{scenario.run.duration_s:g} s simulated)", file=sys.stderr)
-    sim = Simulation(scenario)
     t1 = time.perf_counter()
     run = sim.run(progress=not args.quiet and sys.stderr.isatty())
     t2 = time.perf_counter()

@@ -284,8 +284,9 @@ def failing_policy(tmp_path: Path, body: str) -> str:
          raise RuntimeError("policy crashed")
      return [Plan(r.vehicle, [GoTo(1500.0, 1500.0)]) for r in requests if r.reason == "start"]
      """,
-            1,
-            "internal error: RuntimeError: policy crashed",
+            EXIT_INPUT,
+            r"policy 'failing', t=\d+\.\d{3} s: decide\(\) raised RuntimeError: policy crashed "
+            r"\(.*failing_policy\.py:\d+ in decide; 1 request\(s\): vehicle \d \w+\)",
         ),
         (
             """
@@ -323,7 +324,8 @@ def test_a_failed_rerun_keeps_the_previous_complete_run(tmp_path, capsys):
         raise RuntimeError("policy crashed")
         """,
     )
-    assert main(["run", str(path), "--out", str(out), "-q", "--set", f"policy.name={policy}"]) == 1
+    assert main(["run", str(path), "--out", str(out), "-q", "--set", f"policy.name={policy}"]) \
+        == EXIT_INPUT
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(

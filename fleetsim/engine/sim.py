@@ -96,6 +96,22 @@ _ARRIVE = EVENT_KIND_CODE["arrive"]
 _MAX_DETOUR = 3.0
 
 
+def _where(exc: BaseException) -> str:
+    """``file:line in function`` of the innermost frame of a policy's exception."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "no traceback"
+    f = frames[-1]
+    return f"{f.filename}:{f.lineno} in {f.name}"
+
+
+def _summary(requests) -> str:
+    shown = ", ".join(f"vehicle {r.vehicle} {r.reason}" for r in requests[:3])
+    return shown + (", ..." if len(requests) > 3 else "")
+
+
 class _ReserveReached(Exception):
     pass
 
@@ -650,7 +666,12 @@ class Simulation:
         self.view.now_s = now
         self.n_decisions += 1
         t_policy = time.perf_counter()
-        plans = self.policy.decide(now, self.view, tuple(requests))
+        try:
+            plans = self.policy.decide(now, self.view, tuple(requests))
+        except Exception as exc:  # the policy's own bug: say where, without our traceback
+            raise self._fail(f"decide() raised {type(exc).__name__}: {exc} "
+                             f"({_where(exc)}; {len(requests)} request(s): "
+                             f"{_summary(requests)})") from exc
         self.policy_wall_s += time.perf_counter() - t_policy
         if plans:
             self._apply_plans(now, plans)
