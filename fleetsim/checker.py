@@ -102,9 +102,11 @@ def check_policy(name: str, scenario: Scenario | None = None, *,
             sim = Simulation(scenario, world=world)
             before = before, sim.home_xy_arr.tobytes()
             run = sim.run()
-        except ValueError as exc:
-            if "read-only" not in str(exc):
+        except (ValueError, PolicyError) as exc:
+            cause = exc.__cause__ if isinstance(exc, PolicyError) else exc
+            if not (isinstance(cause, ValueError) and "read-only" in str(cause)):
                 raise
+            exc = cause
             raise PolicyError(f"the policy tried to change an input it was given read-only "
                               f"({exc}); policies must not modify the world or the fleet view",
                               policy=name) from None
