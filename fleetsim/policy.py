@@ -47,7 +47,10 @@ if TYPE_CHECKING:  # pragma: no cover
 #: target (``Request.target``; the vehicle keeps flying its plan); ``reserve``: its
 #: battery reached the reserve and the engine is flying it home to recharge (for
 #: the policy's information: no plan is accepted until ``recharged``).
-REASONS = ("start", "idle", "recharged", "periodic", "detection", "reserve")
+#: ``link_lost`` / ``link_restored``: it left / re-entered radio contact with the
+#: ground stations (the vehicle keeps flying its plan; what to do is the policy's call).
+REASONS = ("start", "idle", "recharged", "periodic", "detection", "reserve", "link_lost",
+           "link_restored")
 
 
 class Request(NamedTuple):

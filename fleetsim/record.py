@@ -66,6 +66,8 @@ EVENT_KINDS = (
     "zone_enter",  # zone: index
     "zone_exit",  # zone: index
     "terrain_violation",  # leg below terrain + clearance; value: lowest clearance (m)
+    "link_lost",  # out of radio contact with every ground station
+    "link_restored",  # back in contact
     "run_end",
 )
 

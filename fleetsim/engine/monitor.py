@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fleetsim.comms import link_intervals, out_of_link, stations_of
 from fleetsim.engine.log import L_T1, LEG_KIND_CODE
 from fleetsim.engine.states import LOCKED_STATES
 from fleetsim.geometry import closest_approach, disc_intervals, zone_intervals
@@ -28,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 _AIRBORNE = np.array([LEG_KIND_CODE[k] for k in ("takeoff", "move", "hold", "return", "land")])
 _CRUISING = np.array([LEG_KIND_CODE[k] for k in ("move", "hold", "return")])
 _EPS = 1e-9
+#: In-leg events that the policy hears of, as requests with the same reason.
+_REQUESTS = frozenset({"detection", "link_lost", "link_restored"})
 _LOS_SAMPLES = 4
 _TARGET_HEIGHT_M = 1.0
 
@@ -78,6 +81,9 @@ class Monitor:
         h = world.terrain.heights_m
         self.flat = bool(np.ptp(h) == 0.0)
         self.zones = world.zones
+        self.stations = stations_of(world)
+        #: Vehicles out of link at the end of their last processed leg.
+        self.out_of_link: set[int] = set()
         #: Targets each vehicle had in its footprint and in sight at the end of its
         #: last processed leg.
         self.in_view: dict[int, set[int]] = {}
@@ -123,10 +129,10 @@ class Monitor:
             if t > legs[leg, L_T1] + _EPS:
                 continue  # the leg was cut before this happened
             log.add(t, kind, v, leg, target, zone, x, y, z, value)
-            if kind == "detection" and now < self.sim.duration_s:
+            if kind in _REQUESTS and now < self.sim.duration_s:
                 s = self.sim
                 if s.state[v] not in LOCKED_STATES and not s.engine_control[v]:
-                    s._request(v, "detection", target)
+                    s._request(v, kind, target)
 
     # ------------------------------------------------------------------ finding events
 
@@ -146,6 +152,8 @@ class Monitor:
         sensing = airborne & legs["sensing"]
         if self._tree is not None:
             out += self._detections(sensing, t0, t1, p0, p1, vehicle, leg_id)
+        if self.stations:
+            out += self._links(airborne, t0, t1, p0, p1, vehicle, leg_id)
         if self.zones and airborne.any():
             # Only legs whose bounding box meets some zone's bounding box can cross it.
             zb = self.zone_bounds
@@ -180,6 +188,47 @@ class Monitor:
                     out.append(self._at(t, "terrain_violation", int(vehicle[j]), int(leg_id[j]),
                                         -1, -1, j, t0, t1, p0, p1, value=lo))
         return out
+
+    def _links(self, airborne, t0, t1, p0, p1, vehicle, leg_id) -> list[tuple]:
+        """Link lost / restored events of a batch's legs (in leg order per vehicle).
+
+        Legs on the ground count as in link (a vehicle at a site is connected)."""
+        idx = np.flatnonzero(airborne)
+        outs: dict[int, list[tuple[float, float]]] = {}
+        if len(idx):
+            li, a, b = link_intervals(t0[idx], t1[idx], p0[idx], p1[idx], self.stations,
+                                      self.sim.world.terrain)
+            L, A, B = out_of_link(t0[idx], t1[idx], li, a, b)
+            for k, x, y in zip(idx[L].tolist(), A.tolist(), B.tolist(), strict=True):
+                outs.setdefault(k, []).append((x, y))
+        state = self.out_of_link
+        found = []
+        for j in range(len(t0)):
+            v = int(vehicle[j])
+            was_out = v in state
+            pieces = outs.get(j, ())
+            if not pieces and not was_out:
+                continue
+            lg, start, end = int(leg_id[j]), t0[j], t1[j]
+            out_at_start = bool(pieces) and pieces[0][0] <= start + _EPS
+            if was_out and not out_at_start:
+                found.append(self._at(start, "link_restored", v, lg, -1, -1, j, t0, t1, p0, p1))
+            elif not was_out and out_at_start:
+                found.append(self._at(start, "link_lost", v, lg, -1, -1, j, t0, t1, p0, p1))
+            now_out = False
+            for x, y in pieces:
+                if x > start + _EPS:
+                    found.append(self._at(x, "link_lost", v, lg, -1, -1, j, t0, t1, p0, p1))
+                if y < end - _EPS:
+                    found.append(self._at(y, "link_restored", v, lg, -1, -1, j, t0, t1, p0,
+                                          p1))
+                else:
+                    now_out = True
+            if now_out:
+                state.add(v)
+            else:
+                state.discard(v)
+        return found
 
     @staticmethod
     def _at(t, kind, v, leg, target, zone, j, t0, t1, p0, p1, value=float("nan")) -> tuple:

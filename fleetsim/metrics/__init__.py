@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fleetsim.metrics.comms import comms_metrics
 from fleetsim.metrics.coverage import coverage_curve, coverage_metrics
 from fleetsim.metrics.detection import detection_metrics
 from fleetsim.metrics.energy import energy_metrics
@@ -69,6 +70,7 @@ def compute_metrics(run: RecordedRun) -> dict[str, MetricValue]:
     found.update(energy_metrics(run))
     found.update(fleet_metrics(run))
     found.update(safety_metrics(run))
+    found.update(comms_metrics(run))
     return {name: json_value(found[name]) for name in sorted(found)}
 
 

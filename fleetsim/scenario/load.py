@@ -200,7 +200,8 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
                 "ceiling_amsl_m": None if math.isinf(z.ceiling_amsl_m) else z.ceiling_amsl_m,
                 "active": {"start_s": z.active.start_s, "end_s": z.active.end_s},
             } for z in s.zones],
-            "sites": [{"id": x.id, "kind": x.kind, "position": list(x.position), "pads": x.pads}
+            "sites": [{"id": x.id, "kind": x.kind, "position": list(x.position), "pads": x.pads,
+                       "radio_range_m": x.radio_range_m, "antenna_height_m": x.antenna_height_m}
                       for x in s.sites],
         },
         "fleet": {"types": types},

@@ -69,9 +69,13 @@ class ZoneSpec:
 @dataclass(frozen=True)
 class SiteSpec:
     id: str
-    kind: str  # "base"
+    kind: str  # "base" | "depot" | "ground_station"
     position: Coord
     pads: int = 1
+    #: Radio range (slant distance) of the site's ground station; None: no radio.
+    radio_range_m: float | None = None
+    #: Height of the station's antenna above the terrain.
+    antenna_height_m: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -556,6 +556,8 @@ SITE = Record({
     "kind": req(String(choices=SITE_KINDS)),
     "position": req(POINT),
     "pads": opt(Integer(ge=1)),
+    "radio_range_m": opt(Number(gt=0, nullable=True)),
+    "antenna_height_m": opt(NON_NEGATIVE),
 })
 
 DETECTION = Record({

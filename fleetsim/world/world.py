@@ -37,6 +37,9 @@ class Site:
     kind: str
     xy: tuple[float, float]
     pads: int
+    radio_range_m: float | None = None
+    #: Antenna height above the terrain datum (terrain at the site + antenna height).
+    antenna_z_m: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,9 @@ def build_world(scenario: Scenario, streams: RandomStreams | None = None) -> Wor
         for i, z in enumerate(scenario.zones))
     for z in zones:
         shapely.prepare(z.polygon)
-    sites = tuple(Site(index=i, id=s.id, kind=s.kind, xy=tuple(s.position), pads=s.pads)
+    sites = tuple(Site(index=i, id=s.id, kind=s.kind, xy=tuple(s.position), pads=s.pads,
+                       radio_range_m=s.radio_range_m,
+                       antenna_z_m=float(terrain.height_at(*s.position)) + s.antenna_height_m)
                   for i, s in enumerate(scenario.sites))
     missions = tuple(Mission(index=i, id=m.id, kind=m.kind,
                              polygon=_polygon(m.exterior, m.holes))
