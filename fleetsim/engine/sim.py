@@ -227,6 +227,7 @@ class Simulation:
             from fleetsim.planning import VisibilityGraph
             self._avoid = VisibilityGraph(no_fly, clearance_m=max(10.0, max(self.radius or [0])))
             self._no_fly_union = shapely.union_all(no_fly)
+            self._no_fly_bounds = tuple(self._no_fly_union.bounds)
             shapely.prepare(self._no_fly_union)
         self._detour_cache: dict[tuple[int, int, int], float] = {}
 
@@ -354,11 +355,14 @@ class Simulation:
         """How much longer than the straight line is the way home around no-fly zones
         (1 when the straight line is clear; at most ``_MAX_DETOUR``); cached on 50 m cells."""
         b = self.base_index[v]
+        hx, hy = self.world.sites[b].xy
+        zx0, zy0, zx1, zy1 = self._no_fly_bounds
+        if min(x, hx) > zx1 or max(x, hx) < zx0 or min(y, hy) > zy1 or max(y, hy) < zy0:
+            return 1.0  # the way home is nowhere near a no-fly zone
         key = (b, round(x / 50.0), round(y / 50.0))
         f = self._detour_cache.get(key)
         if f is None:
             f = 1.0
-            hx, hy = self.world.sites[b].xy
             if straight > 1.0 and shapely.intersects(
                     shapely.LineString([(x, y), (hx, hy)]), self._no_fly_union):
                 try:
