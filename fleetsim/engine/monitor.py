@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -251,11 +252,12 @@ class Monitor:
             mid = 0.5 * (a + b)
             half = 0.5 * np.hypot(*(b - a).T)
             r = self.radius[vehicle[idx]]
-            lists = self._tree.query_ball_point(mid, half + r)
-            counts = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-            if counts.sum():
+            lists = self._tree.query_ball_point(mid, half + r, return_sorted=True)
+            counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+            total = int(counts.sum())
+            if total:
                 k = np.repeat(np.arange(len(idx)), counts)
-                tgt = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists if x])
+                tgt = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=total)
                 pairs_j = idx[k]
         if len(pairs_j) == 0:
             if self.in_view:
