@@ -212,7 +212,7 @@ def parse_distribution(value: object) -> Distribution:
         except ValueError as exc:
             raise ValueError(f"service time: {exc}") from None
     if not isinstance(value, Mapping):
-        raise ValueError(f"service time must be {VALID_FORMS}; got {value!r}")
+        raise ValueError(f"invalid service time {value!r}; valid forms: {VALID_FORMS}")
     name = value.get("dist")
     if not isinstance(name, str):
         raise ValueError(f"service time mapping needs a 'dist' key naming one of "

@@ -256,6 +256,8 @@ class OperatorPool:
             i = int(np.searchsorted(times, now, side="right")) - 1
             self._set_on_duty(int(counts[i]))
             for t, c in zip(times[i + 1:].tolist(), counts[i + 1:].tolist(), strict=True):
+                if not math.isfinite(t):
+                    break                         # a shift that never ends
                 ev = env.timeout(t - now, value=int(c))
                 ev.callbacks.append(self._shift_cb)
 
@@ -287,7 +289,7 @@ class OperatorPool:
         now = env.now
         if work.kind not in KINDS:
             raise ValueError(f"unknown work kind {work.kind!r}; valid kinds: {', '.join(KINDS)}")
-        created = now if work.created_s is None else float(work.created_s)
+        created = float(now) if work.created_s is None else float(work.created_s)
         if created > now:
             raise ValueError(f"work item created_s={created} is in the future (now {now})")
         two = work.two_person or work.action_class in self.two_person_classes
@@ -410,7 +412,7 @@ class OperatorPool:
     # --------------------------------------------------------------- internals
     def _dispatch(self) -> None:
         queue, free = self._queue, self._free
-        now = self.env.now
+        now = float(self.env.now)
         while queue and free:
             job = queue[0][2]
             if job.state is not _QUEUED:          # withdrawn earlier; drop lazily
@@ -447,9 +449,9 @@ class OperatorPool:
         ev.callbacks.append(self._finish_cb)
 
     def _on_finish(self, ev: simpy.Event) -> None:
-        job: _Job = ev._value  # type: ignore[attr-defined]
+        job: _Job = ev.value
         item = job.item
-        now = self.env.now
+        now = float(self.env.now)
         positive, negative = KINDS[item.kind]
         decision = positive
         if negative is not None:
@@ -474,7 +476,7 @@ class OperatorPool:
             self._dispatch()
 
     def _on_deadline(self, ev: simpy.Event) -> None:
-        job: _Job = ev._value  # type: ignore[attr-defined]
+        job: _Job = ev.value
         if job.state is _QUEUED:
             self._time_out(job)
             if self._free:
@@ -485,7 +487,7 @@ class OperatorPool:
 
     def _end_unserved(self, job: _Job, decision: str) -> None:
         """Take a queued job out (lazily from the heap) and report it."""
-        now = self.env.now
+        now = float(self.env.now)
         job.state = _DONE
         self._queued -= 1
         queue = self._queue
@@ -510,7 +512,7 @@ class OperatorPool:
         self._r_decision.append(decision)
 
     def _on_shift(self, ev: simpy.Event) -> None:
-        self._set_on_duty(ev._value)  # type: ignore[attr-defined]
+        self._set_on_duty(ev.value)
         if self._queue and self._free:
             self._dispatch()
 
