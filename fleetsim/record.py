@@ -25,7 +25,8 @@ A run is recorded as three tables (Parquet files in the run directory):
     Columns: ``time_s`` float64, ``kind`` str (one of :data:`EVENT_KINDS`),
     ``vehicle`` int32 (-1: none), ``leg`` int64 (-1), ``target`` int32 (-1),
     ``zone`` int32 (-1), ``x_m``, ``y_m``, ``z_m`` float64 (NaN: none),
-    ``value`` float64 (kind-specific, NaN: none).
+    ``value`` float64 (kind-specific, NaN: none), ``operator`` int32 (-1: none),
+    ``detail`` str (kind-specific, e.g. the action class; "" for none).
 
 ``vehicles``
     One row per vehicle: ``vehicle`` int32, ``type`` str, ``base`` str,
@@ -68,6 +69,21 @@ EVENT_KINDS = (
     "terrain_violation",  # leg below terrain + clearance; value: lowest clearance (m)
     "link_lost",  # out of radio contact with every ground station
     "link_restored",  # back in contact
+    # Human oversight. detail: the action class (or work kind); operator: who.
+    "auth_request",  # an action needs an operator: approval / veto review queued
+    "auth_granted",  # approved (or its veto window passed unopposed); value: wait (s)
+    "auth_denied",  # denied (or vetoed in time); value: wait (s)
+    "auth_timeout",  # nobody decided in time; value: wait (s)
+    "action_start",  # an action began; value: index of its rule in AUTH_RULES
+    "action_refused",  # a forbidden action was not executed
+    "ack",  # an operator acknowledged a notify-class action; value: latency (s)
+    "veto_late",  # an operator vetoed after the action had already started
+    "false_alarm",  # a sensor raised an alarm with no target behind it
+    "review",  # an operator reviewed a detection or false alarm; value: latency (s)
+    "work_start",  # an operator began a work item; detail: work kind
+    "work_end",  # ... and finished it
+    "stop_issued",  # a stop command was given; value: vehicles it covers
+    "stop_safe",  # a vehicle reached its safe state after a stop; value: latency (s)
     "run_end",
 )
 
@@ -82,6 +98,7 @@ EVENT_COLUMNS = {
     "time_s": np.float64, "kind": object, "vehicle": np.int32, "leg": np.int64,
     "target": np.int32, "zone": np.int32,
     "x_m": np.float64, "y_m": np.float64, "z_m": np.float64, "value": np.float64,
+    "operator": np.int32, "detail": object,
 }
 VEHICLE_COLUMNS = {
     "vehicle": np.int32, "type": object, "base": object,

@@ -20,8 +20,9 @@ EVENT_KIND_CODE = {k: i for i, k in enumerate(EVENT_KINDS)}
 L_VEHICLE, L_KIND, L_SENSING, L_T0, L_T1, L_X0, L_Y0, L_Z0, L_X1, L_Y1, L_Z1, L_E, L_B = range(13)
 LEG_WIDTH = 13
 # Columns of an event row.
-E_TIME, E_KIND, E_VEHICLE, E_LEG, E_TARGET, E_ZONE, E_X, E_Y, E_Z, E_VALUE = range(10)
-EVENT_WIDTH = 10
+(E_TIME, E_KIND, E_VEHICLE, E_LEG, E_TARGET, E_ZONE, E_X, E_Y, E_Z, E_VALUE, E_OPERATOR,
+ E_DETAIL) = range(12)
+EVENT_WIDTH = 12
 
 NAN = float("nan")
 
@@ -94,15 +95,28 @@ class LegStore(_Table):
 
 
 class EventLog(_Table):
-    """Events, one row each: time, kind code, vehicle, leg, target, zone, x, y, z, value."""
+    """Events, one row each: time, kind code, vehicle, leg, target, zone, x, y, z, value,
+    operator, detail code (an index into :attr:`details`, -1 for none)."""
 
     def __init__(self) -> None:
         super().__init__(EVENT_WIDTH)
+        self.details: list[str] = []
+        self._detail_code: dict[str, int] = {}
+
+    def detail_code(self, text: str | None) -> int:
+        if not text:
+            return -1
+        code = self._detail_code.get(text)
+        if code is None:
+            code = self._detail_code[text] = len(self.details)
+            self.details.append(text)
+        return code
 
     def add(self, time_s: float, kind: str, vehicle: int = -1, leg: int = -1, target: int = -1,
             zone: int = -1, x: float = NAN, y: float = NAN, z: float = NAN,
-            value: float = NAN) -> None:
-        self.append((time_s, EVENT_KIND_CODE[kind], vehicle, leg, target, zone, x, y, z, value))
+            value: float = NAN, operator: int = -1, detail: str | None = None) -> None:
+        self.append((time_s, EVENT_KIND_CODE[kind], vehicle, leg, target, zone, x, y, z, value,
+                     operator, self.detail_code(detail)))
 
     def columns(self) -> Table:
         """All events, ordered by time and then by the order they were recorded."""
@@ -121,4 +135,7 @@ class EventLog(_Table):
             "zone": arr[:, E_ZONE].astype(np.int32),
             "x_m": arr[:, E_X], "y_m": arr[:, E_Y], "z_m": arr[:, E_Z],
             "value": arr[:, E_VALUE],
+            "operator": arr[:, E_OPERATOR].astype(np.int32),
+            "detail": np.asarray([""] + self.details, dtype=object)[
+                arr[:, E_DETAIL].astype(np.int64) + 1],
         }

@@ -33,6 +33,7 @@ from fleetsim.engine.log import (
     E_Z,
     E_ZONE,
     EVENT_KIND_CODE,
+    EVENT_WIDTH,
     L_B,
     L_E,
     L_T1,
@@ -457,7 +458,7 @@ class Simulation:
             x0, y0, z0 = x1, y1, z1
             if stop:
                 break
-            arrivals.append((t, _ARRIVE, v, len(block) - 1, -1, -1, x1, y1, z1, _NAN))
+            arrivals.append((t, _ARRIVE, v, len(block) - 1, -1, -1, x1, y1, z1, _NAN, -1, -1))
         if block:
             li0 = self.legs.extend(np.array(block, dtype=np.float64))
             if arrivals:
@@ -770,7 +771,7 @@ class Simulation:
                                  float(cum[k + m - 1] - cum[k]) if m else 0.0]
                         k += m
         if parsed:
-            ev = np.full((len(parsed), 10), -1.0)
+            ev = np.full((len(parsed), EVENT_WIDTH), -1.0)
             ev[:, E_TIME] = now
             ev[:, E_KIND] = EVENT_KIND_CODE["plan"]
             ev[:, E_VEHICLE] = [v for v, _, _ in parsed]
@@ -853,7 +854,7 @@ class Simulation:
             pts[idx, 0], pts[idx, 1], pts[idx, 2], energy[idx], b1[idx]])
         li0 = self.legs.extend(rows_arr)
         m = len(idx)
-        ev = np.empty((m, 10))
+        ev = np.full((m, EVENT_WIDTH), -1.0)
         ev[:, E_TIME] = t1[idx]
         ev[:, E_KIND] = _ARRIVE
         ev[:, E_VEHICLE] = rows_arr[:, L_VEHICLE]

@@ -38,7 +38,7 @@ _LEG_DEFAULTS: dict[str, Any] = {"kind": "move", "sensing": True, "energy_wh": 0
                                  "battery_end_wh": np.nan}
 _EVENT_DEFAULTS: dict[str, Any] = {"vehicle": -1, "leg": -1, "target": -1, "zone": -1,
                                    "x_m": np.nan, "y_m": np.nan, "z_m": np.nan,
-                                   "value": np.nan}
+                                   "value": np.nan, "operator": -1, "detail": ""}
 
 
 def _table(rows: Sequence[Mapping[str, Any]], columns: dict[str, type]) -> Table:

@@ -76,6 +76,10 @@ class SiteSpec:
     radio_range_m: float | None = None
     #: Height of the station's antenna above the terrain.
     antenna_height_m: float = 10.0
+    #: A fixed sensor at the site (a mast or buoy): its footprint radius; None: none.
+    sensor_radius_m: float | None = None
+    #: False alarms the fixed sensor raises per hour (become review work).
+    false_alarms_per_hour: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,8 @@ class VehicleTypeSpec:
     reserve_fraction: float = 0.2
     #: Minimum height above terrain along a leg; lower is a terrain violation.
     terrain_clearance_m: float = 30.0
+    #: The vehicle carries a radio relay of this range (slant metres); None: no relay.
+    relay_range_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,89 @@ class PolicySpec:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+#: Authorization rules (DESIGN.md section 4).
+AUTH_RULES = ("auto", "notify", "veto", "approve", "forbidden")
+
+#: Action classes the engine knows. ``takeoff``: leaving the ground; ``transit``,
+#: ``survey``, ``hold``, ``return``: the actions of those names (a policy may tag a
+#: GoTo/Route with another class, e.g. ``retask``); ``enter_restricted``: a leg that
+#: enters a restricted zone; ``leave_mission_area``: a leg that leaves the mission
+#: area; ``continue_lost_link``: flying on (rather than holding or returning) while
+#: out of link; ``classify_detection``: reviewing a detection or false alarm;
+#: ``emergency_landing``: landing where the vehicle is; ``stop``: a stop command.
+ACTION_CLASSES = ("takeoff", "transit", "survey", "hold", "return", "retask",
+                  "enter_restricted", "leave_mission_area", "continue_lost_link",
+                  "classify_detection", "emergency_landing", "stop")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """How one action class is authorized, and what the operator's work costs."""
+
+    rule: str = "auto"
+    #: Operator service time for this class's work item (a fleetsim.oversight
+    #: Distribution; default exponential with mean 30 s).
+    service: Any = None
+    #: Queue priority of the work item (lower is more urgent).
+    priority: int = 2
+    #: ``approve``: give up (and apply the policy's fallback) after waiting this long.
+    timeout_s: float | None = None
+    #: ``veto``: the vehicle acts after this long unless an operator objects first.
+    veto_window_s: float = 60.0
+    #: ``approve``: probability an approval is granted; ``veto``: that it is not vetoed.
+    approve_probability: float = 1.0
+    #: Needs two operators at once.
+    two_person: bool = False
+
+
+@dataclass(frozen=True)
+class ShiftSpec:
+    start_s: float
+    end_s: float
+    count: int
+
+
+@dataclass(frozen=True)
+class ReviewSpec:
+    """Detections (and false alarms) become review work for the operators."""
+
+    service: Any = None  # default exponential, mean 20 s
+    priority: int = 1
+    #: False alarms raised per airborne vehicle-hour by the vehicles' sensors.
+    false_alarms_per_vehicle_hour: float = 0.0
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class StopSpec:
+    """A stop command: at ``time_s`` an operator orders vehicles to a safe state."""
+
+    time_s: float
+    #: Vehicle indexes, or None for the whole fleet.
+    vehicles: tuple[int, ...] | None = None
+    #: ``return`` (fly home and land) or ``land`` (land where it is).
+    safe_state: str = "return"
+
+
+@dataclass(frozen=True)
+class OversightSpec:
+    operators: int = 1
+    shifts: tuple[ShiftSpec, ...] = ()
+    span_of_control: int | None = None
+    #: Rule per action class; classes not listed are ``auto``.
+    rules: dict[str, RuleSpec] = field(default_factory=dict)
+    detection_review: ReviewSpec | None = None
+    stops: tuple[StopSpec, ...] = ()
+    #: An approval (or veto review) can only be asked for over a working link.
+    approval_needs_link: bool = True
+
+    def rule_for(self, action_class: str) -> RuleSpec:
+        return self.rules.get(action_class, _AUTO)
+
+
+_AUTO = RuleSpec()
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     #: Side of the square raster cells used for coverage and idleness metrics.
@@ -168,6 +257,8 @@ class Scenario:
     missions: tuple[MissionSpec, ...]
     policy: PolicySpec
     outputs: OutputSpec = OutputSpec()
+    #: Human oversight; None: every action is autonomous and no operators are modelled.
+    oversight: OversightSpec | None = None
     description: str = ""
     #: Folder of the scenario file (for relative paths); not part of the schema.
     base_dir: str = "."
