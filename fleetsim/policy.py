@@ -49,8 +49,11 @@ if TYPE_CHECKING:  # pragma: no cover
 #: the policy's information: no plan is accepted until ``recharged``).
 #: ``link_lost`` / ``link_restored``: it left / re-entered radio contact with the
 #: ground stations (the vehicle keeps flying its plan; what to do is the policy's call).
+#: ``approval_denied`` / ``approval_timeout``: an operator denied (or vetoed, or the
+#: rules forbid) the vehicle's next action, or nobody decided in time: its plan is
+#: dropped and it hovers (or stays parked) until given a new one.
 REASONS = ("start", "idle", "recharged", "periodic", "detection", "reserve", "link_lost",
-           "link_restored")
+           "link_restored", "approval_denied", "approval_timeout")
 
 
 class Request(NamedTuple):
@@ -73,7 +76,8 @@ class GoTo:
     y_m: float
     alt_agl_m: float | None = None  # None: the vehicle type's cruise altitude
     sensing: bool = True
-    action_class: ClassVar[str] = "transit"
+    #: Oversight class of the action (see fleetsim.scenario.model.ACTION_CLASSES).
+    action_class: str = "transit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,7 @@ class Route:
     waypoints: Any
     alt_agl_m: float | None = None
     sensing: bool = True
-    action_class: ClassVar[str] = "transit"
+    action_class: str = "transit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +98,7 @@ class Survey:
     spacing_m: float
     angle_deg: float | None = None
     alt_agl_m: float | None = None
-    action_class: ClassVar[str] = "survey"
+    action_class: str = "survey"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +106,14 @@ class Hold:
     """Hover (or loiter) where the vehicle is, for ``duration_s`` (None: until re-tasked)."""
 
     duration_s: float | None = None
-    action_class: ClassVar[str] = "hold"
+    action_class: str = "hold"
 
 
 @dataclass(frozen=True, slots=True)
 class ReturnHome:
     """Fly to the home base, land, and recharge to full on a pad."""
 
-    action_class: ClassVar[str] = "return"
+    action_class: str = "return"
 
 
 ACTIONS = (GoTo, Route, Survey, Hold, ReturnHome)

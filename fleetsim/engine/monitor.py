@@ -132,6 +132,14 @@ class Monitor:
             log.add(t, kind, v, leg, target, zone, x, y, z, value)
             if kind in _REQUESTS and now < self.sim.duration_s:
                 s = self.sim
+                ov = s.oversight
+                if ov is not None:
+                    if kind == "detection":
+                        ov.review(v, target)
+                    elif kind == "link_restored":
+                        ov.link_restored(v)
+                    elif kind == "link_lost":
+                        s._lost_link(v)
                 if s.state[v] not in LOCKED_STATES and not s.engine_control[v]:
                     s._request(v, kind, target)
 

@@ -46,6 +46,7 @@ from fleetsim.engine.log import (
     LegStore,
 )
 from fleetsim.engine.monitor import Monitor
+from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.states import (
     CHARGING,
     DOWN,
@@ -75,7 +76,7 @@ from fleetsim.policy import (
 )
 from fleetsim.record import RecordedRun
 from fleetsim.rng import RandomStreams
-from fleetsim.scenario.model import Scenario
+from fleetsim.scenario.model import AUTH_RULES, Scenario
 from fleetsim.world.world import World, build_world
 
 _K_GROUND = LEG_KIND_CODE["ground"]
@@ -159,6 +160,9 @@ class Simulation:
             params=params, rng=self.streams.get("policy"), scenario=scenario))
         self.view = EngineFleetView(self)
         self.monitor = Monitor(self)
+        self.oversight = Oversight(self) if scenario.oversight is not None else None
+        self._lost_check: set[int] = set()  # out of link: must the vehicle stop going on?
+        self._planned: set[int] = set()  # vehicles given a plan in the current dispatch
         self._pending: list[Request] = []
         self._dispatch_event: Event | None = None
         self._never = Event(self.env)  # never triggered: a process waits on it until interrupted
@@ -584,9 +588,19 @@ class Simulation:
         return [tuple(p) for p in pts[1:].tolist()], transit_z
 
     def _execute(self, v: int, item: tuple):
+        """Carry out one queued action; returns a reason to ask the policy with, or None."""
         op = item[0]
+        ov = self.oversight
+        if ov is not None:
+            if op != "return" and self.state[v] == GROUND:
+                why = yield from self._authorized(v, "takeoff")
+                if why:
+                    return why
+            why = yield from self._authorized(v, item[-1])
+            if why:
+                return why
         if op == "route":
-            _, xs, ys, zs, sensing, _length = item
+            _, xs, ys, zs, sensing, _length, _cls = item
             if self.state[v] == GROUND:
                 yield from self._takeoff(v)
             self.state[v] = MOVING
@@ -599,15 +613,62 @@ class Simulation:
         elif op == "return":
             if self.state[v] != GROUND:
                 yield from self._go_home(v, forced=False)
+        return None
+
+    def _authorized(self, v: int, action_class: str):
+        """Wait for the authorization ``action_class`` needs; None if the action may go
+        ahead (and its start is logged), else the reason to ask the policy again."""
+        ov = self.oversight
+        rule = ov.rule(action_class)
+        if rule.rule == "auto":
+            return None
+        ok, operator, why = yield from ov.authorize(v, action_class)
+        if ok:
+            self.log.add(self.env.now, "action_start", v, operator=operator,
+                         detail=action_class, value=AUTH_RULES.index(rule.rule))
+            return None
+        self.queue[v].clear()
+        return why
+
+    def _wait_for(self, v: int, ev: Event, limit_s: float | None):
+        """Wait, hovering (or parked), until ``ev`` fires or ``limit_s`` passes.
+
+        Returns True if ``ev`` fired first. Hovering still goes home at the energy
+        limit (raises the reserve exception, as any hover does)."""
+        if ev.triggered and ev.processed:
+            return True
+        airborne = self.state[v] != GROUND
+        if airborne:
+            self.state[v] = HOLDING
+            power = self.p_hover[v]
+            to_limit = self._margin_time(v, power, 0.0, 0.0, _INF, self.pz[v]) \
+                if power > 0 else _INF
+        else:
+            power, to_limit = 0.0, _INF
+        span = to_limit if limit_s is None else min(to_limit, limit_s)
+        self._open_leg(v, _K_HOLD if airborne else _K_GROUND, airborne, span,
+                       self.px[v], self.py[v], self.pz[v], power)
+        waits = [ev]
+        if span != _INF:
+            waits.append(self.env.timeout(span))
+        yield self.env.any_of(waits)
+        fired = ev.triggered
+        self._cut_leg(v, self.env.now)
+        if not fired and (limit_s is None or to_limit < limit_s):
+            raise _Depleted() if self.engine_control[v] else _ReserveReached()
+        return fired
 
     def _vehicle(self, v: int):
         reason = "start"
         while True:
             try:
                 q = self.queue[v]
+                if q and q[0][0] == "stop":
+                    yield from self._safe_state(v, q.popleft()[1])
+                    return
                 if q:
-                    yield from self._execute(v, q.popleft())
-                    reason = "recharged" if self.state[v] == GROUND else "idle"
+                    why = yield from self._execute(v, q.popleft())
+                    reason = why or ("recharged" if self.state[v] == GROUND else "idle")
                     continue
                 self.asking[v] = True
                 try:
@@ -625,7 +686,22 @@ class Simulation:
                         yield from self._hover(v, None)
                 finally:
                     self.waiting[v] = False
-            except Interrupt:
+            except Interrupt as stop:
+                cause = stop.cause
+                if isinstance(cause, tuple) and cause[0] == "stop":
+                    yield from self._safe_state(v, cause[1])
+                    return
+                if isinstance(cause, tuple) and cause[0] == "lost_link":
+                    try:
+                        yield from self._go_home(v, forced=True)
+                    except _Depleted:
+                        self._down(v)
+                        return
+                    if self.oversight.stopped[v]:
+                        yield from self._safe_state(v, "return")
+                        return
+                    reason = "recharged"
+                    continue
                 reason = "recharged" if self.state[v] == GROUND else "idle"
                 continue
             except _ReserveReached:
@@ -638,10 +714,53 @@ class Simulation:
                 except _Depleted:
                     self._down(v)
                     return
+                if self.oversight is not None and self.oversight.stopped[v]:
+                    yield from self._safe_state(v, "return")
+                    return
                 reason = "recharged"
             except _Depleted:
                 self._down(v)
                 return
+
+    def view_position(self, v: int) -> tuple[float, float, float]:
+        self.view.now_s = self.env.now
+        return tuple(self.view.positions([v])[0].tolist())
+
+    def _stop_vehicle(self, v: int, safe_state: str) -> None:
+        """An operator's stop reached vehicle ``v``: take it to its safe state."""
+        proc = self.procs[v]
+        if self.state[v] in (LANDING, QUEUED, CHARGING) or self.engine_control[v]:
+            return  # already on its way down: it stays down (see _vehicle)
+        if not proc.is_alive:
+            return
+        self.queue[v].clear()
+        if self.asking[v]:
+            self.queue[v].append(("stop", safe_state))
+            return
+        self._cut_leg(v, self.env.now)
+        proc.interrupt(("stop", safe_state))
+
+    def _safe_state(self, v: int, safe_state: str):
+        """Fly home and land (``return``) or land where it is (``land``), then park."""
+        if self.state[v] != GROUND:
+            try:
+                if safe_state == "land":
+                    self.state[v] = LANDING
+                    ground = float(self.world.terrain.height_at(self.px[v], self.py[v]))
+                    self.engine_control[v] = True
+                    yield from self._fly(v, _K_LAND, False, self.px[v], self.py[v], ground,
+                                         self.p_hover[v], self.speed[v])
+                    self.log.add(self.env.now, "landed", v, x=self.px[v], y=self.py[v],
+                                 z=self.pz[v])
+                    self.state[v] = GROUND
+                else:
+                    yield from self._go_home(v, forced=True)
+            except _Depleted:
+                self._down(v)
+                return
+        self.oversight.reached_safe_state(v)
+        self.state[v] = GROUND
+        self._open_leg(v, _K_GROUND, False, _INF, self.px[v], self.py[v], self.pz[v], 0.0)
 
     def _down(self, v: int) -> None:
         self.log.add(self.env.now, "battery_depleted", v, self.cur_leg[v],
@@ -678,9 +797,34 @@ class Simulation:
                              f"({_where(exc)}; {len(requests)} request(s): "
                              f"{_summary(requests)})") from exc
         self.policy_wall_s += time.perf_counter() - t_policy
+        self._planned.clear()
         if plans:
             self._apply_plans(now, plans)
+        if self._lost_check:
+            self._enforce_lost_link()
 
+    def _lost_link(self, v: int) -> None:
+        """A vehicle went out of link: if its rules do not let it fly on by itself and
+        its policy does not re-task it now, the engine sends it home."""
+        if self.oversight is not None and \
+                self.oversight.rule("continue_lost_link").rule in ("forbidden", "approve", "veto"):
+            self._lost_check.add(v)
+
+    def _enforce_lost_link(self) -> None:
+        for v in sorted(self._lost_check):
+            if v in self._planned or v not in self.monitor.out_of_link:
+                continue
+            if self.state[v] in LOCKED_STATES or self.engine_control[v] or \
+                    self.state[v] == GROUND or self.oversight.stopped[v]:
+                continue
+            self.log.add(self.env.now, "action_refused", v, detail="continue_lost_link")
+            self.queue[v].clear()
+            if not self.asking[v]:
+                self._cut_leg(v, self.env.now)
+                self.procs[v].interrupt(("lost_link",))
+            else:
+                self.queue[v].append(("return", "return"))
+        self._lost_check.clear()
     def _periodic(self, period: float):
         while True:
             yield self.env.timeout(period)
@@ -707,6 +851,8 @@ class Simulation:
                     or not 0 <= v < self.n:
                 raise self._fail(f"plan for unknown vehicle {v!r} (vehicles are 0..{self.n - 1})")
             v = int(v)
+            if self.oversight is not None and self.oversight.stopped[v]:
+                continue  # stopped by an operator: it takes no more plans
             if self.state[v] in LOCKED_STATES or self.engine_control[v]:
                 raise self._fail(f"vehicle is {STATES[self.state[v]]} under engine control "
                                  "and cannot be re-tasked now; plans are accepted in states "
@@ -722,7 +868,8 @@ class Simulation:
                 if not (math.isfinite(alt) and alt > 0):
                     raise self._fail(f"Route.alt_agl_m must be a finite number > 0, got {alt!r}",
                                      v)
-                parsed.append((v, bool(plan.append), [["route", w, alt, bool(a.sensing)]]))
+                parsed.append((v, bool(plan.append),
+                               [["route", w, alt, bool(a.sensing), a.action_class]]))
                 route_pts.append(w)
                 continue
             items = []
@@ -734,16 +881,16 @@ class Simulation:
                         raise self._fail(f"{type(a).__name__}.alt_agl_m must be a finite "
                                          f"number > 0, got {alt!r}", v)
                     sensing = bool(getattr(a, "sensing", True))
-                    items.append(["route", pts, alt, sensing])
+                    items.append(["route", pts, alt, sensing, a.action_class])
                     route_pts.append(pts)
                 elif isinstance(a, Hold):
                     d = a.duration_s
                     if d is not None and not (math.isfinite(d) and d >= 0):
                         raise self._fail(f"Hold.duration_s must be a finite number >= 0 or "
                                          f"None, got {d!r}", v)
-                    items.append(["hold", d])
+                    items.append(["hold", d, a.action_class])
                 elif isinstance(a, ReturnHome):
-                    items.append(["return"])
+                    items.append(["return", a.action_class])
                 else:
                     raise self._fail(f"unknown action {a!r}; valid actions: GoTo, Route, "
                                      "Survey, Hold, ReturnHome", v)
@@ -767,9 +914,17 @@ class Simulation:
                 for it in items:
                     if it[0] == "route":
                         m = len(it[1])
-                        it[:] = ["route", allp[k:k + m], heights[k:k + m] + it[2], it[3],
+                        it[:] = ["route", allp[k:k + m], heights[k:k + m] + it[2], it[3], it[4],
                                  float(cum[k + m - 1] - cum[k]) if m else 0.0]
                         k += m
+            if self.oversight is not None:
+                for v, _, items in parsed:
+                    start = self.end_xy[v]
+                    for it in items:
+                        if it[0] == "route":
+                            it[4] = self.oversight.effective_class(it[4], it[1], start)
+                            if len(it[1]):
+                                start = tuple(it[1][-1])
         if parsed:
             ev = np.full((len(parsed), EVENT_WIDTH), -1.0)
             ev[:, E_TIME] = now
@@ -780,17 +935,20 @@ class Simulation:
             self.log.extend(ev)
         # A single route appended to a vehicle flying the last of its queue continues
         # its route block directly: all such routes are laid out in one vectorised pass.
+        ov = self.oversight
         fast = [(v, items[0]) for v, append, items in parsed
                 if append and len(items) == 1 and items[0][0] == "route" and len(items[0][1])
+                and (ov is None or ov.rule(items[0][4]).rule == "auto")
                 and self.blk_open[v] and not self.queue[v] and not self.engine_control[v]
                 and self.state[v] == MOVING]
         done = self._continue(fast) if fast else set()
+        self._planned.update(v for v, _, _ in parsed)
         for v, append, items in parsed:
             if v in done:
                 continue
             self._hand_over(v, append, [
                 ("route", it[1][:, 0].tolist(), it[1][:, 1].tolist(), it[2].tolist(), it[3],
-                 it[4]) if it[0] == "route" else tuple(it)
+                 it[5], it[4]) if it[0] == "route" else tuple(it)
                 for it in items if it[0] != "route" or len(it[1])])
 
     def _continue(self, fast: list) -> set[int]:
@@ -956,6 +1114,17 @@ class Simulation:
                                   f"{period!r}", policy=self.policy_name)
             self.env.process(self._periodic(float(period)))
         self.env.process(self.monitor.process(progress=progress))
+        if self.oversight is not None:
+            ov = self.oversight
+            spec = ov.spec
+            if spec.detection_review is not None and \
+                    spec.detection_review.false_alarms_per_vehicle_hour > 0 and self.n:
+                self.env.process(ov.false_alarms())
+            for site in self.world.sites:
+                if site.sensor_radius_m:
+                    self.env.process(ov.fixed_sensors(site))
+            for stop in spec.stops:
+                self.env.process(ov.stop_command(stop))
         # Millions of small leg rows and event tuples would make the cyclic garbage
         # collector rescan them over and over; nothing here forms cycles that matter.
         gc_was_enabled = gc.isenabled()

@@ -28,6 +28,7 @@ from fleetsim.metrics.coverage import coverage_curve, coverage_metrics
 from fleetsim.metrics.detection import detection_metrics
 from fleetsim.metrics.energy import energy_metrics
 from fleetsim.metrics.fleet import fleet_metrics
+from fleetsim.metrics.oversight import oversight_metrics
 from fleetsim.metrics.patrol import patrol_metrics
 from fleetsim.metrics.raster import cell_coverage
 from fleetsim.metrics.safety import safety_metrics
@@ -71,6 +72,7 @@ def compute_metrics(run: RecordedRun) -> dict[str, MetricValue]:
     found.update(fleet_metrics(run))
     found.update(safety_metrics(run))
     found.update(comms_metrics(run))
+    found.update(oversight_metrics(run))
     return {name: json_value(found[name]) for name in sorted(found)}
 
 

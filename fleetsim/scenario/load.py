@@ -36,12 +36,17 @@ from fleetsim.scenario.model import (
     DetectionSpec,
     MissionSpec,
     OutputSpec,
+    OversightSpec,
     PolicySpec,
+    ReviewSpec,
     Ring,
+    RuleSpec,
     RunSpec,
     Scenario,
     SensorSpec,
+    ShiftSpec,
     SiteSpec,
+    StopSpec,
     TargetSpec,
     TerrainSpec,
     TimeWindow,
@@ -146,6 +151,8 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
 
     Infinite zone floors/ceilings and open time windows are written as null;
     a camera sensor is written by its field of view (the footprint follows).
+    Service-time distributions are written in their scenario form
+    (``Distribution.to_dict()``); a scenario without oversight has ``oversight: null``.
     """
     s = scenario
     t = s.terrain
@@ -180,6 +187,7 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
             "reserve_fraction": vt.reserve_fraction,
             "recharge_time_s": vt.recharge_time_s,
             "terrain_clearance_m": vt.terrain_clearance_m,
+            "relay_range_m": vt.relay_range_m,
             "sensor": sensor,
         })
         types.append(entry)
@@ -201,7 +209,9 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
                 "active": {"start_s": z.active.start_s, "end_s": z.active.end_s},
             } for z in s.zones],
             "sites": [{"id": x.id, "kind": x.kind, "position": list(x.position), "pads": x.pads,
-                       "radio_range_m": x.radio_range_m, "antenna_height_m": x.antenna_height_m}
+                       "radio_range_m": x.radio_range_m, "antenna_height_m": x.antenna_height_m,
+                       "sensor_radius_m": x.sensor_radius_m,
+                       "false_alarms_per_hour": x.false_alarms_per_hour}
                       for x in s.sites],
         },
         "fleet": {"types": types},
@@ -214,6 +224,34 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
         } for m in s.missions],
         "policy": {"name": s.policy.name, "params": copy.deepcopy(s.policy.params)},
         "outputs": {"metrics_cell_m": s.outputs.metrics_cell_m, "replay": s.outputs.replay},
+        "oversight": None if s.oversight is None else _oversight_source(s.oversight),
+    }
+
+
+def _service_source(service: Any) -> dict[str, Any] | None:
+    return None if service is None else service.to_dict()
+
+
+def _oversight_source(o: OversightSpec) -> dict[str, Any]:
+    review = o.detection_review
+    return {
+        "operators": o.operators,
+        "shifts": [{"start_s": w.start_s, "end_s": w.end_s, "count": w.count} for w in o.shifts],
+        "span_of_control": o.span_of_control,
+        "approval_needs_link": o.approval_needs_link,
+        "rules": {cls: {"rule": r.rule, "service": _service_source(r.service),
+                        "priority": r.priority, "timeout_s": r.timeout_s,
+                        "veto_window_s": r.veto_window_s,
+                        "approve_probability": r.approve_probability,
+                        "two_person": r.two_person}
+                  for cls, r in o.rules.items()},
+        "detection_review": None if review is None else {
+            "service": _service_source(review.service), "priority": review.priority,
+            "false_alarms_per_vehicle_hour": review.false_alarms_per_vehicle_hour,
+            "timeout_s": review.timeout_s},
+        "stops": [{"time_s": x.time_s,
+                   "vehicles": "all" if x.vehicles is None else list(x.vehicles),
+                   "safe_state": x.safe_state} for x in o.stops],
     }
 
 
@@ -561,6 +599,10 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
             ctx.fail(child_path(item_path("world.sites", i), "position"),
                      f"site position {_pt(s.position)} lies outside the terrain "
                      f"({_extent_text(extent)})")
+        if s.false_alarms_per_hour > 0 and s.sensor_radius_m is None:
+            ctx.fail(child_path(item_path("world.sites", i), "false_alarms_per_hour"),
+                     f"false alarms come from a fixed sensor, but site {s.id!r} has none "
+                     "(give sensor_radius_m, or set false_alarms_per_hour to 0)")
 
     types: list[VehicleTypeSpec] = []
     groups: list[VehicleGroupSpec] = []
@@ -577,6 +619,9 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
     _unique([m.id for m in missions], "missions", "mission", ctx)
 
     policy = PolicySpec(name=v["policy"]["name"], params=v["policy"].get("params", {}))
+    oversight = v.get("oversight")
+    if oversight is not None:
+        oversight = _oversight(oversight, "oversight", ctx, sum(g.count for g in groups))
     scenario = Scenario(
         name=v["name"],
         description=v.get("description", ""),
@@ -589,6 +634,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         missions=missions,
         policy=policy,
         outputs=OutputSpec(**v.get("outputs", {})),
+        oversight=oversight,
         base_dir=base_dir,
         locations={k: loc for k, loc in locations.items() if k},
     )
@@ -791,3 +837,60 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
         targets.append(TargetSpec(id=ident, position=t["position"]))
     return MissionSpec(id=m["id"], kind=m["kind"], exterior=exterior, holes=holes,
                        targets=tuple(targets), random_targets=m.get("random_targets", 0))
+
+
+def _oversight(o: dict[str, Any], path: str, ctx: Context, n_vehicles: int) -> OversightSpec:
+    operators = o["operators"]
+    shifts_path = child_path(path, "shifts")
+    shifts = tuple(ShiftSpec(**w) for w in o.get("shifts", []))
+    for i, w in enumerate(shifts):
+        if not w.end_s > w.start_s:
+            ctx.fail(child_path(item_path(shifts_path, i), "end_s"),
+                     f"expected end_s > start_s = {w.start_s:g}, got {show(w.end_s)} (a shift "
+                     "must end after it starts)")
+    # Overlapping shifts add up; the peak must fit in the pool.
+    peak = operators
+    if shifts:
+        on_duty = [sum(x.count for x in shifts if x.start_s <= w.start_s < x.end_s)
+                   for w in shifts]
+        peak = max(on_duty)
+        if peak > operators:
+            i = on_duty.index(peak)
+            ctx.fail(child_path(item_path(shifts_path, i), "count"),
+                     f"the shifts put {peak} operators on duty at t = {shifts[i].start_s:g} s, "
+                     f"but oversight.operators is {operators} (overlapping shifts add up)")
+
+    rules_path = child_path(path, "rules")
+    rules = {cls: RuleSpec(**r) for cls, r in o.get("rules", {}).items()}
+    for cls, r in rules.items():
+        rpath = child_path(rules_path, cls)
+        if r.rule == "auto" and r.service is not None:
+            ctx.fail(child_path(rpath, "service"),
+                     f"rule 'auto' gives the operators no work, so {cls} takes no service time "
+                     "(leave service out, or choose rule notify, veto or approve)")
+        if r.two_person and peak < 2:
+            have = (f"oversight.operators is {operators}" if not shifts
+                    else f"the shifts never put more than {peak} on duty")
+            ctx.fail(child_path(rpath, "two_person"),
+                     f"a two-person rule needs at least 2 operators on duty at once, but {have}")
+
+    review = o.get("detection_review")
+    stops_path = child_path(path, "stops")
+    stops = tuple(StopSpec(**x) for x in o.get("stops", []))
+    for i, x in enumerate(stops):
+        for j, vehicle in enumerate(x.vehicles or ()):
+            if vehicle >= n_vehicles:
+                fleet = (f"the fleet has {n_vehicles} vehicle{'s' if n_vehicles != 1 else ''} "
+                         f"(valid indexes 0..{n_vehicles - 1})" if n_vehicles
+                         else "the fleet has no vehicles")
+                ctx.fail(item_path(child_path(item_path(stops_path, i), "vehicles"), j),
+                         f"vehicle index {vehicle} is out of range: {fleet}")
+    return OversightSpec(
+        operators=operators,
+        shifts=shifts,
+        span_of_control=o.get("span_of_control"),
+        rules=rules,
+        detection_review=None if review is None else ReviewSpec(**review),
+        stops=stops,
+        approval_needs_link=o.get("approval_needs_link", OversightSpec.approval_needs_link),
+    )

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from fleetsim.errors import ScenarioError
+from fleetsim.oversight.distributions import DISTRIBUTIONS, parse_distribution
+from fleetsim.scenario.model import ACTION_CLASSES, AUTH_RULES
 
 #: (file, 1-based line); the line is None for values that came from an
 #: override or from a stored source dict.
@@ -219,12 +221,17 @@ class Integer(Validator):
 
     ge: int | None = None
     le: int | None = None
+    #: Accept null (returned as None).
+    nullable: bool = False
 
     def describe(self) -> str:
         bounds = [f"{op} {x}" for op, x in ((">=", self.ge), ("<=", self.le)) if x is not None]
-        return "an integer" + (" " + " and ".join(bounds) if bounds else "")
+        return ("an integer" + (" " + " and ".join(bounds) if bounds else "")
+                + (" or null" if self.nullable else ""))
 
-    def check(self, value: Any, path: str, ctx: Context) -> int:
+    def check(self, value: Any, path: str, ctx: Context) -> int | None:
+        if value is None and self.nullable:
+            return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.expected(value, path, ctx)
         if isinstance(value, float):
@@ -367,9 +374,12 @@ class ListOf(Validator):
 
 @dataclass(frozen=True)
 class MapOf(Validator):
-    """A mapping with free keys (checked by ``key``) and values checked by ``value``."""
+    """A mapping with free keys (checked by ``key``) and values checked by ``value``.
 
-    key: String
+    Null counts as empty when no items are required.
+    """
+
+    key: Validator
     value: Validator
     what: str
     min_items: int = 0
@@ -378,6 +388,8 @@ class MapOf(Validator):
         return f"a mapping of {self.what}"
 
     def check(self, value: Any, path: str, ctx: Context) -> dict[str, Any]:
+        if value is None and not self.min_items:
+            return {}
         if not isinstance(value, dict) or len(value) < self.min_items:
             self.expected(value, path, ctx)
         out = {}
@@ -492,6 +504,124 @@ class PointOrRecord(Validator):
         self.expected(value, path, ctx)
 
 
+@dataclass(frozen=True)
+class Nullable(Validator):
+    """``inner``, or null (returned as None) where null means "none" rather than "empty"."""
+
+    inner: Validator
+
+    def describe(self) -> str:
+        return self.inner.describe() + " or null"
+
+    def check(self, value: Any, path: str, ctx: Context) -> Any:
+        return None if value is None else self.inner.check(value, path, ctx)
+
+
+@dataclass(frozen=True)
+class Named(Validator):
+    """A name from a fixed list (e.g. an action class used as a mapping key)."""
+
+    choices: tuple[str, ...]
+    what: str
+    plural: str
+
+    def describe(self) -> str:
+        return f"{self.what} ({', '.join(self.choices)})"
+
+    def check(self, value: Any, path: str, ctx: Context) -> str:
+        if not isinstance(value, str):
+            self.expected(value, path, ctx)
+        if value not in self.choices:
+            ctx.fail(path, f"unknown {self.what} {value!r}{suggest(value, self.choices)} "
+                           f"({self.plural}: {', '.join(self.choices)})")
+        return value
+
+
+@dataclass(frozen=True)
+class ServiceTime(Validator):
+    """An operator service time, read by :func:`fleetsim.oversight.parse_distribution`.
+
+    A number (deterministic seconds) or ``{dist: NAME, ...parameters}``; null
+    gives None (the engine's default). Returns a Distribution object.
+    """
+
+    def describe(self) -> str:
+        return ("a service time (a number of seconds, or a mapping {dist: NAME, ...} with "
+                "NAME one of " + ", ".join(DISTRIBUTIONS) + ") or null")
+
+    def check(self, value: Any, path: str, ctx: Context) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse_distribution(value)
+        except ValueError as exc:
+            message = str(exc)
+            ctx.fail(_service_problem_path(value, path, message), message)
+
+
+def _service_problem_path(value: Any, path: str, message: str) -> str:
+    """The most precise path for a service-time problem: the bad key if it is known."""
+    if not isinstance(value, dict) or "dist" not in value:
+        return path
+    name = value["dist"]
+    key = name.strip().lower() if isinstance(name, str) else None
+    if key not in DISTRIBUTIONS:
+        return child_path(path, "dist")
+    params = DISTRIBUTIONS[key][1]
+    extra = sorted(str(k) for k in value if k != "dist" and k not in params)
+    if extra:
+        return child_path(path, extra[0])
+    for param in params:
+        if param in value and re.search(rf"\b{param} must\b", message):
+            return child_path(path, param)
+    return path
+
+
+@dataclass(frozen=True)
+class NameOrRecord(Validator):
+    """A bare name (``takeoff: auto``) or a mapping; a name becomes ``{key: name}``."""
+
+    name: String
+    key: str
+    record: Record
+
+    def describe(self) -> str:
+        return f"{self.name.describe()} or {self.record.describe()}"
+
+    def check(self, value: Any, path: str, ctx: Context) -> dict[str, Any]:
+        if isinstance(value, str):
+            return {self.key: self.name.check(value, path, ctx)}
+        if isinstance(value, dict):
+            return self.record.check(value, path, ctx)
+        self.expected(value, path, ctx)
+
+
+@dataclass(frozen=True)
+class VehicleSelection(Validator):
+    """``all`` (returned as None) or a non-empty list of vehicle indexes (returned as a tuple)."""
+
+    def describe(self) -> str:
+        return "'all' or a list of vehicle indexes (integers >= 0)"
+
+    def check(self, value: Any, path: str, ctx: Context) -> tuple[int, ...] | None:
+        if value == "all" and isinstance(value, str):
+            return None
+        if not isinstance(value, list) or not value:
+            if isinstance(value, str):
+                ctx.fail(path, f"expected {self.describe()}, got {show(value)}"
+                         + suggest(value, ["all"]))
+            self.expected(value, path, ctx)
+        index = Integer(ge=0)
+        seen: dict[int, int] = {}
+        for i, v in enumerate(value):
+            n = index.check(v, item_path(path, i), ctx)
+            if n in seen:
+                ctx.fail(item_path(path, i), f"vehicle {n} is listed twice (already at "
+                                             f"{item_path(path, seen[n])})")
+            seen[n] = i
+        return tuple(seen)
+
+
 # --------------------------------------------------------------------------------------
 # Schema version 1
 
@@ -502,6 +632,7 @@ DOMAINS = ("air",)
 DETECTION_MODELS = ("definite_range", "inverse_cube", "exponential")
 MISSION_KINDS = ("coverage", "persistent", "search")
 TERRAIN_SOURCES = ("flat", "procedural", "npy", "geotiff")
+SAFE_STATES = ("return", "land")
 
 #: The terrain keys that apply to each terrain source (besides ``source``).
 TERRAIN_KEYS = {
@@ -558,6 +689,8 @@ SITE = Record({
     "pads": opt(Integer(ge=1)),
     "radio_range_m": opt(Number(gt=0, nullable=True)),
     "antenna_height_m": opt(NON_NEGATIVE),
+    "sensor_radius_m": opt(Number(gt=0, nullable=True)),
+    "false_alarms_per_hour": opt(NON_NEGATIVE),
 })
 
 DETECTION = Record({
@@ -587,6 +720,7 @@ VEHICLE_TYPE = Record({
     "reserve_fraction": opt(Number(ge=0, lt=1)),
     "recharge_time_s": req(NON_NEGATIVE),
     "terrain_clearance_m": opt(NON_NEGATIVE),
+    "relay_range_m": opt(Number(gt=0, nullable=True)),
     "sensor": req(SENSOR),
 })
 
@@ -604,6 +738,51 @@ MISSION = Record({
     "area": req(AREA),
     "targets": opt(ListOf(TARGET, "targets")),
     "random_targets": opt(Integer(ge=0)),
+})
+
+SERVICE = ServiceTime()
+PRIORITY = Integer()
+TIMEOUT = Number(gt=0, nullable=True)
+
+RULE = NameOrRecord(String(choices=AUTH_RULES), "rule", Record({
+    "rule": req(String(choices=AUTH_RULES)),
+    "service": opt(SERVICE),
+    "priority": opt(PRIORITY),
+    "timeout_s": opt(TIMEOUT),
+    "veto_window_s": opt(POSITIVE),
+    "approve_probability": opt(Number(ge=0, le=1)),
+    "two_person": opt(Boolean()),
+}))
+
+SHIFT = Record({
+    "start_s": req(NON_NEGATIVE),
+    "end_s": req(NON_NEGATIVE),
+    "count": req(Integer(ge=0)),
+})
+
+REVIEW = Record({
+    "service": opt(SERVICE),
+    "priority": opt(PRIORITY),
+    "false_alarms_per_vehicle_hour": opt(NON_NEGATIVE),
+    "timeout_s": opt(TIMEOUT),
+})
+
+STOP = Record({
+    "time_s": req(NON_NEGATIVE),
+    "vehicles": opt(VehicleSelection()),
+    "safe_state": opt(String(choices=SAFE_STATES)),
+})
+
+OVERSIGHT = Record({
+    "operators": req(Integer(ge=1)),
+    "shifts": opt(ListOf(SHIFT, "shifts {start_s, end_s, count}")),
+    "span_of_control": opt(Integer(ge=1, nullable=True)),
+    "approval_needs_link": opt(Boolean()),
+    "rules": opt(MapOf(Named(ACTION_CLASSES, "action class", "action classes"), RULE,
+                       "action class to authorization rule")),
+    #: null: detections make no review work.
+    "detection_review": opt(Nullable(REVIEW)),
+    "stops": opt(ListOf(STOP, "stop commands {time_s, vehicles, safe_state}")),
 })
 
 SCENARIO = Record({
@@ -631,4 +810,6 @@ SCENARIO = Record({
         "metrics_cell_m": opt(POSITIVE),
         "replay": opt(Boolean()),
     })),
+    #: null (or absent): no human oversight is modelled.
+    "oversight": opt(Nullable(OVERSIGHT)),
 })

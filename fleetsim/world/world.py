@@ -40,6 +40,9 @@ class Site:
     radio_range_m: float | None = None
     #: Antenna height above the terrain datum (terrain at the site + antenna height).
     antenna_z_m: float = 0.0
+    #: A fixed sensor's footprint radius (None: no sensor) and its false-alarm rate.
+    sensor_radius_m: float | None = None
+    false_alarms_per_hour: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ def build_world(scenario: Scenario, streams: RandomStreams | None = None) -> Wor
     for z in zones:
         shapely.prepare(z.polygon)
     sites = tuple(Site(index=i, id=s.id, kind=s.kind, xy=tuple(s.position), pads=s.pads,
-                       radio_range_m=s.radio_range_m,
+                       radio_range_m=s.radio_range_m, sensor_radius_m=s.sensor_radius_m,
+                       false_alarms_per_hour=s.false_alarms_per_hour,
                        antenna_z_m=float(terrain.height_at(*s.position)) + s.antenna_height_m)
                   for i, s in enumerate(scenario.sites))
     missions = tuple(Mission(index=i, id=m.id, kind=m.kind,

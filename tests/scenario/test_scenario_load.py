@@ -257,7 +257,7 @@ ERRORS = [
                  "did you mean 'climb_rate_mps'? (valid keys: id, kind, domain, count, base, bases, "
                  "cruise_speed_mps, climb_rate_mps, cruise_altitude_agl_m, battery_wh, "
                  "hover_power_w, cruise_power_w, reserve_fraction, recharge_time_s, "
-                 "terrain_clearance_m, sensor)", id="unknown-key-with-suggestion"),
+                 "terrain_clearance_m, relay_range_m, sensor)", id="unknown-key-with-suggestion"),
     pytest.param("outputs: {", "outputs: {colour: red, ",
                  "scenarios/x.yaml:66: outputs.colour: unknown key 'colour' (valid keys: "
                  "metrics_cell_m, replay)", id="unknown-key-without-suggestion"),

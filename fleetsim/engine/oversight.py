@@ -1,0 +1,296 @@
+"""Human oversight in the engine: authorization rules, operators, reviews, stops.
+
+Every action a vehicle is about to start has an action class; the scenario's
+``oversight`` section gives each class a rule (DESIGN.md section 4):
+
+``auto``      act; nothing else.
+``notify``    act at once; an acknowledgement goes to the operators' queue.
+``veto``      hold for the veto window, then act unless an operator objected
+              first; an objection that comes later is a veto-window violation.
+``approve``   hold until an operator approves (needing a working link when
+              ``approval_needs_link``); a denial or a timeout drops the plan and
+              asks the policy again (reasons ``approval_denied`` /
+              ``approval_timeout``).
+``forbidden`` never act; the plan is dropped (``approval_denied``).
+
+While it waits, a vehicle hovers where it is (using energy; it still goes home
+at its reserve) or stays on the ground. Operators are a
+:class:`fleetsim.oversight.OperatorPool`. Detections (and false alarms, from
+vehicles' sensors at a rate per vehicle-hour and from fixed sensors) become
+review work. Stop commands are served first and send vehicles to a safe state.
+A route that would enter a restricted zone or leave the mission area takes the
+stricter of its own class and ``enter_restricted`` / ``leave_mission_area``,
+decided before it starts (not at the boundary).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+
+from fleetsim.engine.states import CHARGING, DOWN, GROUND, HOLDING, LANDING, QUEUED
+from fleetsim.oversight import Deterministic, Exponential, OperatorPool, WorkItem
+from fleetsim.scenario.model import AUTH_RULES, RuleSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fleetsim.engine.sim import Simulation
+
+_STRICTNESS = {rule: i for i, rule in enumerate(AUTH_RULES)}
+_DEFAULT_SERVICE = Exponential(30.0)
+_DEFAULT_REVIEW = Exponential(20.0)
+_STOP_SERVICE = Deterministic(5.0)
+_AUTO = RuleSpec()
+
+
+class Oversight:
+    """The oversight state of one run; the engine calls into it."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        spec = sim.scenario.oversight
+        self.spec = spec
+        shifts = [(s.start_s, s.end_s, s.count) for s in spec.shifts] or None
+        two = [c for c, r in spec.rules.items() if r.two_person]
+        self.pool = OperatorPool(sim.env, operators=spec.operators, shifts=shifts,
+                                 rng=sim.streams.get("operators"), two_person_classes=two,
+                                 span_of_control=spec.span_of_control)
+        self.pool.assign_vehicles(range(sim.n))
+        self.stopped = [False] * sim.n
+        self.stop_issued_at = [math.nan] * sim.n
+        world = sim.world
+        self.restricted = [z.polygon for z in world.zones if z.kind == "restricted"]
+        self.area = None if world.mission_area.is_empty else world.mission_area
+        self.check_restricted = bool(self.restricted) and \
+            self.rule("enter_restricted").rule != "auto"
+        self.check_area = self.area is not None and \
+            self.rule("leave_mission_area").rule != "auto"
+        self.link_waiters: dict[int, list] = {}
+
+    def rule(self, action_class: str) -> RuleSpec:
+        return self.spec.rules.get(action_class, _AUTO)
+
+    def needs_wait(self, action_class: str) -> bool:
+        """Does an action of this class wait for, or refuse, authorization?"""
+        return self.rule(action_class).rule in ("veto", "approve", "forbidden")
+
+    # ------------------------------------------------------------------ classes
+
+    def effective_class(self, action_class: str, pts: np.ndarray, start_xy) -> str:
+        """The stricter of a route's own class and the classes of where it goes."""
+        if not (self.check_restricted or self.check_area) or len(pts) == 0:
+            return action_class
+        line = shapely.LineString(np.vstack([[start_xy], pts])) if len(pts) else None
+        best = action_class
+        if self.check_restricted and any(shapely.intersects(line, z) for z in self.restricted):
+            best = self._stricter(best, "enter_restricted")
+        if self.check_area and not shapely.covers(self.area, line):
+            best = self._stricter(best, "leave_mission_area")
+        return best
+
+    def _stricter(self, a: str, b: str) -> str:
+        return b if _STRICTNESS[self.rule(b).rule] > _STRICTNESS[self.rule(a).rule] else a
+
+    # ------------------------------------------------------------------ work
+
+    def submit(self, kind: str, action_class: str, v: int, *, service=None, priority: int = 2,
+               deadline_s=None, two_person: bool = False, approve_probability: float = 1.0):
+        item = WorkItem(kind=kind, action_class=action_class, vehicle=v,
+                        service=service or _DEFAULT_SERVICE, priority=priority,
+                        deadline_s=deadline_s, two_person=two_person,
+                        approve_probability=approve_probability)
+        ev = self.pool.submit(item)
+        ev.callbacks.append(self._log_work)
+        return ev
+
+    def _log_work(self, ev) -> None:
+        out = ev.value
+        if out.start_s is None:
+            return
+        log = self.sim.log
+        item = out.item
+        for op in out.operators:
+            log.add(out.start_s, "work_start", item.vehicle, operator=op, detail=item.kind)
+            log.add(out.end_s, "work_end", item.vehicle, operator=op, detail=item.kind,
+                    value=out.end_s - out.start_s)
+
+    # ------------------------------------------------------------------ authorization
+
+    def authorize(self, v: int, action_class: str):
+        """Generator: wait as the class's rule says; returns (allowed, operator, reason)
+        where reason (``approval_denied`` / ``approval_timeout``) says why not."""
+        sim = self.sim
+        rule = self.rule(action_class)
+        kind = rule.rule
+        log = sim.log
+        env = sim.env
+        if kind == "auto":
+            return True, -1, None
+        if kind == "notify":
+            self._notify(v, action_class, rule)
+            return True, -1, None
+        if kind == "forbidden":
+            log.add(env.now, "action_refused", v, detail=action_class)
+            return False, -1, "approval_denied"
+        # veto or approve: the request needs a working link.
+        if self.spec.approval_needs_link and sim.monitor.stations:
+            while v in sim.monitor.out_of_link:
+                ev = env.event()
+                self.link_waiters.setdefault(v, []).append(ev)
+                yield from sim._wait_for(v, ev, None)
+        t_req = env.now
+        log.add(t_req, "auth_request", v, detail=action_class)
+        if kind == "approve":
+            ev = self.submit("approve", action_class, v, service=rule.service,
+                             priority=rule.priority, deadline_s=rule.timeout_s,
+                             two_person=rule.two_person,
+                             approve_probability=rule.approve_probability)
+            try:
+                yield from sim._wait_for(v, ev, None)
+            except BaseException:
+                self.pool.withdraw(ev)
+                raise
+            out = ev.value
+            op = out.operators[0] if out.operators else -1
+            waited = env.now - t_req
+            if out.decision == "approved":
+                log.add(env.now, "auth_granted", v, operator=op, detail=action_class,
+                        value=waited)
+                return True, op, None
+            timed_out = out.decision == "timed_out"
+            log.add(env.now, "auth_timeout" if timed_out else "auth_denied", v, operator=op,
+                    detail=action_class, value=waited)
+            return False, op, "approval_timeout" if timed_out else "approval_denied"
+        # veto: act after the window unless vetoed first
+        ev = self.submit("veto_review", action_class, v, service=rule.service,
+                         priority=rule.priority, two_person=rule.two_person,
+                         approve_probability=rule.approve_probability)
+        try:
+            decided = yield from sim._wait_for(v, ev, rule.veto_window_s)
+        except BaseException:
+            self.pool.withdraw(ev)
+            raise
+        if decided:
+            out = ev.value
+            op = out.operators[0] if out.operators else -1
+            if out.decision == "vetoed":
+                log.add(env.now, "auth_denied", v, operator=op, detail=action_class,
+                        value=env.now - t_req)
+                return False, op, "approval_denied"
+            log.add(env.now, "auth_granted", v, operator=op, detail=action_class,
+                    value=env.now - t_req)
+            return True, op, None
+        log.add(env.now, "auth_granted", v, detail=action_class, value=env.now - t_req)
+        ev.callbacks.append(lambda e, v=v, c=action_class: self._late_veto(e, v, c))
+        return True, -1, None
+
+    def _late_veto(self, ev, v: int, action_class: str) -> None:
+        out = ev.value
+        if out.decision == "vetoed":
+            self.sim.log.add(out.end_s, "veto_late", v, operator=out.operators[0],
+                             detail=action_class, value=out.end_s - out.created_s)
+
+    def _notify(self, v: int, action_class: str, rule: RuleSpec) -> None:
+        ev = self.submit("notify_ack", action_class, v, service=rule.service,
+                         priority=rule.priority, two_person=rule.two_person)
+
+        def acked(e, v=v, c=action_class):
+            out = e.value
+            if out.start_s is not None:
+                self.sim.log.add(out.end_s, "ack", v, operator=out.operators[0], detail=c,
+                                 value=out.end_s - out.created_s)
+
+        ev.callbacks.append(acked)
+
+    def link_restored(self, v: int) -> None:
+        for ev in self.link_waiters.pop(v, []):
+            if not ev.triggered:
+                ev.succeed()
+
+    # ------------------------------------------------------------------ reviews
+
+    def review(self, v: int, target: int, *, false_alarm: bool = False) -> None:
+        spec = self.spec.detection_review
+        if spec is None:
+            return
+        ev = self.submit("detection_review", "classify_detection", v,
+                         service=spec.service or _DEFAULT_REVIEW, priority=spec.priority,
+                         deadline_s=spec.timeout_s)
+        detail = "false_alarm" if false_alarm else "detection"
+
+        def done(e, v=v, target=target, detail=detail):
+            out = e.value
+            if out.start_s is not None:
+                self.sim.log.add(out.end_s, "review", v, target=target,
+                                 operator=out.operators[0], detail=detail,
+                                 value=out.end_s - out.created_s)
+
+        ev.callbacks.append(done)
+
+    def false_alarms(self):
+        """Process: false alarms of the vehicles' sensors, Poisson per airborne vehicle.
+
+        Candidate alarms come at the rate of the whole fleet; each goes to a vehicle
+        drawn at random and is kept if that vehicle is flying (thinning)."""
+        sim = self.sim
+        spec = self.spec.detection_review
+        rate = spec.false_alarms_per_vehicle_hour / 3600.0 * sim.n
+        rng = sim.streams.get("false_alarms")
+        env = sim.env
+        while True:
+            yield env.timeout(float(rng.exponential(1.0 / rate)))
+            v = int(rng.integers(sim.n))
+            if sim.state[v] in (GROUND, QUEUED, CHARGING, DOWN, LANDING) or self.stopped[v]:
+                continue
+            pos = sim.view_position(v)
+            sim.log.add(env.now, "false_alarm", v, x=pos[0], y=pos[1], z=pos[2])
+            self.review(v, -1, false_alarm=True)
+
+    def fixed_sensors(self, site):
+        """Process: a mast or buoy that sees the targets in its footprint at once and
+        raises false alarms at its own rate; all of it becomes review work."""
+        sim = self.sim
+        env = sim.env
+        targets = sim.world.targets_xy
+        if len(targets):
+            d = np.hypot(*(targets - np.asarray(site.xy)).T)
+            for t in np.flatnonzero(d <= site.sensor_radius_m).tolist():
+                sim.log.add(env.now, "detection", -1, target=t, x=site.xy[0], y=site.xy[1],
+                            value=float(d[t]), detail=site.id)
+                self.review(-1, t)
+        if site.false_alarms_per_hour > 0:
+            rng = sim.streams.get(f"false_alarms/{site.id}")
+            while True:
+                yield env.timeout(float(rng.exponential(3600.0 / site.false_alarms_per_hour)))
+                sim.log.add(env.now, "false_alarm", -1, x=site.xy[0], y=site.xy[1],
+                            detail=site.id)
+                self.review(-1, -1, false_alarm=True)
+
+    # ------------------------------------------------------------------ stops
+
+    def stop_command(self, stop):
+        """Process: at ``stop.time_s`` an operator handles the stop (first in the queue),
+        then every vehicle it covers is sent to its safe state."""
+        sim = self.sim
+        env = sim.env
+        yield env.timeout(stop.time_s)
+        vehicles = range(sim.n) if stop.vehicles is None else stop.vehicles
+        t_issue = env.now
+        sim.log.add(t_issue, "stop_issued", value=len(vehicles), detail=stop.safe_state)
+        ev = self.submit("stop", "stop", -1, service=_STOP_SERVICE, priority=-1)
+        yield ev
+        for v in vehicles:
+            if self.stopped[v] or sim.state[v] == DOWN:
+                continue
+            self.stopped[v] = True
+            self.stop_issued_at[v] = t_issue
+            sim._stop_vehicle(v, stop.safe_state)
+
+    def reached_safe_state(self, v: int) -> None:
+        sim = self.sim
+        sim.log.add(sim.env.now, "stop_safe", v, value=sim.env.now - self.stop_issued_at[v])
+
+
+__all__ = ["HOLDING", "Oversight"]
