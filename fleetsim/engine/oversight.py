@@ -288,9 +288,10 @@ class Oversight:
             self.stop_issued_at[v] = t_issue
             sim._stop_vehicle(v, stop.safe_state)
 
-    def reached_safe_state(self, v: int) -> None:
-        sim = self.sim
-        sim.log.add(sim.env.now, "stop_safe", v, value=sim.env.now - self.stop_issued_at[v])
+    def reached_safe_state(self, v: int, t_s: float) -> None:
+        """Vehicle ``v`` has been safe (landed) since ``t_s``."""
+        t = max(t_s, self.stop_issued_at[v])
+        self.sim.log.add(t, "stop_safe", v, value=t - self.stop_issued_at[v])
 
 
 __all__ = ["HOLDING", "Oversight"]

@@ -225,6 +225,7 @@ class Simulation:
         self.end_xy = [(x, y) for x, y in zip(self.px, self.py, strict=True)]
         self.end_t = [0.0] * n
         self.end_ground = [True] * n  # on the ground once its queued actions are done
+        self.landed_at = [0.0] * n  # when it last landed at its base
         self.procs: list[simpy.Process] = []
         no_fly = [z.polygon for z in world.zones if z.kind == "no_fly"]
         self._avoid = None
@@ -539,6 +540,7 @@ class Simulation:
         self.state[v] = LANDING
         yield from self._fly(v, _K_LAND, False, hx, hy, hz, self.p_hover[v], self.speed[v])
         self.log.add(self.env.now, "landed", v, x=hx, y=hy, z=hz)
+        self.landed_at[v] = self.env.now
         self.state[v] = QUEUED
         pad = self.pads[b]
         req = pad.request()
@@ -752,13 +754,16 @@ class Simulation:
                                          self.p_hover[v], self.speed[v])
                     self.log.add(self.env.now, "landed", v, x=self.px[v], y=self.py[v],
                                  z=self.pz[v])
+                    self.landed_at[v] = self.env.now
                     self.state[v] = GROUND
                 else:
                     yield from self._go_home(v, forced=True)
             except _Depleted:
                 self._down(v)
                 return
-        self.oversight.reached_safe_state(v)
+        else:
+            self.landed_at[v] = self.env.now
+        self.oversight.reached_safe_state(v, self.landed_at[v])
         self.state[v] = GROUND
         self._open_leg(v, _K_GROUND, False, _INF, self.px[v], self.py[v], self.pz[v], 0.0)
 
