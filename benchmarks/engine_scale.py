@@ -27,7 +27,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "swarm_10k.yaml"
 
 
-def case(n: int, duration_s: float, targets: int) -> dict:
+#: Oversight and comms for the "with oversight" case: a radio mast at each base,
+#: operators acknowledging every take-off and reviewing detections and false alarms
+#: (take-offs notified), and vehicles not allowed to fly on out of link.
+OVERSIGHT = [
+    *[f"world.sites[{i}].radio_range_m=60000" for i in range(4)],
+    "oversight={operators: 40, rules: {takeoff: {rule: notify, service: 5}, "
+    "continue_lost_link: forbidden}, detection_review: {service: 10, "
+    "false_alarms_per_vehicle_hour: 0.2}}",
+]
+
+
+def case(n: int, duration_s: float, targets: int, oversight: bool = False) -> dict:
     from fleetsim.engine import Simulation
     from fleetsim.metrics import compute_metrics
     from fleetsim.scenario import load_scenario
@@ -37,6 +48,8 @@ def case(n: int, duration_s: float, targets: int) -> dict:
                  f"run.duration_s={duration_s}",
                  # targets to find, so detection is on and costs what it costs
                  f"missions[0].random_targets={targets}"]
+    if oversight:
+        overrides += OVERSIGHT
     scenario = load_scenario(SCENARIO, overrides)
     t0 = time.perf_counter()
     sim = Simulation(scenario)
@@ -57,6 +70,8 @@ def case(n: int, duration_s: float, targets: int) -> dict:
         "engine_events_per_s": events / (t2 - t1 - sim.policy_wall_s),
         "coverage": metrics["coverage.fraction"], "detections": metrics["detection.detected"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "out_of_link_s": metrics.get("comms.out_of_link_time_s"),
+        "approvals": metrics.get("oversight.approvals_granted"),
     }
 
 
@@ -84,7 +99,7 @@ def raw_simpy(n_procs: int, n_events: int) -> dict:
 def child(argv: list[str]) -> None:
     kind = argv[0]
     if kind == "case":
-        out = case(int(argv[1]), float(argv[2]), int(argv[3]))
+        out = case(int(argv[1]), float(argv[2]), int(argv[3]), argv[4] == "1")
     else:
         out = raw_simpy(int(argv[1]), int(argv[2]))
     print(json.dumps(out))
@@ -101,14 +116,17 @@ def main() -> None:
     parser.add_argument("--full-day", action="store_true", help="also run 10,000 x 24 h")
     parser.add_argument("--targets", type=int, default=500)
     args = parser.parse_args()
-    cases = [(1000, 3600.0), (10000, 3600.0), (1000, 86400.0)]
+    cases = [(1000, 3600.0, False), (10000, 3600.0, False), (10000, 3600.0, True),
+             (1000, 86400.0, False)]
     if args.full_day:
-        cases.append((10000, 86400.0))
+        cases.append((10000, 86400.0, False))
     print(f"{'vehicles':>8} {'sim h':>6} {'sim s':>7} {'metrics s':>9} {'legs':>9} "
           f"{'events':>9} {'veh-s/s':>10} {'events/s':>9} {'simpy ev/s':>10} "
           f"{'raw ev/s':>9} {'ratio':>6} {'policy s':>8} {'eng ratio':>9} {'peak MB':>8}")
-    for n, dur in cases:
-        r = spawn("case", n, dur, args.targets)
+    times = {}
+    for n, dur, ov in cases:
+        r = spawn("case", n, dur, args.targets, int(ov))
+        times[(n, dur, ov)] = r["simulate_s"]
         raw = spawn("raw", n, r["simpy_events"])
         ratio = r["events_per_s"] / raw["events_per_s"]
         engine_ratio = r["engine_events_per_s"] / raw["events_per_s"]
@@ -116,8 +134,12 @@ def main() -> None:
               f"{r['legs']:>9} {r['events']:>9} {r['vehicle_s_per_wall_s']:>10.3g} "
               f"{r['events_per_s']:>9.3g} {r['simpy_events_per_s']:>10.3g} "
               f"{raw['events_per_s']:>9.3g} {ratio:>6.2f} {r['policy_s']:>8.1f} "
-              f"{engine_ratio:>9.2f} {r['peak_rss_mb']:>8.0f}",
-              flush=True)
+              f"{engine_ratio:>9.2f} {r['peak_rss_mb']:>8.0f}" +
+              ("  + oversight & comms" if ov else ""), flush=True)
+    on, off = times.get((10000, 3600.0, True)), times.get((10000, 3600.0, False))
+    if on and off:
+        print(f"10,000 x 1 h with oversight and comms on: {on:.1f} s vs {off:.1f} s off "
+              f"({on / off:.2f}x)")
     print("events/s: recorded events (legs' arrivals, detections, zone crossings, plans, ...) "
           "per wall second of simulation; raw ev/s: a bare simpy timeout loop with as many "
           "processes and events; ratio: events/s over raw ev/s; policy s: wall time inside "
