@@ -1,9 +1,11 @@
 """Communications: how long vehicles were out of radio contact.
 
-Computed from the recorded legs with :func:`fleetsim.comms.link_intervals`
-(the same function the engine uses for its link events). Legs on the ground
-count as in contact. Out-of-link stretches of one vehicle that touch across
-leg boundaries are one gap.
+Computed from the recorded legs with :func:`fleetsim.comms.link_intervals`, or,
+when some vehicle type carries a relay (``relay_range_m``), with
+:func:`fleetsim.comms.link_intervals_relayed` and the relay vehicles' airborne
+legs (the same functions the engine uses for its link events). Legs on the
+ground count as in contact. Out-of-link stretches of one vehicle that touch
+across leg boundaries are one gap.
 
 Metrics (all None when the world has no ground station)
 -------------------------------------------------------
@@ -25,13 +27,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fleetsim.comms import link_intervals, out_of_link, stations_of
+from fleetsim.comms import (
+    link_intervals,
+    link_intervals_relayed,
+    out_of_link,
+    relay_legs,
+    stations_of,
+)
 from fleetsim.geometry import merge_intervals
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
 
 _AIRBORNE = ("takeoff", "move", "hold", "return", "land")
+#: Out-of-link stretches of one vehicle this close (s) are one gap.
+_TOUCH_S = 1e-9
 NAMES = ("comms.link_losses", "comms.out_of_link_time_s", "comms.out_of_link_per_vehicle_s",
          "comms.out_of_link_max_gap_s", "comms.vehicles_out_of_link_ever")
 
@@ -47,10 +57,36 @@ def out_of_link_gaps(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarr
     t0, t1 = legs["t0_s"][idx], legs["t1_s"][idx]
     p0 = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])[idx]
     p1 = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])[idx]
-    li, a, b = link_intervals(t0, t1, p0, p1, stations, run.world.terrain)
+    relay_m = relay_range_of_vehicles(run)
+    if np.isfinite(relay_m).any():
+        vehicle = legs["vehicle"].astype(np.int64)
+        rel = np.flatnonzero(np.isin(legs["kind"], _AIRBORNE)
+                             & np.isfinite(relay_m[vehicle]) & (legs["t1_s"] >= legs["t0_s"]))
+        p0_all = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])
+        p1_all = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])
+        relays = relay_legs(vehicle[rel], legs["t0_s"][rel], legs["t1_s"][rel], p0_all[rel],
+                            p1_all[rel], relay_m[vehicle[rel]])
+        li, a, b = link_intervals_relayed(t0, t1, p0, p1, vehicle[idx], relays, stations,
+                                          run.world.terrain)
+    else:
+        li, a, b = link_intervals(t0, t1, p0, p1, stations, run.world.terrain)
     L, A, B = out_of_link(t0, t1, li, a, b)
     vehicle = legs["vehicle"][idx][L].astype(np.int64)
-    return merge_intervals(vehicle, A, B)
+    v, a, b = merge_intervals(vehicle, A, B)
+    # Consecutive legs may meet a hair apart (a leg laid out as t1 - duration): stretches
+    # of one vehicle at most _TOUCH_S apart are one gap, as the engine's events make them.
+    if len(v) > 1:
+        join = np.r_[False, (v[1:] == v[:-1]) & (a[1:] - b[:-1] <= _TOUCH_S)]
+        first = np.flatnonzero(~join)
+        last = np.r_[first[1:] - 1, len(v) - 1]
+        v, a, b = v[first], a[first], b[last]
+    return v, a, b
+
+
+def relay_range_of_vehicles(run: RecordedRun) -> np.ndarray:
+    """Relay range of each vehicle (slant metres; NaN where its type carries none)."""
+    by_type = {t.id: (t.relay_range_m or np.nan) for t in run.scenario.vehicle_types}
+    return np.array([by_type[t] for t in run.vehicles["type"]], dtype=np.float64)
 
 
 def comms_metrics(run: RecordedRun) -> dict[str, object]:
