@@ -34,7 +34,7 @@ def _print_metrics(metrics: dict[str, Any], out=None) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from fleetsim.engine import Simulation
     from fleetsim.metrics import compute_metrics
-    from fleetsim.rundir import write_run
+    from fleetsim.rundir import check_output, write_run
     from fleetsim.scenario import load_scenario
 
     overrides = list(args.set or [])
@@ -43,6 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     scenario = load_scenario(args.scenario, overrides)
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.name}-seed{scenario.run.seed}"
+    check_output(out)
     sim = Simulation(scenario)
     print(f"fleetsim: running {scenario.name!r} (seed {scenario.run.seed}, "
           f"{sum(g.count for g in scenario.vehicles)} vehicles, "

@@ -56,6 +56,9 @@ class Station:
 
 def stations_of(world) -> list[Station]:
     """The ground stations of a world: sites with a radio range (with their horizons)."""
+    sites = [s for s in world.sites if s.radio_range_m]
+    if not sites:
+        return []
     terrain = world.terrain
     flat = bool(np.ptp(terrain.heights_m) == 0.0)
     return [Station(s.index, (s.xy[0], s.xy[1], s.antenna_z_m), float(s.radio_range_m),

@@ -81,12 +81,35 @@ def versions() -> dict[str, str]:
             "scipy": scipy.__version__, "pyarrow": pa.__version__}
 
 
+def check_output(dest: str | os.PathLike) -> None:
+    """Fail early, before a long run, if a run directory cannot be written at ``dest``."""
+    dest = Path(dest)
+    if dest.exists() and not (dest.is_dir() and (dest / MANIFEST).is_file()):
+        raise RunDirError(f"{dest}: exists and is not a fleetsim run directory (no "
+                          f"{MANIFEST}); refusing to replace it: choose another --out or "
+                          "remove it yourself")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        probe = dest.parent / f".{dest.name}.probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RunDirError(f"{dest}: cannot write there ({exc.strerror})") from None
+
+
 @contextmanager
 def atomic_directory(dest: str | os.PathLike) -> Iterator[Path]:
     """Build a directory in a temporary sibling and put it in place of ``dest`` only
     if the block completes; on any error nothing at ``dest`` changes."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and not (dest.is_dir() and (dest / MANIFEST).is_file()):
+        raise RunDirError(f"{dest}: exists and is not a fleetsim run directory (no "
+                          f"{MANIFEST}); refusing to replace it: choose another --out or "
+                          "remove it yourself")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"{dest}: cannot create its folder ({exc.strerror})") from None
     tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)

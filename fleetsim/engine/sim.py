@@ -226,6 +226,7 @@ class Simulation:
         self.end_t = [0.0] * n
         self.end_ground = [True] * n  # on the ground once its queued actions are done
         self.landed_at = [0.0] * n  # when it last landed at its base
+        self.last_ask = [-1.0] * n  # when it last asked its policy for work
         self.procs: list[simpy.Process] = []
         no_fly = [z.polygon for z in world.zones if z.kind == "no_fly"]
         self._avoid = None
@@ -672,13 +673,20 @@ class Simulation:
                     why = yield from self._execute(v, q.popleft())
                     reason = why or ("recharged" if self.state[v] == GROUND else "idle")
                     continue
-                self.asking[v] = True
-                try:
-                    yield self._request(v, reason)
-                finally:
-                    self.asking[v] = False
-                if self.queue[v]:
-                    continue
+                if self.last_ask[v] == self.env.now and reason in ("idle", "recharged"):
+                    # Its last plan took no time at all (say, a GoTo to where it is):
+                    # asking again now would loop forever, so it stays put until the
+                    # policy gives it something (a periodic or other request).
+                    pass
+                else:
+                    self.last_ask[v] = self.env.now
+                    self.asking[v] = True
+                    try:
+                        yield self._request(v, reason)
+                    finally:
+                        self.asking[v] = False
+                    if self.queue[v]:
+                        continue
                 self.waiting[v] = True
                 try:
                     if self.state[v] == GROUND:

@@ -787,7 +787,7 @@ OVERSIGHT = Record({
 
 SCENARIO = Record({
     "schema_version": opt(Exactly(1, note="this fleetsim reads scenario schema version 1")),
-    "name": req(NAME),
+    "name": req(ID),
     "description": opt(String()),
     #: Folder that relative file paths resolve against, relative to the
     #: scenario file's folder (a stored source holds the absolute folder).

@@ -265,7 +265,7 @@ ERRORS = [
                  "scenarios/x.yaml:38: fleet.types[1]: missing required key 'battery_wh' "
                  "(a number > 0)", id="missing-required-key"),
     pytest.param("name: wildfire_watch\n", "",
-                 "scenarios/x.yaml:1: missing required key 'name' (a non-empty string)",
+                 "scenarios/x.yaml:1: missing required key 'name' (an id (letters, digits, '_', '-' and '.'; not starting with '-' or '.'))",
                  id="missing-top-level-key"),
     pytest.param("run: {duration_s: 3600, seed: 7, monitor_window_s: 10}", "run: [3600, 7]",
                  "scenarios/x.yaml:4: run: expected a mapping with keys duration_s, seed, "
