@@ -29,11 +29,11 @@ SCENARIO = ROOT / "scenarios" / "swarm_10k.yaml"
 
 #: Oversight and comms for the "with oversight" case: a radio mast at each base,
 #: operators acknowledging every take-off and reviewing detections and false alarms
-#: (take-offs notified), and vehicles not allowed to fly on out of link.
+#: (take-offs notified) and notified when vehicles fly on out of link.
 OVERSIGHT = [
     *[f"world.sites[{i}].radio_range_m=60000" for i in range(4)],
     "oversight={operators: 40, rules: {takeoff: {rule: notify, service: 5}, "
-    "continue_lost_link: forbidden}, detection_review: {service: 10, "
+    "continue_lost_link: notify}, detection_review: {service: 10, "
     "false_alarms_per_vehicle_hour: 0.2}}",
 ]
 

@@ -85,6 +85,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, list(args.set or []))
     make_policy(scenario)
+    from fleetsim.world.world import build_world
+
+    build_world(scenario)  # reads and checks the terrain file too
     n = sum(g.count for g in scenario.vehicles)
     print(f"{args.scenario}: valid (schema 1): {scenario.name!r}, {n} vehicles, "
           f"{len(scenario.zones)} zones, {len(scenario.missions)} missions, "
@@ -135,7 +138,14 @@ def cmd_view(args: argparse.Namespace) -> int:
     from fleetsim.replay.server import bundle_dir, open_server
 
     root = bundle_dir(args.run_dir)
-    server = open_server(root, args.host, args.port)
+    if not 0 <= args.port <= 65535:
+        raise FleetsimError(f"--port {args.port}: expected a port number 0..65535 "
+                            "(0: any free port)")
+    try:
+        server = open_server(root, args.host, args.port)
+    except OSError as exc:  # address in use, unknown host, ...
+        raise FleetsimError(f"cannot serve on {args.host}:{args.port}: "
+                            f"{exc.strerror or exc}") from None
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"fleetsim: warning: serving on {args.host}, reachable from other machines",
               file=sys.stderr)

@@ -99,13 +99,16 @@ _MAX_DETOUR = 3.0
 
 
 def _where(exc: BaseException) -> str:
-    """``file:line in function`` of the innermost frame of a policy's exception."""
+    """``file:line in function`` of a policy's exception: the innermost frame outside
+    installed libraries and the engine (the policy's own line), else the innermost."""
     import traceback
 
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return "no traceback"
-    f = frames[-1]
+    own = [f for f in frames if "site-packages" not in f.filename
+           and "/fleetsim/engine/" not in f.filename]
+    f = (own or frames)[-1]
     return f"{f.filename}:{f.lineno} in {f.name}"
 
 
@@ -153,11 +156,15 @@ class Simulation:
             params = parse_params(type(policy), scenario.policy.params, scenario=scenario)
         self.policy_name = getattr(self.policy, "name", "") or type(self.policy).__name__
         self._setup_fleet()
-        self.policy.reset(PolicyContext(
-            world=self.world, vehicle_types=scenario.vehicle_types,
-            vehicle_type_index=self._ro(np.asarray(self.type_index, dtype=np.int32)),
-            home_xy=self._ro(self.home_xy_arr), duration_s=self.duration_s,
-            params=params, rng=self.streams.get("policy"), scenario=scenario))
+        try:
+            self.policy.reset(PolicyContext(
+                world=self.world, vehicle_types=scenario.vehicle_types,
+                vehicle_type_index=self._ro(np.asarray(self.type_index, dtype=np.int32)),
+                home_xy=self._ro(self.home_xy_arr), duration_s=self.duration_s,
+                params=params, rng=self.streams.get("policy"), scenario=scenario))
+        except Exception as exc:  # the policy's own bug
+            raise PolicyError(f"reset() raised {type(exc).__name__}: {exc} ({_where(exc)})",
+                              policy=self.policy_name, time_s=0.0) from exc
         self.view = EngineFleetView(self)
         self.monitor = Monitor(self)
         self.oversight = Oversight(self) if scenario.oversight is not None else None
@@ -811,8 +818,12 @@ class Simulation:
                              f"{_summary(requests)})") from exc
         self.policy_wall_s += time.perf_counter() - t_policy
         self._planned.clear()
+        if isinstance(plans, Plan) or (plans is not None and not isinstance(plans, (list, tuple))
+                                       and not hasattr(plans, "__iter__")):
+            raise self._fail(f"decide() must return a sequence of Plan objects (a list), got "
+                             f"{type(plans).__name__}")
         if plans:
-            self._apply_plans(now, plans)
+            self._apply_plans(now, list(plans))
         if self._lost_check:
             self._enforce_lost_link()
 
@@ -871,6 +882,9 @@ class Simulation:
                                  "and cannot be re-tasked now; plans are accepted in states "
                                  "ground, takeoff, moving, holding, returning (own return)", v)
             acts = plan.actions
+            if not isinstance(acts, (list, tuple)):
+                raise self._fail(f"Plan.actions must be a list of actions, got "
+                                 f"{type(acts).__name__}", v)
             if len(acts) == 1 and type(acts[0]) is Route:  # the common case, kept lean
                 a = acts[0]
                 w = a.waypoints
@@ -1067,8 +1081,11 @@ class Simulation:
             from fleetsim.planning import boustrophedon
             if not (math.isfinite(a.spacing_m) and a.spacing_m > 0):
                 raise self._fail(f"Survey.spacing_m must be > 0, got {a.spacing_m!r}", v)
-            pts = boustrophedon(a.area, a.spacing_m, angle_deg=a.angle_deg,
-                                start_xy=self.end_xy[v])
+            try:
+                pts = boustrophedon(a.area, a.spacing_m, angle_deg=a.angle_deg,
+                                    start_xy=self.end_xy[v])
+            except (TypeError, ValueError) as exc:
+                raise self._fail(f"Survey cannot be planned: {exc}", v) from None
         return pts
 
     def _hand_over(self, v: int, append: bool, items: list[tuple]) -> None:

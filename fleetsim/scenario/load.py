@@ -595,6 +595,11 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
     sites = tuple(SiteSpec(**s) for s in world.get("sites", []))
     _unique([s.id for s in sites], "world.sites", "site", ctx)
     for i, s in enumerate(sites):
+        if s.kind == "ground_station" and not (s.radio_range_m or s.sensor_radius_m) \
+                and not s.false_alarms_per_hour:
+            ctx.fail(child_path(item_path("world.sites", i), "kind"),
+                     "a ground_station needs radio_range_m (a radio link, metres) or "
+                     "sensor_radius_m (a fixed sensor, metres), or both")
         if extent is not None and not _inside(s.position, extent):
             ctx.fail(child_path(item_path("world.sites", i), "position"),
                      f"site position {_pt(s.position)} lies outside the terrain "

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from fleetsim.errors import ScenarioError
 from fleetsim.rng import RandomStreams
 from fleetsim.scenario.model import Scenario
 from fleetsim.world.terrain import Terrain, terrain_from_spec
@@ -99,8 +100,15 @@ def random_points_in(polygon: shapely.Geometry, n: int, rng: np.random.Generator
 def build_world(scenario: Scenario, streams: RandomStreams | None = None) -> World:
     """Build the static world of ``scenario``; random parts use ``streams``."""
     streams = streams or RandomStreams(scenario.run.seed)
-    terrain = terrain_from_spec(scenario.terrain, base_dir=scenario.base_dir,
-                                rng=streams.get("terrain"))
+    try:
+        terrain = terrain_from_spec(scenario.terrain, base_dir=scenario.base_dir,
+                                    rng=streams.get("terrain"))
+    except ScenarioError as exc:  # say where in the scenario the bad terrain comes from
+        file, line = scenario.locate(exc.path or "world.terrain")
+        if file is None or exc.file == file:
+            raise
+        raise ScenarioError(f"{exc.message} (terrain file {exc.file})", file=file, line=line,
+                            path=exc.path) from None
     zones = tuple(
         Zone(index=i, id=z.id, kind=z.kind, polygon=_polygon(z.exterior, z.holes),
              floor_amsl_m=z.floor_amsl_m, ceiling_amsl_m=z.ceiling_amsl_m,
