@@ -75,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"events; {total:.1f} s wall: " +
           ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + ")", file=sys.stderr)
     if writers and (out / "replay").is_dir():
-        print(f"fleetsim: watch it with: fleetsim view {out}", file=sys.stderr)
+        print(f"fleetsim: watch it with: {sys.argv[0]} view {out}", file=sys.stderr)
     return EXIT_OK
 
 

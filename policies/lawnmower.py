@@ -59,8 +59,10 @@ class Lawnmower(Policy):
                 continue
             route = boustrophedon(part, spacing, angle_deg=self.params.angle_deg,
                                   start_xy=tuple(ctx.home_xy[v]))
-            if self.params.max_leg_m:
-                route = densify(route, self.params.max_leg_m)
+            if self.params.max_leg_m and len(route):
+                # From the base too, so the way to the first track follows the ground.
+                start = np.asarray(ctx.home_xy[v], dtype=np.float64)[None, :]
+                route = densify(np.vstack([start, route]), self.params.max_leg_m)[1:]
             self.routes[v] = route
 
     def _remaining(self, v: int) -> list:

@@ -125,6 +125,7 @@ class Monitor:
         #: last processed leg.
         self.in_view: dict[int, set[int]] = {}
         self.zone_bounds = np.array([z.polygon.bounds for z in self.zones]).reshape(-1, 4)
+        self.bar = None
 
     # ------------------------------------------------------------------ process
 
@@ -133,8 +134,8 @@ class Monitor:
         bar = None
         if progress:
             from tqdm import tqdm
-            bar = tqdm(total=round(self.sim.duration_s), unit="sim s", delay=2.0,
-                       dynamic_ncols=True, leave=False)
+            bar = self.bar = tqdm(total=round(self.sim.duration_s), unit="sim s", delay=2.0,
+                                  dynamic_ncols=True, leave=False)
         last = 0.0
         while True:
             yield env.timeout(self.window_s)
@@ -155,6 +156,9 @@ class Monitor:
 
     def finish(self, end_s: float) -> None:
         self.step(end_s)
+        if self.bar is not None:
+            self.bar.close()  # clears the line, so what is printed next starts clean
+            self.bar = None
 
     def _release(self, now: float) -> None:
         legs = self.sim.legs.a

@@ -652,7 +652,7 @@ RING = RingOf()
 HOLES = ListOf(RING, "holes (rings of points [x, y])")
 
 RUN = Record({
-    "duration_s": req(POSITIVE),
+    "duration_s": req(Number(gt=0, le=1e8)),  # up to about three years
     "seed": opt(Integer(ge=0)),
     "monitor_window_s": opt(POSITIVE),
 })
@@ -708,9 +708,10 @@ VEHICLE_TYPE = Record({
     "id": req(ID),
     "kind": req(String(choices=VEHICLE_KINDS)),
     "domain": opt(String(choices=DOMAINS, note="only air vehicles in schema version 1")),
-    "count": opt(Integer(ge=0)),
+    "count": opt(Integer(ge=0, le=1_000_000)),
     "base": opt(ID),
-    "bases": opt(MapOf(ID, Integer(ge=0), "base id to vehicle count", min_items=1)),
+    "bases": opt(MapOf(ID, Integer(ge=0, le=1_000_000), "base id to vehicle count",
+                       min_items=1)),
     "cruise_speed_mps": req(POSITIVE),
     "climb_rate_mps": req(POSITIVE),
     "cruise_altitude_agl_m": opt(POSITIVE),
@@ -737,7 +738,7 @@ MISSION = Record({
     "kind": req(String(choices=MISSION_KINDS)),
     "area": req(AREA),
     "targets": opt(ListOf(TARGET, "targets")),
-    "random_targets": opt(Integer(ge=0)),
+    "random_targets": opt(Integer(ge=0, le=10_000_000)),
 })
 
 SERVICE = ServiceTime()

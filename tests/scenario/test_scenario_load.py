@@ -241,7 +241,7 @@ ERRORS = [
                  "scenarios/x.yaml:4: run.seed: expected an integer >= 0, got false",
                  id="bool-for-integer"),
     pytest.param("count: 5000", "count: 12.5",
-                 "scenarios/x.yaml:24: fleet.types[0].count: expected an integer >= 0, got 12.5",
+                 "scenarios/x.yaml:24: fleet.types[0].count: expected an integer >= 0 and <= 1000000, got 12.5",
                  id="fraction-for-integer"),
     pytest.param("reserve_fraction: 0.2", "reserve_fraction: 1.5",
                  "scenarios/x.yaml:32: fleet.types[0].reserve_fraction: expected a number >= 0 "
@@ -250,7 +250,7 @@ ERRORS = [
                  "scenarios/x.yaml:44: fleet.types[1].hover_power_w: expected a finite number > 0, "
                  "got .inf", id="infinite"),
     pytest.param("duration_s: 3600", "duration_s: .nan",
-                 "scenarios/x.yaml:4: run.duration_s: expected a finite number > 0, got .nan",
+                 "scenarios/x.yaml:4: run.duration_s: expected a finite number > 0 and <= 1e+08, got .nan",
                  id="nan"),
     pytest.param("climb_rate_mps: 3", "climb_rat_mps: 3",
                  "scenarios/x.yaml:42: fleet.types[1].climb_rat_mps: unknown key 'climb_rat_mps'; "
@@ -446,8 +446,8 @@ def test_override_may_create_keys_the_schema_allows():
 
 OVERRIDE_ERRORS = [
     pytest.param("fleet.types[0].count=abc",
-                 "--set fleet.types[0].count=abc: fleet.types[0].count: expected an integer >= 0, "
-                 "got 'abc'", id="fails-validation"),
+                 "--set fleet.types[0].count=abc: fleet.types[0].count: expected an integer >= 0 "
+                 "and <= 1000000, got 'abc'", id="fails-validation"),
     pytest.param("run.seed=true",
                  "--set run.seed=true: run.seed: expected an integer >= 0, got true",
                  id="bool-for-integer"),
