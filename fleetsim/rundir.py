@@ -33,6 +33,9 @@ from fleetsim.errors import RunDirError
 from fleetsim.record import EVENT_COLUMNS, LEG_COLUMNS, VEHICLE_COLUMNS, RecordedRun, Table
 
 MANIFEST = "manifest.json"
+TERRAIN = "terrain.npy"
+TARGET_COLUMNS = {"target": np.int32, "id": object, "mission": object,
+                  "x_m": np.float64, "y_m": np.float64}
 METRICS = "metrics.json"
 TABLES = {"legs": LEG_COLUMNS, "events": EVENT_COLUMNS, "vehicles": VEHICLE_COLUMNS}
 FORMAT_VERSION = 1
@@ -55,15 +58,31 @@ def write_table(path: Path, table: Table, columns: dict[str, type]) -> None:
 
 
 def read_table(path: Path, columns: dict[str, type]) -> Table:
-    t = pq.read_table(path)
+    try:
+        t = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise RunDirError(f"{path}: not a readable Parquet table ({exc})") from None
     out = {}
     for name, dtype in columns.items():
+        if name not in t.column_names:
+            raise RunDirError(f"{path}: no column {name!r}; the file is not one fleetsim "
+                              "wrote, or it is from another version")
         col = t.column(name)
         if dtype is object:
             out[name] = np.asarray(col.cast(pa.string()).to_pylist(), dtype=object)
         else:
             out[name] = col.to_numpy().astype(dtype, copy=False)
     return out
+
+
+def targets_table(world) -> Table:
+    """The targets of a world as a table (index, id, mission id, position)."""
+    xy = world.targets_xy
+    missions = [m.id for m in world.missions]
+    return {"target": np.arange(len(xy), dtype=np.int32),
+            "id": np.asarray(world.target_ids, dtype=object),
+            "mission": np.asarray([missions[i] for i in world.target_mission], dtype=object),
+            "x_m": xy[:, 0].copy(), "y_m": xy[:, 1].copy()}
 
 
 def dumps_json(data: Any) -> str:
@@ -141,6 +160,11 @@ def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, A
         for name, columns in TABLES.items():
             write_table(tmp / f"{name}.parquet", getattr(run, name), columns)
         (tmp / METRICS).write_text(dumps_json(metrics))
+        # The terrain grid and the targets the run used, so that the directory is
+        # complete on its own (a DEM file may move; random targets are drawn).
+        terrain = run.world.terrain
+        np.save(tmp / TERRAIN, np.asarray(terrain.heights_m, dtype=np.float64))
+        write_table(tmp / "targets.parquet", targets_table(run.world), TARGET_COLUMNS)
         sc = run.scenario
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -149,6 +173,8 @@ def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, A
             "scenario": sc.source,
             "base_dir": str(Path(sc.base_dir).resolve()),
             "versions": versions(),
+            "terrain_grid": {"file": TERRAIN, "origin_m": list(map(float, terrain.origin_m)),
+                             "spacing_m": float(terrain.spacing_m)},
             "counts": {"vehicles": int(len(run.vehicles["vehicle"])),
                        "legs": int(len(run.legs["leg"])),
                        "events": int(len(run.events["time_s"]))},
@@ -187,7 +213,17 @@ def read_run(run_dir: str | os.PathLike) -> RecordedRun:
     path = Path(run_dir)
     manifest = read_manifest(path)
     scenario = scenario_from_source(manifest["scenario"], base_dir=manifest.get("base_dir", "."))
-    world = build_world(scenario, RandomStreams(scenario.run.seed))
+    grid = manifest.get("terrain_grid")
+    terrain = None
+    if grid and (path / grid["file"]).is_file():
+        from fleetsim.world.terrain import Terrain
+
+        try:
+            heights = np.load(path / grid["file"], allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{run_dir}: unreadable {grid['file']} ({exc})") from None
+        terrain = Terrain(heights, grid["spacing_m"], tuple(grid["origin_m"]))
+    world = build_world(scenario, RandomStreams(scenario.run.seed), terrain=terrain)
     tables = {}
     for name, columns in TABLES.items():
         f = path / f"{name}.parquet"

@@ -97,12 +97,17 @@ def random_points_in(polygon: shapely.Geometry, n: int, rng: np.random.Generator
     return out[:n]
 
 
-def build_world(scenario: Scenario, streams: RandomStreams | None = None) -> World:
-    """Build the static world of ``scenario``; random parts use ``streams``."""
+def build_world(scenario: Scenario, streams: RandomStreams | None = None, *,
+                terrain: Terrain | None = None) -> World:
+    """Build the static world of ``scenario``; random parts use ``streams``.
+
+    ``terrain``: use this terrain instead of building it from the scenario (a run
+    directory keeps the grid it ran on)."""
     streams = streams or RandomStreams(scenario.run.seed)
     try:
-        terrain = terrain_from_spec(scenario.terrain, base_dir=scenario.base_dir,
-                                    rng=streams.get("terrain"))
+        if terrain is None:
+            terrain = terrain_from_spec(scenario.terrain, base_dir=scenario.base_dir,
+                                        rng=streams.get("terrain"))
     except ScenarioError as exc:  # say where in the scenario the bad terrain comes from
         file, line = scenario.locate(exc.path or "world.terrain")
         if file is None or exc.file == file:
