@@ -303,6 +303,8 @@ BUILTIN_POLICIES = {
     "lawnmower": "policies.lawnmower:Lawnmower",
     "random_search": "policies.random_search:RandomSearch",
     "persistent_patrol": "policies.persistent_patrol:PersistentPatrol",
+    "cautious_patrol": "policies.oversight_patrol:CautiousPatrol",
+    "autonomous_patrol": "policies.oversight_patrol:AutonomousPatrol",
 }
 ENTRY_POINT_GROUP = "fleetsim.policies"
 
@@ -315,9 +317,10 @@ def available_policies() -> dict[str, str]:
     return found
 
 
-def policy_class(name: str) -> type[Policy]:
+def policy_class(name: str, *, base_dir: str | None = None) -> type[Policy]:
     """The policy class registered under ``name``, or named by ``module:Class`` /
-    ``path/file.py:Class``.
+    ``path/file.py:Class`` (a relative path is taken from ``base_dir``, the
+    scenario's folder, when given).
 
     Raises :class:`PolicyError` listing what exists and the nearest name.
     """
@@ -332,6 +335,8 @@ def policy_class(name: str) -> type[Policy]:
     try:
         if module_name.endswith(".py"):
             path = Path(module_name)
+            if base_dir is not None and not path.is_absolute():
+                path = Path(base_dir) / path
             if not path.is_file():
                 raise PolicyError(f"policy file {module_name!r} not found")
             spec = importlib.util.spec_from_file_location(f"fleetsim_user_policy_{path.stem}",
@@ -342,8 +347,22 @@ def policy_class(name: str) -> type[Policy]:
         else:
             module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise PolicyError(f"cannot import policy module {module_name!r} for {name!r}: {exc}") \
+        raise PolicyError(f"cannot import policy module {module_name!r} for {name!r}: {exc} "
+                          "(a module must be importable: installed, or on PYTHONPATH)") \
             from None
+    except PolicyError:
+        raise
+    except Exception as exc:  # the policy's own code failed while loading
+        where = ""
+        if isinstance(exc, SyntaxError):
+            where = f" at {exc.filename}:{exc.lineno}"
+        else:
+            import traceback
+            frames = traceback.extract_tb(exc.__traceback__)
+            if frames:
+                where = f" at {frames[-1].filename}:{frames[-1].lineno}"
+        raise PolicyError(f"loading policy {name!r} failed{where}: "
+                          f"{type(exc).__name__}: {exc}") from None
     cls = getattr(module, attr, None)
     if cls is None:
         raise PolicyError(f"module {module_name!r} has no attribute {attr!r} (policy {name!r})")
@@ -355,7 +374,7 @@ def policy_class(name: str) -> type[Policy]:
 def make_policy(scenario: Scenario) -> tuple[Policy, Any]:
     """Instantiate the scenario's policy and validate its parameters."""
     try:
-        cls = policy_class(scenario.policy.name)
+        cls = policy_class(scenario.policy.name, base_dir=scenario.base_dir)
     except PolicyError as exc:
         file, line = scenario.locate("policy.name")
         raise ScenarioError(str(exc), file=file, line=line, path="policy.name") from None
