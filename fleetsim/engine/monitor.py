@@ -472,6 +472,35 @@ class Monitor:
             self._open_box, self._open_direct = self._open_box[keep], self._open_direct[keep]
         return found
 
+    def linked_now(self, v: int, *, margin_m: float = 0.0) -> bool:
+        """Is vehicle ``v`` in link with a ground station right now (from where it is)?
+        ``margin_m``: count it in range only if at least this far inside.
+
+        With airborne relays this is the link state the monitor last worked out."""
+        if not self.stations:
+            return True
+        if self._relayed:
+            return v not in self.out_of_link
+        x, y, z = self.sim.view_position(v)
+        for st in self.stations:
+            sx, sy, sz = st.xyz
+            if (x - sx) ** 2 + (y - sy) ** 2 + (z - sz) ** 2 > (st.range_m - margin_m) ** 2:
+                continue
+            if st.horizon is None or bool(st.horizon.visible(np.array([x]), np.array([y]),
+                                                             np.array([z]))[0]):
+                return True
+        return False
+
+    def vehicle_cut(self, v: int, leg: int) -> None:
+        """Vehicle ``v``'s leg ``leg`` was cut short: if that leg was already looked at,
+        its link state now is where it stopped, not where the leg was to end."""
+        if self.stations and not self._relayed and leg < self.done:
+            # Exactly on the range circle counts as the side it was leaving to.
+            if self.linked_now(v, margin_m=1e-6):
+                self.out_of_link.discard(v)
+            else:
+                self.out_of_link.add(v)
+
     def _out_before(self, v: int, leg: int) -> bool:
         """Whether vehicle ``v`` is out of link at the end of its leg before ``leg``."""
         a = self.sim.legs.a

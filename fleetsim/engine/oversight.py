@@ -91,7 +91,9 @@ class Oversight:
         return best
 
     def _stricter(self, a: str, b: str) -> str:
-        return b if _STRICTNESS[self.rule(b).rule] > _STRICTNESS[self.rule(a).rule] else a
+        """The class with the stricter rule; on a tie the place's class (``b``), whose
+        settings (service time, timeout, ...) are the more specific."""
+        return b if _STRICTNESS[self.rule(b).rule] >= _STRICTNESS[self.rule(a).rule] else a
 
     # ------------------------------------------------------------------ work
 
@@ -134,12 +136,25 @@ class Oversight:
         if kind == "forbidden":
             log.add(env.now, "action_refused", v, detail=action_class)
             return False, -1, "approval_denied"
-        # veto or approve: the request needs a working link.
+        # veto or approve: the request needs a working link; an approval's timeout runs
+        # from the moment it was needed, link or no link.
+        t_need = env.now
         if self.spec.approval_needs_link and sim.monitor.stations:
-            while v in sim.monitor.out_of_link:
+            while not sim.monitor.linked_now(v):
                 ev = env.event()
                 self.link_waiters.setdefault(v, []).append(ev)
-                yield from sim._wait_for(v, ev, None)
+                left = None
+                if kind == "approve" and rule.timeout_s is not None:
+                    left = t_need + rule.timeout_s - env.now
+                    if left <= 0:
+                        break
+                restored = yield from sim._wait_for(v, ev, left)
+                if not restored and left is not None:
+                    break
+            if kind == "approve" and rule.timeout_s is not None and \
+                    env.now >= t_need + rule.timeout_s:
+                log.add(env.now, "auth_timeout", v, detail=action_class, value=env.now - t_need)
+                return False, -1, "approval_timeout"
         t_req = env.now
         log.add(t_req, "auth_request", v, detail=action_class)
         if kind == "approve":

@@ -299,6 +299,8 @@ class Simulation:
             a[i, L_T1:] = (t, x0, y0, z0, x1, y1, z1, e, b)
         self.px[v], self.py[v], self.pz[v] = x1, y1, z1
         self.battery[v] = b
+        if self.monitor.stations:
+            self.monitor.vehicle_cut(v, i)
 
     def _margin_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
                      z_end: float, b0: float | None = None, x0: float | None = None,
@@ -836,7 +838,7 @@ class Simulation:
 
     def _enforce_lost_link(self) -> None:
         for v in sorted(self._lost_check):
-            if v in self._planned or v not in self.monitor.out_of_link:
+            if v in self._planned or self.monitor.linked_now(v):
                 continue
             if self.state[v] in LOCKED_STATES or self.engine_control[v] or \
                     self.state[v] == GROUND or self.oversight.stopped[v]:
