@@ -152,12 +152,16 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
         pts = p0[leg] + f[:, None] * (p1[leg] - p0[leg])
         vis = station_in_sight(st, pts, terrain)
         times = t0[leg] + f * span[leg]
-        # A visible sample stands for the stretch up to the next sample of its piece.
+        # A visible sample stands for the stretch up to the next sample of its piece;
+        # runs of visible samples make one interval each.
         last = np.r_[pos_in[1:] == 0, True]
         keep = vis & ~last
-        legs.append(leg[keep])
-        starts.append(times[keep])
-        ends.append(np.r_[times[1:], np.nan][keep])
+        run_start = keep & ~np.r_[False, keep[:-1] & (pos_in[1:] != 0)]
+        run_end = keep & ~np.r_[keep[1:] & (pos_in[1:] != 0), False]
+        nxt = np.r_[times[1:], np.nan]
+        legs.append(leg[run_start])
+        starts.append(times[run_start])
+        ends.append(nxt[run_end])
     if not legs:
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
     leg = np.concatenate(legs)

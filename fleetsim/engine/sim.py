@@ -169,6 +169,7 @@ class Simulation:
         self.monitor = Monitor(self)
         self.oversight = Oversight(self) if scenario.oversight is not None else None
         self._lost_check: set[int] = set()  # out of link: must the vehicle stop going on?
+        self._finishing = False  # the run is over: legs are being closed at its end
         self._planned: set[int] = set()  # vehicles given a plan in the current dispatch
         self._pending: list[Request] = []
         self._dispatch_event: Event | None = None
@@ -299,7 +300,7 @@ class Simulation:
             a[i, L_T1:] = (t, x0, y0, z0, x1, y1, z1, e, b)
         self.px[v], self.py[v], self.pz[v] = x1, y1, z1
         self.battery[v] = b
-        if self.monitor.stations:
+        if self.monitor.stations and not self._finishing:
             self.monitor.vehicle_cut(v, i)
 
     def _margin_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
@@ -1169,6 +1170,7 @@ class Simulation:
         self.wall_s["simulate"] = time.perf_counter() - t_start
         t_fin = time.perf_counter()
         end = self.duration_s
+        self._finishing = True
         for v in range(self.n):
             if self.blk_ids[v] and self.legs.a[self.blk_ids[v][-1], L_T1] > end:
                 self._cut_leg(v, end)
