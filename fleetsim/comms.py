@@ -129,15 +129,17 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     legs, starts, ends = [], [], []
     span = t1 - t0
     length = np.hypot(*(p1[:, :2] - p0[:, :2]).T)
+    covered = np.zeros(len(t0), dtype=bool)  # in link for the whole leg already
     for st in stations:
         t_in, t_out = range_intervals(t0, t1, p0, p1, st)
-        hit = np.flatnonzero(~np.isnan(t_in) & (t_out > t_in))
+        hit = np.flatnonzero(~np.isnan(t_in) & (t_out > t_in) & ~covered)
         if len(hit) == 0:
             continue
         if flat:
             legs.append(hit)
             starts.append(t_in[hit])
             ends.append(t_out[hit])
+            covered[hit[(t_in[hit] <= t0[hit]) & (t_out[hit] >= t1[hit])]] = True
             continue
         # Line of sight sampled along each in-range piece, constant between samples.
         f_a = np.where(span[hit] > 0, (t_in[hit] - t0[hit]) / np.where(span[hit] > 0,
@@ -159,9 +161,11 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
         run_start = keep & ~np.r_[False, keep[:-1] & (pos_in[1:] != 0)]
         run_end = keep & ~np.r_[keep[1:] & (pos_in[1:] != 0), False]
         nxt = np.r_[times[1:], np.nan]
-        legs.append(leg[run_start])
-        starts.append(times[run_start])
-        ends.append(nxt[run_end])
+        run_leg, run_a, run_b = leg[run_start], times[run_start], nxt[run_end]
+        legs.append(run_leg)
+        starts.append(run_a)
+        ends.append(run_b)
+        covered[run_leg[(run_a <= t0[run_leg]) & (run_b >= t1[run_leg])]] = True
     if not legs:
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
     leg = np.concatenate(legs)
