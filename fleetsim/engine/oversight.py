@@ -68,6 +68,9 @@ class Oversight:
         self.check_area = self.area is not None and \
             self.rule("leave_mission_area").rule != "auto"
         self.link_waiters: dict[int, list] = {}
+        #: Most vehicles in the air at once: span of control x operators on duty (at most).
+        self.span_cap = None if spec.span_of_control is None else \
+            spec.span_of_control * self.pool.max_on_duty
 
     def rule(self, action_class: str) -> RuleSpec:
         return self.spec.rules.get(action_class, _AUTO)
@@ -128,6 +131,11 @@ class Oversight:
         kind = rule.rule
         log = sim.log
         env = sim.env
+        if action_class == "takeoff" and self.span_cap is not None and \
+                sim.airborne >= self.span_cap:
+            # Span of control: no operator could watch one more vehicle in the air.
+            log.add(env.now, "action_refused", v, detail="span_of_control")
+            return False, -1, "approval_denied"
         if kind == "auto":
             return True, -1, None
         if kind == "notify":

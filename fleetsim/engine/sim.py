@@ -235,6 +235,7 @@ class Simulation:
         self.end_ground = [True] * n  # on the ground once its queued actions are done
         self.landed_at = [0.0] * n  # when it last landed at its base
         self.last_ask = [-1.0] * n  # when it last asked its policy for work
+        self.airborne = 0  # vehicles in the air now
         self.procs: list[simpy.Process] = []
         no_fly = [z.polygon for z in world.zones if z.kind == "no_fly"]
         self._avoid = None
@@ -522,6 +523,7 @@ class Simulation:
     # ------------------------------------------------------------------ phases
 
     def _takeoff(self, v: int):
+        self.airborne += 1
         self.state[v] = TAKEOFF
         self.log.add(self.env.now, "takeoff", v, x=self.px[v], y=self.py[v], z=self.pz[v])
         z1 = self.pz[v] + self.agl[v]
@@ -551,6 +553,7 @@ class Simulation:
         self.state[v] = LANDING
         yield from self._fly(v, _K_LAND, False, hx, hy, hz, self.p_hover[v], self.speed[v])
         self.log.add(self.env.now, "landed", v, x=hx, y=hy, z=hz)
+        self.airborne -= 1
         self.landed_at[v] = self.env.now
         self.state[v] = QUEUED
         pad = self.pads[b]
@@ -606,7 +609,7 @@ class Simulation:
         ov = self.oversight
         if ov is not None:
             if op != "return" and self.state[v] == GROUND:
-                why = yield from self._authorized(v, "takeoff")
+                why = yield from self._authorized(v, "takeoff", force=ov.span_cap is not None)
                 if why:
                     return why
             why = yield from self._authorized(v, item[-1])
@@ -628,17 +631,19 @@ class Simulation:
                 yield from self._go_home(v, forced=False)
         return None
 
-    def _authorized(self, v: int, action_class: str):
+    def _authorized(self, v: int, action_class: str, *, force: bool = False):
         """Wait for the authorization ``action_class`` needs; None if the action may go
-        ahead (and its start is logged), else the reason to ask the policy again."""
+        ahead (and its start is logged), else the reason to ask the policy again.
+        ``force``: consult the oversight even for an ``auto`` class (span of control)."""
         ov = self.oversight
         rule = ov.rule(action_class)
-        if rule.rule == "auto":
+        if rule.rule == "auto" and not force:
             return None
         ok, operator, why = yield from ov.authorize(v, action_class)
         if ok:
-            self.log.add(self.env.now, "action_start", v, operator=operator,
-                         detail=action_class, value=AUTH_RULES.index(rule.rule))
+            if rule.rule != "auto":
+                self.log.add(self.env.now, "action_start", v, operator=operator,
+                             detail=action_class, value=AUTH_RULES.index(rule.rule))
             return None
         self.queue[v].clear()
         return why
@@ -772,6 +777,7 @@ class Simulation:
                                          self.p_hover[v], self.speed[v])
                     self.log.add(self.env.now, "landed", v, x=self.px[v], y=self.py[v],
                                  z=self.pz[v])
+                    self.airborne -= 1
                     self.landed_at[v] = self.env.now
                     self.state[v] = GROUND
                 else:
@@ -786,6 +792,7 @@ class Simulation:
         self._open_leg(v, _K_GROUND, False, _INF, self.px[v], self.py[v], self.pz[v], 0.0)
 
     def _down(self, v: int) -> None:
+        self.airborne -= 1
         self.log.add(self.env.now, "battery_depleted", v, self.cur_leg[v],
                      x=self.px[v], y=self.py[v], z=self.pz[v])
         self.state[v] = DOWN

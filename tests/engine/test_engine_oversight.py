@@ -295,3 +295,19 @@ def test_approval_waits_match_mm1():
     assert len(w) >= 1100
     assert w.mean() == pytest.approx(75.0, rel=0.15)
     assert wq.mean() == pytest.approx(45.0, rel=0.15)
+
+
+def test_span_of_control_caps_the_vehicles_in_the_air():
+    """span_of_control 2 with one operator: at most 2 vehicles fly at once; the other
+    two are refused take-off (action_refused 'span_of_control') and told so."""
+    sc = load_scenario_text(scenario("""
+  operators: 1
+  span_of_control: 2""", count=4))
+    policy = Out()
+    run = Simulation(sc, policy=policy).run()
+    rows = seq(run)
+    assert sum(1 for r in rows if r[1] == "takeoff") == 2
+    refused = [r for r in rows if r[1] == "action_refused"]
+    assert [(r[0], r[2], r[4]) for r in refused] == [(0.0, 2, "span_of_control"),
+                                                     (0.0, 3, "span_of_control")]
+    assert (0.0, 2, "approval_denied") in policy.seen
