@@ -39,6 +39,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides = list(args.set or [])
     if args.seed is not None:
+        if args.seed < 0:
+            raise FleetsimError(f"--seed {args.seed}: expected an integer >= 0")
         overrides.append(f"run.seed={args.seed}")
     t0 = time.perf_counter()
     scenario = load_scenario(args.scenario, overrides)
@@ -109,11 +111,15 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 def cmd_policies(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from fleetsim.policy import available_policies, policy_class
+    from fleetsim.policy import Policy, available_policies, policy_class
 
     for name, where in sorted(available_policies().items()):
         cls = policy_class(name)
-        doc = (cls.__doc__ or "").strip().splitlines()
+        import sys as _sys
+
+        text = cls.__doc__ if cls.__doc__ and cls.__doc__ is not Policy.__doc__ else \
+            getattr(_sys.modules.get(cls.__module__), "__doc__", "")
+        doc = (text or "").strip().splitlines()
         print(f"{name}  ({where})")
         if doc:
             print(f"    {doc[0]}")
