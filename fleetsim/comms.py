@@ -130,9 +130,17 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     span = t1 - t0
     length = np.hypot(*(p1[:, :2] - p0[:, :2]).T)
     covered = np.zeros(len(t0), dtype=bool)  # in link for the whole leg already
-    for st in stations:
-        t_in, t_out = range_intervals(t0, t1, p0, p1, st)
-        hit = np.flatnonzero(~np.isnan(t_in) & (t_out > t_in) & ~covered)
+    # Each leg tries its nearest station first, then the next nearest, ...: most legs
+    # are covered whole by the first and need no other.
+    mid = 0.5 * (p0[:, :2] + p1[:, :2])
+    sxy = np.array([st.xyz[:2] for st in stations]).reshape(-1, 2)
+    rank = np.argsort(np.hypot(mid[:, None, 0] - sxy[None, :, 0],
+                               mid[:, None, 1] - sxy[None, :, 1]), axis=1, kind="stable")
+    ranges = [range_intervals(t0, t1, p0, p1, st) for st in stations]
+    for r, si in ((r, si) for r in range(len(stations)) for si in range(len(stations))):
+        st = stations[si]
+        t_in, t_out = ranges[si]
+        hit = np.flatnonzero((rank[:, r] == si) & ~np.isnan(t_in) & (t_out > t_in) & ~covered)
         if len(hit) == 0:
             continue
         if flat:
