@@ -47,6 +47,9 @@ class TerrainSpec:
     ridges: int = 6
     #: File of ``npy`` / ``geotiff`` terrain, resolved against the scenario's folder.
     path: str | None = None
+    #: Sea level: ground below it is water, and vehicles fly (and clear the ground)
+    #: above the water's surface, not the seabed. None: no sea.
+    sea_level_m: float | None = None
 
 
 @dataclass(frozen=True)

@@ -636,10 +636,11 @@ SAFE_STATES = ("return", "land")
 
 #: The terrain keys that apply to each terrain source (besides ``source``).
 TERRAIN_KEYS = {
-    "flat": ("size_m", "spacing_m", "origin_m", "base_elevation_m"),
-    "procedural": ("size_m", "spacing_m", "origin_m", "base_elevation_m", "relief_m", "ridges"),
-    "npy": ("path", "spacing_m", "origin_m"),
-    "geotiff": ("path", "origin_m"),
+    "flat": ("size_m", "spacing_m", "origin_m", "base_elevation_m", "sea_level_m"),
+    "procedural": ("size_m", "spacing_m", "origin_m", "base_elevation_m", "relief_m", "ridges",
+                   "sea_level_m"),
+    "npy": ("path", "spacing_m", "origin_m", "sea_level_m"),
+    "geotiff": ("path", "origin_m", "sea_level_m"),
 }
 
 ID = String(pattern=r"[A-Za-z0-9_][A-Za-z0-9_.\-]*",
@@ -666,6 +667,7 @@ TERRAIN = Record({
     "relief_m": opt(NON_NEGATIVE),
     "ridges": opt(Integer(ge=0)),
     "path": opt(NAME),
+    "sea_level_m": opt(Number(nullable=True)),
 })
 
 ZONE = Record({

@@ -828,6 +828,19 @@ def terrain_from_spec(spec: TerrainSpec, *, base_dir: str, rng: np.random.Genera
         An unknown source, a missing path, or a file or value that cannot be
         used (see the ``from_*`` constructors).
     """
+    terrain = _terrain_of(spec, base_dir=base_dir, rng=rng)
+    sea = getattr(spec, "sea_level_m", None)
+    if sea is None:
+        return terrain
+    # Over water the surface is the sea: vehicles fly and clear it, not the seabed.
+    water = terrain.heights_m < sea
+    surface = Terrain(np.maximum(terrain.heights_m, sea), terrain.spacing_m, terrain.origin_m)
+    surface.water = water
+    surface.sea_level_m = float(sea)
+    return surface
+
+
+def _terrain_of(spec: TerrainSpec, *, base_dir: str, rng: np.random.Generator) -> Terrain:
     source = spec.source
     origin = tuple(spec.origin_m)
     if source == "flat":

@@ -315,9 +315,13 @@ def test_coastal_patrol_has_the_pieces_it_promises():
     sc = load_scenario(ROOT / "scenarios" / "coastal_patrol.yaml")
     world = build_world(sc)
     assert sc.oversight.operators == 3
-    assert np.min(world.terrain.heights_m) < 0.0 < np.max(world.terrain.heights_m)
-    heights = world.terrain.height_at(*np.asarray(world.targets_xy).T)
-    assert (heights < 0).all()  # the vessels are at sea
+    water = world.terrain.water  # ground below sea level: sea, flown over at its surface
+    assert 0.0 < water.mean() < 1.0
+    assert np.min(world.terrain.heights_m) == 0.0 < np.max(world.terrain.heights_m)
+    t = world.terrain
+    ix = np.rint((np.asarray(world.targets_xy)[:, 0] - t.origin_m[0]) / t.spacing_m).astype(int)
+    iy = np.rint((np.asarray(world.targets_xy)[:, 1] - t.origin_m[1]) / t.spacing_m).astype(int)
+    assert water[iy, ix].all()  # the vessels are at sea
     assert any(s.radio_range_m for s in sc.sites)
     assert any(s.sensor_radius_m and s.false_alarms_per_hour > 0 for s in sc.sites)
     assert any(t.relay_range_m for t in sc.vehicle_types)

@@ -337,7 +337,7 @@ ERRORS = [
     pytest.param("source: procedural", "source: flat",
                  "scenarios/x.yaml:6: world.terrain.relief_m: relief_m does not apply to flat "
                  "terrain (keys for flat terrain: source, size_m, spacing_m, origin_m, "
-                 "base_elevation_m)", id="terrain-key-not-applicable"),
+                 "base_elevation_m, sea_level_m)", id="terrain-key-not-applicable"),
     pytest.param("[1000, 14000]", "[1000, 16000]",
                  "scenarios/x.yaml:16: world.sites[0].position: site position (1000, 16000) lies "
                  "outside the terrain (x 0..20000 m, y 0..15000 m)", id="site-off-terrain"),
@@ -564,7 +564,8 @@ def test_source_is_canonical():
         [10000.0, 10000.0], [12000.0, 10000.0], [12000.0, 11000.0], [10000.0, 11000.0]]
     assert s.source["world"]["terrain"] == {
         "source": "procedural", "size_m": [20000.0, 15000.0], "spacing_m": 50.0,
-        "origin_m": [0.0, 0.0], "base_elevation_m": 200.0, "relief_m": 900.0, "ridges": 6}
+        "origin_m": [0.0, 0.0], "base_elevation_m": 200.0, "relief_m": 900.0, "ridges": 6,
+        "sea_level_m": None}
 
 
 def test_source_is_validated_like_a_file():
