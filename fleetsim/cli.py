@@ -161,6 +161,15 @@ def cmd_view(args: argparse.Namespace) -> int:
         import webbrowser
 
         webbrowser.open(server.url)
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    # Ctrl-C or a termination request stops the server cleanly, even when the
+    # process was started with SIGINT ignored (as background jobs are).
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
