@@ -143,6 +143,21 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
         hit = np.flatnonzero((rank[:, r] == si) & ~np.isnan(t_in) & (t_out > t_in) & ~covered)
         if len(hit) == 0:
             continue
+        if st.horizon is not None and not flat:
+            # Whole legs in range (both ends inside the range sphere: it is convex) and
+            # surely in sight need no sampling.
+            whole = (t_in[hit] <= t0[hit]) & (t_out[hit] >= t1[hit])
+            if whole.any():
+                w = hit[whole]
+                sure = st.horizon.segments_surely_visible(p0[w], p1[w])
+                done = w[sure]
+                legs.append(done)
+                starts.append(t0[done])
+                ends.append(t1[done])
+                covered[done] = True
+                hit = hit[~np.isin(hit, done)]
+                if len(hit) == 0:
+                    continue
         if flat:
             legs.append(hit)
             starts.append(t_in[hit])

@@ -68,6 +68,7 @@ class Oversight:
         self.check_area = self.area is not None and \
             self.rule("leave_mission_area").rule != "auto"
         self.link_waiters: dict[int, list] = {}
+        self.contacts: set[int] = set()  # targets whose classification is done or queued
         #: Most vehicles in the air at once: span of control x operators on duty (at most).
         self.span_cap = None if spec.span_of_control is None else \
             spec.span_of_control * self.pool.max_on_duty
@@ -235,9 +236,16 @@ class Oversight:
     # ------------------------------------------------------------------ reviews
 
     def review(self, v: int, target: int, *, false_alarm: bool = False) -> None:
+        """Queue the classification of a contact: each target once (its first sighting;
+        later sightings of a contact already classified or queued are no new work),
+        each false alarm once."""
         spec = self.spec.detection_review
         if spec is None:
             return
+        if target >= 0:
+            if target in self.contacts:
+                return
+            self.contacts.add(target)
         ev = self.submit("detection_review", "classify_detection", v,
                          service=spec.service or _DEFAULT_REVIEW, priority=spec.priority,
                          deadline_s=spec.timeout_s)

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Side, in grid cells, of the blocks of :attr:`Horizon.block_zmin`.
+BLOCK = 8
+
 
 class Horizon:
     """The horizon-slope grid of one antenna over one terrain.
@@ -73,6 +76,36 @@ class Horizon:
             both = np.isfinite(va) & np.isfinite(vb)
             hor_flat[cells] = np.where(both, (1.0 - t) * va + t * vb, np.maximum(va, vb))
         self.horizon = hor_flat.reshape(ny, nx)
+        # Lowest height in sight above each cell, and its maximum over blocks of cells:
+        # a straight segment that stays inside one 2 x 2 group of blocks and is
+        # never lower than that maximum is in sight all along.
+        with np.errstate(invalid="ignore"):
+            zmin = self.z + self.horizon * dist
+        zmin[~np.isfinite(zmin)] = -np.inf
+        b = BLOCK
+        pad_y, pad_x = (-ny) % b, (-nx) % b
+        padded = np.pad(zmin, ((0, pad_y), (0, pad_x)), constant_values=-np.inf)
+        self.block_zmin = padded.reshape((ny + pad_y) // b, b, (nx + pad_x) // b, b) \
+            .max(axis=(1, 3))
+
+    def segments_surely_visible(self, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
+        """(n,) bool: segments (n, 3) -> (n, 3) that are certainly in sight all along
+        (conservative: False means "look closer", not "out of sight")."""
+        t = self.terrain
+        s = t.spacing_m * BLOCK
+        by, bx = self.block_zmin.shape
+        h = 0.5 * t.spacing_m  # a point is judged by its nearest cell: widen by half a cell
+        ox, oy = t.origin_m[0] - h, t.origin_m[1] - h
+        x0 = np.floor((np.minimum(p0[:, 0], p1[:, 0]) - ox - h) / s).astype(np.intp)
+        x1 = np.floor((np.maximum(p0[:, 0], p1[:, 0]) - ox + h) / s).astype(np.intp)
+        y0 = np.floor((np.minimum(p0[:, 1], p1[:, 1]) - oy - h) / s).astype(np.intp)
+        y1 = np.floor((np.maximum(p0[:, 1], p1[:, 1]) - oy + h) / s).astype(np.intp)
+        ok = (x1 - x0 <= 1) & (y1 - y0 <= 1) & (x0 >= 0) & (y0 >= 0) & (x1 < bx) & (y1 < by)
+        x0, x1, y0, y1 = (np.clip(a, 0, m - 1) for a, m in ((x0, bx), (x1, bx), (y0, by),
+                                                             (y1, by)))
+        zb = self.block_zmin
+        top = np.maximum(np.maximum(zb[y0, x0], zb[y0, x1]), np.maximum(zb[y1, x0], zb[y1, x1]))
+        return ok & (np.minimum(p0[:, 2], p1[:, 2]) >= top)
 
     def visible(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Whether points ``(x, y, z)`` (arrays, metres) are in sight of the antenna."""
