@@ -100,13 +100,18 @@ def versions() -> dict[str, str]:
             "scipy": scipy.__version__, "pyarrow": pa.__version__}
 
 
-def check_output(dest: str | os.PathLike) -> None:
-    """Fail early, before a long run, if a run directory cannot be written at ``dest``."""
-    dest = Path(dest)
+def _refuse_to_replace(dest: Path) -> None:
+    """Only an earlier run directory (or replay bundle) may be replaced."""
     if dest.exists() and not (dest.is_dir() and (dest / MANIFEST).is_file()):
         raise RunDirError(f"{dest}: exists and is not a fleetsim run directory (no "
                           f"{MANIFEST}); refusing to replace it: choose another --out or "
                           "remove it yourself")
+
+
+def check_output(dest: str | os.PathLike) -> None:
+    """Fail early, before a long run, if a run directory cannot be written at ``dest``."""
+    dest = Path(dest)
+    _refuse_to_replace(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         probe = dest.parent / f".{dest.name}.probe-{os.getpid()}"
@@ -121,10 +126,7 @@ def atomic_directory(dest: str | os.PathLike) -> Iterator[Path]:
     """Build a directory in a temporary sibling and put it in place of ``dest`` only
     if the block completes; on any error nothing at ``dest`` changes."""
     dest = Path(dest)
-    if dest.exists() and not (dest.is_dir() and (dest / MANIFEST).is_file()):
-        raise RunDirError(f"{dest}: exists and is not a fleetsim run directory (no "
-                          f"{MANIFEST}); refusing to replace it: choose another --out or "
-                          "remove it yourself")
+    _refuse_to_replace(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
