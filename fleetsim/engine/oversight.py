@@ -312,11 +312,16 @@ class Oversight:
         sim.log.add(t_issue, "stop_issued", value=len(vehicles), detail=stop.safe_state)
         ev = self.submit("stop", "stop", -1, service=_STOP_SERVICE, priority=-1)
         yield ev
+        op = ev.value.operators[0] if ev.value.operators else -1
+        action = "emergency_landing" if stop.safe_state == "land" else "stop"
         for v in vehicles:
             if self.stopped[v] or sim.state[v] == DOWN:
                 continue
             self.stopped[v] = True
             self.stop_issued_at[v] = t_issue
+            # Ordered by a named operator: the action is traceable to them.
+            sim.log.add(env.now, "action_start", v, operator=op, detail=action,
+                        value=AUTH_RULES.index(self.rule(action).rule))
             sim._stop_vehicle(v, stop.safe_state)
 
     def reached_safe_state(self, v: int, t_s: float) -> None:
