@@ -28,7 +28,7 @@ def run(cmd: list[str], **kw) -> None:
 
 
 def setup(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py may run on an older Python)
         sys.exit(f"fleetsim needs Python >= 3.11 (this is {sys.version.split()[0]})")
     if not PY.exists():
         run([sys.executable, "-m", "venv", VENV])
