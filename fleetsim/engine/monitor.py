@@ -175,7 +175,7 @@ class Monitor:
                 ov = s.oversight
                 if ov is not None:
                     if kind == "detection":
-                        ov.review(v, target)
+                        ov.review(v, target, seen_s=t)
                     elif kind == "link_restored":
                         ov.link_restored(v)
                     elif kind == "link_lost":

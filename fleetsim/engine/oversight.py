@@ -69,9 +69,14 @@ class Oversight:
             self.rule("leave_mission_area").rule != "auto"
         self.link_waiters: dict[int, list] = {}
         self.contacts: set[int] = set()  # targets whose classification is done or queued
-        #: Most vehicles in the air at once: span of control x operators on duty (at most).
-        self.span_cap = None if spec.span_of_control is None else \
-            spec.span_of_control * self.pool.max_on_duty
+        self.span = spec.span_of_control
+
+    def may_take_off(self, v: int) -> bool:
+        """Span of control: may one more vehicle go up, with the operators on duty now?"""
+        if self.span is None or self.sim.airborne < self.span * self.pool.on_duty:
+            return True
+        self.sim.log.add(self.sim.env.now, "action_refused", v, detail="span_of_control")
+        return False
 
     def rule(self, action_class: str) -> RuleSpec:
         return self.spec.rules.get(action_class, _AUTO)
@@ -102,11 +107,12 @@ class Oversight:
     # ------------------------------------------------------------------ work
 
     def submit(self, kind: str, action_class: str, v: int, *, service=None, priority: int = 2,
-               deadline_s=None, two_person: bool = False, approve_probability: float = 1.0):
+               deadline_s=None, two_person: bool = False, approve_probability: float = 1.0,
+               created_s: float | None = None):
         item = WorkItem(kind=kind, action_class=action_class, vehicle=v,
                         service=service or _DEFAULT_SERVICE, priority=priority,
                         deadline_s=deadline_s, two_person=two_person,
-                        approve_probability=approve_probability)
+                        approve_probability=approve_probability, created_s=created_s)
         ev = self.pool.submit(item)
         ev.callbacks.append(self._log_work)
         return ev
@@ -132,11 +138,6 @@ class Oversight:
         kind = rule.rule
         log = sim.log
         env = sim.env
-        if action_class == "takeoff" and self.span_cap is not None and \
-                sim.airborne >= self.span_cap:
-            # Span of control: no operator could watch one more vehicle in the air.
-            log.add(env.now, "action_refused", v, detail="span_of_control")
-            return False, -1, "approval_denied"
         if kind == "auto":
             return True, -1, None
         if kind == "notify":
@@ -235,7 +236,8 @@ class Oversight:
 
     # ------------------------------------------------------------------ reviews
 
-    def review(self, v: int, target: int, *, false_alarm: bool = False) -> None:
+    def review(self, v: int, target: int, *, false_alarm: bool = False,
+               seen_s: float | None = None) -> None:
         """Queue the classification of a contact: each target once (its first sighting;
         later sightings of a contact already classified or queued are no new work),
         each false alarm once."""
@@ -248,7 +250,7 @@ class Oversight:
             self.contacts.add(target)
         ev = self.submit("detection_review", "classify_detection", v,
                          service=spec.service or _DEFAULT_REVIEW, priority=spec.priority,
-                         deadline_s=spec.timeout_s)
+                         deadline_s=spec.timeout_s, created_s=seen_s)
         detail = "false_alarm" if false_alarm else "detection"
 
         def done(e, v=v, target=target, detail=detail):
@@ -310,9 +312,12 @@ class Oversight:
         vehicles = range(sim.n) if stop.vehicles is None else stop.vehicles
         t_issue = env.now
         sim.log.add(t_issue, "stop_issued", value=len(vehicles), detail=stop.safe_state)
-        ev = self.submit("stop", "stop", -1, service=_STOP_SERVICE, priority=-1)
-        yield ev
-        op = ev.value.operators[0] if ev.value.operators else -1
+        if self.pool.on_duty > 0:
+            ev = self.submit("stop", "stop", -1, service=_STOP_SERVICE, priority=-1)
+            yield ev
+            op = ev.value.operators[0] if ev.value.operators else -1
+        else:  # nobody on duty to handle it: the command goes out as it is
+            op = -1
         action = "emergency_landing" if stop.safe_state == "land" else "stop"
         for v in vehicles:
             if self.stopped[v] or sim.state[v] == DOWN:

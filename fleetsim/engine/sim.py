@@ -93,6 +93,8 @@ _K_CHARGE = LEG_KIND_CODE["charge"]
 _DISPATCH_PRIORITY = 2
 _INF = float("inf")
 _NAN = float("nan")
+#: A vehicle asks its policy at most this often at one simulated instant.
+_MAX_ASKS_AT_ONE_TIME = 3
 _ARRIVE = EVENT_KIND_CODE["arrive"]
 #: Largest detour around no-fly zones the energy reserve allows for (x the straight line).
 _MAX_DETOUR = 3.0
@@ -235,6 +237,7 @@ class Simulation:
         self.end_ground = [True] * n  # on the ground once its queued actions are done
         self.landed_at = [0.0] * n  # when it last landed at its base
         self.last_ask = [-1.0] * n  # when it last asked its policy for work
+        self.asks_now = [0] * n  # ... and how many times at that instant
         self.airborne = 0  # vehicles in the air now
         self.procs: list[simpy.Process] = []
         no_fly = [z.polygon for z in world.zones if z.kind == "no_fly"]
@@ -608,13 +611,21 @@ class Simulation:
         op = item[0]
         ov = self.oversight
         if ov is not None:
-            if op != "return" and self.state[v] == GROUND:
-                why = yield from self._authorized(v, "takeoff", force=ov.span_cap is not None)
-                if why:
-                    return why
+            # The action's own authorization first, then the take-off's, and the span
+            # of control checked at the moment of leaving the ground.
             why = yield from self._authorized(v, item[-1])
             if why:
                 return why
+            if op != "return" and self.state[v] == GROUND:
+                if not ov.may_take_off(v):
+                    self.queue[v].clear()
+                    return "approval_denied"
+                why = yield from self._authorized(v, "takeoff")
+                if why:
+                    return why
+                if not ov.may_take_off(v):  # others may have gone up while it waited
+                    self.queue[v].clear()
+                    return "approval_denied"
         if op == "route":
             _, xs, ys, zs, sensing, _length, _cls = item
             if self.state[v] == GROUND:
@@ -631,13 +642,12 @@ class Simulation:
                 yield from self._go_home(v, forced=False)
         return None
 
-    def _authorized(self, v: int, action_class: str, *, force: bool = False):
+    def _authorized(self, v: int, action_class: str):
         """Wait for the authorization ``action_class`` needs; None if the action may go
-        ahead (and its start is logged), else the reason to ask the policy again.
-        ``force``: consult the oversight even for an ``auto`` class (span of control)."""
+        ahead (and its start is logged), else the reason to ask the policy again."""
         ov = self.oversight
         rule = ov.rule(action_class)
-        if rule.rule == "auto" and not force:
+        if rule.rule == "auto":
             return None
         ok, operator, why = yield from ov.authorize(v, action_class)
         if ok:
@@ -688,13 +698,15 @@ class Simulation:
                     why = yield from self._execute(v, q.popleft())
                     reason = why or ("recharged" if self.state[v] == GROUND else "idle")
                     continue
-                if self.last_ask[v] == self.env.now and reason in ("idle", "recharged"):
-                    # Its last plan took no time at all (say, a GoTo to where it is):
-                    # asking again now would loop forever, so it stays put until the
-                    # policy gives it something (a periodic or other request).
+                now = self.env.now
+                self.asks_now[v] = self.asks_now[v] + 1 if self.last_ask[v] == now else 1
+                if self.asks_now[v] > _MAX_ASKS_AT_ONE_TIME and reason != "start":
+                    # Its plans keep ending at once (a GoTo to where it is, a refused
+                    # action retried): asking again now would loop forever, so it stays
+                    # put until the policy gives it something (a periodic request, say).
                     pass
                 else:
-                    self.last_ask[v] = self.env.now
+                    self.last_ask[v] = now
                     self.asking[v] = True
                     try:
                         yield self._request(v, reason)
