@@ -18,6 +18,7 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
 
 from fleetsim.comms import (
     RELAY_MAX_GAP_S,
@@ -104,6 +105,8 @@ class Monitor:
         self.flat = bool(np.ptp(h) == 0.0)
         self.zones = world.zones
         self.stations = stations_of(world)
+        #: Zones each vehicle is in at the end of its last processed leg.
+        self.in_zone: dict[int, frozenset[int]] = {}
         #: Vehicles out of link at the end of their last processed leg.
         self.out_of_link: set[int] = set()
         # Airborne relays (see _links): relay range of each vehicle (NaN: none).
@@ -203,25 +206,8 @@ class Monitor:
             out += self._detections(sensing, t0, t1, p0, p1, vehicle, leg_id)
         if self.stations:
             out += self._links(airborne, t0, t1, p0, p1, vehicle, leg_id)
-        if self.zones and airborne.any():
-            # Only legs whose bounding box meets some zone's bounding box can cross it.
-            zb = self.zone_bounds
-            lo = np.minimum(p0[:, :2], p1[:, :2])
-            hi = np.maximum(p0[:, :2], p1[:, :2])
-            near = ((lo[:, None, 0] <= zb[None, :, 2]) & (hi[:, None, 0] >= zb[None, :, 0])
-                    & (lo[:, None, 1] <= zb[None, :, 3]) & (hi[:, None, 1] >= zb[None, :, 1])
-                    ).any(axis=1)
-            idx = np.flatnonzero(airborne & near)
-            li, zi, t_in, t_out = zone_intervals(t0[idx], t1[idx], p0[idx], p1[idx], self.zones) \
-                if len(idx) else (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0),) * 2
-            for k, z, a, b in zip(li.tolist(), zi.tolist(), t_in.tolist(), t_out.tolist(),
-                                  strict=True):
-                j = idx[k]
-                v, lg = int(vehicle[j]), int(leg_id[j])
-                if a > t0[j] + _EPS:
-                    out.append(self._at(a, "zone_enter", v, lg, -1, z, j, t0, t1, p0, p1))
-                if b < t1[j] - _EPS:
-                    out.append(self._at(b, "zone_exit", v, lg, -1, z, j, t0, t1, p0, p1))
+        if self.zones:
+            out += self._zone_events(t0, t1, p0, p1, vehicle, leg_id)
         cruising = np.isin(code, _CRUISING) & (t1 > t0)
         if cruising.any() and not (self.flat and self.clearance.max() <= 0):
             idx = np.flatnonzero(cruising)
@@ -236,6 +222,56 @@ class Monitor:
                     t = t0[j] + f * (t1[j] - t0[j])
                     out.append(self._at(t, "terrain_violation", int(vehicle[j]), int(leg_id[j]),
                                         -1, -1, j, t0, t1, p0, p1, value=lo))
+        return out
+
+    def _zone_events(self, t0, t1, p0, p1, vehicle, leg_id) -> list[tuple]:
+        """Zone entries and exits of a batch's legs (every kind of leg counts, as in the
+        safety metrics), carrying per vehicle which zones it is in from leg to leg, so
+        that a leg starting exactly on a boundary still enters (or leaves) there."""
+        # Only legs whose bounding box meets some zone's bounding box can be inside one.
+        zb = self.zone_bounds
+        lo = np.minimum(p0[:, :2], p1[:, :2])
+        hi = np.maximum(p0[:, :2], p1[:, :2])
+        near = ((lo[:, None, 0] <= zb[None, :, 2]) & (hi[:, None, 0] >= zb[None, :, 0])
+                & (lo[:, None, 1] <= zb[None, :, 3]) & (hi[:, None, 1] >= zb[None, :, 1])
+                ).any(axis=1)
+        idx = np.flatnonzero(near)
+        pieces: dict[int, list[tuple[int, float, float]]] = {}
+        if len(idx):
+            li, zi, t_in, t_out = zone_intervals(t0[idx], t1[idx], p0[idx], p1[idx],
+                                                 self.zones)
+            for k, z, a, b in zip(li.tolist(), zi.tolist(), t_in.tolist(), t_out.tolist(),
+                                  strict=True):
+                pieces.setdefault(int(idx[k]), []).append((z, a, b))
+        state = self.in_zone
+        involved = set(state) | {int(vehicle[j]) for j in pieces}
+        out: list[tuple] = []
+        if not involved:
+            return out
+        legs = np.flatnonzero(np.isin(vehicle, np.fromiter(involved, dtype=np.int64)))
+        for j in legs.tolist():
+            v, lg, start, end = int(vehicle[j]), int(leg_id[j]), t0[j], t1[j]
+            before = state.get(v, frozenset())
+            ints = pieces.get(j, ())
+            if not ints and not before:
+                continue
+            at_start = {z for z, a, _ in ints if a <= start + _EPS}
+            for z in sorted(at_start - before):
+                out.append(self._at(start, "zone_enter", v, lg, -1, z, j, t0, t1, p0, p1))
+            for z in sorted(before - at_start):
+                out.append(self._at(start, "zone_exit", v, lg, -1, z, j, t0, t1, p0, p1))
+            inside = set()
+            for z, a, b in ints:
+                if a > start + _EPS:
+                    out.append(self._at(a, "zone_enter", v, lg, -1, z, j, t0, t1, p0, p1))
+                if b < end - _EPS:
+                    out.append(self._at(b, "zone_exit", v, lg, -1, z, j, t0, t1, p0, p1))
+                else:
+                    inside.add(z)
+            if inside:
+                state[v] = frozenset(inside)
+            else:
+                state.pop(v, None)
         return out
 
     def _links(self, airborne, t0, t1, p0, p1, vehicle, leg_id) -> list[tuple]:
@@ -493,8 +529,21 @@ class Monitor:
 
     def vehicle_cut(self, v: int, leg: int) -> None:
         """Vehicle ``v``'s leg ``leg`` was cut short: if that leg was already looked at,
-        its link state now is where it stopped, not where the leg was to end."""
-        if self.stations and not self._relayed and leg < self.done:
+        its link and zone states now are where it stopped, not where the leg was to end."""
+        if leg >= self.done:
+            return
+        if self.zones:
+            x, y, z = self.sim.view_position(v)
+            now = self.sim.env.now
+            inside = frozenset(
+                zone.index for zone in self.zones
+                if zone.active_at(now) and zone.floor_amsl_m <= z <= zone.ceiling_amsl_m
+                and shapely.contains_xy(zone.polygon, x, y))
+            if inside:
+                self.in_zone[v] = inside
+            else:
+                self.in_zone.pop(v, None)
+        if self.stations and not self._relayed:
             # Exactly on the range circle counts as the side it was leaving to.
             if self.linked_now(v, margin_m=1e-6):
                 self.out_of_link.discard(v)

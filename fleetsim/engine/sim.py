@@ -304,7 +304,7 @@ class Simulation:
             a[i, L_T1:] = (t, x0, y0, z0, x1, y1, z1, e, b)
         self.px[v], self.py[v], self.pz[v] = x1, y1, z1
         self.battery[v] = b
-        if self.monitor.stations and not self._finishing:
+        if (self.monitor.stations or self.monitor.zones) and not self._finishing:
             self.monitor.vehicle_cut(v, i)
 
     def _margin_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
