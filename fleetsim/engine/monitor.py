@@ -43,7 +43,7 @@ from fleetsim.engine.log import (
     L_Z1,
     LEG_KIND_CODE,
 )
-from fleetsim.engine.states import LOCKED_STATES
+from fleetsim.engine.states import CHARGING, DOWN, GROUND, LOCKED_STATES, QUEUED
 from fleetsim.geometry import closest_approach, disc_intervals, zone_intervals
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -509,15 +509,30 @@ class Monitor:
         return found
 
     def linked_now(self, v: int, *, margin_m: float = 0.0) -> bool:
-        """Is vehicle ``v`` in link with a ground station right now (from where it is)?
-        ``margin_m``: count it in range only if at least this far inside.
-
-        With airborne relays this is the link state the monitor last worked out."""
+        """Is vehicle ``v`` in link with a ground station right now (from where it is),
+        directly or through an airborne relay that is itself in direct link?
+        ``margin_m``: count it in range only if at least this far inside."""
         if not self.stations:
             return True
-        if self._relayed:
-            return v not in self.out_of_link
         x, y, z = self.sim.view_position(v)
+        if self._direct_now(x, y, z, margin_m):
+            return True
+        if not self._relayed:
+            return False
+        sim = self.sim
+        terrain = sim.world.terrain
+        for r in np.flatnonzero(np.isfinite(self.relay_range)).tolist():
+            if r == v or sim.state[r] in (GROUND, QUEUED, CHARGING, DOWN):
+                continue
+            rx, ry, rz = sim.view_position(r)
+            if (x - rx) ** 2 + (y - ry) ** 2 + (z - rz) ** 2 > self.relay_range[r] ** 2:
+                continue
+            if self._direct_now(rx, ry, rz, 0.0) and bool(terrain.line_of_sight(
+                    np.array([[x, y, z]]), np.array([[rx, ry, rz]]))[0]):
+                return True
+        return False
+
+    def _direct_now(self, x: float, y: float, z: float, margin_m: float) -> bool:
         for st in self.stations:
             sx, sy, sz = st.xyz
             if (x - sx) ** 2 + (y - sy) ** 2 + (z - sz) ** 2 > (st.range_m - margin_m) ** 2:

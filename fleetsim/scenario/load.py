@@ -869,6 +869,10 @@ def _oversight(o: dict[str, Any], path: str, ctx: Context, n_vehicles: int) -> O
     rules = {cls: RuleSpec(**r) for cls, r in o.get("rules", {}).items()}
     for cls, r in rules.items():
         rpath = child_path(rules_path, cls)
+        if cls in ("stop", "classify_detection", "emergency_landing"):
+            ctx.fail(rpath, f"{cls} is not authorised by a rule: stop commands and reviews "
+                            "are always carried out (set review work under "
+                            "oversight.detection_review)")
         if r.rule == "auto" and r.service is not None:
             ctx.fail(child_path(rpath, "service"),
                      f"rule 'auto' gives the operators no work, so {cls} takes no service time "

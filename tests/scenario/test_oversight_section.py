@@ -417,3 +417,28 @@ def test_source_is_validated_like_a_file():
     assert str(info.value) == (
         "run/manifest.json: oversight.rules.retask.service.mean_s: exponential service time: "
         "mean_s must be > 0, got -1; expected {dist: exponential, mean_s: M}")
+
+
+def test_stops_and_reviews_take_no_rule(tmp_path):
+    import pytest as _pytest
+
+    from fleetsim.errors import ScenarioError
+    from fleetsim.scenario import load_scenario_text
+
+    text = """
+schema_version: 1
+name: r
+run: {duration_s: 10}
+world: {sites: [{id: b, kind: base, position: [10, 10]}]}
+fleet:
+  types:
+    - {id: q, kind: multirotor, count: 1, base: b, cruise_speed_mps: 10, climb_rate_mps: 2,
+       battery_wh: 10, hover_power_w: 10, cruise_power_w: 10, recharge_time_s: 10,
+       sensor: {footprint_radius_m: 10}}
+policy: {name: random_search}
+oversight:
+  operators: 1
+  rules: {stop: forbidden}
+"""
+    with _pytest.raises(ScenarioError, match="stop is not authorised by a rule"):
+        load_scenario_text(text, filename="s.yaml")
