@@ -28,6 +28,7 @@ from fleetsim.comms import (
     out_of_link,
     relay_legs,
     sample_start,
+    station_in_sight,
     stations_of,
 )
 from fleetsim.engine.log import (
@@ -533,12 +534,14 @@ class Monitor:
         return False
 
     def _direct_now(self, x: float, y: float, z: float, margin_m: float) -> bool:
+        """In range (less ``margin_m``) and in sight of some ground station?"""
+        point = np.array([[x, y, z]])
+        terrain = self.sim.world.terrain
         for st in self.stations:
             sx, sy, sz = st.xyz
             if (x - sx) ** 2 + (y - sy) ** 2 + (z - sz) ** 2 > (st.range_m - margin_m) ** 2:
                 continue
-            if st.horizon is None or bool(st.horizon.visible(np.array([x]), np.array([y]),
-                                                             np.array([z]))[0]):
+            if bool(station_in_sight(st, point, terrain)[0]):
                 return True
         return False
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.engine.states import CHARGING, DOWN, GROUND, HOLDING, LANDING, QUEUED
+from fleetsim.engine.states import CHARGING, DOWN, GROUND, LANDING, QUEUED
 from fleetsim.oversight import Deterministic, Exponential, OperatorPool, WorkItem
 from fleetsim.scenario.model import AUTH_RULES, RuleSpec
 
@@ -80,10 +80,6 @@ class Oversight:
 
     def rule(self, action_class: str) -> RuleSpec:
         return self.spec.rules.get(action_class, _AUTO)
-
-    def needs_wait(self, action_class: str) -> bool:
-        """Does an action of this class wait for, or refuse, authorization?"""
-        return self.rule(action_class).rule in ("veto", "approve", "forbidden")
 
     # ------------------------------------------------------------------ classes
 
@@ -335,4 +331,4 @@ class Oversight:
         self.sim.log.add(t, "stop_safe", v, value=t - self.stop_issued_at[v])
 
 
-__all__ = ["HOLDING", "Oversight"]
+__all__ = ["Oversight"]
