@@ -52,8 +52,11 @@ if TYPE_CHECKING:  # pragma: no cover
 #: ``approval_denied`` / ``approval_timeout``: an operator denied (or vetoed, or the
 #: rules forbid) the vehicle's next action, or nobody decided in time: its plan is
 #: dropped and it hovers (or stays parked) until given a new one.
+#: ``order``: a new order was created, or an order went back to waiting (its vehicle
+#: was re-tasked before loading it); ``Request.vehicle`` is -1 and ``Request.target``
+#: the order's index (see ``FleetView.orders``).
 REASONS = ("start", "idle", "recharged", "periodic", "detection", "reserve", "link_lost",
-           "link_restored", "approval_denied", "approval_timeout")
+           "link_restored", "approval_denied", "approval_timeout", "order")
 
 
 class Request(NamedTuple):
@@ -61,7 +64,7 @@ class Request(NamedTuple):
 
     vehicle: int
     reason: str
-    #: Target index for ``detection`` requests, else -1.
+    #: Target index for ``detection`` requests, order index for ``order``, else -1.
     target: int = -1
 
 
@@ -116,7 +119,26 @@ class ReturnHome:
     action_class: str = "return"
 
 
-ACTIONS = (GoTo, Route, Survey, Hold, ReturnHome)
+@dataclass(frozen=True, slots=True)
+class Pickup:
+    """Go to the order's origin depot (on the vehicle's network), wait for a loading
+    bay and load it; a vehicle riding on a carrier that holds the order takes it
+    from the carrier instead. Air vehicles land to load."""
+
+    order: int
+    action_class: str = "pickup"
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """Go to the order's destination and hand it over (``logistics.service_time_s``;
+    air vehicles hover while they do)."""
+
+    order: int
+    action_class: str = "deliver"
+
+
+ACTIONS = (GoTo, Route, Survey, Hold, ReturnHome, Pickup, Deliver)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +187,27 @@ class FleetView(Protocol):
         """Where ((m, 2) float) and when ((m,) float) each vehicle's queued actions end
         if nothing interrupts them (the current position and ``now_s`` when idle)."""
 
+    # Logistics (every fleet has them; they are trivial without orders).
+    domain: np.ndarray  # (n,) str: air, ground or sea
+    payload_kg: np.ndarray  # (n,) float capacity
+    carrier: np.ndarray  # (n,) int: the vehicle it rides on (-1: none)
+    orders: Any  # fleetsim.engine.logistics.OrderView
+
+    def idle(self) -> np.ndarray:
+        """Indexes of the vehicles waiting for a plan (hovering, parked or docked)."""
+
+    def load_kg(self, vehicles: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """(m,) float weight of the orders each vehicle carries now."""
+
+    def docked(self, vehicles: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """(m,) bool: riding on its carrier now."""
+
+    def travel_time_s(self, vehicles: Sequence[int] | np.ndarray, from_xy: Any,
+                      to_xy: Any) -> np.ndarray:
+        """(m,) float estimated travel time of each vehicle from ``from_xy`` ((m, 2) or
+        (2,)) to ``to_xy`` on its own network (air: straight, around no-fly zones);
+        inf where it has no route."""
+
 
 @dataclass(frozen=True)
 class PolicyContext:
@@ -180,6 +223,9 @@ class PolicyContext:
     params: Any
     rng: np.random.Generator
     scenario: Scenario
+    #: Road and water networks (:class:`fleetsim.logistics.network.Network`) by
+    #: domain (``ground``, ``sea``), as they are at the start of the run.
+    networks: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- policies

@@ -30,11 +30,17 @@ A run is recorded as three tables (Parquet files in the run directory):
 
 ``vehicles``
     One row per vehicle: ``vehicle`` int32, ``type`` str, ``base`` str,
-    ``footprint_radius_m`` float64, ``battery_wh`` float64.
+    ``footprint_radius_m`` float64, ``battery_wh`` float64, ``domain`` str (air,
+    ground, sea), ``payload_kg`` float64, ``carrier`` int32 (the vehicle that
+    carries it, -1: none).
+
+``orders``
+    Logistics scenarios: one row per order created (see :data:`ORDER_COLUMNS`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -48,7 +54,13 @@ if TYPE_CHECKING:  # pragma: no cover
 #: ``move``: flying a policy's waypoints; ``hold``: hovering/loitering in place;
 #: ``return``: flying home after reaching the energy reserve or on command;
 #: ``wait_pad``: on the ground queued for a pad; ``charge``: on a pad charging.
-LEG_KINDS = ("ground", "takeoff", "move", "hold", "return", "land", "wait_pad", "charge")
+#: Logistics: ``wait_load``: queued for a loading bay at a depot; ``load``: loading an
+#: order (at a depot, or from a carrier); ``unload``: handing an order over at its
+#: destination; ``docked``: carried by another vehicle (positions are the carrier's).
+#: Ground and sea vehicles ``move`` and ``return`` on their networks; ``charge`` is
+#: also a refuel or a battery swap (see the ``charge_start`` event's detail).
+LEG_KINDS = ("ground", "takeoff", "move", "hold", "return", "land", "wait_pad", "charge",
+             "wait_load", "load", "unload", "docked")
 
 #: Kinds of event; ``value`` holds what the comment says.
 EVENT_KINDS = (
@@ -84,6 +96,17 @@ EVENT_KINDS = (
     "work_end",  # ... and finished it
     "stop_issued",  # a stop command was given; value: vehicles it covers
     "stop_safe",  # a vehicle reached its safe state after a stop; value: latency (s)
+    # Logistics. target: the order's index in the orders table.
+    "order_created",  # x, y: destination; value: weight (kg); detail: origin site id
+    "order_assigned",  # a plan with the order's Pickup was accepted for the vehicle
+    "load_queue",  # waiting for a loading bay; value: queue length; detail: site id
+    "pickup",  # order loaded; value: weight (kg); detail: site id or "carrier"
+    "delivered",  # order handed over; value: time since created (s)
+    "order_failed",  # detail: reason (capacity, no_route, battery, stock, unreachable)
+    "road_closed",  # x, y: midpoint of the closed road; value: its length (m)
+    "reroute",  # a vehicle's route crossed a closed road; value: new remaining length (m)
+    "launch",  # a carried vehicle left its carrier; value: the carrier's index
+    "dock",  # a vehicle landed back on its carrier; value: the carrier's index
     "run_end",
 )
 
@@ -103,6 +126,14 @@ EVENT_COLUMNS = {
 VEHICLE_COLUMNS = {
     "vehicle": np.int32, "type": object, "base": object,
     "footprint_radius_m": np.float64, "battery_wh": np.float64,
+    "domain": object, "payload_kg": np.float64, "carrier": np.int32,
+}
+#: One row per order created during the run (logistics), in creation order.
+ORDER_COLUMNS = {
+    "order": np.int32, "id": object, "origin": object,
+    "dest_x_m": np.float64, "dest_y_m": np.float64, "weight_kg": np.float64,
+    "priority": np.int32, "created_s": np.float64, "earliest_s": np.float64,
+    "latest_s": np.float64,
 }
 
 Table = dict[str, np.ndarray]
@@ -121,6 +152,8 @@ class RecordedRun:
     legs: Table
     events: Table
     vehicles: Table
+    #: Orders (logistics scenarios; empty otherwise), columns :data:`ORDER_COLUMNS`.
+    orders: Table = dataclasses.field(default_factory=lambda: empty_table(ORDER_COLUMNS))
 
     @property
     def duration_s(self) -> float:

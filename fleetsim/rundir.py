@@ -30,14 +30,22 @@ import pyarrow.parquet as pq
 
 import fleetsim
 from fleetsim.errors import RunDirError
-from fleetsim.record import EVENT_COLUMNS, LEG_COLUMNS, VEHICLE_COLUMNS, RecordedRun, Table
+from fleetsim.record import (
+    EVENT_COLUMNS,
+    LEG_COLUMNS,
+    ORDER_COLUMNS,
+    VEHICLE_COLUMNS,
+    RecordedRun,
+    Table,
+)
 
 MANIFEST = "manifest.json"
 TERRAIN = "terrain.npy"
 TARGET_COLUMNS = {"target": np.int32, "id": object, "mission": object,
                   "x_m": np.float64, "y_m": np.float64}
 METRICS = "metrics.json"
-TABLES = {"legs": LEG_COLUMNS, "events": EVENT_COLUMNS, "vehicles": VEHICLE_COLUMNS}
+TABLES = {"legs": LEG_COLUMNS, "events": EVENT_COLUMNS, "vehicles": VEHICLE_COLUMNS,
+          "orders": ORDER_COLUMNS}
 FORMAT_VERSION = 1
 
 
@@ -225,6 +233,10 @@ def read_run(run_dir: str | os.PathLike) -> RecordedRun:
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{run_dir}: unreadable {grid['file']} ({exc})") from None
         terrain = Terrain(heights, grid["spacing_m"], tuple(grid["origin_m"]))
+        sea = scenario.terrain.sea_level_m
+        if sea is not None:  # the stored grid is the surface: the sea is at sea level
+            terrain.water = terrain.heights_m <= sea
+            terrain.sea_level_m = float(sea)
     world = build_world(scenario, RandomStreams(scenario.run.seed), terrain=terrain)
     tables = {}
     for name, columns in TABLES.items():

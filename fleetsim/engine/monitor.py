@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _AIRBORNE = np.array([LEG_KIND_CODE[k] for k in ("takeoff", "move", "hold", "return", "land")])
 _CRUISING = np.array([LEG_KIND_CODE[k] for k in ("move", "hold", "return")])
+_DOCKED = LEG_KIND_CODE["docked"]
 _EPS = 1e-9
 #: In-leg events that the policy hears of, as requests with the same reason.
 _REQUESTS = frozenset({"detection", "link_lost", "link_restored"})
@@ -130,6 +131,8 @@ class Monitor:
         self.in_view: dict[int, set[int]] = {}
         self.zone_bounds = np.array([z.polygon.bounds for z in self.zones]).reshape(-1, 4)
         self.bar = None
+        air = np.asarray(sim.is_air, dtype=bool)
+        self.surface = None if air.all() else ~air
 
     # ------------------------------------------------------------------ process
 
@@ -191,7 +194,12 @@ class Monitor:
 
     def _find(self, legs: dict[str, np.ndarray]) -> list[tuple]:
         out: list[tuple] = []
-        live = legs["t1_s"] >= legs["t0_s"]  # cancelled legs (never flown) have t1 = -inf
+        # Cancelled legs (never flown) have t1 = -inf. Sensors, zones, terrain clearance
+        # and radio links are about aircraft in the air: ground and sea vehicles, and
+        # vehicles riding on a carrier, are left out.
+        live = legs["t1_s"] >= legs["t0_s"]
+        if self.surface is not None:
+            live &= ~self.surface[legs["vehicle"]] & (legs["kind_code"] != _DOCKED)
         if not live.all():
             legs = {k: col[live] for k, col in legs.items()}
         code = legs["kind_code"]

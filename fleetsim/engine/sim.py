@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import math
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Sequence
 
@@ -45,6 +45,15 @@ from fleetsim.engine.log import (
     EventLog,
     LegStore,
 )
+from fleetsim.engine.logistics import (
+    ASSIGNED,
+    CARRIED,
+    DELIVERED,
+    FAILED,
+    ORDER_STATES,
+    WAITING,
+    Logistics,
+)
 from fleetsim.engine.monitor import Monitor
 from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.states import (
@@ -63,8 +72,10 @@ from fleetsim.engine.states import (
 from fleetsim.engine.view import EngineFleetView
 from fleetsim.errors import PolicyError
 from fleetsim.policy import (
+    Deliver,
     GoTo,
     Hold,
+    Pickup,
     Plan,
     Policy,
     PolicyContext,
@@ -87,6 +98,10 @@ _K_RETURN = LEG_KIND_CODE["return"]
 _K_LAND = LEG_KIND_CODE["land"]
 _K_WAIT = LEG_KIND_CODE["wait_pad"]
 _K_CHARGE = LEG_KIND_CODE["charge"]
+_K_WAIT_LOAD = LEG_KIND_CODE["wait_load"]
+_K_LOAD = LEG_KIND_CODE["load"]
+_K_UNLOAD = LEG_KIND_CODE["unload"]
+_K_DOCKED = LEG_KIND_CODE["docked"]
 
 #: Priority of the decision dispatch: after every ordinary event at the same time,
 #: so all requests due at one simulated time reach the policy in one call.
@@ -158,12 +173,18 @@ class Simulation:
             params = parse_params(type(policy), scenario.policy.params, scenario=scenario)
         self.policy_name = getattr(self.policy, "name", "") or type(self.policy).__name__
         self._setup_fleet()
+        needs_logistics = (scenario.logistics is not None or self.world.roads is not None
+                           or self.world.water is not None
+                           or any(c >= 0 for c in self.carrier_of))
+        self.logistics = Logistics(self) if needs_logistics else None
+        networks = dict(self.logistics.networks) if self.logistics is not None else {}
         try:
             self.policy.reset(PolicyContext(
                 world=self.world, vehicle_types=scenario.vehicle_types,
                 vehicle_type_index=self._ro(np.asarray(self.type_index, dtype=np.int32)),
                 home_xy=self._ro(self.home_xy_arr), duration_s=self.duration_s,
-                params=params, rng=self.streams.get("policy"), scenario=scenario))
+                params=params, rng=self.streams.get("policy"), scenario=scenario,
+                networks=networks))
         except Exception as exc:  # the policy's own bug
             raise PolicyError(f"reset() raised {type(exc).__name__}: {exc} ({_where(exc)})",
                               policy=self.policy_name, time_s=0.0) from exc
@@ -209,11 +230,41 @@ class Simulation:
         self.recharge_s = [vt[i].recharge_time_s for i in type_idx]
         self.radius = [vt[i].sensor.footprint_radius_m for i in type_idx]
         self.clearance = [vt[i].terrain_clearance_m for i in type_idx]
+        self.domain = [vt[i].domain for i in type_idx]
+        self.is_air = [d == "air" for d in self.domain]
+        self.payload = [vt[i].payload_kg for i in type_idx]
+        self.fuel = [vt[i].energy == "fuel" for i in type_idx]
+        # Vehicles that ride on others (the mothership pattern): shared out in turn
+        # among the carriers at the same base.
+        self.carrier_of = [-1] * n
+        hosts: dict[tuple[str, int], list[int]] = {}
+        for v in range(n):
+            hosts.setdefault((vt[type_idx[v]].id, base_idx[v]), []).append(v)
+        turn: dict[tuple[str, int], int] = {}
+        for v in range(n):
+            host_type = vt[type_idx[v]].carrier
+            if host_type is not None:
+                key = (host_type, base_idx[v])
+                k = turn.get(key, 0)
+                turn[key] = k + 1
+                mine = hosts[key]
+                self.carrier_of[v] = mine[k % len(mine)]
+        self.is_carrier = [False] * n
+        for c in self.carrier_of:
+            if c >= 0:
+                self.is_carrier[c] = True
+        self.docked = [c >= 0 for c in self.carrier_of]
+        self.dock_t = [0.0] * n
+        self.leg_hist: dict[int, list[int]] = {v: [] for v in range(n) if self.is_carrier[v]}
+        self.cur_item: list[tuple | None] = [None] * n
         sites = world.sites
         self.home_xy_arr = np.array([sites[b].xy for b in base_idx], dtype=np.float64).reshape(-1, 2)
         ground = world.terrain.height_at(self.home_xy_arr[:, 0], self.home_xy_arr[:, 1]) \
             if n else np.zeros(0)
         self.home_z = [float(z) for z in np.atleast_1d(ground)]
+        #: Where each vehicle goes home to (its base; for a carried vehicle, where it
+        #: last left its carrier).
+        self.home_xy = [(float(x), float(y)) for x, y in self.home_xy_arr.tolist()]
         self.pads = [simpy.Resource(self.env, capacity=s.pads) for s in sites]
         # Dynamic state, as plain lists for cheap scalar access in the hot path.
         self.state = [GROUND] * n
@@ -260,6 +311,8 @@ class Simulation:
         e = power * dur if dur != _INF else 0.0
         li = self.legs.append((v, kind, sensing, t0, t0 + dur, x0, y0, z0, x1, y1, z1, e,
                                self.battery[v] - e))
+        if self.is_carrier[v]:
+            self.leg_hist[v].append(li)
         self.cur_leg[v] = li
         self.blk_t0[v] = [t0]
         self.blk_ids[v] = [li]
@@ -278,8 +331,8 @@ class Simulation:
         The leg holding ``t`` is shortened to end at ``t``; legs of the same route
         block that have not started are cancelled (their events are dropped)."""
         ids = self.blk_ids[v]
-        if not ids:
-            return
+        if not ids or self.docked[v]:
+            return  # a docked vehicle's legs are its carrier's (see _mirror)
         a = self.legs.a
         # The last leg that started before t (a leg starting exactly at t is cancelled).
         k = max(0, bisect_left(self.blk_t0[v], t) - 1)
@@ -304,7 +357,8 @@ class Simulation:
             a[i, L_T1:] = (t, x0, y0, z0, x1, y1, z1, e, b)
         self.px[v], self.py[v], self.pz[v] = x1, y1, z1
         self.battery[v] = b
-        if (self.monitor.stations or self.monitor.zones) and not self._finishing:
+        if (self.monitor.stations or self.monitor.zones) and not self._finishing \
+                and self.is_air[v]:
             self.monitor.vehicle_cut(v, i)
 
     def _margin_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
@@ -324,7 +378,7 @@ class Simulation:
             b0, x0, y0, z0 = self.battery[v], self.px[v], self.py[v], self.pz[v]
         if self.engine_control[v]:
             return b0 / power if power > 0 else _INF
-        hx, hy = self.world.sites[self.base_index[v]].xy
+        hx, hy = self.home_xy[v]
         k = self.p_cruise[v] / self.speed[v]
         top = max(z0, z_end, self.home_z[v] + self.agl[v])
         margin = b0 - self.reserve[v] - self.p_hover[v] * (top - self.home_z[v]) / self.climb[v]
@@ -338,7 +392,12 @@ class Simulation:
         if horizon != _INF and \
                 margin - power * horizon - k * _MAX_DETOUR * max(d_end, d0) > 0.0:
             return _INF
-        if self._avoid is not None:
+        if not self.is_air[v]:
+            # Home lies along the network: budget for its detour (the larger of the
+            # leg's two ends), as a factor on the straight distance.
+            lg = self.logistics
+            k *= max(lg.detour(v, x0, y0, d0), lg.detour(v, x0 + ux * end, y0 + uy * end, d_end))
+        elif self._avoid is not None:
             # Home lies around no-fly zones: budget for the detour (the larger of the
             # leg's two ends), as a factor on the straight distance.
             k *= max(self._detour(v, x0, y0, d0),
@@ -375,12 +434,11 @@ class Simulation:
     def _detour(self, v: int, x: float, y: float, straight: float) -> float:
         """How much longer than the straight line is the way home around no-fly zones
         (1 when the straight line is clear; at most ``_MAX_DETOUR``); cached on 50 m cells."""
-        b = self.base_index[v]
-        hx, hy = self.world.sites[b].xy
+        hx, hy = self.home_xy[v]
         zx0, zy0, zx1, zy1 = self._no_fly_bounds
         if min(x, hx) > zx1 or max(x, hx) < zx0 or min(y, hy) > zy1 or max(y, hy) < zy0:
             return 1.0  # the way home is nowhere near a no-fly zone
-        key = (b, round(x / 50.0), round(y / 50.0))
+        key = (round(hx / 50.0), round(hy / 50.0), round(x / 50.0), round(y / 50.0))
         f = self._detour_cache.get(key)
         if f is None:
             f = 1.0
@@ -416,7 +474,8 @@ class Simulation:
         yield self.env.timeout(dur)
         self._close_leg(v)
 
-    def _fly_route(self, v: int, xs: list, ys: list, zs: list, sensing: bool):
+    def _fly_route(self, v: int, xs: list, ys: list, zs: list, sensing: bool,
+                   speeds: list | None = None, kind: int = _K_MOVE):
         """Fly through waypoints as one block: all legs recorded at once, one timeout.
 
         Each leg is still exact (its own row, an ``arrive`` event at its end, the
@@ -428,7 +487,7 @@ class Simulation:
         # Quick test for the whole route: if the battery left at its end still covers
         # the way home from its farthest point (with the largest detour) and a landing
         # from its highest, no leg reaches the limit and none needs solving.
-        hx, hy = self.world.sites[self.base_index[v]].xy
+        hx, hy = self.home_xy[v]
         far = math.hypot(x0 - hx, y0 - hy)
         top = z0
         total = 0.0
@@ -437,7 +496,7 @@ class Simulation:
         for i in range(len(xs)):
             x1, y1, z1 = xs[i], ys[i], zs[i]
             dx, dy, dz = x1 - px, y1 - py, z1 - pz
-            dur = math.sqrt(dx * dx + dy * dy) / spd
+            dur = math.sqrt(dx * dx + dy * dy) / (spd if speeds is None else speeds[i])
             if abs(dz) > dur * climb:
                 dur = abs(dz) / climb
             durs.append(dur)
@@ -471,7 +530,7 @@ class Simulation:
                     f = t_stop / dur
                     x1, y1, z1, dur, stop = x0 + f * dx, y0 + f * dy, z0 + f * dz, t_stop, True
             e = power * dur
-            block.append((v, _K_MOVE, sensing, t, t + dur, x0, y0, z0, x1, y1, z1, e, b - e))
+            block.append((v, kind, sensing, t, t + dur, x0, y0, z0, x1, y1, z1, e, b - e))
             starts.append(t)
             t += dur
             b -= e
@@ -481,6 +540,8 @@ class Simulation:
             arrivals.append((t, _ARRIVE, v, len(block) - 1, -1, -1, x1, y1, z1, _NAN, -1, -1))
         if block:
             li0 = self.legs.extend(np.array(block, dtype=np.float64))
+            if self.is_carrier[v]:
+                self.leg_hist[v].extend(range(li0, li0 + len(block)))
             if arrivals:
                 ev = np.array(arrivals, dtype=np.float64)
                 ev[:, E_LEG] += li0
@@ -526,6 +587,11 @@ class Simulation:
     # ------------------------------------------------------------------ phases
 
     def _takeoff(self, v: int):
+        if not self.is_air[v]:  # on the road or the water: it simply sets off
+            self.state[v] = MOVING
+            return
+        if self.docked[v]:
+            self._launch(v)
         self.airborne += 1
         self.state[v] = TAKEOFF
         self.log.add(self.env.now, "takeoff", v, x=self.px[v], y=self.py[v], z=self.pz[v])
@@ -537,32 +603,49 @@ class Simulation:
         self.state[v] = MOVING
 
     def _go_home(self, v: int, *, forced: bool):
-        """Fly home, land, queue for a pad and recharge to full."""
+        """Go home and recharge (refuel, swap): fly home and land, or drive or sail home
+        on the network; a carried vehicle flies back to its carrier."""
         self.state[v] = RETURNING
         self.engine_control[v] = forced
+        if self.carrier_of[v] >= 0:
+            yield from self._return_to_carrier(v)
+            return
         b = self.base_index[v]
         hx, hy = self.world.sites[b].xy
         hz = self.home_z[v]
         self.log.add(self.env.now, "return_start", v,
                      value=math.hypot(hx - self.px[v], hy - self.py[v]))
-        path, transit_z = self._return_path(v, hx, hy, hz)
-        if transit_z > self.pz[v] + 1e-9:  # climb to a safe transit altitude first
-            yield from self._fly(v, _K_RETURN, False, self.px[v], self.py[v], transit_z,
-                                 self.p_hover[v], self.speed[v])
-        for x, y in path:
-            yield from self._fly(v, _K_RETURN, False, x, y, transit_z, self.p_cruise[v],
-                                 self.speed[v])
-        self.engine_control[v] = True
-        self.state[v] = LANDING
-        yield from self._fly(v, _K_LAND, False, hx, hy, hz, self.p_hover[v], self.speed[v])
-        self.log.add(self.env.now, "landed", v, x=hx, y=hy, z=hz)
-        self.airborne -= 1
+        if self.is_air[v]:
+            path, transit_z = self._return_path(v, hx, hy, hz)
+            if transit_z > self.pz[v] + 1e-9:  # climb to a safe transit altitude first
+                yield from self._fly(v, _K_RETURN, False, self.px[v], self.py[v], transit_z,
+                                     self.p_hover[v], self.speed[v])
+            for x, y in path:
+                yield from self._fly(v, _K_RETURN, False, x, y, transit_z, self.p_cruise[v],
+                                     self.speed[v])
+            self.engine_control[v] = True
+            self.state[v] = LANDING
+            yield from self._fly(v, _K_LAND, False, hx, hy, hz, self.p_hover[v], self.speed[v])
+            self.log.add(self.env.now, "landed", v, x=hx, y=hy, z=hz)
+            self.airborne -= 1
+        else:
+            why = yield from self._drive(v, hx, hy, _K_RETURN)
+            if why:  # no way home (a road closed behind it): it parks where it is
+                self.log.add(self.env.now, "action_refused", v, detail="return")
+                self.state[v] = GROUND
+                self.engine_control[v] = False
+                self.end_xy[v] = (self.px[v], self.py[v])
+                self.end_t[v] = self.env.now
+                self.end_ground[v] = True
+                return
+            self.engine_control[v] = True
         self.landed_at[v] = self.env.now
         self.state[v] = QUEUED
-        pad = self.pads[b]
-        req = pad.request()
+        swap = self.logistics.swaps.get(b) if self.logistics is not None else None
+        station = swap[0] if swap is not None else self.pads[b]
+        req = station.request()
         if not req.triggered:
-            self.log.add(self.env.now, "pad_queue", v, value=len(pad.queue))
+            self.log.add(self.env.now, "pad_queue", v, value=len(station.queue))
             self._open_leg(v, _K_WAIT, False, _INF, hx, hy, hz, 0.0)
             yield req
             self._cut_leg(v, self.env.now)
@@ -570,21 +653,337 @@ class Simulation:
             yield req
         self.state[v] = CHARGING
         cap = self.capacity[v]
-        dur = self.recharge_s[v] * max(0.0, cap - self.battery[v]) / cap
-        self.log.add(self.env.now, "charge_start", v, value=self.battery[v])
-        li = self._open_leg(v, _K_CHARGE, False, dur, hx, hy, hz, 0.0)
+        if swap is not None:
+            dur, how = swap[1], "swap"
+        else:
+            dur = self.recharge_s[v] * max(0.0, cap - self.battery[v]) / cap
+            how = "refuel" if self.fuel[v] else "charge"
+        self.log.add(self.env.now, "charge_start", v, value=self.battery[v], detail=how)
+        li = self._open_leg(v, _K_CHARGE, False, dur, self.px[v], self.py[v], self.pz[v], 0.0)
         self.legs.a[li, L_B] = cap
         if dur > 0:
             yield self.env.timeout(dur)
         self._close_leg(v)
         self.battery[v] = cap
-        self.log.add(self.env.now, "charge_end", v, value=cap)
-        pad.release(req)
+        self.log.add(self.env.now, "charge_end", v, value=cap, detail=how)
+        station.release(req)
         self.state[v] = GROUND
         self.engine_control[v] = False
-        self.end_xy[v] = (hx, hy)
+        self.end_xy[v] = (self.px[v], self.py[v])
         self.end_t[v] = self.env.now
         self.end_ground[v] = True
+
+    # ------------------------------------------------------------------ carriers
+
+    def _position_at(self, v: int, t: float) -> tuple[float, float, float]:
+        """Where vehicle ``v`` is at time ``t`` (not before its current block)."""
+        t0s = self.blk_t0[v]
+        if not t0s:
+            return self.px[v], self.py[v], self.pz[v]
+        row = self.legs.a[self.blk_ids[v][max(0, bisect_right(t0s, t) - 1)]].tolist()
+        t0, t1 = row[3], row[4]
+        f = 0.0 if t1 == _INF or t1 <= t0 else min(1.0, max(0.0, (t - t0) / (t1 - t0)))
+        return (row[5] + f * (row[8] - row[5]), row[6] + f * (row[9] - row[6]),
+                row[7] + f * (row[10] - row[7]))
+
+    def _mirror(self, v: int, t1: float) -> None:
+        """Record docked vehicle ``v``'s legs from when it docked until ``t1``: its
+        carrier's legs over that time, clipped (the placeholder leg is dropped)."""
+        c = self.carrier_of[v]
+        t0 = self.dock_t[v]
+        a = self.legs.a
+        for li in self.blk_ids[v]:
+            a[li, L_T1] = -_INF  # the placeholder: never flown as such
+            a[li, L_E] = 0.0
+        hist = self.leg_hist[c]
+        ids = np.asarray(hist, dtype=np.int64)
+        rows = a[ids] if len(ids) else np.zeros((0, a.shape[1]))
+        live = (rows[:, L_T1] >= rows[:, 3]) & (rows[:, L_T1] > t0) & (rows[:, 3] < t1)
+        rows = rows[live].copy()
+        if not len(rows) or rows[0, 3] > t0:  # not yet moved since: one leg where it is
+            x, y, z = self._position_at(c, t0)
+            first = np.array([[v, _K_DOCKED, 0, t0, t0 if not len(rows) else rows[0, 3],
+                               x, y, z, x, y, z, 0.0, 0.0]], dtype=np.float64)
+            if not len(rows):
+                first[0, 4] = t1
+            rows = np.vstack([first, rows]) if len(rows) else first
+        dur = rows[:, 4] - rows[:, 3]
+        # Clip the first and last legs to [t0, t1] (positions interpolated).
+        for j, (lo, hi) in ((0, (t0, None)), (len(rows) - 1, (None, t1))):
+            r = rows[j]
+            a0, a1 = r[3], r[4]
+            p0, p1 = r[5:8].copy(), r[8:11].copy()
+            span = a1 - a0 if math.isfinite(a1) else 0.0
+            if lo is not None and lo > a0:
+                f = (lo - a0) / span if span > 0 else 0.0
+                r[5:8] = p0 + f * (p1 - p0)
+                r[3] = lo
+            if hi is not None and (hi < a1 or not math.isfinite(a1)):
+                f = (hi - a0) / span if span > 0 else 0.0
+                r[8:11] = p0 + f * (p1 - p0)
+                r[4] = hi
+        del dur
+        rows[:, 0] = v
+        rows[:, 1] = _K_DOCKED
+        rows[:, 2] = 0.0
+        rows[:, L_E] = 0.0
+        rows[:, L_B] = self.battery[v]
+        rows = rows[rows[:, 4] >= rows[:, 3]]
+        li0 = self.legs.extend(rows)
+        self.blk_t0[v] = rows[:, 3].tolist()
+        self.blk_ids[v] = list(range(li0, li0 + len(rows)))
+        self.cur_leg[v] = li0 + len(rows) - 1
+        self.px[v], self.py[v], self.pz[v] = (float(q) for q in rows[-1, 8:11])
+
+    def _launch(self, v: int) -> None:
+        """A docked vehicle leaves its carrier, from where the carrier is now."""
+        now = self.env.now
+        c = self.carrier_of[v]
+        self._mirror(v, now)
+        self.docked[v] = False
+        x, y, z = self._position_at(c, now)
+        self.px[v], self.py[v], self.pz[v] = x, y, z
+        self.home_xy[v] = (x, y)
+        self.home_xy_arr[v] = (x, y)
+        self.home_z[v] = z
+        self.log.add(now, "launch", v, x=x, y=y, z=z, value=c)
+
+    def _dock(self, v: int) -> None:
+        c = self.carrier_of[v]
+        now = self.env.now
+        self.docked[v] = True
+        self.dock_t[v] = now
+        self.log.add(now, "dock", v, x=self.px[v], y=self.py[v], z=self.pz[v], value=c)
+        # A placeholder until the carrier's legs over the docked time are copied.
+        self._open_leg(v, _K_DOCKED, False, _INF, self.px[v], self.py[v], self.pz[v], 0.0)
+
+    def _return_to_carrier(self, v: int):
+        """Fly back to the carrier (chasing it if it moves), land on it, recharge."""
+        c = self.carrier_of[v]
+        x, y, _ = self._position_at(c, self.env.now)
+        self.log.add(self.env.now, "return_start", v, value=math.hypot(x - self.px[v],
+                                                                     y - self.py[v]))
+        z = self.pz[v]
+        for _ in range(30):  # each chase leg ends nearer a slower carrier
+            x, y, cz = self._position_at(c, self.env.now)
+            if math.hypot(x - self.px[v], y - self.py[v]) < 1.0:
+                break
+            transit = max(z, cz + self.agl[v],
+                          float(self.world.terrain.height_at(x, y)) + self.agl[v])
+            yield from self._fly(v, _K_RETURN, False, x, y, transit, self.p_cruise[v],
+                                 self.speed[v])
+        self.engine_control[v] = True
+        self.state[v] = LANDING
+        x, y, cz = self._position_at(c, self.env.now)
+        yield from self._fly(v, _K_LAND, False, x, y, cz, self.p_hover[v], self.speed[v])
+        self.log.add(self.env.now, "landed", v, x=x, y=y, z=cz)
+        self.airborne -= 1
+        self.landed_at[v] = self.env.now
+        self._dock(v)
+        self.state[v] = CHARGING
+        cap = self.capacity[v]
+        dur = self.recharge_s[v] * max(0.0, cap - self.battery[v]) / cap
+        self.log.add(self.env.now, "charge_start", v, value=self.battery[v], detail="charge")
+        if dur > 0:
+            yield self.env.timeout(dur)
+        self.battery[v] = cap
+        self.log.add(self.env.now, "charge_end", v, value=cap, detail="charge")
+        self.state[v] = GROUND
+        self.engine_control[v] = False
+        self.end_xy[v] = (self.px[v], self.py[v])
+        self.end_t[v] = self.env.now
+        self.end_ground[v] = True
+
+    # ------------------------------------------------------------------ logistics
+
+    def _drive(self, v: int, x: float, y: float, kind: int = _K_MOVE):
+        """Move a ground or sea vehicle to (x, y) on its network; None once there, else
+        why not (``no_route``, ``unreachable``). A road closing ahead of it makes it
+        re-route from where it is."""
+        lg = self.logistics
+        from_node = None
+        while True:
+            p = lg.path(v, x, y, from_node)
+            if p is None:
+                return "no_route"
+            if p == "unreachable":
+                return "unreachable"
+            xs, ys, speeds, nodes = p
+            if from_node is not None:
+                d = np.hypot(np.diff([self.px[v]] + xs), np.diff([self.py[v]] + ys)).sum()
+                self.log.add(self.env.now, "reroute", v, x=self.px[v], y=self.py[v],
+                             value=float(d))
+            zs = self.world.terrain.height_at(np.asarray(xs), np.asarray(ys)).tolist()
+            connector = math.hypot(xs[0] - self.px[v], ys[0] - self.py[v]) > 0.0
+            lg.driving[v] = (nodes, connector)
+            try:
+                yield from self._fly_route(v, xs, ys, zs, False, speeds, kind)
+            except Interrupt as intr:
+                if isinstance(intr.cause, tuple) and intr.cause[0] == "reroute":
+                    from_node = intr.cause[1]
+                    continue
+                raise
+            finally:
+                lg.driving.pop(v, None)
+            return None
+
+    def current_leg_index(self, v: int) -> int:
+        """Position (0-based) in its current block of the leg vehicle ``v`` is on now."""
+        return max(0, bisect_right(self.blk_t0[v], self.env.now) - 1)
+
+    def reroute(self, v: int, node: int) -> None:
+        """A road closed on vehicle ``v``'s way: it stops where it is and goes on from
+        ``node`` (the end of the road it is on, or back to its start)."""
+        self._cut_leg(v, self.env.now)
+        self.procs[v].interrupt(("reroute", node))
+
+    def _travel(self, v: int, x: float, y: float, sensing: bool = False):
+        """Go to (x, y) the vehicle's way: air vehicles fly (around no-fly zones) at
+        cruise altitude; ground and sea vehicles move on their network. None once
+        there, else why not."""
+        if not self.is_air[v]:
+            if self.state[v] == GROUND:
+                self.state[v] = MOVING
+            return (yield from self._drive(v, x, y))
+        start = (self.px[v], self.py[v]) if not self.docked[v] else \
+            self._position_at(self.carrier_of[v], self.env.now)[:2]
+        pts = [(x, y)]
+        if self._avoid is not None:
+            if shapely.intersects_xy(self._no_fly_union, x, y):
+                return "unreachable"
+            if shapely.intersects(shapely.LineString([start, (x, y)]), self._no_fly_union):
+                try:
+                    pts = [tuple(p) for p in self._avoid.route(start, (x, y))[1:].tolist()]
+                except ValueError:
+                    pass  # it is inside a zone: straight out
+        if self.state[v] == GROUND:
+            yield from self._takeoff(v)
+        self.state[v] = MOVING
+        xs = [p[0] for p in pts]
+        ys = [p[1] for p in pts]
+        zs = (self.world.terrain.height_at(np.asarray(xs), np.asarray(ys)) + self.agl[v]).tolist()
+        yield from self._fly_route(v, xs, ys, zs, sensing)
+        return None
+
+    def _pickup(self, v: int, k: int):
+        """Load order ``k``: from the carrier the vehicle rides on, or at its depot."""
+        lg = self.logistics
+        tab = lg.table
+        now = self.env.now
+        c = self.carrier_of[v]
+        if self.docked[v] and tab.status[k] == CARRIED and tab.vehicle[k] == c:
+            if lg.load_kg[v] + tab.weight_kg[k] > self.payload[v] + 1e-9:
+                lg.fail(k, "capacity", c)
+                return
+            if lg.transfer_s > 0:
+                yield self.env.timeout(lg.transfer_s)
+            if tab.status[k] != CARRIED or tab.vehicle[k] != c:
+                self.log.add(self.env.now, "action_refused", v, target=k, detail="pickup")
+                return
+            lg.carried[c].remove(k)
+            lg.load_kg[c] -= float(tab.weight_kg[k])
+            self._loaded(v, k, "carrier")
+            return
+        if tab.status[k] != ASSIGNED or tab.vehicle[k] != v:
+            return  # no longer this vehicle's to pick up
+        if lg.load_kg[v] + tab.weight_kg[k] > self.payload[v] + 1e-9:
+            lg.fail(k, "capacity", v)
+            return
+        site = int(tab.origin[k])
+        sx, sy = self.world.sites[site].xy
+        why = yield from self._travel(v, sx, sy)
+        if why:
+            lg.fail(k, "no_route", v)
+            return
+        if self.is_air[v] and self.state[v] != GROUND:  # land to load
+            self.state[v] = LANDING
+            ground = float(self.world.terrain.height_at(sx, sy))
+            yield from self._fly(v, _K_LAND, False, sx, sy, ground, self.p_hover[v],
+                                 self.speed[v])
+            self.log.add(self.env.now, "landed", v, x=sx, y=sy, z=ground)
+            self.airborne -= 1
+            self.landed_at[v] = self.env.now
+            self.state[v] = GROUND
+        bay = lg.bays[site]
+        with bay.request() as req:
+            if not req.triggered:
+                self.log.add(self.env.now, "load_queue", v, target=k, value=len(bay.queue),
+                             detail=self.world.sites[site].id)
+                self._open_leg(v, _K_WAIT_LOAD, False, _INF, self.px[v], self.py[v],
+                               self.pz[v], 0.0)
+                yield req
+                self._cut_leg(v, self.env.now)
+            else:
+                yield req
+            if tab.status[k] != ASSIGNED or tab.vehicle[k] != v:
+                return
+            stock = lg.stock[site]
+            if stock is not None:
+                if stock.level < 1:
+                    lg.fail(k, "stock", v)
+                    return
+                stock.get(1)
+            dur = lg.loading_s[site]
+            self._open_leg(v, _K_LOAD, False, dur, self.px[v], self.py[v], self.pz[v], 0.0)
+            if dur > 0:
+                yield self.env.timeout(dur)
+            self._close_leg(v)
+        del now
+        self._loaded(v, k, self.world.sites[site].id)
+
+    def _loaded(self, v: int, k: int, where: str) -> None:
+        lg = self.logistics
+        tab = lg.table
+        tab.status[k] = CARRIED
+        tab.vehicle[k] = v
+        lg.carried[v].append(k)
+        lg.load_kg[v] += float(tab.weight_kg[k])
+        self.log.add(self.env.now, "pickup", v, target=k, x=self.px[v], y=self.py[v],
+                     z=self.pz[v], value=float(tab.weight_kg[k]), detail=where)
+
+    def _deliver(self, v: int, k: int):
+        """Take order ``k`` to its destination and hand it over."""
+        lg = self.logistics
+        tab = lg.table
+        if tab.status[k] == FAILED:
+            return
+        if k not in lg.carried[v]:
+            raise self._fail(f"Deliver({k}): the vehicle does not carry order {k} (it is "
+                             f"{ORDER_STATES[tab.status[k]]}"
+                             f"{'' if tab.vehicle[k] < 0 else f', vehicle {tab.vehicle[k]}'}); "
+                             "plan a Pickup of it first", v)
+        x, y = tab.dest_xy[k].tolist()
+        why = yield from self._travel(v, x, y)
+        if why:
+            lg.fail(k, why, v)
+            return
+        dur = lg.service_s
+        if self.is_air[v]:
+            self.state[v] = HOLDING
+            yield from self._hover(v, dur, _K_UNLOAD)
+        else:
+            self._open_leg(v, _K_UNLOAD, False, dur, self.px[v], self.py[v], self.pz[v],
+                           self.p_hover[v])
+            if dur > 0:
+                yield self.env.timeout(dur)
+            self._close_leg(v)
+        lg.carried[v].remove(k)
+        lg.load_kg[v] -= float(tab.weight_kg[k])
+        tab.status[k] = DELIVERED
+        self.log.add(self.env.now, "delivered", v, target=k, x=self.px[v], y=self.py[v],
+                     z=self.pz[v], value=self.env.now - float(tab.created_s[k]))
+
+    def _clear_queue(self, v: int) -> None:
+        """Drop the vehicle's queued actions; orders it was to pick up go back to waiting."""
+        q = self.queue[v]
+        if self.logistics is not None:
+            mine = [it[1] for it in q if it[0] == "pickup"]
+            cur = self.cur_item[v]
+            if cur is not None and cur[0] == "pickup":
+                mine.append(cur[1])
+            if mine:
+                self.logistics.release(v, mine)
+        q.clear()
 
     def _return_path(self, v: int, hx: float, hy: float, hz: float
                      ) -> tuple[list[tuple[float, float]], float]:
@@ -616,15 +1015,15 @@ class Simulation:
             why = yield from self._authorized(v, item[-1])
             if why:
                 return why
-            if op != "return" and self.state[v] == GROUND:
+            if op != "return" and self.state[v] == GROUND and self.is_air[v]:
                 if not ov.may_take_off(v):
-                    self.queue[v].clear()
+                    self._clear_queue(v)
                     return "approval_denied"
                 why = yield from self._authorized(v, "takeoff")
                 if why:
                     return why
                 if not ov.may_take_off(v):  # others may have gone up while it waited
-                    self.queue[v].clear()
+                    self._clear_queue(v)
                     return "approval_denied"
         if op == "route":
             _, xs, ys, zs, sensing, _length, _cls = item
@@ -640,6 +1039,16 @@ class Simulation:
         elif op == "return":
             if self.state[v] != GROUND:
                 yield from self._go_home(v, forced=False)
+        elif op == "travel":
+            for x, y in item[1]:
+                why = yield from self._travel(v, x, y)
+                if why:
+                    self.log.add(self.env.now, "action_refused", v, x=x, y=y, detail=why)
+                    break
+        elif op == "pickup":
+            yield from self._pickup(v, item[1])
+        elif op == "deliver":
+            yield from self._deliver(v, item[1])
         return None
 
     def _authorized(self, v: int, action_class: str):
@@ -655,7 +1064,7 @@ class Simulation:
                 self.log.add(self.env.now, "action_start", v, operator=operator,
                              detail=action_class, value=AUTH_RULES.index(rule.rule))
             return None
-        self.queue[v].clear()
+        self._clear_queue(v)
         return why
 
     def _wait_for(self, v: int, ev: Event, limit_s: float | None):
@@ -695,7 +1104,11 @@ class Simulation:
                     yield from self._safe_state(v, q.popleft()[1])
                     return
                 if q:
-                    why = yield from self._execute(v, q.popleft())
+                    item = self.cur_item[v] = q.popleft()
+                    try:
+                        why = yield from self._execute(v, item)
+                    finally:
+                        self.cur_item[v] = None
                     reason = why or ("recharged" if self.state[v] == GROUND else "idle")
                     continue
                 now = self.env.now
@@ -716,7 +1129,9 @@ class Simulation:
                         continue
                 self.waiting[v] = True
                 try:
-                    if self.state[v] == GROUND:
+                    if self.docked[v]:
+                        yield self._never  # riding on its carrier until given a plan
+                    elif self.state[v] == GROUND:
                         yield from self._ground(v)
                     else:
                         self.state[v] = HOLDING
@@ -744,7 +1159,9 @@ class Simulation:
             except _ReserveReached:
                 self.log.add(self.env.now, "reserve_reached", v, self.cur_leg[v],
                              value=self.battery[v])
-                self.queue[v].clear()
+                self._clear_queue(v)
+                if self.logistics is not None:
+                    self.logistics.fail_carried(v, "battery")
                 self._request(v, "reserve")
                 try:
                     yield from self._go_home(v, forced=True)
@@ -770,7 +1187,7 @@ class Simulation:
             return  # already on its way down: it stays down (see _vehicle)
         if not proc.is_alive:
             return
-        self.queue[v].clear()
+        self._clear_queue(v)
         if self.asking[v]:
             self.queue[v].append(("stop", safe_state))
             return
@@ -804,11 +1221,14 @@ class Simulation:
         self._open_leg(v, _K_GROUND, False, _INF, self.px[v], self.py[v], self.pz[v], 0.0)
 
     def _down(self, v: int) -> None:
-        self.airborne -= 1
+        if self.is_air[v]:
+            self.airborne -= 1
         self.log.add(self.env.now, "battery_depleted", v, self.cur_leg[v],
                      x=self.px[v], y=self.py[v], z=self.pz[v])
         self.state[v] = DOWN
-        self.queue[v].clear()
+        self._clear_queue(v)
+        if self.logistics is not None:
+            self.logistics.fail_carried(v, "battery")
         self._open_leg(v, _K_GROUND, False, _INF, self.px[v], self.py[v], self.pz[v], 0.0)
 
     # ------------------------------------------------------------------ decisions
@@ -858,13 +1278,13 @@ class Simulation:
 
     def _enforce_lost_link(self) -> None:
         for v in sorted(self._lost_check):
-            if v in self._planned or self.monitor.linked_now(v):
+            if v in self._planned or not self.is_air[v] or self.monitor.linked_now(v):
                 continue
             if self.state[v] in LOCKED_STATES or self.engine_control[v] or \
                     self.state[v] == GROUND or self.oversight.stopped[v]:
                 continue
             self.log.add(self.env.now, "action_refused", v, detail="continue_lost_link")
-            self.queue[v].clear()
+            self._clear_queue(v)
             if not self.asking[v]:
                 self._cut_leg(v, self.env.now)
                 self.procs[v].interrupt(("lost_link",))
@@ -889,6 +1309,7 @@ class Simulation:
         """Check plans at the boundary, expand actions to waypoints, and hand them over."""
         parsed = []  # (vehicle, append, [items...]) with route items awaiting heights
         route_pts = []
+        booked: dict[int, int] = {}  # order -> vehicle whose plan in this batch picks it up
         for plan in plans:
             if not isinstance(plan, Plan):
                 raise self._fail(f"decide() must return Plan objects, got {type(plan).__name__}")
@@ -907,7 +1328,7 @@ class Simulation:
             if not isinstance(acts, (list, tuple)):
                 raise self._fail(f"Plan.actions must be a list of actions, got "
                                  f"{type(acts).__name__}", v)
-            if len(acts) == 1 and type(acts[0]) is Route:  # the common case, kept lean
+            if len(acts) == 1 and type(acts[0]) is Route and self.is_air[v]:  # the common case
                 a = acts[0]
                 w = a.waypoints
                 if not (type(w) is np.ndarray and w.dtype == np.float64 and w.ndim == 2
@@ -923,7 +1344,18 @@ class Simulation:
                 continue
             items = []
             for a in acts:
-                if isinstance(a, (GoTo, Route, Survey)):
+                if not self.is_air[v] and isinstance(a, (GoTo, Route, Survey)):
+                    if isinstance(a, Survey):
+                        raise self._fail(f"Survey needs an air vehicle; this one is a "
+                                         f"{self.domain[v]} vehicle (give it GoTo or Route)", v)
+                    pts = self._waypoints_of(a, v)
+                    if not np.isfinite(pts).all():
+                        raise self._fail("waypoints with non-finite coordinates", v)
+                    items.append(["travel", [tuple(p) for p in pts.tolist()], a.action_class])
+                elif isinstance(a, (Pickup, Deliver)):
+                    items.append(["pickup" if isinstance(a, Pickup) else "deliver",
+                                  self._order_of(a, v), a.action_class])
+                elif isinstance(a, (GoTo, Route, Survey)):
                     pts = self._waypoints_of(a, v)
                     alt = self.agl[v] if a.alt_agl_m is None else a.alt_agl_m
                     if not (math.isfinite(alt) and alt > 0):
@@ -942,7 +1374,9 @@ class Simulation:
                     items.append(["return", a.action_class])
                 else:
                     raise self._fail(f"unknown action {a!r}; valid actions: GoTo, Route, "
-                                     "Survey, Hold, ReturnHome", v)
+                                     "Survey, Hold, ReturnHome, Pickup, Deliver", v)
+            if self.logistics is not None:
+                self._book_orders(v, bool(plan.append), items, booked)
             parsed.append((v, bool(plan.append), items))
         if route_pts:
             allp = np.concatenate(route_pts)
@@ -1089,6 +1523,67 @@ class Simulation:
             done.add(v)
         return done
 
+    def _order_of(self, a, v: int) -> int:
+        """The order index of a Pickup/Deliver action, checked."""
+        k = a.order
+        lg = self.logistics
+        n = lg.n_created if lg is not None else 0
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) \
+                or not 0 <= k < n:
+            raise self._fail(f"{type(a).__name__}({k!r}): no such order (orders created so "
+                             f"far: {'0..' + str(n - 1) if n else 'none'})", v)
+        if self.payload[v] <= 0:
+            raise self._fail(f"{type(a).__name__}({k}): vehicle type "
+                             f"{self.scenario.vehicle_types[self.type_index[v]].id!r} carries "
+                             "no payload (payload_kg is 0)", v)
+        return int(k)
+
+    def _book_orders(self, v: int, append: bool, items: list, booked: dict[int, int]) -> None:
+        """Orders a plan picks up are assigned to its vehicle; a plan that replaces
+        another frees the orders the old one was to pick up. A Deliver must follow a
+        Pickup of the same order, or the order must be on board."""
+        lg = self.logistics
+        tab = lg.table
+        picks = [it[1] for it in items if it[0] == "pickup"]
+        if not append:
+            old = [it[1] for it in self.queue[v] if it[0] == "pickup"]
+            cur = self.cur_item[v]
+            if cur is not None and cur[0] == "pickup":
+                old.append(cur[1])
+            keep = set(picks)
+            for k in old:
+                if k not in keep and tab.status[k] == ASSIGNED and tab.vehicle[k] == v:
+                    tab.status[k] = WAITING  # the policy re-planned it: no new request
+                    tab.vehicle[k] = -1
+        states = ORDER_STATES
+        c = self.carrier_of[v]
+        coming = {it[1] for it in self.queue[v] if it[0] == "pickup"} if append else set()
+        for it in items:
+            if it[0] not in ("pickup", "deliver"):
+                continue
+            k = it[1]
+            st = int(tab.status[k])
+            owner = int(tab.vehicle[k])
+            if it[0] == "pickup":
+                if booked.get(k, v) != v:
+                    raise self._fail(f"Pickup({k}): order {k} is already given to vehicle "
+                                     f"{booked[k]} in this decision", v)
+                from_carrier = st == CARRIED and c >= 0 and owner == c
+                if not (st == WAITING or (st == ASSIGNED and owner == v) or from_carrier):
+                    raise self._fail(f"Pickup({k}): order {k} is {states[st]}"
+                                     f"{f' (vehicle {owner})' if owner >= 0 else ''}; only "
+                                     "waiting orders (or this vehicle's own, or its carrier's) "
+                                     "can be picked up", v)
+                booked[k] = v
+                coming.add(k)
+                if not from_carrier:
+                    lg.assign(v, k)
+            elif it[0] == "deliver":
+                if not ((st == CARRIED and owner == v) or k in coming):
+                    raise self._fail(f"Deliver({k}): order {k} is {states[st]}"
+                                     f"{f' (vehicle {owner})' if owner >= 0 else ''}; plan a "
+                                     "Pickup of it before its Deliver", v)
+
     def _waypoints_of(self, a, v: int) -> np.ndarray:
         if isinstance(a, GoTo):
             pts = np.array([[a.x_m, a.y_m]], dtype=np.float64)
@@ -1142,11 +1637,32 @@ class Simulation:
             xs, ys, length = item[1], item[2], item[5]
             t += (math.hypot(xs[0] - x, ys[0] - y) + length) / self.speed[v]
             self.end_xy[v] = (xs[-1], ys[-1])
+        elif item[0] in ("travel", "pickup", "deliver"):
+            # Straight-line estimates (ground and sea: times the network's typical detour).
+            f = 1.0 if self.is_air[v] else 1.3
+            tab = self.logistics.table if self.logistics is not None else None
+            if item[0] == "travel":
+                pts = item[1]
+            elif item[0] == "pickup":
+                pts = [tuple(tab.origin_xy[item[1]].tolist())]
+            else:
+                pts = [tuple(tab.dest_xy[item[1]].tolist())]
+            for px, py in pts:
+                t += f * math.hypot(px - x, py - y) / self.speed[v]
+                x, y = px, py
+            self.end_xy[v] = (x, y)
+            if item[0] == "pickup":
+                t += self.logistics.loading_s.get(int(tab.origin[item[1]]), 0.0)
+                if self.is_air[v]:
+                    t += up
+                    self.end_ground[v] = True
+            elif item[0] == "deliver":
+                t += self.logistics.service_s
         elif item[0] == "hold":
             t = _INF if item[1] is None else t + item[1]
         else:
             if not self.end_ground[v]:
-                hx, hy = self.world.sites[self.base_index[v]].xy
+                hx, hy = self.home_xy[v]
                 t += math.hypot(hx - x, hy - y) / self.speed[v] + up  # fly home and land
                 self.end_xy[v] = (hx, hy)
                 self.end_ground[v] = True
@@ -1166,6 +1682,13 @@ class Simulation:
                                   f"{period!r}", policy=self.policy_name)
             self.env.process(self._periodic(float(period)))
         self.env.process(self.monitor.process(progress=progress))
+        lg = self.logistics
+        if lg is not None:
+            if lg.table.n:
+                self.env.process(lg.process())
+            roads = self.scenario.roads
+            if roads is not None and roads.closures and "ground" in lg.networks:
+                self.env.process(lg.closures(roads))
         if self.oversight is not None:
             ov = self.oversight
             spec = ov.spec
@@ -1193,12 +1716,17 @@ class Simulation:
         for v in range(self.n):
             if self.blk_ids[v] and self.legs.a[self.blk_ids[v][-1], L_T1] > end:
                 self._cut_leg(v, end)
+        for v in range(self.n):
+            if self.docked[v]:
+                self._mirror(v, end)
         self.monitor.finish(end)
         self.log.add(end, "run_end", value=self.n)
         legs, events = self._final_tables()
         self.wall_s["finish"] = time.perf_counter() - t_fin
+        orders = self.logistics.orders_table() if self.logistics is not None else None
         return RecordedRun(scenario=self.scenario, world=self.world, legs=legs, events=events,
-                           vehicles=self.vehicle_table())
+                           vehicles=self.vehicle_table(),
+                           **({"orders": orders} if orders is not None else {}))
 
     def _final_tables(self):
         """Legs without the cancelled ones (ids renumbered) and events without those of
@@ -1233,6 +1761,9 @@ class Simulation:
             "base": np.array([self.world.sites[b].id for b in self.base_index], dtype=object),
             "footprint_radius_m": np.array(self.radius, dtype=np.float64),
             "battery_wh": np.array(self.capacity, dtype=np.float64),
+            "domain": np.array(self.domain, dtype=object),
+            "payload_kg": np.array(self.payload, dtype=np.float64),
+            "carrier": np.array(self.carrier_of, dtype=np.int32),
         }
 
 

@@ -36,6 +36,50 @@ class EngineFleetView:
         self.footprint_radius_m = _ro(np.asarray(sim.radius, dtype=np.float64))
         self.battery_capacity_wh = _ro(np.asarray(sim.capacity, dtype=np.float64))
         self.reserve_wh = _ro(np.asarray(sim.reserve, dtype=np.float64))
+        self.domain = _ro(np.asarray(sim.domain, dtype=object))
+        self.payload_kg = _ro(np.asarray(sim.payload, dtype=np.float64))
+        self.carrier = _ro(np.asarray(sim.carrier_of, dtype=np.int64))
+        self._air = np.asarray(sim.is_air, dtype=bool)
+        self._any_docked = any(c >= 0 for c in sim.carrier_of)
+
+    @property
+    def orders(self):
+        """The orders (:class:`fleetsim.engine.logistics.OrderView`; None without logistics)."""
+        lg = self._sim.logistics
+        return None if lg is None else lg.view
+
+    def idle(self) -> np.ndarray:
+        return np.flatnonzero(np.asarray(self._sim.waiting, dtype=bool))
+
+    def load_kg(self, vehicles=None) -> np.ndarray:
+        idx = self._index(vehicles)
+        lg = self._sim.logistics
+        if lg is None:
+            return _ro(np.zeros(len(idx)))
+        return _ro(np.asarray(lg.load_kg, dtype=np.float64)[idx])
+
+    def docked(self, vehicles=None) -> np.ndarray:
+        idx = self._index(vehicles)
+        return _ro(np.asarray(self._sim.docked, dtype=bool)[idx])
+
+    def travel_time_s(self, vehicles, from_xy, to_xy) -> np.ndarray:
+        s = self._sim
+        idx = self._index(vehicles)
+        a = np.broadcast_to(np.asarray(from_xy, dtype=np.float64), (len(idx), 2))
+        b = np.broadcast_to(np.asarray(to_xy, dtype=np.float64), (len(idx), 2))
+        speed = np.asarray(s.speed, dtype=np.float64)[idx]
+        out = np.hypot(*(b - a).T) / speed
+        lg = s.logistics
+        surface = ~self._air[idx]
+        if lg is not None and surface.any():
+            for k in np.flatnonzero(surface).tolist():
+                net = lg.networks[s.domain[int(idx[k])]]
+                na, da = net.nearest_node(*a[k])
+                nb, db = net.nearest_node(*b[k])
+                v = int(idx[k])
+                times = net.travel_times_from(nb, s.speed[v])
+                out[k] = float(times[na]) + (da + db) / s.speed[v]
+        return _ro(out)
 
     def _index(self, vehicles) -> np.ndarray:
         if vehicles is None:
@@ -61,6 +105,9 @@ class EngineFleetView:
         idx = self._index(vehicles)
         out = np.empty((len(idx), 3))
         for k, (v, row) in enumerate(zip(idx.tolist(), self._rows(idx), strict=True)):
+            if self._any_docked and s.docked[v]:  # riding on its carrier: where that is
+                out[k] = s._position_at(s.carrier_of[v], now)
+                continue
             if row is None:
                 out[k] = (s.px[v], s.py[v], s.pz[v])
                 continue

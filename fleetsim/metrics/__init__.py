@@ -10,6 +10,8 @@ module per family:
 - :mod:`~fleetsim.metrics.energy`: ``energy.*``
 - :mod:`~fleetsim.metrics.fleet`: ``fleet.*``
 - :mod:`~fleetsim.metrics.safety`: ``safety.*`` (zones, terrain)
+- :mod:`~fleetsim.metrics.logistics`: ``logistics.*`` (orders, deliveries, vehicle use;
+  absent from runs with no orders and no ground or sea vehicle)
 
 :func:`compute_metrics` returns them all as one flat, sorted, JSON-ready dict;
 :func:`metrics_json` writes it byte-stably.
@@ -28,6 +30,7 @@ from fleetsim.metrics.coverage import coverage_curve, coverage_metrics
 from fleetsim.metrics.detection import detection_metrics
 from fleetsim.metrics.energy import energy_metrics
 from fleetsim.metrics.fleet import fleet_metrics
+from fleetsim.metrics.logistics import logistics_metrics
 from fleetsim.metrics.oversight import oversight_metrics
 from fleetsim.metrics.patrol import patrol_metrics
 from fleetsim.metrics.raster import cell_coverage
@@ -73,6 +76,7 @@ def compute_metrics(run: RecordedRun) -> dict[str, MetricValue]:
     found.update(safety_metrics(run))
     found.update(comms_metrics(run))
     found.update(oversight_metrics(run))
+    found.update(logistics_metrics(run))
     return {name: json_value(found[name]) for name in sorted(found)}
 
 

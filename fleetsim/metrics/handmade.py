@@ -8,7 +8,9 @@ few legs and events written out in a test, with no engine and no terrain::
                        mission_area=shapely.box(0, 0, 100, 100), metrics_cell_m=10)
 
 The world of such a run has no terrain (``terrain=None``), one mission made
-of ``mission_area``, the zones and the targets given, and no sites.
+of ``mission_area``, the zones and the targets given, and no sites. Its vehicles
+are of domain ``air`` unless ``domains`` says otherwise; ``orders`` (rows for
+:func:`orders_table`) fill the run's orders table.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fleetsim.record import (
     EVENT_KINDS,
     LEG_COLUMNS,
     LEG_KINDS,
+    ORDER_COLUMNS,
     VEHICLE_COLUMNS,
     RecordedRun,
     Table,
@@ -31,8 +34,8 @@ from fleetsim.record import (
 from fleetsim.scenario.model import OutputSpec, PolicySpec, RunSpec, Scenario, TerrainSpec
 from fleetsim.world.world import Mission, World, Zone
 
-__all__ = ["events_table", "legs_table", "path_legs", "recorded_run", "vehicles_table",
-           "zone"]
+__all__ = ["events_table", "legs_table", "orders_table", "path_legs", "recorded_run",
+           "vehicles_table", "zone"]
 
 _LEG_DEFAULTS: dict[str, Any] = {"kind": "move", "sensing": True, "energy_wh": 0.0,
                                  "battery_end_wh": np.nan}
@@ -92,12 +95,56 @@ def events_table(rows: Iterable[Mapping[str, Any]]) -> Table:
     return _table(out, EVENT_COLUMNS)
 
 
+def _per_vehicle(value: Any, n: int, name: str) -> list[Any]:
+    """``value`` for each of ``n`` vehicles: a sequence of ``n`` or one value for all."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return [value] * n
+    if len(value) != n:
+        raise ValueError(f"{name} needs one value per vehicle ({n}), got {len(value)}")
+    return list(value)
+
+
 def vehicles_table(footprint_radius_m: Sequence[float], *, battery_wh: float = 500.0,
-                   type: str = "test", base: str = "base") -> Table:
-    """A vehicles table: vehicle ``i`` has footprint radius ``footprint_radius_m[i]``."""
+                   type: str = "test", base: str = "base",
+                   domain: str | Sequence[str] = "air",
+                   payload_kg: float | Sequence[float] = 0.0,
+                   carrier: int | Sequence[int] = -1) -> Table:
+    """A vehicles table: vehicle ``i`` has footprint radius ``footprint_radius_m[i]``.
+
+    ``domain``, ``payload_kg`` and ``carrier`` are one value for every vehicle or
+    a sequence with one per vehicle.
+    """
+    n = len(footprint_radius_m)
+    domains = _per_vehicle(domain, n, "domain")
+    payloads = _per_vehicle(payload_kg, n, "payload_kg")
+    carriers = _per_vehicle(carrier, n, "carrier")
     rows = [{"vehicle": i, "type": type, "base": base, "footprint_radius_m": float(r),
-             "battery_wh": battery_wh} for i, r in enumerate(footprint_radius_m)]
+             "battery_wh": battery_wh, "domain": domains[i],
+             "payload_kg": float(payloads[i]), "carrier": int(carriers[i])}
+            for i, r in enumerate(footprint_radius_m)]
     return _table(rows, VEHICLE_COLUMNS)
+
+
+def orders_table(rows: Iterable[Mapping[str, Any]]) -> Table:
+    """An orders table from rows, numbered in the order given (``order`` = row index
+    unless the row sets it).
+
+    Every column has a default: ``id`` ``"o<order>"``, ``origin`` ``"depot"``,
+    destination (0, 0), ``weight_kg`` 1, ``priority`` 0, ``created_s`` 0,
+    ``earliest_s`` = ``created_s`` and ``latest_s`` inf (no deadline).
+    """
+    out = []
+    for i, row in enumerate(rows):
+        unknown = set(row) - set(ORDER_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown order columns {sorted(unknown)}")
+        order = int(row.get("order", i))
+        created = float(row.get("created_s", 0.0))
+        full = {"order": order, "id": f"o{order}", "origin": "depot", "dest_x_m": 0.0,
+                "dest_y_m": 0.0, "weight_kg": 1.0, "priority": 0, "created_s": created,
+                "earliest_s": created, "latest_s": np.inf, **row}
+        out.append(full)
+    return _table(out, ORDER_COLUMNS)
 
 
 def zone(index: int, polygon: shapely.Polygon, kind: str = "no_fly", *,
@@ -119,6 +166,8 @@ def recorded_run(
     zones: Sequence[Zone] = (),
     targets_xy: Sequence[Sequence[float]] = (),
     metrics_cell_m: float = 50.0,
+    domains: str | Sequence[str] = "air",
+    orders: Iterable[Mapping[str, Any]] = (),
 ) -> RecordedRun:
     """A recorded run of hand-written legs and events (see the module docstring)."""
     scenario = Scenario(
@@ -134,4 +183,6 @@ def recorded_run(
                   target_ids=tuple(f"t{i}" for i in range(len(targets))),
                   target_mission=np.zeros(len(targets), dtype=np.int32))
     return RecordedRun(scenario=scenario, world=world, legs=legs_table(legs),
-                       events=events_table(events), vehicles=vehicles_table(footprint_radius_m))
+                       events=events_table(events),
+                       vehicles=vehicles_table(footprint_radius_m, domain=domains),
+                       orders=orders_table(orders))

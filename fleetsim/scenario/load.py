@@ -33,13 +33,18 @@ from fleetsim.errors import ScenarioError
 from fleetsim.scenario import schema
 from fleetsim.scenario.model import (
     SCHEMA_VERSION,
+    ClosureSpec,
+    DemandSpec,
     DetectionSpec,
+    LogisticsSpec,
     MissionSpec,
+    OrderSpec,
     OutputSpec,
     OversightSpec,
     PolicySpec,
     ReviewSpec,
     Ring,
+    RoadsSpec,
     RuleSpec,
     RunSpec,
     Scenario,
@@ -52,6 +57,7 @@ from fleetsim.scenario.model import (
     TimeWindow,
     VehicleGroupSpec,
     VehicleTypeSpec,
+    WaterSpec,
     ZoneSpec,
 )
 from fleetsim.scenario.schema import (
@@ -166,8 +172,12 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
     types = []
     for vt in s.vehicle_types:
         entry: dict[str, Any] = {"id": vt.id, "kind": vt.kind, "domain": vt.domain}
+        if vt.carrier is not None:
+            entry["carrier"] = vt.carrier
         mine = groups.get(vt.id, [])
-        if len(mine) == 1:
+        if vt.carrier is not None:
+            entry["count"] = sum(g.count for g in mine)
+        elif len(mine) == 1:
             entry["count"] = mine[0].count
             entry["base"] = mine[0].base
         else:
@@ -189,6 +199,9 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
             "terrain_clearance_m": vt.terrain_clearance_m,
             "relay_range_m": vt.relay_range_m,
             "sensor": sensor,
+            "payload_kg": vt.payload_kg,
+            "energy": vt.energy,
+            "carrier_slots": vt.carrier_slots,
         })
         types.append(entry)
     return {
@@ -211,8 +224,22 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
             "sites": [{"id": x.id, "kind": x.kind, "position": list(x.position), "pads": x.pads,
                        "radio_range_m": x.radio_range_m, "antenna_height_m": x.antenna_height_m,
                        "sensor_radius_m": x.sensor_radius_m,
-                       "false_alarms_per_hour": x.false_alarms_per_hour}
+                       "false_alarms_per_hour": x.false_alarms_per_hour,
+                       **({"stock": x.stock, "loading_bays": x.loading_bays,
+                           "loading_time_s": x.loading_time_s,
+                           "swap_stations": x.swap_stations, "swap_time_s": x.swap_time_s}
+                          if x.kind == "depot" else {})}
                       for x in s.sites],
+            "roads": None if s.roads is None else {
+                "source": s.roads.source, "path": s.roads.path,
+                "extent": None if s.roads.extent is None else list(s.roads.extent),
+                "spacing_m": s.roads.spacing_m, "speed_limit_mps": s.roads.speed_limit_mps,
+                "blocked": s.roads.blocked,
+                "closures": [{"time_s": c.time_s, "near": list(c.near)}
+                             for c in s.roads.closures]},
+            "water": None if s.water is None else {
+                "spacing_m": s.water.spacing_m,
+                "polygon": None if s.water.polygon is None else _ring_source(s.water.polygon)},
         },
         "fleet": {"types": types},
         "missions": [{
@@ -225,6 +252,24 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
         "policy": {"name": s.policy.name, "params": copy.deepcopy(s.policy.params)},
         "outputs": {"metrics_cell_m": s.outputs.metrics_cell_m, "replay": s.outputs.replay},
         "oversight": None if s.oversight is None else _oversight_source(s.oversight),
+        "logistics": None if s.logistics is None else _logistics_source(s.logistics),
+    }
+
+
+def _logistics_source(lg: LogisticsSpec) -> dict[str, Any]:
+    return {
+        "service_time_s": lg.service_time_s,
+        "transfer_time_s": lg.transfer_time_s,
+        "orders": [{"id": o.id, "origin": o.origin,
+                    "destination": o.destination_site or list(o.destination),
+                    "weight_kg": o.weight_kg, "created_s": o.created_s, "priority": o.priority,
+                    "earliest_s": o.earliest_s, "latest_s": o.latest_s} for o in lg.orders],
+        "demand": [{"origin": d.origin, "rate_per_hour": d.rate_per_hour,
+                    **({"destinations": list(d.destinations)} if d.destinations else
+                       {"area": {"polygon": _ring_source(d.area)}}),
+                    "weight_range_kg": list(d.weight_kg), "window_s": d.window_s,
+                    "priority": d.priority, "start_s": d.start_s, "end_s": d.end_s}
+                   for d in lg.demand],
     }
 
 
@@ -594,7 +639,12 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
 
     sites = tuple(SiteSpec(**s) for s in world.get("sites", []))
     _unique([s.id for s in sites], "world.sites", "site", ctx)
-    for i, s in enumerate(sites):
+    depot_keys = ("stock", "loading_bays", "loading_time_s", "swap_stations", "swap_time_s")
+    for i, (raw_site, s) in enumerate(zip(world.get("sites", []), sites, strict=True)):
+        for key in depot_keys:
+            if key in raw_site and s.kind != "depot":
+                ctx.fail(child_path(item_path("world.sites", i), key),
+                         f"{key} applies to depots only, but site {s.id!r} is a {s.kind}")
         if s.kind == "ground_station" and not (s.radio_range_m or s.sensor_radius_m) \
                 and not s.false_alarms_per_hour:
             ctx.fail(child_path(item_path("world.sites", i), "kind"),
@@ -611,13 +661,34 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
 
     types: list[VehicleTypeSpec] = []
     groups: list[VehicleGroupSpec] = []
+    carried: list[tuple[int, VehicleTypeSpec, list]] = []
     for i, t in enumerate(v["fleet"]["types"]):
         vt, placed = _vehicle_type(t, item_path("fleet.types", i), ctx)
         types.append(vt)
+        if vt.carrier is not None:
+            carried.append((i, vt, placed))
+            continue
         for base, count, base_path in placed:
             _check_base(base, base_path, sites, ctx)
             groups.append(VehicleGroupSpec(type=vt.id, base=base, count=count))
     _unique([t.id for t in types], "fleet.types", "vehicle type", ctx)
+    groups += _carried_groups(carried, types, groups, ctx)
+
+    roads = world.get("roads")
+    if roads is not None:
+        roads = _roads(roads, "world.roads", ctx, base_dir, check_files)
+    water = world.get("water")
+    if water is not None:
+        water = WaterSpec(**water)
+    for i, vt in enumerate(types):
+        dpath = child_path(item_path("fleet.types", i), "domain")
+        if vt.domain == "ground" and roads is None:
+            ctx.fail(dpath, f"ground vehicles ({vt.id!r}) move on roads, but the scenario has "
+                            "none: add world.roads (source: grid, planar or geojson)")
+        if vt.domain == "sea" and terrain.sea_level_m is None and \
+                (water is None or water.polygon is None):
+            ctx.fail(dpath, f"sea vehicles ({vt.id!r}) move on water, but the scenario has "
+                            "none: set world.terrain.sea_level_m or world.water.polygon")
 
     missions = tuple(_mission(m, item_path("missions", i), ctx, extent)
                      for i, m in enumerate(v.get("missions", [])))
@@ -627,6 +698,9 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
     oversight = v.get("oversight")
     if oversight is not None:
         oversight = _oversight(oversight, "oversight", ctx, sum(g.count for g in groups))
+    logistics = v.get("logistics")
+    if logistics is not None:
+        logistics = _logistics(logistics, "logistics", ctx, sites, extent, v["run"])
     scenario = Scenario(
         name=v["name"],
         description=v.get("description", ""),
@@ -640,6 +714,9 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         policy=policy,
         outputs=OutputSpec(**v.get("outputs", {})),
         oversight=oversight,
+        roads=roads,
+        water=water,
+        logistics=logistics,
         base_dir=base_dir,
         locations={k: loc for k, loc in locations.items() if k},
     )
@@ -775,6 +852,40 @@ def _vehicle_type(t: dict[str, Any], path: str,
                        "type start, with count and base, or with bases: {base id: count, ...}")
 
     defaults = _defaults(VehicleTypeSpec)
+    domain = schema.KIND_DOMAIN[t["kind"]]
+    if t.get("domain", domain) != domain:
+        ctx.fail(child_path(path, "domain"),
+                 f"a {t['kind']} vehicle moves in the {domain} domain, not {t['domain']!r} "
+                 f"(kinds by domain: air: multirotor, fixed_wing; ground: wheeled; sea: vessel)")
+    t = {**t, "domain": domain}
+    if domain == "air":
+        for key in ("climb_rate_mps", "hover_power_w", "sensor"):
+            if key not in t:
+                ctx.fail(path, f"missing required key {key!r} (air vehicles need "
+                               "climb_rate_mps, hover_power_w and sensor)")
+        if t["hover_power_w"] <= 0:
+            ctx.fail(child_path(path, "hover_power_w"),
+                     f"expected a number > 0 for an air vehicle, got {show(t['hover_power_w'])}")
+    else:
+        for key in ("cruise_altitude_agl_m", "climb_rate_mps", "relay_range_m", "carrier"):
+            if t.get(key) is not None:
+                ctx.fail(child_path(path, key),
+                         f"{key} applies to air vehicles only, but {t['id']!r} is a "
+                         f"{domain} vehicle")
+        # On the ground or the water: no altitude, a sensor only if given.
+        t.setdefault("sensor", {"footprint_radius_m": 1.0})
+        t.setdefault("hover_power_w", 0.0)
+        t["cruise_altitude_agl_m"] = 0.0
+        t["terrain_clearance_m"] = 0.0
+        t["climb_rate_mps"] = 1e9
+    if t.get("carrier") is not None:
+        for key in ("base", "bases"):
+            if key in t:
+                ctx.fail(child_path(path, key),
+                         f"vehicles with a carrier start on it: give count, not {key}")
+        if "count" not in t:
+            ctx.fail(path, "missing required key 'count' (how many ride on the carriers)")
+        t = {**t, "base": ""}
     altitude = t.get("cruise_altitude_agl_m", defaults["cruise_altitude_agl_m"])
     s = t["sensor"]
     spath = child_path(path, "sensor")
@@ -810,14 +921,154 @@ def _vehicle_type(t: dict[str, Any], path: str,
 
 
 def _check_base(base: str, path: str, sites: tuple[SiteSpec, ...], ctx: Context) -> None:
-    bases = [s.id for s in sites if s.kind == "base"]
-    known = (f"known bases: {', '.join(bases)}" if bases
-             else "the scenario has no sites of kind base (world.sites)")
+    bases = [s.id for s in sites if s.kind in ("base", "depot")]
+    known = (f"known bases and depots: {', '.join(bases)}" if bases
+             else "the scenario has no sites of kind base or depot (world.sites)")
     site = next((s for s in sites if s.id == base), None)
     if site is None:
         ctx.fail(path, f"unknown base {base!r}{suggest(base, bases)} ({known})")
-    if site.kind != "base":
-        ctx.fail(path, f"site {base!r} is a {site.kind}, not a base ({known})")
+    if site.kind not in ("base", "depot"):
+        ctx.fail(path, f"site {base!r} is a {site.kind}, not a base or depot ({known})")
+
+
+def _carried_groups(carried: list, types: list[VehicleTypeSpec],
+                    groups: list[VehicleGroupSpec], ctx: Context) -> list[VehicleGroupSpec]:
+    """Groups of vehicles that start on carriers: they share their carriers' bases."""
+    out = []
+    by_id = {t.id: t for t in types}
+    for i, vt, placed in carried:
+        cpath = child_path(item_path("fleet.types", i), "carrier")
+        carrier = by_id.get(vt.carrier)
+        if carrier is None:
+            ctx.fail(cpath, f"unknown vehicle type {vt.carrier!r}"
+                            f"{suggest(vt.carrier, list(by_id))} (types: {', '.join(by_id)})")
+        if carrier.carrier is not None or carrier.domain == "air":
+            ctx.fail(cpath, f"a carrier must be a ground or sea vehicle that starts at a base; "
+                            f"{carrier.id!r} is not")
+        if vt.domain != "air":
+            ctx.fail(cpath, f"only air vehicles ride on carriers; {vt.id!r} is {vt.domain}")
+        hosts = [g for g in groups if g.type == carrier.id]
+        n_hosts = sum(g.count for g in hosts)
+        count = placed[0][1]
+        if count and n_hosts * carrier.carrier_slots < count:
+            ctx.fail(child_path(item_path("fleet.types", i), "count"),
+                     f"{count} {vt.id!r} vehicles need carrier slots, but the {n_hosts} "
+                     f"{carrier.id!r} vehicles have {carrier.carrier_slots} each "
+                     f"(set carrier_slots on {carrier.id!r})")
+        # The i-th carried vehicle rides on carrier i mod n_hosts: group by base in turn.
+        per_base: dict[str, int] = {}
+        host_bases = [g.base for g in hosts for _ in range(g.count)]
+        for k in range(count):
+            b = host_bases[k % n_hosts]
+            per_base[b] = per_base.get(b, 0) + 1
+        out += [VehicleGroupSpec(type=vt.id, base=b, count=n) for b, n in per_base.items()]
+    return out
+
+
+def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,
+           check_files: bool) -> RoadsSpec:
+    source = r.get("source", RoadsSpec.source)
+    if source == "geojson":
+        if "path" not in r:
+            ctx.fail(path, "missing required key 'path' (a GeoJSON file of LineStrings, "
+                           "relative to the scenario's folder)")
+        for key in ("extent", "spacing_m", "blocked"):
+            if r.get(key) is not None:
+                ctx.fail(child_path(path, key), f"{key} applies to generated roads (grid, "
+                                                "planar), not to geojson")
+        if check_files and not os.path.isfile(os.path.join(base_dir, r["path"])):
+            ctx.fail(child_path(path, "path"),
+                     f"roads file not found: {os.path.join(base_dir, r['path'])}")
+    elif "path" in r:
+        ctx.fail(child_path(path, "path"), f"path applies to geojson roads, not {source}")
+    extent = r.get("extent")
+    if extent is not None and not (extent[2] > extent[0] and extent[3] > extent[1]):
+        ctx.fail(child_path(path, "extent"), "expected [x0, y0, x1, y1] with x1 > x0, y1 > y0")
+    closures = tuple(ClosureSpec(**c) for c in r.get("closures", []))
+    return RoadsSpec(**{**r, "closures": closures,
+                        "extent": None if extent is None else tuple(extent)})
+
+
+def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpec, ...],
+               extent: Extent | None, run: dict[str, Any]) -> LogisticsSpec:
+    by_id = {s.id: s for s in sites}
+    depots = [s.id for s in sites if s.kind == "depot"]
+
+    def depot(ident: str, at: str) -> None:
+        site = by_id.get(ident)
+        known = f"depots: {', '.join(depots)}" if depots else "the scenario has no depots"
+        if site is None:
+            ctx.fail(at, f"unknown depot {ident!r}{suggest(ident, depots)} ({known})")
+        if site.kind != "depot":
+            ctx.fail(at, f"site {ident!r} is a {site.kind}, not a depot ({known})")
+
+    def place(value: Any, at: str) -> tuple[tuple[float, float], str | None]:
+        if isinstance(value, str):
+            if value not in by_id:
+                ctx.fail(at, f"unknown site {value!r}{suggest(value, list(by_id))} (give a "
+                             "site id or a point [x, y])")
+            return by_id[value].position, value
+        if extent is not None and not _inside(value, extent):
+            ctx.fail(at, f"destination {_pt(value)} lies outside the terrain "
+                         f"({_extent_text(extent)})")
+        return value, None
+
+    orders = []
+    opath = child_path(path, "orders")
+    for i, o in enumerate(lg.get("orders", [])):
+        at = item_path(opath, i)
+        depot(o["origin"], child_path(at, "origin"))
+        xy, site = place(o["destination"], child_path(at, "destination"))
+        latest = o.get("latest_s")
+        earliest = o.get("earliest_s", 0.0)
+        if latest is not None and latest < max(earliest, o.get("created_s", 0.0)):
+            ctx.fail(child_path(at, "latest_s"),
+                     f"expected latest_s >= earliest_s and created_s, got {show(latest)}")
+        if o.get("created_s", 0.0) >= run["duration_s"]:
+            ctx.fail(child_path(at, "created_s"), f"the order is created at or after the end "
+                     f"of the run (run.duration_s = {run['duration_s']:g})")
+        orders.append(OrderSpec(id=o.get("id", f"order{i}"), origin=o["origin"],
+                                destination=xy, destination_site=site,
+                                weight_kg=o["weight_kg"], created_s=o.get("created_s", 0.0),
+                                priority=o.get("priority", 1), earliest_s=earliest,
+                                latest_s=latest))
+    _unique([o.id for o in orders], opath, "order", ctx)
+    demand = []
+    dpath = child_path(path, "demand")
+    for i, d in enumerate(lg.get("demand", [])):
+        at = item_path(dpath, i)
+        depot(d["origin"], child_path(at, "origin"))
+        if ("destinations" in d) == ("area" in d):
+            ctx.fail(at, "give either destinations (site ids) or area (polygon or rect) "
+                         "for the orders' destinations")
+        area = None
+        for k, ident in enumerate(d.get("destinations", [])):
+            place(ident, item_path(child_path(at, "destinations"), k))
+        if "area" in d:
+            area, _, poly = _polygon(d["area"], child_path(at, "area"), ctx, "demand area")
+            if extent is not None:
+                x0, y0, x1, y1 = poly.bounds
+                if not (_inside((x0, y0), extent) and _inside((x1, y1), extent)):
+                    ctx.fail(child_path(at, "area"), "the demand area reaches outside the "
+                                                     f"terrain ({_extent_text(extent)})")
+        if "weight_kg" in d and "weight_range_kg" in d:
+            ctx.fail(child_path(at, "weight_range_kg"), "give either weight_kg (fixed) or "
+                                                        "weight_range_kg [low, high], not both")
+        lo, hi = d.get("weight_range_kg", (d.get("weight_kg", 1.0),) * 2)
+        if hi < lo:
+            ctx.fail(child_path(at, "weight_range_kg"), f"expected low <= high, got [{lo:g}, "
+                                                        f"{hi:g}]")
+        end = d.get("end_s")
+        if end is not None and end <= d.get("start_s", 0.0):
+            ctx.fail(child_path(at, "end_s"), "expected end_s > start_s (or null: until the "
+                                              "end of the run)")
+        demand.append(DemandSpec(origin=d["origin"], rate_per_hour=d["rate_per_hour"],
+                                 destinations=tuple(d.get("destinations", ())), area=area,
+                                 weight_kg=(lo, hi), window_s=d.get("window_s"),
+                                 priority=d.get("priority", 1), start_s=d.get("start_s", 0.0),
+                                 end_s=end))
+    return LogisticsSpec(orders=tuple(orders), demand=tuple(demand),
+                         **{k: lg[k] for k in ("service_time_s", "transfer_time_s") if k in lg})
 
 
 def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> MissionSpec:

@@ -70,11 +70,58 @@ class ZoneSpec:
 
 
 @dataclass(frozen=True)
+class ClosureSpec:
+    """A road closes at ``time_s``: the road segment nearest to ``near``."""
+
+    time_s: float
+    near: Coord
+
+
+@dataclass(frozen=True)
+class RoadsSpec:
+    """The road network ground vehicles move on."""
+
+    #: ``grid`` or ``planar`` (generated), or ``geojson`` (LineStrings from ``path``).
+    source: str = "grid"
+    #: File of ``geojson`` roads, resolved against the scenario's folder.
+    path: str | None = None
+    #: Area a generated network covers (x0, y0, x1, y1); None: the terrain's extent.
+    extent: tuple[float, float, float, float] | None = None
+    #: Distance between neighbouring junctions of a generated network.
+    spacing_m: float = 500.0
+    #: Speed limit of every road (a GeoJSON feature's ``speed_limit_mps`` overrides it).
+    speed_limit_mps: float = 13.9
+    #: Roads of a generated network that are missing (blocked) from the start.
+    blocked: int = 0
+    closures: tuple[ClosureSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class WaterSpec:
+    """The navigation graph sea vehicles move on: a lattice over water."""
+
+    spacing_m: float = 200.0
+    #: Water as a polygon; None: the terrain's cells below ``sea_level_m``.
+    polygon: Ring | None = None
+
+
+@dataclass(frozen=True)
 class SiteSpec:
     id: str
-    kind: str  # "base" | "depot" | "ground_station"
+    #: "base" | "depot" | "ground_station" | "customer" | "launch_point"
+    kind: str
     position: Coord
     pads: int = 1
+    #: Depots: items in stock (each order takes one); None: unlimited.
+    stock: int | None = None
+    #: Depots: loading bays (orders load one vehicle at a time per bay).
+    loading_bays: int = 1
+    #: Depots: time to load one order.
+    loading_time_s: float = 60.0
+    #: Depots: battery-swap stations (0: vehicles recharge on the pads instead).
+    swap_stations: int = 0
+    #: Depots: time for one battery swap.
+    swap_time_s: float = 120.0
     #: Radio range (slant distance) of the site's ground station; None: no radio.
     radio_range_m: float | None = None
     #: Height of the station's antenna above the terrain.
@@ -122,6 +169,15 @@ class VehicleTypeSpec:
     terrain_clearance_m: float = 30.0
     #: The vehicle carries a radio relay of this range (slant metres); None: no relay.
     relay_range_m: float | None = None
+    #: Payload capacity for orders (kg); 0: carries none.
+    payload_kg: float = 0.0
+    #: ``battery`` (recharged on pads or swapped) or ``fuel`` (refuelled on pads).
+    energy: str = "battery"
+    #: Vehicles of this type ride on vehicles of that type (the mothership pattern),
+    #: shared out in turn; None: they start at their base.
+    carrier: str | None = None
+    #: Vehicles of this type carry at most this many others.
+    carrier_slots: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,6 +209,49 @@ class MissionSpec:
 
 
 @dataclass(frozen=True)
+class OrderSpec:
+    id: str
+    origin: str  # a depot site id
+    destination: Coord
+    weight_kg: float
+    created_s: float = 0.0
+    priority: int = 1
+    earliest_s: float = 0.0
+    latest_s: float | None = None
+    #: The destination's site id, if it was given as one.
+    destination_site: str | None = None
+
+
+@dataclass(frozen=True)
+class DemandSpec:
+    """Orders arriving as a Poisson process (stream ``demand/<index>``)."""
+
+    origin: str
+    rate_per_hour: float
+    #: Destinations drawn uniformly from these sites ...
+    destinations: tuple[str, ...] = ()
+    #: ... or uniformly inside this area (exterior ring).
+    area: Ring | None = None
+    #: Weight: fixed, or uniform between (low, high).
+    weight_kg: tuple[float, float] = (1.0, 1.0)
+    #: Each order's latest delivery time is its creation time plus this; None: none.
+    window_s: float | None = None
+    priority: int = 1
+    start_s: float = 0.0
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class LogisticsSpec:
+    orders: tuple[OrderSpec, ...] = ()
+    demand: tuple[DemandSpec, ...] = ()
+    #: Handing an order over at its destination.
+    service_time_s: float = 60.0
+    #: Moving an order from a carrier onto a vehicle it carries.
+    transfer_time_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class PolicySpec:
     name: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -163,12 +262,14 @@ AUTH_RULES = ("auto", "notify", "veto", "approve", "forbidden")
 
 #: Action classes the engine knows. ``takeoff``: leaving the ground; ``transit``,
 #: ``survey``, ``hold``, ``return``: the actions of those names (a policy may tag a
-#: GoTo/Route with another class, e.g. ``retask``); ``enter_restricted``: a leg that
+#: GoTo/Route with another class, e.g. ``retask``); ``pickup`` / ``deliver``: the
+#: logistics actions of those names; ``enter_restricted``: a leg that
 #: enters a restricted zone; ``leave_mission_area``: a leg that leaves the mission
 #: area; ``continue_lost_link``: flying on (rather than holding or returning) while
 #: out of link; ``classify_detection``: reviewing a detection or false alarm;
 #: ``emergency_landing``: landing where the vehicle is; ``stop``: a stop command.
-ACTION_CLASSES = ("takeoff", "transit", "survey", "hold", "return", "retask",
+ACTION_CLASSES = ("takeoff", "transit", "survey", "hold", "return", "retask", "pickup",
+                  "deliver",
                   "enter_restricted", "leave_mission_area", "continue_lost_link",
                   "classify_detection", "emergency_landing", "stop")
 
@@ -262,6 +363,9 @@ class Scenario:
     outputs: OutputSpec = OutputSpec()
     #: Human oversight; None: every action is autonomous and no operators are modelled.
     oversight: OversightSpec | None = None
+    roads: RoadsSpec | None = None
+    water: WaterSpec | None = None
+    logistics: LogisticsSpec | None = None
     description: str = ""
     #: Folder of the scenario file (for relative paths); not part of the schema.
     base_dir: str = "."

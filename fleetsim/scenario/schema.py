@@ -625,10 +625,29 @@ class VehicleSelection(Validator):
 # --------------------------------------------------------------------------------------
 # Schema version 1
 
+@dataclass(frozen=True)
+class Place(Validator):
+    """A place: a site id, or a point ``[x, y]``; returns the id (str) or a tuple."""
+
+    def describe(self) -> str:
+        return "a site id or a point [x, y]"
+
+    def check(self, value: Any, path: str, ctx: Context) -> str | tuple[float, float]:
+        if isinstance(value, list):
+            return Pair().check(value, path, ctx)
+        if isinstance(value, str):
+            return ID.check(value, path, ctx)
+        self.expected(value, path, ctx)
+
+
 ZONE_KINDS = ("no_fly", "restricted")
-SITE_KINDS = ("base", "depot", "ground_station")
-VEHICLE_KINDS = ("multirotor", "fixed_wing")
-DOMAINS = ("air",)
+SITE_KINDS = ("base", "depot", "ground_station", "customer", "launch_point")
+#: Vehicle kinds and the domain each moves in.
+VEHICLE_KINDS = ("multirotor", "fixed_wing", "wheeled", "vessel")
+KIND_DOMAIN = {"multirotor": "air", "fixed_wing": "air", "wheeled": "ground", "vessel": "sea"}
+DOMAINS = ("air", "ground", "sea")
+ENERGY_KINDS = ("battery", "fuel")
+ROAD_SOURCES = ("grid", "planar", "geojson")
 DETECTION_MODELS = ("definite_range", "inverse_cube", "exponential")
 MISSION_KINDS = ("coverage", "persistent", "search")
 TERRAIN_SOURCES = ("flat", "procedural", "npy", "geotiff")
@@ -693,6 +712,11 @@ SITE = Record({
     "antenna_height_m": opt(NON_NEGATIVE),
     "sensor_radius_m": opt(Number(gt=0, nullable=True)),
     "false_alarms_per_hour": opt(NON_NEGATIVE),
+    "stock": opt(Integer(ge=0, nullable=True)),
+    "loading_bays": opt(Integer(ge=1)),
+    "loading_time_s": opt(NON_NEGATIVE),
+    "swap_stations": opt(Integer(ge=0)),
+    "swap_time_s": opt(NON_NEGATIVE),
 })
 
 DETECTION = Record({
@@ -709,22 +733,26 @@ SENSOR = Record({
 VEHICLE_TYPE = Record({
     "id": req(ID),
     "kind": req(String(choices=VEHICLE_KINDS)),
-    "domain": opt(String(choices=DOMAINS, note="only air vehicles in schema version 1")),
+    "domain": opt(String(choices=DOMAINS)),
     "count": opt(Integer(ge=0, le=1_000_000)),
     "base": opt(ID),
     "bases": opt(MapOf(ID, Integer(ge=0, le=1_000_000), "base id to vehicle count",
                        min_items=1)),
     "cruise_speed_mps": req(POSITIVE),
-    "climb_rate_mps": req(POSITIVE),
+    "climb_rate_mps": opt(POSITIVE),
     "cruise_altitude_agl_m": opt(POSITIVE),
     "battery_wh": req(POSITIVE),
-    "hover_power_w": req(POSITIVE),
+    "hover_power_w": opt(NON_NEGATIVE),
     "cruise_power_w": req(POSITIVE),
     "reserve_fraction": opt(Number(ge=0, lt=1)),
     "recharge_time_s": req(NON_NEGATIVE),
     "terrain_clearance_m": opt(NON_NEGATIVE),
     "relay_range_m": opt(Number(gt=0, nullable=True)),
-    "sensor": req(SENSOR),
+    "sensor": opt(SENSOR),
+    "payload_kg": opt(NON_NEGATIVE),
+    "energy": opt(String(choices=ENERGY_KINDS)),
+    "carrier": opt(Nullable(ID)),
+    "carrier_slots": opt(Integer(ge=0)),
 })
 
 AREA = Record({
@@ -788,6 +816,55 @@ OVERSIGHT = Record({
     "stops": opt(ListOf(STOP, "stop commands {time_s, vehicles, safe_state}")),
 })
 
+ROADS = Record({
+    "source": opt(String(choices=ROAD_SOURCES)),
+    "path": opt(NAME),
+    "extent": opt(Nullable(Rect())),
+    "spacing_m": opt(POSITIVE),
+    "speed_limit_mps": opt(POSITIVE),
+    "blocked": opt(Integer(ge=0, le=100_000)),
+    "closures": opt(ListOf(Record({
+        "time_s": req(NON_NEGATIVE),
+        "near": req(POINT),
+    }), "road closures {time_s, near: [x, y]}")),
+})
+
+WATER = Record({
+    "spacing_m": opt(POSITIVE),
+    "polygon": opt(Nullable(RING)),
+})
+
+ORDER = Record({
+    "id": opt(ID),
+    "origin": req(ID),
+    "destination": req(Place()),
+    "weight_kg": req(NON_NEGATIVE),
+    "created_s": opt(NON_NEGATIVE),
+    "priority": opt(Integer()),
+    "earliest_s": opt(NON_NEGATIVE),
+    "latest_s": opt(Number(ge=0, nullable=True)),
+})
+
+DEMAND = Record({
+    "origin": req(ID),
+    "rate_per_hour": req(Number(gt=0, le=1e7)),
+    "destinations": opt(ListOf(ID, "site ids", min_items=1)),
+    "area": opt(Record({"polygon": opt(RING), "rect": opt(Rect())})),
+    "weight_kg": opt(NON_NEGATIVE),
+    "weight_range_kg": opt(Pair(NON_NEGATIVE, "[low, high]")),
+    "window_s": opt(Number(gt=0, nullable=True)),
+    "priority": opt(Integer()),
+    "start_s": opt(NON_NEGATIVE),
+    "end_s": opt(Number(gt=0, nullable=True)),
+})
+
+LOGISTICS = Record({
+    "orders": opt(ListOf(ORDER, "orders {origin, destination, weight_kg, ...}")),
+    "demand": opt(ListOf(DEMAND, "demand streams {origin, rate_per_hour, ...}")),
+    "service_time_s": opt(NON_NEGATIVE),
+    "transfer_time_s": opt(NON_NEGATIVE),
+})
+
 SCENARIO = Record({
     "schema_version": opt(Exactly(1, note="this fleetsim reads scenario schema version 1")),
     "name": req(ID),
@@ -800,6 +877,9 @@ SCENARIO = Record({
         "terrain": opt(TERRAIN),
         "zones": opt(ListOf(ZONE, "zones")),
         "sites": opt(ListOf(SITE, "sites")),
+        #: null (or absent): no roads (ground vehicles need them).
+        "roads": opt(Nullable(ROADS)),
+        "water": opt(Nullable(WATER)),
     })),
     "fleet": req(Record({
         "types": req(ListOf(VEHICLE_TYPE, "vehicle types", min_items=1)),
@@ -815,4 +895,6 @@ SCENARIO = Record({
     })),
     #: null (or absent): no human oversight is modelled.
     "oversight": opt(Nullable(OVERSIGHT)),
+    #: null (or absent): no orders.
+    "logistics": opt(Nullable(LOGISTICS)),
 })

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
 import shapely
 
@@ -67,6 +69,11 @@ class World:
     target_ids: tuple[str, ...]
     #: Index of the mission each target belongs to, shape (n,), int32.
     target_mission: np.ndarray
+    #: The road network ground vehicles move on, and the navigation graph over water
+    #: for sea vehicles (:class:`fleetsim.logistics.network.Network`); None: none.
+    #: A run works on copies (roads close during a run).
+    roads: Any = None
+    water: Any = None
 
     def site(self, site_id: str) -> Site:
         for s in self.sites:
@@ -145,6 +152,49 @@ def build_world(scenario: Scenario, streams: RandomStreams | None = None, *,
             owner.extend([m.index] * len(pts))
     targets = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     targets.setflags(write=False)
+    roads, water = _networks(scenario, terrain, streams)
     return World(terrain=terrain, zones=zones, sites=sites, missions=missions,
                  mission_area=area, targets_xy=targets, target_ids=tuple(ids),
-                 target_mission=np.asarray(owner, dtype=np.int32))
+                 target_mission=np.asarray(owner, dtype=np.int32), roads=roads, water=water)
+
+
+def _networks(scenario: Scenario, terrain: Terrain, streams: RandomStreams) -> tuple[Any, Any]:
+    """The scenario's road network and water navigation graph (None where not used)."""
+    from fleetsim.logistics.network import (
+        geojson_network,
+        grid_network,
+        planar_network,
+        water_network,
+    )
+
+    def fail(path: str, message: str) -> ScenarioError:
+        file, line = scenario.locate(path)
+        return ScenarioError(message, file=file, line=line, path=path)
+
+    roads = water = None
+    spec = scenario.roads
+    if spec is not None:
+        try:
+            if spec.source == "geojson":
+                import os
+                roads = geojson_network(os.path.join(scenario.base_dir, spec.path),
+                                        speed_limit_mps=spec.speed_limit_mps)
+            else:
+                extent = spec.extent or terrain.bounds
+                make = grid_network if spec.source == "grid" else planar_network
+                roads = make(extent, spec.spacing_m, spec.speed_limit_mps,
+                             blocked=spec.blocked, rng=streams.get("roads"))
+        except ValueError as exc:
+            raise fail("world.roads", f"cannot build the road network: {exc}") from None
+    sea = any(t.domain == "sea" for t in scenario.vehicle_types)
+    if sea or scenario.water is not None:
+        w = scenario.water
+        spacing = w.spacing_m if w is not None else 200.0
+        polygon = None
+        if w is not None and w.polygon is not None:
+            polygon = shapely.Polygon(w.polygon)
+        try:
+            water = water_network(terrain, spacing, polygon=polygon)
+        except ValueError as exc:
+            raise fail("world.water", f"cannot build the water network: {exc}") from None
+    return roads, water

@@ -170,7 +170,7 @@ ERRORS = [
     pytest.param("    retask:", "    retsk:",
                  "scenarios/o.yaml:22: oversight.rules.retsk: unknown action class 'retsk'; did "
                  "you mean 'retask'? (action classes: takeoff, transit, survey, hold, return, "
-                 "retask, enter_restricted, leave_mission_area, continue_lost_link, "
+                 "retask, pickup, deliver, enter_restricted, leave_mission_area, continue_lost_link, "
                  "classify_detection, emergency_landing, stop)", id="unknown-action-class"),
     pytest.param("takeoff: auto", "takeoff: aprove",
                  "scenarios/o.yaml:21: oversight.rules.takeoff: expected one of 'auto', 'notify', "
@@ -340,7 +340,7 @@ OVERRIDE_ERRORS = [
     pytest.param("oversight.rules.retsk=approve",
                  "--set oversight.rules.retsk=approve: oversight.rules.retsk: unknown action class "
                  "'retsk'; did you mean 'retask'? (action classes: takeoff, transit, survey, hold, "
-                 "return, retask, enter_restricted, leave_mission_area, continue_lost_link, "
+                 "return, retask, pickup, deliver, enter_restricted, leave_mission_area, continue_lost_link, "
                  "classify_detection, emergency_landing, stop)", id="unknown-action-class"),
     pytest.param("oversight.rules.takeoff.rule=notify",
                  "--set oversight.rules.takeoff.rule=notify: oversight.rules.takeoff.rule: cannot "

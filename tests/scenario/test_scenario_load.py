@@ -48,7 +48,7 @@ world:
   sites:
     - {id: north, kind: base, position: [1000, 14000], pads: 20}
     - {id: south, kind: base, position: [1000, 1000]}
-    - {id: depot1, kind: depot, position: [5000, 1000]}
+    - {id: depot1, kind: customer, position: [5000, 1000]}
 fleet:
   types:
     - id: quad
@@ -152,7 +152,7 @@ def test_full_scenario_loads_with_the_right_values():
     assert zone.active == TimeWindow(start_s=0.0, end_s=1800.0)
     assert s.sites == (SiteSpec("north", "base", (1000.0, 14000.0), 20),
                        SiteSpec("south", "base", (1000.0, 1000.0), 1),
-                       SiteSpec("depot1", "depot", (5000.0, 1000.0), 1))
+                       SiteSpec("depot1", "customer", (5000.0, 1000.0), 1))
     quad, wing = s.vehicle_types
     assert (quad.id, quad.kind, quad.domain) == ("quad", "multirotor", "air")
     assert (quad.cruise_speed_mps, quad.climb_rate_mps, quad.cruise_altitude_agl_m) == (15, 4, 120)
@@ -247,7 +247,7 @@ ERRORS = [
                  "scenarios/x.yaml:32: fleet.types[0].reserve_fraction: expected a number >= 0 "
                  "and < 1, got 1.5", id="out-of-range"),
     pytest.param("hover_power_w: 300", "hover_power_w: .inf",
-                 "scenarios/x.yaml:44: fleet.types[1].hover_power_w: expected a finite number > 0, "
+                 "scenarios/x.yaml:44: fleet.types[1].hover_power_w: expected a finite number >= 0, "
                  "got .inf", id="infinite"),
     pytest.param("duration_s: 3600", "duration_s: .nan",
                  "scenarios/x.yaml:4: run.duration_s: expected a finite number > 0 and <= 1e+08, got .nan",
@@ -257,7 +257,8 @@ ERRORS = [
                  "did you mean 'climb_rate_mps'? (valid keys: id, kind, domain, count, base, bases, "
                  "cruise_speed_mps, climb_rate_mps, cruise_altitude_agl_m, battery_wh, "
                  "hover_power_w, cruise_power_w, reserve_fraction, recharge_time_s, "
-                 "terrain_clearance_m, relay_range_m, sensor)", id="unknown-key-with-suggestion"),
+                 "terrain_clearance_m, relay_range_m, sensor, payload_kg, energy, carrier, "
+                 "carrier_slots)", id="unknown-key-with-suggestion"),
     pytest.param("outputs: {", "outputs: {colour: red, ",
                  "scenarios/x.yaml:66: outputs.colour: unknown key 'colour' (valid keys: "
                  "metrics_cell_m, replay)", id="unknown-key-without-suggestion"),
@@ -272,13 +273,15 @@ ERRORS = [
                  "monitor_window_s, got a list of 2 items", id="list-for-mapping"),
     pytest.param("kind: multirotor", "kind: multirotr",
                  "scenarios/x.yaml:22: fleet.types[0].kind: expected one of 'multirotor', "
-                 "'fixed_wing', got 'multirotr'; did you mean 'multirotor'?", id="bad-choice"),
+                 "'fixed_wing', 'wheeled', 'vessel', got 'multirotr'; did you mean "
+                 "'multirotor'?", id="bad-choice"),
     pytest.param("base: north", "base: nroth",
                  "scenarios/x.yaml:25: fleet.types[0].base: unknown base 'nroth'; did you mean "
-                 "'north'? (known bases: north, south)", id="unknown-base"),
+                 "'north'? (known bases and depots: north, south)", id="unknown-base"),
     pytest.param("bases: {north: 3, south: 2}", "bases: {north: 3, depot1: 2}",
-                 "scenarios/x.yaml:40: fleet.types[1].bases.depot1: site 'depot1' is a depot, not "
-                 "a base (known bases: north, south)", id="base-not-of-kind-base"),
+                 "scenarios/x.yaml:40: fleet.types[1].bases.depot1: site 'depot1' is a customer, "
+                 "not a base or depot (known bases and depots: north, south)",
+                 id="base-not-of-kind-base"),
     pytest.param("id: wing", "id: quad",
                  "scenarios/x.yaml:38: fleet.types[1].id: duplicate vehicle type id 'quad' "
                  "(already used by fleet.types[0].id, line 21); ids must be unique",
@@ -351,8 +354,9 @@ ERRORS = [
                  "scenarios/x.yaml:48: fleet.types[1].sensor.camera_fov_deg: expected a number > 0 "
                  "and < 180, got 180", id="camera-fov-range"),
     pytest.param("domain: air", "domain: ground",
-                 "scenarios/x.yaml:23: fleet.types[0].domain: expected one of 'air', got 'ground' "
-                 "(only air vehicles in schema version 1)", id="domain"),
+                 "scenarios/x.yaml:23: fleet.types[0].domain: a multirotor vehicle moves in the "
+                 "air domain, not 'ground' (kinds by domain: air: multirotor, fixed_wing; ground: "
+                 "wheeled; sea: vessel)", id="domain"),
     pytest.param("replay: true", "replay: yes",
                  "scenarios/x.yaml:66: outputs.replay: expected true or false, got 'yes'",
                  id="yes-is-not-a-bool"),
@@ -488,7 +492,8 @@ OVERRIDE_ERRORS = [
                  "outside the terrain (x 0..2000 m, y 0..3000 m)", id="cross-check-after-override"),
     pytest.param("fleet.types[0]={id: quad}",
                  "--set fleet.types[0]={id: quad}: fleet.types[0]: missing required key 'kind' "
-                 "(one of 'multirotor', 'fixed_wing')", id="missing-key-in-overridden-mapping"),
+                 "(one of 'multirotor', 'fixed_wing', 'wheeled', 'vessel')",
+                 id="missing-key-in-overridden-mapping"),
 ]
 
 

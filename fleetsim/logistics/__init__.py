@@ -1,0 +1,1 @@
+"""Logistics: networks for ground and sea vehicles, orders, solvers."""
