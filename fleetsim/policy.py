@@ -351,6 +351,7 @@ BUILTIN_POLICIES = {
     "persistent_patrol": "policies.persistent_patrol:PersistentPatrol",
     "cautious_patrol": "policies.oversight_patrol:CautiousPatrol",
     "autonomous_patrol": "policies.oversight_patrol:AutonomousPatrol",
+    "nearest_dispatch": "policies.nearest_dispatch:NearestDispatch",
 }
 ENTRY_POINT_GROUP = "fleetsim.policies"
 

@@ -847,6 +847,8 @@ class Simulation:
             return (yield from self._drive(v, x, y))
         start = (self.px[v], self.py[v]) if not self.docked[v] else \
             self._position_at(self.carrier_of[v], self.env.now)[:2]
+        if self.state[v] == GROUND and math.hypot(x - start[0], y - start[1]) < 1e-6:
+            return None  # already there, on the ground
         pts = [(x, y)]
         if self._avoid is not None:
             if shapely.intersects_xy(self._no_fly_union, x, y):
@@ -934,6 +936,9 @@ class Simulation:
     def _loaded(self, v: int, k: int, where: str) -> None:
         lg = self.logistics
         tab = lg.table
+        if self.docked[v]:
+            self.px[v], self.py[v], self.pz[v] = self._position_at(self.carrier_of[v],
+                                                                   self.env.now)
         tab.status[k] = CARRIED
         tab.vehicle[k] = v
         lg.carried[v].append(k)

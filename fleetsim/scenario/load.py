@@ -838,7 +838,15 @@ def _zone(z: dict[str, Any], path: str, ctx: Context) -> ZoneSpec:
 def _vehicle_type(t: dict[str, Any], path: str,
                   ctx: Context) -> tuple[VehicleTypeSpec, list[tuple[str, int, str]]]:
     """The vehicle type and its (base, count, yaml path of the base) groups."""
-    if "bases" in t:
+    if t.get("carrier") is not None:
+        for key in ("base", "bases"):
+            if key in t:
+                ctx.fail(child_path(path, key),
+                         f"vehicles with a carrier start on it: give count, not {key}")
+        if "count" not in t:
+            ctx.fail(path, "missing required key 'count' (how many ride on the carriers)")
+        placed = [("", t["count"], child_path(path, "count"))]
+    elif "bases" in t:
         for key in ("count", "base"):
             if key in t:
                 ctx.fail(child_path(path, key), "give either count and base, or bases "
@@ -878,14 +886,6 @@ def _vehicle_type(t: dict[str, Any], path: str,
         t["cruise_altitude_agl_m"] = 0.0
         t["terrain_clearance_m"] = 0.0
         t["climb_rate_mps"] = 1e9
-    if t.get("carrier") is not None:
-        for key in ("base", "bases"):
-            if key in t:
-                ctx.fail(child_path(path, key),
-                         f"vehicles with a carrier start on it: give count, not {key}")
-        if "count" not in t:
-            ctx.fail(path, "missing required key 'count' (how many ride on the carriers)")
-        t = {**t, "base": ""}
     altitude = t.get("cruise_altitude_agl_m", defaults["cruise_altitude_agl_m"])
     s = t["sensor"]
     spath = child_path(path, "sensor")
