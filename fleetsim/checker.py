@@ -56,6 +56,71 @@ policy: {name: random_search}
 """
 
 
+#: The scenario logistics policies are checked on: 4 km square with a road grid,
+#: two depots, vans (one carrying two quadrotors) and quadrotors, Poisson orders.
+LOGISTICS_CHECK_SCENARIO = """
+schema_version: 1
+name: policy_check_logistics
+run: {duration_s: 2400, seed: 11, monitor_window_s: 5}
+world:
+  terrain: {source: flat, size_m: [4000, 4000], spacing_m: 100}
+  zones:
+    - {id: nofly, kind: no_fly, polygon: [[1800, 1800], [2200, 1800], [2200, 2200], [1800, 2200]]}
+  roads: {source: grid, spacing_m: 500, speed_limit_mps: 12, blocked: 3,
+          closures: [{time_s: 900, near: [1250, 1000]}]}
+  sites:
+    - {id: north, kind: depot, position: [1000, 3000], pads: 2, loading_bays: 1,
+       loading_time_s: 45}
+    - {id: south, kind: depot, position: [3000, 1000], pads: 2, loading_bays: 2,
+       loading_time_s: 45, swap_stations: 1, swap_time_s: 60}
+    - {id: lp, kind: launch_point, position: [2000, 3000]}
+fleet:
+  types:
+    - id: van
+      kind: wheeled
+      bases: {north: 1, south: 1}
+      cruise_speed_mps: 12
+      battery_wh: 20000
+      cruise_power_w: 4000
+      recharge_time_s: 600
+      payload_kg: 60
+      carrier_slots: 2
+    - id: quad
+      kind: multirotor
+      bases: {north: 2, south: 2}
+      cruise_speed_mps: 14
+      climb_rate_mps: 4
+      cruise_altitude_agl_m: 60
+      battery_wh: 60
+      hover_power_w: 250
+      cruise_power_w: 220
+      recharge_time_s: 300
+      payload_kg: 3
+      sensor: {footprint_radius_m: 20}
+    - id: rider
+      kind: multirotor
+      carrier: van
+      count: 2
+      cruise_speed_mps: 14
+      climb_rate_mps: 4
+      cruise_altitude_agl_m: 60
+      battery_wh: 60
+      hover_power_w: 250
+      cruise_power_w: 220
+      recharge_time_s: 300
+      payload_kg: 3
+      sensor: {footprint_radius_m: 20}
+logistics:
+  service_time_s: 30
+  demand:
+    - {origin: north, rate_per_hour: 40, area: {rect: [200, 200, 3800, 3800]},
+       weight_range_kg: [0.5, 8], window_s: 1800}
+    - {origin: south, rate_per_hour: 30, area: {rect: [200, 200, 3800, 3800]},
+       weight_range_kg: [0.5, 2.5], window_s: 1800}
+policy: {name: nearest_dispatch}
+"""
+
+
 @dataclass(frozen=True)
 class CheckReport:
     policy: str
@@ -89,8 +154,11 @@ def check_policy(name: str, scenario: Scenario | None = None, *,
         import json
         overrides.append(f"policy.params={json.dumps(params)}")
     if scenario is None:
-        scenario = load_scenario_text(CHECK_SCENARIO, filename="<policy check>",
-                                      overrides=overrides)
+        from fleetsim.policy import policy_class
+
+        logistics = getattr(policy_class(name), "mission", "") == "logistics"
+        scenario = load_scenario_text(LOGISTICS_CHECK_SCENARIO if logistics else CHECK_SCENARIO,
+                                      filename="<policy check>", overrides=overrides)
     digests = []
     run = None
     from fleetsim.world.world import build_world

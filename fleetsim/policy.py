@@ -242,6 +242,9 @@ class Policy:
     """
 
     name: ClassVar[str] = ""
+    #: What the policy is for: ``surveillance`` (search, coverage, patrol) or
+    #: ``logistics`` (orders); the conformance checker picks its scenario by it.
+    mission: ClassVar[str] = "surveillance"
 
     @dataclass(frozen=True)
     class Params:
@@ -353,6 +356,8 @@ BUILTIN_POLICIES = {
     "autonomous_patrol": "policies.oversight_patrol:AutonomousPatrol",
     "nearest_dispatch": "policies.nearest_dispatch:NearestDispatch",
 }
+#: The built-in policies for orders (the others are for surveillance missions).
+LOGISTICS_POLICIES = frozenset({"nearest_dispatch"})
 ENTRY_POINT_GROUP = "fleetsim.policies"
 
 

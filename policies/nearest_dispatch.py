@@ -20,6 +20,7 @@ from policies.logistics_common import Capabilities
 
 class NearestDispatch(Policy):
     name = "nearest_dispatch"
+    mission = "logistics"
 
     @dataclass(frozen=True)
     class Params:

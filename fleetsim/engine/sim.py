@@ -265,6 +265,7 @@ class Simulation:
         #: Where each vehicle goes home to (its base; for a carried vehicle, where it
         #: last left its carrier).
         self.home_xy = [(float(x), float(y)) for x, y in self.home_xy_arr.tolist()]
+        self.home_now = self.home_xy_arr.copy()  # the same, as an array
         self.pads = [simpy.Resource(self.env, capacity=s.pads) for s in sites]
         # Dynamic state, as plain lists for cheap scalar access in the hot path.
         self.state = [GROUND] * n
@@ -744,7 +745,7 @@ class Simulation:
         x, y, z = self._position_at(c, now)
         self.px[v], self.py[v], self.pz[v] = x, y, z
         self.home_xy[v] = (x, y)
-        self.home_xy_arr[v] = (x, y)
+        self.home_now[v] = (x, y)
         self.home_z[v] = z
         self.log.add(now, "launch", v, x=x, y=y, z=z, value=c)
 
@@ -1468,7 +1469,7 @@ class Simulation:
         dur = np.maximum(np.hypot(d[:, 0], d[:, 1]) / spd, np.abs(d[:, 2]) / climb)
         energy = power * dur
         total_e = np.bincount(owner, energy, minlength=len(fast))
-        home = self.home_xy_arr[vs]
+        home = self.home_now[vs]
         far = np.maximum(np.hypot(*(start[:, :2] - home).T), np.maximum.reduceat(
             np.hypot(*(pts[:, :2] - home[owner]).T), first))
         home_z = np.asarray(self.home_z)[vs]

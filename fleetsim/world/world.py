@@ -6,7 +6,6 @@ Built once from the scenario and never changed during a run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Any
 
 import numpy as np

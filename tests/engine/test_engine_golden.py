@@ -21,7 +21,16 @@ import pytest
 
 from fleetsim.checker import CHECK_SCENARIO
 from fleetsim.engine import Simulation
-from fleetsim.policy import BUILTIN_POLICIES, GoTo, Hold, Plan, Policy, ReturnHome, Route
+from fleetsim.policy import (
+    BUILTIN_POLICIES,
+    LOGISTICS_POLICIES,
+    GoTo,
+    Hold,
+    Plan,
+    Policy,
+    ReturnHome,
+    Route,
+)
 from fleetsim.scenario import load_scenario_text
 
 SPEED, CLIMB, AGL = 10.0, 5.0, 50.0
@@ -524,7 +533,7 @@ def assert_legs_tile_the_run(run) -> None:
         assert np.all(energy >= 0.0)
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_POLICIES))
+@pytest.mark.parametrize("name", sorted(set(BUILTIN_POLICIES) - LOGISTICS_POLICIES))
 def test_builtin_policies_runs_tile_time_with_continuous_positions(name):
     sc = load_scenario_text(CHECK_SCENARIO, overrides=[f"policy.name={name}"])
     run = Simulation(sc).run()
