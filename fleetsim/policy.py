@@ -355,9 +355,13 @@ BUILTIN_POLICIES = {
     "cautious_patrol": "policies.oversight_patrol:CautiousPatrol",
     "autonomous_patrol": "policies.oversight_patrol:AutonomousPatrol",
     "nearest_dispatch": "policies.nearest_dispatch:NearestDispatch",
+    "batch_assignment": "policies.batch_assignment:BatchAssignment",
+    "vrp_planner": "policies.vrp_planner:VRPPlanner",
+    "truck_drone": "policies.truck_drone:TruckDrone",
 }
 #: The built-in policies for orders (the others are for surveillance missions).
-LOGISTICS_POLICIES = frozenset({"nearest_dispatch"})
+LOGISTICS_POLICIES = frozenset({"nearest_dispatch", "batch_assignment", "vrp_planner",
+                                "truck_drone"})
 ENTRY_POINT_GROUP = "fleetsim.policies"
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fleetsim.policy import Deliver, Pickup, Plan, Policy, ReturnHome, param, positive
-from policies.logistics_common import Capabilities
+from fleetsim.policy import Policy, param, positive
+from policies.logistics_common import Capabilities, dispatch_nearest
 
 
 class NearestDispatch(Policy):
@@ -43,27 +43,4 @@ class NearestDispatch(Policy):
             return []
         prio = orders.priority[waiting]
         waiting = waiting[np.lexsort((waiting, prio))]
-        pos = fleet.positions(idle)[:, :2]
-        usable = self.cap.usable_wh(fleet, idle)
-        free = np.ones(len(idle), dtype=bool)
-        plans = []
-        for k in waiting.tolist():
-            if not free.any():
-                break
-            origin = orders.origin_xy[k]
-            dest = orders.dest_xy[k]
-            ok = free & (self.cap.payload[idle] >= orders.weight_kg[k])
-            if not ok.any():
-                continue
-            d = np.hypot(*(pos - origin).T)
-            for j in np.argsort(np.where(ok, d, np.inf), kind="stable").tolist():
-                if not ok[j]:
-                    break
-                v = int(idle[j])
-                need = self.cap.trip_energy_wh(
-                    fleet, v, [pos[j], origin, dest, fleet.home_xy[v]])
-                if need * self.params.energy_margin <= usable[j]:
-                    plans.append(Plan(v, [Pickup(k), Deliver(k), ReturnHome()]))
-                    free[j] = False
-                    break
-        return plans
+        return dispatch_nearest(self.cap, fleet, waiting, idle, self.params.energy_margin)

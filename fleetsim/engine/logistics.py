@@ -204,10 +204,14 @@ class Logistics:
             self.networks["sea"] = Network(world.water.graph, world.water.kind)
         # How far off its network a place may be and still be reached (a short
         # connector at each end of a trip): twice the network's typical edge.
+        # Connectors are driven at the network's typical (median) speed limit.
         self.snap_m: dict[str, float] = {}
+        self.connector_mps: dict[str, float] = {}
         for domain, net in self.networks.items():
             lengths = [d["length_m"] for _, _, d in net.graph.edges(data=True)]
+            limits = [d.get("speed_mps", math.inf) for _, _, d in net.graph.edges(data=True)]
             self.snap_m[domain] = 2.0 * float(np.median(lengths)) if lengths else 0.0
+            self.connector_mps[domain] = float(np.median(limits)) if limits else math.inf
         self.bays: dict[int, simpy.Resource] = {}
         self.stock: dict[int, simpy.Container | None] = {}
         self.swaps: dict[int, tuple[simpy.Resource, float]] = {}
@@ -306,11 +310,11 @@ class Logistics:
         if p is None:
             return None
         spd = sim.speed[v]
-        xs = [px] + p.xy[:, 0].tolist() + [x]
-        ys = [py] + p.xy[:, 1].tolist() + [y]
+        xs = p.xy[:, 0].tolist() + [x]
+        ys = p.xy[:, 1].tolist() + [y]
         limits = np.minimum(p.speed_limits_mps, spd).tolist()
-        speeds = [spd] + limits + [spd]
-        return xs[1:], ys[1:], speeds, p.nodes
+        conn = min(spd, self.connector_mps[domain])
+        return xs, ys, [conn] + limits + [conn], p.nodes
 
     def detour(self, v: int, x: float, y: float, straight: float) -> float:
         """How much longer than the straight line home is the way home on the vehicle's
@@ -346,24 +350,24 @@ class Logistics:
             (x0, y0), (x1, y1) = net.xy[u], net.xy[w]
             sim.log.add(env.now, "road_closed", x=float(x0 + x1) / 2, y=float(y0 + y1) / 2,
                         value=float(math.hypot(x1 - x0, y1 - y0)), detail=f"{u}-{w}")
-            for v, (nodes, first_leg) in sorted(self.driving.items()):
+            for v, (nodes, connector) in sorted(self.driving.items()):
                 if sim.domain[v] != "ground":
                     continue
                 hit = _edge_index(nodes, u, w)
                 if hit < 0:
                     continue
-                # Which edge of the path is it on now? Leg first_leg + 1 + i runs
-                # nodes[i] -> nodes[i + 1] (leg first_leg is the connector to nodes[0]).
-                k = sim.current_leg_index(v) - first_leg - 1
+                # Which edge of its path is it on now? Its block's legs are the connector
+                # to nodes[0] (if any), then nodes[i] -> nodes[i + 1].
+                k = sim.current_leg_index(v) - (1 if connector else 0)
                 if k > hit:
                     continue  # already past the closed road
-                if k == hit:  # on the closed road: turn back to where it came from
+                if k == hit:  # on the closed road: it turns back to where it came from
                     back = nodes[k]
-                elif k < 0:
+                elif k < 0:  # still joining the network
                     back = nodes[0]
-                else:
+                else:  # on an open road before it: on to that road's end
                     back = nodes[k + 1]
-                sim.reroute(v, back, turn_back=(k == hit))
+                sim.reroute(v, back)
 
 
 def _edge_index(nodes: tuple[int, ...], u: int, w: int) -> int:

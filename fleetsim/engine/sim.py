@@ -802,6 +802,8 @@ class Simulation:
         why not (``no_route``, ``unreachable``). A road closing ahead of it makes it
         re-route from where it is."""
         lg = self.logistics
+        if math.hypot(x - self.px[v], y - self.py[v]) < 1e-6:
+            return None  # already there
         from_node = None
         while True:
             p = lg.path(v, x, y, from_node)

@@ -49,7 +49,9 @@ class EngineFleetView:
         return None if lg is None else lg.view
 
     def idle(self) -> np.ndarray:
-        return np.flatnonzero(np.asarray(self._sim.waiting, dtype=bool))
+        s = self._sim
+        return np.flatnonzero(np.asarray(s.waiting, dtype=bool) | np.asarray(s.asking,
+                                                                             dtype=bool))
 
     def load_kg(self, vehicles=None) -> np.ndarray:
         idx = self._index(vehicles)
@@ -73,10 +75,14 @@ class EngineFleetView:
         surface = ~self._air[idx]
         if lg is not None and surface.any():
             for k in np.flatnonzero(surface).tolist():
-                net = lg.networks[s.domain[int(idx[k])]]
+                v = int(idx[k])
+                domain = s.domain[v]
+                net = lg.networks[domain]
                 na, da = net.nearest_node(*a[k])
                 nb, db = net.nearest_node(*b[k])
-                v = int(idx[k])
+                if db > lg.snap_m[domain]:  # off its network: it cannot get there
+                    out[k] = np.inf
+                    continue
                 times = net.travel_times_from(nb, s.speed[v])
                 out[k] = float(times[na]) + (da + db) / s.speed[v]
         return _ro(out)
@@ -100,10 +106,37 @@ class EngineFleetView:
                        if t0s else None)
         return out
 
+    def _still(self, idx: np.ndarray) -> np.ndarray:
+        """Which of ``idx`` are waiting for a plan, not docked: their current leg is the
+        last one opened (a hold or a parked leg, or the leg that just ended)."""
+        s = self._sim
+        still = np.asarray(s.waiting, dtype=bool)[idx] | np.asarray(s.asking, dtype=bool)[idx]
+        if self._any_docked:
+            still &= ~np.asarray(s.docked, dtype=bool)[idx]
+        return still & (np.asarray(s.cur_leg, dtype=np.int64)[idx] >= 0)
+
+    def _fast_rows(self, idx: np.ndarray):
+        """(rows of vehicles ``idx`` waiting for a plan, mask) in one numpy pass."""
+        still = self._still(idx)
+        rows = self._sim.legs.a[np.asarray(self._sim.cur_leg, dtype=np.int64)[idx[still]]]
+        return rows, still
+
     def positions(self, vehicles=None) -> np.ndarray:
         s, now = self._sim, self.now_s
         idx = self._index(vehicles)
         out = np.empty((len(idx), 3))
+        if len(idx) > 8:
+            rows, still = self._fast_rows(idx)
+            if still.any():
+                t0, t1 = rows[:, L_T0], rows[:, L_T1]
+                span = np.where(np.isfinite(t1) & (t1 > t0), t1 - t0, np.inf)
+                f = np.clip((now - t0) / span, 0.0, 1.0)[:, None]
+                out[still] = rows[:, L_X0:L_X0 + 3] + f * (rows[:, L_X1:L_X1 + 3]
+                                                           - rows[:, L_X0:L_X0 + 3])
+                rest = np.flatnonzero(~still)
+                if len(rest):
+                    out[rest] = self.positions(idx[rest])
+                return _ro(out)
         for k, (v, row) in enumerate(zip(idx.tolist(), self._rows(idx), strict=True)):
             if self._any_docked and s.docked[v]:  # riding on its carrier: where that is
                 out[k] = s._position_at(s.carrier_of[v], now)
@@ -122,6 +155,17 @@ class EngineFleetView:
         s, now = self._sim, self.now_s
         idx = self._index(vehicles)
         out = np.empty(len(idx))
+        if len(idx) > 8:
+            rows, still = self._fast_rows(idx)
+            if still.any():
+                t0, t1 = rows[:, L_T0], rows[:, L_T1]
+                span = np.where(np.isfinite(t1) & (t1 > t0), t1 - t0, np.inf)
+                f = np.clip((now - t0) / span, 0.0, 1.0)
+                out[still] = rows[:, L_B] + rows[:, L_E] - f * rows[:, L_E]
+                rest = np.flatnonzero(~still)
+                if len(rest):
+                    out[rest] = self.battery_wh(idx[rest])
+                return _ro(np.maximum(out, 0.0))
         for k, (v, row) in enumerate(zip(idx.tolist(), self._rows(idx), strict=True)):
             if row is None:
                 out[k] = s.battery[v]
