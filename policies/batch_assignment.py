@@ -9,7 +9,8 @@ vehicle is to the order's depot, the depot's loading time, travel on to the
 destination and the hand-over (see :mod:`policies.logistics_common`). A pair is
 forbidden (``inf``) when the order is heavier than the vehicle's payload or when
 the trip from where the vehicle is to the depot, the destination and back home,
-times ``energy_margin``, needs more than its battery above the reserve. The
+times ``energy_margin``, needs more than its battery above the reserve (and for
+air vehicles when the destination is in a no-fly zone). The
 Hungarian method (:func:`fleetsim.logistics.solvers.assign_min_time`) then pairs
 as many vehicles and orders as possible at least total time; each pair becomes
 ``Pickup, Deliver, ReturnHome``. Orders left over wait for the next period.
@@ -60,7 +61,8 @@ class BatchAssignment(Policy):
         usable = cap.usable_wh(fleet, vehicles)
         bad = (need * self.params.energy_margin > usable[:, None]) \
             | (cap.payload[vehicles][:, None] < ov.weight_kg[orders][None, :]) \
-            | ~np.isfinite(cost)
+            | ~np.isfinite(cost) \
+            | (cap.air[vehicles][:, None] & cap.no_fly_at(ov.dest_xy[orders])[None, :])
         cost[bad] = np.inf
         return cost
 

@@ -9,47 +9,50 @@ a small state machine:
     whose destinations lie within ``cluster_radius_m`` of that one's, oldest first,
     up to its payload. It loads them and drives to the batch's launch point: the
     ``launch_point`` site nearest the destinations' centroid if one lies within
-    ``cluster_radius_m`` of it, else the centroid itself.
+    ``cluster_radius_m`` of it, else the centroid itself (the van drives there on
+    the roads, with a short connector off them at the end). A batch with nothing
+    for the drones (see below) skips the launch point: the van delivers it itself.
 ``outbound``
     On its way. When it stops (its plan is done) it is at the launch point; the
     batch orders a drone of this van can carry (payload) and reach from there and
     back (the energy estimate of :class:`policies.logistics_common.Capabilities`
-    times ``energy_margin``, against a full battery above the reserve) are for the
-    drones, the others for the van.
+    times ``energy_margin``, against a full battery above the reserve; not in a
+    no-fly zone, not where the van stands) are for the drones, the others for the
+    van.
 ``launch``
     Stopped at the launch point. Every docked, idle drone takes the next drone order
     still on the van that it can fly with its battery now: it takes the order from
     the van, delivers it and flies back to the van, lands and recharges (then asks
-    again, ``recharged``). Once every drone is back on the van and idle and none
-    was sent out, the van delivers what is still on board (nearest destination
-    next) and goes home to recharge (``away``); then the cycle repeats.
+    again, ``recharged``). Once every drone is back on the van and none was sent
+    out (idle, or still recharging when no drone order is left on board), the van
+    delivers what is still on board (nearest destination next) and goes home to
+    recharge (``away``); then the cycle repeats.
 
 Drones riding on a van are only given a plan while the van stands still, waiting
 for its own plan: a docked drone launches from wherever its van is, so they
 never launch from a moving van. A drone found idle off its van (its plan was
 refused, say) delivers what it carries and flies back to the van; the van waits
 for it. Vehicles neither carrying nor carried are served as
-:class:`policies.nearest_dispatch.NearestDispatch` serves them, on the orders the
-vans did not take in the same decision.
+:class:`policies.nearest_dispatch.NearestDispatch` serves them
+(:func:`policies.logistics_common.dispatch_nearest`), on the orders the vans did
+not take in the same decision.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import shapely
 
 from fleetsim.engine.logistics import DELIVERED, FAILED
 from fleetsim.policy import Deliver, GoTo, Pickup, Plan, Policy, ReturnHome, param, positive
-from policies.logistics_common import Capabilities
-from policies.nearest_dispatch import NearestDispatch
+from policies.logistics_common import Capabilities, dispatch_nearest
 
 _HOME, _OUTBOUND, _LAUNCH, _AWAY = "home", "outbound", "launch", "away"
-#: How near (m) its base a vehicle must stand to be "at its depot".
-_AT_BASE_M = 1.0
+#: How near (m) two places must be to count as the same (a van at its depot, a
+#: destination where the van stands: the van hands that order over itself).
+_SAME_PLACE_M = 1.0
 
 
 @dataclass
@@ -64,37 +67,6 @@ class _Trip:
     given: list[int] = field(default_factory=list)
     #: When it was last sent home from elsewhere (not twice at one instant).
     sent_home_s: float = -1.0
-
-
-class _Unclaimed:
-    """An order view whose ``waiting()`` leaves out the orders already planned now."""
-
-    def __init__(self, orders, claimed: set[int]) -> None:
-        self._orders = orders
-        self._claimed = np.array(sorted(claimed), dtype=np.int64)
-
-    def waiting(self) -> np.ndarray:
-        w = self._orders.waiting()
-        return w[~np.isin(w, self._claimed)] if len(self._claimed) else w
-
-    def __getattr__(self, name):
-        return getattr(self._orders, name)
-
-
-class _PlainFleet:
-    """The fleet as :class:`NearestDispatch` should see it here: only the vehicles it
-    serves are idle, and only the orders nobody took in this decision wait."""
-
-    def __init__(self, fleet, idle: np.ndarray, claimed: set[int]) -> None:
-        self._fleet = fleet
-        self._idle = idle
-        self.orders = None if fleet.orders is None else _Unclaimed(fleet.orders, claimed)
-
-    def idle(self) -> np.ndarray:
-        return self._idle
-
-    def __getattr__(self, name):
-        return getattr(self._fleet, name)
 
 
 class TruckDrone(Policy):
@@ -113,11 +85,6 @@ class TruckDrone(Policy):
         self.cap = Capabilities(ctx)
         lps = [s.xy for s in ctx.world.sites if s.kind == "launch_point"]
         self.launch_points = np.array(lps, dtype=np.float64).reshape(-1, 2)
-        no_fly = [z.polygon for z in ctx.world.zones if z.kind == "no_fly"]
-        self.no_fly = shapely.union_all(no_fly) if no_fly else None
-        self.plain = NearestDispatch()
-        self.plain.reset(dataclasses.replace(
-            ctx, params=NearestDispatch.Params(energy_margin=self.params.energy_margin)))
         self.trucks: list[int] | None = None  # set at the first decision (needs the fleet)
 
     def _setup(self, fleet) -> None:
@@ -148,10 +115,21 @@ class TruckDrone(Policy):
         for c in self.trucks:
             if c in idle_set:  # only a van standing still gets (or lets its drones get) work
                 plans += self._truck(now_s, fleet, c, idle_set, claimed)
-        plain = idle[self.plain_mask[idle]] if len(idle) else idle
-        if len(plain):
-            plans += self.plain.decide(now_s, _PlainFleet(fleet, plain, claimed), requests)
+        plans += self._plain(fleet, idle, claimed)
         return plans
+
+    def _plain(self, fleet, idle: np.ndarray, claimed: set[int]) -> list[Plan]:
+        """Vehicles neither carrying nor carried: as ``nearest_dispatch`` serves them
+        (the same choice of vehicles and order of orders), on the orders left."""
+        idle = idle[self.plain_mask[idle] & (self.cap.payload[idle] > 0)] if len(idle) else idle
+        orders = fleet.orders
+        waiting = orders.waiting()
+        if claimed:
+            waiting = waiting[~np.isin(waiting, sorted(claimed))]
+        if not len(idle) or not len(waiting):
+            return []
+        waiting = waiting[np.lexsort((waiting, orders.priority[waiting]))]
+        return dispatch_nearest(self.cap, fleet, waiting, idle, self.params.energy_margin)
 
     def _truck(self, now_s, fleet, c: int, idle: set[int], claimed: set[int]) -> list[Plan]:
         trip = self.trips[c]
@@ -162,27 +140,34 @@ class TruckDrone(Policy):
         # Drones idle off the van: deliver what they carry and come back.
         plans = [Plan(d, [Deliver(k) for k in fleet.orders.carried_by(d)] + [ReturnHome()])
                  for d in live if d in idle and not docked[d]]
-        all_back = all(docked.values()) and all(d in idle for d in live)
         pos = fleet.positions([c])[0, :2]
         if trip.phase == _OUTBOUND:  # its plan is done: it stands at the launch point
             self._arrive(fleet, c, trip, pos, live)
         if trip.phase == _LAUNCH:
-            plans += self._launch(fleet, c, trip, live, idle, docked)
-            if not plans and all_back:
+            sent, left = self._launch(fleet, c, trip, live, idle, docked)
+            plans += sent
+            # All back on the van: waiting for work (or recharging on it, if no drone
+            # order is left for them to recharge for; a drone taking its order off
+            # the van is neither). The van may go.
+            states = fleet.states(live).tolist() if live else []
+            back = all(docked.values()) and all(
+                d in idle or (not left and s == "charging")
+                for d, s in zip(live, states, strict=True))
+            if not plans and back:
                 plans.append(self._leave(fleet, c, pos))
             return plans
         if plans or not all(docked.values()):
             return plans  # wait for its drones
         home = fleet.home_xy[c]
-        if math.hypot(pos[0] - home[0], pos[1] - home[1]) > _AT_BASE_M:
+        if math.hypot(pos[0] - home[0], pos[1] - home[1]) > _SAME_PLACE_M:
             if trip.sent_home_s == now_s:
                 return []
             self.trips[c] = _Trip(phase=_AWAY, sent_home_s=now_s)
             return [Plan(c, [ReturnHome()])]
         trip.phase = _HOME
-        return self._load(fleet, c, pos, claimed)
+        return self._load(fleet, c, pos, live, claimed)
 
-    def _load(self, fleet, c: int, pos, claimed: set[int]) -> list[Plan]:
+    def _load(self, fleet, c: int, pos, live: list[int], claimed: set[int]) -> list[Plan]:
         """A batch for van ``c`` at its depot: load it and drive to its launch point."""
         orders = fleet.orders
         payload = float(self.cap.payload[c])
@@ -193,7 +178,7 @@ class TruckDrone(Policy):
         if not waiting:
             return []
         origin = orders.origin_xy[waiting]
-        here = np.hypot(origin[:, 0] - home[0], origin[:, 1] - home[1]) <= _AT_BASE_M
+        here = np.hypot(origin[:, 0] - home[0], origin[:, 1] - home[1]) <= _SAME_PLACE_M
         waiting = [k for k, ok in zip(waiting, here.tolist(), strict=True) if ok]
         weight = orders.weight_kg
         dest = orders.dest_xy
@@ -212,10 +197,16 @@ class TruckDrone(Policy):
             need = self.cap.trip_energy_wh(fleet, c, [pos, lp, home])
             if need * self.params.energy_margin > usable:
                 continue
-            self.trips[c] = _Trip(phase=_OUTBOUND, batch=batch,
-                                  launch_xy=(float(lp[0]), float(lp[1])))
             claimed.update(batch)
-            return [Plan(c, [Pickup(k) for k in batch] + [GoTo(float(lp[0]), float(lp[1]))])]
+            lp = (float(lp[0]), float(lp[1]))
+            loads = [Pickup(k) for k in batch]
+            if not any(self._for_drones(fleet, k, lp, live) for k in batch):
+                # Nothing for the drones: no need to stop at the launch point.
+                self.trips[c] = _Trip(phase=_AWAY)
+                return [Plan(c, loads + [Deliver(k) for k in self._tour(fleet, batch, pos)]
+                             + [ReturnHome()])]
+            self.trips[c] = _Trip(phase=_OUTBOUND, batch=batch, launch_xy=lp)
+            return [Plan(c, loads + [GoTo(*lp)])]
         return []
 
     def _launch_point(self, centroid: np.ndarray) -> np.ndarray:
@@ -231,19 +222,26 @@ class TruckDrone(Policy):
         trip.phase = _LAUNCH
         trip.launch_xy = (float(pos[0]), float(pos[1]))
         on_board = set(fleet.orders.carried_by(c))
-        trip.drone_orders = [k for k in trip.batch if k in on_board and any(
-            self._can_fly(fleet, d, k, trip.launch_xy, self.full_wh[d]) for d in live)]
+        trip.drone_orders = [k for k in trip.batch
+                             if k in on_board and self._for_drones(fleet, k, trip.launch_xy, live)]
         trip.given = []
 
+    def _for_drones(self, fleet, k: int, launch_xy, drones: list[int]) -> bool:
+        """Is order ``k`` for ``drones`` (a van's): one of them can fly it from the van at
+        ``launch_xy`` on a full battery, and it is not where the van stands?"""
+        dest = fleet.orders.dest_xy[k]
+        if math.hypot(dest[0] - launch_xy[0], dest[1] - launch_xy[1]) <= _SAME_PLACE_M:
+            return False
+        return any(self._can_fly(fleet, d, k, launch_xy, self.full_wh[d]) for d in drones)
+
     def _launch(self, fleet, c: int, trip: _Trip, live: list[int], idle: set[int],
-                docked: dict[int, bool]) -> list[Plan]:
-        """Send each docked, idle drone of van ``c`` (standing still) with one order."""
+                docked: dict[int, bool]) -> tuple[list[Plan], list[int]]:
+        """Send each docked, idle drone of van ``c`` (standing still) with one order;
+        returns the plans and the drone orders still on the van, given to none."""
         on_board = set(fleet.orders.carried_by(c))
         queue = [k for k in trip.drone_orders if k in on_board and k not in trip.given]
         plans = []
         for d in live:
-            if not queue:
-                break
             if d not in idle or not docked[d]:
                 continue
             carried = fleet.orders.carried_by(d)
@@ -257,7 +255,7 @@ class TruckDrone(Policy):
                     queue.remove(k)
                     trip.given.append(k)
                     break
-        return plans
+        return plans, queue
 
     def _can_fly(self, fleet, d: int, k: int, launch_xy, usable_wh: float) -> bool:
         """Can drone ``d`` take order ``k`` from the van at ``launch_xy`` and come back?"""
@@ -265,7 +263,7 @@ class TruckDrone(Policy):
         if self.cap.payload[d] < orders.weight_kg[k]:
             return False
         dest = orders.dest_xy[k]
-        if self.no_fly is not None and shapely.intersects_xy(self.no_fly, *dest):
+        if self.cap.no_fly_at(dest)[0]:
             return False
         need = self.cap.trip_energy_wh(fleet, d, [launch_xy, dest, launch_xy])
         return need * self.params.energy_margin <= usable_wh
@@ -275,12 +273,20 @@ class TruckDrone(Policy):
         orders = fleet.orders
         left = [k for k in orders.carried_by(c)
                 if orders.status[k] not in (DELIVERED, FAILED)]
+        self.trips[c] = _Trip(phase=_AWAY)
+        return Plan(c, [Deliver(k) for k in self._tour(fleet, left, pos)] + [ReturnHome()])
+
+    @staticmethod
+    def _tour(fleet, orders_: list[int], pos) -> list[int]:
+        """``orders_`` in delivery order from ``pos``: the nearest destination next
+        (straight line; ties: the given order)."""
+        dest = fleet.orders.dest_xy
+        left = list(orders_)
         route = []
         x, y = float(pos[0]), float(pos[1])
-        while left:  # nearest destination next (straight line; ties: loading order)
-            d = [math.hypot(orders.dest_xy[k][0] - x, orders.dest_xy[k][1] - y) for k in left]
+        while left:
+            d = [math.hypot(dest[k][0] - x, dest[k][1] - y) for k in left]
             k = left.pop(int(np.argmin(d)))
             route.append(k)
-            x, y = (float(v) for v in orders.dest_xy[k])
-        self.trips[c] = _Trip(phase=_AWAY)
-        return Plan(c, [Deliver(k) for k in route] + [ReturnHome()])
+            x, y = float(dest[k][0]), float(dest[k][1])
+        return route

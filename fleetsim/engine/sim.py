@@ -253,7 +253,7 @@ class Simulation:
         for c in self.carrier_of:
             if c >= 0:
                 self.is_carrier[c] = True
-        self.docked = [c >= 0 for c in self.carrier_of]
+        self.docked = np.array([c >= 0 for c in self.carrier_of], dtype=bool).reshape(-1)
         self.dock_t = [0.0] * n
         self.leg_hist: dict[int, list[int]] = {v: [] for v in range(n) if self.is_carrier[v]}
         self.cur_item: list[tuple | None] = [None] * n
@@ -273,7 +273,8 @@ class Simulation:
         self.px = [float(x) for x in self.home_xy_arr[:, 0]]
         self.py = [float(y) for y in self.home_xy_arr[:, 1]]
         self.pz = list(self.home_z)
-        self.cur_leg = [-1] * n
+        # As numpy arrays: the fleet view reads them for many vehicles at once.
+        self.cur_leg = np.full(n, -1, dtype=np.int64)
         # What each vehicle is flying now: the ids of its legs (a route block, or one
         # leg) and their start times. A route block that ends normally can be
         # continued by later routes (``blk_open``).
@@ -281,8 +282,8 @@ class Simulation:
         self.blk_ids: list[list[int]] = [[] for _ in range(n)]
         self.blk_open = [False] * n
         self.queue: list[deque] = [deque() for _ in range(n)]
-        self.waiting = [False] * n  # idle (hovering or parked) until a plan comes
-        self.asking = [False] * n  # its request is being decided right now
+        self.waiting = np.zeros(n, dtype=bool)  # idle (hovering or parked) until a plan comes
+        self.asking = np.zeros(n, dtype=bool)  # its request is being decided right now
         self.engine_control = [False] * n
         self.end_xy = [(x, y) for x, y in zip(self.px, self.py, strict=True)]
         self.end_t = [0.0] * n
