@@ -244,11 +244,14 @@ class VRPPlanner(Policy):
             reach_m = np.floor(np.maximum(usable, 0.0) / per_m)
         else:  # driving takes no energy
             reach_m = np.where(usable > 0, np.inf, 0.0)
-        ok = reach_m > 0
-        if not ok.any():
+        # No route serves fewer than one order: at most one vehicle per order, the
+        # ones with the longest range (then the lowest index).
+        best = np.lexsort((vehicles, -reach_m))[: m - 1]
+        best = np.sort(best[reach_m[best] > 0])
+        if not len(best):
             return None
-        vehicles = vehicles[ok]
-        reach_m = reach_m[ok]
+        vehicles = vehicles[best]
+        reach_m = reach_m[best]
         max_d = np.full(len(vehicles), NO_LIMIT, dtype=np.int64)
         bounded = reach_m < 1e15
         max_d[bounded] = reach_m[bounded].astype(np.int64)

@@ -135,7 +135,7 @@ class OrderView:
 
     def waiting(self) -> np.ndarray:
         """Indexes of the orders created and in no vehicle's plan, oldest first."""
-        return np.flatnonzero(self._lg.table.status[: self._lg.n_created] == WAITING)
+        return np.array(sorted(self._lg.waiting), dtype=np.int64)
 
     @property
     def status(self) -> np.ndarray:
@@ -194,6 +194,8 @@ class Logistics:
         self.transfer_s = float(spec.transfer_time_s)
         self.table = OrderTable(sim)
         self.n_created = 0
+        #: Waiting orders (as the keys of a dict: a set with a stable order).
+        self.waiting: dict[int, None] = {}
         env = sim.env
         world = sim.world
         self.networks: dict[str, Network] = {}
@@ -240,6 +242,14 @@ class Logistics:
     def orders_table(self) -> Table:
         return self.table.table(self.n_created)
 
+    def set_status(self, k: int, status: int) -> None:
+        """Change order ``k``'s status, keeping the set of waiting orders."""
+        self.table.status[k] = status
+        if status == WAITING:
+            self.waiting[k] = None
+        else:
+            self.waiting.pop(k, None)
+
     def process(self):
         """Create the orders at their times."""
         sim, tab = self.sim, self.table
@@ -249,6 +259,7 @@ class Logistics:
             if t > env.now:
                 yield env.timeout(t - env.now)
             self.n_created = k + 1
+            self.waiting[k] = None
             sim.log.add(t, "order_created", target=k, x=float(tab.dest_xy[k, 0]),
                         y=float(tab.dest_xy[k, 1]), value=float(tab.weight_kg[k]),
                         detail=tab.site_ids[tab.origin[k]])
@@ -260,7 +271,7 @@ class Logistics:
         if tab.status[k] == CARRIED and v >= 0 and k in self.carried[v]:
             self.carried[v].remove(k)
             self.load_kg[v] -= float(tab.weight_kg[k])
-        tab.status[k] = FAILED
+        self.set_status(k, FAILED)
         self.sim.log.add(self.sim.env.now, "order_failed", v, target=k, detail=reason)
 
     def fail_carried(self, v: int, reason: str) -> None:
@@ -272,7 +283,7 @@ class Logistics:
         tab = self.table
         for k in orders:
             if tab.status[k] == ASSIGNED and tab.vehicle[k] == v:
-                tab.status[k] = WAITING
+                self.set_status(k, WAITING)
                 tab.vehicle[k] = -1
                 self.sim._request(-1, "order", k)
 
@@ -280,7 +291,7 @@ class Logistics:
         tab = self.table
         if tab.status[k] == ASSIGNED and tab.vehicle[k] == v:
             return
-        tab.status[k] = ASSIGNED
+        self.set_status(k, ASSIGNED)
         tab.vehicle[k] = v
         self.sim.log.add(self.sim.env.now, "order_assigned", v, target=k)
 

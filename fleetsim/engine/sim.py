@@ -851,8 +851,9 @@ class Simulation:
             return (yield from self._drive(v, x, y))
         start = (self.px[v], self.py[v]) if not self.docked[v] else \
             self._position_at(self.carrier_of[v], self.env.now)[:2]
-        if self.state[v] == GROUND and math.hypot(x - start[0], y - start[1]) < 1e-6:
-            return None  # already there, on the ground
+        if self.state[v] == GROUND and not self.docked[v] and \
+                math.hypot(x - start[0], y - start[1]) < 1e-6:
+            return None  # already there, on the ground (a docked one takes off all the same)
         pts = [(x, y)]
         if self._avoid is not None:
             if shapely.intersects_xy(self._no_fly_union, x, y):
@@ -943,7 +944,7 @@ class Simulation:
         if self.docked[v]:
             self.px[v], self.py[v], self.pz[v] = self._position_at(self.carrier_of[v],
                                                                    self.env.now)
-        tab.status[k] = CARRIED
+        lg.set_status(k, CARRIED)
         tab.vehicle[k] = v
         lg.carried[v].append(k)
         lg.load_kg[v] += float(tab.weight_kg[k])
@@ -978,7 +979,7 @@ class Simulation:
             self._close_leg(v)
         lg.carried[v].remove(k)
         lg.load_kg[v] -= float(tab.weight_kg[k])
-        tab.status[k] = DELIVERED
+        lg.set_status(k, DELIVERED)
         self.log.add(self.env.now, "delivered", v, target=k, x=self.px[v], y=self.py[v],
                      z=self.pz[v], value=self.env.now - float(tab.created_s[k]))
 
@@ -1562,7 +1563,7 @@ class Simulation:
             keep = set(picks)
             for k in old:
                 if k not in keep and tab.status[k] == ASSIGNED and tab.vehicle[k] == v:
-                    tab.status[k] = WAITING  # the policy re-planned it: no new request
+                    lg.set_status(k, WAITING)  # the policy re-planned it: no new request
                     tab.vehicle[k] = -1
         states = ORDER_STATES
         c = self.carrier_of[v]

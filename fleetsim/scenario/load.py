@@ -234,7 +234,7 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
                 "source": s.roads.source, "path": s.roads.path,
                 "extent": None if s.roads.extent is None else list(s.roads.extent),
                 "spacing_m": s.roads.spacing_m, "speed_limit_mps": s.roads.speed_limit_mps,
-                "blocked": s.roads.blocked,
+                "blocked": s.roads.blocked, "seed": s.roads.seed,
                 "closures": [{"time_s": c.time_s, "near": list(c.near)}
                              for c in s.roads.closures]},
             "water": None if s.water is None else {
@@ -972,7 +972,7 @@ def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,
         if "path" not in r:
             ctx.fail(path, "missing required key 'path' (a GeoJSON file of LineStrings, "
                            "relative to the scenario's folder)")
-        for key in ("extent", "spacing_m", "blocked"):
+        for key in ("extent", "spacing_m", "blocked", "seed"):
             if r.get(key) is not None:
                 ctx.fail(child_path(path, key), f"{key} applies to generated roads (grid, "
                                                 "planar), not to geojson")

@@ -93,6 +93,9 @@ class RoadsSpec:
     speed_limit_mps: float = 13.9
     #: Roads of a generated network that are missing (blocked) from the start.
     blocked: int = 0
+    #: Seed of a generated network (None: drawn from the run's seed, so the map
+    #: changes with it; give one to keep the map fixed across replications).
+    seed: int | None = None
     closures: tuple[ClosureSpec, ...] = ()
 
 

@@ -823,6 +823,7 @@ ROADS = Record({
     "spacing_m": opt(POSITIVE),
     "speed_limit_mps": opt(POSITIVE),
     "blocked": opt(Integer(ge=0, le=100_000)),
+    "seed": opt(Integer(ge=0, nullable=True)),
     "closures": opt(ListOf(Record({
         "time_s": req(NON_NEGATIVE),
         "near": req(POINT),

@@ -181,8 +181,10 @@ def _networks(scenario: Scenario, terrain: Terrain, streams: RandomStreams) -> t
             else:
                 extent = spec.extent or terrain.bounds
                 make = grid_network if spec.source == "grid" else planar_network
+                rng = streams.get("roads") if spec.seed is None else \
+                    RandomStreams(spec.seed).get("roads")
                 roads = make(extent, spec.spacing_m, spec.speed_limit_mps,
-                             blocked=spec.blocked, rng=streams.get("roads"))
+                             blocked=spec.blocked, rng=rng)
         except ValueError as exc:
             raise fail("world.roads", f"cannot build the road network: {exc}") from None
     sea = any(t.domain == "sea" for t in scenario.vehicle_types)

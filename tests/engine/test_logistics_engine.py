@@ -353,9 +353,10 @@ def test_the_charging_queue_matches_erlang_c():
 
     Tolerance: 29,500 customers after a warm-up of 500. Waits at rho = 0.7 are
     strongly correlated from customer to customer, so the mean wait is the noisy
-    statistic: over 20 seeds its relative error had sd 3.5 % (max 8 %), so 15 % is
-    over 4 sd. The share of customers that wait (Erlang C's C(c, a)) is tighter:
-    sd 1.1 %, tolerance 6 %.
+    statistic (for M/M/1 at this load the asymptotic relative sd is ~4.5 % at this
+    size): over 20 seeds its relative error had sd 5.6 % (max 12.7 %), so the
+    tolerance is 20 % (3.6 sd). The share of customers that wait (Erlang C's C(c, a))
+    is tighter: sd 1.6 % (max 2.8 %), tolerance 6 % (3.8 sd).
     """
     c, mean_s, rho = 3, 600.0, 0.7
     lam = rho * c / mean_s  # per second
@@ -422,4 +423,4 @@ policy: {{name: nearest_dispatch}}
     erlang_c = last / (terms + last)
     wq = erlang_c / (c * mu - lam)
     assert abs(np.mean(waits > 1e-9) - erlang_c) / erlang_c < 0.06
-    assert abs(waits.mean() - wq) / wq < 0.15
+    assert abs(waits.mean() - wq) / wq < 0.20
