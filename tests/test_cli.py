@@ -29,6 +29,8 @@ SHORT = {
     "swarm_10k": ["run.duration_s=600", "fleet.types[0].bases={sw: 50, se: 50, nw: 50, ne: 50}"],
     "coastal_patrol": ["run.duration_s=600"],
     "oversight_tradeoff": ["run.duration_s=600"],
+    "harbor_resupply": ["run.duration_s=2400"],
+    "disaster_relief": ["run.duration_s=2400"],
     "city_delivery": ["run.duration_s=900",
                       "fleet.types[0].bases={west: 25, east: 25, north: 25, south: 25}"],
 }

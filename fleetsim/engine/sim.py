@@ -651,8 +651,7 @@ class Simulation:
             self._open_leg(v, _K_WAIT, False, _INF, hx, hy, hz, 0.0)
             yield req
             self._cut_leg(v, self.env.now)
-        else:
-            yield req
+        # (A request granted at once needs no yield: the pad is this vehicle's already.)
         self.state[v] = CHARGING
         cap = self.capacity[v]
         if swap is not None:
@@ -920,8 +919,6 @@ class Simulation:
                                self.pz[v], 0.0)
                 yield req
                 self._cut_leg(v, self.env.now)
-            else:
-                yield req
             if tab.status[k] != ASSIGNED or tab.vehicle[k] != v:
                 return
             stock = lg.stock[site]

@@ -301,3 +301,175 @@ def coverage_layer(rasters: CoverageRasters, duration_s: float
         "idleness_outside": IDLE_OUTSIDE,
     }
     return entry, {"first_covered_s": full_first, "idleness": idle.reshape(-1)}
+
+
+# ---------------------------------------------------------------- logistics layers
+
+#: Largest side (cells) of the water mask in the bundle.
+MAX_WATER_CELLS = 400
+#: Order outcome codes of the orders layer (index = code).
+ORDER_OUTCOMES = ("open", "delivered", "failed")
+#: Codes for "none" in the orders layer's uint columns.
+NO_SITE = 65535
+NO_REASON = 255
+#: Event kinds whose ``target`` is an order's index (not a search target's).
+ORDER_EVENT_KINDS = ("order_created", "order_assigned", "load_queue", "pickup", "delivered",
+                     "order_failed")
+
+
+def roads_layer(run: RecordedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """(manifest entry, columns) of the road network, or None without roads.
+
+    One row per road (edge) of the world's network, open or closed: its segment and
+    the time it closed during the run (NaN: open all run), taken from the
+    ``road_closed`` events, whose x/y is the closed road's midpoint. The world a run
+    records is built before any closure, so its network has every road open; roads
+    a network already holds closed are included too.
+    """
+    net = getattr(run.world, "roads", None)
+    if net is None:
+        return None
+    segs = np.vstack([np.asarray(net.segments(), dtype=np.float64).reshape(-1, 4),
+                      np.asarray(net.closed_segments(), dtype=np.float64).reshape(-1, 4)])
+    closed_s = np.full(len(segs), np.nan)
+    mid = np.column_stack([(segs[:, 0] + segs[:, 2]) / 2, (segs[:, 1] + segs[:, 3]) / 2])
+    length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
+    ev = run.events_of("road_closed")
+    unmatched = 0
+    for t, x, y, value in zip(ev["time_s"], ev["x_m"], ev["y_m"], ev["value"], strict=True):
+        d = np.hypot(mid[:, 0] - x, mid[:, 1] - y) if len(mid) else np.zeros(0)
+        tol = 1e-6 * max(1.0, abs(float(x)), abs(float(y)))
+        cand = np.flatnonzero((d <= tol) & np.isnan(closed_s))
+        if len(cand) > 1 and math.isfinite(value):  # same midpoint: the road of that length
+            cand = cand[np.argsort(np.abs(length[cand] - value), kind="stable")]
+        if len(cand):
+            closed_s[cand[0]] = float(t)
+        else:
+            unmatched += 1
+    entry = {"count": int(len(segs)), "closed": int(np.isfinite(closed_s).sum()),
+             "unmatched_closures": unmatched}
+    cols = {"x0_m": segs[:, 0].astype("<f4"), "y0_m": segs[:, 1].astype("<f4"),
+            "x1_m": segs[:, 2].astype("<f4"), "y1_m": segs[:, 3].astype("<f4"),
+            "closed_s": closed_s.astype("<f8")}
+    return entry, cols
+
+
+def _lattice_spacing(values: np.ndarray) -> float:
+    u = np.unique(values)
+    if len(u) < 2:
+        return math.inf
+    d = np.diff(u)
+    d = d[d > 1e-9 * max(1.0, float(np.abs(u).max()))]
+    return float(d.min()) if len(d) else math.inf
+
+
+def water_layer(run: RecordedRun, max_cells: int = MAX_WATER_CELLS
+                ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """(manifest entry, columns) of the water mask, or None without a water network.
+
+    The navigation lattice's edges are far too many to draw; instead, a grid of
+    cells (the lattice spacing, coarsened by a whole factor to at most ``max_cells``
+    a side) marks those holding at least one lattice node (water).
+    """
+    net = getattr(run.world, "water", None)
+    if net is None:
+        return None
+    xy = np.asarray(net.xy, dtype=np.float64).reshape(-1, 2)
+    s = min(_lattice_spacing(xy[:, 0]), _lattice_spacing(xy[:, 1]))
+    if not math.isfinite(s):
+        w = getattr(run.scenario, "water", None)
+        s = float(getattr(w, "spacing_m", None) or 200.0)
+    xmin, ymin = (float(v) for v in xy.min(axis=0))
+    xmax, ymax = (float(v) for v in xy.max(axis=0))
+    n_lat = max(round((xmax - xmin) / s), round((ymax - ymin) / s)) + 1
+    cell = s * _decimation(n_lat, max_cells)
+    x0, y0 = xmin - s / 2, ymin - s / 2
+    nx = max(1, math.floor((xmax - x0) / cell) + 1)
+    ny = max(1, math.floor((ymax - y0) / cell) + 1)
+    col = np.clip(np.floor((xy[:, 0] - x0) / cell), 0, nx - 1).astype(np.int64)
+    row = np.clip(np.floor((xy[:, 1] - y0) / cell), 0, ny - 1).astype(np.int64)
+    wet = np.zeros(ny * nx, dtype=np.uint8)
+    wet[row * nx + col] = 1
+    entry = {"nodes": int(len(xy)), "edges": int(net.n_edges), "spacing_m": s,
+             "grid": {"x0_m": x0, "y0_m": y0, "cell_m": cell, "nx": nx, "ny": ny},
+             "wet_cells": int(wet.sum())}
+    return entry, {"wet": wet}
+
+
+def orders_layer(run: RecordedRun, sorted_ids: np.ndarray, site_ids: list[str]
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray], list[str]] | None:
+    """(manifest entry, columns, order ids) of the orders, or None when the run has none.
+
+    Orders come from the run's orders table (one row per order created, its index =
+    the ``target`` of the order events); outcomes from the events: the first
+    ``delivered`` or ``order_failed`` of each order (failure reason: the event's
+    detail), and the first ``pickup``.
+    """
+    from fleetsim.replay.keyframes import to_dense
+
+    tab = run.orders
+    n = len(tab["order"])
+    ev = run.events
+    kinds = np.asarray(ev["kind"], dtype=object)
+    if n == 0:  # an older run without the table: the order_created events say as much
+        made = kinds == "order_created"
+        if not made.any():
+            return None
+        k = np.asarray(ev["target"], dtype=np.int64)[made]
+        n = int(k.max()) + 1
+        tab = {"order": np.arange(n), "id": np.array([str(i) for i in range(n)], dtype=object),
+               "origin": np.full(n, "", dtype=object), "dest_x_m": np.full(n, np.nan),
+               "dest_y_m": np.full(n, np.nan), "weight_kg": np.full(n, np.nan),
+               "created_s": np.full(n, np.nan)}
+        tab["origin"][k] = np.asarray(ev["detail"], dtype=object)[made]
+        tab["dest_x_m"][k] = ev["x_m"][made]
+        tab["dest_y_m"][k] = ev["y_m"][made]
+        tab["weight_kg"][k] = ev["value"][made]
+        tab["created_s"][k] = ev["time_s"][made]
+    index = np.asarray(tab["order"], dtype=np.int64)
+    outcome = np.zeros(n, dtype=np.uint8)
+    outcome_s = np.full(n, np.nan)
+    picked_s = np.full(n, np.nan)
+    vehicle = np.full(n, -1, dtype=np.int64)
+    reason = np.full(n, NO_REASON, dtype=np.uint8)
+    reasons: list[str] = []
+    pos = {int(k): i for i, k in enumerate(index)}
+    times = np.asarray(ev["time_s"], dtype=np.float64)
+    target = np.asarray(ev["target"], dtype=np.int64)
+    vcol = np.asarray(ev["vehicle"], dtype=np.int64)
+    detail = np.asarray(ev["detail"], dtype=object)
+    for i in np.flatnonzero(np.isin(kinds, ("pickup", "delivered", "order_failed"))):
+        r = pos.get(int(target[i]))
+        if r is None:
+            continue
+        if kinds[i] == "pickup":
+            if np.isnan(picked_s[r]):
+                picked_s[r] = times[i]
+            continue
+        if outcome[r]:
+            continue  # the first outcome counts
+        outcome[r] = 1 if kinds[i] == "delivered" else 2
+        outcome_s[r] = times[i]
+        vehicle[r] = vcol[i]
+        if kinds[i] == "order_failed":
+            why = str(detail[i])
+            if why not in reasons:
+                reasons.append(why)
+            reason[r] = min(reasons.index(why), NO_REASON - 1)
+    origin = np.array([site_ids.index(o) if o in site_ids else NO_SITE
+                       for o in map(str, tab["origin"])], dtype="<u2")
+    cols = {
+        "origin": origin,
+        "dest_x_m": np.asarray(tab["dest_x_m"], dtype=np.float64).astype("<f4"),
+        "dest_y_m": np.asarray(tab["dest_y_m"], dtype=np.float64).astype("<f4"),
+        "weight_kg": np.asarray(tab["weight_kg"], dtype=np.float64).astype("<f4"),
+        "created_s": np.asarray(tab["created_s"], dtype="<f8"),
+        "picked_s": picked_s.astype("<f8"),
+        "outcome": outcome,
+        "outcome_s": outcome_s.astype("<f8"),
+        "reason": reason,
+        "vehicle": to_dense(vehicle, sorted_ids, allow_missing=True).astype("<i4"),
+    }
+    entry = {"count": n, "outcomes": list(ORDER_OUTCOMES), "reasons": reasons,
+             "delivered": int((outcome == 1).sum()), "failed": int((outcome == 2).sum())}
+    return entry, cols, [str(i) for i in tab["id"]]

@@ -62,6 +62,16 @@ class ReplayBundle:
     def layer(self, name: str) -> Any:
         return json.loads((self.root / self.manifest["layers"][name]).read_text())
 
+    def layer_columns(self, name: str) -> dict[str, np.ndarray] | None:
+        """Columns of a layer stored as a column file (``roads``, ``water``, ``orders``,
+        ``coverage``); None when the bundle has no such layer."""
+        entry = self.manifest["layers"].get(name)
+        return None if entry is None else self._cols(entry)
+
+    def order_ids(self) -> list[str]:
+        entry = self.manifest["layers"].get("orders")
+        return [] if entry is None else json.loads((self.root / entry["ids"]).read_text())
+
 
 def read_replay(path: str | os.PathLike) -> ReplayBundle:
     root = Path(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import warnings
@@ -25,12 +26,16 @@ from fleetsim.replay.keyframes import (
     to_dense,
 )
 from fleetsim.replay.layers import (
+    ORDER_EVENT_KINDS,
     coverage_layer,
     coverage_rasters,
     missions_layer,
+    orders_layer,
+    roads_layer,
     sites_layer,
     targets_layer,
     terrain_layer,
+    water_layer,
     zones_layer,
 )
 from fleetsim.replay.png import encode_png
@@ -46,6 +51,9 @@ MANIFEST = "manifest.json"
 #: Event kinds left out of the bundle's event stream: an ``arrive`` is the end of
 #: a leg, already a keyframe.
 OMITTED_EVENT_KINDS = ("arrive",)
+#: Most distinct event details the bundle lists (the ``detail`` column is uint16; the
+#: last code stands for any detail beyond the list).
+MAX_DETAILS = 65535
 #: Files of the viewer copied into every bundle (relative to the viewer folder).
 VIEWER_SUFFIXES = (".html", ".js", ".css", ".md")
 
@@ -104,6 +112,8 @@ def _world_bounds(run: RecordedRun, extra: list[tuple[float, float, float, float
         ys.append(s.xy[1])
     if not xs:
         return [0.0, 0.0, 1.0, 1.0]
+    xs = [x for x in xs if math.isfinite(x)] or [0.0, 1.0]
+    ys = [y for y in ys if math.isfinite(y)] or [0.0, 1.0]
     return [min(xs), min(ys), max(xs), max(ys)]
 
 
@@ -120,6 +130,24 @@ def _vehicle_types(run: RecordedRun, type_names: list[str]) -> list[dict[str, An
                           "footprint_radius_m": t.sensor.footprint_radius_m})
         out.append(entry)
     return out
+
+
+def _detail_codes(details: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(uint16 codes, names) of the events' details; code 0 is "" (none)."""
+    names = [""]
+    code: dict[str, int] = {"": 0}
+    out = np.zeros(len(details), dtype="<u2")
+    for i, d in enumerate(details):
+        d = "" if d is None else str(d)
+        c = code.get(d)
+        if c is None:
+            if len(names) < MAX_DETAILS:
+                c = code[d] = len(names)
+                names.append(d)
+            else:
+                c = MAX_DETAILS
+        out[i] = c
+    return out, names
 
 
 def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
@@ -158,14 +186,20 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
     base_col = [str(b) for b in np.asarray(veh["base"], dtype=object)[order]]
     base_index = np.array([site_ids.index(b) if b in site_ids else 65535 for b in base_col],
                           dtype="<u2")
-    vfile = write_columns(out / "vehicles.bin", {
+    vcols = {
         "id": sorted_ids.astype("<i4"),
         "type": np.array([type_index[str(t)] for t in type_col], dtype="<u2"),
         "base": base_index,
         "battery_wh": np.asarray(veh["battery_wh"], dtype=np.float64)[order].astype("<f4"),
         "footprint_radius_m": np.asarray(veh["footprint_radius_m"],
                                          dtype=np.float64)[order].astype("<f4"),
-    })
+    }
+    if "payload_kg" in veh:
+        vcols["payload_kg"] = np.asarray(veh["payload_kg"], dtype=np.float64)[order].astype("<f4")
+    if "carrier" in veh:
+        vcols["carrier"] = to_dense(np.asarray(veh["carrier"])[order], sorted_ids,
+                                    allow_missing=True).astype("<i4")
+    vfile = write_columns(out / "vehicles.bin", vcols)
 
     # Keyframe chunks.
     sl = sort_legs(run.legs, veh)
@@ -182,6 +216,8 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
     keep = ~np.isin(np.asarray(ev["kind"], dtype=object), OMITTED_EVENT_KINDS)
     kinds = np.asarray(ev["kind"], dtype=object)[keep]
     code = {k: i for i, k in enumerate(EVENT_KINDS)}
+    detail_codes, detail_names = _detail_codes(
+        np.asarray(ev.get("detail", np.full(len(keep), "", dtype=object)), dtype=object)[keep])
     efile = write_columns(out / "events.bin", {
         "time_s": np.asarray(ev["time_s"], dtype="<f8")[keep],
         "kind": np.array([code.get(str(k), 255) for k in kinds], dtype=np.uint8),
@@ -192,6 +228,7 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
         "y_m": np.asarray(ev["y_m"], dtype=np.float64)[keep].astype("<f4"),
         "z_m": np.asarray(ev["z_m"], dtype=np.float64)[keep].astype("<f4"),
         "value": np.asarray(ev["value"], dtype=np.float64)[keep].astype("<f4"),
+        "detail": detail_codes,
     })
 
     # Layers.
@@ -208,9 +245,38 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
     cfile = write_columns(out / "layers" / "coverage.bin", cov_cols)
     cfile["file"] = "layers/coverage.bin"
     cov_entry.update(cfile)
+    extra_layers: dict[str, Any] = {}
+    extra_bounds = []
+    roads = roads_layer(run)
+    if roads is not None:
+        entry, cols = roads
+        entry.update(_layer_file(out, "roads", cols))
+        extra_layers["roads"] = entry
+        if entry["count"]:
+            extra_bounds.append((float(min(cols["x0_m"].min(), cols["x1_m"].min())),
+                                 float(min(cols["y0_m"].min(), cols["y1_m"].min())),
+                                 float(max(cols["x0_m"].max(), cols["x1_m"].max())),
+                                 float(max(cols["y0_m"].max(), cols["y1_m"].max()))))
+    water = water_layer(run)
+    if water is not None:
+        entry, cols = water
+        entry.update(_layer_file(out, "water", cols))
+        extra_layers["water"] = entry
+    orders = orders_layer(run, sorted_ids, site_ids)
+    if orders is not None:
+        entry, cols, ids = orders
+        entry.update(_layer_file(out, "orders", cols))
+        (out / "layers" / "order_ids.json").write_text(_dumps(ids))
+        entry["ids"] = "layers/order_ids.json"
+        extra_layers["orders"] = entry
+        dx, dy = cols["dest_x_m"], cols["dest_y_m"]
+        ok = np.isfinite(dx) & np.isfinite(dy)
+        if ok.any():
+            extra_bounds.append((float(dx[ok].min()), float(dy[ok].min()),
+                                 float(dx[ok].max()), float(dy[ok].max())))
 
     sc = run.scenario
-    bounds = _world_bounds(run, [tuple(terrain_entry["image_extent_m"][:4])])
+    bounds = _world_bounds(run, [tuple(terrain_entry["image_extent_m"][:4]), *extra_bounds])
     manifest = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -230,7 +296,7 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
                       "legs": int(len(sl.t0))},
         "chunks": chunks,
         "events": {"count": int(keep.sum()), "omitted_kinds": list(OMITTED_EVENT_KINDS),
-                   **efile},
+                   "details": detail_names, "order_kinds": list(ORDER_EVENT_KINDS), **efile},
         "layers": {
             "terrain": terrain_entry,
             "zones": "layers/zones.json",
@@ -238,6 +304,7 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
             "sites": "layers/sites.json",
             "targets": "layers/targets.json",
             "coverage": cov_entry,
+            **extra_layers,
         },
     }
     if viewer:
@@ -249,6 +316,12 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
             manifest["viewer"] = copy_viewer(out, src)
     (out / MANIFEST).write_text(_dumps(manifest))
     return out
+
+
+def _layer_file(out: Path, name: str, cols: dict[str, np.ndarray]) -> dict[str, Any]:
+    entry = write_columns(out / "layers" / f"{name}.bin", cols)
+    entry["file"] = f"layers/{entry['file']}"
+    return entry
 
 
 def write_replay(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None,

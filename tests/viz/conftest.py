@@ -6,7 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replay_case import CHROMIUM, CHROMIUM_ARGS, CHUNK_S, IN_CI, SCENARIO
+from replay_case import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CHUNK_S,
+    IN_CI,
+    LOGISTICS_SCENARIO,
+    SCENARIO,
+    logistics_script,
+)
 
 from fleetsim.engine import Simulation
 from fleetsim.metrics import compute_metrics
@@ -39,6 +47,25 @@ def bundle(run_dir):
     return read_replay(run_dir / "replay")
 
 
+@pytest.fixture(scope="session")
+def logistics_run():
+    sc = load_scenario_text(LOGISTICS_SCENARIO, filename="viewer_logistics.yaml")
+    return Simulation(sc, policy=logistics_script()).run()
+
+
+@pytest.fixture(scope="session")
+def logistics_run_dir(logistics_run, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("viz") / "viewer_logistics"
+    write_run(out, logistics_run, compute_metrics(logistics_run), extra_writers=[
+        lambda d: write_replay_into(d / "replay", logistics_run, chunk_s=CHUNK_S)])
+    return out
+
+
+@pytest.fixture(scope="session")
+def logistics_bundle(logistics_run_dir):
+    return read_replay(logistics_run_dir / "replay")
+
+
 # ---------------------------------------------------------------- browser (pytest-playwright)
 
 def _require_chromium() -> None:
@@ -68,4 +95,12 @@ def server(run_dir):
     from fleetsim.replay.server import ReplayServer
 
     with ReplayServer(run_dir / "replay", "127.0.0.1", 0).start() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def logistics_server(logistics_run_dir):
+    from fleetsim.replay.server import ReplayServer
+
+    with ReplayServer(logistics_run_dir / "replay", "127.0.0.1", 0).start() as srv:
         yield srv

@@ -78,6 +78,14 @@ export class Bundle {
         loadImage(base + L.terrain.image),
       ]);
     Object.assign(b, { vehicles, events, coverage, zones, missions, sites, targets, terrain });
+    // Logistics layers (absent from bundles of runs without roads, water or orders).
+    const [roads, water, orders, orderIds] = await Promise.all([
+      L.roads ? fetchColumns(base, L.roads) : null,
+      L.water ? fetchColumns(base, L.water) : null,
+      L.orders ? fetchColumns(base, L.orders) : null,
+      L.orders && L.orders.ids ? fetchJSON(base + L.orders.ids) : null,
+    ]);
+    Object.assign(b, { roads, water, orders, orderIds });
     return b;
   }
 

@@ -8,7 +8,17 @@ export const EVENT_COLORS = {
   landed: "#c7a6ff", takeoff: "#8fd8ff", charge_start: "#6dff7a", charge_end: "#b6ffbd",
   pad_queue: "#ff5ce1", terrain_violation: "#b07bff", plan: "#5c6b7a",
   run_start: "#ffffff", run_end: "#ffffff", arrive: "#4dd0e1",
+  order_created: "#ffb020", order_assigned: "#c9a35a", load_queue: "#ff9ecf", pickup: "#3ddcff",
+  delivered: "#5cff8a", order_failed: "#ff4040", road_closed: "#ff3030", reroute: "#ff9f43",
+  launch: "#9dff6b", dock: "#5d6d7e",
 };
+/** Kinds left out of the "notable events" filter: routine, or one per order (a busy
+ * logistics run creates thousands; their outcomes, delivered / order_failed, stay). */
+export const NOT_NOTABLE = ["plan", "terrain_violation", "run_start", "run_end",
+  "order_created", "order_assigned", "load_queue", "pickup"];
+// Event kinds whose target is an order (older bundles do not list them).
+const ORDER_KINDS = ["order_created", "order_assigned", "load_queue", "pickup", "delivered",
+  "order_failed"];
 
 export function formatTime(s) {
   if (!Number.isFinite(s)) return "--:--:--";
@@ -41,7 +51,9 @@ export class EventList {
       const o = document.createElement("option");
       o.value = value; o.textContent = label; f.appendChild(o);
     };
-    const notable = [...counts.keys()].filter((k) => !["plan", "terrain_violation", "run_start", "run_end"].includes(k));
+    const notable = [...counts.keys()].filter((k) => !NOT_NOTABLE.includes(k));
+    this.orderKinds = new Set(bundle.manifest.events.order_kinds || ORDER_KINDS);
+    this.details = bundle.manifest.events.details || [];
     add("notable", `notable events (${notable.reduce((s, k) => s + counts.get(k), 0)})`);
     add("all", `all events (${this.n})`);
     for (const [k, c] of [...counts.entries()].sort()) add(`kind:${k}`, `${k} (${c})`);
@@ -103,9 +115,19 @@ export class EventList {
     const parts = [];
     const veh = this.b.vehicles;
     if (ev.vehicle[i] >= 0) parts.push(`v${veh.id[ev.vehicle[i]]}`);
-    if (ev.target[i] >= 0) {
+    const detail = ev.detail ? (this.details[ev.detail[i]] ?? "") : "";
+    const isOrder = this.orderKinds.has(kind) || (kind === "action_refused" && detail === "pickup");
+    if (ev.target[i] >= 0 && isOrder) {
+      const ids = this.b.orderIds || [];
+      parts.push(`order ${ids[ev.target[i]] ?? ev.target[i]}`);
+    } else if (ev.target[i] >= 0) {
       const ids = this.b.targets.ids || [];
       parts.push(`target ${ids[ev.target[i]] ?? ev.target[i]}`);
+    }
+    if (kind === "order_failed" && detail) parts.push(`(${detail})`);
+    else if (kind === "road_closed") parts.push(`road ${detail || ""}`.trim());
+    else if ((kind === "launch" || kind === "dock") && ev.value[i] === ev.value[i]) {
+      parts.push(`${kind === "launch" ? "from" : "onto"} v${ev.value[i]}`); // the carrier's id
     }
     if (ev.zone[i] >= 0) {
       const z = (this.b.zones.features || [])[ev.zone[i]];

@@ -4,11 +4,14 @@
 import { Bundle, bundleBase } from "./bundle.js";
 import { EventList, formatTime } from "./events.js";
 import { NO_STATE, Player } from "./player.js";
-import { Renderer, STATE_COLORS, TYPE_COLORS } from "./render.js";
+import { ORDER_COLORS, ROAD_COLORS, Renderer, SITE_STYLES, STATE_COLORS, TYPE_COLORS }
+  from "./render.js";
 
 const $ = (id) => document.getElementById(id);
-const LAYER_LABELS = { terrain: "terrain", heat: "heat map", missions: "mission areas",
-  zones: "zones", bases: "bases", targets: "targets", trails: "trails", vehicles: "vehicles" };
+// Toggles, in this order; a bundle without roads, water or orders has no such layer.
+const LAYER_LABELS = { terrain: "terrain", heat: "heat map", water: "water", roads: "roads",
+  missions: "mission areas", zones: "zones", bases: "sites", targets: "targets",
+  orders: "orders", trails: "trails", vehicles: "vehicles" };
 const PLAY_ICON = '<svg viewBox="0 0 16 16" aria-hidden="true"><path d="M4 2l10 6-10 6z"/></svg>';
 const PAUSE_ICON = '<svg viewBox="0 0 16 16" aria-hidden="true"><path d="M3 2h4v12H3zM9 2h4v12H9z"/></svg>';
 const AIRBORNE = ["takeoff", "move", "hold", "return", "land"];
@@ -81,17 +84,34 @@ function trailSpan() {
   return Math.min(bundle.n > 3000 ? 200 : 600, Math.max(30, state.speed * 2));
 }
 
-function detectionFlashes(t) {
+const FLASH_RGB = { detection: [255, 59, 107], delivered: [92, 255, 138], order_failed: [255, 64, 64] };
+
+/** Rings where something just happened: detections (targets layer), deliveries and
+ * failed orders (orders layer; a failure is shown at the order's destination). */
+function recentFlashes(t) {
   const out = [];
   const span = Math.max(10, state.speed * 1.5);
-  const T = bundle.events.time_s, kind = bundle.events.kind, det = events.kinds.indexOf("detection");
+  const ev = bundle.events, T = ev.time_s, kind = ev.kind;
+  const want = new Map();
+  if (renderer.layers.targets) want.set(events.kinds.indexOf("detection"), "detection");
+  if (renderer.layers.orders) {
+    want.set(events.kinds.indexOf("delivered"), "delivered");
+    want.set(events.kinds.indexOf("order_failed"), "order_failed");
+  }
+  want.delete(-1);
+  if (!want.size) return out;
   // Last event at or before t, then back while within the span.
   let lo = 0, hi = T.length;
   while (lo < hi) { const m = (lo + hi) >> 1; if (T[m] <= t) lo = m + 1; else hi = m; }
   for (let i = lo - 1; i >= 0 && T[i] > t - span && out.length < 200; i--) {
-    if (kind[i] !== det) continue;
-    const x = bundle.events.x_m[i], y = bundle.events.y_m[i];
-    if (x === x && y === y) out.push({ x, y, age: (t - T[i]) / span });
+    const k = want.get(kind[i]);
+    if (!k) continue;
+    let x = ev.x_m[i], y = ev.y_m[i];
+    const o = bundle.orders;
+    if (k !== "detection" && o && ev.target[i] >= 0 && ev.target[i] < o.dest_x_m.length) {
+      x = o.dest_x_m[ev.target[i]]; y = o.dest_y_m[ev.target[i]];
+    }
+    if (x === x && y === y) out.push({ x, y, age: (t - T[i]) / span, kind: k, rgb: FLASH_RGB[k] });
   }
   return out;
 }
@@ -125,7 +145,7 @@ function frame(now) {
       renderer.prevCols = bundle.loaded.get(player.chunkIndex - 1) || null;
       player.update(t);
       renderer.drawBase(t);
-      renderer.drawOverlay(t, trailSpan(), renderer.layers.targets ? detectionFlashes(t) : []);
+      renderer.drawOverlay(t, trailSpan(), recentFlashes(t));
       state.drawnT = t;
       state.dirty = false;
       renderAcc += performance.now() - t0;
@@ -168,6 +188,13 @@ function updatePanels(now) {
   const items = [["active", counts.active], ["returning", counts.returning],
     ["charging", counts.charging], ["queued", counts.queued], ["on ground", counts.ground]];
   if (bundle.targets.count) items.push(["targets found", `${found}/${bundle.targets.count}`]);
+  if (bundle.orders) {
+    const oc = renderer.orderCounts(t);
+    Object.assign(counts, { ordersCreated: oc.created, ordersDelivered: oc.delivered,
+      ordersFailed: oc.failed, ordersPending: oc.pending });
+    items.push(["orders", oc.created], ["delivered", oc.delivered], ["failed", oc.failed],
+      ["pending", oc.pending]);
+  }
   $("counts").innerHTML = items.map(([k, v]) => `<span>${k} <b>${v}</b></span>`).join("");
   events.follow(t);
   if (now - lastInfo > 100 || !state.playing) {
@@ -184,8 +211,11 @@ function vehicleFacts(v) {
   const cap = veh.battery_wh[v];
   const bat = player.battery[v];
   const sites = bundle.sites;
+  const carrier = veh.carrier ? veh.carrier[v] : -1;
   return {
     id: veh.id[v], type: type.id, domain: type.domain || "", base: (sites[veh.base[v]] || {}).id || "",
+    carrier: carrier >= 0 ? veh.id[carrier] : null,
+    payloadKg: veh.payload_kg ? veh.payload_kg[v] : NaN,
     state: k === NO_STATE ? "-" : m.leg_kinds[k], sensing: !!player.sensing[v],
     battery: bat, batteryPct: cap > 0 ? (100 * bat) / cap : NaN,
     x: player.x[v], y: player.y[v], z: player.z[v],
@@ -200,6 +230,8 @@ function showVehicle() {
   box.className = "";
   const rows = [["vehicle", `v${f.id}${renderer.selected === v ? " (selected)" : ""}`],
     ["type", `${f.type}${f.domain ? ` (${f.domain})` : ""}`], ["base", f.base],
+    ...(f.carrier !== null ? [["carrier", `v${f.carrier}`]] : []),
+    ...(f.payloadKg > 0 ? [["payload", `${f.payloadKg.toFixed(1)} kg`]] : []),
     ["state", `${f.state}${f.sensing ? ", sensing" : ""}`],
     ["battery", `${f.battery.toFixed(1)} Wh (${f.batteryPct.toFixed(0)} %)`],
     ["position", `${f.x.toFixed(0)}, ${f.y.toFixed(0)} m`], ["altitude", `${f.z.toFixed(0)} m`]];
@@ -241,6 +273,7 @@ function updateLegend() {
       parts.push(`<div><span class="sw" style="background:${TYPE_COLORS[i % TYPE_COLORS.length]}"></span>${ty.id}</div>`);
     });
   }
+  legendLogistics(parts);
   if (renderer.layers.heat && renderer.heatGrid.nx > 0) {
     if (renderer.heatMode === "idleness") {
       parts.push(`<div>idleness 0<span class="ramp"></span>${(renderer.heatMaxS / 60).toFixed(0)} min</div>`);
@@ -250,6 +283,52 @@ function updateLegend() {
     }
   }
   lg.innerHTML = parts.join("");
+}
+
+const SVG = (body) => `<svg class="glyph" viewBox="-7 -7 14 14" aria-hidden="true">${body}</svg>`;
+const OUT = 'stroke="#10141a" stroke-width="2"';
+
+function siteGlyph(kind) {
+  const fill = (SITE_STYLES[kind] || SITE_STYLES.base).fill;
+  if (kind === "customer") return SVG(`<circle r="3.5" fill="none" stroke="${fill}" stroke-width="1.5"/>`);
+  if (kind === "launch_point") return SVG(`<path d="M0-6L6 5H-6Z" fill="${fill}" ${OUT}/>`);
+  if (kind === "ground_station") {
+    return SVG(`<circle r="5.5" fill="${fill}" ${OUT}/><path d="M-3 0H3M0-3V3" stroke="#10141a" stroke-width="1.5"/>`);
+  }
+  return SVG(`<rect x="-5.5" y="-5.5" width="11" height="11" fill="${fill}" ${OUT}/><rect x="-2" y="-2" width="4" height="4" fill="#10141a"/>`);
+}
+
+/** Legend entries of sites, vehicle shapes, roads and orders (those the bundle has). */
+function legendLogistics(parts) {
+  const L = renderer.layers;
+  const domains = new Set(bundle.manifest.vehicle_types.map((t) => t.domain || "air"));
+  if (L.vehicles && (domains.has("ground") || domains.has("sea"))) {
+    const dot = 'fill="#dfe6ee" stroke="#10141a" stroke-width="1.5"';
+    const shapes = { air: SVG(`<circle r="4" ${dot}/>`), ground: SVG(`<rect x="-3.5" y="-3.5" width="7" height="7" ${dot}/>`),
+      sea: SVG(`<path d="M0-5L5 0 0 5-5 0Z" ${dot}/>`) };
+    for (const d of ["air", "ground", "sea"]) if (domains.has(d)) parts.push(`<div>${shapes[d]}${d}</div>`);
+  }
+  if (L.bases) {
+    const kinds = [...new Set(bundle.sites.map((s) => s.kind))];
+    if (kinds.length > 1 || kinds[0] !== "base") {
+      for (const k of kinds) parts.push(`<div>${siteGlyph(k)}${k.replace("_", " ")}</div>`);
+    }
+  }
+  if (L.roads) {
+    parts.push(`<div>${SVG(`<path d="M-6 0H6" stroke="${ROAD_COLORS.open}" stroke-width="1.5"/>`)}road</div>`);
+    if (bundle.manifest.layers.roads.closed) {
+      parts.push(`<div>${SVG(`<path d="M-6 0H6" stroke="${ROAD_COLORS.closed}" stroke-width="2.5" stroke-dasharray="4 2"/>`)}closed road</div>`);
+    }
+  }
+  if (L.orders) {
+    const sq = (c) => SVG(`<rect x="-2.5" y="-2.5" width="5" height="5" fill="${c}" ${OUT.replace("2", "1")}/>`);
+    parts.push(`<div>${sq(ORDER_COLORS.waiting)}order waiting</div>`,
+      `<div>${sq(ORDER_COLORS.carried)}order loaded</div>`,
+      `<div>${SVG(`<circle r="4.5" fill="none" stroke="${ORDER_COLORS.delivered}" stroke-width="2"/>`)}delivered</div>`);
+    if (bundle.manifest.layers.orders.failed) {
+      parts.push(`<div>${SVG(`<circle r="4.5" fill="none" stroke="${ORDER_COLORS.failed}" stroke-width="2"/>`)}failed</div>`);
+    }
+  }
 }
 
 // ------------------------------------------------------------------ controls
@@ -280,6 +359,7 @@ function bindControls() {
   });
   const toggles = $("layer-toggles");
   for (const [name, label] of Object.entries(LAYER_LABELS)) {
+    if (!(name in renderer.layers)) continue;
     const l = document.createElement("label");
     const cb = document.createElement("input");
     cb.type = "checkbox";
@@ -380,6 +460,11 @@ window.viewer = {
   get counts() { return { ...counts }; },
   get layers() { return renderer ? { ...renderer.layers } : {}; },
   get selected() { return renderer ? renderer.selected : -1; },
+  /** What the last frame drew: road segments (open, closed) in view, pending order
+   * dots, flashes, vehicle glyphs, and sites by kind. */
+  get drawn() { return renderer ? JSON.parse(JSON.stringify(renderer.drawn)) : {}; },
+  /** Orders created, delivered, failed and pending at time t (default: simTime). */
+  orderCounts(t) { return renderer.orderCounts(t === undefined ? state.drawnT : Number(t)); },
   play() { setPlaying(true); },
   pause() { setPlaying(false); },
   seek,

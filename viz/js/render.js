@@ -1,4 +1,5 @@
-// Drawing: a base canvas (terrain, heat map, mission areas, zones, bases, targets),
+// Drawing: a base canvas (terrain, heat map, water, roads, mission areas, zones, sites,
+// targets),
 // redrawn only when something on it changes, and an overlay canvas whose vehicles and
 // trails are written as pixels straight into an ImageData every frame.
 
@@ -8,7 +9,22 @@ import { NO_STATE } from "./player.js";
 export const STATE_COLORS = {
   ground: "#8d949c", takeoff: "#8fd8ff", move: "#22e4ff", hold: "#ffd84a",
   return: "#ff8a3d", land: "#c7a6ff", wait_pad: "#ff5ce1", charge: "#6dff7a",
+  wait_load: "#ff9ecf", load: "#f5b041", unload: "#7dffd0", docked: "#5d6d7e",
 };
+// Site markers by kind (see drawSite), for the map and the legend.
+export const SITE_STYLES = {
+  base: { fill: "#ffffff", label: true },
+  depot: { fill: "#ffa43a", label: true },
+  ground_station: { fill: "#b48cff", label: true },
+  launch_point: { fill: "#9dff6b", label: true },
+  customer: { fill: "#4dd0e1", label: false },
+};
+export const ORDER_COLORS = { waiting: "#ffb020", carried: "#3ddcff", delivered: "#5cff8a",
+  failed: "#ff4040" };
+export const ROAD_COLORS = { open: "rgba(200,206,214,0.6)", closed: "#ff3030" };
+const WATER_RGBA = [46, 120, 214, 120];
+// Vehicle glyph by domain: 0 round (air), 1 square (ground), 2 diamond (sea).
+const DOMAIN_SHAPE = { air: 0, ground: 1, sea: 2 };
 export const TYPE_COLORS = ["#22e4ff", "#ffd84a", "#ff6b9a", "#9dff6b", "#c7a6ff", "#ff9f43",
   "#4dd0e1", "#f06292"];
 const ZONE_COLORS = { no_fly: [235, 64, 52], restricted: [255, 170, 0] };
@@ -35,6 +51,11 @@ export class Renderer {
     this.view = { cx: 0, cy: 0, scale: 1 }; // world centre (m), pixels per metre
     this.layers = { terrain: true, heat: true, missions: true, zones: true, bases: true,
       targets: true, trails: true, vehicles: true };
+    // Layers of logistics bundles, only when the bundle has them.
+    if (bundle.water) this.layers.water = true;
+    if (bundle.roads) this.layers.roads = true;
+    if (bundle.orders) this.layers.orders = true;
+    this.drawn = { roads: 0, closedRoads: 0, orders: 0, flashes: 0, sites: {}, vehicles: 0 };
     this.heatMode = "idleness"; // or "coverage"
     this.colorBy = "state"; // or "type"
     this.baseDirty = true;
@@ -53,7 +74,13 @@ export class Renderer {
     this.typeRGB = types.map((_, i) => hexRGB(TYPE_COLORS[i % TYPE_COLORS.length]));
     this.typePixels = new Uint32Array(this.typeRGB.map((c) => pixel(...c)));
     this.outline = pixel(10, 14, 20, 255);
+    this.shape = Uint8Array.from(bundle.vehicles.type,
+      (ty) => DOMAIN_SHAPE[(types[ty] || {}).domain] || 0);
+    this.docked = this.kindIndex.docked ?? -1;
+    this.orderPixels = Object.fromEntries(Object.entries(ORDER_COLORS)
+      .map(([k, c]) => [k, pixel(...hexRGB(c))]));
     this.buildHeat();
+    this.buildWater();
     this.prepareZones();
   }
 
@@ -180,6 +207,114 @@ export class Renderer {
     return true;
   }
 
+  // ------------------------------------------------------------------ water, roads, orders
+
+  buildWater() {
+    this.waterCanvas = null;
+    const entry = this.bundle.manifest.layers.water;
+    if (!entry || !this.bundle.water) return;
+    const g = entry.grid, wet = this.bundle.water.wet;
+    const c = document.createElement("canvas");
+    c.width = Math.max(g.nx, 1);
+    c.height = Math.max(g.ny, 1);
+    const img = c.getContext("2d").createImageData(c.width, c.height);
+    const px = new Uint32Array(img.data.buffer), on = pixel(...WATER_RGBA);
+    // Image row 0 is the north edge; grid row 0 is the south edge.
+    for (let r = 0; r < g.ny; r++) {
+      for (let col = 0; col < g.nx; col++) {
+        if (wet[r * g.nx + col]) px[(g.ny - 1 - r) * g.nx + col] = on;
+      }
+    }
+    c.getContext("2d").putImageData(img, 0, 0);
+    this.waterCanvas = c;
+  }
+
+  /** Roads closed at time t (closed_s <= t). */
+  closedRoadsAt(t) {
+    const cs = this.bundle.roads ? this.bundle.roads.closed_s : [];
+    let n = 0;
+    for (let i = 0; i < cs.length; i++) if (cs[i] <= t) n++;
+    return n;
+  }
+
+  drawRoads(ctx, t) {
+    const r = this.bundle.roads, n = r.x0_m.length;
+    const v = this.view, W2 = this.W / 2, H2 = this.H / 2, s = v.scale;
+    const W = this.W, H = this.H;
+    let open = 0, closed = 0;
+    const closedList = [];
+    ctx.beginPath();
+    for (let i = 0; i < n; i++) {
+      const ax = (r.x0_m[i] - v.cx) * s + W2, ay = H2 - (r.y0_m[i] - v.cy) * s;
+      const bx = (r.x1_m[i] - v.cx) * s + W2, by = H2 - (r.y1_m[i] - v.cy) * s;
+      if (Math.max(ax, bx) < 0 || Math.min(ax, bx) > W || Math.max(ay, by) < 0 ||
+          Math.min(ay, by) > H) continue;
+      if (r.closed_s[i] <= t) { closedList.push(ax, ay, bx, by); closed++; continue; }
+      ctx.moveTo(ax, ay);
+      ctx.lineTo(bx, by);
+      open++;
+    }
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = ROAD_COLORS.open;
+    ctx.stroke();
+    if (closed) {
+      ctx.beginPath();
+      for (let k = 0; k < closedList.length; k += 4) {
+        ctx.moveTo(closedList[k], closedList[k + 1]);
+        ctx.lineTo(closedList[k + 2], closedList[k + 3]);
+      }
+      ctx.lineWidth = 2.5;
+      ctx.setLineDash([5, 4]);
+      ctx.strokeStyle = ROAD_COLORS.closed;
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    this.drawn.roads = open;
+    this.drawn.closedRoads = closed;
+  }
+
+  /** Order counts at time t: created, delivered, failed (by then) and pending
+   * (created, no outcome yet). */
+  orderCounts(t) {
+    const o = this.bundle.orders;
+    const out = { created: 0, delivered: 0, failed: 0, pending: 0 };
+    if (!o) return out;
+    const c = o.created_s, oc = o.outcome, os = o.outcome_s;
+    for (let i = 0; i < c.length; i++) {
+      if (c[i] <= t) out.created++;
+      if (os[i] <= t) { if (oc[i] === 1) out.delivered++; else if (oc[i] === 2) out.failed++; }
+      else if (c[i] <= t) out.pending++;
+    }
+    return out;
+  }
+
+  /** Pending orders' destinations as small dots (waiting: amber, loaded: blue). */
+  drawOrders(t) {
+    const o = this.bundle.orders, W = this.W, H = this.H, pix = this.pix, v0 = this.view;
+    const W2 = W / 2, H2 = H / 2;
+    const waiting = this.orderPixels.waiting, carried = this.orderPixels.carried;
+    const outline = this.outline;
+    const c = o.created_s, os = o.outcome_s, ps = o.picked_s, xs = o.dest_x_m, ys = o.dest_y_m;
+    let drawn = 0;
+    for (let i = 0; i < c.length; i++) {
+      if (!(c[i] <= t) || os[i] <= t) continue;
+      const cx = ((xs[i] - v0.cx) * v0.scale + W2) | 0, cy = (H2 - (ys[i] - v0.cy) * v0.scale) | 0;
+      if (cx < 2 || cy < 2 || cx >= W - 2 || cy >= H - 2) continue;
+      const col = ps[i] <= t ? carried : waiting;
+      // A 3x3 dot in a dark 5x5 frame (corners left out).
+      for (let dy = -2; dy <= 2; dy++) {
+        const row = (cy + dy) * W + cx;
+        for (let dx = -2; dx <= 2; dx++) {
+          const edge = dx === -2 || dx === 2 || dy === -2 || dy === 2;
+          if (edge && (dx === dy || dx === -dy)) continue;
+          pix[row + dx] = edge ? outline : col;
+        }
+      }
+      drawn++;
+    }
+    this.drawn.orders = drawn;
+  }
+
   // ------------------------------------------------------------------ zones, targets
 
   prepareZones() {
@@ -216,7 +351,8 @@ export class Renderer {
     let detected = 0;
     for (const ft of this.targetFirst) if (ft <= t) detected++;
     const heatChanged = this.layers.heat ? this.updateHeat(t) : false;
-    const key = `${active.join()}|${detected}|${this.heatKey}`;
+    const closedRoads = this.bundle.roads ? this.closedRoadsAt(t) : 0;
+    const key = `${active.join()}|${detected}|${this.heatKey}|${closedRoads}`;
     if (!this.baseDirty && !heatChanged && key === this.baseKey) return false;
     this.baseKey = key;
     this.baseDirty = false;
@@ -240,6 +376,16 @@ export class Renderer {
       ctx.imageSmoothingEnabled = false;
       ctx.drawImage(this.heatCanvas, ax, ay, bx - ax, by - ay);
     }
+    if (L.water && this.waterCanvas) {
+      const g = b.manifest.layers.water.grid;
+      const [ax, ay] = this.worldToScreen(g.x0_m, g.y0_m + g.ny * g.cell_m);
+      const [bx, by] = this.worldToScreen(g.x0_m + g.nx * g.cell_m, g.y0_m);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(this.waterCanvas, ax, ay, bx - ax, by - ay);
+    }
+    this.drawn.roads = 0;
+    this.drawn.closedRoads = 0;
+    if (L.roads && b.roads) this.drawRoads(ctx, t);
     if (L.missions) {
       ctx.lineWidth = 1.5;
       ctx.strokeStyle = "rgba(255,255,255,0.75)";
@@ -284,25 +430,29 @@ export class Renderer {
         ctx.stroke();
       }
     }
+    const drawnSites = {};
     if (L.bases) {
       ctx.font = "12px 'Liberation Sans', Arial, sans-serif";
       ctx.textBaseline = "middle";
-      for (const s of b.sites) {
+      const nCustomers = b.sites.filter((s) => s.kind === "customer").length;
+      // Customers first (they may be many), the other sites on top.
+      const order = [...b.sites].sort((a, c) => (c.kind === "customer") - (a.kind === "customer"));
+      for (const s of order) {
         const [px, py] = this.worldToScreen(s.x_m, s.y_m);
-        ctx.fillStyle = "#ffffff";
-        ctx.strokeStyle = "#10141a";
-        ctx.lineWidth = 2;
-        ctx.beginPath();
-        ctx.rect(px - 6, py - 6, 12, 12);
-        ctx.fill(); ctx.stroke();
-        ctx.fillStyle = "#10141a";
-        ctx.fillRect(px - 2, py - 2, 4, 4);
-        ctx.lineWidth = 3;
-        ctx.strokeText(s.id, px + 10, py);
-        ctx.fillStyle = "#ffffff";
-        ctx.fillText(s.id, px + 10, py);
+        if (px < -20 || py < -20 || px > this.W + 20 || py > this.H + 20) continue;
+        drawSite(ctx, s.kind, px, py);
+        drawnSites[s.kind] = (drawnSites[s.kind] || 0) + 1;
+        const style = SITE_STYLES[s.kind] || SITE_STYLES.base;
+        if (style.label || nCustomers <= 20) {
+          ctx.lineWidth = 3;
+          ctx.strokeStyle = "#10141a";
+          ctx.strokeText(s.id, px + 10, py);
+          ctx.fillStyle = "#ffffff";
+          ctx.fillText(s.id, px + 10, py);
+        }
       }
     }
+    this.drawn.sites = drawnSites;
     return true;
   }
 
@@ -378,7 +528,7 @@ export class Renderer {
 
   isGround(k) {
     const ki = this.kindIndex;
-    return k === ki.ground || k === ki.charge || k === ki.wait_pad;
+    return k === ki.ground || k === ki.charge || k === ki.wait_pad || k === ki.docked;
   }
 
   drawOverlay(t, trailSpan, flashes) {
@@ -391,13 +541,18 @@ export class Renderer {
       SY[v] = H2 - (p.y[v] - v0.cy) * v0.scale;
     }
     if (this.layers.trails && trailSpan > 0) this.drawTrails(t, trailSpan);
+    this.drawn.orders = 0;
+    if (this.layers.orders && this.bundle.orders) this.drawOrders(t);
+    const docked = this.docked;
+    let nDrawn = 0;
     if (this.layers.vehicles && p.n > 3000) {
       // Crowded: 3x3 dots without outlines, so the fleet's colours stay readable.
       for (let v = 0; v < p.n; v++) {
         const sx = SX[v];
-        if (sx !== sx) continue;
+        if (sx !== sx || p.kind[v] === docked) continue;
         const cx = sx | 0, cy = SY[v] | 0;
         if (cx < 1 || cy < 1 || cx >= W - 1 || cy >= H - 1) continue;
+        nDrawn++;
         const col = this.vehiclePixel(v);
         let i = (cy - 1) * W + cx;
         pix[i - 1] = col; pix[i] = col; pix[i + 1] = col;
@@ -407,33 +562,45 @@ export class Renderer {
         pix[i - 1] = col; pix[i] = col; pix[i + 1] = col;
       }
     } else if (this.layers.vehicles) {
-      // Fewer vehicles: round dots with a dark outline, larger for small fleets.
-      const st = this.stamp(p.n <= 500 ? 2.6 : 1.5, p.n <= 500 ? 3.7 : 2.3);
-      const m = st.margin, core = st.core, ring = st.ring, outline = this.outline;
+      // Fewer vehicles: glyphs with a dark outline, larger for small fleets: round
+      // (air), square (ground), diamond (sea). Docked vehicles ride on their carrier.
+      const small = p.n <= 500;
+      const stamps = [0, 1, 2].map((shape) => this.stamp(small ? 2.6 : 1.5, small ? 3.7 : 2.3,
+        shape));
+      const outline = this.outline;
       for (let v = 0; v < p.n; v++) {
         const sx = SX[v];
-        if (sx !== sx) continue;
+        if (sx !== sx || p.kind[v] === docked) continue;
+        const st = stamps[this.shape[v]], m = st.margin, core = st.core, ring = st.ring;
         const cx = sx | 0, cy = SY[v] | 0;
         if (cx < m || cy < m || cx >= W - m || cy >= H - m) {
-          if (cx >= 0 && cy >= 0 && cx < W && cy < H) pix[cy * W + cx] = this.vehiclePixel(v);
+          if (cx >= 0 && cy >= 0 && cx < W && cy < H) {
+            pix[cy * W + cx] = this.vehiclePixel(v);
+            nDrawn++;
+          }
           continue;
         }
+        nDrawn++;
         const col = this.vehiclePixel(v), c = cy * W + cx;
         for (let k = 0; k < ring.length; k++) pix[c + ring[k]] = outline;
         for (let k = 0; k < core.length; k++) pix[c + core[k]] = col;
       }
     }
+    this.drawn.vehicles = nDrawn;
     const ctx = this.octx;
     ctx.putImageData(this.image, 0, 0);
-    // A few vector marks on top: detection flashes, hovered and selected vehicles.
+    // A few vector marks on top: detection, delivery and failure flashes, hovered and
+    // selected vehicles.
     for (const f of flashes) {
       const [px, py] = this.worldToScreen(f.x, f.y);
+      const [r, g, bl] = f.rgb || [255, 59, 107];
       ctx.beginPath();
       ctx.arc(px, py, 6 + 14 * f.age, 0, 2 * Math.PI);
       ctx.lineWidth = 2;
-      ctx.strokeStyle = `rgba(255,59,107,${(1 - f.age).toFixed(3)})`;
+      ctx.strokeStyle = `rgba(${r},${g},${bl},${(1 - f.age).toFixed(3)})`;
       ctx.stroke();
     }
+    this.drawn.flashes = flashes.length;
     for (const [v, color, r] of [[this.hovered, "rgba(255,255,255,0.8)", 8], [this.selected, "#ffffff", 10]]) {
       if (v < 0 || !(SX[v] === SX[v])) continue;
       ctx.beginPath();
@@ -444,32 +611,87 @@ export class Renderer {
     }
   }
 
-  /** Pixel offsets (for the current width) of a dot's core and outline ring. */
-  stamp(rCore, rOuter) {
-    const key = `${this.W}:${rCore}:${rOuter}`;
-    if (this.stampKey === key) return this.stampCache;
-    const core = [], ring = [], m = Math.ceil(rOuter);
+  /** Pixel offsets (for the current width) of a glyph's core and outline ring: a
+   * round dot (shape 0), a smaller square (1) or a diamond (2). */
+  stamp(rCore, rOuter, shape = 0) {
+    const key = `${this.W}:${rCore}:${rOuter}:${shape}`;
+    this.stampCaches = this.stampCaches || new Map();
+    const hit = this.stampCaches.get(key);
+    if (hit) return hit;
+    // Each shape's distance of (dx, dy) and its core / outer radius in it, sized so
+    // the glyphs cover about the same area.
+    let dist = Math.hypot, rc = rCore, ro = rOuter;
+    if (shape === 1) {
+      dist = (dx, dy) => Math.max(Math.abs(dx), Math.abs(dy));
+      rc = Math.floor(rCore * 0.85); ro = rc + 1;
+    } else if (shape === 2) {
+      dist = (dx, dy) => Math.abs(dx) + Math.abs(dy);
+      rc = Math.floor(rCore * 1.35); ro = rc + 1;
+    }
+    const core = [], ring = [], m = Math.ceil(ro);
     for (let dy = -m; dy <= m; dy++) {
       for (let dx = -m; dx <= m; dx++) {
-        const d2 = dx * dx + dy * dy;
-        if (d2 <= rCore * rCore) core.push(dy * this.W + dx);
-        else if (d2 <= rOuter * rOuter) ring.push(dy * this.W + dx);
+        const d = dist(dx, dy);
+        if (d <= rc) core.push(dy * this.W + dx);
+        else if (d <= ro) ring.push(dy * this.W + dx);
       }
     }
-    this.stampKey = key;
-    this.stampCache = { core: Int32Array.from(core), ring: Int32Array.from(ring), margin: m };
-    return this.stampCache;
+    if (this.stampCaches.size > 12) this.stampCaches.clear();
+    const out = { core: Int32Array.from(core), ring: Int32Array.from(ring), margin: m };
+    this.stampCaches.set(key, out);
+    return out;
   }
 
   /** The vehicle drawn nearest to screen point (px, py), within maxDist pixels; -1 if none. */
   pick(px, py, maxDist = 9) {
     let best = -1, bestD = maxDist * maxDist;
-    const SX = this.sx, SY = this.sy;
+    const SX = this.sx, SY = this.sy, K = this.player.kind, docked = this.docked;
     for (let v = 0; v < SX.length; v++) {
+      if (K[v] === docked) continue; // riding on its carrier: pick the carrier
       const dx = SX[v] - px, dy = SY[v] - py;
       const d = dx * dx + dy * dy;
       if (d <= bestD) { bestD = d; best = v; }
     }
     return best;
   }
+}
+
+/** A site's marker at (px, py): square (base, depot), circle with a cross (ground
+ * station), triangle (launch point), small ring (customer). */
+export function drawSite(ctx, kind, px, py, scale = 1) {
+  const style = SITE_STYLES[kind] || SITE_STYLES.base;
+  ctx.fillStyle = style.fill;
+  ctx.strokeStyle = "#10141a";
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  const r = 6 * scale;
+  if (kind === "customer") {
+    ctx.arc(px, py, 3.5 * scale, 0, 2 * Math.PI);
+    ctx.lineWidth = 3;
+    ctx.stroke();
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = style.fill;
+    ctx.stroke();
+    return;
+  }
+  if (kind === "launch_point") {
+    ctx.moveTo(px, py - r - 1); ctx.lineTo(px + r + 1, py + r); ctx.lineTo(px - r - 1, py + r);
+    ctx.closePath();
+    ctx.fill(); ctx.stroke();
+    return;
+  }
+  if (kind === "ground_station") {
+    ctx.arc(px, py, r, 0, 2 * Math.PI);
+    ctx.fill(); ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(px - r + 2, py); ctx.lineTo(px + r - 2, py);
+    ctx.moveTo(px, py - r + 2); ctx.lineTo(px, py + r - 2);
+    ctx.lineWidth = 1.5;
+    ctx.stroke();
+    return;
+  }
+  ctx.rect(px - r, py - r, 2 * r, 2 * r);
+  ctx.fill(); ctx.stroke();
+  ctx.fillStyle = "#10141a";
+  ctx.fillRect(px - 2 * scale, py - 2 * scale, 4 * scale, 4 * scale);
 }
