@@ -41,11 +41,8 @@ class Capabilities:
         if self.no_fly is not None:
             shapely.prepare(self.no_fly)
         self.networks = dict(ctx.networks)
-        # How far off its network a destination may be and still be reached (the
-        # engine's rule: twice the network's median edge).
-        self.snap_m = {d: 2.0 * float(np.median([e["length_m"] for _, _, e in
-                                                 net.graph.edges(data=True)] or [0.0]))
-                       for d, net in self.networks.items()}
+        # How far off its network a destination may be and still be reached.
+        self.snap_m = {d: net.reach_m for d, net in self.networks.items()}
 
     def trip_time_s(self, fleet, v: int, points: list) -> float:
         """Travel time of vehicle ``v`` through ``points`` (first: where it starts)."""

@@ -204,16 +204,10 @@ class Logistics:
             self.networks["ground"] = Network(world.roads.graph, world.roads.kind)
         if world.water is not None:
             self.networks["sea"] = Network(world.water.graph, world.water.kind)
-        # How far off its network a place may be and still be reached (a short
-        # connector at each end of a trip): twice the network's typical edge.
-        # Connectors are driven at the network's typical (median) speed limit.
-        self.snap_m: dict[str, float] = {}
-        self.connector_mps: dict[str, float] = {}
-        for domain, net in self.networks.items():
-            lengths = [d["length_m"] for _, _, d in net.graph.edges(data=True)]
-            limits = [d.get("speed_mps", math.inf) for _, _, d in net.graph.edges(data=True)]
-            self.snap_m[domain] = 2.0 * float(np.median(lengths)) if lengths else 0.0
-            self.connector_mps[domain] = float(np.median(limits)) if limits else math.inf
+        # How far off its network a place may be and still be reached, and how fast
+        # the connector to it is driven (see Network.reach_m, Network.connector_mps).
+        self.snap_m = {d: net.reach_m for d, net in self.networks.items()}
+        self.connector_mps = {d: net.connector_mps for d, net in self.networks.items()}
         self.bays: dict[int, simpy.Resource] = {}
         self.stock: dict[int, simpy.Container | None] = {}
         self.swaps: dict[int, tuple[simpy.Resource, float]] = {}

@@ -55,6 +55,7 @@ from fleetsim.engine.logistics import (
     Logistics,
 )
 from fleetsim.engine.monitor import Monitor
+from fleetsim.logistics.network import Network
 from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.states import (
     CHARGING,
@@ -177,7 +178,10 @@ class Simulation:
                            or self.world.water is not None
                            or any(c >= 0 for c in self.carrier_of))
         self.logistics = Logistics(self) if needs_logistics else None
-        networks = dict(self.logistics.networks) if self.logistics is not None else {}
+        # Policies get copies: as the networks are at the start (roads close in the
+        # engine's own), and nothing a policy does to them reaches the engine.
+        networks = {} if self.logistics is None else {
+            d: Network(net.graph, net.kind) for d, net in self.logistics.networks.items()}
         try:
             self.policy.reset(PolicyContext(
                 world=self.world, vehicle_types=scenario.vehicle_types,
@@ -964,6 +968,16 @@ class Simulation:
         if why:
             lg.fail(k, why, v)
             return
+        early = float(tab.earliest_s[k]) - self.env.now
+        if early > 0:  # too early for the customer: it waits there
+            if self.is_air[v]:
+                self.state[v] = HOLDING
+                yield from self._hover(v, early)
+            else:
+                self._open_leg(v, _K_HOLD, False, early, self.px[v], self.py[v], self.pz[v],
+                               self.p_hover[v])
+                yield self.env.timeout(early)
+                self._close_leg(v)
         dur = lg.service_s
         if self.is_air[v]:
             self.state[v] = HOLDING

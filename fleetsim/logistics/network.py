@@ -246,6 +246,13 @@ class Network:
         self._times: OrderedDict[tuple[int, float], np.ndarray] = OrderedDict()
         self._edge_arrays: tuple[np.ndarray, ...] | None = None
         self._csr: dict[float | None, scipy.sparse.csr_matrix] = {}
+        lengths = [d["length_m"] for _, _, d in edges]
+        limits = [d["speed_mps"] for _, _, d in edges]
+        #: How far off the network a place may lie and still be reached, by a straight
+        #: connector from its nearest node: twice the median road (or lattice) edge.
+        self.reach_m = 2.0 * float(np.median(lengths)) if lengths else 0.0
+        #: Speed limit on such connectors: the network's median limit (inf: none).
+        self.connector_mps = float(np.median(limits)) if limits else math.inf
 
     def _heuristic_scale(self, edges: list[tuple[int, int, dict[str, Any]]]) -> float:
         """Factor on the straight-line distance keeping the A* heuristic admissible."""

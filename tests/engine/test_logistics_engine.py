@@ -424,3 +424,15 @@ policy: {{name: nearest_dispatch}}
     wq = erlang_c / (c * mu - lam)
     assert abs(np.mean(waits > 1e-9) - erlang_c) / erlang_c < 0.06
     assert abs(waits.mean() - wq) / wq < 0.20
+
+
+def test_a_vehicle_early_for_its_customer_waits_until_the_window_opens():
+    order = ("    - {id: a, origin: depot, destination: c1, weight_kg: 50, created_s: 10,"
+             " earliest_s: 500, latest_s: 600}\n")
+    run = Simulation(scenario(orders=order)).run()
+    # There at 270 s (as in the golden run), it waits on the road until 500, then hands
+    # the order over in 30 s: on time for latest_s = 600.
+    assert run.events_of("delivered")["time_s"].tolist() == [530.0]
+    legs = run.legs
+    wait = np.flatnonzero((legs["kind"] == "hold") & (legs["vehicle"] == 0))
+    assert [(legs["t0_s"][i], legs["t1_s"][i]) for i in wait][0] == (270.0, 500.0)

@@ -30,8 +30,9 @@ NOTABLE_SKIP = {"plan", "terrain_violation", "run_start", "run_end"}
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")
 
 
-@pytest.fixture()
-def viewer(page, server):
+def open_viewer(page, url: str) -> list[str]:
+    """Open the viewer at ``url`` and wait until it is ready; returns the list that
+    collects console messages, page errors and requests leaving 127.0.0.1."""
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}"))
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
@@ -48,10 +49,16 @@ def viewer(page, server):
     page.on("request", lambda r: None if (urlsplit(r.url).hostname == "127.0.0.1"
                                           or r.url.startswith("data:"))
             else problems.append(f"request: {r.url}"))
-    page.goto(server.url)
+    page.goto(url)
     page.wait_for_function("() => window.viewer && (window.viewer.ready || window.viewer.error)",
                            timeout=20_000)
     assert page.evaluate("() => window.viewer.error") is None
+    return problems
+
+
+@pytest.fixture()
+def viewer(page, server):
+    problems = open_viewer(page, server.url)
     yield page
     assert problems == []
 
@@ -274,3 +281,92 @@ def test_hover_click_pan_and_zoom(viewer, sorted_legs, bundle):
     spread0 = np.nanmax(sx) - np.nanmin(sx)
     assert np.nanmax(after["sx"]) - np.nanmin(after["sx"]) > 1.5 * spread0
     check_drawn_where_the_legs_say(page, sorted_legs)
+
+
+# ---------------------------------------------------------------- a logistics run
+
+@pytest.fixture()
+def logistics_viewer(page, logistics_server):
+    problems = open_viewer(page, logistics_server.url)
+    yield page
+    assert problems == []
+
+
+def test_logistics_replay_shows_roads_orders_sites_and_vehicle_shapes(logistics_viewer,
+                                                                       logistics_run):
+    from replay_case import order_counts_from_events
+
+    from fleetsim.replay.keyframes import sort_legs
+
+    page = logistics_viewer
+    sl = sort_legs(logistics_run.legs, logistics_run.vehicles)
+    ev = logistics_run.events
+    settle(page)
+    drawn = page.evaluate("() => window.viewer.drawn")
+    assert (drawn["roads"], drawn["closedRoads"]) == (110, 0)
+    assert drawn["sites"] == {"depot": 2, "customer": 2, "launch_point": 1, "ground_station": 1}
+    assert drawn["vehicles"] == 3  # the rider is docked on the van: not drawn apart
+    assert {"roads", "orders", "water"} <= set(page.evaluate("() => window.viewer.layers"))
+    legend = page.locator("#legend").inner_text()
+    for entry in ("ground", "sea", "depot", "customer", "launch point", "ground station",
+                  "closed road", "order waiting", "delivered", "failed"):
+        assert entry in legend, entry
+    # Order counts and pending destinations at times around the events.
+    for target in (0.0, 99.9, 100.0, 300.0, 384.6, 450.0, 599.0, 600.0, 1200.0):
+        page.fill("#timeline", str(target))
+        t = settle(page)
+        assert t == pytest.approx(target, abs=1e-9)
+        want = order_counts_from_events(ev, t)
+        assert page.evaluate("() => window.viewer.orderCounts()") == want, t
+        drawn = page.evaluate("() => window.viewer.drawn")
+        assert drawn["orders"] == want["pending"], t  # every destination is in view
+        closed = int(t >= 100.0)
+        assert (drawn["roads"], drawn["closedRoads"]) == (110 - closed, closed), t
+        counts = page.evaluate("() => window.viewer.counts")
+        assert counts["ordersPending"] == want["pending"]
+        assert f"pending {want['pending']}" in page.locator("#counts").inner_text()
+        check_drawn_where_the_legs_say(page, sl)
+    # A delivery (the van's, at 450 s) flashes for a few seconds.
+    page.fill("#timeline", "455")
+    settle(page)
+    assert page.evaluate("() => window.viewer.drawn.flashes") == 1
+    # Glyphs by domain at 300 s: the van (ground) a square, the boat (sea) a diamond,
+    # the quadrotor (air) round; each far from the others.
+    page.fill("#timeline", "300")
+    settle(page)
+    pos = page.evaluate("() => window.viewer.positions()")
+    assert pos["state"][3] == "docked"
+    sx, sy = np.floor(pos["sx"][:3]), np.floor(pos["sy"][:3])
+    d = np.hypot(sx[:, None] - sx[None], sy[:, None] - sy[None]) + np.eye(3) * 1e9
+    assert d.min() > 12
+    for v, same, other in ((0, [(2, 2), (-2, -2)], [(3, 0)]),  # square: corners, no tips
+                           (2, [(3, 0), (0, -3)], [(2, 2)]),  # diamond: tips, no corners
+                           (1, [(2, 0)], [(2, 2)])):  # round
+        pts = [(sx[v] + dx, sy[v] + dy) for dx, dy in [(0, 0), *same, *other]]
+        px = pixels(page, "overlay", pts)
+        centre = px[0]
+        assert centre[3] == 255
+        assert px[1:1 + len(same)] == [centre] * len(same), v
+        assert all(p != centre for p in px[1 + len(same):]), v
+    # Notable events include the logistics outcomes; their rows say what happened.
+    kinds = ev["kind"]
+    skip = list(NOTABLE_SKIP) + ["arrive", "order_created", "order_assigned", "load_queue",
+                                 "pickup"]
+    assert page.locator("#event-count").inner_text() == str(int((~np.isin(kinds, skip)).sum()))
+    closed_detail = ev["detail"][kinds == "road_closed"][0]
+    for kind, text in (("order_failed", "order h (capacity)"), ("road_closed",
+                                                                 f"road {closed_detail}"),
+                       ("launch", "v3 from v0"), ("dock", "v3 onto v0")):
+        page.select_option("#event-filter", f"kind:{kind}")
+        rows = page.locator(".ev")
+        assert rows.count() == 1 and text in rows.first.inner_text(), kind
+    page.select_option("#event-filter", "kind:delivered")
+    assert page.locator(".ev").count() == 4
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "viewer-logistics.png"))
+    # The roads and orders layers toggle.
+    page.click("#layer-roads")
+    page.click("#layer-orders")
+    settle(page)
+    drawn = page.evaluate("() => window.viewer.drawn")
+    assert (drawn["roads"], drawn["closedRoads"], drawn["orders"]) == (0, 0, 0)
