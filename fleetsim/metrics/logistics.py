@@ -136,12 +136,19 @@ def carried_at(run: RecordedRun, vehicle: np.ndarray, time_s: np.ndarray) -> np.
             holder[order] = v
             step(v, t, +1)
     out = np.zeros(len(vehicle), dtype=np.int64)
-    for i, (v, t) in enumerate(zip(np.asarray(vehicle).tolist(), np.asarray(time_s).tolist(),
-                                   strict=True)):
-        if v in steps:
-            times, loads = steps[v]
-            k = int(np.searchsorted(times, t, side="right")) - 1
-            out[i] = loads[k] if k >= 0 else 0
+    vehicle = np.asarray(vehicle)
+    time_s = np.asarray(time_s, dtype=np.float64)
+    # One search per vehicle over all its queries (its steps are in time order).
+    order = np.argsort(vehicle, kind="stable")
+    bounds = np.searchsorted(vehicle[order], list(steps), side="left")
+    ends = np.searchsorted(vehicle[order], list(steps), side="right")
+    for (v, (times, loads)), a, b in zip(steps.items(), bounds.tolist(), ends.tolist(),
+                                         strict=True):
+        if a == b:
+            continue
+        q = order[a:b]
+        k = np.searchsorted(np.asarray(times), time_s[q], side="right") - 1
+        out[q] = np.where(k >= 0, np.asarray(loads)[np.maximum(k, 0)], 0)
     return out
 
 

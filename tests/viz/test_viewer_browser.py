@@ -94,7 +94,8 @@ def check_drawn_where_the_legs_say(page, sorted_legs, tol_m=POS_TOL_M) -> dict:
     x, y = np.array(pos["x"]), np.array(pos["y"])
     np.testing.assert_allclose(x, ref["x"], atol=tol_m, rtol=0)
     np.testing.assert_allclose(y, ref["y"], atol=tol_m, rtol=0)
-    np.testing.assert_allclose(pos["battery"], ref["battery"], atol=1e-3, rtol=0)
+    # float32 batteries: a boat's 100 kWh holds about 0.004 Wh apart.
+    np.testing.assert_allclose(pos["battery"], ref["battery"], atol=1e-3, rtol=1e-7)
     assert pos["state"] == [LEG_KINDS[k] for k in ref["kind"]]
     # Screen positions follow the view transform of the legs' positions ...
     expect = page.evaluate("(pts) => pts.map(([x, y]) => window.viewer.worldToScreen(x, y))",

@@ -19,7 +19,7 @@ export const SITE_STYLES = {
   launch_point: { fill: "#9dff6b", label: true },
   customer: { fill: "#4dd0e1", label: false },
 };
-export const ORDER_COLORS = { waiting: "#ffb020", carried: "#3ddcff", delivered: "#5cff8a",
+export const ORDER_COLORS = { waiting: "#ffb020", carried: "#ffffff", delivered: "#5cff8a",
   failed: "#ff4040" };
 export const ROAD_COLORS = { open: "rgba(200,206,214,0.6)", closed: "#ff3030" };
 const WATER_RGBA = [46, 120, 214, 120];
@@ -288,7 +288,7 @@ export class Renderer {
     return out;
   }
 
-  /** Pending orders' destinations as small dots (waiting: amber, loaded: blue). */
+  /** Pending orders' destinations as small dots (waiting: amber, loaded: white). */
   drawOrders(t) {
     const o = this.bundle.orders, W = this.W, H = this.H, pix = this.pix, v0 = this.view;
     const W2 = W / 2, H2 = H / 2;
