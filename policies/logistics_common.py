@@ -173,9 +173,10 @@ def dispatch_nearest(cap: Capabilities, fleet, orders, vehicles, energy_margin: 
         ok = free & (cap.payload[vehicles] >= ov.weight_kg[k])
         if not ok.any():
             continue
-        d = np.hypot(*(pos - origin).T)
-        for j in np.argsort(np.where(ok, d, np.inf), kind="stable").tolist():
-            if not ok[j]:
+        d = np.where(ok, np.hypot(pos[:, 0] - origin[0], pos[:, 1] - origin[1]), np.inf)
+        while True:  # nearest first (lowest index on ties) until one has the energy
+            j = int(np.argmin(d))
+            if d[j] == np.inf:
                 break
             v = int(vehicles[j])
             need = cap.trip_energy_wh(fleet, v, [pos[j], origin, dest, fleet.home_xy[v]])
@@ -183,4 +184,5 @@ def dispatch_nearest(cap: Capabilities, fleet, orders, vehicles, energy_margin: 
                 plans.append(Plan(v, [Pickup(k), Deliver(k), ReturnHome()]))
                 free[j] = False
                 break
+            d[j] = np.inf
     return plans

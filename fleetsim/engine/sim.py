@@ -55,7 +55,6 @@ from fleetsim.engine.logistics import (
     Logistics,
 )
 from fleetsim.engine.monitor import Monitor
-from fleetsim.logistics.network import Network
 from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.states import (
     CHARGING,
@@ -72,6 +71,7 @@ from fleetsim.engine.states import (
 )
 from fleetsim.engine.view import EngineFleetView
 from fleetsim.errors import PolicyError
+from fleetsim.logistics.network import Network
 from fleetsim.policy import (
     Deliver,
     GoTo,
@@ -305,6 +305,12 @@ class Simulation:
             self._no_fly_union = shapely.union_all(no_fly)
             self._no_fly_bounds = tuple(self._no_fly_union.bounds)
             shapely.prepare(self._no_fly_union)
+            # The zones grown by the routing clearance: a straight line clear of these
+            # is what the visibility graph would fly too.
+            self._no_fly_grown = shapely.buffer(self._no_fly_union, self._avoid.clearance_m,
+                                                join_style="mitre")
+            self._grown_bounds = tuple(self._no_fly_grown.bounds)
+            shapely.prepare(self._no_fly_grown)
         self._detour_cache: dict[tuple[int, int, int], float] = {}
 
     # ------------------------------------------------------------------ legs
@@ -576,7 +582,7 @@ class Simulation:
         to_limit = self._margin_time(v, power, 0.0, 0.0, _INF, self.pz[v]) if power > 0 else _INF
         dur = to_limit if duration is None else min(duration, to_limit)
         x, y, z = self.px[v], self.py[v], self.pz[v]
-        self._open_leg(v, kind, True, dur, x, y, z, power)
+        self._open_leg(v, kind, self.is_air[v], dur, x, y, z, power)
         if dur == _INF:
             yield self._never
         if dur > 0:
@@ -861,7 +867,7 @@ class Simulation:
         if self._avoid is not None:
             if shapely.intersects_xy(self._no_fly_union, x, y):
                 return "unreachable"
-            if shapely.intersects(shapely.LineString([start, (x, y)]), self._no_fly_union):
+            if self._crosses_no_fly(start, (x, y)):
                 try:
                     pts = [tuple(p) for p in self._avoid.route(start, (x, y))[1:].tolist()]
                 except ValueError:
@@ -1012,19 +1018,34 @@ class Simulation:
         the terrain under them by the cruise altitude (sampled at the grid spacing)."""
         start = (self.px[v], self.py[v])
         pts = np.array([start, (hx, hy)])
-        if self._avoid is not None:
+        if self._avoid is not None and self._crosses_no_fly(start, (hx, hy)):
             try:
                 pts = self._avoid.route(start, (hx, hy))
             except ValueError:  # inside a zone already: straight home is the way out
                 pass
         terrain = self.world.terrain
-        seg = np.hypot(*np.diff(pts, axis=0).T)
-        n = np.maximum(2, np.ceil(seg / terrain.spacing_m).astype(int) + 1)
-        samples = np.concatenate([np.linspace(a, b, k) for a, b, k in
-                                  zip(pts[:-1], pts[1:], n.tolist(), strict=True)])
-        ground = float(np.max(terrain.height_at(samples[:, 0], samples[:, 1])))
+        if len(pts) == 2:  # the common case, kept lean
+            seg = math.hypot(hx - start[0], hy - start[1])
+            f = np.linspace(0.0, 1.0, max(2, math.ceil(seg / terrain.spacing_m) + 1))
+            ground = float(np.max(terrain.height_at(start[0] + f * (hx - start[0]),
+                                                    start[1] + f * (hy - start[1]))))
+        else:
+            seg = np.hypot(*np.diff(pts, axis=0).T)
+            n = np.maximum(2, np.ceil(seg / terrain.spacing_m).astype(int) + 1)
+            samples = np.concatenate([np.linspace(a, b, k) for a, b, k in
+                                      zip(pts[:-1], pts[1:], n.tolist(), strict=True)])
+            ground = float(np.max(terrain.height_at(samples[:, 0], samples[:, 1])))
         transit_z = max(self.pz[v], hz + self.agl[v], ground + self.agl[v])
         return [tuple(p) for p in pts[1:].tolist()], transit_z
+
+    def _crosses_no_fly(self, a: tuple[float, float], b: tuple[float, float]) -> bool:
+        """Does the straight line from ``a`` to ``b`` come within the routing clearance
+        of a no-fly zone?"""
+        zx0, zy0, zx1, zy1 = self._grown_bounds
+        if min(a[0], b[0]) > zx1 or max(a[0], b[0]) < zx0 or min(a[1], b[1]) > zy1 \
+                or max(a[1], b[1]) < zy0:
+            return False
+        return bool(shapely.intersects(shapely.LineString([a, b]), self._no_fly_grown))
 
     def _execute(self, v: int, item: tuple):
         """Carry out one queued action; returns a reason to ask the policy with, or None."""

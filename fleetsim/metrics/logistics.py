@@ -142,8 +142,8 @@ def carried_at(run: RecordedRun, vehicle: np.ndarray, time_s: np.ndarray) -> np.
     order = np.argsort(vehicle, kind="stable")
     bounds = np.searchsorted(vehicle[order], list(steps), side="left")
     ends = np.searchsorted(vehicle[order], list(steps), side="right")
-    for (v, (times, loads)), a, b in zip(steps.items(), bounds.tolist(), ends.tolist(),
-                                         strict=True):
+    for (times, loads), a, b in zip(steps.values(), bounds.tolist(), ends.tolist(),
+                                    strict=True):
         if a == b:
             continue
         q = order[a:b]

@@ -203,6 +203,10 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
             "energy": vt.energy,
             "carrier_slots": vt.carrier_slots,
         })
+        if vt.domain != "air":  # on the ground or the water: no altitude keys
+            for key in ("climb_rate_mps", "cruise_altitude_agl_m", "terrain_clearance_m",
+                        "relay_range_m"):
+                del entry[key]
         types.append(entry)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -230,13 +234,7 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
                            "swap_stations": x.swap_stations, "swap_time_s": x.swap_time_s}
                           if x.kind == "depot" else {})}
                       for x in s.sites],
-            "roads": None if s.roads is None else {
-                "source": s.roads.source, "path": s.roads.path,
-                "extent": None if s.roads.extent is None else list(s.roads.extent),
-                "spacing_m": s.roads.spacing_m, "speed_limit_mps": s.roads.speed_limit_mps,
-                "blocked": s.roads.blocked, "seed": s.roads.seed,
-                "closures": [{"time_s": c.time_s, "near": list(c.near)}
-                             for c in s.roads.closures]},
+            "roads": None if s.roads is None else _roads_source(s.roads),
             "water": None if s.water is None else {
                 "spacing_m": s.water.spacing_m,
                 "polygon": None if s.water.polygon is None else _ring_source(s.water.polygon)},
@@ -254,6 +252,18 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
         "oversight": None if s.oversight is None else _oversight_source(s.oversight),
         "logistics": None if s.logistics is None else _logistics_source(s.logistics),
     }
+
+
+def _roads_source(r: RoadsSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"source": r.source}
+    if r.source == "geojson":
+        out["path"] = r.path
+    else:
+        out.update({"extent": None if r.extent is None else list(r.extent),
+                    "spacing_m": r.spacing_m, "blocked": r.blocked, "seed": r.seed})
+    out["speed_limit_mps"] = r.speed_limit_mps
+    out["closures"] = [{"time_s": c.time_s, "near": list(c.near)} for c in r.closures]
+    return out
 
 
 def _logistics_source(lg: LogisticsSpec) -> dict[str, Any]:

@@ -600,3 +600,21 @@ def test_negative_override_index_is_out_of_range():
     assert error_of(FULL, ("fleet.types[-1].count=3",)) == (
         "--set fleet.types[-1].count=3: fleet.types[-1]: index -1 is out of range: fleet.types "
         "has 2 items (valid indexes 0..1)")
+
+
+@pytest.mark.parametrize("name", ["city_delivery", "harbor_resupply", "disaster_relief"])
+def test_logistics_scenarios_round_trip_through_their_source(name):
+    """What a run directory stores (the scenario's source) loads back to the same
+    scenario: roads, water, orders and demand, ground and sea vehicle types."""
+    import json
+    from pathlib import Path
+
+    from fleetsim.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / f"{name}.yaml")
+    back = scenario_from_source(json.loads(json.dumps(sc.source, allow_nan=False)),
+                                base_dir=sc.base_dir)
+    assert back.source == sc.source
+    assert (back.vehicle_types, back.vehicles, back.sites) == \
+        (sc.vehicle_types, sc.vehicles, sc.sites)
+    assert (back.roads, back.water, back.logistics) == (sc.roads, sc.water, sc.logistics)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from replay_case import order_counts_from_events
 
-from fleetsim.errors import ScenarioError
 from fleetsim.record import EVENT_KINDS
 from fleetsim.replay import read_replay, write_replay
 from fleetsim.replay.layers import ORDER_EVENT_KINDS, roads_layer, water_layer
@@ -142,10 +141,6 @@ def test_vehicles_events_and_manifest_of_a_logistics_run(logistics_bundle, logis
     assert x0 <= 0 and y0 <= 0 and x1 >= 4000 and y1 >= 4000
 
 
-@pytest.mark.xfail(raises=ScenarioError, strict=False,
-                   reason="reading a logistics run directory back fails: its stored scenario "
-                          "does not load (a ground type's cruise_altitude_agl_m: 0.0; "
-                          "world.roads.path: null)")
 def test_a_bundle_rebuilt_from_the_run_directory_has_the_same_logistics_layers(
         logistics_run_dir, logistics_bundle, tmp_path):
     """``fleetsim replay RUN_DIR`` rebuilds the world (every road open) and reads the

@@ -321,7 +321,7 @@ function legendLogistics(parts) {
     }
   }
   if (L.orders) {
-    const sq = (c) => SVG(`<rect x="-2.5" y="-2.5" width="5" height="5" fill="${c}" ${OUT.replace("2", "1")}/>`);
+    const sq = (c) => SVG(`<rect x="-2.5" y="-2.5" width="5" height="5" fill="${c}" stroke="#10141a" stroke-width="1"/>`);
     parts.push(`<div>${sq(ORDER_COLORS.waiting)}order waiting</div>`,
       `<div>${sq(ORDER_COLORS.carried)}order loaded</div>`,
       `<div>${SVG(`<circle r="4.5" fill="none" stroke="${ORDER_COLORS.delivered}" stroke-width="2"/>`)}delivered</div>`);
