@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Engine scale benchmark: persistent patrol with 1,000 and 10,000 drones.
+"""Engine scale benchmark: persistent patrol with 1,000 and 10,000 drones, and logistics.
 
 Prints, per case: wall time of the simulation (coverage, detection, energy and
 zone checks on) and of the metrics, vehicle-seconds simulated per wall second,
@@ -9,6 +9,11 @@ ratio of the two.
 
     .venv/bin/python benchmarks/engine_scale.py            # 1k and 10k x 1 h, 1k x 24 h
     .venv/bin/python benchmarks/engine_scale.py --full-day # also 10k x 24 h (slow)
+    .venv/bin/python benchmarks/engine_scale.py --only logistics
+
+The logistics case runs ``scenarios/city_delivery.yaml`` for 24 simulated hours:
+2,000 delivery drones from four depots, no-fly zones, ~100,000 Poisson orders
+(target: <= 60 s on a 2-core machine). ``--policy`` picks its dispatch policy.
 
 Each case runs in its own process so that its peak memory is its own.
 """
@@ -75,6 +80,33 @@ def case(n: int, duration_s: float, targets: int, oversight: bool = False) -> di
     }
 
 
+def logistics_case(duration_s: float, policy: str) -> dict:
+    from fleetsim.engine import Simulation
+    from fleetsim.metrics import compute_metrics
+    from fleetsim.scenario import load_scenario
+
+    scenario = load_scenario(ROOT / "scenarios" / "city_delivery.yaml",
+                             [f"run.duration_s={duration_s}", f"policy.name={policy}"])
+    t0 = time.perf_counter()
+    sim = Simulation(scenario)
+    t1 = time.perf_counter()
+    run = sim.run()
+    t2 = time.perf_counter()
+    metrics = compute_metrics(run)
+    t3 = time.perf_counter()
+    return {
+        "vehicles": sim.n, "duration_s": duration_s, "setup_s": t1 - t0,
+        "simulate_s": t2 - t1, "metrics_s": t3 - t2, "legs": len(run.legs["leg"]),
+        "events": len(run.events["time_s"]), "policy_s": sim.policy_wall_s,
+        "decisions": sim.n_decisions,
+        "orders": metrics["logistics.orders_created"],
+        "delivered": metrics["logistics.orders_delivered"],
+        "failed": metrics["logistics.orders_failed"],
+        "on_time": metrics["logistics.on_time_rate"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
 def raw_simpy(n_procs: int, n_events: int) -> dict:
     """A bare simpy timeout loop: n_procs processes sharing n_events timeouts."""
     import simpy
@@ -100,6 +132,8 @@ def child(argv: list[str]) -> None:
     kind = argv[0]
     if kind == "case":
         out = case(int(argv[1]), float(argv[2]), int(argv[3]), argv[4] == "1")
+    elif kind == "logistics":
+        out = logistics_case(float(argv[1]), argv[2])
     else:
         out = raw_simpy(int(argv[1]), int(argv[2]))
     print(json.dumps(out))
@@ -115,11 +149,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-day", action="store_true", help="also run 10,000 x 24 h")
     parser.add_argument("--targets", type=int, default=500)
+    parser.add_argument("--only", choices=("patrol", "logistics"),
+                        help="run only the patrol cases or only the logistics case")
+    parser.add_argument("--policy", default="nearest_dispatch",
+                        help="dispatch policy of the logistics case (default nearest_dispatch)")
+    parser.add_argument("--hours", type=float, default=24.0,
+                        help="simulated hours of the logistics case (default 24)")
     args = parser.parse_args()
     cases = [(1000, 3600.0, False), (10000, 3600.0, False), (10000, 3600.0, True),
              (1000, 86400.0, False)]
     if args.full_day:
         cases.append((10000, 86400.0, False))
+    if args.only != "patrol":
+        r = spawn("logistics", args.hours * 3600.0, args.policy)
+        print(f"logistics: city_delivery, {r['vehicles']:,} drones x {args.hours:g} h, "
+              f"policy {args.policy}: simulate {r['simulate_s']:.1f} s (policy "
+              f"{r['policy_s']:.1f} s, {r['decisions']:,} decisions), metrics "
+              f"{r['metrics_s']:.1f} s; {r['orders']:,} orders, {r['delivered']:,} delivered, "
+              f"{r['failed']:,} failed, on time {r['on_time']:.3f}; {r['legs']:,} legs, "
+              f"{r['events']:,} events; peak {r['peak_rss_mb']:.0f} MB (target: <= 60 s)",
+              flush=True)
+        if args.only == "logistics":
+            return
     print(f"{'vehicles':>8} {'sim h':>6} {'sim s':>7} {'metrics s':>9} {'legs':>9} "
           f"{'events':>9} {'veh-s/s':>10} {'events/s':>9} {'simpy ev/s':>10} "
           f"{'raw ev/s':>9} {'ratio':>6} {'policy s':>8} {'eng ratio':>9} {'peak MB':>8}")
