@@ -436,3 +436,59 @@ def test_a_vehicle_early_for_its_customer_waits_until_the_window_opens():
     legs = run.legs
     wait = np.flatnonzero((legs["kind"] == "hold") & (legs["vehicle"] == 0))
     assert [(legs["t0_s"][i], legs["t1_s"][i]) for i in wait][0] == (270.0, 500.0)
+
+
+def test_roads_from_a_geojson_file(tmp_path):
+    """An L-shaped road from GeoJSON (two LineStrings meeting at (3000, 1000), one with
+    its own speed limit): the van drives it, at each road's limit."""
+    import json
+
+    (tmp_path / "roads.geojson").write_text(json.dumps({
+        "type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {},
+             "geometry": {"type": "LineString",
+                          "coordinates": [[1000, 1000], [2000, 1000], [3000, 1000]]}},
+            {"type": "Feature", "properties": {"speed_limit_mps": 5},
+             "geometry": {"type": "LineString",
+                          "coordinates": [[3000, 1000], [3000, 2000]]}}]}))
+    text = f"""
+name: geo
+run: {{duration_s: 3600}}
+world:
+  terrain: {{source: flat, size_m: [4000, 4000], spacing_m: 100}}
+  roads: {{source: geojson, path: {tmp_path / "roads.geojson"}, speed_limit_mps: 10}}
+  sites:
+    - {{id: depot, kind: depot, position: [1000, 1000], loading_time_s: 0}}
+fleet:
+  types:
+    - {{id: van, kind: wheeled, count: 1, base: depot, cruise_speed_mps: 15,
+        battery_wh: 50000, cruise_power_w: 5000, recharge_time_s: 600, payload_kg: 100}}
+logistics:
+  service_time_s: 0
+  orders: [{{origin: depot, destination: [3000, 2000], weight_kg: 1}}]
+policy: {{name: nearest_dispatch}}
+"""
+    run = Simulation(load_scenario_text(text)).run()
+    # 2000 m at 10 m/s, then 1000 m at 5 m/s.
+    assert run.events_of("delivered")["time_s"].tolist() == [400.0]
+
+
+def test_a_missing_roads_file_is_a_scenario_error_with_its_line():
+    from fleetsim.errors import ScenarioError
+
+    text = """
+name: geo
+run: {duration_s: 3600}
+world:
+  terrain: {source: flat, size_m: [4000, 4000], spacing_m: 100}
+  roads: {source: geojson, path: nowhere.geojson}
+  sites: [{id: depot, kind: depot, position: [1000, 1000]}]
+fleet:
+  types:
+    - {id: van, kind: wheeled, count: 1, base: depot, cruise_speed_mps: 15,
+       battery_wh: 50000, cruise_power_w: 5000, recharge_time_s: 600}
+policy: {name: nearest_dispatch}
+"""
+    with pytest.raises(ScenarioError, match=r"x\.yaml:6: world\.roads\.path: roads file not "
+                                            r"found: .*nowhere\.geojson"):
+        load_scenario_text(text, filename="x.yaml")
