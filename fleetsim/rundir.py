@@ -65,6 +65,11 @@ def write_table(path: Path, table: Table, columns: dict[str, type]) -> None:
                    write_statistics=True, store_schema=True)
 
 
+#: Columns added to the vehicles table with logistics, and their value in run
+#: directories written before (all vehicles air, no payload, no carrier).
+_ADDED_COLUMNS = {"domain": "air", "payload_kg": 0.0, "carrier": -1}
+
+
 def read_table(path: Path, columns: dict[str, type]) -> Table:
     try:
         t = pq.read_table(path)
@@ -72,6 +77,10 @@ def read_table(path: Path, columns: dict[str, type]) -> Table:
         raise RunDirError(f"{path}: not a readable Parquet table ({exc})") from None
     out = {}
     for name, dtype in columns.items():
+        if name not in t.column_names and name in _ADDED_COLUMNS:
+            # Written before logistics: every vehicle an aircraft of its own.
+            out[name] = np.full(t.num_rows, _ADDED_COLUMNS[name], dtype=dtype)
+            continue
         if name not in t.column_names:
             raise RunDirError(f"{path}: no column {name!r}; the file is not one fleetsim "
                               "wrote, or it is from another version")
@@ -241,6 +250,8 @@ def read_run(run_dir: str | os.PathLike) -> RecordedRun:
     tables = {}
     for name, columns in TABLES.items():
         f = path / f"{name}.parquet"
+        if name == "orders" and not f.is_file():
+            continue  # written before logistics: no orders
         if not f.is_file():
             raise RunDirError(f"{run_dir}: missing {f.name}; the run directory is incomplete")
         tables[name] = read_table(f, columns)

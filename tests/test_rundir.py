@@ -101,3 +101,17 @@ def test_plans_that_take_no_time_do_not_loop_forever(tmp_path):
         mine = legs["vehicle"] == v
         assert legs["t1_s"][mine][-1] == 600.0
         assert legs["x1_m"][mine][-1] == 1000.0 and legs["y1_m"][mine][-1] == 1000.0
+
+
+def test_a_run_directory_written_before_logistics_still_reads(tmp_path, capsys):
+    """No orders table and no domain/payload/carrier columns: read as all-air vehicles
+    with no orders, and the metrics come out the same bytes."""
+    out = tmp_path / "run"
+    assert main(["run", str(write(tmp_path)), "--out", str(out), "-q", "--no-replay"]) == 0
+    before = (out / "metrics.json").read_bytes()
+    (out / "orders.parquet").unlink()
+    vehicles = pd.read_parquet(out / "vehicles.parquet")
+    vehicles.drop(columns=["domain", "payload_kg", "carrier"]).to_parquet(
+        out / "vehicles.parquet")
+    assert main(["metrics", str(out)]) == 0
+    assert (out / "metrics.json").read_bytes() == before

@@ -5,7 +5,8 @@ Metrics
 ``fleet.vehicles``, ``fleet.legs``
     Rows of the vehicles and legs tables.
 ``fleet.distance_m``
-    Sum of the legs' 3-D lengths.
+    Sum of the legs' 3-D lengths (not counting legs ridden on a carrier, ``docked``:
+    that distance is the carrier's).
 ``fleet.utilization``
     Time spent in the flying leg kinds (:data:`ACTIVE_LEG_KINDS`), clipped to
     ``[0, duration]``, divided by ``vehicles x duration`` (None if either is 0).
@@ -46,7 +47,8 @@ def fleet_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     return {
         "fleet.vehicles": n_vehicles,
         "fleet.legs": len(legs["leg"]),
-        "fleet.distance_m": float(np.sum(leg_lengths_m(legs))),
+        "fleet.distance_m": float(np.sum(leg_lengths_m(legs)[
+            np.asarray(legs["kind"], dtype=object) != "docked"])),
         "fleet.utilization": busy / (n_vehicles * T) if n_vehicles and T > 0 else None,
         "fleet.returns_to_base": int(np.count_nonzero(run.events["kind"] == "return_start")),
         "fleet.battery_depletions": int(

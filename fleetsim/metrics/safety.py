@@ -3,7 +3,9 @@
 Zone metrics are computed from the legs with
 :func:`fleetsim.geometry.zone_intervals` (polygon with holes, altitude band and
 active window), independently of the ``zone_enter`` events the engine logs.
-All legs count, whatever their kind. Intervals of one vehicle in one zone that
+Zones are airspace: the legs of air vehicles count, whatever their kind, except
+while riding on a carrier (``docked``); ground and sea vehicles' legs do not.
+Intervals of one vehicle in one zone that
 overlap or touch (one ends exactly where the next starts, as at a leg
 boundary) are one entry.
 
@@ -39,6 +41,13 @@ def zone_entries(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     """
     legs = run.legs
     zones = run.world.zones
+    domain = run.vehicles.get("domain")
+    if domain is not None and len(legs["vehicle"]):
+        air = np.asarray(domain, dtype=object) == "air"
+        keep = air[np.asarray(legs["vehicle"], dtype=np.int64)] & \
+            (np.asarray(legs["kind"], dtype=object) != "docked")
+        if not keep.all():
+            legs = {k: np.asarray(col)[keep] for k, col in legs.items()}
     p0 = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])
     p1 = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])
     leg, zone, t_in, t_out = zone_intervals(legs["t0_s"], legs["t1_s"], p0, p1, zones)

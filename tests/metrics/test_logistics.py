@@ -274,3 +274,26 @@ def test_a_vehicles_table_without_domains_is_all_air():
     run = recorded_run(duration_s=10.0, footprint_radius_m=[1.0], domains="ground")
     del run.vehicles["domain"]
     assert logistics_metrics(run) == {}
+
+
+def test_ground_vehicles_and_riding_drones_do_not_count_in_no_fly_zones():
+    """Zones are airspace: a van driving through a no-fly zone, and a drone riding on
+    it, are no geofence entries; the same drone flying through is one."""
+    import shapely
+
+    from fleetsim.metrics.handmade import recorded_run, zone
+    from fleetsim.metrics.safety import safety_metrics
+
+    def leg(v, kind, t0, t1, x0, x1):
+        return {"vehicle": v, "kind": kind, "t0_s": t0, "t1_s": t1, "x0_m": x0, "y0_m": 50.0,
+                "z0_m": 10.0, "x1_m": x1, "y1_m": 50.0, "z1_m": 10.0}
+
+    legs = [leg(0, "move", 0.0, 100.0, 0.0, 1000.0),
+            leg(1, "docked", 0.0, 100.0, 0.0, 1000.0),
+            leg(1, "move", 100.0, 200.0, 1000.0, 0.0)]
+    box = zone(0, shapely.box(400.0, 0.0, 600.0, 100.0))
+    run = recorded_run(legs=legs, zones=[box], domains=["ground", "air"], duration_s=200.0,
+                       footprint_radius_m=[1.0, 10.0])
+    m = safety_metrics(run)
+    assert m["safety.geofence_entries"] == 1
+    assert m["safety.geofence_time_s"] == 20.0
