@@ -29,7 +29,7 @@ import numpy as np
 
 from fleetsim.logistics.solvers import assign_min_time
 from fleetsim.policy import Deliver, Pickup, Plan, Policy, ReturnHome, param, positive
-from policies.logistics_common import Capabilities
+from policies.logistics_common import Capabilities, waiting_and_free
 
 
 class BatchAssignment(Policy):
@@ -69,15 +69,8 @@ class BatchAssignment(Policy):
     def decide(self, now_s, fleet, requests):
         if not any(r.reason in ("start", "periodic") for r in requests):
             return []
-        orders = fleet.orders
-        if orders is None:
-            return []
-        waiting = orders.waiting()
+        waiting, idle = waiting_and_free(self.cap, fleet)
         if not len(waiting):
-            return []
-        idle = fleet.idle()
-        idle = idle[(self.cap.payload[idle] > 0) & ~fleet.docked(idle)] if len(idle) else idle
-        if not len(idle):
             return []
         cost = self.cost_matrix(fleet, idle, waiting)
         return [Plan(int(idle[i]), [Pickup(k), Deliver(k), ReturnHome()])

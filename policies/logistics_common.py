@@ -150,6 +150,23 @@ class Capabilities:
         return self.cruise_wh_per_s[vs][:, None] * travel_s + hover[:, None]
 
 
+def waiting_and_free(cap: Capabilities, fleet) -> tuple[np.ndarray, np.ndarray]:
+    """The waiting orders and the idle vehicles that can carry orders (payload > 0,
+    not riding on a carrier); both empty when either is."""
+    none = np.zeros(0, dtype=np.int64)
+    orders = fleet.orders
+    if orders is None:
+        return none, none
+    waiting = orders.waiting()
+    if not len(waiting):
+        return none, none
+    idle = fleet.idle()
+    idle = idle[(cap.payload[idle] > 0) & ~fleet.docked(idle)] if len(idle) else idle
+    if not len(idle):
+        return none, none
+    return waiting, idle
+
+
 def dispatch_nearest(cap: Capabilities, fleet, orders, vehicles, energy_margin: float,
                      ) -> list[Plan]:
     """Single-order plans: each order (in the order given) goes to the nearest free one

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetsim.policy import Policy, param, positive
-from policies.logistics_common import Capabilities, dispatch_nearest
+from policies.logistics_common import Capabilities, dispatch_nearest, waiting_and_free
 
 
 class NearestDispatch(Policy):
@@ -31,16 +31,9 @@ class NearestDispatch(Policy):
         self.cap = Capabilities(ctx)
 
     def decide(self, now_s, fleet, requests):
-        orders = fleet.orders
-        if orders is None:
-            return []
-        waiting = orders.waiting()
+        waiting, idle = waiting_and_free(self.cap, fleet)
         if not len(waiting):
             return []
-        idle = fleet.idle()
-        idle = idle[(self.cap.payload[idle] > 0) & ~fleet.docked(idle)] if len(idle) else idle
-        if not len(idle):
-            return []
-        prio = orders.priority[waiting]
+        prio = fleet.orders.priority[waiting]
         waiting = waiting[np.lexsort((waiting, prio))]
         return dispatch_nearest(self.cap, fleet, waiting, idle, self.params.energy_margin)
