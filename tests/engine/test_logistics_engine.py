@@ -492,3 +492,55 @@ policy: {name: nearest_dispatch}
     with pytest.raises(ScenarioError, match=r"x\.yaml:6: world\.roads\.path: roads file not "
                                             r"found: .*nowhere\.geojson"):
         load_scenario_text(text, filename="x.yaml")
+
+
+def test_depot_stock_runs_out_and_batteries_are_swapped():
+    """A depot with one item in stock: the second order fails for 'stock'. Its swap
+    station replaces the van's battery in swap_time_s, whatever the deficit."""
+    orders = ("    - {id: a, origin: depot, destination: c1, weight_kg: 5, created_s: 0}\n"
+              "    - {id: b, origin: depot, destination: c1, weight_kg: 5, created_s: 0}\n")
+    sc = scenario(orders=orders).source
+    sc["world"]["sites"][0].update({"stock": 1, "swap_stations": 1, "swap_time_s": 45.0})
+    from fleetsim.scenario import scenario_from_source
+    script = {(0, "start"): [Pickup(0), Pickup(1), Deliver(0), ReturnHome()]}
+    run = Simulation(scenario_from_source(sc), policy=Scripted(script)).run()
+    assert events(run, {"pickup", "order_failed", "delivered", "charge_start",
+                        "charge_end"}) == [
+        (60.0, "pickup", 0, 0, "depot"),
+        (60.0, "order_failed", 0, 1, "stock"),
+        (60.0 + 200.0 + 30.0, "delivered", 0, 0, ""),
+        (290.0 + 200.0, "charge_start", 0, -1, "swap"),
+        (490.0 + 45.0, "charge_end", 0, -1, "swap"),
+    ]
+
+
+def test_boats_sail_on_water_around_the_islands():
+    """harbor_resupply, shortened: every leg a boat sails (but the connectors at the
+    ends of a trip) lies over water, sampled every 20 m."""
+    from pathlib import Path
+
+    from fleetsim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    sc = load_scenario(root / "scenarios" / "harbor_resupply.yaml", ["run.duration_s=3600"])
+    sim = Simulation(sc)
+    run = sim.run()
+    terrain = sim.world.terrain
+    legs = run.legs
+    boat = np.asarray(run.vehicles["domain"])[legs["vehicle"]] == "sea"
+    moving = boat & np.isin(legs["kind"], ["move", "return"])
+    net = sim.world.water
+    on_node = net.nearest_nodes(np.column_stack([legs["x0_m"], legs["y0_m"]]))[1] < 1e-6
+    on_node_end = net.nearest_nodes(np.column_stack([legs["x1_m"], legs["y1_m"]]))[1] < 1e-6
+    lattice = moving & on_node & on_node_end  # node to node: the navigation graph's edges
+    assert lattice.sum() > 50
+    for i in np.flatnonzero(lattice):
+        n = max(2, int(math.hypot(legs["x1_m"][i] - legs["x0_m"][i],
+                                  legs["y1_m"][i] - legs["y0_m"][i]) / 20) + 1)
+        f = np.linspace(0.0, 1.0, n)
+        x = legs["x0_m"][i] + f * (legs["x1_m"][i] - legs["x0_m"][i])
+        y = legs["y0_m"][i] + f * (legs["y1_m"][i] - legs["y0_m"][i])
+        col = np.rint((x - terrain.origin_m[0]) / terrain.spacing_m).astype(int)
+        row = np.rint((y - terrain.origin_m[1]) / terrain.spacing_m).astype(int)
+        assert terrain.water[row, col].all(), f"leg {i} crosses land"
+    assert len(run.events_of("delivered")["time_s"]) > 0
