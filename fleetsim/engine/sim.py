@@ -768,6 +768,20 @@ class Simulation:
         # A placeholder until the carrier's legs over the docked time are copied.
         self._open_leg(v, _K_DOCKED, False, _INF, self.px[v], self.py[v], self.pz[v], 0.0)
 
+    def _meet(self, v: int, c: int, duration) -> tuple[float, float, float]:
+        """Where carrier ``c`` will be when vehicle ``v`` gets there, if flying a
+        distance d takes ``duration(d)`` (fixed point of the carrier's planned legs;
+        exact once the carrier has stopped)."""
+        now = self.env.now
+        x, y, z = self._position_at(c, now)
+        for _ in range(8):
+            t = now + duration(math.hypot(x - self.px[v], y - self.py[v]))
+            nx_, ny_, z = self._position_at(c, t)
+            if math.hypot(nx_ - x, ny_ - y) < 1e-6:
+                break
+            x, y = nx_, ny_
+        return x, y, z
+
     def _return_to_carrier(self, v: int):
         """Fly back to the carrier (chasing it if it moves), land on it, recharge."""
         c = self.carrier_of[v]
@@ -775,18 +789,21 @@ class Simulation:
         self.log.add(self.env.now, "return_start", v, value=math.hypot(x - self.px[v],
                                                                      y - self.py[v]))
         z = self.pz[v]
-        for _ in range(30):  # each chase leg ends nearer a slower carrier
+        speed, climb = self.speed[v], self.climb[v]
+        for _ in range(30):  # each leg aims where the carrier will be (its plan known)
             x, y, cz = self._position_at(c, self.env.now)
             if math.hypot(x - self.px[v], y - self.py[v]) < 1.0:
                 break
+            x, y, cz = self._meet(v, c, lambda d: d / speed)
             transit = max(z, cz + self.agl[v],
                           float(self.world.terrain.height_at(x, y)) + self.agl[v])
-            yield from self._fly(v, _K_RETURN, False, x, y, transit, self.p_cruise[v],
-                                 self.speed[v])
+            yield from self._fly(v, _K_RETURN, False, x, y, transit, self.p_cruise[v], speed)
         self.engine_control[v] = True
         self.state[v] = LANDING
-        x, y, cz = self._position_at(c, self.env.now)
-        yield from self._fly(v, _K_LAND, False, x, y, cz, self.p_hover[v], self.speed[v])
+        # Descend onto where the carrier will be when the landing ends.
+        dz = self.pz[v] - self._position_at(c, self.env.now)[2]
+        x, y, cz = self._meet(v, c, lambda d: max(d / speed, abs(dz) / climb))
+        yield from self._fly(v, _K_LAND, False, x, y, cz, self.p_hover[v], speed)
         self.log.add(self.env.now, "landed", v, x=x, y=y, z=cz)
         self.airborne -= 1
         self.landed_at[v] = self.env.now

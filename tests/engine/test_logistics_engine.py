@@ -544,3 +544,35 @@ def test_boats_sail_on_water_around_the_islands():
         row = np.rint((y - terrain.origin_m[1]) / terrain.spacing_m).astype(int)
         assert terrain.water[row, col].all(), f"leg {i} crosses land"
     assert len(run.events_of("delivered")["time_s"]) > 0
+
+
+def test_a_drone_launches_from_a_moving_van_and_lands_back_on_it():
+    """The van drives east at 10 m/s; at 50 s its drone takes off from it, flies a
+    little north-east and comes back: it aims where the van will be (catching it at
+    about 120 s), lands on it (the landing ends where the van is then) and rides on."""
+    sc = scenario(riders=1, orders="")
+    policy = Scripted({(0, "start"): [GoTo(3000.0, 1000.0)]})
+    sim = Simulation(sc, policy=policy)
+    sim.env.process(_at(sim, 50.0, lambda: sim._apply_plans(50.0, [
+        Plan(1, [GoTo(1600.0, 1100.0), ReturnHome()])])))
+    run = sim.run()
+    launch = run.events_of("launch")
+    assert launch["time_s"].tolist() == [50.0]
+    assert (launch["x_m"][0], launch["y_m"][0]) == (1500.0, 1000.0)  # 500 m along
+    legs = run.legs
+
+    def van_at(t):
+        van = np.flatnonzero((legs["vehicle"] == 0) & (legs["t0_s"] <= t) &
+                             (legs["t1_s"] >= t))[0]
+        f = (t - legs["t0_s"][van]) / max(legs["t1_s"][van] - legs["t0_s"][van], 1e-12)
+        return (legs["x0_m"][van] + f * (legs["x1_m"][van] - legs["x0_m"][van]),
+                legs["y0_m"][van] + f * (legs["y1_m"][van] - legs["y0_m"][van]))
+
+    dock = run.events_of("dock")
+    t = float(dock["time_s"][0])
+    assert t < 200.0  # caught up with the van while it was still driving
+    assert np.allclose((dock["x_m"][0], dock["y_m"][0]), van_at(t), atol=1e-6)
+    mine = legs["vehicle"] == 1
+    assert np.allclose(legs["t1_s"][mine][:-1], legs["t0_s"][mine][1:])
+    x_end = legs["x1_m"][mine][-1]
+    assert x_end == 3000.0  # riding on the van to its stop
