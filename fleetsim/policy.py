@@ -55,8 +55,23 @@ if TYPE_CHECKING:  # pragma: no cover
 #: ``order``: a new order was created, or an order went back to waiting (its vehicle
 #: was re-tasked before loading it); ``Request.vehicle`` is -1 and ``Request.target``
 #: the order's index (see ``FleetView.orders``).
+#: ``conflict``: a loss of separation with vehicle ``Request.target`` is predicted
+#: within the look-ahead (separation section); it is the one to give way.
 REASONS = ("start", "idle", "recharged", "periodic", "detection", "reserve", "link_lost",
-           "link_restored", "approval_denied", "approval_timeout", "order")
+           "link_restored", "approval_denied", "approval_timeout", "order", "conflict")
+
+
+#: What becomes of an order (``FleetView.orders.status`` holds these codes).
+#: ``waiting``: created, in no vehicle's plan; ``assigned``: a vehicle's plan will
+#: pick it up; ``carried``: on board; then ``delivered`` or ``failed`` (for good).
+ORDER_STATES = ("waiting", "assigned", "carried", "delivered", "failed")
+WAITING, ASSIGNED, CARRIED, DELIVERED, FAILED = range(5)
+#: Why an order failed. ``battery``: its vehicle reached its reserve (or ran dry)
+#: carrying it; ``capacity``: loading it would exceed the vehicle's payload;
+#: ``no_route``: no way on the vehicle's network to its origin or destination;
+#: ``stock``: the depot had none left; ``unreachable``: the destination is off the
+#: vehicle's network, or inside a no-fly zone.
+FAIL_REASONS = ("battery", "capacity", "no_route", "stock", "unreachable")
 
 
 class Request(NamedTuple):
@@ -64,7 +79,8 @@ class Request(NamedTuple):
 
     vehicle: int
     reason: str
-    #: Target index for ``detection`` requests, order index for ``order``, else -1.
+    #: Target index for ``detection`` requests, order index for ``order``, the other
+    #: vehicle for ``conflict``, else -1.
     target: int = -1
 
 
@@ -434,5 +450,21 @@ def make_policy(scenario: Scenario) -> tuple[Policy, Any]:
     except PolicyError as exc:
         file, line = scenario.locate("policy.name")
         raise ScenarioError(str(exc), file=file, line=line, path="policy.name") from None
+    mission = getattr(cls, "mission", "surveillance")
+    has_orders = scenario.logistics is not None and bool(
+        scenario.logistics.orders or scenario.logistics.demand)
+    problem = None
+    if mission == "logistics" and not has_orders:
+        problem = (f"policy {scenario.policy.name!r} serves orders (a logistics policy), but the "
+                   "scenario has none: add a logistics section with orders or demand, or "
+                   "choose a surveillance policy")
+    elif mission != "logistics" and has_orders and not scenario.missions:
+        problem = (f"policy {scenario.policy.name!r} flies missions (a surveillance policy), but "
+                   "the scenario has orders and no missions: choose a logistics policy "
+                   "(nearest_dispatch, batch_assignment, vrp_planner, truck_drone) or add a "
+                   "mission")
+    if problem:
+        file, line = scenario.locate("policy.name")
+        raise ScenarioError(problem, file=file, line=line, path="policy.name")
     params = parse_params(cls, scenario.policy.params, scenario=scenario)
     return cls(), params

@@ -107,6 +107,14 @@ EVENT_KINDS = (
     "reroute",  # a vehicle's route crossed a closed road; value: new remaining length (m)
     "launch",  # a carried vehicle left its carrier; value: the carrier's index
     "dock",  # a vehicle landed back on its carrier; value: the carrier's index
+    # Separation. vehicle: the lower index of the pair; target: the other vehicle.
+    "los_start",  # loss of separation began (exact time)
+    "los_end",  # ... and ended; value: the least horizontal distance during it (m)
+    "conflict",  # a loss of separation is predicted within the look-ahead; vehicle:
+    #              the one to give way (the higher index); value: predicted start (s)
+    "strategic_delay",  # a take-off waited for a conflict-free slot; value: delay (s)
+    "deconflict",  # a vehicle changed altitude or stopped to keep separation;
+    #                detail: layer | hold; value: extra distance flown (m)
     "run_end",
 )
 

@@ -45,8 +45,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fleetsim.engine.logistics import DELIVERED, FAILED
-from fleetsim.policy import Deliver, GoTo, Pickup, Plan, Policy, ReturnHome, param, positive
+from fleetsim.policy import (
+    DELIVERED,
+    FAILED,
+    Deliver,
+    GoTo,
+    Pickup,
+    Plan,
+    Policy,
+    ReturnHome,
+    param,
+    positive,
+)
 from policies.logistics_common import Capabilities, dispatch_nearest
 
 _HOME, _OUTBOUND, _LAUNCH, _AWAY = "home", "outbound", "launch", "away"

@@ -18,6 +18,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
+# Order states and failure reasons are part of the policy API.
+from fleetsim.policy import (
+    ASSIGNED,
+    CARRIED,
+    FAILED,
+    ORDER_STATES,
+    WAITING,
+)
 from fleetsim.record import Table
 from fleetsim.scenario.model import LogisticsSpec
 from fleetsim.world.world import random_points_in
@@ -25,19 +33,6 @@ from fleetsim.world.world import random_points_in
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.engine.sim import Simulation
     from fleetsim.logistics.network import Network
-
-#: What becomes of an order. ``waiting``: created, no vehicle has it in its plan;
-#: ``assigned``: a vehicle's plan will pick it up; ``carried``: on board; then
-#: ``delivered`` or ``failed`` (for good).
-ORDER_STATES = ("waiting", "assigned", "carried", "delivered", "failed")
-WAITING, ASSIGNED, CARRIED, DELIVERED, FAILED = range(5)
-#: Why an order failed. ``battery``: its vehicle reached its reserve (or ran dry)
-#: carrying it; ``capacity``: loading it would exceed the vehicle's payload;
-#: ``no_route``: no way on the vehicle's network to its origin or destination;
-#: ``stock``: the depot had none left; ``unreachable``: the destination is off the
-#: vehicle's network, or inside a no-fly zone.
-FAIL_REASONS = ("battery", "capacity", "no_route", "stock", "unreachable")
-
 
 class OrderTable:
     """Every order of the run, drawn before it starts, in creation order."""
@@ -182,6 +177,29 @@ class OrderView:
     def carried_by(self, vehicle: int) -> tuple[int, ...]:
         """The orders on board ``vehicle`` now, in loading order."""
         return tuple(self._lg.carried[vehicle])
+
+
+class NoOrders:
+    """``FleetView.orders`` of a run without logistics: no orders, same interface."""
+
+    STATES = ORDER_STATES
+    n = 0
+
+    def __init__(self) -> None:
+        empty_i = np.zeros(0, dtype=np.int32)
+        empty_f = np.zeros(0, dtype=np.float64)
+        for a in (empty_i, empty_f):
+            a.setflags(write=False)
+        self.status = np.zeros(0, dtype=np.int8)
+        self.vehicle = self.origin = self.priority = empty_i
+        self.weight_kg = self.created_s = self.earliest_s = self.latest_s = empty_f
+        self.origin_xy = self.dest_xy = np.zeros((0, 2))
+
+    def waiting(self) -> np.ndarray:
+        return np.zeros(0, dtype=np.int64)
+
+    def carried_by(self, vehicle: int) -> tuple[int, ...]:
+        return ()
 
 
 class Logistics:

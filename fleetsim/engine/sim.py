@@ -45,17 +45,10 @@ from fleetsim.engine.log import (
     EventLog,
     LegStore,
 )
-from fleetsim.engine.logistics import (
-    ASSIGNED,
-    CARRIED,
-    DELIVERED,
-    FAILED,
-    ORDER_STATES,
-    WAITING,
-    Logistics,
-)
+from fleetsim.engine.logistics import Logistics
 from fleetsim.engine.monitor import Monitor
 from fleetsim.engine.oversight import Oversight
+from fleetsim.engine.separation import Separation
 from fleetsim.engine.states import (
     CHARGING,
     DOWN,
@@ -73,6 +66,12 @@ from fleetsim.engine.view import EngineFleetView
 from fleetsim.errors import PolicyError
 from fleetsim.logistics.network import Network
 from fleetsim.policy import (
+    ASSIGNED,
+    CARRIED,
+    DELIVERED,
+    FAILED,
+    ORDER_STATES,
+    WAITING,
     Deliver,
     GoTo,
     Hold,
@@ -195,6 +194,11 @@ class Simulation:
         self.view = EngineFleetView(self)
         self.monitor = Monitor(self)
         self.oversight = Oversight(self) if scenario.oversight is not None else None
+        self.separation = Separation(self) if scenario.separation is not None else None
+        sep = scenario.separation
+        #: Altitude layering by heading: metres per quadrant (0: off).
+        self._layering = sep.layer_spacing_m if sep is not None and sep.layering == "heading" \
+            else 0.0
         self._lost_check: set[int] = set()  # out of link: must the vehicle stop going on?
         self._finishing = False  # the run is over: legs are being closed at its end
         self._planned: set[int] = set()  # vehicles given a plan in the current dispatch
@@ -922,6 +926,10 @@ class Simulation:
         if lg.load_kg[v] + tab.weight_kg[k] > self.payload[v] + 1e-9:
             lg.fail(k, "capacity", v)
             return
+        if self.is_air[v] and self._avoid is not None and \
+                shapely.intersects_xy(self._no_fly_union, *tab.dest_xy[k].tolist()):
+            lg.fail(k, "unreachable", v)  # addressed inside a no-fly zone: not worth loading
+            return
         site = int(tab.origin[k])
         sx, sy = self.world.sites[site].xy
         why = yield from self._travel(v, sx, sy)
@@ -1085,6 +1093,9 @@ class Simulation:
                     self._clear_queue(v)
                     return "approval_denied"
         if op == "route":
+            if self.state[v] == GROUND and self.is_air[v] and self.separation is not None \
+                    and self.separation.spec.strategic is not None and not self.docked[v]:
+                item = yield from self.separation.reserve(v, item)
             _, xs, ys, zs, sensing, _length, _cls = item
             if self.state[v] == GROUND:
                 yield from self._takeoff(v)
@@ -1104,6 +1115,13 @@ class Simulation:
                 if why:
                     self.log.add(self.env.now, "action_refused", v, x=x, y=y, detail=why)
                     break
+        elif op == "dodge":  # give way: step vertically, hold, then the route goes on
+            _, dz, hold, _cls = item
+            self.state[v] = HOLDING
+            if dz:
+                yield from self._fly(v, _K_MOVE, True, self.px[v], self.py[v], self.pz[v] + dz,
+                                     self.p_hover[v], self.speed[v])
+            yield from self._hover(v, hold)
         elif op == "pickup":
             yield from self._pickup(v, item[1])
         elif op == "deliver":
@@ -1125,6 +1143,13 @@ class Simulation:
             return None
         self._clear_queue(v)
         return why
+
+    def _wait_on_ground(self, v: int, duration_s: float):
+        """Stay parked for ``duration_s``."""
+        self._open_leg(v, _K_GROUND, False, duration_s, self.px[v], self.py[v], self.pz[v],
+                       0.0)
+        yield self.env.timeout(duration_s)
+        self._close_leg(v)
 
     def _wait_for(self, v: int, ev: Event, limit_s: float | None):
         """Wait, hovering (or parked), until ``ev`` fires or ``limit_s`` passes.
@@ -1380,9 +1405,13 @@ class Simulation:
             if self.oversight is not None and self.oversight.stopped[v]:
                 continue  # stopped by an operator: it takes no more plans
             if self.state[v] in LOCKED_STATES or self.engine_control[v]:
-                raise self._fail(f"vehicle is {STATES[self.state[v]]} under engine control "
-                                 "and cannot be re-tasked now; plans are accepted in states "
-                                 "ground, takeoff, moving, holding, returning (own return)", v)
+                why = ("it is landing, queued or charging" if self.state[v] in LOCKED_STATES
+                       else "the engine is taking it home (battery reserve, lost link or a "
+                            "stop)")
+                raise self._fail(f"vehicle is {STATES[self.state[v]]} and cannot be re-tasked "
+                                 f"now: {why}; give it a plan when it asks again (reason "
+                                 "'recharged' or 'idle'), not on a 'reserve' or other "
+                                 "informational request", v)
             acts = plan.actions
             if not isinstance(acts, (list, tuple)):
                 raise self._fail(f"Plan.actions must be a list of actions, got "
@@ -1452,11 +1481,21 @@ class Simulation:
             seg = np.hypot(*np.diff(allp, axis=0).T) if len(allp) > 1 else np.zeros(0)
             cum = np.concatenate([[0.0], np.cumsum(seg)])
             k = 0
-            for _, _, items in parsed:
+            layers = self._layering
+            for v, _, items in parsed:
+                start = self.end_xy[v]
                 for it in items:
                     if it[0] == "route":
                         m = len(it[1])
-                        it[:] = ["route", allp[k:k + m], heights[k:k + m] + it[2], it[3], it[4],
+                        z = heights[k:k + m] + it[2]
+                        if layers and m and self.is_air[v]:  # altitude by heading quadrant
+                            pts = allp[k:k + m]
+                            d = np.diff(np.vstack([start, pts]), axis=0)
+                            quadrant = np.floor(np.degrees(np.arctan2(d[:, 0], d[:, 1]))
+                                                % 360.0 / 90.0) % 4
+                            z = z + quadrant * layers
+                            start = tuple(pts[-1])
+                        it[:] = ["route", allp[k:k + m], z, it[3], it[4],
                                  float(cum[k + m - 1] - cum[k]) if m else 0.0]
                         k += m
             if self.oversight is not None:
@@ -1719,6 +1758,8 @@ class Simulation:
                 t += self.logistics.service_s
         elif item[0] == "hold":
             t = _INF if item[1] is None else t + item[1]
+        elif item[0] == "dodge":
+            t += item[2] + 2 * abs(item[1]) / self.climb[v]
         else:
             if not self.end_ground[v]:
                 hx, hy = self.home_xy[v]
@@ -1741,6 +1782,8 @@ class Simulation:
                                   f"{period!r}", policy=self.policy_name)
             self.env.process(self._periodic(float(period)))
         self.env.process(self.monitor.process(progress=progress))
+        if self.separation is not None:
+            self.env.process(self.separation.process())
         lg = self.logistics
         if lg is not None:
             if lg.table.n:
@@ -1779,6 +1822,8 @@ class Simulation:
             if self.docked[v]:
                 self._mirror(v, end)
         self.monitor.finish(end)
+        if self.separation is not None:
+            self.separation.finish(end)
         self.log.add(end, "run_end", value=self.n)
         legs, events = self._final_tables()
         self.wall_s["finish"] = time.perf_counter() - t_fin

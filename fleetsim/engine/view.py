@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fleetsim.engine.log import L_B, L_E, L_T0, L_T1, L_X0, L_X1, L_Y0, L_Y1, L_Z0, L_Z1
+from fleetsim.engine.logistics import NoOrders
 from fleetsim.engine.states import STATES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,6 +21,9 @@ def _ro(a) -> np.ndarray:
     a = np.array(a)
     a.setflags(write=False)
     return a
+
+
+_NO_ORDERS = NoOrders()
 
 
 class EngineFleetView:
@@ -44,9 +48,10 @@ class EngineFleetView:
 
     @property
     def orders(self):
-        """The orders (:class:`fleetsim.engine.logistics.OrderView`; None without logistics)."""
+        """The orders (:class:`fleetsim.engine.logistics.OrderView`; an empty one without
+        logistics)."""
         lg = self._sim.logistics
-        return None if lg is None else lg.view
+        return _NO_ORDERS if lg is None else lg.view
 
     def idle(self) -> np.ndarray:
         s = self._sim

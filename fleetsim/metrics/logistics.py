@@ -60,10 +60,12 @@ Per domain of :data:`DOMAINS` that has a vehicle in the vehicles table:
 Queues and carriers
 -------------------
 ``logistics.load_wait_mean_s``, ``logistics.load_wait_max_s``
-    Over the durations of the ``wait_load`` legs (queued for a loading bay);
-    None if there are none.
+    Time queued for a loading bay (``wait_load`` legs) per loading at a depot
+    (``pickup`` events not from a carrier; one that found a free bay waited 0 s),
+    and the longest wait; None without loadings.
 ``logistics.pad_wait_mean_s``, ``logistics.pad_wait_max_s``
-    The same for ``wait_pad`` legs (queued for a charging pad).
+    The same for charging pads and swap stations: ``wait_pad`` legs per
+    ``charge_start``.
 ``logistics.launches``
     ``launch`` events (a carried vehicle leaving its carrier).
 """
@@ -245,11 +247,17 @@ def logistics_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     out["logistics.empty_km"] = float(np.sum(_horizontal_m(legs, empty))) / 1000.0
 
     # Queues and carriers.
-    load_wait = (t1 - t0)[kind == "wait_load"]
-    pad_wait = (t1 - t0)[kind == "wait_pad"]
-    out["logistics.load_wait_mean_s"] = _mean(load_wait)
-    out["logistics.load_wait_max_s"] = _max(load_wait)
-    out["logistics.pad_wait_mean_s"] = _mean(pad_wait)
-    out["logistics.pad_wait_max_s"] = _max(pad_wait)
+    # Waits per visit: a loading (or charge) that found a free bay (pad) waited 0 s.
+    ev_kind = np.asarray(ev["kind"], dtype=object)
+    loads = int(np.count_nonzero((ev_kind == "pickup")
+                                 & (np.asarray(ev["detail"], dtype=object) != "carrier")))
+    charges = int(np.count_nonzero(ev_kind == "charge_start"))
+    for name, waits, visits in (("load", (t1 - t0)[kind == "wait_load"], loads),
+                                ("pad", (t1 - t0)[kind == "wait_pad"], charges)):
+        visits = max(visits, len(waits))
+        out[f"logistics.{name}_wait_mean_s"] = float(np.sum(waits)) / visits if visits \
+            else None
+        out[f"logistics.{name}_wait_max_s"] = _max(waits) if len(waits) else (
+            0.0 if visits else None)
     out["logistics.launches"] = int(np.count_nonzero(ev["kind"] == "launch"))
     return out

@@ -17,6 +17,26 @@ Metrics
     The same for ``restricted`` zones.
 ``safety.terrain_violations``
     Number of ``terrain_violation`` events.
+
+With a ``separation`` section (from the engine's ``los_*``, ``conflict`` and
+deconfliction events):
+
+``safety.los_count``, ``safety.los_duration_s``
+    Losses of separation (pairs of vehicles inside each other's minima), and
+    their total duration.
+``safety.min_separation_m``
+    The least horizontal distance reached during a loss of separation (None
+    without one).
+``safety.intrusion_severity_max``, ``safety.intrusion_severity_mean``
+    Per loss, 1 - d_min / R (R: the horizontal minimum of the pair's domain);
+    the largest and the mean.
+``safety.conflicts_detected``, ``safety.conflicts_resolved``
+    Predicted losses (``conflict`` events), and those after which the pair did not
+    lose separation within the look-ahead (plus one window).
+``safety.strategic_delays``, ``safety.strategic_delay_mean_s``
+    Take-offs delayed for a conflict-free slot, and the mean delay.
+``safety.deconfliction_extra_m``
+    Extra distance flown to keep separation (layers and tactical steps).
 """
 
 from __future__ import annotations
@@ -72,4 +92,61 @@ def safety_metrics(run: RecordedRun) -> dict[str, float | int | None]:
         out[f"safety.{prefix}_time_s"] = float(np.sum(t_out[mine] - t_in[mine]))
     out["safety.terrain_violations"] = int(
         np.count_nonzero(run.events["kind"] == "terrain_violation"))
+    if run.scenario.separation is not None:
+        out.update(separation_metrics(run))
     return out
+
+
+def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
+    """The ``safety.*`` separation metrics (see the module docstring)."""
+    spec = run.scenario.separation
+    ev = run.events
+    kind = np.asarray(ev["kind"], dtype=object)
+    t = np.asarray(ev["time_s"], dtype=np.float64)
+    a = np.asarray(ev["vehicle"], dtype=np.int64)
+    b = np.asarray(ev["target"], dtype=np.int64)
+    value = np.asarray(ev["value"], dtype=np.float64)
+    starts = np.flatnonzero(kind == "los_start")
+    ends = np.flatnonzero(kind == "los_end")
+    # Each pair's losses alternate start, end, in time order.
+    open_at: dict[tuple[int, int], list[float]] = {}
+    durations, d_min, severity = [], [], []
+    domain = run.vehicles.get("domain")
+    for i in np.sort(np.concatenate([starts, ends]), kind="stable").tolist():
+        key = (int(a[i]), int(b[i]))
+        if kind[i] == "los_start":
+            open_at.setdefault(key, []).append(t[i])
+        elif open_at.get(key):
+            durations.append(t[i] - open_at[key].pop(0))
+            d_min.append(value[i])
+            dom = "air" if domain is None else str(domain[key[0]])
+            r = spec.minima[dom].horizontal_m if dom in spec.minima else np.nan
+            severity.append(1.0 - value[i] / r)
+    conflicts = np.flatnonzero(kind == "conflict")
+    horizon = spec.lookahead_s + (spec.window_s or run.scenario.run.monitor_window_s)
+    los_pairs: dict[tuple[int, int], list[float]] = {}
+    for i in starts.tolist():
+        los_pairs.setdefault((int(a[i]), int(b[i])), []).append(t[i])
+    resolved = 0
+    for i in conflicts.tolist():
+        key = (min(int(a[i]), int(b[i])), max(int(a[i]), int(b[i])))
+        times = np.asarray(los_pairs.get(key, []))
+        if not np.any((times >= t[i]) & (times <= t[i] + horizon)):
+            resolved += 1
+    delays = value[kind == "strategic_delay"]
+    extra = value[kind == "deconflict"]
+    sev = np.asarray(severity, dtype=np.float64)
+    return {
+        "safety.los_count": int(len(starts)),
+        "safety.los_duration_s": float(np.sum(durations)) if durations else 0.0,
+        "safety.min_separation_m": float(np.min(d_min)) if d_min else None,
+        "safety.intrusion_severity_max": float(np.nanmax(sev)) if np.isfinite(sev).any()
+        else None,
+        "safety.intrusion_severity_mean": float(np.nanmean(sev)) if np.isfinite(sev).any()
+        else None,
+        "safety.conflicts_detected": int(len(conflicts)),
+        "safety.conflicts_resolved": int(resolved),
+        "safety.strategic_delays": int(len(delays)),
+        "safety.strategic_delay_mean_s": float(np.mean(delays)) if len(delays) else None,
+        "safety.deconfliction_extra_m": float(np.sum(extra)),
+    }

@@ -37,6 +37,7 @@ from fleetsim.scenario.model import (
     DemandSpec,
     DetectionSpec,
     LogisticsSpec,
+    MinimaSpec,
     MissionSpec,
     OrderSpec,
     OutputSpec,
@@ -49,9 +50,11 @@ from fleetsim.scenario.model import (
     RunSpec,
     Scenario,
     SensorSpec,
+    SeparationSpec,
     ShiftSpec,
     SiteSpec,
     StopSpec,
+    StrategicSpec,
     TargetSpec,
     TerrainSpec,
     TimeWindow,
@@ -251,6 +254,21 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
         "outputs": {"metrics_cell_m": s.outputs.metrics_cell_m, "replay": s.outputs.replay},
         "oversight": None if s.oversight is None else _oversight_source(s.oversight),
         "logistics": None if s.logistics is None else _logistics_source(s.logistics),
+        "separation": None if s.separation is None else _separation_source(s.separation),
+    }
+
+
+def _separation_source(sp: SeparationSpec) -> dict[str, Any]:
+    st = sp.strategic
+    return {
+        "minima": {d: {"horizontal_m": m.horizontal_m, "vertical_m": m.vertical_m}
+                   for d, m in sp.minima.items()},
+        "lookahead_s": sp.lookahead_s, "window_s": sp.window_s,
+        "strategic": None if st is None else {
+            "layer_spacing_m": st.layer_spacing_m, "layers": st.layers,
+            "delay_step_s": st.delay_step_s, "max_delay_s": st.max_delay_s},
+        "layering": sp.layering, "layer_spacing_m": sp.layer_spacing_m,
+        "tactical": sp.tactical,
     }
 
 
@@ -686,7 +704,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
 
     roads = world.get("roads")
     if roads is not None:
-        roads = _roads(roads, "world.roads", ctx, base_dir, check_files)
+        roads = _roads(roads, "world.roads", ctx, base_dir, check_files, extent)
     water = world.get("water")
     if water is not None:
         water = WaterSpec(**water)
@@ -710,7 +728,15 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         oversight = _oversight(oversight, "oversight", ctx, sum(g.count for g in groups))
     logistics = v.get("logistics")
     if logistics is not None:
-        logistics = _logistics(logistics, "logistics", ctx, sites, extent, v["run"])
+        logistics = _logistics(logistics, "logistics", ctx, sites, extent, v["run"], types)
+    separation = v.get("separation")
+    if separation is not None:
+        minima = {d: MinimaSpec(**m) for d, m in separation.get("minima", {}).items()} \
+            if "minima" in separation else SeparationSpec().minima
+        strategic = separation.get("strategic")
+        separation = SeparationSpec(**{
+            **separation, "minima": minima,
+            "strategic": None if strategic is None else StrategicSpec(**strategic)})
     scenario = Scenario(
         name=v["name"],
         description=v.get("description", ""),
@@ -727,6 +753,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         roads=roads,
         water=water,
         logistics=logistics,
+        separation=separation,
         base_dir=base_dir,
         locations={k: loc for k, loc in locations.items() if k},
     )
@@ -876,6 +903,9 @@ def _vehicle_type(t: dict[str, Any], path: str,
                  f"a {t['kind']} vehicle moves in the {domain} domain, not {t['domain']!r} "
                  f"(kinds by domain: air: multirotor, fixed_wing; ground: wheeled; sea: vessel)")
     t = {**t, "domain": domain}
+    if domain == "air" and t.get("carrier_slots"):
+        ctx.fail(child_path(path, "carrier_slots"), f"only ground and sea vehicles carry "
+                                                    f"others, but {t['id']!r} flies")
     if domain == "air":
         for key in ("climb_rate_mps", "hover_power_w", "sensor"):
             if key not in t:
@@ -976,7 +1006,7 @@ def _carried_groups(carried: list, types: list[VehicleTypeSpec],
 
 
 def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,
-           check_files: bool) -> RoadsSpec:
+           check_files: bool, terrain_extent: Extent | None) -> RoadsSpec:
     source = r.get("source", RoadsSpec.source)
     if source == "geojson":
         if "path" not in r:
@@ -994,14 +1024,31 @@ def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,
     extent = r.get("extent")
     if extent is not None and not (extent[2] > extent[0] and extent[3] > extent[1]):
         ctx.fail(child_path(path, "extent"), "expected [x0, y0, x1, y1] with x1 > x0, y1 > y0")
+    if extent is not None and terrain_extent is not None and not (
+            _inside(extent[:2], terrain_extent) and _inside(extent[2:], terrain_extent)):
+        ctx.fail(child_path(path, "extent"), f"the roads' extent reaches outside the terrain "
+                                             f"({_extent_text(terrain_extent)})")
     closures = tuple(ClosureSpec(**c) for c in r.get("closures", []))
+    for i, c in enumerate(closures):
+        at = item_path(child_path(path, "closures"), i)
+        if terrain_extent is not None and not _inside(c.near, terrain_extent):
+            ctx.fail(child_path(at, "near"), f"{_pt(c.near)} lies outside the terrain "
+                                             f"({_extent_text(terrain_extent)})")
+
     return RoadsSpec(**{**r, "closures": closures,
                         "extent": None if extent is None else tuple(extent)})
 
 
+def _too_heavy(weight: float, max_payload: float) -> str:
+    return (f"no vehicle can carry {weight:g} kg (the largest payload_kg in the fleet is "
+            f"{max_payload:g})")
+
+
 def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpec, ...],
-               extent: Extent | None, run: dict[str, Any]) -> LogisticsSpec:
+               extent: Extent | None, run: dict[str, Any],
+               types: list[VehicleTypeSpec]) -> LogisticsSpec:
     by_id = {s.id: s for s in sites}
+    max_payload = max((t.payload_kg for t in types), default=0.0)
     depots = [s.id for s in sites if s.kind == "depot"]
 
     def depot(ident: str, at: str) -> None:
@@ -1031,12 +1078,13 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
         xy, site = place(o["destination"], child_path(at, "destination"))
         latest = o.get("latest_s")
         earliest = o.get("earliest_s", 0.0)
-        if latest is not None and latest < max(earliest, o.get("created_s", 0.0)):
+        created = o.get("created_s", 0.0)
+        if latest is not None and latest < max(earliest, created):
             ctx.fail(child_path(at, "latest_s"),
-                     f"expected latest_s >= earliest_s and created_s, got {show(latest)}")
-        if o.get("created_s", 0.0) >= run["duration_s"]:
-            ctx.fail(child_path(at, "created_s"), f"the order is created at or after the end "
-                     f"of the run (run.duration_s = {run['duration_s']:g})")
+                     f"expected latest_s >= earliest_s ({earliest:g}) and created_s "
+                     f"({created:g}), got {show(latest)}")
+        if o["weight_kg"] > max_payload:
+            ctx.fail(child_path(at, "weight_kg"), _too_heavy(o["weight_kg"], max_payload))
         orders.append(OrderSpec(id=o.get("id", f"order{i}"), origin=o["origin"],
                                 destination=xy, destination_site=site,
                                 weight_kg=o["weight_kg"], created_s=o.get("created_s", 0.0),
@@ -1048,9 +1096,12 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
     for i, d in enumerate(lg.get("demand", [])):
         at = item_path(dpath, i)
         depot(d["origin"], child_path(at, "origin"))
-        if ("destinations" in d) == ("area" in d):
-            ctx.fail(at, "give either destinations (site ids) or area (polygon or rect) "
-                         "for the orders' destinations")
+        if "destinations" in d and "area" in d:
+            ctx.fail(child_path(at, "area"), "give either destinations (site ids) or area "
+                                             "(polygon or rect), not both")
+        if "destinations" not in d and "area" not in d:
+            ctx.fail(at, "missing required key 'destinations' (site ids) or 'area' (polygon or "
+                         "rect) saying where the orders go")
         area = None
         for k, ident in enumerate(d.get("destinations", [])):
             place(ident, item_path(child_path(at, "destinations"), k))
@@ -1068,6 +1119,9 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
         if hi < lo:
             ctx.fail(child_path(at, "weight_range_kg"), f"expected low <= high, got [{lo:g}, "
                                                         f"{hi:g}]")
+        if hi > max_payload:
+            ctx.fail(child_path(at, "weight_range_kg" if "weight_range_kg" in d
+                                else "weight_kg"), _too_heavy(hi, max_payload))
         end = d.get("end_s")
         if end is not None and end <= d.get("start_s", 0.0):
             ctx.fail(child_path(at, "end_s"), "expected end_s > start_s (or null: until the "

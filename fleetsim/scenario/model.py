@@ -255,6 +255,48 @@ class LogisticsSpec:
 
 
 @dataclass(frozen=True)
+class MinimaSpec:
+    """Separation minima of one domain: a cylinder around each vehicle."""
+
+    horizontal_m: float = 50.0
+    #: Half-height: vehicles closer than this vertically (and than horizontal_m
+    #: horizontally) have lost separation.
+    vertical_m: float = 15.0
+
+
+@dataclass(frozen=True)
+class StrategicSpec:
+    """Strategic deconfliction: a vehicle's 4D intent is checked against the others'
+    before it takes off; a conflicting one moves up a layer or waits."""
+
+    layer_spacing_m: float = 30.0
+    #: Altitude layers above the cruise altitude to try (0: delays only).
+    layers: int = 2
+    delay_step_s: float = 30.0
+    max_delay_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class SeparationSpec:
+    #: Minima per domain; domains not listed are not checked (ground vehicles keep
+    #: to their roads). The default: small drones, 50 m and 15 m.
+    minima: dict[str, MinimaSpec] = field(default_factory=lambda: {"air": MinimaSpec()})
+    #: Conflicts: loss of separation predicted within this horizon.
+    lookahead_s: float = 60.0
+    #: Monitoring window (None: run.monitor_window_s).
+    window_s: float | None = None
+    strategic: StrategicSpec | None = None
+    #: ``none`` or ``heading``: cruise altitude raised by layer_spacing_m per
+    #: quadrant of heading (north-east 0, south-east 1, south-west 2, north-west 3).
+    layering: str = "none"
+    layer_spacing_m: float = 30.0
+    #: ``none`` (policies react to ``conflict`` requests) or ``hold``: the lower-priority
+    #: vehicle of a conflict (the higher index) stops, moves out of the other's way
+    #: vertically if it must, waits for it to pass and resumes its route.
+    tactical: str = "none"
+
+
+@dataclass(frozen=True)
 class PolicySpec:
     name: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -369,6 +411,8 @@ class Scenario:
     roads: RoadsSpec | None = None
     water: WaterSpec | None = None
     logistics: LogisticsSpec | None = None
+    #: Separation monitoring and deconfliction; None: not modelled.
+    separation: SeparationSpec | None = None
     description: str = ""
     #: Folder of the scenario file (for relative paths); not part of the schema.
     base_dir: str = "."

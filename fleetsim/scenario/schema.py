@@ -648,6 +648,8 @@ KIND_DOMAIN = {"multirotor": "air", "fixed_wing": "air", "wheeled": "ground", "v
 DOMAINS = ("air", "ground", "sea")
 ENERGY_KINDS = ("battery", "fuel")
 ROAD_SOURCES = ("grid", "planar", "geojson")
+LAYERINGS = ("none", "heading")
+TACTICAL = ("none", "hold")
 DETECTION_MODELS = ("definite_range", "inverse_cube", "exponential")
 MISSION_KINDS = ("coverage", "persistent", "search")
 TERRAIN_SOURCES = ("flat", "procedural", "npy", "geotiff")
@@ -866,6 +868,27 @@ LOGISTICS = Record({
     "transfer_time_s": opt(NON_NEGATIVE),
 })
 
+MINIMA = Record({
+    "horizontal_m": opt(POSITIVE),
+    "vertical_m": opt(POSITIVE),
+})
+
+SEPARATION = Record({
+    "minima": opt(MapOf(Named(DOMAINS, "domain", "domains"), MINIMA,
+                        "domain to separation minima {horizontal_m, vertical_m}")),
+    "lookahead_s": opt(NON_NEGATIVE),
+    "window_s": opt(Number(gt=0, nullable=True)),
+    "strategic": opt(Nullable(Record({
+        "layer_spacing_m": opt(POSITIVE),
+        "layers": opt(Integer(ge=0, le=20)),
+        "delay_step_s": opt(POSITIVE),
+        "max_delay_s": opt(NON_NEGATIVE),
+    }))),
+    "layering": opt(String(choices=LAYERINGS)),
+    "layer_spacing_m": opt(POSITIVE),
+    "tactical": opt(String(choices=TACTICAL)),
+})
+
 SCENARIO = Record({
     "schema_version": opt(Exactly(1, note="this fleetsim reads scenario schema version 1")),
     "name": req(ID),
@@ -898,4 +921,6 @@ SCENARIO = Record({
     "oversight": opt(Nullable(OVERSIGHT)),
     #: null (or absent): no orders.
     "logistics": opt(Nullable(LOGISTICS)),
+    #: null (or absent): separation is not monitored.
+    "separation": opt(Nullable(SEPARATION)),
 })

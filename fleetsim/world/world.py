@@ -198,4 +198,52 @@ def _networks(scenario: Scenario, terrain: Terrain, streams: RandomStreams) -> t
             water = water_network(terrain, spacing, polygon=polygon)
         except ValueError as exc:
             raise fail("world.water", f"cannot build the water network: {exc}") from None
+    if roads is not None:
+        _check_roads(scenario, terrain, roads, fail)
+    _check_bases(scenario, {"ground": roads, "sea": water}, fail)
     return roads, water
+
+
+def _check_roads(scenario: Scenario, terrain: Terrain, roads: Any, fail) -> None:
+    """Roads must lie on the terrain, and closures near a road."""
+    x0, y0, x1, y1 = terrain.bounds
+    xy = roads.xy
+    inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+    if not inside.any():
+        bx0, by0 = xy.min(axis=0)
+        bx1, by1 = xy.max(axis=0)
+        degrees = " (they look like longitude/latitude: give local metres)" \
+            if max(abs(bx0), abs(bx1)) <= 180 and max(abs(by0), abs(by1)) <= 90 else ""
+        raise fail("world.roads", f"the roads (x {bx0:g}..{bx1:g}, y {by0:g}..{by1:g}) lie "
+                                  f"outside the terrain (x {x0:g}..{x1:g} m, y {y0:g}..{y1:g} "
+                                  f"m){degrees}")
+    seg = roads.segments()
+    for i, c in enumerate(scenario.roads.closures):
+        p = np.asarray(c.near, dtype=np.float64)
+        a, b = seg[:, :2], seg[:, 2:]
+        ab = b - a
+        f = np.clip(np.einsum("ij,ij->i", p - a, ab) / np.maximum(
+            np.einsum("ij,ij->i", ab, ab), 1e-12), 0.0, 1.0)
+        d = float(np.min(np.hypot(*(a + f[:, None] * ab - p).T))) if len(seg) else np.inf
+        if d > roads.reach_m:
+            raise fail(f"world.roads.closures[{i}].near",
+                       f"no road within {roads.reach_m:g} m of {tuple(c.near)} (the nearest "
+                       f"is {d:.0f} m away); a closure closes the road nearest the point")
+
+
+def _check_bases(scenario: Scenario, networks: dict[str, Any], fail) -> None:
+    """Ground and sea vehicles must start where their network reaches."""
+    sites = {s.id: s for s in scenario.sites}
+    types = {t.id: (i, t) for i, t in enumerate(scenario.vehicle_types)}
+    for g in scenario.vehicles:
+        i, t = types[g.type]
+        net = networks.get(t.domain)
+        if net is None or g.base not in sites:
+            continue
+        _, d = net.nearest_node(*sites[g.base].position)
+        if d > net.reach_m:
+            raise fail(f"fleet.types[{i}]",
+                       f"{t.domain} vehicles {t.id!r} are based at {g.base!r}, {d:.0f} m from "
+                       f"the nearest node of their {net.kind} network (at most "
+                       f"{net.reach_m:g} m: twice its median edge); move the site or the "
+                       f"network")

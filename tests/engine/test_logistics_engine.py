@@ -135,6 +135,10 @@ def test_golden_ground_delivery_sequence():
     assert kinds == ["ground", "load", "move", "move", "move", "move", "unload", "return",
                      "return", "return", "return", "charge", "ground"]
     assert run.orders["id"].tolist() == ["a"]
+    from fleetsim.metrics import compute_metrics
+    m = compute_metrics(run)
+    # It found a free bay and a free pad: no waits, not "no data".
+    assert (m["logistics.load_wait_mean_s"], m["logistics.pad_wait_mean_s"]) == (0.0, 0.0)
 
 
 def test_golden_air_delivery_lands_to_load_and_hovers_to_hand_over():
@@ -374,7 +378,7 @@ fleet:
     - {{id: q, kind: multirotor, count: {n}, base: depot, cruise_speed_mps: 10,
         climb_rate_mps: 20, cruise_altitude_agl_m: 1, battery_wh: {cap},
         hover_power_w: {hover_w}, cruise_power_w: 10, reserve_fraction: 0.0,
-        recharge_time_s: {recharge}, sensor: {{footprint_radius_m: 1}}}}
+        recharge_time_s: {recharge}, payload_kg: 1, sensor: {{footprint_radius_m: 1}}}}
 logistics:
   demand:
     - {{origin: depot, rate_per_hour: {lam * 3600}, destinations: [depot]}}
@@ -576,3 +580,55 @@ def test_a_drone_launches_from_a_moving_van_and_lands_back_on_it():
     assert np.allclose(legs["t1_s"][mine][:-1], legs["t0_s"][mine][1:])
     x_end = legs["x1_m"][mine][-1]
     assert x_end == 3000.0  # riding on the van to its stop
+
+
+@pytest.mark.parametrize("change, where, message", [
+    ("roads: {source: grid, spacing_m: 500, speed_limit_mps: 10}",
+     "fleet.types[0]", None),  # sanity: the base case loads
+    ("roads: {source: grid, spacing_m: 500, extent: [2500, 2500, 4000, 4000]}",
+     "fleet.types[0]", "ground vehicles 'van' are based at 'depot', 2121 m from the nearest "
+                       "node of their road network (at most 1000 m"),
+    ("roads: {source: grid, spacing_m: 500, extent: [0, 0, 9000, 9000]}",
+     "world.roads.extent", "the roads' extent reaches outside the terrain"),
+    ("roads: {source: grid, spacing_m: 500, closures: [{time_s: 5, near: [9000, 100]}]}",
+     "world.roads.closures[0].near", "(9000, 100) lies outside the terrain"),
+    ("roads: {source: grid, spacing_m: 500, extent: [0, 0, 1500, 1500], "
+     "closures: [{time_s: 5, near: [3900, 3900]}]}",
+     "world.roads.closures[0].near", "no road within 1000 m of (3900.0, 3900.0)"),
+])
+def test_roads_and_bases_are_checked_against_the_terrain(change, where, message):
+    from fleetsim.errors import ScenarioError
+    from fleetsim.world.world import build_world
+
+    sc_text = scenario(orders=ORDER_A).source
+    import yaml
+    text = yaml.safe_dump(sc_text)
+    text = text.replace("roads:", "roads_old:", 1)
+    text = text.replace("world:\n", "world:\n  " + change + "\n", 1)
+    raw = yaml.safe_load(text)
+    raw["world"].pop("roads_old")
+    from fleetsim.scenario import scenario_from_source
+    if message is None:
+        build_world(scenario_from_source(raw))
+        return
+    with pytest.raises(ScenarioError) as info:
+        build_world(scenario_from_source(raw))
+    assert info.value.path.startswith(where)
+    assert message in str(info.value)
+
+
+def test_orders_no_vehicle_can_carry_and_policies_for_the_wrong_mission_are_errors():
+    from fleetsim.errors import ScenarioError
+
+    heavy = "    - {id: h, origin: depot, destination: c1, weight_kg: 250, created_s: 0}\n"
+    with pytest.raises(ScenarioError, match=r"logistics\.orders\[0\]\.weight_kg: no vehicle can "
+                                            r"carry 250 kg \(the largest payload_kg in the "
+                                            r"fleet is 200\)"):
+        scenario(orders=heavy)
+    with pytest.raises(ScenarioError, match="policy 'lawnmower' flies missions"):
+        Simulation(scenario(orders=ORDER_A, policy="lawnmower"))
+    text = scenario(orders=ORDER_A).source
+    text["logistics"] = None
+    from fleetsim.scenario import scenario_from_source
+    with pytest.raises(ScenarioError, match="policy 'nearest_dispatch' serves orders"):
+        Simulation(scenario_from_source(text))

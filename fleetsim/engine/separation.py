@@ -1,0 +1,371 @@
+"""Separation in the engine: losses of separation, conflicts, and deconfliction.
+
+Every ``window_s`` of simulated time, the legs active in the window that just
+ended (airborne legs of the domains with minima) are checked pairwise — through
+a spatial grid of their boxes, not all against all (:func:`fleetsim.separation.
+window_pairs`) — and each loss of separation (LoS) is recorded with its exact
+start and end (``los_start`` / ``los_end``). The window has ended when it is
+checked, so a leg cut short in it is already cut: a cut cancels the losses it
+would have caused. The same check over the next ``lookahead_s`` of the legs
+already planned predicts conflicts (``conflict`` events and requests to the
+vehicle that is to give way: the higher index of the pair).
+
+Deconfliction: strategic (a take-off checks the vehicle's 4D intent against
+every other vehicle's planned legs and moves up a layer or waits for a free
+slot), altitude layering by heading (in the engine's plan intake), and
+tactical ``hold`` (the vehicle giving way stops, steps vertically out of the
+way if the other's track passes over it, waits for it to pass and resumes its
+route).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fleetsim.engine.log import (
+    L_KIND,
+    L_T0,
+    L_T1,
+    L_VEHICLE,
+    L_X0,
+    L_X1,
+    LEG_KIND_CODE,
+)
+from fleetsim.engine.states import MOVING
+from fleetsim.separation import window_pairs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fleetsim.engine.sim import Simulation
+
+#: Leg kinds in which a vehicle is out in its domain's space (not on a pad or a carrier).
+_CHECKED_KINDS = ("takeoff", "move", "hold", "return", "land", "unload")
+_EPS = 1e-9
+
+
+class Separation:
+    """Separation monitoring of one run."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        spec = self.spec = sim.scenario.separation
+        self.window_s = float(spec.window_s or sim.scenario.run.monitor_window_s)
+        self.lookahead_s = float(spec.lookahead_s)
+        n = sim.n
+        self.radius = np.full(n, np.nan)
+        self.half_height = np.full(n, np.nan)
+        for v in range(n):
+            m = spec.minima.get(sim.domain[v])
+            if m is not None:
+                self.radius[v] = m.horizontal_m
+                self.half_height[v] = m.vertical_m
+        self.checked = np.isfinite(self.radius)
+        self.kinds = np.zeros(max(LEG_KIND_CODE.values()) + 1, dtype=bool)
+        self.kinds[[LEG_KIND_CODE[k] for k in _CHECKED_KINDS]] = True
+        self.seen = 0  # legs looked at so far (ids below this are in the pool or gone)
+        self.pool_ids = np.zeros(0, dtype=np.int64)
+        self.pool_t0 = np.zeros(0)
+        #: Pairs in LoS at the end of the last window: (a, b) -> [start, least distance].
+        self.open: dict[tuple[int, int], list[float]] = {}
+        #: Conflicts flagged and not yet past: (a, b) -> predicted end of the LoS.
+        self.flagged: dict[tuple[int, int], float] = {}
+        self.pairs_checked = 0
+        self.legs_checked = 0
+        self.windows = 0
+        self.t_done = 0.0  # end of the last window checked
+
+    # ------------------------------------------------------------------ legs
+
+    def _refresh(self) -> None:
+        legs = self.sim.legs
+        n = legs.n
+        if n <= self.seen:
+            return
+        rows = legs.a[self.seen:n]
+        keep = self.checked[rows[:, L_VEHICLE].astype(np.int64)] & \
+            self.kinds[rows[:, L_KIND].astype(np.int64)]
+        ids = np.arange(self.seen, n, dtype=np.int64)[keep]
+        self.pool_ids = np.concatenate([self.pool_ids, ids])
+        self.pool_t0 = np.concatenate([self.pool_t0, rows[keep, L_T0]])
+        self.seen = n
+
+    def _legs_in(self, t_lo: float, t_hi: float) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and rows of the pooled legs overlapping [t_lo, t_hi] (not cancelled)."""
+        ids = self.pool_ids[self.pool_t0 < t_hi]
+        rows = self.sim.legs.a[ids]
+        live = (rows[:, L_T1] >= rows[:, L_T0]) & (rows[:, L_T1] > t_lo)
+        return ids[live], rows[live]
+
+    def _prune(self, t: float) -> None:
+        """Forget legs that ended by ``t`` (or were cancelled)."""
+        started = np.flatnonzero(self.pool_t0 < t)
+        if not len(started):
+            return
+        rows = self.sim.legs.a[self.pool_ids[started]]
+        dead = (rows[:, L_T1] < rows[:, L_T0]) | (rows[:, L_T1] <= t)
+        if dead.any():
+            keep = np.ones(len(self.pool_ids), dtype=bool)
+            keep[started[dead]] = False
+            self.pool_ids = self.pool_ids[keep]
+            self.pool_t0 = self.pool_t0[keep]
+
+    def _pairs(self, rows: np.ndarray, t_lo: float, t_hi: float) -> dict[str, np.ndarray]:
+        v = rows[:, L_VEHICLE].astype(np.int64)
+        res = window_pairs(rows[:, L_T0], rows[:, L_T1], rows[:, L_X0:L_X0 + 3],
+                           rows[:, L_X1:L_X1 + 3], v, self.radius[v], self.half_height[v],
+                           t_lo, t_hi)
+        self.pairs_checked += int(res["pairs_checked"])
+        self.legs_checked += len(rows)
+        return res
+
+    # ------------------------------------------------------------------ monitoring
+
+    def process(self):
+        env = self.sim.env
+        t0 = 0.0
+        while True:
+            yield env.timeout(self.window_s)
+            self.step(t0, env.now)
+            t0 = env.now
+
+    def step(self, t_lo: float, t_hi: float) -> None:
+        self.windows += 1
+        self.t_done = t_hi
+        self._refresh()
+        _, rows = self._legs_in(t_lo, t_hi)
+        self._record(rows, self._pairs(rows, t_lo, t_hi), t_lo, t_hi)
+        self._prune(t_hi)
+        if self.lookahead_s > 0 and t_hi < self.sim.duration_s:
+            _, ahead = self._legs_in(t_hi, t_hi + self.lookahead_s)
+            self._predict(ahead, self._pairs(ahead, t_hi, t_hi + self.lookahead_s), t_hi)
+
+    def finish(self, end: float) -> None:
+        """The last (partial) window, then every LoS still open ends with the run."""
+        t_lo = self.t_done
+        if end > t_lo:
+            self._refresh()
+            _, rows = self._legs_in(t_lo, end)
+            self._record(rows, self._pairs(rows, t_lo, end), t_lo, end)
+        for (a, b), (_, d) in sorted(self.open.items()):
+            self.sim.log.add(end, "los_end", a, target=b, value=d)
+        self.open.clear()
+
+    def _record(self, rows: np.ndarray, res: dict[str, np.ndarray], t_lo: float,
+                t_hi: float) -> None:
+        log = self.sim.log
+        veh = rows[:, L_VEHICLE].astype(np.int64)
+        seen: set[tuple[int, int]] = set()
+        for ia, ib, start, end, d in zip(res["leg_a"].tolist(), res["leg_b"].tolist(),
+                                         res["start"].tolist(), res["end"].tolist(),
+                                         res["d_min"].tolist(), strict=True):
+            a, b = int(veh[ia]), int(veh[ib])
+            if a > b:
+                a, b, ia, ib = b, a, ib, ia
+            key = (a, b)
+            state = self.open.get(key)
+            if state is not None and start <= t_lo + _EPS:
+                state[1] = min(state[1], d)  # the same loss, going on
+            else:
+                if state is not None:  # it ended at the window's start and began again
+                    log.add(t_lo, "los_end", a, target=b, value=state[1])
+                f = _fraction(rows[ia], start)
+                p = rows[ia, L_X0:L_X0 + 3] + f * (rows[ia, L_X1:L_X1 + 3]
+                                                   - rows[ia, L_X0:L_X0 + 3])
+                log.add(start, "los_start", a, target=b, x=float(p[0]), y=float(p[1]),
+                        z=float(p[2]))
+                state = self.open[key] = [start, d]
+            seen.add(key)
+            if end < t_hi - _EPS:
+                log.add(end, "los_end", a, target=b, value=state[1])
+                del self.open[key]
+        for key in [k for k in self.open if k not in seen]:  # ended as the window began
+            log.add(t_lo, "los_end", key[0], target=key[1], value=self.open.pop(key)[1])
+
+    def _predict(self, rows: np.ndarray, res: dict[str, np.ndarray], now: float) -> None:
+        sim = self.sim
+        veh = rows[:, L_VEHICLE].astype(np.int64)
+        for key in [k for k, t in self.flagged.items() if t < now]:
+            del self.flagged[key]
+        for ia, ib, start, end in zip(res["leg_a"].tolist(), res["leg_b"].tolist(),
+                                      res["start"].tolist(), res["end"].tolist(),
+                                      strict=True):
+            a, b = sorted((int(veh[ia]), int(veh[ib])))
+            key = (a, b)
+            if key in self.open or key in self.flagged:
+                self.flagged[key] = max(self.flagged.get(key, end), end)
+                continue
+            self.flagged[key] = end
+            sim.log.add(now, "conflict", b, target=a, value=start)
+            sim._request(b, "conflict", a)
+            if self.spec.tactical == "hold":
+                self._give_way(b, a, start, end)
+
+    # ------------------------------------------------------------------ tactical
+
+    def _give_way(self, v: int, other: int, start: float, end: float) -> None:
+        """Vehicle ``v`` stops where it is (stepping vertically out of ``other``'s way if
+        that one's track passes over it), waits until ``other`` has gone by, and then
+        flies the rest of its route."""
+        sim = self.sim
+        cur = sim.cur_item[v]
+        if sim.state[v] != MOVING or sim.engine_control[v] or sim.asking[v] or \
+                sim.docked[v] or cur is None or cur[0] != "route" or not sim.is_air[v]:
+            return
+        now = sim.env.now
+        ids = sim.blk_ids[v]
+        k = max(0, bisect_right(sim.blk_t0[v], now) - 1)
+        a = sim.legs.a
+        rest = a[ids[k:]]
+        if not len(rest) or rest[-1, L_T1] <= now + _EPS:
+            return
+        here = np.array(sim._position_at(v, now))
+        # When is the other within the minima of this point, on its planned legs?
+        _, theirs = self._legs_in(now, now + self.lookahead_s + self.window_s)
+        theirs = theirs[theirs[:, L_VEHICLE].astype(np.int64) == other]
+        if not len(theirs):
+            return
+        r, h = self.radius[v], self.half_height[v]
+        clear_at, over = _passage(theirs, here, r, h, now)
+        dz = 0.0
+        if over:  # its track passes over this point: step up (or down) out of its band
+            zs = theirs[:, [L_X0 + 2, L_X1 + 2]]
+            dz = float(np.max(zs) - here[2] + 2 * h + 5.0)
+            clear_at = max(clear_at, end)
+        hold = max(clear_at, end) - now + self.window_s
+        xs, ys, zs = rest[:, L_X1].tolist(), rest[:, L_X1 + 1].tolist(), \
+            rest[:, L_X1 + 2].tolist()
+        extra = abs(dz)
+        if dz:
+            x1, y1, z1 = xs[0], ys[0], zs[0]
+            flat = math.hypot(x1 - here[0], y1 - here[1])
+            extra += math.hypot(flat, z1 - here[2] - dz) - math.hypot(flat, z1 - here[2])
+        sim.log.add(now, "deconflict", v, target=other, x=float(here[0]), y=float(here[1]),
+                    z=float(here[2]), value=extra, detail="hold")
+        length = float(np.sum(np.hypot(np.diff([here[0], *xs]), np.diff([here[1], *ys]))))
+        items = [("dodge", dz, hold, "hold"),
+                 ("route", xs, ys, zs, bool(cur[4]), length, cur[6])]
+        sim._hand_over(v, False, items + list(sim.queue[v]))
+
+    # ------------------------------------------------------------------ strategic
+
+    def reserve(self, v: int, item: tuple):
+        """Before vehicle ``v`` takes off to fly route ``item``: the first (delay, layer)
+        whose 4D legs keep separation from every other vehicle's planned legs, tried
+        layer by layer at each delay step; waits the delay on the ground and returns the
+        route at its layer (the route as given if none is free within max_delay_s)."""
+        sim = self.sim
+        st = self.spec.strategic
+        _, xs, ys, zs, sensing, length, cls = item
+        now = sim.env.now
+        legs = _intent(sim, v, xs, ys, zs)  # (m, 8): t0, t1, x0, y0, z0, x1, y1, z1
+        span = legs[-1, 1] - now
+        self._refresh()
+        choice = None
+        n_delays = int(st.max_delay_s // st.delay_step_s) + 1
+        for step in range(n_delays):
+            d = step * st.delay_step_s
+            _, others = self._legs_in(now + d, now + d + span)
+            others = others[others[:, L_VEHICLE].astype(np.int64) != v]
+            for layer in range(st.layers + 1):
+                mine = legs.copy()
+                mine[:, :2] += d
+                mine[1:, [4, 7]] += layer * st.layer_spacing_m  # route legs at the layer
+                if len(mine) > 1:
+                    mine[1, 4] -= layer * st.layer_spacing_m  # climb from take-off height
+                if not self._clashes(v, mine, others, now + d, now + d + span):
+                    choice = (d, layer)
+                    break
+            if choice is not None:
+                break
+        if choice is None:
+            choice = (0.0, 0)
+        d, layer = choice
+        if d > 0:
+            sim.log.add(now, "strategic_delay", v, value=d)
+            yield from sim._wait_on_ground(v, d)
+        if layer:
+            up = layer * st.layer_spacing_m
+            sim.log.add(sim.env.now, "deconflict", v, value=2.0 * up, detail="layer")
+            zs = [z + up for z in zs]
+        return ("route", xs, ys, zs, sensing, length, cls)
+
+    def _clashes(self, v: int, mine: np.ndarray, others: np.ndarray, t_lo: float,
+                 t_hi: float) -> bool:
+        if not len(others):
+            return False
+        m = len(mine)
+        rows = np.zeros((m + len(others), 8))
+        rows[:m] = mine
+        rows[m:, 0] = others[:, L_T0]
+        rows[m:, 1] = others[:, L_T1]
+        rows[m:, 2:5] = others[:, L_X0:L_X0 + 3]
+        rows[m:, 5:8] = others[:, L_X1:L_X1 + 3]
+        veh = np.concatenate([np.full(m, v), others[:, L_VEHICLE].astype(np.int64)])
+        res = window_pairs(rows[:, 0], rows[:, 1], rows[:, 2:5], rows[:, 5:8], veh,
+                           self.radius[veh], self.half_height[veh], t_lo, t_hi)
+        self.pairs_checked += int(res["pairs_checked"])
+        return bool(np.any((res["leg_a"] < m) | (res["leg_b"] < m)))
+
+
+def _fraction(row: np.ndarray, t: float) -> float:
+    t0, t1 = row[L_T0], row[L_T1]
+    return 0.0 if not math.isfinite(t1) or t1 <= t0 else min(1.0, max(0.0, (t - t0) / (t1 - t0)))
+
+
+def _passage(legs: np.ndarray, point: np.ndarray, r: float, h: float,
+             now: float) -> tuple[float, bool]:
+    """When the legs (one vehicle's, in time order) are last within r horizontally of
+    ``point`` (``now`` if never), and whether they pass within r of it at all."""
+    last = now
+    over = False
+    for row in legs.tolist():
+        t0, t1 = max(row[3], now), row[4]
+        if not math.isfinite(t1) or t1 <= t0:
+            continue
+        f0 = (t0 - row[3]) / (row[4] - row[3]) if row[4] > row[3] else 0.0
+        p0 = np.array(row[5:8]) + f0 * (np.array(row[8:11]) - np.array(row[5:8]))
+        w = (np.array(row[8:11]) - p0) / (t1 - t0)
+        d = p0[:2] - point[:2]
+        # |d + w t| <= r over [0, t1 - t0]: the later root of the quadratic.
+        a = w[0] * w[0] + w[1] * w[1]
+        b = 2 * (d[0] * w[0] + d[1] * w[1])
+        c = d[0] * d[0] + d[1] * d[1] - r * r
+        if a == 0:
+            if c <= 0:
+                over = True
+                last = max(last, t1)
+            continue
+        disc = b * b - 4 * a * c
+        if disc < 0:
+            continue
+        lo = (-b - math.sqrt(disc)) / (2 * a)
+        hi = (-b + math.sqrt(disc)) / (2 * a)
+        if hi < 0 or lo > t1 - t0:
+            continue
+        over = True
+        last = max(last, t0 + min(hi, t1 - t0))
+    del h
+    return last, over
+
+
+def _intent(sim: Simulation, v: int, xs: list, ys: list, zs: list) -> np.ndarray:
+    """The 4D legs vehicle ``v`` (on the ground) would fly taking off now and flying
+    the waypoints: (m, 8) t0, t1, x0, y0, z0, x1, y1, z1."""
+    t = sim.env.now
+    x, y, z = sim.px[v], sim.py[v], sim.pz[v]
+    up = sim.agl[v]
+    dur = up / sim.climb[v]
+    out = [(t, t + dur, x, y, z, x, y, z + up)]
+    t += dur
+    z += up
+    spd, climb = sim.speed[v], sim.climb[v]
+    for x1, y1, z1 in zip(xs, ys, zs, strict=True):
+        dur = max(math.hypot(x1 - x, y1 - y) / spd, abs(z1 - z) / climb)
+        if dur > 0:
+            out.append((t, t + dur, x, y, z, x1, y1, z1))
+        t += dur
+        x, y, z = x1, y1, z1
+    return np.array(out, dtype=np.float64)
