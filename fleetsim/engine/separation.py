@@ -36,6 +36,7 @@ from fleetsim.engine.log import (
     LEG_KIND_CODE,
 )
 from fleetsim.engine.states import MOVING
+from fleetsim.geometry import merge_intervals
 from fleetsim.separation import window_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,6 +73,9 @@ class Separation:
         self.open: dict[tuple[int, int], list[float]] = {}
         #: Conflicts flagged and not yet past: (a, b) -> predicted end of the LoS.
         self.flagged: dict[tuple[int, int], float] = {}
+        #: 4D intents reserved at take-off and not yet flown: rows like the legs
+        #: table's (vehicle, t0, t1, positions), kept until their end has passed.
+        self.reserved = np.zeros((0, 13))
         self.pairs_checked = 0
         self.legs_checked = 0
         self.windows = 0
@@ -157,32 +161,54 @@ class Separation:
                 t_hi: float) -> None:
         log = self.sim.log
         veh = rows[:, L_VEHICLE].astype(np.int64)
+        # One loss per pair and stretch of time: pieces found leg pair by leg pair that
+        # touch (at a leg's end, or the window's start) are one.
+        ia, ib = res["leg_a"], res["leg_b"]
+        va, vb = veh[ia], veh[ib]
+        a_, b_ = np.minimum(va, vb), np.maximum(va, vb)
+        n = max(int(veh.max()) + 1, 1) if len(veh) else 1
+        key = a_ * n + b_
+        g, start, end = merge_intervals(key, res["start"], res["end"])
+        # Each piece's merged interval: the last of its pair's starting at or before it
+        # (merged intervals and pieces sorted together, merged first on ties).
+        order = np.lexsort((res["start"], key))
+        pk, ps = key[order], res["start"][order]
+        tag = np.r_[np.zeros(len(g), dtype=np.int8), np.ones(len(pk), dtype=np.int8)]
+        both = np.lexsort((tag, np.r_[start, ps], np.r_[g, pk]))
+        merged = tag[both] == 0
+        idx = np.empty(len(pk), dtype=np.int64)
+        idx[both[~merged] - len(g)] = (np.cumsum(merged) - 1)[~merged]
+        d_min = np.full(len(g), np.inf)
+        np.minimum.at(d_min, idx, res["d_min"][order])
+        # Where the first vehicle was at each loss's start: from its earliest piece.
+        where = np.full(len(g), -1, dtype=np.int64)
+        firsts, at = np.unique(idx, return_index=True)  # idx is sorted: first piece of each
+        where[firsts] = order[at]
         seen: set[tuple[int, int]] = set()
-        for ia, ib, start, end, d in zip(res["leg_a"].tolist(), res["leg_b"].tolist(),
-                                         res["start"].tolist(), res["end"].tolist(),
-                                         res["d_min"].tolist(), strict=True):
-            a, b = int(veh[ia]), int(veh[ib])
-            if a > b:
-                a, b, ia, ib = b, a, ib, ia
-            key = (a, b)
-            state = self.open.get(key)
-            if state is not None and start <= t_lo + _EPS:
+        for m in np.lexsort((g, start)).tolist():
+            a, b = divmod(int(g[m]), n)
+            pair = (a, b)
+            st, en, d = float(start[m]), float(end[m]), float(d_min[m])
+            state = self.open.get(pair)
+            if state is not None and st <= t_lo + _EPS:
                 state[1] = min(state[1], d)  # the same loss, going on
             else:
                 if state is not None:  # it ended at the window's start and began again
                     log.add(t_lo, "los_end", a, target=b, value=state[1])
-                f = _fraction(rows[ia], start)
-                p = rows[ia, L_X0:L_X0 + 3] + f * (rows[ia, L_X1:L_X1 + 3]
-                                                   - rows[ia, L_X0:L_X0 + 3])
-                log.add(start, "los_start", a, target=b, x=float(p[0]), y=float(p[1]),
+                piece = where[m]
+                leg = ia[piece] if veh[ia[piece]] == a else ib[piece]
+                f = _fraction(rows[leg], st)
+                p = rows[leg, L_X0:L_X0 + 3] + f * (rows[leg, L_X1:L_X1 + 3]
+                                                    - rows[leg, L_X0:L_X0 + 3])
+                log.add(st, "los_start", a, target=b, x=float(p[0]), y=float(p[1]),
                         z=float(p[2]))
-                state = self.open[key] = [start, d]
-            seen.add(key)
-            if end < t_hi - _EPS:
-                log.add(end, "los_end", a, target=b, value=state[1])
-                del self.open[key]
-        for key in [k for k in self.open if k not in seen]:  # ended as the window began
-            log.add(t_lo, "los_end", key[0], target=key[1], value=self.open.pop(key)[1])
+                state = self.open[pair] = [st, d]
+            seen.add(pair)
+            if en < t_hi - _EPS:
+                log.add(en, "los_end", a, target=b, value=state[1])
+                del self.open[pair]
+        for pair in [k for k in self.open if k not in seen]:  # ended as the window began
+            log.add(t_lo, "los_end", pair[0], target=pair[1], value=self.open.pop(pair)[1])
 
     def _predict(self, rows: np.ndarray, res: dict[str, np.ndarray], now: float) -> None:
         sim = self.sim
@@ -251,6 +277,11 @@ class Separation:
 
     # ------------------------------------------------------------------ strategic
 
+    def replanned(self, v: int) -> None:
+        """Vehicle ``v`` was given a new plan: its reserved intent no longer holds."""
+        if len(self.reserved):
+            self.reserved = self.reserved[self.reserved[:, L_VEHICLE] != v]
+
     def reserve(self, v: int, item: tuple):
         """Before vehicle ``v`` takes off to fly route ``item``: the first (delay, layer)
         whose 4D legs keep separation from every other vehicle's planned legs, tried
@@ -260,29 +291,34 @@ class Separation:
         st = self.spec.strategic
         _, xs, ys, zs, sensing, length, cls = item
         now = sim.env.now
-        legs = _intent(sim, v, xs, ys, zs)  # (m, 8): t0, t1, x0, y0, z0, x1, y1, z1
-        span = legs[-1, 1] - now
+        going_home = bool(sim.queue[v]) and sim.queue[v][0][0] == "return"
         self._refresh()
+        self.reserved = self.reserved[self.reserved[:, L_T1] > now]
         choice = None
         n_delays = int(st.max_delay_s // st.delay_step_s) + 1
         for step in range(n_delays):
             d = step * st.delay_step_s
-            _, others = self._legs_in(now + d, now + d + span)
-            others = others[others[:, L_VEHICLE].astype(np.int64) != v]
             for layer in range(st.layers + 1):
-                mine = legs.copy()
-                mine[:, :2] += d
-                mine[1:, [4, 7]] += layer * st.layer_spacing_m  # route legs at the layer
-                if len(mine) > 1:
-                    mine[1, 4] -= layer * st.layer_spacing_m  # climb from take-off height
-                if not self._clashes(v, mine, others, now + d, now + d + span):
-                    choice = (d, layer)
+                up = layer * st.layer_spacing_m
+                mine = _intent(sim, v, xs, ys, [z + up for z in zs], going_home, now + d)
+                lo, hi = mine[0, 0], mine[-1, 1]
+                _, flown = self._legs_in(lo, hi)
+                others = np.vstack([flown, self.reserved])
+                others = others[(others[:, L_VEHICLE].astype(np.int64) != v)
+                                & (others[:, L_T1] > lo) & (others[:, L_T0] < hi)]
+                if not self._clashes(v, mine, others, lo, hi):
+                    choice = (d, layer, mine)
                     break
             if choice is not None:
                 break
-        if choice is None:
-            choice = (0.0, 0)
-        d, layer = choice
+        if choice is None:  # nothing free within max_delay_s: as planned
+            choice = (0.0, 0, _intent(sim, v, xs, ys, zs, going_home, now))
+        d, layer, mine = choice
+        rows = np.zeros((len(mine), 13))
+        rows[:, L_VEHICLE] = v
+        rows[:, L_T0], rows[:, L_T1] = mine[:, 0], mine[:, 1]
+        rows[:, L_X0:L_X0 + 3], rows[:, L_X1:L_X1 + 3] = mine[:, 2:5], mine[:, 5:8]
+        self.reserved = np.vstack([self.reserved, rows])
         if d > 0:
             sim.log.add(now, "strategic_delay", v, value=d)
             yield from sim._wait_on_ground(v, d)
@@ -351,10 +387,11 @@ def _passage(legs: np.ndarray, point: np.ndarray, r: float, h: float,
     return last, over
 
 
-def _intent(sim: Simulation, v: int, xs: list, ys: list, zs: list) -> np.ndarray:
-    """The 4D legs vehicle ``v`` (on the ground) would fly taking off now and flying
-    the waypoints: (m, 8) t0, t1, x0, y0, z0, x1, y1, z1."""
-    t = sim.env.now
+def _intent(sim: Simulation, v: int, xs: list, ys: list, zs: list, going_home: bool,
+            t: float) -> np.ndarray:
+    """The 4D legs vehicle ``v`` (on the ground) would fly taking off at ``t`` and
+    flying the waypoints (and, ``going_home``, straight home at the altitude it ends at
+    and down): (m, 8) t0, t1, x0, y0, z0, x1, y1, z1."""
     x, y, z = sim.px[v], sim.py[v], sim.pz[v]
     up = sim.agl[v]
     dur = up / sim.climb[v]
@@ -362,7 +399,14 @@ def _intent(sim: Simulation, v: int, xs: list, ys: list, zs: list) -> np.ndarray
     t += dur
     z += up
     spd, climb = sim.speed[v], sim.climb[v]
-    for x1, y1, z1 in zip(xs, ys, zs, strict=True):
+    hx, hy = sim.home_xy[v]
+    hz = sim.home_z[v]
+    way = list(zip(xs, ys, zs, strict=True))
+    if going_home:  # (a straight way home: around no-fly zones it is longer)
+        top = max(zs[-1] if zs else z, hz + up)
+        way += [(way[-1][0] if way else x, way[-1][1] if way else y, top), (hx, hy, top),
+                (hx, hy, hz)]
+    for x1, y1, z1 in way:
         dur = max(math.hypot(x1 - x, y1 - y) / spd, abs(z1 - z) / climb)
         if dur > 0:
             out.append((t, t + dur, x, y, z, x1, y1, z1))

@@ -1707,6 +1707,8 @@ class Simulation:
         q = self.queue[v]
         if not append:
             q.clear()
+            if self.separation is not None:
+                self.separation.replanned(v)
             self.end_xy[v] = (self.px[v], self.py[v])
             self.end_t[v] = self.env.now
             self.end_ground[v] = self.state[v] == GROUND
