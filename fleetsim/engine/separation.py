@@ -25,6 +25,7 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from fleetsim.engine.log import (
     L_KIND,
@@ -64,6 +65,12 @@ class Separation:
                 self.radius[v] = m.horizontal_m
                 self.half_height[v] = m.vertical_m
         self.checked = np.isfinite(self.radius)
+        # Terminal areas: around each site, take-offs and landings are kept apart by the
+        # pads' layout and the site's procedures (the model puts a site's pads at one
+        # point), so losses that begin there are not separation events.
+        self.terminal_m = float(spec.terminal_radius_m)
+        xy = np.array([s.xy for s in sim.world.sites], dtype=np.float64).reshape(-1, 2)
+        self._sites = cKDTree(xy) if len(xy) and self.terminal_m > 0 else None
         self.kinds = np.zeros(max(LEG_KIND_CODE.values()) + 1, dtype=bool)
         self.kinds[[LEG_KIND_CODE[k] for k in _CHECKED_KINDS]] = True
         self.seen = 0  # legs looked at so far (ids below this are in the pool or gone)
@@ -153,8 +160,9 @@ class Separation:
             self._refresh()
             _, rows = self._legs_in(t_lo, end)
             self._record(rows, self._pairs(rows, t_lo, end), t_lo, end)
-        for (a, b), (_, d) in sorted(self.open.items()):
-            self.sim.log.add(end, "los_end", a, target=b, value=d)
+        for (a, b), (_, d, exempt) in sorted(self.open.items()):
+            if not exempt:
+                self.sim.log.add(end, "los_end", a, target=b, value=d)
         self.open.clear()
 
     def _record(self, rows: np.ndarray, res: dict[str, np.ndarray], t_lo: float,
@@ -163,6 +171,7 @@ class Separation:
         veh = rows[:, L_VEHICLE].astype(np.int64)
         # One loss per pair and stretch of time: pieces found leg pair by leg pair that
         # touch (at a leg's end, or the window's start) are one.
+        terminal = self._in_terminal(rows, res)
         ia, ib = res["leg_a"], res["leg_b"]
         va, vb = veh[ia], veh[ib]
         a_, b_ = np.minimum(va, vb), np.maximum(va, vb)
@@ -193,25 +202,58 @@ class Separation:
             if state is not None and st <= t_lo + _EPS:
                 state[1] = min(state[1], d)  # the same loss, going on
             else:
-                if state is not None:  # it ended at the window's start and began again
+                if state is not None and not state[2]:  # it ended as the window began
                     log.add(t_lo, "los_end", a, target=b, value=state[1])
                 piece = where[m]
+                if terminal[piece]:  # begins in a terminal area: followed, not counted
+                    self.open[pair] = [st, d, True]
+                    seen.add(pair)
+                    if en < t_hi - _EPS:
+                        del self.open[pair]
+                    continue
                 leg = ia[piece] if veh[ia[piece]] == a else ib[piece]
                 f = _fraction(rows[leg], st)
                 p = rows[leg, L_X0:L_X0 + 3] + f * (rows[leg, L_X1:L_X1 + 3]
                                                     - rows[leg, L_X0:L_X0 + 3])
                 log.add(st, "los_start", a, target=b, x=float(p[0]), y=float(p[1]),
                         z=float(p[2]))
-                state = self.open[pair] = [st, d]
+                state = self.open[pair] = [st, d, False]
             seen.add(pair)
             if en < t_hi - _EPS:
-                log.add(en, "los_end", a, target=b, value=state[1])
+                if not state[2]:
+                    log.add(en, "los_end", a, target=b, value=state[1])
                 del self.open[pair]
         for pair in [k for k in self.open if k not in seen]:  # ended as the window began
-            log.add(t_lo, "los_end", pair[0], target=pair[1], value=self.open.pop(pair)[1])
+            state = self.open.pop(pair)
+            if not state[2]:
+                log.add(t_lo, "los_end", pair[0], target=pair[1], value=state[1])
+
+    def _in_terminal(self, rows: np.ndarray, res: dict[str, np.ndarray]) -> np.ndarray:
+        """Which losses of ``res`` begin in a site's terminal area (the first leg's
+        position at the start)."""
+        if self._sites is None or not len(res["leg_a"]):
+            return np.zeros(len(res["leg_a"]), dtype=bool)
+        ia = res["leg_a"]
+        r = rows[ia]
+        span = r[:, L_T1] - r[:, L_T0]
+        f = np.where(np.isfinite(span) & (span > 0),
+                     (res["start"] - r[:, L_T0]) / np.where(span > 0, span, 1.0), 0.0)
+        f = np.clip(np.nan_to_num(f), 0.0, 1.0)[:, None]
+        p = r[:, L_X0:L_X0 + 2] + f * (r[:, L_X1:L_X1 + 2] - r[:, L_X0:L_X0 + 2])
+        return self._sites.query(p)[0] < self.terminal_m
+
+    def _outside_terminals(self, rows: np.ndarray, res: dict[str, np.ndarray]
+                           ) -> dict[str, np.ndarray]:
+        """The losses of ``res`` that do not begin in a site's terminal area."""
+        keep = ~self._in_terminal(rows, res)
+        if keep.all():
+            return res
+        return {k: (v[keep] if isinstance(v, np.ndarray) and v.shape[:1] == keep.shape else v)
+                for k, v in res.items()}
 
     def _predict(self, rows: np.ndarray, res: dict[str, np.ndarray], now: float) -> None:
         sim = self.sim
+        res = self._outside_terminals(rows, res)
         veh = rows[:, L_VEHICLE].astype(np.int64)
         for key in [k for k, t in self.flagged.items() if t < now]:
             del self.flagged[key]
@@ -343,6 +385,15 @@ class Separation:
         res = window_pairs(rows[:, 0], rows[:, 1], rows[:, 2:5], rows[:, 5:8], veh,
                            self.radius[veh], self.half_height[veh], t_lo, t_hi)
         self.pairs_checked += int(res["pairs_checked"])
+        mine_first = res["leg_a"] < m
+        mine_second = res["leg_b"] < m
+        if not np.any(mine_first | mine_second):
+            return False
+        # Terminal areas are exempt, as in the monitor (positions of the candidate's leg).
+        full = np.zeros((len(rows), 13))
+        full[:, L_T0], full[:, L_T1] = rows[:, 0], rows[:, 1]
+        full[:, L_X0:L_X0 + 3], full[:, L_X1:L_X1 + 3] = rows[:, 2:5], rows[:, 5:8]
+        res = self._outside_terminals(full, res)
         return bool(np.any((res["leg_a"] < m) | (res["leg_b"] < m)))
 
 

@@ -268,7 +268,7 @@ def _separation_source(sp: SeparationSpec) -> dict[str, Any]:
             "layer_spacing_m": st.layer_spacing_m, "layers": st.layers,
             "delay_step_s": st.delay_step_s, "max_delay_s": st.max_delay_s},
         "layering": sp.layering, "layer_spacing_m": sp.layer_spacing_m,
-        "tactical": sp.tactical,
+        "terminal_radius_m": sp.terminal_radius_m, "tactical": sp.tactical,
     }
 
 

@@ -290,6 +290,10 @@ class SeparationSpec:
     #: quadrant of heading (north-east 0, south-east 1, south-west 2, north-west 3).
     layering: str = "none"
     layer_spacing_m: float = 30.0
+    #: Around each site (base, depot, ...) take-offs and landings are kept apart by the
+    #: pads' layout: losses of separation that begin within this distance of a site
+    #: are not counted (0: counted everywhere).
+    terminal_radius_m: float = 150.0
     #: ``none`` (policies react to ``conflict`` requests) or ``hold``: the lower-priority
     #: vehicle of a conflict (the higher index) stops, moves out of the other's way
     #: vertically if it must, waits for it to pass and resumes its route.

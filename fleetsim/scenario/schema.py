@@ -886,6 +886,7 @@ SEPARATION = Record({
     }))),
     "layering": opt(String(choices=LAYERINGS)),
     "layer_spacing_m": opt(POSITIVE),
+    "terminal_radius_m": opt(NON_NEGATIVE),
     "tactical": opt(String(choices=TACTICAL)),
 })
 

@@ -179,6 +179,17 @@ def test_the_monitor_records_every_loss_found_over_the_whole_run_at_once():
                        15.0, 0.0, 3600.0)
     key, start, end = merge_intervals(out["vehicle_a"] * 1000 + out["vehicle_b"],
                                       out["start"], out["end"])
+    # Losses that begin in a base's terminal area (150 m) are not counted.
+    t0, t1 = legs["t0_s"][airborne], legs["t1_s"][airborne]
+    counted = []
+    for k, st in zip(key.tolist(), start.tolist(), strict=True):
+        a = k // 1000
+        i = np.flatnonzero((veh == a) & (t0 <= st) & (st < t1))[0]
+        f = (st - t0[i]) / (t1[i] - t0[i])
+        x, y = p0[i, :2] + f * (p1[i, :2] - p0[i, :2])
+        counted.append(min(math.hypot(x - bx, y - by) for bx, by in bases) >= 150.0)
+    counted = np.array(counted)
+    key, start, end = key[counted], start[counted], end[counted]
     expected = sorted([(round(float(s), 6), "los_start", int(k // 1000), int(k % 1000))
                        for k, s in zip(key, start, strict=True)]
                       + [(round(float(e), 6), "los_end", int(k // 1000), int(k % 1000))
