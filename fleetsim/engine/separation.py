@@ -28,6 +28,16 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from fleetsim.engine.log import (
+    E_DETAIL,
+    E_KIND,
+    E_TARGET,
+    E_TIME,
+    E_VALUE,
+    E_VEHICLE,
+    E_X,
+    E_Z,
+    EVENT_KIND_CODE,
+    EVENT_WIDTH,
     L_KIND,
     L_T0,
     L_T1,
@@ -76,10 +86,13 @@ class Separation:
         self.seen = 0  # legs looked at so far (ids below this are in the pool or gone)
         self.pool_ids = np.zeros(0, dtype=np.int64)
         self.pool_t0 = np.zeros(0)
-        #: Pairs in LoS at the end of the last window: (a, b) -> [start, least distance].
-        self.open: dict[tuple[int, int], list[float]] = {}
-        #: Conflicts flagged and not yet past: (a, b) -> predicted end of the LoS.
-        self.flagged: dict[tuple[int, int], float] = {}
+        #: Losses going on at the end of the last window, by pair key a * n + b (sorted):
+        #: when each began, the least distance so far, and whether it is exempt (began
+        #: in a terminal area).
+        self._set_open(*(np.zeros(0, dtype=t) for t in (np.int64, float, float, bool)))
+        #: Conflicts flagged and not yet past: pair keys (sorted) and predicted ends.
+        self.flag_key = np.zeros(0, dtype=np.int64)
+        self.flag_end = np.zeros(0)
         #: 4D intents reserved at take-off and not yet flown: rows like the legs
         #: table's (vehicle, t0, t1, positions), kept until their end has passed.
         self.reserved = np.zeros((0, 13))
@@ -160,23 +173,42 @@ class Separation:
             self._refresh()
             _, rows = self._legs_in(t_lo, end)
             self._record(rows, self._pairs(rows, t_lo, end), t_lo, end)
-        for (a, b), (_, d, exempt) in sorted(self.open.items()):
-            if not exempt:
-                self.sim.log.add(end, "los_end", a, target=b, value=d)
-        self.open.clear()
+        counted = ~self.open_exempt
+        self._log("los_end", end, self.open_key[counted], value=self.open_d[counted])
+        self._set_open(*(np.zeros(0, dtype=t) for t in (np.int64, float, float, bool)))
+
+    def _set_open(self, key, start, d, exempt) -> None:
+        order = np.argsort(key, kind="stable")
+        self.open_key, self.open_start = key[order], start[order]
+        self.open_d, self.open_exempt = d[order], exempt[order]
+
+    def _log(self, kind: str, t, key: np.ndarray, *, xyz: np.ndarray | None = None,
+             value=np.nan) -> None:
+        """Events of pairs ``key`` (a * n + b): vehicle a, target b."""
+        m = len(key)
+        if not m:
+            return
+        ev = np.full((m, EVENT_WIDTH), -1.0)
+        ev[:, E_TIME] = t
+        ev[:, E_KIND] = EVENT_KIND_CODE[kind]
+        ev[:, E_VEHICLE], ev[:, E_TARGET] = np.divmod(key, self.sim.n)
+        ev[:, E_X:E_Z + 1] = np.nan if xyz is None else xyz
+        ev[:, E_VALUE] = value
+        ev[:, E_DETAIL] = self.sim.log.detail_code(None)
+        self.sim.log.extend(ev)
 
     def _record(self, rows: np.ndarray, res: dict[str, np.ndarray], t_lo: float,
                 t_hi: float) -> None:
-        log = self.sim.log
+        """Turn a window's LoS pieces into ``los_start`` / ``los_end`` events, carrying
+        the losses still going on at its end into the next window."""
         veh = rows[:, L_VEHICLE].astype(np.int64)
+        terminal = self._in_terminal(rows, res)
+        ia = res["leg_a"]
+        va, vb = veh[ia], veh[res["leg_b"]]
+        n = self.sim.n
+        key = np.minimum(va, vb) * n + np.maximum(va, vb)
         # One loss per pair and stretch of time: pieces found leg pair by leg pair that
         # touch (at a leg's end, or the window's start) are one.
-        terminal = self._in_terminal(rows, res)
-        ia, ib = res["leg_a"], res["leg_b"]
-        va, vb = veh[ia], veh[ib]
-        a_, b_ = np.minimum(va, vb), np.maximum(va, vb)
-        n = max(int(veh.max()) + 1, 1) if len(veh) else 1
-        key = a_ * n + b_
         g, start, end = merge_intervals(key, res["start"], res["end"])
         # Each piece's merged interval: the last of its pair's starting at or before it
         # (merged intervals and pieces sorted together, merged first on ties).
@@ -189,44 +221,44 @@ class Separation:
         idx[both[~merged] - len(g)] = (np.cumsum(merged) - 1)[~merged]
         d_min = np.full(len(g), np.inf)
         np.minimum.at(d_min, idx, res["d_min"][order])
-        # Where the first vehicle was at each loss's start: from its earliest piece.
-        where = np.full(len(g), -1, dtype=np.int64)
-        firsts, at = np.unique(idx, return_index=True)  # idx is sorted: first piece of each
-        where[firsts] = order[at]
-        seen: set[tuple[int, int]] = set()
-        for m in np.lexsort((g, start)).tolist():
-            a, b = divmod(int(g[m]), n)
-            pair = (a, b)
-            st, en, d = float(start[m]), float(end[m]), float(d_min[m])
-            state = self.open.get(pair)
-            if state is not None and st <= t_lo + _EPS:
-                state[1] = min(state[1], d)  # the same loss, going on
-            else:
-                if state is not None and not state[2]:  # it ended as the window began
-                    log.add(t_lo, "los_end", a, target=b, value=state[1])
-                piece = where[m]
-                if terminal[piece]:  # begins in a terminal area: followed, not counted
-                    self.open[pair] = [st, d, True]
-                    seen.add(pair)
-                    if en < t_hi - _EPS:
-                        del self.open[pair]
-                    continue
-                leg = ia[piece] if veh[ia[piece]] == a else ib[piece]
-                f = _fraction(rows[leg], st)
-                p = rows[leg, L_X0:L_X0 + 3] + f * (rows[leg, L_X1:L_X1 + 3]
-                                                    - rows[leg, L_X0:L_X0 + 3])
-                log.add(st, "los_start", a, target=b, x=float(p[0]), y=float(p[1]),
-                        z=float(p[2]))
-                state = self.open[pair] = [st, d, False]
-            seen.add(pair)
-            if en < t_hi - _EPS:
-                if not state[2]:
-                    log.add(en, "los_end", a, target=b, value=state[1])
-                del self.open[pair]
-        for pair in [k for k in self.open if k not in seen]:  # ended as the window began
-            state = self.open.pop(pair)
-            if not state[2]:
-                log.add(t_lo, "los_end", pair[0], target=pair[1], value=state[1])
+        first = np.full(len(g), -1, dtype=np.int64)  # each loss's earliest piece
+        firsts, at = np.unique(idx, return_index=True)
+        first[firsts] = order[at]
+        exempt = terminal[first] if len(g) else np.zeros(0, dtype=bool)
+        # Losses going on from the last window: the first of their pair's here, at its start.
+        lead = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
+        pos = np.searchsorted(self.open_key, g)
+        found = (pos < len(self.open_key)) & (self.open_key[np.minimum(
+            pos, max(len(self.open_key) - 1, 0))] == g) if len(self.open_key) else \
+            np.zeros(len(g), dtype=bool)
+        cont = lead & found & (start <= t_lo + _EPS)
+        if cont.any():
+            k = pos[cont]
+            d_min[cont] = np.minimum(d_min[cont], self.open_d[k])
+            exempt[cont] = self.open_exempt[k]
+            start[cont] = self.open_start[k]
+        # Open losses that did not go on ended as the window began.
+        gone = ~np.isin(self.open_key, g[cont])
+        self._log("los_end", t_lo, self.open_key[gone & ~self.open_exempt],
+                  value=self.open_d[gone & ~self.open_exempt])
+        # New losses: where the first vehicle was as each began.
+        new = ~cont & ~exempt
+        if new.any():
+            piece = first[new]
+            leg = np.where(veh[ia[piece]] == g[new] // n, ia[piece], res["leg_b"][piece])
+            r = rows[leg]
+            span = r[:, L_T1] - r[:, L_T0]
+            f = np.where(np.isfinite(span) & (span > 0),
+                         (start[new] - r[:, L_T0]) / np.where(span > 0, span, 1.0), 0.0)
+            f = np.clip(np.nan_to_num(f), 0.0, 1.0)[:, None]
+            xyz = r[:, L_X0:L_X0 + 3] + f * (r[:, L_X1:L_X1 + 3] - r[:, L_X0:L_X0 + 3])
+            o = np.lexsort((g[new], start[new]))
+            self._log("los_start", start[new][o], g[new][o], xyz=xyz[o])
+        ends = end < t_hi - _EPS
+        done = ends & ~exempt
+        self._log("los_end", end[done], g[done], value=d_min[done])
+        keep = ~ends
+        self._set_open(g[keep], start[keep], d_min[keep], exempt[keep])
 
     def _in_terminal(self, rows: np.ndarray, res: dict[str, np.ndarray]) -> np.ndarray:
         """Which losses of ``res`` begin in a site's terminal area (the first leg's
@@ -252,24 +284,52 @@ class Separation:
                 for k, v in res.items()}
 
     def _predict(self, rows: np.ndarray, res: dict[str, np.ndarray], now: float) -> None:
+        """Conflicts: pairs whose planned legs lose separation within the look-ahead,
+        not in LoS now and not flagged already; the vehicle with the higher index is
+        told (a ``conflict`` request) and, with tactical ``hold``, gives way."""
         sim = self.sim
         res = self._outside_terminals(rows, res)
         veh = rows[:, L_VEHICLE].astype(np.int64)
-        for key in [k for k, t in self.flagged.items() if t < now]:
-            del self.flagged[key]
-        for ia, ib, start, end in zip(res["leg_a"].tolist(), res["leg_b"].tolist(),
-                                      res["start"].tolist(), res["end"].tolist(),
-                                      strict=True):
-            a, b = sorted((int(veh[ia]), int(veh[ib])))
-            key = (a, b)
-            if key in self.open or key in self.flagged:
-                self.flagged[key] = max(self.flagged.get(key, end), end)
-                continue
-            self.flagged[key] = end
-            sim.log.add(now, "conflict", b, target=a, value=start)
-            sim._request(b, "conflict", a)
-            if self.spec.tactical == "hold":
-                self._give_way(b, a, start, end)
+        va, vb = veh[res["leg_a"]], veh[res["leg_b"]]
+        n = sim.n
+        key = np.minimum(va, vb) * n + np.maximum(va, vb)
+        # Per pair: the first predicted start and the last end.
+        order = np.lexsort((res["start"], key))
+        key, start, end = key[order], res["start"][order], res["end"][order]
+        lead = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, dtype=bool)
+        bounds = np.flatnonzero(lead)
+        keys, first_start = key[lead], start[lead]
+        last_end = np.maximum.reduceat(end, bounds) if len(bounds) else end
+        # Forget flags whose predicted loss is past; keep the others (extended).
+        live = self.flag_end >= now
+        self.flag_key, self.flag_end = self.flag_key[live], self.flag_end[live]
+        known = np.isin(keys, self.open_key) | np.isin(keys, self.flag_key)
+        new = ~known
+        fk = np.r_[self.flag_key, keys]
+        fe = np.r_[self.flag_end, last_end]
+        o = np.argsort(fk, kind="stable")
+        fk, fe = fk[o], fe[o]
+        lead_f = np.r_[True, fk[1:] != fk[:-1]] if len(fk) else np.zeros(0, dtype=bool)
+        self.flag_key = fk[lead_f]
+        self.flag_end = np.maximum.reduceat(fe, np.flatnonzero(lead_f)) if len(fk) else fe
+        if not new.any():
+            return
+        a, b = np.divmod(keys[new], n)
+        # The one giving way (b, the higher index) is the event's vehicle.
+        ev = np.full((int(new.sum()), EVENT_WIDTH), -1.0)
+        ev[:, E_TIME] = now
+        ev[:, E_KIND] = EVENT_KIND_CODE["conflict"]
+        ev[:, E_VEHICLE], ev[:, E_TARGET] = b, a
+        ev[:, E_X:E_Z + 1] = np.nan
+        ev[:, E_VALUE] = first_start[new]
+        ev[:, E_DETAIL] = sim.log.detail_code(None)
+        sim.log.extend(ev)
+        hold = self.spec.tactical == "hold"
+        for bv, av, st, en in zip(b.tolist(), a.tolist(), first_start[new].tolist(),
+                                  last_end[new].tolist(), strict=True):
+            sim._request(bv, "conflict", av)
+            if hold:
+                self._give_way(bv, av, st, en)
 
     # ------------------------------------------------------------------ tactical
 
