@@ -11,6 +11,11 @@ ratio of the two.
     .venv/bin/python benchmarks/engine_scale.py --full-day # also 10k x 24 h (slow)
     .venv/bin/python benchmarks/engine_scale.py --only logistics
 
+The separation case (``--only separation``) flies 10,000 drones from 100 bases
+spread over the 100 x 100 km of ``swarm_10k`` for one hour, with loss-of-separation
+detection off, on, and on with 60 s conflict prediction (target: on <= 2x off), and
+prints the leg pairs checked against an all-against-all check.
+
 The logistics case runs ``scenarios/city_delivery.yaml`` for 24 simulated hours:
 2,000 delivery drones from four depots, no-fly zones, ~100,000 Poisson orders
 (target: <= 60 s on a 2-core machine). ``--policy`` picks its dispatch policy.
@@ -107,6 +112,41 @@ def logistics_case(duration_s: float, policy: str) -> dict:
     }
 
 
+#: 100 bases on a 10 x 10 grid, 100 drones each (the departure burst of 2,500 drones
+#: from one point that swarm_10k's four bases make is not traffic).
+_GRID = [(5000 + i * 10000, 5000 + j * 10000) for i in range(10) for j in range(10)]
+SEPARATION_SITES = [
+    "world.sites=[" + ", ".join(f"{{id: b{k}, kind: base, position: [{x}, {y}], pads: 100}}"
+                                for k, (x, y) in enumerate(_GRID)) + "]",
+    "fleet.types[0].bases={" + ", ".join(f"b{k}: 100" for k in range(len(_GRID))) + "}",
+]
+
+
+def separation_case(mode: str, duration_s: float) -> dict:
+    from fleetsim.engine import Simulation
+    from fleetsim.scenario import load_scenario
+
+    overrides = [*SEPARATION_SITES, f"run.duration_s={duration_s}",
+                 "missions[0].random_targets=500"]
+    if mode != "off":
+        look = 60 if mode == "conflicts" else 0
+        overrides.append("separation={minima: {air: {horizontal_m: 50, vertical_m: 15}}, "
+                         f"lookahead_s: {look}}}")
+    sim = Simulation(load_scenario(SCENARIO, overrides))
+    t0 = time.perf_counter()
+    run = sim.run()
+    wall = time.perf_counter() - t0
+    sep = sim.separation
+    kinds = run.events["kind"]
+    return {"simulate_s": wall, "vehicle_s_per_wall_s": sim.n * duration_s / wall,
+            "legs": len(run.legs["leg"]),
+            "pairs_checked": sep.pairs_checked if sep else 0,
+            "legs_checked": sep.legs_checked if sep else 0,
+            "all_pairs": sep.all_pairs if sep else 0,
+            "los": int((kinds == "los_start").sum()), "conflicts": int((kinds == "conflict").sum()),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def raw_simpy(n_procs: int, n_events: int) -> dict:
     """A bare simpy timeout loop: n_procs processes sharing n_events timeouts."""
     import simpy
@@ -134,6 +174,8 @@ def child(argv: list[str]) -> None:
         out = case(int(argv[1]), float(argv[2]), int(argv[3]), argv[4] == "1")
     elif kind == "logistics":
         out = logistics_case(float(argv[1]), argv[2])
+    elif kind == "separation":
+        out = separation_case(argv[1], float(argv[2]))
     else:
         out = raw_simpy(int(argv[1]), int(argv[2]))
     print(json.dumps(out))
@@ -149,8 +191,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-day", action="store_true", help="also run 10,000 x 24 h")
     parser.add_argument("--targets", type=int, default=500)
-    parser.add_argument("--only", choices=("patrol", "logistics"),
-                        help="run only the patrol cases or only the logistics case")
+    parser.add_argument("--only", choices=("patrol", "logistics", "separation"),
+                        help="run only the patrol cases, the logistics case or the "
+                             "separation case")
     parser.add_argument("--policy", default="nearest_dispatch",
                         help="dispatch policy of the logistics case (default nearest_dispatch)")
     parser.add_argument("--hours", type=float, default=24.0,
@@ -160,7 +203,23 @@ def main() -> None:
              (1000, 86400.0, False)]
     if args.full_day:
         cases.append((10000, 86400.0, False))
-    if args.only != "patrol":
+    if args.only in (None, "separation"):
+        runs = {mode: spawn("separation", mode, 3600.0) for mode in ("off", "on", "conflicts")}
+        off = runs["off"]["simulate_s"]
+        for mode, r in runs.items():
+            extra = ""
+            if mode != "off":
+                extra = (f"; {r['los']:,} losses, {r['conflicts']:,} conflicts; leg pairs "
+                         f"checked {r['pairs_checked']:,} of {r['all_pairs']:,} "
+                         f"all-against-all in the same windows "
+                         f"({r['pairs_checked'] / max(r['all_pairs'], 1):.2e}); a 1 Hz "
+                         f"all-pairs check: {10000 * 9999 // 2 * 3600:,}")
+            print(f"separation {mode:>9}: 10,000 drones x 1 h, simulate {r['simulate_s']:.1f} s "
+                  f"({r['simulate_s'] / off:.2f}x off), {r['vehicle_s_per_wall_s']:.3g} "
+                  f"vehicle-s per wall s, peak {r['peak_rss_mb']:.0f} MB{extra}", flush=True)
+        if args.only == "separation":
+            return
+    if args.only in (None, "logistics"):
         r = spawn("logistics", args.hours * 3600.0, args.policy)
         print(f"logistics: city_delivery, {r['vehicles']:,} drones x {args.hours:g} h, "
               f"policy {args.policy}: simulate {r['simulate_s']:.1f} s (policy "

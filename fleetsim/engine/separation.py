@@ -96,8 +96,9 @@ class Separation:
         #: 4D intents reserved at take-off and not yet flown: rows like the legs
         #: table's (vehicle, t0, t1, positions), kept until their end has passed.
         self.reserved = np.zeros((0, 13))
-        self.pairs_checked = 0
+        self.pairs_checked = 0  # leg pairs that reached the exact (narrow-phase) test
         self.legs_checked = 0
+        self.all_pairs = 0  # leg pairs an all-against-all check of the same windows makes
         self.windows = 0
         self.t_done = 0.0  # end of the last window checked
 
@@ -143,6 +144,7 @@ class Separation:
                            t_lo, t_hi)
         self.pairs_checked += int(res["pairs_checked"])
         self.legs_checked += len(rows)
+        self.all_pairs += len(rows) * (len(rows) - 1) // 2
         return res
 
     # ------------------------------------------------------------------ monitoring
@@ -202,7 +204,6 @@ class Separation:
         """Turn a window's LoS pieces into ``los_start`` / ``los_end`` events, carrying
         the losses still going on at its end into the next window."""
         veh = rows[:, L_VEHICLE].astype(np.int64)
-        terminal = self._in_terminal(rows, res)
         ia = res["leg_a"]
         va, vb = veh[ia], veh[res["leg_b"]]
         n = self.sim.n
@@ -221,16 +222,13 @@ class Separation:
         idx[both[~merged] - len(g)] = (np.cumsum(merged) - 1)[~merged]
         d_min = np.full(len(g), np.inf)
         np.minimum.at(d_min, idx, res["d_min"][order])
-        first = np.full(len(g), -1, dtype=np.int64)  # each loss's earliest piece
-        firsts, at = np.unique(idx, return_index=True)
-        first[firsts] = order[at]
-        exempt = terminal[first] if len(g) else np.zeros(0, dtype=bool)
+        # Each loss's earliest piece (idx is sorted), and whether it began in a terminal.
+        at = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if len(idx) else idx
+        first = order[at]
+        exempt = self._in_terminal(rows, {"leg_a": ia[first], "start": res["start"][first]})
         # Losses going on from the last window: the first of their pair's here, at its start.
         lead = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
-        pos = np.searchsorted(self.open_key, g)
-        found = (pos < len(self.open_key)) & (self.open_key[np.minimum(
-            pos, max(len(self.open_key) - 1, 0))] == g) if len(self.open_key) else \
-            np.zeros(len(g), dtype=bool)
+        pos, found = _member(self.open_key, g)
         cont = lead & found & (start <= t_lo + _EPS)
         if cont.any():
             k = pos[cont]
@@ -238,7 +236,7 @@ class Separation:
             exempt[cont] = self.open_exempt[k]
             start[cont] = self.open_start[k]
         # Open losses that did not go on ended as the window began.
-        gone = ~np.isin(self.open_key, g[cont])
+        gone = ~_member(g[cont], self.open_key)[1]
         self._log("los_end", t_lo, self.open_key[gone & ~self.open_exempt],
                   value=self.open_d[gone & ~self.open_exempt])
         # New losses: where the first vehicle was as each began.
@@ -288,7 +286,6 @@ class Separation:
         not in LoS now and not flagged already; the vehicle with the higher index is
         told (a ``conflict`` request) and, with tactical ``hold``, gives way."""
         sim = self.sim
-        res = self._outside_terminals(rows, res)
         veh = rows[:, L_VEHICLE].astype(np.int64)
         va, vb = veh[res["leg_a"]], veh[res["leg_b"]]
         n = sim.n
@@ -300,10 +297,14 @@ class Separation:
         bounds = np.flatnonzero(lead)
         keys, first_start = key[lead], start[lead]
         last_end = np.maximum.reduceat(end, bounds) if len(bounds) else end
+        # A predicted loss that begins in a terminal area is not a conflict.
+        out = ~self._in_terminal(rows, {"leg_a": res["leg_a"][order][lead],
+                                        "start": first_start})
+        keys, first_start, last_end = keys[out], first_start[out], last_end[out]
         # Forget flags whose predicted loss is past; keep the others (extended).
         live = self.flag_end >= now
         self.flag_key, self.flag_end = self.flag_key[live], self.flag_end[live]
-        known = np.isin(keys, self.open_key) | np.isin(keys, self.flag_key)
+        known = _member(self.open_key, keys)[1] | _member(self.flag_key, keys)[1]
         new = ~known
         fk = np.r_[self.flag_key, keys]
         fe = np.r_[self.flag_end, last_end]
@@ -455,6 +456,14 @@ class Separation:
         full[:, L_X0:L_X0 + 3], full[:, L_X1:L_X1 + 3] = rows[:, 2:5], rows[:, 5:8]
         res = self._outside_terminals(full, res)
         return bool(np.any((res["leg_a"] < m) | (res["leg_b"] < m)))
+
+
+def _member(sorted_keys: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``x`` is in ``sorted_keys``, and whether it is there at all."""
+    pos = np.searchsorted(sorted_keys, x)
+    if not len(sorted_keys):
+        return pos, np.zeros(len(x), dtype=bool)
+    return pos, sorted_keys[np.minimum(pos, len(sorted_keys) - 1)] == x
 
 
 def _fraction(row: np.ndarray, t: float) -> float:
