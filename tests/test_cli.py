@@ -27,6 +27,7 @@ SHORT = {
         "fleet.types[0].bases={ranger_station: 40, lookout_tower: 40}",
     ],
     "swarm_10k": ["run.duration_s=600", "fleet.types[0].bases={sw: 50, se: 50, nw: 50, ne: 50}"],
+    "shared_airspace": ["run.duration_s=900"],
     "coastal_patrol": ["run.duration_s=600"],
     "oversight_tradeoff": ["run.duration_s=600"],
     "harbor_resupply": ["run.duration_s=2400"],

@@ -48,7 +48,7 @@ from fleetsim.engine.log import (
 )
 from fleetsim.engine.states import MOVING
 from fleetsim.geometry import merge_intervals
-from fleetsim.separation import window_pairs
+from fleetsim.separation import los_intervals, window_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.engine.sim import Simulation
@@ -386,15 +386,25 @@ class Separation:
             self.reserved = self.reserved[self.reserved[:, L_VEHICLE] != v]
 
     def reserve(self, v: int, item: tuple):
-        """Before vehicle ``v`` takes off to fly route ``item``: the first (delay, layer)
-        whose 4D legs keep separation from every other vehicle's planned legs, tried
-        layer by layer at each delay step; waits the delay on the ground and returns the
-        route at its layer (the route as given if none is free within max_delay_s)."""
+        """Before vehicle ``v`` takes off to fly route ``item`` (and the routes queued
+        after it, and its way home if a ReturnHome follows): the first (delay, layer)
+        whose 4D legs keep separation from every other vehicle's planned and reserved
+        legs, tried layer by layer at each delay step. Waits the delay on the ground,
+        moves the queued routes to the layer too, and returns the route at its layer
+        (as given if nothing is free within max_delay_s)."""
         sim = self.sim
         st = self.spec.strategic
         _, xs, ys, zs, sensing, length, cls = item
+        q = sim.queue[v]
+        chain = 0  # routes queued right after this one fly in the same intent
+        while chain < len(q) and q[chain][0] == "route":
+            chain += 1
+        way = [(xs, ys, zs)] + [(q[k][1], q[k][2], q[k][3]) for k in range(chain)]
+        all_x = [x for w in way for x in w[0]]
+        all_y = [y for w in way for y in w[1]]
+        all_z = [z for w in way for z in w[2]]
         now = sim.env.now
-        going_home = bool(sim.queue[v]) and sim.queue[v][0][0] == "return"
+        going_home = chain < len(q) and q[chain][0] == "return"
         self._refresh()
         self.reserved = self.reserved[self.reserved[:, L_T1] > now]
         choice = None
@@ -403,7 +413,8 @@ class Separation:
             d = step * st.delay_step_s
             for layer in range(st.layers + 1):
                 up = layer * st.layer_spacing_m
-                mine = _intent(sim, v, xs, ys, [z + up for z in zs], going_home, now + d)
+                mine = _intent(sim, v, all_x, all_y, [z + up for z in all_z], going_home,
+                               now + d)
                 lo, hi = mine[0, 0], mine[-1, 1]
                 _, flown = self._legs_in(lo, hi)
                 others = np.vstack([flown, self.reserved])
@@ -415,7 +426,7 @@ class Separation:
             if choice is not None:
                 break
         if choice is None:  # nothing free within max_delay_s: as planned
-            choice = (0.0, 0, _intent(sim, v, xs, ys, zs, going_home, now))
+            choice = (0.0, 0, _intent(sim, v, all_x, all_y, all_z, going_home, now))
         d, layer, mine = choice
         rows = np.zeros((len(mine), 13))
         rows[:, L_VEHICLE] = v
@@ -429,33 +440,57 @@ class Separation:
             up = layer * st.layer_spacing_m
             sim.log.add(sim.env.now, "deconflict", v, value=2.0 * up, detail="layer")
             zs = [z + up for z in zs]
+            for k in range(chain):
+                it = q[k]
+                q[k] = (it[0], it[1], it[2], [z + up for z in it[3]], *it[4:])
         return ("route", xs, ys, zs, sensing, length, cls)
 
     def _clashes(self, v: int, mine: np.ndarray, others: np.ndarray, t_lo: float,
                  t_hi: float) -> bool:
+        """Would intent ``mine`` ((m, 8) legs) lose separation with any of ``others``
+        (legs-table rows) outside the terminal areas? Each of my legs is tested against
+        the others that overlap it in time and in its box grown by the minima."""
         if not len(others):
             return False
-        m = len(mine)
-        rows = np.zeros((m + len(others), 8))
-        rows[:m] = mine
-        rows[m:, 0] = others[:, L_T0]
-        rows[m:, 1] = others[:, L_T1]
-        rows[m:, 2:5] = others[:, L_X0:L_X0 + 3]
-        rows[m:, 5:8] = others[:, L_X1:L_X1 + 3]
-        veh = np.concatenate([np.full(m, v), others[:, L_VEHICLE].astype(np.int64)])
-        res = window_pairs(rows[:, 0], rows[:, 1], rows[:, 2:5], rows[:, 5:8], veh,
-                           self.radius[veh], self.half_height[veh], t_lo, t_hi)
-        self.pairs_checked += int(res["pairs_checked"])
-        mine_first = res["leg_a"] < m
-        mine_second = res["leg_b"] < m
-        if not np.any(mine_first | mine_second):
+        r_me, h_me = self.radius[v], self.half_height[v]
+        ov = others[:, L_VEHICLE].astype(np.int64)
+        r = np.maximum(self.radius[ov], r_me)
+        h = np.maximum(self.half_height[ov], h_me)
+        ox0 = np.minimum(others[:, L_X0], others[:, L_X1])
+        ox1 = np.maximum(others[:, L_X0], others[:, L_X1])
+        oy0 = np.minimum(others[:, L_X0 + 1], others[:, L_X1 + 1])
+        oy1 = np.maximum(others[:, L_X0 + 1], others[:, L_X1 + 1])
+        oz0 = np.minimum(others[:, L_X0 + 2], others[:, L_X1 + 2])
+        oz1 = np.maximum(others[:, L_X0 + 2], others[:, L_X1 + 2])
+        ot0, ot1 = others[:, L_T0], np.where(np.isfinite(others[:, L_T1]), others[:, L_T1],
+                                              t_hi)
+        pairs_a, pairs_b = [], []
+        for k, (t0, t1, x0, y0, z0, x1, y1, z1) in enumerate(mine.tolist()):
+            near = ((ot0 < t1) & (ot1 > t0)
+                    & (ox0 < max(x0, x1) + r) & (ox1 > min(x0, x1) - r)
+                    & (oy0 < max(y0, y1) + r) & (oy1 > min(y0, y1) - r)
+                    & (oz0 < max(z0, z1) + h) & (oz1 > min(z0, z1) - h))
+            idx = np.flatnonzero(near)
+            pairs_a.append(np.full(len(idx), k))
+            pairs_b.append(idx)
+        a = np.concatenate(pairs_a)
+        b = np.concatenate(pairs_b)
+        self.pairs_checked += len(a)
+        if not len(a):
             return False
-        # Terminal areas are exempt, as in the monitor (positions of the candidate's leg).
-        full = np.zeros((len(rows), 13))
-        full[:, L_T0], full[:, L_T1] = rows[:, 0], rows[:, 1]
-        full[:, L_X0:L_X0 + 3], full[:, L_X1:L_X1 + 3] = rows[:, 2:5], rows[:, 5:8]
-        res = self._outside_terminals(full, res)
-        return bool(np.any((res["leg_a"] < m) | (res["leg_b"] < m)))
+        o = others[b]
+        has, start, _, _, _ = los_intervals(
+            mine[a, 0], mine[a, 1], mine[a, 2:5], mine[a, 5:8],
+            o[:, L_T0], ot1[b], o[:, L_X0:L_X0 + 3], o[:, L_X1:L_X1 + 3],
+            r[b], h[b], t_lo, t_hi)
+        if not has.any():
+            return False
+        # Terminal areas are exempt, as in the monitor (where my leg is as it begins).
+        full = np.zeros((len(mine), 13))
+        full[:, L_T0], full[:, L_T1] = mine[:, 0], mine[:, 1]
+        full[:, L_X0:L_X0 + 3], full[:, L_X1:L_X1 + 3] = mine[:, 2:5], mine[:, 5:8]
+        hit = np.flatnonzero(has)
+        return bool((~self._in_terminal(full, {"leg_a": a[hit], "start": start[hit]})).any())
 
 
 def _member(sorted_keys: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
