@@ -11,6 +11,8 @@ export const EVENT_COLORS = {
   order_created: "#ffb020", order_assigned: "#c9a35a", load_queue: "#ff9ecf", pickup: "#3ddcff",
   delivered: "#5cff8a", order_failed: "#ff4040", road_closed: "#ff3030", reroute: "#ff9f43",
   launch: "#9dff6b", dock: "#5d6d7e",
+  los_start: "#ff2d55", los_end: "#ff8fa3", conflict: "#ffcc00", deconflict: "#7fdbff",
+  strategic_delay: "#b39ddb",
 };
 /** Kinds left out of the "notable events" filter: routine, or one per order (a busy
  * logistics run creates thousands; their outcomes, delivered / order_failed, stay). */
