@@ -119,10 +119,13 @@ def cmd_policies(args: argparse.Namespace) -> int:
 
         text = cls.__doc__ if cls.__doc__ and cls.__doc__ is not Policy.__doc__ else \
             getattr(_sys.modules.get(cls.__module__), "__doc__", "")
-        doc = (text or "").strip().splitlines()
+        # The docstring's first sentence (it may run over several lines).
+        para = " ".join((text or "").strip().split("\n\n")[0].split())
+        cut = para.find(". ")
+        summary = para if cut < 0 else para[:cut + 1]
         print(f"{name}  ({where})")
-        if doc:
-            print(f"    {doc[0]}")
+        if summary:
+            print(f"    {summary}")
         for f in dataclasses.fields(cls.Params):
             default = f.default if f.default is not dataclasses.MISSING else "required"
             print(f"    {f.name} = {default!r}   {f.metadata.get('doc', '')}")
