@@ -132,6 +132,23 @@ def cmd_policies(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from fleetsim.experiments import load_experiment, run_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise FleetsimError(f"--workers {args.workers}: expected an integer >= 1")
+    experiment = load_experiment(args.experiment)
+    out = Path(args.out) if args.out else Path("runs") / "sweeps" / experiment.id
+    if args.scheduler and args.workers is not None:
+        print("fleetsim: warning: --workers is ignored with --scheduler (the Dask cluster "
+              "has its own workers)", file=sys.stderr)
+    result = run_sweep(experiment, out, workers=args.workers, scheduler=args.scheduler,
+                       retry_errors=args.retry_errors, replay=args.replay, quiet=args.quiet)
+    if result.interrupted:
+        return 143 if result.interrupted == "SIGTERM" else 130
+    return EXIT_OK
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from fleetsim.replay import write_replay
     from fleetsim.replay.writer import bundle_size
@@ -182,6 +199,27 @@ def cmd_view(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from fleetsim.experiments.compare import (
+        comparison_text,
+        paired_differences,
+        parse_baseline,
+        read_sweep,
+        report_html,
+    )
+
+    sweep = read_sweep(args.out_dir)
+    baseline = parse_baseline(args.baseline) if args.baseline else None
+    diffs = paired_differences(sweep.table, sweep.experiment, baseline, args.metrics,
+                               args.confidence)
+    print(comparison_text(diffs), end="", flush=True)
+    if not args.no_report:
+        path = report_html(sweep.out_dir, baseline=baseline, metrics=args.metrics,
+                           confidence=args.confidence)
+        print(f"fleetsim: wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     import fleetsim
 
@@ -212,6 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
     pol = sub.add_parser("policies", help="list the available policies and their parameters")
     pol.set_defaults(func=cmd_policies)
 
+    sw = sub.add_parser("sweep", help="run an experiment: every configuration x seed "
+                                      "(resumable), into a folder with a results table")
+    sw.add_argument("experiment", help="experiment YAML file")
+    sw.add_argument("--out", help="output folder (default runs/sweeps/ID)")
+    sw.add_argument("--workers", type=int, help="local worker processes (default: the number "
+                                                "of CPUs)")
+    sw.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                    help="run on this Dask scheduler instead (workers must share the output "
+                         "folder's filesystem)")
+    sw.add_argument("--retry-errors", action="store_true",
+                    help="run again the runs recorded with status error")
+    sw.add_argument("--replay", action="store_true", help="write each run's replay bundle")
+    sw.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=cmd_sweep)
+
     rp = sub.add_parser("replay", help="(re)build the replay bundle of a run directory")
     rp.add_argument("run_dir")
     rp.add_argument("--chunk-s", type=float, help="keyframe chunk length in seconds "
@@ -228,6 +281,20 @@ def build_parser() -> argparse.ArgumentParser:
                          "to the network)")
     vw.add_argument("--no-browser", action="store_true", help="only print the URL")
     vw.set_defaults(func=cmd_view)
+
+    cp = sub.add_parser("compare", help="compare a sweep's configurations with its baseline "
+                        "(paired by seed) and write report.html")
+    cp.add_argument("out_dir", metavar="OUT", help="the sweep's output folder")
+    cp.add_argument("--baseline", nargs="+", action="extend", metavar="FACTOR=LEVEL",
+                    help="the baseline configuration (default: the experiment's, else the "
+                         "first); a partial one must match exactly one configuration")
+    cp.add_argument("--metrics", nargs="+", action="extend", metavar="METRIC",
+                    help="metrics to compare (default: the experiment's, else all that vary)")
+    cp.add_argument("--confidence", type=float, default=0.95,
+                    help="confidence level of the intervals; significant: p < 1 - confidence "
+                         "(default 0.95)")
+    cp.add_argument("--no-report", action="store_true", help="do not write OUT/report.html")
+    cp.set_defaults(func=cmd_compare)
     return p
 
 
