@@ -466,3 +466,12 @@ def test_dask_cluster_gives_the_same_bytes(reference, tmp_path):
             assert (out / "runs" / run_dir.name / name).read_bytes() == \
                 (run_dir / name).read_bytes(), (run_dir.name, name)
     assert_same_tables(out, ref_out)
+
+
+def test_the_shipped_experiment_loads_with_its_design():
+    """scenarios/experiments/operators_vs_rules.yaml: 3 rule sets x 4 operator counts x
+    10 seeds, every configuration's scenario valid, the baseline one of them."""
+    root = Path(__file__).resolve().parents[2]
+    exp = load_experiment(root / "scenarios" / "experiments" / "operators_vs_rules.yaml")
+    assert len(exp.configs) == 12 and list(exp.seeds) == list(range(1, 11))
+    assert exp.baseline == {"rules": "supervised", "operators": 2}
