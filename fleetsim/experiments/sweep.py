@@ -397,11 +397,21 @@ def _run_local(tasks: list[dict[str, Any]], workers: int, record: Callable[[dict
                     if (alone and inflight) or any(t["run_id"] in suspects
                                                    for t in inflight.values()):
                         break
-                    task = queue.popleft()
                     if pool is None:
                         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                                    initializer=_init_worker)
-                    inflight[pool.submit(run_task, task)] = task
+                    try:
+                        fut = pool.submit(run_task, task := queue[0])
+                    except BrokenProcessPool:
+                        # A worker died since the last wait. With runs in the pool, they
+                        # are collected as lost below; this one was never sent.
+                        if inflight:
+                            break
+                        kill(pool)  # nothing was lost with it: a fresh pool
+                        pool = None
+                        continue
+                    queue.popleft()
+                    inflight[fut] = task
             if not inflight:
                 break
             done, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
