@@ -238,7 +238,9 @@ def _configs(experiment: Mapping[str, Any]) -> list[tuple[int, dict[str, str]]]:
         for k, v in given.items():
             name = _level_name(levels.get(str(k), []), v)
             values[str(k)] = name if name is not None else str(v)
-        out.append((int(index), values))
+        # In the order the experiment declares its factors (the JSON may sort them).
+        order = [k for k in levels if k in values] + [k for k in values if k not in levels]
+        out.append((int(index), {k: values[k] for k in order}))
     return out
 
 

@@ -416,11 +416,42 @@ class _Builder:
             if m in metrics[:i]:
                 ctx.fail(item_path("metrics", i), f"metric {m!r} is listed twice")
         configs = self.configs(factors, combos, where)  # last: loads every scenario
+        if metrics:
+            self.check_metrics(metrics, configs)
         return Experiment(
             id=v["experiment"], description=v.get("description", ""), file=self.file,
             scenario=v["scenario"], scenario_file=os.path.abspath(self.scenario_file),
             scenario_name=base.name, set=self.set, factors=tuple(factors), design=design,
             configs=tuple(configs), seeds=seeds, baseline=baseline, metrics=metrics)
+
+    def check_metrics(self, metrics: Sequence[str], configs: Sequence[Config]) -> None:
+        """Every metric named must be one the runs write: each kind of configuration
+        (which sections it has) is run for one simulated second to see its metrics."""
+        from fleetsim.engine import Simulation
+        from fleetsim.metrics import compute_metrics
+        from fleetsim.scenario import scenario_from_source
+
+        known: set[str] = set()
+        seen: set[tuple] = set()
+        for c in configs:
+            src = c.source
+            kind = tuple(bool(src.get(k)) for k in ("oversight", "separation", "logistics",
+                                                     "missions"))
+            if kind in seen:
+                continue
+            seen.add(kind)
+            short = {**src, "run": {**src["run"], "duration_s": min(1.0,
+                                                                    src["run"]["duration_s"])}}
+            try:
+                run = Simulation(scenario_from_source(short)).run()
+            except Exception:  # the sweep itself reports a run that cannot run
+                return
+            known |= set(compute_metrics(run))
+        for i, m in enumerate(metrics):
+            if m not in known:
+                self.ctx.fail(item_path("metrics", i),
+                              f"unknown metric {m!r}{suggest(m, sorted(known))} (the runs "
+                              f"write {len(known)} metrics; see README, Metrics)")
 
     def load_base(self):
         try:

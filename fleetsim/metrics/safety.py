@@ -36,7 +36,8 @@ deconfliction events):
 ``safety.strategic_delays``, ``safety.strategic_delay_mean_s``
     Take-offs delayed for a conflict-free slot, and the mean delay.
 ``safety.deconfliction_extra_m``
-    Extra distance flown to keep separation (layers and tactical steps).
+    Extra distance flown to keep separation: strategic layer changes and tactical
+    steps (altitude layering by heading is part of the plan and is not counted).
 """
 
 from __future__ import annotations

@@ -737,6 +737,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         separation = SeparationSpec(**{
             **separation, "minima": minima,
             "strategic": None if strategic is None else StrategicSpec(**strategic)})
+        _check_separation(separation, ctx, types, v["run"])
     scenario = Scenario(
         name=v["name"],
         description=v.get("description", ""),
@@ -1037,6 +1038,26 @@ def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,
 
     return RoadsSpec(**{**r, "closures": closures,
                         "extent": None if extent is None else tuple(extent)})
+
+
+def _check_separation(sp: SeparationSpec, ctx: Context, types: list[VehicleTypeSpec],
+                      run: dict[str, Any]) -> None:
+    """Settings that would quietly check nothing are errors."""
+    domains = sorted({t.domain for t in types})
+    if not any(d in sp.minima for d in domains):
+        ctx.fail("separation.minima", f"no minima for the fleet's domains ({', '.join(domains)}):"
+                                      " nothing would be checked (e.g. {air: {horizontal_m: 50, "
+                                      "vertical_m: 15}})")
+    window = sp.window_s or run.get("monitor_window_s", 10.0)
+    if window >= run["duration_s"]:
+        ctx.fail("separation.window_s" if sp.window_s else "run.monitor_window_s",
+                 f"the checking window ({window:g} s) is as long as the run "
+                 f"({run['duration_s']:g} s): no window would end before the run does")
+    st = sp.strategic
+    if st is not None and st.layers == 0 and st.delay_step_s > st.max_delay_s:
+        ctx.fail("separation.strategic.delay_step_s",
+                 f"with layers: 0 and delay_step_s ({st.delay_step_s:g}) > max_delay_s "
+                 f"({st.max_delay_s:g}), strategic deconfliction could never act")
 
 
 def _too_heavy(weight: float, max_payload: float) -> str:

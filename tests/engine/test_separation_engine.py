@@ -196,3 +196,19 @@ def test_the_monitor_records_every_loss_found_over_the_whole_run_at_once():
                          for k, e in zip(key, end, strict=True)])
     assert len(key) > 5
     assert los(run) == expected
+
+
+@pytest.mark.parametrize("sep, message", [
+    ("{minima: {sea: {horizontal_m: 100}}}",
+     "separation.minima: no minima for the fleet's domains (air): nothing would be checked"),
+    ("{window_s: 5000}",
+     "separation.window_s: the checking window (5000 s) is as long as the run (900 s)"),
+    ("{strategic: {layers: 0, delay_step_s: 60, max_delay_s: 30}}",
+     "separation.strategic.delay_step_s: with layers: 0 and delay_step_s (60) > max_delay_s "
+     "(30), strategic deconfliction could never act"),
+])
+def test_separation_settings_that_would_check_nothing_are_errors(sep, message):
+    from fleetsim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        scenario([(500, 2000)], separation=sep)

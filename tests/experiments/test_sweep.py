@@ -475,3 +475,11 @@ def test_the_shipped_experiment_loads_with_its_design():
     exp = load_experiment(root / "scenarios" / "experiments" / "operators_vs_rules.yaml")
     assert len(exp.configs) == 12 and list(exp.seeds) == list(range(1, 11))
     assert exp.baseline == {"rules": "supervised", "operators": 2}
+
+
+def test_a_misspelled_metric_is_an_error_before_any_run(tmp_path):
+    text = EXPERIMENT.replace("metrics: [coverage.fraction,", "metrics: [coverage.fractio,")
+    assert re.fullmatch(
+        r"bad\.yaml:13: metrics\[0\]: unknown metric 'coverage\.fractio'; did you mean "
+        r"'coverage\.fraction'\? \(the runs write \d+ metrics; see README, Metrics\)",
+        error_of(tmp_path, text))
