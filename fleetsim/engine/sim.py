@@ -238,6 +238,11 @@ class Simulation:
         self.recharge_s = [vt[i].recharge_time_s for i in type_idx]
         self.radius = [vt[i].sensor.footprint_radius_m for i in type_idx]
         self.clearance = [vt[i].terrain_clearance_m for i in type_idx]
+        self.turn_pen = [vt[i].turn_penalty_s_per_rad for i in type_idx]
+        self.leg_over = [vt[i].leg_overhead_s for i in type_idx]
+        self.climb_wh = [vt[i].climb_energy_wh_per_m for i in type_idx]
+        self._corrected = [bool(a or b or c) for a, b, c in
+                           zip(self.turn_pen, self.leg_over, self.climb_wh, strict=True)]
         self.domain = [vt[i].domain for i in type_idx]
         self.is_air = [d == "air" for d in self.domain]
         self.payload = [vt[i].payload_kg for i in type_idx]
@@ -508,6 +513,9 @@ class Simulation:
         top = z0
         total = 0.0
         durs = []
+        climbs: list[float] = []  # extra energy per leg for climbing (calibrated)
+        corrected = self._corrected[v]
+        hx_prev = hy_prev = 0.0
         px, py, pz = x0, y0, z0
         for i in range(len(xs)):
             x1, y1, z1 = xs[i], ys[i], zs[i]
@@ -515,6 +523,18 @@ class Simulation:
             dur = math.sqrt(dx * dx + dy * dy) / (spd if speeds is None else speeds[i])
             if abs(dz) > dur * climb:
                 dur = abs(dz) / climb
+            if corrected and dur > 0.0:  # calibrated: accelerating, turning, climbing
+                if not durs or not any(durs):
+                    dur += self.leg_over[v]
+                elif dx or dy:
+                    turn = abs(math.atan2(hx_prev * dy - hy_prev * dx,
+                                          hx_prev * dx + hy_prev * dy))
+                    dur += self.turn_pen[v] * turn
+                if dx or dy:
+                    hx_prev, hy_prev = dx, dy
+                climbs.append(max(dz, 0.0) * self.climb_wh[v])
+            elif corrected:
+                climbs.append(0.0)
             durs.append(dur)
             total += dur
             d = math.hypot(x1 - hx, y1 - hy)
@@ -546,6 +566,8 @@ class Simulation:
                     f = t_stop / dur
                     x1, y1, z1, dur, stop = x0 + f * dx, y0 + f * dy, z0 + f * dz, t_stop, True
             e = power * dur
+            if corrected:
+                e += climbs[i] * (dur / durs[i])  # cut short: only part of the climb
             block.append((v, kind, sensing, t, t + dur, x0, y0, z0, x1, y1, z1, e, b - e))
             starts.append(t)
             t += dur
@@ -1521,7 +1543,7 @@ class Simulation:
                 if append and len(items) == 1 and items[0][0] == "route" and len(items[0][1])
                 and (ov is None or ov.rule(items[0][4]).rule == "auto")
                 and self.blk_open[v] and not self.queue[v] and not self.engine_control[v]
-                and self.state[v] == MOVING]
+                and self.state[v] == MOVING and not self._corrected[v]]
         done = self._continue(fast) if fast else set()
         self._planned.update(v for v, _, _ in parsed)
         for v, append, items in parsed:

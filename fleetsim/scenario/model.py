@@ -181,6 +181,15 @@ class VehicleTypeSpec:
     carrier: str | None = None
     #: Vehicles of this type carry at most this many others.
     carrier_slots: int = 0
+    #: The rigid-body model ``fleetsim fidelity`` flies this type with
+    #: (``small_quadrotor`` or ``heavy_hexacopter``: fleetsim.fidelity.MultirotorParams).
+    airframe: str = "small_quadrotor"
+    #: Corrections the fast model applies (fitted by ``fleetsim fidelity --calibrate``):
+    #: seconds per radian of turn at a route's waypoints, seconds per route flown from
+    #: rest (accelerating and braking), and watt-hours per metre climbed.
+    turn_penalty_s_per_rad: float = 0.0
+    leg_overhead_s: float = 0.0
+    climb_energy_wh_per_m: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -647,6 +647,7 @@ VEHICLE_KINDS = ("multirotor", "fixed_wing", "wheeled", "vessel")
 KIND_DOMAIN = {"multirotor": "air", "fixed_wing": "air", "wheeled": "ground", "vessel": "sea"}
 DOMAINS = ("air", "ground", "sea")
 ENERGY_KINDS = ("battery", "fuel")
+AIRFRAMES = ("small_quadrotor", "heavy_hexacopter")
 ROAD_SOURCES = ("grid", "planar", "geojson")
 LAYERINGS = ("none", "heading")
 TACTICAL = ("none", "hold")
@@ -755,6 +756,10 @@ VEHICLE_TYPE = Record({
     "energy": opt(String(choices=ENERGY_KINDS)),
     "carrier": opt(Nullable(ID)),
     "carrier_slots": opt(Integer(ge=0)),
+    "airframe": opt(String(choices=AIRFRAMES)),
+    "turn_penalty_s_per_rad": opt(NON_NEGATIVE),
+    "leg_overhead_s": opt(NON_NEGATIVE),
+    "climb_energy_wh_per_m": opt(NON_NEGATIVE),
 })
 
 AREA = Record({

@@ -564,3 +564,45 @@ def test_golden_runs_tile_time():
     ]
     for run in runs:
         assert_legs_tile_the_run(run)
+
+
+def test_calibrated_corrections_lengthen_routes_by_their_turns_and_climbs():
+    """leg_overhead_s once per route from rest, turn_penalty_s_per_rad per radian at each
+    interior waypoint, climb_energy_wh_per_m per metre climbed; zero by default."""
+    import math
+
+    route = [Route(np.array([[1100.0, 100.0], [1100.0, 1100.0], [100.0, 1100.0]]))]
+    plain = Simulation(scenario(), policy=Scripted({0: route})).run()
+    sc = scenario()
+    src = dict(sc.source)
+    src["fleet"]["types"][0].update({"leg_overhead_s": 3.0, "turn_penalty_s_per_rad": 2.0,
+                                     "climb_energy_wh_per_m": 0.0})
+    from fleetsim.scenario import scenario_from_source
+    fitted = Simulation(scenario_from_source(src), policy=Scripted({0: route})).run()
+
+    def moves(run):
+        legs = run.legs
+        m = legs["kind"] == "move"
+        return legs["t1_s"][m] - legs["t0_s"][m]
+
+    extra = moves(fitted) - moves(plain)
+    # Two right-angle turns (at the 2nd and 3rd waypoints), 3 s from rest on the first.
+    assert np.allclose(extra, [3.0, 2.0 * math.pi / 2, 2.0 * math.pi / 2])
+
+
+def test_calibrated_climb_energy_is_added_per_metre_climbed():
+    plan = [Route(np.array([[1100.0, 100.0]]), alt_agl_m=100.0),
+            Route(np.array([[2100.0, 100.0]]), alt_agl_m=150.0)]
+    plain = Simulation(scenario(), policy=Scripted({0: plan})).run()
+    src = dict(scenario().source)
+    src["fleet"]["types"][0]["climb_energy_wh_per_m"] = 0.5
+    from fleetsim.scenario import scenario_from_source
+    fitted = Simulation(scenario_from_source(src), policy=Scripted({0: plan})).run()
+    m = plain.legs["kind"] == "move"
+    extra = fitted.legs["energy_wh"][m] - plain.legs["energy_wh"][m]
+    climbed = plain.legs["z1_m"][m] - plain.legs["z0_m"][m]
+    assert (climbed > 0).all()  # up from the take-off height, then 50 m more
+    assert np.allclose(extra, 0.5 * climbed)
+    f = fitted.legs["kind"] == "move"
+    assert np.allclose(fitted.legs["t1_s"][f] - fitted.legs["t0_s"][f],
+                       plain.legs["t1_s"][m] - plain.legs["t0_s"][m])  # times untouched
