@@ -220,6 +220,86 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _parse_wind(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or not all(abs(x) < float("inf") for x in parts):
+        raise FleetsimError(f"--wind {text}: expected three numbers X,Y,Z in m/s, e.g. 5,0,0")
+    return parts  # type: ignore[return-value]
+
+
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    from fleetsim.fidelity.report import (
+        airborne_vehicles,
+        check_vehicles,
+        refly,
+        summary,
+        write_outputs,
+    )
+    from fleetsim.rundir import read_run
+
+    if args.seed < 0:
+        raise FleetsimError(f"--seed {args.seed}: expected an integer >= 0")
+    if args.gusts < 0:
+        raise FleetsimError(f"--gusts {args.gusts}: expected a standard deviation >= 0 (m/s)")
+    if args.vehicles is not None and args.vehicles < 1:
+        raise FleetsimError(f"--vehicles {args.vehicles}: expected an integer >= 1")
+    wind = _parse_wind(args.wind) if args.wind else (0.0, 0.0, 0.0)
+    run = read_run(args.run_dir)
+    if args.vehicle:
+        vehicles = check_vehicles(run, args.vehicle)
+    else:
+        vehicles = airborne_vehicles(run)[:args.vehicles or 3]
+        if not vehicles:
+            raise FleetsimError(f"{args.run_dir}: no vehicle flew in this run")
+    out = Path(args.out) if args.out else Path(args.run_dir) / "fidelity"
+    t0 = time.perf_counter()
+    results = refly(run, vehicles, seed=args.seed, wind_mps=wind, gust_sd_mps=args.gusts)
+    rows = summary(results)
+
+    def num(x: float | None, fmt: str) -> str:
+        return "-" if x is None else format(x, fmt)
+
+    print(f"{'vehicle':>7} {'type':<12} {'legs':>5} {'planned_s':>10} {'flown_s':>10} "
+          f"{'error_s':>8} {'xtrack_m':>9} {'plan_wh':>9} {'flown_wh':>9}  flyable")
+    for r in rows:
+        print(f"{r['vehicle']:>7} {r['type']:<12} {r['legs']:>5} "
+              f"{num(r['planned_s'], '10.1f')} {num(r['flown_s'], '10.1f')} "
+              f"{num(r['time_error_s'], '+8.1f')} {num(r['cross_track_max_m'], '9.2f')} "
+              f"{num(r['planned_wh'], '9.2f')} {num(r['flown_wh'], '9.2f')}  "
+              f"{'yes' if r['flyable'] else 'NO'}")
+    written = write_outputs(results, out)
+    if args.calibrate:
+        from fleetsim.fidelity.calibrate import (
+            FIELDS,
+            current_values,
+            fit,
+            residuals_before_after,
+            scenario_yaml,
+        )
+
+        base = current_values(run.scenario)
+        fitted = fit(results, base)
+        res = residuals_before_after(results, fitted, base)
+        print("calibration (per vehicle type):")
+        for tid in sorted(fitted):
+            f = fitted[tid]
+            print(f"  {tid}: " + ", ".join(f"{k} {f[k]:.4g}" for k in FIELDS) +
+                  f" (energy intercept {f['energy_intercept_wh']:.4g} Wh, {f['legs']} legs)")
+        print(f"  mean |leg time error| {res['time_before_s']:.3g} s -> "
+              f"{res['time_after_s']:.3g} s; "
+              f"mean |leg energy error| {res['energy_before_wh']:.3g} Wh -> "
+              f"{res['energy_after_wh']:.3g} Wh ({res['legs']} legs)")
+        cal = out / "calibration.yaml"
+        cal.write_text(scenario_yaml(fitted))
+        written.append(cal)
+    print(f"fleetsim: wrote {', '.join(str(p) for p in written)} ({len(results)} legs of "
+          f"{len(vehicles)} vehicles, {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     import fleetsim
 
@@ -295,6 +375,23 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default 0.95)")
     cp.add_argument("--no-report", action="store_true", help="do not write OUT/report.html")
     cp.set_defaults(func=cmd_compare)
+
+    fd = sub.add_parser("fidelity", help="re-fly a run's flights through rigid-body multirotor "
+                        "physics and compare leg times, tracks and energy")
+    fd.add_argument("run_dir", metavar="RUN_DIR")
+    sel = fd.add_mutually_exclusive_group()
+    sel.add_argument("--vehicles", type=int, metavar="N",
+                     help="re-fly the first N vehicles that flew (default 3)")
+    sel.add_argument("--vehicle", type=int, action="append", metavar="ID",
+                     help="re-fly this vehicle (repeatable)")
+    fd.add_argument("--out", help="output folder (default RUN_DIR/fidelity)")
+    fd.add_argument("--seed", type=int, default=0, help="seed of the gusts (default 0)")
+    fd.add_argument("--wind", metavar="X,Y,Z", help="mean wind, m/s (default 0,0,0)")
+    fd.add_argument("--gusts", type=float, default=0.0, metavar="SD",
+                    help="gust standard deviation per axis, m/s (default 0)")
+    fd.add_argument("--calibrate", action="store_true",
+                    help="fit the vehicle types' calibration fields; write calibration.yaml")
+    fd.set_defaults(func=cmd_fidelity)
     return p
 
 

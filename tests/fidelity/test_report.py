@@ -1,0 +1,155 @@
+"""Re-flying a recorded run through the multirotor physics: leg report, calibration, CLI.
+
+One small quadrotor (the default airframe) flies a 150 m square at 12 m/s and 50 m
+above flat ground, after a takeoff, then holds; a second vehicle never flies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+pytest.importorskip("pybullet")
+
+from fleetsim.cli import main  # noqa: E402
+from fleetsim.engine import Simulation  # noqa: E402
+from fleetsim.fidelity import Controller, trapezoid_time_s  # noqa: E402
+from fleetsim.fidelity.calibrate import (  # noqa: E402
+    fit,
+    residuals_before_after,
+    scenario_yaml,
+)
+from fleetsim.fidelity.report import refly, to_table  # noqa: E402
+from fleetsim.metrics import compute_metrics  # noqa: E402
+from fleetsim.policy import GoTo, Plan, Policy  # noqa: E402
+from fleetsim.rundir import write_run  # noqa: E402
+from fleetsim.scenario import load_scenario_text  # noqa: E402
+
+V, SIDE = 12.0, 150.0
+SCENARIO = """
+schema_version: 1
+name: square
+run: {duration_s: 80, seed: 1}
+world:
+  terrain: {source: flat, size_m: [1000, 1000], spacing_m: 50}
+  sites: [{id: home, kind: base, position: [400, 400], pads: 2}]
+fleet:
+  types:
+    - {id: quad, kind: multirotor, count: 2, base: home, cruise_speed_mps: 12,
+       climb_rate_mps: 3, cruise_altitude_agl_m: 50, battery_wh: 500, hover_power_w: 160,
+       cruise_power_w: 150, recharge_time_s: 100, sensor: {footprint_radius_m: 20}}
+missions:
+  - {id: m, kind: search, area: {rect: [0, 0, 1000, 1000]}, targets: [[900, 900]]}
+policy: {name: square}
+"""
+
+
+class Square(Policy):
+    """Vehicle 0 flies the square once; vehicle 1 stays on the ground."""
+
+    name = "square"
+
+    def decide(self, now_s, fleet, requests):
+        route = [GoTo(550.0, 400.0), GoTo(550.0, 550.0), GoTo(400.0, 550.0), GoTo(400.0, 400.0)]
+        return [Plan(0, route) for r in requests if r.reason == "start" and r.vehicle == 0]
+
+
+@pytest.fixture(scope="module")
+def run():
+    return Simulation(load_scenario_text(SCENARIO), policy=Square()).run()
+
+
+@pytest.fixture(scope="module")
+def results(run):
+    return refly(run, [0])
+
+
+@pytest.fixture(scope="module")
+def run_dir(run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fid") / "run"
+    write_run(out, run, compute_metrics(run))
+    return out
+
+
+def test_the_square_is_reflown_leg_by_leg(results):
+    kinds = [r.kind for r in results]
+    assert kinds == ["takeoff", "move", "move", "move", "move", "hold"]
+    takeoff, moves, hold = results[0], results[1:5], results[5]
+    # the physics flight starts hovering at the top of the takeoff: not flown
+    assert not takeoff.flown and math.isnan(takeoff.flown_s)
+    assert all(r.flown and r.flyable and not r.contact for r in results[1:])
+    for r in moves:
+        assert r.planned_s == pytest.approx(SIDE / V)
+        # accelerating, braking and cornering: every leg takes longer than planned
+        assert r.time_error_s > 1.5
+        assert r.flown_wh > 0 and r.planned_wh > 0
+        assert r.climb_m == pytest.approx(0.0)
+        assert r.cross_track_max_m < 5.0
+    # the first leg starts from a hover and brakes to the corner speed (~2.5 m/s, reached
+    # within the 1 m capture radius): close to the rest-to-rest trapezoid (accelerate at
+    # 4, brake at 0.8 x 4 m/s^2), within 1 s
+    ctl = Controller(max_speed_mps=V, max_climb_mps=3.0)
+    trap = trapezoid_time_s(SIDE, V, ctl.max_accel_mps2,
+                            ctl.brake_fraction * ctl.max_accel_mps2)
+    assert abs(moves[0].flown_s - trap) < 1.0
+    # a straight leg flown from a hover stays on its line
+    assert moves[0].cross_track_max_m < 0.5
+    assert moves[0].starts_at_rest and not any(r.starts_at_rest for r in moves[1:])
+    assert moves[0].turn_rad == 0.0
+    assert [r.turn_rad for r in moves[1:]] == pytest.approx([math.pi / 2] * 3)
+    # the hold is hovered for its planned duration
+    assert hold.flown_s == pytest.approx(hold.planned_s, abs=0.01)
+    assert hold.flown_wh > 0
+    table = to_table(results)
+    assert table["time_error_s"][1] == pytest.approx(moves[0].time_error_s)
+    assert table["flyable"].dtype == bool and len(table["leg"]) == 6
+
+
+def test_calibration_is_positive_and_reduces_the_time_error(results):
+    fitted = fit(results)
+    quad = fitted["quad"]
+    assert quad["leg_overhead_s"] > 0 and quad["turn_penalty_s_per_rad"] > 0
+    assert quad["climb_energy_wh_per_m"] == 0.0  # flat route: nothing to fit
+    res = residuals_before_after(results, fitted)
+    assert res["legs"] == 4
+    assert res["time_after_s"] < 0.5 * res["time_before_s"]
+    text = scenario_yaml(fitted)
+    assert "- id: quad" in text and "leg_overhead_s:" in text
+    assert "turn_penalty_s_per_rad:" in text and "climb_energy_wh_per_m:" in text
+
+
+def test_cli_writes_the_outputs_and_is_deterministic(run_dir, tmp_path, capsys):
+    args = ["fidelity", str(run_dir), "--seed", "5", "--gusts", "0.3", "--calibrate"]
+    assert main(args) == 0
+    cap = capsys.readouterr()
+    assert "flyable" in cap.out and "quad" in cap.out
+    assert "leg_overhead_s" in cap.out and "mean |leg time error|" in cap.out
+    assert "fleetsim: wrote" in cap.err
+    first = run_dir / "fidelity"
+    names = ["fidelity.csv", "fidelity.json", "fidelity.png", "calibration.yaml"]
+    assert all((first / n).is_file() for n in names)
+    # only the vehicle that flew: 6 legs
+    assert len((first / "fidelity.csv").read_text().splitlines()) == 1 + 6
+    again = tmp_path / "again"
+    assert main(args + ["--out", str(again)]) == 0
+    capsys.readouterr()
+    for n in names:
+        assert (again / n).read_bytes() == (first / n).read_bytes(), n
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--vehicle", "7"], "vehicle 7: no such vehicle; the run has vehicles 0..1"),
+    (["--vehicle", "1"], "vehicle 1: never flew"),
+    (["--wind", "3,4"], "--wind 3,4: expected three numbers"),
+])
+def test_cli_errors_are_one_line_and_exit_2(run_dir, capsys, extra, message):
+    assert main(["fidelity", str(run_dir)] + extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert main(["fidelity", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a complete run directory" in err and len(err.strip().splitlines()) == 1
