@@ -10,9 +10,11 @@ Per vehicle type, by least squares over the flown ``move``/``return`` legs of
   to the rotor power of the physics model, and the extra energy of climbing.
 
 Coefficients are clipped at 0 (the fast model only adds time and energy). The
-fitted values are corrections to the fast model as it ran: if the run's vehicle
-type already had calibration fields, pass ``base`` (see :func:`current_values`)
-to get the values to write in the scenario (current + correction).
+time fields are fitted as corrections to the fast model as it ran: if the run's
+vehicle type already had calibration fields, pass ``base`` (see
+:func:`current_values`) to get the values to write in the scenario (current +
+correction). The energy fields are fitted on the flown energy itself, so they
+are totals whatever the run had.
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ def fit(results: Sequence[Any],
         out[tid] = {
             "turn_penalty_s_per_rad": float(coef[1]) + float(b.get("turn_penalty_s_per_rad", 0)),
             "leg_overhead_s": float(coef[0]) + float(b.get("leg_overhead_s", 0)),
-            "climb_energy_wh_per_m": max(float(ce), 0.0)
-            + float(b.get("climb_energy_wh_per_m", 0)),
+            # fitted on the flown energy itself: a total, not a correction
+            "climb_energy_wh_per_m": max(float(ce), 0.0),
             "cruise_power_w": max(float(p_wh_s), 0.0) * 3600.0,
             "energy_intercept_wh": float(ci),
             "legs": len(legs),
