@@ -141,7 +141,15 @@ def _airframe(vtype: Any) -> Any:
     if name not in ("small_quadrotor", "heavy_hexacopter"):
         raise FleetsimError(f"vehicle type {vtype.id!r}: unknown airframe {name!r}; expected "
                             "small_quadrotor or heavy_hexacopter")
-    return getattr(MultirotorParams, name)()
+    params = getattr(MultirotorParams, name)()
+    overrides = dict(getattr(vtype, "airframe_params", None) or {})
+    if overrides:
+        import dataclasses
+        try:
+            params = dataclasses.replace(params, **overrides)
+        except (TypeError, ValueError) as exc:
+            raise FleetsimError(f"vehicle type {vtype.id!r}: airframe_params: {exc}") from None
+    return params
 
 
 def _seg_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -206,13 +206,14 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
             "energy": vt.energy,
             "carrier_slots": vt.carrier_slots,
             "airframe": vt.airframe,
+            "airframe_params": dict(vt.airframe_params),
             "turn_penalty_s_per_rad": vt.turn_penalty_s_per_rad,
             "leg_overhead_s": vt.leg_overhead_s,
             "climb_energy_wh_per_m": vt.climb_energy_wh_per_m,
         })
         if vt.domain != "air":  # on the ground or the water: no altitude keys
             for key in ("climb_rate_mps", "cruise_altitude_agl_m", "terrain_clearance_m",
-                        "relay_range_m", "airframe"):
+                        "relay_range_m", "airframe", "airframe_params"):
                 del entry[key]
         types.append(entry)
     return {
@@ -921,7 +922,7 @@ def _vehicle_type(t: dict[str, Any], path: str,
                      f"expected a number > 0 for an air vehicle, got {show(t['hover_power_w'])}")
     else:
         for key in ("cruise_altitude_agl_m", "climb_rate_mps", "relay_range_m", "carrier",
-                    "airframe"):
+                    "airframe", "airframe_params"):
             if t.get(key) is not None:
                 ctx.fail(child_path(path, key),
                          f"{key} applies to air vehicles only, but {t['id']!r} is a "

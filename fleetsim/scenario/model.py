@@ -184,6 +184,10 @@ class VehicleTypeSpec:
     #: The rigid-body model ``fleetsim fidelity`` flies this type with
     #: (``small_quadrotor`` or ``heavy_hexacopter``: fleetsim.fidelity.MultirotorParams).
     airframe: str = "small_quadrotor"
+    #: Overrides of the airframe's parameters (MultirotorParams fields: mass_kg,
+    #: arm_length_m, thrust_coeff, torque_coeff, max_rotor_speed_rad_s, drag_coeff,
+    #: rotor_disc_area_m2, power_efficiency).
+    airframe_params: dict[str, float] = field(default_factory=dict)
     #: Corrections the fast model applies (fitted by ``fleetsim fidelity --calibrate``):
     #: seconds per radian of turn at a route's waypoints, seconds per route flown from
     #: rest (accelerating and braking), and watt-hours per metre climbed.

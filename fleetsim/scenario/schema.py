@@ -648,6 +648,9 @@ KIND_DOMAIN = {"multirotor": "air", "fixed_wing": "air", "wheeled": "ground", "v
 DOMAINS = ("air", "ground", "sea")
 ENERGY_KINDS = ("battery", "fuel")
 AIRFRAMES = ("small_quadrotor", "heavy_hexacopter")
+AIRFRAME_PARAMS = ("mass_kg", "arm_length_m", "thrust_coeff", "torque_coeff",
+                   "max_rotor_speed_rad_s", "drag_coeff", "rotor_disc_area_m2",
+                   "power_efficiency")
 ROAD_SOURCES = ("grid", "planar", "geojson")
 LAYERINGS = ("none", "heading")
 TACTICAL = ("none", "hold")
@@ -757,6 +760,9 @@ VEHICLE_TYPE = Record({
     "carrier": opt(Nullable(ID)),
     "carrier_slots": opt(Integer(ge=0)),
     "airframe": opt(String(choices=AIRFRAMES)),
+    "airframe_params": opt(MapOf(Named(AIRFRAME_PARAMS, "airframe parameter",
+                                       "airframe parameters"), POSITIVE,
+                                 "airframe parameter to value")),
     "turn_penalty_s_per_rad": opt(NON_NEGATIVE),
     "leg_overhead_s": opt(NON_NEGATIVE),
     "climb_energy_wh_per_m": opt(NON_NEGATIVE),

@@ -153,3 +153,34 @@ def test_cli_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["fidelity", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not a complete run directory" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_vehicle_types_airframe_params_override_the_airframe():
+    from types import SimpleNamespace
+
+    from fleetsim.errors import FleetsimError
+    from fleetsim.fidelity.report import _airframe
+    from fleetsim.scenario import load_scenario_text
+
+    vt = SimpleNamespace(id="quad", airframe="heavy_hexacopter",
+                         airframe_params={"mass_kg": 12.0})
+    p = _airframe(vt)
+    assert p.mass_kg == 12.0 and p.n_rotors == 6
+    with pytest.raises(FleetsimError, match="airframe_params"):
+        _airframe(SimpleNamespace(id="q", airframe="small_quadrotor",
+                                  airframe_params={"mass_kg": -1.0}))
+    # In a scenario, an unknown parameter is an input error with its YAML path.
+    from fleetsim.errors import ScenarioError
+    with pytest.raises(ScenarioError, match=r"airframe_params\.mass: unknown airframe "
+                                            r"parameter 'mass'; did you mean 'mass_kg'"):
+        load_scenario_text("""
+name: af
+run: {duration_s: 60}
+world: {sites: [{id: b, kind: base, position: [100, 100]}]}
+fleet:
+  types:
+    - {id: q, kind: multirotor, count: 1, base: b, cruise_speed_mps: 10, climb_rate_mps: 3,
+       battery_wh: 100, hover_power_w: 100, cruise_power_w: 90, recharge_time_s: 60,
+       sensor: {footprint_radius_m: 10}, airframe_params: {mass: 2.0}}
+policy: {name: random_search}
+""")

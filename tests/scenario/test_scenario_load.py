@@ -258,7 +258,8 @@ ERRORS = [
                  "cruise_speed_mps, climb_rate_mps, cruise_altitude_agl_m, battery_wh, "
                  "hover_power_w, cruise_power_w, reserve_fraction, recharge_time_s, "
                  "terrain_clearance_m, relay_range_m, sensor, payload_kg, energy, carrier, "
-                 "carrier_slots, airframe, turn_penalty_s_per_rad, leg_overhead_s, "
+                 "carrier_slots, airframe, airframe_params, turn_penalty_s_per_rad, "
+                 "leg_overhead_s, "
                  "climb_energy_wh_per_m)", id="unknown-key-with-suggestion"),
     pytest.param("outputs: {", "outputs: {colour: red, ",
                  "scenarios/x.yaml:66: outputs.colour: unknown key 'colour' (valid keys: "
