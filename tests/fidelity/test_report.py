@@ -17,6 +17,7 @@ from fleetsim.engine import Simulation  # noqa: E402
 from fleetsim.fidelity import Controller, trapezoid_time_s  # noqa: E402
 from fleetsim.fidelity.calibrate import (  # noqa: E402
     fit,
+    fit_legs,
     residuals_before_after,
     scenario_yaml,
 )
@@ -184,3 +185,15 @@ fleet:
        sensor: {footprint_radius_m: 10}, airframe_params: {mass: 2.0}}
 policy: {name: random_search}
 """)
+
+
+def test_a_right_angle_corner_costs_what_the_calibration_says(results):
+    """The turn penalty fitted on the square's corners, times pi/2, is the extra time a
+    right-angle corner costs in the physics model (the corner legs' time error beyond
+    the straight first leg's overhead), to within a quarter of a second."""
+    fitted = fit(results)["quad"]
+    legs = [r for r in fit_legs(results) if r.kind == "move"]
+    corners = [r for r in legs if not r.starts_at_rest]
+    assert len(corners) == 3 and all(r.turn_rad == pytest.approx(math.pi / 2) for r in corners)
+    measured = sum(r.time_error_s for r in corners) / len(corners)
+    assert fitted["turn_penalty_s_per_rad"] * math.pi / 2 == pytest.approx(measured, abs=0.25)
