@@ -43,13 +43,12 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import fleetsim
 from fleetsim.errors import ScenarioError
 from fleetsim.scenario import schema
-from fleetsim.scenario.load import _compose, _NodeReader, load_scenario
+from fleetsim.scenario.load import _compose, _NodeReader, load_scenario, read_yaml_file
 from fleetsim.scenario.schema import (
     ID,
     NAME,
@@ -343,19 +342,7 @@ def load_experiment(path: str | os.PathLike[str]) -> Experiment:
 
     Raises :class:`ScenarioError` naming the experiment file, line and YAML path.
     """
-    file = os.fspath(path)
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("experiment file not found", file=file) from None
-    except IsADirectoryError:
-        raise ScenarioError("is a folder, expected an experiment YAML file", file=file) from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"not a UTF-8 text file ({exc.reason} at byte {exc.start})",
-                            file=file) from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot read the experiment file: {exc.strerror}",
-                            file=file) from None
+    file, text = read_yaml_file(path, "experiment")
     node = _compose(text, file)
     if node is None:
         raise ScenarioError(f"the file holds no experiment; expected {EXPERIMENT.describe()}",

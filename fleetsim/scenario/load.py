@@ -104,20 +104,27 @@ def load_scenario(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -
     ScenarioError
         If the file cannot be read, is not valid YAML, or breaks the schema.
     """
+    file, text = read_yaml_file(path, "scenario")
+    return load_scenario_text(text, filename=file, base_dir=os.path.dirname(file) or ".",
+                              overrides=overrides)
+
+
+def read_yaml_file(path: str | os.PathLike[str], what: str) -> tuple[str, str]:
+    """(file name, text) of a YAML file, or a ScenarioError saying why it cannot be read
+    (``what``: "scenario", "experiment", ...)."""
     file = os.fspath(path)
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        return file, Path(file).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError("scenario file not found", file=file) from None
+        raise ScenarioError(f"{what} file not found", file=file) from None
     except IsADirectoryError:
-        raise ScenarioError("is a folder, expected a scenario YAML file", file=file) from None
+        raise ScenarioError(f"is a folder, expected {'an' if what[0] in 'aeiou' else 'a'} "
+                            f"{what} YAML file", file=file) from None
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"not a UTF-8 text file ({exc.reason} at byte {exc.start})",
                             file=file) from None
     except OSError as exc:
-        raise ScenarioError(f"cannot read the scenario file: {exc.strerror}", file=file) from None
-    return load_scenario_text(text, filename=file, base_dir=os.path.dirname(file) or ".",
-                              overrides=overrides)
+        raise ScenarioError(f"cannot read the {what} file: {exc.strerror}", file=file) from None
 
 
 def load_scenario_text(text: str, *, filename: str = "<scenario>", base_dir: str = ".",
