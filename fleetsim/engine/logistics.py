@@ -243,8 +243,8 @@ class Logistics:
         n = sim.n
         self.load_kg = [0.0] * n
         self.carried: list[list[int]] = [[] for _ in range(n)]
-        #: The network path a ground or sea vehicle is driving now: (nodes, first leg id,
-        #: index of the path's first node among the block's leg ends), for closures.
+        #: The network path a ground or sea vehicle is driving now: (nodes, whether a
+        #: connector leg to the first node comes first), for closures.
         self.driving: dict[int, tuple[tuple[int, ...], int]] = {}
         self._detour_cache: dict[tuple[int, int, int], float] = {}
         self.view = OrderView(self)
@@ -279,10 +279,8 @@ class Logistics:
 
     def fail(self, k: int, reason: str, v: int = -1) -> None:
         """Order ``k`` fails for good (it leaves its vehicle, if on board)."""
-        tab = self.table
-        if tab.status[k] == CARRIED and v >= 0 and k in self.carried[v]:
-            self.carried[v].remove(k)
-            self.load_kg[v] -= float(tab.weight_kg[k])
+        if self.table.status[k] == CARRIED and v >= 0 and k in self.carried[v]:
+            self.unload(v, k)
         self.set_status(k, FAILED)
         self.sim.log.add(self.sim.env.now, "order_failed", v, target=k, detail=reason)
 
@@ -290,14 +288,21 @@ class Logistics:
         for k in list(self.carried[v]):
             self.fail(k, reason, v)
 
-    def release(self, v: int, orders: list[int]) -> None:
-        """Orders ``v`` was going to pick up go back to waiting (and to the policy)."""
+    def unload(self, v: int, k: int) -> None:
+        """Order ``k`` leaves vehicle ``v`` (delivered, failed, or taken by a drone)."""
+        self.carried[v].remove(k)
+        self.load_kg[v] -= float(self.table.weight_kg[k])
+
+    def release(self, v: int, orders: list[int], *, tell: bool = True) -> None:
+        """Orders ``v`` was going to pick up go back to waiting; ``tell``: and to the
+        policy, as ``order`` requests (not when the policy itself re-planned them)."""
         tab = self.table
         for k in orders:
             if tab.status[k] == ASSIGNED and tab.vehicle[k] == v:
                 self.set_status(k, WAITING)
                 tab.vehicle[k] = -1
-                self.sim._request(-1, "order", k)
+                if tell:
+                    self.sim._request(-1, "order", k)
 
     def assign(self, v: int, k: int) -> None:
         tab = self.table

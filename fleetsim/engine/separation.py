@@ -225,7 +225,7 @@ class Separation:
         # Each loss's earliest piece (idx is sorted), and whether it began in a terminal.
         at = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if len(idx) else idx
         first = order[at]
-        exempt = self._in_terminal(rows, {"leg_a": ia[first], "start": res["start"][first]})
+        exempt = self._in_terminal(_legs_at(rows[ia[first]], res["start"][first]))
         # Losses going on from the last window: the first of their pair's here, at its start.
         lead = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
         pos, found = _member(self.open_key, g)
@@ -244,12 +244,7 @@ class Separation:
         if new.any():
             piece = first[new]
             leg = np.where(veh[ia[piece]] == g[new] // n, ia[piece], res["leg_b"][piece])
-            r = rows[leg]
-            span = r[:, L_T1] - r[:, L_T0]
-            f = np.where(np.isfinite(span) & (span > 0),
-                         (start[new] - r[:, L_T0]) / np.where(span > 0, span, 1.0), 0.0)
-            f = np.clip(np.nan_to_num(f), 0.0, 1.0)[:, None]
-            xyz = r[:, L_X0:L_X0 + 3] + f * (r[:, L_X1:L_X1 + 3] - r[:, L_X0:L_X0 + 3])
+            xyz = _legs_at(rows[leg], start[new])
             o = np.lexsort((g[new], start[new]))
             self._log("los_start", start[new][o], g[new][o], xyz=xyz[o])
         ends = end < t_hi - _EPS
@@ -258,28 +253,11 @@ class Separation:
         keep = ~ends
         self._set_open(g[keep], start[keep], d_min[keep], exempt[keep])
 
-    def _in_terminal(self, rows: np.ndarray, res: dict[str, np.ndarray]) -> np.ndarray:
-        """Which losses of ``res`` begin in a site's terminal area (the first leg's
-        position at the start)."""
-        if self._sites is None or not len(res["leg_a"]):
-            return np.zeros(len(res["leg_a"]), dtype=bool)
-        ia = res["leg_a"]
-        r = rows[ia]
-        span = r[:, L_T1] - r[:, L_T0]
-        f = np.where(np.isfinite(span) & (span > 0),
-                     (res["start"] - r[:, L_T0]) / np.where(span > 0, span, 1.0), 0.0)
-        f = np.clip(np.nan_to_num(f), 0.0, 1.0)[:, None]
-        p = r[:, L_X0:L_X0 + 2] + f * (r[:, L_X1:L_X1 + 2] - r[:, L_X0:L_X0 + 2])
-        return self._sites.query(p)[0] < self.terminal_m
-
-    def _outside_terminals(self, rows: np.ndarray, res: dict[str, np.ndarray]
-                           ) -> dict[str, np.ndarray]:
-        """The losses of ``res`` that do not begin in a site's terminal area."""
-        keep = ~self._in_terminal(rows, res)
-        if keep.all():
-            return res
-        return {k: (v[keep] if isinstance(v, np.ndarray) and v.shape[:1] == keep.shape else v)
-                for k, v in res.items()}
+    def _in_terminal(self, points: np.ndarray) -> np.ndarray:
+        """Which of ``points`` ((m, 2+) metres) lie in a site's terminal area."""
+        if self._sites is None or not len(points):
+            return np.zeros(len(points), dtype=bool)
+        return self._sites.query(points[:, :2])[0] < self.terminal_m
 
     def _predict(self, rows: np.ndarray, res: dict[str, np.ndarray], now: float) -> None:
         """Conflicts: pairs whose planned legs lose separation within the look-ahead,
@@ -298,8 +276,7 @@ class Separation:
         keys, first_start = key[lead], start[lead]
         last_end = np.maximum.reduceat(end, bounds) if len(bounds) else end
         # A predicted loss that begins in a terminal area is not a conflict.
-        out = ~self._in_terminal(rows, {"leg_a": res["leg_a"][order][lead],
-                                        "start": first_start})
+        out = ~self._in_terminal(_legs_at(rows[res["leg_a"][order][lead]], first_start))
         keys, first_start, last_end = keys[out], first_start[out], last_end[out]
         # Forget flags whose predicted loss is past; keep the others (extended).
         live = self.flag_end >= now
@@ -357,7 +334,7 @@ class Separation:
         if not len(theirs):
             return
         r, h = self.radius[v], self.half_height[v]
-        clear_at, over = _passage(theirs, here, r, h, now)
+        clear_at, over = _passage(theirs, here, r, now)
         dz = 0.0
         if over:  # its track passes over this point: step up (or down) out of its band
             zs = theirs[:, [L_X0 + 2, L_X1 + 2]]
@@ -486,11 +463,9 @@ class Separation:
         if not has.any():
             return False
         # Terminal areas are exempt, as in the monitor (where my leg is as it begins).
-        full = np.zeros((len(mine), 13))
-        full[:, L_T0], full[:, L_T1] = mine[:, 0], mine[:, 1]
-        full[:, L_X0:L_X0 + 3], full[:, L_X1:L_X1 + 3] = mine[:, 2:5], mine[:, 5:8]
-        hit = np.flatnonzero(has)
-        return bool((~self._in_terminal(full, {"leg_a": a[hit], "start": start[hit]})).any())
+        m = mine[a[has]]
+        where = _point_at(m[:, 0], m[:, 1], m[:, 2:5], m[:, 5:8], start[has])
+        return bool((~self._in_terminal(where)).any())
 
 
 def _member(sorted_keys: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -501,12 +476,23 @@ def _member(sorted_keys: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndar
     return pos, sorted_keys[np.minimum(pos, len(sorted_keys) - 1)] == x
 
 
-def _fraction(row: np.ndarray, t: float) -> float:
-    t0, t1 = row[L_T0], row[L_T1]
-    return 0.0 if not math.isfinite(t1) or t1 <= t0 else min(1.0, max(0.0, (t - t0) / (t1 - t0)))
+def _point_at(t0: np.ndarray, t1: np.ndarray, p0: np.ndarray, p1: np.ndarray,
+              t: np.ndarray) -> np.ndarray:
+    """Where legs (t0, t1, p0 -> p1) are at times ``t`` (clamped to each leg; a leg
+    without an end, or of no length, stays at p0): (m, 3)."""
+    span = t1 - t0
+    ok = np.isfinite(span) & (span > 0)
+    f = np.where(ok, (t - t0) / np.where(ok, span, 1.0), 0.0)
+    return p0 + np.clip(f, 0.0, 1.0)[:, None] * (p1 - p0)
 
 
-def _passage(legs: np.ndarray, point: np.ndarray, r: float, h: float,
+def _legs_at(rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """:func:`_point_at` for legs-table rows."""
+    return _point_at(rows[:, L_T0], rows[:, L_T1], rows[:, L_X0:L_X0 + 3],
+                     rows[:, L_X1:L_X1 + 3], t)
+
+
+def _passage(legs: np.ndarray, point: np.ndarray, r: float,
              now: float) -> tuple[float, bool]:
     """When the legs (one vehicle's, in time order) are last within r horizontally of
     ``point`` (``now`` if never), and whether they pass within r of it at all."""
@@ -538,7 +524,6 @@ def _passage(legs: np.ndarray, point: np.ndarray, r: float, h: float,
             continue
         over = True
         last = max(last, t0 + min(hi, t1 - t0))
-    del h
     return last, over
 
 

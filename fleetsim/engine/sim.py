@@ -939,8 +939,7 @@ class Simulation:
             if tab.status[k] != CARRIED or tab.vehicle[k] != c:
                 self.log.add(self.env.now, "action_refused", v, target=k, detail="pickup")
                 return
-            lg.carried[c].remove(k)
-            lg.load_kg[c] -= float(tab.weight_kg[k])
+            lg.unload(c, k)
             self._loaded(v, k, "carrier")
             return
         if tab.status[k] != ASSIGNED or tab.vehicle[k] != v:
@@ -1041,23 +1040,24 @@ class Simulation:
             if dur > 0:
                 yield self.env.timeout(dur)
             self._close_leg(v)
-        lg.carried[v].remove(k)
-        lg.load_kg[v] -= float(tab.weight_kg[k])
+        lg.unload(v, k)
         lg.set_status(k, DELIVERED)
         self.log.add(self.env.now, "delivered", v, target=k, x=self.px[v], y=self.py[v],
                      z=self.pz[v], value=self.env.now - float(tab.created_s[k]))
 
     def _clear_queue(self, v: int) -> None:
         """Drop the vehicle's queued actions; orders it was to pick up go back to waiting."""
-        q = self.queue[v]
         if self.logistics is not None:
-            mine = [it[1] for it in q if it[0] == "pickup"]
-            cur = self.cur_item[v]
-            if cur is not None and cur[0] == "pickup":
-                mine.append(cur[1])
-            if mine:
-                self.logistics.release(v, mine)
-        q.clear()
+            self.logistics.release(v, self._pickups_planned(v))
+        self.queue[v].clear()
+
+    def _pickups_planned(self, v: int) -> list[int]:
+        """Orders vehicle ``v`` is to pick up: in its queue, and the one it is on now."""
+        mine = [it[1] for it in self.queue[v] if it[0] == "pickup"]
+        cur = self.cur_item[v]
+        if cur is not None and cur[0] == "pickup":
+            mine.append(cur[1])
+        return mine
 
     def _return_path(self, v: int, hx: float, hy: float, hz: float
                      ) -> tuple[list[tuple[float, float]], float]:
@@ -1665,16 +1665,9 @@ class Simulation:
         lg = self.logistics
         tab = lg.table
         picks = [it[1] for it in items if it[0] == "pickup"]
-        if not append:
-            old = [it[1] for it in self.queue[v] if it[0] == "pickup"]
-            cur = self.cur_item[v]
-            if cur is not None and cur[0] == "pickup":
-                old.append(cur[1])
+        if not append:  # the policy re-planned them: no new request
             keep = set(picks)
-            for k in old:
-                if k not in keep and tab.status[k] == ASSIGNED and tab.vehicle[k] == v:
-                    lg.set_status(k, WAITING)  # the policy re-planned it: no new request
-                    tab.vehicle[k] = -1
+            lg.release(v, [k for k in self._pickups_planned(v) if k not in keep], tell=False)
         states = ORDER_STATES
         c = self.carrier_of[v]
         coming = {it[1] for it in self.queue[v] if it[0] == "pickup"} if append else set()

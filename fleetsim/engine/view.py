@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fleetsim.engine.log import L_B, L_E, L_T0, L_T1, L_X0, L_X1, L_Y0, L_Y1, L_Z0, L_Z1
+from fleetsim.engine.log import L_B, L_E, L_T0, L_T1, L_X0, L_X1
 from fleetsim.engine.logistics import NoOrders
 from fleetsim.engine.states import STATES
 
@@ -142,18 +142,10 @@ class EngineFleetView:
                 if len(rest):
                     out[rest] = self.positions(idx[rest])
                 return _ro(out)
-        for k, (v, row) in enumerate(zip(idx.tolist(), self._rows(idx), strict=True)):
-            if self._any_docked and s.docked[v]:  # riding on its carrier: where that is
-                out[k] = s._position_at(s.carrier_of[v], now)
-                continue
-            if row is None:
-                out[k] = (s.px[v], s.py[v], s.pz[v])
-                continue
-            t0, t1 = row[L_T0], row[L_T1]
-            f = 0.0 if t1 == _INF or t1 <= t0 else min(1.0, max(0.0, (now - t0) / (t1 - t0)))
-            out[k] = (row[L_X0] + f * (row[L_X1] - row[L_X0]),
-                      row[L_Y0] + f * (row[L_Y1] - row[L_Y0]),
-                      row[L_Z0] + f * (row[L_Z1] - row[L_Z0]))
+        for k, v in enumerate(idx.tolist()):
+            # A vehicle riding on its carrier is where the carrier is.
+            c = s.carrier_of[v] if self._any_docked and s.docked[v] else v
+            out[k] = s._position_at(c, now)
         return _ro(out)
 
     def battery_wh(self, vehicles=None) -> np.ndarray:
