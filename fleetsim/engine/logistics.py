@@ -222,10 +222,6 @@ class Logistics:
             self.networks["ground"] = Network(world.roads.graph, world.roads.kind)
         if world.water is not None:
             self.networks["sea"] = Network(world.water.graph, world.water.kind)
-        # How far off its network a place may be and still be reached, and how fast
-        # the connector to it is driven (see Network.reach_m, Network.connector_mps).
-        self.snap_m = {d: net.reach_m for d, net in self.networks.items()}
-        self.connector_mps = {d: net.connector_mps for d, net in self.networks.items()}
         self.bays: dict[int, simpy.Resource] = {}
         self.stock: dict[int, simpy.Container | None] = {}
         self.swaps: dict[int, tuple[simpy.Resource, float]] = {}
@@ -325,7 +321,7 @@ class Logistics:
         sim = self.sim
         domain = sim.domain[v]
         net = self.networks[domain]
-        snap = self.snap_m[domain]
+        snap = net.reach_m  # how far off its network a place may be and still be reached
         b, db = net.nearest_node(x, y)
         if db > snap:
             return "unreachable"
@@ -341,7 +337,7 @@ class Logistics:
         xs = p.xy[:, 0].tolist() + [x]
         ys = p.xy[:, 1].tolist() + [y]
         limits = np.minimum(p.speed_limits_mps, spd).tolist()
-        conn = min(spd, self.connector_mps[domain])
+        conn = min(spd, net.connector_mps)
         return xs, ys, [conn] + limits + [conn], p.nodes
 
     def detour(self, v: int, x: float, y: float, straight: float) -> float:

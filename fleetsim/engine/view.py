@@ -85,7 +85,7 @@ class EngineFleetView:
                 net = lg.networks[domain]
                 na, da = net.nearest_node(*a[k])
                 nb, db = net.nearest_node(*b[k])
-                if db > lg.snap_m[domain]:  # off its network: it cannot get there
+                if db > net.reach_m:  # off its network: it cannot get there
                     out[k] = np.inf
                     continue
                 times = net.travel_times_from(nb, s.speed[v])
