@@ -28,6 +28,7 @@ killed processes left behind is cleaned by the next write to the same place
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -252,7 +253,7 @@ def _pid_alive(pid: int) -> bool:
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process (or no such id)
         return False
     except OSError:  # EPERM: it exists, under another user
         return True
@@ -405,9 +406,15 @@ def _restorable(path: Path, kind: Kind) -> bool:
 
 
 def _only_run_files(path: Path) -> bool:
-    """A partly written run directory holds no name ``write_run`` does not write."""
+    """A partly written or partly removed run directory holds no name fleetsim does not
+    write there."""
+    def ours(name: str) -> bool:
+        m = _LEFTOVER.fullmatch(name)
+        return name in RUN_FILES or name in (REPLAY_DIR, FIDELITY_DIR) or (
+            m is not None and m["name"] == REPLAY_DIR)
+
     try:
-        return all(e.name in RUN_FILES or e.name == REPLAY_DIR for e in os.scandir(path))
+        return all(ours(e.name) for e in os.scandir(path))
     except OSError:
         return False
 
@@ -485,25 +492,35 @@ def _process_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _undo_move(dest: Path, old: Path) -> None:
+    """Put the earlier folder back at ``dest``, unless another process's is there."""
+    if os.path.lexists(dest):
+        _remove_tree(old)
+    else:
+        os.rename(old, dest)
+
+
 def _swap_into_place(tmp: Path, dest: Path, old: Path) -> None:
-    """Rename ``tmp`` to ``dest``, the earlier ``dest`` (if any) out of the way first."""
-    moved = False
+    """Rename ``tmp`` to ``dest``, the earlier ``dest`` (if any) out of the way first
+    (to ``old``, which does not exist before). Interrupted or failed between the two
+    renames, the earlier folder is put back."""
     try:
         if os.path.lexists(dest):
             os.rename(dest, old)
-            moved = True
         os.rename(tmp, dest)
-    except BaseException as exc:
-        if moved and not os.path.lexists(dest):
-            os.rename(old, dest)  # put the earlier one back
-        elif moved:
-            _remove_tree(old)
-        if isinstance(exc, OSError) and os.path.lexists(dest) and tmp.is_dir():
+    except OSError as exc:
+        raced = exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and os.path.lexists(dest)
+        if os.path.lexists(old):
+            _undo_move(dest, old)
+        if raced:
             raise RunDirError(f"{dest}: another process wrote it at the same time; this "
                               "output was discarded") from None
         raise
-    if moved:
-        _remove_tree(old)
+    except BaseException:
+        if os.path.lexists(old):
+            _undo_move(dest, old)
+        raise
+    _remove_tree(old)
 
 
 @contextmanager
@@ -525,9 +542,14 @@ def atomic_directory(dest: str | os.PathLike, *, kind: Kind = "run") -> Iterator
         recover(dest, kind)
     except OSError as exc:
         raise RunDirError(f"{dest}: cannot create its folder ({exc.strerror or exc})") from None
-    _refuse_to_replace(dest, kind)
     tmp = parent / f".{dest.name}.partial-{pid}"
     old = parent / f".{dest.name}.old-{pid}"
+    if os.path.lexists(old):  # left by a dead process that had this id
+        if not os.path.lexists(dest) and _restorable(old, kind):
+            os.rename(old, dest)
+        else:
+            _remove_tree(old)
+    _refuse_to_replace(dest, kind)
     with ExitStack() as stack:
         try:
             stack.enter_context(_process_lock(parent / f".{dest.name}.lock-{pid}"))

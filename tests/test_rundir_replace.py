@@ -19,7 +19,7 @@ import fleetsim
 from fleetsim.cli import main
 from fleetsim.errors import RunDirError
 from fleetsim.replay import write_replay
-from fleetsim.rundir import RUN_FILES, read_manifest, recover
+from fleetsim.rundir import RUN_FILES, atomic_directory, read_manifest, recover
 
 SCENARIO = """\
 schema_version: 1
@@ -375,3 +375,75 @@ def test_a_run_killed_while_writing_leaves_nothing_behind_the_next_run(tmp_path)
     assert sorted(again) == sorted(first)
     assert again["metrics.json"] == first["metrics.json"]
     assert again["legs.parquet"] == first["legs.parquet"]
+
+
+def fake_run(folder: Path, text: str) -> None:
+    """The smallest folder recognised as a run directory."""
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"format": "fleetsim-run", "format_version": 1}')
+    (folder / "metrics.json").write_text(text)
+
+
+def test_an_interrupt_between_the_two_renames_puts_the_earlier_run_back(tmp_path, monkeypatch):
+    dest = tmp_path / "run"
+    fake_run(dest, "earlier")
+    real_rename = os.rename
+
+    def rename(src, dst):
+        real_rename(src, dst)
+        if Path(dst).name.startswith(".run.old-"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(KeyboardInterrupt), atomic_directory(dest) as tmp:
+        (tmp / "manifest.json").write_text('{"format": "fleetsim-run"}')
+    assert (dest / "metrics.json").read_text() == "earlier"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_concurrent_write_to_the_same_folder_is_not_clobbered(tmp_path, monkeypatch):
+    """Another process puts its finished run at --out between this one's two renames:
+    its run is kept, this one's is discarded with an error, nothing is left over."""
+    dest = tmp_path / "run"
+    fake_run(dest, "earlier")
+    real_rename = os.rename
+
+    def rename(src, dst):
+        real_rename(src, dst)
+        if Path(dst).name.startswith(".run.old-"):
+            fake_run(dest, "theirs")
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(RunDirError) as info, atomic_directory(dest) as tmp:
+        (tmp / "manifest.json").write_text('{"format": "fleetsim-run"}')
+    assert str(info.value) == (f"{dest}: another process wrote it at the same time; this "
+                               "output was discarded")
+    assert (dest / "metrics.json").read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_sweep_rewrites_only_run_directories_holding_fleetsim_files(scenario, tmp_path):
+    """A sweep's runs go through the same check: a run folder under runs/ that holds a
+    file of the user's is not rewritten; the run is recorded as an error saying why.
+    (The worker's task is run in this process: what a sweep worker does.)"""
+    from fleetsim.experiments import load_experiment
+    from fleetsim.experiments.sweep import _task, run_task
+
+    (tmp_path / "e.yaml").write_text(
+        "experiment: one\nscenario: s.yaml\n"
+        "factors: {length: {path: policy.params.leg_length_m, levels: [500]}}\n"
+        "replications: 1\n")
+    experiment = load_experiment(tmp_path / "e.yaml")
+    (planned,) = experiment.runs()
+    task = _task(planned, tmp_path / "sweep", experiment.id, False)
+    assert run_task(task)["status"] == "ok"
+    run_dir = Path(task["run_dir"])
+    assert read_manifest(run_dir)["sweep"]["run_id"] == planned.run_id
+    (run_dir / "notes.txt").write_text("mine")
+    row = run_task(task)
+    assert row["error"] == (f"RunDirError: {run_dir}: a fleetsim run directory holding files "
+                            "fleetsim did not write (notes.txt); refusing to replace it: move "
+                            "them out first, or choose another output folder")
+    assert (run_dir / "notes.txt").read_text() == "mine"
+    (run_dir / "notes.txt").unlink()
+    assert run_task(task)["status"] == "ok"
