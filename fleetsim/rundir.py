@@ -354,8 +354,14 @@ def _source_root() -> Path:
 def _refuse_in_use(dest: Path) -> None:
     """A folder that holds the current folder or fleetsim itself is never replaced."""
     real = Path(os.path.realpath(dest))
-    for what, inner in (("the current folder", Path.cwd()),
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:  # the current folder was removed: nothing holds it
+        cwd = None
+    for what, inner in (("the current folder", cwd),
                         ("the folder fleetsim runs from", _source_root())):
+        if inner is None:
+            continue
         inner = Path(os.path.realpath(inner))
         if real == inner or real in inner.parents:
             where = f"is {what}" if real == inner else f"contains {what} ({inner})"
