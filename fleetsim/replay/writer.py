@@ -332,7 +332,7 @@ def write_replay(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = 
 
     run = read_run(run_dir)
     dest = Path(out) if out is not None else Path(run_dir) / "replay"
-    with atomic_directory(dest) as tmp:
+    with atomic_directory(dest, kind="replay") as tmp:
         write_replay_into(tmp, run, **kw)
     return dest
 
