@@ -161,17 +161,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    from fleetsim.replay.server import bundle_dir, open_server
+    from fleetsim.replay.server import DEFAULT_PORT, bundle_dir, open_server
 
     root = bundle_dir(args.run_dir)
-    if not 0 <= args.port <= 65535:
+    if args.port is not None and not 0 <= args.port <= 65535:
         raise FleetsimError(f"--port {args.port}: expected a port number 0..65535 "
                             "(0: any free port)")
     try:
         server = open_server(root, args.host, args.port)
     except OSError as exc:  # address in use, unknown host, ...
-        raise FleetsimError(f"cannot serve on {args.host}:{args.port}: "
+        port = DEFAULT_PORT if args.port is None else args.port
+        raise FleetsimError(f"cannot serve on {args.host}:{port}: "
                             f"{exc.strerror or exc}") from None
+    if args.port is None and server.port != DEFAULT_PORT:
+        print(f"fleetsim: port {DEFAULT_PORT} is taken; using {server.port}", file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"fleetsim: warning: serving on {args.host}, reachable from other machines",
               file=sys.stderr)
