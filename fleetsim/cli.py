@@ -390,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="PATH=VALUE",
                    help="override a scenario value, e.g. fleet.types[0].count=200 (repeatable)")
     r.add_argument("--no-replay", action="store_true", help="do not write the replay bundle")
-    r.add_argument("-q", "--quiet", action="store_true", help="print no metrics or progress")
+    r.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check a scenario file without running it")
@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     vw = sub.add_parser("view", help="show a run's replay in the browser (local server)")
     vw.add_argument("run_dir", help="run directory (or its replay/ folder)")
-    vw.add_argument("--port", type=int, help="port (default 8765, or any free port if taken)")
+    vw.add_argument("--port", type=int, help="port (default 8765; if taken, the next free one, said on stderr)")
     vw.add_argument("--host", default="127.0.0.1",
                     help="address to bind (default 127.0.0.1; anything else exposes the run "
                          "to the network)")
