@@ -76,8 +76,8 @@ def host_allowed(host_header: str, names: frozenset[str]) -> bool:
             return False
         is_ip = True
     else:
-        name, _, port = value.partition(":")
-        rest = f":{port}" if _ else ""
+        name, sep, port = value.partition(":")
+        rest = sep + port
         try:
             ipaddress.IPv4Address(name)
             is_ip = True
