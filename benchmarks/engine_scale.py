@@ -10,6 +10,7 @@ ratio of the two.
     .venv/bin/python benchmarks/engine_scale.py            # 1k and 10k x 1 h, 1k x 24 h
     .venv/bin/python benchmarks/engine_scale.py --full-day # also 10k x 24 h (slow)
     .venv/bin/python benchmarks/engine_scale.py --only logistics
+    .venv/bin/python benchmarks/engine_scale.py --smoke    # every case, tiny: ~15 s
 
 The separation case (``--only separation``) flies 10,000 drones from 100 bases
 spread over the 100 x 100 km of ``swarm_10k`` for one hour, with loss-of-separation
@@ -85,13 +86,19 @@ def case(n: int, duration_s: float, targets: int, oversight: bool = False) -> di
     }
 
 
-def logistics_case(duration_s: float, policy: str) -> dict:
+#: The smoke test's city_delivery fleet: 10 drones per depot instead of 500.
+SMOKE_DEPOTS = "fleet.types[0].bases={west: 10, east: 10, north: 10, south: 10}"
+
+
+def logistics_case(duration_s: float, policy: str, smoke: bool = False) -> dict:
     from fleetsim.engine import Simulation
     from fleetsim.metrics import compute_metrics
     from fleetsim.scenario import load_scenario
 
-    scenario = load_scenario(ROOT / "scenarios" / "city_delivery.yaml",
-                             [f"run.duration_s={duration_s}", f"policy.name={policy}"])
+    overrides = [f"run.duration_s={duration_s}", f"policy.name={policy}"]
+    if smoke:
+        overrides.append(SMOKE_DEPOTS)
+    scenario = load_scenario(ROOT / "scenarios" / "city_delivery.yaml", overrides)
     t0 = time.perf_counter()
     sim = Simulation(scenario)
     t1 = time.perf_counter()
@@ -115,18 +122,22 @@ def logistics_case(duration_s: float, policy: str) -> dict:
 #: 100 bases on a 10 x 10 grid, 100 drones each (the departure burst of 2,500 drones
 #: from one point that swarm_10k's four bases make is not traffic).
 _GRID = [(5000 + i * 10000, 5000 + j * 10000) for i in range(10) for j in range(10)]
-SEPARATION_SITES = [
-    "world.sites=[" + ", ".join(f"{{id: b{k}, kind: base, position: [{x}, {y}], pads: 100}}"
-                                for k, (x, y) in enumerate(_GRID)) + "]",
-    "fleet.types[0].bases={" + ", ".join(f"b{k}: 100" for k in range(len(_GRID))) + "}",
-]
+def separation_sites(per_base: int = 100) -> list[str]:
+    """Overrides that put ``per_base`` drones on each of the 100 grid bases."""
+    return [
+        "world.sites=[" + ", ".join(
+            f"{{id: b{k}, kind: base, position: [{x}, {y}], pads: {per_base}}}"
+            for k, (x, y) in enumerate(_GRID)) + "]",
+        "fleet.types[0].bases={" + ", ".join(f"b{k}: {per_base}" for k in range(len(_GRID)))
+        + "}",
+    ]
 
 
-def separation_case(mode: str, duration_s: float) -> dict:
+def separation_case(mode: str, duration_s: float, per_base: int = 100) -> dict:
     from fleetsim.engine import Simulation
     from fleetsim.scenario import load_scenario
 
-    overrides = [*SEPARATION_SITES, f"run.duration_s={duration_s}",
+    overrides = [*separation_sites(per_base), f"run.duration_s={duration_s}",
                  "missions[0].random_targets=500"]
     if mode != "off":
         look = 60 if mode == "conflicts" else 0
@@ -169,19 +180,30 @@ def raw_simpy(n_procs: int, n_events: int) -> dict:
 
 
 def child(argv: list[str]) -> None:
+    print(json.dumps(child_result(argv)))
+
+
+def child_result(argv: list[str]) -> dict:
     kind = argv[0]
     if kind == "case":
         out = case(int(argv[1]), float(argv[2]), int(argv[3]), argv[4] == "1")
     elif kind == "logistics":
-        out = logistics_case(float(argv[1]), argv[2])
+        out = logistics_case(float(argv[1]), argv[2], argv[3] == "1")
     elif kind == "separation":
-        out = separation_case(argv[1], float(argv[2]))
+        out = separation_case(argv[1], float(argv[2]), int(argv[3]))
     else:
         out = raw_simpy(int(argv[1]), int(argv[2]))
-    print(json.dumps(out))
+    return out
+
+
+#: Smoke mode runs the cases in this process (their peak memory is then not their own;
+#: the figures of a smoke run mean little anyway).
+IN_PROCESS = False
 
 
 def spawn(*args) -> dict:
+    if IN_PROCESS:
+        return json.loads(json.dumps(child_result(list(map(str, args)))))
     res = subprocess.run([sys.executable, __file__, "--child", *map(str, args)],
                          capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -198,13 +220,24 @@ def main() -> None:
                         help="dispatch policy of the logistics case (default nearest_dispatch)")
     parser.add_argument("--hours", type=float, default=24.0,
                         help="simulated hours of the logistics case (default 24)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a check that the benchmark works: every case with tens of "
+                             "vehicles for minutes (its figures mean little)")
     args = parser.parse_args()
-    cases = [(1000, 3600.0, False), (10000, 3600.0, False), (10000, 3600.0, True),
-             (1000, 86400.0, False)]
+    big, hour, day, per_base, sep_s = 10000, 3600.0, 86400.0, 100, 3600.0
+    if args.smoke:
+        global IN_PROCESS
+        IN_PROCESS = True
+        big, hour, day, per_base, sep_s = 80, 600.0, 1200.0, 1, 600.0
+        args.hours, args.targets = 0.25, 20
+    small = big // 10
+    cases = [(small, hour, False), (big, hour, False), (big, hour, True), (small, day, False)]
     if args.full_day:
-        cases.append((10000, 86400.0, False))
+        cases.append((big, day, False))
     if args.only in (None, "separation"):
-        runs = {mode: spawn("separation", mode, 3600.0) for mode in ("off", "on", "conflicts")}
+        runs = {mode: spawn("separation", mode, sep_s, per_base)
+                for mode in ("off", "on", "conflicts")}
+        n_sep = per_base * len(_GRID)
         off = runs["off"]["simulate_s"]
         for mode, r in runs.items():
             extra = ""
@@ -213,14 +246,15 @@ def main() -> None:
                          f"checked {r['pairs_checked']:,} of {r['all_pairs']:,} "
                          f"all-against-all in the same windows "
                          f"({r['pairs_checked'] / max(r['all_pairs'], 1):.2e}); a 1 Hz "
-                         f"all-pairs check: {10000 * 9999 // 2 * 3600:,}")
-            print(f"separation {mode:>9}: 10,000 drones x 1 h, simulate {r['simulate_s']:.1f} s "
+                         f"all-pairs check: {n_sep * (n_sep - 1) // 2 * round(sep_s):,}")
+            print(f"separation {mode:>9}: {n_sep:,} drones x {sep_s / 3600:.3g} h, simulate "
+                  f"{r['simulate_s']:.1f} s "
                   f"({r['simulate_s'] / off:.2f}x off), {r['vehicle_s_per_wall_s']:.3g} "
                   f"vehicle-s per wall s, peak {r['peak_rss_mb']:.0f} MB{extra}", flush=True)
         if args.only == "separation":
             return
     if args.only in (None, "logistics"):
-        r = spawn("logistics", args.hours * 3600.0, args.policy)
+        r = spawn("logistics", args.hours * 3600.0, args.policy, int(args.smoke))
         print(f"logistics: city_delivery, {r['vehicles']:,} drones x {args.hours:g} h, "
               f"policy {args.policy}: simulate {r['simulate_s']:.1f} s (policy "
               f"{r['policy_s']:.1f} s, {r['decisions']:,} decisions), metrics "
@@ -240,15 +274,16 @@ def main() -> None:
         raw = spawn("raw", n, r["simpy_events"])
         ratio = r["events_per_s"] / raw["events_per_s"]
         engine_ratio = r["engine_events_per_s"] / raw["events_per_s"]
-        print(f"{n:>8} {dur / 3600:>6.0f} {r['simulate_s']:>7.1f} {r['metrics_s']:>9.1f} "
+        print(f"{n:>8} {dur / 3600:>6.3g} {r['simulate_s']:>7.1f} {r['metrics_s']:>9.1f} "
               f"{r['legs']:>9} {r['events']:>9} {r['vehicle_s_per_wall_s']:>10.3g} "
               f"{r['events_per_s']:>9.3g} {r['simpy_events_per_s']:>10.3g} "
               f"{raw['events_per_s']:>9.3g} {ratio:>6.2f} {r['policy_s']:>8.1f} "
               f"{engine_ratio:>9.2f} {r['peak_rss_mb']:>8.0f}" +
               ("  + oversight & comms" if ov else ""), flush=True)
-    on, off = times.get((10000, 3600.0, True)), times.get((10000, 3600.0, False))
+    on, off = times.get((big, hour, True)), times.get((big, hour, False))
     if on and off:
-        print(f"10,000 x 1 h with oversight and comms on: {on:.1f} s vs {off:.1f} s off "
+        print(f"{big:,} x {hour / 3600:.3g} h with oversight and comms on: {on:.1f} s vs "
+              f"{off:.1f} s off "
               f"({on / off:.2f}x)")
     print("events/s: recorded events (legs' arrivals, detections, zone crossings, plans, ...) "
           "per wall second of simulation; raw ev/s: a bare simpy timeout loop with as many "

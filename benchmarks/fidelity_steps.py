@@ -8,6 +8,7 @@ second and the multiple of real time (target: >= 20x real time for 10 vehicles).
 
     .venv/bin/python benchmarks/fidelity_steps.py
     .venv/bin/python benchmarks/fidelity_steps.py --vehicles 1 10 50 100
+    .venv/bin/python benchmarks/fidelity_steps.py --smoke   # 2 vehicles, seconds
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vehicles", type=int, nargs="+", default=[1, 10, 50])
     ap.add_argument("--rate-hz", type=float, default=240.0)
+    ap.add_argument("--smoke", action="store_true",
+                    help="a check that the benchmark works: 2 vehicles")
     args = ap.parse_args()
+    if args.smoke:
+        args.vehicles = [2]
     print(f"{'vehicles':>8} {'steps':>7} {'wall s':>7} {'steps/s':>9} "
           f"{'veh-steps/s':>12} {'x real time':>12}")
     for n in args.vehicles:

@@ -7,6 +7,7 @@ area from four bases, returning, landing and charging), serves each on
 the frame rate and the viewer's own time per frame.
 
     .venv/bin/python benchmarks/viewer_fps.py [--vehicles 1000 10000] [--seconds 6]
+    .venv/bin/python benchmarks/viewer_fps.py --smoke   # 40 vehicles, 15 min, ~10 s
 
 Needs Debian's chromium (/usr/bin/chromium, see .ci/system-deps) and the
 ``playwright`` Python package.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fleetsim.record import EVENT_COLUMNS, LEG_COLUMNS, RecordedRun
+from fleetsim.record import EVENT_COLUMNS, LEG_COLUMNS, VEHICLE_COLUMNS, RecordedRun
 from fleetsim.replay import write_replay_into
 from fleetsim.replay.server import ReplayServer
 from fleetsim.replay.writer import bundle_size
@@ -68,6 +69,12 @@ outputs: {{metrics_cell_m: 250}}
 """
 
 
+def _none(dtype) -> object:
+    """The "none" value of a recorded column of this type (-1, NaN or "")."""
+    kind = np.dtype(dtype).kind
+    return -1 if kind in "iu" else np.nan if kind == "f" else ""
+
+
 def synthetic_run(n_vehicles: int, duration_s: float = 3600.0, seed: int = 0) -> RecordedRun:
     """A recorded run with made-up but well-formed legs (tiling [0, duration] per vehicle)."""
     q = max(1, n_vehicles // 4)
@@ -94,10 +101,9 @@ def synthetic_run(n_vehicles: int, duration_s: float = 3600.0, seed: int = 0) ->
         rows["battery_end_wh"].append(battery)
 
     def event(t, kind, v, x=np.nan, y=np.nan):
-        for k, val in (("time_s", t), ("kind", kind), ("vehicle", v), ("leg", -1),
-                       ("target", -1), ("zone", -1), ("x_m", x), ("y_m", y), ("z_m", np.nan),
-                       ("value", np.nan)):
-            ev[k].append(val)
+        given = {"time_s": t, "kind": kind, "vehicle": v, "x_m": x, "y_m": y}
+        for k, dt in EVENT_COLUMNS.items():  # every column, so a new one cannot be missed
+            ev[k].append(given[k] if k in given else _none(dt))
 
     for v in range(n):
         t, bat = float(rng.uniform(0, 120)), cap
@@ -146,10 +152,13 @@ def synthetic_run(n_vehicles: int, duration_s: float = 3600.0, seed: int = 0) ->
     events = {k: np.asarray(ev[k], dtype=dt) for k, dt in EVENT_COLUMNS.items()}
     order = np.argsort(events["time_s"], kind="stable")
     events = {k: c[order] for k, c in events.items()}
-    vehicles = {"vehicle": np.arange(n, dtype=np.int32),
-                "type": np.array(["quad"] * n, dtype=object),
-                "base": np.array([("a", "b", "c", "d")[v // q] for v in range(n)], dtype=object),
-                "footprint_radius_m": np.full(n, 80.0), "battery_wh": np.full(n, cap)}
+    given = {"vehicle": np.arange(n, dtype=np.int32),
+             "type": np.array(["quad"] * n, dtype=object),
+             "base": np.array([("a", "b", "c", "d")[v // q] for v in range(n)], dtype=object),
+             "footprint_radius_m": np.full(n, 80.0), "battery_wh": np.full(n, cap),
+             "domain": np.array(["air"] * n, dtype=object), "payload_kg": np.zeros(n)}
+    vehicles = {k: given[k] if k in given else np.full(n, _none(dt), dtype=dt)
+                for k, dt in VEHICLE_COLUMNS.items()}
     return RecordedRun(scenario=sc, world=world, legs=legs, events=events, vehicles=vehicles)
 
 
@@ -195,14 +204,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vehicles", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--seconds", type=float, default=6.0, help="measuring time per replay")
     ap.add_argument("--speed", type=float, default=50.0, help="playback speed")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a check that the benchmark works: 40 vehicles, 15 simulated "
+                         "minutes, 1 s of measuring (its figures mean little)")
     args = ap.parse_args(argv)
+    duration_s = 3600.0
+    if args.smoke:
+        args.vehicles, args.seconds, duration_s = [40], 1.0, 900.0
     if not Path(CHROMIUM).exists():
         print(f"viewer_fps: {CHROMIUM} not found (run .ci/system-deps)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="fleetsim-fps-") as tmp:
         for n in args.vehicles:
             t0 = time.perf_counter()
-            run = synthetic_run(n)
+            run = synthetic_run(n, duration_s)
             t1 = time.perf_counter()
             out = write_replay_into(Path(tmp) / f"replay-{n}", run)
             t2 = time.perf_counter()

@@ -7,14 +7,74 @@ Exit codes: 0 success, 2 bad input (scenario, override, policy, run directory),
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from fleetsim.errors import FleetsimError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+#: Errors of the file system a user can do something about (space, quota, a read-only
+#: file system, permissions, a file too large or a name too long for it): exit 2 with
+#: one line, not an internal error.
+USER_OS_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+                            errno.EPERM, errno.EFBIG, errno.ENAMETOOLONG})
+
+
+def os_error_text(exc: OSError, what: str | os.PathLike | None = None) -> str:
+    """One line for an OSError: the path (``what``, else the error's file), the
+    system's reason and the error's code name, e.g. ``runs/x: No space left on device
+    (ENOSPC)``."""
+    reason = exc.strerror or str(exc)
+    code = errno.errorcode.get(exc.errno or 0)
+    where = what if what is not None else exc.filename
+    text = f"{where}: {reason}" if where is not None else reason
+    if what is not None and exc.filename is not None and str(exc.filename) != str(what):
+        text += f" (at {exc.filename})"
+    return text + (f" [{code}]" if code else "")
+
+
+@contextmanager
+def stage(label: str, stream: TextIO | None, *, delay_s: float = 1.0,
+          interval_s: float = 0.25) -> Iterator[None]:
+    """A status line for a step that reports no progress of its own (metrics,
+    writing): after ``delay_s``, ``fleetsim: LABEL ... 3.2 s`` is redrawn on ``stream``
+    every ``interval_s`` and cleared when the step ends. ``stream=None``: nothing."""
+    if stream is None:
+        yield
+        return
+    done = threading.Event()
+    shown = False
+    t0 = time.perf_counter()
+
+    def draw() -> None:
+        nonlocal shown
+        if done.wait(delay_s):
+            return
+        while True:
+            stream.write(f"\rfleetsim: {label} ... {time.perf_counter() - t0:.1f} s\x1b[K")
+            stream.flush()
+            shown = True
+            if done.wait(interval_s):
+                return
+
+    thread = threading.Thread(target=draw, name="fleetsim-stage", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        if shown:
+            stream.write("\r\x1b[K")  # clear the line: what is printed next starts clean
+            stream.flush()
 
 
 def _print_metrics(metrics: dict[str, Any], out=None) -> None:
@@ -42,18 +102,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.seed < 0:
             raise FleetsimError(f"--seed {args.seed}: expected an integer >= 0")
         overrides.append(f"run.seed={args.seed}")
+    quiet = args.quiet
+    status = sys.stderr if not quiet and sys.stderr.isatty() else None  # progress: a terminal
     t0 = time.perf_counter()
     scenario = load_scenario(args.scenario, overrides)
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.name}-seed{scenario.run.seed}"
     check_output(out)
     sim = Simulation(scenario)
-    print(f"fleetsim: running {scenario.name!r} (seed {scenario.run.seed}, "
-          f"{sum(g.count for g in scenario.vehicles)} vehicles, "
-          f"{scenario.run.duration_s:g} s simulated)", file=sys.stderr)
+    if not quiet:
+        print(f"fleetsim: running {scenario.name!r} (seed {scenario.run.seed}, "
+              f"{sum(g.count for g in scenario.vehicles)} vehicles, "
+              f"{scenario.run.duration_s:g} s simulated)", file=sys.stderr)
     t1 = time.perf_counter()
-    run = sim.run(progress=not args.quiet and sys.stderr.isatty())
+    run = sim.run(progress=status is not None)
     t2 = time.perf_counter()
-    metrics = compute_metrics(run)
+    with stage("computing metrics", status):
+        metrics = compute_metrics(run)
     t3 = time.perf_counter()
     writers = []
     if scenario.outputs.replay and not args.no_replay:
@@ -67,11 +131,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     manifest_extra = {"wall_clock_s": {k: round(v, 3) for k, v in timings.items()},
                       "decisions": sim.n_decisions}
     t4 = time.perf_counter()
-    write_run(out, run, metrics, manifest_extra=manifest_extra, extra_writers=writers)
+    try:
+        with stage(f"writing {out}" + (" and its replay" if writers else ""), status):
+            write_run(out, run, metrics, manifest_extra=manifest_extra, extra_writers=writers)
+    except OSError as exc:  # disk full, read-only, permissions: the run folder is not written
+        if exc.errno not in USER_OS_ERRORS:
+            raise
+        raise FleetsimError(f"cannot write the run directory: {os_error_text(exc, out)}; "
+                            "nothing was put in its place") from None
     timings["write"] = time.perf_counter() - t4
-    if not args.quiet:
-        print(f"{scenario.name}: metrics", flush=True)
-        _print_metrics(metrics)
+    if quiet:
+        return EXIT_OK
+    print(f"{scenario.name}: metrics", flush=True)
+    _print_metrics(metrics)
     total = sum(timings.values())
     print(f"fleetsim: wrote {out} ({len(run.legs['leg'])} legs, {len(run.events['time_s'])} "
           f"events; {total:.1f} s wall: " +
@@ -161,17 +233,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    from fleetsim.replay.server import bundle_dir, open_server
+    from fleetsim.replay.server import DEFAULT_PORT, bundle_dir, open_server
 
     root = bundle_dir(args.run_dir)
-    if not 0 <= args.port <= 65535:
+    if args.port is not None and not 0 <= args.port <= 65535:
         raise FleetsimError(f"--port {args.port}: expected a port number 0..65535 "
                             "(0: any free port)")
     try:
         server = open_server(root, args.host, args.port)
     except OSError as exc:  # address in use, unknown host, ...
-        raise FleetsimError(f"cannot serve on {args.host}:{args.port}: "
+        port = DEFAULT_PORT if args.port is None else args.port
+        raise FleetsimError(f"cannot serve on {args.host}:{port}: "
                             f"{exc.strerror or exc}") from None
+    if args.port is None and server.port != DEFAULT_PORT:
+        print(f"fleetsim: port {DEFAULT_PORT} is taken; using {server.port}", file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"fleetsim: warning: serving on {args.host}, reachable from other machines",
               file=sys.stderr)
@@ -315,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="PATH=VALUE",
                    help="override a scenario value, e.g. fleet.types[0].count=200 (repeatable)")
     r.add_argument("--no-replay", action="store_true", help="do not write the replay bundle")
-    r.add_argument("-q", "--quiet", action="store_true", help="print no metrics or progress")
+    r.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check a scenario file without running it")
@@ -355,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     vw = sub.add_parser("view", help="show a run's replay in the browser (local server)")
     vw.add_argument("run_dir", help="run directory (or its replay/ folder)")
-    vw.add_argument("--port", type=int, help="port (default 8765, or any free port if taken)")
+    vw.add_argument("--port", type=int, help="port (default 8765; if taken, the next free one, said on stderr)")
     vw.add_argument("--host", default="127.0.0.1",
                     help="address to bind (default 127.0.0.1; anything else exposes the run "
                          "to the network)")
@@ -406,12 +481,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fleetsim: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # an internal error: say so, with the traceback for a report
-        import traceback
+    except OSError as exc:
+        if exc.errno in USER_OS_ERRORS:  # disk full, read-only, permissions, ...
+            print(f"fleetsim: error: {os_error_text(exc)}", file=sys.stderr)
+            return EXIT_INPUT
+        return _internal_error(exc)
+    except Exception as exc:
+        return _internal_error(exc)
 
-        traceback.print_exc()
-        print(f"fleetsim: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+
+def _internal_error(exc: Exception) -> int:
+    """An internal error: say so, with the traceback for a report."""
+    import traceback
+
+    traceback.print_exc()
+    print(f"fleetsim: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

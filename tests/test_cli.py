@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
 import re
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fleetsim.checker import CHECK_SCENARIO
-from fleetsim.cli import EXIT_INPUT, EXIT_OK, main
+from fleetsim.cli import EXIT_INPUT, EXIT_OK, main, stage
 from fleetsim.policy import BUILTIN_POLICIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,7 +176,7 @@ def test_policies_lists_the_builtins_with_their_parameters(capsys):
 def test_every_example_scenario_runs_shortened(scenario, tmp_path, capsys):
     out = tmp_path / scenario.stem
     assert (
-        main(["run", str(scenario), "--out", str(out), "-q"] + sets(SHORT[scenario.stem]))
+        main(["run", str(scenario), "--out", str(out)] + sets(SHORT[scenario.stem]))
         == EXIT_OK
     )
     metrics = json.loads((out / "metrics.json").read_text())
@@ -341,3 +347,166 @@ def test_a_failed_rerun_keeps_the_previous_complete_run(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["check.yaml", "failing_policy.py", "run"]
     )
+
+
+# ------------------------------------------------------------- quiet runs and progress
+
+
+def test_a_quiet_run_prints_nothing_and_a_normal_one_reports(tmp_path):
+    path = check_scenario_file(tmp_path)
+    cmd = [sys.executable, "-m", "fleetsim.cli", "run", str(path), "--no-replay"]
+    quiet = subprocess.run([*cmd, "--out", str(tmp_path / "q"), "-q"], capture_output=True,
+                           text=True, timeout=120)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    assert (tmp_path / "q" / "metrics.json").is_file()
+    loud = subprocess.run([*cmd, "--out", str(tmp_path / "l")], capture_output=True, text=True,
+                          timeout=120)
+    assert loud.returncode == 0
+    assert loud.stdout.startswith("policy_check: metrics\n") and "coverage.fraction" in loud.stdout
+    assert loud.stderr.startswith("fleetsim: running 'policy_check'")
+    assert f"fleetsim: wrote {tmp_path / 'l'} (" in loud.stderr
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_stage_draws_a_timed_status_line_and_clears_it():
+    term = Terminal()
+    with stage("computing metrics", term, delay_s=0.0, interval_s=0.01):
+        time.sleep(0.2)
+    text = term.getvalue()
+    assert text.startswith("\rfleetsim: computing metrics ... 0.")
+    assert text.endswith("\x1b[K\r\x1b[K")  # the last draw, then the line cleared
+    assert text.count("\r") >= 3  # redrawn while the step ran
+
+
+def test_stage_is_silent_for_a_quick_step_or_without_a_stream():
+    term = Terminal()
+    with stage("writing", term, delay_s=5.0):
+        pass
+    assert term.getvalue() == ""
+    with stage("writing", None, delay_s=0.0):
+        time.sleep(0.05)
+
+
+def test_progress_on_a_terminal_covers_simulation_metrics_and_writing(tmp_path, monkeypatch):
+    import fleetsim.cli as cli
+    from fleetsim.engine import Simulation
+
+    seen: list[tuple[str, bool]] = []
+    real_stage, real_run = cli.stage, Simulation.run
+
+    def recording_stage(label, stream, **kw):
+        seen.append((label, stream is not None))
+        return real_stage(label, stream, **kw)
+
+    def recording_run(self, *, progress=False):
+        seen.append(("simulate", progress))
+        return real_run(self)
+
+    monkeypatch.setattr(cli, "stage", recording_stage)
+    monkeypatch.setattr(Simulation, "run", recording_run)
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    out = tmp_path / "run"
+    path = check_scenario_file(tmp_path)
+    assert main(["run", str(path), "--out", str(out)]) == EXIT_OK
+    assert seen == [("simulate", True), ("computing metrics", True),
+                    (f"writing {out} and its replay", True)]
+    seen.clear()
+    assert main(["run", str(path), "--out", str(out), "-q", "--no-replay"]) == EXIT_OK
+    assert seen == [("simulate", False), ("computing metrics", False),
+                    (f"writing {out}", False)]
+
+
+# ------------------------------------------------------------------ file system errors
+
+
+def raise_on_call(n: int, code: int, real):
+    """A stand-in for ``real`` whose ``n``-th call raises OSError(``code``) naming its file."""
+    calls = []
+
+    def fake(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == n:
+            raise OSError(code, os.strerror(code), str(path))
+        return real(path, *args, **kwargs)
+
+    return fake
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT])
+def test_a_write_error_exits_2_with_one_line_and_leaves_nothing(code, tmp_path, monkeypatch,
+                                                                 capsys):
+    import fleetsim.rundir as rundir
+
+    path = check_scenario_file(tmp_path)
+    out = tmp_path / "runs" / "full"
+    # the second table (events.parquet) fails: a partial folder exists by then
+    monkeypatch.setattr(rundir, "write_table", raise_on_call(2, code, rundir.write_table))
+    assert main(["run", str(path), "--out", str(out), "--no-replay", "-q"]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    partial = out.parent / f".full.partial-{os.getpid()}" / "events.parquet"
+    assert err == (f"fleetsim: error: cannot write the run directory: {out}: "
+                   f"{os.strerror(code)} (at {partial}) [{errno.errorcode[code]}]; "
+                   "nothing was put in its place\n")
+    assert list(out.parent.iterdir()) == []  # no run folder, no hidden partial one
+
+
+def test_disk_full_in_the_replay_bundle_keeps_the_previous_run(tmp_path, monkeypatch, capsys):
+    import fleetsim.replay as replay
+
+    path = check_scenario_file(tmp_path)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "-q"]) == EXIT_OK
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def full(dest, run, **kw):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # no file name, as write() gives
+
+    monkeypatch.setattr(replay, "write_replay_into", full)
+    assert main(["run", str(path), "--out", str(out), "-q", "--seed", "9"]) == EXIT_INPUT
+    assert capsys.readouterr().err == (
+        f"fleetsim: error: cannot write the run directory: {out}: No space left on device "
+        "[ENOSPC]; nothing was put in its place\n")
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["check.yaml", "run"]
+
+
+def test_an_os_error_of_another_command_exits_2_naming_the_file(tmp_path, monkeypatch, capsys):
+    path = check_scenario_file(tmp_path)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "-q", "--no-replay"]) == EXIT_OK
+    monkeypatch.setattr(Path, "write_text",
+                        raise_on_call(1, errno.EROFS, Path.write_text))
+    assert main(["metrics", str(out)]) == EXIT_INPUT
+    assert capsys.readouterr().err == (f"fleetsim: error: {out / 'metrics.json'}: "
+                                       "Read-only file system [EROFS]\n")
+
+
+def test_an_unexpected_os_error_is_still_an_internal_error(tmp_path, monkeypatch, capsys):
+    import fleetsim.rundir as rundir
+
+    path = check_scenario_file(tmp_path)
+    monkeypatch.setattr(rundir, "write_table", raise_on_call(1, errno.EBADF, rundir.write_table))
+    assert main(["run", str(path), "--out", str(tmp_path / "r"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "fleetsim: internal error: OSError" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="permission bits do not bind root; the EACCES/EROFS cases above "
+                           "cover the same path with a simulated error")
+def test_a_read_only_folder_exits_2_before_running(tmp_path, capsys):
+    path = check_scenario_file(tmp_path)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        assert main(["run", str(path), "--out", str(ro / "run"), "-q"]) == EXIT_INPUT
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(ro / "run") in err and "Permission denied" in err
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)

@@ -4,13 +4,27 @@ It serves the files of one folder (a run's ``replay/`` bundle, which holds the
 viewer too) and nothing else: GET and HEAD only, no directory listings, no
 hidden files, and any path that would leave the folder (``..``, encoded or not,
 backslashes, NUL, symlinks pointing out) is refused with 403.
+
+It also keeps to itself on the network side:
+
+- an idle connection is closed after :data:`IDLE_TIMEOUT_S` (no thread is held by
+  a client that connects and says nothing);
+- the ``Host`` header must name this server: ``localhost``, an IP address, or the
+  ``--host`` name. A page on another site whose name was re-pointed at this
+  machine (DNS rebinding) sends its own name and is refused with 421;
+- a request with a body (any refused method, or a GET with ``Content-Length``)
+  is answered and the connection closed, so the body is never read as a next
+  request on a kept-alive connection;
+- a browser dropping a connection is not an error (no traceback).
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import socket
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +45,47 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inlin
        "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'")
 DEFAULT_PORT = 8765
+#: Ports tried after :data:`DEFAULT_PORT` when it is taken, before any free port.
+PORT_TRIES = 20
+#: Seconds a connection may stay silent (between or within requests) before it is closed.
+IDLE_TIMEOUT_S = 30.0
+#: Errors that only mean the other end went away.
+_DROPPED = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+
+
+def host_allowed(host_header: str, names: frozenset[str]) -> bool:
+    """Whether a ``Host`` header value names this server.
+
+    Allowed: an IP literal (IPv4, or IPv6 in brackets), ``localhost``, or one of
+    ``names`` (the ``--host`` value), each with an optional port. An IP literal is
+    safe: DNS rebinding needs a name the attacker controls, and a page whose origin
+    is an IP address is that address's own. The port is not compared: it is no part
+    of that defence, and a tunnel (``ssh -L 9000:localhost:8765``) changes it.
+    """
+    value = host_header.strip().lower()
+    if not value or any(c in value for c in " /\\@?#"):
+        return False
+    if value.startswith("["):  # [v6] or [v6]:port
+        end = value.find("]")
+        if end < 0:
+            return False
+        name, rest = value[1:end], value[end + 1:]
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            return False
+        is_ip = True
+    else:
+        name, sep, port = value.partition(":")
+        rest = sep + port
+        try:
+            ipaddress.IPv4Address(name)
+            is_ip = True
+        except ValueError:
+            is_ip = False
+    if rest and not (rest.startswith(":") and rest[1:].isdigit() and int(rest[1:]) <= 65535):
+        return False
+    return is_ip or name in ("localhost", "localhost.") or name in names
 
 
 class Refused(Exception):
@@ -77,9 +132,44 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.1"
     root: Path  # set on the subclass made per server
+    host_names: frozenset[str] = frozenset()  # the --host name, lower case
+    timeout = IDLE_TIMEOUT_S  # socket timeout (StreamRequestHandler.setup applies it)
+    _must_close = False
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet by design
         pass
+
+    def end_headers(self) -> None:
+        if self._must_close:
+            self.send_header("Connection", "close")  # also sets close_connection
+        super().end_headers()
+
+    def handle_expect_100(self) -> bool:
+        self._must_close = True  # nothing here takes a body
+        self.send_response_only(HTTPStatus.EXPECTATION_FAILED)
+        self.end_headers()
+        return False
+
+    def parse_request(self) -> bool:
+        self._must_close = False
+        if not super().parse_request():
+            return False
+        headers = self.headers
+        length = headers.get("Content-Length", "0").strip()
+        if headers.get("Transfer-Encoding") is not None or length != "0":
+            # A body, or a length that cannot be trusted: answer, then close rather
+            # than read the body as the next request.
+            self._must_close = True
+        host = headers.get_all("Host") or []
+        if len(host) > 1 or (not host and self.request_version != "HTTP/1.0"):
+            self._must_close = True
+            self._send_error(HTTPStatus.BAD_REQUEST)
+            return False
+        if host and not host_allowed(host[0], self.host_names):
+            self._must_close = True
+            self._send_error(HTTPStatus.MISDIRECTED_REQUEST)
+            return False
+        return True
 
     def _send_error(self, status: HTTPStatus) -> None:
         body = f"{status.value} {status.phrase}\n".encode()
@@ -124,6 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _refuse(self) -> None:
+        self._must_close = True  # its body (if any) is never read
         self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
         self.send_header("Allow", "GET, HEAD")
         self.send_header("Content-Length", "0")
@@ -136,16 +227,30 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], _DROPPED):
+            return  # the browser went away (a closed tab, a cancelled fetch)
+        super().handle_error(request, client_address)
+
 
 class ReplayServer:
-    """Serve ``root`` read-only on ``host:port`` (port 0: any free port)."""
+    """Serve ``root`` read-only on ``host:port`` (port 0: any free port).
 
-    def __init__(self, root: str | os.PathLike, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``idle_timeout_s`` closes connections silent for that long.
+    """
+
+    def __init__(self, root: str | os.PathLike, host: str = "127.0.0.1", port: int = 0, *,
+                 idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
         self.root = Path(root).resolve()
         if not (self.root / "index.html").is_file():
             raise RunDirError(f"{self.root}: no viewer (index.html) in this replay bundle; "
                               "rebuild it with 'fleetsim replay RUN_DIR'")
-        handler = type("Handler", (_Handler,), {"root": self.root})
+        names = {host.lower().strip("[]")}
+        if host in ("", "0.0.0.0", "::"):  # every interface: the machine's name too
+            names.add(socket.gethostname().lower())
+        names = frozenset(names)
+        handler = type("Handler", (_Handler,), {"root": self.root, "host_names": names,
+                                                "timeout": idle_timeout_s})
         server_cls = _Server
         if ":" in host:
             server_cls = type("Server6", (_Server,), {"address_family": socket.AF_INET6})
@@ -198,13 +303,16 @@ def bundle_dir(run_dir: str | os.PathLike) -> Path:
                       f"with 'fleetsim replay {run_dir}'")
 
 
-def open_server(root: Path, host: str, port: int | None) -> ReplayServer:
-    """A server on ``port``, or on :data:`DEFAULT_PORT` (any free port if it is taken)."""
+def open_server(root: Path, host: str, port: int | None, *,
+                default_port: int = DEFAULT_PORT) -> ReplayServer:
+    """A server on ``port``; without one, on ``default_port`` or, if it is taken, the
+    next free port among the :data:`PORT_TRIES` after it, else any free port."""
     if port is not None:
         return ReplayServer(root, host, port)
-    try:
-        return ReplayServer(root, host, DEFAULT_PORT)
-    except OSError as exc:
-        if exc.errno != errno.EADDRINUSE:
-            raise
-        return ReplayServer(root, host, 0)
+    for candidate in range(default_port, min(default_port + PORT_TRIES + 1, 65536)):
+        try:
+            return ReplayServer(root, host, candidate)
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                raise
+    return ReplayServer(root, host, 0)

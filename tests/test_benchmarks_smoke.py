@@ -1,0 +1,82 @@
+"""Every script in benchmarks/ runs in its ``--smoke`` mode (tiny sizes, seconds) and
+prints its figures, so a change elsewhere in fleetsim cannot leave a benchmark broken
+until someone next measures with it.
+
+A benchmark that needs an optional part (Chromium and Playwright for the viewer,
+pybullet for the physics) is skipped without it, except in CI (``CI=true``), where
+a missing part is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = sorted((ROOT / "benchmarks").glob("*.py"))
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = Path("/usr/bin/chromium")
+
+NUM = r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?"
+#: Per benchmark: what it needs, and lines its smoke run must print (regular
+#: expressions, one per figure line; the sizes are the smoke mode's).
+EXPECTED: dict[str, tuple[list[str], list[str]]] = {
+    "engine_scale": ([], [
+        rf"^separation +off: 100 drones x 0\.167 h, simulate {NUM} s .* vehicle-s per wall s",
+        rf"^separation conflicts: .* {NUM} losses, {NUM} conflicts; leg pairs checked {NUM}",
+        rf"^logistics: city_delivery, 40 drones x 0\.25 h, policy nearest_dispatch: simulate "
+        rf"{NUM} s .* {NUM} orders, {NUM} delivered",
+        rf"^ +80 +0\.167( +{NUM}){{12}}$",
+        rf"^ +80 +0\.167( +{NUM}){{12}}  \+ oversight & comms$",
+        rf"^ +8 +0\.333( +{NUM}){{12}}$",
+        rf"^80 x 0\.167 h with oversight and comms on: {NUM} s vs {NUM} s off",
+    ]),
+    "fidelity_steps": (["pybullet"], [
+        r"^vehicles +steps +wall s +steps/s +veh-steps/s +x real time$",
+        rf"^ +2 +\d+ +{NUM} +{NUM} +{NUM} +{NUM}$",
+    ]),
+    "viewer_fps": (["playwright", "chromium"], [
+        rf"^ +40 vehicles +\d+ legs +bundle +{NUM} MB \(built {NUM} s, written {NUM} s\) +"
+        rf"{NUM} fps +{NUM} ms/frame in the viewer",
+    ]),
+}
+
+
+def test_every_benchmark_has_a_smoke_check():
+    assert sorted(p.stem for p in BENCHMARKS) == sorted(EXPECTED), (
+        "add the new benchmark's --smoke figures to EXPECTED")
+
+
+def missing(needs: list[str]) -> list[str]:
+    out = []
+    for need in needs:
+        if need == "chromium":
+            if not CHROMIUM.exists():
+                out.append(str(CHROMIUM))
+        elif importlib.util.find_spec(need) is None:
+            out.append(need)
+    return out
+
+
+@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.stem)
+def test_benchmark_smoke_run_prints_its_figures(script, tmp_path):
+    needs, patterns = EXPECTED[script.stem]
+    lacking = missing(needs)
+    if lacking:
+        message = f"{script.name} needs {', '.join(lacking)}"
+        if IN_CI:
+            pytest.fail(message + " -- required in CI", pytrace=False)
+        pytest.skip(message)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    res = subprocess.run([sys.executable, str(script), "--smoke"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr[-3000:]
+    for pattern in patterns:
+        assert re.search(pattern, res.stdout, re.MULTILINE), (pattern, res.stdout)
+    assert list(tmp_path.iterdir()) == []  # nothing left behind in the working folder

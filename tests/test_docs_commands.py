@@ -1,0 +1,262 @@
+"""Every shell command in README.md and viz/README.md works as written.
+
+The commands are taken from the fenced code blocks (```sh, ```bash, ```shell,
+```console and unlabelled blocks whose lines start with a known program) and run,
+in a copy of the repository (so that nothing lands in the checkout), with a
+``.venv`` whose ``python``/``python3``/``fleetsim`` are this interpreter and its
+``fleetsim``; ``dev.py``'s set-up step finds that environment installed and skips.
+A non-zero exit fails.
+
+A command runs as written unless :data:`SHORTENED` says otherwise: there, a long
+command (a full-size run, a sweep) maps to the shortened form that stands for it,
+and the command-line synopsis maps to concrete commands that use every option it
+shows. A README command that is in neither fails (a new command cannot slip past
+the test); so does a :data:`SHORTENED` entry that the READMEs no longer contain.
+``fleetsim view`` runs until it prints its URL, which is fetched, then gets SIGINT
+and must exit 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import select
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ["README.md", "viz/README.md"]
+#: What starts a command line in an unlabelled block.
+PROGRAMS = ("fleetsim", "python3", "python", ".venv/bin/", "pip", "bash", "sh", "./")
+TIMEOUT_S = 120
+
+#: A tiny experiment for the sweep and compare synopsis lines (2 configurations x 2
+#: seeds of a 1-minute search_and_rescue).
+TINY_EXPERIMENT = """\
+experiment: docs_tiny
+scenario: scenarios/search_and_rescue.yaml
+set: ["run.duration_s=60"]
+factors:
+  speed: {path: "fleet.types[0].cruise_speed_mps", levels: [10, 14]}
+replications: 2
+"""
+
+#: Runs that several commands read, made once per session when first needed.
+PREREQUISITES = {
+    # a one-minute run with its replay bundle: short enough to re-fly in physics
+    "runs/brief": ["fleetsim run scenarios/search_and_rescue.yaml --out runs/brief "
+                   "--set run.duration_s=60 -q"],
+    "sweeps/tiny": ["fleetsim sweep docs_tiny.yaml --out sweeps/tiny --workers 2 --replay -q"],
+}
+
+
+@dataclass(frozen=True)
+class Short:
+    """The commands that stand for a README command, and the runs they read."""
+    commands: tuple[str, ...]
+    needs: tuple[str, ...] = ()
+    why: str = ""
+
+
+#: README command (as written, comment removed) -> what runs instead. A value of
+#: ``None`` with a reason: not run.
+SHORTENED: dict[str, Short | str] = {
+    "python3 dev.py test":
+        "it runs this very test suite (it would recurse); the suite is what runs this test",
+    ".venv/bin/python scripts/oversight_tradeoff.py": Short(
+        (".venv/bin/python scripts/oversight_tradeoff.py --operators 1 --rule-sets strict",),
+        why="24 runs; one operator count under one rule set (2 runs) exercises the script"),
+    # The command-line synopsis: each line by concrete commands with all its options.
+    "fleetsim run SCENARIO [--out DIR] [--seed N] [--set PATH=VALUE ...] [--no-replay] [-q]":
+        Short(("fleetsim run scenarios/search_and_rescue.yaml --out runs/synopsis --seed 3 "
+               "--set run.duration_s=120 --set policy.name=random_search --no-replay -q",
+               "fleetsim run scenarios/search_and_rescue.yaml --set run.duration_s=60",)),
+    "fleetsim validate SCENARIO [--set PATH=VALUE ...]":
+        Short(("fleetsim validate scenarios/wildfire_watch.yaml",
+               "fleetsim validate scenarios/search_and_rescue.yaml --set policy.name=random_search "
+               "--set policy.params={}",)),
+    "fleetsim metrics RUN_DIR": Short(("fleetsim metrics runs/brief",), ("runs/brief",)),
+    "fleetsim policies": Short(("fleetsim policies",)),
+    "fleetsim view RUN_DIR [--port N] [--host 127.0.0.1] [--no-browser]":
+        Short(("fleetsim view runs/brief --no-browser",
+               "fleetsim view runs/brief --port 0 --host 127.0.0.1 --no-browser"),
+              ("runs/brief",)),
+    "fleetsim replay RUN_DIR": Short(("fleetsim replay runs/brief",), ("runs/brief",)),
+    "fleetsim sweep EXPERIMENT [--out DIR] [--workers N] [--scheduler tcp://HOST:PORT] "
+    "[--retry-errors] [--replay] [-q]":
+        Short(("fleetsim sweep docs_tiny.yaml --out sweeps/tiny --retry-errors",),
+              ("sweeps/tiny",),  # made with --workers 2 --replay -q
+              why="--scheduler needs a running Dask cluster; not exercised here"),
+    "fleetsim compare SWEEP_DIR [--baseline FACTOR=LEVEL ...] [--metrics M ...] "
+    "[--confidence 0.95] [--no-report]":
+        Short(("fleetsim compare sweeps/tiny --baseline speed=10 --metrics coverage.fraction "
+               "fleet.distance_m --confidence 0.9",
+               "fleetsim compare sweeps/tiny --no-report"), ("sweeps/tiny",)),
+    "fleetsim fidelity RUN_DIR [--vehicles N | --vehicle ID ...] [--out DIR] [--seed N] "
+    "[--wind X,Y,Z] [--gusts SD] [--calibrate]":
+        Short(("fleetsim fidelity runs/brief --vehicles 1 --out fidelity --seed 1 --wind 2,0,0 "
+               "--gusts 0.5 --calibrate",), ("runs/brief",),
+              why="re-flying in 240 Hz physics: the one-minute run; --vehicle ID is the "
+                  "other half of an exclusive choice"),
+}
+
+
+# ------------------------------------------------------------------ reading the docs
+
+def strip_comment(line: str) -> str:
+    """The line without a trailing shell comment (`` # ...``)."""
+    return re.sub(r"\s+#.*$", "", line).strip()
+
+
+def doc_commands() -> list[tuple[str, int, str]]:
+    """(file, line, command) for every command in the docs' fenced blocks."""
+    found = []
+    for name in DOCS:
+        text = (ROOT / name).read_text()
+        for m in re.finditer(r"^```([\w-]*)[^\n]*\n(.*?)^```", text, re.S | re.M):
+            lang = m.group(1).lower()
+            if lang not in ("", "sh", "bash", "shell", "console"):
+                continue
+            first = text[:m.start()].count("\n") + 2
+            for i, raw in enumerate(m.group(2).splitlines()):
+                line = raw.strip()
+                if lang == "console":
+                    if not line.startswith("$ "):
+                        continue  # output
+                    line = line[2:]
+                command = strip_comment(line)
+                if not command or line.startswith("#"):
+                    continue
+                if lang == "" and not command.startswith(PROGRAMS):
+                    continue  # an unlabelled block of something else
+                found.append((name, first + i, command))
+    return found
+
+
+COMMANDS = doc_commands()
+
+
+def test_the_docs_have_commands_and_the_table_has_no_stale_entries():
+    assert {c for _, _, c in COMMANDS} >= {"python3 dev.py demo", "fleetsim policies"}
+    stale = sorted(set(SHORTENED) - {c for _, _, c in COMMANDS})
+    assert not stale, f"SHORTENED names commands no longer in the docs: {stale}"
+
+
+def test_the_synopsis_shows_only_options_the_parser_has():
+    from fleetsim.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict))
+    for name, line, command in COMMANDS:
+        words = command.split()
+        if words[0] != "fleetsim":
+            continue
+        sub = subparsers.choices.get(words[1])
+        assert sub is not None, f"{name}:{line}: no subcommand {words[1]!r}"
+        known = {s for a in sub._actions for s in a.option_strings}
+        shown = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", " ".join(words[2:])))
+        assert shown <= known, f"{name}:{line}: {sorted(shown - known)} unknown to the parser"
+
+
+# ------------------------------------------------------------------ running them
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A copy of the repository with a ``.venv`` that is this interpreter; the
+    environment to run commands in."""
+    work = tmp_path_factory.mktemp("docs") / "fleetsim"
+    shutil.copytree(ROOT, work, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "runs", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache",
+        "test-artifacts", "build"))
+    venv = work.parent / "venv"
+    (venv / "bin").mkdir(parents=True)
+    real_bin = Path(sys.executable).parent
+    fleetsim = shutil.which("fleetsim", path=str(real_bin))
+    wrappers = {"python": f'exec "{sys.executable}" "$@"',
+                "python3": f'exec "{sys.executable}" "$@"',
+                "fleetsim": (f'exec "{fleetsim}" "$@"' if fleetsim else
+                             f'exec "{sys.executable}" -m fleetsim.cli "$@"')}
+    for prog, body in wrappers.items():
+        path = venv / "bin" / prog
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+    # dev.py's set-up: this environment counts as installed for this pyproject.toml
+    digest = hashlib.sha256((work / "pyproject.toml").read_bytes()).hexdigest()
+    for extras in ("base", "test"):
+        (venv / f".installed-{extras}").write_text(digest)
+    (work / ".venv").symlink_to(venv)
+    (work / "docs_tiny.yaml").write_text(TINY_EXPERIMENT)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+           "PYTHONPATH": str(work), "FLEETSIM_VENV": str(venv)}
+    env.pop("FORCE_COLOR", None)
+    return work, env
+
+
+_made: set[str] = set()
+
+
+def run_command(command: str, work: Path, env: dict[str, str]) -> None:
+    argv = shlex.split(command)
+    if argv[:2] == ["fleetsim", "view"]:
+        return run_view(argv, work, env)
+    try:
+        res = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True,
+                             timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{command!r} ran over {TIMEOUT_S} s: give it a shortened form in "
+                    "SHORTENED", pytrace=False)
+    assert res.returncode == 0, f"{command!r} exited {res.returncode}:\n{res.stderr[-3000:]}"
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+
+
+def run_view(argv: list[str], work: Path, env: dict[str, str]) -> None:
+    """Start ``fleetsim view``, fetch the URL it prints, stop it with SIGINT."""
+    proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        url = proc.stdout.readline().strip() if ready else ""
+        assert url.startswith("http://"), f"{' '.join(argv)}: no URL printed ({url!r})"
+        with urllib.request.urlopen(url, timeout=10) as res:
+            assert res.status == 200 and b"<canvas" in res.read()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    err = proc.stderr.read()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("where, command", [(f"{n}:{ln}", c) for n, ln, c in COMMANDS],
+                         ids=[f"{n}:{ln}" for n, ln, _ in COMMANDS])
+def test_documented_command_runs(where, command, workspace):
+    work, env = workspace
+    entry = SHORTENED.get(command)
+    if isinstance(entry, str):
+        pytest.skip(f"{where}: {entry}")
+    t0 = time.perf_counter()
+    if entry is None:
+        run_command(command, work, env)  # as written
+    else:
+        for need in entry.needs:
+            if need not in _made:
+                for prep in PREREQUISITES[need]:
+                    run_command(prep, work, env)
+                _made.add(need)
+        for concrete in entry.commands:
+            run_command(concrete, work, env)
+    # every command of the docs together is to stay near 2 minutes on 2 cores
+    assert time.perf_counter() - t0 < TIMEOUT_S
