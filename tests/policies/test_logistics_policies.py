@@ -15,6 +15,7 @@ import policies.vrp_planner as vrp_planner
 from fleetsim.checker import LOGISTICS_CHECK_SCENARIO, check_policy
 from fleetsim.engine import Simulation
 from fleetsim.logistics.solvers import VRPSolution, assign_min_time
+from fleetsim.metrics import compute_metrics
 from fleetsim.policy import LOGISTICS_POLICIES, policy_class
 from fleetsim.scenario import load_scenario_text
 
@@ -266,3 +267,61 @@ def test_vrp_planner_falls_back_to_single_order_plans(monkeypatch):
         assert seq, v
         assert [kind for _, kind, _ in seq] == ["pickup", "delivered"] * (len(seq) // 2)
         assert [k for _, _, k in seq][::2] == [k for _, _, k in seq][1::2]
+
+
+#: Corners of a 1 km square of junctions, counter-clockwise from the depot's east.
+TW_DEPOT = (1000.0, 1000.0)
+TW_DESTS = [(2000.0, 1000.0), (2000.0, 2000.0), (1000.0, 2000.0)]
+TW_SPEED, TW_SERVICE_S = 10.0, 120.0  # the road's speed limit (the van could do 12)
+
+
+def vrp_window_scenario(latest_far_s: float):
+    """One van at a corner of the square; the opposite corner (order 1) has a deadline."""
+    orders = "\n".join(
+        f"    - {{id: o{k}, origin: depot, destination: [{x}, {y}], weight_kg: 5, "
+        f"created_s: 0{f', latest_s: {latest_far_s}' if k == 1 else ''}}}"
+        for k, (x, y) in enumerate(TW_DESTS))
+    return load_scenario_text(f"""
+name: vrp_windows
+run: {{duration_s: 2400, seed: 7}}
+world:
+  terrain: {{source: flat, size_m: [4000, 4000], spacing_m: 100}}
+  roads: {{source: grid, spacing_m: 500, speed_limit_mps: {TW_SPEED}}}
+  sites:
+    - {{id: depot, kind: depot, position: [{TW_DEPOT[0]}, {TW_DEPOT[1]}], pads: 1,
+       loading_bays: 1, loading_time_s: 0}}
+fleet:
+  types:
+    - {{id: van, kind: wheeled, count: 1, base: depot, cruise_speed_mps: 12,
+       battery_wh: 50000, cruise_power_w: 5000, recharge_time_s: 600, payload_kg: 100}}
+logistics:
+  service_time_s: {TW_SERVICE_S}
+  orders:
+{orders}
+policy: {{name: vrp_planner}}
+""")
+
+
+def test_vrp_planner_meets_a_deadline_in_seconds_that_the_shortest_route_misses():
+    """The shortest tour (6 km less 2 km) goes round the square, reaching the far
+    corner second: 1000 m / 10 m/s + 120 s hand-over + 1000 m / 10 m/s = 320 s, handed
+    over at 440 s. Its deadline, 380 s, is met only by driving there first (2000 m of
+    road in 200 s, handed over at 320 s). Time windows built from distances (metres
+    read as seconds) or that ignore the hand-over let the planner take the short tour
+    and deliver late."""
+    run = Simulation(vrp_window_scenario(380.0)).run()
+    delivered = events(run, "delivered")
+    assert [k for _, _, k in delivered][0] == 1
+    # Exact times from distance / speed and the hand-over: far corner, then one side
+    # of the square to the next corner, then across the square (2 km) to the last.
+    assert [t for t, _, _ in delivered] == [
+        2000.0 / TW_SPEED + TW_SERVICE_S,
+        2000.0 / TW_SPEED + TW_SERVICE_S + 1000.0 / TW_SPEED + TW_SERVICE_S,
+        2000.0 / TW_SPEED + 2 * TW_SERVICE_S + 1000.0 / TW_SPEED + 2000.0 / TW_SPEED
+        + TW_SERVICE_S,
+    ]
+    assert compute_metrics(run)["logistics.on_time_rate"] == 1.0
+    # Without the deadline the planner takes the shortest tour (far corner second).
+    free = events(Simulation(vrp_window_scenario(5000.0)).run(), "delivered")
+    assert [k for _, _, k in free][1] == 1
+    assert free[1][0] == 2 * 1000.0 / TW_SPEED + 2 * TW_SERVICE_S
