@@ -8,8 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from needs import require
 
-pytest.importorskip("pybullet")
+require("pybullet", "the fidelity tests fly the multirotor model in pybullet")
 
 from fleetsim.fidelity import (  # noqa: E402
     Controller,

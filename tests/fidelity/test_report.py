@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from needs import require
 
-pytest.importorskip("pybullet")
+require("pybullet", "the fidelity tests fly the multirotor model in pybullet")
 
 from fleetsim.cli import main  # noqa: E402
 from fleetsim.engine import Simulation  # noqa: E402
