@@ -275,11 +275,12 @@ TW_DESTS = [(2000.0, 1000.0), (2000.0, 2000.0), (1000.0, 2000.0)]
 TW_SPEED, TW_SERVICE_S = 10.0, 120.0  # the road's speed limit (the van could do 12)
 
 
-def vrp_window_scenario(latest_far_s: float):
-    """One van at a corner of the square; the opposite corner (order 1) has a deadline."""
+def vrp_window_scenario(latest_far_s: float, created_s: float = 0.0):
+    """One van at a corner of the square; the opposite corner (order 1) has a deadline.
+    All orders are created at ``created_s``."""
     orders = "\n".join(
         f"    - {{id: o{k}, origin: depot, destination: [{x}, {y}], weight_kg: 5, "
-        f"created_s: 0{f', latest_s: {latest_far_s}' if k == 1 else ''}}}"
+        f"created_s: {created_s}{f', latest_s: {latest_far_s}' if k == 1 else ''}}}"
         for k, (x, y) in enumerate(TW_DESTS))
     return load_scenario_text(f"""
 name: vrp_windows
@@ -302,19 +303,21 @@ policy: {{name: vrp_planner}}
 """)
 
 
-def test_vrp_planner_meets_a_deadline_in_seconds_that_the_shortest_route_misses():
+@pytest.mark.parametrize("t0", [0.0, 600.0])
+def test_vrp_planner_meets_a_deadline_in_seconds_that_the_shortest_route_misses(t0):
     """The shortest tour (6 km less 2 km) goes round the square, reaching the far
     corner second: 1000 m / 10 m/s + 120 s hand-over + 1000 m / 10 m/s = 320 s, handed
     over at 440 s. Its deadline, 380 s, is met only by driving there first (2000 m of
     road in 200 s, handed over at 320 s). Time windows built from distances (metres
     read as seconds) or that ignore the hand-over let the planner take the short tour
-    and deliver late."""
-    run = Simulation(vrp_window_scenario(380.0)).run()
+    and deliver late. With the orders created at t0 = 600 s (planned at the periodic
+    decision then, period 300 s) every time shifts by t0: windows count from now."""
+    run = Simulation(vrp_window_scenario(t0 + 380.0, created_s=t0)).run()
     delivered = events(run, "delivered")
     assert [k for _, _, k in delivered][0] == 1
     # Exact times from distance / speed and the hand-over: far corner, then one side
     # of the square to the next corner, then across the square (2 km) to the last.
-    assert [t for t, _, _ in delivered] == [
+    assert [t - t0 for t, _, _ in delivered] == [
         2000.0 / TW_SPEED + TW_SERVICE_S,
         2000.0 / TW_SPEED + TW_SERVICE_S + 1000.0 / TW_SPEED + TW_SERVICE_S,
         2000.0 / TW_SPEED + 2 * TW_SERVICE_S + 1000.0 / TW_SPEED + 2000.0 / TW_SPEED
@@ -322,6 +325,7 @@ def test_vrp_planner_meets_a_deadline_in_seconds_that_the_shortest_route_misses(
     ]
     assert compute_metrics(run)["logistics.on_time_rate"] == 1.0
     # Without the deadline the planner takes the shortest tour (far corner second).
-    free = events(Simulation(vrp_window_scenario(5000.0)).run(), "delivered")
+    free = events(Simulation(vrp_window_scenario(t0 + 5000.0, created_s=t0)).run(),
+                  "delivered")
     assert [k for _, _, k in free][1] == 1
-    assert free[1][0] == 2 * 1000.0 / TW_SPEED + 2 * TW_SERVICE_S
+    assert free[1][0] - t0 == 2 * 1000.0 / TW_SPEED + 2 * TW_SERVICE_S
