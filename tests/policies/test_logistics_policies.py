@@ -329,3 +329,49 @@ def test_vrp_planner_meets_a_deadline_in_seconds_that_the_shortest_route_misses(
                   "delivered")
     assert [k for _, _, k in free][1] == 1
     assert free[1][0] - t0 == 2 * 1000.0 / TW_SPEED + 2 * TW_SERVICE_S
+
+
+def drone_window_scenario(latest_far_s: float):
+    """One drone at a corner of a 200 m square; the far corner (order 1) has a deadline."""
+    dests = [(1200.0, 1000.0), (1200.0, 1200.0), (1000.0, 1200.0)]
+    orders = "\n".join(
+        f"    - {{id: o{k}, origin: depot, destination: [{x}, {y}], weight_kg: 1, "
+        f"created_s: 0{f', latest_s: {latest_far_s}' if k == 1 else ''}}}"
+        for k, (x, y) in enumerate(dests))
+    return load_scenario_text(f"""
+name: vrp_drone_windows
+run: {{duration_s: 600, seed: 7}}
+world:
+  terrain: {{source: flat, size_m: [4000, 4000], spacing_m: 100}}
+  sites:
+    - {{id: depot, kind: depot, position: [1000, 1000], pads: 1, loading_bays: 1,
+       loading_time_s: 0}}
+fleet:
+  types:
+    - {{id: drone, kind: multirotor, count: 1, base: depot, cruise_speed_mps: 10,
+       climb_rate_mps: 2, cruise_altitude_agl_m: 100, battery_wh: 5000, hover_power_w: 300,
+       cruise_power_w: 250, recharge_time_s: 600, payload_kg: 5,
+       sensor: {{footprint_radius_m: 10}}}}
+logistics:
+  service_time_s: 30
+  orders:
+{orders}
+policy: {{name: vrp_planner}}
+""")
+
+
+def test_vrp_planner_counts_the_climb_in_a_drones_travel_time():
+    """A drone climbs 100 m at 2 m/s (50 s) before cruising at 10 m/s, and hands over
+    hovering (30 s). The planner's travel times are 1.2 x the straight line at cruise
+    plus the climb: to the far corner directly 1.2 x 28.3 + 50 = 84 s, or round the
+    square 1.2 x 20 + 50 + 30 + 1.2 x 20 = 128 s. A 130 s deadline (a window of 100 s
+    for the start of the hand-over) thus needs the far corner first; without the climb
+    the short tour (78 s) would seem to fit and the drone would hand over at 150 s."""
+    run = Simulation(drone_window_scenario(130.0)).run()
+    delivered = events(run, "delivered")
+    assert [k for _, _, k in delivered][0] == 1
+    diag = 200.0 * math.sqrt(2.0) / 10.0
+    assert [t for t, _, _ in delivered] == pytest.approx(
+        [50.0 + diag + 30.0, 50.0 + diag + 30.0 + 20.0 + 30.0,
+         50.0 + diag + 30.0 + 20.0 + 30.0 + diag + 30.0], abs=1e-9)
+    assert compute_metrics(run)["logistics.on_time_rate"] == 1.0
