@@ -17,7 +17,8 @@ carry; the larger ones get the heavy orders and the rest):
   sea: the network's travel times at the vehicle's speed and speed limits), and
   the hand-over (``logistics.service_time_s``) at every stop;
 - time windows from each order's ``latest_s``: ``max(0, latest - now - loading
-  time)`` (no limit without a deadline). An order that cannot be on time even
+  time - hand-over)``, as an order is delivered at the end of its hand-over (no
+  limit without a deadline). An order that cannot be on time even
   driven straight there gets no limit: late is better than never;
 - capacity in grams from the payload (order weights rounded up, payloads down,
   so the engine never finds a vehicle overloaded);
@@ -264,7 +265,9 @@ class VRPPlanner(Policy):
         latest = ov.latest_s[orders]
         loading = cap.loading_s[int(ov.origin[orders[0]])]
         for i in np.flatnonzero(np.isfinite(latest)).tolist():
-            late = max(0, math.floor(float(latest[i]) - now_s - loading))
+            # The window bounds the start of the hand-over; the order is delivered
+            # (and judged on time) at its end.
+            late = max(0, math.floor(float(latest[i]) - now_s - loading - cap.service_s))
             if late >= duration[0, i + 1]:  # else it will be late anyway: no limit
                 tw_late[i + 1] = late
         prizes = np.zeros(m, dtype=np.int64)

@@ -100,6 +100,18 @@ def test_tangent_pass_touches_the_closed_disc_once():
     assert (t_in[0], t_out[0]) == (5.0, 5.0)
 
 
+def test_a_leg_starting_exactly_on_the_circle_is_inside_until_it_leaves():
+    """Target exactly r = 20 ahead of (or behind) the start: c = |d|^2 - r^2 is exactly 0,
+    one root is s = 0 and the other 2 r / L. Ahead, the leg is inside for 2 r / v = 4 s
+    (not an instant); behind, it only touches the circle at its start."""
+    t_in, t_out = disc_intervals(10.0, 20.0, [[0.0, 0.0], [0.0, 0.0]],
+                                 [[100.0, 0.0], [100.0, 0.0]], [[20.0, 0.0], [-20.0, 0.0]],
+                                 20.0)
+    assert (t_in.tolist(), t_out.tolist()) == ([10.0, 10.0], [14.0, 10.0])
+    s_lo, s_hi = fractions_within([1e4, 1e4], [-2000.0, 2000.0], [0.0, 0.0])
+    assert (s_lo.tolist(), s_hi.tolist()) == ([0.0, 0.0], [0.4, 0.0])
+
+
 def test_fractions_within_the_quadratic():
     # (s - 0.25)(s - 0.5) = s^2 - 0.75 s + 0.125: a = 1, b = -0.375, c = 0.125.
     s_lo, s_hi = fractions_within([1.0, 1.0, 0.0, 0.0, 1.0], [-0.375, 0.0, 0.0, 0.0, 1.0],

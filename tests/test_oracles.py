@@ -161,6 +161,42 @@ def test_lawnmower_with_sweep_width_at_least_the_spacing_covers_everything(radiu
     assert times[-1] - times[0] == pytest.approx(length / 20.0, rel=1e-12)
 
 
+@pytest.mark.parametrize("sensor, spacing, tracks_y", [
+    ("{footprint_radius_m: 50}", 100.0, [50, 150, 250, 350]),  # definite range: W = 2 r
+    ("{footprint_radius_m: 120, detection: {model: inverse_cube, sweep_width_m: 80}}", 80.0,
+     [40, 120, 200, 280, 360]),
+])
+def test_lawnmower_spaces_its_tracks_one_sweep_width_apart_by_default(sensor, spacing,
+                                                                      tracks_y):
+    """Without ``spacing_m`` the lawnmower's track spacing is the sensor's sweep width
+    W (2 r for a definite-range sensor, the model's W otherwise): it flies exactly the
+    planner's sweep at that spacing."""
+    text = f"""
+schema_version: 1
+name: mow_default
+run: {{duration_s: 600, seed: 5, monitor_window_s: 60}}
+world:
+  terrain: {{source: flat, size_m: [1200, 1200], spacing_m: 50}}
+  sites: [{{id: base, kind: base, position: [0, 0]}}]
+fleet:
+  types:
+    - {{id: quad, kind: multirotor, count: 1, base: base, cruise_speed_mps: 20,
+       climb_rate_mps: 5, cruise_altitude_agl_m: 50, battery_wh: 1.0e6, hover_power_w: 100,
+       cruise_power_w: 100, recharge_time_s: 10, sensor: {sensor}}}
+missions:
+  - {{id: area, kind: search, area: {{rect: [0, 0, 1000, 400]}}}}
+policy: {{name: lawnmower, params: {{max_leg_m: null}}}}
+"""
+    run = Simulation(load_scenario_text(text)).run()
+    ev = run.events
+    arrive = ev["kind"] == "arrive"
+    xy = np.column_stack([ev["x_m"][arrive], ev["y_m"][arrive]])
+    expected = boustrophedon(shapely.box(0, 0, 1000, 400), spacing, start_xy=(0.0, 0.0))
+    assert xy == pytest.approx(expected)
+    # Tracks along the long side, W / 2 in from the edges, W apart.
+    assert np.unique(xy[:, 1]).tolist() == pytest.approx(tracks_y)
+
+
 def test_lawnmower_with_narrow_sweep_width_detects_w_over_s():
     """Parallel sweep at spacing S = 100 m with W = 2r = 40 m: POD = W/S = 0.4.
 

@@ -132,6 +132,30 @@ def test_tactical_hold_gives_way_and_returns_to_its_route():
     assert m["safety.deconfliction_extra_m"] == pytest.approx(float(dodge["value"][0]))
 
 
+def test_tactical_hold_lasts_until_the_other_has_gone_past_the_holding_point():
+    """Head-on at 15 m/s each (the loss would start at 20 + 2950 / 30 = 118.33 s):
+    vehicle 1 gives way at the first monitor pass within the 60 s lookahead, t = 60 s,
+    where it is (x = 3500 - 15 x 40 = 2900). Vehicle 0's track passes over that point,
+    so vehicle 1 climbs out of its band (2 x 15 + 5 = 35 m, 7 s at 5 m/s) and holds
+    until vehicle 0 is last within 50 m of the point, at 20 + (2900 + 50 - 500) / 15 =
+    183.33 s, plus one monitor window (10 s) -- not merely until vehicle 0 reaches it."""
+    sep = ("{minima: {air: {horizontal_m: 50, vertical_m: 15}}, lookahead_s: 60, "
+           "tactical: hold}")
+    sc = scenario([(500, 2000), (3500, 2000)], separation=sep)
+    run = Simulation(sc, policy=Script({0: [GoTo(3500, 2000)], 1: [GoTo(500, 2000)]})).run()
+    assert los(run) == []
+    dodge = run.events_of("deconflict")
+    assert dodge["time_s"].tolist() == [60.0]
+    assert (dodge["x_m"][0], dodge["y_m"][0], dodge["z_m"][0]) == (2900.0, 2000.0, 100.0)
+    legs = run.legs
+    mine = np.flatnonzero(legs["vehicle"] == 1)
+    rows = [(str(legs["kind"][i]), round(float(legs["t0_s"][i]), 6),
+             round(float(legs["t1_s"][i]), 6), float(legs["z1_m"][i])) for i in mine[1:4]]
+    clear = 20.0 + (2900.0 + 50.0 - 500.0) / 15.0
+    assert rows == [("move", 20.0, 60.0, 100.0), ("move", 60.0, 67.0, 135.0),
+                    ("hold", 67.0, round(clear + 10.0 + 7.0, 6), 135.0)]
+
+
 def traffic(n_per_base: int, seed: int):
     rng = np.random.default_rng(seed)
     bases = [(800, 800), (3200, 800), (800, 3200), (3200, 3200)]

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from needs import require
 from scipy import stats
 
 from fleetsim.cli import EXIT_INPUT, EXIT_OK, main
@@ -140,7 +141,7 @@ def test_summary_matches_numpy(sar):
 
 
 def test_summary_accepts_a_pandas_frame_and_the_csv(sar):
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas", "summaries of pandas frames")
     sw = read_sweep(sar)
     a = summarize(sw.table, sw.experiment, ["coverage.fraction"])
     b = summarize(pd.read_parquet(sar / "results.parquet"), sw.experiment, ["coverage.fraction"])

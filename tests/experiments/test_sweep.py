@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from needs import require
 
 from fleetsim.cli import EXIT_INPUT, main
 from fleetsim.errors import FleetsimError, ScenarioError
@@ -454,7 +455,7 @@ def test_failing_runs_are_recorded_and_the_rest_complete(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Port .* is already in use")
 def test_dask_cluster_gives_the_same_bytes(reference, tmp_path):
-    distributed = pytest.importorskip("distributed")
+    distributed = require("distributed", "sweeps on a Dask cluster")
     path, ref_out = reference
     out = tmp_path / "out"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

@@ -162,6 +162,26 @@ def test_time_window_forces_a_different_order():
     assert timed.cost == 10 + 14 + 20 + 10
 
 
+def test_time_windows_are_checked_against_the_duration_matrix_not_the_distance():
+    """The diamond in metres (x 100) driven at 10 m/s: durations are a tenth of the
+    distances. B's window (100 s) is met only by driving to it first (1000 m in
+    100 s), A's (300 s) only second (100 s + 1414 m / 10 m/s = 241 s). Read against
+    the distances (1000 > 100) no route could serve B in time: the solver must take
+    windows in seconds from ``duration`` and the cost in metres from ``distance``."""
+    metres = _problem([(100 * x, 100 * y) for x, y in _DIAMOND], [0, 1, 1, 1], [10],
+                      tw_late=[NO_LIMIT, 300, 100, NO_LIMIT])
+    duration = np.rint(metres.distance / 10.0).astype(np.int64)
+    assert not np.array_equal(duration, metres.distance)
+    problem = VRPProblem(**{**vars(metres), "duration": duration})
+    timed = solve_vrp(problem, max_iterations=50)
+    assert timed.feasible
+    assert timed.routes == ((2, 1, 3),)
+    assert timed.cost == 1000 + 1414 + 2000 + 1000
+    # A window one second short of B's direct travel time cannot be met.
+    tight = VRPProblem(**{**vars(problem), "tw_late": np.array([NO_LIMIT, 300, 99, NO_LIMIT])})
+    assert not solve_vrp(tight, max_iterations=20, no_improvement=10).feasible
+
+
 def test_vehicle_start_time_counts_against_windows():
     tw_late = [NO_LIMIT, 30, 10, NO_LIMIT]
     problem = _problem(_DIAMOND, [0, 1, 1, 1], [10], tw_late=tw_late)

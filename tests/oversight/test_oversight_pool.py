@@ -107,6 +107,39 @@ def test_deadline_withdraws_at_exact_time() -> None:
     assert wait_stats(rec)["n"] == 3
 
 
+def test_an_operator_freed_at_the_exact_deadline_does_not_start_the_item() -> None:
+    """The pool's rule: an item must *start* strictly before created + deadline.
+
+    Here the tie is decided by the dispatch alone, not by which event runs first: the
+    operator's service of A ends at t = 10 by a timer set at t = 0, before B (deadline
+    at 4 + 6 = 10) had its deadline timer, so the freed operator looks at B before B's
+    deadline fires. B must time out at 10 unserved, and C (no deadline) start then."""
+    env, pool = make_pool()
+    out: dict[int, object] = {}
+    submit_at(env, pool, 0.0, item(0, 10.0), out)                      # A: [0, 10]
+    submit_at(env, pool, 4.0, item(1, 5.0, deadline_s=6.0), out)       # B: deadline 10
+    submit_at(env, pool, 5.0, item(2, 5.0), out)                       # C: [10, 15]
+    env.run()
+    b = out[1]
+    assert (b.decision, b.operators, b.start_s, b.end_s, b.waited_s) == (
+        "timed_out", (), None, 10.0, 6.0)
+    assert (out[2].decision, out[2].start_s, out[2].end_s) == ("approved", 10.0, 15.0)
+    assert pool.records()["busy_start_s"].tolist() == [0.0, 10.0]
+
+
+def test_an_operator_coming_on_duty_at_the_exact_deadline_does_not_start_the_item() -> None:
+    """Nobody is on duty before t = 20 (the shift's timer is set when the pool is
+    made); an item raised at 5 with a 15 s deadline times out at 20 instead of being
+    started by the operator arriving then. One with a 16 s deadline starts at 20."""
+    env, pool = make_pool(shifts=[(20.0, 100.0, 1)])
+    out: dict[int, object] = {}
+    submit_at(env, pool, 5.0, item(0, 5.0, deadline_s=15.0), out)
+    submit_at(env, pool, 5.0, item(1, 5.0, deadline_s=16.0), out)
+    env.run()
+    assert (out[0].decision, out[0].start_s, out[0].end_s) == ("timed_out", None, 20.0)
+    assert (out[1].decision, out[1].start_s, out[1].end_s) == ("approved", 20.0, 25.0)
+
+
 def test_created_in_the_past_counts_from_created() -> None:
     env, pool = make_pool()
     out: dict[int, object] = {}

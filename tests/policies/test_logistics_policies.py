@@ -15,6 +15,7 @@ import policies.vrp_planner as vrp_planner
 from fleetsim.checker import LOGISTICS_CHECK_SCENARIO, check_policy
 from fleetsim.engine import Simulation
 from fleetsim.logistics.solvers import VRPSolution, assign_min_time
+from fleetsim.metrics import compute_metrics
 from fleetsim.policy import LOGISTICS_POLICIES, policy_class
 from fleetsim.scenario import load_scenario_text
 
@@ -266,3 +267,111 @@ def test_vrp_planner_falls_back_to_single_order_plans(monkeypatch):
         assert seq, v
         assert [kind for _, kind, _ in seq] == ["pickup", "delivered"] * (len(seq) // 2)
         assert [k for _, _, k in seq][::2] == [k for _, _, k in seq][1::2]
+
+
+#: Corners of a 1 km square of junctions, counter-clockwise from the depot's east.
+TW_DEPOT = (1000.0, 1000.0)
+TW_DESTS = [(2000.0, 1000.0), (2000.0, 2000.0), (1000.0, 2000.0)]
+TW_SPEED, TW_SERVICE_S = 10.0, 120.0  # the road's speed limit (the van could do 12)
+
+
+def vrp_window_scenario(latest_far_s: float, created_s: float = 0.0):
+    """One van at a corner of the square; the opposite corner (order 1) has a deadline.
+    All orders are created at ``created_s``."""
+    orders = "\n".join(
+        f"    - {{id: o{k}, origin: depot, destination: [{x}, {y}], weight_kg: 5, "
+        f"created_s: {created_s}{f', latest_s: {latest_far_s}' if k == 1 else ''}}}"
+        for k, (x, y) in enumerate(TW_DESTS))
+    return load_scenario_text(f"""
+name: vrp_windows
+run: {{duration_s: 2400, seed: 7}}
+world:
+  terrain: {{source: flat, size_m: [4000, 4000], spacing_m: 100}}
+  roads: {{source: grid, spacing_m: 500, speed_limit_mps: {TW_SPEED}}}
+  sites:
+    - {{id: depot, kind: depot, position: [{TW_DEPOT[0]}, {TW_DEPOT[1]}], pads: 1,
+       loading_bays: 1, loading_time_s: 0}}
+fleet:
+  types:
+    - {{id: van, kind: wheeled, count: 1, base: depot, cruise_speed_mps: 12,
+       battery_wh: 50000, cruise_power_w: 5000, recharge_time_s: 600, payload_kg: 100}}
+logistics:
+  service_time_s: {TW_SERVICE_S}
+  orders:
+{orders}
+policy: {{name: vrp_planner}}
+""")
+
+
+@pytest.mark.parametrize("t0", [0.0, 600.0])
+def test_vrp_planner_meets_a_deadline_in_seconds_that_the_shortest_route_misses(t0):
+    """The shortest tour (6 km less 2 km) goes round the square, reaching the far
+    corner second: 1000 m / 10 m/s + 120 s hand-over + 1000 m / 10 m/s = 320 s, handed
+    over at 440 s. Its deadline, 380 s, is met only by driving there first (2000 m of
+    road in 200 s, handed over at 320 s). Time windows built from distances (metres
+    read as seconds) or that ignore the hand-over let the planner take the short tour
+    and deliver late. With the orders created at t0 = 600 s (planned at the periodic
+    decision then, period 300 s) every time shifts by t0: windows count from now."""
+    run = Simulation(vrp_window_scenario(t0 + 380.0, created_s=t0)).run()
+    delivered = events(run, "delivered")
+    assert [k for _, _, k in delivered][0] == 1
+    # Exact times from distance / speed and the hand-over: far corner, then one side
+    # of the square to the next corner, then across the square (2 km) to the last.
+    assert [t - t0 for t, _, _ in delivered] == [
+        2000.0 / TW_SPEED + TW_SERVICE_S,
+        2000.0 / TW_SPEED + TW_SERVICE_S + 1000.0 / TW_SPEED + TW_SERVICE_S,
+        2000.0 / TW_SPEED + 2 * TW_SERVICE_S + 1000.0 / TW_SPEED + 2000.0 / TW_SPEED
+        + TW_SERVICE_S,
+    ]
+    assert compute_metrics(run)["logistics.on_time_rate"] == 1.0
+    # Without the deadline the planner takes the shortest tour (far corner second).
+    free = events(Simulation(vrp_window_scenario(t0 + 5000.0, created_s=t0)).run(),
+                  "delivered")
+    assert [k for _, _, k in free][1] == 1
+    assert free[1][0] - t0 == 2 * 1000.0 / TW_SPEED + 2 * TW_SERVICE_S
+
+
+def drone_window_scenario(latest_far_s: float):
+    """One drone at a corner of a 200 m square; the far corner (order 1) has a deadline."""
+    dests = [(1200.0, 1000.0), (1200.0, 1200.0), (1000.0, 1200.0)]
+    orders = "\n".join(
+        f"    - {{id: o{k}, origin: depot, destination: [{x}, {y}], weight_kg: 1, "
+        f"created_s: 0{f', latest_s: {latest_far_s}' if k == 1 else ''}}}"
+        for k, (x, y) in enumerate(dests))
+    return load_scenario_text(f"""
+name: vrp_drone_windows
+run: {{duration_s: 600, seed: 7}}
+world:
+  terrain: {{source: flat, size_m: [4000, 4000], spacing_m: 100}}
+  sites:
+    - {{id: depot, kind: depot, position: [1000, 1000], pads: 1, loading_bays: 1,
+       loading_time_s: 0}}
+fleet:
+  types:
+    - {{id: drone, kind: multirotor, count: 1, base: depot, cruise_speed_mps: 10,
+       climb_rate_mps: 2, cruise_altitude_agl_m: 100, battery_wh: 5000, hover_power_w: 300,
+       cruise_power_w: 250, recharge_time_s: 600, payload_kg: 5,
+       sensor: {{footprint_radius_m: 10}}}}
+logistics:
+  service_time_s: 30
+  orders:
+{orders}
+policy: {{name: vrp_planner}}
+""")
+
+
+def test_vrp_planner_counts_the_climb_in_a_drones_travel_time():
+    """A drone climbs 100 m at 2 m/s (50 s) before cruising at 10 m/s, and hands over
+    hovering (30 s). The planner's travel times are 1.2 x the straight line at cruise
+    plus the climb: to the far corner directly 1.2 x 28.3 + 50 = 84 s, or round the
+    square 1.2 x 20 + 50 + 30 + 1.2 x 20 = 128 s. A 130 s deadline (a window of 100 s
+    for the start of the hand-over) thus needs the far corner first; without the climb
+    the short tour (78 s) would seem to fit and the drone would hand over at 150 s."""
+    run = Simulation(drone_window_scenario(130.0)).run()
+    delivered = events(run, "delivered")
+    assert [k for _, _, k in delivered][0] == 1
+    diag = 200.0 * math.sqrt(2.0) / 10.0
+    assert [t for t, _, _ in delivered] == pytest.approx(
+        [50.0 + diag + 30.0, 50.0 + diag + 30.0 + 20.0 + 30.0,
+         50.0 + diag + 30.0 + 20.0 + 30.0 + diag + 30.0], abs=1e-9)
+    assert compute_metrics(run)["logistics.on_time_rate"] == 1.0

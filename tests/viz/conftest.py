@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from needs import missing
 from replay_case import (
     CHROMIUM,
     CHROMIUM_ARGS,
     CHUNK_S,
-    IN_CI,
     LOGISTICS_SCENARIO,
     SCENARIO,
     logistics_script,
@@ -71,11 +71,8 @@ def logistics_bundle(logistics_run_dir):
 def _require_chromium() -> None:
     if CHROMIUM.exists():
         return
-    message = (f"{CHROMIUM} not found: the viewer's browser tests need Debian's chromium "
-               "(run .ci/system-deps, or apt-get install chromium fonts-liberation)")
-    if IN_CI:
-        pytest.fail(message + " -- required in CI", pytrace=False)
-    pytest.skip(message)
+    missing(f"{CHROMIUM} not found: the viewer's browser tests need Debian's chromium "
+            "(run .ci/system-deps, or apt-get install chromium fonts-liberation)")
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 #: Chunk length of the test bundle: five chunks, so playing and seeking cross chunks.
 CHUNK_S = 300.0
 

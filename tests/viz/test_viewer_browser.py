@@ -13,11 +13,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from replay_case import IN_CI
+from needs import require
 
-if not IN_CI:  # in CI a missing plugin is an error, not a skip
-    pytest.importorskip("pytest_playwright", reason="the browser tests need pytest-playwright "
-                        "(pip install -e '.[test]')")
+require("pytest_playwright", "the browser tests need pytest-playwright (pip install -e '.[test]')")
 
 from fleetsim.record import LEG_KINDS  # noqa: E402
 from fleetsim.replay.keyframes import state_at  # noqa: E402

@@ -6,12 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from needs import require
 
 from fleetsim.errors import ScenarioError
 from fleetsim.scenario.model import TerrainSpec
 from fleetsim.world.terrain import Terrain, terrain_from_spec
 
-rasterio = pytest.importorskip("rasterio")
+rasterio = require("rasterio", "GeoTIFF terrain is read with rasterio")
 from rasterio.transform import Affine  # noqa: E402
 
 
