@@ -7,8 +7,10 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -495,18 +497,61 @@ def test_an_unexpected_os_error_is_still_an_internal_error(tmp_path, monkeypatch
     assert "Traceback" in err and "fleetsim: internal error: OSError" in err
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="permission bits do not bind root; the EACCES/EROFS cases above "
-                           "cover the same path with a simulated error")
+def _as_unprivileged(fn) -> None:
+    """Call ``fn()`` in a forked child that runs as user and group ``nobody`` (65534) when
+    this process is root (permission bits do not bind root); plainly otherwise. The
+    child's assertion failures are reported back as this test's failure. The child may
+    not be able to read the interpreter's own files (they may live under root's home):
+    the caller imports what ``fn`` needs first."""
+    if os.geteuid() != 0:
+        fn()
+        return
+    import traceback
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(r)
+        status, text = 0, b""
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            fn()
+        except BaseException:  # noqa: BLE001 (everything goes back to the parent)
+            status, text = 1, traceback.format_exc().encode()
+        os.write(w, text)
+        os._exit(status)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        text = f.read().decode()
+    _, code = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(code) == 0, text
+
+
 def test_a_read_only_folder_exits_2_before_running(tmp_path, capsys):
-    path = check_scenario_file(tmp_path)
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
+    # A folder any user may enter, holding the scenario and a read-only folder.
+    top = Path(tempfile.mkdtemp(prefix="fleetsim-ro-"))
+    top.chmod(0o755)
     try:
-        assert main(["run", str(path), "--out", str(ro / "run"), "-q"]) == EXIT_INPUT
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and str(ro / "run") in err and "Permission denied" in err
-        assert list(ro.iterdir()) == []
+        path = check_scenario_file(top)
+        path.chmod(0o644)
+        ro = top / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        # Once where it may write: every module the run and its error path use is loaded
+        # before the check runs as an unprivileged user.
+        assert main(["run", str(path), "--out", str(top / "warm"), "-q"]) == EXIT_OK
+        import fleetsim.cli  # noqa: F401
+        import subprocess  # noqa: F401
+
+        def check() -> None:
+            assert main(["run", str(path), "--out", str(ro / "run"), "-q"]) == EXIT_INPUT
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and str(ro / "run") in err
+            assert "Permission denied" in err
+            assert list(ro.iterdir()) == []
+
+        _as_unprivileged(check)
     finally:
-        ro.chmod(0o755)
+        shutil.rmtree(top, ignore_errors=True)

@@ -246,7 +246,11 @@ def test_documented_command_runs(where, command, workspace):
     work, env = workspace
     entry = SHORTENED.get(command)
     if isinstance(entry, str):
-        pytest.skip(f"{where}: {entry}")
+        # Not run here (it is the suite itself): CI runs it, so .ci/run must say it as
+        # the README does.
+        ci = (ROOT / ".ci" / "run").read_text()
+        assert command in ci.splitlines(), f"{where}: {entry}; but .ci/run does not run it"
+        return
     t0 = time.perf_counter()
     if entry is None:
         run_command(command, work, env)  # as written
