@@ -112,20 +112,95 @@ def test_two_vehicles_one_operator_the_second_waits_for_the_first():
 
 
 def test_an_approval_that_times_out_drops_the_plan_and_tells_the_policy():
-    """timeout 20 s with one operator busy 0..30 on vehicle 0: vehicle 1's request is
-    withdrawn at exactly 20 s and its policy hears 'approval_timeout'."""
+    """timeout 20 s, service 30 s, one operator: vehicle 0's request is served from 0
+    but cannot be decided by 20, so it times out at exactly 20 (the operator is freed
+    then); vehicle 1's, still queued, times out at 20 too. Both policies hear
+    'approval_timeout' and nothing flies."""
     sc = load_scenario_text(scenario("""
   operators: 1
   rules:
     retask: {rule: approve, service: 30, timeout_s: 20}""", count=2))
     policy = Out()
     run = Simulation(sc, policy=policy).run()
-    assert (20.0, "auth_timeout", 1, -1, "retask") in seq(run)
+    assert seq(run, OVERSIGHT_KINDS) == [
+        (0.0, "auth_request", 0, -1, "retask"),
+        (0.0, "auth_request", 1, -1, "retask"),
+        (0.0, "work_start", 0, 0, "approve"),
+        (20.0, "work_end", 0, 0, "approve"),
+        (20.0, "auth_timeout", 0, 0, "retask"),
+        (20.0, "auth_timeout", 1, -1, "retask"),
+    ]
+    assert (20.0, 0, "approval_timeout") in policy.seen
     assert (20.0, 1, "approval_timeout") in policy.seen
     legs = run.legs
-    assert not ((legs["vehicle"] == 1) & (legs["kind"] == "move")).any()
+    assert not (legs["kind"] == "move").any()
     m = compute_metrics(run)
-    assert m["oversight.approvals_timed_out"] == 1
+    assert m["oversight.approvals_timed_out"] == 2
+    assert m["oversight.approvals_granted"] == 0
+
+
+@pytest.mark.parametrize(("service", "granted"), [(10, True), (11, False)])
+def test_no_grant_after_the_deadline_golden(service, granted):
+    """One operator, timeout 20 s. Vehicle 0 is served 0..service and approved.
+    Vehicle 1 is served from ``service``: with service 10 its decision falls exactly
+    at the deadline (20) and stands; with 11 it would come at 22, so it times out at
+    exactly 20 with the operator freed then, and no grant follows."""
+    sc = load_scenario_text(scenario(f"""
+  operators: 1
+  rules:
+    retask: {{rule: approve, service: {service}, timeout_s: 20}}""", count=2))
+    policy = Out()
+    run = Simulation(sc, policy=policy).run()
+    s = float(service)
+    second = ([(20.0, "work_end", 1, 0, "approve"), (20.0, "auth_granted", 1, 0, "retask"),
+               (20.0, "action_start", 1, 0, "retask"), (20.0, "takeoff", 1, -1, "")]
+              if granted else
+              [(20.0, "work_end", 1, 0, "approve"), (20.0, "auth_timeout", 1, 0, "retask")])
+    assert seq(run, OVERSIGHT_KINDS)[:10] == [
+        (0.0, "auth_request", 0, -1, "retask"),
+        (0.0, "auth_request", 1, -1, "retask"),
+        (0.0, "work_start", 0, 0, "approve"),
+        (s, "work_end", 0, 0, "approve"),
+        (s, "auth_granted", 0, 0, "retask"),
+        (s, "action_start", 0, 0, "retask"),
+        (s, "takeoff", 0, -1, ""),
+        (s, "work_start", 1, 0, "approve"),
+        *second,
+    ][:10]
+    m = compute_metrics(run)
+    assert m["oversight.approvals_granted"] == (2 if granted else 1)
+    assert m["oversight.approvals_timed_out"] == (0 if granted else 1)
+    assert m["oversight.approval_wait_max_s"] == 20.0
+    assert ((20.0, 1, "approval_timeout") in policy.seen) is not granted
+
+
+def test_no_approval_outlives_its_timeout_under_load():
+    """oversight_tradeoff with one operator and a 40 s timeout (lognormal service,
+    mean 15 s): many requests queue and many services would overrun. The rule is
+    exact, so every approval decision (grant, denial or timeout) comes at most
+    timeout_s after its request; the 1e-9 s allows only for the rounding of the
+    subtraction that forms the recorded wait."""
+    from pathlib import Path
+
+    from fleetsim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    sc = load_scenario(root / "scenarios" / "oversight_tradeoff.yaml",
+                       ["run.duration_s=1800", "oversight.operators=1",
+                        "oversight.rules.retask.timeout_s=40"])
+    run = Simulation(sc).run()
+    ev = run.events
+    decided = np.isin(ev["kind"], ("auth_granted", "auth_denied", "auth_timeout")) & \
+        (ev["detail"] == "retask")
+    waits = ev["value"][decided]
+    assert len(waits) > 100
+    assert waits.max() <= 40.0 + 1e-9
+    timed_out = (ev["kind"] == "auth_timeout") & (ev["detail"] == "retask")
+    # Both ways of timing out happen: cut in service (an operator named) and queued.
+    assert ((ev["operator"] >= 0) & timed_out).sum() > 0
+    assert ((ev["operator"] < 0) & timed_out).sum() > 0
+    m = compute_metrics(run)
+    assert m["oversight.approval_wait_max_s"] <= 40.0 + 1e-9
 
 
 def test_denied_approval_is_not_acted_on():
