@@ -112,6 +112,8 @@ def test_deadline_golden_sequence() -> None:
                     strict=True)) == [(0.0, 10.0), (10.0, 11.0), (11.0, 15.0), (15.0, 20.0)]
     assert rec["item_operator"].tolist() == [-1, 0, 0, 0, -1, 0]
     assert timed_out_count(rec) == 3
+    # Queue waits are of the items an operator started, the cut one included.
+    assert wait_stats(rec) == {"n": 4, "mean_s": 3.75, "p95_s": 6.85, "max_s": 7.0}
     # No decision after a deadline: every item with one ended by it.
     created = rec["item_created_s"]
     deadline = created + np.array([5.0, np.inf, 8.0, 10.0, 3.0, np.inf])
