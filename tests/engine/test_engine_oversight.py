@@ -402,3 +402,73 @@ def test_oversight_runs_are_deterministic():
         sc = load_scenario(path, ["run.duration_s=900", f"run.seed={seed}"])
         digests.append(run_digest(Simulation(sc).run()))
     assert digests[0] == digests[1] != digests[2]
+
+
+RELAYED = f"""
+schema_version: 1
+name: relayed
+run: {{duration_s: 400, seed: 1, monitor_window_s: 5}}
+world:
+  terrain: {{source: flat, size_m: [20000, 10000], spacing_m: 50}}
+  sites:
+    - {{id: home, kind: base, position: [4400, 5000], pads: 2}}
+    - {{id: nest, kind: base, position: [1000, 5000], pads: 2}}
+    - {{id: mast, kind: ground_station, position: [0, 5000], radio_range_m: 3000,
+       antenna_height_m: {AGL}}}
+fleet:
+  types:
+    - {{id: relay, kind: multirotor, count: 1, base: nest, cruise_speed_mps: {SPEED},
+       climb_rate_mps: {CLIMB}, cruise_altitude_agl_m: {AGL}, battery_wh: 1.0e6,
+       hover_power_w: 100, cruise_power_w: 100, recharge_time_s: 10,
+       sensor: {{footprint_radius_m: 20}}, relay_range_m: 2000}}
+    - {{id: quad, kind: multirotor, count: 1, base: home, cruise_speed_mps: {SPEED},
+       climb_rate_mps: {CLIMB}, cruise_altitude_agl_m: {AGL}, battery_wh: 1.0e6,
+       hover_power_w: 100, cruise_power_w: 100, recharge_time_s: 10,
+       sensor: {{footprint_radius_m: 20}}}}
+policy: {{name: random_search}}
+oversight:
+  operators: 1
+  rules:
+    retask: {{rule: approve, service: 30, timeout_s: 150}}
+"""
+
+
+class Relayed(Policy):
+    """The relay (0) flies to where it links the quad (1) to the mast, arriving at
+    200 s; the quad hops 100 m (auto) out of link, then needs approval to re-task."""
+
+    name = "relayed"
+
+    def __init__(self):
+        self.seen = []
+
+    def decide(self, now_s, fleet, requests):
+        plans = []
+        for r in requests:
+            self.seen.append((round(now_s, 6), r.vehicle, r.reason))
+            if r.reason == "start":
+                plans.append(Plan(0, [GoTo(2900.0, 5000.0)]) if r.vehicle == 0 else
+                             Plan(1, [GoTo(4500.0, 5000.0),
+                                      GoTo(4600.0, 5000.0, action_class="retask")]))
+        return plans
+
+
+def test_the_timeout_runs_from_the_need_through_the_link_wait():
+    """The quad needs approval at 20 s (its hop done) but is out of link until the
+    relay links it at 160 s; the request reaches the operator then, whose 30 s service
+    would end at 190. The deadline is 20 + 150 = 170 s, from when it was raised, not
+    160 + 150: it times out at exactly 170 and the operator is freed."""
+    policy = Relayed()
+    run = Simulation(load_scenario_text(RELAYED), policy=policy).run()
+    kinds = ("link_lost", "link_restored", "arrive", *OVERSIGHT_KINDS)
+    assert [r for r in seq(run, kinds) if r[2] == 1] == [
+        (0.0, "takeoff", 1, -1, ""),
+        (0.0, "link_lost", 1, -1, ""),
+        (20.0, "arrive", 1, -1, ""),
+        (160.0, "link_restored", 1, -1, ""),
+        (160.0, "auth_request", 1, -1, "retask"),
+        (160.0, "work_start", 1, 0, "approve"),
+        (170.0, "work_end", 1, 0, "approve"),
+        (170.0, "auth_timeout", 1, 0, "retask"),
+    ]
+    assert (170.0, 1, "approval_timeout") in policy.seen
