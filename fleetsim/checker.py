@@ -6,7 +6,9 @@ one seed and checks that:
 * it returns plans the engine accepts (the engine checks every plan);
 * both runs record identical legs and events (determinism: all randomness
   must come from the ``rng`` in the policy context);
-* it changed none of its inputs (the world, the fleet's home positions).
+* it changed none of its inputs (the world, the fleet's home positions);
+* every action class its plans carry is one it declares in
+  :attr:`fleetsim.policy.Policy.action_classes` (when it declares them).
 """
 
 from __future__ import annotations
@@ -127,6 +129,8 @@ class CheckReport:
     digest: str
     legs: int
     events: int
+    #: The action classes the policy's plans carried, sorted.
+    action_classes: tuple[str, ...] = ()
 
 
 def _world_digest(world) -> str:
@@ -161,6 +165,7 @@ def check_policy(name: str, scenario: Scenario | None = None, *,
                                       filename="<policy check>", overrides=overrides)
     digests = []
     run = None
+    emitted: set[str] = set()
     from fleetsim.world.world import build_world
 
     for _ in range(2):
@@ -169,6 +174,7 @@ def check_policy(name: str, scenario: Scenario | None = None, *,
         try:
             sim = Simulation(scenario, world=world)
             before = before, sim.home_xy_arr.tobytes()
+            _record_classes(sim.policy, emitted)
             run = sim.run()
         except (ValueError, PolicyError) as exc:
             cause = exc.__cause__ if isinstance(exc, PolicyError) else exc
@@ -188,5 +194,31 @@ def check_policy(name: str, scenario: Scenario | None = None, *,
         raise PolicyError("two runs with the same scenario and seed recorded different logs; "
                           "draw all randomness from ctx.rng and avoid set/dict-order or "
                           "wall-clock dependence", policy=name)
+    declared = getattr(type(sim.policy), "action_classes", None)
+    if declared is not None and emitted - set(declared):
+        raise PolicyError(f"its plans carried action class(es) "
+                          f"{', '.join(sorted(emitted - set(declared)))} that it does not "
+                          f"declare (action_classes: {', '.join(sorted(declared)) or 'none'}); "
+                          "declare every class its plans may carry, so that scenarios "
+                          "can be checked against it", policy=name)
     return CheckReport(policy=name, digest=digests[0], legs=len(run.legs["leg"]),
-                       events=len(run.events["time_s"]))
+                       events=len(run.events["time_s"]), action_classes=tuple(sorted(emitted)))
+
+
+def _record_classes(policy, emitted: set[str]) -> None:
+    """Wrap ``policy.decide`` (on the instance) to collect its plans' action classes."""
+    decide = policy.decide
+
+    def recording(now_s, fleet, requests):
+        plans = decide(now_s, fleet, requests)
+        if plans is not None and not isinstance(plans, (list, tuple)) \
+                and hasattr(plans, "__iter__"):
+            plans = list(plans)  # an iterator is read here and by the engine
+        for plan in plans or ():
+            for action in getattr(plan, "actions", ()) or ():
+                cls = getattr(action, "action_class", None)
+                if isinstance(cls, str):
+                    emitted.add(cls)
+        return plans
+
+    policy.decide = recording

@@ -128,8 +128,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if write_replay_into is not None:
             writers.append(lambda d: write_replay_into(d / "replay", run))
     timings = {"setup": t1 - t0, "simulate": t2 - t1, "metrics": t3 - t2}
+    from fleetsim.record import code_identity
+
     manifest_extra = {"wall_clock_s": {k: round(v, 3) for k, v in timings.items()},
-                      "decisions": sim.n_decisions}
+                      "decisions": sim.n_decisions, "code": code_identity(scenario)}
     t4 = time.perf_counter()
     try:
         with stage(f"writing {out}" + (" and its replay" if writers else ""), status):
@@ -198,6 +200,9 @@ def cmd_policies(args: argparse.Namespace) -> int:
         print(f"{name}  ({where})")
         if summary:
             print(f"    {summary}")
+        classes = getattr(cls, "action_classes", None)
+        print("    action classes: " + (", ".join(sorted(classes)) if classes is not None
+                                        else "not declared"))
         for f in dataclasses.fields(cls.Params):
             default = f.default if f.default is not dataclasses.MISSING else "required"
             print(f"    {f.name} = {default!r}   {f.metadata.get('doc', '')}")
@@ -215,7 +220,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print("fleetsim: warning: --workers is ignored with --scheduler (the Dask cluster "
               "has its own workers)", file=sys.stderr)
     result = run_sweep(experiment, out, workers=args.workers, scheduler=args.scheduler,
-                       retry_errors=args.retry_errors, replay=args.replay, quiet=args.quiet)
+                       retry_errors=args.retry_errors, replay=args.replay, quiet=args.quiet,
+                       force=args.force)
     if result.interrupted:
         return 143 if result.interrupted == "SIGTERM" else 130
     return EXIT_OK
@@ -416,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "folder's filesystem)")
     sw.add_argument("--retry-errors", action="store_true",
                     help="run again the runs recorded with status error")
+    sw.add_argument("--force", action="store_true",
+                    help="run every run again, even those already recorded")
     sw.add_argument("--replay", action="store_true", help="write each run's replay bundle")
     sw.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(func=cmd_sweep)

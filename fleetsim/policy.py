@@ -261,6 +261,14 @@ class Policy:
     #: What the policy is for: ``surveillance`` (search, coverage, patrol) or
     #: ``logistics`` (orders); the conformance checker picks its scenario by it.
     mission: ClassVar[str] = "surveillance"
+    #: The action classes its plans may carry (``GoTo.action_class`` and the rest;
+    #: see :data:`fleetsim.scenario.model.ACTION_CLASSES`), e.g.
+    #: ``frozenset({"transit", "return"})``. With it, a scenario whose oversight rules
+    #: name a class neither the policy nor the engine ever raises is refused
+    #: (:func:`check_oversight_rules`) and the conformance checker fails a policy
+    #: whose plans carry a class it did not declare. None (the default, and any
+    #: policy class without the attribute): not declared, nothing is checked.
+    action_classes: ClassVar[frozenset[str] | None] = None
 
     @dataclass(frozen=True)
     class Params:
@@ -443,6 +451,102 @@ def policy_class(name: str, *, base_dir: str | None = None) -> type[Policy]:
     return cls
 
 
+#: Action classes the engine raises itself, whatever the policy: ``takeoff`` (an air
+#: vehicle leaving the ground), ``return`` (sent home when its link is lost and its
+#: rules do not let it fly on), ``enter_restricted`` / ``leave_mission_area`` (any
+#: route, by where it goes) and ``continue_lost_link`` (flying on out of link). With
+#: ``separation.tactical: hold`` the engine's give-way manoeuvres are ``hold`` too.
+#: (``classify_detection``, ``emergency_landing`` and ``stop`` take no rules.)
+ENGINE_ACTION_CLASSES = frozenset({"takeoff", "return", "enter_restricted",
+                                   "leave_mission_area", "continue_lost_link"})
+
+
+def engine_action_classes(scenario: Scenario) -> frozenset[str]:
+    """The action classes the engine raises in ``scenario`` whatever the policy."""
+    sep = scenario.separation
+    if sep is not None and sep.tactical == "hold":
+        return ENGINE_ACTION_CLASSES | {"hold"}
+    return ENGINE_ACTION_CLASSES
+
+
+def check_oversight_rules(policy_cls: type, scenario: Scenario) -> None:
+    """Refuse an oversight rule for an action class that neither the policy (by its
+    :attr:`Policy.action_classes`) nor the engine ever raises: such a rule would
+    never apply. A policy that does not declare its classes is not checked.
+
+    Raises :class:`ScenarioError` at ``oversight.rules.<class>``.
+    """
+    from fleetsim.scenario.model import ACTION_CLASSES
+
+    declared = getattr(policy_cls, "action_classes", None)
+    name = scenario.policy.name
+    if declared is None:
+        return
+    if isinstance(declared, str) or not all(isinstance(c, str) for c in declared):
+        raise PolicyError(f"policy {name!r}: action_classes must be a set of class names "
+                          f"(e.g. frozenset({{'transit', 'return'}})), got {declared!r}")
+    unknown = sorted(set(declared) - set(ACTION_CLASSES))
+    if unknown:
+        raise PolicyError(f"policy {name!r} declares unknown action class(es) "
+                          f"{', '.join(unknown)} (valid: {', '.join(ACTION_CLASSES)})")
+    if scenario.oversight is None:
+        return
+    engine = engine_action_classes(scenario)
+    allowed = set(declared) | engine
+    for action_class, rule in scenario.oversight.rules.items():
+        if action_class in allowed:
+            continue
+        path = f"oversight.rules.{action_class}"
+        file, line = scenario.locate(path)
+        own = ", ".join(c for c in ACTION_CLASSES if c in declared) or "none"
+        raise ScenarioError(
+            f"rule {rule.rule!r} for action class {action_class!r} would never apply: policy "
+            f"{name!r} never emits it (its classes: {own}; the engine's own, allowed with "
+            f"any policy: {', '.join(c for c in ACTION_CLASSES if c in engine)}); remove the "
+            f"rule or choose a policy that emits {action_class!r}",
+            file=file, line=line, path=path)
+
+
+def policy_source_files(name: str, *, base_dir: str | None = None) -> list[Path]:
+    """The source files that define policy ``name`` (as :func:`policy_class` resolves
+    it), without importing it: a built-in's whole ``policies`` package (the built-ins
+    share modules), the file of a ``path/file.py:Class``, or the module file of a
+    ``module:Class`` or entry point. Empty if it cannot be found. Modules that a
+    user's policy imports are not included."""
+    if name in BUILTIN_POLICIES:
+        spec = importlib.util.find_spec("policies")
+        roots = list(spec.submodule_search_locations or []) if spec is not None else []
+        return sorted((p for r in roots for p in Path(r).glob("*.py")), key=lambda p: p.name)
+    target = available_policies().get(name, name)
+    module_name, sep, _ = target.rpartition(":")
+    if not sep:
+        return []
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if base_dir is not None and not path.is_absolute():
+            path = Path(base_dir) / path
+        return [path] if path.is_file() else []
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return []
+    origin = getattr(spec, "origin", None)
+    return [Path(origin)] if origin and Path(origin).is_file() else []
+
+
+def policy_source_digest(name: str, *, base_dir: str | None = None) -> str:
+    """SHA-256 (hex) of the source of policy ``name`` (:func:`policy_source_files`:
+    each file's name and bytes, in order); of nothing if none is found."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in policy_source_files(name, base_dir=base_dir):
+        data = path.read_bytes()
+        h.update(f"{path.name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
 def make_policy(scenario: Scenario) -> tuple[Policy, Any]:
     """Instantiate the scenario's policy and validate its parameters."""
     try:
@@ -467,4 +571,9 @@ def make_policy(scenario: Scenario) -> tuple[Policy, Any]:
         file, line = scenario.locate("policy.name")
         raise ScenarioError(problem, file=file, line=line, path="policy.name")
     params = parse_params(cls, scenario.policy.params, scenario=scenario)
+    try:
+        check_oversight_rules(cls, scenario)
+    except PolicyError as exc:
+        file, line = scenario.locate("policy.name")
+        raise ScenarioError(str(exc), file=file, line=line, path="policy.name") from None
     return cls(), params

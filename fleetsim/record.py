@@ -41,6 +41,7 @@ A run is recorded as three tables (Parquet files in the run directory):
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -171,6 +172,36 @@ class RecordedRun:
         """The rows of ``events`` whose kind is ``kind``."""
         mask = self.events["kind"] == kind
         return {name: col[mask] for name, col in self.events.items()}
+
+
+@functools.cache
+def fleetsim_code_digest() -> str:
+    """SHA-256 (hex) of fleetsim's own code: every ``.py`` file of the package, in the
+    order of their sorted relative paths, each as its path and its bytes. Computed
+    once per process."""
+    import hashlib
+    from pathlib import Path
+
+    import fleetsim
+
+    root = Path(fleetsim.__file__).resolve().parent
+    h = hashlib.sha256()
+    for rel in sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py")):
+        data = (root / rel).read_bytes()
+        h.update(f"{rel}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def code_identity(scenario: Scenario) -> dict[str, str]:
+    """What code produces a run of ``scenario``, for its manifest and its sweep key:
+    ``fleetsim_sha256`` (:func:`fleetsim_code_digest`) and ``policy_sha256``
+    (:func:`fleetsim.policy.policy_source_digest` of the scenario's policy)."""
+    from fleetsim.policy import policy_source_digest
+
+    return {"fleetsim_sha256": fleetsim_code_digest(),
+            "policy_sha256": policy_source_digest(scenario.policy.name,
+                                                  base_dir=scenario.base_dir)}
 
 
 def table_digest(table: Table) -> str:

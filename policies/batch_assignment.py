@@ -34,6 +34,7 @@ from policies.logistics_common import Capabilities, waiting_and_free
 
 class BatchAssignment(Policy):
     name = "batch_assignment"
+    action_classes = frozenset({"pickup", "deliver", "return"})
     mission = "logistics"
 
     @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def _spacing_check(v):
 
 class Lawnmower(Policy):
     name = "lawnmower"
+    action_classes = frozenset({"transit", "return"})
 
     @dataclass(frozen=True)
     class Params:

@@ -20,6 +20,7 @@ from policies.logistics_common import Capabilities, dispatch_nearest, waiting_an
 
 class NearestDispatch(Policy):
     name = "nearest_dispatch"
+    action_classes = frozenset({"pickup", "deliver", "return"})
     mission = "logistics"
 
     @dataclass(frozen=True)

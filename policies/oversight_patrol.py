@@ -227,6 +227,7 @@ class CautiousPatrol(_OversightPatrol):
     """Persistent patrol that asks before every re-task and holds when it loses link."""
 
     name = "cautious_patrol"
+    action_classes = frozenset({"retask", "continue_lost_link", "hold", "return"})
 
     @dataclass(frozen=True)
     class Params(_OversightPatrol.Params):
@@ -368,6 +369,7 @@ class AutonomousPatrol(_OversightPatrol):
     """Persistent patrol that acts on its own and flies on when it loses link."""
 
     name = "autonomous_patrol"
+    action_classes = frozenset({"transit", "continue_lost_link", "hold", "return"})
 
     @dataclass(frozen=True)
     class Params(_OversightPatrol.Params):

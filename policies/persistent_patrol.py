@@ -42,6 +42,7 @@ _OFFSETS = {4: [(1, 0), (0, 1), (-1, 0), (0, -1)],
 
 class PersistentPatrol(Policy):
     name = "persistent_patrol"
+    action_classes = frozenset({"transit"})
 
     @dataclass(frozen=True)
     class Params:

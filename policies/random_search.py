@@ -21,6 +21,7 @@ from fleetsim.world.world import random_points_in
 
 class RandomSearch(Policy):
     name = "random_search"
+    action_classes = frozenset({"transit"})
 
     @dataclass(frozen=True)
     class Params:

@@ -81,6 +81,7 @@ class _Trip:
 
 class TruckDrone(Policy):
     name = "truck_drone"
+    action_classes = frozenset({"pickup", "deliver", "return", "transit"})
     mission = "logistics"
 
     @dataclass(frozen=True)

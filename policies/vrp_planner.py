@@ -70,6 +70,7 @@ def _non_negative_int(v: int) -> str | None:
 
 class VRPPlanner(Policy):
     name = "vrp_planner"
+    action_classes = frozenset({"pickup", "deliver", "return"})
     mission = "logistics"
 
     @dataclass(frozen=True)

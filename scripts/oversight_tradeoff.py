@@ -30,6 +30,7 @@ from pathlib import Path
 
 from fleetsim.engine import Simulation
 from fleetsim.metrics import compute_metrics
+from fleetsim.policy import engine_action_classes, policy_class
 from fleetsim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,13 +41,13 @@ SCENARIO = ROOT / "scenarios" / "oversight_tradeoff.yaml"
 _RETASK = "service: {dist: lognormal, mean_s: 15, cv: 0.6}"
 _ZONE = "service: {dist: lognormal, mean_s: 30, cv: 0.6}"
 RULE_SETS = {
-    "autonomous": (f"{{retask: {{rule: notify, {_RETASK}}}, "
-                   f"enter_restricted: {{rule: notify, {_ZONE}}}, "
-                   f"continue_lost_link: {{rule: notify, {_RETASK}}}}}"),
-    "supervised": f"{{retask: {{rule: approve, {_RETASK}, timeout_s: 300}}}}",
-    "strict": (f"{{retask: {{rule: approve, {_RETASK}, timeout_s: 300}}, "
-               f"enter_restricted: {{rule: approve, {_ZONE}, timeout_s: 300}}, "
-               f"continue_lost_link: forbidden}}"),
+    "autonomous": {"retask": f"{{rule: notify, {_RETASK}}}",
+                   "enter_restricted": f"{{rule: notify, {_ZONE}}}",
+                   "continue_lost_link": f"{{rule: notify, {_RETASK}}}"},
+    "supervised": {"retask": f"{{rule: approve, {_RETASK}, timeout_s: 300}}"},
+    "strict": {"retask": f"{{rule: approve, {_RETASK}, timeout_s: 300}}",
+               "enter_restricted": f"{{rule: approve, {_ZONE}, timeout_s: 300}}",
+               "continue_lost_link": "forbidden"},
 }
 OPERATORS = (1, 2, 4, 8)
 POLICIES = ("cautious_patrol", "autonomous_patrol")
@@ -61,9 +62,20 @@ COLUMNS = (
 )
 
 
+def rules_for(policy: str, rule_set: str) -> str:
+    """The rule set as ``oversight.rules`` flow text, without the rules for classes
+    the policy never emits (a scenario naming one is refused: it would never apply)."""
+    cls = policy_class(policy)
+    scenario = load_scenario(SCENARIO)
+    raised = (cls.action_classes or frozenset(RULE_SETS[rule_set])) | \
+        engine_action_classes(scenario)
+    rules = [f"{c}: {r}" for c, r in RULE_SETS[rule_set].items() if c in raised]
+    return "{" + ", ".join(rules) + "}"
+
+
 def run_case(policy: str, rule_set: str, operators: int) -> dict:
     overrides = [f"policy.name={policy}", f"oversight.operators={operators}",
-                 f"oversight.rules={RULE_SETS[rule_set]}"]
+                 f"oversight.rules={rules_for(policy, rule_set)}"]
     scenario = load_scenario(SCENARIO, overrides)
     return compute_metrics(Simulation(scenario).run())
 

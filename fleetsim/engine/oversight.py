@@ -10,7 +10,11 @@ Every action a vehicle is about to start has an action class; the scenario's
 ``approve``   hold until an operator approves (needing a working link when
               ``approval_needs_link``); a denial or a timeout drops the plan and
               asks the policy again (reasons ``approval_denied`` /
-              ``approval_timeout``).
+              ``approval_timeout``). With ``timeout_s``, a request not decided
+              within ``timeout_s`` of being raised (the moment the action
+              needed it, link or no link) times out at exactly that time: no
+              grant comes after it, and an operator still serving it then is
+              freed (:class:`fleetsim.oversight.OperatorPool`, Deadlines).
 ``forbidden`` never act; the plan is dropped (``approval_denied``).
 
 While it waits, a vehicle hovers where it is (using energy; it still goes home
@@ -164,8 +168,13 @@ class Oversight:
         t_req = env.now
         log.add(t_req, "auth_request", v, detail=action_class)
         if kind == "approve":
+            # One deadline, t_need + timeout_s, whatever part of it went waiting for
+            # the link: the pool issues no decision after it (see OperatorPool).
+            deadline = rule.timeout_s
+            if deadline is not None and t_req > t_need:
+                deadline = t_need + rule.timeout_s - t_req
             ev = self.submit("approve", action_class, v, service=rule.service,
-                             priority=rule.priority, deadline_s=rule.timeout_s,
+                             priority=rule.priority, deadline_s=deadline,
                              two_person=rule.two_person,
                              approve_probability=rule.approve_probability)
             try:

@@ -29,8 +29,12 @@ line and YAML path (and, for a level, the scenario's own message).
 Run ``k`` of every configuration uses seed ``k`` (common random numbers). A
 run's id is the first 16 hex digits of the SHA-256 of a canonical JSON of the
 resolved scenario (its ``source`` without the machine-specific ``base_dir``),
-the factor values, the seed and the fleetsim version: the same configuration
-and seed always get the same id.
+the factor values, the seed, the fleetsim version and the code that makes the
+run: a hash of fleetsim's own ``.py`` files and one of the policy's source (the
+built-in ``policies`` package, the entry point's or ``module:Class``'s module
+file, or the user's ``file.py``). The same configuration and seed with the same
+code always get the same id; a change to that code gives new ids, so a sweep
+never reuses a result that changed code did not make.
 """
 
 from __future__ import annotations
@@ -220,6 +224,8 @@ class PlannedRun:
     seed: int
     #: The scenario's source with ``run.seed`` set to ``seed``.
     source: dict[str, Any] = field(repr=False)
+    #: Hashes of the code that makes the run (part of its id; see :func:`run_key`).
+    code: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -242,15 +248,24 @@ class Experiment:
     metrics: tuple[str, ...]
 
     def runs(self) -> list[PlannedRun]:
-        """Every run, in design order: configuration, then seed."""
+        """Every run, in design order: configuration, then seed. The code that makes
+        them (fleetsim's, the policy's source) is read now, as it is on disk."""
+        from fleetsim.policy import policy_source_digest
+        from fleetsim.record import fleetsim_code_digest
+
         out = []
+        policies: dict[tuple[str, str | None], str] = {}
         for c in self.configs:
             values = c.values(self.factors)
+            where = (c.source["policy"]["name"], c.source.get("base_dir"))
+            if where not in policies:
+                policies[where] = policy_source_digest(where[0], base_dir=where[1])
+            code = {"fleetsim_sha256": fleetsim_code_digest(), "policy_sha256": policies[where]}
             for k in self.seeds:
                 source = copy.deepcopy(c.source)
                 source["run"]["seed"] = k
-                out.append(PlannedRun(run_id=run_key(source, values, k), config=c.index,
-                                      factors=values, seed=k, source=source))
+                out.append(PlannedRun(run_id=run_key(source, values, k, code), config=c.index,
+                                      factors=values, seed=k, source=source, code=code))
         return out
 
     def to_json(self, runs: Sequence[PlannedRun] | None = None) -> dict[str, Any]:
@@ -285,11 +300,15 @@ class Experiment:
 IDENTITY_KEYS = ("experiment", "scenario", "set", "factors", "design", "configs", "seeds")
 
 
-def run_key(source: dict[str, Any], factors: dict[str, Any], seed: int) -> str:
-    """The run id: 16 hex digits of the SHA-256 of what determines the run."""
+def run_key(source: dict[str, Any], factors: dict[str, Any], seed: int,
+            code: dict[str, str] | None = None) -> str:
+    """The run id: 16 hex digits of the SHA-256 of what determines the run: the
+    scenario, the factor values, the seed, the fleetsim version and ``code`` (the
+    hashes of fleetsim's code and of the policy's source, see
+    :func:`fleetsim.record.code_identity`)."""
     scenario = {k: v for k, v in source.items() if k != "base_dir"}
     text = canonical_json({"scenario": scenario, "factors": factors, "seed": seed,
-                           "fleetsim": fleetsim.__version__})
+                           "fleetsim": fleetsim.__version__, "code": code or {}})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -22,7 +22,11 @@ is a function of the runs only.
 
 Running the same sweep again resumes it: a run is skipped when its row exists
 and its run directory is complete (errored runs only rerun with
-``retry_errors``). Locally, runs go to a pool of worker processes; a worker
+``retry_errors``; every run reruns with ``force``). A run's id includes hashes
+of fleetsim's code and of the policy's source (see
+:mod:`fleetsim.experiments.spec`), so after a change to either the sweep runs
+everything again under new ids; the rows and run directories of the old ids
+stay in ``OUT`` but are no longer read. Locally, runs go to a pool of worker processes; a worker
 that dies breaks the pool, which is replaced, and the runs that were in it are
 resubmitted one at a time (so that a run that kills its worker is found); a
 run whose worker died three times is recorded as ``error: worker died``.
@@ -31,7 +35,9 @@ that writes its run directory under ``OUT`` (a filesystem the workers share)
 and returns its row; the client writes the rows. SIGINT or SIGTERM stops
 submitting, lets the runs in progress finish and be recorded (a second signal
 abandons them) and returns ``interrupted``: rerunning the same command
-resumes.
+resumes. Local workers end when the sweep process dies, even by SIGKILL (a
+parent-death signal on Linux, and a watchdog thread everywhere); a run they
+were writing is cleaned away by the next sweep into the same folder.
 """
 
 from __future__ import annotations
@@ -96,16 +102,49 @@ class SweepResult:
 # One run (in a worker process, local or Dask)
 
 
-def _init_worker() -> None:
+#: Linux prctl option: a signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+#: How often a worker's watchdog checks that the sweep that started it is alive.
+WATCHDOG_S = 0.5
+
+
+def _init_worker(parent: int | None = None) -> None:
     # Ctrl-C in a terminal reaches the whole process group; the sweep decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if parent is not None:
+        _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker process when the sweep process ``parent`` dies, however it
+    dies (SIGKILL included): on Linux the kernel's parent-death signal (SIGKILL),
+    and everywhere a daemon thread that checks every :data:`WATCHDOG_S` seconds
+    whether the parent is still ``parent`` (an orphan is re-parented)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover (no libc prctl)
+            pass
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCHDOG_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="fleetsim-sweep-watchdog", daemon=True).start()
 
 
 def _task(run: PlannedRun, out: Path, experiment: str, replay: bool) -> dict[str, Any]:
     return {"run_id": run.run_id, "config": run.config, "factors": run.factors,
             "seed": run.seed, "source": run.source, "experiment": experiment,
-            "run_dir": str(out / RUNS / run.run_id), "replay": replay}
+            "run_dir": str(out / RUNS / run.run_id), "replay": replay, "code": run.code}
 
 
 def _row(task: dict[str, Any], *, metrics: dict[str, Any] | None = None,
@@ -131,6 +170,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
 def _execute(task: dict[str, Any]) -> dict[str, Any]:
     from fleetsim.engine import Simulation
     from fleetsim.metrics import compute_metrics
+    from fleetsim.record import code_identity
     from fleetsim.rundir import write_run
     from fleetsim.scenario import scenario_from_source
 
@@ -150,6 +190,8 @@ def _execute(task: dict[str, Any]) -> dict[str, Any]:
     timings = {"setup": t1 - t0, "simulate": t2 - t1, "metrics": t3 - t2}
     extra = {"wall_clock_s": {k: round(v, 3) for k, v in timings.items()},
              "decisions": sim.n_decisions,
+             # The hashes the run id was made with (the code as the sweep planned it).
+             "code": task.get("code") or code_identity(scenario),
              "sweep": {"experiment": task["experiment"], "run_id": task["run_id"],
                        "config": task["config"], "factors": task["factors"],
                        "seed": task["seed"]}}
@@ -399,7 +441,8 @@ def _run_local(tasks: list[dict[str, Any]], workers: int, record: Callable[[dict
                         break
                     if pool is None:
                         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                                   initializer=_init_worker)
+                                                   initializer=_init_worker,
+                                                   initargs=(os.getpid(),))
                     try:
                         fut = pool.submit(run_task, task := queue[0])
                     except BrokenProcessPool:
@@ -530,12 +573,13 @@ def _run_dask(tasks: list[dict[str, Any]], address: str, record: Callable[[dict]
 
 def run_sweep(experiment: Experiment, out: str | os.PathLike, *, workers: int | None = None,
               scheduler: str | None = None, retry_errors: bool = False, replay: bool = False,
-              quiet: bool = False, stream=None) -> SweepResult:
+              quiet: bool = False, stream=None, force: bool = False) -> SweepResult:
     """Run (or resume) every run of ``experiment`` into the folder ``out``.
 
     ``workers``: local worker processes (default ``os.cpu_count()``);
     ``scheduler``: a Dask scheduler address (``tcp://host:port``) to run on
-    instead. Messages and the progress bar go to ``stream`` (stderr).
+    instead. ``force``: run every run again, recorded or not. Messages and the
+    progress bar go to ``stream`` (stderr).
     """
     stream = sys.stderr if stream is None else stream
     out_arg = Path(out)
@@ -555,19 +599,21 @@ def run_sweep(experiment: Experiment, out: str | os.PathLike, *, workers: int | 
         _write_atomic(out / EXPERIMENT_JSON, _dumps(document))
         _clean_partials(out)
         return _sweep(experiment, out, out_arg, runs, workers=workers, scheduler=scheduler,
-                      retry_errors=retry_errors, replay=replay, quiet=quiet, stream=stream)
+                      retry_errors=retry_errors, replay=replay, quiet=quiet, stream=stream,
+                      force=force)
 
 
 def _sweep(experiment: Experiment, out: Path, out_arg: Path, runs: list[PlannedRun], *,
            workers: int | None, scheduler: str | None, retry_errors: bool, replay: bool,
-           quiet: bool, stream) -> SweepResult:
+           quiet: bool, stream, force: bool = False) -> SweepResult:
     from tqdm import tqdm
 
     rows = read_rows(out, runs)
     todo = []
     for run, row in zip(runs, rows, strict=True):
-        if row is not None and (row["status"] == "ok" and _complete(out, run.run_id)
-                                or row["status"] == "error" and not retry_errors):
+        if not force and row is not None and (
+                row["status"] == "ok" and _complete(out, run.run_id)
+                or row["status"] == "error" and not retry_errors):
             continue
         todo.append(run)
     total, skipped = len(runs), len(runs) - len(todo)
@@ -576,7 +622,8 @@ def _sweep(experiment: Experiment, out: Path, out_arg: Path, runs: list[PlannedR
              f"{n_workers} local worker process{'es' if n_workers != 1 else ''}")
     print(f"fleetsim: sweep {experiment.id!r}: {total} runs ({len(experiment.configs)} "
           f"configurations x {len(experiment.seeds)} seeds) into {out_arg}; {skipped} recorded, "
-          f"{len(todo)} to run" + (f" on {where}" if todo else ""), file=stream, flush=True)
+          f"{len(todo)} to run" + (" (--force: all of them)" if force else "")
+          + (f" on {where}" if todo else ""), file=stream, flush=True)
     bar = tqdm(total=total, initial=skipped, unit="run", desc=experiment.id, file=stream,
                disable=quiet or not todo, dynamic_ncols=True,
                mininterval=0.5 if getattr(stream, "isatty", lambda: False)() else 30.0)

@@ -18,10 +18,15 @@ Operators
     operators going off duty finish the item in hand first (idle ones leave
     first), and one called back on duty while still finishing stays on.
 Deadlines
-    An item with ``deadline_s`` must *start* strictly before
-    ``created_s + deadline_s``; otherwise it is withdrawn unserved at exactly
-    that time with decision ``timed_out``. A deadline does not interrupt a
-    service that has started.
+    One rule: an item with ``deadline_s`` is decided only if its service ends
+    at or before its deadline ``created_s + deadline_s`` (a decision exactly
+    at the deadline stands); otherwise it ends with decision ``timed_out`` at
+    exactly the deadline, and no decision is ever issued after it. An item
+    still queued at its deadline is withdrawn unserved then (it is not
+    started at the deadline, even by an operator who becomes free at that
+    very instant). An item whose service would end after its deadline is cut
+    at the deadline: its operator(s) worked on it from its start to the
+    deadline (``start_s`` and ``operators`` say so) and are free from then on.
 Decisions
     ``approve``: ``approved`` with probability ``approve_probability`` (else
     ``denied``); ``veto_review``: ``allowed`` with that probability (else
@@ -96,8 +101,11 @@ class WorkItem:
 class Outcome:
     """What happened to a :class:`WorkItem`.
 
-    For a timed-out or withdrawn item ``operators == ()``, ``start_s`` is None,
-    ``end_s`` is the withdrawal time and ``waited_s`` the time it spent queued.
+    For an item withdrawn, or timed out, while queued ``operators == ()``,
+    ``start_s`` is None, ``end_s`` is the withdrawal time and ``waited_s`` the
+    time it spent queued. An item timed out during its service (see Deadlines
+    in the module doc) has its ``operators`` and ``start_s`` and ``end_s`` at
+    its deadline.
     """
 
     item: WorkItem
@@ -115,6 +123,17 @@ class Outcome:
     @property
     def service_s(self) -> float:
         return self.end_s - self.start_s if self.start_s is not None else 0.0
+
+
+def _delay_until(now: float, t: float) -> float:
+    """The delay ``d >= 0`` for which ``now + d`` (as the clock adds it) is ``t``, or
+    the largest whose sum is below ``t``: a timer never fires after ``t``."""
+    d = t - now
+    if d <= 0.0:
+        return 0.0
+    while now + d > t:
+        d = math.nextafter(d, 0.0)
+    return d
 
 
 class _Job:
@@ -223,6 +242,7 @@ class OperatorPool:
         self._assign_vehicle: list[int] = []
         self._assign_operator: list[int] = []
         self._finish_cb = self._on_finish
+        self._cut_cb = self._on_cut
         self._deadline_cb = self._on_deadline
         self._shift_cb = self._on_shift
         # Columnar records.
@@ -311,10 +331,9 @@ class OperatorPool:
         heapq.heappush(self._queue, (work.priority, job.seq, job))
         self._queued += 1
         if deadline_at is not None:
-            if deadline_at <= now:
-                self._time_out(job)
-                return event
-            ev = env.timeout(deadline_at - now, value=job)
+            # A deadline already reached is handled at once: by _dispatch when an
+            # operator is free, else by this timer (due now).
+            ev = env.timeout(_delay_until(now, deadline_at), value=job)
             ev.callbacks.append(self._deadline_cb)
         if self._free:
             self._dispatch()
@@ -445,18 +464,31 @@ class OperatorPool:
         if duration < 0 or duration != duration:
             raise ValueError(f"service time sample {duration!r} for {job.item.kind} item "
                              f"(class {job.item.action_class!r}) is not a time >= 0")
-        ev = self.env.timeout(duration, value=job)
-        ev.callbacks.append(self._finish_cb)
+        deadline = job.deadline_at
+        if deadline is None or now + duration <= deadline:  # decided by the deadline
+            ev = self.env.timeout(duration, value=job)
+            ev.callbacks.append(self._finish_cb)
+        else:  # the service would end after the deadline: cut at the deadline
+            ev = self.env.timeout(_delay_until(now, deadline), value=job)
+            ev.callbacks.append(self._cut_cb)
 
     def _on_finish(self, ev: simpy.Event) -> None:
         job: _Job = ev.value
         item = job.item
-        now = float(self.env.now)
         positive, negative = KINDS[item.kind]
         decision = positive
         if negative is not None:
             if self.rng.random() >= item.approve_probability:
                 decision = negative
+        self._release(job, decision)
+
+    def _on_cut(self, ev: simpy.Event) -> None:
+        self._release(ev.value, "timed_out")
+
+    def _release(self, job: _Job, decision: str) -> None:
+        """End a job in service with ``decision``; its operators are free again."""
+        item = job.item
+        now = float(self.env.now)
         job.state = _DONE
         self._serving -= 1
         ops = job.ops

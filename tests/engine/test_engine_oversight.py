@@ -112,20 +112,95 @@ def test_two_vehicles_one_operator_the_second_waits_for_the_first():
 
 
 def test_an_approval_that_times_out_drops_the_plan_and_tells_the_policy():
-    """timeout 20 s with one operator busy 0..30 on vehicle 0: vehicle 1's request is
-    withdrawn at exactly 20 s and its policy hears 'approval_timeout'."""
+    """timeout 20 s, service 30 s, one operator: vehicle 0's request is served from 0
+    but cannot be decided by 20, so it times out at exactly 20 (the operator is freed
+    then); vehicle 1's, still queued, times out at 20 too. Both policies hear
+    'approval_timeout' and nothing flies."""
     sc = load_scenario_text(scenario("""
   operators: 1
   rules:
     retask: {rule: approve, service: 30, timeout_s: 20}""", count=2))
     policy = Out()
     run = Simulation(sc, policy=policy).run()
-    assert (20.0, "auth_timeout", 1, -1, "retask") in seq(run)
+    assert seq(run, OVERSIGHT_KINDS) == [
+        (0.0, "auth_request", 0, -1, "retask"),
+        (0.0, "auth_request", 1, -1, "retask"),
+        (0.0, "work_start", 0, 0, "approve"),
+        (20.0, "work_end", 0, 0, "approve"),
+        (20.0, "auth_timeout", 0, 0, "retask"),
+        (20.0, "auth_timeout", 1, -1, "retask"),
+    ]
+    assert (20.0, 0, "approval_timeout") in policy.seen
     assert (20.0, 1, "approval_timeout") in policy.seen
     legs = run.legs
-    assert not ((legs["vehicle"] == 1) & (legs["kind"] == "move")).any()
+    assert not (legs["kind"] == "move").any()
     m = compute_metrics(run)
-    assert m["oversight.approvals_timed_out"] == 1
+    assert m["oversight.approvals_timed_out"] == 2
+    assert m["oversight.approvals_granted"] == 0
+
+
+@pytest.mark.parametrize(("service", "granted"), [(10, True), (11, False)])
+def test_no_grant_after_the_deadline_golden(service, granted):
+    """One operator, timeout 20 s. Vehicle 0 is served 0..service and approved.
+    Vehicle 1 is served from ``service``: with service 10 its decision falls exactly
+    at the deadline (20) and stands; with 11 it would come at 22, so it times out at
+    exactly 20 with the operator freed then, and no grant follows."""
+    sc = load_scenario_text(scenario(f"""
+  operators: 1
+  rules:
+    retask: {{rule: approve, service: {service}, timeout_s: 20}}""", count=2))
+    policy = Out()
+    run = Simulation(sc, policy=policy).run()
+    s = float(service)
+    second = ([(20.0, "work_end", 1, 0, "approve"), (20.0, "auth_granted", 1, 0, "retask"),
+               (20.0, "action_start", 1, 0, "retask"), (20.0, "takeoff", 1, -1, "")]
+              if granted else
+              [(20.0, "work_end", 1, 0, "approve"), (20.0, "auth_timeout", 1, 0, "retask")])
+    assert seq(run, OVERSIGHT_KINDS)[:10] == [
+        (0.0, "auth_request", 0, -1, "retask"),
+        (0.0, "auth_request", 1, -1, "retask"),
+        (0.0, "work_start", 0, 0, "approve"),
+        (s, "work_end", 0, 0, "approve"),
+        (s, "auth_granted", 0, 0, "retask"),
+        (s, "action_start", 0, 0, "retask"),
+        (s, "takeoff", 0, -1, ""),
+        (s, "work_start", 1, 0, "approve"),
+        *second,
+    ][:10]
+    m = compute_metrics(run)
+    assert m["oversight.approvals_granted"] == (2 if granted else 1)
+    assert m["oversight.approvals_timed_out"] == (0 if granted else 1)
+    assert m["oversight.approval_wait_max_s"] == 20.0
+    assert ((20.0, 1, "approval_timeout") in policy.seen) is not granted
+
+
+def test_no_approval_outlives_its_timeout_under_load():
+    """oversight_tradeoff with one operator and a 40 s timeout (lognormal service,
+    mean 15 s): many requests queue and many services would overrun. The rule is
+    exact, so every approval decision (grant, denial or timeout) comes at most
+    timeout_s after its request; the 1e-9 s allows only for the rounding of the
+    subtraction that forms the recorded wait."""
+    from pathlib import Path
+
+    from fleetsim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    sc = load_scenario(root / "scenarios" / "oversight_tradeoff.yaml",
+                       ["run.duration_s=1800", "oversight.operators=1",
+                        "oversight.rules.retask.timeout_s=40"])
+    run = Simulation(sc).run()
+    ev = run.events
+    decided = np.isin(ev["kind"], ("auth_granted", "auth_denied", "auth_timeout")) & \
+        (ev["detail"] == "retask")
+    waits = ev["value"][decided]
+    assert len(waits) > 100
+    assert waits.max() <= 40.0 + 1e-9
+    timed_out = (ev["kind"] == "auth_timeout") & (ev["detail"] == "retask")
+    # Both ways of timing out happen: cut in service (an operator named) and queued.
+    assert ((ev["operator"] >= 0) & timed_out).sum() > 0
+    assert ((ev["operator"] < 0) & timed_out).sum() > 0
+    m = compute_metrics(run)
+    assert m["oversight.approval_wait_max_s"] <= 40.0 + 1e-9
 
 
 def test_denied_approval_is_not_acted_on():
@@ -327,3 +402,73 @@ def test_oversight_runs_are_deterministic():
         sc = load_scenario(path, ["run.duration_s=900", f"run.seed={seed}"])
         digests.append(run_digest(Simulation(sc).run()))
     assert digests[0] == digests[1] != digests[2]
+
+
+RELAYED = f"""
+schema_version: 1
+name: relayed
+run: {{duration_s: 400, seed: 1, monitor_window_s: 5}}
+world:
+  terrain: {{source: flat, size_m: [20000, 10000], spacing_m: 50}}
+  sites:
+    - {{id: home, kind: base, position: [4400, 5000], pads: 2}}
+    - {{id: nest, kind: base, position: [1000, 5000], pads: 2}}
+    - {{id: mast, kind: ground_station, position: [0, 5000], radio_range_m: 3000,
+       antenna_height_m: {AGL}}}
+fleet:
+  types:
+    - {{id: relay, kind: multirotor, count: 1, base: nest, cruise_speed_mps: {SPEED},
+       climb_rate_mps: {CLIMB}, cruise_altitude_agl_m: {AGL}, battery_wh: 1.0e6,
+       hover_power_w: 100, cruise_power_w: 100, recharge_time_s: 10,
+       sensor: {{footprint_radius_m: 20}}, relay_range_m: 2000}}
+    - {{id: quad, kind: multirotor, count: 1, base: home, cruise_speed_mps: {SPEED},
+       climb_rate_mps: {CLIMB}, cruise_altitude_agl_m: {AGL}, battery_wh: 1.0e6,
+       hover_power_w: 100, cruise_power_w: 100, recharge_time_s: 10,
+       sensor: {{footprint_radius_m: 20}}}}
+policy: {{name: random_search}}
+oversight:
+  operators: 1
+  rules:
+    retask: {{rule: approve, service: 30, timeout_s: 150}}
+"""
+
+
+class Relayed(Policy):
+    """The relay (0) flies to where it links the quad (1) to the mast, arriving at
+    200 s; the quad hops 100 m (auto) out of link, then needs approval to re-task."""
+
+    name = "relayed"
+
+    def __init__(self):
+        self.seen = []
+
+    def decide(self, now_s, fleet, requests):
+        plans = []
+        for r in requests:
+            self.seen.append((round(now_s, 6), r.vehicle, r.reason))
+            if r.reason == "start":
+                plans.append(Plan(0, [GoTo(2900.0, 5000.0)]) if r.vehicle == 0 else
+                             Plan(1, [GoTo(4500.0, 5000.0),
+                                      GoTo(4600.0, 5000.0, action_class="retask")]))
+        return plans
+
+
+def test_the_timeout_runs_from_the_need_through_the_link_wait():
+    """The quad needs approval at 20 s (its hop done) but is out of link until the
+    relay links it at 160 s; the request reaches the operator then, whose 30 s service
+    would end at 190. The deadline is 20 + 150 = 170 s, from when it was raised, not
+    160 + 150: it times out at exactly 170 and the operator is freed."""
+    policy = Relayed()
+    run = Simulation(load_scenario_text(RELAYED), policy=policy).run()
+    kinds = ("link_lost", "link_restored", "arrive", *OVERSIGHT_KINDS)
+    assert [r for r in seq(run, kinds) if r[2] == 1] == [
+        (0.0, "takeoff", 1, -1, ""),
+        (0.0, "link_lost", 1, -1, ""),
+        (20.0, "arrive", 1, -1, ""),
+        (160.0, "link_restored", 1, -1, ""),
+        (160.0, "auth_request", 1, -1, "retask"),
+        (160.0, "work_start", 1, 0, "approve"),
+        (170.0, "work_end", 1, 0, "approve"),
+        (170.0, "auth_timeout", 1, 0, "retask"),
+    ]
+    assert (170.0, 1, "approval_timeout") in policy.seen

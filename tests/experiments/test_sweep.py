@@ -3,6 +3,7 @@ dead workers, failing runs, and the same results on a Dask cluster."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -50,7 +51,7 @@ missions:
 policy: {name: random_search, params: {}}
 oversight:
   operators: 1
-  rules: {retask: notify}
+  rules: {takeoff: notify}
 outputs: {metrics_cell_m: 100}
 """
 
@@ -441,12 +442,16 @@ def test_failing_runs_are_recorded_and_the_rest_complete(tmp_path):
     assert df.loc[df["status"] == "ok", "coverage.fraction"].notna().all()
     for run_id, status in zip(df["run_id"], df["status"], strict=True):
         assert (out / "runs" / run_id / "metrics.json").is_file() == (status == "ok")
-    # Errored runs are not run again, unless asked.
+    # Errored runs are not run again, unless asked; the same code fails the same way.
     assert sweep(path, out).ran == 0
+    again = sweep(path, out, workers=2, retry_errors=True)
+    assert (again.skipped, again.ran, again.errors) == (3, 3, 3)
+    # The policy's code fixed: its source is part of every run's id, so all six run
+    # again (none of the old results is reused), and only the seed-2 death is left.
     (tmp_path / "boom.py").write_text(
         (tmp_path / "boom.py").read_text().replace('raise RuntimeError("boom")', "pass"))
-    fixed = sweep(path, out, workers=2, retry_errors=True)
-    assert fixed.ran == 3 and fixed.errors == 1  # still dies on seed 2
+    fixed = sweep(path, out, workers=2)
+    assert (fixed.skipped, fixed.ran, fixed.errors) == (0, 6, 1)  # still dies on seed 2
 
 
 # --------------------------------------------------------------------------------------
@@ -484,3 +489,198 @@ def test_a_misspelled_metric_is_an_error_before_any_run(tmp_path):
         r"bad\.yaml:13: metrics\[0\]: unknown metric 'coverage\.fractio'; did you mean "
         r"'coverage\.fraction'\? \(the runs write \d+ metrics; see README, Metrics\)",
         error_of(tmp_path, text))
+
+
+# --------------------------------------------------------------------------------------
+# Stale results: the code that makes a run is part of its id
+
+
+MINE = '''\
+from policies.random_search import RandomSearch
+
+
+class Mine(RandomSearch):
+    name = "mine"
+'''
+
+MINE_EXPERIMENT = """\
+experiment: mine
+scenario: tiny.yaml
+set: ["policy.name=mine.py:Mine", "run.duration_s=120"]
+factors:
+  operators: {path: oversight.operators, levels: [1]}
+replications: 2
+"""
+
+
+def manifest_of(out: Path, run_id: str) -> dict:
+    return json.loads((out / "runs" / run_id / "manifest.json").read_text())
+
+
+def test_a_changed_user_policy_reruns_and_force_reruns_everything(tmp_path, capsys):
+    from fleetsim.policy import policy_source_digest
+    from fleetsim.record import fleetsim_code_digest
+
+    path = write_case(tmp_path, MINE_EXPERIMENT)
+    policy = tmp_path / "mine.py"
+    policy.write_text(MINE)
+    out = tmp_path / "out"
+    first = sweep(path, out, workers=1)
+    assert (first.total, first.skipped, first.ran) == (2, 0, 2)
+    ids = [r.run_id for r in load_experiment(path).runs()]
+    digest = policy_source_digest("mine.py:Mine", base_dir=str(tmp_path))
+    for run_id in ids:
+        code = manifest_of(out, run_id)["code"]
+        assert code == {"fleetsim_sha256": fleetsim_code_digest(), "policy_sha256": digest}
+    metrics = {i: (out / "runs" / i / "metrics.json").read_bytes() for i in ids}
+    # Unchanged: it resumes (nothing to run).
+    assert (sweep(path, out).skipped, sweep(path, out).ran) == (2, 0)
+    # The policy's file changed (its behaviour too): every run is new and runs.
+    policy.write_text(MINE.replace('name = "mine"', 'name = "mine"\n\n    # leg 900 m\n'
+                                   '    decision_period_s = None'))
+    changed = sweep(path, out, workers=1)
+    assert (changed.skipped, changed.ran) == (0, 2)
+    new_ids = [r.run_id for r in load_experiment(path).runs()]
+    assert not set(new_ids) & set(ids)
+    assert manifest_of(out, new_ids[0])["code"]["policy_sha256"] != digest
+    # --force runs everything again under the same ids; same scenario and seed,
+    # the same metrics bytes.
+    policy.write_text(MINE)
+    from fleetsim.cli import main
+
+    assert main(["sweep", str(path), "--out", str(out), "--force", "--workers", "1",
+                 "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "0 recorded, 2 to run (--force: all of them)" in err
+    for run_id in ids:
+        assert (out / "runs" / run_id / "metrics.json").read_bytes() == metrics[run_id]
+    assert sweep(path, out).ran == 0
+
+
+def test_run_ids_change_with_fleetsim_code(tmp_path, monkeypatch):
+    import fleetsim.record
+
+    path = write_case(tmp_path)
+    before = [r.run_id for r in load_experiment(path).runs()]
+    monkeypatch.setattr(fleetsim.record, "fleetsim_code_digest", lambda: "0" * 64)
+    after = [r.run_id for r in load_experiment(path).runs()]
+    assert len(set(after)) == len(after) and not set(after) & set(before)
+
+
+def test_policy_sources_hashed(tmp_path):
+    """Built-ins hash the whole policies package (they import one another); a file
+    policy hashes its file, resolved from the scenario's folder."""
+    from fleetsim.policy import policy_source_files
+
+    built_in = policy_source_files("cautious_patrol")
+    names = [p.name for p in built_in]
+    assert {"oversight_patrol.py", "persistent_patrol.py", "__init__.py"} <= set(names)
+    assert names == sorted(names)
+    (tmp_path / "mine.py").write_text(MINE)
+    assert policy_source_files("mine.py:Mine", base_dir=str(tmp_path)) == [tmp_path / "mine.py"]
+    assert policy_source_files("policies.random_search:RandomSearch")[0].name == \
+        "random_search.py"
+    assert policy_source_files("no_such_module_x:Y") == []
+
+
+# --------------------------------------------------------------------------------------
+# Orphaned workers
+
+SLOW = '''\
+import os
+import time
+from pathlib import Path
+
+from policies.random_search import RandomSearch
+
+
+class Slow(RandomSearch):
+    name = "slow"
+
+    def decide(self, now_s, fleet, requests):
+        (Path(__file__).parent / "started" / str(os.getpid())).touch()
+        time.sleep(60)
+        return super().decide(now_s, fleet, requests)
+'''
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group ``pgid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_sigkill_of_the_sweep_leaves_no_worker_behind(tmp_path):
+    """Two workers busy on slow runs (the policy sleeps 60 s), the resource tracker
+    beside them; SIGKILL the sweep: within 10 s nothing of its process group is
+    left (before, the workers and the tracker lived on)."""
+    path = write_case(tmp_path, MINE_EXPERIMENT.replace("mine.py:Mine", "slow.py:Slow"))
+    (tmp_path / "slow.py").write_text(SLOW)
+    started = tmp_path / "started"
+    started.mkdir()
+    proc = subprocess.Popen([*CLI, "sweep", str(path), "--out", str(tmp_path / "out"),
+                             "--workers", "2", "-q"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while len(list(started.iterdir())) < 2:  # both workers inside a run
+            assert proc.poll() is None and time.monotonic() < deadline, "no runs started"
+            time.sleep(0.05)
+        workers = sorted(int(p.name) for p in started.iterdir())
+        assert workers == sorted(worker_processes(proc.pid))
+        assert set(workers) < set(group_members(proc.pid))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while group_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert group_members(proc.pid) == []
+    finally:
+        for pid in group_members(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+WATCHED = """
+import os, sys, time
+sys.platform = "no-prctl"  # the watchdog alone
+from fleetsim.experiments import sweep
+sweep._die_with_parent(os.getppid())
+print(os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+PARENT = """
+import subprocess, sys
+subprocess.Popen([sys.executable, "-c", sys.argv[1]]).wait()
+"""
+
+
+def test_the_watchdog_alone_ends_an_orphaned_worker(tmp_path):
+    """Without the parent-death signal, the watchdog thread notices the re-parenting
+    within WATCHDOG_S (0.5 s) and ends the process; 5 s leave room for a loaded
+    machine."""
+    proc = subprocess.Popen([sys.executable, "-c", PARENT, WATCHED], stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        child = int(proc.stdout.readline())
+        assert child in group_members(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while group_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert group_members(proc.pid) == []
+    finally:
+        for pid in group_members(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -76,35 +76,74 @@ def test_same_time_same_priority_is_fifo() -> None:
     assert [e.value.start_s for e in evs] == [0.0, 1.0, 2.0, 3.0, 4.0]
 
 
-def test_deadline_withdraws_at_exact_time() -> None:
-    """An item whose deadline passes in the queue ends at created + deadline,
-    timed_out and unserved; a deadline passing during service does not cut it;
-    at an exact tie with a free operator the item must start strictly before
-    its deadline, so it times out."""
+def test_deadline_golden_sequence() -> None:
+    """One rule: an item is decided only if its service ends at or before
+    created + deadline; otherwise it is timed out at exactly that time. Still
+    queued at the deadline: withdrawn unserved. In service past it: cut at the
+    deadline, its operator freed then. A decision exactly at the deadline stands;
+    an operator freed exactly at a queued item's deadline does not start it."""
     env, pool = make_pool()
     out: dict[int, object] = {}
-    submit_at(env, pool, 0.0, item(0, 10.0), out)                      # [0, 10]
-    submit_at(env, pool, 2.0, item(1, 5.0, deadline_s=5.0), out)       # withdrawn at 7
-    submit_at(env, pool, 3.0, item(2, 5.0, deadline_s=8.0), out)       # [10, 15], deadline 11
-    submit_at(env, pool, 5.0, item(3, 5.0, deadline_s=10.0), out)      # tie at 15: timed out
-    submit_at(env, pool, 6.0, item(4, 5.0), out)                       # [15, 20]
+    submit_at(env, pool, 0.0, item(0, 10.0), out)                      # [0, 10] approved
+    submit_at(env, pool, 2.0, item(1, 5.0, deadline_s=5.0), out)       # queued; out at 7
+    submit_at(env, pool, 3.0, item(2, 5.0, deadline_s=8.0), out)       # [10, 15) > 11: cut at 11
+    submit_at(env, pool, 5.0, item(3, 4.0, deadline_s=10.0), out)      # [11, 15], tie at 15: ok
+    # Submitted after item 3 started, so item 3's end (15) is processed before this
+    # item's deadline timer (15): the operator is free at 15, yet it is not started.
+    submit_at(env, pool, 12.0, item(4, 5.0, deadline_s=3.0), out)      # queued; out at 15
+    submit_at(env, pool, 13.0, item(5, 5.0), out)                      # [15, 20] approved
     env.run()
-    b = out[1]
-    assert (b.decision, b.operators, b.start_s, b.end_s, b.waited_s) == (
-        "timed_out", (), None, 7.0, 5.0)
-    assert not b.served
-    assert (out[2].decision, out[2].start_s, out[2].end_s) == ("approved", 10.0, 15.0)
-    assert (out[3].decision, out[3].end_s) == ("timed_out", 15.0)
-    assert (out[4].start_s, out[4].end_s) == (15.0, 20.0)
+    seen = {v: (o.decision, o.operators, o.start_s, o.end_s, o.waited_s) for v, o in out.items()}
+    assert seen == {
+        0: ("approved", (0,), 0.0, 10.0, 0.0),
+        1: ("timed_out", (), None, 7.0, 5.0),
+        2: ("timed_out", (0,), 10.0, 11.0, 7.0),
+        3: ("approved", (0,), 11.0, 15.0, 6.0),
+        4: ("timed_out", (), None, 15.0, 3.0),
+        5: ("approved", (0,), 15.0, 20.0, 2.0),
+    }
+    assert not out[1].served and out[2].served
     rec = pool.records()
-    # The operator only ever worked on the three served items.
-    assert rec["busy_start_s"].tolist() == [0.0, 10.0, 15.0]
-    assert timed_out_count(rec) == 2
-    timed = rec["item_decision"] == "timed_out"
-    assert np.isnan(rec["item_start_s"][timed]).all()
-    assert rec["item_operator"][timed].tolist() == [-1, -1]
-    assert rec["item_end_s"][timed].tolist() == [7.0, 15.0]
-    assert wait_stats(rec)["n"] == 3
+    assert rec["item_vehicle"].tolist() == [1, 0, 2, 3, 4, 5]     # in order of ending
+    assert rec["item_decision"].tolist() == ["timed_out", "approved", "timed_out", "approved",
+                                             "timed_out", "approved"]
+    # The operator worked on item 2 until its deadline, then went on with item 3.
+    assert list(zip(rec["busy_start_s"].tolist(), rec["busy_end_s"].tolist(),
+                    strict=True)) == [(0.0, 10.0), (10.0, 11.0), (11.0, 15.0), (15.0, 20.0)]
+    assert rec["item_operator"].tolist() == [-1, 0, 0, 0, -1, 0]
+    assert timed_out_count(rec) == 3
+    # Queue waits are of the items an operator started, the cut one included.
+    assert wait_stats(rec) == {"n": 4, "mean_s": 3.75, "p95_s": 6.85, "max_s": 7.0}
+    # No decision after a deadline: every item with one ended by it.
+    created = rec["item_created_s"]
+    deadline = created + np.array([5.0, np.inf, 8.0, 10.0, 3.0, np.inf])
+    assert (rec["item_end_s"] <= deadline).all()
+
+
+def test_deadline_cut_frees_operator_for_the_queue() -> None:
+    """Two-person item cut at its deadline: both operators are freed at that
+    instant and take the next items; the cut draws no decision."""
+    env, pool = make_pool(operators=2)
+    out: dict[int, object] = {}
+    submit_at(env, pool, 0.0, item(0, 30.0, deadline_s=12.0, two_person=True), out)
+    submit_at(env, pool, 1.0, item(1, 2.0), out)
+    submit_at(env, pool, 1.0, item(2, 3.0), out)
+    env.run()
+    assert (out[0].decision, out[0].operators, out[0].start_s, out[0].end_s) == (
+        "timed_out", (0, 1), 0.0, 12.0)
+    assert (out[1].start_s, out[1].end_s) == (12.0, 14.0)
+    assert (out[2].start_s, out[2].end_s) == (12.0, 15.0)
+
+
+def test_deadline_tie_with_random_service_decides() -> None:
+    """A deadline equal to a sampled service time is met (the comparison is <=):
+    with Deterministic service the decision is drawn and issued at the deadline."""
+    env, pool = make_pool()
+    ev = pool.submit(WorkItem(kind="approve", action_class="retask", vehicle=0,
+                              service=Deterministic(0.1 + 0.2), deadline_s=0.1 + 0.2,
+                              approve_probability=0.0))
+    env.run()
+    assert (ev.value.decision, ev.value.end_s) == ("denied", 0.1 + 0.2)
 
 
 def test_an_operator_freed_at_the_exact_deadline_does_not_start_the_item() -> None:

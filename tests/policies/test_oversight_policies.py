@@ -110,15 +110,20 @@ def test_the_variants_are_registered_under_their_names(name, cls):
 @pytest.mark.parametrize("name", ["cautious_patrol", "autonomous_patrol"])
 def test_the_variants_pass_the_checker_with_operators_and_links(name):
     """Deterministic (and leaving their inputs alone) with approvals, vetoes and
-    link events in play, not only on the checker's default scenario."""
-    sc = strip(name, """
+    link events in play, not only on the checker's default scenario. Each gets the
+    rule for the class of its routes (a rule for a class a policy never emits is
+    refused): cautious_patrol's re-tasks need approval, autonomous_patrol's transits
+    a veto review."""
+    route = ("retask: {rule: approve, service: {dist: exponential, mean_s: 20}}"
+             if name == "cautious_patrol" else
+             "transit: {rule: veto, service: {dist: exponential, mean_s: 20}, "
+             "veto_window_s: 30, approve_probability: 0.7}")
+    sc = strip(name, f"""
   operators: 1
   rules:
-    retask: {rule: approve, service: {dist: exponential, mean_s: 20}}
-    transit: {rule: veto, service: {dist: exponential, mean_s: 20}, veto_window_s: 30,
-              approve_probability: 0.7}
+    {route}
     continue_lost_link: forbidden
-  detection_review: {false_alarms_per_vehicle_hour: 2}""", count=3, duration_s=1500.0)
+  detection_review: {{false_alarms_per_vehicle_hour: 2}}""", count=3, duration_s=1500.0)
     report = check_policy(name, sc)
     assert report.legs > 0 and report.events > 0
 
