@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 import yaml
 from yaml.composer import ComposerError
@@ -32,6 +33,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from fleetsim.errors import ScenarioError
 from fleetsim.scenario import schema
+from fleetsim.scenario.budget import estimate_memory, format_bytes, memory_limit_bytes
 from fleetsim.scenario.dem import MAX_TERRAIN_POINTS, dem_grid
 from fleetsim.scenario.model import (
     SCHEMA_VERSION,
@@ -865,10 +867,65 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         base_dir=base_dir,
         locations={k: loc for k, loc in locations.items() if k},
     )
+    _check_size(scenario, ctx, terrain_points, extent)
     return replace(scenario, source=scenario_to_source(scenario))
 
 
 Extent = tuple[float, float, float, float]
+
+#: Most uniform draws in a mission area's bounding box to place its random targets.
+MAX_TARGET_DRAWS = 100_000_000
+
+#: Most monitor windows (run.duration_s / monitor_window_s) in a run: each costs a
+#: few microseconds even when nothing happens in it.
+MAX_WINDOWS = 20_000_000
+#: Bounding-box cells of the metrics raster counted exactly for the "no cell in the
+#: area" check (beyond it the area certainly holds cells of a sensible polygon).
+_COUNT_CELLS_UP_TO = 10_000
+
+
+def _check_size(s: Scenario, ctx: Context, terrain_points: int,
+                extent: Extent | None) -> None:
+    """The whole scenario, sized: fleet, windows, metrics raster and the memory estimate."""
+    n = sum(g.count for g in s.vehicles)
+    if n == 0:
+        ctx.fail("fleet.types", "the fleet has no vehicles (every count is 0); give at least "
+                                "one vehicle type a count > 0")
+    if n > schema.MAX_VEHICLES:
+        ctx.fail("fleet.types", f"the fleet has {n:,} vehicles in all; at most "
+                                f"{schema.MAX_VEHICLES:,} are supported in one run")
+    for path, window in (("run.monitor_window_s", s.run.monitor_window_s),
+                         ("separation.window_s", s.separation and s.separation.window_s)):
+        if window and s.run.duration_s / window > MAX_WINDOWS:
+            ctx.fail(path, f"{s.run.duration_s:g} s in windows of {window:g} s are "
+                           f"{s.run.duration_s / window:,.0f} windows; at most {MAX_WINDOWS:,} "
+                           f"(expected a window of at least {s.run.duration_s / MAX_WINDOWS:g} s)")
+    cells = 0.0
+    areas = [shapely.Polygon(m.exterior, holes=list(m.holes) or None) for m in s.missions]
+    cell = s.outputs.metrics_cell_m
+    if areas:
+        area = shapely.union_all(areas)
+        x0, y0, x1, y1 = area.bounds
+        nx, ny = math.ceil((x1 - x0) / cell - 1e-9), math.ceil((y1 - y0) / cell - 1e-9)
+        cells = float(max(nx, 1)) * float(max(ny, 1))
+        if cells <= _COUNT_CELLS_UP_TO:
+            cx = x0 + (np.arange(max(nx, 1)) + 0.5) * cell
+            cy = y0 + (np.arange(max(ny, 1)) + 0.5) * cell
+            gx, gy = np.meshgrid(cx, cy)
+            if not shapely.intersects_xy(area, gx.ravel(), gy.ravel()).any():
+                ctx.fail("outputs.metrics_cell_m",
+                         f"cells of {cell:g} m leave no cell centre inside the mission area "
+                         f"(x {x0:g}..{x1:g} m, y {y0:g}..{y1:g} m), so coverage could not be "
+                         f"measured; expected at most {min(x1 - x0, y1 - y0):g} m")
+    estimate = estimate_memory(s, terrain_points=terrain_points, terrain_extent=extent,
+                               metrics_cells=cells)
+    limit, why = memory_limit_bytes()
+    if estimate.total > limit:
+        name, _ = estimate.largest(1)[0]
+        parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in estimate.largest(3))
+        ctx.fail(estimate.paths[name],
+                 f"a run of this scenario needs an estimated {format_bytes(estimate.total)} of "
+                 f"memory ({parts}), more than the limit of {format_bytes(limit)} ({why})")
 
 
 def _check_within(polygon: shapely.Polygon, path: str, ctx: Context, extent: Extent | None,
@@ -1073,6 +1130,11 @@ def _vehicle_type(t: dict[str, Any], path: str,
                  "footprint radius is cruise_altitude_agl_m x tan(camera_fov_deg / 2))")
     if "camera_fov_deg" in s:
         radius = altitude * math.tan(math.radians(s["camera_fov_deg"]) / 2)
+        if radius > schema.MAX_DISTANCE_M:
+            ctx.fail(child_path(spath, "camera_fov_deg"),
+                     f"a camera of {s['camera_fov_deg']:g} degrees at {altitude:g} m sees "
+                     f"{radius:.3g} m around; at most {schema.MAX_DISTANCE_M:g} m (a narrower "
+                     "field of view or a lower altitude)")
     elif "footprint_radius_m" in s:
         radius = s["footprint_radius_m"]
     else:
@@ -1313,6 +1375,14 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
         if not polygon.covers(shapely.Point(t["position"])):
             ctx.fail(tpath, f"target position {_pt(t['position'])} lies outside the mission area")
         targets.append(TargetSpec(id=ident, position=t["position"]))
+    n_random = m.get("random_targets", 0)
+    x0, y0, x1, y1 = polygon.bounds
+    fill = polygon.area / max((x1 - x0) * (y1 - y0), 1e-300)
+    if n_random and n_random / max(fill, 1e-300) > MAX_TARGET_DRAWS:
+        ctx.fail(child_path(path, "random_targets"),
+                 f"the mission area fills {fill:.2g} of its bounding box, so placing "
+                 f"{n_random:,} random targets would take ~{n_random / fill:.3g} draws (at most "
+                 f"{MAX_TARGET_DRAWS:,}); give fewer targets or a more compact area")
     return MissionSpec(id=m["id"], kind=m["kind"], exterior=exterior, holes=holes,
                        targets=tuple(targets), random_targets=m.get("random_targets", 0))
 

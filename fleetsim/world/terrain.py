@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fleetsim.errors import ScenarioError
-from fleetsim.scenario.dem import MAX_TERRAIN_POINTS, geotiff_grid, dem_grid, height_problem
+from fleetsim.scenario.dem import MAX_TERRAIN_POINTS, dem_grid, geotiff_grid, height_problem
 from fleetsim.scenario.model import TerrainSpec
 
 __all__ = ["Terrain", "terrain_from_spec"]
