@@ -11,9 +11,11 @@ The per-item costs are measured peaks (resident memory of ``fleetsim run``)
 rounded up; they are an estimate, meant to refuse what cannot fit long
 before it is tried, not to predict the last megabyte:
 
-- a vehicle: ~11 KB at setup (10,000 and 40,000 fixed-wing drones on
-  swarm_10k for 300 s: 325 MB and 642 MB peak), plus its recorded legs and
-  events, ~20 KB per vehicle-hour (a patrol leg a minute at ~300 B a leg);
+- a vehicle: 40 KB -- ~11 KB at setup (10,000 and 40,000 fixed-wing drones
+  on swarm_10k for 300 s: 325 MB and 642 MB peak) and an allowance of ~100
+  recorded legs with their events at ~300 B each. What a run records beyond
+  that grows with what happens in it (a policy's choice), not with the
+  scenario's sizes, and is not estimated;
 - a terrain grid point: 40 B (the float64 grid, its read-only copy, the
   sea-level surface, the hillshade and the procedural builder's work arrays);
 - a random target: 700 B (10^7 targets needed 6.9 GB);
@@ -35,8 +37,7 @@ __all__ = ["BYTES", "MemoryEstimate", "estimate_memory", "format_bytes", "memory
 #: Bytes per item of each part of the estimate (see the module doc).
 BYTES = {
     "base": 400e6,
-    "vehicle": 11e3,
-    "vehicle_hour": 20e3,
+    "vehicle": 40e3,
     "terrain_point": 40.0,
     "target": 700.0,
     "metrics_cell": 100.0,
@@ -129,7 +130,7 @@ def estimate_memory(scenario: Scenario, *, terrain_points: int,
         parts[name] = parts.get(name, 0.0) + float(value)
         paths.setdefault(name, path)
 
-    add("vehicles", n * (b["vehicle"] + hours * b["vehicle_hour"]), "fleet.types")
+    add("vehicles", n * b["vehicle"], "fleet.types")
     add("terrain", terrain_points * b["terrain_point"], "world.terrain")
     targets = sum(len(m.targets) + m.random_targets for m in scenario.missions)
     big = max(range(len(scenario.missions)), default=None,

@@ -815,7 +815,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
     if water is not None:
         water = WaterSpec(**water)
         if water.polygon is not None:
-            _check_within(shapely.Polygon(water.polygon), "world.water.polygon", ctx, extent,
+            _check_overlaps(shapely.Polygon(water.polygon), "world.water.polygon", ctx, extent,
                           "the water polygon")
     for i, vt in enumerate(types):
         dpath = child_path(item_path("fleet.types", i), "domain")
@@ -928,15 +928,17 @@ def _check_size(s: Scenario, ctx: Context, terrain_points: int,
                  f"memory ({parts}), more than the limit of {format_bytes(limit)} ({why})")
 
 
-def _check_within(polygon: shapely.Polygon, path: str, ctx: Context, extent: Extent | None,
-                  what: str) -> None:
-    """Fail unless ``polygon`` lies within the terrain's extent."""
+def _check_overlaps(polygon: shapely.Polygon, path: str, ctx: Context, extent: Extent | None,
+                    what: str) -> None:
+    """Fail unless ``polygon`` overlaps the terrain's extent (zones and water may reach
+    past the map's edge -- a no-fly zone or a sea beyond it -- but not lie wholly off it)."""
     if extent is None:
         return
     x0, y0, x1, y1 = polygon.bounds
-    if not (_inside((x0, y0), extent) and _inside((x1, y1), extent)):
-        ctx.fail(path, f"{what} (x {x0:g}..{x1:g} m, y {y0:g}..{y1:g} m) reaches outside the "
-                       f"terrain ({_extent_text(extent)}); it must lie within it")
+    if not shapely.intersects(polygon, shapely.box(*extent)) or shapely.area(
+            shapely.intersection(polygon, shapely.box(*extent))) <= 0:
+        ctx.fail(path, f"{what} (x {x0:g}..{x1:g} m, y {y0:g}..{y1:g} m) lies outside the "
+                       f"terrain ({_extent_text(extent)}); it must overlap it")
 
 
 def _inside(p: tuple[float, float], extent: Extent) -> bool:
@@ -1048,7 +1050,7 @@ def _polygon(v: dict[str, Any], path: str, ctx: Context,
 
 def _zone(z: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> ZoneSpec:
     exterior, holes, polygon = _polygon(z, path, ctx, "zone")
-    _check_within(polygon, child_path(path, "polygon" if "polygon" in z else "rect"), ctx,
+    _check_overlaps(polygon, child_path(path, "polygon" if "polygon" in z else "rect"), ctx,
                   extent, f"the zone {z['id']!r}")
     floor = z.get("floor_amsl_m")
     ceiling = z.get("ceiling_amsl_m")

@@ -712,9 +712,10 @@ MAX_ALTITUDE_M = 100_000.0
 #: Largest speed, m/s (about Mach 3), and smallest.
 MAX_SPEED_MPS = 1_000.0
 MIN_SPEED_MPS = 0.01
-#: Largest power (W) and energy (Wh) of one vehicle.
+#: Largest power (W) of one vehicle, and energy (Wh): 10^12 Wh leaves room for the
+#: "battery that never runs out" of a test or a tethered vehicle, far from overflow.
 MAX_POWER_W = 1e7
-MAX_ENERGY_WH = 1e7
+MAX_ENERGY_WH = 1e12
 #: Largest mass, kg.
 MAX_MASS_KG = 1e6
 #: Largest rate of random events (false alarms), per hour.
@@ -748,7 +749,7 @@ HOLES = ListOf(RING, "holes (rings of points [x, y])")
 RUN = Record({
     "duration_s": req(Number(gt=0, le=1e8)),  # up to about three years
     "seed": opt(Integer(ge=0)),
-    "monitor_window_s": opt(Number(ge=MIN_WINDOW_S, le=3_600)),
+    "monitor_window_s": opt(WINDOW),
 })
 
 TERRAIN = Record({
@@ -958,7 +959,7 @@ SEPARATION = Record({
     "minima": opt(MapOf(Named(DOMAINS, "domain", "domains"), MINIMA,
                         "domain to separation minima {horizontal_m, vertical_m}")),
     "lookahead_s": opt(Number(ge=0, le=86_400)),
-    "window_s": opt(Number(ge=MIN_WINDOW_S, le=3_600, nullable=True)),
+    "window_s": opt(Number(ge=MIN_WINDOW_S, le=MAX_TIME_S, nullable=True)),
     "strategic": opt(Nullable(Record({
         "layer_spacing_m": opt(Number(gt=0, le=10_000)),
         "layers": opt(Integer(ge=0, le=20)),

@@ -149,12 +149,12 @@ POSITIONS = [
      f"site position (99999, 500) lies outside the terrain {EXTENT}"),
     ("missions[0].area={rect: [200, 200, 1800, 800]}", "missions[0].area",
      f"the mission area (x 200..1800 m, y 200..800 m) reaches outside the terrain {EXTENT}"),
-    ("world.zones=[{id: z, kind: no_fly, rect: [900, 900, 1100, 950]}]", "world.zones[0].rect",
-     f"the zone 'z' (x 900..1100 m, y 900..950 m) reaches outside the terrain {EXTENT}; it "
-     "must lie within it"),
-    ("world.water={polygon: [[0, 0], [2000, 0], [0, 500]]}", "world.water.polygon",
-     f"the water polygon (x 0..2000 m, y 0..500 m) reaches outside the terrain {EXTENT}; it "
-     "must lie within it"),
+    ("world.zones=[{id: z, kind: no_fly, rect: [1000, 900, 1100, 950]}]", "world.zones[0].rect",
+     f"the zone 'z' (x 1000..1100 m, y 900..950 m) lies outside the terrain {EXTENT}; it "
+     "must overlap it"),
+    ("world.water={polygon: [[0, -100], [2000, -100], [0, -500]]}", "world.water.polygon",
+     f"the water polygon (x 0..2000 m, y -500..-100 m) lies outside the terrain {EXTENT}; it "
+     "must overlap it"),
     ("world.roads={source: grid, extent: [0, 0, 1000, 5000], spacing_m: 250}",
      "world.roads.extent", f"the roads' extent reaches outside the terrain {EXTENT}"),
 ]
@@ -172,6 +172,9 @@ def test_positions_are_checked_against_a_file_dem(tmp_path, source, override, at
         terrain = "{source: geotiff, path: dem.tif}"
     path = _dem_scenario(tmp_path, terrain)
     assert load_scenario(path).name == "dem_test"
+    # A zone may reach past the edge of the map (not lie wholly off it).
+    assert load_scenario(path, ["world.zones=[{id: z, kind: no_fly, rect: [900, 900, 1100, "
+                                "1950]}]"]).zones[0].id == "z"
     assert _error(load_scenario, path, [override]) == f"--set {override}: {at}: {message}"
 
 
@@ -214,7 +217,7 @@ BOUNDS = [
     (SAR, "outputs.metrics_cell_m=0.001",
      "outputs.metrics_cell_m: expected a number >= 0.1 and <= 100000, got 0.001"),
     (SAR, "run.monitor_window_s=1e-9",
-     "run.monitor_window_s: expected a number >= 0.01 and <= 3600, got 1e-09"),
+     "run.monitor_window_s: expected a number >= 0.01 and <= 1e+09, got 1e-09"),
     (OVT, "oversight.detection_review.false_alarms_per_vehicle_hour=1e9",
      "oversight.detection_review.false_alarms_per_vehicle_hour: expected a number >= 0 and "
      "<= 3600, got 1000000000.0"),
@@ -232,7 +235,7 @@ BOUNDS = [
      "fleet.types[0].sensor.camera_fov_deg: a camera of 180 degrees at 80 m sees 9.17e+11 m "
      "around; at most 1e+07 m (a narrower field of view or a lower altitude)"),
     (SAR, "run.duration_s=1e8",
-     None),  # three years of 20 drones: 11 GB estimated, accepted
+     None),  # three years of 20 drones are accepted
 ]
 
 
@@ -292,7 +295,7 @@ def test_memory_estimate_is_checked_before_allocation(monkeypatch):
     assert _error(load_scenario, SWARM, ["outputs.metrics_cell_m=1"]) == (
         "--set outputs.metrics_cell_m=1: outputs.metrics_cell_m: a run of this scenario needs "
         "an estimated 1 TB of memory (metrics raster 1 TB, fleetsim itself 400 MB, vehicles "
-        "310 MB), more than the limit of 16 GB ($FLEETSIM_MEMORY_GB)")
+        "400 MB), more than the limit of 16 GB ($FLEETSIM_MEMORY_GB)")
     monkeypatch.setenv("FLEETSIM_MEMORY_GB", "2000")
     assert load_scenario(SWARM, ["outputs.metrics_cell_m=1"]).outputs.metrics_cell_m == 1.0
 
@@ -305,7 +308,7 @@ def test_memory_estimate_adds_up_the_parts(monkeypatch):
     n = sum(g.count for g in s.vehicles)
     hours = s.run.duration_s / 3600
     review = s.oversight.detection_review
-    assert est.parts["vehicles"] == n * (BYTES["vehicle"] + hours * BYTES["vehicle_hour"])
+    assert est.parts["vehicles"] == n * BYTES["vehicle"]
     assert est.parts["terrain"] == terrain_points * BYTES["terrain_point"]
     assert est.parts["metrics raster"] == 1234 * BYTES["metrics_cell"]
     assert est.parts["operators"] == (s.oversight.operators + sum(

@@ -238,7 +238,7 @@ ERRORS = [
                  "scenarios/x.yaml:41: fleet.types[1].cruise_speed_mps: expected a number >= 0.01 and <= 1000, "
                  "got 'fast'", id="wrong-type"),
     pytest.param("battery_wh: 500", "battery_wh: true",
-                 "scenarios/x.yaml:43: fleet.types[1].battery_wh: expected a number > 0 and <= 1e+07, got true",
+                 "scenarios/x.yaml:43: fleet.types[1].battery_wh: expected a number > 0 and <= 1e+12, got true",
                  id="bool-for-number"),
     pytest.param("seed: 7", "seed: false",
                  "scenarios/x.yaml:4: run.seed: expected an integer >= 0, got false",
@@ -269,7 +269,7 @@ ERRORS = [
                  "metrics_cell_m, replay)", id="unknown-key-without-suggestion"),
     pytest.param("      battery_wh: 500\n", "",
                  "scenarios/x.yaml:38: fleet.types[1]: missing required key 'battery_wh' "
-                 "(a number > 0 and <= 1e+07)", id="missing-required-key"),
+                 "(a number > 0 and <= 1e+12)", id="missing-required-key"),
     pytest.param("name: wildfire_watch\n", "",
                  "scenarios/x.yaml:1: missing required key 'name' (an id (letters, digits, '_', '-' and '.'; not starting with '-' or '.'))",
                  id="missing-top-level-key"),
