@@ -155,15 +155,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def validate_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """Everything ``fleetsim validate`` checks: the scenario file (with ``overrides``),
+    its policy and its world (terrain file included). Returns the Scenario; raises
+    FleetsimError on bad input."""
     from fleetsim.policy import make_policy
     from fleetsim.scenario import load_scenario
-
-    scenario = load_scenario(args.scenario, list(args.set or []))
-    make_policy(scenario)
     from fleetsim.world.world import build_world
 
+    scenario = load_scenario(path, list(overrides))
+    make_policy(scenario)
     build_world(scenario)  # reads and checks the terrain file too
+    return scenario
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    scenario = validate_scenario(args.scenario, list(args.set or []))
     n = sum(g.count for g in scenario.vehicles)
     print(f"{args.scenario}: valid (schema 1): {scenario.name!r}, {n} vehicles, "
           f"{len(scenario.zones)} zones, {len(scenario.missions)} missions, "

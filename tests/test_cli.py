@@ -118,7 +118,7 @@ def test_a_bad_scenario_is_reported_with_file_line_and_path(command, tmp_path, c
     assert main(args) == EXIT_INPUT
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [
-        f"fleetsim: error: {path}:12: fleet.types[0].cruise_speed_mps: expected a number > 0, "
+        f"fleetsim: error: {path}:12: fleet.types[0].cruise_speed_mps: expected a number >= 0.01 and <= 1000, "
         "got -3"
     ]
     assert "Traceback" not in captured.err + captured.out

@@ -41,6 +41,7 @@ import json
 import math
 import operator
 import os
+import re
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
@@ -722,6 +723,47 @@ def planar_network(extent: tuple[float, float, float, float], spacing_m: float,
     return Network(g, "road")
 
 
+#: Largest GeoJSON roads file, bytes (parsed JSON takes several times its size).
+MAX_GEOJSON_BYTES = 256_000_000
+#: Deepest nesting of JSON arrays and objects in a roads file (a MultiLineString
+#: FeatureCollection needs 6).
+MAX_GEOJSON_DEPTH = 32
+#: Largest coordinate magnitude, metres (as scenario positions).
+MAX_GEOJSON_COORD_M = 1e7
+#: JSON strings (escapes included), removed before nesting is counted.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _json_depth(data: bytes) -> int:
+    """Deepest nesting of arrays and objects in JSON text ``data`` (strings ignored)."""
+    arr = np.frombuffer(_JSON_STRING.sub(b'""', data), dtype=np.uint8)
+    step = (np.isin(arr, (ord("["), ord("{"))).astype(np.int64)
+            - np.isin(arr, (ord("]"), ord("}"))).astype(np.int64))
+    return int(np.cumsum(step).max(initial=0))
+
+
+def _read_geojson(name: str) -> Any:
+    """The parsed GeoJSON file, its size and nesting checked before it is parsed."""
+    expected = "expected a GeoJSON FeatureCollection of LineString features"
+    try:
+        size = os.path.getsize(name)
+        if size > MAX_GEOJSON_BYTES:
+            raise ValueError(f"{name}: the file holds {size:,} bytes; at most "
+                             f"{MAX_GEOJSON_BYTES:,} are read (split or simplify the roads)")
+        with open(name, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ValueError(f"{name}: cannot read the file ({e.strerror}); {expected}") from None
+    depth = _json_depth(data)
+    if depth > MAX_GEOJSON_DEPTH:
+        raise ValueError(f"{name}: arrays and objects nest {depth} deep; GeoJSON roads need "
+                         f"fewer than 8 (at most {MAX_GEOJSON_DEPTH}); {expected}")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ValueError(f"{name}: not valid JSON ({e}); {expected}") from None
+
+
 def geojson_network(path: str | os.PathLike, *, speed_limit_mps: float = math.inf,
                     snap_m: float = 0.01) -> Network:
     """A road network from a GeoJSON FeatureCollection of lines in local metres.
@@ -758,12 +800,7 @@ def geojson_network(path: str | os.PathLike, *, speed_limit_mps: float = math.in
     default = _limit(speed_limit_mps)
     if not (_finite_number(snap_m) and snap_m >= 0):
         raise ValueError(f"snap_m must be a non-negative number of metres, found {snap_m!r}")
-    try:
-        with open(name, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{name}: not valid JSON ({e}); expected a GeoJSON FeatureCollection "
-                         f"of LineString features") from None
+    doc = _read_geojson(name)
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
         raise ValueError(f"{name}: expected a GeoJSON FeatureCollection, found {found!r}")
@@ -794,9 +831,10 @@ def geojson_network(path: str | os.PathLike, *, speed_limit_mps: float = math.in
         speed = props.get("speed_limit_mps") if isinstance(props, dict) else None
         if speed is None:
             speed = default
-        elif not (isinstance(speed, (int, float)) and not isinstance(speed, bool) and speed > 0):
+        elif not (isinstance(speed, (int, float)) and not isinstance(speed, bool)
+                  and 0 < speed <= 1_000):
             raise ValueError(f"{where}: property speed_limit_mps must be a positive number of "
-                             f"metres per second, found {speed!r}")
+                             f"metres per second (at most 1000), found {speed!r}")
         for k, part in enumerate(parts):
             at = where if gtype == "LineString" else f"{where}, line {k}"
             if not isinstance(part, list) or len(part) < 2:
@@ -812,6 +850,9 @@ def geojson_network(path: str | os.PathLike, *, speed_limit_mps: float = math.in
                 if not (math.isfinite(pos[0]) and math.isfinite(pos[1])):
                     raise ValueError(f"{at}: coordinate {c} is not finite: {pos!r}; "
                                      f"coordinates must be finite metres")
+                if max(abs(pos[0]), abs(pos[1])) > MAX_GEOJSON_COORD_M:
+                    raise ValueError(f"{at}: coordinate {c} is {pos!r}; coordinates are local "
+                                     f"metres within +-{MAX_GEOJSON_COORD_M:g}")
                 coords.append((float(pos[0]), float(pos[1])))
             lines.append((start, len(part), float(speed)))
 

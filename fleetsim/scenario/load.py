@@ -25,12 +25,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 import yaml
+from yaml.composer import ComposerError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from fleetsim.errors import ScenarioError
 from fleetsim.scenario import schema
+from fleetsim.scenario.budget import estimate_memory, format_bytes, memory_limit_bytes
+from fleetsim.scenario.dem import MAX_TERRAIN_POINTS, dem_grid
 from fleetsim.scenario.model import (
     SCHEMA_VERSION,
     ClosureSpec,
@@ -76,11 +80,14 @@ from fleetsim.scenario.schema import (
 
 __all__ = ["load_scenario", "load_scenario_text", "scenario_from_source", "scenario_to_source"]
 
-#: Largest terrain grid (points) a flat or procedural terrain may ask for (as
-#: :mod:`fleetsim.world.terrain` allows).
-MAX_TERRAIN_POINTS = 100_000_000
-#: Largest number of YAML nodes (after alias expansion) in one scenario file.
+#: Largest number of YAML nodes in one scenario file, counted after alias and
+#: merge-key expansion (every value, and every mapping entry a merge brings in).
 MAX_YAML_NODES = 2_000_000
+#: Deepest nesting of lists and mappings in a scenario file (a scenario needs ~8).
+MAX_YAML_DEPTH = 64
+#: Most values that aliases (``*name``) and merge keys may add to a file by
+#: repeating what an anchor holds; checked before anything is expanded.
+MAX_ALIAS_VALUES = 200_000
 
 
 # --------------------------------------------------------------------------------------
@@ -369,6 +376,23 @@ class _Loader(yaml.SafeLoader):
 
     yaml_implicit_resolvers: dict = {}
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        # PyYAML's composer recurses once per level: bound the depth before it does.
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ComposerError(
+                    None, None, f"lists and mappings nest more than {MAX_YAML_DEPTH} deep "
+                                f"(a scenario needs fewer than 10 levels)", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
 
 for _tag, _regexp, _first in (
         (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
@@ -422,6 +446,41 @@ def _read_yaml(text: str, file: str) -> tuple[dict[str, Any], dict[str, Location
     return raw, locations
 
 
+def _check_alias_expansion(root: Node, file: str) -> None:
+    """Refuse a node graph whose aliases would repeat more than MAX_ALIAS_VALUES values.
+
+    Sizes are computed once per node (memoised by identity), so an alias bomb is
+    found in time proportional to the text, before anything is expanded.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    added = 0
+
+    def size(node: Node) -> int:
+        nonlocal added
+        known = sizes.get(id(node))
+        if known is not None:  # a second reference: an alias repeats the whole node
+            added += known
+            if added > MAX_ALIAS_VALUES:
+                raise ScenarioError(
+                    f"aliases and merge keys repeat more than {MAX_ALIAS_VALUES:,} values (the "
+                    f"anchor at line {node.start_mark.line + 1} is repeated too often); write "
+                    "the values out or use fewer aliases", file=file,
+                    line=node.start_mark.line + 1)
+            return known
+        if id(node) in open_nodes or isinstance(node, ScalarNode):
+            return 1  # a cycle is reported when the data is read
+        open_nodes.add(id(node))
+        children = node.value if isinstance(node, SequenceNode) else \
+            [n for pair in node.value for n in pair]
+        total = 1 + sum(size(child) for child in children)
+        open_nodes.discard(id(node))
+        sizes[id(node)] = total
+        return total
+
+    size(root)
+
+
 class _NodeReader:
     """Turns composed YAML nodes into plain data, recording each path's line."""
 
@@ -429,21 +488,35 @@ class _NodeReader:
         self.file = file
         self.locations = locations
         self.count = 0
+        self.depth = 0
         self.open: set[int] = set()
+        #: The entries of each mapping a merge key brought in, by node id: a mapping
+        #: merged many times (through aliases) is expanded once.
+        self.merged: dict[int, dict[str, tuple[Node, Node]]] = {}
+
+    def tick(self, node: Node, path: str, n: int = 1) -> None:
+        """Count ``n`` more nodes (values or merged entries) against the limit."""
+        self.count += n
+        if self.count > MAX_YAML_NODES:
+            raise self.fail(node, path, f"more than {MAX_YAML_NODES:,} values after expanding "
+                                        "aliases and merge keys (are they expanding without "
+                                        "end?)")
 
     def fail(self, node: Node, path: str, message: str) -> ScenarioError:
+        if len(path) > 100:  # deep (alias) nesting: keep the message one readable line
+            path = path[:60] + "..." + path[-30:]
         return ScenarioError(message, file=self.file, line=node.start_mark.line + 1,
                              path=path or None)
 
     def plain(self, node: Node, path: str) -> Any:
-        self.count += 1
-        if self.count > MAX_YAML_NODES:
-            raise self.fail(node, path, f"more than {MAX_YAML_NODES} values (are aliases "
-                                        "expanding without end?)")
+        if self.count == 0:  # the root: refuse an alias bomb before expanding anything
+            _check_alias_expansion(node, self.file)
+        self.tick(node, path)
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
         if id(node) in self.open:
             raise self.fail(node, path, "an alias refers to a mapping or list that contains it")
+        self.deeper(node, path)
         self.open.add(id(node))
         try:
             if isinstance(node, SequenceNode):
@@ -466,11 +539,21 @@ class _NodeReader:
             return result
         finally:
             self.open.discard(id(node))
+            self.depth -= 1
+
+    def deeper(self, node: Node, path: str) -> None:
+        """One level deeper (aliases can nest deeper than the text does)."""
+        self.depth += 1
+        if self.depth > MAX_YAML_DEPTH:
+            self.depth -= 1
+            raise self.fail(node, path, f"lists and mappings nest more than {MAX_YAML_DEPTH} "
+                                        "deep once aliases and merge keys are expanded")
 
     def pairs(self, node: MappingNode, path: str) -> dict[str, tuple[Node, Node]]:
         """The mapping's entries, with ``<<`` merge keys resolved (explicit keys win)."""
         explicit: dict[str, tuple[Node, Node]] = {}
         merges: list[Node] = []
+        self.tick(node, path, len(node.value))
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 merges.append(value_node)
@@ -491,11 +574,17 @@ class _NodeReader:
                 if id(source) in self.open:
                     raise self.fail(source, path, "a merge key '<<' refers to a mapping that "
                                                   "contains it")
-                self.open.add(id(source))
-                try:
-                    result.update(self.pairs(source, path))
-                finally:
-                    self.open.discard(id(source))
+                entries = self.merged.get(id(source))
+                if entries is None:
+                    self.deeper(source, path)
+                    self.open.add(id(source))
+                    try:
+                        entries = self.merged[id(source)] = self.pairs(source, path)
+                    finally:
+                        self.open.discard(id(source))
+                        self.depth -= 1
+                self.tick(source, path, len(entries))
+                result.update(entries)
         result.update(explicit)
         return result
 
@@ -555,8 +644,12 @@ def _parse_float(text: str) -> float:
     return float(s)
 
 
-def _plain_copy(value: Any, path: str, file: str, locations: dict[str, Location]) -> Any:
+def _plain_copy(value: Any, path: str, file: str, locations: dict[str, Location],
+                depth: int = 0) -> Any:
     """Copy plain data (as from JSON), tuples as lists, recording a location per path."""
+    if depth > MAX_YAML_DEPTH:
+        raise ScenarioError(f"lists and mappings nest more than {MAX_YAML_DEPTH} deep",
+                            file=file, path=(path[:60] + "...") if len(path) > 60 else path)
     locations[path] = (file, None)
     if isinstance(value, Mapping):
         out = {}
@@ -564,10 +657,11 @@ def _plain_copy(value: Any, path: str, file: str, locations: dict[str, Location]
             if not isinstance(k, str):
                 raise ScenarioError(f"mapping keys must be strings, got {show(k)}",
                                     file=file, path=path or None)
-            out[k] = _plain_copy(v, child_path(path, k), file, locations)
+            out[k] = _plain_copy(v, child_path(path, k), file, locations, depth + 1)
         return out
     if isinstance(value, list | tuple):
-        return [_plain_copy(v, item_path(path, i), file, locations) for i, v in enumerate(value)]
+        return [_plain_copy(v, item_path(path, i), file, locations, depth + 1)
+                for i, v in enumerate(value)]
     return value
 
 
@@ -670,10 +764,10 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
     base_dir = os.path.abspath(base_dir)
 
     world = v.get("world", {})
-    terrain, extent = _terrain(world.get("terrain", {}), "world.terrain", ctx, base_dir,
-                               check_files)
+    terrain, extent, terrain_points = _terrain(world.get("terrain", {}), "world.terrain", ctx,
+                                               base_dir, check_files)
 
-    zones = tuple(_zone(z, item_path("world.zones", i), ctx)
+    zones = tuple(_zone(z, item_path("world.zones", i), ctx, extent)
                   for i, z in enumerate(world.get("zones", [])))
     _unique([z.id for z in zones], "world.zones", "zone", ctx)
 
@@ -720,6 +814,9 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
     water = world.get("water")
     if water is not None:
         water = WaterSpec(**water)
+        if water.polygon is not None:
+            _check_overlaps(shapely.Polygon(water.polygon), "world.water.polygon", ctx, extent,
+                          "the water polygon")
     for i, vt in enumerate(types):
         dpath = child_path(item_path("fleet.types", i), "domain")
         if vt.domain == "ground" and roads is None:
@@ -770,10 +867,78 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         base_dir=base_dir,
         locations={k: loc for k, loc in locations.items() if k},
     )
+    _check_size(scenario, ctx, terrain_points, extent)
     return replace(scenario, source=scenario_to_source(scenario))
 
 
 Extent = tuple[float, float, float, float]
+
+#: Most uniform draws in a mission area's bounding box to place its random targets.
+MAX_TARGET_DRAWS = 100_000_000
+
+#: Most monitor windows (run.duration_s / monitor_window_s) in a run: each costs a
+#: few microseconds even when nothing happens in it.
+MAX_WINDOWS = 20_000_000
+#: Bounding-box cells of the metrics raster counted exactly for the "no cell in the
+#: area" check (beyond it the area certainly holds cells of a sensible polygon).
+_COUNT_CELLS_UP_TO = 10_000
+
+
+def _check_size(s: Scenario, ctx: Context, terrain_points: int,
+                extent: Extent | None) -> None:
+    """The whole scenario, sized: fleet, windows, metrics raster and the memory estimate."""
+    n = sum(g.count for g in s.vehicles)
+    if n == 0:
+        ctx.fail("fleet.types", "the fleet has no vehicles (every count is 0); give at least "
+                                "one vehicle type a count > 0")
+    if n > schema.MAX_VEHICLES:
+        ctx.fail("fleet.types", f"the fleet has {n:,} vehicles in all; at most "
+                                f"{schema.MAX_VEHICLES:,} are supported in one run")
+    for path, window in (("run.monitor_window_s", s.run.monitor_window_s),
+                         ("separation.window_s", s.separation and s.separation.window_s)):
+        if window and s.run.duration_s / window > MAX_WINDOWS:
+            ctx.fail(path, f"{s.run.duration_s:g} s in windows of {window:g} s are "
+                           f"{s.run.duration_s / window:,.0f} windows; at most {MAX_WINDOWS:,} "
+                           f"(expected a window of at least {s.run.duration_s / MAX_WINDOWS:g} s)")
+    cells = 0.0
+    areas = [shapely.Polygon(m.exterior, holes=list(m.holes) or None) for m in s.missions]
+    cell = s.outputs.metrics_cell_m
+    if areas:
+        area = shapely.union_all(areas)
+        x0, y0, x1, y1 = area.bounds
+        nx, ny = math.ceil((x1 - x0) / cell - 1e-9), math.ceil((y1 - y0) / cell - 1e-9)
+        cells = float(max(nx, 1)) * float(max(ny, 1))
+        if cells <= _COUNT_CELLS_UP_TO:
+            cx = x0 + (np.arange(max(nx, 1)) + 0.5) * cell
+            cy = y0 + (np.arange(max(ny, 1)) + 0.5) * cell
+            gx, gy = np.meshgrid(cx, cy)
+            if not shapely.intersects_xy(area, gx.ravel(), gy.ravel()).any():
+                ctx.fail("outputs.metrics_cell_m",
+                         f"cells of {cell:g} m leave no cell centre inside the mission area "
+                         f"(x {x0:g}..{x1:g} m, y {y0:g}..{y1:g} m), so coverage could not be "
+                         f"measured; expected at most {min(x1 - x0, y1 - y0):g} m")
+    estimate = estimate_memory(s, terrain_points=terrain_points, terrain_extent=extent,
+                               metrics_cells=cells)
+    limit, why = memory_limit_bytes()
+    if estimate.total > limit:
+        name, _ = estimate.largest(1)[0]
+        parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in estimate.largest(3))
+        ctx.fail(estimate.paths[name],
+                 f"a run of this scenario needs an estimated {format_bytes(estimate.total)} of "
+                 f"memory ({parts}), more than the limit of {format_bytes(limit)} ({why})")
+
+
+def _check_overlaps(polygon: shapely.Polygon, path: str, ctx: Context, extent: Extent | None,
+                    what: str) -> None:
+    """Fail unless ``polygon`` overlaps the terrain's extent (zones and water may reach
+    past the map's edge -- a no-fly zone or a sea beyond it -- but not lie wholly off it)."""
+    if extent is None:
+        return
+    x0, y0, x1, y1 = polygon.bounds
+    if not shapely.intersects(polygon, shapely.box(*extent)) or shapely.area(
+            shapely.intersection(polygon, shapely.box(*extent))) <= 0:
+        ctx.fail(path, f"{what} (x {x0:g}..{x1:g} m, y {y0:g}..{y1:g} m) lies outside the "
+                       f"terrain ({_extent_text(extent)}); it must overlap it")
 
 
 def _inside(p: tuple[float, float], extent: Extent) -> bool:
@@ -802,7 +967,8 @@ def _unique(ids: list[str], list_path: str, what: str, ctx: Context) -> None:
 
 
 def _terrain(t: dict[str, Any], path: str, ctx: Context, base_dir: str,
-             check_files: bool) -> tuple[TerrainSpec, Extent | None]:
+             check_files: bool) -> tuple[TerrainSpec, Extent | None, int]:
+    """The terrain, its extent (None when a stored source's file is gone) and grid points."""
     source = t.get("source", TerrainSpec.source)
     applicable = schema.TERRAIN_KEYS[source]
     for key in t:
@@ -810,26 +976,41 @@ def _terrain(t: dict[str, Any], path: str, ctx: Context, base_dir: str,
             ctx.fail(child_path(path, key),
                      f"{key} does not apply to {source} terrain (keys for {source} terrain: "
                      f"source, {', '.join(applicable)})")
+    spec = TerrainSpec(**t)
+    x0, y0 = spec.origin_m
     if "path" in applicable:
         if "path" not in t:
             ctx.fail(path, f"missing required key 'path' (the elevation file of {source} "
                            "terrain, relative to the scenario's folder)")
-        if check_files:
-            resolved = os.path.join(base_dir, t["path"])
-            if not os.path.isfile(resolved):
+        resolved = os.path.join(base_dir, os.path.expanduser(t["path"]))
+        if not os.path.isfile(resolved):
+            if check_files:
                 ctx.fail(child_path(path, "path"), f"terrain file not found: {resolved}")
-    spec = TerrainSpec(**t)
-    if "size_m" not in applicable:
-        return spec, None
+            return spec, None, 0  # a stored source whose file is gone: checked when built
+        # The grid from the file's header: nothing is read or allocated before it passes.
+        try:
+            grid = dem_grid(source, resolved)
+        except ScenarioError as exc:
+            ctx.fail(child_path(path, "path"), f"{exc.message} (terrain file {resolved})")
+        spacing = grid.spacing_m if grid.spacing_m is not None else spec.spacing_m
+        if grid.spacing_m is not None and not schema.MIN_SPACING_M <= spacing:
+            ctx.fail(child_path(path, "path"),
+                     f"the raster's pixels are {spacing:g} m; at least {schema.MIN_SPACING_M:g} m "
+                     f"is supported (resample the DEM, e.g. gdalwarp -tr 1 1)")
+        extent = (x0, y0, x0 + (grid.nx - 1) * spacing, y0 + (grid.ny - 1) * spacing)
+        return spec, extent, grid.points
     w, h = spec.size_m
+    if spec.spacing_m > min(w, h):
+        ctx.fail(child_path(path, "spacing_m" if "spacing_m" in t else "size_m"),
+                 f"spacing_m = {spec.spacing_m:g} m is wider than the terrain ({w:g} x {h:g} m); "
+                 f"expected at most {min(w, h):g} m")
     # The grid the terrain builder makes: enough points to cover the extent.
     points = (math.ceil(w / spec.spacing_m - 1e-9) + 1) * (math.ceil(h / spec.spacing_m - 1e-9) + 1)
     if points > MAX_TERRAIN_POINTS:
         ctx.fail(child_path(path, "spacing_m" if "spacing_m" in t else "size_m"),
                  f"a terrain of {w:g} x {h:g} m at spacing_m = {spec.spacing_m:g} needs "
                  f"{points:,} grid points (at most {MAX_TERRAIN_POINTS:,}); increase spacing_m")
-    x0, y0 = spec.origin_m
-    return spec, (x0, y0, x0 + w, y0 + h)
+    return spec, (x0, y0, x0 + w, y0 + h), points
 
 
 def _polygon(v: dict[str, Any], path: str, ctx: Context,
@@ -867,8 +1048,10 @@ def _polygon(v: dict[str, Any], path: str, ctx: Context,
     return exterior, holes, polygon
 
 
-def _zone(z: dict[str, Any], path: str, ctx: Context) -> ZoneSpec:
-    exterior, holes, _ = _polygon(z, path, ctx, "zone")
+def _zone(z: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> ZoneSpec:
+    exterior, holes, polygon = _polygon(z, path, ctx, "zone")
+    _check_overlaps(polygon, child_path(path, "polygon" if "polygon" in z else "rect"), ctx,
+                  extent, f"the zone {z['id']!r}")
     floor = z.get("floor_amsl_m")
     ceiling = z.get("ceiling_amsl_m")
     floor = -math.inf if floor is None else floor
@@ -949,6 +1132,11 @@ def _vehicle_type(t: dict[str, Any], path: str,
                  "footprint radius is cruise_altitude_agl_m x tan(camera_fov_deg / 2))")
     if "camera_fov_deg" in s:
         radius = altitude * math.tan(math.radians(s["camera_fov_deg"]) / 2)
+        if radius > schema.MAX_DISTANCE_M:
+            ctx.fail(child_path(spath, "camera_fov_deg"),
+                     f"a camera of {s['camera_fov_deg']:g} degrees at {altitude:g} m sees "
+                     f"{radius:.3g} m around; at most {schema.MAX_DISTANCE_M:g} m (a narrower "
+                     "field of view or a lower altitude)")
     elif "footprint_radius_m" in s:
         radius = s["footprint_radius_m"]
     else:
@@ -1189,6 +1377,14 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
         if not polygon.covers(shapely.Point(t["position"])):
             ctx.fail(tpath, f"target position {_pt(t['position'])} lies outside the mission area")
         targets.append(TargetSpec(id=ident, position=t["position"]))
+    n_random = m.get("random_targets", 0)
+    x0, y0, x1, y1 = polygon.bounds
+    fill = polygon.area / max((x1 - x0) * (y1 - y0), 1e-300)
+    if n_random and n_random / max(fill, 1e-300) > MAX_TARGET_DRAWS:
+        ctx.fail(child_path(path, "random_targets"),
+                 f"the mission area fills {fill:.2g} of its bounding box, so placing "
+                 f"{n_random:,} random targets would take ~{n_random / fill:.3g} draws (at most "
+                 f"{MAX_TARGET_DRAWS:,}); give fewer targets or a more compact area")
     return MissionSpec(id=m["id"], kind=m["kind"], exterior=exterior, holes=holes,
                        targets=tuple(targets), random_targets=m.get("random_targets", 0))
 

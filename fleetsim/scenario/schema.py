@@ -298,11 +298,18 @@ class Exactly(Validator):
         return value
 
 
+#: Largest coordinate magnitude, metres from the scenario's origin (local ENU
+#: positions; 10,000 km is a quarter of the Earth's circumference).
+MAX_COORD_M = 1e7
+#: A coordinate, metres.
+COORD = Number(ge=-MAX_COORD_M, le=MAX_COORD_M)
+
+
 @dataclass(frozen=True)
 class Pair(Validator):
-    """Two numbers ``[a, b]``; returns a tuple of floats."""
+    """Two numbers ``[a, b]`` (coordinates unless ``item`` says otherwise); returns a tuple."""
 
-    item: Number = Number()
+    item: Number = COORD
     names: str = "[x, y]"
 
     def describe(self) -> str:
@@ -345,7 +352,7 @@ class Rect(Validator):
     def check(self, value: Any, path: str, ctx: Context) -> tuple[float, float, float, float]:
         if not isinstance(value, list) or len(value) != 4:
             self.expected(value, path, ctx)
-        x0, y0, x1, y1 = (Number().check(v, item_path(path, i), ctx) for i, v in enumerate(value))
+        x0, y0, x1, y1 = (COORD.check(v, item_path(path, i), ctx) for i, v in enumerate(value))
         if not (x0 < x1 and y0 < y1):
             ctx.fail(path, f"expected {self.describe()}, got [{_fmt(x0)}, {_fmt(y0)}, "
                      f"{_fmt(x1)}, {_fmt(y1)}]")
@@ -537,6 +544,11 @@ class Named(Validator):
         return value
 
 
+#: Largest service time (seconds) and coefficient of variation of a service time.
+_SERVICE_MAX_S = 1e7
+_SERVICE_CV_MAX = 100.0
+
+
 @dataclass(frozen=True)
 class ServiceTime(Validator):
     """An operator service time, read by :func:`fleetsim.oversight.parse_distribution`.
@@ -552,6 +564,15 @@ class ServiceTime(Validator):
     def check(self, value: Any, path: str, ctx: Context) -> Any:
         if value is None:
             return None
+        # Bounds first, so the distributions' arithmetic never overflows.
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for key, x in items:
+            if isinstance(x, int | float) and not isinstance(x, bool):
+                limit = _SERVICE_CV_MAX if key == "cv" else _SERVICE_MAX_S
+                if not x <= limit:
+                    at = path if key is None else child_path(path, str(key))
+                    ctx.fail(at, f"expected at most {limit:g}"
+                                 f"{'' if key == 'cv' else ' s'}, got {show(x)}")
         try:
             return parse_distribution(value)
         except ValueError as exc:
@@ -674,25 +695,73 @@ NAME = String(nonempty=True, what="a non-empty string")
 POINT = Pair()
 POSITIVE = Number(gt=0)
 NON_NEGATIVE = Number(ge=0)
+
+# Upper bounds: every size-like value is bounded by what is physically meaningful,
+# so that nothing downstream overflows, divides by ~0 or asks for endless work.
+#: Largest count of vehicles of one type, and of the whole fleet.
+MAX_VEHICLES = 200_000
+#: Largest time, seconds from the start of a run (about 31 years).
+MAX_TIME_S = 1e9
+#: Largest distance or range, metres (as :data:`MAX_COORD_M`).
+MAX_DISTANCE_M = MAX_COORD_M
+#: Heights (metres above the datum) of the Earth's surface.
+MIN_HEIGHT_M = -12_000.0
+MAX_HEIGHT_M = 9_000.0
+#: Largest altitude of an air vehicle or a zone's floor/ceiling, metres.
+MAX_ALTITUDE_M = 100_000.0
+#: Largest speed, m/s (about Mach 3), and smallest.
+MAX_SPEED_MPS = 1_000.0
+MIN_SPEED_MPS = 0.01
+#: Largest power (W) of one vehicle, and energy (Wh): 10^12 Wh leaves room for the
+#: "battery that never runs out" of a test or a tethered vehicle, far from overflow.
+MAX_POWER_W = 1e7
+MAX_ENERGY_WH = 1e12
+#: Largest mass, kg.
+MAX_MASS_KG = 1e6
+#: Largest rate of random events (false alarms), per hour.
+MAX_RATE_PER_HOUR = 3_600.0
+#: Largest count of operators, pads, bays and the like.
+MAX_RESOURCES = 100_000
+#: Largest priority magnitude.
+MAX_PRIORITY = 1_000_000
+#: Smallest terrain grid spacing (a fine lidar DEM) and largest, metres.
+MIN_SPACING_M = 0.1
+MAX_SPACING_M = 100_000.0
+#: Largest terrain side, metres.
+MAX_TERRAIN_SIDE_M = 2_000_000.0
+#: Smallest checking window, seconds.
+MIN_WINDOW_S = 0.01
+#: Largest number of random targets of one mission.
+MAX_RANDOM_TARGETS = 1_000_000
+
+TIME = Number(ge=0, le=MAX_TIME_S)
+DURATION = Number(gt=0, le=MAX_TIME_S)
+DISTANCE = Number(gt=0, le=MAX_DISTANCE_M)
+LENGTH0 = Number(ge=0, le=MAX_DISTANCE_M)
+SPEED = Number(ge=MIN_SPEED_MPS, le=MAX_SPEED_MPS)
+POWER = Number(ge=0, le=MAX_POWER_W)
+RESOURCES = Integer(ge=1, le=MAX_RESOURCES)
+WINDOW = Number(ge=MIN_WINDOW_S, le=MAX_TIME_S)
+HEIGHT = Number(ge=MIN_HEIGHT_M, le=MAX_HEIGHT_M)
 RING = RingOf()
 HOLES = ListOf(RING, "holes (rings of points [x, y])")
 
 RUN = Record({
     "duration_s": req(Number(gt=0, le=1e8)),  # up to about three years
     "seed": opt(Integer(ge=0)),
-    "monitor_window_s": opt(POSITIVE),
+    "monitor_window_s": opt(WINDOW),
 })
 
 TERRAIN = Record({
     "source": opt(String(choices=TERRAIN_SOURCES)),
-    "size_m": opt(Pair(POSITIVE, "[width, height]")),
-    "spacing_m": opt(POSITIVE),
+    "size_m": opt(Pair(Number(gt=0, le=MAX_TERRAIN_SIDE_M), "[width, height]")),
+    "spacing_m": opt(Number(ge=MIN_SPACING_M, le=MAX_SPACING_M)),
     "origin_m": opt(POINT),
-    "base_elevation_m": opt(Number()),
-    "relief_m": opt(NON_NEGATIVE),
-    "ridges": opt(Integer(ge=0)),
+    "base_elevation_m": opt(HEIGHT),
+    "relief_m": opt(Number(ge=0, le=MAX_HEIGHT_M - MIN_HEIGHT_M)),
+    "ridges": opt(Integer(ge=0, le=1_000)),
     "path": opt(NAME),
-    "sea_level_m": opt(Number(nullable=True)),
+    "sea_level_m": opt(Number(ge=MIN_HEIGHT_M, le=MAX_HEIGHT_M, nullable=True)),
 })
 
 ZONE = Record({
@@ -701,11 +770,13 @@ ZONE = Record({
     "polygon": opt(RING),
     "rect": opt(Rect()),
     "holes": opt(HOLES),
-    "floor_amsl_m": opt(Number(finite=False, nullable=True)),
-    "ceiling_amsl_m": opt(Number(finite=False, nullable=True)),
+    "floor_amsl_m": opt(Number(ge=-MAX_ALTITUDE_M, le=MAX_ALTITUDE_M, finite=False,
+                               nullable=True)),
+    "ceiling_amsl_m": opt(Number(ge=-MAX_ALTITUDE_M, le=MAX_ALTITUDE_M, finite=False,
+                                 nullable=True)),
     "active": opt(Record({
-        "start_s": opt(NON_NEGATIVE),
-        "end_s": opt(Number(gt=0, nullable=True)),
+        "start_s": opt(TIME),
+        "end_s": opt(Number(gt=0, le=MAX_TIME_S, nullable=True)),
     })),
 })
 
@@ -713,25 +784,25 @@ SITE = Record({
     "id": req(ID),
     "kind": req(String(choices=SITE_KINDS)),
     "position": req(POINT),
-    "pads": opt(Integer(ge=1)),
-    "radio_range_m": opt(Number(gt=0, nullable=True)),
-    "antenna_height_m": opt(NON_NEGATIVE),
-    "sensor_radius_m": opt(Number(gt=0, nullable=True)),
-    "false_alarms_per_hour": opt(NON_NEGATIVE),
-    "stock": opt(Integer(ge=0, nullable=True)),
-    "loading_bays": opt(Integer(ge=1)),
-    "loading_time_s": opt(NON_NEGATIVE),
-    "swap_stations": opt(Integer(ge=0)),
-    "swap_time_s": opt(NON_NEGATIVE),
+    "pads": opt(RESOURCES),
+    "radio_range_m": opt(Number(gt=0, le=MAX_DISTANCE_M, nullable=True)),
+    "antenna_height_m": opt(Number(ge=0, le=MAX_ALTITUDE_M)),
+    "sensor_radius_m": opt(Number(gt=0, le=MAX_DISTANCE_M, nullable=True)),
+    "false_alarms_per_hour": opt(Number(ge=0, le=MAX_RATE_PER_HOUR)),
+    "stock": opt(Integer(ge=0, le=10**12, nullable=True)),
+    "loading_bays": opt(RESOURCES),
+    "loading_time_s": opt(TIME),
+    "swap_stations": opt(Integer(ge=0, le=MAX_RESOURCES)),
+    "swap_time_s": opt(TIME),
 })
 
 DETECTION = Record({
     "model": opt(String(choices=DETECTION_MODELS)),
-    "sweep_width_m": opt(POSITIVE),
+    "sweep_width_m": opt(Number(gt=0, le=2 * MAX_DISTANCE_M)),
 })
 
 SENSOR = Record({
-    "footprint_radius_m": opt(POSITIVE),
+    "footprint_radius_m": opt(DISTANCE),
     "camera_fov_deg": opt(Number(gt=0, lt=180)),
     "detection": opt(DETECTION),
 })
@@ -740,32 +811,32 @@ VEHICLE_TYPE = Record({
     "id": req(ID),
     "kind": req(String(choices=VEHICLE_KINDS)),
     "domain": opt(String(choices=DOMAINS)),
-    "count": opt(Integer(ge=0, le=1_000_000)),
+    "count": opt(Integer(ge=0, le=MAX_VEHICLES)),
     "base": opt(ID),
-    "bases": opt(MapOf(ID, Integer(ge=0, le=1_000_000), "base id to vehicle count",
+    "bases": opt(MapOf(ID, Integer(ge=0, le=MAX_VEHICLES), "base id to vehicle count",
                        min_items=1)),
-    "cruise_speed_mps": req(POSITIVE),
-    "climb_rate_mps": opt(POSITIVE),
-    "cruise_altitude_agl_m": opt(POSITIVE),
-    "battery_wh": req(POSITIVE),
-    "hover_power_w": opt(NON_NEGATIVE),
-    "cruise_power_w": req(POSITIVE),
+    "cruise_speed_mps": req(SPEED),
+    "climb_rate_mps": opt(SPEED),
+    "cruise_altitude_agl_m": opt(Number(gt=0, le=MAX_ALTITUDE_M)),
+    "battery_wh": req(Number(gt=0, le=MAX_ENERGY_WH)),
+    "hover_power_w": opt(POWER),
+    "cruise_power_w": req(Number(gt=0, le=MAX_POWER_W)),
     "reserve_fraction": opt(Number(ge=0, lt=1)),
-    "recharge_time_s": req(NON_NEGATIVE),
-    "terrain_clearance_m": opt(NON_NEGATIVE),
-    "relay_range_m": opt(Number(gt=0, nullable=True)),
+    "recharge_time_s": req(TIME),
+    "terrain_clearance_m": opt(Number(ge=0, le=MAX_ALTITUDE_M)),
+    "relay_range_m": opt(Number(gt=0, le=MAX_DISTANCE_M, nullable=True)),
     "sensor": opt(SENSOR),
-    "payload_kg": opt(NON_NEGATIVE),
+    "payload_kg": opt(Number(ge=0, le=MAX_MASS_KG)),
     "energy": opt(String(choices=ENERGY_KINDS)),
     "carrier": opt(Nullable(ID)),
-    "carrier_slots": opt(Integer(ge=0)),
+    "carrier_slots": opt(Integer(ge=0, le=10_000)),
     "airframe": opt(String(choices=AIRFRAMES)),
     "airframe_params": opt(MapOf(Named(AIRFRAME_PARAMS, "airframe parameter",
-                                       "airframe parameters"), POSITIVE,
+                                       "airframe parameters"), Number(gt=0, le=1e6),
                                  "airframe parameter to value")),
-    "turn_penalty_s_per_rad": opt(NON_NEGATIVE),
-    "leg_overhead_s": opt(NON_NEGATIVE),
-    "climb_energy_wh_per_m": opt(NON_NEGATIVE),
+    "turn_penalty_s_per_rad": opt(Number(ge=0, le=3_600)),
+    "leg_overhead_s": opt(Number(ge=0, le=3_600)),
+    "climb_energy_wh_per_m": opt(Number(ge=0, le=MAX_ENERGY_WH)),
 })
 
 AREA = Record({
@@ -781,46 +852,46 @@ MISSION = Record({
     "kind": req(String(choices=MISSION_KINDS)),
     "area": req(AREA),
     "targets": opt(ListOf(TARGET, "targets")),
-    "random_targets": opt(Integer(ge=0, le=10_000_000)),
+    "random_targets": opt(Integer(ge=0, le=MAX_RANDOM_TARGETS)),
 })
 
 SERVICE = ServiceTime()
-PRIORITY = Integer()
-TIMEOUT = Number(gt=0, nullable=True)
+PRIORITY = Integer(ge=-MAX_PRIORITY, le=MAX_PRIORITY)
+TIMEOUT = Number(gt=0, le=MAX_TIME_S, nullable=True)
 
 RULE = NameOrRecord(String(choices=AUTH_RULES), "rule", Record({
     "rule": req(String(choices=AUTH_RULES)),
     "service": opt(SERVICE),
     "priority": opt(PRIORITY),
     "timeout_s": opt(TIMEOUT),
-    "veto_window_s": opt(POSITIVE),
+    "veto_window_s": opt(DURATION),
     "approve_probability": opt(Number(ge=0, le=1)),
     "two_person": opt(Boolean()),
 }))
 
 SHIFT = Record({
-    "start_s": req(NON_NEGATIVE),
-    "end_s": req(NON_NEGATIVE),
-    "count": req(Integer(ge=0)),
+    "start_s": req(TIME),
+    "end_s": req(TIME),
+    "count": req(Integer(ge=0, le=MAX_RESOURCES)),
 })
 
 REVIEW = Record({
     "service": opt(SERVICE),
     "priority": opt(PRIORITY),
-    "false_alarms_per_vehicle_hour": opt(NON_NEGATIVE),
+    "false_alarms_per_vehicle_hour": opt(Number(ge=0, le=MAX_RATE_PER_HOUR)),
     "timeout_s": opt(TIMEOUT),
 })
 
 STOP = Record({
-    "time_s": req(NON_NEGATIVE),
+    "time_s": req(TIME),
     "vehicles": opt(VehicleSelection()),
     "safe_state": opt(String(choices=SAFE_STATES)),
 })
 
 OVERSIGHT = Record({
-    "operators": req(Integer(ge=1)),
+    "operators": req(RESOURCES),
     "shifts": opt(ListOf(SHIFT, "shifts {start_s, end_s, count}")),
-    "span_of_control": opt(Integer(ge=1, nullable=True)),
+    "span_of_control": opt(Integer(ge=1, le=MAX_VEHICLES, nullable=True)),
     "approval_needs_link": opt(Boolean()),
     "rules": opt(MapOf(Named(ACTION_CLASSES, "action class", "action classes"), RULE,
                        "action class to authorization rule")),
@@ -833,18 +904,18 @@ ROADS = Record({
     "source": opt(String(choices=ROAD_SOURCES)),
     "path": opt(NAME),
     "extent": opt(Nullable(Rect())),
-    "spacing_m": opt(POSITIVE),
-    "speed_limit_mps": opt(POSITIVE),
+    "spacing_m": opt(Number(ge=1, le=MAX_DISTANCE_M)),
+    "speed_limit_mps": opt(SPEED),
     "blocked": opt(Integer(ge=0, le=100_000)),
     "seed": opt(Integer(ge=0, nullable=True)),
     "closures": opt(ListOf(Record({
-        "time_s": req(NON_NEGATIVE),
+        "time_s": req(TIME),
         "near": req(POINT),
     }), "road closures {time_s, near: [x, y]}")),
 })
 
 WATER = Record({
-    "spacing_m": opt(POSITIVE),
+    "spacing_m": opt(Number(ge=1, le=MAX_DISTANCE_M)),
     "polygon": opt(Nullable(RING)),
 })
 
@@ -852,11 +923,11 @@ ORDER = Record({
     "id": opt(ID),
     "origin": req(ID),
     "destination": req(Place()),
-    "weight_kg": req(NON_NEGATIVE),
-    "created_s": opt(NON_NEGATIVE),
-    "priority": opt(Integer()),
-    "earliest_s": opt(NON_NEGATIVE),
-    "latest_s": opt(Number(ge=0, nullable=True)),
+    "weight_kg": req(Number(ge=0, le=MAX_MASS_KG)),
+    "created_s": opt(TIME),
+    "priority": opt(PRIORITY),
+    "earliest_s": opt(TIME),
+    "latest_s": opt(Number(ge=0, le=MAX_TIME_S, nullable=True)),
 })
 
 DEMAND = Record({
@@ -864,40 +935,40 @@ DEMAND = Record({
     "rate_per_hour": req(Number(gt=0, le=1e7)),
     "destinations": opt(ListOf(ID, "site ids", min_items=1)),
     "area": opt(Record({"polygon": opt(RING), "rect": opt(Rect())})),
-    "weight_kg": opt(NON_NEGATIVE),
-    "weight_range_kg": opt(Pair(NON_NEGATIVE, "[low, high]")),
-    "window_s": opt(Number(gt=0, nullable=True)),
-    "priority": opt(Integer()),
-    "start_s": opt(NON_NEGATIVE),
-    "end_s": opt(Number(gt=0, nullable=True)),
+    "weight_kg": opt(Number(ge=0, le=MAX_MASS_KG)),
+    "weight_range_kg": opt(Pair(Number(ge=0, le=MAX_MASS_KG), "[low, high]")),
+    "window_s": opt(Number(gt=0, le=MAX_TIME_S, nullable=True)),
+    "priority": opt(PRIORITY),
+    "start_s": opt(TIME),
+    "end_s": opt(Number(gt=0, le=MAX_TIME_S, nullable=True)),
 })
 
 LOGISTICS = Record({
     "orders": opt(ListOf(ORDER, "orders {origin, destination, weight_kg, ...}")),
     "demand": opt(ListOf(DEMAND, "demand streams {origin, rate_per_hour, ...}")),
-    "service_time_s": opt(NON_NEGATIVE),
-    "transfer_time_s": opt(NON_NEGATIVE),
+    "service_time_s": opt(TIME),
+    "transfer_time_s": opt(TIME),
 })
 
 MINIMA = Record({
-    "horizontal_m": opt(POSITIVE),
-    "vertical_m": opt(POSITIVE),
+    "horizontal_m": opt(Number(gt=0, le=100_000)),
+    "vertical_m": opt(Number(gt=0, le=MAX_ALTITUDE_M)),
 })
 
 SEPARATION = Record({
     "minima": opt(MapOf(Named(DOMAINS, "domain", "domains"), MINIMA,
                         "domain to separation minima {horizontal_m, vertical_m}")),
-    "lookahead_s": opt(NON_NEGATIVE),
-    "window_s": opt(Number(gt=0, nullable=True)),
+    "lookahead_s": opt(Number(ge=0, le=86_400)),
+    "window_s": opt(Number(ge=MIN_WINDOW_S, le=MAX_TIME_S, nullable=True)),
     "strategic": opt(Nullable(Record({
-        "layer_spacing_m": opt(POSITIVE),
+        "layer_spacing_m": opt(Number(gt=0, le=10_000)),
         "layers": opt(Integer(ge=0, le=20)),
-        "delay_step_s": opt(POSITIVE),
-        "max_delay_s": opt(NON_NEGATIVE),
+        "delay_step_s": opt(Number(ge=MIN_WINDOW_S, le=86_400)),
+        "max_delay_s": opt(Number(ge=0, le=86_400)),
     }))),
     "layering": opt(String(choices=LAYERINGS)),
-    "layer_spacing_m": opt(POSITIVE),
-    "terminal_radius_m": opt(NON_NEGATIVE),
+    "layer_spacing_m": opt(Number(gt=0, le=10_000)),
+    "terminal_radius_m": opt(Number(ge=0, le=100_000)),
     "tactical": opt(String(choices=TACTICAL)),
 })
 
@@ -926,7 +997,7 @@ SCENARIO = Record({
         "params": opt(PlainData()),
     })),
     "outputs": opt(Record({
-        "metrics_cell_m": opt(POSITIVE),
+        "metrics_cell_m": opt(Number(ge=MIN_SPACING_M, le=MAX_SPACING_M)),
         "replay": opt(Boolean()),
     })),
     #: null (or absent): no human oversight is modelled.

@@ -29,20 +29,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fleetsim.errors import ScenarioError
+from fleetsim.scenario.dem import MAX_TERRAIN_POINTS, dem_grid, geotiff_grid, height_problem
 from fleetsim.scenario.model import TerrainSpec
 
 __all__ = ["Terrain", "terrain_from_spec"]
 
 #: YAML path of the terrain section, used in error messages.
 _SPEC_PATH = "world.terrain"
-#: Largest grid (points) built for flat and procedural terrain: 10^8 points
-#: are 800 MB of float64.
-_MAX_GRID_POINTS = 100_000_000
+#: Largest grid (points) of any terrain: 10^8 points are 800 MB of float64.
+_MAX_GRID_POINTS = MAX_TERRAIN_POINTS
 #: Sight lines may touch the ground within this tolerance (metres) and stay clear.
 _LOS_TOLERANCE_M = 1e-6
-#: WGS 84 semi-major axis (m) and first eccentricity squared.
-_WGS84_A = 6_378_137.0
-_WGS84_E2 = 6.694379990141317e-3
 
 
 def _grid_problem(heights: np.ndarray) -> str | None:
@@ -65,6 +62,14 @@ def _grid_problem(heights: np.ndarray) -> str | None:
         return (f"{len(bad)} height(s) are NaN or infinite (first at row {r}, column {c}); "
                 f"every height must be a finite number of metres")
     return None
+
+
+def _heights_problem(heights: np.ndarray) -> str | None:
+    """Why the (finite-checked) heights of a file DEM are implausible, or None."""
+    finite = heights[np.isfinite(heights)] if heights.dtype.kind == "f" else heights
+    if finite.size == 0:
+        return None
+    return height_problem(float(finite.min()), float(finite.max()))
 
 
 def _spacing_problem(spacing_m: float) -> str | None:
@@ -653,19 +658,14 @@ class Terrain:
         if not os.path.isfile(file):
             raise ScenarioError(_missing(file, "a .npy array of heights written by numpy.save"),
                                 file=file, path=where)
+        dem_grid("npy", file)  # the header: shape, type and size, before anything is read
         try:
             arr = np.load(file, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
             raise ScenarioError(
                 f"cannot read the file as a .npy array ({exc}); expected a 2-D array of heights "
                 f"in metres written by numpy.save", file=file, path=where) from None
-        if not isinstance(arr, np.ndarray):
-            if hasattr(arr, "close"):
-                arr.close()
-            raise ScenarioError(
-                "found a .npz archive; expected a single 2-D array of heights written by "
-                "numpy.save (.npy)", file=file, path=where)
-        problem = _grid_problem(arr)
+        problem = _grid_problem(arr) or _heights_problem(arr)
         if problem:
             raise ScenarioError(problem, file=file, path=where)
         return cls(arr, spacing_m, _origin(origin_m))
@@ -721,59 +721,15 @@ class Terrain:
 
         if not os.path.isfile(file):
             raise fail(_missing(file, "a GeoTIFF elevation model"))
+        # The metadata first (size, geotransform, spacing): nothing is read before it passes.
+        grid, flip_rows, flip_columns = geotiff_grid(file)
         try:
             with rasterio.open(file) as ds:
-                transform = ds.transform
-                crs = ds.crs
-                width, height, count = ds.width, ds.height, ds.count
-                if count < 1:
-                    raise fail("the raster has no bands; expected one band of heights")
                 band = ds.read(1, masked=True)
-        except ScenarioError:
-            raise
         except (RasterioError, OSError, ValueError) as exc:
             raise fail(f"cannot read the file as a raster ({exc}); expected a GeoTIFF "
                        f"elevation model") from None
-
-        if height < 2 or width < 2:
-            raise fail(f"the raster is {height} x {width} pixels (rows x columns); "
-                       f"at least 2 x 2 are needed")
-        if transform.b != 0 or transform.d != 0:
-            raise fail("the raster's geotransform is rotated or sheared; expected a north-up "
-                       "raster (reproject it, e.g. with gdalwarp)")
-        if crs is None:
-            raise fail("the raster has no coordinate reference system, so its pixel size "
-                       "cannot be converted to metres; assign one (e.g. gdal_edit.py -a_srs "
-                       "EPSG:32633) or convert the heights to .npy and give spacing_m")
-        px, py = abs(transform.a), abs(transform.e)
-        if crs.is_geographic:
-            # Centre of the raster in (lon, lat) degrees.
-            lat = transform.f + transform.e * (height / 2.0)
-            if not -90.0 <= lat <= 90.0:
-                raise fail(f"the raster's centre latitude {lat:g} is outside -90..90 degrees")
-            phi = math.radians(lat)
-            q = 1.0 - _WGS84_E2 * math.sin(phi) ** 2
-            meridional = _WGS84_A * (1.0 - _WGS84_E2) / q ** 1.5
-            prime_vertical = _WGS84_A / math.sqrt(q)
-            dx_m = math.radians(px) * prime_vertical * math.cos(phi)
-            dy_m = math.radians(py) * meridional
-            tol, kind = 0.01, "at the raster's centre latitude"
-        else:
-            try:
-                factor = float(crs.linear_units_factor[1])
-            except Exception:
-                factor = 1.0
-            dx_m, dy_m = px * factor, py * factor
-            tol, kind = 1e-6, "in the raster's CRS"
-        if not (dx_m > 0 and dy_m > 0 and math.isfinite(dx_m) and math.isfinite(dy_m)):
-            raise fail(f"the raster's pixel size {px:g} x {py:g} is not usable")
-        if abs(dx_m - dy_m) > tol * max(dx_m, dy_m):
-            raise fail(
-                f"pixels are {dx_m:.6g} m wide and {dy_m:.6g} m tall {kind}; terrain needs "
-                f"square pixels (to {tol:g} relative) -- resample the DEM to square pixels, "
-                f"e.g. gdalwarp -t_srs <projected CRS> -tr {max(dx_m, dy_m):.6g} "
-                f"{max(dx_m, dy_m):.6g}")
-        spacing = 0.5 * (dx_m + dy_m) if crs.is_geographic else dx_m
+        spacing = grid.spacing_m
 
         data = np.ma.getdata(band).astype(np.float64)
         valid = ~np.ma.getmaskarray(band) & np.isfinite(data)
@@ -781,9 +737,12 @@ class Terrain:
             raise fail("every pixel is nodata; expected at least one valid height")
         if not valid.all():
             data[~valid] = data[valid].min()
-        if transform.e < 0:  # row 0 is north: flip to south-first
+        problem = _heights_problem(data)
+        if problem:
+            raise fail(problem)
+        if flip_rows:  # row 0 is north: flip to south-first
             data = data[::-1]
-        if transform.a < 0:  # column 0 is east: flip to west-first
+        if flip_columns:  # column 0 is east: flip to west-first
             data = data[:, ::-1]
         return cls(data, spacing, _origin(origin_m))
 

@@ -85,6 +85,10 @@ def _polygon(exterior, holes) -> shapely.Polygon:
     return shapely.Polygon(exterior, holes=list(holes) or None)
 
 
+#: Most points drawn at once by :func:`random_points_in` (64 MB of float64 pairs).
+_MAX_BATCH = 1 << 22
+
+
 def random_points_in(polygon: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` points uniform in ``polygon`` (rejection sampling from its bounding box).
 
@@ -96,7 +100,8 @@ def random_points_in(polygon: shapely.Geometry, n: int, rng: np.random.Generator
     shapely.prepare(polygon)
     while len(out) < n:
         need = n - len(out)
-        batch = max(64, int(need * 1.5 * (xmax - xmin) * (ymax - ymin) / max(polygon.area, 1e-9)))
+        batch = max(64, int(min(need * 1.5 * (xmax - xmin) * (ymax - ymin)
+                                / max(polygon.area, 1e-9), _MAX_BATCH)))
         pts = np.column_stack([rng.uniform(xmin, xmax, batch), rng.uniform(ymin, ymax, batch)])
         inside = shapely.contains_xy(polygon, pts[:, 0], pts[:, 1])
         out = np.vstack([out, pts[inside]])

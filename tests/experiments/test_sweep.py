@@ -183,7 +183,7 @@ factors:
      "approval_needs_link, rules, detection_review, stops)"),
     (BASE.replace("[1, 2]", "[1, 0]"),
      "bad.yaml:4: factors.operators.levels[1]: the scenario rejects oversight.operators=0: "
-     "oversight.operators: expected an integer >= 1, got 0"),
+     "oversight.operators: expected an integer >= 1 and <= 100000, got 0"),
     (BASE.replace("{takeoff: notify}", "{takeof: notify}"),
      "bad.yaml:7: factors.rules.levels.notify[0]: the scenario rejects "
      "oversight.rules={takeof: notify}: oversight.rules.takeof: unknown action class 'takeof'; "

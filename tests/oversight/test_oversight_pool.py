@@ -169,14 +169,16 @@ def test_an_operator_freed_at_the_exact_deadline_does_not_start_the_item() -> No
 def test_an_operator_coming_on_duty_at_the_exact_deadline_does_not_start_the_item() -> None:
     """Nobody is on duty before t = 20 (the shift's timer is set when the pool is
     made); an item raised at 5 with a 15 s deadline times out at 20 instead of being
-    started by the operator arriving then. One with a 16 s deadline starts at 20."""
+    started by the operator arriving then. One with a 16 s deadline starts at 20, and
+    since its 5 s of service would end after its deadline (21), it is cut there: timed
+    out at 21, no decision after raised + timeout."""
     env, pool = make_pool(shifts=[(20.0, 100.0, 1)])
     out: dict[int, object] = {}
     submit_at(env, pool, 5.0, item(0, 5.0, deadline_s=15.0), out)
     submit_at(env, pool, 5.0, item(1, 5.0, deadline_s=16.0), out)
     env.run()
     assert (out[0].decision, out[0].start_s, out[0].end_s) == ("timed_out", None, 20.0)
-    assert (out[1].decision, out[1].start_s, out[1].end_s) == ("approved", 20.0, 25.0)
+    assert (out[1].decision, out[1].start_s, out[1].end_s) == ("timed_out", 20.0, 21.0)
 
 
 def test_created_in_the_past_counts_from_created() -> None:

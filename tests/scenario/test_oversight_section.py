@@ -236,10 +236,10 @@ ERRORS = [
                  "number >= 0 and <= 1, got 1.5", id="approve-probability"),
     pytest.param("veto_window_s: 45", "veto_window_s: 0",
                  "scenarios/o.yaml:24: oversight.rules.enter_restricted.veto_window_s: expected a "
-                 "number > 0, got 0", id="veto-window"),
+                 "number > 0 and <= 1e+09, got 0", id="veto-window"),
     pytest.param("timeout_s: 300", "timeout_s: 0",
-                 "scenarios/o.yaml:22: oversight.rules.retask.timeout_s: expected a number > 0 or "
-                 "null, got 0", id="timeout"),
+                 "scenarios/o.yaml:22: oversight.rules.retask.timeout_s: expected a number > 0 and "
+                 "<= 1e+09 or null, got 0", id="timeout"),
     pytest.param("takeoff: auto", "takeoff: {rule: auto, service: 5}",
                  "scenarios/o.yaml:21: oversight.rules.takeoff.service: rule 'auto' gives the "
                  "operators no work, so takeoff takes no service time (leave service out, or "
@@ -249,23 +249,23 @@ ERRORS = [
                  "'operators'? (valid keys: operators, shifts, span_of_control, "
                  "approval_needs_link, rules, detection_review, stops)", id="unknown-key"),
     pytest.param("operators: 3", "operators: 0",
-                 "scenarios/o.yaml:14: oversight.operators: expected an integer >= 1, got 0",
+                 "scenarios/o.yaml:14: oversight.operators: expected an integer >= 1 and <= 100000, got 0",
                  id="operators"),
     pytest.param("span_of_control: 40", "span_of_control: 2.5",
-                 "scenarios/o.yaml:18: oversight.span_of_control: expected an integer >= 1 or "
+                 "scenarios/o.yaml:18: oversight.span_of_control: expected an integer >= 1 and <= 200000 or "
                  "null, got 2.5", id="span-of-control"),
     pytest.param("false_alarms_per_vehicle_hour: 0.5", "false_alarms_per_vehicle_hour: -1",
                  "scenarios/o.yaml:33: oversight.detection_review.false_alarms_per_vehicle_hour: "
-                 "expected a number >= 0, got -1", id="review-false-alarms"),
+                 "expected a number >= 0 and <= 3600, got -1", id="review-false-alarms"),
     pytest.param("sensor_radius_m: 500,", "sensor_radius_m: 0,",
-                 "scenarios/o.yaml:6: world.sites[1].sensor_radius_m: expected a number > 0 or "
+                 "scenarios/o.yaml:6: world.sites[1].sensor_radius_m: expected a number > 0 and <= 1e+07 or "
                  "null, got 0", id="sensor-radius"),
     pytest.param("sensor_radius_m: 500, ", "",
                  "scenarios/o.yaml:6: world.sites[1].false_alarms_per_hour: false alarms come "
                  "from a fixed sensor, but site 'buoy' has none (give sensor_radius_m, or set "
                  "false_alarms_per_hour to 0)", id="false-alarms-need-a-sensor"),
     pytest.param("relay_range_m: 4000", "relay_range_m: -1",
-                 "scenarios/o.yaml:11: fleet.types[0].relay_range_m: expected a number > 0 or "
+                 "scenarios/o.yaml:11: fleet.types[0].relay_range_m: expected a number > 0 and <= 1e+07 or "
                  "null, got -1", id="relay-range"),
 ]
 
@@ -370,7 +370,7 @@ def test_override_errors(override, message):
 def test_section_added_by_override_must_be_complete():
     assert error_of(PLAIN, ("oversight.span_of_control=4",)) == (
         "--set oversight.span_of_control=4: oversight: missing required key 'operators' "
-        "(an integer >= 1)")
+        "(an integer >= 1 and <= 100000)")
 
 
 # --------------------------------------------------------------------------------------

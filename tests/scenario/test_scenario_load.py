@@ -7,6 +7,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 
 from fleetsim.errors import ScenarioError
@@ -200,7 +201,9 @@ def test_defaults_of_a_minimal_scenario():
 
 
 def test_load_scenario_reads_a_file_and_resolves_against_its_folder(tmp_path):
-    (tmp_path / "dem.npy").write_bytes(b"")
+    # The header of the file gives the terrain's extent (20010 x 15000 m at 30 m), which the
+    # positions are checked against.
+    np.save(tmp_path / "dem.npy", np.zeros((501, 668), dtype=np.float32))
     path = tmp_path / "s.yaml"
     path.write_text(edit("{source: procedural, size_m: [20000, 15000], spacing_m: 50, relief_m: 900, "
                          "ridges: 6, base_elevation_m: 200, origin_m: [0, 0]}",
@@ -232,23 +235,23 @@ def test_yaml_12_scalars_and_merge_keys():
 
 ERRORS = [
     pytest.param("cruise_speed_mps: 25", "cruise_speed_mps: fast",
-                 "scenarios/x.yaml:41: fleet.types[1].cruise_speed_mps: expected a number > 0, "
+                 "scenarios/x.yaml:41: fleet.types[1].cruise_speed_mps: expected a number >= 0.01 and <= 1000, "
                  "got 'fast'", id="wrong-type"),
     pytest.param("battery_wh: 500", "battery_wh: true",
-                 "scenarios/x.yaml:43: fleet.types[1].battery_wh: expected a number > 0, got true",
+                 "scenarios/x.yaml:43: fleet.types[1].battery_wh: expected a number > 0 and <= 1e+12, got true",
                  id="bool-for-number"),
     pytest.param("seed: 7", "seed: false",
                  "scenarios/x.yaml:4: run.seed: expected an integer >= 0, got false",
                  id="bool-for-integer"),
     pytest.param("count: 5000", "count: 12.5",
-                 "scenarios/x.yaml:24: fleet.types[0].count: expected an integer >= 0 and <= 1000000, got 12.5",
+                 "scenarios/x.yaml:24: fleet.types[0].count: expected an integer >= 0 and <= 200000, got 12.5",
                  id="fraction-for-integer"),
     pytest.param("reserve_fraction: 0.2", "reserve_fraction: 1.5",
                  "scenarios/x.yaml:32: fleet.types[0].reserve_fraction: expected a number >= 0 "
                  "and < 1, got 1.5", id="out-of-range"),
     pytest.param("hover_power_w: 300", "hover_power_w: .inf",
-                 "scenarios/x.yaml:44: fleet.types[1].hover_power_w: expected a finite number >= 0, "
-                 "got .inf", id="infinite"),
+                 "scenarios/x.yaml:44: fleet.types[1].hover_power_w: expected a finite number >= 0 "
+                 "and <= 1e+07, got .inf", id="infinite"),
     pytest.param("duration_s: 3600", "duration_s: .nan",
                  "scenarios/x.yaml:4: run.duration_s: expected a finite number > 0 and <= 1e+08, got .nan",
                  id="nan"),
@@ -266,7 +269,7 @@ ERRORS = [
                  "metrics_cell_m, replay)", id="unknown-key-without-suggestion"),
     pytest.param("      battery_wh: 500\n", "",
                  "scenarios/x.yaml:38: fleet.types[1]: missing required key 'battery_wh' "
-                 "(a number > 0)", id="missing-required-key"),
+                 "(a number > 0 and <= 1e+12)", id="missing-required-key"),
     pytest.param("name: wildfire_watch\n", "",
                  "scenarios/x.yaml:1: missing required key 'name' (an id (letters, digits, '_', '-' and '.'; not starting with '-' or '.'))",
                  id="missing-top-level-key"),
@@ -320,7 +323,7 @@ ERRORS = [
                  "(leave sweep_width_m out, or choose another model)", id="sweep-width-mismatch"),
     pytest.param("sweep_width_m: 120", "sweep_width_m: 0",
                  "scenarios/x.yaml:49: fleet.types[1].sensor.detection.sweep_width_m: expected a "
-                 "number > 0, got 0", id="sweep-width-zero"),
+                 "number > 0 and <= 2e+07, got 0", id="sweep-width-zero"),
     pytest.param("{model: inverse_cube, sweep_width_m: 120}", "{model: inverse_cube}",
                  "scenarios/x.yaml:49: fleet.types[1].sensor.detection: missing required key "
                  "'sweep_width_m' (a number > 0; the inverse_cube model needs it)",
@@ -385,7 +388,7 @@ def test_error_attributes():
         load_scenario_text(edit("cruise_speed_mps: 25", "cruise_speed_mps: fast"), filename=FILE)
     e = info.value
     assert (e.file, e.line, e.path) == (FILE, 41, "fleet.types[1].cruise_speed_mps")
-    assert e.message == "expected a number > 0, got 'fast'"
+    assert e.message == "expected a number >= 0.01 and <= 1000, got 'fast'"
 
 
 def test_yaml_syntax_error_has_no_traceback_text():
@@ -453,7 +456,7 @@ def test_override_may_create_keys_the_schema_allows():
 OVERRIDE_ERRORS = [
     pytest.param("fleet.types[0].count=abc",
                  "--set fleet.types[0].count=abc: fleet.types[0].count: expected an integer >= 0 "
-                 "and <= 1000000, got 'abc'", id="fails-validation"),
+                 "and <= 200000, got 'abc'", id="fails-validation"),
     pytest.param("run.seed=true",
                  "--set run.seed=true: run.seed: expected an integer >= 0, got true",
                  id="bool-for-integer"),
@@ -581,7 +584,7 @@ def test_source_is_validated_like_a_file():
     with pytest.raises(ScenarioError) as info:
         scenario_from_source(source, filename="run/manifest.json")
     assert str(info.value) == ("run/manifest.json: fleet.types[1].cruise_speed_mps: expected a "
-                               "number > 0, got -3")
+                               "number >= 0.01 and <= 1000, got -3")
 
 
 def test_terrain_grid_size_is_capped_at_the_right_line():
