@@ -162,6 +162,10 @@ class RecordedRun:
     vehicles: Table
     #: Orders (logistics scenarios; empty otherwise), columns :data:`ORDER_COLUMNS`.
     orders: Table = dataclasses.field(default_factory=lambda: empty_table(ORDER_COLUMNS))
+    #: Results derived from the tables and kept for reuse (e.g. the metrics raster,
+    #: shared by the metrics and the time series); each entry is keyed by a digest
+    #: of what it read, so changed tables are never served a stale result.
+    derived: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
     def duration_s(self) -> float:
