@@ -8,6 +8,7 @@ A run directory holds::
     legs.parquet      the legs table      (see fleetsim.record)
     events.parquet    the events table
     vehicles.parquet  the vehicles table
+    timeseries.parquet  the run's state step by step (see fleetsim.metrics.timeseries)
 
 It is written into a temporary sibling folder and renamed into place only when
 complete, so a failed run never leaves a directory that looks finished.
@@ -179,6 +180,9 @@ def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, A
         for name, columns in TABLES.items():
             write_table(tmp / f"{name}.parquet", getattr(run, name), columns)
         (tmp / METRICS).write_text(dumps_json(metrics))
+        from fleetsim.metrics.timeseries import TIMESERIES, write_timeseries
+
+        write_timeseries(tmp / TIMESERIES, run)
         # The terrain grid and the targets the run used, so that the directory is
         # complete on its own (a DEM file may move; random targets are drawn).
         terrain = run.world.terrain

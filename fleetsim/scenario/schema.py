@@ -928,6 +928,7 @@ SCENARIO = Record({
     "outputs": opt(Record({
         "metrics_cell_m": opt(POSITIVE),
         "replay": opt(Boolean()),
+        "timeseries_step_s": opt(POSITIVE),
     })),
     #: null (or absent): no human oversight is modelled.
     "oversight": opt(Nullable(OVERSIGHT)),
