@@ -3,9 +3,11 @@
 A cell (see :mod:`fleetsim.metrics.raster`) is *forbidden* at time t when its
 centre is inside (or on the boundary of) a ``no_fly`` zone that is active at t
 (``start_s <= t < end_s``, as :meth:`fleetsim.world.world.Zone.active_at`), and
-*permitted* otherwise. ``restricted`` zones may be flown (under the oversight
-rules), so they never forbid a cell; a no-fly zone's floor and ceiling are not
-considered (a cell under or over one counts as forbidden while it is active).
+*permitted* otherwise. ``restricted`` zones may be flown under the oversight
+rules, so they forbid a cell only when the scenario's rule for
+``enter_restricted`` is ``forbidden`` (then they count as no-fly zones). A
+zone's floor and ceiling are not considered (a cell under or over one counts as
+forbidden while it is active).
 
 Cells that lie in the same set of no-fly zones share a *signature*; everything
 here is computed per signature (a handful), never per cell and time.
@@ -24,9 +26,10 @@ import numpy as np
 import shapely
 
 if TYPE_CHECKING:  # pragma: no cover
+    from fleetsim.scenario.model import Scenario
     from fleetsim.world.world import Zone
 
-__all__ = ["Permission", "cell_permission", "no_permission_limits"]
+__all__ = ["Permission", "cell_permission", "forbidding_kinds", "no_permission_limits"]
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,22 @@ def no_permission_limits(n_cells: int, duration_s: float) -> Permission:
                       np.zeros(0), np.zeros(0), np.zeros((0, 1), dtype=bool))
 
 
+def forbidding_kinds(scenario: Scenario) -> tuple[str, ...]:
+    """Kinds of zone that forbid their cells in ``scenario``: ``no_fly``, and
+    ``restricted`` when its oversight rule for ``enter_restricted`` is ``forbidden``."""
+    oversight = scenario.oversight
+    if oversight is not None and oversight.rule_for("enter_restricted").rule == "forbidden":
+        return ("no_fly", "restricted")
+    return ("no_fly",)
+
+
 def cell_permission(centers: np.ndarray, zones: tuple[Zone, ...] | list[Zone],
-                    duration_s: float) -> Permission:
+                    duration_s: float, kinds: tuple[str, ...] = ("no_fly",)) -> Permission:
     """The permission of cells with centres ``centers`` ((n, 2) float64) under the
-    ``no_fly`` zones among ``zones`` over ``[0, duration_s]``."""
+    zones among ``zones`` whose kind is in ``kinds`` over ``[0, duration_s]``."""
     T = float(duration_s)
     n = int(centers.shape[0])
-    live = [z for z in zones if z.kind == "no_fly" and z.start_s <= T and z.end_s > 0.0
+    live = [z for z in zones if z.kind in kinds and z.start_s <= T and z.end_s > 0.0
             and z.end_s > z.start_s]
     if n == 0 or not live:
         return no_permission_limits(n, T)

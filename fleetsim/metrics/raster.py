@@ -31,7 +31,12 @@ import numpy as np
 import shapely
 
 from fleetsim.geometry import fractions_within, merge_intervals, time_at_fraction
-from fleetsim.metrics.permitted import Permission, cell_permission, no_permission_limits
+from fleetsim.metrics.permitted import (
+    Permission,
+    cell_permission,
+    forbidding_kinds,
+    no_permission_limits,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -422,8 +427,8 @@ def _fingerprint(run: RecordedRun) -> str:
     for name in ("vehicle", "footprint_radius_m"):
         h.update(np.ascontiguousarray(run.vehicles[name]).tobytes())
     out = run.scenario.outputs
-    h.update(repr((run.duration_s, out.metrics_cell_m, getattr(out, "timeseries_step_s", None),
-                   id(run.world))).encode())
+    h.update(repr((run.duration_s, out.metrics_cell_m, out.timeseries_step_s,
+                   forbidding_kinds(run.scenario), id(run.world))).encode())
     return h.hexdigest()
 
 
@@ -445,7 +450,8 @@ def cell_coverage(run: RecordedRun, *, max_pairs: int = DEFAULT_MAX_PAIRS) -> Ce
     radius = leg_footprint_radius(run)[sensing]
     xy0 = np.column_stack([legs["x0_m"][sensing], legs["y0_m"][sensing]])
     xy1 = np.column_stack([legs["x1_m"][sensing], legs["y1_m"][sensing]])
-    permission = cell_permission(grid.centers, run.world.zones, run.duration_s)
+    permission = cell_permission(grid.centers, run.world.zones, run.duration_s,
+                                 forbidding_kinds(run.scenario))
     samples = sample_times(run.duration_s, run.scenario.outputs.timeseries_step_s)
     cells = sweep_cells(grid, legs["t0_s"][sensing], legs["t1_s"][sensing], xy0, xy1, radius,
                         run.duration_s, max_pairs=max_pairs, permission=permission,

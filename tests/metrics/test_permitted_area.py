@@ -8,6 +8,8 @@ in the comments.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import shapely
@@ -20,6 +22,7 @@ from fleetsim.metrics.patrol import patrol_metrics
 from fleetsim.metrics.permitted import cell_permission
 from fleetsim.metrics.raster import cell_coverage, sample_times
 from fleetsim.metrics.timeseries import timeseries
+from fleetsim.scenario.model import OversightSpec, RuleSpec
 
 ALT = 60.0
 C0, C1 = (5.0, 5.0, ALT), (15.0, 5.0, ALT)
@@ -127,6 +130,14 @@ def test_coverage_fraction_is_exact_over_the_permitted_cells():
         m = compute_metrics(run)
         assert m["coverage.fraction"] == m["coverage.fraction_of_area"] == 0.1
         assert m["patrol.idleness_mean_s"] == m["patrol.idleness_mean_of_area_s"]
+    # ... unless entering restricted zones is forbidden by the oversight rules.
+    run = recorded_run(duration_s=100.0, legs=legs, footprint_radius_m=[4.0],
+                       mission_area=area, metrics_cell_m=10.0,
+                       zones=[zone(0, shapely.box(30, 0, 60, 40), "restricted")])
+    rules = {"enter_restricted": RuleSpec(rule="forbidden")}
+    run = dataclasses.replace(run, scenario=dataclasses.replace(
+        run.scenario, oversight=OversightSpec(rules=rules)))
+    assert coverage_metrics(run)["coverage.fraction"] == 7 / 88
 
 
 def reference(run, samples):
