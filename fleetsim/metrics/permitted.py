@@ -56,6 +56,11 @@ class Permission:
         return int(self.cells_per_signature.shape[0])
 
     @property
+    def zoned(self) -> np.ndarray:
+        """Whether each signature lies in some zone, (n_signatures,) bool."""
+        return self.zone_signatures.any(axis=0)
+
+    @property
     def trivial(self) -> bool:
         """No cell is ever forbidden: the permitted clock is the plain clock."""
         return self.forbidden_start.shape[1] == 0 and self.zone_start.shape[0] == 0

@@ -348,24 +348,31 @@ def _reduce_cells(out: CellCoverage, cell: np.ndarray, t_in: np.ndarray,
     out.covered_s[cells] = np.add.reduceat(e - s, heads)
     out.visits[cells] = tails - heads + 1
 
-    # The same on each cell's permitted clock.
+    # The same on each cell's permitted clock, for the cells in some zone (the
+    # others' permitted clock is the plain one).
     perm = out.permission
-    if perm.trivial:
-        sig = None
-        ps, pe = s, e
-        out.permitted_integral_s2[cells] = out.idleness_integral_s2[cells]
-        out.permitted_max_s[cells] = out.idleness_max_s[cells]
-    else:
+    out.permitted_integral_s2[cells] = out.idleness_integral_s2[cells]
+    out.permitted_max_s[cells] = out.idleness_max_s[cells]
+    sig = None
+    pe = e
+    if not perm.trivial:
         sig = perm.signature[g]
-        ps = perm.clock(sig, s)
-        pe = perm.clock(sig, e)
-        pgap = ps.copy()
-        pgap[1:] -= pe[:-1]
-        pgap[heads] = ps[heads]
-        ptrail = perm.permitted_time_s()[sig[tails]] - pe[tails]
-        out.permitted_integral_s2[cells] = 0.5 * (np.add.reduceat(pgap * pgap, heads)
-                                                  + ptrail * ptrail)
-        out.permitted_max_s[cells] = np.maximum(np.maximum.reduceat(pgap, heads), ptrail)
+        zi = np.flatnonzero(perm.zoned[sig])
+        if len(zi):
+            zg, zsig = g[zi], sig[zi]
+            zs = perm.clock(zsig, s[zi])
+            ze = perm.clock(zsig, e[zi])
+            zh = np.flatnonzero(np.r_[True, zg[1:] != zg[:-1]])
+            zt = np.r_[zh[1:] - 1, len(zg) - 1]
+            pgap = zs.copy()
+            pgap[1:] -= ze[:-1]
+            pgap[zh] = zs[zh]
+            ptrail = perm.permitted_time_s()[zsig[zt]] - ze[zt]
+            out.permitted_integral_s2[zg[zh]] = 0.5 * (np.add.reduceat(pgap * pgap, zh)
+                                                       + ptrail * ptrail)
+            out.permitted_max_s[zg[zh]] = np.maximum(np.maximum.reduceat(pgap, zh), ptrail)
+            pe = e.copy()
+            pe[zi] = ze
 
     # The sample sums. A cell is idle at the samples strictly inside a gap between
     # its visits (a, b), or after its last one. Every cell's first gap starts at 0
@@ -376,13 +383,13 @@ def _reduce_cells(out: CellCoverage, cell: np.ndarray, t_in: np.ndarray,
     samples = out.sample_s
     if len(samples) == 0:
         return
-    pa = np.empty_like(ps)  # the permitted clock where each visit's preceding gap began
+    pa = np.empty_like(pe)  # the permitted clock where each visit's preceding gap began
     pa[1:] = pe[:-1]
     pa[heads] = 0.0
     width = len(samples) + 1
     size = perm.n_signatures * width
-    at_close = np.searchsorted(samples, s, side="left")
-    at_open = np.searchsorted(samples, e, side="right")
+    at_close = _first_sample(samples, s, after=False)
+    at_open = _first_sample(samples, e, after=True)
     if sig is not None and perm.n_signatures > 1:
         at_close += sig * width
         at_open += sig * width
@@ -390,6 +397,29 @@ def _reduce_cells(out: CellCoverage, cell: np.ndarray, t_in: np.ndarray,
                                   - np.bincount(at_close, minlength=size))
     out.idle_clock_sum_s.ravel()[:] += (np.bincount(at_open, weights=pe, minlength=size)
                                         - np.bincount(at_close, weights=pa, minlength=size))
+
+
+def _first_sample(samples: np.ndarray, x: np.ndarray, *, after: bool) -> np.ndarray:
+    """Index of the first sample ``> x`` (``after``) or ``>= x`` for each ``x`` (int64;
+    ``len(samples)`` if none): ``np.searchsorted``, by arithmetic on a regular grid
+    ``samples[k] = k * step`` (checked), with one exact correction each way."""
+    n = len(samples)
+    step = float(samples[1]) if n > 1 else 0.0
+    if not (step > 0.0 and samples[0] == 0.0
+            and np.array_equal(samples, np.arange(n) * step)):
+        return np.searchsorted(samples, x, side="right" if after else "left").astype(np.int64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        k = (np.floor(x / step) + 1.0) if after else np.ceil(x / step)
+    k = np.clip(k, 0, n).astype(np.int64)
+    below = samples[np.maximum(k - 1, 0)]
+    above = samples[np.minimum(k, n - 1)]
+    if after:
+        k -= (k > 0) & (below > x)
+        k += (k < n) & (above <= x)
+    else:
+        k -= (k > 0) & (below >= x)
+        k += (k < n) & (above < x)
+    return k
 
 
 def leg_footprint_radius(run: RecordedRun) -> np.ndarray:

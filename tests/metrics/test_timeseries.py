@@ -13,6 +13,7 @@ from fleetsim.cli import EXIT_INPUT, EXIT_OK, main
 from fleetsim.engine import Simulation
 from fleetsim.metrics import compute_metrics
 from fleetsim.metrics.handmade import recorded_run
+from fleetsim.metrics.raster import _first_sample, sample_times
 from fleetsim.metrics.timeseries import COLUMNS, TIMESERIES, read_timeseries, timeseries
 from fleetsim.policy import GoTo, Plan, Policy, ReturnHome
 from fleetsim.rundir import write_run
@@ -226,3 +227,16 @@ def test_the_step_is_a_validated_scenario_key():
                                               f"timeseries_step_s: {bad}"),
                                filename="<golden>")
         assert "outputs.timeseries_step_s" in str(exc.value) and words in str(exc.value)
+
+
+def test_sample_indices_by_arithmetic_match_searchsorted():
+    rng = np.random.default_rng(3)
+    for duration, step in ((3600.0, 60.0), (100.0, 0.1), (1000.0, 7.3)):
+        samples = sample_times(duration, step)
+        x = np.concatenate([samples, np.nextafter(samples, -1.0), np.nextafter(samples, 1e9),
+                            rng.uniform(0.0, duration, 2000), [0.0, duration]])
+        for after, side in ((False, "left"), (True, "right")):
+            assert np.array_equal(_first_sample(samples, x, after=after),
+                                  np.searchsorted(samples, x, side=side))
+    irregular = np.array([0.0, 1.0, 3.0])
+    assert _first_sample(irregular, np.array([2.0, 3.0]), after=True).tolist() == [2, 3]
