@@ -202,7 +202,8 @@ class RecordedRun:
     #: Results derived from the tables and kept for reuse (e.g. the metrics raster,
     #: shared by the metrics and the time series); each entry is keyed by a digest
     #: of what it read, so changed tables are never served a stale result.
-    derived: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    derived: dict = dataclasses.field(default_factory=dict, init=False, repr=False,
+                                      compare=False)
 
     @property
     def duration_s(self) -> float:

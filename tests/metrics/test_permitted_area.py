@@ -219,3 +219,18 @@ def test_random_runs_against_a_per_cell_reference():
     assert cells.permission.n_signatures == 4  # none, zone 0, zone 1, both
     assert (cells.permitted_integral_s2 < cells.idleness_integral_s2 - 1.0).sum() >= 10
     assert np.isfinite(cells.first_s).sum() >= 20  # the legs do cover cells
+
+
+def test_the_raster_is_shared_but_never_stale():
+    legs = hover(0, 10, C0, False) + hover(10, 20, C0) + hover(20, 100, C0, False)
+    run = recorded_run(duration_s=100.0, legs=legs, footprint_radius_m=[4.0],
+                       mission_area=AREA, metrics_cell_m=10.0)
+    assert cell_coverage(run) is cell_coverage(run)  # metrics and time series share it
+    assert coverage_metrics(run)["coverage.fraction"] == 0.5
+    run.legs["x0_m"][1] = run.legs["x1_m"][1] = 15.0  # edited in place: cell 1 instead
+    cells = cell_coverage(run)
+    assert np.isnan(cells.first_s[0]) and cells.first_s[1] == 10.0
+    other = dataclasses.replace(run, scenario=dataclasses.replace(
+        run.scenario, outputs=dataclasses.replace(run.scenario.outputs,
+                                                  timeseries_step_s=5.0)))
+    assert len(cell_coverage(other).sample_s) == 21 and len(cells.sample_s) == 2
