@@ -185,7 +185,17 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     run = read_run(args.run_dir)
     metrics = compute_metrics(run)
     (Path(args.run_dir) / METRICS).write_text(dumps_json(metrics))
+    from fleetsim.metrics.timeseries import TIMESERIES, write_timeseries
+
+    write_timeseries(Path(args.run_dir) / TIMESERIES, run)
     _print_metrics(metrics)
+    return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from fleetsim.metrics.timeseries import plot_timeseries
+
+    print(plot_timeseries(args.run_dir))
     return EXIT_OK
 
 
@@ -411,9 +421,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--set", action="append", metavar="PATH=VALUE")
     v.set_defaults(func=cmd_validate)
 
-    m = sub.add_parser("metrics", help="recompute metrics.json of a run directory")
+    m = sub.add_parser("metrics", help="recompute metrics.json and timeseries.parquet of a "
+                                       "run directory")
     m.add_argument("run_dir")
     m.set_defaults(func=cmd_metrics)
+
+    pl = sub.add_parser("plot", help="draw a run's time series into RUN_DIR/timeseries.png")
+    pl.add_argument("run_dir", metavar="RUN_DIR")
+    pl.set_defaults(func=cmd_plot)
 
     pol = sub.add_parser("policies", help="list the available policies and their parameters")
     pol.set_defaults(func=cmd_policies)

@@ -36,6 +36,43 @@ A run is recorded as three tables (Parquet files in the run directory):
 
 ``orders``
     Logistics scenarios: one row per order created (see :data:`ORDER_COLUMNS`).
+
+``timeseries`` (``timeseries.parquet``)
+    Derived from the tables above, not recorded by the engine
+    (:func:`fleetsim.metrics.timeseries.timeseries`; ``fleetsim metrics``
+    rebuilds it). One row per ``outputs.timeseries_step_s`` at
+    ``t = 0, step, ...`` up to and including the run's duration T. A vehicle's
+    state at t is its leg with ``t0 <= t < t1`` (at T: the leg ending at T);
+    event counts include the events at t. A column that does not apply to the
+    run is null in every row.
+
+    ================== ======= ================================================
+    column             dtype   meaning
+    ================== ======= ================================================
+    time_s             float64 row time
+    airborne           int64   air-domain vehicles on a ``takeoff``, ``move``,
+                               ``hold``, ``return`` or ``land`` leg
+    returning          int64   vehicles on a ``return`` leg
+    charging           int64   vehicles on a ``charge`` leg
+    queued_for_pad     int64   vehicles on a ``wait_pad`` leg
+    on_ground          int64   vehicles on a ``ground`` leg (parked at base)
+    coverage_fraction  float64 covered share of the cells permitted at t
+                               (:mod:`fleetsim.metrics.coverage`); null with
+                               no mission area or no permitted cell
+    idleness_mean_s    float64 mean idleness of the cells permitted at t
+                               (:mod:`fleetsim.metrics.patrol`); same nulls
+    detections         int64   distinct targets detected by t; null without
+                               targets
+    orders_delivered   int64   ``delivered`` events by t; null without logistics
+    operator_queue     int64   requests to the operators raised and not yet
+                               decided at t (approvals and veto reviews from
+                               ``auth_request`` to their decision; acks and
+                               reviews from ``time - value`` to ``time``); null
+                               without oversight
+    los_active         int64   losses of separation in progress (``los_start``
+                               minus ``los_end`` events by t); null without a
+                               ``separation`` section
+    ================== ======= ================================================
 """
 
 from __future__ import annotations
@@ -163,6 +200,11 @@ class RecordedRun:
     vehicles: Table
     #: Orders (logistics scenarios; empty otherwise), columns :data:`ORDER_COLUMNS`.
     orders: Table = dataclasses.field(default_factory=lambda: empty_table(ORDER_COLUMNS))
+    #: Results derived from the tables and kept for reuse (e.g. the metrics raster,
+    #: shared by the metrics and the time series); each entry is keyed by a digest
+    #: of what it read, so changed tables are never served a stale result.
+    derived: dict = dataclasses.field(default_factory=dict, init=False, repr=False,
+                                      compare=False)
 
     @property
     def duration_s(self) -> float:

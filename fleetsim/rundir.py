@@ -10,6 +10,7 @@ A run directory holds::
     events.parquet    the events table
     vehicles.parquet  the vehicles table
     orders.parquet    the orders table
+    timeseries.parquet  the run's state step by step (see fleetsim.metrics.timeseries)
     targets.parquet   the targets the run used
     terrain.npy       the terrain grid the run used
     replay/           the replay bundle (unless turned off)
@@ -148,6 +149,7 @@ LEGACY_MANIFEST_KEYS: dict[str, type | tuple[type, ...]] = {
 
 #: The files ``write_run`` puts in a run directory (older versions wrote a subset).
 RUN_FILES = frozenset({MANIFEST, METRICS, TERRAIN, "targets.parquet",
+                       "timeseries.parquet", "timeseries.png",
                        *(f"{name}.parquet" for name in TABLES)})
 #: The replay bundle inside a run directory (``fleetsim run``, ``fleetsim replay``).
 REPLAY_DIR = "replay"
@@ -586,6 +588,9 @@ def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, A
         for name, columns in TABLES.items():
             write_table(tmp / f"{name}.parquet", getattr(run, name), columns)
         (tmp / METRICS).write_text(dumps_json(metrics))
+        from fleetsim.metrics.timeseries import TIMESERIES, write_timeseries
+
+        write_timeseries(tmp / TIMESERIES, run)
         # The terrain grid and the targets the run used, so that the directory is
         # complete on its own (a DEM file may move; random targets are drawn).
         terrain = run.world.terrain

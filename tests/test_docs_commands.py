@@ -86,6 +86,7 @@ SHORTENED: dict[str, Short | str] = {
                "fleetsim validate scenarios/search_and_rescue.yaml --set policy.name=random_search "
                "--set policy.params={}",)),
     "fleetsim metrics RUN_DIR": Short(("fleetsim metrics runs/brief",), ("runs/brief",)),
+    "fleetsim plot RUN_DIR": Short(("fleetsim plot runs/brief",), ("runs/brief",)),
     "fleetsim policies": Short(("fleetsim policies",)),
     "fleetsim view RUN_DIR [--port N] [--host 127.0.0.1] [--no-browser]":
         Short(("fleetsim view runs/brief --no-browser",

@@ -6,6 +6,9 @@ module per family:
 
 - :mod:`~fleetsim.metrics.coverage`: ``coverage.*`` (cells seen, time to 50/90/99 %)
 - :mod:`~fleetsim.metrics.patrol`: ``patrol.*`` (idleness)
+
+  Both over the permitted area (:mod:`~fleetsim.metrics.permitted`: cells in
+  active no-fly zones do not count) and, as ``*_of_area``, over the whole area.
 - :mod:`~fleetsim.metrics.detection`: ``detection.*``
 - :mod:`~fleetsim.metrics.energy`: ``energy.*``
 - :mod:`~fleetsim.metrics.fleet`: ``fleet.*``
@@ -14,7 +17,8 @@ module per family:
   absent from runs with no orders and no ground or sea vehicle)
 
 :func:`compute_metrics` returns them all as one flat, sorted, JSON-ready dict;
-:func:`metrics_json` writes it byte-stably.
+:func:`metrics_json` writes it byte-stably. :mod:`~fleetsim.metrics.timeseries`
+gives the run's state step by step (``timeseries.parquet``).
 """
 
 from __future__ import annotations

@@ -168,12 +168,14 @@ def recorded_run(
     metrics_cell_m: float = 50.0,
     domains: str | Sequence[str] = "air",
     orders: Iterable[Mapping[str, Any]] = (),
+    timeseries_step_s: float = 60.0,
 ) -> RecordedRun:
     """A recorded run of hand-written legs and events (see the module docstring)."""
     scenario = Scenario(
         name="handmade", run=RunSpec(duration_s=float(duration_s)), terrain=TerrainSpec(),
         zones=(), sites=(), vehicle_types=(), vehicles=(), missions=(),
-        policy=PolicySpec(name="handmade"), outputs=OutputSpec(metrics_cell_m=metrics_cell_m))
+        policy=PolicySpec(name="handmade"), outputs=OutputSpec(metrics_cell_m=metrics_cell_m,
+                                                  timeseries_step_s=timeseries_step_s))
     area = shapely.Polygon() if mission_area is None else mission_area
     missions = () if shapely.is_empty(area) else (
         Mission(index=0, id="area", kind="coverage", polygon=area),)

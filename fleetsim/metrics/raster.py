@@ -11,7 +11,9 @@ For every cell, :func:`sweep_cells` finds the exact times its centre is inside
 a footprint (the quadratic of :func:`fleetsim.geometry.disc_intervals`, solved
 for each candidate leg-cell pair), merges them, and reduces them to a few
 numbers per cell: when it was first covered, the integral and the maximum of
-its idleness, how long and how often it was covered.
+its idleness, how long and how often it was covered — over the plain clock and
+over the cell's permitted clock (:mod:`fleetsim.metrics.permitted`) — and the
+sums of idleness at sample times that the time series reads.
 
 The work is done in bands of grid rows, so memory stays bounded whatever the
 number of legs: candidate pairs of a band are the cells of each of its rows
@@ -29,12 +31,18 @@ import numpy as np
 import shapely
 
 from fleetsim.geometry import fractions_within, merge_intervals, time_at_fraction
+from fleetsim.metrics.permitted import (
+    Permission,
+    cell_permission,
+    forbidding_kinds,
+    no_permission_limits,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
 
 __all__ = ["CellCoverage", "CellGrid", "cell_coverage", "cell_grid", "leg_footprint_radius",
-           "sweep_cells"]
+           "sample_times", "sweep_cells"]
 
 #: Candidate leg-cell pairs handled at once (about 150 bytes each at the peak).
 DEFAULT_MAX_PAIRS = 500_000
@@ -110,10 +118,39 @@ class CellCoverage:
     covered_s: np.ndarray
     #: Number of separate visits (merged coverage intervals). (n_cells,) int64.
     visits: np.ndarray
+    #: When each cell may be flown (see :mod:`fleetsim.metrics.permitted`).
+    permission: Permission
+    #: Integral of idleness over the cell's permitted time (s^2), idleness running
+    #: on the permitted clock: ``sum(G**2) / 2`` over the gaps measured on that
+    #: clock. (n_cells,) float64.
+    permitted_integral_s2: np.ndarray
+    #: Largest idleness on the permitted clock (s). (n_cells,) float64.
+    permitted_max_s: np.ndarray
+    #: Sample times of the time series (s), (n_samples,) float64.
+    sample_s: np.ndarray
+    #: Per signature and sample: cells in a gap between visits at the sample
+    #: (``a < t < b``, or after the last visit), and the sum of their permitted
+    #: clocks at the gap's start. (n_signatures, n_samples) int64 / float64.
+    idle_cells: np.ndarray
+    idle_clock_sum_s: np.ndarray
 
     @property
     def n_cells(self) -> int:
         return self.grid.n_cells
+
+    def permitted_idleness_at_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sum of idleness over the cells permitted at each sample time, and their
+        number: ((n_samples,) float64, (n_samples,) int64)."""
+        perm = self.permission
+        t = self.sample_s
+        k = len(t)
+        sig = np.repeat(np.arange(perm.n_signatures), k)
+        tau = perm.clock(sig, np.tile(t, perm.n_signatures)).reshape(perm.n_signatures, k)
+        allowed = perm.permitted_at(t).T  # (n_signatures, n_samples)
+        idle = np.maximum(self.idle_cells * tau - self.idle_clock_sum_s, 0.0)
+        total = np.where(allowed, idle, 0.0).sum(axis=0)
+        cells = (allowed * perm.cells_per_signature[:, None]).sum(axis=0).astype(np.int64)
+        return total, cells
 
 
 def _index_range(lo: np.ndarray, hi: np.ndarray, origin: float, cell: float,
@@ -144,6 +181,8 @@ def sweep_cells(
     duration_s: float,
     *,
     max_pairs: int = DEFAULT_MAX_PAIRS,
+    permission: Permission | None = None,
+    sample_s: np.ndarray | None = None,
 ) -> CellCoverage:
     """Exact per-cell coverage of ``grid`` by footprints swept along legs.
 
@@ -162,19 +201,44 @@ def sweep_cells(
         End of the measured period ``[0, duration_s]``.
     max_pairs : int
         Rough bound on the candidate leg-cell pairs handled at once (memory).
+    permission : Permission, optional
+        When each cell may be flown (default: always).
+    sample_s : array_like, optional
+        Sorted sample times in ``[0, duration_s]`` for the idleness sums (default: none).
     """
     T = float(duration_s)
     n_cells = grid.n_cells
+    perm = no_permission_limits(n_cells, T) if permission is None else permission
+    samples = np.zeros(0) if sample_s is None else np.asarray(sample_s, dtype=np.float64)
     first = np.full(n_cells, np.nan)
     integral = np.full(n_cells, 0.5 * T * T)
     worst = np.full(n_cells, T)
     covered = np.zeros(n_cells)
     visits = np.zeros(n_cells, dtype=np.int64)
-    result = CellCoverage(grid, T, first, integral, worst, covered, visits)
+    allowed = perm.permitted_time_s()[perm.signature]
+    idle_cells = np.zeros((perm.n_signatures, len(samples) + 1), dtype=np.int64)
+    idle_sum = np.zeros((perm.n_signatures, len(samples) + 1))
+    result = CellCoverage(grid, T, first, integral, worst, covered, visits, perm,
+                          0.5 * allowed * allowed, allowed.copy(), samples, idle_cells,
+                          idle_sum)
+    _sweep_bands(result, t0, t1, xy0, xy1, radius_m, max_pairs)
+    # Every cell's first gap starts at 0, with a permitted clock of 0 there.
+    idle_cells[:, int(np.searchsorted(samples, 0.0, side="right"))] += perm.cells_per_signature
+    result = CellCoverage(grid, T, first, integral, worst, covered, visits, perm,
+                          result.permitted_integral_s2, result.permitted_max_s, samples,
+                          np.cumsum(idle_cells, axis=1)[:, :-1],
+                          np.cumsum(idle_sum, axis=1)[:, :-1])
+    return result
 
+
+def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: int) -> None:
+    """The band-by-band sweep of :func:`sweep_cells`; fills ``result`` in place."""
+    grid = result.grid
+    T = result.duration_s
+    n_cells = grid.n_cells
     t0 = np.asarray(t0, dtype=np.float64).reshape(-1)
     if n_cells == 0 or len(t0) == 0:
-        return result
+        return
     t1 = np.broadcast_to(np.asarray(t1, dtype=np.float64), t0.shape)
     xy0 = np.asarray(xy0, dtype=np.float64).reshape(len(t0), -1)[:, :2]
     xy1 = np.asarray(xy1, dtype=np.float64).reshape(len(t0), -1)[:, :2]
@@ -182,7 +246,7 @@ def sweep_cells(
     ok = ((t1 >= 0.0) & (t0 <= T) & (r > 0.0) & np.isfinite(r)
           & np.isfinite(xy0).all(axis=1) & np.isfinite(xy1).all(axis=1))
     if not ok.any():
-        return result
+        return
     idx = np.flatnonzero(ok)
     t0, t1, xy0, xy1, r = t0[idx], t1[idx], xy0[idx], xy1[idx], r[idx]
 
@@ -261,7 +325,6 @@ def sweep_cells(
         t_out = np.minimum(time_at_fraction(t0[leg], t1[leg], s_hi), T)
         seen = t_in <= t_out  # the part in [0, duration]
         _reduce_cells(result, cell[seen], t_in[seen], t_out[seen])
-    return result
 
 
 def _reduce_cells(out: CellCoverage, cell: np.ndarray, t_in: np.ndarray,
@@ -285,6 +348,79 @@ def _reduce_cells(out: CellCoverage, cell: np.ndarray, t_in: np.ndarray,
     out.covered_s[cells] = np.add.reduceat(e - s, heads)
     out.visits[cells] = tails - heads + 1
 
+    # The same on each cell's permitted clock, for the cells in some zone (the
+    # others' permitted clock is the plain one).
+    perm = out.permission
+    out.permitted_integral_s2[cells] = out.idleness_integral_s2[cells]
+    out.permitted_max_s[cells] = out.idleness_max_s[cells]
+    sig = None
+    pe = e
+    if not perm.trivial:
+        sig = perm.signature[g]
+        zi = np.flatnonzero(perm.zoned[sig])
+        if len(zi):
+            zg, zsig = g[zi], sig[zi]
+            zs = perm.clock(zsig, s[zi])
+            ze = perm.clock(zsig, e[zi])
+            zh = np.flatnonzero(np.r_[True, zg[1:] != zg[:-1]])
+            zt = np.r_[zh[1:] - 1, len(zg) - 1]
+            pgap = zs.copy()
+            pgap[1:] -= ze[:-1]
+            pgap[zh] = zs[zh]
+            ptrail = perm.permitted_time_s()[zsig[zt]] - ze[zt]
+            out.permitted_integral_s2[zg[zh]] = 0.5 * (np.add.reduceat(pgap * pgap, zh)
+                                                       + ptrail * ptrail)
+            out.permitted_max_s[zg[zh]] = np.maximum(np.maximum.reduceat(pgap, zh), ptrail)
+            pe = e.copy()
+            pe[zi] = ze
+
+    # The sample sums. A cell is idle at the samples strictly inside a gap between
+    # its visits (a, b), or after its last one. Every cell's first gap starts at 0
+    # (counted once for all cells in sweep_cells); here each visit closes the gap
+    # before it (at the first sample >= its start) and opens the one after it
+    # (at the first sample > its end). Merged visits are apart (a < b), so a gap
+    # never closes before it opens.
+    samples = out.sample_s
+    if len(samples) == 0:
+        return
+    pa = np.empty_like(pe)  # the permitted clock where each visit's preceding gap began
+    pa[1:] = pe[:-1]
+    pa[heads] = 0.0
+    width = len(samples) + 1
+    size = perm.n_signatures * width
+    at_close = _first_sample(samples, s, after=False)
+    at_open = _first_sample(samples, e, after=True)
+    if sig is not None and perm.n_signatures > 1:
+        at_close += sig * width
+        at_open += sig * width
+    out.idle_cells.ravel()[:] += (np.bincount(at_open, minlength=size)
+                                  - np.bincount(at_close, minlength=size))
+    out.idle_clock_sum_s.ravel()[:] += (np.bincount(at_open, weights=pe, minlength=size)
+                                        - np.bincount(at_close, weights=pa, minlength=size))
+
+
+def _first_sample(samples: np.ndarray, x: np.ndarray, *, after: bool) -> np.ndarray:
+    """Index of the first sample ``> x`` (``after``) or ``>= x`` for each ``x`` (int64;
+    ``len(samples)`` if none): ``np.searchsorted``, by arithmetic on a regular grid
+    ``samples[k] = k * step`` (checked), with one exact correction each way."""
+    n = len(samples)
+    step = float(samples[1]) if n > 1 else 0.0
+    if not (step > 0.0 and samples[0] == 0.0
+            and np.array_equal(samples, np.arange(n) * step)):
+        return np.searchsorted(samples, x, side="right" if after else "left").astype(np.int64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        k = (np.floor(x / step) + 1.0) if after else np.ceil(x / step)
+    k = np.clip(k, 0, n).astype(np.int64)
+    below = samples[np.maximum(k - 1, 0)]
+    above = samples[np.minimum(k, n - 1)]
+    if after:
+        k -= (k > 0) & (below > x)
+        k += (k < n) & (above <= x)
+    else:
+        k -= (k > 0) & (below >= x)
+        k += (k < n) & (above < x)
+    return k
+
 
 def leg_footprint_radius(run: RecordedRun) -> np.ndarray:
     """Footprint radius (m) of each leg's vehicle, (n_legs,) float64; NaN if unknown."""
@@ -300,13 +436,56 @@ def leg_footprint_radius(run: RecordedRun) -> np.ndarray:
     return np.where(leg_vehicle >= 0, lookup[np.maximum(leg_vehicle, 0)], np.nan)
 
 
+def sample_times(duration_s: float, step_s: float) -> np.ndarray:
+    """Times ``0, step, 2 step, ...`` up to and including ``duration_s`` (float64)."""
+    T = float(duration_s)
+    step = float(step_s)
+    if not (T >= 0.0 and step > 0.0 and np.isfinite(step)):
+        return np.zeros(0)
+    t = np.arange(int(np.floor(T / step)) + 2, dtype=np.float64) * step
+    return t[t <= T]
+
+
+def _fingerprint(run: RecordedRun) -> str:
+    """A digest of everything :func:`cell_coverage` reads from ``run``."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+    legs = run.legs
+    for name in ("vehicle", "sensing", "t0_s", "t1_s", "x0_m", "y0_m", "x1_m", "y1_m"):
+        h.update(np.ascontiguousarray(legs[name]).tobytes())
+    for name in ("vehicle", "footprint_radius_m"):
+        h.update(np.ascontiguousarray(run.vehicles[name]).tobytes())
+    out = run.scenario.outputs
+    h.update(repr((run.duration_s, out.metrics_cell_m, out.timeseries_step_s,
+                   forbidding_kinds(run.scenario), id(run.world))).encode())
+    return h.hexdigest()
+
+
 def cell_coverage(run: RecordedRun, *, max_pairs: int = DEFAULT_MAX_PAIRS) -> CellCoverage:
-    """Per-cell coverage of the run's mission area by its sensing legs."""
+    """Per-cell coverage of the run's mission area by its sensing legs, with the
+    permission of its cells under the world's no-fly zones and the idleness sums
+    at the time series' sample times (``outputs.timeseries_step_s``).
+
+    The result is kept on the run (:attr:`RecordedRun.derived`) and reused while
+    what it reads is unchanged, so the metrics and the time series share it.
+    """
+    key = ("cell_coverage", int(max_pairs), _fingerprint(run))
+    memo = run.derived
+    if memo.get("cell_coverage_key") == key:
+        return memo["cell_coverage"]
     grid = cell_grid(run.world.mission_area, run.scenario.outputs.metrics_cell_m)
     legs = run.legs
     sensing = np.asarray(legs["sensing"], dtype=bool)
     radius = leg_footprint_radius(run)[sensing]
     xy0 = np.column_stack([legs["x0_m"][sensing], legs["y0_m"][sensing]])
     xy1 = np.column_stack([legs["x1_m"][sensing], legs["y1_m"][sensing]])
-    return sweep_cells(grid, legs["t0_s"][sensing], legs["t1_s"][sensing], xy0, xy1, radius,
-                       run.duration_s, max_pairs=max_pairs)
+    permission = cell_permission(grid.centers, run.world.zones, run.duration_s,
+                                 forbidding_kinds(run.scenario))
+    samples = sample_times(run.duration_s, run.scenario.outputs.timeseries_step_s)
+    cells = sweep_cells(grid, legs["t0_s"][sensing], legs["t1_s"][sensing], xy0, xy1, radius,
+                        run.duration_s, max_pairs=max_pairs, permission=permission,
+                        sample_s=samples)
+    memo["cell_coverage_key"] = key
+    memo["cell_coverage"] = cells
+    return cells

@@ -270,7 +270,8 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
             "random_targets": m.random_targets,
         } for m in s.missions],
         "policy": {"name": s.policy.name, "params": copy.deepcopy(s.policy.params)},
-        "outputs": {"metrics_cell_m": s.outputs.metrics_cell_m, "replay": s.outputs.replay},
+        "outputs": {"metrics_cell_m": s.outputs.metrics_cell_m, "replay": s.outputs.replay,
+                    "timeseries_step_s": s.outputs.timeseries_step_s},
         "oversight": None if s.oversight is None else _oversight_source(s.oversight),
         "logistics": None if s.logistics is None else _logistics_source(s.logistics),
         "separation": None if s.separation is None else _separation_source(s.separation),
@@ -847,6 +848,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
             **separation, "minima": minima,
             "strategic": None if strategic is None else StrategicSpec(**strategic)})
         _check_separation(separation, ctx, types, v["run"])
+    _check_timeseries_step(v, ctx)
     scenario = Scenario(
         name=v["name"],
         description=v.get("description", ""),
@@ -1239,6 +1241,23 @@ def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,
 
     return RoadsSpec(**{**r, "closures": closures,
                         "extent": None if extent is None else tuple(extent)})
+
+
+#: Most rows ``timeseries.parquet`` may have (``run.duration_s / outputs.timeseries_step_s``).
+MAX_TIMESERIES_ROWS = 1_000_000
+
+
+def _check_timeseries_step(v: dict[str, Any], ctx: Context) -> None:
+    """The time series' step must leave a table of bounded size."""
+    step = v.get("outputs", {}).get("timeseries_step_s")
+    if step is None:
+        return
+    duration = v["run"]["duration_s"]
+    if duration / step > MAX_TIMESERIES_ROWS:
+        ctx.fail("outputs.timeseries_step_s",
+                 f"{step:g} s gives {duration / step:.3g} rows over run.duration_s "
+                 f"({duration:g} s); at most {MAX_TIMESERIES_ROWS:,}: use a step of at least "
+                 f"{duration / MAX_TIMESERIES_ROWS:g} s")
 
 
 def _check_separation(sp: SeparationSpec, ctx: Context, types: list[VehicleTypeSpec],

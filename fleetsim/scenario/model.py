@@ -409,6 +409,8 @@ class OutputSpec:
     #: Side of the square raster cells used for coverage and idleness metrics.
     metrics_cell_m: float = 50.0
     replay: bool = True
+    #: Interval between the rows of ``timeseries.parquet`` (s).
+    timeseries_step_s: float = 60.0
 
 
 @dataclass(frozen=True)

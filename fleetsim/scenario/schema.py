@@ -999,6 +999,7 @@ SCENARIO = Record({
     "outputs": opt(Record({
         "metrics_cell_m": opt(Number(ge=MIN_SPACING_M, le=MAX_SPACING_M)),
         "replay": opt(Boolean()),
+        "timeseries_step_s": opt(POSITIVE),
     })),
     #: null (or absent): no human oversight is modelled.
     "oversight": opt(Nullable(OVERSIGHT)),

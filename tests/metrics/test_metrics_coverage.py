@@ -89,8 +89,11 @@ def test_time_to_fraction_is_none_when_never_reached_and_idle_run():
     empty = recorded_run(duration_s=100.0, mission_area=shapely.box(0, 0, 10, 10),
                          metrics_cell_m=5.0)
     assert coverage_metrics(empty) == {
-        "coverage.cells": 4, "coverage.fraction": 0.0, "coverage.time_to_50pct_s": None,
-        "coverage.time_to_90pct_s": None, "coverage.time_to_99pct_s": None}
+        "coverage.cells": 4, "coverage.cells_permitted": 4, "coverage.fraction": 0.0,
+        "coverage.fraction_of_area": 0.0, "coverage.time_to_50pct_s": None,
+        "coverage.time_to_90pct_s": None, "coverage.time_to_99pct_s": None,
+        "coverage.time_to_50pct_of_area_s": None, "coverage.time_to_90pct_of_area_s": None,
+        "coverage.time_to_99pct_of_area_s": None}
     nothing = recorded_run(duration_s=100.0)
     assert coverage_metrics(nothing)["coverage.fraction"] is None
 

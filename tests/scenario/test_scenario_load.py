@@ -266,7 +266,8 @@ ERRORS = [
                  "climb_energy_wh_per_m)", id="unknown-key-with-suggestion"),
     pytest.param("outputs: {", "outputs: {colour: red, ",
                  "scenarios/x.yaml:66: outputs.colour: unknown key 'colour' (valid keys: "
-                 "metrics_cell_m, replay)", id="unknown-key-without-suggestion"),
+                 "metrics_cell_m, replay, "
+                 "timeseries_step_s)", id="unknown-key-without-suggestion"),
     pytest.param("      battery_wh: 500\n", "",
                  "scenarios/x.yaml:38: fleet.types[1]: missing required key 'battery_wh' "
                  "(a number > 0 and <= 1e+12)", id="missing-required-key"),
