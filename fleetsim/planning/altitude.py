@@ -33,10 +33,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["TerrainFollower"]
+__all__ = ["TerrainFollower", "follow_parts", "route_pieces"]
 
 #: Samples processed per chunk (bounded working memory).
 _CHUNK_SAMPLES = 1 << 18
+#: Batches shorter than this many grid spacings in all are bounded at the finest level only.
+_FINE_ONLY_M = 4096
 
 
 class TerrainFollower:
@@ -59,7 +61,7 @@ class TerrainFollower:
         spacings. ``math.inf``: never split.
     """
 
-    def __init__(self, terrain, *, margin_m: float = 1.0, quantum_m: float = 5.0,
+    def __init__(self, terrain, *, margin_m: float = 1e-6, quantum_m: float = 5.0,
                  split_m: float | None = None) -> None:
         if not (math.isfinite(margin_m) and margin_m >= 0):
             raise ValueError(f"margin_m must be a finite number >= 0, got {margin_m!r}")
@@ -77,11 +79,67 @@ class TerrainFollower:
         self._cell_max = np.maximum(np.maximum(h[:-1, :-1], h[:-1, 1:]),
                                     np.maximum(h[1:, :-1], h[1:, 1:]))
         self._flat_relief = bool(np.ptp(h) == 0.0)
+        self._top = float(h.max())
+        self._rows = h.tolist()  # for scalar heights
+        self._rows_of: dict[int, list] = {}
         self._levels = [self._cell_max]
         #: Coarsest level tried first: blocks of 8 x 8 cells (fewer on small grids).
         self._coarsest = max(0, min(3, int(math.log2(max(1, min(h.shape) - 1)))))
 
     # ------------------------------------------------------------------ clearance
+
+    def height(self, x: float, y: float) -> float:
+        """Terrain height at one point (as ``Terrain.height_at``, without numpy's
+        per-call cost)."""
+        t = self.terrain
+        ny, nx = t.shape
+        inv = 1.0 / self.spacing_m
+        fx = min(max((x - t.origin_m[0]) * inv, 0.0), nx - 1.0)
+        fy = min(max((y - t.origin_m[1]) * inv, 0.0), ny - 1.0)
+        ix = min(int(fx), nx - 2)
+        iy = min(int(fy), ny - 2)
+        tx, ty = fx - ix, fy - iy
+        h = self._rows
+        h00, h10 = h[iy][ix], h[iy][ix + 1]
+        h01, h11 = h[iy + 1][ix], h[iy + 1][ix + 1]
+        south = h00 + tx * (h10 - h00)
+        north = h01 + tx * (h11 - h01)
+        return south + ty * (north - south)
+
+    def leg_clear(self, p0: Sequence[float], p1: Sequence[float], need_m: float) -> bool:
+        """Whether one straight leg surely keeps ``need_m`` above the terrain, judged on
+        the coarsest blocks only (a cheap scalar test: False means "not sure", ask
+        :meth:`clearance` or :meth:`follow`)."""
+        level = self._coarsest
+        rows = self._level_rows(level)
+        t = self.terrain
+        ny, nx = t.shape
+        inv = 1.0 / self.spacing_m
+        x0, y0, z0 = p0
+        dx, dy, dz = p1[0] - x0, p1[1] - y0, p1[2] - z0
+        m = max(1, math.ceil(math.hypot(dx, dy) / (0.999 * self.spacing_m * (1 << level))))
+        prev = None
+        worst = math.inf
+        for k in range(m + 1):
+            f = k / m
+            fx = min(max((x0 + f * dx - t.origin_m[0]) * inv, 0.0), nx - 1.0)
+            fy = min(max((y0 + f * dy - t.origin_m[1]) * inv, 0.0), ny - 1.0)
+            cell = (min(int(fx), nx - 2) >> level, min(int(fy), ny - 2) >> level, z0 + f * dz)
+            if prev is not None:
+                ia, ja, za = prev
+                ib, jb, zb = cell
+                top = max(rows[ja][ia], rows[ja][ib], rows[jb][ia], rows[jb][ib])
+                worst = min(worst, min(za, zb) - top)
+                if worst < need_m:
+                    return False
+            prev = cell
+        return worst >= need_m
+
+    def _level_rows(self, level: int) -> list:
+        cached = self._rows_of.get(level)
+        if cached is None:
+            cached = self._rows_of[level] = self._level(level).tolist()
+        return cached
 
     def _level(self, level: int) -> np.ndarray:
         """Highest grid point of each block of 2^level x 2^level cells."""
@@ -167,6 +225,9 @@ class TerrainFollower:
         if need_m is None:
             return self._bound(p0, p1, 0)
         need = np.broadcast_to(np.asarray(need_m, dtype=np.float64), (n,))
+        d = p1[:, :2] - p0[:, :2]
+        if float(np.hypot(d[:, 0], d[:, 1]).sum()) < _FINE_ONLY_M * self.spacing_m:
+            return self._bound(p0, p1, 0)  # few samples: coarse blocks would not pay
         todo = np.arange(n)
         for level in range(self._coarsest, -1, -1):
             b = self._bound(p0[todo], p1[todo], level)
@@ -179,7 +240,7 @@ class TerrainFollower:
     # ------------------------------------------------------------------ routes
 
     def follow(self, starts: np.ndarray, routes: Sequence[np.ndarray], agl_m: np.ndarray,
-               clearance_m: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
+               clearance_m: np.ndarray, *, index: bool = False) -> list[tuple]:
         """Raise (and split) routes so that every leg keeps its clearance.
 
         Parameters
@@ -201,13 +262,21 @@ class TerrainFollower:
             Per route, ``(waypoints, agl)``: the waypoints ((k_i, 2), k_i >= n_i;
             the input array itself when no leg needed a climb) and the height
             above the ground of each ((k_i,) float, all ``>= agl_m[i]``), or
-            ``None`` when the route is unchanged (flown at ``agl_m[i]``).
+            ``None`` when the route is unchanged (flown at ``agl_m[i]``). With
+            ``index``, a third item: where the given waypoints are in the
+            returned ones ((n_i,) int).
         """
+        res = self._follow(starts, routes, agl_m, clearance_m)
+        if index:
+            return [(w, h, np.arange(len(w)) if h is None else idx) for w, h, idx in res]
+        return [(w, h) for w, h, _ in res]
+
+    def _follow(self, starts, routes, agl_m, clearance_m) -> list[tuple]:
         starts = np.asarray(starts, dtype=np.float64).reshape(-1, 3)
         agl = np.broadcast_to(np.asarray(agl_m, dtype=np.float64), (len(starts),))
         need = np.broadcast_to(np.asarray(clearance_m, dtype=np.float64), (len(starts),)) \
             + self.margin_m
-        out: list[tuple[np.ndarray, np.ndarray | None]] = [(r, None) for r in routes]
+        out: list[tuple] = [(r, None, None) for r in routes]
         if len(routes) == 0:
             return out
         counts = np.fromiter((len(r) for r in routes), dtype=np.int64, count=len(routes))
@@ -218,7 +287,10 @@ class TerrainFollower:
             return out
         pts = np.concatenate([np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in routes])
         owner = np.repeat(np.arange(len(routes)), counts)
-        z = self.terrain.height_at(pts[:, 0], pts[:, 1]) + agl[owner]
+        if len(pts) <= 16:  # a few points: scalar heights are cheaper
+            z = np.array([self.height(x, y) for x, y in pts.tolist()]) + agl[owner]
+        else:
+            z = self.terrain.height_at(pts[:, 0], pts[:, 1]) + agl[owner]
         # Each route's legs: from its start, then waypoint to waypoint.
         first = np.cumsum(counts) - counts
         is_first = np.zeros(len(pts), dtype=bool)
@@ -228,6 +300,8 @@ class TerrainFollower:
         prev[1:, 2] = z[:-1]
         prev[is_first] = starts[owner[is_first]]
         cur = np.column_stack([pts, z])
+        if bool(np.all(np.minimum(prev[:, 2], z) - self._top >= need[owner])):
+            return out  # every leg above the highest ground by its clearance
         deficit = need[owner] - self.clearance(prev, cur, need[owner])
         bad = deficit > 0
         if not bad.any():
@@ -268,12 +342,14 @@ class TerrainFollower:
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             i = int(own[a])
             w, hgt = wps[a:b], heights[a:b]
+            idx = ends[(ends >= a) & (ends < b)] - a
             if short_by[a] > 0:  # climb where it is before the first leg
                 st = starts[i]
-                climb = st[2] - float(self.terrain.height_at(st[0], st[1])) + short_by[a]
+                climb = st[2] - self.height(st[0], st[1]) + short_by[a]
                 w = np.vstack([st[None, :2], w])
                 hgt = np.concatenate([[climb], hgt])
-            out[i] = (w, hgt)
+                idx = idx + 1
+            out[i] = (w, hgt, idx)
         return out
 
 
@@ -290,3 +366,36 @@ def route_pieces(waypoints: np.ndarray, heights: np.ndarray | None
     bounds = np.concatenate([[0], cut, [len(heights)]])
     return [(waypoints[a:b], float(heights[a])) for a, b in
             zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)]
+
+
+def follow_parts(follower: TerrainFollower, starts: np.ndarray,
+                 parts: Sequence[Sequence[np.ndarray]], agl_m: np.ndarray,
+                 clearance_m: np.ndarray) -> list[list[tuple[np.ndarray, float | None, int]]]:
+    """Terrain following for vehicles each flying several routes one after the other
+    (say a transit with the sensor off, then a search leg), all in one batch.
+
+    ``starts``: (m, 3) where each vehicle starts (see :meth:`TerrainFollower.follow`);
+    ``parts[i]``: vehicle i's routes ((n, 2) waypoints each, in flying order; each
+    starts where the previous one ends). Returns per vehicle ``[(waypoints,
+    alt_agl_m, part), ...]`` in flying order: pieces of equal height above the
+    ground (``alt_agl_m`` None: ``agl_m[i]`` unchanged), each within one part
+    (``part`` its index); empty parts give nothing.
+    """
+    routes, cuts = [], []
+    for ps in parts:
+        ways = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in ps]
+        routes.append(np.concatenate(ways) if ways else np.zeros((0, 2)))
+        cuts.append(np.cumsum([len(w) for w in ways]))
+    res = follower.follow(starts, routes, agl_m, clearance_m, index=True)
+    out = []
+    for (w, heights, idx), ends in zip(res, cuts, strict=True):
+        pieces: list[tuple[np.ndarray, float | None, int]] = []
+        lo = 0
+        for k, end in enumerate(ends.tolist()):
+            hi = int(idx[end - 1]) + 1 if end > 0 else 0  # through the part's last waypoint
+            if hi > lo:
+                pieces += [(p, a, k) for p, a in
+                           route_pieces(w[lo:hi], None if heights is None else heights[lo:hi])]
+            lo = max(lo, hi)
+        out.append(pieces)
+    return out

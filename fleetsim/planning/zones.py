@@ -61,6 +61,8 @@ class ZoneWindows:
         for g in self._grown:
             shapely.prepare(g)
         self._graphs: dict[tuple[int, ...], VisibilityGraph | None] = {}
+        self._windows = [(float(a), float(b), tuple(g.bounds)) for a, b, g in
+                         zip(self.start_s, self.end_s, self._grown, strict=True)]
 
     def __len__(self) -> int:
         return len(self.zones)
@@ -123,13 +125,19 @@ class ZoneWindows:
         goal lies inside one of them (there is no way around then) or none is in the way.
         """
         goal = np.asarray(goal_xy, dtype=np.float64).reshape(1, 2)
-        active = self.active_during(t0_s, t1_s)
-        if not active:
+        (sx, sy), (gx, gy) = (float(start_xy[0]), float(start_xy[1])), goal[0].tolist()
+        lo_x, hi_x, lo_y, hi_y = min(sx, gx), max(sx, gx), min(sy, gy), max(sy, gy)
+        # Active then and near the leg's bounding box (plain Python: called per leg).
+        active = [z for z, (a, b, _) in enumerate(self._windows) if a <= t1_s and b > t0_s]
+        near = [z for z in active if lo_x <= self._windows[z][2][2]
+                and hi_x >= self._windows[z][2][0] and lo_y <= self._windows[z][2][3]
+                and hi_y >= self._windows[z][2][1]]
+        if not near:
             return goal
-        start = np.asarray(start_xy, dtype=np.float64).reshape(1, 2)
-        if not self.crossing(start, goal)[0, list(active)].any():
+        start = np.array([[sx, sy]])
+        if not self.crossing(start, goal)[0, near].any():
             return goal
-        g = self.graph(active)
+        g = self.graph(active)  # around every zone active then, not only the near ones
         try:
             way = g.route(tuple(start[0]), tuple(goal[0]))
         except ValueError:
