@@ -34,7 +34,7 @@ from scipy.spatial import cKDTree
 
 from fleetsim.planning.altitude import TerrainFollower, route_pieces
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
-from fleetsim.policy import Plan, Policy, Route, param, positive
+from fleetsim.policy import Plan, Policy, Route, non_negative, param, positive
 
 
 def _optional_positive(v):
@@ -60,6 +60,10 @@ class PersistentPatrol(Policy):
         horizon_periods: float = param(3.0, positive,
                                        "how far ahead (in periods) each extension reaches")
         neighbourhood: int = param(8, _neighbourhood, "4 or 8 neighbouring cells")
+        launch_spread_s: float = param(0.0, non_negative,
+                                       "launch the fleet evenly over this many seconds "
+                                       "(each base's vehicles in turn) instead of all at "
+                                       "the start, so flights and recharges are staggered")
 
     def reset(self, ctx) -> None:
         super().reset(ctx)
@@ -149,10 +153,31 @@ class PersistentPatrol(Policy):
         #: One Route per plan, at the highest height its legs need (True), or
         #: pieces of the route at the height each needs (False).
         self.single_route = False
+        # Staggered launches: vehicle k of a base's m goes up at k / m x the spread.
+        self.launch_at = np.zeros(n)
+        if p.launch_spread_s > 0 and n:
+            _, base = np.unique(np.asarray(ctx.home_xy), axis=0, return_inverse=True)
+            base = base.ravel()
+            for b in np.unique(base).tolist():
+                members = np.flatnonzero(base == b)
+                self.launch_at[members] = p.launch_spread_s * np.arange(len(members)) \
+                    / len(members)
+        self.waiting = np.zeros(n, dtype=bool)  # on the ground until its launch time
 
     def decide(self, now_s, fleet, requests):
         fresh = sorted({r.vehicle for r in requests if r.reason in ("start", "idle", "recharged")})
         periodic = sorted({r.vehicle for r in requests if r.reason == "periodic"} - set(fresh))
+        if self.params.launch_spread_s > 0:
+            begun = {r.vehicle for r in requests if r.reason == "start"}
+            later = {v for v in begun if self.launch_at[v] > now_s + 1e-9}
+            if later:
+                self.waiting[sorted(later)] = True
+                fresh = [v for v in fresh if v not in later]
+            due = {v for v in periodic if self.waiting[v] and self.launch_at[v] <= now_s + 1e-9}
+            if due:
+                self.waiting[sorted(due)] = False
+                fresh = sorted(set(fresh) | due)
+                periodic = [v for v in periodic if v not in due]
         horizon = self.params.horizon_periods * self.decision_period_s
         plans = []
         if fresh:
