@@ -106,11 +106,20 @@ class TerrainFollower:
         north = h01 + tx * (h11 - h01)
         return south + ty * (north - south)
 
-    def leg_clear(self, p0: Sequence[float], p1: Sequence[float], need_m: float) -> bool:
-        """Whether one straight leg surely keeps ``need_m`` above the terrain, judged on
-        the coarsest blocks only (a cheap scalar test: False means "not sure", ask
-        :meth:`clearance` or :meth:`follow`)."""
-        level = self._coarsest
+    def leg_clear(self, p0: Sequence[float], p1: Sequence[float], need_m: float, *,
+                  finest: int | None = None) -> bool:
+        """Whether one straight leg surely keeps ``need_m`` above the terrain (the bound
+        of :meth:`clearance`, in plain Python for one leg): tried on the coarsest
+        blocks first, then finer ones down to level ``finest`` (default: the coarsest
+        only, a quick test; 0: the full bound). False means "not sure" at that level."""
+        stop = self._coarsest if finest is None else finest
+        for level in range(self._coarsest, stop - 1, -1):
+            if self._leg_clear_at(p0, p1, need_m, level):
+                return True
+        return False
+
+    def _leg_clear_at(self, p0: Sequence[float], p1: Sequence[float], need_m: float,
+                      level: int) -> bool:
         rows = self._level_rows(level)
         t = self.terrain
         ny, nx = t.shape
@@ -134,6 +143,20 @@ class TerrainFollower:
                     return False
             prev = cell
         return worst >= need_m
+
+    def _few_clear(self, starts: np.ndarray, routes: Sequence[np.ndarray], agl: np.ndarray,
+                   need: np.ndarray) -> bool:
+        """Whether a few legs all surely keep their clearance, by :meth:`leg_clear`
+        (plain Python: for a vehicle or two, numpy's per-call cost dominates)."""
+        for i, r in enumerate(routes):
+            a = float(agl[i])
+            x, y, z = starts[i].tolist()
+            for gx, gy in np.asarray(r, dtype=np.float64).reshape(-1, 2).tolist():
+                gz = self.height(gx, gy) + a
+                if not self.leg_clear((x, y, z), (gx, gy, gz), float(need[i]), finest=0):
+                    return False
+                x, y, z = gx, gy, gz
+        return True
 
     def _level_rows(self, level: int) -> list:
         cached = self._rows_of.get(level)
@@ -284,6 +307,8 @@ class TerrainFollower:
                 starts[:, 2] - self.terrain.height_at(starts[:, 0], starts[:, 1]) >= need)):
             return out
         if counts.sum() == 0:
+            return out
+        if counts.sum() <= 8 and self._few_clear(starts, routes, agl, need):
             return out
         pts = np.concatenate([np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in routes])
         owner = np.repeat(np.arange(len(routes)), counts)
