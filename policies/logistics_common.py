@@ -217,11 +217,13 @@ def dispatch_nearest(cap: Capabilities, fleet, orders, vehicles, energy_margin: 
 class AirLegs:
     """Flights to depots and destinations for air vehicles' order plans.
 
-    :meth:`expand` puts, before each ``Pickup`` at a depot and each ``Deliver``, a
-    ``Route`` there: around the no-fly zones (and restricted zones the rules forbid)
-    active at some time of the estimated flight, flown at the cruise height above
-    the ground and raised where the ground rises between waypoints
-    (:class:`fleetsim.planning.altitude.TerrainFollower`). Each such route carries
+    :meth:`expand` puts, before each ``Pickup`` at a depot and each ``Deliver``
+    whose straight flight at cruise height would come near a zone or too close to
+    the ground, a ``Route`` there: around the no-fly zones (and restricted zones the
+    rules forbid) active at some time of the estimated flight, flown at the cruise
+    height above the ground and raised where the ground rises between waypoints
+    (:class:`fleetsim.planning.altitude.TerrainFollower`). A straight flight that
+    is clear is left to the engine, as before. Each such route carries
     the class of the action it leads to (``pickup`` / ``deliver``), so the same
     oversight rules apply to the flight. Vehicles riding on a carrier, ground and
     sea vehicles, and destinations inside an avoided zone (the engine refuses those
@@ -284,8 +286,8 @@ class AirLegs:
                                                t + 2.0 * d / self.speed[v] + _SLACK_S)
                     if len(way) == 1 and self.follower.leg_clear(
                             (x, y, z), (gx, gy, self.follower.height(gx, gy) + self.agl[v]),
-                            self.clearance[v] + self.follower.margin_m):
-                        legs[(i, j)] = [Route(way, sensing=False, action_class=a.action_class)]
+                            self.clearance[v] + self.follower.margin_m, finest=0):
+                        pass  # the engine's own straight flight there keeps the clearance
                     else:
                         starts.append((x, y, z))
                         routes.append(way)
