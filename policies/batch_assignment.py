@@ -13,7 +13,8 @@ times ``energy_margin``, needs more than its battery above the reserve (and for
 air vehicles when the destination is in a no-fly zone). The
 Hungarian method (:func:`fleetsim.logistics.solvers.assign_min_time`) then pairs
 as many vehicles and orders as possible at least total time; each pair becomes
-``Pickup, Deliver, ReturnHome``. Orders left over wait for the next period.
+``Pickup, Deliver, ReturnHome`` (air vehicles fly their own legs there:
+:class:`policies.logistics_common.AirLegs`). Orders left over wait for the next period.
 
 Unlike :mod:`policies.nearest_dispatch` (greedy, oldest order first) the batch
 sees every order and vehicle at once, so one order does not take the vehicle
@@ -29,7 +30,7 @@ import numpy as np
 
 from fleetsim.logistics.solvers import assign_min_time
 from fleetsim.policy import Deliver, Pickup, Plan, Policy, ReturnHome, param, positive
-from policies.logistics_common import Capabilities, waiting_and_free
+from policies.logistics_common import AirLegs, Capabilities, waiting_and_free
 
 
 class BatchAssignment(Policy):
@@ -45,6 +46,7 @@ class BatchAssignment(Policy):
     def reset(self, ctx) -> None:
         super().reset(ctx)
         self.cap = Capabilities(ctx)
+        self.air_legs = AirLegs(ctx)
         self.decision_period_s = float(self.params.period_s)
 
     def cost_matrix(self, fleet, vehicles, orders) -> np.ndarray:
@@ -74,5 +76,6 @@ class BatchAssignment(Policy):
         if not len(waiting):
             return []
         cost = self.cost_matrix(fleet, idle, waiting)
-        return [Plan(int(idle[i]), [Pickup(k), Deliver(k), ReturnHome()])
-                for i, k in ((i, int(waiting[j])) for i, j in assign_min_time(cost))]
+        return self.air_legs.expand(now_s, fleet, [
+            Plan(int(idle[i]), [Pickup(k), Deliver(k), ReturnHome()])
+            for i, k in ((i, int(waiting[j])) for i, j in assign_min_time(cost))])

@@ -6,6 +6,10 @@ times for ground and sea vehicles, cruise power for the whole trip, hover power
 for take-off, landing and the hand-over. The engine still enforces the real
 energy limit: a vehicle that reaches its reserve goes home and the orders it
 carries fail with reason ``battery``.
+
+:class:`AirLegs` gives air vehicles' plans their own legs to each depot and
+destination: around the zones active while they are flown, at heights that keep
+the terrain clearance (the engine then only lands, loads, hands over).
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from fleetsim.policy import Deliver, Pickup, Plan, ReturnHome
+from fleetsim.planning.altitude import TerrainFollower, route_pieces
+from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
+from fleetsim.policy import Deliver, Pickup, Plan, ReturnHome, Route
+
+#: Margin on the estimated times of air legs when checking zones' windows, seconds.
+_SLACK_S = 300.0
 
 
 class Capabilities:
@@ -203,3 +212,106 @@ def dispatch_nearest(cap: Capabilities, fleet, orders, vehicles, energy_margin: 
                 break
             d[j] = np.inf
     return plans
+
+
+class AirLegs:
+    """Flights to depots and destinations for air vehicles' order plans.
+
+    :meth:`expand` puts, before each ``Pickup`` at a depot and each ``Deliver``
+    whose straight flight at cruise height would come near a zone or too close to
+    the ground, a ``Route`` there: around the no-fly zones (and restricted zones the
+    rules forbid) active at some time of the estimated flight, flown at the cruise
+    height above the ground and raised where the ground rises between waypoints
+    (:class:`fleetsim.planning.altitude.TerrainFollower`). A straight flight that
+    is clear is left to the engine, as before. Each such route carries
+    the class of the action it leads to (``pickup`` / ``deliver``), so the same
+    oversight rules apply to the flight. Vehicles riding on a carrier, ground and
+    sea vehicles, and destinations inside an avoided zone (the engine refuses those
+    orders) are left to the engine.
+    """
+
+    def __init__(self, ctx) -> None:
+        types = ctx.vehicle_types
+        ti = np.asarray(ctx.vehicle_type_index)
+        self.air = np.array([types[i].domain == "air" for i in ti], dtype=bool)
+        self.speed = np.array([types[i].cruise_speed_mps for i in ti], dtype=np.float64)
+        self.agl = np.array([types[i].cruise_altitude_agl_m for i in ti], dtype=np.float64)
+        self.clearance = np.array([types[i].terrain_clearance_m for i in ti], dtype=np.float64)
+        self.terrain = ctx.world.terrain
+        self.follower = TerrainFollower(ctx.world.terrain)
+        avoid = zones_to_avoid(ctx.world, ctx.scenario)
+        self.zones = ZoneWindows(avoid, clearance_m=10.0) if avoid else None
+        self.no_fly = shapely.union_all([z.polygon for z in ctx.world.zones
+                                         if z.kind == "no_fly"]) \
+            if any(z.kind == "no_fly" for z in ctx.world.zones) else None
+
+    def expand(self, now_s: float, fleet, plans: list[Plan]) -> list[Plan]:
+        """``plans`` with air legs put before their pickups and deliveries."""
+        air = [i for i, p in enumerate(plans) if self.air[p.vehicle]]
+        if not air:
+            return plans
+        vs = np.array([plans[i].vehicle for i in air], dtype=np.int64)
+        docked = np.zeros(len(vs), dtype=bool)
+        riders = np.flatnonzero(np.asarray(fleet.carrier)[vs] >= 0)
+        if len(riders):
+            docked[riders] = fleet.docked(vs[riders])
+        pos = np.asarray(fleet.positions(vs), dtype=np.float64)
+        ov = fleet.orders
+        starts, routes, owner, before, cls = [], [], [], [], []
+        legs: dict[tuple[int, int], list[Route]] = {}
+        for row, i in enumerate(air):
+            if docked[row]:
+                continue
+            v = int(vs[row])
+            x, y, z = pos[row]
+            h = self.follower.height(x, y)
+            if z - h < 1.0:
+                z = h + self.agl[v]
+            t = now_s
+            for j, a in enumerate(plans[i].actions):
+                if isinstance(a, Pickup):
+                    goal = ov.origin_xy[a.order]
+                elif isinstance(a, Deliver):
+                    goal = ov.dest_xy[a.order]
+                    if self.no_fly is not None and shapely.intersects_xy(self.no_fly, *goal):
+                        break
+                else:
+                    break
+                gx, gy = float(goal[0]), float(goal[1])
+                d = float(np.hypot(gx - x, gy - y))
+                if d > 1e-6:
+                    way = np.array([[gx, gy]])
+                    if self.zones is not None:
+                        way = self.zones.route((x, y), (gx, gy), t,
+                                               t + 2.0 * d / self.speed[v] + _SLACK_S)
+                    if len(way) == 1 and self.follower.leg_clear(
+                            (x, y, z), (gx, gy, self.follower.height(gx, gy) + self.agl[v]),
+                            self.clearance[v] + self.follower.margin_m, finest=0):
+                        pass  # the engine's own straight flight there keeps the clearance
+                    else:
+                        starts.append((x, y, z))
+                        routes.append(way)
+                        owner.append(i)
+                        before.append(j)
+                        cls.append(a.action_class)
+                    t += 1.3 * d / self.speed[v]
+                # After it: landed to load (Pickup), or hovering to hand over (Deliver);
+                # the next flight starts at the cruise height above the ground there.
+                x, y = gx, gy
+                z = self.follower.height(x, y) + self.agl[v]
+        if routes:
+            own = np.array([plans[i].vehicle for i in owner], dtype=np.int64)
+            res = self.follower.follow(np.array(starts), routes, self.agl[own],
+                                       self.clearance[own])
+            for i, j, c, (w, heights) in zip(owner, before, cls, res, strict=True):
+                legs[(i, j)] = [Route(p, alt_agl_m=alt, sensing=False, action_class=c)
+                                for p, alt in route_pieces(w, heights)]
+        out = list(plans)
+        for i in sorted({i for i, _ in legs}):
+            p = plans[i]
+            actions = []
+            for j, a in enumerate(p.actions):
+                actions += legs.get((i, j), [])
+                actions.append(a)
+            out[i] = Plan(p.vehicle, actions, append=p.append)
+        return out

@@ -4,7 +4,9 @@ Orders are served oldest first (then by priority). A vehicle can take an order
 if its payload is enough and its battery above the reserve covers the trip from
 where it is to the order's depot, on to the destination and back home (see
 :mod:`policies.logistics_common`). It picks the order up, delivers it and goes
-home, where it recharges and waits. Orders no idle vehicle can take wait for
+home, where it recharges and waits. Air vehicles fly their own legs to the depot and
+the destination (:class:`policies.logistics_common.AirLegs`: around active no-fly
+zones, keeping the terrain clearance). Orders no idle vehicle can take wait for
 the next vehicle to become idle.
 """
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetsim.policy import Policy, param, positive
-from policies.logistics_common import Capabilities, dispatch_nearest, waiting_and_free
+from policies.logistics_common import AirLegs, Capabilities, dispatch_nearest, waiting_and_free
 
 
 class NearestDispatch(Policy):
@@ -30,6 +32,7 @@ class NearestDispatch(Policy):
     def reset(self, ctx) -> None:
         super().reset(ctx)
         self.cap = Capabilities(ctx)
+        self.air_legs = AirLegs(ctx)
 
     def decide(self, now_s, fleet, requests):
         waiting, idle = waiting_and_free(self.cap, fleet)
@@ -37,4 +40,5 @@ class NearestDispatch(Policy):
             return []
         prio = fleet.orders.priority[waiting]
         waiting = waiting[np.lexsort((waiting, prio))]
-        return dispatch_nearest(self.cap, fleet, waiting, idle, self.params.energy_margin)
+        return self.air_legs.expand(now_s, fleet, dispatch_nearest(
+            self.cap, fleet, waiting, idle, self.params.energy_margin))

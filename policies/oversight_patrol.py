@@ -54,7 +54,6 @@ its battery sends it home, then goes back.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -137,6 +136,7 @@ class _OversightPatrol(PersistentPatrol):
         # Long first hops (from a base, or across the area to an idle cell) are cut
         # into steps of about a cell, so a vehicle flying them follows the terrain.
         self.max_step_m = 1.5 * self.cell_size
+        self.single_route = True
 
     # ------------------------------------------------------------------ helpers
 
@@ -167,18 +167,29 @@ class _OversightPatrol(PersistentPatrol):
         horizon = self.params.horizon_periods * self.decision_period_s
         if append:
             xy, t = fleet.plan_end(rest)
+            start_z = None
         else:
-            xy = np.array(fleet.positions(rest)[:, :2])
+            pos = np.array(fleet.positions(rest))
+            xy = pos[:, :2]
             t = np.full(len(rest), float(now_s))
-        start = {int(v): xy[i] for i, v in enumerate(rest.tolist())}
-        for p in self._extend(rest, xy, t, now_s + horizon, append=append):
-            cls = self._class_of(p.vehicle)
-            actions = []
-            for a in p.actions:
-                way = densify(np.vstack([start[p.vehicle], a.waypoints]), self.max_step_m)[1:]
-                actions.append(dataclasses.replace(a, waypoints=way, action_class=cls))
-            plans.append(Plan(p.vehicle, actions, append=p.append))
-        return plans
+            start_z = self.start_height(rest, pos)
+        routes = self._walk(rest, xy, t, now_s + horizon, append=append)
+        # Steps of about a cell (long first hops cut), each at the cruise height above
+        # the ground under it; one Route per plan (one authorization), raised as a
+        # whole where some leg needs it.
+        routes = [densify(np.vstack([xy[i], r]), self.max_step_m)[1:] if len(r) else r
+                  for i, r in enumerate(routes)]
+        by_class: dict[str, list[int]] = {}
+        for i, v in enumerate(rest.tolist()):
+            by_class.setdefault(self._class_of(v), []).append(i)
+        planned: dict[int, Plan] = {}
+        for cls, rows in by_class.items():
+            idx = np.array(rows, dtype=np.int64)
+            for p in self._plans(rest[idx], xy[idx], [routes[i] for i in rows], append=append,
+                                 start_z=None if start_z is None else start_z[idx],
+                                 action_class=cls):
+                planned[p.vehicle] = p
+        return plans + [planned[v] for v in rest.tolist() if v in planned]
 
     def _refused(self, v: int, state: str, now_s: float, *, give_up: bool) -> list[Plan]:
         """An approval was denied or timed out: hold (or stay parked) and retry, or give up."""

@@ -2,7 +2,12 @@
 
 The mission area is cut into square patrol cells of side ``cell_size_m``
 (default: the largest sensor footprint diameter), without the cells inside
-no-fly zones. A cell's idleness is the time since a vehicle last passed its
+no-fly zones active for the whole run. A zone with an active window (``start_s``,
+``end_s``) is avoided only while it is active: a step into (or across) it is
+taken only if it is flown before the zone starts, early enough to fly out of it
+again (the distance to its edge, plus two decision periods), or after it ends.
+Restricted zones are avoided likewise when the scenario's oversight rules forbid
+``enter_restricted``. A cell's idleness is the time since a vehicle last passed its
 centre (Machado et al. 2002). Every ``decision_period_s`` the policy extends
 each vehicle's route, one neighbouring cell at a time, always to the most
 idle neighbour (counting visits already planned for other vehicles), so
@@ -12,7 +17,10 @@ spaced vehicles on a ring all circulate the same way (the patrolling
 literature's optimum: worst idleness n/k on a ring of n cells with k agents).
 
 All vehicles are planned together in vectorised steps, so the policy's cost
-grows with the number of periods, not with vehicles x legs.
+grows with the number of periods, not with vehicles x legs. Routes are flown at
+the cruise height above the ground, raised where the ground rises between two
+cells (:class:`fleetsim.planning.altitude.TerrainFollower`), so every leg keeps
+the vehicle's terrain clearance.
 """
 
 from __future__ import annotations
@@ -24,8 +32,9 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from fleetsim.planning import VisibilityGraph
-from fleetsim.policy import Plan, Policy, Route, param, positive
+from fleetsim.planning.altitude import TerrainFollower, route_pieces
+from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
+from fleetsim.policy import Plan, Policy, Route, non_negative, param, positive
 
 
 def _optional_positive(v):
@@ -52,6 +61,10 @@ class PersistentPatrol(Policy):
         horizon_periods: float = param(3.0, positive,
                                        "how far ahead (in periods) each extension reaches")
         neighbourhood: int = param(8, _neighbourhood, "4 or 8 neighbouring cells")
+        launch_spread_s: float = param(0.0, non_negative,
+                                       "launch the fleet evenly over this many seconds "
+                                       "(each base's vehicles in turn) instead of all at "
+                                       "the start, so flights and recharges are staggered")
 
     def reset(self, ctx) -> None:
         super().reset(ctx)
@@ -70,9 +83,14 @@ class PersistentPatrol(Policy):
                              ymin + (np.arange(ny) + 0.5) * size)
         cx, cy = gx.ravel(), gy.ravel()
         ok = shapely.contains_xy(area, cx, cy)
-        for z in ctx.world.zones:
-            if z.kind == "no_fly":
-                ok &= ~shapely.contains_xy(z.polygon, cx, cy)
+        avoid = zones_to_avoid(ctx.world, ctx.scenario)
+        # Zones active for the whole run lose their cells for good; the others are
+        # checked against the time of each step (see _step_blocked).
+        always = [z for z in avoid if z.start_s <= 0.0 and z.end_s >= ctx.duration_s]
+        timed = [z for z in avoid if not (z.start_s <= 0.0 and z.end_s >= ctx.duration_s)
+                 and z.start_s < ctx.duration_s]
+        for z in always:
+            ok &= ~shapely.contains_xy(z.polygon, cx, cy)
         grid_id = np.full(nx * ny, -1, dtype=np.int64)
         grid_id[ok] = np.arange(int(ok.sum()))
         self.cell_size = size
@@ -88,8 +106,8 @@ class PersistentPatrol(Policy):
             jx, jy = ix + dx, iy + dy
             inside = (jx >= 0) & (jx < nx) & (jy >= 0) & (jy < ny)
             nbr[inside, k] = grid_id[(jy * nx + jx)[inside]]
-        # No step may cut across a no-fly zone (a diagonal past its corner, say).
-        no_fly = [z.polygon for z in ctx.world.zones if z.kind == "no_fly"]
+        # No step may cut across a zone active all along (a diagonal past its corner, say).
+        no_fly = [z.polygon for z in always]
         if no_fly:
             rows, cols = np.nonzero(nbr >= 0)
             lines = shapely.linestrings(np.stack([self.centres[rows],
@@ -98,7 +116,25 @@ class PersistentPatrol(Policy):
             for poly in no_fly:
                 crossing |= shapely.intersects(lines, poly)
             nbr[rows[crossing], cols[crossing]] = -1
-        self.avoid = VisibilityGraph(no_fly, clearance_m=10.0) if no_fly else None
+        self.zones = ZoneWindows([*always, *timed], clearance_m=10.0) if avoid else None
+        n = len(ctx.vehicle_type_index)
+        self.speed = np.array([ctx.vehicle_types[i].cruise_speed_mps
+                               for i in ctx.vehicle_type_index], dtype=np.float64)
+        # Timed zones: which steps come near each (cells, k, zones), and how long it
+        # takes, at the slowest speed, to fly out of it from each cell centre.
+        self.timed_start = np.array([z.start_s for z in timed], dtype=np.float64)
+        self.timed_end = np.array([z.end_s for z in timed], dtype=np.float64)
+        self.timed_slack_s = 2.0 * p.decision_period_s
+        if timed:
+            tz = ZoneWindows(timed, clearance_m=10.0)
+            rows, cols = np.nonzero(nbr >= 0)
+            cross = np.zeros((*nbr.shape, len(timed)), dtype=bool)
+            cross[rows, cols] = tz.crossing(self.centres[rows], self.centres[nbr[rows, cols]])
+            self.timed_cross = cross
+            slow = float(self.speed.min()) if n else 1.0
+            self.timed_escape = np.column_stack([
+                tz.escape_time_s(self.centres, slow, j) + size / slow
+                * tz.inside(self.centres, [j])[:, 0] for j in range(len(timed))])
         self.nbr = nbr
         safe = np.where(nbr >= 0, nbr, 0)
         self.nbr_dist = np.hypot(*(self.centres[safe] - self.centres[:, None, :])
@@ -109,20 +145,47 @@ class PersistentPatrol(Policy):
         self.tree = cKDTree(self.centres)
         self.last_visit = np.zeros(len(self.centres))
         self.centre_of_area = np.array(area.centroid.coords[0])
-        n = len(ctx.vehicle_type_index)
         self.heading = np.full((n, 2), np.nan)
-        self.speed = np.array([ctx.vehicle_types[i].cruise_speed_mps
-                               for i in ctx.vehicle_type_index], dtype=np.float64)
+        types = [ctx.vehicle_types[i] for i in ctx.vehicle_type_index]
+        self.agl = np.array([t.cruise_altitude_agl_m for t in types], dtype=np.float64)
+        self.clearance = np.array([t.terrain_clearance_m for t in types], dtype=np.float64)
+        self.terrain = ctx.world.terrain
+        self.follower = TerrainFollower(ctx.world.terrain)
+        #: One Route per plan, at the highest height its legs need (True), or
+        #: pieces of the route at the height each needs (False).
+        self.single_route = False
+        # Staggered launches: vehicle k of a base's m goes up at k / m x the spread.
+        self.launch_at = np.zeros(n)
+        if p.launch_spread_s > 0 and n:
+            _, base = np.unique(np.asarray(ctx.home_xy), axis=0, return_inverse=True)
+            base = base.ravel()
+            for b in np.unique(base).tolist():
+                members = np.flatnonzero(base == b)
+                self.launch_at[members] = p.launch_spread_s * np.arange(len(members)) \
+                    / len(members)
+        self.waiting = np.zeros(n, dtype=bool)  # on the ground until its launch time
 
     def decide(self, now_s, fleet, requests):
         fresh = sorted({r.vehicle for r in requests if r.reason in ("start", "idle", "recharged")})
         periodic = sorted({r.vehicle for r in requests if r.reason == "periodic"} - set(fresh))
+        if self.params.launch_spread_s > 0:
+            begun = {r.vehicle for r in requests if r.reason == "start"}
+            later = {v for v in begun if self.launch_at[v] > now_s + 1e-9}
+            if later:
+                self.waiting[sorted(later)] = True
+                fresh = [v for v in fresh if v not in later]
+            due = {v for v in periodic if self.waiting[v] and self.launch_at[v] <= now_s + 1e-9}
+            if due:
+                self.waiting[sorted(due)] = False
+                fresh = sorted(set(fresh) | due)
+                periodic = [v for v in periodic if v not in due]
         horizon = self.params.horizon_periods * self.decision_period_s
         plans = []
         if fresh:
             v = np.array(fresh, dtype=np.int64)
             xy, t = fleet.plan_end(v)
-            plans += self._extend(v, xy, t, now_s + horizon, append=False)
+            z = self.start_height(v, fleet.positions(v))
+            plans += self._extend(v, xy, t, now_s + horizon, append=False, start_z=z)
         if periodic:
             v = np.array(periodic, dtype=np.int64)
             states = fleet.states(v)
@@ -134,9 +197,76 @@ class PersistentPatrol(Policy):
                     plans += self._extend(v[due], xy[due], t[due], now_s + horizon, append=True)
         return plans
 
-    def _extend(self, v, xy, t, until_s, *, append):
-        """Greedy routes for vehicles ``v`` from ``xy`` at times ``t`` until ``until_s``."""
+    def start_height(self, v: np.ndarray, xyz: np.ndarray) -> np.ndarray:
+        """Height above the datum vehicles ``v`` at ``xyz`` start their next route from:
+        where they are, or, on the ground, the cruise height they take off to."""
+        h = self.terrain.height_at(xyz[:, 0], xyz[:, 1])
+        z = np.asarray(xyz[:, 2], dtype=np.float64)
+        return np.where(z - h < 1.0, h + self.agl[v], z)
+
+    def _allowed_at(self, cells: np.ndarray, depart: np.ndarray, arrive: np.ndarray
+                    ) -> np.ndarray:
+        """Whether ``cells`` may be flown to over ``[depart, arrive]`` (arrays of one
+        shape): not inside a timed zone that is (or soon will be) active then."""
+        ok = np.ones(np.shape(cells), dtype=bool)
+        for j in range(len(self.timed_start)):
+            esc = self.timed_escape[cells, j]
+            ok &= ~((esc > 0) & (arrive + esc + self.timed_slack_s >= self.timed_start[j])
+                    & (depart < self.timed_end[j]))
+        return ok
+
+    def _step_blocked(self, c: np.ndarray, cand: np.ndarray, depart: np.ndarray,
+                      arrive: np.ndarray) -> np.ndarray:
+        """(a, k) bool: steps from cells ``c`` to their neighbours ``cand`` flown over
+        ``[depart, arrive]`` that come near a timed zone while (or shortly before) it
+        is active."""
+        out = np.zeros(cand.shape, dtype=bool)
+        for j in range(len(self.timed_start)):
+            cross = self.timed_cross[c, :, j]
+            esc = self.timed_escape[cand, j]
+            out |= cross & (arrive + esc + self.timed_slack_s >= self.timed_start[j]) \
+                & (depart[:, None] < self.timed_end[j])
+        return out
+
+    def _extend(self, v, xy, t, until_s, *, append, start_z=None):
+        """Plans for vehicles ``v``: greedy routes from ``xy`` at times ``t`` until
+        ``until_s``, raised where the terrain needs it. ``start_z``: the heights the
+        vehicles start from (default: the cruise height above the ground at ``xy``)."""
+        routes = self._walk(v, xy, t, until_s, append=append)
+        return self._plans(v, xy, routes, append=append, start_z=start_z)
+
+    def _plans(self, v, xy, routes, *, append, start_z=None, action_class=None):
+        """Route plans (terrain following) for vehicles ``v`` starting at ``xy``
+        (``routes[i]``: waypoints of vehicle ``v[i]``, may be empty)."""
+        v = np.asarray(v, dtype=np.int64)
+        if start_z is None:
+            start_z = self.terrain.height_at(xy[:, 0], xy[:, 1]) + self.agl[v]
+        rows = [i for i, r in enumerate(routes) if len(r)]
+        if not rows:
+            return []
+        idx = np.array(rows, dtype=np.int64)
+        vs = v[idx]
+        starts = np.column_stack([xy[idx], np.asarray(start_z, dtype=np.float64)[idx]])
+        raised = self.follower.follow(starts, [routes[i] for i in rows], self.agl[vs],
+                                      self.clearance[vs])
+        plans = []
+        kw = {} if action_class is None else {"action_class": action_class}
+        for vehicle, (way, heights) in zip(vs.tolist(), raised, strict=True):
+            if heights is None:
+                actions = [Route(way, **kw)]
+            elif self.single_route:
+                actions = [Route(way, alt_agl_m=float(heights.max()), **kw)]
+            else:
+                actions = [Route(w, alt_agl_m=a, **kw) for w, a in route_pieces(way, heights)]
+            plans.append(Plan(vehicle, actions, append=append))
+        return plans
+
+    def _walk(self, v, xy, t, until_s, *, append):
+        """Greedy routes (waypoints per vehicle) for vehicles ``v`` from ``xy`` at times
+        ``t`` until ``until_s``."""
+        timed = len(self.timed_start) > 0
         _, cell = self.tree.query(xy)
+        t_start = t
         t = t.copy()
         pos = xy.copy()
         heading = self.heading[v].copy()
@@ -164,7 +294,11 @@ class PersistentPatrol(Policy):
                 i = members[0]
                 travel = np.hypot(*(self.centres - pos[i]).T) / speed[i]
                 score = -self.last_visit - travel
-                m = min(len(members), len(score))
+                if timed:
+                    ok = self._allowed_at(np.arange(len(self.centres)), t[i], t[i] + travel)
+                    if ok.any():
+                        score = np.where(ok, score, -np.inf)
+                m = min(len(members), len(score), max(1, int(np.isfinite(score).sum())))
                 top = np.argpartition(-score, m - 1)[:m] if m < len(score) else \
                     np.arange(len(score))
                 top = top[np.lexsort((top, -score[top]))]  # best first, ties by index
@@ -192,6 +326,8 @@ class PersistentPatrol(Policy):
             valid = cand >= 0
             safe = np.where(valid, cand, 0)
             arrive = t[act, None] + self.nbr_dist[c] / speed[act, None]
+            if timed:
+                valid &= ~self._step_blocked(c, safe, t[act], arrive)
             # The most idle neighbour (oldest last visit); ties: straight ahead, then nearer.
             bias = tie * (heading[act] @ self.step_dir.T) - tie * 1e-3 * self.nbr_steps[c]
             has = valid.any(axis=1)
@@ -223,16 +359,22 @@ class PersistentPatrol(Policy):
             active[act] = has & (t[act] < until_s)
         self.heading[v] = heading
         seq = np.stack(steps, axis=1)  # (m, steps)
-        plans = []
-        for row, vehicle in enumerate(v.tolist()):
+        # First hops that come near a zone active while they are flown go around it.
+        t_hop = t_start + 2.0 * dist / speed + self.timed_slack_s
+        detour = np.zeros(len(v), dtype=bool)
+        if self.zones is not None and moved.any():
+            rows = np.flatnonzero(moved)
+            detour[rows] = self.zones.blocked(xy[rows], first[rows], t_start[rows], t_hop[rows])
+        routes = []
+        for row in range(len(v)):
             cells = seq[row][seq[row] >= 0]
-            if len(cells):
-                route = self.centres[cells]
-                if moved[row] and self.avoid is not None:  # first hop around no-fly zones
-                    try:
-                        way = self.avoid.route(tuple(xy[row]), tuple(route[0]))
-                        route = np.vstack([way[1:-1], route])
-                    except ValueError:
-                        pass  # starting inside a zone: straight out
-                plans.append(Plan(vehicle, [Route(route)], append=append))
-        return plans
+            if not len(cells):
+                routes.append(np.zeros((0, 2)))
+                continue
+            route = self.centres[cells]
+            if detour[row]:
+                way = self.zones.route(xy[row], route[0], float(t_start[row]),
+                                       float(t_hop[row]))
+                route = np.vstack([way[:-1], route])
+            routes.append(route)
+        return routes

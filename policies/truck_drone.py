@@ -57,7 +57,7 @@ from fleetsim.policy import (
     param,
     positive,
 )
-from policies.logistics_common import Capabilities, dispatch_nearest
+from policies.logistics_common import AirLegs, Capabilities, dispatch_nearest
 
 _HOME, _OUTBOUND, _LAUNCH, _AWAY = "home", "outbound", "launch", "away"
 #: How near (m) two places must be to count as the same (a van at its depot, a
@@ -94,6 +94,7 @@ class TruckDrone(Policy):
     def reset(self, ctx) -> None:
         super().reset(ctx)
         self.cap = Capabilities(ctx)
+        self.air_legs = AirLegs(ctx)
         lps = [s.xy for s in ctx.world.sites if s.kind == "launch_point"]
         self.launch_points = np.array(lps, dtype=np.float64).reshape(-1, 2)
         self.trucks: list[int] | None = None  # set at the first decision (needs the fleet)
@@ -127,7 +128,7 @@ class TruckDrone(Policy):
             if c in idle_set:  # only a van standing still gets (or lets its drones get) work
                 plans += self._truck(now_s, fleet, c, idle_set, claimed)
         plans += self._plain(fleet, idle, claimed)
-        return plans
+        return self.air_legs.expand(now_s, fleet, plans)
 
     def _plain(self, fleet, idle: np.ndarray, claimed: set[int]) -> list[Plan]:
         """Vehicles neither carrying nor carried: as ``nearest_dispatch`` serves them

@@ -32,7 +32,9 @@ carry; the larger ones get the heavy orders and the rest):
 
 Each non-empty route becomes one plan: ``Pickup`` of every order on it (loaded
 at the depot, one after another), ``Deliver`` in the solver's order, and
-``ReturnHome``. Should the solver still return an infeasible solution, that
+``ReturnHome`` (air vehicles fly their own legs to the depot and each destination:
+:class:`policies.logistics_common.AirLegs`, around active no-fly zones and keeping
+the terrain clearance). Should the solver still return an infeasible solution, that
 depot's orders fall back to single-order plans in the manner of
 :mod:`policies.nearest_dispatch`. Idle vehicles that are neither parked nor at
 home are sent home, where they become available at the next period.
@@ -54,7 +56,7 @@ import numpy as np
 
 from fleetsim.logistics.solvers import NO_LIMIT, VRPProblem, solve_vrp
 from fleetsim.policy import Deliver, Pickup, Plan, Policy, ReturnHome, param, positive
-from policies.logistics_common import Capabilities, dispatch_nearest
+from policies.logistics_common import AirLegs, Capabilities, dispatch_nearest
 
 #: How close to its depot (metres) a vehicle must be to be parked there.
 AT_DEPOT_M = 1.0
@@ -87,6 +89,7 @@ class VRPPlanner(Policy):
     def reset(self, ctx) -> None:
         super().reset(ctx)
         self.cap = Capabilities(ctx)
+        self.air_legs = AirLegs(ctx)
         self.decision_period_s = float(self.params.period_s)
         self.seed = int(ctx.rng.integers(0, 2**32))
         self.depots = [(s.index, np.asarray(s.xy, dtype=np.float64))
@@ -124,7 +127,7 @@ class VRPPlanner(Policy):
         away = ~parked | (np.hypot(*(pos - home).T) > AT_DEPOT_M)
         plans += [Plan(int(v), [ReturnHome()]) for v in idle[away].tolist()
                   if v not in planned]
-        return plans
+        return self.air_legs.expand(now_s, fleet, plans)
 
     def plan_depot(self, now_s, fleet, depot_xy, vehicles, orders) -> list[Plan]:
         """Plans for the ``vehicles`` parked at one depot over its waiting ``orders``

@@ -274,7 +274,7 @@ fleet:
     - {{id: quad, kind: multirotor, bases: {{{counts}}}, cruise_speed_mps: {v},
        climb_rate_mps: 1, cruise_altitude_agl_m: {t_up}, battery_wh: 1.0e9,
        hover_power_w: 100, cruise_power_w: 100, recharge_time_s: 10,
-       sensor: {{footprint_radius_m: {r}}}}}
+       terrain_clearance_m: 10, sensor: {{footprint_radius_m: {r}}}}}
 missions:
   - id: ring
     kind: persistent
