@@ -31,7 +31,8 @@ from fleetsim.comms import (
     station_in_sight,
     stations_of,
 )
-from fleetsim.engine.log import (
+from fleetsim.engine.states import CHARGING, DOWN, GROUND, LOCKED_STATES, QUEUED
+from fleetsim.engine.tables import (
     L_KIND,
     L_T0,
     L_T1,
@@ -44,7 +45,6 @@ from fleetsim.engine.log import (
     L_Z1,
     LEG_KIND_CODE,
 )
-from fleetsim.engine.states import CHARGING, DOWN, GROUND, LOCKED_STATES, QUEUED
 from fleetsim.geometry import closest_approach, disc_intervals, zone_intervals
 
 if TYPE_CHECKING:  # pragma: no cover

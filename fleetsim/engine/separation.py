@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
-from fleetsim.engine.log import (
+from fleetsim.engine.states import MOVING
+from fleetsim.engine.tables import (
     E_DETAIL,
     E_KIND,
     E_TARGET,
@@ -46,7 +47,6 @@ from fleetsim.engine.log import (
     L_X1,
     LEG_KIND_CODE,
 )
-from fleetsim.engine.states import MOVING
 from fleetsim.geometry import merge_intervals
 from fleetsim.separation import los_intervals, window_pairs
 
@@ -534,11 +534,11 @@ def _intent(sim: Simulation, v: int, xs: list, ys: list, zs: list, going_home: b
     and down): (m, 8) t0, t1, x0, y0, z0, x1, y1, z1."""
     x, y, z = sim.px[v], sim.py[v], sim.pz[v]
     up = sim.agl[v]
-    dur = up / sim.climb[v]
+    dur = sim.motion.climb_time(v, up)
     out = [(t, t + dur, x, y, z, x, y, z + up)]
     t += dur
     z += up
-    spd, climb = sim.speed[v], sim.climb[v]
+    leg_time = sim.motion.intent_leg_time
     hx, hy = sim.home_xy[v]
     hz = sim.home_z[v]
     way = list(zip(xs, ys, zs, strict=True))
@@ -547,7 +547,7 @@ def _intent(sim: Simulation, v: int, xs: list, ys: list, zs: list, going_home: b
         way += [(way[-1][0] if way else x, way[-1][1] if way else y, top), (hx, hy, top),
                 (hx, hy, hz)]
     for x1, y1, z1 in way:
-        dur = max(math.hypot(x1 - x, y1 - y) / spd, abs(z1 - z) / climb)
+        dur = leg_time(v, x, y, z, x1, y1, z1)
         if dur > 0:
             out.append((t, t + dur, x, y, z, x1, y1, z1))
         t += dur

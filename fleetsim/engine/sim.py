@@ -22,7 +22,25 @@ import simpy
 from simpy.events import Event
 from simpy.exceptions import Interrupt
 
-from fleetsim.engine.log import (
+from fleetsim.engine.logistics import Logistics
+from fleetsim.engine.monitor import Monitor
+from fleetsim.engine.motion import MAX_DETOUR, MotionModel
+from fleetsim.engine.oversight import Oversight
+from fleetsim.engine.separation import Separation
+from fleetsim.engine.states import (
+    CHARGING,
+    DOWN,
+    GROUND,
+    HOLDING,
+    LANDING,
+    LOCKED_STATES,
+    MOVING,
+    QUEUED,
+    RETURNING,
+    STATES,
+    TAKEOFF,
+)
+from fleetsim.engine.tables import (
     E_KIND,
     E_LEG,
     E_TARGET,
@@ -44,23 +62,6 @@ from fleetsim.engine.log import (
     LEG_KIND_CODE,
     EventLog,
     LegStore,
-)
-from fleetsim.engine.logistics import Logistics
-from fleetsim.engine.monitor import Monitor
-from fleetsim.engine.oversight import Oversight
-from fleetsim.engine.separation import Separation
-from fleetsim.engine.states import (
-    CHARGING,
-    DOWN,
-    GROUND,
-    HOLDING,
-    LANDING,
-    LOCKED_STATES,
-    MOVING,
-    QUEUED,
-    RETURNING,
-    STATES,
-    TAKEOFF,
 )
 from fleetsim.engine.view import EngineFleetView
 from fleetsim.errors import PolicyError
@@ -111,8 +112,6 @@ _NAN = float("nan")
 #: A vehicle asks its policy at most this often at one simulated instant.
 _MAX_ASKS_AT_ONE_TIME = 3
 _ARRIVE = EVENT_KIND_CODE["arrive"]
-#: Largest detour around no-fly zones the energy reserve allows for (x the straight line).
-_MAX_DETOUR = 3.0
 
 
 def _where(exc: BaseException) -> str:
@@ -154,10 +153,14 @@ class Simulation:
     policy:
         A policy instance to use instead of the scenario's (its params are still
         parsed from the scenario's policy section against its class).
+    motion:
+        The motion model class (leg durations and energy, the reserve point); it is
+        built from the fleet's parameter lists.
     """
 
     def __init__(self, scenario: Scenario, *, world: World | None = None,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None,
+                 motion: type[MotionModel] = MotionModel) -> None:
         self.scenario = scenario
         self.streams = RandomStreams(scenario.run.seed)
         self.world = world if world is not None else build_world(scenario, self.streams)
@@ -173,6 +176,7 @@ class Simulation:
             params = parse_params(type(policy), scenario.policy.params, scenario=scenario)
         self.policy_name = getattr(self.policy, "name", "") or type(self.policy).__name__
         self._setup_fleet()
+        self.motion = motion(self)
         needs_logistics = (scenario.logistics is not None or self.world.roads is not None
                            or self.world.water is not None
                            or any(c >= 0 for c in self.carrier_of))
@@ -241,7 +245,7 @@ class Simulation:
         self.turn_pen = [vt[i].turn_penalty_s_per_rad for i in type_idx]
         self.leg_over = [vt[i].leg_overhead_s for i in type_idx]
         self.climb_wh = [vt[i].climb_energy_wh_per_m for i in type_idx]
-        self._corrected = [bool(a or b or c) for a, b, c in
+        self.corrected = [bool(a or b or c) for a, b, c in
                            zip(self.turn_pen, self.leg_over, self.climb_wh, strict=True)]
         self.domain = [vt[i].domain for i in type_idx]
         self.is_air = [d == "air" for d in self.domain]
@@ -385,76 +389,26 @@ class Simulation:
     def _margin_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
                      z_end: float, b0: float | None = None, x0: float | None = None,
                      y0: float | None = None, z0: float | None = None) -> float:
-        """Time into a leg at which the battery falls to what the vehicle needs to get home.
-
-        The vehicle needs its reserve plus the energy to fly home at cruise and land:
-        ``R + k * D(t) + L`` with ``D(t)`` its horizontal distance to base, moving at
-        (ux, uy) m/s from (x0, y0) (default: where it is), and ``k`` cruise Wh per
-        metre; ``L`` lands it from the leg's highest point. With battery ``b0 - p t``
-        the crossing solves ``b0 - R - L - p t = k D(t)``; squaring gives a quadratic
-        in t. Returns ``inf`` if it is not reached within ``horizon``. Under engine
-        control (already going home) the limit is an empty battery.
-        """
+        """Time into a leg at which the battery falls to what the vehicle needs to get
+        home (see :meth:`MotionModel.reserve_time`), from where it is by default. Under
+        engine control (already going home) the limit is an empty battery."""
         if b0 is None:
             b0, x0, y0, z0 = self.battery[v], self.px[v], self.py[v], self.pz[v]
         if self.engine_control[v]:
             return b0 / power if power > 0 else _INF
         hx, hy = self.home_xy[v]
-        k = self.p_cruise[v] / self.speed[v]
-        top = max(z0, z_end, self.home_z[v] + self.agl[v])
-        margin = b0 - self.reserve[v] - self.p_hover[v] * (top - self.home_z[v]) / self.climb[v]
-        wx, wy = x0 - hx, y0 - hy
-        d0 = math.hypot(wx, wy)
-        end = horizon if horizon != _INF else 0.0
-        d_end = math.hypot(wx + ux * end, wy + uy * end)
-        # Distance to base is convex along the leg: if the battery left at the end
-        # covers the farther end (with the largest detour allowed for), the limit is
-        # not reached on this leg.
-        if horizon != _INF and \
-                margin - power * horizon - k * _MAX_DETOUR * max(d_end, d0) > 0.0:
-            return _INF
-        if not self.is_air[v]:
-            # Home lies along the network: budget for its detour (the larger of the
-            # leg's two ends), as a factor on the straight distance.
-            lg = self.logistics
-            k *= max(lg.detour(v, x0, y0, d0), lg.detour(v, x0 + ux * end, y0 + uy * end, d_end))
-        elif self._avoid is not None:
-            # Home lies around no-fly zones: budget for the detour (the larger of the
-            # leg's two ends), as a factor on the straight distance.
-            k *= max(self._detour(v, x0, y0, d0),
-                     self._detour(v, x0 + ux * end, y0 + uy * end, d_end))
-        if margin - k * d0 <= 0.0:
-            return 0.0
-        if horizon != _INF and margin - power * horizon - k * max(d_end, d0) > 0.0:
-            return _INF
-        a = ux * ux + uy * uy
-        if a == 0.0:  # not moving horizontally: the distance home is constant
-            t = (margin - k * math.hypot(wx, wy)) / power if power > 0 else _INF
-            return t if 0.0 <= t <= horizon else _INF
-        b = 2.0 * (wx * ux + wy * uy)
-        c = wx * wx + wy * wy
-        k2 = k * k
-        qa = power * power - k2 * a
-        qb = -(2.0 * margin * power + k2 * b)
-        qc = margin * margin - k2 * c
-        roots = []
-        if abs(qa) < 1e-15:
-            if qb != 0.0:
-                roots.append(-qc / qb)
+        if not self.is_air[v]:  # home lies along the network
+            detour = self.logistics.detour
+        elif self._avoid is not None:  # home lies around no-fly zones
+            detour = self._detour
         else:
-            disc = qb * qb - 4.0 * qa * qc
-            if disc >= 0.0:
-                sq = math.sqrt(disc)
-                roots += [(-qb - sq) / (2.0 * qa), (-qb + sq) / (2.0 * qa)]
-        best = _INF
-        for t in roots:
-            if 0.0 <= t <= horizon and margin - power * t >= -1e-9 and t < best:
-                best = t
-        return best
+            detour = None
+        return self.motion.reserve_time(v, power, ux, uy, horizon, z_end, b0, x0, y0, z0,
+                                        hx, hy, detour)
 
     def _detour(self, v: int, x: float, y: float, straight: float) -> float:
         """How much longer than the straight line is the way home around no-fly zones
-        (1 when the straight line is clear; at most ``_MAX_DETOUR``); cached on 50 m cells."""
+        (1 when the straight line is clear; at most ``MAX_DETOUR``); cached on 50 m cells."""
         hx, hy = self.home_xy[v]
         zx0, zy0, zx1, zy1 = self._no_fly_bounds
         if min(x, hx) > zx1 or max(x, hx) < zx0 or min(y, hy) > zy1 or max(y, hy) < zy0:
@@ -467,7 +421,7 @@ class Simulation:
                     shapely.LineString([(x, y), (hx, hy)]), self._no_fly_union):
                 try:
                     path = self._avoid.route((x, y), (hx, hy))
-                    f = min(_MAX_DETOUR, float(np.hypot(*np.diff(path, axis=0).T).sum())
+                    f = min(MAX_DETOUR, float(np.hypot(*np.diff(path, axis=0).T).sum())
                             / straight)
                 except ValueError:
                     f = 1.0  # inside a zone: straight out
@@ -479,7 +433,7 @@ class Simulation:
         """Fly a straight leg to (x1, y1, z1); ends early where the battery is down to
         what it takes to get home (or, when already going home, at empty)."""
         dx, dy, dz = x1 - self.px[v], y1 - self.py[v], z1 - self.pz[v]
-        dur = max(math.sqrt(dx * dx + dy * dy) / speed, abs(dz) / self.climb[v])
+        dur = self.motion.leg_time(v, dx, dy, dz, speed)
         if dur <= 0.0:
             return
         t_stop = self._margin_time(v, power, dx / dur, dy / dur, dur, z1)
@@ -503,53 +457,16 @@ class Simulation:
         energy limit solved on it); a cut cancels the legs not yet started.
         """
         now = self.env.now
-        spd, climb, power = self.speed[v], self.climb[v], self.p_cruise[v]
+        power = self.p_cruise[v]
         x0, y0, z0, b = self.px[v], self.py[v], self.pz[v], self.battery[v]
-        # Quick test for the whole route: if the battery left at its end still covers
-        # the way home from its farthest point (with the largest detour) and a landing
-        # from its highest, no leg reaches the limit and none needs solving.
         hx, hy = self.home_xy[v]
-        far = math.hypot(x0 - hx, y0 - hy)
-        top = z0
-        total = 0.0
-        durs = []
-        climbs: list[float] = []  # extra energy per leg for climbing (calibrated)
-        corrected = self._corrected[v]
-        hx_prev = hy_prev = 0.0
-        px, py, pz = x0, y0, z0
-        for i in range(len(xs)):
-            x1, y1, z1 = xs[i], ys[i], zs[i]
-            dx, dy, dz = x1 - px, y1 - py, z1 - pz
-            dur = math.sqrt(dx * dx + dy * dy) / (spd if speeds is None else speeds[i])
-            if abs(dz) > dur * climb:
-                dur = abs(dz) / climb
-            if corrected and dur > 0.0:  # calibrated: accelerating, turning, climbing
-                if not durs or not any(durs):
-                    dur += self.leg_over[v]
-                elif dx or dy:
-                    turn = abs(math.atan2(hx_prev * dy - hy_prev * dx,
-                                          hx_prev * dx + hy_prev * dy))
-                    dur += self.turn_pen[v] * turn
-                if dx or dy:
-                    hx_prev, hy_prev = dx, dy
-                climbs.append(max(dz, 0.0) * self.climb_wh[v])
-            elif corrected:
-                climbs.append(0.0)
-            durs.append(dur)
-            total += dur
-            d = math.hypot(x1 - hx, y1 - hy)
-            if d > far:
-                far = d
-            if z1 > top:
-                top = z1
-            px, py, pz = x1, y1, z1
-        home_z = self.home_z[v]
-        if top < home_z + self.agl[v]:
-            top = home_z + self.agl[v]
-        safe = not self.engine_control[v] and (
-            b - power * total - self.reserve[v]
-            - self.p_hover[v] * (top - home_z) / climb
-            - self.p_cruise[v] / spd * _MAX_DETOUR * far) > 0.0
+        durs, climbs, total, far, top = self.motion.route(v, x0, y0, z0, xs, ys, zs, speeds,
+                                                          hx, hy)
+        # Quick test for the whole route: if it passes, no leg reaches the limit and
+        # none needs solving.
+        safe = not self.engine_control[v] and self.motion.route_clear(v, b, power, total, top,
+                                                                       far)
+        corrected = self.corrected[v]
         t = now
         block, starts, arrivals = [], [], []
         stop = False
@@ -634,7 +551,7 @@ class Simulation:
         self.state[v] = TAKEOFF
         self.log.add(self.env.now, "takeoff", v, x=self.px[v], y=self.py[v], z=self.pz[v])
         z1 = self.pz[v] + self.agl[v]
-        dur = self.agl[v] / self.climb[v]
+        dur = self.motion.climb_time(v, self.agl[v])
         self._open_leg(v, _K_TAKEOFF, False, dur, self.px[v], self.py[v], z1, self.p_hover[v])
         yield self.env.timeout(dur)
         self._close_leg(v)
@@ -820,7 +737,7 @@ class Simulation:
             x, y, cz = self._position_at(c, self.env.now)
             if math.hypot(x - self.px[v], y - self.py[v]) < 1.0:
                 break
-            x, y, cz = self._meet(v, c, lambda d: d / speed)
+            x, y, cz = self._meet(v, c, lambda d: self.motion.straight_time(v, d))
             transit = max(z, cz + self.agl[v],
                           float(self.world.terrain.height_at(x, y)) + self.agl[v])
             yield from self._fly(v, _K_RETURN, False, x, y, transit, self.p_cruise[v], speed)
@@ -828,7 +745,8 @@ class Simulation:
         self.state[v] = LANDING
         # Descend onto where the carrier will be when the landing ends.
         dz = self.pz[v] - self._position_at(c, self.env.now)[2]
-        x, y, cz = self._meet(v, c, lambda d: max(d / speed, abs(dz) / climb))
+        x, y, cz = self._meet(v, c, lambda d: max(self.motion.straight_time(v, d),
+                                                 abs(dz) / climb))
         yield from self._fly(v, _K_LAND, False, x, y, cz, self.p_hover[v], speed)
         self.log.add(self.env.now, "landed", v, x=x, y=y, z=cz)
         self.airborne -= 1
@@ -1543,7 +1461,7 @@ class Simulation:
                 if append and len(items) == 1 and items[0][0] == "route" and len(items[0][1])
                 and (ov is None or ov.rule(items[0][4]).rule == "auto")
                 and self.blk_open[v] and not self.queue[v] and not self.engine_control[v]
-                and self.state[v] == MOVING and not self._corrected[v]]
+                and self.state[v] == MOVING and not self.corrected[v]]
         done = self._continue(fast) if fast else set()
         self._planned.update(v for v, _, _ in parsed)
         for v, append, items in parsed:
@@ -1576,25 +1494,13 @@ class Simulation:
         prev = np.empty_like(pts)
         prev[1:] = pts[:-1]
         prev[first] = start
-        spd = np.asarray(self.speed)[vs][owner]
-        climb = np.asarray(self.climb)[vs][owner]
-        power = np.asarray(self.p_cruise)[vs][owner]
-        d = pts - prev
-        dur = np.maximum(np.hypot(d[:, 0], d[:, 1]) / spd, np.abs(d[:, 2]) / climb)
-        energy = power * dur
+        dur, energy = self.motion.legs(vs, owner, prev, pts)
         total_e = np.bincount(owner, energy, minlength=len(fast))
         home = self.home_now[vs]
         far = np.maximum(np.hypot(*(start[:, :2] - home).T), np.maximum.reduceat(
             np.hypot(*(pts[:, :2] - home[owner]).T), first))
-        home_z = np.asarray(self.home_z)[vs]
-        top = np.maximum(np.maximum(start[:, 2], np.maximum.reduceat(pts[:, 2], first)),
-                         home_z + np.asarray(self.agl)[vs])
-        vclimb = np.asarray(self.climb)[vs]
-        k = np.asarray(self.p_cruise)[vs] / np.asarray(self.speed)[vs]
-        slack = (b_s - total_e - np.asarray(self.reserve)[vs]
-                 - np.asarray(self.p_hover)[vs] * (top - home_z) / vclimb
-                 - k * _MAX_DETOUR * far)
-        ok = slack > 0.0
+        ok = self.motion.routes_clear(vs, b_s, total_e, start[:, 2],
+                                      np.maximum.reduceat(pts[:, 2], first), far)
         keep = ok[owner] & (dur > 0.0)
         if not keep.any():
             return set()
@@ -1744,13 +1650,14 @@ class Simulation:
         """Keep the estimate of where and when the vehicle's queued actions end."""
         x, y = self.end_xy[v]
         t = max(self.end_t[v], self.env.now)
-        up = self.agl[v] / self.climb[v]
+        motion = self.motion
+        up = motion.climb_time(v, self.agl[v])
         if item[0] != "return" and self.end_ground[v]:
             t += up  # take-off first
             self.end_ground[v] = False
         if item[0] == "route":
             xs, ys, length = item[1], item[2], item[5]
-            t += (math.hypot(xs[0] - x, ys[0] - y) + length) / self.speed[v]
+            t += motion.straight_time(v, math.hypot(xs[0] - x, ys[0] - y) + length)
             self.end_xy[v] = (xs[-1], ys[-1])
         elif item[0] in ("travel", "pickup", "deliver"):
             # Straight-line estimates (ground and sea: times the network's typical detour).
@@ -1763,7 +1670,7 @@ class Simulation:
             else:
                 pts = [tuple(tab.dest_xy[item[1]].tolist())]
             for px, py in pts:
-                t += f * math.hypot(px - x, py - y) / self.speed[v]
+                t += motion.straight_time(v, f * math.hypot(px - x, py - y))
                 x, y = px, py
             self.end_xy[v] = (x, y)
             if item[0] == "pickup":
@@ -1776,11 +1683,11 @@ class Simulation:
         elif item[0] == "hold":
             t = _INF if item[1] is None else t + item[1]
         elif item[0] == "dodge":
-            t += item[2] + 2 * abs(item[1]) / self.climb[v]
+            t += item[2] + motion.climb_time(v, 2 * abs(item[1]))
         else:
             if not self.end_ground[v]:
                 hx, hy = self.home_xy[v]
-                t += math.hypot(hx - x, hy - y) / self.speed[v] + up  # fly home and land
+                t += motion.straight_time(v, math.hypot(hx - x, hy - y)) + up  # home, land
                 self.end_xy[v] = (hx, hy)
                 self.end_ground[v] = True
         self.end_t[v] = t
