@@ -186,9 +186,9 @@ class Monitor:
                     elif kind == "link_restored":
                         ov.link_restored(v)
                     elif kind == "link_lost":
-                        s._lost_link(v)
+                        s.decisions.lost_link(v)
                 if s.state[v] not in LOCKED_STATES and not s.engine_control[v]:
-                    s._request(v, kind, target)
+                    s.request(v, kind, target)
 
     # ------------------------------------------------------------------ finding events
 

@@ -154,7 +154,7 @@ class Oversight:
                     left = t_need + rule.timeout_s - env.now
                     if left <= 0:
                         break
-                restored = yield from sim._wait_for(v, ev, left)
+                restored = yield from sim.wait(v, ev, left)
                 if not restored and left is not None:
                     break
             if kind == "approve" and rule.timeout_s is not None and \
@@ -169,7 +169,7 @@ class Oversight:
                              two_person=rule.two_person,
                              approve_probability=rule.approve_probability)
             try:
-                yield from sim._wait_for(v, ev, None)
+                yield from sim.wait(v, ev, None)
             except BaseException:
                 self.pool.withdraw(ev)
                 raise
@@ -189,7 +189,7 @@ class Oversight:
                          priority=rule.priority, two_person=rule.two_person,
                          approve_probability=rule.approve_probability)
         try:
-            decided = yield from sim._wait_for(v, ev, rule.veto_window_s)
+            decided = yield from sim.wait(v, ev, rule.veto_window_s)
         except BaseException:
             self.pool.withdraw(ev)
             raise
@@ -323,7 +323,7 @@ class Oversight:
             # Ordered by a named operator: the action is traceable to them.
             sim.log.add(env.now, "action_start", v, operator=op, detail=action,
                         value=AUTH_RULES.index(self.rule(action).rule))
-            sim._stop_vehicle(v, stop.safe_state)
+            sim.stop_vehicle(v, stop.safe_state)
 
     def reached_safe_state(self, v: int, t_s: float) -> None:
         """Vehicle ``v`` has been safe (landed) since ``t_s``."""

@@ -305,7 +305,7 @@ class Separation:
         hold = self.spec.tactical == "hold"
         for bv, av, st, en in zip(b.tolist(), a.tolist(), first_start[new].tolist(),
                                   last_end[new].tolist(), strict=True):
-            sim._request(bv, "conflict", av)
+            sim.request(bv, "conflict", av)
             if hold:
                 self._give_way(bv, av, st, en)
 
@@ -327,7 +327,7 @@ class Separation:
         rest = a[ids[k:]]
         if not len(rest) or rest[-1, L_T1] <= now + _EPS:
             return
-        here = np.array(sim._position_at(v, now))
+        here = np.array(sim.position_at(v, now))
         # When is the other within the minima of this point, on its planned legs?
         _, theirs = self._legs_in(now, now + self.lookahead_s + self.window_s)
         theirs = theirs[theirs[:, L_VEHICLE].astype(np.int64) == other]
@@ -353,7 +353,7 @@ class Separation:
         length = float(np.sum(np.hypot(np.diff([here[0], *xs]), np.diff([here[1], *ys]))))
         items = [("dodge", dz, hold, "hold"),
                  ("route", xs, ys, zs, bool(cur[4]), length, cur[6])]
-        sim._hand_over(v, False, items + list(sim.queue[v]))
+        sim.hand_over(v, False, items + list(sim.queue[v]))
 
     # ------------------------------------------------------------------ strategic
 
@@ -412,7 +412,7 @@ class Separation:
         self.reserved = np.vstack([self.reserved, rows])
         if d > 0:
             sim.log.add(now, "strategic_delay", v, value=d)
-            yield from sim._wait_on_ground(v, d)
+            yield from sim.park(v, d)
         if layer:
             up = layer * st.layer_spacing_m
             sim.log.add(sim.env.now, "deconflict", v, value=2.0 * up, detail="layer")

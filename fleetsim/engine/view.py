@@ -144,7 +144,7 @@ class EngineFleetView:
         for k, v in enumerate(idx.tolist()):
             # A vehicle riding on its carrier is where the carrier is.
             c = s.carrier_of[v] if self._any_docked and s.docked[v] else v
-            out[k] = s._position_at(c, now)
+            out[k] = s.position_at(c, now)
         return _ro(out)
 
     def battery_wh(self, vehicles=None) -> np.ndarray:
