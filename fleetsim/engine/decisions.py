@@ -5,7 +5,8 @@ which returns an event the vehicle's process can wait on. All requests made at
 one simulated time are dispatched together by one event scheduled at
 :data:`DISPATCH_PRIORITY`, after every ordinary event at that time; the dispatch
 asks the policy (:meth:`DecisionDriver.decide`), hands the plans to the engine's
-plan intake, applies the lost-link rule, and then the event fires, so the
+plan intake, runs the subsystems' ``after_dispatch`` hooks (the lost-link
+rule), and then the event fires, so the
 vehicles that asked pick their plans up.
 
 The in-process driver calls ``policy.decide`` directly. A stepped driver (for
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
-from fleetsim.engine.states import GROUND, LOCKED_STATES
+from fleetsim.engine.states import LOCKED_STATES
 from fleetsim.policy import Plan, Request
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,8 +82,6 @@ class DecisionDriver:
         self.dispatch_event: Event | None = None
         #: Vehicles given a plan in the current dispatch.
         self.planned: set[int] = set()
-        #: Out of link: must the vehicle stop going on (see :meth:`lost_link`)?
-        self.lost_check: set[int] = set()
         self.n_decisions = 0
         self.policy_wall_s = 0.0  # wall time spent inside the policy's decide()
 
@@ -124,28 +123,8 @@ class DecisionDriver:
                                    f"got {type(plans).__name__}")
         if plans:
             eng.apply_plans(now, list(plans))
-        if self.lost_check:
-            self.enforce_lost_link()
-
-    def lost_link(self, v: int) -> None:
-        """A vehicle went out of link: if its rules do not let it fly on by itself and
-        its policy does not re-task it now, the engine sends it home."""
-        ov = self.eng.oversight
-        if ov is not None and \
-                ov.rule("continue_lost_link").rule in ("forbidden", "approve", "veto"):
-            self.lost_check.add(v)
-
-    def enforce_lost_link(self) -> None:
-        eng = self.eng
-        for v in sorted(self.lost_check):
-            if v in self.planned or not eng.is_air[v] or eng.monitor.linked_now(v):
-                continue
-            if eng.state[v] in LOCKED_STATES or eng.engine_control[v] or \
-                    eng.state[v] == GROUND or eng.oversight.stopped[v]:
-                continue
-            eng.log.add(eng.env.now, "action_refused", v, detail="continue_lost_link")
-            eng.send_home(v)
-        self.lost_check.clear()
+        for sub in eng.hooks["after_dispatch"]:  # the lost-link rule
+            sub.after_dispatch(self.planned)
 
     def periodic(self, period: float) -> Generator[Any, Any, None]:
         """Ask for every vehicle that may be re-tasked every ``period`` seconds."""

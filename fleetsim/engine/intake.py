@@ -371,8 +371,8 @@ class PlanIntake:
         q = self.queue[v]
         if not append:
             q.clear()
-            if self.separation is not None:
-                self.separation.replanned(v)
+            for sub in self.hooks["on_replanned"]:
+                sub.on_replanned(v)
             self.end_xy[v] = (self.px[v], self.py[v])
             self.end_t[v] = self.env.now
             self.end_ground[v] = self.state[v] == GROUND

@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 # Order states and failure reasons are part of the policy API.
+from fleetsim.engine.api import Subsystem
 from fleetsim.engine.tables import K_LOAD, K_UNLOAD, K_WAIT_LOAD
 from fleetsim.policy import (
     ASSIGNED,
@@ -33,13 +34,13 @@ from fleetsim.scenario.model import LogisticsSpec
 from fleetsim.world.world import random_points_in
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fleetsim.engine.sim import Simulation
+    from fleetsim.engine.api import EngineAPI
     from fleetsim.logistics.network import Network
 
 class OrderTable:
     """Every order of the run, drawn before it starts, in creation order."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: EngineAPI) -> None:
         sc = sim.scenario
         spec = sc.logistics or LogisticsSpec()
         sites = {s.id: s for s in sim.world.sites}
@@ -204,10 +205,10 @@ class NoOrders:
         return ()
 
 
-class Logistics:
+class Logistics(Subsystem):
     """Orders, depots and networks of one run."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: EngineAPI) -> None:
         self.sim = sim
         spec = sim.scenario.logistics or LogisticsSpec()
         self.service_s = float(spec.service_time_s)
@@ -246,6 +247,17 @@ class Logistics:
         self.driving: dict[int, tuple[tuple[int, ...], int]] = {}
         self._detour_cache: dict[tuple[int, int, int], float] = {}
         self.view = OrderView(self)
+
+    # ------------------------------------------------------------------ hooks
+
+    def processes(self, *, progress: bool = False):
+        procs = []
+        if self.table.n:
+            procs.append(self.process())
+        roads = self.sim.scenario.roads
+        if roads is not None and roads.closures and "ground" in self.networks:
+            procs.append(self.closures(roads))
+        return procs
 
     # ------------------------------------------------------------------ actions
 

@@ -98,9 +98,8 @@ class Movement:
             a[i, L_T1:] = (t, x0, y0, z0, x1, y1, z1, e, b)
         self.px[v], self.py[v], self.pz[v] = x1, y1, z1
         self.battery[v] = b
-        if (self.monitor.stations or self.monitor.zones) and not self.finishing \
-                and self.is_air[v]:
-            self.monitor.vehicle_cut(v, i)
+        for sub in self.hooks["on_leg_cut"]:
+            sub.on_leg_cut(v, i)
 
     def position_at(self, v: int, t: float) -> tuple[float, float, float]:
         """Where vehicle ``v`` is at time ``t`` (not before its current block)."""

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
-from fleetsim.engine.states import MOVING
+from fleetsim.engine.api import Subsystem
+from fleetsim.engine.states import GROUND, MOVING
 from fleetsim.engine.tables import (
     E_DETAIL,
     E_KIND,
@@ -51,17 +52,17 @@ from fleetsim.geometry import merge_intervals
 from fleetsim.separation import los_intervals, window_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fleetsim.engine.sim import Simulation
+    from fleetsim.engine.api import EngineAPI
 
 #: Leg kinds in which a vehicle is out in its domain's space (not on a pad or a carrier).
 _CHECKED_KINDS = ("takeoff", "move", "hold", "return", "land", "unload")
 _EPS = 1e-9
 
 
-class Separation:
+class Separation(Subsystem):
     """Separation monitoring of one run."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: EngineAPI) -> None:
         self.sim = sim
         spec = self.spec = sim.scenario.separation
         self.window_s = float(spec.window_s or sim.scenario.run.monitor_window_s)
@@ -357,6 +358,25 @@ class Separation:
 
     # ------------------------------------------------------------------ strategic
 
+    # ------------------------------------------------------------------ hooks
+
+    #: Airspace reservation comes after authorization.
+    gate_order = 1
+
+    def processes(self, *, progress: bool = False):
+        return [self.process()]
+
+    def before_action(self, v: int, item: tuple):
+        """Strategic separation: a route from the ground waits for its reserved slot."""
+        sim = self.sim
+        if item[0] == "route" and sim.state[v] == GROUND and sim.is_air[v] \
+                and self.spec.strategic is not None and not sim.docked[v]:
+            item = yield from self.reserve(v, item)
+        return item
+
+    def on_replanned(self, v: int) -> None:
+        self.replanned(v)
+
     def replanned(self, v: int) -> None:
         """Vehicle ``v`` was given a new plan: its reserved intent no longer holds."""
         if len(self.reserved):
@@ -527,7 +547,7 @@ def _passage(legs: np.ndarray, point: np.ndarray, r: float,
     return last, over
 
 
-def _intent(sim: Simulation, v: int, xs: list, ys: list, zs: list, going_home: bool,
+def _intent(sim: EngineAPI, v: int, xs: list, ys: list, zs: list, going_home: bool,
             t: float) -> np.ndarray:
     """The 4D legs vehicle ``v`` (on the ground) would fly taking off at ``t`` and
     flying the waypoints (and, ``going_home``, straight home at the altitude it ends at

@@ -20,11 +20,13 @@ import gc
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import simpy
 from simpy.events import Event
 
+from fleetsim.engine.api import HOOKS, Subsystem, overrides
 from fleetsim.engine.decisions import DecisionDriver, where_in_policy
 from fleetsim.engine.domains import Domain, domain_of
 from fleetsim.engine.intake import PlanIntake
@@ -35,7 +37,7 @@ from fleetsim.engine.movement import Movement
 from fleetsim.engine.nofly import NoFlyRouting
 from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.separation import Separation
-from fleetsim.engine.states import GROUND
+from fleetsim.engine.states import GROUND, LOCKED_STATES
 from fleetsim.engine.tables import L_T1, EventLog, LegStore
 from fleetsim.engine.vehicle import VehicleProcess
 from fleetsim.engine.view import EngineFleetView
@@ -91,6 +93,17 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         self.monitor = Monitor(self)
         self.oversight = Oversight(self) if scenario.oversight is not None else None
         self.separation = Separation(self) if scenario.separation is not None else None
+        #: The subsystems, in the order their processes start.
+        self.subsystems: list[Subsystem] = [
+            s for s in (self.monitor, self.separation, self.logistics, self.oversight)
+            if s is not None]
+        self.subscribers: dict[str, list[Callable[[int, int, float], None]]] = {}
+        for sub in self.subsystems:
+            sub.attach(self)
+        #: For each hook, the subsystems that implement it (gates in their order).
+        self.hooks: dict[str, list[Subsystem]] = {
+            h: [s for s in self.subsystems if overrides(s, h)] for h in HOOKS}
+        self.hooks["before_action"].sort(key=lambda s: s.gate_order)
         sep = scenario.separation
         #: Altitude layering by heading: metres per quadrant (0: off).
         self._layering = sep.layer_spacing_m if sep is not None and sep.layering == "heading" \
@@ -110,6 +123,19 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
     def policy_wall_s(self) -> float:
         """Wall time spent inside the policy's ``decide()``."""
         return self.decisions.policy_wall_s
+
+    def subscribe(self, kind: str, fn: Callable[[int, int, float], None]) -> None:
+        """Call ``fn(vehicle, target, time_s)`` on each in-leg event of ``kind``."""
+        self.subscribers.setdefault(kind, []).append(fn)
+
+    def notify(self, kind: str, v: int, target: int, t: float) -> None:
+        """Tell the subscribers of ``kind`` of an event."""
+        for fn in self.subscribers.get(kind, ()):
+            fn(v, target, t)
+
+    def retaskable(self, v: int) -> bool:
+        """May vehicle ``v`` be given a plan now?"""
+        return self.state[v] not in LOCKED_STATES and not self.engine_control[v]
 
     def request(self, v: int, reason: str, target: int = -1) -> Event:
         """Queue a decision request for vehicle ``v``; returns the event that fires
@@ -236,27 +262,9 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
                 raise PolicyError(f"decision_period_s must be a number > 0 or None, got "
                                   f"{period!r}", policy=self.policy_name)
             self.env.process(self.decisions.periodic(float(period)))
-        self.env.process(self.monitor.process(progress=progress))
-        if self.separation is not None:
-            self.env.process(self.separation.process())
-        lg = self.logistics
-        if lg is not None:
-            if lg.table.n:
-                self.env.process(lg.process())
-            roads = self.scenario.roads
-            if roads is not None and roads.closures and "ground" in lg.networks:
-                self.env.process(lg.closures(roads))
-        if self.oversight is not None:
-            ov = self.oversight
-            spec = ov.spec
-            if spec.detection_review is not None and \
-                    spec.detection_review.false_alarms_per_vehicle_hour > 0 and self.n:
-                self.env.process(ov.false_alarms())
-            for site in self.world.sites:
-                if site.sensor_radius_m:
-                    self.env.process(ov.fixed_sensors(site))
-            for stop in spec.stops:
-                self.env.process(ov.stop_command(stop))
+        for sub in self.subsystems:  # in registration order
+            for proc in sub.processes(progress=progress):
+                self.env.process(proc)
         # Millions of small leg rows and event tuples would make the cyclic garbage
         # collector rescan them over and over; nothing here forms cycles that matter.
         gc_was_enabled = gc.isenabled()
@@ -276,9 +284,8 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         for v in range(self.n):
             if self.docked[v]:
                 self.domains[v].mirror(v, end)
-        self.monitor.finish(end)
-        if self.separation is not None:
-            self.separation.finish(end)
+        for sub in self.hooks["finish"]:
+            sub.finish(end)
         self.log.add(end, "run_end", value=self.n)
         legs, events = self._final_tables()
         self.wall_s["finish"] = time.perf_counter() - t_fin

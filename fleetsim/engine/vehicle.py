@@ -25,7 +25,6 @@ from fleetsim.engine.states import (
     RETURNING,
 )
 from fleetsim.engine.tables import K_CHARGE, K_GROUND, K_LAND, K_MOVE, K_WAIT, L_B
-from fleetsim.scenario.model import AUTH_RULES
 
 _INF = float("inf")
 #: A vehicle asks its policy at most this often at one simulated instant.
@@ -118,28 +117,12 @@ class VehicleProcess:
 
     def _execute(self, v: int, item: tuple):
         """Carry out one queued action; returns a reason to ask the policy with, or None."""
+        for gate in self.hooks["before_action"]:  # authorization, airspace
+            item = yield from gate.before_action(v, item)
+            if type(item) is str:
+                return item
         op = item[0]
-        ov = self.oversight
-        if ov is not None:
-            # The action's own authorization first, then the take-off's, and the span
-            # of control checked at the moment of leaving the ground.
-            why = yield from self._authorized(v, item[-1])
-            if why:
-                return why
-            if op != "return" and self.state[v] == GROUND and self.is_air[v]:
-                if not ov.may_take_off(v):
-                    self.clear_queue(v)
-                    return "approval_denied"
-                why = yield from self._authorized(v, "takeoff")
-                if why:
-                    return why
-                if not ov.may_take_off(v):  # others may have gone up while it waited
-                    self.clear_queue(v)
-                    return "approval_denied"
         if op == "route":
-            if self.state[v] == GROUND and self.is_air[v] and self.separation is not None \
-                    and self.separation.spec.strategic is not None and not self.docked[v]:
-                item = yield from self.separation.reserve(v, item)
             _, xs, ys, zs, sensing, _length, _cls = item
             if self.state[v] == GROUND:
                 yield from self.domains[v].depart(v)
@@ -171,22 +154,6 @@ class VehicleProcess:
         elif op == "deliver":
             yield from self.logistics.deliver(v, item[1])
         return None
-
-    def _authorized(self, v: int, action_class: str):
-        """Wait for the authorization ``action_class`` needs; None if the action may go
-        ahead (and its start is logged), else the reason to ask the policy again."""
-        ov = self.oversight
-        rule = ov.rule(action_class)
-        if rule.rule == "auto":
-            return None
-        ok, operator, why = yield from ov.authorize(v, action_class)
-        if ok:
-            if rule.rule != "auto":
-                self.log.add(self.env.now, "action_start", v, operator=operator,
-                             detail=action_class, value=AUTH_RULES.index(rule.rule))
-            return None
-        self.clear_queue(v)
-        return why
 
     def _go_home(self, v: int, *, forced: bool):
         """Go home and recharge (refuel, swap): the vehicle's domain takes it home (fly

@@ -12,7 +12,7 @@ from fleetsim.engine.states import STATES
 from fleetsim.engine.tables import L_B, L_E, L_T0, L_T1, L_X0, L_X1
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fleetsim.engine.sim import Simulation
+    from fleetsim.engine.api import EngineAPI
 
 _INF = float("inf")
 
@@ -29,7 +29,7 @@ _NO_ORDERS = NoOrders()
 class EngineFleetView:
     """Implements :class:`fleetsim.policy.FleetView` over a running simulation."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: EngineAPI) -> None:
         self._sim = sim
         self._states = np.array(STATES, dtype=object)
         self.now_s = 0.0
