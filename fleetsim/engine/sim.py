@@ -20,7 +20,7 @@ import gc
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import simpy
@@ -51,10 +51,31 @@ from fleetsim.world.world import World, build_world
 
 
 class Simulation(Movement, VehicleProcess, PlanIntake):
+    """One run of one scenario. Owns its clock, world, fleet, RNG streams and log.
+
+    Parameters
+    ----------
+    scenario:
+        A validated scenario.
+    world:
+        The static world, if already built (it is built from the scenario otherwise).
+    policy:
+        A policy instance to use instead of the scenario's (its params are still
+        parsed from the scenario's policy section against its class).
+    motion:
+        The motion model class (leg durations and energy, the reserve point); it is
+        built from the fleet's parameter lists.
+    subsystems:
+        More subsystems: each is called with the engine and returns a
+        :class:`~fleetsim.engine.api.Subsystem`; they come after the built-in ones
+        (their processes start after them, their gates run after those of the
+        same ``gate_order``).
+    """
 
     def __init__(self, scenario: Scenario, *, world: World | None = None,
                  policy: Policy | None = None,
-                 motion: type[MotionModel] = MotionModel) -> None:
+                 motion: type[MotionModel] = MotionModel,
+                 subsystems: Sequence[Callable[[Simulation], Subsystem]] = ()) -> None:
         self.scenario = scenario
         self.streams = RandomStreams(scenario.run.seed)
         self.world = world if world is not None else build_world(scenario, self.streams)
@@ -97,6 +118,7 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         self.subsystems: list[Subsystem] = [
             s for s in (self.monitor, self.separation, self.logistics, self.oversight)
             if s is not None]
+        self.subsystems += [make(self) for make in subsystems]
         self.subscribers: dict[str, list[Callable[[int, int, float], None]]] = {}
         for sub in self.subsystems:
             sub.attach(self)
