@@ -6,7 +6,7 @@ vehicle, finite coordinates, known action, legal re-tasking) and raises a
 :class:`~fleetsim.errors.PolicyError` naming the policy, time and vehicle; expands
 actions to waypoints with terrain heights in one call per batch (and altitude
 layering by heading); books orders; continues flying vehicles' route blocks in one
-vectorised pass (:meth:`PlanIntake.continue_blocks`); and keeps the estimate of
+vectorised pass (``PlanIntake._continue``); and keeps the estimate of
 where and when each vehicle's queue ends.
 
 Queued items are tuples whose first element names the operation:
