@@ -19,9 +19,12 @@ import numpy as np
 import simpy
 
 # Order states and failure reasons are part of the policy API.
+from fleetsim.engine.api import Subsystem
+from fleetsim.engine.tables import K_LOAD, K_UNLOAD, K_WAIT_LOAD
 from fleetsim.policy import (
     ASSIGNED,
     CARRIED,
+    DELIVERED,
     FAILED,
     ORDER_STATES,
     WAITING,
@@ -31,13 +34,13 @@ from fleetsim.scenario.model import LogisticsSpec
 from fleetsim.world.world import random_points_in
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fleetsim.engine.sim import Simulation
+    from fleetsim.engine.api import EngineAPI
     from fleetsim.logistics.network import Network
 
 class OrderTable:
     """Every order of the run, drawn before it starts, in creation order."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: EngineAPI) -> None:
         sc = sim.scenario
         spec = sc.logistics or LogisticsSpec()
         sites = {s.id: s for s in sim.world.sites}
@@ -202,10 +205,10 @@ class NoOrders:
         return ()
 
 
-class Logistics:
+class Logistics(Subsystem):
     """Orders, depots and networks of one run."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: EngineAPI) -> None:
         self.sim = sim
         spec = sim.scenario.logistics or LogisticsSpec()
         self.service_s = float(spec.service_time_s)
@@ -245,6 +248,118 @@ class Logistics:
         self._detour_cache: dict[tuple[int, int, int], float] = {}
         self.view = OrderView(self)
 
+    # ------------------------------------------------------------------ hooks
+
+    def processes(self, *, progress: bool = False):
+        procs = []
+        if self.table.n:
+            procs.append(self.process())
+        roads = self.sim.scenario.roads
+        if roads is not None and roads.closures and "ground" in self.networks:
+            procs.append(self.closures(roads))
+        return procs
+
+    # ------------------------------------------------------------------ actions
+
+    def pickup(self, v: int, k: int):
+        """Load order ``k`` (in vehicle ``v``'s process): from the carrier the vehicle
+        rides on, or at its depot."""
+        sim = self.sim
+        tab = self.table
+        c = sim.carrier_of[v]
+        if sim.docked[v] and tab.status[k] == CARRIED and tab.vehicle[k] == c:
+            if self.load_kg[v] + tab.weight_kg[k] > sim.payload[v] + 1e-9:
+                self.fail(k, "capacity", c)
+                return
+            if self.transfer_s > 0:
+                yield sim.env.timeout(self.transfer_s)
+            if tab.status[k] != CARRIED or tab.vehicle[k] != c:
+                sim.log.add(sim.env.now, "action_refused", v, target=k, detail="pickup")
+                return
+            self.unload(c, k)
+            self.loaded(v, k, "carrier")
+            return
+        if tab.status[k] != ASSIGNED or tab.vehicle[k] != v:
+            return  # no longer this vehicle's to pick up
+        if self.load_kg[v] + tab.weight_kg[k] > sim.payload[v] + 1e-9:
+            self.fail(k, "capacity", v)
+            return
+        dom = sim.domains[v]
+        if dom.unreachable(*tab.dest_xy[k].tolist()):
+            self.fail(k, "unreachable", v)  # addressed inside a no-fly zone: not worth loading
+            return
+        site = int(tab.origin[k])
+        sx, sy = sim.world.sites[site].xy
+        why = yield from dom.travel(v, sx, sy)
+        if why:
+            self.fail(k, "no_route", v)
+            return
+        yield from dom.arrive_to_load(v, sx, sy)  # an aircraft lands to load
+        bay = self.bays[site]
+        with bay.request() as req:
+            if not req.triggered:
+                sim.log.add(sim.env.now, "load_queue", v, target=k, value=len(bay.queue),
+                            detail=sim.world.sites[site].id)
+                sim.open_leg(v, K_WAIT_LOAD, False, math.inf, sim.px[v], sim.py[v],
+                             sim.pz[v], 0.0)
+                yield req
+                sim.cut_leg(v, sim.env.now)
+            if tab.status[k] != ASSIGNED or tab.vehicle[k] != v:
+                return
+            stock = self.stock[site]
+            if stock is not None:
+                if stock.level < 1:
+                    self.fail(k, "stock", v)
+                    return
+                stock.get(1)
+            dur = self.loading_s[site]
+            sim.open_leg(v, K_LOAD, False, dur, sim.px[v], sim.py[v], sim.pz[v], 0.0)
+            if dur > 0:
+                yield sim.env.timeout(dur)
+            sim.close_leg(v)
+        self.loaded(v, k, sim.world.sites[site].id)
+
+    def loaded(self, v: int, k: int, where: str) -> None:
+        """Order ``k`` is on board vehicle ``v`` (loaded at ``where``)."""
+        sim = self.sim
+        tab = self.table
+        if sim.docked[v]:
+            sim.px[v], sim.py[v], sim.pz[v] = sim.position_at(sim.carrier_of[v], sim.env.now)
+        self.set_status(k, CARRIED)
+        tab.vehicle[k] = v
+        self.carried[v].append(k)
+        self.load_kg[v] += float(tab.weight_kg[k])
+        sim.log.add(sim.env.now, "pickup", v, target=k, x=sim.px[v], y=sim.py[v],
+                    z=sim.pz[v], value=float(tab.weight_kg[k]), detail=where)
+
+    def deliver(self, v: int, k: int):
+        """Take order ``k`` to its destination and hand it over (in vehicle ``v``'s
+        process)."""
+        sim = self.sim
+        tab = self.table
+        if tab.status[k] == FAILED:
+            return
+        if k not in self.carried[v]:
+            raise sim.policy_error(
+                f"Deliver({k}): the vehicle does not carry order {k} (it is "
+                f"{ORDER_STATES[tab.status[k]]}"
+                f"{'' if tab.vehicle[k] < 0 else f', vehicle {tab.vehicle[k]}'}); "
+                "plan a Pickup of it first", v)
+        dom = sim.domains[v]
+        x, y = tab.dest_xy[k].tolist()
+        why = yield from dom.travel(v, x, y)
+        if why:
+            self.fail(k, why, v)
+            return
+        early = float(tab.earliest_s[k]) - sim.env.now
+        if early > 0:  # too early for the customer: it waits there
+            yield from dom.hold(v, early)
+        yield from dom.hold(v, self.service_s, K_UNLOAD)
+        self.unload(v, k)
+        self.set_status(k, DELIVERED)
+        sim.log.add(sim.env.now, "delivered", v, target=k, x=sim.px[v], y=sim.py[v],
+                    z=sim.pz[v], value=sim.env.now - float(tab.created_s[k]))
+
     # ------------------------------------------------------------------ orders
 
     def orders_table(self) -> Table:
@@ -271,7 +386,7 @@ class Logistics:
             sim.log.add(t, "order_created", target=k, x=float(tab.dest_xy[k, 0]),
                         y=float(tab.dest_xy[k, 1]), value=float(tab.weight_kg[k]),
                         detail=tab.site_ids[tab.origin[k]])
-            sim._request(-1, "order", k)
+            sim.request(-1, "order", k)
 
     def fail(self, k: int, reason: str, v: int = -1) -> None:
         """Order ``k`` fails for good (it leaves its vehicle, if on board)."""
@@ -298,7 +413,7 @@ class Logistics:
                 self.set_status(k, WAITING)
                 tab.vehicle[k] = -1
                 if tell:
-                    self.sim._request(-1, "order", k)
+                    self.sim.request(-1, "order", k)
 
     def assign(self, v: int, k: int) -> None:
         tab = self.table

@@ -13,8 +13,6 @@ event up to one window late, like a sensor with an update rate.
 from __future__ import annotations
 
 import heapq
-import math
-from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +29,10 @@ from fleetsim.comms import (
     station_in_sight,
     stations_of,
 )
-from fleetsim.engine.log import (
+from fleetsim.engine.api import Subsystem
+from fleetsim.engine.sensing import TargetDetection
+from fleetsim.engine.states import CHARGING, DOWN, GROUND, QUEUED
+from fleetsim.engine.tables import (
     L_KIND,
     L_T0,
     L_T1,
@@ -44,11 +45,10 @@ from fleetsim.engine.log import (
     L_Z1,
     LEG_KIND_CODE,
 )
-from fleetsim.engine.states import CHARGING, DOWN, GROUND, LOCKED_STATES, QUEUED
-from fleetsim.geometry import closest_approach, disc_intervals, zone_intervals
+from fleetsim.geometry import zone_intervals
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fleetsim.engine.sim import Simulation
+    from fleetsim.engine.api import EngineAPI
 
 _AIRBORNE = np.array([LEG_KIND_CODE[k] for k in ("takeoff", "move", "hold", "return", "land")])
 _CRUISING = np.array([LEG_KIND_CODE[k] for k in ("move", "hold", "return")])
@@ -56,32 +56,13 @@ _DOCKED = LEG_KIND_CODE["docked"]
 _EPS = 1e-9
 #: In-leg events that the policy hears of, as requests with the same reason.
 _REQUESTS = frozenset({"detection", "link_lost", "link_restored"})
-_LOS_SAMPLES = 4
 _TARGET_HEIGHT_M = 1.0
 
 
-def lateral_range_probability(model: str, distance_m: np.ndarray,
-                              sweep_width_m: float | np.ndarray) -> np.ndarray:
-    """Probability of detection on one pass at lateral range ``distance_m``.
-
-    ``definite_range``: 1 (the caller limits the range to the footprint).
-    ``inverse_cube``: p(x) = 1 - exp(-W^2 / (4 pi x^2)), whose integral over x is W.
-    ``exponential``: p(x) = exp(-2 |x| / W), whose integral over x is W.
-    """
-    d = np.abs(np.asarray(distance_m, dtype=np.float64))
-    sweep_width_m = np.asarray(sweep_width_m, dtype=np.float64)
-    if model == "definite_range":
-        return np.ones_like(d)
-    if model == "inverse_cube":
-        with np.errstate(divide="ignore"):
-            return -np.expm1(-(sweep_width_m ** 2) / (4.0 * math.pi * d ** 2))
-    if model == "exponential":
-        return np.exp(-2.0 * d / sweep_width_m)
-    raise ValueError(f"unknown detection model {model!r}")
 
 
-class Monitor:
-    def __init__(self, sim: Simulation) -> None:
+class Monitor(TargetDetection, Subsystem):
+    def __init__(self, sim: EngineAPI) -> None:
         self.sim = sim
         self.window_s = float(sim.scenario.run.monitor_window_s)
         self.done = 0
@@ -136,6 +117,14 @@ class Monitor:
 
     # ------------------------------------------------------------------ process
 
+    def processes(self, *, progress: bool = False):
+        return [self.process(progress=progress)]
+
+    def on_leg_cut(self, v: int, leg: int) -> None:
+        sim = self.sim
+        if (self.stations or self.zones) and not sim.finishing and sim.is_air[v]:
+            self.vehicle_cut(v, leg)
+
     def process(self, *, progress: bool = False):
         env = self.sim.env
         bar = None
@@ -179,16 +168,9 @@ class Monitor:
             log.add(t, kind, v, leg, target, zone, x, y, z, value)
             if kind in _REQUESTS and now < self.sim.duration_s:
                 s = self.sim
-                ov = s.oversight
-                if ov is not None:
-                    if kind == "detection":
-                        ov.review(v, target, seen_s=t)
-                    elif kind == "link_restored":
-                        ov.link_restored(v)
-                    elif kind == "link_lost":
-                        s._lost_link(v)
-                if s.state[v] not in LOCKED_STATES and not s.engine_control[v]:
-                    s._request(v, kind, target)
+                s.notify(kind, v, target, t)  # oversight reviews, link rules
+                if s.retaskable(v):
+                    s.request(v, kind, target)
 
     # ------------------------------------------------------------------ finding events
 
@@ -584,142 +566,8 @@ class Monitor:
                 return self._open[i].out_at(min(float(a[i, L_T1]), self._open[i].t1))
         return v in self.out_of_link
 
-    @staticmethod
-    def _at(t, kind, v, leg, target, zone, j, t0, t1, p0, p1, value=float("nan")) -> tuple:
-        span = t1[j] - t0[j]
-        f = (t - t0[j]) / span if span > 0 else 0.0
-        x, y, z = (p0[j] + f * (p1[j] - p0[j])).tolist()
-        return (float(t), kind, v, leg, target, zone, x, y, z, float(value))
 
-    def _detections(self, sensing, t0, t1, p0, p1, vehicle, leg_id) -> list[tuple]:
-        """Targets seen on the sensing legs of a batch (legs in id order).
 
-        A target counts once per stretch in view: one already in the footprint and
-        in sight when a leg starts, having been so at the end of the vehicle's
-        previous leg, is the same sighting going on, not a new detection.
-        """
-        idx = np.flatnonzero(sensing)
-        pairs_j = np.zeros(0, dtype=np.int64)
-        if len(idx):
-            a, b = p0[idx, :2], p1[idx, :2]
-            mid = 0.5 * (a + b)
-            half = 0.5 * np.hypot(*(b - a).T)
-            r = self.radius[vehicle[idx]]
-            lists = self._tree.query_ball_point(mid, half + r, return_sorted=True)
-            counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-            total = int(counts.sum())
-            if total:
-                k = np.repeat(np.arange(len(idx)), counts)
-                tgt = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=total)
-                pairs_j = idx[k]
-        if len(pairs_j) == 0:
-            if self.in_view:
-                for v in set(self.in_view) & set(np.unique(vehicle).tolist()):
-                    del self.in_view[v]
-            return []
-        j = pairs_j
-        c = self.targets[tgt]
-        rr = self.radius[vehicle[j]]
-        types = self.type_of[vehicle[j]]
-        models = np.array(self.det_model, dtype=object)[types]
-        widths = np.asarray(self.det_width)[types]
-        t_det = np.full(len(j), np.nan)
-        lateral = np.full(len(j), np.nan)
-        at_start = np.zeros(len(j), dtype=bool)
-        in_view_end = np.zeros(len(j), dtype=bool)
-        definite = models == "definite_range"
-        if definite.any():
-            m = np.flatnonzero(definite)
-            t_in, t_out = disc_intervals(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m],
-                                         rr[m])
-            ok = ~np.isnan(t_in)
-            m, t_in, t_out = m[ok], t_in[ok], t_out[ok]
-            t_in = np.maximum(t_in, t0[j[m]])
-            t_det[m] = self._first_visible(j[m], tgt[m], t_in, t_out, t0, t1, p0, p1)
-            at_start[m] = t_in <= t0[j[m]] + _EPS
-            end = t_out >= t1[j[m]] - _EPS
-            if end.any():
-                me = m[end]
-                in_view_end[me] = ~np.isnan(self._first_visible(
-                    j[me], tgt[me], t1[j[me]], t1[j[me]], t0, t1, p0, p1))
-            _, d = closest_approach(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m])
-            lateral[m] = d
-        curve = ~definite
-        if curve.any():
-            m = np.flatnonzero(curve)
-            t_c, d = closest_approach(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m])
-            u = self.rng.random(len(m))
-            p = np.zeros(len(m))
-            for model in set(models[m].tolist()):
-                sel = models[m] == model
-                p[sel] = lateral_range_probability(model, d[sel], widths[m][sel])
-            hit = (d <= rr[m]) & (u < p)
-            m, t_c, d = m[hit], t_c[hit], d[hit]
-            t_det[m] = self._first_visible(j[m], tgt[m], t_c, t_c, t0, t1, p0, p1)
-            lateral[m] = d
-        # Walk the legs that have candidates in order, carrying what each vehicle has
-        # in view from its previous leg (nothing, if that leg had no candidates).
-        by_vehicle = np.lexsort((leg_id, vehicle))
-        prev_of = np.full(len(t0), -1, dtype=np.int64)
-        same = vehicle[by_vehicle][1:] == vehicle[by_vehicle][:-1]
-        prev_of[by_vehicle[1:][same]] = by_vehicle[:-1][same]
-        last_leg = np.full(self.sim.n, -1, dtype=np.int64)
-        np.maximum.at(last_leg, vehicle, np.arange(len(t0)))  # each vehicle's last leg here
-        order = np.argsort(j, kind="stable")
-        j_sorted = j[order]
-        legs_with = np.unique(j_sorted)
-        starts = np.searchsorted(j_sorted, legs_with, side="left")
-        stops = np.searchsorted(j_sorted, legs_with, side="right")
-        carried = self.in_view
-        state: dict[int, tuple[int, set]] = {}  # vehicle -> (leg, targets in view at its end)
-        out = []
-        for leg, a, b in zip(legs_with.tolist(), starts.tolist(), stops.tolist(), strict=True):
-            v = int(vehicle[leg])
-            p = int(prev_of[leg])
-            if p < 0:
-                before = carried.get(v, ())
-            else:
-                last = state.get(v)
-                before = last[1] if last is not None and last[0] == p else ()
-            now_in = set()
-            for q in order[a:b].tolist():
-                target = int(tgt[q])
-                seen = not math.isnan(t_det[q])
-                continuing = (at_start[q] and seen and t_det[q] <= t0[leg] + _EPS
-                              and target in before)
-                if seen and not continuing:
-                    out.append(self._at(t_det[q], "detection", v, int(leg_id[leg]), target, -1,
-                                        leg, t0, t1, p0, p1, value=lateral[q]))
-                if in_view_end[q]:
-                    now_in.add(target)
-            state[v] = (leg, now_in)
-        # What each vehicle has in view after its last leg of this batch.
-        for v in [v for v in carried if last_leg[v] >= 0]:
-            del carried[v]
-        for v, (leg, now_in) in state.items():
-            if leg == last_leg[v] and now_in:
-                carried[v] = now_in
-        return out
-
-    def _first_visible(self, j, tgt, t_a, t_b, t0, t1, p0, p1) -> np.ndarray:
-        """Earliest of a few sample times in [t_a, t_b] with terrain line of sight."""
-        if self.flat or len(j) == 0:
-            return np.asarray(t_a, dtype=np.float64)
-        terrain = self.sim.world.terrain
-        span = np.where(t1[j] > t0[j], t1[j] - t0[j], 1.0)
-        result = np.full(len(j), np.nan)
-        todo = np.ones(len(j), dtype=bool)
-        tz = np.column_stack([self.targets[tgt], self.target_z[tgt]])
-        for s in np.linspace(0.0, 1.0, _LOS_SAMPLES):
-            t = t_a + s * (t_b - t_a)
-            f = ((t - t0[j]) / span)[:, None]
-            pos = p0[j] + f * (p1[j] - p0[j])
-            vis = terrain.line_of_sight(pos, tz) & todo
-            result[vis] = t[vis]
-            todo &= ~vis
-            if not todo.any() or np.all(t_a == t_b):
-                break
-        return result
 
 
 def _clipped(rows: np.ndarray, end: float):

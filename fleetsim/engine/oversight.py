@@ -35,12 +35,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.engine.states import CHARGING, DOWN, GROUND, LANDING, QUEUED
+from fleetsim.engine.api import Subsystem
+from fleetsim.engine.states import CHARGING, DOWN, GROUND, LANDING, LOCKED_STATES, QUEUED
 from fleetsim.oversight import Deterministic, Exponential, OperatorPool, WorkItem
 from fleetsim.scenario.model import AUTH_RULES, RuleSpec
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fleetsim.engine.sim import Simulation
+    from fleetsim.engine.api import EngineAPI
 
 _STRICTNESS = {rule: i for i, rule in enumerate(AUTH_RULES)}
 _DEFAULT_SERVICE = Exponential(30.0)
@@ -49,10 +50,10 @@ _STOP_SERVICE = Deterministic(5.0)
 _AUTO = RuleSpec()
 
 
-class Oversight:
+class Oversight(Subsystem):
     """The oversight state of one run; the engine calls into it."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: EngineAPI) -> None:
         self.sim = sim
         spec = sim.scenario.oversight
         self.spec = spec
@@ -158,7 +159,7 @@ class Oversight:
                     left = t_need + rule.timeout_s - env.now
                     if left <= 0:
                         break
-                restored = yield from sim._wait_for(v, ev, left)
+                restored = yield from sim.wait(v, ev, left)
                 if not restored and left is not None:
                     break
             if kind == "approve" and rule.timeout_s is not None and \
@@ -178,7 +179,7 @@ class Oversight:
                              two_person=rule.two_person,
                              approve_probability=rule.approve_probability)
             try:
-                yield from sim._wait_for(v, ev, None)
+                yield from sim.wait(v, ev, None)
             except BaseException:
                 self.pool.withdraw(ev)
                 raise
@@ -198,7 +199,7 @@ class Oversight:
                          priority=rule.priority, two_person=rule.two_person,
                          approve_probability=rule.approve_probability)
         try:
-            decided = yield from sim._wait_for(v, ev, rule.veto_window_s)
+            decided = yield from sim.wait(v, ev, rule.veto_window_s)
         except BaseException:
             self.pool.withdraw(ev)
             raise
@@ -332,12 +333,94 @@ class Oversight:
             # Ordered by a named operator: the action is traceable to them.
             sim.log.add(env.now, "action_start", v, operator=op, detail=action,
                         value=AUTH_RULES.index(self.rule(action).rule))
-            sim._stop_vehicle(v, stop.safe_state)
+            sim.stop_vehicle(v, stop.safe_state)
 
     def reached_safe_state(self, v: int, t_s: float) -> None:
         """Vehicle ``v`` has been safe (landed) since ``t_s``."""
         t = max(t_s, self.stop_issued_at[v])
         self.sim.log.add(t, "stop_safe", v, value=t - self.stop_issued_at[v])
+
+    # ------------------------------------------------------------------ engine hooks
+
+    def attach(self, eng: EngineAPI) -> None:
+        """Review detections, and apply the link rules, as the monitor finds them."""
+        #: Out of link: must the vehicle stop going on (see :meth:`after_dispatch`)?
+        self.lost_check: set[int] = set()
+        eng.subscribe("detection", lambda v, target, t: self.review(v, target, seen_s=t))
+        eng.subscribe("link_restored", lambda v, target, t: self.link_restored(v))
+        eng.subscribe("link_lost", lambda v, target, t: self.link_lost(v))
+
+    def processes(self, *, progress: bool = False):
+        sim = self.sim
+        spec = self.spec
+        procs = []
+        if spec.detection_review is not None and \
+                spec.detection_review.false_alarms_per_vehicle_hour > 0 and sim.n:
+            procs.append(self.false_alarms())
+        for site in sim.world.sites:
+            if site.sensor_radius_m:
+                procs.append(self.fixed_sensors(site))
+        for stop in spec.stops:
+            procs.append(self.stop_command(stop))
+        return procs
+
+    def before_action(self, v: int, item: tuple):
+        """The action's own authorization first, then the take-off's, and the span of
+        control checked at the moment of leaving the ground."""
+        sim = self.sim
+        why = yield from self.authorized(v, item[-1])
+        if why:
+            return why
+        if item[0] != "return" and sim.state[v] == GROUND and sim.is_air[v]:
+            if not self.may_take_off(v):
+                sim.clear_queue(v)
+                return "approval_denied"
+            why = yield from self.authorized(v, "takeoff")
+            if why:
+                return why
+            if not self.may_take_off(v):  # others may have gone up while it waited
+                sim.clear_queue(v)
+                return "approval_denied"
+        return item
+
+    def authorized(self, v: int, action_class: str):
+        """Wait for the authorization ``action_class`` needs; None if the action may go
+        ahead (and its start is logged), else the reason to ask the policy again."""
+        sim = self.sim
+        rule = self.rule(action_class)
+        if rule.rule == "auto":
+            return None
+        ok, operator, why = yield from self.authorize(v, action_class)
+        if ok:
+            if rule.rule != "auto":
+                sim.log.add(sim.env.now, "action_start", v, operator=operator,
+                            detail=action_class, value=AUTH_RULES.index(rule.rule))
+            return None
+        sim.clear_queue(v)
+        return why
+
+    def link_lost(self, v: int) -> None:
+        """A vehicle went out of link: if its rules do not let it fly on by itself and
+        its policy does not re-task it now, the engine sends it home."""
+        if self.rule("continue_lost_link").rule in ("forbidden", "approve", "veto"):
+            self.lost_check.add(v)
+
+    def after_dispatch(self, planned: set[int]) -> None:
+        """The lost-link rule: vehicles out of link that their policy did not re-task
+        in this decision are sent home."""
+        if not self.lost_check:
+            return
+        sim = self.sim
+        state = sim.state
+        for v in sorted(self.lost_check):
+            if v in planned or not sim.is_air[v] or sim.monitor.linked_now(v):
+                continue
+            if state[v] in LOCKED_STATES or sim.engine_control[v] or \
+                    state[v] == GROUND or self.stopped[v]:
+                continue
+            sim.log.add(sim.env.now, "action_refused", v, detail="continue_lost_link")
+            sim.send_home(v)
+        self.lost_check.clear()
 
 
 __all__ = ["Oversight"]

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
-from fleetsim.engine.log import (
+from fleetsim.engine.api import Subsystem
+from fleetsim.engine.states import GROUND, MOVING
+from fleetsim.engine.tables import (
     E_DETAIL,
     E_KIND,
     E_TARGET,
@@ -46,22 +48,21 @@ from fleetsim.engine.log import (
     L_X1,
     LEG_KIND_CODE,
 )
-from fleetsim.engine.states import MOVING
 from fleetsim.geometry import merge_intervals
 from fleetsim.separation import los_intervals, window_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fleetsim.engine.sim import Simulation
+    from fleetsim.engine.api import EngineAPI
 
 #: Leg kinds in which a vehicle is out in its domain's space (not on a pad or a carrier).
 _CHECKED_KINDS = ("takeoff", "move", "hold", "return", "land", "unload")
 _EPS = 1e-9
 
 
-class Separation:
+class Separation(Subsystem):
     """Separation monitoring of one run."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: EngineAPI) -> None:
         self.sim = sim
         spec = self.spec = sim.scenario.separation
         self.window_s = float(spec.window_s or sim.scenario.run.monitor_window_s)
@@ -305,7 +306,7 @@ class Separation:
         hold = self.spec.tactical == "hold"
         for bv, av, st, en in zip(b.tolist(), a.tolist(), first_start[new].tolist(),
                                   last_end[new].tolist(), strict=True):
-            sim._request(bv, "conflict", av)
+            sim.request(bv, "conflict", av)
             if hold:
                 self._give_way(bv, av, st, en)
 
@@ -327,7 +328,7 @@ class Separation:
         rest = a[ids[k:]]
         if not len(rest) or rest[-1, L_T1] <= now + _EPS:
             return
-        here = np.array(sim._position_at(v, now))
+        here = np.array(sim.position_at(v, now))
         # When is the other within the minima of this point, on its planned legs?
         _, theirs = self._legs_in(now, now + self.lookahead_s + self.window_s)
         theirs = theirs[theirs[:, L_VEHICLE].astype(np.int64) == other]
@@ -353,9 +354,28 @@ class Separation:
         length = float(np.sum(np.hypot(np.diff([here[0], *xs]), np.diff([here[1], *ys]))))
         items = [("dodge", dz, hold, "hold"),
                  ("route", xs, ys, zs, bool(cur[4]), length, cur[6])]
-        sim._hand_over(v, False, items + list(sim.queue[v]))
+        sim.hand_over(v, False, items + list(sim.queue[v]))
 
     # ------------------------------------------------------------------ strategic
+
+    # ------------------------------------------------------------------ hooks
+
+    #: Airspace reservation comes after authorization.
+    gate_order = 1
+
+    def processes(self, *, progress: bool = False):
+        return [self.process()]
+
+    def before_action(self, v: int, item: tuple):
+        """Strategic separation: a route from the ground waits for its reserved slot."""
+        sim = self.sim
+        if item[0] == "route" and sim.state[v] == GROUND and sim.is_air[v] \
+                and self.spec.strategic is not None and not sim.docked[v]:
+            item = yield from self.reserve(v, item)
+        return item
+
+    def on_replanned(self, v: int) -> None:
+        self.replanned(v)
 
     def replanned(self, v: int) -> None:
         """Vehicle ``v`` was given a new plan: its reserved intent no longer holds."""
@@ -412,7 +432,7 @@ class Separation:
         self.reserved = np.vstack([self.reserved, rows])
         if d > 0:
             sim.log.add(now, "strategic_delay", v, value=d)
-            yield from sim._wait_on_ground(v, d)
+            yield from sim.park(v, d)
         if layer:
             up = layer * st.layer_spacing_m
             sim.log.add(sim.env.now, "deconflict", v, value=2.0 * up, detail="layer")
@@ -527,18 +547,18 @@ def _passage(legs: np.ndarray, point: np.ndarray, r: float,
     return last, over
 
 
-def _intent(sim: Simulation, v: int, xs: list, ys: list, zs: list, going_home: bool,
+def _intent(sim: EngineAPI, v: int, xs: list, ys: list, zs: list, going_home: bool,
             t: float) -> np.ndarray:
     """The 4D legs vehicle ``v`` (on the ground) would fly taking off at ``t`` and
     flying the waypoints (and, ``going_home``, straight home at the altitude it ends at
     and down): (m, 8) t0, t1, x0, y0, z0, x1, y1, z1."""
     x, y, z = sim.px[v], sim.py[v], sim.pz[v]
     up = sim.agl[v]
-    dur = up / sim.climb[v]
+    dur = sim.motion.climb_time(v, up)
     out = [(t, t + dur, x, y, z, x, y, z + up)]
     t += dur
     z += up
-    spd, climb = sim.speed[v], sim.climb[v]
+    leg_time = sim.motion.intent_leg_time
     hx, hy = sim.home_xy[v]
     hz = sim.home_z[v]
     way = list(zip(xs, ys, zs, strict=True))
@@ -547,7 +567,7 @@ def _intent(sim: Simulation, v: int, xs: list, ys: list, zs: list, going_home: b
         way += [(way[-1][0] if way else x, way[-1][1] if way else y, top), (hx, hy, top),
                 (hx, hy, hz)]
     for x1, y1, z1 in way:
-        dur = max(math.hypot(x1 - x, y1 - y) / spd, abs(z1 - z) / climb)
+        dur = leg_time(v, x, y, z, x1, y1, z1)
         if dur > 0:
             out.append((t, t + dur, x, y, z, x1, y1, z1))
         t += dur

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fleetsim.engine.log import L_B, L_E, L_T0, L_T1, L_X0, L_X1
 from fleetsim.engine.logistics import NoOrders
 from fleetsim.engine.states import STATES
+from fleetsim.engine.tables import L_B, L_E, L_T0, L_T1, L_X0, L_X1
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fleetsim.engine.sim import Simulation
+    from fleetsim.engine.api import EngineAPI
 
 _INF = float("inf")
 
@@ -29,7 +29,7 @@ _NO_ORDERS = NoOrders()
 class EngineFleetView:
     """Implements :class:`fleetsim.policy.FleetView` over a running simulation."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: EngineAPI) -> None:
         self._sim = sim
         self._states = np.array(STATES, dtype=object)
         self.now_s = 0.0
@@ -74,8 +74,7 @@ class EngineFleetView:
         idx = self._index(vehicles)
         a = np.broadcast_to(np.asarray(from_xy, dtype=np.float64), (len(idx), 2))
         b = np.broadcast_to(np.asarray(to_xy, dtype=np.float64), (len(idx), 2))
-        speed = np.asarray(s.speed, dtype=np.float64)[idx]
-        out = np.hypot(*(b - a).T) / speed
+        out = s.motion.straight_times(idx, np.hypot(*(b - a).T))
         lg = s.logistics
         surface = ~self._air[idx]
         if lg is not None and surface.any():
@@ -89,7 +88,7 @@ class EngineFleetView:
                     out[k] = np.inf
                     continue
                 times = net.travel_times_from(nb, s.speed[v])
-                out[k] = float(times[na]) + (da + db) / s.speed[v]
+                out[k] = float(times[na]) + s.motion.straight_time(v, da + db)
         return _ro(out)
 
     def _index(self, vehicles) -> np.ndarray:
@@ -145,7 +144,7 @@ class EngineFleetView:
         for k, v in enumerate(idx.tolist()):
             # A vehicle riding on its carrier is where the carrier is.
             c = s.carrier_of[v] if self._any_docked and s.docked[v] else v
-            out[k] = s._position_at(c, now)
+            out[k] = s.position_at(c, now)
         return _ro(out)
 
     def battery_wh(self, vehicles=None) -> np.ndarray:

@@ -340,7 +340,7 @@ def test_approval_waits_match_mm1():
         pol = Staggered()
         sim = Simulation(sc, policy=pol)
         times = pol.when
-        orig = sim._request
+        orig = sim.request
 
         def delayed(v, reason, target=-1, orig=orig, sim=sim, times=times):
             if reason != "start":
@@ -355,7 +355,7 @@ def test_approval_waits_match_mm1():
             ev.callbacks.append(fire)
             return done
 
-        sim._request = delayed
+        sim.request = delayed
         run = sim.run()
         ev = run.events
         granted = ev["kind"] == "auth_granted"

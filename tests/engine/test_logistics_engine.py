@@ -276,10 +276,10 @@ def test_a_replaced_plan_gives_its_orders_back():
     sim = Simulation(sc, policy=policy)
 
     def retask():
-        sim._apply_plans(100.0, [Plan(0, [GoTo(0.0, 0.0)])])
+        sim.apply_plans(100.0, [Plan(0, [GoTo(0.0, 0.0)])])
         assert sim.logistics.table.status[0] == 0  # waiting
         # The quadrotor hovers until its reserve, then was to fetch the order.
-        sim._apply_plans(100.0, [Plan(1, [Hold(None), Pickup(0), Deliver(0)])])
+        sim.apply_plans(100.0, [Plan(1, [Hold(None), Pickup(0), Deliver(0)])])
 
     sim.env.process(_at(sim, 100.0, retask))
     run = sim.run()
@@ -557,7 +557,7 @@ def test_a_drone_launches_from_a_moving_van_and_lands_back_on_it():
     sc = scenario(riders=1, orders="")
     policy = Scripted({(0, "start"): [GoTo(3000.0, 1000.0)]})
     sim = Simulation(sc, policy=policy)
-    sim.env.process(_at(sim, 50.0, lambda: sim._apply_plans(50.0, [
+    sim.env.process(_at(sim, 50.0, lambda: sim.apply_plans(50.0, [
         Plan(1, [GoTo(1600.0, 1100.0), ReturnHome()])])))
     run = sim.run()
     launch = run.events_of("launch")

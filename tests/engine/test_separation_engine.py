@@ -89,7 +89,7 @@ def test_a_leg_cut_before_the_loss_cancels_it():
 
     def turn():
         yield sim.env.timeout(100.0)  # 1,200 m apart: vehicle 1 turns north
-        sim._apply_plans(100.0, [Plan(1, [GoTo(2300, 3900)])])
+        sim.apply_plans(100.0, [Plan(1, [GoTo(2300, 3900)])])
 
     sim.env.process(turn())
     run = sim.run()

@@ -139,3 +139,17 @@ class EventLog(_Table):
             "detail": np.asarray([""] + self.details, dtype=object)[
                 arr[:, E_DETAIL].astype(np.int64) + 1],
         }
+
+# Leg kind codes, as the engine writes them.
+K_GROUND = LEG_KIND_CODE["ground"]
+K_TAKEOFF = LEG_KIND_CODE["takeoff"]
+K_MOVE = LEG_KIND_CODE["move"]
+K_HOLD = LEG_KIND_CODE["hold"]
+K_RETURN = LEG_KIND_CODE["return"]
+K_LAND = LEG_KIND_CODE["land"]
+K_WAIT = LEG_KIND_CODE["wait_pad"]
+K_CHARGE = LEG_KIND_CODE["charge"]
+K_WAIT_LOAD = LEG_KIND_CODE["wait_load"]
+K_LOAD = LEG_KIND_CODE["load"]
+K_UNLOAD = LEG_KIND_CODE["unload"]
+K_DOCKED = LEG_KIND_CODE["docked"]

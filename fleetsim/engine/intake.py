@@ -1,0 +1,436 @@
+"""Plan intake: policies' plans checked at the boundary, expanded and handed over.
+
+:class:`PlanIntake` is the part of :class:`~fleetsim.engine.sim.Simulation` that
+turns the plans a decision returns into queued items: it checks each plan (known
+vehicle, finite coordinates, known action, legal re-tasking) and raises a
+:class:`~fleetsim.errors.PolicyError` naming the policy, time and vehicle; expands
+actions to waypoints with terrain heights in one call per batch (and altitude
+layering by heading); books orders; continues flying vehicles' route blocks in one
+vectorised pass (``PlanIntake._continue``); and keeps the estimate of
+where and when each vehicle's queue ends.
+
+Queued items are tuples whose first element names the operation:
+``("route", xs, ys, zs, sensing, length_m, action_class)``,
+``("hold", duration_s | None, action_class)``, ``("return", action_class)``,
+``("travel", [(x, y), ...], action_class)``, ``("pickup" | "deliver", order,
+action_class)``, ``("dodge", dz_m, hold_s, action_class)`` and ``("stop",
+safe_state)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from fleetsim.engine.states import GROUND, LOCKED_STATES, MOVING, STATES
+from fleetsim.engine.tables import (
+    E_KIND,
+    E_LEG,
+    E_TARGET,
+    E_TIME,
+    E_VALUE,
+    E_VEHICLE,
+    E_X,
+    E_Z,
+    E_ZONE,
+    EVENT_KIND_CODE,
+    EVENT_WIDTH,
+    K_MOVE,
+    L_B,
+    L_T1,
+    L_VEHICLE,
+    L_X1,
+    L_Y1,
+    L_Z1,
+)
+from fleetsim.errors import PolicyError
+from fleetsim.policy import (
+    ASSIGNED,
+    CARRIED,
+    ORDER_STATES,
+    WAITING,
+    Deliver,
+    GoTo,
+    Hold,
+    Pickup,
+    Plan,
+    ReturnHome,
+    Route,
+    Survey,
+)
+
+_INF = float("inf")
+_ARRIVE = EVENT_KIND_CODE["arrive"]
+
+
+class PlanIntake:
+    """Plan checks, expansion, hand-over and route continuation (a part of the engine)."""
+
+    def policy_error(self, message: str, vehicle: int | None = None) -> PolicyError:
+        return PolicyError(message, policy=self.policy_name, time_s=self.env.now,
+                           vehicle=vehicle)
+
+    def apply_plans(self, now: float, plans: Sequence[Plan]) -> None:
+        """Check plans at the boundary, expand actions to waypoints, and hand them over."""
+        parsed = []  # (vehicle, append, [items...]) with route items awaiting heights
+        route_pts = []
+        booked: dict[int, int] = {}  # order -> vehicle whose plan in this batch picks it up
+        for plan in plans:
+            if not isinstance(plan, Plan):
+                raise self.policy_error(f"decide() must return Plan objects, got {type(plan).__name__}")
+            v = plan.vehicle
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
+                    or not 0 <= v < self.n:
+                raise self.policy_error(f"plan for unknown vehicle {v!r} (vehicles are 0..{self.n - 1})")
+            v = int(v)
+            if self.oversight is not None and self.oversight.stopped[v]:
+                continue  # stopped by an operator: it takes no more plans
+            if self.state[v] in LOCKED_STATES or self.engine_control[v]:
+                why = ("it is landing, queued or charging" if self.state[v] in LOCKED_STATES
+                       else "the engine is taking it home (battery reserve, lost link or a "
+                            "stop)")
+                raise self.policy_error(f"vehicle is {STATES[self.state[v]]} and cannot be re-tasked "
+                                 f"now: {why}; give it a plan when it asks again (reason "
+                                 "'recharged' or 'idle'), not on a 'reserve' or other "
+                                 "informational request", v)
+            acts = plan.actions
+            if not isinstance(acts, (list, tuple)):
+                raise self.policy_error(f"Plan.actions must be a list of actions, got "
+                                 f"{type(acts).__name__}", v)
+            if len(acts) == 1 and type(acts[0]) is Route and self.is_air[v]:  # the common case
+                a = acts[0]
+                w = a.waypoints
+                if not (type(w) is np.ndarray and w.dtype == np.float64 and w.ndim == 2
+                        and w.shape[1] == 2):
+                    w = self._waypoints_of(a, v)
+                alt = self.agl[v] if a.alt_agl_m is None else a.alt_agl_m
+                if not (math.isfinite(alt) and alt > 0):
+                    raise self.policy_error(f"Route.alt_agl_m must be a finite number > 0, got {alt!r}",
+                                     v)
+                parsed.append((v, bool(plan.append),
+                               [["route", w, alt, bool(a.sensing), a.action_class]]))
+                route_pts.append(w)
+                continue
+            items = []
+            for a in acts:
+                if not self.is_air[v] and isinstance(a, (GoTo, Route, Survey)):
+                    if isinstance(a, Survey):
+                        raise self.policy_error(f"Survey needs an air vehicle; this one is a "
+                                         f"{self.domain[v]} vehicle (give it GoTo or Route)", v)
+                    pts = self._waypoints_of(a, v)
+                    if not np.isfinite(pts).all():
+                        raise self.policy_error("waypoints with non-finite coordinates", v)
+                    items.append(["travel", [tuple(p) for p in pts.tolist()], a.action_class])
+                elif isinstance(a, (Pickup, Deliver)):
+                    items.append(["pickup" if isinstance(a, Pickup) else "deliver",
+                                  self._order_of(a, v), a.action_class])
+                elif isinstance(a, (GoTo, Route, Survey)):
+                    pts = self._waypoints_of(a, v)
+                    alt = self.agl[v] if a.alt_agl_m is None else a.alt_agl_m
+                    if not (math.isfinite(alt) and alt > 0):
+                        raise self.policy_error(f"{type(a).__name__}.alt_agl_m must be a finite "
+                                         f"number > 0, got {alt!r}", v)
+                    sensing = bool(getattr(a, "sensing", True))
+                    items.append(["route", pts, alt, sensing, a.action_class])
+                    route_pts.append(pts)
+                elif isinstance(a, Hold):
+                    d = a.duration_s
+                    if d is not None and not (math.isfinite(d) and d >= 0):
+                        raise self.policy_error(f"Hold.duration_s must be a finite number >= 0 or "
+                                         f"None, got {d!r}", v)
+                    items.append(["hold", d, a.action_class])
+                elif isinstance(a, ReturnHome):
+                    items.append(["return", a.action_class])
+                else:
+                    raise self.policy_error(f"unknown action {a!r}; valid actions: GoTo, Route, "
+                                     "Survey, Hold, ReturnHome, Pickup, Deliver", v)
+            if self.logistics is not None:
+                self._book_orders(v, bool(plan.append), items, booked)
+            parsed.append((v, bool(plan.append), items))
+        if route_pts:
+            allp = np.concatenate(route_pts)
+            if not np.isfinite(allp).all():
+                k = 0
+                for v, _, items in parsed:
+                    for it in items:
+                        if it[0] == "route":
+                            if not np.isfinite(it[1]).all():
+                                raise self.policy_error("waypoints with non-finite coordinates "
+                                                 f"{it[1][~np.isfinite(it[1]).all(axis=1)][0]}",
+                                                 v)
+            heights = self.world.terrain.height_at(allp[:, 0], allp[:, 1])
+            seg = np.hypot(*np.diff(allp, axis=0).T) if len(allp) > 1 else np.zeros(0)
+            cum = np.concatenate([[0.0], np.cumsum(seg)])
+            k = 0
+            layers = self._layering
+            for v, _, items in parsed:
+                start = self.end_xy[v]
+                for it in items:
+                    if it[0] == "route":
+                        m = len(it[1])
+                        z = heights[k:k + m] + it[2]
+                        if layers and m and self.is_air[v]:  # altitude by heading quadrant
+                            pts = allp[k:k + m]
+                            d = np.diff(np.vstack([start, pts]), axis=0)
+                            quadrant = np.floor(np.degrees(np.arctan2(d[:, 0], d[:, 1]))
+                                                % 360.0 / 90.0) % 4
+                            z = z + quadrant * layers
+                            start = tuple(pts[-1])
+                        it[:] = ["route", allp[k:k + m], z, it[3], it[4],
+                                 float(cum[k + m - 1] - cum[k]) if m else 0.0]
+                        k += m
+            if self.oversight is not None:
+                for v, _, items in parsed:
+                    start = self.end_xy[v]
+                    for it in items:
+                        if it[0] == "route":
+                            it[4] = self.oversight.effective_class(it[4], it[1], start)
+                            if len(it[1]):
+                                start = tuple(it[1][-1])
+        if parsed:
+            ev = np.full((len(parsed), EVENT_WIDTH), -1.0)
+            ev[:, E_TIME] = now
+            ev[:, E_KIND] = EVENT_KIND_CODE["plan"]
+            ev[:, E_VEHICLE] = [v for v, _, _ in parsed]
+            ev[:, E_X:E_Z + 1] = np.nan
+            ev[:, E_VALUE] = [len(items) for _, _, items in parsed]
+            self.log.extend(ev)
+        # A single route appended to a vehicle flying the last of its queue continues
+        # its route block directly: all such routes are laid out in one vectorised pass.
+        ov = self.oversight
+        fast = [(v, items[0]) for v, append, items in parsed
+                if append and len(items) == 1 and items[0][0] == "route" and len(items[0][1])
+                and (ov is None or ov.rule(items[0][4]).rule == "auto")
+                and self.blk_open[v] and not self.queue[v] and not self.engine_control[v]
+                and self.state[v] == MOVING and not self.corrected[v]]
+        done = self._continue(fast) if fast else set()
+        self.decisions.planned.update(v for v, _, _ in parsed)
+        for v, append, items in parsed:
+            if v in done:
+                continue
+            self.hand_over(v, append, [
+                ("route", it[1][:, 0].tolist(), it[1][:, 1].tolist(), it[2].tolist(), it[3],
+                 it[5], it[4]) if it[0] == "route" else tuple(it)
+                for it in items if it[0] != "route" or len(it[1])])
+
+    def _continue(self, fast: list) -> set[int]:
+        """Lay out routes that follow on from vehicles' current route blocks.
+
+        For each (vehicle, route item), the legs start where and when the block
+        ends, with the battery it ends with. Routes whose vehicle could reach its
+        energy limit on the way are left to the vehicle (solved leg by leg); the
+        others are appended to its block as legs and ``arrive`` events, all in one
+        numpy pass. Returns the vehicles whose blocks were continued.
+        """
+        vs = np.array([v for v, _ in fast], dtype=np.int64)
+        counts = np.array([len(it[1]) for _, it in fast], dtype=np.int64)
+        xy = np.concatenate([it[1] for _, it in fast])
+        last = self.legs.a[[self.blk_ids[v][-1] for v, _ in fast]]
+        t_s = last[:, L_T1]
+        b_s = last[:, L_B]
+        start = last[:, L_X1:L_Z1 + 1]
+        pts = np.column_stack([xy, np.concatenate([it[2] for _, it in fast])])
+        owner = np.repeat(np.arange(len(fast)), counts)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        prev = np.empty_like(pts)
+        prev[1:] = pts[:-1]
+        prev[first] = start
+        dur, energy = self.motion.legs(vs, owner, prev, pts)
+        total_e = np.bincount(owner, energy, minlength=len(fast))
+        home = self.home_now[vs]
+        far = np.maximum(np.hypot(*(start[:, :2] - home).T), np.maximum.reduceat(
+            np.hypot(*(pts[:, :2] - home[owner]).T), first))
+        ok = self.motion.routes_clear(vs, b_s, total_e, start[:, 2],
+                                      np.maximum.reduceat(pts[:, 2], first), far)
+        keep = ok[owner] & (dur > 0.0)
+        if not keep.any():
+            return set()
+        # Cumulative times and battery within each route.
+        csum = np.cumsum(np.where(keep, dur, 0.0))
+        esum = np.cumsum(np.where(keep, energy, 0.0))
+        base_t = (csum - np.where(keep, dur, 0.0))[first]
+        base_e = (esum - np.where(keep, energy, 0.0))[first]
+        t1 = t_s[owner] + csum - base_t[owner]
+        t0 = t1 - dur
+        b1 = b_s[owner] - (esum - base_e[owner])
+        # Start of each kept leg is the end of the previous kept leg (or the block end).
+        idx = np.flatnonzero(keep)
+        rows_arr = np.column_stack([
+            vs[owner[idx]].astype(np.float64), np.full(len(idx), float(K_MOVE)),
+            np.array([float(it[3]) for _, it in fast])[owner[idx]],
+            t0[idx], t1[idx], prev[idx, 0], prev[idx, 1], prev[idx, 2],
+            pts[idx, 0], pts[idx, 1], pts[idx, 2], energy[idx], b1[idx]])
+        li0 = self.legs.extend(rows_arr)
+        m = len(idx)
+        ev = np.full((m, EVENT_WIDTH), -1.0)
+        ev[:, E_TIME] = t1[idx]
+        ev[:, E_KIND] = _ARRIVE
+        ev[:, E_VEHICLE] = rows_arr[:, L_VEHICLE]
+        ev[:, E_LEG] = np.arange(li0, li0 + m)
+        ev[:, E_TARGET] = -1
+        ev[:, E_ZONE] = -1
+        ev[:, E_X:E_Z + 1] = pts[idx]
+        ev[:, E_VALUE] = np.nan
+        self.log.extend(ev)
+        bounds = np.searchsorted(owner[idx], np.arange(len(fast) + 1))
+        t0_list = t0[idx].tolist()
+        ends = rows_arr[:, [L_X1, L_Y1, L_T1]].tolist()
+        done = set()
+        for i in np.flatnonzero(ok).tolist():
+            a, b = int(bounds[i]), int(bounds[i + 1])
+            if a == b:
+                continue
+            v = int(vs[i])
+            self.blk_t0[v].extend(t0_list[a:b])
+            self.blk_ids[v].extend(range(li0 + a, li0 + b))
+            self.cur_leg[v] = li0 + b - 1
+            x, y, t_end = ends[b - 1]
+            self.end_xy[v] = (x, y)
+            self.end_t[v] = t_end
+            done.add(v)
+        return done
+
+    def _order_of(self, a, v: int) -> int:
+        """The order index of a Pickup/Deliver action, checked."""
+        k = a.order
+        lg = self.logistics
+        n = lg.n_created if lg is not None else 0
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) \
+                or not 0 <= k < n:
+            raise self.policy_error(f"{type(a).__name__}({k!r}): no such order (orders created so "
+                             f"far: {'0..' + str(n - 1) if n else 'none'})", v)
+        if self.payload[v] <= 0:
+            raise self.policy_error(f"{type(a).__name__}({k}): vehicle type "
+                             f"{self.scenario.vehicle_types[self.type_index[v]].id!r} carries "
+                             "no payload (payload_kg is 0)", v)
+        return int(k)
+
+    def _book_orders(self, v: int, append: bool, items: list, booked: dict[int, int]) -> None:
+        """Orders a plan picks up are assigned to its vehicle; a plan that replaces
+        another frees the orders the old one was to pick up. A Deliver must follow a
+        Pickup of the same order, or the order must be on board."""
+        lg = self.logistics
+        tab = lg.table
+        picks = [it[1] for it in items if it[0] == "pickup"]
+        if not append:  # the policy re-planned them: no new request
+            keep = set(picks)
+            lg.release(v, [k for k in self._pickups_planned(v) if k not in keep], tell=False)
+        states = ORDER_STATES
+        c = self.carrier_of[v]
+        coming = {it[1] for it in self.queue[v] if it[0] == "pickup"} if append else set()
+        for it in items:
+            if it[0] not in ("pickup", "deliver"):
+                continue
+            k = it[1]
+            st = int(tab.status[k])
+            owner = int(tab.vehicle[k])
+            if it[0] == "pickup":
+                if booked.get(k, v) != v:
+                    raise self.policy_error(f"Pickup({k}): order {k} is already given to vehicle "
+                                     f"{booked[k]} in this decision", v)
+                from_carrier = st == CARRIED and c >= 0 and owner == c
+                if not (st == WAITING or (st == ASSIGNED and owner == v) or from_carrier):
+                    raise self.policy_error(f"Pickup({k}): order {k} is {states[st]}"
+                                     f"{f' (vehicle {owner})' if owner >= 0 else ''}; only "
+                                     "waiting orders (or this vehicle's own, or its carrier's) "
+                                     "can be picked up", v)
+                booked[k] = v
+                coming.add(k)
+                if not from_carrier:
+                    lg.assign(v, k)
+            elif it[0] == "deliver":
+                if not ((st == CARRIED and owner == v) or k in coming):
+                    raise self.policy_error(f"Deliver({k}): order {k} is {states[st]}"
+                                     f"{f' (vehicle {owner})' if owner >= 0 else ''}; plan a "
+                                     "Pickup of it before its Deliver", v)
+
+    def _waypoints_of(self, a, v: int) -> np.ndarray:
+        if isinstance(a, GoTo):
+            pts = np.array([[a.x_m, a.y_m]], dtype=np.float64)
+        elif isinstance(a, Route):
+            try:
+                pts = np.asarray(a.waypoints, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise self.policy_error("Route.waypoints must be an (n, 2) array of numbers", v) from None
+            if pts.ndim != 2 or pts.shape[1] != 2:
+                raise self.policy_error(f"Route.waypoints must have shape (n, 2), got {pts.shape}", v)
+        else:
+            from fleetsim.planning import boustrophedon
+            if not (math.isfinite(a.spacing_m) and a.spacing_m > 0):
+                raise self.policy_error(f"Survey.spacing_m must be > 0, got {a.spacing_m!r}", v)
+            try:
+                pts = boustrophedon(a.area, a.spacing_m, angle_deg=a.angle_deg,
+                                    start_xy=self.end_xy[v])
+            except (TypeError, ValueError) as exc:
+                raise self.policy_error(f"Survey cannot be planned: {exc}", v) from None
+        return pts
+
+    def hand_over(self, v: int, append: bool, items: list[tuple]) -> None:
+        q = self.queue[v]
+        if not append:
+            q.clear()
+            for sub in self.hooks["on_replanned"]:
+                sub.on_replanned(v)
+            self.end_xy[v] = (self.px[v], self.py[v])
+            self.end_t[v] = self.env.now
+            self.end_ground[v] = self.state[v] == GROUND
+        for it in items:
+            self._extend_estimate(v, it)
+        q.extend(items)
+        if self.asking[v]:
+            return  # it picks the plan up as soon as the decision is made
+        if self.waiting[v]:
+            if not items:
+                return  # nothing new for an idle vehicle: leave it waiting
+        elif append:
+            return
+        self.cut_leg(v, self.env.now)
+        self.procs[v].interrupt("plan")
+
+    def _extend_estimate(self, v: int, item: tuple) -> None:
+        """Keep the estimate of where and when the vehicle's queued actions end."""
+        x, y = self.end_xy[v]
+        t = max(self.end_t[v], self.env.now)
+        motion = self.motion
+        up = motion.climb_time(v, self.agl[v])
+        if item[0] != "return" and self.end_ground[v]:
+            t += up  # take-off first
+            self.end_ground[v] = False
+        if item[0] == "route":
+            xs, ys, length = item[1], item[2], item[5]
+            t += motion.straight_time(v, math.hypot(xs[0] - x, ys[0] - y) + length)
+            self.end_xy[v] = (xs[-1], ys[-1])
+        elif item[0] in ("travel", "pickup", "deliver"):
+            # Straight-line estimates (ground and sea: times the network's typical detour).
+            f = self.domains[v].estimate_detour
+            tab = self.logistics.table if self.logistics is not None else None
+            if item[0] == "travel":
+                pts = item[1]
+            elif item[0] == "pickup":
+                pts = [tuple(tab.origin_xy[item[1]].tolist())]
+            else:
+                pts = [tuple(tab.dest_xy[item[1]].tolist())]
+            for px, py in pts:
+                t += motion.straight_time(v, f * math.hypot(px - x, py - y))
+                x, y = px, py
+            self.end_xy[v] = (x, y)
+            if item[0] == "pickup":
+                t += self.logistics.loading_s.get(int(tab.origin[item[1]]), 0.0)
+                if self.domains[v].lands_to_load:
+                    t += up
+                    self.end_ground[v] = True
+            elif item[0] == "deliver":
+                t += self.logistics.service_s
+        elif item[0] == "hold":
+            t = _INF if item[1] is None else t + item[1]
+        elif item[0] == "dodge":
+            t += item[2] + motion.climb_time(v, 2 * abs(item[1]))
+        else:
+            if not self.end_ground[v]:
+                hx, hy = self.home_xy[v]
+                t += motion.straight_time(v, math.hypot(hx - x, hy - y)) + up  # home, land
+                self.end_xy[v] = (hx, hy)
+                self.end_ground[v] = True
+        self.end_t[v] = t

@@ -1,0 +1,227 @@
+"""The motion model: how long a leg takes, what energy it uses, and where the
+energy reserve is reached.
+
+Every place in the engine that needs the ground speed or energy of a move asks
+the one :class:`MotionModel` a run owns (``Simulation.motion``): flying a leg or a
+route block, the vectorised continuation of route blocks, meeting a carrier, the
+estimate of when queued actions end, the separation monitor's intents and the
+fleet view's travel times. A different model (wind: heading-dependent ground
+speed and energy) is a subclass that overrides these methods and is passed to
+:class:`fleetsim.engine.sim.Simulation` as ``motion=``.
+
+The default model is still air: a vehicle moves at its cruise speed (or a given
+speed) and climbs at its climb rate, whichever takes longer; energy is power
+times duration, plus the calibrated climb energy. The arithmetic of each method
+is the one the engine has always done at that place (operand order included),
+so recorded runs stay byte-identical.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+_INF = float("inf")
+#: Largest detour around no-fly zones (or along a network) the energy reserve allows
+#: for, as a factor on the straight line home.
+MAX_DETOUR = 3.0
+
+
+class MotionModel:
+    """Still-air motion of a fleet.
+
+    Parameters
+    ----------
+    fleet:
+        The per-vehicle parameter lists (``speed``, ``climb``, ``agl``,
+        ``p_cruise``, ``p_hover``, ``reserve``, ``home_z``, ``leg_over``,
+        ``turn_pen``, ``climb_wh``, ``corrected``), as the engine holds them. The
+        model keeps references: a vehicle's home altitude moving with its carrier is
+        seen at once.
+    """
+
+    def __init__(self, fleet: Any) -> None:
+        self.speed: list[float] = fleet.speed
+        self.climb: list[float] = fleet.climb
+        self.agl: list[float] = fleet.agl
+        self.p_cruise: list[float] = fleet.p_cruise
+        self.p_hover: list[float] = fleet.p_hover
+        self.reserve: list[float] = fleet.reserve
+        self.home_z: list[float] = fleet.home_z
+        self.leg_over: list[float] = fleet.leg_over
+        self.turn_pen: list[float] = fleet.turn_pen
+        self.climb_wh: list[float] = fleet.climb_wh
+        self.corrected: list[bool] = fleet.corrected
+
+    # ------------------------------------------------------------------ durations
+
+    def leg_time(self, v: int, dx: float, dy: float, dz: float, speed: float) -> float:
+        """Duration of a straight leg of (dx, dy, dz) m at horizontal ``speed``."""
+        return max(math.sqrt(dx * dx + dy * dy) / speed, abs(dz) / self.climb[v])
+
+    def intent_leg_time(self, v: int, x0: float, y0: float, z0: float, x1: float,
+                        y1: float, z1: float) -> float:
+        """Duration of a straight leg at cruise speed, as the separation monitor's
+        intents compute it (``hypot`` of the horizontal distance)."""
+        return max(math.hypot(x1 - x0, y1 - y0) / self.speed[v], abs(z1 - z0) / self.climb[v])
+
+    def climb_time(self, v: int, dz: float) -> float:
+        """Duration of a vertical move of ``dz`` m (>= 0): take-off to cruise altitude."""
+        return dz / self.climb[v]
+
+    def straight_time(self, v: int, d: float) -> float:
+        """Duration of ``d`` m at cruise speed (estimates, meeting a carrier)."""
+        return d / self.speed[v]
+
+    def straight_times(self, vs: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """:meth:`straight_time` for many vehicles at once."""
+        return d / np.asarray(self.speed, dtype=np.float64)[vs]
+
+    def route(self, v: int, x0: float, y0: float, z0: float, xs: list, ys: list, zs: list,
+              speeds: list | None, hx: float, hy: float
+              ) -> tuple[list[float], list[float], float, float, float]:
+        """Durations of the legs of a route from (x0, y0, z0) through the waypoints.
+
+        Returns ``(durs, climbs, total, far, top)``: each leg's duration (with the
+        calibrated overheads: first leg, turns), each leg's extra climbing energy
+        (empty unless the vehicle type is calibrated), their total time, the largest
+        horizontal distance from (hx, hy) along the route and its highest altitude.
+        """
+        spd, climb = self.speed[v], self.climb[v]
+        far = math.hypot(x0 - hx, y0 - hy)
+        top = z0
+        total = 0.0
+        durs: list[float] = []
+        climbs: list[float] = []  # extra energy per leg for climbing (calibrated)
+        corrected = self.corrected[v]
+        hx_prev = hy_prev = 0.0
+        px, py, pz = x0, y0, z0
+        for i in range(len(xs)):
+            x1, y1, z1 = xs[i], ys[i], zs[i]
+            dx, dy, dz = x1 - px, y1 - py, z1 - pz
+            dur = math.sqrt(dx * dx + dy * dy) / (spd if speeds is None else speeds[i])
+            if abs(dz) > dur * climb:
+                dur = abs(dz) / climb
+            if corrected and dur > 0.0:  # calibrated: accelerating, turning, climbing
+                if not durs or not any(durs):
+                    dur += self.leg_over[v]
+                elif dx or dy:
+                    turn = abs(math.atan2(hx_prev * dy - hy_prev * dx,
+                                          hx_prev * dx + hy_prev * dy))
+                    dur += self.turn_pen[v] * turn
+                if dx or dy:
+                    hx_prev, hy_prev = dx, dy
+                climbs.append(max(dz, 0.0) * self.climb_wh[v])
+            elif corrected:
+                climbs.append(0.0)
+            durs.append(dur)
+            total += dur
+            d = math.hypot(x1 - hx, y1 - hy)
+            if d > far:
+                far = d
+            if z1 > top:
+                top = z1
+            px, py, pz = x1, y1, z1
+        return durs, climbs, total, far, top
+
+    def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Durations and energies of many straight legs at cruise, vectorised.
+
+        ``vs[owner[i]]`` flies leg ``i`` from ``prev[i]`` to ``pts[i]`` (x, y, z rows).
+        """
+        spd = np.asarray(self.speed)[vs][owner]
+        climb = np.asarray(self.climb)[vs][owner]
+        power = np.asarray(self.p_cruise)[vs][owner]
+        d = pts - prev
+        dur = np.maximum(np.hypot(d[:, 0], d[:, 1]) / spd, np.abs(d[:, 2]) / climb)
+        return dur, power * dur
+
+    # ------------------------------------------------------------------ the reserve
+
+    def route_clear(self, v: int, b: float, power: float, total: float, top: float,
+                    far: float) -> bool:
+        """Quick test for a whole route: does the battery ``b`` less the route's energy
+        (``power`` for ``total`` s) still cover the way home from its farthest point
+        ``far`` (with the largest detour) and a landing from its highest ``top``?
+        If so, no leg of it reaches the reserve and none needs solving."""
+        home_z = self.home_z[v]
+        if top < home_z + self.agl[v]:
+            top = home_z + self.agl[v]
+        return (b - power * total - self.reserve[v]
+                - self.p_hover[v] * (top - home_z) / self.climb[v]
+                - self.p_cruise[v] / self.speed[v] * MAX_DETOUR * far) > 0.0
+
+    def routes_clear(self, vs: np.ndarray, b_s: np.ndarray, total_e: np.ndarray,
+                     start_z: np.ndarray, top_pts: np.ndarray, far: np.ndarray) -> np.ndarray:
+        """:meth:`route_clear` for many route continuations at once (``total_e``: their
+        energies; ``start_z``, ``top_pts``: start altitude and highest waypoint)."""
+        home_z = np.asarray(self.home_z)[vs]
+        top = np.maximum(np.maximum(start_z, top_pts), home_z + np.asarray(self.agl)[vs])
+        vclimb = np.asarray(self.climb)[vs]
+        k = np.asarray(self.p_cruise)[vs] / np.asarray(self.speed)[vs]
+        slack = (b_s - total_e - np.asarray(self.reserve)[vs]
+                 - np.asarray(self.p_hover)[vs] * (top - home_z) / vclimb
+                 - k * MAX_DETOUR * far)
+        return slack > 0.0
+
+    def reserve_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
+                     z_end: float, b0: float, x0: float, y0: float, z0: float,
+                     hx: float, hy: float, detour: Any = None) -> float:
+        """Time into a leg at which the battery falls to what the vehicle needs to get home.
+
+        The vehicle needs its reserve plus the energy to fly home at cruise and land:
+        ``R + k * D(t) + L`` with ``D(t)`` its horizontal distance to (hx, hy), moving
+        at (ux, uy) m/s from (x0, y0), and ``k`` cruise Wh per metre; ``L`` lands it
+        from the leg's highest point. With battery ``b0 - p t`` the crossing solves
+        ``b0 - R - L - p t = k D(t)``; squaring gives a quadratic in t. ``detour(v, x,
+        y, straight)``, if given, is how much longer than the straight line the way home
+        is from (x, y) (the larger of the leg's two ends is budgeted for). Returns
+        ``inf`` if the point is not reached within ``horizon``.
+        """
+        k = self.p_cruise[v] / self.speed[v]
+        home_z = self.home_z[v]
+        top = max(z0, z_end, home_z + self.agl[v])
+        margin = b0 - self.reserve[v] - self.p_hover[v] * (top - home_z) / self.climb[v]
+        wx, wy = x0 - hx, y0 - hy
+        d0 = math.hypot(wx, wy)
+        end = horizon if horizon != _INF else 0.0
+        d_end = math.hypot(wx + ux * end, wy + uy * end)
+        # Distance to base is convex along the leg: if the battery left at the end
+        # covers the farther end (with the largest detour allowed for), the limit is
+        # not reached on this leg.
+        if horizon != _INF and \
+                margin - power * horizon - k * MAX_DETOUR * max(d_end, d0) > 0.0:
+            return _INF
+        if detour is not None:
+            k *= max(detour(v, x0, y0, d0), detour(v, x0 + ux * end, y0 + uy * end, d_end))
+        if margin - k * d0 <= 0.0:
+            return 0.0
+        if horizon != _INF and margin - power * horizon - k * max(d_end, d0) > 0.0:
+            return _INF
+        a = ux * ux + uy * uy
+        if a == 0.0:  # not moving horizontally: the distance home is constant
+            t = (margin - k * math.hypot(wx, wy)) / power if power > 0 else _INF
+            return t if 0.0 <= t <= horizon else _INF
+        b = 2.0 * (wx * ux + wy * uy)
+        c = wx * wx + wy * wy
+        k2 = k * k
+        qa = power * power - k2 * a
+        qb = -(2.0 * margin * power + k2 * b)
+        qc = margin * margin - k2 * c
+        roots = []
+        if abs(qa) < 1e-15:
+            if qb != 0.0:
+                roots.append(-qc / qb)
+        else:
+            disc = qb * qb - 4.0 * qa * qc
+            if disc >= 0.0:
+                sq = math.sqrt(disc)
+                roots += [(-qb - sq) / (2.0 * qa), (-qb + sq) / (2.0 * qa)]
+        best = _INF
+        for t in roots:
+            if 0.0 <= t <= horizon and margin - power * t >= -1e-9 and t < best:
+                best = t
+        return best

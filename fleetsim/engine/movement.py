@@ -1,0 +1,279 @@
+"""Legs and the moves built from them: the engine's motion primitives.
+
+:class:`Movement` is the part of :class:`~fleetsim.engine.sim.Simulation` that
+writes the leg table: it opens, closes and cuts legs (one writer; a cut shortens
+the leg in place and cancels the legs of its route block not yet started), finds
+where a vehicle is at a time, and flies straight legs, route blocks (one simpy
+timeout per block) and hovers, ending each where the battery reaches the reserve
+point (:meth:`fleetsim.engine.motion.MotionModel.reserve_time`). Domains and
+subsystems use these methods; none writes leg rows itself.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+
+import numpy as np
+from simpy.events import Event
+
+from fleetsim.engine.states import GROUND, HOLDING
+from fleetsim.engine.tables import (
+    E_LEG,
+    EVENT_KIND_CODE,
+    K_GROUND,
+    K_HOLD,
+    K_MOVE,
+    L_E,
+    L_T1,
+)
+
+_INF = float("inf")
+_NAN = float("nan")
+_ARRIVE = EVENT_KIND_CODE["arrive"]
+
+
+class ReserveReached(Exception):
+    """Raised in a vehicle's process when its battery is down to what it needs to get
+    home (it then goes home under engine control)."""
+
+
+class Depleted(Exception):
+    """Raised in a vehicle's process when its battery is empty (it is down)."""
+
+
+class Movement:
+    """Leg writing and motion primitives (a part of the engine; state lives on it)."""
+
+    def open_leg(self, v: int, kind: int, sensing: bool, dur: float,
+                  x1: float, y1: float, z1: float, power: float) -> int:
+        """Start a leg of vehicle ``v`` from where it is; returns the leg id."""
+        t0 = self.env.now
+        x0, y0, z0 = self.px[v], self.py[v], self.pz[v]
+        e = power * dur if dur != _INF else 0.0
+        li = self.legs.append((v, kind, sensing, t0, t0 + dur, x0, y0, z0, x1, y1, z1, e,
+                               self.battery[v] - e))
+        if self.is_carrier[v]:
+            self.leg_hist[v].append(li)
+        self.cur_leg[v] = li
+        self.blk_t0[v] = [t0]
+        self.blk_ids[v] = [li]
+        self.blk_open[v] = False
+        return li
+
+    def close_leg(self, v: int) -> None:
+        """The vehicle's current leg (or route block) ended as planned: move it to the end."""
+        _, _, _, _, _, _, _, _, x, y, z, _, b = self.legs.a[self.blk_ids[v][-1]].tolist()
+        self.px[v], self.py[v], self.pz[v] = x, y, z
+        self.battery[v] = b
+
+    def cut_leg(self, v: int, t: float) -> None:
+        """End what vehicle ``v`` is flying at time ``t``, where it is then.
+
+        The leg holding ``t`` is shortened to end at ``t``; legs of the same route
+        block that have not started are cancelled (their events are dropped)."""
+        ids = self.blk_ids[v]
+        if not ids or self.docked[v]:
+            return  # a docked vehicle's legs are its carrier's (see _mirror)
+        a = self.legs.a
+        # The last leg that started before t (a leg starting exactly at t is cancelled).
+        k = max(0, bisect_left(self.blk_t0[v], t) - 1)
+        later = ids[k + 1:]
+        if later:
+            a[later, L_T1] = -_INF  # cancelled: never flown
+            a[later, L_E] = 0.0
+        del self.blk_t0[v][k + 1:], ids[k + 1:]
+        i = ids[k]
+        self.cur_leg[v] = i
+        self.blk_open[v] = False
+        _, _, _, t0, t1, x0, y0, z0, x1, y1, z1, e, b = a[i].tolist()
+        if t < t1:
+            b0 = b + e
+            if t1 == _INF or t1 <= t0:
+                f, power = 0.0, 0.0
+            else:
+                f, power = (t - t0) / (t1 - t0), e / (t1 - t0)
+            x1, y1, z1 = x0 + f * (x1 - x0), y0 + f * (y1 - y0), z0 + f * (z1 - z0)
+            e = power * (t - t0)
+            b = b0 - e
+            a[i, L_T1:] = (t, x0, y0, z0, x1, y1, z1, e, b)
+        self.px[v], self.py[v], self.pz[v] = x1, y1, z1
+        self.battery[v] = b
+        for sub in self.hooks["on_leg_cut"]:
+            sub.on_leg_cut(v, i)
+
+    def position_at(self, v: int, t: float) -> tuple[float, float, float]:
+        """Where vehicle ``v`` is at time ``t`` (not before its current block)."""
+        t0s = self.blk_t0[v]
+        if not t0s:
+            return self.px[v], self.py[v], self.pz[v]
+        row = self.legs.a[self.blk_ids[v][max(0, bisect_right(t0s, t) - 1)]].tolist()
+        t0, t1 = row[3], row[4]
+        f = 0.0 if t1 == _INF or t1 <= t0 else min(1.0, max(0.0, (t - t0) / (t1 - t0)))
+        return (row[5] + f * (row[8] - row[5]), row[6] + f * (row[9] - row[6]),
+                row[7] + f * (row[10] - row[7]))
+
+    def current_leg_index(self, v: int) -> int:
+        """Position (0-based) in its current block of the leg vehicle ``v`` is on now."""
+        return max(0, bisect_right(self.blk_t0[v], self.env.now) - 1)
+
+    def reserve_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
+                     z_end: float, b0: float | None = None, x0: float | None = None,
+                     y0: float | None = None, z0: float | None = None) -> float:
+        """Time into a leg at which the battery falls to what the vehicle needs to get
+        home (see :meth:`MotionModel.reserve_time`), from where it is by default. Under
+        engine control (already going home) the limit is an empty battery."""
+        if b0 is None:
+            b0, x0, y0, z0 = self.battery[v], self.px[v], self.py[v], self.pz[v]
+        if self.engine_control[v]:
+            return b0 / power if power > 0 else _INF
+        hx, hy = self.home_xy[v]
+        # Home may lie along a network or around no-fly zones: the domain says how
+        # much longer than the straight line the way is.
+        return self.motion.reserve_time(v, power, ux, uy, horizon, z_end, b0, x0, y0, z0,
+                                        hx, hy, self.domains[v].reserve_detour())
+
+    def fly(self, v: int, kind: int, sensing: bool, x1: float, y1: float, z1: float,
+             power: float, speed: float):
+        """Fly a straight leg to (x1, y1, z1); ends early where the battery is down to
+        what it takes to get home (or, when already going home, at empty)."""
+        dx, dy, dz = x1 - self.px[v], y1 - self.py[v], z1 - self.pz[v]
+        dur = self.motion.leg_time(v, dx, dy, dz, speed)
+        if dur <= 0.0:
+            return
+        t_stop = self.reserve_time(v, power, dx / dur, dy / dur, dur, z1)
+        if t_stop < dur:
+            f = t_stop / dur
+            self.open_leg(v, kind, sensing, t_stop, self.px[v] + f * dx, self.py[v] + f * dy,
+                           self.pz[v] + f * dz, power)
+            if t_stop > 0.0:
+                yield self.env.timeout(t_stop)
+            self.close_leg(v)
+            raise Depleted() if self.engine_control[v] else ReserveReached()
+        self.open_leg(v, kind, sensing, dur, x1, y1, z1, power)
+        yield self.env.timeout(dur)
+        self.close_leg(v)
+
+    def fly_route(self, v: int, xs: list, ys: list, zs: list, sensing: bool,
+                   speeds: list | None = None, kind: int = K_MOVE):
+        """Fly through waypoints as one block: all legs recorded at once, one timeout.
+
+        Each leg is still exact (its own row, an ``arrive`` event at its end, the
+        energy limit solved on it); a cut cancels the legs not yet started.
+        """
+        now = self.env.now
+        power = self.p_cruise[v]
+        x0, y0, z0, b = self.px[v], self.py[v], self.pz[v], self.battery[v]
+        hx, hy = self.home_xy[v]
+        durs, climbs, total, far, top = self.motion.route(v, x0, y0, z0, xs, ys, zs, speeds,
+                                                          hx, hy)
+        # Quick test for the whole route: if it passes, no leg reaches the limit and
+        # none needs solving.
+        safe = not self.engine_control[v] and self.motion.route_clear(v, b, power, total, top,
+                                                                       far)
+        corrected = self.corrected[v]
+        t = now
+        block, starts, arrivals = [], [], []
+        stop = False
+        margin_time = self.reserve_time
+        for i in range(len(xs)):
+            dur = durs[i]
+            if dur <= 0.0:
+                continue
+            x1, y1, z1 = xs[i], ys[i], zs[i]
+            dx, dy, dz = x1 - x0, y1 - y0, z1 - z0
+            if not safe:
+                t_stop = margin_time(v, power, dx / dur, dy / dur, dur, z1, b, x0, y0, z0)
+                if t_stop < dur:
+                    f = t_stop / dur
+                    x1, y1, z1, dur, stop = x0 + f * dx, y0 + f * dy, z0 + f * dz, t_stop, True
+            e = power * dur
+            if corrected:
+                e += climbs[i] * (dur / durs[i])  # cut short: only part of the climb
+            block.append((v, kind, sensing, t, t + dur, x0, y0, z0, x1, y1, z1, e, b - e))
+            starts.append(t)
+            t += dur
+            b -= e
+            x0, y0, z0 = x1, y1, z1
+            if stop:
+                break
+            arrivals.append((t, _ARRIVE, v, len(block) - 1, -1, -1, x1, y1, z1, _NAN, -1, -1))
+        if block:
+            li0 = self.legs.extend(np.array(block, dtype=np.float64))
+            if self.is_carrier[v]:
+                self.leg_hist[v].extend(range(li0, li0 + len(block)))
+            if arrivals:
+                ev = np.array(arrivals, dtype=np.float64)
+                ev[:, E_LEG] += li0
+                self.log.extend(ev)
+            self.blk_t0[v] = starts
+            self.blk_ids[v] = list(range(li0, li0 + len(block)))
+            self.cur_leg[v] = li0 + len(block) - 1
+            self.blk_open[v] = not stop
+            if t > now:
+                yield self.env.timeout(t - now)
+            # Routes handed over meanwhile may have continued the block (see _continue).
+            ids = self.blk_ids[v]
+            while self.legs.a[ids[-1], L_T1] > self.env.now + 1e-9:
+                k = bisect_left(self.blk_t0[v], self.env.now) - 1
+                if k > 0:  # forget the legs already flown
+                    del self.blk_t0[v][:k], ids[:k]
+                yield self.env.timeout(float(self.legs.a[ids[-1], L_T1]) - self.env.now)
+            self.blk_open[v] = False
+            self.close_leg(v)
+        if stop:
+            raise Depleted() if self.engine_control[v] else ReserveReached()
+
+    def hover(self, v: int, duration: float | None, kind: int = K_HOLD):
+        """Hover in place for ``duration`` (None: until interrupted or the reserve)."""
+        power = self.p_hover[v]
+        to_limit = self.reserve_time(v, power, 0.0, 0.0, _INF, self.pz[v]) if power > 0 else _INF
+        dur = to_limit if duration is None else min(duration, to_limit)
+        x, y, z = self.px[v], self.py[v], self.pz[v]
+        self.open_leg(v, kind, self.is_air[v], dur, x, y, z, power)
+        if dur == _INF:
+            yield self.never
+        if dur > 0:
+            yield self.env.timeout(dur)
+        self.close_leg(v)
+        if duration is None or dur < duration:
+            raise Depleted() if self.engine_control[v] else ReserveReached()
+
+    def _ground(self, v: int):
+        """Stay parked (no energy use) until interrupted."""
+        self.open_leg(v, K_GROUND, False, _INF, self.px[v], self.py[v], self.pz[v], 0.0)
+        yield self.never
+
+    def park(self, v: int, duration_s: float):
+        """Stay parked for ``duration_s``."""
+        self.open_leg(v, K_GROUND, False, duration_s, self.px[v], self.py[v], self.pz[v],
+                       0.0)
+        yield self.env.timeout(duration_s)
+        self.close_leg(v)
+
+    def wait(self, v: int, ev: Event, limit_s: float | None):
+        """Wait, hovering (or parked), until ``ev`` fires or ``limit_s`` passes.
+
+        Returns True if ``ev`` fired first. Hovering still goes home at the energy
+        limit (raises the reserve exception, as any hover does)."""
+        if ev.triggered and ev.processed:
+            return True
+        airborne = self.state[v] != GROUND
+        if airborne:
+            self.state[v] = HOLDING
+            power = self.p_hover[v]
+            to_limit = self.reserve_time(v, power, 0.0, 0.0, _INF, self.pz[v]) \
+                if power > 0 else _INF
+        else:
+            power, to_limit = 0.0, _INF
+        span = to_limit if limit_s is None else min(to_limit, limit_s)
+        self.open_leg(v, K_HOLD if airborne else K_GROUND, airborne, span,
+                       self.px[v], self.py[v], self.pz[v], power)
+        waits = [ev]
+        if span != _INF:
+            waits.append(self.env.timeout(span))
+        yield self.env.any_of(waits)
+        fired = ev.triggered
+        self.cut_leg(v, self.env.now)
+        if not fired and (limit_s is None or to_limit < limit_s):
+            raise Depleted() if self.engine_control[v] else ReserveReached()
+        return fired
