@@ -542,8 +542,9 @@ def test_a_read_only_folder_exits_2_before_running(tmp_path, capsys):
         # Once where it may write: every module the run and its error path use is loaded
         # before the check runs as an unprivileged user.
         assert main(["run", str(path), "--out", str(top / "warm"), "-q"]) == EXIT_OK
-        import fleetsim.cli  # noqa: F401
         import subprocess  # noqa: F401
+
+        import fleetsim.cli  # noqa: F401
 
         def check() -> None:
             assert main(["run", str(path), "--out", str(ro / "run"), "-q"]) == EXIT_INPUT

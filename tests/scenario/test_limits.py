@@ -343,7 +343,9 @@ def test_merge_key_bomb_is_refused_at_once():
                   filename="bomb.yaml") == (
         "bomb.yaml:5: aliases and merge keys repeat more than 200,000 values (the anchor at "
         "line 5 is repeated too often); write the values out or use fewer aliases")
-    assert time.perf_counter() - t0 < 2.0  # it hung for ~30 min at 9 levels
+    # It hung for ~30 min at 9 levels; now ~1 s. 10 s is the suite's bound for a hang,
+    # wide enough for a loaded machine.
+    assert time.perf_counter() - t0 < 10.0
 
 
 def test_merged_mappings_still_work_when_repeated():
