@@ -226,9 +226,8 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
             "climb_energy_wh_per_m": vt.climb_energy_wh_per_m,
         })
         if vt.domain != "air":  # on the ground or the water: no altitude keys
-            for key in ("climb_rate_mps", "cruise_altitude_agl_m", "terrain_clearance_m",
-                        "relay_range_m", "airframe", "airframe_params"):
-                del entry[key]
+            for key in (*schema.AIR_ONLY_KEYS, *schema.SURFACE_VALUES):
+                entry.pop(key, None)
         types.append(entry)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -251,9 +250,7 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
                        "radio_range_m": x.radio_range_m, "antenna_height_m": x.antenna_height_m,
                        "sensor_radius_m": x.sensor_radius_m,
                        "false_alarms_per_hour": x.false_alarms_per_hour,
-                       **({"stock": x.stock, "loading_bays": x.loading_bays,
-                           "loading_time_s": x.loading_time_s,
-                           "swap_stations": x.swap_stations, "swap_time_s": x.swap_time_s}
+                       **({key: getattr(x, key) for key in schema.DEPOT_KEYS}
                           if x.kind == "depot" else {})}
                       for x in s.sites],
             "roads": None if s.roads is None else _roads_source(s.roads),
@@ -773,9 +770,8 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
 
     sites = tuple(SiteSpec(**s) for s in world.get("sites", []))
     _unique([s.id for s in sites], "world.sites", "site", ctx)
-    depot_keys = ("stock", "loading_bays", "loading_time_s", "swap_stations", "swap_time_s")
     for i, (raw_site, s) in enumerate(zip(world.get("sites", []), sites, strict=True)):
-        for key in depot_keys:
+        for key in schema.DEPOT_KEYS:
             if key in raw_site and s.kind != "depot":
                 ctx.fail(child_path(item_path("world.sites", i), key),
                          f"{key} applies to depots only, but site {s.id!r} is a {s.kind}")
@@ -873,8 +869,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
 
 Extent = tuple[float, float, float, float]
 
-#: Most uniform draws in a mission area's bounding box to place its random targets.
-MAX_TARGET_DRAWS = 100_000_000
+MAX_TARGET_DRAWS = schema.MAX_TARGET_DRAWS
 
 #: Most monitor windows (run.duration_s / monitor_window_s) in a run: each costs a
 #: few microseconds even when nothing happens in it.
@@ -1111,8 +1106,7 @@ def _vehicle_type(t: dict[str, Any], path: str,
             ctx.fail(child_path(path, "hover_power_w"),
                      f"expected a number > 0 for an air vehicle, got {show(t['hover_power_w'])}")
     else:
-        for key in ("cruise_altitude_agl_m", "climb_rate_mps", "relay_range_m", "carrier",
-                    "airframe", "airframe_params"):
+        for key in schema.AIR_ONLY_KEYS:
             if t.get(key) is not None:
                 ctx.fail(child_path(path, key),
                          f"{key} applies to air vehicles only, but {t['id']!r} is a "
@@ -1120,9 +1114,7 @@ def _vehicle_type(t: dict[str, Any], path: str,
         # On the ground or the water: no altitude, a sensor only if given.
         t.setdefault("sensor", {"footprint_radius_m": 1.0})
         t.setdefault("hover_power_w", 0.0)
-        t["cruise_altitude_agl_m"] = 0.0
-        t["terrain_clearance_m"] = 0.0
-        t["climb_rate_mps"] = 1e9
+        t.update(schema.SURFACE_VALUES)
     altitude = t.get("cruise_altitude_agl_m", defaults["cruise_altitude_agl_m"])
     s = t["sensor"]
     spath = child_path(path, "sensor")
