@@ -834,6 +834,10 @@ HEIGHT = Number(ge=MIN_HEIGHT_M, le=MAX_HEIGHT_M)
 RING = RingOf()
 HOLES = ListOf(RING, "holes (rings of points [x, y])")
 
+_POLYGON_OR_RECT = "one of polygon and rect is required"
+_PLACED = "count and base, or bases, are required"
+_DESTINATIONS = "one of destinations and area is required"
+
 RUN = Record({
     "duration_s": req(Number(gt=0, le=1e8),  # up to about three years
                       "Simulated time the run lasts; vehicles still out are not brought home.",
@@ -892,10 +896,10 @@ ZONE = Record({
     "kind": req(String(choices=ZONE_KINDS), "`no_fly`: routes go around it; `restricted`: "
                 "entering it is the action class `enter_restricted` (authorised under "
                 "`oversight.rules`)."),
-    "polygon": opt(RING, "The zone's outline.", unit="m", derived="give polygon or rect",
+    "polygon": opt(RING, "The zone's outline.", unit="m", derived=_POLYGON_OR_RECT,
                    example="[[0, 0], [500, 0], [500, 400]]"),
     "rect": opt(Rect(), "The zone as an axis-aligned rectangle.", unit="m",
-                derived="give polygon or rect", example="[1000, 2000, 1500, 2600]"),
+                derived=_POLYGON_OR_RECT, example="[1000, 2000, 1500, 2600]"),
     "holes": opt(HOLES, "Rings cut out of the zone.", unit="m"),
     "floor_amsl_m": opt(Number(ge=-MAX_ALTITUDE_M, le=MAX_ALTITUDE_M, finite=False,
                                nullable=True),
@@ -961,15 +965,16 @@ DETECTION = Record({
                  default="definite_range"),
     "sweep_width_m": opt(Number(gt=0, le=2 * MAX_DISTANCE_M),
                          "Sweep width W, the integral of the lateral-range curve.",
-                         derived="2 x the footprint radius for definite_range; required "
-                                 "otherwise"),
+                         derived="2 x the footprint radius (definite_range); "
+                                 "required by the other models"),
 }, doc="How likely the sensor is to detect a target it passes.",
     rules=("`definite_range`: `sweep_width_m`, if given, is 2 x the footprint radius",
            "`inverse_cube` and `exponential` need `sweep_width_m`"), model=DetectionSpec)
 
 SENSOR = Record({
     "footprint_radius_m": opt(DISTANCE, "Radius of the sensor's ground footprint.",
-                              derived="give footprint_radius_m or camera_fov_deg"),
+                              derived="one of footprint_radius_m and camera_fov_deg "
+                                      "is required"),
     "camera_fov_deg": opt(Number(gt=0, lt=180), "A camera's field of view: the footprint "
                           "radius is cruise_altitude_agl_m x tan(fov / 2).", default=None),
     "detection": opt(DETECTION, "The detection model."),
@@ -990,23 +995,23 @@ VEHICLE_TYPE = Record({
     "kind": req(String(choices=VEHICLE_KINDS), "`multirotor`, `fixed_wing` (air), `wheeled` "
                 "(ground, on roads) or `vessel` (sea, on water)."),
     "domain": opt(String(choices=DOMAINS), "Where the vehicles move; follows from `kind`.",
-                  derived="from kind"),
+                  derived="the kind's domain"),
     "count": opt(Integer(ge=0, le=MAX_VEHICLES), "Vehicles of this type (with `base`, or "
-                 "riding on carriers with `carrier`).", derived="give count and base, or bases"),
+                 "riding on carriers with `carrier`).", derived=_PLACED),
     "base": opt(ID, "The base or depot the `count` vehicles start at.",
-                derived="give count and base, or bases"),
+                derived=_PLACED),
     "bases": opt(MapOf(ID, Integer(ge=0, le=MAX_VEHICLES), "base id to vehicle count",
                        min_items=1), "Vehicles per base or depot.",
-                 derived="give count and base, or bases", example="{north: 20, south: 10}"),
+                 derived=_PLACED, example="{north: 20, south: 10}"),
     "cruise_speed_mps": req(SPEED, "Speed along a leg (the speed limit caps it on roads)."),
     "climb_rate_mps": opt(SPEED, "Rate of climb and descent.",
-                          derived="required for air vehicles"),
+                          derived="required by air vehicles"),
     "cruise_altitude_agl_m": opt(Number(gt=0, le=MAX_ALTITUDE_M),
                                  "Height above the terrain legs are flown at.", default=100.0),
     "battery_wh": req(Number(gt=0, le=MAX_ENERGY_WH), "Usable energy of a full battery "
                       "(or tank)."),
     "hover_power_w": opt(POWER, "Power drawn hovering, climbing and waiting in the air.",
-                         derived="required (> 0) for air vehicles; 0 for ground and sea"),
+                         derived="required (> 0) by air vehicles; 0 for ground and sea"),
     "cruise_power_w": req(Number(gt=0, le=MAX_POWER_W), "Power drawn at cruise speed."),
     "reserve_fraction": opt(Number(ge=0, lt=1), "Share of `battery_wh` kept in reserve: a "
                             "vehicle turns home when what is left would fall below it.",
@@ -1018,7 +1023,8 @@ VEHICLE_TYPE = Record({
     "relay_range_m": opt(Number(gt=0, le=MAX_DISTANCE_M, nullable=True),
                          "The vehicle carries a radio relay of this range (slant distance); "
                          "null: no relay.", default=None),
-    "sensor": opt(SENSOR, "The vehicle's sensor.", derived="required for air vehicles"),
+    "sensor": opt(SENSOR, "The vehicle's sensor.",
+                  derived="required by air vehicles; a 1 m footprint for ground and sea"),
     "payload_kg": opt(Number(ge=0, le=MAX_MASS_KG), "Payload capacity for orders; 0: carries "
                       "none.", default=0.0),
     "energy": opt(String(choices=ENERGY_KINDS), "`battery` (recharged on pads or swapped) or "
@@ -1059,9 +1065,9 @@ VEHICLE_TYPE = Record({
     model=VehicleTypeSpec, attrs={"count": None, "base": None, "bases": None})
 
 AREA = Record({
-    "polygon": opt(RING, "The area's outline.", unit="m", derived="give polygon or rect"),
+    "polygon": opt(RING, "The area's outline.", unit="m", derived=_POLYGON_OR_RECT),
     "rect": opt(Rect(), "The area as an axis-aligned rectangle.", unit="m",
-                derived="give polygon or rect"),
+                derived=_POLYGON_OR_RECT),
     "holes": opt(HOLES, "Rings cut out of the area.", unit="m"),
 }, doc="A mission's area.",
     rules=("exactly one of `polygon` and `rect`", "the polygon is simple; holes lie inside it "
@@ -1069,7 +1075,7 @@ AREA = Record({
     model=MissionSpec, attrs={"polygon": "exterior", "rect": "exterior"})
 
 TARGET = PointOrRecord(Record({
-    "id": opt(ID, "Unique within the mission.", derived="MISSION-targetN"),
+    "id": opt(ID, "Unique within the mission.", derived="MISSION-targetN (N: its index)"),
     "position": req(POINT, "Where the target is; inside the mission area.", unit="m"),
 }, doc="A target: a point [x, y], or a mapping {id, position}.", model=TargetSpec))
 
@@ -1199,7 +1205,7 @@ WATER = Record({
     rules=("the polygon overlaps the terrain",), model=WaterSpec)
 
 ORDER = Record({
-    "id": opt(ID, "Unique among the orders.", derived="orderN"),
+    "id": opt(ID, "Unique among the orders.", derived="orderN (N: its index)"),
     "origin": req(ID, "The depot the order is loaded at."),
     "destination": req(Place(), "A site id or a point.", unit="m",
                        example="customer_3  # or [4200, 1800]"),
@@ -1219,15 +1225,15 @@ DEMAND = Record({
     "rate_per_hour": req(Number(gt=0, le=1e7), "Mean arrival rate (a Poisson process, stream "
                          "`demand/<index>`).", unit="1/h"),
     "destinations": opt(ListOf(ID, "site ids", min_items=1), "Destinations drawn uniformly "
-                        "from these sites.", derived="give destinations or area"),
+                        "from these sites.", derived=_DESTINATIONS),
     "area": opt(Record({"polygon": opt(RING, "The area's outline.", unit="m",
-                                       derived="give polygon or rect"),
+                                       derived=_POLYGON_OR_RECT),
                         "rect": opt(Rect(), "The area as a rectangle.", unit="m",
-                                    derived="give polygon or rect")},
+                                    derived=_POLYGON_OR_RECT)},
                        doc="Where destinations are drawn.",
                        rules=("exactly one of `polygon` and `rect`",)),
                 "Destinations drawn uniformly inside this area.",
-                derived="give destinations or area"),
+                derived=_DESTINATIONS),
     "weight_kg": opt(Number(ge=0, le=MAX_MASS_KG), "Fixed weight of every order.",
                      default=1.0),
     "weight_range_kg": opt(Pair(Number(ge=0, le=MAX_MASS_KG), "[low, high]"),
