@@ -1098,7 +1098,7 @@ MISSION = Record({
 SERVICE = ServiceTime()
 PRIORITY = Integer(ge=-MAX_PRIORITY, le=MAX_PRIORITY)
 TIMEOUT = Number(gt=0, le=MAX_TIME_S, nullable=True)
-_SERVICE_EXAMPLE = "{dist: lognormal, mean: 40, cv: 0.5}"
+_SERVICE_EXAMPLE = "{dist: lognormal, mean_s: 40, cv: 0.5}"
 
 RULE = NameOrRecord(String(choices=AUTH_RULES), "rule", Record({
     "rule": req(String(choices=AUTH_RULES), "`auto` (no operator), `notify` (the operator is "
