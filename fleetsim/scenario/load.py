@@ -172,6 +172,11 @@ def scenario_from_source(source: Mapping[str, Any], *, base_dir: str | None = No
 def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
     """The scenario as canonical plain data (JSON-serialisable, every value explicit).
 
+    Written from the schema declaration: every key of each record, in declared
+    order, from the model attribute it became (:func:`record_source`); only what
+    the declaration cannot say is written here (which terrain, site and vehicle
+    keys apply; how vehicles are placed; a sensor's footprint or camera; an
+    order's destination site; a demand stream's destinations or area).
     Infinite zone floors/ceilings and open time windows are written as null;
     a camera sensor is written by its field of view (the footprint follows).
     Service-time distributions are written in their scenario form
@@ -179,10 +184,9 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
     """
     s = scenario
     t = s.terrain
-    terrain: dict[str, Any] = {"source": t.source}
-    for key in schema.TERRAIN_KEYS[t.source]:
-        value = getattr(t, key)
-        terrain[key] = list(value) if isinstance(value, tuple) else value
+    terrain = {"source": t.source, **{  # the keys of this source, in the order they are listed
+        key: _value_source(getattr(t, key), schema.TERRAIN.fields[key].validator)
+        for key in schema.TERRAIN_KEYS[t.source]}}
     groups: dict[str, list[VehicleGroupSpec]] = {}
     for g in s.vehicles:
         groups.setdefault(g.type, []).append(g)
@@ -202,90 +206,77 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
         sensor: dict[str, Any] = (
             {"camera_fov_deg": vt.sensor.camera_fov_deg} if vt.sensor.camera_fov_deg is not None
             else {"footprint_radius_m": vt.sensor.footprint_radius_m})
-        sensor["detection"] = {"model": vt.sensor.detection.model,
-                               "sweep_width_m": vt.sensor.detection.sweep_width_m}
-        entry.update({
-            "cruise_speed_mps": vt.cruise_speed_mps,
-            "climb_rate_mps": vt.climb_rate_mps,
-            "cruise_altitude_agl_m": vt.cruise_altitude_agl_m,
-            "battery_wh": vt.battery_wh,
-            "hover_power_w": vt.hover_power_w,
-            "cruise_power_w": vt.cruise_power_w,
-            "reserve_fraction": vt.reserve_fraction,
-            "recharge_time_s": vt.recharge_time_s,
-            "terrain_clearance_m": vt.terrain_clearance_m,
-            "relay_range_m": vt.relay_range_m,
-            "sensor": sensor,
-            "payload_kg": vt.payload_kg,
-            "energy": vt.energy,
-            "carrier_slots": vt.carrier_slots,
-            "airframe": vt.airframe,
-            "airframe_params": dict(vt.airframe_params),
-            "turn_penalty_s_per_rad": vt.turn_penalty_s_per_rad,
-            "leg_overhead_s": vt.leg_overhead_s,
-            "climb_energy_wh_per_m": vt.climb_energy_wh_per_m,
-        })
-        if vt.domain != "air":  # on the ground or the water: no altitude keys
-            for key in (*schema.AIR_ONLY_KEYS, *schema.SURFACE_VALUES):
-                entry.pop(key, None)
+        sensor["detection"] = record_source(vt.sensor.detection, schema.DETECTION)
+        surface = () if vt.domain == "air" else (*schema.AIR_ONLY_KEYS, *schema.SURFACE_VALUES)
+        entry.update(record_source(vt, schema.VEHICLE_TYPE, given={"sensor": sensor}, skip=(
+            *entry, "carrier", "count", "base", "bases", *surface)))
         types.append(entry)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "name": s.name,
-        "description": s.description,
-        "base_dir": s.base_dir,
-        "run": {"duration_s": s.run.duration_s, "seed": s.run.seed,
-                "monitor_window_s": s.run.monitor_window_s},
-        "world": {
-            "terrain": terrain,
-            "zones": [{
-                "id": z.id, "kind": z.kind,
-                "polygon": _ring_source(z.exterior),
-                "holes": [_ring_source(h) for h in z.holes],
-                "floor_amsl_m": None if math.isinf(z.floor_amsl_m) else z.floor_amsl_m,
-                "ceiling_amsl_m": None if math.isinf(z.ceiling_amsl_m) else z.ceiling_amsl_m,
-                "active": {"start_s": z.active.start_s, "end_s": z.active.end_s},
-            } for z in s.zones],
-            "sites": [{"id": x.id, "kind": x.kind, "position": list(x.position), "pads": x.pads,
-                       "radio_range_m": x.radio_range_m, "antenna_height_m": x.antenna_height_m,
-                       "sensor_radius_m": x.sensor_radius_m,
-                       "false_alarms_per_hour": x.false_alarms_per_hour,
-                       **({key: getattr(x, key) for key in schema.DEPOT_KEYS}
-                          if x.kind == "depot" else {})}
-                      for x in s.sites],
-            "roads": None if s.roads is None else _roads_source(s.roads),
-            "water": None if s.water is None else {
-                "spacing_m": s.water.spacing_m,
-                "polygon": None if s.water.polygon is None else _ring_source(s.water.polygon)},
-        },
-        "fleet": {"types": types},
-        "missions": [{
-            "id": m.id, "kind": m.kind,
-            "area": {"polygon": _ring_source(m.exterior),
-                     "holes": [_ring_source(h) for h in m.holes]},
-            "targets": [{"id": tg.id, "position": list(tg.position)} for tg in m.targets],
-            "random_targets": m.random_targets,
-        } for m in s.missions],
-        "policy": {"name": s.policy.name, "params": copy.deepcopy(s.policy.params)},
-        "outputs": {"metrics_cell_m": s.outputs.metrics_cell_m, "replay": s.outputs.replay},
-        "oversight": None if s.oversight is None else _oversight_source(s.oversight),
-        "logistics": None if s.logistics is None else _logistics_source(s.logistics),
-        "separation": None if s.separation is None else _separation_source(s.separation),
+    world = {
+        "terrain": terrain,
+        "zones": [record_source(z, schema.ZONE, skip=("rect",)) for z in s.zones],
+        "sites": [record_source(x, schema.SITE, skip=() if x.kind == "depot"
+                                else schema.DEPOT_KEYS) for x in s.sites],
+        "roads": None if s.roads is None else _roads_source(s.roads),
+        "water": _value_source(s.water, schema.WORLD.fields["water"].validator),
     }
+    missions = [record_source(m, schema.MISSION, given={
+        "area": record_source(m, schema.AREA, skip=("rect",))}) for m in s.missions]
+    return record_source(s, schema.SCENARIO, given={
+        "schema_version": SCHEMA_VERSION, "world": world, "fleet": {"types": types},
+        "missions": missions,
+        "logistics": None if s.logistics is None else _logistics_source(s.logistics)})
 
 
-def _separation_source(sp: SeparationSpec) -> dict[str, Any]:
-    st = sp.strategic
-    return {
-        "minima": {d: {"horizontal_m": m.horizontal_m, "vertical_m": m.vertical_m}
-                   for d, m in sp.minima.items()},
-        "lookahead_s": sp.lookahead_s, "window_s": sp.window_s,
-        "strategic": None if st is None else {
-            "layer_spacing_m": st.layer_spacing_m, "layers": st.layers,
-            "delay_step_s": st.delay_step_s, "max_delay_s": st.max_delay_s},
-        "layering": sp.layering, "layer_spacing_m": sp.layer_spacing_m,
-        "terminal_radius_m": sp.terminal_radius_m, "tactical": sp.tactical,
-    }
+def record_source(obj: Any, record: schema.Record, *, given: Mapping[str, Any] | None = None,
+                  skip: Sequence[str] = (), only: Sequence[str] | None = None) -> dict[str, Any]:
+    """The keys of ``record`` as plain data, in declared order, from model object ``obj``.
+
+    A key's value is ``given[key]`` if there, else the attribute it became
+    (``record.attrs``) written back by the key's validator (:func:`_value_source`).
+    Keys in ``skip`` (or not in ``only``) are left out.
+    """
+    given = given or {}
+    out: dict[str, Any] = {}
+    for key, f in record.fields.items():
+        if key in skip or (only is not None and key not in only):
+            continue
+        if key in given:
+            out[key] = given[key]
+            continue
+        attr = record.attrs.get(key, key)
+        if attr is None:
+            raise ValueError(f"record_source: give the value of {key!r} (no model attribute)")
+        out[key] = _value_source(getattr(obj, attr), f.validator)
+    return out
+
+
+def _value_source(value: Any, v: schema.Validator) -> Any:
+    """A model value as the plain data validator ``v`` reads back to it."""
+    if isinstance(v, schema.VehicleSelection):
+        return "all" if value is None else list(value)
+    if value is None:
+        return None
+    if isinstance(v, schema.Nullable):
+        return _value_source(value, v.inner)
+    if isinstance(v, schema.Record):
+        return record_source(value, v)
+    if isinstance(v, schema.NameOrRecord | schema.PointOrRecord):
+        return record_source(value, v.record)
+    if isinstance(v, schema.ListOf):
+        return [_value_source(x, v.item) for x in value]
+    if isinstance(v, schema.MapOf):
+        return {k: _value_source(x, v.value) for k, x in value.items()}
+    if isinstance(v, schema.ServiceTime):
+        return value.to_dict()
+    if isinstance(v, schema.PlainData):
+        return copy.deepcopy(value)
+    if isinstance(v, schema.RingOf):
+        return _ring_source(value)
+    if isinstance(value, float) and math.isinf(value):
+        return None  # an open zone floor or ceiling
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def _roads_source(r: RoadsSpec) -> dict[str, Any]:
@@ -293,55 +284,21 @@ def _roads_source(r: RoadsSpec) -> dict[str, Any]:
     if r.source == "geojson":
         out["path"] = r.path
     else:
-        out.update({"extent": None if r.extent is None else list(r.extent),
-                    "spacing_m": r.spacing_m, "blocked": r.blocked, "seed": r.seed})
-    out["speed_limit_mps"] = r.speed_limit_mps
-    out["closures"] = [{"time_s": c.time_s, "near": list(c.near)} for c in r.closures]
+        out.update(record_source(r, schema.ROADS, only=("extent", "spacing_m", "blocked",
+                                                        "seed")))
+    out.update(record_source(r, schema.ROADS, only=("speed_limit_mps", "closures")))
     return out
 
 
 def _logistics_source(lg: LogisticsSpec) -> dict[str, Any]:
-    return {
-        "service_time_s": lg.service_time_s,
-        "transfer_time_s": lg.transfer_time_s,
-        "orders": [{"id": o.id, "origin": o.origin,
-                    "destination": o.destination_site or list(o.destination),
-                    "weight_kg": o.weight_kg, "created_s": o.created_s, "priority": o.priority,
-                    "earliest_s": o.earliest_s, "latest_s": o.latest_s} for o in lg.orders],
-        "demand": [{"origin": d.origin, "rate_per_hour": d.rate_per_hour,
-                    **({"destinations": list(d.destinations)} if d.destinations else
-                       {"area": {"polygon": _ring_source(d.area)}}),
-                    "weight_range_kg": list(d.weight_kg), "window_s": d.window_s,
-                    "priority": d.priority, "start_s": d.start_s, "end_s": d.end_s}
-                   for d in lg.demand],
-    }
-
-
-def _service_source(service: Any) -> dict[str, Any] | None:
-    return None if service is None else service.to_dict()
-
-
-def _oversight_source(o: OversightSpec) -> dict[str, Any]:
-    review = o.detection_review
-    return {
-        "operators": o.operators,
-        "shifts": [{"start_s": w.start_s, "end_s": w.end_s, "count": w.count} for w in o.shifts],
-        "span_of_control": o.span_of_control,
-        "approval_needs_link": o.approval_needs_link,
-        "rules": {cls: {"rule": r.rule, "service": _service_source(r.service),
-                        "priority": r.priority, "timeout_s": r.timeout_s,
-                        "veto_window_s": r.veto_window_s,
-                        "approve_probability": r.approve_probability,
-                        "two_person": r.two_person}
-                  for cls, r in o.rules.items()},
-        "detection_review": None if review is None else {
-            "service": _service_source(review.service), "priority": review.priority,
-            "false_alarms_per_vehicle_hour": review.false_alarms_per_vehicle_hour,
-            "timeout_s": review.timeout_s},
-        "stops": [{"time_s": x.time_s,
-                   "vehicles": "all" if x.vehicles is None else list(x.vehicles),
-                   "safe_state": x.safe_state} for x in o.stops],
-    }
+    out = record_source(lg, schema.LOGISTICS, only=("service_time_s", "transfer_time_s"))
+    out["orders"] = [record_source(o, schema.ORDER, given={
+        "destination": o.destination_site or list(o.destination)}) for o in lg.orders]
+    out["demand"] = [record_source(d, schema.DEMAND, skip=(
+        ("area", "weight_kg") if d.destinations else ("destinations", "weight_kg")), given={
+        "area": {"polygon": _ring_source(d.area)} if d.area is not None else None})
+        for d in lg.demand]
+    return out
 
 
 def _ring_source(ring: Ring) -> list[list[float]]:
