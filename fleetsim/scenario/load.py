@@ -20,7 +20,6 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -705,10 +704,6 @@ def _record(value: Any, path: str, file: str, locations: dict[str, Location]) ->
 # Validation and building
 
 
-def _defaults(cls: type) -> dict[str, Any]:
-    return {f.name: f.default for f in dataclass_fields(cls)}
-
-
 def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_dir: str,
            *, check_files: bool) -> Scenario:
     ctx = Context(locations, file)
@@ -921,7 +916,7 @@ def _unique(ids: list[str], list_path: str, what: str, ctx: Context) -> None:
 def _terrain(t: dict[str, Any], path: str, ctx: Context, base_dir: str,
              check_files: bool) -> tuple[TerrainSpec, Extent | None, int]:
     """The terrain, its extent (None when a stored source's file is gone) and grid points."""
-    source = t.get("source", TerrainSpec.source)
+    source = t.get("source", schema.TERRAIN.default("source"))
     applicable = schema.TERRAIN_KEYS[source]
     for key in t:
         if key != "source" and key not in applicable:
@@ -1044,7 +1039,6 @@ def _vehicle_type(t: dict[str, Any], path: str,
         ctx.fail(path, f"missing required key {missing!r}: say where the vehicles of this "
                        "type start, with count and base, or with bases: {base id: count, ...}")
 
-    defaults = _defaults(VehicleTypeSpec)
     domain = schema.KIND_DOMAIN[t["kind"]]
     if t.get("domain", domain) != domain:
         ctx.fail(child_path(path, "domain"),
@@ -1072,7 +1066,7 @@ def _vehicle_type(t: dict[str, Any], path: str,
         t.setdefault("sensor", {"footprint_radius_m": 1.0})
         t.setdefault("hover_power_w", 0.0)
         t.update(schema.SURFACE_VALUES)
-    altitude = t.get("cruise_altitude_agl_m", defaults["cruise_altitude_agl_m"])
+    altitude = t.get("cruise_altitude_agl_m", schema.VEHICLE_TYPE.default("cruise_altitude_agl_m"))
     s = t["sensor"]
     spath = child_path(path, "sensor")
     if "footprint_radius_m" in s and "camera_fov_deg" in s:
@@ -1093,7 +1087,7 @@ def _vehicle_type(t: dict[str, Any], path: str,
                         "'camera_fov_deg' (a number > 0 and < 180)")
     d = s.get("detection", {})
     dpath = child_path(spath, "detection")
-    model = d.get("model", DetectionSpec.model)
+    model = d.get("model", schema.DETECTION.default("model"))
     sweep = d.get("sweep_width_m")
     if model == "definite_range":
         if sweep is not None and not math.isclose(sweep, 2 * radius, rel_tol=1e-6):
@@ -1158,7 +1152,7 @@ def _carried_groups(carried: list, types: list[VehicleTypeSpec],
 
 def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,
            check_files: bool, terrain_extent: Extent | None) -> RoadsSpec:
-    source = r.get("source", RoadsSpec.source)
+    source = r.get("source", schema.ROADS.default("source"))
     if source == "geojson":
         if "path" not in r:
             ctx.fail(path, "missing required key 'path' (a GeoJSON file of LineStrings, "
@@ -1198,7 +1192,7 @@ def _check_separation(sp: SeparationSpec, ctx: Context, types: list[VehicleTypeS
         ctx.fail("separation.minima", f"no minima for the fleet's domains ({', '.join(domains)}):"
                                       " nothing would be checked (e.g. {air: {horizontal_m: 50, "
                                       "vertical_m: 15}})")
-    window = sp.window_s or run.get("monitor_window_s", 10.0)
+    window = sp.window_s or run.get("monitor_window_s", schema.RUN.default("monitor_window_s"))
     if window >= run["duration_s"]:
         ctx.fail("separation.window_s" if sp.window_s else "run.monitor_window_s",
                  f"the checking window ({window:g} s) is as long as the run "
@@ -1243,13 +1237,13 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
 
     orders = []
     opath = child_path(path, "orders")
-    for i, o in enumerate(lg.get("orders", [])):
+    order_defaults = schema.ORDER.defaults()
+    for i, given in enumerate(lg.get("orders", [])):
+        o = {**order_defaults, **given}
         at = item_path(opath, i)
         depot(o["origin"], child_path(at, "origin"))
         xy, site = place(o["destination"], child_path(at, "destination"))
-        latest = o.get("latest_s")
-        earliest = o.get("earliest_s", 0.0)
-        created = o.get("created_s", 0.0)
+        latest, earliest, created = o["latest_s"], o["earliest_s"], o["created_s"]
         if latest is not None and latest < max(earliest, created):
             ctx.fail(child_path(at, "latest_s"),
                      f"expected latest_s >= earliest_s ({earliest:g}) and created_s "
@@ -1258,14 +1252,16 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
             ctx.fail(child_path(at, "weight_kg"), _too_heavy(o["weight_kg"], max_payload))
         orders.append(OrderSpec(id=o.get("id", f"order{i}"), origin=o["origin"],
                                 destination=xy, destination_site=site,
-                                weight_kg=o["weight_kg"], created_s=o.get("created_s", 0.0),
-                                priority=o.get("priority", 1), earliest_s=earliest,
+                                weight_kg=o["weight_kg"], created_s=created,
+                                priority=o["priority"], earliest_s=earliest,
                                 latest_s=latest))
     _unique([o.id for o in orders], opath, "order", ctx)
     demand = []
     dpath = child_path(path, "demand")
+    demand_defaults = schema.DEMAND.defaults()
     for i, d in enumerate(lg.get("demand", [])):
         at = item_path(dpath, i)
+        dd = {**demand_defaults, **d}
         depot(d["origin"], child_path(at, "origin"))
         if "destinations" in d and "area" in d:
             ctx.fail(child_path(at, "area"), "give either destinations (site ids) or area "
@@ -1286,21 +1282,21 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
         if "weight_kg" in d and "weight_range_kg" in d:
             ctx.fail(child_path(at, "weight_range_kg"), "give either weight_kg (fixed) or "
                                                         "weight_range_kg [low, high], not both")
-        lo, hi = d.get("weight_range_kg", (d.get("weight_kg", 1.0),) * 2)
+        lo, hi = d.get("weight_range_kg", (dd["weight_kg"],) * 2)
         if hi < lo:
             ctx.fail(child_path(at, "weight_range_kg"), f"expected low <= high, got [{lo:g}, "
                                                         f"{hi:g}]")
         if hi > max_payload:
             ctx.fail(child_path(at, "weight_range_kg" if "weight_range_kg" in d
                                 else "weight_kg"), _too_heavy(hi, max_payload))
-        end = d.get("end_s")
-        if end is not None and end <= d.get("start_s", 0.0):
+        end = dd["end_s"]
+        if end is not None and end <= dd["start_s"]:
             ctx.fail(child_path(at, "end_s"), "expected end_s > start_s (or null: until the "
                                               "end of the run)")
         demand.append(DemandSpec(origin=d["origin"], rate_per_hour=d["rate_per_hour"],
                                  destinations=tuple(d.get("destinations", ())), area=area,
-                                 weight_kg=(lo, hi), window_s=d.get("window_s"),
-                                 priority=d.get("priority", 1), start_s=d.get("start_s", 0.0),
+                                 weight_kg=(lo, hi), window_s=dd["window_s"],
+                                 priority=dd["priority"], start_s=dd["start_s"],
                                  end_s=end))
     return LogisticsSpec(orders=tuple(orders), demand=tuple(demand),
                          **{k: lg[k] for k in ("service_time_s", "transfer_time_s") if k in lg})
@@ -1326,7 +1322,7 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
         if not polygon.covers(shapely.Point(t["position"])):
             ctx.fail(tpath, f"target position {_pt(t['position'])} lies outside the mission area")
         targets.append(TargetSpec(id=ident, position=t["position"]))
-    n_random = m.get("random_targets", 0)
+    n_random = m.get("random_targets", schema.MISSION.default("random_targets"))
     x0, y0, x1, y1 = polygon.bounds
     fill = polygon.area / max((x1 - x0) * (y1 - y0), 1e-300)
     if n_random and n_random / max(fill, 1e-300) > MAX_TARGET_DRAWS:
@@ -1335,7 +1331,7 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
                  f"{n_random:,} random targets would take ~{n_random / fill:.3g} draws (at most "
                  f"{MAX_TARGET_DRAWS:,}); give fewer targets or a more compact area")
     return MissionSpec(id=m["id"], kind=m["kind"], exterior=exterior, holes=holes,
-                       targets=tuple(targets), random_targets=m.get("random_targets", 0))
+                       targets=tuple(targets), random_targets=n_random)
 
 
 def _oversight(o: dict[str, Any], path: str, ctx: Context, n_vehicles: int) -> OversightSpec:
@@ -1395,5 +1391,6 @@ def _oversight(o: dict[str, Any], path: str, ctx: Context, n_vehicles: int) -> O
         rules=rules,
         detection_review=None if review is None else ReviewSpec(**review),
         stops=stops,
-        approval_needs_link=o.get("approval_needs_link", OversightSpec.approval_needs_link),
+        approval_needs_link=o.get("approval_needs_link",
+                                  schema.OVERSIGHT.default("approval_needs_link")),
     )

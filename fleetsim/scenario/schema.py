@@ -529,6 +529,18 @@ class Record(Validator):
     def keys(self) -> list[str]:
         return list(self.fields)
 
+    def default(self, key: str) -> Any:
+        """The declared default of optional key ``key``."""
+        value = self.fields[key].default
+        if value is NO_DEFAULT:
+            raise KeyError(f"{key!r} has no declared default")
+        return value
+
+    def defaults(self) -> dict[str, Any]:
+        """The declared defaults of the optional keys that have one."""
+        return {k: f.default for k, f in self.fields.items()
+                if not f.required and f.default is not NO_DEFAULT}
+
     def describe(self) -> str:
         return "a mapping with keys " + ", ".join(self.fields)
 
