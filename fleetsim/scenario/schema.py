@@ -1148,7 +1148,8 @@ REVIEW = Record({
     "false_alarms_per_vehicle_hour": opt(Number(ge=0, le=MAX_RATE_PER_HOUR),
                                          "False alarms raised per airborne vehicle-hour by the "
                                          "vehicles' sensors.", default=0.0),
-    "timeout_s": opt(TIMEOUT, "A review not started within this long is dropped; null: never.",
+    "timeout_s": opt(TIMEOUT, "A review not finished this long after the detection times out "
+                     "(withdrawn if still queued, cut short if in service); null: never.",
                      default=None),
 }, doc="Detections (and false alarms) become review work for the operators.",
     model=ReviewSpec)
