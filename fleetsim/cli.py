@@ -189,13 +189,6 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_schema(args: argparse.Namespace) -> int:
-    from fleetsim.scenario import reference
-
-    sys.stdout.write(reference.markdown() if args.markdown else reference.text())
-    return EXIT_OK
-
-
 def cmd_policies(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -220,6 +213,13 @@ def cmd_policies(args: argparse.Namespace) -> int:
         for f in dataclasses.fields(cls.Params):
             default = f.default if f.default is not dataclasses.MISSING else "required"
             print(f"    {f.name} = {default!r}   {f.metadata.get('doc', '')}")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from fleetsim.scenario import reference
+
+    sys.stdout.write(reference.markdown() if args.markdown else reference.text())
     return EXIT_OK
 
 
