@@ -226,6 +226,13 @@ def cmd_policies(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from fleetsim.scenario import reference
+
+    sys.stdout.write(reference.markdown() if args.markdown else reference.text())
+    return EXIT_OK
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from fleetsim.experiments import load_experiment, run_sweep
 
@@ -432,6 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     pol = sub.add_parser("policies", help="list the available policies and their parameters")
     pol.set_defaults(func=cmd_policies)
+
+    sc = sub.add_parser("schema", help="print the scenario file reference: every key with its "
+                        "type, bounds, unit, default and meaning")
+    sc.add_argument("--markdown", action="store_true",
+                    help="the full reference as Markdown (default: a compact tree of text)")
+    sc.set_defaults(func=cmd_schema)
 
     sw = sub.add_parser("sweep", help="run an experiment: every configuration x seed "
                                       "(resumable), into a folder with a results table")

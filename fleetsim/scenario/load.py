@@ -20,7 +20,6 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -172,6 +171,11 @@ def scenario_from_source(source: Mapping[str, Any], *, base_dir: str | None = No
 def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
     """The scenario as canonical plain data (JSON-serialisable, every value explicit).
 
+    Written from the schema declaration: every key of each record, in declared
+    order, from the model attribute it became (:func:`record_source`); only what
+    the declaration cannot say is written here (which terrain, site and vehicle
+    keys apply; how vehicles are placed; a sensor's footprint or camera; an
+    order's destination site; a demand stream's destinations or area).
     Infinite zone floors/ceilings and open time windows are written as null;
     a camera sensor is written by its field of view (the footprint follows).
     Service-time distributions are written in their scenario form
@@ -179,10 +183,9 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
     """
     s = scenario
     t = s.terrain
-    terrain: dict[str, Any] = {"source": t.source}
-    for key in schema.TERRAIN_KEYS[t.source]:
-        value = getattr(t, key)
-        terrain[key] = list(value) if isinstance(value, tuple) else value
+    terrain = {"source": t.source, **{  # the keys of this source, in the order they are listed
+        key: _value_source(getattr(t, key), schema.TERRAIN.fields[key].validator)
+        for key in schema.TERRAIN_KEYS[t.source]}}
     groups: dict[str, list[VehicleGroupSpec]] = {}
     for g in s.vehicles:
         groups.setdefault(g.type, []).append(g)
@@ -202,94 +205,77 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
         sensor: dict[str, Any] = (
             {"camera_fov_deg": vt.sensor.camera_fov_deg} if vt.sensor.camera_fov_deg is not None
             else {"footprint_radius_m": vt.sensor.footprint_radius_m})
-        sensor["detection"] = {"model": vt.sensor.detection.model,
-                               "sweep_width_m": vt.sensor.detection.sweep_width_m}
-        entry.update({
-            "cruise_speed_mps": vt.cruise_speed_mps,
-            "climb_rate_mps": vt.climb_rate_mps,
-            "cruise_altitude_agl_m": vt.cruise_altitude_agl_m,
-            "battery_wh": vt.battery_wh,
-            "hover_power_w": vt.hover_power_w,
-            "cruise_power_w": vt.cruise_power_w,
-            "reserve_fraction": vt.reserve_fraction,
-            "recharge_time_s": vt.recharge_time_s,
-            "terrain_clearance_m": vt.terrain_clearance_m,
-            "relay_range_m": vt.relay_range_m,
-            "sensor": sensor,
-            "payload_kg": vt.payload_kg,
-            "energy": vt.energy,
-            "carrier_slots": vt.carrier_slots,
-            "airframe": vt.airframe,
-            "airframe_params": dict(vt.airframe_params),
-            "turn_penalty_s_per_rad": vt.turn_penalty_s_per_rad,
-            "leg_overhead_s": vt.leg_overhead_s,
-            "climb_energy_wh_per_m": vt.climb_energy_wh_per_m,
-        })
-        if vt.domain != "air":  # on the ground or the water: no altitude keys
-            for key in ("climb_rate_mps", "cruise_altitude_agl_m", "terrain_clearance_m",
-                        "relay_range_m", "airframe", "airframe_params"):
-                del entry[key]
+        sensor["detection"] = record_source(vt.sensor.detection, schema.DETECTION)
+        surface = () if vt.domain == "air" else (*schema.AIR_ONLY_KEYS, *schema.SURFACE_VALUES)
+        entry.update(record_source(vt, schema.VEHICLE_TYPE, given={"sensor": sensor}, skip=(
+            *entry, "carrier", "count", "base", "bases", *surface)))
         types.append(entry)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "name": s.name,
-        "description": s.description,
-        "base_dir": s.base_dir,
-        "run": {"duration_s": s.run.duration_s, "seed": s.run.seed,
-                "monitor_window_s": s.run.monitor_window_s},
-        "world": {
-            "terrain": terrain,
-            "zones": [{
-                "id": z.id, "kind": z.kind,
-                "polygon": _ring_source(z.exterior),
-                "holes": [_ring_source(h) for h in z.holes],
-                "floor_amsl_m": None if math.isinf(z.floor_amsl_m) else z.floor_amsl_m,
-                "ceiling_amsl_m": None if math.isinf(z.ceiling_amsl_m) else z.ceiling_amsl_m,
-                "active": {"start_s": z.active.start_s, "end_s": z.active.end_s},
-            } for z in s.zones],
-            "sites": [{"id": x.id, "kind": x.kind, "position": list(x.position), "pads": x.pads,
-                       "radio_range_m": x.radio_range_m, "antenna_height_m": x.antenna_height_m,
-                       "sensor_radius_m": x.sensor_radius_m,
-                       "false_alarms_per_hour": x.false_alarms_per_hour,
-                       **({"stock": x.stock, "loading_bays": x.loading_bays,
-                           "loading_time_s": x.loading_time_s,
-                           "swap_stations": x.swap_stations, "swap_time_s": x.swap_time_s}
-                          if x.kind == "depot" else {})}
-                      for x in s.sites],
-            "roads": None if s.roads is None else _roads_source(s.roads),
-            "water": None if s.water is None else {
-                "spacing_m": s.water.spacing_m,
-                "polygon": None if s.water.polygon is None else _ring_source(s.water.polygon)},
-        },
-        "fleet": {"types": types},
-        "missions": [{
-            "id": m.id, "kind": m.kind,
-            "area": {"polygon": _ring_source(m.exterior),
-                     "holes": [_ring_source(h) for h in m.holes]},
-            "targets": [{"id": tg.id, "position": list(tg.position)} for tg in m.targets],
-            "random_targets": m.random_targets,
-        } for m in s.missions],
-        "policy": {"name": s.policy.name, "params": copy.deepcopy(s.policy.params)},
-        "outputs": {"metrics_cell_m": s.outputs.metrics_cell_m, "replay": s.outputs.replay,
-                    "timeseries_step_s": s.outputs.timeseries_step_s},
-        "oversight": None if s.oversight is None else _oversight_source(s.oversight),
-        "logistics": None if s.logistics is None else _logistics_source(s.logistics),
-        "separation": None if s.separation is None else _separation_source(s.separation),
+    world = {
+        "terrain": terrain,
+        "zones": [record_source(z, schema.ZONE, skip=("rect",)) for z in s.zones],
+        "sites": [record_source(x, schema.SITE, skip=() if x.kind == "depot"
+                                else schema.DEPOT_KEYS) for x in s.sites],
+        "roads": None if s.roads is None else _roads_source(s.roads),
+        "water": _value_source(s.water, schema.WORLD.fields["water"].validator),
     }
+    missions = [record_source(m, schema.MISSION, given={
+        "area": record_source(m, schema.AREA, skip=("rect",))}) for m in s.missions]
+    return record_source(s, schema.SCENARIO, given={
+        "schema_version": SCHEMA_VERSION, "world": world, "fleet": {"types": types},
+        "missions": missions,
+        "logistics": None if s.logistics is None else _logistics_source(s.logistics)})
 
 
-def _separation_source(sp: SeparationSpec) -> dict[str, Any]:
-    st = sp.strategic
-    return {
-        "minima": {d: {"horizontal_m": m.horizontal_m, "vertical_m": m.vertical_m}
-                   for d, m in sp.minima.items()},
-        "lookahead_s": sp.lookahead_s, "window_s": sp.window_s,
-        "strategic": None if st is None else {
-            "layer_spacing_m": st.layer_spacing_m, "layers": st.layers,
-            "delay_step_s": st.delay_step_s, "max_delay_s": st.max_delay_s},
-        "layering": sp.layering, "layer_spacing_m": sp.layer_spacing_m,
-        "terminal_radius_m": sp.terminal_radius_m, "tactical": sp.tactical,
-    }
+def record_source(obj: Any, record: schema.Record, *, given: Mapping[str, Any] | None = None,
+                  skip: Sequence[str] = (), only: Sequence[str] | None = None) -> dict[str, Any]:
+    """The keys of ``record`` as plain data, in declared order, from model object ``obj``.
+
+    A key's value is ``given[key]`` if there, else the attribute it became
+    (``record.attrs``) written back by the key's validator (:func:`_value_source`).
+    Keys in ``skip`` (or not in ``only``) are left out.
+    """
+    given = given or {}
+    out: dict[str, Any] = {}
+    for key, f in record.fields.items():
+        if key in skip or (only is not None and key not in only):
+            continue
+        if key in given:
+            out[key] = given[key]
+            continue
+        attr = record.attrs.get(key, key)
+        if attr is None:
+            raise ValueError(f"record_source: give the value of {key!r} (no model attribute)")
+        out[key] = _value_source(getattr(obj, attr), f.validator)
+    return out
+
+
+def _value_source(value: Any, v: schema.Validator) -> Any:
+    """A model value as the plain data validator ``v`` reads back to it."""
+    if isinstance(v, schema.VehicleSelection):
+        return "all" if value is None else list(value)
+    if value is None:
+        return None
+    if isinstance(v, schema.Nullable):
+        return _value_source(value, v.inner)
+    if isinstance(v, schema.Record):
+        return record_source(value, v)
+    if isinstance(v, schema.NameOrRecord | schema.PointOrRecord):
+        return record_source(value, v.record)
+    if isinstance(v, schema.ListOf):
+        return [_value_source(x, v.item) for x in value]
+    if isinstance(v, schema.MapOf):
+        return {k: _value_source(x, v.value) for k, x in value.items()}
+    if isinstance(v, schema.ServiceTime):
+        return value.to_dict()
+    if isinstance(v, schema.PlainData):
+        return copy.deepcopy(value)
+    if isinstance(v, schema.RingOf):
+        return _ring_source(value)
+    if isinstance(value, float) and math.isinf(value):
+        return None  # an open zone floor or ceiling
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def _roads_source(r: RoadsSpec) -> dict[str, Any]:
@@ -297,55 +283,21 @@ def _roads_source(r: RoadsSpec) -> dict[str, Any]:
     if r.source == "geojson":
         out["path"] = r.path
     else:
-        out.update({"extent": None if r.extent is None else list(r.extent),
-                    "spacing_m": r.spacing_m, "blocked": r.blocked, "seed": r.seed})
-    out["speed_limit_mps"] = r.speed_limit_mps
-    out["closures"] = [{"time_s": c.time_s, "near": list(c.near)} for c in r.closures]
+        out.update(record_source(r, schema.ROADS, only=("extent", "spacing_m", "blocked",
+                                                        "seed")))
+    out.update(record_source(r, schema.ROADS, only=("speed_limit_mps", "closures")))
     return out
 
 
 def _logistics_source(lg: LogisticsSpec) -> dict[str, Any]:
-    return {
-        "service_time_s": lg.service_time_s,
-        "transfer_time_s": lg.transfer_time_s,
-        "orders": [{"id": o.id, "origin": o.origin,
-                    "destination": o.destination_site or list(o.destination),
-                    "weight_kg": o.weight_kg, "created_s": o.created_s, "priority": o.priority,
-                    "earliest_s": o.earliest_s, "latest_s": o.latest_s} for o in lg.orders],
-        "demand": [{"origin": d.origin, "rate_per_hour": d.rate_per_hour,
-                    **({"destinations": list(d.destinations)} if d.destinations else
-                       {"area": {"polygon": _ring_source(d.area)}}),
-                    "weight_range_kg": list(d.weight_kg), "window_s": d.window_s,
-                    "priority": d.priority, "start_s": d.start_s, "end_s": d.end_s}
-                   for d in lg.demand],
-    }
-
-
-def _service_source(service: Any) -> dict[str, Any] | None:
-    return None if service is None else service.to_dict()
-
-
-def _oversight_source(o: OversightSpec) -> dict[str, Any]:
-    review = o.detection_review
-    return {
-        "operators": o.operators,
-        "shifts": [{"start_s": w.start_s, "end_s": w.end_s, "count": w.count} for w in o.shifts],
-        "span_of_control": o.span_of_control,
-        "approval_needs_link": o.approval_needs_link,
-        "rules": {cls: {"rule": r.rule, "service": _service_source(r.service),
-                        "priority": r.priority, "timeout_s": r.timeout_s,
-                        "veto_window_s": r.veto_window_s,
-                        "approve_probability": r.approve_probability,
-                        "two_person": r.two_person}
-                  for cls, r in o.rules.items()},
-        "detection_review": None if review is None else {
-            "service": _service_source(review.service), "priority": review.priority,
-            "false_alarms_per_vehicle_hour": review.false_alarms_per_vehicle_hour,
-            "timeout_s": review.timeout_s},
-        "stops": [{"time_s": x.time_s,
-                   "vehicles": "all" if x.vehicles is None else list(x.vehicles),
-                   "safe_state": x.safe_state} for x in o.stops],
-    }
+    out = record_source(lg, schema.LOGISTICS, only=("service_time_s", "transfer_time_s"))
+    out["orders"] = [record_source(o, schema.ORDER, given={
+        "destination": o.destination_site or list(o.destination)}) for o in lg.orders]
+    out["demand"] = [record_source(d, schema.DEMAND, skip=(
+        ("area", "weight_kg") if d.destinations else ("destinations", "weight_kg")), given={
+        "area": {"polygon": _ring_source(d.area)} if d.area is not None else None})
+        for d in lg.demand]
+    return out
 
 
 def _ring_source(ring: Ring) -> list[list[float]]:
@@ -752,10 +704,6 @@ def _record(value: Any, path: str, file: str, locations: dict[str, Location]) ->
 # Validation and building
 
 
-def _defaults(cls: type) -> dict[str, Any]:
-    return {f.name: f.default for f in dataclass_fields(cls)}
-
-
 def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_dir: str,
            *, check_files: bool) -> Scenario:
     ctx = Context(locations, file)
@@ -774,9 +722,8 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
 
     sites = tuple(SiteSpec(**s) for s in world.get("sites", []))
     _unique([s.id for s in sites], "world.sites", "site", ctx)
-    depot_keys = ("stock", "loading_bays", "loading_time_s", "swap_stations", "swap_time_s")
     for i, (raw_site, s) in enumerate(zip(world.get("sites", []), sites, strict=True)):
-        for key in depot_keys:
+        for key in schema.DEPOT_KEYS:
             if key in raw_site and s.kind != "depot":
                 ctx.fail(child_path(item_path("world.sites", i), key),
                          f"{key} applies to depots only, but site {s.id!r} is a {s.kind}")
@@ -875,8 +822,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
 
 Extent = tuple[float, float, float, float]
 
-#: Most uniform draws in a mission area's bounding box to place its random targets.
-MAX_TARGET_DRAWS = 100_000_000
+MAX_TARGET_DRAWS = schema.MAX_TARGET_DRAWS
 
 #: Most monitor windows (run.duration_s / monitor_window_s) in a run: each costs a
 #: few microseconds even when nothing happens in it.
@@ -971,7 +917,7 @@ def _unique(ids: list[str], list_path: str, what: str, ctx: Context) -> None:
 def _terrain(t: dict[str, Any], path: str, ctx: Context, base_dir: str,
              check_files: bool) -> tuple[TerrainSpec, Extent | None, int]:
     """The terrain, its extent (None when a stored source's file is gone) and grid points."""
-    source = t.get("source", TerrainSpec.source)
+    source = t.get("source", schema.TERRAIN.default("source"))
     applicable = schema.TERRAIN_KEYS[source]
     for key in t:
         if key != "source" and key not in applicable:
@@ -1094,7 +1040,6 @@ def _vehicle_type(t: dict[str, Any], path: str,
         ctx.fail(path, f"missing required key {missing!r}: say where the vehicles of this "
                        "type start, with count and base, or with bases: {base id: count, ...}")
 
-    defaults = _defaults(VehicleTypeSpec)
     domain = schema.KIND_DOMAIN[t["kind"]]
     if t.get("domain", domain) != domain:
         ctx.fail(child_path(path, "domain"),
@@ -1113,8 +1058,7 @@ def _vehicle_type(t: dict[str, Any], path: str,
             ctx.fail(child_path(path, "hover_power_w"),
                      f"expected a number > 0 for an air vehicle, got {show(t['hover_power_w'])}")
     else:
-        for key in ("cruise_altitude_agl_m", "climb_rate_mps", "relay_range_m", "carrier",
-                    "airframe", "airframe_params"):
+        for key in schema.AIR_ONLY_KEYS:
             if t.get(key) is not None:
                 ctx.fail(child_path(path, key),
                          f"{key} applies to air vehicles only, but {t['id']!r} is a "
@@ -1122,10 +1066,8 @@ def _vehicle_type(t: dict[str, Any], path: str,
         # On the ground or the water: no altitude, a sensor only if given.
         t.setdefault("sensor", {"footprint_radius_m": 1.0})
         t.setdefault("hover_power_w", 0.0)
-        t["cruise_altitude_agl_m"] = 0.0
-        t["terrain_clearance_m"] = 0.0
-        t["climb_rate_mps"] = 1e9
-    altitude = t.get("cruise_altitude_agl_m", defaults["cruise_altitude_agl_m"])
+        t.update(schema.SURFACE_VALUES)
+    altitude = t.get("cruise_altitude_agl_m", schema.VEHICLE_TYPE.default("cruise_altitude_agl_m"))
     s = t["sensor"]
     spath = child_path(path, "sensor")
     if "footprint_radius_m" in s and "camera_fov_deg" in s:
@@ -1146,7 +1088,7 @@ def _vehicle_type(t: dict[str, Any], path: str,
                         "'camera_fov_deg' (a number > 0 and < 180)")
     d = s.get("detection", {})
     dpath = child_path(spath, "detection")
-    model = d.get("model", DetectionSpec.model)
+    model = d.get("model", schema.DETECTION.default("model"))
     sweep = d.get("sweep_width_m")
     if model == "definite_range":
         if sweep is not None and not math.isclose(sweep, 2 * radius, rel_tol=1e-6):
@@ -1211,7 +1153,7 @@ def _carried_groups(carried: list, types: list[VehicleTypeSpec],
 
 def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,
            check_files: bool, terrain_extent: Extent | None) -> RoadsSpec:
-    source = r.get("source", RoadsSpec.source)
+    source = r.get("source", schema.ROADS.default("source"))
     if source == "geojson":
         if "path" not in r:
             ctx.fail(path, "missing required key 'path' (a GeoJSON file of LineStrings, "
@@ -1268,7 +1210,7 @@ def _check_separation(sp: SeparationSpec, ctx: Context, types: list[VehicleTypeS
         ctx.fail("separation.minima", f"no minima for the fleet's domains ({', '.join(domains)}):"
                                       " nothing would be checked (e.g. {air: {horizontal_m: 50, "
                                       "vertical_m: 15}})")
-    window = sp.window_s or run.get("monitor_window_s", 10.0)
+    window = sp.window_s or run.get("monitor_window_s", schema.RUN.default("monitor_window_s"))
     if window >= run["duration_s"]:
         ctx.fail("separation.window_s" if sp.window_s else "run.monitor_window_s",
                  f"the checking window ({window:g} s) is as long as the run "
@@ -1313,13 +1255,13 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
 
     orders = []
     opath = child_path(path, "orders")
-    for i, o in enumerate(lg.get("orders", [])):
+    order_defaults = schema.ORDER.defaults()
+    for i, given in enumerate(lg.get("orders", [])):
+        o = {**order_defaults, **given}
         at = item_path(opath, i)
         depot(o["origin"], child_path(at, "origin"))
         xy, site = place(o["destination"], child_path(at, "destination"))
-        latest = o.get("latest_s")
-        earliest = o.get("earliest_s", 0.0)
-        created = o.get("created_s", 0.0)
+        latest, earliest, created = o["latest_s"], o["earliest_s"], o["created_s"]
         if latest is not None and latest < max(earliest, created):
             ctx.fail(child_path(at, "latest_s"),
                      f"expected latest_s >= earliest_s ({earliest:g}) and created_s "
@@ -1328,14 +1270,16 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
             ctx.fail(child_path(at, "weight_kg"), _too_heavy(o["weight_kg"], max_payload))
         orders.append(OrderSpec(id=o.get("id", f"order{i}"), origin=o["origin"],
                                 destination=xy, destination_site=site,
-                                weight_kg=o["weight_kg"], created_s=o.get("created_s", 0.0),
-                                priority=o.get("priority", 1), earliest_s=earliest,
+                                weight_kg=o["weight_kg"], created_s=created,
+                                priority=o["priority"], earliest_s=earliest,
                                 latest_s=latest))
     _unique([o.id for o in orders], opath, "order", ctx)
     demand = []
     dpath = child_path(path, "demand")
+    demand_defaults = schema.DEMAND.defaults()
     for i, d in enumerate(lg.get("demand", [])):
         at = item_path(dpath, i)
+        dd = {**demand_defaults, **d}
         depot(d["origin"], child_path(at, "origin"))
         if "destinations" in d and "area" in d:
             ctx.fail(child_path(at, "area"), "give either destinations (site ids) or area "
@@ -1356,21 +1300,21 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
         if "weight_kg" in d and "weight_range_kg" in d:
             ctx.fail(child_path(at, "weight_range_kg"), "give either weight_kg (fixed) or "
                                                         "weight_range_kg [low, high], not both")
-        lo, hi = d.get("weight_range_kg", (d.get("weight_kg", 1.0),) * 2)
+        lo, hi = d.get("weight_range_kg", (dd["weight_kg"],) * 2)
         if hi < lo:
             ctx.fail(child_path(at, "weight_range_kg"), f"expected low <= high, got [{lo:g}, "
                                                         f"{hi:g}]")
         if hi > max_payload:
             ctx.fail(child_path(at, "weight_range_kg" if "weight_range_kg" in d
                                 else "weight_kg"), _too_heavy(hi, max_payload))
-        end = d.get("end_s")
-        if end is not None and end <= d.get("start_s", 0.0):
+        end = dd["end_s"]
+        if end is not None and end <= dd["start_s"]:
             ctx.fail(child_path(at, "end_s"), "expected end_s > start_s (or null: until the "
                                               "end of the run)")
         demand.append(DemandSpec(origin=d["origin"], rate_per_hour=d["rate_per_hour"],
                                  destinations=tuple(d.get("destinations", ())), area=area,
-                                 weight_kg=(lo, hi), window_s=d.get("window_s"),
-                                 priority=d.get("priority", 1), start_s=d.get("start_s", 0.0),
+                                 weight_kg=(lo, hi), window_s=dd["window_s"],
+                                 priority=dd["priority"], start_s=dd["start_s"],
                                  end_s=end))
     return LogisticsSpec(orders=tuple(orders), demand=tuple(demand),
                          **{k: lg[k] for k in ("service_time_s", "transfer_time_s") if k in lg})
@@ -1396,7 +1340,7 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
         if not polygon.covers(shapely.Point(t["position"])):
             ctx.fail(tpath, f"target position {_pt(t['position'])} lies outside the mission area")
         targets.append(TargetSpec(id=ident, position=t["position"]))
-    n_random = m.get("random_targets", 0)
+    n_random = m.get("random_targets", schema.MISSION.default("random_targets"))
     x0, y0, x1, y1 = polygon.bounds
     fill = polygon.area / max((x1 - x0) * (y1 - y0), 1e-300)
     if n_random and n_random / max(fill, 1e-300) > MAX_TARGET_DRAWS:
@@ -1405,7 +1349,7 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
                  f"{n_random:,} random targets would take ~{n_random / fill:.3g} draws (at most "
                  f"{MAX_TARGET_DRAWS:,}); give fewer targets or a more compact area")
     return MissionSpec(id=m["id"], kind=m["kind"], exterior=exterior, holes=holes,
-                       targets=tuple(targets), random_targets=m.get("random_targets", 0))
+                       targets=tuple(targets), random_targets=n_random)
 
 
 def _oversight(o: dict[str, Any], path: str, ctx: Context, n_vehicles: int) -> OversightSpec:
@@ -1465,5 +1409,6 @@ def _oversight(o: dict[str, Any], path: str, ctx: Context, n_vehicles: int) -> O
         rules=rules,
         detection_review=None if review is None else ReviewSpec(**review),
         stops=stops,
-        approval_needs_link=o.get("approval_needs_link", OversightSpec.approval_needs_link),
+        approval_needs_link=o.get("approval_needs_link",
+                                  schema.OVERSIGHT.default("approval_needs_link")),
     )

@@ -22,7 +22,39 @@ from typing import Any, NoReturn
 
 from fleetsim.errors import ScenarioError
 from fleetsim.oversight.distributions import DISTRIBUTIONS, parse_distribution
-from fleetsim.scenario.model import ACTION_CLASSES, AUTH_RULES
+from fleetsim.scenario.dem import MAX_TERRAIN_POINTS
+from fleetsim.scenario.model import (
+    ACTION_CLASSES,
+    AUTH_RULES,
+    ClosureSpec,
+    DemandSpec,
+    DetectionSpec,
+    LogisticsSpec,
+    MinimaSpec,
+    MissionSpec,
+    OrderSpec,
+    OutputSpec,
+    OversightSpec,
+    PolicySpec,
+    ReviewSpec,
+    RoadsSpec,
+    RuleSpec,
+    RunSpec,
+    Scenario,
+    SensorSpec,
+    SeparationSpec,
+    ShiftSpec,
+    SiteSpec,
+    StopSpec,
+    StrategicSpec,
+    TargetSpec,
+    TerrainSpec,
+    TimeWindow,
+    VehicleGroupSpec,
+    VehicleTypeSpec,
+    WaterSpec,
+    ZoneSpec,
+)
 
 #: (file, 1-based line); the line is None for values that came from an
 #: override or from a stored source dict.
@@ -406,18 +438,71 @@ class MapOf(Validator):
         return out
 
 
+class _NoDefault:
+    """The default of a key that has none (required, or explained by ``Field.derived``)."""
+
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
 @dataclass(frozen=True)
 class Field:
+    """One key of a :class:`Record`: how it is checked, and what the reference says of it.
+
+    ``default`` is the value an absent optional key stands for, written as in a
+    scenario file (null for None, a list for a pair); the model's dataclass field
+    of the same name has the same default (a test checks it). ``derived`` says in
+    words what an absent key takes when that depends on other keys (``default`` is
+    then NO_DEFAULT). ``unit`` overrides the unit read from the key's suffix
+    (:func:`unit_of`); ``example`` is YAML text for the reference.
+    """
+
     validator: Validator
     required: bool = False
+    doc: str = ""
+    default: Any = NO_DEFAULT
+    derived: str = ""
+    unit: str = ""
+    example: str = ""
 
 
-def req(validator: Validator) -> Field:
-    return Field(validator, required=True)
+def req(validator: Validator, doc: str = "", *, unit: str = "", example: str = "") -> Field:
+    """A required key."""
+    return Field(validator, required=True, doc=doc, unit=unit, example=example)
 
 
-def opt(validator: Validator) -> Field:
-    return Field(validator, required=False)
+def opt(validator: Validator, doc: str = "", *, default: Any = NO_DEFAULT, derived: str = "",
+        unit: str = "", example: str = "") -> Field:
+    """An optional key. A list, mapping or nullable value defaults to empty (null) unless
+    ``default`` or ``derived`` says otherwise."""
+    if default is NO_DEFAULT and not derived:
+        if isinstance(validator, ListOf):
+            default = []
+        elif isinstance(validator, Record | PlainData) or (
+                isinstance(validator, MapOf) and not validator.min_items):
+            default = {}
+        elif isinstance(validator, Nullable):
+            default = None
+    return Field(validator, required=False, doc=doc, default=default, derived=derived,
+                 unit=unit, example=example)
+
+
+#: Units read from a key's suffix (first match wins), for keys that give none.
+UNIT_SUFFIXES = (
+    ("_s_per_rad", "s/rad"), ("_wh_per_m", "Wh/m"), ("_per_vehicle_hour", "1/(vehicle h)"),
+    ("_per_hour", "1/h"), ("_mps", "m/s"), ("_deg", "deg"), ("_wh", "Wh"), ("_w", "W"),
+    ("_kg", "kg"), ("_s", "s"), ("_m", "m"),
+)
+
+
+def unit_of(key: str, f: Field) -> str:
+    """The unit of key ``key``: the field's own, else the one its suffix names, else ''."""
+    if f.unit:
+        return f.unit
+    return next((unit for suffix, unit in UNIT_SUFFIXES if key.endswith(suffix)), "")
 
 
 @dataclass(frozen=True)
@@ -426,13 +511,35 @@ class Record(Validator):
 
     Returns a dict holding the converted values of the keys present; absent
     optional keys are left out (the model's defaults apply).
+
+    ``doc`` and ``rules`` (checks relating several keys, made by
+    :mod:`fleetsim.scenario.load`, in words) are for the reference. ``model`` is
+    the dataclass of :mod:`fleetsim.scenario.model` the keys become; ``attrs``
+    maps a key to the model attribute it becomes when the names differ (None: the
+    loader builds other attributes from it).
     """
 
     fields: dict[str, Field] = field(default_factory=dict)
+    doc: str = ""
+    rules: tuple[str, ...] = ()
+    model: type | None = None
+    attrs: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
         return list(self.fields)
+
+    def default(self, key: str) -> Any:
+        """The declared default of optional key ``key``."""
+        value = self.fields[key].default
+        if value is NO_DEFAULT:
+            raise KeyError(f"{key!r} has no declared default")
+        return value
+
+    def defaults(self) -> dict[str, Any]:
+        """The declared defaults of the optional keys that have one."""
+        return {k: f.default for k, f in self.fields.items()
+                if not f.required and f.default is not NO_DEFAULT}
 
     def describe(self) -> str:
         return "a mapping with keys " + ", ".join(self.fields)
@@ -680,15 +787,6 @@ MISSION_KINDS = ("coverage", "persistent", "search")
 TERRAIN_SOURCES = ("flat", "procedural", "npy", "geotiff")
 SAFE_STATES = ("return", "land")
 
-#: The terrain keys that apply to each terrain source (besides ``source``).
-TERRAIN_KEYS = {
-    "flat": ("size_m", "spacing_m", "origin_m", "base_elevation_m", "sea_level_m"),
-    "procedural": ("size_m", "spacing_m", "origin_m", "base_elevation_m", "relief_m", "ridges",
-                   "sea_level_m"),
-    "npy": ("path", "spacing_m", "origin_m", "sea_level_m"),
-    "geotiff": ("path", "origin_m", "sea_level_m"),
-}
-
 ID = String(pattern=r"[A-Za-z0-9_][A-Za-z0-9_.\-]*",
             what="an id (letters, digits, '_', '-' and '.'; not starting with '-' or '.')")
 NAME = String(nonempty=True, what="a non-empty string")
@@ -733,6 +831,8 @@ MAX_TERRAIN_SIDE_M = 2_000_000.0
 MIN_WINDOW_S = 0.01
 #: Largest number of random targets of one mission.
 MAX_RANDOM_TARGETS = 1_000_000
+#: Most uniform draws in a mission area's bounding box to place its random targets.
+MAX_TARGET_DRAWS = 100_000_000
 
 TIME = Number(ge=0, le=MAX_TIME_S)
 DURATION = Number(gt=0, le=MAX_TIME_S)
@@ -746,265 +846,540 @@ HEIGHT = Number(ge=MIN_HEIGHT_M, le=MAX_HEIGHT_M)
 RING = RingOf()
 HOLES = ListOf(RING, "holes (rings of points [x, y])")
 
+_POLYGON_OR_RECT = "one of polygon and rect is required"
+_PLACED = "count and base, or bases, are required"
+_DESTINATIONS = "one of destinations and area is required"
+
 RUN = Record({
-    "duration_s": req(Number(gt=0, le=1e8)),  # up to about three years
-    "seed": opt(Integer(ge=0)),
-    "monitor_window_s": opt(WINDOW),
-})
+    "duration_s": req(Number(gt=0, le=1e8),  # up to about three years
+                      "Simulated time the run lasts; vehicles still out are not brought home.",
+                      example="3600"),
+    "seed": opt(Integer(ge=0), "Seed of every random stream of the run (random targets, "
+                "operators, demand, generated roads and terrain); `--seed` overrides it.",
+                default=0),
+    "monitor_window_s": opt(WINDOW, "Width of the batching window for in-leg events "
+                            "(detections, zone crossings, terrain checks). Recorded times stay "
+                            "exact; a policy may learn of such an event up to this late.",
+                            default=10.0),
+}, doc="How long the run lasts and how it is seeded.", model=RunSpec)
+
+#: The terrain keys that apply to each terrain source (besides ``source``).
+TERRAIN_KEYS = {
+    "flat": ("size_m", "spacing_m", "origin_m", "base_elevation_m", "sea_level_m"),
+    "procedural": ("size_m", "spacing_m", "origin_m", "base_elevation_m", "relief_m", "ridges",
+                   "sea_level_m"),
+    "npy": ("path", "spacing_m", "origin_m", "sea_level_m"),
+    "geotiff": ("path", "origin_m", "sea_level_m"),
+}
 
 TERRAIN = Record({
-    "source": opt(String(choices=TERRAIN_SOURCES)),
-    "size_m": opt(Pair(Number(gt=0, le=MAX_TERRAIN_SIDE_M), "[width, height]")),
-    "spacing_m": opt(Number(ge=MIN_SPACING_M, le=MAX_SPACING_M)),
-    "origin_m": opt(POINT),
-    "base_elevation_m": opt(HEIGHT),
-    "relief_m": opt(Number(ge=0, le=MAX_HEIGHT_M - MIN_HEIGHT_M)),
-    "ridges": opt(Integer(ge=0, le=1_000)),
-    "path": opt(NAME),
-    "sea_level_m": opt(Number(ge=MIN_HEIGHT_M, le=MAX_HEIGHT_M, nullable=True)),
-})
+    "source": opt(String(choices=TERRAIN_SOURCES), "Where the elevation grid comes from: "
+                  "`flat`, `procedural` (ridges and valleys drawn from the run's seed), a "
+                  "`npy` array (metres, rows south to north) or a `geotiff` DEM.",
+                  default="flat"),
+    "size_m": opt(Pair(Number(gt=0, le=MAX_TERRAIN_SIDE_M), "[width, height]"),
+                  "Extent of `flat` and `procedural` terrain.", default=[10_000.0, 10_000.0]),
+    "spacing_m": opt(Number(ge=MIN_SPACING_M, le=MAX_SPACING_M),
+                     "Grid spacing (`flat`, `procedural`, `npy`; a GeoTIFF carries its own).",
+                     default=50.0),
+    "origin_m": opt(POINT, "Local position (x east, y north) of the grid's south-west corner.",
+                    default=[0.0, 0.0]),
+    "base_elevation_m": opt(HEIGHT, "Elevation of `flat` terrain, or the lowest level of "
+                            "`procedural` terrain.", default=0.0),
+    "relief_m": opt(Number(ge=0, le=MAX_HEIGHT_M - MIN_HEIGHT_M),
+                    "Peak-to-valley relief of `procedural` terrain.", default=400.0),
+    "ridges": opt(Integer(ge=0, le=1_000), "Number of ridges of `procedural` terrain.",
+                  default=6),
+    "path": opt(NAME, "Elevation file of `npy` / `geotiff` terrain, relative to the scenario's "
+                "folder.", default=None, example="data/valley.tif"),
+    "sea_level_m": opt(Number(ge=MIN_HEIGHT_M, le=MAX_HEIGHT_M, nullable=True),
+                       "Sea level: ground below it is water (where sea vehicles move), and "
+                       "vehicles fly (and clear the ground) above the water's surface, not the "
+                       "seabed. null: no sea.", default=None),
+}, doc="The elevation grid every altitude is measured from (metres above the datum).",
+    rules=tuple(f"{source} terrain takes {', '.join(keys)}" for source, keys in
+                TERRAIN_KEYS.items()) + (
+    "`npy` and `geotiff` terrain need `path`",
+    "`spacing_m` is at most the smaller side of `size_m`",
+    f"the grid has at most {MAX_TERRAIN_POINTS:,} points"), model=TerrainSpec)
 
 ZONE = Record({
-    "id": req(ID),
-    "kind": req(String(choices=ZONE_KINDS)),
-    "polygon": opt(RING),
-    "rect": opt(Rect()),
-    "holes": opt(HOLES),
+    "id": req(ID, "Unique among the zones."),
+    "kind": req(String(choices=ZONE_KINDS), "`no_fly`: routes go around it; `restricted`: "
+                "entering it is the action class `enter_restricted` (authorised under "
+                "`oversight.rules`)."),
+    "polygon": opt(RING, "The zone's outline.", unit="m", derived=_POLYGON_OR_RECT,
+                   example="[[0, 0], [500, 0], [500, 400]]"),
+    "rect": opt(Rect(), "The zone as an axis-aligned rectangle.", unit="m",
+                derived=_POLYGON_OR_RECT, example="[1000, 2000, 1500, 2600]"),
+    "holes": opt(HOLES, "Rings cut out of the zone.", unit="m"),
     "floor_amsl_m": opt(Number(ge=-MAX_ALTITUDE_M, le=MAX_ALTITUDE_M, finite=False,
-                               nullable=True)),
+                               nullable=True),
+                        "Lowest altitude (above the datum) the zone covers; null: from the "
+                        "ground.", default=None),
     "ceiling_amsl_m": opt(Number(ge=-MAX_ALTITUDE_M, le=MAX_ALTITUDE_M, finite=False,
-                                 nullable=True)),
+                                 nullable=True),
+                          "Highest altitude the zone covers; null: without limit.", default=None),
     "active": opt(Record({
-        "start_s": opt(TIME),
-        "end_s": opt(Number(gt=0, le=MAX_TIME_S, nullable=True)),
-    })),
-})
+        "start_s": opt(TIME, "When the zone comes into force.", default=0.0),
+        "end_s": opt(Number(gt=0, le=MAX_TIME_S, nullable=True),
+                     "When it lapses; null: until the end of the run.", default=None),
+    }, doc="When the zone is in force (default: the whole run).", model=TimeWindow,
+        rules=("`end_s` > `start_s`",)), "When the zone is in force."),
+}, doc="An airspace zone: a polygon with an altitude band and a time window.",
+    rules=("exactly one of `polygon` and `rect`",
+           "the polygon is simple (edges do not cross); holes lie inside it and do not overlap",
+           "the zone overlaps the terrain", "`floor_amsl_m` < `ceiling_amsl_m`",
+           "zone ids are unique"),
+    model=ZoneSpec, attrs={"polygon": "exterior", "rect": "exterior"})
+
+#: Site keys that apply to depots only.
+DEPOT_KEYS = ("stock", "loading_bays", "loading_time_s", "swap_stations", "swap_time_s")
 
 SITE = Record({
-    "id": req(ID),
-    "kind": req(String(choices=SITE_KINDS)),
-    "position": req(POINT),
-    "pads": opt(RESOURCES),
-    "radio_range_m": opt(Number(gt=0, le=MAX_DISTANCE_M, nullable=True)),
-    "antenna_height_m": opt(Number(ge=0, le=MAX_ALTITUDE_M)),
-    "sensor_radius_m": opt(Number(gt=0, le=MAX_DISTANCE_M, nullable=True)),
-    "false_alarms_per_hour": opt(Number(ge=0, le=MAX_RATE_PER_HOUR)),
-    "stock": opt(Integer(ge=0, le=10**12, nullable=True)),
-    "loading_bays": opt(RESOURCES),
-    "loading_time_s": opt(TIME),
-    "swap_stations": opt(Integer(ge=0, le=MAX_RESOURCES)),
-    "swap_time_s": opt(TIME),
-})
+    "id": req(ID, "Unique among the sites; vehicle types and orders refer to it."),
+    "kind": req(String(choices=SITE_KINDS), "`base` (vehicles start, land and recharge), "
+                "`depot` (a base with stock for orders), `ground_station` (a radio and/or a "
+                "fixed sensor), `customer` (an order destination) or `launch_point`."),
+    "position": req(POINT, "Where the site is.", unit="m", example="[2500, 1200]"),
+    "pads": opt(RESOURCES, "Landing and charging pads: vehicles recharge one per pad at a "
+                "time.", default=1),
+    "radio_range_m": opt(Number(gt=0, le=MAX_DISTANCE_M, nullable=True),
+                         "Radio range (slant distance) of the site's ground station; null: no "
+                         "radio.", default=None),
+    "antenna_height_m": opt(Number(ge=0, le=MAX_ALTITUDE_M),
+                            "Height of the station's antenna above the terrain.", default=10.0),
+    "sensor_radius_m": opt(Number(gt=0, le=MAX_DISTANCE_M, nullable=True),
+                           "A fixed sensor at the site (a mast or buoy): its footprint radius; "
+                           "null: none.", default=None),
+    "false_alarms_per_hour": opt(Number(ge=0, le=MAX_RATE_PER_HOUR),
+                                 "False alarms the fixed sensor raises (they become review "
+                                 "work for the operators).", default=0.0),
+    "stock": opt(Integer(ge=0, le=10**12, nullable=True),
+                 "Depots: items in stock (each order takes one); null: unlimited.",
+                 default=None),
+    "loading_bays": opt(RESOURCES, "Depots: loading bays (one vehicle loads at a time per "
+                        "bay).", default=1),
+    "loading_time_s": opt(TIME, "Depots: time to load one order.", default=60.0),
+    "swap_stations": opt(Integer(ge=0, le=MAX_RESOURCES), "Depots: battery-swap stations "
+                         "(0: vehicles recharge on the pads instead).", default=0),
+    "swap_time_s": opt(TIME, "Depots: time for one battery swap.", default=120.0),
+}, doc="A place on the map: a base, depot, ground station, customer or launch point.",
+    rules=(f"{', '.join(DEPOT_KEYS)} apply to depots only",
+           "a ground_station has `radio_range_m` or `sensor_radius_m` (or both)",
+           "`false_alarms_per_hour` > 0 needs `sensor_radius_m`",
+           "the position lies on the terrain", "site ids are unique"),
+    model=SiteSpec)
 
 DETECTION = Record({
-    "model": opt(String(choices=DETECTION_MODELS)),
-    "sweep_width_m": opt(Number(gt=0, le=2 * MAX_DISTANCE_M)),
-})
+    "model": opt(String(choices=DETECTION_MODELS), "Lateral-range curve: `definite_range` "
+                 "(p = 1 within the footprint radius), `inverse_cube` or `exponential`.",
+                 default="definite_range"),
+    "sweep_width_m": opt(Number(gt=0, le=2 * MAX_DISTANCE_M),
+                         "Sweep width W, the integral of the lateral-range curve.",
+                         derived="2 x the footprint radius (definite_range); "
+                                 "required by the other models"),
+}, doc="How likely the sensor is to detect a target it passes.",
+    rules=("`definite_range`: `sweep_width_m`, if given, is 2 x the footprint radius",
+           "`inverse_cube` and `exponential` need `sweep_width_m`"), model=DetectionSpec)
 
 SENSOR = Record({
-    "footprint_radius_m": opt(DISTANCE),
-    "camera_fov_deg": opt(Number(gt=0, lt=180)),
-    "detection": opt(DETECTION),
-})
+    "footprint_radius_m": opt(DISTANCE, "Radius of the sensor's ground footprint.",
+                              derived="one of footprint_radius_m and camera_fov_deg "
+                                      "is required"),
+    "camera_fov_deg": opt(Number(gt=0, lt=180), "A camera's field of view: the footprint "
+                          "radius is cruise_altitude_agl_m x tan(fov / 2).", default=None),
+    "detection": opt(DETECTION, "The detection model."),
+}, doc="The vehicle's downward-looking sensor.",
+    rules=("exactly one of `footprint_radius_m` and `camera_fov_deg` (an air vehicle needs a "
+           "sensor; a ground or sea vehicle without one has a 1 m footprint)",),
+    model=SensorSpec)
+
+#: Vehicle-type keys that apply to air vehicles only (in the order they are checked).
+AIR_ONLY_KEYS = ("cruise_altitude_agl_m", "climb_rate_mps", "relay_range_m", "carrier",
+                 "airframe", "airframe_params")
+#: What a ground or sea vehicle's altitude keys are set to (it moves on the surface).
+SURFACE_VALUES = {"cruise_altitude_agl_m": 0.0, "terrain_clearance_m": 0.0,
+                  "climb_rate_mps": 1e9}
 
 VEHICLE_TYPE = Record({
-    "id": req(ID),
-    "kind": req(String(choices=VEHICLE_KINDS)),
-    "domain": opt(String(choices=DOMAINS)),
-    "count": opt(Integer(ge=0, le=MAX_VEHICLES)),
-    "base": opt(ID),
+    "id": req(ID, "Unique among the vehicle types."),
+    "kind": req(String(choices=VEHICLE_KINDS), "`multirotor`, `fixed_wing` (air), `wheeled` "
+                "(ground, on roads) or `vessel` (sea, on water)."),
+    "domain": opt(String(choices=DOMAINS), "Where the vehicles move; follows from `kind`.",
+                  derived="the kind's domain"),
+    "count": opt(Integer(ge=0, le=MAX_VEHICLES), "Vehicles of this type (with `base`, or "
+                 "riding on carriers with `carrier`).", derived=_PLACED),
+    "base": opt(ID, "The base or depot the `count` vehicles start at.",
+                derived=_PLACED),
     "bases": opt(MapOf(ID, Integer(ge=0, le=MAX_VEHICLES), "base id to vehicle count",
-                       min_items=1)),
-    "cruise_speed_mps": req(SPEED),
-    "climb_rate_mps": opt(SPEED),
-    "cruise_altitude_agl_m": opt(Number(gt=0, le=MAX_ALTITUDE_M)),
-    "battery_wh": req(Number(gt=0, le=MAX_ENERGY_WH)),
-    "hover_power_w": opt(POWER),
-    "cruise_power_w": req(Number(gt=0, le=MAX_POWER_W)),
-    "reserve_fraction": opt(Number(ge=0, lt=1)),
-    "recharge_time_s": req(TIME),
-    "terrain_clearance_m": opt(Number(ge=0, le=MAX_ALTITUDE_M)),
-    "relay_range_m": opt(Number(gt=0, le=MAX_DISTANCE_M, nullable=True)),
-    "sensor": opt(SENSOR),
-    "payload_kg": opt(Number(ge=0, le=MAX_MASS_KG)),
-    "energy": opt(String(choices=ENERGY_KINDS)),
-    "carrier": opt(Nullable(ID)),
-    "carrier_slots": opt(Integer(ge=0, le=10_000)),
-    "airframe": opt(String(choices=AIRFRAMES)),
+                       min_items=1), "Vehicles per base or depot.",
+                 derived=_PLACED, example="{north: 20, south: 10}"),
+    "cruise_speed_mps": req(SPEED, "Speed along a leg (the speed limit caps it on roads)."),
+    "climb_rate_mps": opt(SPEED, "Rate of climb and descent.",
+                          derived="required by air vehicles"),
+    "cruise_altitude_agl_m": opt(Number(gt=0, le=MAX_ALTITUDE_M),
+                                 "Height above the terrain legs are flown at.", default=100.0),
+    "battery_wh": req(Number(gt=0, le=MAX_ENERGY_WH), "Usable energy of a full battery "
+                      "(or tank)."),
+    "hover_power_w": opt(POWER, "Power drawn hovering, climbing and waiting in the air.",
+                         derived="required (> 0) by air vehicles; 0 for ground and sea"),
+    "cruise_power_w": req(Number(gt=0, le=MAX_POWER_W), "Power drawn at cruise speed."),
+    "reserve_fraction": opt(Number(ge=0, lt=1), "Share of `battery_wh` kept in reserve: a "
+                            "vehicle turns home when what is left would fall below it.",
+                            default=0.2),
+    "recharge_time_s": req(TIME, "Time on a pad from empty to full."),
+    "terrain_clearance_m": opt(Number(ge=0, le=MAX_ALTITUDE_M),
+                               "Minimum height above terrain along a leg; lower is a terrain "
+                               "violation.", default=30.0),
+    "relay_range_m": opt(Number(gt=0, le=MAX_DISTANCE_M, nullable=True),
+                         "The vehicle carries a radio relay of this range (slant distance); "
+                         "null: no relay.", default=None),
+    "sensor": opt(SENSOR, "The vehicle's sensor.",
+                  derived="required by air vehicles; a 1 m footprint for ground and sea"),
+    "payload_kg": opt(Number(ge=0, le=MAX_MASS_KG), "Payload capacity for orders; 0: carries "
+                      "none.", default=0.0),
+    "energy": opt(String(choices=ENERGY_KINDS), "`battery` (recharged on pads or swapped) or "
+                  "`fuel` (refuelled on pads).", default="battery"),
+    "carrier": opt(Nullable(ID), "Vehicles of this type ride on vehicles of that (ground or "
+                   "sea) type, the mothership pattern, shared out in turn; null: they start at "
+                   "their base."),
+    "carrier_slots": opt(Integer(ge=0, le=10_000), "Ground and sea vehicles: how many carried "
+                         "vehicles each holds.", default=0),
+    "airframe": opt(String(choices=AIRFRAMES), "The rigid-body model `fleetsim fidelity` "
+                    "flies this type with.", default="small_quadrotor"),
     "airframe_params": opt(MapOf(Named(AIRFRAME_PARAMS, "airframe parameter",
                                        "airframe parameters"), Number(gt=0, le=1e6),
-                                 "airframe parameter to value")),
-    "turn_penalty_s_per_rad": opt(Number(ge=0, le=3_600)),
-    "leg_overhead_s": opt(Number(ge=0, le=3_600)),
-    "climb_energy_wh_per_m": opt(Number(ge=0, le=MAX_ENERGY_WH)),
-})
+                                 "airframe parameter to value"),
+                           "Overrides of the airframe's parameters (fleetsim.fidelity."
+                           "MultirotorParams fields: " + ", ".join(AIRFRAME_PARAMS) + ").",
+                           example="{mass_kg: 1.8, drag_coeff: 0.3}"),
+    "turn_penalty_s_per_rad": opt(Number(ge=0, le=3_600), "Seconds added per radian of turn "
+                                  "at a route's waypoints (fitted by `fleetsim fidelity "
+                                  "--calibrate`).", default=0.0),
+    "leg_overhead_s": opt(Number(ge=0, le=3_600), "Seconds added per route flown from rest "
+                          "(accelerating and braking; fitted by `--calibrate`).", default=0.0),
+    "climb_energy_wh_per_m": opt(Number(ge=0, le=MAX_ENERGY_WH), "Energy per metre climbed "
+                                 "(fitted by `--calibrate`).", default=0.0),
+}, doc="A type of vehicle, how many there are and where they start.",
+    rules=("`count` and `base`, or `bases`; with `carrier`: `count` only",
+           "`domain`, if given, is the kind's (air: multirotor, fixed_wing; ground: wheeled; "
+           "sea: vessel)",
+           "air vehicles need `climb_rate_mps`, `hover_power_w` > 0 and `sensor`",
+           f"{', '.join(AIR_ONLY_KEYS)} apply to air vehicles only; ground and sea vehicles "
+           "move on the surface (altitude and clearance 0)",
+           "`carrier_slots` applies to ground and sea vehicles; a carrier is a ground or sea "
+           "type that starts at a base, with slots for all it carries",
+           "ground vehicles need `world.roads`; sea vehicles need "
+           "`world.terrain.sea_level_m` or `world.water.polygon`",
+           "a base is a site of kind base or depot; type ids are unique",
+           "the fleet has between 1 and 200,000 vehicles"),
+    model=VehicleTypeSpec, attrs={"count": None, "base": None, "bases": None})
 
 AREA = Record({
-    "polygon": opt(RING),
-    "rect": opt(Rect()),
-    "holes": opt(HOLES),
-})
+    "polygon": opt(RING, "The area's outline.", unit="m", derived=_POLYGON_OR_RECT),
+    "rect": opt(Rect(), "The area as an axis-aligned rectangle.", unit="m",
+                derived=_POLYGON_OR_RECT),
+    "holes": opt(HOLES, "Rings cut out of the area.", unit="m"),
+}, doc="A mission's area.",
+    rules=("exactly one of `polygon` and `rect`", "the polygon is simple; holes lie inside it "
+           "and do not overlap", "the area lies on the terrain"),
+    model=MissionSpec, attrs={"polygon": "exterior", "rect": "exterior"})
 
-TARGET = PointOrRecord(Record({"id": req(ID), "position": req(POINT)}))
+TARGET = PointOrRecord(Record({
+    "id": opt(ID, "Unique within the mission.", derived="MISSION-targetN (N: its index)"),
+    "position": req(POINT, "Where the target is; inside the mission area.", unit="m"),
+}, doc="A target: a point [x, y], or a mapping {id, position}.", model=TargetSpec))
 
 MISSION = Record({
-    "id": req(ID),
-    "kind": req(String(choices=MISSION_KINDS)),
-    "area": req(AREA),
-    "targets": opt(ListOf(TARGET, "targets")),
-    "random_targets": opt(Integer(ge=0, le=MAX_RANDOM_TARGETS)),
-})
+    "id": req(ID, "Unique among the missions."),
+    "kind": req(String(choices=MISSION_KINDS), "`coverage` (cover the area once), "
+                "`persistent` (keep its idleness low) or `search` (find the targets)."),
+    "area": req(AREA, "Where the mission is flown."),
+    "targets": opt(ListOf(TARGET, "targets"), "Explicit targets (search missions).",
+                   example="[[1200, 800], {id: raft, position: [3000, 450]}]"),
+    "random_targets": opt(Integer(ge=0, le=MAX_RANDOM_TARGETS), "Targets placed uniformly at "
+                          "random in the area (stream `targets/<mission id>`), besides the "
+                          "explicit ones.", default=0),
+}, doc="A surveillance mission over an area.",
+    rules=("mission ids and target ids within a mission are unique",
+           f"placing the random targets takes at most {MAX_TARGET_DRAWS:,} uniform draws in "
+           "the area's bounding box"),
+    model=MissionSpec, attrs={"area": None})
 
 SERVICE = ServiceTime()
 PRIORITY = Integer(ge=-MAX_PRIORITY, le=MAX_PRIORITY)
 TIMEOUT = Number(gt=0, le=MAX_TIME_S, nullable=True)
+_SERVICE_EXAMPLE = "{dist: lognormal, mean_s: 40, cv: 0.5}"
 
 RULE = NameOrRecord(String(choices=AUTH_RULES), "rule", Record({
-    "rule": req(String(choices=AUTH_RULES)),
-    "service": opt(SERVICE),
-    "priority": opt(PRIORITY),
-    "timeout_s": opt(TIMEOUT),
-    "veto_window_s": opt(DURATION),
-    "approve_probability": opt(Number(ge=0, le=1)),
-    "two_person": opt(Boolean()),
-}))
+    "rule": req(String(choices=AUTH_RULES), "`auto` (no operator), `notify` (the operator is "
+                "told), `veto` (acts unless vetoed in time), `approve` (waits for approval) or "
+                "`forbidden`."),
+    "service": opt(SERVICE, "Operator service time of this class's work item (seconds, or a "
+                   "distribution); null: exponential with mean 30 s.", default=None,
+                   unit="s", example=_SERVICE_EXAMPLE),
+    "priority": opt(PRIORITY, "Queue priority of the work item (lower is more urgent).",
+                    default=2),
+    "timeout_s": opt(TIMEOUT, "`approve`: give up (and apply the policy's fallback) after "
+                     "waiting this long; null: wait.", default=None),
+    "veto_window_s": opt(DURATION, "`veto`: the vehicle acts after this long unless an "
+                         "operator objects first.", default=60.0),
+    "approve_probability": opt(Number(ge=0, le=1), "`approve`: probability an approval is "
+                               "granted; `veto`: that it is not vetoed.", default=1.0),
+    "two_person": opt(Boolean(), "Needs two operators at once.", default=False),
+}, doc="How one action class is authorised (a bare rule name stands for {rule: NAME}).",
+    rules=("rule `auto` takes no `service`", "`two_person` needs 2 operators on duty at once",
+           "stop, classify_detection and emergency_landing take no rule"),
+    model=RuleSpec))
 
 SHIFT = Record({
-    "start_s": req(TIME),
-    "end_s": req(TIME),
-    "count": req(Integer(ge=0, le=MAX_RESOURCES)),
-})
+    "start_s": req(TIME, "When the shift starts."),
+    "end_s": req(TIME, "When it ends (after it starts)."),
+    "count": req(Integer(ge=0, le=MAX_RESOURCES), "Operators on duty during it."),
+}, doc="A shift of operators (overlapping shifts add up).",
+    rules=("`end_s` > `start_s`", "the operators on duty never exceed `oversight.operators`"),
+    model=ShiftSpec)
 
 REVIEW = Record({
-    "service": opt(SERVICE),
-    "priority": opt(PRIORITY),
-    "false_alarms_per_vehicle_hour": opt(Number(ge=0, le=MAX_RATE_PER_HOUR)),
-    "timeout_s": opt(TIMEOUT),
-})
+    "service": opt(SERVICE, "Service time of one review; null: exponential with mean 20 s.",
+                   default=None, unit="s", example=_SERVICE_EXAMPLE),
+    "priority": opt(PRIORITY, "Queue priority of a review (lower is more urgent).", default=1),
+    "false_alarms_per_vehicle_hour": opt(Number(ge=0, le=MAX_RATE_PER_HOUR),
+                                         "False alarms raised per airborne vehicle-hour by the "
+                                         "vehicles' sensors.", default=0.0),
+    "timeout_s": opt(TIMEOUT, "A review not finished this long after the detection times out "
+                     "(withdrawn if still queued, cut short if in service); null: never.",
+                     default=None),
+}, doc="Detections (and false alarms) become review work for the operators.",
+    model=ReviewSpec)
 
 STOP = Record({
-    "time_s": req(TIME),
-    "vehicles": opt(VehicleSelection()),
-    "safe_state": opt(String(choices=SAFE_STATES)),
-})
+    "time_s": req(TIME, "When the stop is ordered."),
+    "vehicles": opt(VehicleSelection(), "`all`, or a list of vehicle indexes.", default="all",
+                    example="[0, 3, 7]"),
+    "safe_state": opt(String(choices=SAFE_STATES), "`return` (fly home and land) or `land` "
+                      "(land where it is).", default="return"),
+}, doc="A stop command: at `time_s` an operator orders vehicles to a safe state.",
+    rules=("vehicle indexes are within the fleet",), model=StopSpec)
 
 OVERSIGHT = Record({
-    "operators": req(RESOURCES),
-    "shifts": opt(ListOf(SHIFT, "shifts {start_s, end_s, count}")),
-    "span_of_control": opt(Integer(ge=1, le=MAX_VEHICLES, nullable=True)),
-    "approval_needs_link": opt(Boolean()),
+    "operators": req(RESOURCES, "Operators in the pool."),
+    "shifts": opt(ListOf(SHIFT, "shifts {start_s, end_s, count}"), "Who is on duty when; "
+                  "none: all `operators`, all the time."),
+    "span_of_control": opt(Integer(ge=1, le=MAX_VEHICLES, nullable=True),
+                           "Most vehicles airborne per operator on duty (a take-off beyond it "
+                           "is refused); null: no limit.", default=None),
+    "approval_needs_link": opt(Boolean(), "An approval (or veto review) can only be asked for "
+                               "over a working link.", default=True),
     "rules": opt(MapOf(Named(ACTION_CLASSES, "action class", "action classes"), RULE,
-                       "action class to authorization rule")),
-    #: null: detections make no review work.
-    "detection_review": opt(Nullable(REVIEW)),
-    "stops": opt(ListOf(STOP, "stop commands {time_s, vehicles, safe_state}")),
-})
+                       "action class to authorization rule"),
+                 "Rule per action class (" + ", ".join(ACTION_CLASSES) + "); classes not "
+                 "listed are `auto`.", example="{takeoff: approve, enter_restricted: {rule: "
+                 "veto, veto_window_s: 30}}"),
+    "detection_review": opt(Nullable(REVIEW), "Review work made by detections; null: none."),
+    "stops": opt(ListOf(STOP, "stop commands {time_s, vehicles, safe_state}"),
+                 "Stop commands."),
+}, doc="Human oversight: operators, their shifts and how each action class is authorised.",
+    model=OversightSpec)
 
 ROADS = Record({
-    "source": opt(String(choices=ROAD_SOURCES)),
-    "path": opt(NAME),
-    "extent": opt(Nullable(Rect())),
-    "spacing_m": opt(Number(ge=1, le=MAX_DISTANCE_M)),
-    "speed_limit_mps": opt(SPEED),
-    "blocked": opt(Integer(ge=0, le=100_000)),
-    "seed": opt(Integer(ge=0, nullable=True)),
+    "source": opt(String(choices=ROAD_SOURCES), "`grid` or `planar` (generated), or `geojson` "
+                  "(LineStrings from `path`).", default="grid"),
+    "path": opt(NAME, "File of `geojson` roads, relative to the scenario's folder.",
+                default=None),
+    "extent": opt(Nullable(Rect()), "Area a generated network covers; null: the terrain's "
+                  "extent.", unit="m"),
+    "spacing_m": opt(Number(ge=1, le=MAX_DISTANCE_M), "Distance between neighbouring "
+                     "junctions of a generated network.", default=500.0),
+    "speed_limit_mps": opt(SPEED, "Speed limit of every road (a GeoJSON feature's "
+                           "`speed_limit_mps` overrides it).", default=13.9),
+    "blocked": opt(Integer(ge=0, le=100_000), "Roads of a generated network that are missing "
+                   "(blocked) from the start.", default=0),
+    "seed": opt(Integer(ge=0, nullable=True), "Seed of a generated network; null: drawn from "
+                "the run's seed, so the map changes with it.", default=None),
     "closures": opt(ListOf(Record({
-        "time_s": req(TIME),
-        "near": req(POINT),
-    }), "road closures {time_s, near: [x, y]}")),
-})
+        "time_s": req(TIME, "When the road closes."),
+        "near": req(POINT, "The road segment nearest to this point closes.", unit="m"),
+    }, doc="A road closes at `time_s`.", rules=("`near` lies on the terrain",),
+        model=ClosureSpec), "road closures {time_s, near: [x, y]}"), "Roads that close "
+        "during the run."),
+}, doc="The road network ground vehicles move on; null or absent: no roads.",
+    rules=("`geojson` needs `path` and takes no `extent`, `spacing_m`, `blocked`, `seed`",
+           "`path` applies to `geojson` only", "`extent` lies on the terrain"),
+    model=RoadsSpec)
 
 WATER = Record({
-    "spacing_m": opt(Number(ge=1, le=MAX_DISTANCE_M)),
-    "polygon": opt(Nullable(RING)),
-})
+    "spacing_m": opt(Number(ge=1, le=MAX_DISTANCE_M), "Spacing of the navigation lattice.",
+                     default=200.0),
+    "polygon": opt(Nullable(RING), "Water as a polygon; null: the terrain's cells below "
+                   "`sea_level_m`.", unit="m"),
+}, doc="The navigation graph sea vehicles move on: a lattice over water.",
+    rules=("the polygon overlaps the terrain",), model=WaterSpec)
 
 ORDER = Record({
-    "id": opt(ID),
-    "origin": req(ID),
-    "destination": req(Place()),
-    "weight_kg": req(Number(ge=0, le=MAX_MASS_KG)),
-    "created_s": opt(TIME),
-    "priority": opt(PRIORITY),
-    "earliest_s": opt(TIME),
-    "latest_s": opt(Number(ge=0, le=MAX_TIME_S, nullable=True)),
-})
+    "id": opt(ID, "Unique among the orders.", derived="orderN (N: its index)"),
+    "origin": req(ID, "The depot the order is loaded at."),
+    "destination": req(Place(), "A site id or a point.", unit="m",
+                       example="customer_3  # or [4200, 1800]"),
+    "weight_kg": req(Number(ge=0, le=MAX_MASS_KG), "At most the largest `payload_kg`."),
+    "created_s": opt(TIME, "When the order is placed.", default=0.0),
+    "priority": opt(PRIORITY, "Priority for the policy.", default=1),
+    "earliest_s": opt(TIME, "Not delivered before this time.", default=0.0),
+    "latest_s": opt(Number(ge=0, le=MAX_TIME_S, nullable=True), "Due by this time; null: "
+                    "no deadline.", default=None),
+}, doc="An order known in advance.",
+    rules=("`origin` is a depot", "`latest_s` >= `earliest_s` and `created_s`",
+           "a point destination lies on the terrain"),
+    model=OrderSpec)
 
 DEMAND = Record({
-    "origin": req(ID),
-    "rate_per_hour": req(Number(gt=0, le=1e7)),
-    "destinations": opt(ListOf(ID, "site ids", min_items=1)),
-    "area": opt(Record({"polygon": opt(RING), "rect": opt(Rect())})),
-    "weight_kg": opt(Number(ge=0, le=MAX_MASS_KG)),
-    "weight_range_kg": opt(Pair(Number(ge=0, le=MAX_MASS_KG), "[low, high]")),
-    "window_s": opt(Number(gt=0, le=MAX_TIME_S, nullable=True)),
-    "priority": opt(PRIORITY),
-    "start_s": opt(TIME),
-    "end_s": opt(Number(gt=0, le=MAX_TIME_S, nullable=True)),
-})
+    "origin": req(ID, "The depot the orders are loaded at."),
+    "rate_per_hour": req(Number(gt=0, le=1e7), "Mean arrival rate (a Poisson process, stream "
+                         "`demand/<index>`).", unit="1/h"),
+    "destinations": opt(ListOf(ID, "site ids", min_items=1), "Destinations drawn uniformly "
+                        "from these sites.", derived=_DESTINATIONS),
+    "area": opt(Record({"polygon": opt(RING, "The area's outline.", unit="m",
+                                       derived=_POLYGON_OR_RECT),
+                        "rect": opt(Rect(), "The area as a rectangle.", unit="m",
+                                    derived=_POLYGON_OR_RECT)},
+                       doc="Where destinations are drawn.",
+                       rules=("exactly one of `polygon` and `rect`",)),
+                "Destinations drawn uniformly inside this area.",
+                derived=_DESTINATIONS),
+    "weight_kg": opt(Number(ge=0, le=MAX_MASS_KG), "Fixed weight of every order.",
+                     default=1.0),
+    "weight_range_kg": opt(Pair(Number(ge=0, le=MAX_MASS_KG), "[low, high]"),
+                           "Weight drawn uniformly between low and high.",
+                           derived="[weight_kg, weight_kg]"),
+    "window_s": opt(Number(gt=0, le=MAX_TIME_S, nullable=True), "Each order is due this long "
+                    "after it is created; null: no deadline.", default=None),
+    "priority": opt(PRIORITY, "Priority of the orders.", default=1),
+    "start_s": opt(TIME, "When orders start arriving.", default=0.0),
+    "end_s": opt(Number(gt=0, le=MAX_TIME_S, nullable=True), "When they stop; null: at the "
+                 "end of the run.", default=None),
+}, doc="Orders arriving at random.",
+    rules=("`origin` is a depot", "exactly one of `destinations` and `area`",
+           "at most one of `weight_kg` and `weight_range_kg`; low <= high <= the largest "
+           "`payload_kg`", "`end_s` > `start_s`"),
+    model=DemandSpec, attrs={"area": "area", "weight_kg": None, "weight_range_kg": "weight_kg"})
 
 LOGISTICS = Record({
-    "orders": opt(ListOf(ORDER, "orders {origin, destination, weight_kg, ...}")),
-    "demand": opt(ListOf(DEMAND, "demand streams {origin, rate_per_hour, ...}")),
-    "service_time_s": opt(TIME),
-    "transfer_time_s": opt(TIME),
-})
+    "orders": opt(ListOf(ORDER, "orders {origin, destination, weight_kg, ...}"),
+                  "Orders known in advance."),
+    "demand": opt(ListOf(DEMAND, "demand streams {origin, rate_per_hour, ...}"),
+                  "Streams of random orders."),
+    "service_time_s": opt(TIME, "Time to hand an order over at its destination.",
+                          default=60.0),
+    "transfer_time_s": opt(TIME, "Time to move an order from a carrier onto a vehicle it "
+                           "carries.", default=30.0),
+}, doc="Orders and how they are handled; null or absent: no orders.",
+    rules=("order ids are unique",), model=LogisticsSpec)
 
 MINIMA = Record({
-    "horizontal_m": opt(Number(gt=0, le=100_000)),
-    "vertical_m": opt(Number(gt=0, le=MAX_ALTITUDE_M)),
-})
+    "horizontal_m": opt(Number(gt=0, le=100_000), "Radius of the cylinder around each "
+                        "vehicle.", default=50.0),
+    "vertical_m": opt(Number(gt=0, le=MAX_ALTITUDE_M), "Half-height: vehicles closer than this "
+                      "vertically (and than `horizontal_m` horizontally) have lost separation.",
+                      default=15.0),
+}, doc="Separation minima of one domain: a cylinder around each vehicle.", model=MinimaSpec)
 
 SEPARATION = Record({
     "minima": opt(MapOf(Named(DOMAINS, "domain", "domains"), MINIMA,
-                        "domain to separation minima {horizontal_m, vertical_m}")),
-    "lookahead_s": opt(Number(ge=0, le=86_400)),
-    "window_s": opt(Number(ge=MIN_WINDOW_S, le=MAX_TIME_S, nullable=True)),
+                        "domain to separation minima {horizontal_m, vertical_m}"),
+                  "Minima per domain; domains not listed are not checked.",
+                  default={"air": {"horizontal_m": 50.0, "vertical_m": 15.0}},
+                  example="{air: {horizontal_m: 80, vertical_m: 20}}"),
+    "lookahead_s": opt(Number(ge=0, le=86_400), "Conflicts: loss of separation predicted "
+                       "within this horizon.", default=60.0),
+    "window_s": opt(Number(ge=MIN_WINDOW_S, le=MAX_TIME_S, nullable=True),
+                    "Monitoring window; null: `run.monitor_window_s`.", default=None),
     "strategic": opt(Nullable(Record({
-        "layer_spacing_m": opt(Number(gt=0, le=10_000)),
-        "layers": opt(Integer(ge=0, le=20)),
-        "delay_step_s": opt(Number(ge=MIN_WINDOW_S, le=86_400)),
-        "max_delay_s": opt(Number(ge=0, le=86_400)),
-    }))),
-    "layering": opt(String(choices=LAYERINGS)),
-    "layer_spacing_m": opt(Number(gt=0, le=10_000)),
-    "terminal_radius_m": opt(Number(ge=0, le=100_000)),
-    "tactical": opt(String(choices=TACTICAL)),
-})
+        "layer_spacing_m": opt(Number(gt=0, le=10_000), "Height between altitude layers.",
+                               default=30.0),
+        "layers": opt(Integer(ge=0, le=20), "Layers above the cruise altitude to try (0: "
+                      "delays only).", default=2),
+        "delay_step_s": opt(Number(ge=MIN_WINDOW_S, le=86_400), "Step of the take-off delays "
+                            "tried.", default=30.0),
+        "max_delay_s": opt(Number(ge=0, le=86_400), "Longest delay tried (beyond it the "
+                           "vehicle goes as planned).", default=1800.0),
+    }, doc="Strategic deconfliction: a vehicle's 4D intent is checked against the others' "
+           "before it takes off; a conflicting one moves up a layer or waits.",
+        rules=("with `layers: 0`, `delay_step_s` <= `max_delay_s`",), model=StrategicSpec)),
+        "Strategic deconfliction before take-off; null: none."),
+    "layering": opt(String(choices=LAYERINGS), "`none`, or `heading`: cruise altitude raised "
+                    "by `layer_spacing_m` per quadrant of heading (north-east 0, south-east 1, "
+                    "south-west 2, north-west 3).", default="none"),
+    "layer_spacing_m": opt(Number(gt=0, le=10_000), "Height between heading layers.",
+                           default=30.0),
+    "terminal_radius_m": opt(Number(ge=0, le=100_000), "Losses of separation that begin "
+                             "within this distance of a site are not counted (the pads' "
+                             "layout keeps take-offs apart); 0: counted everywhere.",
+                             default=150.0),
+    "tactical": opt(String(choices=TACTICAL), "`none` (policies react to `conflict` requests) "
+                    "or `hold`: the lower-priority vehicle of a conflict (the higher index) "
+                    "stops, moves out of the way vertically if it must, waits for the other "
+                    "to pass and resumes.", default="none"),
+}, doc="Separation monitoring and deconfliction; null or absent: not modelled.",
+    rules=("`minima` covers at least one of the fleet's domains",
+           "the checking window is shorter than the run"),
+    model=SeparationSpec)
+
+WORLD = Record({
+    "terrain": opt(TERRAIN, "The terrain."),
+    "zones": opt(ListOf(ZONE, "zones"), "Airspace zones."),
+    "sites": opt(ListOf(SITE, "sites"), "Bases, depots, ground stations, customers."),
+    "roads": opt(Nullable(ROADS), "Roads; null: none (ground vehicles need them)."),
+    "water": opt(Nullable(WATER), "The sea lattice; null: built from the terrain's sea level "
+                 "when sea vehicles need it."),
+}, doc="The map: terrain, airspace zones, sites, roads and water.", model=Scenario)
 
 SCENARIO = Record({
-    "schema_version": opt(Exactly(1, note="this fleetsim reads scenario schema version 1")),
-    "name": req(ID),
-    "description": opt(String()),
-    #: Folder that relative file paths resolve against, relative to the
-    #: scenario file's folder (a stored source holds the absolute folder).
-    "base_dir": opt(NAME),
-    "run": req(RUN),
-    "world": opt(Record({
-        "terrain": opt(TERRAIN),
-        "zones": opt(ListOf(ZONE, "zones")),
-        "sites": opt(ListOf(SITE, "sites")),
-        #: null (or absent): no roads (ground vehicles need them).
-        "roads": opt(Nullable(ROADS)),
-        "water": opt(Nullable(WATER)),
-    })),
+    "schema_version": opt(Exactly(1, note="this fleetsim reads scenario schema version 1"),
+                          "Version of this format.", default=1),
+    "name": req(ID, "The scenario's name (run directories are named after it)."),
+    "description": opt(String(), "Free text.", default=""),
+    "base_dir": opt(NAME, "Folder that relative file paths resolve against, relative to the "
+                    "scenario file's folder (a stored source holds the absolute folder).",
+                    default="."),
+    "run": req(RUN, "Duration and seed."),
+    "world": opt(WORLD, "The map."),
     "fleet": req(Record({
-        "types": req(ListOf(VEHICLE_TYPE, "vehicle types", min_items=1)),
-    })),
-    "missions": opt(ListOf(MISSION, "missions")),
+        "types": req(ListOf(VEHICLE_TYPE, "vehicle types", min_items=1), "Vehicle types."),
+    }, doc="The vehicles.", model=Scenario, attrs={"types": "vehicle_types"}), "The vehicles."),
+    "missions": opt(ListOf(MISSION, "missions"), "Surveillance missions."),
     "policy": req(Record({
-        "name": req(NAME),
-        "params": opt(PlainData()),
-    })),
+        "name": req(NAME, "A policy name (`fleetsim policies` lists them)."),
+        "params": opt(PlainData(), "The policy's parameters (`fleetsim policies` lists them "
+                      "with their defaults).", example="{spacing_m: 120}"),
+    }, doc="The autonomy policy that plans for the vehicles.", model=PolicySpec),
+        "The autonomy policy."),
     "outputs": opt(Record({
-        "metrics_cell_m": opt(Number(ge=MIN_SPACING_M, le=MAX_SPACING_M)),
-        "replay": opt(Boolean()),
-        "timeseries_step_s": opt(POSITIVE),
-    })),
-    #: null (or absent): no human oversight is modelled.
-    "oversight": opt(Nullable(OVERSIGHT)),
-    #: null (or absent): no orders.
-    "logistics": opt(Nullable(LOGISTICS)),
-    #: null (or absent): separation is not monitored.
-    "separation": opt(Nullable(SEPARATION)),
-})
+        "metrics_cell_m": opt(Number(ge=MIN_SPACING_M, le=MAX_SPACING_M),
+                              "Side of the square raster cells of the coverage and idleness "
+                              "metrics.", default=50.0),
+        "replay": opt(Boolean(), "Write the replay bundle (`--no-replay` turns it off).",
+                      default=True),
+        "timeseries_step_s": opt(POSITIVE, "Interval between the rows of timeseries.parquet.",
+                                 default=60.0),
+    }, doc="What a run writes.", rules=("a metrics cell centre lies inside the mission area",
+                                        "run.duration_s / timeseries_step_s gives at most "
+                                        "1,000,000 rows"),
+        model=OutputSpec), "What a run writes."),
+    "oversight": opt(Nullable(OVERSIGHT), "Human oversight; null: every action is autonomous "
+                     "and no operators are modelled."),
+    "logistics": opt(Nullable(LOGISTICS), "Orders; null: none."),
+    "separation": opt(Nullable(SEPARATION), "Separation; null: not monitored."),
+}, doc="A scenario file (schema version 1).",
+    rules=("the estimated memory of a run stays within the limit",),
+    model=Scenario, attrs={"schema_version": None, "world": None, "fleet": None})
+
+#: Model attributes no key names directly, and where they come from.
+BUILT = {
+    Scenario: {"vehicles": "fleet.types[].count / base / bases / carrier",
+               "source": "the validated scenario as plain data",
+               "locations": "the file and line of each YAML path"},
+    OrderSpec: {"destination_site": "destination, when it is a site id"},
+    VehicleGroupSpec: {"type": "fleet.types[].id", "base": "fleet.types[].base / bases",
+                       "count": "fleet.types[].count / bases"},
+}
