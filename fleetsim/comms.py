@@ -558,6 +558,9 @@ def grid_link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
     if flat:
         return merge_intervals(hit, a_h, b_h)
+    # By station, so that each station's samples come together.
+    by = np.argsort(st_of, kind="stable")
+    hit, st_of, a_h, b_h = hit[by], st_of[by], a_h[by], b_h[by]
     d, s_h = dt[hit], t0[hit]
     i_a = np.maximum(np.floor((a_h - s_h) / d), 0.0)
     i_b = np.maximum(np.ceil((b_h - s_h) / d), i_a + 1.0)

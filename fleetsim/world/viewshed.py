@@ -74,10 +74,12 @@ class HorizonBank:
         self._keys: dict[tuple, int] = {}
         # Per horizon: antenna x, y, z; window rows [r0, r1), columns [c0, c1) (grid
         # cells; block aligned); offsets into the stores (-1: not built yet).
-        self._meta = np.zeros((0, 9))
+        self._meta = np.zeros((0, 5))
         self._win = np.zeros((0, 4), dtype=np.int64)
         self._off = np.zeros(0, dtype=np.int64)
         self._boff = np.zeros(0, dtype=np.int64)
+        self._ax = self._ay = self._az = np.zeros(0)
+        self._r0 = self._c0 = self._wh = self._wn = np.zeros(0, dtype=np.int64)
         self._hor = _Store()
         self._blk = _Store()
 
@@ -106,10 +108,14 @@ class HorizonBank:
             r1 = min(ny, -(-(cy + r + 1) // BLOCK) * BLOCK)
         i = len(self._off)
         self._keys[key] = i
-        self._meta = np.vstack([self._meta, [x, y, z, cx, cy, 0, 0, 0, 0]])
+        self._meta = np.vstack([self._meta, [x, y, z, cx, cy]])
         self._win = np.vstack([self._win, [r0, r1, c0, c1]])
         self._off = np.r_[self._off, -1]
         self._boff = np.r_[self._boff, -1]
+        self._ax, self._ay, self._az = (self._meta[:, k].copy() for k in range(3))
+        self._r0, self._c0 = self._win[:, 0].copy(), self._win[:, 2].copy()
+        self._wh = self._win[:, 1] - self._win[:, 0]
+        self._wn = self._win[:, 3] - self._win[:, 2]
         return i
 
     def built(self, i: int) -> bool:
@@ -204,6 +210,11 @@ class HorizonBank:
 
     # ------------------------------------------------------------------ queries
 
+    def _ensure(self, which: np.ndarray) -> None:
+        """Build the horizons that points ``which`` refer to, if not built yet."""
+        if (self._off < 0).any():
+            self.build(np.flatnonzero(np.bincount(which.ravel(), minlength=len(self))))
+
     def visible(self, which, x, y, z) -> np.ndarray:
         """Whether points ``(x, y, z)`` are in sight of the antennas ``which`` (one per
         point, or one for all); out of sight outside an antenna's window."""
@@ -213,22 +224,20 @@ class HorizonBank:
         which = np.broadcast_to(np.asarray(which, dtype=np.int64), np.shape(x))
         if which.size == 0:
             return np.zeros(np.shape(x), dtype=bool)
-        self.build(which)
+        self._ensure(which)
         ny, nx = self.shape
         s = self.spacing_m
         ix = np.clip(np.rint((x - self.origin_m[0]) / s), 0, nx - 1).astype(np.intp)
         iy = np.clip(np.rint((y - self.origin_m[1]) / s), 0, ny - 1).astype(np.intp)
-        win = self._win[which]
-        lx = ix - win[..., 2]
-        ly = iy - win[..., 0]
-        wn = win[..., 3] - win[..., 2]
-        inside = (lx >= 0) & (ly >= 0) & (lx < wn) & (ly < win[..., 1] - win[..., 0])
+        lx = ix - self._c0[which]
+        ly = iy - self._r0[which]
+        wn = self._wn[which]
+        inside = (lx >= 0) & (ly >= 0) & (lx < wn) & (ly < self._wh[which])
         cell = self._off[which] + np.where(inside, ly * wn + lx, 0)
         hz = np.where(inside, self._hor.data[cell], np.inf)
-        meta = self._meta[which]
-        d = np.hypot(x - meta[..., 0], y - meta[..., 1])
+        d = np.hypot(x - self._ax[which], y - self._ay[which])
         with np.errstate(divide="ignore", invalid="ignore"):
-            sl = np.where(d > 0, (z - meta[..., 2]) / d, np.inf)
+            sl = np.where(d > 0, (z - self._az[which]) / d, np.inf)
         return inside & (sl >= hz - 1e-12)
 
     def segments_surely_visible(self, which, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
@@ -240,7 +249,7 @@ class HorizonBank:
         which = np.broadcast_to(np.asarray(which, dtype=np.int64), (len(p0),))
         if len(p0) == 0:
             return np.zeros(0, dtype=bool)
-        self.build(which)
+        self._ensure(which)
         ny, nx = self.shape
         s = self.spacing_m * BLOCK
         by, bx = -(-ny // BLOCK), -(-nx // BLOCK)
