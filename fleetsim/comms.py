@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 
@@ -132,6 +133,13 @@ def _range_times(t0, t1, p0, p1, c, r2) -> tuple[np.ndarray, np.ndarray]:
     return t0 + f_in * span, t0 + f_out * span
 
 
+#: Up to this many stations, each is checked against every leg (no k-d tree).
+_FEW_STATIONS = 24
+#: Points per station above which a batch's line-of-sight queries go station by station
+#: (contiguous slices) rather than in one gather over all stations.
+_PER_STATION_POINTS = 4096
+
+
 def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
     """The (leg, station) pairs in range at some time: ``(leg, station, t_in, t_out,
     distance)`` with ``t_out > t_in`` (times as :func:`range_intervals` gives them),
@@ -158,26 +166,43 @@ def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
     legs = np.flatnonzero(ok)
     if len(legs) == 0:
         return e
-    r_max = float(reach.max())
-    radius = half[legs] + r_max
-    radius = radius + 1e-6 * radius + 1.0
-    if n_st <= 8:  # a tree is no help: every pair
-        pl = np.repeat(legs, n_st)
-        ps = np.tile(np.arange(n_st, dtype=np.int64), len(legs))
+    if n_st <= _FEW_STATIONS:  # a tree is no help: each station against all legs
+        t_in = np.empty((n_st, n))
+        t_out = np.empty((n_st, n))
+        for k in range(n_st):
+            t_in[k], t_out[k] = _range_times(t0, t1, p0, p1,
+                                             np.broadcast_to(sxyz[k], p0.shape),
+                                             np.full(n, r2[k]))
+        with np.errstate(invalid="ignore"):
+            hit = ~np.isnan(t_in) & (t_out > t_in)
+        pl, ps = np.nonzero(hit.T)  # by leg, then station
+        t_in, t_out = t_in[ps, pl], t_out[ps, pl]
     else:
-        lists = cKDTree(sxyz[:, :2]).query_ball_point(mid[legs], radius)
+        radius = half[legs] + float(reach.max())
+        radius = radius + 1e-6 * radius + 1.0
+        lists = cKDTree(sxyz[:, :2]).query_ball_point(mid[legs], radius, return_sorted=True)
         counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        pl = np.repeat(legs, counts)
-        ps = np.fromiter((s for lst in lists for s in lst), dtype=np.int64,
-                         count=int(counts.sum()))
-    # Today's rank: distance from the leg's midpoint, computed as before, ties by station.
+        pl = np.repeat(legs, counts)  # by leg, then station
+        ps = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
+        dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
+        near = dist <= (half[pl] + reach[ps]) * (1.0 + 1e-6) + 1.0
+        pl, ps = pl[near], ps[near]
+        t_in, t_out = _range_times(t0[pl], t1[pl], p0[pl], p1[pl], sxyz[ps], r2[ps])
+        hit = ~np.isnan(t_in) & (t_out > t_in)
+        pl, ps, t_in, t_out = pl[hit], ps[hit], t_in[hit], t_out[hit]
+    if len(pl) == 0:
+        return e
+    # The order legs try stations in: by distance from the leg's midpoint (computed as
+    # it always was), ties by station. The pairs come by leg, then station: sort each
+    # leg's few in a padded matrix (a stable sort keeps the station order of ties).
     dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
-    near = dist <= (half[pl] + reach[ps]) * (1.0 + 1e-6) + 1.0
-    pl, ps, dist = pl[near], ps[near], dist[near]
-    t_in, t_out = _range_times(t0[pl], t1[pl], p0[pl], p1[pl], sxyz[ps], r2[ps])
-    hit = ~np.isnan(t_in) & (t_out > t_in)
-    pl, ps, dist, t_in, t_out = pl[hit], ps[hit], dist[hit], t_in[hit], t_out[hit]
-    order = np.lexsort((ps, dist, pl))
+    first = np.flatnonzero(np.r_[True, pl[1:] != pl[:-1]])
+    count = np.diff(np.r_[first, len(pl)])
+    col = np.arange(len(pl)) - np.repeat(first, count)
+    pad = np.full((len(first), int(count.max())), np.inf)
+    pad[np.repeat(np.arange(len(first)), count), col] = dist
+    within = np.argsort(pad, axis=1, kind="stable")
+    order = (first[:, None] + within)[np.arange(pad.shape[1]) < count[:, None]]
     return pl[order], ps[order], t_in[order], t_out[order], dist[order]
 
 
@@ -187,6 +212,12 @@ def _in_sight(stations: list[Station], which: np.ndarray, pts: np.ndarray,
     ``stations[which[i]]``; all the stations' horizons in one bank answer at once."""
     out = np.zeros(len(pts), dtype=bool)
     if len(pts) == 0:
+        return out
+    cut = np.flatnonzero(which[1:] != which[:-1]) + 1
+    if len(cut) + 1 <= len(pts) // _PER_STATION_POINTS:  # long runs of one station each
+        lo, hi = np.r_[0, cut], np.r_[cut, len(pts)]
+        for a, b, s in zip(lo.tolist(), hi.tolist(), which[lo].tolist(), strict=True):
+            out[a:b] = station_in_sight(stations[s], pts[a:b], terrain)
         return out
     used = np.unique(which)
     hz = [stations[s].horizon for s in used.tolist()]
@@ -223,6 +254,31 @@ def _surely_in_sight(stations: list[Station], which: np.ndarray, p0: np.ndarray,
     return out
 
 
+#: Legs evaluated at once by :func:`link_intervals` and :func:`grid_link_intervals`
+#: (their samples and station pairs are held in memory together).
+_LEG_CHUNK = 1 << 12
+
+
+def _in_leg_chunks(fn, t0, t1, p0, p1, *args, **kw) -> tuple[np.ndarray, np.ndarray,
+                                                              np.ndarray]:
+    """``fn`` (a per-leg computation returning ``(leg, start, end)`` sorted by leg) over
+    chunks of :data:`_LEG_CHUNK` legs, put together: the same as over all legs at once."""
+    t0 = np.asarray(t0, dtype=np.float64)
+    t1 = np.asarray(t1, dtype=np.float64)
+    p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
+    p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
+    n = len(t0)
+    if n <= _LEG_CHUNK:
+        return fn(t0, t1, p0, p1, *args, **kw)
+    parts = []
+    for a in range(0, n, _LEG_CHUNK):
+        b = a + _LEG_CHUNK
+        leg, start, end = fn(t0[a:b], t1[a:b], p0[a:b], p1[a:b], *args, **kw)
+        parts.append((leg + a, start, end))
+    leg, start, end = (np.concatenate(c) for c in zip(*parts, strict=True))
+    return leg, start, end
+
+
 def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
                    los_step_m: float = 100.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """In-link intervals of legs: ``(leg_index, t_start, t_end)``, merged per leg, sorted.
@@ -250,6 +306,12 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     terrain :
         A :class:`fleetsim.world.terrain.Terrain` for line of sight.
     """
+    return _in_leg_chunks(_link_intervals, t0, t1, p0, p1, stations, terrain,
+                          los_step_m=los_step_m)
+
+
+def _link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
+                    los_step_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t0 = np.asarray(t0, dtype=np.float64)
     t1 = np.asarray(t1, dtype=np.float64)
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
@@ -543,6 +605,13 @@ def grid_link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     in sight at the overlap's start (a leg that does not move: once for the piece).
     A leg cut short keeps its grid, so its intervals before the cut do not change.
     """
+    return _in_leg_chunks(_grid_link_intervals, t0, t1, p0, p1, stations, terrain,
+                          los_step_m=los_step_m, max_gap_s=max_gap_s)
+
+
+def _grid_link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
+                         los_step_m: float, max_gap_s: float
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t0 = np.asarray(t0, dtype=np.float64)
     t1 = np.asarray(t1, dtype=np.float64)
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)

@@ -221,12 +221,27 @@ class HorizonBank:
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         z = np.asarray(z, dtype=np.float64)
+        ny, nx = self.shape
+        s = self.spacing_m
+        if np.ndim(which) == 0:  # one antenna: its own numbers, no gathers
+            i = int(which)
+            self.build([i])
+            ix = np.clip(np.rint((x - self.origin_m[0]) / s), 0, nx - 1).astype(np.intp)
+            iy = np.clip(np.rint((y - self.origin_m[1]) / s), 0, ny - 1).astype(np.intp)
+            lx = ix - int(self._c0[i])
+            ly = iy - int(self._r0[i])
+            wn, wh = int(self._wn[i]), int(self._wh[i])
+            inside = (lx >= 0) & (ly >= 0) & (lx < wn) & (ly < wh)
+            grid = self.horizon(i)
+            hz = np.where(inside, grid[np.clip(ly, 0, wh - 1), np.clip(lx, 0, wn - 1)], np.inf)
+            d = np.hypot(x - float(self._ax[i]), y - float(self._ay[i]))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sl = np.where(d > 0, (z - float(self._az[i])) / d, np.inf)
+            return inside & (sl >= hz - 1e-12)
         which = np.broadcast_to(np.asarray(which, dtype=np.int64), np.shape(x))
         if which.size == 0:
             return np.zeros(np.shape(x), dtype=bool)
         self._ensure(which)
-        ny, nx = self.shape
-        s = self.spacing_m
         ix = np.clip(np.rint((x - self.origin_m[0]) / s), 0, nx - 1).astype(np.intp)
         iy = np.clip(np.rint((y - self.origin_m[1]) / s), 0, ny - 1).astype(np.intp)
         lx = ix - self._c0[which]

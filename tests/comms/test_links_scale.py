@@ -78,7 +78,8 @@ def rough_terrain() -> Terrain:
 
 @pytest.mark.parametrize("n_st", [1, 5, 64, 150])
 @pytest.mark.parametrize("kind", ["rough", "flat"])
-def test_link_intervals_agree_with_the_all_stations_oracle(n_st, kind, rough_terrain):
+def test_link_intervals_agree_with_the_all_stations_oracle(n_st, kind, rough_terrain,
+                                                           monkeypatch):
     rng = np.random.default_rng(n_st)
     terrain = rough_terrain if kind == "rough" else Terrain.flat((SIZE, SIZE), 200.0)
     w = world(terrain, n_st, rng)
@@ -93,8 +94,12 @@ def test_link_intervals_agree_with_the_all_stations_oracle(n_st, kind, rough_ter
              oracle.link_intervals(t0, t1, p0, p1, old, terrain, los_step_m=37.0))
     same(comms.grid_link_intervals(t0, t1, p0, p1, new, terrain),
          oracle.grid_link_intervals(t0, t1, p0, p1, old, terrain))
-    # Legs one at a time: the same as in one batch.
+    # In chunks of legs (as long runs are evaluated), and one at a time: the same.
     got = comms.link_intervals(t0, t1, p0, p1, new, terrain)
+    monkeypatch.setattr(comms, "_LEG_CHUNK", 333)
+    same(comms.link_intervals(t0, t1, p0, p1, new, terrain), got)
+    same(comms.grid_link_intervals(t0, t1, p0, p1, new, terrain),
+         oracle.grid_link_intervals(t0, t1, p0, p1, old, terrain))
     for j in rng.choice(len(t0), 25, replace=False).tolist():
         lj, aj, bj = comms.link_intervals(t0[j:j + 1], t1[j:j + 1], p0[j:j + 1], p1[j:j + 1],
                                           new, terrain)
