@@ -32,6 +32,18 @@ evaluates legs as planned, the metrics as flown).
 Everything here works on arrays of legs at once and is used both by the engine
 (to raise link-lost/restored events) and by the metrics (to score time out of
 link from the recorded legs), so the two agree by construction.
+
+Many stations
+-------------
+The cost grows with legs x stations *near them*, not with all stations: a leg can
+be within a station's slant range only if its midpoint is within that range plus
+half the leg's horizontal length of the station, horizontally, so a k-d tree of the
+stations gives each leg its candidates (the exact test is the range quadratic), and
+the (leg, station) pairs are processed in vectorised batches. Each station's horizon
+covers its range only and is built on first use, once per terrain (the engine and
+the metrics of a run share them). Legs are taken in chunks of :data:`_LEG_CHUNK`, so
+memory stays bounded on long runs. The answers are those of checking every station
+against every leg, bit for bit (``tests/comms/test_links_scale.py``).
 """
 
 from __future__ import annotations
