@@ -82,6 +82,14 @@ def timed(fn, *args, **kw):
     return time.perf_counter() - t, out
 
 
+def best(fn, *args, **kw):
+    """The best of up to 5 runs (one if a run takes over 2 s): the machine is shared."""
+    t, out = timed(fn, *args, **kw)
+    for _ in range(4 if t < 2.0 else 0):
+        t = min(t, timed(fn, *args, **kw)[0])
+    return t, out
+
+
 def same(a, b) -> bool:
     return all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
@@ -110,7 +118,8 @@ def main() -> None:
     if args.smoke:
         size, spacing, counts, n = 20_000.0, 200.0, (4, 16), 1000
     print(f"{n:,} legs over {size / 1000:g} x {size / 1000:g} km; masts on a square grid, "
-          f"range 1.2 x their spacing; times in s (wall)")
+          f"range 1.2 x their spacing; times in s (wall, best of up to 5 runs; cold: the first run, building the horizons "
+          f"it needs)")
     print(f"{'terrain':>7} {'S':>4} {'range km':>8} {'pairs/leg':>9} {'old':>7} {'new cold':>8} "
           f"{'new warm':>8} {'speed-up':>8} {'grid old':>8} {'grid new':>8} {'same':>5}")
     from scipy.spatial import cKDTree  # imported here, not in the first timed call
@@ -124,15 +133,15 @@ def main() -> None:
             comms._BANKS.pop(terrain, None)  # cold: no horizon built yet
             new = comms.stations_of(world)
             cold, r_new = timed(comms.link_intervals, t0, t1, p0, p1, new, terrain)
-            warm, r_new = timed(comms.link_intervals, t0, t1, p0, p1, new, terrain)
-            g_new_t, g_new = timed(comms.grid_link_intervals, t0, t1, p0, p1, new, terrain)
+            warm, r_new = best(comms.link_intervals, t0, t1, p0, p1, new, terrain)
+            g_new_t, g_new = best(comms.grid_link_intervals, t0, t1, p0, p1, new, terrain)
             pairs = len(comms._in_range_pairs(t0, t1, p0, p1, new)[0]) / n
             old_t = g_old_t = float("nan")
             ok = "-"
             if kind == "flat" or n_st <= args.old_max:
                 old = oracle.stations_of(world)  # whole-grid horizons, built here
-                old_t, r_old = timed(oracle.link_intervals, t0, t1, p0, p1, old, terrain)
-                g_old_t, g_old = timed(oracle.grid_link_intervals, t0, t1, p0, p1, old,
+                old_t, r_old = best(oracle.link_intervals, t0, t1, p0, p1, old, terrain)
+                g_old_t, g_old = best(oracle.grid_link_intervals, t0, t1, p0, p1, old,
                                        terrain)
                 ok = "yes" if same(r_new, r_old) and same(g_new, g_old) else "NO"
                 del old
