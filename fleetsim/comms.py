@@ -32,16 +32,30 @@ evaluates legs as planned, the metrics as flown).
 Everything here works on arrays of legs at once and is used both by the engine
 (to raise link-lost/restored events) and by the metrics (to score time out of
 link from the recorded legs), so the two agree by construction.
+
+Many stations
+-------------
+The cost grows with legs x stations *near them*, not with all stations: a leg can
+be within a station's slant range only if its midpoint is within that range plus
+half the leg's horizontal length of the station, horizontally, so a k-d tree of the
+stations gives each leg its candidates (the exact test is the range quadratic), and
+the (leg, station) pairs are processed in vectorised batches. Each station's horizon
+covers its range only and is built on first use, once per terrain (the engine and
+the metrics of a run share them). Legs are taken in chunks of :data:`_LEG_CHUNK`, so
+memory stays bounded on long runs. The answers are those of checking every station
+against every leg, bit for bit (``tests/comms/test_links_scale.py``).
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 
 from fleetsim.geometry import merge_intervals
-from fleetsim.world.viewshed import Horizon
+from fleetsim.world.viewshed import Horizon, HorizonBank
 
 
 @dataclass(frozen=True)
@@ -50,24 +64,42 @@ class Station:
     xyz: tuple[float, float, float]  # antenna position, metres
     range_m: float
     #: The antenna's horizon over the terrain (None on flat ground or when not built):
-    #: line of sight to any point in O(1) (see fleetsim.world.viewshed).
+    #: line of sight to any point in O(1) (see fleetsim.world.viewshed). Stations of
+    #: :func:`stations_of` have one over their range, built on first use.
     horizon: Horizon | None = field(default=None, compare=False, repr=False)
 
 
+#: The horizons of each terrain's stations, shared by all who ask (the engine and the
+#: metrics of a run in the same process build each one once).
+_BANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _bank_of(terrain) -> HorizonBank:
+    bank = _BANKS.get(terrain)
+    if bank is None:
+        bank = _BANKS[terrain] = HorizonBank(terrain)
+    return bank
+
+
 def stations_of(world) -> list[Station]:
-    """The ground stations of a world: sites with a radio range (with their horizons)."""
+    """The ground stations of a world: sites with a radio range (with their horizons,
+    over their range, built when first needed)."""
     sites = [s for s in world.sites if s.radio_range_m]
     if not sites:
         return []
     terrain = world.terrain
     flat = bool(np.ptp(terrain.heights_m) == 0.0)
+    bank = None if flat else _bank_of(terrain)
     return [Station(s.index, (s.xy[0], s.xy[1], s.antenna_z_m), float(s.radio_range_m),
-                    None if flat else Horizon(terrain, s.xy[0], s.xy[1], s.antenna_z_m))
-            for s in world.sites if s.radio_range_m]
+                    None if flat else Horizon(terrain, s.xy[0], s.xy[1], s.antenna_z_m,
+                                              radius_m=float(s.radio_range_m), bank=bank))
+            for s in sites]
 
 
 def station_in_sight(station: Station, pts: np.ndarray, terrain) -> np.ndarray:
-    """(n,) bool: terrain line of sight from ``station``'s antenna to points (n, 3)."""
+    """(n,) bool: terrain line of sight from ``station``'s antenna to points (n, 3)
+    within its range (a horizon built over the range reports points beyond it out of
+    sight)."""
     if station.horizon is not None:
         return station.horizon.visible(pts[:, 0], pts[:, 1], pts[:, 2])
     return terrain.line_of_sight(pts, np.broadcast_to(np.asarray(station.xyz), pts.shape))
@@ -78,15 +110,23 @@ def range_intervals(t0, t1, p0, p1, station: Station) -> tuple[np.ndarray, np.nd
 
     ``p0``, ``p1``: (n, 3) leg ends; returns ``(t_in, t_out)`` clipped to the legs.
     """
+    p0 = np.asarray(p0, dtype=np.float64)
+    c = np.broadcast_to(np.asarray(station.xyz, dtype=np.float64), p0.shape)
+    r2 = np.full(len(p0), station.range_m ** 2)
+    return _range_times(t0, t1, p0, p1, c, r2)
+
+
+def _range_times(t0, t1, p0, p1, c, r2) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`range_intervals` of legs each against its own antenna ``c`` (n, 3) and
+    squared range ``r2`` (n,)."""
     t0 = np.asarray(t0, dtype=np.float64)
     t1 = np.asarray(t1, dtype=np.float64)
     span = t1 - t0
-    c = np.asarray(station.xyz)
     w = p0 - c  # (n, 3)
     u = p1 - p0  # displacement over the leg; position at fraction f: w + f u
     a = np.einsum("ij,ij->i", u, u)
     b = 2.0 * np.einsum("ij,ij->i", w, u)
-    cc = np.einsum("ij,ij->i", w, w) - station.range_m ** 2
+    cc = np.einsum("ij,ij->i", w, w) - r2
     f_in = np.full(len(t0), np.nan)
     f_out = np.full(len(t0), np.nan)
     still = a <= 1e-12
@@ -105,9 +145,167 @@ def range_intervals(t0, t1, p0, p1, station: Station) -> tuple[np.ndarray, np.nd
     return t0 + f_in * span, t0 + f_out * span
 
 
+#: Up to this many stations, each is checked against every leg (no k-d tree).
+_FEW_STATIONS = 24
+#: Points per station above which a batch's line-of-sight queries go station by station
+#: (contiguous slices) rather than in one gather over all stations.
+_PER_STATION_POINTS = 4096
+
+
+def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
+    """The (leg, station) pairs in range at some time: ``(leg, station, t_in, t_out,
+    distance)`` with ``t_out > t_in`` (times as :func:`range_intervals` gives them),
+    sorted by leg, then by the horizontal distance from the leg's midpoint to the
+    station, then by station.
+
+    Broad phase: a leg can be within a station's slant range only if its midpoint is
+    within that range plus half the leg's horizontal length of the station
+    (horizontally); a k-d tree of the stations finds those, with a little slack (the
+    exact test is the range quadratic itself)."""
+    from scipy.spatial import cKDTree
+
+    n, n_st = len(t0), len(stations)
+    e = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), \
+        np.zeros(0)
+    if n == 0 or n_st == 0:
+        return e
+    sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
+    r2 = np.array([st.range_m ** 2 for st in stations], dtype=np.float64)
+    reach = np.array([st.range_m for st in stations], dtype=np.float64)
+    mid = 0.5 * (p0[:, :2] + p1[:, :2])
+    half = 0.5 * np.hypot(*(p1[:, :2] - p0[:, :2]).T)
+    ok = np.isfinite(mid).all(axis=1) & np.isfinite(half)
+    legs = np.flatnonzero(ok)
+    if len(legs) == 0:
+        return e
+    if n_st <= _FEW_STATIONS:  # a tree is no help: each station against all legs
+        t_in = np.empty((n_st, n))
+        t_out = np.empty((n_st, n))
+        for k in range(n_st):
+            t_in[k], t_out[k] = _range_times(t0, t1, p0, p1,
+                                             np.broadcast_to(sxyz[k], p0.shape),
+                                             np.full(n, r2[k]))
+        with np.errstate(invalid="ignore"):
+            hit = ~np.isnan(t_in) & (t_out > t_in)
+        pl, ps = np.nonzero(hit.T)  # by leg, then station
+        t_in, t_out = t_in[ps, pl], t_out[ps, pl]
+    else:
+        radius = half[legs] + float(reach.max())
+        radius = radius + 1e-6 * radius + 1.0
+        lists = cKDTree(sxyz[:, :2]).query_ball_point(mid[legs], radius, return_sorted=True)
+        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        pl = np.repeat(legs, counts)  # by leg, then station
+        ps = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
+        dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
+        near = dist <= (half[pl] + reach[ps]) * (1.0 + 1e-6) + 1.0
+        pl, ps = pl[near], ps[near]
+        t_in, t_out = _range_times(t0[pl], t1[pl], p0[pl], p1[pl], sxyz[ps], r2[ps])
+        hit = ~np.isnan(t_in) & (t_out > t_in)
+        pl, ps, t_in, t_out = pl[hit], ps[hit], t_in[hit], t_out[hit]
+    if len(pl) == 0:
+        return e
+    # The order legs try stations in: by distance from the leg's midpoint (computed as
+    # it always was), ties by station. The pairs come by leg, then station: sort each
+    # leg's few in a padded matrix (a stable sort keeps the station order of ties).
+    dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
+    first = np.flatnonzero(np.r_[True, pl[1:] != pl[:-1]])
+    count = np.diff(np.r_[first, len(pl)])
+    col = np.arange(len(pl)) - np.repeat(first, count)
+    pad = np.full((len(first), int(count.max())), np.inf)
+    pad[np.repeat(np.arange(len(first)), count), col] = dist
+    within = np.argsort(pad, axis=1, kind="stable")
+    order = (first[:, None] + within)[np.arange(pad.shape[1]) < count[:, None]]
+    return pl[order], ps[order], t_in[order], t_out[order], dist[order]
+
+
+def _in_sight(stations: list[Station], which: np.ndarray, pts: np.ndarray,
+              terrain) -> np.ndarray:
+    """(n,) bool: :func:`station_in_sight` of each point (n, 3) from its station
+    ``stations[which[i]]``; all the stations' horizons in one bank answer at once."""
+    out = np.zeros(len(pts), dtype=bool)
+    if len(pts) == 0:
+        return out
+    cut = np.flatnonzero(which[1:] != which[:-1]) + 1
+    if len(cut) + 1 <= len(pts) // _PER_STATION_POINTS:  # long runs of one station each
+        lo, hi = np.r_[0, cut], np.r_[cut, len(pts)]
+        for a, b, s in zip(lo.tolist(), hi.tolist(), which[lo].tolist(), strict=True):
+            out[a:b] = station_in_sight(stations[s], pts[a:b], terrain)
+        return out
+    used = np.unique(which)
+    hz = [stations[s].horizon for s in used.tolist()]
+    if all(h is not None for h in hz) and len({id(h.bank) for h in hz}) == 1:
+        ids = np.zeros(len(stations), dtype=np.int64)
+        ids[used] = [h.id for h in hz]
+        return hz[0].bank.visible(ids[which], pts[:, 0], pts[:, 1], pts[:, 2])
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], used, side="left").tolist() + [len(order)]
+    for k, s in enumerate(used.tolist()):
+        sel = order[bounds[k]:bounds[k + 1]]
+        out[sel] = station_in_sight(stations[s], pts[sel], terrain)
+    return out
+
+
+def _surely_in_sight(stations: list[Station], which: np.ndarray, p0: np.ndarray,
+                     p1: np.ndarray) -> np.ndarray:
+    """(n,) bool: segments surely in sight of their stations' horizons all along
+    (:meth:`fleetsim.world.viewshed.Horizon.segments_surely_visible`); stations
+    without a horizon: False."""
+    out = np.zeros(len(p0), dtype=bool)
+    if len(p0) == 0:
+        return out
+    used = np.unique(which)
+    hz = [stations[s].horizon for s in used.tolist()]
+    if all(h is not None for h in hz) and len({id(h.bank) for h in hz}) == 1:
+        ids = np.zeros(len(stations), dtype=np.int64)
+        ids[used] = [h.id for h in hz]
+        return hz[0].bank.segments_surely_visible(ids[which], p0, p1)
+    for k, s in enumerate(used.tolist()):
+        if hz[k] is not None:
+            sel = np.flatnonzero(which == s)
+            out[sel] = hz[k].segments_surely_visible(p0[sel], p1[sel])
+    return out
+
+
+#: Legs evaluated at once by :func:`link_intervals` and :func:`grid_link_intervals`
+#: (their samples and station pairs are held in memory together).
+_LEG_CHUNK = 1 << 12
+
+
+def _in_leg_chunks(fn, t0, t1, p0, p1, *args, **kw) -> tuple[np.ndarray, np.ndarray,
+                                                              np.ndarray]:
+    """``fn`` (a per-leg computation returning ``(leg, start, end)`` sorted by leg) over
+    chunks of :data:`_LEG_CHUNK` legs, put together: the same as over all legs at once."""
+    t0 = np.asarray(t0, dtype=np.float64)
+    t1 = np.asarray(t1, dtype=np.float64)
+    p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
+    p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
+    n = len(t0)
+    if n <= _LEG_CHUNK:
+        return fn(t0, t1, p0, p1, *args, **kw)
+    parts = []
+    for a in range(0, n, _LEG_CHUNK):
+        b = a + _LEG_CHUNK
+        leg, start, end = fn(t0[a:b], t1[a:b], p0[a:b], p1[a:b], *args, **kw)
+        parts.append((leg + a, start, end))
+    leg, start, end = (np.concatenate(c) for c in zip(*parts, strict=True))
+    return leg, start, end
+
+
 def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
                    los_step_m: float = 100.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """In-link intervals of legs: ``(leg_index, t_start, t_end)``, merged per leg, sorted.
+
+    Each leg tries the stations in range of it in the order of their horizontal
+    distance from its midpoint (ties: lower station first) and stops at the first
+    one it is in link with for its whole duration. With one station in range, the
+    in-range stretch counts (flat ground), or, on terrain, the whole leg if it is
+    surely in sight all along, else line of sight sampled every ``los_step_m``
+    (at least every grid cell) along the in-range stretch, a sample standing for
+    the stretch up to the next one.
+
+    Cost: legs x stations near them (a k-d tree finds the stations a leg may be in
+    range of), in vectorised batches: the stations nearest the legs, then the next
+    nearest for the legs not yet in link throughout, and so on.
 
     Parameters
     ----------
@@ -120,6 +318,12 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     terrain :
         A :class:`fleetsim.world.terrain.Terrain` for line of sight.
     """
+    return _in_leg_chunks(_link_intervals, t0, t1, p0, p1, stations, terrain,
+                          los_step_m=los_step_m)
+
+
+def _link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
+                    los_step_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t0 = np.asarray(t0, dtype=np.float64)
     t1 = np.asarray(t1, dtype=np.float64)
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
@@ -130,52 +334,57 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     span = t1 - t0
     length = np.hypot(*(p1[:, :2] - p0[:, :2]).T)
     covered = np.zeros(len(t0), dtype=bool)  # in link for the whole leg already
-    # Each leg tries its nearest station first, then the next nearest, ...: most legs
-    # are covered whole by the first and need no other.
-    mid = 0.5 * (p0[:, :2] + p1[:, :2])
-    sxy = np.array([st.xyz[:2] for st in stations]).reshape(-1, 2)
-    rank = np.argsort(np.hypot(mid[:, None, 0] - sxy[None, :, 0],
-                               mid[:, None, 1] - sxy[None, :, 1]), axis=1, kind="stable")
-    ranges = [range_intervals(t0, t1, p0, p1, st) for st in stations]
-    for r, si in ((r, si) for r in range(len(stations)) for si in range(len(stations))):
-        st = stations[si]
-        t_in, t_out = ranges[si]
-        hit = np.flatnonzero((rank[:, r] == si) & ~np.isnan(t_in) & (t_out > t_in) & ~covered)
-        if len(hit) == 0:
+    pl, ps, p_in, p_out, _ = _in_range_pairs(t0, t1, p0, p1, stations)
+    has_horizon = np.array([st.horizon is not None for st in stations], dtype=bool)
+    # Rank of each pair among its leg's stations in range: round r takes every leg's
+    # r-th station, for the legs not in link throughout by then.
+    first = np.r_[True, pl[1:] != pl[:-1]] if len(pl) else np.zeros(0, dtype=bool)
+    start_of = np.flatnonzero(first)
+    rank = np.arange(len(pl)) - np.repeat(start_of, np.diff(np.r_[start_of, len(pl)]))
+    by_rank = np.argsort(rank, kind="stable")
+    r_bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max(initial=-1)) + 2))
+    for r in range(len(r_bounds) - 1):
+        sel = by_rank[r_bounds[r]:r_bounds[r + 1]]
+        sel = sel[~covered[pl[sel]]]
+        if len(sel) == 0:
             continue
-        if st.horizon is not None and not flat:
-            # Whole legs in range (both ends inside the range sphere: it is convex) and
-            # surely in sight need no sampling.
-            whole = (t_in[hit] <= t0[hit]) & (t_out[hit] >= t1[hit])
-            if whole.any():
-                w = hit[whole]
-                sure = st.horizon.segments_surely_visible(p0[w], p1[w])
-                done = w[sure]
-                legs.append(done)
-                starts.append(t0[done])
-                ends.append(t1[done])
-                covered[done] = True
-                hit = hit[~np.isin(hit, done)]
-                if len(hit) == 0:
-                    continue
+        # By station, so that each station's samples come together.
+        sel = sel[np.argsort(ps[sel], kind="stable")]
+        hit, st_of, t_in, t_out = pl[sel], ps[sel], p_in[sel], p_out[sel]
         if flat:
             legs.append(hit)
-            starts.append(t_in[hit])
-            ends.append(t_out[hit])
-            covered[hit[(t_in[hit] <= t0[hit]) & (t_out[hit] >= t1[hit])]] = True
+            starts.append(t_in)
+            ends.append(t_out)
+            covered[hit[(t_in <= t0[hit]) & (t_out >= t1[hit])]] = True
             continue
+        # Whole legs in range (both ends inside the range sphere: it is convex) and
+        # surely in sight need no sampling.
+        whole = has_horizon[st_of] & (t_in <= t0[hit]) & (t_out >= t1[hit])
+        if whole.any():
+            w = np.flatnonzero(whole)
+            sure = _surely_in_sight(stations, st_of[w], p0[hit[w]], p1[hit[w]])
+            done = hit[w[sure]]
+            legs.append(done)
+            starts.append(t0[done])
+            ends.append(t1[done])
+            covered[done] = True
+            rest = np.ones(len(hit), dtype=bool)
+            rest[w[sure]] = False
+            hit, st_of, t_in, t_out = hit[rest], st_of[rest], t_in[rest], t_out[rest]
+            if len(hit) == 0:
+                continue
         # Line of sight sampled along each in-range piece, constant between samples.
-        f_a = np.where(span[hit] > 0, (t_in[hit] - t0[hit]) / np.where(span[hit] > 0,
-                                                                         span[hit], 1.0), 0.0)
-        f_b = np.where(span[hit] > 0, (t_out[hit] - t0[hit]) / np.where(span[hit] > 0,
-                                                                          span[hit], 1.0), 1.0)
+        f_a = np.where(span[hit] > 0, (t_in - t0[hit]) / np.where(span[hit] > 0,
+                                                                    span[hit], 1.0), 0.0)
+        f_b = np.where(span[hit] > 0, (t_out - t0[hit]) / np.where(span[hit] > 0,
+                                                                     span[hit], 1.0), 1.0)
         k = np.maximum(1, np.ceil((f_b - f_a) * length[hit] / step).astype(np.int64))
         owner = np.repeat(np.arange(len(hit)), k + 1)
         pos_in = np.arange(len(owner)) - np.repeat(np.cumsum(k + 1) - (k + 1), k + 1)
         f = f_a[owner] + (f_b - f_a)[owner] * pos_in / k[owner]
         leg = hit[owner]
         pts = p0[leg] + f[:, None] * (p1[leg] - p0[leg])
-        vis = station_in_sight(st, pts, terrain)
+        vis = _in_sight(stations, st_of[owner], pts, terrain)
         times = t0[leg] + f * span[leg]
         # A visible sample stands for the stretch up to the next sample of its piece;
         # runs of visible samples make one interval each.
@@ -408,6 +617,13 @@ def grid_link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     in sight at the overlap's start (a leg that does not move: once for the piece).
     A leg cut short keeps its grid, so its intervals before the cut do not change.
     """
+    return _in_leg_chunks(_grid_link_intervals, t0, t1, p0, p1, stations, terrain,
+                          los_step_m=los_step_m, max_gap_s=max_gap_s)
+
+
+def _grid_link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
+                         los_step_m: float, max_gap_s: float
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t0 = np.asarray(t0, dtype=np.float64)
     t1 = np.asarray(t1, dtype=np.float64)
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
@@ -416,38 +632,32 @@ def grid_link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     dt = sample_step_s(t0, t1, p0, p1, terrain, los_step_m=los_step_m, max_gap_s=max_gap_s)
     still = (p0 == p1).all(axis=1)
     span = t1 - t0
-    legs, starts, ends = [], [], []
-    for st in stations:
-        t_in, t_out = range_intervals(t0, t1, p0, p1, st)
-        hit = np.flatnonzero(~np.isnan(t_in) & (t_out > t_in))
-        if len(hit) == 0:
-            continue
-        if flat:
-            legs.append(hit)
-            starts.append(t_in[hit])
-            ends.append(t_out[hit])
-            continue
-        d, a_h, b_h, s_h = dt[hit], t_in[hit], t_out[hit], t0[hit]
-        i_a = np.maximum(np.floor((a_h - s_h) / d), 0.0)
-        i_b = np.maximum(np.ceil((b_h - s_h) / d), i_a + 1.0)
-        i_b = np.where(still[hit], i_a + 1.0, i_b)
-        m = (i_b - i_a).astype(np.int64)
-        owner = np.repeat(np.arange(len(hit)), m)
-        i = i_a[owner] + (np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m))
-        a = np.maximum(s_h[owner] + i * d[owner], a_h[owner])
-        b = np.where(still[hit][owner], b_h[owner],
-                     np.minimum(s_h[owner] + (i + 1) * d[owner], b_h[owner]))
-        leg = hit[owner]
-        f = (a - t0[leg]) / span[leg]
-        pts = p0[leg] + f[:, None] * (p1[leg] - p0[leg])
-        vis = station_in_sight(st, pts, terrain)
-        keep = vis & (b > a)
-        legs.append(leg[keep])
-        starts.append(a[keep])
-        ends.append(b[keep])
-    if not legs:
+    # Every (leg, station) pair in range, all at once (the k-d tree of the stations finds
+    # the stations near each leg).
+    hit, st_of, a_h, b_h, _ = _in_range_pairs(t0, t1, p0, p1, stations)
+    if len(hit) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
-    return merge_intervals(np.concatenate(legs), np.concatenate(starts), np.concatenate(ends))
+    if flat:
+        return merge_intervals(hit, a_h, b_h)
+    # By station, so that each station's samples come together.
+    by = np.argsort(st_of, kind="stable")
+    hit, st_of, a_h, b_h = hit[by], st_of[by], a_h[by], b_h[by]
+    d, s_h = dt[hit], t0[hit]
+    i_a = np.maximum(np.floor((a_h - s_h) / d), 0.0)
+    i_b = np.maximum(np.ceil((b_h - s_h) / d), i_a + 1.0)
+    i_b = np.where(still[hit], i_a + 1.0, i_b)
+    m = (i_b - i_a).astype(np.int64)
+    owner = np.repeat(np.arange(len(hit)), m)
+    i = i_a[owner] + (np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m))
+    a = np.maximum(s_h[owner] + i * d[owner], a_h[owner])
+    b = np.where(still[hit][owner], b_h[owner],
+                 np.minimum(s_h[owner] + (i + 1) * d[owner], b_h[owner]))
+    leg = hit[owner]
+    f = (a - t0[leg]) / span[leg]
+    pts = p0[leg] + f[:, None] * (p1[leg] - p0[leg])
+    vis = _in_sight(stations, st_of[owner], pts, terrain)
+    keep = vis & (b > a)
+    return merge_intervals(leg[keep], a[keep], b[keep])
 
 
 def relay_link_intervals(t0, t1, p0, p1, vehicle, relays: RelayLegs, stations: list[Station],

@@ -524,10 +524,22 @@ class Monitor(TargetDetection, Subsystem):
         return False
 
     def _direct_now(self, x: float, y: float, z: float, margin_m: float) -> bool:
-        """In range (less ``margin_m``) and in sight of some ground station?"""
+        """In range (less ``margin_m``) and in sight of some ground station?
+
+        The stations' distances are screened in one vector operation (with a little
+        slack); the few that pass get the exact test, in station order."""
         point = np.array([[x, y, z]])
         terrain = self.sim.world.terrain
-        for st in self.stations:
+        arrays = self.__dict__.get("_station_arrays")
+        if arrays is None:
+            arrays = self._station_arrays = (
+                np.array([st.xyz for st in self.stations], dtype=np.float64).reshape(-1, 3),
+                np.array([st.range_m for st in self.stations], dtype=np.float64))
+        sxyz, reach = arrays
+        d2 = (x - sxyz[:, 0]) ** 2 + (y - sxyz[:, 1]) ** 2 + (z - sxyz[:, 2]) ** 2
+        r = reach - margin_m
+        near = np.flatnonzero(~(d2 > r * r * (1.0 + 1e-9) + 1e-6)).tolist()
+        for st in (self.stations[i] for i in near):
             sx, sy, sz = st.xyz
             if (x - sx) ** 2 + (y - sy) ** 2 + (z - sz) ** 2 > (st.range_m - margin_m) ** 2:
                 continue

@@ -1,7 +1,7 @@
 import numpy as np
 
 from fleetsim.world.terrain import Terrain
-from fleetsim.world.viewshed import Horizon
+from fleetsim.world.viewshed import Horizon, HorizonBank
 
 
 def test_flat_ground_is_all_in_sight():
@@ -64,3 +64,69 @@ def test_surely_visible_segments_are_visible_all_along():
     for i in np.flatnonzero(sure):
         pts = a[i] + f[:, None] * (b[i] - a[i])
         assert hz.visible(pts[:, 0], pts[:, 1], pts[:, 2]).all()
+
+
+def _rough(seed: int) -> Terrain:
+    return Terrain.procedural(size_m=(30000, 24000), spacing_m=100, relief_m=900, ridges=8,
+                              base_elevation_m=0, origin_m=(-700, 300),
+                              rng=np.random.default_rng(seed))
+
+
+def test_a_window_holds_the_whole_grid_horizon_and_answers_alike_within_its_radius():
+    """Built over a window (radius r around the antenna: in the middle, near a corner,
+    off the grid), the horizon has exactly the whole-grid values in the window, and
+    visible / segments_surely_visible answer exactly alike for points and segments
+    within r of the antenna (horizontally); points beyond the window are out of sight."""
+    t = _rough(3)
+    rng = np.random.default_rng(8)
+    for ax, ay in ((12000.0, 11000.0), (-600.0, 400.0), (29000.0, 24100.0), (-2500.0, 9000.0)):
+        az = float(t.height_at(ax, ay)) + 25.0
+        full = Horizon(t, ax, ay, az)
+        for r in (120.0, 2500.0, 6100.0):
+            hz = Horizon(t, ax, ay, az, radius_m=r)
+            assert not hz.built
+            r0, r1, c0, c1 = hz.window
+            assert (r1 - r0) * (c1 - c0) < t.heights_m.size
+            assert np.array_equal(hz.horizon, full.horizon[r0:r1, c0:c1])
+            assert np.array_equal(hz.block_zmin, full.block_zmin[r0 // 8:-(-r1 // 8),
+                                                                 c0 // 8:-(-c1 // 8)])
+            n = 4000
+            ang, d = rng.uniform(0, 2 * np.pi, n), r * np.sqrt(rng.uniform(0, 1, n))
+            x, y = ax + d * np.cos(ang), ay + d * np.sin(ang)
+            z = t.height_at(x, y) + rng.uniform(-30, 400, n)
+            assert np.array_equal(hz.visible(x, y, z), full.visible(x, y, z))
+            a = np.column_stack([x, y, z])
+            b = a + rng.uniform(-400, 400, (n, 3))
+            inside = np.hypot(b[:, 0] - ax, b[:, 1] - ay) <= r
+            assert np.array_equal(hz.segments_surely_visible(a[inside], b[inside]),
+                                  full.segments_surely_visible(a[inside], b[inside]))
+    # High above everything, 3 km away: in sight, but beyond a 1 km window.
+    far = Horizon(t, 12000.0, 11000.0, 5000.0, radius_m=1000.0)
+    pt = (np.array([15000.0]), np.array([11000.0]), np.array([5000.0]))
+    assert Horizon(t, 12000.0, 11000.0, 5000.0).visible(*pt)[0]
+    assert not far.visible(*pt)[0]
+
+
+def test_antennas_of_one_bank_answer_together():
+    """A bank answers points of many antennas in one call exactly as each antenna's own
+    horizon does, builds each antenna once and only when asked about it."""
+    t = _rough(4)
+    rng = np.random.default_rng(1)
+    bank = HorizonBank(t)
+    ants = [(rng.uniform(0, 29000), rng.uniform(300, 24000)) for _ in range(6)]
+    hz = [Horizon(t, x, y, float(t.height_at(x, y)) + 30.0, radius_m=4000.0, bank=bank)
+          for x, y in ants]
+    assert Horizon(t, *ants[0], hz[0].z, radius_m=4000.0, bank=bank).id == hz[0].id
+    which = rng.choice([0, 2, 3], 3000)
+    x = np.array([ants[k][0] for k in which]) + rng.uniform(-3900, 3900, 3000)
+    y = np.array([ants[k][1] for k in which]) + rng.uniform(-2700, 2700, 3000)
+    z = t.height_at(x, y) + rng.uniform(0, 300, 3000)
+    ids = np.array([hz[k].id for k in which])
+    got = bank.visible(ids, x, y, z)
+    assert [h.built for h in hz] == [True, False, True, True, False, False]
+    for k in (0, 2, 3):
+        sel = which == k
+        own = Horizon(t, hz[k].x, hz[k].y, hz[k].z, radius_m=4000.0)
+        assert np.array_equal(got[sel], own.visible(x[sel], y[sel], z[sel]))
+    assert 0.05 < got.mean() < 0.95
+    assert bank.nbytes() == sum(h.nbytes for h in hz) > 0
