@@ -37,6 +37,12 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         rf"^ +8 +0\.333( +{NUM}){{12}}$",
         rf"^80 x 0\.167 h with oversight and comms on: {NUM} s vs {NUM} s off",
     ]),
+    "comms_scale": ([], [
+        rf"^ +flat +16 +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM}x +{NUM} +{NUM} +yes$",
+        rf"^terrain +16 +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM}x +{NUM} +{NUM} +yes$",
+        rf"^ +grid 101 x 101 \(200 m\), range 15 km: whole grid {NUM} s, {NUM} MB; over the "
+        rf"range {NUM} s, {NUM} MB$",
+    ]),
     "fidelity_steps": (["pybullet"], [
         r"^vehicles +steps +wall s +steps/s +veh-steps/s +x real time$",
         rf"^ +2 +\d+ +{NUM} +{NUM} +{NUM} +{NUM}$",
