@@ -8,6 +8,7 @@ import pytest
 import shapely
 
 from fleetsim.metrics.coverage import time_to_fraction
+from fleetsim.metrics.permitted import no_permission_limits
 from fleetsim.metrics.raster import CellCoverage, cell_grid
 
 
@@ -16,8 +17,11 @@ def coverage(first_s: list[float]) -> CellCoverage:
     grid = cell_grid(shapely.box(0, 0, 25.0 * n, 25.0), 25.0)
     assert grid.n_cells == n
     z = np.zeros(n)
+    perm = no_permission_limits(n, 100.0)
+    none = np.zeros((perm.n_signatures, 0))
     return CellCoverage(grid, 100.0, np.asarray(first_s, dtype=np.float64), z, z, z,
-                        np.zeros(n, dtype=np.int64))
+                        np.zeros(n, dtype=np.int64), perm, z, z, np.zeros(0),
+                        none.astype(np.int64), none)
 
 
 @pytest.mark.parametrize("percent, expected", [
