@@ -144,6 +144,7 @@ export class Charts {
     const s = this.b.series;
     ctx.font = "11px 'Liberation Sans', Arial, sans-serif";
     ctx.textBaseline = "middle";
+    const texts = [];
     for (const row of this.rows) {
       // Title and current values in the gutter left of the plot.
       let px = 6;
@@ -153,6 +154,7 @@ export class Charts {
       for (const [name, label, color] of row.cols) {
         const v = s[name][i];
         const text = `${label} ${fmt(v, row.scale)}`;
+        texts.push(text);
         ctx.fillStyle = color;
         if (px + ctx.measureText(text).width > this.x0 - 30) break;
         ctx.fillText(text, px, mid + 7);
@@ -164,6 +166,7 @@ export class Charts {
     ctx.beginPath();
     ctx.moveTo(x, 0); ctx.lineTo(x, this.H);
     ctx.stroke();
+    this.text = texts.join(" | ");
     this.cursorX = x;
     this.cursorT = t;
     this.els.canvas.title = `${formatTime(t)} — click to go to a time`;

@@ -243,7 +243,7 @@ export class EventList {
       div.dataset.count = String(d.count);
       if (this.safetyCodes.has(this.b.events.kind[i])) div.classList.add("safety");
       div.append(formatTime(this.time[i]), dot, `${d.kind} ${d.text}`);
-      div.title = d.count > 1 ? `${d.count} ${d.kind} events ${d.text.replace(/^×[\d,]+/, "")}`
+      div.title = d.count > 1 ? `${d.count} ${d.kind} events${d.text.replace(/^×[\d,]+/, "")}`
         : `${d.kind} at ${this.time[i].toFixed(3)} s ${d.text}` +
           (this.b.events.value[i] === this.b.events.value[i] ? ` (value ${this.b.events.value[i]})` : "");
       frag.appendChild(div);

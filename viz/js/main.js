@@ -6,7 +6,7 @@ import { Charts } from "./charts.js";
 import { EventList, formatTime } from "./events.js";
 import { NO_STATE, Player } from "./player.js";
 import { ORDER_COLORS, ROAD_COLORS, Renderer, SITE_STYLES, STATE_COLORS, TYPE_COLORS,
-  ZONE_RGB } from "./render.js";
+  ZONE_RGB, rampRGB } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 // Toggles, in this order; a bundle without roads, water or orders has no such layer.
@@ -506,7 +506,7 @@ function bindControls() {
   });
   map.addEventListener("pointerleave", () => {
     mouse = null; renderer.hovered = -1; $("tooltip").hidden = true; state.dirty = true;
-    $("cursor-pos").textContent = "";
+    $("cursor-pos").textContent = ""; cursor = null;
   });
   map.addEventListener("wheel", (e) => {
     e.preventDefault();
@@ -549,20 +549,22 @@ function savePNG() {
   const url = c.toDataURL("image/png");
   const a = document.createElement("a");
   a.href = url;
-  a.download = `${m.scenario.name}-${Math.round(state.drawnT)}s.png`;
+  a.download = `${m.scenario.name}-${Math.floor(state.drawnT)}s.png`;
   document.body.appendChild(a);
   a.click();
   a.remove();
   lastPNG = url;
 }
 let lastPNG = null;
+let cursor = null;
 
 /** World coordinates and terrain elevation under the pointer. */
 function showCursor(x, y) {
   const [wx, wy] = renderer.screenToWorld(x, y);
   const z = renderer.elevationAt(wx, wy);
-  $("cursor-pos").textContent = `x ${wx.toFixed(0)} m  y ${wy.toFixed(0)} m` +
-    (z === z ? `  elev ${z.toFixed(0)} m` : "");
+  cursor = { x: wx, y: wy, z };
+  $("cursor-pos").textContent = `x ${wx.toFixed(0)} m · y ${wy.toFixed(0)} m` +
+    (z === z ? ` · elevation ${z.toFixed(0)} m` : "");
 }
 
 function timelineX() {
@@ -643,7 +645,7 @@ function viewHash() {
   const parts = [`t=${+state.t.toFixed(3)}`];
   if (renderer.selected >= 0) parts.push(`v=${bundle.vehicles.id[renderer.selected]}`);
   parts.push(`layers=${on.join(",")}`,
-    `view=${v.cx.toFixed(1)},${v.cy.toFixed(1)},${v.scale.toPrecision(5)}`);
+    `view=${v.cx},${v.cy},${v.scale}`);
   if (state.follow) parts.push("follow=1");
   if (renderer.heatMode !== "idleness") parts.push(`heat=${renderer.heatMode}`);
   return parts.join("&");
@@ -753,6 +755,8 @@ window.viewer = {
       cursorT: charts.cursorT, x0: charts.x0, x1: charts.x1, timeToX: null };
   },
   chartX(t) { return charts.timeToX(Number(t)); },
+  /** The charts' current values, as written in their gutter ("airborne 8 | ..."). */
+  get chartsText() { return charts ? charts.text : ""; },
   /** Parked / charging / queued vehicles per site (by site id), as last drawn. */
   get siteCounts() { return renderer ? JSON.parse(JSON.stringify(renderer.siteCounts)) : {}; },
   /** Losses of separation drawn in the last frame: [[vehicle index, vehicle index], ...]. */
@@ -761,11 +765,16 @@ window.viewer = {
   get legendText() { return $("legend").innerText; },
   get hash() { return viewHash(); },
   get lastPNG() { return lastPNG; },
+  /** World position and terrain elevation under the pointer (null: not on the map). */
+  get cursor() { return cursor; },
   get ticks() { return [...ticks]; },
   get hoverTime() { return hoverTime; },
   get heat() { return renderer ? renderer.heatInfo() : null; },
   fit: () => fitView(),
 };
+
+/** The heat map's colour map at f in [0, 1] ([r, g, b]), for tests. */
+window.viewerRamp = rampRGB;
 
 // ------------------------------------------------------------------ start
 

@@ -591,6 +591,7 @@ export class Renderer {
       // Labels: id and kind at the top of each zone's box.
       ctx.font = "11px 'Liberation Sans', Arial, sans-serif";
       ctx.textBaseline = "bottom";
+      this.drawn.zoneLabels = [];
       this.zoneFeatures.forEach((z, i) => {
         const ring = (z.polys[0] || [])[0] || [];
         if (!ring.length) return;
@@ -606,6 +607,7 @@ export class Renderer {
         ctx.strokeText(text, ax + 3, ay - 2);
         ctx.fillStyle = `rgb(${r},${g},${bl})`;
         ctx.fillText(text, ax + 3, ay - 2);
+        this.drawn.zoneLabels.push(text);
       });
       ctx.textBaseline = "middle";
     }
