@@ -185,24 +185,27 @@ def test_opened_from_disk_the_page_says_which_command_to_run(page):
 
 # ---------------------------------------------------------------- 3. bases and pads
 
-def test_site_badges_count_parked_charging_and_queued_vehicles(viewer, sorted_legs, bundle):
+def test_site_badges_count_vehicles_parked_charging_queued_taking_off_and_landing(
+        viewer, sorted_legs, bundle):
     page = viewer
     sites = [s["id"] for s in bundle.layer("sites")]
     base = bundle.vehicles()["base"]
     seen = set()
-    for t in (0.0, 700.0, 1000.0, 1300.0):
+    for t in (0.0, 5.0, 700.0, 1000.0, 1300.0):
         page.evaluate("(t) => window.viewer.seek(t)", t)
         settle(page)
         kinds = state_at(sorted_legs, page.evaluate("() => window.viewer.simTime"),
                          side="left")["kind"]
         want = {}
-        for slot, kind in (("parked", "ground"), ("charging", "charge"), ("queued", "wait_pad")):
+        slots = (("parked", "ground"), ("charging", "charge"), ("queued", "wait_pad"),
+                 ("takingOff", "takeoff"), ("landing", "land"))
+        for slot, kind in slots:
             for v in np.flatnonzero(kinds == LEG_KINDS.index(kind)):
-                site = want.setdefault(sites[base[v]], {"parked": 0, "charging": 0, "queued": 0})
+                site = want.setdefault(sites[base[v]], dict.fromkeys([s for s, _ in slots], 0))
                 site[slot] += 1
                 seen.add(slot)
         assert page.evaluate("() => window.viewer.siteCounts") == want, t
-    assert {"charging", "queued"} <= seen  # the run charges and queues for pads
+    assert {"charging", "queued", "takingOff"} <= seen  # it charges and queues for pads
 
 
 # ---------------------------------------------------------------- 4. events
@@ -478,7 +481,13 @@ def test_heat_map_is_opaque_viridis_with_fixed_scale_masked_no_fly_and_density(v
     settle(page)
     heat = page.evaluate("() => window.viewer.heat")
     pos = page.evaluate("() => window.viewer.positions()")
-    assert heat["mode"] == "density" and 1 <= heat["densityMax"] <= len(pos["x"])
+    w, h = page.evaluate("() => [document.getElementById('base').width, "
+                         "document.getElementById('base').height]")
+    sx, sy = np.array(pos["sx"]), np.array(pos["sy"])
+    on = (sx >= 0) & (sy >= 0) & (sx < w) & (sy < h)
+    cells = np.floor(sx[on] / 12).astype(int) * 10_000 + np.floor(sy[on] / 12).astype(int)
+    assert heat["mode"] == "density" and heat["densityMax"] == np.unique(
+        cells, return_counts=True)[1].max()
     assert "vehicles per cell" in page.locator("#legend").inner_text()
 
 
@@ -525,3 +534,43 @@ def test_view_in_the_url_timeline_ticks_and_hover_and_png(viewer, server, bundle
                            "document.getElementById('base').height]")
     assert (w, h) == (cw, ch + 24)
     assert dl.value.suggested_filename == "viewer_test-1234s.png"
+
+
+def test_layers_with_nothing_to_show_are_disabled_and_water_looks_like_water(page,
+                                                                            logistics_server,
+                                                                            logistics_bundle):
+    problems = open_viewer(page, logistics_server.url)
+    settle(page)
+    # The logistics run has no mission area, zone or target.
+    for name in ("missions", "zones", "targets"):
+        assert page.locator(f"#layer-{name}").is_disabled(), name
+    for name in ("terrain", "water", "roads", "orders", "vehicles"):
+        assert page.locator(f"#layer-{name}").is_enabled(), name
+    # No mission area: the heat map can only be vehicle density.
+    assert page.eval_on_selector_all("#heat-mode option", "os => os.map(o => o.value)") == [
+        "density"]
+    assert page.evaluate("() => window.viewer.heat.mode") == "density"
+    # Water (x >= 3200 m) is drawn blue, unlike the land beside it.
+    water = page.evaluate("() => window.viewer.worldToScreen(3700, 2000)")
+    land = page.evaluate("() => window.viewer.worldToScreen(2900, 2100)")
+    (r, g, b, _), (lr, lg, lb, _) = pixels(page, "base", [water, land])
+    assert b > r + 60 and b > g + 30
+    assert not (lb > lr + 60)
+    assert problems == []
+
+
+def test_sea_is_drawn_as_water_in_the_hillshade():
+    from fleetsim.replay.layers import SEA_RGB, terrain_layer
+    from fleetsim.world.terrain import Terrain
+
+    heights = np.add.outer(np.linspace(-50, 50, 11), np.zeros(8))  # rows south to north
+    land = Terrain(heights, 10.0, (0.0, 0.0))
+    _, rgb_land, _ = terrain_layer(land)
+    sea = Terrain(np.maximum(heights, 0.0), 10.0, (0.0, 0.0))
+    sea.water = heights < 0
+    sea.sea_level_m = 0.0
+    _, rgb, _ = terrain_layer(sea)
+    wet = (heights < 0)[::-1]  # image rows north first
+    assert (rgb[wet] == SEA_RGB).all()
+    assert not (rgb[~wet] == SEA_RGB).all(axis=-1).any()
+    assert not (rgb_land == SEA_RGB).all(axis=-1).any()

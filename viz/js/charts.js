@@ -146,19 +146,24 @@ export class Charts {
     ctx.textBaseline = "middle";
     const texts = [];
     for (const row of this.rows) {
-      // Title and current values in the gutter left of the plot.
-      let px = 6;
+      // Title and current values in the gutter left of the plot, flowing onto a
+      // second line.
       const mid = (row.top + row.bot) / 2;
+      const right = this.x0 - 12 - ctx.measureText(String(row.yMax)).width;
       ctx.fillStyle = "#8a96a3";
-      ctx.fillText(row.title, px, mid - 6);
+      ctx.fillText(row.title, 6, mid - 6);
+      let px = 10 + ctx.measureText(row.title).width, py = mid - 6;
+      // (the row's top value is written at the top right of the gutter, on line 1)
       for (const [name, label, color] of row.cols) {
         const v = s[name][i];
         const text = `${label} ${fmt(v, row.scale)}`;
         texts.push(text);
+        const w = ctx.measureText(text).width;
+        if (px + w > right && py < mid) { px = 6; py = mid + 7; }
+        if (px + w > right) continue;
         ctx.fillStyle = color;
-        if (px + ctx.measureText(text).width > this.x0 - 30) break;
-        ctx.fillText(text, px, mid + 7);
-        px += ctx.measureText(text).width + 8;
+        ctx.fillText(text, px, py);
+        px += w + 8;
       }
     }
     ctx.strokeStyle = CURSOR;

@@ -444,7 +444,16 @@ function bindControls() {
     cb.checked = renderer.layers[name];
     cb.addEventListener("change", () => setLayer(name, cb.checked));
     l.append(cb, ` ${label}`);
+    // A layer with nothing to show in this run is greyed out (and says why).
+    const empty = emptyLayer(name);
+    if (empty) { cb.disabled = true; l.classList.add("empty"); l.title = empty; }
     toggles.appendChild(l);
+  }
+  // Without a mission area, the heat map can only show vehicle density.
+  if (!(bundle.manifest.layers.coverage.grid.cells_in_area > 0)) {
+    for (const o of [...$("heat-mode").options]) if (o.value !== "density") o.remove();
+    renderer.heatMode = "density";
+    $("heat-scale-row").hidden = true;
   }
   document.addEventListener("keydown", (e) => {
     const tag = (e.target && e.target.tagName) || "";
@@ -679,6 +688,14 @@ function applyHash(hash) {
   updateLegend();
   const t = Number(p.get("t"));
   return p.has("t") && Number.isFinite(t) ? clampTime(t) : null;
+}
+
+/** Why a layer has nothing to show in this run ("" when it has something). */
+function emptyLayer(name) {
+  if (name === "missions" && !(bundle.missions.features || []).length) return "no mission areas in this run";
+  if (name === "zones" && !(bundle.zones.features || []).length) return "no airspace zones in this run";
+  if (name === "targets" && !bundle.targets.count) return "no targets in this run";
+  return "";
 }
 
 function setLayer(name, on) {

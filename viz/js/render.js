@@ -38,8 +38,12 @@ export function rampRGB(f) {
   const i = Math.min(Math.floor(x), RAMP.length - 2), u = x - i;
   return [0, 1, 2].map((k) => Math.round(RAMP[i][k] + u * (RAMP[i + 1][k] - RAMP[i][k])));
 }
-const MASKED = [58, 63, 70]; // no-fly cells of the heat map
-const GROUND_KINDS = ["ground", "charge", "wait_pad"];
+const MASKED = [58, 63, 70];
+const DENSITY_PX = 12; // vehicle density: cells of 12 x 12 screen pixels // no-fly cells of the heat map
+// Vehicles counted at a site (its badge): on the ground, and taking off or landing there.
+const GROUND_KINDS = ["ground", "charge", "wait_pad", "takeoff", "land"];
+const BADGE_LABELS = ["parked", "charging", "queued", "taking off", "landing"];
+const BADGE_KEYS = ["parked", "charging", "queued", "takingOff", "landing"];
 const PAD_SITES = new Set(["base", "depot", "launch_point"]);
 
 function hexRGB(hex) {
@@ -330,36 +334,36 @@ export class Renderer {
     return true;
   }
 
-  /** Vehicle density: vehicles per cell of a grid over the world (airborne and
+  /** Vehicle density: vehicles per screen cell (DENSITY_PX square; airborne and
    * grounded alike), log-scaled on the colour map; empty cells transparent. */
   updateDensity(t) {
-    const key = `d${t}:${this.player.t}`;
+    const v0 = this.view;
+    const key = `d${t}:${this.player.t}:${v0.cx}:${v0.cy}:${v0.scale}:${this.W}:${this.H}`;
     if (key === this.heatKey) return false;
-    const [x0, y0, x1, y1] = this.bundle.manifest.world.bounds_m;
-    const n = 128, cell = Math.max(x1 - x0, y1 - y0, 1) / n;
-    const nx = Math.max(1, Math.ceil((x1 - x0) / cell)), ny = Math.max(1, Math.ceil((y1 - y0) / cell));
+    const cp = DENSITY_PX;
+    const nx = Math.max(1, Math.ceil(this.W / cp)), ny = Math.max(1, Math.ceil(this.H / cp));
     if (!this.densityCanvas || this.densityCanvas.width !== nx || this.densityCanvas.height !== ny) {
       this.densityCanvas = document.createElement("canvas");
       this.densityCanvas.width = nx; this.densityCanvas.height = ny;
       this.densityImage = this.densityCanvas.getContext("2d").createImageData(nx, ny);
       this.densityCounts = new Uint32Array(nx * ny);
     }
-    this.densityGrid = { x0_m: x0, y0_m: y0, cell_m: cell, nx, ny };
     const cnt = this.densityCounts, p = this.player;
+    const W2 = this.W / 2, H2 = this.H / 2, s = v0.scale;
     cnt.fill(0);
     let max = 1;
     for (let v = 0; v < p.n; v++) {
       const x = p.x[v], y = p.y[v];
       if (!(x === x) || p.kind[v] === this.docked) continue;
-      const c = Math.floor((x - x0) / cell), r = Math.floor((y - y0) / cell);
+      const c = Math.floor(((x - v0.cx) * s + W2) / cp), r = Math.floor((H2 - (y - v0.cy) * s) / cp);
       if (c < 0 || r < 0 || c >= nx || r >= ny) continue;
-      const i = (ny - 1 - r) * nx + c;
+      const i = r * nx + c;
       if (++cnt[i] > max) max = cnt[i];
     }
     this.densityMax = max;
     const px = new Uint32Array(this.densityImage.data.buffer), lm = Math.log1p(max);
     for (let i = 0; i < cnt.length; i++) {
-      px[i] = cnt[i] ? pixel(...rampRGB(Math.log1p(cnt[i]) / lm), 230) : 0;
+      px[i] = cnt[i] ? pixel(...rampRGB(Math.log1p(cnt[i]) / lm)) : 0;
     }
     this.densityCanvas.getContext("2d").putImageData(this.densityImage, 0, 0);
     this.heatKey = key;
@@ -529,11 +533,9 @@ export class Renderer {
       ctx.globalAlpha = 1;
     }
     if (L.heat && this.heatMode === "density" && this.densityCanvas) {
-      const g = this.densityGrid;
-      const [ax, ay] = this.worldToScreen(g.x0_m, g.y0_m + g.ny * g.cell_m);
-      const [bx, by] = this.worldToScreen(g.x0_m + g.nx * g.cell_m, g.y0_m);
+      const c = this.densityCanvas;
       ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(this.densityCanvas, ax, ay, bx - ax, by - ay);
+      ctx.drawImage(c, 0, 0, c.width * DENSITY_PX, c.height * DENSITY_PX);
     } else if (L.heat && this.heatGrid.nx > 0) {
       const g = this.heatGrid;
       const [ax, ay] = this.worldToScreen(g.x0_m, g.y0_m + g.ny * g.cell_m);
@@ -868,7 +870,7 @@ export class Renderer {
     this.drawn.track = { past: past.length, ahead: ahead.length };
   }
 
-  /** Vehicles on the ground per site (parked, charging, queued for a pad): each at
+  /** Vehicles at each site (parked, charging, queued for a pad, taking off, landing): each at
    * its own base when there, otherwise at the nearest base, depot or launch point. */
   countSites() {
     const p = this.player, sites = this.bundle.sites, ki = this.kindIndex;
@@ -893,12 +895,14 @@ export class Renderer {
       }
       if (!site) continue;
       let c = counts.get(site);
-      if (!c) counts.set(site, c = [0, 0, 0]);
+      if (!c) counts.set(site, c = [0, 0, 0, 0, 0]);
       c[slot]++;
     }
     this.siteCountsBySite = counts;
     const out = {};
-    for (const [s, c] of counts) out[s.id] = { parked: c[0], charging: c[1], queued: c[2] };
+    for (const [s, c] of counts) {
+      out[s.id] = Object.fromEntries(BADGE_KEYS.map((k, i) => [k, c[i]]));
+    }
     this.siteCounts = out;
   }
 
@@ -908,7 +912,22 @@ export class Renderer {
     ctx.font = "bold 11px 'Liberation Sans', Arial, sans-serif";
     ctx.textBaseline = "middle";
     const cols = GROUND_KINDS.map((k) => STATE_COLORS[k]);
-    const labels = ["parked", "charging", "queued"];
+    const labels = BADGE_LABELS;
+    // Site names again on top of the vehicles (a large fleet covers the base layer's).
+    if (this.player.n > 500) {
+      ctx.font = "12px 'Liberation Sans', Arial, sans-serif";
+      for (const s of this.padSites) {
+        const [px, py] = this.worldToScreen(s.x_m, s.y_m);
+        if (px < -40 || py < -40 || px > this.W + 40 || py > this.H + 40) continue;
+        drawSite(ctx, s.kind, px, py);
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = "#10141a";
+        ctx.strokeText(s.id, px + 10, py - 1);
+        ctx.fillStyle = "#ffffff";
+        ctx.fillText(s.id, px + 10, py - 1);
+      }
+      ctx.font = "bold 11px 'Liberation Sans', Arial, sans-serif";
+    }
     for (const [s, c] of this.siteCountsBySite) {
       const [px, py] = this.worldToScreen(s.x_m, s.y_m);
       if (px < -40 || py < -40 || px > this.W + 40 || py > this.H + 40) continue;
