@@ -157,6 +157,13 @@ def test_fit_by_mouse_click_and_key_f_keeps_the_selection(viewer):
     page.keyboard.press("f")
     settle(page)
     assert view(page) == fitted
+    # A double-click on the map fits too.
+    page.mouse.wheel(0, -500)
+    settle(page)
+    assert view(page) != fitted
+    page.mouse.dblclick(box["x"] + 30, box["y"] + box["height"] - 150)
+    settle(page)
+    assert view(page) == fitted
 
 
 def test_space_plays_whatever_has_focus(viewer):

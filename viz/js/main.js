@@ -189,7 +189,7 @@ function updatePanels(now) {
   let found = 0;
   for (const f of renderer.targetFirst) if (f <= t) found++;
   counts.detected = found;
-  const items = [["active", counts.active], ["returning", counts.returning],
+  const items = [["airborne", counts.active], ["returning", counts.returning],
     ["charging", counts.charging], ["queued", counts.queued], ["on ground", counts.ground]];
   if (bundle.targets.count) items.push(["targets found", `${found}/${bundle.targets.count}`]);
   if (bundle.orders) {
@@ -334,7 +334,7 @@ function updateLegend() {
         `${maxMin >= 10 ? maxMin.toFixed(0) : maxMin.toFixed(1)} min${renderer.heatFixed ? " (fixed)" : ""}` +
         ` <span class="sw" style="background:#3a3f46;margin-left:6px"></span>no-fly</div>`);
     } else if (renderer.heatMode === "density") {
-      parts.push(`<div>vehicles per cell 1<span class="ramp" style="background:${renderer.heatGradientCSS()}"></span>${renderer.densityMax}+</div>`);
+      parts.push(`<div>vehicles per cell 1<span class="ramp" style="background:${renderer.heatGradientCSS()}"></span>${renderer.densityMax}</div>`);
     } else {
       parts.push(`<div><span class="sw" style="background:rgb(253,231,37)"></span>covered ` +
         `<span class="sw" style="background:rgb(68,1,84);margin-left:8px"></span>not yet</div>`);
@@ -517,6 +517,7 @@ function bindControls() {
     mouse = null; renderer.hovered = -1; $("tooltip").hidden = true; state.dirty = true;
     $("cursor-pos").textContent = ""; cursor = null;
   });
+  map.addEventListener("dblclick", (e) => { if (onMap(e)) fitView(); });
   map.addEventListener("wheel", (e) => {
     e.preventDefault();
     renderer.zoomAt(e.offsetX, e.offsetY, Math.exp(-e.deltaY * 0.0015));

@@ -4,7 +4,8 @@ with a safety event selected, in headless Chromium (as the browser tests run it)
     python viz/screenshots/take.py RUN_DIR [RUN_DIR ...] [--out viz/screenshots]
 
 Each RUN_DIR needs its replay bundle (``fleetsim replay RUN_DIR`` refreshes it, and
-the viewer in it). The PNGs are reduced to 256 colours so that they stay small.
+the viewer in it). The middle of a run of more than 3,000 vehicles shows the vehicle
+density heat map. The PNGs are reduced to 128 colours so that they stay small.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ SAFETY = ["los_start", "terrain_violation", "order_failed", "auth_timeout", "zon
           "battery_depleted", "action_refused", "link_lost"]
 
 
-def small_png(data: bytes, colours: int = 256) -> bytes:
+def small_png(data: bytes, colours: int = 128) -> bytes:
     from PIL import Image
 
     img = Image.open(io.BytesIO(data)).convert("RGB")
@@ -32,7 +33,7 @@ def small_png(data: bytes, colours: int = 256) -> bytes:
     return out.getvalue()
 
 
-def shoot(run_dir: Path, out: Path, size=(1200, 720)) -> list[Path]:
+def shoot(run_dir: Path, out: Path, size=(1120, 680)) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     from fleetsim.replay.server import ReplayServer
@@ -52,12 +53,17 @@ def shoot(run_dir: Path, out: Path, size=(1200, 720)) -> list[Path]:
                   "window.viewer.targetTime ? requestAnimationFrame(() => "
                   "requestAnimationFrame(r)) : requestAnimationFrame(f); f(); })")
         end = page.evaluate("() => window.viewer.end")
+        big = page.evaluate("() => window.viewer.vehicleCount") > 3000
         for label, t in (("start", 0.0), ("middle", end / 2)):
+            if label == "middle" and big:  # a large fleet: the vehicle density heat map
+                page.select_option("#heat-mode", "density")
             page.evaluate("(t) => window.viewer.seek(t)", t)
             page.evaluate(settle)
             path = out / f"{name}-{label}.png"
             path.write_bytes(small_png(page.screenshot()))
             saved.append(path)
+        if big:
+            page.select_option("#heat-mode", "idleness")
         options = page.eval_on_selector_all("#event-filter option",
                                             "os => os.map(o => o.value)")
         kind = next((k for k in SAFETY if f"kind:{k}" in options), None)
