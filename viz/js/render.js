@@ -913,8 +913,8 @@ export class Renderer {
     ctx.textBaseline = "middle";
     const cols = GROUND_KINDS.map((k) => STATE_COLORS[k]);
     const labels = BADGE_LABELS;
-    // Site names again on top of the vehicles (a large fleet covers the base layer's).
-    if (this.player.n > 500) {
+    // Site names again on top of the vehicles (a crowd at a site covers the base layer's).
+    {
       ctx.font = "12px 'Liberation Sans', Arial, sans-serif";
       for (const s of this.padSites) {
         const [px, py] = this.worldToScreen(s.x_m, s.y_m);

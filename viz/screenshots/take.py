@@ -5,7 +5,7 @@ with a safety event selected, in headless Chromium (as the browser tests run it)
 
 Each RUN_DIR needs its replay bundle (``fleetsim replay RUN_DIR`` refreshes it, and
 the viewer in it). The middle of a run of more than 3,000 vehicles shows the vehicle
-density heat map. The PNGs are reduced to 128 colours so that they stay small.
+density heat map. The PNGs are reduced to 256 colours so that they stay small.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ SAFETY = ["los_start", "terrain_violation", "order_failed", "auth_timeout", "zon
           "battery_depleted", "action_refused", "link_lost"]
 
 
-def small_png(data: bytes, colours: int = 128) -> bytes:
+def small_png(data: bytes, colours: int = 256) -> bytes:
     from PIL import Image
 
     img = Image.open(io.BytesIO(data)).convert("RGB")
