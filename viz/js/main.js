@@ -27,6 +27,7 @@ let counts = {};
 let lastInfo = 0;
 let mouse = null;
 let pendingReveal = -1;
+let lastLegend = null;
 
 function showStatus(text, isError = false) {
   const s = $("status");
@@ -341,7 +342,7 @@ function updateLegend() {
     }
   }
   const html = parts.join("");
-  if (html !== lg.innerHTML) lg.innerHTML = html;
+  if (html !== lastLegend) { lg.innerHTML = html; lastLegend = html; }
   lg.hidden = !parts.length;
 }
 
