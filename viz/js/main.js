@@ -333,7 +333,8 @@ function updateLegend() {
       const maxMin = renderer.heatMaxS / 60;
       parts.push(`<div>idleness 0<span class="ramp" style="background:${renderer.heatGradientCSS()}"></span>` +
         `${maxMin >= 10 ? maxMin.toFixed(0) : maxMin.toFixed(1)} min${renderer.heatFixed ? " (fixed)" : ""}` +
-        ` <span class="sw" style="background:#3a3f46;margin-left:6px"></span>no-fly</div>`);
+        (renderer.heatNoFly.some((m) => m) ?
+          ` <span class="sw" style="background:#3a3f46;margin-left:6px"></span>no-fly</div>` : "</div>"));
     } else if (renderer.heatMode === "density") {
       parts.push(`<div>vehicles per cell 1<span class="ramp" style="background:${renderer.heatGradientCSS()}"></span>${renderer.densityMax}</div>`);
     } else {
