@@ -186,13 +186,15 @@ def measure(url: str, seconds: float, speed: float, duration: float,
                                        "window.viewer.simTime]")
             # Measure while it plays: stop before the replay reaches its end.
             time.sleep(min(seconds, 0.9 * (duration - s0) / speed))
-            f1, t1, s1, ms, playing = page.evaluate(
+            f1, t1, s1, ms, playing, charts = page.evaluate(
                 "() => [window.viewer.frame, performance.now(), window.viewer.simTime, "
-                "window.viewer.renderMs, window.viewer.playing]")
+                "window.viewer.renderMs, window.viewer.playing, window.viewer.charts.open]")
             if not playing:
                 raise RuntimeError("the replay stopped playing while being measured")
             if errors:
                 raise RuntimeError(f"page errors: {errors[:3]}")
+            if not charts:
+                raise RuntimeError("the charts panel is not open (no time series?)")
             return {"fps": (f1 - f0) / ((t1 - t0) / 1000), "render_ms": ms,
                     "sim_s": s1 - s0, "wall_s": (t1 - t0) / 1000}
         finally:
@@ -226,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(run.vehicles['vehicle']):>6} vehicles  {len(run.legs['leg']):>7} legs  "
                   f"bundle {bundle_size(out) / 1e6:5.1f} MB (built {t1 - t0:.1f} s, written "
                   f"{t2 - t1:.1f} s)  {r['fps']:5.1f} fps  {r['render_ms']:5.2f} ms/frame "
-                  f"in the viewer  (at {args.speed:g}x: {r['sim_s']:.0f} s simulated in "
-                  f"{r['wall_s']:.1f} s)",
+                  f"in the viewer, charts open  (at {args.speed:g}x: {r['sim_s']:.0f} s "
+                  f"simulated in {r['wall_s']:.1f} s)",
                   flush=True)
     return 0
 

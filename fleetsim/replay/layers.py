@@ -41,6 +41,10 @@ def _round(x: float, nd: int = 3) -> float | None:
     return round(x, nd) if math.isfinite(x) else None
 
 
+#: Colour of the sea in the hillshade image.
+SEA_RGB = (31, 78, 138)
+
+
 def terrain_layer(terrain: Terrain) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """(manifest entry, RGB image rows north first, float32 heights rows south first).
 
@@ -57,6 +61,10 @@ def terrain_layer(terrain: Terrain) -> tuple[dict[str, Any], np.ndarray, np.ndar
                     for k in range(3)], axis=-1)
     # Soft shading: keep some colour on slopes facing away from the light.
     img = rgb * (0.35 + 0.65 * shade[..., None])
+    # Under the sea (terrain with a sea level): water, not the flat surface's tint.
+    water = getattr(terrain, "water", None)
+    if water is not None:
+        img[np.asarray(water, dtype=bool)[::step_img, ::step_img]] = SEA_RGB
     img = np.clip(np.rint(img), 0, 255).astype(np.uint8)[::-1]  # north row first
     s_img = terrain.spacing_m * step_img
     x0, y0 = terrain.origin_m

@@ -13,7 +13,7 @@ import numpy as np
 from fleetsim.errors import RunDirError
 from fleetsim.replay.binfile import read_columns
 from fleetsim.replay.keyframes import interpolate_chunk
-from fleetsim.replay.writer import FORMAT_NAME, FORMAT_VERSION, MANIFEST
+from fleetsim.replay.writer import FORMAT_NAME, FORMAT_VERSION, MANIFEST, READABLE_VERSIONS
 
 
 @dataclass
@@ -59,6 +59,11 @@ class ReplayBundle:
         h = self.manifest["layers"]["terrain"]["heights"]
         return self._cols(h)["heights_m"].reshape(h["ny"], h["nx"])
 
+    def timeseries(self) -> dict[str, np.ndarray] | None:
+        """The run's time series (version 2 bundles; None in version 1 bundles)."""
+        entry = self.manifest.get("timeseries")
+        return None if entry is None else self._cols(entry)
+
     def layer(self, name: str) -> Any:
         return json.loads((self.root / self.manifest["layers"][name]).read_text())
 
@@ -82,7 +87,7 @@ def read_replay(path: str | os.PathLike) -> ReplayBundle:
     manifest = json.loads(mf.read_text())
     if manifest.get("format") != FORMAT_NAME:
         raise RunDirError(f"{mf}: not a {FORMAT_NAME} manifest")
-    if manifest.get("version") != FORMAT_VERSION:
+    if manifest.get("version") not in READABLE_VERSIONS:
         raise RunDirError(f"{mf}: replay format version {manifest.get('version')!r}; this "
                           f"fleetsim reads version {FORMAT_VERSION} (rebuild it with "
                           "'fleetsim replay RUN_DIR')")

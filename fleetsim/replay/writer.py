@@ -46,7 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Name and version of the bundle format; bump VERSION on any incompatible change.
 FORMAT_NAME = "fleetsim-replay"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions a reader of this version still reads (version 1 lacks the time series).
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 #: Event kinds left out of the bundle's event stream: an ``arrive`` is the end of
 #: a leg, already a keyframe.
@@ -275,6 +277,7 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
             extra_bounds.append((float(dx[ok].min()), float(dy[ok].min()),
                                  float(dx[ok].max()), float(dy[ok].max())))
 
+    series_entry = _timeseries_file(out, run)
     sc = run.scenario
     bounds = _world_bounds(run, [tuple(terrain_entry["image_extent_m"][:4]), *extra_bounds])
     manifest = {
@@ -287,6 +290,9 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
         "world": {"crs": "local ENU metres: x east, y north, z above the datum",
                   "bounds_m": bounds},
         "leg_kinds": list(LEG_KINDS),
+        "leg_kinds_present": sorted(set(map(str, np.unique(np.asarray(run.legs["kind"],
+                                                                      dtype=object)))),
+                                    key=LEG_KINDS.index),
         "event_kinds": list(EVENT_KINDS),
         "vehicle_types": _vehicle_types(run, type_names),
         "vehicles": {"count": n_v, **vfile},
@@ -295,6 +301,7 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
                       "rows": int(sum(c["rows"] for c in chunks)),
                       "legs": int(len(sl.t0))},
         "chunks": chunks,
+        "timeseries": series_entry,
         "events": {"count": int(keep.sum()), "omitted_kinds": list(OMITTED_EVENT_KINDS),
                    "details": detail_names, "order_kinds": list(ORDER_EVENT_KINDS), **efile},
         "layers": {
@@ -316,6 +323,20 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
             manifest["viewer"] = copy_viewer(out, src)
     (out / MANIFEST).write_text(_dumps(manifest))
     return out
+
+
+def _timeseries_file(out: Path, run: RecordedRun) -> dict[str, Any]:
+    """Write ``timeseries.bin``: the run's time series (``fleetsim.metrics.timeseries``),
+    float64 columns, NaN for null values; columns that do not apply are left out."""
+    from fleetsim.metrics.timeseries import COLUMNS, timeseries
+
+    series = timeseries(run)
+    cols = {name: np.asarray(series[name], dtype="<f8") for name in COLUMNS
+            if series[name] is not None}
+    entry = write_columns(out / "timeseries.bin", cols)
+    entry["rows"] = int(len(cols["time_s"]))
+    entry["absent"] = [name for name in COLUMNS if series[name] is None]
+    return entry
 
 
 def _layer_file(out: Path, name: str, cols: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 // Loading a replay bundle (see ../FORMAT.md): the manifest, column files and chunks.
 
 export const FORMAT_NAME = "fleetsim-replay";
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** Versions this viewer reads (version 1 bundles have no time series). */
+export const READABLE_VERSIONS = [1, 2];
 
 const TYPED = {
   "<f8": Float64Array, "<f4": Float32Array,
@@ -62,9 +64,9 @@ export class Bundle {
     }
     const manifest = await fetchJSON(base + "manifest.json");
     if (manifest.format !== FORMAT_NAME) throw new Error("manifest.json is not a fleetsim replay");
-    if (manifest.version !== FORMAT_VERSION) {
-      throw new Error(`replay format version ${manifest.version}; this viewer reads version ` +
-        `${FORMAT_VERSION} (rebuild the bundle with 'fleetsim replay RUN_DIR')`);
+    if (!READABLE_VERSIONS.includes(manifest.version)) {
+      throw new Error(`replay format version ${manifest.version}; this viewer reads versions ` +
+        `${READABLE_VERSIONS.join(", ")} (rebuild the bundle with 'fleetsim replay RUN_DIR')`);
     }
     const b = new Bundle(base, manifest);
     const L = manifest.layers;
@@ -79,13 +81,19 @@ export class Bundle {
       ]);
     Object.assign(b, { vehicles, events, coverage, zones, missions, sites, targets, terrain });
     // Logistics layers (absent from bundles of runs without roads, water or orders).
-    const [roads, water, orders, orderIds] = await Promise.all([
+    const [roads, water, orders, orderIds, series] = await Promise.all([
       L.roads ? fetchColumns(base, L.roads) : null,
       L.water ? fetchColumns(base, L.water) : null,
       L.orders ? fetchColumns(base, L.orders) : null,
       L.orders && L.orders.ids ? fetchJSON(base + L.orders.ids) : null,
+      manifest.timeseries ? fetchColumns(base, manifest.timeseries) : null,
     ]);
-    Object.assign(b, { roads, water, orders, orderIds });
+    Object.assign(b, { roads, water, orders, orderIds, series });
+    // The height grid, for the elevation under the pointer (optional: drawn without it).
+    b.heights = null;
+    if (L.terrain.heights && L.terrain.heights.file) {
+      b.heights = (await fetchColumns(base, L.terrain.heights)).heights_m;
+    }
     return b;
   }
 

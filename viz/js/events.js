@@ -16,8 +16,19 @@ export const EVENT_COLORS = {
 };
 /** Kinds left out of the "notable events" filter: routine, or one per order (a busy
  * logistics run creates thousands; their outcomes, delivered / order_failed, stay). */
-export const NOT_NOTABLE = ["plan", "terrain_violation", "run_start", "run_end",
-  "order_created", "order_assigned", "load_queue", "pickup"];
+export const NOT_NOTABLE = ["plan", "run_start", "run_end",
+  "order_created", "order_assigned", "load_queue", "pickup", "work_start", "work_end",
+  "arrive", "deconflict", "conflict", "strategic_delay", "link_restored", "los_end",
+  "zone_exit", "charge_end", "action_start", "auth_request", "auth_granted", "ack", "review"];
+/** Safety and failure events: always notable, marked on the timeline strip. */
+export const SAFETY = ["los_start", "terrain_violation", "zone_enter", "order_failed",
+  "auth_timeout", "battery_depleted", "veto_late", "action_refused", "link_lost"];
+/** Events of one kind at one place within this many seconds of the previous one form
+ * a burst, shown as one row (when at least MIN_BURST of them). */
+export const BURST_GAP_S = 5;
+const MIN_BURST = 3;
+const SITE_KINDS = ["takeoff", "landed", "pad_queue", "charge_start", "charge_end",
+  "return_start", "launch", "dock"];
 // Event kinds whose target is an order (older bundles do not list them).
 const ORDER_KINDS = ["order_created", "order_assigned", "load_queue", "pickup", "delivered",
   "order_failed"];
@@ -53,7 +64,8 @@ export class EventList {
       const o = document.createElement("option");
       o.value = value; o.textContent = label; f.appendChild(o);
     };
-    const notable = [...counts.keys()].filter((k) => !NOT_NOTABLE.includes(k));
+    const notable = [...counts.keys()].filter((k) => !NOT_NOTABLE.includes(k) || SAFETY.includes(k));
+    this.safetyCodes = new Set(SAFETY.map((k) => this.kinds.indexOf(k)).filter((c) => c >= 0));
     this.orderKinds = new Set(bundle.manifest.events.order_kinds || ORDER_KINDS);
     this.details = bundle.manifest.events.details || [];
     add("notable", `notable events (${notable.reduce((s, k) => s + counts.get(k), 0)})`);
@@ -83,7 +95,7 @@ export class EventList {
     }
     this.filterValue = value;
     this.els.filter.value = value;
-    this.rows = Int32Array.from(keep); // event indices, in time order
+    this.groupRows(keep);
     this.els.spacer.style.height = `${this.rows.length * ROW}px`;
     this.els.count.textContent = `${this.rows.length}`;
     this.current = -2;
@@ -91,7 +103,43 @@ export class EventList {
     this.render(true);
   }
 
-  /** Position in the filtered rows of the last event at or before t (-1 if none). */
+  /** The place an event happened, for grouping bursts: a zone, a target, or the
+   * vehicle's base for take-offs, landings, charging and the like. */
+  placeOf(i) {
+    const ev = this.b.events, kind = this.kinds[ev.kind[i]];
+    if (ev.zone[i] >= 0) return `z${ev.zone[i]}`;
+    if (SITE_KINDS.includes(kind) && ev.vehicle[i] >= 0) return `s${this.b.vehicles.base[ev.vehicle[i]]}`;
+    if (ev.detail && ev.detail[i]) return `d${ev.detail[i]}`;
+    return "";
+  }
+
+  /** Rows of the list: single events and bursts (MIN_BURST or more events of one kind
+   * at one place, each within BURST_GAP_S of the previous). Rows are in order of their
+   * first event; this.rows holds each row's first event, this.groups its events. */
+  groupRows(keep) {
+    const ev = this.b.events, T = this.time;
+    const open = new Map(); // kind:place -> group
+    const groups = [];
+    for (const i of keep) {
+      const key = `${ev.kind[i]}:${this.placeOf(i)}`;
+      const g = open.get(key);
+      if (g && T[i] - T[g[g.length - 1]] <= BURST_GAP_S) { g.push(i); continue; }
+      const ng = [i];
+      open.set(key, ng);
+      groups.push(ng);
+    }
+    // Bursts too small to group are split back into single rows.
+    const rows = [];
+    for (const g of groups) {
+      if (g.length >= MIN_BURST) rows.push(g);
+      else for (const i of g) rows.push([i]);
+    }
+    rows.sort((a, b) => T[a[0]] - T[b[0]] || a[0] - b[0]);
+    this.groups = rows;
+    this.rows = Int32Array.from(rows, (g) => g[0]); // first event of each row, time order
+  }
+
+  /** Position in the rows of the last row starting at or before t (-1 if none). */
   lastAtOrBefore(t) {
     const r = this.rows, T = this.time;
     let lo = 0, hi = r.length;
@@ -99,7 +147,8 @@ export class EventList {
     return lo - 1;
   }
 
-  /** Time of the next (dir > 0) or previous (dir < 0) filtered event strictly after/before t. */
+  /** The event starting the next (dir > 0) or previous (dir < 0) row strictly
+   * after / before t (a burst counts once, at its first event); -1 if none. */
   step(t, dir) {
     const r = this.rows, T = this.time, eps = 1e-6;
     if (dir > 0) {
@@ -110,6 +159,37 @@ export class EventList {
     let lo = 0, hi = r.length;
     while (lo < hi) { const m = (lo + hi) >> 1; if (T[r[m]] < t - eps) lo = m + 1; else hi = m; }
     return lo > 0 ? r[lo - 1] : -1;
+  }
+
+  /** A row's text: a single event's description, or a burst's count, kind, place and
+   * time span. */
+  describeRow(r) {
+    const g = this.groups[r], i = g[0];
+    if (g.length === 1) return { ...this.describe(i), count: 1 };
+    const ev = this.b.events, kind = this.kinds[ev.kind[i]] || "?";
+    const place = this.placeOf(i);
+    let where = "";
+    if (place[0] === "z") {
+      const z = (this.b.zones.features || [])[ev.zone[i]];
+      where = ` in zone ${z ? z.properties.id : ev.zone[i]}`;
+    } else if (place[0] === "s") {
+      const site = this.b.sites[this.b.vehicles.base[ev.vehicle[i]]];
+      where = site ? ` at ${site.id}` : "";
+    } else if (place[0] === "d") {
+      where = ` (${this.details[ev.detail[i]] ?? ""})`;
+    }
+    const t0 = this.time[i], t1 = this.time[g[g.length - 1]];
+    return { kind, count: g.length,
+      text: `×${g.length.toLocaleString("en")}${where}, ${formatTime(t0)}–${formatTime(t1)}` };
+  }
+
+  /** The rows as shown, for tests: [{kind, count, time, text}]. */
+  rowSummary() {
+    return this.groups.map((g, r) => {
+      const d = this.describeRow(r);
+      return { kind: d.kind, count: g.length, time: this.time[g[0]], text: d.text,
+        events: g.length <= 50 ? [...g] : null };
+    });
   }
 
   describe(i) {
@@ -151,7 +231,7 @@ export class EventList {
     const frag = document.createDocumentFragment();
     for (let r = first; r < last; r++) {
       const i = this.rows[r];
-      const d = this.describe(i);
+      const d = this.describeRow(r);
       const div = document.createElement("div");
       div.className = "ev" + (r === cur ? " current" : r > cur ? " future" : "");
       div.style.top = `${r * ROW}px`;
@@ -160,8 +240,12 @@ export class EventList {
       const dot = document.createElement("span");
       dot.className = "k";
       dot.style.background = EVENT_COLORS[d.kind] || "#aaa";
+      div.dataset.count = String(d.count);
+      if (this.safetyCodes.has(this.b.events.kind[i])) div.classList.add("safety");
       div.append(formatTime(this.time[i]), dot, `${d.kind} ${d.text}`);
-      div.title = `${d.kind} at ${this.time[i].toFixed(3)} s ${d.text}`;
+      div.title = d.count > 1 ? `${d.count} ${d.kind} events${d.text.replace(/^×[\d,]+/, "")}`
+        : `${d.kind} at ${this.time[i].toFixed(3)} s ${d.text}` +
+          (this.b.events.value[i] === this.b.events.value[i] ? ` (value ${this.b.events.value[i]})` : "");
       frag.appendChild(div);
     }
     spacer.replaceChildren(frag);
@@ -200,11 +284,24 @@ export class EventList {
     }
     let max = 1;
     for (const v of bins) if (v > max) max = v;
+    const top = 5; // the top rows: safety and failure events, whatever the filter
     for (let x = 0; x < w; x++) {
       if (!bins[x]) continue;
-      const bh = Math.max(2, Math.round((h - 2) * Math.sqrt(bins[x] / max)));
+      const bh = Math.max(2, Math.round((h - top - 2) * Math.sqrt(bins[x] / max)));
       ctx.fillStyle = det[x] ? EVENT_COLORS.detection : "#5f7486";
       ctx.fillRect(x, h - bh, 1, bh);
+    }
+    const ev = this.b.events;
+    this.safetyMarks = 0;
+    const marked = new Uint8Array(w);
+    for (let i = 0; i < this.n; i++) {
+      if (!this.safetyCodes.has(ev.kind[i])) continue;
+      const x = Math.min(w - 1, Math.max(0, Math.floor(((this.time[i] - start) / span) * w)));
+      this.safetyMarks++;
+      if (marked[x]) continue;
+      marked[x] = 1;
+      ctx.fillStyle = EVENT_COLORS[this.kinds[ev.kind[i]]] || "#ff2d55";
+      ctx.fillRect(Math.max(0, x - 1), 0, 3, top);
     }
   }
 }

@@ -2,10 +2,11 @@
 // Everything is fetched from the bundle's folder on this server; nothing is logged.
 
 import { Bundle, bundleBase } from "./bundle.js";
+import { Charts } from "./charts.js";
 import { EventList, formatTime } from "./events.js";
 import { NO_STATE, Player } from "./player.js";
-import { ORDER_COLORS, ROAD_COLORS, Renderer, SITE_STYLES, STATE_COLORS, TYPE_COLORS }
-  from "./render.js";
+import { ORDER_COLORS, ROAD_COLORS, Renderer, SITE_STYLES, STATE_COLORS, TYPE_COLORS,
+  ZONE_RGB, rampRGB } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 // Toggles, in this order; a bundle without roads, water or orders has no such layer.
@@ -18,13 +19,15 @@ const AIRBORNE = ["takeoff", "move", "hold", "return", "land"];
 
 const state = {
   ready: false, playing: false, speed: 1, t: 0, drawnT: NaN, frame: 0, fps: 0,
-  renderMs: 0, error: null, dirty: true, waitingChunk: -1,
+  renderMs: 0, error: null, dirty: true, waitingChunk: -1, follow: false,
 };
-let bundle, player, renderer, events;
+let bundle, player, renderer, events, charts;
 let seekWaiters = [];
 let counts = {};
 let lastInfo = 0;
 let mouse = null;
+let pendingReveal = -1;
+let lastLegend = null;
 
 function showStatus(text, isError = false) {
   const s = $("status");
@@ -144,6 +147,8 @@ function frame(now) {
       const t0 = performance.now();
       renderer.prevCols = bundle.loaded.get(player.chunkIndex - 1) || null;
       player.update(t);
+      if (state.follow && renderer.selected >= 0) renderer.centerOn(renderer.selected);
+      if (pendingReveal >= 0) { renderer.reveal(pendingReveal); pendingReveal = -1; }
       renderer.drawBase(t);
       renderer.drawOverlay(t, trailSpan(), recentFlashes(t));
       state.drawnT = t;
@@ -185,7 +190,7 @@ function updatePanels(now) {
   let found = 0;
   for (const f of renderer.targetFirst) if (f <= t) found++;
   counts.detected = found;
-  const items = [["active", counts.active], ["returning", counts.returning],
+  const items = [["airborne", counts.active], ["returning", counts.returning],
     ["charging", counts.charging], ["queued", counts.queued], ["on ground", counts.ground]];
   if (bundle.targets.count) items.push(["targets found", `${found}/${bundle.targets.count}`]);
   if (bundle.orders) {
@@ -197,11 +202,25 @@ function updatePanels(now) {
   }
   $("counts").innerHTML = items.map(([k, v]) => `<span>${k} <b>${v}</b></span>`).join("");
   events.follow(t);
+  charts.draw(t);
+  counts.sites = renderer.siteCounts;
+  // A hovered vehicle that left (landed out of sight, or its legs ended) loses its tooltip.
+  if (renderer.hovered >= 0 && !(renderer.sx[renderer.hovered] === renderer.sx[renderer.hovered])) {
+    renderer.hovered = -1;
+    $("tooltip").hidden = true;
+  }
   if (now - lastInfo > 100 || !state.playing) {
     lastInfo = now;
     showVehicle();
-    if (mouse && renderer.hovered >= 0) showTooltip(renderer.hovered, mouse.x, mouse.y);
+    updateLegend();
+    if (mouse && renderer.hovered >= 0) {
+      // Keep the tooltip only while the pointer is still on the vehicle.
+      const v = renderer.pick(mouse.x, mouse.y);
+      if (v !== renderer.hovered) { renderer.hovered = v; }
+      showTooltip(renderer.hovered, mouse.x, mouse.y);
+    }
   }
+  scheduleHash();
 }
 
 function vehicleFacts(v) {
@@ -264,25 +283,68 @@ function showTooltip(v, x, y) {
 function updateLegend() {
   const lg = $("legend");
   const parts = [];
-  if (renderer.colorBy === "state") {
-    for (const k of bundle.manifest.leg_kinds) {
-      parts.push(`<div><span class="sw" style="background:${STATE_COLORS[k] || "#fff"}"></span>${k}</div>`);
+  const L = renderer.layers, m = bundle.manifest;
+  if (L.vehicles || L.trails) {
+    if (renderer.colorBy === "state") {
+      // Only the states that occur in the run (older bundles: every state).
+      const present = m.leg_kinds_present || m.leg_kinds;
+      for (const k of present) {
+        if (k === "docked") continue; // drawn with its carrier
+        parts.push(`<div><span class="sw" style="background:${STATE_COLORS[k] || "#fff"}"></span>${k}</div>`);
+      }
+    } else {
+      m.vehicle_types.forEach((ty, i) => {
+        parts.push(`<div><span class="sw" style="background:${TYPE_COLORS[i % TYPE_COLORS.length]}"></span>${ty.id}</div>`);
+      });
     }
-  } else {
-    bundle.manifest.vehicle_types.forEach((ty, i) => {
-      parts.push(`<div><span class="sw" style="background:${TYPE_COLORS[i % TYPE_COLORS.length]}"></span>${ty.id}</div>`);
-    });
   }
   legendLogistics(parts);
-  if (renderer.layers.heat && renderer.heatGrid.nx > 0) {
-    if (renderer.heatMode === "idleness") {
-      parts.push(`<div>idleness 0<span class="ramp"></span>${(renderer.heatMaxS / 60).toFixed(0)} min</div>`);
-    } else {
-      parts.push(`<div><span class="sw" style="background:rgba(60,220,120,0.7)"></span>covered ` +
-        `<span class="sw" style="background:rgba(200,40,60,0.7);margin-left:8px"></span>not yet</div>`);
+  if (L.missions && (bundle.missions.features || []).length) {
+    parts.push(`<div><span class="zsw" style="border-color:rgba(255,255,255,0.75);border-style:dashed"></span>mission area</div>`);
+  }
+  if (L.zones) {
+    const kinds = new Map();
+    for (const f of bundle.zones.features || []) {
+      const k = f.properties.kind;
+      const e = kinds.get(k) || { active: false, inactive: false };
+      const t = state.t, st = f.properties.start_s ?? -Infinity, en = f.properties.end_s ?? Infinity;
+      if (st <= t && t < en) e.active = true; else e.inactive = true;
+      kinds.set(k, e);
+    }
+    for (const [k, e] of kinds) {
+      const [r, g, b] = ZONE_RGB[k] || [200, 200, 200];
+      const name = k.replace("_", "-");
+      if (e.active) parts.push(`<div><span class="zsw" style="border-color:rgb(${r},${g},${b});background:rgba(${r},${g},${b},0.28)"></span>${name} zone</div>`);
+      if (e.inactive) parts.push(`<div><span class="zsw" style="border-color:rgba(${r},${g},${b},0.6);border-style:dashed"></span>${name} (inactive)</div>`);
     }
   }
-  lg.innerHTML = parts.join("");
+  if (L.targets && bundle.targets.count) {
+    const dia = (fill) => SVG(`<path d="M0-5L5 0 0 5-5 0Z" fill="${fill}" stroke="${fill === "none" ? "#ff3b6b" : "#fff"}" stroke-width="1.5"/>`);
+    parts.push(`<div>${dia("none")}target not found</div>`, `<div>${dia("#ff3b6b")}target found</div>`);
+  }
+  if (renderer.selected >= 0) {
+    parts.push(`<div>${SVG('<circle r="5" fill="none" stroke="#fff" stroke-width="1.5"/>')}selected</div>`);
+  }
+  if (renderer.losPairs && renderer.losPairs.length) {
+    parts.push(`<div>${SVG('<path d="M-6 0H6" stroke="#ff2d55" stroke-width="2"/>')}loss of separation</div>`);
+  }
+  if (L.heat && renderer.heatGrid.nx > 0) {
+    if (renderer.heatMode === "idleness") {
+      const maxMin = renderer.heatMaxS / 60;
+      parts.push(`<div>idleness 0<span class="ramp" style="background:${renderer.heatGradientCSS()}"></span>` +
+        `${maxMin >= 10 ? maxMin.toFixed(0) : maxMin.toFixed(1)} min${renderer.heatFixed ? " (fixed)" : ""}` +
+        (renderer.heatNoFly.some((m) => m) ?
+          ` <span class="sw" style="background:#3a3f46;margin-left:6px"></span>no-fly</div>` : "</div>"));
+    } else if (renderer.heatMode === "density") {
+      parts.push(`<div>vehicles per cell 1<span class="ramp" style="background:${renderer.heatGradientCSS()}"></span>${renderer.densityMax}</div>`);
+    } else {
+      parts.push(`<div><span class="sw" style="background:rgb(253,231,37)"></span>covered ` +
+        `<span class="sw" style="background:rgb(68,1,84);margin-left:8px"></span>not yet</div>`);
+    }
+  }
+  const html = parts.join("");
+  if (html !== lastLegend) { lg.innerHTML = html; lastLegend = html; }
+  lg.hidden = !parts.length;
 }
 
 const SVG = (body) => `<svg class="glyph" viewBox="-7 -7 14 14" aria-hidden="true">${body}</svg>`;
@@ -336,26 +398,43 @@ function legendLogistics(parts) {
 function pickEvent(i) {
   if (i < 0) return;
   const v = bundle.events.vehicle[i];
-  if (v >= 0) renderer.selected = v;
-  seek(bundle.events.time_s[i]);
+  if (v >= 0) {
+    renderer.selected = v;
+    // Bring the selected vehicle into view once it is drawn at the event's time.
+    pendingReveal = v;
+  }
+  updateLegend();
+  return seek(bundle.events.time_s[i]);
 }
 
 function bindControls() {
   $("play").addEventListener("click", () => setPlaying(!state.playing));
   $("prev-event").addEventListener("click", () => pickEvent(events.step(state.t, -1)));
   $("next-event").addEventListener("click", () => pickEvent(events.step(state.t, +1)));
-  $("speed").addEventListener("change", (e) => { state.speed = Number(e.target.value); state.dirty = true; });
+  $("speed").addEventListener("change", (e) => {
+    state.speed = Number(e.target.value); state.dirty = true;
+    e.target.blur(); // so that keys (Space, arrows) go back to the player
+  });
   const tl = $("timeline");
   tl.min = String(bundle.start);
   tl.max = String(bundle.end);
   tl.addEventListener("input", () => seek(Number(tl.value)));
-  $("fit").addEventListener("click", () => { renderer.fit(); state.dirty = true; });
+  $("fit").addEventListener("click", () => fitView());
+  $("save-png").addEventListener("click", () => savePNG());
+  $("follow").addEventListener("change", (e) => { state.follow = e.target.checked; state.dirty = true; });
+  const heatScale = () => {
+    renderer.setHeatScale($("heat-fixed").checked ? Number($("heat-max-min").value) * 60 : null);
+    updateLegend(); state.dirty = true;
+  };
+  $("heat-fixed").addEventListener("change", heatScale);
+  $("heat-max-min").addEventListener("change", heatScale);
+  bindTimelineHover();
   $("color-by").addEventListener("change", (e) => {
     renderer.colorBy = e.target.value; updateLegend(); state.dirty = true;
   });
   $("heat-mode").addEventListener("change", (e) => {
     renderer.heatMode = e.target.value; renderer.heatKey = ""; renderer.baseDirty = true;
-    updateLegend(); state.dirty = true;
+    updateLegend(); state.dirty = true; e.target.blur();
   });
   const toggles = $("layer-toggles");
   for (const [name, label] of Object.entries(LAYER_LABELS)) {
@@ -367,11 +446,29 @@ function bindControls() {
     cb.checked = renderer.layers[name];
     cb.addEventListener("change", () => setLayer(name, cb.checked));
     l.append(cb, ` ${label}`);
+    // A layer with nothing to show in this run is greyed out (and says why).
+    const empty = emptyLayer(name);
+    if (empty) { cb.disabled = true; l.classList.add("empty"); l.title = empty; }
     toggles.appendChild(l);
+  }
+  // Without a mission area, the heat map can only show vehicle density.
+  if (!(bundle.manifest.layers.coverage.grid.cells_in_area > 0)) {
+    for (const o of [...$("heat-mode").options]) if (o.value !== "density") o.remove();
+    renderer.heatMode = "density";
+    $("heat-scale-row").hidden = true;
   }
   document.addEventListener("keydown", (e) => {
     const tag = (e.target && e.target.tagName) || "";
-    if (tag === "SELECT" || (tag === "INPUT" && e.target.type !== "range")) return;
+    const typing = tag === "INPUT" && (e.target.type === "number" || e.target.type === "text");
+    // Space plays / pauses whatever has focus (a button, a menu, a checkbox), except
+    // while typing a number.
+    if (e.key === " " && !typing) {
+      setPlaying(!state.playing); e.preventDefault(); e.stopPropagation(); return;
+    }
+    if ((e.key === "f" || e.key === "F") && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      fitView(); e.preventDefault(); return;
+    }
+    if (tag === "SELECT" || (tag === "INPUT" && e.target.type !== "range" && e.target.type !== "checkbox")) return;
     if (e.key === " ") { setPlaying(!state.playing); e.preventDefault(); }
     else if (e.key === "ArrowRight" && tag !== "INPUT") { pickEvent(events.step(state.t, +1)); e.preventDefault(); }
     else if (e.key === "ArrowLeft" && tag !== "INPUT") { pickEvent(events.step(state.t, -1)); e.preventDefault(); }
@@ -381,7 +478,10 @@ function bindControls() {
 
   const map = $("map");
   let drag = null;
+  const onMap = (e) => e.target === map || e.target.tagName === "CANVAS";
   map.addEventListener("pointerdown", (e) => {
+    // Buttons on the map (fit, save PNG) keep their clicks: no capture for them.
+    if (!onMap(e)) return;
     drag = { x: e.offsetX, y: e.offsetY, moved: false, id: e.pointerId };
     map.setPointerCapture(e.pointerId);
   });
@@ -389,6 +489,7 @@ function bindControls() {
     const x = e.offsetX, y = e.offsetY;
     if (e.target !== map && e.target.tagName !== "CANVAS") return;
     mouse = { x, y };
+    showCursor(x, y);
     if (drag) {
       const dx = x - drag.x, dy = y - drag.y;
       if (drag.moved || Math.abs(dx) + Math.abs(dy) > 3) {
@@ -409,13 +510,16 @@ function bindControls() {
       renderer.selected = renderer.pick(e.offsetX, e.offsetY);
       state.dirty = true;
       showVehicle();
+      updateLegend();
     }
     drag = null;
     map.classList.remove("dragging");
   });
   map.addEventListener("pointerleave", () => {
     mouse = null; renderer.hovered = -1; $("tooltip").hidden = true; state.dirty = true;
+    $("cursor-pos").textContent = ""; cursor = null;
   });
+  map.addEventListener("dblclick", (e) => { if (onMap(e)) fitView(); });
   map.addEventListener("wheel", (e) => {
     e.preventDefault();
     renderer.zoomAt(e.offsetX, e.offsetY, Math.exp(-e.deltaY * 0.0015));
@@ -426,8 +530,175 @@ function bindControls() {
     if (renderer.resize(map.clientWidth, map.clientHeight) && first) renderer.fit();
     events.drawStrip();
     events.render(true, state.t);
+    charts.layout();
+    drawTicks();
     state.dirty = true;
   }).observe(map);
+}
+
+function fitView() {
+  renderer.fit();
+  if (state.follow) { state.follow = false; $("follow").checked = false; }
+  state.dirty = true;
+}
+
+/** The current view (map layers, legend, clock) as a PNG download. */
+function savePNG() {
+  const W = renderer.W, H = renderer.H;
+  const c = document.createElement("canvas");
+  c.width = W; c.height = H + 24;
+  const ctx = c.getContext("2d");
+  ctx.fillStyle = "#101419";
+  ctx.fillRect(0, 0, c.width, c.height);
+  ctx.drawImage($("base"), 0, 0);
+  ctx.drawImage($("overlay"), 0, 0);
+  ctx.font = "13px 'Liberation Sans', Arial, sans-serif";
+  ctx.fillStyle = "#e3e8ee";
+  ctx.textBaseline = "middle";
+  const m = bundle.manifest;
+  ctx.fillText(`${m.scenario.name} · seed ${m.scenario.seed} · ${formatTime(state.drawnT)} / ` +
+    `${formatTime(bundle.end)} · ${$("counts").innerText.replace(/\n/g, " ")}`, 8, H + 12);
+  const url = c.toDataURL("image/png");
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = `${m.scenario.name}-${Math.floor(state.drawnT)}s.png`;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  lastPNG = url;
+}
+let lastPNG = null;
+let cursor = null;
+
+/** World coordinates and terrain elevation under the pointer. */
+function showCursor(x, y) {
+  const [wx, wy] = renderer.screenToWorld(x, y);
+  const z = renderer.elevationAt(wx, wy);
+  cursor = { x: wx, y: wy, z };
+  $("cursor-pos").textContent = `x ${wx.toFixed(0)} m · y ${wy.toFixed(0)} m` +
+    (z === z ? ` · elevation ${z.toFixed(0)} m` : "");
+}
+
+function timelineX() {
+  const tl = $("timeline"), r = tl.getBoundingClientRect();
+  const inset = 8;
+  return { left: r.left + inset, width: Math.max(r.width - 2 * inset, 1), rect: r };
+}
+
+/** Tick marks and labels of the timeline (under it). */
+function drawTicks() {
+  const c = $("timeline-ticks");
+  const w = Math.max(c.clientWidth, 1), h = c.height;
+  c.width = w;
+  const ctx = c.getContext("2d");
+  ctx.clearRect(0, 0, w, h);
+  const span = bundle.end - bundle.start;
+  if (!(span > 0)) return;
+  const tx = timelineX(), off = tx.left - c.getBoundingClientRect().left;
+  const steps = [1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400];
+  const step = steps.find((s) => (s / span) * tx.width >= 70) || steps[steps.length - 1];
+  ctx.font = "10px 'Liberation Mono', monospace";
+  ctx.fillStyle = "#8a96a3";
+  ctx.strokeStyle = "#5f7486";
+  ctx.textBaseline = "top";
+  ticks = [];
+  for (let t = Math.ceil(bundle.start / step) * step; t <= bundle.end + 1e-9; t += step) {
+    const x = Math.round(off + ((t - bundle.start) / span) * tx.width) + 0.5;
+    ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, 4); ctx.stroke();
+    const label = formatTime(t).replace(/\.0$/, "").replace(/^00:/, "");
+    const lw = ctx.measureText(label).width;
+    ctx.fillText(label, Math.min(Math.max(x - lw / 2, 0), w - lw), 4);
+    ticks.push(t);
+  }
+}
+let ticks = [];
+
+function bindTimelineHover() {
+  const tip = $("timeline-hover"), wrap = $("timeline-wrap");
+  const at = (e) => {
+    const tx = timelineX();
+    const f = Math.min(Math.max((e.clientX - tx.left) / tx.width, 0), 1);
+    return bundle.start + f * (bundle.end - bundle.start);
+  };
+  for (const id of ["timeline", "event-strip", "timeline-ticks"]) {
+    const el = $(id);
+    el.addEventListener("pointermove", (e) => {
+      const t = at(e);
+      tip.textContent = formatTime(t);
+      tip.hidden = false;
+      tip.style.left = `${e.clientX - wrap.getBoundingClientRect().left}px`;
+      hoverTime = t;
+    });
+    el.addEventListener("pointerleave", () => { tip.hidden = true; hoverTime = NaN; });
+  }
+  // Clicking the event strip or the ticks seeks too.
+  for (const id of ["event-strip", "timeline-ticks"]) {
+    $(id).addEventListener("click", (e) => seek(at(e)));
+  }
+}
+let hoverTime = NaN;
+
+// ------------------------------------------------------------------ the view in the URL
+
+let hashTimer = 0;
+/** Keep #t=...&v=...&layers=...&view=... up to date (a moment can be shared). */
+function scheduleHash() {
+  if (!state.ready || hashTimer) return;
+  hashTimer = setTimeout(() => {
+    hashTimer = 0;
+    const h = viewHash();
+    if (location.hash.slice(1) !== h) history.replaceState(null, "", `#${h}`);
+  }, state.playing ? 1000 : 150);
+}
+
+function viewHash() {
+  const on = Object.entries(renderer.layers).filter(([, v]) => v).map(([k]) => k);
+  const v = renderer.view;
+  const parts = [`t=${+state.t.toFixed(3)}`];
+  if (renderer.selected >= 0) parts.push(`v=${bundle.vehicles.id[renderer.selected]}`);
+  parts.push(`layers=${on.join(",")}`,
+    `view=${v.cx},${v.cy},${v.scale}`);
+  if (state.follow) parts.push("follow=1");
+  if (renderer.heatMode !== "idleness") parts.push(`heat=${renderer.heatMode}`);
+  return parts.join("&");
+}
+
+/** Apply a view hash (t, v: a vehicle id, layers, view, follow, heat). */
+function applyHash(hash) {
+  const p = new URLSearchParams(hash.replace(/^#/, ""));
+  if (p.has("layers")) {
+    const on = new Set(p.get("layers").split(",").filter(Boolean));
+    for (const name of Object.keys(renderer.layers)) setLayer(name, on.has(name));
+  }
+  if (p.has("v")) {
+    const id = Number(p.get("v"));
+    const ids = bundle.vehicles.id;
+    let idx = -1;
+    for (let i = 0; i < ids.length; i++) if (ids[i] === id) { idx = i; break; }
+    renderer.selected = idx;
+  }
+  if (p.has("view")) {
+    const [cx, cy, sc] = p.get("view").split(",").map(Number);
+    if ([cx, cy, sc].every(Number.isFinite) && sc > 0) {
+      Object.assign(renderer.view, { cx, cy, scale: sc });
+      renderer.baseDirty = true;
+    }
+  }
+  if (p.get("follow") === "1") { state.follow = true; $("follow").checked = true; }
+  if (p.has("heat") && ["idleness", "coverage", "density"].includes(p.get("heat"))) {
+    renderer.heatMode = p.get("heat"); $("heat-mode").value = renderer.heatMode; renderer.heatKey = "";
+  }
+  updateLegend();
+  const t = Number(p.get("t"));
+  return p.has("t") && Number.isFinite(t) ? clampTime(t) : null;
+}
+
+/** Why a layer has nothing to show in this run ("" when it has something). */
+function emptyLayer(name) {
+  if (name === "missions" && !(bundle.missions.features || []).length) return "no mission areas in this run";
+  if (name === "zones" && !(bundle.zones.features || []).length) return "no airspace zones in this run";
+  if (name === "targets" && !bundle.targets.count) return "no targets in this run";
+  return "";
 }
 
 function setLayer(name, on) {
@@ -494,7 +765,36 @@ window.viewer = {
     };
   },
   worldToScreen(x, y) { return renderer.worldToScreen(x, y); },
+  get view() { return renderer ? { ...renderer.view } : null; },
+  get follow() { return state.follow; },
+  select(v) { renderer.selected = v; state.dirty = true; updateLegend(); },
+  /** The charts panel: rows' columns, cursor position (canvas px) and time axis. */
+  get charts() {
+    if (!charts) return null;
+    return { open: charts.open, series: charts.series, cursorX: charts.cursorX,
+      cursorT: charts.cursorT, x0: charts.x0, x1: charts.x1, timeToX: null };
+  },
+  chartX(t) { return charts.timeToX(Number(t)); },
+  /** The charts' current values, as written in their gutter ("airborne 8 | ..."). */
+  get chartsText() { return charts ? charts.text : ""; },
+  /** Parked / charging / queued vehicles per site (by site id), as last drawn. */
+  get siteCounts() { return renderer ? JSON.parse(JSON.stringify(renderer.siteCounts)) : {}; },
+  /** Losses of separation drawn in the last frame: [[vehicle index, vehicle index], ...]. */
+  get losPairs() { return renderer ? renderer.losPairs.map((p) => [...p]) : []; },
+  get eventRows() { return events ? events.rowSummary() : []; },
+  get legendText() { return $("legend").innerText; },
+  get hash() { return viewHash(); },
+  get lastPNG() { return lastPNG; },
+  /** World position and terrain elevation under the pointer (null: not on the map). */
+  get cursor() { return cursor; },
+  get ticks() { return [...ticks]; },
+  get hoverTime() { return hoverTime; },
+  get heat() { return renderer ? renderer.heatInfo() : null; },
+  fit: () => fitView(),
 };
+
+/** The heat map's colour map at f in [0, 1] ([r, g, b]), for tests. */
+window.viewerRamp = rampRGB;
 
 // ------------------------------------------------------------------ start
 
@@ -509,18 +809,31 @@ async function main() {
   document.title = `${m.scenario.name} – fleetsim replay`;
   events = new EventList(bundle, { list: $("events"), spacer: $("events-spacer"),
     filter: $("event-filter"), strip: $("event-strip"), count: $("event-count") }, pickEvent);
+  charts = new Charts(bundle, { wrap: $("charts"), canvas: $("charts-canvas"),
+    timeline: $("timeline") }, (t) => seek(t));
+  renderer.losEvents(events.kinds);
   bindControls();
+  charts.layout(); // first: its height takes from the map's
   const map = $("map");
   renderer.resize(map.clientWidth, map.clientHeight);
   renderer.fit();
-  updateLegend();
+  drawTicks();
   state.t = bundle.start;
+  const fromHash = location.hash.length > 1 ? applyHash(location.hash) : null;
+  if (fromHash !== null) state.t = fromHash;
+  updateLegend();
   await bundle.chunk(bundle.chunkIndexAt(state.t));
   ensureChunk(state.t);
   showStatus("");
   requestAnimationFrame(frame);
   await seek(state.t);
   state.ready = true;
+  window.addEventListener("hashchange", () => {
+    if (location.hash.slice(1) === viewHash()) return;
+    const t = applyHash(location.hash);
+    if (t !== null) seek(t);
+    state.dirty = true;
+  });
 }
 
 main().catch(fail);

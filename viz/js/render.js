@@ -22,12 +22,29 @@ export const SITE_STYLES = {
 export const ORDER_COLORS = { waiting: "#ffb020", carried: "#ffffff", delivered: "#5cff8a",
   failed: "#ff4040" };
 export const ROAD_COLORS = { open: "rgba(200,206,214,0.6)", closed: "#ff3030" };
-const WATER_RGBA = [46, 120, 214, 120];
+const WATER_RGBA = [30, 84, 150, 215];
 // Vehicle glyph by domain: 0 round (air), 1 square (ground), 2 diamond (sea).
 const DOMAIN_SHAPE = { air: 0, ground: 1, sea: 2 };
 export const TYPE_COLORS = ["#22e4ff", "#ffd84a", "#ff6b9a", "#9dff6b", "#c7a6ff", "#ff9f43",
   "#4dd0e1", "#f06292"];
 const ZONE_COLORS = { no_fly: [235, 64, 52], restricted: [255, 170, 0] };
+export const ZONE_RGB = ZONE_COLORS;
+// A perceptually uniform, opaque colour map (viridis-like): anchors interpolated
+// linearly in RGB, dark purple (0) to yellow (1).
+const RAMP = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962",
+  "#addc30", "#fde725"].map(hexRGB);
+export function rampRGB(f) {
+  const x = Math.min(Math.max(f, 0), 1) * (RAMP.length - 1);
+  const i = Math.min(Math.floor(x), RAMP.length - 2), u = x - i;
+  return [0, 1, 2].map((k) => Math.round(RAMP[i][k] + u * (RAMP[i + 1][k] - RAMP[i][k])));
+}
+const MASKED = [58, 63, 70];
+const DENSITY_PX = 12; // vehicle density: cells of 12 x 12 screen pixels // no-fly cells of the heat map
+// Vehicles counted at a site (its badge): on the ground, and taking off or landing there.
+const GROUND_KINDS = ["ground", "charge", "wait_pad", "takeoff", "land"];
+const BADGE_LABELS = ["parked", "charging", "queued", "taking off", "landing"];
+const BADGE_KEYS = ["parked", "charging", "queued", "takingOff", "landing"];
+const PAD_SITES = new Set(["base", "depot", "launch_point"]);
 
 function hexRGB(hex) {
   const v = parseInt(hex.slice(1), 16);
@@ -79,9 +96,77 @@ export class Renderer {
     this.docked = this.kindIndex.docked ?? -1;
     this.orderPixels = Object.fromEntries(Object.entries(ORDER_COLORS)
       .map(([k, c]) => [k, pixel(...hexRGB(c))]));
+    this.prepareZones();
     this.buildHeat();
     this.buildWater();
-    this.prepareZones();
+    this.losPairs = [];
+    this.siteCounts = {};
+    this.heatFixed = null;
+    this.densityMax = 1;
+  }
+
+  /** Intervals of the run's losses of separation (los_start .. matching los_end). */
+  losEvents(kinds) {
+    const ev = this.bundle.events, ks = kinds.indexOf("los_start"), ke = kinds.indexOf("los_end");
+    this.los = [];
+    if (ks < 0) return;
+    const index = new Map();
+    this.bundle.vehicles.id.forEach((id, i) => index.set(id, i));
+    const open = new Map();
+    for (let i = 0; i < ev.time_s.length; i++) {
+      const k = ev.kind[i];
+      if (k !== ks && k !== ke) continue;
+      // vehicle: the lower of the pair (an index); target: the other one's recorded id.
+      const a = ev.vehicle[i], b = index.has(ev.target[i]) ? index.get(ev.target[i]) : -1;
+      const key = `${a}:${b}`;
+      if (k === ks) {
+        const rec = { a, b, t0: ev.time_s[i], t1: Infinity };
+        this.los.push(rec);
+        open.set(key, rec);
+      } else if (open.has(key)) {
+        open.get(key).t1 = ev.time_s[i];
+        open.delete(key);
+      }
+    }
+  }
+
+  /** Pairs (vehicle indices) in a loss of separation at t. */
+  losAt(t) {
+    const out = [];
+    for (const r of this.los || []) if (r.t0 <= t && t < r.t1 && r.a >= 0 && r.b >= 0) out.push([r.a, r.b]);
+    return out;
+  }
+
+  /** Centre the view on vehicle v (follow mode). */
+  centerOn(v) {
+    const x = this.player.x[v], y = this.player.y[v];
+    if (!(x === x) || !(y === y)) return;
+    if (x !== this.view.cx || y !== this.view.cy) {
+      this.view.cx = x; this.view.cy = y; this.baseDirty = true;
+    }
+  }
+
+  /** Bring vehicle v into view if it is off screen (zoomed in to at least 1 px / 20 m). */
+  reveal(v) {
+    const x = this.player.x[v], y = this.player.y[v];
+    if (!(x === x) || !(y === y)) return;
+    const [px, py] = this.worldToScreen(x, y);
+    if (px >= 20 && py >= 20 && px <= this.W - 20 && py <= this.H - 20) return;
+    this.view.cx = x; this.view.cy = y;
+    this.baseDirty = true;
+  }
+
+  /** Terrain height (m) at world (x, y), bilinear; NaN outside the grid. */
+  elevationAt(x, y) {
+    const hm = this.bundle.heights, e = this.bundle.manifest.layers.terrain.heights;
+    if (!hm || !e) return NaN;
+    const fx = (x - e.origin_m[0]) / e.spacing_m, fy = (y - e.origin_m[1]) / e.spacing_m;
+    if (fx < 0 || fy < 0 || fx > e.nx - 1 || fy > e.ny - 1) return NaN;
+    const i = Math.min(Math.floor(fx), e.nx - 2), j = Math.min(Math.floor(fy), e.ny - 2);
+    if (i < 0 || j < 0) return hm[0];
+    const u = fx - i, w = fy - j, n = e.nx;
+    return (1 - w) * ((1 - u) * hm[j * n + i] + u * hm[j * n + i + 1]) +
+      w * ((1 - u) * hm[(j + 1) * n + i] + u * hm[(j + 1) * n + i + 1]);
   }
 
   // ------------------------------------------------------------------ view
@@ -151,18 +236,47 @@ export class Renderer {
       if (c !== cov.idleness_outside && c > maxCode) maxCode = c;
     }
     this.heatMaxCode = maxCode;
-    this.heatMaxS = maxCode * cov.idleness_scale_s;
-    // Ramp: recently seen (transparent teal) -> yellow -> red (long unseen).
+    this.heatScaleS = cov.idleness_scale_s;
+    // Cells whose centre is in a no-fly zone, per zone (masked while it is active).
+    this.heatNoFly = this.zoneFeatures.map((z) => {
+      if (z.props.kind !== "no_fly") return null;
+      const m = new Uint8Array(g.nx * g.ny);
+      let any = false;
+      for (let r = 0; r < g.ny; r++) {
+        for (let c = 0; c < g.nx; c++) {
+          if (insidePolys(z.polys, g.x0_m + (c + 0.5) * g.cell_m, g.y0_m + (r + 0.5) * g.cell_m)) {
+            m[r * g.nx + c] = 1; any = true;
+          }
+        }
+      }
+      return any ? m : null;
+    });
+    this.setHeatScale(null);
+  }
+
+  /** Idleness colour scale: null (the run's own maximum) or a fixed maximum (s). */
+  setHeatScale(maxS) {
+    const cov = this.bundle.manifest.layers.coverage;
+    this.heatFixed = maxS && maxS > 0 ? maxS : null;
+    this.heatMaxS = this.heatFixed || this.heatMaxCode * cov.idleness_scale_s;
+    const maxCode = this.heatMaxS / cov.idleness_scale_s;
     this.heatLUT = new Uint32Array(256);
-    for (let c = 0; c < 256; c++) {
-      const f = Math.min(c / maxCode, 1);
-      let r, gg, b;
-      if (f < 0.5) { const u = f / 0.5; r = 40 + 215 * u; gg = 200 + 20 * u; b = 180 - 140 * u; }
-      else { const u = (f - 0.5) / 0.5; r = 255; gg = 220 - 180 * u; b = 40 - 10 * u; }
-      this.heatLUT[c] = pixel(r | 0, gg | 0, b | 0, Math.round(60 + 150 * f));
-    }
+    for (let c = 0; c < 256; c++) this.heatLUT[c] = pixel(...rampRGB(c / maxCode));
     this.heatLUT[cov.idleness_outside] = 0;
     this.heatKey = "";
+    this.baseDirty = true;
+  }
+
+  heatGradientCSS() {
+    const stops = [];
+    for (let i = 0; i <= 8; i++) stops.push(`rgb(${rampRGB(i / 8).join(",")})`);
+    return `linear-gradient(90deg, ${stops.join(", ")})`;
+  }
+
+  /** The heat map's state, for tests: mode, scale, and the colour of a world point. */
+  heatInfo() {
+    return { mode: this.heatMode, maxS: this.heatMaxS, fixed: this.heatFixed,
+      densityMax: this.densityMax, ramp0: rampRGB(0), ramp1: rampRGB(1), masked: MASKED };
   }
 
   heatBucket(t) {
@@ -178,7 +292,10 @@ export class Renderer {
   updateHeat(t) {
     const g = this.heatGrid;
     const n = g.nx * g.ny;
-    const key = this.heatMode === "idleness" ? `i${this.heatBucket(t)}` : `c${t}`;
+    if (this.heatMode === "density") return this.updateDensity(t);
+    const active = this.activeZones(t);
+    const zkey = active.map((a, i) => (a && this.heatNoFly[i] ? 1 : 0)).join("");
+    const key = (this.heatMode === "idleness" ? `i${this.heatBucket(t)}` : `c${t}`) + zkey;
     if (key === this.heatKey) return false;
     const px = new Uint32Array(this.heatImage.data.buffer);
     // Image row 0 is the north edge; raster row 0 is the south edge.
@@ -192,7 +309,7 @@ export class Renderer {
     } else {
       const first = this.bundle.coverage.first_covered_s;
       const idle = this.bundle.coverage.idleness;
-      const seen = pixel(60, 220, 120, 110), unseen = pixel(200, 40, 60, 120);
+      const seen = pixel(...rampRGB(1)), unseen = pixel(...rampRGB(0));
       const outside = this.bundle.manifest.layers.coverage.idleness_outside;
       for (let r = 0; r < g.ny; r++) {
         const src = r * g.nx, dst = (g.ny - 1 - r) * g.nx;
@@ -202,7 +319,53 @@ export class Renderer {
         }
       }
     }
+    // No-fly cells (while their zone is active): masked, neither seen nor unseen.
+    const masked = pixel(...MASKED);
+    active.forEach((on, zi) => {
+      const m = this.heatNoFly[zi];
+      if (!on || !m) return;
+      for (let r = 0; r < g.ny; r++) {
+        const src = r * g.nx, dst = (g.ny - 1 - r) * g.nx;
+        for (let c = 0; c < g.nx; c++) if (m[src + c] && px[dst + c] !== 0) px[dst + c] = masked;
+      }
+    });
     this.heatCanvas.getContext("2d").putImageData(this.heatImage, 0, 0);
+    this.heatKey = key;
+    return true;
+  }
+
+  /** Vehicle density: vehicles per screen cell (DENSITY_PX square; airborne and
+   * grounded alike), log-scaled on the colour map; empty cells transparent. */
+  updateDensity(t) {
+    const v0 = this.view;
+    const key = `d${t}:${this.player.t}:${v0.cx}:${v0.cy}:${v0.scale}:${this.W}:${this.H}`;
+    if (key === this.heatKey) return false;
+    const cp = DENSITY_PX;
+    const nx = Math.max(1, Math.ceil(this.W / cp)), ny = Math.max(1, Math.ceil(this.H / cp));
+    if (!this.densityCanvas || this.densityCanvas.width !== nx || this.densityCanvas.height !== ny) {
+      this.densityCanvas = document.createElement("canvas");
+      this.densityCanvas.width = nx; this.densityCanvas.height = ny;
+      this.densityImage = this.densityCanvas.getContext("2d").createImageData(nx, ny);
+      this.densityCounts = new Uint32Array(nx * ny);
+    }
+    const cnt = this.densityCounts, p = this.player;
+    const W2 = this.W / 2, H2 = this.H / 2, s = v0.scale;
+    cnt.fill(0);
+    let max = 1;
+    for (let v = 0; v < p.n; v++) {
+      const x = p.x[v], y = p.y[v];
+      if (!(x === x) || p.kind[v] === this.docked) continue;
+      const c = Math.floor(((x - v0.cx) * s + W2) / cp), r = Math.floor((H2 - (y - v0.cy) * s) / cp);
+      if (c < 0 || r < 0 || c >= nx || r >= ny) continue;
+      const i = r * nx + c;
+      if (++cnt[i] > max) max = cnt[i];
+    }
+    this.densityMax = max;
+    const px = new Uint32Array(this.densityImage.data.buffer), lm = Math.log1p(max);
+    for (let i = 0; i < cnt.length; i++) {
+      px[i] = cnt[i] ? pixel(...rampRGB(Math.log1p(cnt[i]) / lm)) : 0;
+    }
+    this.densityCanvas.getContext("2d").putImageData(this.densityImage, 0, 0);
     this.heatKey = key;
     return true;
   }
@@ -331,8 +494,8 @@ export class Renderer {
     return this.zoneFeatures.map((z) => z.start <= t && t < z.end);
   }
 
-  tracePolys(ctx, polys) {
-    ctx.beginPath();
+  tracePolys(ctx, polys, begin = true) {
+    if (begin) ctx.beginPath();
     for (const poly of polys) {
       for (const ring of poly) {
         ring.forEach(([x, y], i) => {
@@ -369,12 +532,25 @@ export class Renderer {
       ctx.drawImage(b.terrain, ax, ay, bx - ax, by - ay);
       ctx.globalAlpha = 1;
     }
-    if (L.heat && this.heatGrid.nx > 0) {
+    if (L.heat && this.heatMode === "density" && this.densityCanvas) {
+      const c = this.densityCanvas;
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(c, 0, 0, c.width * DENSITY_PX, c.height * DENSITY_PX);
+    } else if (L.heat && this.heatGrid.nx > 0) {
       const g = this.heatGrid;
       const [ax, ay] = this.worldToScreen(g.x0_m, g.y0_m + g.ny * g.cell_m);
       const [bx, by] = this.worldToScreen(g.x0_m + g.nx * g.cell_m, g.y0_m);
+      // Cells are clipped to the mission areas (a slanted area's edge cells spill over).
+      const mis = b.missions.features || [];
+      ctx.save();
+      if (mis.length) {
+        ctx.beginPath();
+        for (const f of mis) this.tracePolys(ctx, f.geometry.coordinates, false);
+        ctx.clip("evenodd");
+      }
       ctx.imageSmoothingEnabled = false;
       ctx.drawImage(this.heatCanvas, ax, ay, bx - ax, by - ay);
+      ctx.restore();
     }
     if (L.water && this.waterCanvas) {
       const g = b.manifest.layers.water.grid;
@@ -414,6 +590,28 @@ export class Renderer {
         ctx.stroke();
         ctx.setLineDash([]);
       });
+      // Labels: id and kind at the top of each zone's box.
+      ctx.font = "11px 'Liberation Sans', Arial, sans-serif";
+      ctx.textBaseline = "bottom";
+      this.drawn.zoneLabels = [];
+      this.zoneFeatures.forEach((z, i) => {
+        const ring = (z.polys[0] || [])[0] || [];
+        if (!ring.length) return;
+        let xmin = Infinity, xmax = -Infinity, ymax = -Infinity;
+        for (const [x, y] of ring) { xmin = Math.min(xmin, x); xmax = Math.max(xmax, x); ymax = Math.max(ymax, y); }
+        const [ax, ay] = this.worldToScreen(xmin, ymax);
+        const [bx] = this.worldToScreen(xmax, ymax);
+        if (bx - ax < 30 || ay < 12 || ay > this.H || bx < 0 || ax > this.W) return;
+        const [r, g, bl] = ZONE_COLORS[z.props.kind] || [200, 200, 200];
+        const text = `${z.props.id} (${z.props.kind.replace("_", "-")}${active[i] ? "" : ", inactive"})`;
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = "#10141a";
+        ctx.strokeText(text, ax + 3, ay - 2);
+        ctx.fillStyle = `rgb(${r},${g},${bl})`;
+        ctx.fillText(text, ax + 3, ay - 2);
+        this.drawn.zoneLabels.push(text);
+      });
+      ctx.textBaseline = "middle";
     }
     if (L.targets) {
       const tg = b.targets;
@@ -601,6 +799,11 @@ export class Renderer {
       ctx.stroke();
     }
     this.drawn.flashes = flashes.length;
+    this.drawLos(ctx, t);
+    if (this.selected >= 0 && SX[this.selected] === SX[this.selected]) this.drawTrack(ctx, this.selected, t);
+    this.countSites();
+    if (this.layers.bases) this.drawBadges(ctx);
+    this.drawScaleBar(ctx);
     for (const [v, color, r] of [[this.hovered, "rgba(255,255,255,0.8)", 8], [this.selected, "#ffffff", 10]]) {
       if (v < 0 || !(SX[v] === SX[v])) continue;
       ctx.beginPath();
@@ -609,6 +812,166 @@ export class Renderer {
       ctx.strokeStyle = color;
       ctx.stroke();
     }
+  }
+
+  /** Losses of separation at t: a red line between the pair, while it lasts. */
+  drawLos(ctx, t) {
+    const pairs = this.losAt(t);
+    this.losPairs = pairs;
+    if (!pairs.length) return;
+    const SX = this.sx, SY = this.sy;
+    ctx.beginPath();
+    let n = 0;
+    for (const [a, b] of pairs) {
+      if (!(SX[a] === SX[a]) || !(SX[b] === SX[b])) continue;
+      ctx.moveTo(SX[a], SY[a]); ctx.lineTo(SX[b], SY[b]);
+      ctx.moveTo(SX[a] + 7, SY[a]); ctx.arc(SX[a], SY[a], 7, 0, 2 * Math.PI);
+      ctx.moveTo(SX[b] + 7, SY[b]); ctx.arc(SX[b], SY[b], 7, 0, 2 * Math.PI);
+      if (++n > 2000) break;
+    }
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = "#ff2d55";
+    ctx.stroke();
+    this.drawn.los = n;
+  }
+
+  /** The selected vehicle's recorded track: past (solid, this chunk and the one
+   * before) and the legs still ahead in this chunk (dashed). */
+  drawTrack(ctx, v, t) {
+    const p = this.player, c = p.cols;
+    if (!c) return;
+    const pts = (cols, a, b) => {
+      const out = [];
+      for (let i = a; i < b; i++) out.push(this.worldToScreen(cols.x_m[i], cols.y_m[i]));
+      return out;
+    };
+    const a = c.offsets[v], b = c.offsets[v + 1], i = p.row[v];
+    let past = [];
+    if (this.prevCols) past = pts(this.prevCols, this.prevCols.offsets[v], this.prevCols.offsets[v + 1]);
+    past = past.concat(pts(c, a, i));
+    const here = [this.sx[v], this.sy[v]];
+    past.push(here);
+    const ahead = [here, ...pts(c, i, b)];
+    const line = (list) => {
+      ctx.beginPath();
+      list.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+      ctx.stroke();
+    };
+    ctx.lineWidth = 3.5;
+    ctx.strokeStyle = "rgba(10,14,20,0.8)";
+    line(past);
+    ctx.lineWidth = 1.6;
+    ctx.strokeStyle = "rgba(255,255,255,0.95)";
+    line(past);
+    ctx.setLineDash([5, 4]);
+    ctx.strokeStyle = "rgba(255,255,255,0.8)";
+    line(ahead);
+    ctx.setLineDash([]);
+    this.drawn.track = { past: past.length, ahead: ahead.length };
+  }
+
+  /** Vehicles at each site (parked, charging, queued for a pad, taking off, landing): each at
+   * its own base when there, otherwise at the nearest base, depot or launch point. */
+  countSites() {
+    const p = this.player, sites = this.bundle.sites, ki = this.kindIndex;
+    const kinds = GROUND_KINDS.map((k) => ki[k] ?? -1);
+    if (!this.padSites) {
+      this.padSites = sites.filter((s) => PAD_SITES.has(s.kind));
+    }
+    const counts = new Map();
+    const R2 = 150 * 150, home = this.bundle.vehicles.base;
+    for (let v = 0; v < p.n; v++) {
+      const slot = kinds.indexOf(p.kind[v]);
+      if (slot < 0) continue;
+      const x = p.x[v], y = p.y[v];
+      let site = sites[home[v]];
+      if (!site || (site.x_m - x) ** 2 + (site.y_m - y) ** 2 > R2) {
+        site = null;
+        let best = R2;
+        for (const s of this.padSites) {
+          const d = (s.x_m - x) ** 2 + (s.y_m - y) ** 2;
+          if (d <= best) { best = d; site = s; }
+        }
+      }
+      if (!site) continue;
+      let c = counts.get(site);
+      if (!c) counts.set(site, c = [0, 0, 0, 0, 0]);
+      c[slot]++;
+    }
+    this.siteCountsBySite = counts;
+    const out = {};
+    for (const [s, c] of counts) {
+      out[s.id] = Object.fromEntries(BADGE_KEYS.map((k, i) => [k, c[i]]));
+    }
+    this.siteCounts = out;
+  }
+
+  /** A badge under each site with vehicles on the ground: parked, charging, queued
+   * (in the colours of those states). */
+  drawBadges(ctx) {
+    ctx.font = "bold 11px 'Liberation Sans', Arial, sans-serif";
+    ctx.textBaseline = "middle";
+    const cols = GROUND_KINDS.map((k) => STATE_COLORS[k]);
+    const labels = BADGE_LABELS;
+    // Site names again on top of the vehicles (a crowd at a site covers the base layer's).
+    {
+      ctx.font = "12px 'Liberation Sans', Arial, sans-serif";
+      for (const s of this.padSites) {
+        const [px, py] = this.worldToScreen(s.x_m, s.y_m);
+        if (px < -40 || py < -40 || px > this.W + 40 || py > this.H + 40) continue;
+        drawSite(ctx, s.kind, px, py);
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = "#10141a";
+        ctx.strokeText(s.id, px + 10, py - 1);
+        ctx.fillStyle = "#ffffff";
+        ctx.fillText(s.id, px + 10, py - 1);
+      }
+      ctx.font = "bold 11px 'Liberation Sans', Arial, sans-serif";
+    }
+    for (const [s, c] of this.siteCountsBySite) {
+      const [px, py] = this.worldToScreen(s.x_m, s.y_m);
+      if (px < -40 || py < -40 || px > this.W + 40 || py > this.H + 40) continue;
+      const items = [];
+      c.forEach((n, k) => { if (n) items.push([`${n} ${labels[k]}`, cols[k]]); });
+      const widths = items.map(([txt]) => ctx.measureText(txt).width);
+      const w = widths.reduce((a, b) => a + b, 0) + 8 * items.length + 4;
+      const x0 = px + 10, y0 = py + 8;
+      ctx.fillStyle = "rgba(16,20,25,0.85)";
+      ctx.fillRect(x0, y0, w, 16);
+      ctx.strokeStyle = "rgba(255,255,255,0.35)";
+      ctx.lineWidth = 1;
+      ctx.strokeRect(x0 + 0.5, y0 + 0.5, w - 1, 15);
+      let x = x0 + 6;
+      items.forEach(([txt, col], k) => {
+        ctx.fillStyle = col;
+        ctx.fillText(txt, x, y0 + 8.5);
+        x += widths[k] + 8;
+      });
+    }
+  }
+
+  /** A scale bar (a round number of metres about 100 px long), top left. */
+  drawScaleBar(ctx) {
+    const target = 110 / this.view.scale; // metres in ~110 px
+    const p = 10 ** Math.floor(Math.log10(target));
+    const m = [5, 2, 1].map((k) => k * p).find((v) => v <= target) || p;
+    const px = m * this.view.scale;
+    const x = 12, y = 22;
+    ctx.lineWidth = 4;
+    ctx.strokeStyle = "rgba(10,14,20,0.85)";
+    ctx.beginPath(); ctx.moveTo(x, y - 5); ctx.lineTo(x, y); ctx.lineTo(x + px, y); ctx.lineTo(x + px, y - 5); ctx.stroke();
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "#ffffff";
+    ctx.stroke();
+    const label = m >= 1000 ? `${m / 1000} km` : `${m} m`;
+    ctx.font = "11px 'Liberation Sans', Arial, sans-serif";
+    ctx.textBaseline = "bottom";
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "#10141a";
+    ctx.strokeText(label, x + px + 6, y + 2);
+    ctx.fillStyle = "#ffffff";
+    ctx.fillText(label, x + px + 6, y + 2);
+    this.drawn.scaleBar = { metres: m, pixels: px };
   }
 
   /** Pixel offsets (for the current width) of a glyph's core and outline ring: a
@@ -694,4 +1057,18 @@ export function drawSite(ctx, kind, px, py, scale = 1) {
   ctx.fill(); ctx.stroke();
   ctx.fillStyle = "#10141a";
   ctx.fillRect(px - 2 * scale, py - 2 * scale, 4 * scale, 4 * scale);
+}
+
+/** Is (x, y) inside a MultiPolygon's coordinates (even-odd over every ring)? */
+export function insidePolys(polys, x, y) {
+  let inside = false;
+  for (const poly of polys) {
+    for (const ring of poly) {
+      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        const [xi, yi] = ring[i], [xj, yj] = ring[j];
+        if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+      }
+    }
+  }
+  return inside;
 }
