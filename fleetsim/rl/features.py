@@ -24,8 +24,10 @@ Observation of vehicle ``v`` (float32, :attr:`Features.obs_dim` values)
     then for each of the ``n_candidates`` candidate cells (``step_m`` away, evenly
     spread headings from east, anticlockwise): mean normalised idleness and share
     of never-visited cells in the 3 × 3 cells around it, inside the area, a no-fly
-    zone active now on the way, a restricted zone on the way, and crowding (vehicles
-    whose plans end in those 3 × 3 cells, / 4, at most 1).
+    zone active now on the way, a restricted zone on the way, crowding (vehicles
+    whose plans end in those 3 × 3 cells, / 4, at most 1), and the vehicle's sector
+    (``cos`` of the angle between the candidate's heading and ``2 pi v / n``: vehicles
+    that see the same thing at the same instant can still spread out).
 
 Macro-actions (``n_candidates + 2``)
     ``k < n_candidates``: fly to candidate ``k`` (:class:`~fleetsim.policy.GoTo`);
@@ -74,7 +76,7 @@ REWARD_TERMS = tuple(DEFAULT_WEIGHTS)
 #: Observations are clipped to [-OBS_BOUND, OBS_BOUND] (every value is well inside).
 OBS_BOUND = 10.0
 _OWN = 10  # own-state values at the start of an observation
-_PER_CANDIDATE = 6
+_PER_CANDIDATE = 7
 _GROUNDED = frozenset({"ground", "charging", "queued", "down"})
 
 
@@ -368,7 +370,10 @@ class Features:
                 flags.append(shapely.contains_xy(g, way[:, 0], way[:, 1])
                              .reshape(len(flat), len(fr)).any(axis=1).astype(np.float64))
         c0 = _OWN + p * p
-        per = np.column_stack([mean_idle, share_new, in_area, flags[0], flags[1], crowd_c])
+        sector = np.cos(2.0 * np.pi * (np.arange(K)[None, :] / K
+                                       - np.arange(n)[:, None] / max(n, 1))).reshape(-1)
+        per = np.column_stack([mean_idle, share_new, in_area, flags[0], flags[1], crowd_c,
+                               sector])
         obs[:, c0:] = per.reshape(n, K * _PER_CANDIDATE)
         np.clip(obs, -OBS_BOUND, OBS_BOUND, out=obs)
         # Masks.
