@@ -197,3 +197,23 @@ def test_bad_options_and_checkpoints_say_what_is_valid(tmp_path):
     with pytest.raises(PolicyError, match=r"expected a .npz file or 'module:name'"):
         load_actor("weights.pt")
     assert callable(load_actor("numpy:zeros_like"))
+
+
+EXAMPLE = ROOT / "examples" / "rl" / "small_patrol.yaml"
+
+
+def test_learned_checkpoint_runs_in_fleetsim_run(tmp_path, capsys):
+    from fleetsim.cli import EXIT_INPUT, EXIT_OK, main
+
+    learned = ["--set", "policy.name=fleetsim.rl.policy:LearnedPolicy", "--set",
+               "run.duration_s=300"]
+    code = main(["run", str(EXAMPLE), "--out", str(tmp_path / "ok"), "-q", "--no-replay",
+                 *learned, "--set", "policy.params={checkpoint: learned_patrol.npz, hold_s: 60}"])
+    assert code == EXIT_OK
+    assert (tmp_path / "ok" / "metrics.json").is_file()
+    capsys.readouterr()
+    code = main(["run", str(EXAMPLE), "--out", str(tmp_path / "bad"), "-q", "--no-replay",
+                 *learned, "--set", "policy.params={checkpoint: missing.npz}"])
+    assert code == EXIT_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint 'missing.npz' not found" in err[0]
