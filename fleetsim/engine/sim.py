@@ -276,6 +276,24 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
     def run(self, *, progress: bool = False) -> RecordedRun:
         """Simulate ``[0, duration]`` and return the recorded run."""
         t_start = time.perf_counter()
+        self.start(progress=progress)
+        # Millions of small leg rows and event tuples would make the cyclic garbage
+        # collector rescan them over and over; nothing here forms cycles that matter.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.env.run(until=self.duration_s)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        self.wall_s["simulate"] = time.perf_counter() - t_start
+        return self.finish()
+
+    def start(self, *, progress: bool = False) -> None:
+        """Start the run at t = 0: the vehicles' processes, the periodic requests and
+        the subsystems' processes (nothing has run yet; :meth:`run` then runs the
+        clock to the end and :meth:`finish` records; a stepped driver runs the clock
+        in between itself, see :mod:`fleetsim.engine.stepped`)."""
         self.log.add(0.0, "run_start", value=self.n)
         self.procs = [self.env.process(self._vehicle(v)) for v in range(self.n)]
         period = getattr(self.policy, "decision_period_s", None)
@@ -287,16 +305,10 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         for sub in self.subsystems:  # in registration order
             for proc in sub.processes(progress=progress):
                 self.env.process(proc)
-        # Millions of small leg rows and event tuples would make the cyclic garbage
-        # collector rescan them over and over; nothing here forms cycles that matter.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            self.env.run(until=self.duration_s)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        self.wall_s["simulate"] = time.perf_counter() - t_start
+
+    def finish(self) -> RecordedRun:
+        """End the run at its duration (legs cut there, the subsystems' ``finish``
+        hooks) and return the recorded run; the clock must have reached the end."""
         t_fin = time.perf_counter()
         end = self.duration_s
         self.finishing = True
