@@ -41,6 +41,10 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         r"^vehicles +steps +wall s +steps/s +veh-steps/s +x real time$",
         rf"^ +2 +\d+ +{NUM} +{NUM} +{NUM} +{NUM}$",
     ]),
+    "policy_cost": ([], [
+        rf"^ +40 +10,000 +9,900( +{NUM}){{4}}$",
+        rf"^ +80 +40,000 +39,600( +{NUM}){{4}}$",
+    ]),
     "viewer_fps": (["playwright", "chromium"], [
         rf"^ +40 vehicles +\d+ legs +bundle +{NUM} MB \(built {NUM} s, written {NUM} s\) +"
         rf"{NUM} fps +{NUM} ms/frame in the viewer",
