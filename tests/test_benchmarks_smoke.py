@@ -36,6 +36,14 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         rf"^ +80 +0\.167( +{NUM}){{12}}  \+ oversight & comms$",
         rf"^ +8 +0\.333( +{NUM}){{12}}$",
         rf"^80 x 0\.167 h with oversight and comms on: {NUM} s vs {NUM} s off",
+        rf"^full: 100 drones x 0\.1 h, 100 bases, 4 masts, separation, oversight, 500 "
+        rf"targets: simulate {NUM} s \(engine {NUM} s, policy {NUM} s, monitor/comms {NUM} s, "
+        rf"oversight {NUM} s, separation {NUM} s\), finish tables {NUM} s, metrics {NUM} s, "
+        rf"write {NUM} s; peak {NUM} MB$",
+        rf"^full: {NUM} legs, {NUM} events; {NUM} vehicle-s per wall s; .* \(ratio {NUM}, "
+        rf"simpy events {NUM}\)$",
+        rf"^full: everything off: simulate {NUM} s .* on / off: simulate {NUM}x, "
+        rf"simulate \+ metrics {NUM}x$",
     ]),
     "fidelity_steps": (["pybullet"], [
         r"^vehicles +steps +wall s +steps/s +veh-steps/s +x real time$",
