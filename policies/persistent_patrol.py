@@ -212,14 +212,16 @@ class PersistentPatrol(Policy):
             take = order[i:i + step]
             i += step
             step *= 2
-            for bk in take.tolist():
-                cs = self.bucket_cells_of[self.bucket_start[bk]:self.bucket_end[bk]]
-                lv = self.last_visit[cs]
-                self.bucket_min_visit[bk] = lv.min()
-                cells.append(cs)
-                scores.append(-lv - np.hypot(self.centres[cs, 0] - pos[0],
-                                             self.centres[cs, 1] - pos[1]) / speed)
-                found += len(cs)
+            # the cells of buckets ``take``, bucket after bucket, in one gather
+            lo, n_of = self.bucket_start[take], self.bucket_end[take] - self.bucket_start[take]
+            first = np.cumsum(n_of) - n_of
+            cs = self.bucket_cells_of[np.repeat(lo - first, n_of) + np.arange(int(n_of.sum()))]
+            lv = self.last_visit[cs]
+            self.bucket_min_visit[take] = np.minimum.reduceat(lv, first)
+            cells.append(cs)
+            scores.append(-lv - np.hypot(self.centres[cs, 0] - pos[0],
+                                         self.centres[cs, 1] - pos[1]) / speed)
+            found += len(cs)
             if found >= m:
                 thr = float(-np.partition(-np.concatenate(scores), m - 1)[m - 1])
                 # the bounds are exact up to rounding: keep a margin
