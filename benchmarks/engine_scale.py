@@ -21,18 +21,38 @@ The logistics case runs ``scenarios/city_delivery.yaml`` for 24 simulated hours:
 2,000 delivery drones from four depots, no-fly zones, ~100,000 Poisson orders
 (target: <= 60 s on a 2-core machine). ``--policy`` picks its dispatch policy.
 
+The full case (``--only full``) turns everything on together: ``swarm_10k`` with
+10,000 drones from 100 bases on a 10 x 10 grid, persistent patrol, 500 targets,
+loss-of-separation detection (50 m / 15 m, no look-ahead), oversight (40 operators,
+take-offs notified with 5 s service, ``continue_lost_link: notify``, detection review
+10 s with 0.2 false alarms per vehicle-hour) and radio masts at bases (``--masts``:
+4 at the corner bases with 60 km range, or N spread over the grid with 15 km x
+sqrt(100 / N)). It prints the phase times (engine, policy, monitor/comms,
+oversight, separation, finishing the tables, metrics, writing the run directory),
+peak memory, vehicle-seconds per wall second, engine events per second and their
+ratio to a bare simpy loop, and the ratio to the same fleet with everything off,
+run in the same benchmark run (``--no-off`` skips that one).
+
+    .venv/bin/python benchmarks/engine_scale.py --only full --hours 1 --masts 100
+    .venv/bin/python benchmarks/engine_scale.py --only full --hours 24 --masts 100 --no-off
+    .venv/bin/python benchmarks/engine_scale.py --only full --vehicles 100000 --masts 10
+
 Each case runs in its own process so that its peak memory is its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import math
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "swarm_10k.yaml"
@@ -122,15 +142,137 @@ def logistics_case(duration_s: float, policy: str, smoke: bool = False) -> dict:
 #: 100 bases on a 10 x 10 grid, 100 drones each (the departure burst of 2,500 drones
 #: from one point that swarm_10k's four bases make is not traffic).
 _GRID = [(5000 + i * 10000, 5000 + j * 10000) for i in range(10) for j in range(10)]
-def separation_sites(per_base: int = 100) -> list[str]:
-    """Overrides that put ``per_base`` drones on each of the 100 grid bases."""
+def separation_sites(per_base: int = 100, radios: dict[int, float] | None = None
+                     ) -> list[str]:
+    """Overrides that put ``per_base`` drones on each of the 100 grid bases (and a
+    radio mast of the given range at the bases in ``radios``)."""
+    radios = radios or {}
     return [
         "world.sites=[" + ", ".join(
-            f"{{id: b{k}, kind: base, position: [{x}, {y}], pads: {per_base}}}"
+            f"{{id: b{k}, kind: base, position: [{x}, {y}], pads: {per_base}"
+            + (f", radio_range_m: {radios[k]:g}" if k in radios else "") + "}"
             for k, (x, y) in enumerate(_GRID)) + "]",
         "fleet.types[0].bases={" + ", ".join(f"b{k}: {per_base}" for k in range(len(_GRID)))
         + "}",
     ]
+
+
+def mast_sites(masts: int, range_m: float | None = None) -> dict[int, float]:
+    """Grid bases with a radio mast and its range: 4 at the corner bases (60 km), else
+    ``masts`` spread evenly over the 100 bases (15 km x sqrt(100 / masts))."""
+    if masts <= 0:
+        return {}
+    if masts == 4:
+        idx, r = [0, 9, 90, 99], 60000.0
+    else:
+        idx = sorted({int(round(i)) for i in np.linspace(0, len(_GRID) - 1, min(masts, 100))})
+        r = 15000.0 * math.sqrt(100.0 / masts)
+    return {i: (range_m or r) for i in idx}
+
+
+#: Oversight of the full case.
+FULL_OVERSIGHT = ("oversight={operators: 40, rules: {takeoff: {rule: notify, service: 5}, "
+                  "continue_lost_link: notify}, detection_review: {service: 10, "
+                  "false_alarms_per_vehicle_hour: 0.2}}")
+FULL_SEPARATION = "separation={minima: {air: {horizontal_m: 50, vertical_m: 15}}, lookahead_s: 0}"
+
+
+class SubsystemTimer:
+    """Wall time spent in the methods of a subsystem object (``sim.monitor``, say),
+    generators included (each resumption timed); nested calls inside the same
+    subsystem are counted once. Wraps the instance's methods in place."""
+
+    def __init__(self, names: dict[str, object]) -> None:
+        self.total = dict.fromkeys(names, 0.0)
+        self.depth = dict.fromkeys(names, 0)
+        for key, obj in names.items():
+            if obj is None:
+                continue
+            for attr, fn in inspect.getmembers(type(obj), inspect.isfunction):
+                if attr.startswith("__"):
+                    continue
+                bound = getattr(obj, attr)
+                wrap = self._gen if inspect.isgeneratorfunction(fn) else self._call
+                setattr(obj, attr, wrap(key, bound))
+
+    def _call(self, key, fn):
+        def timed(*a, **kw):
+            if self.depth[key]:
+                return fn(*a, **kw)
+            self.depth[key] += 1
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self.total[key] += time.perf_counter() - t0
+                self.depth[key] -= 1
+        return timed
+
+    def _gen(self, key, fn):
+        timer = self
+
+        def timed(*a, **kw):
+            gen = fn(*a, **kw)
+            value, exc = None, None
+            while True:
+                outer = timer.depth[key] == 0
+                timer.depth[key] += 1
+                t0 = time.perf_counter()
+                try:
+                    ev = gen.throw(exc) if exc is not None else gen.send(value)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    if outer:
+                        timer.total[key] += time.perf_counter() - t0
+                    timer.depth[key] -= 1
+                try:
+                    value, exc = (yield ev), None
+                except BaseException as e:  # noqa: BLE001 - handed on to the generator
+                    value, exc = None, e
+        return timed
+
+
+def full_case(vehicles: int, duration_s: float, masts: int, everything: bool,
+              range_m: float | None = None) -> dict:
+    """The everything-on case (or, ``everything`` False, the same fleet and targets
+    with separation, oversight and masts off)."""
+    import tempfile
+
+    from fleetsim.engine import Simulation
+    from fleetsim.metrics import compute_metrics
+    from fleetsim.rundir import write_run
+    from fleetsim.scenario import load_scenario
+
+    per_base = max(1, vehicles // len(_GRID))
+    radios = mast_sites(masts, range_m) if everything else {}
+    overrides = [*separation_sites(per_base, radios), f"run.duration_s={duration_s}",
+                 "missions[0].random_targets=500"]
+    if everything:
+        overrides += [FULL_SEPARATION, FULL_OVERSIGHT]
+    t0 = time.perf_counter()
+    sim = Simulation(load_scenario(SCENARIO, overrides))
+    t1 = time.perf_counter()
+    timer = SubsystemTimer({"monitor/comms": sim.monitor, "oversight": sim.oversight,
+                            "separation": sim.separation})
+    run = sim.run()
+    t2 = time.perf_counter()
+    metrics = compute_metrics(run)
+    t3 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        write_run(Path(tmp) / "run", run, metrics)
+        t4 = time.perf_counter()
+    simulate = sim.wall_s.get("simulate", t2 - t1)
+    finish = sim.wall_s.get("finish", 0.0)
+    sub = dict(timer.total)
+    return {"vehicles": sim.n, "duration_s": duration_s, "masts": len(radios),
+            "setup_s": t1 - t0, "run_s": t2 - t1, "simulate_s": simulate, "finish_s": finish,
+            "policy_s": sim.policy_wall_s, "subsystems_s": sub,
+            "engine_s": simulate - sim.policy_wall_s - sum(sub.values()),
+            "metrics_s": t3 - t2, "write_s": t4 - t3,
+            "legs": len(run.legs["leg"]), "events": len(run.events["time_s"]),
+            "simpy_events": next(sim.env._eid),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def separation_case(mode: str, duration_s: float, per_base: int = 100) -> dict:
@@ -191,6 +333,9 @@ def child_result(argv: list[str]) -> dict:
         out = logistics_case(float(argv[1]), argv[2], argv[3] == "1")
     elif kind == "separation":
         out = separation_case(argv[1], float(argv[2]), int(argv[3]))
+    elif kind == "full":
+        out = full_case(int(argv[1]), float(argv[2]), int(argv[3]), argv[4] == "1",
+                        float(argv[5]) or None)
     else:
         out = raw_simpy(int(argv[1]), int(argv[2]))
     return out
@@ -209,27 +354,78 @@ def spawn(*args) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def full(n: int, duration_s: float, masts: int, range_m: float, with_off: bool) -> None:
+    """Run and print the everything-on case (and the everything-off one)."""
+    r = spawn("full", n, duration_s, masts, 1, range_m)
+    raw = spawn("raw", r["vehicles"], r["simpy_events"])
+    engine_wall = r["simulate_s"] - r["policy_s"]
+    ev_s = r["events"] / max(engine_wall, 1e-9)
+    simpy_s = r["simpy_events"] / max(engine_wall, 1e-9)
+    sub = ", ".join(f"{k} {v:.1f} s" for k, v in r["subsystems_s"].items())
+    print(f"full: {r['vehicles']:,} drones x {duration_s / 3600:.3g} h, 100 bases, "
+          f"{r['masts']} masts, separation, oversight, 500 targets: simulate "
+          f"{r['simulate_s']:.1f} s (engine {r['engine_s']:.1f} s, policy "
+          f"{r['policy_s']:.1f} s, {sub}), finish tables {r['finish_s']:.1f} s, metrics "
+          f"{r['metrics_s']:.1f} s, write {r['write_s']:.1f} s; peak {r['peak_rss_mb']:.0f} MB",
+          flush=True)
+    print(f"full: {r['legs']:,} legs, {r['events']:,} events; "
+          f"{r['vehicles'] * duration_s / r['simulate_s']:.3g} vehicle-s per wall s; "
+          f"policy time left out: {ev_s:.3g} recorded events/s and {simpy_s:.3g} simpy "
+          f"events/s, a bare simpy timeout loop with as many processes "
+          f"{raw['events_per_s']:.3g} events/s (ratio {ev_s / raw['events_per_s']:.2f}, "
+          f"simpy events {simpy_s / raw['events_per_s']:.2f})", flush=True)
+    if with_off:
+        off = spawn("full", n, duration_s, 0, 0, 0.0)
+        total = r["simulate_s"] + r["metrics_s"]
+        total_off = off["simulate_s"] + off["metrics_s"]
+        print(f"full: everything off: simulate {off['simulate_s']:.1f} s (policy "
+              f"{off['policy_s']:.1f} s), metrics {off['metrics_s']:.1f} s, peak "
+              f"{off['peak_rss_mb']:.0f} MB; on / off: simulate "
+              f"{r['simulate_s'] / off['simulate_s']:.2f}x, simulate + metrics "
+              f"{total / total_off:.2f}x", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-day", action="store_true", help="also run 10,000 x 24 h")
     parser.add_argument("--targets", type=int, default=500)
-    parser.add_argument("--only", choices=("patrol", "logistics", "separation"),
-                        help="run only the patrol cases, the logistics case or the "
-                             "separation case")
+    parser.add_argument("--only", choices=("patrol", "logistics", "separation", "full"),
+                        help="run only the patrol cases, the logistics case, the "
+                             "separation case or the everything-on case")
+    parser.add_argument("--masts", type=int, default=100,
+                        help="radio masts of the full case (default 100, one per base)")
+    parser.add_argument("--range-m", type=float, default=0.0,
+                        help="radio range of the full case's masts (default: 60 km for 4, "
+                             "else 15 km x sqrt(100 / masts))")
+    parser.add_argument("--vehicles", type=int, default=10000,
+                        help="drones of the full case (default 10,000, spread over 100 "
+                             "bases)")
+    parser.add_argument("--no-off", action="store_true",
+                        help="full case: skip the everything-off run")
     parser.add_argument("--policy", default="nearest_dispatch",
                         help="dispatch policy of the logistics case (default nearest_dispatch)")
-    parser.add_argument("--hours", type=float, default=24.0,
-                        help="simulated hours of the logistics case (default 24)")
+    parser.add_argument("--hours", type=float, default=None,
+                        help="simulated hours of the logistics case (default 24) and of "
+                             "the full case (default 1)")
     parser.add_argument("--smoke", action="store_true",
                         help="a check that the benchmark works: every case with tens of "
                              "vehicles for minutes (its figures mean little)")
     args = parser.parse_args()
     big, hour, day, per_base, sep_s = 10000, 3600.0, 86400.0, 100, 3600.0
+    full_n, full_h = args.vehicles, args.hours or 1.0
     if args.smoke:
         global IN_PROCESS
         IN_PROCESS = True
         big, hour, day, per_base, sep_s = 80, 600.0, 1200.0, 1, 600.0
         args.hours, args.targets = 0.25, 20
+        full_n, full_h = 100, 0.1
+        args.masts = 4  # a station's horizon costs ~0.4 s to build, however short the run
+    if args.hours is None:
+        args.hours = 24.0
+    if args.only == "full" or args.smoke:
+        full(full_n, full_h * 3600.0, args.masts, args.range_m, not args.no_off)
+        if args.only == "full":
+            return
     small = big // 10
     cases = [(small, hour, False), (big, hour, False), (big, hour, True), (small, day, False)]
     if args.full_day:

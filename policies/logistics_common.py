@@ -52,6 +52,9 @@ class Capabilities:
         self.networks = dict(ctx.networks)
         # How far off its network a destination may be and still be reached.
         self.snap_m = {d: net.reach_m for d, net in self.networks.items()}
+        #: Per waiting order, the vehicles that could take it from home on a full
+        #: battery (filled and used by :func:`dispatch_nearest`).
+        self.reachable: dict[int, np.ndarray] = {}
 
     def trip_time_s(self, fleet, v: int, points: list) -> float:
         """Travel time of vehicle ``v`` through ``points`` (first: where it starts)."""
@@ -176,41 +179,118 @@ def waiting_and_free(cap: Capabilities, fleet) -> tuple[np.ndarray, np.ndarray]:
     return waiting, idle
 
 
+def _reachable_from_home(cap: Capabilities, fleet, orders: np.ndarray,
+                         energy_margin: float) -> None:
+    """Fill ``cap.reachable`` for ``orders``: per order, the vehicles that could take
+    it from their home on a full battery (payload, and the energy of the trip home ->
+    depot -> destination -> home with ``energy_margin``). Ground and sea vehicles are
+    always listed (their trips are estimated one by one, when they come up)."""
+    n = len(cap.payload)
+    vs = np.arange(n)
+    air = np.flatnonzero(cap.air)
+    home = fleet.home_xy
+    full = np.asarray(fleet.battery_capacity_wh, dtype=np.float64) - \
+        np.asarray(fleet.reserve_wh, dtype=np.float64)
+    ov = fleet.orders
+    block = max(1, min(256, 2_000_000 // max(n, 1)))
+    for b0 in range(0, len(orders), block):
+        ks = orders[b0:b0 + block]
+        ok = cap.payload[None, :] >= ov.weight_kg[ks][:, None]
+        if len(air):
+            org, dst = ov.origin_xy[ks], ov.dest_xy[ks]
+            need = _air_energy_wh(cap, air, home[air], home[air], org, dst)
+            ok[:, air] &= need * energy_margin <= full[air][None, :]
+        for row, k in enumerate(ks.tolist()):
+            cap.reachable[k] = vs[ok[row]]
+
+
+def _air_energy_wh(cap: Capabilities, vs: np.ndarray, pos: np.ndarray, home: np.ndarray,
+                   org: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(orders, vehicles) energy of air vehicles ``vs`` at ``pos`` for the trip to each
+    order's depot ``org``, its destination ``dst`` and back ``home``, with the same
+    arithmetic as :meth:`Capabilities.trip_energy_wh` (so the same figures)."""
+    sa = cap.speed[vs][None, :]
+    t = cap.air_detour * np.hypot(org[:, None, 0] - pos[None, :, 0],
+                                  org[:, None, 1] - pos[None, :, 1]) / sa
+    t = t + cap.air_detour * np.hypot(dst[:, 0] - org[:, 0], dst[:, 1] - org[:, 1])[:, None] / sa
+    t = t + cap.air_detour * np.hypot(home[None, :, 0] - dst[:, None, 0],
+                                      home[None, :, 1] - dst[:, None, 1]) / sa
+    hover = cap.hover_wh_per_s[vs] * (1 * cap.service_s + 2 * (1 + 1) * cap.climb_s[vs])
+    return cap.cruise_wh_per_s[vs][None, :] * t + hover[None, :]
+
+
 def dispatch_nearest(cap: Capabilities, fleet, orders, vehicles, energy_margin: float,
                      ) -> list[Plan]:
     """Single-order plans: each order (in the order given) goes to the nearest free one
     of ``vehicles`` (straight-line distance to its depot) whose payload is enough and
     whose battery above the reserve covers, with ``energy_margin``, the trip from where
     it is to the depot, the destination and home. The vehicle picks the order up,
-    delivers it and goes home; orders no vehicle can take are left out."""
+    delivers it and goes home; orders no vehicle can take are left out.
+
+    Cost: each order is first checked once against the whole fleet standing at home
+    on a full battery (``cap.reachable``); a vehicle waiting at home that could not
+    take it even then is never considered for it again, so orders no vehicle can
+    take cost next to nothing while they wait. The remaining candidates of an order
+    are checked together (numpy, the same arithmetic as
+    :meth:`Capabilities.trip_energy_wh`, so the same choices as checking them one by
+    one); ground and sea vehicles are checked one by one, nearest first."""
     ov = fleet.orders
     vehicles = np.asarray(vehicles, dtype=np.int64)
-    if not len(vehicles):
+    orders = np.asarray(orders, dtype=np.int64)
+    if not len(vehicles) or not len(orders):
         return []
+    if len(cap.reachable) > 4 * len(orders) + 1024:  # forget orders no longer waiting
+        keep = set(orders.tolist())
+        cap.reachable = {k: r for k, r in cap.reachable.items() if k in keep}
+    new = np.array([k for k in orders.tolist() if k not in cap.reachable], dtype=np.int64)
+    if len(new):
+        _reachable_from_home(cap, fleet, new, energy_margin)
     pos = fleet.positions(vehicles)[:, :2]
     usable = cap.usable_wh(fleet, vehicles)
+    home = fleet.home_xy[vehicles]
+    air = cap.air[vehicles]
+    away = ~(pos == home).all(axis=1)  # not at home: any order may suit them
+    slot = np.full(len(cap.payload), -1, dtype=np.int64)
+    slot[vehicles] = np.arange(len(vehicles))
     free = np.ones(len(vehicles), dtype=bool)
+    n_free = len(vehicles)
     plans = []
-    for k in np.asarray(orders, dtype=np.int64).tolist():
-        if not free.any():
+    for k in orders.tolist():
+        if n_free == 0:
             break
-        origin = ov.origin_xy[k]
-        dest = ov.dest_xy[k]
-        ok = free & (cap.payload[vehicles] >= ov.weight_kg[k])
-        if not ok.any():
+        js = slot[cap.reachable[k]]
+        js = js[js >= 0]
+        if away.any():
+            cand = away & free & (cap.payload[vehicles] >= ov.weight_kg[k])
+            cand[js] |= free[js]
+            js = np.flatnonzero(cand)
+        else:
+            js = js[free[js]]
+        if not len(js):
             continue
-        d = np.where(ok, np.hypot(pos[:, 0] - origin[0], pos[:, 1] - origin[1]), np.inf)
+        origin, dest = ov.origin_xy[k], ov.dest_xy[k]
+        d = np.hypot(pos[js, 0] - origin[0], pos[js, 1] - origin[1])
+        a = air[js]
+        if a.any():
+            ja = js[a]
+            need = _air_energy_wh(cap, vehicles[ja], pos[ja], home[ja], ov.origin_xy[[k]],
+                                  ov.dest_xy[[k]])[0]
+            d[np.flatnonzero(a)[need * energy_margin > usable[ja]]] = np.inf
         while True:  # nearest first (lowest index on ties) until one has the energy
-            j = int(np.argmin(d))
-            if d[j] == np.inf:
+            i = int(np.argmin(d))
+            if d[i] == np.inf:
                 break
+            j = int(js[i])
             v = int(vehicles[j])
-            need = cap.trip_energy_wh(fleet, v, [pos[j], origin, dest, fleet.home_xy[v]])
-            if need * energy_margin <= usable[j]:
-                plans.append(Plan(v, [Pickup(k), Deliver(k), ReturnHome()]))
-                free[j] = False
-                break
-            d[j] = np.inf
+            if not air[j]:
+                need_j = cap.trip_energy_wh(fleet, v, [pos[j], origin, dest, home[j]])
+                if not need_j * energy_margin <= usable[j]:
+                    d[i] = np.inf
+                    continue
+            plans.append(Plan(v, [Pickup(k), Deliver(k), ReturnHome()]))
+            free[j] = False
+            n_free -= 1
+            break
     return plans
 
 

@@ -144,6 +144,7 @@ class PersistentPatrol(Policy):
         self.step_dir /= np.hypot(*self.step_dir.T)[:, None]
         self.tree = cKDTree(self.centres)
         self.last_visit = np.zeros(len(self.centres))
+        self._build_buckets(ix, iy)
         self.centre_of_area = np.array(area.centroid.coords[0])
         self.heading = np.full((n, 2), np.nan)
         types = [ctx.vehicle_types[i] for i in ctx.vehicle_type_index]
@@ -164,6 +165,81 @@ class PersistentPatrol(Policy):
                 self.launch_at[members] = p.launch_spread_s * np.arange(len(members)) \
                     / len(members)
         self.waiting = np.zeros(n, dtype=bool)  # on the ground until its launch time
+
+    #: Pick first hops through the bucket index and walk single vehicles with
+    #: Python scalars (True), or score every cell and walk with arrays (False: the
+    #: same plans, slower; kept for benchmarks/policy_cost.py).
+    fast = True
+    #: Side of a bucket of the first-hop index, in cells.
+    bucket_cells = 8
+
+    def _build_buckets(self, ix: np.ndarray, iy: np.ndarray) -> None:
+        """The first-hop index: the cells in square buckets of ``bucket_cells`` cells
+        a side, each bucket with the bounding box of its cell centres and a lower
+        bound of its cells' last visits (visits only ever get later, so a bound
+        once true stays true; it is tightened whenever the bucket is read)."""
+        b = self.bucket_cells
+        bx, by = ix // b, iy // b
+        key = by * (int(bx.max()) + 1) + bx
+        order = np.argsort(key, kind="stable")
+        keys, start = np.unique(key[order], return_index=True)
+        self.bucket_cells_of = order  # cells grouped by bucket, ascending within each
+        self.bucket_start = start
+        self.bucket_end = np.append(start[1:], len(order))
+        c = self.centres[order]
+        self.bucket_lo = np.column_stack([np.minimum.reduceat(c[:, 0], start),
+                                          np.minimum.reduceat(c[:, 1], start)])
+        self.bucket_hi = np.column_stack([np.maximum.reduceat(c[:, 0], start),
+                                          np.maximum.reduceat(c[:, 1], start)])
+        self.bucket_min_visit = np.zeros(len(keys))
+
+    def _best_cells(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
+        """The ``m`` cells with the highest score ``-last_visit - travel time from pos``
+        (best first, ties by cell index), reading only the buckets that could hold
+        one: a bucket's best possible score is its last-visit bound minus the travel
+        time to its box, and buckets are read best bound first until the ``m``-th
+        best score found beats every unread bucket's bound."""
+        if not self.fast:
+            return self._best_cells_all(pos, speed, m)
+        gap = np.maximum(np.maximum(self.bucket_lo - pos, pos - self.bucket_hi), 0.0)
+        bound = -self.bucket_min_visit - np.hypot(gap[:, 0], gap[:, 1]) / speed
+        order = np.argsort(-bound, kind="stable")
+        cells, scores = [], []
+        found = 0
+        i, step = 0, 4
+        thr = -np.inf
+        while i < len(order):
+            take = order[i:i + step]
+            i += step
+            step *= 2
+            # the cells of buckets ``take``, bucket after bucket, in one gather
+            lo, n_of = self.bucket_start[take], self.bucket_end[take] - self.bucket_start[take]
+            first = np.cumsum(n_of) - n_of
+            cs = self.bucket_cells_of[np.repeat(lo - first, n_of) + np.arange(int(n_of.sum()))]
+            lv = self.last_visit[cs]
+            self.bucket_min_visit[take] = np.minimum.reduceat(lv, first)
+            cells.append(cs)
+            scores.append(-lv - np.hypot(self.centres[cs, 0] - pos[0],
+                                         self.centres[cs, 1] - pos[1]) / speed)
+            found += len(cs)
+            if found >= m:
+                thr = float(-np.partition(-np.concatenate(scores), m - 1)[m - 1])
+                # the bounds are exact up to rounding: keep a margin
+                if i >= len(order) or bound[order[i]] < thr - 1e-9 * (abs(thr) + 1.0):
+                    break
+        cells, scores = np.concatenate(cells), np.concatenate(scores)
+        if m < len(scores) and int((scores >= thr).sum()) > m:
+            # Cells tie for the m-th place: which of them it takes is up to
+            # argpartition over all cells, as it always was.
+            return self._best_cells_all(pos, speed, m)
+        return _top(cells, scores, m)
+
+    def _best_cells_all(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
+        """:meth:`_best_cells` by scoring every cell."""
+        travel = np.hypot(*(self.centres - pos).T) / speed
+        score = -self.last_visit - travel
+        top = np.argpartition(-score, m - 1)[:m] if m < len(score) else np.arange(len(score))
+        return top[np.lexsort((top, -score[top]))]  # best first, ties by index
 
     def decide(self, now_s, fleet, requests):
         fresh = sorted({r.vehicle for r in requests if r.reason in ("start", "idle", "recharged")})
@@ -261,6 +337,47 @@ class PersistentPatrol(Policy):
             plans.append(Plan(vehicle, actions, append=append))
         return plans
 
+    def _walk_one(self, c: int, t: float, heading: np.ndarray, speed: float,
+                  until_s: float, tie: float) -> list[int]:
+        """The steps of :meth:`_walk` for one vehicle in cell ``c`` at time ``t``
+        (no timed zones): the cells it goes to until ``until_s``, the same choices
+        and times as the vectorised walk. Updates ``heading`` in place and the
+        cells' planned visits."""
+        lv = self.last_visit
+        dirs = self.step_dir.tolist()
+        step_t = self.step_dir.T
+        k_steps = self.nbr_steps
+        out = []
+        h0, h1 = float(heading[0]), float(heading[1])
+        tie_d = tie * 1e-3
+        while True:
+            cand = self.nbr[c].tolist()
+            dist = self.nbr_dist[c].tolist()
+            nsteps = k_steps[c].tolist()
+            best, best_score = -1, -np.inf
+            # the heading's dot products as the vectorised walk takes them (one row)
+            dots = (np.array([[h0, h1]]) @ step_t)[0].tolist()
+            for k, cell in enumerate(cand):
+                if cell < 0:
+                    continue
+                score = -float(lv[cell]) + (tie * dots[k] - tie_d * nsteps[k])
+                if score > best_score or best < 0:
+                    best, best_score = k, score
+            if best < 0:
+                break
+            cell = cand[best]
+            arrive = t + dist[best] / speed
+            if arrive > lv[cell]:
+                lv[cell] = arrive
+            t = arrive
+            h0, h1 = dirs[best]
+            out.append(cell)
+            c = cell
+            if not t < until_s:
+                break
+        heading[0], heading[1] = h0, h1
+        return out
+
     def _walk(self, v, xy, t, until_s, *, append):
         """Greedy routes (waypoints per vehicle) for vehicles ``v`` from ``xy`` at times
         ``t`` until ``until_s``."""
@@ -292,19 +409,22 @@ class PersistentPatrol(Policy):
             for g in range(int(group.max()) + 1):
                 members = np.flatnonzero(group == g)
                 i = members[0]
-                travel = np.hypot(*(self.centres - pos[i]).T) / speed[i]
-                score = -self.last_visit - travel
                 if timed:
+                    travel = np.hypot(*(self.centres - pos[i]).T) / speed[i]
+                    score = -self.last_visit - travel
                     ok = self._allowed_at(np.arange(len(self.centres)), t[i], t[i] + travel)
                     if ok.any():
                         score = np.where(ok, score, -np.inf)
-                m = min(len(members), len(score), max(1, int(np.isfinite(score).sum())))
-                top = np.argpartition(-score, m - 1)[:m] if m < len(score) else \
-                    np.arange(len(score))
-                top = top[np.lexsort((top, -score[top]))]  # best first, ties by index
+                    m = min(len(members), len(score), max(1, int(np.isfinite(score).sum())))
+                    top = np.argpartition(-score, m - 1)[:m] if m < len(score) else \
+                        np.arange(len(score))
+                    top = top[np.lexsort((top, -score[top]))]  # best first, ties by index
+                else:
+                    top = self._best_cells(pos[i], speed[i],
+                                           min(len(members), len(self.centres)))
                 picks = np.resize(top, len(members))
                 cell[members] = picks
-                arrive = t[members] + travel[picks]
+                arrive = t[members] + np.hypot(*(self.centres[picks] - pos[i]).T) / speed[i]
                 np.maximum.at(self.last_visit, picks, arrive)
         first = self.centres[cell]
         dist = np.hypot(*(first - pos).T)
@@ -317,6 +437,13 @@ class PersistentPatrol(Policy):
         cur = cell.copy()
         tie = 1e-6
         m = len(cur)
+        if m == 1 and not timed and active[0] and self.fast:
+            # One vehicle (back from recharging, say): the same greedy steps with
+            # Python scalars, without numpy's per-call cost on arrays of one row.
+            steps.extend(np.array([c]) for c in
+                         self._walk_one(int(cur[0]), float(t[0]), heading[0],
+                                        float(speed[0]), until_s, tie))
+            active[0] = False
         while True:
             act = np.flatnonzero(active)  # only vehicles still short of the horizon
             if len(act) == 0:
@@ -378,3 +505,12 @@ class PersistentPatrol(Policy):
                 route = np.vstack([way[:-1], route])
             routes.append(route)
         return routes
+
+
+def _top(cells: np.ndarray, score: np.ndarray, m: int) -> np.ndarray:
+    """The ``m`` of ``cells`` with the highest ``score``, best first, ties by cell index
+    (only called when no tie straddles the m-th place)."""
+    if m < len(score):
+        keep = score >= -np.partition(-score, m - 1)[m - 1]
+        cells, score = cells[keep], score[keep]
+    return cells[np.lexsort((cells, -score))][:m]

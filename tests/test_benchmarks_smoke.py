@@ -36,6 +36,14 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         rf"^ +80 +0\.167( +{NUM}){{12}}  \+ oversight & comms$",
         rf"^ +8 +0\.333( +{NUM}){{12}}$",
         rf"^80 x 0\.167 h with oversight and comms on: {NUM} s vs {NUM} s off",
+        rf"^full: 100 drones x 0\.1 h, 100 bases, 4 masts, separation, oversight, 500 "
+        rf"targets: simulate {NUM} s \(engine {NUM} s, policy {NUM} s, monitor/comms {NUM} s, "
+        rf"oversight {NUM} s, separation {NUM} s\), finish tables {NUM} s, metrics {NUM} s, "
+        rf"write {NUM} s; peak {NUM} MB$",
+        rf"^full: {NUM} legs, {NUM} events; {NUM} vehicle-s per wall s; .* \(ratio {NUM}, "
+        rf"simpy events {NUM}\)$",
+        rf"^full: everything off: simulate {NUM} s .* on / off: simulate {NUM}x, "
+        rf"simulate \+ metrics {NUM}x$",
     ]),
     "comms_scale": ([], [
         rf"^ +flat +16 +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM}x +{NUM} +{NUM} +yes$",
@@ -46,6 +54,10 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "fidelity_steps": (["pybullet"], [
         r"^vehicles +steps +wall s +steps/s +veh-steps/s +x real time$",
         rf"^ +2 +\d+ +{NUM} +{NUM} +{NUM} +{NUM}$",
+    ]),
+    "policy_cost": ([], [
+        rf"^ +40 +10,000 +9,900( +{NUM}){{5}}$",
+        rf"^ +80 +40,000 +39,600( +{NUM}){{5}}$",
     ]),
     "viewer_fps": (["playwright", "chromium"], [
         rf"^ +40 vehicles +\d+ legs +bundle +{NUM} MB \(built {NUM} s, written {NUM} s\) +"

@@ -1,0 +1,68 @@
+"""persistent_patrol's fast paths (the first-hop bucket index, the one-vehicle scalar
+walk) choose exactly what scoring every cell and the vectorised walk choose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fleetsim.engine import Simulation
+from fleetsim.scenario import load_scenario
+
+SWARM = Path(__file__).resolve().parents[2] / "scenarios" / "swarm_10k.yaml"
+
+
+@pytest.fixture(scope="module")
+def patrol():
+    sc = load_scenario(SWARM, ["fleet.types[0].bases={sw: 2, se: 2, nw: 2, ne: 2}",
+                               "policy.params={cell_size_m: 1000, decision_period_s: 300}"])
+    return Simulation(sc).policy
+
+
+@pytest.mark.parametrize("quantum", [0.0, 600.0])  # continuous idleness; many ties
+def test_bucket_index_picks_the_cells_scoring_every_cell_picks(patrol, quantum):
+    rng = np.random.default_rng(3)
+    saved = patrol.last_visit.copy(), patrol.bucket_min_visit.copy()
+    try:
+        for trial in range(60):
+            lv = rng.uniform(-7200.0, 0.0, len(patrol.last_visit))
+            if quantum:
+                lv = np.round(lv / quantum) * quantum
+            patrol.last_visit[:] = lv
+            # a stale (too low) bound is allowed: visits only get later
+            patrol.bucket_min_visit[:] = -7200.0 if trial % 2 else -1e9
+            pos = rng.uniform(0.0, 100000.0, 2)
+            speed = float(rng.uniform(10.0, 40.0))
+            for m in (1, 7, 60):
+                fast = patrol._best_cells(pos, speed, m)
+                assert fast.tolist() == patrol._best_cells_all(pos, speed, m).tolist()
+    finally:
+        patrol.last_visit[:], patrol.bucket_min_visit[:] = saved
+
+
+def test_one_vehicle_walk_matches_the_vectorised_walk(patrol):
+    rng = np.random.default_rng(4)
+    saved = patrol.last_visit.copy(), patrol.heading.copy()
+    try:
+        for _ in range(20):
+            lv = np.round(rng.uniform(-3600.0, 0.0, len(patrol.last_visit)) / 300.0) * 300.0
+            xy = rng.uniform(0.0, 100000.0, (1, 2))
+            v = np.array([int(rng.integers(0, 8))])
+            t = np.array([float(rng.uniform(0.0, 100.0))])
+            heading = np.full(2, np.nan) if rng.uniform() < 0.5 else \
+                np.array([1.0, 0.0])
+            out = {}
+            for fast in (False, True):
+                patrol.fast = fast
+                patrol.last_visit[:] = lv
+                patrol.heading[v] = heading
+                routes = patrol._walk(v, xy, t, 2000.0, append=True)
+                out[fast] = (routes[0].tobytes(), patrol.last_visit.tobytes(),
+                             patrol.heading[v].tobytes())
+            assert len(routes[0]) > 10
+            assert out[True] == out[False]
+    finally:
+        patrol.fast = True
+        patrol.last_visit[:], patrol.heading[:] = saved
