@@ -74,7 +74,7 @@ A run is recorded as three tables (Parquet files in the run directory):
                                ``separation`` section
     operators_on_duty  int64   operators on shift at t (the ``shifts``, or all
                                ``operators`` without shifts; at T: those on
-                               duty at T); null without oversight
+                               duty until T); null without oversight
     operators_busy     int64   operators serving a work item at t (an
                                operator's ``work_start`` to its next
                                ``work_end``, ``[start, end)``; a two-person

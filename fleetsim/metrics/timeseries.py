@@ -144,7 +144,7 @@ def operator_load(run: RecordedRun, times: np.ndarray) -> tuple[np.ndarray, np.n
 
     On duty: :func:`fleetsim.metrics.oversight.duty_schedule` (the shifts, or
     every operator all the time without shifts), the count holding at t (at
-    ``T``: the count at ``T``). Busy: the work items of
+    ``T``: the count up to ``T``, like the legs ending at T). Busy: the work items of
     :func:`fleetsim.metrics.oversight.work_items` holding t, ``[start, end)``
     (at ``T``: ``(start, end]``), one per operator of a two-person item; as in
     ``oversight.utilization_*``, work finished after a shift ended still counts.
@@ -155,7 +155,10 @@ def operator_load(run: RecordedRun, times: np.ndarray) -> tuple[np.ndarray, np.n
     assert spec is not None
     T = run.duration_s
     duty_t, duty_c = duty_schedule(spec, T)
-    k = np.clip(np.searchsorted(duty_t, times, side="right") - 1, 0, len(duty_c) - 1)
+    # The count holding at t; at T the one holding up to T (a shift ending at T counts).
+    k = np.where(times >= T, np.searchsorted(duty_t, times, side="left"),
+                 np.searchsorted(duty_t, times, side="right")) - 1
+    k = np.clip(k, 0, len(duty_c) - 1)
     on_duty = duty_c[k].astype(np.int64)
     w = work_items(run)
     busy = _holding(w["start_s"], w["end_s"], times, T)

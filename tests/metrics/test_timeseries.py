@@ -90,8 +90,9 @@ def test_columns_that_do_not_apply_are_null():
 
 
 def test_operators_on_duty_and_busy_by_step():
-    # Shifts: one operator on [0, 100), a second on [50, 250), nobody after 250
-    # (T = 300). Operator 0 serves [20, 70) and [80, 110) (past its shift: still
+    # Shifts: one operator on [0, 100), a second on [50, 250), nobody on [250, 280),
+    # one on [280, 300) (T = 300: a shift ending at T is on duty at T, as a leg
+    # ending at T is the vehicle's state at T). Operator 0 serves [20, 70) and [80, 110) (past its shift: still
     # busy); operator 1 serves [70, 130) and takes an item at 290 it never ends
     # (busy until T). A two-person item: both serve [160, 200). Rows every 10 s
     # from 0 to 300; the work end at 110 is not busy at 110 (``[start, end)``).
@@ -103,13 +104,16 @@ def test_operators_on_duty_and_busy_by_step():
                "detail": "approve"} for t, k, op in work]
     run = recorded_run(duration_s=300.0, legs=[leg(0, "ground", 0, 300)], events=events,
                        footprint_radius_m=[10.0], timeseries_step_s=10.0)
-    shifts = (ShiftSpec(0.0, 100.0, 1), ShiftSpec(50.0, 250.0, 1))
+    shifts = (ShiftSpec(0.0, 100.0, 1), ShiftSpec(50.0, 250.0, 1),
+              ShiftSpec(280.0, 300.0, 1))
     sc = dataclasses.replace(run.scenario, oversight=OversightSpec(operators=2,
                                                                    shifts=shifts))
     ts = timeseries(dataclasses.replace(run, scenario=sc))
     t = ts["time_s"].tolist()
     assert t == [10.0 * k for k in range(31)]
-    on = {x: 1 if x < 50 else 2 if x < 100 else 1 if x < 250 else 0 for x in t}
+    on = {x: 1 if x < 50 else 2 if x < 100 else 1 if x < 250 else 0 if x < 280 else 1
+          for x in t}
+    assert ts["operators_on_duty"].tolist()[-4:] == [0, 1, 1, 1]  # t = 270 .. 300
     assert ts["operators_on_duty"].tolist() == [on[x] for x in t]
     busy = {x: (20 <= x < 70 or 80 <= x < 110) + (70 <= x < 130) + 2 * (160 <= x < 200)
             + (x >= 290) for x in t}
