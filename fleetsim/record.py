@@ -72,6 +72,14 @@ A run is recorded as three tables (Parquet files in the run directory):
     los_active         int64   losses of separation in progress (``los_start``
                                minus ``los_end`` events by t); null without a
                                ``separation`` section
+    operators_on_duty  int64   operators on shift at t (the ``shifts``, or all
+                               ``operators`` without shifts; at T: those on
+                               duty until T); null without oversight
+    operators_busy     int64   operators serving a work item at t (an
+                               operator's ``work_start`` to its next
+                               ``work_end``, ``[start, end)``; a two-person
+                               item counts two; work past a shift's end still
+                               counts); null without oversight
     ================== ======= ================================================
 """
 

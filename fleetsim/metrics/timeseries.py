@@ -28,7 +28,8 @@ from fleetsim.metrics.raster import cell_coverage, sample_times
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
 
-__all__ = ["COLUMNS", "FLIGHT_KINDS", "TIMESERIES", "TIMESERIES_PNG", "operator_requests",
+__all__ = ["COLUMNS", "FLIGHT_KINDS", "LATER_COLUMNS", "TIMESERIES", "TIMESERIES_PNG",
+           "operator_load", "operator_requests",
            "plot_timeseries", "read_timeseries", "timeseries", "write_timeseries"]
 
 #: File names in the run directory.
@@ -49,7 +50,12 @@ COLUMNS: dict[str, type] = {
     "orders_delivered": np.int64,
     "operator_queue": np.int64,
     "los_active": np.int64,
+    "operators_on_duty": np.int64,
+    "operators_busy": np.int64,
 }
+
+#: Columns added after the first version: a file without them reads them as null.
+LATER_COLUMNS = ("operators_on_duty", "operators_busy")
 
 #: Leg kinds of an aircraft in the air.
 FLIGHT_KINDS = ("takeoff", "move", "hold", "return", "land")
@@ -133,6 +139,32 @@ def operator_requests(run: RecordedRun) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
+def operator_load(run: RecordedRun, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Operators on duty and operators busy at each of ``times`` (oversight runs).
+
+    On duty: :func:`fleetsim.metrics.oversight.duty_schedule` (the shifts, or
+    every operator all the time without shifts), the count holding at t (at
+    ``T``: the count up to ``T``, like the legs ending at T). Busy: the work items of
+    :func:`fleetsim.metrics.oversight.work_items` holding t, ``[start, end)``
+    (at ``T``: ``(start, end]``), one per operator of a two-person item; as in
+    ``oversight.utilization_*``, work finished after a shift ended still counts.
+    """
+    from fleetsim.metrics.oversight import duty_schedule, work_items
+
+    spec = run.scenario.oversight
+    assert spec is not None
+    T = run.duration_s
+    duty_t, duty_c = duty_schedule(spec, T)
+    # The count holding at t; at T the one holding up to T (a shift ending at T counts).
+    k = np.where(times >= T, np.searchsorted(duty_t, times, side="left"),
+                 np.searchsorted(duty_t, times, side="right")) - 1
+    k = np.clip(k, 0, len(duty_c) - 1)
+    on_duty = duty_c[k].astype(np.int64)
+    w = work_items(run)
+    busy = _holding(w["start_s"], w["end_s"], times, T)
+    return on_duty, busy
+
+
 def timeseries(run: RecordedRun) -> Series:
     """The time series of ``run``: column name -> values (None: the column does not
     apply to the run and is null). See :mod:`fleetsim.record` for the columns."""
@@ -165,8 +197,9 @@ def timeseries(run: RecordedRun) -> Series:
         start, end = operator_requests(run)
         out["operator_queue"] = (np.searchsorted(np.sort(start), times, side="right")
                                  - np.searchsorted(np.sort(end), times, side="right"))
+        out["operators_on_duty"], out["operators_busy"] = operator_load(run, times)
     else:
-        out["operator_queue"] = None
+        out["operator_queue"] = out["operators_on_duty"] = out["operators_busy"] = None
     if sc.separation is not None:
         out["los_active"] = (_count_by(run.events_of("los_start")["time_s"], times)
                              - _count_by(run.events_of("los_end")["time_s"], times))
@@ -224,6 +257,9 @@ def read_timeseries(run_dir: str | os.PathLike) -> Series:
         raise RunDirError(f"{path}: not a readable Parquet table ({exc})") from None
     out: Series = {}
     for name in COLUMNS:
+        if name not in table.column_names and name in LATER_COLUMNS:
+            out[name] = None  # a file written before the column existed
+            continue
         if name not in table.column_names:
             raise RunDirError(f"{path}: no column {name!r}; the file is not one fleetsim "
                               "wrote, or it is from another version")
@@ -241,7 +277,8 @@ PANELS = (
     ("Coverage of the permitted area", "fraction", ("coverage_fraction",)),
     ("Mean idleness of the permitted area", "seconds", ("idleness_mean_s",)),
     ("Mission progress", "cumulative count", ("detections", "orders_delivered")),
-    ("Oversight and separation", "open now", ("operator_queue", "los_active")),
+    ("Oversight and separation", "now", ("operator_queue", "operators_busy",
+                                         "operators_on_duty", "los_active")),
 )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from fleetsim.cli import EXIT_INPUT, EXIT_OK, main
 from fleetsim.engine import Simulation
+from fleetsim.errors import RunDirError
 from fleetsim.metrics import compute_metrics
 from fleetsim.metrics.handmade import recorded_run
 from fleetsim.metrics.raster import _first_sample, sample_times
@@ -18,7 +19,7 @@ from fleetsim.metrics.timeseries import COLUMNS, TIMESERIES, read_timeseries, ti
 from fleetsim.policy import GoTo, Plan, Policy, ReturnHome
 from fleetsim.rundir import write_run
 from fleetsim.scenario import load_scenario_text
-from fleetsim.scenario.model import OversightSpec, SeparationSpec
+from fleetsim.scenario.model import OversightSpec, SeparationSpec, ShiftSpec
 
 P = (0.0, 0.0, 0.0)
 
@@ -85,7 +86,89 @@ def test_columns_that_do_not_apply_are_null():
     assert ts["on_ground"].tolist() == [1, 1]
     assert [k for k, v in ts.items() if v is None] == [
         "coverage_fraction", "idleness_mean_s", "detections", "orders_delivered",
-        "operator_queue", "los_active"]
+        "operator_queue", "los_active", "operators_on_duty", "operators_busy"]
+
+
+def test_operators_on_duty_and_busy_by_step():
+    # Shifts: one operator on [0, 100), a second on [50, 250), nobody on [250, 280),
+    # one on [280, 300) (T = 300: a shift ending at T is on duty at T, as a leg
+    # ending at T is the vehicle's state at T). Operator 0 serves [20, 70) and [80, 110) (past its shift: still
+    # busy); operator 1 serves [70, 130) and takes an item at 290 it never ends
+    # (busy until T). A two-person item: both serve [160, 200). Rows every 10 s
+    # from 0 to 300; the work end at 110 is not busy at 110 (``[start, end)``).
+    work = [(20, "work_start", 0), (70, "work_end", 0), (70, "work_start", 1),
+            (80, "work_start", 0), (110, "work_end", 0), (130, "work_end", 1),
+            (160, "work_start", 0), (160, "work_start", 1), (200, "work_end", 0),
+            (200, "work_end", 1), (290, "work_start", 1)]
+    events = [{"time_s": float(t), "kind": k, "vehicle": 0, "operator": op,
+               "detail": "approve"} for t, k, op in work]
+    run = recorded_run(duration_s=300.0, legs=[leg(0, "ground", 0, 300)], events=events,
+                       footprint_radius_m=[10.0], timeseries_step_s=10.0)
+    shifts = (ShiftSpec(0.0, 100.0, 1), ShiftSpec(50.0, 250.0, 1),
+              ShiftSpec(280.0, 300.0, 1))
+    sc = dataclasses.replace(run.scenario, oversight=OversightSpec(operators=2,
+                                                                   shifts=shifts))
+    ts = timeseries(dataclasses.replace(run, scenario=sc))
+    t = ts["time_s"].tolist()
+    assert t == [10.0 * k for k in range(31)]
+    on = {x: 1 if x < 50 else 2 if x < 100 else 1 if x < 250 else 0 if x < 280 else 1
+          for x in t}
+    assert ts["operators_on_duty"].tolist()[-4:] == [0, 1, 1, 1]  # t = 270 .. 300
+    assert ts["operators_on_duty"].tolist() == [on[x] for x in t]
+    busy = {x: (20 <= x < 70 or 80 <= x < 110) + (70 <= x < 130) + 2 * (160 <= x < 200)
+            + (x >= 290) for x in t}
+    assert ts["operators_busy"].tolist() == [busy[x] for x in t]
+    # Without shifts every operator is on duty all the time.
+    sc = dataclasses.replace(sc, oversight=OversightSpec(operators=3))
+    ts = timeseries(dataclasses.replace(run, scenario=sc))
+    assert ts["operators_on_duty"].tolist() == [3] * 31
+
+
+def test_operator_load_of_an_engine_run_with_deterministic_service():
+    # One operator; both vehicles ask for approval at t = 0 and each approval takes
+    # exactly 30 s: the operator serves vehicle 0 over [0, 30) and vehicle 1 over
+    # [30, 60), then is idle to the end (T = 120; rows every 15 s).
+    sc = load_scenario_text("""
+schema_version: 1
+name: operator_load
+run: {duration_s: 120, seed: 3}
+world:
+  terrain: {source: flat, size_m: [20000, 20000], spacing_m: 100}
+  sites:
+    - {id: home, kind: base, position: [1000, 1000], pads: 4}
+fleet:
+  types:
+    - {id: quad, kind: multirotor, count: 2, base: home, cruise_speed_mps: 10,
+       climb_rate_mps: 5, cruise_altitude_agl_m: 50, battery_wh: 1.0e6,
+       hover_power_w: 100, cruise_power_w: 100, recharge_time_s: 10,
+       sensor: {footprint_radius_m: 20}}
+policy: {name: random_search}
+oversight:
+  operators: 1
+  rules:
+    retask: {rule: approve, service: 30}
+outputs: {timeseries_step_s: 15}
+""", filename="<operator_load>")
+    run = Simulation(sc, policy=Retask()).run()
+    ts = timeseries(run)
+    #                                      0  15 30 45 60 75 90 105 120
+    assert ts["operators_busy"].tolist() == [1, 1, 1, 1, 0, 0, 0, 0, 0]
+    assert ts["operators_on_duty"].tolist() == [1] * 9
+    assert ts["operator_queue"].tolist() == [2, 2, 1, 1, 0, 0, 0, 0, 0]
+    # Busy over on-duty time, as the utilisation metric: 60 s of 120 s.
+    assert compute_metrics(run)["oversight.utilization_mean"] == 0.5
+
+
+class Retask(Policy):
+    """Each vehicle flies 1000 m east as a ``retask`` (needs approval)."""
+
+    name = "retask"
+
+    def decide(self, now_s, fleet, requests):
+        return [Plan(r.vehicle, [GoTo(float(fleet.home_xy[r.vehicle][0]) + 1000.0,
+                                      float(fleet.home_xy[r.vehicle][1]),
+                                      action_class="retask")])
+                for r in requests if r.reason == "start"]
 
 
 # --- a golden run through the engine --------------------------------------------------
@@ -240,3 +323,17 @@ def test_sample_indices_by_arithmetic_match_searchsorted():
                                   np.searchsorted(samples, x, side=side))
     irregular = np.array([0.0, 1.0, 3.0])
     assert _first_sample(irregular, np.array([2.0, 3.0]), after=True).tolist() == [2, 3]
+
+
+def test_a_file_written_before_the_operator_columns_reads_them_as_null(tmp_path):
+    run = golden_run()
+    out = write_run(tmp_path / "run", run, compute_metrics(run))
+    table = pq.read_table(out / TIMESERIES)
+    pq.write_table(table.drop(["operators_on_duty", "operators_busy"]), out / TIMESERIES)
+    stored = read_timeseries(out)
+    assert stored["operators_on_duty"] is None and stored["operators_busy"] is None
+    assert stored["airborne"].tolist()[:2] == [2.0, 2.0]
+    # Any other missing column is still an error.
+    pq.write_table(table.drop(["operator_queue"]), out / TIMESERIES)
+    with pytest.raises(RunDirError, match="no column 'operator_queue'"):
+        read_timeseries(out)

@@ -24,6 +24,7 @@ from fleetsim.metrics.timeseries import COLUMNS, timeseries  # noqa: E402
 from fleetsim.record import LEG_KINDS  # noqa: E402
 from fleetsim.replay import read_replay, write_replay_into  # noqa: E402
 from fleetsim.replay.keyframes import state_at  # noqa: E402
+from fleetsim.scenario.model import OversightSpec, ShiftSpec  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")
 VIZ = Path(__file__).resolve().parents[2] / "viz"
@@ -130,6 +131,81 @@ def test_charts_draw_the_series_that_apply_and_follow_the_timeline(viewer, bundl
     text = page.evaluate("() => window.viewer.chartsText")
     assert f"airborne {int(ts['airborne'][i])}" in text
     assert f"covered {100 * ts['coverage_fraction'][i]:.1f}" in text
+
+
+@pytest.fixture(scope="module")
+def oversight_bundle(small_run, tmp_path_factory):
+    """The small run under oversight: two operators on shift over [0, 900), one over
+    [900, 1500); operator 0 serves [100, 400) and [1000, 1200), operator 1 [200, 300)
+    (work items added to the events). Also a copy without the operator columns, as a
+    bundle written before they existed."""
+    work = [(100.0, "work_start", 0), (200.0, "work_start", 1), (300.0, "work_end", 1),
+            (400.0, "work_end", 0), (1000.0, "work_start", 0), (1200.0, "work_end", 0)]
+    ev = {k: list(v) for k, v in small_run.events.items()}
+    for t, kind, op in work:
+        row = {"time_s": t, "kind": kind, "vehicle": 0, "operator": op, "detail": "approve"}
+        for k in ev:
+            ev[k].append(row.get(
+                k, np.nan if np.asarray(small_run.events[k]).dtype.kind == "f" else
+                ("" if np.asarray(small_run.events[k]).dtype == object else -1)))
+    order = np.argsort(np.asarray(ev["time_s"]), kind="stable")
+    events = {k: np.asarray(v, dtype=np.asarray(small_run.events[k]).dtype)[order]
+              for k, v in ev.items()}
+    shifts = (ShiftSpec(0.0, 900.0, 2), ShiftSpec(900.0, 1500.0, 1))
+    sc = dataclasses.replace(small_run.scenario,
+                             oversight=OversightSpec(operators=2, shifts=shifts))
+    run = dataclasses.replace(small_run, events=events, scenario=sc)
+    out = tmp_path_factory.mktemp("viz") / "oversight"
+    write_replay_into(out, run, chunk_s=CHUNK_S)
+    old = out.parent / "oversight_old"
+    shutil.copytree(out, old)
+    man = json.loads((old / "manifest.json").read_text())
+    for name in ("operators_on_duty", "operators_busy"):
+        del man["timeseries"]["columns"][name]
+    (old / "manifest.json").write_text(json.dumps(man))
+    return run, out, old
+
+
+def test_operators_chart_draws_utilisation_when_the_run_has_oversight(page, oversight_bundle):
+    from fleetsim.replay.server import ReplayServer
+
+    run, out, old = oversight_bundle
+    ts = read_replay(out).timeseries()
+    np.testing.assert_array_equal(ts["operators_busy"], timeseries(run)["operators_busy"])
+    fleet = ["airborne", "returning", "charging", "queued_for_pad", "on_ground"]
+    with ReplayServer(out, "127.0.0.1", 0).start() as srv:
+        problems = open_viewer(page, srv.url)
+        charts = page.evaluate("() => window.viewer.charts")
+        assert charts["series"] == [fleet, ["coverage_fraction"], ["detections"],
+                                    ["operator_queue", "operators_busy", "operators_on_duty"]]
+        # The gutter's values are the samples at or before t (one every 60 s).
+        for t, busy, on_duty in ((150.0, 1, 2), (250.0, 2, 2), (450.0, 0, 2),
+                                 (1100.0, 1, 1), (1300.0, 0, 1)):
+            page.evaluate("(t) => window.viewer.seek(t)", t)
+            settle(page)
+            text = page.evaluate("() => window.viewer.chartsText")
+            assert f"busy {busy} | on duty {on_duty}" in text, (t, text)
+        # The lines are drawn in the operators row (the last, rows 92..118 of the
+        # canvas): at t = 150 on duty (2, teal) at the top, busy (1, amber) in the
+        # middle, the queue (0, violet) at the bottom. Antialiasing blends a line
+        # with the background, so its pixels are told by which channels stand out.
+        x = page.evaluate("() => window.viewer.chartX(150)")
+        column = pixels(page, "charts-canvas", [[x, y] for y in range(92, 118)])
+        kinds = {"teal": lambda r, g, b: g > r + 60 and b > r + 60,
+                 "amber": lambda r, g, b: r > 200 and g > 120 and b < 100,
+                 "violet": lambda r, g, b: b > g + 40 and r > g + 10}
+        first = {name: next((y for y, (r, g, b, _) in enumerate(column) if test(r, g, b)),
+                            None) for name, test in kinds.items()}
+        assert None not in first.values(), first
+        assert first["teal"] < first["amber"] < first["violet"], first
+        # On duty 2 is the row's top (its scale is 2), the queue 0 its bottom.
+        assert first["teal"] <= 3 and first["violet"] >= 20, first
+        assert problems == []
+    # A bundle written before the operator columns: the queue alone, no error.
+    with ReplayServer(old, "127.0.0.1", 0).start() as srv:
+        problems = open_viewer(page, srv.url)
+        assert page.evaluate("() => window.viewer.charts")["series"][-1] == ["operator_queue"]
+        assert problems == []
 
 
 # ---------------------------------------------------------------- 2. controls

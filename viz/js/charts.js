@@ -14,7 +14,10 @@ export const CHART_ROWS = [
     scale: 100, max: 100 },
   { id: "progress", title: "progress", cols: [["detections", "detections", "#ff3b6b"],
     ["orders_delivered", "delivered", "#5cff8a"]] },
-  { id: "operators", title: "operator queue", cols: [["operator_queue", "open requests", "#c7a6ff"]] },
+  // Utilisation as counts on the queue's axis: operators busy against operators on
+  // duty (absent from bundles written before those columns existed).
+  { id: "operators", title: "operators", cols: [["operator_queue", "queue", "#c7a6ff"],
+    ["operators_busy", "busy", "#ffb13b"], ["operators_on_duty", "on duty", "#4fd1c5"]] },
   { id: "separation", title: "loss of sep.", cols: [["los_active", "active", "#ff2d55"]] },
 ];
 const ROW_H = 30;
