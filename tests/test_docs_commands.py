@@ -56,6 +56,8 @@ PREREQUISITES = {
     # a one-minute run with its replay bundle: short enough to re-fly in physics
     "runs/brief": ["fleetsim run scenarios/search_and_rescue.yaml --out runs/brief "
                    "--set run.duration_s=60 -q"],
+    "runs/shots/wildfire_watch": ["fleetsim run scenarios/wildfire_watch.yaml "
+                                  "--set run.duration_s=120 --out runs/shots/wildfire_watch -q"],
     "sweeps/tiny": ["fleetsim sweep docs_tiny.yaml --out sweeps/tiny --workers 2 --replay -q"],
 }
 
@@ -103,6 +105,27 @@ SHORTENED: dict[str, Short | str] = {
         Short(("fleetsim compare sweeps/tiny --baseline speed=10 --metrics coverage.fraction "
                "fleet.distance_m --confidence 0.9",
                "fleetsim compare sweeps/tiny --no-report"), ("sweeps/tiny",)),
+    # viz/README.md: the screenshots' runs and the script that takes them.
+    "fleetsim run scenarios/wildfire_watch.yaml --set run.duration_s=3600 "
+    "--out /tmp/runs/wildfire_watch": Short(
+        ("fleetsim run scenarios/wildfire_watch.yaml --set run.duration_s=120 "
+         "--out runs/shots/wildfire_watch -q",), why="two minutes of the same run"),
+    "fleetsim run scenarios/coastal_patrol.yaml --set run.duration_s=3600 "
+    "--out /tmp/runs/coastal_patrol": Short(
+        ("fleetsim run scenarios/coastal_patrol.yaml --set run.duration_s=120 "
+         "--out runs/shots/coastal_patrol -q",), why="two minutes of the same run"),
+    "fleetsim run scenarios/city_delivery.yaml  --set run.duration_s=3600 "
+    "--out /tmp/runs/city_delivery": Short(
+        ("fleetsim run scenarios/city_delivery.yaml --set run.duration_s=120 "
+         "--out runs/shots/city_delivery -q",), why="two minutes of the same run"),
+    "fleetsim run scenarios/swarm_10k.yaml      --set run.duration_s=900  "
+    "--out /tmp/runs/swarm_10k": Short(
+        ("fleetsim run scenarios/swarm_10k.yaml --set run.duration_s=60 "
+         "--set 'fleet.types[0].bases={sw: 50, se: 50, nw: 50, ne: 50}' "
+         "--out runs/shots/swarm_10k -q",), why="one minute of 200 of its drones"),
+    "python viz/screenshots/take.py /tmp/runs/*": Short(
+        ("python viz/screenshots/take.py runs/shots/wildfire_watch --out shots",),
+        ("runs/shots/wildfire_watch",), why="one run's three screenshots"),
     "fleetsim fidelity RUN_DIR [--vehicles N | --vehicle ID ...] [--out DIR] [--seed N] "
     "[--wind X,Y,Z] [--gusts SD] [--calibrate]":
         Short(("fleetsim fidelity runs/brief --vehicles 1 --out fidelity --seed 1 --wind 2,0,0 "

@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
     for run in args.runs:
         for path in shoot(run, args.out):
             print(f"{path} ({path.stat().st_size / 1000:.0f} kB)")
