@@ -119,10 +119,11 @@ SHORTENED: dict[str, Short | str] = {
         ("fleetsim run scenarios/city_delivery.yaml --set run.duration_s=120 "
          "--out runs/shots/city_delivery -q",), why="two minutes of the same run"),
     "fleetsim run scenarios/swarm_10k.yaml      --set run.duration_s=900  "
-    "--out /tmp/runs/swarm_10k": Short(
+    "--out /tmp/runs/swarm_10k --set outputs.replay=true": Short(
         ("fleetsim run scenarios/swarm_10k.yaml --set run.duration_s=60 "
          "--set 'fleet.types[0].bases={sw: 50, se: 50, nw: 50, ne: 50}' "
-         "--out runs/shots/swarm_10k -q",), why="one minute of 200 of its drones"),
+         "--set outputs.replay=true --out runs/shots/swarm_10k -q",),
+        why="one minute of 200 of its drones"),
     "python viz/screenshots/take.py /tmp/runs/*": Short(
         ("python viz/screenshots/take.py runs/shots/wildfire_watch --out shots",),
         ("runs/shots/wildfire_watch",), why="one run's three screenshots"),
