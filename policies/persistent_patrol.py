@@ -4,7 +4,7 @@ The mission area is cut into square patrol cells of side ``cell_size_m``
 (default: the largest sensor footprint diameter), without the cells inside
 no-fly zones active for the whole run. The cells are visited at their centres,
 evenly spaced at most ``cell_size_m`` apart, the outermost ones ``min(cell_size_m / 2,
-h + r / sqrt 2)`` inside the area's bounds (r the footprint radius, h half the
+h + 0.95 r / sqrt 2)`` inside the area's bounds (r the footprint radius, h half the
 side of a metrics cell, ``outputs.metrics_cell_m``) so footprints reach the
 measured cells along the border, up to its corners; a centre farther than r from a zone to avoid, but
 next to it, is moved towards the zone until r away, so the ground up to the
@@ -118,11 +118,12 @@ class PersistentPatrol(Policy):
             xmin, ymin, xmax, ymax = ctx.world.terrain.bounds
             area = shapely.box(xmin, ymin, xmax, ymax)
         xmin, ymin, xmax, ymax = area.bounds
-        # The outermost centres lie at most h + radius / sqrt 2 inside the bounds (h
-        # half a metrics cell), so footprints flown along the border reach the
-        # centres of the metrics cells along it, up to its corners.
+        # The outermost centres lie at most h + 0.95 radius / sqrt 2 inside the bounds
+        # (h half a metrics cell), so footprints flown along the border reach the
+        # centres of the metrics cells along it, up to its corners (with 5 % of the
+        # radius to spare: not a tangent).
         half_metric = 0.5 * float(ctx.scenario.outputs.metrics_cell_m)
-        inset = min(size / 2.0, half_metric + radius / math.sqrt(2.0))
+        inset = min(size / 2.0, half_metric + 0.95 * radius / math.sqrt(2.0))
         xs, ys = _axis_centres(xmin, xmax, size, inset), _axis_centres(ymin, ymax, size, inset)
         nx, ny = len(xs), len(ys)
         gx, gy = np.meshgrid(xs, ys)

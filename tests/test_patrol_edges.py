@@ -3,12 +3,13 @@
 Exact geometry: a 1100 m square area (not a whole number of 200 m patrol cells),
 footprint radius r = 100 m, a no-fly zone [400, 700]^2 active all along, metric
 cells of 50 m (h = 25 m half a cell). Along each axis the patrol centres are
-evenly spaced from a = h + r / sqrt 2 = 95.71 m inside one border to a inside the
-other (so a footprint on a corner centre reaches the corner metric cell's centre,
-(h, h)): six centres, pitch (1100 - 2 a) / 5 = 181.72 m <= 200 m. The four
-centres inside the zone are dropped; the centres of the cells next to it (farther
-than r from the zone, within sqrt 2 pitches of it) are moved straight towards it
-until r away: 277.43 -> 300 and 822.57 -> 800 on the zone's sides, diagonally to
+evenly spaced from a = h + 0.95 r / sqrt 2 = 92.18 m inside one border to a
+inside the other (so a footprint on a corner centre reaches the corner metric
+cell's centre (h, h), 0.95 r away): six centres, pitch (1100 - 2 a) / 5 =
+183.13 m <= 200 m. The four centres inside the zone are dropped; the centres of
+the cells next to it (farther than r from the zone, within sqrt 2 pitches of it)
+are moved straight towards it until r away: 275.31 -> 300 and 824.69 -> 800 on
+the zone's sides, diagonally to
 (400 - r / sqrt 2, ...) at its corners. So a footprint flown along any border or
 zone side reaches the border or the zone's edge, and every permitted metric cell
 (centre 25 m from the border, or 25 m from the zone) is seen.
@@ -55,7 +56,7 @@ outputs: {{metrics_cell_m: 50}}
 
 
 def expected_centres() -> set[tuple[float, float]]:
-    inset = 25.0 + 100.0 / math.sqrt(2.0)
+    inset = 25.0 + 0.95 * 100.0 / math.sqrt(2.0)
     pitch = (1100.0 - 2.0 * inset) / 5.0
     axis = [inset + i * pitch for i in range(6)]
     moved = {axis[1]: 300.0, axis[4]: 800.0}
