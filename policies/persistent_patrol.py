@@ -6,8 +6,8 @@ no-fly zones active for the whole run. The cells are visited at their centres,
 evenly spaced at most ``cell_size_m`` apart, the outermost ones ``min(cell_size_m / 2,
 h + 0.95 r / sqrt 2)`` inside the area's bounds (r the footprint radius, h half the
 side of a metrics cell, ``outputs.metrics_cell_m``) so footprints reach the
-measured cells along the border, up to its corners; a centre farther than r from a zone to avoid, but
-next to it, is moved towards the zone until r away, so the ground up to the
+measured cells along the border, up to its corners; a centre farther than r from a zone to avoid, with a
+neighbouring centre in it, is moved towards the zone until r away, so the ground up to the
 zone's edge is seen too. A zone with an active window (``start_s``,
 ``end_s``) is avoided only while it is active: a step into (or across) it is
 taken only if it is flown before the zone starts, early enough to fly out of it
@@ -71,12 +71,16 @@ def _axis_centres(lo: float, hi: float, size: float, inset: float) -> np.ndarray
 
 
 def _towards_zone(area, zone, x: np.ndarray, y: np.ndarray, radius: float,
-                  reach: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points ``(x, y)`` farther than ``radius`` but within ``reach`` of ``zone``,
-    moved straight towards it until ``radius`` away (if still in ``area``)."""
+                  step: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``(x, y)`` farther than ``radius`` from ``zone`` with a grid neighbour
+    (one ``step`` away along x, y or both) in it, moved straight towards the zone
+    until ``radius`` away (if still in ``area``)."""
     pts = shapely.points(x, y)
     d = shapely.distance(zone, pts)
-    move = (d > radius) & (d < reach)
+    beside = np.zeros(len(x), dtype=bool)
+    for dx, dy in _OFFSETS[8]:
+        beside |= shapely.contains_xy(zone, x + dx * step[0], y + dy * step[1])
+    move = (d > radius) & beside
     if not move.any():
         return x, y
     near = shapely.get_coordinates(shapely.shortest_line(pts[move], zone))[1::2]
@@ -140,10 +144,9 @@ class PersistentPatrol(Policy):
         # A cell next to a zone to avoid (but not in it) is visited at the point
         # nearest the zone from which the footprint still reaches the zone's edge,
         # so the ground between the cell centre and the zone is seen too.
-        pitch = max(xs[1] - xs[0] if nx > 1 else 0.0, ys[1] - ys[0] if ny > 1 else 0.0)
+        step = (xs[1] - xs[0] if nx > 1 else 0.0, ys[1] - ys[0] if ny > 1 else 0.0)
         for z in [*always, *timed]:
-            cx[ok], cy[ok] = _towards_zone(area, z.polygon, cx[ok], cy[ok], radius,
-                                           math.sqrt(2.0) * pitch)
+            cx[ok], cy[ok] = _towards_zone(area, z.polygon, cx[ok], cy[ok], radius, step)
         grid_id = np.full(nx * ny, -1, dtype=np.int64)
         grid_id[ok] = np.arange(int(ok.sum()))
         self.cell_size = size

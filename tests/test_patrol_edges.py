@@ -7,8 +7,8 @@ evenly spaced from a = h + 0.95 r / sqrt 2 = 92.18 m inside one border to a
 inside the other (so a footprint on a corner centre reaches the corner metric
 cell's centre (h, h), 0.95 r away): six centres, pitch (1100 - 2 a) / 5 =
 183.13 m <= 200 m. The four centres inside the zone are dropped; the centres of
-the cells next to it (farther than r from the zone, within sqrt 2 pitches of it)
-are moved straight towards it until r away: 275.31 -> 300 and 824.69 -> 800 on
+the cells next to it (farther than r from the zone, with a neighbouring centre in
+it) are moved straight towards it until r away: 275.31 -> 300 and 824.69 -> 800 on
 the zone's sides, diagonally to
 (400 - r / sqrt 2, ...) at its corners. So a footprint flown along any border or
 zone side reaches the border or the zone's edge, and every permitted metric cell
