@@ -4,10 +4,11 @@ The mission area is cut into square patrol cells of side ``cell_size_m``
 (default: the largest sensor footprint diameter), without the cells inside
 no-fly zones active for the whole run. The cells are visited at their centres,
 evenly spaced at most ``cell_size_m`` apart, the outermost ones ``min(cell_size_m / 2,
-h + 0.95 r / sqrt 2)`` inside the area's bounds (r the footprint radius, h half the
-side of a metrics cell, ``outputs.metrics_cell_m``) so footprints reach the
-measured cells along the border, up to its corners; a centre farther than r from a zone to avoid, with a
-neighbouring centre in it, is moved towards the zone until r away, so the ground up to the
+h + 0.95 r)`` inside the area's bounds (r the footprint radius, h half the side
+of a metrics cell, ``outputs.metrics_cell_m``) and the four corner ones
+``h + 0.95 r / sqrt 2`` (at most), so footprints reach the measured cells along
+the border and in its corners; a centre farther than r from a zone avoided all along,
+with a neighbouring centre in it, is moved towards the zone until r away, so the ground up to the
 zone's edge is seen too. A zone with an active window (``start_s``,
 ``end_s``) is avoided only while it is active: a step into (or across) it is
 taken only if it is flown before the zone starts, early enough to fly out of it
@@ -122,15 +123,21 @@ class PersistentPatrol(Policy):
             xmin, ymin, xmax, ymax = ctx.world.terrain.bounds
             area = shapely.box(xmin, ymin, xmax, ymax)
         xmin, ymin, xmax, ymax = area.bounds
-        # The outermost centres lie at most h + 0.95 radius / sqrt 2 inside the bounds
-        # (h half a metrics cell), so footprints flown along the border reach the
-        # centres of the metrics cells along it, up to its corners (with 5 % of the
-        # radius to spare: not a tangent).
+        # The outermost centres lie at most h + 0.95 radius inside the bounds (h half
+        # a metrics cell), so footprints flown along the border reach the centres of
+        # the metrics cells along it (with 5 % of the radius to spare: not a
+        # tangent); the four corner centres at most h + 0.95 radius / sqrt 2 inside
+        # both, so they reach the corner cells' centres.
         half_metric = 0.5 * float(ctx.scenario.outputs.metrics_cell_m)
-        inset = min(size / 2.0, half_metric + 0.95 * radius / math.sqrt(2.0))
+        inset = min(size / 2.0, half_metric + 0.95 * radius)
         xs, ys = _axis_centres(xmin, xmax, size, inset), _axis_centres(ymin, ymax, size, inset)
         nx, ny = len(xs), len(ys)
         gx, gy = np.meshgrid(xs, ys)
+        corner = min(inset, half_metric + 0.95 * radius / math.sqrt(2.0))
+        if nx > 1 and ny > 1:
+            for j, i in ((0, 0), (0, -1), (-1, 0), (-1, -1)):
+                gx[j, i] = xmin + corner if i == 0 else xmax - corner
+                gy[j, i] = ymin + corner if j == 0 else ymax - corner
         cx, cy = gx.ravel(), gy.ravel()
         ok = shapely.contains_xy(area, cx, cy)
         avoid = zones_to_avoid(ctx.world, ctx.scenario)
@@ -141,11 +148,11 @@ class PersistentPatrol(Policy):
                  and z.start_s < ctx.duration_s]
         for z in always:
             ok &= ~shapely.contains_xy(z.polygon, cx, cy)
-        # A cell next to a zone to avoid (but not in it) is visited at the point
+        # A cell next to a zone avoided all along (but not in it) is visited at the point
         # nearest the zone from which the footprint still reaches the zone's edge,
         # so the ground between the cell centre and the zone is seen too.
         step = (xs[1] - xs[0] if nx > 1 else 0.0, ys[1] - ys[0] if ny > 1 else 0.0)
-        for z in [*always, *timed]:
+        for z in always:
             cx[ok], cy[ok] = _towards_zone(area, z.polygon, cx[ok], cy[ok], radius, step)
         grid_id = np.full(nx * ny, -1, dtype=np.int64)
         grid_id[ok] = np.arange(int(ok.sum()))
