@@ -2,7 +2,14 @@
 
 The mission area is cut into square patrol cells of side ``cell_size_m``
 (default: the largest sensor footprint diameter), without the cells inside
-no-fly zones active for the whole run. A zone with an active window (``start_s``,
+no-fly zones active for the whole run. The cells are visited at their centres,
+evenly spaced at most ``cell_size_m`` apart, the outermost ones ``min(cell_size_m / 2,
+h + 0.95 r)`` inside the area's bounds (r the footprint radius, h half the side
+of a metrics cell, ``outputs.metrics_cell_m``) and the four corner ones
+``h + 0.95 r / sqrt 2`` (at most), so footprints reach the measured cells along
+the border and in its corners; a centre farther than r from a zone avoided all along,
+with a neighbouring centre in it, is moved towards the zone until r away, so the ground up to the
+zone's edge is seen too. A zone with an active window (``start_s``,
 ``end_s``) is avoided only while it is active: a step into (or across) it is
 taken only if it is flown before the zone starts, early enough to fly out of it
 again (the distance to its edge, plus two decision periods), or after it ends.
@@ -49,6 +56,45 @@ _OFFSETS = {4: [(1, 0), (0, 1), (-1, 0), (0, -1)],
             8: [(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)]}
 
 
+def _axis_centres(lo: float, hi: float, size: float, inset: float) -> np.ndarray:
+    """Cell centres along one axis of the bounds ``[lo, hi]``: evenly spaced at most
+    ``size`` apart, the first and last ``inset`` inside the bounds (one centre in
+    the middle when the bounds are narrower than ``2 inset``).
+
+    With ``inset = size / 2`` and a span that is a whole number of cells, these are
+    the centres ``lo + (i + 1/2) size`` of the cells tiling the span.
+    """
+    span = hi - lo - 2.0 * inset
+    if span <= 0.0:
+        return np.array([(lo + hi) / 2.0])
+    n = math.ceil(span / size - 1e-9) + 1
+    return lo + inset + np.arange(n) * (span / (n - 1))
+
+
+def _towards_zone(area, zone, x: np.ndarray, y: np.ndarray, radius: float,
+                  step: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``(x, y)`` farther than ``radius`` from ``zone`` with a grid neighbour
+    (one ``step`` away along x, y or both) in it, moved straight towards the zone
+    until ``radius`` away (if still in ``area``)."""
+    pts = shapely.points(x, y)
+    d = shapely.distance(zone, pts)
+    beside = np.zeros(len(x), dtype=bool)
+    for dx, dy in _OFFSETS[8]:
+        beside |= shapely.contains_xy(zone, x + dx * step[0], y + dy * step[1])
+    move = (d > radius) & beside
+    if not move.any():
+        return x, y
+    near = shapely.get_coordinates(shapely.shortest_line(pts[move], zone))[1::2]
+    f = ((d[move] - radius) / d[move])[:, None]
+    xy = np.column_stack([x[move], y[move]])
+    moved = xy + f * (near - xy)
+    keep = shapely.contains_xy(area, moved[:, 0], moved[:, 1])
+    x, y = x.copy(), y.copy()
+    idx = np.flatnonzero(move)[keep]
+    x[idx], y[idx] = moved[keep, 0], moved[keep, 1]
+    return x, y
+
+
 class PersistentPatrol(Policy):
     name = "persistent_patrol"
     action_classes = frozenset({"transit"})
@@ -77,10 +123,21 @@ class PersistentPatrol(Policy):
             xmin, ymin, xmax, ymax = ctx.world.terrain.bounds
             area = shapely.box(xmin, ymin, xmax, ymax)
         xmin, ymin, xmax, ymax = area.bounds
-        nx = max(1, math.ceil((xmax - xmin) / size))
-        ny = max(1, math.ceil((ymax - ymin) / size))
-        gx, gy = np.meshgrid(xmin + (np.arange(nx) + 0.5) * size,
-                             ymin + (np.arange(ny) + 0.5) * size)
+        # The outermost centres lie at most h + 0.95 radius inside the bounds (h half
+        # a metrics cell), so footprints flown along the border reach the centres of
+        # the metrics cells along it (with 5 % of the radius to spare: not a
+        # tangent); the four corner centres at most h + 0.95 radius / sqrt 2 inside
+        # both, so they reach the corner cells' centres.
+        half_metric = 0.5 * float(ctx.scenario.outputs.metrics_cell_m)
+        inset = min(size / 2.0, half_metric + 0.95 * radius)
+        xs, ys = _axis_centres(xmin, xmax, size, inset), _axis_centres(ymin, ymax, size, inset)
+        nx, ny = len(xs), len(ys)
+        gx, gy = np.meshgrid(xs, ys)
+        corner = min(inset, half_metric + 0.95 * radius / math.sqrt(2.0))
+        if nx > 1 and ny > 1:
+            for j, i in ((0, 0), (0, -1), (-1, 0), (-1, -1)):
+                gx[j, i] = xmin + corner if i == 0 else xmax - corner
+                gy[j, i] = ymin + corner if j == 0 else ymax - corner
         cx, cy = gx.ravel(), gy.ravel()
         ok = shapely.contains_xy(area, cx, cy)
         avoid = zones_to_avoid(ctx.world, ctx.scenario)
@@ -91,6 +148,12 @@ class PersistentPatrol(Policy):
                  and z.start_s < ctx.duration_s]
         for z in always:
             ok &= ~shapely.contains_xy(z.polygon, cx, cy)
+        # A cell next to a zone avoided all along (but not in it) is visited at the point
+        # nearest the zone from which the footprint still reaches the zone's edge,
+        # so the ground between the cell centre and the zone is seen too.
+        step = (xs[1] - xs[0] if nx > 1 else 0.0, ys[1] - ys[0] if ny > 1 else 0.0)
+        for z in always:
+            cx[ok], cy[ok] = _towards_zone(area, z.polygon, cx[ok], cy[ok], radius, step)
         grid_id = np.full(nx * ny, -1, dtype=np.int64)
         grid_id[ok] = np.arange(int(ok.sum()))
         self.cell_size = size
