@@ -75,6 +75,10 @@ class MotionModel:
         """Duration of ``d`` m at cruise speed (estimates, meeting a carrier)."""
         return d / self.speed[v]
 
+    def next_change(self, t: float) -> float:
+        """The first time after ``t`` the motion changes (a wind change); ``inf``."""
+        return _INF
+
     def straight_times(self, vs: np.ndarray, d: np.ndarray) -> np.ndarray:
         """:meth:`straight_time` for many vehicles at once."""
         return d / np.asarray(self.speed, dtype=np.float64)[vs]

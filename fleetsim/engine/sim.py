@@ -41,6 +41,7 @@ from fleetsim.engine.states import GROUND, LOCKED_STATES
 from fleetsim.engine.tables import L_T1, EventLog, LegStore
 from fleetsim.engine.vehicle import VehicleProcess
 from fleetsim.engine.view import EngineFleetView
+from fleetsim.engine.wind import WindMotion
 from fleetsim.errors import PolicyError
 from fleetsim.logistics.network import Network
 from fleetsim.policy import Policy, PolicyContext, make_policy
@@ -64,7 +65,8 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         parsed from the scenario's policy section against its class).
     motion:
         The motion model class (leg durations and energy, the reserve point); it is
-        built from the fleet's parameter lists.
+        built from the fleet's parameter lists. A scenario with ``world.wind`` gets
+        :class:`~fleetsim.engine.wind.WindMotion` unless another is given.
     subsystems:
         More subsystems: each is called with the engine and returns a
         :class:`~fleetsim.engine.api.Subsystem`; they come after the built-in ones
@@ -91,6 +93,8 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
             params = parse_params(type(policy), scenario.policy.params, scenario=scenario)
         self.policy_name = getattr(self.policy, "name", "") or type(self.policy).__name__
         self._setup_fleet()
+        if motion is MotionModel and scenario.wind is not None:
+            motion = WindMotion  # air legs fly the wind triangle
         self.motion = motion(self)
         needs_logistics = (scenario.logistics is not None or self.world.roads is not None
                            or self.world.water is not None

@@ -65,6 +65,8 @@ from fleetsim.scenario.model import (
     VehicleGroupSpec,
     VehicleTypeSpec,
     WaterSpec,
+    WindChange,
+    WindSpec,
     ZoneSpec,
 )
 from fleetsim.scenario.schema import (
@@ -260,6 +262,8 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
             "water": None if s.water is None else {
                 "spacing_m": s.water.spacing_m,
                 "polygon": None if s.water.polygon is None else _ring_source(s.water.polygon)},
+            # Only when there is wind: the sources of still-air runs stay as they were.
+            **({"wind": _wind_source(s.wind)} if s.wind is not None else {}),
         },
         "fleet": {"types": types},
         "missions": [{
@@ -828,6 +832,9 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
             ctx.fail(dpath, f"sea vehicles ({vt.id!r}) move on water, but the scenario has "
                             "none: set world.terrain.sea_level_m or world.water.polygon")
 
+    wind = world.get("wind")
+    if wind is not None:
+        wind = _wind(wind, "world.wind", ctx)
     missions = tuple(_mission(m, item_path("missions", i), ctx, extent)
                      for i, m in enumerate(v.get("missions", [])))
     _unique([m.id for m in missions], "missions", "mission", ctx)
@@ -866,6 +873,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         water=water,
         logistics=logistics,
         separation=separation,
+        wind=wind,
         base_dir=base_dir,
         locations={k: loc for k, loc in locations.items() if k},
     )
@@ -1374,6 +1382,29 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
                                  end_s=end))
     return LogisticsSpec(orders=tuple(orders), demand=tuple(demand),
                          **{k: lg[k] for k in ("service_time_s", "transfer_time_s") if k in lg})
+
+
+def _wind(w: dict[str, Any], path: str, ctx: Context) -> WindSpec:
+    """The wind, its changes by strictly increasing time."""
+    changes = tuple(WindChange(**c) for c in w.get("changes", []))
+    for i in range(1, len(changes)):
+        if changes[i].t_s <= changes[i - 1].t_s:
+            ctx.fail(child_path(item_path(child_path(path, "changes"), i), "t_s"),
+                     f"wind changes must come in strictly increasing time: t_s "
+                     f"{_fmt_num(changes[i].t_s)} is not after {_fmt_num(changes[i - 1].t_s)}")
+    return WindSpec(speed_mps=w["speed_mps"], from_deg=w["from_deg"], changes=changes,
+                    **w.get("profile", {}))
+
+
+def _fmt_num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _wind_source(w: WindSpec) -> dict[str, Any]:
+    return {"speed_mps": w.speed_mps, "from_deg": w.from_deg,
+            "changes": [{"t_s": c.t_s, "speed_mps": c.speed_mps, "from_deg": c.from_deg}
+                        for c in w.changes],
+            "profile": {"ref_height_m": w.ref_height_m, "exponent": w.exponent}}
 
 
 def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> MissionSpec:

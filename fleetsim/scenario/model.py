@@ -109,6 +109,36 @@ class WaterSpec:
 
 
 @dataclass(frozen=True)
+class WindChange:
+    """From ``t_s`` on, the wind is ``speed_mps`` from ``from_deg``."""
+
+    t_s: float
+    speed_mps: float
+    from_deg: float
+
+
+@dataclass(frozen=True)
+class WindSpec:
+    """A wind over the whole world (air vehicles fly the wind triangle in it).
+
+    Meteorological convention: ``from_deg`` is the direction it blows *from*,
+    degrees clockwise from north (+y); 270 is a west wind, blowing towards +x.
+    """
+
+    #: Speed (m/s) at ``ref_height_m`` above ground.
+    speed_mps: float
+    #: Where it blows from: degrees clockwise from north.
+    from_deg: float
+    #: Piecewise-constant changes in time, by increasing ``t_s``.
+    changes: tuple[WindChange, ...] = ()
+    #: Height above ground (m) the speeds are given at (power-law profile).
+    ref_height_m: float = 10.0
+    #: Power-law exponent: speed at height h is speed x (h / ref_height_m) ** exponent
+    #: (0: the same at every height; about 1/7 over open land, 0.11 over the sea).
+    exponent: float = 0.0
+
+
+@dataclass(frozen=True)
 class SiteSpec:
     id: str
     #: "base" | "depot" | "ground_station" | "customer" | "launch_point"
@@ -432,6 +462,8 @@ class Scenario:
     logistics: LogisticsSpec | None = None
     #: Separation monitoring and deconfliction; None: not modelled.
     separation: SeparationSpec | None = None
+    #: Wind; None: still air.
+    wind: WindSpec | None = None
     description: str = ""
     #: Folder of the scenario file (for relative paths); not part of the schema.
     base_dir: str = "."

@@ -919,6 +919,26 @@ WATER = Record({
     "polygon": opt(Nullable(RING)),
 })
 
+#: Wind (air vehicles only). Meteorological: ``from_deg`` is where it blows from,
+#: degrees clockwise from north (+y); speed in m/s at ``profile.ref_height_m``.
+WIND_SPEED = Number(ge=0, le=MAX_SPEED_MPS)
+WIND_FROM = Number(ge=0, lt=360)
+WIND = Record({
+    "speed_mps": req(WIND_SPEED),
+    "from_deg": req(WIND_FROM),
+    #: Piecewise-constant changes: from ``t_s`` on, this speed and direction.
+    "changes": opt(ListOf(Record({
+        "t_s": req(Number(gt=0, le=MAX_TIME_S)),
+        "speed_mps": req(WIND_SPEED),
+        "from_deg": req(WIND_FROM),
+    }), "wind changes {t_s, speed_mps, from_deg}")),
+    #: Power-law altitude profile: speed x (height above ground / ref_height_m) ** exponent.
+    "profile": opt(Record({
+        "ref_height_m": opt(Number(gt=0, le=100_000)),
+        "exponent": opt(Number(ge=0, le=1)),
+    })),
+})
+
 ORDER = Record({
     "id": opt(ID),
     "origin": req(ID),
@@ -987,6 +1007,8 @@ SCENARIO = Record({
         #: null (or absent): no roads (ground vehicles need them).
         "roads": opt(Nullable(ROADS)),
         "water": opt(Nullable(WATER)),
+        #: null (or absent): still air.
+        "wind": opt(Nullable(WIND)),
     })),
     "fleet": req(Record({
         "types": req(ListOf(VEHICLE_TYPE, "vehicle types", min_items=1)),
