@@ -37,7 +37,7 @@ class MotionModel:
     fleet:
         The per-vehicle parameter lists (``speed``, ``climb``, ``agl``,
         ``p_cruise``, ``p_hover``, ``reserve``, ``home_z``, ``leg_over``,
-        ``turn_pen``, ``climb_wh``, ``corrected``), as the engine holds them. The
+        ``turn_pen``, ``climb_wh``, ``corrected``, ``turn_r``), as the engine holds them. The
         model keeps references: a vehicle's home altitude moving with its carrier is
         seen at once.
     """
@@ -54,6 +54,8 @@ class MotionModel:
         self.turn_pen: list[float] = fleet.turn_pen
         self.climb_wh: list[float] = fleet.climb_wh
         self.corrected: list[bool] = fleet.corrected
+        #: Fixed wing: seconds per radian of turn at its minimum radius (0: none).
+        self.turn_r: list[float] = fleet.turn_r
 
     # ------------------------------------------------------------------ durations
 
@@ -114,7 +116,9 @@ class MotionModel:
                 elif dx or dy:
                     turn = abs(math.atan2(hx_prev * dy - hy_prev * dx,
                                           hx_prev * dx + hy_prev * dy))
-                    dur += self.turn_pen[v] * turn
+                    # (fixed wing: R / v per radian, at cruise routes' waypoints)
+                    dur += (self.turn_pen[v] if speeds is not None
+                            else self.turn_pen[v] + self.turn_r[v]) * turn
                 if dx or dy:
                     hx_prev, hy_prev = dx, dy
                 climbs.append(max(dz, 0.0) * self.climb_wh[v])

@@ -247,12 +247,21 @@ class Movement:
                      value=_NAN if nxt == _INF else nxt, detail="wind")
         state = self.state[v]
         self.state[v] = HOLDING
-        yield from self.hover(v, None if nxt == _INF else nxt - self.env.now)
+        yield from self.hover(v, None if nxt == _INF else nxt - self.env.now, still=True)
         self.state[v] = state
 
-    def hover(self, v: int, duration: float | None, kind: int = K_HOLD):
-        """Hover in place for ``duration`` (None: until interrupted or the reserve)."""
-        power = self.p_hover[v]
+    def hover(self, v: int, duration: float | None, kind: int = K_HOLD, still: bool = False):
+        """Hover in place for ``duration`` (None: until interrupted or the reserve).
+
+        A fixed wing that cannot hover loiters instead (its domain's ``loiter``), or,
+        ``still``, is recorded holding where it is at cruise power."""
+        if self.orbit_r[v]:
+            if not still:
+                yield from self.domains[v].loiter(v, duration, kind)
+                return
+            power = self.p_cruise[v]
+        else:
+            power = self.p_hover[v]
         to_limit = self.reserve_time(v, power, 0.0, 0.0, _INF, self.pz[v]) if power > 0 else _INF
         dur = to_limit if duration is None else min(duration, to_limit)
         x, y, z = self.px[v], self.py[v], self.pz[v]
@@ -281,13 +290,14 @@ class Movement:
         """Wait, hovering (or parked), until ``ev`` fires or ``limit_s`` passes.
 
         Returns True if ``ev`` fired first. Hovering still goes home at the energy
-        limit (raises the reserve exception, as any hover does)."""
+        limit (raises the reserve exception, as any hover does). A fixed wing that
+        cannot hover is recorded holding where it is at cruise power."""
         if ev.triggered and ev.processed:
             return True
         airborne = self.state[v] != GROUND
         if airborne:
             self.state[v] = HOLDING
-            power = self.p_hover[v]
+            power = self.p_cruise[v] if self.orbit_r[v] else self.p_hover[v]
             to_limit = self.reserve_time(v, power, 0.0, 0.0, _INF, self.pz[v]) \
                 if power > 0 else _INF
         else:

@@ -50,6 +50,9 @@ from fleetsim.rng import RandomStreams
 from fleetsim.scenario.model import Scenario
 from fleetsim.world.world import World, build_world
 
+#: Standard gravity (m/s^2): the radius of a banked turn.
+G_MPS2 = 9.80665
+
 
 class Simulation(Movement, VehicleProcess, PlanIntake):
     """One run of one scenario. Owns its clock, world, fleet, RNG streams and log.
@@ -198,8 +201,17 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         self.turn_pen = [vt[i].turn_penalty_s_per_rad for i in type_idx]
         self.leg_over = [vt[i].leg_overhead_s for i in type_idx]
         self.climb_wh = [vt[i].climb_energy_wh_per_m for i in type_idx]
-        self.corrected = [bool(a or b or c) for a, b, c in
-                           zip(self.turn_pen, self.leg_over, self.climb_wh, strict=True)]
+        # Fixed-wing flight (a bank-angle limit given): loiter orbits and turns at the
+        # minimum radius v^2 / (g tan(bank)); the turn's time R / v per radian.
+        self.orbit_r = [vt[i].cruise_speed_mps ** 2
+                        / (G_MPS2 * math.tan(math.radians(vt[i].bank_angle_deg)))
+                        if vt[i].kind == "fixed_wing" and vt[i].bank_angle_deg is not None
+                        else 0.0 for i in type_idx]
+        self.turn_r = [r / vt[i].cruise_speed_mps for r, i in
+                       zip(self.orbit_r, type_idx, strict=True)]
+        self.corrected = [bool(a or b or c or d) for a, b, c, d in
+                           zip(self.turn_pen, self.leg_over, self.climb_wh, self.turn_r,
+                               strict=True)]
         self.domain = [vt[i].domain for i in type_idx]
         self.is_air = [d == "air" for d in self.domain]
         self.payload = [vt[i].payload_kg for i in type_idx]

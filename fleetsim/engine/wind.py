@@ -146,7 +146,9 @@ class WindMotion(MotionModel):
                 elif dx or dy:
                     turn = abs(math.atan2(hx_prev * dy - hy_prev * dx,
                                           hx_prev * dx + hy_prev * dy))
-                    dur += self.turn_pen[v] * turn
+                    # (fixed wing: R / v per radian, at cruise routes' waypoints)
+                    dur += (self.turn_pen[v] if speeds is not None
+                            else self.turn_pen[v] + self.turn_r[v]) * turn
                 if dx or dy:
                     hx_prev, hy_prev = dx, dy
                 climbs.append(max(dz, 0.0) * self.climb_wh[v])

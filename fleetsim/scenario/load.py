@@ -227,6 +227,8 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
             "leg_overhead_s": vt.leg_overhead_s,
             "climb_energy_wh_per_m": vt.climb_energy_wh_per_m,
         })
+        if vt.bank_angle_deg is not None:  # only then: other sources stay as they were
+            entry["bank_angle_deg"] = vt.bank_angle_deg
         if vt.domain != "air":  # on the ground or the water: no altitude keys
             for key in ("climb_rate_mps", "cruise_altitude_agl_m", "terrain_clearance_m",
                         "relay_range_m", "airframe", "airframe_params"):
@@ -1112,6 +1114,10 @@ def _vehicle_type(t: dict[str, Any], path: str,
     if domain == "air" and t.get("carrier_slots"):
         ctx.fail(child_path(path, "carrier_slots"), f"only ground and sea vehicles carry "
                                                     f"others, but {t['id']!r} flies")
+    if t.get("bank_angle_deg") is not None and t["kind"] != "fixed_wing":
+        ctx.fail(child_path(path, "bank_angle_deg"),
+                 f"bank_angle_deg applies to fixed_wing vehicles only, but {t['id']!r} is a "
+                 f"{t['kind']}")
     if domain == "air":
         for key in ("climb_rate_mps", "hover_power_w", "sensor"):
             if key not in t:

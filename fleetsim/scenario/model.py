@@ -224,6 +224,10 @@ class VehicleTypeSpec:
     turn_penalty_s_per_rad: float = 0.0
     leg_overhead_s: float = 0.0
     climb_energy_wh_per_m: float = 0.0
+    #: Fixed wing only: the bank-angle limit (degrees) of its turns and loiter orbits
+    #: (radius v**2 / (g tan(bank))). None: fixed-wing flight is not modelled (the
+    #: engine's model before it: it hovers where it would loiter and turns on the spot).
+    bank_angle_deg: float | None = None
 
 
 @dataclass(frozen=True)

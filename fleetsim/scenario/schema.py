@@ -837,6 +837,9 @@ VEHICLE_TYPE = Record({
     "turn_penalty_s_per_rad": opt(Number(ge=0, le=3_600)),
     "leg_overhead_s": opt(Number(ge=0, le=3_600)),
     "climb_energy_wh_per_m": opt(Number(ge=0, le=MAX_ENERGY_WH)),
+    #: Fixed wing only: the bank-angle limit of its turns and loiters (null: fixed-wing
+    #: flight not modelled, it hovers and turns like a multirotor).
+    "bank_angle_deg": opt(Number(gt=0, le=80, nullable=True)),
 })
 
 AREA = Record({
