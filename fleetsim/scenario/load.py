@@ -40,6 +40,7 @@ from fleetsim.scenario.model import (
     ClosureSpec,
     DemandSpec,
     DetectionSpec,
+    DriftSpec,
     LogisticsSpec,
     MinimaSpec,
     MissionSpec,
@@ -272,8 +273,13 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
             "id": m.id, "kind": m.kind,
             "area": {"polygon": _ring_source(m.exterior),
                      "holes": [_ring_source(h) for h in m.holes]},
-            "targets": [{"id": tg.id, "position": list(tg.position)} for tg in m.targets],
+            "targets": [{"id": tg.id, "position": list(tg.position),
+                         # only when moving: the sources of still targets stay as they were
+                         **({"velocity_mps": list(tg.velocity_mps)}
+                            if tg.velocity_mps is not None else {})} for tg in m.targets],
             "random_targets": m.random_targets,
+            **({"drift": {"current_mps": list(m.drift.current_mps), "leeway": m.drift.leeway,
+                          "random_mps": m.drift.random_mps}} if m.drift is not None else {}),
         } for m in s.missions],
         "policy": {"name": s.policy.name, "params": copy.deepcopy(s.policy.params)},
         "outputs": {"metrics_cell_m": s.outputs.metrics_cell_m, "replay": s.outputs.replay,
@@ -1432,7 +1438,8 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
         seen[ident] = i
         if not polygon.covers(shapely.Point(t["position"])):
             ctx.fail(tpath, f"target position {_pt(t['position'])} lies outside the mission area")
-        targets.append(TargetSpec(id=ident, position=t["position"]))
+        targets.append(TargetSpec(id=ident, position=t["position"],
+                                  velocity_mps=t.get("velocity_mps")))
     n_random = m.get("random_targets", 0)
     x0, y0, x1, y1 = polygon.bounds
     fill = polygon.area / max((x1 - x0) * (y1 - y0), 1e-300)
@@ -1441,8 +1448,10 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
                  f"the mission area fills {fill:.2g} of its bounding box, so placing "
                  f"{n_random:,} random targets would take ~{n_random / fill:.3g} draws (at most "
                  f"{MAX_TARGET_DRAWS:,}); give fewer targets or a more compact area")
+    drift = m.get("drift")
     return MissionSpec(id=m["id"], kind=m["kind"], exterior=exterior, holes=holes,
-                       targets=tuple(targets), random_targets=m.get("random_targets", 0))
+                       targets=tuple(targets), random_targets=m.get("random_targets", 0),
+                       drift=None if drift is None else DriftSpec(**drift))
 
 
 def _oversight(o: dict[str, Any], path: str, ctx: Context, n_vehicles: int) -> OversightSpec:

@@ -241,6 +241,20 @@ class VehicleGroupSpec:
 class TargetSpec:
     id: str
     position: Coord
+    #: Constant velocity (m/s) from ``position`` at time 0; None: it does not move (or
+    #: drifts with its mission's ``drift``).
+    velocity_mps: Coord | None = None
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    """How a mission's targets drift: ``current_mps + leeway * wind(0) + N(0, random_mps)``
+    per component (the wind at its reference height at time 0; the random part drawn
+    once per target from stream ``drift/<mission id>``), constant over the run."""
+
+    current_mps: Coord = (0.0, 0.0)
+    leeway: float = 0.0
+    random_mps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -256,6 +270,8 @@ class MissionSpec:
     #: Number of targets to place uniformly at random in the area (stream
     #: ``targets/<mission id>``), in addition to the explicit ones.
     random_targets: int = 0
+    #: Drift of its targets (those without their own velocity); None: they stay put.
+    drift: DriftSpec | None = None
 
 
 @dataclass(frozen=True)

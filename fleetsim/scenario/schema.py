@@ -848,7 +848,14 @@ AREA = Record({
     "holes": opt(HOLES),
 })
 
-TARGET = PointOrRecord(Record({"id": req(ID), "position": req(POINT)}))
+#: A velocity [vx, vy] (m/s), for moving targets and currents.
+VELOCITY = Pair(Number(ge=-100, le=100), "[vx, vy]")
+TARGET = PointOrRecord(Record({
+    "id": req(ID),
+    "position": req(POINT),
+    #: A constant velocity (m/s); it then moves from position (at time 0).
+    "velocity_mps": opt(VELOCITY),
+}))
 
 MISSION = Record({
     "id": req(ID),
@@ -856,6 +863,15 @@ MISSION = Record({
     "area": req(AREA),
     "targets": opt(ListOf(TARGET, "targets")),
     "random_targets": opt(Integer(ge=0, le=MAX_RANDOM_TARGETS)),
+    #: The targets drift (those without a velocity_mps of their own): current + leeway
+    #: x the wind at time 0 + a seeded random velocity (stream drift/<mission id>).
+    "drift": opt(Nullable(Record({
+        "current_mps": opt(VELOCITY),
+        #: Fraction of the wind's reference speed (a person in the water: ~0.01-0.03).
+        "leeway": opt(Number(ge=0, le=1)),
+        #: Standard deviation of each velocity component's random part (m/s).
+        "random_mps": opt(Number(ge=0, le=100)),
+    }))),
 })
 
 SERVICE = ServiceTime()
