@@ -134,11 +134,12 @@ class MotionModel:
             px, py, pz = x1, y1, z1
         return durs, climbs, total, far, top
 
-    def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray,
+             t_start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Durations and energies of many straight legs at cruise, vectorised.
 
-        ``vs[owner[i]]`` flies leg ``i`` from ``prev[i]`` to ``pts[i]`` (x, y, z rows).
+        ``vs[owner[i]]`` flies leg ``i`` from ``prev[i]`` to ``pts[i]`` (x, y, z rows);
+        route ``k``'s legs follow one another from time ``t_start[k]``.
         """
         spd = np.asarray(self.speed)[vs][owner]
         climb = np.asarray(self.climb)[vs][owner]
@@ -146,6 +147,13 @@ class MotionModel:
         d = pts - prev
         dur = np.maximum(np.hypot(d[:, 0], d[:, 1]) / spd, np.abs(d[:, 2]) / climb)
         return dur, power * dur
+
+    def routes_far(self, vs: np.ndarray, owner: np.ndarray, first: np.ndarray,
+                   start: np.ndarray, pts: np.ndarray, home: np.ndarray) -> np.ndarray:
+        """For :meth:`routes_clear`: each route's largest distance from home (m) over its
+        start and waypoints (``first``: index of each route's first waypoint)."""
+        return np.maximum(np.hypot(*(start[:, :2] - home).T), np.maximum.reduceat(
+            np.hypot(*(pts[:, :2] - home[owner]).T), first))
 
     # ------------------------------------------------------------------ the reserve
 

@@ -54,6 +54,20 @@ def ground_speed(airspeed: float, wx: float, wy: float, ux: float, uy: float) ->
     return g if g > 1e-9 else 0.0
 
 
+def _time_to(airspeed: float, wx: float, wy: float, qx: float, qy: float) -> float:
+    """Time to fly (qx, qy) m at ``airspeed`` in wind (wx, wy) (``inf``: it cannot)."""
+    d = math.sqrt(qx * qx + qy * qy)
+    if d == 0.0:
+        return 0.0
+    ux, uy = qx / d, qy / d
+    cross = wx * uy - wy * ux
+    disc = airspeed * airspeed - cross * cross
+    if disc <= 0.0:
+        return _INF
+    g = wx * ux + wy * uy + math.sqrt(disc)
+    return d / g if g > 1e-9 else _INF
+
+
 class WindMotion(MotionModel):
     """Motion in a wind (see the module's docstring).
 
@@ -95,12 +109,8 @@ class WindMotion(MotionModel):
 
     def time_home(self, v: int, qx: float, qy: float, t: float) -> float:
         """Time to fly (qx, qy) m (to home from here) at cruise in the wind at ``t``."""
-        d = math.hypot(qx, qy)
-        if d == 0.0:
-            return 0.0
         wx, wy = self.wind_at(v, t)
-        g = ground_speed(self.speed[v], wx, wy, qx / d, qy / d)
-        return d / g if g > 0.0 else _INF
+        return _time_to(self.speed[v], wx, wy, qx, qy)
 
     def _ground_time(self, v: int, dx: float, dy: float, dz: float, speed: float,
                      t: float) -> float:
@@ -127,7 +137,6 @@ class WindMotion(MotionModel):
         """As :meth:`MotionModel.route`, each leg in the wind at its start; a leg that
         cannot be flown has duration ``inf``."""
         spd = self.speed[v]
-        far = math.hypot(x0 - hx, y0 - hy)
         top = z0
         total = 0.0
         durs: list[float] = []
@@ -135,7 +144,15 @@ class WindMotion(MotionModel):
         corrected = self.corrected[v]
         hx_prev = hy_prev = 0.0
         px, py, pz = x0, y0, z0
-        t = self.env.now
+        t = now = self.env.now
+        # far: the still-air distance worth the longest way home from the start or a
+        # waypoint, in the wind now (the time home is convex along a leg: the ends
+        # bound it), so that the base class's route_clear holds as it is.
+        wx_now, wy_now = self.wind_at(v, now)
+        if self.strongest[v] >= spd:
+            far = _INF
+        else:
+            far = spd * _time_to(spd, wx_now, wy_now, hx - x0, hy - y0)
         for i in range(len(xs)):
             x1, y1, z1 = xs[i], ys[i], zs[i]
             dx, dy, dz = x1 - px, y1 - py, z1 - pz
@@ -157,18 +174,20 @@ class WindMotion(MotionModel):
             durs.append(dur)
             total += dur
             t += dur
-            d = math.hypot(x1 - hx, y1 - hy)
-            if d > far:
-                far = d
+            if far != _INF:
+                d = spd * _time_to(spd, wx_now, wy_now, hx - x1, hy - y1)
+                if d > far:
+                    far = d
             if z1 > top:
                 top = z1
             px, py, pz = x1, y1, z1
         return durs, climbs, total, far, top
 
-    def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`MotionModel.legs`, in the wind now (:meth:`routes_clear` keeps
-        these for the vehicle to fly leg by leg while a wind change lies ahead)."""
+    def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray,
+             t_start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`MotionModel.legs`, in the wind now. A leg that ends after the next
+        wind change (its route starting at ``t_start``) gets ``inf``: its route is then
+        left for the vehicle to fly leg by leg (in the wind at each leg's start)."""
         vo = vs[owner]
         spd = np.asarray(self.speed)[vo]
         climb = np.asarray(self.climb)[vo]
@@ -187,6 +206,17 @@ class WindMotion(MotionModel):
         ok = (disc > 0.0) & (g > 1e-9)
         flat = np.where(dist > 0.0, np.where(ok, dist / np.where(ok, g, 1.0), _INF), 0.0)
         dur = np.maximum(flat, np.abs(d[:, 2]) / climb)
+        nxt = self.next_change(self.env.now)
+        if nxt != _INF and len(dur):
+            if t_start is None:
+                dur[:] = _INF
+            else:
+                fin = np.where(np.isfinite(dur), dur, 0.0)
+                cs = np.cumsum(fin)
+                first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+                base = np.zeros(int(owner.max()) + 1)
+                base[owner[first]] = (cs - fin)[first]
+                dur[np.asarray(t_start)[owner] + cs - base[owner] > nxt] = _INF
         return dur, power * dur
 
     # ------------------------------------------------------------------ the reserve
@@ -197,33 +227,31 @@ class WindMotion(MotionModel):
         g = self.speed[v] - self.strongest[v]
         return self.p_cruise[v] / g if g > 0.0 else _INF
 
-    def route_clear(self, v: int, b: float, power: float, total: float, top: float,
-                    far: float) -> bool:
-        k = self._k_worst(v)
-        if k == _INF or total == _INF:
-            return False
-        home_z = self.home_z[v]
-        if top < home_z + self.agl[v]:
-            top = home_z + self.agl[v]
-        return (b - power * total - self.reserve[v]
-                - self.p_hover[v] * (top - home_z) / self.climb[v]
-                - k * MAX_DETOUR * far) > 0.0
+    def routes_far(self, vs: np.ndarray, owner: np.ndarray, first: np.ndarray,
+                   start: np.ndarray, pts: np.ndarray, home: np.ndarray) -> np.ndarray:
+        """The still-air distance worth each route's longest way home (from its start
+        or a waypoint) in the wind now (see :meth:`route`); ``inf`` for a vehicle that
+        a wind at or above its airspeed may keep from home."""
+        now = self.env.now
+        spd = np.asarray(self.speed)[vs]
+        scale = np.asarray(self.scale)[vs]
+        wx0, wy0 = self.vectors[bisect_right(self.times, now) - 1]
 
-    def routes_clear(self, vs: np.ndarray, b_s: np.ndarray, total_e: np.ndarray,
-                     start_z: np.ndarray, top_pts: np.ndarray, far: np.ndarray) -> np.ndarray:
-        if self.next_change(self.env.now) != _INF:
-            # A change ahead: each leg must take the wind at its own start.
-            return np.zeros(len(vs), dtype=bool)
-        home_z = np.asarray(self.home_z)[vs]
-        top = np.maximum(np.maximum(start_z, top_pts), home_z + np.asarray(self.agl)[vs])
-        vclimb = np.asarray(self.climb)[vs]
-        g = np.asarray(self.speed)[vs] - np.asarray(self.strongest)[vs]
-        k = np.where(g > 0.0, np.asarray(self.p_cruise)[vs] / np.where(g > 0.0, g, 1.0), _INF)
-        with np.errstate(invalid="ignore"):
-            slack = (b_s - total_e - np.asarray(self.reserve)[vs]
-                     - np.asarray(self.p_hover)[vs] * (top - home_z) / vclimb
-                     - k * MAX_DETOUR * far)
-        return slack > 0.0
+        def equiv(q: np.ndarray, a: np.ndarray, s: np.ndarray) -> np.ndarray:
+            d = np.hypot(q[:, 0], q[:, 1])
+            safe = np.where(d > 0.0, d, 1.0)
+            ux, uy = q[:, 0] / safe, q[:, 1] / safe
+            wx, wy = wx0 * s, wy0 * s
+            along = wx * ux + wy * uy
+            cross = wx * uy - wy * ux
+            disc = a * a - cross * cross
+            g = along + np.sqrt(np.maximum(disc, 0.0))
+            ok = (disc > 0.0) & (g > 1e-9)
+            return np.where(d > 0.0, np.where(ok, a * d / np.where(ok, g, 1.0), _INF), 0.0)
+
+        far = np.maximum(equiv(home - start[:, :2], spd, scale), np.maximum.reduceat(
+            equiv(home[owner] - pts[:, :2], spd[owner], scale[owner]), first))
+        return np.where(np.asarray(self.strongest)[vs] >= spd, _INF, far)
 
     def reserve_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
                      z_end: float, b0: float, x0: float, y0: float, z0: float,
