@@ -270,7 +270,8 @@ def main() -> None:
         on = spawn("case", big, hour, args.targets, 0, 1)
         print(f"wind: {big:,} drones x {hour / 3600:.3g} h, simulate {on['simulate_s']:.1f} s "
               f"with wind vs {off['simulate_s']:.1f} s without "
-              f"({on['simulate_s'] / off['simulate_s']:.2f}x; target <= 1.3x); legs "
+              f"({on['simulate_s'] / off['simulate_s']:.2f}x; target <= 1.3x); policy "
+              f"{on['policy_s']:.1f} s vs {off['policy_s']:.1f} s; legs "
               f"{on['legs']:,} vs {off['legs']:,}", flush=True)
         if args.only == "wind":
             return
