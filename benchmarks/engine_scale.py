@@ -10,6 +10,7 @@ ratio of the two.
     .venv/bin/python benchmarks/engine_scale.py            # 1k and 10k x 1 h, 1k x 24 h
     .venv/bin/python benchmarks/engine_scale.py --full-day # also 10k x 24 h (slow)
     .venv/bin/python benchmarks/engine_scale.py --only logistics
+    .venv/bin/python benchmarks/engine_scale.py --only wind  # 10k x 1 h, wind on vs off
     .venv/bin/python benchmarks/engine_scale.py --smoke    # every case, tiny: ~15 s
 
 The separation case (``--only separation``) flies 10,000 drones from 100 bases
@@ -69,7 +70,14 @@ OVERSIGHT = [
 ]
 
 
-def case(n: int, duration_s: float, targets: int, oversight: bool = False) -> dict:
+#: Wind for the "with wind" case: 6 m/s at 10 m from west-south-west, with a power-law
+#: profile (about 10 m/s at swarm_10k's 400 m cruise height), veering after 30 min.
+WIND = ("world.wind={speed_mps: 6, from_deg: 250, profile: {ref_height_m: 10, "
+        "exponent: 0.14}, changes: [{t_s: 1800, speed_mps: 7, from_deg: 270}]}")
+
+
+def case(n: int, duration_s: float, targets: int, oversight: bool = False,
+         wind: bool = False) -> dict:
     from fleetsim.engine import Simulation
     from fleetsim.metrics import compute_metrics
     from fleetsim.scenario import load_scenario
@@ -81,6 +89,8 @@ def case(n: int, duration_s: float, targets: int, oversight: bool = False) -> di
                  f"missions[0].random_targets={targets}"]
     if oversight:
         overrides += OVERSIGHT
+    if wind:
+        overrides.append(WIND)
     scenario = load_scenario(SCENARIO, overrides)
     t0 = time.perf_counter()
     sim = Simulation(scenario)
@@ -328,7 +338,8 @@ def child(argv: list[str]) -> None:
 def child_result(argv: list[str]) -> dict:
     kind = argv[0]
     if kind == "case":
-        out = case(int(argv[1]), float(argv[2]), int(argv[3]), argv[4] == "1")
+        out = case(int(argv[1]), float(argv[2]), int(argv[3]), argv[4] == "1",
+                   len(argv) > 5 and argv[5] == "1")
     elif kind == "logistics":
         out = logistics_case(float(argv[1]), argv[2], argv[3] == "1")
     elif kind == "separation":
@@ -389,9 +400,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-day", action="store_true", help="also run 10,000 x 24 h")
     parser.add_argument("--targets", type=int, default=500)
-    parser.add_argument("--only", choices=("patrol", "logistics", "separation", "full"),
+    parser.add_argument("--only", choices=("patrol", "logistics", "separation", "full", "wind"),
                         help="run only the patrol cases, the logistics case, the "
-                             "separation case or the everything-on case")
+                             "separation case, the everything-on case or the patrol with "
+                             "and without wind")
     parser.add_argument("--masts", type=int, default=100,
                         help="radio masts of the full case (default 100, one per base)")
     parser.add_argument("--range-m", type=float, default=0.0,
@@ -448,6 +460,17 @@ def main() -> None:
                   f"({r['simulate_s'] / off:.2f}x off), {r['vehicle_s_per_wall_s']:.3g} "
                   f"vehicle-s per wall s, peak {r['peak_rss_mb']:.0f} MB{extra}", flush=True)
         if args.only == "separation":
+            return
+    if args.only == "wind" or args.smoke:
+        # The same patrol with and without wind, one after the other in this run.
+        off = spawn("case", big, hour, args.targets, 0, 0)
+        on = spawn("case", big, hour, args.targets, 0, 1)
+        print(f"wind: {big:,} drones x {hour / 3600:.3g} h, simulate {on['simulate_s']:.1f} s "
+              f"with wind vs {off['simulate_s']:.1f} s without "
+              f"({on['simulate_s'] / off['simulate_s']:.2f}x; target <= 1.3x); policy "
+              f"{on['policy_s']:.1f} s vs {off['policy_s']:.1f} s; legs "
+              f"{on['legs']:,} vs {off['legs']:,}", flush=True)
+        if args.only == "wind":
             return
     if args.only in (None, "logistics"):
         r = spawn("logistics", args.hours * 3600.0, args.policy, int(args.smoke))

@@ -375,6 +375,9 @@ def param(default: Any, check=None, doc: str = "") -> Any:
 BUILTIN_POLICIES = {
     "lawnmower": "policies.lawnmower:Lawnmower",
     "random_search": "policies.random_search:RandomSearch",
+    "expanding_square": "policies.maritime_search:ExpandingSquare",
+    "sector_search": "policies.maritime_search:SectorSearch",
+    "parallel_track": "policies.maritime_search:ParallelTrack",
     "persistent_patrol": "policies.persistent_patrol:PersistentPatrol",
     "cautious_patrol": "policies.oversight_patrol:CautiousPatrol",
     "autonomous_patrol": "policies.oversight_patrol:AutonomousPatrol",

@@ -162,6 +162,10 @@ EVENT_KINDS = (
     "deconflict",  # a vehicle changed altitude or stopped to keep separation;
     #                detail: layer | hold; value: extra distance flown (m)
     "run_end",
+    # Wind (after run_end so that the codes of the kinds above stay as they were).
+    "leg_refused",  # a leg the wind does not let the vehicle fly (held instead);
+    #                 x, y, z: where it was to go; value: next wind change (s, NaN: none)
+    "loiter",  # a fixed wing began an orbit; x, y, z: its centre; value: radius (m)
 )
 
 LEG_COLUMNS = {

@@ -30,6 +30,8 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "engine_scale": ([], [
         rf"^separation +off: 100 drones x 0\.167 h, simulate {NUM} s .* vehicle-s per wall s",
         rf"^separation conflicts: .* {NUM} losses, {NUM} conflicts; leg pairs checked {NUM}",
+        rf"^wind: 80 drones x 0\.167 h, simulate {NUM} s with wind vs {NUM} s without "
+        rf"\({NUM}x; target <= 1\.3x\)",
         rf"^logistics: city_delivery, 40 drones x 0\.25 h, policy nearest_dispatch: simulate "
         rf"{NUM} s .* {NUM} orders, {NUM} delivered",
         rf"^ +80 +0\.167( +{NUM}){{12}}$",

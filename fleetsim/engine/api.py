@@ -57,6 +57,8 @@ class EngineAPI(Protocol):
     agl: list[float]
     p_hover: list[float]
     p_cruise: list[float]
+    #: Fixed wing: loiter and turn radius (m); 0: hovers.
+    orbit_r: list[float]
     capacity: list[float]
     recharge_s: list[float]
     payload: list[float]
@@ -157,7 +159,7 @@ class EngineAPI(Protocol):
     def fly_route(self, v: int, xs: list, ys: list, zs: list, sensing: bool,
                   speeds: list | None = None, kind: int = ...) -> Generator[Any, Any, None]: ...
 
-    def hover(self, v: int, duration: float | None, kind: int = ...
+    def hover(self, v: int, duration: float | None, kind: int = ..., still: bool = ...
               ) -> Generator[Any, Any, None]: ...
 
     def policy_error(self, message: str, vehicle: int | None = None) -> Exception:

@@ -10,9 +10,9 @@ class here and one line in :func:`domain_of`.
 
 - :class:`Multirotor`: takes off vertically, flies straight legs (around no-fly
   zones) at cruise altitude, hovers, flies home and lands on a pad.
-- :class:`FixedWing`: as a multirotor for now (the engine has never modelled
-  fixed-wing flight: it hovers where a fixed-wing would loiter); its own class so
-  that fixed-wing flight is a change to this class only.
+- :class:`FixedWing`: with a bank-angle limit, loiters instead of hovering,
+  turns at its minimum radius, climbs out and approaches; without one, as a
+  multirotor (the engine's model before fixed-wing flight).
 - :class:`Network`: ground and sea vehicles, on their road or water network; they
   wait parked and go home along the network.
 - :class:`Carried`: a multirotor that rides on a carrier (the mothership pattern):
@@ -233,9 +233,105 @@ class Multirotor(Domain):
 
 
 class FixedWing(Multirotor):
-    """A fixed-wing aircraft. Flies as a multirotor for now (vehicle ``kind:
-    fixed_wing`` has never changed the engine's flight model); fixed-wing flight
-    (loitering instead of hovering, runway or catapult departures) belongs here."""
+    """A fixed-wing aircraft.
+
+    With a bank-angle limit (``bank_angle_deg``; the engine's ``orbit_r[v] > 0``) it
+    cannot hover: holds and waits are loiter orbits at cruise power of radius
+    ``R = v**2 / (g tan(bank))`` (:meth:`loiter`), its routes' turns take ``R / v``
+    per radian (the motion model adds them at waypoints), it takes off along a
+    climb-out leg (into the wind if any) and lands along an approach leg. Without
+    one it flies as a multirotor, as the engine always had it.
+    """
+
+    #: Chords an orbit is flown as (each in the time of its arc: the period is exact).
+    ORBIT_CHORDS = 8
+
+    def depart(self, v: int) -> Generator[Any, Any, None]:
+        """Climb out at the climb rate along the ground, at cruise power."""
+        eng = self.eng
+        if not eng.orbit_r[v]:
+            yield from super().depart(v)
+            return
+        eng.airborne += 1
+        eng.state[v] = TAKEOFF
+        x, y, z = eng.px[v], eng.py[v], eng.pz[v]
+        eng.log.add(eng.env.now, "takeoff", v, x=x, y=y, z=z)
+        dur = eng.motion.climb_time(v, eng.agl[v])
+        ux, uy, ground = 1.0, 0.0, eng.speed[v]  # east in still air
+        wind_at = getattr(eng.motion, "wind_at", None)
+        if wind_at is not None:
+            wx, wy = wind_at(v, eng.env.now)
+            w = math.hypot(wx, wy)
+            if w > 0.0:  # into the wind
+                ux, uy, ground = -wx / w, -wy / w, max(0.0, eng.speed[v] - w)
+        eng.open_leg(v, K_TAKEOFF, False, dur, x + ux * ground * dur, y + uy * ground * dur,
+                     z + eng.agl[v], eng.p_cruise[v])
+        yield eng.env.timeout(dur)
+        eng.close_leg(v)
+        eng.state[v] = MOVING
+
+    def loiter(self, v: int, duration: float | None, kind: int = K_HOLD
+               ) -> Generator[Any, Any, None]:
+        """Orbit for ``duration`` (None: until interrupted or the reserve) at cruise
+        power: a circle of radius R through where it is, centred east of it, flown
+        clockwise as :attr:`ORBIT_CHORDS` chords, each in its arc's time ``2 pi R /
+        (n v)`` (the period is ``2 pi R / v``). Logs ``loiter`` (x, y: the centre;
+        value: R)."""
+        eng = self.eng
+        r, spd = eng.orbit_r[v], eng.speed[v]
+        x0, y0, z = eng.px[v], eng.py[v], eng.pz[v]
+        cx, cy = x0 + r, y0
+        eng.log.add(eng.env.now, "loiter", v, x=cx, y=cy, z=z, value=r)
+        n = self.ORBIT_CHORDS
+        step = 2.0 * math.pi / n
+        arc_t = r * step / spd
+        air = spd * (2.0 * math.sin(step / 2.0)) / step  # chord in its arc's time
+        xs = [cx + r * math.cos(math.pi - step * k) for k in range(1, n + 1)]
+        ys = [cy + r * math.sin(math.pi - step * k) for k in range(1, n + 1)]
+        xs[-1], ys[-1] = x0, y0
+        left = _INF if duration is None else duration
+        k = 0  # chords flown, modulo n
+        while left > 0.0:
+            m = n - k if left == _INF else min(n - k, int(left / arc_t))
+            if m == 0:  # the last part of a chord
+                f = left / arc_t
+                px, py = eng.px[v], eng.py[v]
+                x1, y1 = px + f * (xs[k] - px), py + f * (ys[k] - py)
+                yield from eng.fly_route(v, [x1], [y1], [z], eng.is_air[v],
+                                         [air * f * arc_t / left], kind)
+                return
+            yield from eng.fly_route(v, xs[k:k + m], ys[k:k + m], [z] * m, eng.is_air[v],
+                                     [air] * m, kind)
+            left -= m * arc_t
+            k = (k + m) % n
+
+    def go_home(self, v: int) -> Generator[Any, Any, str | None]:
+        """Fly home around the no-fly zones and land along an approach leg: a descent
+        at the climb rate while flying on at cruise, ending at the base."""
+        eng = self.eng
+        if not eng.orbit_r[v]:
+            return (yield from super().go_home(v))
+        _, hx, hy, hz = self.home_start(v)
+        path, transit_z = self.return_path(v, hx, hy, hz)
+        if transit_z > eng.pz[v] + 1e-9:
+            yield from eng.fly(v, K_RETURN, False, eng.px[v], eng.py[v], transit_z,
+                               eng.p_cruise[v], eng.speed[v])
+        for x, y in path[:-1]:
+            yield from eng.fly(v, K_RETURN, False, x, y, transit_z, eng.p_cruise[v],
+                               eng.speed[v])
+        approach = eng.speed[v] * (transit_z - hz) / eng.climb[v]
+        d = math.hypot(hx - eng.px[v], hy - eng.py[v])
+        if d > approach:
+            f = (d - approach) / d
+            yield from eng.fly(v, K_RETURN, False, eng.px[v] + f * (hx - eng.px[v]),
+                               eng.py[v] + f * (hy - eng.py[v]), transit_z, eng.p_cruise[v],
+                               eng.speed[v])
+        eng.engine_control[v] = True
+        eng.state[v] = LANDING
+        yield from eng.fly(v, K_LAND, False, hx, hy, hz, eng.p_cruise[v], eng.speed[v])
+        eng.log.add(eng.env.now, "landed", v, x=hx, y=hy, z=hz)
+        eng.airborne -= 1
+        return None
 
 
 class Carried(Multirotor):

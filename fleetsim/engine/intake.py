@@ -237,11 +237,10 @@ class PlanIntake:
         prev = np.empty_like(pts)
         prev[1:] = pts[:-1]
         prev[first] = start
-        dur, energy = self.motion.legs(vs, owner, prev, pts)
+        dur, energy = self.motion.legs(vs, owner, prev, pts, t_s)
         total_e = np.bincount(owner, energy, minlength=len(fast))
         home = self.home_now[vs]
-        far = np.maximum(np.hypot(*(start[:, :2] - home).T), np.maximum.reduceat(
-            np.hypot(*(pts[:, :2] - home[owner]).T), first))
+        far = self.motion.routes_far(vs, owner, first, start, pts, home)
         ok = self.motion.routes_clear(vs, b_s, total_e, start[:, 2],
                                       np.maximum.reduceat(pts[:, 2], first), far)
         keep = ok[owner] & (dur > 0.0)

@@ -76,6 +76,11 @@ class Monitor(TargetDetection, Subsystem):
             self._tree = cKDTree(self.targets)
             self.target_z = world.terrain.height_at(self.targets[:, 0], self.targets[:, 1]) \
                 + _TARGET_HEIGHT_M
+        #: Target velocities (m/s) and the fastest speed; None: all stay put.
+        self.velocity = world.target_velocity
+        self.vmax = 0.0 if self.velocity is None or not len(self.velocity) else \
+            float(np.hypot(*self.velocity.T).max())
+        self.target_height = _TARGET_HEIGHT_M
         self.rng = sim.streams.get("detection")
         vt = sim.scenario.vehicle_types
         self.det_model = [vt[i].sensor.detection.model for i in range(len(vt))]

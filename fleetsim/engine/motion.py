@@ -37,7 +37,7 @@ class MotionModel:
     fleet:
         The per-vehicle parameter lists (``speed``, ``climb``, ``agl``,
         ``p_cruise``, ``p_hover``, ``reserve``, ``home_z``, ``leg_over``,
-        ``turn_pen``, ``climb_wh``, ``corrected``), as the engine holds them. The
+        ``turn_pen``, ``climb_wh``, ``corrected``, ``turn_r``), as the engine holds them. The
         model keeps references: a vehicle's home altitude moving with its carrier is
         seen at once.
     """
@@ -54,6 +54,8 @@ class MotionModel:
         self.turn_pen: list[float] = fleet.turn_pen
         self.climb_wh: list[float] = fleet.climb_wh
         self.corrected: list[bool] = fleet.corrected
+        #: Fixed wing: seconds per radian of turn at its minimum radius (0: none).
+        self.turn_r: list[float] = fleet.turn_r
 
     # ------------------------------------------------------------------ durations
 
@@ -74,6 +76,10 @@ class MotionModel:
     def straight_time(self, v: int, d: float) -> float:
         """Duration of ``d`` m at cruise speed (estimates, meeting a carrier)."""
         return d / self.speed[v]
+
+    def next_change(self, t: float) -> float:
+        """The first time after ``t`` the motion changes (a wind change); ``inf``."""
+        return _INF
 
     def straight_times(self, vs: np.ndarray, d: np.ndarray) -> np.ndarray:
         """:meth:`straight_time` for many vehicles at once."""
@@ -110,7 +116,9 @@ class MotionModel:
                 elif dx or dy:
                     turn = abs(math.atan2(hx_prev * dy - hy_prev * dx,
                                           hx_prev * dx + hy_prev * dy))
-                    dur += self.turn_pen[v] * turn
+                    # (fixed wing: R / v per radian, at cruise routes' waypoints)
+                    dur += (self.turn_pen[v] if speeds is not None
+                            else self.turn_pen[v] + self.turn_r[v]) * turn
                 if dx or dy:
                     hx_prev, hy_prev = dx, dy
                 climbs.append(max(dz, 0.0) * self.climb_wh[v])
@@ -126,11 +134,12 @@ class MotionModel:
             px, py, pz = x1, y1, z1
         return durs, climbs, total, far, top
 
-    def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray,
+             t_start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Durations and energies of many straight legs at cruise, vectorised.
 
-        ``vs[owner[i]]`` flies leg ``i`` from ``prev[i]`` to ``pts[i]`` (x, y, z rows).
+        ``vs[owner[i]]`` flies leg ``i`` from ``prev[i]`` to ``pts[i]`` (x, y, z rows);
+        route ``k``'s legs follow one another from time ``t_start[k]``.
         """
         spd = np.asarray(self.speed)[vs][owner]
         climb = np.asarray(self.climb)[vs][owner]
@@ -138,6 +147,13 @@ class MotionModel:
         d = pts - prev
         dur = np.maximum(np.hypot(d[:, 0], d[:, 1]) / spd, np.abs(d[:, 2]) / climb)
         return dur, power * dur
+
+    def routes_far(self, vs: np.ndarray, owner: np.ndarray, first: np.ndarray,
+                   start: np.ndarray, pts: np.ndarray, home: np.ndarray) -> np.ndarray:
+        """For :meth:`routes_clear`: each route's largest distance from home (m) over its
+        start and waypoints (``first``: index of each route's first waypoint)."""
+        return np.maximum(np.hypot(*(start[:, :2] - home).T), np.maximum.reduceat(
+            np.hypot(*(pts[:, :2] - home[owner]).T), first))
 
     # ------------------------------------------------------------------ the reserve
 

@@ -138,6 +138,10 @@ class Movement:
         what it takes to get home (or, when already going home, at empty)."""
         dx, dy, dz = x1 - self.px[v], y1 - self.py[v], z1 - self.pz[v]
         dur = self.motion.leg_time(v, dx, dy, dz, speed)
+        while dur == _INF:  # the wind does not let it hold this track
+            yield from self.refused(v, x1, y1, z1)
+            dx, dy, dz = x1 - self.px[v], y1 - self.py[v], z1 - self.pz[v]
+            dur = self.motion.leg_time(v, dx, dy, dz, speed)
         if dur <= 0.0:
             return
         t_stop = self.reserve_time(v, power, dx / dur, dy / dur, dur, z1)
@@ -166,6 +170,15 @@ class Movement:
         hx, hy = self.home_xy[v]
         durs, climbs, total, far, top = self.motion.route(v, x0, y0, z0, xs, ys, zs, speeds,
                                                           hx, hy)
+        if total == _INF:  # a leg the wind does not let it fly: up to it, then refused
+            k = durs.index(_INF)
+            if k:
+                yield from self.fly_route(v, xs[:k], ys[:k], zs[:k], sensing,
+                                          None if speeds is None else speeds[:k], kind)
+            yield from self.refused(v, xs[k], ys[k], zs[k])
+            yield from self.fly_route(v, xs[k:], ys[k:], zs[k:], sensing,
+                                      None if speeds is None else speeds[k:], kind)
+            return
         # Quick test for the whole route: if it passes, no leg reaches the limit and
         # none needs solving.
         safe = not self.engine_control[v] and self.motion.route_clear(v, b, power, total, top,
@@ -223,9 +236,32 @@ class Movement:
         if stop:
             raise Depleted() if self.engine_control[v] else ReserveReached()
 
-    def hover(self, v: int, duration: float | None, kind: int = K_HOLD):
-        """Hover in place for ``duration`` (None: until interrupted or the reserve)."""
-        power = self.p_hover[v]
+    def refused(self, v: int, x: float, y: float, z: float):
+        """A leg to (x, y, z) the vehicle cannot fly (a wind at or above its airspeed
+        across or against the track): log ``leg_refused`` (value: the time of the next
+        wind change, NaN if none) and hold where it is until the wind changes,
+        then try again. Holding reaches the reserve as any hover does (it then goes
+        home, or, already going home, holds until its battery is empty)."""
+        nxt = self.motion.next_change(self.env.now)
+        self.log.add(self.env.now, "leg_refused", v, x=x, y=y, z=z,
+                     value=_NAN if nxt == _INF else nxt, detail="wind")
+        state = self.state[v]
+        self.state[v] = HOLDING
+        yield from self.hover(v, None if nxt == _INF else nxt - self.env.now, still=True)
+        self.state[v] = state
+
+    def hover(self, v: int, duration: float | None, kind: int = K_HOLD, still: bool = False):
+        """Hover in place for ``duration`` (None: until interrupted or the reserve).
+
+        A fixed wing that cannot hover loiters instead (its domain's ``loiter``), or,
+        ``still``, is recorded holding where it is at cruise power."""
+        if self.orbit_r[v]:
+            if not still:
+                yield from self.domains[v].loiter(v, duration, kind)
+                return
+            power = self.p_cruise[v]
+        else:
+            power = self.p_hover[v]
         to_limit = self.reserve_time(v, power, 0.0, 0.0, _INF, self.pz[v]) if power > 0 else _INF
         dur = to_limit if duration is None else min(duration, to_limit)
         x, y, z = self.px[v], self.py[v], self.pz[v]
@@ -254,13 +290,14 @@ class Movement:
         """Wait, hovering (or parked), until ``ev`` fires or ``limit_s`` passes.
 
         Returns True if ``ev`` fired first. Hovering still goes home at the energy
-        limit (raises the reserve exception, as any hover does)."""
+        limit (raises the reserve exception, as any hover does). A fixed wing that
+        cannot hover is recorded holding where it is at cruise power."""
         if ev.triggered and ev.processed:
             return True
         airborne = self.state[v] != GROUND
         if airborne:
             self.state[v] = HOLDING
-            power = self.p_hover[v]
+            power = self.p_cruise[v] if self.orbit_r[v] else self.p_hover[v]
             to_limit = self.reserve_time(v, power, 0.0, 0.0, _INF, self.pz[v]) \
                 if power > 0 else _INF
         else:

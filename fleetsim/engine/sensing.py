@@ -59,12 +59,19 @@ class TargetDetection:
         """
         idx = np.flatnonzero(sensing)
         pairs_j = np.zeros(0, dtype=np.int64)
+        vel = self.velocity
         if len(idx):
             a, b = p0[idx, :2], p1[idx, :2]
             mid = 0.5 * (a + b)
             half = 0.5 * np.hypot(*(b - a).T)
             r = self.radius[vehicle[idx]]
-            lists = self._tree.query_ball_point(mid, half + r, return_sorted=True)
+            tree = self._tree
+            if vel is not None:  # moving targets: where they are at the batch's middle
+                from scipy.spatial import cKDTree
+                tm = 0.5 * (float(t0[idx].min()) + float(t1[idx].max()))
+                tree = cKDTree(self.targets + vel * tm)
+                r = r + self.vmax * np.maximum(np.abs(t0[idx] - tm), np.abs(t1[idx] - tm))
+            lists = tree.query_ball_point(mid, half + r, return_sorted=True)
             counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
             total = int(counts.sum())
             if total:
@@ -78,6 +85,13 @@ class TargetDetection:
             return []
         j = pairs_j
         c = self.targets[tgt]
+        # The leg in the target's frame (exact for a target at constant velocity): the
+        # vehicle relative to the target moves linearly too.
+        a0, a1 = p0[j, :2], p1[j, :2]
+        if vel is not None:
+            a0 = a0 - (c + vel[tgt] * t0[j][:, None])
+            a1 = a1 - (c + vel[tgt] * t1[j][:, None])
+            c = np.zeros_like(c)
         rr = self.radius[vehicle[j]]
         types = self.type_of[vehicle[j]]
         models = np.array(self.det_model, dtype=object)[types]
@@ -89,8 +103,7 @@ class TargetDetection:
         definite = models == "definite_range"
         if definite.any():
             m = np.flatnonzero(definite)
-            t_in, t_out = disc_intervals(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m],
-                                         rr[m])
+            t_in, t_out = disc_intervals(t0[j[m]], t1[j[m]], a0[m], a1[m], c[m], rr[m])
             ok = ~np.isnan(t_in)
             m, t_in, t_out = m[ok], t_in[ok], t_out[ok]
             t_in = np.maximum(t_in, t0[j[m]])
@@ -101,12 +114,12 @@ class TargetDetection:
                 me = m[end]
                 in_view_end[me] = ~np.isnan(self._first_visible(
                     j[me], tgt[me], t1[j[me]], t1[j[me]], t0, t1, p0, p1))
-            _, d = closest_approach(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m])
+            _, d = closest_approach(t0[j[m]], t1[j[m]], a0[m], a1[m], c[m])
             lateral[m] = d
         curve = ~definite
         if curve.any():
             m = np.flatnonzero(curve)
-            t_c, d = closest_approach(t0[j[m]], t1[j[m]], p0[j[m], :2], p1[j[m], :2], c[m])
+            t_c, d = closest_approach(t0[j[m]], t1[j[m]], a0[m], a1[m], c[m])
             u = self.rng.random(len(m))
             p = np.zeros(len(m))
             for model in set(models[m].tolist()):
@@ -169,8 +182,13 @@ class TargetDetection:
         result = np.full(len(j), np.nan)
         todo = np.ones(len(j), dtype=bool)
         tz = np.column_stack([self.targets[tgt], self.target_z[tgt]])
+        vel = self.velocity
         for s in np.linspace(0.0, 1.0, _LOS_SAMPLES):
             t = t_a + s * (t_b - t_a)
+            if vel is not None:  # where the moving targets are then
+                xy = self.targets[tgt] + vel[tgt] * t[:, None]
+                tz = np.column_stack([xy, terrain.height_at(xy[:, 0], xy[:, 1])
+                                      + self.target_height])
             f = ((t - t0[j]) / span)[:, None]
             pos = p0[j] + f * (p1[j] - p0[j])
             vis = terrain.line_of_sight(pos, tz) & todo

@@ -41,6 +41,7 @@ from fleetsim.engine.states import GROUND, LOCKED_STATES
 from fleetsim.engine.tables import L_T1, EventLog, LegStore
 from fleetsim.engine.vehicle import VehicleProcess
 from fleetsim.engine.view import EngineFleetView
+from fleetsim.engine.wind import WindMotion
 from fleetsim.errors import PolicyError
 from fleetsim.logistics.network import Network
 from fleetsim.policy import Policy, PolicyContext, make_policy
@@ -48,6 +49,9 @@ from fleetsim.record import RecordedRun
 from fleetsim.rng import RandomStreams
 from fleetsim.scenario.model import Scenario
 from fleetsim.world.world import World, build_world
+
+#: Standard gravity (m/s^2): the radius of a banked turn.
+G_MPS2 = 9.80665
 
 
 class Simulation(Movement, VehicleProcess, PlanIntake):
@@ -64,7 +68,8 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         parsed from the scenario's policy section against its class).
     motion:
         The motion model class (leg durations and energy, the reserve point); it is
-        built from the fleet's parameter lists.
+        built from the fleet's parameter lists. A scenario with ``world.wind`` gets
+        :class:`~fleetsim.engine.wind.WindMotion` unless another is given.
     subsystems:
         More subsystems: each is called with the engine and returns a
         :class:`~fleetsim.engine.api.Subsystem`; they come after the built-in ones
@@ -91,6 +96,8 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
             params = parse_params(type(policy), scenario.policy.params, scenario=scenario)
         self.policy_name = getattr(self.policy, "name", "") or type(self.policy).__name__
         self._setup_fleet()
+        if motion is MotionModel and scenario.wind is not None:
+            motion = WindMotion  # air legs fly the wind triangle
         self.motion = motion(self)
         needs_logistics = (scenario.logistics is not None or self.world.roads is not None
                            or self.world.water is not None
@@ -194,8 +201,17 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         self.turn_pen = [vt[i].turn_penalty_s_per_rad for i in type_idx]
         self.leg_over = [vt[i].leg_overhead_s for i in type_idx]
         self.climb_wh = [vt[i].climb_energy_wh_per_m for i in type_idx]
-        self.corrected = [bool(a or b or c) for a, b, c in
-                           zip(self.turn_pen, self.leg_over, self.climb_wh, strict=True)]
+        # Fixed-wing flight (a bank-angle limit given): loiter orbits and turns at the
+        # minimum radius v^2 / (g tan(bank)); the turn's time R / v per radian.
+        self.orbit_r = [vt[i].cruise_speed_mps ** 2
+                        / (G_MPS2 * math.tan(math.radians(vt[i].bank_angle_deg)))
+                        if vt[i].kind == "fixed_wing" and vt[i].bank_angle_deg is not None
+                        else 0.0 for i in type_idx]
+        self.turn_r = [r / vt[i].cruise_speed_mps for r, i in
+                       zip(self.orbit_r, type_idx, strict=True)]
+        self.corrected = [bool(a or b or c or d) for a, b, c, d in
+                           zip(self.turn_pen, self.leg_over, self.climb_wh, self.turn_r,
+                               strict=True)]
         self.domain = [vt[i].domain for i in type_idx]
         self.is_air = [d == "air" for d in self.domain]
         self.payload = [vt[i].payload_kg for i in type_idx]

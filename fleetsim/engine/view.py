@@ -182,8 +182,14 @@ class EngineFleetView:
     def plan_end(self, vehicles=None) -> tuple[np.ndarray, np.ndarray]:
         s = self._sim
         idx = self._index(vehicles)
-        xy = np.asarray(s.end_xy, dtype=np.float64).reshape(-1, 2)[idx]
-        t = np.maximum(np.asarray(s.end_t, dtype=np.float64)[idx], self.now_s)
+        if 8 * len(idx) < s.n:  # a few of many: pick them from the lists (same values)
+            ends, end_t = s.end_xy, s.end_t
+            il = idx.tolist()
+            xy = np.array([ends[i] for i in il], dtype=np.float64).reshape(-1, 2)
+            t = np.maximum(np.array([end_t[i] for i in il], dtype=np.float64), self.now_s)
+        else:
+            xy = np.asarray(s.end_xy, dtype=np.float64).reshape(-1, 2)[idx]
+            t = np.maximum(np.asarray(s.end_t, dtype=np.float64)[idx], self.now_s)
         idle = np.asarray(s.waiting, dtype=bool)[idx]
         if idle.any():
             pos = self.positions(idx[idle])

@@ -39,6 +39,7 @@ from fleetsim.scenario.model import (
     ClosureSpec,
     DemandSpec,
     DetectionSpec,
+    DriftSpec,
     LogisticsSpec,
     MinimaSpec,
     MissionSpec,
@@ -64,6 +65,8 @@ from fleetsim.scenario.model import (
     VehicleGroupSpec,
     VehicleTypeSpec,
     WaterSpec,
+    WindChange,
+    WindSpec,
     ZoneSpec,
 )
 from fleetsim.scenario.schema import (
@@ -208,7 +211,9 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
         sensor["detection"] = record_source(vt.sensor.detection, schema.DETECTION)
         surface = () if vt.domain == "air" else (*schema.AIR_ONLY_KEYS, *schema.SURFACE_VALUES)
         entry.update(record_source(vt, schema.VEHICLE_TYPE, given={"sensor": sensor}, skip=(
-            *entry, "carrier", "count", "base", "bases", *surface)))
+            *entry, "carrier", "count", "base", "bases", *surface,
+            # only with a bank angle: the sources of other runs stay as they were
+            *(("bank_angle_deg",) if vt.bank_angle_deg is None else ()))))
         types.append(entry)
     world = {
         "terrain": terrain,
@@ -217,9 +222,15 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
                                 else schema.DEPOT_KEYS) for x in s.sites],
         "roads": None if s.roads is None else _roads_source(s.roads),
         "water": _value_source(s.water, schema.WORLD.fields["water"].validator),
+        # Only when there is wind: the sources of still-air runs stay as they were.
+        **({"wind": _wind_source(s.wind)} if s.wind is not None else {}),
     }
     missions = [record_source(m, schema.MISSION, given={
-        "area": record_source(m, schema.AREA, skip=("rect",))}) for m in s.missions]
+        "area": record_source(m, schema.AREA, skip=("rect",)),
+        # only when moving / drifting: the sources of still targets stay as they were
+        "targets": [record_source(t, schema.TARGET.record, skip=() if t.velocity_mps is not None
+                                  else ("velocity_mps",)) for t in m.targets]},
+        skip=() if m.drift is not None else ("drift",)) for m in s.missions]
     return record_source(s, schema.SCENARIO, given={
         "schema_version": SCHEMA_VERSION, "world": world, "fleet": {"types": types},
         "missions": missions,
@@ -775,6 +786,9 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
             ctx.fail(dpath, f"sea vehicles ({vt.id!r}) move on water, but the scenario has "
                             "none: set world.terrain.sea_level_m or world.water.polygon")
 
+    wind = world.get("wind")
+    if wind is not None:
+        wind = _wind(wind, "world.wind", ctx)
     missions = tuple(_mission(m, item_path("missions", i), ctx, extent)
                      for i, m in enumerate(v.get("missions", [])))
     _unique([m.id for m in missions], "missions", "mission", ctx)
@@ -813,6 +827,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         water=water,
         logistics=logistics,
         separation=separation,
+        wind=wind,
         base_dir=base_dir,
         locations={k: loc for k, loc in locations.items() if k},
     )
@@ -1049,6 +1064,10 @@ def _vehicle_type(t: dict[str, Any], path: str,
     if domain == "air" and t.get("carrier_slots"):
         ctx.fail(child_path(path, "carrier_slots"), f"only ground and sea vehicles carry "
                                                     f"others, but {t['id']!r} flies")
+    if t.get("bank_angle_deg") is not None and t["kind"] != "fixed_wing":
+        ctx.fail(child_path(path, "bank_angle_deg"),
+                 f"bank_angle_deg applies to fixed_wing vehicles only, but {t['id']!r} is a "
+                 f"{t['kind']}")
     if domain == "air":
         for key in ("climb_rate_mps", "hover_power_w", "sensor"):
             if key not in t:
@@ -1320,6 +1339,27 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
                          **{k: lg[k] for k in ("service_time_s", "transfer_time_s") if k in lg})
 
 
+def _wind(w: dict[str, Any], path: str, ctx: Context) -> WindSpec:
+    """The wind, its changes by strictly increasing time."""
+    changes = tuple(WindChange(**c) for c in w.get("changes", []))
+    for i in range(1, len(changes)):
+        if changes[i].t_s <= changes[i - 1].t_s:
+            ctx.fail(child_path(item_path(child_path(path, "changes"), i), "t_s"),
+                     f"wind changes must come in strictly increasing time: t_s "
+                     f"{_fmt_num(changes[i].t_s)} is not after {_fmt_num(changes[i - 1].t_s)}")
+    return WindSpec(speed_mps=w["speed_mps"], from_deg=w["from_deg"], changes=changes,
+                    **w.get("profile", {}))
+
+
+def _fmt_num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _wind_source(w: WindSpec) -> dict[str, Any]:
+    return record_source(w, schema.WIND, given={
+        "profile": record_source(w, schema.WIND_PROFILE)})
+
+
 def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> MissionSpec:
     area_path = child_path(path, "area")
     exterior, holes, polygon = _polygon(m["area"], area_path, ctx, "mission area")
@@ -1339,7 +1379,8 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
         seen[ident] = i
         if not polygon.covers(shapely.Point(t["position"])):
             ctx.fail(tpath, f"target position {_pt(t['position'])} lies outside the mission area")
-        targets.append(TargetSpec(id=ident, position=t["position"]))
+        targets.append(TargetSpec(id=ident, position=t["position"],
+                                  velocity_mps=t.get("velocity_mps")))
     n_random = m.get("random_targets", schema.MISSION.default("random_targets"))
     x0, y0, x1, y1 = polygon.bounds
     fill = polygon.area / max((x1 - x0) * (y1 - y0), 1e-300)
@@ -1348,8 +1389,10 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
                  f"the mission area fills {fill:.2g} of its bounding box, so placing "
                  f"{n_random:,} random targets would take ~{n_random / fill:.3g} draws (at most "
                  f"{MAX_TARGET_DRAWS:,}); give fewer targets or a more compact area")
+    drift = m.get("drift")
     return MissionSpec(id=m["id"], kind=m["kind"], exterior=exterior, holes=holes,
-                       targets=tuple(targets), random_targets=n_random)
+                       targets=tuple(targets), random_targets=n_random,
+                       drift=None if drift is None else DriftSpec(**drift))
 
 
 def _oversight(o: dict[str, Any], path: str, ctx: Context, n_vehicles: int) -> OversightSpec:

@@ -91,6 +91,36 @@ class WaterSpec:
 
 
 @dataclass(frozen=True)
+class WindChange:
+    """From ``t_s`` on, the wind is ``speed_mps`` from ``from_deg``."""
+
+    t_s: float
+    speed_mps: float
+    from_deg: float
+
+
+@dataclass(frozen=True)
+class WindSpec:
+    """A wind over the whole world (air vehicles fly the wind triangle in it).
+
+    Meteorological convention: ``from_deg`` is the direction it blows *from*,
+    degrees clockwise from north (+y); 270 is a west wind, blowing towards +x.
+    """
+
+    #: Speed (m/s) at ``ref_height_m`` above ground.
+    speed_mps: float
+    #: Where it blows from: degrees clockwise from north.
+    from_deg: float
+    #: Piecewise-constant changes in time, by increasing ``t_s``.
+    changes: tuple[WindChange, ...] = ()
+    #: Height above ground (m) the speeds are given at (power-law profile).
+    ref_height_m: float = 10.0
+    #: Power-law exponent: speed at height h is speed x (h / ref_height_m) ** exponent
+    #: (0: the same at every height; about 1/7 over open land, 0.11 over the sea).
+    exponent: float = 0.0
+
+
+@dataclass(frozen=True)
 class SiteSpec:
     id: str
     kind: str
@@ -145,6 +175,10 @@ class VehicleTypeSpec:
     turn_penalty_s_per_rad: float = 0.0
     leg_overhead_s: float = 0.0
     climb_energy_wh_per_m: float = 0.0
+    #: Fixed wing only: the bank-angle limit (degrees) of its turns and loiter orbits
+    #: (radius v**2 / (g tan(bank))). None: fixed-wing flight is not modelled (the
+    #: engine's model before it: it hovers where it would loiter and turns on the spot).
+    bank_angle_deg: float | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +192,20 @@ class VehicleGroupSpec:
 class TargetSpec:
     id: str
     position: Coord
+    #: Constant velocity (m/s) from ``position`` at time 0; None: it does not move (or
+    #: drifts with its mission's ``drift``).
+    velocity_mps: Coord | None = None
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    """How a mission's targets drift: ``current_mps + leeway * wind(0) + N(0, random_mps)``
+    per component (the wind at its reference height at time 0; the random part drawn
+    once per target from stream ``drift/<mission id>``), constant over the run."""
+
+    current_mps: Coord = (0.0, 0.0)
+    leeway: float = 0.0
+    random_mps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -168,6 +216,8 @@ class MissionSpec:
     holes: tuple[Ring, ...] = ()
     targets: tuple[TargetSpec, ...] = ()
     random_targets: int = 0
+    #: Drift of its targets (those without their own velocity); None: they stay put.
+    drift: DriftSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -341,6 +391,8 @@ class Scenario:
     water: WaterSpec | None = None
     logistics: LogisticsSpec | None = None
     separation: SeparationSpec | None = None
+    #: Wind; None: still air.
+    wind: WindSpec | None = None
     description: str = ""
     base_dir: str = "."
     #: The validated scenario as plain data (what the manifest stores).

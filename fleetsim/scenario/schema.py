@@ -29,6 +29,7 @@ from fleetsim.scenario.model import (
     ClosureSpec,
     DemandSpec,
     DetectionSpec,
+    DriftSpec,
     LogisticsSpec,
     MinimaSpec,
     MissionSpec,
@@ -53,6 +54,8 @@ from fleetsim.scenario.model import (
     VehicleGroupSpec,
     VehicleTypeSpec,
     WaterSpec,
+    WindChange,
+    WindSpec,
     ZoneSpec,
 )
 
@@ -1061,6 +1064,10 @@ VEHICLE_TYPE = Record({
                           "(accelerating and braking; fitted by `--calibrate`).", default=0.0),
     "climb_energy_wh_per_m": opt(Number(ge=0, le=MAX_ENERGY_WH), "Energy per metre climbed "
                                  "(fitted by `--calibrate`).", default=0.0),
+    "bank_angle_deg": opt(Number(gt=0, le=80, nullable=True), "Fixed wing only: the "
+                          "bank-angle limit of its turns and loiters (loiter radius "
+                          "v^2 / (g tan bank)); null: fixed-wing flight not modelled, it "
+                          "hovers and turns like a multirotor.", default=None),
 }, doc="A type of vehicle, how many there are and where they start.",
     rules=("`count` and `base`, or `bases`; with `carrier`: `count` only",
            "`domain`, if given, is the kind's (air: multirotor, fixed_wing; ground: wheeled; "
@@ -1073,6 +1080,7 @@ VEHICLE_TYPE = Record({
            "ground vehicles need `world.roads`; sea vehicles need "
            "`world.terrain.sea_level_m` or `world.water.polygon`",
            "a base is a site of kind base or depot; type ids are unique",
+           "`bank_angle_deg` applies to fixed_wing vehicles only",
            "the fleet has between 1 and 200,000 vehicles"),
     model=VehicleTypeSpec, attrs={"count": None, "base": None, "bases": None})
 
@@ -1086,9 +1094,25 @@ AREA = Record({
            "and do not overlap", "the area lies on the terrain"),
     model=MissionSpec, attrs={"polygon": "exterior", "rect": "exterior"})
 
+#: A velocity [vx, vy] (m/s), for moving targets and currents.
+VELOCITY = Pair(Number(ge=-100, le=100), "[vx, vy]")
+
+DRIFT = Record({
+    "current_mps": opt(VELOCITY, "The water's current [vx, vy].", default=[0.0, 0.0]),
+    "leeway": opt(Number(ge=0, le=1), "Fraction of the wind's reference speed (at time 0) a "
+                  "target drifts with, downwind (a person in the water: ~0.01-0.03).",
+                  default=0.0),
+    "random_mps": opt(Number(ge=0, le=100), "Standard deviation of each velocity component's "
+                      "random part, drawn once per target.", default=0.0),
+}, doc="How a mission's targets drift (constant over the run).", model=DriftSpec)
+
 TARGET = PointOrRecord(Record({
     "id": opt(ID, "Unique within the mission.", derived="MISSION-targetN (N: its index)"),
     "position": req(POINT, "Where the target is; inside the mission area.", unit="m"),
+    "velocity_mps": opt(VELOCITY, "A constant velocity [vx, vy]: the target moves from "
+                        "`position` (at time 0) and may leave the area; absent: it stays put "
+                        "(or drifts with the mission's `drift`).", default=None,
+                        example="[0.3, -0.1]"),
 }, doc="A target: a point [x, y], or a mapping {id, position}.", model=TargetSpec))
 
 MISSION = Record({
@@ -1101,6 +1125,9 @@ MISSION = Record({
     "random_targets": opt(Integer(ge=0, le=MAX_RANDOM_TARGETS), "Targets placed uniformly at "
                           "random in the area (stream `targets/<mission id>`), besides the "
                           "explicit ones.", default=0),
+    "drift": opt(Nullable(DRIFT), "The targets without a `velocity_mps` of their own drift: "
+                 "current + leeway x the wind at time 0 + a seeded random velocity (stream "
+                 "`drift/<mission id>`); null: they stay put."),
 }, doc="A surveillance mission over an area.",
     rules=("mission ids and target ids within a mission are unique",
            f"placing the random targets takes at most {MAX_TARGET_DRAWS:,} uniform draws in "
@@ -1217,6 +1244,37 @@ WATER = Record({
 }, doc="The navigation graph sea vehicles move on: a lattice over water.",
     rules=("the polygon overlaps the terrain",), model=WaterSpec)
 
+#: Wind (air vehicles only). Meteorological: ``from_deg`` is where it blows from,
+#: degrees clockwise from north (+y); speed in m/s at ``profile.ref_height_m``.
+WIND_SPEED = Number(ge=0, le=MAX_SPEED_MPS)
+WIND_FROM = Number(ge=0, lt=360)
+WIND_PROFILE = Record({
+    "ref_height_m": opt(Number(gt=0, le=100_000), "Height above ground the wind's speeds are "
+                        "given at.", default=10.0),
+    "exponent": opt(Number(ge=0, le=1), "Power-law exponent: the speed at height h is speed x "
+                    "(h / ref_height_m) ** exponent (0: the same at every height; about 1/7 "
+                    "over open land, 0.11 over the sea).", default=0.0),
+}, doc="How the wind's speed grows with height above ground (a power law).", model=WindSpec)
+
+WIND = Record({
+    "speed_mps": req(WIND_SPEED, "Wind speed at `profile.ref_height_m` above ground."),
+    "from_deg": req(WIND_FROM, "Where it blows from: degrees clockwise from north (+y); 270 "
+                    "is a west wind, blowing towards +x."),
+    "changes": opt(ListOf(Record({
+        "t_s": req(Number(gt=0, le=MAX_TIME_S), "When the change happens."),
+        "speed_mps": req(WIND_SPEED, "The wind speed from then on."),
+        "from_deg": req(WIND_FROM, "Where it blows from from then on."),
+    }, doc="A change of the wind: from `t_s` on, this speed and direction.",
+        model=WindChange), "wind changes {t_s, speed_mps, from_deg}"),
+        "Piecewise-constant changes in time.", example="[{t_s: 1800, speed_mps: 12, "
+        "from_deg: 240}]"),
+    "profile": opt(WIND_PROFILE, "The altitude profile (default: the same speed at every "
+                   "height)."),
+}, doc="A wind over the whole world: air legs fly the wind triangle, the energy reserve "
+       "counts the wind-affected way home, legs the wind does not allow are refused.",
+    rules=("`changes` come in strictly increasing `t_s`",),
+    model=WindSpec, attrs={"profile": None})
+
 ORDER = Record({
     "id": opt(ID, "Unique among the orders.", derived="orderN (N: its index)"),
     "origin": req(ID, "The depot the order is loaded at."),
@@ -1332,7 +1390,9 @@ WORLD = Record({
     "roads": opt(Nullable(ROADS), "Roads; null: none (ground vehicles need them)."),
     "water": opt(Nullable(WATER), "The sea lattice; null: built from the terrain's sea level "
                  "when sea vehicles need it."),
-}, doc="The map: terrain, airspace zones, sites, roads and water.", model=Scenario)
+    "wind": opt(Nullable(WIND), "The wind air vehicles fly in (the wind triangle); null: "
+                "still air."),
+}, doc="The map: terrain, airspace zones, sites, roads, water and wind.", model=Scenario)
 
 SCENARIO = Record({
     "schema_version": opt(Exactly(1, note="this fleetsim reads scenario schema version 1"),

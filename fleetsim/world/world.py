@@ -5,6 +5,7 @@ Built once from the scenario and never changed during a run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,9 @@ class World:
     #: A run works on copies (roads close during a run).
     roads: Any = None
     water: Any = None
+    #: Target velocities, shape (n, 2), m/s (position at t: targets_xy + velocity t);
+    #: None: every target stays put.
+    target_velocity: np.ndarray | None = None
 
     def site(self, site_id: str) -> Site:
         for s in self.sites:
@@ -142,24 +146,56 @@ def build_world(scenario: Scenario, streams: RandomStreams | None = None, *,
                              polygon=_polygon(m.exterior, m.holes))
                      for i, m in enumerate(scenario.missions))
     area = shapely.union_all([m.polygon for m in missions]) if missions else shapely.Polygon()
-    xy, ids, owner = [], [], []
+    xy, ids, owner, vel = [], [], [], []
+    moving = False
     for m, spec in zip(missions, scenario.missions, strict=True):
+        mine = len(xy)
         for t in spec.targets:
             xy.append(t.position)
             ids.append(t.id)
             owner.append(m.index)
+            vel.append(t.velocity_mps)
+            moving |= t.velocity_mps is not None
         if spec.random_targets:
             pts = random_points_in(m.polygon, spec.random_targets,
                                    streams.get(f"targets/{m.id}"))
             xy.extend(map(tuple, pts))
             ids.extend(f"{m.id}-{k}" for k in range(len(pts)))
             owner.extend([m.index] * len(pts))
+            vel.extend([None] * len(pts))
+        if spec.drift is not None:
+            moving = True
+            _drift(spec.drift, scenario, vel, mine, streams.get(f"drift/{m.id}"))
     targets = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     targets.setflags(write=False)
+    velocity = None
+    if moving:
+        velocity = np.array([(0.0, 0.0) if u is None else u for u in vel],
+                            dtype=np.float64).reshape(-1, 2)
+        velocity.setflags(write=False)
     roads, water = _networks(scenario, terrain, streams)
     return World(terrain=terrain, zones=zones, sites=sites, missions=missions,
                  mission_area=area, targets_xy=targets, target_ids=tuple(ids),
-                 target_mission=np.asarray(owner, dtype=np.int32), roads=roads, water=water)
+                 target_mission=np.asarray(owner, dtype=np.int32), roads=roads, water=water,
+                 target_velocity=velocity)
+
+
+def _drift(drift: Any, scenario: Scenario, vel: list, first: int,
+           rng: np.random.Generator) -> None:
+    """Fill in the velocities of a mission's targets from ``first`` on that have none:
+    current + leeway x the wind at time 0 + a random part (one normal draw per
+    component and target, in target order)."""
+    wx = wy = 0.0
+    if scenario.wind is not None and drift.leeway:
+        th = math.radians(scenario.wind.from_deg)
+        wx = -scenario.wind.speed_mps * math.sin(th)
+        wy = -scenario.wind.speed_mps * math.cos(th)
+    cx, cy = drift.current_mps
+    for k in range(first, len(vel)):
+        if vel[k] is None:
+            rx, ry = (rng.normal(0.0, drift.random_mps, 2).tolist()
+                      if drift.random_mps > 0 else (0.0, 0.0))
+            vel[k] = (cx + drift.leeway * wx + rx, cy + drift.leeway * wy + ry)
 
 
 def _networks(scenario: Scenario, terrain: Terrain, streams: RandomStreams) -> tuple[Any, Any]:

@@ -219,8 +219,9 @@ factors:
     (BASE.replace("oversight.operators, levels: [1, 2]", "policy.name, levels: [lawnmowr]"),
      "bad.yaml:4: factors.operators.levels[0]: the scenario rejects policy.name=lawnmowr: "
      "policy.name: unknown policy 'lawnmowr'; did you mean 'lawnmower'? (available: "
-     "autonomous_patrol, batch_assignment, cautious_patrol, lawnmower, nearest_dispatch, "
-     "persistent_patrol, random_search, truck_drone, vrp_planner; or give 'module:Class' or "
+     "autonomous_patrol, batch_assignment, cautious_patrol, expanding_square, lawnmower, "
+     "nearest_dispatch, parallel_track, persistent_patrol, random_search, sector_search, "
+     "truck_drone, vrp_planner; or give 'module:Class' or "
      "'path/to/file.py:Class')"),
     (BASE.replace("oversight.operators,", "'fleet.types[2].count',"),
      "bad.yaml:4: factors.operators.path: fleet.types[2].count: fleet.types[2]: index 2 is "

@@ -263,7 +263,7 @@ ERRORS = [
                  "terrain_clearance_m, relay_range_m, sensor, payload_kg, energy, carrier, "
                  "carrier_slots, airframe, airframe_params, turn_penalty_s_per_rad, "
                  "leg_overhead_s, "
-                 "climb_energy_wh_per_m)", id="unknown-key-with-suggestion"),
+                 "climb_energy_wh_per_m, bank_angle_deg)", id="unknown-key-with-suggestion"),
     pytest.param("outputs: {", "outputs: {colour: red, ",
                  "scenarios/x.yaml:66: outputs.colour: unknown key 'colour' (valid keys: "
                  "metrics_cell_m, replay, "

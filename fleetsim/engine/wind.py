@@ -1,0 +1,340 @@
+"""Wind: air legs fly the wind triangle.
+
+A vehicle holds its track by heading into the wind: with airspeed ``a`` and the
+wind ``W`` split into its components along the track (``w_a``) and across it
+(``w_c``), the ground speed is ``g = w_a + sqrt(a**2 - w_c**2)``. A leg takes
+``distance / g`` (or its climb time, whichever is longer) and uses power at the
+airspeed for that time. A leg with ``|w_c| >= a`` or ``g <= 0`` cannot be flown:
+its duration is ``inf`` and the engine refuses it (``leg_refused``, see
+:meth:`fleetsim.engine.movement.Movement.fly_route`).
+
+The wind is constant in space, piecewise constant in time (``world.wind.changes``)
+and scaled by a power-law altitude profile evaluated at each vehicle type's
+cruise height above ground (legs are flown at it). The wind at a leg's start
+applies to the whole leg. Ground and sea vehicles are not affected; nor are
+hover power, vertical legs and the policies' travel estimates (still air).
+
+The energy reserve uses the wind-affected way home: the time home from a point
+``q`` away is the gauge of the disk of radius ``a`` around ``W`` (convex in
+``q``), so along a leg the battery left less the energy home is concave and
+crosses the reserve at most once; squaring ``|q(t) - c(t) W| = c(t) a`` (``c``:
+the time home the battery still pays for) gives a quadratic in ``t``, as in
+still air.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from typing import Any
+
+import numpy as np
+
+from fleetsim.engine.motion import MAX_DETOUR, MotionModel
+
+_INF = float("inf")
+
+
+def wind_vector(speed_mps: float, from_deg: float) -> tuple[float, float]:
+    """The (x, y) velocity of a wind of ``speed_mps`` blowing from ``from_deg``
+    (degrees clockwise from north, +y): it moves air towards ``from_deg + 180``."""
+    th = math.radians(from_deg)
+    return -speed_mps * math.sin(th), -speed_mps * math.cos(th)
+
+
+def ground_speed(airspeed: float, wx: float, wy: float, ux: float, uy: float) -> float:
+    """Ground speed along unit track (ux, uy) at ``airspeed`` in wind (wx, wy);
+    ``inf``-duration marker ``0.0`` if the track cannot be held (or not advanced)."""
+    along = wx * ux + wy * uy
+    cross = wx * uy - wy * ux
+    disc = airspeed * airspeed - cross * cross
+    if disc <= 0.0:
+        return 0.0
+    g = along + math.sqrt(disc)
+    return g if g > 1e-9 else 0.0
+
+
+def _time_to(airspeed: float, wx: float, wy: float, qx: float, qy: float) -> float:
+    """Time to fly (qx, qy) m at ``airspeed`` in wind (wx, wy) (``inf``: it cannot)."""
+    d = math.sqrt(qx * qx + qy * qy)
+    if d == 0.0:
+        return 0.0
+    ux, uy = qx / d, qy / d
+    cross = wx * uy - wy * ux
+    disc = airspeed * airspeed - cross * cross
+    if disc <= 0.0:
+        return _INF
+    g = wx * ux + wy * uy + math.sqrt(disc)
+    return d / g if g > 1e-9 else _INF
+
+
+class WindMotion(MotionModel):
+    """Motion in a wind (see the module's docstring).
+
+    Parameters
+    ----------
+    fleet:
+        The engine (``Simulation``): its per-vehicle lists, ``env`` (the clock: the
+        wind at the time a leg starts), ``is_air`` and ``scenario.wind``.
+    """
+
+    def __init__(self, fleet: Any) -> None:
+        super().__init__(fleet)
+        self.env = fleet.env
+        spec = fleet.scenario.wind
+        self.times = [0.0] + [c.t_s for c in spec.changes]
+        self.vectors = [wind_vector(spec.speed_mps, spec.from_deg)] + \
+            [wind_vector(c.speed_mps, c.from_deg) for c in spec.changes]
+        top = max([spec.speed_mps] + [c.speed_mps for c in spec.changes])
+        #: Per vehicle: the factor on the reference wind at its cruise height (0:
+        #: not an air vehicle).
+        self.scale = [
+            ((agl / spec.ref_height_m) ** spec.exponent if spec.exponent else 1.0)
+            if air else 0.0 for agl, air in zip(fleet.agl, fleet.is_air, strict=True)]
+        #: Per vehicle: the strongest wind it will meet (the reserve's worst case).
+        self.strongest = [s * top for s in self.scale]
+
+    # ------------------------------------------------------------------ the wind
+
+    def wind_at(self, v: int, t: float) -> tuple[float, float]:
+        """Wind (x, y) m/s vehicle ``v`` meets at time ``t``."""
+        wx, wy = self.vectors[bisect_right(self.times, t) - 1]
+        s = self.scale[v]
+        return wx * s, wy * s
+
+    def next_change(self, t: float) -> float:
+        """The first time after ``t`` the wind changes (``inf``: never)."""
+        k = bisect_right(self.times, t)
+        return self.times[k] if k < len(self.times) else _INF
+
+    def time_home(self, v: int, qx: float, qy: float, t: float) -> float:
+        """Time to fly (qx, qy) m (to home from here) at cruise in the wind at ``t``."""
+        wx, wy = self.wind_at(v, t)
+        return _time_to(self.speed[v], wx, wy, qx, qy)
+
+    def _ground_time(self, v: int, dx: float, dy: float, dz: float, speed: float,
+                     t: float) -> float:
+        d = math.sqrt(dx * dx + dy * dy)
+        flat = 0.0
+        if d > 0.0:
+            wx, wy = self.wind_at(v, t)
+            g = ground_speed(speed, wx, wy, dx / d, dy / d)
+            flat = d / g if g > 0.0 else _INF
+        return max(flat, abs(dz) / self.climb[v])
+
+    # ------------------------------------------------------------------ durations
+
+    def leg_time(self, v: int, dx: float, dy: float, dz: float, speed: float) -> float:
+        return self._ground_time(v, dx, dy, dz, speed, self.env.now)
+
+    def intent_leg_time(self, v: int, x0: float, y0: float, z0: float, x1: float,
+                        y1: float, z1: float) -> float:
+        return self._ground_time(v, x1 - x0, y1 - y0, z1 - z0, self.speed[v], self.env.now)
+
+    def route(self, v: int, x0: float, y0: float, z0: float, xs: list, ys: list, zs: list,
+              speeds: list | None, hx: float, hy: float
+              ) -> tuple[list[float], list[float], float, float, float]:
+        """As :meth:`MotionModel.route`, each leg in the wind at its start; a leg that
+        cannot be flown has duration ``inf``."""
+        spd = self.speed[v]
+        top = z0
+        total = 0.0
+        durs: list[float] = []
+        climbs: list[float] = []
+        corrected = self.corrected[v]
+        hx_prev = hy_prev = 0.0
+        px, py, pz = x0, y0, z0
+        t = now = self.env.now
+        # far: the still-air distance worth the longest way home from the start or a
+        # waypoint, in the wind now (the time home is convex along a leg: the ends
+        # bound it), so that the base class's route_clear holds as it is.
+        wx_now, wy_now = self.wind_at(v, now)
+        if self.strongest[v] >= spd:
+            far = _INF
+        else:
+            far = spd * _time_to(spd, wx_now, wy_now, hx - x0, hy - y0)
+        for i in range(len(xs)):
+            x1, y1, z1 = xs[i], ys[i], zs[i]
+            dx, dy, dz = x1 - px, y1 - py, z1 - pz
+            dur = self._ground_time(v, dx, dy, dz, spd if speeds is None else speeds[i], t)
+            if corrected and dur > 0.0:
+                if not durs or not any(durs):
+                    dur += self.leg_over[v]
+                elif dx or dy:
+                    turn = abs(math.atan2(hx_prev * dy - hy_prev * dx,
+                                          hx_prev * dx + hy_prev * dy))
+                    # (fixed wing: R / v per radian, at cruise routes' waypoints)
+                    dur += (self.turn_pen[v] if speeds is not None
+                            else self.turn_pen[v] + self.turn_r[v]) * turn
+                if dx or dy:
+                    hx_prev, hy_prev = dx, dy
+                climbs.append(max(dz, 0.0) * self.climb_wh[v])
+            elif corrected:
+                climbs.append(0.0)
+            durs.append(dur)
+            total += dur
+            t += dur
+            if far != _INF:
+                d = spd * _time_to(spd, wx_now, wy_now, hx - x1, hy - y1)
+                if d > far:
+                    far = d
+            if z1 > top:
+                top = z1
+            px, py, pz = x1, y1, z1
+        return durs, climbs, total, far, top
+
+    def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray,
+             t_start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`MotionModel.legs`, in the wind now. A leg that ends after the next
+        wind change (its route starting at ``t_start``) gets ``inf``: its route is then
+        left for the vehicle to fly leg by leg (in the wind at each leg's start)."""
+        vo = vs[owner]
+        spd = np.asarray(self.speed)[vo]
+        climb = np.asarray(self.climb)[vo]
+        power = np.asarray(self.p_cruise)[vo]
+        scale = np.asarray(self.scale)[vo]
+        wx0, wy0 = self.vectors[bisect_right(self.times, self.env.now) - 1]
+        wx, wy = wx0 * scale, wy0 * scale
+        d = pts - prev
+        dist = np.hypot(d[:, 0], d[:, 1])
+        safe = np.where(dist > 0.0, dist, 1.0)
+        ux, uy = d[:, 0] / safe, d[:, 1] / safe
+        along = wx * ux + wy * uy
+        cross = wx * uy - wy * ux
+        disc = spd * spd - cross * cross
+        g = along + np.sqrt(np.maximum(disc, 0.0))
+        ok = (disc > 0.0) & (g > 1e-9)
+        flat = np.where(dist > 0.0, np.where(ok, dist / np.where(ok, g, 1.0), _INF), 0.0)
+        dur = np.maximum(flat, np.abs(d[:, 2]) / climb)
+        nxt = self.next_change(self.env.now)
+        if nxt != _INF and len(dur):
+            if t_start is None:
+                dur[:] = _INF
+            else:
+                fin = np.where(np.isfinite(dur), dur, 0.0)
+                cs = np.cumsum(fin)
+                first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+                base = np.zeros(int(owner.max()) + 1)
+                base[owner[first]] = (cs - fin)[first]
+                dur[np.asarray(t_start)[owner] + cs - base[owner] > nxt] = _INF
+        return dur, power * dur
+
+    # ------------------------------------------------------------------ the reserve
+
+    def _k_worst(self, v: int) -> float:
+        """Cruise Wh per metre home against the strongest head wind (``inf``: it may
+        not get home at all)."""
+        g = self.speed[v] - self.strongest[v]
+        return self.p_cruise[v] / g if g > 0.0 else _INF
+
+    def routes_far(self, vs: np.ndarray, owner: np.ndarray, first: np.ndarray,
+                   start: np.ndarray, pts: np.ndarray, home: np.ndarray) -> np.ndarray:
+        """The still-air distance worth each route's longest way home (from its start
+        or a waypoint) in the wind now (see :meth:`route`); ``inf`` for a vehicle that
+        a wind at or above its airspeed may keep from home."""
+        now = self.env.now
+        spd = np.asarray(self.speed)[vs]
+        scale = np.asarray(self.scale)[vs]
+        wx0, wy0 = self.vectors[bisect_right(self.times, now) - 1]
+
+        def equiv(q: np.ndarray, a: np.ndarray, s: np.ndarray) -> np.ndarray:
+            d = np.hypot(q[:, 0], q[:, 1])
+            safe = np.where(d > 0.0, d, 1.0)
+            ux, uy = q[:, 0] / safe, q[:, 1] / safe
+            wx, wy = wx0 * s, wy0 * s
+            along = wx * ux + wy * uy
+            cross = wx * uy - wy * ux
+            disc = a * a - cross * cross
+            g = along + np.sqrt(np.maximum(disc, 0.0))
+            ok = (disc > 0.0) & (g > 1e-9)
+            return np.where(d > 0.0, np.where(ok, a * d / np.where(ok, g, 1.0), _INF), 0.0)
+
+        far = np.maximum(equiv(home - start[:, :2], spd, scale), np.maximum.reduceat(
+            equiv(home[owner] - pts[:, :2], spd[owner], scale[owner]), first))
+        return np.where(np.asarray(self.strongest)[vs] >= spd, _INF, far)
+
+    def reserve_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
+                     z_end: float, b0: float, x0: float, y0: float, z0: float,
+                     hx: float, hy: float, detour: Any = None) -> float:
+        """Time into a leg at which the battery falls to the reserve plus the energy to
+        fly home (in the wind now) and land; ``inf`` if not within ``horizon``.
+
+        With ``c(t) = (b0 - R - L - power t) / (p_cruise * detour)`` the time home the
+        battery still pays for and ``q(t)`` the way home, the crossing solves
+        ``|q(t) - c(t) W| = c(t) a`` with ``c >= 0`` (one root when the wind is below
+        the airspeed ``a``); a stronger wind is searched numerically.
+        """
+        now = self.env.now
+        pc = self.p_cruise[v]
+        home_z = self.home_z[v]
+        top = max(z0, z_end, home_z + self.agl[v])
+        margin = b0 - self.reserve[v] - self.p_hover[v] * (top - home_z) / self.climb[v]
+        qx, qy = hx - x0, hy - y0
+        end = horizon if horizon != _INF else 0.0
+        d0 = math.hypot(qx, qy)
+        d_end = math.hypot(qx - ux * end, qy - uy * end)
+        k = self._k_worst(v)
+        if horizon != _INF and k != _INF and \
+                margin - power * horizon - k * MAX_DETOUR * max(d_end, d0) > 0.0:
+            return _INF
+        f = 1.0
+        if detour is not None:
+            f = max(detour(v, x0, y0, d0), detour(v, x0 + ux * end, y0 + uy * end, d_end))
+        kk = pc * f  # Wh per second of the way home
+        if margin - kk * self.time_home(v, qx, qy, now) <= 0.0:
+            return 0.0
+        if horizon != _INF and margin - power * horizon - \
+                kk * self.time_home(v, qx - ux * end, qy - uy * end, now) > 0.0:
+            return _INF  # convex time home: both ends clear, the whole leg is
+        a = self.speed[v]
+        wx, wy = self.wind_at(v, now)
+        if wx * wx + wy * wy >= a * a:
+            return self._reserve_search(v, power, ux, uy, horizon, margin, kk, qx, qy, now)
+        if ux == 0.0 and uy == 0.0:  # not moving horizontally: the time home is constant
+            t = (margin - kk * self.time_home(v, qx, qy, now)) / power if power > 0 else _INF
+            return t if 0.0 <= t <= horizon else _INF
+        c0, c1 = margin / kk, power / kk
+        # r(t) = q(t) - c(t) W = A + B t
+        ax, ay = qx - c0 * wx, qy - c0 * wy
+        bx, by = -ux + c1 * wx, -uy + c1 * wy
+        qa = bx * bx + by * by - a * a * c1 * c1
+        qb = 2.0 * (ax * bx + ay * by + a * a * c0 * c1)
+        qc = ax * ax + ay * ay - a * a * c0 * c0
+        roots = []
+        if abs(qa) < 1e-15:
+            if qb != 0.0:
+                roots.append(-qc / qb)
+        else:
+            disc = qb * qb - 4.0 * qa * qc
+            if disc >= 0.0:
+                sq = math.sqrt(disc)
+                roots += [(-qb - sq) / (2.0 * qa), (-qb + sq) / (2.0 * qa)]
+        best = _INF
+        for t in roots:
+            if 0.0 <= t <= horizon and margin - power * t >= -1e-9 and t < best:
+                best = t
+        return best
+
+    def _reserve_search(self, v: int, power: float, ux: float, uy: float, horizon: float,
+                        margin: float, kk: float, qx: float, qy: float, now: float) -> float:
+        """The first crossing by sampling and bisection (a wind at or above the
+        airspeed: the way home may be impossible from part of the leg)."""
+        end = horizon if horizon != _INF else (margin / power if power > 0 else 0.0)
+
+        def left(t: float) -> float:
+            return margin - power * t - kk * self.time_home(v, qx - ux * t, qy - uy * t, now)
+
+        lo = 0.0
+        n = 256
+        for i in range(1, n + 1):
+            hi = end * i / n
+            if left(hi) <= 0.0:
+                for _ in range(60):
+                    mid = 0.5 * (lo + hi)
+                    if left(mid) > 0.0:
+                        lo = mid
+                    else:
+                        hi = mid
+                return hi
+            lo = hi
+        return _INF
