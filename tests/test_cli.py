@@ -26,23 +26,10 @@ from fleetsim.policy import BUILTIN_POLICIES
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
-#: Overrides that make each example scenario short enough for CI (same structure:
-#: same terrain, zones, bases, policy; fewer vehicles and simulated seconds).
-SHORT = {
-    "search_and_rescue": ["run.duration_s=900"],
-    "wildfire_watch": [
-        "run.duration_s=600",
-        "fleet.types[0].bases={ranger_station: 40, lookout_tower: 40}",
-    ],
-    "swarm_10k": ["run.duration_s=600", "fleet.types[0].bases={sw: 50, se: 50, nw: 50, ne: 50}"],
-    "shared_airspace": ["run.duration_s=900"],
-    "coastal_patrol": ["run.duration_s=600"],
-    "oversight_tradeoff": ["run.duration_s=600"],
-    "harbor_resupply": ["run.duration_s=2400"],
-    "disaster_relief": ["run.duration_s=2400"],
-    "city_delivery": ["run.duration_s=900",
-                      "fleet.types[0].bases={west: 25, east: 25, north: 25, south: 25}"],
-}
+# Overrides that make each shipped scenario short enough for the suite: the golden
+# runs' own (same terrain, zones, bases, policy; fewer vehicles and seconds).
+sys.path.insert(0, str(ROOT / "tests" / "golden"))
+from golden_runs import SHORT  # noqa: E402
 
 METRIC_KEYS = [
     "coverage.fraction",
