@@ -85,6 +85,28 @@ class MotionModel:
         """:meth:`straight_time` for many vehicles at once."""
         return d / np.asarray(self.speed, dtype=np.float64)[vs]
 
+    def corrected_leg(self, v: int, dur: float, dx: float, dy: float, dz: float,
+                      durs: list, climbs: list, hx_prev: float, hy_prev: float,
+                      cruise: bool) -> tuple[float, float, float]:
+        """One leg of a route with the type's calibration corrections (accelerating from
+        rest, turning, climbing): the corrected duration and the last heading; appends the
+        leg's climb energy to ``climbs``. ``cruise``: a route at cruise speed, whose
+        waypoints a fixed wing turns at its minimum radius (R / v per radian)."""
+        if dur > 0.0:
+            if not durs or not any(durs):
+                dur += self.leg_over[v]
+            elif dx or dy:
+                turn = abs(math.atan2(hx_prev * dy - hy_prev * dx,
+                                      hx_prev * dx + hy_prev * dy))
+                dur += (self.turn_pen[v] + self.turn_r[v] if cruise
+                        else self.turn_pen[v]) * turn
+            if dx or dy:
+                hx_prev, hy_prev = dx, dy
+            climbs.append(max(dz, 0.0) * self.climb_wh[v])
+        else:
+            climbs.append(0.0)
+        return dur, hx_prev, hy_prev
+
     def route(self, v: int, x0: float, y0: float, z0: float, xs: list, ys: list, zs: list,
               speeds: list | None, hx: float, hy: float
               ) -> tuple[list[float], list[float], float, float, float]:
@@ -110,20 +132,9 @@ class MotionModel:
             dur = math.sqrt(dx * dx + dy * dy) / (spd if speeds is None else speeds[i])
             if abs(dz) > dur * climb:
                 dur = abs(dz) / climb
-            if corrected and dur > 0.0:  # calibrated: accelerating, turning, climbing
-                if not durs or not any(durs):
-                    dur += self.leg_over[v]
-                elif dx or dy:
-                    turn = abs(math.atan2(hx_prev * dy - hy_prev * dx,
-                                          hx_prev * dx + hy_prev * dy))
-                    # (fixed wing: R / v per radian, at cruise routes' waypoints)
-                    dur += (self.turn_pen[v] if speeds is not None
-                            else self.turn_pen[v] + self.turn_r[v]) * turn
-                if dx or dy:
-                    hx_prev, hy_prev = dx, dy
-                climbs.append(max(dz, 0.0) * self.climb_wh[v])
-            elif corrected:
-                climbs.append(0.0)
+            if corrected:
+                dur, hx_prev, hy_prev = self.corrected_leg(v, dur, dx, dy, dz, durs, climbs,
+                                                           hx_prev, hy_prev, speeds is None)
             durs.append(dur)
             total += dur
             d = math.hypot(x1 - hx, y1 - hy)

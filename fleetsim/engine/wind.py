@@ -157,20 +157,9 @@ class WindMotion(MotionModel):
             x1, y1, z1 = xs[i], ys[i], zs[i]
             dx, dy, dz = x1 - px, y1 - py, z1 - pz
             dur = self._ground_time(v, dx, dy, dz, spd if speeds is None else speeds[i], t)
-            if corrected and dur > 0.0:
-                if not durs or not any(durs):
-                    dur += self.leg_over[v]
-                elif dx or dy:
-                    turn = abs(math.atan2(hx_prev * dy - hy_prev * dx,
-                                          hx_prev * dx + hy_prev * dy))
-                    # (fixed wing: R / v per radian, at cruise routes' waypoints)
-                    dur += (self.turn_pen[v] if speeds is not None
-                            else self.turn_pen[v] + self.turn_r[v]) * turn
-                if dx or dy:
-                    hx_prev, hy_prev = dx, dy
-                climbs.append(max(dz, 0.0) * self.climb_wh[v])
-            elif corrected:
-                climbs.append(0.0)
+            if corrected:
+                dur, hx_prev, hy_prev = self.corrected_leg(v, dur, dx, dy, dz, durs, climbs,
+                                                           hx_prev, hy_prev, speeds is None)
             durs.append(dur)
             total += dur
             t += dur
