@@ -27,13 +27,20 @@ Observation of vehicle ``v`` (float32, :attr:`Features.obs_dim` values)
     zone active now on the way, a restricted zone on the way, crowding (vehicles
     whose plans end in those 3 × 3 cells, / 4, at most 1), and the vehicle's sector
     (``cos`` of the angle between the candidate's heading and ``2 pi v / n``: vehicles
-    that see the same thing at the same instant can still spread out).
+    that see the same thing at the same instant can still spread out); then the
+    ``n_targets`` nearest known targets (4 values each) and the ``n_orders`` nearest
+    open orders (7 values each): :mod:`fleetsim.rl.items`.
 
 Macro-actions (``n_candidates + 2``)
     ``k < n_candidates``: fly to candidate ``k`` (:class:`~fleetsim.policy.GoTo`);
     ``n_candidates`` (hold): a vehicle waiting for a plan hovers ``hold_s``
     (:class:`~fleetsim.policy.Hold`), one asking on a ``periodic`` request keeps its
-    plan; ``n_candidates + 1``: return home and recharge. Only vehicles that ask
+    plan; ``n_candidates + 1``: return home and recharge; ``n_candidates + 2 + j``:
+    take the order in slot ``j`` (``Pickup`` then ``Deliver``; masked when the slot is
+    empty or the order is heavier than the vehicle's free payload; an order a
+    lower-numbered vehicle takes at the same instant is taken as hold). With
+    ``action_mode="waypoint"`` the action is a point instead
+    (:meth:`Features.waypoint_plans`). Only vehicles that ask
     for a plan (reasons in :data:`ASKING`) act; the others' mask allows only hold
     (ignored). Candidates off the terrain or inside an active no-fly zone are
     masked; a masked action is taken as hold.

@@ -15,8 +15,8 @@ Orders
     to the order's origin (ties: the older order), 7 values each: present, dx and dy
     to the origin, dx and dy from the origin to the destination (over the diagonal),
     the order's weight over the vehicle's free payload (at most 2; 2 when it has none
-    free), and the time left to its latest delivery (over ``idle_scale_s``, at most 1;
-    1 without a deadline). Slot ``j`` is the macro-action "take order j".
+    free), and the time left to its latest delivery (over ``idle_scale_s``, in
+    [-1, 1]; 1 without a deadline). Slot ``j`` is the macro-action "take order j".
 """
 
 from __future__ import annotations
