@@ -131,6 +131,7 @@ class LearnedPolicy(Policy):
     """Runs a learned actor over the learning interfaces' observations (module notes)."""
 
     name = "learned"
+    mission = "any"  # missions, orders (with order actions), or both
     action_classes = frozenset({"transit", "hold", "return", "pickup", "deliver"})
 
     @dataclass(frozen=True)
@@ -180,6 +181,15 @@ class LearnedPolicy(Policy):
         self.features = Features(ctx.world, ctx.vehicle_types, ctx.vehicle_type_index,
                                  ctx.home_xy, ctx.duration_s, opt,
                                  has_orders=has_orders(ctx.scenario))
+        if isinstance(self.actor, LinearActor):
+            f = self.features
+            want = (f.obs_dim, 2 if f.waypoint else f.n_actions)
+            if self.actor.W.shape != want:
+                raise PolicyError(f"checkpoint {self.params.checkpoint or 'W'!r}: W has shape "
+                                  f"{self.actor.W.shape}, these options and this scenario need "
+                                  f"{want} (obs_dim, {'2' if f.waypoint else 'n_actions'}); use "
+                                  "the options it was trained with (n_candidates, patch, "
+                                  "n_targets, n_orders, action_mode)")
 
     def decide(self, now_s, fleet, requests):
         obs, mask, _ = self.features.observe(now_s, fleet, requests)

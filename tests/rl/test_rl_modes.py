@@ -5,6 +5,7 @@ action ending in a delivery in the record, and the item features in closed form.
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -306,3 +307,32 @@ def test_waypoint_learned_policy_records_its_in_process_run(tmp_path):
                f"policy.params={{checkpoint: {tmp_path / 'wp.npz'}, decision_period_s: 120, "
                "action_mode: waypoint}"])
     assert run_digest(Simulation(sc).run()) == run_digest(core.recorded())
+
+
+def test_learned_policy_with_order_actions_runs_in_fleetsim_run(tmp_path, capsys):
+    from fleetsim.cli import EXIT_INPUT, EXIT_OK, main
+
+    f = FleetCore(_city()).features
+    b = np.zeros(f.n_actions)
+    b[f.ORDER0:] = 1.0  # always an order when one fits
+    np.savez(tmp_path / "orders.npz", W=np.zeros((f.obs_dim, f.n_actions)), b=b)
+    common = [str(CITY), "-q", "--no-replay", "--set", "run.duration_s=600", "--set",
+              "fleet.types[0].bases={west: 3, east: 3, north: 3, south: 3}", "--set",
+              "policy.name=fleetsim.rl.policy:LearnedPolicy"]
+    code = main(["run", *common, "--out", str(tmp_path / "ok"), "--set",
+                 f"policy.params={{checkpoint: {tmp_path / 'orders.npz'}}}"])
+    assert code == EXIT_OK
+    metrics = json.loads((tmp_path / "ok" / "metrics.json").read_text())
+    assert metrics["logistics.orders_delivered"] > 0
+    capsys.readouterr()
+    code = main(["run", *common, "--out", str(tmp_path / "bad"), "--set",
+                 f"policy.params={{checkpoint: {tmp_path / 'orders.npz'}, n_orders: 2}}"])
+    assert code == EXIT_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "W has shape (111, 14), these options and this scenario need " \
+        "(97, 12)" in err[0]
+    code = main(["run", *common, "--out", str(tmp_path / "bad"), "--set",
+                 f"policy.params={{checkpoint: {tmp_path / 'orders.npz'}, n_orders: -1}}"])
+    assert code == EXIT_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "policy.params.n_orders" in err[0] and "an integer >= 0" in err[0]
