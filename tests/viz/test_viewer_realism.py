@@ -191,6 +191,8 @@ def test_the_viewer_draws_moving_targets_their_tracks_and_the_datum(realism_page
     np.testing.assert_allclose(where, w.targets_xy + w.target_velocity * t, atol=0.01)  # cm, mm/s
     drawn = page.evaluate("() => window.viewer.drawn")
     assert (drawn["targetTracks"], drawn["datums"]) == (len(w.target_ids), 1)
+    legend = page.evaluate("() => window.viewer.legendText")
+    assert "target track" in legend and "datum (drifting)" in legend
     # Each track is a line from where the target was at 0 to where it is now: its
     # middle is drawn on the overlay (opaque enough to see, in the targets' red).
     mids = (w.targets_xy + w.target_velocity * t / 2).tolist()
@@ -225,6 +227,7 @@ def test_the_viewer_draws_the_loiter_orbit_as_a_circle(realism_page, realism_run
     settle(page)
     (orbit,) = page.evaluate("() => window.viewer.orbits")
     assert orbit[0] == 0 and orbit[1:] == pytest.approx([cx, cy, r], abs=0.01)
+    assert "loiter orbit" in page.evaluate("() => window.viewer.legendText")
     # On the circle halfway between two chord ends (where the chords are 0.076 R
     # inside it) the overlay is drawn; halfway between the circle and the chord's
     # middle it is not.

@@ -323,6 +323,15 @@ function updateLegend() {
   if (L.targets && bundle.targets.count) {
     const dia = (fill) => SVG(`<path d="M0-5L5 0 0 5-5 0Z" fill="${fill}" stroke="${fill === "none" ? "#ff3b6b" : "#fff"}" stroke-width="1.5"/>`);
     parts.push(`<div>${dia("none")}target not found</div>`, `<div>${dia("#ff3b6b")}target found</div>`);
+    if (bundle.targets.vx_mps) {
+      parts.push(`<div>${SVG('<path d="M-6 3L6-3" stroke="rgba(255,59,107,0.8)" stroke-width="1.5"/>')}target track</div>`);
+    }
+  }
+  if (L.targets && bundle.targets.datums && bundle.targets.datums.length) {
+    parts.push(`<div>${SVG('<circle r="4" fill="none" stroke="#fff" stroke-width="1.5"/><path d="M-6 0H6M0-6V6" stroke="#fff" stroke-width="1.2"/>')}datum (drifting)</div>`);
+  }
+  if (L.vehicles && renderer.orbitsNow.length) {
+    parts.push(`<div>${SVG('<circle r="5" fill="none" stroke="rgba(255,216,74,0.9)" stroke-width="1.5"/>')}loiter orbit</div>`);
   }
   if (renderer.selected >= 0) {
     parts.push(`<div>${SVG('<circle r="5" fill="none" stroke="#fff" stroke-width="1.5"/>')}selected</div>`);
