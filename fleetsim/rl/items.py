@@ -98,7 +98,18 @@ def order_features(now: float, fleet: Any, xy: np.ndarray, payload: np.ndarray, 
     waiting = np.zeros(0, dtype=np.int64) if orders is None or m == 0 else orders.waiting()
     if len(waiting) == 0:
         return out.reshape(n, -1), slots, fits
+    # Only the m oldest orders at each origin can be among anyone's m nearest (orders
+    # at one origin tie, and ties go to the older): a few depots with thousands of
+    # orders waiting cost (vehicles x depots x m), not (vehicles x orders).
     origin = np.asarray(orders.origin_xy)[waiting]
+    _, group = np.unique(origin, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    by_group = np.lexsort((np.arange(len(waiting)), group))
+    g = group[by_group]
+    first = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    rank = np.arange(len(g)) - np.repeat(first, np.diff(np.r_[first, len(g)]))
+    keep = np.sort(by_group[rank < m])  # still oldest first
+    waiting, origin = waiting[keep], origin[keep]
     dest = np.asarray(orders.dest_xy)[waiting]
     weight = np.asarray(orders.weight_kg)[waiting]
     latest = np.asarray(orders.latest_s)[waiting]

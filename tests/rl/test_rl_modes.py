@@ -336,3 +336,24 @@ def test_learned_policy_with_order_actions_runs_in_fleetsim_run(tmp_path, capsys
     assert code == EXIT_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "policy.params.n_orders" in err[0] and "an integer >= 0" in err[0]
+
+
+def test_nearest_open_orders_match_a_brute_force_sort():
+    from fleetsim.rl.items import order_features
+
+    rng = np.random.default_rng(7)
+    depots = np.array([[0.0, 0.0], [1000.0, 0.0], [0.0, 1000.0]])
+    n_orders = 300
+    origin = np.where(rng.random((n_orders, 1)) < 0.8, depots[rng.integers(0, 3, n_orders)],
+                      rng.uniform(0, 1000, (n_orders, 2)))  # mostly at depots: ties
+    orders = SimpleNamespace(
+        origin_xy=origin, dest_xy=rng.uniform(0, 1000, (n_orders, 2)),
+        weight_kg=rng.uniform(0.1, 3.0, n_orders), latest_s=np.full(n_orders, np.inf),
+        waiting=lambda: np.flatnonzero(np.arange(n_orders) % 3 != 1))
+    fleet = SimpleNamespace(orders=orders, load_kg=lambda: np.zeros(40))
+    xy = np.vstack([depots, rng.uniform(-200, 1200, (37, 2))])
+    for m in (1, 4, 9):
+        _, slots, _ = order_features(0.0, fleet, xy, np.full(40, 2.0), m, 1414.0, 1800.0)
+        w = orders.waiting()
+        d = np.hypot(*(origin[w][None, :, :] - xy[:, None, :]).transpose(2, 0, 1))
+        assert slots.tolist() == w[np.argsort(d, axis=1, kind="stable")[:, :m]].tolist()
