@@ -258,8 +258,9 @@ class Policy:
     """
 
     name: ClassVar[str] = ""
-    #: What the policy is for: ``surveillance`` (search, coverage, patrol) or
-    #: ``logistics`` (orders); the conformance checker picks its scenario by it.
+    #: What the policy is for: ``surveillance`` (search, coverage, patrol),
+    #: ``logistics`` (orders) or ``any`` (either: a learned policy); the conformance
+    #: checker picks its scenario by it.
     mission: ClassVar[str] = "surveillance"
     #: The action classes its plans may carry (``GoTo.action_class`` and the rest;
     #: see :data:`fleetsim.scenario.model.ACTION_CLASSES`), e.g.
@@ -565,7 +566,7 @@ def make_policy(scenario: Scenario) -> tuple[Policy, Any]:
         problem = (f"policy {scenario.policy.name!r} serves orders (a logistics policy), but the "
                    "scenario has none: add a logistics section with orders or demand, or "
                    "choose a surveillance policy")
-    elif mission != "logistics" and has_orders and not scenario.missions:
+    elif mission == "surveillance" and has_orders and not scenario.missions:
         problem = (f"policy {scenario.policy.name!r} flies missions (a surveillance policy), but "
                    "the scenario has orders and no missions: choose a logistics policy "
                    "(nearest_dispatch, batch_assignment, vrp_planner, truck_drone) or add a "

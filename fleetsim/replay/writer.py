@@ -36,6 +36,7 @@ from fleetsim.replay.layers import (
     targets_layer,
     terrain_layer,
     water_layer,
+    wind_layer,
     zones_layer,
 )
 from fleetsim.replay.png import encode_png
@@ -248,6 +249,9 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
     cfile["file"] = "layers/coverage.bin"
     cov_entry.update(cfile)
     extra_layers: dict[str, Any] = {}
+    wind = wind_layer(run)
+    if wind is not None:
+        extra_layers["wind"] = wind
     extra_bounds = []
     roads = roads_layer(run)
     if roads is not None:
