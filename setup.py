@@ -13,7 +13,7 @@ In a source checkout both stay where they are (:mod:`fleetsim.resources` finds t
 from setuptools import find_packages, setup
 
 setup(
-    packages=[*find_packages(include=["fleetsim", "fleetsim.*", "policies", "policies.*"]),
+    packages=[*find_packages(include=["fleetsim", "fleetsim.*"]),
               "fleetsim.viz", "fleetsim.scenarios"],
     package_dir={"fleetsim.viz": "viz", "fleetsim.scenarios": "scenarios"},
     include_package_data=False,

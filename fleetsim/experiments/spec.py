@@ -31,8 +31,8 @@ run's id is the first 16 hex digits of the SHA-256 of a canonical JSON of the
 resolved scenario (its ``source`` without the machine-specific ``base_dir``),
 the factor values, the seed and the code that makes the run: a hash of
 fleetsim's own ``.py`` files and one of the policy's source (the built-in
-``policies`` package, the entry point's or ``module:Class``'s module file, or the
-user's ``file.py``). The same configuration and seed with the same code always get
+``fleetsim.policies`` package, the entry point's or ``module:Class``'s module
+file, or the user's ``file.py``). The same configuration and seed with the same code always get
 the same id; a change to that code gives new ids, so a sweep never reuses a result
 that changed code did not make. (The fleetsim version is not part of it: it comes
 from git and changes with every commit, code or not; ``experiment.json`` records it.)
