@@ -29,6 +29,7 @@ import pytest
 from needs import require
 
 import fleetsim
+from fleetsim.replay.writer import viewer_files
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "golden"))
@@ -93,8 +94,12 @@ def test_the_wheel_holds_fleetsim_its_viewer_and_examples_and_no_other_package(d
     assert {p.split("/")[0] for p in record} == {"fleetsim", info}
     assert f"Version: {version}" in metadata.splitlines()
     # Every viewer file a replay bundle carries, and every example file, byte for byte.
+    viewer = [p.as_posix() for p in viewer_files(ROOT / "viz")]
+    assert {"index.html", "viewer.css", "js/main.js"} <= set(viewer)
+    assert sorted(p.removeprefix("fleetsim/viz/") for p in record
+                  if p.startswith("fleetsim/viz/")) == viewer
     with zipfile.ZipFile(wheel) as zf:
-        for rel in ("index.html", "viewer.css", "FORMAT.md", "js/main.js", "js/render.js"):
+        for rel in viewer:
             assert zf.read(f"fleetsim/viz/{rel}") == (ROOT / "viz" / rel).read_bytes()
         examples = sorted(p.relative_to(ROOT / "scenarios").as_posix()
                           for p in (ROOT / "scenarios").rglob("*") if p.is_file())
