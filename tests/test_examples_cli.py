@@ -84,3 +84,22 @@ def test_copy_into_a_file_is_refused(tmp_path):
     target.write_text("")
     with pytest.raises(ExamplesError, match="exists and is not a folder"):
         copy_examples(target)
+
+
+def test_shipped_folders_are_looked_for_in_the_package_then_in_the_checkout(monkeypatch):
+    from fleetsim import resources
+    from fleetsim.errors import RunDirError
+    from fleetsim.replay import writer
+
+    assert resources.candidates("viz") == [ROOT / "fleetsim" / "viz", ROOT / "viz"]
+    assert resources.shipped_dir("viz") == ROOT / "viz"
+    assert resources.shipped_dir("scenarios") == ROOT / "scenarios"
+    monkeypatch.delenv("FLEETSIM_VIZ_DIR", raising=False)
+    assert writer.viewer_dir() == ROOT / "viz"
+    monkeypatch.setattr(writer, "shipped_dir", lambda name: None)
+    with pytest.raises(RunDirError) as err:
+        writer.viewer_dir()
+    assert str(err.value) == (
+        f"the replay viewer was not found (no index.html in {ROOT / 'fleetsim' / 'viz'} or "
+        f"{ROOT / 'viz'}); reinstall fleetsim (pip install fleetsim, or pip install -e . in "
+        "its source tree) or set FLEETSIM_VIZ_DIR to the viz/ folder")
