@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import site
 import subprocess
 import sys
@@ -161,13 +162,17 @@ def test_the_installed_fleetsim_runs_an_example_end_to_end_outside_the_tree(venv
     assert manifest["versions"]["fleetsim"] == fleetsim.__version__
     # The same run as the source tree's: same metrics, byte for byte.
     golden = (ROOT / "tests" / "golden" / "search_and_rescue-short.metrics.json").read_bytes()
-    assert (out / "metrics.json").read_bytes() == golden
+    assert (out / "metrics.json").read_bytes() == golden, (
+        "the installed package's run differs from tests/golden/search_and_rescue-short: it "
+        "runs differently from the source tree (or the golden is stale: see test_golden.py)")
 
     # fleetsim view serves the bundle's viewer and data.
     server = subprocess.Popen([bin_ / "fleetsim", "view", "sar", "--port", "0", "--no-browser"],
                               cwd=work, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     try:
+        ready, _, _ = select.select([server.stdout], [], [], 60)
+        assert ready, "fleetsim view printed no URL within 60 s"
         url = server.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), url
         with urllib.request.urlopen(url, timeout=30) as resp:
