@@ -17,15 +17,28 @@ def _find_version() -> str:
 
     root = Path(__file__).resolve().parent.parent
     if (root / ".git").exists() and (root / "pyproject.toml").is_file():
-        try:
-            from setuptools_scm import Configuration, get_version
+        import logging
+        import warnings
 
-            config = Configuration.from_file(str(root / "pyproject.toml"), root=str(root))
-            return get_version(**{"root": str(root), "version_scheme": config.version_scheme,
-                                  "local_scheme": config.local_scheme,
-                                  "fallback_version": config.fallback_version})
+        # Quietly: its warnings (a shallow clone, ...) are no business of fleetsim's output.
+        loggers = [logging.getLogger(n) for n in ("setuptools_scm", "vcs_versioning")]
+        levels = [lg.level for lg in loggers]
+        try:
+            for lg in loggers:
+                lg.setLevel(logging.ERROR + 1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from setuptools_scm import Configuration, get_version
+
+                config = Configuration.from_file(str(root / "pyproject.toml"), root=str(root))
+                return get_version(root=str(root), version_scheme=config.version_scheme,
+                                   local_scheme=config.local_scheme,
+                                   fallback_version=config.fallback_version)
         except Exception:  # no setuptools-scm, or git failed: the next source
             pass
+        finally:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
     try:
         from fleetsim._version import version
 
