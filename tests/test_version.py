@@ -3,6 +3,7 @@ and what it does not change: the code hash that keys sweep runs."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -63,3 +64,35 @@ def test_sweep_run_ids_do_not_change_with_the_version(monkeypatch):
     assert fleetsim.__version__ == "99.0"
     assert run_key({"name": "x"}, {"operators": 2}, 1, code) == key
     assert run_key({"name": "x"}, {"operators": 2}, 1, {**code, "policy_sha256": "c" * 64}) != key
+
+
+def test_a_shallow_clone_gets_a_version_and_no_warning_on_stderr(tmp_path):
+    git_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+               "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+               "GIT_CONFIG_NOSYSTEM": "1"}
+    origin = tmp_path / "origin"
+    (origin / "fleetsim").mkdir(parents=True)
+    shutil.copyfile(ROOT / "pyproject.toml", origin / "pyproject.toml")
+    shutil.copyfile(ROOT / "fleetsim" / "__init__.py", origin / "fleetsim" / "__init__.py")
+
+    def git(*args: str, cwd: Path) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, env=git_env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q", cwd=origin)
+    git("add", ".", cwd=origin)
+    git("commit", "-q", "-m", "one", cwd=origin)
+    (origin / "README").write_text("two\n")
+    git("add", ".", cwd=origin)
+    git("commit", "-q", "-m", "two", cwd=origin)
+    git("clone", "-q", "--depth", "1", origin.as_uri(), "shallow", cwd=tmp_path)
+    clone = tmp_path / "shallow"
+    assert (clone / ".git" / "shallow").is_file()
+    head = git("rev-parse", "--short=9", "HEAD", cwd=clone)
+    proc = subprocess.run([sys.executable, "-c", "import fleetsim; print(fleetsim.__version__)"],
+                          cwd=clone, env={**git_env, "PYTHONPATH": str(clone)},
+                          capture_output=True, text=True, check=True)
+    # No tag: the fallback 0.1.0, then the commits the clone has (one) and the commit.
+    assert proc.stdout == f"0.1.1.dev1+g{head}\n"
+    assert proc.stderr == ""
