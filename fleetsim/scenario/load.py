@@ -44,6 +44,7 @@ from fleetsim.scenario.model import (
     MinimaSpec,
     MissionSpec,
     OrderSpec,
+    OriginSpec,
     OutputSpec,
     OversightSpec,
     PolicySpec,
@@ -222,6 +223,9 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
                                 else schema.DEPOT_KEYS) for x in s.sites],
         "roads": None if s.roads is None else _roads_source(s.roads),
         "water": _value_source(s.water, schema.WORLD.fields["water"].validator),
+        # Only when on the map: the sources of other runs stay as they were.
+        **({"origin": {"lat": s.origin.lat, "lon": s.origin.lon}} if s.origin else {}),
+        **({"crs": s.crs} if s.crs else {}),
         # Only when there is wind: the sources of still-air runs stay as they were.
         **({"wind": _wind_source(s.wind)} if s.wind is not None else {}),
     }
@@ -717,7 +721,8 @@ def _record(value: Any, path: str, file: str, locations: dict[str, Location]) ->
 
 def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_dir: str,
            *, check_files: bool) -> Scenario:
-    ctx = Context(locations, file)
+    ctx = Context(locations, file, base_dir=_raw_base_dir(raw, base_dir))
+    _prepare_geo(raw, ctx)
     v = schema.SCENARIO.check(raw, "", ctx)
     if "base_dir" in v:
         base_dir = os.path.join(base_dir, v["base_dir"])
@@ -828,11 +833,54 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         logistics=logistics,
         separation=separation,
         wind=wind,
+        origin=None if world.get("origin") is None else OriginSpec(**world["origin"]),
+        crs=world.get("crs"),
         base_dir=base_dir,
         locations={k: loc for k, loc in locations.items() if k},
     )
     _check_size(scenario, ctx, terrain_points, extent)
     return replace(scenario, source=scenario_to_source(scenario))
+
+
+def _raw_base_dir(raw: dict[str, Any], base_dir: str) -> str:
+    """The folder files resolve against, before ``base_dir`` is validated."""
+    inner = raw.get("base_dir")
+    return os.path.abspath(os.path.join(base_dir, inner) if isinstance(inner, str) and inner
+                           else base_dir)
+
+
+def _prepare_geo(raw: dict[str, Any], ctx: Context) -> None:
+    """Put the scenario's frame (``world.origin`` / ``world.crs``), the run's duration and
+    the ground elevation on ``ctx`` before the rest is validated: positions in lon/lat and
+    zone files need them."""
+    from fleetsim.geo.frame import GeoFrame, crs_problem
+
+    world = raw.get("world")
+    run = raw.get("run")
+    if isinstance(run, dict):
+        d = run.get("duration_s")
+        if isinstance(d, (int, float)) and not isinstance(d, bool) and 0 < d <= schema.MAX_TIME_S:
+            ctx.duration_s = float(d)
+    if not isinstance(world, dict):
+        return
+    terrain = world.get("terrain")
+    if isinstance(terrain, dict):
+        b = terrain.get("base_elevation_m")
+        if isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b):
+            ctx.ground_m = float(b)
+    origin, crs = world.get("origin"), world.get("crs")
+    if origin is not None and crs is not None:
+        ctx.fail("world.crs", "give world.origin (a local plane centred there) or world.crs "
+                              "(a projected CRS), not both")
+    if origin is not None:
+        o = schema.ORIGIN.check(origin, "world.origin", ctx)
+        ctx.frame = GeoFrame.from_origin(o["lat"], o["lon"])
+    elif crs is not None:
+        text = schema.WORLD.fields["crs"].validator.check(crs, "world.crs", ctx)
+        problem = crs_problem(text)
+        if problem:
+            ctx.fail("world.crs", problem)
+        ctx.frame = GeoFrame.from_crs(text)
 
 
 Extent = tuple[float, float, float, float]
@@ -956,6 +1004,17 @@ def _terrain(t: dict[str, Any], path: str, ctx: Context, base_dir: str,
         except ScenarioError as exc:
             ctx.fail(child_path(path, "path"), f"{exc.message} (terrain file {resolved})")
         spacing = grid.spacing_m if grid.spacing_m is not None else spec.spacing_m
+        if source == "geotiff" and ctx.frame is not None:  # placed by its georeferencing
+            if "origin_m" in t:
+                ctx.fail(child_path(path, "origin_m"), "origin_m does not apply to a GeoTIFF "
+                         "in a scenario on the map (world.origin / world.crs): the DEM is "
+                         "placed by its own georeferencing")
+            from fleetsim.geo.dem import reprojected_grid
+
+            placed = reprojected_grid(resolved, ctx.frame, spacing)
+            x0, y0 = placed.origin_m
+            return spec, (x0, y0, x0 + (placed.nx - 1) * spacing,
+                          y0 + (placed.ny - 1) * spacing), placed.points
         if grid.spacing_m is not None and not schema.MIN_SPACING_M <= spacing:
             ctx.fail(child_path(path, "path"),
                      f"the raster's pixels are {spacing:g} m; at least {schema.MIN_SPACING_M:g} m "

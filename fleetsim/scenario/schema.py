@@ -34,6 +34,7 @@ from fleetsim.scenario.model import (
     MinimaSpec,
     MissionSpec,
     OrderSpec,
+    OriginSpec,
     OutputSpec,
     OversightSpec,
     PolicySpec,
@@ -137,9 +138,18 @@ def parent_path(path: str) -> str:
 class Context:
     """Where each YAML path came from, and how to report a problem there."""
 
-    def __init__(self, locations: dict[str, Location], file: str) -> None:
+    def __init__(self, locations: dict[str, Location], file: str, *, frame: Any = None,
+                 base_dir: str = ".") -> None:
         self.locations = locations
         self.file = file
+        #: The scenario's :class:`~fleetsim.geo.frame.GeoFrame` (``world.origin`` /
+        #: ``world.crs``), which turns ``{lonlat: [lon, lat]}`` into metres; None: none.
+        self.frame = frame
+        #: Folder that files named in the scenario (GeoJSON zones) resolve against.
+        self.base_dir = base_dir
+        #: The run's duration (s) and the terrain's base elevation (m), for zone files.
+        self.duration_s = MAX_TIME_S
+        self.ground_m = 0.0
 
     def where(self, path: str) -> Location:
         """File and line of ``path``, or of its nearest recorded parent."""
@@ -351,10 +361,40 @@ class Pair(Validator):
         return f"a pair {self.names} of {self.item.describe().replace('a number', 'numbers', 1)}"
 
     def check(self, value: Any, path: str, ctx: Context) -> tuple[float, float]:
+        if isinstance(value, dict) and self.item is COORD:
+            return lonlat_point(value, path, ctx)
         if not isinstance(value, list) or len(value) != 2:
             self.expected(value, path, ctx)
         return (self.item.check(value[0], item_path(path, 0), ctx),
                 self.item.check(value[1], item_path(path, 1), ctx))
+
+
+#: How a position may be given in longitude/latitude, in the docs and messages.
+LONLAT_FORM = "{lonlat: [lon, lat]} (WGS 84 degrees, GeoJSON order)"
+
+
+def _frame_or_fail(path: str, ctx: Context) -> Any:
+    if ctx.frame is None:
+        ctx.fail(path, "a position in longitude/latitude needs the scenario on the map: give "
+                       "world.origin: {lat: .., lon: ..} or world.crs: EPSG:<code>")
+    return ctx.frame
+
+
+def lonlat_point(value: dict[str, Any], path: str, ctx: Context) -> tuple[float, float]:
+    """``{lonlat: [lon, lat]}`` as local metres through the scenario's frame."""
+    from fleetsim.geo.frame import lonlat_problem
+
+    if set(value) != {"lonlat"}:
+        ctx.fail(path, f"expected a point [x, y] in metres or {LONLAT_FORM}, got a mapping "
+                       f"with keys {', '.join(map(str, value))}")
+    ll = value["lonlat"]
+    at = child_path(path, "lonlat")
+    if not isinstance(ll, list) or len(ll) != 2:
+        ctx.fail(at, f"expected [lon, lat] in degrees (GeoJSON order), got {show(ll)}")
+    problem = lonlat_problem(ll[0], ll[1])
+    if problem:
+        ctx.fail(at, problem)
+    return _frame_or_fail(path, ctx).point(float(ll[0]), float(ll[1]))
 
 
 @dataclass(frozen=True)
@@ -365,6 +405,9 @@ class RingOf(Validator):
         return "a list of at least 3 points [x, y]"
 
     def check(self, value: Any, path: str, ctx: Context) -> tuple[tuple[float, float], ...]:
+        if isinstance(value, dict) and set(value) == {"lonlat"} \
+                and isinstance(value["lonlat"], list):  # a ring of [lon, lat]
+            value = [{"lonlat": p} for p in value["lonlat"]]
         if not isinstance(value, list):
             self.expected(value, path, ctx)
         point = Pair()
@@ -936,6 +979,94 @@ ZONE = Record({
            "zone ids are unique"),
     model=ZoneSpec, attrs={"polygon": "exterior", "rect": "exterior"})
 
+ZONE_PROPERTIES = Record({
+    "id": opt(NAME, "Property holding the zone's id (a feature without one is "
+              "`<file stem>-<index>`).", default="id"),
+    "kind": opt(NAME, "Property holding the kind (`no_fly` or `restricted`).", default="kind"),
+    "floor": opt(NAME, "Property holding the floor, metres above the datum.",
+                 default="floor_amsl_m"),
+    "ceiling": opt(NAME, "Property holding the ceiling, metres above the datum.",
+                   default="ceiling_amsl_m"),
+    "start": opt(NAME, "Property holding when the zone comes into force (run seconds, or an "
+                 "ISO 8601 date-time with `start_time`).", default="start_s"),
+    "end": opt(NAME, "Property holding when it lapses (as `start`).", default="end_s"),
+}, doc="Which feature property holds each of a zone's values (absent property: the zone's "
+       "default).")
+
+ZONE_FILE = Record({
+    "geojson": opt(NAME, "A GeoJSON (RFC 7946) FeatureCollection of Polygon / MultiPolygon "
+                   "features in [lon, lat], relative to the scenario's folder.",
+                   derived="one of geojson and ed269 is required", example="data/zones.geojson"),
+    "ed269": opt(NAME, "A EUROCAE ED-269 UAS geographical zone file (JSON): PROHIBITED zones "
+                 "become `no_fly`, REQ_AUTHORISATION and CONDITIONAL `restricted`, "
+                 "NO_RESTRICTION ones are left out; altitude bands (M or FT, AGL or AMSL) and "
+                 "applicability schedules become floors, ceilings and time windows.",
+                 derived="one of geojson and ed269 is required"),
+    "properties": opt(ZONE_PROPERTIES, "GeoJSON: which feature property holds each value."),
+    "kind": opt(Nullable(String(choices=ZONE_KINDS)), "GeoJSON: the kind of features whose "
+                "kind property is absent; null: every feature must give one.", default=None),
+    "start_time": opt(Nullable(String(nonempty=True, what="an ISO 8601 date-time")),
+                      "The date and time run second 0 stands for (UTC if no offset is given): "
+                      "needed by ED-269 files and by date-time properties.", default=None,
+                      example="2026-06-01T08:00:00Z"),
+    "agl_datum_m": opt(Nullable(HEIGHT), "Ground elevation AGL limits are measured from "
+                       "(ED-269); null: the terrain's `base_elevation_m`.", default=None),
+}, doc="Zones read from a geographic file (needs `world.origin` or `world.crs`); one file "
+       "gives any number of zones.",
+    rules=("exactly one of `geojson` and `ed269`", "the scenario has `world.origin` or "
+           "`world.crs`", "every zone read passes the checks of a zone written in the file"))
+
+
+@dataclass(frozen=True)
+class ZoneList(ListOf):
+    """Zones: a list whose items are zones or files of zones (:data:`ZONE_FILE`), or one
+    file as a mapping; the files' zones take their place, in order."""
+
+    files: Record | None = None
+
+    def describe(self) -> str:
+        return super().describe() + " and/or zone files {geojson | ed269: path, ...}"
+
+    def check(self, value: Any, path: str, ctx: Context) -> list[Any]:
+        if isinstance(value, dict) and self.files is not None:
+            return self._read(value, path, ctx)
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            self.expected(value, path, ctx)
+        out: list[Any] = []
+        for i, v in enumerate(value):
+            at = item_path(path, i)
+            if isinstance(v, dict) and ("geojson" in v or "ed269" in v) and self.files:
+                out += self._read(v, at, ctx)
+            else:
+                out.append(self.item.check(v, at, ctx))
+        return out
+
+    def _read(self, value: dict[str, Any], path: str, ctx: Context) -> list[Any]:
+        from fleetsim.geo.zones import read_zone_file
+
+        spec = self.files.check(value, path, ctx)
+        if ("geojson" in spec) == ("ed269" in spec):
+            ctx.fail(path, "a zone file needs exactly one of geojson (a GeoJSON file) and "
+                           "ed269 (a EUROCAE ED-269 file)")
+        frame = _frame_or_fail(path, ctx)
+        key = "geojson" if "geojson" in spec else "ed269"
+        try:
+            raw_zones = read_zone_file(spec, ctx.base_dir, frame, ctx.duration_s,
+                                       ctx.ground_m)
+        except ValueError as exc:
+            ctx.fail(child_path(path, key), str(exc))
+        zones = []
+        for k, z in enumerate(raw_zones):
+            try:
+                zones.append(self.item.check(z, path, ctx))
+            except ScenarioError as exc:
+                ctx.fail(child_path(path, key), f"{spec[key]}: zone {k} ({z.get('id')!r}): "
+                                                f"{exc.message}")
+        return zones
+
+
 #: Site keys that apply to depots only.
 DEPOT_KEYS = ("stock", "loading_bays", "loading_time_s", "swap_stations", "swap_time_s")
 
@@ -1383,9 +1514,26 @@ SEPARATION = Record({
            "the checking window is shorter than the run"),
     model=SeparationSpec)
 
+ORIGIN = Record({
+    "lat": req(Number(ge=-89.9, le=89.9), "Latitude of local (0, 0), WGS 84.", unit="deg"),
+    "lon": req(Number(ge=-180, le=180), "Longitude of local (0, 0), WGS 84.", unit="deg"),
+}, doc="Where local (0, 0) is on the Earth: the scenario's metres are an azimuthal "
+       "equidistant plane centred there (x east, y north; distances from the origin exact).",
+    model=OriginSpec)
+
 WORLD = Record({
+    "origin": opt(Nullable(ORIGIN), "Puts the scenario on the map: positions may then be "
+                  "given as " + LONLAT_FORM + ", geographic files are read, and "
+                  "`fleetsim export` writes GeoJSON, CZML, KML; null: local metres only.",
+                  example="{lat: 47.3769, lon: 8.5417}"),
+    "crs": opt(Nullable(String(nonempty=True, what="a CRS such as EPSG:32632")),
+               "Instead of `origin`: the projected CRS (in metres) the scenario's positions "
+               "are in, e.g. a UTM zone; null: none.", default=None, example="EPSG:32632"),
     "terrain": opt(TERRAIN, "The terrain."),
-    "zones": opt(ListOf(ZONE, "zones"), "Airspace zones."),
+    "zones": opt(ZoneList(ZONE, "zones", files=ZONE_FILE), "Airspace zones, written out "
+                 "or read from GeoJSON / ED-269 files (items `{geojson: path}` or "
+                 "`{ed269: path}`, see `world.zones[](file)`).",
+                 example="{geojson: data/zones.geojson, kind: no_fly}"),
     "sites": opt(ListOf(SITE, "sites"), "Bases, depots, ground stations, customers."),
     "roads": opt(Nullable(ROADS), "Roads; null: none (ground vehicles need them)."),
     "water": opt(Nullable(WATER), "The sea lattice; null: built from the terrain's sea level "

@@ -121,8 +121,10 @@ def build_world(scenario: Scenario, streams: RandomStreams | None = None, *,
     streams = streams or RandomStreams(scenario.run.seed)
     try:
         if terrain is None:
+            from fleetsim.geo.frame import frame_of
+
             terrain = terrain_from_spec(scenario.terrain, base_dir=scenario.base_dir,
-                                        rng=streams.get("terrain"))
+                                        rng=streams.get("terrain"), frame=frame_of(scenario))
     except ScenarioError as exc:  # say where in the scenario the bad terrain comes from
         file, line = scenario.locate(exc.path or "world.terrain")
         if file is None or exc.file == file:

@@ -198,7 +198,11 @@ EVERY_KEY: dict[str, Any] = {
              "floor_amsl_m": 50, "ceiling_amsl_m": 400,
              "active": {"start_s": 60, "end_s": 3000}},
             {"id": "range", "kind": "restricted", "rect": [3000, 3000, 3500, 3400]},
+            {"geojson": "zones.geojson", "kind": "no_fly", "start_time": "2026-06-01T08:00:00Z",
+             "properties": {"id": "name", "kind": "class", "floor": "lower", "ceiling": "upper",
+                            "start": "from", "end": "to"}},
         ],
+        "origin": {"lat": 47.0, "lon": 8.0},
         "sites": [
             {"id": "b1", "kind": "base", "position": [500, 500], "pads": 4,
              "radio_range_m": 5000, "antenna_height_m": 15, "sensor_radius_m": 300,
@@ -304,6 +308,10 @@ def _variant_b(data: dict[str, Any]) -> None:
                               "speed_limit_mps": 9,
                               "closures": [{"time_s": 600, "near": [2500, 2500]}]}
     data["logistics"]["demand"][1]["area"] = {"rect": [3000, 3000, 4000, 3800]}
+    del data["world"]["origin"]
+    data["world"]["crs"] = "EPSG:32632"  # metres are UTM 32N's easting and northing
+    data["world"]["zones"][2] = {"ed269": "ed269.json", "start_time": "2026-06-01T08:00:00Z",
+                                 "agl_datum_m": 35}
 
 
 VARIANTS = {"every_key": None, "every_key_files": _variant_b}
@@ -318,6 +326,24 @@ def every_key_scenarios(tmp_path_factory) -> dict[str, tuple[dict[str, Any], Any
         "type": "FeatureCollection", "features": [{
             "type": "Feature", "properties": {},
             "geometry": {"type": "LineString", "coordinates": [[0, 0], [5000, 3000]]}}]}))
+    from fleetsim.geo.frame import GeoFrame
+
+    # A GeoJSON zone (origin 47N 8E) and an ED-269 one (UTM 32N), both near (3000, 1200) m.
+    lon, lat = GeoFrame.from_origin(47.0, 8.0).to_lonlat([3000, 3400, 3400], [1200, 1200, 1600])
+    ring = [[a, b] for a, b in zip(lon.tolist(), lat.tolist(), strict=True)]
+    (folder / "data" / "zones.geojson").write_text(json.dumps({
+        "type": "FeatureCollection", "features": [{
+            "type": "Feature", "properties": {"name": "geo", "lower": 40, "upper": 300,
+                                              "from": "2026-06-01T08:10:00Z", "to": 2400},
+            "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}}]}))
+    centre = GeoFrame.from_crs("EPSG:32632").lonlat(3000, 1200)
+    (folder / "data" / "ed269.json").write_text(json.dumps({"features": [{
+        "identifier": "E1", "country": "CHE", "type": "COMMON", "restriction": "PROHIBITED",
+        "applicability": [{"permanent": "YES"}], "zoneAuthority": [{"name": "x"}],
+        "geometry": [{"uomDimensions": "M", "lowerLimit": 10, "lowerVerticalReference": "AGL",
+                      "upperLimit": 120, "upperVerticalReference": "AGL",
+                      "horizontalProjection": {"type": "Circle", "center": list(centre),
+                                               "radius": 200}}]}]}))
     out = {}
     for name, change in VARIANTS.items():
         data = copy.deepcopy(EVERY_KEY)
@@ -342,9 +368,14 @@ def _present(v: Validator, data: Any, path: str, out: set[str]) -> None:
             here = schema.child_path(path, key)
             out.add(here)
             _present(v.fields[key].validator, value, here, out)
+    elif isinstance(v, schema.ZoneList) and isinstance(data, dict):  # one zone file
+        _present(v.files, data, path + "[](file)", out)
     elif isinstance(v, ListOf):
         for item in data:
-            _present(v.item, item, path + "[]", out)
+            if isinstance(v, schema.ZoneList) and ("geojson" in item or "ed269" in item):
+                _present(v.files, item, path + "[](file)", out)
+            else:
+                _present(v.item, item, path + "[]", out)
     elif isinstance(v, MapOf) and isinstance(v.value, Record | NameOrRecord | Nullable):
         name = v.key.what if isinstance(v.key, schema.Named) else "id"
         for value in data.values():
@@ -368,7 +399,9 @@ def _given_defaults(v: Validator, data: Any, path: str, out: list[str]) -> None:
             _given_defaults(f.validator, value, schema.child_path(path, key), out)
     elif isinstance(v, ListOf):
         for i, item in enumerate(data):
-            _given_defaults(v.item, item, schema.item_path(path, i), out)
+            zone_file = isinstance(v, schema.ZoneList) and ("geojson" in item or "ed269" in item)
+            _given_defaults(v.files if zone_file else v.item, item, schema.item_path(path, i),
+                            out)
     elif isinstance(v, MapOf):
         for k, value in data.items():
             _given_defaults(v.value, value, schema.child_path(path, k), out)
