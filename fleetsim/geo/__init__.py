@@ -6,7 +6,3 @@
 - :mod:`fleetsim.geo.export` -- a run as GeoJSON, CZML, KML, kepler.gl trips,
   ASTM F3548 operational intents and QGroundControl plans.
 """
-
-from fleetsim.geo.frame import GeoFrame, frame_of
-
-__all__ = ["GeoFrame", "frame_of"]

@@ -295,8 +295,10 @@ def _value_source(value: Any, v: schema.Validator) -> Any:
 
 def _roads_source(r: RoadsSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"source": r.source}
-    if r.source == "geojson":
+    if r.source in ("geojson", "osm"):
         out["path"] = r.path
+        if r.source == "osm":
+            out["consolidate_m"] = r.consolidate_m
     else:
         out.update(record_source(r, schema.ROADS, only=("extent", "spacing_m", "blocked",
                                                         "seed")))
@@ -1232,19 +1234,27 @@ def _carried_groups(carried: list, types: list[VehicleTypeSpec],
 def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,
            check_files: bool, terrain_extent: Extent | None) -> RoadsSpec:
     source = r.get("source", schema.ROADS.default("source"))
-    if source == "geojson":
+    if "consolidate_m" in r and source != "osm":
+        ctx.fail(child_path(path, "consolidate_m"), f"consolidate_m applies to osm roads, not "
+                                                    f"{source}")
+    if source == "osm" and ctx.frame is None:
+        ctx.fail(child_path(path, "source"), "osm roads are in longitude/latitude: give "
+                 "world.origin: {lat: .., lon: ..} or world.crs: EPSG:<code>")
+    if source in ("geojson", "osm"):
         if "path" not in r:
-            ctx.fail(path, "missing required key 'path' (a GeoJSON file of LineStrings, "
-                           "relative to the scenario's folder)")
+            ctx.fail(path, "missing required key 'path' (" + (
+                "a GeoJSON file of LineStrings" if source == "geojson" else
+                "an OpenStreetMap XML file") + ", relative to the scenario's folder)")
         for key in ("extent", "spacing_m", "blocked", "seed"):
             if r.get(key) is not None:
                 ctx.fail(child_path(path, key), f"{key} applies to generated roads (grid, "
-                                                "planar), not to geojson")
+                                                f"planar), not to {source}")
         if check_files and not os.path.isfile(os.path.join(base_dir, r["path"])):
             ctx.fail(child_path(path, "path"),
                      f"roads file not found: {os.path.join(base_dir, r['path'])}")
     elif "path" in r:
-        ctx.fail(child_path(path, "path"), f"path applies to geojson roads, not {source}")
+        ctx.fail(child_path(path, "path"), f"path applies to geojson and osm roads, not "
+                                           f"{source}")
     extent = r.get("extent")
     if extent is not None and not (extent[2] > extent[0] and extent[3] > extent[1]):
         ctx.fail(child_path(path, "extent"), "expected [x0, y0, x1, y1] with x1 > x0, y1 > y0")

@@ -88,6 +88,7 @@ class RoadsSpec:
     blocked: int = 0
     seed: int | None = None
     closures: tuple[ClosureSpec, ...] = ()
+    consolidate_m: float = 10.0
 
 
 @dataclass(frozen=True)

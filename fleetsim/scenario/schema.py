@@ -825,7 +825,7 @@ AIRFRAMES = ("small_quadrotor", "heavy_hexacopter")
 AIRFRAME_PARAMS = ("mass_kg", "arm_length_m", "thrust_coeff", "torque_coeff",
                    "max_rotor_speed_rad_s", "drag_coeff", "rotor_disc_area_m2",
                    "power_efficiency")
-ROAD_SOURCES = ("grid", "planar", "geojson")
+ROAD_SOURCES = ("grid", "planar", "geojson", "osm")
 LAYERINGS = ("none", "heading")
 TACTICAL = ("none", "hold")
 DETECTION_MODELS = ("definite_range", "inverse_cube", "exponential")
@@ -1342,16 +1342,23 @@ OVERSIGHT = Record({
     model=OversightSpec)
 
 ROADS = Record({
-    "source": opt(String(choices=ROAD_SOURCES), "`grid` or `planar` (generated), or `geojson` "
-                  "(LineStrings from `path`).", default="grid"),
-    "path": opt(NAME, "File of `geojson` roads, relative to the scenario's folder.",
+    "source": opt(String(choices=ROAD_SOURCES), "`grid` or `planar` (generated), `geojson` "
+                  "(LineStrings from `path`, local metres) or `osm` (an OpenStreetMap XML "
+                  "file at `path`, read with osmnx; needs `world.origin` or `world.crs`).",
+                  default="grid"),
+    "path": opt(NAME, "File of `geojson` or `osm` roads, relative to the scenario's folder.",
                 default=None),
+    "consolidate_m": opt(Number(ge=0, le=1_000), "`osm`: nodes of one intersection within "
+                         "this distance merge into one junction (osmnx "
+                         "consolidate_intersections); 0: none.", default=10.0),
     "extent": opt(Nullable(Rect()), "Area a generated network covers; null: the terrain's "
                   "extent.", unit="m"),
     "spacing_m": opt(Number(ge=1, le=MAX_DISTANCE_M), "Distance between neighbouring "
                      "junctions of a generated network.", default=500.0),
     "speed_limit_mps": opt(SPEED, "Speed limit of every road (a GeoJSON feature's "
-                           "`speed_limit_mps` overrides it).", default=13.9),
+                           "`speed_limit_mps` overrides it; on `osm` roads, of those with "
+                           "neither a `maxspeed` tag nor a known `highway` class).",
+                           default=13.9),
     "blocked": opt(Integer(ge=0, le=100_000), "Roads of a generated network that are missing "
                    "(blocked) from the start.", default=0),
     "seed": opt(Integer(ge=0, nullable=True), "Seed of a generated network; null: drawn from "
@@ -1363,8 +1370,9 @@ ROADS = Record({
         model=ClosureSpec), "road closures {time_s, near: [x, y]}"), "Roads that close "
         "during the run."),
 }, doc="The road network ground vehicles move on; null or absent: no roads.",
-    rules=("`geojson` needs `path` and takes no `extent`, `spacing_m`, `blocked`, `seed`",
-           "`path` applies to `geojson` only", "`extent` lies on the terrain"),
+    rules=("`geojson` and `osm` need `path` and take no `extent`, `spacing_m`, `blocked`, "
+           "`seed`", "`path` applies to `geojson` and `osm` only", "`consolidate_m` applies "
+           "to `osm` only", "`osm` needs `world.origin` or `world.crs`", "`extent` lies on the terrain"),
     model=RoadsSpec)
 
 WATER = Record({
