@@ -248,6 +248,11 @@ def _kml(run, frame, trk, start, types) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
+def _air_vehicles(run: Any) -> set[int]:
+    vt = run.vehicles
+    return {int(v) for v, d in zip(vt["vehicle"], vt["domain"], strict=True) if str(d) == "air"}
+
+
 def _flights(run: Any, v: int) -> list[np.ndarray]:
     """Vehicle ``v``'s flights: runs of consecutive airborne legs (z above the ground)."""
     legs = run.legs
@@ -277,8 +282,11 @@ def _intents(run, frame, trk, start, types) -> list[dict]:
     half_w = minima.horizontal_m if minima else 50.0
     half_h = minima.vertical_m if minima else 15.0
     legs = run.legs
+    air = _air_vehicles(run)
     out = []
     for v in trk:
+        if v not in air:
+            continue  # ground and sea vehicles file no operational intents
         for k, idx in enumerate(_flights(run, v)):
             volumes = []
             for i in idx.tolist():
@@ -309,6 +317,9 @@ def _qgc(run, frame, trk, start, types) -> dict:
         raise FleetsimError(f"a QGroundControl plan is one vehicle's mission: give --vehicles "
                             f"with one vehicle id (got {len(trk)})")
     v = next(iter(trk))
+    if v not in _air_vehicles(run):
+        raise FleetsimError(f"vehicle {v} is not an air vehicle: a QGroundControl plan is a "
+                            "flight's mission")
     legs = run.legs
     flights = _flights(run, v)
     if not flights:

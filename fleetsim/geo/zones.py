@@ -100,6 +100,8 @@ def geojson_zones(name: str, frame: GeoFrame, *, properties: dict[str, str] | No
     ``end`` to the feature property holding each (defaults: ``id``, ``kind``,
     ``floor_amsl_m``, ``ceiling_amsl_m``, ``start_s``, ``end_s``). A
     MultiPolygon gives one zone per polygon, ids ``<id>.1``, ``<id>.2``, ...
+    Features whose ``layer`` property is not ``zone`` are skipped, so that the
+    file ``fleetsim export --format geojson`` writes reads back as its zones.
     Raises ValueError naming the file and the feature.
     """
     names = {"id": "id", "kind": "kind", "floor": "floor_amsl_m", "ceiling": "ceiling_amsl_m",
@@ -119,6 +121,8 @@ def geojson_zones(name: str, frame: GeoFrame, *, properties: dict[str, str] | No
         geom = feat.get("geometry") if isinstance(feat, dict) else None
         props = (feat.get("properties") or {}) if isinstance(feat, dict) else {}
         gtype = geom.get("type") if isinstance(geom, dict) else None
+        if props.get("layer", "zone") != "zone":
+            continue  # fleetsim export's tracks, sites and events: not zones
         if gtype == "Polygon":
             polys = [geom.get("coordinates")]
         elif gtype == "MultiPolygon":

@@ -734,8 +734,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
     terrain, extent, terrain_points = _terrain(world.get("terrain", {}), "world.terrain", ctx,
                                                base_dir, check_files)
 
-    zones = tuple(_zone(z, item_path("world.zones", i), ctx, extent)
-                  for i, z in enumerate(world.get("zones", [])))
+    zones = tuple(_zones(world.get("zones", []), ctx, extent))
     _unique([z.id for z in zones], "world.zones", "zone", ctx)
 
     sites = tuple(SiteSpec(**s) for s in world.get("sites", []))
@@ -1090,6 +1089,22 @@ def _zone(z: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> 
                  f"the run), got {show(active.end_s)}")
     return ZoneSpec(id=z["id"], kind=z["kind"], exterior=exterior, holes=holes,
                     floor_amsl_m=floor, ceiling_amsl_m=ceiling, active=active)
+
+
+def _zones(raw: list[dict[str, Any]], ctx: Context, extent: Extent | None) -> list[ZoneSpec]:
+    """The zones, checked; a zone read from a file is reported by the file and its index."""
+    paths = ctx.zone_paths if len(ctx.zone_paths) == len(raw) else \
+        [(item_path("world.zones", i), "") for i in range(len(raw))]
+    out = []
+    for z, (path, prefix) in zip(raw, paths, strict=True):
+        try:
+            out.append(_zone(z, path, ctx, extent))
+        except ScenarioError as exc:
+            if not prefix:
+                raise
+            file, line = ctx.where(path)
+            raise ScenarioError(prefix + exc.message, file=file, line=line, path=path) from None
+    return out
 
 
 def _vehicle_type(t: dict[str, Any], path: str,

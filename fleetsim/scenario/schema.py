@@ -150,6 +150,9 @@ class Context:
         #: The run's duration (s) and the terrain's base elevation (m), for zone files.
         self.duration_s = MAX_TIME_S
         self.ground_m = 0.0
+        #: Per zone of ``world.zones`` once files are read: the YAML path it came from
+        #: and, for a zone read from a file, "<file>: zone <k> (<id>): " for messages.
+        self.zone_paths: list[tuple[str, str]] = []
 
     def where(self, path: str) -> Location:
         """File and line of ``path``, or of its nearest recorded parent."""
@@ -1029,18 +1032,21 @@ class ZoneList(ListOf):
 
     def check(self, value: Any, path: str, ctx: Context) -> list[Any]:
         if isinstance(value, dict) and self.files is not None:
+            ctx.zone_paths = []
             return self._read(value, path, ctx)
         if value is None:
             value = []
         if not isinstance(value, list):
             self.expected(value, path, ctx)
         out: list[Any] = []
+        ctx.zone_paths = []
         for i, v in enumerate(value):
             at = item_path(path, i)
             if isinstance(v, dict) and ("geojson" in v or "ed269" in v) and self.files:
                 out += self._read(v, at, ctx)
             else:
                 out.append(self.item.check(v, at, ctx))
+                ctx.zone_paths.append((at, ""))
         return out
 
     def _read(self, value: dict[str, Any], path: str, ctx: Context) -> list[Any]:
@@ -1059,11 +1065,12 @@ class ZoneList(ListOf):
             ctx.fail(child_path(path, key), str(exc))
         zones = []
         for k, z in enumerate(raw_zones):
+            prefix = f"{spec[key]}: zone {k} ({z.get('id')!r}): "
             try:
                 zones.append(self.item.check(z, path, ctx))
             except ScenarioError as exc:
-                ctx.fail(child_path(path, key), f"{spec[key]}: zone {k} ({z.get('id')!r}): "
-                                                f"{exc.message}")
+                ctx.fail(child_path(path, key), prefix + exc.message)
+            ctx.zone_paths.append((child_path(path, key), prefix))
         return zones
 
 
