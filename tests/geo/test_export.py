@@ -107,6 +107,21 @@ def test_geojson_tracks_sites_and_events_are_lon_lat(run_dir):
         list(FRAME.lonlat(run.events["x_m"][first], run.events["y_m"][first])), abs=1e-7)
 
 
+def test_the_tables_of_a_run_on_the_map_carry_lon_lat_columns(run_dir):
+    import pandas as pd
+
+    legs = pd.read_parquet(run_dir / "legs.parquet")
+    lon, lat = FRAME.to_lonlat(legs["x1_m"].to_numpy(), legs["y1_m"].to_numpy())
+    np.testing.assert_allclose(legs["lon1_deg"], lon, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(legs["lat1_deg"], lat, rtol=0, atol=1e-12)
+    events = pd.read_parquet(run_dir / "events.parquet")
+    assert {"lon_deg", "lat_deg"} <= set(events.columns)
+    placed = events["x_m"].notna()
+    assert events.loc[placed, "lat_deg"].between(47.36, 47.39).all()
+    assert events.loc[~placed, "lat_deg"].isna().all()
+    assert {"lon_deg", "lat_deg"} <= set(pd.read_parquet(run_dir / "targets.parquet").columns)
+
+
 def test_every_adds_track_points_along_the_legs(run_dir):
     plain = json.loads(_export(run_dir, "geojson", "--vehicles", "2").read_text())
     dense = json.loads(_export(run_dir, "geojson", "--vehicles", "2", "--every", "5").read_text())
@@ -215,6 +230,9 @@ def test_a_run_off_the_map_says_how_to_put_it_on(tmp_path, capsys):
         "{lonlat: [8.53, 47.37]}", "[0, 0]").replace("duration_s: 600", "duration_s: 60"))
     out = tmp_path / "run"
     assert main(["run", str(scenario), "--out", str(out), "--no-replay", "-q"]) == 0
+    import pyarrow.parquet as pq  # off the map: the tables are written as before
+
+    assert "lon0_deg" not in pq.read_schema(out / "legs.parquet").names
     assert main(["export", str(out), "--format", "geojson"]) == 2
     err = capsys.readouterr().err
     assert "is not on the map (no world.origin or world.crs); run it again with e.g. " \
