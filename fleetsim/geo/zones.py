@@ -28,7 +28,7 @@ import shapely
 
 from fleetsim.geo.frame import GeoFrame, lonlat_problem
 
-__all__ = ["read_zone_file", "geojson_zones", "ed269_zones", "parse_time"]
+__all__ = ["read_zone_file", "geojson_zones", "ed269_zones", "parse_time", "load_json", "ring_metres"]
 
 #: Largest zone file read (bytes).
 MAX_ZONE_FILE_BYTES = 100_000_000
@@ -39,7 +39,7 @@ CIRCLE_VERTICES = 64
 _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
-def _load_json(name: str, expected: str) -> Any:
+def load_json(name: str, expected: str) -> Any:
     try:
         size = os.path.getsize(name)
         if size > MAX_ZONE_FILE_BYTES:
@@ -62,7 +62,7 @@ def parse_time(text: str) -> dt.datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
-def _ring(coords: Any, frame: GeoFrame, where: str) -> list[list[float]]:
+def ring_metres(coords: Any, frame: GeoFrame, where: str) -> list[list[float]]:
     if not isinstance(coords, list) or len(coords) < 4:
         raise ValueError(f"{where}: a linear ring needs at least 4 positions [lon, lat] "
                          "(the first repeated last)")
@@ -107,7 +107,7 @@ def geojson_zones(name: str, frame: GeoFrame, *, properties: dict[str, str] | No
     names = {"id": "id", "kind": "kind", "floor": "floor_amsl_m", "ceiling": "ceiling_amsl_m",
              "start": "start_s", "end": "end_s", **(properties or {})}
     start = parse_time(start_time) if start_time else None
-    doc = _load_json(name, "a GeoJSON FeatureCollection of Polygon features")
+    doc = load_json(name, "a GeoJSON FeatureCollection of Polygon features")
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
         raise ValueError(f"{name}: expected a GeoJSON FeatureCollection, found {found!r}")
@@ -146,9 +146,9 @@ def geojson_zones(name: str, frame: GeoFrame, *, properties: dict[str, str] | No
                 raise ValueError(f"{where}: a polygon needs at least its exterior ring")
             zone: dict[str, Any] = {
                 "id": zid if len(polys) == 1 else f"{zid}.{k + 1}", "kind": zkind,
-                "polygon": _ring(rings[0], frame, where)}
+                "polygon": ring_metres(rings[0], frame, where)}
             if len(rings) > 1:
-                zone["holes"] = [_ring(r, frame, f"{where}, hole {h}")
+                zone["holes"] = [ring_metres(r, frame, f"{where}, hole {h}")
                                  for h, r in enumerate(rings[1:])]
             for key, prop in (("floor_amsl_m", "floor"), ("ceiling_amsl_m", "ceiling")):
                 if props.get(names[prop]) is not None:
@@ -219,7 +219,7 @@ def ed269_zones(name: str, frame: GeoFrame, *, start_time: str | None, duration_
         raise ValueError(f"{name}: an ED-269 file gives dates and times; set start_time (the "
                          "date and time run second 0 stands for, e.g. 2026-06-01T08:00:00Z)")
     start = parse_time(start_time)
-    raw = _load_json(name, "a EUROCAE ED-269 JSON file")
+    raw = load_json(name, "a EUROCAE ED-269 JSON file")
     try:
         doc = ED269Schema.from_dict(raw)
     except (ValueError, KeyError, TypeError) as exc:
@@ -240,7 +240,7 @@ def ed269_zones(name: str, frame: GeoFrame, *, start_time: str | None, duration_
             ring = np.asarray(circle.exterior.coords)[:-1].tolist()
             holes: list[list[list[float]]] = []
         else:
-            rings = [_ring(r, frame, where) for r in hp.coordinates]
+            rings = [ring_metres(r, frame, where) for r in hp.coordinates]
             ring, holes = rings[0], rings[1:]
         floor = _limit_m(vol.get("lowerLimit"), vol.uomDimensions, vol.lowerVerticalReference,
                          ground_m)

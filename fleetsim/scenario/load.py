@@ -230,7 +230,7 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
         **({"wind": _wind_source(s.wind)} if s.wind is not None else {}),
     }
     missions = [record_source(m, schema.MISSION, given={
-        "area": record_source(m, schema.AREA, skip=("rect",)),
+        "area": record_source(m, schema.AREA, skip=("rect", "geojson")),
         # only when moving / drifting: the sources of still targets stay as they were
         "targets": [record_source(t, schema.TARGET.record, skip=() if t.velocity_mps is not None
                                   else ("velocity_mps",)) for t in m.targets]},
@@ -1093,7 +1093,8 @@ def _zone(z: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> 
 
 def _zones(raw: list[dict[str, Any]], ctx: Context, extent: Extent | None) -> list[ZoneSpec]:
     """The zones, checked; a zone read from a file is reported by the file and its index."""
-    paths = ctx.zone_paths if len(ctx.zone_paths) == len(raw) else \
+    given = ctx.file_paths.get("world.zones", [])
+    paths = given if len(given) == len(raw) else \
         [(item_path("world.zones", i), "") for i in range(len(raw))]
     out = []
     for z, (path, prefix) in zip(raw, paths, strict=True):
@@ -1446,7 +1447,21 @@ def _wind_source(w: WindSpec) -> dict[str, Any]:
 
 def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> MissionSpec:
     area_path = child_path(path, "area")
-    exterior, holes, polygon = _polygon(m["area"], area_path, ctx, "mission area")
+    area = m["area"]
+    if "geojson" in area:  # the area from a GeoJSON file, in the scenario's frame
+        from fleetsim.geo.points import geojson_area
+
+        at = child_path(area_path, "geojson")
+        if any(k in area for k in ("polygon", "rect", "holes")):
+            ctx.fail(at, "give the area as geojson or as polygon / rect (and holes), not both")
+        frame = schema.frame_or_fail(at, ctx)
+        try:
+            ring, holes = geojson_area(os.path.join(ctx.base_dir, area["geojson"]), frame)
+        except ValueError as exc:
+            ctx.fail(at, str(exc))
+        area = {"polygon": schema.RING.check(ring, at, ctx),
+                "holes": [schema.RING.check(h, at, ctx) for h in holes]}
+    exterior, holes, polygon = _polygon(area, area_path, ctx, "mission area")
     if extent is not None:
         x0, y0, x1, y1 = polygon.bounds
         if not (_inside((x0, y0), extent) and _inside((x1, y1), extent)):

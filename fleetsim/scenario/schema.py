@@ -150,9 +150,10 @@ class Context:
         #: The run's duration (s) and the terrain's base elevation (m), for zone files.
         self.duration_s = MAX_TIME_S
         self.ground_m = 0.0
-        #: Per zone of ``world.zones`` once files are read: the YAML path it came from
-        #: and, for a zone read from a file, "<file>: zone <k> (<id>): " for messages.
-        self.zone_paths: list[tuple[str, str]] = []
+        #: Per list that may read files (``world.zones``, ...), per item once files are
+        #: read: the YAML path it came from and, for an item read from a file,
+        #: "<file>: zone <k> (<id>): " for messages.
+        self.file_paths: dict[str, list[tuple[str, str]]] = {}
 
     def where(self, path: str) -> Location:
         """File and line of ``path``, or of its nearest recorded parent."""
@@ -376,7 +377,7 @@ class Pair(Validator):
 LONLAT_FORM = "{lonlat: [lon, lat]} (WGS 84 degrees, GeoJSON order)"
 
 
-def _frame_or_fail(path: str, ctx: Context) -> Any:
+def frame_or_fail(path: str, ctx: Context) -> Any:
     if ctx.frame is None:
         ctx.fail(path, "a position in longitude/latitude needs the scenario on the map: give "
                        "world.origin: {lat: .., lon: ..} or world.crs: EPSG:<code>")
@@ -397,7 +398,7 @@ def lonlat_point(value: dict[str, Any], path: str, ctx: Context) -> tuple[float,
     problem = lonlat_problem(ll[0], ll[1])
     if problem:
         ctx.fail(at, problem)
-    return _frame_or_fail(path, ctx).point(float(ll[0]), float(ll[1]))
+    return frame_or_fail(path, ctx).point(float(ll[0]), float(ll[1]))
 
 
 @dataclass(frozen=True)
@@ -1021,57 +1022,98 @@ ZONE_FILE = Record({
 
 
 @dataclass(frozen=True)
-class ZoneList(ListOf):
-    """Zones: a list whose items are zones or files of zones (:data:`ZONE_FILE`), or one
-    file as a mapping; the files' zones take their place, in order."""
+class FileList(ListOf):
+    """A list whose items are written out or read from geographic files (``files``: the
+    record of a file item, e.g. :data:`ZONE_FILE`), or one file as a mapping; a file's
+    items take its place, in order. ``reader``: ``zones``, ``sites`` or ``targets``
+    (:func:`fleetsim.geo.points.read_items`)."""
 
     files: Record | None = None
+    reader: str = "zones"
 
     def describe(self) -> str:
-        return super().describe() + " and/or zone files {geojson | ed269: path, ...}"
+        keys = " | ".join(k for k in ("geojson", "ed269") if self.files and k in self.files.fields)
+        return super().describe() + f" and/or files {{{keys}: path, ...}}"
+
+    def is_file(self, value: Any) -> bool:
+        """Whether list item ``value`` is a file of items."""
+        return isinstance(value, dict) and self.files is not None and \
+            any(k in value for k in ("geojson", "ed269"))
 
     def check(self, value: Any, path: str, ctx: Context) -> list[Any]:
-        if isinstance(value, dict) and self.files is not None:
-            ctx.zone_paths = []
-            return self._read(value, path, ctx)
+        paths: list[tuple[str, str]] = []
+        ctx.file_paths[path] = paths
+        if self.is_file(value):
+            return self._read(value, path, ctx, paths)
         if value is None:
             value = []
         if not isinstance(value, list):
             self.expected(value, path, ctx)
         out: list[Any] = []
-        ctx.zone_paths = []
         for i, v in enumerate(value):
             at = item_path(path, i)
-            if isinstance(v, dict) and ("geojson" in v or "ed269" in v) and self.files:
-                out += self._read(v, at, ctx)
+            if self.is_file(v):
+                out += self._read(v, at, ctx, paths)
             else:
                 out.append(self.item.check(v, at, ctx))
-                ctx.zone_paths.append((at, ""))
+                paths.append((at, ""))
         return out
 
-    def _read(self, value: dict[str, Any], path: str, ctx: Context) -> list[Any]:
-        from fleetsim.geo.zones import read_zone_file
+    def _read(self, value: dict[str, Any], path: str, ctx: Context,
+              paths: list[tuple[str, str]]) -> list[Any]:
+        from fleetsim.geo.points import read_items
 
         spec = self.files.check(value, path, ctx)
         if ("geojson" in spec) == ("ed269" in spec):
             ctx.fail(path, "a zone file needs exactly one of geojson (a GeoJSON file) and "
                            "ed269 (a EUROCAE ED-269 file)")
-        frame = _frame_or_fail(path, ctx)
+        frame = frame_or_fail(path, ctx)
         key = "geojson" if "geojson" in spec else "ed269"
         try:
-            raw_zones = read_zone_file(spec, ctx.base_dir, frame, ctx.duration_s,
-                                       ctx.ground_m)
+            raw = read_items(self.reader, spec, ctx.base_dir, frame, ctx.duration_s,
+                             ctx.ground_m)
         except ValueError as exc:
             ctx.fail(child_path(path, key), str(exc))
-        zones = []
-        for k, z in enumerate(raw_zones):
-            prefix = f"{spec[key]}: zone {k} ({z.get('id')!r}): "
+        what = self.reader[:-1]
+        items = []
+        for k, z in enumerate(raw):
+            prefix = f"{spec[key]}: {what} {k} ({z.get('id')!r}): "
             try:
-                zones.append(self.item.check(z, path, ctx))
+                items.append(self.item.check(z, path, ctx))
             except ScenarioError as exc:
                 ctx.fail(child_path(path, key), prefix + exc.message)
-            ctx.zone_paths.append((child_path(path, key), prefix))
-        return zones
+            paths.append((child_path(path, key), prefix))
+        return items
+
+
+def _point_properties(kind: bool) -> Record:
+    return Record({
+        "id": opt(NAME, "Property holding the id.", default="id"),
+        **({"kind": opt(NAME, "Property holding the kind.", default="kind")} if kind else {}),
+    }, doc="Which feature property holds each value.")
+
+
+#: Sites read from a GeoJSON file of Point features.
+SITE_FILE = Record({
+    "geojson": req(NAME, "A GeoJSON (RFC 7946) FeatureCollection of Point features in "
+                   "[lon, lat], relative to the scenario's folder; a feature's properties named "
+                   "like site keys (`pads`, `radio_range_m`, ...) set them.",
+                   example="data/sites.geojson"),
+    "kind": opt(Nullable(String(choices=SITE_KINDS)), "The kind of features whose kind "
+                "property is absent; null: every feature must give one.", default=None),
+    "properties": opt(_point_properties(True), "Which feature property holds the id and the "
+                      "kind."),
+}, doc="Sites read from a geographic file (needs `world.origin` or `world.crs`).",
+    rules=("every site read passes the checks of a site written in the file",))
+
+#: Targets read from a GeoJSON file of Point features.
+TARGET_FILE = Record({
+    "geojson": req(NAME, "A GeoJSON (RFC 7946) FeatureCollection of Point features in "
+                   "[lon, lat], relative to the scenario's folder.",
+                   example="data/targets.geojson"),
+    "properties": opt(_point_properties(False), "Which feature property holds the id (absent: "
+                      "the target's default id)."),
+}, doc="Targets read from a geographic file (needs `world.origin` or `world.crs`).")
 
 
 #: Site keys that apply to depots only.
@@ -1227,10 +1269,14 @@ AREA = Record({
     "rect": opt(Rect(), "The area as an axis-aligned rectangle.", unit="m",
                 derived=_POLYGON_OR_RECT),
     "holes": opt(HOLES, "Rings cut out of the area.", unit="m"),
+    "geojson": opt(NAME, "Instead of `polygon` / `rect` and `holes`: a GeoJSON (RFC 7946) "
+                   "file whose one Polygon feature, in [lon, lat], is the area (needs "
+                   "`world.origin` or `world.crs`).", derived=_POLYGON_OR_RECT + " (or geojson)",
+                   example="data/area.geojson"),
 }, doc="A mission's area.",
-    rules=("exactly one of `polygon` and `rect`", "the polygon is simple; holes lie inside it "
+    rules=("exactly one of `polygon`, `rect` and `geojson`", "the polygon is simple; holes lie inside it "
            "and do not overlap", "the area lies on the terrain"),
-    model=MissionSpec, attrs={"polygon": "exterior", "rect": "exterior"})
+    model=MissionSpec, attrs={"polygon": "exterior", "rect": "exterior", "geojson": None})
 
 #: A velocity [vx, vy] (m/s), for moving targets and currents.
 VELOCITY = Pair(Number(ge=-100, le=100), "[vx, vy]")
@@ -1258,7 +1304,9 @@ MISSION = Record({
     "kind": req(String(choices=MISSION_KINDS), "`coverage` (cover the area once), "
                 "`persistent` (keep its idleness low) or `search` (find the targets)."),
     "area": req(AREA, "Where the mission is flown."),
-    "targets": opt(ListOf(TARGET, "targets"), "Explicit targets (search missions).",
+    "targets": opt(FileList(TARGET, "targets", files=TARGET_FILE, reader="targets"),
+                   "Explicit targets (search missions); items may be GeoJSON files of them "
+                   "(`{geojson: path}`, see `missions[].targets[](file)`).",
                    example="[[1200, 800], {id: raft, position: [3000, 450]}]"),
     "random_targets": opt(Integer(ge=0, le=MAX_RANDOM_TARGETS), "Targets placed uniformly at "
                           "random in the area (stream `targets/<mission id>`), besides the "
@@ -1545,11 +1593,13 @@ WORLD = Record({
                "Instead of `origin`: the projected CRS (in metres) the scenario's positions "
                "are in, e.g. a UTM zone; null: none.", default=None, example="EPSG:32632"),
     "terrain": opt(TERRAIN, "The terrain."),
-    "zones": opt(ZoneList(ZONE, "zones", files=ZONE_FILE), "Airspace zones, written out "
+    "zones": opt(FileList(ZONE, "zones", files=ZONE_FILE), "Airspace zones, written out "
                  "or read from GeoJSON / ED-269 files (items `{geojson: path}` or "
                  "`{ed269: path}`, see `world.zones[](file)`).",
                  example="{geojson: data/zones.geojson, kind: no_fly}"),
-    "sites": opt(ListOf(SITE, "sites"), "Bases, depots, ground stations, customers."),
+    "sites": opt(FileList(SITE, "sites", files=SITE_FILE, reader="sites"), "Bases, depots, "
+                 "ground stations, customers; items may be GeoJSON files of them "
+                 "(`{geojson: path}`, see `world.sites[](file)`)."),
     "roads": opt(Nullable(ROADS), "Roads; null: none (ground vehicles need them)."),
     "water": opt(Nullable(WATER), "The sea lattice; null: built from the terrain's sea level "
                  "when sea vehicles need it."),

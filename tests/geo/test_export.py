@@ -89,6 +89,13 @@ def test_geojson_tracks_sites_and_events_are_lon_lat(run_dir):
     for s in run.scenario.sites:
         assert sites[s.id] == pytest.approx(list(FRAME.lonlat(*s.position)), abs=1e-7)
     assert sites["depot"] == pytest.approx([8.523379, 47.374627], abs=1e-6)
+    from fleetsim.geo.points import geojson_points  # the export reads back as the sites
+
+    back = geojson_points(str(run_dir / "export" / "tracks.geojson"), FRAME, layer="site",
+                          kind_property="kind")
+    assert [(b["id"], b["kind"]) for b in back] == [(s.id, s.kind) for s in run.scenario.sites]
+    for b, s in zip(back, run.scenario.sites, strict=True):
+        assert np.hypot(*(np.asarray(b["position"]) - s.position)) < 0.02
     tracks = [f for f in doc["features"] if f["properties"]["layer"] == "track"]
     assert sorted(f["properties"]["vehicle"] for f in tracks) == sorted(
         set(run.legs["vehicle"].tolist()))
