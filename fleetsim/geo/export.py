@@ -71,27 +71,40 @@ def _iso(start: dt.datetime, t_s: float) -> str:
 
 def tracks(run: Any, vehicles: list[int] | None = None,
            every_s: float | None = None) -> dict[int, np.ndarray]:
-    """Per vehicle, its track as an (n, 4) array of ``t_s, x_m, y_m, z_m`` in time order."""
+    """Per vehicle, its track as an (n, 4) array of ``t_s, x_m, y_m, z_m`` in time order.
+
+    The points are the legs' start and end points (repeated points dropped) and, with
+    ``every_s``, the points at every multiple of ``every_s`` seconds inside a leg."""
     legs = run.legs
+    order = np.lexsort((legs["leg"], legs["t0_s"], legs["vehicle"]))  # one sort for all
+    veh = legs["vehicle"][order]
+    ids = np.unique(veh) if vehicles is None else np.asarray(sorted(vehicles))
+    lo = np.searchsorted(veh, ids, side="left")
+    hi = np.searchsorted(veh, ids, side="right")
+    cols = {k: legs[k][order] for k in ("t0_s", "t1_s", "x0_m", "y0_m", "z0_m", "x1_m",
+                                        "y1_m", "z1_m")}
     out: dict[int, np.ndarray] = {}
-    ids = np.unique(legs["vehicle"]) if vehicles is None else np.asarray(vehicles)
-    for v in ids.tolist():
-        m = legs["vehicle"] == v
-        if not m.any():
+    for v, a, b in zip(ids.tolist(), lo.tolist(), hi.tolist(), strict=True):
+        if a == b:
             continue
-        order = np.lexsort((legs["leg"][m], legs["t0_s"][m]))
-        t0, t1 = legs["t0_s"][m][order], legs["t1_s"][m][order]
-        p0 = np.column_stack([legs[k][m][order] for k in ("x0_m", "y0_m", "z0_m")])
-        p1 = np.column_stack([legs[k][m][order] for k in ("x1_m", "y1_m", "z1_m")])
-        rows = [np.column_stack([t0, p0]), np.column_stack([t1, p1])]
+        t0, t1 = cols["t0_s"][a:b], cols["t1_s"][a:b]
+        p0 = np.column_stack([cols[k][a:b] for k in ("x0_m", "y0_m", "z0_m")])
+        p1 = np.column_stack([cols[k][a:b] for k in ("x1_m", "y1_m", "z1_m")])
+        # each leg's start then its end, legs in order; then the samples inside legs
+        rows = [np.stack([np.column_stack([t0, p0]), np.column_stack([t1, p1])],
+                         axis=1).reshape(-1, 4)]
         if every_s:
-            for a, b, q0, q1 in zip(t0, t1, p0, p1, strict=True):
-                ts = np.arange(math.ceil(a / every_s) * every_s, b, every_s)
-                if ts.size and b > a:
-                    f = ((ts - a) / (b - a))[:, None]
-                    rows.append(np.column_stack([ts, q0 + f * (q1 - q0)]))
+            first = np.ceil(t0 / every_s)
+            count = np.maximum(np.ceil(t1 / every_s) - first, 0).astype(np.int64)
+            count[t1 <= t0] = 0
+            if count.sum():
+                k = np.repeat(np.arange(len(t0)), count)
+                step = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+                ts = (first[k] + step) * every_s
+                f = ((ts - t0[k]) / (t1[k] - t0[k]))[:, None]
+                rows.append(np.column_stack([ts, p0[k] + f * (p1[k] - p0[k])]))
         pts = np.vstack(rows)
-        pts = pts[np.lexsort((pts[:, 3], pts[:, 2], pts[:, 1], pts[:, 0]))]
+        pts = pts[np.argsort(pts[:, 0], kind="stable")]
         keep = np.ones(len(pts), dtype=bool)
         keep[1:] = np.any(np.diff(pts, axis=0) != 0, axis=1)
         out[int(v)] = pts[keep]

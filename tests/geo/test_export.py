@@ -248,3 +248,24 @@ def test_a_run_off_the_map_says_how_to_put_it_on(tmp_path, capsys):
     assert main(["run", str(scenario), "--out", str(on_map), "--no-replay", "-q",
                  "--set", "world.origin={lat: 47.0, lon: 8.0}"]) == 0
     assert main(["export", str(on_map), "--format", "geojson"]) == 0
+
+
+def test_tracks_are_leg_ends_and_samples_in_closed_form():
+    from types import SimpleNamespace
+
+    from fleetsim.geo.export import tracks
+
+    legs = {"leg": np.array([1, 0, 2]), "vehicle": np.array([0, 0, 1]),
+            "t0_s": np.array([10.0, 0.0, 0.0]), "t1_s": np.array([20.0, 10.0, 5.0]),
+            "x0_m": np.array([100.0, 0.0, 7.0]), "y0_m": np.array([0.0, 0.0, 7.0]),
+            "z0_m": np.array([50.0, 50.0, 0.0]), "x1_m": np.array([100.0, 100.0, 7.0]),
+            "y1_m": np.array([50.0, 0.0, 7.0]), "z1_m": np.array([50.0, 50.0, 0.0])}
+    run = SimpleNamespace(legs=legs)
+    plain = tracks(run)
+    assert plain[0].tolist() == [[0, 0, 0, 50], [10, 100, 0, 50], [20, 100, 50, 50]]
+    assert plain[1].tolist() == [[0, 7, 7, 0], [5, 7, 7, 0]]
+    dense = tracks(run, [0], every_s=4.0)
+    assert list(dense) == [0]
+    assert dense[0].tolist() == [[0, 0, 0, 50], [4, 40, 0, 50], [8, 80, 0, 50],
+                                 [10, 100, 0, 50], [12, 100, 10, 50], [16, 100, 30, 50],
+                                 [20, 100, 50, 50]]
