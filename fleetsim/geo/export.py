@@ -266,24 +266,28 @@ def _air_vehicles(run: Any) -> set[int]:
     return {int(v) for v, d in zip(vt["vehicle"], vt["domain"], strict=True) if str(d) == "air"}
 
 
-def _flights(run: Any, v: int) -> list[np.ndarray]:
-    """Vehicle ``v``'s flights: runs of consecutive airborne legs (z above the ground)."""
+def _flights(run: Any, vehicles: list[int]) -> dict[int, list[np.ndarray]]:
+    """Per vehicle, its flights: runs of consecutive airborne legs (z above the ground),
+    as arrays of leg rows in time order."""
     legs = run.legs
-    m = np.flatnonzero(legs["vehicle"] == v)
-    m = m[np.lexsort((legs["leg"][m], legs["t0_s"][m]))]
+    order = np.lexsort((legs["leg"], legs["t0_s"], legs["vehicle"]))
+    order = order[np.isin(legs["vehicle"][order], vehicles)]
     terrain = run.world.terrain
-    g0 = terrain.height_at(legs["x0_m"][m], legs["y0_m"][m])
-    g1 = terrain.height_at(legs["x1_m"][m], legs["y1_m"][m])
-    air = (legs["z0_m"][m] > g0 + 0.5) | (legs["z1_m"][m] > g1 + 0.5)
-    out, cur = [], []
-    for i, a in zip(m.tolist(), air.tolist(), strict=True):
-        if a:
-            cur.append(i)
-        elif cur:
-            out.append(np.asarray(cur))
-            cur = []
-    if cur:
-        out.append(np.asarray(cur))
+    g0 = terrain.height_at(legs["x0_m"][order], legs["y0_m"][order])
+    g1 = terrain.height_at(legs["x1_m"][order], legs["y1_m"][order])
+    air = (legs["z0_m"][order] > g0 + 0.5) | (legs["z1_m"][order] > g1 + 0.5)
+    veh = legs["vehicle"][order]
+    # a flight starts where a leg is airborne and the one before is not (or is another
+    # vehicle's), and runs while its legs are airborne
+    new_vehicle = np.ones(len(order), dtype=bool)
+    new_vehicle[1:] = veh[1:] != veh[:-1]
+    starts = air & (new_vehicle | ~np.concatenate([[False], air[:-1]]))
+    flight = np.cumsum(starts)
+    out: dict[int, list[np.ndarray]] = {int(v): [] for v in vehicles}
+    rows, ids, owner = order[air], flight[air], veh[air].tolist()
+    cuts = np.flatnonzero(np.diff(ids)) + 1
+    for chunk in np.split(np.arange(len(rows)), cuts) if len(rows) else []:
+        out[int(owner[chunk[0]])].append(rows[chunk])
     return out
 
 
@@ -296,32 +300,47 @@ def _intents(run, frame, trk, start, types) -> list[dict]:
     half_h = minima.vertical_m if minima else 15.0
     legs = run.legs
     air = _air_vehicles(run)
+    by_vehicle = _flights(run, [v for v in trk if v in air])  # ground and sea: none
+    flights = [(v, k, idx) for v, fl in by_vehicle.items() for k, idx in enumerate(fl)]
+    if not flights:
+        return []
+    # Every leg's outline at once: its segment (or point) widened by the minimum.
+    rows = np.concatenate([idx for _, _, idx in flights])
+    a = np.column_stack([legs["x0_m"][rows], legs["y0_m"][rows]])
+    b = np.column_stack([legs["x1_m"][rows], legs["y1_m"][rows]])
+    same = np.all(a == b, axis=1)
+    b = np.where(same[:, None], a + [1e-6, 0.0], b)  # a point: a tiny segment
+    outlines = shapely.buffer(shapely.linestrings(np.stack([a, b], axis=1)), half_w,
+                              quad_segs=4)
+    xy, owner = shapely.get_coordinates(shapely.get_exterior_ring(outlines),
+                                        return_index=True)
+    lon, lat = _ll(frame, xy[:, 0], xy[:, 1])
+    cut = np.searchsorted(owner, np.arange(len(rows) + 1))
+    z_lo = np.round(np.minimum(legs["z0_m"][rows], legs["z1_m"][rows]) - half_h, _M).tolist()
+    z_hi = np.round(np.maximum(legs["z0_m"][rows], legs["z1_m"][rows]) + half_h, _M).tolist()
+    t0 = legs["t0_s"][rows].tolist()
+    t1 = legs["t1_s"][rows].tolist()
+    volumes = []
+    for j in range(len(rows)):
+        s0, s1 = cut[j], cut[j + 1] - 1  # the ring's closing point left out
+        volumes.append({
+            "volume": {"outline_polygon": {"vertices": [
+                {"lng": x, "lat": y} for x, y in zip(lon[s0:s1], lat[s0:s1], strict=True)]},
+                "altitude_lower": {"value": z_lo[j], "reference": "W84", "units": "M"},
+                "altitude_upper": {"value": z_hi[j], "reference": "W84", "units": "M"}},
+            "time_start": {"value": _iso(start, t0[j]), "format": "RFC3339"},
+            "time_end": {"value": _iso(start, t1[j]), "format": "RFC3339"}})
     out = []
-    for v in trk:
-        if v not in air:
-            continue  # ground and sea vehicles file no operational intents
-        for k, idx in enumerate(_flights(run, v)):
-            volumes = []
-            for i in idx.tolist():
-                a = (legs["x0_m"][i], legs["y0_m"][i])
-                b = (legs["x1_m"][i], legs["y1_m"][i])
-                shape = shapely.LineString([a, b]) if a != b else shapely.Point(a)
-                outline = np.asarray(shape.buffer(half_w, quad_segs=4).exterior.coords)[:-1]
-                lon, lat = _ll(frame, outline[:, 0], outline[:, 1])
-                z = (legs["z0_m"][i], legs["z1_m"][i])
-                volumes.append({
-                    "volume": {"outline_polygon": {"vertices": [
-                        {"lng": x, "lat": y} for x, y in zip(lon, lat, strict=True)]},
-                        "altitude_lower": {"value": round(min(z) - half_h, _M),
-                                           "reference": "W84", "units": "M"},
-                        "altitude_upper": {"value": round(max(z) + half_h, _M),
-                                           "reference": "W84", "units": "M"}},
-                    "time_start": {"value": _iso(start, legs["t0_s"][i]), "format": "RFC3339"},
-                    "time_end": {"value": _iso(start, legs["t1_s"][i]), "format": "RFC3339"}})
-            details = {"volumes": volumes, "off_nominal_volumes": [], "priority": 0}
-            OperationalIntentDetails.parse(details, OperationalIntentDetails)  # checks the types
-            out.append({"id": f"{run.scenario.name}/vehicle-{v}/flight-{k + 1}",
-                        "vehicle": v, "state": "Accepted", "details": details})
+    at = 0
+    for v, k, idx in flights:
+        details = {"volumes": volumes[at:at + len(idx)], "off_nominal_volumes": [],
+                   "priority": 0}
+        at += len(idx)
+        out.append({"id": f"{run.scenario.name}/vehicle-{v}/flight-{k + 1}",
+                    "vehicle": v, "state": "Accepted", "details": details})
+    # The data model's types, checked on the first intent (parsing is slow; the tests
+    # read every intent back).
+    OperationalIntentDetails.parse(out[0]["details"], OperationalIntentDetails)
     return out
 
 
@@ -334,7 +353,7 @@ def _qgc(run, frame, trk, start, types) -> dict:
         raise FleetsimError(f"vehicle {v} is not an air vehicle: a QGroundControl plan is a "
                             "flight's mission")
     legs = run.legs
-    flights = _flights(run, v)
+    flights = _flights(run, [v])[v]
     if not flights:
         raise FleetsimError(f"vehicle {v} never flew in this run: no mission to write")
     vt = next(t for t in run.scenario.vehicle_types if t.id == types[v])
