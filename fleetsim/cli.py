@@ -325,6 +325,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from fleetsim.geo.export import export_run
+
+    vehicles = None
+    if args.vehicles:
+        try:
+            vehicles = sorted({int(x) for part in args.vehicles for x in part.split(",") if x})
+        except ValueError:
+            raise FleetsimError(f"--vehicles {' '.join(args.vehicles)}: expected vehicle ids "
+                                "(integers), e.g. --vehicles 0 3 7") from None
+    out = export_run(args.run_dir, args.format, args.out, vehicles=vehicles,
+                     every_s=args.every, start=args.start)
+    print(f"fleetsim: wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _parse_wind(text: str) -> tuple[float, float, float]:
     try:
         parts = tuple(float(x) for x in text.split(","))
@@ -514,6 +530,22 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default 0.95)")
     cp.add_argument("--no-report", action="store_true", help="do not write OUT/report.html")
     cp.set_defaults(func=cmd_compare)
+
+    from fleetsim.geo.formats import DEFAULT_START, FORMATS
+
+    ex = sub.add_parser("export", help="write a run's tracks, zones, sites and events for "
+                        "map tools (GeoJSON, CZML, KML, kepler.gl), its flights as ASTM F3548 "
+                        "operational intents, or a vehicle's route as a QGroundControl plan")
+    ex.add_argument("run_dir", metavar="RUN_DIR")
+    ex.add_argument("--format", required=True, choices=FORMATS)
+    ex.add_argument("--out", help="output file (default RUN_DIR/export/tracks.<ext>)")
+    ex.add_argument("--vehicles", nargs="+", metavar="ID",
+                    help="only these vehicles (ids, space- or comma-separated)")
+    ex.add_argument("--every", type=float, metavar="S",
+                    help="also a track point every S seconds along each leg")
+    ex.add_argument("--start", default=DEFAULT_START, metavar="DATETIME",
+                    help=f"the UTC date-time run second 0 stands for (default {DEFAULT_START})")
+    ex.set_defaults(func=cmd_export)
 
     fd = sub.add_parser("fidelity", help="re-fly a run's flights through rigid-body multirotor "
                         "physics and compare leg times, tracks and energy")

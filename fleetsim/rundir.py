@@ -583,10 +583,13 @@ def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, A
     ``extra_writers`` are callables ``f(tmp_dir: Path)`` that add files (the replay
     bundle) before the directory is put in place.
     """
+    from fleetsim.geo.tables import with_lonlat  # lon/lat columns when on the map
+
     out = Path(out_dir)
     with atomic_directory(out) as tmp:
         for name, columns in TABLES.items():
-            write_table(tmp / f"{name}.parquet", getattr(run, name), columns)
+            write_table(tmp / f"{name}.parquet",
+                        *with_lonlat(run.scenario, name, getattr(run, name), columns))
         (tmp / METRICS).write_text(dumps_json(metrics))
         from fleetsim.metrics.timeseries import TIMESERIES, write_timeseries
 
@@ -595,7 +598,8 @@ def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, A
         # complete on its own (a DEM file may move; random targets are drawn).
         terrain = run.world.terrain
         np.save(tmp / TERRAIN, np.asarray(terrain.heights_m, dtype=np.float64))
-        write_table(tmp / "targets.parquet", targets_table(run.world), TARGET_COLUMNS)
+        write_table(tmp / "targets.parquet", *with_lonlat(
+            run.scenario, "targets", targets_table(run.world), TARGET_COLUMNS))
         sc = run.scenario
         manifest = {
             "format": RUN_FORMAT,

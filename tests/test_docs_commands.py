@@ -1,4 +1,4 @@
-"""Every shell command in README.md and viz/README.md works as written.
+"""Every shell command in README.md, viz/README.md and docs/geography.md works as written.
 
 The commands are taken from the fenced code blocks (```sh, ```bash, ```shell,
 ```console and unlabelled blocks whose lines start with a known program) and run,
@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ["README.md", "viz/README.md"]
+DOCS = ["README.md", "viz/README.md", "docs/geography.md"]
 #: What starts a command line in an unlabelled block.
 PROGRAMS = ("fleetsim", "python3", "python", ".venv/bin/", "pip", "bash", "sh", "./")
 TIMEOUT_S = 120
@@ -136,6 +136,13 @@ SHORTENED: dict[str, Short | str] = {
     "python viz/screenshots/take.py /tmp/runs/*": Short(
         ("python viz/screenshots/take.py runs/shots/wildfire_watch --out shots",),
         ("runs/shots/wildfire_watch",), why="one run's three screenshots"),
+    "fleetsim export RUN_DIR --format geojson|czml|kml|kepler|intents|qgc [--out FILE] "
+    "[--vehicles ID ...] [--every S] [--start DATETIME]":
+        Short(("fleetsim run scenarios/zurich_streets.yaml --set run.duration_s=600 "
+               "--out runs/zurich_short -q",
+               "fleetsim export runs/zurich_short --format geojson --out zurich.geojson "
+               "--vehicles 0 2 --every 30 --start 2026-06-01T08:00:00Z",
+               "fleetsim export runs/zurich_short --format qgc --vehicles 2")),
     "fleetsim fidelity RUN_DIR [--vehicles N | --vehicle ID ...] [--out DIR] [--seed N] "
     "[--wind X,Y,Z] [--gusts SD] [--calibrate]":
         Short(("fleetsim fidelity runs/brief --vehicles 1 --out fidelity --seed 1 --wind 2,0,0 "

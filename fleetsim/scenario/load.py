@@ -44,6 +44,7 @@ from fleetsim.scenario.model import (
     MinimaSpec,
     MissionSpec,
     OrderSpec,
+    OriginSpec,
     OutputSpec,
     OversightSpec,
     PolicySpec,
@@ -222,11 +223,14 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
                                 else schema.DEPOT_KEYS) for x in s.sites],
         "roads": None if s.roads is None else _roads_source(s.roads),
         "water": _value_source(s.water, schema.WORLD.fields["water"].validator),
+        # Only when on the map: the sources of other runs stay as they were.
+        **({"origin": {"lat": s.origin.lat, "lon": s.origin.lon}} if s.origin else {}),
+        **({"crs": s.crs} if s.crs else {}),
         # Only when there is wind: the sources of still-air runs stay as they were.
         **({"wind": _wind_source(s.wind)} if s.wind is not None else {}),
     }
     missions = [record_source(m, schema.MISSION, given={
-        "area": record_source(m, schema.AREA, skip=("rect",)),
+        "area": record_source(m, schema.AREA, skip=("rect", "geojson")),
         # only when moving / drifting: the sources of still targets stay as they were
         "targets": [record_source(t, schema.TARGET.record, skip=() if t.velocity_mps is not None
                                   else ("velocity_mps",)) for t in m.targets]},
@@ -291,8 +295,10 @@ def _value_source(value: Any, v: schema.Validator) -> Any:
 
 def _roads_source(r: RoadsSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"source": r.source}
-    if r.source == "geojson":
+    if r.source in ("geojson", "osm"):
         out["path"] = r.path
+        if r.source == "osm":
+            out["consolidate_m"] = r.consolidate_m
     else:
         out.update(record_source(r, schema.ROADS, only=("extent", "spacing_m", "blocked",
                                                         "seed")))
@@ -717,7 +723,8 @@ def _record(value: Any, path: str, file: str, locations: dict[str, Location]) ->
 
 def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_dir: str,
            *, check_files: bool) -> Scenario:
-    ctx = Context(locations, file)
+    ctx = Context(locations, file, base_dir=_raw_base_dir(raw, base_dir))
+    _prepare_geo(raw, ctx)
     v = schema.SCENARIO.check(raw, "", ctx)
     if "base_dir" in v:
         base_dir = os.path.join(base_dir, v["base_dir"])
@@ -727,8 +734,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
     terrain, extent, terrain_points = _terrain(world.get("terrain", {}), "world.terrain", ctx,
                                                base_dir, check_files)
 
-    zones = tuple(_zone(z, item_path("world.zones", i), ctx, extent)
-                  for i, z in enumerate(world.get("zones", [])))
+    zones = tuple(_zones(world.get("zones", []), ctx, extent))
     _unique([z.id for z in zones], "world.zones", "zone", ctx)
 
     sites = tuple(SiteSpec(**s) for s in world.get("sites", []))
@@ -828,11 +834,54 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         logistics=logistics,
         separation=separation,
         wind=wind,
+        origin=None if world.get("origin") is None else OriginSpec(**world["origin"]),
+        crs=world.get("crs"),
         base_dir=base_dir,
         locations={k: loc for k, loc in locations.items() if k},
     )
     _check_size(scenario, ctx, terrain_points, extent)
     return replace(scenario, source=scenario_to_source(scenario))
+
+
+def _raw_base_dir(raw: dict[str, Any], base_dir: str) -> str:
+    """The folder files resolve against, before ``base_dir`` is validated."""
+    inner = raw.get("base_dir")
+    return os.path.abspath(os.path.join(base_dir, inner) if isinstance(inner, str) and inner
+                           else base_dir)
+
+
+def _prepare_geo(raw: dict[str, Any], ctx: Context) -> None:
+    """Put the scenario's frame (``world.origin`` / ``world.crs``), the run's duration and
+    the ground elevation on ``ctx`` before the rest is validated: positions in lon/lat and
+    zone files need them."""
+    from fleetsim.geo.frame import GeoFrame, crs_problem
+
+    world = raw.get("world")
+    run = raw.get("run")
+    if isinstance(run, dict):
+        d = run.get("duration_s")
+        if isinstance(d, (int, float)) and not isinstance(d, bool) and 0 < d <= schema.MAX_TIME_S:
+            ctx.duration_s = float(d)
+    if not isinstance(world, dict):
+        return
+    terrain = world.get("terrain")
+    if isinstance(terrain, dict):
+        b = terrain.get("base_elevation_m")
+        if isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b):
+            ctx.ground_m = float(b)
+    origin, crs = world.get("origin"), world.get("crs")
+    if origin is not None and crs is not None:
+        ctx.fail("world.crs", "give world.origin (a local plane centred there) or world.crs "
+                              "(a projected CRS), not both")
+    if origin is not None:
+        o = schema.ORIGIN.check(origin, "world.origin", ctx)
+        ctx.frame = GeoFrame.from_origin(o["lat"], o["lon"])
+    elif crs is not None:
+        text = schema.WORLD.fields["crs"].validator.check(crs, "world.crs", ctx)
+        problem = crs_problem(text)
+        if problem:
+            ctx.fail("world.crs", problem)
+        ctx.frame = GeoFrame.from_crs(text)
 
 
 Extent = tuple[float, float, float, float]
@@ -956,6 +1005,17 @@ def _terrain(t: dict[str, Any], path: str, ctx: Context, base_dir: str,
         except ScenarioError as exc:
             ctx.fail(child_path(path, "path"), f"{exc.message} (terrain file {resolved})")
         spacing = grid.spacing_m if grid.spacing_m is not None else spec.spacing_m
+        if source == "geotiff" and ctx.frame is not None:  # placed by its georeferencing
+            if "origin_m" in t:
+                ctx.fail(child_path(path, "origin_m"), "origin_m does not apply to a GeoTIFF "
+                         "in a scenario on the map (world.origin / world.crs): the DEM is "
+                         "placed by its own georeferencing")
+            from fleetsim.geo.dem import reprojected_grid
+
+            placed = reprojected_grid(resolved, ctx.frame, spacing)
+            x0, y0 = placed.origin_m
+            return spec, (x0, y0, x0 + (placed.nx - 1) * spacing,
+                          y0 + (placed.ny - 1) * spacing), placed.points
         if grid.spacing_m is not None and not schema.MIN_SPACING_M <= spacing:
             ctx.fail(child_path(path, "path"),
                      f"the raster's pixels are {spacing:g} m; at least {schema.MIN_SPACING_M:g} m "
@@ -1029,6 +1089,23 @@ def _zone(z: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> 
                  f"the run), got {show(active.end_s)}")
     return ZoneSpec(id=z["id"], kind=z["kind"], exterior=exterior, holes=holes,
                     floor_amsl_m=floor, ceiling_amsl_m=ceiling, active=active)
+
+
+def _zones(raw: list[dict[str, Any]], ctx: Context, extent: Extent | None) -> list[ZoneSpec]:
+    """The zones, checked; a zone read from a file is reported by the file and its index."""
+    given = ctx.file_paths.get("world.zones", [])
+    paths = given if len(given) == len(raw) else \
+        [(item_path("world.zones", i), "") for i in range(len(raw))]
+    out = []
+    for z, (path, prefix) in zip(raw, paths, strict=True):
+        try:
+            out.append(_zone(z, path, ctx, extent))
+        except ScenarioError as exc:
+            if not prefix:
+                raise
+            file, line = ctx.where(path)
+            raise ScenarioError(prefix + exc.message, file=file, line=line, path=path) from None
+    return out
 
 
 def _vehicle_type(t: dict[str, Any], path: str,
@@ -1173,19 +1250,27 @@ def _carried_groups(carried: list, types: list[VehicleTypeSpec],
 def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,
            check_files: bool, terrain_extent: Extent | None) -> RoadsSpec:
     source = r.get("source", schema.ROADS.default("source"))
-    if source == "geojson":
+    if "consolidate_m" in r and source != "osm":
+        ctx.fail(child_path(path, "consolidate_m"), f"consolidate_m applies to osm roads, not "
+                                                    f"{source}")
+    if source == "osm" and ctx.frame is None:
+        ctx.fail(child_path(path, "source"), "osm roads are in longitude/latitude: give "
+                 "world.origin: {lat: .., lon: ..} or world.crs: EPSG:<code>")
+    if source in ("geojson", "osm"):
         if "path" not in r:
-            ctx.fail(path, "missing required key 'path' (a GeoJSON file of LineStrings, "
-                           "relative to the scenario's folder)")
+            ctx.fail(path, "missing required key 'path' (" + (
+                "a GeoJSON file of LineStrings" if source == "geojson" else
+                "an OpenStreetMap XML file") + ", relative to the scenario's folder)")
         for key in ("extent", "spacing_m", "blocked", "seed"):
             if r.get(key) is not None:
                 ctx.fail(child_path(path, key), f"{key} applies to generated roads (grid, "
-                                                "planar), not to geojson")
+                                                f"planar), not to {source}")
         if check_files and not os.path.isfile(os.path.join(base_dir, r["path"])):
             ctx.fail(child_path(path, "path"),
                      f"roads file not found: {os.path.join(base_dir, r['path'])}")
     elif "path" in r:
-        ctx.fail(child_path(path, "path"), f"path applies to geojson roads, not {source}")
+        ctx.fail(child_path(path, "path"), f"path applies to geojson and osm roads, not "
+                                           f"{source}")
     extent = r.get("extent")
     if extent is not None and not (extent[2] > extent[0] and extent[3] > extent[1]):
         ctx.fail(child_path(path, "extent"), "expected [x0, y0, x1, y1] with x1 > x0, y1 > y0")
@@ -1362,7 +1447,21 @@ def _wind_source(w: WindSpec) -> dict[str, Any]:
 
 def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> MissionSpec:
     area_path = child_path(path, "area")
-    exterior, holes, polygon = _polygon(m["area"], area_path, ctx, "mission area")
+    area = m["area"]
+    if "geojson" in area:  # the area from a GeoJSON file, in the scenario's frame
+        from fleetsim.geo.points import geojson_area
+
+        at = child_path(area_path, "geojson")
+        if any(k in area for k in ("polygon", "rect", "holes")):
+            ctx.fail(at, "give the area as geojson or as polygon / rect (and holes), not both")
+        frame = schema.frame_or_fail(at, ctx)
+        try:
+            ring, holes = geojson_area(os.path.join(ctx.base_dir, area["geojson"]), frame)
+        except ValueError as exc:
+            ctx.fail(at, str(exc))
+        area = {"polygon": schema.RING.check(ring, at, ctx),
+                "holes": [schema.RING.check(h, at, ctx) for h in holes]}
+    exterior, holes, polygon = _polygon(area, area_path, ctx, "mission area")
     if extent is not None:
         x0, y0, x1, y1 = polygon.bounds
         if not (_inside((x0, y0), extent) and _inside((x1, y1), extent)):

@@ -44,6 +44,14 @@ class TerrainSpec:
 
 
 @dataclass(frozen=True)
+class OriginSpec:
+    """The scenario's origin on the Earth (WGS 84 degrees): local (0, 0)."""
+
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
 class TimeWindow:
     start_s: float = 0.0
     end_s: float | None = None
@@ -80,6 +88,7 @@ class RoadsSpec:
     blocked: int = 0
     seed: int | None = None
     closures: tuple[ClosureSpec, ...] = ()
+    consolidate_m: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -393,6 +402,10 @@ class Scenario:
     separation: SeparationSpec | None = None
     #: Wind; None: still air.
     wind: WindSpec | None = None
+    #: Where local (0, 0) is on the Earth; None: not on the map (unless ``crs``).
+    origin: OriginSpec | None = None
+    #: The projected CRS the scenario's metres are in; None: not on the map (unless ``origin``).
+    crs: str | None = None
     description: str = ""
     base_dir: str = "."
     #: The validated scenario as plain data (what the manifest stores).

@@ -139,6 +139,9 @@ def sections(root: Record = schema.SCENARIO) -> list[Section]:
                                  section=below))
             if inner:
                 below_records.append(inner)
+            files = getattr(f.validator, "files", None)  # ZoneList: its file items too
+            if isinstance(files, Record):
+                below_records.append((files, here + "[](file)"))
         out.append(Section(path=path, record=record, entries=tuple(entries)))
         for rec, sub in below_records:
             visit(rec, sub)
@@ -157,7 +160,7 @@ _INTRO = (
     "`fleetsim/scenario/schema.py` (`fleetsim schema --markdown`). Paths are YAML paths: "
     "`[]` is any item of a list, `<name>` any key of a free mapping. Units are SI "
     "(m, s, m/s, W, Wh, kg); positions are local metres, x east and y north of the "
-    "scenario's origin; altitudes are metres above the terrain datum unless the key says "
+    "scenario's origin (or, in a scenario with `world.origin` or `world.crs`, `{lonlat: [lon, lat]}`); altitudes are metres above the terrain datum unless the key says "
     "`agl`. An absent optional key takes its default; 'required' keys must be given. "
     "`fleetsim validate FILE` checks a file against all of this, and every problem is "
     "reported with its file, line and path."
@@ -195,8 +198,8 @@ def text() -> str:
     lines = ["Scenario file keys -- key: value; unit; default  # meaning",
              "(fleetsim schema --markdown: the full reference, with the rules relating keys)", ""]
 
-    def emit(sec: Section, depth: int) -> None:
-        indent = "  " * depth
+    def emit(sec: Section, depth: int, prefix: str = "") -> None:
+        indent = "  " * depth + prefix
         for e in sec.entries:
             default = ("required" if e.field.required else e.field.derived
                        or f"default {e.default}")
@@ -204,6 +207,9 @@ def text() -> str:
                 suffix = e.section[len(e.path):]  # "[]", ".<domain>" or ""
                 lines.append(f"{indent}{e.key}{suffix}:  # {e.field.doc} ({default})")
                 emit(by_path[e.section], depth + 1)
+                files = by_path.get(e.path + "[](file)")
+                if files is not None:  # the other form of a list item: a file of them
+                    emit(files, depth + 1, "(file) ")
                 continue
             unit = f"; {e.unit}" if e.unit else ""
             lines.append(f"{indent}{e.key}: {e.value}{unit}; {default}  # {e.field.doc}")

@@ -34,6 +34,7 @@ from fleetsim.scenario.model import (
     MinimaSpec,
     MissionSpec,
     OrderSpec,
+    OriginSpec,
     OutputSpec,
     OversightSpec,
     PolicySpec,
@@ -137,9 +138,22 @@ def parent_path(path: str) -> str:
 class Context:
     """Where each YAML path came from, and how to report a problem there."""
 
-    def __init__(self, locations: dict[str, Location], file: str) -> None:
+    def __init__(self, locations: dict[str, Location], file: str, *, frame: Any = None,
+                 base_dir: str = ".") -> None:
         self.locations = locations
         self.file = file
+        #: The scenario's :class:`~fleetsim.geo.frame.GeoFrame` (``world.origin`` /
+        #: ``world.crs``), which turns ``{lonlat: [lon, lat]}`` into metres; None: none.
+        self.frame = frame
+        #: Folder that files named in the scenario (GeoJSON zones) resolve against.
+        self.base_dir = base_dir
+        #: The run's duration (s) and the terrain's base elevation (m), for zone files.
+        self.duration_s = MAX_TIME_S
+        self.ground_m = 0.0
+        #: Per list that may read files (``world.zones``, ...), per item once files are
+        #: read: the YAML path it came from and, for an item read from a file,
+        #: "<file>: zone <k> (<id>): " for messages.
+        self.file_paths: dict[str, list[tuple[str, str]]] = {}
 
     def where(self, path: str) -> Location:
         """File and line of ``path``, or of its nearest recorded parent."""
@@ -351,10 +365,40 @@ class Pair(Validator):
         return f"a pair {self.names} of {self.item.describe().replace('a number', 'numbers', 1)}"
 
     def check(self, value: Any, path: str, ctx: Context) -> tuple[float, float]:
+        if isinstance(value, dict) and self.item is COORD:
+            return lonlat_point(value, path, ctx)
         if not isinstance(value, list) or len(value) != 2:
             self.expected(value, path, ctx)
         return (self.item.check(value[0], item_path(path, 0), ctx),
                 self.item.check(value[1], item_path(path, 1), ctx))
+
+
+#: How a position may be given in longitude/latitude, in the docs and messages.
+LONLAT_FORM = "{lonlat: [lon, lat]} (WGS 84 degrees, GeoJSON order)"
+
+
+def frame_or_fail(path: str, ctx: Context) -> Any:
+    if ctx.frame is None:
+        ctx.fail(path, "a position in longitude/latitude needs the scenario on the map: give "
+                       "world.origin: {lat: .., lon: ..} or world.crs: EPSG:<code>")
+    return ctx.frame
+
+
+def lonlat_point(value: dict[str, Any], path: str, ctx: Context) -> tuple[float, float]:
+    """``{lonlat: [lon, lat]}`` as local metres through the scenario's frame."""
+    from fleetsim.geo.frame import lonlat_problem
+
+    if set(value) != {"lonlat"}:
+        ctx.fail(path, f"expected a point [x, y] in metres or {LONLAT_FORM}, got a mapping "
+                       f"with keys {', '.join(map(str, value))}")
+    ll = value["lonlat"]
+    at = child_path(path, "lonlat")
+    if not isinstance(ll, list) or len(ll) != 2:
+        ctx.fail(at, f"expected [lon, lat] in degrees (GeoJSON order), got {show(ll)}")
+    problem = lonlat_problem(ll[0], ll[1])
+    if problem:
+        ctx.fail(at, problem)
+    return frame_or_fail(path, ctx).point(float(ll[0]), float(ll[1]))
 
 
 @dataclass(frozen=True)
@@ -365,6 +409,9 @@ class RingOf(Validator):
         return "a list of at least 3 points [x, y]"
 
     def check(self, value: Any, path: str, ctx: Context) -> tuple[tuple[float, float], ...]:
+        if isinstance(value, dict) and set(value) == {"lonlat"} \
+                and isinstance(value["lonlat"], list):  # a ring of [lon, lat]
+            value = [{"lonlat": p} for p in value["lonlat"]]
         if not isinstance(value, list):
             self.expected(value, path, ctx)
         point = Pair()
@@ -782,7 +829,7 @@ AIRFRAMES = ("small_quadrotor", "heavy_hexacopter")
 AIRFRAME_PARAMS = ("mass_kg", "arm_length_m", "thrust_coeff", "torque_coeff",
                    "max_rotor_speed_rad_s", "drag_coeff", "rotor_disc_area_m2",
                    "power_efficiency")
-ROAD_SOURCES = ("grid", "planar", "geojson")
+ROAD_SOURCES = ("grid", "planar", "geojson", "osm")
 LAYERINGS = ("none", "heading")
 TACTICAL = ("none", "hold")
 DETECTION_MODELS = ("definite_range", "inverse_cube", "exponential")
@@ -935,6 +982,139 @@ ZONE = Record({
            "the zone overlaps the terrain", "`floor_amsl_m` < `ceiling_amsl_m`",
            "zone ids are unique"),
     model=ZoneSpec, attrs={"polygon": "exterior", "rect": "exterior"})
+
+ZONE_PROPERTIES = Record({
+    "id": opt(NAME, "Property holding the zone's id (a feature without one is "
+              "`<file stem>-<index>`).", default="id"),
+    "kind": opt(NAME, "Property holding the kind (`no_fly` or `restricted`).", default="kind"),
+    "floor": opt(NAME, "Property holding the floor, metres above the datum.",
+                 default="floor_amsl_m"),
+    "ceiling": opt(NAME, "Property holding the ceiling, metres above the datum.",
+                   default="ceiling_amsl_m"),
+    "start": opt(NAME, "Property holding when the zone comes into force (run seconds, or an "
+                 "ISO 8601 date-time with `start_time`).", default="start_s"),
+    "end": opt(NAME, "Property holding when it lapses (as `start`).", default="end_s"),
+}, doc="Which feature property holds each of a zone's values (absent property: the zone's "
+       "default).")
+
+ZONE_FILE = Record({
+    "geojson": opt(NAME, "A GeoJSON (RFC 7946) FeatureCollection of Polygon / MultiPolygon "
+                   "features in [lon, lat], relative to the scenario's folder.",
+                   derived="one of geojson and ed269 is required", example="data/zones.geojson"),
+    "ed269": opt(NAME, "A EUROCAE ED-269 UAS geographical zone file (JSON): PROHIBITED zones "
+                 "become `no_fly`, REQ_AUTHORISATION and CONDITIONAL `restricted`, "
+                 "NO_RESTRICTION ones are left out; altitude bands (M or FT, AGL or AMSL) and "
+                 "applicability schedules become floors, ceilings and time windows.",
+                 derived="one of geojson and ed269 is required"),
+    "properties": opt(ZONE_PROPERTIES, "GeoJSON: which feature property holds each value."),
+    "kind": opt(Nullable(String(choices=ZONE_KINDS)), "GeoJSON: the kind of features whose "
+                "kind property is absent; null: every feature must give one.", default=None),
+    "start_time": opt(Nullable(String(nonempty=True, what="an ISO 8601 date-time")),
+                      "The date and time run second 0 stands for (UTC if no offset is given): "
+                      "needed by ED-269 files and by date-time properties.", default=None,
+                      example="2026-06-01T08:00:00Z"),
+    "agl_datum_m": opt(Nullable(HEIGHT), "Ground elevation AGL limits are measured from "
+                       "(ED-269); null: the terrain's `base_elevation_m`.", default=None),
+}, doc="Zones read from a geographic file (needs `world.origin` or `world.crs`); one file "
+       "gives any number of zones.",
+    rules=("exactly one of `geojson` and `ed269`", "the scenario has `world.origin` or "
+           "`world.crs`", "every zone read passes the checks of a zone written in the file"))
+
+
+@dataclass(frozen=True)
+class FileList(ListOf):
+    """A list whose items are written out or read from geographic files (``files``: the
+    record of a file item, e.g. :data:`ZONE_FILE`), or one file as a mapping; a file's
+    items take its place, in order. ``reader``: ``zones``, ``sites`` or ``targets``
+    (:func:`fleetsim.geo.points.read_items`)."""
+
+    files: Record | None = None
+    reader: str = "zones"
+
+    def describe(self) -> str:
+        keys = " | ".join(k for k in ("geojson", "ed269") if self.files and k in self.files.fields)
+        return super().describe() + f" and/or files {{{keys}: path, ...}}"
+
+    def is_file(self, value: Any) -> bool:
+        """Whether list item ``value`` is a file of items."""
+        return isinstance(value, dict) and self.files is not None and \
+            any(k in value for k in ("geojson", "ed269"))
+
+    def check(self, value: Any, path: str, ctx: Context) -> list[Any]:
+        paths: list[tuple[str, str]] = []
+        ctx.file_paths[path] = paths
+        if self.is_file(value):
+            return self._read(value, path, ctx, paths)
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            self.expected(value, path, ctx)
+        out: list[Any] = []
+        for i, v in enumerate(value):
+            at = item_path(path, i)
+            if self.is_file(v):
+                out += self._read(v, at, ctx, paths)
+            else:
+                out.append(self.item.check(v, at, ctx))
+                paths.append((at, ""))
+        return out
+
+    def _read(self, value: dict[str, Any], path: str, ctx: Context,
+              paths: list[tuple[str, str]]) -> list[Any]:
+        from fleetsim.geo.points import read_items
+
+        spec = self.files.check(value, path, ctx)
+        if ("geojson" in spec) == ("ed269" in spec):
+            ctx.fail(path, "a zone file needs exactly one of geojson (a GeoJSON file) and "
+                           "ed269 (a EUROCAE ED-269 file)")
+        frame = frame_or_fail(path, ctx)
+        key = "geojson" if "geojson" in spec else "ed269"
+        try:
+            raw = read_items(self.reader, spec, ctx.base_dir, frame, ctx.duration_s,
+                             ctx.ground_m)
+        except ValueError as exc:
+            ctx.fail(child_path(path, key), str(exc))
+        what = self.reader[:-1]
+        items = []
+        for k, z in enumerate(raw):
+            prefix = f"{spec[key]}: {what} {k} ({z.get('id')!r}): "
+            try:
+                items.append(self.item.check(z, path, ctx))
+            except ScenarioError as exc:
+                ctx.fail(child_path(path, key), prefix + exc.message)
+            paths.append((child_path(path, key), prefix))
+        return items
+
+
+def _point_properties(kind: bool) -> Record:
+    return Record({
+        "id": opt(NAME, "Property holding the id.", default="id"),
+        **({"kind": opt(NAME, "Property holding the kind.", default="kind")} if kind else {}),
+    }, doc="Which feature property holds each value.")
+
+
+#: Sites read from a GeoJSON file of Point features.
+SITE_FILE = Record({
+    "geojson": req(NAME, "A GeoJSON (RFC 7946) FeatureCollection of Point features in "
+                   "[lon, lat], relative to the scenario's folder; a feature's properties named "
+                   "like site keys (`pads`, `radio_range_m`, ...) set them.",
+                   example="data/sites.geojson"),
+    "kind": opt(Nullable(String(choices=SITE_KINDS)), "The kind of features whose kind "
+                "property is absent; null: every feature must give one.", default=None),
+    "properties": opt(_point_properties(True), "Which feature property holds the id and the "
+                      "kind."),
+}, doc="Sites read from a geographic file (needs `world.origin` or `world.crs`).",
+    rules=("every site read passes the checks of a site written in the file",))
+
+#: Targets read from a GeoJSON file of Point features.
+TARGET_FILE = Record({
+    "geojson": req(NAME, "A GeoJSON (RFC 7946) FeatureCollection of Point features in "
+                   "[lon, lat], relative to the scenario's folder.",
+                   example="data/targets.geojson"),
+    "properties": opt(_point_properties(False), "Which feature property holds the id (absent: "
+                      "the target's default id)."),
+}, doc="Targets read from a geographic file (needs `world.origin` or `world.crs`).")
+
 
 #: Site keys that apply to depots only.
 DEPOT_KEYS = ("stock", "loading_bays", "loading_time_s", "swap_stations", "swap_time_s")
@@ -1089,10 +1269,14 @@ AREA = Record({
     "rect": opt(Rect(), "The area as an axis-aligned rectangle.", unit="m",
                 derived=_POLYGON_OR_RECT),
     "holes": opt(HOLES, "Rings cut out of the area.", unit="m"),
+    "geojson": opt(NAME, "Instead of `polygon` / `rect` and `holes`: a GeoJSON (RFC 7946) "
+                   "file whose one Polygon feature, in [lon, lat], is the area (needs "
+                   "`world.origin` or `world.crs`).", derived=_POLYGON_OR_RECT + " (or geojson)",
+                   example="data/area.geojson"),
 }, doc="A mission's area.",
-    rules=("exactly one of `polygon` and `rect`", "the polygon is simple; holes lie inside it "
+    rules=("exactly one of `polygon`, `rect` and `geojson`", "the polygon is simple; holes lie inside it "
            "and do not overlap", "the area lies on the terrain"),
-    model=MissionSpec, attrs={"polygon": "exterior", "rect": "exterior"})
+    model=MissionSpec, attrs={"polygon": "exterior", "rect": "exterior", "geojson": None})
 
 #: A velocity [vx, vy] (m/s), for moving targets and currents.
 VELOCITY = Pair(Number(ge=-100, le=100), "[vx, vy]")
@@ -1120,7 +1304,9 @@ MISSION = Record({
     "kind": req(String(choices=MISSION_KINDS), "`coverage` (cover the area once), "
                 "`persistent` (keep its idleness low) or `search` (find the targets)."),
     "area": req(AREA, "Where the mission is flown."),
-    "targets": opt(ListOf(TARGET, "targets"), "Explicit targets (search missions).",
+    "targets": opt(FileList(TARGET, "targets", files=TARGET_FILE, reader="targets"),
+                   "Explicit targets (search missions); items may be GeoJSON files of them "
+                   "(`{geojson: path}`, see `missions[].targets[](file)`).",
                    example="[[1200, 800], {id: raft, position: [3000, 450]}]"),
     "random_targets": opt(Integer(ge=0, le=MAX_RANDOM_TARGETS), "Targets placed uniformly at "
                           "random in the area (stream `targets/<mission id>`), besides the "
@@ -1211,16 +1397,23 @@ OVERSIGHT = Record({
     model=OversightSpec)
 
 ROADS = Record({
-    "source": opt(String(choices=ROAD_SOURCES), "`grid` or `planar` (generated), or `geojson` "
-                  "(LineStrings from `path`).", default="grid"),
-    "path": opt(NAME, "File of `geojson` roads, relative to the scenario's folder.",
+    "source": opt(String(choices=ROAD_SOURCES), "`grid` or `planar` (generated), `geojson` "
+                  "(LineStrings from `path`, local metres) or `osm` (an OpenStreetMap XML "
+                  "file at `path`, read with osmnx; needs `world.origin` or `world.crs`).",
+                  default="grid"),
+    "path": opt(NAME, "File of `geojson` or `osm` roads, relative to the scenario's folder.",
                 default=None),
+    "consolidate_m": opt(Number(ge=0, le=1_000), "`osm`: nodes of one intersection within "
+                         "this distance merge into one junction (osmnx "
+                         "consolidate_intersections); 0: none.", default=10.0),
     "extent": opt(Nullable(Rect()), "Area a generated network covers; null: the terrain's "
                   "extent.", unit="m"),
     "spacing_m": opt(Number(ge=1, le=MAX_DISTANCE_M), "Distance between neighbouring "
                      "junctions of a generated network.", default=500.0),
     "speed_limit_mps": opt(SPEED, "Speed limit of every road (a GeoJSON feature's "
-                           "`speed_limit_mps` overrides it).", default=13.9),
+                           "`speed_limit_mps` overrides it; on `osm` roads, of those with "
+                           "neither a `maxspeed` tag nor a known `highway` class).",
+                           default=13.9),
     "blocked": opt(Integer(ge=0, le=100_000), "Roads of a generated network that are missing "
                    "(blocked) from the start.", default=0),
     "seed": opt(Integer(ge=0, nullable=True), "Seed of a generated network; null: drawn from "
@@ -1232,8 +1425,9 @@ ROADS = Record({
         model=ClosureSpec), "road closures {time_s, near: [x, y]}"), "Roads that close "
         "during the run."),
 }, doc="The road network ground vehicles move on; null or absent: no roads.",
-    rules=("`geojson` needs `path` and takes no `extent`, `spacing_m`, `blocked`, `seed`",
-           "`path` applies to `geojson` only", "`extent` lies on the terrain"),
+    rules=("`geojson` and `osm` need `path` and take no `extent`, `spacing_m`, `blocked`, "
+           "`seed`", "`path` applies to `geojson` and `osm` only", "`consolidate_m` applies "
+           "to `osm` only", "`osm` needs `world.origin` or `world.crs`", "`extent` lies on the terrain"),
     model=RoadsSpec)
 
 WATER = Record({
@@ -1383,10 +1577,29 @@ SEPARATION = Record({
            "the checking window is shorter than the run"),
     model=SeparationSpec)
 
+ORIGIN = Record({
+    "lat": req(Number(ge=-89.9, le=89.9), "Latitude of local (0, 0), WGS 84.", unit="deg"),
+    "lon": req(Number(ge=-180, le=180), "Longitude of local (0, 0), WGS 84.", unit="deg"),
+}, doc="Where local (0, 0) is on the Earth: the scenario's metres are an azimuthal "
+       "equidistant plane centred there (x east, y north; distances from the origin exact).",
+    model=OriginSpec)
+
 WORLD = Record({
+    "origin": opt(Nullable(ORIGIN), "Puts the scenario on the map: positions may then be "
+                  "given as " + LONLAT_FORM + ", geographic files are read, and "
+                  "`fleetsim export` writes GeoJSON, CZML, KML; null: local metres only.",
+                  example="{lat: 47.3769, lon: 8.5417}"),
+    "crs": opt(Nullable(String(nonempty=True, what="a CRS such as EPSG:32632")),
+               "Instead of `origin`: the projected CRS (in metres) the scenario's positions "
+               "are in, e.g. a UTM zone; null: none.", default=None, example="EPSG:32632"),
     "terrain": opt(TERRAIN, "The terrain."),
-    "zones": opt(ListOf(ZONE, "zones"), "Airspace zones."),
-    "sites": opt(ListOf(SITE, "sites"), "Bases, depots, ground stations, customers."),
+    "zones": opt(FileList(ZONE, "zones", files=ZONE_FILE), "Airspace zones, written out "
+                 "or read from GeoJSON / ED-269 files (items `{geojson: path}` or "
+                 "`{ed269: path}`, see `world.zones[](file)`).",
+                 example="{geojson: data/zones.geojson, kind: no_fly}"),
+    "sites": opt(FileList(SITE, "sites", files=SITE_FILE, reader="sites"), "Bases, depots, "
+                 "ground stations, customers; items may be GeoJSON files of them "
+                 "(`{geojson: path}`, see `world.sites[](file)`)."),
     "roads": opt(Nullable(ROADS), "Roads; null: none (ground vehicles need them)."),
     "water": opt(Nullable(WATER), "The sea lattice; null: built from the terrain's sea level "
                  "when sea vehicles need it."),

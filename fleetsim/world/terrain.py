@@ -747,6 +747,24 @@ class Terrain:
         return cls(data, spacing, _origin(origin_m))
 
 
+def _reprojected(file: str, frame: Any) -> Terrain:
+    """A GeoTIFF resampled onto the scenario's frame at its own pixel size."""
+    from fleetsim.geo.dem import reprojected_heights
+
+    if not os.path.isfile(file):
+        raise ScenarioError(_missing(file, "a GeoTIFF elevation model"), file=file,
+                            path=f"{_SPEC_PATH}.path")
+    grid, _, _ = geotiff_grid(file)
+    try:
+        heights, placed = reprojected_heights(file, frame, grid.spacing_m)
+    except ValueError as exc:
+        raise ScenarioError(str(exc), file=file, path=f"{_SPEC_PATH}.path") from None
+    problem = _heights_problem(heights)
+    if problem:
+        raise ScenarioError(problem, file=file, path=f"{_SPEC_PATH}.path")
+    return Terrain(heights, placed.spacing_m, placed.origin_m)
+
+
 def _missing(file: str, what: str) -> str:
     return f"file not found: {file!r}; world.terrain.path must name an existing file ({what})"
 
@@ -767,7 +785,8 @@ def _smooth_upsample(lattice: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.
     return rows[iy] * (1.0 - wy)[:, None] + rows[iy + 1] * wy[:, None]
 
 
-def terrain_from_spec(spec: TerrainSpec, *, base_dir: str, rng: np.random.Generator) -> Terrain:
+def terrain_from_spec(spec: TerrainSpec, *, base_dir: str, rng: np.random.Generator,
+                      frame: Any = None) -> Terrain:
     """Build the terrain a scenario describes.
 
     Parameters
@@ -780,6 +799,10 @@ def terrain_from_spec(spec: TerrainSpec, *, base_dir: str, rng: np.random.Genera
         scenario file's folder).
     rng:
         Generator for procedural terrain (the run's ``terrain`` stream).
+    frame:
+        The scenario's :class:`~fleetsim.geo.frame.GeoFrame`, if it is on the
+        map: a GeoTIFF is then reprojected onto it
+        (:func:`fleetsim.geo.dem.reprojected_heights`) and ``origin_m`` does not apply.
 
     Raises
     ------
@@ -787,7 +810,7 @@ def terrain_from_spec(spec: TerrainSpec, *, base_dir: str, rng: np.random.Genera
         An unknown source, a missing path, or a file or value that cannot be
         used (see the ``from_*`` constructors).
     """
-    terrain = _terrain_of(spec, base_dir=base_dir, rng=rng)
+    terrain = _terrain_of(spec, base_dir=base_dir, rng=rng, frame=frame)
     sea = getattr(spec, "sea_level_m", None)
     if sea is None:
         return terrain
@@ -799,7 +822,8 @@ def terrain_from_spec(spec: TerrainSpec, *, base_dir: str, rng: np.random.Genera
     return surface
 
 
-def _terrain_of(spec: TerrainSpec, *, base_dir: str, rng: np.random.Generator) -> Terrain:
+def _terrain_of(spec: TerrainSpec, *, base_dir: str, rng: np.random.Generator,
+                frame: Any = None) -> Terrain:
     source = spec.source
     origin = tuple(spec.origin_m)
     if source == "flat":
@@ -818,6 +842,8 @@ def _terrain_of(spec: TerrainSpec, *, base_dir: str, rng: np.random.Generator) -
         file = os.path.join(base_dir, os.path.expanduser(os.fspath(spec.path)))
         if source == "npy":
             return Terrain.from_npy(file, spacing_m=spec.spacing_m, origin_m=origin)
+        if frame is not None:
+            return _reprojected(file, frame)
         return Terrain.from_geotiff(file, origin_m=origin)
     raise ScenarioError(f"unknown terrain source {source!r}; expected one of "
                         f"'flat', 'procedural', 'npy', 'geotiff'", path=f"{_SPEC_PATH}.source")

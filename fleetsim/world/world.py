@@ -121,8 +121,10 @@ def build_world(scenario: Scenario, streams: RandomStreams | None = None, *,
     streams = streams or RandomStreams(scenario.run.seed)
     try:
         if terrain is None:
+            from fleetsim.geo.frame import frame_of
+
             terrain = terrain_from_spec(scenario.terrain, base_dir=scenario.base_dir,
-                                        rng=streams.get("terrain"))
+                                        rng=streams.get("terrain"), frame=frame_of(scenario))
     except ScenarioError as exc:  # say where in the scenario the bad terrain comes from
         file, line = scenario.locate(exc.path or "world.terrain")
         if file is None or exc.file == file:
@@ -219,6 +221,15 @@ def _networks(scenario: Scenario, terrain: Terrain, streams: RandomStreams) -> t
                 import os
                 roads = geojson_network(os.path.join(scenario.base_dir, spec.path),
                                         speed_limit_mps=spec.speed_limit_mps)
+            elif spec.source == "osm":
+                import os
+
+                from fleetsim.geo.frame import frame_of
+                from fleetsim.geo.osm import osm_network
+
+                roads = osm_network(os.path.join(scenario.base_dir, spec.path),
+                                    frame_of(scenario), consolidate_m=spec.consolidate_m,
+                                    speed_limit_mps=spec.speed_limit_mps)
             else:
                 extent = spec.extent or terrain.bounds
                 make = grid_network if spec.source == "grid" else planar_network

@@ -39,6 +39,7 @@ SHORT: dict[str, list[str]] = {
     "oversight_tradeoff": ["run.duration_s=600"],
     "harbor_resupply": ["run.duration_s=2400"],
     "disaster_relief": ["run.duration_s=2400"],
+    "zurich_streets": ["run.duration_s=1200"],
     "city_delivery": ["run.duration_s=900",
                       "fleet.types[0].bases={west: 25, east: 25, north: 25, south: 25}"],
 }

@@ -198,7 +198,11 @@ EVERY_KEY: dict[str, Any] = {
              "floor_amsl_m": 50, "ceiling_amsl_m": 400,
              "active": {"start_s": 60, "end_s": 3000}},
             {"id": "range", "kind": "restricted", "rect": [3000, 3000, 3500, 3400]},
+            {"geojson": "zones.geojson", "kind": "no_fly", "start_time": "2026-06-01T08:00:00Z",
+             "properties": {"id": "name", "kind": "class", "floor": "lower", "ceiling": "upper",
+                            "start": "from", "end": "to"}},
         ],
+        "origin": {"lat": 47.0, "lon": 8.0},
         "sites": [
             {"id": "b1", "kind": "base", "position": [500, 500], "pads": 4,
              "radio_range_m": 5000, "antenna_height_m": 15, "sensor_radius_m": 300,
@@ -206,6 +210,8 @@ EVERY_KEY: dict[str, Any] = {
             {"id": "d1", "kind": "depot", "position": [4000, 1000], "stock": 50,
              "loading_bays": 2, "loading_time_s": 30, "swap_stations": 1, "swap_time_s": 90},
             {"id": "c1", "kind": "customer", "position": [6000, 4000]},
+            {"geojson": "sites.geojson", "kind": "customer",
+             "properties": {"id": "name", "kind": "type"}},
         ],
         "roads": {"source": "planar", "extent": [0, 0, 7000, 5000], "spacing_m": 400,
                   "speed_limit_mps": 12, "blocked": 2, "seed": 5,
@@ -247,7 +253,8 @@ EVERY_KEY: dict[str, Any] = {
          "area": {"polygon": [[200, 200], [5000, 200], [5000, 4000], [200, 4000]],
                   "holes": [[[2500, 2500], [2900, 2500], [2900, 2900]]]},
          "targets": [[300, 300], {"id": "raft", "position": [4000, 3000],
-                                  "velocity_mps": [0.2, -0.1]}],
+                                  "velocity_mps": [0.2, -0.1]},
+                     {"geojson": "targets.geojson", "properties": {"id": "label"}}],
          "random_targets": 3,
          "drift": {"current_mps": [0.3, 0.1], "leeway": 0.03, "random_mps": 0.05}},
         {"id": "watch", "kind": "persistent", "area": {"rect": [5200, 2000, 7000, 4500]}},
@@ -304,9 +311,23 @@ def _variant_b(data: dict[str, Any]) -> None:
                               "speed_limit_mps": 9,
                               "closures": [{"time_s": 600, "near": [2500, 2500]}]}
     data["logistics"]["demand"][1]["area"] = {"rect": [3000, 3000, 4000, 3800]}
+    del data["world"]["origin"]
+    data["world"]["crs"] = "EPSG:32632"  # metres are UTM 32N's easting and northing
+    data["world"]["zones"][2] = {"ed269": "ed269.json", "start_time": "2026-06-01T08:00:00Z",
+                                 "agl_datum_m": 35}
+    data["world"]["sites"].pop()  # the site and target files are placed for world.origin
+    data["missions"][0]["targets"].pop()
 
 
-VARIANTS = {"every_key": None, "every_key_files": _variant_b}
+def _variant_osm(data: dict[str, Any]) -> None:
+    """OpenStreetMap roads and a mission area from GeoJSON (the scenario has world.origin)."""
+    data["missions"][1]["area"] = {"geojson": "area.geojson"}
+    data["world"]["roads"] = {"source": "osm", "path": "streets.osm", "consolidate_m": 5,
+                              "speed_limit_mps": 9,
+                              "closures": [{"time_s": 600, "near": [2500, 2500]}]}
+
+
+VARIANTS = {"every_key": None, "every_key_files": _variant_b, "every_key_osm": _variant_osm}
 
 
 @pytest.fixture(scope="module")
@@ -318,6 +339,52 @@ def every_key_scenarios(tmp_path_factory) -> dict[str, tuple[dict[str, Any], Any
         "type": "FeatureCollection", "features": [{
             "type": "Feature", "properties": {},
             "geometry": {"type": "LineString", "coordinates": [[0, 0], [5000, 3000]]}}]}))
+    from fleetsim.geo.frame import GeoFrame
+
+    # A GeoJSON zone (origin 47N 8E) and an ED-269 one (UTM 32N), both near (3000, 1200) m.
+    lon, lat = GeoFrame.from_origin(47.0, 8.0).to_lonlat([3000, 3400, 3400], [1200, 1200, 1600])
+    ring = [[a, b] for a, b in zip(lon.tolist(), lat.tolist(), strict=True)]
+    (folder / "data" / "zones.geojson").write_text(json.dumps({
+        "type": "FeatureCollection", "features": [{
+            "type": "Feature", "properties": {"name": "geo", "lower": 40, "upper": 300,
+                                              "from": "2026-06-01T08:10:00Z", "to": 2400},
+            "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}}]}))
+    def points(xy: list[tuple[float, float]], props: list[dict]) -> str:
+        return json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": p,
+             "geometry": {"type": "Point", "coordinates": list(geo.lonlat(x, y))}}
+            for (x, y), p in zip(xy, props, strict=True)]})
+
+    geo = GeoFrame.from_origin(47.0, 8.0)  # the variants with world.crs give no such file
+    (folder / "data" / "sites.geojson").write_text(points(
+        [(5000, 4500), (5500, 4500)], [{"name": "c2"}, {"name": "g2", "type": "ground_station",
+                                                         "radio_range_m": 3000}]))
+    (folder / "data" / "targets.geojson").write_text(points(
+        [(1000, 1500), (1500, 1500)], [{"label": "buoy"}, {}]))
+    lon, lat = geo.to_lonlat([5200, 7000, 7000, 5200], [2000, 2000, 4500, 4500])
+    area = [[a, b] for a, b in zip(lon.tolist(), lat.tolist(), strict=True)]
+    (folder / "data" / "area.geojson").write_text(json.dumps({
+        "type": "FeatureCollection", "features": [{
+            "type": "Feature", "properties": {},
+            "geometry": {"type": "Polygon", "coordinates": [area + area[:1]]}}]}))
+    centre = GeoFrame.from_crs("EPSG:32632").lonlat(3000, 1200)
+    (folder / "data" / "ed269.json").write_text(json.dumps({"features": [{
+        "identifier": "E1", "country": "CHE", "type": "COMMON", "restriction": "PROHIBITED",
+        "applicability": [{"permanent": "YES"}], "zoneAuthority": [{"name": "x"}],
+        "geometry": [{"uomDimensions": "M", "lowerLimit": 10, "lowerVerticalReference": "AGL",
+                      "upperLimit": 120, "upperVerticalReference": "AGL",
+                      "horizontalProjection": {"type": "Circle", "center": list(centre),
+                                               "radius": 200}}]}]}))
+    # Three streets of an OpenStreetMap extract, from (1000, 1000) to (4000, 3000) m.
+    frame = GeoFrame.from_origin(47.0, 8.0)
+    pts = [(1000, 1000), (2500, 1000), (4000, 1000), (2500, 3000)]
+    nodes = "".join(f'<node id="{i + 1}" lat="{frame.lonlat(x, y)[1]:.8f}" '
+                    f'lon="{frame.lonlat(x, y)[0]:.8f}"/>' for i, (x, y) in enumerate(pts))
+    ways = ('<way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/>'
+            '<tag k="highway" v="primary"/></way>'
+            '<way id="11"><nd ref="2"/><nd ref="4"/><tag k="highway" v="residential"/></way>')
+    (folder / "data" / "streets.osm").write_text(
+        f'<?xml version="1.0"?><osm version="0.6">{nodes}{ways}</osm>')
     out = {}
     for name, change in VARIANTS.items():
         data = copy.deepcopy(EVERY_KEY)
@@ -342,9 +409,14 @@ def _present(v: Validator, data: Any, path: str, out: set[str]) -> None:
             here = schema.child_path(path, key)
             out.add(here)
             _present(v.fields[key].validator, value, here, out)
+    elif isinstance(v, schema.FileList) and v.is_file(data):  # one file
+        _present(v.files, data, path + "[](file)", out)
     elif isinstance(v, ListOf):
         for item in data:
-            _present(v.item, item, path + "[]", out)
+            if isinstance(v, schema.FileList) and v.is_file(item):
+                _present(v.files, item, path + "[](file)", out)
+            else:
+                _present(v.item, item, path + "[]", out)
     elif isinstance(v, MapOf) and isinstance(v.value, Record | NameOrRecord | Nullable):
         name = v.key.what if isinstance(v.key, schema.Named) else "id"
         for value in data.values():
@@ -368,7 +440,9 @@ def _given_defaults(v: Validator, data: Any, path: str, out: list[str]) -> None:
             _given_defaults(f.validator, value, schema.child_path(path, key), out)
     elif isinstance(v, ListOf):
         for i, item in enumerate(data):
-            _given_defaults(v.item, item, schema.item_path(path, i), out)
+            from_file = isinstance(v, schema.FileList) and v.is_file(item)
+            _given_defaults(v.files if from_file else v.item, item, schema.item_path(path, i),
+                            out)
     elif isinstance(v, MapOf):
         for k, value in data.items():
             _given_defaults(v.value, value, schema.child_path(path, k), out)
