@@ -19,6 +19,6 @@ setup(
     include_package_data=False,
     package_data={
         "fleetsim.viz": ["*.html", "*.css", "*.md", "js/*.js"],
-        "fleetsim.scenarios": ["*.yaml", "experiments/*.yaml", "data/*"],
+        "fleetsim.scenarios": ["*.yaml", "experiments/*.yaml", "data/*", "data/*/*"],
     },
 )
