@@ -104,10 +104,13 @@ SHORTENED: dict[str, Short | str] = {
         Short(("fleetsim view runs/brief --no-browser",
                "fleetsim view runs/brief --port 0 --host 127.0.0.1 --no-browser"),
               ("runs/brief",)),
-    "fleetsim replay RUN_DIR": Short(("fleetsim replay runs/brief",), ("runs/brief",)),
+    "fleetsim replay RUN_DIR [--chunk-s S] [--buckets N]":
+        Short(("fleetsim replay runs/brief", "fleetsim replay runs/brief --chunk-s 30 --buckets 10"),
+              ("runs/brief",)),
     "fleetsim sweep EXPERIMENT [--out DIR] [--workers N] [--scheduler tcp://HOST:PORT] "
-    "[--retry-errors] [--replay] [-q]":
-        Short(("fleetsim sweep docs_tiny.yaml --out sweeps/tiny --retry-errors",),
+    "[--retry-errors] [--force] [--replay] [-q]":
+        Short(("fleetsim sweep docs_tiny.yaml --out sweeps/tiny --retry-errors",
+               "fleetsim sweep docs_tiny.yaml --out sweeps/forced --workers 2 --force -q"),
               ("sweeps/tiny",),  # made with --workers 2 --replay -q
               why="--scheduler needs a running Dask cluster; not exercised here"),
     "fleetsim compare SWEEP_DIR [--baseline FACTOR=LEVEL ...] [--metrics M ...] "

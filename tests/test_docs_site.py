@@ -79,7 +79,10 @@ def test_the_policy_api_page_documents_shapes_and_zone_windows(site):
     page = (site / "reference" / "policy-api.html").read_text()
     for text in ("(m, 3)", "active_at", "start_s", "end_s", "polygon", "approval_denied",
                  "GoTo", "Route", "Survey", "Hold", "ReturnHome", "Pickup", "Deliver",
-                 "check_policy", "travel_time_s", "above the terrain datum"):
+                 "check_policy", "travel_time_s", "above the terrain datum",
+                 # attribute docs written as #: comments (scripts/griffe_comment_docs.py)
+                 "on the ground at t = 0", "cruise speed, m/s", "(inclusive)",
+                 "payload capacity, kg"):
         assert text in page, text
 
 
