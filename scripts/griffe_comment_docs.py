@@ -1,12 +1,24 @@
-"""A griffe extension (for the documentation site): attribute docs written as
-``#:`` comments above the attribute, the Sphinx convention fleetsim's code uses,
-become the attribute's docstring in the API reference."""
+"""A griffe extension (for the documentation site) that reads fleetsim's docstrings
+as they are written: attribute docs written as ``#:`` comments above the attribute
+(the Sphinx convention) become the attribute's docstring, and Sphinx roles
+(``:class:`~x.Y```, ``:data:`X```) become plain code (``Y``, ``X``)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from griffe import Docstring, Extension
+
+ROLE = re.compile(r":(?:py:)?(?:class|data|meth|func|mod|attr|exc|obj|const):`~?([^`]+)`")
+
+
+def _plain(text: str) -> str:
+    """Sphinx roles as Markdown code; ``~`` keeps the last dotted part."""
+    def code(m: re.Match) -> str:
+        name = m.group(1)
+        return f"`{name.rsplit('.', 1)[-1] if m.group(0).find('`~') >= 0 else name}`"
+    return ROLE.sub(code, text).replace("``", "`")
 
 
 class CommentDocs(Extension):
@@ -28,4 +40,8 @@ class CommentDocs(Extension):
             doc.insert(0, lines[i].strip()[2:].strip())
             i -= 1
         if doc:
-            attr.docstring = Docstring("\n".join(doc), lineno=i + 2, parent=attr)
+            attr.docstring = Docstring(_plain("\n".join(doc)), lineno=i + 2, parent=attr)
+
+    def on_instance(self, *, node, obj, agent, **kwargs) -> None:
+        if obj.docstring is not None:
+            obj.docstring.value = _plain(obj.docstring.value)
