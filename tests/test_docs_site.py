@@ -158,3 +158,8 @@ def test_every_argument_of_every_subcommand_has_help():
             assert action.help and action.help is not argparse.SUPPRESS, \
                 f"{path}: argument {name} has no help text"
     assert seen > 30
+    # and every subcommand says what it does in `fleetsim --help`
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    described = {a.dest: a.help for a in sub._choices_actions}
+    assert set(described) == set(sub.choices)
+    assert all(described.values()), [k for k, v in described.items() if not v]
