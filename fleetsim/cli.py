@@ -405,6 +405,27 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_examples(args: argparse.Namespace) -> int:
+    from fleetsim.examples import copy_examples, examples_dir, list_examples
+
+    if args.action == "copy":
+        written = copy_examples(Path(args.dir))
+        print(f"fleetsim: copied {len(written)} example files into {args.dir} "
+              f"(run one: fleetsim run {Path(args.dir) / 'search_and_rescue.yaml'})",
+              file=sys.stderr)
+        return EXIT_OK
+    found = list_examples()
+    width = max(len(e.path) for e in found)
+    for kind, title in (("scenario", "Example scenarios (fleetsim run FILE):"),
+                        ("experiment", "Example experiments (fleetsim sweep FILE):")):
+        print(title)
+        for e in (e for e in found if e.kind == kind):
+            print(f"  {e.path:<{width}}  {e.summary}")
+    print(f"In {examples_dir()}; fleetsim examples copy DIR copies them, with their data "
+          "files, into DIR.")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     import fleetsim
 
@@ -511,6 +532,15 @@ def build_parser() -> argparse.ArgumentParser:
     fd.add_argument("--calibrate", action="store_true",
                     help="fit the vehicle types' calibration fields; write calibration.yaml")
     fd.set_defaults(func=cmd_fidelity)
+
+    ex = sub.add_parser("examples", help="list the example scenarios and experiments fleetsim "
+                        "ships, or copy them (with their data files) into a folder")
+    ex_sub = ex.add_subparsers(dest="action", metavar="ACTION")
+    ex_sub.add_parser("list", help="list them: file and description (the default)")
+    ex_copy = ex_sub.add_parser("copy", help="copy every example file into DIR (created if "
+                                "missing; nothing is overwritten)")
+    ex_copy.add_argument("dir", metavar="DIR", help="the folder to copy them into")
+    ex.set_defaults(func=cmd_examples)
     return p
 
 

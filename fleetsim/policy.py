@@ -12,7 +12,7 @@ central planner and a per-vehicle rule use the same interface::
                     for r in requests if r.reason in ("start", "recharged")]
 
 Policies are found by name (:func:`policy_class`): the built-in ones in the
-top-level ``policies`` package, third-party ones through the ``fleetsim.policies``
+``fleetsim.policies`` package, third-party ones through the ``fleetsim.policies``
 entry-point group, and ``module:Class`` or ``path/to/file.py:Class`` strings.
 """
 
@@ -301,8 +301,9 @@ class Policy:
     """
 
     name: ClassVar[str] = ""
-    #: What the policy is for: ``surveillance`` (search, coverage, patrol) or
-    #: ``logistics`` (orders); the conformance checker picks its scenario by it.
+    #: What the policy is for: ``surveillance`` (search, coverage, patrol),
+    #: ``logistics`` (orders) or ``any`` (either: a learned policy); the conformance
+    #: checker picks its scenario by it.
     mission: ClassVar[str] = "surveillance"
     #: The action classes its plans may carry (``GoTo.action_class`` and the rest;
     #: see :data:`fleetsim.scenario.model.ACTION_CLASSES`), e.g.
@@ -416,18 +417,18 @@ def param(default: Any, check=None, doc: str = "") -> Any:
 
 #: Built-in policies: name -> "module:Class".
 BUILTIN_POLICIES = {
-    "lawnmower": "policies.lawnmower:Lawnmower",
-    "random_search": "policies.random_search:RandomSearch",
-    "expanding_square": "policies.maritime_search:ExpandingSquare",
-    "sector_search": "policies.maritime_search:SectorSearch",
-    "parallel_track": "policies.maritime_search:ParallelTrack",
-    "persistent_patrol": "policies.persistent_patrol:PersistentPatrol",
-    "cautious_patrol": "policies.oversight_patrol:CautiousPatrol",
-    "autonomous_patrol": "policies.oversight_patrol:AutonomousPatrol",
-    "nearest_dispatch": "policies.nearest_dispatch:NearestDispatch",
-    "batch_assignment": "policies.batch_assignment:BatchAssignment",
-    "vrp_planner": "policies.vrp_planner:VRPPlanner",
-    "truck_drone": "policies.truck_drone:TruckDrone",
+    "lawnmower": "fleetsim.policies.lawnmower:Lawnmower",
+    "random_search": "fleetsim.policies.random_search:RandomSearch",
+    "expanding_square": "fleetsim.policies.maritime_search:ExpandingSquare",
+    "sector_search": "fleetsim.policies.maritime_search:SectorSearch",
+    "parallel_track": "fleetsim.policies.maritime_search:ParallelTrack",
+    "persistent_patrol": "fleetsim.policies.persistent_patrol:PersistentPatrol",
+    "cautious_patrol": "fleetsim.policies.oversight_patrol:CautiousPatrol",
+    "autonomous_patrol": "fleetsim.policies.oversight_patrol:AutonomousPatrol",
+    "nearest_dispatch": "fleetsim.policies.nearest_dispatch:NearestDispatch",
+    "batch_assignment": "fleetsim.policies.batch_assignment:BatchAssignment",
+    "vrp_planner": "fleetsim.policies.vrp_planner:VRPPlanner",
+    "truck_drone": "fleetsim.policies.truck_drone:TruckDrone",
 }
 #: The built-in policies for orders (the others are for surveillance missions).
 LOGISTICS_POLICIES = frozenset({"nearest_dispatch", "batch_assignment", "vrp_planner",
@@ -555,12 +556,12 @@ def check_oversight_rules(policy_cls: type, scenario: Scenario) -> None:
 
 def policy_source_files(name: str, *, base_dir: str | None = None) -> list[Path]:
     """The source files that define policy ``name`` (as :func:`policy_class` resolves
-    it), without importing it: a built-in's whole ``policies`` package (the built-ins
+    it), without importing it: a built-in's whole ``fleetsim.policies`` package (the built-ins
     share modules), the file of a ``path/file.py:Class``, or the module file of a
     ``module:Class`` or entry point. Empty if it cannot be found. Modules that a
     user's policy imports are not included."""
     if name in BUILTIN_POLICIES:
-        spec = importlib.util.find_spec("policies")
+        spec = importlib.util.find_spec("fleetsim.policies")
         roots = list(spec.submodule_search_locations or []) if spec is not None else []
         return sorted((p for r in roots for p in Path(r).glob("*.py")), key=lambda p: p.name)
     target = available_policies().get(name, name)
@@ -608,7 +609,7 @@ def make_policy(scenario: Scenario) -> tuple[Policy, Any]:
         problem = (f"policy {scenario.policy.name!r} serves orders (a logistics policy), but the "
                    "scenario has none: add a logistics section with orders or demand, or "
                    "choose a surveillance policy")
-    elif mission != "logistics" and has_orders and not scenario.missions:
+    elif mission == "surveillance" and has_orders and not scenario.missions:
         problem = (f"policy {scenario.policy.name!r} flies missions (a surveillance policy), but "
                    "the scenario has orders and no missions: choose a logistics policy "
                    "(nearest_dispatch, batch_assignment, vrp_planner, truck_drone) or add a "

@@ -231,8 +231,11 @@ class RecordedRun:
 @functools.cache
 def fleetsim_code_digest() -> str:
     """SHA-256 (hex) of fleetsim's own code: every ``.py`` file of the package, in the
-    order of their sorted relative paths, each as its path and its bytes. Computed
-    once per process."""
+    order of their sorted relative paths, each as its path and its bytes. Not the
+    built-in policies (``policies/``: a run's ``policy_sha256`` covers its policy, see
+    :func:`code_identity`), nor the version file that building or installing writes
+    (``_version.py``: the version names the commit, not the code). Computed once per
+    process."""
     import hashlib
     from pathlib import Path
 
@@ -240,7 +243,8 @@ def fleetsim_code_digest() -> str:
 
     root = Path(fleetsim.__file__).resolve().parent
     h = hashlib.sha256()
-    for rel in sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py")):
+    rels = (p.relative_to(root).as_posix() for p in root.rglob("*.py"))
+    for rel in sorted(r for r in rels if r != "_version.py" and not r.startswith("policies/")):
         data = (root / rel).read_bytes()
         h.update(f"{rel}\0{len(data)}\0".encode())
         h.update(data)

@@ -137,6 +137,15 @@ SHORTENED: dict[str, Short | str] = {
          "--set 'fleet.types[0].bases={sw: 50, se: 50, nw: 50, ne: 50}' "
          "--set outputs.replay=true --out runs/shots/swarm_10k -q",),
         why="one minute of 200 of its drones"),
+    "fleetsim run scenarios/search_and_rescue.yaml --set run.duration_s=3600 --set "
+    "\"world.wind={speed_mps: 8, from_deg: 250, changes: [{t_s: 1800, speed_mps: 12, "
+    "from_deg: 300}]}\" --set \"missions[0].drift={current_mps: [0.8, 0.3], leeway: 0.03, "
+    "random_mps: 0.1}\" --out /tmp/runs/search_and_rescue_wind": Short(
+        ("fleetsim run scenarios/search_and_rescue.yaml --set run.duration_s=300 --set "
+         "\"world.wind={speed_mps: 8, from_deg: 250, changes: [{t_s: 150, speed_mps: 12, "
+         "from_deg: 300}]}\" --set \"missions[0].drift={current_mps: [0.8, 0.3], "
+         "leeway: 0.03, random_mps: 0.1}\" --out runs/shots/search_and_rescue_wind -q",),
+        why="five minutes of the same run"),
     "python viz/screenshots/take.py /tmp/runs/*": Short(
         ("python viz/screenshots/take.py runs/shots/wildfire_watch --out shots",),
         ("runs/shots/wildfire_watch",), why="one run's three screenshots"),

@@ -108,10 +108,20 @@ class DecisionDriver:
         self.policy_wall_s += time.perf_counter() - t_policy
         return plans
 
+    def due(self) -> list[Request]:
+        """The pending requests the policy is asked: a periodic request is made when
+        its timer fires, and its vehicle may have started landing (or been taken over
+        by the engine) at the same instant since; it is then no longer the policy's
+        to re-task, and its request is dropped."""
+        eng = self.eng
+        return [r for r in self.pending if r.reason != "periodic" or eng.retaskable(r.vehicle)]
+
     def dispatch(self, event: Event) -> None:
         eng = self.eng
         self.dispatch_event = None
-        requests, self.pending = self.pending, []
+        requests, self.pending = self.due(), []
+        if not requests:
+            return
         now = eng.env.now
         eng.view.now_s = now
         self.n_decisions += 1

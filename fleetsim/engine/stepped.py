@@ -126,28 +126,31 @@ class SteppedRun:
 
     def _advance(self) -> Decision | None:
         env = self.sim.env
-        t0 = time.perf_counter()
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            while True:
-                env.step()
-        except StopSimulation:
-            pass
-        except EmptySchedule:  # nothing left to happen before the end
-            self.done = True
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-            self.engine_wall_s += time.perf_counter() - t0
         driver = self.driver
-        if self.done or driver.dispatch_event is None or env.now >= self.sim.duration_s:
-            # The stop at the run's end (a sentinel at the end itself is never
-            # dispatched: the in-process run stops before priority-2 events there).
-            self.done = True
-            return None
-        self.sim.view.now_s = env.now
-        return Decision(float(env.now), tuple(driver.pending))
+        while True:
+            t0 = time.perf_counter()
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                while True:
+                    env.step()
+            except StopSimulation:
+                pass
+            except EmptySchedule:  # nothing left to happen before the end
+                self.done = True
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+                self.engine_wall_s += time.perf_counter() - t0
+            if self.done or driver.dispatch_event is None or env.now >= self.sim.duration_s:
+                # The stop at the run's end (a sentinel at the end itself is never
+                # dispatched: the in-process run stops before priority-2 events there).
+                self.done = True
+                return None
+            due = driver.due()
+            if due:  # else every request was dropped: the dispatch asks nobody
+                self.sim.view.now_s = env.now
+                return Decision(float(env.now), tuple(due))
 
     def policy_plans(self, decision: Decision) -> Any:
         """What the simulation's own policy would decide at ``decision`` (timed and

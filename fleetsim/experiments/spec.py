@@ -29,12 +29,13 @@ line and YAML path (and, for a level, the scenario's own message).
 Run ``k`` of every configuration uses seed ``k`` (common random numbers). A
 run's id is the first 16 hex digits of the SHA-256 of a canonical JSON of the
 resolved scenario (its ``source`` without the machine-specific ``base_dir``),
-the factor values, the seed, the fleetsim version and the code that makes the
-run: a hash of fleetsim's own ``.py`` files and one of the policy's source (the
-built-in ``policies`` package, the entry point's or ``module:Class``'s module
-file, or the user's ``file.py``). The same configuration and seed with the same
-code always get the same id; a change to that code gives new ids, so a sweep
-never reuses a result that changed code did not make.
+the factor values, the seed and the code that makes the run: a hash of
+fleetsim's own ``.py`` files and one of the policy's source (the built-in
+``fleetsim.policies`` package, the entry point's or ``module:Class``'s module
+file, or the user's ``file.py``). The same configuration and seed with the same code always get
+the same id; a change to that code gives new ids, so a sweep never reuses a result
+that changed code did not make. (The fleetsim version is not part of it: it comes
+from git and changes with every commit, code or not; ``experiment.json`` records it.)
 """
 
 from __future__ import annotations
@@ -304,12 +305,11 @@ IDENTITY_KEYS = ("experiment", "scenario", "set", "factors", "design", "configs"
 def run_key(source: dict[str, Any], factors: dict[str, Any], seed: int,
             code: dict[str, str] | None = None) -> str:
     """The run id: 16 hex digits of the SHA-256 of what determines the run: the
-    scenario, the factor values, the seed, the fleetsim version and ``code`` (the
-    hashes of fleetsim's code and of the policy's source, see
-    :func:`fleetsim.record.code_identity`)."""
+    scenario, the factor values, the seed and ``code`` (the hashes of fleetsim's code
+    and of the policy's source, see :func:`fleetsim.record.code_identity`)."""
     scenario = {k: v for k, v in source.items() if k != "base_dir"}
     text = canonical_json({"scenario": scenario, "factors": factors, "seed": seed,
-                           "fleetsim": fleetsim.__version__, "code": code or {}})
+                           "code": code or {}})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

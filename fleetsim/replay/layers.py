@@ -146,7 +146,63 @@ def targets_layer(run: RecordedRun) -> dict[str, Any]:
         "mission": [int(m) for m in w.target_mission],
         "first_detected_s": [_round(t) if math.isfinite(t) else None for t in first_t],
         "first_detected_by": [int(v) for v in first_v],  # recorded vehicle id, -1: never
+        **_target_motion(run),
     }
+
+
+def _wind_xy(speed: float, from_deg: float) -> tuple[float, float]:
+    th = math.radians(from_deg)
+    return -speed * math.sin(th), -speed * math.cos(th)
+
+
+def _target_motion(run: RecordedRun) -> dict[str, Any]:
+    """Moving targets' velocities (``vx_mps``, ``vy_mps``: position at t is x + vx t)
+    and the datums of the missions whose targets drift (each at the mission area's
+    centroid at time 0, or the policy's ``datum_x_m`` / ``datum_y_m``, drifting with
+    the current + leeway x the wind at time 0); nothing for a run where no target moves."""
+    w = run.world
+    out: dict[str, Any] = {}
+    vel = w.target_velocity
+    if vel is not None and len(w.target_ids):
+        out["vx_mps"] = [_round(v, 6) for v in vel[:, 0]]
+        out["vy_mps"] = [_round(v, 6) for v in vel[:, 1]]
+    sc = run.scenario
+    params = sc.policy.params if isinstance(sc.policy.params, dict) else {}
+    datums = []
+    for i, m in enumerate(sc.missions):
+        if m.drift is None:
+            continue
+        c = shapely.Polygon(m.exterior, holes=list(m.holes) or None).centroid
+        x = params.get("datum_x_m", c.x)
+        y = params.get("datum_y_m", c.y)
+        vx, vy = m.drift.current_mps
+        if sc.wind is not None and m.drift.leeway:
+            wx, wy = _wind_xy(sc.wind.speed_mps, sc.wind.from_deg)
+            vx, vy = vx + m.drift.leeway * wx, vy + m.drift.leeway * wy
+        datums.append({"mission": i, "id": m.id, "x_m": _round(float(x), 2),
+                       "y_m": _round(float(y), 2), "vx_mps": _round(vx, 4),
+                       "vy_mps": _round(vy, 4)})
+    if datums:
+        out["datums"] = datums
+    return out
+
+
+def wind_layer(run: RecordedRun) -> dict[str, Any] | None:
+    """The scenario's wind as periods of constant wind (None: no wind): ``periods``
+    = list of ``{t_s, speed_mps, from_deg, vx_mps, vy_mps}`` (speeds at
+    ``ref_height_m`` above ground; at height h times ``(h / ref_height_m) ** exponent``)."""
+    wind = run.scenario.wind
+    if wind is None:
+        return None
+    periods = []
+    for t, speed, frm in [(0.0, wind.speed_mps, wind.from_deg),
+                          *[(c.t_s, c.speed_mps, c.from_deg) for c in wind.changes]]:
+        vx, vy = _wind_xy(speed, frm)
+        periods.append({"t_s": _round(t), "speed_mps": _round(speed, 3),
+                        "from_deg": _round(frm % 360.0, 3), "vx_mps": _round(vx, 4),
+                        "vy_mps": _round(vy, 4)})
+    return {"ref_height_m": _round(wind.ref_height_m), "exponent": _round(wind.exponent, 4),
+            "periods": periods}
 
 
 # ---------------------------------------------------------------- coverage rasters

@@ -36,9 +36,11 @@ from fleetsim.replay.layers import (
     targets_layer,
     terrain_layer,
     water_layer,
+    wind_layer,
     zones_layer,
 )
 from fleetsim.replay.png import encode_png
+from fleetsim.resources import candidates, shipped_dir
 from fleetsim.rundir import atomic_directory
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,13 +63,23 @@ VIEWER_SUFFIXES = (".html", ".js", ".css", ".md")
 
 
 def viewer_dir() -> Path:
-    """The browser viewer's folder: ``$FLEETSIM_VIZ_DIR`` or ``viz/`` of the source tree."""
+    """The browser viewer's folder: ``$FLEETSIM_VIZ_DIR``, else the one the installed
+    package carries (``fleetsim/viz/``), else ``viz/`` of the source tree
+    (:func:`fleetsim.resources.shipped_dir`)."""
     env = os.environ.get("FLEETSIM_VIZ_DIR")
-    path = Path(env) if env else Path(fleetsim.__file__).resolve().parent.parent / "viz"
-    if not (path / "index.html").is_file():
-        raise RunDirError(f"the replay viewer was not found at {path} (no index.html); "
-                          "install fleetsim from its source tree (pip install -e .) or set "
-                          "FLEETSIM_VIZ_DIR to the viz/ folder")
+    if env:
+        path = Path(env)
+        if not (path / "index.html").is_file():
+            raise RunDirError(f"the replay viewer was not found at {path} (no index.html): "
+                              "set FLEETSIM_VIZ_DIR to a folder holding the viewer (viz/ of "
+                              "fleetsim's source tree), or unset it")
+        return path
+    path = shipped_dir("viz")
+    if path is None:
+        looked = " or ".join(str(p) for p in candidates("viz"))
+        raise RunDirError(f"the replay viewer was not found (no index.html in {looked}); "
+                          "reinstall fleetsim (pip install fleetsim, or pip install -e . in "
+                          "its source tree) or set FLEETSIM_VIZ_DIR to the viz/ folder")
     return path
 
 
@@ -248,6 +260,9 @@ def write_replay_into(out_dir: str | os.PathLike, run: RecordedRun, *,
     cfile["file"] = "layers/coverage.bin"
     cov_entry.update(cfile)
     extra_layers: dict[str, Any] = {}
+    wind = wind_layer(run)
+    if wind is not None:
+        extra_layers["wind"] = wind
     extra_bounds = []
     roads = roads_layer(run)
     if roads is not None:

@@ -20,7 +20,7 @@ from fleetsim.engine.sim import Simulation
 from fleetsim.engine.stepped import SteppedRun
 from fleetsim.engine.tables import E_KIND, E_LEG, E_TIME, E_VEHICLE, E_ZONE, EVENT_KIND_CODE, L_T1
 from fleetsim.policy import Policy
-from fleetsim.rl.features import REWARD_TERMS, Features, Options
+from fleetsim.rl.features import REWARD_TERMS, Features, Options, has_orders
 
 _KIND = {k: EVENT_KIND_CODE[k] for k in ("detection", "delivered", "zone_enter",
                                          "terrain_violation", "auth_request")}
@@ -103,7 +103,8 @@ class FleetCore:
         self.sim = sim
         self.run = SteppedRun(sim)
         self.features = Features(ctx.world, ctx.vehicle_types, ctx.vehicle_type_index,
-                                 ctx.home_xy, ctx.duration_s, self.opt)
+                                 ctx.home_xy, ctx.duration_s, self.opt,
+                                 has_orders=has_orders(ctx.scenario))
         self.battery = np.asarray(sim.capacity, dtype=np.float64).copy()
         self._ev_ptr = 0
         self._ev_pending = np.zeros(0, dtype=np.int64)
@@ -111,8 +112,9 @@ class FleetCore:
         return self._observe()
 
     def step(self, actions: np.ndarray) -> StepResult:
-        """Apply macro-actions ``actions`` ((n,) int; those of vehicles not asking are
-        ignored) and run to the next decision instant."""
+        """Apply macro-actions ``actions`` ((n,) int; (n, 2) waypoints in ``waypoint``
+        mode; those of vehicles not asking are ignored) and run to the next decision
+        instant."""
         if self.run is None or self.decision is None:
             raise RuntimeError("step() after the end of the episode: call reset()")
         plans = self.features.plans(actions, self.mask)

@@ -27,13 +27,20 @@ Observation of vehicle ``v`` (float32, :attr:`Features.obs_dim` values)
     zone active now on the way, a restricted zone on the way, crowding (vehicles
     whose plans end in those 3 × 3 cells, / 4, at most 1), and the vehicle's sector
     (``cos`` of the angle between the candidate's heading and ``2 pi v / n``: vehicles
-    that see the same thing at the same instant can still spread out).
+    that see the same thing at the same instant can still spread out); then the
+    ``n_targets`` nearest known targets (4 values each) and the ``n_orders`` nearest
+    open orders (7 values each): :mod:`fleetsim.rl.items`.
 
 Macro-actions (``n_candidates + 2``)
     ``k < n_candidates``: fly to candidate ``k`` (:class:`~fleetsim.policy.GoTo`);
     ``n_candidates`` (hold): a vehicle waiting for a plan hovers ``hold_s``
     (:class:`~fleetsim.policy.Hold`), one asking on a ``periodic`` request keeps its
-    plan; ``n_candidates + 1``: return home and recharge. Only vehicles that ask
+    plan; ``n_candidates + 1``: return home and recharge; ``n_candidates + 2 + j``:
+    take the order in slot ``j`` (``Pickup`` then ``Deliver``; masked when the slot is
+    empty or the order is heavier than the vehicle's free payload; an order a
+    lower-numbered vehicle takes at the same instant is taken as hold). With
+    ``action_mode="waypoint"`` the action is a point instead
+    (:meth:`Features.waypoint_plans`). Only vehicles that ask
     for a plan (reasons in :data:`ASKING`) act; the others' mask allows only hold
     (ignored). Candidates off the terrain or inside an active no-fly zone are
     masked; a masked action is taken as hold.
@@ -59,7 +66,8 @@ from typing import Any
 import numpy as np
 import shapely
 
-from fleetsim.policy import GoTo, Hold, Plan, Request, ReturnHome
+from fleetsim.policy import Deliver, GoTo, Hold, Pickup, Plan, Request, ReturnHome
+from fleetsim.rl.items import PER_ORDER, PER_TARGET, KnownTargets, order_features
 
 #: Request reasons that ask for a plan (a vehicle asking for another reason keeps
 #: flying what it has, and acts only through its mask's hold).
@@ -77,6 +85,9 @@ REWARD_TERMS = tuple(DEFAULT_WEIGHTS)
 OBS_BOUND = 10.0
 _OWN = 10  # own-state values at the start of an observation
 _PER_CANDIDATE = 7
+#: ``discrete``: macro-actions; ``waypoint``: a continuous point per vehicle.
+ACTION_MODES = ("discrete", "waypoint")
+_LOCKED = ("landing", "queued", "charging", "down")  # no plan accepted (engine.states)
 _GROUNDED = frozenset({"ground", "charging", "queued", "down"})
 
 
@@ -108,6 +119,14 @@ class Options:
         Give every vehicle the fleet's total reward (a cooperative team reward).
     state_grid:
         Side of the coarse idleness grid in :meth:`Features.state`.
+    n_targets:
+        Nearest known (detected) targets in each observation.
+    n_orders:
+        Nearest open orders in each observation, and as many "take order" macro-actions
+        (None: 4 in a scenario with orders or demand, else 0).
+    action_mode:
+        ``discrete`` (the macro-actions) or ``waypoint`` (a point (x, y) in [0, 1]²
+        over the grid per vehicle: :meth:`Features.waypoint_plans`).
     """
 
     n_candidates: int = 8
@@ -120,6 +139,9 @@ class Options:
     weights: Mapping[str, float] = field(default_factory=dict)
     shared_reward: bool = False
     state_grid: int = 8
+    n_targets: int = 2
+    n_orders: int | None = None
+    action_mode: str = "discrete"
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> Options:
@@ -137,6 +159,15 @@ class Options:
         if not (isinstance(out.state_grid, int) and out.state_grid >= 1):
             raise ValueError(f"option state_grid: expected an integer >= 1, "
                              f"got {out.state_grid!r}")
+        for name in ("n_targets", "n_orders"):
+            value = getattr(out, name)
+            if not ((value is None and name == "n_orders")
+                    or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)):
+                raise ValueError(f"option {name}: expected an integer >= 0"
+                                 f"{' or None' if name == 'n_orders' else ''}, got {value!r}")
+        if out.action_mode not in ACTION_MODES:
+            raise ValueError(f"option action_mode: expected one of {', '.join(ACTION_MODES)}, "
+                             f"got {out.action_mode!r}")
         for name in ("step_m", "cell_m", "decision_period_s"):
             value = getattr(out, name)
             if value is not None and not (isinstance(value, (int, float))
@@ -160,6 +191,12 @@ class Options:
         return np.array([float(w[k]) for k in REWARD_TERMS])
 
 
+def has_orders(scenario: Any) -> bool:
+    """The scenario has orders or demand (logistics)."""
+    lg = getattr(scenario, "logistics", None)
+    return lg is not None and bool(lg.orders or lg.demand)
+
+
 class Features:
     """The idleness grid, observations, action masks and macro-actions of one run.
 
@@ -171,10 +208,13 @@ class Features:
         As in :class:`fleetsim.policy.PolicyContext`.
     options:
         :class:`Options`.
+    has_orders:
+        The scenario has orders or demand (sets the default of ``n_orders``).
     """
 
     def __init__(self, world: Any, vehicle_types: Sequence[Any], vehicle_type_index: np.ndarray,
-                 home_xy: np.ndarray, duration_s: float, options: Options) -> None:
+                 home_xy: np.ndarray, duration_s: float, options: Options, *,
+                 has_orders: bool = False) -> None:
         self.opt = options
         self.duration_s = float(duration_s)
         self.home_xy = np.asarray(home_xy, dtype=np.float64).reshape(-1, 2)
@@ -184,6 +224,8 @@ class Features:
         self.reserve = np.array([t.battery_wh * t.reserve_fraction for t in types],
                                 dtype=np.float64).reshape(n)
         self.speed = np.array([t.cruise_speed_mps for t in types], dtype=np.float64).reshape(n)
+        self.payload = np.array([float(getattr(t, "payload_kg", 0.0)) for t in types],
+                                dtype=np.float64).reshape(n)
         self.p_cruise = np.array([t.cruise_power_w / 3600.0 for t in types],
                                  dtype=np.float64).reshape(n)
         radius = np.array([t.sensor.footprint_radius_m for t in types], dtype=np.float64)
@@ -212,9 +254,16 @@ class Features:
         K = options.n_candidates
         ang = 2.0 * np.pi * np.arange(K) / K
         self.dirs = np.column_stack([np.cos(ang), np.sin(ang)])
-        self.n_actions = K + 2
-        self.HOLD, self.HOME = K, K + 1
-        self.obs_dim = _OWN + options.patch ** 2 + _PER_CANDIDATE * K
+        self.n_targets = options.n_targets
+        self.n_orders = (options.n_orders if options.n_orders is not None
+                         else (4 if has_orders else 0))
+        self.waypoint = options.action_mode == "waypoint"
+        self.n_actions = K + 2 + self.n_orders
+        self.HOLD, self.HOME, self.ORDER0 = K, K + 1, K + 2
+        self.c_targets = _OWN + options.patch ** 2 + _PER_CANDIDATE * K
+        self.c_orders = self.c_targets + PER_TARGET * self.n_targets
+        self.obs_dim = self.c_orders + PER_ORDER * self.n_orders
+        self.known = KnownTargets(world)
         self.bounds = tuple(float(b) for b in world.terrain.bounds)
         self.zones = [(z.polygon, z.kind, z.start_s, z.end_s) for z in world.zones]
         self._zone_cache: dict[tuple, tuple[Any, Any]] = {}
@@ -228,6 +277,8 @@ class Features:
         self.candidates = np.zeros((self.n, self.opt.n_candidates, 2))
         self.asking = np.zeros(self.n, dtype=bool)
         self.periodic_only = np.zeros(self.n, dtype=bool)
+        self.order_slots = np.full((self.n, self.n_orders), -1, dtype=np.int64)
+        self.known.reset()
         self.now = 0.0
 
     # ------------------------------------------------------------------ grid
@@ -300,17 +351,20 @@ class Features:
         pos = np.asarray(fleet.positions(), dtype=np.float64).reshape(n, 3)
         xy = pos[:, :2]
         gains = self.sweep(now, xy)
+        battery = np.asarray(fleet.battery_wh(), dtype=np.float64).reshape(n)
+        states = np.asarray(fleet.states()).reshape(n)
+        # A periodic request made earlier at this instant can find its vehicle landing
+        # by the time it is answered: a vehicle that cannot take a plan does not ask.
+        locked = np.isin(states, list(_LOCKED))
         self.asking = np.zeros(n, dtype=bool)
         reasons: dict[int, set[str]] = {}
         for r in requests:
-            if r.vehicle >= 0 and r.reason in ASKING:
+            if r.vehicle >= 0 and r.reason in ASKING and not locked[r.vehicle]:
                 self.asking[r.vehicle] = True
                 reasons.setdefault(r.vehicle, set()).add(r.reason)
         self.periodic_only = np.zeros(n, dtype=bool)
         for v, rs in reasons.items():
             self.periodic_only[v] = rs == {"periodic"}
-        battery = np.asarray(fleet.battery_wh(), dtype=np.float64).reshape(n)
-        states = np.asarray(fleet.states()).reshape(n)
         idle = self.idle_norm()
         grid = idle.reshape(self.ny, self.nx)
         obs = np.zeros((n, self.obs_dim), dtype=np.float32)
@@ -369,12 +423,18 @@ class Features:
             else:
                 flags.append(shapely.contains_xy(g, way[:, 0], way[:, 1])
                              .reshape(len(flat), len(fr)).any(axis=1).astype(np.float64))
+        self.known.note(now, requests)
         c0 = _OWN + p * p
         sector = np.cos(2.0 * np.pi * (np.arange(K)[None, :] / K
                                        - np.arange(n)[:, None] / max(n, 1))).reshape(-1)
         per = np.column_stack([mean_idle, share_new, in_area, flags[0], flags[1], crowd_c,
                                sector])
-        obs[:, c0:] = per.reshape(n, K * _PER_CANDIDATE)
+        obs[:, c0:self.c_targets] = per.reshape(n, K * _PER_CANDIDATE)
+        obs[:, self.c_targets:self.c_orders] = self.known.features(
+            now, xy, self.n_targets, self.diag, opt.idle_scale_s)
+        o_feat, self.order_slots, fits = order_features(
+            now, fleet, xy, self.payload, self.n_orders, self.diag, opt.idle_scale_s)
+        obs[:, self.c_orders:] = o_feat
         np.clip(obs, -OBS_BOUND, OBS_BOUND, out=obs)
         # Masks.
         mask = np.zeros((n, self.n_actions), dtype=np.int8)
@@ -387,6 +447,7 @@ class Features:
         ask = self.asking
         mask[ask, :K] = ok[ask]
         mask[ask, self.HOME] = 1
+        mask[ask, self.ORDER0:] = fits[ask]
         return obs, mask, gains
 
     def state(self) -> np.ndarray:
@@ -411,20 +472,33 @@ class Features:
 
     # ------------------------------------------------------------------ actions
     def plans(self, actions: np.ndarray, mask: np.ndarray | None = None) -> list[Plan]:
-        """The plans of macro-actions ``actions`` ((n,) int) for the vehicles that
-        ask; an action ``mask`` ((n, n_actions)) forbids is taken as hold, one out of
-        range raises ``ValueError``."""
+        """The plans of macro-actions ``actions`` ((n,) int; ``(n, 2)`` waypoints in
+        ``waypoint`` mode, see :meth:`waypoint_plans`) for the vehicles that ask; an
+        action ``mask`` ((n, n_actions)) forbids is taken as hold, one out of range
+        raises ``ValueError``. An order taken by a lower-numbered vehicle at the same
+        instant is taken as hold too."""
+        if self.waypoint:
+            return self.waypoint_plans(actions)
         actions = np.asarray(actions).reshape(-1)
         if len(actions) != self.n:
             raise ValueError(f"expected {self.n} actions (one per vehicle), got {len(actions)}")
         out = []
         K = self.opt.n_candidates
+        taken: set[int] = set()
         for v in np.flatnonzero(self.asking).tolist():
             a = int(actions[v])
             if not 0 <= a < self.n_actions:
                 raise ValueError(f"vehicle {v}: action {a} out of range 0..{self.n_actions - 1}")
             if mask is not None and not mask[v, a]:
                 a = self.HOLD
+            if a >= self.ORDER0:
+                k = int(self.order_slots[v, a - self.ORDER0])
+                if k < 0 or k in taken:
+                    a = self.HOLD
+                else:
+                    taken.add(k)
+                    out.append(Plan(v, [Pickup(k), Deliver(k)]))
+                    continue
             if a < K:
                 x, y = self.candidates[v, a]
                 out.append(Plan(v, [GoTo(float(x), float(y))]))
@@ -433,4 +507,31 @@ class Features:
                     out.append(Plan(v, [Hold(self.opt.hold_s)]))
             else:
                 out.append(Plan(v, [ReturnHome()]))
+        return out
+
+    def waypoint_plans(self, points: np.ndarray) -> list[Plan]:
+        """The plans of waypoints ``points`` ((n, 2): x, y in [0, 1] over the grid,
+        clipped there) for the vehicles that ask: a :class:`~fleetsim.policy.GoTo`
+        there (the engine routes it around no-fly zones and over the terrain as
+        any other). A point off the terrain or inside a no-fly zone active now, or a
+        row with a NaN, is taken as hold (as a masked macro-action is)."""
+        pts = np.asarray(points, dtype=np.float64)
+        if pts.shape != (self.n, 2):
+            raise ValueError(f"expected waypoints of shape ({self.n}, 2) (x, y in [0, 1] per "
+                             f"vehicle), got {pts.shape}")
+        ask = np.flatnonzero(self.asking)
+        span = np.array([self.nx * self.cell, self.ny * self.cell])
+        xy = self.origin + np.clip(pts[ask], 0.0, 1.0) * span
+        bx0, by0, bx1, by1 = self.bounds
+        ok = (np.isfinite(pts[ask]).all(axis=1) & (xy[:, 0] >= bx0) & (xy[:, 0] <= bx1)
+              & (xy[:, 1] >= by0) & (xy[:, 1] <= by1))
+        nofly, _ = self._zone_geoms(self.now)
+        if nofly is not None and len(ask):
+            ok &= ~shapely.contains_xy(nofly, np.nan_to_num(xy[:, 0]), np.nan_to_num(xy[:, 1]))
+        out = []
+        for v, good, (x, y) in zip(ask.tolist(), ok.tolist(), xy.tolist(), strict=True):
+            if good:
+                out.append(Plan(v, [GoTo(float(x), float(y))]))
+            elif not self.periodic_only[v]:
+                out.append(Plan(v, [Hold(self.opt.hold_s)]))
         return out

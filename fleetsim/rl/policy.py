@@ -36,7 +36,7 @@ import numpy as np
 
 from fleetsim.errors import PolicyError
 from fleetsim.policy import Policy, param, positive
-from fleetsim.rl.features import Features, Options
+from fleetsim.rl.features import ACTION_MODES, Features, Options, has_orders
 
 Actor = Callable[[np.ndarray, np.ndarray], Any]
 
@@ -49,10 +49,24 @@ def _optional_positive(v: float | None) -> str | None:
     return None if v is None or v > 0 else "a number > 0 (or null)"
 
 
-class LinearActor:
-    """``argmax`` over the allowed actions of ``obs @ W + b`` (ties: the lowest)."""
+def _non_negative_int(v: int) -> str | None:
+    return None if v >= 0 else "an integer >= 0"
 
-    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+
+def _optional_non_negative(v: int | None) -> str | None:
+    return None if v is None or v >= 0 else "an integer >= 0 (or null)"
+
+
+def _action_mode(v: str) -> str | None:
+    return None if v in ACTION_MODES else f"one of {', '.join(ACTION_MODES)}"
+
+
+class LinearActor:
+    """``argmax`` over the allowed actions of ``obs @ W + b`` (ties: the lowest); with
+    ``waypoint=True`` (W: (obs_dim, 2)) the waypoints ``sigmoid(obs @ W + b)``."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, *, waypoint: bool = False) -> None:
+        self.waypoint = waypoint
         self.W = np.asarray(W, dtype=np.float64)
         self.b = np.asarray(b, dtype=np.float64).reshape(-1)
         if self.W.ndim != 2 or self.W.shape[1] != len(self.b):
@@ -61,10 +75,12 @@ class LinearActor:
 
     def __call__(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         logits = np.asarray(obs, dtype=np.float64) @ self.W + self.b
+        if self.waypoint:
+            return 1.0 / (1.0 + np.exp(-logits))
         return np.where(mask > 0, logits, -np.inf).argmax(axis=1)
 
 
-def load_actor(checkpoint: str, *, base_dir: str | None = None) -> Actor:
+def load_actor(checkpoint: str, *, base_dir: str | None = None, waypoint: bool = False) -> Actor:
     """The callable named by ``checkpoint`` (see the module notes)."""
     path = Path(checkpoint)
     if checkpoint.endswith(".npz"):
@@ -78,7 +94,7 @@ def load_actor(checkpoint: str, *, base_dir: str | None = None) -> Actor:
                 raise PolicyError(f"checkpoint {checkpoint!r} has no {', '.join(missing)} "
                                   f"(a linear policy needs W and b)")
             try:
-                return LinearActor(data["W"], data["b"])
+                return LinearActor(data["W"], data["b"], waypoint=waypoint)
             except ValueError as exc:
                 raise PolicyError(f"checkpoint {checkpoint!r}: {exc}") from None
     module_name, sep, attr = checkpoint.rpartition(":")
@@ -115,7 +131,8 @@ class LearnedPolicy(Policy):
     """Runs a learned actor over the learning interfaces' observations (module notes)."""
 
     name = "learned"
-    action_classes = frozenset({"transit", "hold", "return"})
+    mission = "any"  # missions, orders (with order actions), or both
+    action_classes = frozenset({"transit", "hold", "return", "pickup", "deliver"})
 
     @dataclass(frozen=True)
     class Params:
@@ -129,6 +146,12 @@ class LearnedPolicy(Policy):
         hold_s: float = param(60.0, positive, "duration of the hold action")
         idle_scale_s: float = param(1800.0, positive, "idleness that normalises to 1")
         state_grid: int = param(8, positive, "coarse grid side of the global state")
+        n_targets: int = param(2, _non_negative_int, "nearest known targets observed")
+        n_orders: int | None = param(None, _optional_non_negative,
+                                     "nearest open orders observed and offered as actions "
+                                     "(null: 4 with orders or demand, else 0)")
+        action_mode: str = param("discrete", _action_mode,
+                                 "discrete (macro-actions) or waypoint ((n, 2) points in [0, 1])")
 
     def __init__(self, actor: Actor | None = None) -> None:
         self.actor = actor
@@ -142,7 +165,8 @@ class LearnedPolicy(Policy):
         p = self.params
         return Options(n_candidates=p.n_candidates, step_m=p.step_m, cell_m=p.cell_m,
                        patch=p.patch, hold_s=p.hold_s, idle_scale_s=p.idle_scale_s,
-                       decision_period_s=p.decision_period_s, state_grid=p.state_grid)
+                       decision_period_s=p.decision_period_s, state_grid=p.state_grid,
+                       n_targets=p.n_targets, n_orders=p.n_orders, action_mode=p.action_mode)
 
     def reset(self, ctx) -> None:
         super().reset(ctx)
@@ -150,15 +174,26 @@ class LearnedPolicy(Policy):
             if not self.params.checkpoint:
                 raise PolicyError("policy 'learned' needs a checkpoint (policy.params.checkpoint: "
                                   "a .npz linear policy or module:name of a callable)")
-            self.actor = load_actor(self.params.checkpoint, base_dir=ctx.scenario.base_dir)
+            self.actor = load_actor(self.params.checkpoint, base_dir=ctx.scenario.base_dir,
+                                    waypoint=self.params.action_mode == "waypoint")
         opt = self.options()
         self.decision_period_s = opt.decision_period_s
         self.features = Features(ctx.world, ctx.vehicle_types, ctx.vehicle_type_index,
-                                 ctx.home_xy, ctx.duration_s, opt)
+                                 ctx.home_xy, ctx.duration_s, opt,
+                                 has_orders=has_orders(ctx.scenario))
+        if isinstance(self.actor, LinearActor):
+            f = self.features
+            want = (f.obs_dim, 2 if f.waypoint else f.n_actions)
+            if self.actor.W.shape != want:
+                raise PolicyError(f"checkpoint {self.params.checkpoint or 'W'!r}: W has shape "
+                                  f"{self.actor.W.shape}, these options and this scenario need "
+                                  f"{want} (obs_dim, {'2' if f.waypoint else 'n_actions'}); use "
+                                  "the options it was trained with (n_candidates, patch, "
+                                  "n_targets, n_orders, action_mode)")
 
     def decide(self, now_s, fleet, requests):
         obs, mask, _ = self.features.observe(now_s, fleet, requests)
         if not self.features.asking.any():
             return []
-        actions = np.asarray(self.actor(obs, mask)).reshape(-1)
+        actions = np.asarray(self.actor(obs, mask))
         return self.features.plans(actions, mask)

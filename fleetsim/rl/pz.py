@@ -36,10 +36,15 @@ class FleetParallelEnv(ParallelEnv):
         self.possible_agents = [f"vehicle_{v}" for v in range(n)]
         self.agents = list(self.possible_agents)
         self._index = {a: v for v, a in enumerate(self.possible_agents)}
-        self._obs_space = spaces.Dict({
-            "observation": spaces.Box(-OBS_BOUND, OBS_BOUND, (f.obs_dim,), np.float32),
-            "action_mask": spaces.Box(0, 1, (f.n_actions,), np.int8)})
-        self._act_space = spaces.Discrete(f.n_actions)
+        obs_box = spaces.Box(-OBS_BOUND, OBS_BOUND, (f.obs_dim,), np.float32)
+        if f.waypoint:
+            self._obs_space = spaces.Dict({"observation": obs_box})
+            self._act_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+        else:
+            self._obs_space = spaces.Dict({
+                "observation": obs_box,
+                "action_mask": spaces.Box(0, 1, (f.n_actions,), np.int8)})
+            self._act_space = spaces.Discrete(f.n_actions)
         self.state_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (f.state_dim,), np.float32)
         self.render_mode = None
         self._last: StepResult | None = None
@@ -58,7 +63,8 @@ class FleetParallelEnv(ParallelEnv):
         return self._last
 
     def step_arrays(self, actions: np.ndarray) -> StepResult:
-        """Step with ``actions`` ((n,) int); the result as arrays over the fleet."""
+        """Step with ``actions`` ((n,) int, or (n, 2) waypoints); the result as arrays
+        over the fleet."""
         self._last = self.core.step(actions)
         if self._last.done:
             self.agents = []
@@ -66,6 +72,8 @@ class FleetParallelEnv(ParallelEnv):
 
     # ------------------------------------------------------------------ dicts
     def _obs_dict(self, r: StepResult) -> dict[str, dict[str, np.ndarray]]:
+        if self.core.features.waypoint:
+            return {a: {"observation": r.obs[v]} for v, a in enumerate(self.possible_agents)}
         return {a: {"observation": r.obs[v], "action_mask": r.mask[v]}
                 for v, a in enumerate(self.possible_agents)}
 
@@ -78,13 +86,17 @@ class FleetParallelEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if not self.agents:
             raise RuntimeError("step() after the end of the episode: call reset()")
-        arr = np.full(self.core.n, self.core.features.HOLD, dtype=np.int64)
+        f = self.core.features
+        if f.waypoint:  # a vehicle without an action holds (a NaN waypoint)
+            arr = np.full((self.core.n, 2), np.nan)
+        else:
+            arr = np.full(self.core.n, f.HOLD, dtype=np.int64)
         for agent, a in actions.items():
             v = self._index.get(agent)
             if v is None:
                 raise KeyError(f"unknown agent {agent!r} (agents are vehicle_0 .. "
                                f"vehicle_{self.core.n - 1})")
-            arr[v] = int(a)
+            arr[v] = np.asarray(a, dtype=np.float64).reshape(2) if f.waypoint else int(a)
         r = self.step_arrays(arr)
         agents = self.possible_agents
         obs = self._obs_dict(r)

@@ -222,3 +222,26 @@ def test_plans_of_one_call_are_checked_before_any_is_applied():
     with pytest.raises(PolicyError, match="vehicle 1"):
         sim.run()
     assert list(sim.queue[0]) == []
+
+
+def test_a_periodic_request_never_asks_for_a_vehicle_that_started_landing_meanwhile():
+    # Vehicle 0 takes off (10 s), flies 500 m out (50 s) and back (50 s) and starts
+    # landing at 110 s, the instant the periodic timer (every 55 s) fires. The
+    # request is dropped at dispatch: the policy, which answers every periodic request
+    # after 100 s with a plan, is never asked for a landing vehicle (the engine
+    # would refuse the plan).
+    seen = []
+
+    class EveryPeriodic(Faulty):
+        def decide(self, now_s, fleet, requests):
+            plans = super().decide(now_s, fleet, requests)
+            periodic = [r.vehicle for r in requests if r.reason == "periodic"]
+            if periodic:
+                seen.append((now_s, periodic, list(fleet.states(periodic))))
+            if now_s >= 100.0:
+                plans += [Plan(v, [Hold(1.0)]) for v in periodic]
+            return plans
+
+    run_with(EveryPeriodic([], at_s=-1.0, period_s=55.0))
+    assert seen[0] == (55.0, [0, 1], ["moving", "ground"])
+    assert seen[1][:2] == (110.0, [1])  # vehicle 0 is landing: not asked

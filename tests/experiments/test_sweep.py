@@ -79,7 +79,7 @@ import signal
 from dataclasses import dataclass
 
 from fleetsim.policy import param
-from policies.random_search import RandomSearch
+from fleetsim.policies.random_search import RandomSearch
 
 
 class Boom(RandomSearch):
@@ -497,7 +497,7 @@ def test_a_misspelled_metric_is_an_error_before_any_run(tmp_path):
 
 
 MINE = '''\
-from policies.random_search import RandomSearch
+from fleetsim.policies.random_search import RandomSearch
 
 
 class Mine(RandomSearch):
@@ -579,7 +579,7 @@ def test_policy_sources_hashed(tmp_path):
     assert names == sorted(names)
     (tmp_path / "mine.py").write_text(MINE)
     assert policy_source_files("mine.py:Mine", base_dir=str(tmp_path)) == [tmp_path / "mine.py"]
-    assert policy_source_files("policies.random_search:RandomSearch")[0].name == \
+    assert policy_source_files("fleetsim.policies.random_search:RandomSearch")[0].name == \
         "random_search.py"
     assert policy_source_files("no_such_module_x:Y") == []
 
@@ -592,7 +592,7 @@ import os
 import time
 from pathlib import Path
 
-from policies.random_search import RandomSearch
+from fleetsim.policies.random_search import RandomSearch
 
 
 class Slow(RandomSearch):

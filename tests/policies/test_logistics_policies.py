@@ -11,7 +11,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-import policies.vrp_planner as vrp_planner
+import fleetsim.policies.vrp_planner as vrp_planner
 from fleetsim.checker import LOGISTICS_CHECK_SCENARIO, check_policy
 from fleetsim.engine import Simulation
 from fleetsim.logistics.solvers import VRPSolution, assign_min_time
@@ -407,9 +407,9 @@ def test_nearest_dispatch_matches_the_one_by_one_definition_with_a_far_depot(mon
     out of every drone's reach and wait; the vectorised dispatch (which skips vehicles
     that could not take an order even fully charged) picks exactly the pairs the
     one-by-one definition picks, at every decision."""
-    import policies.nearest_dispatch as nd
+    import fleetsim.policies.nearest_dispatch as nd
+    from fleetsim.policies.logistics_common import dispatch_nearest
     from fleetsim.scenario import load_scenario
-    from policies.logistics_common import dispatch_nearest
 
     checked = []
 

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from fleetsim.engine import Simulation
-from fleetsim.scenario import load_scenario_text
-from policies.maritime_search import (
+from fleetsim.policies.maritime_search import (
     expanding_square,
     leg_pod,
     parallel_track,
     sector_search,
 )
+from fleetsim.scenario import load_scenario_text
 
 
 def lengths(pts):

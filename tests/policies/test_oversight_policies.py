@@ -18,9 +18,9 @@ from fleetsim.errors import ScenarioError
 from fleetsim.metrics import compute_metrics
 from fleetsim.metrics.comms import NAMES as COMMS_NAMES
 from fleetsim.metrics.oversight import NAMES as OVERSIGHT_NAMES
+from fleetsim.policies.oversight_patrol import AutonomousPatrol, CautiousPatrol
 from fleetsim.policy import GoTo, Route, policy_class
 from fleetsim.scenario import load_scenario_text
-from policies.oversight_patrol import AutonomousPatrol, CautiousPatrol
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW = 5.0  # monitor window of the test scenarios: link events reach the policy this late

@@ -5,6 +5,7 @@ import { Bundle, bundleBase } from "./bundle.js";
 import { Charts } from "./charts.js";
 import { EventList, formatTime } from "./events.js";
 import { NO_STATE, Player } from "./player.js";
+import { WindBadge, targetPositions } from "./realism.js";
 import { ORDER_COLORS, ROAD_COLORS, Renderer, SITE_STYLES, STATE_COLORS, TYPE_COLORS,
   ZONE_RGB, rampRGB } from "./render.js";
 
@@ -21,7 +22,7 @@ const state = {
   ready: false, playing: false, speed: 1, t: 0, drawnT: NaN, frame: 0, fps: 0,
   renderMs: 0, error: null, dirty: true, waitingChunk: -1, follow: false,
 };
-let bundle, player, renderer, events, charts;
+let bundle, player, renderer, events, charts, wind;
 let seekWaiters = [];
 let counts = {};
 let lastInfo = 0;
@@ -151,6 +152,7 @@ function frame(now) {
       if (pendingReveal >= 0) { renderer.reveal(pendingReveal); pendingReveal = -1; }
       renderer.drawBase(t);
       renderer.drawOverlay(t, trailSpan(), recentFlashes(t));
+      wind.update(t);
       state.drawnT = t;
       state.dirty = false;
       renderAcc += performance.now() - t0;
@@ -321,6 +323,15 @@ function updateLegend() {
   if (L.targets && bundle.targets.count) {
     const dia = (fill) => SVG(`<path d="M0-5L5 0 0 5-5 0Z" fill="${fill}" stroke="${fill === "none" ? "#ff3b6b" : "#fff"}" stroke-width="1.5"/>`);
     parts.push(`<div>${dia("none")}target not found</div>`, `<div>${dia("#ff3b6b")}target found</div>`);
+    if (bundle.targets.vx_mps) {
+      parts.push(`<div>${SVG('<path d="M-6 3L6-3" stroke="rgba(255,59,107,0.8)" stroke-width="1.5"/>')}target track</div>`);
+    }
+  }
+  if (L.targets && bundle.targets.datums && bundle.targets.datums.length) {
+    parts.push(`<div>${SVG('<circle r="4" fill="none" stroke="#fff" stroke-width="1.5"/><path d="M-6 0H6M0-6V6" stroke="#fff" stroke-width="1.2"/>')}datum (drifting)</div>`);
+  }
+  if (L.vehicles && renderer.orbitsNow.length) {
+    parts.push(`<div>${SVG('<circle r="5" fill="none" stroke="rgba(255,216,74,0.9)" stroke-width="1.5"/>')}loiter orbit</div>`);
   }
   if (renderer.selected >= 0) {
     parts.push(`<div>${SVG('<circle r="5" fill="none" stroke="#fff" stroke-width="1.5"/>')}selected</div>`);
@@ -557,7 +568,8 @@ function savePNG() {
   ctx.textBaseline = "middle";
   const m = bundle.manifest;
   ctx.fillText(`${m.scenario.name} · seed ${m.scenario.seed} · ${formatTime(state.drawnT)} / ` +
-    `${formatTime(bundle.end)} · ${$("counts").innerText.replace(/\n/g, " ")}`, 8, H + 12);
+    `${formatTime(bundle.end)} · ${$("counts").innerText.replace(/\n/g, " ")}` +
+    (wind.state ? ` · ${wind.state.text}` : ""), 8, H + 12);
   const url = c.toDataURL("image/png");
   const a = document.createElement("a");
   a.href = url;
@@ -790,6 +802,14 @@ window.viewer = {
   get ticks() { return [...ticks]; },
   get hoverTime() { return hoverTime; },
   get heat() { return renderer ? renderer.heatInfo() : null; },
+  /** The wind badge as shown (null: no wind in the run): speed, direction, arrow. */
+  get wind() { return wind && wind.state ? { ...wind.state } : null; },
+  /** Where each target is at t (default: simTime), [[x, y], ...] in metres. */
+  targetPositions(t) {
+    return targetPositions(bundle.targets, t === undefined ? state.drawnT : Number(t));
+  },
+  /** Fixed-wing orbits drawn in the last frame: [[vehicle, x, y, radius], ...]. */
+  get orbits() { return renderer ? renderer.orbitsNow.map((o) => [...o]) : []; },
   fit: () => fitView(),
 };
 
@@ -803,6 +823,7 @@ async function main() {
   bundle = await Bundle.open(base);
   player = new Player(bundle);
   renderer = new Renderer(bundle, player, $("base"), $("overlay"));
+  wind = new WindBadge($("wind"), bundle.manifest.layers.wind);
   const m = bundle.manifest;
   $("scenario-name").textContent = `${m.scenario.name} · seed ${m.scenario.seed} · ` +
     `${m.vehicles.count} vehicles · ${m.scenario.policy}`;

@@ -4,6 +4,7 @@
 // trails are written as pixels straight into an ImageData every frame.
 
 import { NO_STATE } from "./player.js";
+import { activeOrbits, drawOrbits, drawTargetTracks, loiterOrbits } from "./realism.js";
 
 // Colours by leg kind (LEG_KINDS order in the manifest is looked up by name).
 export const STATE_COLORS = {
@@ -97,6 +98,8 @@ export class Renderer {
     this.orderPixels = Object.fromEntries(Object.entries(ORDER_COLORS)
       .map(([k, c]) => [k, pixel(...hexRGB(c))]));
     this.prepareZones();
+    this.orbits = loiterOrbits(bundle); // fixed-wing loiters, by vehicle
+    this.orbitsNow = [];
     this.buildHeat();
     this.buildWater();
     this.losPairs = [];
@@ -613,7 +616,7 @@ export class Renderer {
       });
       ctx.textBaseline = "middle";
     }
-    if (L.targets) {
+    if (L.targets && !b.targets.vx_mps) { // moving targets: on the overlay (realism.js)
       const tg = b.targets;
       for (let i = 0; i < tg.count; i++) {
         const [px, py] = this.worldToScreen(tg.x_m[i], tg.y_m[i]);
@@ -787,6 +790,11 @@ export class Renderer {
     this.drawn.vehicles = nDrawn;
     const ctx = this.octx;
     ctx.putImageData(this.image, 0, 0);
+    // Moving targets' tracks and datums, fixed-wing orbits (circles, not chords).
+    Object.assign(this.drawn, this.layers.targets
+      ? drawTargetTracks(this, ctx, t, this.targetFirst) : { targetTracks: 0, datums: 0 });
+    this.orbitsNow = this.layers.vehicles ? activeOrbits(this, this.orbits, t) : [];
+    this.drawn.orbits = drawOrbits(this, ctx, this.orbitsNow);
     // A few vector marks on top: detection, delivery and failure flashes, hovered and
     // selected vehicles.
     for (const f of flashes) {

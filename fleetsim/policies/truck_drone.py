@@ -15,7 +15,7 @@ a small state machine:
 ``outbound``
     On its way. When it stops (its plan is done) it is at the launch point; the
     batch orders a drone of this van can carry (payload) and reach from there and
-    back (the energy estimate of :class:`policies.logistics_common.Capabilities`
+    back (the energy estimate of :class:`fleetsim.policies.logistics_common.Capabilities`
     times ``energy_margin``, against a full battery above the reserve; not in a
     no-fly zone, not where the van stands) are for the drones, the others for the
     van.
@@ -33,8 +33,8 @@ for its own plan: a docked drone launches from wherever its van is, so they
 never launch from a moving van. A drone found idle off its van (its plan was
 refused, say) delivers what it carries and flies back to the van; the van waits
 for it. Vehicles neither carrying nor carried are served as
-:class:`policies.nearest_dispatch.NearestDispatch` serves them
-(:func:`policies.logistics_common.dispatch_nearest`), on the orders the vans did
+:class:`fleetsim.policies.nearest_dispatch.NearestDispatch` serves them
+(:func:`fleetsim.policies.logistics_common.dispatch_nearest`), on the orders the vans did
 not take in the same decision.
 """
 
@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fleetsim.policies.logistics_common import AirLegs, Capabilities, dispatch_nearest
 from fleetsim.policy import (
     DELIVERED,
     FAILED,
@@ -57,7 +58,6 @@ from fleetsim.policy import (
     param,
     positive,
 )
-from policies.logistics_common import AirLegs, Capabilities, dispatch_nearest
 
 _HOME, _OUTBOUND, _LAUNCH, _AWAY = "home", "outbound", "launch", "away"
 #: How near (m) two places must be to count as the same (a van at its depot, a

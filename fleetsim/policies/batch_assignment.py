@@ -6,7 +6,7 @@ once at the start). Then a cost matrix is built with one row per idle vehicle
 that can carry (payload > 0, not riding on a carrier) and one column per waiting
 order: the estimated time until the order is delivered -- travel from where the
 vehicle is to the order's depot, the depot's loading time, travel on to the
-destination and the hand-over (see :mod:`policies.logistics_common`). A pair is
+destination and the hand-over (see :mod:`fleetsim.policies.logistics_common`). A pair is
 forbidden (``inf``) when the order is heavier than the vehicle's payload or when
 the trip from where the vehicle is to the depot, the destination and back home,
 times ``energy_margin``, needs more than its battery above the reserve (and for
@@ -14,9 +14,9 @@ air vehicles when the destination is in a no-fly zone). The
 Hungarian method (:func:`fleetsim.logistics.solvers.assign_min_time`) then pairs
 as many vehicles and orders as possible at least total time; each pair becomes
 ``Pickup, Deliver, ReturnHome`` (air vehicles fly their own legs there:
-:class:`policies.logistics_common.AirLegs`). Orders left over wait for the next period.
+:class:`fleetsim.policies.logistics_common.AirLegs`). Orders left over wait for the next period.
 
-Unlike :mod:`policies.nearest_dispatch` (greedy, oldest order first) the batch
+Unlike :mod:`fleetsim.policies.nearest_dispatch` (greedy, oldest order first) the batch
 sees every order and vehicle at once, so one order does not take the vehicle
 another order needed much more. The matrix is vectorised (2000 vehicles x 500
 orders takes a few hundred milliseconds with the solve).
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetsim.logistics.solvers import assign_min_time
+from fleetsim.policies.logistics_common import AirLegs, Capabilities, waiting_and_free
 from fleetsim.policy import Deliver, Pickup, Plan, Policy, ReturnHome, param, positive
-from policies.logistics_common import AirLegs, Capabilities, waiting_and_free
 
 
 class BatchAssignment(Policy):

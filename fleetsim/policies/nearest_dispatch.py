@@ -3,9 +3,9 @@
 Orders are served oldest first (then by priority). A vehicle can take an order
 if its payload is enough and its battery above the reserve covers the trip from
 where it is to the order's depot, on to the destination and back home (see
-:mod:`policies.logistics_common`). It picks the order up, delivers it and goes
+:mod:`fleetsim.policies.logistics_common`). It picks the order up, delivers it and goes
 home, where it recharges and waits. Air vehicles fly their own legs to the depot and
-the destination (:class:`policies.logistics_common.AirLegs`: around active no-fly
+the destination (:class:`fleetsim.policies.logistics_common.AirLegs`: around active no-fly
 zones, keeping the terrain clearance). Orders no idle vehicle can take wait for
 the next vehicle to become idle.
 """
@@ -16,8 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fleetsim.policies.logistics_common import (
+    AirLegs,
+    Capabilities,
+    dispatch_nearest,
+    waiting_and_free,
+)
 from fleetsim.policy import Policy, param, positive
-from policies.logistics_common import AirLegs, Capabilities, dispatch_nearest, waiting_and_free
 
 
 class NearestDispatch(Policy):

@@ -1,6 +1,6 @@
 """Oversight-aware variants of persistent patrol: ``cautious_patrol`` and ``autonomous_patrol``.
 
-Both patrol like :mod:`policies.persistent_patrol` (each vehicle heads for the
+Both patrol like :mod:`fleetsim.policies.persistent_patrol` (each vehicle heads for the
 most idle neighbouring patrol cell) and differ in what they leave to the
 operators and in what they do when the radio link to the ground is lost. The
 scenario's ``oversight.rules`` decide what each action class needs; the
@@ -61,9 +61,9 @@ import numpy as np
 import shapely
 
 from fleetsim.planning import assign_parts, densify, partition_equal_area
+from fleetsim.policies.persistent_patrol import PersistentPatrol
 from fleetsim.policy import GoTo, Hold, Plan, ReturnHome, param, positive
 from fleetsim.scenario.model import AUTH_RULES
-from policies.persistent_patrol import PersistentPatrol
 
 _INF = math.inf
 #: Last-visit time given to patrol cells a vehicle must not head for: never the most idle.

@@ -33,10 +33,10 @@ carry; the larger ones get the heavy orders and the rest):
 Each non-empty route becomes one plan: ``Pickup`` of every order on it (loaded
 at the depot, one after another), ``Deliver`` in the solver's order, and
 ``ReturnHome`` (air vehicles fly their own legs to the depot and each destination:
-:class:`policies.logistics_common.AirLegs`, around active no-fly zones and keeping
+:class:`fleetsim.policies.logistics_common.AirLegs`, around active no-fly zones and keeping
 the terrain clearance). Should the solver still return an infeasible solution, that
 depot's orders fall back to single-order plans in the manner of
-:mod:`policies.nearest_dispatch`. Idle vehicles that are neither parked nor at
+:mod:`fleetsim.policies.nearest_dispatch`. Idle vehicles that are neither parked nor at
 home are sent home, where they become available at the next period.
 
 Why PyVRP: its hybrid genetic search is state of the art for capacitated routing
@@ -55,8 +55,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetsim.logistics.solvers import NO_LIMIT, VRPProblem, solve_vrp
+from fleetsim.policies.logistics_common import AirLegs, Capabilities, dispatch_nearest
 from fleetsim.policy import Deliver, Pickup, Plan, Policy, ReturnHome, param, positive
-from policies.logistics_common import AirLegs, Capabilities, dispatch_nearest
 
 #: How close to its depot (metres) a vehicle must be to be parked there.
 AT_DEPOT_M = 1.0
