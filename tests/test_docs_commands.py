@@ -250,10 +250,13 @@ def test_the_synopsis_shows_only_options_the_parser_has():
         words = command.split()
         if Path(words[0]).name != "fleetsim":
             continue
-        sub = subparsers.choices.get(words[1])
+        if words[1].startswith("-"):  # an option of fleetsim itself (--version)
+            sub, rest = parser, words[1:]
+        else:
+            sub, rest = subparsers.choices.get(words[1]), words[2:]
         assert sub is not None, f"{name}:{line}: no subcommand {words[1]!r}"
         known = {s for a in sub._actions for s in a.option_strings}
-        shown = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", " ".join(words[2:])))
+        shown = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", " ".join(rest)))
         assert shown <= known, f"{name}:{line}: {sorted(shown - known)} unknown to the parser"
 
 
