@@ -131,6 +131,8 @@ class CheckReport:
     events: int
     #: The action classes the policy's plans carried, sorted.
     action_classes: tuple[str, ...] = ()
+    #: The action types (``GoTo``, ``Route``, ...) its plans carried, sorted.
+    action_types: tuple[str, ...] = ()
 
 
 def _world_digest(world) -> str:
@@ -166,6 +168,7 @@ def check_policy(name: str, scenario: Scenario | None = None, *,
     digests = []
     run = None
     emitted: set[str] = set()
+    types: set[str] = set()
     from fleetsim.world.world import build_world
 
     for _ in range(2):
@@ -174,7 +177,7 @@ def check_policy(name: str, scenario: Scenario | None = None, *,
         try:
             sim = Simulation(scenario, world=world)
             before = before, sim.home_xy_arr.tobytes()
-            _record_classes(sim.policy, emitted)
+            _record_classes(sim.policy, emitted, types)
             run = sim.run()
         except (ValueError, PolicyError) as exc:
             cause = exc.__cause__ if isinstance(exc, PolicyError) else exc
@@ -202,11 +205,13 @@ def check_policy(name: str, scenario: Scenario | None = None, *,
                           "declare every class its plans may carry, so that scenarios "
                           "can be checked against it", policy=name)
     return CheckReport(policy=name, digest=digests[0], legs=len(run.legs["leg"]),
-                       events=len(run.events["time_s"]), action_classes=tuple(sorted(emitted)))
+                       events=len(run.events["time_s"]), action_classes=tuple(sorted(emitted)),
+                       action_types=tuple(sorted(types)))
 
 
-def _record_classes(policy, emitted: set[str]) -> None:
-    """Wrap ``policy.decide`` (on the instance) to collect its plans' action classes."""
+def _record_classes(policy, emitted: set[str], types: set[str]) -> None:
+    """Wrap ``policy.decide`` (on the instance) to collect its plans' action classes
+    (into ``emitted``) and action types (into ``types``)."""
     decide = policy.decide
 
     def recording(now_s, fleet, requests):
@@ -216,6 +221,7 @@ def _record_classes(policy, emitted: set[str]) -> None:
             plans = list(plans)  # an iterator is read here and by the engine
         for plan in plans or ():
             for action in getattr(plan, "actions", ()) or ():
+                types.add(type(action).__name__)
                 cls = getattr(action, "action_class", None)
                 if isinstance(cls, str):
                     emitted.add(cls)

@@ -461,17 +461,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check a scenario file without running it")
-    v.add_argument("scenario")
-    v.add_argument("--set", action="append", metavar="PATH=VALUE")
+    v.add_argument("scenario", help="scenario YAML file")
+    v.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="override a scenario value before checking, as for run (repeatable)")
     v.set_defaults(func=cmd_validate)
 
     m = sub.add_parser("metrics", help="recompute metrics.json and timeseries.parquet of a "
                                        "run directory")
-    m.add_argument("run_dir")
+    m.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by fleetsim run")
     m.set_defaults(func=cmd_metrics)
 
     pl = sub.add_parser("plot", help="draw a run's time series into RUN_DIR/timeseries.png")
-    pl.add_argument("run_dir", metavar="RUN_DIR")
+    pl.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by fleetsim run")
     pl.set_defaults(func=cmd_plot)
 
     pol = sub.add_parser("policies", help="list the available policies and their parameters")
@@ -501,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.set_defaults(func=cmd_sweep)
 
     rp = sub.add_parser("replay", help="(re)build the replay bundle of a run directory")
-    rp.add_argument("run_dir")
+    rp.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by fleetsim run")
     rp.add_argument("--chunk-s", type=float, help="keyframe chunk length in seconds "
                     "(default: chosen from the run's size)")
     rp.add_argument("--buckets", type=int, default=60,
@@ -536,8 +537,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write a run's tracks, zones, sites and events for "
                         "map tools (GeoJSON, CZML, KML, kepler.gl), its flights as ASTM F3548 "
                         "operational intents, or a vehicle's route as a QGroundControl plan")
-    ex.add_argument("run_dir", metavar="RUN_DIR")
-    ex.add_argument("--format", required=True, choices=FORMATS)
+    ex.add_argument("run_dir", metavar="RUN_DIR",
+                    help="run directory written by fleetsim run (its scenario on the map: "
+                         "world.origin or world.crs)")
+    ex.add_argument("--format", required=True, choices=FORMATS,
+                    help="geojson, czml, kml, kepler (trips), intents (ASTM F3548 "
+                         "operational intents) or qgc (a QGroundControl plan)")
     ex.add_argument("--out", help="output file (default RUN_DIR/export/tracks.<ext>)")
     ex.add_argument("--vehicles", nargs="+", metavar="ID",
                     help="only these vehicles (ids, space- or comma-separated)")
@@ -549,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fd = sub.add_parser("fidelity", help="re-fly a run's flights through rigid-body multirotor "
                         "physics and compare leg times, tracks and energy")
-    fd.add_argument("run_dir", metavar="RUN_DIR")
+    fd.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by fleetsim run")
     sel = fd.add_mutually_exclusive_group()
     sel.add_argument("--vehicles", type=int, metavar="N",
                      help="re-fly the first N vehicles that flew (default 3)")

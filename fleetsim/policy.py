@@ -75,7 +75,13 @@ FAIL_REASONS = ("battery", "capacity", "no_route", "stock", "unreachable")
 
 
 class Request(NamedTuple):
-    """One vehicle asking for a decision (an immutable tuple)."""
+    """One vehicle asking for a decision (an immutable tuple).
+
+    ``vehicle`` is the vehicle's index (0..n-1; -1 for an ``order`` request) and
+    ``reason`` one of :data:`REASONS`. Requests that come while a link is down or
+    while the engine controls the vehicle (returning at its reserve, landing,
+    queued, charging) are for information: no plan is accepted for it then.
+    """
 
     vehicle: int
     reason: str
@@ -89,7 +95,15 @@ class Request(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class GoTo:
-    """Fly straight to ``(x_m, y_m)`` at ``alt_agl_m`` above the terrain there."""
+    """Fly straight to ``(x_m, y_m)`` at ``alt_agl_m`` above the terrain there.
+
+    ``x_m``, ``y_m``: local metres (x east, y north). ``alt_agl_m``: metres above
+    the terrain at the waypoint (None: the vehicle type's ``cruise_altitude_agl_m``).
+    Note that :meth:`FleetView.positions` rows are (x, y, z) with z *above the datum*:
+    ``GoTo(*pos)`` would pass z as a height above ground; write
+    ``GoTo(pos[0], pos[1])``. ``sensing``: whether the sensor looks for targets on
+    the way. A ground or sea vehicle's GoTo is routed on its network by the engine.
+    """
 
     x_m: float
     y_m: float
@@ -101,7 +115,13 @@ class GoTo:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Fly through ``waypoints`` ((n, 2) float, metres) one straight leg each."""
+    """Fly through ``waypoints`` ((n, 2) float, metres) one straight leg each.
+
+    Each waypoint is flown at ``alt_agl_m`` (None: cruise altitude) above the terrain
+    at that waypoint; a leg between two waypoints that passes below terrain +
+    ``terrain_clearance_m`` is recorded as a terrain violation (the plan is executed,
+    not corrected: :mod:`fleetsim.planning.altitude` helps keep clear).
+    """
 
     waypoints: Any
     alt_agl_m: float | None = None
@@ -111,7 +131,8 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Survey:
-    """Sweep ``area`` (a shapely polygon) in a lawnmower pattern at ``spacing_m``."""
+    """Sweep ``area`` (a shapely polygon, metres) in a lawnmower pattern: parallel
+    tracks ``spacing_m`` apart at ``angle_deg`` (None: along the area's longer side)."""
 
     area: Any
     spacing_m: float
@@ -180,23 +201,37 @@ class FleetView(Protocol):
     Every array is read-only; per-vehicle arrays have one row per vehicle.
     """
 
+    #: The simulated time of the decision, s.
     now_s: float
+    #: Number of vehicles n (vehicle indexes are 0..n-1).
     n_vehicles: int
-    type_index: np.ndarray  # (n,) int, index into PolicyContext.vehicle_types
-    home_xy: np.ndarray  # (n, 2) float, metres
-    speed_mps: np.ndarray  # (n,) float
-    footprint_radius_m: np.ndarray  # (n,) float
-    battery_capacity_wh: np.ndarray  # (n,) float
-    reserve_wh: np.ndarray  # (n,) float
+    #: (n,) int: each vehicle's index into ``PolicyContext.vehicle_types``.
+    type_index: np.ndarray
+    #: (n, 2) float: each vehicle's home base, local metres (x east, y north).
+    home_xy: np.ndarray
+    #: (n,) float: cruise speed, m/s.
+    speed_mps: np.ndarray
+    #: (n,) float: sensor footprint radius, m (0 without a sensor).
+    footprint_radius_m: np.ndarray
+    #: (n,) float: battery capacity, Wh.
+    battery_capacity_wh: np.ndarray
+    #: (n,) float: the charge kept on landing (``reserve_fraction`` x capacity), Wh.
+    reserve_wh: np.ndarray
 
     def positions(self, vehicles: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
-        """(m, 3) float positions (x, y, z above datum) at ``now_s``."""
+        """Positions at ``now_s``: an (m, 3) float array, one row (x, y, z) per vehicle
+        asked (all n when ``vehicles`` is None), in metres; x east, y north, and z
+        *above the terrain datum* (not above ground). For a waypoint take the first
+        two columns: ``GoTo(*pos)`` would pass z as ``alt_agl_m``."""
 
     def battery_wh(self, vehicles: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
-        """(m,) float battery charge at ``now_s``."""
+        """(m,) float battery charge at ``now_s``, Wh."""
 
     def states(self, vehicles: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
-        """(m,) str state names (see :data:`fleetsim.engine.STATES`)."""
+        """(m,) str state names: ``ground`` (parked at base), ``takeoff``, ``moving``,
+        ``holding``, ``returning``, ``landing``, ``queued`` (for a pad), ``charging``,
+        ``down`` (battery depleted) (:data:`fleetsim.engine.STATES`). No plan is
+        accepted for a vehicle ``landing``, ``queued``, ``charging`` or ``down``."""
 
     def plan_end(self, vehicles: Sequence[int] | np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -204,10 +239,18 @@ class FleetView(Protocol):
         if nothing interrupts them (the current position and ``now_s`` when idle)."""
 
     # Logistics (every fleet has them; they are trivial without orders).
-    domain: np.ndarray  # (n,) str: air, ground or sea
-    payload_kg: np.ndarray  # (n,) float capacity
-    carrier: np.ndarray  # (n,) int: the vehicle it rides on (-1: none)
-    orders: Any  # fleetsim.engine.logistics.OrderView
+    #: (n,) str: ``air``, ``ground`` or ``sea``.
+    domain: np.ndarray
+    #: (n,) float: payload capacity, kg.
+    payload_kg: np.ndarray
+    #: (n,) int: the vehicle it rides on (-1: none).
+    carrier: np.ndarray
+    #: The orders (``fleetsim.engine.logistics.OrderView``): ``waiting()`` (indexes of
+    #: orders in no plan, oldest first), and arrays over the orders created so far:
+    #: ``status`` (codes into :data:`ORDER_STATES`), ``vehicle``, ``origin``,
+    #: ``origin_xy`` and ``dest_xy`` ((k, 2) metres), ``weight_kg``, ``priority``,
+    #: ``created_s``, ``earliest_s``, ``latest_s``; ``carried_by(v)``.
+    orders: Any
 
     def idle(self) -> np.ndarray:
         """Indexes of the vehicles waiting for a plan (hovering, parked or docked)."""

@@ -63,8 +63,8 @@ def main() -> None:
             for _, key, fmt in COLUMNS:
                 vals = [r[key] for r in rows if r.get(key) is not None]
                 cells.append(fmt.format(np.mean(vals)) if vals else "-")
-            util = {d: np.mean([r[f"logistics.utilisation.{d}"] for r in rows])
-                    for d in ("air", "ground", "sea") if f"logistics.utilisation.{d}" in rows[0]}
+            util = {d: np.mean([r[f"logistics.utilization.{d}"] for r in rows])
+                    for d in ("air", "ground", "sea") if f"logistics.utilization.{d}" in rows[0]}
             cells.append(", ".join(f"{d} {u:.2f}" for d, u in util.items()))
             print(f"| {name} | {policy} | " + " | ".join(cells) + " |", flush=True)
 

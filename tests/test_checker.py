@@ -8,8 +8,9 @@ import textwrap
 import pytest
 
 from fleetsim.checker import CHECK_SCENARIO, CheckReport, check_policy
+from fleetsim.docgen import action_types_in_source
 from fleetsim.errors import FleetsimError, PolicyError, ScenarioError
-from fleetsim.policy import BUILTIN_POLICIES
+from fleetsim.policy import BUILTIN_POLICIES, policy_class
 from fleetsim.scenario import load_scenario_text
 
 
@@ -17,6 +18,10 @@ from fleetsim.scenario import load_scenario_text
 def test_every_builtin_policy_passes(name):
     report = check_policy(name)
     assert isinstance(report, CheckReport)
+    # the table of built-in policies in the docs (read from the source) holds what it does
+    cls = policy_class(name)
+    assert set(report.action_types) <= set(action_types_in_source(cls)), report.action_types
+    assert report.action_types
     assert report.policy == name
     assert report.legs > 0 and report.events > 0
     assert len(report.digest) == 64

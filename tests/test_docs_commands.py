@@ -1,4 +1,7 @@
-"""Every shell command in README.md, viz/README.md and docs/geography.md works as written.
+"""Every shell command and Python snippet of the docs works as written.
+
+The docs are README.md, viz/README.md and every page of the documentation site
+(docs/**/*.md, whatever pages it has).
 
 The commands are taken from the fenced code blocks (```sh, ```bash, ```shell,
 ```console and unlabelled blocks whose lines start with a known program) and run,
@@ -6,6 +9,12 @@ in a copy of the repository (so that nothing lands in the checkout), with a
 ``.venv`` whose ``python``/``python3``/``fleetsim`` are this interpreter and its
 ``fleetsim``; ``dev.py``'s set-up step finds that environment installed and skips.
 A non-zero exit fails.
+
+A fenced block with a title (```` ```yaml title="my_first.yaml" ````) is a file
+the page's reader writes: it is written into the copy (relative to the repository's
+root) before any command runs. An untitled ```` ```python ```` block is a snippet:
+it runs as a script from the root of the copy, in document order among the
+commands (:data:`PYTHON_SHORTENED` may shorten it, with a reason).
 
 A command runs as written unless :data:`SHORTENED` says otherwise: there, a long
 command (a full-size run, a sweep) maps to the shortened form that stands for it,
@@ -35,7 +44,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ["README.md", "viz/README.md", "docs/geography.md"]
+DOCS = ["README.md", "viz/README.md",
+        *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").rglob("*.md"))]
 #: What starts a command line in an unlabelled block.
 PROGRAMS = ("fleetsim", "python3", "python", ".venv/bin/", "pip", "bash", "sh", "./")
 TIMEOUT_S = 120
@@ -94,10 +104,13 @@ SHORTENED: dict[str, Short | str] = {
         Short(("fleetsim view runs/brief --no-browser",
                "fleetsim view runs/brief --port 0 --host 127.0.0.1 --no-browser"),
               ("runs/brief",)),
-    "fleetsim replay RUN_DIR": Short(("fleetsim replay runs/brief",), ("runs/brief",)),
+    "fleetsim replay RUN_DIR [--chunk-s S] [--buckets N]":
+        Short(("fleetsim replay runs/brief", "fleetsim replay runs/brief --chunk-s 30 --buckets 10"),
+              ("runs/brief",)),
     "fleetsim sweep EXPERIMENT [--out DIR] [--workers N] [--scheduler tcp://HOST:PORT] "
-    "[--retry-errors] [--replay] [-q]":
-        Short(("fleetsim sweep docs_tiny.yaml --out sweeps/tiny --retry-errors",),
+    "[--retry-errors] [--force] [--replay] [-q]":
+        Short(("fleetsim sweep docs_tiny.yaml --out sweeps/tiny --retry-errors",
+               "fleetsim sweep docs_tiny.yaml --out sweeps/forced --workers 2 --force -q"),
               ("sweeps/tiny",),  # made with --workers 2 --replay -q
               why="--scheduler needs a running Dask cluster; not exercised here"),
     "fleetsim compare SWEEP_DIR [--baseline FACTOR=LEVEL ...] [--metrics M ...] "
@@ -143,6 +156,8 @@ SHORTENED: dict[str, Short | str] = {
                "fleetsim export runs/zurich_short --format geojson --out zurich.geojson "
                "--vehicles 0 2 --every 30 --start 2026-06-01T08:00:00Z",
                "fleetsim export runs/zurich_short --format qgc --vehicles 2")),
+    "fleetsim examples [copy DIR]":
+        Short(("fleetsim examples", "fleetsim examples copy my_examples")),
     "fleetsim fidelity RUN_DIR [--vehicles N | --vehicle ID ...] [--out DIR] [--seed N] "
     "[--wind X,Y,Z] [--gusts SD] [--calibrate]":
         Short(("fleetsim fidelity runs/brief --vehicles 1 --out fidelity --seed 1 --wind 2,0,0 "
@@ -152,7 +167,38 @@ SHORTENED: dict[str, Short | str] = {
 }
 
 
+#: Python snippet of a page (its first line) -> (text to replace, replacement, reason):
+#: a snippet that would run too long for the suite is run with the replacement.
+PYTHON_SHORTENED: dict[str, tuple[str, str, str]] = {
+}
+
+
 # ------------------------------------------------------------------ reading the docs
+
+BLOCK = re.compile(r"^```([\w-]*)([^\n]*)\n(.*?)^```", re.S | re.M)
+
+
+def doc_files() -> dict[str, str]:
+    """Files the docs write (titled fenced blocks): path -> text."""
+    files: dict[str, str] = {}
+    for name in DOCS:
+        for m in BLOCK.finditer((ROOT / name).read_text()):
+            title = re.search(r'title="([^"]+)"', m.group(2))
+            if title:
+                assert title.group(1) not in files, f"{name}: {title.group(1)} written twice"
+                files[title.group(1)] = m.group(3)
+    return files
+
+
+def doc_snippets() -> list[tuple[str, int, str]]:
+    """(file, line, code) for every untitled Python block of the docs."""
+    found = []
+    for name in DOCS:
+        text = (ROOT / name).read_text()
+        for m in BLOCK.finditer(text):
+            if m.group(1).lower() in ("python", "py") and "title=" not in m.group(2):
+                found.append((name, text[:m.start()].count("\n") + 2, m.group(3)))
+    return found
 
 def strip_comment(line: str) -> str:
     """The line without a trailing shell comment (`` # ...``)."""
@@ -164,12 +210,12 @@ def doc_commands() -> list[tuple[str, int, str]]:
     found = []
     for name in DOCS:
         text = (ROOT / name).read_text()
-        for m in re.finditer(r"^```([\w-]*)[^\n]*\n(.*?)^```", text, re.S | re.M):
+        for m in BLOCK.finditer(text):
             lang = m.group(1).lower()
-            if lang not in ("", "sh", "bash", "shell", "console"):
+            if lang not in ("", "sh", "bash", "shell", "console") or "title=" in m.group(2):
                 continue
             first = text[:m.start()].count("\n") + 2
-            for i, raw in enumerate(m.group(2).splitlines()):
+            for i, raw in enumerate(m.group(3).splitlines()):
                 line = raw.strip()
                 if lang == "console":
                     if not line.startswith("$ "):
@@ -185,12 +231,23 @@ def doc_commands() -> list[tuple[str, int, str]]:
 
 
 COMMANDS = doc_commands()
+SNIPPETS = doc_snippets()
+#: Every step of the docs in document order: (file, line, "sh" | "python", text).
+STEPS = sorted([(n, ln, "sh", c) for n, ln, c in COMMANDS] +
+               [(n, ln, "python", c) for n, ln, c in SNIPPETS],
+               key=lambda s: (DOCS.index(s[0]), s[1]))
 
 
 def test_the_docs_have_commands_and_the_table_has_no_stale_entries():
     assert {c for _, _, c in COMMANDS} >= {"python3 dev.py demo", "fleetsim policies"}
     stale = sorted(set(SHORTENED) - {c for _, _, c in COMMANDS})
     assert not stale, f"SHORTENED names commands no longer in the docs: {stale}"
+    firsts = {code.splitlines()[0] for _, _, code in SNIPPETS}
+    stale = sorted(set(PYTHON_SHORTENED) - firsts)
+    assert not stale, f"PYTHON_SHORTENED names snippets no longer in the docs: {stale}"
+    for _, _, code in SNIPPETS:
+        short = PYTHON_SHORTENED.get(code.splitlines()[0])
+        assert short is None or short[0] in code, f"{short[0]!r} not in its snippet"
 
 
 def test_the_synopsis_shows_only_options_the_parser_has():
@@ -200,12 +257,15 @@ def test_the_synopsis_shows_only_options_the_parser_has():
     subparsers = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict))
     for name, line, command in COMMANDS:
         words = command.split()
-        if words[0] != "fleetsim":
+        if Path(words[0]).name != "fleetsim":
             continue
-        sub = subparsers.choices.get(words[1])
+        if words[1].startswith("-"):  # an option of fleetsim itself (--version)
+            sub, rest = parser, words[1:]
+        else:
+            sub, rest = subparsers.choices.get(words[1]), words[2:]
         assert sub is not None, f"{name}:{line}: no subcommand {words[1]!r}"
         known = {s for a in sub._actions for s in a.option_strings}
-        shown = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", " ".join(words[2:])))
+        shown = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", " ".join(rest)))
         assert shown <= known, f"{name}:{line}: {sorted(shown - known)} unknown to the parser"
 
 
@@ -218,7 +278,7 @@ def workspace(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     work = tmp_path_factory.mktemp("docs") / "fleetsim"
     shutil.copytree(ROOT, work, symlinks=True, ignore=shutil.ignore_patterns(
         ".git", ".venv", "runs", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache",
-        "test-artifacts", "build"))
+        "test-artifacts", "build", "site"))
     venv = work.parent / "venv"
     (venv / "bin").mkdir(parents=True)
     real_bin = Path(sys.executable).parent
@@ -237,6 +297,11 @@ def workspace(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         (venv / f".installed-{extras}").write_text(digest)
     (work / ".venv").symlink_to(venv)
     (work / "docs_tiny.yaml").write_text(TINY_EXPERIMENT)
+    for rel, text in doc_files().items():
+        path = work / rel
+        assert not path.exists(), f"a docs block titled {rel} would overwrite a file"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
            "PYTHONPATH": str(work), "FLEETSIM_VENV": str(venv)}
     env.pop("FORCE_COLOR", None)
@@ -248,7 +313,7 @@ _made: set[str] = set()
 
 def run_command(command: str, work: Path, env: dict[str, str]) -> None:
     argv = shlex.split(command)
-    if argv[:2] == ["fleetsim", "view"]:
+    if len(argv) > 1 and Path(argv[0]).name == "fleetsim" and argv[1] == "view":
         return run_view(argv, work, env)
     try:
         res = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True,
@@ -281,10 +346,31 @@ def run_view(argv: list[str], work: Path, env: dict[str, str]) -> None:
     assert proc.returncode == 0 and "Traceback" not in err, err
 
 
-@pytest.mark.parametrize("where, command", [(f"{n}:{ln}", c) for n, ln, c in COMMANDS],
-                         ids=[f"{n}:{ln}" for n, ln, _ in COMMANDS])
-def test_documented_command_runs(where, command, workspace):
+def run_snippet(where: str, code: str, work: Path, env: dict[str, str]) -> None:
+    short = PYTHON_SHORTENED.get(code.splitlines()[0])
+    if short is not None:
+        code = code.replace(short[0], short[1])
+    script = work / "_docs_snippet.py"
+    script.write_text(code)
+    try:
+        res = subprocess.run([sys.executable, str(script)], cwd=work, env=env,
+                             capture_output=True, text=True, timeout=TIMEOUT_S,
+                             stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{where}: the snippet ran over {TIMEOUT_S} s: shorten it in "
+                    "PYTHON_SHORTENED", pytrace=False)
+    finally:
+        script.unlink(missing_ok=True)
+    assert res.returncode == 0, f"{where}: the snippet exited {res.returncode}:\n" \
+                                f"{res.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("where, kind, command", [(f"{n}:{ln}", k, c) for n, ln, k, c in STEPS],
+                         ids=[f"{n}:{ln}" for n, ln, _, _ in STEPS])
+def test_documented_command_runs(where, kind, command, workspace):
     work, env = workspace
+    if kind == "python":
+        return run_snippet(where, command, work, env)
     entry = SHORTENED.get(command)
     if isinstance(entry, str):
         # Not run here (it is the suite itself): CI runs it, so .ci/run must say it as

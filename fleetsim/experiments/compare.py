@@ -71,6 +71,7 @@ import numpy as np
 from scipy import stats
 
 from fleetsim.errors import FleetsimError
+from fleetsim.metrics.catalog import canonical_metrics, canonical_name
 
 __all__ = ["BOOTSTRAP_RESAMPLES", "BOOTSTRAP_SEED", "CompareError", "PairedDifference",
            "Summary", "Sweep", "bootstrap_ci", "comparison_text", "config_label",
@@ -154,6 +155,11 @@ def read_sweep(out_dir: str | os.PathLike) -> Sweep:
     missing = [c for c in RUN_COLUMNS if c not in table]
     if missing:
         raise CompareError(f"{out}: the results table has no column {', '.join(missing)}")
+    # a sweep written before a metric was renamed: its columns under today's names
+    table = canonical_metrics(table)
+    if isinstance(experiment.get("metrics"), list):
+        experiment["metrics"] = [canonical_name(m) if isinstance(m, str) else m
+                                 for m in experiment["metrics"]]
     return Sweep(out, experiment, table)
 
 
@@ -284,7 +290,7 @@ def resolve_metrics(table: Any, experiment: Mapping[str, Any],
         if metrics is None:
             return [m for m in known if _has_variance(cols, m)]
     out = []
-    for m in metrics:
+    for m in map(canonical_name, metrics):
         if m not in known:
             close = difflib.get_close_matches(m, known, n=1, cutoff=0.6)
             hint = (f"did you mean {close[0]!r}?" if close else

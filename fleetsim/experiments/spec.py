@@ -52,6 +52,7 @@ from typing import Any
 
 import fleetsim
 from fleetsim.errors import ScenarioError
+from fleetsim.metrics.catalog import canonical_name
 from fleetsim.scenario import schema
 from fleetsim.scenario.load import _compose, _NodeReader, load_scenario, read_yaml_file
 from fleetsim.scenario.schema import (
@@ -417,7 +418,8 @@ class _Builder:
         combos, design, where = self.design(factors)
         seeds = self.seeds()
         baseline = self.baseline(factors, combos)
-        metrics = tuple(v.get("metrics", ()))
+        # earlier names of a metric (RENAMED) stand for today's
+        metrics = tuple(canonical_name(m) for m in v.get("metrics", ()))
         for i, m in enumerate(metrics):
             if m in metrics[:i]:
                 ctx.fail(item_path("metrics", i), f"metric {m!r} is listed twice")
@@ -457,7 +459,7 @@ class _Builder:
             if m not in known:
                 self.ctx.fail(item_path("metrics", i),
                               f"unknown metric {m!r}{suggest(m, sorted(known))} (the runs "
-                              f"write {len(known)} metrics; see README, Metrics)")
+                              f"write {len(known)} metrics; see the metrics reference)")
 
     def load_base(self):
         try:

@@ -69,6 +69,7 @@ from fleetsim.experiments.spec import (
     canonical_json,
     flow_text,
 )
+from fleetsim.metrics.catalog import canonical_metrics
 
 __all__ = ["EXPERIMENT_JSON", "MAX_ATTEMPTS", "RESULTS_CSV", "RESULTS_PARQUET", "ROWS", "RUNS",
            "SweepResult", "read_rows", "results_table", "run_sweep", "run_task"]
@@ -280,7 +281,9 @@ def _read_row(path: Path) -> dict[str, Any] | None:
         row = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return row if isinstance(row, dict) and row.get("status") in ("ok", "error") else None
+    if not isinstance(row, dict) or row.get("status") not in ("ok", "error"):
+        return None
+    return canonical_metrics(row)  # a row written before a metric was renamed
 
 
 def read_rows(out: str | os.PathLike, runs: Sequence[PlannedRun]) -> list[dict[str, Any] | None]:

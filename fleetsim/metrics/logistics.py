@@ -39,7 +39,7 @@ Vehicles
 --------
 Per domain of :data:`DOMAINS` that has a vehicle in the vehicles table:
 
-``logistics.utilisation.<domain>``
+``logistics.utilization.<domain>``
     Time in the working leg kinds (:data:`BUSY_LEG_KINDS`: not ``ground``,
     ``hold``, ``wait_pad``, ``wait_load``, ``charge`` nor ``docked``), clipped
     to ``[0, T]``, divided by ``vehicles of the domain x T`` (None if ``T`` is 0).
@@ -234,7 +234,7 @@ def logistics_metrics(run: RecordedRun) -> dict[str, float | int | None]:
         if not n:
             continue
         mine = leg_domain == domain
-        out[f"logistics.utilisation.{domain}"] = (
+        out[f"logistics.utilization.{domain}"] = (
             float(np.sum(busy_s[busy & mine])) / (n * T) if T > 0 else None)
         out[f"logistics.distance_km.{domain}"] = (
             float(np.sum(_horizontal_m(legs, travel & mine))) / 1000.0)

@@ -20,26 +20,42 @@ from fleetsim.world.terrain import Terrain, terrain_from_spec
 
 @dataclass(frozen=True)
 class Zone:
+    """A no-fly or restricted zone (``ctx.world.zones``): airspace over a polygon,
+    in an altitude band, during a time window."""
+
+    #: Position in ``world.zones`` (and in the scenario's ``world.zones``).
     index: int
     id: str
-    kind: str  # "no_fly" | "restricted"
+    #: ``no_fly`` or ``restricted``.
+    kind: str
+    #: The zone's area (with holes), local metres (a prepared shapely polygon).
     polygon: shapely.Polygon
+    #: Altitude band, metres above the terrain datum (-inf / inf: all altitudes).
     floor_amsl_m: float
     ceiling_amsl_m: float
+    #: The zone is active from ``start_s`` (inclusive) to ``end_s`` (exclusive),
+    #: simulated seconds; ``end_s`` is inf for a zone active until the end of the run.
     start_s: float
-    end_s: float  # inf: until the end of the run
+    end_s: float
 
     def active_at(self, t_s: float) -> bool:
+        """Whether the zone is active at simulated time ``t_s``: ``start_s <= t_s < end_s``."""
         return self.start_s <= t_s < self.end_s
 
 
 @dataclass(frozen=True)
 class Site:
+    """A base, depot, ground station, customer or launch point (``ctx.world.sites``)."""
+
     index: int
     id: str
+    #: ``base``, ``depot``, ``ground_station``, ``customer`` or ``launch_point``.
     kind: str
+    #: Position, local metres.
     xy: tuple[float, float]
+    #: Landing and charging pads.
     pads: int
+    #: Slant range of its radio, m (None: no radio).
     radio_range_m: float | None = None
     #: Antenna height above the terrain datum (terrain at the site + antenna height).
     antenna_z_m: float = 0.0
@@ -50,14 +66,27 @@ class Site:
 
 @dataclass(frozen=True)
 class Mission:
+    """A mission area (``ctx.world.missions``)."""
+
     index: int
     id: str
+    #: ``coverage``, ``persistent`` or ``search``.
     kind: str
+    #: The area, local metres (shapely polygon, possibly with holes).
     polygon: shapely.Polygon
 
 
 @dataclass(frozen=True)
 class World:
+    """The static world of a run (``ctx.world``), built once and never changed.
+
+    Policies read it: ``terrain`` (:class:`fleetsim.world.terrain.Terrain`:
+    ``height_at(x, y)`` in metres above the datum, ``line_of_sight``, ``bounds``),
+    ``zones`` (:class:`Zone`: check ``zone.active_at(t)`` before planning through
+    one), ``sites``, ``missions``, the targets (a search policy is not meant to
+    peek at them) and the road and water networks.
+    """
+
     terrain: Terrain
     zones: tuple[Zone, ...]
     sites: tuple[Site, ...]

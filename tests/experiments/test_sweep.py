@@ -488,7 +488,7 @@ def test_a_misspelled_metric_is_an_error_before_any_run(tmp_path):
     text = EXPERIMENT.replace("metrics: [coverage.fraction,", "metrics: [coverage.fractio,")
     assert re.fullmatch(
         r"bad\.yaml:13: metrics\[0\]: unknown metric 'coverage\.fractio'; did you mean "
-        r"'coverage\.fraction'\? \(the runs write \d+ metrics; see README, Metrics\)",
+        r"'coverage\.fraction'\? \(the runs write \d+ metrics; see the metrics reference\)",
         error_of(tmp_path, text))
 
 

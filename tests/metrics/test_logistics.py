@@ -90,9 +90,9 @@ def test_two_vehicle_run():
         # 5 + 10 + 10 + 3 (drone) + 50 + 40 (truck) Wh for one delivery.
         "logistics.energy_per_delivery_wh": 118.0,
         # Drone: takeoff 10 + move 40 + return 40 + land 10 s of 200 s.
-        "logistics.utilisation.air": 100.0 / 200.0,
+        "logistics.utilization.air": 100.0 / 200.0,
         # Truck: load 10 + move 100 + unload 30 + return 50 s (not its waits).
-        "logistics.utilisation.ground": 190.0 / 200.0,
+        "logistics.utilization.ground": 190.0 / 200.0,
         "logistics.distance_km.air": 2.0,
         "logistics.distance_km.ground": 10.0,
         # The drone never carried anything (2 km); the truck came back empty (5 km).
@@ -108,8 +108,8 @@ def test_two_vehicle_run():
 def test_compute_metrics_includes_the_family():
     m = compute_metrics(two_vehicle_run())
     assert m["logistics.orders_failed.capacity"] == 1
-    assert m["logistics.utilisation.ground"] == 0.95
-    assert "logistics.utilisation.sea" not in m
+    assert m["logistics.utilization.ground"] == 0.95
+    assert "logistics.utilization.sea" not in m
 
 
 # --- delivery times ---------------------------------------------------------------
@@ -135,7 +135,7 @@ def test_delivery_time_percentiles_and_on_time_rate():
     assert m["logistics.delivery_time_p50_s"] == pytest.approx(30.0)
     assert m["logistics.delivery_time_p95_s"] == pytest.approx(91.0)
     # No vehicles: no per-domain metrics; no legs: nothing travelled, no waits.
-    assert not any(k.startswith(("logistics.utilisation", "logistics.distance_km"))
+    assert not any(k.startswith(("logistics.utilization", "logistics.distance_km"))
                    for k in m)
     assert m["logistics.empty_km"] == 0.0 and m["logistics.load_wait_mean_s"] is None
     assert m["logistics.energy_per_delivery_wh"] == 0.0
@@ -226,9 +226,9 @@ def test_carrier_handoff_docked_legs_and_launches():
     assert m["logistics.distance_km.ground"] == pytest.approx(6.0)
     assert m["logistics.distance_km.air"] == pytest.approx(0.8 + 1.8)
     assert m["logistics.empty_km"] == pytest.approx(1.0 + 1.8)
-    assert m["logistics.utilisation.ground"] == pytest.approx((10 + 40 + 10) / 120)
+    assert m["logistics.utilization.ground"] == pytest.approx((10 + 40 + 10) / 120)
     # load 2, takeoffs 3 + 3, move 20, return 20, lands 3 + 3, unload 2; not docked.
-    assert m["logistics.utilisation.air"] == pytest.approx(56 / 120)
+    assert m["logistics.utilization.air"] == pytest.approx(56 / 120)
     # The truck holds the order until the drone's pickup, the drone until delivery.
     got = carried_at(run, np.array([0, 0, 0, 1, 1, 1]),
                      np.array([10.0, 51.9, 52.0, 51.9, 52.0, 80.0]))
@@ -255,10 +255,10 @@ def test_a_ground_vehicle_without_orders_has_the_family():
     assert m["logistics.on_time_rate"] is None
     assert m["logistics.delivery_time_p95_s"] is None
     assert m["logistics.energy_per_delivery_wh"] is None
-    assert m["logistics.utilisation.ground"] == 0.5
+    assert m["logistics.utilization.ground"] == 0.5
     assert m["logistics.distance_km.ground"] == pytest.approx(0.1)
     assert m["logistics.empty_km"] == pytest.approx(0.1)
-    assert "logistics.utilisation.air" not in m
+    assert "logistics.utilization.air" not in m
 
 
 def test_orders_table_defaults():
