@@ -10,9 +10,8 @@ class here and one line in :func:`domain_of`.
 
 - :class:`Multirotor`: takes off vertically, flies straight legs (around no-fly
   zones) at cruise altitude, hovers, flies home and lands on a pad.
-- :class:`FixedWing`: with a bank-angle limit, loiters instead of hovering,
-  turns at its minimum radius, climbs out and approaches; without one, as a
-  multirotor (the engine's model before fixed-wing flight).
+- :class:`FixedWing`: loiters instead of hovering, turns at its minimum radius
+  (from its bank-angle limit, default 30 degrees), climbs out and approaches.
 - :class:`Network`: ground and sea vehicles, on their road or water network; they
   wait parked and go home along the network.
 - :class:`Carried`: a multirotor that rides on a carrier (the mothership pattern):
@@ -235,12 +234,12 @@ class Multirotor(Domain):
 class FixedWing(Multirotor):
     """A fixed-wing aircraft.
 
-    With a bank-angle limit (``bank_angle_deg``; the engine's ``orbit_r[v] > 0``) it
-    cannot hover: holds and waits are loiter orbits at cruise power of radius
-    ``R = v**2 / (g tan(bank))`` (:meth:`loiter`), its routes' turns take ``R / v``
+    It cannot hover: holds and waits are loiter orbits at cruise power of radius
+    ``R = v**2 / (g tan(bank))`` (:meth:`loiter`; ``bank_angle_deg``, default 30
+    degrees; the engine's ``orbit_r[v] > 0``), its routes' turns take ``R / v``
     per radian (the motion model adds them at waypoints), it takes off along a
-    climb-out leg (into the wind if any) and lands along an approach leg. Without
-    one it flies as a multirotor, as the engine always had it.
+    climb-out leg (into the wind if any) and lands along an approach leg. (An
+    engine built with ``orbit_r[v] == 0`` flies it as a multirotor.)
     """
 
     #: Chords an orbit is flown as (each in the time of its arc: the period is exact).

@@ -201,12 +201,12 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         self.turn_pen = [vt[i].turn_penalty_s_per_rad for i in type_idx]
         self.leg_over = [vt[i].leg_overhead_s for i in type_idx]
         self.climb_wh = [vt[i].climb_energy_wh_per_m for i in type_idx]
-        # Fixed-wing flight (a bank-angle limit given): loiter orbits and turns at the
-        # minimum radius v^2 / (g tan(bank)); the turn's time R / v per radian.
+        # Fixed-wing flight (kind fixed_wing; its bank-angle limit or the default):
+        # loiter orbits and turns at the minimum radius v^2 / (g tan(bank)); the
+        # turn's time R / v per radian.
         self.orbit_r = [vt[i].cruise_speed_mps ** 2
-                        / (G_MPS2 * math.tan(math.radians(vt[i].bank_angle_deg)))
-                        if vt[i].kind == "fixed_wing" and vt[i].bank_angle_deg is not None
-                        else 0.0 for i in type_idx]
+                        / (G_MPS2 * math.tan(math.radians(vt[i].bank_deg)))
+                        if vt[i].bank_deg is not None else 0.0 for i in type_idx]
         self.turn_r = [r / vt[i].cruise_speed_mps for r, i in
                        zip(self.orbit_r, type_idx, strict=True)]
         self.corrected = [bool(a or b or c or d) for a, b, c, d in

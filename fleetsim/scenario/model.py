@@ -22,6 +22,10 @@ SCHEMA_VERSION = 1
 Coord = tuple[float, float]
 Ring = tuple[Coord, ...]
 
+#: Bank-angle limit (degrees) of a fixed wing whose type gives none: a small
+#: unmanned aircraft's usual limit for coordinated turns and loiters.
+DEFAULT_BANK_ANGLE_DEG = 30.0
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -176,9 +180,18 @@ class VehicleTypeSpec:
     leg_overhead_s: float = 0.0
     climb_energy_wh_per_m: float = 0.0
     #: Fixed wing only: the bank-angle limit (degrees) of its turns and loiter orbits
-    #: (radius v**2 / (g tan(bank))). None: fixed-wing flight is not modelled (the
-    #: engine's model before it: it hovers where it would loiter and turns on the spot).
+    #: (radius v**2 / (g tan(bank))). None: :data:`DEFAULT_BANK_ANGLE_DEG` for a
+    #: fixed wing (see :attr:`bank_deg`).
     bank_angle_deg: float | None = None
+
+    @property
+    def bank_deg(self) -> float | None:
+        """The bank-angle limit the vehicle flies with: ``bank_angle_deg``, or
+        :data:`DEFAULT_BANK_ANGLE_DEG` for a fixed wing without one; None for other
+        kinds (they hover and turn on the spot)."""
+        if self.kind != "fixed_wing":
+            return None
+        return DEFAULT_BANK_ANGLE_DEG if self.bank_angle_deg is None else self.bank_angle_deg
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Fixed-wing flight: loiter orbits instead of hovering (period 2 pi R / v), turns
 at a route's waypoints at the minimum radius ((pi/2) R / v for 90 degrees), climb-out
-and approach legs; the bank-angle limit is the switch (without it, a fixed wing
-flies as the engine always had it)."""
+and approach legs, from the type's bank-angle limit (30 degrees when it gives none:
+``kind: fixed_wing`` alone flies as a fixed wing)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fleetsim.engine import Simulation
 from fleetsim.errors import ScenarioError
 from fleetsim.policy import Hold, Plan, Policy, ReturnHome, Route
 from fleetsim.scenario import load_scenario, load_scenario_text
+from fleetsim.scenario.model import DEFAULT_BANK_ANGLE_DEG
 
 V, CLIMB, AGL, BANK = 20.0, 4.0, 100.0, 30.0
 R = V * V / (9.80665 * math.tan(math.radians(BANK)))
@@ -117,11 +118,15 @@ def test_a_90_degree_turn_takes_half_pi_r_over_v():
     assert dur[1] - 2000.0 / V == pytest.approx(math.pi / 2 * R / V, rel=1e-9)
 
 
-def test_without_a_bank_angle_it_flies_as_before():
-    legs, events = run([Hold(100.0)], bank="", duration=300)
-    assert "loiter" not in events["kind"].tolist()
+def test_without_a_bank_angle_it_loiters_at_the_default_30_degrees():
+    assert BANK == DEFAULT_BANK_ANGLE_DEG  # so R is the default's radius
+    hold_s = 2 * math.pi * R / V
+    legs, events = run([Hold(hold_s), ReturnHome()], bank="", duration=600)
+    lo = events["kind"] == "loiter"
+    assert events["value"][lo].tolist() == pytest.approx([R])
     h = rows(legs, "hold")
-    assert len(h["t0_s"]) >= 1 and h["x0_m"][0] == h["x1_m"][0]  # a hover in place
+    assert (h["t1_s"] - h["t0_s"])[:8].sum() == pytest.approx(hold_s, rel=1e-12)
+    assert not ((h["x0_m"] == h["x1_m"]) & (h["y0_m"] == h["y1_m"])).any()  # no hover
 
 
 def test_waiting_for_work_it_loiters_until_the_reserve_then_goes_home():
@@ -146,9 +151,26 @@ def test_bank_angle_is_for_fixed_wings_only():
 
 def test_a_multirotor_scenario_switched_to_fixed_wing_runs():
     path = Path(__file__).resolve().parents[2] / "scenarios" / "search_and_rescue.yaml"
-    sc = load_scenario(path, ["fleet.types[0].kind=fixed_wing",
-                              "fleet.types[0].bank_angle_deg=25", "run.duration_s=900"])
+    sc = load_scenario(path, ["fleet.types[0].kind=fixed_wing", "run.duration_s=900"])
     rec = Simulation(sc).run()
+    # It flies as a fixed wing with the default bank angle: the turn at its route's
+    # first waypoint takes R / v per radian more than the multirotor's.
+    mr = Simulation(load_scenario(path, ["run.duration_s=900"])).run().legs
+    v = sc.vehicle_types[0].cruise_speed_mps
+    r30 = v * v / (9.80665 * math.tan(math.radians(30.0)))
+
+    def moves(legs):
+        k = (legs["vehicle"] == 0) & (legs["kind"] == "move")
+        return {c: legs[c][k] for c in ("t0_s", "t1_s", "x0_m", "y0_m", "x1_m", "y1_m")}
+
+    fw, m = moves(rec.legs), moves(mr)
+    assert (fw["x1_m"][1], fw["y1_m"][1]) == (m["x1_m"][1], m["y1_m"][1])
+    a = (fw["x1_m"][0] - fw["x0_m"][0], fw["y1_m"][0] - fw["y0_m"][0])
+    b = (fw["x1_m"][1] - fw["x0_m"][1], fw["y1_m"][1] - fw["y0_m"][1])
+    turn = abs(math.atan2(a[0] * b[1] - a[1] * b[0], a[0] * b[0] + a[1] * b[1]))
+    assert turn > 0.1
+    extra = (fw["t1_s"][1] - fw["t0_s"][1]) - (m["t1_s"][1] - m["t0_s"][1])
+    assert extra == pytest.approx(turn * r30 / v, rel=1e-9)
     kinds = set(rec.events["kind"].tolist())
     assert "takeoff" in kinds
     assert rec.legs["kind"].tolist().count("takeoff") >= 1
