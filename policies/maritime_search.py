@@ -33,6 +33,10 @@ import shapely
 
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
 from fleetsim.policy import Plan, Policy, ReturnHome, Route, param, positive
+from fleetsim.world.search import leg_pod
+from fleetsim.world.world import drift_velocity
+
+__all__ = ["expanding_square", "leg_pod", "parallel_track", "sector_search"]
 
 
 def _unit(bearing_deg: float) -> np.ndarray:
@@ -74,27 +78,6 @@ def parallel_track(spacing: float, length: float, tracks: int,
     return np.array(pts)
 
 
-def _phi(x: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtr
-    return ndtr(x)
-
-
-def leg_pod(offsets: np.ndarray, sigma_m: float, sweep_width_m: float) -> np.ndarray:
-    """Probability of detection of each leg between consecutive ``offsets`` for a target
-    normal around the datum (0, 0) with standard deviation ``sigma_m`` per axis and a
-    definite-range sensor of sweep width W: the mass of the rectangle the leg sweeps."""
-    a, b = offsets[:-1], offsets[1:]
-    d = b - a
-    length = np.hypot(d[:, 0], d[:, 1])
-    u = d / np.where(length > 0, length, 1.0)[:, None]
-    s0 = -(a[:, 0] * u[:, 0] + a[:, 1] * u[:, 1])  # datum's coordinate along the leg
-    c = -(a[:, 0] * -u[:, 1] + a[:, 1] * u[:, 0])  # ... and across it
-    along = _phi((length - s0) / sigma_m) - _phi(-s0 / sigma_m)
-    half = sweep_width_m / 2.0
-    across = _phi((half - c) / sigma_m) - _phi((-half - c) / sigma_m)
-    return along * across
-
-
 def _opt_number(v):
     return None if v is None or isinstance(v, (int, float)) else "a number or null"
 
@@ -107,7 +90,8 @@ class MaritimeSearch(Policy):
     @dataclass(frozen=True)
     class Params:
         datum_x_m: float | None = param(None, _opt_number,
-                                        "datum x at time 0 (null: the search area's centroid)")
+                                        "datum x at time 0 (null: the search mission's "
+                                        "datum, else its area's centroid)")
         datum_y_m: float | None = param(None, _opt_number, "datum y at time 0")
         drift_x_mps: float | None = param(None, _opt_number,
                                           "datum drift (null: the mission's drift current "
@@ -125,15 +109,12 @@ class MaritimeSearch(Policy):
         area = ctx.world.mission_area
         centre = area.centroid if not area.is_empty else shapely.box(
             *ctx.world.terrain.bounds).centroid
+        datum = mission.datum if mission is not None else None
+        if datum is not None:
+            centre = shapely.Point(datum.position)
         self.datum0 = np.array([centre.x if p.datum_x_m is None else p.datum_x_m,
                                 centre.y if p.datum_y_m is None else p.datum_y_m])
-        drift = np.zeros(2)
-        if mission is not None and mission.drift is not None:
-            drift = np.array(mission.drift.current_mps, dtype=np.float64)
-            if sc.wind is not None:
-                th = math.radians(sc.wind.from_deg)
-                drift += mission.drift.leeway * sc.wind.speed_mps * np.array(
-                    [-math.sin(th), -math.cos(th)])
+        drift = np.array(drift_velocity(mission.drift if mission is not None else None, sc))
         if p.drift_x_mps is not None:
             drift[0] = p.drift_x_mps
         if p.drift_y_mps is not None:

@@ -494,12 +494,13 @@ class Network(Domain):
         eng = self.eng
         if eng.state[v] == GROUND:
             eng.state[v] = MOVING
-        return (yield from self.drive(v, x, y))
+        return (yield from self.drive(v, x, y, sensing=sensing))
 
-    def drive(self, v: int, x: float, y: float, kind: int = K_MOVE
+    def drive(self, v: int, x: float, y: float, kind: int = K_MOVE, sensing: bool = False
               ) -> Generator[Any, Any, str | None]:
         """Move to (x, y) on its network; None once there, else why not (``no_route``,
-        ``unreachable``). A road closing ahead of it makes it re-route from where it is."""
+        ``unreachable``). A road closing ahead of it makes it re-route from where it is.
+        ``sensing``: its sensor looks for targets on the way (a boat's lookout)."""
         eng = self.eng
         lg = eng.logistics
         if math.hypot(x - eng.px[v], y - eng.py[v]) < 1e-6:
@@ -520,7 +521,7 @@ class Network(Domain):
             connector = math.hypot(xs[0] - eng.px[v], ys[0] - eng.py[v]) > 0.0
             lg.driving[v] = (nodes, connector)
             try:
-                yield from eng.fly_route(v, xs, ys, zs, False, speeds, kind)
+                yield from eng.fly_route(v, xs, ys, zs, sensing, speeds, kind)
             except Interrupt as intr:
                 if isinstance(intr.cause, tuple) and intr.cause[0] == "reroute":
                     from_node = intr.cause[1]

@@ -37,6 +37,7 @@ from fleetsim.scenario.dem import MAX_TERRAIN_POINTS, dem_grid
 from fleetsim.scenario.model import (
     SCHEMA_VERSION,
     ClosureSpec,
+    DatumSpec,
     DemandSpec,
     DetectionSpec,
     DriftSpec,
@@ -227,10 +228,12 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
     }
     missions = [record_source(m, schema.MISSION, given={
         "area": record_source(m, schema.AREA, skip=("rect",)),
+        **({"datum": record_source(m.datum, schema.DATUM)} if m.datum is not None else {}),
         # only when moving / drifting: the sources of still targets stay as they were
         "targets": [record_source(t, schema.TARGET.record, skip=() if t.velocity_mps is not None
                                   else ("velocity_mps",)) for t in m.targets]},
-        skip=() if m.drift is not None else ("drift",)) for m in s.missions]
+        skip=(*(() if m.drift is not None else ("drift",)),
+              *(() if m.datum is not None else ("datum",)))) for m in s.missions]
     return record_source(s, schema.SCENARIO, given={
         "schema_version": SCHEMA_VERSION, "world": world, "fleet": {"types": types},
         "missions": missions,
@@ -1390,9 +1393,17 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
                  f"{n_random:,} random targets would take ~{n_random / fill:.3g} draws (at most "
                  f"{MAX_TARGET_DRAWS:,}); give fewer targets or a more compact area")
     drift = m.get("drift")
+    datum = m.get("datum")
+    if datum is not None:
+        datum = DatumSpec(position=tuple(datum["position"]),
+                          sigma_m=datum.get("sigma_m", schema.DATUM.default("sigma_m")))
+        if not polygon.contains(shapely.Point(datum.position)):
+            ctx.fail(child_path(child_path(path, "datum"), "position"),
+                     f"datum position {_pt(datum.position)} lies outside the mission area "
+                     f"(expected a point inside it)")
     return MissionSpec(id=m["id"], kind=m["kind"], exterior=exterior, holes=holes,
                        targets=tuple(targets), random_targets=n_random,
-                       drift=None if drift is None else DriftSpec(**drift))
+                       drift=None if drift is None else DriftSpec(**drift), datum=datum)
 
 
 def _oversight(o: dict[str, Any], path: str, ctx: Context, n_vehicles: int) -> OversightSpec:

@@ -222,6 +222,16 @@ class DriftSpec:
 
 
 @dataclass(frozen=True)
+class DatumSpec:
+    """A search's datum: the last known position of what is sought at time 0 and its
+    uncertainty, a normal of standard deviation ``sigma_m`` per axis. It drifts with
+    the mission's drift (without the random part)."""
+
+    position: Coord
+    sigma_m: float = 500.0
+
+
+@dataclass(frozen=True)
 class MissionSpec:
     id: str
     kind: str
@@ -231,6 +241,9 @@ class MissionSpec:
     random_targets: int = 0
     #: Drift of its targets (those without their own velocity); None: they stay put.
     drift: DriftSpec | None = None
+    #: Datum of a search (random targets drawn around it; each search leg's POD is
+    #: recorded against it); None: none.
+    datum: DatumSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from fleetsim.scenario.model import (
     ACTION_CLASSES,
     AUTH_RULES,
     ClosureSpec,
+    DatumSpec,
     DemandSpec,
     DetectionSpec,
     DriftSpec,
@@ -1116,6 +1117,14 @@ TARGET = PointOrRecord(Record({
                         example="[0.3, -0.1]"),
 }, doc="A target: a point [x, y], or a mapping {id, position}.", model=TargetSpec))
 
+DATUM = Record({
+    "position": req(POINT, "The last known position at time 0.", unit="m"),
+    "sigma_m": opt(Number(gt=0, le=1_000_000), "Standard deviation of the position's error, "
+                   "per axis (a circular normal).", default=500.0, unit="m"),
+}, doc="A search's datum: where what is sought was last known to be, and how well. It "
+       "drifts with the mission's `drift` (current + leeway x wind, no random part).",
+    model=DatumSpec)
+
 MISSION = Record({
     "id": req(ID, "Unique among the missions."),
     "kind": req(String(choices=MISSION_KINDS), "`coverage` (cover the area once), "
@@ -1129,6 +1138,11 @@ MISSION = Record({
     "drift": opt(Nullable(DRIFT), "The targets without a `velocity_mps` of their own drift: "
                  "current + leeway x the wind at time 0 + a seeded random velocity (stream "
                  "`drift/<mission id>`); null: they stay put."),
+    "datum": opt(Nullable(DATUM), "Search missions: the datum. Random targets are drawn "
+                 "from its normal (kept inside the area), the maritime patterns centre on "
+                 "it, and every sensing leg's probability of detection against it is "
+                 "recorded (`search_pod` events, metric `search.pod_cumulative`); null: "
+                 "none.", example="{position: [6500, 5500], sigma_m: 700}"),
 }, doc="A surveillance mission over an area.",
     rules=("mission ids and target ids within a mission are unique",
            f"placing the random targets takes at most {MAX_TARGET_DRAWS:,} uniform draws in "
