@@ -38,6 +38,7 @@ SHORT: dict[str, list[str]] = {
     "coastal_patrol": ["run.duration_s=600"],
     "oversight_tradeoff": ["run.duration_s=600"],
     "harbor_resupply": ["run.duration_s=2400"],
+    "sea_rescue": ["run.duration_s=1800"],
     "disaster_relief": ["run.duration_s=2400"],
     "city_delivery": ["run.duration_s=900",
                       "fleet.types[0].bases={west: 25, east: 25, north: 25, south: 25}"],
