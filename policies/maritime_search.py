@@ -10,7 +10,8 @@ is ``S = W / C`` (sweep width W of the vehicle's sensor, coverage factor C).
   right after each;
 - sector search: three triangles datum -> R out -> R across -> datum, 120 degrees
   apart (spokes every 60 degrees through the datum);
-- parallel track: ``tracks`` tracks of ``length_m`` across the datum, S apart.
+- parallel track: ``tracks`` tracks of ``length_m`` across the datum, each S apart from
+  its neighbours (S of the vehicle flying it).
 
 Several vehicles fly the same pattern turned (expanding square by 90/n degrees per
 vehicle, sector search by 120/n) or share the tracks (parallel track: contiguous
@@ -203,8 +204,24 @@ class ParallelTrack(MaritimeSearch):
                             "number of tracks, shared among the vehicles")
 
     def pattern(self, v: int, spacing: float) -> np.ndarray:
+        """Vehicle ``v``'s block of tracks. Each track is spaced by the sweep width of the
+        vehicle that flies it (over C), so a fleet of mixed sensors covers the area
+        without gaps: the tracks' offsets are the cumulative spacings, centred."""
         p = self.params
-        every = parallel_track(spacing, p.length_m, p.tracks, p.bearing_deg)
         blocks = np.array_split(np.arange(p.tracks), self.n)
+        owner = np.empty(p.tracks, dtype=np.int64)
+        for k, b in enumerate(blocks):
+            owner[b] = k
+        s = self.width[owner] / p.coverage_factor
+        # Track i sits half its own spacing past the edge of the tracks before it.
+        centre = np.cumsum(s) - s / 2.0
+        centre -= (centre[0] + centre[-1]) / 2.0
+        along, across = _unit(p.bearing_deg), _unit(p.bearing_deg + 90.0)
         mine = blocks[v % self.n] if len(blocks[v % self.n]) else blocks[0]
-        return every[2 * mine[0]:2 * mine[-1] + 2]
+        pts = []
+        for i in mine.tolist():
+            ends = [-p.length_m / 2.0, p.length_m / 2.0]
+            if i % 2:
+                ends.reverse()
+            pts += [centre[i] * across + e * along for e in ends]
+        return np.array(pts)
