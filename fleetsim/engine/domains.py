@@ -237,8 +237,8 @@ class FixedWing(Multirotor):
     It cannot hover: holds and waits are loiter orbits at cruise power of radius
     ``R = v**2 / (g tan(bank))`` (:meth:`loiter`; ``bank_angle_deg``, default 30
     degrees; the engine's ``orbit_r[v] > 0``), its routes' turns take ``R / v``
-    per radian (the motion model adds them at waypoints), it takes off along a
-    climb-out leg (into the wind if any) and lands along an approach leg. (An
+    per radian (the motion model adds them at waypoints), it climbs out in an orbit
+    over its base and lands along an approach leg. (An
     engine built with ``orbit_r[v] == 0`` flies it as a multirotor.)
     """
 
@@ -246,7 +246,14 @@ class FixedWing(Multirotor):
     ORBIT_CHORDS = 8
 
     def depart(self, v: int) -> Generator[Any, Any, None]:
-        """Climb out at the climb rate along the ground, at cruise power."""
+        """Climb out in an orbit over the launch point (radius R, centred east of it) at
+        the climb rate and cruise power, up to the cruise altitude.
+
+        The orbit is recorded as one ``takeoff`` leg straight up, its time and energy
+        the climb's, and a ``loiter`` event (x, y: the orbit's centre; value: R): the
+        vehicle is taken to end the climb over the launch point (it is somewhere on the
+        circle, at most 2R away), so that its route starts where its policy planned it
+        from (routes planned to follow the terrain stay clear of it)."""
         eng = self.eng
         if not eng.orbit_r[v]:
             yield from super().depart(v)
@@ -255,16 +262,10 @@ class FixedWing(Multirotor):
         eng.state[v] = TAKEOFF
         x, y, z = eng.px[v], eng.py[v], eng.pz[v]
         eng.log.add(eng.env.now, "takeoff", v, x=x, y=y, z=z)
+        eng.log.add(eng.env.now, "loiter", v, x=x + eng.orbit_r[v], y=y, z=z + eng.agl[v],
+                    value=eng.orbit_r[v])
         dur = eng.motion.climb_time(v, eng.agl[v])
-        ux, uy, ground = 1.0, 0.0, eng.speed[v]  # east in still air
-        wind_at = getattr(eng.motion, "wind_at", None)
-        if wind_at is not None:
-            wx, wy = wind_at(v, eng.env.now)
-            w = math.hypot(wx, wy)
-            if w > 0.0:  # into the wind
-                ux, uy, ground = -wx / w, -wy / w, max(0.0, eng.speed[v] - w)
-        eng.open_leg(v, K_TAKEOFF, False, dur, x + ux * ground * dur, y + uy * ground * dur,
-                     z + eng.agl[v], eng.p_cruise[v])
+        eng.open_leg(v, K_TAKEOFF, False, dur, x, y, z + eng.agl[v], eng.p_cruise[v])
         yield eng.env.timeout(dur)
         eng.close_leg(v)
         eng.state[v] = MOVING

@@ -1068,8 +1068,8 @@ VEHICLE_TYPE = Record({
     "bank_angle_deg": opt(Number(gt=0, le=80, nullable=True), "Fixed wing only: the "
                           "bank-angle limit of its turns and loiters (loiter radius "
                           "v^2 / (g tan bank)); null: 30 degrees. A fixed wing never "
-                          "hovers: it loiters, turns at that radius, climbs out and "
-                          "approaches.", default=None),
+                          "hovers: it loiters, turns at that radius, climbs in an orbit "
+                          "over its base and lands along an approach.", default=None),
 }, doc="A type of vehicle, how many there are and where they start.",
     rules=("`count` and `base`, or `bases`; with `carrier`: `count` only",
            "`domain`, if given, is the kind's (air: multirotor, fixed_wing; ground: wheeled; "
