@@ -104,6 +104,20 @@ class WindChange:
 
 
 @dataclass(frozen=True)
+class WindGridSpec:
+    """A gridded wind field: ``path`` (relative to the scenario file) holds a float
+    array of shape (ny, nx, 2) or (T, ny, nx, 2): the wind's east and north components
+    (m/s) at the profile's reference height. ``field[k, j, i]`` applies at x = origin_x +
+    i * spacing, y = origin_y + j * spacing (row 0 is the south edge) from time
+    ``k * step_s`` on (the last slice to the end)."""
+
+    path: str
+    spacing_m: float
+    origin_m: Coord = (0.0, 0.0)
+    step_s: float = 3600.0
+
+
+@dataclass(frozen=True)
 class WindSpec:
     """A wind over the whole world (air vehicles fly the wind triangle in it).
 
@@ -111,10 +125,10 @@ class WindSpec:
     degrees clockwise from north (+y); 270 is a west wind, blowing towards +x.
     """
 
-    #: Speed (m/s) at ``ref_height_m`` above ground.
-    speed_mps: float
+    #: Speed (m/s) at ``ref_height_m`` above ground (0 with a ``grid``).
+    speed_mps: float = 0.0
     #: Where it blows from: degrees clockwise from north.
-    from_deg: float
+    from_deg: float = 0.0
     #: Piecewise-constant changes in time, by increasing ``t_s``.
     changes: tuple[WindChange, ...] = ()
     #: Height above ground (m) the speeds are given at (power-law profile).
@@ -122,6 +136,8 @@ class WindSpec:
     #: Power-law exponent: speed at height h is speed x (h / ref_height_m) ** exponent
     #: (0: the same at every height; about 1/7 over open land, 0.11 over the sea).
     exponent: float = 0.0
+    #: A gridded field instead of the uniform wind; None: uniform.
+    grid: WindGridSpec | None = None
 
 
 @dataclass(frozen=True)

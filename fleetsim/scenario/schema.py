@@ -56,6 +56,7 @@ from fleetsim.scenario.model import (
     VehicleTypeSpec,
     WaterSpec,
     WindChange,
+    WindGridSpec,
     WindSpec,
     ZoneSpec,
 )
@@ -1271,10 +1272,40 @@ WIND_PROFILE = Record({
                     "over open land, 0.11 over the sea).", default=0.0),
 }, doc="How the wind's speed grows with height above ground (a power law).", model=WindSpec)
 
+_SPEED_OR_GRID = "required unless `grid` is given"
+
+#: Largest gridded wind field (values), as for a terrain grid.
+MAX_WIND_GRID_VALUES = 50_000_000
+
+WIND_GRID = Record({
+    "path": req(String(), "A .npy file (relative to the scenario file) holding a float "
+                "array of shape (ny, nx, 2), or (T, ny, nx, 2) for T time slices: the wind's "
+                "east and north components (m/s, the direction it blows towards) at "
+                "`profile.ref_height_m`. Element [k, j, i] applies at x = origin_x + i x "
+                "spacing, y = origin_y + j x spacing (row 0 is the south edge), from time "
+                "k x step_s on; the last slice holds to the end."),
+    "spacing_m": req(Number(gt=0, le=MAX_DISTANCE_M), "Spacing of the grid's points.",
+                     unit="m"),
+    "origin_m": opt(POINT, "Position of element [.., 0, 0].", default=[0.0, 0.0], unit="m"),
+    "step_s": opt(Number(gt=0, le=MAX_TIME_S), "Time between the slices.", default=3600.0,
+                  unit="s"),
+}, doc="A gridded wind field (a forecast model's output, say). The wind of a leg is the "
+       "field interpolated (bilinear, held constant beyond the grid's edge) at the leg's "
+       "midpoint, in the slice of the time the leg starts, for the whole leg; the energy "
+       "reserve takes the wind at the midpoint of the way home, and the target drift's "
+       "leeway the mean of the first slice.",
+    rules=(f"the array is finite, of shape (ny, nx, 2) or (T, ny, nx, 2) with nx, ny >= 2, "
+           f"at most {MAX_WIND_GRID_VALUES:,} values, no component above 100 m/s",),
+    model=WindGridSpec)
+
 WIND = Record({
-    "speed_mps": req(WIND_SPEED, "Wind speed at `profile.ref_height_m` above ground."),
-    "from_deg": req(WIND_FROM, "Where it blows from: degrees clockwise from north (+y); 270 "
-                    "is a west wind, blowing towards +x."),
+    "speed_mps": opt(WIND_SPEED, "Wind speed at `profile.ref_height_m` above ground.",
+                     derived=_SPEED_OR_GRID),
+    "from_deg": opt(WIND_FROM, "Where it blows from: degrees clockwise from north (+y); 270 "
+                    "is a west wind, blowing towards +x.", derived=_SPEED_OR_GRID),
+    "grid": opt(Nullable(WIND_GRID), "A gridded field instead of `speed_mps` and `from_deg` (and "
+                "without `changes`: its slices are the changes in time).",
+                example="{path: wind.npy, spacing_m: 2000, step_s: 1800}"),
     "changes": opt(ListOf(Record({
         "t_s": req(Number(gt=0, le=MAX_TIME_S), "When the change happens."),
         "speed_mps": req(WIND_SPEED, "The wind speed from then on."),
@@ -1287,7 +1318,8 @@ WIND = Record({
                    "height)."),
 }, doc="A wind over the whole world: air legs fly the wind triangle, the energy reserve "
        "counts the wind-affected way home, legs the wind does not allow are refused.",
-    rules=("`changes` come in strictly increasing `t_s`",),
+    rules=("`changes` come in strictly increasing `t_s`",
+           "`speed_mps` and `from_deg`, or `grid` (then no `changes`)"),
     model=WindSpec, attrs={"profile": None})
 
 ORDER = Record({

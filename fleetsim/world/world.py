@@ -203,14 +203,24 @@ def build_world(scenario: Scenario, streams: RandomStreams | None = None, *,
 
 def drift_velocity(drift: Any, scenario: Scenario) -> tuple[float, float]:
     """A drift's velocity without its random part: current + leeway x the wind at its
-    reference height at time 0 (the datum's drift); (0, 0) for no drift."""
+    reference height at time 0 (a gridded field's mean at time 0; the datum's drift);
+    (0, 0) for no drift."""
     if drift is None:
         return 0.0, 0.0
     wx = wy = 0.0
     if scenario.wind is not None and drift.leeway:
-        th = math.radians(scenario.wind.from_deg)
-        wx = -scenario.wind.speed_mps * math.sin(th)
-        wy = -scenario.wind.speed_mps * math.cos(th)
+        if scenario.wind.grid is not None:
+            import os
+
+            from fleetsim.scenario.dem import read_wind_grid
+            from fleetsim.scenario.schema import MAX_WIND_GRID_VALUES
+            g = read_wind_grid(os.path.join(scenario.base_dir, scenario.wind.grid.path),
+                               MAX_WIND_GRID_VALUES)
+            wx, wy = (float(c) for c in g[0].reshape(-1, 2).mean(axis=0))
+        else:
+            th = math.radians(scenario.wind.from_deg)
+            wx = -scenario.wind.speed_mps * math.sin(th)
+            wy = -scenario.wind.speed_mps * math.cos(th)
     cx, cy = drift.current_mps
     return cx + drift.leeway * wx, cy + drift.leeway * wy
 

@@ -298,13 +298,16 @@ EVERY_KEY: dict[str, Any] = {
 
 
 def _variant_b(data: dict[str, Any]) -> None:
-    """npy terrain, geojson roads, a rect demand area."""
+    """npy terrain, geojson roads, a rect demand area, a gridded wind."""
     data["world"]["terrain"] = {"source": "npy", "path": "dem.npy", "spacing_m": 100,
                                 "origin_m": [-100, -50], "sea_level_m": 25}
     data["world"]["roads"] = {"source": "geojson", "path": "roads.geojson",
                               "speed_limit_mps": 9,
                               "closures": [{"time_s": 600, "near": [2500, 2500]}]}
     data["logistics"]["demand"][1]["area"] = {"rect": [3000, 3000, 4000, 3800]}
+    data["world"]["wind"] = {"grid": {"path": "wind.npy", "spacing_m": 1000,
+                                      "origin_m": [-500, 200], "step_s": 900},
+                             "profile": {"ref_height_m": 20, "exponent": 0.14}}
 
 
 VARIANTS = {"every_key": None, "every_key_files": _variant_b}
@@ -315,6 +318,7 @@ def every_key_scenarios(tmp_path_factory) -> dict[str, tuple[dict[str, Any], Any
     folder = tmp_path_factory.mktemp("every_key")
     (folder / "data").mkdir()
     np.save(folder / "data" / "dem.npy", np.full((61, 81), 30.0))
+    np.save(folder / "data" / "wind.npy", np.full((2, 7, 9, 2), 3.0))
     (folder / "data" / "roads.geojson").write_text(json.dumps({
         "type": "FeatureCollection", "features": [{
             "type": "Feature", "properties": {},
