@@ -168,6 +168,8 @@ class WindMotion(MotionModel):
               ) -> tuple[list[float], list[float], float, float, float]:
         """As :meth:`MotionModel.route`, each leg in the wind at its start; a leg that
         cannot be flown has duration ``inf``."""
+        if self.field is None:
+            return self._route_uniform(v, x0, y0, z0, xs, ys, zs, speeds, hx, hy)
         spd = self.speed[v]
         top = z0
         total = 0.0
@@ -199,6 +201,83 @@ class WindMotion(MotionModel):
                 d = spd * self.time_home(v, hx - x1, hy - y1, now, x1, y1)
                 if d > far:
                     far = d
+            if z1 > top:
+                top = z1
+            px, py, pz = x1, y1, z1
+        return durs, climbs, total, far, top
+
+    def _route_uniform(self, v: int, x0: float, y0: float, z0: float, xs: list, ys: list,
+                       zs: list, speeds: list | None, hx: float, hy: float
+                       ) -> tuple[list[float], list[float], float, float, float]:
+        """:meth:`route` in a uniform wind, inlined (the same arithmetic as
+        :func:`ground_speed` and :func:`_time_to`): the wind is looked up again only
+        when a leg starts at or after its next change."""
+        spd = self.speed[v]
+        climb = self.climb[v]
+        s = self.scale[v]
+        times, vectors = self.times, self.vectors
+        sqrt = math.sqrt
+        top = z0
+        total = 0.0
+        durs: list[float] = []
+        climbs: list[float] = []
+        corrected = self.corrected[v]
+        hx_prev = hy_prev = 0.0
+        px, py, pz = x0, y0, z0
+        t = now = self.env.now
+        k = bisect_right(times, now) - 1
+        nxt = times[k + 1] if k + 1 < len(times) else _INF
+        wx_now, wy_now = vectors[k][0] * s, vectors[k][1] * s
+        wx, wy = wx_now, wy_now
+        a2 = spd * spd
+        if self.strongest[v] >= spd:
+            far = _INF
+        else:
+            far = spd * _time_to(spd, wx_now, wy_now, hx - x0, hy - y0)
+        for i in range(len(xs)):
+            x1, y1, z1 = xs[i], ys[i], zs[i]
+            dx, dy, dz = x1 - px, y1 - py, z1 - pz
+            if t >= nxt:
+                k = bisect_right(times, t) - 1
+                nxt = times[k + 1] if k + 1 < len(times) else _INF
+                wx, wy = vectors[k][0] * s, vectors[k][1] * s
+            d = sqrt(dx * dx + dy * dy)
+            flat = 0.0
+            if d > 0.0:
+                sp = spd if speeds is None else speeds[i]
+                ux, uy = dx / d, dy / d
+                cross = wx * uy - wy * ux
+                disc = sp * sp - cross * cross
+                g = 0.0
+                if disc > 0.0:
+                    g = wx * ux + wy * uy + sqrt(disc)
+                    if not g > 1e-9:
+                        g = 0.0
+                flat = d / g if g > 0.0 else _INF
+            dur = max(flat, abs(dz) / climb)
+            if corrected:
+                dur, hx_prev, hy_prev = self.corrected_leg(v, dur, dx, dy, dz, durs, climbs,
+                                                           hx_prev, hy_prev, speeds is None)
+            durs.append(dur)
+            total += dur
+            t += dur
+            if far != _INF:
+                qx, qy = hx - x1, hy - y1
+                dq = sqrt(qx * qx + qy * qy)
+                if dq != 0.0:
+                    ux, uy = qx / dq, qy / dq
+                    cross = wx_now * uy - wy_now * ux
+                    disc = a2 - cross * cross
+                    if disc <= 0.0:
+                        far = _INF
+                    else:
+                        g = wx_now * ux + wy_now * uy + sqrt(disc)
+                        if g > 1e-9:
+                            dd = spd * (dq / g)
+                            if dd > far:
+                                far = dd
+                        else:
+                            far = _INF
             if z1 > top:
                 top = z1
             px, py, pz = x1, y1, z1
