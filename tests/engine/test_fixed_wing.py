@@ -195,3 +195,22 @@ def test_a_multirotor_scenario_switched_to_fixed_wing_runs():
         if k == "takeoff"]
     assert ups and all(orbits[(t, v, x + r30, y)] == pytest.approx(r30)
                        for t, v, x, y in ups)
+
+
+def test_waiting_for_an_approval_it_orbits_at_cruise_power():
+    """A gate's wait (an approval of 50 s) is a hold where it is, at cruise power, and a
+    loiter event: the orbit it flies there."""
+    text = SCENARIO.format(duration=1000, battery=1e6, bank="") + (
+        "oversight: {operators: 1, rules: {transit: {rule: approve, service: 50}}}\n")
+    out = (HOME[0] + 2000.0, HOME[1])
+    rec = Simulation(load_scenario_text(text),
+                     policy=Scripted([Hold(30.0), Route(np.array([out])), ReturnHome()])).run()
+    ev, legs = rec.events, rec.legs
+    granted = ev["kind"] == "auth_granted"
+    assert ev["value"][granted].tolist() == pytest.approx([50.0])
+    t_ask = ev["time_s"][ev["kind"] == "auth_request"][0]
+    lo = (ev["kind"] == "loiter") & (ev["time_s"] == t_ask)
+    assert lo.sum() == 1 and ev["value"][lo][0] == pytest.approx(R)
+    wait = (legs["kind"] == "hold") & (legs["t0_s"] == t_ask)
+    assert (legs["t1_s"] - legs["t0_s"])[wait].tolist() == pytest.approx([50.0])
+    assert legs["energy_wh"][wait].tolist() == pytest.approx([PC * 50.0])
