@@ -207,10 +207,11 @@ def read_wind_grid(file: str | os.PathLike[str], max_values: int) -> np.ndarray:
     if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.number) \
             or np.issubdtype(arr.dtype, np.complexfloating):
         raise ValueError(f"expected {expected}, found dtype {getattr(arr, 'dtype', '?')}")
+    shape = tuple(arr.shape)
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[3] != 2:
-        raise ValueError(f"expected {expected}, found shape {tuple(arr.shape)}")
+        raise ValueError(f"expected {expected}, found shape {shape}")
     if arr.size > max_values:
         raise ValueError(f"the field has {arr.size:,} values; at most {max_values:,} are "
                          "supported (use a coarser grid or fewer slices)")

@@ -142,7 +142,7 @@ def test_drift_leeway_takes_the_fields_mean(tmp_path):
 
 @pytest.mark.parametrize("field, message", [
     (np.zeros((4, 4, 3)), "expected a float array of shape (ny, nx, 2) or (T, ny, nx, 2) "
-                          "written by numpy.save, found shape (1, 4, 4, 3)"),
+                          "written by numpy.save, found shape (4, 4, 3)"),
     (np.zeros((1, 4, 2)), "the grid is 1 x 4 (rows x columns); at least 2 x 2 points are "
                           "needed to interpolate"),
     (np.full((3, 3, 2), np.nan), "the field holds a value that is not finite (NaN or inf)"),
