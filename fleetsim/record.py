@@ -166,6 +166,9 @@ EVENT_KINDS = (
     "leg_refused",  # a leg the wind does not let the vehicle fly (held instead);
     #                 x, y, z: where it was to go; value: next wind change (s, NaN: none)
     "loiter",  # a fixed wing began an orbit; x, y, z: its centre; value: radius (m)
+    "search_pod",  # a sensing leg's probability of detection against a search's datum
+    #                (fleetsim.world.search), at the leg's end; leg: the leg; detail: the
+    #                mission id; x, y: the datum then; value: the POD
 )
 
 LEG_COLUMNS = {

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ["README.md", "viz/README.md",
@@ -61,8 +62,20 @@ factors:
 replications: 2
 """
 
+#: The sea-rescue page's experiment at a size for the test: the same patterns, 2 seeds of
+#: 15 minutes instead of 20 of 90 (written next to the scenarios' copy).
+SEA_EXPERIMENT_CHANGES = {"replications": 2, "set": ["run.duration_s=900"],
+                          "scenario": "scenarios/sea_rescue.yaml"}
+SEA_SWEEP = ("fleetsim sweep docs_sea.yaml --out runs/sweeps/sea_rescue_patterns --workers 2 "
+             "-q")
+SEA_PYTHON = ("python -c \"import pandas as pd; e = pd.read_parquet('runs/sea_rescue/"
+              "events.parquet'); p = e[e.kind == 'search_pod']; print(p.groupby('vehicle')"
+              ".value.agg(['count', 'sum', 'max']))\"")
+
 #: Runs that several commands read, made once per session when first needed.
 PREREQUISITES = {
+    "runs/sea_rescue": ["fleetsim run scenarios/sea_rescue.yaml --out runs/sea_rescue -q"],
+    "runs/sweeps/sea_rescue_patterns": [SEA_SWEEP],
     # a one-minute run with its replay bundle: short enough to re-fly in physics
     "runs/brief": ["fleetsim run scenarios/search_and_rescue.yaml --out runs/brief "
                    "--set run.duration_s=60 -q"],
@@ -118,6 +131,14 @@ SHORTENED: dict[str, Short | str] = {
         Short(("fleetsim compare sweeps/tiny --baseline speed=10 --metrics coverage.fraction "
                "fleet.distance_m --confidence 0.9",
                "fleetsim compare sweeps/tiny --no-report"), ("sweeps/tiny",)),
+    # docs/sea-rescue.md: the pattern comparison's sweep, shortened; what reads its runs.
+    "fleetsim sweep scenarios/experiments/sea_rescue_patterns.yaml "
+    "--out runs/sweeps/sea_rescue_patterns": Short(
+        (SEA_SWEEP,), why="60 runs of 90 minutes; the same 3 patterns x 2 seeds of 15 minutes"),
+    "fleetsim compare runs/sweeps/sea_rescue_patterns": Short(
+        ("fleetsim compare runs/sweeps/sea_rescue_patterns",),
+        ("runs/sweeps/sea_rescue_patterns",)),
+    SEA_PYTHON: Short((SEA_PYTHON,), ("runs/sea_rescue",), why="it reads the run above"),
     # viz/README.md: the screenshots' runs and the script that takes them.
     "fleetsim run scenarios/wildfire_watch.yaml --set run.duration_s=3600 "
     "--out /tmp/runs/wildfire_watch": Short(
@@ -302,6 +323,8 @@ def workspace(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         assert not path.exists(), f"a docs block titled {rel} would overwrite a file"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    sea = yaml.safe_load((ROOT / "scenarios/experiments/sea_rescue_patterns.yaml").read_text())
+    (work / "docs_sea.yaml").write_text(yaml.safe_dump({**sea, **SEA_EXPERIMENT_CHANGES}))
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
            "PYTHONPATH": str(work), "FLEETSIM_VENV": str(venv)}
     env.pop("FORCE_COLOR", None)

@@ -10,9 +10,8 @@ class here and one line in :func:`domain_of`.
 
 - :class:`Multirotor`: takes off vertically, flies straight legs (around no-fly
   zones) at cruise altitude, hovers, flies home and lands on a pad.
-- :class:`FixedWing`: with a bank-angle limit, loiters instead of hovering,
-  turns at its minimum radius, climbs out and approaches; without one, as a
-  multirotor (the engine's model before fixed-wing flight).
+- :class:`FixedWing`: loiters instead of hovering, turns at its minimum radius
+  (from its bank-angle limit, default 30 degrees), climbs out and approaches.
 - :class:`Network`: ground and sea vehicles, on their road or water network; they
   wait parked and go home along the network.
 - :class:`Carried`: a multirotor that rides on a carrier (the mothership pattern):
@@ -235,19 +234,26 @@ class Multirotor(Domain):
 class FixedWing(Multirotor):
     """A fixed-wing aircraft.
 
-    With a bank-angle limit (``bank_angle_deg``; the engine's ``orbit_r[v] > 0``) it
-    cannot hover: holds and waits are loiter orbits at cruise power of radius
-    ``R = v**2 / (g tan(bank))`` (:meth:`loiter`), its routes' turns take ``R / v``
-    per radian (the motion model adds them at waypoints), it takes off along a
-    climb-out leg (into the wind if any) and lands along an approach leg. Without
-    one it flies as a multirotor, as the engine always had it.
+    It cannot hover: holds and waits are loiter orbits at cruise power of radius
+    ``R = v**2 / (g tan(bank))`` (:meth:`loiter`; ``bank_angle_deg``, default 30
+    degrees; the engine's ``orbit_r[v] > 0``), its routes' turns take ``R / v``
+    per radian (the motion model adds them at waypoints), it climbs out in an orbit
+    over its base and lands along an approach leg. (An
+    engine built with ``orbit_r[v] == 0`` flies it as a multirotor.)
     """
 
     #: Chords an orbit is flown as (each in the time of its arc: the period is exact).
     ORBIT_CHORDS = 8
 
     def depart(self, v: int) -> Generator[Any, Any, None]:
-        """Climb out at the climb rate along the ground, at cruise power."""
+        """Climb out in an orbit over the launch point (radius R, centred east of it) at
+        the climb rate and cruise power, up to the cruise altitude.
+
+        The orbit is recorded as one ``takeoff`` leg straight up, its time and energy
+        the climb's, and a ``loiter`` event (x, y: the orbit's centre; value: R): the
+        vehicle is taken to end the climb over the launch point (it is somewhere on the
+        circle, at most 2R away), so that its route starts where its policy planned it
+        from (routes planned to follow the terrain stay clear of it)."""
         eng = self.eng
         if not eng.orbit_r[v]:
             yield from super().depart(v)
@@ -256,16 +262,10 @@ class FixedWing(Multirotor):
         eng.state[v] = TAKEOFF
         x, y, z = eng.px[v], eng.py[v], eng.pz[v]
         eng.log.add(eng.env.now, "takeoff", v, x=x, y=y, z=z)
+        eng.log.add(eng.env.now, "loiter", v, x=x + eng.orbit_r[v], y=y, z=z + eng.agl[v],
+                    value=eng.orbit_r[v])
         dur = eng.motion.climb_time(v, eng.agl[v])
-        ux, uy, ground = 1.0, 0.0, eng.speed[v]  # east in still air
-        wind_at = getattr(eng.motion, "wind_at", None)
-        if wind_at is not None:
-            wx, wy = wind_at(v, eng.env.now)
-            w = math.hypot(wx, wy)
-            if w > 0.0:  # into the wind
-                ux, uy, ground = -wx / w, -wy / w, max(0.0, eng.speed[v] - w)
-        eng.open_leg(v, K_TAKEOFF, False, dur, x + ux * ground * dur, y + uy * ground * dur,
-                     z + eng.agl[v], eng.p_cruise[v])
+        eng.open_leg(v, K_TAKEOFF, False, dur, x, y, z + eng.agl[v], eng.p_cruise[v])
         yield eng.env.timeout(dur)
         eng.close_leg(v)
         eng.state[v] = MOVING
@@ -495,12 +495,13 @@ class Network(Domain):
         eng = self.eng
         if eng.state[v] == GROUND:
             eng.state[v] = MOVING
-        return (yield from self.drive(v, x, y))
+        return (yield from self.drive(v, x, y, sensing=sensing))
 
-    def drive(self, v: int, x: float, y: float, kind: int = K_MOVE
+    def drive(self, v: int, x: float, y: float, kind: int = K_MOVE, sensing: bool = False
               ) -> Generator[Any, Any, str | None]:
         """Move to (x, y) on its network; None once there, else why not (``no_route``,
-        ``unreachable``). A road closing ahead of it makes it re-route from where it is."""
+        ``unreachable``). A road closing ahead of it makes it re-route from where it is.
+        ``sensing``: its sensor looks for targets on the way (a boat's lookout)."""
         eng = self.eng
         lg = eng.logistics
         if math.hypot(x - eng.px[v], y - eng.py[v]) < 1e-6:
@@ -521,7 +522,7 @@ class Network(Domain):
             connector = math.hypot(xs[0] - eng.px[v], ys[0] - eng.py[v]) > 0.0
             lg.driving[v] = (nodes, connector)
             try:
-                yield from eng.fly_route(v, xs, ys, zs, False, speeds, kind)
+                yield from eng.fly_route(v, xs, ys, zs, sensing, speeds, kind)
             except Interrupt as intr:
                 if isinstance(intr.cause, tuple) and intr.cause[0] == "reroute":
                     from_node = intr.cause[1]

@@ -12,7 +12,7 @@ where and when each vehicle's queue ends.
 Queued items are tuples whose first element names the operation:
 ``("route", xs, ys, zs, sensing, length_m, action_class)``,
 ``("hold", duration_s | None, action_class)``, ``("return", action_class)``,
-``("travel", [(x, y), ...], action_class)``, ``("pickup" | "deliver", order,
+``("travel", [(x, y), ...], sensing, action_class)``, ``("pickup" | "deliver", order,
 action_class)``, ``("dodge", dz_m, hold_s, action_class)`` and ``("stop",
 safe_state)``.
 """
@@ -122,7 +122,10 @@ class PlanIntake:
                     pts = self._waypoints_of(a, v)
                     if not np.isfinite(pts).all():
                         raise self.policy_error("waypoints with non-finite coordinates", v)
-                    items.append(["travel", [tuple(p) for p in pts.tolist()], a.action_class])
+                    # A Route's sensing counts on the water and the road too (a boat's
+                    # lookout); GoTos and transits do not sense.
+                    items.append(["travel", [tuple(p) for p in pts.tolist()],
+                                  isinstance(a, Route) and bool(a.sensing), a.action_class])
                 elif isinstance(a, (Pickup, Deliver)):
                     items.append(["pickup" if isinstance(a, Pickup) else "deliver",
                                   self._order_of(a, v), a.action_class])

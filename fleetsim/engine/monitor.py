@@ -181,12 +181,18 @@ class Monitor(TargetDetection, Subsystem):
 
     def _find(self, legs: dict[str, np.ndarray]) -> list[tuple]:
         out: list[tuple] = []
-        # Cancelled legs (never flown) have t1 = -inf. Sensors, zones, terrain clearance
-        # and radio links are about aircraft in the air: ground and sea vehicles, and
-        # vehicles riding on a carrier, are left out.
+        # Cancelled legs (never flown) have t1 = -inf. Zones, terrain clearance and radio
+        # links are about aircraft in the air: ground and sea vehicles, and vehicles
+        # riding on a carrier, are left out; a ground or sea vehicle's sensing legs (a
+        # boat searching) are looked at for detections only.
         live = legs["t1_s"] >= legs["t0_s"]
         if self.surface is not None:
-            live &= ~self.surface[legs["vehicle"]] & (legs["kind_code"] != _DOCKED)
+            surf = self.surface[legs["vehicle"]]
+            looking = live & surf & legs["sensing"]
+            live &= ~surf & (legs["kind_code"] != _DOCKED)
+            if looking.any() and self._tree is not None:
+                sub = {k: col[looking] for k, col in legs.items()}
+                out += self._surface_detections(sub)
         if not live.all():
             legs = {k: col[live] for k, col in legs.items()}
         code = legs["kind_code"]
@@ -219,6 +225,15 @@ class Monitor(TargetDetection, Subsystem):
                     out.append(self._at(t, "terrain_violation", int(vehicle[j]), int(leg_id[j]),
                                         -1, -1, j, t0, t1, p0, p1, value=lo))
         return out
+
+    def _surface_detections(self, legs: dict[str, np.ndarray]) -> list[tuple]:
+        """Detections on the sensing legs of ground and sea vehicles."""
+        t0 = legs["t0_s"]
+        t1 = np.where(np.isfinite(legs["t1_s"]), legs["t1_s"], t0)
+        p0 = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])
+        p1 = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])
+        return self._detections(np.ones(len(t0), dtype=bool), t0, t1, p0, p1,
+                                legs["vehicle"], legs["leg"])
 
     def _zone_events(self, t0, t1, p0, p1, vehicle, leg_id) -> list[tuple]:
         """Zone entries and exits of a batch's legs (every kind of leg counts, as in the

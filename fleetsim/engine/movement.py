@@ -254,12 +254,14 @@ class Movement:
         """Hover in place for ``duration`` (None: until interrupted or the reserve).
 
         A fixed wing that cannot hover loiters instead (its domain's ``loiter``), or,
-        ``still``, is recorded holding where it is at cruise power."""
+        ``still``, is recorded holding where it is at cruise power (with a ``loiter``
+        event: the orbit it flies there)."""
         if self.orbit_r[v]:
             if not still:
                 yield from self.domains[v].loiter(v, duration, kind)
                 return
             power = self.p_cruise[v]
+            self._orbit_event(v)
         else:
             power = self.p_hover[v]
         to_limit = self.reserve_time(v, power, 0.0, 0.0, _INF, self.pz[v]) if power > 0 else _INF
@@ -273,6 +275,13 @@ class Movement:
         self.close_leg(v)
         if duration is None or dur < duration:
             raise Depleted() if self.engine_control[v] else ReserveReached()
+
+    def _orbit_event(self, v: int) -> None:
+        """A fixed wing held in place orbits there: ``loiter`` (x, y: the orbit's centre,
+        east of it; value: its radius)."""
+        r = self.orbit_r[v]
+        self.log.add(self.env.now, "loiter", v, x=self.px[v] + r, y=self.py[v], z=self.pz[v],
+                     value=r)
 
     def _ground(self, v: int):
         """Stay parked (no energy use) until interrupted."""
@@ -291,13 +300,16 @@ class Movement:
 
         Returns True if ``ev`` fired first. Hovering still goes home at the energy
         limit (raises the reserve exception, as any hover does). A fixed wing that
-        cannot hover is recorded holding where it is at cruise power."""
+        cannot hover is recorded holding where it is at cruise power (with a ``loiter``
+        event: the orbit it flies there)."""
         if ev.triggered and ev.processed:
             return True
         airborne = self.state[v] != GROUND
         if airborne:
             self.state[v] = HOLDING
             power = self.p_cruise[v] if self.orbit_r[v] else self.p_hover[v]
+            if self.orbit_r[v]:
+                self._orbit_event(v)
             to_limit = self.reserve_time(v, power, 0.0, 0.0, _INF, self.pz[v]) \
                 if power > 0 else _INF
         else:

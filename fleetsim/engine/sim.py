@@ -38,7 +38,7 @@ from fleetsim.engine.nofly import NoFlyRouting
 from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.separation import Separation
 from fleetsim.engine.states import GROUND, LOCKED_STATES
-from fleetsim.engine.tables import L_T1, EventLog, LegStore
+from fleetsim.engine.tables import K_MOVE, L_T1, EventLog, LegStore
 from fleetsim.engine.vehicle import VehicleProcess
 from fleetsim.engine.view import EngineFleetView
 from fleetsim.engine.wind import WindMotion
@@ -201,12 +201,12 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         self.turn_pen = [vt[i].turn_penalty_s_per_rad for i in type_idx]
         self.leg_over = [vt[i].leg_overhead_s for i in type_idx]
         self.climb_wh = [vt[i].climb_energy_wh_per_m for i in type_idx]
-        # Fixed-wing flight (a bank-angle limit given): loiter orbits and turns at the
-        # minimum radius v^2 / (g tan(bank)); the turn's time R / v per radian.
+        # Fixed-wing flight (kind fixed_wing; its bank-angle limit or the default):
+        # loiter orbits and turns at the minimum radius v^2 / (g tan(bank)); the
+        # turn's time R / v per radian.
         self.orbit_r = [vt[i].cruise_speed_mps ** 2
-                        / (G_MPS2 * math.tan(math.radians(vt[i].bank_angle_deg)))
-                        if vt[i].kind == "fixed_wing" and vt[i].bank_angle_deg is not None
-                        else 0.0 for i in type_idx]
+                        / (G_MPS2 * math.tan(math.radians(vt[i].bank_deg)))
+                        if vt[i].bank_deg is not None else 0.0 for i in type_idx]
         self.turn_r = [r / vt[i].cruise_speed_mps for r, i in
                        zip(self.orbit_r, type_idx, strict=True)]
         self.corrected = [bool(a or b or c or d) for a, b, c, d in
@@ -336,6 +336,8 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
                 self.domains[v].mirror(v, end)
         for sub in self.hooks["finish"]:
             sub.finish(end)
+        if any(m.datum is not None for m in self.scenario.missions):
+            self._search_pods()
         self.log.add(end, "run_end", value=self.n)
         legs, events = self._final_tables()
         self.wall_s["finish"] = time.perf_counter() - t_fin
@@ -343,6 +345,38 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         return RecordedRun(scenario=self.scenario, world=self.world, legs=legs, events=events,
                            vehicles=self.vehicle_table(),
                            **({"orders": orders} if orders is not None else {}))
+
+    def _search_pods(self) -> None:
+        """A ``search_pod`` event for every sensing leg moved, per mission with a datum:
+        the leg's probability of detection against it (:mod:`fleetsim.world.search`)."""
+        from fleetsim.world.search import datum_legs_pod
+        from fleetsim.world.world import drift_velocity
+
+        legs = self.legs.columns()
+        moved = (legs["sensing"] & (legs["kind_code"] == K_MOVE)
+                 & (legs["t1_s"] > legs["t0_s"]))
+        idx = np.flatnonzero(moved)
+        if not len(idx):
+            return
+        vt = self.scenario.vehicle_types
+        width = np.array([vt[i].sensor.detection.sweep_width_m
+                          or 2.0 * vt[i].sensor.footprint_radius_m for i in self.type_index])
+        t0, t1 = legs["t0_s"][idx], legs["t1_s"][idx]
+        p0 = np.column_stack([legs["x0_m"][idx], legs["y0_m"][idx]])
+        p1 = np.column_stack([legs["x1_m"][idx], legs["y1_m"][idx]])
+        veh = legs["vehicle"][idx]
+        for m in self.scenario.missions:
+            if m.datum is None:
+                continue
+            drift = drift_velocity(m.drift, self.scenario)
+            pod = datum_legs_pod(t0, t1, p0, p1, m.datum.position, drift, m.datum.sigma_m,
+                                 width[veh])
+            dx = m.datum.position[0] + drift[0] * t1
+            dy = m.datum.position[1] + drift[1] * t1
+            for k in range(len(idx)):
+                self.log.add(float(t1[k]), "search_pod", int(veh[k]), int(legs["leg"][idx[k]]),
+                             x=float(dx[k]), y=float(dy[k]), value=float(pod[k]),
+                             detail=m.id)
 
     def _final_tables(self):
         """Legs without the cancelled ones (ids renumbered) and events without those of

@@ -138,7 +138,7 @@ class VehicleProcess:
                 yield from self._go_home(v, forced=False)
         elif op == "travel":
             for x, y in item[1]:
-                why = yield from self.domains[v].travel(v, x, y)
+                why = yield from self.domains[v].travel(v, x, y, item[2])
                 if why:
                     self.log.add(self.env.now, "action_refused", v, x=x, y=y, detail=why)
                     break

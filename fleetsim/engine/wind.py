@@ -11,7 +11,10 @@ its duration is ``inf`` and the engine refuses it (``leg_refused``, see
 The wind is constant in space, piecewise constant in time (``world.wind.changes``)
 and scaled by a power-law altitude profile evaluated at each vehicle type's
 cruise height above ground (legs are flown at it). The wind at a leg's start
-applies to the whole leg. Ground and sea vehicles are not affected; nor are
+applies to the whole leg. A gridded field (``world.wind.grid``,
+:class:`~fleetsim.engine.windfield.WindField`) varies in space too: a leg flies in
+the wind at its midpoint (at its start time), the reserve's time home in the wind at
+the midpoint of the way home. Ground and sea vehicles are not affected; nor are
 hover power, vertical legs and the policies' travel estimates (still air).
 
 The energy reserve uses the wind-affected way home: the time home from a point
@@ -31,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from fleetsim.engine.motion import MAX_DETOUR, MotionModel
+from fleetsim.engine.windfield import WindField
 
 _INF = float("inf")
 
@@ -81,11 +85,20 @@ class WindMotion(MotionModel):
     def __init__(self, fleet: Any) -> None:
         super().__init__(fleet)
         self.env = fleet.env
+        self.fleet = fleet
         spec = fleet.scenario.wind
-        self.times = [0.0] + [c.t_s for c in spec.changes]
-        self.vectors = [wind_vector(spec.speed_mps, spec.from_deg)] + \
-            [wind_vector(c.speed_mps, c.from_deg) for c in spec.changes]
-        top = max([spec.speed_mps] + [c.speed_mps for c in spec.changes])
+        #: The gridded field (None: a uniform wind, ``vectors`` in time).
+        self.field = None if spec.grid is None else WindField(spec.grid,
+                                                              fleet.scenario.base_dir)
+        if self.field is None:
+            self.times = [0.0] + [c.t_s for c in spec.changes]
+            self.vectors = [wind_vector(spec.speed_mps, spec.from_deg)] + \
+                [wind_vector(c.speed_mps, c.from_deg) for c in spec.changes]
+            top = max([spec.speed_mps] + [c.speed_mps for c in spec.changes])
+        else:
+            self.times = self.field.times
+            self.vectors = []
+            top = self.field.top
         #: Per vehicle: the factor on the reference wind at its cruise height (0:
         #: not an air vehicle).
         self.scale = [
@@ -96,9 +109,17 @@ class WindMotion(MotionModel):
 
     # ------------------------------------------------------------------ the wind
 
-    def wind_at(self, v: int, t: float) -> tuple[float, float]:
-        """Wind (x, y) m/s vehicle ``v`` meets at time ``t``."""
-        wx, wy = self.vectors[bisect_right(self.times, t) - 1]
+    def wind_at(self, v: int, t: float, x: float | None = None,
+                y: float | None = None) -> tuple[float, float]:
+        """Wind (x, y) m/s vehicle ``v`` meets at time ``t`` (at point (x, y) in a
+        gridded field; by default where the vehicle is)."""
+        k = bisect_right(self.times, t) - 1
+        if self.field is None:
+            wx, wy = self.vectors[k]
+        else:
+            if x is None:
+                x, y = self.fleet.px[v], self.fleet.py[v]
+            wx, wy = self.field.at(k, x, y)
         s = self.scale[v]
         return wx * s, wy * s
 
@@ -107,17 +128,27 @@ class WindMotion(MotionModel):
         k = bisect_right(self.times, t)
         return self.times[k] if k < len(self.times) else _INF
 
-    def time_home(self, v: int, qx: float, qy: float, t: float) -> float:
-        """Time to fly (qx, qy) m (to home from here) at cruise in the wind at ``t``."""
-        wx, wy = self.wind_at(v, t)
+    def time_home(self, v: int, qx: float, qy: float, t: float, x: float | None = None,
+                  y: float | None = None) -> float:
+        """Time to fly (qx, qy) m (to home from (x, y)) at cruise in the wind at ``t``
+        (a gridded field's at the way's midpoint)."""
+        if self.field is None:
+            wx, wy = self.wind_at(v, t)
+        else:
+            wx, wy = self.wind_at(v, t, x + 0.5 * qx, y + 0.5 * qy)
         return _time_to(self.speed[v], wx, wy, qx, qy)
 
     def _ground_time(self, v: int, dx: float, dy: float, dz: float, speed: float,
-                     t: float) -> float:
+                     t: float, x0: float | None = None, y0: float | None = None) -> float:
         d = math.sqrt(dx * dx + dy * dy)
         flat = 0.0
         if d > 0.0:
-            wx, wy = self.wind_at(v, t)
+            if self.field is None:
+                wx, wy = self.wind_at(v, t)
+            else:  # at the leg's midpoint
+                if x0 is None:
+                    x0, y0 = self.fleet.px[v], self.fleet.py[v]
+                wx, wy = self.wind_at(v, t, x0 + 0.5 * dx, y0 + 0.5 * dy)
             g = ground_speed(speed, wx, wy, dx / d, dy / d)
             flat = d / g if g > 0.0 else _INF
         return max(flat, abs(dz) / self.climb[v])
@@ -129,13 +160,16 @@ class WindMotion(MotionModel):
 
     def intent_leg_time(self, v: int, x0: float, y0: float, z0: float, x1: float,
                         y1: float, z1: float) -> float:
-        return self._ground_time(v, x1 - x0, y1 - y0, z1 - z0, self.speed[v], self.env.now)
+        return self._ground_time(v, x1 - x0, y1 - y0, z1 - z0, self.speed[v], self.env.now,
+                                 x0, y0)
 
     def route(self, v: int, x0: float, y0: float, z0: float, xs: list, ys: list, zs: list,
               speeds: list | None, hx: float, hy: float
               ) -> tuple[list[float], list[float], float, float, float]:
         """As :meth:`MotionModel.route`, each leg in the wind at its start; a leg that
         cannot be flown has duration ``inf``."""
+        if self.field is None:
+            return self._route_uniform(v, x0, y0, z0, xs, ys, zs, speeds, hx, hy)
         spd = self.speed[v]
         top = z0
         total = 0.0
@@ -148,15 +182,15 @@ class WindMotion(MotionModel):
         # far: the still-air distance worth the longest way home from the start or a
         # waypoint, in the wind now (the time home is convex along a leg: the ends
         # bound it), so that the base class's route_clear holds as it is.
-        wx_now, wy_now = self.wind_at(v, now)
         if self.strongest[v] >= spd:
             far = _INF
         else:
-            far = spd * _time_to(spd, wx_now, wy_now, hx - x0, hy - y0)
+            far = spd * self.time_home(v, hx - x0, hy - y0, now, x0, y0)
         for i in range(len(xs)):
             x1, y1, z1 = xs[i], ys[i], zs[i]
             dx, dy, dz = x1 - px, y1 - py, z1 - pz
-            dur = self._ground_time(v, dx, dy, dz, spd if speeds is None else speeds[i], t)
+            dur = self._ground_time(v, dx, dy, dz, spd if speeds is None else speeds[i], t,
+                                    px, py)
             if corrected:
                 dur, hx_prev, hy_prev = self.corrected_leg(v, dur, dx, dy, dz, durs, climbs,
                                                            hx_prev, hy_prev, speeds is None)
@@ -164,9 +198,86 @@ class WindMotion(MotionModel):
             total += dur
             t += dur
             if far != _INF:
-                d = spd * _time_to(spd, wx_now, wy_now, hx - x1, hy - y1)
+                d = spd * self.time_home(v, hx - x1, hy - y1, now, x1, y1)
                 if d > far:
                     far = d
+            if z1 > top:
+                top = z1
+            px, py, pz = x1, y1, z1
+        return durs, climbs, total, far, top
+
+    def _route_uniform(self, v: int, x0: float, y0: float, z0: float, xs: list, ys: list,
+                       zs: list, speeds: list | None, hx: float, hy: float
+                       ) -> tuple[list[float], list[float], float, float, float]:
+        """:meth:`route` in a uniform wind, inlined (the same arithmetic as
+        :func:`ground_speed` and :func:`_time_to`): the wind is looked up again only
+        when a leg starts at or after its next change."""
+        spd = self.speed[v]
+        climb = self.climb[v]
+        s = self.scale[v]
+        times, vectors = self.times, self.vectors
+        sqrt = math.sqrt
+        top = z0
+        total = 0.0
+        durs: list[float] = []
+        climbs: list[float] = []
+        corrected = self.corrected[v]
+        hx_prev = hy_prev = 0.0
+        px, py, pz = x0, y0, z0
+        t = now = self.env.now
+        k = bisect_right(times, now) - 1
+        nxt = times[k + 1] if k + 1 < len(times) else _INF
+        wx_now, wy_now = vectors[k][0] * s, vectors[k][1] * s
+        wx, wy = wx_now, wy_now
+        a2 = spd * spd
+        if self.strongest[v] >= spd:
+            far = _INF
+        else:
+            far = spd * _time_to(spd, wx_now, wy_now, hx - x0, hy - y0)
+        for i in range(len(xs)):
+            x1, y1, z1 = xs[i], ys[i], zs[i]
+            dx, dy, dz = x1 - px, y1 - py, z1 - pz
+            if t >= nxt:
+                k = bisect_right(times, t) - 1
+                nxt = times[k + 1] if k + 1 < len(times) else _INF
+                wx, wy = vectors[k][0] * s, vectors[k][1] * s
+            d = sqrt(dx * dx + dy * dy)
+            flat = 0.0
+            if d > 0.0:
+                sp = spd if speeds is None else speeds[i]
+                ux, uy = dx / d, dy / d
+                cross = wx * uy - wy * ux
+                disc = sp * sp - cross * cross
+                g = 0.0
+                if disc > 0.0:
+                    g = wx * ux + wy * uy + sqrt(disc)
+                    if not g > 1e-9:
+                        g = 0.0
+                flat = d / g if g > 0.0 else _INF
+            dur = max(flat, abs(dz) / climb)
+            if corrected:
+                dur, hx_prev, hy_prev = self.corrected_leg(v, dur, dx, dy, dz, durs, climbs,
+                                                           hx_prev, hy_prev, speeds is None)
+            durs.append(dur)
+            total += dur
+            t += dur
+            if far != _INF:
+                qx, qy = hx - x1, hy - y1
+                dq = sqrt(qx * qx + qy * qy)
+                if dq != 0.0:
+                    ux, uy = qx / dq, qy / dq
+                    cross = wx_now * uy - wy_now * ux
+                    disc = a2 - cross * cross
+                    if disc <= 0.0:
+                        far = _INF
+                    else:
+                        g = wx_now * ux + wy_now * uy + sqrt(disc)
+                        if g > 1e-9:
+                            dd = spd * (dq / g)
+                            if dd > far:
+                                far = dd
+                        else:
+                            far = _INF
             if z1 > top:
                 top = z1
             px, py, pz = x1, y1, z1
@@ -182,7 +293,12 @@ class WindMotion(MotionModel):
         climb = np.asarray(self.climb)[vo]
         power = np.asarray(self.p_cruise)[vo]
         scale = np.asarray(self.scale)[vo]
-        wx0, wy0 = self.vectors[bisect_right(self.times, self.env.now) - 1]
+        k = bisect_right(self.times, self.env.now) - 1
+        if self.field is None:
+            wx0, wy0 = self.vectors[k]
+        else:  # at each leg's midpoint
+            wx0, wy0 = self.field.sample(k, 0.5 * (prev[:, 0] + pts[:, 0]),
+                                         0.5 * (prev[:, 1] + pts[:, 1]))
         wx, wy = wx0 * scale, wy0 * scale
         d = pts - prev
         dist = np.hypot(d[:, 0], d[:, 1])
@@ -224,12 +340,17 @@ class WindMotion(MotionModel):
         now = self.env.now
         spd = np.asarray(self.speed)[vs]
         scale = np.asarray(self.scale)[vs]
-        wx0, wy0 = self.vectors[bisect_right(self.times, now) - 1]
+        k = bisect_right(self.times, now) - 1
+        field = self.field
 
-        def equiv(q: np.ndarray, a: np.ndarray, s: np.ndarray) -> np.ndarray:
+        def equiv(q: np.ndarray, a: np.ndarray, s: np.ndarray, frm: np.ndarray) -> np.ndarray:
             d = np.hypot(q[:, 0], q[:, 1])
             safe = np.where(d > 0.0, d, 1.0)
             ux, uy = q[:, 0] / safe, q[:, 1] / safe
+            if field is None:
+                wx0, wy0 = self.vectors[k]
+            else:  # at the midpoint of the way home
+                wx0, wy0 = field.sample(k, frm[:, 0] + 0.5 * q[:, 0], frm[:, 1] + 0.5 * q[:, 1])
             wx, wy = wx0 * s, wy0 * s
             along = wx * ux + wy * uy
             cross = wx * uy - wy * ux
@@ -238,8 +359,9 @@ class WindMotion(MotionModel):
             ok = (disc > 0.0) & (g > 1e-9)
             return np.where(d > 0.0, np.where(ok, a * d / np.where(ok, g, 1.0), _INF), 0.0)
 
-        far = np.maximum(equiv(home - start[:, :2], spd, scale), np.maximum.reduceat(
-            equiv(home[owner] - pts[:, :2], spd[owner], scale[owner]), first))
+        far = np.maximum(equiv(home - start[:, :2], spd, scale, start[:, :2]),
+                         np.maximum.reduceat(equiv(home[owner] - pts[:, :2], spd[owner],
+                                                   scale[owner], pts[:, :2]), first))
         return np.where(np.asarray(self.strongest)[vs] >= spd, _INF, far)
 
     def reserve_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
@@ -270,17 +392,23 @@ class WindMotion(MotionModel):
         if detour is not None:
             f = max(detour(v, x0, y0, d0), detour(v, x0 + ux * end, y0 + uy * end, d_end))
         kk = pc * f  # Wh per second of the way home
-        if margin - kk * self.time_home(v, qx, qy, now) <= 0.0:
+        if margin - kk * self.time_home(v, qx, qy, now, x0, y0) <= 0.0:
             return 0.0
         if horizon != _INF and margin - power * horizon - \
-                kk * self.time_home(v, qx - ux * end, qy - uy * end, now) > 0.0:
+                kk * self.time_home(v, qx - ux * end, qy - uy * end, now, x0 + ux * end,
+                                    y0 + uy * end) > 0.0:
             return _INF  # convex time home: both ends clear, the whole leg is
         a = self.speed[v]
-        wx, wy = self.wind_at(v, now)
+        if self.field is None:
+            wx, wy = self.wind_at(v, now)
+        else:  # a gridded field: the wind at the midpoint of the way home from the start
+            wx, wy = self.wind_at(v, now, x0 + 0.5 * qx, y0 + 0.5 * qy)
         if wx * wx + wy * wy >= a * a:
-            return self._reserve_search(v, power, ux, uy, horizon, margin, kk, qx, qy, now)
+            return self._reserve_search(v, power, ux, uy, horizon, margin, kk, qx, qy, now,
+                                        x0, y0)
         if ux == 0.0 and uy == 0.0:  # not moving horizontally: the time home is constant
-            t = (margin - kk * self.time_home(v, qx, qy, now)) / power if power > 0 else _INF
+            t = (margin - kk * self.time_home(v, qx, qy, now, x0, y0)) / power \
+                if power > 0 else _INF
             return t if 0.0 <= t <= horizon else _INF
         c0, c1 = margin / kk, power / kk
         # r(t) = q(t) - c(t) W = A + B t
@@ -305,13 +433,15 @@ class WindMotion(MotionModel):
         return best
 
     def _reserve_search(self, v: int, power: float, ux: float, uy: float, horizon: float,
-                        margin: float, kk: float, qx: float, qy: float, now: float) -> float:
+                        margin: float, kk: float, qx: float, qy: float, now: float,
+                        x0: float, y0: float) -> float:
         """The first crossing by sampling and bisection (a wind at or above the
         airspeed: the way home may be impossible from part of the leg)."""
         end = horizon if horizon != _INF else (margin / power if power > 0 else 0.0)
 
         def left(t: float) -> float:
-            return margin - power * t - kk * self.time_home(v, qx - ux * t, qy - uy * t, now)
+            return margin - power * t - kk * self.time_home(v, qx - ux * t, qy - uy * t, now,
+                                                            x0 + ux * t, y0 + uy * t)
 
         lo = 0.0
         n = 256

@@ -105,6 +105,13 @@ FAMILIES: tuple[Family, ...] = (
                _m("detection.mean_time_s", "s",
                   "Mean time of the first detection of the detected targets."),
            )),
+    Family("search", "fleetsim.metrics.detection",
+           "only when a search mission has a `datum` (its sensing legs' `search_pod` events)", (
+               _m("search.pod_cumulative", "fraction",
+                  "1 − ∏(1 − POD) over the sensing legs' `search_pod` events: each leg's "
+                  "probability of detection against the drifting datum's normal, legs taken "
+                  "as independent looks (so it overstates where legs overlap)."),
+           )),
     Family("energy", "fleetsim.metrics.energy", "always", (
         _m("energy.total_wh", "Wh", "Energy drawn by the whole fleet (sum over legs)."),
         _m("energy.per_vehicle_wh", "Wh", "`energy.total_wh` / vehicles."),

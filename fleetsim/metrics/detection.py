@@ -13,6 +13,11 @@ Metrics
     ``detected / targets`` (None without targets).
 ``detection.mean_time_s``
     Mean over detected targets of the time of their first detection (None if none).
+``search.pod_cumulative``
+    Only for scenarios with a search datum (``missions[].datum``): the cumulative
+    probability of detection ``1 - prod(1 - POD_i)`` over the ``search_pod`` events
+    (every sensing leg against the datum; legs as independent looks, see
+    :mod:`fleetsim.world.search`).
 """
 
 from __future__ import annotations
@@ -45,9 +50,13 @@ def detection_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     """The ``detection.*`` metrics of ``run``."""
     n_targets = len(run.world.targets_xy)
     targets, first = first_detections(run)
-    return {
+    out: dict[str, float | int | None] = {
         "detection.targets": n_targets,
         "detection.detected": len(targets),
         "detection.probability": len(targets) / n_targets if n_targets else None,
         "detection.mean_time_s": float(first.mean()) if len(first) else None,
     }
+    if any(m.datum is not None for m in run.scenario.missions):
+        from fleetsim.world.search import cumulative_pod
+        out["search.pod_cumulative"] = cumulative_pod(run.events_of("search_pod")["value"])
+    return out

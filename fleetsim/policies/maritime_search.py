@@ -10,7 +10,8 @@ is ``S = W / C`` (sweep width W of the vehicle's sensor, coverage factor C).
   right after each;
 - sector search: three triangles datum -> R out -> R across -> datum, 120 degrees
   apart (spokes every 60 degrees through the datum);
-- parallel track: ``tracks`` tracks of ``length_m`` across the datum, S apart.
+- parallel track: ``tracks`` tracks of ``length_m`` across the datum, each S apart from
+  its neighbours (S of the vehicle flying it).
 
 Several vehicles fly the same pattern turned (expanding square by 90/n degrees per
 vehicle, sector search by 120/n) or share the tracks (parallel track: contiguous
@@ -33,6 +34,10 @@ import shapely
 
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
 from fleetsim.policy import Plan, Policy, ReturnHome, Route, param, positive
+from fleetsim.world.search import leg_pod
+from fleetsim.world.world import drift_velocity
+
+__all__ = ["expanding_square", "leg_pod", "parallel_track", "sector_search"]
 
 
 def _unit(bearing_deg: float) -> np.ndarray:
@@ -74,27 +79,6 @@ def parallel_track(spacing: float, length: float, tracks: int,
     return np.array(pts)
 
 
-def _phi(x: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtr
-    return ndtr(x)
-
-
-def leg_pod(offsets: np.ndarray, sigma_m: float, sweep_width_m: float) -> np.ndarray:
-    """Probability of detection of each leg between consecutive ``offsets`` for a target
-    normal around the datum (0, 0) with standard deviation ``sigma_m`` per axis and a
-    definite-range sensor of sweep width W: the mass of the rectangle the leg sweeps."""
-    a, b = offsets[:-1], offsets[1:]
-    d = b - a
-    length = np.hypot(d[:, 0], d[:, 1])
-    u = d / np.where(length > 0, length, 1.0)[:, None]
-    s0 = -(a[:, 0] * u[:, 0] + a[:, 1] * u[:, 1])  # datum's coordinate along the leg
-    c = -(a[:, 0] * -u[:, 1] + a[:, 1] * u[:, 0])  # ... and across it
-    along = _phi((length - s0) / sigma_m) - _phi(-s0 / sigma_m)
-    half = sweep_width_m / 2.0
-    across = _phi((half - c) / sigma_m) - _phi((-half - c) / sigma_m)
-    return along * across
-
-
 def _opt_number(v):
     return None if v is None or isinstance(v, (int, float)) else "a number or null"
 
@@ -107,7 +91,8 @@ class MaritimeSearch(Policy):
     @dataclass(frozen=True)
     class Params:
         datum_x_m: float | None = param(None, _opt_number,
-                                        "datum x at time 0 (null: the search area's centroid)")
+                                        "datum x at time 0 (null: the search mission's "
+                                        "datum, else its area's centroid)")
         datum_y_m: float | None = param(None, _opt_number, "datum y at time 0")
         drift_x_mps: float | None = param(None, _opt_number,
                                           "datum drift (null: the mission's drift current "
@@ -125,15 +110,12 @@ class MaritimeSearch(Policy):
         area = ctx.world.mission_area
         centre = area.centroid if not area.is_empty else shapely.box(
             *ctx.world.terrain.bounds).centroid
+        datum = mission.datum if mission is not None else None
+        if datum is not None:
+            centre = shapely.Point(datum.position)
         self.datum0 = np.array([centre.x if p.datum_x_m is None else p.datum_x_m,
                                 centre.y if p.datum_y_m is None else p.datum_y_m])
-        drift = np.zeros(2)
-        if mission is not None and mission.drift is not None:
-            drift = np.array(mission.drift.current_mps, dtype=np.float64)
-            if sc.wind is not None:
-                th = math.radians(sc.wind.from_deg)
-                drift += mission.drift.leeway * sc.wind.speed_mps * np.array(
-                    [-math.sin(th), -math.cos(th)])
+        drift = np.array(drift_velocity(mission.drift if mission is not None else None, sc))
         if p.drift_x_mps is not None:
             drift[0] = p.drift_x_mps
         if p.drift_y_mps is not None:
@@ -222,8 +204,24 @@ class ParallelTrack(MaritimeSearch):
                             "number of tracks, shared among the vehicles")
 
     def pattern(self, v: int, spacing: float) -> np.ndarray:
+        """Vehicle ``v``'s block of tracks. Each track is spaced by the sweep width of the
+        vehicle that flies it (over C), so a fleet of mixed sensors covers the area
+        without gaps: the tracks' offsets are the cumulative spacings, centred."""
         p = self.params
-        every = parallel_track(spacing, p.length_m, p.tracks, p.bearing_deg)
         blocks = np.array_split(np.arange(p.tracks), self.n)
+        owner = np.empty(p.tracks, dtype=np.int64)
+        for k, b in enumerate(blocks):
+            owner[b] = k
+        s = self.width[owner] / p.coverage_factor
+        # Track i sits half its own spacing past the edge of the tracks before it.
+        centre = np.cumsum(s) - s / 2.0
+        centre -= (centre[0] + centre[-1]) / 2.0
+        along, across = _unit(p.bearing_deg), _unit(p.bearing_deg + 90.0)
         mine = blocks[v % self.n] if len(blocks[v % self.n]) else blocks[0]
-        return every[2 * mine[0]:2 * mine[-1] + 2]
+        pts = []
+        for i in mine.tolist():
+            ends = [-p.length_m / 2.0, p.length_m / 2.0]
+            if i % 2:
+                ends.reverse()
+            pts += [centre[i] * across + e * along for e in ends]
+        return np.array(pts)

@@ -188,3 +188,40 @@ def geotiff_grid(name: str) -> tuple[DemGrid, bool, bool]:
                     f"{max(dx_m, dy_m):.6g}")
     spacing = 0.5 * (dx_m + dy_m) if crs.is_geographic else dx_m
     return DemGrid(ny=height, nx=width, spacing_m=spacing), transform.e < 0, transform.a < 0
+
+
+def read_wind_grid(file: str | os.PathLike[str], max_values: int) -> np.ndarray:
+    """The gridded wind field in ``file`` as a float64 array (T, ny, nx, 2).
+
+    Accepts a .npy array of shape (ny, nx, 2) (one slice) or (T, ny, nx, 2). Raises
+    ValueError with what is wrong (the caller adds file and YAML path): not a plain
+    numeric .npy, another shape, fewer than 2 x 2 points, more than ``max_values``
+    values, a non-finite value or a component above 100 m/s.
+    """
+    expected = "a float array of shape (ny, nx, 2) or (T, ny, nx, 2) written by numpy.save"
+    try:
+        arr = np.load(os.fspath(file), mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"cannot read the file as a .npy array ({exc}); expected "
+                         f"{expected}") from None
+    if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.number) \
+            or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"expected {expected}, found dtype {getattr(arr, 'dtype', '?')}")
+    shape = tuple(arr.shape)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[3] != 2:
+        raise ValueError(f"expected {expected}, found shape {shape}")
+    if arr.size > max_values:
+        raise ValueError(f"the field has {arr.size:,} values; at most {max_values:,} are "
+                         "supported (use a coarser grid or fewer slices)")
+    if arr.shape[1] < 2 or arr.shape[2] < 2:
+        raise ValueError(f"the grid is {arr.shape[1]} x {arr.shape[2]} (rows x columns); at "
+                         "least 2 x 2 points are needed to interpolate")
+    out = np.array(arr, dtype=np.float64)
+    if not np.isfinite(out).all():
+        raise ValueError("the field holds a value that is not finite (NaN or inf)")
+    top = float(np.abs(out).max())
+    if top > 100.0:
+        raise ValueError(f"the field holds a component of {top:g} m/s; at most 100 m/s")
+    return out

@@ -33,10 +33,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from fleetsim.errors import ScenarioError
 from fleetsim.scenario import schema
 from fleetsim.scenario.budget import estimate_memory, format_bytes, memory_limit_bytes
-from fleetsim.scenario.dem import MAX_TERRAIN_POINTS, dem_grid
+from fleetsim.scenario.dem import MAX_TERRAIN_POINTS, dem_grid, read_wind_grid
 from fleetsim.scenario.model import (
     SCHEMA_VERSION,
     ClosureSpec,
+    DatumSpec,
     DemandSpec,
     DetectionSpec,
     DriftSpec,
@@ -67,6 +68,7 @@ from fleetsim.scenario.model import (
     VehicleTypeSpec,
     WaterSpec,
     WindChange,
+    WindGridSpec,
     WindSpec,
     ZoneSpec,
 )
@@ -231,10 +233,12 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
     }
     missions = [record_source(m, schema.MISSION, given={
         "area": record_source(m, schema.AREA, skip=("rect", "geojson")),
+        **({"datum": record_source(m.datum, schema.DATUM)} if m.datum is not None else {}),
         # only when moving / drifting: the sources of still targets stay as they were
         "targets": [record_source(t, schema.TARGET.record, skip=() if t.velocity_mps is not None
                                   else ("velocity_mps",)) for t in m.targets]},
-        skip=() if m.drift is not None else ("drift",)) for m in s.missions]
+        skip=(*(() if m.drift is not None else ("drift",)),
+              *(() if m.datum is not None else ("datum",)))) for m in s.missions]
     return record_source(s, schema.SCENARIO, given={
         "schema_version": SCHEMA_VERSION, "world": world, "fleet": {"types": types},
         "missions": missions,
@@ -794,7 +798,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
 
     wind = world.get("wind")
     if wind is not None:
-        wind = _wind(wind, "world.wind", ctx)
+        wind = _wind(wind, "world.wind", ctx, base_dir, check_files)
     missions = tuple(_mission(m, item_path("missions", i), ctx, extent)
                      for i, m in enumerate(v.get("missions", [])))
     _unique([m.id for m in missions], "missions", "mission", ctx)
@@ -1424,16 +1428,42 @@ def _logistics(lg: dict[str, Any], path: str, ctx: Context, sites: tuple[SiteSpe
                          **{k: lg[k] for k in ("service_time_s", "transfer_time_s") if k in lg})
 
 
-def _wind(w: dict[str, Any], path: str, ctx: Context) -> WindSpec:
-    """The wind, its changes by strictly increasing time."""
+def _wind(w: dict[str, Any], path: str, ctx: Context, base_dir: str,
+          check_files: bool) -> WindSpec:
+    """The wind: uniform with its changes by strictly increasing time, or gridded."""
     changes = tuple(WindChange(**c) for c in w.get("changes", []))
     for i in range(1, len(changes)):
         if changes[i].t_s <= changes[i - 1].t_s:
             ctx.fail(child_path(item_path(child_path(path, "changes"), i), "t_s"),
                      f"wind changes must come in strictly increasing time: t_s "
                      f"{_fmt_num(changes[i].t_s)} is not after {_fmt_num(changes[i - 1].t_s)}")
-    return WindSpec(speed_mps=w["speed_mps"], from_deg=w["from_deg"], changes=changes,
-                    **w.get("profile", {}))
+    grid = w.get("grid")
+    if grid is None:
+        missing = [k for k in ("speed_mps", "from_deg") if k not in w]
+        if missing:
+            ctx.fail(path, f"missing required key {missing[0]!r} (a uniform wind needs "
+                           "speed_mps and from_deg; a gridded one, grid)")
+        return WindSpec(speed_mps=w["speed_mps"], from_deg=w["from_deg"], changes=changes,
+                        **w.get("profile", {}))
+    for key in ("speed_mps", "from_deg", "changes"):
+        if key in w:
+            ctx.fail(child_path(path, key), f"{key} does not apply with a gridded wind (the "
+                                            "grid's slices give its speed, direction and "
+                                            "changes); give grid or speed_mps and from_deg")
+    gpath = child_path(path, "grid")
+    spec = WindGridSpec(path=grid["path"], spacing_m=grid["spacing_m"],
+                        origin_m=tuple(grid.get("origin_m", (0.0, 0.0))),
+                        step_s=grid.get("step_s", schema.WIND_GRID.default("step_s")))
+    resolved = os.path.join(base_dir, os.path.expanduser(spec.path))
+    if not os.path.isfile(resolved):
+        if check_files:
+            ctx.fail(child_path(gpath, "path"), f"wind grid file not found: {resolved}")
+    else:
+        try:
+            read_wind_grid(resolved, schema.MAX_WIND_GRID_VALUES)
+        except ValueError as exc:
+            ctx.fail(child_path(gpath, "path"), f"{exc} (wind grid file {resolved})")
+    return WindSpec(grid=spec, **w.get("profile", {}))
 
 
 def _fmt_num(x: float) -> str:
@@ -1441,8 +1471,11 @@ def _fmt_num(x: float) -> str:
 
 
 def _wind_source(w: WindSpec) -> dict[str, Any]:
+    if w.grid is not None:
+        return {"grid": record_source(w.grid, schema.WIND_GRID),
+                "profile": record_source(w, schema.WIND_PROFILE)}
     return record_source(w, schema.WIND, given={
-        "profile": record_source(w, schema.WIND_PROFILE)})
+        "profile": record_source(w, schema.WIND_PROFILE)}, skip=("grid",))
 
 
 def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) -> MissionSpec:
@@ -1489,9 +1522,17 @@ def _mission(m: dict[str, Any], path: str, ctx: Context, extent: Extent | None) 
                  f"{n_random:,} random targets would take ~{n_random / fill:.3g} draws (at most "
                  f"{MAX_TARGET_DRAWS:,}); give fewer targets or a more compact area")
     drift = m.get("drift")
+    datum = m.get("datum")
+    if datum is not None:
+        datum = DatumSpec(position=tuple(datum["position"]),
+                          sigma_m=datum.get("sigma_m", schema.DATUM.default("sigma_m")))
+        if not polygon.contains(shapely.Point(datum.position)):
+            ctx.fail(child_path(child_path(path, "datum"), "position"),
+                     f"datum position {_pt(datum.position)} lies outside the mission area "
+                     f"(expected a point inside it)")
     return MissionSpec(id=m["id"], kind=m["kind"], exterior=exterior, holes=holes,
                        targets=tuple(targets), random_targets=n_random,
-                       drift=None if drift is None else DriftSpec(**drift))
+                       drift=None if drift is None else DriftSpec(**drift), datum=datum)
 
 
 def _oversight(o: dict[str, Any], path: str, ctx: Context, n_vehicles: int) -> OversightSpec:

@@ -22,6 +22,10 @@ SCHEMA_VERSION = 1
 Coord = tuple[float, float]
 Ring = tuple[Coord, ...]
 
+#: Bank-angle limit (degrees) of a fixed wing whose type gives none: a small
+#: unmanned aircraft's usual limit for coordinated turns and loiters.
+DEFAULT_BANK_ANGLE_DEG = 30.0
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -109,6 +113,20 @@ class WindChange:
 
 
 @dataclass(frozen=True)
+class WindGridSpec:
+    """A gridded wind field: ``path`` (relative to the scenario file) holds a float
+    array of shape (ny, nx, 2) or (T, ny, nx, 2): the wind's east and north components
+    (m/s) at the profile's reference height. ``field[k, j, i]`` applies at x = origin_x +
+    i * spacing, y = origin_y + j * spacing (row 0 is the south edge) from time
+    ``k * step_s`` on (the last slice to the end)."""
+
+    path: str
+    spacing_m: float
+    origin_m: Coord = (0.0, 0.0)
+    step_s: float = 3600.0
+
+
+@dataclass(frozen=True)
 class WindSpec:
     """A wind over the whole world (air vehicles fly the wind triangle in it).
 
@@ -116,10 +134,10 @@ class WindSpec:
     degrees clockwise from north (+y); 270 is a west wind, blowing towards +x.
     """
 
-    #: Speed (m/s) at ``ref_height_m`` above ground.
-    speed_mps: float
+    #: Speed (m/s) at ``ref_height_m`` above ground (0 with a ``grid``).
+    speed_mps: float = 0.0
     #: Where it blows from: degrees clockwise from north.
-    from_deg: float
+    from_deg: float = 0.0
     #: Piecewise-constant changes in time, by increasing ``t_s``.
     changes: tuple[WindChange, ...] = ()
     #: Height above ground (m) the speeds are given at (power-law profile).
@@ -127,6 +145,8 @@ class WindSpec:
     #: Power-law exponent: speed at height h is speed x (h / ref_height_m) ** exponent
     #: (0: the same at every height; about 1/7 over open land, 0.11 over the sea).
     exponent: float = 0.0
+    #: A gridded field instead of the uniform wind; None: uniform.
+    grid: WindGridSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -185,9 +205,18 @@ class VehicleTypeSpec:
     leg_overhead_s: float = 0.0
     climb_energy_wh_per_m: float = 0.0
     #: Fixed wing only: the bank-angle limit (degrees) of its turns and loiter orbits
-    #: (radius v**2 / (g tan(bank))). None: fixed-wing flight is not modelled (the
-    #: engine's model before it: it hovers where it would loiter and turns on the spot).
+    #: (radius v**2 / (g tan(bank))). None: :data:`DEFAULT_BANK_ANGLE_DEG` for a
+    #: fixed wing (see :attr:`bank_deg`).
     bank_angle_deg: float | None = None
+
+    @property
+    def bank_deg(self) -> float | None:
+        """The bank-angle limit the vehicle flies with: ``bank_angle_deg``, or
+        :data:`DEFAULT_BANK_ANGLE_DEG` for a fixed wing without one; None for other
+        kinds (they hover and turn on the spot)."""
+        if self.kind != "fixed_wing":
+            return None
+        return DEFAULT_BANK_ANGLE_DEG if self.bank_angle_deg is None else self.bank_angle_deg
 
 
 @dataclass(frozen=True)
@@ -218,6 +247,16 @@ class DriftSpec:
 
 
 @dataclass(frozen=True)
+class DatumSpec:
+    """A search's datum: the last known position of what is sought at time 0 and its
+    uncertainty, a normal of standard deviation ``sigma_m`` per axis. It drifts with
+    the mission's drift (without the random part)."""
+
+    position: Coord
+    sigma_m: float = 500.0
+
+
+@dataclass(frozen=True)
 class MissionSpec:
     id: str
     kind: str
@@ -227,6 +266,9 @@ class MissionSpec:
     random_targets: int = 0
     #: Drift of its targets (those without their own velocity); None: they stay put.
     drift: DriftSpec | None = None
+    #: Datum of a search (random targets drawn around it; each search leg's POD is
+    #: recorded against it); None: none.
+    datum: DatumSpec | None = None
 
 
 @dataclass(frozen=True)

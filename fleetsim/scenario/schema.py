@@ -27,6 +27,7 @@ from fleetsim.scenario.model import (
     ACTION_CLASSES,
     AUTH_RULES,
     ClosureSpec,
+    DatumSpec,
     DemandSpec,
     DetectionSpec,
     DriftSpec,
@@ -56,6 +57,7 @@ from fleetsim.scenario.model import (
     VehicleTypeSpec,
     WaterSpec,
     WindChange,
+    WindGridSpec,
     WindSpec,
     ZoneSpec,
 )
@@ -1246,8 +1248,9 @@ VEHICLE_TYPE = Record({
                                  "(fitted by `--calibrate`).", default=0.0),
     "bank_angle_deg": opt(Number(gt=0, le=80, nullable=True), "Fixed wing only: the "
                           "bank-angle limit of its turns and loiters (loiter radius "
-                          "v^2 / (g tan bank)); null: fixed-wing flight not modelled, it "
-                          "hovers and turns like a multirotor.", default=None),
+                          "v^2 / (g tan bank)); null: 30 degrees. A fixed wing never "
+                          "hovers: it loiters, turns at that radius, climbs in an orbit "
+                          "over its base and lands along an approach.", default=None),
 }, doc="A type of vehicle, how many there are and where they start.",
     rules=("`count` and `base`, or `bases`; with `carrier`: `count` only",
            "`domain`, if given, is the kind's (air: multirotor, fixed_wing; ground: wheeled; "
@@ -1299,6 +1302,14 @@ TARGET = PointOrRecord(Record({
                         example="[0.3, -0.1]"),
 }, doc="A target: a point [x, y], or a mapping {id, position}.", model=TargetSpec))
 
+DATUM = Record({
+    "position": req(POINT, "The last known position at time 0.", unit="m"),
+    "sigma_m": opt(Number(gt=0, le=1_000_000), "Standard deviation of the position's error, "
+                   "per axis (a circular normal).", default=500.0, unit="m"),
+}, doc="A search's datum: where what is sought was last known to be, and how well. It "
+       "drifts with the mission's `drift` (current + leeway x wind, no random part).",
+    model=DatumSpec)
+
 MISSION = Record({
     "id": req(ID, "Unique among the missions."),
     "kind": req(String(choices=MISSION_KINDS), "`coverage` (cover the area once), "
@@ -1314,6 +1325,11 @@ MISSION = Record({
     "drift": opt(Nullable(DRIFT), "The targets without a `velocity_mps` of their own drift: "
                  "current + leeway x the wind at time 0 + a seeded random velocity (stream "
                  "`drift/<mission id>`); null: they stay put."),
+    "datum": opt(Nullable(DATUM), "Search missions: the datum. Random targets are drawn "
+                 "from its normal (kept inside the area), the maritime patterns centre on "
+                 "it, and every sensing leg's probability of detection against it is "
+                 "recorded (`search_pod` events, metric `search.pod_cumulative`); null: "
+                 "none.", example="{position: [6500, 5500], sigma_m: 700}"),
 }, doc="A surveillance mission over an area.",
     rules=("mission ids and target ids within a mission are unique",
            f"placing the random targets takes at most {MAX_TARGET_DRAWS:,} uniform draws in "
@@ -1450,10 +1466,40 @@ WIND_PROFILE = Record({
                     "over open land, 0.11 over the sea).", default=0.0),
 }, doc="How the wind's speed grows with height above ground (a power law).", model=WindSpec)
 
+_SPEED_OR_GRID = "required unless `grid` is given"
+
+#: Largest gridded wind field (values), as for a terrain grid.
+MAX_WIND_GRID_VALUES = 50_000_000
+
+WIND_GRID = Record({
+    "path": req(String(), "A .npy file (relative to the scenario file) holding a float "
+                "array of shape (ny, nx, 2), or (T, ny, nx, 2) for T time slices: the wind's "
+                "east and north components (m/s, the direction it blows towards) at "
+                "`profile.ref_height_m`. Element [k, j, i] applies at x = origin_x + i x "
+                "spacing, y = origin_y + j x spacing (row 0 is the south edge), from time "
+                "k x step_s on; the last slice holds to the end."),
+    "spacing_m": req(Number(gt=0, le=MAX_DISTANCE_M), "Spacing of the grid's points.",
+                     unit="m"),
+    "origin_m": opt(POINT, "Position of element [.., 0, 0].", default=[0.0, 0.0], unit="m"),
+    "step_s": opt(Number(gt=0, le=MAX_TIME_S), "Time between the slices.", default=3600.0,
+                  unit="s"),
+}, doc="A gridded wind field (a forecast model's output, say). The wind of a leg is the "
+       "field interpolated (bilinear, held constant beyond the grid's edge) at the leg's "
+       "midpoint, in the slice of the time the leg starts, for the whole leg; the energy "
+       "reserve takes the wind at the midpoint of the way home, and the target drift's "
+       "leeway the mean of the first slice.",
+    rules=(f"the array is finite, of shape (ny, nx, 2) or (T, ny, nx, 2) with nx, ny >= 2, "
+           f"at most {MAX_WIND_GRID_VALUES:,} values, no component above 100 m/s",),
+    model=WindGridSpec)
+
 WIND = Record({
-    "speed_mps": req(WIND_SPEED, "Wind speed at `profile.ref_height_m` above ground."),
-    "from_deg": req(WIND_FROM, "Where it blows from: degrees clockwise from north (+y); 270 "
-                    "is a west wind, blowing towards +x."),
+    "speed_mps": opt(WIND_SPEED, "Wind speed at `profile.ref_height_m` above ground.",
+                     derived=_SPEED_OR_GRID),
+    "from_deg": opt(WIND_FROM, "Where it blows from: degrees clockwise from north (+y); 270 "
+                    "is a west wind, blowing towards +x.", derived=_SPEED_OR_GRID),
+    "grid": opt(Nullable(WIND_GRID), "A gridded field instead of `speed_mps` and `from_deg` (and "
+                "without `changes`: its slices are the changes in time).",
+                example="{path: wind.npy, spacing_m: 2000, step_s: 1800}"),
     "changes": opt(ListOf(Record({
         "t_s": req(Number(gt=0, le=MAX_TIME_S), "When the change happens."),
         "speed_mps": req(WIND_SPEED, "The wind speed from then on."),
@@ -1466,7 +1512,8 @@ WIND = Record({
                    "height)."),
 }, doc="A wind over the whole world: air legs fly the wind triangle, the energy reserve "
        "counts the wind-affected way home, legs the wind does not allow are refused.",
-    rules=("`changes` come in strictly increasing `t_s`",),
+    rules=("`changes` come in strictly increasing `t_s`",
+           "`speed_mps` and `from_deg`, or `grid` (then no `changes`)"),
     model=WindSpec, attrs={"profile": None})
 
 ORDER = Record({

@@ -141,6 +141,23 @@ def random_points_in(polygon: shapely.Geometry, n: int, rng: np.random.Generator
     return out[:n]
 
 
+def random_points_near(polygon: shapely.Geometry, n: int, centre: tuple[float, float],
+                       sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """``n`` points from a circular normal around ``centre`` (``sigma`` per axis), kept
+    inside ``polygon`` (rejection sampling; the polygon holds the centre). Returns an
+    (n, 2) float64 array that depends only on the generator's state and the inputs."""
+    out = np.empty((0, 2))
+    shapely.prepare(polygon)
+    for _ in range(10_000):
+        if len(out) >= n:
+            break
+        batch = max(64, min(2 * (n - len(out)), _MAX_BATCH))
+        pts = rng.normal(0.0, sigma, (batch, 2)) + np.asarray(centre, dtype=np.float64)
+        inside = shapely.contains_xy(polygon, pts[:, 0], pts[:, 1])
+        out = np.vstack([out, pts[inside]])
+    return out[:n]
+
+
 def build_world(scenario: Scenario, streams: RandomStreams | None = None, *,
                 terrain: Terrain | None = None) -> World:
     """Build the static world of ``scenario``; random parts use ``streams``.
@@ -187,9 +204,13 @@ def build_world(scenario: Scenario, streams: RandomStreams | None = None, *,
             owner.append(m.index)
             vel.append(t.velocity_mps)
             moving |= t.velocity_mps is not None
-        if spec.random_targets:
+        if spec.random_targets and spec.datum is not None:  # around the datum
+            pts = random_points_near(m.polygon, spec.random_targets, spec.datum.position,
+                                     spec.datum.sigma_m, streams.get(f"targets/{m.id}"))
+        elif spec.random_targets:
             pts = random_points_in(m.polygon, spec.random_targets,
                                    streams.get(f"targets/{m.id}"))
+        if spec.random_targets:
             xy.extend(map(tuple, pts))
             ids.extend(f"{m.id}-{k}" for k in range(len(pts)))
             owner.extend([m.index] * len(pts))
@@ -211,22 +232,41 @@ def build_world(scenario: Scenario, streams: RandomStreams | None = None, *,
                  target_velocity=velocity)
 
 
+def drift_velocity(drift: Any, scenario: Scenario) -> tuple[float, float]:
+    """A drift's velocity without its random part: current + leeway x the wind at its
+    reference height at time 0 (a gridded field's mean at time 0; the datum's drift);
+    (0, 0) for no drift."""
+    if drift is None:
+        return 0.0, 0.0
+    wx = wy = 0.0
+    if scenario.wind is not None and drift.leeway:
+        if scenario.wind.grid is not None:
+            import os
+
+            from fleetsim.scenario.dem import read_wind_grid
+            from fleetsim.scenario.schema import MAX_WIND_GRID_VALUES
+            g = read_wind_grid(os.path.join(scenario.base_dir, scenario.wind.grid.path),
+                               MAX_WIND_GRID_VALUES)
+            wx, wy = (float(c) for c in g[0].reshape(-1, 2).mean(axis=0))
+        else:
+            th = math.radians(scenario.wind.from_deg)
+            wx = -scenario.wind.speed_mps * math.sin(th)
+            wy = -scenario.wind.speed_mps * math.cos(th)
+    cx, cy = drift.current_mps
+    return cx + drift.leeway * wx, cy + drift.leeway * wy
+
+
 def _drift(drift: Any, scenario: Scenario, vel: list, first: int,
            rng: np.random.Generator) -> None:
     """Fill in the velocities of a mission's targets from ``first`` on that have none:
     current + leeway x the wind at time 0 + a random part (one normal draw per
     component and target, in target order)."""
-    wx = wy = 0.0
-    if scenario.wind is not None and drift.leeway:
-        th = math.radians(scenario.wind.from_deg)
-        wx = -scenario.wind.speed_mps * math.sin(th)
-        wy = -scenario.wind.speed_mps * math.cos(th)
-    cx, cy = drift.current_mps
+    dx, dy = drift_velocity(drift, scenario)
     for k in range(first, len(vel)):
         if vel[k] is None:
             rx, ry = (rng.normal(0.0, drift.random_mps, 2).tolist()
                       if drift.random_mps > 0 else (0.0, 0.0))
-            vel[k] = (cx + drift.leeway * wx + rx, cy + drift.leeway * wy + ry)
+            vel[k] = (dx + rx, dy + ry)
 
 
 def _networks(scenario: Scenario, terrain: Terrain, streams: RandomStreams) -> tuple[Any, Any]:

@@ -101,12 +101,25 @@ def test_each_vehicle_gets_its_domain():
     assert issubclass(Carried, Multirotor) and not Network.air
 
 
-def test_a_fixed_wing_flies_as_a_multirotor_for_now():
-    """``kind: fixed_wing`` has never changed the flight model: same legs."""
+def test_a_fixed_wing_loiters_where_a_multirotor_hovers():
+    """``kind: fixed_wing`` alone flies as a fixed wing (default bank angle): its hold
+    is a loiter orbit at cruise power, the multirotor's one still leg at hover power."""
     runs = [Simulation(scenario(k), policy=Fly([GoTo(1100.0, 1000.0), Hold(30.0)])).run()
             for k in ("multirotor", "fixed_wing")]
-    for col in ("kind", "t0_s", "t1_s", "x1_m", "z1_m", "energy_wh"):
-        assert runs[0].legs[col].tolist() == runs[1].legs[col].tolist()
+    mr, fw = (r.legs for r in runs)
+
+    def held(legs):  # the legs of the 30 s hold (a wait for work follows it)
+        h = legs["kind"] == "hold"
+        t0 = legs["t0_s"][h][0]
+        return h & (legs["t0_s"] >= t0) & (legs["t1_s"] <= t0 + 30.0 + 1e-9)
+
+    h = held(mr)
+    assert h.sum() == 1 and mr["x0_m"][h] == mr["x1_m"][h]
+    assert mr["energy_wh"][h] == pytest.approx(720.0 / 3600.0 * 30.0)
+    h = held(fw)
+    assert h.sum() > 1 and (fw["x0_m"][h] != fw["x1_m"][h]).all()
+    assert fw["energy_wh"][h].sum() == pytest.approx(CRUISE_W / 3600.0 * 30.0)
+    assert "loiter" in runs[1].events["kind"].tolist()
 
 
 class Recorder(Subsystem):

@@ -244,7 +244,11 @@ def test_ground_speed_is_zero_when_the_track_cannot_be_held():
      "world.wind.from_deg: expected a number >= 0 and < 360, got 360"),
     ("{speed_mps: -1, from_deg: 0}",
      "world.wind.speed_mps: expected a number >= 0 and <= 1000, got -1"),
-    ("{from_deg: 0}", "world.wind: missing required key 'speed_mps' (a number >= 0 and <= 1000)"),
+    ("{from_deg: 0}", "world.wind: missing required key 'speed_mps' (a uniform wind needs "
+                      "speed_mps and from_deg; a gridded one, grid)"),
+    ("{speed_mps: 4, grid: {path: w.npy, spacing_m: 100}}",
+     "world.wind.speed_mps: speed_mps does not apply with a gridded wind (the grid's slices "
+     "give its speed, direction and changes); give grid or speed_mps and from_deg"),
     ("{speed_mps: 4, from_deg: 0, changes: [{t_s: 50, speed_mps: 1, from_deg: 0}, "
      "{t_s: 50, speed_mps: 2, from_deg: 0}]}",
      "world.wind.changes[1].t_s: wind changes must come in strictly increasing time: "

@@ -38,6 +38,7 @@ SHORT: dict[str, list[str]] = {
     "coastal_patrol": ["run.duration_s=600"],
     "oversight_tradeoff": ["run.duration_s=600"],
     "harbor_resupply": ["run.duration_s=2400"],
+    "sea_rescue": ["run.duration_s=1800"],
     "disaster_relief": ["run.duration_s=2400"],
     "zurich_streets": ["run.duration_s=1200"],
     "city_delivery": ["run.duration_s=900",

@@ -119,3 +119,34 @@ def test_patterns_find_a_target_drifting_with_the_datum(policy, params):
     t_arr = legs["t1_s"][mv][0] - 12.0
     first = (legs["x1_m"][mv][0], legs["y1_m"][mv][0])
     assert first == pytest.approx((6000 + 0.5 * t_arr, 6000 + 0.3 * t_arr), abs=1e-6)
+
+
+def test_parallel_tracks_of_a_mixed_fleet_are_spaced_by_each_ones_sweep_width():
+    """Two vehicles with sweep widths 120 m and 300 m share 4 tracks (2 each): adjacent
+    tracks lie (S_a + S_b) / 2 apart, so the swept strips meet without gap or overlap."""
+    text = SCENARIO.format(policy="parallel_track", params="length_m: 2000, tracks: 4",
+                           tx=6100, ty=6110)
+    text = text.replace("      sensor: {footprint_radius_m: 60}\n", """\
+      sensor: {footprint_radius_m: 60}
+    - id: wide
+      kind: multirotor
+      count: 1
+      base: boat
+      cruise_speed_mps: 15
+      climb_rate_mps: 5
+      cruise_altitude_agl_m: 60
+      battery_wh: 1.0e6
+      hover_power_w: 300
+      cruise_power_w: 250
+      recharge_time_s: 600
+      sensor: {footprint_radius_m: 150}
+""")
+    sim = Simulation(load_scenario_text(text))
+    pol = sim.policy
+    sim.run()  # the run resets the policy with the fleet
+    a, b = pol.pattern(0, 0.0), pol.pattern(1, 0.0)
+    # Tracks run north (bearing 0): their x is the offset across.
+    xs = sorted({round(float(x), 6) for x in np.r_[a[:, 0], b[:, 0]]})
+    assert np.diff(xs).tolist() == pytest.approx([120.0, 210.0, 300.0])
+    assert xs[0] + xs[-1] == pytest.approx(0.0)  # centred on the datum
+    assert lengths(a)[0] == pytest.approx(2000.0)

@@ -256,7 +256,8 @@ EVERY_KEY: dict[str, Any] = {
                                   "velocity_mps": [0.2, -0.1]},
                      {"geojson": "targets.geojson", "properties": {"id": "label"}}],
          "random_targets": 3,
-         "drift": {"current_mps": [0.3, 0.1], "leeway": 0.03, "random_mps": 0.05}},
+         "drift": {"current_mps": [0.3, 0.1], "leeway": 0.03, "random_mps": 0.05},
+         "datum": {"position": [1000, 1000], "sigma_m": 400}},
         {"id": "watch", "kind": "persistent", "area": {"rect": [5200, 2000, 7000, 4500]}},
     ],
     "policy": {"name": "lawnmower", "params": {"spacing_m": 90}},
@@ -304,7 +305,8 @@ EVERY_KEY: dict[str, Any] = {
 
 
 def _variant_b(data: dict[str, Any]) -> None:
-    """npy terrain, geojson roads, a rect demand area."""
+    """npy terrain, GeoJSON roads, a projected CRS, an ED-269 zone file, a rect demand area,
+    a gridded wind."""
     data["world"]["terrain"] = {"source": "npy", "path": "dem.npy", "spacing_m": 100,
                                 "origin_m": [-100, -50], "sea_level_m": 25}
     data["world"]["roads"] = {"source": "geojson", "path": "roads.geojson",
@@ -317,6 +319,9 @@ def _variant_b(data: dict[str, Any]) -> None:
                                  "agl_datum_m": 35}
     data["world"]["sites"].pop()  # the site and target files are placed for world.origin
     data["missions"][0]["targets"].pop()
+    data["world"]["wind"] = {"grid": {"path": "wind.npy", "spacing_m": 1000,
+                                      "origin_m": [-500, 200], "step_s": 900},
+                             "profile": {"ref_height_m": 20, "exponent": 0.14}}
 
 
 def _variant_osm(data: dict[str, Any]) -> None:
@@ -335,6 +340,7 @@ def every_key_scenarios(tmp_path_factory) -> dict[str, tuple[dict[str, Any], Any
     folder = tmp_path_factory.mktemp("every_key")
     (folder / "data").mkdir()
     np.save(folder / "data" / "dem.npy", np.full((61, 81), 30.0))
+    np.save(folder / "data" / "wind.npy", np.full((2, 7, 9, 2), 3.0))
     (folder / "data" / "roads.geojson").write_text(json.dumps({
         "type": "FeatureCollection", "features": [{
             "type": "Feature", "properties": {},
