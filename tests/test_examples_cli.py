@@ -53,7 +53,8 @@ def test_list_prints_every_scenario_then_every_experiment(capsys):
     assert main(["examples", "list"]) == 0
     assert capsys.readouterr().out.splitlines() == out
     kinds = [e.kind for e in list_examples()]
-    assert kinds == ["scenario"] * len(scenarios) + ["experiment"]
+    experiments = sorted((ROOT / "scenarios" / "experiments").glob("*.yaml"))
+    assert kinds == ["scenario"] * len(scenarios) + ["experiment"] * len(experiments)
 
 
 def test_copy_writes_every_file_and_the_copies_load_with_their_data(tmp_path, capsys):

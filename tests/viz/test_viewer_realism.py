@@ -212,11 +212,13 @@ def test_the_viewer_draws_moving_targets_their_tracks_and_the_datum(realism_page
 def test_the_viewer_draws_the_loiter_orbit_as_a_circle(realism_page, realism_run):
     page = realism_page
     loiter = realism_run.events_of("loiter")
-    # Its hold at ORBIT, then (idle at the end of the hold) it loiters where it is.
-    assert loiter["vehicle"].tolist() == [0, 0]
-    cx, cy, r = float(loiter["x_m"][0]), float(loiter["y_m"][0]), float(loiter["value"][0])
+    # Its climbing orbit over the base at take-off, its hold at ORBIT, then (idle at
+    # the end of the hold) it loiters where it is.
+    assert loiter["vehicle"].tolist() == [0, 0, 0]
+    assert (loiter["x_m"][0], loiter["y_m"][0]) == pytest.approx((500.0 + R, 3000.0))
+    cx, cy, r = float(loiter["x_m"][1]), float(loiter["y_m"][1]), float(loiter["value"][1])
     assert (cx, cy, r) == pytest.approx((ORBIT[0] + R, ORBIT[1], R))
-    t = float(loiter["time_s"][0]) + 400.0
+    t = float(loiter["time_s"][1]) + 400.0
     # Zoomed on the orbit: 3 px per metre, so the chords' sagitta is ~16 px.
     page.evaluate("(h) => { location.hash = h; }",
                   f"t={t}&layers=terrain,missions,zones,bases,targets,trails,vehicles"
