@@ -445,7 +445,6 @@ class PersistentPatrol(Policy):
         """Greedy routes (waypoints per vehicle) for vehicles ``v`` from ``xy`` at times
         ``t`` until ``until_s``."""
         timed = len(self.timed_start) > 0
-        _, cell = self.tree.query(xy)
         t_start = t
         t = t.copy()
         pos = xy.copy()
@@ -468,9 +467,12 @@ class PersistentPatrol(Policy):
             # Vehicles starting from one place (a base) take that place's best cells
             # in order, one each.
             cell = np.empty(len(v), dtype=np.int64)
-            _, group = np.unique(pos, axis=0, return_inverse=True)
-            for g in range(int(group.max()) + 1):
-                members = np.flatnonzero(group == g)
+            if len(v) == 1:  # one vehicle (back from recharging, say): one group
+                groups = [np.zeros(1, dtype=np.int64)]
+            else:
+                _, group = np.unique(pos, axis=0, return_inverse=True)
+                groups = [np.flatnonzero(group == g) for g in range(int(group.max()) + 1)]
+            for members in groups:
                 i = members[0]
                 if timed:
                     travel = np.hypot(*(self.centres - pos[i]).T) / speed[i]
