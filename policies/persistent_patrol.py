@@ -557,18 +557,14 @@ class PersistentPatrol(Policy):
         if self.zones is not None and moved.any():
             rows = np.flatnonzero(moved)
             detour[rows] = self.zones.blocked(xy[rows], first[rows], t_start[rows], t_hop[rows])
-        routes = []
-        for row in range(len(v)):
-            cells = seq[row][seq[row] >= 0]
-            if not len(cells):
-                routes.append(np.zeros((0, 2)))
-                continue
-            route = self.centres[cells]
-            if detour[row]:
-                way = self.zones.route(xy[row], route[0], float(t_start[row]),
-                                       float(t_hop[row]))
-                route = np.vstack([way[:-1], route])
-            routes.append(route)
+        # Each vehicle's cells in order, all gathered at once, then cut per vehicle.
+        valid = seq >= 0
+        counts = valid.sum(axis=1)
+        routes = np.split(self.centres[seq[valid]], np.cumsum(counts)[:-1]) if len(v) else []
+        for row in np.flatnonzero(detour & (counts > 0)).tolist():
+            route = routes[row]
+            way = self.zones.route(xy[row], route[0], float(t_start[row]), float(t_hop[row]))
+            routes[row] = np.vstack([way[:-1], route])
         return routes
 
 
