@@ -39,10 +39,13 @@ The cost grows with legs x stations *near them*, not with all stations: a leg ca
 be within a station's slant range only if its midpoint is within that range plus
 half the leg's horizontal length of the station, horizontally, so a k-d tree of the
 stations gives each leg its candidates (the exact test is the range quadratic), and
-the (leg, station) pairs are processed in vectorised batches. Each station's horizon
+the (leg, station) pairs are processed in vectorised batches: :func:`link_intervals`
+solves the range of a leg's next nearest candidate only while the ones before it
+leave the leg out of link (most legs need one). Each station's horizon
 covers its range only and is built on first use, once per terrain (the engine and
-the metrics of a run share them). Legs are taken in chunks of :data:`_LEG_CHUNK`, so
-memory stays bounded on long runs. The answers are those of checking every station
+the metrics of a run share them). Legs are taken in chunks of :data:`_LEG_CHUNK`
+(longer with fewer than :data:`_CHUNK_STATIONS` stations), so memory stays bounded on
+long runs. The answers are those of checking every station
 against every leg, bit for bit (``tests/comms/test_links_scale.py``).
 """
 
