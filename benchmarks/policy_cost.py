@@ -10,7 +10,8 @@ then times, at the start of the run (each walk plans 15 minutes ahead), ``decide
 batch asking at one instant, twice in the same run: picking first cells by scoring
 every cell and walking with arrays (``fast = False``, the policy as it was) and
 through the bucket index, one vehicle walked with Python scalars (``fast = True``).
-Both must give the same plans.
+Both must give the same plans. Times are CPU time of this process (the machine is
+shared: wall time would count other processes' turns).
 
     .venv/bin/python benchmarks/policy_cost.py
     .venv/bin/python benchmarks/policy_cost.py --smoke   # tiny: seconds
@@ -60,18 +61,18 @@ def measure(sim, singles: int, batch: int, fast: bool) -> dict:
     pol.fast = fast
     vs = rng.permutation(n)
     out = []
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for i in range(singles):
         out += pol.decide(0.0, sim.view, (Request(int(vs[i]), "recharged"),))
-    t1 = time.perf_counter()
+    t1 = time.process_time()
     group = sorted(vs[singles:singles + batch].tolist())
     out += pol.decide(0.0, sim.view, tuple(Request(v, "recharged")
                                                         for v in group))
-    t2 = time.perf_counter()
+    t2 = time.process_time()
     one = np.array([int(vs[0])])
     for _ in range(50):
         sim.view.plan_end(one)
-    t3 = time.perf_counter()
+    t3 = time.process_time()
     return {"plan_end_ms": (t3 - t2) / 50 * 1e3,"single_ms": (t1 - t0) / singles * 1e3, "batch_ms": (t2 - t1) / len(group) * 1e3,
             "plans": [(p.vehicle, [np.asarray(a.waypoints).tobytes() for a in p.actions])
                       for p in out], "cells": len(pol.centres)}

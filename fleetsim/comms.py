@@ -39,10 +39,13 @@ The cost grows with legs x stations *near them*, not with all stations: a leg ca
 be within a station's slant range only if its midpoint is within that range plus
 half the leg's horizontal length of the station, horizontally, so a k-d tree of the
 stations gives each leg its candidates (the exact test is the range quadratic), and
-the (leg, station) pairs are processed in vectorised batches. Each station's horizon
+the (leg, station) pairs are processed in vectorised batches: :func:`link_intervals`
+solves the range of a leg's next nearest candidate only while the ones before it
+leave the leg out of link (most legs need one). Each station's horizon
 covers its range only and is built on first use, once per terrain (the engine and
-the metrics of a run share them). Legs are taken in chunks of :data:`_LEG_CHUNK`, so
-memory stays bounded on long runs. The answers are those of checking every station
+the metrics of a run share them). Legs are taken in chunks of :data:`_LEG_CHUNK`
+(longer with fewer than :data:`_CHUNK_STATIONS` stations), so memory stays bounded on
+long runs. The answers are those of checking every station
 against every leg, bit for bit (``tests/comms/test_links_scale.py``).
 """
 
@@ -156,21 +159,39 @@ def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
     """The (leg, station) pairs in range at some time: ``(leg, station, t_in, t_out,
     distance)`` with ``t_out > t_in`` (times as :func:`range_intervals` gives them),
     sorted by leg, then by the horizontal distance from the leg's midpoint to the
-    station, then by station.
+    station, then by station (see :func:`_near_pairs`)."""
+    pl, ps, dist = _near_pairs(p0, p1, stations)
+    t_in, t_out = _pair_range_times(t0, t1, p0, p1, stations, pl, ps)
+    hit = ~np.isnan(t_in) & (t_out > t_in)
+    return pl[hit], ps[hit], t_in[hit], t_out[hit], dist[hit]
 
-    Broad phase: a leg can be within a station's slant range only if its midpoint is
-    within that range plus half the leg's horizontal length of the station
-    (horizontally); a k-d tree of the stations finds those, with a little slack (the
-    exact test is the range quadratic itself)."""
+
+def _pair_range_times(t0, t1, p0, p1, stations: list[Station], pl, ps):
+    """:func:`range_intervals` of legs ``pl`` against stations ``ps`` (pair by pair)."""
+    if len(pl) == 0:
+        return np.zeros(0), np.zeros(0)
+    sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
+    r2 = np.array([st.range_m ** 2 for st in stations], dtype=np.float64)
+    return _range_times(t0[pl], t1[pl], p0[pl], p1[pl], sxyz[ps], r2[ps])
+
+
+def _near_pairs(p0, p1, stations: list[Station]):
+    """The (leg, station) pairs that may be in range: ``(leg, station, distance)``, the
+    distance horizontal from the leg's midpoint to the station, sorted by leg, then
+    distance, then station.
+
+    A leg can be within a station's slant range only if its midpoint is within that
+    range plus half the leg's horizontal length of the station (horizontally), with a
+    little slack (the exact test is the range quadratic itself). Up to
+    :data:`_FEW_STATIONS` stations every pair is tested; more go through a k-d tree
+    of the stations."""
     from scipy.spatial import cKDTree
 
-    n, n_st = len(t0), len(stations)
-    e = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), \
-        np.zeros(0)
+    n, n_st = len(p0), len(stations)
+    e = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     if n == 0 or n_st == 0:
         return e
     sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
-    r2 = np.array([st.range_m ** 2 for st in stations], dtype=np.float64)
     reach = np.array([st.range_m for st in stations], dtype=np.float64)
     mid = 0.5 * (p0[:, :2] + p1[:, :2])
     half = 0.5 * np.hypot(*(p1[:, :2] - p0[:, :2]).T)
@@ -178,17 +199,8 @@ def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
     legs = np.flatnonzero(ok)
     if len(legs) == 0:
         return e
-    if n_st <= _FEW_STATIONS:  # a tree is no help: each station against all legs
-        t_in = np.empty((n_st, n))
-        t_out = np.empty((n_st, n))
-        for k in range(n_st):
-            t_in[k], t_out[k] = _range_times(t0, t1, p0, p1,
-                                             np.broadcast_to(sxyz[k], p0.shape),
-                                             np.full(n, r2[k]))
-        with np.errstate(invalid="ignore"):
-            hit = ~np.isnan(t_in) & (t_out > t_in)
-        pl, ps = np.nonzero(hit.T)  # by leg, then station
-        t_in, t_out = t_in[ps, pl], t_out[ps, pl]
+    if n_st <= _FEW_STATIONS:  # a tree is no help: each leg against every station
+        pl, ps = np.repeat(legs, n_st), np.tile(np.arange(n_st), len(legs))
     else:
         radius = half[legs] + float(reach.max())
         radius = radius + 1e-6 * radius + 1.0
@@ -196,18 +208,14 @@ def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
         counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
         pl = np.repeat(legs, counts)  # by leg, then station
         ps = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
-        dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
-        near = dist <= (half[pl] + reach[ps]) * (1.0 + 1e-6) + 1.0
-        pl, ps = pl[near], ps[near]
-        t_in, t_out = _range_times(t0[pl], t1[pl], p0[pl], p1[pl], sxyz[ps], r2[ps])
-        hit = ~np.isnan(t_in) & (t_out > t_in)
-        pl, ps, t_in, t_out = pl[hit], ps[hit], t_in[hit], t_out[hit]
+    dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
+    near = dist <= (half[pl] + reach[ps]) * (1.0 + 1e-6) + 1.0
+    pl, ps, dist = pl[near], ps[near], dist[near]
     if len(pl) == 0:
         return e
-    # The order legs try stations in: by distance from the leg's midpoint (computed as
-    # it always was), ties by station. The pairs come by leg, then station: sort each
-    # leg's few in a padded matrix (a stable sort keeps the station order of ties).
-    dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
+    # The order legs try stations in: by distance from the leg's midpoint, ties by
+    # station. The pairs come by leg, then station: sort each leg's few in a padded
+    # matrix (a stable sort keeps the station order of ties).
     first = np.flatnonzero(np.r_[True, pl[1:] != pl[:-1]])
     count = np.diff(np.r_[first, len(pl)])
     col = np.arange(len(pl)) - np.repeat(first, count)
@@ -215,7 +223,7 @@ def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
     pad[np.repeat(np.arange(len(first)), count), col] = dist
     within = np.argsort(pad, axis=1, kind="stable")
     order = (first[:, None] + within)[np.arange(pad.shape[1]) < count[:, None]]
-    return pl[order], ps[order], t_in[order], t_out[order], dist[order]
+    return pl[order], ps[order], dist[order]
 
 
 def _in_sight(stations: list[Station], which: np.ndarray, pts: np.ndarray,
@@ -269,23 +277,28 @@ def _surely_in_sight(stations: list[Station], which: np.ndarray, p0: np.ndarray,
 #: Legs evaluated at once by :func:`link_intervals` and :func:`grid_link_intervals`
 #: (their samples and station pairs are held in memory together).
 _LEG_CHUNK = 1 << 12
+#: With fewer stations than this, chunks are this many times longer over the number of
+#: stations (a leg has at most that many station pairs; fewer chunks, less overhead).
+_CHUNK_STATIONS = 16
 
 
-def _in_leg_chunks(fn, t0, t1, p0, p1, *args, **kw) -> tuple[np.ndarray, np.ndarray,
-                                                              np.ndarray]:
+def _in_leg_chunks(fn, t0, t1, p0, p1, stations, *args, **kw) -> tuple[np.ndarray, np.ndarray,
+                                                                        np.ndarray]:
     """``fn`` (a per-leg computation returning ``(leg, start, end)`` sorted by leg) over
-    chunks of :data:`_LEG_CHUNK` legs, put together: the same as over all legs at once."""
+    chunks of :data:`_LEG_CHUNK` legs (longer with few stations), put together: the same
+    as over all legs at once."""
     t0 = np.asarray(t0, dtype=np.float64)
     t1 = np.asarray(t1, dtype=np.float64)
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
     p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
     n = len(t0)
-    if n <= _LEG_CHUNK:
-        return fn(t0, t1, p0, p1, *args, **kw)
+    chunk = _LEG_CHUNK * max(1, _CHUNK_STATIONS // max(1, len(stations)))
+    if n <= chunk:
+        return fn(t0, t1, p0, p1, stations, *args, **kw)
     parts = []
-    for a in range(0, n, _LEG_CHUNK):
-        b = a + _LEG_CHUNK
-        leg, start, end = fn(t0[a:b], t1[a:b], p0[a:b], p1[a:b], *args, **kw)
+    for a in range(0, n, chunk):
+        b = a + chunk
+        leg, start, end = fn(t0[a:b], t1[a:b], p0[a:b], p1[a:b], stations, *args, **kw)
         parts.append((leg + a, start, end))
     leg, start, end = (np.concatenate(c) for c in zip(*parts, strict=True))
     return leg, start, end
@@ -334,23 +347,43 @@ def _link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     span = t1 - t0
     length = np.hypot(*(p1[:, :2] - p0[:, :2]).T)
     covered = np.zeros(len(t0), dtype=bool)  # in link for the whole leg already
-    pl, ps, p_in, p_out, _ = _in_range_pairs(t0, t1, p0, p1, stations)
+    cl, cs, _ = _near_pairs(p0, p1, stations)
     has_horizon = np.array([st.horizon is not None for st in stations], dtype=bool)
-    # Rank of each pair among its leg's stations in range: round r takes every leg's
-    # r-th station, for the legs not in link throughout by then.
-    first = np.r_[True, pl[1:] != pl[:-1]] if len(pl) else np.zeros(0, dtype=bool)
-    start_of = np.flatnonzero(first)
-    rank = np.arange(len(pl)) - np.repeat(start_of, np.diff(np.r_[start_of, len(pl)]))
-    by_rank = np.argsort(rank, kind="stable")
-    r_bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max(initial=-1)) + 2))
-    for r in range(len(r_bounds) - 1):
-        sel = by_rank[r_bounds[r]:r_bounds[r + 1]]
-        sel = sel[~covered[pl[sel]]]
-        if len(sel) == 0:
+    sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
+    r2 = np.array([st.range_m ** 2 for st in stations], dtype=np.float64)
+    # Each leg's candidate stations, nearest first. Round r takes, for every leg not in
+    # link throughout by then, its r-th station in range: the range of its next
+    # candidate is solved only when the stations before it did not cover it.
+    g_first = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]]) if len(cl) else \
+        np.zeros(0, dtype=np.int64)
+    g_end = np.r_[g_first[1:], len(cl)].astype(np.int64)
+    g_leg = cl[g_first]
+    ptr = g_first.copy()  # each leg's next candidate
+    while True:
+        act = np.flatnonzero((ptr < g_end) & ~covered[g_leg])
+        if len(act) == 0:
+            break
+        found = np.full(len(act), -1, dtype=np.int64)
+        f_in, f_out = np.empty(len(act)), np.empty(len(act))
+        look = np.arange(len(act))
+        while len(look):
+            c = ptr[act[look]]
+            leg_c, st_c = cl[c], cs[c]
+            a_r, b_r = _range_times(t0[leg_c], t1[leg_c], p0[leg_c], p1[leg_c], sxyz[st_c],
+                                    r2[st_c])
+            got = ~np.isnan(a_r) & (b_r > a_r)
+            found[look[got]] = c[got]
+            f_in[look[got]], f_out[look[got]] = a_r[got], b_r[got]
+            ptr[act[look]] = c + 1
+            look = look[~got]
+            look = look[ptr[act[look]] < g_end[act[look]]]
+        have = found >= 0
+        if not have.any():
             continue
+        sel, f_in, f_out = found[have], f_in[have], f_out[have]
         # By station, so that each station's samples come together.
-        sel = sel[np.argsort(ps[sel], kind="stable")]
-        hit, st_of, t_in, t_out = pl[sel], ps[sel], p_in[sel], p_out[sel]
+        by = np.argsort(cs[sel], kind="stable")
+        hit, st_of, t_in, t_out = cl[sel][by], cs[sel][by], f_in[by], f_out[by]
         if flat:
             legs.append(hit)
             starts.append(t_in)

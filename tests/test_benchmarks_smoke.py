@@ -41,7 +41,8 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         rf"^full: 100 drones x 0\.1 h, 100 bases, 4 masts, separation, oversight, 500 "
         rf"targets: simulate {NUM} s \(engine {NUM} s, policy {NUM} s, monitor/comms {NUM} s, "
         rf"oversight {NUM} s, separation {NUM} s\), finish tables {NUM} s, metrics {NUM} s, "
-        rf"write {NUM} s; peak {NUM} MB$",
+        rf"write {NUM} s; peak {NUM} MB; CPU time \(less sensitive to a shared machine\): "
+        rf"simulate and finish {NUM} s, metrics {NUM} s$",
         rf"^full: {NUM} legs, {NUM} events; {NUM} vehicle-s per wall s; .* \(ratio {NUM}, "
         rf"simpy events {NUM}\)$",
         rf"^full: everything off: simulate {NUM} s .* on / off: simulate {NUM}x, "

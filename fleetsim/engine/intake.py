@@ -166,14 +166,24 @@ class PlanIntake:
             heights = self.world.terrain.height_at(allp[:, 0], allp[:, 1])
             seg = np.hypot(*np.diff(allp, axis=0).T) if len(allp) > 1 else np.zeros(0)
             cum = np.concatenate([[0.0], np.cumsum(seg)])
-            k = 0
             layers = self._layering
+            # Heights and lengths of all routes at once (route by route in the order
+            # their points were gathered); layering by heading, route by route.
+            counts = np.fromiter(map(len, route_pts), dtype=np.int64, count=len(route_pts))
+            ks = np.cumsum(counts) - counts
+            alts = [it[2] for _, _, items in parsed for it in items if it[0] == "route"]
+            z_all = heights + np.repeat(np.asarray(alts, dtype=np.float64), counts)
+            lengths = np.where(counts > 0, cum[np.maximum(ks + counts - 1, 0)] - cum[ks],
+                               0.0).tolist()
+            ks = ks.tolist()
+            r = 0
             for v, _, items in parsed:
                 start = self.end_xy[v]
                 for it in items:
                     if it[0] == "route":
+                        k = ks[r]
                         m = len(it[1])
-                        z = heights[k:k + m] + it[2]
+                        z = z_all[k:k + m]
                         if layers and m and self.is_air[v]:  # altitude by heading quadrant
                             pts = allp[k:k + m]
                             d = np.diff(np.vstack([start, pts]), axis=0)
@@ -181,10 +191,10 @@ class PlanIntake:
                                                 % 360.0 / 90.0) % 4
                             z = z + quadrant * layers
                             start = tuple(pts[-1])
-                        it[:] = ["route", allp[k:k + m], z, it[3], it[4],
-                                 float(cum[k + m - 1] - cum[k]) if m else 0.0]
-                        k += m
-            if self.oversight is not None:
+                        it[:] = ["route", allp[k:k + m], z, it[3], it[4], lengths[r]]
+                        r += 1
+            ov = self.oversight
+            if ov is not None and (ov.check_restricted or ov.check_area):
                 for v, _, items in parsed:
                     start = self.end_xy[v]
                     for it in items:

@@ -308,7 +308,7 @@ class TerrainFollower:
             return out
         if counts.sum() == 0:
             return out
-        if counts.sum() <= 8 and self._few_clear(starts, routes, agl, need):
+        if counts.sum() <= 32 and self._few_clear(starts, routes, agl, need):
             return out
         pts = np.concatenate([np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in routes])
         owner = np.repeat(np.arange(len(routes)), counts)

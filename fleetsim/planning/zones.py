@@ -63,6 +63,8 @@ class ZoneWindows:
         self._graphs: dict[tuple[int, ...], VisibilityGraph | None] = {}
         self._windows = [(float(a), float(b), tuple(g.bounds)) for a, b, g in
                          zip(self.start_s, self.end_s, self._grown, strict=True)]
+        #: (k, 4) bounding boxes of the grown zones: xmin, ymin, xmax, ymax.
+        self._boxes = np.array([w[2] for w in self._windows], dtype=np.float64).reshape(-1, 4)
 
     def __len__(self) -> int:
         return len(self.zones)
@@ -104,11 +106,24 @@ class ZoneWindows:
                 ) -> np.ndarray:
         """(n,) bool: legs ``a -> b`` flown over ``[t0_s, t1_s]`` that come near a zone
         while it is active."""
-        cross = self.crossing(a, b)
-        t0 = np.broadcast_to(np.asarray(t0_s, dtype=np.float64), (cross.shape[0],))
-        t1 = np.broadcast_to(np.asarray(t1_s, dtype=np.float64), (cross.shape[0],))
+        a = np.asarray(a, dtype=np.float64).reshape(-1, 2)
+        b = np.asarray(b, dtype=np.float64).reshape(-1, 2)
+        n = len(a)
+        t0 = np.broadcast_to(np.asarray(t0_s, dtype=np.float64), (n,))
+        t1 = np.broadcast_to(np.asarray(t1_s, dtype=np.float64), (n,))
         live = (self.start_s[None, :] <= t1[:, None]) & (self.end_s[None, :] > t0[:, None])
-        return (cross & live).any(axis=1)
+        if n and self.zones:
+            # Only legs whose bounding box meets a live zone's can come near it.
+            box = self._boxes
+            live &= ((np.minimum(a[:, :1], b[:, :1]) <= box[:, 2])
+                     & (np.maximum(a[:, :1], b[:, :1]) >= box[:, 0])
+                     & (np.minimum(a[:, 1:], b[:, 1:]) <= box[:, 3])
+                     & (np.maximum(a[:, 1:], b[:, 1:]) >= box[:, 1]))
+        rows = np.flatnonzero(live.any(axis=1))
+        out = np.zeros(n, dtype=bool)
+        if len(rows):
+            out[rows] = (self.crossing(a[rows], b[rows]) & live[rows]).any(axis=1)
+        return out
 
     def graph(self, zones: Sequence[int]) -> VisibilityGraph | None:
         """A visibility graph around ``zones`` (None for none), cached per set."""

@@ -445,7 +445,6 @@ class PersistentPatrol(Policy):
         """Greedy routes (waypoints per vehicle) for vehicles ``v`` from ``xy`` at times
         ``t`` until ``until_s``."""
         timed = len(self.timed_start) > 0
-        _, cell = self.tree.query(xy)
         t_start = t
         t = t.copy()
         pos = xy.copy()
@@ -468,9 +467,12 @@ class PersistentPatrol(Policy):
             # Vehicles starting from one place (a base) take that place's best cells
             # in order, one each.
             cell = np.empty(len(v), dtype=np.int64)
-            _, group = np.unique(pos, axis=0, return_inverse=True)
-            for g in range(int(group.max()) + 1):
-                members = np.flatnonzero(group == g)
+            if len(v) == 1:  # one vehicle (back from recharging, say): one group
+                groups = [np.zeros(1, dtype=np.int64)]
+            else:
+                _, group = np.unique(pos, axis=0, return_inverse=True)
+                groups = [np.flatnonzero(group == g) for g in range(int(group.max()) + 1)]
+            for members in groups:
                 i = members[0]
                 if timed:
                     travel = np.hypot(*(self.centres - pos[i]).T) / speed[i]
@@ -555,18 +557,14 @@ class PersistentPatrol(Policy):
         if self.zones is not None and moved.any():
             rows = np.flatnonzero(moved)
             detour[rows] = self.zones.blocked(xy[rows], first[rows], t_start[rows], t_hop[rows])
-        routes = []
-        for row in range(len(v)):
-            cells = seq[row][seq[row] >= 0]
-            if not len(cells):
-                routes.append(np.zeros((0, 2)))
-                continue
-            route = self.centres[cells]
-            if detour[row]:
-                way = self.zones.route(xy[row], route[0], float(t_start[row]),
-                                       float(t_hop[row]))
-                route = np.vstack([way[:-1], route])
-            routes.append(route)
+        # Each vehicle's cells in order, all gathered at once, then cut per vehicle.
+        valid = seq >= 0
+        counts = valid.sum(axis=1)
+        routes = np.split(self.centres[seq[valid]], np.cumsum(counts)[:-1]) if len(v) else []
+        for row in np.flatnonzero(detour & (counts > 0)).tolist():
+            route = routes[row]
+            way = self.zones.route(xy[row], route[0], float(t_start[row]), float(t_hop[row]))
+            routes[row] = np.vstack([way[:-1], route])
         return routes
 
 
