@@ -349,7 +349,6 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         legs cut before the event's time."""
         legs = self.legs.columns()
         legs.pop("kind_code")
-        events = self.log.columns()
         t1 = legs["t1_s"]
         keep = t1 >= legs["t0_s"]
         if not keep.all():
@@ -358,15 +357,16 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
             legs["leg"] = np.arange(int(keep.sum()), dtype=np.int64)
         else:
             new_id = np.arange(len(keep))
-        leg = events["leg"]
-        tied = leg >= 0
-        ok = np.ones(len(leg), dtype=bool)
-        if tied.any():
-            li = leg[tied]
-            ok[tied] = keep[li] & (events["time_s"][tied] <= t1[li] + 1e-9)
-            events = {k: col[ok] for k, col in events.items()}
-            leg = events["leg"]
-            events["leg"] = np.where(leg >= 0, new_id[np.maximum(leg, 0)], -1)
+
+        def kept(time, leg):
+            tied = leg >= 0
+            ok = np.ones(len(leg), dtype=bool)
+            if tied.any():
+                li = leg[tied]
+                ok[tied] = keep[li] & (time[tied] <= t1[li] + 1e-9)
+            return ok
+
+        events = self.log.columns(keep=kept, leg_id=new_id)
         return legs, events
 
     def vehicle_table(self) -> dict[str, np.ndarray]:
