@@ -38,7 +38,7 @@ from fleetsim.engine.nofly import NoFlyRouting
 from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.separation import Separation
 from fleetsim.engine.states import GROUND, LOCKED_STATES
-from fleetsim.engine.tables import L_T1, EventLog, LegStore
+from fleetsim.engine.tables import L_T0, L_T1, EventLog, LegStore
 from fleetsim.engine.vehicle import VehicleProcess
 from fleetsim.engine.view import EngineFleetView
 from fleetsim.engine.wind import WindMotion
@@ -347,16 +347,16 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
     def _final_tables(self):
         """Legs without the cancelled ones (ids renumbered) and events without those of
         legs cut before the event's time."""
-        legs = self.legs.columns()
-        legs.pop("kind_code")
-        t1 = legs["t1_s"]
-        keep = t1 >= legs["t0_s"]
-        if not keep.all():
+        n = len(self.legs)
+        t1 = self.legs.a[:n, L_T1].copy()
+        keep = t1 >= self.legs.a[:n, L_T0]
+        if not keep.all():  # gathered once, renumbered
             new_id = np.cumsum(keep) - 1
-            legs = {k: col[keep] for k, col in legs.items()}
-            legs["leg"] = np.arange(int(keep.sum()), dtype=np.int64)
+            legs = self.legs.columns(rows=np.flatnonzero(keep))
         else:
             new_id = np.arange(len(keep))
+            legs = self.legs.columns()
+        legs.pop("kind_code")
 
         def kept(time, leg):
             tied = leg >= 0

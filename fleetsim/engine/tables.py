@@ -79,27 +79,38 @@ class LegStore(_Table):
     def __init__(self) -> None:
         super().__init__(LEG_WIDTH)
 
-    def columns(self, start: int = 0, stop: int | None = None) -> Table:
-        """Rows ``start:stop`` as typed columns (copies; leg ids included)."""
+    def columns(self, start: int = 0, stop: int | None = None,
+                rows: np.ndarray | None = None) -> Table:
+        """Rows ``start:stop`` as typed columns (copies; leg ids included); with
+        ``rows`` (indexes, renumbered 0..k-1 in the ``leg`` column) only those."""
         stop = self.n if stop is None else min(stop, self.n)
         arr = self.a[start:stop]
-        n = len(arr)
+        first = start
+        if rows is not None:
+            first = 0
+            take = rows
+
+            def col(c: int) -> np.ndarray:
+                return arr[take, c]
+        else:
+            def col(c: int) -> np.ndarray:
+                return arr[:, c].copy()
+        n = len(arr) if rows is None else len(rows)
         if n == 0:
             out = {name: np.zeros(0, dtype=dt) for name, dt in LEG_COLUMNS.items()}
             out["kind_code"] = np.zeros(0, dtype=np.int8)
             return out
-        kind_code = arr[:, L_KIND].astype(np.int8)
+        kind_code = col(L_KIND).astype(np.int8)
         return {
-            "leg": np.arange(start, start + n, dtype=np.int64),
-            "vehicle": arr[:, L_VEHICLE].astype(np.int32),
+            "leg": np.arange(first, first + n, dtype=np.int64),
+            "vehicle": col(L_VEHICLE).astype(np.int32),
             "kind": np.asarray(LEG_KINDS, dtype=object)[kind_code],
             "kind_code": kind_code,
-            "sensing": arr[:, L_SENSING].astype(bool),
-            "t0_s": arr[:, L_T0].copy(), "t1_s": arr[:, L_T1].copy(),
-            "x0_m": arr[:, L_X0].copy(), "y0_m": arr[:, L_Y0].copy(),
-            "z0_m": arr[:, L_Z0].copy(), "x1_m": arr[:, L_X1].copy(),
-            "y1_m": arr[:, L_Y1].copy(), "z1_m": arr[:, L_Z1].copy(),
-            "energy_wh": arr[:, L_E].copy(), "battery_end_wh": arr[:, L_B].copy(),
+            "sensing": col(L_SENSING).astype(bool),
+            "t0_s": col(L_T0), "t1_s": col(L_T1),
+            "x0_m": col(L_X0), "y0_m": col(L_Y0), "z0_m": col(L_Z0),
+            "x1_m": col(L_X1), "y1_m": col(L_Y1), "z1_m": col(L_Z1),
+            "energy_wh": col(L_E), "battery_end_wh": col(L_B),
         }
 
 
