@@ -36,6 +36,7 @@ from fleetsim.comms import (
     stations_of,
 )
 from fleetsim.geometry import merge_intervals
+from fleetsim.record import kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -72,7 +73,7 @@ def out_of_link_gaps_of_legs(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, 
     t_end_s)``, sorted by vehicle and time."""
     legs = run.legs
     stations = stations_of(run.world)
-    air = np.isin(legs["kind"], _AIRBORNE) & (legs["t1_s"] > legs["t0_s"])
+    air = kind_in(legs["kind"], _AIRBORNE) & (legs["t1_s"] > legs["t0_s"])
     idx = np.flatnonzero(air)
     if not stations or len(idx) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
@@ -82,7 +83,7 @@ def out_of_link_gaps_of_legs(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, 
     relay_m = relay_range_of_vehicles(run)
     if np.isfinite(relay_m).any():
         vehicle = legs["vehicle"].astype(np.int64)
-        rel = np.flatnonzero(np.isin(legs["kind"], _AIRBORNE)
+        rel = np.flatnonzero(kind_in(legs["kind"], _AIRBORNE)
                              & np.isfinite(relay_m[vehicle]) & (legs["t1_s"] >= legs["t0_s"]))
         p0_all = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])
         p1_all = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])
