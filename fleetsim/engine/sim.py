@@ -138,6 +138,7 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         self._layering = sep.layer_spacing_m if sep is not None and sep.layering == "heading" \
             else 0.0
         self.finishing = False  # the run is over: legs are being closed at its end
+        self.recorded = False  # finish() has taken the record out of the tables
         self.never = Event(self.env)  # never triggered: a process waits on it until interrupted
         self.wall_s: dict[str, float] = {}
         #: The decision driver: requests, batched dispatch to the policy, periodic asks.
@@ -325,6 +326,9 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
     def finish(self) -> RecordedRun:
         """End the run at its duration (legs cut there, the subsystems' ``finish``
         hooks) and return the recorded run; the clock must have reached the end."""
+        if self.recorded:
+            raise RuntimeError("Simulation.finish() called twice: the run's record was "
+                               "already taken out of its tables")
         t_fin = time.perf_counter()
         end = self.duration_s
         self.finishing = True
@@ -338,6 +342,8 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
             sub.finish(end)
         self.log.add(end, "run_end", value=self.n)
         legs, events = self._final_tables()
+        self.recorded = True
+        self.legs.release()  # the record has it all now
         self.wall_s["finish"] = time.perf_counter() - t_fin
         orders = self.logistics.orders_table() if self.logistics is not None else None
         return RecordedRun(scenario=self.scenario, world=self.world, legs=legs, events=events,

@@ -79,6 +79,11 @@ class LegStore(_Table):
     def __init__(self) -> None:
         super().__init__(LEG_WIDTH)
 
+    def release(self) -> None:
+        """Drop every row and the memory they held (the run's record has them)."""
+        self.a = np.empty((0, LEG_WIDTH))
+        self.n = 0
+
     def columns(self, start: int = 0, stop: int | None = None,
                 rows: np.ndarray | None = None) -> Table:
         """Rows ``start:stop`` as typed columns (copies; leg ids included); with
