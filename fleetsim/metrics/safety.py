@@ -114,25 +114,19 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     i_start, i_end = _match_losses(starts, ends, a, b)
     durations = t[i_end] - t[i_start]
     d_min = value[i_end]
+    # R of each vehicle's domain (NaN where the section sets no minima for it).
     domain = run.vehicles.get("domain")
-    dom = (np.full(len(i_end), "air", dtype=object) if domain is None
-           else np.asarray(domain, dtype=object)[a[i_end]])
-    r = np.full(len(i_end), np.nan)
-    for name in np.unique(dom).tolist():
+    n_veh = len(run.vehicles["vehicle"])
+    dom = (np.full(n_veh, "air", dtype=object) if domain is None
+           else np.asarray(domain, dtype=object))
+    r_of = np.full(n_veh, np.nan)
+    for name in set(dom.tolist()):
         if name in spec.minima:
-            r[dom == name] = spec.minima[name].horizontal_m
-    severity = 1.0 - d_min / r
+            r_of[dom == name] = spec.minima[name].horizontal_m
+    severity = 1.0 - d_min / r_of[a[i_end]]
     conflicts = np.flatnonzero(kind == "conflict")
     horizon = spec.lookahead_s + (spec.window_s or run.scenario.run.monitor_window_s)
-    los_pairs: dict[tuple[int, int], list[float]] = {}
-    for i in starts.tolist():
-        los_pairs.setdefault((int(a[i]), int(b[i])), []).append(t[i])
-    resolved = 0
-    for i in conflicts.tolist():
-        key = (min(int(a[i]), int(b[i])), max(int(a[i]), int(b[i])))
-        times = np.asarray(los_pairs.get(key, []))
-        if not np.any((times >= t[i]) & (times <= t[i] + horizon)):
-            resolved += 1
+    resolved = _resolved(t, a, b, starts, conflicts, horizon)
     delays = value[kind == "strategic_delay"]
     extra = value[kind == "deconflict"]
     sev = severity
@@ -150,6 +144,30 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
         "safety.strategic_delay_mean_s": float(np.mean(delays)) if len(delays) else None,
         "safety.deconfliction_extra_m": float(np.sum(extra)),
     }
+
+
+def _resolved(t: np.ndarray, a: np.ndarray, b: np.ndarray, starts: np.ndarray,
+              conflicts: np.ndarray, horizon: float) -> int:
+    """Conflicts (event indexes) after which their pair's next ``los_start`` (event
+    indexes ``starts``; pair ``(a, b)`` as recorded) comes later than ``horizon`` s,
+    or never."""
+    if not len(conflicts):
+        return 0
+    ca, cb = a[conflicts], b[conflicts]
+    key = np.r_[a[starts], np.minimum(ca, cb)], np.r_[b[starts], np.maximum(ca, cb)]
+    time = np.r_[t[starts], t[conflicts]]
+    is_start = np.r_[np.ones(len(starts), dtype=bool), np.zeros(len(conflicts), dtype=bool)]
+    # By pair and time, a conflict before the starts at its own time.
+    order = np.lexsort((is_start, time, key[1], key[0]))
+    ka, kb, time, is_start = key[0][order], key[1][order], time[order], is_start[order]
+    pos = np.arange(len(order))
+    # The first start at or after each position (len: none).
+    nxt = np.minimum.accumulate(np.where(is_start, pos, len(pos))[::-1])[::-1]
+    c = np.flatnonzero(~is_start)
+    k = np.minimum(nxt[c], len(pos) - 1)
+    met = (nxt[c] < len(pos)) & (ka[k] == ka[c]) & (kb[k] == kb[c]) \
+        & (time[k] <= time[c] + horizon)
+    return int(np.count_nonzero(~met))
 
 
 def _match_losses(starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray

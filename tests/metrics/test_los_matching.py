@@ -45,3 +45,24 @@ def test_matches_the_plain_walk_on_random_sequences():
         i_start, i_end = _match_losses(starts, ends, a, b)
         assert list(zip(i_start.tolist(), i_end.tolist(), strict=True)) == \
             _one_by_one(kind, a, b)
+
+
+def test_resolved_conflicts_match_the_plain_search():
+    from fleetsim.metrics.safety import _resolved
+
+    rng = np.random.default_rng(8)
+    for _ in range(30):
+        n = int(rng.integers(1, 200))
+        kind = rng.choice(["s", "c", "x"], n, p=[0.5, 0.3, 0.2])
+        t = np.sort(rng.integers(0, 40, n) * 1.0)  # ties between starts and conflicts
+        a = rng.integers(0, 4, n)
+        b = rng.integers(0, 4, n)
+        starts, conflicts = np.flatnonzero(kind == "s"), np.flatnonzero(kind == "c")
+        horizon = float(rng.integers(0, 10))
+        plain = 0
+        for i in conflicts.tolist():
+            key = (min(a[i], b[i]), max(a[i], b[i]))
+            times = [t[j] for j in starts.tolist() if (a[j], b[j]) == key]
+            if not any(t[i] <= x <= t[i] + horizon for x in times):
+                plain += 1
+        assert _resolved(t, a, b, starts, conflicts, horizon) == plain
