@@ -23,7 +23,8 @@ The logistics case runs ``scenarios/city_delivery.yaml`` for 24 simulated hours:
 (target: <= 60 s on a 2-core machine). ``--policy`` picks its dispatch policy.
 
 The full case (``--only full``) turns everything on together: ``swarm_10k`` with
-10,000 drones from 100 bases on a 10 x 10 grid, persistent patrol, 500 targets,
+10,000 drones from 100 bases on a 10 x 10 grid (``--bases``; larger fleets keep about
+100 drones per base: 1,024 bases on a 32 x 32 grid for 100,000), persistent patrol, 500 targets,
 loss-of-separation detection (50 m / 15 m, no look-ahead), oversight (40 operators,
 take-offs notified with 5 s service, ``continue_lost_link: notify``, detection review
 10 s with 0.2 false alarms per vehicle-hour) and radio masts at bases (``--masts``:
@@ -149,35 +150,61 @@ def logistics_case(duration_s: float, policy: str, smoke: bool = False) -> dict:
     }
 
 
+def base_grid(n_bases: int = 100) -> list[tuple[float, float]]:
+    """``n_bases`` (a square number) bases on a square grid over the 100 x 100 km."""
+    side = math.isqrt(n_bases)
+    if side * side != n_bases:
+        raise SystemExit(f"--bases must be a square number (100, 400, 1024, ...), got {n_bases}")
+    step = 100000.0 / side
+    return [(step / 2 + i * step, step / 2 + j * step) for i in range(side) for j in range(side)]
+
+
 #: 100 bases on a 10 x 10 grid, 100 drones each (the departure burst of 2,500 drones
 #: from one point that swarm_10k's four bases make is not traffic).
-_GRID = [(5000 + i * 10000, 5000 + j * 10000) for i in range(10) for j in range(10)]
-def separation_sites(per_base: int = 100, radios: dict[int, float] | None = None
-                     ) -> list[str]:
-    """Overrides that put ``per_base`` drones on each of the 100 grid bases (and a
-    radio mast of the given range at the bases in ``radios``)."""
+_GRID = base_grid(100)
+
+
+def separation_sites(per_base: int | list[int] = 100, radios: dict[int, float] | None = None,
+                     grid: list[tuple[float, float]] | None = None) -> list[str]:
+    """Overrides that put ``per_base`` drones (a number for every base, or one per base)
+    on each base of ``grid`` (default: the 100 bases of ``_GRID``) and a radio mast of
+    the given range at the bases in ``radios``."""
     radios = radios or {}
+    grid = _GRID if grid is None else grid
+    counts = per_base if isinstance(per_base, list) else [per_base] * len(grid)
     return [
         "world.sites=[" + ", ".join(
-            f"{{id: b{k}, kind: base, position: [{x}, {y}], pads: {per_base}"
+            f"{{id: b{k}, kind: base, position: [{x:g}, {y:g}], pads: {counts[k]}"
             + (f", radio_range_m: {radios[k]:g}" if k in radios else "") + "}"
-            for k, (x, y) in enumerate(_GRID)) + "]",
-        "fleet.types[0].bases={" + ", ".join(f"b{k}: {per_base}" for k in range(len(_GRID)))
+            for k, (x, y) in enumerate(grid)) + "]",
+        "fleet.types[0].bases={" + ", ".join(f"b{k}: {counts[k]}" for k in range(len(grid)))
         + "}",
     ]
 
 
-def mast_sites(masts: int, range_m: float | None = None) -> dict[int, float]:
+def mast_sites(masts: int, range_m: float | None = None, n_bases: int = 100
+               ) -> dict[int, float]:
     """Grid bases with a radio mast and its range: 4 at the corner bases (60 km), else
-    ``masts`` spread evenly over the 100 bases (15 km x sqrt(100 / masts))."""
+    ``masts`` spread evenly over the bases (15 km x sqrt(100 / masts))."""
     if masts <= 0:
         return {}
     if masts == 4:
-        idx, r = [0, 9, 90, 99], 60000.0
+        side = math.isqrt(n_bases)
+        idx, r = [0, side - 1, n_bases - side, n_bases - 1], 60000.0
     else:
-        idx = sorted({int(round(i)) for i in np.linspace(0, len(_GRID) - 1, min(masts, 100))})
+        idx = sorted({int(round(i))
+                      for i in np.linspace(0, n_bases - 1, min(masts, n_bases))})
         r = 15000.0 * math.sqrt(100.0 / masts)
     return {i: (range_m or r) for i in idx}
+
+
+def default_bases(vehicles: int) -> int:
+    """About 100 drones per base: 100 bases up to 10,000 drones, else the square number
+    nearest to vehicles / 100 (1,024 for 100,000)."""
+    if vehicles <= 10000:
+        return 100
+    side = max(10, round(math.sqrt(vehicles / 100.0)))
+    return side * side
 
 
 #: Oversight of the full case.
@@ -244,7 +271,7 @@ class SubsystemTimer:
 
 
 def full_case(vehicles: int, duration_s: float, masts: int, everything: bool,
-              range_m: float | None = None) -> dict:
+              range_m: float | None = None, bases: int = 100) -> dict:
     """The everything-on case (or, ``everything`` False, the same fleet and targets
     with separation, oversight and masts off)."""
     import tempfile
@@ -254,9 +281,10 @@ def full_case(vehicles: int, duration_s: float, masts: int, everything: bool,
     from fleetsim.rundir import write_run
     from fleetsim.scenario import load_scenario
 
-    per_base = max(1, vehicles // len(_GRID))
-    radios = mast_sites(masts, range_m) if everything else {}
-    overrides = [*separation_sites(per_base, radios), f"run.duration_s={duration_s}",
+    grid = base_grid(bases)
+    per_base = [max(1, vehicles // bases + (k < vehicles % bases)) for k in range(bases)]
+    radios = mast_sites(masts, range_m, bases) if everything else {}
+    overrides = [*separation_sites(per_base, radios, grid), f"run.duration_s={duration_s}",
                  "missions[0].random_targets=500"]
     if everything:
         overrides += [FULL_SEPARATION, FULL_OVERSIGHT]
@@ -276,7 +304,7 @@ def full_case(vehicles: int, duration_s: float, masts: int, everything: bool,
     simulate = sim.wall_s.get("simulate", t2 - t1)
     finish = sim.wall_s.get("finish", 0.0)
     sub = dict(timer.total)
-    return {"vehicles": sim.n, "duration_s": duration_s, "masts": len(radios),
+    return {"vehicles": sim.n, "duration_s": duration_s, "masts": len(radios), "bases": bases,
             "setup_s": t1 - t0, "run_s": t2 - t1, "simulate_s": simulate, "finish_s": finish,
             "policy_s": sim.policy_wall_s, "subsystems_s": sub,
             "engine_s": simulate - sim.policy_wall_s - sum(sub.values()),
@@ -348,7 +376,7 @@ def child_result(argv: list[str]) -> dict:
         out = separation_case(argv[1], float(argv[2]), int(argv[3]))
     elif kind == "full":
         out = full_case(int(argv[1]), float(argv[2]), int(argv[3]), argv[4] == "1",
-                        float(argv[5]) or None)
+                        float(argv[5]) or None, int(argv[6]))
     else:
         out = raw_simpy(int(argv[1]), int(argv[2]))
     return out
@@ -367,15 +395,16 @@ def spawn(*args) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def full(n: int, duration_s: float, masts: int, range_m: float, with_off: bool) -> None:
+def full(n: int, duration_s: float, masts: int, range_m: float, with_off: bool,
+         bases: int = 100) -> None:
     """Run and print the everything-on case (and the everything-off one)."""
-    r = spawn("full", n, duration_s, masts, 1, range_m)
+    r = spawn("full", n, duration_s, masts, 1, range_m, bases)
     raw = spawn("raw", r["vehicles"], r["simpy_events"])
     engine_wall = r["simulate_s"] - r["policy_s"]
     ev_s = r["events"] / max(engine_wall, 1e-9)
     simpy_s = r["simpy_events"] / max(engine_wall, 1e-9)
     sub = ", ".join(f"{k} {v:.1f} s" for k, v in r["subsystems_s"].items())
-    print(f"full: {r['vehicles']:,} drones x {duration_s / 3600:.3g} h, 100 bases, "
+    print(f"full: {r['vehicles']:,} drones x {duration_s / 3600:.3g} h, {r['bases']:,} bases, "
           f"{r['masts']} masts, separation, oversight, 500 targets: simulate "
           f"{r['simulate_s']:.1f} s (engine {r['engine_s']:.1f} s, policy "
           f"{r['policy_s']:.1f} s, {sub}), finish tables {r['finish_s']:.1f} s, metrics "
@@ -389,7 +418,7 @@ def full(n: int, duration_s: float, masts: int, range_m: float, with_off: bool) 
           f"{raw['events_per_s']:.3g} events/s (ratio {ev_s / raw['events_per_s']:.2f}, "
           f"simpy events {simpy_s / raw['events_per_s']:.2f})", flush=True)
     if with_off:
-        off = spawn("full", n, duration_s, 0, 0, 0.0)
+        off = spawn("full", n, duration_s, 0, 0, 0.0, bases)
         total = r["simulate_s"] + r["metrics_s"]
         total_off = off["simulate_s"] + off["metrics_s"]
         print(f"full: everything off: simulate {off['simulate_s']:.1f} s (policy "
@@ -415,6 +444,10 @@ def main() -> None:
     parser.add_argument("--vehicles", type=int, default=10000,
                         help="drones of the full case (default 10,000, spread over 100 "
                              "bases)")
+    parser.add_argument("--bases", type=int, default=None,
+                        help="bases of the full case, a square number on a square grid "
+                             "(default: 100 up to 10,000 drones, else about 100 drones "
+                             "per base: 1,024 for 100,000)")
     parser.add_argument("--no-off", action="store_true",
                         help="full case: skip the everything-off run")
     parser.add_argument("--policy", default="nearest_dispatch",
@@ -438,7 +471,8 @@ def main() -> None:
     if args.hours is None:
         args.hours = 24.0
     if args.only == "full" or args.smoke:
-        full(full_n, full_h * 3600.0, args.masts, args.range_m, not args.no_off)
+        full(full_n, full_h * 3600.0, args.masts, args.range_m, not args.no_off,
+             args.bases or default_bases(full_n))
         if args.only == "full":
             return
     small = big // 10

@@ -305,6 +305,11 @@ def _band_fractions(
     return s_lo, s_hi
 
 
+#: Up to this many zones, :func:`zone_intervals` drops the legs far from every zone's
+#: bounding box before building their line strings.
+_BOX_PREFILTER_ZONES = 64
+
+
 def zone_intervals(
     t0: np.ndarray,
     t1: np.ndarray,
@@ -374,6 +379,15 @@ def zone_intervals(
     # --- candidate pairs: moving legs as lines, still legs as points --------
     mv = np.flatnonzero(moving)
     st = np.flatnonzero(~moving)
+    if len(zones) <= _BOX_PREFILTER_ZONES:
+        # Only a leg whose box meets a zone's box can meet its polygon: the others
+        # never become line strings (the costly part with many legs and few zones).
+        bx0, bx1 = np.minimum(x0, x1), np.maximum(x0, x1)
+        by0, by1 = np.minimum(y0, y1), np.maximum(y0, y1)
+        near = np.zeros(n, dtype=bool)
+        for zx0, zy0, zx1, zy1 in shapely.bounds(polys).tolist():
+            near |= (bx0 <= zx1) & (bx1 >= zx0) & (by0 <= zy1) & (by1 >= zy0)
+        mv, st = mv[near[mv]], st[near[st]]
     lines = shapely.linestrings(
         np.stack([p0[mv, :2], p1[mv, :2]], axis=1)) if len(mv) else np.zeros(0, object)
     pairs_mv = (tree.query(lines, predicate="intersects")

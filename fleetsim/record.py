@@ -200,6 +200,16 @@ ORDER_COLUMNS = {
 Table = dict[str, np.ndarray]
 
 
+def kind_in(column: np.ndarray, kinds) -> np.ndarray:
+    """``np.isin(column, kinds)`` for a column of strings (a table's ``kind``): one
+    comparison per kind, without sorting the column."""
+    column = np.asarray(column)
+    out = np.zeros(column.shape, dtype=bool)
+    for k in ((kinds,) if isinstance(kinds, str) else kinds):
+        out |= column == k
+    return out
+
+
 def empty_table(columns: dict[str, type]) -> Table:
     return {name: np.zeros(0, dtype=dt) for name, dt in columns.items()}
 

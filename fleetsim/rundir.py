@@ -76,9 +76,24 @@ def _to_arrow(table: Table, columns: dict[str, type]) -> pa.Table:
     return pa.table(arrays)
 
 
+#: Rows converted to Arrow and written at a time (one Parquet row group each), so a
+#: long run's tables are never whole in Arrow form as well.
+WRITE_ROWS = 1 << 20
+
+
 def write_table(path: Path, table: Table, columns: dict[str, type]) -> None:
-    pq.write_table(_to_arrow(table, columns), path, compression="zstd",
-                   write_statistics=True, store_schema=True)
+    n = len(table[next(iter(columns))])
+    if n <= WRITE_ROWS:
+        pq.write_table(_to_arrow(table, columns), path, compression="zstd",
+                       write_statistics=True, store_schema=True)
+        return
+    part = _to_arrow({k: table[k][:WRITE_ROWS] for k in columns}, columns)
+    with pq.ParquetWriter(path, part.schema, compression="zstd", write_statistics=True,
+                          store_schema=True) as writer:
+        writer.write_table(part)
+        for i in range(WRITE_ROWS, n, WRITE_ROWS):
+            writer.write_table(_to_arrow({k: table[k][i:i + WRITE_ROWS] for k in columns},
+                                         columns))
 
 
 #: Columns added to the vehicles table with logistics, and their value in run

@@ -436,35 +436,45 @@ def window_pairs(
         cell_m = max(4.0 * grow, float(np.median(size)))
     ci, cj = candidate_pairs(bxmin, bymin, bxmax, bymax, veh, cell_m)
 
-    # 3. cheap exact filters: common time, extents closer than the pair's minima
+    # 3. and 4., a chunk of candidate pairs at a time (every step is pair by pair), so
+    # that a burst of candidates (a thousand take-offs from one pad) stays in memory.
     uniform_r = bool(r.min() == r.max())
     uniform_h = bool(hh.min() == hh.max())
-    rp = r[0] if uniform_r else np.maximum(r[ci], r[cj])
-    hp = hh[0] if uniform_h else np.maximum(hh[ci], hh[cj])
-    pair_lo = np.maximum(c0[ci], c0[cj])
-    pair_hi = np.minimum(c1[ci], c1[cj])
-    keep = pair_lo < pair_hi
-    keep &= np.maximum(lo[2][cj] - hi[2][ci], lo[2][ci] - hi[2][cj]) < hp
-    if not uniform_r:  # with one radius, the grown boxes' overlap was this test already
-        for axis in (0, 1):
-            keep &= np.maximum(lo[axis][cj] - hi[axis][ci], lo[axis][ci] - hi[axis][cj]) < rp
-    idx = np.flatnonzero(keep)
-    ci, cj, pair_lo, pair_hi = ci[idx], cj[idx], pair_lo[idx], pair_hi[idx]
-    if not uniform_r:
-        rp = rp[idx]
-    if not uniform_h:
-        hp = hp[idx]
+    parts = []
+    checked = 0
+    for k0 in range(0, max(len(ci), 1), _PAIR_CHUNK):
+        ck_i, ck_j = ci[k0:k0 + _PAIR_CHUNK], cj[k0:k0 + _PAIR_CHUNK]
+        # 3. cheap exact filters: common time, extents closer than the pair's minima
+        rp = r[0] if uniform_r else np.maximum(r[ck_i], r[ck_j])
+        hp = hh[0] if uniform_h else np.maximum(hh[ck_i], hh[ck_j])
+        pair_lo = np.maximum(c0[ck_i], c0[ck_j])
+        pair_hi = np.minimum(c1[ck_i], c1[ck_j])
+        keep = pair_lo < pair_hi
+        keep &= np.maximum(lo[2][ck_j] - hi[2][ck_i], lo[2][ck_i] - hi[2][ck_j]) < hp
+        if not uniform_r:  # with one radius, the grown boxes' overlap was this test already
+            for axis in (0, 1):
+                keep &= np.maximum(lo[axis][ck_j] - hi[axis][ck_i],
+                                   lo[axis][ck_i] - hi[axis][ck_j]) < rp
+        idx = np.flatnonzero(keep)
+        checked += len(idx)
+        ck_i, ck_j, pair_lo, pair_hi = ck_i[idx], ck_j[idx], pair_lo[idx], pair_hi[idx]
+        if not uniform_r:
+            rp = rp[idx]
+        if not uniform_h:
+            hp = hp[idx]
 
-    # 4. narrow phase: offset of leg j from leg i at the start of their common time
-    dt_i = pair_lo - c0[ci]
-    dt_j = pair_lo - c0[cj]
-    d, w = [], []
-    for axis in range(3):
-        qa, va = q0[axis], vel[axis]
-        d.append((qa[cj] + va[cj] * dt_j) - (qa[ci] + va[ci] * dt_i))
-        w.append(va[cj] - va[ci])
-    hit, start, end, t_min, d_min = _los_core(pair_lo, pair_hi, *d, *w, rp, hp)
-    ci, cj = ci[hit], cj[hit]
+        # 4. narrow phase: offset of leg j from leg i at the start of their common time
+        dt_i = pair_lo - c0[ck_i]
+        dt_j = pair_lo - c0[ck_j]
+        d, w = [], []
+        for axis in range(3):
+            qa, va = q0[axis], vel[axis]
+            d.append((qa[ck_j] + va[ck_j] * dt_j) - (qa[ck_i] + va[ck_i] * dt_i))
+            w.append(va[ck_j] - va[ck_i])
+        hit, *found = _los_core(pair_lo, pair_hi, *d, *w, rp, hp)
+        parts.append((ck_i[hit], ck_j[hit], *found))
+    ci, cj, start, end, t_min, d_min = (
+        np.concatenate(col) if len(parts) > 1 else col[0] for col in zip(*parts, strict=True))
     # a is the leg of the smaller vehicle (the intervals are symmetric in a and b)
     swap = veh[ci] > veh[cj]
     ia = legs[np.where(swap, cj, ci)]
@@ -474,6 +484,6 @@ def window_pairs(
     result.update(
         leg_a=ia[order], leg_b=ib[order], vehicle_a=va[order], vehicle_b=vb[order],
         start=start[order], end=end[order], t_min=t_min[order], d_min=d_min[order],
-        pairs_checked=int(len(idx)),
+        pairs_checked=int(checked),
     )
     return result

@@ -335,3 +335,28 @@ def test_zone_intervals_match_dense_sampling():
                 near[max(0, f - 1):f + 3] = True
             assert near.mean() < 0.05  # the comparison still covers most of the leg
             assert np.array_equal(mine[~near], truth[~near]), (i, k)
+
+
+def test_zone_intervals_box_prefilter_changes_nothing(monkeypatch):
+    # Legs spread far beyond two small zones (most never come near one), some touching a
+    # zone's box exactly: with and without dropping far legs first, the same intervals.
+    import fleetsim.geometry as geometry
+
+    rng = np.random.default_rng(5)
+    zones = [Z(shapely.box(0, 0, 100, 100)),
+             Z(shapely.Polygon([(500, 500), (700, 520), (600, 650)]), floor_amsl_m=20.0)]
+    n = 2000
+    p0 = np.column_stack([rng.uniform(-1000, 1500, n), rng.uniform(-1000, 1500, n),
+                          rng.uniform(0, 60, n)])
+    p1 = p0 + np.column_stack([rng.normal(0, 300, (n, 2)), rng.normal(0, 10, n)])
+    p1[:50] = p0[:50]  # hovers
+    p0[50:60, 0], p1[50:60, 0] = -50.0, 0.0  # ends on the box's edge x = 0
+    p0[50:60, 1] = p1[50:60, 1] = 50.0
+    t0 = rng.uniform(0, 100, n)
+    t1 = t0 + rng.uniform(1, 50, n)
+    got = zone_intervals(t0, t1, p0, p1, zones)
+    monkeypatch.setattr(geometry, "_BOX_PREFILTER_ZONES", -1)
+    want = zone_intervals(t0, t1, p0, p1, zones)
+    assert len(want[0]) > 10
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)

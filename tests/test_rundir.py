@@ -115,3 +115,30 @@ def test_a_run_directory_written_before_logistics_still_reads(tmp_path, capsys):
         out / "vehicles.parquet")
     assert main(["metrics", str(out)]) == 0
     assert (out / "metrics.json").read_bytes() == before
+
+
+def test_a_long_table_is_written_in_row_groups_and_reads_back_the_same(tmp_path,
+                                                                        monkeypatch):
+    import pyarrow.parquet as pq
+
+    from fleetsim import rundir
+    from fleetsim.record import EVENT_COLUMNS, EVENT_KINDS, table_digest
+
+    rng = np.random.default_rng(2)
+    n = 1000
+    table = {name: np.zeros(n, dtype=dt) for name, dt in EVENT_COLUMNS.items()}
+    table["time_s"] = np.sort(rng.uniform(0, 100, n))
+    table["kind"] = np.asarray(EVENT_KINDS, dtype=object)[rng.integers(0, 9, n)]
+    table["detail"] = np.asarray(["", "takeoff", "charge"], dtype=object)[rng.integers(0, 3, n)]
+    table["vehicle"] = rng.integers(-1, 50, n).astype(np.int32)
+    table["x_m"] = np.where(rng.random(n) < 0.5, np.nan, rng.normal(size=n))
+    whole = tmp_path / "whole.parquet"
+    rundir.write_table(whole, table, EVENT_COLUMNS)
+    monkeypatch.setattr(rundir, "WRITE_ROWS", 64)
+    parts = tmp_path / "parts.parquet"
+    rundir.write_table(parts, table, EVENT_COLUMNS)
+    assert pq.ParquetFile(whole).num_row_groups == 1
+    assert pq.ParquetFile(parts).num_row_groups == 16
+    assert pq.read_schema(parts) == pq.read_schema(whole)
+    for path in (whole, parts):
+        assert table_digest(rundir.read_table(path, EVENT_COLUMNS)) == table_digest(table)

@@ -38,6 +38,7 @@ from fleetsim.engine.tables import (
     E_VEHICLE,
     E_X,
     E_Z,
+    EVENT_CHUNK,
     EVENT_KIND_CODE,
     EVENT_WIDTH,
     L_KIND,
@@ -189,16 +190,18 @@ class Separation(Subsystem):
              value=np.nan) -> None:
         """Events of pairs ``key`` (a * n + b): vehicle a, target b."""
         m = len(key)
-        if not m:
-            return
-        ev = np.full((m, EVENT_WIDTH), -1.0)
-        ev[:, E_TIME] = t
-        ev[:, E_KIND] = EVENT_KIND_CODE[kind]
-        ev[:, E_VEHICLE], ev[:, E_TARGET] = np.divmod(key, self.sim.n)
-        ev[:, E_X:E_Z + 1] = np.nan if xyz is None else xyz
-        ev[:, E_VALUE] = value
-        ev[:, E_DETAIL] = self.sim.log.detail_code(None)
-        self.sim.log.extend(ev)
+        t = np.broadcast_to(t, (m,))
+        value = np.broadcast_to(value, (m,))
+        for i in range(0, m, EVENT_CHUNK):  # a block of the log's size at a time
+            k = slice(i, i + EVENT_CHUNK)
+            ev = np.full((len(key[k]), EVENT_WIDTH), -1.0)
+            ev[:, E_TIME] = t[k]
+            ev[:, E_KIND] = EVENT_KIND_CODE[kind]
+            ev[:, E_VEHICLE], ev[:, E_TARGET] = np.divmod(key[k], self.sim.n)
+            ev[:, E_X:E_Z + 1] = np.nan if xyz is None else xyz[k]
+            ev[:, E_VALUE] = value[k]
+            ev[:, E_DETAIL] = self.sim.log.detail_code(None)
+            self.sim.log.extend(ev)
 
     def _record(self, rows: np.ndarray, res: dict[str, np.ndarray], t_lo: float,
                 t_hi: float) -> None:

@@ -38,7 +38,7 @@ from fleetsim.engine.nofly import NoFlyRouting
 from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.separation import Separation
 from fleetsim.engine.states import GROUND, LOCKED_STATES
-from fleetsim.engine.tables import K_MOVE, L_T1, EventLog, LegStore
+from fleetsim.engine.tables import K_MOVE, L_T0, L_T1, EventLog, LegStore
 from fleetsim.engine.vehicle import VehicleProcess
 from fleetsim.engine.view import EngineFleetView
 from fleetsim.engine.wind import WindMotion
@@ -138,6 +138,7 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         self._layering = sep.layer_spacing_m if sep is not None and sep.layering == "heading" \
             else 0.0
         self.finishing = False  # the run is over: legs are being closed at its end
+        self.recorded = False  # finish() has taken the record out of the tables
         self.never = Event(self.env)  # never triggered: a process waits on it until interrupted
         self.wall_s: dict[str, float] = {}
         #: The decision driver: requests, batched dispatch to the policy, periodic asks.
@@ -325,6 +326,9 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
     def finish(self) -> RecordedRun:
         """End the run at its duration (legs cut there, the subsystems' ``finish``
         hooks) and return the recorded run; the clock must have reached the end."""
+        if self.recorded:
+            raise RuntimeError("Simulation.finish() called twice: the run's record was "
+                               "already taken out of its tables")
         t_fin = time.perf_counter()
         end = self.duration_s
         self.finishing = True
@@ -340,6 +344,8 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
             self._search_pods()
         self.log.add(end, "run_end", value=self.n)
         legs, events = self._final_tables()
+        self.recorded = True
+        self.legs.release()  # the record has it all now
         self.wall_s["finish"] = time.perf_counter() - t_fin
         orders = self.logistics.orders_table() if self.logistics is not None else None
         return RecordedRun(scenario=self.scenario, world=self.world, legs=legs, events=events,
@@ -381,26 +387,26 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
     def _final_tables(self):
         """Legs without the cancelled ones (ids renumbered) and events without those of
         legs cut before the event's time."""
-        legs = self.legs.columns()
-        legs.pop("kind_code")
-        events = self.log.columns()
-        t1 = legs["t1_s"]
-        keep = t1 >= legs["t0_s"]
-        if not keep.all():
+        n = len(self.legs)
+        t1 = self.legs.a[:n, L_T1].copy()
+        keep = t1 >= self.legs.a[:n, L_T0]
+        if not keep.all():  # gathered once, renumbered
             new_id = np.cumsum(keep) - 1
-            legs = {k: col[keep] for k, col in legs.items()}
-            legs["leg"] = np.arange(int(keep.sum()), dtype=np.int64)
+            legs = self.legs.columns(rows=np.flatnonzero(keep))
         else:
             new_id = np.arange(len(keep))
-        leg = events["leg"]
-        tied = leg >= 0
-        ok = np.ones(len(leg), dtype=bool)
-        if tied.any():
-            li = leg[tied]
-            ok[tied] = keep[li] & (events["time_s"][tied] <= t1[li] + 1e-9)
-            events = {k: col[ok] for k, col in events.items()}
-            leg = events["leg"]
-            events["leg"] = np.where(leg >= 0, new_id[np.maximum(leg, 0)], -1)
+            legs = self.legs.columns()
+        legs.pop("kind_code")
+
+        def kept(time, leg):
+            tied = leg >= 0
+            ok = np.ones(len(leg), dtype=bool)
+            if tied.any():
+                li = leg[tied]
+                ok[tied] = keep[li] & (time[tied] <= t1[li] + 1e-9)
+            return ok
+
+        events = self.log.columns(keep=kept, leg_id=new_id)
         return legs, events
 
     def vehicle_table(self) -> dict[str, np.ndarray]:

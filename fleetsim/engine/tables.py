@@ -1,10 +1,11 @@
 """Recording of legs and events during a run: growable numpy tables.
 
-Both tables are float64 matrices, one row per leg or event, grown by doubling.
-Rows are appended one at a time or, for whole route blocks, many at once; a
-leg's row stays writable because a leg can be cut while it is being flown. The
-typed columns of :mod:`fleetsim.record` are slices of these matrices, so the
-monitor and the end of the run read them without converting anything.
+The leg table is a float64 matrix, one row per leg, grown by doubling: a leg's
+row stays writable because a leg can be cut while it is being flown. Events are
+appended one at a time or, for whole route blocks, many at once, to a float64
+buffer that is sealed, chunk by chunk, into compact typed columns (events never
+change once recorded). The typed columns of :mod:`fleetsim.record` are made from
+both at the end of the run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ LEG_WIDTH = 13
 EVENT_WIDTH = 12
 
 NAN = float("nan")
+
+#: Rows of the event log's append buffer; a full buffer is sealed into typed columns.
+EVENT_CHUNK = 1 << 16
+#: Types of the event log's sealed columns (in ``E_*`` order): times, positions and
+#: values float64 as recorded, the rest small integers (kind: a code of EVENT_KINDS).
+EVENT_DTYPES = (np.float64, np.uint8, np.int32, np.int32, np.int32, np.int32, np.float64,
+                np.float64, np.float64, np.float64, np.int32, np.int32)
+assert len(EVENT_KINDS) <= 256
 
 
 class _Table:
@@ -70,38 +79,72 @@ class LegStore(_Table):
     def __init__(self) -> None:
         super().__init__(LEG_WIDTH)
 
-    def columns(self, start: int = 0, stop: int | None = None) -> Table:
-        """Rows ``start:stop`` as typed columns (copies; leg ids included)."""
+    def release(self) -> None:
+        """Drop every row and the memory they held (the run's record has them)."""
+        self.a = np.empty((0, LEG_WIDTH))
+        self.n = 0
+
+    def columns(self, start: int = 0, stop: int | None = None,
+                rows: np.ndarray | None = None) -> Table:
+        """Rows ``start:stop`` as typed columns (copies; leg ids included); with
+        ``rows`` (indexes, renumbered 0..k-1 in the ``leg`` column) only those."""
         stop = self.n if stop is None else min(stop, self.n)
         arr = self.a[start:stop]
-        n = len(arr)
+        first = start
+        if rows is not None:
+            first = 0
+            take = rows
+
+            def col(c: int) -> np.ndarray:
+                return arr[take, c]
+        else:
+            def col(c: int) -> np.ndarray:
+                return arr[:, c].copy()
+        n = len(arr) if rows is None else len(rows)
         if n == 0:
             out = {name: np.zeros(0, dtype=dt) for name, dt in LEG_COLUMNS.items()}
             out["kind_code"] = np.zeros(0, dtype=np.int8)
             return out
-        kind_code = arr[:, L_KIND].astype(np.int8)
+        kind_code = col(L_KIND).astype(np.int8)
         return {
-            "leg": np.arange(start, start + n, dtype=np.int64),
-            "vehicle": arr[:, L_VEHICLE].astype(np.int32),
+            "leg": np.arange(first, first + n, dtype=np.int64),
+            "vehicle": col(L_VEHICLE).astype(np.int32),
             "kind": np.asarray(LEG_KINDS, dtype=object)[kind_code],
             "kind_code": kind_code,
-            "sensing": arr[:, L_SENSING].astype(bool),
-            "t0_s": arr[:, L_T0].copy(), "t1_s": arr[:, L_T1].copy(),
-            "x0_m": arr[:, L_X0].copy(), "y0_m": arr[:, L_Y0].copy(),
-            "z0_m": arr[:, L_Z0].copy(), "x1_m": arr[:, L_X1].copy(),
-            "y1_m": arr[:, L_Y1].copy(), "z1_m": arr[:, L_Z1].copy(),
-            "energy_wh": arr[:, L_E].copy(), "battery_end_wh": arr[:, L_B].copy(),
+            "sensing": col(L_SENSING).astype(bool),
+            "t0_s": col(L_T0), "t1_s": col(L_T1),
+            "x0_m": col(L_X0), "y0_m": col(L_Y0), "z0_m": col(L_Z0),
+            "x1_m": col(L_X1), "y1_m": col(L_Y1), "z1_m": col(L_Z1),
+            "energy_wh": col(L_E), "battery_end_wh": col(L_B),
         }
 
 
-class EventLog(_Table):
+class EventLog:
     """Events, one row each: time, kind code, vehicle, leg, target, zone, x, y, z, value,
-    operator, detail code (an index into :attr:`details`, -1 for none)."""
+    operator, detail code (an index into :attr:`details`, -1 for none).
+
+    Rows are appended to a float64 buffer of :data:`EVENT_CHUNK` rows; a full buffer is
+    sealed into compact typed columns (:data:`EVENT_DTYPES`: times and positions stay
+    float64, codes and indexes become small integers), so a long run holds about 69
+    bytes per event instead of 96, and nothing is copied when the log grows. Events are
+    never changed once appended.
+    """
 
     def __init__(self) -> None:
-        super().__init__(EVENT_WIDTH)
+        self.a = np.empty((EVENT_CHUNK, EVENT_WIDTH))  # the buffer (rows 0:self.h)
+        self.h = 0
+        self.sealed: list[list[np.ndarray]] = [[] for _ in range(EVENT_WIDTH)]
+        self.n_sealed = 0
         self.details: list[str] = []
         self._detail_code: dict[str, int] = {}
+
+    @property
+    def n(self) -> int:
+        """Number of events appended."""
+        return self.n_sealed + self.h
+
+    def __len__(self) -> int:
+        return self.n
 
     def detail_code(self, text: str | None) -> int:
         if not text:
@@ -112,33 +155,110 @@ class EventLog(_Table):
             self.details.append(text)
         return code
 
+    def _seal(self, rows: np.ndarray) -> None:
+        """Append full rows (k, width) to the sealed columns."""
+        for c, dt in enumerate(EVENT_DTYPES):
+            self.sealed[c].append(rows[:, c].astype(dt))
+        self.n_sealed += len(rows)
+
+    def append(self, row) -> int:
+        """Append one row (a sequence of numbers); returns its index."""
+        h = self.h
+        self.a[h] = row
+        if h + 1 < EVENT_CHUNK:
+            self.h = h + 1
+            return self.n_sealed + h
+        self._seal(self.a)
+        self.h = 0
+        return self.n_sealed - 1
+
     def add(self, time_s: float, kind: str, vehicle: int = -1, leg: int = -1, target: int = -1,
             zone: int = -1, x: float = NAN, y: float = NAN, z: float = NAN,
             value: float = NAN, operator: int = -1, detail: str | None = None) -> None:
         self.append((time_s, EVENT_KIND_CODE[kind], vehicle, leg, target, zone, x, y, z, value,
                      operator, self.detail_code(detail)))
 
-    def columns(self) -> Table:
-        """All events, ordered by time and then by the order they were recorded."""
+    def extend(self, rows: np.ndarray) -> int:
+        """Append the rows of an (m, width) array; returns the index of the first."""
+        first = self.n
+        i, m = 0, len(rows)
+        while i < m:
+            k = min(m - i, EVENT_CHUNK - self.h)
+            if self.h == 0 and k == EVENT_CHUNK:
+                self._seal(rows[i:i + k])
+            else:
+                self.a[self.h:self.h + k] = rows[i:i + k]
+                self.h += k
+                if self.h == EVENT_CHUNK:
+                    self._seal(self.a)
+                    self.h = 0
+            i += k
+        return first
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """The rows ``idx`` (event indexes) as a float64 (k, width) array."""
+        idx = np.asarray(idx, dtype=np.int64)
+        out = np.empty((len(idx), EVENT_WIDTH))
+        hot = idx >= self.n_sealed
+        out[hot] = self.a[idx[hot] - self.n_sealed]
+        if not hot.all():
+            cold = np.flatnonzero(~hot)
+            chunk, off = np.divmod(idx[cold], EVENT_CHUNK)
+            for k in np.unique(chunk).tolist():
+                sel = chunk == k
+                for c in range(EVENT_WIDTH):
+                    out[cold[sel], c] = self.sealed[c][k][off[sel]]
+        return out
+
+    def columns(self, keep=None, leg_id=None) -> Table:
+        """All events, ordered by time and then by the order they were recorded; the
+        log is left empty (this ends the run's record).
+
+        ``keep(time_s, leg)`` (arrays of all events, in recording order) may drop events
+        (a bool mask); ``leg_id`` (int64 array) renumbers the ``leg`` column. Built one
+        column at a time, the sealed chunks freed as they are used, so the log and the
+        table are never both whole in memory."""
         if self.n == 0:
             return {name: np.zeros(0, dtype=dt) for name, dt in EVENT_COLUMNS.items()}
-        arr = self.a[:self.n]
-        order = np.argsort(arr[:, E_TIME], kind="stable")
-        arr = arr[order]
-        code = arr[:, E_KIND].astype(np.int16)
-        return {
-            "time_s": arr[:, E_TIME],
-            "kind": np.asarray(EVENT_KINDS, dtype=object)[code],
-            "vehicle": arr[:, E_VEHICLE].astype(np.int32),
-            "leg": arr[:, E_LEG].astype(np.int64),
-            "target": arr[:, E_TARGET].astype(np.int32),
-            "zone": arr[:, E_ZONE].astype(np.int32),
-            "x_m": arr[:, E_X], "y_m": arr[:, E_Y], "z_m": arr[:, E_Z],
-            "value": arr[:, E_VALUE],
-            "operator": arr[:, E_OPERATOR].astype(np.int32),
-            "detail": np.asarray([""] + self.details, dtype=object)[
-                arr[:, E_DETAIL].astype(np.int64) + 1],
-        }
+        if self.h:
+            self._seal(self.a[:self.h])
+            self.h = 0
+            self.a = np.empty((EVENT_CHUNK, EVENT_WIDTH))
+        cols = self.sealed
+        self.sealed = [[] for _ in range(EVENT_WIDTH)]
+        self.n_sealed = 0
+
+        def whole(c: int) -> np.ndarray:
+            col = np.concatenate(cols[c]) if len(cols[c]) > 1 else cols[c][0]
+            cols[c] = []
+            return col
+
+        time = whole(E_TIME)
+        leg = whole(E_LEG)
+        mask = None if keep is None else keep(time, leg)
+        if mask is None or mask.all():
+            order = np.argsort(time, kind="stable")
+        else:
+            order = np.flatnonzero(mask)
+            order = order[np.argsort(time[order], kind="stable")]
+        del mask
+        out: Table = {"time_s": time[order]}
+        del time
+        leg = leg[order].astype(np.int64)
+        out["leg"] = leg if leg_id is None else np.where(leg >= 0, leg_id[np.maximum(leg, 0)], -1)
+        del leg
+        kinds = np.asarray(EVENT_KINDS, dtype=object)
+        details = np.asarray([""] + self.details, dtype=object)
+        for name, c in (("kind", E_KIND), ("vehicle", E_VEHICLE), ("target", E_TARGET),
+                        ("zone", E_ZONE), ("x_m", E_X), ("y_m", E_Y), ("z_m", E_Z),
+                        ("value", E_VALUE), ("operator", E_OPERATOR), ("detail", E_DETAIL)):
+            col = whole(c)[order]
+            if name == "kind":
+                col = kinds[col]
+            elif name == "detail":
+                col = details[col.astype(np.int64) + 1]
+            out[name] = col
+        return {name: out[name] for name in EVENT_COLUMNS}
 
 # Leg kind codes, as the engine writes them.
 K_GROUND = LEG_KIND_CODE["ground"]

@@ -1,11 +1,12 @@
 """Communications: how long vehicles were out of radio contact.
 
-Computed from the recorded legs with :func:`fleetsim.comms.link_intervals`, or,
-when some vehicle type carries a relay (``relay_range_m``), with
-:func:`fleetsim.comms.link_intervals_relayed` and the relay vehicles' airborne
-legs (the same functions the engine uses for its link events). Legs on the
-ground count as in contact. Out-of-link stretches of one vehicle that touch
-across leg boundaries are one gap.
+Read from the engine's record: a gap runs from a vehicle's ``link_lost`` event to
+its next ``link_restored`` (or to the end of the run). The engine finds them with
+:func:`fleetsim.comms.link_intervals` (or, when some vehicle type carries a relay,
+``relay_range_m``, :func:`fleetsim.comms.link_intervals_relayed`) on each leg as
+it is planned; legs on the ground count as in contact, and stretches that touch
+across leg boundaries are one gap. :func:`out_of_link_gaps_of_legs` recomputes the
+same from the legs as flown (an independent check of the engine).
 
 Metrics (all None when the world has no ground station)
 -------------------------------------------------------
@@ -35,6 +36,7 @@ from fleetsim.comms import (
     stations_of,
 )
 from fleetsim.geometry import merge_intervals
+from fleetsim.record import kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -47,10 +49,31 @@ NAMES = ("comms.link_losses", "comms.out_of_link_time_s", "comms.out_of_link_per
 
 
 def out_of_link_gaps(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every gap in contact: ``(vehicle, t_start_s, t_end_s)``, sorted by vehicle and time."""
+    """Every gap in contact, as the engine recorded it (``link_lost`` to the next
+    ``link_restored`` of the vehicle, or to the end of the run): ``(vehicle,
+    t_start_s, t_end_s)``, sorted by vehicle and time."""
+    ev = run.events
+    kind = ev["kind"]
+    sel = np.flatnonzero(((kind == "link_lost") | (kind == "link_restored"))
+                         & (ev["vehicle"] >= 0))
+    vehicle = ev["vehicle"][sel].astype(np.int64)
+    order = np.argsort(vehicle, kind="stable")  # the events are in time order
+    sel, vehicle = sel[order], vehicle[order]
+    lost = kind[sel] == "link_lost"
+    t = ev["time_s"][sel]
+    n = len(sel)
+    nxt = np.minimum(np.arange(1, n + 1), n - 1) if n else np.zeros(0, dtype=np.int64)
+    closed = (np.arange(n) < nxt) & ~lost[nxt] & (vehicle[nxt] == vehicle)
+    end = np.where(closed, t[nxt], run.duration_s)
+    return vehicle[lost], t[lost], end[lost]
+
+
+def out_of_link_gaps_of_legs(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every gap in contact recomputed from the legs as flown: ``(vehicle, t_start_s,
+    t_end_s)``, sorted by vehicle and time."""
     legs = run.legs
     stations = stations_of(run.world)
-    air = np.isin(legs["kind"], _AIRBORNE) & (legs["t1_s"] > legs["t0_s"])
+    air = kind_in(legs["kind"], _AIRBORNE) & (legs["t1_s"] > legs["t0_s"])
     idx = np.flatnonzero(air)
     if not stations or len(idx) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
@@ -60,7 +83,7 @@ def out_of_link_gaps(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarr
     relay_m = relay_range_of_vehicles(run)
     if np.isfinite(relay_m).any():
         vehicle = legs["vehicle"].astype(np.int64)
-        rel = np.flatnonzero(np.isin(legs["kind"], _AIRBORNE)
+        rel = np.flatnonzero(kind_in(legs["kind"], _AIRBORNE)
                              & np.isfinite(relay_m[vehicle]) & (legs["t1_s"] >= legs["t0_s"]))
         p0_all = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])
         p1_all = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fleetsim.record import kind_in
+
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
 
@@ -40,7 +42,7 @@ def fleet_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     legs = run.legs
     T = run.duration_s
     n_vehicles = len(run.vehicles["vehicle"])
-    active = np.isin(np.asarray(legs["kind"]), ACTIVE_LEG_KINDS)
+    active = kind_in(np.asarray(legs["kind"]), ACTIVE_LEG_KINDS)
     t0 = np.clip(np.asarray(legs["t0_s"], dtype=np.float64)[active], 0.0, T)
     t1 = np.clip(np.asarray(legs["t1_s"], dtype=np.float64)[active], 0.0, T)
     busy = float(np.sum(np.maximum(t1 - t0, 0.0)))

@@ -76,6 +76,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fleetsim.record import kind_in
+
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
 
@@ -115,7 +117,7 @@ def carried_at(run: RecordedRun, vehicle: np.ndarray, time_s: np.ndarray) -> np.
     """How many orders each ``vehicle[i]`` carried at ``time_s[i]``, after every
     event at or before that time (module doc, ``logistics.empty_km``); (n,) int64."""
     ev = run.events
-    rows = np.flatnonzero(np.isin(ev["kind"], ("pickup", "delivered", "order_failed")))
+    rows = np.flatnonzero(kind_in(ev["kind"], ("pickup", "delivered", "order_failed")))
     holder: dict[int, int] = {}                    # order -> vehicle carrying it
     load: dict[int, int] = {}
     steps: dict[int, tuple[list[float], list[int]]] = {}  # vehicle -> (times, loads)
@@ -158,7 +160,7 @@ def _order_outcomes(run: RecordedRun) -> tuple[dict[int, float], dict[int, str],
     """Per order: time of its first delivery, reason of its last failure, and the
     ``value`` of its first ``delivered`` event."""
     ev = run.events
-    rows = np.flatnonzero(np.isin(ev["kind"], ("delivered", "order_failed")))
+    rows = np.flatnonzero(kind_in(ev["kind"], ("delivered", "order_failed")))
     delivered: dict[int, float] = {}
     value: dict[int, float] = {}
     failed: dict[int, str] = {}
@@ -185,7 +187,7 @@ def logistics_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     legs = run.legs
     vehicle_domain = np.asarray(run.vehicles.get(
         "domain", np.full(len(run.vehicles["vehicle"]), "air", dtype=object)), dtype=object)
-    has_orders = len(orders["order"]) > 0 or bool(np.any(np.isin(ev["kind"],
+    has_orders = len(orders["order"]) > 0 or bool(np.any(kind_in(ev["kind"],
                                                                   ORDER_EVENT_KINDS)))
     if not has_orders and not np.any(np.isin(vehicle_domain, ("ground", "sea"))):
         return {}
@@ -226,8 +228,8 @@ def logistics_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     kind = np.asarray(legs["kind"], dtype=object)
     t0 = np.asarray(legs["t0_s"], dtype=np.float64)
     t1 = np.asarray(legs["t1_s"], dtype=np.float64)
-    busy = np.isin(kind, BUSY_LEG_KINDS)
-    travel = np.isin(kind, TRAVEL_LEG_KINDS)
+    busy = kind_in(kind, BUSY_LEG_KINDS)
+    travel = kind_in(kind, TRAVEL_LEG_KINDS)
     busy_s = np.maximum(np.clip(t1, 0.0, T) - np.clip(t0, 0.0, T), 0.0)
     for domain in DOMAINS:
         n = int(np.count_nonzero(vehicle_domain == domain))

@@ -108,6 +108,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fleetsim.oversight.operators import fan_out, shift_schedule, utilization
+from fleetsim.record import kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -187,7 +188,7 @@ def work_items(run: RecordedRun) -> dict[str, np.ndarray]:
     ignored.
     """
     ev = run.events
-    rows = np.flatnonzero(np.isin(ev["kind"], ("work_start", "work_end")))
+    rows = np.flatnonzero(kind_in(ev["kind"], ("work_start", "work_end")))
     open_: dict[int, tuple[float, int, str]] = {}
     out: list[tuple[int, int, float, float, str]] = []
     for kind, op, t, v, d in zip(ev["kind"][rows].tolist(), ev["operator"][rows].tolist(),
@@ -223,7 +224,7 @@ def unauthorized_rows(run: RecordedRun) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     ev = run.events
     kinds = ("auth_request", "auth_granted", "auth_denied", "auth_timeout", "action_start")
-    rows = np.flatnonzero(np.isin(ev["kind"], kinds))
+    rows = np.flatnonzero(kind_in(ev["kind"], kinds))
     rules = _rules(spec, ev["detail"][rows])
     requested: set[tuple[int, str]] = set()   # open requests
     granted: set[tuple[int, str]] = set()     # unused grants
@@ -265,7 +266,7 @@ def fan_out_terms(run: RecordedRun) -> dict[str, Any]:
     service = end - start
     # Decision events: (vehicle, time) -> their values, in recorded order.
     ev = run.events
-    rows = np.flatnonzero(np.isin(ev["kind"], DECISION_KINDS) & (ev["vehicle"] >= 0))
+    rows = np.flatnonzero(kind_in(ev["kind"], DECISION_KINDS) & (ev["vehicle"] >= 0))
     decisions: dict[tuple[int, float], list[float]] = {}
     for v, t, x in zip(ev["vehicle"][rows].tolist(), ev["time_s"][rows].tolist(),
                        ev["value"][rows].tolist(), strict=True):
@@ -318,13 +319,13 @@ def oversight_metrics(run: RecordedRun) -> dict[str, float | int | None]:
             if np.sum(seg[on]) > 0 else None)
 
     # Authorization.
-    auth = np.isin(kind, ("auth_request", "auth_granted", "auth_denied", "auth_timeout",
+    auth = kind_in(kind, ("auth_request", "auth_granted", "auth_denied", "auth_timeout",
                           "action_start"))
     rule = np.full(len(kind), "", dtype=object)
     rule[auth] = _rules(spec, ev["detail"][auth])
     approve = rule == "approve"
     veto = rule == "veto"
-    decided = np.isin(kind, ("auth_granted", "auth_denied", "auth_timeout")) & approve
+    decided = kind_in(kind, ("auth_granted", "auth_denied", "auth_timeout")) & approve
     waits = np.asarray(ev["value"][decided], dtype=np.float64)
     waits = waits[np.isfinite(waits)]
     consequential = (kind == "action_start") & (rule != "auto")

@@ -247,18 +247,23 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
           & np.isfinite(xy0).all(axis=1) & np.isfinite(xy1).all(axis=1))
     if not ok.any():
         return
-    idx = np.flatnonzero(ok)
-    t0, t1, xy0, xy1, r = t0[idx], t1[idx], xy0[idx], xy1[idx], r[idx]
+    if not ok.all():  # (a long run's legs are many: no copies when all count)
+        idx = np.flatnonzero(ok)
+        t0, t1, xy0, xy1, r = t0[idx], t1[idx], xy0[idx], xy1[idx], r[idx]
+    del ok
 
     c = grid.cell_m
-    x0, y0 = xy0[:, 0], xy0[:, 1]
-    dx = xy1[:, 0] - x0
-    dy = xy1[:, 1] - y0
+    x0, y0 = np.ascontiguousarray(xy0[:, 0]), np.ascontiguousarray(xy0[:, 1])
+    x1, y1 = xy1[:, 0], xy1[:, 1]
+    del xy0, xy1
+    dx = x1 - x0
+    dy = y1 - y0
     length2 = dx * dx + dy * dy
-    xlo = np.minimum(x0, xy1[:, 0]) - r
-    xhi = np.maximum(x0, xy1[:, 0]) + r
-    ylo = np.minimum(y0, xy1[:, 1]) - r
-    yhi = np.maximum(y0, xy1[:, 1]) + r
+    xlo = np.minimum(x0, x1) - r
+    xhi = np.maximum(x0, x1) + r
+    ylo = np.minimum(y0, y1) - r
+    yhi = np.maximum(y0, y1) + r
+    del x1, y1
     # Rows / columns whose centres lie in the grown bounding box.
     ja, jb = _index_range(ylo, yhi, grid.y0_m, c, grid.ny)
     ia, ib = _index_range(xlo, xhi, grid.x0_m, c, grid.nx)
@@ -279,6 +284,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     band_of_row = (before // max(1, int(max_pairs))).astype(np.int64)
     band_starts = np.flatnonzero(np.r_[True, band_of_row[1:] != band_of_row[:-1]])
     band_ends = np.r_[band_starts[1:] - 1, grid.ny - 1]
+    del per_row, load, before, band_of_row
 
     # Legs by first row, so a band's legs are found without scanning them all.
     by_ja = np.flatnonzero(live)

@@ -109,38 +109,31 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     value = np.asarray(ev["value"], dtype=np.float64)
     starts = np.flatnonzero(kind == "los_start")
     ends = np.flatnonzero(kind == "los_end")
-    # Each pair's losses alternate start, end, in time order.
-    open_at: dict[tuple[int, int], list[float]] = {}
-    durations, d_min, severity = [], [], []
+    # Each pair's losses alternate start, end, in time order: an end closes its pair's
+    # earliest open start (an end with none open is ignored).
+    i_start, i_end = _match_losses(starts, ends, a, b)
+    durations = t[i_end] - t[i_start]
+    d_min = value[i_end]
+    # R of each vehicle's domain (NaN where the section sets no minima for it).
     domain = run.vehicles.get("domain")
-    for i in np.sort(np.concatenate([starts, ends]), kind="stable").tolist():
-        key = (int(a[i]), int(b[i]))
-        if kind[i] == "los_start":
-            open_at.setdefault(key, []).append(t[i])
-        elif open_at.get(key):
-            durations.append(t[i] - open_at[key].pop(0))
-            d_min.append(value[i])
-            dom = "air" if domain is None else str(domain[key[0]])
-            r = spec.minima[dom].horizontal_m if dom in spec.minima else np.nan
-            severity.append(1.0 - value[i] / r)
+    n_veh = len(run.vehicles["vehicle"])
+    dom = (np.full(n_veh, "air", dtype=object) if domain is None
+           else np.asarray(domain, dtype=object))
+    r_of = np.full(n_veh, np.nan)
+    for name in set(dom.tolist()):
+        if name in spec.minima:
+            r_of[dom == name] = spec.minima[name].horizontal_m
+    severity = 1.0 - d_min / r_of[a[i_end]]
     conflicts = np.flatnonzero(kind == "conflict")
     horizon = spec.lookahead_s + (spec.window_s or run.scenario.run.monitor_window_s)
-    los_pairs: dict[tuple[int, int], list[float]] = {}
-    for i in starts.tolist():
-        los_pairs.setdefault((int(a[i]), int(b[i])), []).append(t[i])
-    resolved = 0
-    for i in conflicts.tolist():
-        key = (min(int(a[i]), int(b[i])), max(int(a[i]), int(b[i])))
-        times = np.asarray(los_pairs.get(key, []))
-        if not np.any((times >= t[i]) & (times <= t[i] + horizon)):
-            resolved += 1
+    resolved = _resolved(t, a, b, starts, conflicts, horizon)
     delays = value[kind == "strategic_delay"]
     extra = value[kind == "deconflict"]
-    sev = np.asarray(severity, dtype=np.float64)
+    sev = severity
     return {
         "safety.los_count": int(len(starts)),
-        "safety.los_duration_s": float(np.sum(durations)) if durations else 0.0,
-        "safety.min_separation_m": float(np.min(d_min)) if d_min else None,
+        "safety.los_duration_s": float(np.sum(durations)) if len(durations) else 0.0,
+        "safety.min_separation_m": float(np.min(d_min)) if len(d_min) else None,
         "safety.intrusion_severity_max": float(np.nanmax(sev)) if np.isfinite(sev).any()
         else None,
         "safety.intrusion_severity_mean": float(np.nanmean(sev)) if np.isfinite(sev).any()
@@ -151,3 +144,69 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
         "safety.strategic_delay_mean_s": float(np.mean(delays)) if len(delays) else None,
         "safety.deconfliction_extra_m": float(np.sum(extra)),
     }
+
+
+def _resolved(t: np.ndarray, a: np.ndarray, b: np.ndarray, starts: np.ndarray,
+              conflicts: np.ndarray, horizon: float) -> int:
+    """Conflicts (event indexes) after which their pair's next ``los_start`` (event
+    indexes ``starts``; pair ``(a, b)`` as recorded) comes later than ``horizon`` s,
+    or never."""
+    if not len(conflicts):
+        return 0
+    ca, cb = a[conflicts], b[conflicts]
+    key = np.r_[a[starts], np.minimum(ca, cb)], np.r_[b[starts], np.maximum(ca, cb)]
+    time = np.r_[t[starts], t[conflicts]]
+    is_start = np.r_[np.ones(len(starts), dtype=bool), np.zeros(len(conflicts), dtype=bool)]
+    # By pair and time, a conflict before the starts at its own time.
+    order = np.lexsort((is_start, time, key[1], key[0]))
+    ka, kb, time, is_start = key[0][order], key[1][order], time[order], is_start[order]
+    pos = np.arange(len(order))
+    # The first start at or after each position (len: none).
+    nxt = np.minimum.accumulate(np.where(is_start, pos, len(pos))[::-1])[::-1]
+    c = np.flatnonzero(~is_start)
+    k = np.minimum(nxt[c], len(pos) - 1)
+    met = (nxt[c] < len(pos)) & (ka[k] == ka[c]) & (kb[k] == kb[c]) \
+        & (time[k] <= time[c] + horizon)
+    return int(np.count_nonzero(~met))
+
+
+def _match_losses(starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Pair each ``los_end`` (event indexes ``ends``) with the earliest still open
+    ``los_start`` of its pair ``(a, b)`` (first in, first out, in recording order);
+    ends with no open start are left out. Returns the matched ``(start index, end
+    index)``, in the order of the ends."""
+    idx = np.concatenate([starts, ends])
+    if not len(idx):
+        return idx, idx
+    is_start = np.r_[np.ones(len(starts), dtype=bool), np.zeros(len(ends), dtype=bool)]
+    order = np.lexsort((idx, b[idx], a[idx]))  # by pair, then as recorded
+    idx, is_start = idx[order], is_start[order]
+    pa, pb = a[idx], b[idx]
+    head = np.r_[True, (pa[1:] != pa[:-1]) | (pb[1:] != pb[:-1])]
+    size = np.diff(np.r_[np.flatnonzero(head), len(idx)])
+    group = np.cumsum(head) - 1
+
+    def in_pair(total: np.ndarray, step: np.ndarray) -> np.ndarray:
+        """A running total restarted at each pair's first event."""
+        return total - np.repeat(total[head] - step[head], size)
+
+    step = np.where(is_start, 1, -1)
+    level = in_pair(np.cumsum(step), step)
+    # Open starts after each event: the walk reflected at zero (an end with nothing open
+    # is dropped), level - min(0, lowest level so far in the pair); the offset per pair
+    # keeps the running minimum from reaching back into the pairs before.
+    big = 2 * len(idx) + 2
+    low = np.minimum.accumulate(np.minimum(level, 0) - group * big) + group * big
+    open_after = level - low
+    open_before = np.r_[0, open_after[:-1]]
+    open_before[head] = 0
+    matched = ~is_start & (open_before > 0)
+    # The k-th matched end of a pair closes the pair's k-th start.
+    n_end = in_pair(np.cumsum(matched), matched.astype(np.int64))
+    starts_before = np.repeat(np.cumsum(is_start)[head] - is_start[head], size)
+    start_pos = np.flatnonzero(is_start)  # the starts, by pair then as recorded
+    i_start = idx[start_pos[starts_before[matched] + n_end[matched] - 1]]
+    i_end = idx[matched]
+    back = np.argsort(i_end, kind="stable")
+    return i_start[back], i_end[back]

@@ -24,6 +24,7 @@ import numpy as np
 from fleetsim.metrics.coverage import coverage_at
 from fleetsim.metrics.detection import first_detections
 from fleetsim.metrics.raster import cell_coverage, sample_times
+from fleetsim.record import kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -93,7 +94,7 @@ def _leg_states(run: RecordedRun, times: np.ndarray) -> Series:
     leg_air = air[np.maximum(vehicle, 0)] & (vehicle >= 0)
     out: Series = {}
     for name, kinds in _LEG_STATE.items():
-        mask = np.isin(kind, kinds)
+        mask = kind_in(kind, kinds)
         if name == "airborne":
             mask &= leg_air
         out[name] = _holding(t0[mask], t1[mask], times, run.duration_s)
@@ -120,7 +121,7 @@ def operator_requests(run: RecordedRun) -> tuple[np.ndarray, np.ndarray]:
     time = np.asarray(ev["time_s"], dtype=np.float64)
     raised: list[float] = []
     decided: list[float] = []
-    rows = np.flatnonzero(np.isin(kind, ("auth_request", "auth_granted", "auth_denied",
+    rows = np.flatnonzero(kind_in(kind, ("auth_request", "auth_granted", "auth_denied",
                                          "auth_timeout")))
     open_: dict[tuple[int, str], list[int]] = {}
     for k, v, d, t in zip(kind[rows].tolist(), ev["vehicle"][rows].tolist(),
@@ -133,7 +134,7 @@ def operator_requests(run: RecordedRun) -> tuple[np.ndarray, np.ndarray]:
         elif open_.get(key):
             decided[open_[key].pop(0)] = t
     value = np.asarray(ev["value"], dtype=np.float64)
-    served = np.isin(kind, ("ack", "review")) & np.isfinite(value) & (value >= 0.0)
+    served = kind_in(kind, ("ack", "review")) & np.isfinite(value) & (value >= 0.0)
     starts = np.concatenate([np.asarray(raised, dtype=np.float64), time[served] - value[served]])
     ends = np.concatenate([np.asarray(decided, dtype=np.float64), time[served]])
     return starts, ends

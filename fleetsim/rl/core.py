@@ -146,7 +146,7 @@ class FleetCore:
         rows = np.concatenate([self._ev_pending, np.arange(self._ev_ptr, log.n)])
         self._ev_ptr = log.n
         if len(rows):
-            ev = log.a[rows]
+            ev = log.rows(rows)
             ready = ev[:, E_TIME] <= now
             self._ev_pending = rows[~ready]
             ev = ev[ready]

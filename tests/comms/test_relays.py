@@ -16,7 +16,7 @@ from fleetsim.comms import (
 )
 from fleetsim.engine import Simulation
 from fleetsim.metrics import compute_metrics
-from fleetsim.metrics.comms import out_of_link_gaps
+from fleetsim.metrics.comms import out_of_link_gaps, out_of_link_gaps_of_legs
 from fleetsim.policy import GoTo, Hold, Plan, Policy, ReturnHome
 from fleetsim.scenario import load_scenario_text
 from fleetsim.world.terrain import Terrain
@@ -113,9 +113,11 @@ def engine_gaps(run):
 
 
 def assert_engine_agrees_with_metrics(run):
-    v, a, b = out_of_link_gaps(run)
-    metric = sorted(zip(v.tolist(), a.tolist(), b.tolist(), strict=True))
     engine = engine_gaps(run)
+    v, a, b = out_of_link_gaps(run)  # what the metrics read: the engine's events
+    assert sorted(zip(v.tolist(), a.tolist(), b.tolist(), strict=True)) == engine
+    v, a, b = out_of_link_gaps_of_legs(run)  # recomputed from the legs as flown
+    metric = sorted(zip(v.tolist(), a.tolist(), b.tolist(), strict=True))
     assert len(engine) == len(metric), (engine, metric)
     for e, m in zip(engine, metric, strict=True):
         assert e[0] == m[0] and e[1] == pytest.approx(m[1], abs=1e-6) \
@@ -353,5 +355,5 @@ def test_gaps_across_legs_meeting_a_hair_apart_are_one_gap():
     legs = run.legs
     last = np.flatnonzero(legs["vehicle"] == 1)[-1]  # the idle hover at x = 4500
     legs["t0_s"][last] += 2e-13
-    v, a, b = out_of_link_gaps(run)
+    v, a, b = out_of_link_gaps_of_legs(run)
     assert v.tolist() == [1] and a[0] == pytest.approx(T_UP + 200.0) and b[0] == 1500.0

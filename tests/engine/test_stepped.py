@@ -74,3 +74,12 @@ def test_misuse_is_refused():
     run.reset()
     with pytest.raises(RuntimeError, match="called twice"):
         run.reset()
+
+
+def test_the_record_is_taken_out_of_the_tables_once():
+    sim = Simulation(_scenario("search_and_rescue-short"))
+    run = sim.run()
+    assert len(run.legs["leg"]) > 0 and len(run.events["time_s"]) > 0
+    assert len(sim.legs) == 0 and sim.log.n == 0  # the engine's tables were released
+    with pytest.raises(RuntimeError, match=r"finish\(\) called twice"):
+        sim.finish()

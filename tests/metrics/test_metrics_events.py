@@ -220,3 +220,20 @@ def test_compute_metrics_of_an_empty_run():
     assert m["coverage.cells"] == 0 and m["coverage.fraction"] is None
     assert m["patrol.idleness_mean_s"] is None and m["fleet.legs"] == 0
     assert json.loads(metrics_json(m)) == m
+
+
+def test_out_of_link_gaps_are_read_from_the_link_events():
+    from fleetsim.metrics.comms import out_of_link_gaps
+
+    ev = [{"time_s": 5.0, "kind": "link_lost", "vehicle": 1},
+          {"time_s": 7.0, "kind": "link_lost", "vehicle": 0},
+          {"time_s": 9.0, "kind": "takeoff", "vehicle": 1},
+          {"time_s": 12.5, "kind": "link_restored", "vehicle": 1},
+          {"time_s": 20.0, "kind": "link_restored", "vehicle": 0},
+          {"time_s": 30.0, "kind": "link_lost", "vehicle": 1}]  # still out at the end
+    run = recorded_run(duration_s=50.0, events=ev, footprint_radius_m=[10.0, 10.0])
+    v, a, b = out_of_link_gaps(run)
+    assert list(zip(v.tolist(), a.tolist(), b.tolist(), strict=True)) == [
+        (0, 7.0, 20.0), (1, 5.0, 12.5), (1, 30.0, 50.0)]
+    v, a, b = out_of_link_gaps(recorded_run(duration_s=50.0, footprint_radius_m=[10.0]))
+    assert len(v) == len(a) == len(b) == 0

@@ -1,0 +1,108 @@
+"""The event log: rows appended one by one and in blocks, sealed chunk by chunk into
+typed columns, come out as the record's events table, sorted by time then by the order
+they were recorded, with the events of dropped legs left out and leg ids renumbered."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fleetsim.engine import tables
+from fleetsim.engine.tables import EVENT_WIDTH, EventLog
+from fleetsim.record import EVENT_COLUMNS, EVENT_KINDS, table_digest
+
+
+def _reference(rows: np.ndarray, details: list[str], keep, leg_id) -> dict:
+    """The table as a float64 matrix sorted whole, then filtered (the plain way)."""
+    arr = rows[np.argsort(rows[:, 0], kind="stable")]
+    leg = arr[:, 3].astype(np.int64)
+    ok = keep(arr[:, 0], leg)
+    arr, leg = arr[ok], leg[ok]
+    code = arr[:, 1].astype(np.int64)
+    return {
+        "time_s": arr[:, 0].copy(), "kind": np.asarray(EVENT_KINDS, dtype=object)[code],
+        "vehicle": arr[:, 2].astype(np.int32),
+        "leg": np.where(leg >= 0, leg_id[np.maximum(leg, 0)], -1),
+        "target": arr[:, 4].astype(np.int32), "zone": arr[:, 5].astype(np.int32),
+        "x_m": arr[:, 6].copy(), "y_m": arr[:, 7].copy(), "z_m": arr[:, 8].copy(),
+        "value": arr[:, 9].copy(), "operator": arr[:, 10].astype(np.int32),
+        "detail": np.asarray([""] + details, dtype=object)[arr[:, 11].astype(np.int64) + 1],
+    }
+
+
+def _random_rows(rng, m: int, n_legs: int, details: int) -> np.ndarray:
+    rows = np.empty((m, EVENT_WIDTH))
+    rows[:, 0] = rng.integers(0, 50, m) * 0.5  # many ties
+    rows[:, 1] = rng.integers(0, len(EVENT_KINDS), m)
+    rows[:, 2] = rng.integers(-1, 30, m)
+    rows[:, 3] = rng.integers(-1, n_legs, m)
+    rows[:, 4] = rng.integers(-1, 5, m)
+    rows[:, 5] = rng.integers(-1, 3, m)
+    rows[:, 6:10] = rng.normal(size=(m, 4)) * 1e4
+    rows[rng.random(m) < 0.3, 6:9] = np.nan
+    rows[:, 10] = rng.integers(-1, 4, m)
+    rows[:, 11] = rng.integers(-1, details, m)
+    return rows
+
+
+@pytest.mark.parametrize("chunk", [4, 7, 1 << 16])
+def test_log_table_equals_the_plain_sorted_table(monkeypatch, chunk):
+    monkeypatch.setattr(tables, "EVENT_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    n_legs = 12
+    rows = _random_rows(rng, 203, n_legs, 3)
+    log = EventLog()
+    names = ["detail a", "detail b", "detail c"]
+    assert [log.detail_code(t) for t in names] == [0, 1, 2]
+    i = 0
+    for size in (1, 1, 9, 1, 40, 1, 1, 3, 100, 1):  # single rows and blocks, across chunks
+        if size == 1:
+            assert log.append(rows[i]) == i
+        else:
+            assert log.extend(rows[i:i + size]) == i
+        i += size
+        assert log.n == i
+    log.extend(rows[i:])
+    assert len(log) == len(rows)
+    # rows() reads any rows back as they were appended, sealed or not
+    pick = rng.permutation(len(rows))[:50]
+    np.testing.assert_array_equal(log.rows(pick), rows[pick])
+
+    t1 = rng.integers(0, 60, n_legs) * 0.5
+    leg_keep = rng.random(n_legs) < 0.7
+    leg_id = np.cumsum(leg_keep) - 1
+
+    def keep(time, leg):
+        ok = np.ones(len(leg), dtype=bool)
+        tied = leg >= 0
+        ok[tied] = leg_keep[leg[tied]] & (time[tied] <= t1[leg[tied]])
+        return ok
+
+    got = log.columns(keep=keep, leg_id=leg_id)
+    want = _reference(rows, names, keep, leg_id)
+    assert list(got) == list(EVENT_COLUMNS)
+    for name, dtype in EVENT_COLUMNS.items():
+        assert got[name].dtype == np.dtype(dtype), name
+    assert table_digest(got) == table_digest(want)
+    assert 0 < len(got["time_s"]) < len(rows)
+    assert np.all(np.diff(got["time_s"]) >= 0)
+    assert log.n == 0  # the record was taken out of the log
+
+
+def test_an_empty_log_is_an_empty_table():
+    got = EventLog().columns()
+    assert {k: (len(v), v.dtype) for k, v in got.items()} == {
+        k: (0, np.dtype(dt)) for k, dt in EVENT_COLUMNS.items()}
+
+
+def test_event_add_writes_one_row_with_codes():
+    log = EventLog()
+    log.add(2.5, "detection", 3, leg=7, target=4, x=1.0, y=2.0, z=3.0, value=9.5)
+    log.add(1.0, "work_start", 2, operator=1, detail="takeoff")
+    t = log.columns()
+    assert t["kind"].tolist() == ["work_start", "detection"]
+    assert t["time_s"].tolist() == [1.0, 2.5]
+    assert t["leg"].tolist() == [-1, 7]
+    assert t["operator"].tolist() == [1, -1]
+    assert t["detail"].tolist() == ["takeoff", ""]
+    assert t["value"][1] == 9.5 and np.isnan(t["value"][0])
