@@ -591,6 +591,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fleetsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output went away (``fleetsim policies | head``): stop quietly,
+        # as command-line tools do; stdout is pointed at devnull so that Python's final
+        # flush does not fail again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         if exc.errno in USER_OS_ERRORS:  # disk full, read-only, permissions, ...
             print(f"fleetsim: error: {os_error_text(exc)}", file=sys.stderr)

@@ -543,3 +543,17 @@ def test_a_read_only_folder_exits_2_before_running(tmp_path, capsys):
         _as_unprivileged(check)
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_output_cut_short_by_its_reader_ends_quietly():
+    # `fleetsim policies | head -1` once head has exited: the pipe has no reader when
+    # fleetsim writes, so its write fails (EPIPE); fleetsim stops with exit 0 and no
+    # traceback, as command-line tools do.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "fleetsim.cli", "policies"],
+                              stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr.decode()) == (0, "")
