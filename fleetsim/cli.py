@@ -180,14 +180,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     from fleetsim.metrics import compute_metrics
+    from fleetsim.metrics.timeseries import TIMESERIES, write_timeseries
     from fleetsim.rundir import METRICS, dumps_json, read_run
 
     run = read_run(args.run_dir)
     metrics = compute_metrics(run)
-    (Path(args.run_dir) / METRICS).write_text(dumps_json(metrics))
-    from fleetsim.metrics.timeseries import TIMESERIES, write_timeseries
-
-    write_timeseries(Path(args.run_dir) / TIMESERIES, run)
+    # Both files are written next to their place and renamed over it, so an error or an
+    # interruption leaves the run directory's files as they were, never half written.
+    run_dir = Path(args.run_dir)
+    staged = {name: run_dir / f".{name}.new-{os.getpid()}" for name in (METRICS, TIMESERIES)}
+    try:
+        staged[METRICS].write_text(dumps_json(metrics))
+        write_timeseries(staged[TIMESERIES], run)
+        for name, tmp in staged.items():
+            os.replace(tmp, run_dir / name)
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
     _print_metrics(metrics)
     return EXIT_OK
 

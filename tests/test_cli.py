@@ -198,6 +198,26 @@ def test_metrics_recomputes_the_same_bytes(tmp_path):
     assert (out / "metrics.json").read_bytes() == written
 
 
+def test_metrics_failing_half_way_leaves_the_run_directory_as_it_was(tmp_path, monkeypatch):
+    # The time series cannot be written (say the disk fills up): metrics.json, already
+    # computed, is not put in place either, and nothing staged is left behind.
+    import fleetsim.metrics.timeseries as ts
+
+    path = check_scenario_file(tmp_path)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "-q", "--no-replay"]) == EXIT_OK
+    (out / "metrics.json").write_text("{}\n")  # as if from an older version
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def full_disk(where, run):
+        Path(where).write_bytes(b"PAR1")
+        raise OSError(errno.ENOSPC, "No space left on device", str(where))
+
+    monkeypatch.setattr(ts, "write_timeseries", full_disk)
+    assert main(["metrics", str(out)]) == EXIT_INPUT
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
 def test_metrics_are_printed_to_the_current_stdout(tmp_path):
     import contextlib
     import io
