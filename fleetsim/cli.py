@@ -194,6 +194,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         write_timeseries(staged[TIMESERIES], run)
         for name, tmp in staged.items():
             os.replace(tmp, run_dir / name)
+    except OSError as exc:  # name the file the user knows, not the staged one
+        for name, tmp in staged.items():
+            if exc.filename is not None and Path(exc.filename) == tmp:
+                exc.filename = str(run_dir / name)
+        raise
     finally:
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
