@@ -133,10 +133,67 @@ class _OversightPatrol(PersistentPatrol):
                 if not free.contains(p):  # loiter outside any zone, in its own part
                     p = free.representative_point()
                 self.relay_xy[v] = (float(p.x), float(p.y))
+            self._relays_over_gaps(ctx, relays, zones)
         # Long first hops (from a base, or across the area to an idle cell) are cut
         # into steps of about a cell, so a vehicle flying them follows the terrain.
         self.max_step_m = 1.5 * self.cell_size
         self.single_route = True
+
+    def _station_reach(self, ctx) -> np.ndarray | None:
+        """Which patrol cells are within radio range of a ground station at the lowest
+        cruise height of the fleet (with a small margin for the sampling of legs);
+        None without ground stations."""
+        stations = [s for s in ctx.world.sites if s.radio_range_m]
+        if not stations:
+            return None
+        agl = min(t.cruise_altitude_agl_m for t in ctx.vehicle_types)
+        x, y = self.centres[:, 0], self.centres[:, 1]
+        z = np.asarray(ctx.world.terrain.height_at(x, y), dtype=np.float64) + agl
+        reach = np.zeros(len(self.centres), dtype=bool)
+        for s in stations:
+            d = np.sqrt((x - s.xy[0]) ** 2 + (y - s.xy[1]) ** 2 + (z - s.antenna_z_m) ** 2)
+            reach |= d <= 0.97 * s.radio_range_m
+        return reach
+
+    def _relays_over_gaps(self, ctx, relays, zones) -> None:
+        """Where the ground stations leave patrol cells out of range, move the relay
+        points (one relay after the other) to the patrol cell, in range of a station
+        and outside every zone, whose relay reaches the most of those cells (the
+        nearest to the relay's own point on ties); relays with nothing left to reach
+        keep their points."""
+        reach = self._station_reach(ctx)
+        if reach is None or reach.all():
+            return
+        stations = [s for s in ctx.world.sites if s.radio_range_m]
+        agl = min(t.cruise_altitude_agl_m for t in ctx.vehicle_types)
+        x, y = self.centres[:, 0], self.centres[:, 1]
+        ground = np.asarray(ctx.world.terrain.height_at(x, y), dtype=np.float64)
+        z = ground + agl
+        free = ~shapely.intersects_xy(zones, x, y) if not zones.is_empty else \
+            np.ones(len(x), dtype=bool)
+        gap = ~reach
+        for v in relays:
+            if v not in self.relay_xy or not gap.any():
+                continue
+            vt = ctx.vehicle_types[int(ctx.vehicle_type_index[v])]
+            rz = ground + vt.cruise_altitude_agl_m
+            linked = np.zeros(len(x), dtype=bool)
+            for s in stations:
+                linked |= np.sqrt((x - s.xy[0]) ** 2 + (y - s.xy[1]) ** 2
+                                  + (rz - s.antenna_z_m) ** 2) <= 0.97 * s.radio_range_m
+            cand = np.flatnonzero(linked & free)
+            if len(cand) == 0:
+                continue
+            g = np.flatnonzero(gap)
+            d = np.sqrt((x[cand, None] - x[g]) ** 2 + (y[cand, None] - y[g]) ** 2
+                        + (rz[cand, None] - z[g]) ** 2)
+            gain = (d <= 0.97 * vt.relay_range_m).sum(axis=1)
+            if gain.max() == 0:
+                continue
+            rx, ry = self.relay_xy[v]
+            best = np.lexsort((np.hypot(x[cand] - rx, y[cand] - ry), -gain))[0]
+            self.relay_xy[v] = (float(x[cand[best]]), float(y[cand[best]]))
+            gap[g[d[best] <= 0.97 * vt.relay_range_m]] = False
 
     # ------------------------------------------------------------------ helpers
 
@@ -264,6 +321,10 @@ class CautiousPatrol(_OversightPatrol):
         keep_in_range: bool = param(True, None,
                                     "patrol only cells within radio range of a ground "
                                     "station, and drop the cells where the link was lost")
+        dark_for_s: float | None = param(1800.0, _optional_positive,
+                                         "with keep_in_range, a cell where the link was "
+                                         "lost is dropped this long, then tried again "
+                                         "(null: for good)")
 
     route_class = "retask"
 
@@ -271,20 +332,18 @@ class CautiousPatrol(_OversightPatrol):
         super().reset(ctx)
         self.hold_until = np.full(len(ctx.vehicle_type_index), _INF)
         self.dark = np.zeros(len(self.centres), dtype=bool)
+        self.dark_until = np.full(len(self.centres), _INF)
+        self.dark_visit = np.zeros(len(self.centres))  # last visit when it was dropped
         if not self.params.keep_in_range:
             return
-        stations = [s for s in ctx.world.sites if s.radio_range_m]
-        if not stations:
+        # Range alone (terrain shadows are learnt as links are lost).
+        reach = self._station_reach(ctx)
+        if reach is None:
             return
-        # Range alone (terrain shadows are learnt as links are lost), at the lowest
-        # cruise height of the fleet, with a small margin for the sampling of legs.
+        stations = [s for s in ctx.world.sites if s.radio_range_m]
         agl = min(t.cruise_altitude_agl_m for t in ctx.vehicle_types)
         x, y = self.centres[:, 0], self.centres[:, 1]
         z = np.asarray(ctx.world.terrain.height_at(x, y), dtype=np.float64) + agl
-        reach = np.zeros(len(self.centres), dtype=bool)
-        for s in stations:
-            d = np.sqrt((x - s.xy[0]) ** 2 + (y - s.xy[1]) ** 2 + (z - s.antenna_z_m) ** 2)
-            reach |= d <= 0.97 * s.radio_range_m
         # Relays holding at their points (themselves in range of a station) extend it.
         for v, (rx, ry) in self.relay_xy.items():
             vt = ctx.vehicle_types[int(ctx.vehicle_type_index[v])]
@@ -296,13 +355,28 @@ class CautiousPatrol(_OversightPatrol):
         if reach.any():
             self._drop(np.flatnonzero(~reach))
 
-    def _drop(self, cells) -> None:
-        """Never head for these patrol cells again (out of link there)."""
+    def _drop(self, cells, until_s: float = _INF) -> None:
+        """Do not head for these patrol cells (out of link there) before ``until_s``."""
+        cells = np.asarray(cells, dtype=np.int64)
+        fresh = cells[~self.dark[cells]]
+        self.dark_visit[fresh] = self.last_visit[fresh]
         self.dark[cells] = True
+        self.dark_until[cells] = until_s
         self.last_visit[cells] = _NEVER
+
+    def _undrop(self, now_s: float) -> None:
+        """Patrol again the cells dropped until ``now_s`` or earlier, as idle as they
+        were when dropped."""
+        back = np.flatnonzero(self.dark & (self.dark_until <= now_s + 1e-9))
+        if len(back) == 0:
+            return
+        self.dark[back] = False
+        self.last_visit[back] = self.dark_visit[back]
+        np.minimum.at(self.bucket_min_visit, self.bucket_of[back], self.dark_visit[back])
 
     def decide(self, now_s, fleet, requests):
         self._link_updates(requests)
+        self._undrop(now_s)
         by_vehicle = self._group(requests)
         vehicles = sorted(by_vehicle)
         states = dict(zip(vehicles, fleet.states(vehicles).tolist(), strict=True)) \
@@ -339,7 +413,8 @@ class CautiousPatrol(_OversightPatrol):
                     plans.append(Plan(v, [Hold(hold)]))
                     if p.keep_in_range:
                         _, cell = self.tree.query(fleet.positions([v])[0, :2])
-                        self._drop([int(cell)])
+                        dark = p.dark_for_s
+                        self._drop([int(cell)], _INF if dark is None else now_s + dark)
                     continue
                 # Told again while already holding or going home for the lost link
                 # (the engine may report one loss twice): the decision stands.

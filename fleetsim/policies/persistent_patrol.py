@@ -335,6 +335,8 @@ class PersistentPatrol(Policy):
         self.bucket_hi = np.column_stack([np.maximum.reduceat(c[:, 0], start),
                                           np.maximum.reduceat(c[:, 1], start)])
         self.bucket_min_visit = np.zeros(len(keys))
+        self.bucket_of = np.empty(len(order), dtype=np.int64)  # each cell's bucket
+        self.bucket_of[order] = np.repeat(np.arange(len(keys)), self.bucket_end - start)
 
     def _best_cells(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
         """The ``m`` cells with the highest score ``-last_visit - travel time from pos``
