@@ -157,24 +157,25 @@ class _OversightPatrol(PersistentPatrol):
 
     def _relays_over_gaps(self, ctx, relays, zones) -> None:
         """Where the ground stations leave patrol cells out of range, move the relay
-        points (one relay after the other) to the patrol cell, in range of a station
-        and outside every zone, whose relay reaches the most of those cells (the
-        nearest to the relay's own point on ties); relays with nothing left to reach
-        keep their points."""
+        points to patrol cells in range of a station and outside every zone so that
+        the relays together reach as many of those cells as they can: one relay after
+        the other takes the point reaching the most cells still out of reach (the
+        nearest to its own point on ties), then each in turn moves to the best point
+        given the others' until none improves. Relays that reach no such cell keep
+        their points."""
         reach = self._station_reach(ctx)
-        if reach is None or reach.all():
+        use = [v for v in relays if v in self.relay_xy]
+        if reach is None or reach.all() or not use:
             return
         stations = [s for s in ctx.world.sites if s.radio_range_m]
         agl = min(t.cruise_altitude_agl_m for t in ctx.vehicle_types)
         x, y = self.centres[:, 0], self.centres[:, 1]
         ground = np.asarray(ctx.world.terrain.height_at(x, y), dtype=np.float64)
-        z = ground + agl
         free = ~shapely.intersects_xy(zones, x, y) if not zones.is_empty else \
             np.ones(len(x), dtype=bool)
-        gap = ~reach
-        for v in relays:
-            if v not in self.relay_xy or not gap.any():
-                continue
+        g = np.flatnonzero(~reach)
+        cands, covers, near = [], [], []
+        for v in use:
             vt = ctx.vehicle_types[int(ctx.vehicle_type_index[v])]
             rz = ground + vt.cruise_altitude_agl_m
             linked = np.zeros(len(x), dtype=bool)
@@ -182,18 +183,43 @@ class _OversightPatrol(PersistentPatrol):
                 linked |= np.sqrt((x - s.xy[0]) ** 2 + (y - s.xy[1]) ** 2
                                   + (rz - s.antenna_z_m) ** 2) <= 0.97 * s.radio_range_m
             cand = np.flatnonzero(linked & free)
-            if len(cand) == 0:
-                continue
-            g = np.flatnonzero(gap)
-            d = np.sqrt((x[cand, None] - x[g]) ** 2 + (y[cand, None] - y[g]) ** 2
-                        + (rz[cand, None] - z[g]) ** 2)
-            gain = (d <= 0.97 * vt.relay_range_m).sum(axis=1)
-            if gain.max() == 0:
-                continue
+            cands.append(cand)
+            covers.append(np.sqrt((x[cand, None] - x[g]) ** 2 + (y[cand, None] - y[g]) ** 2
+                                  + (rz[cand, None] - ground[g] - agl) ** 2)
+                          <= 0.97 * vt.relay_range_m)
             rx, ry = self.relay_xy[v]
-            best = np.lexsort((np.hypot(x[cand] - rx, y[cand] - ry), -gain))[0]
-            self.relay_xy[v] = (float(x[cand[best]]), float(y[cand[best]]))
-            gap[g[d[best] <= 0.97 * vt.relay_range_m]] = False
+            near.append(np.hypot(x[cand] - rx, y[cand] - ry))
+        pick = [-1] * len(use)
+
+        def best(k: int) -> int:
+            others = np.zeros(len(g), dtype=bool)
+            for m, c in enumerate(pick):
+                if m != k and c >= 0:
+                    others |= covers[m][c]
+            gain = (covers[k] & ~others).sum(axis=1)
+            if len(gain) == 0 or gain.max() == 0:
+                return -1
+            return int(np.lexsort((near[k], -gain))[0])
+
+        for k in range(len(use)):
+            pick[k] = best(k)
+        for _round in range(10):
+            changed = False
+            for k in range(len(use)):
+                b = best(k)
+                if b != pick[k] and b >= 0 and pick[k] >= 0:
+                    union = lambda p: np.logical_or.reduce(  # noqa: E731
+                        [covers[m][c] for m, c in enumerate(p) if c >= 0]).sum()
+                    trial = pick.copy()
+                    trial[k] = b
+                    if union(trial) > union(pick):
+                        pick, changed = trial, True
+            if not changed:
+                break
+        for k, v in enumerate(use):
+            if pick[k] >= 0:
+                c = cands[k][pick[k]]
+                self.relay_xy[v] = (float(x[c]), float(y[c]))
 
     # ------------------------------------------------------------------ helpers
 
