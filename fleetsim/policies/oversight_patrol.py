@@ -60,6 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from fleetsim.comms import station_in_sight, stations_of
 from fleetsim.planning import assign_parts, densify, partition_equal_area
 from fleetsim.policies.persistent_patrol import PersistentPatrol
 from fleetsim.policy import GoTo, Hold, Plan, ReturnHome, param, positive
@@ -139,20 +140,27 @@ class _OversightPatrol(PersistentPatrol):
         self.max_step_m = 1.5 * self.cell_size
         self.single_route = True
 
-    def _station_reach(self, ctx) -> np.ndarray | None:
-        """Which patrol cells are within radio range of a ground station at the lowest
-        cruise height of the fleet (with a small margin for the sampling of legs);
-        None without ground stations."""
-        stations = [s for s in ctx.world.sites if s.radio_range_m]
+    def _station_reach(self, ctx, agl: float | None = None) -> np.ndarray | None:
+        """Which patrol cells are in link with a ground station at ``agl`` above the
+        ground (default: the lowest cruise height of the fleet): within its range
+        (with a small margin for the sampling of legs) and in its line of sight over
+        the terrain; None without ground stations."""
+        stations = stations_of(ctx.world)
         if not stations:
             return None
-        agl = min(t.cruise_altitude_agl_m for t in ctx.vehicle_types)
+        if agl is None:
+            agl = min(t.cruise_altitude_agl_m for t in ctx.vehicle_types)
         x, y = self.centres[:, 0], self.centres[:, 1]
         z = np.asarray(ctx.world.terrain.height_at(x, y), dtype=np.float64) + agl
         reach = np.zeros(len(self.centres), dtype=bool)
         for s in stations:
-            d = np.sqrt((x - s.xy[0]) ** 2 + (y - s.xy[1]) ** 2 + (z - s.antenna_z_m) ** 2)
-            reach |= d <= 0.97 * s.radio_range_m
+            sx, sy, sz = s.xyz
+            near = np.flatnonzero(np.sqrt((x - sx) ** 2 + (y - sy) ** 2 + (z - sz) ** 2)
+                                  <= 0.97 * s.range_m)
+            if len(near):
+                reach[near] |= station_in_sight(s, np.column_stack([x[near], y[near],
+                                                                    z[near]]),
+                                                ctx.world.terrain)
         return reach
 
     def _relays_over_gaps(self, ctx, relays, zones) -> None:
@@ -167,26 +175,32 @@ class _OversightPatrol(PersistentPatrol):
         use = [v for v in relays if v in self.relay_xy]
         if reach is None or reach.all() or not use:
             return
-        stations = [s for s in ctx.world.sites if s.radio_range_m]
         agl = min(t.cruise_altitude_agl_m for t in ctx.vehicle_types)
+        terrain = ctx.world.terrain
         x, y = self.centres[:, 0], self.centres[:, 1]
-        ground = np.asarray(ctx.world.terrain.height_at(x, y), dtype=np.float64)
+        ground = np.asarray(terrain.height_at(x, y), dtype=np.float64)
         free = ~shapely.intersects_xy(zones, x, y) if not zones.is_empty else \
             np.ones(len(x), dtype=bool)
         g = np.flatnonzero(~reach)
         cands, covers, near = [], [], []
+        linked_at: dict[float, np.ndarray] = {}
         for v in use:
             vt = ctx.vehicle_types[int(ctx.vehicle_type_index[v])]
-            rz = ground + vt.cruise_altitude_agl_m
-            linked = np.zeros(len(x), dtype=bool)
-            for s in stations:
-                linked |= np.sqrt((x - s.xy[0]) ** 2 + (y - s.xy[1]) ** 2
-                                  + (rz - s.antenna_z_m) ** 2) <= 0.97 * s.radio_range_m
-            cand = np.flatnonzero(linked & free)
+            h = float(vt.cruise_altitude_agl_m)
+            if h not in linked_at:
+                linked_at[h] = self._station_reach(ctx, h)
+            rz = ground + h
+            cand = np.flatnonzero(linked_at[h] & free)
             cands.append(cand)
-            covers.append(np.sqrt((x[cand, None] - x[g]) ** 2 + (y[cand, None] - y[g]) ** 2
-                                  + (rz[cand, None] - ground[g] - agl) ** 2)
-                          <= 0.97 * vt.relay_range_m)
+            cover = np.sqrt((x[cand, None] - x[g]) ** 2 + (y[cand, None] - y[g]) ** 2
+                            + (rz[cand, None] - ground[g] - agl) ** 2) \
+                <= 0.97 * vt.relay_range_m
+            i, j = np.nonzero(cover)
+            if len(i):  # in range: in sight too?
+                a = np.column_stack([x[cand[i]], y[cand[i]], rz[cand[i]]])
+                b = np.column_stack([x[g[j]], y[g[j]], ground[g[j]] + agl])
+                cover[i, j] = terrain.line_of_sight(a, b)
+            covers.append(cover)
             rx, ry = self.relay_xy[v]
             near.append(np.hypot(x[cand] - rx, y[cand] - ry))
         pick = [-1] * len(use)
@@ -362,7 +376,7 @@ class CautiousPatrol(_OversightPatrol):
         self.dark_visit = np.zeros(len(self.centres))  # last visit when it was dropped
         if not self.params.keep_in_range:
             return
-        # Range alone (terrain shadows are learnt as links are lost).
+        # Range and line of sight (what else blocks a link is learnt as links are lost).
         reach = self._station_reach(ctx)
         if reach is None:
             return
@@ -377,7 +391,11 @@ class CautiousPatrol(_OversightPatrol):
             if any(math.dist((rx, ry, rz), (*s.xy, s.antenna_z_m)) <= s.radio_range_m
                    for s in stations):
                 d = np.sqrt((x - rx) ** 2 + (y - ry) ** 2 + (z - rz) ** 2)
-                reach |= d <= 0.97 * vt.relay_range_m
+                near = np.flatnonzero((d <= 0.97 * vt.relay_range_m) & ~reach)
+                if len(near):
+                    pts = np.column_stack([x[near], y[near], z[near]])
+                    reach[near] = ctx.world.terrain.line_of_sight(
+                        np.broadcast_to(np.array([rx, ry, rz]), pts.shape), pts)
         if reach.any():
             self._drop(np.flatnonzero(~reach))
 
