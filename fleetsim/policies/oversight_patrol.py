@@ -22,11 +22,12 @@ supervised:
   vain); ``resume`` patrols on out of link (its route is then tagged
   ``continue_lost_link`` or ``retask``, whichever the scenario's rules treat
   more strictly); ``return`` flies home.
-- With ``keep_in_range`` (default) it patrols only the cells within slant range
-  of a ground station at cruise height (or of a relay point, see below, that is
-  itself in range of one), and drops each cell where a vehicle lost the link (a
-  terrain shadow, say) from then on. Without ground stations every cell is
-  patrolled.
+- With ``keep_in_range`` (default) it patrols only the cells in link at cruise
+  height: within slant range and in line of sight over the terrain of a ground
+  station (or of a relay point, see below, that is itself in link with one), and
+  drops each cell where a vehicle lost the link (something the terrain check
+  missed, a relay away recharging) for ``dark_for_s`` (default 30 min; null: for
+  good), then tries it again. Without ground stations every cell is patrolled.
 - ``approval_denied`` / ``approval_timeout``: with ``on_denied: retry`` it holds
   (or stays parked) for ``retry_after_s`` and asks again, up to
   ``max_retries`` consecutive refusals (null: no limit); then, or at once with
@@ -47,9 +48,13 @@ supervised:
   afresh.
 
 In both, vehicles whose type carries a radio relay (``relay_range_m``) do not
-patrol when ``relays_hold`` is on: each flies to a relay point (the centroid of
-its part of an equal-area partition of the mission area) and holds there until
-its battery sends it home, then goes back.
+patrol when ``relays_hold`` is on: each flies to a relay point and holds there
+until its battery sends it home, then goes back. Relay points are the centroids of
+the relays' parts of an equal-area partition of the mission area, unless the ground
+stations leave patrol cells out of link: then the relays take the patrol cells in
+link with a station (outside every zone) from which together they link as many of
+those cells as they can (chosen one relay after the other, then improved one relay
+at a time).
 """
 
 from __future__ import annotations

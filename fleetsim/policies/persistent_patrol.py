@@ -7,12 +7,17 @@ evenly spaced at most ``cell_size_m`` apart, the outermost ones ``min(cell_size_
 h + 0.95 r)`` inside the area's bounds (r the footprint radius, h half the side
 of a metrics cell, ``outputs.metrics_cell_m``) and the four corner ones
 ``h + 0.95 r / sqrt 2`` (at most), so footprints reach the measured cells along
-the border and in its corners; a centre farther than r from a zone avoided all along,
-with a neighbouring centre in it, is moved towards the zone until r away, so the ground up to the
-zone's edge is seen too. A zone with an active window (``start_s``,
-``end_s``) is avoided only while it is active: a step into (or across) it is
-taken only if it is flown before the zone starts, early enough to fly out of it
-again (the distance to its edge, plus two decision periods), or after it ends.
+the border and in its corners; a centre outside the area whose cell overlaps it (along a
+slanted or curved edge) is moved to the nearest point of the area; a centre farther
+than r from a zone avoided all along, with a neighbouring centre in it, is moved towards
+the zone until r away, so the ground up to the zone's edge is seen too. A zone with an
+active window (``start_s``, ``end_s``) is avoided only while it is active: a step into
+(or across) it is taken only if it is flown before the zone starts, early enough to fly
+out of it again (the distance to its edge, plus two decision periods), or after it ends.
+Its cells are patrolled while it is not active, so the cells beside it keep their
+centres; instead each of them has a spur: a vehicle visiting it flies out along the
+zone's edge, r / 2 away from it, over the stretch of the edge nearest that cell, and
+back, so the ground beside the zone is seen while the zone is active too.
 Restricted zones are avoided likewise when the scenario's oversight rules forbid
 ``enter_restricted``. A cell's idleness is the time since a vehicle last passed its
 centre (Machado et al. 2002). Every ``decision_period_s`` the policy extends
