@@ -92,3 +92,21 @@ def test_persistent_surveillance_keeps_a_third_of_the_fleet_airborne(runs, name)
 def test_wildfire_watch_is_persistent_surveillance():
     # The scenario the rotation was made for: all 300 drones are persistent patrollers.
     assert "wildfire_watch" in PERSISTENT
+
+
+def test_wildfire_watch_sees_every_permitted_cell_well_within_the_run(runs):
+    # The ring beside eagle_refuge (a no-fly zone from 30 min on) is seen while the zone
+    # is active: every cell ever permitted is seen, and none waits for most of the run.
+    m = metrics_of(runs("wildfire_watch"))
+    end = load_scenario(_DIR / "wildfire_watch.yaml").run.duration_s
+    assert m["coverage.fraction"] == 1.0
+    assert m["patrol.idleness_max_s"] < 0.75 * end
+
+
+def test_coastal_patrol_sees_the_bay_up_to_its_radio_limits(runs):
+    # Cells along the slanted southern edge and those the masts leave out of link
+    # (which the relays now cover) are seen; one 150 m cell in the far north lies out
+    # of link of every mast and every relay point, so it stays unseen under
+    # continue_lost_link: forbidden.
+    m = metrics_of(runs("coastal_patrol"))
+    assert m["coverage.fraction"] > 0.999

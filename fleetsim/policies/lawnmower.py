@@ -13,9 +13,12 @@ after recharging, from where it stopped.
 
 No-fly zones (and restricted zones the oversight rules forbid) that are active
 at some time of the run are left out of the swept area, and the transits from
-the base go around the zones active while they are flown. (A sweep is planned
-once, at the start, so a zone active only for part of the run is not swept
-either.)
+the base go around the zones active while they are flown. A sweep is planned
+once, at the start, and flown once, so the ground under a zone active only for
+part of the run is not swept either, even while the zone is inactive: timing each
+strip's tracks against the zone's window would need the sweep re-planned as the
+vehicles go. For persistent watch of an area with timed zones use
+``persistent_patrol``, which patrols a timed zone's cells while it is inactive.
 """
 
 from __future__ import annotations

@@ -22,11 +22,12 @@ supervised:
   vain); ``resume`` patrols on out of link (its route is then tagged
   ``continue_lost_link`` or ``retask``, whichever the scenario's rules treat
   more strictly); ``return`` flies home.
-- With ``keep_in_range`` (default) it patrols only the cells within slant range
-  of a ground station at cruise height (or of a relay point, see below, that is
-  itself in range of one), and drops each cell where a vehicle lost the link (a
-  terrain shadow, say) from then on. Without ground stations every cell is
-  patrolled.
+- With ``keep_in_range`` (default) it patrols only the cells in link at cruise
+  height: within slant range and in line of sight over the terrain of a ground
+  station (or of a relay point, see below, that is itself in link with one), and
+  drops each cell where a vehicle lost the link (something the terrain check
+  missed, a relay away recharging) for ``dark_for_s`` (default 30 min; null: for
+  good), then tries it again. Without ground stations every cell is patrolled.
 - ``approval_denied`` / ``approval_timeout``: with ``on_denied: retry`` it holds
   (or stays parked) for ``retry_after_s`` and asks again, up to
   ``max_retries`` consecutive refusals (null: no limit); then, or at once with
@@ -47,9 +48,13 @@ supervised:
   afresh.
 
 In both, vehicles whose type carries a radio relay (``relay_range_m``) do not
-patrol when ``relays_hold`` is on: each flies to a relay point (the centroid of
-its part of an equal-area partition of the mission area) and holds there until
-its battery sends it home, then goes back.
+patrol when ``relays_hold`` is on: each flies to a relay point and holds there
+until its battery sends it home, then goes back. Relay points are the centroids of
+the relays' parts of an equal-area partition of the mission area, unless the ground
+stations leave patrol cells out of link: then the relays take the patrol cells in
+link with a station (outside every zone) from which together they link as many of
+those cells as they can (chosen one relay after the other, then improved one relay
+at a time).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from fleetsim.comms import station_in_sight, stations_of
 from fleetsim.planning import assign_parts, densify, partition_equal_area
 from fleetsim.policies.persistent_patrol import PersistentPatrol
 from fleetsim.policy import GoTo, Hold, Plan, ReturnHome, param, positive
@@ -133,10 +139,106 @@ class _OversightPatrol(PersistentPatrol):
                 if not free.contains(p):  # loiter outside any zone, in its own part
                     p = free.representative_point()
                 self.relay_xy[v] = (float(p.x), float(p.y))
+            self._relays_over_gaps(ctx, relays, zones)
         # Long first hops (from a base, or across the area to an idle cell) are cut
         # into steps of about a cell, so a vehicle flying them follows the terrain.
         self.max_step_m = 1.5 * self.cell_size
         self.single_route = True
+
+    def _station_reach(self, ctx, agl: float | None = None) -> np.ndarray | None:
+        """Which patrol cells are in link with a ground station at ``agl`` above the
+        ground (default: the lowest cruise height of the fleet): within its range
+        (with a small margin for the sampling of legs) and in its line of sight over
+        the terrain; None without ground stations."""
+        stations = stations_of(ctx.world)
+        if not stations:
+            return None
+        if agl is None:
+            agl = min(t.cruise_altitude_agl_m for t in ctx.vehicle_types)
+        x, y = self.centres[:, 0], self.centres[:, 1]
+        z = np.asarray(ctx.world.terrain.height_at(x, y), dtype=np.float64) + agl
+        reach = np.zeros(len(self.centres), dtype=bool)
+        for s in stations:
+            sx, sy, sz = s.xyz
+            near = np.flatnonzero(np.sqrt((x - sx) ** 2 + (y - sy) ** 2 + (z - sz) ** 2)
+                                  <= 0.97 * s.range_m)
+            if len(near):
+                reach[near] |= station_in_sight(s, np.column_stack([x[near], y[near],
+                                                                    z[near]]),
+                                                ctx.world.terrain)
+        return reach
+
+    def _relays_over_gaps(self, ctx, relays, zones) -> None:
+        """Where the ground stations leave patrol cells out of range, move the relay
+        points to patrol cells in range of a station and outside every zone so that
+        the relays together reach as many of those cells as they can: one relay after
+        the other takes the point reaching the most cells still out of reach (the
+        nearest to its own point on ties), then each in turn moves to the best point
+        given the others' until none improves. Relays that reach no such cell keep
+        their points."""
+        reach = self._station_reach(ctx)
+        use = [v for v in relays if v in self.relay_xy]
+        if reach is None or reach.all() or not use:
+            return
+        agl = min(t.cruise_altitude_agl_m for t in ctx.vehicle_types)
+        terrain = ctx.world.terrain
+        x, y = self.centres[:, 0], self.centres[:, 1]
+        ground = np.asarray(terrain.height_at(x, y), dtype=np.float64)
+        free = ~shapely.intersects_xy(zones, x, y) if not zones.is_empty else \
+            np.ones(len(x), dtype=bool)
+        g = np.flatnonzero(~reach)
+        cands, covers, near = [], [], []
+        linked_at: dict[float, np.ndarray] = {}
+        for v in use:
+            vt = ctx.vehicle_types[int(ctx.vehicle_type_index[v])]
+            h = float(vt.cruise_altitude_agl_m)
+            if h not in linked_at:
+                linked_at[h] = self._station_reach(ctx, h)
+            rz = ground + h
+            cand = np.flatnonzero(linked_at[h] & free)
+            cands.append(cand)
+            cover = np.sqrt((x[cand, None] - x[g]) ** 2 + (y[cand, None] - y[g]) ** 2
+                            + (rz[cand, None] - ground[g] - agl) ** 2) \
+                <= 0.97 * vt.relay_range_m
+            i, j = np.nonzero(cover)
+            if len(i):  # in range: in sight too?
+                a = np.column_stack([x[cand[i]], y[cand[i]], rz[cand[i]]])
+                b = np.column_stack([x[g[j]], y[g[j]], ground[g[j]] + agl])
+                cover[i, j] = terrain.line_of_sight(a, b)
+            covers.append(cover)
+            rx, ry = self.relay_xy[v]
+            near.append(np.hypot(x[cand] - rx, y[cand] - ry))
+        pick = [-1] * len(use)
+
+        def best(k: int) -> int:
+            others = np.zeros(len(g), dtype=bool)
+            for m, c in enumerate(pick):
+                if m != k and c >= 0:
+                    others |= covers[m][c]
+            gain = (covers[k] & ~others).sum(axis=1)
+            if len(gain) == 0 or gain.max() == 0:
+                return -1
+            return int(np.lexsort((near[k], -gain))[0])
+
+        for k in range(len(use)):
+            pick[k] = best(k)
+        for _round in range(10):
+            changed = False
+            for k in range(len(use)):
+                b = best(k)
+                if b != pick[k] and b >= 0 and pick[k] >= 0:
+                    union = lambda p: np.logical_or.reduce(  # noqa: E731
+                        [covers[m][c] for m, c in enumerate(p) if c >= 0]).sum()
+                    trial = pick.copy()
+                    trial[k] = b
+                    if union(trial) > union(pick):
+                        pick, changed = trial, True
+            if not changed:
+                break
+        for k, v in enumerate(use):
+            if pick[k] >= 0:
+                c = cands[k][pick[k]]
+                self.relay_xy[v] = (float(x[c]), float(y[c]))
 
     # ------------------------------------------------------------------ helpers
 
@@ -264,6 +366,10 @@ class CautiousPatrol(_OversightPatrol):
         keep_in_range: bool = param(True, None,
                                     "patrol only cells within radio range of a ground "
                                     "station, and drop the cells where the link was lost")
+        dark_for_s: float | None = param(1800.0, _optional_positive,
+                                         "with keep_in_range, a cell where the link was "
+                                         "lost is dropped this long, then tried again "
+                                         "(null: for good)")
 
     route_class = "retask"
 
@@ -271,20 +377,18 @@ class CautiousPatrol(_OversightPatrol):
         super().reset(ctx)
         self.hold_until = np.full(len(ctx.vehicle_type_index), _INF)
         self.dark = np.zeros(len(self.centres), dtype=bool)
+        self.dark_until = np.full(len(self.centres), _INF)
+        self.dark_visit = np.zeros(len(self.centres))  # last visit when it was dropped
         if not self.params.keep_in_range:
             return
-        stations = [s for s in ctx.world.sites if s.radio_range_m]
-        if not stations:
+        # Range and line of sight (what else blocks a link is learnt as links are lost).
+        reach = self._station_reach(ctx)
+        if reach is None:
             return
-        # Range alone (terrain shadows are learnt as links are lost), at the lowest
-        # cruise height of the fleet, with a small margin for the sampling of legs.
+        stations = [s for s in ctx.world.sites if s.radio_range_m]
         agl = min(t.cruise_altitude_agl_m for t in ctx.vehicle_types)
         x, y = self.centres[:, 0], self.centres[:, 1]
         z = np.asarray(ctx.world.terrain.height_at(x, y), dtype=np.float64) + agl
-        reach = np.zeros(len(self.centres), dtype=bool)
-        for s in stations:
-            d = np.sqrt((x - s.xy[0]) ** 2 + (y - s.xy[1]) ** 2 + (z - s.antenna_z_m) ** 2)
-            reach |= d <= 0.97 * s.radio_range_m
         # Relays holding at their points (themselves in range of a station) extend it.
         for v, (rx, ry) in self.relay_xy.items():
             vt = ctx.vehicle_types[int(ctx.vehicle_type_index[v])]
@@ -292,17 +396,36 @@ class CautiousPatrol(_OversightPatrol):
             if any(math.dist((rx, ry, rz), (*s.xy, s.antenna_z_m)) <= s.radio_range_m
                    for s in stations):
                 d = np.sqrt((x - rx) ** 2 + (y - ry) ** 2 + (z - rz) ** 2)
-                reach |= d <= 0.97 * vt.relay_range_m
+                near = np.flatnonzero((d <= 0.97 * vt.relay_range_m) & ~reach)
+                if len(near):
+                    pts = np.column_stack([x[near], y[near], z[near]])
+                    reach[near] = ctx.world.terrain.line_of_sight(
+                        np.broadcast_to(np.array([rx, ry, rz]), pts.shape), pts)
         if reach.any():
             self._drop(np.flatnonzero(~reach))
 
-    def _drop(self, cells) -> None:
-        """Never head for these patrol cells again (out of link there)."""
+    def _drop(self, cells, until_s: float = _INF) -> None:
+        """Do not head for these patrol cells (out of link there) before ``until_s``."""
+        cells = np.asarray(cells, dtype=np.int64)
+        fresh = cells[~self.dark[cells]]
+        self.dark_visit[fresh] = self.last_visit[fresh]
         self.dark[cells] = True
+        self.dark_until[cells] = until_s
         self.last_visit[cells] = _NEVER
+
+    def _undrop(self, now_s: float) -> None:
+        """Patrol again the cells dropped until ``now_s`` or earlier, as idle as they
+        were when dropped."""
+        back = np.flatnonzero(self.dark & (self.dark_until <= now_s + 1e-9))
+        if len(back) == 0:
+            return
+        self.dark[back] = False
+        self.last_visit[back] = self.dark_visit[back]
+        np.minimum.at(self.bucket_min_visit, self.bucket_of[back], self.dark_visit[back])
 
     def decide(self, now_s, fleet, requests):
         self._link_updates(requests)
+        self._undrop(now_s)
         by_vehicle = self._group(requests)
         vehicles = sorted(by_vehicle)
         states = dict(zip(vehicles, fleet.states(vehicles).tolist(), strict=True)) \
@@ -339,7 +462,8 @@ class CautiousPatrol(_OversightPatrol):
                     plans.append(Plan(v, [Hold(hold)]))
                     if p.keep_in_range:
                         _, cell = self.tree.query(fleet.positions([v])[0, :2])
-                        self._drop([int(cell)])
+                        dark = p.dark_for_s
+                        self._drop([int(cell)], _INF if dark is None else now_s + dark)
                     continue
                 # Told again while already holding or going home for the lost link
                 # (the engine may report one loss twice): the decision stands.

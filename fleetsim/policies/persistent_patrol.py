@@ -7,12 +7,17 @@ evenly spaced at most ``cell_size_m`` apart, the outermost ones ``min(cell_size_
 h + 0.95 r)`` inside the area's bounds (r the footprint radius, h half the side
 of a metrics cell, ``outputs.metrics_cell_m``) and the four corner ones
 ``h + 0.95 r / sqrt 2`` (at most), so footprints reach the measured cells along
-the border and in its corners; a centre farther than r from a zone avoided all along,
-with a neighbouring centre in it, is moved towards the zone until r away, so the ground up to the
-zone's edge is seen too. A zone with an active window (``start_s``,
-``end_s``) is avoided only while it is active: a step into (or across) it is
-taken only if it is flown before the zone starts, early enough to fly out of it
-again (the distance to its edge, plus two decision periods), or after it ends.
+the border and in its corners; a centre outside the area whose cell overlaps it (along a
+slanted or curved edge) is moved to the nearest point of the area; a centre farther
+than r from a zone avoided all along, with a neighbouring centre in it, is moved towards
+the zone until r away, so the ground up to the zone's edge is seen too. A zone with an
+active window (``start_s``, ``end_s``) is avoided only while it is active: a step into
+(or across) it is taken only if it is flown before the zone starts, early enough to fly
+out of it again (the distance to its edge, plus two decision periods), or after it ends.
+Its cells are patrolled while it is not active, so the cells beside it keep their
+centres; instead each of them has a spur: a vehicle visiting it flies out along the
+zone's edge, r / 2 away from it, over the stretch of the edge nearest that cell, and
+back, so the ground beside the zone is seen while the zone is active too.
 Restricted zones are avoided likewise when the scenario's oversight rules forbid
 ``enter_restricted``. A cell's idleness is the time since a vehicle last passed its
 centre (Machado et al. 2002). Every ``decision_period_s`` the policy extends
@@ -95,6 +100,70 @@ def _towards_zone(area, zone, x: np.ndarray, y: np.ndarray, radius: float,
     return x, y
 
 
+def _spurs(area, zone, x: np.ndarray, y: np.ndarray, ok: np.ndarray, radius: float,
+           step: tuple[float, float]) -> dict[int, np.ndarray]:
+    """Spurs of the grid points ``(x, y)`` (those with ``ok``) outside ``zone`` with a
+    grid neighbour in it: by point index, the waypoints of a way out from the point
+    along the zone's edge, ``radius / 2`` away from it, and back. The edge's offset
+    line is shared among those points, each taking the part nearest to it, so the
+    spurs together run all round the zone (where it lies in ``area``)."""
+    beside = np.zeros(len(x), dtype=bool)
+    for dx, dy in _OFFSETS[8]:
+        beside |= shapely.contains_xy(zone, x + dx * step[0], y + dy * step[1])
+    idx = np.flatnonzero(ok & beside & ~shapely.intersects_xy(zone, x, y))
+    if len(idx) == 0:
+        return {}
+    ring = shapely.buffer(zone, 0.5 * radius).exterior
+    n = max(int(math.ceil(ring.length / (0.05 * radius))), 8)
+    pts = shapely.get_coordinates(shapely.line_interpolate_point(
+        ring, np.linspace(0.0, ring.length, n, endpoint=False)))
+    inside = shapely.contains_xy(area, pts[:, 0], pts[:, 1])
+    owner = np.where(inside, idx[cKDTree(np.column_stack([x[idx], y[idx]])).query(pts)[1]], -1)
+    # Start the ring where its owner changes, so each owner's stretch is in one piece.
+    change = np.flatnonzero(owner != np.roll(owner, 1))
+    if len(change):
+        owner, pts = np.roll(owner, -change[0]), np.roll(pts, -change[0], axis=0)
+    guard = shapely.buffer(zone, 0.2 * radius)
+    out: dict[int, np.ndarray] = {}
+    for k in idx.tolist():
+        mine = pts[owner == k]
+        if len(mine) == 0:
+            continue
+        centre = np.array([[x[k], y[k]]])
+        way = np.vstack([mine, centre])
+        line = shapely.simplify(shapely.linestrings(np.vstack([centre, way])), 0.01 * radius)
+        if shapely.intersects(line, guard):  # a way that cuts a corner of the zone
+            continue
+        out[k] = shapely.get_coordinates(line)[1:]
+    return out
+
+
+def _onto_area(area, x: np.ndarray, y: np.ndarray, inside: np.ndarray,
+               step: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grid points ``(x, y)`` outside ``area`` (``~inside``) whose cell (a ``step``
+    box around them) overlaps the area's interior, moved to the nearest point of
+    the area; returns the points and which of them now belong to the area."""
+    out = np.flatnonzero(~inside)
+    if len(out) == 0:
+        return x, y, inside
+    hx, hy = 0.5 * step[0], 0.5 * step[1]
+    near = shapely.dwithin(area, shapely.points(x[out], y[out]), math.hypot(hx, hy))
+    out = out[near]
+    if len(out) == 0:
+        return x, y, inside
+    boxes = shapely.box(x[out] - hx, y[out] - hy, x[out] + hx, y[out] + hy)
+    overlap = shapely.area(shapely.intersection(boxes, area)) > 1e-9 * (4.0 * hx * hy)
+    out = out[overlap]
+    if len(out) == 0:
+        return x, y, inside
+    near = shapely.get_coordinates(shapely.shortest_line(shapely.points(x[out], y[out]),
+                                                         area))[1::2]
+    x, y, inside = x.copy(), y.copy(), inside.copy()
+    x[out], y[out] = near[:, 0], near[:, 1]
+    inside[out] = True
+    return x, y, inside
+
+
 class PersistentPatrol(Policy):
     name = "persistent_patrol"
     action_classes = frozenset({"transit"})
@@ -140,24 +209,40 @@ class PersistentPatrol(Policy):
                 gy[j, i] = ymin + corner if j == 0 else ymax - corner
         cx, cy = gx.ravel(), gy.ravel()
         ok = shapely.contains_xy(area, cx, cy)
+        # A centre outside the area whose cell overlaps it (a slanted or curved edge)
+        # is moved to the nearest point of the area, so the ground between the edge
+        # and the next centre inside is seen too.
+        step = (xs[1] - xs[0] if nx > 1 else size, ys[1] - ys[0] if ny > 1 else size)
+        cx, cy, ok = _onto_area(area, cx, cy, ok, step)
         avoid = zones_to_avoid(ctx.world, ctx.scenario)
         # Zones active for the whole run lose their cells for good; the others are
         # checked against the time of each step (see _step_blocked).
         always = [z for z in avoid if z.start_s <= 0.0 and z.end_s >= ctx.duration_s]
         timed = [z for z in avoid if not (z.start_s <= 0.0 and z.end_s >= ctx.duration_s)
-                 and z.start_s < ctx.duration_s]
+                 and z.start_s < ctx.duration_s and z.end_s > 0.0]
         for z in always:
             ok &= ~shapely.contains_xy(z.polygon, cx, cy)
         # A cell next to a zone avoided all along (but not in it) is visited at the point
         # nearest the zone from which the footprint still reaches the zone's edge,
         # so the ground between the cell centre and the zone is seen too.
-        step = (xs[1] - xs[0] if nx > 1 else 0.0, ys[1] - ys[0] if ny > 1 else 0.0)
         for z in always:
             cx[ok], cy[ok] = _towards_zone(area, z.polygon, cx[ok], cy[ok], radius, step)
+        # Beside a zone active for part of the run the cells in the zone are patrolled
+        # while it is not, so the cells next to it keep their centres, and a vehicle
+        # visiting one flies out to that point and back (a spur), so the ground up to
+        # the zone's edge is seen while the zone is active too.
+        spur: dict[int, np.ndarray] = {}
+        for z in timed:
+            spur.update((k, w) for k, w in _spurs(area, z.polygon, cx, cy, ok, radius,
+                                                  step).items() if k not in spur)
         grid_id = np.full(nx * ny, -1, dtype=np.int64)
         grid_id[ok] = np.arange(int(ok.sum()))
         self.cell_size = size
         self.centres = np.column_stack([cx[ok], cy[ok]])
+        #: Spur of each cell beside a timed zone (its waypoints out and back), by cell.
+        self.spur = {int(grid_id[k]): w for k, w in spur.items()}
+        self.has_spur = np.zeros(len(self.centres), dtype=bool)
+        self.has_spur[list(self.spur)] = True
         if len(self.centres) == 0:
             raise ValueError("persistent_patrol: no patrol cell centre lies in the mission area "
                              f"(cell_size_m={size}); use a smaller cell_size_m")
@@ -255,6 +340,8 @@ class PersistentPatrol(Policy):
         self.bucket_hi = np.column_stack([np.maximum.reduceat(c[:, 0], start),
                                           np.maximum.reduceat(c[:, 1], start)])
         self.bucket_min_visit = np.zeros(len(keys))
+        self.bucket_of = np.empty(len(order), dtype=np.int64)  # each cell's bucket
+        self.bucket_of[order] = np.repeat(np.arange(len(keys)), self.bucket_end - start)
 
     def _best_cells(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
         """The ``m`` cells with the highest score ``-last_visit - travel time from pos``
@@ -560,7 +647,15 @@ class PersistentPatrol(Policy):
         # Each vehicle's cells in order, all gathered at once, then cut per vehicle.
         valid = seq >= 0
         counts = valid.sum(axis=1)
-        routes = np.split(self.centres[seq[valid]], np.cumsum(counts)[:-1]) if len(v) else []
+        cells = seq[valid]
+        routes = np.split(self.centres[cells], np.cumsum(counts)[:-1]) if len(v) else []
+        if self.spur and self.has_spur[cells].any():
+            # the cells beside a timed zone: out along the zone's edge and back
+            for row, cs in enumerate(np.split(cells, np.cumsum(counts)[:-1])):
+                if self.has_spur[cs].any():
+                    routes[row] = np.vstack([np.vstack([self.centres[c], self.spur[c]])
+                                             if self.has_spur[c] else self.centres[c][None]
+                                             for c in cs.tolist()])
         for row in np.flatnonzero(detour & (counts > 0)).tolist():
             route = routes[row]
             way = self.zones.route(xy[row], route[0], float(t_start[row]), float(t_hop[row]))

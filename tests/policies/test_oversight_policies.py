@@ -334,3 +334,70 @@ def test_coastal_patrol_has_the_pieces_it_promises():
     rules = sc.oversight.rules
     assert rules["continue_lost_link"].rule == "forbidden"
     assert sc.oversight.detection_review.false_alarms_per_vehicle_hour > 0
+
+
+def relay_strip(params: str = "{}", *, duration_s: float = 1500.0):
+    """The corridor of :func:`strip` patrolled by two quadrotors, with one relay drone
+    (relay range 2,500 m) from the same base; the mast reaches 2,000 m."""
+    return load_scenario_text(f"""
+schema_version: 1
+name: relay_test
+run: {{duration_s: {duration_s}, seed: 1, monitor_window_s: {WINDOW}}}
+world:
+  terrain: {{source: flat, size_m: [6000, 2000], spacing_m: 100}}
+  sites:
+    - {{id: home, kind: base, position: [300, 1000], pads: 4, radio_range_m: 2000}}
+fleet:
+  types:
+    - {{id: quad, kind: multirotor, count: 2, base: home, cruise_speed_mps: 20,
+       climb_rate_mps: 5, cruise_altitude_agl_m: 50, battery_wh: 1.0e5,
+       hover_power_w: 100, cruise_power_w: 100, recharge_time_s: 10,
+       sensor: {{footprint_radius_m: 100}}}}
+    - {{id: relay, kind: multirotor, count: 1, base: home, cruise_speed_mps: 20,
+       climb_rate_mps: 5, cruise_altitude_agl_m: 50, battery_wh: 1.0e5,
+       hover_power_w: 100, cruise_power_w: 100, recharge_time_s: 10,
+       relay_range_m: 2500, sensor: {{footprint_radius_m: 100}}}}
+missions:
+  - {{id: corridor, kind: persistent, area: {{rect: [0, 800, 6000, 1200]}}}}
+policy: {{name: cautious_patrol, params: {params}}}
+oversight:
+  operators: 1
+""", filename="<relay test>")
+
+
+def test_cautious_relay_holds_where_it_brings_out_of_range_cells_into_link():
+    """The relay's default point (the corridor's centroid, 2,700 m from the mast) would
+    itself be out of link; it holds instead at the patrol cell in the mast's range
+    from which it links the most of the corridor, and the patrol drones work the
+    corridor out to the relay's reach without ever losing the link."""
+    sim = Simulation(relay_strip())
+    pol = sim.policy
+    run = sim.run()
+    rx, ry = pol.relay_xy[2]
+    assert np.hypot(rx - 300.0, ry - 1000.0) <= 0.97 * 2000.0
+    assert rx > 1800.0  # as far out as the mast allows (a cell is 200 m)
+    reach = rx + 0.97 * 2500.0
+    centres = pol.centres[:, 0]
+    assert not pol.dark[centres < reach - 100.0].any()
+    assert pol.dark[centres > reach + 100.0].all()
+    far = max(max(leg[3], leg[4]) for v in (0, 1) for leg in vehicle_legs(run, v))
+    assert far > 2000.0 + 1000.0  # well beyond the mast's own range
+    assert len(events(run, "link_lost")) == 0
+
+
+def test_cautious_drops_a_cell_where_the_link_was_lost_for_dark_for_s_only():
+    sim = Simulation(strip("cautious_patrol", "  operators: 1",
+                           params="{dark_for_s: 600}", duration_s=60.0))
+    pol = sim.policy
+    sim.run()
+    cell = int(np.flatnonzero(~pol.dark)[0])
+    before = float(pol.last_visit[cell])
+    pol._drop([cell], 700.0)
+    pol._undrop(699.0)
+    assert pol.dark[cell] and pol.last_visit[cell] > 1e14  # never the most idle
+    pol._undrop(700.0)
+    assert not pol.dark[cell]
+    assert pol.last_visit[cell] == before  # as idle as it was when dropped
+    # ... and the first-hop index knows it again: it is the best first hop from there
+    best = pol._best_cells(pol.centres[cell], 20.0, 1)
+    assert pol.last_visit[best[0]] <= before
