@@ -167,6 +167,9 @@ SHORTENED: dict[str, Short | str] = {
          "from_deg: 300}]}\" --set \"missions[0].drift={current_mps: [0.8, 0.3], "
          "leeway: 0.03, random_mps: 0.1}\" --out runs/shots/search_and_rescue_wind -q",),
         why="five minutes of the same run"),
+    "fleetsim run scenarios/sea_rescue.yaml --out /tmp/runs/sea_rescue": Short(
+        ("fleetsim run scenarios/sea_rescue.yaml --set run.duration_s=600 "
+         "--out runs/shots/sea_rescue -q",), why="ten minutes of the same run, in the workspace"),
     "python viz/screenshots/take.py /tmp/runs/*": Short(
         ("python viz/screenshots/take.py runs/shots/wildfire_watch --out shots",),
         ("runs/shots/wildfire_watch",), why="one run's three screenshots"),
