@@ -217,9 +217,10 @@ class Separation(Subsystem):
         the temporaries of one block; the events come out as from one pass."""
         veh = rows[:, L_VEHICLE].astype(np.int64)
         n = self.sim.n
-        va, vb = veh[res["leg_a"]], veh[res["leg_b"]]
-        key = np.minimum(va, vb) * n + np.maximum(va, vb)
-        del va, vb
+        # The pair's key (vehicle_a < vehicle_b); the columns not needed here are let go.
+        key = res.pop("vehicle_a") * n
+        key += res.pop("vehicle_b")
+        res.pop("t_min", None)
         m = len(key)
         if m <= _RECORD_PIECES:
             parts = [self._merge(rows, veh, res, key, np.arange(m), t_lo)]
