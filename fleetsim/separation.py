@@ -33,6 +33,9 @@ __all__ = ["candidate_pairs", "cpa", "los_intervals", "window_pairs"]
 
 #: Pairs formed per chunk in :func:`candidate_pairs` (bounds transient memory, ~100 MB).
 _PAIR_CHUNK = 2_000_000
+#: Candidate pairs taken through the narrow phase of :func:`window_pairs` at a time
+#: (about twenty float64 temporaries per pair: ~80 MB).
+_NARROW_CHUNK = 500_000
 #: Above this many (box, cell) entries :func:`candidate_pairs` refuses the grid.
 _MAX_CELL_ENTRIES = 50_000_000
 
@@ -442,8 +445,8 @@ def window_pairs(
     uniform_h = bool(hh.min() == hh.max())
     parts = []
     checked = 0
-    for k0 in range(0, max(len(ci), 1), _PAIR_CHUNK):
-        ck_i, ck_j = ci[k0:k0 + _PAIR_CHUNK], cj[k0:k0 + _PAIR_CHUNK]
+    for k0 in range(0, max(len(ci), 1), _NARROW_CHUNK):
+        ck_i, ck_j = ci[k0:k0 + _NARROW_CHUNK], cj[k0:k0 + _NARROW_CHUNK]
         # 3. cheap exact filters: common time, extents closer than the pair's minima
         rp = r[0] if uniform_r else np.maximum(r[ck_i], r[ck_j])
         hp = hh[0] if uniform_h else np.maximum(hh[ck_i], hh[ck_j])
@@ -473,17 +476,31 @@ def window_pairs(
             w.append(va[ck_j] - va[ck_i])
         hit, *found = _los_core(pair_lo, pair_hi, *d, *w, rp, hp)
         parts.append((ck_i[hit], ck_j[hit], *found))
-    ci, cj, start, end, t_min, d_min = (
-        np.concatenate(col) if len(parts) > 1 else col[0] for col in zip(*parts, strict=True))
+    del ci, cj, q0, vel, lo, hi
+    # One column at a time, each freed as soon as it is no longer needed, so that a
+    # window with millions of pieces holds few copies of them at once.
+    cols = [list(col) for col in zip(*parts, strict=True)]
+    del parts
+
+    def whole(k: int) -> np.ndarray:
+        col = cols[k]
+        cols[k] = None
+        return np.concatenate(col) if len(col) > 1 else col[0]
+
+    hit_i, hit_j = whole(0), whole(1)
     # a is the leg of the smaller vehicle (the intervals are symmetric in a and b)
-    swap = veh[ci] > veh[cj]
-    ia = legs[np.where(swap, cj, ci)]
-    ib = legs[np.where(swap, ci, cj)]
+    swap = veh[hit_i] > veh[hit_j]
+    ia = legs[np.where(swap, hit_j, hit_i)]
+    ib = legs[np.where(swap, hit_i, hit_j)]
+    del swap, hit_i, hit_j
     va, vb = vehicle[ia], vehicle[ib]
+    start = whole(2)
     order = np.lexsort((vb, va, start))
-    result.update(
-        leg_a=ia[order], leg_b=ib[order], vehicle_a=va[order], vehicle_b=vb[order],
-        start=start[order], end=end[order], t_min=t_min[order], d_min=d_min[order],
-        pairs_checked=int(checked),
-    )
+    out = {"leg_a": ia, "leg_b": ib, "vehicle_a": va, "vehicle_b": vb, "start": start}
+    del ia, ib, va, vb, start
+    for name in ("leg_a", "leg_b", "vehicle_a", "vehicle_b", "start"):
+        result[name] = out.pop(name)[order]
+    for name, k in (("end", 3), ("t_min", 4), ("d_min", 5)):
+        result[name] = whole(k)[order]
+    result["pairs_checked"] = int(checked)
     return result

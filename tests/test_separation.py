@@ -434,7 +434,8 @@ def test_window_pairs_in_chunks_of_candidates_equal_one_chunk(monkeypatch):
     radius = np.where(veh % 3 == 0, 80.0, 50.0)  # per-leg minima: the filters per pair
     whole = window_pairs(t0, t1, p0, p1, veh, radius, 15.0, 60.0, 120.0)
     assert len(whole["start"]) > 20
-    monkeypatch.setattr(separation, "_PAIR_CHUNK", 13)
+    monkeypatch.setattr(separation, "_PAIR_CHUNK", 13)  # pair formation in chunks
+    monkeypatch.setattr(separation, "_NARROW_CHUNK", 13)  # narrow phase in chunks
     chunked = window_pairs(t0, t1, p0, p1, veh, radius, 15.0, 60.0, 120.0)
     assert chunked["pairs_checked"] == whole["pairs_checked"]
     for name in ("leg_a", "leg_b", "vehicle_a", "vehicle_b", "start", "end", "t_min",

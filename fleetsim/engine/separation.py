@@ -58,6 +58,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Leg kinds in which a vehicle is out in its domain's space (not on a pad or a carrier).
 _CHECKED_KINDS = ("takeoff", "move", "hold", "return", "land", "unload")
 _EPS = 1e-9
+#: LoS pieces of a window merged into losses at a time (a block's temporaries: a few
+#: hundred bytes per piece).
+_RECORD_PIECES = 1 << 18
 
 
 class Separation(Subsystem):
@@ -206,30 +209,85 @@ class Separation(Subsystem):
     def _record(self, rows: np.ndarray, res: dict[str, np.ndarray], t_lo: float,
                 t_hi: float) -> None:
         """Turn a window's LoS pieces into ``los_start`` / ``los_end`` events, carrying
-        the losses still going on at its end into the next window."""
+        the losses still going on at its end into the next window.
+
+        The pieces are taken a block of pairs at a time (all the pieces of a pair in
+        one block, blocks in pair order), so that a window with millions of pieces
+        (vehicles packed on their pads, in loss of separation until they leave) needs
+        the temporaries of one block; the events come out as from one pass."""
         veh = rows[:, L_VEHICLE].astype(np.int64)
-        ia = res["leg_a"]
-        va, vb = veh[ia], veh[res["leg_b"]]
         n = self.sim.n
-        key = np.minimum(va, vb) * n + np.maximum(va, vb)
+        # The pair's key (vehicle_a < vehicle_b); the columns not needed here are let go.
+        key = res.pop("vehicle_a") * n
+        key += res.pop("vehicle_b")
+        res.pop("t_min", None)
+        m = len(key)
+        if m <= _RECORD_PIECES:
+            parts = [self._merge(rows, veh, res, key, np.arange(m), t_lo)]
+        else:
+            by_key = np.argsort(key, kind="stable")  # each block in the window's order
+            sk = key[by_key]
+            parts = []
+            lo = 0
+            while lo < m:
+                hi = min(lo + _RECORD_PIECES, m)
+                if hi < m:  # end the block at a change of pair
+                    hi = int(np.searchsorted(sk, sk[hi - 1], side="right"))
+                idx = np.sort(by_key[lo:hi])
+                parts.append(self._merge(rows, veh, res, key[idx], idx, t_lo))
+                lo = hi
+            del by_key, sk
+        del key
+        g, start, end, d_min, exempt, cont, xyz = (
+            np.concatenate(c) if len(parts) > 1 else c[0]
+            for c in zip(*parts, strict=True))
+        del parts
+        # Open losses that did not go on ended as the window began.
+        gone = ~_member(g[cont], self.open_key)[1]
+        self._log("los_end", t_lo, self.open_key[gone & ~self.open_exempt],
+                  value=self.open_d[gone & ~self.open_exempt])
+        # New losses: where the first vehicle was as each began.
+        new = ~cont & ~exempt
+        if new.any():
+            o = np.lexsort((g[new], start[new]))
+            self._log("los_start", start[new][o], g[new][o], xyz=xyz[o])
+        ends = end < t_hi - _EPS
+        done = ends & ~exempt
+        self._log("los_end", end[done], g[done], value=d_min[done])
+        keep = ~ends
+        self._set_open(g[keep], start[keep], d_min[keep], exempt[keep])
+
+    def _merge(self, rows: np.ndarray, veh: np.ndarray, res: dict[str, np.ndarray],
+               key: np.ndarray, sel: np.ndarray, t_lo: float) -> tuple[np.ndarray, ...]:
+        """The losses of pieces ``sel`` (every piece of their pairs; ``key`` their pair
+        keys): per loss (sorted by pair, then start) its pair, start, end, least
+        distance, whether it is exempt, whether it goes on from the last window, and
+        (for the new losses that are not exempt) where the first vehicle was as it
+        began."""
+        n = self.sim.n
+        p_start, p_end = res["start"][sel], res["end"][sel]
+        ia, ib = res["leg_a"][sel], res["leg_b"][sel]
         # One loss per pair and stretch of time: pieces found leg pair by leg pair that
         # touch (at a leg's end, or the window's start) are one.
-        g, start, end = merge_intervals(key, res["start"], res["end"])
+        g, start, end = merge_intervals(key, p_start, p_end)
         # Each piece's merged interval: the last of its pair's starting at or before it
         # (merged intervals and pieces sorted together, merged first on ties).
-        order = np.lexsort((res["start"], key))
-        pk, ps = key[order], res["start"][order]
+        order = np.lexsort((p_start, key))
+        pk, ps = key[order], p_start[order]
         tag = np.r_[np.zeros(len(g), dtype=np.int8), np.ones(len(pk), dtype=np.int8)]
         both = np.lexsort((tag, np.r_[start, ps], np.r_[g, pk]))
+        del pk, ps
         merged = tag[both] == 0
-        idx = np.empty(len(pk), dtype=np.int64)
+        idx = np.empty(len(order), dtype=np.int64)
         idx[both[~merged] - len(g)] = (np.cumsum(merged) - 1)[~merged]
+        del both, merged, tag
         d_min = np.full(len(g), np.inf)
-        np.minimum.at(d_min, idx, res["d_min"][order])
+        np.minimum.at(d_min, idx, res["d_min"][sel][order])
         # Each loss's earliest piece (idx is sorted), and whether it began in a terminal.
         at = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if len(idx) else idx
         first = order[at]
-        exempt = self._in_terminal(_legs_at(rows[ia[first]], res["start"][first]))
+        del order, idx, at
+        exempt = self._in_terminal(_legs_at(rows[ia[first]], p_start[first]))
         # Losses going on from the last window: the first of their pair's here, at its start.
         lead = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
         pos, found = _member(self.open_key, g)
@@ -239,23 +297,11 @@ class Separation(Subsystem):
             d_min[cont] = np.minimum(d_min[cont], self.open_d[k])
             exempt[cont] = self.open_exempt[k]
             start[cont] = self.open_start[k]
-        # Open losses that did not go on ended as the window began.
-        gone = ~_member(g[cont], self.open_key)[1]
-        self._log("los_end", t_lo, self.open_key[gone & ~self.open_exempt],
-                  value=self.open_d[gone & ~self.open_exempt])
-        # New losses: where the first vehicle was as each began.
         new = ~cont & ~exempt
-        if new.any():
-            piece = first[new]
-            leg = np.where(veh[ia[piece]] == g[new] // n, ia[piece], res["leg_b"][piece])
-            xyz = _legs_at(rows[leg], start[new])
-            o = np.lexsort((g[new], start[new]))
-            self._log("los_start", start[new][o], g[new][o], xyz=xyz[o])
-        ends = end < t_hi - _EPS
-        done = ends & ~exempt
-        self._log("los_end", end[done], g[done], value=d_min[done])
-        keep = ~ends
-        self._set_open(g[keep], start[keep], d_min[keep], exempt[keep])
+        piece = first[new]
+        leg = np.where(veh[ia[piece]] == g[new] // n, ia[piece], ib[piece])
+        xyz = _legs_at(rows[leg], start[new])
+        return g, start, end, d_min, exempt, cont, xyz
 
     def _in_terminal(self, points: np.ndarray) -> np.ndarray:
         """Which of ``points`` ((m, 2+) metres) lie in a site's terminal area."""

@@ -392,11 +392,10 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         keep = t1 >= self.legs.a[:n, L_T0]
         if not keep.all():  # gathered once, renumbered
             new_id = np.cumsum(keep) - 1
-            legs = self.legs.columns(rows=np.flatnonzero(keep))
+            legs = self.legs.take_columns(keep)
         else:
             new_id = np.arange(len(keep))
-            legs = self.legs.columns()
-        legs.pop("kind_code")
+            legs = self.legs.take_columns()
 
         def kept(time, leg):
             tied = leg >= 0

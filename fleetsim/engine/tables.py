@@ -47,10 +47,22 @@ class _Table:
         return self.n
 
     def reserve(self, m: int) -> None:
-        """Make room for ``m`` more rows (``self.a`` may be replaced: re-read it)."""
+        """Make room for ``m`` more rows (``self.a`` may be replaced: re-read it).
+
+        The matrix is grown in place by a quarter when nothing else holds a view of it
+        (``ndarray.resize``: the allocator moves pages rather than copying them, so
+        the old and the new matrix are never both in memory, and the new rows are
+        zeros); else, as when a caller still holds ``self.a``, into a copy twice as
+        large (the caller's view stays valid and unchanged)."""
         need = self.n + m
         if need > len(self.a):
-            grown = np.empty((max(2 * len(self.a), need), self.a.shape[1]))
+            width = self.a.shape[1]
+            try:
+                self.a.resize((max(len(self.a) + len(self.a) // 4, need), width))
+                return
+            except ValueError:  # referenced elsewhere: copy
+                pass
+            grown = np.empty((max(2 * len(self.a), need), width))
             grown[:self.n] = self.a[:self.n]
             self.a = grown
 
@@ -83,6 +95,43 @@ class LegStore(_Table):
         """Drop every row and the memory they held (the run's record has them)."""
         self.a = np.empty((0, LEG_WIDTH))
         self.n = 0
+
+    def take_columns(self, keep: np.ndarray | None = None, chunk: int = 1 << 18) -> Table:
+        """All rows (or those where ``keep``, renumbered 0..k-1 in the ``leg`` column) as
+        typed columns, like :meth:`columns`, and the store left empty: the rows are
+        converted a chunk at a time from the end and the matrix shrunk behind them, so
+        the matrix and the columns are never both whole in memory."""
+        n = self.n
+        if n == 0 or (keep is not None and not keep.any()):
+            self.release()
+            return {name: np.zeros(0, dtype=dt) for name, dt in LEG_COLUMNS.items()}
+        pieces: list[Table] = []
+        hi = n
+        while hi > 0:
+            lo = max(0, hi - chunk)
+            if keep is None:
+                part = self.columns(lo, hi)
+            else:
+                part = self.columns(lo, hi, rows=np.flatnonzero(keep[lo:hi]))
+            part.pop("leg")
+            pieces.append(part)
+            self.n = lo
+            try:
+                self.a.resize((max(lo, 1), self.a.shape[1]))
+            except ValueError:  # referenced elsewhere: it is freed with the last view
+                pass
+            hi = lo
+        self.release()
+        pieces.reverse()
+        out: Table = {}
+        for name in LEG_COLUMNS:
+            if name == "leg":
+                continue
+            parts = [p.pop(name) for p in pieces]
+            out[name] = np.concatenate(parts) if len(parts) != 1 else parts[0]
+            del parts
+        out["leg"] = np.arange(len(out["vehicle"]), dtype=np.int64)
+        return {name: out[name] for name in LEG_COLUMNS}
 
     def columns(self, start: int = 0, stop: int | None = None,
                 rows: np.ndarray | None = None) -> Table:

@@ -32,9 +32,19 @@ ACTIVE_LEG_KINDS = ("takeoff", "move", "hold", "return", "land")
 
 
 def leg_lengths_m(legs: dict[str, np.ndarray]) -> np.ndarray:
-    """3-D length of each leg (m), (n,) float64."""
-    d = np.column_stack([legs[f"{a}1_m"] - legs[f"{a}0_m"] for a in "xyz"])
-    return np.sqrt(np.einsum("ij,ij->i", d, d)) if len(d) else np.zeros(0)
+    """3-D length of each leg (m), (n,) float64 (a million legs at a time, so that the
+    temporaries of a long run's legs stay small)."""
+    n = len(legs["x0_m"])
+    out = np.zeros(n)
+    for i in range(0, n, _LENGTH_ROWS):
+        k = slice(i, i + _LENGTH_ROWS)
+        d = np.column_stack([legs[f"{a}1_m"][k] - legs[f"{a}0_m"][k] for a in "xyz"])
+        out[k] = np.sqrt(np.einsum("ij,ij->i", d, d))
+    return out
+
+
+#: Legs measured at a time by :func:`leg_lengths_m`.
+_LENGTH_ROWS = 1 << 20
 
 
 def fleet_metrics(run: RecordedRun) -> dict[str, float | int | None]:

@@ -9,7 +9,7 @@ import pytest
 
 from fleetsim.engine import tables
 from fleetsim.engine.tables import EVENT_WIDTH, EventLog
-from fleetsim.record import EVENT_COLUMNS, EVENT_KINDS, table_digest
+from fleetsim.record import EVENT_COLUMNS, EVENT_KINDS, LEG_COLUMNS, table_digest
 
 
 def _reference(rows: np.ndarray, details: list[str], keep, leg_id) -> dict:
@@ -106,3 +106,51 @@ def test_event_add_writes_one_row_with_codes():
     assert t["operator"].tolist() == [1, -1]
     assert t["detail"].tolist() == ["takeoff", ""]
     assert t["value"][1] == 9.5 and np.isnan(t["value"][0])
+
+
+def _leg_store(n: int, seed: int = 3) -> tables.LegStore:
+    rng = np.random.default_rng(seed)
+    store = tables.LegStore()
+    for i in range(n):  # one row at a time, so the matrix grows many times
+        row = rng.normal(size=tables.LEG_WIDTH)
+        row[tables.L_VEHICLE] = i % 7
+        row[tables.L_KIND] = i % 12
+        row[tables.L_SENSING] = i % 2
+        store.append(row)
+    return store
+
+
+def test_leg_matrix_grows_in_place_keeping_every_row():
+    store = _leg_store(10000)
+    ref = _leg_store(10000).a[:10000].copy()
+    assert len(store.a) >= 10000
+    np.testing.assert_array_equal(store.a[:10000], ref)
+    # A caller holding a view of the matrix: it grows into a copy; the view is intact.
+    view = store.a[:5]
+    kept = view.copy()
+    store.extend(np.zeros((len(store.a), tables.LEG_WIDTH)))
+    np.testing.assert_array_equal(view, kept)
+    np.testing.assert_array_equal(store.a[:10000], ref)
+
+
+@pytest.mark.parametrize("chunk", [1, 999, 1 << 18])
+@pytest.mark.parametrize("drop", [False, True])
+def test_leg_columns_taken_from_the_end_equal_the_gathered_ones(chunk, drop):
+    n = 5000
+    keep = None
+    if drop:
+        keep = np.random.default_rng(1).random(n) < 0.8
+    want = _leg_store(n).columns(rows=None if keep is None else np.flatnonzero(keep))
+    want.pop("kind_code")
+    store = _leg_store(n)
+    got = store.take_columns(keep, chunk=chunk)
+    assert len(store) == 0
+    assert list(got) == list(want)
+    assert table_digest(got) == table_digest(want)
+    assert got["leg"].tolist() == list(range(len(want["leg"])))
+
+
+def test_leg_columns_taken_from_an_empty_store_are_empty_columns():
+    got = tables.LegStore().take_columns()
+    assert all(len(c) == 0 for c in got.values())
+    assert list(got) == list(LEG_COLUMNS)
