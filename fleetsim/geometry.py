@@ -223,6 +223,8 @@ def _stable_argsort_int(keys: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.intp)
     low = keys.min()
     span = int(keys.max()) - int(low)
+    if span <= 0xFFFF:  # one digit
+        return np.argsort((keys - low).astype(np.uint16), kind="stable")
     shifted = (keys - low).astype(np.uint64)
     order = np.arange(len(keys))
     shift = 0
