@@ -185,7 +185,7 @@ class Movement:
                                                                        far)
         corrected = self.corrected[v]
         t = now
-        # Rows go flat into lists (one conversion to an array each at the end); the
+        # Rows go flat into lists (one np.fromiter each at the end, the quickest); the
         # legs' ids are known beforehand: they follow the table's last row.
         li0 = len(self.legs)
         block, starts, arrivals = [], [], []
@@ -217,11 +217,12 @@ class Movement:
             arrivals += (t, _ARRIVE, v, li0 + n_legs, -1, -1, x1, y1, z1, _NAN, -1, -1)
             n_legs += 1
         if block:
-            self.legs.extend(np.array(block, dtype=np.float64).reshape(n_legs, -1))
+            self.legs.extend(np.fromiter(block, np.float64, len(block)).reshape(n_legs, -1))
             if self.is_carrier[v]:
                 self.leg_hist[v].extend(range(li0, li0 + n_legs))
             if arrivals:
-                self.log.extend(np.array(arrivals, dtype=np.float64).reshape(-1, EVENT_WIDTH))
+                self.log.extend(np.fromiter(arrivals, np.float64, len(arrivals))
+                                .reshape(-1, EVENT_WIDTH))
             self.blk_t0[v] = starts
             self.blk_ids[v] = list(range(li0, li0 + n_legs))
             self.cur_leg[v] = li0 + n_legs - 1
