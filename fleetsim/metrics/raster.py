@@ -334,7 +334,8 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
         col = ca[owner] + k
         cell = grid.cell_of.ravel()[(row * grid.nx)[owner] + col]
         inside = cell >= 0
-        owner, col, cell = owner[inside], col[inside], cell[inside]
+        if not inside.all():  # (an area that fills its grid skips the copies)
+            owner, col, cell = owner[inside], col[inside], cell[inside]
         # What the cells need of their leg, gathered from the leg-row pairs (in
         # order, so cheaply) rather than from all the legs.
         dxc = x0[pl][owner] - (grid.x0_m + (col + 0.5) * c)
@@ -346,7 +347,9 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
         t_in = np.maximum(time_at_fraction(leg_t0, leg_t1, s_lo), 0.0)
         t_out = np.minimum(time_at_fraction(leg_t0, leg_t1, s_hi), T)
         seen = t_in <= t_out  # the part in [0, duration]
-        _reduce_cells(result, cell[seen], t_in[seen], t_out[seen], pending)
+        if not seen.all():
+            cell, t_in, t_out = cell[seen], t_in[seen], t_out[seen]
+        _reduce_cells(result, cell, t_in, t_out, pending)
         if closes:
             _add_sample_sums(result, pending)
 
