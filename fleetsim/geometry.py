@@ -223,6 +223,8 @@ def _stable_argsort_int(keys: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.intp)
     low = keys.min()
     span = int(keys.max()) - int(low)
+    if span <= 0xFFFF:  # one digit
+        return np.argsort((keys - low).astype(np.uint16), kind="stable")
     shifted = (keys - low).astype(np.uint64)
     order = np.arange(len(keys))
     shift = 0
@@ -232,6 +234,38 @@ def _stable_argsort_int(keys: np.ndarray) -> np.ndarray:
         shift += 16
         if span >> shift == 0:
             return order
+
+
+def _merge_sorted(new_group: np.ndarray, s: np.ndarray, e: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The merge of :func:`merge_intervals` on intervals sorted by group, then start
+    (no NaN): the index of the first interval of each merged one, and its end.
+
+    Cut first after every interval the next one starts after (``s[k] > e[k-1]``):
+    every true cut is among these, and inside a piece the intervals overlap. Then the
+    running maximum of the pieces' ends within each group (fewer than the intervals)
+    says which cuts are true: those the next piece starts after."""
+    m = len(s)
+    first = new_group.copy()
+    np.greater(s[1:], e[:-1], out=first[1:])
+    first[1:] |= new_group[1:]
+    idx = np.flatnonzero(first)
+    end = np.maximum.reduceat(e, idx)
+    k = len(idx)
+    # Running maximum of the pieces' ends inside each group, exactly: on the ranks of
+    # the ends offset by the group's ordinal, so no group sees a previous one.
+    by_end = np.argsort(end)  # ties may come in any order: their values are equal
+    rank = np.empty(k, dtype=np.int64)
+    rank[by_end] = np.arange(k, dtype=np.int64)
+    offset = (np.cumsum(new_group[idx], dtype=np.int64) - 1) * m
+    run_max = end[by_end[np.maximum.accumulate(offset + rank) - offset]]
+    cut = new_group[idx]
+    cut[1:] |= s[idx[1:]] > run_max[:-1]
+    keep = np.flatnonzero(cut)
+    last = np.empty_like(keep)
+    last[:-1] = keep[1:] - 1
+    last[-1] = k - 1
+    return idx[keep], run_max[last]
 
 
 def merge_intervals(
@@ -269,6 +303,9 @@ def merge_intervals(
     new_group = np.empty(m, dtype=bool)
     new_group[0] = True
     np.not_equal(g[1:], g[:-1], out=new_group[1:])
+    if not np.isnan(e).any():
+        idx, last_end = _merge_sorted(new_group, s, e)
+        return g[idx], s[idx], last_end
     # Running maximum of ``end`` inside each group, exactly: on the ranks of
     # ``end`` offset by the group's ordinal, so no group sees a previous one.
     by_end = np.argsort(e)  # ties may come in any order: their values are equal

@@ -171,13 +171,7 @@ def test_merge_with_wide_group_keys_and_nested_intervals():
     assert g.tolist() == [5, 3 * 2**40] and s.tolist() == [0.0, 0.0] and e.tolist() == [30.0, 10.0]
 
 
-def test_merge_matches_a_plain_loop():
-    rng = np.random.default_rng(3)
-    group = rng.integers(0, 70_000, 5000)  # wider than 16 bits: two radix passes
-    group[::2] = group[1::2]
-    start = rng.uniform(0, 100, 5000).round(1)
-    end = start + rng.uniform(0, 5, 5000).round(1)
-    g, s, e = merge_intervals(group, start, end)
+def _merged_by_a_plain_loop(group, start, end):
     expect = []
     for key in np.unique(group):
         ivs = sorted(zip(start[group == key], end[group == key], strict=True))
@@ -189,7 +183,39 @@ def test_merge_matches_a_plain_loop():
                 expect.append((key, *cur))
                 cur = [a, b]
         expect.append((key, *cur))
-    assert list(zip(g.tolist(), s.tolist(), e.tolist(), strict=True)) == expect
+    return expect
+
+
+def test_merge_matches_a_plain_loop():
+    rng = np.random.default_rng(3)
+    group = rng.integers(0, 70_000, 5000)  # wider than 16 bits: two radix passes
+    group[::2] = group[1::2]
+    start = rng.uniform(0, 100, 5000).round(1)
+    end = start + rng.uniform(0, 5, 5000).round(1)
+    g, s, e = merge_intervals(group, start, end)
+    assert list(zip(g.tolist(), s.tolist(), e.tolist(), strict=True)) == \
+        _merged_by_a_plain_loop(group, start, end)
+
+
+def test_merge_long_intervals_over_chains_of_short_separate_ones():
+    # In each group a long interval spans short ones that are apart from each other
+    # (each starts after the one before ends, not after the long one): one merged
+    # interval, however long the chain; then a separate one after it.
+    rng = np.random.default_rng(5)
+    groups, starts, ends = [], [], []
+    for key in range(40):
+        n = int(rng.integers(1, 300))
+        a = np.arange(n) * 2.0 + 1.0
+        groups += [key] * (n + 2)
+        starts += [0.0, *a.tolist(), 2.0 * n + 5.0]
+        ends += [2.0 * n + 1.0 + key % 3, *(a + 0.5).tolist(), 2.0 * n + 6.0]
+    group, start, end = np.array(groups), np.array(starts), np.array(ends)
+    order = rng.permutation(len(group))
+    group, start, end = group[order], start[order], end[order]
+    g, s, e = merge_intervals(group, start, end)
+    got = list(zip(g.tolist(), s.tolist(), e.tolist(), strict=True))
+    assert got == _merged_by_a_plain_loop(group, start, end)
+    assert len(got) == 80
 
 
 # --- zone_intervals ----------------------------------------------------------

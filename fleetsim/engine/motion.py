@@ -123,21 +123,41 @@ class MotionModel:
         total = 0.0
         durs: list[float] = []
         climbs: list[float] = []  # extra energy per leg for climbing (calibrated)
-        corrected = self.corrected[v]
-        hx_prev = hy_prev = 0.0
+        n = len(xs)
+        if self.corrected[v]:
+            # corrected_leg, inlined (the same arithmetic): this runs for every leg.
+            leg_over = self.leg_over[v]
+            pen = self.turn_pen[v] + self.turn_r[v] if speeds is None else self.turn_pen[v]
+            climb_wh = self.climb_wh[v]
+            moved = False  # a leg of nonzero duration before this one
+            hx_prev = hy_prev = 0.0
+        else:
+            moved = None
         px, py, pz = x0, y0, z0
-        for i in range(len(xs)):
+        atan2, hypot, sqrt = math.atan2, math.hypot, math.sqrt
+        for i in range(n):
             x1, y1, z1 = xs[i], ys[i], zs[i]
             dx, dy, dz = x1 - px, y1 - py, z1 - pz
-            dur = math.sqrt(dx * dx + dy * dy) / (spd if speeds is None else speeds[i])
+            dur = sqrt(dx * dx + dy * dy) / (spd if speeds is None else speeds[i])
             if abs(dz) > dur * climb:
                 dur = abs(dz) / climb
-            if corrected:
-                dur, hx_prev, hy_prev = self.corrected_leg(v, dur, dx, dy, dz, durs, climbs,
-                                                           hx_prev, hy_prev, speeds is None)
+            if moved is not None:
+                if dur > 0.0:
+                    if not moved:
+                        dur += leg_over
+                    elif dx or dy:
+                        dur += pen * abs(atan2(hx_prev * dy - hy_prev * dx,
+                                               hx_prev * dx + hy_prev * dy))
+                    if dx or dy:
+                        hx_prev, hy_prev = dx, dy
+                    climbs.append(max(dz, 0.0) * climb_wh)
+                else:
+                    climbs.append(0.0)
+                if dur:
+                    moved = True
             durs.append(dur)
             total += dur
-            d = math.hypot(x1 - hx, y1 - hy)
+            d = hypot(x1 - hx, y1 - hy)
             if d > far:
                 far = d
             if z1 > top:

@@ -18,8 +18,8 @@ from simpy.events import Event
 
 from fleetsim.engine.states import GROUND, HOLDING
 from fleetsim.engine.tables import (
-    E_LEG,
     EVENT_KIND_CODE,
+    EVENT_WIDTH,
     K_GROUND,
     K_HOLD,
     K_MOVE,
@@ -185,7 +185,11 @@ class Movement:
                                                                        far)
         corrected = self.corrected[v]
         t = now
+        # Rows go flat into lists (one np.fromiter each at the end, the quickest); the
+        # legs' ids are known beforehand: they follow the table's last row.
+        li0 = len(self.legs)
         block, starts, arrivals = [], [], []
+        n_legs = 0
         stop = False
         margin_time = self.reserve_time
         for i in range(len(xs)):
@@ -193,8 +197,8 @@ class Movement:
             if dur <= 0.0:
                 continue
             x1, y1, z1 = xs[i], ys[i], zs[i]
-            dx, dy, dz = x1 - x0, y1 - y0, z1 - z0
             if not safe:
+                dx, dy, dz = x1 - x0, y1 - y0, z1 - z0
                 t_stop = margin_time(v, power, dx / dur, dy / dur, dur, z1, b, x0, y0, z0)
                 if t_stop < dur:
                     f = t_stop / dur
@@ -202,25 +206,26 @@ class Movement:
             e = power * dur
             if corrected:
                 e += climbs[i] * (dur / durs[i])  # cut short: only part of the climb
-            block.append((v, kind, sensing, t, t + dur, x0, y0, z0, x1, y1, z1, e, b - e))
+            block += (v, kind, sensing, t, t + dur, x0, y0, z0, x1, y1, z1, e, b - e)
             starts.append(t)
             t += dur
             b -= e
             x0, y0, z0 = x1, y1, z1
             if stop:
+                n_legs += 1
                 break
-            arrivals.append((t, _ARRIVE, v, len(block) - 1, -1, -1, x1, y1, z1, _NAN, -1, -1))
+            arrivals += (t, _ARRIVE, v, li0 + n_legs, -1, -1, x1, y1, z1, _NAN, -1, -1)
+            n_legs += 1
         if block:
-            li0 = self.legs.extend(np.array(block, dtype=np.float64))
+            self.legs.extend(np.fromiter(block, np.float64, len(block)).reshape(n_legs, -1))
             if self.is_carrier[v]:
-                self.leg_hist[v].extend(range(li0, li0 + len(block)))
+                self.leg_hist[v].extend(range(li0, li0 + n_legs))
             if arrivals:
-                ev = np.array(arrivals, dtype=np.float64)
-                ev[:, E_LEG] += li0
-                self.log.extend(ev)
+                self.log.extend(np.fromiter(arrivals, np.float64, len(arrivals))
+                                .reshape(-1, EVENT_WIDTH))
             self.blk_t0[v] = starts
-            self.blk_ids[v] = list(range(li0, li0 + len(block)))
-            self.cur_leg[v] = li0 + len(block) - 1
+            self.blk_ids[v] = list(range(li0, li0 + n_legs))
+            self.cur_leg[v] = li0 + n_legs - 1
             self.blk_open[v] = not stop
             if t > now:
                 yield self.env.timeout(t - now)

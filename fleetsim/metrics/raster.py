@@ -47,6 +47,10 @@ __all__ = ["CellCoverage", "CellGrid", "cell_coverage", "cell_grid", "leg_footpr
 #: Candidate leg-cell pairs handled at once (about 150 bytes each at the peak).
 DEFAULT_MAX_PAIRS = 500_000
 
+#: Candidate pairs of the sub-bands the work is done in (their arrays stay
+#: within the processor's caches better than a whole band's).
+SUB_BAND_PAIRS = 125_000
+
 #: Slack, in cells, when turning coordinates into index ranges (pairs found
 #: this way are only candidates; the exact test decides).
 _INDEX_SLACK = 1e-9
@@ -281,22 +285,32 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     np.add.at(load, jb[live] + 1, -per_row[live])
     load = np.cumsum(load[:-1])
     before = np.cumsum(load) - load
+    # The sample sums add floats band by band, so the bands of ``max_pairs`` fix
+    # them; the work itself goes in sub-bands small enough for the processor's
+    # caches (the sums of a band are then taken over its sub-bands' visits in
+    # the same order: cells are numbered row by row).
     band_of_row = (before // max(1, int(max_pairs))).astype(np.int64)
-    band_starts = np.flatnonzero(np.r_[True, band_of_row[1:] != band_of_row[:-1]])
+    sub_of_row = (before // max(1, min(int(max_pairs), SUB_BAND_PAIRS))).astype(np.int64)
+    band_head = np.r_[True, band_of_row[1:] != band_of_row[:-1]]
+    band_starts = np.flatnonzero(band_head | np.r_[True, sub_of_row[1:] != sub_of_row[:-1]])
     band_ends = np.r_[band_starts[1:] - 1, grid.ny - 1]
-    del per_row, load, before, band_of_row
+    closes_band = np.r_[band_head[band_starts[1:]], True]
+    del per_row, load, before, band_of_row, sub_of_row, band_head
+    pending: list[tuple[np.ndarray, ...]] = []
 
     # Legs by first row, so a band's legs are found without scanning them all.
     by_ja = np.flatnonzero(live)
     by_ja = by_ja[np.argsort(ja[by_ja], kind="stable")]
     ja_sorted = ja[by_ja]
     max_rows = int((jb[by_ja] - ja_sorted).max()) if len(by_ja) else 0
-    for j_first, j_last in zip(band_starts, band_ends, strict=True):
+    for j_first, j_last, closes in zip(band_starts, band_ends, closes_band, strict=True):
         lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
         hi = np.searchsorted(ja_sorted, j_last, side="right")
         legs = by_ja[lo:hi]
         legs = legs[jb[legs] >= j_first]
         if len(legs) == 0:
+            if closes:
+                _add_sample_sums(result, pending)
             continue
         ra = np.maximum(ja[legs], j_first)
         rb = np.minimum(jb[legs], j_last)
@@ -320,22 +334,43 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
         col = ca[owner] + k
         cell = grid.cell_of.ravel()[(row * grid.nx)[owner] + col]
         inside = cell >= 0
-        owner, col, cell = owner[inside], col[inside], cell[inside]
-        leg = pl[owner]
-        dxc = x0[leg] - (grid.x0_m + (col + 0.5) * c)
-        s_lo, s_hi = fractions_within(length2[leg], dxc * dx[leg] + pair_b[owner],
+        if not inside.all():  # (an area that fills its grid skips the copies)
+            owner, col, cell = owner[inside], col[inside], cell[inside]
+        # What the cells need of their leg, gathered from the leg-row pairs (in
+        # order, so cheaply) rather than from all the legs.
+        dxc = x0[pl][owner] - (grid.x0_m + (col + 0.5) * c)
+        s_lo, s_hi = fractions_within(length2[pl][owner], dxc * dx[pl][owner] + pair_b[owner],
                                       dxc * dxc + pair_c[owner])
-        hit = ~np.isnan(s_lo)
-        leg, cell, s_lo, s_hi = leg[hit], cell[hit], s_lo[hit], s_hi[hit]
-        t_in = np.maximum(time_at_fraction(t0[leg], t1[leg], s_lo), 0.0)
-        t_out = np.minimum(time_at_fraction(t0[leg], t1[leg], s_hi), T)
+        hit = np.flatnonzero(~np.isnan(s_lo))
+        owner, cell, s_lo, s_hi = owner[hit], cell[hit], s_lo[hit], s_hi[hit]
+        leg_t0, leg_t1 = t0[pl][owner], t1[pl][owner]
+        t_in = np.maximum(time_at_fraction(leg_t0, leg_t1, s_lo), 0.0)
+        t_out = np.minimum(time_at_fraction(leg_t0, leg_t1, s_hi), T)
         seen = t_in <= t_out  # the part in [0, duration]
-        _reduce_cells(result, cell[seen], t_in[seen], t_out[seen])
+        if not seen.all():
+            cell, t_in, t_out = cell[seen], t_in[seen], t_out[seen]
+        _reduce_cells(result, cell, t_in, t_out, pending)
+        if closes:
+            _add_sample_sums(result, pending)
+
+
+def _add_sample_sums(out: CellCoverage, pending: list[tuple[np.ndarray, ...]]) -> None:
+    """Add the sample sums of a band's visits (held in ``pending``, emptied) to ``out``."""
+    if not pending:
+        return
+    at_open, at_close, pe, pa = (np.concatenate(parts) for parts in zip(*pending, strict=True))
+    pending.clear()
+    size = out.idle_cells.size
+    out.idle_cells.ravel()[:] += (np.bincount(at_open, minlength=size)
+                                  - np.bincount(at_close, minlength=size))
+    out.idle_clock_sum_s.ravel()[:] += (np.bincount(at_open, weights=pe, minlength=size)
+                                        - np.bincount(at_close, weights=pa, minlength=size))
 
 
 def _reduce_cells(out: CellCoverage, cell: np.ndarray, t_in: np.ndarray,
-                  t_out: np.ndarray) -> None:
-    """Fold one band's intervals (complete for its cells) into ``out``."""
+                  t_out: np.ndarray, pending: list[tuple[np.ndarray, ...]]) -> None:
+    """Fold one sub-band's intervals (complete for its cells) into ``out``; its
+    share of the sample sums goes to ``pending``."""
     if len(cell) == 0:
         return
     T = out.duration_s
@@ -393,16 +428,12 @@ def _reduce_cells(out: CellCoverage, cell: np.ndarray, t_in: np.ndarray,
     pa[1:] = pe[:-1]
     pa[heads] = 0.0
     width = len(samples) + 1
-    size = perm.n_signatures * width
     at_close = _first_sample(samples, s, after=False)
     at_open = _first_sample(samples, e, after=True)
     if sig is not None and perm.n_signatures > 1:
         at_close += sig * width
         at_open += sig * width
-    out.idle_cells.ravel()[:] += (np.bincount(at_open, minlength=size)
-                                  - np.bincount(at_close, minlength=size))
-    out.idle_clock_sum_s.ravel()[:] += (np.bincount(at_open, weights=pe, minlength=size)
-                                        - np.bincount(at_close, weights=pa, minlength=size))
+    pending.append((at_open, at_close, pe, pa))
 
 
 def _first_sample(samples: np.ndarray, x: np.ndarray, *, after: bool) -> np.ndarray:
