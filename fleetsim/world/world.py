@@ -316,7 +316,16 @@ def _networks(scenario: Scenario, terrain: Terrain, streams: RandomStreams) -> t
         if w is not None and w.polygon is not None:
             polygon = shapely.Polygon(w.polygon)
         try:
-            water = water_network(terrain, spacing, polygon=polygon)
+            if w is not None and w.source == "osm":
+                import os
+
+                from fleetsim.geo.frame import frame_of
+                from fleetsim.geo.osm import osm_waterways
+
+                water = osm_waterways(os.path.join(scenario.base_dir, w.path),
+                                      frame_of(scenario), speed_limit_mps=w.speed_limit_mps)
+            else:
+                water = water_network(terrain, spacing, polygon=polygon)
         except ValueError as exc:
             raise fail("world.water", f"cannot build the water network: {exc}") from None
     if roads is not None:
