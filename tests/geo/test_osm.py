@@ -1,4 +1,4 @@
-"""OpenStreetMap roads: the shipped synthetic extract read with osmnx."""
+"""OpenStreetMap roads and waterways: the shipped synthetic extract read with osmnx."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleetsim.geo.frame import GeoFrame
-from fleetsim.geo.osm import osm_network
+from fleetsim.geo.osm import maxspeed_kph, osm_network, osm_waterways
 
 OSM = Path(__file__).resolve().parents[2] / "scenarios" / "data" / "zurich" / "streets.osm"
 FRAME = GeoFrame.from_origin(47.3780, 8.5300)
@@ -64,3 +64,119 @@ def test_a_missing_file_is_reported():
     with pytest.raises(ValueError, match="nowhere.osm: file not found; expected an "
                                          "OpenStreetMap XML"):
         osm_network("nowhere.osm", FRAME)
+
+
+# ------------------------------------------------------------------ waterways
+
+KNOT = 1852 / 3600
+
+
+@pytest.fixture(scope="module")
+def waterways():
+    return osm_waterways(OSM, FRAME)
+
+
+def test_the_waterways_are_the_fairway_river_and_canal_not_the_stream_or_streets(waterways):
+    g = waterways.graph
+    assert waterways.kind == "water"
+    # fairway 3 nodes, river 8 (its first is the fairway's last), canal 3 (its first on the
+    # river): 12 nodes, 2 + 7 + 2 segments; the stream's two nodes and the streets are out
+    assert (g.number_of_nodes(), g.number_of_edges()) == (12, 11)
+    fork = _node_at(waterways, 300.0, -60.0)  # the canal leaves the river here
+    assert g.degree(fork) == 3
+    xs = sorted((round(d["x"]), round(d["y"])) for _, d in g.nodes(data=True))
+    assert (-700, -600) not in xs and (0, -125) not in xs
+
+
+def test_waterway_speeds_come_from_maxspeed_in_knots_or_kmh_else_none(waterways):
+    g = waterways.graph
+
+    def speed(a, b):
+        return g.edges[_node_at(waterways, *a), _node_at(waterways, *b)]["speed_mps"]
+
+    assert speed((900.0, -750.0), (750.0, -600.0)) == pytest.approx(6 * KNOT)  # "6 knots"
+    assert speed((450.0, -250.0), (300.0, -60.0)) == pytest.approx(12 / 3.6)  # "12"
+    assert speed((300.0, -60.0), (100.0, -200.0)) == float("inf")  # canal: no tag
+    limited = osm_waterways(OSM, FRAME, speed_limit_mps=2.5).graph
+    a, b = _node_at(waterways, 300.0, -60.0), _node_at(waterways, 100.0, -200.0)
+    assert limited.edges[a, b]["speed_mps"] == 2.5
+
+
+def test_waterway_lengths_are_metres_in_the_scenario_frame(waterways):
+    g = waterways.graph
+    a, b = _node_at(waterways, 600.0, -450.0), _node_at(waterways, 450.0, -250.0)
+    assert g.edges[a, b]["length_m"] == pytest.approx(250.0, abs=0.05)  # a 3-4-5 triangle
+
+
+@pytest.mark.parametrize(("tag", "kph"), [
+    ("12", 12.0), ("6 knots", 6 * 1.852), ("5 kn", 5 * 1.852), ("20 mph", 20 * 1.609344),
+    ("8;10", 10.0), (["8", "15 km/h"], 15.0), ("none", None), ("signals", None), (None, None),
+    ("12 furlongs", None)])
+def test_maxspeed_tags_in_kmh_mph_and_knots(tag, kph):
+    assert maxspeed_kph(tag) == (None if kph is None else pytest.approx(kph))
+
+
+def test_a_file_without_waterways_is_reported(tmp_path):
+    f = tmp_path / "roads.osm"
+    f.write_text('<?xml version="1.0"?><osm version="0.6">'
+                 '<node id="1" lat="47.378" lon="8.53"/><node id="2" lat="47.379" lon="8.53"/>'
+                 '<way id="3"><nd ref="1"/><nd ref="2"/><tag k="highway" v="primary"/></way>'
+                 '</osm>')
+    with pytest.raises(ValueError, match=r"roads.osm: no waterways \(ways tagged "
+                                         r"waterway=river\|canal\|fairway\) in the file"):
+        osm_waterways(f, FRAME)
+
+
+def test_a_scenario_boats_sail_the_waterways_at_their_limits(tmp_path):
+    """zurich_boats: every boat leg joins two waterway nodes (or a site and its node) at
+    no more than the waterway's limit."""
+    import numpy as np
+    import pandas as pd
+
+    from fleetsim.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "run"
+    assert main(["run", str(root / "scenarios" / "zurich_boats.yaml"), "--set",
+                 "run.duration_s=2400", "--out", str(out), "-q"]) == 0
+    legs = pd.read_parquet(out / "legs.parquet")
+    moves = legs[legs["kind"] == "move"]
+    assert len(moves) > 10
+    net = osm_waterways(OSM, FRAME)
+    xy = net.xy
+    for r in moves.itertuples():
+        d = np.hypot(r.x1_m - r.x0_m, r.y1_m - r.y0_m)
+        ends = [int(np.argmin(np.hypot(*(xy - p).T))) for p in ((r.x0_m, r.y0_m),
+                                                               (r.x1_m, r.y1_m))]
+        gaps = [float(np.hypot(*(xy[e] - p))) for e, p in zip(
+            ends, ((r.x0_m, r.y0_m), (r.x1_m, r.y1_m)), strict=True)]
+        if max(gaps) < 0.5 and ends[0] != ends[1]:  # a leg along a waterway segment
+            limit = min(net.graph.edges[ends[0], ends[1]]["speed_mps"], 5.0)
+            assert d / (r.t1_s - r.t0_s) == pytest.approx(limit, rel=1e-6)
+        else:  # between a landing stage and its waterway node
+            assert min(gaps) < 0.5 and d < 30.0
+
+
+def test_osm_water_keys_are_checked_with_their_yaml_paths():
+    from fleetsim.errors import ScenarioError
+    from fleetsim.scenario import load_scenario_text
+
+    root = Path(__file__).resolve().parents[2] / "scenarios"
+    text = (root / "zurich_boats.yaml").read_text()
+    cases = [
+        ("water: {source: osm, path: data/zurich/streets.osm}",
+         "water: {source: osm, path: data/zurich/streets.osm, spacing_m: 50}",
+         "world.water.spacing_m: spacing_m applies to the water lattice \\(source: lattice\\), "
+         "not to osm waterways"),
+        ("water: {source: osm, path: data/zurich/streets.osm}",
+         "water: {source: osm, path: data/zurich/canals.osm}",
+         "world.water.path: waterways file not found: .*canals.osm"),
+        ("water: {source: osm, path: data/zurich/streets.osm}",
+         "water: {path: data/zurich/streets.osm}",
+         "world.water.path: path applies to osm waterways, not to the water lattice"),
+    ]
+    for old, new, message in cases:
+        assert old in text
+        bad = text.replace(old, new).replace("{lonlat: [8.541651, 47.371433]}", "[880, -730]")
+        with pytest.raises(ScenarioError, match=message):
+            load_scenario_text(bad, filename="boats.yaml", base_dir=str(root))
