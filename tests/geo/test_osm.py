@@ -191,3 +191,35 @@ def test_osm_water_keys_are_checked_with_their_yaml_paths():
         bad = text.replace(old, new).replace("{lonlat: [8.541651, 47.371433]}", "[880, -730]")
         with pytest.raises(ScenarioError, match=message):
             load_scenario_text(bad, filename="boats.yaml", base_dir=str(root))
+
+
+def test_the_replay_draws_the_waterways_as_lines_of_wet_cells():
+    import numpy as np
+
+    from fleetsim.engine import Simulation
+    from fleetsim.replay.layers import water_layer
+    from fleetsim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    run = Simulation(load_scenario(root / "scenarios" / "zurich_boats.yaml",
+                                   ["run.duration_s=60"])).run()
+    entry, cols = water_layer(run)
+    g = entry["grid"]
+    assert (entry["nodes"], entry["edges"], g["cell_m"]) == (12, 11, 25.0)
+    wet = cols["wet"].reshape(g["ny"], g["nx"]).astype(bool)
+
+    def cell(x, y):
+        return wet[int((y - g["y0_m"]) // g["cell_m"]), int((x - g["x0_m"]) // g["cell_m"])]
+
+    def near_a_cell_side(x, y):  # where a line may clip a corner between the samples
+        fx, fy = ((x - g["x0_m"]) % 25.0, (y - g["y0_m"]) % 25.0)
+        return min(fx, 25.0 - fx, fy, 25.0 - fy) < 2.5
+
+    for x0, y0, x1, y1 in run.world.water.segments():
+        for f in np.linspace(0.0, 1.0, 41):  # every point along a waterway is wet
+            x, y = x0 + f * (x1 - x0), y0 + f * (y1 - y0)
+            assert cell(x, y) or near_a_cell_side(x, y)
+    assert not cell(-650.0, -550.0)  # the stream is not a waterway
+    # a line of cells: about one cell per 25 m of the waterways' ~2.9 km
+    length = sum(np.hypot(x1 - x0, y1 - y0) for x0, y0, x1, y1 in run.world.water.segments())
+    assert length / 25.0 <= entry["wet_cells"] <= 2.5 * length / 25.0
