@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,17 @@ def test_the_replay_draws_the_waterways_as_lines_of_wet_cells():
     # a line of cells: about one cell per 25 m of the waterways' ~2.9 km
     length = sum(np.hypot(x1 - x0, y1 - y0) for x0, y0, x1, y1 in run.world.water.segments())
     assert length / 25.0 <= entry["wet_cells"] <= 2.5 * length / 25.0
+
+
+def test_waterways_off_the_terrain_are_reported():
+    from fleetsim.errors import ScenarioError
+    from fleetsim.scenario import load_scenario_text
+    from fleetsim.world.world import build_world
+
+    root = Path(__file__).resolve().parents[2] / "scenarios"
+    text = (root / "zurich_boats.yaml").read_text().replace(
+        "origin: {lat: 47.3780, lon: 8.5300}", "origin: {lat: 47.5, lon: 8.53}")
+    text = re.sub(r"\{lonlat: \[[0-9., ]+\]\}", "[0, 0]", text)  # the sites stay on it
+    with pytest.raises(ScenarioError, match=r"world.water: the waterways \(x -900..900, "
+                                            r"y -14314..-12814 m\) lie outside the terrain"):
+        build_world(load_scenario_text(text, filename="boats.yaml", base_dir=str(root)))
