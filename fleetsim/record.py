@@ -197,6 +197,16 @@ ORDER_COLUMNS = {
     "latest_s": np.float64,
 }
 
+#: Strategic deconfliction's 4D reservations (one row per volume: a leg of the intent a
+#: vehicle reserved before taking off), in the order they were made. ``withdrawn_s`` is
+#: when a new plan voided the intent before its end (NaN: it was kept).
+RESERVATION_COLUMNS = {
+    "intent": np.int64, "vehicle": np.int32, "reserved_s": np.float64,
+    "withdrawn_s": np.float64, "t0_s": np.float64, "t1_s": np.float64,
+    "x0_m": np.float64, "y0_m": np.float64, "z0_m": np.float64,
+    "x1_m": np.float64, "y1_m": np.float64, "z1_m": np.float64,
+}
+
 Table = dict[str, np.ndarray]
 
 
@@ -225,6 +235,9 @@ class RecordedRun:
     vehicles: Table
     #: Orders (logistics scenarios; empty otherwise), columns :data:`ORDER_COLUMNS`.
     orders: Table = dataclasses.field(default_factory=lambda: empty_table(ORDER_COLUMNS))
+    #: Strategic reservations, columns :data:`RESERVATION_COLUMNS`; None: the run made
+    #: none (no strategic deconfliction, or a run directory written without them).
+    reservations: Table | None = None
     #: Results derived from the tables and kept for reuse (e.g. the metrics raster,
     #: shared by the metrics and the time series); each entry is keyed by a digest
     #: of what it read, so changed tables are never served a stale result.

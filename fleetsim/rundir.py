@@ -12,6 +12,7 @@ A run directory holds::
     orders.parquet    the orders table
     timeseries.parquet  the run's state step by step (see fleetsim.metrics.timeseries)
     targets.parquet   the targets the run used
+    reservations.parquet  strategic deconfliction's 4D reservations (when it made them)
     terrain.npy       the terrain grid the run used
     replay/           the replay bundle (unless turned off)
 
@@ -50,6 +51,7 @@ from fleetsim.record import (
     EVENT_COLUMNS,
     LEG_COLUMNS,
     ORDER_COLUMNS,
+    RESERVATION_COLUMNS,
     VEHICLE_COLUMNS,
     RecordedRun,
     Table,
@@ -60,6 +62,9 @@ TERRAIN = "terrain.npy"
 TARGET_COLUMNS = {"target": np.int32, "id": object, "mission": object,
                   "x_m": np.float64, "y_m": np.float64}
 METRICS = "metrics.json"
+#: Strategic deconfliction's reservations (runs that made them; see
+#: :data:`fleetsim.record.RESERVATION_COLUMNS`). Not part of the run digest.
+RESERVATIONS = "reservations.parquet"
 TABLES = {"legs": LEG_COLUMNS, "events": EVENT_COLUMNS, "vehicles": VEHICLE_COLUMNS,
           "orders": ORDER_COLUMNS}
 FORMAT_VERSION = 1
@@ -163,7 +168,7 @@ LEGACY_MANIFEST_KEYS: dict[str, type | tuple[type, ...]] = {
     "base_dir": str, "versions": dict, "counts": dict}
 
 #: The files ``write_run`` puts in a run directory (older versions wrote a subset).
-RUN_FILES = frozenset({MANIFEST, METRICS, TERRAIN, "targets.parquet",
+RUN_FILES = frozenset({MANIFEST, METRICS, TERRAIN, "targets.parquet", RESERVATIONS,
                        "timeseries.parquet", "timeseries.png",
                        *(f"{name}.parquet" for name in TABLES)})
 #: The replay bundle inside a run directory (``fleetsim run``, ``fleetsim replay``).
@@ -615,6 +620,9 @@ def write_run(out_dir: str | os.PathLike, run: RecordedRun, metrics: dict[str, A
         np.save(tmp / TERRAIN, np.asarray(terrain.heights_m, dtype=np.float64))
         write_table(tmp / "targets.parquet", *with_lonlat(
             run.scenario, "targets", targets_table(run.world), TARGET_COLUMNS))
+        if run.reservations is not None:
+            write_table(tmp / RESERVATIONS, *with_lonlat(
+                run.scenario, "reservations", run.reservations, RESERVATION_COLUMNS))
         sc = run.scenario
         manifest = {
             "format": RUN_FORMAT,
@@ -691,4 +699,6 @@ def read_run(run_dir: str | os.PathLike) -> RecordedRun:
         if not f.is_file():
             raise RunDirError(f"{run_dir}: missing {f.name}; the run directory is incomplete")
         tables[name] = read_table(f, columns)
+    if (path / RESERVATIONS).is_file():
+        tables["reservations"] = read_table(path / RESERVATIONS, RESERVATION_COLUMNS)
     return RecordedRun(scenario=scenario, world=world, **tables)

@@ -119,8 +119,10 @@ def test_the_manifest_carries_the_format_marker(scenario, tmp_path):
     assert run(scenario, out, "--no-replay") == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["format"], manifest["format_version"]) == ("fleetsim-run", 1)
-    # Every file a run writes (timeseries.png only comes from ``fleetsim plot``).
-    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES - {"timeseries.png"})
+    # Every file a run writes (timeseries.png only comes from ``fleetsim plot``, and
+    # reservations.parquet from runs with strategic deconfliction).
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        RUN_FILES - {"timeseries.png", "reservations.parquet"})
 
 
 def test_run_directories_of_earlier_versions_are_recognised_by_their_keys(scenario, tmp_path,

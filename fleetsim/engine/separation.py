@@ -101,6 +101,11 @@ class Separation(Subsystem):
         #: 4D intents reserved at take-off and not yet flown: rows like the legs
         #: table's (vehicle, t0, t1, positions), kept until their end has passed.
         self.reserved = np.zeros((0, 13))
+        #: Every reservation made: (vehicle, when, its (m, 8) legs), in order; and when
+        #: a new plan withdrew one (intent index -> time), for the reservations table.
+        self._made: list[tuple[int, float, np.ndarray]] = []
+        self._withdrawn: dict[int, float] = {}
+        self._held: dict[int, int] = {}  # vehicle -> index of its last reservation
         self.pairs_checked = 0  # leg pairs that reached the exact (narrow-phase) test
         self.legs_checked = 0
         self.all_pairs = 0  # leg pairs an all-against-all check of the same windows makes
@@ -429,7 +434,30 @@ class Separation(Subsystem):
     def replanned(self, v: int) -> None:
         """Vehicle ``v`` was given a new plan: its reserved intent no longer holds."""
         if len(self.reserved):
-            self.reserved = self.reserved[self.reserved[:, L_VEHICLE] != v]
+            mine = self.reserved[:, L_VEHICLE] == v
+            now = self.sim.env.now
+            if v in self._held and (self.reserved[mine, L_T1] > now).any():
+                self._withdrawn[self._held.pop(v)] = now
+            self.reserved = self.reserved[~mine]
+
+    def reservations_table(self) -> dict[str, np.ndarray] | None:
+        """The reservations made (columns :data:`fleetsim.record.RESERVATION_COLUMNS`);
+        None without strategic deconfliction."""
+        if self.spec.strategic is None:
+            return None
+        counts = [len(m) for _, _, m in self._made]
+        n = len(self._made)
+        legs = np.vstack([m for _, _, m in self._made]) if n else np.zeros((0, 8))
+        withdrawn = np.array([self._withdrawn.get(k, np.nan) for k in range(n)])
+        table = {"intent": np.repeat(np.arange(n, dtype=np.int64), counts),
+                 "vehicle": np.repeat(np.array([v for v, _, _ in self._made], dtype=np.int32),
+                                      counts),
+                 "reserved_s": np.repeat(np.array([t for _, t, _ in self._made]), counts),
+                 "withdrawn_s": np.repeat(withdrawn, counts)}
+        for j, name in enumerate(("t0_s", "t1_s", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m",
+                                  "z1_m")):
+            table[name] = legs[:, j].astype(np.float64)
+        return table
 
     def reserve(self, v: int, item: tuple):
         """Before vehicle ``v`` takes off to fly route ``item`` (and the routes queued
@@ -479,6 +507,8 @@ class Separation(Subsystem):
         rows[:, L_T0], rows[:, L_T1] = mine[:, 0], mine[:, 1]
         rows[:, L_X0:L_X0 + 3], rows[:, L_X1:L_X1 + 3] = mine[:, 2:5], mine[:, 5:8]
         self.reserved = np.vstack([self.reserved, rows])
+        self._held[v] = len(self._made)
+        self._made.append((v, now, np.array(mine, dtype=np.float64)))
         if d > 0:
             sim.log.add(now, "strategic_delay", v, value=d)
             yield from sim.park(v, d)

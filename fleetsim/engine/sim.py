@@ -348,8 +348,10 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         self.legs.release()  # the record has it all now
         self.wall_s["finish"] = time.perf_counter() - t_fin
         orders = self.logistics.orders_table() if self.logistics is not None else None
+        reservations = self.separation.reservations_table() \
+            if self.separation is not None else None
         return RecordedRun(scenario=self.scenario, world=self.world, legs=legs, events=events,
-                           vehicles=self.vehicle_table(),
+                           vehicles=self.vehicle_table(), reservations=reservations,
                            **({"orders": orders} if orders is not None else {}))
 
     def _search_pods(self) -> None:

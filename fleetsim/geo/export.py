@@ -22,10 +22,12 @@ point every ``every_s`` seconds along them). Written formats:
 - ``kml``: Google Earth placemarks (``gx:Track`` per vehicle, zones as
   extruded polygons, sites);
 - ``kepler``: kepler.gl's trip layer: LineStrings of ``[lon, lat, alt, unix_s]``;
-- ``intents``: ASTM F3548-21 operational intents: per flight (take-off to
-  landing) the 4D volumes of its legs (each leg's segment widened by the air
-  separation minimum, its altitude band widened by the vertical one, its
-  time span), checked against the ``uas_standards`` types;
+- ``intents``: ASTM F3548-21 operational intents: the 4D reservations strategic
+  deconfliction made before each take-off (``reservations.parquet``), or, for a
+  run without them, per flight (take-off to landing) the legs as flown; each leg
+  a volume (its segment widened by the air separation minimum, its altitude band
+  widened by the vertical one, its time span), checked against the
+  ``uas_standards`` types;
 - ``qgc``: one vehicle's flights as a QGroundControl ``.plan`` mission
   (take-off, waypoints, return-to-launch), the no-fly zones as geofence
   exclusion polygons.
@@ -291,23 +293,12 @@ def _flights(run: Any, vehicles: list[int]) -> dict[int, list[np.ndarray]]:
     return out
 
 
-def _intents(run, frame, trk, start, types) -> list[dict]:
-    from uas_standards.astm.f3548.v21.api import OperationalIntentDetails
-
-    sep = run.scenario.separation
-    minima = sep.minima.get("air") if sep is not None else None
-    half_w = minima.horizontal_m if minima else 50.0
-    half_h = minima.vertical_m if minima else 15.0
-    legs = run.legs
-    air = _air_vehicles(run)
-    by_vehicle = _flights(run, [v for v in trk if v in air])  # ground and sea: none
-    flights = [(v, k, idx) for v, fl in by_vehicle.items() for k, idx in enumerate(fl)]
-    if not flights:
-        return []
-    # Every leg's outline at once: its segment (or point) widened by the minimum.
-    rows = np.concatenate([idx for _, _, idx in flights])
-    a = np.column_stack([legs["x0_m"][rows], legs["y0_m"][rows]])
-    b = np.column_stack([legs["x1_m"][rows], legs["y1_m"][rows]])
+def _volumes(frame: GeoFrame, start: dt.datetime, c: dict[str, np.ndarray], half_w: float,
+             half_h: float) -> list[dict]:
+    """F3548 4D volumes of legs ``c`` (columns t0_s, t1_s, x0_m .. z1_m): each segment (or
+    point) widened by ``half_w``, its altitude band by ``half_h``, its time span."""
+    a = np.column_stack([c["x0_m"], c["y0_m"]])
+    b = np.column_stack([c["x1_m"], c["y1_m"]])
     same = np.all(a == b, axis=1)
     b = np.where(same[:, None], a + [1e-6, 0.0], b)  # a point: a tiny segment
     outlines = shapely.buffer(shapely.linestrings(np.stack([a, b], axis=1)), half_w,
@@ -315,13 +306,12 @@ def _intents(run, frame, trk, start, types) -> list[dict]:
     xy, owner = shapely.get_coordinates(shapely.get_exterior_ring(outlines),
                                         return_index=True)
     lon, lat = _ll(frame, xy[:, 0], xy[:, 1])
-    cut = np.searchsorted(owner, np.arange(len(rows) + 1))
-    z_lo = np.round(np.minimum(legs["z0_m"][rows], legs["z1_m"][rows]) - half_h, _M).tolist()
-    z_hi = np.round(np.maximum(legs["z0_m"][rows], legs["z1_m"][rows]) + half_h, _M).tolist()
-    t0 = legs["t0_s"][rows].tolist()
-    t1 = legs["t1_s"][rows].tolist()
+    cut = np.searchsorted(owner, np.arange(len(a) + 1))
+    z_lo = np.round(np.minimum(c["z0_m"], c["z1_m"]) - half_h, _M).tolist()
+    z_hi = np.round(np.maximum(c["z0_m"], c["z1_m"]) + half_h, _M).tolist()
+    t0, t1 = np.asarray(c["t0_s"]).tolist(), np.asarray(c["t1_s"]).tolist()
     volumes = []
-    for j in range(len(rows)):
+    for j in range(len(a)):
         s0, s1 = cut[j], cut[j + 1] - 1  # the ring's closing point left out
         volumes.append({
             "volume": {"outline_polygon": {"vertices": [
@@ -330,17 +320,67 @@ def _intents(run, frame, trk, start, types) -> list[dict]:
                 "altitude_upper": {"value": z_hi[j], "reference": "W84", "units": "M"}},
             "time_start": {"value": _iso(start, t0[j]), "format": "RFC3339"},
             "time_end": {"value": _iso(start, t1[j]), "format": "RFC3339"}})
+    return volumes
+
+
+_LEG_XYZT = ("t0_s", "t1_s", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m")
+
+
+def _intents(run, frame, trk, start, types) -> list[dict]:
+    """The operational intents: the reservations strategic deconfliction made, when the
+    run directory holds them (``reservations.parquet``); else, per flight, the legs as
+    flown from take-off to landing."""
+    from uas_standards.astm.f3548.v21.api import OperationalIntentDetails
+
+    sep = run.scenario.separation
+    minima = sep.minima.get("air") if sep is not None else None
+    half_w = minima.horizontal_m if minima else 50.0
+    half_h = minima.vertical_m if minima else 15.0
+    air = _air_vehicles(run)
+    wanted = [v for v in trk if v in air]  # ground and sea: none
+    res = run.reservations
     out = []
-    at = 0
-    for v, k, idx in flights:
-        details = {"volumes": volumes[at:at + len(idx)], "off_nominal_volumes": [],
-                   "priority": 0}
-        at += len(idx)
-        out.append({"id": f"{run.scenario.name}/vehicle-{v}/flight-{k + 1}",
-                    "vehicle": v, "state": "Accepted", "details": details})
+    if res is not None:
+        keep = np.flatnonzero(np.isin(res["intent"], res["intent"][
+            np.isin(res["vehicle"], wanted)]))
+        order = keep[np.lexsort((res["intent"][keep],))]  # by intent, volumes in order
+        cols = {k: np.asarray(res[k])[order] for k in _LEG_XYZT}
+        volumes = _volumes(frame, start, cols, half_w, half_h) if len(order) else []
+        intent = np.asarray(res["intent"])[order]
+        cuts = np.flatnonzero(np.diff(intent)) + 1
+        count: dict[int, int] = {}
+        for chunk in np.split(np.arange(len(order)), cuts) if len(order) else []:
+            row = order[chunk[0]]
+            v = int(res["vehicle"][row])
+            count[v] = count.get(v, 0) + 1
+            w = float(res["withdrawn_s"][row])
+            out.append({"id": f"{run.scenario.name}/vehicle-{v}/intent-{count[v]}",
+                        "vehicle": v, "state": "Accepted", "source": "reservation",
+                        "reserved_s": float(res["reserved_s"][row]),
+                        "withdrawn_s": w if math.isfinite(w) else None,
+                        "details": {"volumes": [volumes[j] for j in chunk],
+                                    "off_nominal_volumes": [], "priority": 0}})
+    else:
+        legs = run.legs
+        by_vehicle = _flights(run, wanted)
+        flights = [(v, k, idx) for v, fl in by_vehicle.items() for k, idx in enumerate(fl)]
+        if not flights:
+            return []
+        rows = np.concatenate([idx for _, _, idx in flights])
+        volumes = _volumes(frame, start, {k: legs[k][rows] for k in _LEG_XYZT}, half_w,
+                           half_h)
+        at = 0
+        for v, k, idx in flights:
+            details = {"volumes": volumes[at:at + len(idx)], "off_nominal_volumes": [],
+                       "priority": 0}
+            at += len(idx)
+            out.append({"id": f"{run.scenario.name}/vehicle-{v}/flight-{k + 1}",
+                        "vehicle": v, "state": "Accepted", "source": "flown",
+                        "details": details})
     # The data model's types, checked on the first intent (parsing is slow; the tests
     # read every intent back).
-    OperationalIntentDetails.parse(out[0]["details"], OperationalIntentDetails)
+    if out:
+        OperationalIntentDetails.parse(out[0]["details"], OperationalIntentDetails)
     return out
 
 

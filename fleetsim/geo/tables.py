@@ -3,7 +3,8 @@
 A run directory's tables hold local metres (``x_m``, ``y_m``, ...). When the
 scenario has ``world.origin`` or ``world.crs``, :func:`with_lonlat` adds WGS 84
 columns next to them on the way to Parquet: ``lon0_deg, lat0_deg, lon1_deg,
-lat1_deg`` for the legs, ``lon_deg, lat_deg`` for the events and targets
+lat1_deg`` for the legs and the reservations, ``lon_deg, lat_deg`` for the events and
+targets
 (NaN where the position is). The run in memory (and so its digest) is
 unchanged, and runs off the map are written exactly as before.
 """
@@ -23,6 +24,8 @@ LONLAT_COLUMNS = {
     "legs": (("x0_m", "y0_m", "lon0_deg", "lat0_deg"), ("x1_m", "y1_m", "lon1_deg", "lat1_deg")),
     "events": (("x_m", "y_m", "lon_deg", "lat_deg"),),
     "targets": (("x_m", "y_m", "lon_deg", "lat_deg"),),
+    "reservations": (("x0_m", "y0_m", "lon0_deg", "lat0_deg"),
+                     ("x1_m", "y1_m", "lon1_deg", "lat1_deg")),
 }
 
 

@@ -439,9 +439,20 @@ def water_layer(run: RecordedRun, max_cells: int = MAX_WATER_CELLS
     if net is None:
         return None
     xy = np.asarray(net.xy, dtype=np.float64).reshape(-1, 2)
-    s = min(_lattice_spacing(xy[:, 0]), _lattice_spacing(xy[:, 1]))
+    w = getattr(run.scenario, "water", None)
+    if getattr(w, "source", "lattice") == "osm":
+        # waterways: cells of the terrain's spacing along every edge (points every tenth
+        # of a cell), so the rivers draw as lines of wet cells
+        s = float(run.world.terrain.spacing_m)
+        seg = net.segments()
+        n = np.maximum(np.ceil(np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
+                               / (s / 10)).astype(np.int64), 1)
+        k = np.repeat(np.arange(len(seg)), n + 1)
+        f = (np.arange(len(k)) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)) / n[k]
+        xy = np.vstack([xy, seg[k, :2] + f[:, None] * (seg[k, 2:] - seg[k, :2])])
+    else:
+        s = min(_lattice_spacing(xy[:, 0]), _lattice_spacing(xy[:, 1]))
     if not math.isfinite(s):
-        w = getattr(run.scenario, "water", None)
         s = float(getattr(w, "spacing_m", None) or 200.0)
     xmin, ymin = (float(v) for v in xy.min(axis=0))
     xmax, ymax = (float(v) for v in xy.max(axis=0))
@@ -454,7 +465,7 @@ def water_layer(run: RecordedRun, max_cells: int = MAX_WATER_CELLS
     row = np.clip(np.floor((xy[:, 1] - y0) / cell), 0, ny - 1).astype(np.int64)
     wet = np.zeros(ny * nx, dtype=np.uint8)
     wet[row * nx + col] = 1
-    entry = {"nodes": int(len(xy)), "edges": int(net.n_edges), "spacing_m": s,
+    entry = {"nodes": int(len(net.xy)), "edges": int(net.n_edges), "spacing_m": s,
              "grid": {"x0_m": x0, "y0_m": y0, "cell_m": cell, "nx": nx, "ny": ny},
              "wet_cells": int(wet.sum())}
     return entry, {"wet": wet}

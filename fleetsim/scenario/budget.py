@@ -166,7 +166,8 @@ def estimate_memory(scenario: Scenario, *, terrain_points: int,
             nodes = (abs(ex[2] - ex[0]) / r.spacing_m + 1) * (abs(ex[3] - ex[1]) / r.spacing_m + 1)
             add("road network", nodes * b["network_node"], "world.roads.spacing_m")
         w = scenario.water
-        if w is not None or any(t.domain == "sea" for t in scenario.vehicle_types):
+        if (w is not None and w.source != "osm") or (
+                w is None and any(t.domain == "sea" for t in scenario.vehicle_types)):
             spacing = w.spacing_m if w is not None else 200.0
             nodes = ((x1 - x0) / spacing + 1) * ((y1 - y0) / spacing + 1)
             add("water network", nodes * b["network_node"], "world.water.spacing_m")

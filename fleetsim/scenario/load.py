@@ -224,7 +224,7 @@ def scenario_to_source(scenario: Scenario) -> dict[str, Any]:
         "sites": [record_source(x, schema.SITE, skip=() if x.kind == "depot"
                                 else schema.DEPOT_KEYS) for x in s.sites],
         "roads": None if s.roads is None else _roads_source(s.roads),
-        "water": _value_source(s.water, schema.WORLD.fields["water"].validator),
+        "water": _water_source(s.water),
         # Only when on the map: the sources of other runs stay as they were.
         **({"origin": {"lat": s.origin.lat, "lon": s.origin.lon}} if s.origin else {}),
         **({"crs": s.crs} if s.crs else {}),
@@ -308,6 +308,15 @@ def _roads_source(r: RoadsSpec) -> dict[str, Any]:
                                                         "seed")))
     out.update(record_source(r, schema.ROADS, only=("speed_limit_mps", "closures")))
     return out
+
+
+def _water_source(w: WaterSpec | None) -> dict[str, Any] | None:
+    if w is None:
+        return None
+    if w.source == "osm":
+        return record_source(w, schema.WATER, only=("source", "path", "speed_limit_mps"))
+    # the lattice's keys only: the sources of other runs stay as they were
+    return record_source(w, schema.WATER, only=("spacing_m", "polygon"))
 
 
 def _logistics_source(lg: LogisticsSpec) -> dict[str, Any]:
@@ -782,7 +791,7 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
         roads = _roads(roads, "world.roads", ctx, base_dir, check_files, extent)
     water = world.get("water")
     if water is not None:
-        water = WaterSpec(**water)
+        water = _water(water, "world.water", ctx, base_dir, check_files)
         if water.polygon is not None:
             _check_overlaps(shapely.Polygon(water.polygon), "world.water.polygon", ctx, extent,
                           "the water polygon")
@@ -792,9 +801,10 @@ def _build(raw: dict[str, Any], locations: dict[str, Location], file: str, base_
             ctx.fail(dpath, f"ground vehicles ({vt.id!r}) move on roads, but the scenario has "
                             "none: add world.roads (source: grid, planar or geojson)")
         if vt.domain == "sea" and terrain.sea_level_m is None and \
-                (water is None or water.polygon is None):
+                (water is None or (water.polygon is None and water.source != "osm")):
             ctx.fail(dpath, f"sea vehicles ({vt.id!r}) move on water, but the scenario has "
-                            "none: set world.terrain.sea_level_m or world.water.polygon")
+                            "none: set world.terrain.sea_level_m, world.water.polygon or "
+                            "world.water: {source: osm, path: FILE.osm}")
 
     wind = world.get("wind")
     if wind is not None:
@@ -1249,6 +1259,31 @@ def _carried_groups(carried: list, types: list[VehicleTypeSpec],
             per_base[b] = per_base.get(b, 0) + 1
         out += [VehicleGroupSpec(type=vt.id, base=b, count=n) for b, n in per_base.items()]
     return out
+
+
+def _water(w: dict[str, Any], path: str, ctx: Context, base_dir: str,
+           check_files: bool) -> WaterSpec:
+    source = w.get("source", schema.WATER.default("source"))
+    if source == "osm":
+        if ctx.frame is None:
+            ctx.fail(child_path(path, "source"), "osm waterways are in longitude/latitude: "
+                     "give world.origin: {lat: .., lon: ..} or world.crs: EPSG:<code>")
+        if "path" not in w:
+            ctx.fail(path, "missing required key 'path' (an OpenStreetMap XML file, relative "
+                           "to the scenario's folder)")
+        for key in ("spacing_m", "polygon"):
+            if key in w:
+                ctx.fail(child_path(path, key), f"{key} applies to the water lattice (source: "
+                                                f"lattice), not to osm waterways")
+        if check_files and not os.path.isfile(os.path.join(base_dir, w["path"])):
+            ctx.fail(child_path(path, "path"),
+                     f"waterways file not found: {os.path.join(base_dir, w['path'])}")
+    else:
+        for key in ("path", "speed_limit_mps"):
+            if key in w:
+                ctx.fail(child_path(path, key), f"{key} applies to osm waterways, not to the "
+                                                f"water {source}")
+    return WaterSpec(**w)
 
 
 def _roads(r: dict[str, Any], path: str, ctx: Context, base_dir: str,

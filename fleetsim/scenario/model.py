@@ -97,10 +97,13 @@ class RoadsSpec:
 
 @dataclass(frozen=True)
 class WaterSpec:
-    """The navigation graph sea vehicles move on: a lattice over water."""
+    """The navigation graph sea vehicles move on: a lattice over water, or waterways."""
 
+    source: str = "lattice"
+    path: str | None = None
     spacing_m: float = 200.0
     polygon: Ring | None = None
+    speed_limit_mps: float | None = None
 
 
 @dataclass(frozen=True)

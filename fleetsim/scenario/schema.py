@@ -1261,7 +1261,7 @@ VEHICLE_TYPE = Record({
            "`carrier_slots` applies to ground and sea vehicles; a carrier is a ground or sea "
            "type that starts at a base, with slots for all it carries",
            "ground vehicles need `world.roads`; sea vehicles need "
-           "`world.terrain.sea_level_m` or `world.water.polygon`",
+           "`world.terrain.sea_level_m`, `world.water.polygon` or `world.water.source: osm`",
            "a base is a site of kind base or depot; type ids are unique",
            "`bank_angle_deg` applies to fixed_wing vehicles only",
            "the fleet has between 1 and 200,000 vehicles"),
@@ -1446,13 +1446,30 @@ ROADS = Record({
            "to `osm` only", "`osm` needs `world.origin` or `world.crs`", "`extent` lies on the terrain"),
     model=RoadsSpec)
 
+WATER_SOURCES = ("lattice", "osm")
+
 WATER = Record({
+    "source": opt(String(choices=WATER_SOURCES), "`lattice` (8-connected points over the "
+                  "water of the terrain or `polygon`) or `osm` (the waterways of an "
+                  "OpenStreetMap XML file at `path`: ways tagged waterway=river, canal or "
+                  "fairway, read with osmnx; needs `world.origin` or `world.crs`).",
+                  default="lattice"),
+    "path": opt(NAME, "`osm`: the OpenStreetMap XML file, relative to the scenario's folder "
+                "(it may be the roads' file: roads take only highway=* ways).", default=None,
+                example="data/zurich/streets.osm"),
     "spacing_m": opt(Number(ge=1, le=MAX_DISTANCE_M), "Spacing of the navigation lattice.",
                      default=200.0),
     "polygon": opt(Nullable(RING), "Water as a polygon; null: the terrain's cells below "
                    "`sea_level_m`.", unit="m"),
-}, doc="The navigation graph sea vehicles move on: a lattice over water.",
-    rules=("the polygon overlaps the terrain",), model=WaterSpec)
+    "speed_limit_mps": opt(Number(ge=MIN_SPEED_MPS, le=MAX_SPEED_MPS, nullable=True),
+                           "`osm`: speed limit of a waterway without a `maxspeed` tag (km/h, "
+                           "mph or knots); null: none, boats go at their own speed.",
+                           default=None, example=5.0),
+}, doc="The navigation graph sea vehicles move on: a lattice over water, or the waterways "
+       "of an OpenStreetMap file.",
+    rules=("the polygon overlaps the terrain", "`osm` needs `path` and takes no `spacing_m`, "
+           "`polygon`", "`path` and `speed_limit_mps` apply to `osm` only",
+           "`osm` needs `world.origin` or `world.crs`"), model=WaterSpec)
 
 #: Wind (air vehicles only). Meteorological: ``from_deg`` is where it blows from,
 #: degrees clockwise from north (+y); speed in m/s at ``profile.ref_height_m``.

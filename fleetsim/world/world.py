@@ -316,11 +316,29 @@ def _networks(scenario: Scenario, terrain: Terrain, streams: RandomStreams) -> t
         if w is not None and w.polygon is not None:
             polygon = shapely.Polygon(w.polygon)
         try:
-            water = water_network(terrain, spacing, polygon=polygon)
+            if w is not None and w.source == "osm":
+                import os
+
+                from fleetsim.geo.frame import frame_of
+                from fleetsim.geo.osm import osm_waterways
+
+                water = osm_waterways(os.path.join(scenario.base_dir, w.path),
+                                      frame_of(scenario), speed_limit_mps=w.speed_limit_mps)
+            else:
+                water = water_network(terrain, spacing, polygon=polygon)
         except ValueError as exc:
             raise fail("world.water", f"cannot build the water network: {exc}") from None
     if roads is not None:
         _check_roads(scenario, terrain, roads, fail)
+    if water is not None and scenario.water is not None and scenario.water.source == "osm":
+        x0, y0, x1, y1 = terrain.bounds
+        xy = water.xy
+        if not ((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0)
+                & (xy[:, 1] <= y1)).any():
+            raise fail("world.water", f"the waterways (x {xy[:, 0].min():.0f}.."
+                                      f"{xy[:, 0].max():.0f}, y {xy[:, 1].min():.0f}.."
+                                      f"{xy[:, 1].max():.0f} m) lie outside the terrain (x "
+                                      f"{x0:g}..{x1:g} m, y {y0:g}..{y1:g} m)")
     _check_bases(scenario, {"ground": roads, "sea": water}, fail)
     return roads, water
 

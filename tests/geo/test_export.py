@@ -205,6 +205,61 @@ def test_operational_intents_are_f3548_volumes_in_time(run_dir):
         assert starts == sorted(starts)
 
 
+_XYZT = ["t0_s", "t1_s", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"]
+
+
+def test_the_reservations_are_recorded_and_a_kept_one_is_what_was_flown(run_dir):
+    """Strategic deconfliction's reservations are in the run directory; one that no new
+    plan withdrew is, volume for volume, the legs the drone then flew."""
+    import pandas as pd
+
+    res = pd.read_parquet(run_dir / "reservations.parquet")
+    legs = pd.read_parquet(run_dir / "legs.parquet")
+    assert len(res) and set(res["vehicle"]) <= {2, 3, 4, 5}  # drones only
+    assert list(res["intent"]) == sorted(res["intent"])
+    lon, lat = FRAME.to_lonlat(res["x0_m"].to_numpy(), res["y0_m"].to_numpy())
+    np.testing.assert_allclose(res["lon0_deg"], lon, atol=1e-9)
+    np.testing.assert_allclose(res["lat0_deg"], lat, atol=1e-9)
+    compared = 0
+    for _, r in res.groupby("intent"):
+        if r["withdrawn_s"].notna().any() or r["t1_s"].max() > 900:
+            continue  # re-planned, or flown past the end of the run
+        v = int(r["vehicle"].iloc[0])
+        flown = legs[(legs["vehicle"] == v) & (legs["t0_s"] >= r["t0_s"].min() - 1e-9)
+                     & (legs["t0_s"] < r["t1_s"].max()) & (legs["t1_s"] > legs["t0_s"])]
+        flown = flown.sort_values(["t0_s", "leg"])
+        np.testing.assert_allclose(flown[_XYZT].to_numpy(), r[_XYZT].to_numpy(), atol=1e-6)
+        assert r["reserved_s"].iloc[0] <= r["t0_s"].min()
+        compared += 1
+    assert compared >= 2
+
+
+def test_intents_are_the_reservations_and_fall_back_to_the_flown_legs(run_dir, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    res = pd.read_parquet(run_dir / "reservations.parquet")
+    intents = json.loads(_export(run_dir, "intents").read_text())
+    assert [i["source"] for i in intents] == ["reservation"] * res["intent"].nunique()
+    for intent, (_, r) in zip(intents, res.groupby("intent"), strict=True):
+        assert intent["vehicle"] == int(r["vehicle"].iloc[0])
+        assert intent["reserved_s"] == pytest.approx(float(r["reserved_s"].iloc[0]))
+        vols = intent["details"]["volumes"]
+        assert len(vols) == len(r)
+        for vol, t0, t1 in zip(vols, r["t0_s"], r["t1_s"], strict=True):
+            for key, t in (("time_start", t0), ("time_end", t1)):
+                stamp = dt.datetime.fromisoformat(vol[key]["value"]).timestamp()
+                assert stamp == pytest.approx(T0 + t, abs=1e-3)
+    # a run directory without the table (written before it existed): the flights flown
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old, ignore=shutil.ignore_patterns("export"))
+    (old / "reservations.parquet").unlink()
+    flown = json.loads(_export(old, "intents").read_text())
+    assert flown and {i["source"] for i in flown} == {"flown"}
+    assert all("/flight-" in i["id"] for i in flown)
+
+
 def test_a_qgc_plan_flies_the_drones_route(run_dir):
     plan = json.loads(_export(run_dir, "qgc", "--vehicles", "2").read_text())
     assert plan["fileType"] == "Plan" and plan["mission"]["version"] == 2
@@ -269,3 +324,30 @@ def test_tracks_are_leg_ends_and_samples_in_closed_form():
     assert dense[0].tolist() == [[0, 0, 0, 50], [4, 40, 0, 50], [8, 80, 0, 50],
                                  [10, 100, 0, 50], [12, 100, 10, 50], [16, 100, 30, 50],
                                  [20, 100, 50, 50]]
+
+
+def test_a_reservation_a_new_plan_voids_is_recorded_as_withdrawn_then(tmp_path):
+    """shared_airspace with strategic and tactical deconfliction: an intent is withdrawn
+    exactly when its drone is given a new plan (the policy's, or a tactical hold), and the
+    intents export says when."""
+    import pandas as pd
+
+    out = tmp_path / "shared"
+    assert main(["run", str(ROOT / "scenarios" / "shared_airspace.yaml"), "--set",
+                 "run.duration_s=600", "--set", "separation.strategic={}", "--set",
+                 "separation.tactical=hold", "--set", "world.origin={lat: 47.0, lon: 8.0}",
+                 "--out", str(out), "--no-replay", "-q"]) == 0
+    res = pd.read_parquet(out / "reservations.parquet")
+    events = pd.read_parquet(out / "events.parquet")
+    first = res.groupby("intent").first()
+    withdrawn = first[first["withdrawn_s"].notna()]
+    assert len(withdrawn) >= 3
+    for _, r in withdrawn.iterrows():
+        assert r["reserved_s"] <= r["withdrawn_s"]
+        kinds = set(events.loc[(events["vehicle"] == r["vehicle"])
+                               & ((events["time_s"] - r["withdrawn_s"]).abs() < 1e-9), "kind"])
+        assert kinds & {"plan", "deconflict"}, kinds
+    intents = json.loads(_export(out, "intents").read_text())
+    assert len(intents) == len(first)
+    got = {i["id"]: i["withdrawn_s"] for i in intents if i["withdrawn_s"] is not None}
+    assert sorted(got.values()) == pytest.approx(sorted(withdrawn["withdrawn_s"]))

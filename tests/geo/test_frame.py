@@ -128,3 +128,52 @@ def test_a_utm_geotiff_is_reprojected_onto_the_scenario_frame(tmp_path):
     e, n = to_utm.transform(lon, lat)
     expected = 400.0 + 0.01 * (e - e0) + 0.02 * (n - n0)
     np.testing.assert_allclose(terrain.height_at(x, y), expected, atol=1e-6)
+
+
+def test_a_lonlat_geotiff_is_reprojected_onto_the_scenario_frame(tmp_path):
+    """An EPSG:4326 DEM whose heights are a bilinear function of longitude and latitude
+    comes back at every local point as that function of the point's own lon/lat (bilinear
+    resampling reproduces a bilinear function of the source's pixel coordinates)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    lat0, lon0 = ORIGIN
+    dlat = 0.0003  # about 33 m; the longitude step makes the pixels square in metres
+    dlon = dlat / np.cos(np.radians(lat0))
+    cols = rows = 200
+    west, north = lon0 - dlon * cols / 2, lat0 + dlat * rows / 2
+    lon = west + dlon * (np.arange(cols) + 0.5)
+    lat = north - dlat * (np.arange(rows) + 0.5)
+
+    def height(lo, la):
+        return (420.0 + 3000.0 * (lo - lon0) - 5000.0 * (la - lat0)
+                + 5.0e4 * (lo - lon0) * (la - lat0))
+
+    with rasterio.open(tmp_path / "dem.tif", "w", driver="GTiff", width=cols, height=rows,
+                       count=1, dtype="float64", crs="EPSG:4326",
+                       transform=from_origin(west, north, dlon, dlat)) as ds:
+        ds.write(height(lon[None, :], lat[:, None]), 1)
+    text = SCENARIO.format(where="origin: {lat: 47.3769, lon: 8.5417}").replace(
+        "{source: flat, size_m: [6000, 6000], origin_m: [-3000, -3000]}",
+        "{source: geotiff, path: dem.tif}")
+    terrain = build_world(load_scenario_text(text, base_dir=str(tmp_path))).terrain
+    # the grid keeps the DEM's pixel size (metres at its centre latitude) and covers its
+    # footprint: 200 pixels of ~33.4 m, about 6.7 km each way, centred on the origin
+    assert terrain.spacing_m == pytest.approx(dlat * 111_180, rel=2e-3)
+    x0, y0, x1, y1 = terrain.bounds
+    assert -x0 == pytest.approx(x1, abs=2 * terrain.spacing_m)
+    assert x1 - x0 == pytest.approx(cols * terrain.spacing_m, abs=2 * terrain.spacing_m)
+    f = GeoFrame.from_origin(*ORIGIN)
+    x = np.array([0.0, 1000.0, -1500.0, 2000.0, -2500.0, 1234.5])
+    y = np.array([0.0, -800.0, 1200.0, 1900.0, -2600.0, 2500.0])
+    plo, pla = f.to_lonlat(x, y)
+    # GDAL's warper interpolates the transformation linearly where that stays within 1/8
+    # of a source pixel (its default error threshold), so a height is off by at most the
+    # function's change over 1/8 pixel: |dh/dlon| dlon / 8 + |dh/dlat| dlat / 8
+    bound = (np.abs(3000.0 + 5.0e4 * (pla - lat0)) * dlon
+             + np.abs(-5000.0 + 5.0e4 * (plo - lon0)) * dlat) / 8
+    err = np.abs(terrain.height_at(x, y) - height(plo, pla))
+    assert (err <= bound).all(), (err, bound)
+    assert bound.max() < 0.6  # (half a pixel east is 0.66 m higher at the origin)
+    # north is up: a step north lowers the height by 5000 m per degree of latitude
+    assert terrain.height_at(0.0, 1000.0) < terrain.height_at(0.0, 0.0) - 40.0

@@ -41,6 +41,7 @@ SHORT: dict[str, list[str]] = {
     "sea_rescue": ["run.duration_s=1800"],
     "disaster_relief": ["run.duration_s=2400"],
     "zurich_streets": ["run.duration_s=1200"],
+    "zurich_boats": ["run.duration_s=1800"],
     "city_delivery": ["run.duration_s=900",
                       "fleet.types[0].bases={west: 25, east: 25, north: 25, south: 25}"],
 }

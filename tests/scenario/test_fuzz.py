@@ -67,7 +67,7 @@ def _shrink(doc: dict[str, Any]) -> dict[str, Any]:
     if terrain.get("source", "flat") in ("flat", "procedural"):
         w, h = terrain.get("size_m", [10_000, 10_000])
         terrain["spacing_m"] = max(terrain.get("spacing_m", 50), min(w, h) / 40)
-    if world.get("water"):
+    if world.get("water") and world["water"].get("source", "lattice") == "lattice":
         world["water"]["spacing_m"] = max(world["water"].get("spacing_m", 200), 400)
     for t in doc["fleet"]["types"]:
         if "count" in t:

@@ -325,8 +325,10 @@ def _variant_b(data: dict[str, Any]) -> None:
 
 
 def _variant_osm(data: dict[str, Any]) -> None:
-    """OpenStreetMap roads and a mission area from GeoJSON (the scenario has world.origin)."""
+    """OpenStreetMap roads and waterways, a mission area from GeoJSON (the scenario has
+    world.origin)."""
     data["missions"][1]["area"] = {"geojson": "area.geojson"}
+    data["world"]["water"] = {"source": "osm", "path": "streets.osm", "speed_limit_mps": 4}
     data["world"]["roads"] = {"source": "osm", "path": "streets.osm", "consolidate_m": 5,
                               "speed_limit_mps": 9,
                               "closures": [{"time_s": 600, "near": [2500, 2500]}]}
@@ -381,14 +383,16 @@ def every_key_scenarios(tmp_path_factory) -> dict[str, tuple[dict[str, Any], Any
                       "upperLimit": 120, "upperVerticalReference": "AGL",
                       "horizontalProjection": {"type": "Circle", "center": list(centre),
                                                "radius": 200}}]}]}))
-    # Three streets of an OpenStreetMap extract, from (1000, 1000) to (4000, 3000) m.
+    # Three streets of an OpenStreetMap extract, from (1000, 1000) to (4000, 3000) m, and
+    # a river across the water polygon of the other variants.
     frame = GeoFrame.from_origin(47.0, 8.0)
-    pts = [(1000, 1000), (2500, 1000), (4000, 1000), (2500, 3000)]
+    pts = [(1000, 1000), (2500, 1000), (4000, 1000), (2500, 3000), (6500, 500), (7500, 1200)]
     nodes = "".join(f'<node id="{i + 1}" lat="{frame.lonlat(x, y)[1]:.8f}" '
                     f'lon="{frame.lonlat(x, y)[0]:.8f}"/>' for i, (x, y) in enumerate(pts))
     ways = ('<way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/>'
             '<tag k="highway" v="primary"/></way>'
-            '<way id="11"><nd ref="2"/><nd ref="4"/><tag k="highway" v="residential"/></way>')
+            '<way id="11"><nd ref="2"/><nd ref="4"/><tag k="highway" v="residential"/></way>'
+            '<way id="12"><nd ref="5"/><nd ref="6"/><tag k="waterway" v="river"/></way>')
     (folder / "data" / "streets.osm").write_text(
         f'<?xml version="1.0"?><osm version="0.6">{nodes}{ways}</osm>')
     out = {}

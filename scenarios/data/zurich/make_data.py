@@ -1,4 +1,5 @@
-"""Write streets.osm and zones.geojson (synthetic data placed in Zurich; see README.md)."""
+"""Write streets.osm (streets and waterways) and zones.geojson (synthetic data placed in
+Zurich; see README.md)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ def streets() -> str:
             tags["maxspeed"] = "40"
         ways.append(([grid[i, j] for j in range(4)], tags))
     ways.append(([grid[2, 1], extra], {"highway": "service"}))
+    # Waterways (no node shared with a street: the streets cross on bridges): a fairway
+    # across the lake basin in the south-east, the river leaving it to the north-west, a
+    # canal branching off, and a stream that boats do not use.
+    lake = [node(x, y) for x, y in ((900, -750), (750, -600), (600, -450))]
+    river = [lake[-1]] + [node(x, y) for x, y in (
+        (450, -250), (300, -60), (150, 120), (-50, 300), (-300, 450), (-600, 600), (-900, 750))]
+    canal = [river[2]] + [node(x, y) for x, y in ((100, -200), (-100, -330))]
+    stream = [node(x, y) for x, y in ((-700, -600), (-600, -500))]
+    ways += [
+        (lake, {"waterway": "fairway", "name": "Seebecken", "maxspeed": "6 knots"}),
+        (river, {"waterway": "river", "name": "Limmat", "maxspeed": "12"}),
+        (canal, {"waterway": "canal", "name": "Schanzengraben"}),
+        (stream, {"waterway": "stream", "name": "Dorfbach"}),
+    ]
     lons = [p[0] for p in nodes.values()]
     lats = [p[1] for p in nodes.values()]
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
