@@ -29,6 +29,28 @@ _INF = float("inf")
 MAX_DETOUR = 3.0
 
 
+def first_crossing(qa: float, qb: float, qc: float, margin: float, power: float,
+                   horizon: float) -> float:
+    """The earliest root t of ``qa t^2 + qb t + qc = 0`` in [0, horizon] at which the
+    battery margin left, ``margin - power * t``, is not yet negative (the squared
+    crossing equation of a reserve point also has the roots of its mirror); ``inf``
+    if there is none."""
+    roots = []
+    if abs(qa) < 1e-15:
+        if qb != 0.0:
+            roots.append(-qc / qb)
+    else:
+        disc = qb * qb - 4.0 * qa * qc
+        if disc >= 0.0:
+            sq = math.sqrt(disc)
+            roots += [(-qb - sq) / (2.0 * qa), (-qb + sq) / (2.0 * qa)]
+    best = _INF
+    for t in roots:
+        if 0.0 <= t <= horizon and margin - power * t >= -1e-9 and t < best:
+            best = t
+    return best
+
+
 class MotionModel:
     """Still-air motion of a fleet.
 
@@ -258,17 +280,4 @@ class MotionModel:
         qa = power * power - k2 * a
         qb = -(2.0 * margin * power + k2 * b)
         qc = margin * margin - k2 * c
-        roots = []
-        if abs(qa) < 1e-15:
-            if qb != 0.0:
-                roots.append(-qc / qb)
-        else:
-            disc = qb * qb - 4.0 * qa * qc
-            if disc >= 0.0:
-                sq = math.sqrt(disc)
-                roots += [(-qb - sq) / (2.0 * qa), (-qb + sq) / (2.0 * qa)]
-        best = _INF
-        for t in roots:
-            if 0.0 <= t <= horizon and margin - power * t >= -1e-9 and t < best:
-                best = t
-        return best
+        return first_crossing(qa, qb, qc, margin, power, horizon)

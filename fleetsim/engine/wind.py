@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from fleetsim.engine.motion import MAX_DETOUR, MotionModel
+from fleetsim.engine.motion import MAX_DETOUR, MotionModel, first_crossing
 from fleetsim.engine.windfield import WindField
 
 _INF = float("inf")
@@ -417,20 +417,7 @@ class WindMotion(MotionModel):
         qa = bx * bx + by * by - a * a * c1 * c1
         qb = 2.0 * (ax * bx + ay * by + a * a * c0 * c1)
         qc = ax * ax + ay * ay - a * a * c0 * c0
-        roots = []
-        if abs(qa) < 1e-15:
-            if qb != 0.0:
-                roots.append(-qc / qb)
-        else:
-            disc = qb * qb - 4.0 * qa * qc
-            if disc >= 0.0:
-                sq = math.sqrt(disc)
-                roots += [(-qb - sq) / (2.0 * qa), (-qb + sq) / (2.0 * qa)]
-        best = _INF
-        for t in roots:
-            if 0.0 <= t <= horizon and margin - power * t >= -1e-9 and t < best:
-                best = t
-        return best
+        return first_crossing(qa, qb, qc, margin, power, horizon)
 
     def _reserve_search(self, v: int, power: float, ux: float, uy: float, horizon: float,
                         margin: float, kk: float, qx: float, qy: float, now: float,
