@@ -444,6 +444,26 @@ def available_policies() -> dict[str, str]:
     return found
 
 
+def import_code(module_name: str, base_dir: str | None, *, what: str, prefix: str) -> Any:
+    """The module named ``module_name``: a Python file when it ends in ``.py`` (a
+    relative path is taken from ``base_dir``, the scenario's folder, when given; loaded
+    as a module named ``prefix`` + its stem), else an importable module. A missing file
+    is a :class:`PolicyError` naming ``what`` it was to hold; :class:`ImportError` and the
+    module's own exceptions are the caller's to report."""
+    if not module_name.endswith(".py"):
+        return importlib.import_module(module_name)
+    path = Path(module_name)
+    if base_dir is not None and not path.is_absolute():
+        path = Path(base_dir) / path
+    if not path.is_file():
+        raise PolicyError(f"{what} file {module_name!r} not found")
+    spec = importlib.util.spec_from_file_location(f"{prefix}{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def policy_class(name: str, *, base_dir: str | None = None) -> type[Policy]:
     """The policy class registered under ``name``, or named by ``module:Class`` /
     ``path/file.py:Class`` (a relative path is taken from ``base_dir``, the
@@ -460,19 +480,7 @@ def policy_class(name: str, *, base_dir: str | None = None) -> type[Policy]:
                           "or give 'module:Class' or 'path/to/file.py:Class')")
     module_name, _, attr = target.rpartition(":")
     try:
-        if module_name.endswith(".py"):
-            path = Path(module_name)
-            if base_dir is not None and not path.is_absolute():
-                path = Path(base_dir) / path
-            if not path.is_file():
-                raise PolicyError(f"policy file {module_name!r} not found")
-            spec = importlib.util.spec_from_file_location(f"fleetsim_user_policy_{path.stem}",
-                                                          path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(module_name)
+        module = import_code(module_name, base_dir, what="policy", prefix="fleetsim_user_policy_")
     except ImportError as exc:
         raise PolicyError(f"cannot import policy module {module_name!r} for {name!r}: {exc} "
                           "(a module must be importable: installed, or on PYTHONPATH)") \

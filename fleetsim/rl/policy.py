@@ -24,9 +24,6 @@ same options) records exactly what the in-process run of this policy does.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from fleetsim.errors import PolicyError
-from fleetsim.policy import Policy, param, positive
+from fleetsim.policy import Policy, import_code, param, positive
 from fleetsim.rl.features import ACTION_MODES, Features, Options, has_orders
 
 Actor = Callable[[np.ndarray, np.ndarray], Any]
@@ -102,18 +99,7 @@ def load_actor(checkpoint: str, *, base_dir: str | None = None, waypoint: bool =
         raise PolicyError(f"checkpoint {checkpoint!r}: expected a .npz file or "
                           "'module:name' / 'path/file.py:name' of a callable f(obs, mask)")
     try:
-        if module_name.endswith(".py"):
-            file = Path(module_name)
-            if base_dir is not None and not file.is_absolute():
-                file = Path(base_dir) / file
-            if not file.is_file():
-                raise PolicyError(f"checkpoint file {module_name!r} not found")
-            spec = importlib.util.spec_from_file_location(f"fleetsim_actor_{file.stem}", file)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(module_name)
+        module = import_code(module_name, base_dir, what="checkpoint", prefix="fleetsim_actor_")
     except ImportError as exc:
         raise PolicyError(f"checkpoint {checkpoint!r}: cannot import {module_name!r}: "
                           f"{exc}") from None
