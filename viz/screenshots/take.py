@@ -85,9 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    from fleetsim.errors import FleetsimError
+
     for run in args.runs:
-        for path in shoot(run, args.out):
-            print(f"{path} ({path.stat().st_size / 1000:.0f} kB)")
+        try:
+            for path in shoot(run, args.out):
+                print(f"{path} ({path.stat().st_size / 1000:.0f} kB)")
+        except FleetsimError as exc:  # e.g. a run written with outputs.replay: false
+            print(f"take.py: error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
