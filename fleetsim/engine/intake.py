@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fleetsim.engine.motion import running_sums
 from fleetsim.engine.states import GROUND, LOCKED_STATES, MOVING, STATES
 from fleetsim.engine.tables import (
     E_KIND,
@@ -217,7 +218,8 @@ class PlanIntake:
                 if append and len(items) == 1 and items[0][0] == "route" and len(items[0][1])
                 and (ov is None or ov.rule(items[0][4]).rule == "auto")
                 and self.blk_open[v] and not self.queue[v] and not self.engine_control[v]
-                and self.state[v] == MOVING and not self.corrected[v]]
+                and self.state[v] == MOVING
+                and (not self.corrected[v] or self.motion.corrected_vectorised)]
         done = self._continue(fast) if fast else set()
         self.decisions.planned.update(v for v, _, _ in parsed)
         for v, append, items in parsed:
@@ -235,8 +237,20 @@ class PlanIntake:
         ends, with the battery it ends with. Routes whose vehicle could reach its
         energy limit on the way are left to the vehicle (solved leg by leg); the
         others are appended to its block as legs and ``arrive`` events, all in one
-        numpy pass. Returns the vehicles whose blocks were continued.
+        numpy pass. Vehicles with calibration corrections (fixed wings, turn and
+        climb costs) get the legs :meth:`~fleetsim.engine.movement.Movement.fly_route`
+        would give the same route flown from the block's end, bit for bit. Returns the
+        vehicles whose blocks were continued.
         """
+        plain = [f for f in fast if not self.corrected[f[0]]]
+        calibrated = [f for f in fast if self.corrected[f[0]]]
+        done = self._continue_block(plain, False) if plain else set()
+        if calibrated:
+            done |= self._continue_block(calibrated, True)
+        return done
+
+    def _continue_block(self, fast: list, corrected: bool) -> set[int]:
+        """:meth:`_continue` for vehicles all with (or all without) corrections."""
         vs = np.array([v for v, _ in fast], dtype=np.int64)
         counts = np.array([len(it[1]) for _, it in fast], dtype=np.int64)
         xy = np.concatenate([it[1] for _, it in fast])
@@ -250,29 +264,36 @@ class PlanIntake:
         prev = np.empty_like(pts)
         prev[1:] = pts[:-1]
         prev[first] = start
-        dur, energy = self.motion.legs(vs, owner, prev, pts, t_s)
-        total_e = np.bincount(owner, energy, minlength=len(fast))
         home = self.home_now[vs]
-        far = self.motion.routes_far(vs, owner, first, start, pts, home)
-        ok = self.motion.routes_clear(vs, b_s, total_e, start[:, 2],
-                                      np.maximum.reduceat(pts[:, 2], first), far)
-        keep = ok[owner] & (dur > 0.0)
-        if not keep.any():
-            return set()
-        # Cumulative times and battery within each route.
-        csum = np.cumsum(np.where(keep, dur, 0.0))
-        esum = np.cumsum(np.where(keep, energy, 0.0))
-        base_t = (csum - np.where(keep, dur, 0.0))[first]
-        base_e = (esum - np.where(keep, energy, 0.0))[first]
-        t1 = t_s[owner] + csum - base_t[owner]
-        t0 = t1 - dur
-        b1 = b_s[owner] - (esum - base_e[owner])
+        if corrected:
+            keep, ok, t0, t1, frm, energy, b1 = self._corrected_legs(
+                vs, counts, owner, first, start, prev, pts, t_s, b_s, home)
+            if keep is None:
+                return set()
+        else:
+            dur, energy = self.motion.legs(vs, owner, prev, pts, t_s)
+            total_e = np.bincount(owner, energy, minlength=len(fast))
+            far = self.motion.routes_far(vs, owner, first, start, pts, home)
+            ok = self.motion.routes_clear(vs, b_s, total_e, start[:, 2],
+                                          np.maximum.reduceat(pts[:, 2], first), far)
+            keep = ok[owner] & (dur > 0.0)
+            if not keep.any():
+                return set()
+            # Cumulative times and battery within each route.
+            csum = np.cumsum(np.where(keep, dur, 0.0))
+            esum = np.cumsum(np.where(keep, energy, 0.0))
+            base_t = (csum - np.where(keep, dur, 0.0))[first]
+            base_e = (esum - np.where(keep, energy, 0.0))[first]
+            t1 = t_s[owner] + csum - base_t[owner]
+            t0 = t1 - dur
+            b1 = b_s[owner] - (esum - base_e[owner])
+            frm = prev
         # Start of each kept leg is the end of the previous kept leg (or the block end).
         idx = np.flatnonzero(keep)
         rows_arr = np.column_stack([
             vs[owner[idx]].astype(np.float64), np.full(len(idx), float(K_MOVE)),
             np.array([float(it[3]) for _, it in fast])[owner[idx]],
-            t0[idx], t1[idx], prev[idx, 0], prev[idx, 1], prev[idx, 2],
+            t0[idx], t1[idx], frm[idx, 0], frm[idx, 1], frm[idx, 2],
             pts[idx, 0], pts[idx, 1], pts[idx, 2], energy[idx], b1[idx]])
         li0 = self.legs.extend(rows_arr)
         m = len(idx)
@@ -297,12 +318,48 @@ class PlanIntake:
             v = int(vs[i])
             self.blk_t0[v].extend(t0_list[a:b])
             self.blk_ids[v].extend(range(li0 + a, li0 + b))
+            if self.is_carrier[v]:
+                self.leg_hist[v].extend(range(li0 + a, li0 + b))
             self.cur_leg[v] = li0 + b - 1
             x, y, t_end = ends[b - 1]
             self.end_xy[v] = (x, y)
             self.end_t[v] = t_end
             done.add(v)
         return done
+
+    def _corrected_legs(self, vs, counts, owner, first, start, prev, pts, t_s, b_s, home):
+        """The legs of route continuations of vehicles with calibration corrections, as
+        ``fly_route`` lays them out from the block's end (``t_s``, ``start``, battery
+        ``b_s``): the same durations (``MotionModel.route``), the same quick reserve test
+        (power times the total time, the climbs left out), times and battery summed leg
+        after leg. Returns ``(keep, ok, t0, t1, frm, energy, b1)`` per leg (``frm``: its
+        start point) and ``ok`` per route, or Nones if no leg is kept."""
+        motion = self.motion
+        dur, climbs, moving = motion.corrected_legs(vs, owner, first, prev, pts)
+        ends = first + counts - 1
+        total = running_sums(np.zeros(len(vs)), dur, first, counts)[ends]
+        power = np.asarray(self.p_cruise)[vs]
+        far = motion.routes_far_exact(owner, first, start, pts, home)
+        ok = motion.routes_clear(vs, b_s, power * total, start[:, 2],
+                                 np.maximum.reduceat(pts[:, 2], first), far)
+        keep = ok[owner] & moving
+        if not keep.any():
+            return (None,) * 7
+        energy = power[owner] * dur + climbs
+        t1 = running_sums(t_s, np.where(keep, dur, 0.0), first, counts)
+        b1 = running_sums(b_s, -np.where(keep, energy, 0.0), first, counts)
+        t0 = np.empty_like(t1)
+        t0[1:] = t1[:-1]
+        t0[first] = t_s
+        # A leg starts where the last leg that moved ended (a waypoint it did not move to
+        # is not a start).
+        n = len(dur)
+        i = np.arange(n)
+        before = np.full(n, -1)
+        before[1:] = np.maximum.accumulate(np.where(moving, i, -1))[:-1]
+        had = before >= first[owner]
+        frm = np.where(had[:, None], pts[np.maximum(before, 0)], start[owner])
+        return keep, ok, t0, t1, frm, energy, b1
 
     def _order_of(self, a, v: int) -> int:
         """The order index of a Pickup/Deliver action, checked."""

@@ -51,6 +51,27 @@ def first_crossing(qa: float, qb: float, qc: float, margin: float, power: float,
     return best
 
 
+def running_sums(base: np.ndarray, vals: np.ndarray, first: np.ndarray,
+                 counts: np.ndarray) -> np.ndarray:
+    """The running value after each element of many runs: run ``r`` holds ``vals[first[r]:
+    first[r] + counts[r]]`` and starts from ``base[r]``; the sums are taken one element
+    after another, as a Python loop adding them does (``np.cumsum`` of a flat array would
+    not start afresh at each run, and a difference of two sums is not the same float)."""
+    out = np.empty_like(vals)
+    acc = np.array(base, dtype=np.float64)
+    order = np.argsort(-counts, kind="stable")  # longest runs first: live runs are a prefix
+    starts, lens = first[order], counts[order]
+    acc = acc[order]
+    live = len(order)
+    for j in range(int(lens[0]) if len(lens) else 0):
+        while live and lens[live - 1] <= j:
+            live -= 1
+        at = starts[:live] + j
+        acc[:live] += vals[at]
+        out[at] = acc[:live]
+    return out
+
+
 class MotionModel:
     """Still-air motion of a fleet.
 
@@ -207,6 +228,67 @@ class MotionModel:
         start and waypoints (``first``: index of each route's first waypoint)."""
         return np.maximum(np.hypot(*(start[:, :2] - home).T), np.maximum.reduceat(
             np.hypot(*(pts[:, :2] - home[owner]).T), first))
+
+    #: Whether :meth:`corrected_legs` (and so the vectorised continuation of route blocks
+    #: of vehicles with calibration corrections) applies: a model whose :meth:`route`
+    #: differs sets it False and such routes are flown by the vehicle.
+    corrected_vectorised = True
+
+    def corrected_legs(self, vs: np.ndarray, owner: np.ndarray, first: np.ndarray,
+                       prev: np.ndarray, pts: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`route` at cruise speed for many routes of vehicles with calibration
+        corrections at once, bit for bit: ``vs[owner[i]]`` flies leg ``i`` from ``prev[i]``
+        (the previous waypoint, or the route's start) to ``pts[i]``; ``first``: index of
+        each route's first leg. Returns each leg's duration (the first leg that moves
+        gets the type's overhead, later ones turning from the last horizontal heading
+        the turn penalty), its climbing energy, and whether it moves (duration > 0)."""
+        vo = vs[owner]
+        spd = np.asarray(self.speed)[vo]
+        climb = np.asarray(self.climb)[vo]
+        d = pts - prev
+        dx, dy, dz = d[:, 0], d[:, 1], d[:, 2]
+        dur = np.sqrt(dx * dx + dy * dy) / spd
+        adz = np.abs(dz)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dur = np.where(adz > dur * climb, adz / climb, dur)
+        moving = dur > 0.0
+        horiz = moving & ((dx != 0.0) | (dy != 0.0))
+        n = len(dur)
+        i = np.arange(n)
+        start_of = first[owner]
+        # The last earlier leg that moved, and that moved horizontally (within the route).
+        before = np.full(n, -1)
+        before[1:] = np.maximum.accumulate(np.where(moving, i, -1))[:-1]
+        moved = before >= start_of
+        before[1:] = np.maximum.accumulate(np.where(horiz, i, -1))[:-1]
+        had = before >= start_of
+        hx = np.where(had, dx[np.maximum(before, 0)], 0.0)
+        hy = np.where(had, dy[np.maximum(before, 0)], 0.0)
+        lead = moving & ~moved
+        dur[lead] = dur[lead] + np.asarray(self.leg_over)[vo[lead]]
+        turn = np.flatnonzero(horiz & moved)
+        if len(turn):
+            tx, ty, hxt, hyt = dx[turn], dy[turn], hx[turn], hy[turn]
+            # math.atan2, as route() (numpy's arctan2 may differ in the last bit).
+            ang = np.fromiter(map(math.atan2, (hxt * ty - hyt * tx).tolist(),
+                                  (hxt * tx + hyt * ty).tolist()), np.float64, len(turn))
+            vt = vo[turn]
+            pen = np.asarray(self.turn_pen)[vt] + np.asarray(self.turn_r)[vt]
+            dur[turn] = dur[turn] + pen * np.abs(ang)
+        climbs = np.where(moving, np.maximum(dz, 0.0) * np.asarray(self.climb_wh)[vo], 0.0)
+        return dur, climbs, moving
+
+    def routes_far_exact(self, owner: np.ndarray, first: np.ndarray, start: np.ndarray,
+                         pts: np.ndarray, home: np.ndarray) -> np.ndarray:
+        """:meth:`routes_far` with ``math.hypot``, as :meth:`route` measures it."""
+        hxy = home[owner]
+        d_pts = np.fromiter(map(math.hypot, (pts[:, 0] - hxy[:, 0]).tolist(),
+                                (pts[:, 1] - hxy[:, 1]).tolist()), np.float64, len(pts))
+        d_start = np.fromiter(map(math.hypot, (start[:, 0] - home[:, 0]).tolist(),
+                                  (start[:, 1] - home[:, 1]).tolist()), np.float64,
+                              len(start))
+        return np.maximum(d_start, np.maximum.reduceat(d_pts, first))
 
     # ------------------------------------------------------------------ the reserve
 

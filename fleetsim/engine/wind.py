@@ -82,6 +82,9 @@ class WindMotion(MotionModel):
         wind at the time a leg starts), ``is_air`` and ``scenario.wind``.
     """
 
+    #: Routes with calibration corrections are flown by the vehicle (see :meth:`route`).
+    corrected_vectorised = False
+
     def __init__(self, fleet: Any) -> None:
         super().__init__(fleet)
         self.env = fleet.env
