@@ -307,23 +307,32 @@ class PlanIntake:
         ev[:, E_X:E_Z + 1] = pts[idx]
         ev[:, E_VALUE] = np.nan
         self.log.extend(ev)
-        bounds = np.searchsorted(owner[idx], np.arange(len(fast) + 1))
+        bounds = np.searchsorted(owner[idx], np.arange(len(fast) + 1)).tolist()
         t0_list = t0[idx].tolist()
-        ends = rows_arr[:, [L_X1, L_Y1, L_T1]].tolist()
         done = set()
         for i in np.flatnonzero(ok).tolist():
-            a, b = int(bounds[i]), int(bounds[i + 1])
+            a, b = bounds[i], bounds[i + 1]
             if a == b:
                 continue
             v = int(vs[i])
             self.blk_t0[v].extend(t0_list[a:b])
-            self.blk_ids[v].extend(range(li0 + a, li0 + b))
+            ids = range(li0 + a, li0 + b)
+            self.blk_ids[v].extend(ids)
             if self.is_carrier[v]:
-                self.leg_hist[v].extend(range(li0 + a, li0 + b))
+                self.leg_hist[v].extend(ids)
             self.cur_leg[v] = li0 + b - 1
-            x, y, t_end = ends[b - 1]
-            self.end_xy[v] = (x, y)
-            self.end_t[v] = t_end
+            if corrected:
+                # The policy is told where and when the vehicle's plan ends as for a
+                # route it queues (straight lines at cruise speed): its runs stay those
+                # of the route taken from the queue at the block's end.
+                it = fast[i][1]
+                (x0, y0), (x1, y1) = it[1][[0, -1]].tolist()
+                self._extend_estimate(v, ("route", (x0, x1), (y0, y1), None, it[3], it[5],
+                                          it[4]))
+            else:
+                x, y, t_end = rows_arr[b - 1, [L_X1, L_Y1, L_T1]].tolist()
+                self.end_xy[v] = (x, y)
+                self.end_t[v] = t_end
             done.add(v)
         return done
 

@@ -3,7 +3,8 @@ one vectorised pass (``PlanIntake._continue``). For vehicles with calibration co
 (fixed wings turning at their minimum radius, a type's leg overhead, turn penalty and
 climb energy) the continued legs must be exactly those the vehicle would have flown had
 it taken the route from its queue at the block's end (``Movement.fly_route``): the same
-rows and events, bit for bit. The same run is made with the vectorised continuation and
+rows and events, bit for bit, and the policy told the same estimate of where and when
+the vehicle's plan ends. The same run is made with the vectorised continuation and
 without it (the motion model's switch off, as the wind model has it) and compared
 column by column."""
 
@@ -56,8 +57,11 @@ class Appending(Policy):
     def __init__(self, first, later):
         self.first = first
         self.later = dict(later)  # time -> (waypoints, alt_agl_m)
+        self.seen = []  # (time, where and when the plan ends) at each decision
 
     def decide(self, now_s, fleet, requests):
+        xy, t = fleet.plan_end(np.array([0]))
+        self.seen.append((now_s, *xy[0].tolist(), float(t[0])))
         plans = []
         for r in requests:
             if r.reason == "start":
@@ -96,10 +100,11 @@ def run(kind: str, extra: str, vectorised: bool, monkeypatch):
 
     monkeypatch.setattr(PlanIntake, "_continue", counting)
     sc = load_scenario_text(SCENARIO.format(kind=kind, extra=extra))
-    sim = Simulation(sc, policy=Appending(FIRST, LATER))
+    policy = Appending(FIRST, LATER)
+    sim = Simulation(sc, policy=policy)
     assert sim.corrected[0]
     rec = sim.run()
-    return rec, len(continued)
+    return rec, len(continued), policy.seen
 
 
 @pytest.mark.parametrize("kind, extra", [
@@ -108,9 +113,11 @@ def run(kind: str, extra: str, vectorised: bool, monkeypatch):
     ("multirotor", CALIBRATED),
 ], ids=["fixed-wing", "fixed-wing-calibrated", "multirotor-calibrated"])
 def test_continued_route_is_the_route_flown_from_the_queue(kind, extra, monkeypatch):
-    fast, n_fast = run(kind, extra, True, monkeypatch)
-    slow, n_slow = run(kind, extra, False, monkeypatch)
+    fast, n_fast, seen_fast = run(kind, extra, True, monkeypatch)
+    slow, n_slow, seen_slow = run(kind, extra, False, monkeypatch)
     assert n_fast == len(LATER) and n_slow == 0  # every appended route took the fast path
+    # The policy is told the same plan ends (the estimate of a queued route).
+    assert len(seen_fast) > 100 and seen_fast == seen_slow
     moved = (fast.legs["kind"] == "move") & (fast.legs["t1_s"] > fast.legs["t0_s"])
     assert moved.sum() >= 150
     for table in ("legs", "events"):
