@@ -309,12 +309,16 @@ class PlanIntake:
         self.log.extend(ev)
         bounds = np.searchsorted(owner[idx], np.arange(len(fast) + 1)).tolist()
         t0_list = t0[idx].tolist()
+        v_list = vs.tolist()
+        if corrected:  # each route's first and last waypoint
+            ends_xy = xy[np.concatenate([first, first + counts - 1])].tolist()
+            n_r = len(fast)
         done = set()
         for i in np.flatnonzero(ok).tolist():
             a, b = bounds[i], bounds[i + 1]
             if a == b:
                 continue
-            v = int(vs[i])
+            v = v_list[i]
             self.blk_t0[v].extend(t0_list[a:b])
             ids = range(li0 + a, li0 + b)
             self.blk_ids[v].extend(ids)
@@ -326,7 +330,7 @@ class PlanIntake:
                 # route it queues (straight lines at cruise speed): its runs stay those
                 # of the route taken from the queue at the block's end.
                 it = fast[i][1]
-                (x0, y0), (x1, y1) = it[1][[0, -1]].tolist()
+                (x0, y0), (x1, y1) = ends_xy[i], ends_xy[n_r + i]
                 self._extend_estimate(v, ("route", (x0, x1), (y0, y1), None, it[3], it[5],
                                           it[4]))
             else:
@@ -348,8 +352,11 @@ class PlanIntake:
         ends = first + counts - 1
         total = running_sums(np.zeros(len(vs)), dur, first, counts)[ends]
         power = np.asarray(self.p_cruise)[vs]
-        far = motion.routes_far_exact(owner, first, start, pts, home)
-        ok = motion.routes_clear(vs, b_s, power * total, start[:, 2],
+        far = motion.routes_far(vs, owner, first, start, pts, home)
+        # route() measures ``far`` with math.hypot (numpy's may differ in the last bit):
+        # a route within a hair of the limit is left to the vehicle, whose test is exact.
+        hair = 1e-9 * (np.abs(b_s) + power / np.asarray(self.speed)[vs] * far)
+        ok = motion.routes_clear(vs, b_s - hair, power * total, start[:, 2],
                                  np.maximum.reduceat(pts[:, 2], first), far)
         keep = ok[owner] & moving
         if not keep.any():

@@ -279,17 +279,6 @@ class MotionModel:
         climbs = np.where(moving, np.maximum(dz, 0.0) * np.asarray(self.climb_wh)[vo], 0.0)
         return dur, climbs, moving
 
-    def routes_far_exact(self, owner: np.ndarray, first: np.ndarray, start: np.ndarray,
-                         pts: np.ndarray, home: np.ndarray) -> np.ndarray:
-        """:meth:`routes_far` with ``math.hypot``, as :meth:`route` measures it."""
-        hxy = home[owner]
-        d_pts = np.fromiter(map(math.hypot, (pts[:, 0] - hxy[:, 0]).tolist(),
-                                (pts[:, 1] - hxy[:, 1]).tolist()), np.float64, len(pts))
-        d_start = np.fromiter(map(math.hypot, (start[:, 0] - home[:, 0]).tolist(),
-                                  (start[:, 1] - home[:, 1]).tolist()), np.float64,
-                              len(start))
-        return np.maximum(d_start, np.maximum.reduceat(d_pts, first))
-
     # ------------------------------------------------------------------ the reserve
 
     def route_clear(self, v: int, b: float, power: float, total: float, top: float,

@@ -35,7 +35,7 @@ fleet:
       cruise_speed_mps: 23.7
       climb_rate_mps: 4
       cruise_altitude_agl_m: 100
-      battery_wh: 100000
+      battery_wh: {battery}
       hover_power_w: 170
       cruise_power_w: 150
       recharge_time_s: 100
@@ -88,7 +88,7 @@ LATER = [
 ]
 
 
-def run(kind: str, extra: str, vectorised: bool, monkeypatch):
+def run(kind: str, extra: str, vectorised: bool, monkeypatch, battery: float = 100000.0):
     monkeypatch.setattr(MotionModel, "corrected_vectorised", vectorised)
     continued = []
     orig = PlanIntake._continue
@@ -99,7 +99,7 @@ def run(kind: str, extra: str, vectorised: bool, monkeypatch):
         return done
 
     monkeypatch.setattr(PlanIntake, "_continue", counting)
-    sc = load_scenario_text(SCENARIO.format(kind=kind, extra=extra))
+    sc = load_scenario_text(SCENARIO.format(kind=kind, extra=extra, battery=battery))
     policy = Appending(FIRST, LATER)
     sim = Simulation(sc, policy=policy)
     assert sim.corrected[0]
@@ -120,6 +120,23 @@ def test_continued_route_is_the_route_flown_from_the_queue(kind, extra, monkeypa
     assert len(seen_fast) > 100 and seen_fast == seen_slow
     moved = (fast.legs["kind"] == "move") & (fast.legs["t1_s"] > fast.legs["t0_s"])
     assert moved.sum() >= 150
+    assert_same_record(fast, slow)
+
+
+def test_route_near_the_reserve_is_left_to_the_vehicle(monkeypatch):
+    """A battery that reaches the reserve on the way: the routes it cannot fly whole are
+    flown by the vehicle (the reserve point solved leg by leg), the rest continued; the
+    record is the same as without continuations (continued legs not flown cancelled)."""
+    kind, extra = "fixed_wing", CALIBRATED
+    fast, n_fast, seen_fast = run(kind, extra, True, monkeypatch, battery=100.0)
+    slow, n_slow, seen_slow = run(kind, extra, False, monkeypatch, battery=100.0)
+    assert 0 < n_fast < len(LATER) and n_slow == 0
+    assert "reserve_reached" in fast.events["kind"].tolist()
+    assert seen_fast == seen_slow
+    assert_same_record(fast, slow)
+
+
+def assert_same_record(fast, slow):
     for table in ("legs", "events"):
         a, b = getattr(fast, table), getattr(slow, table)
         assert a.keys() == b.keys()
