@@ -314,17 +314,19 @@ class PlanIntake:
             ends_xy = xy[np.concatenate([first, first + counts - 1])].tolist()
             n_r = len(fast)
         done = set()
+        blk_t0, blk_ids, cur_leg, carrier = self.blk_t0, self.blk_ids, self.cur_leg, \
+            self.is_carrier
         for i in np.flatnonzero(ok).tolist():
             a, b = bounds[i], bounds[i + 1]
             if a == b:
                 continue
             v = v_list[i]
-            self.blk_t0[v].extend(t0_list[a:b])
+            blk_t0[v] += t0_list[a:b]
             ids = range(li0 + a, li0 + b)
-            self.blk_ids[v].extend(ids)
-            if self.is_carrier[v]:
-                self.leg_hist[v].extend(ids)
-            self.cur_leg[v] = li0 + b - 1
+            blk_ids[v] += ids
+            if carrier[v]:
+                self.leg_hist[v] += ids
+            cur_leg[v] = li0 + b - 1
             if corrected:
                 # The policy is told where and when the vehicle's plan ends as for a
                 # route it queues (straight lines at cruise speed): its runs stay those
