@@ -214,16 +214,27 @@ class PlanIntake:
         # A single route appended to a vehicle flying the last of its queue continues
         # its route block directly: all such routes are laid out in one vectorised pass.
         ov = self.oversight
-        fast = [(v, items[0]) for v, append, items in parsed
-                if append and len(items) == 1 and items[0][0] == "route" and len(items[0][1])
-                and (ov is None or ov.rule(items[0][4]).rule == "auto")
-                and self.blk_open[v] and not self.queue[v] and not self.engine_control[v]
-                and self.state[v] == MOVING
-                and (not self.corrected[v] or self.motion.corrected_vectorised)]
+        # (A vehicle given more than one plan in the batch takes them in turn.)
+        fast, fast_k = [], []
+        vectorised = self.motion.corrected_vectorised
+        once = len({v for v, _, _ in parsed}) == len(parsed)
+        if not once:
+            seen: dict[int, int] = {}
+            for v, _, _ in parsed:
+                seen[v] = seen.get(v, 0) + 1
+        for k, (v, append, items) in enumerate(parsed):
+            if append and len(items) == 1 and items[0][0] == "route" and len(items[0][1]) \
+                    and (ov is None or ov.rule(items[0][4]).rule == "auto") \
+                    and self.blk_open[v] and not self.queue[v] and not self.engine_control[v] \
+                    and self.state[v] == MOVING and (vectorised or not self.corrected[v]) \
+                    and (once or seen[v] == 1):
+                fast.append((v, items[0]))
+                fast_k.append(k)
         done = self._continue(fast) if fast else set()
+        continued = {k for k, (v, _) in zip(fast_k, fast, strict=True) if v in done}
         self.decisions.planned.update(v for v, _, _ in parsed)
-        for v, append, items in parsed:
-            if v in done:
+        for k, (v, append, items) in enumerate(parsed):
+            if k in continued:
                 continue
             self.hand_over(v, append, [
                 ("route", it[1][:, 0].tolist(), it[1][:, 1].tolist(), it[2].tolist(), it[3],

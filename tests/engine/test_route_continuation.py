@@ -16,7 +16,7 @@ import pytest
 from fleetsim.engine import Simulation
 from fleetsim.engine.intake import PlanIntake
 from fleetsim.engine.motion import MotionModel, running_sums
-from fleetsim.policy import Plan, Policy, Route
+from fleetsim.policy import Hold, Plan, Policy, Route
 from fleetsim.scenario import load_scenario_text
 
 SCENARIO = """
@@ -164,3 +164,54 @@ def test_running_sums_add_one_after_another():
     assert out.tolist() == expect
     # Not the difference of whole cumulative sums: 1e16 + 1 + 1 + 1 loses each 1.
     assert out[3:6].tolist() == [1e16, 1e16, 1e16]
+
+
+class TwoPlans(Policy):
+    """At 80 s, two plans for the vehicle in one decision."""
+
+    name = "scripted"
+    decision_period_s = 20.0
+
+    def __init__(self, second):
+        self.second = second
+
+    def decide(self, now_s, fleet, requests):
+        out = []
+        for r in requests:
+            if r.reason == "start":
+                out.append(Plan(0, [Route(np.array(FIRST))]))
+            elif r.reason == "periodic" and now_s == 80.0:
+                out += self.second
+        return out
+
+
+B = [(5500.0, 5400.0), (5100.0, 6100.0)]
+C = [(6900.0, 4000.0), (4200.0, 4100.0)]
+
+
+@pytest.mark.parametrize("kind, extra", [("multirotor", ""), ("fixed_wing", "")])
+@pytest.mark.parametrize("second, ends", [
+    # Two routes appended at once: flown one after the other.
+    ([Plan(0, [Route(np.array(B))], append=True), Plan(0, [Route(np.array(C))], append=True)],
+     [B[-1], C[-1]]),
+    # A new plan (a hold), then a route appended to it: the route follows the hold.
+    ([Plan(0, [Hold(30.0)]), Plan(0, [Route(np.array(C))], append=True)], [C[-1]]),
+], ids=["two-appends", "replace-then-append"])
+def test_plans_for_one_vehicle_in_one_decision_are_taken_in_turn(kind, extra, second, ends):
+    sc = load_scenario_text(SCENARIO.format(kind=kind, extra=extra, battery=100000.0))
+    rec = Simulation(sc, policy=TwoPlans(second)).run()
+    ev = rec.events
+    arrive = ev["kind"] == "arrive"
+    reached = [float(ev["time_s"][arrive & (ev["x_m"] == x) & (ev["y_m"] == y)].min())
+               for x, y in ends]
+    assert reached == sorted(reached) and reached[0] > 80.0
+    if len(ends) == 1:  # after the 30 s hold (a fixed wing's loiter), from 80 s
+        held = (rec.legs["kind"] == "hold") & (rec.legs["t0_s"] >= 80.0) \
+            & (rec.legs["t1_s"] <= 110.0 + 1e-9)
+        assert rec.legs["t0_s"][held].min() == 80.0
+        assert rec.legs["t1_s"][held].max() == pytest.approx(110.0, abs=1e-9)
+        assert reached[0] > 110.0
+    # One leg at a time: the vehicle's legs follow one another.
+    order = np.argsort(rec.legs["t0_s"], kind="stable")
+    t0, t1 = rec.legs["t0_s"][order], rec.legs["t1_s"][order]
+    assert (t0[1:] >= t1[:-1] - 1e-9).all()
