@@ -229,10 +229,13 @@ class MotionModel:
         return np.maximum(np.hypot(*(start[:, :2] - home).T), np.maximum.reduceat(
             np.hypot(*(pts[:, :2] - home[owner]).T), first))
 
-    #: Whether :meth:`corrected_legs` (and so the vectorised continuation of route blocks
-    #: of vehicles with calibration corrections) applies: a model whose :meth:`route`
-    #: differs sets it False and such routes are flown by the vehicle.
-    corrected_vectorised = True
+    @property
+    def corrected_vectorised(self) -> bool:
+        """Whether :meth:`corrected_legs` (and so the vectorised continuation of route
+        blocks of vehicles with calibration corrections) gives what :meth:`route` gives:
+        by default, when the model keeps this class's :meth:`route`. Otherwise such routes
+        are flown by the vehicle (a model may set it True if it overrides both)."""
+        return type(self).route is MotionModel.route
 
     def corrected_legs(self, vs: np.ndarray, owner: np.ndarray, first: np.ndarray,
                        prev: np.ndarray, pts: np.ndarray

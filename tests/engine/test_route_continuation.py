@@ -215,3 +215,22 @@ def test_plans_for_one_vehicle_in_one_decision_are_taken_in_turn(kind, extra, se
     order = np.argsort(rec.legs["t0_s"], kind="stable")
     t0, t1 = rec.legs["t0_s"][order], rec.legs["t1_s"][order]
     assert (t0[1:] >= t1[:-1] - 1e-9).all()
+
+
+def test_only_the_still_air_route_arithmetic_is_vectorised():
+    """A motion model with its own ``route`` (the wind's, or any other) has its calibrated
+    vehicles' appended routes flown by the vehicle, unless it says otherwise."""
+    from fleetsim.engine.wind import WindMotion
+
+    class Other(MotionModel):
+        def route(self, *args):
+            return super().route(*args)
+
+    class Opted(Other):
+        corrected_vectorised = True
+
+    sc = load_scenario_text(SCENARIO.format(kind="fixed_wing", extra="", battery=1000.0))
+    fleet = Simulation(sc, policy=Appending(FIRST, []))
+    assert MotionModel(fleet).corrected_vectorised
+    assert not Other(fleet).corrected_vectorised and Opted(fleet).corrected_vectorised
+    assert WindMotion.corrected_vectorised is False
