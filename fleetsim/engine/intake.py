@@ -323,8 +323,8 @@ class PlanIntake:
         v_list = vs.tolist()
         if corrected:  # each route's first and last waypoint
             ends_xy = xy[np.concatenate([first, first + counts - 1])].tolist()
-            n_r = len(fast)
         done = set()
+        cont = []  # the calibrated routes continued
         blk_t0, blk_ids, cur_leg, carrier = self.blk_t0, self.blk_ids, self.cur_leg, \
             self.is_carrier
         for i in np.flatnonzero(ok).tolist():
@@ -339,19 +339,44 @@ class PlanIntake:
                 self.leg_hist[v] += ids
             cur_leg[v] = li0 + b - 1
             if corrected:
-                # The policy is told where and when the vehicle's plan ends as for a
-                # route it queues (straight lines at cruise speed): its runs stay those
-                # of the route taken from the queue at the block's end.
-                it = fast[i][1]
-                (x0, y0), (x1, y1) = ends_xy[i], ends_xy[n_r + i]
-                self._extend_estimate(v, ("route", (x0, x1), (y0, y1), None, it[3], it[5],
-                                          it[4]))
+                cont.append(i)
             else:
                 x, y, t_end = rows_arr[b - 1, [L_X1, L_Y1, L_T1]].tolist()
                 self.end_xy[v] = (x, y)
                 self.end_t[v] = t_end
             done.add(v)
+        if corrected and cont:
+            self._queued_estimates(fast, cont, [v_list[i] for i in cont], ends_xy)
         return done
+
+    def _queued_estimates(self, fast: list, cont: list[int], vs: list[int],
+                          ends_xy: list) -> None:
+        """The policy is told where and when the vehicles' plans end as for routes they
+        queue (:meth:`_extend_estimate`: straight lines at cruise speed), so runs stay
+        those of the routes taken from the queue at the blocks' end. ``cont``: the
+        indexes in ``fast`` of the routes continued (vehicles ``vs``); ``ends_xy``: the
+        routes' first waypoints, then their last ones."""
+        n_r = len(fast)
+        end_xy, end_t, ground = self.end_xy, self.end_t, self.end_ground
+        if any(ground[v] for v in vs):  # a take-off to count first: one at a time
+            for i, v in zip(cont, vs, strict=True):
+                it = fast[i][1]
+                (x0, y0), (x1, y1) = ends_xy[i], ends_xy[n_r + i]
+                self._extend_estimate(v, ("route", (x0, x1), (y0, y1), None, it[3], it[5],
+                                          it[4]))
+            return
+        # _extend_estimate's arithmetic for a route, for all at once.
+        first = np.array([ends_xy[i] for i in cont])
+        was = np.array([end_xy[v] for v in vs])
+        hyp = np.fromiter(map(math.hypot, (first[:, 0] - was[:, 0]).tolist(),
+                              (first[:, 1] - was[:, 1]).tolist()), np.float64, len(vs))
+        length = np.array([fast[i][1][5] for i in cont])
+        t = np.maximum(np.array([end_t[v] for v in vs]), self.env.now)
+        t = (t + self.motion.straight_times(np.array(vs), hyp + length)).tolist()
+        for i, v, t_end in zip(cont, vs, t, strict=True):
+            x1, y1 = ends_xy[n_r + i]
+            end_xy[v] = (x1, y1)
+            end_t[v] = t_end
 
     def _corrected_legs(self, vs, counts, owner, first, start, prev, pts, t_s, b_s, home):
         """The legs of route continuations of vehicles with calibration corrections, as
