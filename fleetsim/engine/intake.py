@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -366,12 +367,14 @@ class PlanIntake:
                                           it[4]))
             return
         # _extend_estimate's arithmetic for a route, for all at once.
-        first = np.array([ends_xy[i] for i in cont])
-        was = np.array([end_xy[v] for v in vs])
-        hyp = np.fromiter(map(math.hypot, (first[:, 0] - was[:, 0]).tolist(),
-                              (first[:, 1] - was[:, 1]).tolist()), np.float64, len(vs))
-        length = np.array([fast[i][1][5] for i in cont])
-        t = np.maximum(np.array([end_t[v] for v in vs]), self.env.now)
+        m = len(vs)
+        first = np.fromiter(chain.from_iterable([ends_xy[i] for i in cont]), np.float64,
+                            2 * m)
+        was = np.fromiter(chain.from_iterable([end_xy[v] for v in vs]), np.float64, 2 * m)
+        d = first - was
+        hyp = np.fromiter(map(math.hypot, d[0::2].tolist(), d[1::2].tolist()), np.float64, m)
+        length = np.fromiter([fast[i][1][5] for i in cont], np.float64, m)
+        t = np.maximum(np.fromiter([end_t[v] for v in vs], np.float64, m), self.env.now)
         t = (t + self.motion.straight_times(np.array(vs), hyp + length)).tolist()
         for i, v, t_end in zip(cont, vs, t, strict=True):
             x1, y1 = ends_xy[n_r + i]
