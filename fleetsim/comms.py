@@ -53,9 +53,9 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from itertools import chain
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from fleetsim.geometry import merge_intervals
 from fleetsim.world.viewshed import Horizon, HorizonBank
@@ -84,6 +84,22 @@ def _bank_of(terrain) -> HorizonBank:
     return bank
 
 
+#: Whether each terrain is flat, by terrain (with the height array it was found of).
+_FLAT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def is_flat(terrain) -> bool:
+    """Whether ``terrain`` is flat (every height the same)."""
+    heights = terrain.heights_m
+    try:
+        hit = _FLAT.get(terrain)
+    except TypeError:  # not weakly referable: not kept
+        return bool(np.ptp(heights) == 0.0)
+    if hit is None or hit[0] is not heights:
+        hit = _FLAT[terrain] = (heights, bool(np.ptp(heights) == 0.0))
+    return hit[1]
+
+
 def stations_of(world) -> list[Station]:
     """The ground stations of a world: sites with a radio range (with their horizons,
     over their range, built when first needed)."""
@@ -91,7 +107,7 @@ def stations_of(world) -> list[Station]:
     if not sites:
         return []
     terrain = world.terrain
-    flat = bool(np.ptp(terrain.heights_m) == 0.0)
+    flat = is_flat(terrain)
     bank = None if flat else _bank_of(terrain)
     return [Station(s.index, (s.xy[0], s.xy[1], s.antenna_z_m), float(s.radio_range_m),
                     None if flat else Horizon(terrain, s.xy[0], s.xy[1], s.antenna_z_m,
@@ -166,12 +182,34 @@ def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
     return pl[hit], ps[hit], t_in[hit], t_out[hit], dist[hit]
 
 
+#: :func:`_station_arrays` of the station lists in use, by the list's id.
+_ARRAYS: dict[int, tuple] = {}
+
+
+def _station_arrays(stations: list[Station]):
+    """Antenna positions (n, 3), ranges, squared ranges, whether each has a horizon, and
+    a k-d tree of the antennas (horizontally), of a list of stations (kept with the
+    list while it is the same list of the same stations)."""
+    key = tuple(map(id, stations))
+    hit = _ARRAYS.get(id(stations))
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
+    reach = np.array([st.range_m for st in stations], dtype=np.float64)
+    r2 = np.array([st.range_m ** 2 for st in stations], dtype=np.float64)
+    has_horizon = np.array([st.horizon is not None for st in stations], dtype=bool)
+    arrays = (sxyz, reach, r2, has_horizon, cKDTree(sxyz[:, :2]))
+    if len(_ARRAYS) > 64:
+        _ARRAYS.clear()
+    _ARRAYS[id(stations)] = (key, arrays, stations)
+    return arrays
+
+
 def _pair_range_times(t0, t1, p0, p1, stations: list[Station], pl, ps):
     """:func:`range_intervals` of legs ``pl`` against stations ``ps`` (pair by pair)."""
     if len(pl) == 0:
         return np.zeros(0), np.zeros(0)
-    sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
-    r2 = np.array([st.range_m ** 2 for st in stations], dtype=np.float64)
+    sxyz, _, r2, _, _ = _station_arrays(stations)
     return _range_times(t0[pl], t1[pl], p0[pl], p1[pl], sxyz[ps], r2[ps])
 
 
@@ -183,16 +221,15 @@ def _near_pairs(p0, p1, stations: list[Station]):
     A leg can be within a station's slant range only if its midpoint is within that
     range plus half the leg's horizontal length of the station (horizontally), with a
     little slack (the exact test is the range quadratic itself). Up to
-    :data:`_FEW_STATIONS` stations every pair is tested; more go through a k-d tree
-    of the stations."""
-    from scipy.spatial import cKDTree
-
+    :data:`_FEW_STATIONS` stations every pair is tested; with more, k-d trees of the
+    stations and of the legs' midpoints give the pairs within the largest range plus
+    the longest half leg (the pairs they leave out are beyond the slack, so never in
+    range)."""
     n, n_st = len(p0), len(stations)
     e = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     if n == 0 or n_st == 0:
         return e
-    sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
-    reach = np.array([st.range_m for st in stations], dtype=np.float64)
+    sxyz, reach, _, _, tree = _station_arrays(stations)
     mid = 0.5 * (p0[:, :2] + p1[:, :2])
     half = 0.5 * np.hypot(*(p1[:, :2] - p0[:, :2]).T)
     ok = np.isfinite(mid).all(axis=1) & np.isfinite(half)
@@ -202,12 +239,14 @@ def _near_pairs(p0, p1, stations: list[Station]):
     if n_st <= _FEW_STATIONS:  # a tree is no help: each leg against every station
         pl, ps = np.repeat(legs, n_st), np.tile(np.arange(n_st), len(legs))
     else:
-        radius = half[legs] + float(reach.max())
-        radius = radius + 1e-6 * radius + 1.0
-        lists = cKDTree(sxyz[:, :2]).query_ball_point(mid[legs], radius, return_sorted=True)
-        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        pl = np.repeat(legs, counts)  # by leg, then station
-        ps = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
+        # Pairs closer than the largest reach plus the longest half leg (with room to
+        # spare), from k-d trees of the midpoints and of the stations, in C.
+        bound = float(half[legs].max()) + float(reach.max())
+        bound += 1e-3 * bound + 10.0
+        found = cKDTree(mid[legs]).sparse_distance_matrix(tree, bound, output_type="ndarray")
+        pl, ps = legs[found["i"]], found["j"].astype(np.int64)
+        by = np.argsort(pl * n_st + ps)
+        pl, ps = pl[by], ps[by]
     dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
     near = dist <= (half[pl] + reach[ps]) * (1.0 + 1e-6) + 1.0
     pl, ps, dist = pl[near], ps[near], dist[near]
@@ -224,6 +263,46 @@ def _near_pairs(p0, p1, stations: list[Station]):
     within = np.argsort(pad, axis=1, kind="stable")
     order = (first[:, None] + within)[np.arange(pad.shape[1]) < count[:, None]]
     return pl[order], ps[order], dist[order]
+
+
+def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool):
+    """The legs that :func:`_link_intervals` settles with their first candidate station:
+    ``(leg, start, end)`` of their in-link intervals, and the other legs (ascending).
+
+    A leg's first candidate is its nearest station (horizontally from its midpoint)
+    when no other is as near, give or take rounding: the k-d tree's second nearest is
+    farther by more than that. If the leg is in that station's range throughout, it is
+    in link throughout on flat ground, and on terrain if it is surely in sight all along
+    (:func:`_surely_in_sight`); the stations after it are never tried."""
+    n, n_st = len(t0), len(stations)
+    none = np.zeros(0, dtype=np.int64)
+    if n == 0 or n_st == 0:
+        return (none, np.zeros(0), np.zeros(0)), np.arange(n)
+    sxyz, reach, r2, has_horizon, tree = _station_arrays(stations)
+    mid = 0.5 * (p0[:, :2] + p1[:, :2])
+    half = 0.5 * np.hypot(*(p1[:, :2] - p0[:, :2]).T)
+    legs = np.flatnonzero(np.isfinite(mid).all(axis=1) & np.isfinite(half))
+    d, j = tree.query(mid[legs], k=2) if n_st > 1 else tree.query(mid[legs], k=1)
+    s = j[:, 0] if n_st > 1 else j
+    # The distance as _near_pairs has it.
+    dist = np.hypot(mid[legs, 0] - sxyz[s, 0], mid[legs, 1] - sxyz[s, 1])
+    ok = dist <= (half[legs] + reach[s]) * (1.0 + 1e-6) + 1.0
+    if n_st > 1:
+        s2 = j[:, 1]
+        dist2 = np.hypot(mid[legs, 0] - sxyz[s2, 0], mid[legs, 1] - sxyz[s2, 1])
+        ok &= dist < np.minimum(dist2, d[:, 1]) * (1.0 - 1e-9)
+    if not flat:
+        ok &= has_horizon[s]
+    legs, s = legs[ok], s[ok]
+    a, b = _range_times(t0[legs], t1[legs], p0[legs], p1[legs], sxyz[s], r2[s])
+    whole = ~np.isnan(a) & (b > a) & (a <= t0[legs]) & (b >= t1[legs])
+    legs, s, a, b = legs[whole], s[whole], a[whole], b[whole]
+    if not flat:
+        sure = _surely_in_sight(stations, s, p0[legs], p1[legs])
+        legs, a, b = legs[sure], t0[legs[sure]], t1[legs[sure]]
+    settled = np.zeros(n, dtype=bool)
+    settled[legs] = True
+    return (legs, a, b), np.flatnonzero(~settled)
 
 
 def _in_sight(stations: list[Station], which: np.ndarray, pts: np.ndarray,
@@ -342,15 +421,17 @@ def _link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
     p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
     step = max(los_step_m, terrain.spacing_m)
-    flat = bool(np.ptp(terrain.heights_m) == 0.0)
-    legs, starts, ends = [], [], []
+    flat = is_flat(terrain)
+    # Most legs are settled by their nearest station alone; the others go through the
+    # stations near them in turn.
+    done, rest = _settled_by_nearest(t0, t1, p0, p1, stations, flat)
+    legs, starts, ends = [done[0]], [done[1]], [done[2]]
     span = t1 - t0
     length = np.hypot(*(p1[:, :2] - p0[:, :2]).T)
     covered = np.zeros(len(t0), dtype=bool)  # in link for the whole leg already
-    cl, cs, _ = _near_pairs(p0, p1, stations)
-    has_horizon = np.array([st.horizon is not None for st in stations], dtype=bool)
-    sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
-    r2 = np.array([st.range_m ** 2 for st in stations], dtype=np.float64)
+    cl, cs, _ = _near_pairs(p0[rest], p1[rest], stations)
+    cl = rest[cl]
+    sxyz, _, r2, has_horizon, _ = _station_arrays(stations)
     # Each leg's candidate stations, nearest first. Round r takes, for every leg not in
     # link throughout by then, its r-th station in range: the range of its next
     # candidate is solved only when the stations before it did not cover it.
@@ -431,8 +512,6 @@ def _link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
         starts.append(run_a)
         ends.append(run_b)
         covered[run_leg[(run_a <= t0[run_leg]) & (run_b >= t1[run_leg])]] = True
-    if not legs:
-        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
     leg = np.concatenate(legs)
     a = np.concatenate(starts)
     b = np.concatenate(ends)
@@ -454,7 +533,9 @@ def out_of_link(t0, t1, leg, a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     out_leg = [leg[first], leg[~first], leg[last]]
     out_a = [t0[leg[first]], b[:-1][~first[1:]] if len(leg) else np.zeros(0), b[last]]
     out_b = [a[first], a[~first], t1[leg[last]]]
-    none = np.setdiff1d(np.arange(n), leg)
+    has = np.zeros(n, dtype=bool)
+    has[leg] = True
+    none = np.flatnonzero(~has)
     out_leg.append(none)
     out_a.append(t0[none])
     out_b.append(t1[none])
@@ -589,7 +670,7 @@ def _relayed(s, x, xv, relays: RelayLegs, stations: list[Station], terrain, *,
     d_hi = np.searchsorted(dv, ids, side="right")
     if not (d_hi > d_lo).any():
         return out  # no relay is ever in direct link
-    flat = bool(np.ptp(terrain.heights_m) == 0.0)
+    flat = is_flat(terrain)
     rt0, rt1 = relays.t0, relays.t1
     rspan = rt1 - rt0
     moving = rspan > 0
@@ -661,7 +742,7 @@ def _grid_link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     t1 = np.asarray(t1, dtype=np.float64)
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
     p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
-    flat = bool(np.ptp(terrain.heights_m) == 0.0)
+    flat = is_flat(terrain)
     dt = sample_step_s(t0, t1, p0, p1, terrain, los_step_m=los_step_m, max_gap_s=max_gap_s)
     still = (p0 == p1).all(axis=1)
     span = t1 - t0
