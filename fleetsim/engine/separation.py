@@ -292,11 +292,16 @@ class Separation(Subsystem):
         at = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if len(idx) else idx
         first = order[at]
         del order, idx, at
-        exempt = self._in_terminal(_legs_at(rows[ia[first]], p_start[first]))
         # Losses going on from the last window: the first of their pair's here, at its start.
         lead = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
         pos, found = _member(self.open_key, g)
         cont = lead & found & (start <= t_lo + _EPS)
+        # Whether each began in a terminal area: where the first piece of a new one
+        # begins; those going on keep what they had.
+        exempt = np.zeros(len(g), dtype=bool)
+        began = np.flatnonzero(~cont)
+        exempt[began] = self._in_terminal(_legs_at(rows[ia[first[began]]],
+                                                   p_start[first[began]]))
         if cont.any():
             k = pos[cont]
             d_min[cont] = np.minimum(d_min[cont], self.open_d[k])
