@@ -373,7 +373,7 @@ def window_pairs(
         The window (s).
     cell_m : float, optional
         Grid cell size of the broad phase (m). Default: the larger of ``2 * max(R)`` and
-        the median size (larger side) of the grown boxes.
+        twice the median size (larger side) of the grown boxes.
 
     Returns
     -------
@@ -436,7 +436,7 @@ def window_pairs(
     bxmax, bymax = hi[0] + grow, hi[1] + grow
     if cell_m is None:
         size = np.maximum(bxmax - bxmin, bymax - bymin)
-        cell_m = max(4.0 * grow, float(np.median(size)))
+        cell_m = max(4.0 * grow, 2.0 * float(np.median(size)))
     ci, cj = candidate_pairs(bxmin, bymin, bxmax, bymax, veh, cell_m)
 
     # 3. and 4., a chunk of candidate pairs at a time (every step is pair by pair), so

@@ -127,25 +127,22 @@ class Separation(Subsystem):
         self.pool_t0 = np.concatenate([self.pool_t0, rows[keep, L_T0]])
         self.seen = n
 
-    def _legs_in(self, t_lo: float, t_hi: float) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and rows of the pooled legs overlapping [t_lo, t_hi] (not cancelled)."""
-        ids = self.pool_ids[self.pool_t0 < t_hi]
+    def _legs_in(self, t_lo: float, t_hi: float, *, prune: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and rows of the pooled legs overlapping [t_lo, t_hi] (not cancelled);
+        ``prune``: and forget the legs that ended by ``t_hi`` or were cancelled."""
+        started = self.pool_t0 < t_hi
+        ids = self.pool_ids[started]
         rows = self.sim.legs.a[ids]
         live = (rows[:, L_T1] >= rows[:, L_T0]) & (rows[:, L_T1] > t_lo)
+        if prune:
+            dead = (rows[:, L_T1] < rows[:, L_T0]) | (rows[:, L_T1] <= t_hi)
+            if dead.any():
+                keep = np.ones(len(self.pool_ids), dtype=bool)
+                keep[np.flatnonzero(started)[dead]] = False
+                self.pool_ids = self.pool_ids[keep]
+                self.pool_t0 = self.pool_t0[keep]
         return ids[live], rows[live]
-
-    def _prune(self, t: float) -> None:
-        """Forget legs that ended by ``t`` (or were cancelled)."""
-        started = np.flatnonzero(self.pool_t0 < t)
-        if not len(started):
-            return
-        rows = self.sim.legs.a[self.pool_ids[started]]
-        dead = (rows[:, L_T1] < rows[:, L_T0]) | (rows[:, L_T1] <= t)
-        if dead.any():
-            keep = np.ones(len(self.pool_ids), dtype=bool)
-            keep[started[dead]] = False
-            self.pool_ids = self.pool_ids[keep]
-            self.pool_t0 = self.pool_t0[keep]
 
     def _pairs(self, rows: np.ndarray, t_lo: float, t_hi: float) -> dict[str, np.ndarray]:
         v = rows[:, L_VEHICLE].astype(np.int64)
@@ -171,9 +168,8 @@ class Separation(Subsystem):
         self.windows += 1
         self.t_done = t_hi
         self._refresh()
-        _, rows = self._legs_in(t_lo, t_hi)
+        _, rows = self._legs_in(t_lo, t_hi, prune=True)
         self._record(rows, self._pairs(rows, t_lo, t_hi), t_lo, t_hi)
-        self._prune(t_hi)
         if self.lookahead_s > 0 and t_hi < self.sim.duration_s:
             _, ahead = self._legs_in(t_hi, t_hi + self.lookahead_s)
             self._predict(ahead, self._pairs(ahead, t_hi, t_hi + self.lookahead_s), t_hi)
@@ -317,7 +313,8 @@ class Separation(Subsystem):
         """Which of ``points`` ((m, 2+) metres) lie in a site's terminal area."""
         if self._sites is None or not len(points):
             return np.zeros(len(points), dtype=bool)
-        return self._sites.query(points[:, :2])[0] < self.terminal_m
+        return self._sites.query(points[:, :2], distance_upper_bound=self.terminal_m)[0] \
+            < self.terminal_m
 
     def _predict(self, rows: np.ndarray, res: dict[str, np.ndarray], now: float) -> None:
         """Conflicts: pairs whose planned legs lose separation within the look-ahead,
