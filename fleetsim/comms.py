@@ -51,6 +51,7 @@ against every leg, bit for bit (``tests/comms/test_links_scale.py``).
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass, field
 
@@ -190,10 +191,14 @@ def _station_arrays(stations: list[Station]):
     """Antenna positions (n, 3), ranges, squared ranges, whether each has a horizon, and
     a k-d tree of the antennas (horizontally), of a list of stations (kept with the
     list while it is the same list of the same stations)."""
+    return _station_entry(stations)[1]
+
+
+def _station_entry(stations: list[Station]) -> tuple:
     key = tuple(map(id, stations))
     hit = _ARRAYS.get(id(stations))
     if hit is not None and hit[0] == key:
-        return hit[1]
+        return hit
     sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
     reach = np.array([st.range_m for st in stations], dtype=np.float64)
     r2 = np.array([st.range_m ** 2 for st in stations], dtype=np.float64)
@@ -201,8 +206,40 @@ def _station_arrays(stations: list[Station]):
     arrays = (sxyz, reach, r2, has_horizon, cKDTree(sxyz[:, :2]))
     if len(_ARRAYS) > 64:
         _ARRAYS.clear()
-    _ARRAYS[id(stations)] = (key, arrays, stations)
-    return arrays
+    entry = _ARRAYS[id(stations)] = (key, arrays, stations, {})
+    return entry
+
+
+#: Legs at once from which :func:`_settled_by_nearest` looks their nearest station up
+#: in a grid (built on first use) rather than a k-d tree.
+_NEAREST_GRID_LEGS = 512
+#: Cells per side of :func:`_nearest_cells`' grid.
+_NEAREST_CELLS = 512
+
+
+def _nearest_cells(stations: list[Station]):
+    """A grid over the stations (and a margin around them) giving, per cell, the station
+    nearest every point of the cell by a clear margin (-1 where the cell is near a tie):
+    ``(x0, y0, cell size, (ny, nx) int32)``."""
+    extra = _station_entry(stations)[3]
+    grid = extra.get("nearest")
+    if grid is None:
+        sxyz, _, _, _, tree = _station_arrays(stations)
+        lo = sxyz[:, :2].min(axis=0)
+        hi = sxyz[:, :2].max(axis=0)
+        pad = 0.25 * float((hi - lo).max()) + 1000.0
+        lo, hi = lo - pad, hi + pad
+        size = float((hi - lo).max()) / _NEAREST_CELLS
+        nx, ny = (int(math.ceil(float(w) / size)) for w in hi - lo)
+        cx = lo[0] + (np.arange(nx) + 0.5) * size
+        cy = lo[1] + (np.arange(ny) + 0.5) * size
+        centre = np.column_stack([np.tile(cx, ny), np.repeat(cy, nx)])
+        d, j = tree.query(centre, k=2)
+        # Every point of a cell is within half its diagonal of the centre.
+        clear = d[:, 1] - d[:, 0] > math.sqrt(2.0) * size + 1e-6 * d[:, 1] + 1.0
+        grid = extra["nearest"] = (float(lo[0]), float(lo[1]), size,
+                                   np.where(clear, j[:, 0], -1).astype(np.int32).reshape(ny, nx))
+    return grid
 
 
 def _pair_range_times(t0, t1, p0, p1, stations: list[Station], pl, ps):
@@ -282,15 +319,28 @@ def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool):
     mid = 0.5 * (p0[:, :2] + p1[:, :2])
     half = 0.5 * np.hypot(*(p1[:, :2] - p0[:, :2]).T)
     legs = np.flatnonzero(np.isfinite(mid).all(axis=1) & np.isfinite(half))
-    d, j = tree.query(mid[legs], k=2) if n_st > 1 else tree.query(mid[legs], k=1)
-    s = j[:, 0] if n_st > 1 else j
+    if n_st == 1:
+        s = np.zeros(len(legs), dtype=np.int64)
+        clear = np.ones(len(legs), dtype=bool)
+    else:
+        s = np.full(len(legs), -1, dtype=np.int64)
+        if len(legs) >= _NEAREST_GRID_LEGS:  # most points' nearest from a grid
+            x0, y0, size, cell = _nearest_cells(stations)
+            ix = np.floor((mid[legs, 0] - x0) / size)
+            iy = np.floor((mid[legs, 1] - y0) / size)
+            inside = (ix >= 0) & (iy >= 0) & (ix < cell.shape[1]) & (iy < cell.shape[0])
+            s[inside] = cell[iy[inside].astype(np.intp), ix[inside].astype(np.intp)]
+        clear = s >= 0
+        rest = np.flatnonzero(~clear)  # the others': the k-d tree's two nearest
+        d, j = tree.query(mid[legs[rest]], k=2)
+        s[rest] = j[:, 0]
     # The distance as _near_pairs has it.
     dist = np.hypot(mid[legs, 0] - sxyz[s, 0], mid[legs, 1] - sxyz[s, 1])
     ok = dist <= (half[legs] + reach[s]) * (1.0 + 1e-6) + 1.0
-    if n_st > 1:
+    if n_st > 1 and len(rest):
         s2 = j[:, 1]
-        dist2 = np.hypot(mid[legs, 0] - sxyz[s2, 0], mid[legs, 1] - sxyz[s2, 1])
-        ok &= dist < np.minimum(dist2, d[:, 1]) * (1.0 - 1e-9)
+        dist2 = np.hypot(mid[legs[rest], 0] - sxyz[s2, 0], mid[legs[rest], 1] - sxyz[s2, 1])
+        ok[rest] &= dist[rest] < np.minimum(dist2, d[:, 1]) * (1.0 - 1e-9)
     if not flat:
         ok &= has_horizon[s]
     legs, s = legs[ok], s[ok]

@@ -255,7 +255,7 @@ class Monitor(TargetDetection, Subsystem):
             cy1 = np.floor((np.maximum(p0[:, 1], p1[:, 1]) - oy) / s) + 2
         ok = np.isfinite(cx0) & np.isfinite(cx1) & np.isfinite(cy0) & np.isfinite(cy1)
         bx0, bx1, by0, by1 = (
-            (np.clip(np.where(ok, c, 0.0), 0, m - 1).astype(np.int64) // _BLOCK)
+            (np.minimum(np.maximum(np.where(ok, c, 0.0), 0), m - 1).astype(np.int64) // _BLOCK)
             for c, m in ((cx0, nx), (cx1, nx), (cy0, ny), (cy1, ny)))
         ok &= (bx1 - bx0 <= 1) & (by1 - by0 <= 1)
         high = np.maximum(np.maximum(top[by0, bx0], top[by0, bx1]),
