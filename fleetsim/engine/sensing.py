@@ -17,6 +17,8 @@ from fleetsim.geometry import closest_approach, disc_intervals
 
 _EPS = 1e-9
 _LOS_SAMPLES = 4
+#: Cells per side of the grid counting standing targets (TargetDetection._targets_near).
+_TARGET_CELLS = 512
 
 
 def lateral_range_probability(model: str, distance_m: np.ndarray,
@@ -80,11 +82,14 @@ class TargetDetection:
                 tree = cKDTree(self.targets + vel * tm)
                 r = r + self.vmax * np.maximum(np.abs(t0[idx] - tm), np.abs(t1[idx] - tm))
             reach = half + r
-            # Only legs with some target near enough (the nearest, with room to spare)
-            # are asked for all of theirs.
-            bound = float(reach.max()) if len(reach) else 0.0
-            nearest, _ = tree.query(mid, k=1, distance_upper_bound=bound * (1.0 + 1e-6) + 1.0)
-            ask = np.flatnonzero(~(nearest > reach * (1.0 + 1e-6) + 1e-3))
+            # Only legs with some target near enough (with room to spare) are asked for
+            # all of theirs.
+            if vel is None:
+                ask = np.flatnonzero(self._targets_near(mid, reach * (1.0 + 1e-6) + 1.0))
+            else:
+                bound = float(reach.max()) * (1.0 + 1e-6) + 1.0
+                nearest, _ = tree.query(mid, k=1, distance_upper_bound=bound)
+                ask = np.flatnonzero(~(nearest > reach * (1.0 + 1e-6) + 1e-3))
             lists = tree.query_ball_point(mid[ask], reach[ask], return_sorted=True)
             counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
             total = int(counts.sum())
@@ -194,6 +199,34 @@ class TargetDetection:
                         leg_id[leg].tolist(), tgt[q].tolist(), repeat(-1, m),
                         xyz[:, 0].tolist(), xyz[:, 1].tolist(), xyz[:, 2].tolist(),
                         lateral[q].tolist(), strict=True))
+
+    def _targets_near(self, xy: np.ndarray, radius: np.ndarray) -> np.ndarray:
+        """(n,) bool: whether some (standing) target may be within ``radius`` of points
+        ``xy`` (n, 2): it is in the square of cells around the disc, counted on a grid of
+        the targets' positions (False means surely none)."""
+        grid = self.__dict__.get("_target_cells")
+        if grid is None:
+            lo = self.targets.min(axis=0)
+            size = max(float((self.targets.max(axis=0) - lo).max()) / _TARGET_CELLS, 1.0)
+            cx = np.floor((self.targets[:, 0] - lo[0]) / size).astype(np.int64)
+            cy = np.floor((self.targets[:, 1] - lo[1]) / size).astype(np.int64)
+            counts = np.zeros((int(cy.max()) + 1, int(cx.max()) + 1), dtype=np.int64)
+            np.add.at(counts, (cy, cx), 1)
+            total = np.zeros((counts.shape[0] + 1, counts.shape[1] + 1), dtype=np.int64)
+            total[1:, 1:] = counts.cumsum(axis=0).cumsum(axis=1)
+            grid = self._target_cells = (float(lo[0]), float(lo[1]), size, total)
+        x0, y0, size, total = grid
+        ny, nx = total.shape[0] - 1, total.shape[1] - 1
+        ok = np.isfinite(xy).all(axis=1) & np.isfinite(radius)
+        x, y, rad = (np.where(ok, c, 0.0) for c in (xy[:, 0], xy[:, 1], radius))
+        # The cells [a, b) along each axis that the square spans, clamped to the grid.
+        ax, bx, ay, by = (
+            np.minimum(np.maximum(np.floor((c - o) / size) + e, 0), m).astype(np.intp)
+            for c, o, e, m in ((x - rad, x0, 0, nx), (x + rad, x0, 1, nx),
+                               (y - rad, y0, 0, ny), (y + rad, y0, 1, ny)))
+        bx, by = np.maximum(bx, ax), np.maximum(by, ay)
+        inside = total[by, bx] - total[ay, bx] - total[by, ax] + total[ay, ax]
+        return ~ok | (inside > 0)
 
     def _first_visible(self, j, tgt, t_a, t_b, t0, t1, p0, p1) -> np.ndarray:
         """Earliest of a few sample times in [t_a, t_b] with terrain line of sight."""
