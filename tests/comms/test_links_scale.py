@@ -96,8 +96,8 @@ def test_link_intervals_agree_with_the_all_stations_oracle(n_st, kind, rough_ter
          oracle.grid_link_intervals(t0, t1, p0, p1, old, terrain))
     # In chunks of legs (as long runs are evaluated), and one at a time: the same.
     got = comms.link_intervals(t0, t1, p0, p1, new, terrain)
-    monkeypatch.setattr(comms, "_LEG_CHUNK", 333)
-    monkeypatch.setattr(comms, "_CHUNK_STATIONS", 1)  # 333 legs a chunk, however few stations
+    monkeypatch.setattr(comms.links, "_LEG_CHUNK", 333)
+    monkeypatch.setattr(comms.links, "_CHUNK_STATIONS", 1)  # 333 legs a chunk, however few stations
     same(comms.link_intervals(t0, t1, p0, p1, new, terrain), got)
     same(comms.grid_link_intervals(t0, t1, p0, p1, new, terrain),
          oracle.grid_link_intervals(t0, t1, p0, p1, old, terrain))
