@@ -17,8 +17,6 @@ from fleetsim.geometry import closest_approach, disc_intervals
 
 _EPS = 1e-9
 _LOS_SAMPLES = 4
-#: Cells per side of the grid counting standing targets (TargetDetection._targets_near).
-_TARGET_CELLS = 512
 
 
 def lateral_range_probability(model: str, distance_m: np.ndarray,
@@ -47,6 +45,45 @@ def _member(sorted_keys: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.zeros(len(x), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_keys, x), len(sorted_keys) - 1)
     return sorted_keys[pos] == x
+
+
+class PointCells:
+    """Fixed points (n, 2) counted on a grid of square cells (a summed-area table):
+    whether some point may lie within a distance of a query point, for many query
+    points at once (False means surely none: the square of cells around the disc holds
+    no point)."""
+
+    def __init__(self, xy: np.ndarray, cells: int = 512) -> None:
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        lo = xy.min(axis=0) if len(xy) else np.zeros(2)
+        self.x0, self.y0 = float(lo[0]), float(lo[1])
+        extent = float((xy.max(axis=0) - lo).max()) if len(xy) else 0.0
+        self.size = max(extent / cells, 1.0)
+        cx = np.floor((xy[:, 0] - self.x0) / self.size).astype(np.int64)
+        cy = np.floor((xy[:, 1] - self.y0) / self.size).astype(np.int64)
+        counts = np.zeros((int(cy.max(initial=0)) + 1, int(cx.max(initial=0)) + 1),
+                          dtype=np.int64)
+        np.add.at(counts, (cy, cx), 1)
+        self.total = np.zeros((counts.shape[0] + 1, counts.shape[1] + 1), dtype=np.int64)
+        self.total[1:, 1:] = counts.cumsum(axis=0).cumsum(axis=1)
+
+    def any_near(self, xy: np.ndarray, radius) -> np.ndarray:
+        """(m,) bool: whether some point may be within ``radius`` (scalar or (m,)) of the
+        points ``xy`` (m, 2); True for non-finite queries."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        radius = np.broadcast_to(np.asarray(radius, dtype=np.float64), (len(xy),))
+        total, size = self.total, self.size
+        ny, nx = total.shape[0] - 1, total.shape[1] - 1
+        ok = np.isfinite(xy).all(axis=1) & np.isfinite(radius)
+        x, y, rad = (np.where(ok, c, 0.0) for c in (xy[:, 0], xy[:, 1], radius))
+        # The cells [a, b) along each axis that the square spans, clamped to the grid.
+        ax, bx, ay, by = (
+            np.minimum(np.maximum(np.floor((c - o) / size) + e, 0), m).astype(np.intp)
+            for c, o, e, m in ((x - rad, self.x0, 0, nx), (x + rad, self.x0, 1, nx),
+                               (y - rad, self.y0, 0, ny), (y + rad, self.y0, 1, ny)))
+        bx, by = np.maximum(bx, ax), np.maximum(by, ay)
+        inside = total[by, bx] - total[ay, bx] - total[by, ax] + total[ay, ax]
+        return ~ok | (inside > 0)
 
 
 class TargetDetection:
@@ -85,7 +122,7 @@ class TargetDetection:
             # Only legs with some target near enough (with room to spare) are asked for
             # all of theirs.
             if vel is None:
-                ask = np.flatnonzero(self._targets_near(mid, reach * (1.0 + 1e-6) + 1.0))
+                ask = np.flatnonzero(self._target_cells().any_near(mid, reach * (1.0 + 1e-6) + 1.0))
             else:
                 bound = float(reach.max()) * (1.0 + 1e-6) + 1.0
                 nearest, _ = tree.query(mid, k=1, distance_upper_bound=bound)
@@ -200,33 +237,11 @@ class TargetDetection:
                         xyz[:, 0].tolist(), xyz[:, 1].tolist(), xyz[:, 2].tolist(),
                         lateral[q].tolist(), strict=True))
 
-    def _targets_near(self, xy: np.ndarray, radius: np.ndarray) -> np.ndarray:
-        """(n,) bool: whether some (standing) target may be within ``radius`` of points
-        ``xy`` (n, 2): it is in the square of cells around the disc, counted on a grid of
-        the targets' positions (False means surely none)."""
-        grid = self.__dict__.get("_target_cells")
-        if grid is None:
-            lo = self.targets.min(axis=0)
-            size = max(float((self.targets.max(axis=0) - lo).max()) / _TARGET_CELLS, 1.0)
-            cx = np.floor((self.targets[:, 0] - lo[0]) / size).astype(np.int64)
-            cy = np.floor((self.targets[:, 1] - lo[1]) / size).astype(np.int64)
-            counts = np.zeros((int(cy.max()) + 1, int(cx.max()) + 1), dtype=np.int64)
-            np.add.at(counts, (cy, cx), 1)
-            total = np.zeros((counts.shape[0] + 1, counts.shape[1] + 1), dtype=np.int64)
-            total[1:, 1:] = counts.cumsum(axis=0).cumsum(axis=1)
-            grid = self._target_cells = (float(lo[0]), float(lo[1]), size, total)
-        x0, y0, size, total = grid
-        ny, nx = total.shape[0] - 1, total.shape[1] - 1
-        ok = np.isfinite(xy).all(axis=1) & np.isfinite(radius)
-        x, y, rad = (np.where(ok, c, 0.0) for c in (xy[:, 0], xy[:, 1], radius))
-        # The cells [a, b) along each axis that the square spans, clamped to the grid.
-        ax, bx, ay, by = (
-            np.minimum(np.maximum(np.floor((c - o) / size) + e, 0), m).astype(np.intp)
-            for c, o, e, m in ((x - rad, x0, 0, nx), (x + rad, x0, 1, nx),
-                               (y - rad, y0, 0, ny), (y + rad, y0, 1, ny)))
-        bx, by = np.maximum(bx, ax), np.maximum(by, ay)
-        inside = total[by, bx] - total[ay, bx] - total[by, ax] + total[ay, ax]
-        return ~ok | (inside > 0)
+    def _target_cells(self) -> PointCells:
+        cells = self.__dict__.get("_cells")
+        if cells is None:
+            cells = self._cells = PointCells(self.targets)
+        return cells
 
     def _first_visible(self, j, tgt, t_a, t_b, t0, t1, p0, p1) -> np.ndarray:
         """Earliest of a few sample times in [t_a, t_b] with terrain line of sight."""

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from fleetsim.engine.api import Subsystem
+from fleetsim.engine.sensing import PointCells
 from fleetsim.engine.states import GROUND, MOVING
 from fleetsim.engine.tables import (
     E_DETAIL,
@@ -86,6 +87,7 @@ class Separation(Subsystem):
         self.terminal_m = float(spec.terminal_radius_m)
         xy = np.array([s.xy for s in sim.world.sites], dtype=np.float64).reshape(-1, 2)
         self._sites = cKDTree(xy) if len(xy) and self.terminal_m > 0 else None
+        self._site_cells = PointCells(xy) if self._sites is not None else None
         self.kinds = np.zeros(max(LEG_KIND_CODE.values()) + 1, dtype=bool)
         self.kinds[[LEG_KIND_CODE[k] for k in _CHECKED_KINDS]] = True
         self.seen = 0  # legs looked at so far (ids below this are in the pool or gone)
@@ -311,10 +313,15 @@ class Separation(Subsystem):
 
     def _in_terminal(self, points: np.ndarray) -> np.ndarray:
         """Which of ``points`` ((m, 2+) metres) lie in a site's terminal area."""
+        out = np.zeros(len(points), dtype=bool)
         if self._sites is None or not len(points):
-            return np.zeros(len(points), dtype=bool)
-        return self._sites.query(points[:, :2], distance_upper_bound=self.terminal_m)[0] \
-            < self.terminal_m
+            return out
+        # Most are far from every site: only those near one ask the k-d tree.
+        near = np.flatnonzero(self._site_cells.any_near(points[:, :2],
+                                                        self.terminal_m * (1.0 + 1e-6) + 1.0))
+        out[near] = self._sites.query(points[near, :2],
+                                      distance_upper_bound=self.terminal_m)[0] < self.terminal_m
+        return out
 
     def _predict(self, rows: np.ndarray, res: dict[str, np.ndarray], now: float) -> None:
         """Conflicts: pairs whose planned legs lose separation within the look-ahead,

@@ -90,3 +90,26 @@ def test_the_terrain_screen_never_spares_a_leg_that_comes_too_low():
     low = ~np.isnan(terrain.first_below(p0, p1, clearance))
     assert low.sum() > 100 and may[low].all()
     assert spared.sum() > 0.5 * (high & (clearance < 50)).sum()
+
+
+def test_point_cells_never_miss_a_point_within_the_radius():
+    """The grid count that spares queries far from every target (or site) says "none
+    near" only where brute force finds no point within the radius, also for queries off
+    the grid, on a cell's edge and exactly at a point's distance; and it spares most
+    queries far from the points."""
+    from fleetsim.engine.sensing import PointCells
+
+    rng = np.random.default_rng(5)
+    pts = rng.uniform(0, 10000, (300, 2))
+    pts[:10] = np.round(pts[:10] / 100.0) * 100.0  # on cell edges
+    cells = PointCells(pts, cells=100)
+    q = rng.uniform(-2000, 12000, (20000, 2))
+    q[:300] = pts + rng.uniform(-1, 1, (300, 2))
+    radius = rng.uniform(0, 300, len(q))
+    d = np.hypot(q[:, None, 0] - pts[None, :, 0], q[:, None, 1] - pts[None, :, 1]).min(axis=1)
+    radius[300:600] = d[300:600]  # exactly at the nearest point's distance
+    near = cells.any_near(q, radius)
+    assert near[d <= radius].all()
+    assert (~near).sum() > 0.5 * (d > radius + 200.0).sum()
+    assert cells.any_near(np.array([[np.nan, 0.0]]), 10.0).all()  # asked, not judged
+    assert not PointCells(np.array([[5.0, 5.0]])).any_near(np.array([[50.0, 5.0]]), 44.0)[0]
