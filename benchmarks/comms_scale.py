@@ -130,12 +130,12 @@ def main() -> None:
         t0, t1, p0, p1 = legs_of(terrain, n, size)
         for n_st in counts:
             world = world_of(terrain, n_st, size)
-            comms._BANKS.pop(terrain, None)  # cold: no horizon built yet
+            comms.stations._BANKS.pop(terrain, None)  # cold: no horizon built yet
             new = comms.stations_of(world)
             cold, r_new = timed(comms.link_intervals, t0, t1, p0, p1, new, terrain)
             warm, r_new = best(comms.link_intervals, t0, t1, p0, p1, new, terrain)
             g_new_t, g_new = best(comms.grid_link_intervals, t0, t1, p0, p1, new, terrain)
-            pairs = len(comms._in_range_pairs(t0, t1, p0, p1, new)[0]) / n
+            pairs = len(comms.links._in_range_pairs(t0, t1, p0, p1, new)[0]) / n
             old_t = g_old_t = float("nan")
             ok = "-"
             if kind == "flat" or n_st <= args.old_max:

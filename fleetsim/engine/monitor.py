@@ -57,6 +57,9 @@ _EPS = 1e-9
 #: In-leg events that the policy hears of, as requests with the same reason.
 _REQUESTS = frozenset({"detection", "link_lost", "link_restored"})
 _TARGET_HEIGHT_M = 1.0
+#: Side, in terrain cells, of the blocks whose highest point screens legs for terrain
+#: clearance (see Monitor._may_come_low).
+_BLOCK = 8
 
 
 
@@ -214,6 +217,7 @@ class Monitor(TargetDetection, Subsystem):
         if cruising.any() and not (self.flat and self.clearance.max() <= 0):
             idx = np.flatnonzero(cruising)
             terrain = self.sim.world.terrain
+            idx = idx[self._may_come_low(p0[idx], p1[idx], self.clearance[vehicle[idx]])]
             clr = self.clearance[vehicle[idx]]
             frac = terrain.first_below(p0[idx], p1[idx], clr)
             hit = np.flatnonzero(~np.isnan(frac))
@@ -225,6 +229,41 @@ class Monitor(TargetDetection, Subsystem):
                     out.append(self._at(t, "terrain_violation", int(vehicle[j]), int(leg_id[j]),
                                         -1, -1, j, t0, t1, p0, p1, value=lo))
         return out
+
+    def _may_come_low(self, p0, p1, clearance) -> np.ndarray:
+        """(n,) bool: legs that may come closer to the terrain than ``clearance``
+        (False: they surely do not). A leg surely does not if its lower end is above the
+        highest terrain of the blocks of :data:`_BLOCK` cells around it, plus the
+        clearance, with room to spare; only legs within 2 x 2 blocks are judged."""
+        terrain = self.sim.world.terrain
+        top = self.__dict__.get("_block_top")
+        if top is None:
+            h = np.asarray(terrain.heights_m, dtype=np.float64)
+            ny, nx = h.shape
+            pad = np.pad(h, ((0, -ny % _BLOCK), (0, -nx % _BLOCK)), constant_values=-np.inf)
+            top = self._block_top = pad.reshape(pad.shape[0] // _BLOCK, _BLOCK,
+                                                pad.shape[1] // _BLOCK, _BLOCK).max(axis=(1, 3))
+        ny, nx = np.shape(terrain.heights_m)
+        s = float(terrain.spacing_m)
+        ox, oy = float(terrain.origin_m[0]), float(terrain.origin_m[1])
+        # The cells a sample's height is interpolated from lie within the leg's extent
+        # and one cell around it (clamped to the grid, as heights are).
+        with np.errstate(invalid="ignore"):
+            cx0 = np.floor((np.minimum(p0[:, 0], p1[:, 0]) - ox) / s) - 1
+            cx1 = np.floor((np.maximum(p0[:, 0], p1[:, 0]) - ox) / s) + 2
+            cy0 = np.floor((np.minimum(p0[:, 1], p1[:, 1]) - oy) / s) - 1
+            cy1 = np.floor((np.maximum(p0[:, 1], p1[:, 1]) - oy) / s) + 2
+        ok = np.isfinite(cx0) & np.isfinite(cx1) & np.isfinite(cy0) & np.isfinite(cy1)
+        bx0, bx1, by0, by1 = (
+            (np.minimum(np.maximum(np.where(ok, c, 0.0), 0), m - 1).astype(np.int64) // _BLOCK)
+            for c, m in ((cx0, nx), (cx1, nx), (cy0, ny), (cy1, ny)))
+        ok &= (bx1 - bx0 <= 1) & (by1 - by0 <= 1)
+        high = np.maximum(np.maximum(top[by0, bx0], top[by0, bx1]),
+                          np.maximum(top[by1, bx0], top[by1, bx1]))
+        low = np.minimum(p0[:, 2], p1[:, 2])
+        with np.errstate(invalid="ignore"):
+            clear = ok & (low - clearance - high > 1e-6 * np.abs(low) + 1e-3)
+        return ~clear
 
     def _surface_detections(self, legs: dict[str, np.ndarray]) -> list[tuple]:
         """Detections on the sensing legs of ground and sea vehicles."""

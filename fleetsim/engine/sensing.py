@@ -9,7 +9,7 @@ detected (the lateral range curve of the vehicle type's detection model). The
 from __future__ import annotations
 
 import math
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -37,6 +37,53 @@ def lateral_range_probability(model: str, distance_m: np.ndarray,
     if model == "exponential":
         return np.exp(-2.0 * d / sweep_width_m)
     raise ValueError(f"unknown detection model {model!r}")
+
+
+def _member(sorted_keys: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Whether each of ``x`` is in ``sorted_keys``."""
+    if not len(sorted_keys):
+        return np.zeros(len(x), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, x), len(sorted_keys) - 1)
+    return sorted_keys[pos] == x
+
+
+class PointCells:
+    """Fixed points (n, 2) counted on a grid of square cells (a summed-area table):
+    whether some point may lie within a distance of a query point, for many query
+    points at once (False means surely none: the square of cells around the disc holds
+    no point)."""
+
+    def __init__(self, xy: np.ndarray, cells: int = 512) -> None:
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        lo = xy.min(axis=0) if len(xy) else np.zeros(2)
+        self.x0, self.y0 = float(lo[0]), float(lo[1])
+        extent = float((xy.max(axis=0) - lo).max()) if len(xy) else 0.0
+        self.size = max(extent / cells, 1.0)
+        cx = np.floor((xy[:, 0] - self.x0) / self.size).astype(np.int64)
+        cy = np.floor((xy[:, 1] - self.y0) / self.size).astype(np.int64)
+        counts = np.zeros((int(cy.max(initial=0)) + 1, int(cx.max(initial=0)) + 1),
+                          dtype=np.int64)
+        np.add.at(counts, (cy, cx), 1)
+        self.total = np.zeros((counts.shape[0] + 1, counts.shape[1] + 1), dtype=np.int64)
+        self.total[1:, 1:] = counts.cumsum(axis=0).cumsum(axis=1)
+
+    def any_near(self, xy: np.ndarray, radius) -> np.ndarray:
+        """(m,) bool: whether some point may be within ``radius`` (scalar or (m,)) of the
+        points ``xy`` (m, 2); True for non-finite queries."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        radius = np.broadcast_to(np.asarray(radius, dtype=np.float64), (len(xy),))
+        total, size = self.total, self.size
+        ny, nx = total.shape[0] - 1, total.shape[1] - 1
+        ok = np.isfinite(xy).all(axis=1) & np.isfinite(radius)
+        x, y, rad = (np.where(ok, c, 0.0) for c in (xy[:, 0], xy[:, 1], radius))
+        # The cells [a, b) along each axis that the square spans, clamped to the grid.
+        ax, bx, ay, by = (
+            np.minimum(np.maximum(np.floor((c - o) / size) + e, 0), m).astype(np.intp)
+            for c, o, e, m in ((x - rad, self.x0, 0, nx), (x + rad, self.x0, 1, nx),
+                               (y - rad, self.y0, 0, ny), (y + rad, self.y0, 1, ny)))
+        bx, by = np.maximum(bx, ax), np.maximum(by, ay)
+        inside = total[by, bx] - total[ay, bx] - total[by, ax] + total[ay, ax]
+        return ~ok | (inside > 0)
 
 
 class TargetDetection:
@@ -71,11 +118,20 @@ class TargetDetection:
                 tm = 0.5 * (float(t0[idx].min()) + float(t1[idx].max()))
                 tree = cKDTree(self.targets + vel * tm)
                 r = r + self.vmax * np.maximum(np.abs(t0[idx] - tm), np.abs(t1[idx] - tm))
-            lists = tree.query_ball_point(mid, half + r, return_sorted=True)
+            reach = half + r
+            # Only legs with some target near enough (with room to spare) are asked for
+            # all of theirs.
+            if vel is None:
+                ask = np.flatnonzero(self._target_cells().any_near(mid, reach * (1.0 + 1e-6) + 1.0))
+            else:
+                bound = float(reach.max()) * (1.0 + 1e-6) + 1.0
+                nearest, _ = tree.query(mid, k=1, distance_upper_bound=bound)
+                ask = np.flatnonzero(~(nearest > reach * (1.0 + 1e-6) + 1e-3))
+            lists = tree.query_ball_point(mid[ask], reach[ask], return_sorted=True)
             counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
             total = int(counts.sum())
             if total:
-                k = np.repeat(np.arange(len(idx)), counts)
+                k = np.repeat(ask, counts)
                 tgt = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=total)
                 pairs_j = idx[k]
         if len(pairs_j) == 0:
@@ -129,49 +185,63 @@ class TargetDetection:
             m, t_c, d = m[hit], t_c[hit], d[hit]
             t_det[m] = self._first_visible(j[m], tgt[m], t_c, t_c, t0, t1, p0, p1)
             lateral[m] = d
-        # Walk the legs that have candidates in order, carrying what each vehicle has
-        # in view from its previous leg (nothing, if that leg had no candidates).
+        # The pairs in leg order (then target). A sighting goes on from the vehicle's
+        # previous leg (no new detection) if the target is in view from the start and was
+        # in view at the end of that leg: of the leg before it in this batch (nothing, if
+        # that leg had no candidates), or, for its first leg here, of the last batch.
+        order = np.argsort(j, kind="stable")
+        j, tgt, t_det, lateral = j[order], tgt[order], t_det[order], lateral[order]
+        at_start, in_view_end = at_start[order], in_view_end[order]
         by_vehicle = np.lexsort((leg_id, vehicle))
         prev_of = np.full(len(t0), -1, dtype=np.int64)
         same = vehicle[by_vehicle][1:] == vehicle[by_vehicle][:-1]
         prev_of[by_vehicle[1:][same]] = by_vehicle[:-1][same]
         last_leg = np.full(self.sim.n, -1, dtype=np.int64)
         np.maximum.at(last_leg, vehicle, np.arange(len(t0)))  # each vehicle's last leg here
-        order = np.argsort(j, kind="stable")
-        j_sorted = j[order]
-        legs_with = np.unique(j_sorted)
-        starts = np.searchsorted(j_sorted, legs_with, side="left")
-        stops = np.searchsorted(j_sorted, legs_with, side="right")
+        seen = ~np.isnan(t_det)
+        nt = len(self.targets)
         carried = self.in_view
-        state: dict[int, tuple[int, set]] = {}  # vehicle -> (leg, targets in view at its end)
-        out = []
-        for leg, a, b in zip(legs_with.tolist(), starts.tolist(), stops.tolist(), strict=True):
-            v = int(vehicle[leg])
-            p = int(prev_of[leg])
-            if p < 0:
-                before = carried.get(v, ())
-            else:
-                last = state.get(v)
-                before = last[1] if last is not None and last[0] == p else ()
-            now_in = set()
-            for q in order[a:b].tolist():
-                target = int(tgt[q])
-                seen = not math.isnan(t_det[q])
-                continuing = (at_start[q] and seen and t_det[q] <= t0[leg] + _EPS
-                              and target in before)
-                if seen and not continuing:
-                    out.append(self._at(t_det[q], "detection", v, int(leg_id[leg]), target, -1,
-                                        leg, t0, t1, p0, p1, value=lateral[q]))
-                if in_view_end[q]:
-                    now_in.add(target)
-            state[v] = (leg, now_in)
+        going_on = np.zeros(len(j), dtype=bool)
+        maybe = np.flatnonzero(at_start & seen & (t_det <= t0[j] + _EPS))
+        if len(maybe):
+            prev = prev_of[j[maybe]]
+            key = np.where(prev >= 0, prev, vehicle[j[maybe]]) * nt + tgt[maybe]
+            ended = np.sort(j[in_view_end] * nt + tgt[in_view_end])  # (leg, target) in view
+            held = np.array(sorted(v * nt + t for v, ts in carried.items() for t in ts),
+                            dtype=np.int64)  # (vehicle, target) in view after the last batch
+            going_on[maybe] = np.where(prev >= 0, _member(ended, key), _member(held, key))
+        new = np.flatnonzero(seen & ~going_on)
+        out = self._detection_events(new, j, tgt, t_det, lateral, vehicle, leg_id,
+                                     t0, t1, p0, p1)
         # What each vehicle has in view after its last leg of this batch.
         for v in [v for v in carried if last_leg[v] >= 0]:
             del carried[v]
-        for v, (leg, now_in) in state.items():
-            if leg == last_leg[v] and now_in:
-                carried[v] = now_in
+        last = np.flatnonzero(in_view_end & (j == last_leg[vehicle[j]]))
+        for v, target in zip(vehicle[j[last]].tolist(), tgt[last].tolist(), strict=True):
+            carried.setdefault(v, set()).add(target)
         return out
+
+    @staticmethod
+    def _detection_events(q, j, tgt, t_det, lateral, vehicle, leg_id, t0, t1, p0,
+                          p1) -> list[tuple]:
+        """``detection`` events of pairs ``q`` (in order), as :meth:`_at` makes them."""
+        leg = j[q]
+        t = t_det[q]
+        span = t1[leg] - t0[leg]
+        moving = span > 0
+        f = np.where(moving, (t - t0[leg]) / np.where(moving, span, 1.0), 0.0)
+        xyz = p0[leg] + f[:, None] * (p1[leg] - p0[leg])
+        m = len(q)
+        return list(zip(t.tolist(), repeat("detection", m), vehicle[leg].tolist(),
+                        leg_id[leg].tolist(), tgt[q].tolist(), repeat(-1, m),
+                        xyz[:, 0].tolist(), xyz[:, 1].tolist(), xyz[:, 2].tolist(),
+                        lateral[q].tolist(), strict=True))
+
+    def _target_cells(self) -> PointCells:
+        cells = self.__dict__.get("_cells")
+        if cells is None:
+            cells = self._cells = PointCells(self.targets)
+        return cells
 
     def _first_visible(self, j, tgt, t_a, t_b, t0, t1, p0, p1) -> np.ndarray:
         """Earliest of a few sample times in [t_a, t_b] with terrain line of sight."""

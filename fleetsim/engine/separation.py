@@ -28,6 +28,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from fleetsim.engine.api import Subsystem
+from fleetsim.engine.sensing import PointCells
 from fleetsim.engine.states import GROUND, MOVING
 from fleetsim.engine.tables import (
     E_DETAIL,
@@ -86,6 +87,7 @@ class Separation(Subsystem):
         self.terminal_m = float(spec.terminal_radius_m)
         xy = np.array([s.xy for s in sim.world.sites], dtype=np.float64).reshape(-1, 2)
         self._sites = cKDTree(xy) if len(xy) and self.terminal_m > 0 else None
+        self._site_cells = PointCells(xy) if self._sites is not None else None
         self.kinds = np.zeros(max(LEG_KIND_CODE.values()) + 1, dtype=bool)
         self.kinds[[LEG_KIND_CODE[k] for k in _CHECKED_KINDS]] = True
         self.seen = 0  # legs looked at so far (ids below this are in the pool or gone)
@@ -127,25 +129,22 @@ class Separation(Subsystem):
         self.pool_t0 = np.concatenate([self.pool_t0, rows[keep, L_T0]])
         self.seen = n
 
-    def _legs_in(self, t_lo: float, t_hi: float) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and rows of the pooled legs overlapping [t_lo, t_hi] (not cancelled)."""
-        ids = self.pool_ids[self.pool_t0 < t_hi]
+    def _legs_in(self, t_lo: float, t_hi: float, *, prune: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and rows of the pooled legs overlapping [t_lo, t_hi] (not cancelled);
+        ``prune``: and forget the legs that ended by ``t_hi`` or were cancelled."""
+        started = self.pool_t0 < t_hi
+        ids = self.pool_ids[started]
         rows = self.sim.legs.a[ids]
         live = (rows[:, L_T1] >= rows[:, L_T0]) & (rows[:, L_T1] > t_lo)
+        if prune:
+            dead = (rows[:, L_T1] < rows[:, L_T0]) | (rows[:, L_T1] <= t_hi)
+            if dead.any():
+                keep = np.ones(len(self.pool_ids), dtype=bool)
+                keep[np.flatnonzero(started)[dead]] = False
+                self.pool_ids = self.pool_ids[keep]
+                self.pool_t0 = self.pool_t0[keep]
         return ids[live], rows[live]
-
-    def _prune(self, t: float) -> None:
-        """Forget legs that ended by ``t`` (or were cancelled)."""
-        started = np.flatnonzero(self.pool_t0 < t)
-        if not len(started):
-            return
-        rows = self.sim.legs.a[self.pool_ids[started]]
-        dead = (rows[:, L_T1] < rows[:, L_T0]) | (rows[:, L_T1] <= t)
-        if dead.any():
-            keep = np.ones(len(self.pool_ids), dtype=bool)
-            keep[started[dead]] = False
-            self.pool_ids = self.pool_ids[keep]
-            self.pool_t0 = self.pool_t0[keep]
 
     def _pairs(self, rows: np.ndarray, t_lo: float, t_hi: float) -> dict[str, np.ndarray]:
         v = rows[:, L_VEHICLE].astype(np.int64)
@@ -171,9 +170,8 @@ class Separation(Subsystem):
         self.windows += 1
         self.t_done = t_hi
         self._refresh()
-        _, rows = self._legs_in(t_lo, t_hi)
+        _, rows = self._legs_in(t_lo, t_hi, prune=True)
         self._record(rows, self._pairs(rows, t_lo, t_hi), t_lo, t_hi)
-        self._prune(t_hi)
         if self.lookahead_s > 0 and t_hi < self.sim.duration_s:
             _, ahead = self._legs_in(t_hi, t_hi + self.lookahead_s)
             self._predict(ahead, self._pairs(ahead, t_hi, t_hi + self.lookahead_s), t_hi)
@@ -292,11 +290,16 @@ class Separation(Subsystem):
         at = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if len(idx) else idx
         first = order[at]
         del order, idx, at
-        exempt = self._in_terminal(_legs_at(rows[ia[first]], p_start[first]))
         # Losses going on from the last window: the first of their pair's here, at its start.
         lead = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
         pos, found = _member(self.open_key, g)
         cont = lead & found & (start <= t_lo + _EPS)
+        # Whether each began in a terminal area: where the first piece of a new one
+        # begins; those going on keep what they had.
+        exempt = np.zeros(len(g), dtype=bool)
+        began = np.flatnonzero(~cont)
+        exempt[began] = self._in_terminal(_legs_at(rows[ia[first[began]]],
+                                                   p_start[first[began]]))
         if cont.any():
             k = pos[cont]
             d_min[cont] = np.minimum(d_min[cont], self.open_d[k])
@@ -310,9 +313,15 @@ class Separation(Subsystem):
 
     def _in_terminal(self, points: np.ndarray) -> np.ndarray:
         """Which of ``points`` ((m, 2+) metres) lie in a site's terminal area."""
+        out = np.zeros(len(points), dtype=bool)
         if self._sites is None or not len(points):
-            return np.zeros(len(points), dtype=bool)
-        return self._sites.query(points[:, :2])[0] < self.terminal_m
+            return out
+        # Most are far from every site: only those near one ask the k-d tree.
+        near = np.flatnonzero(self._site_cells.any_near(points[:, :2],
+                                                        self.terminal_m * (1.0 + 1e-6) + 1.0))
+        out[near] = self._sites.query(points[near, :2],
+                                      distance_upper_bound=self.terminal_m)[0] < self.terminal_m
+        return out
 
     def _predict(self, rows: np.ndarray, res: dict[str, np.ndarray], now: float) -> None:
         """Conflicts: pairs whose planned legs lose separation within the look-ahead,

@@ -226,8 +226,8 @@ class HorizonBank:
         if np.ndim(which) == 0:  # one antenna: its own numbers, no gathers
             i = int(which)
             self.build([i])
-            ix = np.clip(np.rint((x - self.origin_m[0]) / s), 0, nx - 1).astype(np.intp)
-            iy = np.clip(np.rint((y - self.origin_m[1]) / s), 0, ny - 1).astype(np.intp)
+            ix = np.minimum(np.maximum(np.rint((x - self.origin_m[0]) / s), 0), nx - 1).astype(np.intp)
+            iy = np.minimum(np.maximum(np.rint((y - self.origin_m[1]) / s), 0), ny - 1).astype(np.intp)
             lx = ix - int(self._c0[i])
             ly = iy - int(self._r0[i])
             wn, wh = int(self._wn[i]), int(self._wh[i])
@@ -242,8 +242,8 @@ class HorizonBank:
         if which.size == 0:
             return np.zeros(np.shape(x), dtype=bool)
         self._ensure(which)
-        ix = np.clip(np.rint((x - self.origin_m[0]) / s), 0, nx - 1).astype(np.intp)
-        iy = np.clip(np.rint((y - self.origin_m[1]) / s), 0, ny - 1).astype(np.intp)
+        ix = np.minimum(np.maximum(np.rint((x - self.origin_m[0]) / s), 0), nx - 1).astype(np.intp)
+        iy = np.minimum(np.maximum(np.rint((y - self.origin_m[1]) / s), 0), ny - 1).astype(np.intp)
         lx = ix - self._c0[which]
         ly = iy - self._r0[which]
         wn = self._wn[which]
@@ -275,8 +275,8 @@ class HorizonBank:
         y0 = np.floor((np.minimum(p0[:, 1], p1[:, 1]) - oy - h) / s).astype(np.intp)
         y1 = np.floor((np.maximum(p0[:, 1], p1[:, 1]) - oy + h) / s).astype(np.intp)
         ok = (x1 - x0 <= 1) & (y1 - y0 <= 1) & (x0 >= 0) & (y0 >= 0) & (x1 < bx) & (y1 < by)
-        x0, x1, y0, y1 = (np.clip(a, 0, m - 1) for a, m in ((x0, bx), (x1, bx), (y0, by),
-                                                             (y1, by)))
+        x0, x1, y0, y1 = (np.minimum(np.maximum(a, 0), m - 1)
+                          for a, m in ((x0, bx), (x1, bx), (y0, by), (y1, by)))
         # To the window's blocks (its rows and columns start on block boundaries).
         win = self._win[which]
         br0, bc0 = win[:, 0] // BLOCK, win[:, 2] // BLOCK
@@ -284,8 +284,8 @@ class HorizonBank:
         bnx = -(-(win[:, 3] - win[:, 2]) // BLOCK)
         x0, x1, y0, y1 = x0 - bc0, x1 - bc0, y0 - br0, y1 - br0
         ok &= (x0 >= 0) & (y0 >= 0) & (x1 < bnx) & (y1 < bny)
-        x0, x1 = np.clip(x0, 0, bnx - 1), np.clip(x1, 0, bnx - 1)
-        y0, y1 = np.clip(y0, 0, bny - 1), np.clip(y1, 0, bny - 1)
+        x0, x1 = np.minimum(np.maximum(x0, 0), bnx - 1), np.minimum(np.maximum(x1, 0), bnx - 1)
+        y0, y1 = np.minimum(np.maximum(y0, 0), bny - 1), np.minimum(np.maximum(y1, 0), bny - 1)
         zb = self._blk.data
         base = self._boff[which]
         top = np.maximum(np.maximum(zb[base + y0 * bnx + x0], zb[base + y0 * bnx + x1]),

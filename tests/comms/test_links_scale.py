@@ -96,8 +96,8 @@ def test_link_intervals_agree_with_the_all_stations_oracle(n_st, kind, rough_ter
          oracle.grid_link_intervals(t0, t1, p0, p1, old, terrain))
     # In chunks of legs (as long runs are evaluated), and one at a time: the same.
     got = comms.link_intervals(t0, t1, p0, p1, new, terrain)
-    monkeypatch.setattr(comms, "_LEG_CHUNK", 333)
-    monkeypatch.setattr(comms, "_CHUNK_STATIONS", 1)  # 333 legs a chunk, however few stations
+    monkeypatch.setattr(comms.links, "_LEG_CHUNK", 333)
+    monkeypatch.setattr(comms.links, "_CHUNK_STATIONS", 1)  # 333 legs a chunk, however few stations
     same(comms.link_intervals(t0, t1, p0, p1, new, terrain), got)
     same(comms.grid_link_intervals(t0, t1, p0, p1, new, terrain),
          oracle.grid_link_intervals(t0, t1, p0, p1, old, terrain))
@@ -183,3 +183,40 @@ def test_monitor_direct_link_check_agrees_with_every_station_in_turn(margin, rou
         assert got == want
         answers.append(got)
     assert 0.1 < np.mean(answers) < 0.9
+
+
+@pytest.mark.parametrize("kind", ["rough", "flat"])
+def test_legs_equidistant_from_stations_agree_with_the_oracle(kind, rough_terrain):
+    """Stations on a regular 6 x 6 grid (4 km apart, 3.5 km range): legs whose midpoints
+    are equally far from two or four of them (on the bisectors and at the centres of
+    the grid squares, where the nearest station is a tie broken by station order), and
+    legs just off those points, give what checking every station gives."""
+    terrain = rough_terrain if kind == "rough" else Terrain.flat((SIZE, SIZE), 200.0)
+    g = 5000.0 + 4000.0 * np.arange(6)
+    x, y = np.meshgrid(g, g)
+    x, y = x.ravel(), y.ravel()
+    z = terrain.height_at(x, y) + 40.0
+    sites = [SimpleNamespace(index=i, xy=(float(x[i]), float(y[i])), antenna_z_m=float(z[i]),
+                             radio_range_m=3500.0) for i in range(len(x))]
+    w = SimpleNamespace(sites=sites, terrain=terrain)
+    new, old = comms.stations_of(w), oracle.stations_of(w)
+    rng = np.random.default_rng(2)
+    n = 1500
+    # Midpoints on tie points: grid-square centres, edge midpoints, and a little off.
+    mx = rng.choice(np.r_[g, g + 2000.0], n)
+    my = rng.choice(np.r_[g, g + 2000.0], n)
+    jitter = rng.random(n) < 0.3
+    mx[jitter] += rng.uniform(-1e-6, 1e-6, jitter.sum())
+    half = np.column_stack([rng.uniform(-400, 400, n), rng.uniform(-400, 400, n)])
+    mid = np.column_stack([mx, my])
+    p0 = np.column_stack([mid - half, np.zeros(n)])
+    p1 = np.column_stack([mid + half, np.zeros(n)])
+    p0[:, 2] = terrain.height_at(p0[:, 0], p0[:, 1]) + rng.uniform(20, 400, n)
+    p1[:, 2] = terrain.height_at(p1[:, 0], p1[:, 1]) + rng.uniform(20, 400, n)
+    t0 = rng.uniform(0, 1000, n)
+    t1 = t0 + rng.uniform(1, 200, n)
+    expected = oracle.link_intervals(t0, t1, p0, p1, old, terrain)
+    assert len(np.unique(expected[0])) > 500
+    same(comms.link_intervals(t0, t1, p0, p1, new, terrain), expected)
+    same(comms.grid_link_intervals(t0, t1, p0, p1, new, terrain),
+         oracle.grid_link_intervals(t0, t1, p0, p1, old, terrain))

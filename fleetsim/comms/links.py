@@ -1,152 +1,22 @@
-"""Communications: when is a vehicle in radio contact with the ground?
-
-A vehicle is *in link* while it is within the slant range of a ground station
-(any site with ``radio_range_m``) and has terrain line of sight to that
-station's antenna. For a straight leg at constant speed the slant distance
-squared is a quadratic in time, so the range part is exact; line of sight is
-sampled along the leg every ``los_step_m`` metres (at least every terrain grid
-cell) and taken as constant between samples.
-
-Airborne relays
----------------
-A vehicle whose type has ``relay_range_m`` carries a relay. A vehicle X is also
-in link at time t when some *other* relay vehicle R is airborne at t (on a
-takeoff, move, hold, return or land leg), X is within R's relay range (slant)
-with terrain line of sight between them, and R is itself *directly* in link at
-t: within some station's slant range, with line of sight to its antenna.
-Relaying is single hop: a relay reached only through another relay relays
-nothing. Relays move, so the relayed part is sampled in time along each leg of
-X (:func:`relay_link_intervals`): every ``los_step_m`` of flight (at least one
-terrain cell), and at least every :data:`RELAY_MAX_GAP_S` seconds (hovers,
-climbs). The sample grid of a leg starts at its ``t0`` and its step depends only
-on the leg's speed, so a leg cut short keeps the samples it had. A sample stands
-for the stretch up to the next one. Relay positions at a sample time are
-interpolated from the relays' legs; a relay with no leg covering that time is
-absent. Whether R is in direct link at t is R's own direct-link status (exact
-range, line of sight sampled the same way along R's legs). :func:`link_intervals_relayed` is the union of the direct and the
-relayed intervals; its direct part checks line of sight on that same time grid
-(:func:`grid_link_intervals`), so that every sample of a leg, and the link
-status it gives, stays the same when the leg is cut short later (the engine
-evaluates legs as planned, the metrics as flown).
-
-Everything here works on arrays of legs at once and is used both by the engine
-(to raise link-lost/restored events) and by the metrics (to score time out of
-link from the recorded legs), so the two agree by construction.
-
-Many stations
--------------
-The cost grows with legs x stations *near them*, not with all stations: a leg can
-be within a station's slant range only if its midpoint is within that range plus
-half the leg's horizontal length of the station, horizontally, so a k-d tree of the
-stations gives each leg its candidates (the exact test is the range quadratic), and
-the (leg, station) pairs are processed in vectorised batches: :func:`link_intervals`
-solves the range of a leg's next nearest candidate only while the ones before it
-leave the leg out of link (most legs need one). Each station's horizon
-covers its range only and is built on first use, once per terrain (the engine and
-the metrics of a run share them). Legs are taken in chunks of :data:`_LEG_CHUNK`
-(longer with fewer than :data:`_CHUNK_STATIONS` stations), so memory stays bounded on
-long runs. The answers are those of checking every station
-against every leg, bit for bit (``tests/comms/test_links_scale.py``).
-"""
+"""Direct links: the in-link intervals of legs with ground stations, their k-d trees
+and grids, line of sight from the stations' horizons (see :mod:`fleetsim.comms`)."""
 
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass, field
-from itertools import chain
+import math
 
 import numpy as np
+from scipy.spatial import cKDTree
 
+from fleetsim.comms.stations import (
+    Station,
+    _range_times,
+    _station_arrays,
+    _station_entry,
+    is_flat,
+    station_in_sight,
+)
 from fleetsim.geometry import merge_intervals
-from fleetsim.world.viewshed import Horizon, HorizonBank
-
-
-@dataclass(frozen=True)
-class Station:
-    index: int  # site index
-    xyz: tuple[float, float, float]  # antenna position, metres
-    range_m: float
-    #: The antenna's horizon over the terrain (None on flat ground or when not built):
-    #: line of sight to any point in O(1) (see fleetsim.world.viewshed). Stations of
-    #: :func:`stations_of` have one over their range, built on first use.
-    horizon: Horizon | None = field(default=None, compare=False, repr=False)
-
-
-#: The horizons of each terrain's stations, shared by all who ask (the engine and the
-#: metrics of a run in the same process build each one once).
-_BANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _bank_of(terrain) -> HorizonBank:
-    bank = _BANKS.get(terrain)
-    if bank is None:
-        bank = _BANKS[terrain] = HorizonBank(terrain)
-    return bank
-
-
-def stations_of(world) -> list[Station]:
-    """The ground stations of a world: sites with a radio range (with their horizons,
-    over their range, built when first needed)."""
-    sites = [s for s in world.sites if s.radio_range_m]
-    if not sites:
-        return []
-    terrain = world.terrain
-    flat = bool(np.ptp(terrain.heights_m) == 0.0)
-    bank = None if flat else _bank_of(terrain)
-    return [Station(s.index, (s.xy[0], s.xy[1], s.antenna_z_m), float(s.radio_range_m),
-                    None if flat else Horizon(terrain, s.xy[0], s.xy[1], s.antenna_z_m,
-                                              radius_m=float(s.radio_range_m), bank=bank))
-            for s in sites]
-
-
-def station_in_sight(station: Station, pts: np.ndarray, terrain) -> np.ndarray:
-    """(n,) bool: terrain line of sight from ``station``'s antenna to points (n, 3)
-    within its range (a horizon built over the range reports points beyond it out of
-    sight)."""
-    if station.horizon is not None:
-        return station.horizon.visible(pts[:, 0], pts[:, 1], pts[:, 2])
-    return terrain.line_of_sight(pts, np.broadcast_to(np.asarray(station.xyz), pts.shape))
-
-
-def range_intervals(t0, t1, p0, p1, station: Station) -> tuple[np.ndarray, np.ndarray]:
-    """Times each leg is within ``station``'s slant range (NaN where never).
-
-    ``p0``, ``p1``: (n, 3) leg ends; returns ``(t_in, t_out)`` clipped to the legs.
-    """
-    p0 = np.asarray(p0, dtype=np.float64)
-    c = np.broadcast_to(np.asarray(station.xyz, dtype=np.float64), p0.shape)
-    r2 = np.full(len(p0), station.range_m ** 2)
-    return _range_times(t0, t1, p0, p1, c, r2)
-
-
-def _range_times(t0, t1, p0, p1, c, r2) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`range_intervals` of legs each against its own antenna ``c`` (n, 3) and
-    squared range ``r2`` (n,)."""
-    t0 = np.asarray(t0, dtype=np.float64)
-    t1 = np.asarray(t1, dtype=np.float64)
-    span = t1 - t0
-    w = p0 - c  # (n, 3)
-    u = p1 - p0  # displacement over the leg; position at fraction f: w + f u
-    a = np.einsum("ij,ij->i", u, u)
-    b = 2.0 * np.einsum("ij,ij->i", w, u)
-    cc = np.einsum("ij,ij->i", w, w) - r2
-    f_in = np.full(len(t0), np.nan)
-    f_out = np.full(len(t0), np.nan)
-    still = a <= 1e-12
-    inside_still = still & (cc <= 0.0)
-    f_in[inside_still], f_out[inside_still] = 0.0, 1.0
-    moving = ~still
-    disc = b * b - 4.0 * a * cc
-    ok = moving & (disc >= 0.0)
-    sq = np.sqrt(np.where(ok, disc, 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo = (-b - sq) / (2.0 * a)
-        hi = (-b + sq) / (2.0 * a)
-    ok &= (hi >= 0.0) & (lo <= 1.0)
-    f_in[ok] = np.maximum(lo[ok], 0.0)
-    f_out[ok] = np.minimum(hi[ok], 1.0)
-    return t0 + f_in * span, t0 + f_out * span
-
 
 #: Up to this many stations, each is checked against every leg (no k-d tree).
 _FEW_STATIONS = 24
@@ -166,12 +36,43 @@ def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
     return pl[hit], ps[hit], t_in[hit], t_out[hit], dist[hit]
 
 
+#: Legs at once from which :func:`_settled_by_nearest` looks their nearest station up
+#: in a grid (built on first use) rather than a k-d tree.
+_NEAREST_GRID_LEGS = 512
+#: Cells per side of :func:`_nearest_cells`' grid.
+_NEAREST_CELLS = 512
+
+
+def _nearest_cells(stations: list[Station]):
+    """A grid over the stations (and a margin around them) giving, per cell, the station
+    nearest every point of the cell by a clear margin (-1 where the cell is near a tie):
+    ``(x0, y0, cell size, (ny, nx) int32)``."""
+    extra = _station_entry(stations)[3]
+    grid = extra.get("nearest")
+    if grid is None:
+        sxyz, _, _, _, tree = _station_arrays(stations)
+        lo = sxyz[:, :2].min(axis=0)
+        hi = sxyz[:, :2].max(axis=0)
+        pad = 0.25 * float((hi - lo).max()) + 1000.0
+        lo, hi = lo - pad, hi + pad
+        size = float((hi - lo).max()) / _NEAREST_CELLS
+        nx, ny = (int(math.ceil(float(w) / size)) for w in hi - lo)
+        cx = lo[0] + (np.arange(nx) + 0.5) * size
+        cy = lo[1] + (np.arange(ny) + 0.5) * size
+        centre = np.column_stack([np.tile(cx, ny), np.repeat(cy, nx)])
+        d, j = tree.query(centre, k=2)
+        # Every point of a cell is within half its diagonal of the centre.
+        clear = d[:, 1] - d[:, 0] > math.sqrt(2.0) * size + 1e-6 * d[:, 1] + 1.0
+        grid = extra["nearest"] = (float(lo[0]), float(lo[1]), size,
+                                   np.where(clear, j[:, 0], -1).astype(np.int32).reshape(ny, nx))
+    return grid
+
+
 def _pair_range_times(t0, t1, p0, p1, stations: list[Station], pl, ps):
     """:func:`range_intervals` of legs ``pl`` against stations ``ps`` (pair by pair)."""
     if len(pl) == 0:
         return np.zeros(0), np.zeros(0)
-    sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
-    r2 = np.array([st.range_m ** 2 for st in stations], dtype=np.float64)
+    sxyz, _, r2, _, _ = _station_arrays(stations)
     return _range_times(t0[pl], t1[pl], p0[pl], p1[pl], sxyz[ps], r2[ps])
 
 
@@ -183,16 +84,15 @@ def _near_pairs(p0, p1, stations: list[Station]):
     A leg can be within a station's slant range only if its midpoint is within that
     range plus half the leg's horizontal length of the station (horizontally), with a
     little slack (the exact test is the range quadratic itself). Up to
-    :data:`_FEW_STATIONS` stations every pair is tested; more go through a k-d tree
-    of the stations."""
-    from scipy.spatial import cKDTree
-
+    :data:`_FEW_STATIONS` stations every pair is tested; with more, k-d trees of the
+    stations and of the legs' midpoints give the pairs within the largest range plus
+    the longest half leg (the pairs they leave out are beyond the slack, so never in
+    range)."""
     n, n_st = len(p0), len(stations)
     e = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     if n == 0 or n_st == 0:
         return e
-    sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
-    reach = np.array([st.range_m for st in stations], dtype=np.float64)
+    sxyz, reach, _, _, tree = _station_arrays(stations)
     mid = 0.5 * (p0[:, :2] + p1[:, :2])
     half = 0.5 * np.hypot(*(p1[:, :2] - p0[:, :2]).T)
     ok = np.isfinite(mid).all(axis=1) & np.isfinite(half)
@@ -202,12 +102,14 @@ def _near_pairs(p0, p1, stations: list[Station]):
     if n_st <= _FEW_STATIONS:  # a tree is no help: each leg against every station
         pl, ps = np.repeat(legs, n_st), np.tile(np.arange(n_st), len(legs))
     else:
-        radius = half[legs] + float(reach.max())
-        radius = radius + 1e-6 * radius + 1.0
-        lists = cKDTree(sxyz[:, :2]).query_ball_point(mid[legs], radius, return_sorted=True)
-        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        pl = np.repeat(legs, counts)  # by leg, then station
-        ps = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
+        # Pairs closer than the largest reach plus the longest half leg (with room to
+        # spare), from k-d trees of the midpoints and of the stations, in C.
+        bound = float(half[legs].max()) + float(reach.max())
+        bound += 1e-3 * bound + 10.0
+        found = cKDTree(mid[legs]).sparse_distance_matrix(tree, bound, output_type="ndarray")
+        pl, ps = legs[found["i"]], found["j"].astype(np.int64)
+        by = np.argsort(pl * n_st + ps)
+        pl, ps = pl[by], ps[by]
     dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
     near = dist <= (half[pl] + reach[ps]) * (1.0 + 1e-6) + 1.0
     pl, ps, dist = pl[near], ps[near], dist[near]
@@ -224,6 +126,59 @@ def _near_pairs(p0, p1, stations: list[Station]):
     within = np.argsort(pad, axis=1, kind="stable")
     order = (first[:, None] + within)[np.arange(pad.shape[1]) < count[:, None]]
     return pl[order], ps[order], dist[order]
+
+
+def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool):
+    """The legs that :func:`_link_intervals` settles with their first candidate station:
+    ``(leg, start, end)`` of their in-link intervals, and the other legs (ascending).
+
+    A leg's first candidate is its nearest station (horizontally from its midpoint)
+    when no other is as near, give or take rounding: the k-d tree's second nearest is
+    farther by more than that. If the leg is in that station's range throughout, it is
+    in link throughout on flat ground, and on terrain if it is surely in sight all along
+    (:func:`_surely_in_sight`); the stations after it are never tried."""
+    n, n_st = len(t0), len(stations)
+    none = np.zeros(0, dtype=np.int64)
+    if n == 0 or n_st == 0:
+        return (none, np.zeros(0), np.zeros(0)), np.arange(n)
+    sxyz, reach, r2, has_horizon, tree = _station_arrays(stations)
+    mid = 0.5 * (p0[:, :2] + p1[:, :2])
+    half = 0.5 * np.hypot(*(p1[:, :2] - p0[:, :2]).T)
+    legs = np.flatnonzero(np.isfinite(mid).all(axis=1) & np.isfinite(half))
+    if n_st == 1:
+        s = np.zeros(len(legs), dtype=np.int64)
+        clear = np.ones(len(legs), dtype=bool)
+    else:
+        s = np.full(len(legs), -1, dtype=np.int64)
+        if len(legs) >= _NEAREST_GRID_LEGS:  # most points' nearest from a grid
+            x0, y0, size, cell = _nearest_cells(stations)
+            ix = np.floor((mid[legs, 0] - x0) / size)
+            iy = np.floor((mid[legs, 1] - y0) / size)
+            inside = (ix >= 0) & (iy >= 0) & (ix < cell.shape[1]) & (iy < cell.shape[0])
+            s[inside] = cell[iy[inside].astype(np.intp), ix[inside].astype(np.intp)]
+        clear = s >= 0
+        rest = np.flatnonzero(~clear)  # the others': the k-d tree's two nearest
+        d, j = tree.query(mid[legs[rest]], k=2)
+        s[rest] = j[:, 0]
+    # The distance as _near_pairs has it.
+    dist = np.hypot(mid[legs, 0] - sxyz[s, 0], mid[legs, 1] - sxyz[s, 1])
+    ok = dist <= (half[legs] + reach[s]) * (1.0 + 1e-6) + 1.0
+    if n_st > 1 and len(rest):
+        s2 = j[:, 1]
+        dist2 = np.hypot(mid[legs[rest], 0] - sxyz[s2, 0], mid[legs[rest], 1] - sxyz[s2, 1])
+        ok[rest] &= dist[rest] < np.minimum(dist2, d[:, 1]) * (1.0 - 1e-9)
+    if not flat:
+        ok &= has_horizon[s]
+    legs, s = legs[ok], s[ok]
+    a, b = _range_times(t0[legs], t1[legs], p0[legs], p1[legs], sxyz[s], r2[s])
+    whole = ~np.isnan(a) & (b > a) & (a <= t0[legs]) & (b >= t1[legs])
+    legs, s, a, b = legs[whole], s[whole], a[whole], b[whole]
+    if not flat:
+        sure = _surely_in_sight(stations, s, p0[legs], p1[legs])
+        legs, a, b = legs[sure], t0[legs[sure]], t1[legs[sure]]
+    settled = np.zeros(n, dtype=bool)
+    settled[legs] = True
+    return (legs, a, b), np.flatnonzero(~settled)
 
 
 def _in_sight(stations: list[Station], which: np.ndarray, pts: np.ndarray,
@@ -342,15 +297,17 @@ def _link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
     p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
     step = max(los_step_m, terrain.spacing_m)
-    flat = bool(np.ptp(terrain.heights_m) == 0.0)
-    legs, starts, ends = [], [], []
+    flat = is_flat(terrain)
+    # Most legs are settled by their nearest station alone; the others go through the
+    # stations near them in turn.
+    done, rest = _settled_by_nearest(t0, t1, p0, p1, stations, flat)
+    legs, starts, ends = [done[0]], [done[1]], [done[2]]
     span = t1 - t0
     length = np.hypot(*(p1[:, :2] - p0[:, :2]).T)
     covered = np.zeros(len(t0), dtype=bool)  # in link for the whole leg already
-    cl, cs, _ = _near_pairs(p0, p1, stations)
-    has_horizon = np.array([st.horizon is not None for st in stations], dtype=bool)
-    sxyz = np.array([st.xyz for st in stations], dtype=np.float64).reshape(-1, 3)
-    r2 = np.array([st.range_m ** 2 for st in stations], dtype=np.float64)
+    cl, cs, _ = _near_pairs(p0[rest], p1[rest], stations)
+    cl = rest[cl]
+    sxyz, _, r2, has_horizon, _ = _station_arrays(stations)
     # Each leg's candidate stations, nearest first. Round r takes, for every leg not in
     # link throughout by then, its r-th station in range: the range of its next
     # candidate is solved only when the stations before it did not cover it.
@@ -431,8 +388,6 @@ def _link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
         starts.append(run_a)
         ends.append(run_b)
         covered[run_leg[(run_a <= t0[run_leg]) & (run_b >= t1[run_leg])]] = True
-    if not legs:
-        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
     leg = np.concatenate(legs)
     a = np.concatenate(starts)
     b = np.concatenate(ends)
@@ -454,7 +409,9 @@ def out_of_link(t0, t1, leg, a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     out_leg = [leg[first], leg[~first], leg[last]]
     out_a = [t0[leg[first]], b[:-1][~first[1:]] if len(leg) else np.zeros(0), b[last]]
     out_b = [a[first], a[~first], t1[leg[last]]]
-    none = np.setdiff1d(np.arange(n), leg)
+    has = np.zeros(n, dtype=bool)
+    has[leg] = True
+    none = np.flatnonzero(~has)
     out_leg.append(none)
     out_a.append(t0[none])
     out_b.append(t1[none])
@@ -472,41 +429,6 @@ def out_of_link(t0, t1, leg, a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 #: A relayed link is checked at least this often along a leg (seconds): on hovers and
 #: climbs, and on slow legs, where the relays may move more than the vehicle.
 RELAY_MAX_GAP_S = 10.0
-#: (sample, relay) pairs handled at once.
-_PAIR_CHUNK = 1 << 19
-
-
-@dataclass(frozen=True)
-class RelayLegs:
-    """Airborne legs of relay-carrying vehicles, sorted by relay, then start time
-    (finite times: the engine clips open-ended legs at the end of the run)."""
-
-    relay: np.ndarray  # (m,) int64: the vehicle carrying the relay
-    t0: np.ndarray  # (m,) s
-    t1: np.ndarray  # (m,) s
-    p0: np.ndarray  # (m, 3) m
-    p1: np.ndarray  # (m, 3) m
-    range_m: np.ndarray  # (m,) relay range (slant metres)
-
-    def __len__(self) -> int:
-        return len(self.t0)
-
-
-def relay_legs(vehicle, t0, t1, p0, p1, range_m) -> RelayLegs:
-    """Relay legs from leg columns (the caller passes airborne legs only).
-
-    ``range_m``: relay range per leg (or one for all); legs with a NaN or non-positive
-    range carry no relay and are dropped, and so are legs never flown (``t1 < t0``,
-    e.g. cancelled legs with ``t1 = -inf``)."""
-    vehicle = np.asarray(vehicle, dtype=np.int64)
-    t0 = np.asarray(t0, dtype=np.float64)
-    t1 = np.asarray(t1, dtype=np.float64)
-    p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
-    p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
-    range_m = np.broadcast_to(np.asarray(range_m, dtype=np.float64), t0.shape)
-    keep = np.flatnonzero((t1 >= t0) & (range_m > 0))
-    idx = keep[np.lexsort((t1[keep], t0[keep], vehicle[keep]))]
-    return RelayLegs(vehicle[idx], t0[idx], t1[idx], p0[idx], p1[idx], range_m[idx].copy())
 
 
 def sample_step_s(t0, t1, p0, p1, terrain, *, los_step_m: float = 100.0,
@@ -550,95 +472,6 @@ def sample_start(t0, t1, p0, p1, t_from, terrain, *, los_step_m: float = 100.0,
     return t0 + first * dt
 
 
-def _last_start_at_or_before(g_i, a_i, g_q, t_q) -> np.ndarray:
-    """For each query, the index of the interval of the same group with the latest start
-    ``<= t_q``, or of an earlier group's, or -1 (the caller checks the group).
-    Intervals must be sorted by group, then start."""
-    n, m = len(g_i), len(g_q)
-    g = np.concatenate([g_i, g_q])
-    t = np.concatenate([a_i, t_q])
-    is_q = np.concatenate([np.zeros(n, dtype=np.int8), np.ones(m, dtype=np.int8)])
-    order = np.lexsort((is_q, t, g))
-    idx = np.concatenate([np.arange(n, dtype=np.int64), np.full(m, -1, dtype=np.int64)])
-    running = np.maximum.accumulate(idx[order])
-    out = np.empty(m, dtype=np.int64)
-    q = order >= n
-    out[order[q] - n] = running[q]
-    return out
-
-
-def _relay_timelines(relays: RelayLegs, stations: list[Station], terrain, *,
-                     los_step_m: float, max_gap_s: float):
-    """When each relay is itself in direct link: per relay vehicle (sorted), merged
-    intervals ``(relay, start, end)`` sorted by relay and start."""
-    leg, a, b = grid_link_intervals(relays.t0, relays.t1, relays.p0, relays.p1, stations,
-                                    terrain, los_step_m=los_step_m, max_gap_s=max_gap_s)
-    return merge_intervals(relays.relay[leg], a, b)
-
-
-def _relayed(s, x, xv, relays: RelayLegs, stations: list[Station], terrain, *,
-             los_step_m: float, max_gap_s: float) -> np.ndarray:
-    """Whether a relay links position ``x`` (of vehicle ``xv``) at time ``s``, per sample."""
-    out = np.zeros(len(s), dtype=bool)
-    ids, lo = np.unique(relays.relay, return_index=True)
-    hi = np.r_[lo[1:], len(relays)]
-    n_r = len(ids)
-    dv, da, db = _relay_timelines(relays, stations, terrain, los_step_m=los_step_m,
-                                  max_gap_s=max_gap_s)
-    d_lo = np.searchsorted(dv, ids, side="left")
-    d_hi = np.searchsorted(dv, ids, side="right")
-    if not (d_hi > d_lo).any():
-        return out  # no relay is ever in direct link
-    flat = bool(np.ptp(terrain.heights_m) == 0.0)
-    rt0, rt1 = relays.t0, relays.t1
-    rspan = rt1 - rt0
-    moving = rspan > 0
-    inv_span = np.where(moving, 1.0 / np.where(moving, rspan, 1.0), 0.0)
-    (r0x, r0y, r0z), (ux, uy, uz) = relays.p0.T, (relays.p1 - relays.p0).T
-    range2 = relays.range_m ** 2
-    chunk = max(1, _PAIR_CHUNK // n_r)
-    for c0 in range(0, len(s), chunk):
-        sc, vc = s[c0:c0 + chunk], xv[c0:c0 + chunk]
-        xx, xy, xz = x[c0:c0 + chunk].T
-        c = len(sc)
-        dist2 = np.full((c, n_r), np.inf)  # squared distance to each usable relay
-        leg = np.zeros((c, n_r), dtype=np.int64)
-        frac = np.zeros((c, n_r))
-        for k in range(n_r):  # relays are few: a few vector operations over samples each
-            if d_hi[k] == d_lo[k]:
-                continue
-            # Where relay k is then: the last of its legs starting by then, if it lasts.
-            j = np.searchsorted(rt0[lo[k]:hi[k]], sc, side="right") - 1
-            jj = lo[k] + np.maximum(j, 0)
-            ok = (j >= 0) & (sc <= rt1[jj]) & (vc != ids[k])
-            # Itself in direct link then.
-            i = np.searchsorted(da[d_lo[k]:d_hi[k]], sc, side="right") - 1
-            ok &= (i >= 0) & (sc <= db[d_lo[k] + np.maximum(i, 0)])
-            f = (sc - rt0[jj]) * inv_span[jj]
-            d2 = (r0x[jj] + f * ux[jj] - xx) ** 2 + (r0y[jj] + f * uy[jj] - xy) ** 2 \
-                + (r0z[jj] + f * uz[jj] - xz) ** 2
-            ok &= d2 <= range2[jj]
-            dist2[ok, k] = d2[ok]
-            leg[:, k] = jj
-            frac[:, k] = f
-        usable = np.isfinite(dist2)
-        if flat:
-            out[c0:c0 + c] = usable.any(axis=1)
-            continue
-        # Line of sight to the vehicle, nearest usable relay first, until one is in sight.
-        rows = np.flatnonzero(usable.any(axis=1))
-        while len(rows):
-            k = np.argmin(dist2[rows], axis=1)
-            jj, f = leg[rows, k], frac[rows, k]
-            rp = relays.p0[jj] + f[:, None] * (relays.p1[jj] - relays.p0[jj])
-            good = terrain.line_of_sight(rp, x[c0 + rows])
-            out[c0 + rows[good]] = True
-            bad, kb = rows[~good], k[~good]
-            dist2[bad, kb] = np.inf
-            rows = bad[np.isfinite(dist2[bad]).any(axis=1)]
-    return out
-
-
 def grid_link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
                         los_step_m: float = 100.0, max_gap_s: float = RELAY_MAX_GAP_S
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -661,7 +494,7 @@ def _grid_link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     t1 = np.asarray(t1, dtype=np.float64)
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
     p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
-    flat = bool(np.ptp(terrain.heights_m) == 0.0)
+    flat = is_flat(terrain)
     dt = sample_step_s(t0, t1, p0, p1, terrain, los_step_m=los_step_m, max_gap_s=max_gap_s)
     still = (p0 == p1).all(axis=1)
     span = t1 - t0
@@ -691,106 +524,3 @@ def _grid_link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     vis = _in_sight(stations, st_of[owner], pts, terrain)
     keep = vis & (b > a)
     return merge_intervals(leg[keep], a[keep], b[keep])
-
-
-def relay_link_intervals(t0, t1, p0, p1, vehicle, relays: RelayLegs, stations: list[Station],
-                         terrain, *, los_step_m: float = 100.0,
-                         max_gap_s: float = RELAY_MAX_GAP_S, t_from=None, direct=None
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Intervals in link through an airborne relay: ``(leg_index, t_start, t_end)``,
-    merged per leg, sorted.
-
-    Each leg is sampled at ``t0 + i dt`` (``dt`` from :func:`sample_step_s`); a sample
-    stands for the stretch up to the next sample (or the leg's end). At a sample the
-    vehicle is relayed if some relay vehicle other than itself is airborne then (a leg
-    in ``relays`` holds that time), within its relay range (slant) with terrain line of
-    sight, and itself in direct link then (:func:`grid_link_intervals` of the relay's
-    legs: exact slant range, line of sight sampled along the relay's own legs).
-
-    Parameters
-    ----------
-    t0, t1, p0, p1 :
-        The legs to evaluate (finite times), as in :func:`link_intervals`.
-    vehicle : (n,) int
-        Vehicle of each leg (a relay does not relay itself).
-    relays :
-        Where the relays are (see :func:`relay_legs`).
-    t_from : (n,) float, optional
-        Evaluate each leg only from its last sample at or before ``t_from``.
-    direct : (leg, start, end), optional
-        Direct in-link intervals of the legs (:func:`link_intervals`): stretches inside
-        them are not sampled, since a relay adds nothing there.
-    """
-    empty = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
-    t0 = np.asarray(t0, dtype=np.float64)
-    t1 = np.asarray(t1, dtype=np.float64)
-    p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
-    p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
-    vehicle = np.broadcast_to(np.asarray(vehicle, dtype=np.int64), t0.shape)
-    n = len(t0)
-    if n == 0 or len(relays) == 0 or not stations:
-        return empty
-    dt = sample_step_s(t0, t1, p0, p1, terrain, los_step_m=los_step_m, max_gap_s=max_gap_s)
-    count, first = _grid(t0, t1, dt, t_from)
-    if direct is not None and len(direct[0]):
-        dl, da, db = direct
-        whole = (da <= t0[dl] + 1e-9) & (db >= t1[dl] - 1e-9)
-        count[dl[whole]] = first[dl[whole]]  # directly in link throughout: nothing to do
-    m = count - first
-    total = int(m.sum())
-    if total == 0:
-        return empty
-    owner = np.repeat(np.arange(n), m)
-    i = first[owner] + np.arange(total) - np.repeat(np.cumsum(m) - m, m)
-    s = t0[owner] + i * dt[owner]
-    e = np.minimum(t0[owner] + (i + 1) * dt[owner], t1[owner])
-    keep = e > s + 1e-9
-    if direct is not None and len(direct[0]):
-        dl, da, db = direct
-        k = _last_start_at_or_before(dl, da, owner, s)
-        kk = np.maximum(k, 0)
-        keep &= ~((k >= 0) & (dl[kk] == owner) & (db[kk] >= e))
-    owner, s, e = owner[keep], s[keep], e[keep]
-    if len(s) == 0:
-        return empty
-    span = t1[owner] - t0[owner]
-    f = (s - t0[owner]) / span
-    x = p0[owner] + f[:, None] * (p1[owner] - p0[owner])
-    linked = _relayed(s, x, vehicle[owner], relays, stations, terrain, los_step_m=los_step_m,
-                      max_gap_s=max_gap_s)
-    return merge_intervals(owner[linked], s[linked], e[linked])
-
-
-def link_intervals_relayed(t0, t1, p0, p1, vehicle, relays: RelayLegs,
-                           stations: list[Station], terrain, *, los_step_m: float = 100.0,
-                           max_gap_s: float = RELAY_MAX_GAP_S, t_from=None, direct=None
-                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """In-link intervals of legs, directly or through an airborne relay:
-    ``(leg_index, t_start, t_end)``, merged per leg, sorted.
-
-    The union of the direct intervals (``direct`` if given, else
-    :func:`grid_link_intervals`: line of sight on the relay sample grid, so that a leg
-    cut short keeps all its samples) and :func:`relay_link_intervals`. With ``t_from``,
-    each leg is evaluated from its last relay sample at or before ``t_from``
-    (:func:`sample_start`) and the intervals are clipped to that.
-    """
-    t0 = np.asarray(t0, dtype=np.float64)
-    t1 = np.asarray(t1, dtype=np.float64)
-    p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
-    p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
-    if direct is None:
-        direct = grid_link_intervals(t0, t1, p0, p1, stations, terrain, los_step_m=los_step_m,
-                                     max_gap_s=max_gap_s)
-    rl, ra, rb = relay_link_intervals(t0, t1, p0, p1, vehicle, relays, stations, terrain,
-                                      los_step_m=los_step_m, max_gap_s=max_gap_s,
-                                      t_from=t_from, direct=direct)
-    leg, a, b = merge_intervals(np.concatenate([direct[0], rl]).astype(np.int64),
-                                np.concatenate([direct[1], ra]),
-                                np.concatenate([direct[2], rb]))
-    if t_from is not None and len(leg):
-        start = sample_start(t0, t1, p0, p1, t_from, terrain, los_step_m=los_step_m,
-                             max_gap_s=max_gap_s)
-        a = np.maximum(a, start[leg])
-        keep = b > a
-        leg, a, b = leg[keep], a[keep], b[keep]
-    return leg, a, b
