@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fleetsim.geometry import merge_intervals, zone_intervals
+from fleetsim.metrics.kinds import event_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -91,8 +92,7 @@ def safety_metrics(run: RecordedRun) -> dict[str, float | int | None]:
         mine = kinds[zone] == kind if len(zone) else np.zeros(0, dtype=bool)
         out[f"safety.{prefix}_entries"] = int(np.count_nonzero(mine))
         out[f"safety.{prefix}_time_s"] = float(np.sum(t_out[mine] - t_in[mine]))
-    out["safety.terrain_violations"] = int(
-        np.count_nonzero(run.events["kind"] == "terrain_violation"))
+    out["safety.terrain_violations"] = len(event_rows(run, "terrain_violation"))
     if run.scenario.separation is not None:
         out.update(separation_metrics(run))
     return out
@@ -102,13 +102,12 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     """The ``safety.*`` separation metrics (see the module docstring)."""
     spec = run.scenario.separation
     ev = run.events
-    kind = np.asarray(ev["kind"], dtype=object)
     t = np.asarray(ev["time_s"], dtype=np.float64)
     a = np.asarray(ev["vehicle"], dtype=np.int64)
     b = np.asarray(ev["target"], dtype=np.int64)
     value = np.asarray(ev["value"], dtype=np.float64)
-    starts = np.flatnonzero(kind == "los_start")
-    ends = np.flatnonzero(kind == "los_end")
+    starts = event_rows(run, "los_start")
+    ends = event_rows(run, "los_end")
     # Each pair's losses alternate start, end, in time order: an end closes its pair's
     # earliest open start (an end with none open is ignored).
     i_start, i_end = _match_losses(starts, ends, a, b)
@@ -124,11 +123,11 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
         if name in spec.minima:
             r_of[dom == name] = spec.minima[name].horizontal_m
     severity = 1.0 - d_min / r_of[a[i_end]]
-    conflicts = np.flatnonzero(kind == "conflict")
+    conflicts = event_rows(run, "conflict")
     horizon = spec.lookahead_s + (spec.window_s or run.scenario.run.monitor_window_s)
     resolved = _resolved(t, a, b, starts, conflicts, horizon)
-    delays = value[kind == "strategic_delay"]
-    extra = value[kind == "deconflict"]
+    delays = value[event_rows(run, "strategic_delay")]
+    extra = value[event_rows(run, "deconflict")]
     sev = severity
     return {
         "safety.los_count": int(len(starts)),

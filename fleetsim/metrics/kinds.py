@@ -1,0 +1,105 @@
+"""Rows of a run's events by kind, found in one pass over the table.
+
+The metrics select events by their ``kind`` many times (approvals, reviews,
+losses of separation, ...), and every ``run.events["kind"] == k`` compares each
+row's string again: tens of passes over millions of rows. Inside
+:func:`indexed_kinds` (which :func:`fleetsim.metrics.compute_metrics` and
+:func:`fleetsim.metrics.timeseries.timeseries` open) the column is read once
+into small integer codes and grouped by them; :func:`event_rows` and
+:func:`event_mask` then answer from the groups. Outside it (a metric function
+called on its own) they compare the strings as before. The answers are the same
+either way: the rows, in table order, whose kind equals one of the given kinds.
+
+The index lives only while the block runs (the tables are not changed then), so
+a run's tables may be edited between two computations without a stale answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fleetsim.record import kind_in
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fleetsim.record import RecordedRun
+
+__all__ = ["KindIndex", "event_mask", "event_rows", "indexed_kinds"]
+
+_KEY = "events_kind_index"
+
+
+class KindIndex:
+    """The rows of a ``kind`` column grouped by value (equal values, one group)."""
+
+    def __init__(self, column: np.ndarray) -> None:
+        self.column = column
+        values = np.asarray(column).tolist()
+        codes_of: dict[object, int] = {}
+        for value in set(values):
+            codes_of[value] = len(codes_of)
+        self._codes_of = codes_of
+        codes = np.fromiter(map(codes_of.__getitem__, values), dtype=np.int32,
+                            count=len(values))
+        #: Row indexes grouped by code; each group in table order.
+        self._order = np.argsort(codes.astype(np.uint16) if len(codes_of) <= 0xFFFF
+                                 else codes, kind="stable")
+        self._bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(codes_of)))]
+        self._n = len(values)
+
+    def rows(self, kinds: str | Iterable[str]) -> np.ndarray:
+        """Indexes (int64, ascending) of the rows whose kind is one of ``kinds``."""
+        parts = []
+        for k in ((kinds,) if isinstance(kinds, str) else kinds):
+            code = self._codes_of.get(k)
+            if code is not None:
+                parts.append(self._order[self._bounds[code]:self._bounds[code + 1]])
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        rows = parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))
+        return rows.astype(np.int64, copy=False)
+
+    def mask(self, kinds: str | Iterable[str]) -> np.ndarray:
+        """A (n_rows,) bool mask of the rows whose kind is one of ``kinds``."""
+        out = np.zeros(self._n, dtype=bool)
+        out[self.rows(kinds)] = True
+        return out
+
+
+def _index(run: RecordedRun) -> KindIndex | None:
+    index = run.derived.get(_KEY)
+    return index if index is not None and index.column is run.events["kind"] else None
+
+
+@contextmanager
+def indexed_kinds(run: RecordedRun) -> Iterator[None]:
+    """Within the block, :func:`event_rows` and :func:`event_mask` of ``run`` answer
+    from one grouping of its event kinds (the tables must not change meanwhile)."""
+    if _index(run) is not None:  # an enclosing block made it
+        yield
+        return
+    run.derived[_KEY] = KindIndex(run.events["kind"])
+    try:
+        yield
+    finally:
+        run.derived.pop(_KEY, None)
+
+
+def event_rows(run: RecordedRun, kinds: str | Iterable[str]) -> np.ndarray:
+    """Indexes (int64, ascending) of the events whose kind is one of ``kinds``."""
+    index = _index(run)
+    if index is not None:
+        return index.rows(kinds)
+    return np.flatnonzero(kind_in(run.events["kind"], kinds)).astype(np.int64, copy=False)
+
+
+def event_mask(run: RecordedRun, kinds: str | Iterable[str]) -> np.ndarray:
+    """A bool mask of the events whose kind is one of ``kinds``
+    (``kind_in(run.events["kind"], kinds)``)."""
+    index = _index(run)
+    if index is not None:
+        return index.mask(kinds)
+    return kind_in(run.events["kind"], kinds)
