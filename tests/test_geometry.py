@@ -218,6 +218,19 @@ def test_merge_long_intervals_over_chains_of_short_separate_ones():
     assert len(got) == 80
 
 
+def test_merge_with_starts_closer_than_the_sort_key_resolves():
+    # Group keys 2**30 apart leave the sort ~20 bits for the starts: starts that differ
+    # by less than the range / 2**20 share a key and are put in order exactly after it.
+    rng = np.random.default_rng(11)
+    n = 6000
+    group = rng.integers(0, 3, n) * 2**29
+    start = rng.integers(0, 50, n) * 10.0 + rng.integers(0, 4, n) * 1e-9
+    end = start + rng.choice([0.0, 5e-10, 1e-9, 3.0, 12.0], n)
+    g, s, e = merge_intervals(group, start, end)
+    assert list(zip(g.tolist(), s.tolist(), e.tolist(), strict=True)) == \
+        _merged_by_a_plain_loop(group, start, end)
+
+
 # --- zone_intervals ----------------------------------------------------------
 
 
