@@ -263,6 +263,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     dx = x1 - x0
     dy = y1 - y0
     length2 = dx * dx + dy * dy
+    still = length2 == 0.0
     xlo = np.minimum(x0, x1) - r
     xhi = np.maximum(x0, x1) + r
     ylo = np.minimum(y0, y1) - r
@@ -298,16 +299,21 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     del per_row, load, before, band_of_row, sub_of_row, band_head
     pending: list[tuple[np.ndarray, ...]] = []
 
-    # Legs by first row, so a band's legs are found without scanning them all.
+    # The legs of each (sub-)band, by first row: every leg listed under each band its
+    # rows meet, so a band's legs are found without scanning the others.
     by_ja = np.flatnonzero(live)
     by_ja = by_ja[np.argsort(ja[by_ja], kind="stable")]
-    ja_sorted = ja[by_ja]
-    max_rows = int((jb[by_ja] - ja_sorted).max()) if len(by_ja) else 0
-    for j_first, j_last, closes in zip(band_starts, band_ends, closes_band, strict=True):
-        lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
-        hi = np.searchsorted(ja_sorted, j_last, side="right")
-        legs = by_ja[lo:hi]
-        legs = legs[jb[legs] >= j_first]
+    band_a = np.searchsorted(band_starts, ja[by_ja], side="right") - 1
+    band_b = np.searchsorted(band_starts, jb[by_ja], side="right") - 1
+    owner, k = _expand(band_b - band_a + 1)
+    band_of = band_a[owner] + k
+    by_band = np.argsort(band_of, kind="stable")
+    band_legs = by_ja[owner[by_band]]
+    band_bounds = np.searchsorted(band_of[by_band], np.arange(len(band_starts) + 1))
+    del by_ja, band_a, band_b, owner, k, band_of, by_band
+    for b, (j_first, j_last, closes) in enumerate(zip(band_starts, band_ends, closes_band,
+                                                      strict=True)):
+        legs = band_legs[band_bounds[b]:band_bounds[b + 1]]
         if len(legs) == 0:
             if closes:
                 _add_sample_sums(result, pending)
@@ -339,10 +345,16 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
         # What the cells need of their leg, gathered from the leg-row pairs (in
         # order, so cheaply) rather than from all the legs.
         dxc = x0[pl][owner] - (grid.x0_m + (col + 0.5) * c)
-        s_lo, s_hi = fractions_within(length2[pl][owner], dxc * dx[pl][owner] + pair_b[owner],
-                                      dxc * dxc + pair_c[owner])
-        hit = np.flatnonzero(~np.isnan(s_lo))
-        owner, cell, s_lo, s_hi = owner[hit], cell[hit], s_lo[hit], s_hi[hit]
+        qa = length2[pl][owner]
+        qb = dxc * dx[pl][owner] + pair_b[owner]
+        qc = dxc * dxc + pair_c[owner]
+        if still[pl].any():
+            s_lo, s_hi = fractions_within(qa, qb, qc)
+            hit = np.flatnonzero(~np.isnan(s_lo))
+            owner, cell, s_lo, s_hi = owner[hit], cell[hit], s_lo[hit], s_hi[hit]
+        else:
+            hit, s_lo, s_hi = _moving_fractions(qa, qb, qc)
+            owner, cell = owner[hit], cell[hit]
         leg_t0, leg_t1 = t0[pl][owner], t1[pl][owner]
         t_in = np.maximum(time_at_fraction(leg_t0, leg_t1, s_lo), 0.0)
         t_out = np.minimum(time_at_fraction(leg_t0, leg_t1, s_hi), T)
@@ -352,6 +364,34 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
         _reduce_cells(result, cell, t_in, t_out, pending)
         if closes:
             _add_sample_sums(result, pending)
+
+
+def _moving_fractions(a: np.ndarray, b: np.ndarray, c: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fleetsim.geometry.fractions_within` where every ``a`` is positive (no
+    stationary leg), bit for bit, with only the non-empty parts: their indexes and
+    ``s_lo``, ``s_hi`` there. (Arrays ``b`` and ``c`` are overwritten.)"""
+    disc = b * b
+    disc -= a * c
+    q = np.maximum(disc, 0.0)
+    np.sqrt(q, out=q)
+    np.copysign(q, b, out=q)
+    q += b
+    np.negative(q, out=q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_a = np.divide(q, a, out=b)
+        s_b = np.divide(c, q, out=c)  # NaN only for a double root at 0 (= s_a)
+    s_lo = np.fmin(s_a, s_b, out=q)
+    s_hi = np.fmax(s_a, s_b, out=s_b)
+    ok = disc >= 0.0
+    ok &= s_hi >= 0.0
+    ok &= s_lo <= 1.0
+    hit = np.flatnonzero(ok)
+    s_lo = s_lo[hit]
+    s_hi = s_hi[hit]
+    np.clip(s_lo, 0.0, 1.0, out=s_lo)
+    np.clip(s_hi, 0.0, 1.0, out=s_hi)
+    return hit, s_lo, s_hi
 
 
 def _add_sample_sums(out: CellCoverage, pending: list[tuple[np.ndarray, ...]]) -> None:
