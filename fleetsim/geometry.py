@@ -236,8 +236,9 @@ def _stable_argsort_int(keys: np.ndarray) -> np.ndarray:
             return order
 
 
-def _group_start_order(group: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """An order of the intervals by group, then start (equal starts in any order).
+def _group_start_order(group: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the intervals by group, then start (equal starts in any order),
+    and the starts in that order.
 
     One sort of 64-bit keys (group, start scaled to the bits left, position) rather
     than an argsort of the starts and a stable sort by group: the scaled start is
@@ -255,7 +256,8 @@ def _group_start_order(group: np.ndarray, start: np.ndarray) -> np.ndarray:
     start_bits = min(64 - span.bit_length() - index_bits, 52)
     if start_bits < 16 or not np.isfinite(width):
         order = np.argsort(start)  # the order of equal starts does not matter
-        return order[_stable_argsort_int(group[order])]
+        order = order[_stable_argsort_int(group[order])]
+        return order, start[order]
     top = float(2**start_bits - 1)
     if width > 0.0:
         scaled = np.minimum((start - lo) * ((top - 1.0) / width), top)
@@ -271,12 +273,16 @@ def _group_start_order(group: np.ndarray, start: np.ndarray) -> np.ndarray:
     if len(wrong):
         # Only intervals of one group with the same scaled start can be out of order.
         run_key = key >> np.uint64(index_bits)
-        wrong = wrong[run_key[wrong] == run_key[wrong + 1]]
-        for k in np.unique(run_key[wrong]).tolist():
-            a = int(np.searchsorted(run_key, np.uint64(k), side="left"))
-            b = int(np.searchsorted(run_key, np.uint64(k), side="right"))
-            order[a:b] = order[a:b][np.argsort(s[a:b])]
-    return order
+        keys = np.unique(run_key[wrong[run_key[wrong] == run_key[wrong + 1]]])
+        if len(keys):
+            first = np.searchsorted(run_key, keys, side="left")
+            size = np.searchsorted(run_key, keys, side="right") - first
+            run = np.repeat(np.arange(len(keys)), size)
+            at = np.arange(len(run)) - np.repeat(np.cumsum(size) - size - first, size)
+            exact = np.lexsort((s[at], run))
+            order[at] = order[at][exact]
+            s[at] = s[at][exact]
+    return order, s
 
 
 #: Rounds of :func:`_running_max`'s propagation before it sorts instead.
@@ -361,9 +367,8 @@ def merge_intervals(
     m = len(group)
     if m == 0:
         return group[:0], start[:0], end[:0]
-    order = _group_start_order(group, start)
+    order, s = _group_start_order(group, start)
     g = group[order]
-    s = start[order]
     e = end[order]
     new_group = np.empty(m, dtype=bool)
     new_group[0] = True

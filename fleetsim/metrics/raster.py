@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.geometry import fractions_within, merge_intervals, time_at_fraction
+from fleetsim.geometry import fractions_within, merge_intervals
 from fleetsim.metrics.permitted import (
     Permission,
     cell_permission,
@@ -47,9 +47,8 @@ __all__ = ["CellCoverage", "CellGrid", "cell_coverage", "cell_grid", "leg_footpr
 #: Candidate leg-cell pairs handled at once (about 150 bytes each at the peak).
 DEFAULT_MAX_PAIRS = 500_000
 
-#: Candidate pairs of the sub-bands the work is done in (their arrays stay
-#: within the processor's caches better than a whole band's).
-SUB_BAND_PAIRS = 125_000
+#: Candidate pairs of the sub-bands the work is done in (at most a band).
+SUB_BAND_PAIRS = 500_000
 
 #: Slack, in cells, when turning coordinates into index ranges (pairs found
 #: this way are only candidates; the exact test decides).
@@ -287,9 +286,9 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     load = np.cumsum(load[:-1])
     before = np.cumsum(load) - load
     # The sample sums add floats band by band, so the bands of ``max_pairs`` fix
-    # them; the work itself goes in sub-bands small enough for the processor's
-    # caches (the sums of a band are then taken over its sub-bands' visits in
-    # the same order: cells are numbered row by row).
+    # them; the work itself goes in sub-bands of at most ``SUB_BAND_PAIRS`` (the
+    # sums of a band are then taken over its sub-bands' visits in the same order:
+    # cells are numbered row by row).
     band_of_row = (before // max(1, int(max_pairs))).astype(np.int64)
     sub_of_row = (before // max(1, min(int(max_pairs), SUB_BAND_PAIRS))).astype(np.int64)
     band_head = np.r_[True, band_of_row[1:] != band_of_row[:-1]]
@@ -307,7 +306,8 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     band_b = np.searchsorted(band_starts, jb[by_ja], side="right") - 1
     owner, k = _expand(band_b - band_a + 1)
     band_of = band_a[owner] + k
-    by_band = np.argsort(band_of, kind="stable")
+    by_band = np.argsort(band_of.astype(np.uint16) if len(band_starts) <= 0xFFFF
+                         else band_of, kind="stable")
     band_legs = by_ja[owner[by_band]]
     band_bounds = np.searchsorted(band_of[by_band], np.arange(len(band_starts) + 1))
     del by_ja, band_a, band_b, owner, k, band_of, by_band
@@ -355,9 +355,9 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
         else:
             hit, s_lo, s_hi = _moving_fractions(qa, qb, qc)
             owner, cell = owner[hit], cell[hit]
-        leg_t0, leg_t1 = t0[pl][owner], t1[pl][owner]
-        t_in = np.maximum(time_at_fraction(leg_t0, leg_t1, s_lo), 0.0)
-        t_out = np.minimum(time_at_fraction(leg_t0, leg_t1, s_hi), T)
+        t_in, t_out = _times_at(t0[pl][owner], t1[pl][owner], s_lo, s_hi)
+        np.maximum(t_in, 0.0, out=t_in)
+        np.minimum(t_out, T, out=t_out)
         seen = t_in <= t_out  # the part in [0, duration]
         if not seen.all():
             cell, t_in, t_out = cell[seen], t_in[seen], t_out[seen]
@@ -392,6 +392,21 @@ def _moving_fractions(a: np.ndarray, b: np.ndarray, c: np.ndarray
     np.clip(s_lo, 0.0, 1.0, out=s_lo)
     np.clip(s_hi, 0.0, 1.0, out=s_hi)
     return hit, s_lo, s_hi
+
+
+def _times_at(t0: np.ndarray, t1: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fleetsim.geometry.time_at_fraction` at ``s_lo`` and at ``s_hi`` of the
+    same legs, bit for bit, sharing ``t1 - t0``."""
+    dt = t1 - t0
+    out = []
+    for s in (s_lo, s_hi):
+        t = s * dt
+        t += t0
+        np.minimum(t, t1, out=t)
+        np.copyto(t, t1, where=s == 1.0)
+        out.append(t)
+    return out[0], out[1]
 
 
 def _add_sample_sums(out: CellCoverage, pending: list[tuple[np.ndarray, ...]]) -> None:

@@ -169,6 +169,29 @@ def _resolved(t: np.ndarray, a: np.ndarray, b: np.ndarray, starts: np.ndarray,
     return int(np.count_nonzero(~met))
 
 
+def _by_pair(idx: np.ndarray, flag: np.ndarray, a: np.ndarray, b: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """``idx`` (distinct event indexes) and ``flag`` sorted by pair ``(a, b)``, then
+    by ``idx``: one sort of 64-bit keys (pair, index, flag) when they fit in 64 bits,
+    else a lexsort."""
+    if len(idx) == 0:
+        return idx, flag
+    a_lo, b_lo = int(a.min()), int(b.min())
+    a_bits = (int(a.max()) - a_lo).bit_length()
+    b_bits = (int(b.max()) - b_lo).bit_length()
+    i_bits = int(idx.max()).bit_length()
+    if a_bits + b_bits + i_bits + 1 > 64 or int(idx.min()) < 0:
+        order = np.lexsort((idx, b, a))
+        return idx[order], flag[order]
+    key = (a - a_lo).astype(np.uint64) << np.uint64(b_bits + i_bits + 1)
+    key |= (b - b_lo).astype(np.uint64) << np.uint64(i_bits + 1)
+    key |= idx.astype(np.uint64) << np.uint64(1)
+    key |= flag.astype(np.uint64)
+    key.sort()
+    mask = np.uint64((1 << i_bits) - 1)
+    return ((key >> np.uint64(1)) & mask).astype(idx.dtype), (key & np.uint64(1)).astype(bool)
+
+
 def _match_losses(starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Pair each ``los_end`` (event indexes ``ends``) with the earliest still open
@@ -179,8 +202,7 @@ def _match_losses(starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.nda
     if not len(idx):
         return idx, idx
     is_start = np.r_[np.ones(len(starts), dtype=bool), np.zeros(len(ends), dtype=bool)]
-    order = np.lexsort((idx, b[idx], a[idx]))  # by pair, then as recorded
-    idx, is_start = idx[order], is_start[order]
+    idx, is_start = _by_pair(idx, is_start, a[idx], b[idx])
     pa, pb = a[idx], b[idx]
     head = np.r_[True, (pa[1:] != pa[:-1]) | (pb[1:] != pb[:-1])]
     size = np.diff(np.r_[np.flatnonzero(head), len(idx)])
