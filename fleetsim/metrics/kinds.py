@@ -1,4 +1,4 @@
-"""Rows of a run's events by kind, found in one pass over the table.
+"""Rows of a run's events (and legs) by kind, found in one pass over the table.
 
 The metrics select events by their ``kind`` many times (approvals, reviews,
 losses of separation, ...), and every ``run.events["kind"] == k`` compares each
@@ -9,6 +9,7 @@ into small integer codes and grouped by them; :func:`event_rows` and
 :func:`event_mask` then answer from the groups. Outside it (a metric function
 called on its own) they compare the strings as before. The answers are the same
 either way: the rows, in table order, whose kind equals one of the given kinds.
+:func:`leg_mask` does the same for ``run.legs["kind"]``.
 
 The index lives only while the block runs (the tables are not changed then), so
 a run's tables may be edited between two computations without a stale answer.
@@ -27,9 +28,10 @@ from fleetsim.record import kind_in
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
 
-__all__ = ["KindIndex", "event_mask", "event_rows", "indexed_kinds"]
+__all__ = ["KindIndex", "event_mask", "event_rows", "indexed_kinds", "leg_mask"]
 
-_KEY = "events_kind_index"
+#: The tables indexed, and their keys in ``run.derived``.
+_KEYS = {"events": "events_kind_index", "legs": "legs_kind_index"}
 
 
 class KindIndex:
@@ -69,23 +71,25 @@ class KindIndex:
         return out
 
 
-def _index(run: RecordedRun) -> KindIndex | None:
-    index = run.derived.get(_KEY)
-    return index if index is not None and index.column is run.events["kind"] else None
+def _index(run: RecordedRun, table: str = "events") -> KindIndex | None:
+    index = run.derived.get(_KEYS[table])
+    return index if index is not None and index.column is getattr(run, table)["kind"] else None
 
 
 @contextmanager
 def indexed_kinds(run: RecordedRun) -> Iterator[None]:
-    """Within the block, :func:`event_rows` and :func:`event_mask` of ``run`` answer
-    from one grouping of its event kinds (the tables must not change meanwhile)."""
-    if _index(run) is not None:  # an enclosing block made it
-        yield
-        return
-    run.derived[_KEY] = KindIndex(run.events["kind"])
+    """Within the block, :func:`event_rows`, :func:`event_mask` and :func:`leg_mask` of
+    ``run`` answer from one grouping of its kinds (the tables must not change meanwhile)."""
+    made = []
+    for table, key in _KEYS.items():
+        if _index(run, table) is None:  # (else an enclosing block made it)
+            run.derived[key] = KindIndex(getattr(run, table)["kind"])
+            made.append(key)
     try:
         yield
     finally:
-        run.derived.pop(_KEY, None)
+        for key in made:
+            run.derived.pop(key, None)
 
 
 def event_rows(run: RecordedRun, kinds: str | Iterable[str]) -> np.ndarray:
@@ -103,3 +107,12 @@ def event_mask(run: RecordedRun, kinds: str | Iterable[str]) -> np.ndarray:
     if index is not None:
         return index.mask(kinds)
     return kind_in(run.events["kind"], kinds)
+
+
+def leg_mask(run: RecordedRun, kinds: str | Iterable[str]) -> np.ndarray:
+    """A bool mask of the legs whose kind is one of ``kinds``
+    (``kind_in(run.legs["kind"], kinds)``)."""
+    index = _index(run, "legs")
+    if index is not None:
+        return index.mask(kinds)
+    return kind_in(run.legs["kind"], kinds)

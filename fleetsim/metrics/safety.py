@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fleetsim.geometry import merge_intervals, zone_intervals
-from fleetsim.metrics.kinds import event_rows
+from fleetsim.metrics.kinds import event_rows, leg_mask
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -66,8 +66,7 @@ def zone_entries(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     domain = run.vehicles.get("domain")
     if domain is not None and len(legs["vehicle"]):
         air = np.asarray(domain, dtype=object) == "air"
-        keep = air[np.asarray(legs["vehicle"], dtype=np.int64)] & \
-            (np.asarray(legs["kind"], dtype=object) != "docked")
+        keep = air[np.asarray(legs["vehicle"], dtype=np.int64)] & ~leg_mask(run, "docked")
         if not keep.all():
             legs = {k: np.asarray(col)[keep] for k, col in legs.items()}
     p0 = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])

@@ -23,9 +23,8 @@ import numpy as np
 
 from fleetsim.metrics.coverage import coverage_at
 from fleetsim.metrics.detection import first_detections
-from fleetsim.metrics.kinds import event_rows, indexed_kinds
+from fleetsim.metrics.kinds import event_rows, indexed_kinds, leg_mask
 from fleetsim.metrics.raster import cell_coverage, sample_times
-from fleetsim.record import kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -84,7 +83,6 @@ def _holding(t0: np.ndarray, t1: np.ndarray, times: np.ndarray, T: float) -> np.
 
 def _leg_states(run: RecordedRun, times: np.ndarray) -> Series:
     legs = run.legs
-    kind = np.asarray(legs["kind"])
     t0 = np.asarray(legs["t0_s"], dtype=np.float64)
     t1 = np.asarray(legs["t1_s"], dtype=np.float64)
     vehicle = np.asarray(legs["vehicle"], dtype=np.int64)
@@ -95,7 +93,7 @@ def _leg_states(run: RecordedRun, times: np.ndarray) -> Series:
     leg_air = air[np.maximum(vehicle, 0)] & (vehicle >= 0)
     out: Series = {}
     for name, kinds in _LEG_STATE.items():
-        mask = kind_in(kind, kinds)
+        mask = leg_mask(run, kinds)
         if name == "airborne":
             mask &= leg_air
         out[name] = _holding(t0[mask], t1[mask], times, run.duration_s)

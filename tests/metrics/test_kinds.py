@@ -3,7 +3,7 @@
 import numpy as np
 
 from fleetsim.metrics.handmade import recorded_run
-from fleetsim.metrics.kinds import KindIndex, event_mask, event_rows, indexed_kinds
+from fleetsim.metrics.kinds import KindIndex, event_mask, event_rows, indexed_kinds, leg_mask
 from fleetsim.record import kind_in
 
 
@@ -45,3 +45,17 @@ def test_kind_index_of_strings_that_are_equal_but_not_the_same_objects():
     index = KindIndex(column)
     assert index.rows("ack").tolist() == [0, 1, 2]
     assert index.mask(("plan",)).tolist() == [False, False, False, True]
+
+
+def test_leg_masks_equal_string_comparison_inside_and_outside_the_block():
+    legs = [{"vehicle": 0, "kind": k, "t0_s": float(i), "t1_s": float(i + 1),
+             "p0": (0.0, 0.0, 0.0), "p1": (1.0, 0.0, 0.0)}
+            for i, k in enumerate(["takeoff", "move", "docked", "move", "land"])]
+    run = recorded_run(duration_s=10.0, legs=legs, footprint_radius_m=[5.0])
+    outside = [leg_mask(run, q).tolist() for q in ("move", ("docked", "land"), "hold")]
+    with indexed_kinds(run):
+        inside = [leg_mask(run, q).tolist() for q in ("move", ("docked", "land"), "hold")]
+        assert run.derived
+    assert outside == inside == [[False, True, False, True, False],
+                                 [False, False, True, False, True], [False] * 5]
+    assert not run.derived
