@@ -236,9 +236,10 @@ def _stable_argsort_int(keys: np.ndarray) -> np.ndarray:
             return order
 
 
-def _group_start_order(group: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _group_start_order(group: np.ndarray, start: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An order of the intervals by group, then start (equal starts in any order),
-    and the starts in that order.
+    and the groups and starts in that order.
 
     One sort of 64-bit keys (group, start scaled to the bits left, position) rather
     than an argsort of the starts and a stable sort by group: the scaled start is
@@ -257,13 +258,14 @@ def _group_start_order(group: np.ndarray, start: np.ndarray) -> tuple[np.ndarray
     if start_bits < 16 or not np.isfinite(width):
         order = np.argsort(start)  # the order of equal starts does not matter
         order = order[_stable_argsort_int(group[order])]
-        return order, start[order]
+        return order, group[order], start[order]
     top = float(2**start_bits - 1)
     if width > 0.0:
         scaled = np.minimum((start - lo) * ((top - 1.0) / width), top)
     else:
         scaled = np.zeros(m)
-    key = (group - glo).astype(np.uint64) << np.uint64(start_bits + index_bits)
+    wide = group if group.dtype == np.uint64 else group.astype(np.int64)  # (no overflow)
+    key = (wide - glo).astype(np.uint64) << np.uint64(start_bits + index_bits)
     key |= scaled.astype(np.uint64) << np.uint64(index_bits)
     key |= np.arange(m, dtype=np.uint64)
     key.sort()
@@ -282,7 +284,12 @@ def _group_start_order(group: np.ndarray, start: np.ndarray) -> tuple[np.ndarray
             exact = np.lexsort((s[at], run))
             order[at] = order[at][exact]
             s[at] = s[at][exact]
-    return order, s
+    if group.dtype.kind in "iu":
+        g = (key >> np.uint64(start_bits + index_bits)).astype(group.dtype)
+        g += group.dtype.type(glo)
+    else:
+        g = group[order]
+    return order, g, s
 
 
 #: Rounds of :func:`_running_max`'s propagation before it sorts instead.
@@ -367,8 +374,7 @@ def merge_intervals(
     m = len(group)
     if m == 0:
         return group[:0], start[:0], end[:0]
-    order, s = _group_start_order(group, start)
-    g = group[order]
+    order, g, s = _group_start_order(group, start)
     e = end[order]
     new_group = np.empty(m, dtype=bool)
     new_group[0] = True

@@ -231,6 +231,20 @@ def test_merge_with_starts_closer_than_the_sort_key_resolves():
         _merged_by_a_plain_loop(group, start, end)
 
 
+def test_merge_keeps_the_group_dtype_over_its_whole_range():
+    rng = np.random.default_rng(12)
+    for dtype in (np.int16, np.int32, np.uint32, np.int64, np.uint64):
+        info = np.iinfo(dtype)
+        values = np.array([info.min, info.min + 1, 0, info.max - 1, info.max], dtype=dtype)
+        group = values[rng.integers(0, 5, 400)]
+        start = rng.uniform(0, 50, 400).round(1)
+        end = start + rng.uniform(0, 3, 400).round(1)
+        g, s, e = merge_intervals(group, start, end)
+        assert g.dtype == dtype
+        assert list(zip(g.tolist(), s.tolist(), e.tolist(), strict=True)) == \
+            _merged_by_a_plain_loop(group, start, end)
+
+
 # --- zone_intervals ----------------------------------------------------------
 
 

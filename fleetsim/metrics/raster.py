@@ -256,6 +256,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     del ok
 
     c = grid.cell_m
+    centre_x = grid.x0_m + (np.arange(grid.nx) + 0.5) * c  # of each column
     x0, y0 = np.ascontiguousarray(xy0[:, 0]), np.ascontiguousarray(xy0[:, 1])
     x1, y1 = xy1[:, 0], xy1[:, 1]
     del xy0, xy1
@@ -344,7 +345,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
             owner, col, cell = owner[inside], col[inside], cell[inside]
         # What the cells need of their leg, gathered from the leg-row pairs (in
         # order, so cheaply) rather than from all the legs.
-        dxc = x0[pl][owner] - (grid.x0_m + (col + 0.5) * c)
+        dxc = x0[pl][owner] - centre_x[col]
         qa = length2[pl][owner]
         qb = dxc * dx[pl][owner] + pair_b[owner]
         qc = dxc * dxc + pair_c[owner]
