@@ -302,7 +302,9 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     # The legs of each (sub-)band, by first row: every leg listed under each band its
     # rows meet, so a band's legs are found without scanning the others.
     by_ja = np.flatnonzero(live)
-    by_ja = by_ja[np.argsort(ja[by_ja], kind="stable")]
+    first_row = ja[by_ja]
+    by_ja = by_ja[np.argsort(first_row.astype(np.uint16) if grid.ny <= 0xFFFF else first_row,
+                             kind="stable")]  # (a radix sort on 16 bits)
     band_a = np.searchsorted(band_starts, ja[by_ja], side="right") - 1
     band_b = np.searchsorted(band_starts, jb[by_ja], side="right") - 1
     owner, k = _expand(band_b - band_a + 1)
@@ -543,7 +545,7 @@ def _fingerprint(run: RecordedRun) -> str:
     """A digest of everything :func:`cell_coverage` reads from ``run``."""
     import hashlib
 
-    h = hashlib.blake2b(digest_size=20)
+    h = hashlib.sha256()  # (hardware-assisted on most processors: the fastest here)
     legs = run.legs
     for name in ("vehicle", "sensing", "t0_s", "t1_s", "x0_m", "y0_m", "x1_m", "y1_m"):
         h.update(np.ascontiguousarray(legs[name]).tobytes())
