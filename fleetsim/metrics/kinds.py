@@ -33,24 +33,33 @@ __all__ = ["KindIndex", "event_mask", "event_rows", "indexed_kinds", "leg_mask"]
 #: The tables indexed, and their keys in ``run.derived``.
 _KEYS = {"events": "events_kind_index", "legs": "legs_kind_index"}
 
+#: Rows read into Python objects at a time while grouping.
+_CHUNK_ROWS = 1 << 20
+
 
 class KindIndex:
     """The rows of a ``kind`` column grouped by value (equal values, one group)."""
 
     def __init__(self, column: np.ndarray) -> None:
         self.column = column
-        values = np.asarray(column).tolist()
+        column = np.asarray(column)
+        self._n = n = len(column)
         codes_of: dict[object, int] = {}
-        for value in set(values):
-            codes_of[value] = len(codes_of)
+        codes = np.empty(n, dtype=np.int32)
+        for i in range(0, n, _CHUNK_ROWS):  # (a chunk's Python list at a time)
+            values = column[i:i + _CHUNK_ROWS].tolist()
+            for value in set(values):
+                codes_of.setdefault(value, len(codes_of))
+            codes[i:i + len(values)] = np.fromiter(map(codes_of.__getitem__, values),
+                                                   dtype=np.int32, count=len(values))
         self._codes_of = codes_of
-        codes = np.fromiter(map(codes_of.__getitem__, values), dtype=np.int32,
-                            count=len(values))
-        #: Row indexes grouped by code; each group in table order.
-        self._order = np.argsort(codes.astype(np.uint16) if len(codes_of) <= 0xFFFF
-                                 else codes, kind="stable")
         self._bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(codes_of)))]
-        self._n = len(values)
+        # Row indexes grouped by code, each group in table order (a stable sort: a
+        # radix sort on 16 bits).
+        order = np.argsort(codes.astype(np.uint16) if len(codes_of) <= 0xFFFF else codes,
+                           kind="stable")
+        del codes
+        self._order = order.astype(np.int32) if n < 2**31 else order
 
     def rows(self, kinds: str | Iterable[str]) -> np.ndarray:
         """Indexes (int64, ascending) of the rows whose kind is one of ``kinds``."""

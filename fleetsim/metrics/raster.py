@@ -299,24 +299,19 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     del per_row, load, before, band_of_row, sub_of_row, band_head
     pending: list[tuple[np.ndarray, ...]] = []
 
-    # The legs of each (sub-)band, by first row: every leg listed under each band its
-    # rows meet, so a band's legs are found without scanning the others.
+    # Legs by first row, so a band's legs are found without scanning them all.
     by_ja = np.flatnonzero(live)
     first_row = ja[by_ja]
     by_ja = by_ja[np.argsort(first_row.astype(np.uint16) if grid.ny <= 0xFFFF else first_row,
                              kind="stable")]  # (a radix sort on 16 bits)
-    band_a = np.searchsorted(band_starts, ja[by_ja], side="right") - 1
-    band_b = np.searchsorted(band_starts, jb[by_ja], side="right") - 1
-    owner, k = _expand(band_b - band_a + 1)
-    band_of = band_a[owner] + k
-    by_band = np.argsort(band_of.astype(np.uint16) if len(band_starts) <= 0xFFFF
-                         else band_of, kind="stable")
-    band_legs = by_ja[owner[by_band]]
-    band_bounds = np.searchsorted(band_of[by_band], np.arange(len(band_starts) + 1))
-    del by_ja, band_a, band_b, owner, k, band_of, by_band
-    for b, (j_first, j_last, closes) in enumerate(zip(band_starts, band_ends, closes_band,
-                                                      strict=True)):
-        legs = band_legs[band_bounds[b]:band_bounds[b + 1]]
+    del first_row
+    ja_sorted = ja[by_ja]
+    max_rows = int((jb[by_ja] - ja_sorted).max()) if len(by_ja) else 0
+    for j_first, j_last, closes in zip(band_starts, band_ends, closes_band, strict=True):
+        lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
+        hi = np.searchsorted(ja_sorted, j_last, side="right")
+        legs = by_ja[lo:hi]
+        legs = legs[jb[legs] >= j_first]
         if len(legs) == 0:
             if closes:
                 _add_sample_sums(result, pending)

@@ -59,3 +59,16 @@ def test_leg_masks_equal_string_comparison_inside_and_outside_the_block():
     assert outside == inside == [[False, True, False, True, False],
                                  [False, False, True, False, True], [False] * 5]
     assert not run.derived
+
+
+def test_kind_index_read_in_chunks_groups_the_same_rows(monkeypatch):
+    import fleetsim.metrics.kinds as kinds
+
+    rng = np.random.default_rng(2)
+    column = np.array(rng.choice(["ack", "plan", "review", "arrive"], 50).tolist(), dtype=object)
+    whole = KindIndex(column)
+    monkeypatch.setattr(kinds, "_CHUNK_ROWS", 7)
+    chunked = KindIndex(column)
+    for q in ("ack", ("plan", "review"), ("arrive", "ack", "plan", "review"), "none"):
+        want = np.flatnonzero(kind_in(column, q)).tolist()
+        assert whole.rows(q).tolist() == chunked.rows(q).tolist() == want
