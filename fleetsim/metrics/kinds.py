@@ -17,9 +17,9 @@ a run's tables may be edited between two computations without a stale answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -28,10 +28,16 @@ from fleetsim.record import kind_in
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
 
-__all__ = ["KindIndex", "event_mask", "event_rows", "indexed_kinds", "leg_mask"]
+__all__ = ["KindIndex", "event_mask", "event_rows", "indexed_kinds", "leg_mask",
+           "within_block"]
+
+T = TypeVar("T")
 
 #: The tables indexed, and their keys in ``run.derived``.
 _KEYS = {"events": "events_kind_index", "legs": "legs_kind_index"}
+
+#: Results kept while a block is open (:func:`within_block`).
+_SCOPE_KEY = "metrics_block"
 
 #: Rows read into Python objects at a time while grouping.
 _CHUNK_ROWS = 1 << 20
@@ -94,6 +100,9 @@ def indexed_kinds(run: RecordedRun) -> Iterator[None]:
         if _index(run, table) is None:  # (else an enclosing block made it)
             run.derived[key] = KindIndex(getattr(run, table)["kind"])
             made.append(key)
+    if _SCOPE_KEY not in run.derived:
+        run.derived[_SCOPE_KEY] = {}
+        made.append(_SCOPE_KEY)
     try:
         yield
     finally:
@@ -125,3 +134,15 @@ def leg_mask(run: RecordedRun, kinds: str | Iterable[str]) -> np.ndarray:
     if index is not None:
         return index.mask(kinds)
     return kind_in(run.legs["kind"], kinds)
+
+
+def within_block(run: RecordedRun, name: str, compute: Callable[[RecordedRun], T]) -> T:
+    """``compute(run)``, computed once while an :func:`indexed_kinds` block of ``run``
+    is open (for results several metrics read, e.g. the operators' work items) and
+    every time outside one."""
+    memo = run.derived.get(_SCOPE_KEY)
+    if memo is None:
+        return compute(run)
+    if name not in memo:
+        memo[name] = compute(run)
+    return memo[name]

@@ -107,7 +107,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fleetsim.metrics.kinds import event_rows
+from fleetsim.metrics.kinds import event_rows, within_block
 from fleetsim.oversight.operators import fan_out, shift_schedule, utilization
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -185,8 +185,13 @@ def work_items(run: RecordedRun) -> dict[str, np.ndarray]:
     An operator's ``work_start`` is paired with its next ``work_end``; the
     vehicle and work kind are the start's. A start with no end lasts until
     ``T`` (or until the same operator's next start); an end with no start is
-    ignored.
+    ignored. (Found once per :func:`fleetsim.metrics.kinds.indexed_kinds` block;
+    the arrays are shared, not to be changed.)
     """
+    return dict(within_block(run, "work_items", _work_items))
+
+
+def _work_items(run: RecordedRun) -> dict[str, np.ndarray]:
     ev = run.events
     rows = event_rows(run, ("work_start", "work_end"))
     open_: dict[int, tuple[float, int, str]] = {}

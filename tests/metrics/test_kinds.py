@@ -72,3 +72,21 @@ def test_kind_index_read_in_chunks_groups_the_same_rows(monkeypatch):
     for q in ("ack", ("plan", "review"), ("arrive", "ack", "plan", "review"), "none"):
         want = np.flatnonzero(kind_in(column, q)).tolist()
         assert whole.rows(q).tolist() == chunked.rows(q).tolist() == want
+
+
+def test_results_kept_within_a_block_only():
+    from fleetsim.metrics.kinds import within_block
+
+    run = _run()
+    calls = []
+
+    def compute(r):
+        calls.append(1)
+        return len(calls)
+
+    assert within_block(run, "n", compute) == 1 and within_block(run, "n", compute) == 2
+    with indexed_kinds(run):
+        assert within_block(run, "n", compute) == 3
+        assert within_block(run, "n", compute) == 3
+    assert within_block(run, "n", compute) == 4
+    assert not run.derived
