@@ -255,15 +255,14 @@ def _group_start_order(group: np.ndarray, start: np.ndarray
     width = float(start.max()) - lo
     index_bits = max(int(m - 1).bit_length(), 1)
     start_bits = min(64 - span.bit_length() - index_bits, 52)
-    if start_bits < 16 or not np.isfinite(width):
+    top = float(2**max(start_bits, 1) - 1)
+    with np.errstate(divide="ignore", over="ignore"):
+        scale = (top - 1.0) / width if width > 0.0 else 0.0
+    if start_bits < 16 or not (np.isfinite(width) and np.isfinite(scale)):
         order = np.argsort(start)  # the order of equal starts does not matter
         order = order[_stable_argsort_int(group[order])]
         return order, group[order], start[order]
-    top = float(2**start_bits - 1)
-    if width > 0.0:
-        scaled = np.minimum((start - lo) * ((top - 1.0) / width), top)
-    else:
-        scaled = np.zeros(m)
+    scaled = np.minimum((start - lo) * scale, top)
     wide = group if group.dtype == np.uint64 else group.astype(np.int64)  # (no overflow)
     key = (wide - glo).astype(np.uint64) << np.uint64(start_bits + index_bits)
     key |= scaled.astype(np.uint64) << np.uint64(index_bits)

@@ -231,6 +231,16 @@ def test_merge_with_starts_closer_than_the_sort_key_resolves():
         _merged_by_a_plain_loop(group, start, end)
 
 
+def test_merge_with_starts_a_few_subnormals_apart():
+    group = np.array([1, 1, 1, 2, 2])
+    start = np.array([5e-324, 0.0, 1e-323, 0.0, 0.0])
+    end = np.array([5e-324, 0.0, 2e-323, 0.0, 1.0])
+    g, s, e = merge_intervals(group, start, end)
+    assert list(zip(g.tolist(), s.tolist(), e.tolist(), strict=True)) == \
+        _merged_by_a_plain_loop(group, start, end) == [(1, 0.0, 0.0), (1, 5e-324, 5e-324),
+                                                       (1, 1e-323, 2e-323), (2, 0.0, 1.0)]
+
+
 def test_merge_keeps_the_group_dtype_over_its_whole_range():
     rng = np.random.default_rng(12)
     for dtype in (np.int16, np.int32, np.uint32, np.int64, np.uint64):
