@@ -257,6 +257,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
 
     c = grid.cell_m
     centre_x = grid.x0_m + (np.arange(grid.nx) + 0.5) * c  # of each column
+    full_grid = grid.n_cells == grid.nx * grid.ny
     x0, y0 = np.ascontiguousarray(xy0[:, 0]), np.ascontiguousarray(xy0[:, 1])
     x1, y1 = xy1[:, 0], xy1[:, 1]
     del xy0, xy1
@@ -336,9 +337,12 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
         pair_c = ey * ey - r[pl] ** 2
         owner, k = _expand(np.maximum(cb - ca + 1, 0))
         col = ca[owner] + k
-        cell = grid.cell_of.ravel()[(row * grid.nx)[owner] + col]
-        inside = cell >= 0
-        if not inside.all():  # (an area that fills its grid skips the copies)
+        cell = (row * grid.nx)[owner] + col
+        if full_grid:  # every grid position is an area cell, numbered the same way
+            cell = cell.astype(grid.cell_of.dtype)
+        else:
+            cell = grid.cell_of.ravel()[cell]
+            inside = cell >= 0
             owner, col, cell = owner[inside], col[inside], cell[inside]
         # What the cells need of their leg, gathered from the leg-row pairs (in
         # order, so cheaply) rather than from all the legs.
