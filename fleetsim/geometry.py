@@ -236,6 +236,91 @@ def _stable_argsort_int(keys: np.ndarray) -> np.ndarray:
             return order
 
 
+def _group_start_order(group: np.ndarray, start: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An order of the intervals by group, then start (equal starts in any order),
+    and the groups and starts in that order.
+
+    One sort of 64-bit keys (group, start scaled to the bits left, position) rather
+    than an argsort of the starts and a stable sort by group: the scaled start is
+    non-decreasing in the start, so the keys sort the intervals by group and start
+    except within runs of equal scaled starts, which are checked and put in the
+    order of their exact starts where needed. Falls back to the two argsorts when
+    the keys have too few bits left for the start, or a start is not finite.
+    """
+    m = len(group)
+    glo = int(group.min())
+    span = int(group.max()) - glo
+    lo = float(start.min())
+    width = float(start.max()) - lo
+    index_bits = max(int(m - 1).bit_length(), 1)
+    start_bits = min(64 - span.bit_length() - index_bits, 52)
+    top = float(2**max(start_bits, 1) - 1)
+    with np.errstate(divide="ignore", over="ignore"):
+        scale = (top - 1.0) / width if width > 0.0 else 0.0
+    if start_bits < 16 or not (np.isfinite(width) and np.isfinite(scale)):
+        order = np.argsort(start)  # the order of equal starts does not matter
+        order = order[_stable_argsort_int(group[order])]
+        return order, group[order], start[order]
+    scaled = np.minimum((start - lo) * scale, top)
+    wide = group if group.dtype == np.uint64 else group.astype(np.int64)  # (no overflow)
+    key = (wide - glo).astype(np.uint64) << np.uint64(start_bits + index_bits)
+    key |= scaled.astype(np.uint64) << np.uint64(index_bits)
+    key |= np.arange(m, dtype=np.uint64)
+    key.sort()
+    order = (key & np.uint64((1 << index_bits) - 1)).astype(np.intp)
+    s = start[order]
+    wrong = np.flatnonzero(s[1:] < s[:-1])  # (also where a new group begins)
+    if len(wrong):
+        # Only intervals of one group with the same scaled start can be out of order.
+        run_key = key >> np.uint64(index_bits)
+        keys = np.unique(run_key[wrong[run_key[wrong] == run_key[wrong + 1]]])
+        if len(keys):
+            first = np.searchsorted(run_key, keys, side="left")
+            size = np.searchsorted(run_key, keys, side="right") - first
+            run = np.repeat(np.arange(len(keys)), size)
+            at = np.arange(len(run)) - np.repeat(np.cumsum(size) - size - first, size)
+            exact = np.lexsort((s[at], run))
+            order[at] = order[at][exact]
+            s[at] = s[at][exact]
+    if group.dtype.kind in "iu":
+        g = (key >> np.uint64(start_bits + index_bits)).astype(group.dtype)
+        g += group.dtype.type(glo)
+    else:
+        g = group[order]
+    return order, g, s
+
+
+#: Rounds of :func:`_running_max`'s propagation before it sorts instead.
+_RUNNING_MAX_ROUNDS = 64
+
+
+def _running_max(x: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """The running maximum of ``x`` (no NaN) restarted where ``head`` is True (the
+    first element of each group; ``head[0]`` is True), exactly.
+
+    Where ``x`` mostly rises within its groups (merged pieces of intervals sorted
+    by start), the maximum is carried forward from the few places it falls, one
+    step a round; after :data:`_RUNNING_MAX_ROUNDS` rounds, by one sort: on the
+    ranks of ``x`` offset by the group's ordinal, so no group sees a previous one.
+    """
+    k = len(x)
+    out = x.copy()
+    tail = np.flatnonzero(~head[1:] & (x[1:] < x[:-1])) + 1
+    for _ in range(_RUNNING_MAX_ROUNDS):
+        if not len(tail):
+            return out
+        out[tail] = out[tail - 1]
+        tail = np.unique(np.r_[tail, tail + 1])
+        tail = tail[tail < k]
+        tail = tail[~head[tail] & (out[tail] < out[tail - 1])]
+    by_x = np.argsort(x)  # ties may come in any order: their values are equal
+    rank = np.empty(k, dtype=np.int64)
+    rank[by_x] = np.arange(k, dtype=np.int64)
+    offset = (np.cumsum(head, dtype=np.int64) - 1) * k
+    return x[by_x[np.maximum.accumulate(offset + rank) - offset]]
+
+
 def _merge_sorted(new_group: np.ndarray, s: np.ndarray, e: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
     """The merge of :func:`merge_intervals` on intervals sorted by group, then start
@@ -245,20 +330,13 @@ def _merge_sorted(new_group: np.ndarray, s: np.ndarray, e: np.ndarray
     every true cut is among these, and inside a piece the intervals overlap. Then the
     running maximum of the pieces' ends within each group (fewer than the intervals)
     says which cuts are true: those the next piece starts after."""
-    m = len(s)
     first = new_group.copy()
     np.greater(s[1:], e[:-1], out=first[1:])
     first[1:] |= new_group[1:]
     idx = np.flatnonzero(first)
     end = np.maximum.reduceat(e, idx)
     k = len(idx)
-    # Running maximum of the pieces' ends inside each group, exactly: on the ranks of
-    # the ends offset by the group's ordinal, so no group sees a previous one.
-    by_end = np.argsort(end)  # ties may come in any order: their values are equal
-    rank = np.empty(k, dtype=np.int64)
-    rank[by_end] = np.arange(k, dtype=np.int64)
-    offset = (np.cumsum(new_group[idx], dtype=np.int64) - 1) * m
-    run_max = end[by_end[np.maximum.accumulate(offset + rank) - offset]]
+    run_max = _running_max(end, new_group[idx])
     cut = new_group[idx]
     cut[1:] |= s[idx[1:]] > run_max[:-1]
     keep = np.flatnonzero(cut)
@@ -295,10 +373,7 @@ def merge_intervals(
     m = len(group)
     if m == 0:
         return group[:0], start[:0], end[:0]
-    order = np.argsort(start)  # the order of equal starts does not matter
-    order = order[_stable_argsort_int(group[order])]
-    g = group[order]
-    s = start[order]
+    order, g, s = _group_start_order(group, start)
     e = end[order]
     new_group = np.empty(m, dtype=bool)
     new_group[0] = True

@@ -218,6 +218,43 @@ def test_merge_long_intervals_over_chains_of_short_separate_ones():
     assert len(got) == 80
 
 
+def test_merge_with_starts_closer_than_the_sort_key_resolves():
+    # Group keys 2**30 apart leave the sort ~20 bits for the starts: starts that differ
+    # by less than the range / 2**20 share a key and are put in order exactly after it.
+    rng = np.random.default_rng(11)
+    n = 6000
+    group = rng.integers(0, 3, n) * 2**29
+    start = rng.integers(0, 50, n) * 10.0 + rng.integers(0, 4, n) * 1e-9
+    end = start + rng.choice([0.0, 5e-10, 1e-9, 3.0, 12.0], n)
+    g, s, e = merge_intervals(group, start, end)
+    assert list(zip(g.tolist(), s.tolist(), e.tolist(), strict=True)) == \
+        _merged_by_a_plain_loop(group, start, end)
+
+
+def test_merge_with_starts_a_few_subnormals_apart():
+    group = np.array([1, 1, 1, 2, 2])
+    start = np.array([5e-324, 0.0, 1e-323, 0.0, 0.0])
+    end = np.array([5e-324, 0.0, 2e-323, 0.0, 1.0])
+    g, s, e = merge_intervals(group, start, end)
+    assert list(zip(g.tolist(), s.tolist(), e.tolist(), strict=True)) == \
+        _merged_by_a_plain_loop(group, start, end) == [(1, 0.0, 0.0), (1, 5e-324, 5e-324),
+                                                       (1, 1e-323, 2e-323), (2, 0.0, 1.0)]
+
+
+def test_merge_keeps_the_group_dtype_over_its_whole_range():
+    rng = np.random.default_rng(12)
+    for dtype in (np.int16, np.int32, np.uint32, np.int64, np.uint64):
+        info = np.iinfo(dtype)
+        values = np.array([info.min, info.min + 1, 0, info.max - 1, info.max], dtype=dtype)
+        group = values[rng.integers(0, 5, 400)]
+        start = rng.uniform(0, 50, 400).round(1)
+        end = start + rng.uniform(0, 3, 400).round(1)
+        g, s, e = merge_intervals(group, start, end)
+        assert g.dtype == dtype
+        assert list(zip(g.tolist(), s.tolist(), e.tolist(), strict=True)) == \
+            _merged_by_a_plain_loop(group, start, end)
+
+
 # --- zone_intervals ----------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ from fleetsim.metrics.coverage import coverage_curve, coverage_metrics
 from fleetsim.metrics.detection import detection_metrics
 from fleetsim.metrics.energy import energy_metrics
 from fleetsim.metrics.fleet import fleet_metrics
+from fleetsim.metrics.kinds import indexed_kinds
 from fleetsim.metrics.logistics import logistics_metrics
 from fleetsim.metrics.oversight import oversight_metrics
 from fleetsim.metrics.patrol import patrol_metrics
@@ -72,15 +73,16 @@ def compute_metrics(run: RecordedRun) -> dict[str, MetricValue]:
     """All metrics of ``run``: flat dotted names, sorted, JSON-ready values."""
     cells = cell_coverage(run)
     found: dict[str, object] = {}
-    found.update(coverage_metrics(run, cells))
-    found.update(patrol_metrics(run, cells))
-    found.update(detection_metrics(run))
-    found.update(energy_metrics(run))
-    found.update(fleet_metrics(run))
-    found.update(safety_metrics(run))
-    found.update(comms_metrics(run))
-    found.update(oversight_metrics(run))
-    found.update(logistics_metrics(run))
+    with indexed_kinds(run):
+        found.update(coverage_metrics(run, cells))
+        found.update(patrol_metrics(run, cells))
+        found.update(detection_metrics(run))
+        found.update(energy_metrics(run))
+        found.update(fleet_metrics(run))
+        found.update(safety_metrics(run))
+        found.update(comms_metrics(run))
+        found.update(oversight_metrics(run))
+        found.update(logistics_metrics(run))
     return {name: json_value(found[name]) for name in sorted(found)}
 
 

@@ -26,15 +26,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fleetsim.metrics.kinds import event_rows
+
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
 
 
 def first_detections(run: RecordedRun) -> tuple[np.ndarray, np.ndarray]:
     """Detected targets and the time each was first detected, sorted by target."""
-    ev = run.events_of("detection")
-    target = np.asarray(ev["target"], dtype=np.int64)
-    time = np.asarray(ev["time_s"], dtype=np.float64)
+    rows = event_rows(run, "detection")
+    target = np.asarray(run.events["target"][rows], dtype=np.int64)
+    time = np.asarray(run.events["time_s"][rows], dtype=np.float64)
     n_targets = len(run.world.targets_xy)
     valid = (target >= 0) & (target < n_targets)
     target, time = target[valid], time[valid]
@@ -58,5 +60,6 @@ def detection_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     }
     if any(m.datum is not None for m in run.scenario.missions):
         from fleetsim.world.search import cumulative_pod
-        out["search.pod_cumulative"] = cumulative_pod(run.events_of("search_pod")["value"])
+        out["search.pod_cumulative"] = cumulative_pod(
+            run.events["value"][event_rows(run, "search_pod")])
     return out

@@ -76,6 +76,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fleetsim.metrics.kinds import event_rows
 from fleetsim.record import kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -117,7 +118,7 @@ def carried_at(run: RecordedRun, vehicle: np.ndarray, time_s: np.ndarray) -> np.
     """How many orders each ``vehicle[i]`` carried at ``time_s[i]``, after every
     event at or before that time (module doc, ``logistics.empty_km``); (n,) int64."""
     ev = run.events
-    rows = np.flatnonzero(kind_in(ev["kind"], ("pickup", "delivered", "order_failed")))
+    rows = event_rows(run, ("pickup", "delivered", "order_failed"))
     holder: dict[int, int] = {}                    # order -> vehicle carrying it
     load: dict[int, int] = {}
     steps: dict[int, tuple[list[float], list[int]]] = {}  # vehicle -> (times, loads)
@@ -160,7 +161,7 @@ def _order_outcomes(run: RecordedRun) -> tuple[dict[int, float], dict[int, str],
     """Per order: time of its first delivery, reason of its last failure, and the
     ``value`` of its first ``delivered`` event."""
     ev = run.events
-    rows = np.flatnonzero(kind_in(ev["kind"], ("delivered", "order_failed")))
+    rows = event_rows(run, ("delivered", "order_failed"))
     delivered: dict[int, float] = {}
     value: dict[int, float] = {}
     failed: dict[int, str] = {}
@@ -187,8 +188,7 @@ def logistics_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     legs = run.legs
     vehicle_domain = np.asarray(run.vehicles.get(
         "domain", np.full(len(run.vehicles["vehicle"]), "air", dtype=object)), dtype=object)
-    has_orders = len(orders["order"]) > 0 or bool(np.any(kind_in(ev["kind"],
-                                                                  ORDER_EVENT_KINDS)))
+    has_orders = len(orders["order"]) > 0 or len(event_rows(run, ORDER_EVENT_KINDS)) > 0
     if not has_orders and not np.any(np.isin(vehicle_domain, ("ground", "sea"))):
         return {}
     T = run.duration_s

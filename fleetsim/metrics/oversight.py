@@ -107,8 +107,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fleetsim.metrics.kinds import event_rows, within_block
 from fleetsim.oversight.operators import fan_out, shift_schedule, utilization
-from fleetsim.record import kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -185,10 +185,15 @@ def work_items(run: RecordedRun) -> dict[str, np.ndarray]:
     An operator's ``work_start`` is paired with its next ``work_end``; the
     vehicle and work kind are the start's. A start with no end lasts until
     ``T`` (or until the same operator's next start); an end with no start is
-    ignored.
+    ignored. (Found once per :func:`fleetsim.metrics.kinds.indexed_kinds` block;
+    the arrays are shared, not to be changed.)
     """
+    return dict(within_block(run, "work_items", _work_items))
+
+
+def _work_items(run: RecordedRun) -> dict[str, np.ndarray]:
     ev = run.events
-    rows = np.flatnonzero(kind_in(ev["kind"], ("work_start", "work_end")))
+    rows = event_rows(run, ("work_start", "work_end"))
     open_: dict[int, tuple[float, int, str]] = {}
     out: list[tuple[int, int, float, float, str]] = []
     for kind, op, t, v, d in zip(ev["kind"][rows].tolist(), ev["operator"][rows].tolist(),
@@ -224,7 +229,7 @@ def unauthorized_rows(run: RecordedRun) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     ev = run.events
     kinds = ("auth_request", "auth_granted", "auth_denied", "auth_timeout", "action_start")
-    rows = np.flatnonzero(kind_in(ev["kind"], kinds))
+    rows = event_rows(run, kinds)
     rules = _rules(spec, ev["detail"][rows])
     requested: set[tuple[int, str]] = set()   # open requests
     granted: set[tuple[int, str]] = set()     # unused grants
@@ -266,7 +271,8 @@ def fan_out_terms(run: RecordedRun) -> dict[str, Any]:
     service = end - start
     # Decision events: (vehicle, time) -> their values, in recorded order.
     ev = run.events
-    rows = np.flatnonzero(kind_in(ev["kind"], DECISION_KINDS) & (ev["vehicle"] >= 0))
+    rows = event_rows(run, DECISION_KINDS)
+    rows = rows[ev["vehicle"][rows] >= 0]
     decisions: dict[tuple[int, float], list[float]] = {}
     for v, t, x in zip(ev["vehicle"][rows].tolist(), ev["time_s"][rows].tolist(),
                        ev["value"][rows].tolist(), strict=True):
@@ -297,13 +303,12 @@ def oversight_metrics(run: RecordedRun) -> dict[str, float | int | None]:
         return dict.fromkeys(NAMES)
     T = run.duration_s
     ev = run.events
-    kind = ev["kind"]
 
     def count(k: str) -> int:
-        return int(np.count_nonzero(kind == k))
+        return len(event_rows(run, k))
 
     def values(k: str) -> np.ndarray:  # the finite values of the events of kind k
-        x = np.asarray(ev["value"][kind == k], dtype=np.float64)
+        x = np.asarray(ev["value"][event_rows(run, k)], dtype=np.float64)
         return x[np.isfinite(x)]
 
     # Operator load.
@@ -318,19 +323,20 @@ def oversight_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     span = (float(np.sum(n_vehicles / duty_c[:-1][on] * seg[on]) / np.sum(seg[on]))
             if np.sum(seg[on]) > 0 else None)
 
-    # Authorization.
-    auth = kind_in(kind, ("auth_request", "auth_granted", "auth_denied", "auth_timeout",
-                          "action_start"))
-    rule = np.full(len(kind), "", dtype=object)
-    rule[auth] = _rules(spec, ev["detail"][auth])
+    # Authorization: the events of these kinds, in table order.
+    auth = event_rows(run, ("auth_request", "auth_granted", "auth_denied", "auth_timeout",
+                            "action_start"))
+    kind = np.asarray(ev["kind"][auth], dtype=object)
+    rule = _rules(spec, ev["detail"][auth])
     approve = rule == "approve"
     veto = rule == "veto"
-    decided = kind_in(kind, ("auth_granted", "auth_denied", "auth_timeout")) & approve
-    waits = np.asarray(ev["value"][decided], dtype=np.float64)
+    decided = ((kind == "auth_granted") | (kind == "auth_denied")
+               | (kind == "auth_timeout")) & approve
+    waits = np.asarray(ev["value"][auth[decided]], dtype=np.float64)
     waits = waits[np.isfinite(waits)]
     consequential = (kind == "action_start") & (rule != "auto")
     n_consequential = int(np.count_nonzero(consequential))
-    named = int(np.count_nonzero(ev["operator"][consequential] >= 0))
+    named = int(np.count_nonzero(ev["operator"][auth[consequential]] >= 0))
 
     ack_latency = values("ack")
     review_latency = values("review")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.geometry import fractions_within, merge_intervals, time_at_fraction
+from fleetsim.geometry import fractions_within, merge_intervals
 from fleetsim.metrics.permitted import (
     Permission,
     cell_permission,
@@ -47,9 +47,8 @@ __all__ = ["CellCoverage", "CellGrid", "cell_coverage", "cell_grid", "leg_footpr
 #: Candidate leg-cell pairs handled at once (about 150 bytes each at the peak).
 DEFAULT_MAX_PAIRS = 500_000
 
-#: Candidate pairs of the sub-bands the work is done in (their arrays stay
-#: within the processor's caches better than a whole band's).
-SUB_BAND_PAIRS = 125_000
+#: Candidate pairs of the sub-bands the work is done in (at most a band).
+SUB_BAND_PAIRS = 500_000
 
 #: Slack, in cells, when turning coordinates into index ranges (pairs found
 #: this way are only candidates; the exact test decides).
@@ -257,12 +256,15 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     del ok
 
     c = grid.cell_m
+    centre_x = grid.x0_m + (np.arange(grid.nx) + 0.5) * c  # of each column
+    full_grid = grid.n_cells == grid.nx * grid.ny
     x0, y0 = np.ascontiguousarray(xy0[:, 0]), np.ascontiguousarray(xy0[:, 1])
     x1, y1 = xy1[:, 0], xy1[:, 1]
     del xy0, xy1
     dx = x1 - x0
     dy = y1 - y0
     length2 = dx * dx + dy * dy
+    still = length2 == 0.0
     xlo = np.minimum(x0, x1) - r
     xhi = np.maximum(x0, x1) + r
     ylo = np.minimum(y0, y1) - r
@@ -286,9 +288,9 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     load = np.cumsum(load[:-1])
     before = np.cumsum(load) - load
     # The sample sums add floats band by band, so the bands of ``max_pairs`` fix
-    # them; the work itself goes in sub-bands small enough for the processor's
-    # caches (the sums of a band are then taken over its sub-bands' visits in
-    # the same order: cells are numbered row by row).
+    # them; the work itself goes in sub-bands of at most ``SUB_BAND_PAIRS`` (the
+    # sums of a band are then taken over its sub-bands' visits in the same order:
+    # cells are numbered row by row).
     band_of_row = (before // max(1, int(max_pairs))).astype(np.int64)
     sub_of_row = (before // max(1, min(int(max_pairs), SUB_BAND_PAIRS))).astype(np.int64)
     band_head = np.r_[True, band_of_row[1:] != band_of_row[:-1]]
@@ -300,7 +302,10 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
 
     # Legs by first row, so a band's legs are found without scanning them all.
     by_ja = np.flatnonzero(live)
-    by_ja = by_ja[np.argsort(ja[by_ja], kind="stable")]
+    first_row = ja[by_ja]
+    by_ja = by_ja[np.argsort(first_row.astype(np.uint16) if grid.ny <= 0xFFFF else first_row,
+                             kind="stable")]  # (a radix sort on 16 bits)
+    del first_row
     ja_sorted = ja[by_ja]
     max_rows = int((jb[by_ja] - ja_sorted).max()) if len(by_ja) else 0
     for j_first, j_last, closes in zip(band_starts, band_ends, closes_band, strict=True):
@@ -332,26 +337,78 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
         pair_c = ey * ey - r[pl] ** 2
         owner, k = _expand(np.maximum(cb - ca + 1, 0))
         col = ca[owner] + k
-        cell = grid.cell_of.ravel()[(row * grid.nx)[owner] + col]
-        inside = cell >= 0
-        if not inside.all():  # (an area that fills its grid skips the copies)
+        cell = (row * grid.nx)[owner] + col
+        if full_grid:  # every grid position is an area cell, numbered the same way
+            cell = cell.astype(grid.cell_of.dtype)
+        else:
+            cell = grid.cell_of.ravel()[cell]
+            inside = cell >= 0
             owner, col, cell = owner[inside], col[inside], cell[inside]
         # What the cells need of their leg, gathered from the leg-row pairs (in
         # order, so cheaply) rather than from all the legs.
-        dxc = x0[pl][owner] - (grid.x0_m + (col + 0.5) * c)
-        s_lo, s_hi = fractions_within(length2[pl][owner], dxc * dx[pl][owner] + pair_b[owner],
-                                      dxc * dxc + pair_c[owner])
-        hit = np.flatnonzero(~np.isnan(s_lo))
-        owner, cell, s_lo, s_hi = owner[hit], cell[hit], s_lo[hit], s_hi[hit]
-        leg_t0, leg_t1 = t0[pl][owner], t1[pl][owner]
-        t_in = np.maximum(time_at_fraction(leg_t0, leg_t1, s_lo), 0.0)
-        t_out = np.minimum(time_at_fraction(leg_t0, leg_t1, s_hi), T)
+        dxc = x0[pl][owner] - centre_x[col]
+        qa = length2[pl][owner]
+        qb = dxc * dx[pl][owner] + pair_b[owner]
+        qc = dxc * dxc + pair_c[owner]
+        if still[pl].any():
+            s_lo, s_hi = fractions_within(qa, qb, qc)
+            hit = np.flatnonzero(~np.isnan(s_lo))
+            owner, cell, s_lo, s_hi = owner[hit], cell[hit], s_lo[hit], s_hi[hit]
+        else:
+            hit, s_lo, s_hi = _moving_fractions(qa, qb, qc)
+            owner, cell = owner[hit], cell[hit]
+        t_in, t_out = _times_at(t0[pl][owner], t1[pl][owner], s_lo, s_hi)
+        np.maximum(t_in, 0.0, out=t_in)
+        np.minimum(t_out, T, out=t_out)
         seen = t_in <= t_out  # the part in [0, duration]
         if not seen.all():
             cell, t_in, t_out = cell[seen], t_in[seen], t_out[seen]
         _reduce_cells(result, cell, t_in, t_out, pending)
         if closes:
             _add_sample_sums(result, pending)
+
+
+def _moving_fractions(a: np.ndarray, b: np.ndarray, c: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fleetsim.geometry.fractions_within` where every ``a`` is positive (no
+    stationary leg), bit for bit, with only the non-empty parts: their indexes and
+    ``s_lo``, ``s_hi`` there. (Arrays ``b`` and ``c`` are overwritten.)"""
+    disc = b * b
+    disc -= a * c
+    q = np.maximum(disc, 0.0)
+    np.sqrt(q, out=q)
+    np.copysign(q, b, out=q)
+    q += b
+    np.negative(q, out=q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_a = np.divide(q, a, out=b)
+        s_b = np.divide(c, q, out=c)  # NaN only for a double root at 0 (= s_a)
+    s_lo = np.fmin(s_a, s_b, out=q)
+    s_hi = np.fmax(s_a, s_b, out=s_b)
+    ok = disc >= 0.0
+    ok &= s_hi >= 0.0
+    ok &= s_lo <= 1.0
+    hit = np.flatnonzero(ok)
+    s_lo = s_lo[hit]
+    s_hi = s_hi[hit]
+    np.clip(s_lo, 0.0, 1.0, out=s_lo)
+    np.clip(s_hi, 0.0, 1.0, out=s_hi)
+    return hit, s_lo, s_hi
+
+
+def _times_at(t0: np.ndarray, t1: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fleetsim.geometry.time_at_fraction` at ``s_lo`` and at ``s_hi`` of the
+    same legs, bit for bit, sharing ``t1 - t0``."""
+    dt = t1 - t0
+    out = []
+    for s in (s_lo, s_hi):
+        t = s * dt
+        t += t0
+        np.minimum(t, t1, out=t)
+        np.copyto(t, t1, where=s == 1.0)
+        out.append(t)
+    return out[0], out[1]
 
 
 def _add_sample_sums(out: CellCoverage, pending: list[tuple[np.ndarray, ...]]) -> None:
@@ -487,7 +544,7 @@ def _fingerprint(run: RecordedRun) -> str:
     """A digest of everything :func:`cell_coverage` reads from ``run``."""
     import hashlib
 
-    h = hashlib.blake2b(digest_size=20)
+    h = hashlib.sha256()  # (hardware-assisted on most processors: the fastest here)
     legs = run.legs
     for name in ("vehicle", "sensing", "t0_s", "t1_s", "x0_m", "y0_m", "x1_m", "y1_m"):
         h.update(np.ascontiguousarray(legs[name]).tobytes())

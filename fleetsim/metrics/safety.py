@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fleetsim.geometry import merge_intervals, zone_intervals
+from fleetsim.metrics.kinds import event_rows, leg_mask
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -65,8 +66,7 @@ def zone_entries(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     domain = run.vehicles.get("domain")
     if domain is not None and len(legs["vehicle"]):
         air = np.asarray(domain, dtype=object) == "air"
-        keep = air[np.asarray(legs["vehicle"], dtype=np.int64)] & \
-            (np.asarray(legs["kind"], dtype=object) != "docked")
+        keep = air[np.asarray(legs["vehicle"], dtype=np.int64)] & ~leg_mask(run, "docked")
         if not keep.all():
             legs = {k: np.asarray(col)[keep] for k, col in legs.items()}
     p0 = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])
@@ -91,8 +91,7 @@ def safety_metrics(run: RecordedRun) -> dict[str, float | int | None]:
         mine = kinds[zone] == kind if len(zone) else np.zeros(0, dtype=bool)
         out[f"safety.{prefix}_entries"] = int(np.count_nonzero(mine))
         out[f"safety.{prefix}_time_s"] = float(np.sum(t_out[mine] - t_in[mine]))
-    out["safety.terrain_violations"] = int(
-        np.count_nonzero(run.events["kind"] == "terrain_violation"))
+    out["safety.terrain_violations"] = len(event_rows(run, "terrain_violation"))
     if run.scenario.separation is not None:
         out.update(separation_metrics(run))
     return out
@@ -102,13 +101,12 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     """The ``safety.*`` separation metrics (see the module docstring)."""
     spec = run.scenario.separation
     ev = run.events
-    kind = np.asarray(ev["kind"], dtype=object)
     t = np.asarray(ev["time_s"], dtype=np.float64)
     a = np.asarray(ev["vehicle"], dtype=np.int64)
     b = np.asarray(ev["target"], dtype=np.int64)
     value = np.asarray(ev["value"], dtype=np.float64)
-    starts = np.flatnonzero(kind == "los_start")
-    ends = np.flatnonzero(kind == "los_end")
+    starts = event_rows(run, "los_start")
+    ends = event_rows(run, "los_end")
     # Each pair's losses alternate start, end, in time order: an end closes its pair's
     # earliest open start (an end with none open is ignored).
     i_start, i_end = _match_losses(starts, ends, a, b)
@@ -124,11 +122,11 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
         if name in spec.minima:
             r_of[dom == name] = spec.minima[name].horizontal_m
     severity = 1.0 - d_min / r_of[a[i_end]]
-    conflicts = np.flatnonzero(kind == "conflict")
+    conflicts = event_rows(run, "conflict")
     horizon = spec.lookahead_s + (spec.window_s or run.scenario.run.monitor_window_s)
     resolved = _resolved(t, a, b, starts, conflicts, horizon)
-    delays = value[kind == "strategic_delay"]
-    extra = value[kind == "deconflict"]
+    delays = value[event_rows(run, "strategic_delay")]
+    extra = value[event_rows(run, "deconflict")]
     sev = severity
     return {
         "safety.los_count": int(len(starts)),
@@ -170,6 +168,29 @@ def _resolved(t: np.ndarray, a: np.ndarray, b: np.ndarray, starts: np.ndarray,
     return int(np.count_nonzero(~met))
 
 
+def _by_pair(idx: np.ndarray, flag: np.ndarray, a: np.ndarray, b: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """``idx`` (distinct event indexes) and ``flag`` sorted by pair ``(a, b)``, then
+    by ``idx``: one sort of 64-bit keys (pair, index, flag) when they fit in 64 bits,
+    else a lexsort."""
+    if len(idx) == 0:
+        return idx, flag
+    a_lo, b_lo = int(a.min()), int(b.min())
+    a_bits = (int(a.max()) - a_lo).bit_length()
+    b_bits = (int(b.max()) - b_lo).bit_length()
+    i_bits = int(idx.max()).bit_length()
+    if a_bits + b_bits + i_bits + 1 > 64 or int(idx.min()) < 0:
+        order = np.lexsort((idx, b, a))
+        return idx[order], flag[order]
+    key = (a - a_lo).astype(np.uint64) << np.uint64(b_bits + i_bits + 1)
+    key |= (b - b_lo).astype(np.uint64) << np.uint64(i_bits + 1)
+    key |= idx.astype(np.uint64) << np.uint64(1)
+    key |= flag.astype(np.uint64)
+    key.sort()
+    mask = np.uint64((1 << i_bits) - 1)
+    return ((key >> np.uint64(1)) & mask).astype(idx.dtype), (key & np.uint64(1)).astype(bool)
+
+
 def _match_losses(starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Pair each ``los_end`` (event indexes ``ends``) with the earliest still open
@@ -180,8 +201,7 @@ def _match_losses(starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.nda
     if not len(idx):
         return idx, idx
     is_start = np.r_[np.ones(len(starts), dtype=bool), np.zeros(len(ends), dtype=bool)]
-    order = np.lexsort((idx, b[idx], a[idx]))  # by pair, then as recorded
-    idx, is_start = idx[order], is_start[order]
+    idx, is_start = _by_pair(idx, is_start, a[idx], b[idx])
     pa, pb = a[idx], b[idx]
     head = np.r_[True, (pa[1:] != pa[:-1]) | (pb[1:] != pb[:-1])]
     size = np.diff(np.r_[np.flatnonzero(head), len(idx)])

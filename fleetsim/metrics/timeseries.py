@@ -23,8 +23,8 @@ import numpy as np
 
 from fleetsim.metrics.coverage import coverage_at
 from fleetsim.metrics.detection import first_detections
+from fleetsim.metrics.kinds import event_rows, indexed_kinds, leg_mask
 from fleetsim.metrics.raster import cell_coverage, sample_times
-from fleetsim.record import kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -83,7 +83,6 @@ def _holding(t0: np.ndarray, t1: np.ndarray, times: np.ndarray, T: float) -> np.
 
 def _leg_states(run: RecordedRun, times: np.ndarray) -> Series:
     legs = run.legs
-    kind = np.asarray(legs["kind"])
     t0 = np.asarray(legs["t0_s"], dtype=np.float64)
     t1 = np.asarray(legs["t1_s"], dtype=np.float64)
     vehicle = np.asarray(legs["vehicle"], dtype=np.int64)
@@ -94,7 +93,7 @@ def _leg_states(run: RecordedRun, times: np.ndarray) -> Series:
     leg_air = air[np.maximum(vehicle, 0)] & (vehicle >= 0)
     out: Series = {}
     for name, kinds in _LEG_STATE.items():
-        mask = kind_in(kind, kinds)
+        mask = leg_mask(run, kinds)
         if name == "airborne":
             mask &= leg_air
         out[name] = _holding(t0[mask], t1[mask], times, run.duration_s)
@@ -121,8 +120,7 @@ def operator_requests(run: RecordedRun) -> tuple[np.ndarray, np.ndarray]:
     time = np.asarray(ev["time_s"], dtype=np.float64)
     raised: list[float] = []
     decided: list[float] = []
-    rows = np.flatnonzero(kind_in(kind, ("auth_request", "auth_granted", "auth_denied",
-                                         "auth_timeout")))
+    rows = event_rows(run, ("auth_request", "auth_granted", "auth_denied", "auth_timeout"))
     open_: dict[tuple[int, str], list[int]] = {}
     for k, v, d, t in zip(kind[rows].tolist(), ev["vehicle"][rows].tolist(),
                           ev["detail"][rows].tolist(), time[rows].tolist(), strict=True):
@@ -134,7 +132,8 @@ def operator_requests(run: RecordedRun) -> tuple[np.ndarray, np.ndarray]:
         elif open_.get(key):
             decided[open_[key].pop(0)] = t
     value = np.asarray(ev["value"], dtype=np.float64)
-    served = kind_in(kind, ("ack", "review")) & np.isfinite(value) & (value >= 0.0)
+    served = event_rows(run, ("ack", "review"))
+    served = served[np.isfinite(value[served]) & (value[served] >= 0.0)]
     starts = np.concatenate([np.asarray(raised, dtype=np.float64), time[served] - value[served]])
     ends = np.concatenate([np.asarray(decided, dtype=np.float64), time[served]])
     return starts, ends
@@ -169,6 +168,11 @@ def operator_load(run: RecordedRun, times: np.ndarray) -> tuple[np.ndarray, np.n
 def timeseries(run: RecordedRun) -> Series:
     """The time series of ``run``: column name -> values (None: the column does not
     apply to the run and is null). See :mod:`fleetsim.record` for the columns."""
+    with indexed_kinds(run):
+        return _timeseries(run)
+
+
+def _timeseries(run: RecordedRun) -> Series:
     T = run.duration_s
     times = sample_times(T, run.scenario.outputs.timeseries_step_s)
     n = len(times)
@@ -191,7 +195,8 @@ def timeseries(run: RecordedRun) -> Series:
         out["detections"] = None
     sc = run.scenario
     if sc.logistics is not None or len(run.orders["order"]):
-        out["orders_delivered"] = _count_by(run.events_of("delivered")["time_s"], times)
+        out["orders_delivered"] = _count_by(run.events["time_s"][event_rows(run, "delivered")],
+                                            times)
     else:
         out["orders_delivered"] = None
     if sc.oversight is not None:
@@ -202,8 +207,9 @@ def timeseries(run: RecordedRun) -> Series:
     else:
         out["operator_queue"] = out["operators_on_duty"] = out["operators_busy"] = None
     if sc.separation is not None:
-        out["los_active"] = (_count_by(run.events_of("los_start")["time_s"], times)
-                             - _count_by(run.events_of("los_end")["time_s"], times))
+        ev_t = run.events["time_s"]
+        out["los_active"] = (_count_by(ev_t[event_rows(run, "los_start")], times)
+                             - _count_by(ev_t[event_rows(run, "los_end")], times))
     else:
         out["los_active"] = None
     assert all(v is None or len(v) == n for v in out.values())

@@ -47,6 +47,20 @@ def test_matches_the_plain_walk_on_random_sequences():
             _one_by_one(kind, a, b)
 
 
+def test_matches_the_plain_walk_with_vehicle_numbers_too_wide_for_one_sort_key():
+    # Pairs of 2**40-apart vehicle numbers leave no room for a packed sort key: the
+    # lexsort taken then gives the same matches.
+    rng = np.random.default_rng(4)
+    n = 200
+    kind = rng.choice(["s", "e", "x"], n, p=[0.45, 0.45, 0.1]).tolist()
+    a = rng.integers(0, 3, n) * 2**40 - 7
+    b = rng.integers(0, 3, n) * 2**21
+    starts = np.array([i for i, k in enumerate(kind) if k == "s"], dtype=np.int64)
+    ends = np.array([i for i, k in enumerate(kind) if k == "e"], dtype=np.int64)
+    i_start, i_end = _match_losses(starts, ends, a, b)
+    assert list(zip(i_start.tolist(), i_end.tolist(), strict=True)) == _one_by_one(kind, a, b)
+
+
 def test_resolved_conflicts_match_the_plain_search():
     from fleetsim.metrics.safety import _resolved
 
