@@ -39,6 +39,8 @@ __all__ = ["TerrainFollower", "follow_parts", "route_pieces"]
 _CHUNK_SAMPLES = 1 << 18
 #: Batches shorter than this many grid spacings in all are bounded at the finest level only.
 _FINE_ONLY_M = 4096
+#: Legs (and waypoint heights) whose answers a follower keeps, at most.
+_KNOWN_MAX = 1 << 18
 
 
 class TerrainFollower:
@@ -82,6 +84,8 @@ class TerrainFollower:
         self._top = float(h.max())
         self._rows = h.tolist()  # for scalar heights
         self._rows_of: dict[int, list] = {}
+        self._known_legs: dict[tuple, bool] = {}
+        self._known_heights: dict[tuple[float, float], float] = {}
         self._levels = [self._cell_max]
         #: Coarsest level tried first: blocks of 8 x 8 cells (fewer on small grids).
         self._coarsest = max(0, min(3, int(math.log2(max(1, min(h.shape) - 1)))))
@@ -149,14 +153,46 @@ class TerrainFollower:
         """Whether a few legs all surely keep their clearance, by :meth:`leg_clear`
         (plain Python: for a vehicle or two, numpy's per-call cost dominates)."""
         for i, r in enumerate(routes):
-            a = float(agl[i])
-            x, y, z = starts[i].tolist()
-            for gx, gy in np.asarray(r, dtype=np.float64).reshape(-1, 2).tolist():
-                gz = self.height(gx, gy) + a
-                if not self.leg_clear((x, y, z), (gx, gy, gz), float(need[i]), finest=0):
-                    return False
-                x, y, z = gx, gy, gz
+            if not self._route_clear(starts[i].tolist(), r, float(agl[i]), float(need[i])):
+                return False
         return True
+
+    def _route_clear(self, start: Sequence[float], route: np.ndarray, agl: float,
+                     need: float) -> bool:
+        """:meth:`_few_clear` for one route. Legs between the same points recur (a
+        patrol's cell centres): their answers and the waypoints' heights are kept."""
+        x, y, z = start
+        known, heights = self._known_legs, self._known_heights
+        for gx, gy in np.asarray(route, dtype=np.float64).reshape(-1, 2).tolist():
+            h = heights.get((gx, gy))
+            if h is None:
+                if len(heights) >= _KNOWN_MAX:
+                    heights.clear()
+                h = heights[gx, gy] = self.height(gx, gy)
+            gz = h + agl
+            key = (x, y, z, gx, gy, gz, need)
+            ok = known.get(key)
+            if ok is None:
+                if len(known) >= _KNOWN_MAX:
+                    known.clear()
+                ok = known[key] = self.leg_clear((x, y, z), (gx, gy, gz), need, finest=0)
+            if not ok:
+                return False
+            x, y, z = gx, gy, gz
+        return True
+
+    def unchanged_one(self, start: Sequence[float], route: np.ndarray, agl_m: float,
+                      need_m: float) -> bool:
+        """Whether :meth:`follow` surely returns one route unchanged, by its quick tests
+        in plain Python (for one vehicle, numpy's per-call cost dominates): ``start``
+        (x, y, z above the datum), ``route`` ((n, 2) waypoints), ``agl_m`` its height
+        above the ground, ``need_m`` the clearance plus :attr:`margin_m`. False means
+        "not sure": ask :meth:`follow`."""
+        x, y, z = start
+        if self._flat_relief and agl_m >= need_m and z - self.height(x, y) >= need_m:
+            return True
+        n = len(route)
+        return n == 0 or (n <= 32 and self._route_clear((x, y, z), route, agl_m, need_m))
 
     def _level_rows(self, level: int) -> list:
         cached = self._rows_of.get(level)

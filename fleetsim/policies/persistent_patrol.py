@@ -46,6 +46,7 @@ from scipy.spatial import cKDTree
 
 from fleetsim.planning.altitude import TerrainFollower, route_pieces
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
+from fleetsim.policies.patrol_one import OneVehicle
 from fleetsim.policy import Plan, Policy, Route, non_negative, param, positive
 
 
@@ -313,6 +314,7 @@ class PersistentPatrol(Policy):
                 self.launch_at[members] = p.launch_spread_s * np.arange(len(members)) \
                     / len(members)
         self.waiting = np.zeros(n, dtype=bool)  # on the ground until its launch time
+        self._one = OneVehicle(self)
 
     #: Pick first hops through the bucket index and walk single vehicles with
     #: Python scalars (True), or score every cell and walk with arrays (False: the
@@ -343,14 +345,14 @@ class PersistentPatrol(Policy):
         self.bucket_of = np.empty(len(order), dtype=np.int64)  # each cell's bucket
         self.bucket_of[order] = np.repeat(np.arange(len(keys)), self.bucket_end - start)
 
-    def _best_cells(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
+    def best_cells(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
         """The ``m`` cells with the highest score ``-last_visit - travel time from pos``
         (best first, ties by cell index), reading only the buckets that could hold
         one: a bucket's best possible score is its last-visit bound minus the travel
         time to its box, and buckets are read best bound first until the ``m``-th
         best score found beats every unread bucket's bound."""
         if not self.fast:
-            return self._best_cells_all(pos, speed, m)
+            return self.best_cells_all(pos, speed, m)
         gap = np.maximum(np.maximum(self.bucket_lo - pos, pos - self.bucket_hi), 0.0)
         bound = -self.bucket_min_visit - np.hypot(gap[:, 0], gap[:, 1]) / speed
         order = np.argsort(-bound, kind="stable")
@@ -381,11 +383,11 @@ class PersistentPatrol(Policy):
         if m < len(scores) and int((scores >= thr).sum()) > m:
             # Cells tie for the m-th place: which of them it takes is up to
             # argpartition over all cells, as it always was.
-            return self._best_cells_all(pos, speed, m)
+            return self.best_cells_all(pos, speed, m)
         return _top(cells, scores, m)
 
-    def _best_cells_all(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
-        """:meth:`_best_cells` by scoring every cell."""
+    def best_cells_all(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
+        """:meth:`best_cells` by scoring every cell."""
         travel = np.hypot(*(self.centres - pos).T) / speed
         score = -self.last_visit - travel
         top = np.argpartition(-score, m - 1)[:m] if m < len(score) else np.arange(len(score))
@@ -426,6 +428,10 @@ class PersistentPatrol(Policy):
     def start_height(self, v: np.ndarray, xyz: np.ndarray) -> np.ndarray:
         """Height above the datum vehicles ``v`` at ``xyz`` start their next route from:
         where they are, or, on the ground, the cruise height they take off to."""
+        if len(v) == 1:  # one vehicle: the same heights, without numpy's per-call cost
+            x, y, z = xyz[0].tolist()
+            h = self.follower.height(x, y)
+            return np.array([h + float(self.agl[v[0]]) if z - h < 1.0 else z])
         h = self.terrain.height_at(xyz[:, 0], xyz[:, 1])
         z = np.asarray(xyz[:, 2], dtype=np.float64)
         return np.where(z - h < 1.0, h + self.agl[v], z)
@@ -458,6 +464,11 @@ class PersistentPatrol(Policy):
         """Plans for vehicles ``v``: greedy routes from ``xy`` at times ``t`` until
         ``until_s``, raised where the terrain needs it. ``start_z``: the heights the
         vehicles start from (default: the cruise height above the ground at ``xy``)."""
+        if len(v) == 1 and self.fast and len(self.timed_start) == 0:
+            # one vehicle (back from recharging, say): with Python scalars
+            x, y = xy[0].tolist()
+            return self._one.extend(int(v[0]), x, y, float(t[0]), until_s, append=append,
+                                    start_z=None if start_z is None else float(start_z[0]))
         routes = self._walk(v, xy, t, until_s, append=append)
         return self._plans(v, xy, routes, append=append, start_z=start_z)
 
@@ -486,47 +497,6 @@ class PersistentPatrol(Policy):
                 actions = [Route(w, alt_agl_m=a, **kw) for w, a in route_pieces(way, heights)]
             plans.append(Plan(vehicle, actions, append=append))
         return plans
-
-    def _walk_one(self, c: int, t: float, heading: np.ndarray, speed: float,
-                  until_s: float, tie: float) -> list[int]:
-        """The steps of :meth:`_walk` for one vehicle in cell ``c`` at time ``t``
-        (no timed zones): the cells it goes to until ``until_s``, the same choices
-        and times as the vectorised walk. Updates ``heading`` in place and the
-        cells' planned visits."""
-        lv = self.last_visit
-        dirs = self.step_dir.tolist()
-        step_t = self.step_dir.T
-        k_steps = self.nbr_steps
-        out = []
-        h0, h1 = float(heading[0]), float(heading[1])
-        tie_d = tie * 1e-3
-        while True:
-            cand = self.nbr[c].tolist()
-            dist = self.nbr_dist[c].tolist()
-            nsteps = k_steps[c].tolist()
-            best, best_score = -1, -np.inf
-            # the heading's dot products as the vectorised walk takes them (one row)
-            dots = (np.array([[h0, h1]]) @ step_t)[0].tolist()
-            for k, cell in enumerate(cand):
-                if cell < 0:
-                    continue
-                score = -float(lv[cell]) + (tie * dots[k] - tie_d * nsteps[k])
-                if score > best_score or best < 0:
-                    best, best_score = k, score
-            if best < 0:
-                break
-            cell = cand[best]
-            arrive = t + dist[best] / speed
-            if arrive > lv[cell]:
-                lv[cell] = arrive
-            t = arrive
-            h0, h1 = dirs[best]
-            out.append(cell)
-            c = cell
-            if not t < until_s:
-                break
-        heading[0], heading[1] = h0, h1
-        return out
 
     def _walk(self, v, xy, t, until_s, *, append):
         """Greedy routes (waypoints per vehicle) for vehicles ``v`` from ``xy`` at times
@@ -572,7 +542,7 @@ class PersistentPatrol(Policy):
                         np.arange(len(score))
                     top = top[np.lexsort((top, -score[top]))]  # best first, ties by index
                 else:
-                    top = self._best_cells(pos[i], speed[i],
+                    top = self.best_cells(pos[i], speed[i],
                                            min(len(members), len(self.centres)))
                 picks = np.resize(top, len(members))
                 cell[members] = picks
@@ -592,9 +562,10 @@ class PersistentPatrol(Policy):
         if m == 1 and not timed and active[0] and self.fast:
             # One vehicle (back from recharging, say): the same greedy steps with
             # Python scalars, without numpy's per-call cost on arrays of one row.
-            steps.extend(np.array([c]) for c in
-                         self._walk_one(int(cur[0]), float(t[0]), heading[0],
-                                        float(speed[0]), until_s, tie))
+            more, h0, h1 = self._one.walk(int(cur[0]), float(t[0]), float(heading[0, 0]),
+                                          float(heading[0, 1]), float(speed[0]), until_s, tie)
+            heading[0] = (h0, h1)
+            steps.extend(np.array([c]) for c in more)
             active[0] = False
         while True:
             act = np.flatnonzero(active)  # only vehicles still short of the horizon

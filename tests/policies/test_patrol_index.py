@@ -36,8 +36,8 @@ def test_bucket_index_picks_the_cells_scoring_every_cell_picks(patrol, quantum):
             pos = rng.uniform(0.0, 100000.0, 2)
             speed = float(rng.uniform(10.0, 40.0))
             for m in (1, 7, 60):
-                fast = patrol._best_cells(pos, speed, m)
-                assert fast.tolist() == patrol._best_cells_all(pos, speed, m).tolist()
+                fast = patrol.best_cells(pos, speed, m)
+                assert fast.tolist() == patrol.best_cells_all(pos, speed, m).tolist()
     finally:
         patrol.last_visit[:], patrol.bucket_min_visit[:] = saved
 
