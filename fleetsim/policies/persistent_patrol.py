@@ -289,6 +289,9 @@ class PersistentPatrol(Policy):
         self.nbr_dist = np.hypot(*(self.centres[safe] - self.centres[:, None, :])
                                  .transpose(2, 0, 1))  # (cells, k) metres
         self.nbr_steps = self.nbr_dist / size  # in cell sides, for tie-breaking
+        # the walk's tie-break penalty of each step (+inf: no neighbour there)
+        self.nbr_pen = np.where(nbr >= 0, 1e-6 * 1e-3 * self.nbr_steps, np.inf)
+        self.nbr_has = (nbr >= 0).any(axis=1)
         self.step_dir = np.array(offs, dtype=np.float64)
         self.step_dir /= np.hypot(*self.step_dir.T)[:, None]
         self.tree = cKDTree(self.centres)
@@ -567,40 +570,49 @@ class PersistentPatrol(Policy):
             heading[0] = (h0, h1)
             steps.extend(np.array([c]) for c in more)
             active[0] = False
+        lv = self.last_visit
         while True:
             act = np.flatnonzero(active)  # only vehicles still short of the horizon
             if len(act) == 0:
                 break
             c = cur[act]
-            cand = self.nbr[c]  # (a, k)
-            valid = cand >= 0
-            safe = np.where(valid, cand, 0)
-            arrive = t[act, None] + self.nbr_dist[c] / speed[act, None]
+            cand = self.nbr[c]  # (a, k), -1: no neighbour
+            t_act, speed_act = t[act], speed[act]
+            # The most idle neighbour (oldest last visit); ties: straight ahead, then nearer
+            # (no neighbour: -inf).
+            bias = tie * (heading[act] @ self.step_dir.T) - self.nbr_pen[c]
             if timed:
-                valid &= ~self._step_blocked(c, safe, t[act], arrive)
-            # The most idle neighbour (oldest last visit); ties: straight ahead, then nearer.
-            bias = tie * (heading[act] @ self.step_dir.T) - tie * 1e-3 * self.nbr_steps[c]
-            has = valid.any(axis=1)
+                arrive = t_act[:, None] + self.nbr_dist[c] / speed_act[:, None]
+                valid = (cand >= 0) & ~self._step_blocked(c, np.maximum(cand, 0), t_act, arrive)
+                bias[~valid] = -np.inf
+                has = valid.any(axis=1)
+            else:
+                has = self.nbr_has[c]
             choice = np.full(len(act), -1)
             todo = has.copy()
             for _round in range(4):  # vehicles wanting the same cell: the first gets it
                 ti = np.flatnonzero(todo)
                 if len(ti) == 0:
                     break
-                score = -self.last_visit[safe[ti]] + bias[ti]
-                score[~valid[ti]] = -np.inf
+                # (where there is no neighbour, any cell's visit - inf: -inf)
+                if len(ti) == len(act):
+                    score = -lv[cand] + bias
+                else:
+                    score = -lv[cand[ti]] + bias[ti]
                 best = np.argmax(score, axis=1)
                 want = cand[ti, best]
-                first_of = np.unique(want, return_index=True)[1] if _round < 3 else \
-                    np.arange(len(ti))
+                first_of = _first_of(want, len(lv)) if _round < 3 else np.arange(len(ti))
                 win = ti[first_of]
-                choice[win] = best[first_of]
-                np.maximum.at(self.last_visit, want[first_of], arrive[win, best[first_of]])
+                got = best[first_of]
+                choice[win] = got
+                # arrival times at the cells taken (as at every neighbour: same values)
+                np.maximum.at(lv, want[first_of], t_act[win] + self.nbr_dist[c[win], got]
+                              / speed_act[win])
                 todo[win] = False
             r = np.arange(len(act))
             ch = np.maximum(choice, 0)
             nxt = np.where(has, cand[r, ch], c)
-            t[act] = np.where(has, arrive[r, ch], t[act])
+            t[act] = np.where(has, t_act + self.nbr_dist[c, ch] / speed_act, t_act)
             heading[act] = np.where(has[:, None], self.step_dir[ch], heading[act])
             step = np.full(m, -1)
             step[act] = np.where(has, nxt, -1)
@@ -619,10 +631,10 @@ class PersistentPatrol(Policy):
         valid = seq >= 0
         counts = valid.sum(axis=1)
         cells = seq[valid]
-        routes = np.split(self.centres[cells], np.cumsum(counts)[:-1]) if len(v) else []
+        routes = _cut(self.centres[cells], counts)
         if self.spur and self.has_spur[cells].any():
             # the cells beside a timed zone: out along the zone's edge and back
-            for row, cs in enumerate(np.split(cells, np.cumsum(counts)[:-1])):
+            for row, cs in enumerate(_cut(cells, counts)):
                 if self.has_spur[cs].any():
                     routes[row] = np.vstack([np.vstack([self.centres[c], self.spur[c]])
                                              if self.has_spur[c] else self.centres[c][None]
@@ -632,6 +644,23 @@ class PersistentPatrol(Policy):
             way = self.zones.route(xy[row], route[0], float(t_start[row]), float(t_hop[row]))
             routes[row] = np.vstack([way[:-1], route])
         return routes
+
+
+def _cut(a: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """``a`` cut into consecutive pieces of ``counts`` rows (views, as ``np.split``)."""
+    ends = np.cumsum(counts).tolist()
+    return [a[i:j] for i, j in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+def _first_of(want: np.ndarray, n_cells: int) -> np.ndarray:
+    """Where each value of ``want`` (cell indices) occurs first, in increasing order."""
+    n = len(want)
+    if n * 16 < n_cells:  # few: a sort beats a pass over every cell
+        return np.sort(np.unique(want, return_index=True)[1])
+    row = np.arange(n)
+    first = np.full(n_cells, n)
+    np.minimum.at(first, want, row)
+    return np.flatnonzero(first[want] == row)
 
 
 def _top(cells: np.ndarray, score: np.ndarray, m: int) -> np.ndarray:
