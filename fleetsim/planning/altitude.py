@@ -284,22 +284,41 @@ class TerrainFollower:
         if need_m is None:
             return self._bound(p0, p1, 0)
         need = np.broadcast_to(np.asarray(need_m, dtype=np.float64), (n,))
-        d = p1[:, :2] - p0[:, :2]
-        if float(np.hypot(d[:, 0], d[:, 1]).sum()) < _FINE_ONLY_M * self.spacing_m:
+        if self._fine_only(p0, p1):
             return self._bound(p0, p1, 0)  # few samples: coarse blocks would not pay
-        todo = np.arange(n)
+        return self._refine(p0, p1, need)
+
+    def keeps(self, p0: np.ndarray, p1: np.ndarray, need_m: np.ndarray | float) -> np.ndarray:
+        """(n,) bool: whether each straight leg ``p0 -> p1`` surely keeps ``need_m`` above
+        the terrain by the coarse-to-fine bound of :meth:`clearance` (leg by leg: the
+        answer :meth:`follow` acts on in a batch of many legs)."""
+        p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
+        p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
+        need = np.broadcast_to(np.asarray(need_m, dtype=np.float64), (len(p0),))
+        return self._refine(p0, p1, need) >= need
+
+    def _fine_only(self, p0: np.ndarray, p1: np.ndarray) -> bool:
+        """Whether legs so short in all take the finest bound only."""
+        d = p1[:, :2] - p0[:, :2]
+        return float(np.hypot(d[:, 0], d[:, 1]).sum()) < _FINE_ONLY_M * self.spacing_m
+
+    def _refine(self, p0: np.ndarray, p1: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """Bounds from the coarsest blocks down, each leg's until it is at least ``need``."""
+        out = np.full(len(p0), np.inf)
+        todo = np.arange(len(p0))
         for level in range(self._coarsest, -1, -1):
+            if len(todo) == 0:
+                break
             b = self._bound(p0[todo], p1[todo], level)
             out[todo] = b
             todo = todo[b < need[todo]]
-            if len(todo) == 0:
-                break
         return out
 
     # ------------------------------------------------------------------ routes
 
     def follow(self, starts: np.ndarray, routes: Sequence[np.ndarray], agl_m: np.ndarray,
-               clearance_m: np.ndarray, *, index: bool = False) -> list[tuple]:
+               clearance_m: np.ndarray, *, index: bool = False,
+               clear: np.ndarray | None = None) -> list[tuple]:
         """Raise (and split) routes so that every leg keeps its clearance.
 
         Parameters
@@ -314,6 +333,10 @@ class TerrainFollower:
             (m,) height above the ground each route is flown at (at every waypoint).
         clearance_m:
             (m,) height above the terrain each route's legs must keep.
+        clear:
+            (m,) bool, or None: routes whose every leg (from the start, at the heights
+            above) is already known to keep its clearance by :meth:`keeps` (an answer
+            kept from an earlier batch); their legs are not bounded again.
 
         Returns
         -------
@@ -325,12 +348,12 @@ class TerrainFollower:
             ``index``, a third item: where the given waypoints are in the
             returned ones ((n_i,) int).
         """
-        res = self._follow(starts, routes, agl_m, clearance_m)
+        res = self._follow(starts, routes, agl_m, clearance_m, clear)
         if index:
             return [(w, h, np.arange(len(w)) if h is None else idx) for w, h, idx in res]
         return [(w, h) for w, h, _ in res]
 
-    def _follow(self, starts, routes, agl_m, clearance_m) -> list[tuple]:
+    def _follow(self, starts, routes, agl_m, clearance_m, clear=None) -> list[tuple]:
         starts = np.asarray(starts, dtype=np.float64).reshape(-1, 3)
         agl = np.broadcast_to(np.asarray(agl_m, dtype=np.float64), (len(starts),))
         need = np.broadcast_to(np.asarray(clearance_m, dtype=np.float64), (len(starts),)) \
@@ -363,7 +386,14 @@ class TerrainFollower:
         cur = np.column_stack([pts, z])
         if bool(np.all(np.minimum(prev[:, 2], z) - self._top >= need[owner])):
             return out  # every leg above the highest ground by its clearance
-        deficit = need[owner] - self.clearance(prev, cur, need[owner])
+        if clear is not None and bool(np.any(clear)) and not self._fine_only(prev, cur):
+            # the legs of routes known to be clear keep it: bound the others only
+            legs = np.flatnonzero(~np.asarray(clear, dtype=bool)[owner])
+            deficit = np.full(len(pts), -np.inf)
+            deficit[legs] = need[owner[legs]] - self._refine(prev[legs], cur[legs],
+                                                              need[owner[legs]])
+        else:
+            deficit = need[owner] - self.clearance(prev, cur, need[owner])
         bad = deficit > 0
         if not bad.any():
             return out

@@ -46,6 +46,7 @@ from scipy.spatial import cKDTree
 
 from fleetsim.planning.altitude import TerrainFollower, route_pieces
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
+from fleetsim.policies.patrol_cells import OFFSETS, axis_centres, onto_area, spurs, towards_zone
 from fleetsim.policies.patrol_one import OneVehicle
 from fleetsim.policy import Plan, Policy, Route, non_negative, param, positive
 
@@ -56,113 +57,6 @@ def _optional_positive(v):
 
 def _neighbourhood(v):
     return None if v in (4, 8) else "4 or 8"
-
-
-_OFFSETS = {4: [(1, 0), (0, 1), (-1, 0), (0, -1)],
-            8: [(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)]}
-
-
-def _axis_centres(lo: float, hi: float, size: float, inset: float) -> np.ndarray:
-    """Cell centres along one axis of the bounds ``[lo, hi]``: evenly spaced at most
-    ``size`` apart, the first and last ``inset`` inside the bounds (one centre in
-    the middle when the bounds are narrower than ``2 inset``).
-
-    With ``inset = size / 2`` and a span that is a whole number of cells, these are
-    the centres ``lo + (i + 1/2) size`` of the cells tiling the span.
-    """
-    span = hi - lo - 2.0 * inset
-    if span <= 0.0:
-        return np.array([(lo + hi) / 2.0])
-    n = math.ceil(span / size - 1e-9) + 1
-    return lo + inset + np.arange(n) * (span / (n - 1))
-
-
-def _towards_zone(area, zone, x: np.ndarray, y: np.ndarray, radius: float,
-                  step: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Points ``(x, y)`` farther than ``radius`` from ``zone`` with a grid neighbour
-    (one ``step`` away along x, y or both) in it, moved straight towards the zone
-    until ``radius`` away (if still in ``area``)."""
-    pts = shapely.points(x, y)
-    d = shapely.distance(zone, pts)
-    beside = np.zeros(len(x), dtype=bool)
-    for dx, dy in _OFFSETS[8]:
-        beside |= shapely.contains_xy(zone, x + dx * step[0], y + dy * step[1])
-    move = (d > radius) & beside
-    if not move.any():
-        return x, y
-    near = shapely.get_coordinates(shapely.shortest_line(pts[move], zone))[1::2]
-    f = ((d[move] - radius) / d[move])[:, None]
-    xy = np.column_stack([x[move], y[move]])
-    moved = xy + f * (near - xy)
-    keep = shapely.contains_xy(area, moved[:, 0], moved[:, 1])
-    x, y = x.copy(), y.copy()
-    idx = np.flatnonzero(move)[keep]
-    x[idx], y[idx] = moved[keep, 0], moved[keep, 1]
-    return x, y
-
-
-def _spurs(area, zone, x: np.ndarray, y: np.ndarray, ok: np.ndarray, radius: float,
-           step: tuple[float, float]) -> dict[int, np.ndarray]:
-    """Spurs of the grid points ``(x, y)`` (those with ``ok``) outside ``zone`` with a
-    grid neighbour in it: by point index, the waypoints of a way out from the point
-    along the zone's edge, ``radius / 2`` away from it, and back. The edge's offset
-    line is shared among those points, each taking the part nearest to it, so the
-    spurs together run all round the zone (where it lies in ``area``)."""
-    beside = np.zeros(len(x), dtype=bool)
-    for dx, dy in _OFFSETS[8]:
-        beside |= shapely.contains_xy(zone, x + dx * step[0], y + dy * step[1])
-    idx = np.flatnonzero(ok & beside & ~shapely.intersects_xy(zone, x, y))
-    if len(idx) == 0:
-        return {}
-    ring = shapely.buffer(zone, 0.5 * radius).exterior
-    n = max(int(math.ceil(ring.length / (0.05 * radius))), 8)
-    pts = shapely.get_coordinates(shapely.line_interpolate_point(
-        ring, np.linspace(0.0, ring.length, n, endpoint=False)))
-    inside = shapely.contains_xy(area, pts[:, 0], pts[:, 1])
-    owner = np.where(inside, idx[cKDTree(np.column_stack([x[idx], y[idx]])).query(pts)[1]], -1)
-    # Start the ring where its owner changes, so each owner's stretch is in one piece.
-    change = np.flatnonzero(owner != np.roll(owner, 1))
-    if len(change):
-        owner, pts = np.roll(owner, -change[0]), np.roll(pts, -change[0], axis=0)
-    guard = shapely.buffer(zone, 0.2 * radius)
-    out: dict[int, np.ndarray] = {}
-    for k in idx.tolist():
-        mine = pts[owner == k]
-        if len(mine) == 0:
-            continue
-        centre = np.array([[x[k], y[k]]])
-        way = np.vstack([mine, centre])
-        line = shapely.simplify(shapely.linestrings(np.vstack([centre, way])), 0.01 * radius)
-        if shapely.intersects(line, guard):  # a way that cuts a corner of the zone
-            continue
-        out[k] = shapely.get_coordinates(line)[1:]
-    return out
-
-
-def _onto_area(area, x: np.ndarray, y: np.ndarray, inside: np.ndarray,
-               step: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Grid points ``(x, y)`` outside ``area`` (``~inside``) whose cell (a ``step``
-    box around them) overlaps the area's interior, moved to the nearest point of
-    the area; returns the points and which of them now belong to the area."""
-    out = np.flatnonzero(~inside)
-    if len(out) == 0:
-        return x, y, inside
-    hx, hy = 0.5 * step[0], 0.5 * step[1]
-    near = shapely.dwithin(area, shapely.points(x[out], y[out]), math.hypot(hx, hy))
-    out = out[near]
-    if len(out) == 0:
-        return x, y, inside
-    boxes = shapely.box(x[out] - hx, y[out] - hy, x[out] + hx, y[out] + hy)
-    overlap = shapely.area(shapely.intersection(boxes, area)) > 1e-9 * (4.0 * hx * hy)
-    out = out[overlap]
-    if len(out) == 0:
-        return x, y, inside
-    near = shapely.get_coordinates(shapely.shortest_line(shapely.points(x[out], y[out]),
-                                                         area))[1::2]
-    x, y, inside = x.copy(), y.copy(), inside.copy()
-    x[out], y[out] = near[:, 0], near[:, 1]
-    inside[out] = True
-    return x, y, inside
 
 
 class PersistentPatrol(Policy):
@@ -200,7 +94,7 @@ class PersistentPatrol(Policy):
         # both, so they reach the corner cells' centres.
         half_metric = 0.5 * float(ctx.scenario.outputs.metrics_cell_m)
         inset = min(size / 2.0, half_metric + 0.95 * radius)
-        xs, ys = _axis_centres(xmin, xmax, size, inset), _axis_centres(ymin, ymax, size, inset)
+        xs, ys = axis_centres(xmin, xmax, size, inset), axis_centres(ymin, ymax, size, inset)
         nx, ny = len(xs), len(ys)
         gx, gy = np.meshgrid(xs, ys)
         corner = min(inset, half_metric + 0.95 * radius / math.sqrt(2.0))
@@ -214,7 +108,7 @@ class PersistentPatrol(Policy):
         # is moved to the nearest point of the area, so the ground between the edge
         # and the next centre inside is seen too.
         step = (xs[1] - xs[0] if nx > 1 else size, ys[1] - ys[0] if ny > 1 else size)
-        cx, cy, ok = _onto_area(area, cx, cy, ok, step)
+        cx, cy, ok = onto_area(area, cx, cy, ok, step)
         avoid = zones_to_avoid(ctx.world, ctx.scenario)
         # Zones active for the whole run lose their cells for good; the others are
         # checked against the time of each step (see _step_blocked).
@@ -227,14 +121,14 @@ class PersistentPatrol(Policy):
         # nearest the zone from which the footprint still reaches the zone's edge,
         # so the ground between the cell centre and the zone is seen too.
         for z in always:
-            cx[ok], cy[ok] = _towards_zone(area, z.polygon, cx[ok], cy[ok], radius, step)
+            cx[ok], cy[ok] = towards_zone(area, z.polygon, cx[ok], cy[ok], radius, step)
         # Beside a zone active for part of the run the cells in the zone are patrolled
         # while it is not, so the cells next to it keep their centres, and a vehicle
         # visiting one flies out to that point and back (a spur), so the ground up to
         # the zone's edge is seen while the zone is active too.
         spur: dict[int, np.ndarray] = {}
         for z in timed:
-            spur.update((k, w) for k, w in _spurs(area, z.polygon, cx, cy, ok, radius,
+            spur.update((k, w) for k, w in spurs(area, z.polygon, cx, cy, ok, radius,
                                                   step).items() if k not in spur)
         grid_id = np.full(nx * ny, -1, dtype=np.int64)
         grid_id[ok] = np.arange(int(ok.sum()))
@@ -249,7 +143,7 @@ class PersistentPatrol(Policy):
                              f"(cell_size_m={size}); use a smaller cell_size_m")
         ix = (np.flatnonzero(ok) % nx)
         iy = (np.flatnonzero(ok) // nx)
-        offs = _OFFSETS[p.neighbourhood]
+        offs = OFFSETS[p.neighbourhood]
         nbr = np.full((len(self.centres), len(offs)), -1, dtype=np.int64)
         for k, (dx, dy) in enumerate(offs):
             jx, jy = ix + dx, iy + dy
@@ -318,6 +212,7 @@ class PersistentPatrol(Policy):
                     / len(members)
         self.waiting = np.zeros(n, dtype=bool)  # on the ground until its launch time
         self._one = OneVehicle(self)
+        self._step_tables: dict[tuple[float, float], np.ndarray] = {}
 
     #: Pick first hops through the bucket index and walk single vehicles with
     #: Python scalars (True), or score every cell and walk with arrays (False: the
@@ -472,10 +367,10 @@ class PersistentPatrol(Policy):
             x, y = xy[0].tolist()
             return self._one.extend(int(v[0]), x, y, float(t[0]), until_s, append=append,
                                     start_z=None if start_z is None else float(start_z[0]))
-        routes = self._walk(v, xy, t, until_s, append=append)
-        return self._plans(v, xy, routes, append=append, start_z=start_z)
+        routes, clear = self._walk_clear(v, xy, t, until_s, append=append)
+        return self._plans(v, xy, routes, append=append, start_z=start_z, clear=clear)
 
-    def _plans(self, v, xy, routes, *, append, start_z=None, action_class=None):
+    def _plans(self, v, xy, routes, *, append, start_z=None, action_class=None, clear=None):
         """Route plans (terrain following) for vehicles ``v`` starting at ``xy``
         (``routes[i]``: waypoints of vehicle ``v[i]``, may be empty)."""
         v = np.asarray(v, dtype=np.int64)
@@ -488,7 +383,8 @@ class PersistentPatrol(Policy):
         vs = v[idx]
         starts = np.column_stack([xy[idx], np.asarray(start_z, dtype=np.float64)[idx]])
         raised = self.follower.follow(starts, [routes[i] for i in rows], self.agl[vs],
-                                      self.clearance[vs])
+                                      self.clearance[vs],
+                                      clear=None if clear is None else clear[idx])
         plans = []
         kw = {} if action_class is None else {"action_class": action_class}
         for vehicle, (way, heights) in zip(vs.tolist(), raised, strict=True):
@@ -504,6 +400,34 @@ class PersistentPatrol(Policy):
     def _walk(self, v, xy, t, until_s, *, append):
         """Greedy routes (waypoints per vehicle) for vehicles ``v`` from ``xy`` at times
         ``t`` until ``until_s``."""
+        return self._walk_clear(v, xy, t, until_s, append=append)[0]
+
+    def _steps_clear(self, v: np.ndarray) -> np.ndarray | None:
+        """(cells, k) bool: which steps between neighbouring cell centres keep the
+        terrain clearance of vehicles ``v`` (by ``TerrainFollower.keeps``, flown at
+        their cruise height above the ground), if they are all of one height and
+        clearance; else None. Worked out for all steps on first use."""
+        agl, clearance = self.agl[v], self.clearance[v]
+        if len(v) == 0 or np.ptp(agl) > 0 or np.ptp(clearance) > 0:
+            return None
+        key = (float(agl[0]), float(clearance[0]))
+        table = self._step_tables.get(key)
+        if table is None:
+            rows, cols = np.nonzero(self.nbr >= 0)
+            z = self.terrain.height_at(self.centres[:, 0], self.centres[:, 1]) + agl[0]
+            to = self.nbr[rows, cols]
+            table = np.zeros(self.nbr.shape, dtype=bool)
+            table[rows, cols] = self.follower.keeps(
+                np.column_stack([self.centres[rows], z[rows]]),
+                np.column_stack([self.centres[to], z[to]]),
+                clearance[0] + self.follower.margin_m)
+            self._step_tables[key] = table
+        return table
+
+    def _walk_clear(self, v, xy, t, until_s, *, append):
+        """:meth:`_walk`, and which routes are known to keep their vehicle's terrain
+        clearance (flown from ``xy`` at the cruise height above the ground): steps
+        between cell centres only, each known to (see :meth:`_steps_clear`)."""
         timed = len(self.timed_start) > 0
         t_start = t
         t = t.copy()
@@ -571,6 +495,10 @@ class PersistentPatrol(Policy):
             steps.extend(np.array([c]) for c in more)
             active[0] = False
         lv = self.last_visit
+        # Routes of an extension from a cell centre, at the cruise height there, and
+        # on from centre to centre: known clear if every step is.
+        steps_clear = self._steps_clear(v) if append and not timed else None
+        clear = dist == 0.0 if steps_clear is not None else np.zeros(m, dtype=bool)
         while True:
             act = np.flatnonzero(active)  # only vehicles still short of the horizon
             if len(act) == 0:
@@ -618,6 +546,8 @@ class PersistentPatrol(Policy):
             step[act] = np.where(has, nxt, -1)
             steps.append(step)
             cur[act] = nxt
+            if steps_clear is not None:
+                clear[act] &= ~has | steps_clear[c, ch]
             active[act] = has & (t[act] < until_s)
         self.heading[v] = heading
         seq = np.stack(steps, axis=1)  # (m, steps)
@@ -636,14 +566,16 @@ class PersistentPatrol(Policy):
             # the cells beside a timed zone: out along the zone's edge and back
             for row, cs in enumerate(_cut(cells, counts)):
                 if self.has_spur[cs].any():
+                    clear[row] = False
                     routes[row] = np.vstack([np.vstack([self.centres[c], self.spur[c]])
                                              if self.has_spur[c] else self.centres[c][None]
                                              for c in cs.tolist()])
+        clear &= ~detour
         for row in np.flatnonzero(detour & (counts > 0)).tolist():
             route = routes[row]
             way = self.zones.route(xy[row], route[0], float(t_start[row]), float(t_hop[row]))
             routes[row] = np.vstack([way[:-1], route])
-        return routes
+        return routes, clear
 
 
 def _cut(a: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
