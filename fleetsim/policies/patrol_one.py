@@ -36,6 +36,11 @@ class OneVehicle:
         self.agl = policy.agl.tolist()
         self.clearance = policy.clearance.tolist()
         self.speed = policy.speed.tolist()
+        self.nbr_width = policy.nbr.shape[1]
+        self.nbr_size = policy.nbr.size
+        #: Whether each step keeps the clearance (1, 0; 2: not known yet), by cruise
+        #: height above the ground and clearance.
+        self.known_steps: dict[tuple[float, float], bytearray] = {}
         # The first-hop index's buckets as rows of one (buckets, most cells) table:
         # short rows padded with their first cell, at an infinite distance.
         start, end = policy.bucket_start, policy.bucket_end
@@ -79,10 +84,10 @@ class OneVehicle:
         return int(cells.flat[k])
 
     def walk(self, c: int, t: float, h0: float, h1: float, speed: float, until_s: float,
-             tie: float) -> tuple[list[int], float, float]:
+             tie: float, ks: list[int] | None = None) -> tuple[list[int], float, float]:
         """The greedy steps of a vehicle in cell ``c`` at time ``t`` heading ``(h0, h1)``
-        until ``until_s``: the cells it goes to and its final heading. Updates the
-        cells' planned visits."""
+        until ``until_s``: the cells it goes to and its final heading (and, in ``ks``,
+        the neighbour index of each step). Updates the cells' planned visits."""
         lv = self.policy.last_visit
         item = lv.item
         nbr, nbr_dist, nbr_steps, dirs = self.nbr, self.nbr_dist, self.nbr_steps, self.dirs
@@ -110,6 +115,8 @@ class OneVehicle:
             h0, h1 = dirs[best]
             dots = dots_of[best]
             out.append(cell)
+            if ks is not None:
+                ks.append(best)
             c = cell
             if not t < until_s:
                 break
@@ -144,9 +151,13 @@ class OneVehicle:
         if t > lv.item(cell):
             lv[cell] = t
         cells = [cell] if moved else []
+        ks: list[int] = []
         if t < until_s:
-            more, h0, h1 = self.walk(cell, t, h0, h1, speed, until_s, 1e-6)
+            more, h0, h1 = self.walk(cell, t, h0, h1, speed, until_s, 1e-6, ks)
             cells += more
+        # the steps after the first waypoint: from cell to cell (unless the route
+        # goes around a zone first)
+        steps = (cell, ks) if moved else (cells[0], ks[1:]) if cells else None
         pol.heading[vehicle] = (h0, h1)
         if not cells:
             return []
@@ -157,18 +168,52 @@ class OneVehicle:
             if pol.zones.blocked_one(x, y, fx, fy, t_start, t_hop):
                 way = pol.zones.route(pos, route[0], t_start, t_hop)
                 route = np.vstack([way[:-1], route])
-        return self.plan(vehicle, x, y, start_z, route, append)
+                steps = None
+        return self.plan(vehicle, x, y, start_z, route, append, steps)
+
+    def steps_clear(self, c: int, ks: list[int], agl: float, need: float) -> bool:
+        """Whether the steps ``ks`` (neighbour indices) from cell ``c`` on all keep the
+        clearance ``need`` flown ``agl`` above the ground, by the terrain follower's
+        quick test of each leg (its answers kept by cell and step)."""
+        known = self.known_steps.get((agl, need))
+        if known is None:
+            known = self.known_steps[agl, need] = bytearray(b"\x02" * self.nbr_size)
+        width = self.nbr_width
+        follower = self.policy.follower
+        rows = self.centre_rows
+        for k in ks:
+            at = c * width + k
+            ok = known[at]
+            to = self.nbr[c][k]
+            if ok == 2:
+                (ax, ay), (bx, by) = rows[c], rows[to]
+                ok = known[at] = follower.leg_clear(
+                    (ax, ay, follower.height(ax, ay) + agl),
+                    (bx, by, follower.height(bx, by) + agl), need, finest=0)
+            if not ok:
+                return False
+            c = to
+        return True
 
     def plan(self, vehicle: int, x: float, y: float, start_z: float | None,
-             route: np.ndarray, append: bool) -> list[Plan]:
-        """:meth:`PersistentPatrol._plans` for one vehicle and a non-empty route."""
+             route: np.ndarray, append: bool, steps: tuple[int, list[int]] | None = None
+             ) -> list[Plan]:
+        """:meth:`PersistentPatrol._plans` for one vehicle and a non-empty route
+        (``steps``: cell and neighbour indices of the steps after its first waypoint,
+        if it goes on from cell to cell)."""
         pol = self.policy
         follower = pol.follower
         agl = self.agl[vehicle]
         if start_z is None:
             start_z = follower.height(x, y) + agl
         need = self.clearance[vehicle] + follower.margin_m
-        if follower.unchanged_one((x, y, start_z), route, agl, need):
+        if steps is not None and len(route) <= 32:
+            # follow's quick test of each leg: the first one, then cell to cell
+            quick = follower.unchanged_one((x, y, start_z), route[:1], agl, need) and \
+                self.steps_clear(steps[0], steps[1], agl, need)
+        else:
+            quick = follower.unchanged_one((x, y, start_z), route, agl, need)
+        if quick:
             return [Plan(vehicle, [Route(route)], append=append)]
         (way, heights), = follower.follow(np.array([[x, y, start_z]]), [route],
                                           pol.agl[[vehicle]], pol.clearance[[vehicle]])
