@@ -10,10 +10,16 @@ the same plans to the bit.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from fleetsim.planning.altitude import route_pieces
 from fleetsim.policy import Plan, Route
+
+
+def _rows(a: np.ndarray) -> tuple[tuple, ...]:
+    return tuple(map(tuple, a.tolist()))
 
 
 class OneVehicle:
@@ -22,17 +28,19 @@ class OneVehicle:
     ``reset``; it reads the policy's cells and updates its visits and headings)."""
 
     def __init__(self, policy) -> None:
-        self.policy = policy
-        self.nbr = policy.nbr.tolist()
-        self.nbr_dist = policy.nbr_dist.tolist()
-        self.nbr_steps = policy.nbr_steps.tolist()
-        self.dirs = policy.step_dir.tolist()
+        # (a weak reference: the policy holds this, and no cycle keeps them alive; the
+        # per-cell rows are tuples, which the garbage collector need not traverse)
+        self.policy = weakref.proxy(policy)
+        self.nbr = _rows(policy.nbr)
+        self.nbr_dist = _rows(policy.nbr_dist)
+        self.nbr_steps = _rows(policy.nbr_steps)
+        self.dirs = _rows(policy.step_dir)
         self.step_t = policy.step_dir.T
         # A heading along step k: its dot products with the steps, as the
         # vectorised walk takes them for one row.
         self.dots_of = [self.dots(h0, h1) for h0, h1 in self.dirs]
         self.centres = policy.centres
-        self.centre_rows = policy.centres.tolist()
+        self.centre_rows = _rows(policy.centres)
         self.agl = policy.agl.tolist()
         self.clearance = policy.clearance.tolist()
         self.speed = policy.speed.tolist()
