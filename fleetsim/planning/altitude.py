@@ -40,7 +40,7 @@ _CHUNK_SAMPLES = 1 << 18
 #: Batches shorter than this many grid spacings in all are bounded at the finest level only.
 _FINE_ONLY_M = 4096
 #: Legs (and waypoint heights) whose answers a follower keeps, at most.
-_KNOWN_MAX = 1 << 18
+_KNOWN_MAX = 1 << 16
 
 
 class TerrainFollower:
