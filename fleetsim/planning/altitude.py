@@ -297,6 +297,12 @@ class TerrainFollower:
         need = np.broadcast_to(np.asarray(need_m, dtype=np.float64), (len(p0),))
         return self._refine(p0, p1, need) >= need
 
+    def coarse_for(self, length_m: float) -> bool:
+        """Whether legs ``length_m`` long in all (horizontally, give or take rounding)
+        surely take the coarse-to-fine bound in :meth:`clearance` and :meth:`follow`
+        (the answers of :meth:`keeps`), not the finest one only."""
+        return length_m * (1.0 - 1e-6) >= _FINE_ONLY_M * self.spacing_m
+
     def _fine_only(self, p0: np.ndarray, p1: np.ndarray) -> bool:
         """Whether legs so short in all take the finest bound only."""
         d = p1[:, :2] - p0[:, :2]

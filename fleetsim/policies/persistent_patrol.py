@@ -367,12 +367,16 @@ class PersistentPatrol(Policy):
             x, y = xy[0].tolist()
             return self._one.extend(int(v[0]), x, y, float(t[0]), until_s, append=append,
                                     start_z=None if start_z is None else float(start_z[0]))
-        routes, clear = self._walk_clear(v, xy, t, until_s, append=append)
-        return self._plans(v, xy, routes, append=append, start_z=start_z, clear=clear)
+        routes, clear, length = self._walk_clear(v, xy, t, until_s, append=append)
+        return self._plans(v, xy, routes, append=append, start_z=start_z, clear=clear,
+                           clear_length=length)
 
-    def _plans(self, v, xy, routes, *, append, start_z=None, action_class=None, clear=None):
+    def _plans(self, v, xy, routes, *, append, start_z=None, action_class=None, clear=None,
+               clear_length=0.0):
         """Route plans (terrain following) for vehicles ``v`` starting at ``xy``
-        (``routes[i]``: waypoints of vehicle ``v[i]``, may be empty)."""
+        (``routes[i]``: waypoints of vehicle ``v[i]``, may be empty; ``clear``: which
+        are known to keep their clearance, see :meth:`_walk_clear`, and
+        ``clear_length`` the length of all their legs if all are)."""
         v = np.asarray(v, dtype=np.int64)
         if start_z is None:
             start_z = self.terrain.height_at(xy[:, 0], xy[:, 1]) + self.agl[v]
@@ -382,9 +386,15 @@ class PersistentPatrol(Policy):
         idx = np.array(rows, dtype=np.int64)
         vs = v[idx]
         starts = np.column_stack([xy[idx], np.asarray(start_z, dtype=np.float64)[idx]])
-        raised = self.follower.follow(starts, [routes[i] for i in rows], self.agl[vs],
-                                      self.clearance[vs],
-                                      clear=None if clear is None else clear[idx])
+        if clear is not None and bool(clear[idx].all()) \
+                and sum(len(routes[i]) for i in rows) > 32 \
+                and self.follower.coarse_for(clear_length):
+            # every leg known to keep its clearance, by the test follow would make
+            raised = [(routes[i], None) for i in rows]
+        else:
+            raised = self.follower.follow(starts, [routes[i] for i in rows], self.agl[vs],
+                                          self.clearance[vs],
+                                          clear=None if clear is None else clear[idx])
         plans = []
         kw = {} if action_class is None else {"action_class": action_class}
         for vehicle, (way, heights) in zip(vs.tolist(), raised, strict=True):
@@ -499,6 +509,7 @@ class PersistentPatrol(Policy):
         # on from centre to centre: known clear if every step is.
         steps_clear = self._steps_clear(v) if append and not timed else None
         clear = dist == 0.0 if steps_clear is not None else np.zeros(m, dtype=bool)
+        length = 0.0  # of all steps (all the legs of the routes, if all are clear)
         while True:
             act = np.flatnonzero(active)  # only vehicles still short of the horizon
             if len(act) == 0:
@@ -548,6 +559,7 @@ class PersistentPatrol(Policy):
             cur[act] = nxt
             if steps_clear is not None:
                 clear[act] &= ~has | steps_clear[c, ch]
+                length += float(self.nbr_dist[c[has], ch[has]].sum())
             active[act] = has & (t[act] < until_s)
         self.heading[v] = heading
         seq = np.stack(steps, axis=1)  # (m, steps)
@@ -575,7 +587,7 @@ class PersistentPatrol(Policy):
             route = routes[row]
             way = self.zones.route(xy[row], route[0], float(t_start[row]), float(t_hop[row]))
             routes[row] = np.vstack([way[:-1], route])
-        return routes, clear
+        return routes, clear, length
 
 
 def _cut(a: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:

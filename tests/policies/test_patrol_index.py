@@ -129,3 +129,26 @@ def test_first_claims_on_a_cell_are_found_as_by_sorting():
         want = rng.integers(0, cells, n)
         assert _first_of(want, cells).tolist() == \
             sorted(np.unique(want, return_index=True)[1].tolist())
+
+
+def test_extensions_from_cell_centres_known_clear_give_the_plans_follow_gives(patrol):
+    rng = np.random.default_rng(9)
+    saved = patrol.last_visit.copy(), patrol.heading.copy(), patrol.bucket_min_visit.copy()
+    try:
+        lv = rng.uniform(-3600.0, 0.0, len(patrol.last_visit))
+        v = np.arange(8)
+        xy = patrol.centres[rng.integers(0, len(patrol.centres), 8)].copy()
+        t = np.full(8, 10.0)
+        out = []
+        for shortcut in (True, False):
+            patrol.last_visit[:] = lv
+            patrol.heading[v] = np.nan
+            routes, clear, length = patrol._walk_clear(v, xy, t, 9000.0, append=True)
+            assert clear.all() and length > 1000e3  # long enough for the coarse test
+            plans = patrol._plans(v, xy, routes, append=True, clear=clear if shortcut
+                                  else None, clear_length=length)
+            out.append([(p.vehicle, [(a.alt_agl_m, np.asarray(a.waypoints).tobytes())
+                                     for a in p.actions]) for p in plans])
+        assert out[0] == out[1]
+    finally:
+        patrol.last_visit[:], patrol.heading[:], patrol.bucket_min_visit[:] = saved
