@@ -39,6 +39,8 @@ __all__ = ["TerrainFollower", "follow_parts", "route_pieces"]
 _CHUNK_SAMPLES = 1 << 18
 #: Batches shorter than this many grid spacings in all are bounded at the finest level only.
 _FINE_ONLY_M = 4096
+#: Legs (and waypoint heights) whose answers a follower keeps, at most.
+_KNOWN_MAX = 1 << 16
 
 
 class TerrainFollower:
@@ -82,6 +84,8 @@ class TerrainFollower:
         self._top = float(h.max())
         self._rows = h.tolist()  # for scalar heights
         self._rows_of: dict[int, list] = {}
+        self._known_legs: dict[tuple, bool] = {}
+        self._known_heights: dict[tuple[float, float], float] = {}
         self._levels = [self._cell_max]
         #: Coarsest level tried first: blocks of 8 x 8 cells (fewer on small grids).
         self._coarsest = max(0, min(3, int(math.log2(max(1, min(h.shape) - 1)))))
@@ -149,14 +153,46 @@ class TerrainFollower:
         """Whether a few legs all surely keep their clearance, by :meth:`leg_clear`
         (plain Python: for a vehicle or two, numpy's per-call cost dominates)."""
         for i, r in enumerate(routes):
-            a = float(agl[i])
-            x, y, z = starts[i].tolist()
-            for gx, gy in np.asarray(r, dtype=np.float64).reshape(-1, 2).tolist():
-                gz = self.height(gx, gy) + a
-                if not self.leg_clear((x, y, z), (gx, gy, gz), float(need[i]), finest=0):
-                    return False
-                x, y, z = gx, gy, gz
+            if not self._route_clear(starts[i].tolist(), r, float(agl[i]), float(need[i])):
+                return False
         return True
+
+    def _route_clear(self, start: Sequence[float], route: np.ndarray, agl: float,
+                     need: float) -> bool:
+        """:meth:`_few_clear` for one route. Legs between the same points recur (a
+        patrol's cell centres): their answers and the waypoints' heights are kept."""
+        x, y, z = start
+        known, heights = self._known_legs, self._known_heights
+        for gx, gy in np.asarray(route, dtype=np.float64).reshape(-1, 2).tolist():
+            h = heights.get((gx, gy))
+            if h is None:
+                if len(heights) >= _KNOWN_MAX:
+                    heights.clear()
+                h = heights[gx, gy] = self.height(gx, gy)
+            gz = h + agl
+            key = (x, y, z, gx, gy, gz, need)
+            ok = known.get(key)
+            if ok is None:
+                if len(known) >= _KNOWN_MAX:
+                    known.clear()
+                ok = known[key] = self.leg_clear((x, y, z), (gx, gy, gz), need, finest=0)
+            if not ok:
+                return False
+            x, y, z = gx, gy, gz
+        return True
+
+    def unchanged_one(self, start: Sequence[float], route: np.ndarray, agl_m: float,
+                      need_m: float) -> bool:
+        """Whether :meth:`follow` surely returns one route unchanged, by its quick tests
+        in plain Python (for one vehicle, numpy's per-call cost dominates): ``start``
+        (x, y, z above the datum), ``route`` ((n, 2) waypoints), ``agl_m`` its height
+        above the ground, ``need_m`` the clearance plus :attr:`margin_m`. False means
+        "not sure": ask :meth:`follow`."""
+        x, y, z = start
+        if self._flat_relief and agl_m >= need_m and z - self.height(x, y) >= need_m:
+            return True
+        n = len(route)
+        return n == 0 or (n <= 32 and self._route_clear((x, y, z), route, agl_m, need_m))
 
     def _level_rows(self, level: int) -> list:
         cached = self._rows_of.get(level)
@@ -248,22 +284,47 @@ class TerrainFollower:
         if need_m is None:
             return self._bound(p0, p1, 0)
         need = np.broadcast_to(np.asarray(need_m, dtype=np.float64), (n,))
-        d = p1[:, :2] - p0[:, :2]
-        if float(np.hypot(d[:, 0], d[:, 1]).sum()) < _FINE_ONLY_M * self.spacing_m:
+        if self._fine_only(p0, p1):
             return self._bound(p0, p1, 0)  # few samples: coarse blocks would not pay
-        todo = np.arange(n)
+        return self._refine(p0, p1, need)
+
+    def keeps(self, p0: np.ndarray, p1: np.ndarray, need_m: np.ndarray | float) -> np.ndarray:
+        """(n,) bool: whether each straight leg ``p0 -> p1`` surely keeps ``need_m`` above
+        the terrain by the coarse-to-fine bound of :meth:`clearance` (leg by leg: the
+        answer :meth:`follow` acts on in a batch of many legs)."""
+        p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
+        p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
+        need = np.broadcast_to(np.asarray(need_m, dtype=np.float64), (len(p0),))
+        return self._refine(p0, p1, need) >= need
+
+    def coarse_for(self, length_m: float) -> bool:
+        """Whether legs ``length_m`` long in all (horizontally, give or take rounding)
+        surely take the coarse-to-fine bound in :meth:`clearance` and :meth:`follow`
+        (the answers of :meth:`keeps`), not the finest one only."""
+        return length_m * (1.0 - 1e-6) >= _FINE_ONLY_M * self.spacing_m
+
+    def _fine_only(self, p0: np.ndarray, p1: np.ndarray) -> bool:
+        """Whether legs so short in all take the finest bound only."""
+        d = p1[:, :2] - p0[:, :2]
+        return float(np.hypot(d[:, 0], d[:, 1]).sum()) < _FINE_ONLY_M * self.spacing_m
+
+    def _refine(self, p0: np.ndarray, p1: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """Bounds from the coarsest blocks down, each leg's until it is at least ``need``."""
+        out = np.full(len(p0), np.inf)
+        todo = np.arange(len(p0))
         for level in range(self._coarsest, -1, -1):
+            if len(todo) == 0:
+                break
             b = self._bound(p0[todo], p1[todo], level)
             out[todo] = b
             todo = todo[b < need[todo]]
-            if len(todo) == 0:
-                break
         return out
 
     # ------------------------------------------------------------------ routes
 
     def follow(self, starts: np.ndarray, routes: Sequence[np.ndarray], agl_m: np.ndarray,
-               clearance_m: np.ndarray, *, index: bool = False) -> list[tuple]:
+               clearance_m: np.ndarray, *, index: bool = False,
+               clear: np.ndarray | None = None) -> list[tuple]:
         """Raise (and split) routes so that every leg keeps its clearance.
 
         Parameters
@@ -278,6 +339,10 @@ class TerrainFollower:
             (m,) height above the ground each route is flown at (at every waypoint).
         clearance_m:
             (m,) height above the terrain each route's legs must keep.
+        clear:
+            (m,) bool, or None: routes whose every leg (from the start, at the heights
+            above) is already known to keep its clearance by :meth:`keeps` (an answer
+            kept from an earlier batch); their legs are not bounded again.
 
         Returns
         -------
@@ -289,12 +354,12 @@ class TerrainFollower:
             ``index``, a third item: where the given waypoints are in the
             returned ones ((n_i,) int).
         """
-        res = self._follow(starts, routes, agl_m, clearance_m)
+        res = self._follow(starts, routes, agl_m, clearance_m, clear)
         if index:
             return [(w, h, np.arange(len(w)) if h is None else idx) for w, h, idx in res]
         return [(w, h) for w, h, _ in res]
 
-    def _follow(self, starts, routes, agl_m, clearance_m) -> list[tuple]:
+    def _follow(self, starts, routes, agl_m, clearance_m, clear=None) -> list[tuple]:
         starts = np.asarray(starts, dtype=np.float64).reshape(-1, 3)
         agl = np.broadcast_to(np.asarray(agl_m, dtype=np.float64), (len(starts),))
         need = np.broadcast_to(np.asarray(clearance_m, dtype=np.float64), (len(starts),)) \
@@ -327,7 +392,14 @@ class TerrainFollower:
         cur = np.column_stack([pts, z])
         if bool(np.all(np.minimum(prev[:, 2], z) - self._top >= need[owner])):
             return out  # every leg above the highest ground by its clearance
-        deficit = need[owner] - self.clearance(prev, cur, need[owner])
+        if clear is not None and bool(np.any(clear)) and not self._fine_only(prev, cur):
+            # the legs of routes known to be clear keep it: bound the others only
+            legs = np.flatnonzero(~np.asarray(clear, dtype=bool)[owner])
+            deficit = np.full(len(pts), -np.inf)
+            deficit[legs] = need[owner[legs]] - self._refine(prev[legs], cur[legs],
+                                                              need[owner[legs]])
+        else:
+            deficit = need[owner] - self.clearance(prev, cur, need[owner])
         bad = deficit > 0
         if not bad.any():
             return out

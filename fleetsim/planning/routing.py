@@ -332,7 +332,9 @@ class VisibilityGraph:
             return np.array([start, goal])
         start_out, goal_out = self._escape(start), self._escape(goal)
         path = [start]
-        for point in self._shortest(start_out, goal_out):
+        # (from points already outside the clearance zones the straight leg is blocked)
+        blocked = start_out is start and goal_out is goal
+        for point in self._shortest(start_out, goal_out, blocked=blocked):
             if math.dist(point, path[-1]) > self._eps:
                 path.append(point)
         if len(path) > 1 and math.dist(goal, path[-1]) <= self._eps:
@@ -341,8 +343,9 @@ class VisibilityGraph:
             path.append(goal)
         return np.array(path, dtype=np.float64)
 
-    def _shortest(self, start: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        if self._visible(start[None], goal[None])[0]:
+    def _shortest(self, start: np.ndarray, goal: np.ndarray, *, blocked: bool = False
+                  ) -> np.ndarray:
+        if not blocked and self._visible(start[None], goal[None])[0]:
             return np.array([start, goal])
         start_nodes, start_length = self._visible_nodes(start)
         goal_nodes, goal_length = self._visible_nodes(goal)

@@ -125,6 +125,17 @@ class ZoneWindows:
             out[rows] = (self.crossing(a[rows], b[rows]) & live[rows]).any(axis=1)
         return out
 
+    def blocked_one(self, ax: float, ay: float, bx: float, by: float, t0_s: float,
+                    t1_s: float) -> bool:
+        """:meth:`blocked` for one leg ``(ax, ay) -> (bx, by)`` (plain Python floats)."""
+        lo_x, hi_x, lo_y, hi_y = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
+        near = [z for z, (a, b, box) in enumerate(self._windows) if a <= t1_s and b > t0_s
+                and lo_x <= box[2] and hi_x >= box[0] and lo_y <= box[3] and hi_y >= box[1]]
+        if not near:
+            return False
+        line = shapely.linestrings([[ax, ay], [bx, by]])
+        return any(bool(shapely.intersects(line, self._grown[z])) for z in near)
+
     def graph(self, zones: Sequence[int]) -> VisibilityGraph | None:
         """A visibility graph around ``zones`` (None for none), cached per set."""
         key = tuple(sorted(set(int(z) for z in zones)))

@@ -46,6 +46,8 @@ from scipy.spatial import cKDTree
 
 from fleetsim.planning.altitude import TerrainFollower, route_pieces
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
+from fleetsim.policies.patrol_cells import OFFSETS, axis_centres, onto_area, spurs, towards_zone
+from fleetsim.policies.patrol_one import OneVehicle
 from fleetsim.policy import Plan, Policy, Route, non_negative, param, positive
 
 
@@ -55,113 +57,6 @@ def _optional_positive(v):
 
 def _neighbourhood(v):
     return None if v in (4, 8) else "4 or 8"
-
-
-_OFFSETS = {4: [(1, 0), (0, 1), (-1, 0), (0, -1)],
-            8: [(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)]}
-
-
-def _axis_centres(lo: float, hi: float, size: float, inset: float) -> np.ndarray:
-    """Cell centres along one axis of the bounds ``[lo, hi]``: evenly spaced at most
-    ``size`` apart, the first and last ``inset`` inside the bounds (one centre in
-    the middle when the bounds are narrower than ``2 inset``).
-
-    With ``inset = size / 2`` and a span that is a whole number of cells, these are
-    the centres ``lo + (i + 1/2) size`` of the cells tiling the span.
-    """
-    span = hi - lo - 2.0 * inset
-    if span <= 0.0:
-        return np.array([(lo + hi) / 2.0])
-    n = math.ceil(span / size - 1e-9) + 1
-    return lo + inset + np.arange(n) * (span / (n - 1))
-
-
-def _towards_zone(area, zone, x: np.ndarray, y: np.ndarray, radius: float,
-                  step: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Points ``(x, y)`` farther than ``radius`` from ``zone`` with a grid neighbour
-    (one ``step`` away along x, y or both) in it, moved straight towards the zone
-    until ``radius`` away (if still in ``area``)."""
-    pts = shapely.points(x, y)
-    d = shapely.distance(zone, pts)
-    beside = np.zeros(len(x), dtype=bool)
-    for dx, dy in _OFFSETS[8]:
-        beside |= shapely.contains_xy(zone, x + dx * step[0], y + dy * step[1])
-    move = (d > radius) & beside
-    if not move.any():
-        return x, y
-    near = shapely.get_coordinates(shapely.shortest_line(pts[move], zone))[1::2]
-    f = ((d[move] - radius) / d[move])[:, None]
-    xy = np.column_stack([x[move], y[move]])
-    moved = xy + f * (near - xy)
-    keep = shapely.contains_xy(area, moved[:, 0], moved[:, 1])
-    x, y = x.copy(), y.copy()
-    idx = np.flatnonzero(move)[keep]
-    x[idx], y[idx] = moved[keep, 0], moved[keep, 1]
-    return x, y
-
-
-def _spurs(area, zone, x: np.ndarray, y: np.ndarray, ok: np.ndarray, radius: float,
-           step: tuple[float, float]) -> dict[int, np.ndarray]:
-    """Spurs of the grid points ``(x, y)`` (those with ``ok``) outside ``zone`` with a
-    grid neighbour in it: by point index, the waypoints of a way out from the point
-    along the zone's edge, ``radius / 2`` away from it, and back. The edge's offset
-    line is shared among those points, each taking the part nearest to it, so the
-    spurs together run all round the zone (where it lies in ``area``)."""
-    beside = np.zeros(len(x), dtype=bool)
-    for dx, dy in _OFFSETS[8]:
-        beside |= shapely.contains_xy(zone, x + dx * step[0], y + dy * step[1])
-    idx = np.flatnonzero(ok & beside & ~shapely.intersects_xy(zone, x, y))
-    if len(idx) == 0:
-        return {}
-    ring = shapely.buffer(zone, 0.5 * radius).exterior
-    n = max(int(math.ceil(ring.length / (0.05 * radius))), 8)
-    pts = shapely.get_coordinates(shapely.line_interpolate_point(
-        ring, np.linspace(0.0, ring.length, n, endpoint=False)))
-    inside = shapely.contains_xy(area, pts[:, 0], pts[:, 1])
-    owner = np.where(inside, idx[cKDTree(np.column_stack([x[idx], y[idx]])).query(pts)[1]], -1)
-    # Start the ring where its owner changes, so each owner's stretch is in one piece.
-    change = np.flatnonzero(owner != np.roll(owner, 1))
-    if len(change):
-        owner, pts = np.roll(owner, -change[0]), np.roll(pts, -change[0], axis=0)
-    guard = shapely.buffer(zone, 0.2 * radius)
-    out: dict[int, np.ndarray] = {}
-    for k in idx.tolist():
-        mine = pts[owner == k]
-        if len(mine) == 0:
-            continue
-        centre = np.array([[x[k], y[k]]])
-        way = np.vstack([mine, centre])
-        line = shapely.simplify(shapely.linestrings(np.vstack([centre, way])), 0.01 * radius)
-        if shapely.intersects(line, guard):  # a way that cuts a corner of the zone
-            continue
-        out[k] = shapely.get_coordinates(line)[1:]
-    return out
-
-
-def _onto_area(area, x: np.ndarray, y: np.ndarray, inside: np.ndarray,
-               step: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Grid points ``(x, y)`` outside ``area`` (``~inside``) whose cell (a ``step``
-    box around them) overlaps the area's interior, moved to the nearest point of
-    the area; returns the points and which of them now belong to the area."""
-    out = np.flatnonzero(~inside)
-    if len(out) == 0:
-        return x, y, inside
-    hx, hy = 0.5 * step[0], 0.5 * step[1]
-    near = shapely.dwithin(area, shapely.points(x[out], y[out]), math.hypot(hx, hy))
-    out = out[near]
-    if len(out) == 0:
-        return x, y, inside
-    boxes = shapely.box(x[out] - hx, y[out] - hy, x[out] + hx, y[out] + hy)
-    overlap = shapely.area(shapely.intersection(boxes, area)) > 1e-9 * (4.0 * hx * hy)
-    out = out[overlap]
-    if len(out) == 0:
-        return x, y, inside
-    near = shapely.get_coordinates(shapely.shortest_line(shapely.points(x[out], y[out]),
-                                                         area))[1::2]
-    x, y, inside = x.copy(), y.copy(), inside.copy()
-    x[out], y[out] = near[:, 0], near[:, 1]
-    inside[out] = True
-    return x, y, inside
 
 
 class PersistentPatrol(Policy):
@@ -199,7 +94,7 @@ class PersistentPatrol(Policy):
         # both, so they reach the corner cells' centres.
         half_metric = 0.5 * float(ctx.scenario.outputs.metrics_cell_m)
         inset = min(size / 2.0, half_metric + 0.95 * radius)
-        xs, ys = _axis_centres(xmin, xmax, size, inset), _axis_centres(ymin, ymax, size, inset)
+        xs, ys = axis_centres(xmin, xmax, size, inset), axis_centres(ymin, ymax, size, inset)
         nx, ny = len(xs), len(ys)
         gx, gy = np.meshgrid(xs, ys)
         corner = min(inset, half_metric + 0.95 * radius / math.sqrt(2.0))
@@ -213,7 +108,7 @@ class PersistentPatrol(Policy):
         # is moved to the nearest point of the area, so the ground between the edge
         # and the next centre inside is seen too.
         step = (xs[1] - xs[0] if nx > 1 else size, ys[1] - ys[0] if ny > 1 else size)
-        cx, cy, ok = _onto_area(area, cx, cy, ok, step)
+        cx, cy, ok = onto_area(area, cx, cy, ok, step)
         avoid = zones_to_avoid(ctx.world, ctx.scenario)
         # Zones active for the whole run lose their cells for good; the others are
         # checked against the time of each step (see _step_blocked).
@@ -226,14 +121,14 @@ class PersistentPatrol(Policy):
         # nearest the zone from which the footprint still reaches the zone's edge,
         # so the ground between the cell centre and the zone is seen too.
         for z in always:
-            cx[ok], cy[ok] = _towards_zone(area, z.polygon, cx[ok], cy[ok], radius, step)
+            cx[ok], cy[ok] = towards_zone(area, z.polygon, cx[ok], cy[ok], radius, step)
         # Beside a zone active for part of the run the cells in the zone are patrolled
         # while it is not, so the cells next to it keep their centres, and a vehicle
         # visiting one flies out to that point and back (a spur), so the ground up to
         # the zone's edge is seen while the zone is active too.
         spur: dict[int, np.ndarray] = {}
         for z in timed:
-            spur.update((k, w) for k, w in _spurs(area, z.polygon, cx, cy, ok, radius,
+            spur.update((k, w) for k, w in spurs(area, z.polygon, cx, cy, ok, radius,
                                                   step).items() if k not in spur)
         grid_id = np.full(nx * ny, -1, dtype=np.int64)
         grid_id[ok] = np.arange(int(ok.sum()))
@@ -248,7 +143,7 @@ class PersistentPatrol(Policy):
                              f"(cell_size_m={size}); use a smaller cell_size_m")
         ix = (np.flatnonzero(ok) % nx)
         iy = (np.flatnonzero(ok) // nx)
-        offs = _OFFSETS[p.neighbourhood]
+        offs = OFFSETS[p.neighbourhood]
         nbr = np.full((len(self.centres), len(offs)), -1, dtype=np.int64)
         for k, (dx, dy) in enumerate(offs):
             jx, jy = ix + dx, iy + dy
@@ -288,6 +183,9 @@ class PersistentPatrol(Policy):
         self.nbr_dist = np.hypot(*(self.centres[safe] - self.centres[:, None, :])
                                  .transpose(2, 0, 1))  # (cells, k) metres
         self.nbr_steps = self.nbr_dist / size  # in cell sides, for tie-breaking
+        # the walk's tie-break penalty of each step (+inf: no neighbour there)
+        self.nbr_pen = np.where(nbr >= 0, 1e-6 * 1e-3 * self.nbr_steps, np.inf)
+        self.nbr_has = (nbr >= 0).any(axis=1)
         self.step_dir = np.array(offs, dtype=np.float64)
         self.step_dir /= np.hypot(*self.step_dir.T)[:, None]
         self.tree = cKDTree(self.centres)
@@ -313,6 +211,8 @@ class PersistentPatrol(Policy):
                 self.launch_at[members] = p.launch_spread_s * np.arange(len(members)) \
                     / len(members)
         self.waiting = np.zeros(n, dtype=bool)  # on the ground until its launch time
+        self._one = OneVehicle(self)
+        self._step_tables: dict[tuple[float, float], np.ndarray] = {}
 
     #: Pick first hops through the bucket index and walk single vehicles with
     #: Python scalars (True), or score every cell and walk with arrays (False: the
@@ -343,14 +243,14 @@ class PersistentPatrol(Policy):
         self.bucket_of = np.empty(len(order), dtype=np.int64)  # each cell's bucket
         self.bucket_of[order] = np.repeat(np.arange(len(keys)), self.bucket_end - start)
 
-    def _best_cells(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
+    def best_cells(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
         """The ``m`` cells with the highest score ``-last_visit - travel time from pos``
         (best first, ties by cell index), reading only the buckets that could hold
         one: a bucket's best possible score is its last-visit bound minus the travel
         time to its box, and buckets are read best bound first until the ``m``-th
         best score found beats every unread bucket's bound."""
         if not self.fast:
-            return self._best_cells_all(pos, speed, m)
+            return self.best_cells_all(pos, speed, m)
         gap = np.maximum(np.maximum(self.bucket_lo - pos, pos - self.bucket_hi), 0.0)
         bound = -self.bucket_min_visit - np.hypot(gap[:, 0], gap[:, 1]) / speed
         order = np.argsort(-bound, kind="stable")
@@ -381,11 +281,11 @@ class PersistentPatrol(Policy):
         if m < len(scores) and int((scores >= thr).sum()) > m:
             # Cells tie for the m-th place: which of them it takes is up to
             # argpartition over all cells, as it always was.
-            return self._best_cells_all(pos, speed, m)
+            return self.best_cells_all(pos, speed, m)
         return _top(cells, scores, m)
 
-    def _best_cells_all(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
-        """:meth:`_best_cells` by scoring every cell."""
+    def best_cells_all(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
+        """:meth:`best_cells` by scoring every cell."""
         travel = np.hypot(*(self.centres - pos).T) / speed
         score = -self.last_visit - travel
         top = np.argpartition(-score, m - 1)[:m] if m < len(score) else np.arange(len(score))
@@ -426,6 +326,10 @@ class PersistentPatrol(Policy):
     def start_height(self, v: np.ndarray, xyz: np.ndarray) -> np.ndarray:
         """Height above the datum vehicles ``v`` at ``xyz`` start their next route from:
         where they are, or, on the ground, the cruise height they take off to."""
+        if len(v) == 1:  # one vehicle: the same heights, without numpy's per-call cost
+            x, y, z = xyz[0].tolist()
+            h = self.follower.height(x, y)
+            return np.array([h + float(self.agl[v[0]]) if z - h < 1.0 else z])
         h = self.terrain.height_at(xyz[:, 0], xyz[:, 1])
         z = np.asarray(xyz[:, 2], dtype=np.float64)
         return np.where(z - h < 1.0, h + self.agl[v], z)
@@ -458,12 +362,21 @@ class PersistentPatrol(Policy):
         """Plans for vehicles ``v``: greedy routes from ``xy`` at times ``t`` until
         ``until_s``, raised where the terrain needs it. ``start_z``: the heights the
         vehicles start from (default: the cruise height above the ground at ``xy``)."""
-        routes = self._walk(v, xy, t, until_s, append=append)
-        return self._plans(v, xy, routes, append=append, start_z=start_z)
+        if len(v) == 1 and self.fast and len(self.timed_start) == 0:
+            # one vehicle (back from recharging, say): with Python scalars
+            x, y = xy[0].tolist()
+            return self._one.extend(int(v[0]), x, y, float(t[0]), until_s, append=append,
+                                    start_z=None if start_z is None else float(start_z[0]))
+        routes, clear, length = self._walk_clear(v, xy, t, until_s, append=append)
+        return self._plans(v, xy, routes, append=append, start_z=start_z, clear=clear,
+                           clear_length=length)
 
-    def _plans(self, v, xy, routes, *, append, start_z=None, action_class=None):
+    def _plans(self, v, xy, routes, *, append, start_z=None, action_class=None, clear=None,
+               clear_length=0.0):
         """Route plans (terrain following) for vehicles ``v`` starting at ``xy``
-        (``routes[i]``: waypoints of vehicle ``v[i]``, may be empty)."""
+        (``routes[i]``: waypoints of vehicle ``v[i]``, may be empty; ``clear``: which
+        are known to keep their clearance, see :meth:`_walk_clear`, and
+        ``clear_length`` the length of all their legs if all are)."""
         v = np.asarray(v, dtype=np.int64)
         if start_z is None:
             start_z = self.terrain.height_at(xy[:, 0], xy[:, 1]) + self.agl[v]
@@ -473,8 +386,15 @@ class PersistentPatrol(Policy):
         idx = np.array(rows, dtype=np.int64)
         vs = v[idx]
         starts = np.column_stack([xy[idx], np.asarray(start_z, dtype=np.float64)[idx]])
-        raised = self.follower.follow(starts, [routes[i] for i in rows], self.agl[vs],
-                                      self.clearance[vs])
+        if clear is not None and bool(clear[idx].all()) \
+                and sum(len(routes[i]) for i in rows) > 32 \
+                and self.follower.coarse_for(clear_length):
+            # every leg known to keep its clearance, by the test follow would make
+            raised = [(routes[i], None) for i in rows]
+        else:
+            raised = self.follower.follow(starts, [routes[i] for i in rows], self.agl[vs],
+                                          self.clearance[vs],
+                                          clear=None if clear is None else clear[idx])
         plans = []
         kw = {} if action_class is None else {"action_class": action_class}
         for vehicle, (way, heights) in zip(vs.tolist(), raised, strict=True):
@@ -487,50 +407,37 @@ class PersistentPatrol(Policy):
             plans.append(Plan(vehicle, actions, append=append))
         return plans
 
-    def _walk_one(self, c: int, t: float, heading: np.ndarray, speed: float,
-                  until_s: float, tie: float) -> list[int]:
-        """The steps of :meth:`_walk` for one vehicle in cell ``c`` at time ``t``
-        (no timed zones): the cells it goes to until ``until_s``, the same choices
-        and times as the vectorised walk. Updates ``heading`` in place and the
-        cells' planned visits."""
-        lv = self.last_visit
-        dirs = self.step_dir.tolist()
-        step_t = self.step_dir.T
-        k_steps = self.nbr_steps
-        out = []
-        h0, h1 = float(heading[0]), float(heading[1])
-        tie_d = tie * 1e-3
-        while True:
-            cand = self.nbr[c].tolist()
-            dist = self.nbr_dist[c].tolist()
-            nsteps = k_steps[c].tolist()
-            best, best_score = -1, -np.inf
-            # the heading's dot products as the vectorised walk takes them (one row)
-            dots = (np.array([[h0, h1]]) @ step_t)[0].tolist()
-            for k, cell in enumerate(cand):
-                if cell < 0:
-                    continue
-                score = -float(lv[cell]) + (tie * dots[k] - tie_d * nsteps[k])
-                if score > best_score or best < 0:
-                    best, best_score = k, score
-            if best < 0:
-                break
-            cell = cand[best]
-            arrive = t + dist[best] / speed
-            if arrive > lv[cell]:
-                lv[cell] = arrive
-            t = arrive
-            h0, h1 = dirs[best]
-            out.append(cell)
-            c = cell
-            if not t < until_s:
-                break
-        heading[0], heading[1] = h0, h1
-        return out
-
     def _walk(self, v, xy, t, until_s, *, append):
         """Greedy routes (waypoints per vehicle) for vehicles ``v`` from ``xy`` at times
         ``t`` until ``until_s``."""
+        return self._walk_clear(v, xy, t, until_s, append=append)[0]
+
+    def _steps_clear(self, v: np.ndarray) -> np.ndarray | None:
+        """(cells, k) bool: which steps between neighbouring cell centres keep the
+        terrain clearance of vehicles ``v`` (by ``TerrainFollower.keeps``, flown at
+        their cruise height above the ground), if they are all of one height and
+        clearance; else None. Worked out for all steps on first use."""
+        agl, clearance = self.agl[v], self.clearance[v]
+        if len(v) == 0 or np.ptp(agl) > 0 or np.ptp(clearance) > 0:
+            return None
+        key = (float(agl[0]), float(clearance[0]))
+        table = self._step_tables.get(key)
+        if table is None:
+            rows, cols = np.nonzero(self.nbr >= 0)
+            z = self.terrain.height_at(self.centres[:, 0], self.centres[:, 1]) + agl[0]
+            to = self.nbr[rows, cols]
+            table = np.zeros(self.nbr.shape, dtype=bool)
+            table[rows, cols] = self.follower.keeps(
+                np.column_stack([self.centres[rows], z[rows]]),
+                np.column_stack([self.centres[to], z[to]]),
+                clearance[0] + self.follower.margin_m)
+            self._step_tables[key] = table
+        return table
+
+    def _walk_clear(self, v, xy, t, until_s, *, append):
+        """:meth:`_walk`, and which routes are known to keep their vehicle's terrain
+        clearance (flown from ``xy`` at the cruise height above the ground): steps
+        between cell centres only, each known to (see :meth:`_steps_clear`)."""
         timed = len(self.timed_start) > 0
         t_start = t
         t = t.copy()
@@ -572,7 +479,7 @@ class PersistentPatrol(Policy):
                         np.arange(len(score))
                     top = top[np.lexsort((top, -score[top]))]  # best first, ties by index
                 else:
-                    top = self._best_cells(pos[i], speed[i],
+                    top = self.best_cells(pos[i], speed[i],
                                            min(len(members), len(self.centres)))
                 picks = np.resize(top, len(members))
                 cell[members] = picks
@@ -592,49 +499,67 @@ class PersistentPatrol(Policy):
         if m == 1 and not timed and active[0] and self.fast:
             # One vehicle (back from recharging, say): the same greedy steps with
             # Python scalars, without numpy's per-call cost on arrays of one row.
-            steps.extend(np.array([c]) for c in
-                         self._walk_one(int(cur[0]), float(t[0]), heading[0],
-                                        float(speed[0]), until_s, tie))
+            more, h0, h1 = self._one.walk(int(cur[0]), float(t[0]), float(heading[0, 0]),
+                                          float(heading[0, 1]), float(speed[0]), until_s, tie)
+            heading[0] = (h0, h1)
+            steps.extend(np.array([c]) for c in more)
             active[0] = False
+        lv = self.last_visit
+        # Routes of an extension from a cell centre, at the cruise height there, and
+        # on from centre to centre: known clear if every step is.
+        steps_clear = self._steps_clear(v) if append and not timed else None
+        clear = dist == 0.0 if steps_clear is not None else np.zeros(m, dtype=bool)
+        length = 0.0  # of all steps (all the legs of the routes, if all are clear)
         while True:
             act = np.flatnonzero(active)  # only vehicles still short of the horizon
             if len(act) == 0:
                 break
             c = cur[act]
-            cand = self.nbr[c]  # (a, k)
-            valid = cand >= 0
-            safe = np.where(valid, cand, 0)
-            arrive = t[act, None] + self.nbr_dist[c] / speed[act, None]
+            cand = self.nbr[c]  # (a, k), -1: no neighbour
+            t_act, speed_act = t[act], speed[act]
+            # The most idle neighbour (oldest last visit); ties: straight ahead, then nearer
+            # (no neighbour: -inf).
+            bias = tie * (heading[act] @ self.step_dir.T) - self.nbr_pen[c]
             if timed:
-                valid &= ~self._step_blocked(c, safe, t[act], arrive)
-            # The most idle neighbour (oldest last visit); ties: straight ahead, then nearer.
-            bias = tie * (heading[act] @ self.step_dir.T) - tie * 1e-3 * self.nbr_steps[c]
-            has = valid.any(axis=1)
+                arrive = t_act[:, None] + self.nbr_dist[c] / speed_act[:, None]
+                valid = (cand >= 0) & ~self._step_blocked(c, np.maximum(cand, 0), t_act, arrive)
+                bias[~valid] = -np.inf
+                has = valid.any(axis=1)
+            else:
+                has = self.nbr_has[c]
             choice = np.full(len(act), -1)
             todo = has.copy()
             for _round in range(4):  # vehicles wanting the same cell: the first gets it
                 ti = np.flatnonzero(todo)
                 if len(ti) == 0:
                     break
-                score = -self.last_visit[safe[ti]] + bias[ti]
-                score[~valid[ti]] = -np.inf
+                # (where there is no neighbour, any cell's visit - inf: -inf)
+                if len(ti) == len(act):
+                    score = -lv[cand] + bias
+                else:
+                    score = -lv[cand[ti]] + bias[ti]
                 best = np.argmax(score, axis=1)
                 want = cand[ti, best]
-                first_of = np.unique(want, return_index=True)[1] if _round < 3 else \
-                    np.arange(len(ti))
+                first_of = _first_of(want, len(lv)) if _round < 3 else np.arange(len(ti))
                 win = ti[first_of]
-                choice[win] = best[first_of]
-                np.maximum.at(self.last_visit, want[first_of], arrive[win, best[first_of]])
+                got = best[first_of]
+                choice[win] = got
+                # arrival times at the cells taken (as at every neighbour: same values)
+                np.maximum.at(lv, want[first_of], t_act[win] + self.nbr_dist[c[win], got]
+                              / speed_act[win])
                 todo[win] = False
             r = np.arange(len(act))
             ch = np.maximum(choice, 0)
             nxt = np.where(has, cand[r, ch], c)
-            t[act] = np.where(has, arrive[r, ch], t[act])
+            t[act] = np.where(has, t_act + self.nbr_dist[c, ch] / speed_act, t_act)
             heading[act] = np.where(has[:, None], self.step_dir[ch], heading[act])
             step = np.full(m, -1)
             step[act] = np.where(has, nxt, -1)
             steps.append(step)
             cur[act] = nxt
+            if steps_clear is not None:
+                clear[act] &= ~has | steps_clear[c, ch]
+                length += float(self.nbr_dist[c[has], ch[has]].sum())
             active[act] = has & (t[act] < until_s)
         self.heading[v] = heading
         seq = np.stack(steps, axis=1)  # (m, steps)
@@ -648,19 +573,38 @@ class PersistentPatrol(Policy):
         valid = seq >= 0
         counts = valid.sum(axis=1)
         cells = seq[valid]
-        routes = np.split(self.centres[cells], np.cumsum(counts)[:-1]) if len(v) else []
+        routes = _cut(self.centres[cells], counts)
         if self.spur and self.has_spur[cells].any():
             # the cells beside a timed zone: out along the zone's edge and back
-            for row, cs in enumerate(np.split(cells, np.cumsum(counts)[:-1])):
+            for row, cs in enumerate(_cut(cells, counts)):
                 if self.has_spur[cs].any():
+                    clear[row] = False
                     routes[row] = np.vstack([np.vstack([self.centres[c], self.spur[c]])
                                              if self.has_spur[c] else self.centres[c][None]
                                              for c in cs.tolist()])
+        clear &= ~detour
         for row in np.flatnonzero(detour & (counts > 0)).tolist():
             route = routes[row]
             way = self.zones.route(xy[row], route[0], float(t_start[row]), float(t_hop[row]))
             routes[row] = np.vstack([way[:-1], route])
-        return routes
+        return routes, clear, length
+
+
+def _cut(a: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """``a`` cut into consecutive pieces of ``counts`` rows (views, as ``np.split``)."""
+    ends = np.cumsum(counts).tolist()
+    return [a[i:j] for i, j in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+def _first_of(want: np.ndarray, n_cells: int) -> np.ndarray:
+    """Where each value of ``want`` (cell indices) occurs first, in increasing order."""
+    n = len(want)
+    if n * 16 < n_cells:  # few: a sort beats a pass over every cell
+        return np.sort(np.unique(want, return_index=True)[1])
+    row = np.arange(n)
+    first = np.full(n_cells, n)
+    np.minimum.at(first, want, row)
+    return np.flatnonzero(first[want] == row)
 
 
 def _top(cells: np.ndarray, score: np.ndarray, m: int) -> np.ndarray:

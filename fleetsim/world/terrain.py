@@ -143,6 +143,9 @@ def _first_per_leg(legs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.n
     return lg[keep], idx[keep]
 
 
+#: Height queries of at most this many points are answered in plain Python.
+_FEW_POINTS = 8
+
 class Terrain:
     """Heightmap on a regular grid, local ENU metres.
 
@@ -231,8 +234,33 @@ class Terrain:
         """
         xa = np.asarray(x, dtype=np.float64)
         ya = np.asarray(y, dtype=np.float64)
-        xb, yb = np.broadcast_arrays(xa, ya)
-        return self._height(xb.ravel(), yb.ravel()).reshape(xb.shape)
+        if xa.shape != ya.shape:
+            xa, ya = np.broadcast_arrays(xa, ya)
+        if xa.size <= _FEW_POINTS:  # numpy's per-call cost would dominate
+            one = self._height_one
+            return np.array([one(px, py) for px, py in
+                             zip(xa.ravel().tolist(), ya.ravel().tolist(), strict=True)],
+                            dtype=np.float64).reshape(xa.shape)
+        return self._height(xa.ravel(), ya.ravel()).reshape(xa.shape)
+
+    def _height_one(self, x: float, y: float) -> float:
+        """:meth:`_height` at one point, in plain Python (the same operations)."""
+        if x != x or y != y:  # NaN
+            return math.nan
+        ny, nx = self.heights_m.shape
+        inv = 1.0 / self.spacing_m
+        fx = min(max((x - self.origin_m[0]) * inv, 0.0), nx - 1.0)
+        fy = min(max((y - self.origin_m[1]) * inv, 0.0), ny - 1.0)
+        ix = min(int(fx), nx - 2)
+        iy = min(int(fy), ny - 2)
+        tx = fx - ix
+        ty = fy - iy
+        k = iy * nx + ix
+        item = self._flat.item
+        h00, h10, h01, h11 = item(k), item(k + 1), item(k + nx), item(k + nx + 1)
+        south = h00 + tx * (h10 - h00)
+        north = h01 + tx * (h11 - h01)
+        return south + ty * (north - south)
 
     def _height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Bilinear heights at 1-D float64 arrays ``x``, ``y`` (same length)."""

@@ -198,3 +198,65 @@ def test_zone_windows_block_legs_only_while_active():
     # Ten seconds at 10 m/s from 100 m inside (the clearance is part of the zone).
     t = zw.escape_time_s(np.array([[500.0, 0.0], [0.0, 0.0]]), 10.0, 0)
     assert t.tolist() == pytest.approx([11.0, 0.0])
+
+
+def test_keeps_answers_each_leg_as_a_batch_of_many_legs_does(hills):
+    f = TerrainFollower(hills)
+    rng = np.random.default_rng(11)
+    n = 4000  # long enough in all for the coarse-to-fine bound
+    xy0, xy1 = rng.uniform(0, 6000, (n, 2)), rng.uniform(0, 6000, (n, 2))
+    z0 = hills.height_at(xy0[:, 0], xy0[:, 1]) + rng.uniform(0.0, 400.0, n)
+    z1 = hills.height_at(xy1[:, 0], xy1[:, 1]) + rng.uniform(0.0, 400.0, n)
+    p0, p1 = np.column_stack([xy0, z0]), np.column_stack([xy1, z1])
+    need = rng.uniform(10.0, 100.0, n)
+    batch = f.clearance(p0, p1, need) >= need
+    assert 0.1 < batch.mean() < 0.9
+    assert f.keeps(p0, p1, need).tolist() == batch.tolist()
+    # leg by leg, and in any subset, the same answers
+    assert f.keeps(p0[::7], p1[::7], need[::7]).tolist() == batch[::7].tolist()
+    assert [f.leg_clear(a, b, c, finest=0) for a, b, c in
+            zip(p0[:200].tolist(), p1[:200].tolist(), need[:200].tolist(), strict=True)] \
+        == batch[:200].tolist()
+
+
+def test_routes_known_clear_are_not_bounded_again_and_the_result_is_the_same(hills):
+    rng = np.random.default_rng(12)
+    m = 400
+    routes = [rng.uniform(0, 6000, (int(rng.integers(1, 8)), 2)) for _ in range(m)]
+    xy = rng.uniform(0, 6000, (m, 2))
+    starts = np.column_stack([xy, hills.height_at(xy[:, 0], xy[:, 1]) + 150.0])
+    agl, clr = np.full(m, 150.0), np.full(m, 40.0)
+    plain = TerrainFollower(hills).follow(starts, routes, agl, clr)
+    unchanged = np.array([h is None for _, h in plain])
+    assert 0 < unchanged.sum() < m
+    f = TerrainFollower(hills)
+    calls = []
+    bound = f._bound
+    f._bound = lambda p0, p1, level: calls.append(len(p0)) or bound(p0, p1, level)
+    hinted = f.follow(starts, routes, agl, clr, clear=unchanged)
+    assert len(hinted) == m
+    for (w0, h0), (w1, h1) in zip(plain, hinted, strict=True):
+        assert w0.tobytes() == w1.tobytes()
+        assert (h0 is None and h1 is None) or h0.tobytes() == h1.tobytes()
+    # the first pass bounds only the legs of the routes not known to be clear
+    assert calls[0] == sum(len(r) for r, u in zip(routes, unchanged, strict=True) if not u)
+
+
+def test_one_route_quick_test_agrees_with_follow_and_remembers_legs(hills):
+    f = TerrainFollower(hills)
+    rng = np.random.default_rng(13)
+    same = 0
+    for _ in range(60):
+        route = rng.uniform(0, 6000, (int(rng.integers(1, 10)), 2))
+        x, y = rng.uniform(0, 6000, 2).tolist()
+        agl = float(rng.uniform(50.0, 500.0))
+        start = (x, y, f.height(x, y) + agl)
+        need = 40.0 + f.margin_m
+        quick = f.unchanged_one(start, route, agl, need)
+        again = f.unchanged_one(start, route, agl, need)  # from the kept answers
+        (_, heights), = TerrainFollower(hills).follow(np.array([start]), [route],
+                                                      np.array([agl]), np.array([40.0]))
+        assert quick == again
+        assert not quick or heights is None  # "unchanged" is never wrong
+        same += quick == (heights is None)
+    assert same == 60  # for a few legs, follow's own test is this one

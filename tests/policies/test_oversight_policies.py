@@ -399,5 +399,5 @@ def test_cautious_drops_a_cell_where_the_link_was_lost_for_dark_for_s_only():
     assert not pol.dark[cell]
     assert pol.last_visit[cell] == before  # as idle as it was when dropped
     # ... and the first-hop index knows it again: it is the best first hop from there
-    best = pol._best_cells(pol.centres[cell], 20.0, 1)
+    best = pol.best_cells(pol.centres[cell], 20.0, 1)
     assert pol.last_visit[best[0]] <= before

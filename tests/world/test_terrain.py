@@ -554,3 +554,26 @@ def test_terrain_from_spec_errors(tmp_path):
                           base_dir=str(tmp_path), rng=rng)
     assert err.value.file == str(tmp_path / "missing.tif")
     assert "not found" in err.value.message
+
+
+def test_a_few_points_get_the_heights_many_points_get_bit_for_bit():
+    rng = np.random.default_rng(21)
+    t = Terrain(rng.uniform(-50.0, 900.0, (37, 53)), 25.0, origin_m=(-300.0, 120.0))
+    xmin, ymin, xmax, ymax = t.bounds
+    x = rng.uniform(xmin - 100.0, xmax + 100.0, 400)
+    y = rng.uniform(ymin - 100.0, ymax + 100.0, 400)
+    # grid points, edges, corners, outside, infinities and NaN
+    x[:8] = [xmin, xmax, xmin + 25.0, np.inf, -np.inf, np.nan, 0.0, -0.0]
+    y[:8] = [ymin, ymax, np.nan, ymin + 50.0, 1e12, 3.0, -np.inf, ymax]
+    many = t.height_at(x, y)  # one numpy pass
+    few = np.concatenate([t.height_at(x[i:i + 3], y[i:i + 3]) for i in range(0, 400, 3)])
+    assert few.tobytes() == many.tobytes()
+    assert [float(t.height_at(a, b)) for a, b in zip(x[8:40], y[8:40], strict=True)] \
+        == many[8:40].tolist()
+    assert np.isnan(many[[2, 5]]).all() and not np.isnan(np.delete(many, [2, 5])).any()
+    # shapes: 0-d for scalars, broadcasting as numpy does
+    assert t.height_at(1.0, 2.0).shape == ()
+    grid = t.height_at(x[8:11, None], y[None, 8:10])
+    assert grid.shape == (3, 2)
+    assert grid.tobytes() == t.height_at(*np.broadcast_arrays(x[8:11, None], y[None, 8:10])
+                                         ).tobytes()

@@ -1,0 +1,234 @@
+"""One vehicle's route extension for :mod:`fleetsim.policies.persistent_patrol`, in
+plain Python.
+
+Most of a patrol's decisions are for one vehicle at a time (back from recharging),
+and numpy's per-call cost on arrays of one row then outweighs the work. This is the
+same computation as the policy's vectorised walk for one vehicle (no timed zones):
+the same choices, with the same floating-point operations in the same order, so
+the same plans to the bit.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from fleetsim.planning.altitude import route_pieces
+from fleetsim.policy import Plan, Route
+
+
+def _rows(a: np.ndarray) -> tuple[tuple, ...]:
+    return tuple(map(tuple, a.tolist()))
+
+
+class OneVehicle:
+    """The scalar extension of one vehicle's route, for a
+    :class:`~fleetsim.policies.persistent_patrol.PersistentPatrol` (after its
+    ``reset``; it reads the policy's cells and updates its visits and headings)."""
+
+    def __init__(self, policy) -> None:
+        # (a weak reference: the policy holds this, and no cycle keeps them alive; the
+        # per-cell rows are tuples, which the garbage collector need not traverse)
+        self.policy = weakref.proxy(policy)
+        self.nbr = _rows(policy.nbr)
+        self.nbr_dist = _rows(policy.nbr_dist)
+        self.nbr_steps = _rows(policy.nbr_steps)
+        self.dirs = _rows(policy.step_dir)
+        self.step_t = policy.step_dir.T
+        # A heading along step k: its dot products with the steps, as the
+        # vectorised walk takes them for one row.
+        self.dots_of = [self.dots(h0, h1) for h0, h1 in self.dirs]
+        self.centres = policy.centres
+        self.centre_rows = _rows(policy.centres)
+        self.agl = policy.agl.tolist()
+        self.clearance = policy.clearance.tolist()
+        self.speed = policy.speed.tolist()
+        self.nbr_width = policy.nbr.shape[1]
+        self.nbr_size = policy.nbr.size
+        #: Whether each step keeps the clearance (1, 0; 2: not known yet), by cruise
+        #: height above the ground and clearance.
+        self.known_steps: dict[tuple[float, float], bytearray] = {}
+        # The first-hop index's buckets as rows of one (buckets, most cells) table:
+        # short rows padded with their first cell, at an infinite distance.
+        start, end = policy.bucket_start, policy.bucket_end
+        width = int((end - start).max())
+        col = np.arange(width)
+        at = start[:, None] + np.minimum(col, (end - start - 1)[:, None])
+        self.bucket_table = policy.bucket_cells_of[at]
+        pad = col >= (end - start)[:, None]
+        self.bucket_x = np.where(pad, np.inf, policy.centres[self.bucket_table, 0])
+        self.bucket_y = np.where(pad, np.inf, policy.centres[self.bucket_table, 1])
+
+    def dots(self, h0: float, h1: float) -> list[float]:
+        return (np.array([[h0, h1]]) @ self.step_t)[0].tolist()
+
+    def first_cell(self, x: float, y: float, speed: float) -> int:
+        """The cell with the highest score ``-last_visit - travel time from (x, y)``:
+        ``PersistentPatrol.best_cells(pos, speed, 1)``, reading fewer buckets. The
+        buckets whose bound beats the best cell of the most promising bucket are
+        read at once; every cell scoring as high as the best is in them."""
+        pol = self.policy
+        lo, hi = pol.bucket_lo, pol.bucket_hi
+        gx = np.maximum(np.maximum(lo[:, 0] - x, x - hi[:, 0]), 0.0)
+        gy = np.maximum(np.maximum(lo[:, 1] - y, y - hi[:, 1]), 0.0)
+        bound = -pol.bucket_min_visit - np.hypot(gx, gy) / speed
+        lv = pol.last_visit
+        b = int(bound.argmax())
+        first = (-lv[self.bucket_table[b]] - np.hypot(self.bucket_x[b] - x, self.bucket_y[b] - y)
+                 / speed).max()
+        thr = float(first)
+        # the bounds are exact up to rounding: keep a margin
+        take = np.flatnonzero(bound >= thr - 1e-9 * (abs(thr) + 1.0))
+        cells = self.bucket_table[take]
+        seen = lv[cells]
+        pol.bucket_min_visit[take] = seen.min(axis=1)
+        score = -seen - np.hypot(self.bucket_x[take] - x, self.bucket_y[take] - y) / speed
+        k = int(score.argmax())
+        best = score.flat[k]
+        if int((score == best).sum()) > 1:
+            # cells tie for the first place: which one is up to scoring every cell
+            return int(pol.best_cells_all(np.array([x, y]), speed, 1)[0])
+        return int(cells.flat[k])
+
+    def walk(self, c: int, t: float, h0: float, h1: float, speed: float, until_s: float,
+             tie: float, ks: list[int] | None = None) -> tuple[list[int], float, float]:
+        """The greedy steps of a vehicle in cell ``c`` at time ``t`` heading ``(h0, h1)``
+        until ``until_s``: the cells it goes to and its final heading (and, in ``ks``,
+        the neighbour index of each step). Updates the cells' planned visits."""
+        lv = self.policy.last_visit
+        item = lv.item
+        nbr, nbr_dist, nbr_steps, dirs = self.nbr, self.nbr_dist, self.nbr_steps, self.dirs
+        dots_of = self.dots_of
+        out = []
+        tie_d = tie * 1e-3
+        dots = self.dots(h0, h1)
+        while True:
+            cand = nbr[c]
+            nsteps = nbr_steps[c]
+            best, best_score = -1, -np.inf
+            for k, cell in enumerate(cand):
+                if cell < 0:
+                    continue
+                score = -item(cell) + (tie * dots[k] - tie_d * nsteps[k])
+                if score > best_score or best < 0:
+                    best, best_score = k, score
+            if best < 0:
+                break
+            cell = cand[best]
+            arrive = t + nbr_dist[c][best] / speed
+            if arrive > item(cell):
+                lv[cell] = arrive
+            t = arrive
+            h0, h1 = dirs[best]
+            dots = dots_of[best]
+            out.append(cell)
+            if ks is not None:
+                ks.append(best)
+            c = cell
+            if not t < until_s:
+                break
+        return out, h0, h1
+
+    def extend(self, vehicle: int, x: float, y: float, t: float, until_s: float, *,
+               append: bool, start_z: float | None) -> list[Plan]:
+        """The plan of ``vehicle`` whose route ends at ``(x, y)`` at time ``t``:
+        :meth:`PersistentPatrol._extend` for one vehicle (no timed zones)."""
+        pol = self.policy
+        lv = pol.last_visit
+        t_start = t
+        h0, h1 = pol.heading[vehicle].tolist()
+        if h0 != h0:  # no heading yet: counter-clockwise about the area's centre
+            cx, cy = pol.centre_of_area.tolist()
+            h0, h1 = -(y - cy), x - cx
+            norm = float(np.hypot(h0, h1))
+            if norm > 0:
+                h0, h1 = h0 / norm, h1 / norm
+        speed = self.speed[vehicle]
+        pos = np.array([x, y])
+        if append:
+            cell = int(pol.tree.query(pos[None, :])[1][0])
+        else:
+            cell = self.first_cell(x, y, speed)
+        fx, fy = self.centre_rows[cell]
+        dist = float(np.hypot(fx - x, fy - y))
+        t = t + dist / speed
+        moved = dist > 1e-6
+        if moved:
+            h0, h1 = (fx - x) / dist, (fy - y) / dist
+        if t > lv.item(cell):
+            lv[cell] = t
+        cells = [cell] if moved else []
+        ks: list[int] = []
+        if t < until_s:
+            more, h0, h1 = self.walk(cell, t, h0, h1, speed, until_s, 1e-6, ks)
+            cells += more
+        # the steps after the first waypoint: from cell to cell (unless the route
+        # goes around a zone first)
+        steps = (cell, ks) if moved else (cells[0], ks[1:]) if cells else None
+        pol.heading[vehicle] = (h0, h1)
+        if not cells:
+            return []
+        route = self.centres[cells]
+        if moved and pol.zones is not None:
+            # A first hop that comes near a zone active while it is flown goes around it.
+            t_hop = t_start + 2.0 * dist / speed + pol.timed_slack_s
+            if pol.zones.blocked_one(x, y, fx, fy, t_start, t_hop):
+                way = pol.zones.route(pos, route[0], t_start, t_hop)
+                route = np.vstack([way[:-1], route])
+                steps = None
+        return self.plan(vehicle, x, y, start_z, route, append, steps)
+
+    def steps_clear(self, c: int, ks: list[int], agl: float, need: float) -> bool:
+        """Whether the steps ``ks`` (neighbour indices) from cell ``c`` on all keep the
+        clearance ``need`` flown ``agl`` above the ground, by the terrain follower's
+        quick test of each leg (its answers kept by cell and step)."""
+        known = self.known_steps.get((agl, need))
+        if known is None:
+            known = self.known_steps[agl, need] = bytearray(b"\x02" * self.nbr_size)
+        width = self.nbr_width
+        follower = self.policy.follower
+        rows = self.centre_rows
+        for k in ks:
+            at = c * width + k
+            ok = known[at]
+            to = self.nbr[c][k]
+            if ok == 2:
+                (ax, ay), (bx, by) = rows[c], rows[to]
+                ok = known[at] = follower.leg_clear(
+                    (ax, ay, follower.height(ax, ay) + agl),
+                    (bx, by, follower.height(bx, by) + agl), need, finest=0)
+            if not ok:
+                return False
+            c = to
+        return True
+
+    def plan(self, vehicle: int, x: float, y: float, start_z: float | None,
+             route: np.ndarray, append: bool, steps: tuple[int, list[int]] | None = None
+             ) -> list[Plan]:
+        """:meth:`PersistentPatrol._plans` for one vehicle and a non-empty route
+        (``steps``: cell and neighbour indices of the steps after its first waypoint,
+        if it goes on from cell to cell)."""
+        pol = self.policy
+        follower = pol.follower
+        agl = self.agl[vehicle]
+        if start_z is None:
+            start_z = follower.height(x, y) + agl
+        need = self.clearance[vehicle] + follower.margin_m
+        if steps is not None and len(route) <= 32:
+            # follow's quick test of each leg: the first one, then cell to cell
+            quick = follower.unchanged_one((x, y, start_z), route[:1], agl, need) and \
+                self.steps_clear(steps[0], steps[1], agl, need)
+        else:
+            quick = follower.unchanged_one((x, y, start_z), route, agl, need)
+        if quick:
+            return [Plan(vehicle, [Route(route)], append=append)]
+        (way, heights), = follower.follow(np.array([[x, y, start_z]]), [route],
+                                          pol.agl[[vehicle]], pol.clearance[[vehicle]])
+        if heights is None:
+            actions = [Route(way)]
+        elif pol.single_route:
+            actions = [Route(way, alt_agl_m=float(heights.max()))]
+        else:
+            actions = [Route(w, alt_agl_m=a) for w, a in route_pieces(way, heights)]
+        return [Plan(vehicle, actions, append=append)]
