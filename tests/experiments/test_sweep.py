@@ -653,8 +653,8 @@ def test_sigkill_of_the_sweep_leaves_no_worker_behind(tmp_path):
 
 WATCHED = """
 import os, sys, time
+from fleetsim.experiments import sweep  # imported first: scipy reads sys.platform
 sys.platform = "no-prctl"  # the watchdog alone
-from fleetsim.experiments import sweep
 sweep._die_with_parent(os.getppid())
 print(os.getpid(), flush=True)
 time.sleep(60)
