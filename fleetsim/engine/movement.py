@@ -30,6 +30,9 @@ from fleetsim.engine.tables import (
 _INF = float("inf")
 _NAN = float("nan")
 _ARRIVE = EVENT_KIND_CODE["arrive"]
+#: A continued route block's legs already flown are forgotten once it holds more than
+#: this many (its lists are searched by start time: the legs flown make no difference).
+_KEEP_FLOWN = 64
 
 
 class ReserveReached(Exception):
@@ -62,8 +65,7 @@ class BlockEnd(Timeout):
         self.pending = self.callbacks
 
     def check(self, event: Event) -> None:
-        """Due: if the block was continued meanwhile, wait on to its new end (the
-        legs already flown are forgotten, as the vehicle would)."""
+        """Due: if the block was continued meanwhile, wait on to its new end."""
         waiters = self.pending
         if len(waiters) < 2:
             return  # the vehicle was interrupted: nobody waits on it any more
@@ -73,9 +75,10 @@ class BlockEnd(Timeout):
         end = eng.legs.a[ids[-1], L_T1]
         if not end > now + 1e-9:
             return  # the block ends now: the vehicle goes on
-        k = bisect_left(eng.blk_t0[v], now) - 1
-        if k > 0:
-            del eng.blk_t0[v][:k], ids[:k]
+        if len(ids) > _KEEP_FLOWN:  # forget the legs already flown, now and then
+            k = bisect_left(eng.blk_t0[v], now) - 1
+            if k > 0:
+                del eng.blk_t0[v][:k], ids[:k]
         # The list being called stops after this callback; the waiters wait on.
         self.callbacks = self.pending = waiters[:]
         del waiters[1:]
