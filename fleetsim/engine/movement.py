@@ -30,9 +30,6 @@ from fleetsim.engine.tables import (
 _INF = float("inf")
 _NAN = float("nan")
 _ARRIVE = EVENT_KIND_CODE["arrive"]
-#: A continued route block's legs already flown are forgotten once it holds more than
-#: this many (its lists are searched by start time: the legs flown make no difference).
-_KEEP_FLOWN = 64
 
 
 class ReserveReached(Exception):
@@ -75,10 +72,11 @@ class BlockEnd(Timeout):
         end = eng.legs.a[ids[-1], L_T1]
         if not end > now + 1e-9:
             return  # the block ends now: the vehicle goes on
-        if len(ids) > _KEEP_FLOWN:  # forget the legs already flown, now and then
-            k = bisect_left(eng.blk_t0[v], now) - 1
-            if k > 0:
-                del eng.blk_t0[v][:k], ids[:k]
+        # Forget the legs already flown, as the vehicle would (keeping them would save
+        # time here, but holds memory: tens of MB for 10,000 vehicles).
+        k = bisect_left(eng.blk_t0[v], now) - 1
+        if k > 0:
+            del eng.blk_t0[v][:k], ids[:k]
         # The list being called stops after this callback; the waiters wait on.
         self.callbacks = self.pending = waiters[:]
         del waiters[1:]
