@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 
 import numpy as np
-from simpy.events import Event
+from simpy.events import NORMAL, Event, Timeout
 
 from fleetsim.engine.states import GROUND, HOLDING
 from fleetsim.engine.tables import (
@@ -39,6 +39,48 @@ class ReserveReached(Exception):
 
 class Depleted(Exception):
     """Raised in a vehicle's process when its battery is empty (it is down)."""
+
+
+class BlockEnd(Timeout):
+    """The timeout a vehicle flying a route block waits on, due at the block's end.
+
+    Routes handed over while it flies may continue the block (see
+    ``PlanIntake._continue``). When it falls due and the block now ends later, it
+    moves itself to the new end instead of waking the vehicle: the vehicle's process
+    is resumed once, at the block's real end. It is scheduled again at the moment the
+    vehicle woken at the old end would have made its next timeout (the same time and
+    place among simultaneous events), so runs are the same as with a wake-up at each
+    old end.
+    """
+
+    def __init__(self, eng: Movement, v: int, delay: float) -> None:
+        super().__init__(eng.env, delay)
+        self.eng = eng
+        self.v = v
+        # Called before the process's resume, which the process adds when it yields this.
+        self.callbacks.append(self.check)
+        self.pending = self.callbacks
+
+    def check(self, event: Event) -> None:
+        """Due: if the block was continued meanwhile, wait on to its new end."""
+        waiters = self.pending
+        if len(waiters) < 2:
+            return  # the vehicle was interrupted: nobody waits on it any more
+        eng, v = self.eng, self.v
+        ids = eng.blk_ids[v]
+        now = eng.env.now
+        end = eng.legs.a[ids[-1], L_T1]
+        if not end > now + 1e-9:
+            return  # the block ends now: the vehicle goes on
+        # Forget the legs already flown, as the vehicle would (keeping them would save
+        # time here, but holds memory: tens of MB for 10,000 vehicles).
+        k = bisect_left(eng.blk_t0[v], now) - 1
+        if k > 0:
+            del eng.blk_t0[v][:k], ids[:k]
+        # The list being called stops after this callback; the waiters wait on.
+        self.callbacks = self.pending = waiters[:]
+        del waiters[1:]
+        eng.env.schedule(self, NORMAL, float(end) - now)
 
 
 class Movement:
@@ -191,7 +233,10 @@ class Movement:
         block, starts, arrivals = [], [], []
         n_legs = 0
         stop = False
-        margin_time = self.reserve_time
+        if not safe:  # reserve_time's, for each leg (its arguments the same for all)
+            to_empty = self.engine_control[v]
+            margin_time = self.motion.reserve_time
+            detour = None if to_empty else self.domains[v].reserve_detour()
         for i in range(len(xs)):
             dur = durs[i]
             if dur <= 0.0:
@@ -199,7 +244,11 @@ class Movement:
             x1, y1, z1 = xs[i], ys[i], zs[i]
             if not safe:
                 dx, dy, dz = x1 - x0, y1 - y0, z1 - z0
-                t_stop = margin_time(v, power, dx / dur, dy / dur, dur, z1, b, x0, y0, z0)
+                if to_empty:
+                    t_stop = b / power if power > 0 else _INF
+                else:
+                    t_stop = margin_time(v, power, dx / dur, dy / dur, dur, z1, b, x0, y0,
+                                         z0, hx, hy, detour)
                 if t_stop < dur:
                     f = t_stop / dur
                     x1, y1, z1, dur, stop = x0 + f * dx, y0 + f * dy, z0 + f * dz, t_stop, True
@@ -228,7 +277,8 @@ class Movement:
             self.cur_leg[v] = li0 + n_legs - 1
             self.blk_open[v] = not stop
             if t > now:
-                yield self.env.timeout(t - now)
+                # (A block continued meanwhile wakes the vehicle at its new end.)
+                yield BlockEnd(self, v, t - now)
             # Routes handed over meanwhile may have continued the block (see _continue).
             ids = self.blk_ids[v]
             while self.legs.a[ids[-1], L_T1] > self.env.now + 1e-9:
