@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fleetsim.record import kind_in
+from fleetsim.record import as_strings, kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -52,7 +52,7 @@ def fleet_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     legs = run.legs
     T = run.duration_s
     n_vehicles = len(run.vehicles["vehicle"])
-    active = kind_in(np.asarray(legs["kind"]), ACTIVE_LEG_KINDS)
+    active = kind_in(legs["kind"], ACTIVE_LEG_KINDS)
     t0 = np.clip(np.asarray(legs["t0_s"], dtype=np.float64)[active], 0.0, T)
     t1 = np.clip(np.asarray(legs["t1_s"], dtype=np.float64)[active], 0.0, T)
     busy = float(np.sum(np.maximum(t1 - t0, 0.0)))
@@ -60,7 +60,7 @@ def fleet_metrics(run: RecordedRun) -> dict[str, float | int | None]:
         "fleet.vehicles": n_vehicles,
         "fleet.legs": len(legs["leg"]),
         "fleet.distance_m": float(np.sum(leg_lengths_m(legs)[
-            np.asarray(legs["kind"], dtype=object) != "docked"])),
+            as_strings(legs["kind"]) != "docked"])),
         "fleet.utilization": busy / (n_vehicles * T) if n_vehicles and T > 0 else None,
         "fleet.returns_to_base": int(np.count_nonzero(run.events["kind"] == "return_start")),
         "fleet.battery_depletions": int(

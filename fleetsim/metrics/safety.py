@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fleetsim.geometry import merge_intervals, zone_intervals
+from fleetsim.record import CodedColumn, as_strings
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -66,9 +67,10 @@ def zone_entries(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     if domain is not None and len(legs["vehicle"]):
         air = np.asarray(domain, dtype=object) == "air"
         keep = air[np.asarray(legs["vehicle"], dtype=np.int64)] & \
-            (np.asarray(legs["kind"], dtype=object) != "docked")
+            (as_strings(legs["kind"]) != "docked")
         if not keep.all():
-            legs = {k: np.asarray(col)[keep] for k, col in legs.items()}
+            legs = {k: col[keep] if isinstance(col, CodedColumn) else np.asarray(col)[keep]
+                    for k, col in legs.items()}
     p0 = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])
     p1 = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])
     leg, zone, t_in, t_out = zone_intervals(legs["t0_s"], legs["t1_s"], p0, p1, zones)
@@ -102,7 +104,7 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     """The ``safety.*`` separation metrics (see the module docstring)."""
     spec = run.scenario.separation
     ev = run.events
-    kind = np.asarray(ev["kind"], dtype=object)
+    kind = as_strings(ev["kind"])
     t = np.asarray(ev["time_s"], dtype=np.float64)
     a = np.asarray(ev["vehicle"], dtype=np.int64)
     b = np.asarray(ev["target"], dtype=np.int64)

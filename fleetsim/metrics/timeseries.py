@@ -24,7 +24,7 @@ import numpy as np
 from fleetsim.metrics.coverage import coverage_at
 from fleetsim.metrics.detection import first_detections
 from fleetsim.metrics.raster import cell_coverage, sample_times
-from fleetsim.record import kind_in
+from fleetsim.record import as_strings, kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -83,7 +83,7 @@ def _holding(t0: np.ndarray, t1: np.ndarray, times: np.ndarray, T: float) -> np.
 
 def _leg_states(run: RecordedRun, times: np.ndarray) -> Series:
     legs = run.legs
-    kind = np.asarray(legs["kind"])
+    kind = as_strings(legs["kind"])
     t0 = np.asarray(legs["t0_s"], dtype=np.float64)
     t1 = np.asarray(legs["t1_s"], dtype=np.float64)
     vehicle = np.asarray(legs["vehicle"], dtype=np.int64)
@@ -117,7 +117,7 @@ def operator_requests(run: RecordedRun) -> tuple[np.ndarray, np.ndarray]:
     Requests no operator ever took up are only seen through the first rule.
     """
     ev = run.events
-    kind = np.asarray(ev["kind"])
+    kind = as_strings(ev["kind"])
     time = np.asarray(ev["time_s"], dtype=np.float64)
     raised: list[float] = []
     decided: list[float] = []
