@@ -10,6 +10,8 @@ both at the end of the run.
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 from fleetsim.record import (
@@ -41,6 +43,14 @@ EVENT_CHUNK = 1 << 16
 EVENT_DTYPES = (np.float64, np.uint8, np.int32, np.int32, np.int32, np.int32, np.float64,
                 np.float64, np.float64, np.float64, np.int32, np.int32)
 assert len(EVENT_KINDS) <= 256
+
+
+def mapped_empty(n: int, dtype) -> np.ndarray:
+    """An uninitialised array of ``n`` items in a memory map of its own: its pages are
+    taken when first written, and all given back to the system when it is freed
+    (memory from ``malloc`` may stay with the process as holes in its heap)."""
+    dt = np.dtype(dtype)
+    return np.frombuffer(mmap.mmap(-1, max(n * dt.itemsize, 1)), dtype=dt, count=n)
 
 
 class _Table:
@@ -223,12 +233,11 @@ class EventLog:
         lo = self.n_sealed
         hi = lo + len(rows)
         if hi > len(self.sealed[0]):
-            # Doubled a column at a time: one column is copied at once, and the new
-            # arrays' rows not yet written take no memory (the system maps their pages
-            # when they are first written).
+            # Doubled a column at a time: one column is copied at once; the new arrays'
+            # rows not yet written take no memory, and the old ones go back whole.
             size = max(hi, 2 * len(self.sealed[0]), EVENT_CHUNK)
             for c, col in enumerate(self.sealed):
-                grown = np.empty(size, dtype=col.dtype)
+                grown = mapped_empty(size, col.dtype)
                 grown[:lo] = col[:lo]
                 self.sealed[c] = grown
                 del col, grown
