@@ -10,6 +10,8 @@ both at the end of the run.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import mmap
 
 import numpy as np
@@ -51,6 +53,23 @@ def mapped_empty(n: int, dtype) -> np.ndarray:
     (memory from ``malloc`` may stay with the process as holes in its heap)."""
     dt = np.dtype(dtype)
     return np.frombuffer(mmap.mmap(-1, max(n * dt.itemsize, 1)), dtype=dt, count=n)
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+def trim_heap() -> None:
+    """Give the memory the process has freed back to the system where the C library
+    keeps it (glibc's ``malloc_trim``: the free blocks inside its heap, which it
+    otherwise keeps for later allocations; nothing elsewhere)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class _Table:
