@@ -527,6 +527,8 @@ def cell_coverage(run: RecordedRun, *, max_pairs: int = DEFAULT_MAX_PAIRS) -> Ce
     legs = run.legs
     sensing = np.asarray(legs["sensing"], dtype=bool)
     radius = leg_footprint_radius(run)[sensing]
+    if len(radius) and bool(np.all(radius == radius[0])):
+        radius = float(radius[0])  # one footprint: no per-leg array
     xy0 = _columns(legs["x0_m"], legs["y0_m"], sensing)
     xy1 = _columns(legs["x1_m"], legs["y1_m"], sensing)
     permission = cell_permission(grid.centers, run.world.zones, run.duration_s,
