@@ -28,6 +28,10 @@ A run is recorded as three tables (Parquet files in the run directory):
     ``value`` float64 (kind-specific, NaN: none), ``operator`` int32 (-1: none),
     ``detail`` str (kind-specific, e.g. the action class; "" for none).
 
+    In memory, the ``kind`` columns and ``detail`` are :class:`CodedColumn` s (one
+    small code per row) when the engine or a run directory made them; they read as
+    arrays of strings, and hand-made tables may hold plain object arrays.
+
 ``vehicles``
     One row per vehicle: ``vehicle`` int32, ``type`` str, ``base`` str,
     ``footprint_radius_m`` float64, ``battery_wh`` float64, ``domain`` str (air,
@@ -210,9 +214,124 @@ RESERVATION_COLUMNS = {
 Table = dict[str, np.ndarray]
 
 
-def kind_in(column: np.ndarray, kinds) -> np.ndarray:
-    """``np.isin(column, kinds)`` for a column of strings (a table's ``kind``): one
-    comparison per kind, without sorting the column."""
+class CodedColumn:
+    """A column of strings held as small integer codes into a tuple of categories: what
+    the record keeps for ``kind`` (legs and events) and ``detail`` (events), one byte a
+    row instead of a pointer to a string object (a long run has millions of rows).
+
+    It reads as the array of strings it stands for: ``column == "takeoff"`` and ``!=``
+    (a bool array, by comparing codes), :func:`kind_in`, indexing (a row: its string;
+    a slice, a mask or indexes: a coded column), ``len``, iteration, ``tolist()``, and
+    ``np.asarray(column)`` (the object array of strings, made on demand); its ``dtype``
+    is object's. The Parquet files hold the same strings either way.
+    """
+
+    __slots__ = ("codes", "categories")
+
+    def __init__(self, codes: np.ndarray, categories) -> None:
+        #: The codes: an unsigned integer array, row i is ``categories[codes[i]]``.
+        self.codes = np.asarray(codes)
+        #: The strings, by code.
+        self.categories = tuple(categories)
+
+    @staticmethod
+    def code_dtype(n_categories: int) -> type:
+        """The smallest unsigned integer type that numbers ``n_categories`` strings."""
+        return (np.uint8 if n_categories <= 1 << 8 else
+                np.uint16 if n_categories <= 1 << 16 else np.uint32)
+
+    @classmethod
+    def encode(cls, values, categories=()) -> CodedColumn:
+        """The coded column of ``values`` (strings); the codes of ``categories`` first,
+        then the other strings in the order they first appear."""
+        values = np.asarray(values, dtype=object).reshape(-1)
+        cats = list(dict.fromkeys([*categories, *values.tolist()]))
+        index = {c: i for i, c in enumerate(cats)}
+        codes = np.fromiter((index[v] for v in values.tolist()),
+                            dtype=cls.code_dtype(len(cats)), count=len(values))
+        return cls(codes, cats)
+
+    # -------------------------------------------------------------- as an array
+    dtype = np.dtype(object)
+    ndim = 1
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (len(self.codes),)
+
+    @property
+    def size(self) -> int:
+        return len(self.codes)
+
+    @property
+    def nbytes(self) -> int:
+        return self.codes.nbytes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.asarray(self.categories, dtype=object).reshape(-1)[self.codes]
+        return out if dtype is None else out.astype(dtype)
+
+    def tolist(self) -> list[str]:
+        cats = self.categories
+        return [cats[c] for c in self.codes.tolist()]
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def __getitem__(self, key):
+        codes = self.codes[key]
+        if np.ndim(codes) == 0:
+            return self.categories[int(codes)]
+        return CodedColumn(codes, self.categories)
+
+    def copy(self) -> CodedColumn:
+        return CodedColumn(self.codes.copy(), self.categories)
+
+    def astype(self, dtype, copy: bool = True) -> np.ndarray:
+        return np.asarray(self).astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"CodedColumn({self.tolist()[:6]!r}{'...' if len(self) > 6 else ''})"
+
+    # -------------------------------------------------------------- comparisons
+    def isin(self, values) -> np.ndarray:
+        """Which rows hold one of ``values`` (a string or strings): a bool array."""
+        wanted = {values} if isinstance(values, str) else set(values)
+        hit = np.array([c in wanted for c in self.categories], dtype=bool)
+        if not hit.any():
+            return np.zeros(len(self.codes), dtype=bool)
+        return hit[self.codes]
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            return self.isin(other)
+        if isinstance(other, CodedColumn) and other.categories == self.categories:
+            return self.codes == other.codes
+        return np.asarray(self) == (np.asarray(other) if isinstance(other, CodedColumn)
+                                    else other)
+
+    def __ne__(self, other):
+        if isinstance(other, str):
+            return ~self.isin(other)
+        return ~np.asarray(self.__eq__(other), dtype=bool)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def as_strings(column) -> CodedColumn | np.ndarray:
+    """A string column to compare and index: a coded column as it is (no array of
+    string objects made), anything else as an object array."""
+    return column if isinstance(column, CodedColumn) else np.asarray(column, dtype=object)
+
+
+def kind_in(column, kinds) -> np.ndarray:
+    """``np.isin(column, kinds)`` for a column of strings (a table's ``kind``, coded or
+    an array of strings): one comparison per kind, without sorting the column."""
+    if isinstance(column, CodedColumn):
+        return column.isin(kinds)
     column = np.asarray(column)
     out = np.zeros(column.shape, dtype=bool)
     for k in ((kinds,) if isinstance(kinds, str) else kinds):

@@ -53,6 +53,7 @@ from fleetsim.record import (
     ORDER_COLUMNS,
     RESERVATION_COLUMNS,
     VEHICLE_COLUMNS,
+    CodedColumn,
     RecordedRun,
     Table,
 )
@@ -65,6 +66,8 @@ METRICS = "metrics.json"
 #: Strategic deconfliction's reservations (runs that made them; see
 #: :data:`fleetsim.record.RESERVATION_COLUMNS`). Not part of the run digest.
 RESERVATIONS = "reservations.parquet"
+#: The string columns a run directory's tables are read into as coded columns.
+CODED_COLUMNS = {"legs": ("kind",), "events": ("kind", "detail")}
 TABLES = {"legs": LEG_COLUMNS, "events": EVENT_COLUMNS, "vehicles": VEHICLE_COLUMNS,
           "orders": ORDER_COLUMNS}
 FORMAT_VERSION = 1
@@ -74,11 +77,25 @@ def _to_arrow(table: Table, columns: dict[str, type]) -> pa.Table:
     arrays = {}
     for name, dtype in columns.items():
         col = table[name]
-        if dtype is object:
+        if isinstance(col, CodedColumn):
+            arrays[name] = _coded_to_arrow(col)
+        elif dtype is object:
             arrays[name] = pa.array(col.tolist(), type=pa.string()).dictionary_encode()
         else:
             arrays[name] = pa.array(np.asarray(col, dtype=dtype))
     return pa.table(arrays)
+
+
+def _coded_to_arrow(col: CodedColumn) -> pa.DictionaryArray:
+    """The Arrow array ``dictionary_encode()`` makes of the column's strings (strings
+    numbered in the order they first appear, int32 indices), from its codes."""
+    present, first = np.unique(col.codes, return_index=True)
+    present = present[np.argsort(first, kind="stable")]
+    renumber = np.zeros(len(col.categories), dtype=np.int32)
+    renumber[present] = np.arange(len(present), dtype=np.int32)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(renumber[col.codes], type=pa.int32()),
+        pa.array([col.categories[c] for c in present.tolist()], type=pa.string()))
 
 
 #: Rows converted to Arrow and written at a time (one Parquet row group each), so a
@@ -106,7 +123,9 @@ def write_table(path: Path, table: Table, columns: dict[str, type]) -> None:
 _ADDED_COLUMNS = {"domain": "air", "payload_kg": 0.0, "carrier": -1}
 
 
-def read_table(path: Path, columns: dict[str, type]) -> Table:
+def read_table(path: Path, columns: dict[str, type], coded=()) -> Table:
+    """The table of a Parquet file, its columns typed as ``columns`` says; the string
+    columns named in ``coded`` as :class:`~fleetsim.record.CodedColumn` s."""
     try:
         t = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
@@ -121,7 +140,12 @@ def read_table(path: Path, columns: dict[str, type]) -> Table:
             raise RunDirError(f"{path}: no column {name!r}; the file is not one fleetsim "
                               "wrote, or it is from another version")
         col = t.column(name)
-        if dtype is object:
+        if name in coded:
+            enc = col.cast(pa.string()).combine_chunks().dictionary_encode()
+            cats = enc.dictionary.to_pylist()
+            out[name] = CodedColumn(enc.indices.to_numpy(zero_copy_only=False).astype(
+                CodedColumn.code_dtype(len(cats))), cats)
+        elif dtype is object:
             out[name] = np.asarray(col.cast(pa.string()).to_pylist(), dtype=object)
         else:
             out[name] = col.to_numpy().astype(dtype, copy=False)
@@ -698,7 +722,7 @@ def read_run(run_dir: str | os.PathLike) -> RecordedRun:
             continue  # written before logistics: no orders
         if not f.is_file():
             raise RunDirError(f"{run_dir}: missing {f.name}; the run directory is incomplete")
-        tables[name] = read_table(f, columns)
+        tables[name] = read_table(f, columns, CODED_COLUMNS.get(name, ()))
     if (path / RESERVATIONS).is_file():
         tables["reservations"] = read_table(path / RESERVATIONS, RESERVATION_COLUMNS)
     return RecordedRun(scenario=scenario, world=world, **tables)

@@ -38,7 +38,7 @@ from fleetsim.engine.nofly import NoFlyRouting
 from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.separation import Separation
 from fleetsim.engine.states import GROUND, LOCKED_STATES
-from fleetsim.engine.tables import K_MOVE, L_T0, L_T1, EventLog, LegStore
+from fleetsim.engine.tables import K_MOVE, L_T0, L_T1, EventLog, LegStore, trim_heap
 from fleetsim.engine.vehicle import VehicleProcess
 from fleetsim.engine.view import EngineFleetView
 from fleetsim.engine.wind import WindMotion
@@ -346,6 +346,7 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         legs, events = self._final_tables()
         self.recorded = True
         self.legs.release()  # the record has it all now
+        trim_heap()  # ... and what the tables were made from is freed
         self.wall_s["finish"] = time.perf_counter() - t_fin
         orders = self.logistics.orders_table() if self.logistics is not None else None
         reservations = self.separation.reservations_table() \

@@ -10,9 +10,20 @@ both at the end of the run.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import mmap
+
 import numpy as np
 
-from fleetsim.record import EVENT_COLUMNS, EVENT_KINDS, LEG_COLUMNS, LEG_KINDS, Table
+from fleetsim.record import (
+    EVENT_COLUMNS,
+    EVENT_KINDS,
+    LEG_COLUMNS,
+    LEG_KINDS,
+    CodedColumn,
+    Table,
+)
 
 LEG_KIND_CODE = {k: i for i, k in enumerate(LEG_KINDS)}
 EVENT_KIND_CODE = {k: i for i, k in enumerate(EVENT_KINDS)}
@@ -34,6 +45,31 @@ EVENT_CHUNK = 1 << 16
 EVENT_DTYPES = (np.float64, np.uint8, np.int32, np.int32, np.int32, np.int32, np.float64,
                 np.float64, np.float64, np.float64, np.int32, np.int32)
 assert len(EVENT_KINDS) <= 256
+
+
+def mapped_empty(n: int, dtype) -> np.ndarray:
+    """An uninitialised array of ``n`` items in a memory map of its own: its pages are
+    taken when first written, and all given back to the system when it is freed
+    (memory from ``malloc`` may stay with the process as holes in its heap)."""
+    dt = np.dtype(dtype)
+    return np.frombuffer(mmap.mmap(-1, max(n * dt.itemsize, 1)), dtype=dt, count=n)
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+def trim_heap() -> None:
+    """Give the memory the process has freed back to the system where the C library
+    keeps it (glibc's ``malloc_trim``: the free blocks inside its heap, which it
+    otherwise keeps for later allocations; nothing elsewhere)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class _Table:
@@ -98,23 +134,31 @@ class LegStore(_Table):
 
     def take_columns(self, keep: np.ndarray | None = None, chunk: int = 1 << 18) -> Table:
         """All rows (or those where ``keep``, renumbered 0..k-1 in the ``leg`` column) as
-        typed columns, like :meth:`columns`, and the store left empty: the rows are
-        converted a chunk at a time from the end and the matrix shrunk behind them, so
-        the matrix and the columns are never both whole in memory."""
+        typed columns, like :meth:`columns`, and the store left empty: the columns are
+        allocated whole (their pages are taken as they are written) and filled a chunk
+        at a time from the end while the matrix is shrunk behind them, so the matrix
+        and the columns are never both whole in memory."""
         n = self.n
         if n == 0 or (keep is not None and not keep.any()):
             self.release()
             return {name: np.zeros(0, dtype=dt) for name, dt in LEG_COLUMNS.items()}
-        pieces: list[Table] = []
+        # Where each chunk's rows go in the columns.
+        ends = None if keep is None else np.cumsum(keep)
+        k = n if ends is None else int(ends[-1])
+        out: Table = {name: np.empty(k, dtype=np.uint8 if name == "kind" else dt)
+                      for name, dt in LEG_COLUMNS.items() if name != "leg"}
         hi = n
         while hi > 0:
             lo = max(0, hi - chunk)
             if keep is None:
-                part = self.columns(lo, hi)
+                part, a, b = self.columns(lo, hi, raw=True), lo, hi
             else:
-                part = self.columns(lo, hi, rows=np.flatnonzero(keep[lo:hi]))
-            part.pop("leg")
-            pieces.append(part)
+                a = int(ends[lo - 1]) if lo else 0
+                b = int(ends[hi - 1])
+                part = self.columns(lo, hi, rows=np.flatnonzero(keep[lo:hi]), raw=True)
+            for name, col in out.items():
+                col[a:b] = part[name]
+            del part
             self.n = lo
             try:
                 self.a.resize((max(lo, 1), self.a.shape[1]))
@@ -122,21 +166,16 @@ class LegStore(_Table):
                 pass
             hi = lo
         self.release()
-        pieces.reverse()
-        out: Table = {}
-        for name in LEG_COLUMNS:
-            if name == "leg":
-                continue
-            parts = [p.pop(name) for p in pieces]
-            out[name] = np.concatenate(parts) if len(parts) != 1 else parts[0]
-            del parts
-        out["leg"] = np.arange(len(out["vehicle"]), dtype=np.int64)
+        out["leg"] = np.arange(k, dtype=np.int64)
+        out["kind"] = CodedColumn(out["kind"], LEG_KINDS)
         return {name: out[name] for name in LEG_COLUMNS}
 
     def columns(self, start: int = 0, stop: int | None = None,
-                rows: np.ndarray | None = None) -> Table:
+                rows: np.ndarray | None = None, raw: bool = False) -> Table:
         """Rows ``start:stop`` as typed columns (copies; leg ids included); with
-        ``rows`` (indexes, renumbered 0..k-1 in the ``leg`` column) only those."""
+        ``rows`` (indexes, renumbered 0..k-1 in the ``leg`` column) only those. The
+        ``kind`` column is a :class:`~fleetsim.record.CodedColumn` (``raw``: its
+        codes, uint8), and ``kind_code`` has the codes too."""
         stop = self.n if stop is None else min(stop, self.n)
         arr = self.a[start:stop]
         first = start
@@ -152,13 +191,14 @@ class LegStore(_Table):
         n = len(arr) if rows is None else len(rows)
         if n == 0:
             out = {name: np.zeros(0, dtype=dt) for name, dt in LEG_COLUMNS.items()}
-            out["kind_code"] = np.zeros(0, dtype=np.int8)
+            out["kind_code"] = np.zeros(0, dtype=np.uint8)
+            out["kind"] = out["kind_code"] if raw else CodedColumn(out["kind_code"], LEG_KINDS)
             return out
-        kind_code = col(L_KIND).astype(np.int8)
+        kind_code = col(L_KIND).astype(np.uint8)
         return {
             "leg": np.arange(first, first + n, dtype=np.int64),
             "vehicle": col(L_VEHICLE).astype(np.int32),
-            "kind": np.asarray(LEG_KINDS, dtype=object)[kind_code],
+            "kind": kind_code if raw else CodedColumn(kind_code, LEG_KINDS),
             "kind_code": kind_code,
             "sensing": col(L_SENSING).astype(bool),
             "t0_s": col(L_T0), "t1_s": col(L_T1),
@@ -175,14 +215,17 @@ class EventLog:
     Rows are appended to a float64 buffer of :data:`EVENT_CHUNK` rows; a full buffer is
     sealed into compact typed columns (:data:`EVENT_DTYPES`: times and positions stay
     float64, codes and indexes become small integers), so a long run holds about 69
-    bytes per event instead of 96, and nothing is copied when the log grows. Events are
-    never changed once appended.
+    bytes per event instead of 96. Each sealed column is one array, doubled when full,
+    so a long run's log is a few large blocks that go back to the system whole when
+    they are freed, not thousands of small ones that stay with the process. Events
+    are never changed once appended.
     """
 
     def __init__(self) -> None:
         self.a = np.empty((EVENT_CHUNK, EVENT_WIDTH))  # the buffer (rows 0:self.h)
         self.h = 0
-        self.sealed: list[list[np.ndarray]] = [[] for _ in range(EVENT_WIDTH)]
+        #: The sealed rows: one array per column (rows 0:self.n_sealed are events).
+        self.sealed: list[np.ndarray] = [np.empty(0, dtype=dt) for dt in EVENT_DTYPES]
         self.n_sealed = 0
         self.details: list[str] = []
         self._detail_code: dict[str, int] = {}
@@ -206,9 +249,20 @@ class EventLog:
 
     def _seal(self, rows: np.ndarray) -> None:
         """Append full rows (k, width) to the sealed columns."""
-        for c, dt in enumerate(EVENT_DTYPES):
-            self.sealed[c].append(rows[:, c].astype(dt))
-        self.n_sealed += len(rows)
+        lo = self.n_sealed
+        hi = lo + len(rows)
+        if hi > len(self.sealed[0]):
+            # Doubled a column at a time: one column is copied at once; the new arrays'
+            # rows not yet written take no memory, and the old ones go back whole.
+            size = max(hi, 2 * len(self.sealed[0]), EVENT_CHUNK)
+            for c, col in enumerate(self.sealed):
+                grown = mapped_empty(size, col.dtype)
+                grown[:lo] = col[:lo]
+                self.sealed[c] = grown
+                del col, grown
+        for c, col in enumerate(self.sealed):
+            col[lo:hi] = rows[:, c]  # (cast as astype would)
+        self.n_sealed = hi
 
     def append(self, row) -> int:
         """Append one row (a sequence of numbers); returns its index."""
@@ -252,11 +306,9 @@ class EventLog:
         out[hot] = self.a[idx[hot] - self.n_sealed]
         if not hot.all():
             cold = np.flatnonzero(~hot)
-            chunk, off = np.divmod(idx[cold], EVENT_CHUNK)
-            for k in np.unique(chunk).tolist():
-                sel = chunk == k
-                for c in range(EVENT_WIDTH):
-                    out[cold[sel], c] = self.sealed[c][k][off[sel]]
+            at = idx[cold]
+            for c in range(EVENT_WIDTH):
+                out[cold, c] = self.sealed[c][at]
         return out
 
     def columns(self, keep=None, leg_id=None) -> Table:
@@ -265,21 +317,26 @@ class EventLog:
 
         ``keep(time_s, leg)`` (arrays of all events, in recording order) may drop events
         (a bool mask); ``leg_id`` (int64 array) renumbers the ``leg`` column. Built one
-        column at a time, the sealed chunks freed as they are used, so the log and the
-        table are never both whole in memory."""
+        column at a time, each of the log's columns freed once its table column is
+        made, so the log and the table are never both whole in memory. ``kind`` and
+        ``detail`` are :class:`~fleetsim.record.CodedColumn` s."""
         if self.n == 0:
-            return {name: np.zeros(0, dtype=dt) for name, dt in EVENT_COLUMNS.items()}
+            out = {name: np.zeros(0, dtype=dt) for name, dt in EVENT_COLUMNS.items()}
+            out["kind"] = CodedColumn(np.zeros(0, dtype=np.uint8), EVENT_KINDS)
+            out["detail"] = CodedColumn(np.zeros(0, dtype=np.uint8), ("",))
+            return out
         if self.h:
             self._seal(self.a[:self.h])
             self.h = 0
             self.a = np.empty((EVENT_CHUNK, EVENT_WIDTH))
+        n = self.n_sealed
         cols = self.sealed
-        self.sealed = [[] for _ in range(EVENT_WIDTH)]
+        self.sealed = [np.empty(0, dtype=dt) for dt in EVENT_DTYPES]
         self.n_sealed = 0
 
         def whole(c: int) -> np.ndarray:
-            col = np.concatenate(cols[c]) if len(cols[c]) > 1 else cols[c][0]
-            cols[c] = []
+            col = cols[c][:n]
+            cols[c] = None
             return col
 
         time = whole(E_TIME)
@@ -296,16 +353,16 @@ class EventLog:
         leg = leg[order].astype(np.int64)
         out["leg"] = leg if leg_id is None else np.where(leg >= 0, leg_id[np.maximum(leg, 0)], -1)
         del leg
-        kinds = np.asarray(EVENT_KINDS, dtype=object)
-        details = np.asarray([""] + self.details, dtype=object)
+        details = ("", *self.details)
         for name, c in (("kind", E_KIND), ("vehicle", E_VEHICLE), ("target", E_TARGET),
                         ("zone", E_ZONE), ("x_m", E_X), ("y_m", E_Y), ("z_m", E_Z),
                         ("value", E_VALUE), ("operator", E_OPERATOR), ("detail", E_DETAIL)):
             col = whole(c)[order]
             if name == "kind":
-                col = kinds[col]
+                col = CodedColumn(col, EVENT_KINDS)
             elif name == "detail":
-                col = details[col.astype(np.int64) + 1]
+                col += 1  # -1 (none) is "", code k is details[k]
+                col = CodedColumn(col.astype(CodedColumn.code_dtype(len(details))), details)
             out[name] = col
         return {name: out[name] for name in EVENT_COLUMNS}
 

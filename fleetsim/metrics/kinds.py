@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from fleetsim.record import kind_in
+from fleetsim.record import CodedColumn, kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -48,16 +48,21 @@ class KindIndex:
 
     def __init__(self, column: np.ndarray) -> None:
         self.column = column
-        column = np.asarray(column)
         self._n = n = len(column)
         codes_of: dict[object, int] = {}
-        codes = np.empty(n, dtype=np.int32)
-        for i in range(0, n, _CHUNK_ROWS):  # (a chunk's Python list at a time)
-            values = column[i:i + _CHUNK_ROWS].tolist()
-            for value in set(values):
-                codes_of.setdefault(value, len(codes_of))
-            codes[i:i + len(values)] = np.fromiter(map(codes_of.__getitem__, values),
-                                                   dtype=np.int32, count=len(values))
+        if isinstance(column, CodedColumn) and \
+                len(set(column.categories)) == len(column.categories):  # its own codes
+            codes = column.codes
+            codes_of = {c: i for i, c in enumerate(column.categories)}
+        else:
+            column = np.asarray(column)
+            codes = np.empty(n, dtype=np.int32)
+            for i in range(0, n, _CHUNK_ROWS):  # (a chunk's Python list at a time)
+                values = column[i:i + _CHUNK_ROWS].tolist()
+                for value in set(values):
+                    codes_of.setdefault(value, len(codes_of))
+                codes[i:i + len(values)] = np.fromiter(map(codes_of.__getitem__, values),
+                                                       dtype=np.int32, count=len(values))
         self._codes_of = codes_of
         self._bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(codes_of)))]
         # Row indexes grouped by code, each group in table order (a stable sort: a

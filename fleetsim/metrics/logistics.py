@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fleetsim.metrics.kinds import event_rows
-from fleetsim.record import kind_in
+from fleetsim.record import as_strings, kind_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -225,7 +225,7 @@ def logistics_metrics(run: RecordedRun) -> dict[str, float | int | None]:
                          strict=True))
     leg_domain = np.array([domain_of.get(v, "") for v in np.asarray(legs["vehicle"]).tolist()],
                           dtype=object)
-    kind = np.asarray(legs["kind"], dtype=object)
+    kind = as_strings(legs["kind"])
     t0 = np.asarray(legs["t0_s"], dtype=np.float64)
     t1 = np.asarray(legs["t1_s"], dtype=np.float64)
     busy = kind_in(kind, BUSY_LEG_KINDS)
@@ -250,9 +250,8 @@ def logistics_metrics(run: RecordedRun) -> dict[str, float | int | None]:
 
     # Queues and carriers.
     # Waits per visit: a loading (or charge) that found a free bay (pad) waited 0 s.
-    ev_kind = np.asarray(ev["kind"], dtype=object)
-    loads = int(np.count_nonzero((ev_kind == "pickup")
-                                 & (np.asarray(ev["detail"], dtype=object) != "carrier")))
+    ev_kind = as_strings(ev["kind"])
+    loads = int(np.count_nonzero((ev_kind == "pickup") & (as_strings(ev["detail"]) != "carrier")))
     charges = int(np.count_nonzero(ev_kind == "charge_start"))
     for name, waits, visits in (("load", (t1 - t0)[kind == "wait_load"], loads),
                                 ("pad", (t1 - t0)[kind == "wait_pad"], charges)):

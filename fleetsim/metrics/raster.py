@@ -273,6 +273,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     # Rows / columns whose centres lie in the grown bounding box.
     ja, jb = _index_range(ylo, yhi, grid.y0_m, c, grid.ny)
     ia, ib = _index_range(xlo, xhi, grid.x0_m, c, grid.nx)
+    del ylo, yhi  # (per-leg arrays are let go as soon as they are done with)
     live = (ja <= jb) & (ia <= ib)
     # Half-width, along x, of the strip of points within r of the leg's line.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -282,6 +283,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     # Bands of rows holding about ``max_pairs`` candidates each.
     per_row = np.minimum(ib - ia + 1, np.ceil(2.0 * strip_half / c) + 2.0)
     per_row = np.where(live, per_row, 0.0)
+    del ia, ib
     load = np.zeros(grid.ny + 1)
     np.add.at(load, ja[live], per_row[live])
     np.add.at(load, jb[live] + 1, -per_row[live])
@@ -302,6 +304,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
 
     # Legs by first row, so a band's legs are found without scanning them all.
     by_ja = np.flatnonzero(live)
+    del live
     first_row = ja[by_ja]
     by_ja = by_ja[np.argsort(first_row.astype(np.uint16) if grid.ny <= 0xFFFF else first_row,
                              kind="stable")]  # (a radix sort on 16 bits)
@@ -556,6 +559,15 @@ def _fingerprint(run: RecordedRun) -> str:
     return h.hexdigest()
 
 
+def _columns(x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``np.column_stack([x[rows], y[rows]])`` in column-major order: the sweep reads x
+    and y as contiguous arrays without copying them."""
+    out = np.empty((int(np.count_nonzero(rows)), 2), order="F")
+    out[:, 0] = x[rows]
+    out[:, 1] = y[rows]
+    return out
+
+
 def cell_coverage(run: RecordedRun, *, max_pairs: int = DEFAULT_MAX_PAIRS) -> CellCoverage:
     """Per-cell coverage of the run's mission area by its sensing legs, with the
     permission of its cells under the world's no-fly zones and the idleness sums
@@ -572,8 +584,10 @@ def cell_coverage(run: RecordedRun, *, max_pairs: int = DEFAULT_MAX_PAIRS) -> Ce
     legs = run.legs
     sensing = np.asarray(legs["sensing"], dtype=bool)
     radius = leg_footprint_radius(run)[sensing]
-    xy0 = np.column_stack([legs["x0_m"][sensing], legs["y0_m"][sensing]])
-    xy1 = np.column_stack([legs["x1_m"][sensing], legs["y1_m"][sensing]])
+    if len(radius) and bool(np.all(radius == radius[0])):
+        radius = float(radius[0])  # one footprint: no per-leg array
+    xy0 = _columns(legs["x0_m"], legs["y0_m"], sensing)
+    xy1 = _columns(legs["x1_m"], legs["y1_m"], sensing)
     permission = cell_permission(grid.centers, run.world.zones, run.duration_s,
                                  forbidding_kinds(run.scenario))
     samples = sample_times(run.duration_s, run.scenario.outputs.timeseries_step_s)

@@ -48,6 +48,7 @@ import numpy as np
 
 from fleetsim.geometry import merge_intervals, zone_intervals
 from fleetsim.metrics.kinds import event_rows, leg_mask
+from fleetsim.record import CodedColumn
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -68,7 +69,8 @@ def zone_entries(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         air = np.asarray(domain, dtype=object) == "air"
         keep = air[np.asarray(legs["vehicle"], dtype=np.int64)] & ~leg_mask(run, "docked")
         if not keep.all():
-            legs = {k: np.asarray(col)[keep] for k, col in legs.items()}
+            legs = {k: col[keep] if isinstance(col, CodedColumn) else np.asarray(col)[keep]
+                    for k, col in legs.items()}
     p0 = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])
     p1 = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])
     leg, zone, t_in, t_out = zone_intervals(legs["t0_s"], legs["t1_s"], p0, p1, zones)

@@ -25,6 +25,7 @@ from fleetsim.metrics.coverage import coverage_at
 from fleetsim.metrics.detection import first_detections
 from fleetsim.metrics.kinds import event_rows, indexed_kinds, leg_mask
 from fleetsim.metrics.raster import cell_coverage, sample_times
+from fleetsim.record import as_strings
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -116,7 +117,7 @@ def operator_requests(run: RecordedRun) -> tuple[np.ndarray, np.ndarray]:
     Requests no operator ever took up are only seen through the first rule.
     """
     ev = run.events
-    kind = np.asarray(ev["kind"])
+    kind = as_strings(ev["kind"])
     time = np.asarray(ev["time_s"], dtype=np.float64)
     raised: list[float] = []
     decided: list[float] = []
