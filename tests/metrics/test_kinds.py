@@ -90,3 +90,19 @@ def test_results_kept_within_a_block_only():
         assert within_block(run, "n", compute) == 3
     assert within_block(run, "n", compute) == 4
     assert not run.derived
+
+
+def test_a_coded_column_is_grouped_by_its_own_codes():
+    """The record holds kinds as one-byte codes: the index reads them without making
+    strings, and answers as it does for the strings (categories not seen in the rows,
+    and a category list with a repeated string, included)."""
+    from fleetsim.record import CodedColumn
+
+    kinds = ["plan", "ack", "arrive", "ack", "review", "plan", "los_start", "ack"]
+    plain = np.array(kinds, dtype=object)
+    coded = CodedColumn.encode(kinds, categories=("takeoff", "ack"))
+    twice = CodedColumn(np.array([0, 1, 2, 1, 3], dtype=np.uint8), ("ack", "plan", "ack", "x"))
+    for q in ["ack", ("plan", "review"), "takeoff", "missing", ("los_start", "arrive")]:
+        assert KindIndex(coded).rows(q).tolist() == KindIndex(plain).rows(q).tolist(), q
+        assert KindIndex(coded).mask(q).tolist() == kind_in(plain, q).tolist(), q
+    assert KindIndex(twice).rows("ack").tolist() == [0, 2]
