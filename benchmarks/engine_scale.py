@@ -229,9 +229,12 @@ def layered_types(per_base: list[int], layers: int) -> str:
     import yaml
 
     kind = yaml.safe_load(SCENARIO.read_text())["fleet"]["types"][0]
+    # Drones dealt to the layers in turn, base after base (one per base: still even).
+    first = np.cumsum([0, *per_base[:-1]]) % layers
     types = []
     for j in range(layers):
-        counts = {f"b{k}": c // layers + (j < c % layers) for k, c in enumerate(per_base)}
+        counts = {f"b{k}": (c + (f - j) % layers) // layers
+                  for k, (c, f) in enumerate(zip(per_base, first.tolist(), strict=True))}
         types.append(dict(kind, id=f"{kind['id']}{j}",
                           cruise_altitude_agl_m=kind["cruise_altitude_agl_m"]
                           + j * LAYER_SPACING_M,
