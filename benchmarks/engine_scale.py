@@ -24,7 +24,8 @@ The logistics case runs ``scenarios/city_delivery.yaml`` for 24 simulated hours:
 
 The full case (``--only full``) turns everything on together: ``swarm_10k`` with
 10,000 drones from 100 bases on a 10 x 10 grid (``--bases``; larger fleets keep about
-100 drones per base: 1,024 bases on a 32 x 32 grid for 100,000), persistent patrol, 500 targets,
+100 drones per base: 1,024 bases on a 32 x 32 grid for 100,000, and fly in altitude
+layers of 10,000 drones each, 40 m apart: see ``LAYER_VEHICLES``), persistent patrol, 500 targets,
 loss-of-separation detection (50 m / 15 m, no look-ahead), oversight (40 operators,
 take-offs notified with 5 s service, ``continue_lost_link: notify``, detection review
 10 s with 0.2 false alarms per vehicle-hour) and radio masts at bases (``--masts``:
@@ -212,6 +213,33 @@ FULL_OVERSIGHT = ("oversight={operators: 40, rules: {takeoff: {rule: notify, ser
                   "continue_lost_link: notify}, detection_review: {service: 10, "
                   "false_alarms_per_vehicle_hour: 0.2}}")
 FULL_SEPARATION = "separation={minima: {air: {horizontal_m: 50, vertical_m: 15}}, lookahead_s: 0}"
+#: Drones per cruise altitude layer in the full case. The 100 x 100 km patrol area stays
+#: the same at every fleet size, so 100,000 drones at one cruise height are 10 per km2
+#: (10 per 1 km patrol cell), routed through the same cell centres at the same height:
+#: about 1 M losses of separation a minute by the 6th minute (half of them head-on, at
+#: 0 m), so ~100 M events an hour, beyond any memory target. Each layer of 10,000 keeps
+#: the 10,000-drone case's traffic density; layers are 40 m apart (> 2 x 15 m).
+LAYER_VEHICLES = 10000
+LAYER_SPACING_M = 40.0
+
+
+def layered_types(per_base: list[int], layers: int) -> str:
+    """An override that splits ``per_base`` drones of the scenario's fleet type over
+    ``layers`` copies of it, each ``LAYER_SPACING_M`` higher than the one before."""
+    import yaml
+
+    kind = yaml.safe_load(SCENARIO.read_text())["fleet"]["types"][0]
+    # Drones dealt to the layers in turn, base after base (one per base: still even).
+    first = np.cumsum([0, *per_base[:-1]]) % layers
+    types = []
+    for j in range(layers):
+        counts = {f"b{k}": (c + (f - j) % layers) // layers
+                  for k, (c, f) in enumerate(zip(per_base, first.tolist(), strict=True))}
+        types.append(dict(kind, id=f"{kind['id']}{j}",
+                          cruise_altitude_agl_m=kind["cruise_altitude_agl_m"]
+                          + j * LAYER_SPACING_M,
+                          bases={b: c for b, c in counts.items() if c}))
+    return "fleet.types=" + json.dumps(types)
 
 
 class SubsystemTimer:
@@ -286,6 +314,9 @@ def full_case(vehicles: int, duration_s: float, masts: int, everything: bool,
     radios = mast_sites(masts, range_m, bases) if everything else {}
     overrides = [*separation_sites(per_base, radios, grid), f"run.duration_s={duration_s}",
                  "missions[0].random_targets=500"]
+    layers = -(-vehicles // LAYER_VEHICLES)
+    if layers > 1:
+        overrides[1] = layered_types(per_base, layers)
     if everything:
         overrides += [FULL_SEPARATION, FULL_OVERSIGHT]
     t0 = time.perf_counter()
@@ -462,8 +493,9 @@ def main() -> None:
     big, hour, day, per_base, sep_s = 10000, 3600.0, 86400.0, 100, 3600.0
     full_n, full_h = args.vehicles, args.hours or 1.0
     if args.smoke:
-        global IN_PROCESS
+        global IN_PROCESS, LAYER_VEHICLES
         IN_PROCESS = True
+        LAYER_VEHICLES = 50  # the full case's 100 drones in two layers
         big, hour, day, per_base, sep_s = 80, 600.0, 1200.0, 1, 600.0
         args.hours, args.targets = 0.25, 20
         full_n, full_h = 100, 0.1
