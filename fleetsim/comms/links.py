@@ -195,10 +195,8 @@ def _in_sight(stations: list[Station], which: np.ndarray, pts: np.ndarray,
             out[a:b] = station_in_sight(stations[s], pts[a:b], terrain)
         return out
     used = np.unique(which)
-    hz = [stations[s].horizon for s in used.tolist()]
-    if all(h is not None for h in hz) and len({id(h.bank) for h in hz}) == 1:
-        ids = np.zeros(len(stations), dtype=np.int64)
-        ids[used] = [h.id for h in hz]
+    hz, ids = _one_bank(stations, used)
+    if ids is not None:
         return hz[0].bank.visible(ids[which], pts[:, 0], pts[:, 1], pts[:, 2])
     order = np.argsort(which, kind="stable")
     bounds = np.searchsorted(which[order], used, side="left").tolist() + [len(order)]
@@ -206,6 +204,17 @@ def _in_sight(stations: list[Station], which: np.ndarray, pts: np.ndarray,
         sel = order[bounds[k]:bounds[k + 1]]
         out[sel] = station_in_sight(stations[s], pts[sel], terrain)
     return out
+
+
+def _one_bank(stations: list[Station], used: np.ndarray) -> tuple[list, np.ndarray | None]:
+    """The horizons of the ``used`` stations, and, when they all live in one bank, each
+    station's id in it (indexed by station; None otherwise)."""
+    hz = [stations[s].horizon for s in used.tolist()]
+    if all(h is not None for h in hz) and len({id(h.bank) for h in hz}) == 1:
+        ids = np.zeros(len(stations), dtype=np.int64)
+        ids[used] = [h.id for h in hz]
+        return hz, ids
+    return hz, None
 
 
 def _surely_in_sight(stations: list[Station], which: np.ndarray, p0: np.ndarray,
@@ -217,10 +226,8 @@ def _surely_in_sight(stations: list[Station], which: np.ndarray, p0: np.ndarray,
     if len(p0) == 0:
         return out
     used = np.unique(which)
-    hz = [stations[s].horizon for s in used.tolist()]
-    if all(h is not None for h in hz) and len({id(h.bank) for h in hz}) == 1:
-        ids = np.zeros(len(stations), dtype=np.int64)
-        ids[used] = [h.id for h in hz]
+    hz, ids = _one_bank(stations, used)
+    if ids is not None:
         return hz[0].bank.segments_surely_visible(ids[which], p0, p1)
     for k, s in enumerate(used.tolist()):
         if hz[k] is not None:
