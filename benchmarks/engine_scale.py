@@ -160,6 +160,9 @@ def base_grid(n_bases: int = 100) -> list[tuple[float, float]]:
     return [(step / 2 + i * step, step / 2 + j * step) for i in range(side) for j in range(side)]
 
 
+#: The open interval, on both axes, of swarm_10k's no-fly zone (the city), in metres.
+CITY_M = (45000.0, 55000.0)
+
 #: 100 bases on a 10 x 10 grid, 100 drones each (the departure burst of 2,500 drones
 #: from one point that swarm_10k's four bases make is not traffic).
 _GRID = base_grid(100)
@@ -175,11 +178,11 @@ def separation_sites(per_base: int | list[int] = 100, radios: dict[int, float] |
     counts = per_base if isinstance(per_base, list) else [per_base] * len(grid)
     return [
         "world.sites=[" + ", ".join(
-            f"{{id: b{k}, kind: base, position: [{x:g}, {y:g}], pads: {counts[k]}"
+            f"{{id: b{k}, kind: base, position: [{x:g}, {y:g}], pads: {max(1, counts[k])}"
             + (f", radio_range_m: {radios[k]:g}" if k in radios else "") + "}"
             for k, (x, y) in enumerate(grid)) + "]",
-        "fleet.types[0].bases={" + ", ".join(f"b{k}: {counts[k]}" for k in range(len(grid)))
-        + "}",
+        "fleet.types[0].bases={" + ", ".join(f"b{k}: {counts[k]}" for k in range(len(grid))
+                                             if counts[k]) + "}",
     ]
 
 
@@ -310,7 +313,13 @@ def full_case(vehicles: int, duration_s: float, masts: int, everything: bool,
     from fleetsim.scenario import load_scenario
 
     grid = base_grid(bases)
-    per_base = [max(1, vehicles // bases + (k < vehicles % bases)) for k in range(bases)]
+    # No base inside swarm_10k's no-fly zone (the city, 45-55 km square: with 1,024
+    # bases, 16 grid points fall in it); the drones go to the other bases.
+    used = [k for k, (x, y) in enumerate(grid)
+            if not (CITY_M[0] < x < CITY_M[1] and CITY_M[0] < y < CITY_M[1])]
+    per_base = [0] * bases
+    for r, k in enumerate(used):
+        per_base[k] = max(1, vehicles // len(used) + (r < vehicles % len(used)))
     radios = mast_sites(masts, range_m, bases) if everything else {}
     overrides = [*separation_sites(per_base, radios, grid), f"run.duration_s={duration_s}",
                  "missions[0].random_targets=500"]
