@@ -24,8 +24,9 @@ The logistics case runs ``scenarios/city_delivery.yaml`` for 24 simulated hours:
 
 The full case (``--only full``) turns everything on together: ``swarm_10k`` with
 10,000 drones from 100 bases on a 10 x 10 grid (``--bases``; larger fleets keep about
-100 drones per base: 1,024 bases on a 32 x 32 grid for 100,000, and fly in altitude
-layers of 10,000 drones each, 40 m apart: see ``LAYER_VEHICLES``), persistent patrol, 500 targets,
+100 drones per base: a 32 x 32 grid for 100,000, no base inside the city no-fly zone,
+and fly in altitude layers of 10,000 drones each, 40 m apart: see ``LAYER_VEHICLES``),
+persistent patrol, 500 targets,
 loss-of-separation detection (50 m / 15 m, no look-ahead), oversight (40 operators,
 take-offs notified with 5 s service, ``continue_lost_link: notify``, detection review
 10 s with 0.2 false alarms per vehicle-hour) and radio masts at bases (``--masts``:
