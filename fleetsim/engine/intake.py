@@ -20,12 +20,13 @@ safe_state)``.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from itertools import chain
 
 import numpy as np
 
-from fleetsim.engine.motion import running_sums
+from fleetsim.engine.motion import last_before, running_sums
 from fleetsim.engine.states import GROUND, LOCKED_STATES, MOVING, STATES
 from fleetsim.engine.tables import (
     E_KIND,
@@ -218,17 +219,13 @@ class PlanIntake:
         # (A vehicle given more than one plan in the batch takes them in turn.)
         fast, fast_k = [], []
         vectorised = self.motion.corrected_vectorised
-        once = len({v for v, _, _ in parsed}) == len(parsed)
-        if not once:
-            seen: dict[int, int] = {}
-            for v, _, _ in parsed:
-                seen[v] = seen.get(v, 0) + 1
+        plans_of = Counter(v for v, _, _ in parsed)
         for k, (v, append, items) in enumerate(parsed):
             if append and len(items) == 1 and items[0][0] == "route" and len(items[0][1]) \
                     and (ov is None or ov.rule(items[0][4]).rule == "auto") \
                     and self.blk_open[v] and not self.queue[v] and not self.engine_control[v] \
                     and self.state[v] == MOVING and (vectorised or not self.corrected[v]) \
-                    and (once or seen[v] == 1):
+                    and plans_of[v] == 1:
                 fast.append((v, items[0]))
                 fast_k.append(k)
         done = self._continue(fast) if fast else set()
@@ -410,12 +407,8 @@ class PlanIntake:
         t0[first] = t_s
         # A leg starts where the last leg that moved ended (a waypoint it did not move to
         # is not a start).
-        n = len(dur)
-        i = np.arange(n)
-        before = np.full(n, -1)
-        before[1:] = np.maximum.accumulate(np.where(moving, i, -1))[:-1]
-        had = before >= first[owner]
-        frm = np.where(had[:, None], pts[np.maximum(before, 0)], start[owner])
+        before, had = last_before(moving, first[owner])
+        frm = np.where(had[:, None], pts[before], start[owner])
         return keep, ok, t0, t1, frm, energy, b1
 
     def _order_of(self, a, v: int) -> int:

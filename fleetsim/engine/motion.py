@@ -72,6 +72,17 @@ def running_sums(base: np.ndarray, vals: np.ndarray, first: np.ndarray,
     return out
 
 
+def last_before(mask: np.ndarray, start_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each element of runs laid end to end (``start_of[i]``: where element ``i``'s run
+    begins), the index of the last earlier element of its run where ``mask`` holds, and
+    whether there is one (the index is 0 where there is none)."""
+    n = len(mask)
+    before = np.full(n, -1)
+    before[1:] = np.maximum.accumulate(np.where(mask, np.arange(n), -1))[:-1]
+    had = before >= start_of
+    return np.maximum(before, 0), had
+
+
 class MotionModel:
     """Still-air motion of a fleet.
 
@@ -257,17 +268,12 @@ class MotionModel:
             dur = np.where(adz > dur * climb, adz / climb, dur)
         moving = dur > 0.0
         horiz = moving & ((dx != 0.0) | (dy != 0.0))
-        n = len(dur)
-        i = np.arange(n)
         start_of = first[owner]
         # The last earlier leg that moved, and that moved horizontally (within the route).
-        before = np.full(n, -1)
-        before[1:] = np.maximum.accumulate(np.where(moving, i, -1))[:-1]
-        moved = before >= start_of
-        before[1:] = np.maximum.accumulate(np.where(horiz, i, -1))[:-1]
-        had = before >= start_of
-        hx = np.where(had, dx[np.maximum(before, 0)], 0.0)
-        hy = np.where(had, dy[np.maximum(before, 0)], 0.0)
+        _, moved = last_before(moving, start_of)
+        before, had = last_before(horiz, start_of)
+        hx = np.where(had, dx[before], 0.0)
+        hy = np.where(had, dy[before], 0.0)
         lead = moving & ~moved
         dur[lead] = dur[lead] + np.asarray(self.leg_over)[vo[lead]]
         turn = np.flatnonzero(horiz & moved)
