@@ -24,8 +24,7 @@ The logistics case runs ``scenarios/city_delivery.yaml`` for 24 simulated hours:
 
 The full case (``--only full``) turns everything on together: ``swarm_10k`` with
 10,000 drones from 100 bases on a 10 x 10 grid (``--bases``; larger fleets keep about
-100 drones per base: a 32 x 32 grid for 100,000, no base inside the city no-fly zone,
-and fly in altitude layers of 10,000 drones each, 40 m apart: see ``LAYER_VEHICLES``),
+100 drones per base: a 32 x 32 grid for 100,000, no base inside the city no-fly zone),
 persistent patrol, 500 targets,
 loss-of-separation detection (50 m / 15 m, no look-ahead), oversight (40 operators,
 take-offs notified with 5 s service, ``continue_lost_link: notify``, detection review
@@ -37,9 +36,17 @@ peak memory, vehicle-seconds per wall second, engine events per second and their
 ratio to a bare simpy loop, and the ratio to the same fleet with everything off,
 run in the same benchmark run (``--no-off`` skips that one).
 
+Fleets above 10,000 drones keep the 10,000-drone case's density (1 drone per km2)
+rather than crowd swarm_10k's 100 x 100 km: the patrol area, the terrain, the base
+grid and the masts' ranges grow with sqrt(vehicles / 10,000) (316 x 316 km for
+100,000 drones, the city no-fly zone still 10 x 10 km at the centre), and so does
+the number of targets (500 per 10,000 drones); see ``AREA_VEHICLES``. 100,000 drones
+over 100 x 100 km at one cruise height (10 per 1 km patrol cell) made about 1 M losses
+of separation a minute by the 6th minute.
+
     .venv/bin/python benchmarks/engine_scale.py --only full --hours 1 --masts 100
     .venv/bin/python benchmarks/engine_scale.py --only full --hours 24 --masts 100 --no-off
-    .venv/bin/python benchmarks/engine_scale.py --only full --vehicles 100000 --masts 10
+    .venv/bin/python benchmarks/engine_scale.py --only full --vehicles 100000 --masts 10 --no-off
 
 Each case runs in its own process so that its peak memory is its own.
 """
@@ -152,17 +159,27 @@ def logistics_case(duration_s: float, policy: str, smoke: bool = False) -> dict:
     }
 
 
-def base_grid(n_bases: int = 100) -> list[tuple[float, float]]:
-    """``n_bases`` (a square number) bases on a square grid over the 100 x 100 km."""
+def base_grid(n_bases: int = 100, side_m: float = 100000.0) -> list[tuple[float, float]]:
+    """``n_bases`` (a square number) bases on a square grid over the ``side_m`` square
+    (swarm_10k's 100 x 100 km by default)."""
     side = math.isqrt(n_bases)
     if side * side != n_bases:
         raise SystemExit(f"--bases must be a square number (100, 400, 1024, ...), got {n_bases}")
-    step = 100000.0 / side
+    step = side_m / side
     return [(step / 2 + i * step, step / 2 + j * step) for i in range(side) for j in range(side)]
 
 
-#: The open interval, on both axes, of swarm_10k's no-fly zone (the city), in metres.
-CITY_M = (45000.0, 55000.0)
+#: The side of swarm_10k's patrol area (and terrain), in metres.
+SIDE_M = 100000.0
+#: Half the side of swarm_10k's no-fly zone (the city, a 10 x 10 km square at the centre).
+CITY_HALF_M = 5000.0
+
+
+def city_m(side_m: float = SIDE_M) -> tuple[float, float]:
+    """The open interval, on both axes, of the city no-fly zone at the centre of the
+    ``side_m`` square (45-55 km in swarm_10k), in metres."""
+    return (side_m / 2 - CITY_HALF_M, side_m / 2 + CITY_HALF_M)
+
 
 #: 100 bases on a 10 x 10 grid, 100 drones each (the departure burst of 2,500 drones
 #: from one point that swarm_10k's four bases make is not traffic).
@@ -187,19 +204,22 @@ def separation_sites(per_base: int | list[int] = 100, radios: dict[int, float] |
     ]
 
 
-def mast_sites(masts: int, range_m: float | None = None, n_bases: int = 100
-               ) -> dict[int, float]:
+def mast_sites(masts: int, range_m: float | None = None, n_bases: int = 100,
+               side_m: float = SIDE_M) -> dict[int, float]:
     """Grid bases with a radio mast and its range: 4 at the corner bases (60 km), else
-    ``masts`` spread evenly over the bases (15 km x sqrt(100 / masts))."""
+    ``masts`` spread evenly over the bases (15 km x sqrt(100 / masts)); over a patrol
+    area larger than 100 x 100 km the ranges grow with its side, so that the masts
+    cover the same share of it."""
     if masts <= 0:
         return {}
+    scale = side_m / SIDE_M
     if masts == 4:
         side = math.isqrt(n_bases)
-        idx, r = [0, side - 1, n_bases - side, n_bases - 1], 60000.0
+        idx, r = [0, side - 1, n_bases - side, n_bases - 1], 60000.0 * scale
     else:
         idx = sorted({int(round(i))
                       for i in np.linspace(0, n_bases - 1, min(masts, n_bases))})
-        r = 15000.0 * math.sqrt(100.0 / masts)
+        r = 15000.0 * math.sqrt(100.0 / masts) * scale
     return {i: (range_m or r) for i in idx}
 
 
@@ -217,33 +237,38 @@ FULL_OVERSIGHT = ("oversight={operators: 40, rules: {takeoff: {rule: notify, ser
                   "continue_lost_link: notify}, detection_review: {service: 10, "
                   "false_alarms_per_vehicle_hour: 0.2}}")
 FULL_SEPARATION = "separation={minima: {air: {horizontal_m: 50, vertical_m: 15}}, lookahead_s: 0}"
-#: Drones per cruise altitude layer in the full case. The 100 x 100 km patrol area stays
-#: the same at every fleet size, so 100,000 drones at one cruise height are 10 per km2
-#: (10 per 1 km patrol cell), routed through the same cell centres at the same height:
-#: about 1 M losses of separation a minute by the 6th minute (half of them head-on, at
-#: 0 m), so ~100 M events an hour, beyond any memory target. Each layer of 10,000 keeps
-#: the 10,000-drone case's traffic density; layers are 40 m apart (> 2 x 15 m).
-LAYER_VEHICLES = 10000
-LAYER_SPACING_M = 40.0
+#: Fleets of the full case above this many drones patrol an area that grows with the
+#: fleet: a square of side 100 km x sqrt(vehicles / AREA_VEHICLES) (316 km for 100,000),
+#: so that they keep the 10,000-drone case's density of 1 drone per km2, with the base
+#: grid, the masts' ranges, the terrain, the mission area and the targets (500 per
+#: 10,000 drones) scaled with it and the city no-fly zone (10 x 10 km) at its centre.
+#: Over swarm_10k's 100 x 100 km, 100,000 drones at one cruise height are 10 per km2
+#: (10 per 1 km patrol cell), routed through the same cell centres: about 1 M losses of
+#: separation a minute by the 6th minute, ~100 M events an hour, beyond any memory
+#: target; even in altitude layers of 10,000 drones 40 m apart, drones of the same layer
+#: met at the same cell centres (121,000 losses in the 7th minute).
+AREA_VEHICLES = 10000
 
 
-def layered_types(per_base: list[int], layers: int) -> str:
-    """An override that splits ``per_base`` drones of the scenario's fleet type over
-    ``layers`` copies of it, each ``LAYER_SPACING_M`` higher than the one before."""
-    import yaml
+def area_side_m(vehicles: int) -> float:
+    """The side of the full case's patrol area: swarm_10k's 100 km up to
+    ``AREA_VEHICLES`` drones, else 100 km x sqrt(vehicles / AREA_VEHICLES) rounded to
+    the km."""
+    if vehicles <= AREA_VEHICLES:
+        return SIDE_M
+    return 1000.0 * round(SIDE_M / 1000.0 * math.sqrt(vehicles / AREA_VEHICLES))
 
-    kind = yaml.safe_load(SCENARIO.read_text())["fleet"]["types"][0]
-    # Drones dealt to the layers in turn, base after base (one per base: still even).
-    first = np.cumsum([0, *per_base[:-1]]) % layers
-    types = []
-    for j in range(layers):
-        counts = {f"b{k}": (c + (f - j) % layers) // layers
-                  for k, (c, f) in enumerate(zip(per_base, first.tolist(), strict=True))}
-        types.append(dict(kind, id=f"{kind['id']}{j}",
-                          cruise_altitude_agl_m=kind["cruise_altitude_agl_m"]
-                          + j * LAYER_SPACING_M,
-                          bases={b: c for b, c in counts.items() if c}))
-    return "fleet.types=" + json.dumps(types)
+
+def area_overrides(side_m: float) -> list[str]:
+    """Overrides that make swarm_10k's terrain and patrol area a ``side_m`` square, with
+    its city no-fly zone (10 x 10 km) at the centre (none at 100 km: the scenario's)."""
+    if side_m == SIDE_M:
+        return []
+    lo, hi = city_m(side_m)
+    return [f"world.terrain.size_m=[{side_m:g}, {side_m:g}]",
+            f"world.zones[0].polygon=[[{lo:g}, {lo:g}], [{hi:g}, {lo:g}], [{hi:g}, {hi:g}], "
+            f"[{lo:g}, {hi:g}]]",
+            f"missions[0].area={{rect: [0, 0, {side_m:g}, {side_m:g}]}}"]
 
 
 class SubsystemTimer:
@@ -302,6 +327,29 @@ class SubsystemTimer:
         return timed
 
 
+def full_overrides(vehicles: int, duration_s: float, masts: int, everything: bool,
+                   range_m: float | None = None, bases: int = 100
+                   ) -> tuple[list[str], float, int, dict[int, float]]:
+    """The full case's overrides of swarm_10k, the side of its patrol area (metres), its
+    targets and its masts (grid base: range)."""
+    side_m = area_side_m(vehicles)
+    grid = base_grid(bases, side_m)
+    # No base inside the city no-fly zone (with 1,024 bases, 16 grid points fall in it);
+    # the drones go to the other bases.
+    lo, hi = city_m(side_m)
+    used = [k for k, (x, y) in enumerate(grid) if not (lo < x < hi and lo < y < hi)]
+    per_base = [0] * bases
+    for r, k in enumerate(used):
+        per_base[k] = max(1, vehicles // len(used) + (r < vehicles % len(used)))
+    radios = mast_sites(masts, range_m, bases, side_m) if everything else {}
+    targets = 500 if side_m == SIDE_M else 500 * vehicles // AREA_VEHICLES
+    overrides = [*separation_sites(per_base, radios, grid), f"run.duration_s={duration_s}",
+                 f"missions[0].random_targets={targets}", *area_overrides(side_m)]
+    if everything:
+        overrides += [FULL_SEPARATION, FULL_OVERSIGHT]
+    return overrides, side_m, targets, radios
+
+
 def full_case(vehicles: int, duration_s: float, masts: int, everything: bool,
               range_m: float | None = None, bases: int = 100) -> dict:
     """The everything-on case (or, ``everything`` False, the same fleet and targets
@@ -313,22 +361,8 @@ def full_case(vehicles: int, duration_s: float, masts: int, everything: bool,
     from fleetsim.rundir import write_run
     from fleetsim.scenario import load_scenario
 
-    grid = base_grid(bases)
-    # No base inside swarm_10k's no-fly zone (the city, 45-55 km square: with 1,024
-    # bases, 16 grid points fall in it); the drones go to the other bases.
-    used = [k for k, (x, y) in enumerate(grid)
-            if not (CITY_M[0] < x < CITY_M[1] and CITY_M[0] < y < CITY_M[1])]
-    per_base = [0] * bases
-    for r, k in enumerate(used):
-        per_base[k] = max(1, vehicles // len(used) + (r < vehicles % len(used)))
-    radios = mast_sites(masts, range_m, bases) if everything else {}
-    overrides = [*separation_sites(per_base, radios, grid), f"run.duration_s={duration_s}",
-                 "missions[0].random_targets=500"]
-    layers = -(-vehicles // LAYER_VEHICLES)
-    if layers > 1:
-        overrides[1] = layered_types(per_base, layers)
-    if everything:
-        overrides += [FULL_SEPARATION, FULL_OVERSIGHT]
+    overrides, side_m, targets, radios = full_overrides(vehicles, duration_s, masts,
+                                                        everything, range_m, bases)
     t0 = time.perf_counter()
     sim = Simulation(load_scenario(SCENARIO, overrides))
     t1 = time.perf_counter()
@@ -346,6 +380,7 @@ def full_case(vehicles: int, duration_s: float, masts: int, everything: bool,
     finish = sim.wall_s.get("finish", 0.0)
     sub = dict(timer.total)
     return {"vehicles": sim.n, "duration_s": duration_s, "masts": len(radios), "bases": bases,
+            "side_km": side_m / 1000.0, "targets": targets,
             "setup_s": t1 - t0, "run_s": t2 - t1, "simulate_s": simulate, "finish_s": finish,
             "policy_s": sim.policy_wall_s, "subsystems_s": sub,
             "engine_s": simulate - sim.policy_wall_s - sum(sub.values()),
@@ -446,7 +481,8 @@ def full(n: int, duration_s: float, masts: int, range_m: float, with_off: bool,
     simpy_s = r["simpy_events"] / max(engine_wall, 1e-9)
     sub = ", ".join(f"{k} {v:.1f} s" for k, v in r["subsystems_s"].items())
     print(f"full: {r['vehicles']:,} drones x {duration_s / 3600:.3g} h, {r['bases']:,} bases, "
-          f"{r['masts']} masts, separation, oversight, 500 targets: simulate "
+          f"{r['masts']} masts, {r['side_km']:g} x {r['side_km']:g} km, separation, oversight, "
+          f"{r['targets']:,} targets: simulate "
           f"{r['simulate_s']:.1f} s (engine {r['engine_s']:.1f} s, policy "
           f"{r['policy_s']:.1f} s, {sub}), finish tables {r['finish_s']:.1f} s, metrics "
           f"{r['metrics_s']:.1f} s, write {r['write_s']:.1f} s; peak {r['peak_rss_mb']:.0f} MB; "
@@ -503,9 +539,9 @@ def main() -> None:
     big, hour, day, per_base, sep_s = 10000, 3600.0, 86400.0, 100, 3600.0
     full_n, full_h = args.vehicles, args.hours or 1.0
     if args.smoke:
-        global IN_PROCESS, LAYER_VEHICLES
+        global IN_PROCESS, AREA_VEHICLES
         IN_PROCESS = True
-        LAYER_VEHICLES = 50  # the full case's 100 drones in two layers
+        AREA_VEHICLES = 50  # the full case's 100 drones over a patrol area scaled for them
         big, hour, day, per_base, sep_s = 80, 600.0, 1200.0, 1, 600.0
         args.hours, args.targets = 0.25, 20
         full_n, full_h = 100, 0.1

@@ -38,9 +38,11 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         rf"^ +80 +0\.167( +{NUM}){{12}}  \+ oversight & comms$",
         rf"^ +8 +0\.333( +{NUM}){{12}}$",
         rf"^80 x 0\.167 h with oversight and comms on: {NUM} s vs {NUM} s off",
-        rf"^full: 100 drones x 0\.1 h, 100 bases, 4 masts, separation, oversight, 500 "
-        rf"targets: simulate {NUM} s \(engine {NUM} s, policy {NUM} s, monitor/comms {NUM} s, "
-        rf"oversight {NUM} s, separation {NUM} s\), finish tables {NUM} s, metrics {NUM} s, "
+        # the 100 drones over a patrol area scaled as for fleets above 10,000 (smoke mode)
+        rf"^full: 100 drones x 0\.1 h, 100 bases, 4 masts, 141 x 141 km, separation, "
+        rf"oversight, 1,000 targets: simulate {NUM} s \(engine {NUM} s, policy {NUM} s, "
+        rf"monitor/comms {NUM} s, oversight {NUM} s, separation {NUM} s\), finish tables "
+        rf"{NUM} s, metrics {NUM} s, "
         rf"write {NUM} s; peak {NUM} MB; CPU time \(less sensitive to a shared machine\): "
         rf"simulate and finish {NUM} s, metrics {NUM} s$",
         rf"^full: {NUM} legs, {NUM} events; {NUM} vehicle-s per wall s; .* \(ratio {NUM}, "
