@@ -19,6 +19,7 @@ def test_routes_to_shared_goals_are_those_of_a_fresh_graph():
     rng = np.random.default_rng(3)
     shared = VisibilityGraph(ZONES, clearance_m=3.0)
     detours = 0
+    routed = dict.fromkeys(GOALS, 0)
     for _ in range(120):
         start = tuple(rng.uniform(0, 110, size=2).tolist())
         goal = GOALS[int(rng.integers(len(GOALS)))]
@@ -32,7 +33,18 @@ def test_routes_to_shared_goals_are_those_of_a_fresh_graph():
         route = shared.route(start, goal)
         assert route.tobytes() == fresh.tobytes()
         detours += len(route) > 2
+        routed[goal] += 1
     assert detours >= 20
+    assert min(routed.values()) >= 20  # the goal within the clearance too
+
+
+def test_a_goal_within_the_clearance_is_left_by_its_escape_point():
+    vg = VisibilityGraph(ZONES[:1], clearance_m=3.0)
+    for _ in range(2):  # the second time from what the graph kept
+        assert vg.route((0, 50), (61, 50)).tolist() == [
+            [0.0, 50.0], [37.0, 37.0], [63.0, 37.0], [63.0, 50.0], [61.0, 50.0]]
+        assert vg.route((100, 50), (61, 50)).tolist() == [[100.0, 50.0], [63.0, 50.0],
+                                                          [61.0, 50.0]]
 
 
 def test_a_goal_inside_an_obstacle_is_refused_every_time():
