@@ -93,6 +93,11 @@ class Domain:
         way home is, for the reserve; None when it is the straight line."""
         return None
 
+    def detour_box(self, v: int) -> tuple[float, float, float, float] | None:
+        """Where vehicle ``v``'s :meth:`reserve_detour` is surely 1 (see
+        :meth:`fleetsim.engine.motion.MotionModel.reserve_checker`); None if nowhere."""
+        return None
+
     def unreachable(self, x: float, y: float) -> bool:
         """Can it not get to (x, y) at all (a no-fly zone)?"""
         return False
@@ -213,6 +218,10 @@ class Multirotor(Domain):
     def reserve_detour(self) -> Callable[[int, float, float, float], float] | None:
         nf = self.eng.no_fly
         return None if nf is None else nf.detour
+
+    def detour_box(self, v: int) -> tuple[float, float, float, float] | None:
+        nf = self.eng.no_fly
+        return None if nf is None else nf.clear_box(v)
 
     def unreachable(self, x: float, y: float) -> bool:
         nf = self.eng.no_fly

@@ -19,6 +19,7 @@ so recorded runs stay byte-identical.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -315,6 +316,62 @@ class MotionModel:
                  - np.asarray(self.p_hover)[vs] * (top - home_z) / vclimb
                  - k * MAX_DETOUR * far)
         return slack > 0.0
+
+    def reserve_checker(self, v: int, power: float, hx: float, hy: float, detour: Any = None,
+                        box: tuple[float, float, float, float] | None = None
+                        ) -> Callable[[float, float, float, float, float, float, float, float],
+                                      float]:
+        """:meth:`reserve_time` for the legs of one route: ``check(ux, uy, horizon, z_end,
+        b0, x0, y0, z0)`` is ``reserve_time(v, power, ux, uy, horizon, z_end, b0, x0, y0,
+        z0, hx, hy, detour)`` for a finite ``horizon``, with what is the same for all the
+        legs worked out once, and the tests before the quadratic made without asking
+        ``detour`` where it is surely 1 at both ends of the leg: ``box = (lo_x, hi_x,
+        lo_y, hi_y)``, a point with ``x < lo_x``, ``x > hi_x``, ``y < lo_y`` or ``y >
+        hi_y`` (None: no such point). A model with its own ``reserve_time`` gets it for
+        each leg."""
+        full = self.reserve_time
+        if type(self).reserve_time is not MotionModel.reserve_time:
+            def check_leg(ux: float, uy: float, horizon: float, z_end: float, b0: float,
+                          x0: float, y0: float, z0: float) -> float:
+                return full(v, power, ux, uy, horizon, z_end, b0, x0, y0, z0, hx, hy, detour)
+            return check_leg
+        # The arithmetic of reserve_time, operand for operand.
+        k = self.p_cruise[v] / self.speed[v]
+        k_far = k * MAX_DETOUR
+        home_z = self.home_z[v]
+        low = home_z + self.agl[v]
+        reserve, p_hover, climb = self.reserve[v], self.p_hover[v], self.climb[v]
+        if detour is None:  # every point is clear of it
+            lo_x, hi_x, lo_y, hi_y = _INF, -_INF, _INF, -_INF
+        elif box is None:  # none is
+            lo_x, hi_x, lo_y, hi_y = -_INF, _INF, -_INF, _INF
+        else:
+            lo_x, hi_x, lo_y, hi_y = box
+        hypot = math.hypot
+
+        def check(ux: float, uy: float, horizon: float, z_end: float, b0: float, x0: float,
+                  y0: float, z0: float) -> float:
+            top = z_end if z_end > z0 else z0
+            top = low if low > top else top
+            margin = b0 - reserve - p_hover * (top - home_z) / climb
+            wx, wy = x0 - hx, y0 - hy
+            ex, ey = ux * horizon, uy * horizon
+            d0 = hypot(wx, wy)
+            d_end = hypot(wx + ex, wy + ey)
+            d_far = d0 if d0 > d_end else d_end
+            left = margin - power * horizon
+            if left - k_far * d_far > 0.0:
+                return _INF
+            x1, y1 = x0 + ex, y0 + ey
+            if (x0 < lo_x or x0 > hi_x or y0 < lo_y or y0 > hi_y) and \
+                    (x1 < lo_x or x1 > hi_x or y1 < lo_y or y1 > hi_y):
+                # The detour is 1 at both ends: k stays as it is.
+                if margin - k * d0 <= 0.0:
+                    return 0.0
+                if left - k * d_far > 0.0:
+                    return _INF
+            return full(v, power, ux, uy, horizon, z_end, b0, x0, y0, z0, hx, hy, detour)
+        return check
 
     def reserve_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
                      z_end: float, b0: float, x0: float, y0: float, z0: float,

@@ -233,10 +233,13 @@ class Movement:
         block, starts, arrivals = [], [], []
         n_legs = 0
         stop = False
-        if not safe:  # reserve_time's, for each leg (its arguments the same for all)
+        if not safe:  # reserve_time, for each leg (its other arguments the same for all)
             to_empty = self.engine_control[v]
-            margin_time = self.motion.reserve_time
-            detour = None if to_empty else self.domains[v].reserve_detour()
+            if not to_empty:
+                dom = self.domains[v]
+                detour = dom.reserve_detour()
+                check = self.motion.reserve_checker(
+                    v, power, hx, hy, detour, None if detour is None else dom.detour_box(v))
         for i in range(len(xs)):
             dur = durs[i]
             if dur <= 0.0:
@@ -247,8 +250,7 @@ class Movement:
                 if to_empty:
                     t_stop = b / power if power > 0 else _INF
                 else:
-                    t_stop = margin_time(v, power, dx / dur, dy / dur, dur, z1, b, x0, y0,
-                                         z0, hx, hy, detour)
+                    t_stop = check(dx / dur, dy / dur, dur, z1, b, x0, y0, z0)
                 if t_stop < dur:
                     f = t_stop / dur
                     x1, y1, z1, dur, stop = x0 + f * dx, y0 + f * dy, z0 + f * dz, t_stop, True

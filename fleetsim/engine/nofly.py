@@ -54,6 +54,16 @@ class NoFlyRouting:
             return False
         return bool(shapely.intersects(shapely.LineString([a, b]), self.grown))
 
+    def clear_box(self, v: int) -> tuple[float, float, float, float]:
+        """``(lo_x, hi_x, lo_y, hi_y)``: from a point (x, y) with ``x < lo_x``, ``x > hi_x``,
+        ``y < lo_y`` or ``y > hi_y`` vehicle ``v``'s way home is nowhere near a zone
+        (:meth:`detour`'s first test: it is then 1)."""
+        hx, hy = self.home_xy[v]
+        zx0, zy0, zx1, zy1 = self.bounds
+        inf = float("inf")
+        return (zx0 if hx < zx0 else -inf, zx1 if hx > zx1 else inf,
+                zy0 if hy < zy0 else -inf, zy1 if hy > zy1 else inf)
+
     def detour(self, v: int, x: float, y: float, straight: float) -> float:
         """How much longer than the straight line is vehicle ``v``'s way home from
         (x, y) around no-fly zones (1 when the straight line is clear; at most

@@ -176,6 +176,10 @@ class VisibilityGraph:
         shapely.prepare(self._blocking)
         self._blocking_tree = shapely.STRtree(self._blocking)
         self._grown_boundary: shapely.Geometry | None = None
+        #: Per goal (x, y): where it escapes the clearance zones (None: it is outside
+        #: them) and, once asked, the nodes it sees. Routes to one goal (a base) share
+        #: them; what the goal side of a route is does not depend on its start.
+        self._goal_sides: dict[tuple[float, float], list] = {}
 
         xy, prev_xy, next_xy, convex = _ring_vertices(grown)
         keep = convex.copy()
@@ -327,14 +331,15 @@ class VisibilityGraph:
         start = _as_point(start_xy, "start_xy")
         goal = _as_point(goal_xy, "goal_xy")
         self._check_outside(start, "start_xy")
-        self._check_outside(goal, "goal_xy")
+        side = self._goal_side(goal)
         if self._visible(start[None], goal[None])[0]:
             return np.array([start, goal])
-        start_out, goal_out = self._escape(start), self._escape(goal)
+        start_out = self._escape(start)
+        goal_out = goal if side[0] is None else side[0]
         path = [start]
         # (from points already outside the clearance zones the straight leg is blocked)
         blocked = start_out is start and goal_out is goal
-        for point in self._shortest(start_out, goal_out, blocked=blocked):
+        for point in self._shortest(start_out, goal_out, blocked=blocked, goal_side=side):
             if math.dist(point, path[-1]) > self._eps:
                 path.append(point)
         if len(path) > 1 and math.dist(goal, path[-1]) <= self._eps:
@@ -343,12 +348,30 @@ class VisibilityGraph:
             path.append(goal)
         return np.array(path, dtype=np.float64)
 
-    def _shortest(self, start: np.ndarray, goal: np.ndarray, *, blocked: bool = False
-                  ) -> np.ndarray:
+    def _goal_side(self, goal: np.ndarray) -> list:
+        """``[escaped goal or None, its visible nodes or None]`` (see
+        :attr:`_goal_sides`); raises ``ValueError`` if the goal is inside an obstacle."""
+        key = (float(goal[0]), float(goal[1]))
+        side = self._goal_sides.get(key)
+        if side is None:
+            self._check_outside(goal, "goal_xy")
+            out = self._escape(goal)
+            if len(self._goal_sides) >= 4096:  # many goals: keep the latest
+                self._goal_sides.clear()
+            side = self._goal_sides[key] = [None if out is goal else out, None]
+        return side
+
+    def _shortest(self, start: np.ndarray, goal: np.ndarray, *, blocked: bool = False,
+                  goal_side: list | None = None) -> np.ndarray:
         if not blocked and self._visible(start[None], goal[None])[0]:
             return np.array([start, goal])
         start_nodes, start_length = self._visible_nodes(start)
-        goal_nodes, goal_length = self._visible_nodes(goal)
+        if goal_side is None:
+            goal_nodes, goal_length = self._visible_nodes(goal)
+        else:
+            if goal_side[1] is None:
+                goal_side[1] = self._visible_nodes(goal)
+            goal_nodes, goal_length = goal_side[1]
         start_point, goal_point = tuple(start.tolist()), tuple(goal.tolist())
 
         def heuristic(u: int, v: int) -> float:
