@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["candidate_pairs", "cpa", "los_intervals", "window_pairs"]
+__all__ = ["candidate_pairs", "cpa", "los_intervals", "strip_pairs", "window_pairs"]
 
 #: Pairs formed per chunk in :func:`candidate_pairs` (bounds transient memory, ~100 MB).
 _PAIR_CHUNK = 2_000_000
@@ -340,6 +340,142 @@ def candidate_pairs(
     return i, pair_key - i * n
 
 
+def strip_pairs(
+    xmin, ymin, xmax, ymax, group, strip_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of overlapping boxes of different groups, found by sweeping horizontal strips.
+
+    The plane is cut into strips ``strip_m`` high (aligned on the origin); each box is
+    entered in every strip it touches, and within a strip the entries, sorted by
+    ``xmin``, are swept: an entry pairs with the later entries whose ``xmin`` is at most
+    its ``xmax``. A pair is kept if the boxes overlap (closed boxes: touching counts),
+    belong to different groups and this is the lowest strip the two share, so each pair
+    comes once. The same pairs as :func:`candidate_pairs`, with fewer temporaries: a
+    box is entered once per strip (not once per cell) and only pairs that overlap in
+    ``x`` are formed.
+
+    Cost is linear in the number of (box, strip) entries plus the pairs overlapping in
+    ``x`` within strips (choose ``strip_m`` about the typical box height; a box much
+    taller than the strips is entered in many). Pairs are formed in chunks of about two
+    million to bound the transient memory.
+
+    Parameters
+    ----------
+    xmin, ymin, xmax, ymax : array_like, shape (n,)
+        The boxes (m), ``xmin <= xmax``, ``ymin <= ymax``, finite.
+    group : array_like, shape (n,), integer
+        Group of each box: boxes of one group are never paired.
+    strip_m : float
+        Height of the strips (m), > 0.
+
+    Returns
+    -------
+    i, j : ndarray, shape (p,), int64
+        The pairs, ``i < j``, each once, in no particular order. Empty for ``n < 2``.
+
+    Raises
+    ------
+    ValueError
+        If the boxes are not finite, ``strip_m`` is not positive, or the boxes would
+        occupy more than 50 million (box, strip) entries (``strip_m`` far too small).
+    """
+    xmin = np.asarray(xmin, dtype=np.float64).ravel()
+    ymin = np.asarray(ymin, dtype=np.float64).ravel()
+    xmax = np.asarray(xmax, dtype=np.float64).ravel()
+    ymax = np.asarray(ymax, dtype=np.float64).ravel()
+    group = np.asarray(group).ravel()
+    n = len(xmin)
+    empty = np.zeros(0, dtype=np.int64)
+    if n < 2:
+        return empty, empty.copy()
+    if not (strip_m > 0.0 and np.isfinite(strip_m)):
+        raise ValueError(f"strip_m must be positive and finite, got {strip_m}")
+    x_lo, x_hi = float(xmin.min()), float(xmax.max())
+    if not (np.isfinite(x_lo) and np.isfinite(x_hi) and np.isfinite(ymin).all()
+            and np.isfinite(ymax).all() and np.isfinite(xmin).all()
+            and np.isfinite(xmax).all()):
+        raise ValueError("boxes must be finite")
+    s0 = np.floor(ymin / strip_m).astype(np.int64)
+    s1 = np.floor(ymax / strip_m).astype(np.int64)
+    per = s1 - s0 + 1
+    s0 -= int(s0.min())
+    total = int(per.sum())
+    if total > _MAX_CELL_ENTRIES:
+        raise ValueError(f"boxes occupy {total} strips; use a larger strip_m than {strip_m}")
+    single = total == n
+    # The entries (box, strip): every box in its first strip, then those reaching a
+    # second strip in that, and so on (or, with boxes across many strips, expanded).
+    if single:
+        box = np.arange(n, dtype=np.int64)
+        strip = s0
+    elif int(per.max()) <= 4:
+        box = np.concatenate([np.flatnonzero(per > k) for k in range(int(per.max()))])
+        strip = s0[box] + np.repeat(np.arange(int(per.max()), dtype=np.int64),
+                                    [int((per > k).sum()) for k in range(int(per.max()))])
+    else:
+        box = np.repeat(np.arange(n, dtype=np.int64), per)
+        strip = s0[box] + (np.arange(total, dtype=np.int64)
+                           - np.repeat(np.cumsum(per) - per, per))
+    # Entries sorted by one key, strip by strip: strip * span + (xmin - x_lo), with span
+    # more than twice the x range so that strips never mix. Rounding is monotonic, so
+    # the search below finds every entry of the strip whose xmin is at most an entry's
+    # xmax (and possibly a hair more, or ties out of order: the exact test decides).
+    span = 2.0 * (x_hi - x_lo) + 1.0
+    base = strip * span
+    key = base + (xmin[box] - x_lo)
+    order = np.argsort(key)
+    key = key[order]
+    box = box[order]
+    strip = strip[order]
+    stop = np.searchsorted(key, base[order] + (xmax[box] - x_lo), side="right")
+    later = stop - np.arange(1, total + 1)
+    del key, base, stop
+    # Per entry, what the exact test needs (gathered a row per pair).
+    cols = np.empty((total, 5))
+    cols[:, 0] = xmin[box]
+    cols[:, 1] = xmax[box]
+    cols[:, 2] = ymin[box]
+    cols[:, 3] = ymax[box]
+    cols[:, 4] = s0[box] - strip  # (for the strip rule: 0 in the box's first strip)
+    grp = group[box]
+    cum = np.cumsum(later)
+    n_pairs = int(cum[-1])
+    if n_pairs == 0:
+        return empty, empty.copy()
+    bounds = np.searchsorted(cum, np.arange(_PAIR_CHUNK, n_pairs, _PAIR_CHUNK), side="left")
+    bounds = np.unique(np.r_[0, bounds + 1, total].clip(0, total))
+    found_i, found_j = [], []
+    for e0, e1 in zip(bounds[:-1], bounds[1:], strict=True):
+        cnt = later[e0:e1]
+        m = int(cnt.sum())
+        if m == 0:
+            continue
+        # the first entry of each pair (repeated) and the second (just after it); rows
+        # gathered with take (much faster than fancy indexing for rows)
+        fst = np.repeat(np.arange(e0, e1, dtype=np.int64), cnt)
+        snd = np.arange(m, dtype=np.int64)
+        snd -= np.repeat(np.cumsum(cnt) - cnt - np.arange(e0 + 1, e1 + 1), cnt)
+        a = np.take(cols, fst, axis=0)
+        b = np.take(cols, snd, axis=0)
+        keep = a[:, 0] <= b[:, 1]
+        keep &= b[:, 0] <= a[:, 1]
+        keep &= a[:, 2] <= b[:, 3]
+        keep &= b[:, 2] <= a[:, 3]
+        keep &= np.take(grp, fst) != np.take(grp, snd)
+        if not single:  # formed in the lowest strip the two share (both are in it)
+            keep &= np.maximum(a[:, 4], b[:, 4]) == 0.0
+        del a, b
+        bi = np.take(box, fst[keep])
+        bj = np.take(box, snd[keep])
+        found_i.append(np.minimum(bi, bj))
+        found_j.append(np.maximum(bi, bj))
+    if not found_i:
+        return empty, empty.copy()
+    if len(found_i) == 1:
+        return found_i[0], found_j[0]
+    return np.concatenate(found_i), np.concatenate(found_j)
+
+
 # --- one monitoring window -----------------------------------------------------------
 
 
@@ -411,38 +547,46 @@ def window_pairs(
     if len(legs) < 2:
         return result
 
-    # 1. clip to the window; per-leg columns (contiguous, cheap to gather)
-    lt0, lt1 = t0[legs], t1[legs]
-    c0, c1 = tc0[legs], tc1[legs]
+    # 1. clip to the window; per-leg columns (contiguous, cheap to gather with take)
+    lt0, lt1 = np.take(t0, legs), np.take(t1, legs)
+    c0, c1 = np.take(tc0, legs), np.take(tc1, legs)
     dur = lt1 - lt0
     with np.errstate(invalid="ignore"):
         s0 = (c0 - lt0) / dur
         s1 = np.where(c1 == lt1, 1.0, (c1 - lt0) / dur)  # 0 for a leg without end (t1 = inf)
-    r = r_all[legs]
-    hh = h_all[legs]
-    veh = vehicle[legs]
+    r = np.take(r_all, legs)
+    hh = np.take(h_all, legs)
+    veh = np.take(vehicle, legs)
+    start0 = s0 == 0.0
+    end1 = s1 == 1.0
+    ends0 = np.take(p0, legs, axis=0).T
+    ends1 = np.take(p1, legs, axis=0).T
     q0, vel, lo, hi = [], [], [], []
     for axis in range(3):
-        a0 = p0[legs, axis]
-        a1 = p1[legs, axis]
+        a0 = ends0[axis]
+        a1 = ends1[axis]
         da = a1 - a0
-        x0 = np.where(s0 == 0.0, a0, a0 + s0 * da)
-        x1 = np.where(s1 == 1.0, a1, a0 + s1 * da)
+        x0 = np.where(start0, a0, a0 + s0 * da)
+        x1 = np.where(end1, a1, a0 + s1 * da)
         q0.append(x0)
         vel.append(da / dur)
         lo.append(np.minimum(x0, x1))
         hi.append(np.maximum(x0, x1))
+    del ends0, ends1
+    z_lo, z_hi = lo[2], hi[2]
 
     # 2. broad phase on the horizontal extents, grown by half the largest radius
     grow = 0.5 * float(r.max())
     bxmin, bymin = lo[0] - grow, lo[1] - grow
     bxmax, bymax = hi[0] + grow, hi[1] + grow
     if cell_m is None:
-        # (the cell size only changes the cost, not the pairs: a sample's median will do)
+        # (the strip height only changes the cost, not the pairs: a sample's median will
+        # do)
         step = max(1, len(legs) // 1024)
         size = np.maximum(bxmax[::step] - bxmin[::step], bymax[::step] - bymin[::step])
         cell_m = max(4.0 * grow, 2.0 * float(np.median(size)))
-    ci, cj = candidate_pairs(bxmin, bymin, bxmax, bymax, veh, cell_m)
+    ci, cj = strip_pairs(bxmin, bymin, bxmax, bymax, veh, cell_m)
+    del bxmin, bymin, bxmax, bymax
 
     # 3. and 4., a chunk of candidate pairs at a time (every step is pair by pair), so
     # that a burst of candidates (a thousand take-offs from one pad) stays in memory.
@@ -455,10 +599,11 @@ def window_pairs(
         # 3. cheap exact filters: common time, extents closer than the pair's minima
         rp = r[0] if uniform_r else np.maximum(r[ck_i], r[ck_j])
         hp = hh[0] if uniform_h else np.maximum(hh[ck_i], hh[ck_j])
-        pair_lo = np.maximum(c0[ck_i], c0[ck_j])
-        pair_hi = np.minimum(c1[ck_i], c1[ck_j])
+        pair_lo = np.maximum(np.take(c0, ck_i), np.take(c0, ck_j))
+        pair_hi = np.minimum(np.take(c1, ck_i), np.take(c1, ck_j))
         keep = pair_lo < pair_hi
-        keep &= np.maximum(lo[2][ck_j] - hi[2][ck_i], lo[2][ck_i] - hi[2][ck_j]) < hp
+        keep &= np.maximum(np.take(z_lo, ck_j) - np.take(z_hi, ck_i),
+                           np.take(z_lo, ck_i) - np.take(z_hi, ck_j)) < hp
         if not uniform_r:  # with one radius, the grown boxes' overlap was this test already
             for axis in (0, 1):
                 keep &= np.maximum(lo[axis][ck_j] - hi[axis][ck_i],
@@ -472,13 +617,14 @@ def window_pairs(
             hp = hp[idx]
 
         # 4. narrow phase: offset of leg j from leg i at the start of their common time
-        dt_i = pair_lo - c0[ck_i]
-        dt_j = pair_lo - c0[ck_j]
+        dt_i = pair_lo - np.take(c0, ck_i)
+        dt_j = pair_lo - np.take(c0, ck_j)
         d, w = [], []
         for axis in range(3):
             qa, va = q0[axis], vel[axis]
-            d.append((qa[ck_j] + va[ck_j] * dt_j) - (qa[ck_i] + va[ck_i] * dt_i))
-            w.append(va[ck_j] - va[ck_i])
+            vi, vj = np.take(va, ck_i), np.take(va, ck_j)
+            d.append((np.take(qa, ck_j) + vj * dt_j) - (np.take(qa, ck_i) + vi * dt_i))
+            w.append(vj - vi)
         hit, *found = _los_core(pair_lo, pair_hi, *d, *w, rp, hp)
         parts.append((ck_i[hit], ck_j[hit], *found))
     del ci, cj, q0, vel, lo, hi
@@ -500,7 +646,9 @@ def window_pairs(
     del swap, hit_i, hit_j
     va, vb = vehicle[ia], vehicle[ib]
     start = whole(2)
-    order = np.lexsort((vb, va, start))
+    # (ties between pieces of one pair of vehicles, by leg pair: the candidates come in
+    # no particular order)
+    order = np.lexsort((np.maximum(ia, ib), np.minimum(ia, ib), vb, va, start))
     out = {"leg_a": ia, "leg_b": ib, "vehicle_a": va, "vehicle_b": vb, "start": start}
     del ia, ib, va, vb, start
     for name in ("leg_a", "leg_b", "vehicle_a", "vehicle_b", "start"):

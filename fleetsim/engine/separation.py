@@ -135,16 +135,20 @@ class Separation(Subsystem):
         ``prune``: and forget the legs that ended by ``t_hi`` or were cancelled."""
         started = self.pool_t0 < t_hi
         ids = self.pool_ids[started]
-        rows = self.sim.legs.a[ids]
-        live = (rows[:, L_T1] >= rows[:, L_T0]) & (rows[:, L_T1] > t_lo)
+        rows = np.take(self.sim.legs.a, ids, axis=0)  # (take: rows fast)
+        t0, t1 = rows[:, L_T0], rows[:, L_T1]
+        live = (t1 >= t0) & (t1 > t_lo)
         if prune:
-            dead = (rows[:, L_T1] < rows[:, L_T0]) | (rows[:, L_T1] <= t_hi)
+            dead = (t1 < t0) | (t1 <= t_hi)
             if dead.any():
                 keep = np.ones(len(self.pool_ids), dtype=bool)
                 keep[np.flatnonzero(started)[dead]] = False
                 self.pool_ids = self.pool_ids[keep]
                 self.pool_t0 = self.pool_t0[keep]
-        return ids[live], rows[live]
+        if live.all():
+            return ids, rows
+        live = np.flatnonzero(live)
+        return ids[live], np.take(rows, live, axis=0)
 
     def _pairs(self, rows: np.ndarray, t_lo: float, t_hi: float) -> dict[str, np.ndarray]:
         v = rows[:, L_VEHICLE].astype(np.int64)
@@ -218,7 +222,6 @@ class Separation(Subsystem):
         one block, blocks in pair order), so that a window with millions of pieces
         (vehicles packed on their pads, in loss of separation until they leave) needs
         the temporaries of one block; the events come out as from one pass."""
-        veh = rows[:, L_VEHICLE].astype(np.int64)
         n = self.sim.n
         # The pair's key (vehicle_a < vehicle_b); the columns not needed here are let go.
         key = res.pop("vehicle_a") * n
@@ -226,7 +229,7 @@ class Separation(Subsystem):
         res.pop("t_min", None)
         m = len(key)
         if m <= _RECORD_PIECES:
-            parts = [self._merge(rows, veh, res, key, np.arange(m), t_lo)]
+            parts = [self._merge(rows, res, key, np.arange(m), t_lo)]
         else:
             by_key = np.argsort(key, kind="stable")  # each block in the window's order
             sk = key[by_key]
@@ -237,7 +240,7 @@ class Separation(Subsystem):
                 if hi < m:  # end the block at a change of pair
                     hi = int(np.searchsorted(sk, sk[hi - 1], side="right"))
                 idx = np.sort(by_key[lo:hi])
-                parts.append(self._merge(rows, veh, res, key[idx], idx, t_lo))
+                parts.append(self._merge(rows, res, key[idx], idx, t_lo))
                 lo = hi
             del by_key, sk
         del key
@@ -260,8 +263,8 @@ class Separation(Subsystem):
         keep = ~ends
         self._set_open(g[keep], start[keep], d_min[keep], exempt[keep])
 
-    def _merge(self, rows: np.ndarray, veh: np.ndarray, res: dict[str, np.ndarray],
-               key: np.ndarray, sel: np.ndarray, t_lo: float) -> tuple[np.ndarray, ...]:
+    def _merge(self, rows: np.ndarray, res: dict[str, np.ndarray], key: np.ndarray,
+               sel: np.ndarray, t_lo: float) -> tuple[np.ndarray, ...]:
         """The losses of pieces ``sel`` (every piece of their pairs; ``key`` their pair
         keys): per loss (sorted by pair, then start) its pair, start, end, least
         distance, whether it is exempt, whether it goes on from the last window, and
@@ -271,25 +274,39 @@ class Separation(Subsystem):
         p_start, p_end = res["start"][sel], res["end"][sel]
         ia, ib = res["leg_a"][sel], res["leg_b"][sel]
         # One loss per pair and stretch of time: pieces found leg pair by leg pair that
-        # touch (at a leg's end, or the window's start) are one.
-        g, start, end = merge_intervals(key, p_start, p_end)
-        # Each piece's merged interval: the last of its pair's starting at or before it
-        # (merged intervals and pieces sorted together, merged first on ties).
+        # touch (at a leg's end, or the window's start) are one. Sorted by pair, then
+        # start (ties in the window's order), the pieces of a pair come from leg pairs
+        # one after the other, so they do not overlap and a loss is a run of pieces each
+        # starting where the one before ended.
         order = np.lexsort((p_start, key))
-        pk, ps = key[order], p_start[order]
-        tag = np.r_[np.zeros(len(g), dtype=np.int8), np.ones(len(pk), dtype=np.int8)]
-        both = np.lexsort((tag, np.r_[start, ps], np.r_[g, pk]))
-        del pk, ps
-        merged = tag[both] == 0
-        idx = np.empty(len(order), dtype=np.int64)
-        idx[both[~merged] - len(g)] = (np.cumsum(merged) - 1)[~merged]
-        del both, merged, tag
-        d_min = np.full(len(g), np.inf)
-        np.minimum.at(d_min, idx, res["d_min"][sel][order])
-        # Each loss's earliest piece (idx is sorted), and whether it began in a terminal.
-        at = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if len(idx) else idx
-        first = order[at]
-        del order, idx, at
+        pk, ps, pe = key[order], p_start[order], p_end[order]
+        new_pair = np.empty(len(pk), dtype=bool)
+        new_pair[:1] = True
+        np.not_equal(pk[1:], pk[:-1], out=new_pair[1:])
+        if (np.greater_equal(ps[1:], pe[:-1]) | new_pair[1:]).all():
+            head = new_pair
+            head[1:] |= ps[1:] > pe[:-1]
+            at = np.flatnonzero(head)
+            g, start = pk[at], ps[at]
+            end = pe[np.r_[at[1:] - 1, len(pk) - 1]] if len(at) else pe[:0]
+            d_min = np.minimum.reduceat(res["d_min"][sel][order], at) if len(at) else ps[:0]
+        else:  # (overlapping pieces of one pair: merged with the running end)
+            g, start, end = merge_intervals(key, p_start, p_end)
+            # Each piece's merged interval: the last of its pair's starting at or before
+            # it (merged intervals and pieces sorted together, merged first on ties).
+            tag = np.r_[np.zeros(len(g), dtype=np.int8), np.ones(len(pk), dtype=np.int8)]
+            both = np.lexsort((tag, np.r_[start, ps], np.r_[g, pk]))
+            merged = tag[both] == 0
+            idx = np.empty(len(order), dtype=np.int64)
+            idx[both[~merged] - len(g)] = (np.cumsum(merged) - 1)[~merged]
+            del both, merged, tag
+            d_min = np.full(len(g), np.inf)
+            np.minimum.at(d_min, idx, res["d_min"][sel][order])
+            # Each loss's earliest piece (idx is sorted).
+            at = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if len(idx) else idx
+        del pk, ps, pe
+        first = order[at]  # each loss's earliest piece
+        del order, at
         # Losses going on from the last window: the first of their pair's here, at its start.
         lead = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
         pos, found = _member(self.open_key, g)
@@ -298,7 +315,7 @@ class Separation(Subsystem):
         # begins; those going on keep what they had.
         exempt = np.zeros(len(g), dtype=bool)
         began = np.flatnonzero(~cont)
-        exempt[began] = self._in_terminal(_legs_at(rows[ia[first[began]]],
+        exempt[began] = self._in_terminal(_legs_at(np.take(rows, ia[first[began]], axis=0),
                                                    p_start[first[began]]))
         if cont.any():
             k = pos[cont]
@@ -307,8 +324,8 @@ class Separation(Subsystem):
             start[cont] = self.open_start[k]
         new = ~cont & ~exempt
         piece = first[new]
-        leg = np.where(veh[ia[piece]] == g[new] // n, ia[piece], ib[piece])
-        xyz = _legs_at(rows[leg], start[new])
+        mine = rows[ia[piece], L_VEHICLE].astype(np.int64) == g[new] // n
+        xyz = _legs_at(np.take(rows, np.where(mine, ia[piece], ib[piece]), axis=0), start[new])
         return g, start, end, d_min, exempt, cont, xyz
 
     def _in_terminal(self, points: np.ndarray) -> np.ndarray:
