@@ -41,16 +41,21 @@ def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
 _NEAREST_GRID_LEGS = 512
 #: Cells per side of :func:`_nearest_cells`' grid.
 _NEAREST_CELLS = 512
+#: Most candidate stations a cell of :func:`_nearest_cells`' grid lists.
+_NEAREST_CANDIDATES = 4
 
 
 def _nearest_cells(stations: list[Station]):
-    """A grid over the stations (and a margin around them) giving, per cell, the station
-    nearest every point of the cell by a clear margin (-1 where the cell is near a tie):
-    ``(x0, y0, cell size, (ny, nx) int32)``."""
+    """A grid over the stations (and a margin around them) listing, per cell, every
+    station that is the nearest to some point of the cell (give or take rounding):
+    ``(x0, y0, cell size, count (ny, nx) int8, stations (ny, nx, k) int32)``, each
+    cell's stations in ascending order (padded with -1); a count of 0: more than
+    :data:`_NEAREST_CANDIDATES` (look the cell's points up in the k-d tree)."""
     extra = _station_entry(stations)[3]
     grid = extra.get("nearest")
     if grid is None:
         sxyz, _, _, _, tree = _station_arrays(stations)
+        n_st = len(stations)
         lo = sxyz[:, :2].min(axis=0)
         hi = sxyz[:, :2].max(axis=0)
         pad = 0.25 * float((hi - lo).max()) + 1000.0
@@ -60,12 +65,61 @@ def _nearest_cells(stations: list[Station]):
         cx = lo[0] + (np.arange(nx) + 0.5) * size
         cy = lo[1] + (np.arange(ny) + 0.5) * size
         centre = np.column_stack([np.tile(cx, ny), np.repeat(cy, nx)])
-        d, j = tree.query(centre, k=2)
-        # Every point of a cell is within half its diagonal of the centre.
-        clear = d[:, 1] - d[:, 0] > math.sqrt(2.0) * size + 1e-6 * d[:, 1] + 1.0
+        k = min(_NEAREST_CANDIDATES, n_st)
+        d, j = tree.query(centre, k=k)
+        d, j = d.reshape(len(centre), k), j.reshape(len(centre), k)
+        # A station nearest to a point of the cell (every point is within half the
+        # cell's diagonal of its centre) is within the diagonal of the centre's nearest
+        # distance from the centre.
+        bound = d[:, :1] + math.sqrt(2.0) * size
+        within = d <= bound + 1e-6 * bound + 1.0
+        count = within.sum(axis=1)
+        if k < n_st:
+            count[within[:, -1]] = 0  # maybe more than k: the tree decides
+        cand = np.sort(np.where(within, j, n_st), axis=1)
+        cand[cand == n_st] = -1
         grid = extra["nearest"] = (float(lo[0]), float(lo[1]), size,
-                                   np.where(clear, j[:, 0], -1).astype(np.int32).reshape(ny, nx))
+                                   count.astype(np.int8).reshape(ny, nx),
+                                   cand.astype(np.int32).reshape(ny, nx, k))
     return grid
+
+
+def _nearest_station(mid: np.ndarray, stations: list[Station]) -> np.ndarray:
+    """(n,) int: the station horizontally nearest each point ``mid`` (n, 2) (finite) as
+    :func:`_near_pairs` orders them (by ``np.hypot`` distance, ties to the lower
+    station), or -1 where it is not known exactly (it is then a near tie)."""
+    n, n_st = len(mid), len(stations)
+    if n_st == 1:
+        return np.zeros(n, dtype=np.int64)
+    sxyz, _, _, _, tree = _station_arrays(stations)
+    s = np.full(n, -1, dtype=np.int64)
+    if n >= _NEAREST_GRID_LEGS:  # most points' nearest from a grid
+        x0, y0, size, count, cand = _nearest_cells(stations)
+        ny, nx = count.shape
+        ix = np.floor((mid[:, 0] - x0) / size)
+        iy = np.floor((mid[:, 1] - y0) / size)
+        inside = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
+        cell = np.where(inside, iy * nx + ix, 0).astype(np.intp)
+        cnt = np.where(inside, count.reshape(-1)[cell], 0)
+        flat_cand = cand.reshape(ny * nx, -1)
+        one = cnt == 1
+        s[one] = flat_cand[cell[one], 0]
+        many = np.flatnonzero(cnt > 1)
+        if len(many):  # the exact distances to the cell's few candidates
+            c = flat_cand[cell[many]]
+            cs = np.maximum(c, 0)
+            dist = np.hypot(mid[many, 0][:, None] - sxyz[cs, 0],
+                            mid[many, 1][:, None] - sxyz[cs, 1])
+            dist[c < 0] = np.inf
+            s[many] = c[np.arange(len(many)), np.argmin(dist, axis=1)]
+    rest = np.flatnonzero(s < 0)
+    if len(rest):  # the k-d tree's two nearest, if the first is clearly the nearer
+        d, j = tree.query(mid[rest], k=2)
+        dist = np.hypot(mid[rest, 0] - sxyz[j[:, 0], 0], mid[rest, 1] - sxyz[j[:, 0], 1])
+        dist2 = np.hypot(mid[rest, 0] - sxyz[j[:, 1], 0], mid[rest, 1] - sxyz[j[:, 1], 1])
+        clear = dist < np.minimum(dist2, d[:, 1]) * (1.0 - 1e-9)
+        s[rest[clear]] = j[clear, 0]
+    return s
 
 
 def _pair_range_times(t0, t1, p0, p1, stations: list[Station], pl, ps):
@@ -128,57 +182,92 @@ def _near_pairs(p0, p1, stations: list[Station]):
     return pl[order], ps[order], dist[order]
 
 
-def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool):
-    """The legs that :func:`_link_intervals` settles with their first candidate station:
+def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool, terrain,
+                        step: float):
+    """The legs that :func:`_link_rest` would settle with their first candidate station:
     ``(leg, start, end)`` of their in-link intervals, and the other legs (ascending).
 
-    A leg's first candidate is its nearest station (horizontally from its midpoint)
-    when no other is as near, give or take rounding: the k-d tree's second nearest is
-    farther by more than that. If the leg is in that station's range throughout, it is
-    in link throughout on flat ground, and on terrain if it is surely in sight all along
-    (:func:`_surely_in_sight`); the stations after it are never tried."""
+    A leg's first candidate is its nearest station (horizontally from its midpoint,
+    ties to the lower station: :func:`_nearest_station`). If the leg is in that
+    station's range throughout, it is in link throughout on flat ground; on terrain,
+    if it is surely in sight all along (:func:`_surely_in_sight`), or else if its line
+    of sight samples (:func:`_sample_runs`) make one stretch covering the leg. The
+    stations after it are never tried. Every number is computed as the candidate loop
+    computes it, so the answers are the same."""
     n, n_st = len(t0), len(stations)
     none = np.zeros(0, dtype=np.int64)
     if n == 0 or n_st == 0:
         return (none, np.zeros(0), np.zeros(0)), np.arange(n)
-    sxyz, reach, r2, has_horizon, tree = _station_arrays(stations)
+    sxyz, _, r2, has_horizon, _ = _station_arrays(stations)
     mid = 0.5 * (p0[:, :2] + p1[:, :2])
-    half = 0.5 * np.hypot(*(p1[:, :2] - p0[:, :2]).T)
-    legs = np.flatnonzero(np.isfinite(mid).all(axis=1) & np.isfinite(half))
-    if n_st == 1:
-        s = np.zeros(len(legs), dtype=np.int64)
-        clear = np.ones(len(legs), dtype=bool)
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(mid[:, 0] + mid[:, 1] + p1[:, 0] + p1[:, 1] - p0[:, 0] - p0[:, 1])
+    if finite.all():
+        s = _nearest_station(mid, stations)
+        legs = np.flatnonzero(s >= 0)
+        s = s[legs]
     else:
-        s = np.full(len(legs), -1, dtype=np.int64)
-        if len(legs) >= _NEAREST_GRID_LEGS:  # most points' nearest from a grid
-            x0, y0, size, cell = _nearest_cells(stations)
-            ix = np.floor((mid[legs, 0] - x0) / size)
-            iy = np.floor((mid[legs, 1] - y0) / size)
-            inside = (ix >= 0) & (iy >= 0) & (ix < cell.shape[1]) & (iy < cell.shape[0])
-            s[inside] = cell[iy[inside].astype(np.intp), ix[inside].astype(np.intp)]
-        clear = s >= 0
-        rest = np.flatnonzero(~clear)  # the others': the k-d tree's two nearest
-        d, j = tree.query(mid[legs[rest]], k=2)
-        s[rest] = j[:, 0]
-    # The distance as _near_pairs has it.
-    dist = np.hypot(mid[legs, 0] - sxyz[s, 0], mid[legs, 1] - sxyz[s, 1])
-    ok = dist <= (half[legs] + reach[s]) * (1.0 + 1e-6) + 1.0
-    if n_st > 1 and len(rest):
-        s2 = j[:, 1]
-        dist2 = np.hypot(mid[legs[rest], 0] - sxyz[s2, 0], mid[legs[rest], 1] - sxyz[s2, 1])
-        ok[rest] &= dist[rest] < np.minimum(dist2, d[:, 1]) * (1.0 - 1e-9)
+        legs = np.flatnonzero(finite)
+        s = _nearest_station(mid[legs], stations)
+        legs, s = legs[s >= 0], s[s >= 0]
     if not flat:
-        ok &= has_horizon[s]
-    legs, s = legs[ok], s[ok]
-    a, b = _range_times(t0[legs], t1[legs], p0[legs], p1[legs], sxyz[s], r2[s])
-    whole = ~np.isnan(a) & (b > a) & (a <= t0[legs]) & (b >= t1[legs])
+        keep = has_horizon[s]
+        legs, s = legs[keep], s[keep]
+    lt0, lt1 = t0[legs], t1[legs]
+    q0, q1 = p0[legs], p1[legs]
+    a, b = _range_times(lt0, lt1, q0, q1, sxyz[s], r2[s])
+    whole = np.flatnonzero(~np.isnan(a) & (b > a) & (a <= lt0) & (b >= lt1))
     legs, s, a, b = legs[whole], s[whole], a[whole], b[whole]
-    if not flat:
-        sure = _surely_in_sight(stations, s, p0[legs], p1[legs])
-        legs, a, b = legs[sure], t0[legs[sure]], t1[legs[sure]]
+    if flat:
+        out = (legs, a, b)
+    else:
+        q0, q1 = q0[whole], q1[whole]
+        sure = _surely_in_sight(stations, s, q0, q1)
+        out_l, out_a, out_b = [legs[sure]], [t0[legs[sure]]], [t1[legs[sure]]]
+        unsure = np.flatnonzero(~sure)
+        if len(unsure):
+            # Sampled along the leg, as the candidate loop samples it; settled if the
+            # samples make one stretch over the whole leg.
+            u = legs[unsure]
+            piece, ra, rb = _sample_runs(t0[u], t1[u], q0[unsure], q1[unsure], a[unsure],
+                                         b[unsure], s[unsure], step, stations, terrain)
+            full = (ra <= t0[u[piece]]) & (rb >= t1[u[piece]])
+            out_l.append(u[piece[full]])
+            out_a.append(ra[full])
+            out_b.append(rb[full])
+        out = tuple(np.concatenate(c) for c in (out_l, out_a, out_b))
+        if len(out_l) > 1:
+            by = np.argsort(out[0], kind="stable")
+            out = tuple(c[by] for c in out)
     settled = np.zeros(n, dtype=bool)
-    settled[legs] = True
-    return (legs, a, b), np.flatnonzero(~settled)
+    settled[out[0]] = True
+    return out, np.flatnonzero(~settled)
+
+
+def _sample_runs(t0, t1, p0, p1, t_in, t_out, st_of, step: float, stations: list[Station],
+                 terrain):
+    """Line of sight sampled along in-range pieces ``[t_in, t_out]`` of legs (one row a
+    piece: the leg's ``t0, t1, p0, p1``, its station ``st_of``), every ``step`` metres
+    or less, constant between samples: ``(piece, start, end)`` of the runs of visible
+    samples (a visible sample stands for the stretch up to the next one)."""
+    span = t1 - t0
+    length = np.hypot(*(p1[:, :2] - p0[:, :2]).T)
+    f_a = np.where(span > 0, (t_in - t0) / np.where(span > 0, span, 1.0), 0.0)
+    f_b = np.where(span > 0, (t_out - t0) / np.where(span > 0, span, 1.0), 1.0)
+    k = np.maximum(1, np.ceil((f_b - f_a) * length / step).astype(np.int64))
+    owner = np.repeat(np.arange(len(t0)), k + 1)
+    pos_in = np.arange(len(owner)) - np.repeat(np.cumsum(k + 1) - (k + 1), k + 1)
+    f = f_a[owner] + (f_b - f_a)[owner] * pos_in / k[owner]
+    pts = p0[owner] + f[:, None] * (p1[owner] - p0[owner])
+    vis = _in_sight(stations, st_of[owner], pts, terrain)
+    times = t0[owner] + f * span[owner]
+    # Runs of visible samples make one interval each.
+    last = np.r_[pos_in[1:] == 0, True]
+    keep = vis & ~last
+    run_start = keep & ~np.r_[False, keep[:-1] & (pos_in[1:] != 0)]
+    run_end = keep & ~np.r_[keep[1:] & (pos_in[1:] != 0), False]
+    nxt = np.r_[times[1:], np.nan]
+    return owner[run_start], times[run_start], nxt[run_end]
 
 
 def _in_sight(stations: list[Station], which: np.ndarray, pts: np.ndarray,
@@ -217,6 +306,22 @@ def _one_bank(stations: list[Station], used: np.ndarray) -> tuple[list, np.ndarr
     return hz, None
 
 
+def _bank_ids(stations: list[Station]):
+    """The bank of the stations' horizons and each station's id in it, when every
+    station has a horizon and they all live in one bank (else ``(None, None)``); kept
+    with the list."""
+    extra = _station_entry(stations)[3]
+    hit = extra.get("bank")
+    if hit is None:
+        hz = [st.horizon for st in stations]
+        if hz and all(h is not None for h in hz) and len({id(h.bank) for h in hz}) == 1:
+            hit = (hz[0].bank, np.array([h.id for h in hz], dtype=np.int64))
+        else:
+            hit = (None, None)
+        extra["bank"] = hit
+    return hit
+
+
 def _surely_in_sight(stations: list[Station], which: np.ndarray, p0: np.ndarray,
                      p1: np.ndarray) -> np.ndarray:
     """(n,) bool: segments surely in sight of their stations' horizons all along
@@ -225,6 +330,9 @@ def _surely_in_sight(stations: list[Station], which: np.ndarray, p0: np.ndarray,
     out = np.zeros(len(p0), dtype=bool)
     if len(p0) == 0:
         return out
+    bank, ids = _bank_ids(stations)
+    if bank is not None:
+        return bank.segments_surely_visible(ids[which], p0, p1)
     used = np.unique(which)
     hz, ids = _one_bank(stations, used)
     if ids is not None:
@@ -236,9 +344,13 @@ def _surely_in_sight(stations: list[Station], which: np.ndarray, p0: np.ndarray,
     return out
 
 
-#: Legs evaluated at once by :func:`link_intervals` and :func:`grid_link_intervals`
-#: (their samples and station pairs are held in memory together).
+#: Legs evaluated at once by :func:`link_intervals` (those its first pass does not
+#: settle) and :func:`grid_link_intervals` (their samples and station pairs are held in
+#: memory together).
 _LEG_CHUNK = 1 << 12
+#: Legs at once that :func:`link_intervals` tries with their nearest station (a few
+#: numbers per leg).
+_SETTLE_CHUNK = 1 << 16
 #: With fewer stations than this, chunks are this many times longer over the number of
 #: stations (a leg has at most that many station pairs; fewer chunks, less overhead).
 _CHUNK_STATIONS = 16
@@ -279,8 +391,10 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     the stretch up to the next one.
 
     Cost: legs x stations near them (a k-d tree finds the stations a leg may be in
-    range of), in vectorised batches: the stations nearest the legs, then the next
-    nearest for the legs not yet in link throughout, and so on.
+    range of), in vectorised batches: first every leg with its nearest station
+    (:func:`_settled_by_nearest`: most legs need no other), then, for the others, the
+    stations nearest the legs, then the next nearest for the legs not yet in link
+    throughout, and so on.
 
     Parameters
     ----------
@@ -293,27 +407,39 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
     terrain :
         A :class:`fleetsim.world.terrain.Terrain` for line of sight.
     """
-    return _in_leg_chunks(_link_intervals, t0, t1, p0, p1, stations, terrain,
-                          los_step_m=los_step_m)
-
-
-def _link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
-                    los_step_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t0 = np.asarray(t0, dtype=np.float64)
     t1 = np.asarray(t1, dtype=np.float64)
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
     p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
     step = max(los_step_m, terrain.spacing_m)
     flat = is_flat(terrain)
-    # Most legs are settled by their nearest station alone; the others go through the
-    # stations near them in turn.
-    done, rest = _settled_by_nearest(t0, t1, p0, p1, stations, flat)
-    legs, starts, ends = [done[0]], [done[1]], [done[2]]
-    span = t1 - t0
-    length = np.hypot(*(p1[:, :2] - p0[:, :2]).T)
+    n = len(t0)
+    parts = []
+    for lo in range(0, n, _SETTLE_CHUNK):
+        hi = min(n, lo + _SETTLE_CHUNK)
+        (leg, start, end), rest = _settled_by_nearest(t0[lo:hi], t1[lo:hi], p0[lo:hi],
+                                                      p1[lo:hi], stations, flat, terrain, step)
+        parts.append((leg + lo, start, end))
+        if len(rest):
+            rest += lo
+            leg, start, end = _in_leg_chunks(_link_rest, t0[rest], t1[rest], p0[rest],
+                                             p1[rest], stations, terrain, step=step, flat=flat)
+            parts.append((rest[leg], start, end))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+    leg, start, end = (np.concatenate(c) for c in zip(*parts, strict=True))
+    if len(parts) > 1:  # each part by leg; legs are in one part each
+        by = np.argsort(leg, kind="stable")
+        leg, start, end = leg[by], start[by], end[by]
+    return leg, start, end
+
+
+def _link_rest(t0, t1, p0, p1, stations: list[Station], terrain, *, step: float,
+               flat: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`link_intervals` of legs, every station in range tried in turn."""
+    legs, starts, ends = [np.zeros(0, dtype=np.int64)], [np.zeros(0)], [np.zeros(0)]
     covered = np.zeros(len(t0), dtype=bool)  # in link for the whole leg already
-    cl, cs, _ = _near_pairs(p0[rest], p1[rest], stations)
-    cl = rest[cl]
+    cl, cs, _ = _near_pairs(p0, p1, stations)
     sxyz, _, r2, has_horizon, _ = _station_arrays(stations)
     # Each leg's candidate stations, nearest first. Round r takes, for every leg not in
     # link throughout by then, its r-th station in range: the range of its next
@@ -371,26 +497,9 @@ def _link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
             if len(hit) == 0:
                 continue
         # Line of sight sampled along each in-range piece, constant between samples.
-        f_a = np.where(span[hit] > 0, (t_in - t0[hit]) / np.where(span[hit] > 0,
-                                                                    span[hit], 1.0), 0.0)
-        f_b = np.where(span[hit] > 0, (t_out - t0[hit]) / np.where(span[hit] > 0,
-                                                                     span[hit], 1.0), 1.0)
-        k = np.maximum(1, np.ceil((f_b - f_a) * length[hit] / step).astype(np.int64))
-        owner = np.repeat(np.arange(len(hit)), k + 1)
-        pos_in = np.arange(len(owner)) - np.repeat(np.cumsum(k + 1) - (k + 1), k + 1)
-        f = f_a[owner] + (f_b - f_a)[owner] * pos_in / k[owner]
-        leg = hit[owner]
-        pts = p0[leg] + f[:, None] * (p1[leg] - p0[leg])
-        vis = _in_sight(stations, st_of[owner], pts, terrain)
-        times = t0[leg] + f * span[leg]
-        # A visible sample stands for the stretch up to the next sample of its piece;
-        # runs of visible samples make one interval each.
-        last = np.r_[pos_in[1:] == 0, True]
-        keep = vis & ~last
-        run_start = keep & ~np.r_[False, keep[:-1] & (pos_in[1:] != 0)]
-        run_end = keep & ~np.r_[keep[1:] & (pos_in[1:] != 0), False]
-        nxt = np.r_[times[1:], np.nan]
-        run_leg, run_a, run_b = leg[run_start], times[run_start], nxt[run_end]
+        piece, run_a, run_b = _sample_runs(t0[hit], t1[hit], p0[hit], p1[hit], t_in, t_out,
+                                           st_of, step, stations, terrain)
+        run_leg = hit[piece]
         legs.append(run_leg)
         starts.append(run_a)
         ends.append(run_b)

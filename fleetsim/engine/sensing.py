@@ -90,6 +90,8 @@ class TargetDetection:
     """Target detection on sensing legs (a part of :class:`~fleetsim.engine.monitor.Monitor`;
     uses its targets, KD-tree, detection models and random stream)."""
 
+    _cells: PointCells | None = None  # the targets on a grid, built on first use
+
     @staticmethod
     def _at(t, kind, v, leg, target, zone, j, t0, t1, p0, p1, value=float("nan")) -> tuple:
         span = t1[j] - t0[j]
@@ -238,7 +240,7 @@ class TargetDetection:
                         lateral[q].tolist(), strict=True))
 
     def _target_cells(self) -> PointCells:
-        cells = self.__dict__.get("_cells")
+        cells = self._cells
         if cells is None:
             cells = self._cells = PointCells(self.targets)
         return cells

@@ -80,6 +80,8 @@ class HorizonBank:
         self._boff = np.zeros(0, dtype=np.int64)
         self._ax = self._ay = self._az = np.zeros(0)
         self._r0 = self._c0 = self._wh = self._wn = np.zeros(0, dtype=np.int64)
+        self._br0 = self._bc0 = np.zeros(0)
+        self._bny = self._bnx = np.zeros(0, dtype=np.int64)
         self._hor = _Store()
         self._blk = _Store()
 
@@ -116,6 +118,11 @@ class HorizonBank:
         self._r0, self._c0 = self._win[:, 0].copy(), self._win[:, 2].copy()
         self._wh = self._win[:, 1] - self._win[:, 0]
         self._wn = self._win[:, 3] - self._win[:, 2]
+        # The windows in blocks: first block row and column, blocks down and across.
+        self._br0 = (self._win[:, 0] // BLOCK).astype(np.float64)
+        self._bc0 = (self._win[:, 2] // BLOCK).astype(np.float64)
+        self._bny = -(-self._wh // BLOCK)
+        self._bnx = -(-self._wn // BLOCK)
         return i
 
     def built(self, i: int) -> bool:
@@ -265,31 +272,25 @@ class HorizonBank:
         if len(p0) == 0:
             return np.zeros(0, dtype=bool)
         self._ensure(which)
-        ny, nx = self.shape
         s = self.spacing_m * BLOCK
-        by, bx = -(-ny // BLOCK), -(-nx // BLOCK)
         h = 0.5 * self.spacing_m  # a point is judged by its nearest cell: widen by half a cell
         ox, oy = self.origin_m[0] - h, self.origin_m[1] - h
-        x0 = np.floor((np.minimum(p0[:, 0], p1[:, 0]) - ox - h) / s).astype(np.intp)
-        x1 = np.floor((np.maximum(p0[:, 0], p1[:, 0]) - ox + h) / s).astype(np.intp)
-        y0 = np.floor((np.minimum(p0[:, 1], p1[:, 1]) - oy - h) / s).astype(np.intp)
-        y1 = np.floor((np.maximum(p0[:, 1], p1[:, 1]) - oy + h) / s).astype(np.intp)
-        ok = (x1 - x0 <= 1) & (y1 - y0 <= 1) & (x0 >= 0) & (y0 >= 0) & (x1 < bx) & (y1 < by)
-        x0, x1, y0, y1 = (np.minimum(np.maximum(a, 0), m - 1)
-                          for a, m in ((x0, bx), (x1, bx), (y0, by), (y1, by)))
-        # To the window's blocks (its rows and columns start on block boundaries).
-        win = self._win[which]
-        br0, bc0 = win[:, 0] // BLOCK, win[:, 2] // BLOCK
-        bny = -(-(win[:, 1] - win[:, 0]) // BLOCK)
-        bnx = -(-(win[:, 3] - win[:, 2]) // BLOCK)
-        x0, x1, y0, y1 = x0 - bc0, x1 - bc0, y0 - br0, y1 - br0
-        ok &= (x0 >= 0) & (y0 >= 0) & (x1 < bnx) & (y1 < bny)
-        x0, x1 = np.minimum(np.maximum(x0, 0), bnx - 1), np.minimum(np.maximum(x1, 0), bnx - 1)
-        y0, y1 = np.minimum(np.maximum(y0, 0), bny - 1), np.minimum(np.maximum(y1, 0), bny - 1)
+        # The blocks the segment's extent meets (as floats: NaN and infinities fail the
+        # tests), within one 2 x 2 group of the antenna's window (its rows and columns
+        # start on block boundaries, inside the grid).
+        x0 = np.floor((np.minimum(p0[:, 0], p1[:, 0]) - ox - h) / s) - self._bc0[which]
+        x1 = np.floor((np.maximum(p0[:, 0], p1[:, 0]) - ox + h) / s) - self._bc0[which]
+        y0 = np.floor((np.minimum(p0[:, 1], p1[:, 1]) - oy - h) / s) - self._br0[which]
+        y1 = np.floor((np.maximum(p0[:, 1], p1[:, 1]) - oy + h) / s) - self._br0[which]
+        bnx = self._bnx[which]
+        ok = (x1 - x0 <= 1) & (y1 - y0 <= 1) & (x0 >= 0) & (y0 >= 0) & (x1 < bnx) \
+            & (y1 < self._bny[which])
+        first = np.where(ok, self._boff[which] + y0 * bnx + x0, 0.0).astype(np.intp)
+        dx = np.where(ok, x1 - x0, 0.0).astype(np.intp)
+        dy = np.where(ok, (y1 - y0) * bnx, 0.0).astype(np.intp)
         zb = self._blk.data
-        base = self._boff[which]
-        top = np.maximum(np.maximum(zb[base + y0 * bnx + x0], zb[base + y0 * bnx + x1]),
-                         np.maximum(zb[base + y1 * bnx + x0], zb[base + y1 * bnx + x1]))
+        top = np.maximum(np.maximum(zb[first], zb[first + dx]),
+                         np.maximum(zb[first + dy], zb[first + dy + dx]))
         return ok & (np.minimum(p0[:, 2], p1[:, 2]) >= top)
 
     def nbytes(self, i: int | None = None) -> int:
