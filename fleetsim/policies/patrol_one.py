@@ -10,12 +10,16 @@ the same plans to the bit.
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
 
 from fleetsim.planning.altitude import route_pieces
 from fleetsim.policy import Plan, Route
+
+#: The walk's tie-break weight (see ``PersistentPatrol._walk_clear``).
+TIE = 1e-6
 
 
 def _rows(a: np.ndarray) -> tuple[tuple, ...]:
@@ -39,6 +43,14 @@ class OneVehicle:
         # A heading along step k: its dot products with the steps, as the
         # vectorised walk takes them for one row.
         self.dots_of = [self.dots(h0, h1) for h0, h1 in self.dirs]
+        # Each cell's neighbours (step index, cell, the tie-break penalty of the step,
+        # as the walk takes it), and ``TIE`` times the dot products above: the walk's
+        # per-step tie-break terms worked out once.
+        tie_d = TIE * 1e-3
+        self.options = tuple(tuple((k, cell, tie_d * steps) for k, (cell, steps)
+                                   in enumerate(zip(nb, ns, strict=True)) if cell >= 0)
+                             for nb, ns in zip(self.nbr, self.nbr_steps, strict=True))
+        self.tie_dots_of = [[TIE * d for d in dots] for dots in self.dots_of]
         self.centres = policy.centres
         self.centre_rows = _rows(policy.centres)
         self.agl = policy.agl.tolist()
@@ -46,9 +58,9 @@ class OneVehicle:
         self.speed = policy.speed.tolist()
         self.nbr_width = policy.nbr.shape[1]
         self.nbr_size = policy.nbr.size
-        #: Whether each step keeps the clearance (1, 0; 2: not known yet), by cruise
-        #: height above the ground and clearance.
-        self.known_steps: dict[tuple[float, float], bytearray] = {}
+        #: Whether each step keeps the clearance (1, 0), by cruise height above the
+        #: ground and clearance (the policy's step tables, as bytes).
+        self.known_steps: dict[tuple[float, float], bytes] = {}
         # The first-hop index's buckets as rows of one (buckets, most cells) table:
         # short rows padded with their first cell, at an infinite distance.
         start, end = policy.bucket_start, policy.bucket_end
@@ -95,33 +107,31 @@ class OneVehicle:
              tie: float, ks: list[int] | None = None) -> tuple[list[int], float, float]:
         """The greedy steps of a vehicle in cell ``c`` at time ``t`` heading ``(h0, h1)``
         until ``until_s``: the cells it goes to and its final heading (and, in ``ks``,
-        the neighbour index of each step). Updates the cells' planned visits."""
+        the neighbour index of each step). Updates the cells' planned visits.
+        ``tie``: the tie-break weight, :data:`TIE` (the per-step terms are kept for it)."""
+        if tie != TIE:
+            raise ValueError(f"OneVehicle.walk: tie must be {TIE}, got {tie!r}")
         lv = self.policy.last_visit
         item = lv.item
-        nbr, nbr_dist, nbr_steps, dirs = self.nbr, self.nbr_dist, self.nbr_steps, self.dirs
-        dots_of = self.dots_of
+        options, nbr_dist, dirs = self.options, self.nbr_dist, self.dirs
+        tie_dots_of = self.tie_dots_of
         out = []
-        tie_d = tie * 1e-3
-        dots = self.dots(h0, h1)
+        tie_dots = [tie * d for d in self.dots(h0, h1)]
         while True:
-            cand = nbr[c]
-            nsteps = nbr_steps[c]
-            best, best_score = -1, -np.inf
-            for k, cell in enumerate(cand):
-                if cell < 0:
-                    continue
-                score = -item(cell) + (tie * dots[k] - tie_d * nsteps[k])
-                if score > best_score or best < 0:
-                    best, best_score = k, score
+            best, best_score, best_cell = -1, -math.inf, -1
+            for k, cell, pen in options[c]:
+                score = -item(cell) + (tie_dots[k] - pen)
+                if best < 0 or score > best_score:
+                    best, best_score, best_cell = k, score, cell
             if best < 0:
                 break
-            cell = cand[best]
+            cell = best_cell
             arrive = t + nbr_dist[c][best] / speed
             if arrive > item(cell):
                 lv[cell] = arrive
             t = arrive
             h0, h1 = dirs[best]
-            dots = dots_of[best]
+            tie_dots = tie_dots_of[best]
             out.append(cell)
             if ks is not None:
                 ks.append(best)
@@ -161,7 +171,7 @@ class OneVehicle:
         cells = [cell] if moved else []
         ks: list[int] = []
         if t < until_s:
-            more, h0, h1 = self.walk(cell, t, h0, h1, speed, until_s, 1e-6, ks)
+            more, h0, h1 = self.walk(cell, t, h0, h1, speed, until_s, TIE, ks)
             cells += more
         # the steps after the first waypoint: from cell to cell (unless the route
         # goes around a zone first)
@@ -179,28 +189,22 @@ class OneVehicle:
                 steps = None
         return self.plan(vehicle, x, y, start_z, route, append, steps)
 
-    def steps_clear(self, c: int, ks: list[int], agl: float, need: float) -> bool:
+    def steps_clear(self, vehicle: int, c: int, ks: list[int]) -> bool:
         """Whether the steps ``ks`` (neighbour indices) from cell ``c`` on all keep the
-        clearance ``need`` flown ``agl`` above the ground, by the terrain follower's
-        quick test of each leg (its answers kept by cell and step)."""
-        known = self.known_steps.get((agl, need))
+        clearance of ``vehicle`` flown at its cruise height above the ground: the
+        policy's table of steps (by the terrain follower's bound, as
+        :meth:`~fleetsim.planning.altitude.TerrainFollower.leg_clear` gives it for
+        each leg), worked out for all steps on first use."""
+        key = (self.agl[vehicle], self.clearance[vehicle])
+        known = self.known_steps.get(key)
         if known is None:
-            known = self.known_steps[agl, need] = bytearray(b"\x02" * self.nbr_size)
-        width = self.nbr_width
-        follower = self.policy.follower
-        rows = self.centre_rows
+            table = self.policy.clear_steps(np.array([vehicle]))
+            known = self.known_steps[key] = table.tobytes()
+        width, nbr = self.nbr_width, self.nbr
         for k in ks:
-            at = c * width + k
-            ok = known[at]
-            to = self.nbr[c][k]
-            if ok == 2:
-                (ax, ay), (bx, by) = rows[c], rows[to]
-                ok = known[at] = follower.leg_clear(
-                    (ax, ay, follower.height(ax, ay) + agl),
-                    (bx, by, follower.height(bx, by) + agl), need, finest=0)
-            if not ok:
+            if not known[c * width + k]:
                 return False
-            c = to
+            c = nbr[c][k]
         return True
 
     def plan(self, vehicle: int, x: float, y: float, start_z: float | None,
@@ -218,7 +222,7 @@ class OneVehicle:
         if steps is not None and len(route) <= 32:
             # follow's quick test of each leg: the first one, then cell to cell
             quick = follower.unchanged_one((x, y, start_z), route[:1], agl, need) and \
-                self.steps_clear(steps[0], steps[1], agl, need)
+                self.steps_clear(vehicle, steps[0], steps[1])
         else:
             quick = follower.unchanged_one((x, y, start_z), route, agl, need)
         if quick:
