@@ -71,6 +71,9 @@ class OneVehicle:
         pad = col >= (end - start)[:, None]
         self.bucket_x = np.where(pad, np.inf, policy.centres[self.bucket_table, 0])
         self.bucket_y = np.where(pad, np.inf, policy.centres[self.bucket_table, 1])
+        # the buckets' boxes as (2, buckets) rows: x, then y
+        self.bucket_lo = np.ascontiguousarray(policy.bucket_lo.T)
+        self.bucket_hi = np.ascontiguousarray(policy.bucket_hi.T)
 
     def dots(self, h0: float, h1: float) -> list[float]:
         return (np.array([[h0, h1]]) @ self.step_t)[0].tolist()
@@ -81,24 +84,28 @@ class OneVehicle:
         buckets whose bound beats the best cell of the most promising bucket are
         read at once; every cell scoring as high as the best is in them."""
         pol = self.policy
-        lo, hi = pol.bucket_lo, pol.bucket_hi
-        gx = np.maximum(np.maximum(lo[:, 0] - x, x - hi[:, 0]), 0.0)
-        gy = np.maximum(np.maximum(lo[:, 1] - y, y - hi[:, 1]), 0.0)
-        bound = -pol.bucket_min_visit - np.hypot(gx, gy) / speed
+        p = np.array([[x], [y]])
+        gap = np.maximum(np.maximum(self.bucket_lo - p, p - self.bucket_hi), 0.0)
+        bound = -pol.bucket_min_visit - np.hypot(gap[0], gap[1]) / speed
         lv = pol.last_visit
         b = int(bound.argmax())
-        first = (-lv[self.bucket_table[b]] - np.hypot(self.bucket_x[b] - x, self.bucket_y[b] - y)
-                 / speed).max()
-        thr = float(first)
+        cells = self.bucket_table[b]
+        seen = lv.take(cells)
+        score = -seen - np.hypot(self.bucket_x[b] - x, self.bucket_y[b] - y) / speed
+        k = int(score.argmax())
+        thr = float(score[k])
         # the bounds are exact up to rounding: keep a margin
         take = np.flatnonzero(bound >= thr - 1e-9 * (abs(thr) + 1.0))
-        cells = self.bucket_table[take]
-        seen = lv[cells]
-        pol.bucket_min_visit[take] = seen.min(axis=1)
-        score = -seen - np.hypot(self.bucket_x[take] - x, self.bucket_y[take] - y) / speed
-        k = int(score.argmax())
-        best = score.flat[k]
-        if int((score == best).sum()) > 1:
+        if len(take) == 1:  # bucket b alone (always among them): its scores are known
+            pol.bucket_min_visit[b] = seen.min()
+        else:
+            cells = self.bucket_table.take(take, axis=0)
+            seen = lv.take(cells)
+            pol.bucket_min_visit[take] = seen.min(axis=1)
+            score = -seen - np.hypot(self.bucket_x.take(take, axis=0) - x,
+                                     self.bucket_y.take(take, axis=0) - y) / speed
+            k = int(score.argmax())
+        if np.count_nonzero(score == score.flat[k]) > 1:
             # cells tie for the first place: which one is up to scoring every cell
             return int(pol.best_cells_all(np.array([x, y]), speed, 1)[0])
         return int(cells.flat[k])
@@ -157,7 +164,9 @@ class OneVehicle:
         speed = self.speed[vehicle]
         pos = np.array([x, y])
         if append:
-            cell = int(pol.tree.query(pos[None, :])[1][0])
+            cell = int(pol.end_cell.item(vehicle))
+            if cell < 0 or self.centre_rows[cell] != (x, y) or not pol.centres_distinct:
+                cell = int(pol.tree.query(pos[None, :])[1][0])
         else:
             cell = self.first_cell(x, y, speed)
         fx, fy = self.centre_rows[cell]
@@ -179,6 +188,7 @@ class OneVehicle:
         pol.heading[vehicle] = (h0, h1)
         if not cells:
             return []
+        pol.end_cell[vehicle] = cells[-1]
         route = self.centres[cells]
         if moved and pol.zones is not None:
             # A first hop that comes near a zone active while it is flown goes around it.

@@ -189,6 +189,10 @@ class PersistentPatrol(Policy):
         self.step_dir = np.array(offs, dtype=np.float64)
         self.step_dir /= np.hypot(*self.step_dir.T)[:, None]
         self.tree = cKDTree(self.centres)
+        #: The cell each vehicle's last planned route ends at (-1: none yet), a guess
+        #: checked against where its plan ends (see :meth:`nearest_cells`).
+        self.end_cell = np.full(n, -1, dtype=np.int64)
+        self.centres_distinct = len(np.unique(self.centres, axis=0)) == len(self.centres)
         self.last_visit = np.zeros(len(self.centres))
         self._build_buckets(ix, iy)
         self.centre_of_area = np.array(area.centroid.coords[0])
@@ -291,9 +295,34 @@ class PersistentPatrol(Policy):
         top = np.argpartition(-score, m - 1)[:m] if m < len(score) else np.arange(len(score))
         return top[np.lexsort((top, -score[top]))]  # best first, ties by index
 
+    def nearest_cells(self, v: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """The cells whose centres are nearest to ``xy`` (vehicles ``v``'s plan ends):
+        ``tree.query``, except where a plan ends exactly at the centre of the cell its
+        last route ends at (the patrol's own routes), which is then that cell."""
+        guess = self.end_cell[v]
+        hit = guess >= 0
+        if self.centres_distinct and hit.any():
+            at = np.flatnonzero(hit)
+            hit[at] = (self.centres[guess[at]] == xy[at]).all(axis=1)
+        else:
+            hit[:] = False
+        if hit.all():
+            return guess
+        cell = guess.copy()
+        miss = np.flatnonzero(~hit)
+        cell[miss] = self.tree.query(xy[miss])[1]
+        return cell
+
     def decide(self, now_s, fleet, requests):
-        fresh = sorted({r.vehicle for r in requests if r.reason in ("start", "idle", "recharged")})
-        periodic = sorted({r.vehicle for r in requests if r.reason == "periodic"} - set(fresh))
+        if len(requests) == 1:  # (most often: one vehicle back from recharging)
+            r = requests[0]
+            fresh = [r.vehicle] if r.reason in ("start", "idle", "recharged") else []
+            periodic = [r.vehicle] if r.reason == "periodic" else []
+        else:
+            fresh = sorted({r.vehicle for r in requests
+                            if r.reason in ("start", "idle", "recharged")})
+            periodic = sorted({r.vehicle for r in requests if r.reason == "periodic"}
+                              - set(fresh))
         if self.params.launch_spread_s > 0:
             begun = {r.vehicle for r in requests if r.reason == "start"}
             later = {v for v in begun if self.launch_at[v] > now_s + 1e-9}
@@ -460,7 +489,7 @@ class PersistentPatrol(Policy):
         # time (a cell seen 10 min earlier is worth 10 min more flying), so a swarm
         # leaving one base fans out instead of moving as a clump.
         if append:
-            _, cell = self.tree.query(pos)
+            cell = self.nearest_cells(v, pos)
         else:
             # Vehicles starting from one place (a base) take that place's best cells
             # in order, one each.
@@ -553,7 +582,7 @@ class PersistentPatrol(Policy):
                     win, got = ti, best
                 choice[win] = got
                 # arrival times at the cells taken (as at every neighbour: same values)
-                arrive = t_act[win] + self.nbr_dist[c[win], got] / speed_act[win]
+                arrive = t_act[win] + self.nbr_dist.take(c[win] * width + got) / speed_act[win]
                 if _round < 3:  # one vehicle a cell
                     lv[want] = np.maximum(lv[want], arrive)
                 else:
@@ -585,6 +614,8 @@ class PersistentPatrol(Policy):
         valid = seq >= 0
         counts = valid.sum(axis=1)
         cells = seq[valid]
+        ends = np.flatnonzero(counts)
+        self.end_cell[v[ends]] = cells[np.cumsum(counts)[ends] - 1]
         routes = _cut(self.centres[cells], counts)
         if self.spur and self.has_spur[cells].any():
             # the cells beside a timed zone: out along the zone's edge and back
