@@ -10,12 +10,16 @@ the same plans to the bit.
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
 
 from fleetsim.planning.altitude import route_pieces
 from fleetsim.policy import Plan, Route
+
+#: The walk's tie-break weight (see ``PersistentPatrol._walk_clear``).
+TIE = 1e-6
 
 
 def _rows(a: np.ndarray) -> tuple[tuple, ...]:
@@ -39,6 +43,14 @@ class OneVehicle:
         # A heading along step k: its dot products with the steps, as the
         # vectorised walk takes them for one row.
         self.dots_of = [self.dots(h0, h1) for h0, h1 in self.dirs]
+        # Each cell's neighbours (step index, cell, the tie-break penalty of the step,
+        # as the walk takes it), and ``TIE`` times the dot products above: the walk's
+        # per-step tie-break terms worked out once.
+        tie_d = TIE * 1e-3
+        self.options = tuple(tuple((k, cell, tie_d * steps) for k, (cell, steps)
+                                   in enumerate(zip(nb, ns, strict=True)) if cell >= 0)
+                             for nb, ns in zip(self.nbr, self.nbr_steps, strict=True))
+        self.tie_dots_of = [[TIE * d for d in dots] for dots in self.dots_of]
         self.centres = policy.centres
         self.centre_rows = _rows(policy.centres)
         self.agl = policy.agl.tolist()
@@ -46,9 +58,9 @@ class OneVehicle:
         self.speed = policy.speed.tolist()
         self.nbr_width = policy.nbr.shape[1]
         self.nbr_size = policy.nbr.size
-        #: Whether each step keeps the clearance (1, 0; 2: not known yet), by cruise
-        #: height above the ground and clearance.
-        self.known_steps: dict[tuple[float, float], bytearray] = {}
+        #: Whether each step keeps the clearance (1, 0), by cruise height above the
+        #: ground and clearance (the policy's step tables, as bytes).
+        self.known_steps: dict[tuple[float, float], bytes] = {}
         # The first-hop index's buckets as rows of one (buckets, most cells) table:
         # short rows padded with their first cell, at an infinite distance.
         start, end = policy.bucket_start, policy.bucket_end
@@ -59,6 +71,9 @@ class OneVehicle:
         pad = col >= (end - start)[:, None]
         self.bucket_x = np.where(pad, np.inf, policy.centres[self.bucket_table, 0])
         self.bucket_y = np.where(pad, np.inf, policy.centres[self.bucket_table, 1])
+        # the buckets' boxes as (2, buckets) rows: x, then y
+        self.bucket_lo = np.ascontiguousarray(policy.bucket_lo.T)
+        self.bucket_hi = np.ascontiguousarray(policy.bucket_hi.T)
 
     def dots(self, h0: float, h1: float) -> list[float]:
         return (np.array([[h0, h1]]) @ self.step_t)[0].tolist()
@@ -69,24 +84,28 @@ class OneVehicle:
         buckets whose bound beats the best cell of the most promising bucket are
         read at once; every cell scoring as high as the best is in them."""
         pol = self.policy
-        lo, hi = pol.bucket_lo, pol.bucket_hi
-        gx = np.maximum(np.maximum(lo[:, 0] - x, x - hi[:, 0]), 0.0)
-        gy = np.maximum(np.maximum(lo[:, 1] - y, y - hi[:, 1]), 0.0)
-        bound = -pol.bucket_min_visit - np.hypot(gx, gy) / speed
+        p = np.array([[x], [y]])
+        gap = np.maximum(np.maximum(self.bucket_lo - p, p - self.bucket_hi), 0.0)
+        bound = -pol.bucket_min_visit - np.hypot(gap[0], gap[1]) / speed
         lv = pol.last_visit
         b = int(bound.argmax())
-        first = (-lv[self.bucket_table[b]] - np.hypot(self.bucket_x[b] - x, self.bucket_y[b] - y)
-                 / speed).max()
-        thr = float(first)
+        cells = self.bucket_table[b]
+        seen = lv.take(cells)
+        score = -seen - np.hypot(self.bucket_x[b] - x, self.bucket_y[b] - y) / speed
+        k = int(score.argmax())
+        thr = float(score[k])
         # the bounds are exact up to rounding: keep a margin
         take = np.flatnonzero(bound >= thr - 1e-9 * (abs(thr) + 1.0))
-        cells = self.bucket_table[take]
-        seen = lv[cells]
-        pol.bucket_min_visit[take] = seen.min(axis=1)
-        score = -seen - np.hypot(self.bucket_x[take] - x, self.bucket_y[take] - y) / speed
-        k = int(score.argmax())
-        best = score.flat[k]
-        if int((score == best).sum()) > 1:
+        if len(take) == 1:  # bucket b alone (always among them): its scores are known
+            pol.bucket_min_visit[b] = seen.min()
+        else:
+            cells = self.bucket_table.take(take, axis=0)
+            seen = lv.take(cells)
+            pol.bucket_min_visit[take] = seen.min(axis=1)
+            score = -seen - np.hypot(self.bucket_x.take(take, axis=0) - x,
+                                     self.bucket_y.take(take, axis=0) - y) / speed
+            k = int(score.argmax())
+        if np.count_nonzero(score == score.flat[k]) > 1:
             # cells tie for the first place: which one is up to scoring every cell
             return int(pol.best_cells_all(np.array([x, y]), speed, 1)[0])
         return int(cells.flat[k])
@@ -95,33 +114,31 @@ class OneVehicle:
              tie: float, ks: list[int] | None = None) -> tuple[list[int], float, float]:
         """The greedy steps of a vehicle in cell ``c`` at time ``t`` heading ``(h0, h1)``
         until ``until_s``: the cells it goes to and its final heading (and, in ``ks``,
-        the neighbour index of each step). Updates the cells' planned visits."""
+        the neighbour index of each step). Updates the cells' planned visits.
+        ``tie``: the tie-break weight, :data:`TIE` (the per-step terms are kept for it)."""
+        if tie != TIE:
+            raise ValueError(f"OneVehicle.walk: tie must be {TIE}, got {tie!r}")
         lv = self.policy.last_visit
         item = lv.item
-        nbr, nbr_dist, nbr_steps, dirs = self.nbr, self.nbr_dist, self.nbr_steps, self.dirs
-        dots_of = self.dots_of
+        options, nbr_dist, dirs = self.options, self.nbr_dist, self.dirs
+        tie_dots_of = self.tie_dots_of
         out = []
-        tie_d = tie * 1e-3
-        dots = self.dots(h0, h1)
+        tie_dots = [tie * d for d in self.dots(h0, h1)]
         while True:
-            cand = nbr[c]
-            nsteps = nbr_steps[c]
-            best, best_score = -1, -np.inf
-            for k, cell in enumerate(cand):
-                if cell < 0:
-                    continue
-                score = -item(cell) + (tie * dots[k] - tie_d * nsteps[k])
-                if score > best_score or best < 0:
-                    best, best_score = k, score
+            best, best_score, best_cell = -1, -math.inf, -1
+            for k, cell, pen in options[c]:
+                score = -item(cell) + (tie_dots[k] - pen)
+                if best < 0 or score > best_score:
+                    best, best_score, best_cell = k, score, cell
             if best < 0:
                 break
-            cell = cand[best]
+            cell = best_cell
             arrive = t + nbr_dist[c][best] / speed
             if arrive > item(cell):
                 lv[cell] = arrive
             t = arrive
             h0, h1 = dirs[best]
-            dots = dots_of[best]
+            tie_dots = tie_dots_of[best]
             out.append(cell)
             if ks is not None:
                 ks.append(best)
@@ -147,7 +164,9 @@ class OneVehicle:
         speed = self.speed[vehicle]
         pos = np.array([x, y])
         if append:
-            cell = int(pol.tree.query(pos[None, :])[1][0])
+            cell = int(pol.end_cell.item(vehicle))
+            if cell < 0 or self.centre_rows[cell] != (x, y) or not pol.centres_distinct:
+                cell = int(pol.tree.query(pos[None, :])[1][0])
         else:
             cell = self.first_cell(x, y, speed)
         fx, fy = self.centre_rows[cell]
@@ -161,7 +180,7 @@ class OneVehicle:
         cells = [cell] if moved else []
         ks: list[int] = []
         if t < until_s:
-            more, h0, h1 = self.walk(cell, t, h0, h1, speed, until_s, 1e-6, ks)
+            more, h0, h1 = self.walk(cell, t, h0, h1, speed, until_s, TIE, ks)
             cells += more
         # the steps after the first waypoint: from cell to cell (unless the route
         # goes around a zone first)
@@ -169,6 +188,7 @@ class OneVehicle:
         pol.heading[vehicle] = (h0, h1)
         if not cells:
             return []
+        pol.end_cell[vehicle] = cells[-1]
         route = self.centres[cells]
         if moved and pol.zones is not None:
             # A first hop that comes near a zone active while it is flown goes around it.
@@ -179,28 +199,22 @@ class OneVehicle:
                 steps = None
         return self.plan(vehicle, x, y, start_z, route, append, steps)
 
-    def steps_clear(self, c: int, ks: list[int], agl: float, need: float) -> bool:
+    def steps_clear(self, vehicle: int, c: int, ks: list[int]) -> bool:
         """Whether the steps ``ks`` (neighbour indices) from cell ``c`` on all keep the
-        clearance ``need`` flown ``agl`` above the ground, by the terrain follower's
-        quick test of each leg (its answers kept by cell and step)."""
-        known = self.known_steps.get((agl, need))
+        clearance of ``vehicle`` flown at its cruise height above the ground: the
+        policy's table of steps (by the terrain follower's bound, as
+        :meth:`~fleetsim.planning.altitude.TerrainFollower.leg_clear` gives it for
+        each leg), worked out for all steps on first use."""
+        key = (self.agl[vehicle], self.clearance[vehicle])
+        known = self.known_steps.get(key)
         if known is None:
-            known = self.known_steps[agl, need] = bytearray(b"\x02" * self.nbr_size)
-        width = self.nbr_width
-        follower = self.policy.follower
-        rows = self.centre_rows
+            table = self.policy.clear_steps(np.array([vehicle]))
+            known = self.known_steps[key] = table.tobytes()
+        width, nbr = self.nbr_width, self.nbr
         for k in ks:
-            at = c * width + k
-            ok = known[at]
-            to = self.nbr[c][k]
-            if ok == 2:
-                (ax, ay), (bx, by) = rows[c], rows[to]
-                ok = known[at] = follower.leg_clear(
-                    (ax, ay, follower.height(ax, ay) + agl),
-                    (bx, by, follower.height(bx, by) + agl), need, finest=0)
-            if not ok:
+            if not known[c * width + k]:
                 return False
-            c = to
+            c = nbr[c][k]
         return True
 
     def plan(self, vehicle: int, x: float, y: float, start_z: float | None,
@@ -218,7 +232,7 @@ class OneVehicle:
         if steps is not None and len(route) <= 32:
             # follow's quick test of each leg: the first one, then cell to cell
             quick = follower.unchanged_one((x, y, start_z), route[:1], agl, need) and \
-                self.steps_clear(steps[0], steps[1], agl, need)
+                self.steps_clear(vehicle, steps[0], steps[1])
         else:
             quick = follower.unchanged_one((x, y, start_z), route, agl, need)
         if quick:

@@ -189,6 +189,10 @@ class PersistentPatrol(Policy):
         self.step_dir = np.array(offs, dtype=np.float64)
         self.step_dir /= np.hypot(*self.step_dir.T)[:, None]
         self.tree = cKDTree(self.centres)
+        #: The cell each vehicle's last planned route ends at (-1: none yet), a guess
+        #: checked against where its plan ends (see :meth:`nearest_cells`).
+        self.end_cell = np.full(n, -1, dtype=np.int64)
+        self.centres_distinct = len(np.unique(self.centres, axis=0)) == len(self.centres)
         self.last_visit = np.zeros(len(self.centres))
         self._build_buckets(ix, iy)
         self.centre_of_area = np.array(area.centroid.coords[0])
@@ -291,9 +295,34 @@ class PersistentPatrol(Policy):
         top = np.argpartition(-score, m - 1)[:m] if m < len(score) else np.arange(len(score))
         return top[np.lexsort((top, -score[top]))]  # best first, ties by index
 
+    def nearest_cells(self, v: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """The cells whose centres are nearest to ``xy`` (vehicles ``v``'s plan ends):
+        ``tree.query``, except where a plan ends exactly at the centre of the cell its
+        last route ends at (the patrol's own routes), which is then that cell."""
+        guess = self.end_cell[v]
+        hit = guess >= 0
+        if self.centres_distinct and hit.any():
+            at = np.flatnonzero(hit)
+            hit[at] = (self.centres[guess[at]] == xy[at]).all(axis=1)
+        else:
+            hit[:] = False
+        if hit.all():
+            return guess
+        cell = guess.copy()
+        miss = np.flatnonzero(~hit)
+        cell[miss] = self.tree.query(xy[miss])[1]
+        return cell
+
     def decide(self, now_s, fleet, requests):
-        fresh = sorted({r.vehicle for r in requests if r.reason in ("start", "idle", "recharged")})
-        periodic = sorted({r.vehicle for r in requests if r.reason == "periodic"} - set(fresh))
+        if len(requests) == 1:  # (most often: one vehicle back from recharging)
+            r = requests[0]
+            fresh = [r.vehicle] if r.reason in ("start", "idle", "recharged") else []
+            periodic = [r.vehicle] if r.reason == "periodic" else []
+        else:
+            fresh = sorted({r.vehicle for r in requests
+                            if r.reason in ("start", "idle", "recharged")})
+            periodic = sorted({r.vehicle for r in requests if r.reason == "periodic"}
+                              - set(fresh))
         if self.params.launch_spread_s > 0:
             begun = {r.vehicle for r in requests if r.reason == "start"}
             later = {v for v in begun if self.launch_at[v] > now_s + 1e-9}
@@ -378,20 +407,24 @@ class PersistentPatrol(Policy):
         are known to keep their clearance, see :meth:`_walk_clear`, and
         ``clear_length`` the length of all their legs if all are)."""
         v = np.asarray(v, dtype=np.int64)
-        if start_z is None:
-            start_z = self.terrain.height_at(xy[:, 0], xy[:, 1]) + self.agl[v]
         rows = [i for i, r in enumerate(routes) if len(r)]
         if not rows:
             return []
         idx = np.array(rows, dtype=np.int64)
         vs = v[idx]
-        starts = np.column_stack([xy[idx], np.asarray(start_z, dtype=np.float64)[idx]])
+        # (each route kept has a waypoint: more than 32 routes, more than 32 waypoints)
         if clear is not None and bool(clear[idx].all()) \
-                and sum(len(routes[i]) for i in rows) > 32 \
+                and (len(rows) > 32 or sum(len(routes[i]) for i in rows) > 32) \
                 and self.follower.coarse_for(clear_length):
             # every leg known to keep its clearance, by the test follow would make
+            if action_class is None:
+                return [Plan(vehicle, [Route(routes[i])], append)
+                        for vehicle, i in zip(vs.tolist(), rows, strict=True)]
             raised = [(routes[i], None) for i in rows]
         else:
+            if start_z is None:
+                start_z = self.terrain.height_at(xy[:, 0], xy[:, 1]) + self.agl[v]
+            starts = np.column_stack([xy[idx], np.asarray(start_z, dtype=np.float64)[idx]])
             raised = self.follower.follow(starts, [routes[i] for i in rows], self.agl[vs],
                                           self.clearance[vs],
                                           clear=None if clear is None else clear[idx])
@@ -404,7 +437,7 @@ class PersistentPatrol(Policy):
                 actions = [Route(way, alt_agl_m=float(heights.max()), **kw)]
             else:
                 actions = [Route(w, alt_agl_m=a, **kw) for w, a in route_pieces(way, heights)]
-            plans.append(Plan(vehicle, actions, append=append))
+            plans.append(Plan(vehicle, actions, append))
         return plans
 
     def _walk(self, v, xy, t, until_s, *, append):
@@ -412,7 +445,7 @@ class PersistentPatrol(Policy):
         ``t`` until ``until_s``."""
         return self._walk_clear(v, xy, t, until_s, append=append)[0]
 
-    def _steps_clear(self, v: np.ndarray) -> np.ndarray | None:
+    def clear_steps(self, v: np.ndarray) -> np.ndarray | None:
         """(cells, k) bool: which steps between neighbouring cell centres keep the
         terrain clearance of vehicles ``v`` (by ``TerrainFollower.keeps``, flown at
         their cruise height above the ground), if they are all of one height and
@@ -437,7 +470,7 @@ class PersistentPatrol(Policy):
     def _walk_clear(self, v, xy, t, until_s, *, append):
         """:meth:`_walk`, and which routes are known to keep their vehicle's terrain
         clearance (flown from ``xy`` at the cruise height above the ground): steps
-        between cell centres only, each known to (see :meth:`_steps_clear`)."""
+        between cell centres only, each known to (see :meth:`clear_steps`)."""
         timed = len(self.timed_start) > 0
         t_start = t
         t = t.copy()
@@ -456,7 +489,7 @@ class PersistentPatrol(Policy):
         # time (a cell seen 10 min earlier is worth 10 min more flying), so a swarm
         # leaving one base fans out instead of moving as a clump.
         if append:
-            _, cell = self.tree.query(pos)
+            cell = self.nearest_cells(v, pos)
         else:
             # Vehicles starting from one place (a base) take that place's best cells
             # in order, one each.
@@ -507,19 +540,21 @@ class PersistentPatrol(Policy):
         lv = self.last_visit
         # Routes of an extension from a cell centre, at the cruise height there, and
         # on from centre to centre: known clear if every step is.
-        steps_clear = self._steps_clear(v) if append and not timed else None
+        steps_clear = self.clear_steps(v) if append and not timed else None
         clear = dist == 0.0 if steps_clear is not None else np.zeros(m, dtype=bool)
         length = 0.0  # of all steps (all the legs of the routes, if all are clear)
+        nbr, width = self.nbr, self.nbr.shape[1]
         while True:
             act = np.flatnonzero(active)  # only vehicles still short of the horizon
             if len(act) == 0:
                 break
             c = cur[act]
-            cand = self.nbr[c]  # (a, k), -1: no neighbour
+            # (row gathers with take: the same values as indexing, without its overhead)
+            cand = nbr.take(c, axis=0)  # (a, k), -1: no neighbour
             t_act, speed_act = t[act], speed[act]
             # The most idle neighbour (oldest last visit); ties: straight ahead, then nearer
             # (no neighbour: -inf).
-            bias = tie * (heading[act] @ self.step_dir.T) - self.nbr_pen[c]
+            bias = tie * (heading[act] @ self.step_dir.T) - self.nbr_pen.take(c, axis=0)
             if timed:
                 arrive = t_act[:, None] + self.nbr_dist[c] / speed_act[:, None]
                 valid = (cand >= 0) & ~self._step_blocked(c, np.maximum(cand, 0), t_act, arrive)
@@ -535,31 +570,37 @@ class PersistentPatrol(Policy):
                     break
                 # (where there is no neighbour, any cell's visit - inf: -inf)
                 if len(ti) == len(act):
-                    score = -lv[cand] + bias
+                    cand_ti, bias_ti = cand, bias
                 else:
-                    score = -lv[cand[ti]] + bias[ti]
-                best = np.argmax(score, axis=1)
-                want = cand[ti, best]
-                first_of = _first_of(want, len(lv)) if _round < 3 else np.arange(len(ti))
-                win = ti[first_of]
-                got = best[first_of]
+                    cand_ti, bias_ti = cand.take(ti, axis=0), bias.take(ti, axis=0)
+                best = np.argmax(-lv.take(cand_ti) + bias_ti, axis=1)
+                want = cand_ti.take(np.arange(len(ti)) * width + best)
+                if _round < 3:
+                    first_of = _first_of(want, len(lv))
+                    win, got, want = ti[first_of], best[first_of], want[first_of]
+                else:  # the rest take their choice
+                    win, got = ti, best
                 choice[win] = got
                 # arrival times at the cells taken (as at every neighbour: same values)
-                np.maximum.at(lv, want[first_of], t_act[win] + self.nbr_dist[c[win], got]
-                              / speed_act[win])
+                arrive = t_act[win] + self.nbr_dist.take(c[win] * width + got) / speed_act[win]
+                if _round < 3:  # one vehicle a cell
+                    lv[want] = np.maximum(lv[want], arrive)
+                else:
+                    np.maximum.at(lv, want, arrive)
                 todo[win] = False
-            r = np.arange(len(act))
             ch = np.maximum(choice, 0)
-            nxt = np.where(has, cand[r, ch], c)
-            t[act] = np.where(has, t_act + self.nbr_dist[c, ch] / speed_act, t_act)
-            heading[act] = np.where(has[:, None], self.step_dir[ch], heading[act])
+            at = c * width + ch
+            nxt = np.where(has, cand.take(np.arange(len(act)) * width + ch), c)
+            t[act] = np.where(has, t_act + self.nbr_dist.take(at) / speed_act, t_act)
+            moves = act[has]
+            heading[moves] = self.step_dir[ch[has]]
             step = np.full(m, -1)
             step[act] = np.where(has, nxt, -1)
             steps.append(step)
             cur[act] = nxt
             if steps_clear is not None:
-                clear[act] &= ~has | steps_clear[c, ch]
-                length += float(self.nbr_dist[c[has], ch[has]].sum())
+                clear[act] &= ~has | steps_clear.take(at)
+                length += float(self.nbr_dist.take(at[has]).sum())
             active[act] = has & (t[act] < until_s)
         self.heading[v] = heading
         seq = np.stack(steps, axis=1)  # (m, steps)
@@ -573,6 +614,8 @@ class PersistentPatrol(Policy):
         valid = seq >= 0
         counts = valid.sum(axis=1)
         cells = seq[valid]
+        ends = np.flatnonzero(counts)
+        self.end_cell[v[ends]] = cells[np.cumsum(counts)[ends] - 1]
         routes = _cut(self.centres[cells], counts)
         if self.spur and self.has_spur[cells].any():
             # the cells beside a timed zone: out along the zone's edge and back
