@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain
 
 import numpy as np
 
@@ -31,22 +30,28 @@ from fleetsim.engine.states import GROUND, LOCKED_STATES, MOVING, STATES
 from fleetsim.engine.tables import (
     E_KIND,
     E_LEG,
-    E_TARGET,
     E_TIME,
     E_VALUE,
     E_VEHICLE,
     E_X,
+    E_Y,
     E_Z,
-    E_ZONE,
     EVENT_KIND_CODE,
     EVENT_WIDTH,
     K_MOVE,
     L_B,
+    L_E,
+    L_KIND,
+    L_SENSING,
+    L_T0,
     L_T1,
     L_VEHICLE,
+    L_X0,
     L_X1,
     L_Y1,
+    L_Z0,
     L_Z1,
+    LEG_WIDTH,
 )
 from fleetsim.errors import PolicyError
 from fleetsim.policy import (
@@ -66,6 +71,8 @@ from fleetsim.policy import (
 
 _INF = float("inf")
 _ARRIVE = EVENT_KIND_CODE["arrive"]
+_PLAN = EVENT_KIND_CODE["plan"]
+_F64 = np.dtype(np.float64)
 
 
 class PlanIntake:
@@ -77,24 +84,66 @@ class PlanIntake:
 
     def apply_plans(self, now: float, plans: Sequence[Plan]) -> None:
         """Check plans at the boundary, expand actions to waypoints, and hand them over."""
-        parsed = []  # (vehicle, append, [items...]) with route items awaiting heights
+        parsed, route_pts = self._parse_plans(plans)
+        if not parsed:
+            return
+        if len(route_pts) == 1:
+            self._lay_out_route(parsed, route_pts[0])
+        elif route_pts:
+            self._lay_out_routes(parsed, route_pts)
+        if route_pts:
+            ov = self.oversight
+            if ov is not None and (ov.check_restricted or ov.check_area):
+                for v, _, items in parsed:
+                    start = self.end_xy[v]
+                    for it in items:
+                        if it[0] == "route":
+                            it[4] = ov.effective_class(it[4], it[1], start)
+                            if len(it[1]):
+                                start = tuple(it[1][-1])
+        self._log_plans(now, parsed)
+        # A single route appended to a vehicle flying the last of its queue continues
+        # its route block directly: all such routes are laid out in one vectorised pass.
+        fast, fast_k = self._continuable(parsed)
+        done = self._continue(fast) if fast else ()
+        continued = {k for k, (v, _) in zip(fast_k, fast, strict=True) if v in done} \
+            if done else ()
+        self.decisions.planned.update([v for v, _, _ in parsed])
+        for k, (v, append, items) in enumerate(parsed):
+            if k in continued:
+                continue
+            self.hand_over(v, append, [
+                ("route", *it[1].T.tolist(), it[2].tolist(), it[3], it[5], it[4])
+                if it[0] == "route" else tuple(it)
+                for it in items if it[0] != "route" or len(it[1])])
+
+    def _parse_plans(self, plans: Sequence[Plan]) -> tuple[list, list]:
+        """The checked plans as ``(vehicle, append, [item, ...])`` (route items awaiting
+        their heights: ``["route", waypoints, alt_agl_m, sensing, action_class]``) and the
+        waypoint arrays of their route items in order."""
+        parsed = []
         route_pts = []
         booked: dict[int, int] = {}  # order -> vehicle whose plan in this batch picks it up
+        n = self.n
+        stopped = self.oversight.stopped if self.oversight is not None else None
+        state, control, is_air, agl = self.state, self.engine_control, self.is_air, self.agl
         for plan in plans:
             if not isinstance(plan, Plan):
                 raise self.policy_error(f"decide() must return Plan objects, got {type(plan).__name__}")
             v = plan.vehicle
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
-                    or not 0 <= v < self.n:
-                raise self.policy_error(f"plan for unknown vehicle {v!r} (vehicles are 0..{self.n - 1})")
-            v = int(v)
-            if self.oversight is not None and self.oversight.stopped[v]:
+            if type(v) is not int or not 0 <= v < n:
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
+                        or not 0 <= v < n:
+                    raise self.policy_error(f"plan for unknown vehicle {v!r} (vehicles are "
+                                            f"0..{n - 1})")
+                v = int(v)
+            if stopped is not None and stopped[v]:
                 continue  # stopped by an operator: it takes no more plans
-            if self.state[v] in LOCKED_STATES or self.engine_control[v]:
-                why = ("it is landing, queued or charging" if self.state[v] in LOCKED_STATES
+            if state[v] in LOCKED_STATES or control[v]:
+                why = ("it is landing, queued or charging" if state[v] in LOCKED_STATES
                        else "the engine is taking it home (battery reserve, lost link or a "
                             "stop)")
-                raise self.policy_error(f"vehicle is {STATES[self.state[v]]} and cannot be re-tasked "
+                raise self.policy_error(f"vehicle is {STATES[state[v]]} and cannot be re-tasked "
                                  f"now: {why}; give it a plan when it asks again (reason "
                                  "'recharged' or 'idle'), not on a 'reserve' or other "
                                  "informational request", v)
@@ -102,13 +151,13 @@ class PlanIntake:
             if not isinstance(acts, (list, tuple)):
                 raise self.policy_error(f"Plan.actions must be a list of actions, got "
                                  f"{type(acts).__name__}", v)
-            if len(acts) == 1 and type(acts[0]) is Route and self.is_air[v]:  # the common case
+            if len(acts) == 1 and type(acts[0]) is Route and is_air[v]:  # the common case
                 a = acts[0]
                 w = a.waypoints
-                if not (type(w) is np.ndarray and w.dtype == np.float64 and w.ndim == 2
+                if not (type(w) is np.ndarray and w.dtype is _F64 and len(w.shape) == 2
                         and w.shape[1] == 2):
                     w = self._waypoints_of(a, v)
-                alt = self.agl[v] if a.alt_agl_m is None else a.alt_agl_m
+                alt = agl[v] if a.alt_agl_m is None else a.alt_agl_m
                 if not (math.isfinite(alt) and alt > 0):
                     raise self.policy_error(f"Route.alt_agl_m must be a finite number > 0, got {alt!r}",
                                      v)
@@ -116,128 +165,175 @@ class PlanIntake:
                                [["route", w, alt, bool(a.sensing), a.action_class]]))
                 route_pts.append(w)
                 continue
-            items = []
-            for a in acts:
-                if not self.is_air[v] and isinstance(a, (GoTo, Route, Survey)):
-                    if isinstance(a, Survey):
-                        raise self.policy_error(f"Survey needs an air vehicle; this one is a "
-                                         f"{self.domain[v]} vehicle (give it GoTo or Route)", v)
-                    pts = self._waypoints_of(a, v)
-                    if not np.isfinite(pts).all():
-                        raise self.policy_error("waypoints with non-finite coordinates", v)
-                    # A Route's sensing counts on the water and the road too (a boat's
-                    # lookout); GoTos and transits do not sense.
-                    items.append(["travel", [tuple(p) for p in pts.tolist()],
-                                  isinstance(a, Route) and bool(a.sensing), a.action_class])
-                elif isinstance(a, (Pickup, Deliver)):
-                    items.append(["pickup" if isinstance(a, Pickup) else "deliver",
-                                  self._order_of(a, v), a.action_class])
-                elif isinstance(a, (GoTo, Route, Survey)):
-                    pts = self._waypoints_of(a, v)
-                    alt = self.agl[v] if a.alt_agl_m is None else a.alt_agl_m
-                    if not (math.isfinite(alt) and alt > 0):
-                        raise self.policy_error(f"{type(a).__name__}.alt_agl_m must be a finite "
-                                         f"number > 0, got {alt!r}", v)
-                    sensing = bool(getattr(a, "sensing", True))
-                    items.append(["route", pts, alt, sensing, a.action_class])
-                    route_pts.append(pts)
-                elif isinstance(a, Hold):
-                    d = a.duration_s
-                    if d is not None and not (math.isfinite(d) and d >= 0):
-                        raise self.policy_error(f"Hold.duration_s must be a finite number >= 0 or "
-                                         f"None, got {d!r}", v)
-                    items.append(["hold", d, a.action_class])
-                elif isinstance(a, ReturnHome):
-                    items.append(["return", a.action_class])
-                else:
-                    raise self.policy_error(f"unknown action {a!r}; valid actions: GoTo, Route, "
-                                     "Survey, Hold, ReturnHome, Pickup, Deliver", v)
+            items = self._items_of(v, acts, route_pts)
             if self.logistics is not None:
                 self._book_orders(v, bool(plan.append), items, booked)
             parsed.append((v, bool(plan.append), items))
-        if route_pts:
-            allp = np.concatenate(route_pts)
-            if not np.isfinite(allp).all():
-                k = 0
-                for v, _, items in parsed:
-                    for it in items:
-                        if it[0] == "route":
-                            if not np.isfinite(it[1]).all():
-                                raise self.policy_error("waypoints with non-finite coordinates "
-                                                 f"{it[1][~np.isfinite(it[1]).all(axis=1)][0]}",
-                                                 v)
-            heights = self.world.terrain.height_at(allp[:, 0], allp[:, 1])
-            seg = np.hypot(*np.diff(allp, axis=0).T) if len(allp) > 1 else np.zeros(0)
-            cum = np.concatenate([[0.0], np.cumsum(seg)])
-            layers = self._layering
-            # Heights and lengths of all routes at once (route by route in the order
-            # their points were gathered); layering by heading, route by route.
-            counts = np.fromiter(map(len, route_pts), dtype=np.int64, count=len(route_pts))
-            ks = np.cumsum(counts) - counts
-            alts = [it[2] for _, _, items in parsed for it in items if it[0] == "route"]
-            z_all = heights + np.repeat(np.asarray(alts, dtype=np.float64), counts)
-            lengths = np.where(counts > 0, cum[np.maximum(ks + counts - 1, 0)] - cum[ks],
-                               0.0).tolist()
-            ks = ks.tolist()
-            r = 0
-            for v, _, items in parsed:
-                start = self.end_xy[v]
-                for it in items:
-                    if it[0] == "route":
-                        k = ks[r]
-                        m = len(it[1])
-                        z = z_all[k:k + m]
-                        if layers and m and self.is_air[v]:  # altitude by heading quadrant
-                            pts = allp[k:k + m]
-                            d = np.diff(np.vstack([start, pts]), axis=0)
-                            quadrant = np.floor(np.degrees(np.arctan2(d[:, 0], d[:, 1]))
-                                                % 360.0 / 90.0) % 4
-                            z = z + quadrant * layers
-                            start = tuple(pts[-1])
-                        it[:] = ["route", allp[k:k + m], z, it[3], it[4], lengths[r]]
-                        r += 1
-            ov = self.oversight
-            if ov is not None and (ov.check_restricted or ov.check_area):
-                for v, _, items in parsed:
-                    start = self.end_xy[v]
-                    for it in items:
-                        if it[0] == "route":
-                            it[4] = self.oversight.effective_class(it[4], it[1], start)
-                            if len(it[1]):
-                                start = tuple(it[1][-1])
-        if parsed:
-            ev = np.full((len(parsed), EVENT_WIDTH), -1.0)
-            ev[:, E_TIME] = now
-            ev[:, E_KIND] = EVENT_KIND_CODE["plan"]
-            ev[:, E_VEHICLE] = [v for v, _, _ in parsed]
-            ev[:, E_X:E_Z + 1] = np.nan
-            ev[:, E_VALUE] = [len(items) for _, _, items in parsed]
-            self.log.extend(ev)
-        # A single route appended to a vehicle flying the last of its queue continues
-        # its route block directly: all such routes are laid out in one vectorised pass.
-        ov = self.oversight
-        # (A vehicle given more than one plan in the batch takes them in turn.)
+        return parsed, route_pts
+
+    def _items_of(self, v: int, acts: Sequence, route_pts: list) -> list:
+        """Queue items of a plan's actions, checked (route items awaiting heights; their
+        waypoints appended to ``route_pts``)."""
+        items = []
+        for a in acts:
+            if not self.is_air[v] and isinstance(a, (GoTo, Route, Survey)):
+                if isinstance(a, Survey):
+                    raise self.policy_error(f"Survey needs an air vehicle; this one is a "
+                                     f"{self.domain[v]} vehicle (give it GoTo or Route)", v)
+                pts = self._waypoints_of(a, v)
+                if not np.isfinite(pts).all():
+                    raise self.policy_error("waypoints with non-finite coordinates", v)
+                # A Route's sensing counts on the water and the road too (a boat's
+                # lookout); GoTos and transits do not sense.
+                items.append(["travel", [tuple(p) for p in pts.tolist()],
+                              isinstance(a, Route) and bool(a.sensing), a.action_class])
+            elif isinstance(a, (Pickup, Deliver)):
+                items.append(["pickup" if isinstance(a, Pickup) else "deliver",
+                              self._order_of(a, v), a.action_class])
+            elif isinstance(a, (GoTo, Route, Survey)):
+                pts = self._waypoints_of(a, v)
+                alt = self.agl[v] if a.alt_agl_m is None else a.alt_agl_m
+                if not (math.isfinite(alt) and alt > 0):
+                    raise self.policy_error(f"{type(a).__name__}.alt_agl_m must be a finite "
+                                     f"number > 0, got {alt!r}", v)
+                sensing = bool(getattr(a, "sensing", True))
+                items.append(["route", pts, alt, sensing, a.action_class])
+                route_pts.append(pts)
+            elif isinstance(a, Hold):
+                d = a.duration_s
+                if d is not None and not (math.isfinite(d) and d >= 0):
+                    raise self.policy_error(f"Hold.duration_s must be a finite number >= 0 or "
+                                     f"None, got {d!r}", v)
+                items.append(["hold", d, a.action_class])
+            elif isinstance(a, ReturnHome):
+                items.append(["return", a.action_class])
+            else:
+                raise self.policy_error(f"unknown action {a!r}; valid actions: GoTo, Route, "
+                                 "Survey, Hold, ReturnHome, Pickup, Deliver", v)
+        return items
+
+    def _check_finite(self, parsed: list) -> None:
+        """Raise for the first route item with a non-finite waypoint."""
+        for v, _, items in parsed:
+            for it in items:
+                if it[0] == "route" and not np.isfinite(it[1]).all():
+                    raise self.policy_error("waypoints with non-finite coordinates "
+                                            f"{it[1][~np.isfinite(it[1]).all(axis=1)][0]}", v)
+
+    def _lay_out_route(self, parsed: list, pts: np.ndarray) -> None:
+        """:meth:`_lay_out_routes` for the one route item of ``parsed``, without the
+        batch's arrays: the same heights and length (its legs' lengths summed one after
+        another, as the batch's running sum does from the route's first waypoint)."""
+        if not np.isfinite(pts).all():
+            self._check_finite(parsed)
+        heights = self.world.terrain.height_at(pts[:, 0], pts[:, 1])
+        m = len(pts)
+        if m > 1:
+            d = pts[1:] - pts[:-1]
+            length = float(np.cumsum(np.hypot(d[:, 0], d[:, 1]))[-1])
+        else:
+            length = 0.0
+        for v, _, items in parsed:
+            for it in items:
+                if it[0] == "route":
+                    z = heights + float(it[2])
+                    if self._layering and m and self.is_air[v]:
+                        z = self._layered(self.end_xy[v], pts, z)
+                    it[:] = ["route", pts, z, it[3], it[4], length]
+                    return
+
+    def _layered(self, start, pts: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Altitudes ``z`` raised by layer by the heading quadrant of each leg (from
+        ``start``)."""
+        d = np.diff(np.vstack([start, pts]), axis=0)
+        quadrant = np.floor(np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 360.0 / 90.0) % 4
+        return z + quadrant * self._layering
+
+    def _lay_out_routes(self, parsed: list, route_pts: list) -> None:
+        """Heights (terrain plus altitude above it, layered by heading) and lengths of
+        all route items at once (in the order their points were gathered)."""
+        allp = np.concatenate(route_pts)
+        if not np.isfinite(allp).all():
+            self._check_finite(parsed)
+        heights = self.world.terrain.height_at(allp[:, 0], allp[:, 1])
+        seg = np.hypot(*np.diff(allp, axis=0).T) if len(allp) > 1 else np.zeros(0)
+        cum = np.concatenate([[0.0], np.cumsum(seg)])
+        layers = self._layering
+        counts = np.fromiter(map(len, route_pts), dtype=np.int64, count=len(route_pts))
+        ks = np.cumsum(counts) - counts
+        alts = [it[2] for _, _, items in parsed for it in items if it[0] == "route"]
+        z_all = heights + np.repeat(np.asarray(alts, dtype=np.float64), counts)
+        lengths = np.where(counts > 0, cum[np.maximum(ks + counts - 1, 0)] - cum[ks],
+                           0.0).tolist()
+        ends = (ks + counts).tolist()
+        ks = ks.tolist()
+        is_air, end_xy = self.is_air, self.end_xy
+        r = 0
+        for v, _, items in parsed:
+            start = end_xy[v]
+            for it in items:
+                if it[0] == "route":
+                    k, e = ks[r], ends[r]
+                    z = z_all[k:e]
+                    if layers and e > k and is_air[v]:  # altitude by heading quadrant
+                        pts = allp[k:e]
+                        z = self._layered(start, pts, z)
+                        start = tuple(pts[-1])
+                    it[:] = ["route", allp[k:e], z, it[3], it[4], lengths[r]]
+                    r += 1
+
+    def _log_plans(self, now: float, parsed: list) -> None:
+        """A ``plan`` event per plan (value: its number of items)."""
+        if len(parsed) == 1:
+            v, _, items = parsed[0]
+            row = [-1.0] * EVENT_WIDTH
+            row[E_TIME], row[E_KIND], row[E_VEHICLE], row[E_VALUE] = \
+                now, _PLAN, v, len(items)
+            row[E_X] = row[E_Y] = row[E_Z] = math.nan
+            self.log.append(row)
+            return
+        ev = np.full((len(parsed), EVENT_WIDTH), -1.0)
+        ev[:, E_TIME] = now
+        ev[:, E_KIND] = _PLAN
+        ev[:, E_VEHICLE] = [v for v, _, _ in parsed]
+        ev[:, E_X:E_Z + 1] = np.nan
+        ev[:, E_VALUE] = [len(items) for _, _, items in parsed]
+        self.log.extend(ev)
+
+    def _continuable(self, parsed: list) -> tuple[list, list]:
+        """The route items that may continue their vehicle's route block (a single route
+        appended to a vehicle flying the last of its queue, its class needing no
+        approval; a vehicle given more than one plan in the batch takes them in turn):
+        ``(vehicle, item)`` and the plans' indexes in ``parsed``."""
         fast, fast_k = [], []
+        ov = self.oversight
         vectorised = self.motion.corrected_vectorised
-        plans_of = Counter(v for v, _, _ in parsed)
+        once = None
+        if len(parsed) > 1:
+            vs = [v for v, _, _ in parsed]
+            if len(set(vs)) < len(vs):
+                counted = Counter(vs)
+                once = {v for v, c in counted.items() if c == 1}
+        auto: dict[str, bool] = {}  # action class -> needs no approval
+        blk_open, queue, control, state, corrected = \
+            self.blk_open, self.queue, self.engine_control, self.state, self.corrected
         for k, (v, append, items) in enumerate(parsed):
-            if append and len(items) == 1 and items[0][0] == "route" and len(items[0][1]) \
-                    and (ov is None or ov.rule(items[0][4]).rule == "auto") \
-                    and self.blk_open[v] and not self.queue[v] and not self.engine_control[v] \
-                    and self.state[v] == MOVING and (vectorised or not self.corrected[v]) \
-                    and plans_of[v] == 1:
-                fast.append((v, items[0]))
-                fast_k.append(k)
-        done = self._continue(fast) if fast else set()
-        continued = {k for k, (v, _) in zip(fast_k, fast, strict=True) if v in done}
-        self.decisions.planned.update(v for v, _, _ in parsed)
-        for k, (v, append, items) in enumerate(parsed):
-            if k in continued:
+            if not (append and len(items) == 1):
                 continue
-            self.hand_over(v, append, [
-                ("route", it[1][:, 0].tolist(), it[1][:, 1].tolist(), it[2].tolist(), it[3],
-                 it[5], it[4]) if it[0] == "route" else tuple(it)
-                for it in items if it[0] != "route" or len(it[1])])
+            it = items[0]
+            if it[0] != "route" or not len(it[1]):
+                continue
+            if ov is not None:
+                ok = auto.get(it[4])
+                if ok is None:
+                    ok = auto[it[4]] = ov.rule(it[4]).rule == "auto"
+                if not ok:
+                    continue
+            if blk_open[v] and not queue[v] and not control[v] and state[v] == MOVING \
+                    and (vectorised or not corrected[v]) and (once is None or v in once):
+                fast.append((v, it))
+                fast_k.append(k)
+        return fast, fast_k
 
     def _continue(self, fast: list) -> set[int]:
         """Lay out routes that follow on from vehicles' current route blocks.
@@ -260,16 +356,22 @@ class PlanIntake:
 
     def _continue_block(self, fast: list, corrected: bool) -> set[int]:
         """:meth:`_continue` for vehicles all with (or all without) corrections."""
-        vs = np.array([v for v, _ in fast], dtype=np.int64)
-        counts = np.array([len(it[1]) for _, it in fast], dtype=np.int64)
-        xy = np.concatenate([it[1] for _, it in fast])
-        last = self.legs.a[[self.blk_ids[v][-1] for v, _ in fast]]
+        n_r = len(fast)
+        v_list = [v for v, _ in fast]
+        route_xy = [it[1] for _, it in fast]
+        vs = np.array(v_list, dtype=np.int64)
+        counts = np.fromiter(map(len, route_xy), np.int64, n_r)
+        xy = np.concatenate(route_xy)
+        blk_ids = self.blk_ids
+        last = self.legs.a[[blk_ids[v][-1] for v in v_list]]
         t_s = last[:, L_T1]
         b_s = last[:, L_B]
         start = last[:, L_X1:L_Z1 + 1]
-        pts = np.column_stack([xy, np.concatenate([it[2] for _, it in fast])])
-        owner = np.repeat(np.arange(len(fast)), counts)
-        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        pts = np.empty((len(xy), 3))
+        pts[:, :2] = xy
+        pts[:, 2] = np.concatenate([it[2] for _, it in fast])
+        owner = np.repeat(np.arange(n_r), counts)
+        first = np.cumsum(counts) - counts
         prev = np.empty_like(pts)
         prev[1:] = pts[:-1]
         prev[first] = start
@@ -281,7 +383,7 @@ class PlanIntake:
                 return set()
         else:
             dur, energy = self.motion.legs(vs, owner, prev, pts, t_s)
-            total_e = np.bincount(owner, energy, minlength=len(fast))
+            total_e = np.bincount(owner, energy, minlength=n_r)
             far = self.motion.routes_far(vs, owner, first, start, pts, home)
             ok = self.motion.routes_clear(vs, b_s, total_e, start[:, 2],
                                           np.maximum.reduceat(pts[:, 2], first), far)
@@ -297,84 +399,80 @@ class PlanIntake:
             t0 = t1 - dur
             b1 = b_s[owner] - (esum - base_e[owner])
             frm = prev
-        # Start of each kept leg is the end of the previous kept leg (or the block end).
+        # The kept legs, route after route, as leg rows and ``arrive`` events.
         idx = np.flatnonzero(keep)
-        rows_arr = np.column_stack([
-            vs[owner[idx]].astype(np.float64), np.full(len(idx), float(K_MOVE)),
-            np.array([float(it[3]) for _, it in fast])[owner[idx]],
-            t0[idx], t1[idx], frm[idx, 0], frm[idx, 1], frm[idx, 2],
-            pts[idx, 0], pts[idx, 1], pts[idx, 2], energy[idx], b1[idx]])
-        li0 = self.legs.extend(rows_arr)
         m = len(idx)
+        own = owner[idx]
+        rows = np.empty((m, LEG_WIDTH))
+        rows[:, L_VEHICLE] = vs[own]
+        rows[:, L_KIND] = K_MOVE
+        rows[:, L_SENSING] = np.array([float(it[3]) for _, it in fast])[own]
+        rows[:, L_T0] = t0[idx]
+        rows[:, L_T1] = t1[idx]
+        rows[:, L_X0:L_Z0 + 1] = frm[idx]
+        rows[:, L_X1:L_Z1 + 1] = pts[idx]
+        rows[:, L_E] = energy[idx]
+        rows[:, L_B] = b1[idx]
+        li0 = self.legs.extend(rows)
         ev = np.full((m, EVENT_WIDTH), -1.0)
-        ev[:, E_TIME] = t1[idx]
+        ev[:, E_TIME] = rows[:, L_T1]
         ev[:, E_KIND] = _ARRIVE
-        ev[:, E_VEHICLE] = rows_arr[:, L_VEHICLE]
+        ev[:, E_VEHICLE] = rows[:, L_VEHICLE]
         ev[:, E_LEG] = np.arange(li0, li0 + m)
-        ev[:, E_TARGET] = -1
-        ev[:, E_ZONE] = -1
-        ev[:, E_X:E_Z + 1] = pts[idx]
+        ev[:, E_X:E_Z + 1] = rows[:, L_X1:L_Z1 + 1]
         ev[:, E_VALUE] = np.nan
         self.log.extend(ev)
-        bounds = np.searchsorted(owner[idx], np.arange(len(fast) + 1)).tolist()
-        t0_list = t0[idx].tolist()
-        v_list = vs.tolist()
-        if corrected:  # each route's first and last waypoint
-            ends_xy = xy[np.concatenate([first, first + counts - 1])].tolist()
-        done = set()
-        cont = []  # the calibrated routes continued
-        blk_t0, blk_ids, cur_leg, carrier = self.blk_t0, self.blk_ids, self.cur_leg, \
-            self.is_carrier
-        for i in np.flatnonzero(ok).tolist():
-            a, b = bounds[i], bounds[i + 1]
-            if a == b:
-                continue
-            v = v_list[i]
+        # The routes continued (every leg of a route that is not left to the vehicle is
+        # kept, unless it does not move): their legs are ``a:b`` of the kept ones.
+        bounds = np.searchsorted(own, np.arange(n_r + 1))
+        cont = np.flatnonzero(ok & (bounds[1:] > bounds[:-1]))
+        a_s = bounds[cont].tolist()
+        b_e = bounds[cont + 1].tolist()
+        t0_list = rows[:, L_T0].tolist()
+        cont_v = vs[cont].tolist()
+        blk_t0, cur_leg, carrier = self.blk_t0, self.cur_leg, self.is_carrier
+        for v, a, b in zip(cont_v, a_s, b_e, strict=True):
             blk_t0[v] += t0_list[a:b]
-            ids = range(li0 + a, li0 + b)
-            blk_ids[v] += ids
-            if carrier[v]:
-                self.leg_hist[v] += ids
+            blk_ids[v] += range(li0 + a, li0 + b)
             cur_leg[v] = li0 + b - 1
-            if corrected:
-                cont.append(i)
-            else:
-                x, y, t_end = rows_arr[b - 1, [L_X1, L_Y1, L_T1]].tolist()
-                self.end_xy[v] = (x, y)
-                self.end_t[v] = t_end
-            done.add(v)
-        if corrected and cont:
-            self._queued_estimates(fast, cont, [v_list[i] for i in cont], ends_xy)
-        return done
+            if carrier[v]:
+                self.leg_hist[v] += range(li0 + a, li0 + b)
+        if corrected and len(cont):
+            self._queued_estimates(fast, cont, cont_v, xy[first[cont]],
+                                   xy[(first + counts - 1)[cont]])
+        else:
+            end_xy, end_t = self.end_xy, self.end_t
+            ends = rows[np.asarray(b_e, dtype=np.int64) - 1][:, [L_X1, L_Y1, L_T1]].tolist()
+            for v, (x, y, t_end) in zip(cont_v, ends, strict=True):
+                end_xy[v] = (x, y)
+                end_t[v] = t_end
+        return set(cont_v)
 
-    def _queued_estimates(self, fast: list, cont: list[int], vs: list[int],
-                          ends_xy: list) -> None:
+    def _queued_estimates(self, fast: list, cont: np.ndarray, vs: list[int],
+                          first_xy: np.ndarray, last_xy: np.ndarray) -> None:
         """The policy is told where and when the vehicles' plans end as for routes they
         queue (:meth:`_extend_estimate`: straight lines at cruise speed), so runs stay
         those of the routes taken from the queue at the blocks' end. ``cont``: the
-        indexes in ``fast`` of the routes continued (vehicles ``vs``); ``ends_xy``: the
-        routes' first waypoints, then their last ones."""
-        n_r = len(fast)
+        indexes in ``fast`` of the routes continued (vehicles ``vs``); ``first_xy``,
+        ``last_xy``: their first and last waypoints, (len(vs), 2)."""
         end_xy, end_t, ground = self.end_xy, self.end_t, self.end_ground
-        if any(ground[v] for v in vs):  # a take-off to count first: one at a time
-            for i, v in zip(cont, vs, strict=True):
+        if any(map(ground.__getitem__, vs)):  # a take-off to count first: one at a time
+            for i, v, (x0, y0), (x1, y1) in zip(cont.tolist(), vs, first_xy.tolist(),
+                                                 last_xy.tolist(), strict=True):
                 it = fast[i][1]
-                (x0, y0), (x1, y1) = ends_xy[i], ends_xy[n_r + i]
                 self._extend_estimate(v, ("route", (x0, x1), (y0, y1), None, it[3], it[5],
                                           it[4]))
             return
         # _extend_estimate's arithmetic for a route, for all at once.
         m = len(vs)
-        first = np.fromiter(chain.from_iterable([ends_xy[i] for i in cont]), np.float64,
-                            2 * m)
-        was = np.fromiter(chain.from_iterable([end_xy[v] for v in vs]), np.float64, 2 * m)
-        d = first - was
-        hyp = np.fromiter(map(math.hypot, d[0::2].tolist(), d[1::2].tolist()), np.float64, m)
-        length = np.fromiter([fast[i][1][5] for i in cont], np.float64, m)
-        t = np.maximum(np.fromiter([end_t[v] for v in vs], np.float64, m), self.env.now)
-        t = (t + self.motion.straight_times(np.array(vs), hyp + length)).tolist()
-        for i, v, t_end in zip(cont, vs, t, strict=True):
-            x1, y1 = ends_xy[n_r + i]
+        d = (first_xy - np.array([end_xy[v] for v in vs], dtype=np.float64).reshape(m, 2)
+             ).T.tolist()
+        hyp = np.fromiter(map(math.hypot, d[0], d[1]), np.float64, m)
+        length = np.array([it[5] for _, it in fast], dtype=np.float64)[cont]
+        t = np.maximum(np.fromiter(map(end_t.__getitem__, vs), np.float64, m), self.env.now)
+        t = (t + self.motion.straight_times(np.array(vs, dtype=np.int64), hyp + length)
+             ).tolist()
+        for v, (x1, y1), t_end in zip(vs, last_xy.tolist(), t, strict=True):
             end_xy[v] = (x1, y1)
             end_t[v] = t_end
 
