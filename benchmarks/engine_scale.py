@@ -520,7 +520,8 @@ def main() -> None:
                              "else 15 km x sqrt(100 / masts))")
     parser.add_argument("--vehicles", type=int, default=10000,
                         help="drones of the full case (default 10,000, spread over 100 "
-                             "bases)")
+                             "bases; above 10,000 over a patrol area grown to keep 1 drone "
+                             "per km2: 316 x 316 km for 100,000)")
     parser.add_argument("--bases", type=int, default=None,
                         help="bases of the full case, a square number on a square grid "
                              "(default: 100 up to 10,000 drones, else about 100 drones "
