@@ -24,9 +24,9 @@ The logistics case runs ``scenarios/city_delivery.yaml`` for 24 simulated hours:
 
 The full case (``--only full``) turns everything on together: ``swarm_10k`` with
 10,000 drones from 100 bases on a 10 x 10 grid (``--bases``; larger fleets keep about
-100 drones per base: a 32 x 32 grid for 100,000, no base inside the city no-fly zone),
-persistent patrol, 500 targets,
-loss-of-separation detection (50 m / 15 m, no look-ahead), oversight (40 operators,
+100 drones per base: a 32 x 32 grid for 100,000, no base inside the city no-fly zone
+or on its edge), persistent patrol, 500 targets, loss-of-separation detection (50 m /
+15 m, no look-ahead), oversight (40 operators per 10,000 drones, at least 40;
 take-offs notified with 5 s service, ``continue_lost_link: notify``, detection review
 10 s with 0.2 false alarms per vehicle-hour) and radio masts at bases (``--masts``:
 4 at the corner bases with 60 km range, or N spread over the grid with 15 km x
@@ -232,10 +232,17 @@ def default_bases(vehicles: int) -> int:
     return side * side
 
 
-#: Oversight of the full case.
+#: Oversight of the full case: 40 operators per 10,000 drones (at least 40).
 FULL_OVERSIGHT = ("oversight={operators: 40, rules: {takeoff: {rule: notify, service: 5}, "
                   "continue_lost_link: notify}, detection_review: {service: 10, "
                   "false_alarms_per_vehicle_hour: 0.2}}")
+
+
+def full_oversight(vehicles: int) -> str:
+    """The full case's oversight override: 40 operators up to 10,000 drones, then 40 per
+    10,000, so a larger fleet's take-offs and reviews meet the same operator load."""
+    return FULL_OVERSIGHT.replace("operators: 40",
+                                  f"operators: {max(40, 40 * vehicles // AREA_VEHICLES)}")
 FULL_SEPARATION = "separation={minima: {air: {horizontal_m: 50, vertical_m: 15}}, lookahead_s: 0}"
 #: Fleets of the full case above this many drones patrol an area that grows with the
 #: fleet: a square of side 100 km x sqrt(vehicles / AREA_VEHICLES) (316 km for 100,000),
@@ -334,10 +341,10 @@ def full_overrides(vehicles: int, duration_s: float, masts: int, everything: boo
     targets and its masts (grid base: range)."""
     side_m = area_side_m(vehicles)
     grid = base_grid(bases, side_m)
-    # No base inside the city no-fly zone (with 1,024 bases, 16 grid points fall in it);
-    # the drones go to the other bases.
+    # No base inside the city no-fly zone or on its edge (with 100 bases, 4 grid points
+    # are its corners; with 1,024, 16 fall in it); the drones go to the other bases.
     lo, hi = city_m(side_m)
-    used = [k for k, (x, y) in enumerate(grid) if not (lo < x < hi and lo < y < hi)]
+    used = [k for k, (x, y) in enumerate(grid) if not (lo <= x <= hi and lo <= y <= hi)]
     per_base = [0] * bases
     for r, k in enumerate(used):
         per_base[k] = max(1, vehicles // len(used) + (r < vehicles % len(used)))
@@ -346,7 +353,7 @@ def full_overrides(vehicles: int, duration_s: float, masts: int, everything: boo
     overrides = [*separation_sites(per_base, radios, grid), f"run.duration_s={duration_s}",
                  f"missions[0].random_targets={targets}", *area_overrides(side_m)]
     if everything:
-        overrides += [FULL_SEPARATION, FULL_OVERSIGHT]
+        overrides += [FULL_SEPARATION, full_oversight(vehicles)]
     return overrides, side_m, targets, radios
 
 
