@@ -54,6 +54,9 @@ __all__ = ["CellCoverage", "CellGrid", "cell_coverage", "cell_grid", "leg_footpr
 #: Candidate leg-cell pairs handled at once (about 150 bytes each at the peak).
 DEFAULT_MAX_PAIRS = 500_000
 
+#: Upper bounds of the tiers of legs by the rows they span (see _sweep_bands).
+_TIER_ROWS = np.array([8, 32, 128, 512])
+
 #: Candidate pairs of the sub-bands the work is done in (at most a band).
 SUB_BAND_PAIRS = 500_000
 
@@ -304,15 +307,26 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     by_ja = by_ja[np.argsort(first_row.astype(np.uint16) if grid.ny <= 0xFFFF else first_row,
                              kind="stable")]  # (a radix sort on 16 bits)
     del first_row
-    ja_sorted = ja[by_ja]
-    max_rows = int((jb[by_ja] - ja_sorted).max()) if len(by_ja) else 0
+    # In tiers of how many rows the legs span, each with its own look-back: a
+    # band's legs of a tier start at most that many rows before it (so a few
+    # long legs do not make every band scan the legs of many rows).
+    span = jb[by_ja] - ja[by_ja]
+    tier = np.searchsorted(_TIER_ROWS, span, side="left")
+    tiers = []
+    for t in np.unique(tier):
+        members = by_ja[tier == t]
+        tiers.append((members, ja[members], int(span[tier == t].max())))
+    del span, tier
     sweep = SweepGrid(centre_x, None if full_grid else grid.cell_of.ravel(),
-                   grid.cell_of.dtype, T)
+                      grid.cell_of.dtype, T)
     for j_first, j_last, closes in zip(band_starts, band_ends, closes_band, strict=True):
-        lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
-        hi = np.searchsorted(ja_sorted, j_last, side="right")
-        legs = by_ja[lo:hi]
-        legs = legs[jb[legs] >= j_first]
+        found = []
+        for members, ja_sorted, max_rows in tiers:
+            lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
+            hi = np.searchsorted(ja_sorted, j_last, side="right")
+            found.append(members[lo:hi][jb[members[lo:hi]] >= j_first])
+        legs = found[0] if len(found) == 1 else np.concatenate(found)
+        del found
         if len(legs) == 0:
             if closes:
                 _add_sample_sums(result, pending)
