@@ -325,7 +325,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
             lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
             hi = np.searchsorted(ja_sorted, j_last, side="right")
             found.append(members[lo:hi][jb[members[lo:hi]] >= j_first])
-        legs = found[0] if len(found) == 1 else np.concatenate(found)
+        legs = found[0] if len(found) == 1 else np.concatenate([by_ja[:0], *found])
         del found
         if len(legs) == 0:
             if closes:
