@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.geometry import fractions_within, merge_intervals
+from fleetsim.geometry import merge_intervals
+from fleetsim.metrics.legcells import (
+    INDEX_SLACK,
+    SweepGrid,
+    index_range,
+    leg_rows,
+    pairs_hits,
+)
 from fleetsim.metrics.permitted import (
     Permission,
     cell_permission,
@@ -47,12 +54,12 @@ __all__ = ["CellCoverage", "CellGrid", "cell_coverage", "cell_grid", "leg_footpr
 #: Candidate leg-cell pairs handled at once (about 150 bytes each at the peak).
 DEFAULT_MAX_PAIRS = 500_000
 
+#: Upper bounds of the tiers of legs by the rows they span (see _sweep_bands).
+_TIER_ROWS = np.array([8, 32, 128, 512])
+
 #: Candidate pairs of the sub-bands the work is done in (at most a band).
 SUB_BAND_PAIRS = 500_000
 
-#: Slack, in cells, when turning coordinates into index ranges (pairs found
-#: this way are only candidates; the exact test decides).
-_INDEX_SLACK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -85,8 +92,8 @@ def cell_grid(area: shapely.Geometry, cell_m: float) -> CellGrid:
         return CellGrid(0.0, 0.0, cell_m, 0, 0, np.zeros((0, 0), dtype=np.int32),
                         np.zeros((0, 2)))
     xmin, ymin, xmax, ymax = shapely.bounds(area)
-    nx = max(1, int(np.ceil((xmax - xmin) / cell_m - _INDEX_SLACK)))
-    ny = max(1, int(np.ceil((ymax - ymin) / cell_m - _INDEX_SLACK)))
+    nx = max(1, int(np.ceil((xmax - xmin) / cell_m - INDEX_SLACK)))
+    ny = max(1, int(np.ceil((ymax - ymin) / cell_m - INDEX_SLACK)))
     cx = xmin + (np.arange(nx) + 0.5) * cell_m
     cy = ymin + (np.arange(ny) + 0.5) * cell_m
     gx, gy = np.meshgrid(cx, cy)
@@ -154,15 +161,6 @@ class CellCoverage:
         total = np.where(allowed, idle, 0.0).sum(axis=0)
         cells = (allowed * perm.cells_per_signature[:, None]).sum(axis=0).astype(np.int64)
         return total, cells
-
-
-def _index_range(lo: np.ndarray, hi: np.ndarray, origin: float, cell: float,
-                 n: int) -> tuple[np.ndarray, np.ndarray]:
-    """First and last index (int64, clipped to ``[0, n - 1]``; empty when first >
-    last) of the cells whose centres ``origin + (i + 0.5) cell`` lie in ``[lo, hi]``."""
-    first = np.clip(np.ceil((lo - origin) / cell - 0.5 - _INDEX_SLACK), 0, n)
-    last = np.clip(np.floor((hi - origin) / cell - 0.5 + _INDEX_SLACK), -1, n - 1)
-    return first.astype(np.int64), last.astype(np.int64)
 
 
 def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -271,8 +269,8 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     yhi = np.maximum(y0, y1) + r
     del x1, y1
     # Rows / columns whose centres lie in the grown bounding box.
-    ja, jb = _index_range(ylo, yhi, grid.y0_m, c, grid.ny)
-    ia, ib = _index_range(xlo, xhi, grid.x0_m, c, grid.nx)
+    ja, jb = index_range(ylo, yhi, grid.y0_m, c, grid.ny)
+    ia, ib = index_range(xlo, xhi, grid.x0_m, c, grid.nx)
     del ylo, yhi  # (per-leg arrays are let go as soon as they are done with)
     live = (ja <= jb) & (ia <= ib)
     # Half-width, along x, of the strip of points within r of the leg's line.
@@ -309,109 +307,53 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     by_ja = by_ja[np.argsort(first_row.astype(np.uint16) if grid.ny <= 0xFFFF else first_row,
                              kind="stable")]  # (a radix sort on 16 bits)
     del first_row
-    ja_sorted = ja[by_ja]
-    max_rows = int((jb[by_ja] - ja_sorted).max()) if len(by_ja) else 0
+    # In tiers of how many rows the legs span, each with its own look-back: a
+    # band's legs of a tier start at most that many rows before it (so a few
+    # long legs do not make every band scan the legs of many rows).
+    span = jb[by_ja] - ja[by_ja]
+    tier = np.searchsorted(_TIER_ROWS, span, side="left")
+    tiers = []
+    for t in np.unique(tier):
+        members = by_ja[tier == t]
+        tiers.append((members, ja[members], int(span[tier == t].max())))
+    del span, tier
+    sweep = SweepGrid(centre_x, None if full_grid else grid.cell_of.ravel(),
+                      grid.cell_of.dtype, T)
     for j_first, j_last, closes in zip(band_starts, band_ends, closes_band, strict=True):
-        lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
-        hi = np.searchsorted(ja_sorted, j_last, side="right")
-        legs = by_ja[lo:hi]
-        legs = legs[jb[legs] >= j_first]
+        found = []
+        for members, ja_sorted, max_rows in tiers:
+            lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
+            hi = np.searchsorted(ja_sorted, j_last, side="right")
+            found.append(members[lo:hi][jb[members[lo:hi]] >= j_first])
+        legs = found[0] if len(found) == 1 else np.concatenate([by_ja[:0], *found])
+        del found
         if len(legs) == 0:
             if closes:
                 _add_sample_sums(result, pending)
             continue
         ra = np.maximum(ja[legs], j_first)
         rb = np.minimum(jb[legs], j_last)
-        # Leg-row pairs: the row's cells in the leg's strip.
+        # Leg-row pairs: the row's cells in the leg's strip; row by row, so each
+        # row's cells are done (and merged) on their own, with arrays that stay in
+        # the processor's caches.
         owner, k = _expand(rb - ra + 1)
-        pl = legs[owner]
         row = ra[owner] + k
-        cy = grid.y0_m + (row + 0.5) * c
-        with np.errstate(invalid="ignore", over="ignore"):  # nearly horizontal legs
-            xc = x0[pl] + (cy - y0[pl]) * slope[pl]
-            xl = np.fmax(xlo[pl], xc - strip_half[pl])  # fmax/fmin: NaN -> the box
-            xr = np.fmin(xhi[pl], xc + strip_half[pl])
-        ca, cb = _index_range(xl, xr, grid.x0_m, c, grid.nx)
-        # The quadratic |p0 + s w - centre|^2 - r^2 of a leg and a cell centre
-        # (cx, cy), split into what depends on the leg-row pair and on cx:
-        # a s^2 + 2 (dxc wx + ey wy) s + dxc^2 + ey^2 - r^2, dxc = x0 - cx, ey = y0 - cy.
-        ey = y0[pl] - cy
-        pair_b = ey * dy[pl]
-        pair_c = ey * ey - r[pl] ** 2
-        owner, k = _expand(np.maximum(cb - ca + 1, 0))
-        col = ca[owner] + k
-        cell = (row * grid.nx)[owner] + col
-        if full_grid:  # every grid position is an area cell, numbered the same way
-            cell = cell.astype(grid.cell_of.dtype)
-        else:
-            cell = grid.cell_of.ravel()[cell]
-            inside = cell >= 0
-            owner, col, cell = owner[inside], col[inside], cell[inside]
-        # What the cells need of their leg, gathered from the leg-row pairs (in
-        # order, so cheaply) rather than from all the legs.
-        dxc = x0[pl][owner] - centre_x[col]
-        qa = length2[pl][owner]
-        qb = dxc * dx[pl][owner] + pair_b[owner]
-        qc = dxc * dxc + pair_c[owner]
-        if still[pl].any():
-            s_lo, s_hi = fractions_within(qa, qb, qc)
-            hit = np.flatnonzero(~np.isnan(s_lo))
-            owner, cell, s_lo, s_hi = owner[hit], cell[hit], s_lo[hit], s_hi[hit]
-        else:
-            hit, s_lo, s_hi = _moving_fractions(qa, qb, qc)
-            owner, cell = owner[hit], cell[hit]
-        t_in, t_out = _times_at(t0[pl][owner], t1[pl][owner], s_lo, s_hi)
-        np.maximum(t_in, 0.0, out=t_in)
-        np.minimum(t_out, T, out=t_out)
-        seen = t_in <= t_out  # the part in [0, duration]
-        if not seen.all():
-            cell, t_in, t_out = cell[seen], t_in[seen], t_out[seen]
-        _reduce_cells(result, cell, t_in, t_out, pending)
+        del ra, rb, k
+        if j_last > j_first:
+            by_row = np.argsort((row - j_first).astype(np.uint16) if j_last - j_first <= 0xFFFF
+                                else row, kind="stable")
+            owner, row = owner[by_row], row[by_row]
+            del by_row
+        pair = leg_rows(grid, legs, owner, row, (x0, y0, dx, dy, length2, slope, xlo, xhi,
+                                                  strip_half, r, t0, t1))
+        still_band = bool(still[legs].any())
+        row_cuts = np.r_[0, np.flatnonzero(row[1:] != row[:-1]) + 1, len(row)]
+        del owner, row
+        for first_pair, end_pair in zip(row_cuts[:-1], row_cuts[1:], strict=True):
+            cell, t_in, t_out = pairs_hits(sweep, pair, first_pair, end_pair, still_band)
+            _reduce_cells(result, cell, t_in, t_out, pending)
         if closes:
             _add_sample_sums(result, pending)
-
-
-def _moving_fractions(a: np.ndarray, b: np.ndarray, c: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`fleetsim.geometry.fractions_within` where every ``a`` is positive (no
-    stationary leg), bit for bit, with only the non-empty parts: their indexes and
-    ``s_lo``, ``s_hi`` there. (Arrays ``b`` and ``c`` are overwritten.)"""
-    disc = b * b
-    disc -= a * c
-    q = np.maximum(disc, 0.0)
-    np.sqrt(q, out=q)
-    np.copysign(q, b, out=q)
-    q += b
-    np.negative(q, out=q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s_a = np.divide(q, a, out=b)
-        s_b = np.divide(c, q, out=c)  # NaN only for a double root at 0 (= s_a)
-    s_lo = np.fmin(s_a, s_b, out=q)
-    s_hi = np.fmax(s_a, s_b, out=s_b)
-    ok = disc >= 0.0
-    ok &= s_hi >= 0.0
-    ok &= s_lo <= 1.0
-    hit = np.flatnonzero(ok)
-    s_lo = s_lo[hit]
-    s_hi = s_hi[hit]
-    np.clip(s_lo, 0.0, 1.0, out=s_lo)
-    np.clip(s_hi, 0.0, 1.0, out=s_hi)
-    return hit, s_lo, s_hi
-
-
-def _times_at(t0: np.ndarray, t1: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`fleetsim.geometry.time_at_fraction` at ``s_lo`` and at ``s_hi`` of the
-    same legs, bit for bit, sharing ``t1 - t0``."""
-    dt = t1 - t0
-    out = []
-    for s in (s_lo, s_hi):
-        t = s * dt
-        t += t0
-        np.minimum(t, t1, out=t)
-        np.copyto(t, t1, where=s == 1.0)
-        out.append(t)
-    return out[0], out[1]
 
 
 def _add_sample_sums(out: CellCoverage, pending: list[tuple[np.ndarray, ...]]) -> None:

@@ -172,6 +172,30 @@ def test_sweep_cells_matches_all_pairs(max_pairs):
     np.testing.assert_allclose(got.idleness_max_s, worst, rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("max_pairs", [30, 300, 10**6])
+def test_sweep_cells_with_legs_of_very_different_heights_matches_all_pairs(max_pairs):
+    # Short legs and a few that cross most of a tall grid (over 8, 32 and 128 rows):
+    # each band still finds every leg that reaches its rows.
+    rng = np.random.default_rng(11)
+    grid = cell_grid(shapely.box(0, 0, 100, 1400), 10.0)
+    n = 40
+    xy0 = np.column_stack([rng.uniform(0, 100, n), rng.uniform(0, 1400, n)])
+    xy1 = xy0 + rng.normal(0, 15, (n, 2))
+    xy1[:4, 1] = 1400 - xy0[:4, 1]  # tall legs, up or down
+    xy1[4:6, 1] = xy0[4:6, 1] + rng.choice([-1, 1], 2) * rng.uniform(100, 300, 2)
+    xy1[6] = xy0[6]  # still
+    t0 = rng.uniform(0, 300, n)
+    t1 = t0 + rng.uniform(1, 60, n)
+    radius = rng.uniform(4, 30, n)
+    got = sweep_cells(grid, t0, t1, xy0, xy1, radius, 400.0, max_pairs=max_pairs)
+    first, integral, worst = brute_force(grid, t0, t1, xy0, xy1, radius, 400.0)
+    assert (np.abs(xy1[:4, 1] - xy0[:4, 1]) > 1290).sum() >= 1  # one spans over 128 rows
+    np.testing.assert_array_equal(np.isnan(got.first_s), np.isnan(first))
+    np.testing.assert_allclose(got.first_s, first, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got.idleness_integral_s2, integral, rtol=1e-12, atol=1e-7)
+    np.testing.assert_allclose(got.idleness_max_s, worst, rtol=0, atol=1e-9)
+
+
 def test_cell_coverage_uses_each_vehicles_footprint():
     legs = (path_legs(0, [0.0, 10.0], [(0.0, 5.0, ALT), (100.0, 5.0, ALT)])
             + path_legs(1, [0.0, 10.0], [(0.0, 5.0, ALT), (100.0, 5.0, ALT)]))
