@@ -121,6 +121,8 @@ class Movement:
         k = max(0, bisect_left(self.blk_t0[v], t) - 1)
         later = ids[k + 1:]
         if later:
+            if later[-1] - later[0] == len(later) - 1:  # increasing ids: one run of rows
+                later = slice(later[0], later[-1] + 1)
             a[later, L_T1] = -_INF  # cancelled: never flown
             a[later, L_E] = 0.0
         del self.blk_t0[v][k + 1:], ids[k + 1:]

@@ -47,12 +47,42 @@ EVENT_DTYPES = (np.float64, np.uint8, np.int32, np.int32, np.int32, np.int32, np
 assert len(EVENT_KINDS) <= 256
 
 
+#: Flags of the anonymous maps (private: such a map can be grown in place, see
+#: :func:`mapped_grown`).
+_MAP_FLAGS = {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS} \
+    if hasattr(mmap, "MAP_PRIVATE") and hasattr(mmap, "MAP_ANONYMOUS") else {}
+
+
 def mapped_empty(n: int, dtype) -> np.ndarray:
     """An uninitialised array of ``n`` items in a memory map of its own: its pages are
     taken when first written, and all given back to the system when it is freed
     (memory from ``malloc`` may stay with the process as holes in its heap)."""
     dt = np.dtype(dtype)
-    return np.frombuffer(mmap.mmap(-1, max(n * dt.itemsize, 1)), dtype=dt, count=n)
+    return np.frombuffer(mmap.mmap(-1, max(n * dt.itemsize, 1), **_MAP_FLAGS), dtype=dt,
+                         count=n)
+
+
+def mapped_grown(arrays: list, c: int, used: int, n: int) -> None:
+    """Grow ``arrays[c]`` (made by :func:`mapped_empty`) to ``n`` items, its first ``used``
+    kept. Where the system can (``mremap``) and nothing else holds a view of it, its
+    map is grown in place: the pages are moved, not copied, and only the new ones are
+    taken when written; else it is copied into a new map."""
+    old = arrays[c]
+    dt = old.dtype
+    view = old.base  # (np.frombuffer's: a memoryview of the map)
+    m = view.obj if isinstance(view, memoryview) else view
+    if isinstance(m, mmap.mmap) and _MAP_FLAGS:
+        # The map cannot be resized while a view of it exists: drop ours.
+        arrays[c] = old = view = None
+        try:
+            m.resize(max(n * dt.itemsize, 1))
+            arrays[c] = np.frombuffer(m, dtype=dt, count=n)
+            return
+        except (BufferError, OSError, SystemError, ValueError):
+            old = np.frombuffer(m, dtype=dt, count=used)  # not here: copy it
+    grown = mapped_empty(n, dt)
+    grown[:used] = old[:used]
+    arrays[c] = grown
 
 
 @functools.cache
@@ -215,7 +245,8 @@ class EventLog:
     Rows are appended to a float64 buffer of :data:`EVENT_CHUNK` rows; a full buffer is
     sealed into compact typed columns (:data:`EVENT_DTYPES`: times and positions stay
     float64, codes and indexes become small integers), so a long run holds about 69
-    bytes per event instead of 96. Each sealed column is one array, doubled when full,
+    bytes per event instead of 96. Each sealed column is one array in a memory map of
+    its own, doubled when full (in place where the system can: :func:`mapped_grown`),
     so a long run's log is a few large blocks that go back to the system whole when
     they are freed, not thousands of small ones that stay with the process. Events
     are never changed once appended.
@@ -252,14 +283,14 @@ class EventLog:
         lo = self.n_sealed
         hi = lo + len(rows)
         if hi > len(self.sealed[0]):
-            # Doubled a column at a time: one column is copied at once; the new arrays'
-            # rows not yet written take no memory, and the old ones go back whole.
+            # Doubled a column at a time (where it must be copied, one column is copied
+            # at once); rows not yet written take no memory, old maps go back whole.
             size = max(hi, 2 * len(self.sealed[0]), EVENT_CHUNK)
-            for c, col in enumerate(self.sealed):
-                grown = mapped_empty(size, col.dtype)
-                grown[:lo] = col[:lo]
-                self.sealed[c] = grown
-                del col, grown
+            for c in range(EVENT_WIDTH):
+                if len(self.sealed[c]):
+                    mapped_grown(self.sealed, c, lo, size)
+                else:
+                    self.sealed[c] = mapped_empty(size, EVENT_DTYPES[c])
         for c, col in enumerate(self.sealed):
             col[lo:hi] = rows[:, c]  # (cast as astype would)
         self.n_sealed = hi

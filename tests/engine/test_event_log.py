@@ -154,3 +154,22 @@ def test_leg_columns_taken_from_an_empty_store_are_empty_columns():
     got = tables.LegStore().take_columns()
     assert all(len(c) == 0 for c in got.values())
     assert list(got) == list(LEG_COLUMNS)
+
+
+def test_mapped_columns_grow_keeping_their_rows():
+    """A sealed column grows in its own map (in place where the system can); one that
+    something else still views is copied instead, the view left as it was."""
+    cols = [tables.mapped_empty(5, np.int32), tables.mapped_empty(3, np.float64)]
+    cols[0][:] = [7, -1, 3, 0, 9]
+    cols[1][:] = [0.5, np.nan, -2.0]
+    tables.mapped_grown(cols, 0, 4, 100_000)
+    assert cols[0].dtype == np.int32 and len(cols[0]) == 100_000
+    assert cols[0][:4].tolist() == [7, -1, 3, 0]
+    cols[0][99_999] = 11  # the new rows are there to write
+    assert cols[0][99_999] == 11
+    held = cols[1][:2]
+    tables.mapped_grown(cols, 1, 3, 10)
+    assert len(cols[1]) == 10 and cols[1][0] == 0.5 and np.isnan(cols[1][1])
+    assert cols[1][2] == -2.0
+    cols[1][0] = 4.0
+    assert held[0] == 0.5  # a copy: the view still sees the old map
