@@ -476,6 +476,86 @@ def strip_pairs(
     return np.concatenate(found_i), np.concatenate(found_j)
 
 
+def _cell_pairs(xmin, ymin, xmax, ymax, group, max_formed: int
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pairs of :func:`strip_pairs` (``i < j``, in no particular order) on a grid of
+    cells as large as the largest box, each box in the cell of its lower-left corner:
+    boxes that overlap are then in the same or in neighbouring cells. Sorting by cell
+    (a radix sort of small integers) and pairing every box with the later boxes of its
+    cell, the cell above and the three cells of the next column needs neither a sort of
+    coordinates nor a search. None (nothing done) if it would form more than
+    ``max_formed`` pairs (a few boxes far larger than the others make large cells)."""
+    n = len(xmin)
+    empty = np.zeros(0, dtype=np.int64)
+    x_lo, y_lo = float(xmin.min()), float(ymin.min())
+    size = float(max((xmax - xmin).max(), (ymax - ymin).max()))
+    # (a hair larger than the largest box, so that rounding never puts two boxes that
+    # overlap two cells apart)
+    reach = max(abs(x_lo), abs(y_lo), abs(float(xmax.max())), abs(float(ymax.max())))
+    cell = size + 1e-9 * (size + reach)
+    if cell > 0.0:
+        cx = ((xmin - x_lo) / cell).astype(np.int64)
+        cy = ((ymin - y_lo) / cell).astype(np.int64)
+    else:  # (points: one cell per distinct corner would do; one cell is enough)
+        cx = cy = np.zeros(n, dtype=np.int64)
+    rows_per_col = int(cy.max()) + 3  # (a free row below and above each column)
+    n_cells = (int(cx.max()) + 2) * rows_per_col
+    key = cx * rows_per_col + (cy + 1)
+    box = np.argsort(key.astype(np.uint16) if n_cells < 1 << 16 else key, kind="stable")
+    key = key[box]
+    end = np.cumsum(np.bincount(key, minlength=n_cells + 2))
+    pos = np.arange(n, dtype=np.int64)
+    # A: the later boxes of the cell and the boxes of the cell above (consecutive);
+    # B: the next column's cells below, level and above (consecutive too).
+    cnt_a = end[key + 1] - pos - 1
+    b_lo = end[key + rows_per_col - 2]
+    cnt_b = end[key + rows_per_col + 1] - b_lo
+    formed = int(cnt_a.sum()) + int(cnt_b.sum())
+    if formed > max_formed:
+        return None
+    if formed == 0:
+        return empty, empty.copy()
+    cols = np.empty((n, 4))
+    cols[:, 0] = xmin[box]
+    cols[:, 1] = xmax[box]
+    cols[:, 2] = ymin[box]
+    cols[:, 3] = ymax[box]
+    grp = group[box]
+    found_i, found_j = [], []
+    for cnt, first in ((cnt_a, pos + 1), (cnt_b, b_lo)):
+        cum = np.cumsum(cnt)
+        total = int(cum[-1])
+        if total == 0:
+            continue
+        bounds = np.searchsorted(cum, np.arange(_PAIR_CHUNK, total, _PAIR_CHUNK), side="left")
+        bounds = np.unique(np.r_[0, bounds + 1, n].clip(0, n))
+        for e0, e1 in zip(bounds[:-1], bounds[1:], strict=True):
+            c = cnt[e0:e1]
+            m = int(c.sum())
+            if m == 0:
+                continue
+            fst = np.repeat(pos[e0:e1], c)
+            snd = np.arange(m, dtype=np.int64)
+            snd -= np.repeat(np.cumsum(c) - c - first[e0:e1], c)
+            a = np.take(cols, fst, axis=0)
+            b = np.take(cols, snd, axis=0)
+            keep = a[:, 0] <= b[:, 1]
+            keep &= b[:, 0] <= a[:, 1]
+            keep &= a[:, 2] <= b[:, 3]
+            keep &= b[:, 2] <= a[:, 3]
+            keep &= np.take(grp, fst) != np.take(grp, snd)
+            del a, b
+            bi = np.take(box, fst[keep])
+            bj = np.take(box, snd[keep])
+            found_i.append(np.minimum(bi, bj))
+            found_j.append(np.maximum(bi, bj))
+    if not found_i:
+        return empty, empty.copy()
+    if len(found_i) == 1:
+        return found_i[0], found_j[0]
+    return np.concatenate(found_i), np.concatenate(found_j)
+
+
 # --- one monitoring window -----------------------------------------------------------
 
 
@@ -585,7 +665,11 @@ def window_pairs(
         step = max(1, len(legs) // 1024)
         size = np.maximum(bxmax[::step] - bxmin[::step], bymax[::step] - bymin[::step])
         cell_m = max(4.0 * grow, 2.0 * float(np.median(size)))
-    ci, cj = strip_pairs(bxmin, bymin, bxmax, bymax, veh, cell_m)
+    # (cells as large as the largest box, unless a few large boxes make them too large
+    # for the number of boxes: then strips about the typical box's height)
+    found = _cell_pairs(bxmin, bymin, bxmax, bymax, veh, 16 * len(legs) + 1_000_000)
+    ci, cj = found if found is not None else strip_pairs(bxmin, bymin, bxmax, bymax, veh,
+                                                         cell_m)
     del bxmin, bymin, bxmax, bymax
 
     # 3. and 4., a chunk of candidate pairs at a time (every step is pair by pair), so
@@ -616,15 +700,35 @@ def window_pairs(
         if not uniform_h:
             hp = hp[idx]
 
-        # 4. narrow phase: offset of leg j from leg i at the start of their common time
+        # 4. narrow phase: offset of leg j from leg i at the start of their common time,
+        # horizontally first: most pairs never come within the radius (the first test of
+        # _los_core, made here so that the rest is computed for the others only)
         dt_i = pair_lo - np.take(c0, ck_i)
         dt_j = pair_lo - np.take(c0, ck_j)
         d, w = [], []
-        for axis in range(3):
+        for axis in (0, 1):
             qa, va = q0[axis], vel[axis]
             vi, vj = np.take(va, ck_i), np.take(va, ck_j)
             d.append((np.take(qa, ck_j) + vj * dt_j) - (np.take(qa, ck_i) + vi * dt_i))
             w.append(vj - vi)
+        with np.errstate(invalid="ignore", over="ignore"):
+            a = w[0] * w[0] + w[1] * w[1]
+            cross = d[0] * w[1] - d[1] * w[0]
+            r2 = rp * rp
+            near = np.flatnonzero(np.where(a > 0.0, a * r2 - cross * cross > 0.0,
+                                           d[0] * d[0] + d[1] * d[1] < r2))
+        del a, cross
+        ck_i, ck_j, pair_lo, pair_hi = ck_i[near], ck_j[near], pair_lo[near], pair_hi[near]
+        dt_i, dt_j = dt_i[near], dt_j[near]
+        d = [x[near] for x in d]
+        w = [x[near] for x in w]
+        if not uniform_r:
+            rp = rp[near]
+        if not uniform_h:
+            hp = hp[near]
+        vi, vj = np.take(vel[2], ck_i), np.take(vel[2], ck_j)
+        d.append((np.take(q0[2], ck_j) + vj * dt_j) - (np.take(q0[2], ck_i) + vi * dt_i))
+        w.append(vj - vi)
         hit, *found = _los_core(pair_lo, pair_hi, *d, *w, rp, hp)
         parts.append((ck_i[hit], ck_j[hit], *found))
     del ci, cj, q0, vel, lo, hi

@@ -441,3 +441,49 @@ def test_window_pairs_in_chunks_of_candidates_equal_one_chunk(monkeypatch):
     for name in ("leg_a", "leg_b", "vehicle_a", "vehicle_b", "start", "end", "t_min",
                  "d_min"):
         np.testing.assert_array_equal(chunked[name], whole[name])
+
+
+@pytest.mark.parametrize("chunk", [None, 97])
+def test_strip_and_cell_pairs_equal_brute_force(monkeypatch, chunk):
+    # The two broad phases of window_pairs find exactly the overlapping pairs of boxes
+    # of different groups, each once (i < j), whatever the strips or the box sizes.
+    if chunk is not None:  # exercise the chunked pair formation
+        monkeypatch.setattr(separation, "_PAIR_CHUNK", chunk)
+    rng = np.random.default_rng(11)
+    n = 700
+    x = rng.uniform(-2000, 3000, n)
+    y = rng.uniform(-1000, 4000, n)
+    w = rng.exponential(80.0, n)
+    h = rng.exponential(80.0, n)
+    long_ = rng.random(n) < 0.03  # boxes across many strips
+    w[long_] = rng.uniform(1000, 5000, long_.sum())
+    h[long_ & (rng.random(n) < 0.5)] = rng.uniform(1000, 4000)
+    x[:20] = np.round(x[:20] / 100.0) * 100.0  # on strip and cell boundaries
+    y[:40] = np.round(y[:40] / 100.0) * 100.0
+    w[20:30] = 0.0  # points
+    h[20:30] = 0.0
+    x[30], w[30], x[31] = 0.0, 100.0, 100.0  # touching
+    y[30] = y[31] = 0.0
+    x[50:60], y[50:60] = x[40], y[40]  # piled up
+    group = rng.integers(0, 40, n)
+    xmin, ymin, xmax, ymax = x, y, x + w, y + h
+    bi, bj = _brute_box_pairs(xmin, ymin, xmax, ymax, group)
+    assert len(bi) > 1000
+    found = [separation.strip_pairs(xmin, ymin, xmax, ymax, group, s)
+             for s in (37.0, 100.0, 1000.0, 1e5)]
+    found.append(separation._cell_pairs(xmin, ymin, xmax, ymax, group, 10**9))
+    small = ~long_
+    sb_i, sb_j = _brute_box_pairs(xmin[small], ymin[small], xmax[small], ymax[small],
+                                  group[small])
+    for i, j in found:
+        assert (i < j).all()
+        np.testing.assert_array_equal(np.sort(i * n + j), bi * n + bj)
+    i, j = separation._cell_pairs(xmin[small], ymin[small], xmax[small], ymax[small],
+                                  group[small], 10**9)
+    np.testing.assert_array_equal(np.sort(i * n + j), sb_i * n + sb_j)
+    # too many pairs for cells as large as the largest box: nothing done
+    assert separation._cell_pairs(xmin, ymin, xmax, ymax, group, 1000) is None
+    with pytest.raises(ValueError, match="strip_m"):
+        separation.strip_pairs(xmin, ymin, xmax, ymax, group, 0.0)
+    i, j = separation.strip_pairs(xmin[:1], ymin[:1], xmax[:1], ymax[:1], group[:1], 10.0)
+    assert len(i) == len(j) == 0

@@ -91,8 +91,14 @@ class Separation(Subsystem):
         self.kinds = np.zeros(max(LEG_KIND_CODE.values()) + 1, dtype=bool)
         self.kinds[[LEG_KIND_CODE[k] for k in _CHECKED_KINDS]] = True
         self.seen = 0  # legs looked at so far (ids below this are in the pool or gone)
+        #: The pool: legs (ids, and t0 when pooled) to be checked. Those starting before
+        #: ``_edge`` (the latest end of a time asked about) by id; the later ones (legs
+        #: planned ahead, most of the pool) by t0, so that a window reads only the first.
         self.pool_ids = np.zeros(0, dtype=np.int64)
         self.pool_t0 = np.zeros(0)
+        self._later_ids = np.zeros(0, dtype=np.int64)
+        self._later_t0 = np.zeros(0)
+        self._edge = -np.inf
         #: Losses going on at the end of the last window, by pair key a * n + b (sorted):
         #: when each began, the least distance so far, and whether it is exempt (began
         #: in a terminal area).
@@ -125,14 +131,38 @@ class Separation(Subsystem):
         keep = self.checked[rows[:, L_VEHICLE].astype(np.int64)] & \
             self.kinds[rows[:, L_KIND].astype(np.int64)]
         ids = np.arange(self.seen, n, dtype=np.int64)[keep]
-        self.pool_ids = np.concatenate([self.pool_ids, ids])
-        self.pool_t0 = np.concatenate([self.pool_t0, rows[keep, L_T0]])
+        t0 = rows[keep, L_T0]
         self.seen = n
+        now = t0 < self._edge  # (ids above every pooled one: in order at the end)
+        self.pool_ids = np.concatenate([self.pool_ids, ids[now]])
+        self.pool_t0 = np.concatenate([self.pool_t0, t0[now]])
+        if not now.all():
+            ids, t0 = ids[~now], t0[~now]
+            o = np.argsort(t0, kind="stable")
+            at = np.searchsorted(self._later_t0, t0[o], side="right")
+            self._later_ids = np.insert(self._later_ids, at, ids[o])
+            self._later_t0 = np.insert(self._later_t0, at, t0[o])
+
+    def _advance(self, t_hi: float) -> None:
+        """Move the later legs starting before ``t_hi`` to the first part."""
+        if t_hi <= self._edge:
+            return
+        self._edge = t_hi
+        k = int(np.searchsorted(self._later_t0, t_hi, side="left"))
+        if not k:
+            return
+        ids, t0 = self._later_ids[:k], self._later_t0[:k]
+        self._later_ids, self._later_t0 = self._later_ids[k:], self._later_t0[k:]
+        o = np.argsort(ids)
+        at = np.searchsorted(self.pool_ids, ids[o])
+        self.pool_ids = np.insert(self.pool_ids, at, ids[o])
+        self.pool_t0 = np.insert(self.pool_t0, at, t0[o])
 
     def _legs_in(self, t_lo: float, t_hi: float, *, prune: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:
         """Ids and rows of the pooled legs overlapping [t_lo, t_hi] (not cancelled);
         ``prune``: and forget the legs that ended by ``t_hi`` or were cancelled."""
+        self._advance(t_hi)
         started = self.pool_t0 < t_hi
         ids = self.pool_ids[started]
         rows = np.take(self.sim.legs.a, ids, axis=0)  # (take: rows fast)
