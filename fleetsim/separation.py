@@ -101,10 +101,13 @@ def _los_core(lo, hi, dx, dy, dz, wx, wy, wz, r, h):
         cross = dx * wy - dy * wx
         r2 = r * r
         moving = a > 0.0
-        sel = np.flatnonzero(np.where(moving, a * r2 - cross * cross > 0.0,
-                                      dx * dx + dy * dy < r2))
-        lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving = (
-            v[sel] for v in (lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving))
+        near = np.where(moving, a * r2 - cross * cross > 0.0, dx * dx + dy * dy < r2)
+        if near.all():  # (window_pairs made this test already)
+            sel = np.arange(k)
+        else:
+            sel = np.flatnonzero(near)
+            lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving = (
+                v[sel] for v in (lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving))
         length = hi - lo
         t_star = -(dx * wx + dy * wy) / a
         half = np.sqrt(a * r2 - cross * cross) / a
@@ -515,38 +518,36 @@ def _cell_pairs(xmin, ymin, xmax, ymax, group, max_formed: int
         return None
     if formed == 0:
         return empty, empty.copy()
-    cols = np.empty((n, 4))
-    cols[:, 0] = xmin[box]
-    cols[:, 1] = xmax[box]
-    cols[:, 2] = ymin[box]
-    cols[:, 3] = ymax[box]
-    grp = group[box]
+    # Per box in cell order, contiguous: the first box of a pair is repeated (fast), the
+    # second gathered.
+    x0, x1, y0, y1, grp = (np.take(v, box) for v in (xmin, xmax, ymin, ymax, group))
     found_i, found_j = [], []
     for cnt, first in ((cnt_a, pos + 1), (cnt_b, b_lo)):
         cum = np.cumsum(cnt)
         total = int(cum[-1])
         if total == 0:
             continue
-        bounds = np.searchsorted(cum, np.arange(_PAIR_CHUNK, total, _PAIR_CHUNK), side="left")
-        bounds = np.unique(np.r_[0, bounds + 1, n].clip(0, n))
+        if total <= _PAIR_CHUNK:
+            bounds = np.array([0, n])
+        else:
+            bounds = np.searchsorted(cum, np.arange(_PAIR_CHUNK, total, _PAIR_CHUNK),
+                                     side="left")
+            bounds = np.unique(np.r_[0, bounds + 1, n].clip(0, n))
         for e0, e1 in zip(bounds[:-1], bounds[1:], strict=True):
             c = cnt[e0:e1]
             m = int(c.sum())
             if m == 0:
                 continue
-            fst = np.repeat(pos[e0:e1], c)
             snd = np.arange(m, dtype=np.int64)
             snd -= np.repeat(np.cumsum(c) - c - first[e0:e1], c)
-            a = np.take(cols, fst, axis=0)
-            b = np.take(cols, snd, axis=0)
-            keep = a[:, 0] <= b[:, 1]
-            keep &= b[:, 0] <= a[:, 1]
-            keep &= a[:, 2] <= b[:, 3]
-            keep &= b[:, 2] <= a[:, 3]
-            keep &= np.take(grp, fst) != np.take(grp, snd)
-            del a, b
-            bi = np.take(box, fst[keep])
-            bj = np.take(box, snd[keep])
+            keep = np.repeat(x0[e0:e1], c) <= np.take(x1, snd)
+            keep &= np.take(x0, snd) <= np.repeat(x1[e0:e1], c)
+            keep &= np.repeat(y0[e0:e1], c) <= np.take(y1, snd)
+            keep &= np.take(y0, snd) <= np.repeat(y1[e0:e1], c)
+            keep &= np.repeat(grp[e0:e1], c) != np.take(grp, snd)
+            keep = np.flatnonzero(keep)
+            bi = np.take(box, np.take(np.repeat(pos[e0:e1], c), keep))
+            bj = np.take(box, np.take(snd, keep))
             found_i.append(np.minimum(bi, bj))
             found_j.append(np.maximum(bi, bj))
     if not found_i:
