@@ -10,9 +10,10 @@ over the common time of two legs their offset ``d(t) = pb(t) - pa(t)`` is linear
 linear. :func:`los_intervals` solves both in closed form for ``k`` leg pairs in one
 numpy pass; :func:`cpa` gives the closest point of approach.
 
-:func:`candidate_pairs` is the broad phase (a uniform grid over bounding boxes) and
-:func:`window_pairs` chains clipping, broad phase, cheap filters and the narrow phase
-for all legs active in one monitoring window.
+:func:`candidate_pairs` and :func:`strip_pairs` are broad phases (pairs of overlapping
+bounding boxes, on a uniform grid or on strips swept in ``x``) and :func:`window_pairs`
+chains clipping, broad phase (on cells as large as the largest box, or strips), cheap
+filters and the narrow phase for all legs active in one monitoring window.
 
 Conventions
 -----------
@@ -31,12 +32,12 @@ import numpy as np
 
 __all__ = ["candidate_pairs", "cpa", "los_intervals", "strip_pairs", "window_pairs"]
 
-#: Pairs formed per chunk in :func:`candidate_pairs` (bounds transient memory, ~100 MB).
+#: Pairs formed per chunk by the broad phases (bounds transient memory, ~100 MB).
 _PAIR_CHUNK = 2_000_000
 #: Candidate pairs taken through the narrow phase of :func:`window_pairs` at a time
 #: (about twenty float64 temporaries per pair: ~80 MB).
 _NARROW_CHUNK = 500_000
-#: Above this many (box, cell) entries :func:`candidate_pairs` refuses the grid.
+#: Above this many (box, cell) or (box, strip) entries a broad phase refuses.
 _MAX_CELL_ENTRIES = 50_000_000
 
 
@@ -568,13 +569,17 @@ def window_pairs(
 
     1. Legs overlapping ``[t_lo, t_hi]`` for a positive duration are kept and clipped to
        the window (positions interpolated at the clip times).
-    2. Broad phase: :func:`candidate_pairs` on the horizontal boxes of the clipped
-       segments grown by ``max(radius_m) / 2`` (half the largest radius on each side), so
-       that any pair closer than the larger of its two radii is a candidate.
+    2. Broad phase on the horizontal boxes of the clipped segments grown by
+       ``max(radius_m) / 2`` (half the largest radius on each side), so that any pair
+       closer than the larger of its two radii is a candidate: on cells as large as the
+       largest box (each box in one cell, paired with the boxes of its cell and of the
+       neighbouring ones), or, if a few large boxes would make that form more than
+       ``16 n + 10**6`` pairs, :func:`strip_pairs`. Either finds the same pairs.
     3. Cheap filters: common clipped time of positive length, horizontal box gap
        ``< max(R_a, R_b)`` and vertical extent gap ``< max(H_a, H_b)``.
     4. Narrow phase: :func:`los_intervals` on the surviving pairs (on the original legs,
-       restricted to the window, with the pair's larger radius and half-height).
+       restricted to the window, with the pair's larger radius and half-height), the
+       horizontal test first.
 
     Parameters
     ----------
@@ -591,9 +596,9 @@ def window_pairs(
     t_lo, t_hi : float
         The window (s).
     cell_m : float, optional
-        Grid cell size of the broad phase (m). Default: the larger of ``2 * max(R)`` and
-        twice the median size (larger side) of the grown boxes (of up to
-        about 2,000 of them, evenly spread).
+        Strip height of the broad phase when it uses strips (m). Default: the larger of
+        ``2 * max(R)`` and twice the median size (larger side) of the grown boxes (of up
+        to about 2,000 of them, evenly spread).
 
     Returns
     -------
@@ -640,12 +645,10 @@ def window_pairs(
     veh = np.take(vehicle, legs)
     start0 = s0 == 0.0
     end1 = s1 == 1.0
-    ends0 = np.take(p0, legs, axis=0).T
-    ends1 = np.take(p1, legs, axis=0).T
     q0, vel, lo, hi = [], [], [], []
     for axis in range(3):
-        a0 = ends0[axis]
-        a1 = ends1[axis]
+        a0 = np.take(p0[:, axis], legs)
+        a1 = np.take(p1[:, axis], legs)
         da = a1 - a0
         x0 = np.where(start0, a0, a0 + s0 * da)
         x1 = np.where(end1, a1, a0 + s1 * da)
@@ -653,24 +656,24 @@ def window_pairs(
         vel.append(da / dur)
         lo.append(np.minimum(x0, x1))
         hi.append(np.maximum(x0, x1))
-    del ends0, ends1
     z_lo, z_hi = lo[2], hi[2]
 
     # 2. broad phase on the horizontal extents, grown by half the largest radius
     grow = 0.5 * float(r.max())
     bxmin, bymin = lo[0] - grow, lo[1] - grow
     bxmax, bymax = hi[0] + grow, hi[1] + grow
-    if cell_m is None:
-        # (the strip height only changes the cost, not the pairs: a sample's median will
-        # do)
-        step = max(1, len(legs) // 1024)
-        size = np.maximum(bxmax[::step] - bxmin[::step], bymax[::step] - bymin[::step])
-        cell_m = max(4.0 * grow, 2.0 * float(np.median(size)))
     # (cells as large as the largest box, unless a few large boxes make them too large
     # for the number of boxes: then strips about the typical box's height)
     found = _cell_pairs(bxmin, bymin, bxmax, bymax, veh, 16 * len(legs) + 1_000_000)
-    ci, cj = found if found is not None else strip_pairs(bxmin, bymin, bxmax, bymax, veh,
-                                                         cell_m)
+    if found is None:
+        if cell_m is None:
+            # (the strip height only changes the cost, not the pairs: a sample's median
+            # will do)
+            step = max(1, len(legs) // 1024)
+            size = np.maximum(bxmax[::step] - bxmin[::step], bymax[::step] - bymin[::step])
+            cell_m = max(4.0 * grow, 2.0 * float(np.median(size)))
+        found = strip_pairs(bxmin, bymin, bxmax, bymax, veh, cell_m)
+    ci, cj = found
     del bxmin, bymin, bxmax, bymax
 
     # 3. and 4., a chunk of candidate pairs at a time (every step is pair by pair), so
