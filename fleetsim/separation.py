@@ -37,8 +37,8 @@ __all__ = ["candidate_pairs", "cpa", "los_intervals", "window_pairs"]
 #: Pairs formed per chunk in :func:`candidate_pairs` (bounds transient memory, ~100 MB).
 _PAIR_CHUNK = 2_000_000
 #: Candidate pairs taken through the narrow phase of :func:`window_pairs` at a time
-#: (about twenty float64 temporaries per pair: ~80 MB).
-_NARROW_CHUNK = 500_000
+#: (about twenty float64 temporaries per pair: ~10 MB); a quarter of it in bursts.
+_NARROW_CHUNK = 1 << 16
 #: Above this many (box, cell) entries :func:`candidate_pairs` refuses the grid.
 _MAX_CELL_ENTRIES = 50_000_000
 
@@ -471,8 +471,10 @@ def window_pairs(
     uniform_h = bool(hh.min() == hh.max())
     parts = []
     checked = 0
-    for k0 in range(0, max(len(ci), 1), _NARROW_CHUNK):
-        ck_i, ck_j = ci[k0:k0 + _NARROW_CHUNK], cj[k0:k0 + _NARROW_CHUNK]
+    # (a burst in chunks small enough for the caches; a usual window in one)
+    chunk = _NARROW_CHUNK if len(ci) <= 4 * _NARROW_CHUNK else max(1, _NARROW_CHUNK // 4)
+    for k0 in range(0, max(len(ci), 1), chunk):
+        ck_i, ck_j = ci[k0:k0 + chunk], cj[k0:k0 + chunk]
         # 3. cheap exact filters: common time, extents closer than the pair's minima
         rp = r[0] if uniform_r else np.maximum(r[ck_i], r[ck_j])
         hp = hh[0] if uniform_h else np.maximum(hh[ck_i], hh[ck_j])
