@@ -10,8 +10,9 @@ over the common time of two legs their offset ``d(t) = pb(t) - pa(t)`` is linear
 linear. :func:`los_intervals` solves both in closed form for ``k`` leg pairs in one
 numpy pass; :func:`cpa` gives the closest point of approach.
 
-:func:`candidate_pairs` is the broad phase (a uniform grid over bounding boxes) and
-:func:`window_pairs` chains clipping, broad phase, cheap filters and the narrow phase
+:func:`candidate_pairs` is a broad phase (a uniform grid over bounding boxes; see also
+:mod:`fleetsim.boxpairs`) and :func:`window_pairs` chains clipping, broad phase
+(:func:`fleetsim.boxpairs.cell_pairs`, or strips), cheap filters and the narrow phase
 for all legs active in one monitoring window.
 
 Conventions
@@ -29,13 +30,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["candidate_pairs", "cpa", "los_intervals", "strip_pairs", "window_pairs"]
+from fleetsim.boxpairs import cell_pairs, strip_pairs
+
+__all__ = ["candidate_pairs", "cpa", "los_intervals", "window_pairs"]
 
 #: Pairs formed per chunk in :func:`candidate_pairs` (bounds transient memory, ~100 MB).
 _PAIR_CHUNK = 2_000_000
 #: Candidate pairs taken through the narrow phase of :func:`window_pairs` at a time
-#: (about twenty float64 temporaries per pair: ~80 MB).
-_NARROW_CHUNK = 500_000
+#: (about twenty float64 temporaries per pair: ~10 MB); a quarter of it in bursts.
+_NARROW_CHUNK = 1 << 16
 #: Above this many (box, cell) entries :func:`candidate_pairs` refuses the grid.
 _MAX_CELL_ENTRIES = 50_000_000
 
@@ -101,10 +104,13 @@ def _los_core(lo, hi, dx, dy, dz, wx, wy, wz, r, h):
         cross = dx * wy - dy * wx
         r2 = r * r
         moving = a > 0.0
-        sel = np.flatnonzero(np.where(moving, a * r2 - cross * cross > 0.0,
-                                      dx * dx + dy * dy < r2))
-        lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving = (
-            v[sel] for v in (lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving))
+        near = np.where(moving, a * r2 - cross * cross > 0.0, dx * dx + dy * dy < r2)
+        if near.all():  # (window_pairs made this test already)
+            sel = np.arange(k)
+        else:
+            sel = np.flatnonzero(near)
+            lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving = (
+                v[sel] for v in (lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving))
         length = hi - lo
         t_star = -(dx * wx + dy * wy) / a
         half = np.sqrt(a * r2 - cross * cross) / a
@@ -340,142 +346,6 @@ def candidate_pairs(
     return i, pair_key - i * n
 
 
-def strip_pairs(
-    xmin, ymin, xmax, ymax, group, strip_m: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of overlapping boxes of different groups, found by sweeping horizontal strips.
-
-    The plane is cut into strips ``strip_m`` high (aligned on the origin); each box is
-    entered in every strip it touches, and within a strip the entries, sorted by
-    ``xmin``, are swept: an entry pairs with the later entries whose ``xmin`` is at most
-    its ``xmax``. A pair is kept if the boxes overlap (closed boxes: touching counts),
-    belong to different groups and this is the lowest strip the two share, so each pair
-    comes once. The same pairs as :func:`candidate_pairs`, with fewer temporaries: a
-    box is entered once per strip (not once per cell) and only pairs that overlap in
-    ``x`` are formed.
-
-    Cost is linear in the number of (box, strip) entries plus the pairs overlapping in
-    ``x`` within strips (choose ``strip_m`` about the typical box height; a box much
-    taller than the strips is entered in many). Pairs are formed in chunks of about two
-    million to bound the transient memory.
-
-    Parameters
-    ----------
-    xmin, ymin, xmax, ymax : array_like, shape (n,)
-        The boxes (m), ``xmin <= xmax``, ``ymin <= ymax``, finite.
-    group : array_like, shape (n,), integer
-        Group of each box: boxes of one group are never paired.
-    strip_m : float
-        Height of the strips (m), > 0.
-
-    Returns
-    -------
-    i, j : ndarray, shape (p,), int64
-        The pairs, ``i < j``, each once, in no particular order. Empty for ``n < 2``.
-
-    Raises
-    ------
-    ValueError
-        If the boxes are not finite, ``strip_m`` is not positive, or the boxes would
-        occupy more than 50 million (box, strip) entries (``strip_m`` far too small).
-    """
-    xmin = np.asarray(xmin, dtype=np.float64).ravel()
-    ymin = np.asarray(ymin, dtype=np.float64).ravel()
-    xmax = np.asarray(xmax, dtype=np.float64).ravel()
-    ymax = np.asarray(ymax, dtype=np.float64).ravel()
-    group = np.asarray(group).ravel()
-    n = len(xmin)
-    empty = np.zeros(0, dtype=np.int64)
-    if n < 2:
-        return empty, empty.copy()
-    if not (strip_m > 0.0 and np.isfinite(strip_m)):
-        raise ValueError(f"strip_m must be positive and finite, got {strip_m}")
-    x_lo, x_hi = float(xmin.min()), float(xmax.max())
-    if not (np.isfinite(x_lo) and np.isfinite(x_hi) and np.isfinite(ymin).all()
-            and np.isfinite(ymax).all() and np.isfinite(xmin).all()
-            and np.isfinite(xmax).all()):
-        raise ValueError("boxes must be finite")
-    s0 = np.floor(ymin / strip_m).astype(np.int64)
-    s1 = np.floor(ymax / strip_m).astype(np.int64)
-    per = s1 - s0 + 1
-    s0 -= int(s0.min())
-    total = int(per.sum())
-    if total > _MAX_CELL_ENTRIES:
-        raise ValueError(f"boxes occupy {total} strips; use a larger strip_m than {strip_m}")
-    single = total == n
-    # The entries (box, strip): every box in its first strip, then those reaching a
-    # second strip in that, and so on (or, with boxes across many strips, expanded).
-    if single:
-        box = np.arange(n, dtype=np.int64)
-        strip = s0
-    elif int(per.max()) <= 4:
-        box = np.concatenate([np.flatnonzero(per > k) for k in range(int(per.max()))])
-        strip = s0[box] + np.repeat(np.arange(int(per.max()), dtype=np.int64),
-                                    [int((per > k).sum()) for k in range(int(per.max()))])
-    else:
-        box = np.repeat(np.arange(n, dtype=np.int64), per)
-        strip = s0[box] + (np.arange(total, dtype=np.int64)
-                           - np.repeat(np.cumsum(per) - per, per))
-    # Entries sorted by one key, strip by strip: strip * span + (xmin - x_lo), with span
-    # more than twice the x range so that strips never mix. Rounding is monotonic, so
-    # the search below finds every entry of the strip whose xmin is at most an entry's
-    # xmax (and possibly a hair more, or ties out of order: the exact test decides).
-    span = 2.0 * (x_hi - x_lo) + 1.0
-    base = strip * span
-    key = base + (xmin[box] - x_lo)
-    order = np.argsort(key)
-    key = key[order]
-    box = box[order]
-    strip = strip[order]
-    stop = np.searchsorted(key, base[order] + (xmax[box] - x_lo), side="right")
-    later = stop - np.arange(1, total + 1)
-    del key, base, stop
-    # Per entry, what the exact test needs (gathered a row per pair).
-    cols = np.empty((total, 5))
-    cols[:, 0] = xmin[box]
-    cols[:, 1] = xmax[box]
-    cols[:, 2] = ymin[box]
-    cols[:, 3] = ymax[box]
-    cols[:, 4] = s0[box] - strip  # (for the strip rule: 0 in the box's first strip)
-    grp = group[box]
-    cum = np.cumsum(later)
-    n_pairs = int(cum[-1])
-    if n_pairs == 0:
-        return empty, empty.copy()
-    bounds = np.searchsorted(cum, np.arange(_PAIR_CHUNK, n_pairs, _PAIR_CHUNK), side="left")
-    bounds = np.unique(np.r_[0, bounds + 1, total].clip(0, total))
-    found_i, found_j = [], []
-    for e0, e1 in zip(bounds[:-1], bounds[1:], strict=True):
-        cnt = later[e0:e1]
-        m = int(cnt.sum())
-        if m == 0:
-            continue
-        # the first entry of each pair (repeated) and the second (just after it); rows
-        # gathered with take (much faster than fancy indexing for rows)
-        fst = np.repeat(np.arange(e0, e1, dtype=np.int64), cnt)
-        snd = np.arange(m, dtype=np.int64)
-        snd -= np.repeat(np.cumsum(cnt) - cnt - np.arange(e0 + 1, e1 + 1), cnt)
-        a = np.take(cols, fst, axis=0)
-        b = np.take(cols, snd, axis=0)
-        keep = a[:, 0] <= b[:, 1]
-        keep &= b[:, 0] <= a[:, 1]
-        keep &= a[:, 2] <= b[:, 3]
-        keep &= b[:, 2] <= a[:, 3]
-        keep &= np.take(grp, fst) != np.take(grp, snd)
-        if not single:  # formed in the lowest strip the two share (both are in it)
-            keep &= np.maximum(a[:, 4], b[:, 4]) == 0.0
-        del a, b
-        bi = np.take(box, fst[keep])
-        bj = np.take(box, snd[keep])
-        found_i.append(np.minimum(bi, bj))
-        found_j.append(np.maximum(bi, bj))
-    if not found_i:
-        return empty, empty.copy()
-    if len(found_i) == 1:
-        return found_i[0], found_j[0]
-    return np.concatenate(found_i), np.concatenate(found_j)
-
-
 # --- one monitoring window -----------------------------------------------------------
 
 
@@ -487,13 +357,18 @@ def window_pairs(
 
     1. Legs overlapping ``[t_lo, t_hi]`` for a positive duration are kept and clipped to
        the window (positions interpolated at the clip times).
-    2. Broad phase: :func:`candidate_pairs` on the horizontal boxes of the clipped
-       segments grown by ``max(radius_m) / 2`` (half the largest radius on each side), so
-       that any pair closer than the larger of its two radii is a candidate.
+    2. Broad phase on the horizontal boxes of the clipped segments grown by
+       ``max(radius_m) / 2`` (half the largest radius on each side), so that any pair
+       closer than the larger of its two radii is a candidate: on cells as large as the
+       largest box (each box in one cell, paired with the boxes of its cell and of the
+       neighbouring ones), or, if a few large boxes would make that form more than
+       ``16 n + 10**6`` pairs, strips (:mod:`fleetsim.boxpairs`). Either finds the same
+       pairs.
     3. Cheap filters: common clipped time of positive length, horizontal box gap
        ``< max(R_a, R_b)`` and vertical extent gap ``< max(H_a, H_b)``.
     4. Narrow phase: :func:`los_intervals` on the surviving pairs (on the original legs,
-       restricted to the window, with the pair's larger radius and half-height).
+       restricted to the window, with the pair's larger radius and half-height), the
+       horizontal test first.
 
     Parameters
     ----------
@@ -510,9 +385,9 @@ def window_pairs(
     t_lo, t_hi : float
         The window (s).
     cell_m : float, optional
-        Grid cell size of the broad phase (m). Default: the larger of ``2 * max(R)`` and
-        twice the median size (larger side) of the grown boxes (of up to
-        about 2,000 of them, evenly spread).
+        Strip height of the broad phase when it uses strips (m). Default: the larger of
+        ``2 * max(R)`` and twice the median size (larger side) of the grown boxes (of up
+        to about 2,000 of them, evenly spread).
 
     Returns
     -------
@@ -559,12 +434,10 @@ def window_pairs(
     veh = np.take(vehicle, legs)
     start0 = s0 == 0.0
     end1 = s1 == 1.0
-    ends0 = np.take(p0, legs, axis=0).T
-    ends1 = np.take(p1, legs, axis=0).T
     q0, vel, lo, hi = [], [], [], []
     for axis in range(3):
-        a0 = ends0[axis]
-        a1 = ends1[axis]
+        a0 = np.take(p0[:, axis], legs)
+        a1 = np.take(p1[:, axis], legs)
         da = a1 - a0
         x0 = np.where(start0, a0, a0 + s0 * da)
         x1 = np.where(end1, a1, a0 + s1 * da)
@@ -572,20 +445,24 @@ def window_pairs(
         vel.append(da / dur)
         lo.append(np.minimum(x0, x1))
         hi.append(np.maximum(x0, x1))
-    del ends0, ends1
     z_lo, z_hi = lo[2], hi[2]
 
     # 2. broad phase on the horizontal extents, grown by half the largest radius
     grow = 0.5 * float(r.max())
     bxmin, bymin = lo[0] - grow, lo[1] - grow
     bxmax, bymax = hi[0] + grow, hi[1] + grow
-    if cell_m is None:
-        # (the strip height only changes the cost, not the pairs: a sample's median will
-        # do)
-        step = max(1, len(legs) // 1024)
-        size = np.maximum(bxmax[::step] - bxmin[::step], bymax[::step] - bymin[::step])
-        cell_m = max(4.0 * grow, 2.0 * float(np.median(size)))
-    ci, cj = strip_pairs(bxmin, bymin, bxmax, bymax, veh, cell_m)
+    # (cells as large as the largest box, unless a few large boxes make them too large
+    # for the number of boxes: then strips about the typical box's height)
+    found = cell_pairs(bxmin, bymin, bxmax, bymax, veh, 16 * len(legs) + 1_000_000)
+    if found is None:
+        if cell_m is None:
+            # (the strip height only changes the cost, not the pairs: a sample's median
+            # will do)
+            step = max(1, len(legs) // 1024)
+            size = np.maximum(bxmax[::step] - bxmin[::step], bymax[::step] - bymin[::step])
+            cell_m = max(4.0 * grow, 2.0 * float(np.median(size)))
+        found = strip_pairs(bxmin, bymin, bxmax, bymax, veh, cell_m)
+    ci, cj = found
     del bxmin, bymin, bxmax, bymax
 
     # 3. and 4., a chunk of candidate pairs at a time (every step is pair by pair), so
@@ -594,8 +471,10 @@ def window_pairs(
     uniform_h = bool(hh.min() == hh.max())
     parts = []
     checked = 0
-    for k0 in range(0, max(len(ci), 1), _NARROW_CHUNK):
-        ck_i, ck_j = ci[k0:k0 + _NARROW_CHUNK], cj[k0:k0 + _NARROW_CHUNK]
+    # (a burst in chunks small enough for the caches; a usual window in one)
+    chunk = _NARROW_CHUNK if len(ci) <= 4 * _NARROW_CHUNK else max(1, _NARROW_CHUNK // 4)
+    for k0 in range(0, max(len(ci), 1), chunk):
+        ck_i, ck_j = ci[k0:k0 + chunk], cj[k0:k0 + chunk]
         # 3. cheap exact filters: common time, extents closer than the pair's minima
         rp = r[0] if uniform_r else np.maximum(r[ck_i], r[ck_j])
         hp = hh[0] if uniform_h else np.maximum(hh[ck_i], hh[ck_j])
@@ -616,15 +495,35 @@ def window_pairs(
         if not uniform_h:
             hp = hp[idx]
 
-        # 4. narrow phase: offset of leg j from leg i at the start of their common time
+        # 4. narrow phase: offset of leg j from leg i at the start of their common time,
+        # horizontally first: most pairs never come within the radius (the first test of
+        # _los_core, made here so that the rest is computed for the others only)
         dt_i = pair_lo - np.take(c0, ck_i)
         dt_j = pair_lo - np.take(c0, ck_j)
         d, w = [], []
-        for axis in range(3):
+        for axis in (0, 1):
             qa, va = q0[axis], vel[axis]
             vi, vj = np.take(va, ck_i), np.take(va, ck_j)
             d.append((np.take(qa, ck_j) + vj * dt_j) - (np.take(qa, ck_i) + vi * dt_i))
             w.append(vj - vi)
+        with np.errstate(invalid="ignore", over="ignore"):
+            a = w[0] * w[0] + w[1] * w[1]
+            cross = d[0] * w[1] - d[1] * w[0]
+            r2 = rp * rp
+            near = np.flatnonzero(np.where(a > 0.0, a * r2 - cross * cross > 0.0,
+                                           d[0] * d[0] + d[1] * d[1] < r2))
+        del a, cross
+        ck_i, ck_j, pair_lo, pair_hi = ck_i[near], ck_j[near], pair_lo[near], pair_hi[near]
+        dt_i, dt_j = dt_i[near], dt_j[near]
+        d = [x[near] for x in d]
+        w = [x[near] for x in w]
+        if not uniform_r:
+            rp = rp[near]
+        if not uniform_h:
+            hp = hp[near]
+        vi, vj = np.take(vel[2], ck_i), np.take(vel[2], ck_j)
+        d.append((np.take(q0[2], ck_j) + vj * dt_j) - (np.take(q0[2], ck_i) + vi * dt_i))
+        w.append(vj - vi)
         hit, *found = _los_core(pair_lo, pair_hi, *d, *w, rp, hp)
         parts.append((ck_i[hit], ck_j[hit], *found))
     del ci, cj, q0, vel, lo, hi

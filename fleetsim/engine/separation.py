@@ -91,8 +91,12 @@ class Separation(Subsystem):
         self.kinds = np.zeros(max(LEG_KIND_CODE.values()) + 1, dtype=bool)
         self.kinds[[LEG_KIND_CODE[k] for k in _CHECKED_KINDS]] = True
         self.seen = 0  # legs looked at so far (ids below this are in the pool or gone)
+        #: The pool: legs (ids, t0 when pooled) to check; those starting before the latest
+        #: time asked about by id, the later ones (planned ahead) by t0.
         self.pool_ids = np.zeros(0, dtype=np.int64)
         self.pool_t0 = np.zeros(0)
+        self._later_ids = np.zeros(0, dtype=np.int64)
+        self._later_t0 = np.zeros(0)
         #: Losses going on at the end of the last window, by pair key a * n + b (sorted):
         #: when each began, the least distance so far, and whether it is exempt (began
         #: in a terminal area).
@@ -125,14 +129,30 @@ class Separation(Subsystem):
         keep = self.checked[rows[:, L_VEHICLE].astype(np.int64)] & \
             self.kinds[rows[:, L_KIND].astype(np.int64)]
         ids = np.arange(self.seen, n, dtype=np.int64)[keep]
-        self.pool_ids = np.concatenate([self.pool_ids, ids])
-        self.pool_t0 = np.concatenate([self.pool_t0, rows[keep, L_T0]])
+        t0 = rows[keep, L_T0]
         self.seen = n
+        o = np.argsort(t0, kind="stable")
+        at = np.searchsorted(self._later_t0, t0[o], side="right")
+        self._later_ids = np.insert(self._later_ids, at, ids[o])
+        self._later_t0 = np.insert(self._later_t0, at, t0[o])
+
+    def _advance(self, t_hi: float) -> None:
+        """Move the later legs starting before ``t_hi`` to the first part."""
+        k = int(np.searchsorted(self._later_t0, t_hi, side="left"))
+        if not k:
+            return
+        ids, t0 = self._later_ids[:k], self._later_t0[:k]
+        self._later_ids, self._later_t0 = self._later_ids[k:], self._later_t0[k:]
+        o = np.argsort(ids)
+        at = np.searchsorted(self.pool_ids, ids[o])
+        self.pool_ids = np.insert(self.pool_ids, at, ids[o])
+        self.pool_t0 = np.insert(self.pool_t0, at, t0[o])
 
     def _legs_in(self, t_lo: float, t_hi: float, *, prune: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:
         """Ids and rows of the pooled legs overlapping [t_lo, t_hi] (not cancelled);
         ``prune``: and forget the legs that ended by ``t_hi`` or were cancelled."""
+        self._advance(t_hi)
         started = self.pool_t0 < t_hi
         ids = self.pool_ids[started]
         rows = np.take(self.sim.legs.a, ids, axis=0)  # (take: rows fast)
@@ -274,15 +294,12 @@ class Separation(Subsystem):
         p_start, p_end = res["start"][sel], res["end"][sel]
         ia, ib = res["leg_a"][sel], res["leg_b"][sel]
         # One loss per pair and stretch of time: pieces found leg pair by leg pair that
-        # touch (at a leg's end, or the window's start) are one. Sorted by pair, then
-        # start (ties in the window's order), the pieces of a pair come from leg pairs
-        # one after the other, so they do not overlap and a loss is a run of pieces each
-        # starting where the one before ended.
+        # touch (at a leg's end, or the window's start) are one. By pair and start, the
+        # pieces of a pair (of leg pairs one after the other) do not overlap: a loss is
+        # a run of pieces each starting where the one before ended.
         order = np.lexsort((p_start, key))
         pk, ps, pe = key[order], p_start[order], p_end[order]
-        new_pair = np.empty(len(pk), dtype=bool)
-        new_pair[:1] = True
-        np.not_equal(pk[1:], pk[:-1], out=new_pair[1:])
+        new_pair = np.r_[True, pk[1:] != pk[:-1]][:len(pk)]
         if (np.greater_equal(ps[1:], pe[:-1]) | new_pair[1:]).all():
             head = new_pair
             head[1:] |= ps[1:] > pe[:-1]
@@ -302,7 +319,6 @@ class Separation(Subsystem):
             del both, merged, tag
             d_min = np.full(len(g), np.inf)
             np.minimum.at(d_min, idx, res["d_min"][sel][order])
-            # Each loss's earliest piece (idx is sorted).
             at = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if len(idx) else idx
         del pk, ps, pe
         first = order[at]  # each loss's earliest piece

@@ -1,0 +1,243 @@
+"""Pairs of overlapping boxes, the broad phase of loss-of-separation checks.
+
+:func:`cell_pairs` puts every box in one cell of a grid as large as the largest box
+and pairs it with the boxes of its cell and of the neighbouring ones; it is the
+fastest when the boxes are of similar sizes (legs clipped to a monitoring window).
+:func:`strip_pairs` enters every box in the horizontal strips it touches and sweeps
+each strip in ``x``; its cost does not depend on the largest box. Both return every
+pair of boxes of different groups that overlap (closed boxes: touching counts), each
+once, ``i < j``, in no particular order. (:func:`fleetsim.separation.candidate_pairs`
+finds the same pairs, sorted, on a uniform grid.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["cell_pairs", "strip_pairs"]
+
+#: Pairs formed per chunk (bounds transient memory, ~100 MB).
+_PAIR_CHUNK = 2_000_000
+#: Above this many (box, strip) entries :func:`strip_pairs` refuses the strips.
+_MAX_ENTRIES = 50_000_000
+
+
+def strip_pairs(
+    xmin, ymin, xmax, ymax, group, strip_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of overlapping boxes of different groups, found by sweeping horizontal strips.
+
+    The plane is cut into strips ``strip_m`` high (aligned on the origin); each box is
+    entered in every strip it touches, and within a strip the entries, sorted by
+    ``xmin``, are swept: an entry pairs with the later entries whose ``xmin`` is at most
+    its ``xmax``. A pair is kept if the boxes overlap (closed boxes: touching counts),
+    belong to different groups and this is the lowest strip the two share, so each pair
+    comes once. The same pairs as :func:`fleetsim.separation.candidate_pairs`, with fewer
+    temporaries: a box is entered once per strip (not once per cell) and only pairs
+    that overlap in ``x`` are formed.
+
+    Cost is linear in the number of (box, strip) entries plus the pairs overlapping in
+    ``x`` within strips (choose ``strip_m`` about the typical box height; a box much
+    taller than the strips is entered in many). Pairs are formed in chunks of about two
+    million to bound the transient memory.
+
+    Parameters
+    ----------
+    xmin, ymin, xmax, ymax : array_like, shape (n,)
+        The boxes (m), ``xmin <= xmax``, ``ymin <= ymax``, finite.
+    group : array_like, shape (n,), integer
+        Group of each box: boxes of one group are never paired.
+    strip_m : float
+        Height of the strips (m), > 0.
+
+    Returns
+    -------
+    i, j : ndarray, shape (p,), int64
+        The pairs, ``i < j``, each once, in no particular order. Empty for ``n < 2``.
+
+    Raises
+    ------
+    ValueError
+        If the boxes are not finite, ``strip_m`` is not positive, or the boxes would
+        occupy more than 50 million (box, strip) entries (``strip_m`` far too small).
+    """
+    xmin = np.asarray(xmin, dtype=np.float64).ravel()
+    ymin = np.asarray(ymin, dtype=np.float64).ravel()
+    xmax = np.asarray(xmax, dtype=np.float64).ravel()
+    ymax = np.asarray(ymax, dtype=np.float64).ravel()
+    group = np.asarray(group).ravel()
+    n = len(xmin)
+    empty = np.zeros(0, dtype=np.int64)
+    if n < 2:
+        return empty, empty.copy()
+    if not (strip_m > 0.0 and np.isfinite(strip_m)):
+        raise ValueError(f"strip_m must be positive and finite, got {strip_m}")
+    x_lo, x_hi = float(xmin.min()), float(xmax.max())
+    if not (np.isfinite(x_lo) and np.isfinite(x_hi) and np.isfinite(ymin).all()
+            and np.isfinite(ymax).all() and np.isfinite(xmin).all()
+            and np.isfinite(xmax).all()):
+        raise ValueError("boxes must be finite")
+    s0 = np.floor(ymin / strip_m).astype(np.int64)
+    s1 = np.floor(ymax / strip_m).astype(np.int64)
+    per = s1 - s0 + 1
+    s0 -= int(s0.min())
+    total = int(per.sum())
+    if total > _MAX_ENTRIES:
+        raise ValueError(f"boxes occupy {total} strips; use a larger strip_m than {strip_m}")
+    single = total == n
+    # The entries (box, strip): every box in its first strip, then those reaching a
+    # second strip in that, and so on (or, with boxes across many strips, expanded).
+    if single:
+        box = np.arange(n, dtype=np.int64)
+        strip = s0
+    elif int(per.max()) <= 4:
+        box = np.concatenate([np.flatnonzero(per > k) for k in range(int(per.max()))])
+        strip = s0[box] + np.repeat(np.arange(int(per.max()), dtype=np.int64),
+                                    [int((per > k).sum()) for k in range(int(per.max()))])
+    else:
+        box = np.repeat(np.arange(n, dtype=np.int64), per)
+        strip = s0[box] + (np.arange(total, dtype=np.int64)
+                           - np.repeat(np.cumsum(per) - per, per))
+    # Entries sorted by one key, strip by strip: strip * span + (xmin - x_lo), with span
+    # more than twice the x range so that strips never mix. Rounding is monotonic, so
+    # the search below finds every entry of the strip whose xmin is at most an entry's
+    # xmax (and possibly a hair more, or ties out of order: the exact test decides).
+    span = 2.0 * (x_hi - x_lo) + 1.0
+    base = strip * span
+    key = base + (xmin[box] - x_lo)
+    order = np.argsort(key)
+    key = key[order]
+    box = box[order]
+    strip = strip[order]
+    stop = np.searchsorted(key, base[order] + (xmax[box] - x_lo), side="right")
+    later = stop - np.arange(1, total + 1)
+    del key, base, stop
+    # Per entry, what the exact test needs (gathered a row per pair).
+    cols = np.empty((total, 5))
+    cols[:, 0] = xmin[box]
+    cols[:, 1] = xmax[box]
+    cols[:, 2] = ymin[box]
+    cols[:, 3] = ymax[box]
+    cols[:, 4] = s0[box] - strip  # (for the strip rule: 0 in the box's first strip)
+    grp = group[box]
+    cum = np.cumsum(later)
+    n_pairs = int(cum[-1])
+    if n_pairs == 0:
+        return empty, empty.copy()
+    bounds = np.searchsorted(cum, np.arange(_PAIR_CHUNK, n_pairs, _PAIR_CHUNK), side="left")
+    bounds = np.unique(np.r_[0, bounds + 1, total].clip(0, total))
+    found_i, found_j = [], []
+    for e0, e1 in zip(bounds[:-1], bounds[1:], strict=True):
+        cnt = later[e0:e1]
+        m = int(cnt.sum())
+        if m == 0:
+            continue
+        # the first entry of each pair (repeated) and the second (just after it); rows
+        # gathered with take (much faster than fancy indexing for rows)
+        fst = np.repeat(np.arange(e0, e1, dtype=np.int64), cnt)
+        snd = np.arange(m, dtype=np.int64)
+        snd -= np.repeat(np.cumsum(cnt) - cnt - np.arange(e0 + 1, e1 + 1), cnt)
+        a = np.take(cols, fst, axis=0)
+        b = np.take(cols, snd, axis=0)
+        keep = a[:, 0] <= b[:, 1]
+        keep &= b[:, 0] <= a[:, 1]
+        keep &= a[:, 2] <= b[:, 3]
+        keep &= b[:, 2] <= a[:, 3]
+        keep &= np.take(grp, fst) != np.take(grp, snd)
+        if not single:  # formed in the lowest strip the two share (both are in it)
+            keep &= np.maximum(a[:, 4], b[:, 4]) == 0.0
+        del a, b
+        bi = np.take(box, fst[keep])
+        bj = np.take(box, snd[keep])
+        found_i.append(np.minimum(bi, bj))
+        found_j.append(np.maximum(bi, bj))
+    if not found_i:
+        return empty, empty.copy()
+    if len(found_i) == 1:
+        return found_i[0], found_j[0]
+    return np.concatenate(found_i), np.concatenate(found_j)
+
+
+def cell_pairs(xmin, ymin, xmax, ymax, group, max_formed: int
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pairs of :func:`strip_pairs` (``i < j``, in no particular order) on a grid of
+    cells as large as the largest box, each box in the cell of its lower-left corner:
+    boxes that overlap are then in the same or in neighbouring cells. Sorting by cell
+    (a radix sort of small integers) and pairing every box with the later boxes of its
+    cell, the cell above and the three cells of the next column needs neither a sort of
+    coordinates nor a search.
+
+    ``xmin, ymin, xmax, ymax`` (m) and ``group`` are (n,) arrays as for
+    :func:`strip_pairs` (finite). Returns None, having formed nothing, if it
+    would form more than ``max_formed`` pairs (a few boxes far larger than the others
+    make large cells: use :func:`strip_pairs`).
+    """
+    n = len(xmin)
+    empty = np.zeros(0, dtype=np.int64)
+    if n < 2:
+        return empty, empty.copy()
+    x_lo, y_lo = float(xmin.min()), float(ymin.min())
+    size = float(max((xmax - xmin).max(), (ymax - ymin).max()))
+    # (a hair larger than the largest box, so that rounding never puts two boxes that
+    # overlap two cells apart)
+    reach = max(abs(x_lo), abs(y_lo), abs(float(xmax.max())), abs(float(ymax.max())))
+    cell = size + 1e-9 * (size + reach)
+    if cell > 0.0:
+        cx = ((xmin - x_lo) / cell).astype(np.int64)
+        cy = ((ymin - y_lo) / cell).astype(np.int64)
+    else:  # (points: one cell per distinct corner would do; one cell is enough)
+        cx = cy = np.zeros(n, dtype=np.int64)
+    rows_per_col = int(cy.max()) + 3  # (a free row below and above each column)
+    n_cells = (int(cx.max()) + 2) * rows_per_col
+    key = cx * rows_per_col + (cy + 1)
+    box = np.argsort(key.astype(np.uint16) if n_cells < 1 << 16 else key, kind="stable")
+    key = key[box]
+    end = np.cumsum(np.bincount(key, minlength=n_cells + 2))
+    pos = np.arange(n, dtype=np.int64)
+    # A: the later boxes of the cell and the boxes of the cell above (consecutive);
+    # B: the next column's cells below, level and above (consecutive too).
+    cnt_a = end[key + 1] - pos - 1
+    b_lo = end[key + rows_per_col - 2]
+    cnt_b = end[key + rows_per_col + 1] - b_lo
+    formed = int(cnt_a.sum()) + int(cnt_b.sum())
+    if formed > max_formed:
+        return None
+    if formed == 0:
+        return empty, empty.copy()
+    # Per box in cell order, contiguous: the first box of a pair is repeated (fast), the
+    # second gathered.
+    x0, x1, y0, y1, grp = (np.take(v, box) for v in (xmin, xmax, ymin, ymax, group))
+    found_i, found_j = [], []
+    for cnt, first in ((cnt_a, pos + 1), (cnt_b, b_lo)):
+        cum = np.cumsum(cnt)
+        total = int(cum[-1])
+        if total == 0:
+            continue
+        if total <= _PAIR_CHUNK:
+            bounds = np.array([0, n])
+        else:
+            bounds = np.searchsorted(cum, np.arange(_PAIR_CHUNK, total, _PAIR_CHUNK),
+                                     side="left")
+            bounds = np.unique(np.r_[0, bounds + 1, n].clip(0, n))
+        for e0, e1 in zip(bounds[:-1], bounds[1:], strict=True):
+            c = cnt[e0:e1]
+            m = int(c.sum())
+            if m == 0:
+                continue
+            snd = np.arange(m, dtype=np.int64)
+            snd -= np.repeat(np.cumsum(c) - c - first[e0:e1], c)
+            keep = np.repeat(x0[e0:e1], c) <= np.take(x1, snd)
+            keep &= np.take(x0, snd) <= np.repeat(x1[e0:e1], c)
+            keep &= np.repeat(y0[e0:e1], c) <= np.take(y1, snd)
+            keep &= np.take(y0, snd) <= np.repeat(y1[e0:e1], c)
+            keep &= np.repeat(grp[e0:e1], c) != np.take(grp, snd)
+            keep = np.flatnonzero(keep)
+            bi = np.take(box, np.take(np.repeat(pos[e0:e1], c), keep))
+            bj = np.take(box, np.take(snd, keep))
+            found_i.append(np.minimum(bi, bj))
+            found_j.append(np.maximum(bi, bj))
+    if not found_i:
+        return empty, empty.copy()
+    if len(found_i) == 1:
+        return found_i[0], found_j[0]
+    return np.concatenate(found_i), np.concatenate(found_j)
