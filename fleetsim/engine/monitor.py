@@ -84,7 +84,7 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
         #: Targets each vehicle had in its footprint and in sight at the end of its
         #: last processed leg.
         self.in_view: dict[int, set[int]] = {}
-        self._cells = None  # the targets on a grid (see TargetDetection._target_cells)
+        self._grid = None  # the targets on a grid (see TargetDetection._target_grid)
         self.zone_bounds = np.array([z.polygon.bounds for z in self.zones]).reshape(-1, 4)
         self.bar = None
         air = np.asarray(sim.is_air, dtype=bool)
