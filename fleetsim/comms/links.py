@@ -40,7 +40,7 @@ def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
 #: in a grid (built on first use) rather than a k-d tree.
 _NEAREST_GRID_LEGS = 512
 #: Cells per side of :func:`_nearest_cells`' grid.
-_NEAREST_CELLS = 512
+_NEAREST_CELLS = 256
 #: Most candidate stations a cell of :func:`_nearest_cells`' grid lists.
 _NEAREST_CANDIDATES = 4
 
