@@ -189,7 +189,10 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
         if cruising.any() and not (self.flat and self.clearance.max() <= 0):
             idx = np.flatnonzero(cruising)
             terrain = self.sim.world.terrain
-            idx = idx[self._may_come_low(p0[idx], p1[idx], self.clearance[vehicle[idx]])]
+            if len(idx) == len(t0):  # (every leg: no copies)
+                idx = idx[self._may_come_low(p0, p1, self.clearance[vehicle])]
+            else:
+                idx = idx[self._may_come_low(p0[idx], p1[idx], self.clearance[vehicle[idx]])]
             clr = self.clearance[vehicle[idx]]
             frac = terrain.first_below(p0[idx], p1[idx], clr)
             hit = np.flatnonzero(~np.isnan(frac))

@@ -175,7 +175,8 @@ class TargetDetection:
         pairs_j = np.zeros(0, dtype=np.int64)
         vel = self.velocity
         if len(idx):
-            a, b = p0[idx, :2], p1[idx, :2]
+            every = len(idx) == len(t0)  # (every leg: no copies)
+            a, b = (p0[:, :2], p1[:, :2]) if every else (p0[idx, :2], p1[idx, :2])
             mid = 0.5 * (a + b)
             half = 0.5 * np.hypot(*(b - a).T)
             r = self.radius[vehicle[idx]]
