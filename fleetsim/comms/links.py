@@ -40,7 +40,7 @@ def _in_range_pairs(t0, t1, p0, p1, stations: list[Station]):
 #: in a grid (built on first use) rather than a k-d tree.
 _NEAREST_GRID_LEGS = 512
 #: Cells per side of :func:`_nearest_cells`' grid.
-_NEAREST_CELLS = 512
+_NEAREST_CELLS = 256
 #: Most candidate stations a cell of :func:`_nearest_cells`' grid lists.
 _NEAREST_CANDIDATES = 4
 
@@ -283,6 +283,9 @@ def _in_sight(stations: list[Station], which: np.ndarray, pts: np.ndarray,
         for a, b, s in zip(lo.tolist(), hi.tolist(), which[lo].tolist(), strict=True):
             out[a:b] = station_in_sight(stations[s], pts[a:b], terrain)
         return out
+    bank, ids = _bank_ids(stations)
+    if bank is not None:
+        return bank.visible(ids[which], pts[:, 0], pts[:, 1], pts[:, 2])
     used = np.unique(which)
     hz, ids = _one_bank(stations, used)
     if ids is not None:
@@ -351,6 +354,8 @@ _LEG_CHUNK = 1 << 12
 #: Legs at once that :func:`link_intervals` tries with their nearest station (a few
 #: numbers per leg).
 _SETTLE_CHUNK = 1 << 16
+#: (Leg, station) pairs at once whose line of sight :func:`_link_rest` samples.
+_SAMPLED_PAIRS = 1 << 12
 #: With fewer stations than this, chunks are this many times longer over the number of
 #: stations (a leg has at most that many station pairs; fewer chunks, less overhead).
 _CHUNK_STATIONS = 16
@@ -436,78 +441,54 @@ def link_intervals(t0, t1, p0, p1, stations: list[Station], terrain, *,
 
 def _link_rest(t0, t1, p0, p1, stations: list[Station], terrain, *, step: float,
                flat: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`link_intervals` of legs, every station in range tried in turn."""
-    legs, starts, ends = [np.zeros(0, dtype=np.int64)], [np.zeros(0)], [np.zeros(0)]
-    covered = np.zeros(len(t0), dtype=bool)  # in link for the whole leg already
+    """:func:`link_intervals` of legs, every station in range tried in turn.
+
+    Each leg's stations in range, nearest first, count up to the first one it is in
+    link with throughout (the later ones are never tried). All the pairs are evaluated
+    at once (line of sight sampled in slices of :data:`_SAMPLED_PAIRS` pairs), then
+    each leg's are cut after its first covering one."""
+    none = np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
     cl, cs, _ = _near_pairs(p0, p1, stations)
+    if len(cl) == 0:
+        return none
     sxyz, _, r2, has_horizon, _ = _station_arrays(stations)
-    # Each leg's candidate stations, nearest first. Round r takes, for every leg not in
-    # link throughout by then, its r-th station in range: the range of its next
-    # candidate is solved only when the stations before it did not cover it.
-    g_first = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]]) if len(cl) else \
-        np.zeros(0, dtype=np.int64)
-    g_end = np.r_[g_first[1:], len(cl)].astype(np.int64)
-    g_leg = cl[g_first]
-    ptr = g_first.copy()  # each leg's next candidate
-    while True:
-        act = np.flatnonzero((ptr < g_end) & ~covered[g_leg])
-        if len(act) == 0:
-            break
-        found = np.full(len(act), -1, dtype=np.int64)
-        f_in, f_out = np.empty(len(act)), np.empty(len(act))
-        look = np.arange(len(act))
-        while len(look):
-            c = ptr[act[look]]
-            leg_c, st_c = cl[c], cs[c]
-            a_r, b_r = _range_times(t0[leg_c], t1[leg_c], p0[leg_c], p1[leg_c], sxyz[st_c],
-                                    r2[st_c])
-            got = ~np.isnan(a_r) & (b_r > a_r)
-            found[look[got]] = c[got]
-            f_in[look[got]], f_out[look[got]] = a_r[got], b_r[got]
-            ptr[act[look]] = c + 1
-            look = look[~got]
-            look = look[ptr[act[look]] < g_end[act[look]]]
-        have = found >= 0
-        if not have.any():
-            continue
-        sel, f_in, f_out = found[have], f_in[have], f_out[have]
-        # By station, so that each station's samples come together.
-        by = np.argsort(cs[sel], kind="stable")
-        hit, st_of, t_in, t_out = cl[sel][by], cs[sel][by], f_in[by], f_out[by]
-        if flat:
-            legs.append(hit)
-            starts.append(t_in)
-            ends.append(t_out)
-            covered[hit[(t_in <= t0[hit]) & (t_out >= t1[hit])]] = True
-            continue
+    a_r, b_r = _range_times(t0[cl], t1[cl], p0[cl], p1[cl], sxyz[cs], r2[cs])
+    got = np.flatnonzero(~np.isnan(a_r) & (b_r > a_r))
+    # The pairs in range, by leg, nearest station first.
+    pl, ps, pa, pb = cl[got], cs[got], a_r[got], b_r[got]
+    lt0, lt1 = t0[pl], t1[pl]
+    if flat:
+        cover = (pa <= lt0) & (pb >= lt1)
+        pair, start, end = np.arange(len(pl)), pa, pb
+    else:
+        cover = np.zeros(len(pl), dtype=bool)
         # Whole legs in range (both ends inside the range sphere: it is convex) and
         # surely in sight need no sampling.
-        whole = has_horizon[st_of] & (t_in <= t0[hit]) & (t_out >= t1[hit])
-        if whole.any():
-            w = np.flatnonzero(whole)
-            sure = _surely_in_sight(stations, st_of[w], p0[hit[w]], p1[hit[w]])
-            done = hit[w[sure]]
-            legs.append(done)
-            starts.append(t0[done])
-            ends.append(t1[done])
-            covered[done] = True
-            rest = np.ones(len(hit), dtype=bool)
-            rest[w[sure]] = False
-            hit, st_of, t_in, t_out = hit[rest], st_of[rest], t_in[rest], t_out[rest]
-            if len(hit) == 0:
-                continue
-        # Line of sight sampled along each in-range piece, constant between samples.
-        piece, run_a, run_b = _sample_runs(t0[hit], t1[hit], p0[hit], p1[hit], t_in, t_out,
-                                           st_of, step, stations, terrain)
-        run_leg = hit[piece]
-        legs.append(run_leg)
-        starts.append(run_a)
-        ends.append(run_b)
-        covered[run_leg[(run_a <= t0[run_leg]) & (run_b >= t1[run_leg])]] = True
-    leg = np.concatenate(legs)
-    a = np.concatenate(starts)
-    b = np.concatenate(ends)
-    return merge_intervals(leg, a, b)
+        w = np.flatnonzero(has_horizon[ps] & (pa <= lt0) & (pb >= lt1))
+        w = w[_surely_in_sight(stations, ps[w], p0[pl[w]], p1[pl[w]])]
+        cover[w] = True
+        parts = [(w, lt0[w], lt1[w])]
+        # Line of sight sampled along the others' in-range pieces, by station (so that
+        # each station's samples come together).
+        todo = np.ones(len(pl), dtype=bool)
+        todo[w] = False
+        todo = np.flatnonzero(todo)
+        todo = todo[np.argsort(ps[todo], kind="stable")]
+        for lo in range(0, len(todo), _SAMPLED_PAIRS):
+            sel = todo[lo:lo + _SAMPLED_PAIRS]
+            leg = pl[sel]
+            piece, run_a, run_b = _sample_runs(t0[leg], t1[leg], p0[leg], p1[leg], pa[sel],
+                                               pb[sel], ps[sel], step, stations, terrain)
+            run_pair = sel[piece]
+            cover[run_pair[(run_a <= lt0[run_pair]) & (run_b >= lt1[run_pair])]] = True
+            parts.append((run_pair, run_a, run_b))
+        pair, start, end = (np.concatenate(c) for c in zip(*parts, strict=True))
+    # Each leg's pairs up to its first covering one.
+    first = np.full(len(t0), len(pl), dtype=np.int64)
+    c = np.flatnonzero(cover)
+    np.minimum.at(first, pl[c], c)
+    keep = pair <= first[pl[pair]]
+    return merge_intervals(pl[pair[keep]], start[keep], end[keep])
 
 
 def out_of_link(t0, t1, leg, a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

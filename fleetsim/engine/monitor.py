@@ -84,7 +84,7 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
         #: Targets each vehicle had in its footprint and in sight at the end of its
         #: last processed leg.
         self.in_view: dict[int, set[int]] = {}
-        self._cells = None  # the targets on a grid (see TargetDetection._target_cells)
+        self._grid = None  # the targets on a grid (see TargetDetection._target_grid)
         self.zone_bounds = np.array([z.polygon.bounds for z in self.zones]).reshape(-1, 4)
         self.bar = None
         air = np.asarray(sim.is_air, dtype=bool)
@@ -189,7 +189,10 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
         if cruising.any() and not (self.flat and self.clearance.max() <= 0):
             idx = np.flatnonzero(cruising)
             terrain = self.sim.world.terrain
-            idx = idx[self._may_come_low(p0[idx], p1[idx], self.clearance[vehicle[idx]])]
+            if len(idx) == len(t0):  # (every leg: no copies)
+                idx = idx[self._may_come_low(p0, p1, self.clearance[vehicle])]
+            else:
+                idx = idx[self._may_come_low(p0[idx], p1[idx], self.clearance[vehicle[idx]])]
             clr = self.clearance[vehicle[idx]]
             frac = terrain.first_below(p0[idx], p1[idx], clr)
             hit = np.flatnonzero(~np.isnan(frac))

@@ -86,11 +86,76 @@ class PointCells:
         return ~ok | (inside > 0)
 
 
+class PointGrid:
+    """Fixed points (n, 2) binned in square cells of ``cell_m``: the points within a
+    distance of many query points at once, as ``cKDTree.query_ball_point`` finds them,
+    for the queries whose disc spans at most 2 x 2 cells (the others, and those with a
+    point at the very edge of their disc, where rounding could decide, are left to the
+    tree)."""
+
+    def __init__(self, xy: np.ndarray, cell_m: float) -> None:
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        self.n = len(xy)
+        lo = xy.min(axis=0)
+        extent = float((xy.max(axis=0) - lo).max())
+        self.size = max(float(cell_m), extent / 2048.0, 1.0)  # at most 2048 x 2048 cells
+        self.x0, self.y0 = float(lo[0]), float(lo[1])
+        cx = np.floor((xy[:, 0] - self.x0) / self.size).astype(np.int64)
+        cy = np.floor((xy[:, 1] - self.y0) / self.size).astype(np.int64)
+        self.nx, self.ny = int(cx.max()) + 1, int(cy.max()) + 1
+        cell = cy * self.nx + cx
+        self.order = np.argsort(cell, kind="stable")  # by cell, then point
+        self.start = np.searchsorted(cell[self.order], np.arange(self.nx * self.ny + 1))
+        self.px, self.py = xy[self.order, 0], xy[self.order, 1]
+
+    def within(self, xy: np.ndarray, r: np.ndarray):
+        """``(query, point, undone)``: the pairs with the point within ``r`` of the
+        query (sorted by query, then point), and the queries left out."""
+        x, y = xy[:, 0], xy[:, 1]
+        pad = r * (1.0 + 1e-6) + 1.0
+        with np.errstate(invalid="ignore"):
+            fx0 = np.floor((x - pad - self.x0) / self.size)
+            fx1 = np.floor((x + pad - self.x0) / self.size)
+            fy0 = np.floor((y - pad - self.y0) / self.size)
+            fy1 = np.floor((y + pad - self.y0) / self.size)
+            fits = (fx1 - fx0 <= 1) & (fy1 - fy0 <= 1)  # (False where not finite)
+        undone = np.flatnonzero(~fits)
+        q = np.flatnonzero(fits)
+        cx0, cx1 = np.maximum(fx0[q], 0), np.minimum(fx1[q], self.nx - 1)
+        cy0, cy1 = np.maximum(fy0[q], 0), np.minimum(fy1[q], self.ny - 1)
+        meets = (cx0 <= cx1) & (cy0 <= cy1)
+        q, cx0, cx1, cy0, cy1 = q[meets], cx0[meets], cx1[meets], cy0[meets], cy1[meets]
+        # One or two rows of one or two cells each: a run of points per row.
+        two = cy1 > cy0
+        e_q = np.concatenate([q, q[two]])
+        base = np.concatenate([cy0, cy1[two]]) * self.nx
+        lo = self.start[(base + np.concatenate([cx0, cx0[two]])).astype(np.intp)]
+        hi = self.start[(base + np.concatenate([cx1, cx1[two]]) + 1).astype(np.intp)]
+        cnt = hi - lo
+        total = int(cnt.sum())
+        pq = np.repeat(e_q, cnt)
+        pos = np.arange(total) + np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
+        dx = self.px[pos] - x[pq]
+        dy = self.py[pos] - y[pq]
+        d2 = dx * dx + dy * dy
+        r2 = r[pq] * r[pq]
+        margin = 1e-9 * r2 + 1e-6
+        inside = d2 <= r2 - margin
+        edge = ~inside & (d2 <= r2 + margin)
+        if edge.any():
+            unsure = np.unique(pq[edge])
+            inside &= ~np.isin(pq, unsure)
+            undone = np.union1d(undone, unsure)
+        pq, pt = pq[inside], self.order[pos[inside]]
+        by = np.argsort(pq * self.n + pt)
+        return pq[by], pt[by], undone
+
+
 class TargetDetection:
     """Target detection on sensing legs (a part of :class:`~fleetsim.engine.monitor.Monitor`;
     uses its targets, KD-tree, detection models and random stream)."""
 
-    _cells: PointCells | None = None  # the targets on a grid, built on first use
+    _grid: PointGrid | None = None  # the targets on a grid, built on first use
 
     @staticmethod
     def _at(t, kind, v, leg, target, zone, j, t0, t1, p0, p1, value=float("nan")) -> tuple:
@@ -110,7 +175,8 @@ class TargetDetection:
         pairs_j = np.zeros(0, dtype=np.int64)
         vel = self.velocity
         if len(idx):
-            a, b = p0[idx, :2], p1[idx, :2]
+            every = len(idx) == len(t0)  # (every leg: no copies)
+            a, b = (p0[:, :2], p1[:, :2]) if every else (p0[idx, :2], p1[idx, :2])
             mid = 0.5 * (a + b)
             half = 0.5 * np.hypot(*(b - a).T)
             r = self.radius[vehicle[idx]]
@@ -121,21 +187,25 @@ class TargetDetection:
                 tree = cKDTree(self.targets + vel * tm)
                 r = r + self.vmax * np.maximum(np.abs(t0[idx] - tm), np.abs(t1[idx] - tm))
             reach = half + r
-            # Only legs with some target near enough (with room to spare) are asked for
-            # all of theirs.
-            if vel is None:
-                ask = np.flatnonzero(self._target_cells().any_near(mid, reach * (1.0 + 1e-6) + 1.0))
-            else:
+            if vel is None:  # from a grid of the targets, the tree for the few left
+                k, tgt, ask = self._target_grid(reach).within(mid, reach)
+            else:  # the legs with some target near enough (with room to spare)
                 bound = float(reach.max()) * (1.0 + 1e-6) + 1.0
                 nearest, _ = tree.query(mid, k=1, distance_upper_bound=bound)
                 ask = np.flatnonzero(~(nearest > reach * (1.0 + 1e-6) + 1e-3))
-            lists = tree.query_ball_point(mid[ask], reach[ask], return_sorted=True)
-            counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-            total = int(counts.sum())
-            if total:
-                k = np.repeat(ask, counts)
-                tgt = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=total)
-                pairs_j = idx[k]
+                k, tgt = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            if len(ask):  # all their targets, from the tree
+                lists = tree.query_ball_point(mid[ask], reach[ask], return_sorted=True)
+                counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+                total = int(counts.sum())
+                if total:
+                    k = np.concatenate([k, np.repeat(ask, counts)])
+                    tgt = np.concatenate([tgt, np.fromiter(chain.from_iterable(lists),
+                                                           dtype=np.int64, count=total)])
+                    if len(k) > total:
+                        by = np.argsort(k * len(self.targets) + tgt)
+                        k, tgt = k[by], tgt[by]
+            pairs_j = idx[k]
         if len(pairs_j) == 0:
             if self.in_view:
                 for v in set(self.in_view) & set(np.unique(vehicle).tolist()):
@@ -239,11 +309,15 @@ class TargetDetection:
                         xyz[:, 0].tolist(), xyz[:, 1].tolist(), xyz[:, 2].tolist(),
                         lateral[q].tolist(), strict=True))
 
-    def _target_cells(self) -> PointCells:
-        cells = self._cells
-        if cells is None:
-            cells = self._cells = PointCells(self.targets)
-        return cells
+    def _target_grid(self, reach: np.ndarray) -> PointGrid:
+        """The targets on a grid, built on first use with cells twice as wide as nine in
+        ten of the legs' reach then (with room to spare)."""
+        grid = self._grid
+        if grid is None:
+            size = 2.0 * (float(np.quantile(reach, 0.9)) * (1.0 + 1e-6) + 1.0) if len(reach) \
+                else 1.0
+            grid = self._grid = PointGrid(self.targets, size if np.isfinite(size) else 1.0)
+        return grid
 
     def _first_visible(self, j, tgt, t_a, t_b, t0, t1, p0, p1) -> np.ndarray:
         """Earliest of a few sample times in [t_a, t_b] with terrain line of sight."""
