@@ -74,6 +74,10 @@ class OneVehicle:
         # the buckets' boxes as (2, buckets) rows: x, then y
         self.bucket_lo = np.ascontiguousarray(policy.bucket_lo.T)
         self.bucket_hi = np.ascontiguousarray(policy.bucket_hi.T)
+        #: Travel times from a start point at a speed (vehicles leave from a few bases)
+        #: to each bucket's box and to each of its cells, kept for up to ~16 MB.
+        self.travel_from: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = {}
+        self.travel_kept = max(8, (1 << 21) // self.bucket_x.size)
 
     def dots(self, h0: float, h1: float) -> list[float]:
         return (np.array([[h0, h1]]) @ self.step_t)[0].tolist()
@@ -84,14 +88,22 @@ class OneVehicle:
         buckets whose bound beats the best cell of the most promising bucket are
         read at once; every cell scoring as high as the best is in them."""
         pol = self.policy
-        p = np.array([[x], [y]])
-        gap = np.maximum(np.maximum(self.bucket_lo - p, p - self.bucket_hi), 0.0)
-        bound = -pol.bucket_min_visit - np.hypot(gap[0], gap[1]) / speed
+        travel = self.travel_from.get((x, y, speed))
+        if travel is None:
+            if len(self.travel_from) >= self.travel_kept:
+                self.travel_from.clear()
+            p = np.array([[x], [y]])
+            gap = np.maximum(np.maximum(self.bucket_lo - p, p - self.bucket_hi), 0.0)
+            travel = self.travel_from[x, y, speed] = (
+                np.hypot(gap[0], gap[1]) / speed,
+                np.hypot(self.bucket_x - x, self.bucket_y - y) / speed)
+        to_box, to_cell = travel
+        bound = -pol.bucket_min_visit - to_box
         lv = pol.last_visit
         b = int(bound.argmax())
         cells = self.bucket_table[b]
         seen = lv.take(cells)
-        score = -seen - np.hypot(self.bucket_x[b] - x, self.bucket_y[b] - y) / speed
+        score = -seen - to_cell[b]
         k = int(score.argmax())
         thr = float(score[k])
         # the bounds are exact up to rounding: keep a margin
@@ -102,8 +114,7 @@ class OneVehicle:
             cells = self.bucket_table.take(take, axis=0)
             seen = lv.take(cells)
             pol.bucket_min_visit[take] = seen.min(axis=1)
-            score = -seen - np.hypot(self.bucket_x.take(take, axis=0) - x,
-                                     self.bucket_y.take(take, axis=0) - y) / speed
+            score = -seen - to_cell.take(take, axis=0)
             k = int(score.argmax())
         if np.count_nonzero(score == score.flat[k]) > 1:
             # cells tie for the first place: which one is up to scoring every cell
