@@ -129,8 +129,9 @@ class OneVehicle:
         ``tie``: the tie-break weight, :data:`TIE` (the per-step terms are kept for it)."""
         if tie != TIE:
             raise ValueError(f"OneVehicle.walk: tie must be {TIE}, got {tie!r}")
-        lv = self.policy.last_visit
-        item = lv.item
+        # (the visits read and written through a memoryview: the same float64 values,
+        # faster than ndarray.item for one at a time)
+        lv = memoryview(self.policy.last_visit)
         options, nbr_dist, dirs = self.options, self.nbr_dist, self.dirs
         tie_dots_of = self.tie_dots_of
         out = []
@@ -138,14 +139,14 @@ class OneVehicle:
         while True:
             best, best_score, best_cell = -1, -math.inf, -1
             for k, cell, pen in options[c]:
-                score = -item(cell) + (tie_dots[k] - pen)
+                score = -lv[cell] + (tie_dots[k] - pen)
                 if best < 0 or score > best_score:
                     best, best_score, best_cell = k, score, cell
             if best < 0:
                 break
             cell = best_cell
             arrive = t + nbr_dist[c][best] / speed
-            if arrive > item(cell):
+            if arrive > lv[cell]:
                 lv[cell] = arrive
             t = arrive
             h0, h1 = dirs[best]
