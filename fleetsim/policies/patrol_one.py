@@ -59,8 +59,10 @@ class OneVehicle:
         self.nbr_width = policy.nbr.shape[1]
         self.nbr_size = policy.nbr.size
         #: Whether each step keeps the clearance (1, 0), by cruise height above the
-        #: ground and clearance (the policy's step tables, as bytes).
+        #: ground and clearance: the policy's step tables, as bytes, once it has them;
+        #: until then the answers found leg by leg (2: not known yet).
         self.known_steps: dict[tuple[float, float], bytes] = {}
+        self.found_steps: dict[tuple[float, float], bytearray] = {}
         # The first-hop index's buckets as rows of one (buckets, most cells) table:
         # short rows padded with their first cell, at an infinite distance.
         start, end = policy.bucket_start, policy.bucket_end
@@ -213,20 +215,43 @@ class OneVehicle:
 
     def steps_clear(self, vehicle: int, c: int, ks: list[int]) -> bool:
         """Whether the steps ``ks`` (neighbour indices) from cell ``c`` on all keep the
-        clearance of ``vehicle`` flown at its cruise height above the ground: the
-        policy's table of steps (by the terrain follower's bound, as
-        :meth:`~fleetsim.planning.altitude.TerrainFollower.leg_clear` gives it for
-        each leg), worked out for all steps on first use."""
-        key = (self.agl[vehicle], self.clearance[vehicle])
+        clearance of ``vehicle`` flown at its cruise height above the ground, by the
+        terrain follower's quick test of each leg: the policy's table of all steps
+        (:meth:`~fleetsim.policies.persistent_patrol.PersistentPatrol.clear_steps`, the
+        same answers) once its vectorised walk has made it, else leg by leg
+        (:meth:`~fleetsim.planning.altitude.TerrainFollower.leg_clear`, answers kept)."""
+        agl, clearance = self.agl[vehicle], self.clearance[vehicle]
+        key = (agl, clearance)
         known = self.known_steps.get(key)
         if known is None:
-            table = self.policy.clear_steps(np.array([vehicle]))
-            known = self.known_steps[key] = table.tobytes()
+            table = self.policy.step_table(agl, clearance)
+            if table is not None:
+                known = self.known_steps[key] = table.tobytes()
         width, nbr = self.nbr_width, self.nbr
+        if known is not None:
+            for k in ks:
+                if not known[c * width + k]:
+                    return False
+                c = nbr[c][k]
+            return True
+        found = self.found_steps.get(key)
+        if found is None:
+            found = self.found_steps[key] = bytearray(b"\x02" * self.nbr_size)
+        follower = self.policy.follower
+        need = clearance + follower.margin_m
+        rows = self.centre_rows
         for k in ks:
-            if not known[c * width + k]:
+            at = c * width + k
+            ok = found[at]
+            to = nbr[c][k]
+            if ok == 2:
+                (ax, ay), (bx, by) = rows[c], rows[to]
+                ok = found[at] = follower.leg_clear(
+                    (ax, ay, follower.height(ax, ay) + agl),
+                    (bx, by, follower.height(bx, by) + agl), need, finest=0)
+            if not ok:
                 return False
-            c = nbr[c][k]
+            c = to
         return True
 
     def plan(self, vehicle: int, x: float, y: float, start_z: float | None,
