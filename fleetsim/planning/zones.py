@@ -25,6 +25,9 @@ from fleetsim.planning.routing import VisibilityGraph
 
 __all__ = ["ZoneWindows", "zones_to_avoid"]
 
+#: Ways around zones :meth:`ZoneWindows.route` keeps, at most.
+_WAYS_KEPT = 1 << 14
+
 
 def zones_to_avoid(world: Any, scenario: Any = None) -> list[Any]:
     """The zones of ``world`` a built-in policy keeps out of while they are active:
@@ -61,6 +64,9 @@ class ZoneWindows:
         for g in self._grown:
             shapely.prepare(g)
         self._graphs: dict[tuple[int, ...], VisibilityGraph | None] = {}
+        #: Ways around zones found by :meth:`route`, by start, goal and active zones
+        #: (patrols leave from a few bases for the same cells again and again).
+        self._ways: dict[tuple, np.ndarray] = {}
         self._windows = [(float(a), float(b), tuple(g.bounds)) for a, b, g in
                          zip(self.start_s, self.end_s, self._grown, strict=True)]
         #: (k, 4) bounding boxes of the grown zones: xmin, ymin, xmax, ymax.
@@ -163,12 +169,18 @@ class ZoneWindows:
         start = np.array([[sx, sy]])
         if not self.crossing(start, goal)[0, near].any():
             return goal
-        g = self.graph(active)  # around every zone active then, not only the near ones
-        try:
-            way = g.route(tuple(start[0]), tuple(goal[0]))
-        except ValueError:
-            return goal
-        return way[1:]
+        key = (sx, sy, gx, gy, tuple(active))
+        way = self._ways.get(key)
+        if way is None:
+            g = self.graph(active)  # around every zone active then, not only the near ones
+            try:
+                way = g.route(tuple(start[0]), tuple(goal[0]))[1:]
+            except ValueError:
+                way = goal
+            if len(self._ways) >= _WAYS_KEPT:
+                self._ways.clear()
+            self._ways[key] = way
+        return way.copy()
 
     def escape_time_s(self, xy: np.ndarray, speed_mps: float, zone: int) -> np.ndarray:
         """(n,) seconds to fly from points (inside ``zone``) straight out of it and its

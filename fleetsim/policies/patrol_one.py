@@ -59,8 +59,10 @@ class OneVehicle:
         self.nbr_width = policy.nbr.shape[1]
         self.nbr_size = policy.nbr.size
         #: Whether each step keeps the clearance (1, 0), by cruise height above the
-        #: ground and clearance (the policy's step tables, as bytes).
+        #: ground and clearance: the policy's step tables, as bytes, once it has them;
+        #: until then the answers found leg by leg (2: not known yet).
         self.known_steps: dict[tuple[float, float], bytes] = {}
+        self.found_steps: dict[tuple[float, float], bytearray] = {}
         # The first-hop index's buckets as rows of one (buckets, most cells) table:
         # short rows padded with their first cell, at an infinite distance.
         start, end = policy.bucket_start, policy.bucket_end
@@ -74,6 +76,10 @@ class OneVehicle:
         # the buckets' boxes as (2, buckets) rows: x, then y
         self.bucket_lo = np.ascontiguousarray(policy.bucket_lo.T)
         self.bucket_hi = np.ascontiguousarray(policy.bucket_hi.T)
+        #: Travel times from a start point at a speed (vehicles leave from a few bases)
+        #: to each bucket's box and to each of its cells, kept for up to ~16 MB.
+        self.travel_from: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = {}
+        self.travel_kept = max(8, (1 << 21) // self.bucket_x.size)
 
     def dots(self, h0: float, h1: float) -> list[float]:
         return (np.array([[h0, h1]]) @ self.step_t)[0].tolist()
@@ -84,14 +90,22 @@ class OneVehicle:
         buckets whose bound beats the best cell of the most promising bucket are
         read at once; every cell scoring as high as the best is in them."""
         pol = self.policy
-        p = np.array([[x], [y]])
-        gap = np.maximum(np.maximum(self.bucket_lo - p, p - self.bucket_hi), 0.0)
-        bound = -pol.bucket_min_visit - np.hypot(gap[0], gap[1]) / speed
+        travel = self.travel_from.get((x, y, speed))
+        if travel is None:
+            if len(self.travel_from) >= self.travel_kept:
+                self.travel_from.clear()
+            p = np.array([[x], [y]])
+            gap = np.maximum(np.maximum(self.bucket_lo - p, p - self.bucket_hi), 0.0)
+            travel = self.travel_from[x, y, speed] = (
+                np.hypot(gap[0], gap[1]) / speed,
+                np.hypot(self.bucket_x - x, self.bucket_y - y) / speed)
+        to_box, to_cell = travel
+        bound = -pol.bucket_min_visit - to_box
         lv = pol.last_visit
         b = int(bound.argmax())
         cells = self.bucket_table[b]
         seen = lv.take(cells)
-        score = -seen - np.hypot(self.bucket_x[b] - x, self.bucket_y[b] - y) / speed
+        score = -seen - to_cell[b]
         k = int(score.argmax())
         thr = float(score[k])
         # the bounds are exact up to rounding: keep a margin
@@ -102,8 +116,7 @@ class OneVehicle:
             cells = self.bucket_table.take(take, axis=0)
             seen = lv.take(cells)
             pol.bucket_min_visit[take] = seen.min(axis=1)
-            score = -seen - np.hypot(self.bucket_x.take(take, axis=0) - x,
-                                     self.bucket_y.take(take, axis=0) - y) / speed
+            score = -seen - to_cell.take(take, axis=0)
             k = int(score.argmax())
         if np.count_nonzero(score == score.flat[k]) > 1:
             # cells tie for the first place: which one is up to scoring every cell
@@ -118,8 +131,9 @@ class OneVehicle:
         ``tie``: the tie-break weight, :data:`TIE` (the per-step terms are kept for it)."""
         if tie != TIE:
             raise ValueError(f"OneVehicle.walk: tie must be {TIE}, got {tie!r}")
-        lv = self.policy.last_visit
-        item = lv.item
+        # (the visits read and written through a memoryview: the same float64 values,
+        # faster than ndarray.item for one at a time)
+        lv = memoryview(self.policy.last_visit)
         options, nbr_dist, dirs = self.options, self.nbr_dist, self.dirs
         tie_dots_of = self.tie_dots_of
         out = []
@@ -127,14 +141,14 @@ class OneVehicle:
         while True:
             best, best_score, best_cell = -1, -math.inf, -1
             for k, cell, pen in options[c]:
-                score = -item(cell) + (tie_dots[k] - pen)
+                score = -lv[cell] + (tie_dots[k] - pen)
                 if best < 0 or score > best_score:
                     best, best_score, best_cell = k, score, cell
             if best < 0:
                 break
             cell = best_cell
             arrive = t + nbr_dist[c][best] / speed
-            if arrive > item(cell):
+            if arrive > lv[cell]:
                 lv[cell] = arrive
             t = arrive
             h0, h1 = dirs[best]
@@ -201,20 +215,43 @@ class OneVehicle:
 
     def steps_clear(self, vehicle: int, c: int, ks: list[int]) -> bool:
         """Whether the steps ``ks`` (neighbour indices) from cell ``c`` on all keep the
-        clearance of ``vehicle`` flown at its cruise height above the ground: the
-        policy's table of steps (by the terrain follower's bound, as
-        :meth:`~fleetsim.planning.altitude.TerrainFollower.leg_clear` gives it for
-        each leg), worked out for all steps on first use."""
-        key = (self.agl[vehicle], self.clearance[vehicle])
+        clearance of ``vehicle`` flown at its cruise height above the ground, by the
+        terrain follower's quick test of each leg: the policy's table of all steps
+        (:meth:`~fleetsim.policies.persistent_patrol.PersistentPatrol.clear_steps`, the
+        same answers) once its vectorised walk has made it, else leg by leg
+        (:meth:`~fleetsim.planning.altitude.TerrainFollower.leg_clear`, answers kept)."""
+        agl, clearance = self.agl[vehicle], self.clearance[vehicle]
+        key = (agl, clearance)
         known = self.known_steps.get(key)
         if known is None:
-            table = self.policy.clear_steps(np.array([vehicle]))
-            known = self.known_steps[key] = table.tobytes()
+            table = self.policy.step_table(agl, clearance)
+            if table is not None:
+                known = self.known_steps[key] = table.tobytes()
         width, nbr = self.nbr_width, self.nbr
+        if known is not None:
+            for k in ks:
+                if not known[c * width + k]:
+                    return False
+                c = nbr[c][k]
+            return True
+        found = self.found_steps.get(key)
+        if found is None:
+            found = self.found_steps[key] = bytearray(b"\x02" * self.nbr_size)
+        follower = self.policy.follower
+        need = clearance + follower.margin_m
+        rows = self.centre_rows
         for k in ks:
-            if not known[c * width + k]:
+            at = c * width + k
+            ok = found[at]
+            to = nbr[c][k]
+            if ok == 2:
+                (ax, ay), (bx, by) = rows[c], rows[to]
+                ok = found[at] = follower.leg_clear(
+                    (ax, ay, follower.height(ax, ay) + agl),
+                    (bx, by, follower.height(bx, by) + agl), need, finest=0)
+            if not ok:
                 return False
-            c = nbr[c][k]
+            c = to
         return True
 
     def plan(self, vehicle: int, x: float, y: float, start_z: float | None,

@@ -445,6 +445,11 @@ class PersistentPatrol(Policy):
         ``t`` until ``until_s``."""
         return self._walk_clear(v, xy, t, until_s, append=append)[0]
 
+    def step_table(self, agl: float, clearance: float) -> np.ndarray | None:
+        """The table :meth:`clear_steps` made for vehicles at cruise height ``agl`` above
+        the ground with ``clearance``, if it has (None: not yet)."""
+        return self._step_tables.get((agl, clearance))
+
     def clear_steps(self, v: np.ndarray) -> np.ndarray | None:
         """(cells, k) bool: which steps between neighbouring cell centres keep the
         terrain clearance of vehicles ``v`` (by ``TerrainFollower.keeps``, flown at
