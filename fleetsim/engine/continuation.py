@@ -11,6 +11,7 @@ over to the vehicle to fly leg by leg. The routes come as a :class:`RouteBatch`
 from __future__ import annotations
 
 import math
+from itertools import chain
 
 import numpy as np
 
@@ -188,52 +189,57 @@ class RouteContinuation:
         b_e = bounds[cont + 1].tolist()
         t0_list = rows[:, L_T0].tolist()
         cont_v = vs[cont].tolist()
+        # Where and when the vehicles' plans now end (the estimates the policy is told).
+        if corrected:
+            ends = self._queued_estimates(fast, cont, cont_v, xy[first[cont]],
+                                          xy[(first + counts - 1)[cont]])
+        else:
+            x, y, t = rows[np.asarray(b_e, dtype=np.int64) - 1][:, [L_X1, L_Y1, L_T1]].T.tolist()
+            ends = list(zip(x, y, strict=True)), t
         blk_t0, cur_leg, carrier = self.blk_t0, self.cur_leg, self.is_carrier
-        for v, a, b in zip(cont_v, a_s, b_e, strict=True):
+        end_xy, end_t = self.end_xy, self.end_t
+        ids = range(li0, li0 + m)
+        if ends is None:  # the estimates were kept one at a time
+            ends = [end_xy[v] for v in cont_v], [end_t[v] for v in cont_v]
+        for v, a, b, xy_end, t_end in zip(cont_v, a_s, b_e, *ends, strict=True):
             blk_t0[v] += t0_list[a:b]
-            blk_ids[v] += range(li0 + a, li0 + b)
+            blk_ids[v] += ids[a:b]
             cur_leg[v] = li0 + b - 1
             if carrier[v]:
-                self.leg_hist[v] += range(li0 + a, li0 + b)
-        if corrected:
-            self._queued_estimates(fast, cont, cont_v, xy[first[cont]],
-                                   xy[(first + counts - 1)[cont]])
-        else:
-            end_xy, end_t = self.end_xy, self.end_t
-            ends = rows[np.asarray(b_e, dtype=np.int64) - 1][:, [L_X1, L_Y1, L_T1]].tolist()
-            for v, (x, y, t_end) in zip(cont_v, ends, strict=True):
-                end_xy[v] = (x, y)
-                end_t[v] = t_end
+                self.leg_hist[v] += ids[a:b]
+            end_xy[v] = xy_end
+            end_t[v] = t_end
         return set(cont_v)
 
     def _queued_estimates(self, fast: RouteBatch, cont: np.ndarray, vs: list[int],
-                          first_xy: np.ndarray, last_xy: np.ndarray) -> None:
-        """The policy is told where and when the vehicles' plans end as for routes they
+                          first_xy: np.ndarray, last_xy: np.ndarray
+                          ) -> tuple[list, list] | None:
+        """Where and when the vehicles' plans end, as the policy is told for routes they
         queue (:meth:`_extend_estimate`: straight lines at cruise speed), so runs stay
-        those of the routes taken from the queue at the blocks' end. ``cont``: the
-        indexes in ``fast`` of the routes continued (vehicles ``vs``); ``first_xy``,
-        ``last_xy``: their first and last waypoints, (len(vs), 2)."""
+        those of the routes taken from the queue at the blocks' end: ``([(x, y), ...],
+        [t, ...])``, or None when they were kept one at a time (a take-off to count
+        first). ``cont``: the indexes in ``fast`` of the routes continued (vehicles
+        ``vs``); ``first_xy``, ``last_xy``: their first and last waypoints, (len(vs), 2)."""
         end_xy, end_t, ground = self.end_xy, self.end_t, self.end_ground
         cont_i = cont.tolist()
         lengths = fast.lengths
-        if any(map(ground.__getitem__, vs)):  # a take-off to count first: one at a time
+        if any(map(ground.__getitem__, vs)):
             for i, v, (x0, y0), (x1, y1) in zip(cont_i, vs, first_xy.tolist(),
                                                  last_xy.tolist(), strict=True):
                 self._extend_estimate(v, ("route", (x0, x1), (y0, y1), None,
                                           fast.sensing[i], lengths[i], fast.classes[i]))
-            return
+            return None
         # _extend_estimate's arithmetic for a route, for all at once.
         m = len(vs)
-        d = (first_xy - np.array([end_xy[v] for v in vs], dtype=np.float64).reshape(m, 2)
-             ).T.tolist()
+        was = np.fromiter(chain.from_iterable(map(end_xy.__getitem__, vs)), np.float64, 2 * m)
+        d = (first_xy - was.reshape(m, 2)).T.tolist()
         hyp = np.fromiter(map(math.hypot, d[0], d[1]), np.float64, m)
         length = np.fromiter(map(lengths.__getitem__, cont_i), np.float64, m)
         t = np.maximum(np.fromiter(map(end_t.__getitem__, vs), np.float64, m), self.env.now)
         t = (t + self.motion.straight_times(np.array(vs, dtype=np.int64), hyp + length)
              ).tolist()
-        for v, (x1, y1), t_end in zip(vs, last_xy.tolist(), t, strict=True):
-            end_xy[v] = (x1, y1)
-            end_t[v] = t_end
+        x1, y1 = last_xy.T.tolist()
+        return list(zip(x1, y1, strict=True)), t
 
     def _corrected_legs(self, vs, counts, owner, first, start, prev, pts, t_s, b_s, home):
         """The legs of route continuations of vehicles with calibration corrections, as
