@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from fleetsim.engine.continuation import RouteBatch, RouteContinuation
+from fleetsim.engine.motion import MotionModel
 from fleetsim.engine.states import GROUND, LOCKED_STATES, MOVING, STATES
 from fleetsim.engine.tables import (
     E_KIND,
@@ -100,6 +101,8 @@ class PlanIntake(RouteContinuation):
             xy, z, sensing, classes, lengths = \
                 routes.xy, routes.z, routes.sensing, routes.classes, routes.lengths
             first, ends = routes.first.tolist(), (routes.first + routes.counts).tolist()
+            if len(single) > 1:
+                continued = self._queue_routes(parsed, single, continued, routes)
         for k, (v, append, items) in enumerate(parsed):
             if k in continued:
                 continue
@@ -114,6 +117,52 @@ class PlanIntake(RouteContinuation):
                     queued.append(("route", *xy[a:b].T.tolist(), z[a:b].tolist(), sensing[r],
                                    lengths[r], classes[r]))
             self.hand_over(v, append, queued)
+
+    def _queue_routes(self, parsed: list, single: list[int], continued, routes: RouteBatch
+                      ) -> set[int]:
+        """Queue the lone routes appended to vehicles busy with their queue (not asking
+        for a plan nor waiting), one plan per vehicle, as :meth:`hand_over` would: the
+        estimates of where and when their plans end for all at once
+        (:meth:`_queued_estimates`). Returns the plans done so (with ``continued``)."""
+        motion = type(self.motion)
+        if motion.straight_time is not MotionModel.straight_time \
+                or motion.straight_times is not MotionModel.straight_times:
+            return continued
+        asking, waiting, counts = self.asking, self.waiting, routes.counts.tolist()
+        vs = [v for v, _, _ in parsed]
+        once = len(set(vs)) == len(vs)
+        if not once:
+            seen = Counter(vs)
+        ks, keep = [], np.zeros(len(counts), dtype=bool)
+        for k in single:
+            if k in continued:
+                continue
+            v, _, items = parsed[k]
+            r = items[0][1]
+            if counts[r] and not asking[v] and not waiting[v] and (once or seen[v] == 1):
+                ks.append(k)
+                keep[r] = True
+        if len(ks) < 2:
+            return continued
+        batch = routes.take(keep)
+        first, last = batch.first, batch.first + batch.counts - 1
+        qv = batch.vehicles
+        ends = self._queued_estimates(batch, np.arange(len(ks)), qv, batch.xy[first],
+                                      batch.xy[last])
+        if ends is not None:
+            end_xy, end_t = self.end_xy, self.end_t
+            for v, xy_end, t_end in zip(qv, *ends, strict=True):
+                end_xy[v] = xy_end
+                end_t[v] = t_end
+        xs, ys = batch.xy.T.tolist()
+        zs = batch.z.tolist()
+        queue = self.queue
+        for v, a, b, sensing, length, action_class in zip(
+                qv, first.tolist(), (last + 1).tolist(), batch.sensing, batch.lengths,
+                batch.classes, strict=True):
+            queue[v].append(("route", xs[a:b], ys[a:b], zs[a:b], sensing, length,
+                             action_class))
+        return set(continued) | set(ks)
 
     def _parse_plans(self, plans: Sequence[Plan], specs: _RouteSpecs) -> tuple[list, list]:
         """The checked plans as ``(vehicle, append, [item, ...])`` (a route item is
