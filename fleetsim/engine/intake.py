@@ -6,8 +6,9 @@ vehicle, finite coordinates, known action, legal re-tasking) and raises a
 :class:`~fleetsim.errors.PolicyError` naming the policy, time and vehicle; expands
 actions to waypoints with terrain heights in one call per batch (and altitude
 layering by heading); books orders; continues flying vehicles' route blocks in one
-vectorised pass (``PlanIntake._continue``); and keeps the estimate of
-where and when each vehicle's queue ends.
+vectorised pass (:class:`~fleetsim.engine.continuation.RouteContinuation`, whose
+``_continue`` it inherits); and keeps the estimate of where and when each vehicle's
+queue ends.
 
 Queued items are tuples whose first element names the operation:
 ``("route", xs, ys, zs, sensing, length_m, action_class)``,
@@ -25,11 +26,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fleetsim.engine.motion import last_before, running_sums
+from fleetsim.engine.continuation import RouteBatch, RouteContinuation
+from fleetsim.engine.motion import MotionModel
 from fleetsim.engine.states import GROUND, LOCKED_STATES, MOVING, STATES
 from fleetsim.engine.tables import (
     E_KIND,
-    E_LEG,
     E_TIME,
     E_VALUE,
     E_VEHICLE,
@@ -38,20 +39,6 @@ from fleetsim.engine.tables import (
     E_Z,
     EVENT_KIND_CODE,
     EVENT_WIDTH,
-    K_MOVE,
-    L_B,
-    L_E,
-    L_KIND,
-    L_SENSING,
-    L_T0,
-    L_T1,
-    L_VEHICLE,
-    L_X0,
-    L_X1,
-    L_Y1,
-    L_Z0,
-    L_Z1,
-    LEG_WIDTH,
 )
 from fleetsim.errors import PolicyError
 from fleetsim.policy import (
@@ -70,12 +57,23 @@ from fleetsim.policy import (
 )
 
 _INF = float("inf")
-_ARRIVE = EVENT_KIND_CODE["arrive"]
 _PLAN = EVENT_KIND_CODE["plan"]
 _F64 = np.dtype(np.float64)
 
 
-class PlanIntake:
+class _RouteSpecs:
+    """The route items of a decision's plans, in order: waypoints ((n, 2) arrays),
+    altitude above the ground, sensing, action class and vehicle of each."""
+
+    def __init__(self) -> None:
+        self.pts: list[np.ndarray] = []
+        self.alt: list = []
+        self.sensing: list[bool] = []
+        self.classes: list = []
+        self.vehicles: list[int] = []
+
+
+class PlanIntake(RouteContinuation):
     """Plan checks, expansion, hand-over and route continuation (a part of the engine)."""
 
     def policy_error(self, message: str, vehicle: int | None = None) -> PolicyError:
@@ -84,49 +82,100 @@ class PlanIntake:
 
     def apply_plans(self, now: float, plans: Sequence[Plan]) -> None:
         """Check plans at the boundary, expand actions to waypoints, and hand them over."""
-        parsed, route_pts = self._parse_plans(plans)
+        specs = _RouteSpecs()
+        parsed, single = self._parse_plans(plans, specs)
         if not parsed:
             return
-        if len(route_pts) == 1:
-            self._lay_out_route(parsed, route_pts[0])
-        elif route_pts:
-            self._lay_out_routes(parsed, route_pts)
-        if route_pts:
-            ov = self.oversight
-            if ov is not None and (ov.check_restricted or ov.check_area):
-                for v, _, items in parsed:
-                    start = self.end_xy[v]
-                    for it in items:
-                        if it[0] == "route":
-                            it[4] = ov.effective_class(it[4], it[1], start)
-                            if len(it[1]):
-                                start = tuple(it[1][-1])
+        routes = self._lay_out(parsed, specs) if specs.pts else None
         self._log_plans(now, parsed)
         # A single route appended to a vehicle flying the last of its queue continues
         # its route block directly: all such routes are laid out in one vectorised pass.
-        fast, fast_k = self._continuable(parsed)
-        done = self._continue(fast) if fast else ()
-        continued = {k for k, (v, _) in zip(fast_k, fast, strict=True) if v in done} \
-            if done else ()
+        continued: set[int] | tuple = ()
+        if single and routes is not None:
+            fast_k, keep = self._continuable(parsed, single, routes)
+            if fast_k:
+                done = self._continue(routes.take(keep))
+                continued = {k for k in fast_k if parsed[k][0] in done}
         self.decisions.planned.update([v for v, _, _ in parsed])
+        if routes is not None:
+            xy, z, sensing, classes, lengths = \
+                routes.xy, routes.z, routes.sensing, routes.classes, routes.lengths
+            first, ends = routes.first.tolist(), (routes.first + routes.counts).tolist()
+            if len(single) > 1:
+                continued = self._queue_routes(parsed, single, continued, routes)
         for k, (v, append, items) in enumerate(parsed):
             if k in continued:
                 continue
-            self.hand_over(v, append, [
-                ("route", *it[1].T.tolist(), it[2].tolist(), it[3], it[5], it[4])
-                if it[0] == "route" else tuple(it)
-                for it in items if it[0] != "route" or len(it[1])])
+            queued = []
+            for it in items:
+                if it[0] != "route":
+                    queued.append(tuple(it))
+                    continue
+                r = it[1]
+                a, b = first[r], ends[r]
+                if a < b:
+                    queued.append(("route", *xy[a:b].T.tolist(), z[a:b].tolist(), sensing[r],
+                                   lengths[r], classes[r]))
+            self.hand_over(v, append, queued)
 
-    def _parse_plans(self, plans: Sequence[Plan]) -> tuple[list, list]:
-        """The checked plans as ``(vehicle, append, [item, ...])`` (route items awaiting
-        their heights: ``["route", waypoints, alt_agl_m, sensing, action_class]``) and the
-        waypoint arrays of their route items in order."""
+    def _queue_routes(self, parsed: list, single: list[int], continued, routes: RouteBatch
+                      ) -> set[int]:
+        """Queue the lone routes appended to vehicles busy with their queue (not asking
+        for a plan nor waiting), one plan per vehicle, as :meth:`hand_over` would: the
+        estimates of where and when their plans end for all at once
+        (:meth:`_queued_estimates`). Returns the plans done so (with ``continued``)."""
+        motion = type(self.motion)
+        if motion.straight_time is not MotionModel.straight_time \
+                or motion.straight_times is not MotionModel.straight_times:
+            return continued
+        asking, waiting, counts = self.asking, self.waiting, routes.counts.tolist()
+        vs = [v for v, _, _ in parsed]
+        once = len(set(vs)) == len(vs)
+        if not once:
+            seen = Counter(vs)
+        ks, keep = [], np.zeros(len(counts), dtype=bool)
+        for k in single:
+            if k in continued:
+                continue
+            v, _, items = parsed[k]
+            r = items[0][1]
+            if counts[r] and not asking[v] and not waiting[v] and (once or seen[v] == 1):
+                ks.append(k)
+                keep[r] = True
+        if len(ks) < 2:
+            return continued
+        batch = routes.take(keep)
+        first, last = batch.first, batch.first + batch.counts - 1
+        qv = batch.vehicles
+        ends = self._queued_estimates(batch, np.arange(len(ks)), qv, batch.xy[first],
+                                      batch.xy[last])
+        if ends is not None:
+            end_xy, end_t = self.end_xy, self.end_t
+            for v, xy_end, t_end in zip(qv, *ends, strict=True):
+                end_xy[v] = xy_end
+                end_t[v] = t_end
+        xs, ys = batch.xy.T.tolist()
+        zs = batch.z.tolist()
+        queue = self.queue
+        for v, a, b, sensing, length, action_class in zip(
+                qv, first.tolist(), (last + 1).tolist(), batch.sensing, batch.lengths,
+                batch.classes, strict=True):
+            queue[v].append(("route", xs[a:b], ys[a:b], zs[a:b], sensing, length,
+                             action_class))
+        return set(continued) | set(ks)
+
+    def _parse_plans(self, plans: Sequence[Plan], specs: _RouteSpecs) -> tuple[list, list]:
+        """The checked plans as ``(vehicle, append, [item, ...])`` (a route item is
+        ``["route", r]``, its waypoints and settings the ``r``-th of ``specs``) and the
+        indexes of those that append a lone route."""
         parsed = []
-        route_pts = []
+        single = []
         booked: dict[int, int] = {}  # order -> vehicle whose plan in this batch picks it up
         n = self.n
         stopped = self.oversight.stopped if self.oversight is not None else None
         state, control, is_air, agl = self.state, self.engine_control, self.is_air, self.agl
+        r_pts, r_alt, r_sensing, r_class, r_vehicle = \
+            specs.pts, specs.alt, specs.sensing, specs.classes, specs.vehicles
         for plan in plans:
             if not isinstance(plan, Plan):
                 raise self.policy_error(f"decide() must return Plan objects, got {type(plan).__name__}")
@@ -151,6 +200,7 @@ class PlanIntake:
             if not isinstance(acts, (list, tuple)):
                 raise self.policy_error(f"Plan.actions must be a list of actions, got "
                                  f"{type(acts).__name__}", v)
+            append = bool(plan.append)
             if len(acts) == 1 and type(acts[0]) is Route and is_air[v]:  # the common case
                 a = acts[0]
                 w = a.waypoints
@@ -161,19 +211,26 @@ class PlanIntake:
                 if not (math.isfinite(alt) and alt > 0):
                     raise self.policy_error(f"Route.alt_agl_m must be a finite number > 0, got {alt!r}",
                                      v)
-                parsed.append((v, bool(plan.append),
-                               [["route", w, alt, bool(a.sensing), a.action_class]]))
-                route_pts.append(w)
+                if append:
+                    single.append(len(parsed))
+                parsed.append((v, append, [["route", len(r_pts)]]))
+                r_pts.append(w)
+                r_alt.append(alt)
+                r_sensing.append(bool(a.sensing))
+                r_class.append(a.action_class)
+                r_vehicle.append(v)
                 continue
-            items = self._items_of(v, acts, route_pts)
+            items = self._items_of(v, acts, specs)
             if self.logistics is not None:
-                self._book_orders(v, bool(plan.append), items, booked)
-            parsed.append((v, bool(plan.append), items))
-        return parsed, route_pts
+                self._book_orders(v, append, items, booked)
+            if append and len(items) == 1 and items[0][0] == "route":
+                single.append(len(parsed))
+            parsed.append((v, append, items))
+        return parsed, single
 
-    def _items_of(self, v: int, acts: Sequence, route_pts: list) -> list:
-        """Queue items of a plan's actions, checked (route items awaiting heights; their
-        waypoints appended to ``route_pts``)."""
+    def _items_of(self, v: int, acts: Sequence, specs: _RouteSpecs) -> list:
+        """Queue items of a plan's actions, checked (route items: ``["route", r]``, their
+        waypoints and settings added to ``specs``)."""
         items = []
         for a in acts:
             if not self.is_air[v] and isinstance(a, (GoTo, Route, Survey)):
@@ -196,9 +253,12 @@ class PlanIntake:
                 if not (math.isfinite(alt) and alt > 0):
                     raise self.policy_error(f"{type(a).__name__}.alt_agl_m must be a finite "
                                      f"number > 0, got {alt!r}", v)
-                sensing = bool(getattr(a, "sensing", True))
-                items.append(["route", pts, alt, sensing, a.action_class])
-                route_pts.append(pts)
+                items.append(["route", len(specs.pts)])
+                specs.pts.append(pts)
+                specs.alt.append(alt)
+                specs.sensing.append(bool(getattr(a, "sensing", True)))
+                specs.classes.append(a.action_class)
+                specs.vehicles.append(v)
             elif isinstance(a, Hold):
                 d = a.duration_s
                 if d is not None and not (math.isfinite(d) and d >= 0):
@@ -212,75 +272,70 @@ class PlanIntake:
                                  "Survey, Hold, ReturnHome, Pickup, Deliver", v)
         return items
 
-    def _check_finite(self, parsed: list) -> None:
+    def _lay_out(self, parsed: list, specs: _RouteSpecs) -> RouteBatch:
+        """All route items at once (in the order they were given): waypoint heights
+        (terrain plus the altitude above it, layered by heading) and lengths, and each
+        route's action class made the stricter of its own and those of where it goes."""
+        route_pts = specs.pts
+        if len(route_pts) == 1:  # without the batch's arrays: the same values
+            xy = route_pts[0]
+            if not np.isfinite(xy).all():
+                self._check_finite(parsed, specs)
+            z = self.world.terrain.height_at(xy[:, 0], xy[:, 1]) + float(specs.alt[0])
+            m = len(xy)
+            counts = np.array([m], dtype=np.int64)
+            if m > 1:  # the legs' lengths summed one after another, as np.cumsum does
+                d = xy[1:] - xy[:-1]
+                lengths = [float(np.cumsum(np.hypot(d[:, 0], d[:, 1]))[-1])]
+            else:
+                lengths = [0.0]
+        else:
+            xy = np.concatenate(route_pts)
+            if not np.isfinite(xy).all():
+                self._check_finite(parsed, specs)
+            heights = self.world.terrain.height_at(xy[:, 0], xy[:, 1])
+            seg = np.hypot(*np.diff(xy, axis=0).T) if len(xy) > 1 else np.zeros(0)
+            cum = np.concatenate([[0.0], np.cumsum(seg)])
+            counts = np.fromiter(map(len, route_pts), dtype=np.int64, count=len(route_pts))
+            ks = np.cumsum(counts) - counts
+            z = heights + np.repeat(np.asarray(specs.alt, dtype=np.float64), counts)
+            lengths = np.where(counts > 0, cum[np.maximum(ks + counts - 1, 0)] - cum[ks],
+                               0.0).tolist()
+        routes = RouteBatch(specs.vehicles, xy, z, counts, specs.sensing, specs.classes,
+                            lengths)
+        layers = self._layering
+        ov = self.oversight
+        classes = ov is not None and (ov.check_restricted or ov.check_area)
+        if layers or classes:  # route by route, each from where the last one ended
+            first, ends = routes.first.tolist(), (routes.first + counts).tolist()
+            for v, _, items in parsed:
+                start = self.end_xy[v]
+                for it in items:
+                    if it[0] != "route":
+                        continue
+                    r = it[1]
+                    a, b = first[r], ends[r]
+                    pts = xy[a:b]
+                    if layers and b > a and self.is_air[v]:  # altitude by heading quadrant
+                        d = np.diff(np.vstack([start, pts]), axis=0)
+                        quadrant = np.floor(np.degrees(np.arctan2(d[:, 0], d[:, 1]))
+                                            % 360.0 / 90.0) % 4
+                        z[a:b] = z[a:b] + quadrant * layers
+                    if classes:
+                        specs.classes[r] = ov.effective_class(specs.classes[r], pts, start)
+                    if b > a:
+                        start = tuple(pts[-1])
+        return routes
+
+    def _check_finite(self, parsed: list, specs: _RouteSpecs) -> None:
         """Raise for the first route item with a non-finite waypoint."""
         for v, _, items in parsed:
             for it in items:
-                if it[0] == "route" and not np.isfinite(it[1]).all():
-                    raise self.policy_error("waypoints with non-finite coordinates "
-                                            f"{it[1][~np.isfinite(it[1]).all(axis=1)][0]}", v)
-
-    def _lay_out_route(self, parsed: list, pts: np.ndarray) -> None:
-        """:meth:`_lay_out_routes` for the one route item of ``parsed``, without the
-        batch's arrays: the same heights and length (its legs' lengths summed one after
-        another, as the batch's running sum does from the route's first waypoint)."""
-        if not np.isfinite(pts).all():
-            self._check_finite(parsed)
-        heights = self.world.terrain.height_at(pts[:, 0], pts[:, 1])
-        m = len(pts)
-        if m > 1:
-            d = pts[1:] - pts[:-1]
-            length = float(np.cumsum(np.hypot(d[:, 0], d[:, 1]))[-1])
-        else:
-            length = 0.0
-        for v, _, items in parsed:
-            for it in items:
                 if it[0] == "route":
-                    z = heights + float(it[2])
-                    if self._layering and m and self.is_air[v]:
-                        z = self._layered(self.end_xy[v], pts, z)
-                    it[:] = ["route", pts, z, it[3], it[4], length]
-                    return
-
-    def _layered(self, start, pts: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Altitudes ``z`` raised by layer by the heading quadrant of each leg (from
-        ``start``)."""
-        d = np.diff(np.vstack([start, pts]), axis=0)
-        quadrant = np.floor(np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 360.0 / 90.0) % 4
-        return z + quadrant * self._layering
-
-    def _lay_out_routes(self, parsed: list, route_pts: list) -> None:
-        """Heights (terrain plus altitude above it, layered by heading) and lengths of
-        all route items at once (in the order their points were gathered)."""
-        allp = np.concatenate(route_pts)
-        if not np.isfinite(allp).all():
-            self._check_finite(parsed)
-        heights = self.world.terrain.height_at(allp[:, 0], allp[:, 1])
-        seg = np.hypot(*np.diff(allp, axis=0).T) if len(allp) > 1 else np.zeros(0)
-        cum = np.concatenate([[0.0], np.cumsum(seg)])
-        layers = self._layering
-        counts = np.fromiter(map(len, route_pts), dtype=np.int64, count=len(route_pts))
-        ks = np.cumsum(counts) - counts
-        alts = [it[2] for _, _, items in parsed for it in items if it[0] == "route"]
-        z_all = heights + np.repeat(np.asarray(alts, dtype=np.float64), counts)
-        lengths = np.where(counts > 0, cum[np.maximum(ks + counts - 1, 0)] - cum[ks],
-                           0.0).tolist()
-        ends = (ks + counts).tolist()
-        ks = ks.tolist()
-        is_air, end_xy = self.is_air, self.end_xy
-        r = 0
-        for v, _, items in parsed:
-            start = end_xy[v]
-            for it in items:
-                if it[0] == "route":
-                    k, e = ks[r], ends[r]
-                    z = z_all[k:e]
-                    if layers and e > k and is_air[v]:  # altitude by heading quadrant
-                        pts = allp[k:e]
-                        z = self._layered(start, pts, z)
-                        start = tuple(pts[-1])
-                    it[:] = ["route", allp[k:e], z, it[3], it[4], lengths[r]]
-                    r += 1
+                    pts = specs.pts[it[1]]
+                    if not np.isfinite(pts).all():
+                        raise self.policy_error("waypoints with non-finite coordinates "
+                                                f"{pts[~np.isfinite(pts).all(axis=1)][0]}", v)
 
     def _log_plans(self, now: float, parsed: list) -> None:
         """A ``plan`` event per plan (value: its number of items)."""
@@ -300,214 +355,41 @@ class PlanIntake:
         ev[:, E_VALUE] = [len(items) for _, _, items in parsed]
         self.log.extend(ev)
 
-    def _continuable(self, parsed: list) -> tuple[list, list]:
-        """The route items that may continue their vehicle's route block (a single route
-        appended to a vehicle flying the last of its queue, its class needing no
-        approval; a vehicle given more than one plan in the batch takes them in turn):
-        ``(vehicle, item)`` and the plans' indexes in ``parsed``."""
-        fast, fast_k = [], []
+    def _continuable(self, parsed: list, single: list[int], routes: RouteBatch
+                     ) -> tuple[list[int], np.ndarray]:
+        """Of the plans appending a lone route (``single``), those whose route continues
+        its vehicle's route block: a vehicle flying the last of its queue, the route's
+        class needing no approval (a vehicle given more than one plan in the batch takes
+        them in turn). Returns their indexes in ``parsed`` and which routes they are."""
         ov = self.oversight
         vectorised = self.motion.corrected_vectorised
         once = None
         if len(parsed) > 1:
             vs = [v for v, _, _ in parsed]
             if len(set(vs)) < len(vs):
-                counted = Counter(vs)
-                once = {v for v, c in counted.items() if c == 1}
+                once = {v for v, c in Counter(vs).items() if c == 1}
         auto: dict[str, bool] = {}  # action class -> needs no approval
+        counts, classes = routes.counts.tolist(), routes.classes
         blk_open, queue, control, state, corrected = \
             self.blk_open, self.queue, self.engine_control, self.state, self.corrected
-        for k, (v, append, items) in enumerate(parsed):
-            if not (append and len(items) == 1):
-                continue
-            it = items[0]
-            if it[0] != "route" or not len(it[1]):
+        fast_k = []
+        keep = np.zeros(len(counts), dtype=bool)
+        for k in single:
+            v, _, items = parsed[k]
+            r = items[0][1]
+            if not counts[r]:
                 continue
             if ov is not None:
-                ok = auto.get(it[4])
+                ok = auto.get(classes[r])
                 if ok is None:
-                    ok = auto[it[4]] = ov.rule(it[4]).rule == "auto"
+                    ok = auto[classes[r]] = ov.rule(classes[r]).rule == "auto"
                 if not ok:
                     continue
             if blk_open[v] and not queue[v] and not control[v] and state[v] == MOVING \
                     and (vectorised or not corrected[v]) and (once is None or v in once):
-                fast.append((v, it))
                 fast_k.append(k)
-        return fast, fast_k
-
-    def _continue(self, fast: list) -> set[int]:
-        """Lay out routes that follow on from vehicles' current route blocks.
-
-        For each (vehicle, route item), the legs start where and when the block
-        ends, with the battery it ends with. Routes whose vehicle could reach its
-        energy limit on the way are left to the vehicle (solved leg by leg); the
-        others are appended to its block as legs and ``arrive`` events, all in one
-        numpy pass. Vehicles with calibration corrections (fixed wings, turn and
-        climb costs) get the legs :meth:`~fleetsim.engine.movement.Movement.fly_route`
-        would give the same route flown from the block's end, bit for bit. Returns the
-        vehicles whose blocks were continued.
-        """
-        plain = [f for f in fast if not self.corrected[f[0]]]
-        calibrated = [f for f in fast if self.corrected[f[0]]]
-        done = self._continue_block(plain, False) if plain else set()
-        if calibrated:
-            done |= self._continue_block(calibrated, True)
-        return done
-
-    def _continue_block(self, fast: list, corrected: bool) -> set[int]:
-        """:meth:`_continue` for vehicles all with (or all without) corrections."""
-        n_r = len(fast)
-        v_list = [v for v, _ in fast]
-        route_xy = [it[1] for _, it in fast]
-        vs = np.array(v_list, dtype=np.int64)
-        counts = np.fromiter(map(len, route_xy), np.int64, n_r)
-        xy = np.concatenate(route_xy)
-        blk_ids = self.blk_ids
-        last = self.legs.a[[blk_ids[v][-1] for v in v_list]]
-        t_s = last[:, L_T1]
-        b_s = last[:, L_B]
-        start = last[:, L_X1:L_Z1 + 1]
-        pts = np.empty((len(xy), 3))
-        pts[:, :2] = xy
-        pts[:, 2] = np.concatenate([it[2] for _, it in fast])
-        owner = np.repeat(np.arange(n_r), counts)
-        first = np.cumsum(counts) - counts
-        prev = np.empty_like(pts)
-        prev[1:] = pts[:-1]
-        prev[first] = start
-        home = self.home_now[vs]
-        if corrected:
-            keep, ok, t0, t1, frm, energy, b1 = self._corrected_legs(
-                vs, counts, owner, first, start, prev, pts, t_s, b_s, home)
-            if keep is None:
-                return set()
-        else:
-            dur, energy = self.motion.legs(vs, owner, prev, pts, t_s)
-            total_e = np.bincount(owner, energy, minlength=n_r)
-            far = self.motion.routes_far(vs, owner, first, start, pts, home)
-            ok = self.motion.routes_clear(vs, b_s, total_e, start[:, 2],
-                                          np.maximum.reduceat(pts[:, 2], first), far)
-            keep = ok[owner] & (dur > 0.0)
-            if not keep.any():
-                return set()
-            # Cumulative times and battery within each route.
-            csum = np.cumsum(np.where(keep, dur, 0.0))
-            esum = np.cumsum(np.where(keep, energy, 0.0))
-            base_t = (csum - np.where(keep, dur, 0.0))[first]
-            base_e = (esum - np.where(keep, energy, 0.0))[first]
-            t1 = t_s[owner] + csum - base_t[owner]
-            t0 = t1 - dur
-            b1 = b_s[owner] - (esum - base_e[owner])
-            frm = prev
-        # The kept legs, route after route, as leg rows and ``arrive`` events.
-        idx = np.flatnonzero(keep)
-        m = len(idx)
-        own = owner[idx]
-        rows = np.empty((m, LEG_WIDTH))
-        rows[:, L_VEHICLE] = vs[own]
-        rows[:, L_KIND] = K_MOVE
-        rows[:, L_SENSING] = np.array([float(it[3]) for _, it in fast])[own]
-        rows[:, L_T0] = t0[idx]
-        rows[:, L_T1] = t1[idx]
-        rows[:, L_X0:L_Z0 + 1] = frm[idx]
-        rows[:, L_X1:L_Z1 + 1] = pts[idx]
-        rows[:, L_E] = energy[idx]
-        rows[:, L_B] = b1[idx]
-        li0 = self.legs.extend(rows)
-        ev = np.full((m, EVENT_WIDTH), -1.0)
-        ev[:, E_TIME] = rows[:, L_T1]
-        ev[:, E_KIND] = _ARRIVE
-        ev[:, E_VEHICLE] = rows[:, L_VEHICLE]
-        ev[:, E_LEG] = np.arange(li0, li0 + m)
-        ev[:, E_X:E_Z + 1] = rows[:, L_X1:L_Z1 + 1]
-        ev[:, E_VALUE] = np.nan
-        self.log.extend(ev)
-        # The routes continued (every leg of a route that is not left to the vehicle is
-        # kept, unless it does not move): their legs are ``a:b`` of the kept ones.
-        bounds = np.searchsorted(own, np.arange(n_r + 1))
-        cont = np.flatnonzero(ok & (bounds[1:] > bounds[:-1]))
-        a_s = bounds[cont].tolist()
-        b_e = bounds[cont + 1].tolist()
-        t0_list = rows[:, L_T0].tolist()
-        cont_v = vs[cont].tolist()
-        blk_t0, cur_leg, carrier = self.blk_t0, self.cur_leg, self.is_carrier
-        for v, a, b in zip(cont_v, a_s, b_e, strict=True):
-            blk_t0[v] += t0_list[a:b]
-            blk_ids[v] += range(li0 + a, li0 + b)
-            cur_leg[v] = li0 + b - 1
-            if carrier[v]:
-                self.leg_hist[v] += range(li0 + a, li0 + b)
-        if corrected and len(cont):
-            self._queued_estimates(fast, cont, cont_v, xy[first[cont]],
-                                   xy[(first + counts - 1)[cont]])
-        else:
-            end_xy, end_t = self.end_xy, self.end_t
-            ends = rows[np.asarray(b_e, dtype=np.int64) - 1][:, [L_X1, L_Y1, L_T1]].tolist()
-            for v, (x, y, t_end) in zip(cont_v, ends, strict=True):
-                end_xy[v] = (x, y)
-                end_t[v] = t_end
-        return set(cont_v)
-
-    def _queued_estimates(self, fast: list, cont: np.ndarray, vs: list[int],
-                          first_xy: np.ndarray, last_xy: np.ndarray) -> None:
-        """The policy is told where and when the vehicles' plans end as for routes they
-        queue (:meth:`_extend_estimate`: straight lines at cruise speed), so runs stay
-        those of the routes taken from the queue at the blocks' end. ``cont``: the
-        indexes in ``fast`` of the routes continued (vehicles ``vs``); ``first_xy``,
-        ``last_xy``: their first and last waypoints, (len(vs), 2)."""
-        end_xy, end_t, ground = self.end_xy, self.end_t, self.end_ground
-        if any(map(ground.__getitem__, vs)):  # a take-off to count first: one at a time
-            for i, v, (x0, y0), (x1, y1) in zip(cont.tolist(), vs, first_xy.tolist(),
-                                                 last_xy.tolist(), strict=True):
-                it = fast[i][1]
-                self._extend_estimate(v, ("route", (x0, x1), (y0, y1), None, it[3], it[5],
-                                          it[4]))
-            return
-        # _extend_estimate's arithmetic for a route, for all at once.
-        m = len(vs)
-        d = (first_xy - np.array([end_xy[v] for v in vs], dtype=np.float64).reshape(m, 2)
-             ).T.tolist()
-        hyp = np.fromiter(map(math.hypot, d[0], d[1]), np.float64, m)
-        length = np.array([it[5] for _, it in fast], dtype=np.float64)[cont]
-        t = np.maximum(np.fromiter(map(end_t.__getitem__, vs), np.float64, m), self.env.now)
-        t = (t + self.motion.straight_times(np.array(vs, dtype=np.int64), hyp + length)
-             ).tolist()
-        for v, (x1, y1), t_end in zip(vs, last_xy.tolist(), t, strict=True):
-            end_xy[v] = (x1, y1)
-            end_t[v] = t_end
-
-    def _corrected_legs(self, vs, counts, owner, first, start, prev, pts, t_s, b_s, home):
-        """The legs of route continuations of vehicles with calibration corrections, as
-        ``fly_route`` lays them out from the block's end (``t_s``, ``start``, battery
-        ``b_s``): the same durations (``MotionModel.route``), the same quick reserve test
-        (power times the total time, the climbs left out), times and battery summed leg
-        after leg. Returns ``(keep, ok, t0, t1, frm, energy, b1)`` per leg (``frm``: its
-        start point) and ``ok`` per route, or Nones if no leg is kept."""
-        motion = self.motion
-        dur, climbs, moving = motion.corrected_legs(vs, owner, first, prev, pts)
-        ends = first + counts - 1
-        total = running_sums(np.zeros(len(vs)), dur, first, counts)[ends]
-        power = np.asarray(self.p_cruise)[vs]
-        far = motion.routes_far(vs, owner, first, start, pts, home)
-        # route() measures ``far`` with math.hypot (numpy's may differ in the last bit):
-        # a route within a hair of the limit is left to the vehicle, whose test is exact.
-        hair = 1e-9 * (np.abs(b_s) + power / np.asarray(self.speed)[vs] * far)
-        ok = motion.routes_clear(vs, b_s - hair, power * total, start[:, 2],
-                                 np.maximum.reduceat(pts[:, 2], first), far)
-        keep = ok[owner] & moving
-        if not keep.any():
-            return (None,) * 7
-        energy = power[owner] * dur + climbs
-        t1 = running_sums(t_s, np.where(keep, dur, 0.0), first, counts)
-        b1 = running_sums(b_s, -np.where(keep, energy, 0.0), first, counts)
-        t0 = np.empty_like(t1)
-        t0[1:] = t1[:-1]
-        t0[first] = t_s
-        # A leg starts where the last leg that moved ended (a waypoint it did not move to
-        # is not a start).
-        before, had = last_before(moving, first[owner])
-        frm = np.where(had[:, None], pts[before], start[owner])
-        return keep, ok, t0, t1, frm, energy, b1
+                keep[r] = True
+        return fast_k, keep
 
     def _order_of(self, a, v: int) -> int:
         """The order index of a Pickup/Deliver action, checked."""
