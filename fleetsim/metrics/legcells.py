@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fleetsim.geometry import fractions_within
-
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.metrics.raster import CellGrid
 
@@ -132,11 +130,15 @@ def chunk_hits(sw: SweepGrid, pr: LegRows, lo: int, hi: int, still: bool
     qc = dxc * dxc
     qc += np.take(pr.pair_c[lo:hi], owner)
     del dxc
-    if still:  # (some leg of the band is stationary)
-        s_lo, s_hi = fractions_within(qa, qb, qc)
-        keep = ~np.isnan(s_lo)
-    else:
-        keep, s_lo, s_hi = moving_fractions(qa, qb, qc)
+    # (A stationary leg, a == 0, covers the cells within r of it for all its
+    # time: fractions_within's [0, 1] where c <= 0.)
+    at_rest = np.flatnonzero(qa == 0.0) if still else None
+    inside = None if at_rest is None else qc[at_rest] <= 0.0
+    keep, s_lo, s_hi = moving_fractions(qa, qb, qc)
+    if at_rest is not None and len(at_rest):
+        keep[at_rest] = inside
+        s_lo[at_rest] = 0.0
+        s_hi[at_rest] = 1.0
     del qa, qb, qc
     # Times at every candidate's fractions (the misses' are dropped below).
     with np.errstate(invalid="ignore"):
@@ -168,8 +170,8 @@ def _iota(n: int, dtype) -> np.ndarray:
 
 def moving_fractions(a: np.ndarray, b: np.ndarray, c: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`fleetsim.geometry.fractions_within` where every ``a`` is positive (no
-    stationary leg), bit for bit where the part is not empty: whether it is not
+    """:func:`fleetsim.geometry.fractions_within` where ``a`` is positive (a moving
+    leg), bit for bit where the part is not empty: whether it is not
     empty, and ``s_lo``, ``s_hi`` (meaningless where it is). (Arrays ``b`` and
     ``c`` are overwritten.)"""
     disc = b * b

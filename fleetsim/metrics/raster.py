@@ -448,17 +448,28 @@ def _first_sample(samples: np.ndarray, x: np.ndarray, *, after: bool) -> np.ndar
             and np.array_equal(samples, np.arange(n) * step)):
         return np.searchsorted(samples, x, side="right" if after else "left").astype(np.int64)
     with np.errstate(invalid="ignore", over="ignore"):
-        k = (np.floor(x / step) + 1.0) if after else np.ceil(x / step)
-    k = np.clip(k, 0, n).astype(np.int64)
-    below = samples[np.maximum(k - 1, 0)]
-    above = samples[np.minimum(k, n - 1)]
+        k = np.divide(x, step)
+        if after:
+            np.floor(k, out=k)
+            k += 1.0
+        else:
+            np.ceil(k, out=k)
+    np.clip(k, 0, n, out=k)
+    # samples[i] == i * step (checked above): the neighbours by arithmetic.
+    below = np.maximum(k - 1.0, 0.0)
+    below *= step
+    above = np.minimum(k, n - 1.0)
+    above *= step
     if after:
-        k -= (k > 0) & (below > x)
-        k += (k < n) & (above <= x)
+        down = (k > 0) & (below > x)
+        k -= down
+        up = (k < n) & (above <= x)
     else:
-        k -= (k > 0) & (below >= x)
-        k += (k < n) & (above < x)
-    return k
+        down = (k > 0) & (below >= x)
+        k -= down
+        up = (k < n) & (above < x)
+    k += up
+    return k.astype(np.int64)
 
 
 def leg_footprint_radius(run: RecordedRun) -> np.ndarray:
