@@ -91,12 +91,11 @@ class Separation(Subsystem):
         self.kinds = np.zeros(max(LEG_KIND_CODE.values()) + 1, dtype=bool)
         self.kinds[[LEG_KIND_CODE[k] for k in _CHECKED_KINDS]] = True
         self.seen = 0  # legs looked at so far (ids below this are in the pool or gone)
-        #: The pool: legs (ids, t0 when pooled) to check; those starting before the latest
-        #: time asked about by id, the later ones (planned ahead) by t0.
+        #: The pool: legs (ids, t0 when pooled) to check, by id; the later ones (planned
+        #: ahead) apart by t0, in a large part and a small one the new legs go to.
         self.pool_ids = np.zeros(0, dtype=np.int64)
         self.pool_t0 = np.zeros(0)
-        self._later_ids = np.zeros(0, dtype=np.int64)
-        self._later_t0 = np.zeros(0)
+        self._later = [(np.zeros(0), np.zeros(0, dtype=np.int64))] * 2
         #: Losses going on at the end of the last window, by pair key a * n + b (sorted):
         #: when each began, the least distance so far, and whether it is exempt (began
         #: in a terminal area).
@@ -131,22 +130,24 @@ class Separation(Subsystem):
         ids = np.arange(self.seen, n, dtype=np.int64)[keep]
         t0 = rows[keep, L_T0]
         self.seen = n
-        o = np.argsort(t0, kind="stable")
-        at = np.searchsorted(self._later_t0, t0[o], side="right")
-        self._later_ids = np.insert(self._later_ids, at, ids[o])
-        self._later_t0 = np.insert(self._later_t0, at, t0[o])
+        o = np.argsort(t0)
+        big, new = self._later  # ((t0, ids), (t0, ids))
+        new = _insert(*new, t0[o], ids[o])
+        if len(new[0]) > len(big[0]) // 8 + 4096:  # (into the large part now and then)
+            big, new = _insert(*big, *new), (new[0][:0], new[1][:0])
+        self._later = [big, new]
 
     def _advance(self, t_hi: float) -> None:
         """Move the later legs starting before ``t_hi`` to the first part."""
-        k = int(np.searchsorted(self._later_t0, t_hi, side="left"))
-        if not k:
-            return
-        ids, t0 = self._later_ids[:k], self._later_t0[:k]
-        self._later_ids, self._later_t0 = self._later_ids[k:], self._later_t0[k:]
-        o = np.argsort(ids)
-        at = np.searchsorted(self.pool_ids, ids[o])
-        self.pool_ids = np.insert(self.pool_ids, at, ids[o])
-        self.pool_t0 = np.insert(self.pool_t0, at, t0[o])
+        moved = []
+        for i, (t0, ids) in enumerate(self._later):
+            k = int(np.searchsorted(t0, t_hi, side="left"))
+            moved += [(ids[:k], t0[:k])] if k else []
+            self._later[i] = (t0[k:], ids[k:])
+        if moved:
+            ids, t0 = (np.concatenate(c) for c in zip(*moved, strict=True))
+            o = np.argsort(ids)
+            self.pool_ids, self.pool_t0 = _insert(self.pool_ids, self.pool_t0, ids[o], t0[o])
 
     def _legs_in(self, t_lo: float, t_hi: float, *, prune: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -301,9 +302,8 @@ class Separation(Subsystem):
         pk, ps, pe = key[order], p_start[order], p_end[order]
         new_pair = np.r_[True, pk[1:] != pk[:-1]][:len(pk)]
         if (np.greater_equal(ps[1:], pe[:-1]) | new_pair[1:]).all():
-            head = new_pair
-            head[1:] |= ps[1:] > pe[:-1]
-            at = np.flatnonzero(head)
+            new_pair[1:] |= ps[1:] > pe[:-1]  # (now: a new loss)
+            at = np.flatnonzero(new_pair)
             g, start = pk[at], ps[at]
             end = pe[np.r_[at[1:] - 1, len(pk) - 1]] if len(at) else pe[:0]
             d_min = np.minimum.reduceat(res["d_min"][sel][order], at) if len(at) else ps[:0]
@@ -316,13 +316,10 @@ class Separation(Subsystem):
             merged = tag[both] == 0
             idx = np.empty(len(order), dtype=np.int64)
             idx[both[~merged] - len(g)] = (np.cumsum(merged) - 1)[~merged]
-            del both, merged, tag
             d_min = np.full(len(g), np.inf)
             np.minimum.at(d_min, idx, res["d_min"][sel][order])
             at = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if len(idx) else idx
-        del pk, ps, pe
         first = order[at]  # each loss's earliest piece
-        del order, at
         # Losses going on from the last window: the first of their pair's here, at its start.
         lead = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
         pos, found = _member(self.open_key, g)
@@ -607,6 +604,13 @@ class Separation(Subsystem):
         m = mine[a[has]]
         where = _point_at(m[:, 0], m[:, 1], m[:, 2:5], m[:, 5:8], start[has])
         return bool((~self._in_terminal(where)).any())
+
+
+def _insert(key: np.ndarray, other: np.ndarray, new_key: np.ndarray, new_other: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Columns (key, other) sorted by key with new rows (sorted by key) put in."""
+    at = np.searchsorted(key, new_key, side="right")
+    return np.insert(key, at, new_key), np.insert(other, at, new_other)
 
 
 def _member(sorted_keys: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
