@@ -40,16 +40,17 @@ be within a station's slant range only if its midpoint is within that range plus
 half the leg's horizontal length of the station, horizontally, so k-d trees of the
 stations and of the legs' midpoints give each leg its candidates (the exact test is
 the range quadratic), and the (leg, station) pairs are processed in vectorised
-batches: :func:`link_intervals` solves the range of a leg's next nearest candidate
-only while the ones before it leave the leg out of link. Most legs need one: a leg
-whose nearest station (looked up in a grid over the stations, unless another is
-about as near) has it in range throughout, and in sight all along, is settled
-without the list of its candidates. Each station's horizon covers its range only and
-is built on first use, once per terrain (the engine and the metrics of a run share
-them). Legs are taken in chunks of ``links._LEG_CHUNK`` (longer with fewer than
-``links._CHUNK_STATIONS`` stations), so memory stays bounded on long runs. The
-answers are those of checking every station against every leg, bit for bit
-(``tests/comms/test_links_scale.py``).
+batches. Most legs need one station: :func:`link_intervals` first tries every leg
+with its nearest station (looked up in a grid over the stations that lists, per
+cell, the few stations nearest some point of it), and settles those in its range
+throughout and in sight all along (surely, from the horizon's blocks, or from the
+line of sight samples), over large chunks of legs; the others have all their
+stations in range evaluated at once and cut after the first that covers them. Each
+station's horizon covers its range only and is built on first use, once per terrain
+(the engine and the metrics of a run share them). The others' legs are taken in
+chunks of ``links._LEG_CHUNK`` (longer with fewer than ``links._CHUNK_STATIONS``
+stations), so memory stays bounded on long runs. The answers are those of checking
+every station against every leg, bit for bit (``tests/comms/test_links_scale.py``).
 
 Modules: :mod:`~fleetsim.comms.stations` (stations, horizons, range quadratic),
 :mod:`~fleetsim.comms.links` (direct links), :mod:`~fleetsim.comms.relays`

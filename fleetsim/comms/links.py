@@ -202,26 +202,25 @@ def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool, ter
     mid = 0.5 * (p0[:, :2] + p1[:, :2])
     with np.errstate(invalid="ignore", over="ignore"):
         finite = np.isfinite(mid[:, 0] + mid[:, 1] + p1[:, 0] + p1[:, 1] - p0[:, 0] - p0[:, 1])
+    # Each leg's nearest station (-1: not known exactly, or not finite).
     if finite.all():
         s = _nearest_station(mid, stations)
-        legs = np.flatnonzero(s >= 0)
-        s = s[legs]
     else:
-        legs = np.flatnonzero(finite)
-        s = _nearest_station(mid[legs], stations)
-        legs, s = legs[s >= 0], s[s >= 0]
+        s = np.full(n, -1, dtype=np.int64)
+        s[finite] = _nearest_station(mid[finite], stations)
+    known = s >= 0
+    s = np.where(known, s, 0)
     if not flat:
-        keep = has_horizon[s]
-        legs, s = legs[keep], s[keep]
-    lt0, lt1 = t0[legs], t1[legs]
-    q0, q1 = p0[legs], p1[legs]
-    a, b = _range_times(lt0, lt1, q0, q1, sxyz[s], r2[s])
-    whole = np.flatnonzero(~np.isnan(a) & (b > a) & (a <= lt0) & (b >= lt1))
-    legs, s, a, b = legs[whole], s[whole], a[whole], b[whole]
+        known &= has_horizon[s]
+    # In its range throughout (every leg solved, the unknown ones left out after).
+    with np.errstate(invalid="ignore", over="ignore"):
+        a, b = _range_times(t0, t1, p0, p1, sxyz[s], r2[s])
+        legs = np.flatnonzero(known & ~np.isnan(a) & (b > a) & (a <= t0) & (b >= t1))
+    s, a, b = s[legs], a[legs], b[legs]
     if flat:
         out = (legs, a, b)
     else:
-        q0, q1 = q0[whole], q1[whole]
+        q0, q1 = p0[legs], p1[legs]
         sure = _surely_in_sight(stations, s, q0, q1)
         out_l, out_a, out_b = [legs[sure]], [t0[legs[sure]]], [t1[legs[sure]]]
         unsure = np.flatnonzero(~sure)

@@ -80,9 +80,10 @@ class LinkEvents:
         idx = np.flatnonzero(airborne)
         outs: dict[int, list[tuple[float, float]]] = {}
         if len(idx):
-            li, a, b = link_intervals(t0[idx], t1[idx], p0[idx], p1[idx], self.stations,
-                                      self.sim.world.terrain)
-            L, A, B = out_of_link(t0[idx], t1[idx], li, a, b)
+            air = (t0, t1, p0, p1) if len(idx) == len(t0) else \
+                (t0[idx], t1[idx], p0[idx], p1[idx])  # (every leg: no copies)
+            li, a, b = link_intervals(*air, self.stations, self.sim.world.terrain)
+            L, A, B = out_of_link(air[0], air[1], li, a, b)
             for k, x, y in zip(idx[L].tolist(), A.tolist(), B.tolist(), strict=True):
                 outs.setdefault(k, []).append((x, y))
         state = self.out_of_link
