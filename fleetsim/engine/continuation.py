@@ -17,13 +17,17 @@ import numpy as np
 
 from fleetsim.engine.motion import last_before, running_sums
 from fleetsim.engine.tables import (
+    E_DETAIL,
     E_KIND,
     E_LEG,
+    E_OPERATOR,
+    E_TARGET,
     E_TIME,
     E_VALUE,
     E_VEHICLE,
     E_X,
     E_Z,
+    E_ZONE,
     EVENT_KIND_CODE,
     EVENT_WIDTH,
     K_MOVE,
@@ -171,13 +175,15 @@ class RouteContinuation:
         rows[:, L_E] = energy[idx]
         rows[:, L_B] = b1[idx]
         li0 = self.legs.extend(rows)
-        ev = np.full((m, EVENT_WIDTH), -1.0)
+        ev = np.empty((m, EVENT_WIDTH))
         ev[:, E_TIME] = rows[:, L_T1]
         ev[:, E_KIND] = _ARRIVE
         ev[:, E_VEHICLE] = rows[:, L_VEHICLE]
         ev[:, E_LEG] = np.arange(li0, li0 + m)
+        ev[:, E_TARGET:E_ZONE + 1] = -1.0
         ev[:, E_X:E_Z + 1] = rows[:, L_X1:L_Z1 + 1]
         ev[:, E_VALUE] = np.nan
+        ev[:, E_OPERATOR:E_DETAIL + 1] = -1.0
         self.log.extend(ev)
         # The routes continued (every leg of a route that is not left to the vehicle is
         # kept, unless it does not move): their legs are ``a:b`` of the kept ones.
