@@ -69,7 +69,7 @@ class BlockEnd(Timeout):
         eng, v = self.eng, self.v
         ids = eng.blk_ids[v]
         now = eng.env.now
-        end = eng.legs.a[ids[-1], L_T1]
+        end = eng.legs.a.item(ids[-1], L_T1)
         if not end > now + 1e-9:
             return  # the block ends now: the vehicle goes on
         # Forget the legs already flown, as the vehicle would (keeping them would save
@@ -80,7 +80,7 @@ class BlockEnd(Timeout):
         # The list being called stops after this callback; the waiters wait on.
         self.callbacks = self.pending = waiters[:]
         del waiters[1:]
-        eng.env.schedule(self, NORMAL, float(end) - now)
+        eng.env.schedule(self, NORMAL, end - now)
 
 
 class Movement:
@@ -285,11 +285,11 @@ class Movement:
                 yield BlockEnd(self, v, t - now)
             # Routes handed over meanwhile may have continued the block (see _continue).
             ids = self.blk_ids[v]
-            while self.legs.a[ids[-1], L_T1] > self.env.now + 1e-9:
+            while self.legs.a.item(ids[-1], L_T1) > self.env.now + 1e-9:
                 k = bisect_left(self.blk_t0[v], self.env.now) - 1
                 if k > 0:  # forget the legs already flown
                     del self.blk_t0[v][:k], ids[:k]
-                yield self.env.timeout(float(self.legs.a[ids[-1], L_T1]) - self.env.now)
+                yield self.env.timeout(self.legs.a.item(ids[-1], L_T1) - self.env.now)
             self.blk_open[v] = False
             self.close_leg(v)
         if stop:
