@@ -14,12 +14,36 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cell_pairs", "strip_pairs"]
+__all__ = ["as_boxes", "cell_pairs", "check_finite", "strip_pairs"]
 
 #: Pairs formed per chunk (bounds transient memory, ~100 MB).
 _PAIR_CHUNK = 2_000_000
 #: Above this many (box, strip) entries :func:`strip_pairs` refuses the strips.
 _MAX_ENTRIES = 50_000_000
+
+
+def as_boxes(xmin, ymin, xmax, ymax, group):
+    """The boxes' bounds as flat float64 arrays and their groups as a flat array."""
+    return (np.asarray(xmin, dtype=np.float64).ravel(),
+            np.asarray(ymin, dtype=np.float64).ravel(),
+            np.asarray(xmax, dtype=np.float64).ravel(),
+            np.asarray(ymax, dtype=np.float64).ravel(), np.asarray(group).ravel())
+
+
+def check_finite(xmin, ymin, xmax, ymax) -> None:
+    """Raise ValueError unless every bound of every box is finite."""
+    if not (np.isfinite(xmin).all() and np.isfinite(ymin).all()
+            and np.isfinite(xmax).all() and np.isfinite(ymax).all()):
+        raise ValueError("boxes must be finite")
+
+
+def joined(found_i: list, found_j: list) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs found chunk by chunk, as two arrays (empty int64 arrays if none)."""
+    if not found_i:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if len(found_i) == 1:
+        return found_i[0], found_j[0]
+    return np.concatenate(found_i), np.concatenate(found_j)
 
 
 def strip_pairs(
@@ -61,22 +85,15 @@ def strip_pairs(
         If the boxes are not finite, ``strip_m`` is not positive, or the boxes would
         occupy more than 50 million (box, strip) entries (``strip_m`` far too small).
     """
-    xmin = np.asarray(xmin, dtype=np.float64).ravel()
-    ymin = np.asarray(ymin, dtype=np.float64).ravel()
-    xmax = np.asarray(xmax, dtype=np.float64).ravel()
-    ymax = np.asarray(ymax, dtype=np.float64).ravel()
-    group = np.asarray(group).ravel()
+    xmin, ymin, xmax, ymax, group = as_boxes(xmin, ymin, xmax, ymax, group)
     n = len(xmin)
     empty = np.zeros(0, dtype=np.int64)
     if n < 2:
         return empty, empty.copy()
     if not (strip_m > 0.0 and np.isfinite(strip_m)):
         raise ValueError(f"strip_m must be positive and finite, got {strip_m}")
+    check_finite(xmin, ymin, xmax, ymax)
     x_lo, x_hi = float(xmin.min()), float(xmax.max())
-    if not (np.isfinite(x_lo) and np.isfinite(x_hi) and np.isfinite(ymin).all()
-            and np.isfinite(ymax).all() and np.isfinite(xmin).all()
-            and np.isfinite(xmax).all()):
-        raise ValueError("boxes must be finite")
     s0 = np.floor(ymin / strip_m).astype(np.int64)
     s1 = np.floor(ymax / strip_m).astype(np.int64)
     per = s1 - s0 + 1
@@ -151,11 +168,7 @@ def strip_pairs(
         bj = np.take(box, snd[keep])
         found_i.append(np.minimum(bi, bj))
         found_j.append(np.maximum(bi, bj))
-    if not found_i:
-        return empty, empty.copy()
-    if len(found_i) == 1:
-        return found_i[0], found_j[0]
-    return np.concatenate(found_i), np.concatenate(found_j)
+    return joined(found_i, found_j)
 
 
 def cell_pairs(xmin, ymin, xmax, ymax, group, max_formed: int
@@ -236,8 +249,4 @@ def cell_pairs(xmin, ymin, xmax, ymax, group, max_formed: int
             bj = np.take(box, np.take(snd, keep))
             found_i.append(np.minimum(bi, bj))
             found_j.append(np.maximum(bi, bj))
-    if not found_i:
-        return empty, empty.copy()
-    if len(found_i) == 1:
-        return found_i[0], found_j[0]
-    return np.concatenate(found_i), np.concatenate(found_j)
+    return joined(found_i, found_j)

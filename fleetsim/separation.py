@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleetsim.boxpairs import cell_pairs, strip_pairs
+from fleetsim.boxpairs import as_boxes, cell_pairs, check_finite, strip_pairs
 
 __all__ = ["candidate_pairs", "cpa", "los_intervals", "window_pairs"]
 
@@ -265,20 +265,14 @@ def candidate_pairs(
         If the boxes are not finite, ``cell_m`` is not positive, or the boxes would
         occupy more than 50 million (box, cell) entries (``cell_m`` far too small).
     """
-    xmin = np.asarray(xmin, dtype=np.float64).ravel()
-    ymin = np.asarray(ymin, dtype=np.float64).ravel()
-    xmax = np.asarray(xmax, dtype=np.float64).ravel()
-    ymax = np.asarray(ymax, dtype=np.float64).ravel()
-    group = np.asarray(group).ravel()
+    xmin, ymin, xmax, ymax, group = as_boxes(xmin, ymin, xmax, ymax, group)
     n = len(xmin)
     empty = np.zeros(0, dtype=np.int64)
     if n < 2:
         return empty, empty.copy()
     if not (cell_m > 0.0 and np.isfinite(cell_m)):
         raise ValueError(f"cell_m must be positive and finite, got {cell_m}")
-    if not (np.isfinite(xmin).all() and np.isfinite(ymin).all()
-            and np.isfinite(xmax).all() and np.isfinite(ymax).all()):
-        raise ValueError("boxes must be finite")
+    check_finite(xmin, ymin, xmax, ymax)
 
     cx0 = np.floor(xmin / cell_m).astype(np.int64)
     cy0 = np.floor(ymin / cell_m).astype(np.int64)
