@@ -89,6 +89,7 @@ A run is recorded as three tables (Parquet files in the run directory):
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import functools
 from dataclasses import dataclass
@@ -427,3 +428,21 @@ def run_digest(run: RecordedRun) -> str:
     """One digest of a run's legs, events and vehicles: equal digests, equal records."""
     return table_digest({f"{t}.{k}": v for t in ("legs", "events", "vehicles")
                          for k, v in getattr(run, t).items()})
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+def trim_heap() -> None:
+    """Give the memory the process has freed back to the system where the C library
+    keeps it (glibc's ``malloc_trim``: the free blocks inside its heap, which it
+    otherwise keeps for later allocations; nothing elsewhere). The end of a run and the
+    metrics' raster call it: both free many medium-sized arrays at once."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -38,14 +38,14 @@ from fleetsim.engine.nofly import NoFlyRouting
 from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.separation import Separation
 from fleetsim.engine.states import GROUND, LOCKED_STATES
-from fleetsim.engine.tables import K_MOVE, L_T0, L_T1, EventLog, LegStore, trim_heap
+from fleetsim.engine.tables import K_MOVE, L_T0, L_T1, EventLog, LegStore
 from fleetsim.engine.vehicle import VehicleProcess
 from fleetsim.engine.view import EngineFleetView
 from fleetsim.engine.wind import WindMotion
 from fleetsim.errors import PolicyError
 from fleetsim.logistics.network import Network
 from fleetsim.policy import Policy, PolicyContext, make_policy
-from fleetsim.record import RecordedRun
+from fleetsim.record import RecordedRun, trim_heap
 from fleetsim.rng import RandomStreams
 from fleetsim.scenario.model import Scenario
 from fleetsim.world.world import World, build_world

@@ -10,8 +10,6 @@ both at the end of the run.
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import mmap
 
 import numpy as np
@@ -83,23 +81,6 @@ def mapped_grown(arrays: list, c: int, used: int, n: int) -> None:
     grown = mapped_empty(n, dt)
     grown[:used] = old[:used]
     arrays[c] = grown
-
-
-@functools.cache
-def _malloc_trim():
-    try:
-        return ctypes.CDLL(None).malloc_trim  # glibc
-    except (AttributeError, OSError, TypeError):
-        return None
-
-
-def trim_heap() -> None:
-    """Give the memory the process has freed back to the system where the C library
-    keeps it (glibc's ``malloc_trim``: the free blocks inside its heap, which it
-    otherwise keeps for later allocations; nothing elsewhere)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 class _Table:

@@ -40,6 +40,7 @@ from fleetsim.metrics.oversight import oversight_metrics
 from fleetsim.metrics.patrol import patrol_metrics
 from fleetsim.metrics.raster import cell_coverage
 from fleetsim.metrics.safety import safety_metrics
+from fleetsim.record import trim_heap
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -72,6 +73,7 @@ def json_value(value: object) -> MetricValue:
 def compute_metrics(run: RecordedRun) -> dict[str, MetricValue]:
     """All metrics of ``run``: flat dotted names, sorted, JSON-ready values."""
     cells = cell_coverage(run)
+    trim_heap()  # (the raster frees many chunk-sized arrays: give their pages back)
     found: dict[str, object] = {}
     with indexed_kinds(run):
         found.update(coverage_metrics(run, cells))
@@ -83,6 +85,7 @@ def compute_metrics(run: RecordedRun) -> dict[str, MetricValue]:
         found.update(comms_metrics(run))
         found.update(oversight_metrics(run))
         found.update(logistics_metrics(run))
+    trim_heap()
     return {name: json_value(found[name]) for name in sorted(found)}
 
 
