@@ -61,10 +61,10 @@ def mapped_empty(n: int, dtype) -> np.ndarray:
 
 
 def mapped_grown(arrays: list, c: int, used: int, n: int) -> None:
-    """Grow ``arrays[c]`` (made by :func:`mapped_empty`) to ``n`` items, its first ``used``
-    kept. Where the system can (``mremap``) and nothing else holds a view of it, its
-    map is grown in place: the pages are moved, not copied, and only the new ones are
-    taken when written; else it is copied into a new map."""
+    """Grow ``arrays[c]`` to ``n`` items, its first ``used`` kept. If it was made by
+    :func:`mapped_empty`, the system can (``mremap``) and nothing else holds a view of
+    it, its map is grown in place: the pages are moved, not copied, and only the new
+    ones are taken when written; else it is copied into a new map."""
     old = arrays[c]
     dt = old.dtype
     view = old.base  # (np.frombuffer's: a memoryview of the map)
@@ -268,10 +268,7 @@ class EventLog:
             # at once); rows not yet written take no memory, old maps go back whole.
             size = max(hi, 2 * len(self.sealed[0]), EVENT_CHUNK)
             for c in range(EVENT_WIDTH):
-                if len(self.sealed[c]):
-                    mapped_grown(self.sealed, c, lo, size)
-                else:
-                    self.sealed[c] = mapped_empty(size, EVENT_DTYPES[c])
+                mapped_grown(self.sealed, c, lo, size)  # (the first time: new maps)
         for c, col in enumerate(self.sealed):
             col[lo:hi] = rows[:, c]  # (cast as astype would)
         self.n_sealed = hi
