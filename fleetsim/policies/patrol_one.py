@@ -37,20 +37,16 @@ class OneVehicle:
         self.policy = weakref.proxy(policy)
         self.nbr = _rows(policy.nbr)
         self.nbr_dist = _rows(policy.nbr_dist)
-        self.nbr_steps = _rows(policy.nbr_steps)
         self.dirs = _rows(policy.step_dir)
         self.step_t = policy.step_dir.T
-        # A heading along step k: its dot products with the steps, as the
-        # vectorised walk takes them for one row.
-        self.dots_of = [self.dots(h0, h1) for h0, h1 in self.dirs]
-        # Each cell's neighbours (step index, cell, the tie-break penalty of the step,
-        # as the walk takes it), and ``TIE`` times the dot products above: the walk's
-        # per-step tie-break terms worked out once.
-        tie_d = TIE * 1e-3
-        self.options = tuple(tuple((k, cell, tie_d * steps) for k, (cell, steps)
-                                   in enumerate(zip(nb, ns, strict=True)) if cell >= 0)
-                             for nb, ns in zip(self.nbr, self.nbr_steps, strict=True))
-        self.tie_dots_of = [[TIE * d for d in dots] for dots in self.dots_of]
+        # Each cell's neighbours (step index, cell, the policy's tie-break penalty of the
+        # step), and for a heading along step k the tie-break terms of the steps (``TIE``
+        # times its dot products with them, as the vectorised walk takes them for one
+        # row): the walk's per-step terms worked out once.
+        self.options = tuple(tuple((k, cell, pen) for k, (cell, pen)
+                                   in enumerate(zip(nb, ps, strict=True)) if cell >= 0)
+                             for nb, ps in zip(self.nbr, _rows(policy.nbr_pen), strict=True))
+        self.tie_dots_of = [self.tie_dots(h0, h1) for h0, h1 in self.dirs]
         self.centres = policy.centres
         self.centre_rows = _rows(policy.centres)
         self.agl = policy.agl.tolist()
@@ -81,8 +77,9 @@ class OneVehicle:
         self.travel_from: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = {}
         self.travel_kept = max(8, (1 << 21) // self.bucket_x.size)
 
-    def dots(self, h0: float, h1: float) -> list[float]:
-        return (np.array([[h0, h1]]) @ self.step_t)[0].tolist()
+    def tie_dots(self, h0: float, h1: float) -> list[float]:
+        """The tie-break term of each step for heading ``(h0, h1)``."""
+        return [TIE * d for d in (np.array([[h0, h1]]) @ self.step_t)[0].tolist()]
 
     def first_cell(self, x: float, y: float, speed: float) -> int:
         """The cell with the highest score ``-last_visit - travel time from (x, y)``:
@@ -124,20 +121,18 @@ class OneVehicle:
         return int(cells.flat[k])
 
     def walk(self, c: int, t: float, h0: float, h1: float, speed: float, until_s: float,
-             tie: float, ks: list[int] | None = None) -> tuple[list[int], float, float]:
+             ks: list[int] | None = None) -> tuple[list[int], float, float]:
         """The greedy steps of a vehicle in cell ``c`` at time ``t`` heading ``(h0, h1)``
         until ``until_s``: the cells it goes to and its final heading (and, in ``ks``,
-        the neighbour index of each step). Updates the cells' planned visits.
-        ``tie``: the tie-break weight, :data:`TIE` (the per-step terms are kept for it)."""
-        if tie != TIE:
-            raise ValueError(f"OneVehicle.walk: tie must be {TIE}, got {tie!r}")
+        the neighbour index of each step). Updates the cells' planned visits. Ties
+        are broken as the vectorised walk breaks them (weight :data:`TIE`)."""
         # (the visits read and written through a memoryview: the same float64 values,
         # faster than ndarray.item for one at a time)
         lv = memoryview(self.policy.last_visit)
         options, nbr_dist, dirs = self.options, self.nbr_dist, self.dirs
         tie_dots_of = self.tie_dots_of
         out = []
-        tie_dots = [tie * d for d in self.dots(h0, h1)]
+        tie_dots = self.tie_dots(h0, h1)
         while True:
             best, best_score, best_cell = -1, -math.inf, -1
             for k, cell, pen in options[c]:
@@ -194,7 +189,7 @@ class OneVehicle:
         cells = [cell] if moved else []
         ks: list[int] = []
         if t < until_s:
-            more, h0, h1 = self.walk(cell, t, h0, h1, speed, until_s, TIE, ks)
+            more, h0, h1 = self.walk(cell, t, h0, h1, speed, until_s, ks)
             cells += more
         # the steps after the first waypoint: from cell to cell (unless the route
         # goes around a zone first)

@@ -47,7 +47,7 @@ from scipy.spatial import cKDTree
 from fleetsim.planning.altitude import TerrainFollower, route_pieces
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
 from fleetsim.policies.patrol_cells import OFFSETS, axis_centres, onto_area, spurs, towards_zone
-from fleetsim.policies.patrol_one import OneVehicle
+from fleetsim.policies.patrol_one import TIE, OneVehicle
 from fleetsim.policy import Plan, Policy, Route, non_negative, param, positive
 
 
@@ -184,7 +184,7 @@ class PersistentPatrol(Policy):
                                  .transpose(2, 0, 1))  # (cells, k) metres
         self.nbr_steps = self.nbr_dist / size  # in cell sides, for tie-breaking
         # the walk's tie-break penalty of each step (+inf: no neighbour there)
-        self.nbr_pen = np.where(nbr >= 0, 1e-6 * 1e-3 * self.nbr_steps, np.inf)
+        self.nbr_pen = np.where(nbr >= 0, TIE * 1e-3 * self.nbr_steps, np.inf)
         self.nbr_has = (nbr >= 0).any(axis=1)
         self.step_dir = np.array(offs, dtype=np.float64)
         self.step_dir /= np.hypot(*self.step_dir.T)[:, None]
@@ -532,13 +532,13 @@ class PersistentPatrol(Policy):
         steps = [np.where(moved, cell, -1)]
         active = t < until_s
         cur = cell.copy()
-        tie = 1e-6
+        tie = TIE
         m = len(cur)
         if m == 1 and not timed and active[0] and self.fast:
             # One vehicle (back from recharging, say): the same greedy steps with
             # Python scalars, without numpy's per-call cost on arrays of one row.
             more, h0, h1 = self._one.walk(int(cur[0]), float(t[0]), float(heading[0, 0]),
-                                          float(heading[0, 1]), float(speed[0]), until_s, tie)
+                                          float(heading[0, 1]), float(speed[0]), until_s)
             heading[0] = (h0, h1)
             steps.extend(np.array([c]) for c in more)
             active[0] = False
