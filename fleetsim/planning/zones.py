@@ -14,7 +14,6 @@ over an interval (visibility graphs, one per set of zones, built on first use).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -193,8 +192,3 @@ class ZoneWindows:
             d = shapely.distance(shapely.points(pts[inside]), g.boundary)
             out[inside] = np.asarray(d, dtype=np.float64) / max(speed_mps, 1e-9)
         return out
-
-    def never_free(self, zone: int, duration_s: float) -> bool:
-        """Whether ``zone`` is active from the start to ``duration_s`` (or beyond)."""
-        return bool(self.start_s[zone] <= 0.0 and self.end_s[zone] >= duration_s) or \
-            math.isinf(self.end_s[zone]) and self.start_s[zone] <= 0.0
