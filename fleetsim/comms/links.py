@@ -206,23 +206,21 @@ def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool, ter
         out = (legs, a, b)
     else:
         q0, q1 = p0[legs], p1[legs]
-        sure = _surely_in_sight(stations, s, q0, q1)
-        out_l, out_a, out_b = [legs[sure]], [t0[legs[sure]]], [t1[legs[sure]]]
-        unsure = np.flatnonzero(~sure)
+        keep = _surely_in_sight(stations, s, q0, q1)
+        start, end = t0[legs], t1[legs]
+        unsure = np.flatnonzero(~keep)
         if len(unsure):
             # Sampled along the leg, as the candidate loop samples it; settled if the
-            # samples make one stretch over the whole leg.
+            # samples make one stretch over the whole leg (one run at most: they are
+            # apart).
             u = legs[unsure]
             piece, ra, rb = _sample_runs(t0[u], t1[u], q0[unsure], q1[unsure], a[unsure],
                                          b[unsure], s[unsure], step, stations, terrain)
             full = (ra <= t0[u[piece]]) & (rb >= t1[u[piece]])
-            out_l.append(u[piece[full]])
-            out_a.append(ra[full])
-            out_b.append(rb[full])
-        out = tuple(np.concatenate(c) for c in (out_l, out_a, out_b))
-        if len(out_l) > 1:
-            by = np.argsort(out[0], kind="stable")
-            out = tuple(c[by] for c in out)
+            at = unsure[piece[full]]
+            keep[at] = True
+            start[at], end[at] = ra[full], rb[full]
+        out = (legs[keep], start[keep], end[keep])
     settled = np.zeros(n, dtype=bool)
     settled[out[0]] = True
     return out, np.flatnonzero(~settled)

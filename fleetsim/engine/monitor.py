@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
+from numba import njit
 
 from fleetsim.comms import stations_of
 from fleetsim.engine.api import Subsystem
@@ -209,7 +210,8 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
         """(n,) bool: legs that may come closer to the terrain than ``clearance``
         (False: they surely do not). A leg surely does not if its lower end is above the
         highest terrain of the blocks of :data:`_BLOCK` cells around it, plus the
-        clearance, with room to spare; only legs within 2 x 2 blocks are judged."""
+        clearance, with room to spare; only legs within 2 x 2 blocks are judged
+        (see :func:`_may_come_low`)."""
         terrain = self.sim.world.terrain
         top = self._block_top
         if top is None:
@@ -219,26 +221,10 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
             top = self._block_top = pad.reshape(pad.shape[0] // _BLOCK, _BLOCK,
                                                 pad.shape[1] // _BLOCK, _BLOCK).max(axis=(1, 3))
         ny, nx = np.shape(terrain.heights_m)
-        s = float(terrain.spacing_m)
-        ox, oy = float(terrain.origin_m[0]), float(terrain.origin_m[1])
-        # The cells a sample's height is interpolated from lie within the leg's extent
-        # and one cell around it (clamped to the grid, as heights are).
-        with np.errstate(invalid="ignore"):
-            cx0 = np.floor((np.minimum(p0[:, 0], p1[:, 0]) - ox) / s) - 1
-            cx1 = np.floor((np.maximum(p0[:, 0], p1[:, 0]) - ox) / s) + 2
-            cy0 = np.floor((np.minimum(p0[:, 1], p1[:, 1]) - oy) / s) - 1
-            cy1 = np.floor((np.maximum(p0[:, 1], p1[:, 1]) - oy) / s) + 2
-        ok = np.isfinite(cx0) & np.isfinite(cx1) & np.isfinite(cy0) & np.isfinite(cy1)
-        bx0, bx1, by0, by1 = (
-            (np.minimum(np.maximum(np.where(ok, c, 0.0), 0), m - 1).astype(np.int64) // _BLOCK)
-            for c, m in ((cx0, nx), (cx1, nx), (cy0, ny), (cy1, ny)))
-        ok &= (bx1 - bx0 <= 1) & (by1 - by0 <= 1)
-        high = np.maximum(np.maximum(top[by0, bx0], top[by0, bx1]),
-                          np.maximum(top[by1, bx0], top[by1, bx1]))
-        low = np.minimum(p0[:, 2], p1[:, 2])
-        with np.errstate(invalid="ignore"):
-            clear = ok & (low - clearance - high > 1e-6 * np.abs(low) + 1e-3)
-        return ~clear
+        return _may_come_low(np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64),
+                             np.asarray(clearance, dtype=np.float64), top,
+                             float(terrain.origin_m[0]), float(terrain.origin_m[1]),
+                             float(terrain.spacing_m), nx, ny)
 
     def _surface_detections(self, legs: dict[str, np.ndarray]) -> list[tuple]:
         """Detections on the sensing legs of ground and sea vehicles."""
@@ -321,6 +307,46 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
                 self.out_of_link.discard(v)
             else:
                 self.out_of_link.add(v)
+
+
+@njit(cache=True)
+def _max(a, b):
+    """``np.maximum`` of two numbers (NaN if either is)."""
+    return a if (a >= b or a != a) else b
+
+
+@njit(cache=True)
+def _may_come_low(p0, p1, clearance, top, ox, oy, s, nx, ny):
+    """:meth:`Monitor._may_come_low` with the highest terrain ``top`` of each block: the
+    cells a sample's height is interpolated from lie within the leg's extent and one
+    cell around it, clamped to the grid (``nx`` x ``ny`` cells of ``s`` metres from
+    ``(ox, oy)``); a leg whose cells lie within 2 x 2 blocks surely stays clear if
+    ``low - clearance - high > 1e-6 |low| + 1e-3`` (``low`` its lower end, ``high`` the
+    blocks' top). Not finite: it may."""
+    n = len(p0)
+    out = np.ones(n, dtype=np.bool_)
+    for i in range(n):
+        ax, ay, az = p0[i, 0], p0[i, 1], p0[i, 2]
+        bx, by, bz = p1[i, 0], p1[i, 1], p1[i, 2]
+        if ax != ax or ay != ay or bx != bx or by != by or az != az or bz != bz:
+            continue
+        cx0 = np.floor((min(ax, bx) - ox) / s) - 1
+        cx1 = np.floor((max(ax, bx) - ox) / s) + 2
+        cy0 = np.floor((min(ay, by) - oy) / s) - 1
+        cy1 = np.floor((max(ay, by) - oy) / s) + 2
+        if not (np.isfinite(cx0) and np.isfinite(cx1) and np.isfinite(cy0)
+                and np.isfinite(cy1)):
+            continue
+        bx0 = int(min(max(cx0, 0.0), nx - 1.0)) // _BLOCK
+        bx1 = int(min(max(cx1, 0.0), nx - 1.0)) // _BLOCK
+        by0 = int(min(max(cy0, 0.0), ny - 1.0)) // _BLOCK
+        by1 = int(min(max(cy1, 0.0), ny - 1.0)) // _BLOCK
+        if bx1 - bx0 > 1 or by1 - by0 > 1:
+            continue
+        high = _max(_max(top[by0, bx0], top[by0, bx1]), _max(top[by1, bx0], top[by1, bx1]))
+        low = min(az, bz)
+        out[i] = not (low - clearance[i] - high > 1e-6 * abs(low) + 1e-3)
+    return out
 
 
 _time_of = itemgetter(0)
