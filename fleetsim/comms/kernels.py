@@ -17,6 +17,21 @@ from fleetsim.comms.stations import _range_one
 
 
 @njit(cache=True)
+def leg_midpoints(p0, p1):
+    """Horizontal midpoints ``0.5 (p0 + p1)`` (n, 2) of legs, and whether each leg is
+    finite (its midpoint's and its horizontal ends' sum is)."""
+    n = len(p0)
+    mid = np.empty((n, 2))
+    finite = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        mx = 0.5 * (p0[i, 0] + p1[i, 0])
+        my = 0.5 * (p0[i, 1] + p1[i, 1])
+        mid[i, 0], mid[i, 1] = mx, my
+        finite[i] = np.isfinite(mx + my + p1[i, 0] + p1[i, 1] - p0[i, 0] - p0[i, 1])
+    return mid, finite
+
+
+@njit(cache=True)
 def nearest_in_grid(mid, ok, x0, y0, size, count, cand, sxyz):
     """(n,) int: the station nearest each point ``mid`` (n, 2) where the grid of
     :func:`fleetsim.comms.links._nearest_cells` knows it (``count`` (ny, nx) candidates

@@ -10,6 +10,7 @@ from scipy.spatial import cKDTree
 
 from fleetsim.comms.kernels import (
     in_range_throughout,
+    leg_midpoints,
     nearest_in_grid,
     sample_points,
     visible_runs,
@@ -193,9 +194,7 @@ def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool, ter
     if n == 0 or n_st == 0:
         return (none, np.zeros(0), np.zeros(0)), np.arange(n)
     sxyz, _, r2, has_horizon, _ = _station_arrays(stations)
-    mid = 0.5 * (p0[:, :2] + p1[:, :2])
-    with np.errstate(invalid="ignore", over="ignore"):
-        finite = np.isfinite(mid[:, 0] + mid[:, 1] + p1[:, 0] + p1[:, 1] - p0[:, 0] - p0[:, 1])
+    mid, finite = leg_midpoints(p0, p1)
     # Each leg's nearest station (-1: not known exactly, or not finite), and the legs in
     # its range throughout (on terrain, of a station with a horizon).
     s = _nearest_station(mid, finite, stations)

@@ -184,6 +184,22 @@ def _grid_within(x, y, r, x0, y0, size, nx, ny, start, px, py, order):
     return pq[:m].copy(), pt[:m].copy(), undone[:u].copy()
 
 
+@njit(cache=True)
+def _midpoints(p0, p1, idx):
+    """Horizontal midpoints ``0.5 (p0 + p1)`` (m, 2) and half lengths
+    ``0.5 hypot(p1 - p0)`` (m,) of the legs ``idx``."""
+    m = len(idx)
+    mid = np.empty((m, 2))
+    half = np.empty(m)
+    for q in range(m):
+        i = idx[q]
+        ax, ay, bx, by = p0[i, 0], p0[i, 1], p1[i, 0], p1[i, 1]
+        mid[q, 0] = 0.5 * (ax + bx)
+        mid[q, 1] = 0.5 * (ay + by)
+        half[q] = 0.5 * math.hypot(bx - ax, by - ay)
+    return mid, half
+
+
 class TargetDetection:
     """Target detection on sensing legs (a part of :class:`~fleetsim.engine.monitor.Monitor`;
     uses its targets, KD-tree, detection models and random stream)."""
@@ -208,10 +224,7 @@ class TargetDetection:
         pairs_j = np.zeros(0, dtype=np.int64)
         vel = self.velocity
         if len(idx):
-            every = len(idx) == len(t0)  # (every leg: no copies)
-            a, b = (p0[:, :2], p1[:, :2]) if every else (p0[idx, :2], p1[idx, :2])
-            mid = 0.5 * (a + b)
-            half = 0.5 * np.hypot(*(b - a).T)
+            mid, half = _midpoints(p0, p1, idx)
             r = self.radius[vehicle[idx]]
             tree = self._tree
             if vel is not None:  # moving targets: where they are at the batch's middle

@@ -275,3 +275,19 @@ def test_flat_ground_settles_legs_in_range_throughout():
     assert same(leg, want) and same(a, ra[want]) and same(b, rb[want])
     assert same(rest, np.setdiff1d(np.arange(len(t0)), want))
     assert len(want) > 100
+
+
+def test_leg_midpoints_and_finiteness_as_the_arrays_gave_them():
+    from fleetsim.comms.kernels import leg_midpoints
+
+    rng = np.random.default_rng(4)
+    t0, t1, p0, p1 = random_legs(rng, 5000)
+    p0[:10, 0] = np.nan
+    p1[10:20, 1] = np.inf
+    p0[20:30, :2] = p1[20:30, :2] = 1.7e308  # the sums overflow
+    mid, finite = leg_midpoints(p0, p1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = 0.5 * (p0[:, :2] + p1[:, :2])
+        ok = np.isfinite(want[:, 0] + want[:, 1] + p1[:, 0] + p1[:, 1] - p0[:, 0] - p0[:, 1])
+    assert bits(mid, want) and finite.tolist() == ok.tolist()
+    assert not finite[:30].any() and finite[30:].all()

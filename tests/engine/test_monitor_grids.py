@@ -126,3 +126,18 @@ def test_point_grid_gives_what_the_array_code_gave():
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype and g.tolist() == w.tolist()
     assert len(got[0]) > 20000 and 300 <= len(got[2]) < 2000
+
+
+def test_leg_midpoints_and_half_lengths_as_the_arrays_gave_them():
+    from fleetsim.engine.sensing import _midpoints
+
+    rng = np.random.default_rng(6)
+    p0 = rng.uniform(-1e4, 1e4, (3000, 3))
+    p1 = p0 + rng.normal(0, 500, (3000, 3))
+    p1[:100] = p0[:100]
+    idx = np.sort(rng.choice(3000, 2000, replace=False))
+    mid, half = _midpoints(p0, p1, idx)
+    a, b = p0[idx, :2], p1[idx, :2]
+    assert np.array_equal(mid, 0.5 * (a + b))
+    assert np.array_equal(half, 0.5 * np.hypot(*(b - a).T))
+    assert (half[np.isin(idx, np.arange(100))] == 0).all()
