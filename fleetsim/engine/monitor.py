@@ -22,8 +22,7 @@ from numba import njit
 
 from fleetsim.comms import stations_of
 from fleetsim.engine.api import Subsystem
-from fleetsim.engine.link_events import AIRBORNE as _AIRBORNE
-from fleetsim.engine.link_events import LinkEvents
+from fleetsim.engine.link_events import AIRBORNE_CODE, LinkEvents, legs_of
 from fleetsim.engine.sensing import TargetDetection
 from fleetsim.engine.tables import L_T1, LEG_KIND_CODE
 from fleetsim.geometry import zone_intervals
@@ -31,7 +30,9 @@ from fleetsim.geometry import zone_intervals
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.engine.api import EngineAPI
 
-_CRUISING = np.array([LEG_KIND_CODE[k] for k in ("move", "hold", "return")])
+#: Whether each leg kind code (a byte) is a cruising one (move, hold, return).
+_CRUISING_CODE = np.zeros(256, dtype=bool)
+_CRUISING_CODE[[LEG_KIND_CODE[k] for k in ("move", "hold", "return")]] = True
 _DOCKED = LEG_KIND_CODE["docked"]
 _EPS = 1e-9
 #: In-leg events that the policy hears of, as requests with the same reason.
@@ -178,7 +179,7 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
         p1 = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])
         vehicle = legs["vehicle"]
         leg_id = legs["leg"]
-        airborne = np.isin(code, _AIRBORNE)
+        airborne = AIRBORNE_CODE[code]
         sensing = airborne & legs["sensing"]
         if self._tree is not None:
             out += self._detections(sensing, t0, t1, p0, p1, vehicle, leg_id)
@@ -186,7 +187,7 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
             out += self._links(airborne, t0, t1, p0, p1, vehicle, leg_id)
         if self.zones:
             out += self._zone_events(t0, t1, p0, p1, vehicle, leg_id)
-        cruising = np.isin(code, _CRUISING) & (t1 > t0)
+        cruising = _CRUISING_CODE[code] & (t1 > t0)
         if cruising.any() and not (self.flat and self.clearance.max() <= 0):
             idx = np.flatnonzero(cruising)
             terrain = self.sim.world.terrain
@@ -259,7 +260,7 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
         out: list[tuple] = []
         if not involved:
             return out
-        legs = np.flatnonzero(np.isin(vehicle, np.fromiter(involved, dtype=np.int64)))
+        legs = legs_of(vehicle, involved)
         for j in legs.tolist():
             v, lg, start, end = int(vehicle[j]), int(leg_id[j]), t0[j], t1[j]
             before = state.get(v, frozenset())

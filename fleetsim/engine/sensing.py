@@ -200,6 +200,20 @@ def _midpoints(p0, p1, idx):
     return mid, half
 
 
+@njit(cache=True)
+def _prev_and_last(vehicle, n_vehicles):
+    """Of a batch's legs (in id order) by vehicle: each leg's previous leg of the same
+    vehicle in the batch (-1: none), and each vehicle's last leg in it (-1: none)."""
+    n = len(vehicle)
+    prev_of = np.empty(n, dtype=np.int64)
+    last_leg = np.full(n_vehicles, -1, dtype=np.int64)
+    for i in range(n):
+        v = vehicle[i]
+        prev_of[i] = last_leg[v]
+        last_leg[v] = i
+    return prev_of, last_leg
+
+
 class TargetDetection:
     """Target detection on sensing legs (a part of :class:`~fleetsim.engine.monitor.Monitor`;
     uses its targets, KD-tree, detection models and random stream)."""
@@ -310,12 +324,7 @@ class TargetDetection:
         order = np.argsort(j, kind="stable")
         j, tgt, t_det, lateral = j[order], tgt[order], t_det[order], lateral[order]
         at_start, in_view_end = at_start[order], in_view_end[order]
-        by_vehicle = np.lexsort((leg_id, vehicle))
-        prev_of = np.full(len(t0), -1, dtype=np.int64)
-        same = vehicle[by_vehicle][1:] == vehicle[by_vehicle][:-1]
-        prev_of[by_vehicle[1:][same]] = by_vehicle[:-1][same]
-        last_leg = np.full(self.sim.n, -1, dtype=np.int64)
-        np.maximum.at(last_leg, vehicle, np.arange(len(t0)))  # each vehicle's last leg here
+        prev_of, last_leg = _prev_and_last(vehicle, self.sim.n)
         seen = ~np.isnan(t_det)
         nt = len(self.targets)
         carried = self.in_view

@@ -141,3 +141,30 @@ def test_leg_midpoints_and_half_lengths_as_the_arrays_gave_them():
     assert np.array_equal(mid, 0.5 * (a + b))
     assert np.array_equal(half, 0.5 * np.hypot(*(b - a).T))
     assert (half[np.isin(idx, np.arange(100))] == 0).all()
+
+
+def test_previous_and_last_legs_by_vehicle_as_a_sort_finds_them():
+    from fleetsim.engine.sensing import _prev_and_last
+
+    rng = np.random.default_rng(9)
+    vehicle = rng.integers(0, 50, 3000).astype(np.int32)
+    leg_id = np.arange(3000) * 3 + 7  # a batch's legs, in id order
+    prev_of, last_leg = _prev_and_last(vehicle, 60)
+    by_vehicle = np.lexsort((leg_id, vehicle))
+    want_prev = np.full(len(vehicle), -1, dtype=np.int64)
+    same = vehicle[by_vehicle][1:] == vehicle[by_vehicle][:-1]
+    want_prev[by_vehicle[1:][same]] = by_vehicle[:-1][same]
+    want_last = np.full(60, -1, dtype=np.int64)
+    np.maximum.at(want_last, vehicle, np.arange(len(vehicle)))
+    assert prev_of.tolist() == want_prev.tolist() and last_leg.tolist() == want_last.tolist()
+    assert (last_leg[50:] == -1).all() and (prev_of == -1).sum() == len(np.unique(vehicle))
+
+
+def test_legs_of_the_involved_vehicles():
+    from fleetsim.engine.link_events import legs_of
+
+    rng = np.random.default_rng(10)
+    vehicle = rng.integers(0, 40, 500).astype(np.int32)
+    for involved in ({3}, {0, 39}, set(range(0, 80, 3)), {1000}):
+        want = np.flatnonzero(np.isin(vehicle, np.fromiter(involved, dtype=np.int64)))
+        assert legs_of(vehicle, involved).tolist() == want.tolist()
