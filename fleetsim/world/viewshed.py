@@ -195,14 +195,7 @@ class HorizonBank:
         ring_flat = ring.ravel()[order]
         bounds = np.searchsorted(ring_flat, np.arange(ring_flat[-1] + 2))
         hor_flat = horizon.ravel()
-        slope_flat = slope.ravel()
-        for r in range(1, int(ring_flat[-1]) + 1):
-            cells = order[bounds[r]:bounds[r + 1]]
-            a, b, t = pa[cells], pb[cells], w[cells]
-            va = np.maximum(hor_flat[a], slope_flat[a])
-            vb = np.maximum(hor_flat[b], slope_flat[b])
-            both = np.isfinite(va) & np.isfinite(vb)
-            hor_flat[cells] = np.where(both, (1.0 - t) * va + t * vb, np.maximum(va, vb))
+        _xdraw(order, bounds, pa, pb, w, hor_flat, slope.ravel())
         horizon = hor_flat.reshape(wy, wx_)
         # Lowest height in sight above each cell, and its maximum over blocks of cells:
         # a straight segment that stays inside one 2 x 2 group of blocks and is
@@ -327,6 +320,34 @@ class Horizon:
         """Whether points ``(x, y, z)`` (arrays, metres) are in sight of the antenna
         (out of sight outside the window)."""
         return self.bank.visible(self.id, x, y, z)
+
+
+@njit(cache=True)
+def _max(a, b):
+    """``np.maximum`` of two numbers (NaN if either is)."""
+    return a if (a >= b or a != a) else b
+
+
+@njit(cache=True)
+def _xdraw(order, bounds, pa, pb, w, hor, slope):
+    """Horizon slopes ``hor`` ring by ring outwards from the antenna (ring ``r``: the
+    cells ``order[bounds[r]:bounds[r + 1]]``): each cell's parents ``pa``, ``pb`` have
+    their values ``max(horizon, slope)`` as the ring before left them, interpolated
+    with weight ``w`` towards ``pb`` where both are finite, else the larger taken."""
+    buf = np.empty(len(order))
+    for r in range(1, len(bounds) - 1):
+        lo, hi = bounds[r], bounds[r + 1]
+        for q in range(lo, hi):
+            c = order[q]
+            a, b, t = pa[c], pb[c], w[c]
+            va = _max(hor[a], slope[a])
+            vb = _max(hor[b], slope[b])
+            if np.isfinite(va) and np.isfinite(vb):
+                buf[q] = (1.0 - t) * va + t * vb
+            else:
+                buf[q] = _max(va, vb)
+        for q in range(lo, hi):
+            hor[order[q]] = buf[q]
 
 
 @njit(cache=True)
