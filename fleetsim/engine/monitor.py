@@ -35,6 +35,9 @@ _CRUISING_CODE = np.zeros(256, dtype=bool)
 _CRUISING_CODE[[LEG_KIND_CODE[k] for k in ("move", "hold", "return")]] = True
 _DOCKED = LEG_KIND_CODE["docked"]
 _EPS = 1e-9
+#: The leg columns the monitor reads.
+_USED = ("leg", "vehicle", "kind_code", "sensing", "t0_s", "t1_s", "x0_m", "y0_m", "z0_m",
+         "x1_m", "y1_m", "z1_m")
 #: In-leg events that the policy hears of, as requests with the same reason.
 _REQUESTS = frozenset({"detection", "link_lost", "link_restored"})
 _TARGET_HEIGHT_M = 1.0
@@ -121,7 +124,7 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
     def step(self, now: float) -> None:
         n = len(self.sim.legs)
         if n > self.done:
-            legs = self.sim.legs.columns(self.done, n)
+            legs = self.sim.legs.columns(self.done, n, raw=True)
             self.done = n
             self._queue.add(self._find(legs))
         self._release(now)
@@ -168,10 +171,10 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
             looking = live & surf & legs["sensing"]
             live &= ~surf & (legs["kind_code"] != _DOCKED)
             if looking.any() and self._tree is not None:
-                sub = {k: col[looking] for k, col in legs.items()}
+                sub = {k: legs[k][looking] for k in _USED}
                 out += self._surface_detections(sub)
         if not live.all():
-            legs = {k: col[live] for k, col in legs.items()}
+            legs = {k: legs[k][live] for k in _USED}
         code = legs["kind_code"]
         t0 = legs["t0_s"]
         t1 = np.where(np.isfinite(legs["t1_s"]), legs["t1_s"], t0)
