@@ -68,6 +68,37 @@ def nearest_in_grid(mid, ok, x0, y0, size, count, cand, sxyz):
 
 
 @njit(cache=True)
+def near_pairs_in_order(pl, ps, mid, half, sxyz, reach):
+    """Of candidate (leg, station) pairs (by leg, then station), those that may be in
+    range (``hypot`` distance from the leg's midpoint ``mid`` to the station at most
+    ``(half + reach) (1 + 1e-6) + 1``, ``half`` the leg's half length, ``reach`` the
+    station's range): ``(leg, station, distance)``, by leg, then distance, then
+    station."""
+    n = len(pl)
+    out_l = np.empty(n, dtype=np.int64)
+    out_s = np.empty(n, dtype=np.int64)
+    out_d = np.empty(n)
+    m = 0
+    i = 0
+    while i < n:
+        leg = pl[i]
+        first = m
+        while i < n and pl[i] == leg:
+            st = ps[i]
+            d = math.hypot(mid[leg, 0] - sxyz[st, 0], mid[leg, 1] - sxyz[st, 1])
+            if d <= (half[leg] + reach[st]) * (1.0 + 1e-6) + 1.0:
+                k = m  # after the nearer ones and the equally near lower stations
+                while k > first and out_d[k - 1] > d:
+                    out_s[k], out_d[k] = out_s[k - 1], out_d[k - 1]
+                    k -= 1
+                out_s[k], out_d[k] = st, d
+                out_l[m] = leg
+                m += 1
+            i += 1
+    return out_l[:m].copy(), out_s[:m].copy(), out_d[:m].copy()
+
+
+@njit(cache=True)
 def in_range_throughout(t0, t1, p0, p1, s, sxyz, r2, usable):
     """Legs in range of their station ``s`` (-1: none) for their whole duration, the
     station ``usable``: ``(leg, t_in, t_out)`` (ascending legs), the range times as

@@ -11,6 +11,7 @@ from scipy.spatial import cKDTree
 from fleetsim.comms.kernels import (
     in_range_throughout,
     leg_midpoints,
+    near_pairs_in_order,
     nearest_in_grid,
     sample_points,
     visible_runs,
@@ -159,22 +160,10 @@ def _near_pairs(p0, p1, stations: list[Station]):
         pl, ps = legs[found["i"]], found["j"].astype(np.int64)
         by = np.argsort(pl * n_st + ps)
         pl, ps = pl[by], ps[by]
-    dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
-    near = dist <= (half[pl] + reach[ps]) * (1.0 + 1e-6) + 1.0
-    pl, ps, dist = pl[near], ps[near], dist[near]
-    if len(pl) == 0:
-        return e
-    # The order legs try stations in: by distance from the leg's midpoint, ties by
-    # station. The pairs come by leg, then station: sort each leg's few in a padded
-    # matrix (a stable sort keeps the station order of ties).
-    first = np.flatnonzero(np.r_[True, pl[1:] != pl[:-1]])
-    count = np.diff(np.r_[first, len(pl)])
-    col = np.arange(len(pl)) - np.repeat(first, count)
-    pad = np.full((len(first), int(count.max())), np.inf)
-    pad[np.repeat(np.arange(len(first)), count), col] = dist
-    within = np.argsort(pad, axis=1, kind="stable")
-    order = (first[:, None] + within)[np.arange(pad.shape[1]) < count[:, None]]
-    return pl[order], ps[order], dist[order]
+    # The pairs that may be in range, each leg's in the order it tries them: by
+    # distance from its midpoint, ties by station.
+    pl, ps, dist = near_pairs_in_order(pl, ps, mid, half, sxyz, reach)
+    return (pl, ps, dist) if len(pl) else e
 
 
 def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool, terrain,

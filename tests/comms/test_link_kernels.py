@@ -291,3 +291,44 @@ def test_leg_midpoints_and_finiteness_as_the_arrays_gave_them():
         ok = np.isfinite(want[:, 0] + want[:, 1] + p1[:, 0] + p1[:, 1] - p0[:, 0] - p0[:, 1])
     assert bits(mid, want) and finite.tolist() == ok.tolist()
     assert not finite[:30].any() and finite[30:].all()
+
+
+def ref_order_pairs(pl, ps, mid, half, sxyz, reach):
+    dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
+    near = dist <= (half[pl] + reach[ps]) * (1.0 + 1e-6) + 1.0
+    pl, ps, dist = pl[near], ps[near], dist[near]
+    if len(pl) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    first = np.flatnonzero(np.r_[True, pl[1:] != pl[:-1]])
+    count = np.diff(np.r_[first, len(pl)])
+    col = np.arange(len(pl)) - np.repeat(first, count)
+    pad = np.full((len(first), int(count.max())), np.inf)
+    pad[np.repeat(np.arange(len(first)), count), col] = dist
+    within = np.argsort(pad, axis=1, kind="stable")
+    order = (first[:, None] + within)[np.arange(pad.shape[1]) < count[:, None]]
+    return pl[order], ps[order], dist[order]
+
+
+@pytest.mark.parametrize("n_st", [1, 12, 40, 150])
+def test_near_pairs_in_the_order_the_arrays_gave(n_st):
+    """Each leg's stations that may be in range, nearest first, ties (two masts in one
+    place, legs halfway between two) by station, as the padded sort gave them."""
+    from fleetsim.comms.kernels import near_pairs_in_order
+
+    terrain = rough(3)
+    rng = np.random.default_rng(n_st)
+    stations = stations_of(world(terrain, n_st, rng))
+    sxyz, reach, _, _, _ = _station_arrays(stations)
+    t0, t1, p0, p1 = random_legs(rng, 3000)
+    if n_st > 3:
+        p0[:20, :2] = p1[:20, :2] = 0.5 * (sxyz[2, :2] + sxyz[3, :2])  # equally far
+    mid = 0.5 * (p0[:, :2] + p1[:, :2])
+    half = 0.5 * np.hypot(*(p1[:, :2] - p0[:, :2]).T)
+    pl = np.repeat(np.arange(len(p0)), n_st)
+    ps = np.tile(np.arange(n_st), len(p0))
+    got = near_pairs_in_order(pl, ps, mid, half, sxyz, reach)
+    want = ref_order_pairs(pl, ps, mid, half, sxyz, reach)
+    assert all(same(g, w) for g, w in zip(got, want, strict=True))
+    assert len(got[0]) > 100
+    assert all(same(g, w) for g, w in zip(links._near_pairs(p0, p1, stations), want,
+                                          strict=True))
