@@ -8,6 +8,14 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
+from fleetsim.comms.kernels import (
+    in_range_throughout,
+    leg_midpoints,
+    near_pairs_in_order,
+    nearest_in_grid,
+    sample_points,
+    visible_runs,
+)
 from fleetsim.comms.stations import (
     Station,
     _range_times,
@@ -84,36 +92,24 @@ def _nearest_cells(stations: list[Station]):
     return grid
 
 
-def _nearest_station(mid: np.ndarray, stations: list[Station]) -> np.ndarray:
-    """(n,) int: the station horizontally nearest each point ``mid`` (n, 2) (finite) as
-    :func:`_near_pairs` orders them (by ``np.hypot`` distance, ties to the lower
-    station), or -1 where it is not known exactly (it is then a near tie)."""
-    n, n_st = len(mid), len(stations)
+def _nearest_station(mid: np.ndarray, ok: np.ndarray, stations: list[Station]) -> np.ndarray:
+    """(n,) int: the station horizontally nearest each point ``mid`` (n, 2) where ``ok``
+    (the finite ones) as :func:`_near_pairs` orders them (by ``np.hypot`` distance, ties
+    to the lower station), or -1 where it is not known exactly (it is then a near tie)
+    or not ``ok``. With :data:`_NEAREST_GRID_LEGS` points or more, most come from the
+    grid of :func:`_nearest_cells`; the others from the k-d tree's two nearest, if the
+    first is clearly the nearer."""
+    n_st = len(stations)
     if n_st == 1:
-        return np.zeros(n, dtype=np.int64)
+        return np.where(ok, 0, -1).astype(np.int64)
     sxyz, _, _, _, tree = _station_arrays(stations)
-    s = np.full(n, -1, dtype=np.int64)
-    if n >= _NEAREST_GRID_LEGS:  # most points' nearest from a grid
+    if np.count_nonzero(ok) >= _NEAREST_GRID_LEGS:
         x0, y0, size, count, cand = _nearest_cells(stations)
-        ny, nx = count.shape
-        ix = np.floor((mid[:, 0] - x0) / size)
-        iy = np.floor((mid[:, 1] - y0) / size)
-        inside = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
-        cell = np.where(inside, iy * nx + ix, 0).astype(np.intp)
-        cnt = np.where(inside, count.reshape(-1)[cell], 0)
-        flat_cand = cand.reshape(ny * nx, -1)
-        one = cnt == 1
-        s[one] = flat_cand[cell[one], 0]
-        many = np.flatnonzero(cnt > 1)
-        if len(many):  # the exact distances to the cell's few candidates
-            c = flat_cand[cell[many]]
-            cs = np.maximum(c, 0)
-            dist = np.hypot(mid[many, 0][:, None] - sxyz[cs, 0],
-                            mid[many, 1][:, None] - sxyz[cs, 1])
-            dist[c < 0] = np.inf
-            s[many] = c[np.arange(len(many)), np.argmin(dist, axis=1)]
-    rest = np.flatnonzero(s < 0)
-    if len(rest):  # the k-d tree's two nearest, if the first is clearly the nearer
+        s = nearest_in_grid(mid, ok, x0, y0, size, count, cand, sxyz)
+    else:
+        s = np.full(len(mid), -1, dtype=np.int64)
+    rest = np.flatnonzero(ok & (s < 0))
+    if len(rest):
         d, j = tree.query(mid[rest], k=2)
         dist = np.hypot(mid[rest, 0] - sxyz[j[:, 0], 0], mid[rest, 1] - sxyz[j[:, 0], 1])
         dist2 = np.hypot(mid[rest, 0] - sxyz[j[:, 1], 0], mid[rest, 1] - sxyz[j[:, 1], 1])
@@ -164,22 +160,10 @@ def _near_pairs(p0, p1, stations: list[Station]):
         pl, ps = legs[found["i"]], found["j"].astype(np.int64)
         by = np.argsort(pl * n_st + ps)
         pl, ps = pl[by], ps[by]
-    dist = np.hypot(mid[pl, 0] - sxyz[ps, 0], mid[pl, 1] - sxyz[ps, 1])
-    near = dist <= (half[pl] + reach[ps]) * (1.0 + 1e-6) + 1.0
-    pl, ps, dist = pl[near], ps[near], dist[near]
-    if len(pl) == 0:
-        return e
-    # The order legs try stations in: by distance from the leg's midpoint, ties by
-    # station. The pairs come by leg, then station: sort each leg's few in a padded
-    # matrix (a stable sort keeps the station order of ties).
-    first = np.flatnonzero(np.r_[True, pl[1:] != pl[:-1]])
-    count = np.diff(np.r_[first, len(pl)])
-    col = np.arange(len(pl)) - np.repeat(first, count)
-    pad = np.full((len(first), int(count.max())), np.inf)
-    pad[np.repeat(np.arange(len(first)), count), col] = dist
-    within = np.argsort(pad, axis=1, kind="stable")
-    order = (first[:, None] + within)[np.arange(pad.shape[1]) < count[:, None]]
-    return pl[order], ps[order], dist[order]
+    # The pairs that may be in range, each leg's in the order it tries them: by
+    # distance from its midpoint, ties by station.
+    pl, ps, dist = near_pairs_in_order(pl, ps, mid, half, sxyz, reach)
+    return (pl, ps, dist) if len(pl) else e
 
 
 def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool, terrain,
@@ -199,45 +183,32 @@ def _settled_by_nearest(t0, t1, p0, p1, stations: list[Station], flat: bool, ter
     if n == 0 or n_st == 0:
         return (none, np.zeros(0), np.zeros(0)), np.arange(n)
     sxyz, _, r2, has_horizon, _ = _station_arrays(stations)
-    mid = 0.5 * (p0[:, :2] + p1[:, :2])
-    with np.errstate(invalid="ignore", over="ignore"):
-        finite = np.isfinite(mid[:, 0] + mid[:, 1] + p1[:, 0] + p1[:, 1] - p0[:, 0] - p0[:, 1])
-    # Each leg's nearest station (-1: not known exactly, or not finite).
-    if finite.all():
-        s = _nearest_station(mid, stations)
-    else:
-        s = np.full(n, -1, dtype=np.int64)
-        s[finite] = _nearest_station(mid[finite], stations)
-    known = s >= 0
-    s = np.where(known, s, 0)
-    if not flat:
-        known &= has_horizon[s]
-    # In its range throughout (every leg solved, the unknown ones left out after).
-    with np.errstate(invalid="ignore", over="ignore"):
-        a, b = _range_times(t0, t1, p0, p1, sxyz[s], r2[s])
-        legs = np.flatnonzero(known & ~np.isnan(a) & (b > a) & (a <= t0) & (b >= t1))
-    s, a, b = s[legs], a[legs], b[legs]
+    mid, finite = leg_midpoints(p0, p1)
+    # Each leg's nearest station (-1: not known exactly, or not finite), and the legs in
+    # its range throughout (on terrain, of a station with a horizon).
+    s = _nearest_station(mid, finite, stations)
+    usable = np.ones(n_st, dtype=bool) if flat else has_horizon
+    legs, a, b = in_range_throughout(t0, t1, p0, p1, s, sxyz, r2, usable)
+    s = s[legs]
     if flat:
         out = (legs, a, b)
     else:
         q0, q1 = p0[legs], p1[legs]
-        sure = _surely_in_sight(stations, s, q0, q1)
-        out_l, out_a, out_b = [legs[sure]], [t0[legs[sure]]], [t1[legs[sure]]]
-        unsure = np.flatnonzero(~sure)
+        keep = _surely_in_sight(stations, s, q0, q1)
+        start, end = t0[legs], t1[legs]
+        unsure = np.flatnonzero(~keep)
         if len(unsure):
             # Sampled along the leg, as the candidate loop samples it; settled if the
-            # samples make one stretch over the whole leg.
+            # samples make one stretch over the whole leg (one run at most: they are
+            # apart).
             u = legs[unsure]
             piece, ra, rb = _sample_runs(t0[u], t1[u], q0[unsure], q1[unsure], a[unsure],
                                          b[unsure], s[unsure], step, stations, terrain)
             full = (ra <= t0[u[piece]]) & (rb >= t1[u[piece]])
-            out_l.append(u[piece[full]])
-            out_a.append(ra[full])
-            out_b.append(rb[full])
-        out = tuple(np.concatenate(c) for c in (out_l, out_a, out_b))
-        if len(out_l) > 1:
-            by = np.argsort(out[0], kind="stable")
-            out = tuple(c[by] for c in out)
+            at = unsure[piece[full]]
+            keep[at] = True
+            start[at], end[at] = ra[full], rb[full]
+        out = (legs[keep], start[keep], end[keep])
     settled = np.zeros(n, dtype=bool)
     settled[out[0]] = True
     return out, np.flatnonzero(~settled)
@@ -249,24 +220,9 @@ def _sample_runs(t0, t1, p0, p1, t_in, t_out, st_of, step: float, stations: list
     piece: the leg's ``t0, t1, p0, p1``, its station ``st_of``), every ``step`` metres
     or less, constant between samples: ``(piece, start, end)`` of the runs of visible
     samples (a visible sample stands for the stretch up to the next one)."""
-    span = t1 - t0
-    length = np.hypot(*(p1[:, :2] - p0[:, :2]).T)
-    f_a = np.where(span > 0, (t_in - t0) / np.where(span > 0, span, 1.0), 0.0)
-    f_b = np.where(span > 0, (t_out - t0) / np.where(span > 0, span, 1.0), 1.0)
-    k = np.maximum(1, np.ceil((f_b - f_a) * length / step).astype(np.int64))
-    owner = np.repeat(np.arange(len(t0)), k + 1)
-    pos_in = np.arange(len(owner)) - np.repeat(np.cumsum(k + 1) - (k + 1), k + 1)
-    f = f_a[owner] + (f_b - f_a)[owner] * pos_in / k[owner]
-    pts = p0[owner] + f[:, None] * (p1[owner] - p0[owner])
-    vis = _in_sight(stations, st_of[owner], pts, terrain)
-    times = t0[owner] + f * span[owner]
-    # Runs of visible samples make one interval each.
-    last = np.r_[pos_in[1:] == 0, True]
-    keep = vis & ~last
-    run_start = keep & ~np.r_[False, keep[:-1] & (pos_in[1:] != 0)]
-    run_end = keep & ~np.r_[keep[1:] & (pos_in[1:] != 0), False]
-    nxt = np.r_[times[1:], np.nan]
-    return owner[run_start], times[run_start], nxt[run_end]
+    piece, pos, pts, times = sample_points(t0, t1, p0, p1, t_in, t_out, float(step))
+    vis = _in_sight(stations, st_of[piece], pts, terrain)
+    return visible_runs(piece, pos, times, vis)
 
 
 def _in_sight(stations: list[Station], which: np.ndarray, pts: np.ndarray,

@@ -3,10 +3,12 @@ within a station's slant range (see :mod:`fleetsim.comms`)."""
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 from scipy.spatial import cKDTree
 
 from fleetsim.world.viewshed import Horizon, HorizonBank
@@ -89,30 +91,56 @@ def range_intervals(t0, t1, p0, p1, station: Station) -> tuple[np.ndarray, np.nd
 def _range_times(t0, t1, p0, p1, c, r2) -> tuple[np.ndarray, np.ndarray]:
     """:func:`range_intervals` of legs each against its own antenna ``c`` (n, 3) and
     squared range ``r2`` (n,)."""
-    t0 = np.asarray(t0, dtype=np.float64)
-    t1 = np.asarray(t1, dtype=np.float64)
+    t0 = np.asarray(t0, dtype=np.float64).reshape(-1)
+    t1 = np.asarray(t1, dtype=np.float64).reshape(-1)
+    p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
+    p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
+    c = np.broadcast_to(np.asarray(c, dtype=np.float64), p0.shape)
+    r2 = np.broadcast_to(np.asarray(r2, dtype=np.float64), t0.shape)
+    return _range_kernel(t0, t1, p0, p1, c, r2)
+
+
+@njit(cache=True)
+def _range_one(t0, t1, x0, y0, z0, x1, y1, z1, cx, cy, cz, r2):
+    """Entry and exit times of one leg ``p0 = (x0, y0, z0) -> p1 = (x1, y1, z1)`` (over
+    ``[t0, t1]``) into the sphere ``|p - c|^2 <= r2`` (``c = (cx, cy, cz)``), clipped
+    to the leg (NaN where never): the roots of the quadratic in the leg's fraction
+    ``f`` (position ``w + f u``, ``w = p0 - c``, ``u = p1 - p0``), its three-term dot
+    products summed x, z, then y (as ``np.einsum`` sums them); a leg that does not
+    move (``|u|^2 <= 1e-12``) is inside throughout or never."""
     span = t1 - t0
-    w = p0 - c  # (n, 3)
-    u = p1 - p0  # displacement over the leg; position at fraction f: w + f u
-    a = np.einsum("ij,ij->i", u, u)
-    b = 2.0 * np.einsum("ij,ij->i", w, u)
-    cc = np.einsum("ij,ij->i", w, w) - r2
-    f_in = np.full(len(t0), np.nan)
-    f_out = np.full(len(t0), np.nan)
-    still = a <= 1e-12
-    inside_still = still & (cc <= 0.0)
-    f_in[inside_still], f_out[inside_still] = 0.0, 1.0
-    moving = ~still
-    disc = b * b - 4.0 * a * cc
-    ok = moving & (disc >= 0.0)
-    sq = np.sqrt(np.where(ok, disc, 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo = (-b - sq) / (2.0 * a)
-        hi = (-b + sq) / (2.0 * a)
-    ok &= (hi >= 0.0) & (lo <= 1.0)
-    f_in[ok] = np.maximum(lo[ok], 0.0)
-    f_out[ok] = np.minimum(hi[ok], 1.0)
+    w0, w1, w2 = x0 - cx, y0 - cy, z0 - cz
+    u0, u1, u2 = x1 - x0, y1 - y0, z1 - z0
+    a = (u0 * u0 + u2 * u2) + u1 * u1
+    b = 2.0 * ((w0 * u0 + w2 * u2) + w1 * u1)
+    cc = ((w0 * w0 + w2 * w2) + w1 * w1) - r2
+    f_in = np.nan
+    f_out = np.nan
+    if a <= 1e-12:
+        if cc <= 0.0:
+            f_in, f_out = 0.0, 1.0
+    else:
+        disc = b * b - 4.0 * a * cc
+        if disc >= 0.0:
+            sq = math.sqrt(disc)
+            lo = (-b - sq) / (2.0 * a)
+            hi = (-b + sq) / (2.0 * a)
+            if hi >= 0.0 and lo <= 1.0:
+                f_in = lo if lo >= 0.0 else 0.0
+                f_out = hi if hi <= 1.0 else 1.0
     return t0 + f_in * span, t0 + f_out * span
+
+
+@njit(cache=True)
+def _range_kernel(t0, t1, p0, p1, c, r2):
+    """:func:`_range_one` of each leg against its own sphere."""
+    n = len(t0)
+    t_in = np.empty(n)
+    t_out = np.empty(n)
+    for i in range(n):
+        t_in[i], t_out[i] = _range_one(t0[i], t1[i], p0[i, 0], p0[i, 1], p0[i, 2], p1[i, 0],
+                                       p1[i, 1], p1[i, 2], c[i, 0], c[i, 1], c[i, 2], r2[i])
+    return t_in, t_out
 
 
 #: :func:`_station_arrays` of the station lists in use, by the list's id.

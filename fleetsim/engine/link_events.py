@@ -42,6 +42,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.engine.api import EngineAPI
 
 AIRBORNE = np.array([LEG_KIND_CODE[k] for k in ("takeoff", "move", "hold", "return", "land")])
+#: Whether each leg kind code (a byte) is an airborne one.
+AIRBORNE_CODE = np.zeros(256, dtype=bool)
+AIRBORNE_CODE[AIRBORNE] = True
 _EPS = 1e-9
 
 
@@ -92,7 +95,7 @@ class LinkEvents:
         involved = set(state) | {int(vehicle[j]) for j in outs}
         if not involved:
             return found
-        legs = np.flatnonzero(np.isin(vehicle, np.fromiter(involved, dtype=np.int64)))
+        legs = legs_of(vehicle, involved)
         for j in legs.tolist():
             v = int(vehicle[j])
             was_out = v in state
@@ -353,6 +356,14 @@ class LinkEvents:
             if i < leg and a[i, L_T1] >= a[i, L_T0]:  # not cancelled
                 return self._open[i].out_at(min(float(a[i, L_T1]), self._open[i].t1))
         return v in self.out_of_link
+
+
+def legs_of(vehicle: np.ndarray, involved: set[int]) -> np.ndarray:
+    """Positions (ascending) of the legs whose vehicle is in ``involved`` (not empty)."""
+    inv = np.fromiter(involved, dtype=np.int64, count=len(involved))
+    mask = np.zeros(max(int(inv.max()), int(vehicle.max(initial=0))) + 1, dtype=bool)
+    mask[inv] = True
+    return np.flatnonzero(mask[vehicle])
 
 
 def _clipped(rows: np.ndarray, end: float):

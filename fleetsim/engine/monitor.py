@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
+from numba import njit
 
 from fleetsim.comms import stations_of
 from fleetsim.engine.api import Subsystem
-from fleetsim.engine.link_events import AIRBORNE as _AIRBORNE
-from fleetsim.engine.link_events import LinkEvents
+from fleetsim.engine.link_events import AIRBORNE_CODE, LinkEvents, legs_of
 from fleetsim.engine.sensing import TargetDetection
 from fleetsim.engine.tables import L_T1, LEG_KIND_CODE
 from fleetsim.geometry import zone_intervals
@@ -30,9 +30,14 @@ from fleetsim.geometry import zone_intervals
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.engine.api import EngineAPI
 
-_CRUISING = np.array([LEG_KIND_CODE[k] for k in ("move", "hold", "return")])
+#: Whether each leg kind code (a byte) is a cruising one (move, hold, return).
+_CRUISING_CODE = np.zeros(256, dtype=bool)
+_CRUISING_CODE[[LEG_KIND_CODE[k] for k in ("move", "hold", "return")]] = True
 _DOCKED = LEG_KIND_CODE["docked"]
 _EPS = 1e-9
+#: The leg columns the monitor reads.
+_USED = ("leg", "vehicle", "kind_code", "sensing", "t0_s", "t1_s", "x0_m", "y0_m", "z0_m",
+         "x1_m", "y1_m", "z1_m")
 #: In-leg events that the policy hears of, as requests with the same reason.
 _REQUESTS = frozenset({"detection", "link_lost", "link_restored"})
 _TARGET_HEIGHT_M = 1.0
@@ -119,7 +124,7 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
     def step(self, now: float) -> None:
         n = len(self.sim.legs)
         if n > self.done:
-            legs = self.sim.legs.columns(self.done, n)
+            legs = self.sim.legs.columns(self.done, n, raw=True)
             self.done = n
             self._queue.add(self._find(legs))
         self._release(now)
@@ -166,10 +171,10 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
             looking = live & surf & legs["sensing"]
             live &= ~surf & (legs["kind_code"] != _DOCKED)
             if looking.any() and self._tree is not None:
-                sub = {k: col[looking] for k, col in legs.items()}
+                sub = {k: legs[k][looking] for k in _USED}
                 out += self._surface_detections(sub)
         if not live.all():
-            legs = {k: col[live] for k, col in legs.items()}
+            legs = {k: legs[k][live] for k in _USED}
         code = legs["kind_code"]
         t0 = legs["t0_s"]
         t1 = np.where(np.isfinite(legs["t1_s"]), legs["t1_s"], t0)
@@ -177,7 +182,7 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
         p1 = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])
         vehicle = legs["vehicle"]
         leg_id = legs["leg"]
-        airborne = np.isin(code, _AIRBORNE)
+        airborne = AIRBORNE_CODE[code]
         sensing = airborne & legs["sensing"]
         if self._tree is not None:
             out += self._detections(sensing, t0, t1, p0, p1, vehicle, leg_id)
@@ -185,7 +190,7 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
             out += self._links(airborne, t0, t1, p0, p1, vehicle, leg_id)
         if self.zones:
             out += self._zone_events(t0, t1, p0, p1, vehicle, leg_id)
-        cruising = np.isin(code, _CRUISING) & (t1 > t0)
+        cruising = _CRUISING_CODE[code] & (t1 > t0)
         if cruising.any() and not (self.flat and self.clearance.max() <= 0):
             idx = np.flatnonzero(cruising)
             terrain = self.sim.world.terrain
@@ -209,7 +214,8 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
         """(n,) bool: legs that may come closer to the terrain than ``clearance``
         (False: they surely do not). A leg surely does not if its lower end is above the
         highest terrain of the blocks of :data:`_BLOCK` cells around it, plus the
-        clearance, with room to spare; only legs within 2 x 2 blocks are judged."""
+        clearance, with room to spare; only legs within 2 x 2 blocks are judged
+        (see :func:`_may_come_low`)."""
         terrain = self.sim.world.terrain
         top = self._block_top
         if top is None:
@@ -219,26 +225,10 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
             top = self._block_top = pad.reshape(pad.shape[0] // _BLOCK, _BLOCK,
                                                 pad.shape[1] // _BLOCK, _BLOCK).max(axis=(1, 3))
         ny, nx = np.shape(terrain.heights_m)
-        s = float(terrain.spacing_m)
-        ox, oy = float(terrain.origin_m[0]), float(terrain.origin_m[1])
-        # The cells a sample's height is interpolated from lie within the leg's extent
-        # and one cell around it (clamped to the grid, as heights are).
-        with np.errstate(invalid="ignore"):
-            cx0 = np.floor((np.minimum(p0[:, 0], p1[:, 0]) - ox) / s) - 1
-            cx1 = np.floor((np.maximum(p0[:, 0], p1[:, 0]) - ox) / s) + 2
-            cy0 = np.floor((np.minimum(p0[:, 1], p1[:, 1]) - oy) / s) - 1
-            cy1 = np.floor((np.maximum(p0[:, 1], p1[:, 1]) - oy) / s) + 2
-        ok = np.isfinite(cx0) & np.isfinite(cx1) & np.isfinite(cy0) & np.isfinite(cy1)
-        bx0, bx1, by0, by1 = (
-            (np.minimum(np.maximum(np.where(ok, c, 0.0), 0), m - 1).astype(np.int64) // _BLOCK)
-            for c, m in ((cx0, nx), (cx1, nx), (cy0, ny), (cy1, ny)))
-        ok &= (bx1 - bx0 <= 1) & (by1 - by0 <= 1)
-        high = np.maximum(np.maximum(top[by0, bx0], top[by0, bx1]),
-                          np.maximum(top[by1, bx0], top[by1, bx1]))
-        low = np.minimum(p0[:, 2], p1[:, 2])
-        with np.errstate(invalid="ignore"):
-            clear = ok & (low - clearance - high > 1e-6 * np.abs(low) + 1e-3)
-        return ~clear
+        return _may_come_low(np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64),
+                             np.asarray(clearance, dtype=np.float64), top,
+                             float(terrain.origin_m[0]), float(terrain.origin_m[1]),
+                             float(terrain.spacing_m), nx, ny)
 
     def _surface_detections(self, legs: dict[str, np.ndarray]) -> list[tuple]:
         """Detections on the sensing legs of ground and sea vehicles."""
@@ -273,7 +263,7 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
         out: list[tuple] = []
         if not involved:
             return out
-        legs = np.flatnonzero(np.isin(vehicle, np.fromiter(involved, dtype=np.int64)))
+        legs = legs_of(vehicle, involved)
         for j in legs.tolist():
             v, lg, start, end = int(vehicle[j]), int(leg_id[j]), t0[j], t1[j]
             before = state.get(v, frozenset())
@@ -321,6 +311,46 @@ class Monitor(TargetDetection, LinkEvents, Subsystem):
                 self.out_of_link.discard(v)
             else:
                 self.out_of_link.add(v)
+
+
+@njit(cache=True)
+def _max(a, b):
+    """``np.maximum`` of two numbers (NaN if either is)."""
+    return a if (a >= b or a != a) else b
+
+
+@njit(cache=True)
+def _may_come_low(p0, p1, clearance, top, ox, oy, s, nx, ny):
+    """:meth:`Monitor._may_come_low` with the highest terrain ``top`` of each block: the
+    cells a sample's height is interpolated from lie within the leg's extent and one
+    cell around it, clamped to the grid (``nx`` x ``ny`` cells of ``s`` metres from
+    ``(ox, oy)``); a leg whose cells lie within 2 x 2 blocks surely stays clear if
+    ``low - clearance - high > 1e-6 |low| + 1e-3`` (``low`` its lower end, ``high`` the
+    blocks' top). Not finite: it may."""
+    n = len(p0)
+    out = np.ones(n, dtype=np.bool_)
+    for i in range(n):
+        ax, ay, az = p0[i, 0], p0[i, 1], p0[i, 2]
+        bx, by, bz = p1[i, 0], p1[i, 1], p1[i, 2]
+        if ax != ax or ay != ay or bx != bx or by != by or az != az or bz != bz:
+            continue
+        cx0 = np.floor((min(ax, bx) - ox) / s) - 1
+        cx1 = np.floor((max(ax, bx) - ox) / s) + 2
+        cy0 = np.floor((min(ay, by) - oy) / s) - 1
+        cy1 = np.floor((max(ay, by) - oy) / s) + 2
+        if not (np.isfinite(cx0) and np.isfinite(cx1) and np.isfinite(cy0)
+                and np.isfinite(cy1)):
+            continue
+        bx0 = int(min(max(cx0, 0.0), nx - 1.0)) // _BLOCK
+        bx1 = int(min(max(cx1, 0.0), nx - 1.0)) // _BLOCK
+        by0 = int(min(max(cy0, 0.0), ny - 1.0)) // _BLOCK
+        by1 = int(min(max(cy1, 0.0), ny - 1.0)) // _BLOCK
+        if bx1 - bx0 > 1 or by1 - by0 > 1:
+            continue
+        high = _max(_max(top[by0, bx0], top[by0, bx1]), _max(top[by1, bx0], top[by1, bx1]))
+        low = min(az, bz)
+        out[i] = not (low - clearance[i] - high > 1e-6 * abs(low) + 1e-3)
+    return out
 
 
 _time_of = itemgetter(0)

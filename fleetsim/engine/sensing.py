@@ -12,6 +12,7 @@ import math
 from itertools import chain, repeat
 
 import numpy as np
+from numba import njit
 
 from fleetsim import libm
 from fleetsim.geometry import closest_approach, disc_intervals
@@ -112,44 +113,105 @@ class PointGrid:
     def within(self, xy: np.ndarray, r: np.ndarray):
         """``(query, point, undone)``: the pairs with the point within ``r`` of the
         query (sorted by query, then point), and the queries left out."""
-        x, y = xy[:, 0], xy[:, 1]
-        pad = r * (1.0 + 1e-6) + 1.0
-        with np.errstate(invalid="ignore"):
-            fx0 = np.floor((x - pad - self.x0) / self.size)
-            fx1 = np.floor((x + pad - self.x0) / self.size)
-            fy0 = np.floor((y - pad - self.y0) / self.size)
-            fy1 = np.floor((y + pad - self.y0) / self.size)
-            fits = (fx1 - fx0 <= 1) & (fy1 - fy0 <= 1)  # (False where not finite)
-        undone = np.flatnonzero(~fits)
-        q = np.flatnonzero(fits)
-        cx0, cx1 = np.maximum(fx0[q], 0), np.minimum(fx1[q], self.nx - 1)
-        cy0, cy1 = np.maximum(fy0[q], 0), np.minimum(fy1[q], self.ny - 1)
-        meets = (cx0 <= cx1) & (cy0 <= cy1)
-        q, cx0, cx1, cy0, cy1 = q[meets], cx0[meets], cx1[meets], cy0[meets], cy1[meets]
-        # One or two rows of one or two cells each: a run of points per row.
-        two = cy1 > cy0
-        e_q = np.concatenate([q, q[two]])
-        base = np.concatenate([cy0, cy1[two]]) * self.nx
-        lo = self.start[(base + np.concatenate([cx0, cx0[two]])).astype(np.intp)]
-        hi = self.start[(base + np.concatenate([cx1, cx1[two]]) + 1).astype(np.intp)]
-        cnt = hi - lo
-        total = int(cnt.sum())
-        pq = np.repeat(e_q, cnt)
-        pos = np.arange(total) + np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
-        dx = self.px[pos] - x[pq]
-        dy = self.py[pos] - y[pq]
-        d2 = dx * dx + dy * dy
-        r2 = r[pq] * r[pq]
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        return _grid_within(xy[:, 0], xy[:, 1], np.asarray(r, dtype=np.float64), self.x0,
+                            self.y0, self.size, self.nx, self.ny, self.start, self.px,
+                            self.py, self.order)
+
+
+@njit(cache=True)
+def _grid_within(x, y, r, x0, y0, size, nx, ny, start, px, py, order):
+    """:meth:`PointGrid.within` of queries ``(x, y)``, radii ``r``: the square of side
+    ``2 (r (1 + 1e-6) + 1)`` around a query must span at most 2 x 2 cells (else it is
+    left out, as where not finite); the points of those cells within ``r`` (``dx^2 +
+    dy^2 <= r^2 - margin``, ``margin = 1e-9 r^2 + 1e-6``) pair with it, unless one lies
+    within the margin of the edge (the query is then left out)."""
+    n = len(x)
+    cap = max(16, 4 * n)
+    pq = np.empty(cap, dtype=np.int64)
+    pt = np.empty(cap, dtype=np.int64)
+    undone = np.empty(n, dtype=np.int64)
+    m = 0
+    u = 0
+    for q in range(n):
+        pad = r[q] * (1.0 + 1e-6) + 1.0
+        fx0 = np.floor((x[q] - pad - x0) / size)
+        fx1 = np.floor((x[q] + pad - x0) / size)
+        fy0 = np.floor((y[q] - pad - y0) / size)
+        fy1 = np.floor((y[q] + pad - y0) / size)
+        if not (fx1 - fx0 <= 1 and fy1 - fy0 <= 1):
+            undone[u] = q
+            u += 1
+            continue
+        cx0, cx1 = max(fx0, 0.0), min(fx1, nx - 1.0)
+        cy0, cy1 = max(fy0, 0.0), min(fy1, ny - 1.0)
+        if not (cx0 <= cx1 and cy0 <= cy1):
+            continue
+        r2 = r[q] * r[q]
         margin = 1e-9 * r2 + 1e-6
-        inside = d2 <= r2 - margin
-        edge = ~inside & (d2 <= r2 + margin)
-        if edge.any():
-            unsure = np.unique(pq[edge])
-            inside &= ~np.isin(pq, unsure)
-            undone = np.union1d(undone, unsure)
-        pq, pt = pq[inside], self.order[pos[inside]]
-        by = np.argsort(pq * self.n + pt)
-        return pq[by], pt[by], undone
+        first = m
+        edge = False
+        rows = 2 if cy1 > cy0 else 1
+        for k in range(rows):
+            base = (cy0 if k == 0 else cy1) * nx
+            lo = start[int(base + cx0)]
+            hi = start[int(base + cx1 + 1)]
+            for pos in range(lo, hi):
+                dx = px[pos] - x[q]
+                dy = py[pos] - y[q]
+                d2 = dx * dx + dy * dy
+                if d2 <= r2 - margin:
+                    if m == len(pq):
+                        pq = np.concatenate((pq, np.empty(len(pq), dtype=np.int64)))
+                        pt = np.concatenate((pt, np.empty(len(pt), dtype=np.int64)))
+                    pq[m] = q
+                    pt[m] = order[pos]
+                    m += 1
+                elif d2 <= r2 + margin:
+                    edge = True
+        if edge:
+            m = first
+            undone[u] = q
+            u += 1
+            continue
+        for a in range(first + 1, m):  # the query's points in ascending order
+            v = pt[a]
+            b = a - 1
+            while b >= first and pt[b] > v:
+                pt[b + 1] = pt[b]
+                b -= 1
+            pt[b + 1] = v
+    return pq[:m].copy(), pt[:m].copy(), undone[:u].copy()
+
+
+@njit(cache=True)
+def _midpoints(p0, p1, idx):
+    """Horizontal midpoints ``0.5 (p0 + p1)`` (m, 2) and half lengths
+    ``0.5 hypot(p1 - p0)`` (m,) of the legs ``idx``."""
+    m = len(idx)
+    mid = np.empty((m, 2))
+    half = np.empty(m)
+    for q in range(m):
+        i = idx[q]
+        ax, ay, bx, by = p0[i, 0], p0[i, 1], p1[i, 0], p1[i, 1]
+        mid[q, 0] = 0.5 * (ax + bx)
+        mid[q, 1] = 0.5 * (ay + by)
+        half[q] = 0.5 * math.hypot(bx - ax, by - ay)
+    return mid, half
+
+
+@njit(cache=True)
+def _prev_and_last(vehicle, n_vehicles):
+    """Of a batch's legs (in id order) by vehicle: each leg's previous leg of the same
+    vehicle in the batch (-1: none), and each vehicle's last leg in it (-1: none)."""
+    n = len(vehicle)
+    prev_of = np.empty(n, dtype=np.int64)
+    last_leg = np.full(n_vehicles, -1, dtype=np.int64)
+    for i in range(n):
+        v = vehicle[i]
+        prev_of[i] = last_leg[v]
+        last_leg[v] = i
+    return prev_of, last_leg
 
 
 class TargetDetection:
@@ -176,10 +238,7 @@ class TargetDetection:
         pairs_j = np.zeros(0, dtype=np.int64)
         vel = self.velocity
         if len(idx):
-            every = len(idx) == len(t0)  # (every leg: no copies)
-            a, b = (p0[:, :2], p1[:, :2]) if every else (p0[idx, :2], p1[idx, :2])
-            mid = 0.5 * (a + b)
-            half = 0.5 * np.hypot(*(b - a).T)
+            mid, half = _midpoints(p0, p1, idx)
             r = self.radius[vehicle[idx]]
             tree = self._tree
             if vel is not None:  # moving targets: where they are at the batch's middle
@@ -223,13 +282,11 @@ class TargetDetection:
             c = np.zeros_like(c)
         rr = self.radius[vehicle[j]]
         types = self.type_of[vehicle[j]]
-        models = np.array(self.det_model, dtype=object)[types]
-        widths = np.asarray(self.det_width)[types]
         t_det = np.full(len(j), np.nan)
         lateral = np.full(len(j), np.nan)
         at_start = np.zeros(len(j), dtype=bool)
         in_view_end = np.zeros(len(j), dtype=bool)
-        definite = models == "definite_range"
+        definite = np.array([m == "definite_range" for m in self.det_model], dtype=bool)[types]
         if definite.any():
             m = np.flatnonzero(definite)
             t_in, t_out = disc_intervals(t0[j[m]], t1[j[m]], a0[m], a1[m], c[m], rr[m])
@@ -248,6 +305,8 @@ class TargetDetection:
         curve = ~definite
         if curve.any():
             m = np.flatnonzero(curve)
+            models = np.array(self.det_model, dtype=object)[types]
+            widths = np.asarray(self.det_width)[types]
             t_c, d = closest_approach(t0[j[m]], t1[j[m]], a0[m], a1[m], c[m])
             u = self.rng.random(len(m))
             p = np.zeros(len(m))
@@ -265,12 +324,7 @@ class TargetDetection:
         order = np.argsort(j, kind="stable")
         j, tgt, t_det, lateral = j[order], tgt[order], t_det[order], lateral[order]
         at_start, in_view_end = at_start[order], in_view_end[order]
-        by_vehicle = np.lexsort((leg_id, vehicle))
-        prev_of = np.full(len(t0), -1, dtype=np.int64)
-        same = vehicle[by_vehicle][1:] == vehicle[by_vehicle][:-1]
-        prev_of[by_vehicle[1:][same]] = by_vehicle[:-1][same]
-        last_leg = np.full(self.sim.n, -1, dtype=np.int64)
-        np.maximum.at(last_leg, vehicle, np.arange(len(t0)))  # each vehicle's last leg here
+        prev_of, last_leg = _prev_and_last(vehicle, self.sim.n)
         seen = ~np.isnan(t_det)
         nt = len(self.targets)
         carried = self.in_view

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 #: Side, in grid cells, of the blocks of :attr:`Horizon.block_zmin`.
 BLOCK = 8
@@ -194,14 +195,7 @@ class HorizonBank:
         ring_flat = ring.ravel()[order]
         bounds = np.searchsorted(ring_flat, np.arange(ring_flat[-1] + 2))
         hor_flat = horizon.ravel()
-        slope_flat = slope.ravel()
-        for r in range(1, int(ring_flat[-1]) + 1):
-            cells = order[bounds[r]:bounds[r + 1]]
-            a, b, t = pa[cells], pb[cells], w[cells]
-            va = np.maximum(hor_flat[a], slope_flat[a])
-            vb = np.maximum(hor_flat[b], slope_flat[b])
-            both = np.isfinite(va) & np.isfinite(vb)
-            hor_flat[cells] = np.where(both, (1.0 - t) * va + t * vb, np.maximum(va, vb))
+        _xdraw(order, bounds, pa, pb, w, hor_flat, slope.ravel())
         horizon = hor_flat.reshape(wy, wx_)
         # Lowest height in sight above each cell, and its maximum over blocks of cells:
         # a straight segment that stays inside one 2 x 2 group of blocks and is
@@ -226,41 +220,22 @@ class HorizonBank:
         """Whether points ``(x, y, z)`` are in sight of the antennas ``which`` (one per
         point, or one for all); out of sight outside an antenna's window."""
         x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        z = np.asarray(z, dtype=np.float64)
+        shape = np.shape(x)
+        x = x.reshape(-1)
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        z = np.asarray(z, dtype=np.float64).reshape(-1)
+        if np.ndim(which) == 0:
+            self.build([int(which)])
+            which = np.full(len(x), int(which), dtype=np.int64)
+        else:
+            which = np.broadcast_to(np.asarray(which, dtype=np.int64), shape).reshape(-1)
+            if which.size == 0:
+                return np.zeros(shape, dtype=bool)
+            self._ensure(which)
         ny, nx = self.shape
-        s = self.spacing_m
-        if np.ndim(which) == 0:  # one antenna: its own numbers, no gathers
-            i = int(which)
-            self.build([i])
-            ix = np.minimum(np.maximum(np.rint((x - self.origin_m[0]) / s), 0), nx - 1).astype(np.intp)
-            iy = np.minimum(np.maximum(np.rint((y - self.origin_m[1]) / s), 0), ny - 1).astype(np.intp)
-            lx = ix - int(self._c0[i])
-            ly = iy - int(self._r0[i])
-            wn, wh = int(self._wn[i]), int(self._wh[i])
-            inside = (lx >= 0) & (ly >= 0) & (lx < wn) & (ly < wh)
-            grid = self.horizon(i)
-            hz = np.where(inside, grid[np.clip(ly, 0, wh - 1), np.clip(lx, 0, wn - 1)], np.inf)
-            d = np.hypot(x - float(self._ax[i]), y - float(self._ay[i]))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sl = np.where(d > 0, (z - float(self._az[i])) / d, np.inf)
-            return inside & (sl >= hz - 1e-12)
-        which = np.broadcast_to(np.asarray(which, dtype=np.int64), np.shape(x))
-        if which.size == 0:
-            return np.zeros(np.shape(x), dtype=bool)
-        self._ensure(which)
-        ix = np.minimum(np.maximum(np.rint((x - self.origin_m[0]) / s), 0), nx - 1).astype(np.intp)
-        iy = np.minimum(np.maximum(np.rint((y - self.origin_m[1]) / s), 0), ny - 1).astype(np.intp)
-        lx = ix - self._c0[which]
-        ly = iy - self._r0[which]
-        wn = self._wn[which]
-        inside = (lx >= 0) & (ly >= 0) & (lx < wn) & (ly < self._wh[which])
-        cell = self._off[which] + np.where(inside, ly * wn + lx, 0)
-        hz = np.where(inside, self._hor.data[cell], np.inf)
-        d = np.hypot(x - self._ax[which], y - self._ay[which])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sl = np.where(d > 0, (z - self._az[which]) / d, np.inf)
-        return inside & (sl >= hz - 1e-12)
+        return _visible(which, x, y, z, self.origin_m[0], self.origin_m[1], self.spacing_m,
+                        nx, ny, self._c0, self._r0, self._wn, self._wh, self._off,
+                        self._hor.data, self._ax, self._ay, self._az).reshape(shape)
 
     def segments_surely_visible(self, which, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
         """(n,) bool: segments (n, 3) -> (n, 3) certainly in sight all along of the
@@ -272,26 +247,9 @@ class HorizonBank:
         if len(p0) == 0:
             return np.zeros(0, dtype=bool)
         self._ensure(which)
-        s = self.spacing_m * BLOCK
-        h = 0.5 * self.spacing_m  # a point is judged by its nearest cell: widen by half a cell
-        ox, oy = self.origin_m[0] - h, self.origin_m[1] - h
-        # The blocks the segment's extent meets (as floats: NaN and infinities fail the
-        # tests), within one 2 x 2 group of the antenna's window (its rows and columns
-        # start on block boundaries, inside the grid).
-        x0 = np.floor((np.minimum(p0[:, 0], p1[:, 0]) - ox - h) / s) - self._bc0[which]
-        x1 = np.floor((np.maximum(p0[:, 0], p1[:, 0]) - ox + h) / s) - self._bc0[which]
-        y0 = np.floor((np.minimum(p0[:, 1], p1[:, 1]) - oy - h) / s) - self._br0[which]
-        y1 = np.floor((np.maximum(p0[:, 1], p1[:, 1]) - oy + h) / s) - self._br0[which]
-        bnx = self._bnx[which]
-        ok = (x1 - x0 <= 1) & (y1 - y0 <= 1) & (x0 >= 0) & (y0 >= 0) & (x1 < bnx) \
-            & (y1 < self._bny[which])
-        first = np.where(ok, self._boff[which] + y0 * bnx + x0, 0.0).astype(np.intp)
-        dx = np.where(ok, x1 - x0, 0.0).astype(np.intp)
-        dy = np.where(ok, (y1 - y0) * bnx, 0.0).astype(np.intp)
-        zb = self._blk.data
-        top = np.maximum(np.maximum(zb[first], zb[first + dx]),
-                         np.maximum(zb[first + dy], zb[first + dy + dx]))
-        return ok & (np.minimum(p0[:, 2], p1[:, 2]) >= top)
+        return _surely_visible(which, p0, p1, self.origin_m[0], self.origin_m[1],
+                               self.spacing_m, self._bc0, self._br0, self._bnx, self._bny,
+                               self._boff, self._blk.data)
 
     def nbytes(self, i: int | None = None) -> int:
         """Bytes the built horizons take (of horizon ``i``, or all)."""
@@ -362,3 +320,93 @@ class Horizon:
         """Whether points ``(x, y, z)`` (arrays, metres) are in sight of the antenna
         (out of sight outside the window)."""
         return self.bank.visible(self.id, x, y, z)
+
+
+@njit(cache=True)
+def _max(a, b):
+    """``np.maximum`` of two numbers (NaN if either is)."""
+    return a if (a >= b or a != a) else b
+
+
+@njit(cache=True)
+def _xdraw(order, bounds, pa, pb, w, hor, slope):
+    """Horizon slopes ``hor`` ring by ring outwards from the antenna (ring ``r``: the
+    cells ``order[bounds[r]:bounds[r + 1]]``): each cell's parents ``pa``, ``pb`` have
+    their values ``max(horizon, slope)`` as the ring before left them, interpolated
+    with weight ``w`` towards ``pb`` where both are finite, else the larger taken."""
+    buf = np.empty(len(order))
+    for r in range(1, len(bounds) - 1):
+        lo, hi = bounds[r], bounds[r + 1]
+        for q in range(lo, hi):
+            c = order[q]
+            a, b, t = pa[c], pb[c], w[c]
+            va = _max(hor[a], slope[a])
+            vb = _max(hor[b], slope[b])
+            if np.isfinite(va) and np.isfinite(vb):
+                buf[q] = (1.0 - t) * va + t * vb
+            else:
+                buf[q] = _max(va, vb)
+        for q in range(lo, hi):
+            hor[order[q]] = buf[q]
+
+
+@njit(cache=True)
+def _visible(which, x, y, z, ox, oy, s, nx, ny, c0, r0, wn, wh, off, data, ax, ay, az):
+    """Line of sight of points ``(x, y, z)`` from antennas ``which`` (bank arrays):
+    a point is judged by its nearest grid cell (clamped to the grid; out of sight
+    outside the antenna's window, and where a coordinate is NaN), in sight if its
+    slope from the antenna is at least that cell's horizon slope (less 1e-12)."""
+    n = len(x)
+    out = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        w = which[i]
+        fx = np.rint((x[i] - ox) / s)
+        fy = np.rint((y[i] - oy) / s)
+        if fx != fx or fy != fy:
+            continue
+        ix = int(min(max(fx, 0.0), nx - 1.0))
+        iy = int(min(max(fy, 0.0), ny - 1.0))
+        lx = ix - c0[w]
+        ly = iy - r0[w]
+        if lx < 0 or ly < 0 or lx >= wn[w] or ly >= wh[w]:
+            continue
+        hz = data[off[w] + ly * wn[w] + lx]
+        d = math.hypot(x[i] - ax[w], y[i] - ay[w])
+        sl = (z[i] - az[w]) / d if d > 0 else np.inf
+        out[i] = sl >= hz - 1e-12
+    return out
+
+
+@njit(cache=True)
+def _surely_visible(which, p0, p1, origin_x, origin_y, spacing, bc0, br0, bnx, bny, boff,
+                    blk):
+    """Segments ``p0 -> p1`` surely in sight of their antennas ``which`` all along: the
+    segment's horizontal extent (widened by half a cell on each side, as a point is
+    judged by its nearest cell) meets blocks within one 2 x 2 group of the antenna's
+    window, and its lower end is no lower than the highest of those blocks' lowest
+    heights in sight (False where a coordinate is NaN)."""
+    n = len(p0)
+    out = np.zeros(n, dtype=np.bool_)
+    sb = spacing * BLOCK
+    h = 0.5 * spacing
+    ox, oy = origin_x - h, origin_y - h
+    for i in range(n):
+        ax, ay, az = p0[i, 0], p0[i, 1], p0[i, 2]
+        bx, by, bz = p1[i, 0], p1[i, 1], p1[i, 2]
+        if ax != ax or ay != ay or az != az or bx != bx or by != by or bz != bz:
+            continue
+        w = which[i]
+        x0 = np.floor((min(ax, bx) - ox - h) / sb) - bc0[w]
+        x1 = np.floor((max(ax, bx) - ox + h) / sb) - bc0[w]
+        y0 = np.floor((min(ay, by) - oy - h) / sb) - br0[w]
+        y1 = np.floor((max(ay, by) - oy + h) / sb) - br0[w]
+        if not (x1 - x0 <= 1 and y1 - y0 <= 1 and x0 >= 0 and y0 >= 0 and x1 < bnx[w]
+                and y1 < bny[w]):
+            continue
+        first = int(boff[w] + y0 * bnx[w] + x0)
+        dx = int(x1 - x0)
+        dy = int((y1 - y0) * bnx[w])
+        top = max(max(blk[first], blk[first + dx]),
+                  max(blk[first + dy], blk[first + dy + dx]))
+        out[i] = min(az, bz) >= top
+    return out

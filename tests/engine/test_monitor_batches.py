@@ -113,3 +113,52 @@ def test_point_cells_never_miss_a_point_within_the_radius():
     assert (~near).sum() > 0.5 * (d > radius + 200.0).sum()
     assert cells.any_near(np.array([[np.nan, 0.0]]), 10.0).all()  # asked, not judged
     assert not PointCells(np.array([[5.0, 5.0]])).any_near(np.array([[50.0, 5.0]]), 44.0)[0]
+
+
+def test_the_terrain_screen_gives_what_the_array_code_gave():
+    """The compiled screen against the array code it replaced, on legs over rough
+    terrain, skimming it, off the grid, spanning many blocks and not finite."""
+    from fleetsim.engine.monitor import _BLOCK, Monitor
+
+    rng = np.random.default_rng(13)
+    terrain = Terrain.procedural(size_m=(20000.0, 20000.0), spacing_m=100, relief_m=600,
+                                 ridges=6, base_elevation_m=0, origin_m=(0, 0), rng=rng)
+    n = 20000
+    p0 = np.column_stack([rng.uniform(-1500, 21500, (n, 2)), np.zeros(n)])
+    p1 = p0 + np.column_stack([rng.normal(0, 500, (n, 2)), np.zeros(n)])
+    for p in (p0, p1):
+        p[:, 2] = terrain.height_at(p[:, 0], p[:, 1]) + rng.uniform(-20, 900, n)
+    p0[:10, 0] = np.nan
+    p1[10:20, 2] = np.nan
+    p1[20:30, 1] = np.inf
+    clearance = rng.uniform(0, 60, n)
+    clearance[30:40] = np.nan
+
+    class Sim:
+        world = type("World", (), {"terrain": terrain})()
+
+    mon = Monitor.__new__(Monitor)
+    mon.sim = Sim()
+    got = mon._may_come_low(p0, p1, clearance)
+
+    top = mon._block_top
+    ny, nx = np.shape(terrain.heights_m)
+    s = float(terrain.spacing_m)
+    ox, oy = float(terrain.origin_m[0]), float(terrain.origin_m[1])
+    with np.errstate(invalid="ignore"):
+        cx0 = np.floor((np.minimum(p0[:, 0], p1[:, 0]) - ox) / s) - 1
+        cx1 = np.floor((np.maximum(p0[:, 0], p1[:, 0]) - ox) / s) + 2
+        cy0 = np.floor((np.minimum(p0[:, 1], p1[:, 1]) - oy) / s) - 1
+        cy1 = np.floor((np.maximum(p0[:, 1], p1[:, 1]) - oy) / s) + 2
+    ok = np.isfinite(cx0) & np.isfinite(cx1) & np.isfinite(cy0) & np.isfinite(cy1)
+    bx0, bx1, by0, by1 = (
+        (np.minimum(np.maximum(np.where(ok, c, 0.0), 0), m - 1).astype(np.int64) // _BLOCK)
+        for c, m in ((cx0, nx), (cx1, nx), (cy0, ny), (cy1, ny)))
+    ok &= (bx1 - bx0 <= 1) & (by1 - by0 <= 1)
+    high = np.maximum(np.maximum(top[by0, bx0], top[by0, bx1]),
+                      np.maximum(top[by1, bx0], top[by1, bx1]))
+    low = np.minimum(p0[:, 2], p1[:, 2])
+    with np.errstate(invalid="ignore"):
+        want = ~(ok & (low - clearance - high > 1e-6 * np.abs(low) + 1e-3))
+    assert got.tolist() == want.tolist()
+    assert 0.2 < want.mean() < 0.9
