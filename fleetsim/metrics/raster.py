@@ -30,14 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.geometry import merge_intervals
-from fleetsim.metrics.legcells import (
-    INDEX_SLACK,
-    SweepGrid,
-    index_range,
-    leg_rows,
-    pairs_hits,
-)
+from fleetsim.metrics.legcells import INDEX_SLACK, band_visits, leg_spans
 from fleetsim.metrics.permitted import (
     Permission,
     cell_permission,
@@ -163,15 +156,6 @@ class CellCoverage:
         return total, cells
 
 
-def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For ragged groups of ``counts`` items: each item's group and rank in it."""
-    total = int(counts.sum())
-    owner = np.repeat(np.arange(len(counts)), counts)
-    starts = np.cumsum(counts) - counts
-    rank = np.arange(total) - np.repeat(starts, counts)
-    return owner, rank
-
-
 def sweep_cells(
     grid: CellGrid,
     t0: np.ndarray,
@@ -255,36 +239,19 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
 
     c = grid.cell_m
     centre_x = grid.x0_m + (np.arange(grid.nx) + 0.5) * c  # of each column
-    full_grid = grid.n_cells == grid.nx * grid.ny
+    cell_of = (np.zeros(0, dtype=grid.cell_of.dtype) if grid.n_cells == grid.nx * grid.ny
+               else grid.cell_of.ravel())
     x0, y0 = np.ascontiguousarray(xy0[:, 0]), np.ascontiguousarray(xy0[:, 1])
-    x1, y1 = xy1[:, 0], xy1[:, 1]
+    x1, y1 = np.ascontiguousarray(xy1[:, 0]), np.ascontiguousarray(xy1[:, 1])
+    t0, t1 = np.ascontiguousarray(t0), np.ascontiguousarray(t1)
     del xy0, xy1
-    dx = x1 - x0
-    dy = y1 - y0
-    length2 = dx * dx + dy * dy
-    still = length2 == 0.0
-    xlo = np.minimum(x0, x1) - r
-    xhi = np.maximum(x0, x1) + r
-    ylo = np.minimum(y0, y1) - r
-    yhi = np.maximum(y0, y1) + r
-    del x1, y1
-    # Rows / columns whose centres lie in the grown bounding box.
-    ja, jb = index_range(ylo, yhi, grid.y0_m, c, grid.ny)
-    ia, ib = index_range(xlo, xhi, grid.x0_m, c, grid.nx)
-    del ylo, yhi  # (per-leg arrays are let go as soon as they are done with)
-    live = (ja <= jb) & (ia <= ib)
-    # Half-width, along x, of the strip of points within r of the leg's line.
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        strip_half = np.where(dy != 0.0, r * np.sqrt(length2) / np.abs(dy), np.inf)
-        slope = np.where(dy != 0.0, dx / dy, 0.0)
+    r = r[:1] if r.strides[0] == 0 else np.ascontiguousarray(r)  # (one radius for all)
+    # Rows whose centres lie in each leg's grown bounding box, and the candidate
+    # pairs per row (the row's cells in the leg's strip, bounded by its box).
+    ja, jb, live, load = leg_spans(x0, y0, x1, y1, r, grid.x0_m, grid.y0_m, c, grid.nx,
+                                   grid.ny)
 
     # Bands of rows holding about ``max_pairs`` candidates each.
-    per_row = np.minimum(ib - ia + 1, np.ceil(2.0 * strip_half / c) + 2.0)
-    per_row = np.where(live, per_row, 0.0)
-    del ia, ib
-    load = np.zeros(grid.ny + 1)
-    np.add.at(load, ja[live], per_row[live])
-    np.add.at(load, jb[live] + 1, -per_row[live])
     load = np.cumsum(load[:-1])
     before = np.cumsum(load) - load
     # The sample sums add floats band by band, so the bands of ``max_pairs`` fix
@@ -297,7 +264,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     band_starts = np.flatnonzero(band_head | np.r_[True, sub_of_row[1:] != sub_of_row[:-1]])
     band_ends = np.r_[band_starts[1:] - 1, grid.ny - 1]
     closes_band = np.r_[band_head[band_starts[1:]], True]
-    del per_row, load, before, band_of_row, sub_of_row, band_head
+    del load, before, band_of_row, sub_of_row, band_head
     pending: list[tuple[np.ndarray, ...]] = []
 
     # Legs by first row, so a band's legs are found without scanning them all.
@@ -316,42 +283,20 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     for t in np.unique(tier):
         members = by_ja[tier == t]
         tiers.append((members, ja[members], int(span[tier == t].max())))
-    del span, tier
-    sweep = SweepGrid(centre_x, None if full_grid else grid.cell_of.ravel(),
-                      grid.cell_of.dtype, T)
+    del span, tier, by_ja
     for j_first, j_last, closes in zip(band_starts, band_ends, closes_band, strict=True):
         found = []
         for members, ja_sorted, max_rows in tiers:
             lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
             hi = np.searchsorted(ja_sorted, j_last, side="right")
             found.append(members[lo:hi][jb[members[lo:hi]] >= j_first])
-        legs = found[0] if len(found) == 1 else np.concatenate([by_ja[:0], *found])
+        legs = found[0] if len(found) == 1 else np.concatenate(found)
         del found
-        if len(legs) == 0:
-            if closes:
-                _add_sample_sums(result, pending)
-            continue
-        ra = np.maximum(ja[legs], j_first)
-        rb = np.minimum(jb[legs], j_last)
-        # Leg-row pairs: the row's cells in the leg's strip; row by row, so each
-        # row's cells are done (and merged) on their own, with arrays that stay in
-        # the processor's caches.
-        owner, k = _expand(rb - ra + 1)
-        row = ra[owner] + k
-        del ra, rb, k
-        if j_last > j_first:
-            by_row = np.argsort((row - j_first).astype(np.uint16) if j_last - j_first <= 0xFFFF
-                                else row, kind="stable")
-            owner, row = owner[by_row], row[by_row]
-            del by_row
-        pair = leg_rows(grid, legs, owner, row, (x0, y0, dx, dy, length2, slope, xlo, xhi,
-                                                  strip_half, r, t0, t1))
-        still_band = bool(still[legs].any())
-        row_cuts = np.r_[0, np.flatnonzero(row[1:] != row[:-1]) + 1, len(row)]
-        del owner, row
-        for first_pair, end_pair in zip(row_cuts[:-1], row_cuts[1:], strict=True):
-            cell, t_in, t_out = pairs_hits(sweep, pair, first_pair, end_pair, still_band)
-            _reduce_cells(result, cell, t_in, t_out, pending)
+        if len(legs):
+            g, s, e = band_visits(legs, int(j_first), int(j_last), ja, jb, x0, y0, x1, y1, r,
+                                  t0, t1, grid.x0_m, grid.y0_m, c, grid.nx, centre_x, cell_of,
+                                  T)
+            _reduce_cells(result, g, s, e, pending)
         if closes:
             _add_sample_sums(result, pending)
 
@@ -369,14 +314,14 @@ def _add_sample_sums(out: CellCoverage, pending: list[tuple[np.ndarray, ...]]) -
                                         - np.bincount(at_close, weights=pa, minlength=size))
 
 
-def _reduce_cells(out: CellCoverage, cell: np.ndarray, t_in: np.ndarray,
-                  t_out: np.ndarray, pending: list[tuple[np.ndarray, ...]]) -> None:
-    """Fold one sub-band's intervals (complete for its cells) into ``out``; its
-    share of the sample sums goes to ``pending``."""
-    if len(cell) == 0:
+def _reduce_cells(out: CellCoverage, g: np.ndarray, s: np.ndarray, e: np.ndarray,
+                  pending: list[tuple[np.ndarray, ...]]) -> None:
+    """Fold one sub-band's visits (merged coverage intervals, complete for its cells,
+    sorted by cell and start) into ``out``; its share of the sample sums goes to
+    ``pending``."""
+    if len(g) == 0:
         return
     T = out.duration_s
-    g, s, e = merge_intervals(cell, t_in, t_out)
     heads = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     tails = np.r_[heads[1:] - 1, len(g) - 1]
     gap = s.copy()  # the gap before each visit: from 0 for a cell's first one
