@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fleetsim import libm
 from fleetsim.engine.continuation import RouteBatch, RouteContinuation
 from fleetsim.engine.motion import MotionModel
 from fleetsim.engine.states import GROUND, LOCKED_STATES, MOVING, STATES
@@ -318,7 +319,7 @@ class PlanIntake(RouteContinuation):
                     pts = xy[a:b]
                     if layers and b > a and self.is_air[v]:  # altitude by heading quadrant
                         d = np.diff(np.vstack([start, pts]), axis=0)
-                        quadrant = np.floor(np.degrees(np.arctan2(d[:, 0], d[:, 1]))
+                        quadrant = np.floor(np.degrees(libm.arctan2(d[:, 0], d[:, 1]))
                                             % 360.0 / 90.0) % 4
                         z[a:b] = z[a:b] + quadrant * layers
                     if classes:

@@ -13,6 +13,7 @@ from itertools import chain, repeat
 
 import numpy as np
 
+from fleetsim import libm
 from fleetsim.geometry import closest_approach, disc_intervals
 
 _EPS = 1e-9
@@ -33,9 +34,9 @@ def lateral_range_probability(model: str, distance_m: np.ndarray,
         return np.ones_like(d)
     if model == "inverse_cube":
         with np.errstate(divide="ignore"):
-            return -np.expm1(-(sweep_width_m ** 2) / (4.0 * math.pi * d ** 2))
+            return -libm.expm1(-(sweep_width_m ** 2) / (4.0 * math.pi * d ** 2))
     if model == "exponential":
-        return np.exp(-2.0 * d / sweep_width_m)
+        return libm.exp(-2.0 * d / sweep_width_m)
     raise ValueError(f"unknown detection model {model!r}")
 
 

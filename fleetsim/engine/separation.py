@@ -130,7 +130,7 @@ class Separation(Subsystem):
         ids = np.arange(self.seen, n, dtype=np.int64)[keep]
         t0 = rows[keep, L_T0]
         self.seen = n
-        o = np.argsort(t0)
+        o = np.argsort(t0, kind="stable")
         big, new = self._later  # ((t0, ids), (t0, ids))
         new = _insert(*new, t0[o], ids[o])
         if len(new[0]) > len(big[0]) // 8 + 4096:  # (into the large part now and then)

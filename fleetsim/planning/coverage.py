@@ -13,6 +13,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
+from fleetsim import libm
 from fleetsim.planning.routing import VisibilityGraph
 
 __all__ = ["boustrophedon", "densify", "min_width_angle_deg", "path_length"]
@@ -147,7 +148,7 @@ def min_width_angle_deg(polygon: Polygon | MultiPolygon) -> float:
     for first in range(0, len(edge), _EDGES_PER_BATCH):
         projection = xy @ normal[first : first + _EDGES_PER_BATCH].T
         width[first : first + _EDGES_PER_BATCH] = projection.max(axis=0) - projection.min(axis=0)
-    angle = np.degrees(np.arctan2(edge[:, 1], edge[:, 0])) % 180.0
+    angle = np.degrees(libm.arctan2(edge[:, 1], edge[:, 0])) % 180.0
     angle[angle > 180.0 - 1e-9] = 0.0
     narrowest = width <= width.min() * (1.0 + 1e-9)
     return float(angle[narrowest].min())

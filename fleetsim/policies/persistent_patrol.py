@@ -281,19 +281,13 @@ class PersistentPatrol(Policy):
                 # the bounds are exact up to rounding: keep a margin
                 if i >= len(order) or bound[order[i]] < thr - 1e-9 * (abs(thr) + 1.0):
                     break
-        cells, scores = np.concatenate(cells), np.concatenate(scores)
-        if m < len(scores) and int((scores >= thr).sum()) > m:
-            # Cells tie for the m-th place: which of them it takes is up to
-            # argpartition over all cells, as it always was.
-            return self.best_cells_all(pos, speed, m)
-        return _top(cells, scores, m)
+        # Every cell scoring as high as the m-th best is among those read.
+        return _top(np.concatenate(cells), np.concatenate(scores), m)
 
     def best_cells_all(self, pos: np.ndarray, speed: float, m: int) -> np.ndarray:
         """:meth:`best_cells` by scoring every cell."""
         travel = np.hypot(*(self.centres - pos).T) / speed
-        score = -self.last_visit - travel
-        top = np.argpartition(-score, m - 1)[:m] if m < len(score) else np.arange(len(score))
-        return top[np.lexsort((top, -score[top]))]  # best first, ties by index
+        return _top(np.arange(len(travel)), -self.last_visit - travel, m)
 
     def nearest_cells(self, v: np.ndarray, xy: np.ndarray) -> np.ndarray:
         """The cells whose centres are nearest to ``xy`` (vehicles ``v``'s plan ends):
@@ -513,9 +507,7 @@ class PersistentPatrol(Policy):
                     if ok.any():
                         score = np.where(ok, score, -np.inf)
                     m = min(len(members), len(score), max(1, int(np.isfinite(score).sum())))
-                    top = np.argpartition(-score, m - 1)[:m] if m < len(score) else \
-                        np.arange(len(score))
-                    top = top[np.lexsort((top, -score[top]))]  # best first, ties by index
+                    top = _top(np.arange(len(score)), score, m)
                 else:
                     top = self.best_cells(pos[i], speed[i],
                                            min(len(members), len(self.centres)))
@@ -657,7 +649,10 @@ def _first_of(want: np.ndarray, n_cells: int) -> np.ndarray:
 
 def _top(cells: np.ndarray, score: np.ndarray, m: int) -> np.ndarray:
     """The ``m`` of ``cells`` with the highest ``score``, best first, ties by cell index
-    (only called when no tie straddles the m-th place)."""
+    (also where cells tie for the m-th place: the lowest indexes are taken). Built on
+    a partition of values and a stable sort, it picks the same cells on every
+    processor (an ``argpartition`` does not: which of tied items it returns depends
+    on the processor's sorting code, AVX-512 or not)."""
     if m < len(score):
         keep = score >= -np.partition(-score, m - 1)[m - 1]
         cells, score = cells[keep], score[keep]

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from fleetsim import libm
 from fleetsim.errors import PolicyError
 from fleetsim.policy import Policy, import_code, param, positive
 from fleetsim.rl.features import ACTION_MODES, Features, Options, has_orders
@@ -73,7 +74,7 @@ class LinearActor:
     def __call__(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         logits = np.asarray(obs, dtype=np.float64) @ self.W + self.b
         if self.waypoint:
-            return 1.0 / (1.0 + np.exp(-logits))
+            return 1.0 / (1.0 + libm.exp(-logits))
         return np.where(mask > 0, logits, -np.inf).argmax(axis=1)
 
 

@@ -1,0 +1,123 @@
+"""A run is the same on every processor.
+
+numpy picks SIMD code by what the processor offers (AVX2, AVX-512): its ``exp``,
+``arctan2``, ``log`` and others then differ in the last bit, and its ``argsort`` and
+``argpartition`` order tied items differently. fleetsim's runs must not depend on
+that: the golden runs below are re-simulated with numpy's dispatch limited to each
+level this processor has (``NPY_DISABLE_CPU_FEATURES``), and must give the recorded
+digest and metrics every time. On a processor with AVX-512 this compares AVX-512,
+AVX2 and the SSE4 baseline; on one without, the levels it has.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fleetsim import libm
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Golden runs that once differed between processors: patrol policies choosing among
+#: cells tied for idleness, detections drawn against exp(-2 d / W).
+SENSITIVE = ("oversight_tradeoff-short", "sea_rescue-short", "search_and_rescue-short")
+
+_RUN = """
+import hashlib, json, sys
+sys.path.insert(0, {golden!r})
+from golden_runs import golden_runs, simulate
+out = {{}}
+for g in golden_runs():
+    if g.name in {names!r}:
+        digest, metrics = simulate(g)
+        out[g.name] = [digest, hashlib.sha256(metrics.encode()).hexdigest()]
+from numpy._core._multiarray_umath import __cpu_features__, __cpu_dispatch__
+out["_levels"] = [k for k in __cpu_dispatch__ if __cpu_features__.get(k)]
+print(json.dumps(out))
+"""
+
+
+def _dispatch_levels() -> list[str]:
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    return [k for k in __cpu_dispatch__ if __cpu_features__.get(k)]
+
+
+def _simulate_with(disabled: list[str]) -> dict:
+    env = dict(os.environ)
+    env.pop("NPY_DISABLE_CPU_FEATURES", None)
+    if disabled:
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(disabled)
+    code = _RUN.format(golden=str(ROOT / "tests" / "golden"), names=SENSITIVE)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_golden_runs_are_the_same_at_every_simd_level():
+    sys.path.insert(0, str(ROOT / "tests" / "golden"))
+    from golden_runs import golden_runs, recorded_digests
+
+    expected = {g.name: [recorded_digests()[g.name],
+                         hashlib.sha256(g.metrics_path.read_bytes()).hexdigest()]
+                for g in golden_runs() if g.name in SENSITIVE}
+    assert len(expected) == len(SENSITIVE)
+    levels = _dispatch_levels()
+    # All levels on, then the top one off, then the next, ... down to the baseline.
+    for k in range(len(levels) + 1):
+        disabled = levels[len(levels) - k:]
+        got = _simulate_with(disabled)
+        assert got.pop("_levels") == levels[:len(levels) - k]
+        assert got == expected, f"runs differ with numpy's {disabled or 'full'} dispatch off"
+
+
+@pytest.mark.parametrize("name", ["exp", "expm1", "log", "arctan2"])
+def test_libm_functions_are_the_c_library_s(name):
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(-700, 700, 2000), rng.uniform(-1, 1, 2000),
+                        [0.0, -0.0, 1e-300, np.inf, -np.inf]])
+    y = rng.uniform(-5, 5, len(x))
+    ours = getattr(libm, name)
+    ref_fn = {"exp": math.exp, "expm1": math.expm1, "arctan2": math.atan2,
+              "log": math.log}[name]
+
+    def ref(*a):
+        try:
+            return ref_fn(*a)
+        except OverflowError:
+            return math.inf
+        except ValueError:  # log of a negative number or of 0
+            return math.nan if a[0] < 0 else -math.inf
+
+    if name == "arctan2":
+        got, want = ours(y, x), np.array([ref(a, b) for a, b in zip(y, x, strict=True)])
+    else:
+        got, want = ours(x), np.array([ref(a) for a in x])
+    assert got.dtype == np.float64
+    assert np.array_equal(got, want, equal_nan=True)
+
+
+#: numpy functions whose results depend on the processor (see the module docstring).
+_PROCESSOR_DEPENDENT = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "tan",
+                        "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "tanh",
+                        "arcsinh", "cbrt", "power", "float_power", "argpartition"}
+
+
+def test_no_module_calls_numpys_processor_dependent_functions():
+    found = []
+    for path in sorted((ROOT / "fleetsim").rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr in _PROCESSOR_DEPENDENT
+                    and isinstance(node.value, ast.Name) and node.value.id in ("np", "numpy")):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: np.{node.attr}")
+    assert not found, "use fleetsim.libm (or a stable sort) instead:\n" + "\n".join(found)
