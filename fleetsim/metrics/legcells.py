@@ -22,8 +22,10 @@ __all__ = ["INDEX_SLACK", "band_visits", "leg_spans"]
 #: this way are only candidates; the exact test decides).
 INDEX_SLACK = 1e-9
 
-#: Intervals of one cell and row up to which they are sorted by insertion.
-_INSERTION_SORT = 24
+#: The terms of a leg-row pair, side by side: the leg's start x and x extent,
+#: |w|^2, the pair's terms of the quadratic, and the leg's times.
+_X0, _DX, _L2, _PB, _PC, _T0, _T1 = range(7)
+_N_TERMS = 7
 
 
 @njit(cache=True)
@@ -134,45 +136,75 @@ def leg_spans(x0, y0, x1, y1, r, gx0, gy0, cell, nx, ny):
 
 
 @njit(cache=True)
-def _grown(a, n):
-    """``a`` with room for at least ``n`` items (its contents kept)."""
-    if n <= len(a):
-        return a
-    out = np.empty(max(n, 2 * len(a)), a.dtype)
-    out[:len(a)] = a
-    return out
-
-
-@njit(cache=True)
 def _sort_by_start(s, e, lo, hi):
-    """Sort the intervals ``lo:hi`` of ``s``, ``e`` by start (equal starts in any order)."""
-    if hi - lo <= _INSERTION_SORT:
-        for k in range(lo + 1, hi):
-            sk = s[k]
-            ek = e[k]
-            m = k - 1
-            while m >= lo and s[m] > sk:
-                s[m + 1] = s[m]
-                e[m + 1] = e[m]
-                m -= 1
-            s[m + 1] = sk
-            e[m + 1] = ek
-        return
-    order = np.argsort(s[lo:hi])
-    ss = s[lo:hi][order]
-    ee = e[lo:hi][order]
-    s[lo:hi] = ss
-    e[lo:hi] = ee
+    """Sort the intervals ``lo:hi`` of ``s``, ``e`` by start (equal starts in any
+    order): by insertion, as they come nearly sorted (legs in order of start
+    time), or by a full sort when they turn out not to be."""
+    budget = 8 * (hi - lo) + 64
+    for k in range(lo + 1, hi):
+        sk = s[k]
+        if not s[k - 1] > sk:
+            continue
+        ek = e[k]
+        m = k - 1
+        while m >= lo and s[m] > sk:
+            s[m + 1] = s[m]
+            e[m + 1] = e[m]
+            m -= 1
+        s[m + 1] = sk
+        e[m + 1] = ek
+        budget -= k - m
+        if budget < 0:
+            order = np.argsort(s[lo:hi])
+            ss = s[lo:hi][order]
+            ee = e[lo:hi][order]
+            s[lo:hi] = ss
+            e[lo:hi] = ee
+            return
 
 
 @njit(cache=True, error_model="numpy")
-def band_visits(legs, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
+def _start_order(t):
+    """The indices of ``t`` in about its order (a bucket sort: in order up to a
+    bucket's width, about four items' worth of the range of ``t``)."""
+    n = len(t)
+    order = np.arange(n)
+    if n < 2:
+        return order
+    lo = math.inf
+    hi = -math.inf
+    for k in range(n):
+        lo = min(lo, t[k])
+        hi = max(hi, t[k])
+    n_buckets = max(1, n // 4)
+    width = (hi - lo) / n_buckets
+    if not (width > 0.0 and width < math.inf):
+        return order
+    bucket = np.empty(n, np.int64)
+    head = np.zeros(n_buckets + 1, np.int64)
+    for k in range(n):
+        b = min(int((t[k] - lo) / width), n_buckets - 1)
+        bucket[k] = b
+        head[b + 1] += 1
+    for b in range(n_buckets):
+        head[b + 1] += head[b]
+    for k in range(n):
+        order[head[bucket[k]]] = k
+        head[bucket[k]] += 1
+    return order
+
+
+@njit(cache=True, error_model="numpy")
+def band_visits(ranges, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
                 gx0, gy0, cell, nx, centre_x, cell_of, duration):
     """The visits of the cells of grid rows ``j_first..j_last`` by the footprints
-    of ``legs`` (the legs reaching these rows): the coverage intervals within
+    of the legs in ``ranges`` (rows ``[first, end)`` of the legs' arrays, among
+    them all the legs reaching these rows; those ending before ``j_first`` are
+    passed over): the coverage intervals within
     ``[0, duration]``, merged per cell where they overlap or touch (as
     :func:`fleetsim.geometry.merge_intervals` does), as (cell, start, end)
-    sorted by cell and then start.
+    sorted by cell and then start, and the number of visits up to the end of
+    each row.
 
     A leg's candidate cells in a row are those whose centres lie both in its
     bounding box grown by the radius and in the strip of half-width ``r``
@@ -187,77 +219,123 @@ def band_visits(legs, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
     full = len(cell_of) == 0
     one_r = len(r) == 1
     n_rows = j_last - j_first + 1
-    # Leg-row pairs, row by row.
+    # The legs reaching these rows (in ranges of the legs' order), copied side by side.
+    n = 0
+    for t in range(len(ranges)):
+        for i in range(ranges[t, 0], ranges[t, 1]):
+            if jb[i] >= j_first:
+                n += 1
+    lx0 = np.empty(n)
+    ly0 = np.empty(n)
+    lx1 = np.empty(n)
+    ly1 = np.empty(n)
+    lr = np.empty(n)
+    lt0 = np.empty(n)
+    lt1 = np.empty(n)
+    first_row = np.empty(n, np.int64)
+    last_row = np.empty(n, np.int64)
+    k = 0
+    for t in range(len(ranges)):
+        for i in range(ranges[t, 0], ranges[t, 1]):
+            if jb[i] >= j_first:
+                lx0[k] = x0[i]
+                ly0[k] = y0[i]
+                lx1[k] = x1[i]
+                ly1[k] = y1[i]
+                lr[k] = r[0] if one_r else r[i]
+                lt0[k] = t0[i]
+                lt1[k] = t1[i]
+                first_row[k] = max(ja[i], j_first)
+                last_row[k] = min(jb[i], j_last)
+                k += 1
+    # Leg-row pairs, row by row, each row's legs in order of start time (so the
+    # intervals of a cell come nearly sorted by start), with the leg's terms side
+    # by side (a row reads them in order).
+    legs = _start_order(lt0)
     head = np.zeros(n_rows + 1, np.int64)
-    for k in range(len(legs)):
-        i = legs[k]
-        ra = max(ja[i], j_first)
-        rb = min(jb[i], j_last)
-        for row in range(ra, rb + 1):
+    for k in range(n):
+        for row in range(first_row[k], last_row[k] + 1):
             head[row - j_first + 1] += 1
     for q in range(n_rows):
         head[q + 1] += head[q]
     fill = head[:-1].copy()
-    row_leg = np.empty(head[n_rows], np.int64)
-    for k in range(len(legs)):
-        i = legs[k]
-        ra = max(ja[i], j_first)
-        rb = min(jb[i], j_last)
-        for row in range(ra, rb + 1):
-            row_leg[fill[row - j_first]] = i
-            fill[row - j_first] += 1
-
-    col_of = np.empty(1024, np.int64)
-    t_in = np.empty(1024)
-    t_out = np.empty(1024)
-    by_col = np.zeros(nx + 1, np.int64)
-    s_sorted = np.empty(1024)
-    e_sorted = np.empty(1024)
-    out_cell = np.empty(1024, np.int64)
-    out_s = np.empty(1024)
-    out_e = np.empty(1024)
-    n_out = 0
-    for row in range(j_first, j_last + 1):
-        cy = gy0 + (row + 0.5) * cell
-        base = row * nx
-        n_hit = 0
-        col_lo = nx
-        col_hi = -1
-        for p in range(head[row - j_first], head[row - j_first + 1]):
-            i = row_leg[p]
-            ri = r[0] if one_r else r[i]
-            lx0 = x0[i]
-            ly0 = y0[i]
-            dx = x1[i] - lx0
-            dy = y1[i] - ly0
-            length2 = dx * dx + dy * dy
-            xlo = _minimum(lx0, x1[i]) - ri
-            xhi = _maximum(lx0, x1[i]) + ri
-            if dy != 0.0:
-                strip_half = ri * math.sqrt(length2) / abs(dy)
-                slope = dx / dy
-            else:
-                strip_half = math.inf
-                slope = 0.0
-            xc = lx0 + (cy - ly0) * slope
+    # Per leg-row pair with candidate cells: the first and last column, and the
+    # leg-row terms of the quadratic |p0 + s w - centre|^2 - r^2 of the leg and a
+    # cell centre (cx, cy), split into what depends on the pair and on cx:
+    # a s^2 + 2 (dxc wx + ey wy) s + dxc^2 + ey^2 - r^2, dxc = x0 - cx, ey = y0 - cy.
+    cols = np.empty((head[n_rows], 2), np.int64)
+    terms = np.empty((head[n_rows], _N_TERMS))
+    row_pairs = np.zeros(n_rows, np.int64)  # (candidate leg-cell pairs of each row)
+    for k in legs:
+        ri = lr[k]
+        px0 = lx0[k]
+        py0 = ly0[k]
+        dx = lx1[k] - px0
+        dy = ly1[k] - py0
+        length2 = dx * dx + dy * dy
+        if dy != 0.0:
+            strip_half = ri * math.sqrt(length2) / abs(dy)
+            slope = dx / dy
+        else:
+            strip_half = math.inf
+            slope = 0.0
+        xlo = _minimum(px0, lx1[k]) - ri
+        xhi = _maximum(px0, lx1[k]) + ri
+        for row in range(first_row[k], last_row[k] + 1):
+            cy = gy0 + (row + 0.5) * cell
+            xc = px0 + (cy - py0) * slope
             ca = _first_index(_fmax(xlo, xc - strip_half), gx0, cell, nx)
             cb = _last_index(_fmin(xhi, xc + strip_half), gx0, cell, nx)
             if cb < ca:
                 continue
-            ey = ly0 - cy
-            pair_b = ey * dy
-            pair_c = ey * ey - ri * ri
-            lt0 = t0[i]
-            lt1 = t1[i]
-            dt = lt1 - lt0
-            if n_hit + (cb - ca + 1) > len(col_of):
-                col_of = _grown(col_of, n_hit + cb - ca + 1)
-                t_in = _grown(t_in, len(col_of))
-                t_out = _grown(t_out, len(col_of))
+            q = fill[row - j_first]
+            fill[row - j_first] = q + 1
+            row_pairs[row - j_first] += cb - ca + 1
+            ey = py0 - cy
+            cols[q, 0] = ca
+            cols[q, 1] = cb
+            terms[q, _X0] = px0
+            terms[q, _DX] = dx
+            terms[q, _L2] = length2
+            terms[q, _PB] = ey * dy
+            terms[q, _PC] = ey * ey - ri * ri
+            terms[q, _T0] = lt0[k]
+            terms[q, _T1] = lt1[k]
+
+    # (Room for every candidate of a row, and of all rows: the visits are fewer.)
+    most = row_pairs.max() if n_rows else 0
+    col_of = np.empty(most, np.int64)
+    t_in = np.empty(most)
+    t_out = np.empty(most)
+    s_sorted = np.empty(most)
+    e_sorted = np.empty(most)
+    by_col = np.zeros(nx + 1, np.int64)
+    out_cell = np.empty(row_pairs.sum(), np.int64)
+    out_s = np.empty(len(out_cell))
+    out_e = np.empty(len(out_cell))
+    n_out = 0
+    row_end = np.empty(n_rows, np.int64)
+    for row in range(j_first, j_last + 1):
+        row_end[row - j_first] = n_out  # (until a row's visits are in)
+        base = row * nx
+        n_hit = 0
+        col_lo = nx
+        col_hi = -1
+        for p in range(head[row - j_first], fill[row - j_first]):
+            ca = cols[p, 0]
+            cb = cols[p, 1]
+            px0 = terms[p, _X0]
+            dx = terms[p, _DX]
+            length2 = terms[p, _L2]
+            pair_b = terms[p, _PB]
+            pair_c = terms[p, _PC]
+            pt0 = terms[p, _T0]
+            pt1 = terms[p, _T1]
+            dt = pt1 - pt0
             for col in range(ca, cb + 1):
                 if not full and cell_of[base + col] < 0:
                     continue
-                dxc = lx0 - centre_x[col]
+                dxc = px0 - centre_x[col]
                 qb = dx * dxc + pair_b
                 qc = dxc * dxc + pair_c
                 if length2 == 0.0:
@@ -276,8 +354,8 @@ def band_visits(legs, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
                         continue
                     s_lo = _clip01(s_lo)
                     s_hi = _clip01(s_hi)
-                a = lt1 if s_lo == 1.0 else _minimum(s_lo * dt + lt0, lt1)
-                b = lt1 if s_hi == 1.0 else _minimum(s_hi * dt + lt0, lt1)
+                a = pt1 if s_lo == 1.0 else _minimum(s_lo * dt + pt0, pt1)
+                b = pt1 if s_hi == 1.0 else _minimum(s_hi * dt + pt0, pt1)
                 a = _maximum(a, 0.0)
                 b = _minimum(b, duration)
                 if not a <= b:
@@ -299,9 +377,6 @@ def band_visits(legs, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
             by_col[col_of[h] + 1] += 1
         for col in range(col_lo, col_hi + 1):
             by_col[col + 1] += by_col[col]
-        if n_hit > len(s_sorted):
-            s_sorted = np.empty(len(col_of))
-            e_sorted = np.empty(len(col_of))
         for h in range(n_hit):
             at = by_col[col_of[h]]
             s_sorted[at] = t_in[h]
@@ -314,10 +389,6 @@ def band_visits(legs, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
                 continue
             _sort_by_start(s_sorted, e_sorted, lo, hi)
             number = base + col if full else cell_of[base + col]
-            if n_out + (hi - lo) > len(out_cell):
-                out_cell = _grown(out_cell, n_out + hi - lo)
-                out_s = _grown(out_s, len(out_cell))
-                out_e = _grown(out_e, len(out_cell))
             start = s_sorted[lo]
             end = e_sorted[lo]
             for h in range(lo + 1, hi):
@@ -335,4 +406,5 @@ def band_visits(legs, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
             out_e[n_out] = end
             n_out += 1
             lo = hi
-    return out_cell[:n_out].copy(), out_s[:n_out].copy(), out_e[:n_out].copy()
+        row_end[row - j_first] = n_out
+    return out_cell[:n_out].copy(), out_s[:n_out].copy(), out_e[:n_out].copy(), row_end

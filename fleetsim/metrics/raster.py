@@ -50,8 +50,8 @@ DEFAULT_MAX_PAIRS = 500_000
 #: Upper bounds of the tiers of legs by the rows they span (see _sweep_bands).
 _TIER_ROWS = np.array([8, 32, 128, 512])
 
-#: Candidate pairs of the sub-bands the work is done in (at most a band).
-SUB_BAND_PAIRS = 500_000
+#: Candidate pairs of the blocks of rows the work is done in.
+BLOCK_PAIRS = 500_000
 
 
 
@@ -251,54 +251,61 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     ja, jb, live, load = leg_spans(x0, y0, x1, y1, r, grid.x0_m, grid.y0_m, c, grid.nx,
                                    grid.ny)
 
-    # Bands of rows holding about ``max_pairs`` candidates each.
+    # Bands of rows holding about ``max_pairs`` candidates each. The sample sums
+    # add floats band by band, so the bands fix them; the work itself goes in
+    # blocks of rows of about ``BLOCK_PAIRS`` candidates, whatever the bands (the
+    # sums of a band are then taken over its visits in the same order: cells are
+    # numbered row by row).
     load = np.cumsum(load[:-1])
     before = np.cumsum(load) - load
-    # The sample sums add floats band by band, so the bands of ``max_pairs`` fix
-    # them; the work itself goes in sub-bands of at most ``SUB_BAND_PAIRS`` (the
-    # sums of a band are then taken over its sub-bands' visits in the same order:
-    # cells are numbered row by row).
     band_of_row = (before // max(1, int(max_pairs))).astype(np.int64)
-    sub_of_row = (before // max(1, min(int(max_pairs), SUB_BAND_PAIRS))).astype(np.int64)
-    band_head = np.r_[True, band_of_row[1:] != band_of_row[:-1]]
-    band_starts = np.flatnonzero(band_head | np.r_[True, sub_of_row[1:] != sub_of_row[:-1]])
-    band_ends = np.r_[band_starts[1:] - 1, grid.ny - 1]
-    closes_band = np.r_[band_head[band_starts[1:]], True]
-    del load, before, band_of_row, sub_of_row, band_head
+    closes_band = np.r_[band_of_row[1:] != band_of_row[:-1], True]  # (a band's last row)
+    block_of_row = (before // BLOCK_PAIRS).astype(np.int64)
+    block_starts = np.flatnonzero(np.r_[True, block_of_row[1:] != block_of_row[:-1]])
+    block_ends = np.r_[block_starts[1:] - 1, grid.ny - 1]
+    del load, before, band_of_row, block_of_row
     pending: list[tuple[np.ndarray, ...]] = []
 
-    # Legs by first row, so a band's legs are found without scanning them all.
-    by_ja = np.flatnonzero(live)
+    # The legs by first row, so a block's legs are found without scanning them
+    # all, in tiers of how many rows they span, each with its own look-back: a
+    # block's legs of a tier start at most that many rows before it (so a few long
+    # legs do not make every block scan the legs of many rows). The legs' arrays
+    # are put in that order: a block reads its legs in a few runs.
+    order = np.flatnonzero(live)
     del live
-    first_row = ja[by_ja]
-    by_ja = by_ja[np.argsort(first_row.astype(np.uint16) if grid.ny <= 0xFFFF else first_row,
+    first_row = ja[order]
+    order = order[np.argsort(first_row.astype(np.uint16) if grid.ny <= 0xFFFF else first_row,
                              kind="stable")]  # (a radix sort on 16 bits)
     del first_row
-    # In tiers of how many rows the legs span, each with its own look-back: a
-    # band's legs of a tier start at most that many rows before it (so a few
-    # long legs do not make every band scan the legs of many rows).
-    span = jb[by_ja] - ja[by_ja]
-    tier = np.searchsorted(_TIER_ROWS, span, side="left")
+    tier = np.searchsorted(_TIER_ROWS, jb[order] - ja[order], side="left").astype(np.uint8)
+    order = order[np.argsort(tier, kind="stable")]
+    tier = tier[np.argsort(tier, kind="stable")]
+    tier_ends = np.searchsorted(tier, np.arange(len(_TIER_ROWS) + 1), side="right")
+    del tier
+    x0, y0, x1, y1, t0, t1 = (a[order] for a in (x0, y0, x1, y1, t0, t1))
+    if len(r) > 1:
+        r = r[order]
+    ja, jb = ja[order], jb[order]
+    del order
     tiers = []
-    for t in np.unique(tier):
-        members = by_ja[tier == t]
-        tiers.append((members, ja[members], int(span[tier == t].max())))
-    del span, tier, by_ja
-    for j_first, j_last, closes in zip(band_starts, band_ends, closes_band, strict=True):
-        found = []
-        for members, ja_sorted, max_rows in tiers:
-            lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
-            hi = np.searchsorted(ja_sorted, j_last, side="right")
-            found.append(members[lo:hi][jb[members[lo:hi]] >= j_first])
-        legs = found[0] if len(found) == 1 else np.concatenate(found)
-        del found
-        if len(legs):
-            g, s, e = band_visits(legs, int(j_first), int(j_last), ja, jb, x0, y0, x1, y1, r,
-                                  t0, t1, grid.x0_m, grid.y0_m, c, grid.nx, centre_x, cell_of,
-                                  T)
-            _reduce_cells(result, g, s, e, pending)
-        if closes:
+    for lo, hi in zip(np.r_[0, tier_ends[:-1]], tier_ends, strict=True):
+        if hi > lo:
+            tiers.append((int(lo), ja[lo:hi], int((jb[lo:hi] - ja[lo:hi]).max())))
+    for j_first, j_last in zip(block_starts, block_ends, strict=True):
+        ranges = np.array([(lo + np.searchsorted(ja_sorted, j_first - max_rows, side="left"),
+                            lo + np.searchsorted(ja_sorted, j_last, side="right"))
+                           for lo, ja_sorted, max_rows in tiers], dtype=np.int64)
+        closing = j_first + np.flatnonzero(closes_band[j_first:j_last + 1])
+        g, s, e, row_end = band_visits(ranges, int(j_first), int(j_last), ja, jb, x0, y0, x1,
+                                       y1, r, t0, t1, grid.x0_m, grid.y0_m, c, grid.nx,
+                                       centre_x, cell_of, T)
+        done = 0
+        for row in closing:  # the visits of each band, cut at its last row
+            upto = int(row_end[row - j_first])
+            _reduce_cells(result, g[done:upto], s[done:upto], e[done:upto], pending)
             _add_sample_sums(result, pending)
+            done = upto
+        _reduce_cells(result, g[done:], s[done:], e[done:], pending)
 
 
 def _add_sample_sums(out: CellCoverage, pending: list[tuple[np.ndarray, ...]]) -> None:
