@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["INDEX_SLACK", "band_visits", "leg_spans"]
+__all__ = ["INDEX_SLACK", "band_visits", "leg_spans", "new_work"]
 
 #: Slack, in cells, when turning coordinates into index ranges (pairs found
 #: this way are only candidates; the exact test decides).
@@ -28,7 +28,7 @@ _X0, _DX, _L2, _PB, _PC, _T0, _T1 = range(7)
 _N_TERMS = 7
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _maximum(a, b):
     """``np.maximum`` of two floats: NaN if either is, else ``b`` on ties."""
     if a > b or a != a:
@@ -36,7 +36,7 @@ def _maximum(a, b):
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _minimum(a, b):
     """``np.minimum`` of two floats: NaN if either is, else ``b`` on ties."""
     if a < b or a != a:
@@ -44,7 +44,7 @@ def _minimum(a, b):
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _fmax(a, b):
     """``np.fmax``: the other where one is NaN."""
     if b != b or a > b:
@@ -52,7 +52,7 @@ def _fmax(a, b):
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _fmin(a, b):
     """``np.fmin``: the other where one is NaN."""
     if b != b or a < b:
@@ -60,7 +60,7 @@ def _fmin(a, b):
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _clip01(x):
     """``np.clip(x, 0.0, 1.0)`` (NaN stays NaN)."""
     if x < 0.0:
@@ -70,7 +70,7 @@ def _clip01(x):
     return x
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _first_index(lo, origin, cell, n):
     """First index (clipped to ``[0, n]``) of the cells whose centres
     ``origin + (i + 0.5) cell`` are ``>= lo``."""
@@ -78,7 +78,7 @@ def _first_index(lo, origin, cell, n):
     return int(min(max(v, 0.0), float(n)))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _last_index(hi, origin, cell, n):
     """Last index (clipped to ``[-1, n - 1]``) of the cells whose centres are ``<= hi``."""
     v = np.floor((hi - origin) / cell - 0.5 + INDEX_SLACK)
@@ -164,13 +164,15 @@ def _sort_by_start(s, e, lo, hi):
 
 
 @njit(cache=True, error_model="numpy")
-def _start_order(t):
-    """The indices of ``t`` in about its order (a bucket sort: in order up to a
-    bucket's width, about four items' worth of the range of ``t``)."""
+def _start_order(t, order, bucket, head):
+    """Fill ``order`` with the indices of ``t`` in about its order (a bucket sort:
+    in order up to a bucket's width, about four items' worth of the range of
+    ``t``); ``bucket`` and ``head`` (``len(t) // 4 + 1`` items) are room for it."""
     n = len(t)
-    order = np.arange(n)
+    for k in range(n):
+        order[k] = k
     if n < 2:
-        return order
+        return
     lo = math.inf
     hi = -math.inf
     for k in range(n):
@@ -179,9 +181,8 @@ def _start_order(t):
     n_buckets = max(1, n // 4)
     width = (hi - lo) / n_buckets
     if not (width > 0.0 and width < math.inf):
-        return order
-    bucket = np.empty(n, np.int64)
-    head = np.zeros(n_buckets + 1, np.int64)
+        return
+    head[:n_buckets + 1] = 0
     for k in range(n):
         b = min(int((t[k] - lo) / width), n_buckets - 1)
         bucket[k] = b
@@ -191,12 +192,25 @@ def _start_order(t):
     for k in range(n):
         order[head[bucket[k]]] = k
         head[bucket[k]] += 1
-    return order
+
+
+@njit(cache=True)
+def _room(a, n):
+    """``a`` if it holds at least ``n`` items, else a larger array (contents not kept)."""
+    if len(a) >= n:
+        return a
+    return np.empty(max(n, len(a) + len(a) // 2), a.dtype)
+
+
+def new_work() -> tuple[np.ndarray, ...]:
+    """Room for :func:`band_visits` (grown by it as needed, to be passed back)."""
+    return tuple(np.empty(0, dtype) for dtype in (np.float64, np.int64, np.int64, np.float64,
+                                                  np.int64, np.float64))
 
 
 @njit(cache=True, error_model="numpy")
 def band_visits(ranges, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
-                gx0, gy0, cell, nx, centre_x, cell_of, duration):
+                gx0, gy0, cell, nx, centre_x, cell_of, duration, work):
     """The visits of the cells of grid rows ``j_first..j_last`` by the footprints
     of the legs in ``ranges`` (rows ``[first, end)`` of the legs' arrays, among
     them all the legs reaching these rows; those ending before ``j_first`` are
@@ -215,7 +229,9 @@ def band_visits(ranges, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
     times as ``time_at_fraction`` does and clipped to ``[0, duration]``.
 
     ``cell_of`` is the flat map of grid positions to area cells (-1 outside), or
-    empty when every grid position is an area cell, numbered the same way."""
+    empty when every grid position is an area cell, numbered the same way.
+    ``work`` is room for the arrays of the call (see :func:`new_work`): it comes
+    back, grown where needed, for the next call."""
     full = len(cell_of) == 0
     one_r = len(r) == 1
     n_rows = j_last - j_first + 1
@@ -225,15 +241,19 @@ def band_visits(ranges, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
         for i in range(ranges[t, 0], ranges[t, 1]):
             if jb[i] >= j_first:
                 n += 1
-    lx0 = np.empty(n)
-    ly0 = np.empty(n)
-    lx1 = np.empty(n)
-    ly1 = np.empty(n)
-    lr = np.empty(n)
-    lt0 = np.empty(n)
-    lt1 = np.empty(n)
-    first_row = np.empty(n, np.int64)
-    last_row = np.empty(n, np.int64)
+    # (The arrays are carved out of ``work``, reused from call to call.)
+    fa, ia, ib, fb, ic, fc = work
+    fa = _room(fa, 7 * n)
+    lx0, ly0, lx1, ly1 = fa[:n], fa[n:2 * n], fa[2 * n:3 * n], fa[3 * n:4 * n]
+    lr, lt0, lt1 = fa[4 * n:5 * n], fa[5 * n:6 * n], fa[6 * n:7 * n]
+    ia = _room(ia, 4 * n + n // 4 + 2 + 4 * n_rows + 1)
+    first_row, last_row, legs, bucket = ia[:n], ia[n:2 * n], ia[2 * n:3 * n], ia[3 * n:4 * n]
+    at = 4 * n + n // 4 + 2
+    bucket_head = ia[4 * n:at]
+    head = ia[at:at + n_rows + 1]
+    fill = ia[at + n_rows + 1:at + 2 * n_rows + 1]
+    row_pairs = ia[at + 2 * n_rows + 1:at + 3 * n_rows + 1]
+    row_end = ia[at + 3 * n_rows + 1:at + 4 * n_rows + 1]
     k = 0
     for t in range(len(ranges)):
         for i in range(ranges[t, 0], ranges[t, 1]):
@@ -251,21 +271,24 @@ def band_visits(ranges, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
     # Leg-row pairs, row by row, each row's legs in order of start time (so the
     # intervals of a cell come nearly sorted by start), with the leg's terms side
     # by side (a row reads them in order).
-    legs = _start_order(lt0)
-    head = np.zeros(n_rows + 1, np.int64)
+    _start_order(lt0, legs, bucket, bucket_head)
+    head[:] = 0
     for k in range(n):
         for row in range(first_row[k], last_row[k] + 1):
             head[row - j_first + 1] += 1
     for q in range(n_rows):
         head[q + 1] += head[q]
-    fill = head[:-1].copy()
+    fill[:] = head[:-1]
     # Per leg-row pair with candidate cells: the first and last column, and the
     # leg-row terms of the quadratic |p0 + s w - centre|^2 - r^2 of the leg and a
     # cell centre (cx, cy), split into what depends on the pair and on cx:
     # a s^2 + 2 (dxc wx + ey wy) s + dxc^2 + ey^2 - r^2, dxc = x0 - cx, ey = y0 - cy.
-    cols = np.empty((head[n_rows], 2), np.int64)
-    terms = np.empty((head[n_rows], _N_TERMS))
-    row_pairs = np.zeros(n_rows, np.int64)  # (candidate leg-cell pairs of each row)
+    m = head[n_rows]
+    ib = _room(ib, 2 * m)
+    fb = _room(fb, _N_TERMS * m)
+    cols = ib[:2 * m].reshape((m, 2))
+    terms = fb[:_N_TERMS * m].reshape((m, _N_TERMS))
+    row_pairs[:] = 0  # (candidate leg-cell pairs of each row)
     for k in legs:
         ri = lr[k]
         px0 = lx0[k]
@@ -303,18 +326,16 @@ def band_visits(ranges, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
             terms[q, _T1] = lt1[k]
 
     # (Room for every candidate of a row, and of all rows: the visits are fewer.)
-    most = row_pairs.max() if n_rows else 0
-    col_of = np.empty(most, np.int64)
-    t_in = np.empty(most)
-    t_out = np.empty(most)
-    s_sorted = np.empty(most)
-    e_sorted = np.empty(most)
-    by_col = np.zeros(nx + 1, np.int64)
-    out_cell = np.empty(row_pairs.sum(), np.int64)
-    out_s = np.empty(len(out_cell))
-    out_e = np.empty(len(out_cell))
+    most = row_pairs.max()
+    total = row_pairs.sum()
+    ic = _room(ic, most + nx + 1 + total)
+    fc = _room(fc, 4 * most + 2 * total)
+    col_of, by_col, out_cell = ic[:most], ic[most:most + nx + 1], ic[most + nx + 1:]
+    t_in, t_out = fc[:most], fc[most:2 * most]
+    s_sorted, e_sorted = fc[2 * most:3 * most], fc[3 * most:4 * most]
+    out_s, out_e = fc[4 * most:4 * most + total], fc[4 * most + total:4 * most + 2 * total]
+    by_col[:] = 0
     n_out = 0
-    row_end = np.empty(n_rows, np.int64)
     for row in range(j_first, j_last + 1):
         row_end[row - j_first] = n_out  # (until a row's visits are in)
         base = row * nx
@@ -407,4 +428,5 @@ def band_visits(ranges, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
             n_out += 1
             lo = hi
         row_end[row - j_first] = n_out
-    return out_cell[:n_out].copy(), out_s[:n_out].copy(), out_e[:n_out].copy(), row_end
+    return (out_cell[:n_out].copy(), out_s[:n_out].copy(), out_e[:n_out].copy(),
+            row_end.copy(), (fa, ia, ib, fb, ic, fc))

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.metrics.legcells import INDEX_SLACK, band_visits, leg_spans
+from fleetsim.metrics.legcells import INDEX_SLACK, band_visits, leg_spans, new_work
 from fleetsim.metrics.permitted import (
     Permission,
     cell_permission,
@@ -291,14 +291,15 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     for lo, hi in zip(np.r_[0, tier_ends[:-1]], tier_ends, strict=True):
         if hi > lo:
             tiers.append((int(lo), ja[lo:hi], int((jb[lo:hi] - ja[lo:hi]).max())))
-    for j_first, j_last in zip(block_starts, block_ends, strict=True):
+    work = new_work()
+    for j_first, j_last in zip(block_starts.tolist(), block_ends.tolist(), strict=True):
         ranges = np.array([(lo + np.searchsorted(ja_sorted, j_first - max_rows, side="left"),
                             lo + np.searchsorted(ja_sorted, j_last, side="right"))
                            for lo, ja_sorted, max_rows in tiers], dtype=np.int64)
         closing = j_first + np.flatnonzero(closes_band[j_first:j_last + 1])
-        g, s, e, row_end = band_visits(ranges, int(j_first), int(j_last), ja, jb, x0, y0, x1,
-                                       y1, r, t0, t1, grid.x0_m, grid.y0_m, c, grid.nx,
-                                       centre_x, cell_of, T)
+        g, s, e, row_end, work = band_visits(ranges, int(j_first), int(j_last), ja, jb, x0,
+                                             y0, x1, y1, r, t0, t1, grid.x0_m, grid.y0_m, c,
+                                             grid.nx, centre_x, cell_of, T, work)
         done = 0
         for row in closing:  # the visits of each band, cut at its last row
             upto = int(row_end[row - j_first])

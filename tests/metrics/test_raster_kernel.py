@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 from fleetsim.geometry import disc_intervals, fractions_within, merge_intervals, time_at_fraction
-from fleetsim.metrics.legcells import band_visits, leg_spans
+from fleetsim.metrics.legcells import band_visits, leg_spans, new_work
 from fleetsim.metrics.raster import cell_grid, sweep_cells
 
 DURATION = 400.0
@@ -72,9 +72,13 @@ def kernel_visits(grid, t0, t1, xy0, xy1, radius, duration):
     centre_x = grid.x0_m + (np.arange(grid.nx) + 0.5) * grid.cell_m
     ranges = np.array([[0, len(x0)]], dtype=np.int64)
     ja = np.where(live, ja, grid.ny)  # (the legs reaching no cell start after the grid)
-    g, s, e, row_end = band_visits(ranges, 0, grid.ny - 1, ja, jb, x0, y0, x1, y1, r,
-                                   t0[ok].copy(), t1[ok].copy(), grid.x0_m, grid.y0_m,
-                                   grid.cell_m, grid.nx, centre_x, cell_of, duration)
+    args = (ranges, 0, grid.ny - 1, ja, jb, x0, y0, x1, y1, r, t0[ok].copy(), t1[ok].copy(),
+            grid.x0_m, grid.y0_m, grid.cell_m, grid.nx, centre_x, cell_of, duration)
+    g, s, e, row_end, work = band_visits(*args, new_work())
+    # Again in the room the first call left (with what it wrote there): the same.
+    again = band_visits(*args, work)
+    for a, b in zip((g, s, e, row_end), again[:4], strict=True):
+        np.testing.assert_array_equal(a, b)
     return g, s, e, row_end
 
 
