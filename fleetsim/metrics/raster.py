@@ -278,8 +278,9 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
                              kind="stable")]  # (a radix sort on 16 bits)
     del first_row
     tier = np.searchsorted(_TIER_ROWS, jb[order] - ja[order], side="left").astype(np.uint8)
-    order = order[np.argsort(tier, kind="stable")]
-    tier = tier[np.argsort(tier, kind="stable")]
+    by_tier = np.argsort(tier, kind="stable")
+    order, tier = order[by_tier], tier[by_tier]
+    del by_tier
     tier_ends = np.searchsorted(tier, np.arange(len(_TIER_ROWS) + 1), side="right")
     del tier
     x0, y0, x1, y1, t0, t1 = (a[order] for a in (x0, y0, x1, y1, t0, t1))
@@ -287,15 +288,18 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
         r = r[order]
     ja, jb = ja[order], jb[order]
     del order
-    tiers = []
+    # Each block's legs: a run of each tier's.
+    runs = []
     for lo, hi in zip(np.r_[0, tier_ends[:-1]], tier_ends, strict=True):
         if hi > lo:
-            tiers.append((int(lo), ja[lo:hi], int((jb[lo:hi] - ja[lo:hi]).max())))
+            max_rows = int((jb[lo:hi] - ja[lo:hi]).max())
+            runs.append(lo + np.searchsorted(ja[lo:hi], block_starts - max_rows, side="left"))
+            runs.append(lo + np.searchsorted(ja[lo:hi], block_ends, side="right"))
+    runs = np.stack(runs, axis=1).astype(np.int64).reshape(len(block_starts), -1, 2)
     work = new_work()
-    for j_first, j_last in zip(block_starts.tolist(), block_ends.tolist(), strict=True):
-        ranges = np.array([(lo + np.searchsorted(ja_sorted, j_first - max_rows, side="left"),
-                            lo + np.searchsorted(ja_sorted, j_last, side="right"))
-                           for lo, ja_sorted, max_rows in tiers], dtype=np.int64)
+    for b, (j_first, j_last) in enumerate(zip(block_starts.tolist(), block_ends.tolist(),
+                                              strict=True)):
+        ranges = runs[b]
         closing = j_first + np.flatnonzero(closes_band[j_first:j_last + 1])
         g, s, e, row_end, work = band_visits(ranges, int(j_first), int(j_last), ja, jb, x0,
                                              y0, x1, y1, r, t0, t1, grid.x0_m, grid.y0_m, c,
