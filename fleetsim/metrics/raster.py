@@ -250,6 +250,8 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     # pairs per row (the row's cells in the leg's strip, bounded by its box).
     ja, jb, live, load = leg_spans(x0, y0, x1, y1, r, grid.x0_m, grid.y0_m, c, grid.nx,
                                    grid.ny)
+    if not live.any():
+        return
 
     # Bands of rows holding about ``max_pairs`` candidates each. The sample sums
     # add floats band by band, so the bands fix them; the work itself goes in

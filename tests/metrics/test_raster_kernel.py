@@ -163,3 +163,14 @@ def test_sweep_cells_visits_are_the_direct_ones(max_pairs):
     np.testing.assert_array_equal(got.visits, visits)
     np.testing.assert_array_equal(got.first_s, first)
     np.testing.assert_array_equal(got.covered_s, covered)
+
+
+def test_sweep_cells_with_no_leg_reaching_the_grid_leaves_every_cell_unvisited():
+    grid = cell_grid(AREAS["triangle"], 12.5)
+    xy0 = np.array([[5000.0, 5000.0], [-900.0, 40.0]])
+    got = sweep_cells(grid, np.array([0.0, 10.0]), np.array([50.0, 90.0]), xy0, xy0 + 30.0,
+                      10.0, DURATION, sample_s=np.array([0.0, 200.0, 400.0]))
+    assert not got.visits.any()
+    assert np.isnan(got.first_s).all()
+    np.testing.assert_array_equal(got.idleness_max_s, np.full(grid.n_cells, DURATION))
+    np.testing.assert_array_equal(got.idle_cells, [[0, grid.n_cells, grid.n_cells]])
