@@ -1,12 +1,15 @@
 """The leg-cell pairs of the metrics raster's sweep (:mod:`fleetsim.metrics.raster`):
-the rows each leg's footprint can reach, and, band by band, the exact times each
-cell's centre is within a leg's footprint, merged into visits.
+the rows each leg's footprint can reach, and, block of rows by block, the exact
+times each cell's centre is within a leg's footprint, merged into visits.
 
 Both are compiled loops (numba) over the legs' coordinates: the per-leg terms
 (the leg's vector, its grown bounding box, the strip around its line) are
 worked out where they are used rather than kept for every leg, and the
 arithmetic is that of :func:`fleetsim.geometry.fractions_within` and
-:func:`fleetsim.geometry.time_at_fraction`, operation for operation.
+:func:`fleetsim.geometry.time_at_fraction`, operation for operation (IEEE
+division, ``error_model="numpy"``: no exception on a division by zero). The
+minima and maxima are those of numpy's ``minimum``, ``maximum``, ``fmin``,
+``fmax`` and ``clip``, down to which operand a tie returns.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ its idleness, how long and how often it was covered — over the plain clock and
 over the cell's permitted clock (:mod:`fleetsim.metrics.permitted`) — and the
 sums of idleness at sample times that the time series reads.
 
-The work is done in bands of grid rows, so memory stays bounded whatever the
-number of legs: candidate pairs of a band are the cells of each of its rows
+The work is done in blocks of grid rows, so memory stays bounded whatever the
+number of legs: candidate pairs of a block are the cells of each of its rows
 that lie both in the leg's bounding box grown by the radius and in the strip
 of half-width ``radius`` around the leg's line, found by index arithmetic on
-the regular grid.
+the regular grid, in compiled loops (:mod:`fleetsim.metrics.legcells`).
 """
 
 from __future__ import annotations
@@ -44,13 +44,15 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CellCoverage", "CellGrid", "cell_coverage", "cell_grid", "leg_footprint_radius",
            "sample_times", "sweep_cells"]
 
-#: Candidate leg-cell pairs handled at once (about 150 bytes each at the peak).
+#: Candidate leg-cell pairs of the bands of rows whose sample sums are added up
+#: together (the bands fix the order of those float sums).
 DEFAULT_MAX_PAIRS = 500_000
 
 #: Upper bounds of the tiers of legs by the rows they span (see _sweep_bands).
 _TIER_ROWS = np.array([8, 32, 128, 512])
 
-#: Candidate pairs of the blocks of rows the work is done in.
+#: Candidate pairs of the blocks of rows the work is done in (about 50 bytes each
+#: at the peak).
 BLOCK_PAIRS = 500_000
 
 
@@ -185,7 +187,8 @@ def sweep_cells(
     duration_s : float
         End of the measured period ``[0, duration_s]``.
     max_pairs : int
-        Rough bound on the candidate leg-cell pairs handled at once (memory).
+        Candidate leg-cell pairs of the bands of rows whose sample sums are added
+        up together (the order of those float sums).
     permission : Permission, optional
         When each cell may be flown (default: always).
     sample_s : array_like, optional
