@@ -248,11 +248,11 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     x1, y1 = np.ascontiguousarray(xy1[:, 0]), np.ascontiguousarray(xy1[:, 1])
     t0, t1 = np.ascontiguousarray(t0), np.ascontiguousarray(t1)
     del xy0, xy1
-    r = r[:1] if r.strides[0] == 0 else np.ascontiguousarray(r)  # (one radius for all)
+    r = np.ascontiguousarray(r[:1] if r.strides[0] == 0 else r)  # (one radius for all)
     # Rows whose centres lie in each leg's grown bounding box, and the candidate
     # pairs per row (the row's cells in the leg's strip, bounded by its box).
-    ja, jb, live, load = leg_spans(x0, y0, x1, y1, r, grid.x0_m, grid.y0_m, c, grid.nx,
-                                   grid.ny)
+    ja, jb, live, load = leg_spans(*(_frozen(a) for a in (x0, y0, x1, y1, r)), grid.x0_m,
+                                   grid.y0_m, c, grid.nx, grid.ny)
     if not live.any():
         return
 
@@ -289,8 +289,7 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     tier_ends = np.searchsorted(tier, np.arange(len(_TIER_ROWS) + 1), side="right")
     del tier
     x0, y0, x1, y1, t0, t1 = (a[order] for a in (x0, y0, x1, y1, t0, t1))
-    if len(r) > 1:
-        r = r[order]
+    r = r[order] if len(r) > 1 else r.copy()  # (writable, as the others: one type)
     ja, jb = ja[order], jb[order]
     del order
     # Each block's legs: a run of each tier's.
@@ -316,6 +315,14 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
             _add_sample_sums(result, pending)
             done = upto
         _reduce_cells(result, g[done:], s[done:], e[done:], pending)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a``: the compiled loops then see one type of array
+    (and are compiled once) whether the caller's arrays are writable or not."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 def _add_sample_sums(out: CellCoverage, pending: list[tuple[np.ndarray, ...]]) -> None:
