@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["INDEX_SLACK", "band_visits", "leg_spans", "new_work"]
+__all__ = ["INDEX_SLACK", "band_visits", "leg_spans", "new_work", "tier_order"]
 
 #: Slack, in cells, when turning coordinates into index ranges (pairs found
 #: this way are only candidates; the exact test decides).
@@ -136,6 +136,35 @@ def leg_spans(x0, y0, x1, y1, r, gx0, gy0, cell, nx, ny):
         if live[i]:
             load[jb[i] + 1] -= per_row[i]
     return ja, jb, live, load
+
+
+@njit(cache=True)
+def tier_order(ja, jb, live, tier_rows, ny):
+    """The legs that reach a cell (``live``) by tier of rows spanned (the first
+    bound of ``tier_rows`` not below ``jb - ja``), then first row, then number (a
+    counting sort), and the end of each tier in that order."""
+    n_tiers = len(tier_rows) + 1
+    head = np.zeros(n_tiers * ny + 1, np.int64)
+    key = np.empty(len(ja), np.int64)
+    for i in range(len(ja)):
+        if live[i]:
+            span = jb[i] - ja[i]
+            t = 0
+            while t < len(tier_rows) and tier_rows[t] < span:
+                t += 1
+            key[i] = t * ny + ja[i]
+            head[key[i] + 1] += 1
+    for b in range(n_tiers * ny):
+        head[b + 1] += head[b]
+    tier_ends = np.empty(n_tiers, np.int64)
+    for t in range(n_tiers):
+        tier_ends[t] = head[(t + 1) * ny]
+    order = np.empty(head[n_tiers * ny], np.int64)
+    for i in range(len(ja)):
+        if live[i]:
+            order[head[key[i]]] = i
+            head[key[i]] += 1
+    return order, tier_ends
 
 
 @njit(cache=True)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.metrics.legcells import INDEX_SLACK, band_visits, leg_spans, new_work
+from fleetsim.metrics.legcells import INDEX_SLACK, band_visits, leg_spans, new_work, tier_order
 from fleetsim.metrics.permitted import (
     Permission,
     cell_permission,
@@ -49,7 +49,7 @@ __all__ = ["CellCoverage", "CellGrid", "cell_coverage", "cell_grid", "leg_footpr
 DEFAULT_MAX_PAIRS = 500_000
 
 #: Upper bounds of the tiers of legs by the rows they span (see _sweep_bands).
-_TIER_ROWS = np.array([8, 32, 128, 512])
+_TIER_ROWS = np.array([8, 32, 128, 512], dtype=np.int64)
 
 #: Candidate pairs of the blocks of rows the work is done in (about 50 bytes each
 #: at the peak).
@@ -276,18 +276,8 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     # block's legs of a tier start at most that many rows before it (so a few long
     # legs do not make every block scan the legs of many rows). The legs' arrays
     # are put in that order: a block reads its legs in a few runs.
-    order = np.flatnonzero(live)
+    order, tier_ends = tier_order(ja, jb, live, _TIER_ROWS, grid.ny)
     del live
-    first_row = ja[order]
-    order = order[np.argsort(first_row.astype(np.uint16) if grid.ny <= 0xFFFF else first_row,
-                             kind="stable")]  # (a radix sort on 16 bits)
-    del first_row
-    tier = np.searchsorted(_TIER_ROWS, jb[order] - ja[order], side="left").astype(np.uint8)
-    by_tier = np.argsort(tier, kind="stable")
-    order, tier = order[by_tier], tier[by_tier]
-    del by_tier
-    tier_ends = np.searchsorted(tier, np.arange(len(_TIER_ROWS) + 1), side="right")
-    del tier
     x0, y0, x1, y1, t0, t1 = (a[order] for a in (x0, y0, x1, y1, t0, t1))
     r = r[order] if len(r) > 1 else r.copy()  # (writable, as the others: one type)
     ja, jb = ja[order], jb[order]
