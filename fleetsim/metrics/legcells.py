@@ -1,209 +1,464 @@
 """The leg-cell pairs of the metrics raster's sweep (:mod:`fleetsim.metrics.raster`):
-the candidate cells of leg-row pairs and the exact times each cell's centre is
-within a leg's footprint, worked on in chunks whose arrays stay in the processor's
-caches.
+the rows each leg's footprint can reach, and, block of rows by block, the exact
+times each cell's centre is within a leg's footprint, merged into visits.
+
+Both are compiled loops (numba) over the legs' coordinates: the per-leg terms
+(the leg's vector, its grown bounding box, the strip around its line) are
+worked out where they are used rather than kept for every leg, and the
+arithmetic is that of :func:`fleetsim.geometry.fractions_within` and
+:func:`fleetsim.geometry.time_at_fraction`, operation for operation (IEEE
+division, ``error_model="numpy"``: no exception on a division by zero). The
+minima and maxima are those of numpy's ``minimum``, ``maximum``, ``fmin``,
+``fmax`` and ``clip``, down to which operand a tie returns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import math
 
 import numpy as np
+from numba import njit
 
-if TYPE_CHECKING:  # pragma: no cover
-    from fleetsim.metrics.raster import CellGrid
-
-__all__ = ["CHUNK_PAIRS", "LegRows", "SweepGrid", "chunk_hits", "index_range", "leg_rows",
-           "moving_fractions", "pairs_hits", "times_at"]
-
-#: Leg-cell pairs worked on at once (their arrays stay in the processor's caches).
-CHUNK_PAIRS = 32_768
+__all__ = ["INDEX_SLACK", "band_visits", "leg_spans", "new_work", "tier_order"]
 
 #: Slack, in cells, when turning coordinates into index ranges (pairs found
 #: this way are only candidates; the exact test decides).
 INDEX_SLACK = 1e-9
 
-
-def index_range(lo: np.ndarray, hi: np.ndarray, origin: float, cell: float,
-                n: int) -> tuple[np.ndarray, np.ndarray]:
-    """First and last index (int64, clipped to ``[0, n - 1]``; empty when first >
-    last) of the cells whose centres ``origin + (i + 0.5) cell`` lie in ``[lo, hi]``."""
-    first = np.clip(np.ceil((lo - origin) / cell - 0.5 - INDEX_SLACK), 0, n)
-    last = np.clip(np.floor((hi - origin) / cell - 0.5 + INDEX_SLACK), -1, n - 1)
-    return first.astype(np.int64), last.astype(np.int64)
+#: The terms of a leg-row pair, side by side: the leg's start x and x extent,
+#: |w|^2, the pair's terms of the quadratic, and the leg's times.
+_X0, _DX, _L2, _PB, _PC, _T0, _T1 = range(7)
+_N_TERMS = 7
 
 
-def leg_rows(grid: CellGrid, legs: np.ndarray, owner: np.ndarray, row: np.ndarray,
-              per_leg: tuple[np.ndarray, ...]) -> LegRows:
-    """The leg-row pairs ``(legs[owner], row)``: their candidate cells (the row's
-    cells in the leg's strip) and the leg-row terms of the quadratic.
+@njit(cache=True, inline="always")
+def _maximum(a, b):
+    """``np.maximum`` of two floats: NaN if either is, else ``b`` on ties."""
+    if a > b or a != a:
+        return a
+    return b
 
-    ``per_leg`` holds x0, y0, dx, dy, |w|^2, slope, the box's x range, the strip's
-    half-width, the radius and t0, t1 of every leg, taken once for ``legs``."""
-    x0, y0, dx, dy, length2, slope, xlo, xhi, strip_half, r, t0, t1 = (
-        a[legs][owner] for a in per_leg)
-    c = grid.cell_m
-    cy = grid.y0_m + (row + 0.5) * c
-    with np.errstate(invalid="ignore", over="ignore"):  # nearly horizontal legs
-        xc = x0 + (cy - y0) * slope
-        xl = np.fmax(xlo, xc - strip_half)  # fmax/fmin: NaN -> the box
-        xr = np.fmin(xhi, xc + strip_half)
-    ca, cb = index_range(xl, xr, grid.x0_m, c, grid.nx)
-    # The quadratic |p0 + s w - centre|^2 - r^2 of a leg and a cell centre
-    # (cx, cy), split into what depends on the leg-row pair and on cx:
+
+@njit(cache=True, inline="always")
+def _minimum(a, b):
+    """``np.minimum`` of two floats: NaN if either is, else ``b`` on ties."""
+    if a < b or a != a:
+        return a
+    return b
+
+
+@njit(cache=True, inline="always")
+def _fmax(a, b):
+    """``np.fmax``: the other where one is NaN."""
+    if b != b or a > b:
+        return a
+    return b
+
+
+@njit(cache=True, inline="always")
+def _fmin(a, b):
+    """``np.fmin``: the other where one is NaN."""
+    if b != b or a < b:
+        return a
+    return b
+
+
+@njit(cache=True, inline="always")
+def _clip01(x):
+    """``np.clip(x, 0.0, 1.0)`` (NaN stays NaN)."""
+    if x < 0.0:
+        return 0.0
+    if x > 1.0:
+        return 1.0
+    return x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _first_index(lo, origin, cell, n):
+    """First index (clipped to ``[0, n]``) of the cells whose centres
+    ``origin + (i + 0.5) cell`` are ``>= lo``."""
+    v = np.ceil((lo - origin) / cell - 0.5 - INDEX_SLACK)
+    return int(min(max(v, 0.0), float(n)))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _last_index(hi, origin, cell, n):
+    """Last index (clipped to ``[-1, n - 1]``) of the cells whose centres are ``<= hi``."""
+    v = np.floor((hi - origin) / cell - 0.5 + INDEX_SLACK)
+    return int(min(max(v, -1.0), float(n - 1)))
+
+
+@njit(cache=True, error_model="numpy")
+def _strip_half(r, dx, dy):
+    """Half-width, along x, of the strip of points within ``r`` of a leg's line."""
+    if dy != 0.0:
+        return r * math.sqrt(dx * dx + dy * dy) / abs(dy)
+    return math.inf
+
+
+@njit(cache=True, error_model="numpy")
+def leg_spans(x0, y0, x1, y1, r, gx0, gy0, cell, nx, ny):
+    """For every leg: the first and last grid row whose centre lies in its
+    bounding box grown by its radius (int32; first > last when none), whether
+    it reaches a cell at all, and the candidate pairs per row, summed into the
+    difference array of the grid's rows (``load``, ``ny + 1`` float64).
+
+    ``r`` holds one radius per leg, or a single one for all."""
+    n = len(x0)
+    ja = np.empty(n, np.int32)
+    jb = np.empty(n, np.int32)
+    live = np.zeros(n, np.bool_)
+    per_row = np.zeros(n)
+    one_r = len(r) == 1
+    for i in range(n):
+        ri = r[0] if one_r else r[i]
+        dx = x1[i] - x0[i]
+        dy = y1[i] - y0[i]
+        xlo = _minimum(x0[i], x1[i]) - ri
+        xhi = _maximum(x0[i], x1[i]) + ri
+        ylo = _minimum(y0[i], y1[i]) - ri
+        yhi = _maximum(y0[i], y1[i]) + ri
+        a = _first_index(ylo, gy0, cell, ny)
+        b = _last_index(yhi, gy0, cell, ny)
+        ja[i] = a
+        jb[i] = b
+        ia = _first_index(xlo, gx0, cell, nx)
+        ib = _last_index(xhi, gx0, cell, nx)
+        if a <= b and ia <= ib:
+            live[i] = True
+            per_row[i] = _minimum(float(ib - ia + 1),
+                                  np.ceil(2.0 * _strip_half(ri, dx, dy) / cell) + 2.0)
+    load = np.zeros(ny + 1)
+    for i in range(n):
+        if live[i]:
+            load[ja[i]] += per_row[i]
+    for i in range(n):
+        if live[i]:
+            load[jb[i] + 1] -= per_row[i]
+    return ja, jb, live, load
+
+
+@njit(cache=True)
+def tier_order(ja, jb, live, tier_rows, ny):
+    """The legs that reach a cell (``live``) by tier of rows spanned (the first
+    bound of ``tier_rows`` not below ``jb - ja``), then first row, then number (a
+    counting sort), and the end of each tier in that order."""
+    n_tiers = len(tier_rows) + 1
+    head = np.zeros(n_tiers * ny + 1, np.int64)
+    key = np.empty(len(ja), np.int64)
+    for i in range(len(ja)):
+        if live[i]:
+            span = jb[i] - ja[i]
+            t = 0
+            while t < len(tier_rows) and tier_rows[t] < span:
+                t += 1
+            key[i] = t * ny + ja[i]
+            head[key[i] + 1] += 1
+    for b in range(n_tiers * ny):
+        head[b + 1] += head[b]
+    tier_ends = np.empty(n_tiers, np.int64)
+    for t in range(n_tiers):
+        tier_ends[t] = head[(t + 1) * ny]
+    order = np.empty(head[n_tiers * ny], np.int64)
+    for i in range(len(ja)):
+        if live[i]:
+            order[head[key[i]]] = i
+            head[key[i]] += 1
+    return order, tier_ends
+
+
+@njit(cache=True)
+def _sort_by_start(s, e, lo, hi):
+    """Sort the intervals ``lo:hi`` of ``s``, ``e`` by start (equal starts in any
+    order): by insertion, as they come nearly sorted (legs in order of start
+    time), or by a full sort when they turn out not to be."""
+    budget = 8 * (hi - lo) + 64
+    for k in range(lo + 1, hi):
+        sk = s[k]
+        if not s[k - 1] > sk:
+            continue
+        ek = e[k]
+        m = k - 1
+        while m >= lo and s[m] > sk:
+            s[m + 1] = s[m]
+            e[m + 1] = e[m]
+            m -= 1
+        s[m + 1] = sk
+        e[m + 1] = ek
+        budget -= k - m
+        if budget < 0:
+            order = np.argsort(s[lo:hi])
+            ss = s[lo:hi][order]
+            ee = e[lo:hi][order]
+            s[lo:hi] = ss
+            e[lo:hi] = ee
+            return
+
+
+@njit(cache=True, error_model="numpy")
+def _start_order(t, order, bucket, head):
+    """Fill ``order`` with the indices of ``t`` in about its order (a bucket sort:
+    in order up to a bucket's width, about four items' worth of the range of
+    ``t``); ``bucket`` and ``head`` (``len(t) // 4 + 1`` items) are room for it."""
+    n = len(t)
+    for k in range(n):
+        order[k] = k
+    if n < 2:
+        return
+    lo = math.inf
+    hi = -math.inf
+    for k in range(n):
+        lo = min(lo, t[k])
+        hi = max(hi, t[k])
+    n_buckets = max(1, n // 4)
+    width = (hi - lo) / n_buckets
+    if not (width > 0.0 and width < math.inf):
+        return
+    head[:n_buckets + 1] = 0
+    for k in range(n):
+        b = min(int((t[k] - lo) / width), n_buckets - 1)
+        bucket[k] = b
+        head[b + 1] += 1
+    for b in range(n_buckets):
+        head[b + 1] += head[b]
+    for k in range(n):
+        order[head[bucket[k]]] = k
+        head[bucket[k]] += 1
+
+
+@njit(cache=True)
+def _room(a, n):
+    """``a`` if it holds at least ``n`` items, else a larger array (contents not kept)."""
+    if len(a) >= n:
+        return a
+    return np.empty(max(n, len(a) + len(a) // 2), a.dtype)
+
+
+def new_work() -> tuple[np.ndarray, ...]:
+    """Room for :func:`band_visits` (grown by it as needed, to be passed back)."""
+    return tuple(np.empty(0, dtype) for dtype in (np.float64, np.int64, np.int64, np.float64,
+                                                  np.int64, np.float64))
+
+
+@njit(cache=True, error_model="numpy")
+def band_visits(ranges, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
+                gx0, gy0, cell, nx, centre_x, cell_of, duration, work):
+    """The visits of the cells of grid rows ``j_first..j_last`` by the footprints
+    of the legs in ``ranges`` (rows ``[first, end)`` of the legs' arrays, among
+    them all the legs reaching these rows; those ending before ``j_first`` are
+    passed over): the coverage intervals within
+    ``[0, duration]``, merged per cell where they overlap or touch (as
+    :func:`fleetsim.geometry.merge_intervals` does), as (cell, start, end)
+    sorted by cell and then start, and the number of visits up to the end of
+    each row.
+
+    A leg's candidate cells in a row are those whose centres lie both in its
+    bounding box grown by the radius and in the strip of half-width ``r``
+    around its line; for each, the quadratic ``|p0 + s w - centre|^2 - r^2``,
+    split into the leg-row terms and those of the cell's column, gives the
+    fractions of the leg within reach (``fractions_within``; a stationary leg,
+    ``|w| == 0``, covers the cells within ``r`` for all its time), turned into
+    times as ``time_at_fraction`` does and clipped to ``[0, duration]``.
+
+    ``cell_of`` is the flat map of grid positions to area cells (-1 outside), or
+    empty when every grid position is an area cell, numbered the same way.
+    ``work`` is room for the arrays of the call (see :func:`new_work`): it comes
+    back, grown where needed, for the next call."""
+    full = len(cell_of) == 0
+    one_r = len(r) == 1
+    n_rows = j_last - j_first + 1
+    # The legs reaching these rows (in ranges of the legs' order), copied side by side.
+    n = 0
+    for t in range(len(ranges)):
+        for i in range(ranges[t, 0], ranges[t, 1]):
+            if jb[i] >= j_first:
+                n += 1
+    # (The arrays are carved out of ``work``, reused from call to call.)
+    fa, ia, ib, fb, ic, fc = work
+    fa = _room(fa, 7 * n)
+    lx0, ly0, lx1, ly1 = fa[:n], fa[n:2 * n], fa[2 * n:3 * n], fa[3 * n:4 * n]
+    lr, lt0, lt1 = fa[4 * n:5 * n], fa[5 * n:6 * n], fa[6 * n:7 * n]
+    ia = _room(ia, 4 * n + n // 4 + 2 + 4 * n_rows + 1)
+    first_row, last_row, legs, bucket = ia[:n], ia[n:2 * n], ia[2 * n:3 * n], ia[3 * n:4 * n]
+    at = 4 * n + n // 4 + 2
+    bucket_head = ia[4 * n:at]
+    head = ia[at:at + n_rows + 1]
+    fill = ia[at + n_rows + 1:at + 2 * n_rows + 1]
+    row_pairs = ia[at + 2 * n_rows + 1:at + 3 * n_rows + 1]
+    row_end = ia[at + 3 * n_rows + 1:at + 4 * n_rows + 1]
+    k = 0
+    for t in range(len(ranges)):
+        for i in range(ranges[t, 0], ranges[t, 1]):
+            if jb[i] >= j_first:
+                lx0[k] = x0[i]
+                ly0[k] = y0[i]
+                lx1[k] = x1[i]
+                ly1[k] = y1[i]
+                lr[k] = r[0] if one_r else r[i]
+                lt0[k] = t0[i]
+                lt1[k] = t1[i]
+                first_row[k] = max(ja[i], j_first)
+                last_row[k] = min(jb[i], j_last)
+                k += 1
+    # Leg-row pairs, row by row, each row's legs in order of start time (so the
+    # intervals of a cell come nearly sorted by start), with the leg's terms side
+    # by side (a row reads them in order).
+    _start_order(lt0, legs, bucket, bucket_head)
+    head[:] = 0
+    for k in range(n):
+        for row in range(first_row[k], last_row[k] + 1):
+            head[row - j_first + 1] += 1
+    for q in range(n_rows):
+        head[q + 1] += head[q]
+    fill[:] = head[:-1]
+    # Per leg-row pair with candidate cells: the first and last column, and the
+    # leg-row terms of the quadratic |p0 + s w - centre|^2 - r^2 of the leg and a
+    # cell centre (cx, cy), split into what depends on the pair and on cx:
     # a s^2 + 2 (dxc wx + ey wy) s + dxc^2 + ey^2 - r^2, dxc = x0 - cx, ey = y0 - cy.
-    ey = y0 - cy
-    return LegRows(row * grid.nx, ca, np.maximum(cb - ca + 1, 0), x0, dx, length2,
-                   ey * dy, ey * ey - r ** 2, t0, t1)
+    m = head[n_rows]
+    ib = _room(ib, 2 * m)
+    fb = _room(fb, _N_TERMS * m)
+    cols = ib[:2 * m].reshape((m, 2))
+    terms = fb[:_N_TERMS * m].reshape((m, _N_TERMS))
+    row_pairs[:] = 0  # (candidate leg-cell pairs of each row)
+    for k in legs:
+        ri = lr[k]
+        px0 = lx0[k]
+        py0 = ly0[k]
+        dx = lx1[k] - px0
+        dy = ly1[k] - py0
+        length2 = dx * dx + dy * dy
+        if dy != 0.0:
+            strip_half = ri * math.sqrt(length2) / abs(dy)
+            slope = dx / dy
+        else:
+            strip_half = math.inf
+            slope = 0.0
+        xlo = _minimum(px0, lx1[k]) - ri
+        xhi = _maximum(px0, lx1[k]) + ri
+        for row in range(first_row[k], last_row[k] + 1):
+            cy = gy0 + (row + 0.5) * cell
+            xc = px0 + (cy - py0) * slope
+            ca = _first_index(_fmax(xlo, xc - strip_half), gx0, cell, nx)
+            cb = _last_index(_fmin(xhi, xc + strip_half), gx0, cell, nx)
+            if cb < ca:
+                continue
+            q = fill[row - j_first]
+            fill[row - j_first] = q + 1
+            row_pairs[row - j_first] += cb - ca + 1
+            ey = py0 - cy
+            cols[q, 0] = ca
+            cols[q, 1] = cb
+            terms[q, _X0] = px0
+            terms[q, _DX] = dx
+            terms[q, _L2] = length2
+            terms[q, _PB] = ey * dy
+            terms[q, _PC] = ey * ey - ri * ri
+            terms[q, _T0] = lt0[k]
+            terms[q, _T1] = lt1[k]
 
-
-@dataclass(frozen=True)
-class SweepGrid:
-    """What the leg-cell pairs of :func:`_sweep_bands` read of the grid."""
-
-    centre_x: np.ndarray
-    cell_of: np.ndarray | None  # (flat; None when every grid position is an area cell)
-    cell_dtype: np.dtype
-    duration_s: float
-
-
-@dataclass(frozen=True)
-class LegRows:
-    """Leg-row pairs of a sub-band: the row's first cell number (row * nx), the first
-    column and number of candidate cells, the leg-row terms and the leg's times."""
-
-    row_base: np.ndarray
-    first_col: np.ndarray
-    count: np.ndarray
-    x0: np.ndarray
-    dx: np.ndarray
-    length2: np.ndarray
-    pair_b: np.ndarray
-    pair_c: np.ndarray
-    t0: np.ndarray
-    t1: np.ndarray
-
-
-def pairs_hits(sw: SweepGrid, pr: LegRows, lo: int, hi: int, still: bool
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`chunk_hits` of leg-row pairs ``lo:hi``, in chunks of about
-    :data:`CHUNK_PAIRS` leg-cell pairs, joined in order."""
-    ends = np.cumsum(pr.count[lo:hi])
-    cuts = lo + np.searchsorted(ends, np.arange(CHUNK_PAIRS, int(ends[-1]), CHUNK_PAIRS),
-                                side="left")
-    parts = [chunk_hits(sw, pr, a, b, still)
-             for a, b in zip(np.r_[lo, cuts], np.r_[cuts, hi], strict=True) if b > a]
-    if len(parts) == 1:
-        return parts[0]
-    cell, t_in, t_out = (np.concatenate(x) for x in zip(*parts, strict=True))
-    return cell, t_in, t_out
-
-
-def chunk_hits(sw: SweepGrid, pr: LegRows, lo: int, hi: int, still: bool
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The coverage intervals (cell, t_in, t_out) within [0, duration] of leg-row
-    pairs ``lo:hi``, in the order of the pairs and then of their columns."""
-    count = pr.count[lo:hi]
-    owner = np.repeat(_iota(hi - lo, np.intp), count)
-    total = len(owner)
-    first = np.cumsum(count)
-    first -= count  # (each pair's first leg-cell pair)
-    col = np.take(pr.first_col[lo:hi] - first, owner)
-    col += _iota(total, np.intp)
-    if sw.cell_of is None:  # every grid position is an area cell, numbered the same way
-        cell = np.take((pr.row_base[lo:hi] + pr.first_col[lo:hi] - first).astype(sw.cell_dtype),
-                       owner)
-        cell += _iota(total, sw.cell_dtype)
-    else:
-        cell = sw.cell_of[np.take(pr.row_base[lo:hi], owner) + col]
-        inside = np.flatnonzero(cell >= 0)
-        owner, col, cell = owner[inside], col[inside], cell[inside]
-    # What the cells need of their leg, gathered from the leg-row pairs.
-    dxc = np.take(pr.x0[lo:hi], owner)
-    dxc -= np.take(sw.centre_x, col)
-    del col
-    qa = np.take(pr.length2[lo:hi], owner)
-    qb = np.take(pr.dx[lo:hi], owner)
-    qb *= dxc
-    qb += np.take(pr.pair_b[lo:hi], owner)
-    qc = dxc * dxc
-    qc += np.take(pr.pair_c[lo:hi], owner)
-    del dxc
-    # (A stationary leg, a == 0, covers the cells within r of it for all its
-    # time: fractions_within's [0, 1] where c <= 0.)
-    at_rest = np.flatnonzero(qa == 0.0) if still else None
-    inside = None if at_rest is None else qc[at_rest] <= 0.0
-    keep, s_lo, s_hi = moving_fractions(qa, qb, qc)
-    if at_rest is not None and len(at_rest):
-        keep[at_rest] = inside
-        s_lo[at_rest] = 0.0
-        s_hi[at_rest] = 1.0
-    del qa, qb, qc
-    # Times at every candidate's fractions (the misses' are dropped below).
-    with np.errstate(invalid="ignore"):
-        t_in, t_out = times_at(np.take(pr.t0[lo:hi], owner), np.take(pr.t1[lo:hi], owner),
-                                s_lo, s_hi)
-        np.maximum(t_in, 0.0, out=t_in)
-        np.minimum(t_out, sw.duration_s, out=t_out)
-        keep &= t_in <= t_out  # the part in [0, duration]
-    if keep.all():
-        return cell, t_in, t_out
-    kept = np.flatnonzero(keep)
-    return np.take(cell, kept), np.take(t_in, kept), np.take(t_out, kept)
-
-
-#: Ascending integers shared by the chunks, by dtype.
-_IOTA: dict[np.dtype, np.ndarray] = {}
-
-
-def _iota(n: int, dtype) -> np.ndarray:
-    """``np.arange(n, dtype=dtype)`` (read-only; cached)."""
-    dtype = np.dtype(dtype)
-    have = _IOTA.get(dtype)
-    if have is None or len(have) < n:
-        have = np.arange(max(n, 2 * CHUNK_PAIRS), dtype=dtype)
-        have.flags.writeable = False
-        _IOTA[dtype] = have
-    return have[:n]
-
-
-def moving_fractions(a: np.ndarray, b: np.ndarray, c: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`fleetsim.geometry.fractions_within` where ``a`` is positive (a moving
-    leg), bit for bit where the part is not empty: whether it is not
-    empty, and ``s_lo``, ``s_hi`` (meaningless where it is). (Arrays ``b`` and
-    ``c`` are overwritten.)"""
-    disc = b * b
-    disc -= a * c
-    q = np.maximum(disc, 0.0)
-    np.sqrt(q, out=q)
-    np.copysign(q, b, out=q)
-    q += b
-    np.negative(q, out=q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s_a = np.divide(q, a, out=b)
-        s_b = np.divide(c, q, out=c)  # NaN only for a double root at 0 (= s_a)
-    s_lo = np.fmin(s_a, s_b, out=q)
-    s_hi = np.fmax(s_a, s_b, out=s_b)
-    ok = disc >= 0.0
-    ok &= s_hi >= 0.0
-    ok &= s_lo <= 1.0
-    np.clip(s_lo, 0.0, 1.0, out=s_lo)
-    np.clip(s_hi, 0.0, 1.0, out=s_hi)
-    return ok, s_lo, s_hi
-
-
-def times_at(t0: np.ndarray, t1: np.ndarray, s_lo: np.ndarray, s_hi: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`fleetsim.geometry.time_at_fraction` at ``s_lo`` and at ``s_hi`` of the
-    same legs, bit for bit, sharing ``t1 - t0``."""
-    dt = t1 - t0
-    out = []
-    for s in (s_lo, s_hi):
-        t = s * dt
-        t += t0
-        np.minimum(t, t1, out=t)
-        np.copyto(t, t1, where=s == 1.0)
-        out.append(t)
-    return out[0], out[1]
+    # (Room for every candidate of a row, and of all rows: the visits are fewer.)
+    most = row_pairs.max()
+    total = row_pairs.sum()
+    ic = _room(ic, most + nx + 1 + total)
+    fc = _room(fc, 4 * most + 2 * total)
+    col_of, by_col, out_cell = ic[:most], ic[most:most + nx + 1], ic[most + nx + 1:]
+    t_in, t_out = fc[:most], fc[most:2 * most]
+    s_sorted, e_sorted = fc[2 * most:3 * most], fc[3 * most:4 * most]
+    out_s, out_e = fc[4 * most:4 * most + total], fc[4 * most + total:4 * most + 2 * total]
+    by_col[:] = 0
+    n_out = 0
+    for row in range(j_first, j_last + 1):
+        row_end[row - j_first] = n_out  # (until a row's visits are in)
+        base = row * nx
+        n_hit = 0
+        col_lo = nx
+        col_hi = -1
+        for p in range(head[row - j_first], fill[row - j_first]):
+            ca = cols[p, 0]
+            cb = cols[p, 1]
+            px0 = terms[p, _X0]
+            dx = terms[p, _DX]
+            length2 = terms[p, _L2]
+            pair_b = terms[p, _PB]
+            pair_c = terms[p, _PC]
+            pt0 = terms[p, _T0]
+            pt1 = terms[p, _T1]
+            dt = pt1 - pt0
+            for col in range(ca, cb + 1):
+                if not full and cell_of[base + col] < 0:
+                    continue
+                dxc = px0 - centre_x[col]
+                qb = dx * dxc + pair_b
+                qc = dxc * dxc + pair_c
+                if length2 == 0.0:
+                    if not qc <= 0.0:
+                        continue
+                    s_lo = 0.0
+                    s_hi = 1.0
+                else:
+                    disc = qb * qb - length2 * qc
+                    q = -(qb + math.copysign(math.sqrt(_maximum(disc, 0.0)), qb))
+                    s_a = q / length2
+                    s_b = qc / q  # NaN only for a double root at 0 (= s_a)
+                    s_lo = _fmin(s_a, s_b)
+                    s_hi = _fmax(s_a, s_b)
+                    if not (disc >= 0.0 and s_hi >= 0.0 and s_lo <= 1.0):
+                        continue
+                    s_lo = _clip01(s_lo)
+                    s_hi = _clip01(s_hi)
+                a = pt1 if s_lo == 1.0 else _minimum(s_lo * dt + pt0, pt1)
+                b = pt1 if s_hi == 1.0 else _minimum(s_hi * dt + pt0, pt1)
+                a = _maximum(a, 0.0)
+                b = _minimum(b, duration)
+                if not a <= b:
+                    continue
+                col_of[n_hit] = col
+                t_in[n_hit] = a
+                t_out[n_hit] = b
+                n_hit += 1
+                if col < col_lo:
+                    col_lo = col
+                if col > col_hi:
+                    col_hi = col
+        if n_hit == 0:
+            continue
+        # Group by column (counting sort), each column's intervals by start, and merge.
+        for col in range(col_lo, col_hi + 2):
+            by_col[col] = 0
+        for h in range(n_hit):
+            by_col[col_of[h] + 1] += 1
+        for col in range(col_lo, col_hi + 1):
+            by_col[col + 1] += by_col[col]
+        for h in range(n_hit):
+            at = by_col[col_of[h]]
+            s_sorted[at] = t_in[h]
+            e_sorted[at] = t_out[h]
+            by_col[col_of[h]] = at + 1
+        lo = 0
+        for col in range(col_lo, col_hi + 1):
+            hi = by_col[col]
+            if hi == lo:
+                continue
+            _sort_by_start(s_sorted, e_sorted, lo, hi)
+            number = base + col if full else cell_of[base + col]
+            start = s_sorted[lo]
+            end = e_sorted[lo]
+            for h in range(lo + 1, hi):
+                if s_sorted[h] > end:
+                    out_cell[n_out] = number
+                    out_s[n_out] = start
+                    out_e[n_out] = end
+                    n_out += 1
+                    start = s_sorted[h]
+                    end = e_sorted[h]
+                elif e_sorted[h] > end:
+                    end = e_sorted[h]
+            out_cell[n_out] = number
+            out_s[n_out] = start
+            out_e[n_out] = end
+            n_out += 1
+            lo = hi
+        row_end[row - j_first] = n_out
+    return (out_cell[:n_out].copy(), out_s[:n_out].copy(), out_e[:n_out].copy(),
+            row_end.copy(), (fa, ia, ib, fb, ic, fc))

@@ -15,11 +15,11 @@ its idleness, how long and how often it was covered — over the plain clock and
 over the cell's permitted clock (:mod:`fleetsim.metrics.permitted`) — and the
 sums of idleness at sample times that the time series reads.
 
-The work is done in bands of grid rows, so memory stays bounded whatever the
-number of legs: candidate pairs of a band are the cells of each of its rows
+The work is done in blocks of grid rows, so memory stays bounded whatever the
+number of legs: candidate pairs of a block are the cells of each of its rows
 that lie both in the leg's bounding box grown by the radius and in the strip
 of half-width ``radius`` around the leg's line, found by index arithmetic on
-the regular grid.
+the regular grid, in compiled loops (:mod:`fleetsim.metrics.legcells`).
 """
 
 from __future__ import annotations
@@ -30,14 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.geometry import merge_intervals
-from fleetsim.metrics.legcells import (
-    INDEX_SLACK,
-    SweepGrid,
-    index_range,
-    leg_rows,
-    pairs_hits,
-)
+from fleetsim.metrics.legcells import INDEX_SLACK, band_visits, leg_spans, new_work, tier_order
 from fleetsim.metrics.permitted import (
     Permission,
     cell_permission,
@@ -51,14 +44,16 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CellCoverage", "CellGrid", "cell_coverage", "cell_grid", "leg_footprint_radius",
            "sample_times", "sweep_cells"]
 
-#: Candidate leg-cell pairs handled at once (about 150 bytes each at the peak).
+#: Candidate leg-cell pairs of the bands of rows whose sample sums are added up
+#: together (the bands fix the order of those float sums).
 DEFAULT_MAX_PAIRS = 500_000
 
 #: Upper bounds of the tiers of legs by the rows they span (see _sweep_bands).
-_TIER_ROWS = np.array([8, 32, 128, 512])
+_TIER_ROWS = np.array([8, 32, 128, 512], dtype=np.int64)
 
-#: Candidate pairs of the sub-bands the work is done in (at most a band).
-SUB_BAND_PAIRS = 500_000
+#: Candidate pairs of the blocks of rows the work is done in (about 50 bytes each
+#: at the peak).
+BLOCK_PAIRS = 500_000
 
 
 
@@ -163,15 +158,6 @@ class CellCoverage:
         return total, cells
 
 
-def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For ragged groups of ``counts`` items: each item's group and rank in it."""
-    total = int(counts.sum())
-    owner = np.repeat(np.arange(len(counts)), counts)
-    starts = np.cumsum(counts) - counts
-    rank = np.arange(total) - np.repeat(starts, counts)
-    return owner, rank
-
-
 def sweep_cells(
     grid: CellGrid,
     t0: np.ndarray,
@@ -201,7 +187,8 @@ def sweep_cells(
     duration_s : float
         End of the measured period ``[0, duration_s]``.
     max_pairs : int
-        Rough bound on the candidate leg-cell pairs handled at once (memory).
+        Candidate leg-cell pairs of the bands of rows whose sample sums are added
+        up together (the order of those float sums).
     permission : Permission, optional
         When each cell may be flown (default: always).
     sample_s : array_like, optional
@@ -255,105 +242,77 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
 
     c = grid.cell_m
     centre_x = grid.x0_m + (np.arange(grid.nx) + 0.5) * c  # of each column
-    full_grid = grid.n_cells == grid.nx * grid.ny
+    cell_of = (np.zeros(0, dtype=grid.cell_of.dtype) if grid.n_cells == grid.nx * grid.ny
+               else grid.cell_of.ravel())
     x0, y0 = np.ascontiguousarray(xy0[:, 0]), np.ascontiguousarray(xy0[:, 1])
-    x1, y1 = xy1[:, 0], xy1[:, 1]
+    x1, y1 = np.ascontiguousarray(xy1[:, 0]), np.ascontiguousarray(xy1[:, 1])
+    t0, t1 = np.ascontiguousarray(t0), np.ascontiguousarray(t1)
     del xy0, xy1
-    dx = x1 - x0
-    dy = y1 - y0
-    length2 = dx * dx + dy * dy
-    still = length2 == 0.0
-    xlo = np.minimum(x0, x1) - r
-    xhi = np.maximum(x0, x1) + r
-    ylo = np.minimum(y0, y1) - r
-    yhi = np.maximum(y0, y1) + r
-    del x1, y1
-    # Rows / columns whose centres lie in the grown bounding box.
-    ja, jb = index_range(ylo, yhi, grid.y0_m, c, grid.ny)
-    ia, ib = index_range(xlo, xhi, grid.x0_m, c, grid.nx)
-    del ylo, yhi  # (per-leg arrays are let go as soon as they are done with)
-    live = (ja <= jb) & (ia <= ib)
-    # Half-width, along x, of the strip of points within r of the leg's line.
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        strip_half = np.where(dy != 0.0, r * np.sqrt(length2) / np.abs(dy), np.inf)
-        slope = np.where(dy != 0.0, dx / dy, 0.0)
+    r = np.ascontiguousarray(r[:1] if r.strides[0] == 0 else r)  # (one radius for all)
+    # Rows whose centres lie in each leg's grown bounding box, and the candidate
+    # pairs per row (the row's cells in the leg's strip, bounded by its box).
+    ja, jb, live, load = leg_spans(*(_frozen(a) for a in (x0, y0, x1, y1, r)), grid.x0_m,
+                                   grid.y0_m, c, grid.nx, grid.ny)
+    if not live.any():
+        return
 
-    # Bands of rows holding about ``max_pairs`` candidates each.
-    per_row = np.minimum(ib - ia + 1, np.ceil(2.0 * strip_half / c) + 2.0)
-    per_row = np.where(live, per_row, 0.0)
-    del ia, ib
-    load = np.zeros(grid.ny + 1)
-    np.add.at(load, ja[live], per_row[live])
-    np.add.at(load, jb[live] + 1, -per_row[live])
+    # Bands of rows holding about ``max_pairs`` candidates each. The sample sums
+    # add floats band by band, so the bands fix them; the work itself goes in
+    # blocks of rows of about ``BLOCK_PAIRS`` candidates, whatever the bands (the
+    # sums of a band are then taken over its visits in the same order: cells are
+    # numbered row by row).
     load = np.cumsum(load[:-1])
     before = np.cumsum(load) - load
-    # The sample sums add floats band by band, so the bands of ``max_pairs`` fix
-    # them; the work itself goes in sub-bands of at most ``SUB_BAND_PAIRS`` (the
-    # sums of a band are then taken over its sub-bands' visits in the same order:
-    # cells are numbered row by row).
     band_of_row = (before // max(1, int(max_pairs))).astype(np.int64)
-    sub_of_row = (before // max(1, min(int(max_pairs), SUB_BAND_PAIRS))).astype(np.int64)
-    band_head = np.r_[True, band_of_row[1:] != band_of_row[:-1]]
-    band_starts = np.flatnonzero(band_head | np.r_[True, sub_of_row[1:] != sub_of_row[:-1]])
-    band_ends = np.r_[band_starts[1:] - 1, grid.ny - 1]
-    closes_band = np.r_[band_head[band_starts[1:]], True]
-    del per_row, load, before, band_of_row, sub_of_row, band_head
+    closes_band = np.r_[band_of_row[1:] != band_of_row[:-1], True]  # (a band's last row)
+    block_of_row = (before // BLOCK_PAIRS).astype(np.int64)
+    block_starts = np.flatnonzero(np.r_[True, block_of_row[1:] != block_of_row[:-1]])
+    block_ends = np.r_[block_starts[1:] - 1, grid.ny - 1]
+    del load, before, band_of_row, block_of_row
     pending: list[tuple[np.ndarray, ...]] = []
 
-    # Legs by first row, so a band's legs are found without scanning them all.
-    by_ja = np.flatnonzero(live)
+    # The legs by first row, so a block's legs are found without scanning them
+    # all, in tiers of how many rows they span, each with its own look-back: a
+    # block's legs of a tier start at most that many rows before it (so a few long
+    # legs do not make every block scan the legs of many rows). The legs' arrays
+    # are put in that order: a block reads its legs in a few runs.
+    order, tier_ends = tier_order(ja, jb, live, _TIER_ROWS, grid.ny)
     del live
-    first_row = ja[by_ja]
-    by_ja = by_ja[np.argsort(first_row.astype(np.uint16) if grid.ny <= 0xFFFF else first_row,
-                             kind="stable")]  # (a radix sort on 16 bits)
-    del first_row
-    # In tiers of how many rows the legs span, each with its own look-back: a
-    # band's legs of a tier start at most that many rows before it (so a few
-    # long legs do not make every band scan the legs of many rows).
-    span = jb[by_ja] - ja[by_ja]
-    tier = np.searchsorted(_TIER_ROWS, span, side="left")
-    tiers = []
-    for t in np.unique(tier):
-        members = by_ja[tier == t]
-        tiers.append((members, ja[members], int(span[tier == t].max())))
-    del span, tier
-    sweep = SweepGrid(centre_x, None if full_grid else grid.cell_of.ravel(),
-                      grid.cell_of.dtype, T)
-    for j_first, j_last, closes in zip(band_starts, band_ends, closes_band, strict=True):
-        found = []
-        for members, ja_sorted, max_rows in tiers:
-            lo = np.searchsorted(ja_sorted, j_first - max_rows, side="left")
-            hi = np.searchsorted(ja_sorted, j_last, side="right")
-            found.append(members[lo:hi][jb[members[lo:hi]] >= j_first])
-        legs = found[0] if len(found) == 1 else np.concatenate([by_ja[:0], *found])
-        del found
-        if len(legs) == 0:
-            if closes:
-                _add_sample_sums(result, pending)
-            continue
-        ra = np.maximum(ja[legs], j_first)
-        rb = np.minimum(jb[legs], j_last)
-        # Leg-row pairs: the row's cells in the leg's strip; row by row, so each
-        # row's cells are done (and merged) on their own, with arrays that stay in
-        # the processor's caches.
-        owner, k = _expand(rb - ra + 1)
-        row = ra[owner] + k
-        del ra, rb, k
-        if j_last > j_first:
-            by_row = np.argsort((row - j_first).astype(np.uint16) if j_last - j_first <= 0xFFFF
-                                else row, kind="stable")
-            owner, row = owner[by_row], row[by_row]
-            del by_row
-        pair = leg_rows(grid, legs, owner, row, (x0, y0, dx, dy, length2, slope, xlo, xhi,
-                                                  strip_half, r, t0, t1))
-        still_band = bool(still[legs].any())
-        row_cuts = np.r_[0, np.flatnonzero(row[1:] != row[:-1]) + 1, len(row)]
-        del owner, row
-        for first_pair, end_pair in zip(row_cuts[:-1], row_cuts[1:], strict=True):
-            cell, t_in, t_out = pairs_hits(sweep, pair, first_pair, end_pair, still_band)
-            _reduce_cells(result, cell, t_in, t_out, pending)
-        if closes:
+    x0, y0, x1, y1, t0, t1 = (a[order] for a in (x0, y0, x1, y1, t0, t1))
+    r = r[order] if len(r) > 1 else r.copy()  # (writable, as the others: one type)
+    ja, jb = ja[order], jb[order]
+    del order
+    # Each block's legs: a run of each tier's.
+    runs = []
+    for lo, hi in zip(np.r_[0, tier_ends[:-1]], tier_ends, strict=True):
+        if hi > lo:
+            max_rows = int((jb[lo:hi] - ja[lo:hi]).max())
+            runs.append(lo + np.searchsorted(ja[lo:hi], block_starts - max_rows, side="left"))
+            runs.append(lo + np.searchsorted(ja[lo:hi], block_ends, side="right"))
+    runs = np.stack(runs, axis=1).astype(np.int64).reshape(len(block_starts), -1, 2)
+    work = new_work()
+    for b, (j_first, j_last) in enumerate(zip(block_starts.tolist(), block_ends.tolist(),
+                                              strict=True)):
+        ranges = runs[b]
+        closing = j_first + np.flatnonzero(closes_band[j_first:j_last + 1])
+        g, s, e, row_end, work = band_visits(ranges, int(j_first), int(j_last), ja, jb, x0,
+                                             y0, x1, y1, r, t0, t1, grid.x0_m, grid.y0_m, c,
+                                             grid.nx, centre_x, cell_of, T, work)
+        done = 0
+        for row in closing:  # the visits of each band, cut at its last row
+            upto = int(row_end[row - j_first])
+            _reduce_cells(result, g[done:upto], s[done:upto], e[done:upto], pending)
             _add_sample_sums(result, pending)
+            done = upto
+        _reduce_cells(result, g[done:], s[done:], e[done:], pending)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a``: the compiled loops then see one type of array
+    (and are compiled once) whether the caller's arrays are writable or not."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 def _add_sample_sums(out: CellCoverage, pending: list[tuple[np.ndarray, ...]]) -> None:
@@ -369,14 +328,14 @@ def _add_sample_sums(out: CellCoverage, pending: list[tuple[np.ndarray, ...]]) -
                                         - np.bincount(at_close, weights=pa, minlength=size))
 
 
-def _reduce_cells(out: CellCoverage, cell: np.ndarray, t_in: np.ndarray,
-                  t_out: np.ndarray, pending: list[tuple[np.ndarray, ...]]) -> None:
-    """Fold one sub-band's intervals (complete for its cells) into ``out``; its
-    share of the sample sums goes to ``pending``."""
-    if len(cell) == 0:
+def _reduce_cells(out: CellCoverage, g: np.ndarray, s: np.ndarray, e: np.ndarray,
+                  pending: list[tuple[np.ndarray, ...]]) -> None:
+    """Fold one sub-band's visits (merged coverage intervals, complete for its cells,
+    sorted by cell and start) into ``out``; its share of the sample sums goes to
+    ``pending``."""
+    if len(g) == 0:
         return
     T = out.duration_s
-    g, s, e = merge_intervals(cell, t_in, t_out)
     heads = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     tails = np.r_[heads[1:] - 1, len(g) - 1]
     gap = s.copy()  # the gap before each visit: from 0 for a cell's first one
