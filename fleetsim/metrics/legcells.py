@@ -9,7 +9,9 @@ arithmetic is that of :func:`fleetsim.geometry.fractions_within` and
 :func:`fleetsim.geometry.time_at_fraction`, operation for operation (IEEE
 division, ``error_model="numpy"``: no exception on a division by zero). The
 minima and maxima are those of numpy's ``minimum``, ``maximum``, ``fmin``,
-``fmax`` and ``clip``, down to which operand a tie returns.
+``fmax`` and ``clip``, down to which operand a tie returns. The entry points let
+go of the interpreter (``nogil``) while they run, so the other metric families
+go on beside them (:func:`fleetsim.metrics.compute_metrics`).
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def _strip_half(r, dx, dy):
     return math.inf
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def leg_spans(x0, y0, x1, y1, r, gx0, gy0, cell, nx, ny):
     """For every leg: the first and last grid row whose centre lies in its
     bounding box grown by its radius (int32; first > last when none), whether
@@ -138,7 +140,7 @@ def leg_spans(x0, y0, x1, y1, r, gx0, gy0, cell, nx, ny):
     return ja, jb, live, load
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def tier_order(ja, jb, live, tier_rows, ny):
     """The legs that reach a cell (``live``) by tier of rows spanned (the first
     bound of ``tier_rows`` not below ``jb - ja``), then first row, then number (a
@@ -240,7 +242,7 @@ def new_work() -> tuple[np.ndarray, ...]:
                                                   np.int64, np.float64))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def band_visits(ranges, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
                 gx0, gy0, cell, nx, centre_x, cell_of, duration, work):
     """The visits of the cells of grid rows ``j_first..j_last`` by the footprints
