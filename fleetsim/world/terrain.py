@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from numba import njit
 from numpy.typing import ArrayLike
 
 from fleetsim.errors import ScenarioError
@@ -146,6 +147,39 @@ def _first_per_leg(legs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.n
 #: Height queries of at most this many points are answered in plain Python.
 _FEW_POINTS = 8
 
+@njit(cache=True, nogil=True)
+def _bilinear(flat, nx, ny, ox, oy, inv, x, y, out):
+    """Bilinear heights of the grid ``flat`` (``ny`` rows of ``nx``) at ``x``, ``y``
+    into ``out``: points outside take the nearest edge point's height, NaN
+    coordinates give NaN (numpy's clip, minimum and maximum, operation for operation,
+    as :meth:`Terrain._height_one`)."""
+    hx = nx - 1.0
+    hy = ny - 1.0
+    for i in range(len(x)):
+        fx = (x[i] - ox) * inv
+        fy = (y[i] - oy) * inv
+        if fx != fx or fy != fy:
+            out[i] = np.nan
+            continue
+        fx = fx if fx > 0.0 else 0.0  # (np.clip's choice of operand on ties)
+        fx = fx if fx < hx else hx
+        fy = fy if fy > 0.0 else 0.0
+        fy = fy if fy < hy else hy
+        # fx, fy >= 0, so truncation is floor; the last cell holds the far edge.
+        ix = min(int(fx), nx - 2)
+        iy = min(int(fy), ny - 2)
+        tx = fx - ix
+        ty = fy - iy
+        k = iy * nx + ix
+        h00 = flat[k]
+        h10 = flat[k + 1]
+        h01 = flat[k + nx]
+        h11 = flat[k + nx + 1]
+        south = h00 + tx * (h10 - h00)
+        north = h01 + tx * (h11 - h01)
+        out[i] = south + ty * (north - south)
+
+
 class Terrain:
     """Heightmap on a regular grid, local ENU metres.
 
@@ -265,33 +299,10 @@ class Terrain:
     def _height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Bilinear heights at 1-D float64 arrays ``x``, ``y`` (same length)."""
         ny, nx = self.heights_m.shape
-        inv = 1.0 / self.spacing_m
-        fx = (x - self.origin_m[0]) * inv
-        fy = (y - self.origin_m[1]) * inv
-        np.clip(fx, 0.0, nx - 1, out=fx)
-        np.clip(fy, 0.0, ny - 1, out=fy)
-        bad = np.isnan(fx) | np.isnan(fy)
-        any_bad = bool(bad.any())
-        if any_bad:
-            fx[bad] = 0.0
-            fy[bad] = 0.0
-        # fx, fy >= 0, so truncation is floor; the last cell holds the far edge.
-        ix = np.minimum(fx.astype(np.intp), nx - 2)
-        iy = np.minimum(fy.astype(np.intp), ny - 2)
-        tx = fx - ix
-        ty = fy - iy
-        k = iy * nx + ix
-        flat = self._flat
-        h00 = flat.take(k)
-        h10 = flat.take(k + 1)
-        k += nx
-        h01 = flat.take(k)
-        h11 = flat.take(k + 1)
-        south = h00 + tx * (h10 - h00)
-        north = h01 + tx * (h11 - h01)
-        out = south + ty * (north - south)
-        if any_bad:
-            out[bad] = np.nan
+        out = np.empty(len(x))
+        _bilinear(self._flat, nx, ny, float(self.origin_m[0]), float(self.origin_m[1]),
+                  1.0 / self.spacing_m, np.ascontiguousarray(x, dtype=np.float64),
+                  np.ascontiguousarray(y, dtype=np.float64), out)
         return out
 
     # ------------------------------------------------------------------- legs

@@ -577,3 +577,41 @@ def test_a_few_points_get_the_heights_many_points_get_bit_for_bit():
     assert grid.shape == (3, 2)
     assert grid.tobytes() == t.height_at(*np.broadcast_arrays(x[8:11, None], y[None, 8:10])
                                          ).tobytes()
+
+
+def _bilinear_array_formula(t: Terrain, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The heights of many points as numpy array operations (clip, truncate, gather)."""
+    ny, nx = t.heights_m.shape
+    inv = 1.0 / t.spacing_m
+    fx = np.clip((x - t.origin_m[0]) * inv, 0.0, nx - 1)
+    fy = np.clip((y - t.origin_m[1]) * inv, 0.0, ny - 1)
+    bad = np.isnan(fx) | np.isnan(fy)
+    fx[bad] = 0.0
+    fy[bad] = 0.0
+    ix = np.minimum(fx.astype(np.intp), nx - 2)
+    iy = np.minimum(fy.astype(np.intp), ny - 2)
+    tx, ty = fx - ix, fy - iy
+    flat = t.heights_m.reshape(-1)
+    k = iy * nx + ix
+    h00, h10, h01, h11 = flat[k], flat[k + 1], flat[k + nx], flat[k + nx + 1]
+    south = h00 + tx * (h10 - h00)
+    north = h01 + tx * (h11 - h01)
+    out = south + ty * (north - south)
+    out[bad] = np.nan
+    return out
+
+
+def test_many_points_are_the_array_formula_bit_for_bit():
+    rng = np.random.default_rng(5)
+    h = rng.normal(0.0, 100.0, (40, 60))
+    h[0, 0], h[2, 3] = 0.0, -0.0  # sea level, both signs
+    t = Terrain(h, 30.0, origin_m=(-100.0, 250.0))
+    xmin, ymin, xmax, ymax = t.bounds
+    x = np.concatenate([rng.uniform(xmin - 500.0, xmax + 500.0, 20000),
+                        [xmin, xmax, xmin + 90.0, np.nan, 5.0, -np.inf, 1e300, -0.0]])
+    y = np.concatenate([rng.uniform(ymin - 500.0, ymax + 500.0, 20000),
+                        [ymin, ymax, ymin + 60.0, 3.0, np.nan, 5.0, ymin, ymax]])
+    got = t.height_at(x, y)
+    want = _bilinear_array_formula(t, x, y)
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
