@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from fleetsim import libm
+from fleetsim.engine.blocks import route_legs
 
 _INF = float("inf")
+_NO_SPEEDS = np.zeros(0)
 #: Largest detour around no-fly zones (or along a network) the energy reserve allows
 #: for, as a factor on the straight line home.
 MAX_DETOUR = 3.0
@@ -166,61 +168,25 @@ class MotionModel:
 
     def route(self, v: int, x0: float, y0: float, z0: float, xs: list, ys: list, zs: list,
               speeds: list | None, hx: float, hy: float
-              ) -> tuple[list[float], list[float], float, float, float]:
+              ) -> tuple[np.ndarray, np.ndarray, float, float, float]:
         """Durations of the legs of a route from (x0, y0, z0) through the waypoints.
 
         Returns ``(durs, climbs, total, far, top)``: each leg's duration (with the
         calibrated overheads: first leg, turns), each leg's extra climbing energy
         (empty unless the vehicle type is calibrated), their total time, the largest
         horizontal distance from (hx, hy) along the route and its highest altitude.
+        The durations and energies are float64 arrays (a model of its own may return
+        lists); the loop is compiled (:func:`fleetsim.engine.blocks.route_legs`).
         """
-        spd, climb = self.speed[v], self.climb[v]
-        far = math.hypot(x0 - hx, y0 - hy)
-        top = z0
-        total = 0.0
-        durs: list[float] = []
-        climbs: list[float] = []  # extra energy per leg for climbing (calibrated)
-        n = len(xs)
-        if self.corrected[v]:
-            # corrected_leg, inlined (the same arithmetic): this runs for every leg.
-            leg_over = self.leg_over[v]
-            pen = self.turn_pen[v] + self.turn_r[v] if speeds is None else self.turn_pen[v]
-            climb_wh = self.climb_wh[v]
-            moved = False  # a leg of nonzero duration before this one
-            hx_prev = hy_prev = 0.0
-        else:
-            moved = None
-        px, py, pz = x0, y0, z0
-        atan2, hypot, sqrt = math.atan2, math.hypot, math.sqrt
-        for i in range(n):
-            x1, y1, z1 = xs[i], ys[i], zs[i]
-            dx, dy, dz = x1 - px, y1 - py, z1 - pz
-            dur = sqrt(dx * dx + dy * dy) / (spd if speeds is None else speeds[i])
-            if abs(dz) > dur * climb:
-                dur = abs(dz) / climb
-            if moved is not None:
-                if dur > 0.0:
-                    if not moved:
-                        dur += leg_over
-                    elif dx or dy:
-                        dur += pen * abs(atan2(hx_prev * dy - hy_prev * dx,
-                                               hx_prev * dx + hy_prev * dy))
-                    if dx or dy:
-                        hx_prev, hy_prev = dx, dy
-                    climbs.append(max(dz, 0.0) * climb_wh)
-                else:
-                    climbs.append(0.0)
-                if dur:
-                    moved = True
-            durs.append(dur)
-            total += dur
-            d = hypot(x1 - hx, y1 - hy)
-            if d > far:
-                far = d
-            if z1 > top:
-                top = z1
-            px, py, pz = x1, y1, z1
-        return durs, climbs, total, far, top
+        corrected = bool(self.corrected[v])
+        return route_legs(
+            np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64),
+            np.asarray(zs, dtype=np.float64),
+            _NO_SPEEDS if speeds is None else np.asarray(speeds, dtype=np.float64),
+            float(x0), float(y0), float(z0), float(hx), float(hy), float(self.speed[v]),
+            float(self.climb[v]), corrected, float(self.leg_over[v]),
+            float(self.turn_pen[v] + self.turn_r[v] if speeds is None else self.turn_pen[v]),
+            float(self.climb_wh[v]))
 
     def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray,
              t_start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from bisect import bisect_left, bisect_right
 import numpy as np
 from simpy.events import NORMAL, Event, Timeout
 
+from fleetsim.engine.blocks import block_rows
 from fleetsim.engine.states import GROUND, HOLDING
 from fleetsim.engine.tables import (
     EVENT_KIND_CODE,
@@ -25,6 +26,7 @@ from fleetsim.engine.tables import (
     K_MOVE,
     L_E,
     L_T1,
+    LEG_WIDTH,
 )
 
 _INF = float("inf")
@@ -215,7 +217,7 @@ class Movement:
         durs, climbs, total, far, top = self.motion.route(v, x0, y0, z0, xs, ys, zs, speeds,
                                                           hx, hy)
         if total == _INF:  # a leg the wind does not let it fly: up to it, then refused
-            k = durs.index(_INF)
+            k = list(durs).index(_INF)
             if k:
                 yield from self.fly_route(v, xs[:k], ys[:k], zs[:k], sensing,
                                           None if speeds is None else speeds[:k], kind)
@@ -229,12 +231,21 @@ class Movement:
                                                                        far)
         corrected = self.corrected[v]
         t = now
-        # Rows go flat into lists (one np.fromiter each at the end, the quickest); the
-        # legs' ids are known beforehand: they follow the table's last row.
+        # The legs' ids are known beforehand: they follow the table's last row.
         li0 = len(self.legs)
+        stop = False
+        if safe and type(durs) is np.ndarray:  # no leg reaches the reserve: all compiled
+            rows, events, starts, t = block_rows(
+                v, kind, sensing, t, x0, y0, z0, b, np.asarray(xs, dtype=np.float64),
+                np.asarray(ys, dtype=np.float64), np.asarray(zs, dtype=np.float64), durs,
+                climbs, corrected, power, li0, _ARRIVE)
+            yield from self._flown(v, now, li0, rows, events, starts.tolist(), t, stop)
+            return
+        if type(durs) is np.ndarray:
+            durs, climbs = durs.tolist(), climbs.tolist()
+        # Rows go flat into lists (one np.fromiter each at the end, the quickest).
         block, starts, arrivals = [], [], []
         n_legs = 0
-        stop = False
         if not safe:  # reserve_time, for each leg (its other arguments the same for all)
             to_empty = self.engine_control[v]
             if not to_empty:
@@ -269,13 +280,22 @@ class Movement:
                 break
             arrivals += (t, _ARRIVE, v, li0 + n_legs, -1, -1, x1, y1, z1, _NAN, -1, -1)
             n_legs += 1
-        if block:
-            self.legs.extend(np.fromiter(block, np.float64, len(block)).reshape(n_legs, -1))
+        rows = np.fromiter(block, np.float64, len(block)).reshape(n_legs, LEG_WIDTH)
+        events = np.fromiter(arrivals, np.float64, len(arrivals)).reshape(-1, EVENT_WIDTH)
+        yield from self._flown(v, now, li0, rows, events, starts, t, stop)
+
+    def _flown(self, v: int, now: float, li0: int, rows: np.ndarray, events: np.ndarray,
+               starts: list, t: float, stop: bool):
+        """Record a route block's leg ``rows`` (ids from ``li0``) and ``arrive``
+        ``events``, wait for its end ``t`` (or the end of the block as continued
+        meanwhile) and close it; ``stop``: its last leg ends at the reserve."""
+        n_legs = len(rows)
+        if n_legs:
+            self.legs.extend(rows)
             if self.is_carrier[v]:
                 self.leg_hist[v].extend(range(li0, li0 + n_legs))
-            if arrivals:
-                self.log.extend(np.fromiter(arrivals, np.float64, len(arrivals))
-                                .reshape(-1, EVENT_WIDTH))
+            if len(events):
+                self.log.extend(events)
             self.blk_t0[v] = starts
             self.blk_ids[v] = list(range(li0, li0 + n_legs))
             self.cur_leg[v] = li0 + n_legs - 1
