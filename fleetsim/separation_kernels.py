@@ -1,0 +1,292 @@
+"""Compiled loops of the loss-of-separation checks (:mod:`fleetsim.separation`).
+
+The closed form of a pair of legs' loss of separation (:func:`los_piece`), applied to
+arrays of pairs (:func:`los_core`) and, in one pass over a monitoring window's
+candidate pairs, after the cheap filters that spare most of them the exact test
+(:func:`window_narrow`); and the legs of a window clipped to it (:func:`clip_legs`).
+
+The arithmetic is IEEE double precision without fast-math, each operation in the
+order of the formulas in :mod:`fleetsim.separation`, so the intervals are the same
+bits wherever they are computed. ``maximum`` and ``minimum`` are numpy's (a NaN
+argument gives NaN), ``clip`` numpy's ``minimum(maximum(x, lo), hi)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["clip_legs", "los_core", "los_piece", "window_narrow"]
+
+
+@njit(cache=True)
+def _max(a: float, b: float) -> float:
+    """numpy.maximum of two floats: NaN if either is NaN."""
+    if a != a:
+        return a
+    return a if a > b else b
+
+
+@njit(cache=True)
+def _min(a: float, b: float) -> float:
+    """numpy.minimum of two floats: NaN if either is NaN."""
+    if a != a:
+        return a
+    return a if a < b else b
+
+
+@njit(cache=True)
+def _clip(x: float, lo: float, hi: float) -> float:
+    """numpy.clip of a float between two others."""
+    return _min(_max(x, lo), hi)
+
+
+@njit(cache=True, error_model="numpy")
+def los_piece(lo, hi, dx, dy, dz, wx, wy, wz, r, h):
+    """Loss of separation of one pair of legs whose offset is ``d + w (t - lo)`` on
+    their common time ``[lo, hi]`` (s; none if ``hi < lo``): offset ``pb - pa`` at
+    ``lo`` (m), relative velocity (m/s), radius and half-height of the cylinder (m).
+
+    Returns ``(hit, start, end, t_min, d_min)``: whether the pair is in loss for a
+    positive time, and then when (s), when the horizontal distance is least within
+    it (s) and that distance (m).
+
+    Horizontal: ``|d + w tau|^2 < R^2``, i.e. ``a tau^2 + 2 b tau + c < 0``. Its
+    discriminant ``b^2 - a c = a R^2 - (d x w)^2`` (Lagrange's identity) has no
+    cancellation; the roots are ``tau* -+ sqrt(disc) / a`` around the closest approach
+    ``tau* = -b / a``. Without relative horizontal motion (``a == 0``) it is all or
+    nothing. Vertical: ``|dz + wz tau| < H``, roots ``(-H - dz) / wz`` and
+    ``(H - dz) / wz``; with ``wz == 0`` (either sign) they are -inf and +inf if
+    ``|dz| < H``, two infinities of the same sign (an empty interval) if ``|dz| > H``,
+    and NaN (empty) if ``|dz| == H``. A NaN fails ``end > start``. A bound that
+    reaches the end of the common time is that time exactly.
+    """
+    a = wx * wx + wy * wy
+    cross = dx * wy - dy * wx
+    r2 = r * r
+    moving = a > 0.0
+    if moving:
+        if not a * r2 - cross * cross > 0.0:
+            return False, 0.0, 0.0, 0.0, 0.0
+    elif not dx * dx + dy * dy < r2:
+        return False, 0.0, 0.0, 0.0, 0.0
+    length = hi - lo
+    t_star = 0.0
+    if moving:
+        t_star = -(dx * wx + dy * wy) / a
+        half = math.sqrt(a * r2 - cross * cross) / a
+        h_lo = t_star - half
+        h_hi = t_star + half
+    else:
+        h_lo = -np.inf
+        h_hi = np.inf
+    z1 = (-h - dz) / wz
+    z2 = (h - dz) / wz
+    tau_s = _max(_max(h_lo, _min(z1, z2)), 0.0)
+    tau_e = _min(_min(h_hi, _max(z1, z2)), length)
+    start = lo if tau_s == 0.0 else _min(lo + tau_s, hi)
+    end = hi if tau_e >= length else _min(lo + tau_e, hi)
+    if not end > start:
+        return False, 0.0, 0.0, 0.0, 0.0
+    # Closest horizontal approach inside the interval (its start without motion).
+    tau_c = _clip(t_star, tau_s, tau_e) if moving else tau_s
+    t_min = _clip(lo + tau_c, start, end)
+    d_min = math.hypot(dx + wx * tau_c, dy + wy * tau_c)
+    return True, start, end, t_min, d_min
+
+
+@njit(cache=True, error_model="numpy")
+def los_core(lo, hi, dx, dy, dz, wx, wy, wz, r, h):
+    """:func:`los_piece` of ``k`` pairs ((k,) arrays; ``r`` and ``h`` too). Returns
+    ``idx`` (the pairs in loss, ascending) and their ``start``, ``end``, ``t_min`` (s)
+    and ``d_min`` (m)."""
+    k = len(lo)
+    idx = np.empty(k, dtype=np.int64)
+    out = np.empty((4, k))
+    m = 0
+    for p in range(k):
+        hit, s, e, tm, dm = los_piece(lo[p], hi[p], dx[p], dy[p], dz[p], wx[p], wy[p],
+                                      wz[p], r[p], h[p])
+        if hit:
+            idx[m] = p
+            out[0, m], out[1, m], out[2, m], out[3, m] = s, e, tm, dm
+            m += 1
+    return idx[:m].copy(), out[0, :m].copy(), out[1, :m].copy(), out[2, :m].copy(), \
+        out[3, :m].copy()
+
+
+@njit(cache=True, error_model="numpy")
+def clip_legs(t0, t1, p0, p1, t_lo, t_hi):
+    """The legs (t0, t1, p0 -> p1) that overlap ``[t_lo, t_hi]`` for a positive time,
+    clipped to it: their indexes, clipped start and end times (s), position at the
+    clipped start (3, m) (m), velocity (3, m) (m/s, 0 for a leg without end) and the
+    lower and upper bounds of the clipped segment per axis (3, m) (m). A clip at a
+    leg's own start or end keeps its position exactly."""
+    n = len(t0)
+    legs = np.empty(n, dtype=np.int64)
+    m = 0
+    for k in range(n):
+        if _min(t1[k], t_hi) > _max(t0[k], t_lo):
+            legs[m] = k
+            m += 1
+    legs = legs[:m].copy()
+    c0 = np.empty(m)
+    c1 = np.empty(m)
+    q0 = np.empty((3, m))
+    vel = np.empty((3, m))
+    lo = np.empty((3, m))
+    hi = np.empty((3, m))
+    for k in range(m):
+        leg = legs[k]
+        a_t0, a_t1 = t0[leg], t1[leg]
+        cc0, cc1 = _max(a_t0, t_lo), _min(a_t1, t_hi)
+        c0[k], c1[k] = cc0, cc1
+        dur = a_t1 - a_t0
+        s0 = (cc0 - a_t0) / dur
+        s1 = 1.0 if cc1 == a_t1 else (cc1 - a_t0) / dur  # 0 for a leg without end
+        for axis in range(3):
+            a0, a1 = p0[leg, axis], p1[leg, axis]
+            da = a1 - a0
+            x0 = a0 if s0 == 0.0 else a0 + s0 * da
+            x1 = a1 if s1 == 1.0 else a0 + s1 * da
+            q0[axis, k] = x0
+            vel[axis, k] = da / dur
+            lo[axis, k] = _min(x0, x1)
+            hi[axis, k] = _max(x0, x1)
+    return legs, c0, c1, q0, vel, lo, hi
+
+
+@njit(cache=True, error_model="numpy")
+def window_narrow(ci, cj, c0, c1, q0, vel, lo, hi, r, hh, uniform_r, uniform_h, legs, veh):
+    """The losses of separation among the candidate pairs ``(ci, cj)`` of clipped legs
+    (as :func:`clip_legs` gives them; ``r``, ``hh`` and ``veh`` per clipped leg).
+
+    Each pair uses the larger radius and half-height of its two legs. It is tested
+    exactly if its legs share a positive time in the window and their extents are
+    closer than the minima (vertically; horizontally too unless one radius serves
+    every leg, for which the broad phase's boxes made that test), from the offset of
+    leg ``j`` from leg ``i`` at the start of their common time. Returns per loss the
+    legs (indexes ``legs`` of the clipped legs; ``leg_a`` of the smaller vehicle, the
+    first on a tie), start, end, t_min and d_min, in the order of the candidates, and
+    the number of pairs tested exactly."""
+    k = len(ci)
+    leg_a = np.empty(k, dtype=np.int64)
+    leg_b = np.empty(k, dtype=np.int64)
+    out = np.empty((4, k))
+    m = 0
+    checked = 0
+    r0, h0 = r[0], hh[0]
+    for p in range(k):
+        i, j = ci[p], cj[p]
+        rp = r0 if uniform_r else _max(r[i], r[j])
+        hp = h0 if uniform_h else _max(hh[i], hh[j])
+        pair_lo = _max(c0[i], c0[j])
+        pair_hi = _min(c1[i], c1[j])
+        if not pair_lo < pair_hi:
+            continue
+        if not _max(lo[2, j] - hi[2, i], lo[2, i] - hi[2, j]) < hp:
+            continue
+        if not uniform_r:
+            if not _max(lo[0, j] - hi[0, i], lo[0, i] - hi[0, j]) < rp:
+                continue
+            if not _max(lo[1, j] - hi[1, i], lo[1, i] - hi[1, j]) < rp:
+                continue
+        checked += 1
+        dt_i = pair_lo - c0[i]
+        dt_j = pair_lo - c0[j]
+        vi, vj = vel[0, i], vel[0, j]
+        dx = (q0[0, j] + vj * dt_j) - (q0[0, i] + vi * dt_i)
+        wx = vj - vi
+        vi, vj = vel[1, i], vel[1, j]
+        dy = (q0[1, j] + vj * dt_j) - (q0[1, i] + vi * dt_i)
+        wy = vj - vi
+        vi, vj = vel[2, i], vel[2, j]
+        dz = (q0[2, j] + vj * dt_j) - (q0[2, i] + vi * dt_i)
+        wz = vj - vi
+        hit, s, e, tm, dm = los_piece(pair_lo, pair_hi, dx, dy, dz, wx, wy, wz, rp, hp)
+        if hit:
+            if veh[i] > veh[j]:
+                leg_a[m], leg_b[m] = legs[j], legs[i]
+            else:
+                leg_a[m], leg_b[m] = legs[i], legs[j]
+            out[0, m], out[1, m], out[2, m], out[3, m] = s, e, tm, dm
+            m += 1
+    return leg_a[:m].copy(), leg_b[:m].copy(), out[0, :m].copy(), out[1, :m].copy(), \
+        out[2, :m].copy(), out[3, :m].copy(), checked
+
+
+@njit(cache=True)
+def _before(a, b, va, vb, ia, ib):
+    """Whether piece ``a`` comes before piece ``b`` that starts with it: by vehicles,
+    and then the lower and the higher of their legs."""
+    if va[a] != va[b]:
+        return va[a] < va[b]
+    if vb[a] != vb[b]:
+        return vb[a] < vb[b]
+    la, lb = min(ia[a], ib[a]), min(ia[b], ib[b])
+    if la != lb:
+        return la < lb
+    return max(ia[a], ib[a]) < max(ia[b], ib[b])
+
+
+@njit(cache=True)
+def _merge_sort(idx, lo, hi, tmp, va, vb, ia, ib):
+    """``idx[lo:hi]`` in :func:`_before` order, stably (insertion-sorted runs, merged)."""
+    run = 24
+    for r0 in range(lo, hi, run):
+        for k in range(r0 + 1, min(r0 + run, hi)):
+            x = idx[k]
+            q = k - 1
+            while q >= r0 and _before(x, idx[q], va, vb, ia, ib):
+                idx[q + 1] = idx[q]
+                q -= 1
+            idx[q + 1] = x
+    src, dst = idx, tmp
+    width = run
+    while width < hi - lo:
+        for r0 in range(lo, hi, 2 * width):
+            mid = min(r0 + width, hi)
+            end = min(r0 + 2 * width, hi)
+            a, b, k = r0, mid, r0
+            while a < mid and b < end:
+                if _before(src[b], src[a], va, vb, ia, ib):
+                    dst[k] = src[b]
+                    b += 1
+                else:
+                    dst[k] = src[a]
+                    a += 1
+                k += 1
+            dst[k:k + mid - a] = src[a:mid]
+            k += mid - a
+            dst[k:k + end - b] = src[b:end]
+        src, dst = dst, src
+        width *= 2
+    if src is not idx:
+        idx[lo:hi] = src[lo:hi]
+
+
+@njit(cache=True)
+def _ties_ordered(by_start, start, va, vb, ia, ib):
+    """``by_start`` (pieces in stable order of start) with each run of pieces that
+    start together in :func:`_before` order."""
+    idx = by_start.copy()
+    tmp = np.empty(len(idx), dtype=np.int64)
+    n = len(idx)
+    lo = 0
+    while lo < n:
+        hi = lo + 1
+        while hi < n and start[idx[hi]] == start[idx[lo]]:
+            hi += 1
+        if hi - lo > 1:
+            _merge_sort(idx, lo, hi, tmp, va, vb, ia, ib)
+        lo = hi
+    return idx
+
+
+def piece_order(start, va, vb, ia, ib):
+    """The order of a window's loss-of-separation pieces (pairs of legs ``ia``, ``ib``
+    of vehicles ``va``, ``vb``; ``start`` not NaN): by ``start``, then ``va``, ``vb``,
+    the lower leg and the higher, stably (numpy's ``lexsort`` of those keys)."""
+    return _ties_ordered(np.argsort(start, kind="stable"), start, va, vb, ia, ib)

@@ -1,0 +1,192 @@
+"""The compiled separation checks against their numpy formulas and brute force, bit for
+bit: los_intervals, window_pairs, the order of a window's pieces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fleetsim.separation import los_intervals, window_pairs
+from fleetsim.separation_kernels import piece_order
+
+
+def _np_los_core(lo, hi, dx, dy, dz, wx, wy, wz, r, h):
+    """The loss-of-separation intervals in numpy, array by array."""
+    k = len(lo)
+    r = np.broadcast_to(r, (k,))
+    h = np.broadcast_to(h, (k,))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        a = wx * wx + wy * wy
+        cross = dx * wy - dy * wx
+        r2 = r * r
+        moving = a > 0.0
+        near = np.where(moving, a * r2 - cross * cross > 0.0, dx * dx + dy * dy < r2)
+        sel = np.flatnonzero(near)
+        lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving = (
+            v[sel] for v in (lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving))
+        length = hi - lo
+        t_star = -(dx * wx + dy * wy) / a
+        half = np.sqrt(a * r2 - cross * cross) / a
+        h_lo = np.where(moving, t_star - half, -np.inf)
+        h_hi = np.where(moving, t_star + half, np.inf)
+        z1 = (-h - dz) / wz
+        z2 = (h - dz) / wz
+        tau_s = np.maximum(np.maximum(h_lo, np.minimum(z1, z2)), 0.0)
+        tau_e = np.minimum(np.minimum(h_hi, np.maximum(z1, z2)), length)
+        start = np.where(tau_s == 0.0, lo, np.minimum(lo + tau_s, hi))
+        end = np.where(tau_e >= length, hi, np.minimum(lo + tau_e, hi))
+        idx = np.flatnonzero(end > start)
+        start, end, tau_s, tau_e = start[idx], end[idx], tau_s[idx], tau_e[idx]
+        tau_c = np.where(moving[idx], np.clip(t_star[idx], tau_s, tau_e), tau_s)
+        t_min = np.clip(lo[idx] + tau_c, start, end)
+        d_min = np.hypot(dx[idx] + wx[idx] * tau_c, dy[idx] + wy[idx] * tau_c)
+    return sel[idx], start, end, t_min, d_min
+
+
+def _np_los_intervals(ta0, ta1, pa0, pa1, tb0, tb1, pb0, pb1, r, h):
+    """los_intervals in numpy (no window)."""
+    lo = np.maximum(ta0, tb0)
+    hi = np.minimum(ta1, tb1)
+    valid = (ta1 > ta0) & (tb1 > tb0) & (hi >= lo)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        va = (pa1 - pa0) / (ta1 - ta0)[:, None]
+        vb = (pb1 - pb0) / (tb1 - tb0)[:, None]
+        d0 = (pb0 + vb * (lo - tb0)[:, None]) - (pa0 + va * (lo - ta0)[:, None])
+    idx, s, e, tm, dm = _np_los_core(lo, np.where(valid, hi, -np.inf), *d0.T, *(vb - va).T,
+                                     r, h)
+    has = np.zeros(len(lo), dtype=bool)
+    has[idx] = True
+    out = [np.full(len(lo), np.nan) for _ in range(4)]
+    for arr, val in zip(out, (s, e, tm, dm), strict=True):
+        arr[idx] = val
+    return has, *out
+
+
+def _np_window_pairs(t0, t1, p0, p1, vehicle, r_all, h_all, t_lo, t_hi):
+    """window_pairs in numpy, its candidates by brute force (every pair of legs of
+    different vehicles whose grown boxes overlap)."""
+    tc0, tc1 = np.maximum(t0, t_lo), np.minimum(t1, t_hi)
+    legs = np.flatnonzero(tc1 > tc0)
+    lt0, lt1, c0, c1 = t0[legs], t1[legs], tc0[legs], tc1[legs]
+    dur = lt1 - lt0
+    with np.errstate(invalid="ignore"):
+        s0 = (c0 - lt0) / dur
+        s1 = np.where(c1 == lt1, 1.0, (c1 - lt0) / dur)
+    r, hh, veh = r_all[legs], h_all[legs], vehicle[legs]
+    q0, vel, lo, hi = [], [], [], []
+    for axis in range(3):
+        a0, a1 = p0[legs, axis], p1[legs, axis]
+        da = a1 - a0
+        x0 = np.where(s0 == 0.0, a0, a0 + s0 * da)
+        x1 = np.where(s1 == 1.0, a1, a0 + s1 * da)
+        q0.append(x0)
+        vel.append(da / dur)
+        lo.append(np.minimum(x0, x1))
+        hi.append(np.maximum(x0, x1))
+    grow = 0.5 * r.max()
+    bx0, by0, bx1, by1 = lo[0] - grow, lo[1] - grow, hi[0] + grow, hi[1] + grow
+    ov = ((bx0[:, None] <= bx1[None, :]) & (bx0[None, :] <= bx1[:, None])
+          & (by0[:, None] <= by1[None, :]) & (by0[None, :] <= by1[:, None])
+          & (veh[:, None] != veh[None, :]))
+    ci, cj = np.nonzero(np.triu(ov, 1))
+    uniform_r = r.min() == r.max()
+    rp = np.maximum(r[ci], r[cj])
+    hp = np.maximum(hh[ci], hh[cj])
+    pair_lo = np.maximum(c0[ci], c0[cj])
+    pair_hi = np.minimum(c1[ci], c1[cj])
+    keep = (pair_lo < pair_hi) & (np.maximum(lo[2][cj] - hi[2][ci], lo[2][ci] - hi[2][cj]) < hp)
+    if not uniform_r:
+        for axis in (0, 1):
+            keep &= np.maximum(lo[axis][cj] - hi[axis][ci], lo[axis][ci] - hi[axis][cj]) < rp
+    k = np.flatnonzero(keep)
+    ci, cj, pair_lo, pair_hi, rp, hp = ci[k], cj[k], pair_lo[k], pair_hi[k], rp[k], hp[k]
+    dt_i, dt_j = pair_lo - c0[ci], pair_lo - c0[cj]
+    d = [(q0[ax][cj] + vel[ax][cj] * dt_j) - (q0[ax][ci] + vel[ax][ci] * dt_i) for ax in range(3)]
+    w = [vel[ax][cj] - vel[ax][ci] for ax in range(3)]
+    hit, start, end, t_min, d_min = _np_los_core(pair_lo, pair_hi, *d, *w, rp, hp)
+    hi_, hj = ci[hit], cj[hit]
+    swap = veh[hi_] > veh[hj]
+    ia, ib = legs[np.where(swap, hj, hi_)], legs[np.where(swap, hi_, hj)]
+    va, vb = vehicle[ia], vehicle[ib]
+    order = np.lexsort((np.maximum(ia, ib), np.minimum(ia, ib), vb, va, start))
+    return {"leg_a": ia[order], "leg_b": ib[order], "vehicle_a": va[order],
+            "vehicle_b": vb[order], "start": start[order], "end": end[order],
+            "t_min": t_min[order], "d_min": d_min[order], "pairs_checked": len(k)}
+
+
+def _traffic(seed, n=400, side=3000.0):
+    """Legs of ``n // 3`` vehicles: straight, hovering, climbing, without end, of no
+    duration, some at one point, some starting or ending at a window's edge."""
+    rng = np.random.default_rng(seed)
+    veh = rng.integers(0, n // 3, n)
+    t0 = rng.uniform(-20.0, 60.0, n)
+    t1 = t0 + rng.exponential(20.0, n)
+    t0[:20] = np.round(t0[:20] / 30.0) * 30.0  # on window edges
+    t1[20:40] = np.round(t1[20:40] / 30.0) * 30.0
+    t1[40:45] = t0[40:45]  # no duration
+    t1[45:50] = np.inf  # without end
+    p0 = np.column_stack([rng.uniform(0, side, n), rng.uniform(0, side, n),
+                          rng.choice([60.0, 75.0, 90.0], n)])
+    p1 = p0 + rng.normal(0.0, 200.0, (n, 3)) * np.array([1.0, 1.0, 0.1])
+    p1[50:70] = p0[50:70]  # hovering
+    p1[70:90, :2] = p0[70:90, :2]  # climbing on the spot
+    p0[90:110] = p0[90]  # at one point
+    p1[90:110] = p0[90]
+    p1[110:130, 2] = p0[110:130, 2]  # level
+    return veh, t0, t1, p0, p1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("per_leg", [False, True])
+def test_window_pairs_equal_the_numpy_formulas(seed, per_leg):
+    veh, t0, t1, p0, p1 = _traffic(seed)
+    n = len(veh)
+    rng = np.random.default_rng(seed + 100)
+    r = np.where(rng.random(n) < 0.3, 80.0, 50.0) if per_leg else np.full(n, 50.0)
+    h = np.where(rng.random(n) < 0.3, 30.0, 15.0) if per_leg else np.full(n, 15.0)
+    found = 0
+    for t_lo in (0.0, 30.0, 60.0):
+        got = window_pairs(t0, t1, p0, p1, veh, r, h, t_lo, t_lo + 30.0)
+        want = _np_window_pairs(t0, t1, p0, p1, veh, r, h, t_lo, t_lo + 30.0)
+        assert got["pairs_checked"] == want["pairs_checked"]
+        for name in ("leg_a", "leg_b", "vehicle_a", "vehicle_b", "start", "end", "t_min",
+                     "d_min"):
+            assert got[name].dtype == want[name].dtype
+            assert got[name].tobytes() == want[name].tobytes(), name
+        found += len(got["start"])
+    assert found > 50
+
+
+def test_los_intervals_equal_the_numpy_formulas():
+    rng = np.random.default_rng(7)
+    k = 20_000
+    ta0 = rng.uniform(0.0, 10.0, k)
+    ta1 = ta0 + rng.exponential(10.0, k)
+    tb0 = rng.uniform(0.0, 10.0, k)
+    tb1 = tb0 + rng.exponential(10.0, k)
+    ta1[:100] = ta0[:100]
+    pa0 = rng.uniform(0.0, 200.0, (k, 3))
+    pb0 = rng.uniform(0.0, 200.0, (k, 3))
+    pa1 = pa0 + rng.normal(0.0, 100.0, (k, 3))
+    pb1 = pb0 + rng.normal(0.0, 100.0, (k, 3))
+    pb1[100:300] = pb0[100:300] - pa0[100:300] + pa1[100:300]  # no relative motion
+    pb1[300:500, 2] = pb0[300:500, 2] - pa0[300:500, 2] + pa1[300:500, 2]  # level apart
+    pb0[500:600, 2] = pa0[500:600, 2] + 15.0  # at the half-height exactly
+    pb1[500:600, 2] = pa1[500:600, 2] + 15.0
+    r = rng.choice([50.0, 80.0], k)
+    got = los_intervals(ta0, ta1, pa0, pa1, tb0, tb1, pb0, pb1, r, 15.0)
+    want = _np_los_intervals(ta0, ta1, pa0, pa1, tb0, tb1, pb0, pb1, r, 15.0)
+    assert 1000 < got[0].sum() < k
+    for g, w in zip(got, want, strict=True):
+        assert g.tobytes() == w.tobytes()
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 30, 5000])
+def test_piece_order_is_lexsort(n):
+    rng = np.random.default_rng(n)
+    start = rng.choice([0.0, 1.5, 3.0], n) + np.where(rng.random(n) < 0.3,
+                                                       rng.uniform(0, 1, n), 0.0)
+    va, vb = rng.integers(0, 20, n), rng.integers(0, 20, n)
+    ia, ib = rng.integers(0, 50, n), rng.integers(0, 50, n)
+    want = np.lexsort((np.maximum(ia, ib), np.minimum(ia, ib), vb, va, start))
+    np.testing.assert_array_equal(piece_order(start, va, vb, ia, ib), want)
