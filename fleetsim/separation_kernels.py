@@ -290,3 +290,67 @@ def piece_order(start, va, vb, ia, ib):
     of vehicles ``va``, ``vb``; ``start`` not NaN): by ``start``, then ``va``, ``vb``,
     the lower leg and the higher, stably (numpy's ``lexsort`` of those keys)."""
     return _ties_ordered(np.argsort(start, kind="stable"), start, va, vb, ia, ib)
+
+
+@njit(cache=True)
+def _point_on(t0, t1, x0, y0, z0, x1, y1, z1, t):
+    """Where a leg (t0, t1, p0 -> p1) is at time ``t`` (clamped to the leg; a leg
+    without an end, or of no length, stays at p0)."""
+    span = t1 - t0
+    f = (t - t0) / span if math.isfinite(span) and span > 0.0 else 0.0
+    f = _clip(f, 0.0, 1.0)
+    return x0 + f * (x1 - x0), y0 + f * (y1 - y0), z0 + f * (z1 - z0)
+
+
+@njit(cache=True)
+def points_at(t0, t1, p0, p1, t):
+    """Where legs (t0, t1, p0 -> p1; (m,) and (m, 3)) are at times ``t`` (m,): (m, 3)
+    (clamped to each leg; a leg without an end, or of no length, stays at p0)."""
+    m = len(t)
+    out = np.empty((m, 3))
+    for k in range(m):
+        out[k, 0], out[k, 1], out[k, 2] = _point_on(
+            t0[k], t1[k], p0[k, 0], p0[k, 1], p0[k, 2], p1[k, 0], p1[k, 1], p1[k, 2], t[k])
+    return out
+
+
+@njit(cache=True)
+def merge_pieces(key, order, p_start, p_end, p_dmin, open_key, open_start, open_d,
+                 t_cont):
+    """The losses of separation made of pieces (of pairs ``key``, by pair and then
+    start in ``order``): the pieces of a pair that overlap or touch (each starting at
+    or before the running end of the ones before) are one loss.
+
+    Per loss (by pair, then start): its pair, start, end, least distance, earliest
+    piece, whether it goes on from an open loss (of ``open_key``, sorted: the first
+    loss of its pair here, starting by ``t_cont``; it takes the open one's start and
+    least distance so far) and that open loss's position."""
+    m = len(order)
+    g = np.empty(m, dtype=np.int64)
+    start = np.empty(m)
+    end = np.empty(m)
+    d_min = np.empty(m)
+    first = np.empty(m, dtype=np.int64)
+    n = 0
+    for k in range(m):
+        p = order[k]
+        if n == 0 or key[p] != g[n - 1] or p_start[p] > end[n - 1]:
+            g[n], start[n], end[n], d_min[n], first[n] = key[p], p_start[p], p_end[p], \
+                p_dmin[p], p
+            n += 1
+        else:
+            end[n - 1] = _max(end[n - 1], p_end[p])
+            d_min[n - 1] = _min(d_min[n - 1], p_dmin[p])
+    cont = np.zeros(n, dtype=np.bool_)
+    pos = np.full(n, -1, dtype=np.int64)
+    n_open = len(open_key)
+    for k in range(n):
+        if (k == 0 or g[k] != g[k - 1]) and start[k] <= t_cont and n_open:
+            q = np.searchsorted(open_key, g[k])
+            if q < n_open and open_key[q] == g[k]:
+                cont[k] = True
+                pos[k] = q
+                d_min[k] = _min(d_min[k], open_d[q])
+                start[k] = open_start[q]
+    return g[:n].copy(), start[:n].copy(), end[:n].copy(), d_min[:n].copy(), \
+        first[:n].copy(), cont, pos
