@@ -190,25 +190,31 @@ def cell_pairs(xmin, ymin, xmax, ymax, group, max_formed: int
     empty = np.zeros(0, dtype=np.int64)
     if n < 2:
         return empty, empty.copy()
-    x_lo, y_lo = float(xmin.min()), float(ymin.min())
-    size = float(max((xmax - xmin).max(), (ymax - ymin).max()))
-    # (a hair larger than the largest box, so that rounding never puts two boxes that
-    # overlap two cells apart)
-    reach = max(abs(x_lo), abs(y_lo), abs(float(xmax.max())), abs(float(ymax.max())))
-    cell = size + 1e-9 * (size + reach)
     found_i, found_j, ok = _cell_pairs(
-        np.ascontiguousarray(xmin, dtype=np.float64), np.ascontiguousarray(ymin, dtype=np.float64),
-        np.ascontiguousarray(xmax, dtype=np.float64), np.ascontiguousarray(ymax, dtype=np.float64),
-        np.ascontiguousarray(group, dtype=np.int64), x_lo, y_lo, cell, int(max_formed))
+        *(np.ascontiguousarray(v, dtype=np.float64) for v in (xmin, ymin, xmax, ymax)),
+        np.ascontiguousarray(group, dtype=np.int64), int(max_formed))
     return (found_i, found_j) if ok else None
 
 
 @njit(cache=True)
-def _cell_pairs(xmin, ymin, xmax, ymax, group, x_lo, y_lo, cell, max_formed):
-    """:func:`cell_pairs` on cells of side ``cell`` (m; 0: one cell) from ``(x_lo,
-    y_lo)``: the pairs, and False (and no pairs) if there would be more than
-    ``max_formed`` of them to test."""
+def cell_grid(xmin, ymin, xmax, ymax):
+    """The boxes (n >= 1) on cells as large as the largest box, each in the cell of its
+    lower-left corner: the boxes in cell order (``box``), their cells (``key``), the
+    end of each cell's boxes in that order (``end``: cell ``c``'s are
+    ``end[c - 1]:end[c]``), the cells per column, and the number of pairs formed by
+    pairing every box with the later boxes of its cell and of the cell above (``end[c]
+    to end[c + 1]``) and with those of the next column's cells below, level and above
+    (``end[c + rows_per_col - 2]`` to ``end[c + rows_per_col + 1]``)."""
     n = len(xmin)
+    x_lo, y_lo, x_hi, y_hi = xmin[0], ymin[0], xmax[0], ymax[0]
+    size = 0.0
+    for k in range(n):
+        x_lo, y_lo = min(x_lo, xmin[k]), min(y_lo, ymin[k])
+        x_hi, y_hi = max(x_hi, xmax[k]), max(y_hi, ymax[k])
+        size = max(size, xmax[k] - xmin[k], ymax[k] - ymin[k])
+    # (a hair larger than the largest box, so that rounding never puts two boxes that
+    # overlap two cells apart)
+    cell = size + 1e-9 * (size + max(abs(x_lo), abs(y_lo), abs(x_hi), abs(y_hi)))
     cx = np.zeros(n, dtype=np.int64)
     cy = np.zeros(n, dtype=np.int64)
     if cell > 0.0:  # (points: one cell per distinct corner would do; one cell is enough)
@@ -232,12 +238,19 @@ def _cell_pairs(xmin, ymin, xmax, ymax, group, x_lo, y_lo, cell, max_formed):
         key[end[c]] = c
     for k in range(n):  # (end[c] is the start of cell c now: back to its end)
         end[key[k]] += 1
-    # A: the later boxes of the cell and the boxes of the cell above (consecutive);
-    # B: the next column's cells below, level and above (consecutive too).
     formed = 0
     for p in range(n):
         c = key[p]
         formed += end[c + 1] - p - 1 + end[c + rows_per_col + 1] - end[c + rows_per_col - 2]
+    return box, key, end, rows_per_col, formed
+
+
+@njit(cache=True)
+def _cell_pairs(xmin, ymin, xmax, ymax, group, max_formed):
+    """:func:`cell_pairs` (n >= 2): the pairs, and False (and no pairs) if there would
+    be more than ``max_formed`` of them to test."""
+    n = len(xmin)
+    box, key, end, rows_per_col, formed = cell_grid(xmin, ymin, xmax, ymax)
     if formed > max_formed:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), False
     # Per box in cell order, contiguous.

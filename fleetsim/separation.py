@@ -31,7 +31,18 @@ from __future__ import annotations
 import numpy as np
 
 from fleetsim.boxpairs import as_boxes, cell_pairs, check_finite, strip_pairs
-from fleetsim.separation_kernels import clip_legs, los_core, piece_order, window_narrow
+from fleetsim.separation_kernels import (
+    HH,
+    HIX,
+    HIY,
+    LOX,
+    LOY,
+    RAD,
+    clip_legs,
+    los_core,
+    piece_order,
+    window_narrow,
+)
 
 __all__ = ["candidate_pairs", "cpa", "los_intervals", "window_pairs"]
 
@@ -352,7 +363,9 @@ def window_pairs(
     h_all = np.broadcast_to(np.asarray(half_height_m, dtype=np.float64), (n,))
 
     # 1. clip to the window
-    legs, c0, c1, q0, vel, lo, hi = clip_legs(t0, t1, p0, p1, float(t_lo), float(t_hi))
+    r_all = np.ascontiguousarray(r_all)
+    h_all = np.ascontiguousarray(h_all)
+    legs, w = clip_legs(t0, t1, p0, p1, r_all, h_all, float(t_lo), float(t_hi))
     e_i = np.zeros(0, dtype=np.int64)
     e_f = np.zeros(0, dtype=np.float64)
     result: dict[str, np.ndarray | int] = {
@@ -362,14 +375,14 @@ def window_pairs(
     }
     if len(legs) < 2:
         return result
-    r = np.take(r_all, legs)
-    hh = np.take(h_all, legs)
-    veh = np.take(vehicle, legs)
+    r, hh = w[:, RAD], w[:, HH]
+    veh = np.ascontiguousarray(np.take(vehicle, legs), dtype=np.int64)
+    uniform = (bool(r.min() == r.max()), bool(hh.min() == hh.max()))
 
     # 2. broad phase on the horizontal extents, grown by half the largest radius
     grow = 0.5 * float(r.max())
-    bxmin, bymin = lo[0] - grow, lo[1] - grow
-    bxmax, bymax = hi[0] + grow, hi[1] + grow
+    bxmin, bymin = w[:, LOX] - grow, w[:, LOY] - grow
+    bxmax, bymax = w[:, HIX] + grow, w[:, HIY] + grow
     # (cells as large as the largest box, unless a few large boxes make them too large
     # for the number of boxes: then strips about the typical box's height)
     found = cell_pairs(bxmin, bymin, bxmax, bymax, veh, 16 * len(legs) + 1_000_000)
@@ -385,10 +398,8 @@ def window_pairs(
     del bxmin, bymin, bxmax, bymax, found
 
     # 3. cheap filters and 4. the narrow phase, pair by pair
-    ia, ib, start, end, t_min, d_min, checked = window_narrow(
-        ci, cj, c0, c1, q0, vel, lo, hi, r, hh, bool(r.min() == r.max()),
-        bool(hh.min() == hh.max()), legs, np.ascontiguousarray(veh, dtype=np.int64))
-    del ci, cj, q0, vel, lo, hi
+    ia, ib, start, end, t_min, d_min, checked = window_narrow(ci, cj, w, *uniform, legs, veh)
+    del ci, cj, w
     va, vb = vehicle[ia], vehicle[ib]
     # (ties between pieces of one pair of vehicles, by leg pair: the candidates come in
     # no particular order)

@@ -18,7 +18,8 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["clip_legs", "los_core", "los_piece", "window_narrow"]
+__all__ = ["clip_legs", "los_core", "los_piece", "merge_pieces", "piece_order", "points_at",
+           "window_narrow"]
 
 
 @njit(cache=True)
@@ -117,12 +118,17 @@ def los_core(lo, hi, dx, dy, dz, wx, wy, wz, r, h):
         out[3, :m].copy()
 
 
+#: Columns of the clipped legs' matrix (:func:`clip_legs`): clipped start and end (s),
+#: position at the clipped start (m), velocity (m/s), lower and upper bounds of the
+#: clipped segment (m), radius and half-height (m).
+C0, C1, QX, QY, QZ, VX, VY, VZ, LOX, LOY, LOZ, HIX, HIY, HIZ, RAD, HH = range(16)
+
+
 @njit(cache=True, error_model="numpy")
-def clip_legs(t0, t1, p0, p1, t_lo, t_hi):
-    """The legs (t0, t1, p0 -> p1) that overlap ``[t_lo, t_hi]`` for a positive time,
-    clipped to it: their indexes, clipped start and end times (s), position at the
-    clipped start (3, m) (m), velocity (3, m) (m/s, 0 for a leg without end) and the
-    lower and upper bounds of the clipped segment per axis (3, m) (m). A clip at a
+def clip_legs(t0, t1, p0, p1, r, h, t_lo, t_hi):
+    """The legs (t0, t1, p0 -> p1, radius ``r``, half-height ``h``) that overlap
+    ``[t_lo, t_hi]`` for a positive time, clipped to it: their indexes and a row each
+    (columns :data:`C0` ... :data:`HH`; velocity 0 for a leg without end). A clip at a
     leg's own start or end keeps its position exactly."""
     n = len(t0)
     legs = np.empty(n, dtype=np.int64)
@@ -132,17 +138,12 @@ def clip_legs(t0, t1, p0, p1, t_lo, t_hi):
             legs[m] = k
             m += 1
     legs = legs[:m].copy()
-    c0 = np.empty(m)
-    c1 = np.empty(m)
-    q0 = np.empty((3, m))
-    vel = np.empty((3, m))
-    lo = np.empty((3, m))
-    hi = np.empty((3, m))
+    w = np.empty((m, 16))
     for k in range(m):
         leg = legs[k]
         a_t0, a_t1 = t0[leg], t1[leg]
         cc0, cc1 = _max(a_t0, t_lo), _min(a_t1, t_hi)
-        c0[k], c1[k] = cc0, cc1
+        w[k, C0], w[k, C1] = cc0, cc1
         dur = a_t1 - a_t0
         s0 = (cc0 - a_t0) / dur
         s1 = 1.0 if cc1 == a_t1 else (cc1 - a_t0) / dur  # 0 for a leg without end
@@ -151,66 +152,66 @@ def clip_legs(t0, t1, p0, p1, t_lo, t_hi):
             da = a1 - a0
             x0 = a0 if s0 == 0.0 else a0 + s0 * da
             x1 = a1 if s1 == 1.0 else a0 + s1 * da
-            q0[axis, k] = x0
-            vel[axis, k] = da / dur
-            lo[axis, k] = _min(x0, x1)
-            hi[axis, k] = _max(x0, x1)
-    return legs, c0, c1, q0, vel, lo, hi
+            w[k, QX + axis] = x0
+            w[k, VX + axis] = da / dur
+            w[k, LOX + axis] = _min(x0, x1)
+            w[k, HIX + axis] = _max(x0, x1)
+        w[k, RAD], w[k, HH] = r[leg], h[leg]
+    return legs, w
 
 
 @njit(cache=True, error_model="numpy")
-def window_narrow(ci, cj, c0, c1, q0, vel, lo, hi, r, hh, uniform_r, uniform_h, legs, veh):
-    """The losses of separation among the candidate pairs ``(ci, cj)`` of clipped legs
-    (as :func:`clip_legs` gives them; ``r``, ``hh`` and ``veh`` per clipped leg).
+def _narrow_one(w, i, j, uniform_r, uniform_h):
+    """Clipped legs ``i`` and ``j`` (rows of ``w``; ``i`` the lower index) with the
+    larger radius and half-height of the two: whether they reach the exact test (they
+    share a positive time in the window and their extents are closer than the minima
+    vertically, and horizontally too unless one radius serves every leg, for which the
+    broad phase's boxes made that test), and :func:`los_piece` of their offset from
+    the start of their common time."""
+    rp = w[0, RAD] if uniform_r else _max(w[i, RAD], w[j, RAD])
+    hp = w[0, HH] if uniform_h else _max(w[i, HH], w[j, HH])
+    pair_lo = _max(w[i, C0], w[j, C0])
+    pair_hi = _min(w[i, C1], w[j, C1])
+    checked = pair_lo < pair_hi \
+        and _max(w[j, LOZ] - w[i, HIZ], w[i, LOZ] - w[j, HIZ]) < hp
+    if checked and not uniform_r:
+        checked = _max(w[j, LOX] - w[i, HIX], w[i, LOX] - w[j, HIX]) < rp \
+            and _max(w[j, LOY] - w[i, HIY], w[i, LOY] - w[j, HIY]) < rp
+    if not checked:
+        return False, False, 0.0, 0.0, 0.0, 0.0
+    dt_i = pair_lo - w[i, C0]
+    dt_j = pair_lo - w[j, C0]
+    vi, vj = w[i, VX], w[j, VX]
+    dx = (w[j, QX] + vj * dt_j) - (w[i, QX] + vi * dt_i)
+    wx = vj - vi
+    vi, vj = w[i, VY], w[j, VY]
+    dy = (w[j, QY] + vj * dt_j) - (w[i, QY] + vi * dt_i)
+    wy = vj - vi
+    vi, vj = w[i, VZ], w[j, VZ]
+    dz = (w[j, QZ] + vj * dt_j) - (w[i, QZ] + vi * dt_i)
+    wz = vj - vi
+    hit, s, e, tm, dm = los_piece(pair_lo, pair_hi, dx, dy, dz, wx, wy, wz, rp, hp)
+    return True, hit, s, e, tm, dm
 
-    Each pair uses the larger radius and half-height of its two legs. It is tested
-    exactly if its legs share a positive time in the window and their extents are
-    closer than the minima (vertically; horizontally too unless one radius serves
-    every leg, for which the broad phase's boxes made that test), from the offset of
-    leg ``j`` from leg ``i`` at the start of their common time. Returns per loss the
-    legs (indexes ``legs`` of the clipped legs; ``leg_a`` of the smaller vehicle, the
-    first on a tie), start, end, t_min and d_min, in the order of the candidates, and
-    the number of pairs tested exactly."""
+
+@njit(cache=True, error_model="numpy")
+def window_narrow(ci, cj, w, uniform_r, uniform_h, legs, veh):
+    """The losses of separation among the candidate pairs ``(ci, cj)`` (``ci < cj``) of
+    clipped legs (rows of ``w``, vehicles ``veh``; :func:`_narrow_one`). Returns per
+    loss the legs (indexes ``legs`` of the clipped legs; ``leg_a`` of the smaller
+    vehicle), start, end, t_min and d_min, and the number of pairs tested exactly."""
     k = len(ci)
     leg_a = np.empty(k, dtype=np.int64)
     leg_b = np.empty(k, dtype=np.int64)
     out = np.empty((4, k))
-    m = 0
-    checked = 0
-    r0, h0 = r[0], hh[0]
+    m = checked = 0
     for p in range(k):
         i, j = ci[p], cj[p]
-        rp = r0 if uniform_r else _max(r[i], r[j])
-        hp = h0 if uniform_h else _max(hh[i], hh[j])
-        pair_lo = _max(c0[i], c0[j])
-        pair_hi = _min(c1[i], c1[j])
-        if not pair_lo < pair_hi:
-            continue
-        if not _max(lo[2, j] - hi[2, i], lo[2, i] - hi[2, j]) < hp:
-            continue
-        if not uniform_r:
-            if not _max(lo[0, j] - hi[0, i], lo[0, i] - hi[0, j]) < rp:
-                continue
-            if not _max(lo[1, j] - hi[1, i], lo[1, i] - hi[1, j]) < rp:
-                continue
-        checked += 1
-        dt_i = pair_lo - c0[i]
-        dt_j = pair_lo - c0[j]
-        vi, vj = vel[0, i], vel[0, j]
-        dx = (q0[0, j] + vj * dt_j) - (q0[0, i] + vi * dt_i)
-        wx = vj - vi
-        vi, vj = vel[1, i], vel[1, j]
-        dy = (q0[1, j] + vj * dt_j) - (q0[1, i] + vi * dt_i)
-        wy = vj - vi
-        vi, vj = vel[2, i], vel[2, j]
-        dz = (q0[2, j] + vj * dt_j) - (q0[2, i] + vi * dt_i)
-        wz = vj - vi
-        hit, s, e, tm, dm = los_piece(pair_lo, pair_hi, dx, dy, dz, wx, wy, wz, rp, hp)
+        tested, hit, s, e, tm, dm = _narrow_one(w, i, j, uniform_r, uniform_h)
+        checked += tested
         if hit:
-            if veh[i] > veh[j]:
-                leg_a[m], leg_b[m] = legs[j], legs[i]
-            else:
-                leg_a[m], leg_b[m] = legs[i], legs[j]
+            swap = veh[i] > veh[j]
+            leg_a[m], leg_b[m] = (legs[j], legs[i]) if swap else (legs[i], legs[j])
             out[0, m], out[1, m], out[2, m], out[3, m] = s, e, tm, dm
             m += 1
     return leg_a[:m].copy(), leg_b[:m].copy(), out[0, :m].copy(), out[1, :m].copy(), \
