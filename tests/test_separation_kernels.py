@@ -1,13 +1,16 @@
 """The compiled separation checks against their numpy formulas and brute force, bit for
-bit: los_intervals, window_pairs, the order of a window's pieces."""
+bit: los_intervals, window_pairs, the order of a window's pieces, positions on legs,
+pieces merged into losses, and the monitor's pool of legs."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from fleetsim.engine.separation_pool import _select, merged
+from fleetsim.geometry import merge_intervals
 from fleetsim.separation import los_intervals, window_pairs
-from fleetsim.separation_kernels import piece_order
+from fleetsim.separation_kernels import merge_pieces, piece_order, points_at
 
 
 def _np_los_core(lo, hi, dx, dy, dz, wx, wy, wz, r, h):
@@ -190,3 +193,96 @@ def test_piece_order_is_lexsort(n):
     ia, ib = rng.integers(0, 50, n), rng.integers(0, 50, n)
     want = np.lexsort((np.maximum(ia, ib), np.minimum(ia, ib), vb, va, start))
     np.testing.assert_array_equal(piece_order(start, va, vb, ia, ib), want)
+
+
+def _np_points_at(t0, t1, p0, p1, t):
+    """Positions on legs in numpy."""
+    span = t1 - t0
+    ok = np.isfinite(span) & (span > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(ok, (t - t0) / np.where(ok, span, 1.0), 0.0)
+    return p0 + np.clip(f, 0.0, 1.0)[:, None] * (p1 - p0)
+
+
+def test_points_at_equal_the_numpy_formula():
+    _, t0, t1, p0, p1 = _traffic(5)
+    rng = np.random.default_rng(5)
+    t = t0 + rng.uniform(-5.0, 40.0, len(t0))
+    got = points_at(t0, t1, p0, p1, t)
+    assert got.tobytes() == _np_points_at(t0, t1, p0, p1, t).tobytes()
+    assert (got[45:50] == p0[45:50]).all()  # without end: at the start
+
+
+def _np_merge(key, p_start, p_end, p_dmin, open_key, open_start, open_d, t_cont):
+    """Losses of pieces (sorted by start) by numpy and merge_intervals."""
+    order = np.lexsort((p_start, key))
+    g, start, end = merge_intervals(key, p_start, p_end)
+    tag = np.r_[np.zeros(len(g), dtype=np.int8), np.ones(len(key), dtype=np.int8)]
+    both = np.lexsort((tag, np.r_[start, p_start[order]], np.r_[g, key[order]]))
+    merged = tag[both] == 0
+    idx = np.empty(len(order), dtype=np.int64)
+    idx[both[~merged] - len(g)] = (np.cumsum(merged) - 1)[~merged]
+    d_min = np.full(len(g), np.inf)
+    np.minimum.at(d_min, idx, p_dmin[order])
+    first = order[np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])]
+    lead = np.r_[True, g[1:] != g[:-1]]
+    pos = np.searchsorted(open_key, g)
+    found = open_key[np.minimum(pos, len(open_key) - 1)] == g
+    cont = lead & found & (start <= t_cont)
+    d_min[cont] = np.minimum(d_min[cont], open_d[pos[cont]])
+    start[cont] = open_start[pos[cont]]
+    return g, start, end, d_min, first, cont, np.where(cont, pos, -1)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_merge_pieces_equal_merge_intervals(seed):
+    rng = np.random.default_rng(seed)
+    m = 3000
+    key = rng.integers(0, 200, m).astype(np.int64)
+    p_start = np.sort(np.round(rng.uniform(0.0, 30.0, m), 1))  # ties and touching pieces
+    p_start[:400] = 0.0  # at the window's start: going on, if open
+    p_end = p_start + np.round(rng.exponential(1.0, m), 1) + 0.1
+    p_end[::7] = np.minimum(p_end[::7] + 5.0, 30.0)  # overlapping pieces of one pair
+    p_dmin = rng.uniform(0.0, 50.0, m)
+    open_key = np.unique(rng.integers(0, 250, 120)).astype(np.int64)
+    open_start = rng.uniform(-100.0, 0.0, len(open_key))
+    open_d = rng.uniform(0.0, 50.0, len(open_key))
+    got = merge_pieces(key, np.argsort(key, kind="stable"), p_start, p_end, p_dmin,
+                       open_key, open_start, open_d, 0.05)
+    want = _np_merge(key, p_start, p_end, p_dmin, open_key, open_start, open_d, 0.05)
+    assert len(got[0]) < m and got[5].sum() > 10
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+        assert g.dtype == w.dtype
+
+
+def test_merged_is_numpy_insert():
+    rng = np.random.default_rng(3)
+    for n, k in ((0, 0), (0, 5), (7, 0), (1000, 300)):
+        key = np.sort(rng.integers(0, 50, n)).astype(np.float64)
+        new = np.sort(rng.integers(0, 50, k)).astype(np.float64)
+        other, new_other = rng.integers(0, 10**6, n), rng.integers(0, 10**6, k)
+        at = np.searchsorted(key, new, side="right")
+        got = merged(key, other, new, new_other)
+        np.testing.assert_array_equal(got[0], np.insert(key, at, new))
+        np.testing.assert_array_equal(got[1], np.insert(other, at, new_other))
+
+
+def test_pool_selects_the_legs_of_a_window():
+    rng = np.random.default_rng(4)
+    n = 5000
+    a = np.zeros((n, 13))
+    a[:, 3] = rng.uniform(0.0, 100.0, n)
+    a[:, 4] = a[:, 3] + rng.exponential(20.0, n)
+    a[::11, 4] = -np.inf  # cancelled
+    a[:, 5:] = rng.normal(size=(n, 8))
+    ids = np.sort(rng.choice(n, 2000, replace=False))
+    t0 = a[ids, 3]
+    got_ids, rows, keep = _select(ids, t0, a, 40.0, 70.0)
+    started = t0 < 70.0
+    t1 = a[ids, 4]
+    live = started & (t1 >= t0) & (t1 > 40.0)
+    dead = started & ((t1 < t0) | (t1 <= 70.0))
+    np.testing.assert_array_equal(got_ids, ids[live])
+    assert rows.tobytes() == a[ids[live]].tobytes()
+    np.testing.assert_array_equal(keep, np.flatnonzero(~dead))
