@@ -495,6 +495,10 @@ def full(n: int, duration_s: float, masts: int, range_m: float, with_off: bool,
           f"{r['metrics_s']:.1f} s, write {r['write_s']:.1f} s; peak {r['peak_rss_mb']:.0f} MB; "
           f"CPU time (less sensitive to a shared machine): simulate and finish "
           f"{r['run_cpu_s']:.1f} s, metrics {r['metrics_cpu_s']:.1f} s", flush=True)
+    whole = r["simulate_s"] + r["finish_s"] + r["metrics_s"]
+    print(f"full: simulate + finish + metrics {whole:.1f} s (target at 10,000 x 24 h: "
+          f"<= 120 s); metrics {100 * r['metrics_s'] / r['simulate_s']:.0f} % of simulate "
+          f"(target <= 15 %)", flush=True)
     print(f"full: {r['legs']:,} legs, {r['events']:,} events; "
           f"{r['vehicles'] * duration_s / r['simulate_s']:.3g} vehicle-s per wall s; "
           f"policy time left out: {ev_s:.3g} recorded events/s and {simpy_s:.3g} simpy "

@@ -51,11 +51,13 @@ def _dispatch_levels() -> list[str]:
     return [k for k in __cpu_dispatch__ if __cpu_features__.get(k)]
 
 
-def _simulate_with(disabled: list[str]) -> dict:
+def _simulate_with(disabled: list[str], **extra_env: str) -> dict:
     env = dict(os.environ)
-    env.pop("NPY_DISABLE_CPU_FEATURES", None)
+    for name in ("NPY_DISABLE_CPU_FEATURES", "NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES"):
+        env.pop(name, None)
     if disabled:
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(disabled)
+    env.update(extra_env)
     code = _RUN.format(golden=str(ROOT / "tests" / "golden"), names=SENSITIVE)
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, cwd=ROOT, timeout=600)
@@ -78,6 +80,20 @@ def test_golden_runs_are_the_same_at_every_simd_level():
         got = _simulate_with(disabled)
         assert got.pop("_levels") == levels[:len(levels) - k]
         assert got == expected, f"runs differ with numpy's {disabled or 'full'} dispatch off"
+
+
+def test_golden_runs_are_the_same_with_kernels_compiled_for_any_x86_64():
+    # numba compiles fleetsim's kernels for this processor (AVX-512, FMA where it has
+    # them); compiled for a generic x86-64 (SSE2 only) they must give the same bits.
+    sys.path.insert(0, str(ROOT / "tests" / "golden"))
+    from golden_runs import golden_runs, recorded_digests
+
+    expected = {g.name: [recorded_digests()[g.name],
+                         hashlib.sha256(g.metrics_path.read_bytes()).hexdigest()]
+                for g in golden_runs() if g.name in SENSITIVE}
+    got = _simulate_with([], NUMBA_CPU_NAME="generic")
+    got.pop("_levels")
+    assert got == expected
 
 
 @pytest.mark.parametrize("name", ["exp", "expm1", "log", "arctan2"])

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from fleetsim import libm
+
 _INF = float("inf")
 #: Largest detour around no-fly zones (or along a network) the energy reserve allows
 #: for, as a factor on the straight line home.
@@ -280,9 +282,9 @@ class MotionModel:
         turn = np.flatnonzero(horiz & moved)
         if len(turn):
             tx, ty, hxt, hyt = dx[turn], dy[turn], hx[turn], hy[turn]
-            # math.atan2, as route() (numpy's arctan2 may differ in the last bit).
-            ang = np.fromiter(map(math.atan2, (hxt * ty - hyt * tx).tolist(),
-                                  (hxt * tx + hyt * ty).tolist()), np.float64, len(turn))
+            # The C library's atan2, as route()'s math.atan2 (numpy's may differ in the
+            # last bit).
+            ang = libm.arctan2(hxt * ty - hyt * tx, hxt * tx + hyt * ty)
             vt = vo[turn]
             pen = np.asarray(self.turn_pen)[vt] + np.asarray(self.turn_r)[vt]
             dur[turn] = dur[turn] + pen * np.abs(ang)

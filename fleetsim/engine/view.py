@@ -26,6 +26,14 @@ def _ro(a) -> np.ndarray:
 _NO_ORDERS = NoOrders()
 
 
+def _pick(values: list, idx: np.ndarray, dtype) -> np.ndarray:
+    """``np.asarray(values, dtype)[idx]``, from the list itself when ``idx`` is a few
+    of many (a decision about one vehicle then costs nothing per vehicle of the fleet)."""
+    if 8 * len(idx) < len(values):
+        return np.array([values[i] for i in idx.tolist()], dtype=dtype)
+    return np.asarray(values, dtype=dtype)[idx]
+
+
 class EngineFleetView:
     """Implements :class:`fleetsim.policy.FleetView` over a running simulation."""
 
@@ -67,7 +75,7 @@ class EngineFleetView:
 
     def docked(self, vehicles=None) -> np.ndarray:
         idx = self._index(vehicles)
-        return _ro(np.asarray(self._sim.docked, dtype=bool)[idx])
+        return _ro(_pick(self._sim.docked, idx, bool))
 
     def travel_time_s(self, vehicles, from_xy, to_xy) -> np.ndarray:
         s = self._sim
@@ -114,15 +122,15 @@ class EngineFleetView:
         """Which of ``idx`` are waiting for a plan, not docked: their current leg is the
         last one opened (a hold or a parked leg, or the leg that just ended)."""
         s = self._sim
-        still = np.asarray(s.waiting, dtype=bool)[idx] | np.asarray(s.asking, dtype=bool)[idx]
+        still = _pick(s.waiting, idx, bool) | _pick(s.asking, idx, bool)
         if self._any_docked:
-            still &= ~np.asarray(s.docked, dtype=bool)[idx]
-        return still & (np.asarray(s.cur_leg, dtype=np.int64)[idx] >= 0)
+            still &= ~_pick(s.docked, idx, bool)
+        return still & (_pick(s.cur_leg, idx, np.int64) >= 0)
 
     def _fast_rows(self, idx: np.ndarray):
         """(rows of vehicles ``idx`` waiting for a plan, mask) in one numpy pass."""
         still = self._still(idx)
-        rows = self._sim.legs.a[np.asarray(self._sim.cur_leg, dtype=np.int64)[idx[still]]]
+        rows = self._sim.legs.a[_pick(self._sim.cur_leg, idx[still], np.int64)]
         return rows, still
 
     def positions(self, vehicles=None) -> np.ndarray:
@@ -177,20 +185,14 @@ class EngineFleetView:
 
     def states(self, vehicles=None) -> np.ndarray:
         idx = self._index(vehicles)
-        return _ro(self._states[np.asarray(self._sim.state, dtype=np.int64)[idx]])
+        return _ro(self._states[_pick(self._sim.state, idx, np.int64)])
 
     def plan_end(self, vehicles=None) -> tuple[np.ndarray, np.ndarray]:
         s = self._sim
         idx = self._index(vehicles)
-        if 8 * len(idx) < s.n:  # a few of many: pick them from the lists (same values)
-            ends, end_t = s.end_xy, s.end_t
-            il = idx.tolist()
-            xy = np.array([ends[i] for i in il], dtype=np.float64).reshape(-1, 2)
-            t = np.maximum(np.array([end_t[i] for i in il], dtype=np.float64), self.now_s)
-        else:
-            xy = np.asarray(s.end_xy, dtype=np.float64).reshape(-1, 2)[idx]
-            t = np.maximum(np.asarray(s.end_t, dtype=np.float64)[idx], self.now_s)
-        idle = np.asarray(s.waiting, dtype=bool)[idx]
+        xy = _pick(s.end_xy, idx, np.float64).reshape(-1, 2)
+        t = np.maximum(_pick(s.end_t, idx, np.float64), self.now_s)
+        idle = _pick(s.waiting, idx, bool)
         if idle.any():
             pos = self.positions(idx[idle])
             xy[idle] = pos[:, :2]
