@@ -353,18 +353,17 @@ def window_pairs(
         loss that spans several windows or consecutive legs comes in pieces that touch
         exactly; join them with :func:`fleetsim.geometry.merge_intervals` if needed.
     """
-    t0 = np.ascontiguousarray(t0, dtype=np.float64).ravel()
-    t1 = np.ascontiguousarray(t1, dtype=np.float64).ravel()
-    p0 = np.ascontiguousarray(p0, dtype=np.float64).reshape(-1, 3)
-    p1 = np.ascontiguousarray(p1, dtype=np.float64).reshape(-1, 3)
+    # (columns of a matrix as they are: the compiled loops read them in place)
+    t0 = np.asarray(t0, dtype=np.float64).reshape(-1)
+    t1 = np.asarray(t1, dtype=np.float64).reshape(-1)
+    p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
+    p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
     vehicle = np.asarray(vehicle).ravel()
     n = len(t0)
     r_all = np.broadcast_to(np.asarray(radius_m, dtype=np.float64), (n,))
     h_all = np.broadcast_to(np.asarray(half_height_m, dtype=np.float64), (n,))
 
     # 1. clip to the window
-    r_all = np.ascontiguousarray(r_all)
-    h_all = np.ascontiguousarray(h_all)
     legs, w = clip_legs(t0, t1, p0, p1, r_all, h_all, float(t_lo), float(t_hi))
     e_i = np.zeros(0, dtype=np.int64)
     e_f = np.zeros(0, dtype=np.float64)

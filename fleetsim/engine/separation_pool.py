@@ -39,15 +39,10 @@ class LegPool:
         n = legs.n
         if n <= self.seen:
             return
-        rows = legs.a[self.seen:n]
-        keep = self.checked[rows[:, L_VEHICLE].astype(np.int64)] & \
-            self.kinds[rows[:, L_KIND].astype(np.int64)]
-        ids = np.arange(self.seen, n, dtype=np.int64)[keep]
-        t0 = rows[keep, L_T0]
+        t0, ids = _checked(legs.a, self.seen, n, self.checked, self.kinds)
         self.seen = n
-        o = np.argsort(t0, kind="stable")
         big, new = self._later  # ((t0, ids), (t0, ids))
-        new = merged(*new, t0[o], ids[o])
+        new = merged(*new, t0, ids)
         if len(new[0]) > len(big[0]) // 8 + 4096:  # (into the large part now and then)
             big, new = merged(*big, *new), (new[0][:0], new[1][:0])
         self._later = [big, new]
@@ -75,6 +70,23 @@ class LegPool:
             self.ids = np.take(self.ids, keep)
             self.t0 = np.take(self.t0, keep)
         return ids, rows
+
+
+@njit(cache=True)
+def _checked(a, lo, hi, checked, kinds):
+    """The legs ``lo:hi`` of the legs table's matrix ``a`` that are checked (of a
+    vehicle with minima, in a kind checked): their starts and ids, by start (stably)."""
+    ids = np.empty(hi - lo, dtype=np.int64)
+    m = 0
+    for leg in range(lo, hi):
+        if checked[np.int64(a[leg, L_VEHICLE])] and kinds[np.int64(a[leg, L_KIND])]:
+            ids[m] = leg
+            m += 1
+    t0 = np.empty(m)
+    for k in range(m):
+        t0[k] = a[ids[k], L_T0]
+    o = np.argsort(t0, kind="mergesort")
+    return t0[o], ids[:m][o]
 
 
 @njit(cache=True)
