@@ -32,13 +32,8 @@ import numpy as np
 
 from fleetsim.boxpairs import as_boxes, cell_pairs, check_finite, strip_pairs
 from fleetsim.separation_kernels import (
-    HH,
-    HIX,
-    HIY,
-    LOX,
-    LOY,
-    RAD,
     clip_legs,
+    grown_boxes,
     los_core,
     piece_order,
     window_narrow,
@@ -374,14 +369,10 @@ def window_pairs(
     }
     if len(legs) < 2:
         return result
-    r, hh = w[:, RAD], w[:, HH]
     veh = np.ascontiguousarray(np.take(vehicle, legs), dtype=np.int64)
-    uniform = (bool(r.min() == r.max()), bool(hh.min() == hh.max()))
 
     # 2. broad phase on the horizontal extents, grown by half the largest radius
-    grow = 0.5 * float(r.max())
-    bxmin, bymin = w[:, LOX] - grow, w[:, LOY] - grow
-    bxmax, bymax = w[:, HIX] + grow, w[:, HIY] + grow
+    grow, bxmin, bymin, bxmax, bymax, *uniform = grown_boxes(w)
     # (cells as large as the largest box, unless a few large boxes make them too large
     # for the number of boxes: then strips about the typical box's height)
     found = cell_pairs(bxmin, bymin, bxmax, bymax, veh, 16 * len(legs) + 1_000_000)

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["clip_legs", "los_core", "los_piece", "merge_pieces", "piece_order", "points_at",
+__all__ = ["clip_legs", "grown_boxes", "los_core", "los_piece", "merge_pieces", "piece_order", "points_at",
            "window_narrow"]
 
 
@@ -158,6 +158,28 @@ def clip_legs(t0, t1, p0, p1, r, h, t_lo, t_hi):
             w[k, HIX + axis] = _max(x0, x1)
         w[k, RAD], w[k, HH] = r[leg], h[leg]
     return legs, w
+
+
+@njit(cache=True)
+def grown_boxes(w):
+    """Of clipped legs (rows of ``w``, at least one): half the largest radius, the
+    horizontal boxes grown by it (xmin, ymin, xmax, ymax), and whether one radius and
+    one half-height serve every leg (numpy's ``max``, ``min``: NaN if any is NaN)."""
+    n = len(w)
+    r_lo = r_hi = w[0, RAD]
+    h_lo = h_hi = w[0, HH]
+    for k in range(n):
+        r_lo, r_hi = _min(r_lo, w[k, RAD]), _max(r_hi, w[k, RAD])
+        h_lo, h_hi = _min(h_lo, w[k, HH]), _max(h_hi, w[k, HH])
+    grow = 0.5 * r_hi
+    bx0 = np.empty(n)
+    by0 = np.empty(n)
+    bx1 = np.empty(n)
+    by1 = np.empty(n)
+    for k in range(n):
+        bx0[k], by0[k] = w[k, LOX] - grow, w[k, LOY] - grow
+        bx1[k], by1[k] = w[k, HIX] + grow, w[k, HIY] + grow
+    return grow, bx0, by0, bx1, by1, r_lo == r_hi, h_lo == h_hi
 
 
 @njit(cache=True, error_model="numpy")

@@ -25,6 +25,7 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 from scipy.spatial import cKDTree
 
 from fleetsim.engine.api import Subsystem
@@ -177,14 +178,10 @@ class Separation(Subsystem):
         value = np.broadcast_to(value, (m,))
         for i in range(0, m, EVENT_CHUNK):  # a block of the log's size at a time
             k = slice(i, i + EVENT_CHUNK)
-            ev = np.full((len(key[k]), EVENT_WIDTH), -1.0)
-            ev[:, E_TIME] = t[k]
-            ev[:, E_KIND] = EVENT_KIND_CODE[kind]
-            ev[:, E_VEHICLE], ev[:, E_TARGET] = np.divmod(key[k], self.sim.n)
-            ev[:, E_X:E_Z + 1] = np.nan if xyz is None else xyz[k]
-            ev[:, E_VALUE] = value[k]
-            ev[:, E_DETAIL] = self.sim.log.detail_code(None)
-            self.sim.log.extend(ev)
+            self.sim.log.extend(_pair_events(
+                t[k], EVENT_KIND_CODE[kind], key[k], self.sim.n,
+                np.zeros((0, 3)) if xyz is None else xyz[k], value[k],
+                self.sim.log.detail_code(None)))
 
     def _record(self, rows: np.ndarray, res: dict[str, np.ndarray], t_lo: float,
                 t_hi: float) -> None:
@@ -613,3 +610,21 @@ def _intent(sim: EngineAPI, v: int, xs: list, ys: list, zs: list, going_home: bo
         t += dur
         x, y, z = x1, y1, z1
     return np.array(out, dtype=np.float64)
+
+
+@njit(cache=True)
+def _pair_events(t, kind, key, n, xyz, value, detail):
+    """Event rows of pairs ``key`` (a * n + b): at times ``t``, of kind code ``kind``,
+    vehicle a, target b, at ``xyz`` ((m, 3); none given: NaN), with ``value``."""
+    m = len(key)
+    ev = np.full((m, EVENT_WIDTH), -1.0)
+    for k in range(m):
+        ev[k, E_TIME] = t[k]
+        ev[k, E_KIND] = kind
+        ev[k, E_VEHICLE] = key[k] // n
+        ev[k, E_TARGET] = key[k] % n
+        for c in range(3):
+            ev[k, E_X + c] = xyz[k, c] if len(xyz) else np.nan
+        ev[k, E_VALUE] = value[k]
+        ev[k, E_DETAIL] = detail
+    return ev
