@@ -1,16 +1,44 @@
 """The compiled separation checks against their numpy formulas and brute force, bit for
 bit: los_intervals, window_pairs, the order of a window's pieces, positions on legs,
-pieces merged into losses, and the monitor's pool of legs."""
+pieces merged into losses, the monitor's pool of legs, terminal areas and events."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 
+from fleetsim.engine.separation import _pair_events
 from fleetsim.engine.separation_pool import _select, merged
+from fleetsim.engine.tables import (
+    E_DETAIL,
+    E_KIND,
+    E_LEG,
+    E_OPERATOR,
+    E_TARGET,
+    E_TIME,
+    E_VALUE,
+    E_VEHICLE,
+    E_X,
+    E_Z,
+    E_ZONE,
+    EVENT_WIDTH,
+)
+from fleetsim.engine.terminal import TerminalAreas
 from fleetsim.geometry import merge_intervals
 from fleetsim.separation import los_intervals, window_pairs
-from fleetsim.separation_kernels import merge_pieces, piece_order, points_at
+from fleetsim.separation_kernels import (
+    HIX,
+    HIY,
+    LOX,
+    LOY,
+    RAD,
+    clip_legs,
+    grown_boxes,
+    merge_pieces,
+    piece_order,
+    points_at,
+)
 
 
 def _np_los_core(lo, hi, dx, dy, dz, wx, wy, wz, r, h):
@@ -286,3 +314,47 @@ def test_pool_selects_the_legs_of_a_window():
     np.testing.assert_array_equal(got_ids, ids[live])
     assert rows.tobytes() == a[ids[live]].tobytes()
     np.testing.assert_array_equal(keep, np.flatnonzero(~dead))
+
+
+def test_terminal_areas_are_what_the_k_d_tree_says():
+    rng = np.random.default_rng(9)
+    sites = rng.uniform(0.0, 20_000.0, (30, 2))
+    pts = np.r_[rng.uniform(-1000.0, 21_000.0, (20_000, 2)),
+                sites[rng.integers(0, 30, 3000)] + rng.normal(0.0, 100.0, (3000, 2)),
+                sites[:5] + [[150.0, 0.0]], sites[5:10] + [[0.0, 149.99]]]
+    got = TerminalAreas(sites, 150.0).contains(pts)
+    want = cKDTree(sites).query(pts, distance_upper_bound=150.0)[0] < 150.0
+    np.testing.assert_array_equal(got, want)
+    assert 1000 < got.sum() < 3000
+    assert not TerminalAreas(sites, 0.0).contains(pts).any()
+    assert not TerminalAreas(np.zeros((0, 2)), 150.0).contains(pts).any()
+
+
+def test_grown_boxes_and_uniform_minima():
+    _, t0, t1, p0, p1 = _traffic(6)
+    n = len(t0)
+    r = np.where(np.arange(n) % 5 == 0, 80.0, 50.0)
+    _, w = clip_legs(t0, t1, p0, p1, r, np.full(n, 15.0), 0.0, 30.0)
+    grow, bx0, by0, bx1, by1, uniform_r, uniform_h = grown_boxes(w)
+    assert grow == 0.5 * w[:, RAD].max() == 40.0
+    for got, want in ((bx0, w[:, LOX] - grow), (by0, w[:, LOY] - grow),
+                      (bx1, w[:, HIX] + grow), (by1, w[:, HIY] + grow)):
+        assert got.tobytes() == want.tobytes()
+    assert not uniform_r and uniform_h
+
+
+def test_pair_events_rows():
+    key = np.array([3 * 7 + 5, 0 * 7 + 6, 6 * 7 + 1], dtype=np.int64)
+    t = np.array([1.0, 2.0, 3.5])
+    xyz = np.arange(9.0).reshape(3, 3)
+    ev = _pair_events(t, 4, key, 7, xyz, np.broadcast_to(np.nan, (3,)), -1)
+    assert ev.shape == (3, EVENT_WIDTH)
+    np.testing.assert_array_equal(ev[:, E_VEHICLE], [3, 0, 6])
+    np.testing.assert_array_equal(ev[:, E_TARGET], [5, 6, 1])
+    np.testing.assert_array_equal(ev[:, E_TIME], t)
+    np.testing.assert_array_equal(ev[:, E_X:E_Z + 1], xyz)
+    assert (ev[:, E_KIND] == 4).all() and np.isnan(ev[:, E_VALUE]).all()
+    assert (ev[:, [E_LEG, E_ZONE, E_OPERATOR, E_DETAIL]] == -1).all()
+    ev = _pair_events(t, 4, key, 7, np.zeros((0, 3)), np.array([1.0, 2.0, 3.0]), -1)
+    assert np.isnan(ev[:, E_X:E_Z + 1]).all()
+    np.testing.assert_array_equal(ev[:, E_VALUE], [1.0, 2.0, 3.0])

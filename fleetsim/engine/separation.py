@@ -26,10 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
-from scipy.spatial import cKDTree
 
 from fleetsim.engine.api import Subsystem
-from fleetsim.engine.sensing import PointCells
 from fleetsim.engine.separation_pool import LegPool
 from fleetsim.engine.states import GROUND, MOVING
 from fleetsim.engine.tables import (
@@ -51,6 +49,7 @@ from fleetsim.engine.tables import (
     L_X1,
     LEG_KIND_CODE,
 )
+from fleetsim.engine.terminal import TerminalAreas
 from fleetsim.separation import los_intervals, window_pairs
 from fleetsim.separation_kernels import merge_pieces, points_at
 
@@ -82,13 +81,11 @@ class Separation(Subsystem):
                 self.radius[v] = m.horizontal_m
                 self.half_height[v] = m.vertical_m
         self.checked = np.isfinite(self.radius)
-        # Terminal areas: around each site, take-offs and landings are kept apart by the
-        # pads' layout and the site's procedures (the model puts a site's pads at one
-        # point), so losses that begin there are not separation events.
+        # Terminal areas: losses that begin there are not separation events.
         self.terminal_m = float(spec.terminal_radius_m)
-        xy = np.array([s.xy for s in sim.world.sites], dtype=np.float64).reshape(-1, 2)
-        self._sites = cKDTree(xy) if len(xy) and self.terminal_m > 0 else None
-        self._site_cells = PointCells(xy) if self._sites is not None else None
+        self._terminal = TerminalAreas(
+            np.array([s.xy for s in sim.world.sites], dtype=np.float64).reshape(-1, 2),
+            self.terminal_m)
         self.kinds = np.zeros(max(LEG_KIND_CODE.values()) + 1, dtype=bool)
         self.kinds[[LEG_KIND_CODE[k] for k in _CHECKED_KINDS]] = True
         self.pool = LegPool(self.checked, self.kinds)
@@ -264,15 +261,7 @@ class Separation(Subsystem):
 
     def _in_terminal(self, points: np.ndarray) -> np.ndarray:
         """Which of ``points`` ((m, 2+) metres) lie in a site's terminal area."""
-        out = np.zeros(len(points), dtype=bool)
-        if self._sites is None or not len(points):
-            return out
-        # Most are far from every site: only those near one ask the k-d tree.
-        near = np.flatnonzero(self._site_cells.any_near(points[:, :2],
-                                                        self.terminal_m * (1.0 + 1e-6) + 1.0))
-        out[near] = self._sites.query(points[near, :2],
-                                      distance_upper_bound=self.terminal_m)[0] < self.terminal_m
-        return out
+        return self._terminal.contains(points)
 
     def _predict(self, rows: np.ndarray, res: dict[str, np.ndarray], now: float) -> None:
         """Conflicts: pairs whose planned legs lose separation within the look-ahead,
