@@ -171,8 +171,7 @@ class Separation(Subsystem):
              value=np.nan) -> None:
         """Events of pairs ``key`` (a * n + b): vehicle a, target b."""
         m = len(key)
-        t = np.broadcast_to(t, (m,))
-        value = np.broadcast_to(value, (m,))
+        t, value = (np.array(np.broadcast_to(c, (m,)), dtype=np.float64) for c in (t, value))
         for i in range(0, m, EVENT_CHUNK):  # a block of the log's size at a time
             k = slice(i, i + EVENT_CHUNK)
             self.sim.log.extend(_pair_events(
@@ -196,7 +195,7 @@ class Separation(Subsystem):
         res.pop("t_min", None)
         m = len(key)
         if m <= _RECORD_PIECES:
-            parts = [self._merge(rows, res, key, np.arange(m), t_lo)]
+            parts = [self._merge(rows, res, key, None, t_lo)]
         else:
             by_key = np.argsort(key, kind="stable")  # each block in the window's order
             sk = key[by_key]
@@ -231,20 +230,22 @@ class Separation(Subsystem):
         self._set_open(g[keep], start[keep], d_min[keep], exempt[keep])
 
     def _merge(self, rows: np.ndarray, res: dict[str, np.ndarray], key: np.ndarray,
-               sel: np.ndarray, t_lo: float) -> tuple[np.ndarray, ...]:
-        """The losses of pieces ``sel`` (every piece of their pairs, in the window's
-        order: by start; ``key`` their pair keys): per loss (sorted by pair, then start)
-        its pair, start, end, least distance, whether it is exempt, whether it goes on
-        from the last window, and (for the new losses that are not exempt) where the
-        first vehicle was as it began."""
+               sel: np.ndarray | None, t_lo: float) -> tuple[np.ndarray, ...]:
+        """The losses of pieces ``sel`` (None: all; every piece of their pairs, in the
+        window's order: by start; ``key`` their pair keys): per loss (sorted by pair,
+        then start) its pair, start, end, least distance, whether it is exempt, whether
+        it goes on from the last window, and (for the new losses that are not exempt)
+        where the first vehicle was as it began."""
         n = self.sim.n
-        p_start = res["start"][sel]
-        ia, ib = res["leg_a"][sel], res["leg_b"][sel]
+        if sel is not None:
+            res = {name: res[name][sel] for name in ("start", "end", "d_min", "leg_a", "leg_b")}
+        p_start = res["start"]
+        ia, ib = res["leg_a"], res["leg_b"]
         # One loss per pair and stretch of time: pieces found leg pair by leg pair that
         # touch (at a leg's end, or the window's start) are one. Losses going on from the
         # last window: the first of their pair's here, at its start.
         g, start, end, d_min, first, cont, pos = merge_pieces(
-            key, np.argsort(key, kind="stable"), p_start, res["end"][sel], res["d_min"][sel],
+            key, np.argsort(key, kind="stable"), p_start, res["end"], res["d_min"],
             self.open_key, self.open_start, self.open_d, t_lo + _EPS)
         # Whether each began in a terminal area: where the first piece of a new one
         # begins; those going on keep what they had.
