@@ -1,4 +1,4 @@
-"""Loss of separation between vehicles flying straight legs, vectorised over many pairs.
+"""Loss of separation between vehicles flying straight legs, for many pairs at once.
 
 Two vehicles lose separation while their horizontal distance is ``< R`` *and* their
 vertical distance is ``< H``: each vehicle sits in a cylinder of radius ``R`` and
@@ -7,13 +7,15 @@ half-height ``H`` that the other must not enter. Both move along straight legs
 over the common time of two legs their offset ``d(t) = pb(t) - pa(t)`` is linear in
 ``t``: the horizontal condition ``|d0 + w tau|^2 < R^2`` is a quadratic in ``tau``
 (see the CPA section of ``ORACLES.md``) and the vertical one ``|dz0 + wz tau| < H`` is
-linear. :func:`los_intervals` solves both in closed form for ``k`` leg pairs in one
-numpy pass; :func:`cpa` gives the closest point of approach.
+linear. :func:`los_intervals` solves both in closed form for ``k`` leg pairs (a
+compiled loop, :mod:`fleetsim.separation_kernels`); :func:`cpa` gives the closest point
+of approach.
 
 :func:`candidate_pairs` is a broad phase (a uniform grid over bounding boxes; see also
 :mod:`fleetsim.boxpairs`) and :func:`window_pairs` chains clipping, broad phase
 (:func:`fleetsim.boxpairs.cell_pairs`, or strips), cheap filters and the narrow phase
-for all legs active in one monitoring window.
+for all legs active in one monitoring window (the clipping, the filters and the narrow
+phase compiled loops, pair by pair).
 
 Conventions
 -----------
@@ -312,11 +314,15 @@ def window_pairs(
        neighbouring ones), or, if a few large boxes would make that form more than
        ``16 n + 10**6`` pairs, strips (:mod:`fleetsim.boxpairs`). Either finds the same
        pairs.
-    3. Cheap filters: common clipped time of positive length, horizontal box gap
-       ``< max(R_a, R_b)`` and vertical extent gap ``< max(H_a, H_b)``.
-    4. Narrow phase: :func:`los_intervals` on the surviving pairs (on the original legs,
-       restricted to the window, with the pair's larger radius and half-height), the
-       horizontal test first.
+    3. Cheap filters: common clipped time of positive length, vertical extent gap
+       ``< max(H_a, H_b)`` and (unless one radius serves every leg: then the grown
+       boxes made this test) horizontal box gap ``< max(R_a, R_b)``.
+    4. Narrow phase: the closed form of :func:`los_intervals`
+       (:func:`fleetsim.separation_kernels.los_piece`) on the surviving pairs, from the
+       clipped legs' offset at the start of their common time, with the pair's larger
+       radius and half-height, the horizontal test first.
+
+    3 and 4 are one compiled loop over the candidate pairs.
 
     Parameters
     ----------
