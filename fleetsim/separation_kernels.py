@@ -240,79 +240,29 @@ def window_narrow(ci, cj, w, uniform_r, uniform_h, legs, veh):
         out[2, :m].copy(), out[3, :m].copy(), checked
 
 
-@njit(cache=True)
-def _before(a, b, va, vb, ia, ib):
-    """Whether piece ``a`` comes before piece ``b`` that starts with it: by vehicles,
-    and then the lower and the higher of their legs."""
-    if va[a] != va[b]:
-        return va[a] < va[b]
-    if vb[a] != vb[b]:
-        return vb[a] < vb[b]
-    la, lb = min(ia[a], ib[a]), min(ia[b], ib[b])
-    if la != lb:
-        return la < lb
-    return max(ia[a], ib[a]) < max(ia[b], ib[b])
-
-
-@njit(cache=True)
-def _merge_sort(idx, lo, hi, tmp, va, vb, ia, ib):
-    """``idx[lo:hi]`` in :func:`_before` order, stably (insertion-sorted runs, merged)."""
-    run = 24
-    for r0 in range(lo, hi, run):
-        for k in range(r0 + 1, min(r0 + run, hi)):
-            x = idx[k]
-            q = k - 1
-            while q >= r0 and _before(x, idx[q], va, vb, ia, ib):
-                idx[q + 1] = idx[q]
-                q -= 1
-            idx[q + 1] = x
-    src, dst = idx, tmp
-    width = run
-    while width < hi - lo:
-        for r0 in range(lo, hi, 2 * width):
-            mid = min(r0 + width, hi)
-            end = min(r0 + 2 * width, hi)
-            a, b, k = r0, mid, r0
-            while a < mid and b < end:
-                if _before(src[b], src[a], va, vb, ia, ib):
-                    dst[k] = src[b]
-                    b += 1
-                else:
-                    dst[k] = src[a]
-                    a += 1
-                k += 1
-            dst[k:k + mid - a] = src[a:mid]
-            k += mid - a
-            dst[k:k + end - b] = src[b:end]
-        src, dst = dst, src
-        width *= 2
-    if src is not idx:
-        idx[lo:hi] = src[lo:hi]
-
-
-@njit(cache=True)
-def _ties_ordered(by_start, start, va, vb, ia, ib):
-    """``by_start`` (pieces in stable order of start) with each run of pieces that
-    start together in :func:`_before` order."""
-    idx = by_start.copy()
-    tmp = np.empty(len(idx), dtype=np.int64)
-    n = len(idx)
-    lo = 0
-    while lo < n:
-        hi = lo + 1
-        while hi < n and start[idx[hi]] == start[idx[lo]]:
-            hi += 1
-        if hi - lo > 1:
-            _merge_sort(idx, lo, hi, tmp, va, vb, ia, ib)
-        lo = hi
-    return idx
+def _packed(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """Pairs of integers (a, b) as one int64 key in their lexicographic order, and how
+    many keys there can be; None if too many for an int64."""
+    a, b = a.astype(np.int64), b.astype(np.int64)
+    base = min(int(a.min()), int(b.min()))
+    span = max(int(a.max()), int(b.max())) - base + 1
+    if span >= 1 << 31:
+        return None
+    return (a - base) * span + (b - base), span * span
 
 
 def piece_order(start, va, vb, ia, ib):
     """The order of a window's loss-of-separation pieces (pairs of legs ``ia``, ``ib``
-    of vehicles ``va``, ``vb``; ``start`` not NaN): by ``start``, then ``va``, ``vb``,
-    the lower leg and the higher, stably (numpy's ``lexsort`` of those keys)."""
-    return _ties_ordered(np.argsort(start, kind="stable"), start, va, vb, ia, ib)
+    of vehicles ``va``, ``vb``): by ``start``, then ``va``, ``vb``, the lower leg and
+    the higher, stably (numpy's ``lexsort`` of those keys; the integer keys packed into
+    one where an int64 holds them)."""
+    if len(start) < 2:
+        return np.arange(len(start))
+    lo, hi = np.minimum(ia, ib), np.maximum(ia, ib)
+    kv, kl = _packed(va, vb), _packed(lo, hi)
+    if kv is None or kl is None or kv[1] * kl[1] >= 1 << 63:
+        return np.lexsort((hi, lo, vb, va, start))
+    return np.lexsort((kv[0] * kl[1] + kl[0], start))
 
 
 @njit(cache=True)

@@ -221,6 +221,12 @@ def test_piece_order_is_lexsort(n):
     ia, ib = rng.integers(0, 50, n), rng.integers(0, 50, n)
     want = np.lexsort((np.maximum(ia, ib), np.minimum(ia, ib), vb, va, start))
     np.testing.assert_array_equal(piece_order(start, va, vb, ia, ib), want)
+    # vehicles and legs too many to pack into one key (a window of 2**33 legs), or
+    # into two
+    for big_v, big_l in ((1, 1 << 33), (1 << 25, 1 << 25), (1 << 40, 1)):
+        va2, vb2, ia2, ib2 = va * big_v, vb * big_v, ia * big_l, ib * big_l
+        want = np.lexsort((np.maximum(ia2, ib2), np.minimum(ia2, ib2), vb2, va2, start))
+        np.testing.assert_array_equal(piece_order(start, va2, vb2, ia2, ib2), want)
 
 
 def _np_points_at(t0, t1, p0, p1, t):
