@@ -9,7 +9,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from fleetsim.engine.separation import _pair_events
-from fleetsim.engine.separation_pool import _select, merged
+from fleetsim.engine.separation_pool import _checked, _select, merged
 from fleetsim.engine.tables import (
     E_DETAIL,
     E_KIND,
@@ -364,3 +364,21 @@ def test_pair_events_rows():
     ev = _pair_events(t, 4, key, 7, np.zeros((0, 3)), np.array([1.0, 2.0, 3.0]), -1)
     assert np.isnan(ev[:, E_X:E_Z + 1]).all()
     np.testing.assert_array_equal(ev[:, E_VALUE], [1.0, 2.0, 3.0])
+
+
+def test_pool_takes_in_the_checked_legs_by_start():
+    rng = np.random.default_rng(8)
+    n = 3000
+    a = np.zeros((n, 13))
+    a[:, 0] = rng.integers(0, 50, n)  # vehicle
+    a[:, 1] = rng.integers(0, 9, n)  # kind
+    a[:, 3] = np.round(rng.uniform(0.0, 100.0, n))  # starts, with ties
+    checked = rng.random(50) < 0.7
+    kinds = rng.random(9) < 0.6
+    t0, ids = _checked(a, 100, 2500, checked, kinds)
+    rows = a[100:2500]
+    keep = checked[rows[:, 0].astype(np.int64)] & kinds[rows[:, 1].astype(np.int64)]
+    want_ids = np.arange(100, 2500)[keep]
+    o = np.argsort(rows[keep, 3], kind="stable")
+    np.testing.assert_array_equal(ids, want_ids[o])
+    np.testing.assert_array_equal(t0, rows[keep, 3][o])
