@@ -13,6 +13,7 @@ finds the same pairs, sorted, on a uniform grid.)
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["as_boxes", "cell_pairs", "check_finite", "strip_pairs"]
 
@@ -172,13 +173,13 @@ def strip_pairs(
 
 
 def cell_pairs(xmin, ymin, xmax, ymax, group, max_formed: int
-                ) -> tuple[np.ndarray, np.ndarray] | None:
+               ) -> tuple[np.ndarray, np.ndarray] | None:
     """The pairs of :func:`strip_pairs` (``i < j``, in no particular order) on a grid of
     cells as large as the largest box, each box in the cell of its lower-left corner:
     boxes that overlap are then in the same or in neighbouring cells. Sorting by cell
-    (a radix sort of small integers) and pairing every box with the later boxes of its
-    cell, the cell above and the three cells of the next column needs neither a sort of
-    coordinates nor a search.
+    (a counting sort) and pairing every box with the later boxes of its cell, the cell
+    above and the three cells of the next column needs neither a sort of coordinates
+    nor a search.
 
     ``xmin, ymin, xmax, ymax`` (m) and ``group`` are (n,) arrays as for
     :func:`strip_pairs` (finite). Returns None, having formed nothing, if it
@@ -189,64 +190,100 @@ def cell_pairs(xmin, ymin, xmax, ymax, group, max_formed: int
     empty = np.zeros(0, dtype=np.int64)
     if n < 2:
         return empty, empty.copy()
-    x_lo, y_lo = float(xmin.min()), float(ymin.min())
-    size = float(max((xmax - xmin).max(), (ymax - ymin).max()))
+    found_i, found_j, ok = _cell_pairs(
+        *(np.ascontiguousarray(v, dtype=np.float64) for v in (xmin, ymin, xmax, ymax)),
+        np.ascontiguousarray(group, dtype=np.int64), int(max_formed))
+    return (found_i, found_j) if ok else None
+
+
+@njit(cache=True)
+def cell_grid(xmin, ymin, xmax, ymax):
+    """The boxes (n >= 1) on cells as large as the largest box, each in the cell of its
+    lower-left corner: the boxes in cell order (``box``), their cells (``key``), the
+    end of each cell's boxes in that order (``end``: cell ``c``'s are
+    ``end[c - 1]:end[c]``), the cells per column, and the number of pairs formed by
+    pairing every box with the later boxes of its cell and of the cell above (``end[c]
+    to end[c + 1]``) and with those of the next column's cells below, level and above
+    (``end[c + rows_per_col - 2]`` to ``end[c + rows_per_col + 1]``)."""
+    n = len(xmin)
+    x_lo, y_lo, x_hi, y_hi = xmin[0], ymin[0], xmax[0], ymax[0]
+    size = 0.0
+    for k in range(n):
+        x_lo, y_lo = min(x_lo, xmin[k]), min(y_lo, ymin[k])
+        x_hi, y_hi = max(x_hi, xmax[k]), max(y_hi, ymax[k])
+        size = max(size, xmax[k] - xmin[k], ymax[k] - ymin[k])
     # (a hair larger than the largest box, so that rounding never puts two boxes that
     # overlap two cells apart)
-    reach = max(abs(x_lo), abs(y_lo), abs(float(xmax.max())), abs(float(ymax.max())))
-    cell = size + 1e-9 * (size + reach)
-    if cell > 0.0:
-        cx = ((xmin - x_lo) / cell).astype(np.int64)
-        cy = ((ymin - y_lo) / cell).astype(np.int64)
-    else:  # (points: one cell per distinct corner would do; one cell is enough)
-        cx = cy = np.zeros(n, dtype=np.int64)
-    rows_per_col = int(cy.max()) + 3  # (a free row below and above each column)
-    n_cells = (int(cx.max()) + 2) * rows_per_col
-    key = cx * rows_per_col + (cy + 1)
-    box = np.argsort(key.astype(np.uint16) if n_cells < 1 << 16 else key, kind="stable")
-    key = key[box]
-    end = np.cumsum(np.bincount(key, minlength=n_cells + 2))
-    pos = np.arange(n, dtype=np.int64)
-    # A: the later boxes of the cell and the boxes of the cell above (consecutive);
-    # B: the next column's cells below, level and above (consecutive too).
-    cnt_a = end[key + 1] - pos - 1
-    b_lo = end[key + rows_per_col - 2]
-    cnt_b = end[key + rows_per_col + 1] - b_lo
-    formed = int(cnt_a.sum()) + int(cnt_b.sum())
+    cell = size + 1e-9 * (size + max(abs(x_lo), abs(y_lo), abs(x_hi), abs(y_hi)))
+    cx = np.zeros(n, dtype=np.int64)
+    cy = np.zeros(n, dtype=np.int64)
+    if cell > 0.0:  # (points: one cell per distinct corner would do; one cell is enough)
+        for k in range(n):
+            cx[k] = np.int64((xmin[k] - x_lo) / cell)
+            cy[k] = np.int64((ymin[k] - y_lo) / cell)
+    rows_per_col = cy.max() + 3  # (a free row below and above each column)
+    n_cells = (cx.max() + 2) * rows_per_col
+    # Boxes of cell c (key cx * rows_per_col + cy + 1) at [end[c - 1], end[c]) of box.
+    end = np.zeros(n_cells + 2, dtype=np.int64)
+    for k in range(n):
+        end[cx[k] * rows_per_col + cy[k] + 1] += 1
+    for c in range(1, n_cells + 2):
+        end[c] += end[c - 1]
+    key = np.empty(n, dtype=np.int64)
+    box = np.empty(n, dtype=np.int64)
+    for k in range(n - 1, -1, -1):  # (from the end of each cell back: stable)
+        c = cx[k] * rows_per_col + cy[k] + 1
+        end[c] -= 1
+        box[end[c]] = k
+        key[end[c]] = c
+    for k in range(n):  # (end[c] is the start of cell c now: back to its end)
+        end[key[k]] += 1
+    formed = 0
+    for p in range(n):
+        c = key[p]
+        formed += end[c + 1] - p - 1 + end[c + rows_per_col + 1] - end[c + rows_per_col - 2]
+    return box, key, end, rows_per_col, formed
+
+
+@njit(cache=True)
+def _cell_pairs(xmin, ymin, xmax, ymax, group, max_formed):
+    """:func:`cell_pairs` (n >= 2): the pairs, and False (and no pairs) if there would
+    be more than ``max_formed`` of them to test."""
+    n = len(xmin)
+    box, key, end, rows_per_col, formed = cell_grid(xmin, ymin, xmax, ymax)
     if formed > max_formed:
-        return None
-    if formed == 0:
-        return empty, empty.copy()
-    # Per box in cell order, contiguous: the first box of a pair is repeated (fast), the
-    # second gathered.
-    x0, x1, y0, y1, grp = (np.take(v, box) for v in (xmin, xmax, ymin, ymax, group))
-    found_i, found_j = [], []
-    for cnt, first in ((cnt_a, pos + 1), (cnt_b, b_lo)):
-        cum = np.cumsum(cnt)
-        total = int(cum[-1])
-        if total == 0:
-            continue
-        if total <= _PAIR_CHUNK:
-            bounds = np.array([0, n])
-        else:
-            bounds = np.searchsorted(cum, np.arange(_PAIR_CHUNK, total, _PAIR_CHUNK),
-                                     side="left")
-            bounds = np.unique(np.r_[0, bounds + 1, n].clip(0, n))
-        for e0, e1 in zip(bounds[:-1], bounds[1:], strict=True):
-            c = cnt[e0:e1]
-            m = int(c.sum())
-            if m == 0:
-                continue
-            snd = np.arange(m, dtype=np.int64)
-            snd -= np.repeat(np.cumsum(c) - c - first[e0:e1], c)
-            keep = np.repeat(x0[e0:e1], c) <= np.take(x1, snd)
-            keep &= np.take(x0, snd) <= np.repeat(x1[e0:e1], c)
-            keep &= np.repeat(y0[e0:e1], c) <= np.take(y1, snd)
-            keep &= np.take(y0, snd) <= np.repeat(y1[e0:e1], c)
-            keep &= np.repeat(grp[e0:e1], c) != np.take(grp, snd)
-            keep = np.flatnonzero(keep)
-            bi = np.take(box, np.take(np.repeat(pos[e0:e1], c), keep))
-            bj = np.take(box, np.take(snd, keep))
-            found_i.append(np.minimum(bi, bj))
-            found_j.append(np.maximum(bi, bj))
-    return joined(found_i, found_j)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), False
+    # Per box in cell order, contiguous.
+    x0 = np.empty(n)
+    x1 = np.empty(n)
+    y0 = np.empty(n)
+    y1 = np.empty(n)
+    grp = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        b = box[p]
+        x0[p], x1[p], y0[p], y1[p], grp[p] = xmin[b], xmax[b], ymin[b], ymax[b], group[b]
+    found_i = np.empty(formed, dtype=np.int64)
+    found_j = np.empty(formed, dtype=np.int64)
+    m = 0
+    for p in range(n):
+        c = key[p]
+        m = _pair_run(p, p + 1, end[c + 1], x0, x1, y0, y1, grp, box, found_i, found_j, m)
+        m = _pair_run(p, end[c + rows_per_col - 2], end[c + rows_per_col + 1], x0, x1, y0,
+                      y1, grp, box, found_i, found_j, m)
+    return found_i[:m].copy(), found_j[:m].copy(), True
+
+
+@njit(cache=True)
+def _pair_run(p, lo, hi, x0, x1, y0, y1, grp, box, found_i, found_j, m):
+    """Box ``p`` paired with boxes ``lo:hi`` (in cell order): the pairs that overlap and
+    are of different groups written from ``m`` on; returns the new count."""
+    px0, px1, py0, py1, pg, bp = x0[p], x1[p], y0[p], y1[p], grp[p], box[p]
+    for q in range(lo, hi):
+        # (every test evaluated and the pair written in any case: no branches to miss)
+        ok = (px0 <= x1[q]) & (x0[q] <= px1) & (py0 <= y1[q]) & (y0[q] <= py1) \
+            & (pg != grp[q])
+        bq = box[q]
+        found_i[m] = min(bp, bq)
+        found_j[m] = max(bp, bq)
+        m += ok
+    return m

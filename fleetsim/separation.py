@@ -1,4 +1,4 @@
-"""Loss of separation between vehicles flying straight legs, vectorised over many pairs.
+"""Loss of separation between vehicles flying straight legs, for many pairs at once.
 
 Two vehicles lose separation while their horizontal distance is ``< R`` *and* their
 vertical distance is ``< H``: each vehicle sits in a cylinder of radius ``R`` and
@@ -7,13 +7,15 @@ half-height ``H`` that the other must not enter. Both move along straight legs
 over the common time of two legs their offset ``d(t) = pb(t) - pa(t)`` is linear in
 ``t``: the horizontal condition ``|d0 + w tau|^2 < R^2`` is a quadratic in ``tau``
 (see the CPA section of ``ORACLES.md``) and the vertical one ``|dz0 + wz tau| < H`` is
-linear. :func:`los_intervals` solves both in closed form for ``k`` leg pairs in one
-numpy pass; :func:`cpa` gives the closest point of approach.
+linear. :func:`los_intervals` solves both in closed form for ``k`` leg pairs (a
+compiled loop, :mod:`fleetsim.separation_kernels`); :func:`cpa` gives the closest point
+of approach.
 
 :func:`candidate_pairs` is a broad phase (a uniform grid over bounding boxes; see also
 :mod:`fleetsim.boxpairs`) and :func:`window_pairs` chains clipping, broad phase
 (:func:`fleetsim.boxpairs.cell_pairs`, or strips), cheap filters and the narrow phase
-for all legs active in one monitoring window.
+for all legs active in one monitoring window (the clipping, the filters and the narrow
+phase compiled loops, pair by pair).
 
 Conventions
 -----------
@@ -31,14 +33,18 @@ from __future__ import annotations
 import numpy as np
 
 from fleetsim.boxpairs import as_boxes, cell_pairs, check_finite, strip_pairs
+from fleetsim.separation_kernels import (
+    clip_legs,
+    grown_boxes,
+    los_core,
+    piece_order,
+    window_narrow,
+)
 
 __all__ = ["candidate_pairs", "cpa", "los_intervals", "window_pairs"]
 
 #: Pairs formed per chunk in :func:`candidate_pairs` (bounds transient memory, ~100 MB).
 _PAIR_CHUNK = 2_000_000
-#: Candidate pairs taken through the narrow phase of :func:`window_pairs` at a time
-#: (about twenty float64 temporaries per pair: ~10 MB); a quarter of it in bursts.
-_NARROW_CHUNK = 1 << 16
 #: Above this many (box, cell) entries :func:`candidate_pairs` refuses the grid.
 _MAX_CELL_ENTRIES = 50_000_000
 
@@ -82,58 +88,6 @@ def _relative_motion(ta0, ta1, pa0, pa1, tb0, tb1, pb0, pb1, t_lo, t_hi):
         pa_lo = pa0 + va * (lo - ta0)[:, None]
         pb_lo = pb0 + vb * (lo - tb0)[:, None]
     return k, lo, hi, hi - lo, valid, pb_lo - pa_lo, vb - va
-
-
-def _los_core(lo, hi, dx, dy, dz, wx, wy, wz, r, h):
-    """Loss-of-separation intervals of pairs with offset ``d + w (t - lo)`` on ``[lo, hi]``.
-
-    All arguments are ``(k,)`` arrays: common time ``[lo, hi]`` (s; pairs without one must
-    have ``hi < lo``), offset ``pb - pa`` at ``lo`` (m), relative velocity (m/s), radius
-    and half-height (m). Returns ``idx`` (the pairs in loss, ascending) and their
-    ``start``, ``end``, ``t_min`` (s) and ``d_min`` (m).
-    """
-    k = len(lo)
-    r = np.broadcast_to(r, (k,))
-    h = np.broadcast_to(h, (k,))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # Horizontal: |d + w tau|^2 < R^2, i.e. a tau^2 + 2 b tau + c < 0. Its discriminant
-        # b^2 - a c = a R^2 - (d x w)^2 (Lagrange's identity) has no cancellation; the
-        # roots are tau* -+ sqrt(disc) / a around the CPA tau* = -b / a. Without relative
-        # horizontal motion (a == 0) it is all or nothing. Drop the misses first.
-        a = wx * wx + wy * wy
-        cross = dx * wy - dy * wx
-        r2 = r * r
-        moving = a > 0.0
-        near = np.where(moving, a * r2 - cross * cross > 0.0, dx * dx + dy * dy < r2)
-        if near.all():  # (window_pairs made this test already)
-            sel = np.arange(k)
-        else:
-            sel = np.flatnonzero(near)
-            lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving = (
-                v[sel] for v in (lo, hi, dx, dy, dz, wx, wy, wz, r2, h, a, cross, moving))
-        length = hi - lo
-        t_star = -(dx * wx + dy * wy) / a
-        half = np.sqrt(a * r2 - cross * cross) / a
-        h_lo = np.where(moving, t_star - half, -np.inf)
-        h_hi = np.where(moving, t_star + half, np.inf)
-        # Vertical: |dz + wz tau| < H, roots (-H - dz) / wz and (H - dz) / wz. With
-        # wz == 0 (either sign) they are -inf and +inf if |dz| < H, two infinities of the
-        # same sign (an empty interval) if |dz| > H, and NaN (empty) if |dz| == H.
-        z1 = (-h - dz) / wz
-        z2 = (h - dz) / wz
-        # NaN anywhere propagates through maximum/minimum and fails end > start.
-        tau_s = np.maximum(np.maximum(h_lo, np.minimum(z1, z2)), 0.0)
-        tau_e = np.minimum(np.minimum(h_hi, np.maximum(z1, z2)), length)
-        start = np.where(tau_s == 0.0, lo, np.minimum(lo + tau_s, hi))
-        end = np.where(tau_e >= length, hi, np.minimum(lo + tau_e, hi))
-        idx = np.flatnonzero(end > start)
-        start, end, tau_s, tau_e = start[idx], end[idx], tau_s[idx], tau_e[idx]
-        # Closest horizontal approach inside the interval (its start without motion).
-        tau_c = np.where(moving[idx], np.clip(t_star[idx], tau_s, tau_e), tau_s)
-        t_min = np.clip(lo[idx] + tau_c, start, end)
-        d_min = np.hypot(dx[idx] + wx[idx] * tau_c, dy[idx] + wy[idx] * tau_c)
-        idx = sel[idx]
-    return idx, start, end, t_min, d_min
 
 
 def los_intervals(
@@ -184,7 +138,9 @@ def los_intervals(
     r = np.broadcast_to(np.asarray(radius_m, dtype=np.float64), (k,))
     h = np.broadcast_to(np.asarray(half_height_m, dtype=np.float64), (k,))
     hi = np.where(valid, hi, -np.inf)
-    idx, s, e, tm, dm = _los_core(lo, hi, *d0.T, *w.T, r, h)
+    d0, w = np.ascontiguousarray(d0.T), np.ascontiguousarray(w.T)
+    idx, s, e, tm, dm = los_core(lo, hi, *d0, *w, np.ascontiguousarray(r),
+                                 np.ascontiguousarray(h))
     has = np.zeros(k, dtype=bool)
     has[idx] = True
     out = [np.full(k, np.nan) for _ in range(4)]
@@ -358,11 +314,15 @@ def window_pairs(
        neighbouring ones), or, if a few large boxes would make that form more than
        ``16 n + 10**6`` pairs, strips (:mod:`fleetsim.boxpairs`). Either finds the same
        pairs.
-    3. Cheap filters: common clipped time of positive length, horizontal box gap
-       ``< max(R_a, R_b)`` and vertical extent gap ``< max(H_a, H_b)``.
-    4. Narrow phase: :func:`los_intervals` on the surviving pairs (on the original legs,
-       restricted to the window, with the pair's larger radius and half-height), the
-       horizontal test first.
+    3. Cheap filters: common clipped time of positive length, vertical extent gap
+       ``< max(H_a, H_b)`` and (unless one radius serves every leg: then the grown
+       boxes made this test) horizontal box gap ``< max(R_a, R_b)``.
+    4. Narrow phase: the closed form of :func:`los_intervals`
+       (:func:`fleetsim.separation_kernels.los_piece`) on the surviving pairs, from the
+       clipped legs' offset at the start of their common time, with the pair's larger
+       radius and half-height, the horizontal test first.
+
+    3 and 4 are one compiled loop over the candidate pairs.
 
     Parameters
     ----------
@@ -394,8 +354,9 @@ def window_pairs(
         loss that spans several windows or consecutive legs comes in pieces that touch
         exactly; join them with :func:`fleetsim.geometry.merge_intervals` if needed.
     """
-    t0 = np.asarray(t0, dtype=np.float64).ravel()
-    t1 = np.asarray(t1, dtype=np.float64).ravel()
+    # (columns of a matrix as they are: the compiled loops read them in place)
+    t0 = np.asarray(t0, dtype=np.float64).reshape(-1)
+    t1 = np.asarray(t1, dtype=np.float64).reshape(-1)
     p0 = np.asarray(p0, dtype=np.float64).reshape(-1, 3)
     p1 = np.asarray(p1, dtype=np.float64).reshape(-1, 3)
     vehicle = np.asarray(vehicle).ravel()
@@ -403,9 +364,8 @@ def window_pairs(
     r_all = np.broadcast_to(np.asarray(radius_m, dtype=np.float64), (n,))
     h_all = np.broadcast_to(np.asarray(half_height_m, dtype=np.float64), (n,))
 
-    tc0 = np.maximum(t0, t_lo)
-    tc1 = np.minimum(t1, t_hi)
-    legs = np.flatnonzero(tc1 > tc0)
+    # 1. clip to the window
+    legs, w = clip_legs(t0, t1, p0, p1, r_all, h_all, float(t_lo), float(t_hi))
     e_i = np.zeros(0, dtype=np.int64)
     e_f = np.zeros(0, dtype=np.float64)
     result: dict[str, np.ndarray | int] = {
@@ -415,36 +375,10 @@ def window_pairs(
     }
     if len(legs) < 2:
         return result
-
-    # 1. clip to the window; per-leg columns (contiguous, cheap to gather with take)
-    lt0, lt1 = np.take(t0, legs), np.take(t1, legs)
-    c0, c1 = np.take(tc0, legs), np.take(tc1, legs)
-    dur = lt1 - lt0
-    with np.errstate(invalid="ignore"):
-        s0 = (c0 - lt0) / dur
-        s1 = np.where(c1 == lt1, 1.0, (c1 - lt0) / dur)  # 0 for a leg without end (t1 = inf)
-    r = np.take(r_all, legs)
-    hh = np.take(h_all, legs)
-    veh = np.take(vehicle, legs)
-    start0 = s0 == 0.0
-    end1 = s1 == 1.0
-    q0, vel, lo, hi = [], [], [], []
-    for axis in range(3):
-        a0 = np.take(p0[:, axis], legs)
-        a1 = np.take(p1[:, axis], legs)
-        da = a1 - a0
-        x0 = np.where(start0, a0, a0 + s0 * da)
-        x1 = np.where(end1, a1, a0 + s1 * da)
-        q0.append(x0)
-        vel.append(da / dur)
-        lo.append(np.minimum(x0, x1))
-        hi.append(np.maximum(x0, x1))
-    z_lo, z_hi = lo[2], hi[2]
+    veh = np.ascontiguousarray(np.take(vehicle, legs), dtype=np.int64)
 
     # 2. broad phase on the horizontal extents, grown by half the largest radius
-    grow = 0.5 * float(r.max())
-    bxmin, bymin = lo[0] - grow, lo[1] - grow
-    bxmax, bymax = hi[0] + grow, hi[1] + grow
+    grow, bxmin, bymin, bxmax, bymax, *uniform = grown_boxes(w)
     # (cells as large as the largest box, unless a few large boxes make them too large
     # for the number of boxes: then strips about the typical box's height)
     found = cell_pairs(bxmin, bymin, bxmax, bymax, veh, 16 * len(legs) + 1_000_000)
@@ -457,96 +391,20 @@ def window_pairs(
             cell_m = max(4.0 * grow, 2.0 * float(np.median(size)))
         found = strip_pairs(bxmin, bymin, bxmax, bymax, veh, cell_m)
     ci, cj = found
-    del bxmin, bymin, bxmax, bymax
+    del bxmin, bymin, bxmax, bymax, found
 
-    # 3. and 4., a chunk of candidate pairs at a time (every step is pair by pair), so
-    # that a burst of candidates (a thousand take-offs from one pad) stays in memory.
-    uniform_r = bool(r.min() == r.max())
-    uniform_h = bool(hh.min() == hh.max())
-    parts = []
-    checked = 0
-    # (a burst in chunks small enough for the caches; a usual window in one)
-    chunk = _NARROW_CHUNK if len(ci) <= 4 * _NARROW_CHUNK else max(1, _NARROW_CHUNK // 4)
-    for k0 in range(0, max(len(ci), 1), chunk):
-        ck_i, ck_j = ci[k0:k0 + chunk], cj[k0:k0 + chunk]
-        # 3. cheap exact filters: common time, extents closer than the pair's minima
-        rp = r[0] if uniform_r else np.maximum(r[ck_i], r[ck_j])
-        hp = hh[0] if uniform_h else np.maximum(hh[ck_i], hh[ck_j])
-        pair_lo = np.maximum(np.take(c0, ck_i), np.take(c0, ck_j))
-        pair_hi = np.minimum(np.take(c1, ck_i), np.take(c1, ck_j))
-        keep = pair_lo < pair_hi
-        keep &= np.maximum(np.take(z_lo, ck_j) - np.take(z_hi, ck_i),
-                           np.take(z_lo, ck_i) - np.take(z_hi, ck_j)) < hp
-        if not uniform_r:  # with one radius, the grown boxes' overlap was this test already
-            for axis in (0, 1):
-                keep &= np.maximum(lo[axis][ck_j] - hi[axis][ck_i],
-                                   lo[axis][ck_i] - hi[axis][ck_j]) < rp
-        idx = np.flatnonzero(keep)
-        checked += len(idx)
-        ck_i, ck_j, pair_lo, pair_hi = ck_i[idx], ck_j[idx], pair_lo[idx], pair_hi[idx]
-        if not uniform_r:
-            rp = rp[idx]
-        if not uniform_h:
-            hp = hp[idx]
-
-        # 4. narrow phase: offset of leg j from leg i at the start of their common time,
-        # horizontally first: most pairs never come within the radius (the first test of
-        # _los_core, made here so that the rest is computed for the others only)
-        dt_i = pair_lo - np.take(c0, ck_i)
-        dt_j = pair_lo - np.take(c0, ck_j)
-        d, w = [], []
-        for axis in (0, 1):
-            qa, va = q0[axis], vel[axis]
-            vi, vj = np.take(va, ck_i), np.take(va, ck_j)
-            d.append((np.take(qa, ck_j) + vj * dt_j) - (np.take(qa, ck_i) + vi * dt_i))
-            w.append(vj - vi)
-        with np.errstate(invalid="ignore", over="ignore"):
-            a = w[0] * w[0] + w[1] * w[1]
-            cross = d[0] * w[1] - d[1] * w[0]
-            r2 = rp * rp
-            near = np.flatnonzero(np.where(a > 0.0, a * r2 - cross * cross > 0.0,
-                                           d[0] * d[0] + d[1] * d[1] < r2))
-        del a, cross
-        ck_i, ck_j, pair_lo, pair_hi = ck_i[near], ck_j[near], pair_lo[near], pair_hi[near]
-        dt_i, dt_j = dt_i[near], dt_j[near]
-        d = [x[near] for x in d]
-        w = [x[near] for x in w]
-        if not uniform_r:
-            rp = rp[near]
-        if not uniform_h:
-            hp = hp[near]
-        vi, vj = np.take(vel[2], ck_i), np.take(vel[2], ck_j)
-        d.append((np.take(q0[2], ck_j) + vj * dt_j) - (np.take(q0[2], ck_i) + vi * dt_i))
-        w.append(vj - vi)
-        hit, *found = _los_core(pair_lo, pair_hi, *d, *w, rp, hp)
-        parts.append((ck_i[hit], ck_j[hit], *found))
-    del ci, cj, q0, vel, lo, hi
-    # One column at a time, each freed as soon as it is no longer needed, so that a
-    # window with millions of pieces holds few copies of them at once.
-    cols = [list(col) for col in zip(*parts, strict=True)]
-    del parts
-
-    def whole(k: int) -> np.ndarray:
-        col = cols[k]
-        cols[k] = None
-        return np.concatenate(col) if len(col) > 1 else col[0]
-
-    hit_i, hit_j = whole(0), whole(1)
-    # a is the leg of the smaller vehicle (the intervals are symmetric in a and b)
-    swap = veh[hit_i] > veh[hit_j]
-    ia = legs[np.where(swap, hit_j, hit_i)]
-    ib = legs[np.where(swap, hit_i, hit_j)]
-    del swap, hit_i, hit_j
+    # 3. cheap filters and 4. the narrow phase, pair by pair
+    ia, ib, start, end, t_min, d_min, checked = window_narrow(ci, cj, w, *uniform, legs, veh)
+    del ci, cj, w
     va, vb = vehicle[ia], vehicle[ib]
-    start = whole(2)
     # (ties between pieces of one pair of vehicles, by leg pair: the candidates come in
     # no particular order)
-    order = np.lexsort((np.maximum(ia, ib), np.minimum(ia, ib), vb, va, start))
-    out = {"leg_a": ia, "leg_b": ib, "vehicle_a": va, "vehicle_b": vb, "start": start}
-    del ia, ib, va, vb, start
-    for name in ("leg_a", "leg_b", "vehicle_a", "vehicle_b", "start"):
+    order = piece_order(start, va, vb, ia, ib)
+    out = {"leg_a": ia, "leg_b": ib, "vehicle_a": va, "vehicle_b": vb, "start": start,
+           "end": end, "t_min": t_min, "d_min": d_min}
+    del ia, ib, va, vb, start, end, t_min, d_min
+    for name in ("leg_a", "leg_b", "vehicle_a", "vehicle_b", "start", "end", "t_min",
+                 "d_min"):
         result[name] = out.pop(name)[order]
-    for name, k in (("end", 3), ("t_min", 4), ("d_min", 5)):
-        result[name] = whole(k)[order]
     result["pairs_checked"] = int(checked)
     return result

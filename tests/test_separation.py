@@ -426,18 +426,3 @@ def test_window_pairs_match_brute_force_sampling():
         assert any(abs(a - st) <= dt + tol and abs(b - en) <= dt + tol
                    for a, b in by_pair.get(int(kk), [])), (divmod(kk, V), st, en)
     assert checked < 0.01 * max_active**2 * (T / window)
-
-
-def test_window_pairs_in_chunks_of_candidates_equal_one_chunk(monkeypatch):
-    rng = np.random.default_rng(11)
-    veh, t0, t1, p0, p1 = _random_traffic(rng, 200, 300.0, 3000.0, levels=[60.0, 90.0])
-    radius = np.where(veh % 3 == 0, 80.0, 50.0)  # per-leg minima: the filters per pair
-    whole = window_pairs(t0, t1, p0, p1, veh, radius, 15.0, 60.0, 120.0)
-    assert len(whole["start"]) > 20
-    monkeypatch.setattr(separation, "_PAIR_CHUNK", 13)  # pair formation in chunks
-    monkeypatch.setattr(separation, "_NARROW_CHUNK", 13)  # narrow phase in chunks
-    chunked = window_pairs(t0, t1, p0, p1, veh, radius, 15.0, 60.0, 120.0)
-    assert chunked["pairs_checked"] == whole["pairs_checked"]
-    for name in ("leg_a", "leg_b", "vehicle_a", "vehicle_b", "start", "end", "t_min",
-                 "d_min"):
-        np.testing.assert_array_equal(chunked[name], whole[name])

@@ -25,10 +25,10 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial import cKDTree
+from numba import njit
 
 from fleetsim.engine.api import Subsystem
-from fleetsim.engine.sensing import PointCells
+from fleetsim.engine.separation_pool import LegPool
 from fleetsim.engine.states import GROUND, MOVING
 from fleetsim.engine.tables import (
     E_DETAIL,
@@ -42,7 +42,6 @@ from fleetsim.engine.tables import (
     EVENT_CHUNK,
     EVENT_KIND_CODE,
     EVENT_WIDTH,
-    L_KIND,
     L_T0,
     L_T1,
     L_VEHICLE,
@@ -50,8 +49,9 @@ from fleetsim.engine.tables import (
     L_X1,
     LEG_KIND_CODE,
 )
-from fleetsim.geometry import merge_intervals
+from fleetsim.engine.terminal import TerminalAreas
 from fleetsim.separation import los_intervals, window_pairs
+from fleetsim.separation_kernels import merge_pieces, points_at
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.engine.api import EngineAPI
@@ -81,21 +81,14 @@ class Separation(Subsystem):
                 self.radius[v] = m.horizontal_m
                 self.half_height[v] = m.vertical_m
         self.checked = np.isfinite(self.radius)
-        # Terminal areas: around each site, take-offs and landings are kept apart by the
-        # pads' layout and the site's procedures (the model puts a site's pads at one
-        # point), so losses that begin there are not separation events.
+        # Terminal areas: losses that begin there are not separation events.
         self.terminal_m = float(spec.terminal_radius_m)
-        xy = np.array([s.xy for s in sim.world.sites], dtype=np.float64).reshape(-1, 2)
-        self._sites = cKDTree(xy) if len(xy) and self.terminal_m > 0 else None
-        self._site_cells = PointCells(xy) if self._sites is not None else None
+        self._terminal = TerminalAreas(
+            np.array([s.xy for s in sim.world.sites], dtype=np.float64).reshape(-1, 2),
+            self.terminal_m)
         self.kinds = np.zeros(max(LEG_KIND_CODE.values()) + 1, dtype=bool)
         self.kinds[[LEG_KIND_CODE[k] for k in _CHECKED_KINDS]] = True
-        self.seen = 0  # legs looked at so far (ids below this are in the pool or gone)
-        #: The pool: legs (ids, t0 when pooled) to check, by id; the later ones (planned
-        #: ahead) apart by t0, in a large part and a small one the new legs go to.
-        self.pool_ids = np.zeros(0, dtype=np.int64)
-        self.pool_t0 = np.zeros(0)
-        self._later = [(np.zeros(0), np.zeros(0, dtype=np.int64))] * 2
+        self.pool = LegPool(self.checked, self.kinds)
         #: Losses going on at the end of the last window, by pair key a * n + b (sorted):
         #: when each began, the least distance so far, and whether it is exempt (began
         #: in a terminal area).
@@ -120,56 +113,13 @@ class Separation(Subsystem):
     # ------------------------------------------------------------------ legs
 
     def _refresh(self) -> None:
-        legs = self.sim.legs
-        n = legs.n
-        if n <= self.seen:
-            return
-        rows = legs.a[self.seen:n]
-        keep = self.checked[rows[:, L_VEHICLE].astype(np.int64)] & \
-            self.kinds[rows[:, L_KIND].astype(np.int64)]
-        ids = np.arange(self.seen, n, dtype=np.int64)[keep]
-        t0 = rows[keep, L_T0]
-        self.seen = n
-        o = np.argsort(t0, kind="stable")
-        big, new = self._later  # ((t0, ids), (t0, ids))
-        new = _insert(*new, t0[o], ids[o])
-        if len(new[0]) > len(big[0]) // 8 + 4096:  # (into the large part now and then)
-            big, new = _insert(*big, *new), (new[0][:0], new[1][:0])
-        self._later = [big, new]
-
-    def _advance(self, t_hi: float) -> None:
-        """Move the later legs starting before ``t_hi`` to the first part."""
-        moved = []
-        for i, (t0, ids) in enumerate(self._later):
-            k = int(np.searchsorted(t0, t_hi, side="left"))
-            moved += [(ids[:k], t0[:k])] if k else []
-            self._later[i] = (t0[k:], ids[k:])
-        if moved:
-            ids, t0 = (np.concatenate(c) for c in zip(*moved, strict=True))
-            o = np.argsort(ids)
-            self.pool_ids, self.pool_t0 = _insert(self.pool_ids, self.pool_t0, ids[o], t0[o])
+        self.pool.refresh(self.sim.legs)
 
     def _legs_in(self, t_lo: float, t_hi: float, *, prune: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:
         """Ids and rows of the pooled legs overlapping [t_lo, t_hi] (not cancelled);
         ``prune``: and forget the legs that ended by ``t_hi`` or were cancelled."""
-        self._advance(t_hi)
-        started = self.pool_t0 < t_hi
-        ids = self.pool_ids[started]
-        rows = np.take(self.sim.legs.a, ids, axis=0)  # (take: rows fast)
-        t0, t1 = rows[:, L_T0], rows[:, L_T1]
-        live = (t1 >= t0) & (t1 > t_lo)
-        if prune:
-            dead = (t1 < t0) | (t1 <= t_hi)
-            if dead.any():
-                keep = np.ones(len(self.pool_ids), dtype=bool)
-                keep[np.flatnonzero(started)[dead]] = False
-                self.pool_ids = self.pool_ids[keep]
-                self.pool_t0 = self.pool_t0[keep]
-        if live.all():
-            return ids, rows
-        live = np.flatnonzero(live)
-        return ids[live], np.take(rows, live, axis=0)
+        return self.pool.legs_in(self.sim.legs.a, t_lo, t_hi, prune=prune)
 
     def _pairs(self, rows: np.ndarray, t_lo: float, t_hi: float) -> dict[str, np.ndarray]:
         v = rows[:, L_VEHICLE].astype(np.int64)
@@ -221,18 +171,13 @@ class Separation(Subsystem):
              value=np.nan) -> None:
         """Events of pairs ``key`` (a * n + b): vehicle a, target b."""
         m = len(key)
-        t = np.broadcast_to(t, (m,))
-        value = np.broadcast_to(value, (m,))
+        t, value = (np.array(np.broadcast_to(c, (m,)), dtype=np.float64) for c in (t, value))
         for i in range(0, m, EVENT_CHUNK):  # a block of the log's size at a time
             k = slice(i, i + EVENT_CHUNK)
-            ev = np.full((len(key[k]), EVENT_WIDTH), -1.0)
-            ev[:, E_TIME] = t[k]
-            ev[:, E_KIND] = EVENT_KIND_CODE[kind]
-            ev[:, E_VEHICLE], ev[:, E_TARGET] = np.divmod(key[k], self.sim.n)
-            ev[:, E_X:E_Z + 1] = np.nan if xyz is None else xyz[k]
-            ev[:, E_VALUE] = value[k]
-            ev[:, E_DETAIL] = self.sim.log.detail_code(None)
-            self.sim.log.extend(ev)
+            self.sim.log.extend(_pair_events(
+                t[k], EVENT_KIND_CODE[kind], key[k], self.sim.n,
+                np.zeros((0, 3)) if xyz is None else xyz[k], value[k],
+                self.sim.log.detail_code(None)))
 
     def _record(self, rows: np.ndarray, res: dict[str, np.ndarray], t_lo: float,
                 t_hi: float) -> None:
@@ -250,7 +195,7 @@ class Separation(Subsystem):
         res.pop("t_min", None)
         m = len(key)
         if m <= _RECORD_PIECES:
-            parts = [self._merge(rows, res, key, np.arange(m), t_lo)]
+            parts = [self._merge(rows, res, key, None, t_lo)]
         else:
             by_key = np.argsort(key, kind="stable")  # each block in the window's order
             sk = key[by_key]
@@ -285,56 +230,30 @@ class Separation(Subsystem):
         self._set_open(g[keep], start[keep], d_min[keep], exempt[keep])
 
     def _merge(self, rows: np.ndarray, res: dict[str, np.ndarray], key: np.ndarray,
-               sel: np.ndarray, t_lo: float) -> tuple[np.ndarray, ...]:
-        """The losses of pieces ``sel`` (every piece of their pairs; ``key`` their pair
-        keys): per loss (sorted by pair, then start) its pair, start, end, least
-        distance, whether it is exempt, whether it goes on from the last window, and
-        (for the new losses that are not exempt) where the first vehicle was as it
-        began."""
+               sel: np.ndarray | None, t_lo: float) -> tuple[np.ndarray, ...]:
+        """The losses of pieces ``sel`` (None: all; every piece of their pairs, in the
+        window's order: by start; ``key`` their pair keys): per loss (sorted by pair,
+        then start) its pair, start, end, least distance, whether it is exempt, whether
+        it goes on from the last window, and (for the new losses that are not exempt)
+        where the first vehicle was as it began."""
         n = self.sim.n
-        p_start, p_end = res["start"][sel], res["end"][sel]
-        ia, ib = res["leg_a"][sel], res["leg_b"][sel]
+        if sel is not None:
+            res = {name: res[name][sel] for name in ("start", "end", "d_min", "leg_a", "leg_b")}
+        p_start = res["start"]
+        ia, ib = res["leg_a"], res["leg_b"]
         # One loss per pair and stretch of time: pieces found leg pair by leg pair that
-        # touch (at a leg's end, or the window's start) are one. By pair and start, the
-        # pieces of a pair (of leg pairs one after the other) do not overlap: a loss is
-        # a run of pieces each starting where the one before ended.
-        order = np.lexsort((p_start, key))
-        pk, ps, pe = key[order], p_start[order], p_end[order]
-        new_pair = np.r_[True, pk[1:] != pk[:-1]][:len(pk)]
-        if (np.greater_equal(ps[1:], pe[:-1]) | new_pair[1:]).all():
-            new_pair[1:] |= ps[1:] > pe[:-1]  # (now: a new loss)
-            at = np.flatnonzero(new_pair)
-            g, start = pk[at], ps[at]
-            end = pe[np.r_[at[1:] - 1, len(pk) - 1]] if len(at) else pe[:0]
-            d_min = np.minimum.reduceat(res["d_min"][sel][order], at) if len(at) else ps[:0]
-        else:  # (overlapping pieces of one pair: merged with the running end)
-            g, start, end = merge_intervals(key, p_start, p_end)
-            # Each piece's merged interval: the last of its pair's starting at or before
-            # it (merged intervals and pieces sorted together, merged first on ties).
-            tag = np.r_[np.zeros(len(g), dtype=np.int8), np.ones(len(pk), dtype=np.int8)]
-            both = np.lexsort((tag, np.r_[start, ps], np.r_[g, pk]))
-            merged = tag[both] == 0
-            idx = np.empty(len(order), dtype=np.int64)
-            idx[both[~merged] - len(g)] = (np.cumsum(merged) - 1)[~merged]
-            d_min = np.full(len(g), np.inf)
-            np.minimum.at(d_min, idx, res["d_min"][sel][order])
-            at = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]]) if len(idx) else idx
-        first = order[at]  # each loss's earliest piece
-        # Losses going on from the last window: the first of their pair's here, at its start.
-        lead = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
-        pos, found = _member(self.open_key, g)
-        cont = lead & found & (start <= t_lo + _EPS)
+        # touch (at a leg's end, or the window's start) are one. Losses going on from the
+        # last window: the first of their pair's here, at its start.
+        g, start, end, d_min, first, cont, pos = merge_pieces(
+            key, np.argsort(key, kind="stable"), p_start, res["end"], res["d_min"],
+            self.open_key, self.open_start, self.open_d, t_lo + _EPS)
         # Whether each began in a terminal area: where the first piece of a new one
         # begins; those going on keep what they had.
         exempt = np.zeros(len(g), dtype=bool)
+        exempt[cont] = self.open_exempt[pos[cont]]
         began = np.flatnonzero(~cont)
         exempt[began] = self._in_terminal(_legs_at(np.take(rows, ia[first[began]], axis=0),
                                                    p_start[first[began]]))
-        if cont.any():
-            k = pos[cont]
-            d_min[cont] = np.minimum(d_min[cont], self.open_d[k])
-            exempt[cont] = self.open_exempt[k]
-            start[cont] = self.open_start[k]
         new = ~cont & ~exempt
         piece = first[new]
         mine = rows[ia[piece], L_VEHICLE].astype(np.int64) == g[new] // n
@@ -343,15 +262,7 @@ class Separation(Subsystem):
 
     def _in_terminal(self, points: np.ndarray) -> np.ndarray:
         """Which of ``points`` ((m, 2+) metres) lie in a site's terminal area."""
-        out = np.zeros(len(points), dtype=bool)
-        if self._sites is None or not len(points):
-            return out
-        # Most are far from every site: only those near one ask the k-d tree.
-        near = np.flatnonzero(self._site_cells.any_near(points[:, :2],
-                                                        self.terminal_m * (1.0 + 1e-6) + 1.0))
-        out[near] = self._sites.query(points[near, :2],
-                                      distance_upper_bound=self.terminal_m)[0] < self.terminal_m
-        return out
+        return self._terminal.contains(points)
 
     def _predict(self, rows: np.ndarray, res: dict[str, np.ndarray], now: float) -> None:
         """Conflicts: pairs whose planned legs lose separation within the look-ahead,
@@ -606,13 +517,6 @@ class Separation(Subsystem):
         return bool((~self._in_terminal(where)).any())
 
 
-def _insert(key: np.ndarray, other: np.ndarray, new_key: np.ndarray, new_other: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Columns (key, other) sorted by key with new rows (sorted by key) put in."""
-    at = np.searchsorted(key, new_key, side="right")
-    return np.insert(key, at, new_key), np.insert(other, at, new_other)
-
-
 def _member(sorted_keys: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each of ``x`` is in ``sorted_keys``, and whether it is there at all."""
     pos = np.searchsorted(sorted_keys, x)
@@ -625,10 +529,8 @@ def _point_at(t0: np.ndarray, t1: np.ndarray, p0: np.ndarray, p1: np.ndarray,
               t: np.ndarray) -> np.ndarray:
     """Where legs (t0, t1, p0 -> p1) are at times ``t`` (clamped to each leg; a leg
     without an end, or of no length, stays at p0): (m, 3)."""
-    span = t1 - t0
-    ok = np.isfinite(span) & (span > 0)
-    f = np.where(ok, (t - t0) / np.where(ok, span, 1.0), 0.0)
-    return p0 + np.clip(f, 0.0, 1.0)[:, None] * (p1 - p0)
+    return points_at(t0, t1, p0, p1, np.broadcast_to(np.asarray(t, dtype=np.float64),
+                                                     (len(t0),)))
 
 
 def _legs_at(rows: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -698,3 +600,21 @@ def _intent(sim: EngineAPI, v: int, xs: list, ys: list, zs: list, going_home: bo
         t += dur
         x, y, z = x1, y1, z1
     return np.array(out, dtype=np.float64)
+
+
+@njit(cache=True)
+def _pair_events(t, kind, key, n, xyz, value, detail):
+    """Event rows of pairs ``key`` (a * n + b): at times ``t``, of kind code ``kind``,
+    vehicle a, target b, at ``xyz`` ((m, 3); none given: NaN), with ``value``."""
+    m = len(key)
+    ev = np.full((m, EVENT_WIDTH), -1.0)
+    for k in range(m):
+        ev[k, E_TIME] = t[k]
+        ev[k, E_KIND] = kind
+        ev[k, E_VEHICLE] = key[k] // n
+        ev[k, E_TARGET] = key[k] % n
+        for c in range(3):
+            ev[k, E_X + c] = xyz[k, c] if len(xyz) else np.nan
+        ev[k, E_VALUE] = value[k]
+        ev[k, E_DETAIL] = detail
+    return ev
