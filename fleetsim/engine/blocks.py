@@ -4,9 +4,10 @@ that surely stays clear of the energy reserve, its leg rows and ``arrive`` event
 (:meth:`fleetsim.engine.movement.Movement.fly_route`).
 
 Both do the operations of the plain-Python loops they stand for, in the same order
-(``math.sqrt``, ``math.atan2`` and ``math.hypot`` are the C library's, as Python's
-are), so a run is the same bit for bit; what they save is the interpreter's work per
-leg, which is most of the cost of a long route.
+(``math.sqrt`` and ``math.atan2`` are the C library's, as Python's are), so a run is
+the same bit for bit; what they save is the interpreter's work per leg, which is most
+of the cost of a long route. (Python's ``math.hypot`` is not the C library's: the
+route's farthest distance from home is left to the caller.)
 """
 
 from __future__ import annotations
@@ -20,18 +21,17 @@ __all__ = ["block_rows", "route_legs"]
 
 
 @njit(cache=True)
-def route_legs(xs, ys, zs, speeds, x0, y0, z0, hx, hy, spd, climb, corrected, leg_over,
-               pen, climb_wh):
+def route_legs(xs, ys, zs, speeds, x0, y0, z0, spd, climb, corrected, leg_over, pen,
+               climb_wh):
     """Durations of the legs from (x0, y0, z0) through the waypoints ``xs``, ``ys``,
     ``zs`` (at ``speeds[i]``, or ``spd`` where ``speeds`` is empty), with, where
     ``corrected``, the first leg's overhead, the turn penalty ``pen`` per radian and
     each leg's climbing energy. Returns (durations, climbing energies (empty unless
-    ``corrected``), their total, the farthest horizontal distance from (hx, hy) over
-    the start and the waypoints, the highest altitude)."""
+    ``corrected``), their total, the highest altitude over the start and the
+    waypoints)."""
     n = len(xs)
     durs = np.empty(n)
     climbs = np.empty(n if corrected else 0)
-    far = math.hypot(x0 - hx, y0 - hy)
     top = z0
     total = 0.0
     moved = False  # a leg of nonzero duration before this one
@@ -61,13 +61,10 @@ def route_legs(xs, ys, zs, speeds, x0, y0, z0, hx, hy, spd, climb, corrected, le
                 moved = True
         durs[i] = dur
         total += dur
-        d = math.hypot(x1 - hx, y1 - hy)
-        if d > far:
-            far = d
         if z1 > top:
             top = z1
         px, py, pz = x1, y1, z1
-    return durs, climbs, total, far, top
+    return durs, climbs, total, top
 
 
 @njit(cache=True)

@@ -178,15 +178,19 @@ class MotionModel:
         The durations and energies are float64 arrays (a model of its own may return
         lists); the loop is compiled (:func:`fleetsim.engine.blocks.route_legs`).
         """
-        corrected = bool(self.corrected[v])
-        return route_legs(
-            np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64),
-            np.asarray(zs, dtype=np.float64),
+        xa = np.asarray(xs, dtype=np.float64)
+        ya = np.asarray(ys, dtype=np.float64)
+        durs, climbs, total, top = route_legs(
+            xa, ya, np.asarray(zs, dtype=np.float64),
             _NO_SPEEDS if speeds is None else np.asarray(speeds, dtype=np.float64),
-            float(x0), float(y0), float(z0), float(hx), float(hy), float(self.speed[v]),
-            float(self.climb[v]), corrected, float(self.leg_over[v]),
+            float(x0), float(y0), float(z0), float(self.speed[v]), float(self.climb[v]),
+            bool(self.corrected[v]), float(self.leg_over[v]),
             float(self.turn_pen[v] + self.turn_r[v] if speeds is None else self.turn_pen[v]),
             float(self.climb_wh[v]))
+        # (Python's hypot, not the C library's, as the route always used.)
+        far = max(math.hypot(x0 - hx, y0 - hy),
+                  max(map(math.hypot, (xa - hx).tolist(), (ya - hy).tolist()), default=0.0))
+        return durs, climbs, total, far, top
 
     def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray,
              t_start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
