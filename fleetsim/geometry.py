@@ -419,7 +419,7 @@ def _band_fractions(
 
 #: Up to this many zones, :func:`zone_intervals` drops the legs far from every zone's
 #: bounding box before building their line strings.
-_BOX_PREFILTER_ZONES = 64
+BOX_PREFILTER_ZONES = 64
 
 
 def zone_intervals(
@@ -491,7 +491,7 @@ def zone_intervals(
     # --- candidate pairs: moving legs as lines, still legs as points --------
     mv = np.flatnonzero(moving)
     st = np.flatnonzero(~moving)
-    if len(zones) <= _BOX_PREFILTER_ZONES:
+    if len(zones) <= BOX_PREFILTER_ZONES:
         # Only a leg whose box meets a zone's box can meet its polygon: the others
         # never become line strings (the costly part with many legs and few zones).
         bx0, bx1 = np.minimum(x0, x1), np.maximum(x0, x1)

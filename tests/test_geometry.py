@@ -418,7 +418,7 @@ def test_zone_intervals_box_prefilter_changes_nothing(monkeypatch):
     t0 = rng.uniform(0, 100, n)
     t1 = t0 + rng.uniform(1, 50, n)
     got = zone_intervals(t0, t1, p0, p1, zones)
-    monkeypatch.setattr(geometry, "_BOX_PREFILTER_ZONES", -1)
+    monkeypatch.setattr(geometry, "BOX_PREFILTER_ZONES", -1)
     want = zone_intervals(t0, t1, p0, p1, zones)
     assert len(want[0]) > 10
     for a, b in zip(got, want, strict=True):

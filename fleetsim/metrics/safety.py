@@ -45,8 +45,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
 
-from fleetsim.geometry import merge_intervals, zone_intervals
+from fleetsim.geometry import BOX_PREFILTER_ZONES, merge_intervals, zone_intervals
 from fleetsim.metrics.kinds import event_rows, leg_mask
 from fleetsim.record import CodedColumn
 
@@ -71,9 +72,14 @@ def zone_entries(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         if not keep.all():
             legs = {k: col[keep] if isinstance(col, CodedColumn) else np.asarray(col)[keep]
                     for k, col in legs.items()}
-    p0 = np.column_stack([legs["x0_m"], legs["y0_m"], legs["z0_m"]])
-    p1 = np.column_stack([legs["x1_m"], legs["y1_m"], legs["z1_m"]])
-    leg, zone, t_in, t_out = zone_intervals(legs["t0_s"], legs["t1_s"], p0, p1, zones)
+    # Only legs whose box meets a zone's box can enter it: the others are left out
+    # before any per-leg array is made (most legs of a large area, and most memory).
+    near = _near_zones(legs, zones)
+    p0 = np.column_stack([legs["x0_m"][near], legs["y0_m"][near], legs["z0_m"][near]])
+    p1 = np.column_stack([legs["x1_m"][near], legs["y1_m"][near], legs["z1_m"][near]])
+    leg, zone, t_in, t_out = zone_intervals(np.asarray(legs["t0_s"])[near],
+                                            np.asarray(legs["t1_s"])[near], p0, p1, zones)
+    leg = near[leg]
     t_in = np.maximum(t_in, 0.0)
     t_out = np.minimum(t_out, run.duration_s)
     keep = t_out > t_in
@@ -82,6 +88,33 @@ def zone_entries(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     n_zones = max(len(zones), 1)
     group, t_in, t_out = merge_intervals(vehicle * n_zones + zone, t_in, t_out)
     return group // n_zones, group % n_zones, t_in, t_out
+
+
+#: Legs looked at a time by :func:`_near_zones`.
+_NEAR_ROWS = 1 << 20
+
+
+def _near_zones(legs: dict, zones) -> np.ndarray:
+    """Indexes (ascending) of the legs whose bounding box meets the box of one of
+    ``zones``, a million legs at a time (the temporaries stay small); all legs where
+    the zones are many (:func:`fleetsim.geometry.zone_intervals` then finds the
+    candidates from a tree of the zones instead)."""
+    if not zones:
+        return np.zeros(0, dtype=np.int64)
+    if len(zones) > BOX_PREFILTER_ZONES:
+        return np.arange(len(legs["x0_m"]))
+    boxes = shapely.bounds(np.array([z.polygon for z in zones], dtype=object)).tolist()
+    x0, y0, x1, y1 = (np.asarray(legs[c]) for c in ("x0_m", "y0_m", "x1_m", "y1_m"))
+    found = []
+    for i in range(0, len(x0), _NEAR_ROWS):
+        k = slice(i, i + _NEAR_ROWS)
+        bx0, bx1 = np.minimum(x0[k], x1[k]), np.maximum(x0[k], x1[k])
+        by0, by1 = np.minimum(y0[k], y1[k]), np.maximum(y0[k], y1[k])
+        near = np.zeros(len(bx0), dtype=bool)
+        for zx0, zy0, zx1, zy1 in boxes:
+            near |= (bx0 <= zx1) & (bx1 >= zx0) & (by0 <= zy1) & (by1 >= zy0)
+        found.append(i + np.flatnonzero(near))
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 def safety_metrics(run: RecordedRun) -> dict[str, float | int | None]:

@@ -237,3 +237,19 @@ def test_out_of_link_gaps_are_read_from_the_link_events():
         (0, 7.0, 20.0), (1, 5.0, 12.5), (1, 30.0, 50.0)]
     v, a, b = out_of_link_gaps(recorded_run(duration_s=50.0, footprint_radius_m=[10.0]))
     assert len(v) == len(a) == len(b) == 0
+
+
+def test_zone_entries_look_only_at_legs_near_a_zone(monkeypatch):
+    from fleetsim.metrics import safety
+
+    run = safety_run()
+    want = zone_entries(run)
+    near = safety._near_zones(run.legs, run.world.zones)
+    assert 0 < len(near) <= len(run.legs["x0_m"])
+    monkeypatch.setattr(safety, "_NEAR_ROWS", 2)  # legs looked at in chunks of two
+    assert np.array_equal(safety._near_zones(run.legs, run.world.zones), near)
+    got = zone_entries(run)
+    monkeypatch.setattr(safety, "_near_zones", lambda legs, zones: np.arange(len(legs["x0_m"])))
+    every = zone_entries(run)  # every leg handed to zone_intervals
+    for a, b, c in zip(want, got, every, strict=True):
+        assert a.tobytes() == b.tobytes() == c.tobytes()
