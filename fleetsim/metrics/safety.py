@@ -136,9 +136,11 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
     """The ``safety.*`` separation metrics (see the module docstring)."""
     spec = run.scenario.separation
     ev = run.events
+    # The columns as they are (no copies of a long run's columns: only rows picked
+    # from them are worked on; integer widths as recorded).
     t = np.asarray(ev["time_s"], dtype=np.float64)
-    a = np.asarray(ev["vehicle"], dtype=np.int64)
-    b = np.asarray(ev["target"], dtype=np.int64)
+    a = np.asarray(ev["vehicle"])
+    b = np.asarray(ev["target"])
     value = np.asarray(ev["value"], dtype=np.float64)
     starts = event_rows(run, "los_start")
     ends = event_rows(run, "los_end")
