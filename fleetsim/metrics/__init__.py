@@ -75,21 +75,22 @@ def compute_metrics(run: RecordedRun) -> dict[str, MetricValue]:
     """All metrics of ``run``: flat dotted names, sorted, JSON-ready values."""
     found: dict[str, object] = {}
     # The coverage raster (compiled loops that let go of the interpreter) is worked out
-    # in a second thread while the other families are: on two cores the metrics take
-    # about the longer of the two. Each family reads the run only; the values are the
+    # in a second thread while the families that read events are (oversight's is the
+    # longest); those that make per-leg arrays come after it, so that its memory and
+    # theirs are not taken at once. Each family reads the run only; the values are the
     # same either way.
     with ThreadPoolExecutor(max_workers=1) as pool:
         raster = pool.submit(cell_coverage, run)
         with indexed_kinds(run):
-            found.update(detection_metrics(run))
-            found.update(energy_metrics(run))
-            found.update(fleet_metrics(run))
-            found.update(safety_metrics(run))
-            found.update(comms_metrics(run))
             found.update(oversight_metrics(run))
+            found.update(detection_metrics(run))
+            found.update(comms_metrics(run))
             found.update(logistics_metrics(run))
+            found.update(energy_metrics(run))
             cells = raster.result()
             trim_heap()  # (the raster frees many chunk-sized arrays: give their pages back)
+            found.update(fleet_metrics(run))
+            found.update(safety_metrics(run))
             found.update(coverage_metrics(run, cells))
             found.update(patrol_metrics(run, cells))
     trim_heap()
