@@ -76,9 +76,9 @@ def compute_metrics(run: RecordedRun) -> dict[str, MetricValue]:
     found: dict[str, object] = {}
     # The coverage raster (compiled loops that let go of the interpreter) is worked out
     # in a second thread while the families that read events are (oversight's is the
-    # longest); those that make per-leg arrays come after it, so that its memory and
-    # theirs are not taken at once. Each family reads the run only; the values are the
-    # same either way.
+    # longest); fleet's and safety's, which make arrays over all legs or all losses of
+    # separation, come after it, so that their memory and the raster's are not taken at
+    # once. Each family reads the run only; the values are the same either way.
     with ThreadPoolExecutor(max_workers=1) as pool:
         raster = pool.submit(cell_coverage, run)
         with indexed_kinds(run):

@@ -24,6 +24,7 @@ the regular grid, in compiled loops (:mod:`fleetsim.metrics.legcells`).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -290,21 +291,30 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
             runs.append(lo + np.searchsorted(ja[lo:hi], block_starts - max_rows, side="left"))
             runs.append(lo + np.searchsorted(ja[lo:hi], block_ends, side="right"))
     runs = np.stack(runs, axis=1).astype(np.int64).reshape(len(block_starts), -1, 2)
-    work = new_work()
-    for b, (j_first, j_last) in enumerate(zip(block_starts.tolist(), block_ends.tolist(),
-                                              strict=True)):
-        ranges = runs[b]
-        closing = j_first + np.flatnonzero(closes_band[j_first:j_last + 1])
-        g, s, e, row_end, work = band_visits(ranges, int(j_first), int(j_last), ja, jb, x0,
-                                             y0, x1, y1, r, t0, t1, grid.x0_m, grid.y0_m, c,
-                                             grid.nx, centre_x, cell_of, T, work)
-        done = 0
-        for row in closing:  # the visits of each band, cut at its last row
-            upto = int(row_end[row - j_first])
-            _reduce_cells(result, g[done:upto], s[done:upto], e[done:upto], pending)
-            _add_sample_sums(result, pending)
-            done = upto
-        _reduce_cells(result, g[done:], s[done:], e[done:], pending)
+    blocks = list(zip(block_starts.tolist(), block_ends.tolist(), strict=True))
+
+    def visits(b: int, work: tuple) -> tuple:
+        j_first, j_last = blocks[b]
+        return band_visits(runs[b], j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
+                           grid.x0_m, grid.y0_m, c, grid.nx, centre_x, cell_of, T, work)
+
+    # The compiled loop finds the next block's visits in a second thread (it lets go
+    # of the interpreter) while this one folds the block before into the result, in
+    # block order as always.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(visits, 0, new_work()) if blocks else None
+        for b, (j_first, j_last) in enumerate(blocks):
+            g, s, e, row_end, work = ahead.result()
+            if b + 1 < len(blocks):
+                ahead = pool.submit(visits, b + 1, work)  # (its results are copies)
+            closing = j_first + np.flatnonzero(closes_band[j_first:j_last + 1])
+            done = 0
+            for row in closing:  # the visits of each band, cut at its last row
+                upto = int(row_end[row - j_first])
+                _reduce_cells(result, g[done:upto], s[done:upto], e[done:upto], pending)
+                _add_sample_sums(result, pending)
+                done = upto
+            _reduce_cells(result, g[done:], s[done:], e[done:], pending)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
