@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["as_boxes", "cell_pairs", "check_finite", "strip_pairs"]
+__all__ = ["cell_pairs", "checked_boxes", "strip_pairs"]
 
 #: Pairs formed per chunk (bounds transient memory, ~100 MB).
 _PAIR_CHUNK = 2_000_000
@@ -23,19 +23,21 @@ _PAIR_CHUNK = 2_000_000
 _MAX_ENTRIES = 50_000_000
 
 
-def as_boxes(xmin, ymin, xmax, ymax, group):
-    """The boxes' bounds as flat float64 arrays and their groups as a flat array."""
-    return (np.asarray(xmin, dtype=np.float64).ravel(),
-            np.asarray(ymin, dtype=np.float64).ravel(),
-            np.asarray(xmax, dtype=np.float64).ravel(),
-            np.asarray(ymax, dtype=np.float64).ravel(), np.asarray(group).ravel())
-
-
-def check_finite(xmin, ymin, xmax, ymax) -> None:
-    """Raise ValueError unless every bound of every box is finite."""
+def checked_boxes(xmin, ymin, xmax, ymax, group, size: float, name: str):
+    """The boxes' bounds as flat float64 arrays and their groups as a flat array, or
+    None when there are fewer than two boxes (no pairs). Raises ValueError unless
+    ``size`` (the broad phase's strip or cell size, called ``name``) is positive and
+    finite and every bound of every box is finite."""
+    xmin, ymin, xmax, ymax = (np.asarray(a, dtype=np.float64).ravel()
+                              for a in (xmin, ymin, xmax, ymax))
+    if len(xmin) < 2:
+        return None
+    if not (size > 0.0 and np.isfinite(size)):
+        raise ValueError(f"{name} must be positive and finite, got {size}")
     if not (np.isfinite(xmin).all() and np.isfinite(ymin).all()
             and np.isfinite(xmax).all() and np.isfinite(ymax).all()):
         raise ValueError("boxes must be finite")
+    return xmin, ymin, xmax, ymax, np.asarray(group).ravel()
 
 
 def joined(found_i: list, found_j: list) -> tuple[np.ndarray, np.ndarray]:
@@ -86,14 +88,12 @@ def strip_pairs(
         If the boxes are not finite, ``strip_m`` is not positive, or the boxes would
         occupy more than 50 million (box, strip) entries (``strip_m`` far too small).
     """
-    xmin, ymin, xmax, ymax, group = as_boxes(xmin, ymin, xmax, ymax, group)
-    n = len(xmin)
     empty = np.zeros(0, dtype=np.int64)
-    if n < 2:
+    boxes = checked_boxes(xmin, ymin, xmax, ymax, group, strip_m, "strip_m")
+    if boxes is None:
         return empty, empty.copy()
-    if not (strip_m > 0.0 and np.isfinite(strip_m)):
-        raise ValueError(f"strip_m must be positive and finite, got {strip_m}")
-    check_finite(xmin, ymin, xmax, ymax)
+    xmin, ymin, xmax, ymax, group = boxes
+    n = len(xmin)
     x_lo, x_hi = float(xmin.min()), float(xmax.max())
     s0 = np.floor(ymin / strip_m).astype(np.int64)
     s1 = np.floor(ymax / strip_m).astype(np.int64)

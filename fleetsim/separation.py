@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleetsim.boxpairs import as_boxes, cell_pairs, check_finite, strip_pairs
+from fleetsim.boxpairs import cell_pairs, checked_boxes, strip_pairs
 from fleetsim.separation_kernels import (
     clip_legs,
     grown_boxes,
@@ -221,14 +221,12 @@ def candidate_pairs(
         If the boxes are not finite, ``cell_m`` is not positive, or the boxes would
         occupy more than 50 million (box, cell) entries (``cell_m`` far too small).
     """
-    xmin, ymin, xmax, ymax, group = as_boxes(xmin, ymin, xmax, ymax, group)
-    n = len(xmin)
     empty = np.zeros(0, dtype=np.int64)
-    if n < 2:
+    boxes = checked_boxes(xmin, ymin, xmax, ymax, group, cell_m, "cell_m")
+    if boxes is None:
         return empty, empty.copy()
-    if not (cell_m > 0.0 and np.isfinite(cell_m)):
-        raise ValueError(f"cell_m must be positive and finite, got {cell_m}")
-    check_finite(xmin, ymin, xmax, ymax)
+    xmin, ymin, xmax, ymax, group = boxes
+    n = len(xmin)
 
     cx0 = np.floor(xmin / cell_m).astype(np.int64)
     cy0 = np.floor(ymin / cell_m).astype(np.int64)

@@ -214,8 +214,12 @@ class Movement:
         power = self.p_cruise[v]
         x0, y0, z0, b = self.px[v], self.py[v], self.pz[v], self.battery[v]
         hx, hy = self.home_xy[v]
-        durs, climbs, total, far, top = self.motion.route(v, x0, y0, z0, xs, ys, zs, speeds,
-                                                          hx, hy)
+        # The still-air model's route is a compiled loop: the waypoints go to it as
+        # arrays, made once for it and for the block's rows (another model gets lists).
+        compiled = self.motion.corrected_vectorised
+        pts = tuple(np.asarray(c, dtype=np.float64) for c in (xs, ys, zs)) if compiled \
+            else (xs, ys, zs)
+        durs, climbs, total, far, top = self.motion.route(v, x0, y0, z0, *pts, speeds, hx, hy)
         if total == _INF:  # a leg the wind does not let it fly: up to it, then refused
             k = list(durs).index(_INF)
             if k:
@@ -234,14 +238,12 @@ class Movement:
         # The legs' ids are known beforehand: they follow the table's last row.
         li0 = len(self.legs)
         stop = False
-        if safe and type(durs) is np.ndarray:  # no leg reaches the reserve: all compiled
-            rows, events, starts, t = block_rows(
-                v, kind, sensing, t, x0, y0, z0, b, np.asarray(xs, dtype=np.float64),
-                np.asarray(ys, dtype=np.float64), np.asarray(zs, dtype=np.float64), durs,
-                climbs, corrected, power, li0, _ARRIVE)
+        if safe and compiled:  # no leg reaches the reserve: all compiled
+            rows, events, starts, t = block_rows(v, kind, sensing, t, x0, y0, z0, b, *pts,
+                                                 durs, climbs, corrected, power, li0, _ARRIVE)
             yield from self._flown(v, now, li0, rows, events, starts.tolist(), t, stop)
             return
-        if type(durs) is np.ndarray:
+        if compiled:  # (the loop below reads the caller's lists)
             durs, climbs = durs.tolist(), climbs.tolist()
         # Rows go flat into lists (one np.fromiter each at the end, the quickest).
         block, starts, arrivals = [], [], []
