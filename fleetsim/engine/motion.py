@@ -56,6 +56,14 @@ def first_crossing(qa: float, qb: float, qc: float, margin: float, power: float,
     return best
 
 
+def route_far(x0: float, y0: float, xs: np.ndarray, ys: np.ndarray, hx: float,
+              hy: float) -> float:
+    """The largest horizontal distance from (hx, hy) over (x0, y0) and the waypoints
+    (Python's ``math.hypot``, as the route always used)."""
+    return max(math.hypot(x0 - hx, y0 - hy),
+               max(map(math.hypot, (xs - hx).tolist(), (ys - hy).tolist()), default=0.0))
+
+
 def running_sums(base: np.ndarray, vals: np.ndarray, first: np.ndarray,
                  counts: np.ndarray) -> np.ndarray:
     """The running value after each element of many runs: run ``r`` holds ``vals[first[r]:
@@ -180,17 +188,22 @@ class MotionModel:
         """
         xa = np.asarray(xs, dtype=np.float64)
         ya = np.asarray(ys, dtype=np.float64)
-        durs, climbs, total, top = route_legs(
-            xa, ya, np.asarray(zs, dtype=np.float64),
-            _NO_SPEEDS if speeds is None else np.asarray(speeds, dtype=np.float64),
+        durs, climbs, total, top, _, _ = self.route_bounded(
+            v, x0, y0, z0, xa, ya, np.asarray(zs, dtype=np.float64), speeds, hx, hy)
+        return durs, climbs, total, route_far(x0, y0, xa, ya, hx, hy), top
+
+    def route_bounded(self, v: int, x0: float, y0: float, z0: float, xs: np.ndarray,
+                      ys: np.ndarray, zs: np.ndarray, speeds: list | None, hx: float,
+                      hy: float) -> tuple[np.ndarray, np.ndarray, float, float, float, float]:
+        """:meth:`route` for waypoints given as float64 arrays, with bounds on the
+        farthest distance instead of it (:func:`fleetsim.engine.blocks.norm_bounds`):
+        ``(durs, climbs, total, top, far_lo, far_hi)``."""
+        return route_legs(
+            xs, ys, zs, _NO_SPEEDS if speeds is None else np.asarray(speeds, dtype=np.float64),
             float(x0), float(y0), float(z0), float(self.speed[v]), float(self.climb[v]),
             bool(self.corrected[v]), float(self.leg_over[v]),
             float(self.turn_pen[v] + self.turn_r[v] if speeds is None else self.turn_pen[v]),
-            float(self.climb_wh[v]))
-        # (Python's hypot, not the C library's, as the route always used.)
-        far = max(math.hypot(x0 - hx, y0 - hy),
-                  max(map(math.hypot, (xa - hx).tolist(), (ya - hy).tolist()), default=0.0))
-        return durs, climbs, total, far, top
+            float(self.climb_wh[v]), float(hx), float(hy))
 
     def legs(self, vs: np.ndarray, owner: np.ndarray, prev: np.ndarray, pts: np.ndarray,
              t_start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -302,23 +315,13 @@ class MotionModel:
         hi_y`` (None: no such point). A model with its own ``reserve_time`` gets it for
         each leg."""
         full = self.reserve_time
-        if type(self).reserve_time is not MotionModel.reserve_time:
+        limits = self.reserve_limits(v, hx, hy, detour, box)
+        if limits is None:
             def check_leg(ux: float, uy: float, horizon: float, z_end: float, b0: float,
                           x0: float, y0: float, z0: float) -> float:
                 return full(v, power, ux, uy, horizon, z_end, b0, x0, y0, z0, hx, hy, detour)
             return check_leg
-        # The arithmetic of reserve_time, operand for operand.
-        k = self.p_cruise[v] / self.speed[v]
-        k_far = k * MAX_DETOUR
-        home_z = self.home_z[v]
-        low = home_z + self.agl[v]
-        reserve, p_hover, climb = self.reserve[v], self.p_hover[v], self.climb[v]
-        if detour is None:  # every point is clear of it
-            lo_x, hi_x, lo_y, hi_y = _INF, -_INF, _INF, -_INF
-        elif box is None:  # none is
-            lo_x, hi_x, lo_y, hi_y = -_INF, _INF, -_INF, _INF
-        else:
-            lo_x, hi_x, lo_y, hi_y = box
+        reserve, p_hover, climb, home_z, low, k, k_far, _, _, lo_x, hi_x, lo_y, hi_y = limits
         hypot = math.hypot
 
         def check(ux: float, uy: float, horizon: float, z_end: float, b0: float, x0: float,
@@ -344,6 +347,29 @@ class MotionModel:
                     return _INF
             return full(v, power, ux, uy, horizon, z_end, b0, x0, y0, z0, hx, hy, detour)
         return check
+
+    def reserve_limits(self, v: int, hx: float, hy: float, detour: Any = None,
+                       box: tuple[float, float, float, float] | None = None
+                       ) -> tuple[float, ...] | None:
+        """What the reserve tests of :meth:`reserve_checker` share over a route, as
+        :func:`fleetsim.engine.blocks.reserve_verdict` takes them: ``(reserve, p_hover,
+        climb, home_z, lowest top, k, k * MAX_DETOUR, hx, hy, lo_x, hi_x, lo_y, hi_y)``
+        (``k``: cruise Wh per metre; the box: where the detour is surely 1, see
+        :meth:`reserve_checker`). None for a model with its own :meth:`reserve_time`."""
+        if type(self).reserve_time is not MotionModel.reserve_time:
+            return None
+        # The arithmetic of reserve_time, operand for operand.
+        k = self.p_cruise[v] / self.speed[v]
+        home_z = self.home_z[v]
+        if detour is None:  # every point is clear of it
+            lo_x, hi_x, lo_y, hi_y = _INF, -_INF, _INF, -_INF
+        elif box is None:  # none is
+            lo_x, hi_x, lo_y, hi_y = -_INF, _INF, -_INF, _INF
+        else:
+            lo_x, hi_x, lo_y, hi_y = box
+        return tuple(map(float, (self.reserve[v], self.p_hover[v], self.climb[v], home_z,
+                                 home_z + self.agl[v], k, k * MAX_DETOUR, hx, hy, lo_x, hi_x,
+                                 lo_y, hi_y)))
 
     def reserve_time(self, v: int, power: float, ux: float, uy: float, horizon: float,
                      z_end: float, b0: float, x0: float, y0: float, z0: float,

@@ -16,7 +16,8 @@ from bisect import bisect_left, bisect_right
 import numpy as np
 from simpy.events import NORMAL, Event, Timeout
 
-from fleetsim.engine.blocks import block_rows
+from fleetsim.engine.blocks import BY_CALLER, CLEAR, TO_EMPTY, TO_RESERVE, block_rows
+from fleetsim.engine.motion import route_far
 from fleetsim.engine.states import GROUND, HOLDING
 from fleetsim.engine.tables import (
     EVENT_KIND_CODE,
@@ -32,6 +33,7 @@ from fleetsim.engine.tables import (
 _INF = float("inf")
 _NAN = float("nan")
 _ARRIVE = EVENT_KIND_CODE["arrive"]
+_NO_LIMITS = (0.0,) * 13  # (block_rows takes them in every mode)
 
 
 class ReserveReached(Exception):
@@ -214,48 +216,89 @@ class Movement:
         power = self.p_cruise[v]
         x0, y0, z0, b = self.px[v], self.py[v], self.pz[v], self.battery[v]
         hx, hy = self.home_xy[v]
-        # The still-air model's route is a compiled loop: the waypoints go to it as
-        # arrays, made once for it and for the block's rows (another model gets lists).
-        compiled = self.motion.corrected_vectorised
-        pts = tuple(np.asarray(c, dtype=np.float64) for c in (xs, ys, zs)) if compiled \
-            else (xs, ys, zs)
-        durs, climbs, total, far, top = self.motion.route(v, x0, y0, z0, *pts, speeds, hx, hy)
-        if total == _INF:  # a leg the wind does not let it fly: up to it, then refused
-            k = list(durs).index(_INF)
-            if k:
-                yield from self.fly_route(v, xs[:k], ys[:k], zs[:k], sensing,
-                                          None if speeds is None else speeds[:k], kind)
-            yield from self.refused(v, xs[k], ys[k], zs[k])
-            yield from self.fly_route(v, xs[k:], ys[k:], zs[k:], sensing,
-                                      None if speeds is None else speeds[k:], kind)
-            return
-        # Quick test for the whole route: if it passes, no leg reaches the limit and
-        # none needs solving.
-        safe = not self.engine_control[v] and self.motion.route_clear(v, b, power, total, top,
-                                                                       far)
-        corrected = self.corrected[v]
-        t = now
+        motion = self.motion
         # The legs' ids are known beforehand: they follow the table's last row.
         li0 = len(self.legs)
-        stop = False
-        if safe and compiled:  # no leg reaches the reserve: all compiled
-            rows, events, starts, t = block_rows(v, kind, sensing, t, x0, y0, z0, b, *pts,
-                                                 durs, climbs, corrected, power, li0, _ARRIVE)
-            yield from self._flown(v, now, li0, rows, events, starts.tolist(), t, stop)
+        to_empty = self.engine_control[v]
+        if not motion.corrected_vectorised:  # a model of its own: its route, in Python
+            durs, climbs, total, far, top = motion.route(v, x0, y0, z0, xs, ys, zs, speeds,
+                                                         hx, hy)
+            if total == _INF:  # a leg the wind does not let it fly: up to it, then refused
+                k = list(durs).index(_INF)
+                if k:
+                    yield from self.fly_route(v, xs[:k], ys[:k], zs[:k], sensing,
+                                              None if speeds is None else speeds[:k], kind)
+                yield from self.refused(v, xs[k], ys[k], zs[k])
+                yield from self.fly_route(v, xs[k:], ys[k:], zs[k:], sensing,
+                                          None if speeds is None else speeds[k:], kind)
+                return
+            # Quick test for the whole route: if it passes, no leg reaches the limit and
+            # none needs solving.
+            safe = not to_empty and motion.route_clear(v, b, power, total, top, far)
+            legs = self._checked_legs(v, kind, sensing, 0, xs, ys, zs, durs, climbs, safe,
+                                      power, now, x0, y0, z0, b, li0, [], [])
+            yield from self._flown(v, now, li0, *legs)
             return
-        if compiled:  # (the loop below reads the caller's lists)
-            durs, climbs = durs.tolist(), climbs.tolist()
-        # Rows go flat into lists (one np.fromiter each at the end, the quickest).
-        block, starts, arrivals = [], [], []
+        # The still-air model: the legs, their rows and the tests of the energy limit
+        # in compiled loops (fleetsim.engine.blocks), legs whose limit the loop leaves
+        # open (near the reserve) in Python.
+        xa, ya, za = (np.asarray(c, dtype=np.float64) for c in (xs, ys, zs))
+        durs, climbs, total, top, far_lo, far_hi = motion.route_bounded(
+            v, x0, y0, z0, xa, ya, za, speeds, hx, hy)
+        limits = None
+        if to_empty:
+            mode = TO_EMPTY
+        elif motion.route_clear(v, b, power, total, top, far_hi) or (
+                motion.route_clear(v, b, power, total, top, far_lo)
+                and motion.route_clear(v, b, power, total, top,
+                                       route_far(x0, y0, xa, ya, hx, hy))):
+            mode = CLEAR  # (the exact distance only where the bounds do not tell)
+        else:
+            detour = self.domains[v].reserve_detour()
+            limits = motion.reserve_limits(
+                v, hx, hy, detour, None if detour is None else self.domains[v].detour_box(v))
+            mode = BY_CALLER if limits is None else TO_RESERVE
+        rows, events, starts, t, i, b, x0, y0, z0, stop = block_rows(
+            v, kind, sensing, now, x0, y0, z0, b, xa, ya, za, durs, climbs,
+            self.corrected[v], power, li0, _ARRIVE, mode, limits or _NO_LIMITS)
+        starts = starts.tolist()
+        if i < len(durs):  # the rest with Python's distances
+            more, arrivals = [], []
+            t, stop = self._checked_legs(
+                v, kind, sensing, i, xa.tolist(), ya.tolist(), za.tolist(), durs.tolist(),
+                climbs.tolist(), False, power, t, x0, y0, z0, b, li0 + len(rows), more,
+                arrivals, starts)
+            rows = np.concatenate((rows, np.fromiter(more, np.float64, len(more)).reshape(
+                -1, LEG_WIDTH)))
+            events = np.concatenate((events, np.fromiter(arrivals, np.float64, len(arrivals)
+                                                         ).reshape(-1, EVENT_WIDTH)))
+        yield from self._flown(v, now, li0, rows, events, starts, t, stop)
+
+    def _checked_legs(self, v: int, kind: int, sensing: bool, i0: int, xs: list, ys: list,
+                      zs: list, durs: list, climbs: list, safe: bool, power: float,
+                      t: float, x0: float, y0: float, z0: float, b: float, li: int,
+                      block: list, arrivals: list, starts: list | None = None):
+        """The legs of a route block from waypoint ``i0``, flown from time ``t`` at
+        (x0, y0, z0) with battery ``b``, in Python: each leg's energy limit from the
+        motion model (none if ``safe``), leg ids from ``li``. Their rows and ``arrive``
+        events are added flat to ``block`` and ``arrivals``, their starts to ``starts``.
+        Returns (the end, whether the last leg stopped at the limit), or, without
+        ``starts``, what :meth:`_flown` takes."""
+        ret = starts is None
+        if ret:
+            starts = []
+        stop = False
         n_legs = 0
         if not safe:  # reserve_time, for each leg (its other arguments the same for all)
             to_empty = self.engine_control[v]
             if not to_empty:
+                hx, hy = self.home_xy[v]
                 dom = self.domains[v]
                 detour = dom.reserve_detour()
                 check = self.motion.reserve_checker(
                     v, power, hx, hy, detour, None if detour is None else dom.detour_box(v))
-        for i in range(len(xs)):
+        corrected = self.corrected[v]
+        for i in range(i0, len(xs)):
             dur = durs[i]
             if dur <= 0.0:
                 continue
@@ -280,11 +323,13 @@ class Movement:
             if stop:
                 n_legs += 1
                 break
-            arrivals += (t, _ARRIVE, v, li0 + n_legs, -1, -1, x1, y1, z1, _NAN, -1, -1)
+            arrivals += (t, _ARRIVE, v, li + n_legs, -1, -1, x1, y1, z1, _NAN, -1, -1)
             n_legs += 1
+        if not ret:
+            return t, stop
         rows = np.fromiter(block, np.float64, len(block)).reshape(n_legs, LEG_WIDTH)
         events = np.fromiter(arrivals, np.float64, len(arrivals)).reshape(-1, EVENT_WIDTH)
-        yield from self._flown(v, now, li0, rows, events, starts, t, stop)
+        return rows, events, starts, t, stop
 
     def _flown(self, v: int, now: float, li0: int, rows: np.ndarray, events: np.ndarray,
                starts: list, t: float, stop: bool):
