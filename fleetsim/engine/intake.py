@@ -11,7 +11,8 @@ vectorised pass (:class:`~fleetsim.engine.continuation.RouteContinuation`, whose
 queue ends.
 
 Queued items are tuples whose first element names the operation:
-``("route", xs, ys, zs, sensing, length_m, action_class)``,
+``("route", xs, ys, zs, sensing, length_m, action_class)`` (the waypoints: float64
+arrays as the intake lays them out, lists where a subsystem re-plans a route),
 ``("hold", duration_s | None, action_class)``, ``("return", action_class)``,
 ``("travel", [(x, y), ...], sensing, action_class)``, ``("pickup" | "deliver", order,
 action_class)``, ``("dodge", dz_m, hold_s, action_class)`` and ``("stop",
@@ -99,8 +100,11 @@ class PlanIntake(RouteContinuation):
                 continued = {k for k in fast_k if parsed[k][0] in done}
         self.decisions.planned.update([v for v, _, _ in parsed])
         if routes is not None:
-            xy, z, sensing, classes, lengths = \
-                routes.xy, routes.z, routes.sensing, routes.classes, routes.lengths
+            z, sensing, classes, lengths = routes.z, routes.sensing, routes.classes, \
+                routes.lengths
+            # A route item's waypoints are views of a copy of the batch's columns (the
+            # vehicle's route block takes them as they are).
+            xs, ys = np.array(routes.xy.T)
             first, ends = routes.first.tolist(), (routes.first + routes.counts).tolist()
             if len(single) > 1:
                 continued = self._queue_routes(parsed, single, continued, routes)
@@ -115,8 +119,8 @@ class PlanIntake(RouteContinuation):
                 r = it[1]
                 a, b = first[r], ends[r]
                 if a < b:
-                    queued.append(("route", *xy[a:b].T.tolist(), z[a:b].tolist(), sensing[r],
-                                   lengths[r], classes[r]))
+                    queued.append(("route", xs[a:b], ys[a:b], z[a:b], sensing[r], lengths[r],
+                                   classes[r]))
             self.hand_over(v, append, queued)
 
     def _queue_routes(self, parsed: list, single: list[int], continued, routes: RouteBatch
@@ -155,8 +159,8 @@ class PlanIntake(RouteContinuation):
             for v, xy_end, t_end in zip(qv, *ends, strict=True):
                 end_xy[v] = xy_end
                 end_t[v] = t_end
-        xs, ys = batch.xy.T.tolist()
-        zs = batch.z.tolist()
+        xs, ys = np.array(batch.xy.T)
+        zs = batch.z
         queue = self.queue
         for v, a, b, sensing, length, action_class in zip(
                 qv, first.tolist(), (last + 1).tolist(), batch.sensing, batch.lengths,
@@ -501,7 +505,7 @@ class PlanIntake(RouteContinuation):
         if item[0] == "route":
             xs, ys, length = item[1], item[2], item[5]
             t += motion.straight_time(v, math.hypot(xs[0] - x, ys[0] - y) + length)
-            self.end_xy[v] = (xs[-1], ys[-1])
+            self.end_xy[v] = (float(xs[-1]), float(ys[-1]))
         elif item[0] in ("travel", "pickup", "deliver"):
             # Straight-line estimates (ground and sea: times the network's typical detour).
             f = self.domains[v].estimate_detour

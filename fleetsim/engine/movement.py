@@ -12,6 +12,7 @@ subsystems use these methods; none writes leg rows itself.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 
 import numpy as np
 from simpy.events import NORMAL, Event, Timeout
@@ -205,12 +206,14 @@ class Movement:
         yield self.env.timeout(dur)
         self.close_leg(v)
 
-    def fly_route(self, v: int, xs: list, ys: list, zs: list, sensing: bool,
+    def fly_route(self, v: int, xs: Sequence[float], ys: Sequence[float], zs: Sequence[float],
+                   sensing: bool,
                    speeds: list | None = None, kind: int = K_MOVE):
         """Fly through waypoints as one block: all legs recorded at once, one timeout.
 
         Each leg is still exact (its own row, an ``arrive`` event at its end, the
-        energy limit solved on it); a cut cancels the legs not yet started.
+        energy limit solved on it); a cut cancels the legs not yet started. The
+        waypoints' coordinates are float64 arrays or lists.
         """
         now = self.env.now
         power = self.p_cruise[v]
@@ -221,6 +224,8 @@ class Movement:
         li0 = len(self.legs)
         to_empty = self.engine_control[v]
         if not motion.corrected_vectorised:  # a model of its own: its route, in Python
+            if isinstance(xs, np.ndarray):
+                xs, ys, zs = xs.tolist(), ys.tolist(), zs.tolist()
             durs, climbs, total, far, top = motion.route(v, x0, y0, z0, xs, ys, zs, speeds,
                                                          hx, hy)
             if total == _INF:  # a leg the wind does not let it fly: up to it, then refused

@@ -419,11 +419,12 @@ class Separation(Subsystem):
         sim = self.sim
         st = self.spec.strategic
         _, xs, ys, zs, sensing, length, cls = item
+        xs, ys, zs = _listed(xs), _listed(ys), _listed(zs)
         q = sim.queue[v]
         chain = 0  # routes queued right after this one fly in the same intent
         while chain < len(q) and q[chain][0] == "route":
             chain += 1
-        way = [(xs, ys, zs)] + [(q[k][1], q[k][2], q[k][3]) for k in range(chain)]
+        way = [(xs, ys, zs)] + [tuple(map(_listed, q[k][1:4])) for k in range(chain)]
         all_x = [x for w in way for x in w[0]]
         all_y = [y for w in way for y in w[1]]
         all_z = [z for w in way for z in w[2]]
@@ -468,7 +469,7 @@ class Separation(Subsystem):
             zs = [z + up for z in zs]
             for k in range(chain):
                 it = q[k]
-                q[k] = (it[0], it[1], it[2], [z + up for z in it[3]], *it[4:])
+                q[k] = (it[0], it[1], it[2], [z + up for z in _listed(it[3])], *it[4:])
         return ("route", xs, ys, zs, sensing, length, cls)
 
     def _clashes(self, v: int, mine: np.ndarray, others: np.ndarray, t_lo: float,
@@ -572,6 +573,11 @@ def _passage(legs: np.ndarray, point: np.ndarray, r: float,
         over = True
         last = max(last, t0 + min(hi, t1 - t0))
     return last, over
+
+
+def _listed(c: list | np.ndarray) -> list:
+    """Waypoint coordinates as a list of floats (a route item may hold an array)."""
+    return c.tolist() if isinstance(c, np.ndarray) else c
 
 
 def _intent(sim: EngineAPI, v: int, xs: list, ys: list, zs: list, going_home: bool,

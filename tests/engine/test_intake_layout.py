@@ -85,8 +85,10 @@ def test_a_lone_route_is_queued_as_in_a_batch(tmp_path, separation):
     sim, one = queued_route(tmp_path, alone, separation)
     _, many = queued_route(tmp_path, batch, separation)
     _, xs, ys, zs, sensing, length, action_class = one
-    assert many == one and all(same_bits(p, q) for p, q in zip(one[1:4], many[1:4], strict=True))
-    assert (xs, ys) == tuple(map(list, zip(*R0, strict=True)))
+    assert many[4:] == one[4:]
+    assert all(same_bits(p, q) for p, q in zip(one[1:4], many[1:4], strict=True))
+    assert all(isinstance(c, np.ndarray) and c.dtype == np.float64 for c in one[1:4])
+    assert (xs.tolist(), ys.tolist()) == tuple(map(list, zip(*R0, strict=True)))
     assert (sensing, action_class) == (True, "transit")
     # Heights: the terrain under each waypoint plus the cruise altitude (plus a layer
     # per heading quadrant, from where the vehicle hovers), exactly.
