@@ -203,9 +203,8 @@ class Multirotor(Domain):
         terrain = eng.world.terrain
         if len(pts) == 2:  # the common case, kept lean
             seg = math.hypot(hx - start[0], hy - start[1])
-            f = np.linspace(0.0, 1.0, max(2, math.ceil(seg / terrain.spacing_m) + 1))
-            ground = float(np.max(terrain.height_at(start[0] + f * (hx - start[0]),
-                                                    start[1] + f * (hy - start[1]))))
+            ground = terrain.max_along(start[0], start[1], hx, hy,
+                                       max(2, math.ceil(seg / terrain.spacing_m) + 1))
         else:
             seg = np.hypot(*np.diff(pts, axis=0).T)
             n = np.maximum(2, np.ceil(seg / terrain.spacing_m).astype(int) + 1)

@@ -147,37 +147,61 @@ def _first_per_leg(legs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.n
 #: Height queries of at most this many points are answered in plain Python.
 _FEW_POINTS = 8
 
-@njit(cache=True, nogil=True)
-def _bilinear(flat, nx, ny, ox, oy, inv, x, y, out):
-    """Bilinear heights of the grid ``flat`` (``ny`` rows of ``nx``) at ``x``, ``y``
-    into ``out``: points outside take the nearest edge point's height, NaN
-    coordinates give NaN (numpy's clip, minimum and maximum, operation for operation,
-    as :meth:`Terrain._height_one`)."""
+@njit(cache=True, nogil=True, inline="always")
+def _bilinear_one(flat, nx, ny, ox, oy, inv, x, y):
+    """The bilinear height of the grid ``flat`` (``ny`` rows of ``nx``) at (x, y): a
+    point outside takes the nearest edge point's height, NaN coordinates give NaN
+    (numpy's clip, minimum and maximum, operation for operation, as
+    :meth:`Terrain._height_one`)."""
+    fx = (x - ox) * inv
+    fy = (y - oy) * inv
+    if fx != fx or fy != fy:
+        return np.nan
     hx = nx - 1.0
     hy = ny - 1.0
+    fx = fx if fx > 0.0 else 0.0  # (np.clip's choice of operand on ties)
+    fx = fx if fx < hx else hx
+    fy = fy if fy > 0.0 else 0.0
+    fy = fy if fy < hy else hy
+    # fx, fy >= 0, so truncation is floor; the last cell holds the far edge.
+    ix = min(int(fx), nx - 2)
+    iy = min(int(fy), ny - 2)
+    tx = fx - ix
+    ty = fy - iy
+    k = iy * nx + ix
+    h00 = flat[k]
+    h10 = flat[k + 1]
+    h01 = flat[k + nx]
+    h11 = flat[k + nx + 1]
+    south = h00 + tx * (h10 - h00)
+    north = h01 + tx * (h11 - h01)
+    return south + ty * (north - south)
+
+
+@njit(cache=True, nogil=True)
+def _bilinear(flat, nx, ny, ox, oy, inv, x, y, out):
+    """Bilinear heights (:func:`_bilinear_one`) at ``x``, ``y`` into ``out``."""
     for i in range(len(x)):
-        fx = (x[i] - ox) * inv
-        fy = (y[i] - oy) * inv
-        if fx != fx or fy != fy:
-            out[i] = np.nan
-            continue
-        fx = fx if fx > 0.0 else 0.0  # (np.clip's choice of operand on ties)
-        fx = fx if fx < hx else hx
-        fy = fy if fy > 0.0 else 0.0
-        fy = fy if fy < hy else hy
-        # fx, fy >= 0, so truncation is floor; the last cell holds the far edge.
-        ix = min(int(fx), nx - 2)
-        iy = min(int(fy), ny - 2)
-        tx = fx - ix
-        ty = fy - iy
-        k = iy * nx + ix
-        h00 = flat[k]
-        h10 = flat[k + 1]
-        h01 = flat[k + nx]
-        h11 = flat[k + nx + 1]
-        south = h00 + tx * (h10 - h00)
-        north = h01 + tx * (h11 - h01)
-        out[i] = south + ty * (north - south)
+        out[i] = _bilinear_one(flat, nx, ny, ox, oy, inv, x[i], y[i])
+
+
+@njit(cache=True, nogil=True)
+def _max_along(flat, nx, ny, ox, oy, inv, x0, y0, x1, y1, n):
+    """The largest bilinear height at ``n >= 2`` points evenly spaced from (x0, y0) to
+    (x1, y1), both included: ``x0 + f * (x1 - x0)`` with ``f`` as ``np.linspace(0, 1,
+    n)`` makes it (``i * (1 / (n - 1))``, the last 1); NaN if a height is NaN."""
+    step = 1.0 / (n - 1)
+    dx = x1 - x0
+    dy = y1 - y0
+    top = -np.inf
+    for i in range(n):
+        f = i * step + 0.0 if i < n - 1 else 1.0
+        h = _bilinear_one(flat, nx, ny, ox, oy, inv, x0 + f * dx, y0 + f * dy)
+        if h != h:
+            return np.nan
+        if h > top:
+            top = h
+    return top
 
 
 class Terrain:
@@ -295,6 +319,15 @@ class Terrain:
         south = h00 + tx * (h10 - h00)
         north = h01 + tx * (h11 - h01)
         return south + ty * (north - south)
+
+    def max_along(self, x0: float, y0: float, x1: float, y1: float, n: int) -> float:
+        """The highest ground at ``n >= 2`` points evenly spaced from (x0, y0) to (x1,
+        y1), ends included: ``np.max(height_at(x0 + f * (x1 - x0), y0 + f * (y1 -
+        y0)))`` with ``f = np.linspace(0, 1, n)``, bit for bit, in one compiled loop."""
+        ny, nx = self.heights_m.shape
+        return float(_max_along(self._flat, nx, ny, float(self.origin_m[0]),
+                                float(self.origin_m[1]), 1.0 / self.spacing_m, float(x0),
+                                float(y0), float(x1), float(y1), int(n)))
 
     def _height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Bilinear heights at 1-D float64 arrays ``x``, ``y`` (same length)."""

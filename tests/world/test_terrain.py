@@ -116,6 +116,25 @@ def test_constructor_rejects_bad_grids():
 
 # ---------------------------------------------------------- segment clearance
 
+def test_max_along_is_the_highest_of_linspace_samples():
+    """The highest ground along a segment (a vehicle's transit altitude home) is the
+    maximum of ``height_at`` at ``np.linspace`` samples, bit for bit: ends inside and
+    outside the grid, segments of one point, NaN."""
+    rng = np.random.default_rng(17)
+    t = Terrain(rng.uniform(-20.0, 900.0, (37, 53)), spacing_m=75.0, origin_m=(-400.0, 250.0))
+    for _ in range(400):
+        x0, x1 = rng.uniform(-1500.0, 5000.0, 2).tolist()
+        y0, y1 = rng.uniform(-800.0, 3500.0, 2).tolist()
+        if rng.random() < 0.1:
+            x1, y1 = x0, y0
+        n = int(rng.choice([2, 3, 9, int(rng.integers(2, 400))]))
+        f = np.linspace(0.0, 1.0, n)
+        want = float(np.max(t.height_at(x0 + f * (x1 - x0), y0 + f * (y1 - y0))))
+        got = t.max_along(x0, y0, x1, y1, n)
+        assert np.float64(got).view(np.int64) == np.float64(want).view(np.int64)
+    assert math.isnan(t.max_along(math.nan, 0.0, 10.0, 10.0, 5))
+
+
 def test_segment_clearance_on_a_plane(tilted):
     # Clearance is linear along a leg over a plane, so its minimum is at an end.
     p0 = np.array([[110.0, -40.0, 200.0], [120.0, 0.0, 50.0], [150.0, -20.0, 80.0]])
