@@ -24,6 +24,7 @@ the regular grid, in compiled loops (:mod:`fleetsim.metrics.legcells`).
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -55,6 +56,8 @@ _TIER_ROWS = np.array([8, 32, 128, 512], dtype=np.int64)
 #: Candidate pairs of the blocks of rows the work is done in (about 50 bytes each
 #: at the peak).
 BLOCK_PAIRS = 500_000
+#: Blocks whose visits are found ahead, each in a thread of its own.
+_AHEAD = 2
 
 
 
@@ -298,15 +301,16 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
         return band_visits(runs[b], j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
                            grid.x0_m, grid.y0_m, c, grid.nx, centre_x, cell_of, T, work)
 
-    # The compiled loop finds the next block's visits in a second thread (it lets go
-    # of the interpreter) while this one folds the block before into the result, in
+    # The compiled loop finds the next two blocks' visits in two more threads (it lets
+    # go of the interpreter) while this one folds the block before into the result, in
     # block order as always.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        ahead = pool.submit(visits, 0, new_work()) if blocks else None
+    with ThreadPoolExecutor(max_workers=_AHEAD) as pool:
+        ahead = deque(pool.submit(visits, b, new_work()) for b in range(min(_AHEAD,
+                                                                             len(blocks))))
         for b, (j_first, j_last) in enumerate(blocks):
-            g, s, e, row_end, work = ahead.result()
-            if b + 1 < len(blocks):
-                ahead = pool.submit(visits, b + 1, work)  # (its results are copies)
+            g, s, e, row_end, work = ahead.popleft().result()
+            if b + _AHEAD < len(blocks):  # (its results are copies: its room is free)
+                ahead.append(pool.submit(visits, b + _AHEAD, work))
             closing = j_first + np.flatnonzero(closes_band[j_first:j_last + 1])
             done = 0
             for row in closing:  # the visits of each band, cut at its last row
