@@ -11,6 +11,7 @@ both at the end of the run.
 from __future__ import annotations
 
 import mmap
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -326,9 +327,9 @@ class EventLog:
 
         ``keep(time_s, leg)`` (arrays of all events, in recording order) may drop events
         (a bool mask); ``leg_id`` (int64 array) renumbers the ``leg`` column. Built one
-        column at a time, each of the log's columns freed once its table column is
-        made, so the log and the table are never both whole in memory. ``kind`` and
-        ``detail`` are :class:`~fleetsim.record.CodedColumn` s."""
+        column at a time (two at once, in two threads), each of the log's columns freed
+        once its table column is made, so the log and the table are never both whole
+        in memory. ``kind`` and ``detail`` are :class:`~fleetsim.record.CodedColumn` s."""
         if self.n == 0:
             out = {name: np.zeros(0, dtype=dt) for name, dt in EVENT_COLUMNS.items()}
             out["kind"] = CodedColumn(np.zeros(0, dtype=np.uint8), EVENT_KINDS)
@@ -357,22 +358,29 @@ class EventLog:
             order = np.flatnonzero(mask)
             order = order[np.argsort(time[order], kind="stable")]
         del mask
-        out: Table = {"time_s": time[order]}
+        out: Table = {"time_s": np.take(time, order)}
         del time
-        leg = leg[order].astype(np.int64)
+        leg = np.take(leg, order).astype(np.int64)
         out["leg"] = leg if leg_id is None else np.where(leg >= 0, leg_id[np.maximum(leg, 0)], -1)
         del leg
         details = ("", *self.details)
-        for name, c in (("kind", E_KIND), ("vehicle", E_VEHICLE), ("target", E_TARGET),
-                        ("zone", E_ZONE), ("x_m", E_X), ("y_m", E_Y), ("z_m", E_Z),
-                        ("value", E_VALUE), ("operator", E_OPERATOR), ("detail", E_DETAIL)):
-            col = whole(c)[order]
+
+        def gather(name: str, c: int) -> None:
+            col = np.take(whole(c), order)
             if name == "kind":
                 col = CodedColumn(col, EVENT_KINDS)
             elif name == "detail":
                 col += 1  # -1 (none) is "", code k is details[k]
                 col = CodedColumn(col.astype(CodedColumn.code_dtype(len(details))), details)
             out[name] = col
+
+        # Two columns at a time (np.take lets go of the interpreter).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(gather, *zip(
+                ("kind", E_KIND), ("vehicle", E_VEHICLE), ("target", E_TARGET),
+                ("zone", E_ZONE), ("x_m", E_X), ("y_m", E_Y), ("z_m", E_Z),
+                ("value", E_VALUE), ("operator", E_OPERATOR), ("detail", E_DETAIL),
+                strict=True)))
         return {name: out[name] for name in EVENT_COLUMNS}
 
 # Leg kind codes, as the engine writes them.
