@@ -16,7 +16,6 @@ lifecycle of a run.
 
 from __future__ import annotations
 
-import gc
 import math
 import time
 from collections import deque
@@ -46,7 +45,7 @@ from fleetsim.engine.wind import WindMotion
 from fleetsim.errors import PolicyError
 from fleetsim.logistics.network import Network
 from fleetsim.policy import Policy, PolicyContext, make_policy
-from fleetsim.record import RecordedRun, trim_heap
+from fleetsim.record import RecordedRun, collector_paused, trim_heap
 from fleetsim.rng import RandomStreams
 from fleetsim.scenario.model import Scenario
 from fleetsim.world.world import World, build_world
@@ -295,17 +294,10 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         """Simulate ``[0, duration]`` and return the recorded run."""
         t_start = time.perf_counter()
         self.start(progress=progress)
-        # Millions of small leg rows and event tuples would make the cyclic garbage
-        # collector rescan them over and over; nothing here forms cycles that matter.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             self.env.run(until=self.duration_s)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        self.wall_s["simulate"] = time.perf_counter() - t_start
-        return self.finish()
+            self.wall_s["simulate"] = time.perf_counter() - t_start
+            return self.finish()
 
     def start(self, *, progress: bool = False) -> None:
         """Start the run at t = 0: the vehicles' processes, the periodic requests and

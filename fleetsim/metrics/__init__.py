@@ -41,7 +41,7 @@ from fleetsim.metrics.oversight import oversight_metrics
 from fleetsim.metrics.patrol import patrol_metrics
 from fleetsim.metrics.raster import cell_coverage
 from fleetsim.metrics.safety import safety_metrics
-from fleetsim.record import trim_heap
+from fleetsim.record import collector_paused, trim_heap
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -79,7 +79,7 @@ def compute_metrics(run: RecordedRun) -> dict[str, MetricValue]:
     # longest); fleet's and safety's, which make arrays over all legs or all losses of
     # separation, come after it, so that their memory and the raster's are not taken at
     # once. Each family reads the run only; the values are the same either way.
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with collector_paused(), ThreadPoolExecutor(max_workers=1) as pool:
         raster = pool.submit(cell_coverage, run)
         with indexed_kinds(run):
             found.update(oversight_metrics(run))

@@ -149,7 +149,7 @@ class _Job:
         self.deadline_at = deadline_at
         self.two_person = two_person
         self.seq = seq
-        self.event = event
+        self.event: simpy.Event | None = event  # (None once it has ended)
         self.state = _QUEUED
         self.start = math.nan
         self.ops: tuple[int, ...] = ()
@@ -504,6 +504,7 @@ class OperatorPool:
         self._record(job, job.start, now, ops[0], ops[1] if len(ops) > 1 else -1, decision)
         job.event.succeed(Outcome(item, decision, ops, job.created, job.start, now,
                                   job.start - job.created))
+        job.event = None  # (its event keeps the job for withdraw(): no cycle left)
         if self._queue and free:
             self._dispatch()
 
@@ -528,6 +529,7 @@ class OperatorPool:
         self._record(job, math.nan, now, -1, -1, decision)
         job.event.succeed(Outcome(job.item, decision, (), job.created, None, now,
                                   now - job.created))
+        job.event = None
 
     def _record(self, job: _Job, start: float, end: float, op: int, op2: int,
                 decision: str) -> None:

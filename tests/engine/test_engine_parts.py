@@ -177,3 +177,30 @@ def test_a_subsystem_plugs_in_through_its_hooks():
     assert policy.requests[:2] == [(0.0, "start"), (0.0, "approval_denied")]
     t0, t1, _ = moves(run)
     assert t0.tolist() == [10.0] and t1.tolist() == [110.0]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_for_the_run_and_left_as_it_was(enabled):
+    """The cyclic garbage collector is off while the run is simulated and its tables
+    made (the run's many small objects would be rescanned over and over), and as it was
+    after, the recorded run the same either way."""
+    import gc
+
+    seen = []
+    sim = Simulation(scenario(), policy=Fly([GoTo(1100.0, 1000.0)]))
+    orig = sim.finish
+
+    def finish():
+        seen.append(gc.isenabled())
+        return orig()
+
+    sim.finish = finish
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        run = sim.run()
+        after = gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [False] and after is enabled
+    assert moves(run)[1].tolist() == [110.0]

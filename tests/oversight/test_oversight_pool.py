@@ -366,3 +366,30 @@ def test_summary_keys_and_running_service_is_cut_at_now() -> None:
     assert s["oversight.timed_out"] == 0
     assert np.isnan(s["oversight.approval_wait_mean_s"])       # the approval is not done
     assert all(k.startswith("oversight.") for k in s)
+
+
+def test_ended_items_leave_no_reference_cycles() -> None:
+    """An item that has ended (served, timed out, withdrawn) is freed as soon as nothing
+    holds its event, without the garbage collector: a day of a large fleet submits
+    hundreds of thousands, and cycles would keep them all until the collector ran (and
+    make it slow when it did); a withdrawn event still tells withdraw() it has ended."""
+    import gc
+    import weakref
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        env, pool = make_pool(operators=1)
+        evs = [pool.submit(item(v, 1.0, deadline_s=2.5)) for v in range(6)]
+        late = pool.submit(item(9, 1.0))
+        assert pool.withdraw(late)
+        env.run()
+        # (served only if the service ends by the deadline: [0, 1], [1, 2], then too late)
+        assert [e.value.decision for e in evs] == ["approved"] * 2 + ["timed_out"] * 4
+        assert late.value.decision == "withdrawn" and not pool.withdraw(late)
+        refs = [weakref.ref(e) for e in [*evs, late]]
+        del evs, late
+        assert [r() for r in refs] == [None] * 7
+    finally:
+        if was:
+            gc.enable()
