@@ -70,12 +70,14 @@ class BlockEnd(Timeout):
         """Due: if the block was continued meanwhile, wait on to its new end."""
         waiters = self.pending
         if len(waiters) < 2:
+            self.pending = None  # (the list holds this method: no cycle left)
             return  # the vehicle was interrupted: nobody waits on it any more
         eng, v = self.eng, self.v
         ids = eng.blk_ids[v]
         now = eng.env.now
         end = eng.legs.a.item(ids[-1], L_T1)
         if not end > now + 1e-9:
+            self.pending = None
             return  # the block ends now: the vehicle goes on
         # Forget the legs already flown, as the vehicle would (keeping them would save
         # time here, but holds memory: tens of MB for 10,000 vehicles).

@@ -95,3 +95,44 @@ def test_an_interrupted_vehicle_is_not_resumed_by_its_block_end():
     env.process(interrupt())
     env.run()
     assert seen == [("interrupted", 5.0), ("later", 105.0)]
+
+
+def test_a_block_end_that_has_fired_is_freed_without_the_collector():
+    """Ended (as planned, continued then ended, or after its vehicle was interrupted),
+    a block end is freed as soon as nothing holds it: a day of a large fleet makes
+    hundreds of thousands, and reference cycles would keep them until a collection."""
+    import gc
+    import weakref
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        refs = []
+        for case in ("plain", "continued", "interrupted"):
+            eng = _Engine()
+            env = eng.env
+            eng.legs.a[0, L_T1] = 10.0
+
+            def vehicle(eng=eng, env=env):
+                end = BlockEnd(eng, 0, 10.0)
+                refs.append(weakref.ref(end))
+                try:
+                    yield end
+                except simpy.Interrupt:
+                    yield env.timeout(100.0)
+
+            proc = env.process(vehicle())
+            if case != "plain":
+                env.process(_continue_at(env, eng, 2.0, 30.0))
+            if case == "interrupted":
+                def interrupt(env=env, proc=proc):
+                    yield env.timeout(5.0)
+                    proc.interrupt("plan")
+                env.process(interrupt())
+            env.run()
+            assert env.now == {"plain": 10.0, "continued": 30.0, "interrupted": 105.0}[case]
+            del proc, vehicle
+        assert [r() for r in refs] == [None, None, None]
+    finally:
+        if was:
+            gc.enable()
