@@ -10,12 +10,12 @@ the same plans to the bit.
 
 from __future__ import annotations
 
-import math
 import weakref
 
 import numpy as np
 
 from fleetsim.planning.altitude import route_pieces
+from fleetsim.policies.patrol_walk import walk_one
 from fleetsim.policy import Plan, Route
 
 #: The walk's tie-break weight (see ``PersistentPatrol._walk_clear``).
@@ -39,14 +39,10 @@ class OneVehicle:
         self.nbr_dist = _rows(policy.nbr_dist)
         self.dirs = _rows(policy.step_dir)
         self.step_t = policy.step_dir.T
-        # Each cell's neighbours (step index, cell, the policy's tie-break penalty of the
-        # step), and for a heading along step k the tie-break terms of the steps (``TIE``
-        # times its dot products with them, as the vectorised walk takes them for one
-        # row): the walk's per-step terms worked out once.
-        self.options = tuple(tuple((k, cell, pen) for k, (cell, pen)
-                                   in enumerate(zip(nb, ps, strict=True)) if cell >= 0)
-                             for nb, ps in zip(self.nbr, _rows(policy.nbr_pen), strict=True))
-        self.tie_dots_of = [self.tie_dots(h0, h1) for h0, h1 in self.dirs]
+        # For a heading along step k the tie-break terms of the steps (``TIE`` times its
+        # dot products with them, as the vectorised walk takes them for one row): the
+        # walk's per-step terms worked out once.
+        self.tie_table = np.array([self.tie_dots(h0, h1) for h0, h1 in self.dirs])
         self.centres = policy.centres
         self.centre_rows = _rows(policy.centres)
         self.agl = policy.agl.tolist()
@@ -126,35 +122,14 @@ class OneVehicle:
         until ``until_s``: the cells it goes to and its final heading (and, in ``ks``,
         the neighbour index of each step). Updates the cells' planned visits. Ties
         are broken as the vectorised walk breaks them (weight :data:`TIE`)."""
-        # (the visits read and written through a memoryview: the same float64 values,
-        # faster than ndarray.item for one at a time)
-        lv = memoryview(self.policy.last_visit)
-        options, nbr_dist, dirs = self.options, self.nbr_dist, self.dirs
-        tie_dots_of = self.tie_dots_of
-        out = []
-        tie_dots = self.tie_dots(h0, h1)
-        while True:
-            best, best_score, best_cell = -1, -math.inf, -1
-            for k, cell, pen in options[c]:
-                score = -lv[cell] + (tie_dots[k] - pen)
-                if best < 0 or score > best_score:
-                    best, best_score, best_cell = k, score, cell
-            if best < 0:
-                break
-            cell = best_cell
-            arrive = t + nbr_dist[c][best] / speed
-            if arrive > lv[cell]:
-                lv[cell] = arrive
-            t = arrive
-            h0, h1 = dirs[best]
-            tie_dots = tie_dots_of[best]
-            out.append(cell)
-            if ks is not None:
-                ks.append(best)
-            c = cell
-            if not t < until_s:
-                break
-        return out, h0, h1
+        cells, ks_ = walk_one(c, t, np.array(self.tie_dots(h0, h1)), self.tie_table, speed,
+                              until_s, self.policy.nbr, self.policy.nbr_dist, self.policy.nbr_pen,
+                              self.policy.last_visit)
+        if ks is not None:
+            ks += ks_.tolist()
+        if len(ks_):
+            h0, h1 = self.dirs[int(ks_[-1])]
+        return cells.tolist(), h0, h1
 
     def extend(self, vehicle: int, x: float, y: float, t: float, until_s: float, *,
                append: bool, start_z: float | None) -> list[Plan]:

@@ -1,0 +1,184 @@
+"""The greedy walk of :mod:`fleetsim.policies.persistent_patrol` in compiled loops
+(numba).
+
+Each step takes every walking vehicle to its most idle neighbouring cell (the oldest
+planned visit), ties broken by a small bias towards the step straight ahead and
+away from longer steps. Vehicles wanting the same cell in one step: the first (in
+vehicle order) gets it and the others choose again, for three rounds, after which
+the rest take their choice. The loops do the arithmetic of the policy's vectorised
+numpy steps, in the same order, so the plans are the same bit for bit; the dot
+products of the headings with the step directions are the caller's (numpy's
+``matmul``, whose rounding depends on the shape of the product).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["walk_one", "walk_step"]
+
+
+@njit(cache=True)
+def walk_step(act, dots, tie, cur, t, heading, active, speed, until_s, nbr, nbr_dist,
+              nbr_pen, nbr_has, step_dir, lv, claimed, seq, col, steps_clear, use_clear,
+              clear, moved_dist, timed_cross, timed_escape, timed_start, timed_end, slack):
+    """One step of the vehicles ``act`` (indices into the per-vehicle arrays, in
+    increasing order), each in cell ``cur[v]`` at time ``t[v]`` with ``dots[i]`` the
+    dot products of its heading with the step directions ``step_dir``.
+
+    A step to neighbour k of cell c scores ``-lv[nbr[c, k]] + (tie * dots[i, k] -
+    nbr_pen[c, k])`` (-inf: no neighbour, or, with timed zones, a step that comes near
+    a zone active while it is flown: ``timed_cross[c, k, j]`` and ``arrive +
+    timed_escape[to, j] + slack >= timed_start[j]`` and ``t < timed_end[j]``); the
+    highest score wins, the first of equal ones. The cells' planned visits ``lv``
+    get the arrival times (if later). Updates ``cur``, ``t``, ``heading`` (the step's
+    direction), ``active`` (still short of ``until_s``), ``seq[:, col]`` (the cell
+    stepped to, -1: none) and, with ``use_clear``, ``clear`` (every step in
+    ``steps_clear``) and ``moved_dist`` (the steps' lengths, in the order of ``act``).
+    ``claimed``: zeros, one per cell (left zeros). Returns the vehicles still active
+    and the number of lengths written."""
+    a = len(act)
+    width = nbr.shape[1]
+    n_timed = len(timed_start)
+    bias = np.empty((a, width))
+    has = np.zeros(a, dtype=np.bool_)
+    for i in range(a):
+        v = act[i]
+        c = cur[v]
+        if n_timed == 0:
+            has[i] = nbr_has[c]
+        for k in range(width):
+            b = tie * dots[i, k] - nbr_pen[c, k]
+            if n_timed > 0:
+                to = nbr[c, k]
+                valid = to >= 0
+                if valid:
+                    arrive = t[v] + nbr_dist[c, k] / speed[v]
+                    for j in range(n_timed):
+                        if timed_cross[c, k, j] and arrive + timed_escape[to, j] + slack \
+                                >= timed_start[j] and t[v] < timed_end[j]:
+                            valid = False
+                            break
+                if valid:
+                    has[i] = True
+                else:
+                    b = -math.inf
+            bias[i, k] = b
+    choice = np.full(a, -1, dtype=np.int64)
+    todo = has.copy()
+    best = np.empty(a, dtype=np.int64)
+    want = np.empty(a, dtype=np.int64)
+    won = np.zeros(a, dtype=np.bool_)
+    for rnd in range(4):
+        left = 0
+        for i in range(a):  # each vehicle's choice, from the visits before this round
+            if not todo[i]:
+                continue
+            left += 1
+            c = cur[act[i]]
+            bk = -1
+            bs = -math.inf
+            for k in range(width):
+                to = nbr[c, k]
+                s = -lv[to] + bias[i, k] if to >= 0 else -math.inf
+                if bk < 0 or s > bs:
+                    bk = k
+                    bs = s
+            best[i] = bk
+            want[i] = nbr[c, bk]
+        if left == 0:
+            break
+        for i in range(a):
+            if not todo[i]:
+                continue
+            w = want[i]
+            if rnd < 3:  # one vehicle a cell: the first to want it
+                if claimed[w]:
+                    continue
+                claimed[w] = 1
+            won[i] = True
+            choice[i] = best[i]
+            v = act[i]
+            arrive = t[v] + nbr_dist[cur[v], best[i]] / speed[v]
+            if arrive > lv[w]:
+                lv[w] = arrive
+        for i in range(a):
+            if won[i]:
+                won[i] = False
+                todo[i] = False
+                claimed[want[i]] = 0
+    n_moved = 0
+    n_left = 0
+    for i in range(a):
+        v = act[i]
+        if not has[i]:
+            active[v] = False
+            continue
+        c = cur[v]
+        k = choice[i]
+        nxt = nbr[c, k]
+        t[v] = t[v] + nbr_dist[c, k] / speed[v]
+        heading[v, 0] = step_dir[k, 0]
+        heading[v, 1] = step_dir[k, 1]
+        seq[v, col] = nxt
+        cur[v] = nxt
+        if use_clear:
+            clear[v] = clear[v] and steps_clear[c, k]
+            moved_dist[n_moved] = nbr_dist[c, k]
+            n_moved += 1
+        active[v] = t[v] < until_s
+        if active[v]:
+            n_left += 1
+    out = np.empty(n_left, dtype=np.int64)
+    n_left = 0
+    for i in range(a):
+        if active[act[i]]:
+            out[n_left] = act[i]
+            n_left += 1
+    return out, n_moved
+
+
+@njit(cache=True)
+def walk_one(c, t, tie_dots, tie_dots_of, speed, until_s, nbr, nbr_dist, nbr_pen, lv):
+    """The greedy steps of one vehicle in cell ``c`` at time ``t`` until ``until_s``:
+    :func:`walk_step` for one vehicle, its tie-break terms ``tie_dots`` (``TIE`` times
+    the dot products of its heading with the step directions) at first and
+    ``tie_dots_of[k]`` after a step along direction k. Returns the cells stepped to
+    and the direction of each step; updates the planned visits ``lv``."""
+    width = nbr.shape[1]
+    cells = np.empty(16, dtype=np.int64)
+    ks = np.empty(16, dtype=np.int64)
+    n = 0
+    dots = tie_dots
+    while True:
+        best = -1
+        best_score = -math.inf
+        for k in range(width):
+            to = nbr[c, k]
+            if to < 0:
+                continue
+            score = -lv[to] + (dots[k] - nbr_pen[c, k])
+            if best < 0 or score > best_score:
+                best = k
+                best_score = score
+        if best < 0:
+            break
+        cell = nbr[c, best]
+        arrive = t + nbr_dist[c, best] / speed
+        if arrive > lv[cell]:
+            lv[cell] = arrive
+        t = arrive
+        dots = tie_dots_of[best]
+        if n == len(cells):
+            cells = np.concatenate((cells, np.empty(n, dtype=np.int64)))
+            ks = np.concatenate((ks, np.empty(n, dtype=np.int64)))
+        cells[n] = cell
+        ks[n] = best
+        n += 1
+        c = cell
+        if not t < until_s:
+            break
+    return cells[:n], ks[:n]
