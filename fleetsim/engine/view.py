@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +32,17 @@ def _pick(values: list, idx: np.ndarray, dtype) -> np.ndarray:
     of many (a decision about one vehicle then costs nothing per vehicle of the fleet)."""
     if 8 * len(idx) < len(values):
         return np.array([values[i] for i in idx.tolist()], dtype=dtype)
+    if dtype is np.float64:  # (numbers read one by one: faster than asarray's checks)
+        return np.fromiter(values, np.float64, len(values))[idx]
     return np.asarray(values, dtype=dtype)[idx]
+
+
+def _pick_pairs(values: list, idx: np.ndarray) -> np.ndarray:
+    """``np.asarray(values, np.float64)[idx]`` for a list of (x, y) pairs: (len(idx), 2)."""
+    if 8 * len(idx) < len(values):
+        return np.array([values[i] for i in idx.tolist()], dtype=np.float64).reshape(-1, 2)
+    flat = np.fromiter(chain.from_iterable(values), np.float64, 2 * len(values))
+    return flat.reshape(-1, 2)[idx]
 
 
 class EngineFleetView:
@@ -103,7 +114,11 @@ class EngineFleetView:
         if vehicles is None:
             return np.arange(self._sim.n)
         idx = np.asarray(vehicles, dtype=np.int64).reshape(-1)
-        if len(idx) and (idx.min() < 0 or idx.max() >= self._sim.n):
+        if len(idx) <= 8:  # (a few: Python's min and max, without numpy's per-call cost)
+            few = idx.tolist()
+            if few and (min(few) < 0 or max(few) >= self._sim.n):
+                raise IndexError(f"vehicle index out of range 0..{self._sim.n - 1}")
+        elif len(idx) and (idx.min() < 0 or idx.max() >= self._sim.n):
             raise IndexError(f"vehicle index out of range 0..{self._sim.n - 1}")
         return idx
 
@@ -190,7 +205,7 @@ class EngineFleetView:
     def plan_end(self, vehicles=None) -> tuple[np.ndarray, np.ndarray]:
         s = self._sim
         idx = self._index(vehicles)
-        xy = _pick(s.end_xy, idx, np.float64).reshape(-1, 2)
+        xy = _pick_pairs(s.end_xy, idx)
         t = np.maximum(_pick(s.end_t, idx, np.float64), self.now_s)
         idle = _pick(s.waiting, idx, bool)
         if idle.any():

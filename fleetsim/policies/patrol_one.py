@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from fleetsim.planning.altitude import route_pieces
-from fleetsim.policies.patrol_walk import walk_one
+from fleetsim.policies.patrol_walk import first_cell, walk_one
 from fleetsim.policy import Plan, Route
 
 #: The walk's tie-break weight (see ``PersistentPatrol._walk_clear``).
@@ -93,28 +93,11 @@ class OneVehicle:
                 np.hypot(gap[0], gap[1]) / speed,
                 np.hypot(self.bucket_x - x, self.bucket_y - y) / speed)
         to_box, to_cell = travel
-        bound = -pol.bucket_min_visit - to_box
-        lv = pol.last_visit
-        b = int(bound.argmax())
-        cells = self.bucket_table[b]
-        seen = lv.take(cells)
-        score = -seen - to_cell[b]
-        k = int(score.argmax())
-        thr = float(score[k])
-        # the bounds are exact up to rounding: keep a margin
-        take = np.flatnonzero(bound >= thr - 1e-9 * (abs(thr) + 1.0))
-        if len(take) == 1:  # bucket b alone (always among them): its scores are known
-            pol.bucket_min_visit[b] = seen.min()
-        else:
-            cells = self.bucket_table.take(take, axis=0)
-            seen = lv.take(cells)
-            pol.bucket_min_visit[take] = seen.min(axis=1)
-            score = -seen - to_cell.take(take, axis=0)
-            k = int(score.argmax())
-        if np.count_nonzero(score == score.flat[k]) > 1:
-            # cells tie for the first place: which one is up to scoring every cell
+        cell = first_cell(to_box, to_cell, pol.bucket_min_visit, pol.last_visit,
+                          self.bucket_table)
+        if cell < 0:  # cells tie for the first place: which one is up to scoring every cell
             return int(pol.best_cells_all(np.array([x, y]), speed, 1)[0])
-        return int(cells.flat[k])
+        return int(cell)
 
     def walk(self, c: int, t: float, h0: float, h1: float, speed: float, until_s: float,
              ks: list[int] | None = None) -> tuple[list[int], float, float]:

@@ -8,7 +8,9 @@ vehicle order) gets it and the others choose again, for three rounds, after whic
 the rest take their choice. The loops do the arithmetic of the policy's vectorised
 numpy steps, in the same order, so the plans are the same bit for bit; the dot
 products of the headings with the step directions are the caller's (numpy's
-``matmul``, whose rounding depends on the shape of the product).
+``matmul``, whose rounding depends on the shape of the product). A vehicle coming
+from elsewhere picks its first cell through the policy's bucket index
+(:func:`first_cell`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["walk_one", "walk_step"]
+__all__ = ["first_cell", "walk_one", "walk_step"]
 
 
 @njit(cache=True)
@@ -182,3 +184,64 @@ def walk_one(c, t, tie_dots, tie_dots_of, speed, until_s, nbr, nbr_dist, nbr_pen
         if not t < until_s:
             break
     return cells[:n], ks[:n]
+
+
+@njit(cache=True)
+def first_cell(to_box, to_cell, bucket_min_visit, lv, table):
+    """The cell with the highest score ``-lv[cell] - to_cell`` (travel time) through the
+    buckets of cells ``table`` (rows padded with their first cell, at an infinite
+    travel time), each with a lower bound of its visits ``bucket_min_visit`` and the
+    travel time ``to_box`` to its box. The bucket of the highest bound is read, then
+    every bucket whose bound reaches its best score (less a margin for rounding);
+    their bounds are tightened to their cells' least visit. -1: cells tie for the
+    first place among those read."""
+    n_buckets, width = table.shape
+    b = 0
+    best_bound = -math.inf
+    for i in range(n_buckets):
+        bound = -bucket_min_visit[i] - to_box[i]
+        if i == 0 or bound > best_bound:
+            b = i
+            best_bound = bound
+    k = 0
+    thr = -math.inf
+    for j in range(width):
+        score = -lv[table[b, j]] - to_cell[b, j]
+        if j == 0 or score > thr:
+            k = j
+            thr = score
+    limit = thr - 1e-9 * (abs(thr) + 1.0)
+    n_take = 0
+    for i in range(n_buckets):
+        if -bucket_min_visit[i] - to_box[i] >= limit:
+            n_take += 1
+    if n_take == 1:  # bucket b alone (always among them): its scores are known
+        seen_min = lv[table[b, 0]]
+        for j in range(1, width):
+            seen_min = min(seen_min, lv[table[b, j]])
+        bucket_min_visit[b] = seen_min
+        rows = np.array([b])
+    else:
+        rows = np.empty(n_take, dtype=np.int64)
+        n_take = 0
+        for i in range(n_buckets):
+            if -bucket_min_visit[i] - to_box[i] >= limit:
+                rows[n_take] = i
+                n_take += 1
+        first = True
+        for i in rows:
+            seen_min = lv[table[i, 0]]
+            for j in range(width):
+                seen = lv[table[i, j]]
+                seen_min = min(seen_min, seen)
+                score = -seen - to_cell[i, j]
+                if first or score > thr:
+                    b, k, thr = i, j, score
+                    first = False
+            bucket_min_visit[i] = seen_min
+    ties = 0
+    for i in rows:
+        for j in range(width):
+            if -lv[table[i, j]] - to_cell[i, j] == thr:
+                ties += 1
+    return -1 if ties > 1 else table[b, k]
