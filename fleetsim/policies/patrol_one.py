@@ -26,6 +26,38 @@ def _rows(a: np.ndarray) -> tuple[tuple, ...]:
     return tuple(map(tuple, a.tolist()))
 
 
+_new = object.__new__
+_route_fields = (Route.waypoints.__set__, Route.alt_agl_m.__set__, Route.sensing.__set__,
+                 Route.action_class.__set__)
+_plan_fields = (Plan.vehicle.__set__, Plan.actions.__set__, Plan.append.__set__)
+_ROUTE_DEFAULTS = (Route.__dataclass_fields__["alt_agl_m"].default,
+                   Route.__dataclass_fields__["sensing"].default,
+                   Route.__dataclass_fields__["action_class"].default)
+
+
+def route_plans(vehicles: list[int], ways: list[np.ndarray], append: bool) -> list[Plan]:
+    """``[Plan(v, [Route(w)], append) for v, w in zip(vehicles, ways)]``: the same
+    frozen objects (the Route's other fields their defaults), each field set through
+    its slot. The dataclasses' ``__init__`` sets each through ``object.__setattr__``,
+    most of the cost of a patrol's plans for thousands of vehicles."""
+    sw, sa, ss, sc = _route_fields
+    pv, pa, pp = _plan_fields
+    alt, sensing, action_class = _ROUTE_DEFAULTS
+    out = []
+    for v, w in zip(vehicles, ways, strict=True):
+        r = _new(Route)
+        sw(r, w)
+        sa(r, alt)
+        ss(r, sensing)
+        sc(r, action_class)
+        p = _new(Plan)
+        pv(p, v)
+        pa(p, [r])
+        pp(p, append)
+        out.append(p)
+    return out
+
+
 class OneVehicle:
     """The scalar extension of one vehicle's route, for a
     :class:`~fleetsim.policies.persistent_patrol.PersistentPatrol` (after its
@@ -226,7 +258,7 @@ class OneVehicle:
         else:
             quick = follower.unchanged_one((x, y, start_z), route, agl, need)
         if quick:
-            return [Plan(vehicle, [Route(route)], append=append)]
+            return route_plans([vehicle], [route], append)
         (way, heights), = follower.follow(np.array([[x, y, start_z]]), [route],
                                           pol.agl[[vehicle]], pol.clearance[[vehicle]])
         if heights is None:

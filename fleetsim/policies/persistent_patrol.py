@@ -47,7 +47,7 @@ from scipy.spatial import cKDTree
 from fleetsim.planning.altitude import TerrainFollower, route_pieces
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
 from fleetsim.policies.patrol_cells import OFFSETS, axis_centres, onto_area, spurs, towards_zone
-from fleetsim.policies.patrol_one import TIE, OneVehicle
+from fleetsim.policies.patrol_one import TIE, OneVehicle, route_plans
 from fleetsim.policies.patrol_walk import walk_step
 from fleetsim.policy import Plan, Policy, Route, non_negative, param, positive
 
@@ -407,8 +407,7 @@ class PersistentPatrol(Policy):
                 and self.follower.coarse_for(clear_length):
             # every leg known to keep its clearance, by the test follow would make
             if action_class is None:
-                return [Plan(vehicle, [Route(routes[i])], append)
-                        for vehicle, i in zip(vs.tolist(), rows, strict=True)]
+                return route_plans(vs.tolist(), [routes[i] for i in rows], append)
             raised = [(routes[i], None) for i in rows]
         else:
             if start_z is None:

@@ -155,3 +155,26 @@ def test_compiled_walk_takes_the_numpy_walks_steps(patrol, n_zones, m):
         (p.last_visit[:], p.timed_cross, p.timed_escape, p.timed_start, p.timed_end,
          p.timed_args) = saved
     assert not p._claimed.any()
+
+
+def test_route_plans_are_the_plans_the_dataclasses_build():
+    import dataclasses
+
+    from fleetsim.policies.patrol_one import route_plans
+    from fleetsim.policy import Plan, Route
+
+    ways = [np.arange(6.0).reshape(3, 2), np.zeros((1, 2))]
+    for append in (False, True):
+        got = route_plans([3, 0], ways, append)
+        want = [Plan(v, [Route(w)], append) for v, w in zip([3, 0], ways, strict=True)]
+        for g, w in zip(got, want, strict=True):
+            assert type(g) is Plan and type(g.actions) is list and len(g.actions) == 1
+            assert type(g.actions[0]) is Route
+            for f in dataclasses.fields(Plan):
+                if f.name != "actions":
+                    assert getattr(g, f.name) == getattr(w, f.name)
+            for f in dataclasses.fields(Route):
+                a, b = getattr(g.actions[0], f.name), getattr(w.actions[0], f.name)
+                assert a is b or a == b
+    # nothing the dataclasses' __init__ would do beyond setting the fields
+    assert not hasattr(Plan, "__post_init__") and not hasattr(Route, "__post_init__")
