@@ -24,6 +24,13 @@ def _ro(a) -> np.ndarray:
     return a
 
 
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only in place: :func:`_ro` for an array made for the caller
+    (shared with nothing), without the copy."""
+    a.setflags(write=False)
+    return a
+
+
 _NO_ORDERS = NoOrders()
 
 
@@ -163,12 +170,12 @@ class EngineFleetView:
                 rest = np.flatnonzero(~still)
                 if len(rest):
                     out[rest] = self.positions(idx[rest])
-                return _ro(out)
+                return _frozen(out)
         for k, v in enumerate(idx.tolist()):
             # A vehicle riding on its carrier is where the carrier is.
             c = s.carrier_of[v] if self._any_docked and s.docked[v] else v
             out[k] = s.position_at(c, now)
-        return _ro(out)
+        return _frozen(out)
 
     def battery_wh(self, vehicles=None) -> np.ndarray:
         s, now = self._sim, self.now_s
@@ -200,7 +207,7 @@ class EngineFleetView:
 
     def states(self, vehicles=None) -> np.ndarray:
         idx = self._index(vehicles)
-        return _ro(self._states[_pick(self._sim.state, idx, np.int64)])
+        return _frozen(self._states[_pick(self._sim.state, idx, np.int64)])
 
     def plan_end(self, vehicles=None) -> tuple[np.ndarray, np.ndarray]:
         s = self._sim
@@ -212,4 +219,4 @@ class EngineFleetView:
             pos = self.positions(idx[idle])
             xy[idle] = pos[:, :2]
             t[idle] = self.now_s
-        return _ro(xy), _ro(t)
+        return _frozen(xy), _frozen(t)

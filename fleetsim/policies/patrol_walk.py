@@ -24,6 +24,20 @@ __all__ = ["first_cell", "walk_one", "walk_step"]
 
 
 @njit(cache=True)
+def _best(lv, to, bias):
+    """The first k of the highest ``-lv[to[k]] + bias[k]`` (``bias`` -inf where
+    ``to`` is -1: no neighbour)."""
+    bk = 0
+    bs = -lv[to[0]] + bias[0]
+    for k in range(1, len(to)):
+        s = -lv[to[k]] + bias[k]
+        if s > bs:
+            bk = k
+            bs = s
+    return bk
+
+
+@njit(cache=True)
 def walk_step(act, dots, tie, cur, t, heading, active, speed, until_s, nbr, nbr_dist,
               nbr_pen, nbr_has, step_dir, lv, claimed, seq, col, steps_clear, use_clear,
               clear, moved_dist, timed_cross, timed_escape, timed_start, timed_end, slack):
@@ -47,11 +61,11 @@ def walk_step(act, dots, tie, cur, t, heading, active, speed, until_s, nbr, nbr_
     n_timed = len(timed_start)
     bias = np.empty((a, width))
     has = np.zeros(a, dtype=np.bool_)
-    for i in range(a):
+    best = np.empty(a, dtype=np.int64)
+    want = np.empty(a, dtype=np.int64)
+    for i in range(a):  # the terms of each step (and, without timed zones, first choices)
         v = act[i]
         c = cur[v]
-        if n_timed == 0:
-            has[i] = nbr_has[c]
         for k in range(width):
             b = tie * dots[i, k] - nbr_pen[c, k]
             if n_timed > 0:
@@ -69,28 +83,22 @@ def walk_step(act, dots, tie, cur, t, heading, active, speed, until_s, nbr, nbr_
                 else:
                     b = -math.inf
             bias[i, k] = b
+        if n_timed == 0:
+            has[i] = nbr_has[c]
+            best[i] = _best(lv, nbr[c], bias[i])
+            want[i] = nbr[c, best[i]]
     choice = np.full(a, -1, dtype=np.int64)
     todo = has.copy()
-    best = np.empty(a, dtype=np.int64)
-    want = np.empty(a, dtype=np.int64)
     won = np.zeros(a, dtype=np.bool_)
     for rnd in range(4):
         left = 0
         for i in range(a):  # each vehicle's choice, from the visits before this round
-            if not todo[i]:
-                continue
-            left += 1
-            c = cur[act[i]]
-            bk = -1
-            bs = -math.inf
-            for k in range(width):
-                to = nbr[c, k]
-                s = -lv[to] + bias[i, k] if to >= 0 else -math.inf
-                if bk < 0 or s > bs:
-                    bk = k
-                    bs = s
-            best[i] = bk
-            want[i] = nbr[c, bk]
+            if todo[i]:
+                left += 1
+                if rnd > 0 or n_timed > 0:
+                    c = cur[act[i]]
+                    best[i] = _best(lv, nbr[c], bias[i])
+                    want[i] = nbr[c, best[i]]
         if left == 0:
             break
         for i in range(a):
