@@ -39,7 +39,7 @@ def _best(lv, to, bias):
 
 @njit(cache=True)
 def walk_step(act, dots, tie, cur, t, heading, active, speed, until_s, nbr, nbr_dist,
-              nbr_pen, nbr_has, step_dir, lv, claimed, seq, col, steps_clear, use_clear,
+              nbr_pen, nbr_has, step_dir, lv, claimed, step, steps_clear, use_clear,
               clear, moved_dist, timed_cross, timed_escape, timed_start, timed_end, slack):
     """One step of the vehicles ``act`` (indices into the per-vehicle arrays, in
     increasing order), each in cell ``cur[v]`` at time ``t[v]`` with ``dots[i]`` the
@@ -51,7 +51,7 @@ def walk_step(act, dots, tie, cur, t, heading, active, speed, until_s, nbr, nbr_
     timed_escape[to, j] + slack >= timed_start[j]`` and ``t < timed_end[j]``); the
     highest score wins, the first of equal ones. The cells' planned visits ``lv``
     get the arrival times (if later). Updates ``cur``, ``t``, ``heading`` (the step's
-    direction), ``active`` (still short of ``until_s``), ``seq[:, col]`` (the cell
+    direction), ``active`` (still short of ``until_s``), ``step`` (the cell
     stepped to, -1: none) and, with ``use_clear``, ``clear`` (every step in
     ``steps_clear``) and ``moved_dist`` (the steps' lengths, in the order of ``act``).
     ``claimed``: zeros, one per cell (left zeros). Returns the vehicles still active
@@ -133,7 +133,7 @@ def walk_step(act, dots, tie, cur, t, heading, active, speed, until_s, nbr, nbr_
         t[v] = t[v] + nbr_dist[c, k] / speed[v]
         heading[v, 0] = step_dir[k, 0]
         heading[v, 1] = step_dir[k, 1]
-        seq[v, col] = nxt
+        step[v] = nxt
         cur[v] = nxt
         if use_clear:
             clear[v] = clear[v] and steps_clear[c, k]

@@ -187,6 +187,7 @@ class PersistentPatrol(Policy):
                            self.timed_end, self.timed_slack_s)
         self._claimed = np.zeros(len(self.centres), dtype=np.uint8)
         self.nbr = nbr
+        self.nbr32 = nbr.astype(np.int32)  # (for the compiled walk: half the memory)
         safe = np.where(nbr >= 0, nbr, 0)
         self.nbr_dist = np.hypot(*(self.centres[safe] - self.centres[:, None, :])
                                  .transpose(2, 0, 1))  # (cells, k) metres
@@ -571,7 +572,7 @@ class PersistentPatrol(Policy):
         column 0 left for the first hop (-1: no step), and the length of all steps,
         if ``steps_clear`` (then ``clear`` tells which vehicles' steps all are in it)."""
         m = len(cur)
-        seq = np.full((m, 16), -1, dtype=np.int64)
+        seq = np.full((16, m), -1, dtype=np.int64)  # a row per step, each written in turn
         use_clear = steps_clear is not None
         moved_dist = np.empty(m)
         length = 0.0  # of all steps (all the legs of the routes, if all are clear)
@@ -580,17 +581,17 @@ class PersistentPatrol(Policy):
         act = np.flatnonzero(active)  # only vehicles still short of the horizon
         col = 1
         while len(act):
-            if col == seq.shape[1]:
-                seq = np.concatenate([seq, np.full((m, col), -1, dtype=np.int64)], axis=1)
+            if col == len(seq):
+                seq = np.concatenate([seq, np.full((col, m), -1, dtype=np.int64)])
             act, n = walk_step(act, heading[act] @ step_t, TIE, cur, t, heading, active, speed,
-                               until_s, self.nbr, self.nbr_dist, self.nbr_pen, self.nbr_has,
-                               self.step_dir, self.last_visit, self._claimed, seq, col,
+                               until_s, self.nbr32, self.nbr_dist, self.nbr_pen, self.nbr_has,
+                               self.step_dir, self.last_visit, self._claimed, seq[col],
                                steps_clear if use_clear else _NO_TABLE, use_clear,
                                clear, moved_dist, *timed)
             if use_clear:
                 length += float(moved_dist[:n].sum())
             col += 1
-        return seq[:, :col], length
+        return seq[:col].T, length
 
 
 #: The step table :func:`~fleetsim.policies.patrol_walk.walk_step` is given without one.
