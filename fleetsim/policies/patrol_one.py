@@ -1,11 +1,11 @@
 """One vehicle's route extension for :mod:`fleetsim.policies.persistent_patrol`, in
-plain Python.
+plain Python and one-vehicle compiled loops (:mod:`fleetsim.policies.patrol_walk`).
 
 Most of a patrol's decisions are for one vehicle at a time (back from recharging),
 and numpy's per-call cost on arrays of one row then outweighs the work. This is the
-same computation as the policy's vectorised walk for one vehicle (no timed zones):
-the same choices, with the same floating-point operations in the same order, so
-the same plans to the bit.
+same computation as the policy's walk of many vehicles for one vehicle (no timed
+zones): the same choices, with the same floating-point operations in the same
+order, so the same plans to the bit.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class OneVehicle:
         self.dirs = _rows(policy.step_dir)
         self.step_t = policy.step_dir.T
         # For a heading along step k the tie-break terms of the steps (``TIE`` times its
-        # dot products with them, as the vectorised walk takes them for one row): the
+        # dot products with them, as the walk of many vehicles takes them for one row): the
         # walk's per-step terms worked out once.
         self.tie_table = np.array([self.tie_dots(h0, h1) for h0, h1 in self.dirs])
         self.centres = policy.centres
@@ -136,7 +136,7 @@ class OneVehicle:
         """The greedy steps of a vehicle in cell ``c`` at time ``t`` heading ``(h0, h1)``
         until ``until_s``: the cells it goes to and its final heading (and, in ``ks``,
         the neighbour index of each step). Updates the cells' planned visits. Ties
-        are broken as the vectorised walk breaks them (weight :data:`TIE`)."""
+        are broken as the walk of many vehicles breaks them (weight :data:`TIE`)."""
         cells, ks_ = walk_one(c, t, np.array(self.tie_dots(h0, h1)), self.tie_table, speed,
                               until_s, self.policy.nbr, self.policy.nbr_dist, self.policy.nbr_pen,
                               self.policy.last_visit)
@@ -203,7 +203,7 @@ class OneVehicle:
         clearance of ``vehicle`` flown at its cruise height above the ground, by the
         terrain follower's quick test of each leg: the policy's table of all steps
         (:meth:`~fleetsim.policies.persistent_patrol.PersistentPatrol.clear_steps`, the
-        same answers) once its vectorised walk has made it, else leg by leg
+        same answers) once its walk of many vehicles has made it, else leg by leg
         (:meth:`~fleetsim.planning.altitude.TerrainFollower.leg_clear`, answers kept)."""
         agl, clearance = self.agl[vehicle], self.clearance[vehicle]
         key = (agl, clearance)

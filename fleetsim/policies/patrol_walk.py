@@ -24,13 +24,13 @@ __all__ = ["first_cell", "walk_one", "walk_step"]
 
 
 @njit(cache=True)
-def _best(lv, to, bias):
-    """The first k of the highest ``-lv[to[k]] + bias[k]`` (``bias`` -inf where
-    ``to`` is -1: no neighbour)."""
+def _best(lv, nbr, c, bias, i):
+    """The first k of the highest ``-lv[nbr[c, k]] + bias[i, k]`` (``bias`` -inf
+    where ``nbr`` is -1: no neighbour)."""
     bk = 0
-    bs = -lv[to[0]] + bias[0]
-    for k in range(1, len(to)):
-        s = -lv[to[k]] + bias[k]
+    bs = -lv[nbr[c, 0]] + bias[i, 0]
+    for k in range(1, nbr.shape[1]):
+        s = -lv[nbr[c, k]] + bias[i, k]
         if s > bs:
             bk = k
             bs = s
@@ -85,41 +85,42 @@ def walk_step(act, dots, tie, cur, t, heading, active, speed, until_s, nbr, nbr_
             bias[i, k] = b
         if n_timed == 0:
             has[i] = nbr_has[c]
-            best[i] = _best(lv, nbr[c], bias[i])
+            best[i] = _best(lv, nbr, c, bias, i)
             want[i] = nbr[c, best[i]]
     choice = np.full(a, -1, dtype=np.int64)
-    todo = has.copy()
-    won = np.zeros(a, dtype=np.bool_)
+    todo = np.flatnonzero(has)  # the vehicles still choosing, in order
+    n_todo = len(todo)
+    taken = np.empty(n_todo, dtype=np.int64)  # the cells taken in a round
     for rnd in range(4):
-        left = 0
-        for i in range(a):  # each vehicle's choice, from the visits before this round
-            if todo[i]:
-                left += 1
-                if rnd > 0 or n_timed > 0:
-                    c = cur[act[i]]
-                    best[i] = _best(lv, nbr[c], bias[i])
-                    want[i] = nbr[c, best[i]]
-        if left == 0:
+        if n_todo == 0:
             break
-        for i in range(a):
-            if not todo[i]:
-                continue
+        if rnd > 0 or n_timed > 0:
+            for q in range(n_todo):  # each vehicle's choice, from the visits before this round
+                i = todo[q]
+                c = cur[act[i]]
+                best[i] = _best(lv, nbr, c, bias, i)
+                want[i] = nbr[c, best[i]]
+        n_lost = 0
+        n_taken = 0
+        for q in range(n_todo):
+            i = todo[q]
             w = want[i]
             if rnd < 3:  # one vehicle a cell: the first to want it
                 if claimed[w]:
+                    todo[n_lost] = i  # (chooses again next round)
+                    n_lost += 1
                     continue
                 claimed[w] = 1
-            won[i] = True
+                taken[n_taken] = w
+                n_taken += 1
             choice[i] = best[i]
             v = act[i]
             arrive = t[v] + nbr_dist[cur[v], best[i]] / speed[v]
             if arrive > lv[w]:
                 lv[w] = arrive
-        for i in range(a):
-            if won[i]:
-                won[i] = False
-                todo[i] = False
-                claimed[want[i]] = 0
+        for q in range(n_taken):
+            claimed[taken[q]] = 0
+        n_todo = n_lost
     n_moved = 0
     n_left = 0
     for i in range(a):

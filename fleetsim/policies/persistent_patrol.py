@@ -28,8 +28,8 @@ no heading yet turns counter-clockwise about the area's centre, so evenly
 spaced vehicles on a ring all circulate the same way (the patrolling
 literature's optimum: worst idleness n/k on a ring of n cells with k agents).
 
-All vehicles are planned together in vectorised steps, so the policy's cost
-grows with the number of periods, not with vehicles x legs. Routes are flown at
+All vehicles are planned together, a step of all of them at a time (compiled loops,
+:mod:`fleetsim.policies.patrol_walk`). Routes are flown at
 the cruise height above the ground, raised where the ground rises between two
 cells (:class:`fleetsim.planning.altitude.TerrainFollower`), so every leg keeps
 the vehicle's terrain clearance.
@@ -227,8 +227,8 @@ class PersistentPatrol(Policy):
         self._one = OneVehicle(self)
         self._step_tables: dict[tuple[float, float], np.ndarray] = {}
 
-    #: Pick first hops through the bucket index and walk single vehicles with
-    #: Python scalars (True), or score every cell and walk with arrays (False: the
+    #: Pick first hops through the bucket index and walk single vehicles on their
+    #: own (True), or score every cell and walk them as a fleet of one (False: the
     #: same plans, slower; kept for benchmarks/policy_cost.py).
     fast = True
     #: Side of a bucket of the first-hop index, in cells.
@@ -382,7 +382,7 @@ class PersistentPatrol(Policy):
         ``until_s``, raised where the terrain needs it. ``start_z``: the heights the
         vehicles start from (default: the cruise height above the ground at ``xy``)."""
         if len(v) == 1 and self.fast and len(self.timed_start) == 0:
-            # one vehicle (back from recharging, say): with Python scalars
+            # one vehicle (back from recharging, say): without numpy's per-call cost
             x, y = xy[0].tolist()
             return self._one.extend(int(v[0]), x, y, float(t[0]), until_s, append=append,
                                     start_z=None if start_z is None else float(start_z[0]))
