@@ -156,7 +156,7 @@ class EngineFleetView:
         return rows, still
 
     def positions(self, vehicles=None) -> np.ndarray:
-        s, now = self._sim, self.now_s
+        now = self.now_s
         idx = self._index(vehicles)
         out = np.empty((len(idx), 3))
         if len(idx) > 8:
@@ -172,10 +172,14 @@ class EngineFleetView:
                     out[rest] = self.positions(idx[rest])
                 return _frozen(out)
         for k, v in enumerate(idx.tolist()):
-            # A vehicle riding on its carrier is where the carrier is.
-            c = s.carrier_of[v] if self._any_docked and s.docked[v] else v
-            out[k] = s.position_at(c, now)
+            out[k] = self._position(v)
         return _frozen(out)
+
+    def _position(self, v: int) -> tuple[float, float, float]:
+        """Where vehicle ``v`` is now (riding on its carrier: where the carrier is)."""
+        s = self._sim
+        c = s.carrier_of[v] if self._any_docked and s.docked[v] else v
+        return s.position_at(c, self.now_s)
 
     def battery_wh(self, vehicles=None) -> np.ndarray:
         s, now = self._sim, self.now_s
@@ -212,6 +216,15 @@ class EngineFleetView:
     def plan_end(self, vehicles=None) -> tuple[np.ndarray, np.ndarray]:
         s = self._sim
         idx = self._index(vehicles)
+        if len(idx) == 1:  # one vehicle (most decisions): the same, in Python numbers
+            v = idx.item()
+            if s.waiting[v]:
+                xy, t = self._position(v)[:2], self.now_s
+            else:
+                xy, t = s.end_xy[v], float(s.end_t[v])
+                t = t if t >= self.now_s else self.now_s  # (as np.maximum)
+            return (_frozen(np.array([xy], dtype=np.float64)),
+                    _frozen(np.array([t], dtype=np.float64)))
         xy = _pick_pairs(s.end_xy, idx)
         t = np.maximum(_pick(s.end_t, idx, np.float64), self.now_s)
         idle = _pick(s.waiting, idx, bool)

@@ -46,3 +46,22 @@ def test_plan_ends_positions_and_states_are_read_only_and_indices_checked():
     for bad in ([12], [-1], [0, 1, 2, 3, 4, 5, 6, 7, 8, 12], [-1] + list(range(11))):
         with pytest.raises(IndexError):
             view.positions(bad)
+
+
+def test_one_vehicles_plan_end_is_the_fleets_row():
+    sc = load_scenario(SWARM, ["fleet.types[0].bases={sw: 3, se: 3, nw: 3, ne: 3}"])
+    sim = Simulation(sc)
+    view = sim.view
+    sim.waiting[5] = sim.waiting[6] = True  # waiting for a plan: where they are, now
+    sim.end_xy[5], sim.end_t[5] = (9.0, 9.0), 1e6
+    sim.end_t[2] = 7  # (an int, as a plan's end time may be)
+    sim.end_xy[3] = (1, 2)
+    for now in (0.0, 5.0, 100.0):
+        view.now_s = now
+        xy, t = view.plan_end(np.arange(12))
+        assert xy[5].tolist() == view.positions([5])[0, :2].tolist() and t[5] == now
+        for v in range(12):
+            one = view.plan_end([v])
+            assert one[0].tobytes() == xy[[v]].tobytes() and one[0].shape == (1, 2)
+            assert one[1].tobytes() == t[[v]].tobytes() and one[1].dtype == np.float64
+            assert not one[0].flags.writeable and not one[1].flags.writeable
