@@ -105,9 +105,9 @@ class OneVehicle:
         self.travel_from: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = {}
         self.travel_kept = max(8, (1 << 21) // self.bucket_x.size)
 
-    def tie_dots(self, h0: float, h1: float) -> list[float]:
+    def tie_dots(self, h0: float, h1: float) -> np.ndarray:
         """The tie-break term of each step for heading ``(h0, h1)``."""
-        return [TIE * d for d in (np.array([[h0, h1]]) @ self.step_t)[0].tolist()]
+        return TIE * (np.array([[h0, h1]]) @ self.step_t)[0]
 
     def first_cell(self, x: float, y: float, speed: float) -> int:
         """The cell with the highest score ``-last_visit - travel time from (x, y)``:
@@ -137,7 +137,7 @@ class OneVehicle:
         until ``until_s``: the cells it goes to and its final heading (and, in ``ks``,
         the neighbour index of each step). Updates the cells' planned visits. Ties
         are broken as the walk of many vehicles breaks them (weight :data:`TIE`)."""
-        cells, ks_ = walk_one(c, t, np.array(self.tie_dots(h0, h1)), self.tie_table, speed,
+        cells, ks_ = walk_one(c, t, self.tie_dots(h0, h1), self.tie_table, speed,
                               until_s, self.policy.nbr, self.policy.nbr_dist, self.policy.nbr_pen,
                               self.policy.last_visit)
         if ks is not None:
@@ -161,11 +161,10 @@ class OneVehicle:
             if norm > 0:
                 h0, h1 = h0 / norm, h1 / norm
         speed = self.speed[vehicle]
-        pos = np.array([x, y])
         if append:
             cell = int(pol.end_cell.item(vehicle))
             if cell < 0 or self.centre_rows[cell] != (x, y) or not pol.centres_distinct:
-                cell = int(pol.tree.query(pos[None, :])[1][0])
+                cell = int(pol.tree.query(np.array([[x, y]]))[1][0])
         else:
             cell = self.first_cell(x, y, speed)
         fx, fy = self.centre_rows[cell]
@@ -193,7 +192,7 @@ class OneVehicle:
             # A first hop that comes near a zone active while it is flown goes around it.
             t_hop = t_start + 2.0 * dist / speed + pol.timed_slack_s
             if pol.zones.blocked_one(x, y, fx, fy, t_start, t_hop):
-                way = pol.zones.route(pos, route[0], t_start, t_hop)
+                way = pol.zones.route(np.array([x, y]), route[0], t_start, t_hop)
                 route = np.vstack([way[:-1], route])
                 steps = None
         return self.plan(vehicle, x, y, start_z, route, append, steps)
