@@ -9,7 +9,7 @@ gives every cell a random last visit in the past hour (a patrol in progress),
 then times, at the start of the run (each walk plans 15 minutes ahead), ``decide`` for vehicles asking one at a time (``recharged``) and for a
 batch asking at one instant, twice in the same run: picking first cells by scoring
 every cell and walking with arrays (``fast = False``, the policy as it was) and
-through the bucket index, one vehicle walked with Python scalars (``fast = True``).
+through the bucket index, one vehicle walked on its own (``fast = True``).
 Both must give the same plans. Times are CPU time of this process (the machine is
 shared: wall time would count other processes' turns).
 

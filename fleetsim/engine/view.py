@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,13 @@ def _ro(a) -> np.ndarray:
     return a
 
 
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only in place: :func:`_ro` for an array made for the caller
+    (shared with nothing), without the copy."""
+    a.setflags(write=False)
+    return a
+
+
 _NO_ORDERS = NoOrders()
 
 
@@ -31,7 +39,17 @@ def _pick(values: list, idx: np.ndarray, dtype) -> np.ndarray:
     of many (a decision about one vehicle then costs nothing per vehicle of the fleet)."""
     if 8 * len(idx) < len(values):
         return np.array([values[i] for i in idx.tolist()], dtype=dtype)
+    if dtype is np.float64:  # (numbers read one by one: faster than asarray's checks)
+        return np.fromiter(values, np.float64, len(values))[idx]
     return np.asarray(values, dtype=dtype)[idx]
+
+
+def _pick_pairs(values: list, idx: np.ndarray) -> np.ndarray:
+    """``np.asarray(values, np.float64)[idx]`` for a list of (x, y) pairs: (len(idx), 2)."""
+    if 8 * len(idx) < len(values):
+        return np.array([values[i] for i in idx.tolist()], dtype=np.float64).reshape(-1, 2)
+    flat = np.fromiter(chain.from_iterable(values), np.float64, 2 * len(values))
+    return flat.reshape(-1, 2)[idx]
 
 
 class EngineFleetView:
@@ -103,7 +121,11 @@ class EngineFleetView:
         if vehicles is None:
             return np.arange(self._sim.n)
         idx = np.asarray(vehicles, dtype=np.int64).reshape(-1)
-        if len(idx) and (idx.min() < 0 or idx.max() >= self._sim.n):
+        if len(idx) <= 8:  # (a few: Python's min and max, without numpy's per-call cost)
+            few = idx.tolist()
+            if few and (min(few) < 0 or max(few) >= self._sim.n):
+                raise IndexError(f"vehicle index out of range 0..{self._sim.n - 1}")
+        elif len(idx) and (idx.min() < 0 or idx.max() >= self._sim.n):
             raise IndexError(f"vehicle index out of range 0..{self._sim.n - 1}")
         return idx
 
@@ -134,7 +156,7 @@ class EngineFleetView:
         return rows, still
 
     def positions(self, vehicles=None) -> np.ndarray:
-        s, now = self._sim, self.now_s
+        now = self.now_s
         idx = self._index(vehicles)
         out = np.empty((len(idx), 3))
         if len(idx) > 8:
@@ -148,12 +170,16 @@ class EngineFleetView:
                 rest = np.flatnonzero(~still)
                 if len(rest):
                     out[rest] = self.positions(idx[rest])
-                return _ro(out)
+                return _frozen(out)
         for k, v in enumerate(idx.tolist()):
-            # A vehicle riding on its carrier is where the carrier is.
-            c = s.carrier_of[v] if self._any_docked and s.docked[v] else v
-            out[k] = s.position_at(c, now)
-        return _ro(out)
+            out[k] = self._position(v)
+        return _frozen(out)
+
+    def _position(self, v: int) -> tuple[float, float, float]:
+        """Where vehicle ``v`` is now (riding on its carrier: where the carrier is)."""
+        s = self._sim
+        c = s.carrier_of[v] if self._any_docked and s.docked[v] else v
+        return s.position_at(c, self.now_s)
 
     def battery_wh(self, vehicles=None) -> np.ndarray:
         s, now = self._sim, self.now_s
@@ -185,16 +211,25 @@ class EngineFleetView:
 
     def states(self, vehicles=None) -> np.ndarray:
         idx = self._index(vehicles)
-        return _ro(self._states[_pick(self._sim.state, idx, np.int64)])
+        return _frozen(self._states[_pick(self._sim.state, idx, np.int64)])
 
     def plan_end(self, vehicles=None) -> tuple[np.ndarray, np.ndarray]:
         s = self._sim
         idx = self._index(vehicles)
-        xy = _pick(s.end_xy, idx, np.float64).reshape(-1, 2)
+        if len(idx) == 1:  # one vehicle (most decisions): the same, in Python numbers
+            v = idx.item()
+            if s.waiting[v]:
+                xy, t = self._position(v)[:2], self.now_s
+            else:
+                xy, t = s.end_xy[v], float(s.end_t[v])
+                t = t if t >= self.now_s else self.now_s  # (as np.maximum)
+            return (_frozen(np.array([xy], dtype=np.float64)),
+                    _frozen(np.array([t], dtype=np.float64)))
+        xy = _pick_pairs(s.end_xy, idx)
         t = np.maximum(_pick(s.end_t, idx, np.float64), self.now_s)
         idle = _pick(s.waiting, idx, bool)
         if idle.any():
             pos = self.positions(idx[idle])
             xy[idle] = pos[:, :2]
             t[idle] = self.now_s
-        return _ro(xy), _ro(t)
+        return _frozen(xy), _frozen(t)

@@ -1,21 +1,21 @@
 """One vehicle's route extension for :mod:`fleetsim.policies.persistent_patrol`, in
-plain Python.
+plain Python and one-vehicle compiled loops (:mod:`fleetsim.policies.patrol_walk`).
 
 Most of a patrol's decisions are for one vehicle at a time (back from recharging),
 and numpy's per-call cost on arrays of one row then outweighs the work. This is the
-same computation as the policy's vectorised walk for one vehicle (no timed zones):
-the same choices, with the same floating-point operations in the same order, so
-the same plans to the bit.
+same computation as the policy's walk of many vehicles for one vehicle (no timed
+zones): the same choices, with the same floating-point operations in the same
+order, so the same plans to the bit.
 """
 
 from __future__ import annotations
 
-import math
 import weakref
 
 import numpy as np
 
 from fleetsim.planning.altitude import route_pieces
+from fleetsim.policies.patrol_walk import first_cell, walk_one
 from fleetsim.policy import Plan, Route
 
 #: The walk's tie-break weight (see ``PersistentPatrol._walk_clear``).
@@ -24,6 +24,38 @@ TIE = 1e-6
 
 def _rows(a: np.ndarray) -> tuple[tuple, ...]:
     return tuple(map(tuple, a.tolist()))
+
+
+_new = object.__new__
+_route_fields = (Route.waypoints.__set__, Route.alt_agl_m.__set__, Route.sensing.__set__,
+                 Route.action_class.__set__)
+_plan_fields = (Plan.vehicle.__set__, Plan.actions.__set__, Plan.append.__set__)
+_ROUTE_DEFAULTS = (Route.__dataclass_fields__["alt_agl_m"].default,
+                   Route.__dataclass_fields__["sensing"].default,
+                   Route.__dataclass_fields__["action_class"].default)
+
+
+def route_plans(vehicles: list[int], ways: list[np.ndarray], append: bool) -> list[Plan]:
+    """``[Plan(v, [Route(w)], append) for v, w in zip(vehicles, ways)]``: the same
+    frozen objects (the Route's other fields their defaults), each field set through
+    its slot. The dataclasses' ``__init__`` sets each through ``object.__setattr__``,
+    most of the cost of a patrol's plans for thousands of vehicles."""
+    sw, sa, ss, sc = _route_fields
+    pv, pa, pp = _plan_fields
+    alt, sensing, action_class = _ROUTE_DEFAULTS
+    out = []
+    for v, w in zip(vehicles, ways, strict=True):
+        r = _new(Route)
+        sw(r, w)
+        sa(r, alt)
+        ss(r, sensing)
+        sc(r, action_class)
+        p = _new(Plan)
+        pv(p, v)
+        pa(p, [r])
+        pp(p, append)
+        out.append(p)
+    return out
 
 
 class OneVehicle:
@@ -39,14 +71,10 @@ class OneVehicle:
         self.nbr_dist = _rows(policy.nbr_dist)
         self.dirs = _rows(policy.step_dir)
         self.step_t = policy.step_dir.T
-        # Each cell's neighbours (step index, cell, the policy's tie-break penalty of the
-        # step), and for a heading along step k the tie-break terms of the steps (``TIE``
-        # times its dot products with them, as the vectorised walk takes them for one
-        # row): the walk's per-step terms worked out once.
-        self.options = tuple(tuple((k, cell, pen) for k, (cell, pen)
-                                   in enumerate(zip(nb, ps, strict=True)) if cell >= 0)
-                             for nb, ps in zip(self.nbr, _rows(policy.nbr_pen), strict=True))
-        self.tie_dots_of = [self.tie_dots(h0, h1) for h0, h1 in self.dirs]
+        # For a heading along step k the tie-break terms of the steps (``TIE`` times its
+        # dot products with them, as the walk of many vehicles takes them for one row): the
+        # walk's per-step terms worked out once.
+        self.tie_table = np.array([self.tie_dots(h0, h1) for h0, h1 in self.dirs])
         self.centres = policy.centres
         self.centre_rows = _rows(policy.centres)
         self.agl = policy.agl.tolist()
@@ -77,9 +105,9 @@ class OneVehicle:
         self.travel_from: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = {}
         self.travel_kept = max(8, (1 << 21) // self.bucket_x.size)
 
-    def tie_dots(self, h0: float, h1: float) -> list[float]:
+    def tie_dots(self, h0: float, h1: float) -> np.ndarray:
         """The tie-break term of each step for heading ``(h0, h1)``."""
-        return [TIE * d for d in (np.array([[h0, h1]]) @ self.step_t)[0].tolist()]
+        return TIE * (np.array([[h0, h1]]) @ self.step_t)[0]
 
     def first_cell(self, x: float, y: float, speed: float) -> int:
         """The cell with the highest score ``-last_visit - travel time from (x, y)``:
@@ -97,64 +125,26 @@ class OneVehicle:
                 np.hypot(gap[0], gap[1]) / speed,
                 np.hypot(self.bucket_x - x, self.bucket_y - y) / speed)
         to_box, to_cell = travel
-        bound = -pol.bucket_min_visit - to_box
-        lv = pol.last_visit
-        b = int(bound.argmax())
-        cells = self.bucket_table[b]
-        seen = lv.take(cells)
-        score = -seen - to_cell[b]
-        k = int(score.argmax())
-        thr = float(score[k])
-        # the bounds are exact up to rounding: keep a margin
-        take = np.flatnonzero(bound >= thr - 1e-9 * (abs(thr) + 1.0))
-        if len(take) == 1:  # bucket b alone (always among them): its scores are known
-            pol.bucket_min_visit[b] = seen.min()
-        else:
-            cells = self.bucket_table.take(take, axis=0)
-            seen = lv.take(cells)
-            pol.bucket_min_visit[take] = seen.min(axis=1)
-            score = -seen - to_cell.take(take, axis=0)
-            k = int(score.argmax())
-        if np.count_nonzero(score == score.flat[k]) > 1:
-            # cells tie for the first place: which one is up to scoring every cell
+        cell = first_cell(to_box, to_cell, pol.bucket_min_visit, pol.last_visit,
+                          self.bucket_table)
+        if cell < 0:  # cells tie for the first place: which one is up to scoring every cell
             return int(pol.best_cells_all(np.array([x, y]), speed, 1)[0])
-        return int(cells.flat[k])
+        return int(cell)
 
     def walk(self, c: int, t: float, h0: float, h1: float, speed: float, until_s: float,
              ks: list[int] | None = None) -> tuple[list[int], float, float]:
         """The greedy steps of a vehicle in cell ``c`` at time ``t`` heading ``(h0, h1)``
         until ``until_s``: the cells it goes to and its final heading (and, in ``ks``,
         the neighbour index of each step). Updates the cells' planned visits. Ties
-        are broken as the vectorised walk breaks them (weight :data:`TIE`)."""
-        # (the visits read and written through a memoryview: the same float64 values,
-        # faster than ndarray.item for one at a time)
-        lv = memoryview(self.policy.last_visit)
-        options, nbr_dist, dirs = self.options, self.nbr_dist, self.dirs
-        tie_dots_of = self.tie_dots_of
-        out = []
-        tie_dots = self.tie_dots(h0, h1)
-        while True:
-            best, best_score, best_cell = -1, -math.inf, -1
-            for k, cell, pen in options[c]:
-                score = -lv[cell] + (tie_dots[k] - pen)
-                if best < 0 or score > best_score:
-                    best, best_score, best_cell = k, score, cell
-            if best < 0:
-                break
-            cell = best_cell
-            arrive = t + nbr_dist[c][best] / speed
-            if arrive > lv[cell]:
-                lv[cell] = arrive
-            t = arrive
-            h0, h1 = dirs[best]
-            tie_dots = tie_dots_of[best]
-            out.append(cell)
-            if ks is not None:
-                ks.append(best)
-            c = cell
-            if not t < until_s:
-                break
-        return out, h0, h1
+        are broken as the walk of many vehicles breaks them (weight :data:`TIE`)."""
+        cells, ks_ = walk_one(c, t, self.tie_dots(h0, h1), self.tie_table, speed,
+                              until_s, self.policy.nbr, self.policy.nbr_dist, self.policy.nbr_pen,
+                              self.policy.last_visit)
+        if ks is not None:
+            ks += ks_.tolist()
+        if len(ks_):
+            h0, h1 = self.dirs[int(ks_[-1])]
+        return cells.tolist(), h0, h1
 
     def extend(self, vehicle: int, x: float, y: float, t: float, until_s: float, *,
                append: bool, start_z: float | None) -> list[Plan]:
@@ -171,11 +161,10 @@ class OneVehicle:
             if norm > 0:
                 h0, h1 = h0 / norm, h1 / norm
         speed = self.speed[vehicle]
-        pos = np.array([x, y])
         if append:
             cell = int(pol.end_cell.item(vehicle))
             if cell < 0 or self.centre_rows[cell] != (x, y) or not pol.centres_distinct:
-                cell = int(pol.tree.query(pos[None, :])[1][0])
+                cell = int(pol.tree.query(np.array([[x, y]]))[1][0])
         else:
             cell = self.first_cell(x, y, speed)
         fx, fy = self.centre_rows[cell]
@@ -203,7 +192,7 @@ class OneVehicle:
             # A first hop that comes near a zone active while it is flown goes around it.
             t_hop = t_start + 2.0 * dist / speed + pol.timed_slack_s
             if pol.zones.blocked_one(x, y, fx, fy, t_start, t_hop):
-                way = pol.zones.route(pos, route[0], t_start, t_hop)
+                way = pol.zones.route(np.array([x, y]), route[0], t_start, t_hop)
                 route = np.vstack([way[:-1], route])
                 steps = None
         return self.plan(vehicle, x, y, start_z, route, append, steps)
@@ -213,7 +202,7 @@ class OneVehicle:
         clearance of ``vehicle`` flown at its cruise height above the ground, by the
         terrain follower's quick test of each leg: the policy's table of all steps
         (:meth:`~fleetsim.policies.persistent_patrol.PersistentPatrol.clear_steps`, the
-        same answers) once its vectorised walk has made it, else leg by leg
+        same answers) once its walk of many vehicles has made it, else leg by leg
         (:meth:`~fleetsim.planning.altitude.TerrainFollower.leg_clear`, answers kept)."""
         agl, clearance = self.agl[vehicle], self.clearance[vehicle]
         key = (agl, clearance)
@@ -268,7 +257,7 @@ class OneVehicle:
         else:
             quick = follower.unchanged_one((x, y, start_z), route, agl, need)
         if quick:
-            return [Plan(vehicle, [Route(route)], append=append)]
+            return route_plans([vehicle], [route], append)
         (way, heights), = follower.follow(np.array([[x, y, start_z]]), [route],
                                           pol.agl[[vehicle]], pol.clearance[[vehicle]])
         if heights is None:

@@ -28,8 +28,8 @@ no heading yet turns counter-clockwise about the area's centre, so evenly
 spaced vehicles on a ring all circulate the same way (the patrolling
 literature's optimum: worst idleness n/k on a ring of n cells with k agents).
 
-All vehicles are planned together in vectorised steps, so the policy's cost
-grows with the number of periods, not with vehicles x legs. Routes are flown at
+All vehicles are planned together, a step of all of them at a time (compiled loops,
+:mod:`fleetsim.policies.patrol_walk`). Routes are flown at
 the cruise height above the ground, raised where the ground rises between two
 cells (:class:`fleetsim.planning.altitude.TerrainFollower`), so every leg keeps
 the vehicle's terrain clearance.
@@ -47,7 +47,8 @@ from scipy.spatial import cKDTree
 from fleetsim.planning.altitude import TerrainFollower, route_pieces
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
 from fleetsim.policies.patrol_cells import OFFSETS, axis_centres, onto_area, spurs, towards_zone
-from fleetsim.policies.patrol_one import TIE, OneVehicle
+from fleetsim.policies.patrol_one import TIE, OneVehicle, route_plans
+from fleetsim.policies.patrol_walk import walk_step
 from fleetsim.policy import Plan, Policy, Route, non_negative, param, positive
 
 
@@ -111,7 +112,7 @@ class PersistentPatrol(Policy):
         cx, cy, ok = onto_area(area, cx, cy, ok, step)
         avoid = zones_to_avoid(ctx.world, ctx.scenario)
         # Zones active for the whole run lose their cells for good; the others are
-        # checked against the time of each step (see _step_blocked).
+        # checked against the time of each step (see patrol_walk.walk_step).
         always = [z for z in avoid if z.start_s <= 0.0 and z.end_s >= ctx.duration_s]
         timed = [z for z in avoid if not (z.start_s <= 0.0 and z.end_s >= ctx.duration_s)
                  and z.start_s < ctx.duration_s and z.end_s > 0.0]
@@ -178,7 +179,15 @@ class PersistentPatrol(Policy):
             self.timed_escape = np.column_stack([
                 tz.escape_time_s(self.centres, slow, j) + size / slow
                 * tz.inside(self.centres, [j])[:, 0] for j in range(len(timed))])
+        else:
+            self.timed_cross = np.zeros((1, 1, 0), dtype=bool)
+            self.timed_escape = np.zeros((1, 0))
+        #: The timed zones as :func:`~fleetsim.policies.patrol_walk.walk_step` takes them.
+        self.timed_args = (self.timed_cross, self.timed_escape, self.timed_start,
+                           self.timed_end, self.timed_slack_s)
+        self._claimed = np.zeros(len(self.centres), dtype=np.uint8)
         self.nbr = nbr
+        self.nbr32 = nbr.astype(np.int32)  # (for the compiled walk: half the memory)
         safe = np.where(nbr >= 0, nbr, 0)
         self.nbr_dist = np.hypot(*(self.centres[safe] - self.centres[:, None, :])
                                  .transpose(2, 0, 1))  # (cells, k) metres
@@ -218,8 +227,8 @@ class PersistentPatrol(Policy):
         self._one = OneVehicle(self)
         self._step_tables: dict[tuple[float, float], np.ndarray] = {}
 
-    #: Pick first hops through the bucket index and walk single vehicles with
-    #: Python scalars (True), or score every cell and walk with arrays (False: the
+    #: Pick first hops through the bucket index and walk single vehicles on their
+    #: own (True), or score every cell and walk them as a fleet of one (False: the
     #: same plans, slower; kept for benchmarks/policy_cost.py).
     fast = True
     #: Side of a bucket of the first-hop index, in cells.
@@ -368,25 +377,12 @@ class PersistentPatrol(Policy):
                     & (depart < self.timed_end[j]))
         return ok
 
-    def _step_blocked(self, c: np.ndarray, cand: np.ndarray, depart: np.ndarray,
-                      arrive: np.ndarray) -> np.ndarray:
-        """(a, k) bool: steps from cells ``c`` to their neighbours ``cand`` flown over
-        ``[depart, arrive]`` that come near a timed zone while (or shortly before) it
-        is active."""
-        out = np.zeros(cand.shape, dtype=bool)
-        for j in range(len(self.timed_start)):
-            cross = self.timed_cross[c, :, j]
-            esc = self.timed_escape[cand, j]
-            out |= cross & (arrive + esc + self.timed_slack_s >= self.timed_start[j]) \
-                & (depart[:, None] < self.timed_end[j])
-        return out
-
     def _extend(self, v, xy, t, until_s, *, append, start_z=None):
         """Plans for vehicles ``v``: greedy routes from ``xy`` at times ``t`` until
         ``until_s``, raised where the terrain needs it. ``start_z``: the heights the
         vehicles start from (default: the cruise height above the ground at ``xy``)."""
         if len(v) == 1 and self.fast and len(self.timed_start) == 0:
-            # one vehicle (back from recharging, say): with Python scalars
+            # one vehicle (back from recharging, say): without numpy's per-call cost
             x, y = xy[0].tolist()
             return self._one.extend(int(v[0]), x, y, float(t[0]), until_s, append=append,
                                     start_z=None if start_z is None else float(start_z[0]))
@@ -412,8 +408,7 @@ class PersistentPatrol(Policy):
                 and self.follower.coarse_for(clear_length):
             # every leg known to keep its clearance, by the test follow would make
             if action_class is None:
-                return [Plan(vehicle, [Route(routes[i])], append)
-                        for vehicle, i in zip(vs.tolist(), rows, strict=True)]
+                return route_plans(vs.tolist(), [routes[i] for i in rows], append)
             raised = [(routes[i], None) for i in rows]
         else:
             if start_z is None:
@@ -521,86 +516,26 @@ class PersistentPatrol(Policy):
         t = t + dist / speed
         heading[moved] = (first[moved] - pos[moved]) / dist[moved, None]
         np.maximum.at(self.last_visit, cell, t)
-        steps = [np.where(moved, cell, -1)]
         active = t < until_s
         cur = cell.copy()
-        tie = TIE
         m = len(cur)
-        if m == 1 and not timed and active[0] and self.fast:
-            # One vehicle (back from recharging, say): the same greedy steps with
-            # Python scalars, without numpy's per-call cost on arrays of one row.
-            more, h0, h1 = self._one.walk(int(cur[0]), float(t[0]), float(heading[0, 0]),
-                                          float(heading[0, 1]), float(speed[0]), until_s)
-            heading[0] = (h0, h1)
-            steps.extend(np.array([c]) for c in more)
-            active[0] = False
-        lv = self.last_visit
         # Routes of an extension from a cell centre, at the cruise height there, and
         # on from centre to centre: known clear if every step is.
         steps_clear = self.clear_steps(v) if append and not timed else None
         clear = dist == 0.0 if steps_clear is not None else np.zeros(m, dtype=bool)
-        length = 0.0  # of all steps (all the legs of the routes, if all are clear)
-        nbr, width = self.nbr, self.nbr.shape[1]
-        while True:
-            act = np.flatnonzero(active)  # only vehicles still short of the horizon
-            if len(act) == 0:
-                break
-            c = cur[act]
-            # (row gathers with take: the same values as indexing, without its overhead)
-            cand = nbr.take(c, axis=0)  # (a, k), -1: no neighbour
-            t_act, speed_act = t[act], speed[act]
-            # The most idle neighbour (oldest last visit); ties: straight ahead, then nearer
-            # (no neighbour: -inf).
-            bias = tie * (heading[act] @ self.step_dir.T) - self.nbr_pen.take(c, axis=0)
-            if timed:
-                arrive = t_act[:, None] + self.nbr_dist[c] / speed_act[:, None]
-                valid = (cand >= 0) & ~self._step_blocked(c, np.maximum(cand, 0), t_act, arrive)
-                bias[~valid] = -np.inf
-                has = valid.any(axis=1)
-            else:
-                has = self.nbr_has[c]
-            choice = np.full(len(act), -1)
-            todo = has.copy()
-            for _round in range(4):  # vehicles wanting the same cell: the first gets it
-                ti = np.flatnonzero(todo)
-                if len(ti) == 0:
-                    break
-                # (where there is no neighbour, any cell's visit - inf: -inf)
-                if len(ti) == len(act):
-                    cand_ti, bias_ti = cand, bias
-                else:
-                    cand_ti, bias_ti = cand.take(ti, axis=0), bias.take(ti, axis=0)
-                best = np.argmax(-lv.take(cand_ti) + bias_ti, axis=1)
-                want = cand_ti.take(np.arange(len(ti)) * width + best)
-                if _round < 3:
-                    first_of = _first_of(want, len(lv))
-                    win, got, want = ti[first_of], best[first_of], want[first_of]
-                else:  # the rest take their choice
-                    win, got = ti, best
-                choice[win] = got
-                # arrival times at the cells taken (as at every neighbour: same values)
-                arrive = t_act[win] + self.nbr_dist.take(c[win] * width + got) / speed_act[win]
-                if _round < 3:  # one vehicle a cell
-                    lv[want] = np.maximum(lv[want], arrive)
-                else:
-                    np.maximum.at(lv, want, arrive)
-                todo[win] = False
-            ch = np.maximum(choice, 0)
-            at = c * width + ch
-            nxt = np.where(has, cand.take(np.arange(len(act)) * width + ch), c)
-            t[act] = np.where(has, t_act + self.nbr_dist.take(at) / speed_act, t_act)
-            moves = act[has]
-            heading[moves] = self.step_dir[ch[has]]
-            step = np.full(m, -1)
-            step[act] = np.where(has, nxt, -1)
-            steps.append(step)
-            cur[act] = nxt
-            if steps_clear is not None:
-                clear[act] &= ~has | steps_clear.take(at)
-                length += float(self.nbr_dist.take(at[has]).sum())
-            active[act] = has & (t[act] < until_s)
+        if m == 1 and not timed and active[0] and self.fast:
+            # One vehicle (back from recharging, say): the same greedy steps in one
+            # compiled loop, without a matrix product per step.
+            more, h0, h1 = self._one.walk(int(cur[0]), float(t[0]), float(heading[0, 0]),
+                                          float(heading[0, 1]), float(speed[0]), until_s)
+            heading[0] = (h0, h1)
+            seq = np.array([[cell[0] if moved[0] else -1, *more]], dtype=np.int64)
+            length = 0.0
+        else:
+            seq, length = self._steps(cur, t, heading, active, speed, until_s, steps_clear,
+                                      clear)
+            seq[:, 0] = np.where(moved, cell, -1)
         self.heading[v] = heading
-        seq = np.stack(steps, axis=1)  # (m, steps)
         # First hops that come near a zone active while they are flown go around it.
         t_hop = t_start + 2.0 * dist / speed + self.timed_slack_s
         detour = np.zeros(len(v), dtype=bool)
@@ -629,22 +564,44 @@ class PersistentPatrol(Policy):
             routes[row] = np.vstack([way[:-1], route])
         return routes, clear, length
 
+    def _steps(self, cur, t, heading, active, speed, until_s, steps_clear, clear):
+        """The greedy steps of vehicles in cells ``cur`` at times ``t`` with ``heading``
+        (those ``active``) until ``until_s``, one neighbouring cell at a time
+        (:func:`~fleetsim.policies.patrol_walk.walk_step`, updating all five arrays and
+        the cells' planned visits): the cells stepped to, (vehicles, 1 + steps) with
+        column 0 left for the first hop (-1: no step), and the length of all steps,
+        if ``steps_clear`` (then ``clear`` tells which vehicles' steps all are in it)."""
+        m = len(cur)
+        seq = np.full((16, m), -1, dtype=np.int64)  # a row per step, each written in turn
+        use_clear = steps_clear is not None
+        moved_dist = np.empty(m)
+        length = 0.0  # of all steps (all the legs of the routes, if all are clear)
+        timed = self.timed_args
+        step_t = self.step_dir.T
+        act = np.flatnonzero(active)  # only vehicles still short of the horizon
+        col = 1
+        while len(act):
+            if col == len(seq):
+                seq = np.concatenate([seq, np.full((col, m), -1, dtype=np.int64)])
+            act, n = walk_step(act, heading[act] @ step_t, TIE, cur, t, heading, active, speed,
+                               until_s, self.nbr32, self.nbr_dist, self.nbr_pen, self.nbr_has,
+                               self.step_dir, self.last_visit, self._claimed, seq[col],
+                               steps_clear if use_clear else _NO_TABLE, use_clear,
+                               clear, moved_dist, *timed)
+            if use_clear:
+                length += float(moved_dist[:n].sum())
+            col += 1
+        return seq[:col].T, length
+
+
+#: The step table :func:`~fleetsim.policies.patrol_walk.walk_step` is given without one.
+_NO_TABLE = np.zeros((1, 1), dtype=bool)
+
 
 def _cut(a: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
     """``a`` cut into consecutive pieces of ``counts`` rows (views, as ``np.split``)."""
     ends = np.cumsum(counts).tolist()
     return [a[i:j] for i, j in zip([0, *ends[:-1]], ends, strict=True)]
-
-
-def _first_of(want: np.ndarray, n_cells: int) -> np.ndarray:
-    """Where each value of ``want`` (cell indices) occurs first, in increasing order."""
-    n = len(want)
-    if n * 16 < n_cells:  # few: a sort beats a pass over every cell
-        return np.sort(np.unique(want, return_index=True)[1])
-    row = np.arange(n)
-    first = np.full(n_cells, n)
-    np.minimum.at(first, want, row)
-    return np.flatnonzero(first[want] == row)
 
 
 def _top(cells: np.ndarray, score: np.ndarray, m: int) -> np.ndarray:

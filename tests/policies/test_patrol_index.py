@@ -122,15 +122,6 @@ def test_one_vehicle_plans_match_the_vectorised_plans(patrol, append):
         patrol.last_visit[:], patrol.heading[:], patrol.bucket_min_visit[:] = saved
 
 
-def test_first_claims_on_a_cell_are_found_as_by_sorting():
-    from fleetsim.policies.persistent_patrol import _first_of
-    rng = np.random.default_rng(8)
-    for n, cells in ((5, 1000), (3000, 1000), (3000, 100000), (1, 10)):
-        want = rng.integers(0, cells, n)
-        assert _first_of(want, cells).tolist() == \
-            sorted(np.unique(want, return_index=True)[1].tolist())
-
-
 def test_extensions_from_cell_centres_known_clear_give_the_plans_follow_gives(patrol):
     rng = np.random.default_rng(9)
     saved = patrol.last_visit.copy(), patrol.heading.copy(), patrol.bucket_min_visit.copy()
