@@ -39,7 +39,7 @@ def leg_lengths_m(legs: dict[str, np.ndarray]) -> np.ndarray:
     for i in range(0, n, _LENGTH_ROWS):
         k = slice(i, i + _LENGTH_ROWS)
         d = np.column_stack([legs[f"{a}1_m"][k] - legs[f"{a}0_m"][k] for a in "xyz"])
-        out[k] = np.sqrt(np.einsum("ij,ij->i", d, d))
+        out[k] = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2])
     return out
 
 

@@ -146,7 +146,7 @@ def min_width_angle_deg(polygon: Polygon | MultiPolygon) -> float:
     normal = np.column_stack([-edge[:, 1], edge[:, 0]]) / length[:, None]
     width = np.empty(len(edge))
     for first in range(0, len(edge), _EDGES_PER_BATCH):
-        projection = xy @ normal[first : first + _EDGES_PER_BATCH].T
+        projection = libm.matmul(xy, normal[first : first + _EDGES_PER_BATCH].T)
         width[first : first + _EDGES_PER_BATCH] = projection.max(axis=0) - projection.min(axis=0)
     angle = np.degrees(libm.arctan2(edge[:, 1], edge[:, 0])) % 180.0
     angle[angle > 180.0 - 1e-9] = 0.0

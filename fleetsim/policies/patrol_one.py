@@ -107,7 +107,8 @@ class OneVehicle:
 
     def tie_dots(self, h0: float, h1: float) -> np.ndarray:
         """The tie-break term of each step for heading ``(h0, h1)``."""
-        return TIE * (np.array([[h0, h1]]) @ self.step_t)[0]
+        st = self.step_t
+        return TIE * (h0 * st[0] + h1 * st[1])  # (libm.matmul's sums, term by term)
 
     def first_cell(self, x: float, y: float, speed: float) -> int:
         """The cell with the highest score ``-last_visit - travel time from (x, y)``:

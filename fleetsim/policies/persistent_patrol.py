@@ -44,6 +44,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from fleetsim import libm
 from fleetsim.planning.altitude import TerrainFollower, route_pieces
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
 from fleetsim.policies.patrol_cells import OFFSETS, axis_centres, onto_area, spurs, towards_zone
@@ -583,7 +584,8 @@ class PersistentPatrol(Policy):
         while len(act):
             if col == len(seq):
                 seq = np.concatenate([seq, np.full((col, m), -1, dtype=np.int64)])
-            act, n = walk_step(act, heading[act] @ step_t, TIE, cur, t, heading, active, speed,
+            act, n = walk_step(act, libm.matmul(heading[act], step_t), TIE, cur, t, heading,
+                               active, speed,
                                until_s, self.nbr32, self.nbr_dist, self.nbr_pen, self.nbr_has,
                                self.step_dir, self.last_visit, self._claimed, seq[col],
                                steps_clear if use_clear else _NO_TABLE, use_clear,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fleetsim import libm
 from fleetsim.engine.sim import Simulation
 from fleetsim.engine.stepped import SteppedRun
 from fleetsim.engine.tables import E_KIND, E_LEG, E_TIME, E_VEHICLE, E_ZONE, EVENT_KIND_CODE, L_T1
@@ -164,7 +165,7 @@ class FleetCore:
                     sel &= ev[:, E_ZONE] >= 0
                 if sel.any():
                     terms[:, col[_TERM_OF_KIND[name]]] += np.bincount(v[sel], minlength=n)
-        reward = terms @ self.weights
+        reward = libm.matmul(terms, np.reshape(self.weights, (-1, 1)))[:, 0]
         if self.opt.shared_reward:
             reward = np.full(n, reward.sum())
         return StepResult(obs=obs, mask=mask, reward=reward, terms=terms, done=done, now_s=now)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fleetsim import libm
 from fleetsim.engine import Simulation
 from fleetsim.policies.patrol_one import TIE
 from fleetsim.scenario import load_scenario
@@ -51,7 +52,7 @@ def _numpy_steps(p, cur, t, heading, active, speed, until_s, steps_clear, clear)
         c = cur[act]
         cand = nbr.take(c, axis=0)
         t_act, speed_act = t[act], speed[act]
-        bias = TIE * (heading[act] @ p.step_dir.T) - p.nbr_pen.take(c, axis=0)
+        bias = TIE * libm.matmul(heading[act], p.step_dir.T) - p.nbr_pen.take(c, axis=0)
         if timed:
             arrive = t_act[:, None] + p.nbr_dist[c] / speed_act[:, None]
             valid = (cand >= 0) & ~_step_blocked(p, c, np.maximum(cand, 0), t_act, arrive)
