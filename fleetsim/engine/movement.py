@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from simpy.events import NORMAL, Event, Timeout
@@ -35,6 +36,12 @@ _INF = float("inf")
 _NAN = float("nan")
 _ARRIVE = EVENT_KIND_CODE["arrive"]
 _NO_LIMITS = (0.0,) * 13  # (block_rows takes them in every mode)
+
+
+def _as_rows(block: list, arrivals: list) -> tuple[np.ndarray, np.ndarray]:
+    """Leg rows and ``arrive`` events laid flat in lists as (k, width) arrays."""
+    return (np.fromiter(block, np.float64, len(block)).reshape(-1, LEG_WIDTH),
+            np.fromiter(arrivals, np.float64, len(arrivals)).reshape(-1, EVENT_WIDTH))
 
 
 class ReserveReached(Exception):
@@ -242,9 +249,11 @@ class Movement:
             # Quick test for the whole route: if it passes, no leg reaches the limit and
             # none needs solving.
             safe = not to_empty and motion.route_clear(v, b, power, total, top, far)
-            legs = self._checked_legs(v, kind, sensing, 0, xs, ys, zs, durs, climbs, safe,
-                                      power, now, x0, y0, z0, b, li0, [], [])
-            yield from self._flown(v, now, li0, *legs)
+            block, arrivals, starts = [], [], []
+            t, stop = self._checked_legs(v, kind, sensing, 0, xs, ys, zs, durs, climbs, safe,
+                                         power, now, x0, y0, z0, b, li0, block, arrivals,
+                                         starts)
+            yield from self._flown(v, now, li0, *_as_rows(block, arrivals), starts, t, stop)
             return
         # The still-air model: the legs, their rows and the tests of the energy limit
         # in compiled loops (fleetsim.engine.blocks), legs whose limit the loop leaves
@@ -252,7 +261,7 @@ class Movement:
         xa, ya, za = (np.asarray(c, dtype=np.float64) for c in (xs, ys, zs))
         durs, climbs, total, top, far_lo, far_hi = motion.route_bounded(
             v, x0, y0, z0, xa, ya, za, speeds, hx, hy)
-        limits = None
+        limits = detour = None
         if to_empty:
             mode = TO_EMPTY
         elif motion.route_clear(v, b, power, total, top, far_hi) or (
@@ -274,26 +283,24 @@ class Movement:
             t, stop = self._checked_legs(
                 v, kind, sensing, i, xa.tolist(), ya.tolist(), za.tolist(), durs.tolist(),
                 climbs.tolist(), False, power, t, x0, y0, z0, b, li0 + len(rows), more,
-                arrivals, starts)
-            rows = np.concatenate((rows, np.fromiter(more, np.float64, len(more)).reshape(
-                -1, LEG_WIDTH)))
-            events = np.concatenate((events, np.fromiter(arrivals, np.float64, len(arrivals)
-                                                         ).reshape(-1, EVENT_WIDTH)))
+                arrivals, starts, detour)
+            more_rows, more_events = _as_rows(more, arrivals)
+            rows = np.concatenate((rows, more_rows))
+            events = np.concatenate((events, more_events))
         yield from self._flown(v, now, li0, rows, events, starts, t, stop)
 
     def _checked_legs(self, v: int, kind: int, sensing: bool, i0: int, xs: list, ys: list,
                       zs: list, durs: list, climbs: list, safe: bool, power: float,
                       t: float, x0: float, y0: float, z0: float, b: float, li: int,
-                      block: list, arrivals: list, starts: list | None = None):
+                      block: list, arrivals: list, starts: list, detour: Any = None
+                      ) -> tuple[float, bool]:
         """The legs of a route block from waypoint ``i0``, flown from time ``t`` at
         (x0, y0, z0) with battery ``b``, in Python: each leg's energy limit from the
-        motion model (none if ``safe``), leg ids from ``li``. Their rows and ``arrive``
-        events are added flat to ``block`` and ``arrivals``, their starts to ``starts``.
-        Returns (the end, whether the last leg stopped at the limit), or, without
-        ``starts``, what :meth:`_flown` takes."""
-        ret = starts is None
-        if ret:
-            starts = []
+        motion model (none if ``safe``; ``detour``: the domain's
+        :meth:`~fleetsim.engine.domains.Domain.reserve_detour` if the caller has it),
+        leg ids from ``li``. Their rows and ``arrive`` events are added flat to
+        ``block`` and ``arrivals``, their starts to ``starts``. Returns the end and
+        whether the last leg stopped at the limit."""
         stop = False
         n_legs = 0
         if not safe:  # reserve_time, for each leg (its other arguments the same for all)
@@ -301,7 +308,8 @@ class Movement:
             if not to_empty:
                 hx, hy = self.home_xy[v]
                 dom = self.domains[v]
-                detour = dom.reserve_detour()
+                if detour is None:
+                    detour = dom.reserve_detour()
                 check = self.motion.reserve_checker(
                     v, power, hx, hy, detour, None if detour is None else dom.detour_box(v))
         corrected = self.corrected[v]
@@ -332,11 +340,7 @@ class Movement:
                 break
             arrivals += (t, _ARRIVE, v, li + n_legs, -1, -1, x1, y1, z1, _NAN, -1, -1)
             n_legs += 1
-        if not ret:
-            return t, stop
-        rows = np.fromiter(block, np.float64, len(block)).reshape(n_legs, LEG_WIDTH)
-        events = np.fromiter(arrivals, np.float64, len(arrivals)).reshape(-1, EVENT_WIDTH)
-        return rows, events, starts, t, stop
+        return t, stop
 
     def _flown(self, v: int, now: float, li0: int, rows: np.ndarray, events: np.ndarray,
                starts: list, t: float, stop: bool):
