@@ -99,27 +99,29 @@ def _strip_half(r, dx, dy):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def leg_spans(x0, y0, x1, y1, r, gx0, gy0, cell, nx, ny):
-    """For every leg: the first and last grid row whose centre lies in its
-    bounding box grown by its radius (int32; first > last when none), whether
-    it reaches a cell at all, and the candidate pairs per row, summed into the
-    difference array of the grid's rows (``load``, ``ny + 1`` float64).
+def leg_spans(x0, y0, x1, y1, r, rows, gx0, gy0, cell, nx, ny):
+    """For every leg ``rows[i]`` of the columns: the first and last grid row whose
+    centre lies in its bounding box grown by its radius (int32; first > last when
+    none), whether it reaches a cell at all, and the candidate pairs per row, summed
+    into the difference array of the grid's rows (``load``, ``ny + 1`` float64).
 
-    ``r`` holds one radius per leg, or a single one for all."""
-    n = len(x0)
+    ``r`` holds one radius per leg of the columns, or a single one for all. The
+    legs are read where they are (the columns of a long run are not copied)."""
+    n = len(rows)
     ja = np.empty(n, np.int32)
     jb = np.empty(n, np.int32)
     live = np.zeros(n, np.bool_)
     per_row = np.zeros(n)
     one_r = len(r) == 1
     for i in range(n):
-        ri = r[0] if one_r else r[i]
-        dx = x1[i] - x0[i]
-        dy = y1[i] - y0[i]
-        xlo = _minimum(x0[i], x1[i]) - ri
-        xhi = _maximum(x0[i], x1[i]) + ri
-        ylo = _minimum(y0[i], y1[i]) - ri
-        yhi = _maximum(y0[i], y1[i]) + ri
+        k = rows[i]
+        ri = r[0] if one_r else r[k]
+        dx = x1[k] - x0[k]
+        dy = y1[k] - y0[k]
+        xlo = _minimum(x0[k], x1[k]) - ri
+        xhi = _maximum(x0[k], x1[k]) + ri
+        ylo = _minimum(y0[k], y1[k]) - ri
+        yhi = _maximum(y0[k], y1[k]) + ri
         a = _first_index(ylo, gy0, cell, ny)
         b = _last_index(yhi, gy0, cell, ny)
         ja[i] = a

@@ -24,6 +24,7 @@ the regular grid, in compiled loops (:mod:`fleetsim.metrics.legcells`).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -198,6 +199,24 @@ def sweep_cells(
     sample_s : array_like, optional
         Sorted sample times in ``[0, duration_s]`` for the idleness sums (default: none).
     """
+    t0 = np.asarray(t0, dtype=np.float64).reshape(-1)
+    columns = r = None
+    if grid.n_cells and len(t0):
+        t1 = np.broadcast_to(np.asarray(t1, dtype=np.float64), t0.shape)
+        xy0 = np.asarray(xy0, dtype=np.float64).reshape(len(t0), -1)
+        xy1 = np.asarray(xy1, dtype=np.float64).reshape(len(t0), -1)
+        r = np.broadcast_to(np.asarray(radius_m, dtype=np.float64), t0.shape)
+        r = r[:1] if r.strides[0] == 0 else r  # (one radius for all)
+        columns = [np.ascontiguousarray(c) for c in (xy0[:, 0], xy0[:, 1], xy1[:, 0],
+                                                       xy1[:, 1], t0, t1)]
+    return _swept(grid, columns, r, None, duration_s, max_pairs, permission, sample_s)
+
+
+def _swept(grid: CellGrid, columns: list[np.ndarray] | None, r: np.ndarray | None,
+           rows: np.ndarray | None, duration_s: float, max_pairs: int,
+           permission: Permission | None, sample_s: np.ndarray | None) -> CellCoverage:
+    """:func:`sweep_cells` of the legs ``rows`` (default: all) of ``columns`` (see
+    :func:`_sweep_bands`; ``None``: no legs)."""
     T = float(duration_s)
     n_cells = grid.n_cells
     perm = no_permission_limits(n_cells, T) if permission is None else permission
@@ -213,7 +232,8 @@ def sweep_cells(
     result = CellCoverage(grid, T, first, integral, worst, covered, visits, perm,
                           0.5 * allowed * allowed, allowed.copy(), samples, idle_cells,
                           idle_sum)
-    _sweep_bands(result, t0, t1, xy0, xy1, radius_m, max_pairs)
+    if columns is not None and n_cells and (rows is None or len(rows)):
+        _sweep_bands(result, columns, r, rows, max_pairs)
     # Every cell's first gap starts at 0, with a permitted clock of 0 there.
     idle_cells[:, int(np.searchsorted(samples, 0.0, side="right"))] += perm.cells_per_signature
     result = CellCoverage(grid, T, first, integral, worst, covered, visits, perm,
@@ -223,40 +243,43 @@ def sweep_cells(
     return result
 
 
-def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: int) -> None:
-    """The band-by-band sweep of :func:`sweep_cells`; fills ``result`` in place."""
+def _sweep_bands(result: CellCoverage, columns: list[np.ndarray], r: np.ndarray,
+                 rows: np.ndarray | None, max_pairs: int) -> None:
+    """The band-by-band sweep of :func:`sweep_cells`; fills ``result`` in place.
+
+    ``columns`` are the legs' ``x0, y0, x1, y1, t0, t1`` (1-D float64, contiguous),
+    ``r`` their footprint radii (one per leg of the columns, or one for all) and
+    ``rows`` the legs of the columns to sweep (default: all). The legs are read where
+    they are until their order is known, then gathered once in that order: a long
+    run's columns are not copied first (the sweep's memory is then the legs it
+    sweeps, once)."""
     grid = result.grid
     T = result.duration_s
-    n_cells = grid.n_cells
-    t0 = np.asarray(t0, dtype=np.float64).reshape(-1)
-    if n_cells == 0 or len(t0) == 0:
+    x0, y0, x1, y1, t0, t1 = columns
+    r = np.ascontiguousarray(r, dtype=np.float64)
+    # The legs that can cover a cell: a finite footprint radius > 0, finite positions
+    # and some time in [0, T].
+    pick = slice(None) if rows is None else rows
+    ok = (t1[pick] >= 0.0) & (t0[pick] <= T)
+    for c in (x0, y0, x1, y1):
+        ok &= np.isfinite(c[pick])
+    if len(r) > 1:
+        ok &= (r[pick] > 0.0) & np.isfinite(r[pick])
+    elif not (r[0] > 0.0 and math.isfinite(r[0])):
+        ok[:] = False
+    rows = np.flatnonzero(ok) if rows is None else rows[ok]
+    del ok, pick
+    if not len(rows):
         return
-    t1 = np.broadcast_to(np.asarray(t1, dtype=np.float64), t0.shape)
-    xy0 = np.asarray(xy0, dtype=np.float64).reshape(len(t0), -1)[:, :2]
-    xy1 = np.asarray(xy1, dtype=np.float64).reshape(len(t0), -1)[:, :2]
-    r = np.broadcast_to(np.asarray(radius_m, dtype=np.float64), t0.shape)
-    ok = ((t1 >= 0.0) & (t0 <= T) & (r > 0.0) & np.isfinite(r)
-          & np.isfinite(xy0).all(axis=1) & np.isfinite(xy1).all(axis=1))
-    if not ok.any():
-        return
-    if not ok.all():  # (a long run's legs are many: no copies when all count)
-        idx = np.flatnonzero(ok)
-        t0, t1, xy0, xy1, r = t0[idx], t1[idx], xy0[idx], xy1[idx], r[idx]
-    del ok
 
     c = grid.cell_m
     centre_x = grid.x0_m + (np.arange(grid.nx) + 0.5) * c  # of each column
     cell_of = (np.zeros(0, dtype=grid.cell_of.dtype) if grid.n_cells == grid.nx * grid.ny
                else grid.cell_of.ravel())
-    x0, y0 = np.ascontiguousarray(xy0[:, 0]), np.ascontiguousarray(xy0[:, 1])
-    x1, y1 = np.ascontiguousarray(xy1[:, 0]), np.ascontiguousarray(xy1[:, 1])
-    t0, t1 = np.ascontiguousarray(t0), np.ascontiguousarray(t1)
-    del xy0, xy1
-    r = np.ascontiguousarray(r[:1] if r.strides[0] == 0 else r)  # (one radius for all)
     # Rows whose centres lie in each leg's grown bounding box, and the candidate
     # pairs per row (the row's cells in the leg's strip, bounded by its box).
-    ja, jb, live, load = leg_spans(*(_frozen(a) for a in (x0, y0, x1, y1, r)), grid.x0_m,
-                                   grid.y0_m, c, grid.nx, grid.ny)
+    ja, jb, live, load = leg_spans(*(_frozen(a) for a in (x0, y0, x1, y1, r, rows)),
+                                   grid.x0_m, grid.y0_m, c, grid.nx, grid.ny)
     if not live.any():
         return
 
@@ -282,10 +305,11 @@ def _sweep_bands(result: CellCoverage, t0, t1, xy0, xy1, radius_m, max_pairs: in
     # are put in that order: a block reads its legs in a few runs.
     order, tier_ends = tier_order(ja, jb, live, _TIER_ROWS, grid.ny)
     del live
-    x0, y0, x1, y1, t0, t1 = (a[order] for a in (x0, y0, x1, y1, t0, t1))
-    r = r[order] if len(r) > 1 else r.copy()  # (writable, as the others: one type)
-    ja, jb = ja[order], jb[order]
+    ja, jb, rows = ja[order], jb[order], rows[order]
     del order
+    x0, y0, x1, y1, t0, t1 = (a[rows] for a in (x0, y0, x1, y1, t0, t1))
+    r = r[rows] if len(r) > 1 else r.copy()  # (writable, as the others: one type)
+    del rows
     # Each block's legs: a run of each tier's.
     runs = []
     for lo, hi in zip(np.r_[0, tier_ends[:-1]], tier_ends, strict=True):
@@ -485,15 +509,6 @@ def _fingerprint(run: RecordedRun) -> str:
     return h.hexdigest()
 
 
-def _columns(x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``np.column_stack([x[rows], y[rows]])`` in column-major order: the sweep reads x
-    and y as contiguous arrays without copying them."""
-    out = np.empty((int(np.count_nonzero(rows)), 2), order="F")
-    out[:, 0] = x[rows]
-    out[:, 1] = y[rows]
-    return out
-
-
 def cell_coverage(run: RecordedRun, *, max_pairs: int = DEFAULT_MAX_PAIRS) -> CellCoverage:
     """Per-cell coverage of the run's mission area by its sensing legs, with the
     permission of its cells under the world's no-fly zones and the idleness sums
@@ -508,18 +523,19 @@ def cell_coverage(run: RecordedRun, *, max_pairs: int = DEFAULT_MAX_PAIRS) -> Ce
         return memo["cell_coverage"]
     grid = cell_grid(run.world.mission_area, run.scenario.outputs.metrics_cell_m)
     legs = run.legs
-    sensing = np.asarray(legs["sensing"], dtype=bool)
-    radius = leg_footprint_radius(run)[sensing]
-    if len(radius) and bool(np.all(radius == radius[0])):
-        radius = float(radius[0])  # one footprint: no per-leg array
-    xy0 = _columns(legs["x0_m"], legs["y0_m"], sensing)
-    xy1 = _columns(legs["x1_m"], legs["y1_m"], sensing)
+    # The sensing legs are swept where they are in the run's columns (no copies of a
+    # long run's columns before the sweep puts them in its order).
+    rows = np.flatnonzero(np.asarray(legs["sensing"], dtype=bool))
+    radius = leg_footprint_radius(run)
+    if len(rows) and bool(np.all(radius[rows] == radius[rows[0]])):
+        radius = radius[rows[:1]]  # one footprint: no per-leg array
+    columns = [np.ascontiguousarray(legs[k], dtype=np.float64)
+               for k in ("x0_m", "y0_m", "x1_m", "y1_m", "t0_s", "t1_s")]
     permission = cell_permission(grid.centers, run.world.zones, run.duration_s,
                                  forbidding_kinds(run.scenario))
     samples = sample_times(run.duration_s, run.scenario.outputs.timeseries_step_s)
-    cells = sweep_cells(grid, legs["t0_s"][sensing], legs["t1_s"][sensing], xy0, xy1, radius,
-                        run.duration_s, max_pairs=max_pairs, permission=permission,
-                        sample_s=samples)
+    cells = _swept(grid, columns, radius, rows, run.duration_s, max_pairs, permission,
+                   samples)
     memo["cell_coverage_key"] = key
     memo["cell_coverage"] = cells
     return cells

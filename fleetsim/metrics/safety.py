@@ -49,7 +49,6 @@ import shapely
 
 from fleetsim.geometry import BOX_PREFILTER_ZONES, merge_intervals, zone_intervals
 from fleetsim.metrics.kinds import event_rows, leg_mask
-from fleetsim.record import CodedColumn
 
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.record import RecordedRun
@@ -66,15 +65,15 @@ def zone_entries(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     legs = run.legs
     zones = run.world.zones
     domain = run.vehicles.get("domain")
+    flown = None  # (the air vehicles' legs that are not docked; None: all)
     if domain is not None and len(legs["vehicle"]):
         air = np.asarray(domain, dtype=object) == "air"
-        keep = air[np.asarray(legs["vehicle"], dtype=np.int64)] & ~leg_mask(run, "docked")
-        if not keep.all():
-            legs = {k: col[keep] if isinstance(col, CodedColumn) else np.asarray(col)[keep]
-                    for k, col in legs.items()}
+        flown = air[np.asarray(legs["vehicle"])] & ~leg_mask(run, "docked")
+        if flown.all():
+            flown = None
     # Only legs whose box meets a zone's box can enter it: the others are left out
     # before any per-leg array is made (most legs of a large area, and most memory).
-    near = _near_zones(legs, zones)
+    near = _near_zones(legs, zones, flown)
     p0 = np.column_stack([legs["x0_m"][near], legs["y0_m"][near], legs["z0_m"][near]])
     p1 = np.column_stack([legs["x1_m"][near], legs["y1_m"][near], legs["z1_m"][near]])
     leg, zone, t_in, t_out = zone_intervals(np.asarray(legs["t0_s"])[near],
@@ -84,7 +83,7 @@ def zone_entries(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     t_out = np.minimum(t_out, run.duration_s)
     keep = t_out > t_in
     leg, zone, t_in, t_out = leg[keep], zone[keep], t_in[keep], t_out[keep]
-    vehicle = np.asarray(legs["vehicle"], dtype=np.int64)[leg]
+    vehicle = np.asarray(legs["vehicle"])[leg].astype(np.int64)
     n_zones = max(len(zones), 1)
     group, t_in, t_out = merge_intervals(vehicle * n_zones + zone, t_in, t_out)
     return group // n_zones, group % n_zones, t_in, t_out
@@ -94,15 +93,16 @@ def zone_entries(run: RecordedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 _NEAR_ROWS = 1 << 20
 
 
-def _near_zones(legs: dict, zones) -> np.ndarray:
-    """Indexes (ascending) of the legs whose bounding box meets the box of one of
-    ``zones``, a million legs at a time (the temporaries stay small); all legs where
-    the zones are many (:func:`fleetsim.geometry.zone_intervals` then finds the
-    candidates from a tree of the zones instead)."""
+def _near_zones(legs: dict, zones, among: np.ndarray | None = None) -> np.ndarray:
+    """Indexes (ascending) of the legs (of those ``among`` marks, default all) whose
+    bounding box meets the box of one of ``zones``, a million legs at a time (the
+    temporaries stay small); all of them where the zones are many
+    (:func:`fleetsim.geometry.zone_intervals` then finds the candidates from a tree of
+    the zones instead)."""
     if not zones:
         return np.zeros(0, dtype=np.int64)
     if len(zones) > BOX_PREFILTER_ZONES:
-        return np.arange(len(legs["x0_m"]))
+        return np.arange(len(legs["x0_m"])) if among is None else np.flatnonzero(among)
     boxes = shapely.bounds(np.array([z.polygon for z in zones], dtype=object)).tolist()
     x0, y0, x1, y1 = (np.asarray(legs[c]) for c in ("x0_m", "y0_m", "x1_m", "y1_m"))
     found = []
@@ -113,6 +113,8 @@ def _near_zones(legs: dict, zones) -> np.ndarray:
         near = np.zeros(len(bx0), dtype=bool)
         for zx0, zy0, zx1, zy1 in boxes:
             near |= (bx0 <= zx1) & (bx1 >= zx0) & (by0 <= zy1) & (by1 >= zy0)
+        if among is not None:
+            near &= among[k]
         found.append(i + np.flatnonzero(near))
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 

@@ -249,7 +249,12 @@ def test_zone_entries_look_only_at_legs_near_a_zone(monkeypatch):
     monkeypatch.setattr(safety, "_NEAR_ROWS", 2)  # legs looked at in chunks of two
     assert np.array_equal(safety._near_zones(run.legs, run.world.zones), near)
     got = zone_entries(run)
-    monkeypatch.setattr(safety, "_near_zones", lambda legs, zones: np.arange(len(legs["x0_m"])))
-    every = zone_entries(run)  # every leg handed to zone_intervals
+    # Among some legs: the near ones of those only.
+    among = np.arange(len(run.legs["x0_m"])) % 2 == 0
+    assert np.array_equal(safety._near_zones(run.legs, run.world.zones, among),
+                          near[near % 2 == 0])
+    monkeypatch.setattr(safety, "_near_zones", lambda legs, zones, among=None: (
+        np.arange(len(legs["x0_m"])) if among is None else np.flatnonzero(among)))
+    every = zone_entries(run)  # every leg flown handed to zone_intervals
     for a, b, c in zip(want, got, every, strict=True):
         assert a.tobytes() == b.tobytes() == c.tobytes()

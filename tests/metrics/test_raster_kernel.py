@@ -65,8 +65,8 @@ def kernel_visits(grid, t0, t1, xy0, xy1, radius, duration):
     x0, y0 = xy0[ok, 0].copy(), xy0[ok, 1].copy()
     x1, y1 = xy1[ok, 0].copy(), xy1[ok, 1].copy()
     r = radius[ok].copy()
-    ja, jb, live, _ = leg_spans(x0, y0, x1, y1, r, grid.x0_m, grid.y0_m, grid.cell_m,
-                                grid.nx, grid.ny)
+    ja, jb, live, _ = leg_spans(x0, y0, x1, y1, r, np.arange(len(x0)), grid.x0_m,
+                                grid.y0_m, grid.cell_m, grid.nx, grid.ny)
     full = grid.n_cells == grid.nx * grid.ny
     cell_of = np.zeros(0, np.int32) if full else grid.cell_of.ravel()
     centre_x = grid.x0_m + (np.arange(grid.nx) + 0.5) * grid.cell_m
