@@ -129,15 +129,11 @@ def strip_pairs(
     strip = strip[order]
     stop = np.searchsorted(key, base[order] + (xmax[box] - x_lo), side="right")
     later = stop - np.arange(1, total + 1)
-    del key, base, stop
-    # Per entry, what the exact test needs (gathered a row per pair).
-    cols = np.empty((total, 5))
-    cols[:, 0] = xmin[box]
-    cols[:, 1] = xmax[box]
-    cols[:, 2] = ymin[box]
-    cols[:, 3] = ymax[box]
-    cols[:, 4] = s0[box] - strip  # (for the strip rule: 0 in the box's first strip)
-    grp = group[box]
+    del key, base
+    # Per entry, what the exact test needs, in the entries' order.
+    bx0, bx1, by0, by1 = (np.ascontiguousarray(c[box]) for c in (xmin, xmax, ymin, ymax))
+    first = s0[box] == strip  # (each entry: is this its box's first strip)
+    grp = np.ascontiguousarray(group[box])
     cum = np.cumsum(later)
     n_pairs = int(cum[-1])
     if n_pairs == 0:
@@ -146,29 +142,17 @@ def strip_pairs(
     bounds = np.unique(np.r_[0, bounds + 1, total].clip(0, total))
     found_i, found_j = [], []
     for e0, e1 in zip(bounds[:-1], bounds[1:], strict=True):
-        cnt = later[e0:e1]
-        m = int(cnt.sum())
+        m = int(later[e0:e1].sum())
         if m == 0:
             continue
-        # the first entry of each pair (repeated) and the second (just after it); rows
-        # gathered with take (much faster than fancy indexing for rows)
-        fst = np.repeat(np.arange(e0, e1, dtype=np.int64), cnt)
-        snd = np.arange(m, dtype=np.int64)
-        snd -= np.repeat(np.cumsum(cnt) - cnt - np.arange(e0 + 1, e1 + 1), cnt)
-        a = np.take(cols, fst, axis=0)
-        b = np.take(cols, snd, axis=0)
-        keep = a[:, 0] <= b[:, 1]
-        keep &= b[:, 0] <= a[:, 1]
-        keep &= a[:, 2] <= b[:, 3]
-        keep &= b[:, 2] <= a[:, 3]
-        keep &= np.take(grp, fst) != np.take(grp, snd)
-        if not single:  # formed in the lowest strip the two share (both are in it)
-            keep &= np.maximum(a[:, 4], b[:, 4]) == 0.0
-        del a, b
-        bi = np.take(box, fst[keep])
-        bj = np.take(box, snd[keep])
-        found_i.append(np.minimum(bi, bj))
-        found_j.append(np.maximum(bi, bj))
+        # Each entry with the later ones of its strip whose xmin is at most its xmax
+        # (entry by entry, in order), tested in a compiled loop.
+        out_i = np.empty(m, dtype=np.int64)
+        out_j = np.empty(m, dtype=np.int64)
+        k = _strip_run(int(e0), int(e1), stop, bx0, bx1, by0, by1, grp, first, single, box,
+                       out_i, out_j)
+        found_i.append(out_i[:k])
+        found_j.append(out_j[:k])
     return joined(found_i, found_j)
 
 
@@ -286,4 +270,23 @@ def _pair_run(p, lo, hi, x0, x1, y0, y1, grp, box, found_i, found_j, m):
         found_i[m] = min(bp, bq)
         found_j[m] = max(bp, bq)
         m += ok
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _strip_run(e0, e1, stop, x0, x1, y0, y1, grp, first, single, box, out_i, out_j):
+    """The pairs of :func:`strip_pairs` formed by entries ``e0:e1``: each entry with
+    the next ones up to ``stop`` (exclusive), kept if the boxes overlap (closed), the
+    groups differ and (unless every box is in one strip) this is the lowest strip the
+    two share (the first strip of one of them); written as (smaller, larger) box index to ``out_i``, ``out_j`` in the order
+    they are formed. Returns how many."""
+    m = 0
+    for e in range(e0, e1):
+        for f in range(e + 1, stop[e]):
+            if (x0[e] <= x1[f] and x0[f] <= x1[e] and y0[e] <= y1[f] and y0[f] <= y1[e]
+                    and grp[e] != grp[f] and (single or first[e] or first[f])):
+                bi, bj = box[e], box[f]
+                out_i[m] = min(bi, bj)
+                out_j[m] = max(bi, bj)
+                m += 1
     return m
