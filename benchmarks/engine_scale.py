@@ -437,11 +437,12 @@ def raw_simpy(n_procs: int, n_events: int) -> dict:
 
     for k in range(n_procs):
         env.process(proc(env, k))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     env.run()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = next(env._eid)
-    return {"processes": n_procs, "events": n, "events_per_s": n / wall}
+    return {"processes": n_procs, "events": n, "events_per_s": n / wall,
+            "events_per_cpu_s": n / max(cpu, 1e-9)}
 
 
 def child(argv: list[str]) -> None:
@@ -481,11 +482,19 @@ def spawn(*args) -> dict:
 def full(n: int, duration_s: float, masts: int, range_m: float, with_off: bool,
          bases: int = 100) -> None:
     """Run and print the everything-on case (and the everything-off one)."""
+    # The bare simpy loop, with as many processes and about as many simpy events as the
+    # case, is measured just before and just after it (a virtual machine's speed moves
+    # within minutes; their mean is the reference).
+    guess = spawn("raw", n, max(1000, int(n * duration_s / 500)))
     r = spawn("full", n, duration_s, masts, 1, range_m, bases)
-    raw = spawn("raw", r["vehicles"], r["simpy_events"])
+    after = spawn("raw", r["vehicles"], r["simpy_events"])
+    raw = {key: (guess[key] + after[key]) / 2 for key in ("events_per_s", "events_per_cpu_s")}
     engine_wall = r["simulate_s"] - r["policy_s"]
     ev_s = r["events"] / max(engine_wall, 1e-9)
     simpy_s = r["simpy_events"] / max(engine_wall, 1e-9)
+    # CPU time: the simulation and the tables' finish less the policy's time (its wall
+    # time: one thread), over the loop's (less sensitive to a shared host than wall time).
+    ev_cpu = r["events"] / max(r["run_cpu_s"] - r["policy_s"], 1e-9)
     sub = ", ".join(f"{k} {v:.1f} s" for k, v in r["subsystems_s"].items())
     print(f"full: {r['vehicles']:,} drones x {duration_s / 3600:.3g} h, {r['bases']:,} bases, "
           f"{r['masts']} masts, {r['side_km']:g} x {r['side_km']:g} km, separation, oversight, "
@@ -503,8 +512,12 @@ def full(n: int, duration_s: float, masts: int, range_m: float, with_off: bool,
           f"{r['vehicles'] * duration_s / r['simulate_s']:.3g} vehicle-s per wall s; "
           f"policy time left out: {ev_s:.3g} recorded events/s and {simpy_s:.3g} simpy "
           f"events/s, a bare simpy timeout loop with as many processes "
-          f"{raw['events_per_s']:.3g} events/s (ratio {ev_s / raw['events_per_s']:.2f}, "
-          f"simpy events {simpy_s / raw['events_per_s']:.2f})", flush=True)
+          f"{raw['events_per_s']:.3g} events/s (before the case "
+          f"{guess['events_per_s']:.3g}, after {after['events_per_s']:.3g}; ratio "
+          f"{ev_s / raw['events_per_s']:.2f}, simpy events "
+          f"{simpy_s / raw['events_per_s']:.2f}); in CPU time {ev_cpu:.3g} recorded "
+          f"events/s (with the tables' finish) against {raw['events_per_cpu_s']:.3g} "
+          f"(ratio {ev_cpu / raw['events_per_cpu_s']:.2f})", flush=True)
     if with_off:
         off = spawn("full", n, duration_s, 0, 0, 0.0, bases)
         total = r["simulate_s"] + r["metrics_s"]

@@ -45,8 +45,9 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         rf"{NUM} s, metrics {NUM} s, "
         rf"write {NUM} s; peak {NUM} MB; CPU time \(less sensitive to a shared machine\): "
         rf"simulate and finish {NUM} s, metrics {NUM} s$",
-        rf"^full: {NUM} legs, {NUM} events; {NUM} vehicle-s per wall s; .* \(ratio {NUM}, "
-        rf"simpy events {NUM}\)$",
+        rf"^full: {NUM} legs, {NUM} events; {NUM} vehicle-s per wall s; .* \(before the "
+        rf"case {NUM}, after {NUM}; ratio {NUM}, simpy events {NUM}\); in CPU time {NUM} "
+        rf"recorded events/s \(with the tables' finish\) against {NUM} \(ratio {NUM}\)$",
         rf"^full: everything off: simulate {NUM} s .* on / off: simulate {NUM}x, "
         rf"simulate \+ metrics {NUM}x$",
     ]),
