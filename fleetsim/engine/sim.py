@@ -45,7 +45,7 @@ from fleetsim.engine.wind import WindMotion
 from fleetsim.errors import PolicyError
 from fleetsim.logistics.network import Network
 from fleetsim.policy import Policy, PolicyContext, make_policy
-from fleetsim.record import RecordedRun, collector_paused, trim_heap
+from fleetsim.record import RecordedRun, collector_paused, keep_heap, trim_heap
 from fleetsim.rng import RandomStreams
 from fleetsim.scenario.model import Scenario
 from fleetsim.world.world import World, build_world
@@ -304,6 +304,7 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         the subsystems' processes (nothing has run yet; :meth:`run` then runs the
         clock to the end and :meth:`finish` records; a stepped driver runs the clock
         in between itself, see :mod:`fleetsim.engine.stepped`)."""
+        keep_heap()  # (freed arrays kept for the next ones: see fleetsim.record)
         self.log.add(0.0, "run_start", value=self.n)
         self.procs = [self.env.process(self._vehicle(v)) for v in range(self.n)]
         period = getattr(self.policy, "decision_period_s", None)
