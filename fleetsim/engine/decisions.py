@@ -27,6 +27,8 @@ from simpy.events import Event
 from fleetsim.engine.states import LOCKED_STATES
 from fleetsim.policy import Plan, Request
 
+_new_tuple = tuple.__new__
+
 if TYPE_CHECKING:  # pragma: no cover
     from fleetsim.engine.api import EngineAPI
 
@@ -114,7 +116,10 @@ class DecisionDriver:
         by the engine) at the same instant since; it is then no longer the policy's
         to re-task, and its request is dropped."""
         eng = self.eng
-        return [r for r in self.pending if r.reason != "periodic" or eng.retaskable(r.vehicle)]
+        state, ctl, locked = eng.state, eng.engine_control, LOCKED_STATES
+        # (eng.retaskable, inline: a periodic ask is one request per vehicle)
+        return [r for r in self.pending if r[1] != "periodic"
+                or (state[r[0]] not in locked and not ctl[r[0]])]
 
     def dispatch(self, event: Event) -> None:
         eng = self.eng
@@ -142,9 +147,11 @@ class DecisionDriver:
         env = eng.env
         while True:
             yield env.timeout(period)
-            state, ctl = eng.state, eng.engine_control
-            due = [v for v in range(eng.n) if state[v] not in LOCKED_STATES and not ctl[v]]
+            locked = LOCKED_STATES
+            due = [v for v, s, c in zip(range(eng.n), eng.state, eng.engine_control,
+                                        strict=True) if s not in locked and not c]
             if due:
-                self.pending.extend([Request(v, "periodic") for v in due])
+                # (Request(v, "periodic") without its Python-level __new__: one per vehicle)
+                self.pending.extend([_new_tuple(Request, (v, "periodic", -1)) for v in due])
                 eng.request(due[0], "periodic")
                 self.pending.pop()
