@@ -5,25 +5,13 @@ the answers it would work out afresh."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import shapely
 
-from fleetsim.engine import Simulation
 from fleetsim.planning.zones import ZoneWindows
-from fleetsim.scenario import load_scenario
-
-SWARM = Path(__file__).resolve().parents[2] / "scenarios" / "swarm_10k.yaml"
-
-
-@pytest.fixture(scope="module")
-def patrol():
-    sc = load_scenario(SWARM, ["fleet.types[0].bases={sw: 2, se: 2, nw: 2, ne: 2}",
-                               "policy.params={cell_size_m: 1000, decision_period_s: 300}"])
-    return Simulation(sc).policy
 
 
 def test_first_cell_from_the_same_start_points_as_visits_change(patrol):

@@ -5,24 +5,11 @@ tied for idleness, and timed zones blocking steps."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from fleetsim import libm
-from fleetsim.engine import Simulation
 from fleetsim.policies.patrol_one import TIE
-from fleetsim.scenario import load_scenario
-
-SWARM = Path(__file__).resolve().parents[2] / "scenarios" / "swarm_10k.yaml"
-
-
-@pytest.fixture(scope="module")
-def patrol():
-    sc = load_scenario(SWARM, ["fleet.types[0].bases={sw: 2, se: 2, nw: 2, ne: 2}",
-                               "policy.params={cell_size_m: 1000, decision_period_s: 300}"])
-    return Simulation(sc).policy
 
 
 def _first_of(want, n_cells):
