@@ -24,8 +24,8 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["CLEAR", "TO_EMPTY", "TO_RESERVE", "BY_CALLER", "block_rows", "norm_bounds",
-           "route_legs"]
+__all__ = ["CLEAR", "TO_EMPTY", "TO_RESERVE", "BY_CALLER", "block_rows", "continued_rows",
+           "norm_bounds", "route_legs"]
 
 #: :func:`block_rows` modes: what limits the legs' energy. No leg reaches the reserve
 #: (tested for the whole route beforehand).
@@ -225,3 +225,73 @@ def block_rows(v, kind, sensing, t, x0, y0, z0, b, xs, ys, zs, durs, climbs, cor
         n_ev += 1
         i += 1
     return rows[:k], events[:n_ev], starts[:k], t, i, b, x0, y0, z0, stop
+
+
+_NO_SPEEDS = np.zeros(0)
+
+
+@njit(cache=True)
+def continued_rows(xs, ys, zs, first, counts, x0s, y0s, z0s, t_s, b_s, veh, sensing, kind,
+                   spd, climb, leg_over, pen, climb_wh, power, hx, hy, reserve, p_hover,
+                   home_z, low, k_detour):
+    """The leg rows of many routes of vehicles with calibration corrections, each flown
+    at cruise speed from the end of its vehicle's route block, as
+    :meth:`~fleetsim.engine.movement.Movement.fly_route` lays them out: route ``r``'s
+    waypoints are ``first[r]:first[r] + counts[r]`` of ``xs``, ``ys``, ``zs``; it starts
+    at (``x0s[r]``, ``y0s[r]``, ``z0s[r]``) at ``t_s[r]`` with battery ``b_s[r]``; the
+    other arrays are its vehicle's settings (``pen``: turn penalty and radius per
+    radian, ``low``: its lowest cruise altitude over home, ``k_detour``: cruise energy
+    per metre times the largest detour).
+
+    A route is laid out only if it is clear of the reserve by the test ``fly_route``
+    makes first (:meth:`~fleetsim.engine.motion.MotionModel.route_clear` with the upper
+    bound on its farthest distance from home): then no leg of it needs solving. Returns
+    (the rows of the routes laid out, one after another; whether each route was; its
+    number of rows)."""
+    n_r = len(first)
+    rows = np.empty((len(xs), 13))
+    ok = np.zeros(n_r, np.bool_)
+    n_rows = np.zeros(n_r, np.int64)
+    k = 0
+    for r in range(n_r):
+        a = first[r]
+        b = a + counts[r]
+        durs, climbs, total, top, _, far_hi = route_legs(
+            xs[a:b], ys[a:b], zs[a:b], _NO_SPEEDS, x0s[r], y0s[r], z0s[r], spd[r], climb[r],
+            True, leg_over[r], pen[r], climb_wh[r], hx[r], hy[r])
+        if top < low[r]:
+            top = low[r]
+        p = power[r]
+        if not (b_s[r] - p * total - reserve[r] - p_hover[r] * (top - home_z[r]) / climb[r]
+                - k_detour[r] * far_hi) > 0.0:
+            continue
+        ok[r] = True
+        t, bat, x0, y0, z0 = t_s[r], b_s[r], x0s[r], y0s[r], z0s[r]
+        k0 = k
+        for i in range(b - a):
+            dur = durs[i]
+            if dur <= 0.0:
+                continue
+            x1, y1, z1 = xs[a + i], ys[a + i], zs[a + i]
+            e = p * dur
+            e += climbs[i] * (dur / durs[i])
+            row = rows[k]
+            row[0] = veh[r]
+            row[1] = kind
+            row[2] = sensing[r]
+            row[3] = t
+            row[4] = t + dur
+            row[5] = x0
+            row[6] = y0
+            row[7] = z0
+            row[8] = x1
+            row[9] = y1
+            row[10] = z1
+            row[11] = e
+            row[12] = bat - e
+            t += dur
+            bat -= e
+            x0, y0, z0 = x1, y1, z1
+            k += 1
+        n_rows[r] = k - k0
+    return rows[:k], ok, n_rows

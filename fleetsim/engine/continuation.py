@@ -11,11 +11,13 @@ over to the vehicle to fly leg by leg. The routes come as a :class:`RouteBatch`
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from itertools import chain
 
 import numpy as np
 
-from fleetsim.engine.motion import last_before, running_sums
+from fleetsim.engine.blocks import continued_rows
+from fleetsim.engine.motion import MAX_DETOUR, MotionModel, last_before, running_sums
 from fleetsim.engine.tables import (
     E_DETAIL,
     E_KIND,
@@ -125,55 +127,23 @@ class RouteContinuation:
         vs = np.array(v_list, dtype=np.int64)
         counts, first, xy = fast.counts, fast.first, fast.xy
         blk_ids = self.blk_ids
-        last = self.legs.a[[blk_ids[v][-1] for v in v_list]]
+        last = self.legs.a.take([blk_ids[v][-1] for v in v_list], axis=0)
         t_s = last[:, L_T1]
         b_s = last[:, L_B]
         start = last[:, L_X1:L_Z1 + 1]
-        pts = np.empty((len(xy), 3))
-        pts[:, :2] = xy
-        pts[:, 2] = fast.z
-        owner = np.repeat(np.arange(n_r), counts)
-        prev = np.empty_like(pts)
-        prev[1:] = pts[:-1]
-        prev[first] = start
         home = self.home_now[vs]
-        if corrected:
-            keep, ok, t0, t1, frm, energy, b1 = self._corrected_legs(
-                vs, counts, owner, first, start, prev, pts, t_s, b_s, home)
-            if keep is None:
+        if corrected and self._compiled_routes:
+            rows, ok, n_rows = self._compiled_rows(fast, vs, start, t_s, b_s, home)
+            if not len(rows):
                 return set()
+            bounds = np.zeros(n_r + 1, dtype=np.int64)
+            np.cumsum(n_rows, out=bounds[1:])
         else:
-            dur, energy = self.motion.legs(vs, owner, prev, pts, t_s)
-            total_e = np.bincount(owner, energy, minlength=n_r)
-            far = self.motion.routes_far(vs, owner, first, start, pts, home)
-            ok = self.motion.routes_clear(vs, b_s, total_e, start[:, 2],
-                                          np.maximum.reduceat(pts[:, 2], first), far)
-            keep = ok[owner] & (dur > 0.0)
-            if not keep.any():
+            rows, ok, bounds = self._vectorised_rows(fast, corrected, vs, start, t_s, b_s,
+                                                     home)
+            if rows is None:
                 return set()
-            # Cumulative times and battery within each route.
-            csum = np.cumsum(np.where(keep, dur, 0.0))
-            esum = np.cumsum(np.where(keep, energy, 0.0))
-            base_t = (csum - np.where(keep, dur, 0.0))[first]
-            base_e = (esum - np.where(keep, energy, 0.0))[first]
-            t1 = t_s[owner] + csum - base_t[owner]
-            t0 = t1 - dur
-            b1 = b_s[owner] - (esum - base_e[owner])
-            frm = prev
-        # The kept legs, route after route, as leg rows and ``arrive`` events.
-        idx = np.flatnonzero(keep)
-        m = len(idx)
-        own = owner[idx]
-        rows = np.empty((m, LEG_WIDTH))
-        rows[:, L_VEHICLE] = vs[own]
-        rows[:, L_KIND] = K_MOVE
-        rows[:, L_SENSING] = np.array(fast.sensing, dtype=np.float64)[own]
-        rows[:, L_T0] = t0[idx]
-        rows[:, L_T1] = t1[idx]
-        rows[:, L_X0:L_Z0 + 1] = frm[idx]
-        rows[:, L_X1:L_Z1 + 1] = pts[idx]
-        rows[:, L_E] = energy[idx]
-        rows[:, L_B] = b1[idx]
+        m = len(rows)
         li0 = self.legs.extend(rows)
         ev = np.empty((m, EVENT_WIDTH))
         ev[:, E_TIME] = rows[:, L_T1]
@@ -187,7 +157,6 @@ class RouteContinuation:
         self.log.extend(ev)
         # The routes continued (every leg of a route that is not left to the vehicle is
         # kept, unless it does not move): their legs are ``a:b`` of the kept ones.
-        bounds = np.searchsorted(own, np.arange(n_r + 1))
         cont = np.flatnonzero(ok & (bounds[1:] > bounds[:-1]))
         if not len(cont):
             return set()
@@ -216,6 +185,103 @@ class RouteContinuation:
             end_xy[v] = xy_end
             end_t[v] = t_end
         return set(cont_v)
+
+    @property
+    def _compiled_routes(self) -> bool:
+        """Whether the motion model is the still-air one, whose routes of vehicles with
+        corrections :func:`~fleetsim.engine.blocks.continued_rows` lays out (a model
+        of its own that continues them has its :meth:`~fleetsim.engine.motion.
+        MotionModel.corrected_legs`)."""
+        model = type(self.motion)
+        return model.route is MotionModel.route and model.route_clear is \
+            MotionModel.route_clear and model.corrected_legs is MotionModel.corrected_legs
+
+    @cached_property
+    def _route_settings(self) -> np.ndarray:
+        """Each vehicle's settings that lay out its routes (fixed for the run), as
+        :func:`~fleetsim.engine.blocks.continued_rows` takes them: columns cruise speed,
+        climb rate, leg overhead, turn cost per radian, climb energy, cruise power,
+        reserve, hover power, cruise altitude."""
+        m = self.motion
+        return np.column_stack([
+            np.asarray(c, dtype=np.float64) for c in (
+                m.speed, m.climb, m.leg_over,
+                np.asarray(m.turn_pen, dtype=np.float64) + np.asarray(m.turn_r, dtype=np.float64),
+                m.climb_wh, self.p_cruise, m.reserve, m.p_hover, m.agl)])
+
+    def _compiled_rows(self, fast: RouteBatch, vs: np.ndarray, start: np.ndarray,
+                       t_s: np.ndarray, b_s: np.ndarray, home: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The leg rows of routes of vehicles with corrections continued from their
+        blocks' ends (``start``, ``t_s``, ``b_s``), in one compiled loop: ``(rows, ok,
+        n_rows)`` (:func:`~fleetsim.engine.blocks.continued_rows`)."""
+        spd, climb, leg_over, turn, climb_wh, power, reserve, p_hover, agl = \
+            self._route_settings[vs].T.copy()
+        # (A vehicle's home altitude moves with its carrier.)
+        home_z = np.fromiter(map(self.motion.home_z.__getitem__, fast.vehicles), np.float64,
+                             len(vs))
+        x, y = np.array(fast.xy.T)
+        x0, y0, z0 = np.array(start.T)
+        hx, hy = np.array(home.T)
+        return continued_rows(
+            x, y, fast.z, fast.first, fast.counts, x0, y0, z0, np.ascontiguousarray(t_s),
+            np.ascontiguousarray(b_s), vs.astype(np.float64),
+            np.array(fast.sensing, dtype=np.float64), float(K_MOVE), spd, climb, leg_over,
+            turn, climb_wh, power, hx, hy, reserve, p_hover, home_z, home_z + agl,
+            power / spd * MAX_DETOUR)
+
+    def _vectorised_rows(self, fast: RouteBatch, corrected: bool, vs: np.ndarray,
+                         start: np.ndarray, t_s: np.ndarray, b_s: np.ndarray,
+                         home: np.ndarray) -> tuple:
+        """The leg rows of routes continued from their blocks' ends (``start``, ``t_s``,
+        ``b_s``) in numpy passes over all legs: ``(rows, ok, bounds)`` (route ``r``'s rows
+        are ``bounds[r]:bounds[r + 1]``), or Nones if there are none."""
+        n_r = len(fast)
+        counts, first, xy = fast.counts, fast.first, fast.xy
+        pts = np.empty((len(xy), 3))
+        pts[:, :2] = xy
+        pts[:, 2] = fast.z
+        owner = np.repeat(np.arange(n_r), counts)
+        prev = np.empty_like(pts)
+        prev[1:] = pts[:-1]
+        prev[first] = start
+        if corrected:
+            keep, ok, t0, t1, frm, energy, b1 = self._corrected_legs(
+                vs, counts, owner, first, start, prev, pts, t_s, b_s, home)
+            if keep is None:
+                return None, None, None
+        else:
+            dur, energy = self.motion.legs(vs, owner, prev, pts, t_s)
+            total_e = np.bincount(owner, energy, minlength=n_r)
+            far = self.motion.routes_far(vs, owner, first, start, pts, home)
+            ok = self.motion.routes_clear(vs, b_s, total_e, start[:, 2],
+                                          np.maximum.reduceat(pts[:, 2], first), far)
+            keep = ok[owner] & (dur > 0.0)
+            if not keep.any():
+                return None, None, None
+            # Cumulative times and battery within each route.
+            csum = np.cumsum(np.where(keep, dur, 0.0))
+            esum = np.cumsum(np.where(keep, energy, 0.0))
+            base_t = (csum - np.where(keep, dur, 0.0))[first]
+            base_e = (esum - np.where(keep, energy, 0.0))[first]
+            t1 = t_s[owner] + csum - base_t[owner]
+            t0 = t1 - dur
+            b1 = b_s[owner] - (esum - base_e[owner])
+            frm = prev
+        # The kept legs, route after route.
+        idx = np.flatnonzero(keep)
+        own = owner[idx]
+        rows = np.empty((len(idx), LEG_WIDTH))
+        rows[:, L_VEHICLE] = vs[own]
+        rows[:, L_KIND] = K_MOVE
+        rows[:, L_SENSING] = np.array(fast.sensing, dtype=np.float64)[own]
+        rows[:, L_T0] = t0[idx]
+        rows[:, L_T1] = t1[idx]
+        rows[:, L_X0:L_Z0 + 1] = frm[idx]
+        rows[:, L_X1:L_Z1 + 1] = pts[idx]
+        rows[:, L_E] = energy[idx]
+        rows[:, L_B] = b1[idx]
+        return rows, ok, np.searchsorted(own, np.arange(n_r + 1))
 
     def _queued_estimates(self, fast: RouteBatch, cont: np.ndarray, vs: list[int],
                           first_xy: np.ndarray, last_xy: np.ndarray

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from fleetsim.engine import Simulation
+from fleetsim.engine.continuation import RouteContinuation
 from fleetsim.engine.intake import PlanIntake
 from fleetsim.engine.motion import MotionModel, running_sums
 from fleetsim.policy import Hold, Plan, Policy, Route
@@ -88,8 +89,12 @@ LATER = [
 ]
 
 
-def run(kind: str, extra: str, vectorised: bool, monkeypatch, battery: float = 100000.0):
+def run(kind: str, extra: str, vectorised: bool, monkeypatch, battery: float = 100000.0,
+        compiled: bool = True):
     monkeypatch.setattr(MotionModel, "corrected_vectorised", vectorised)
+    # The still-air model's continuations are laid out in a compiled loop; a model of
+    # its own that continues them, by its corrected_legs in numpy passes.
+    monkeypatch.setattr(RouteContinuation, "_compiled_routes", compiled)
     continued = []
     orig = PlanIntake._continue
 
@@ -112,8 +117,10 @@ def run(kind: str, extra: str, vectorised: bool, monkeypatch, battery: float = 1
     ("fixed_wing", CALIBRATED),
     ("multirotor", CALIBRATED),
 ], ids=["fixed-wing", "fixed-wing-calibrated", "multirotor-calibrated"])
-def test_continued_route_is_the_route_flown_from_the_queue(kind, extra, monkeypatch):
-    fast, n_fast, seen_fast = run(kind, extra, True, monkeypatch)
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_continued_route_is_the_route_flown_from_the_queue(kind, extra, compiled,
+                                                          monkeypatch):
+    fast, n_fast, seen_fast = run(kind, extra, True, monkeypatch, compiled=compiled)
     slow, n_slow, seen_slow = run(kind, extra, False, monkeypatch)
     assert n_fast == len(LATER) and n_slow == 0  # every appended route took the fast path
     # The policy is told the same plan ends (the estimate of a queued route).
@@ -123,12 +130,14 @@ def test_continued_route_is_the_route_flown_from_the_queue(kind, extra, monkeypa
     assert_same_record(fast, slow)
 
 
-def test_route_near_the_reserve_is_left_to_the_vehicle(monkeypatch):
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_route_near_the_reserve_is_left_to_the_vehicle(compiled, monkeypatch):
     """A battery that reaches the reserve on the way: the routes it cannot fly whole are
     flown by the vehicle (the reserve point solved leg by leg), the rest continued; the
     record is the same as without continuations (continued legs not flown cancelled)."""
     kind, extra = "fixed_wing", CALIBRATED
-    fast, n_fast, seen_fast = run(kind, extra, True, monkeypatch, battery=100.0)
+    fast, n_fast, seen_fast = run(kind, extra, True, monkeypatch, battery=100.0,
+                                  compiled=compiled)
     slow, n_slow, seen_slow = run(kind, extra, False, monkeypatch, battery=100.0)
     assert 0 < n_fast < len(LATER) and n_slow == 0
     assert "reserve_reached" in fast.events["kind"].tolist()
