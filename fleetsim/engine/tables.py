@@ -84,6 +84,34 @@ def mapped_grown(arrays: list, c: int, used: int, n: int) -> None:
     arrays[c] = grown
 
 
+def time_order(time: np.ndarray) -> np.ndarray:
+    """The indexes that sort ``time`` (float64), equal times in index order: what
+    ``np.argsort(time, kind="stable")`` gives, in less time. The times are sorted by
+    the quicker unstable sort, then each index is ranked by its time's place among the
+    distinct times and by itself, as one unique integer (rank * n + index), which an
+    unstable sort orders as a stable one would."""
+    n = len(time)
+    if n > 1 << 31:  # (rank * n + index would not fit in 63 bits)
+        return np.argsort(time, kind="stable")
+    order = np.argsort(time)
+    ts = time[order]
+    if n and ts[-1] != ts[-1]:  # NaNs (sorted last): they are not equal to themselves
+        return np.argsort(time, kind="stable")
+    same = ts[1:] == ts[:-1]
+    if not same.any():
+        return order
+    rank = np.empty(n, dtype=np.int64)
+    rank[0] = 0
+    np.cumsum(~same, out=rank[1:])
+    del ts, same
+    rank *= n
+    rank += order
+    del order
+    rank.sort()
+    rank %= n
+    return rank
+
+
 class _Table:
     """A float64 matrix of ``width`` columns whose rows are appended."""
 
@@ -353,10 +381,10 @@ class EventLog:
         leg = whole(E_LEG)
         mask = None if keep is None else keep(time, leg)
         if mask is None or mask.all():
-            order = np.argsort(time, kind="stable")
+            order = time_order(time)
         else:
             order = np.flatnonzero(mask)
-            order = order[np.argsort(time[order], kind="stable")]
+            order = order[time_order(time[order])]
         del mask
         out: Table = {"time_s": np.take(time, order)}
         del time

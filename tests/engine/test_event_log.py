@@ -173,3 +173,17 @@ def test_mapped_columns_grow_keeping_their_rows():
     assert cols[1][2] == -2.0
     cols[1][0] = 4.0
     assert held[0] == 0.5  # a copy: the view still sees the old map
+
+
+@pytest.mark.parametrize("distinct", [1, 3, 50, 10**9])
+def test_time_order_is_the_stable_sort(distinct):
+    """The events' time order (an unstable sort and a rank-and-index key) is the stable
+    argsort: equal times, many or none, stay in the order they were recorded; NaNs, if
+    any, last in that order too."""
+    rng = np.random.default_rng(distinct)
+    for n in (0, 1, 2, 7, 20_000):
+        t = rng.integers(0, distinct, n) * 0.25
+        assert np.array_equal(tables.time_order(t), np.argsort(t, kind="stable"))
+    t = rng.integers(0, distinct, 1000) * 0.25
+    t[rng.random(1000) < 0.1] = np.nan
+    assert np.array_equal(tables.time_order(t), np.argsort(t, kind="stable"))
