@@ -192,6 +192,50 @@ class Plan:
     append: bool = False
 
 
+class RoutePlans(Sequence):
+    """Plans of one :class:`Route` each for many vehicles, given whole.
+
+    ``RoutePlans(vehicles, routes, append)`` is the sequence ``[Plan(v, [Route(w)],
+    append) for v, w in zip(vehicles, routes)]`` (each Route at its vehicle's cruise
+    altitude, sensing, class ``transit``): indexing or iterating it gives those Plan
+    objects. The engine takes it in one pass instead of plan by plan, which matters to
+    a policy that re-plans thousands of vehicles at a time (a patrol extending every
+    route each period). ``decide`` returns it as it would a list; the engine checks
+    it at the boundary as it checks Plans.
+
+    ``vehicles``: vehicle indexes (a sequence or array of ints); ``routes``: one
+    ``(n, 2)`` array of waypoints (metres) per vehicle, in the same order.
+    """
+
+    __slots__ = ("append", "routes", "vehicles")
+
+    def __init__(self, vehicles: Sequence[int] | np.ndarray, routes: Sequence[Any],
+                 append: bool = False) -> None:
+        vs = np.asarray(vehicles)
+        if vs.ndim != 1 or (len(vs) and vs.dtype.kind not in "iu"):
+            raise TypeError(f"RoutePlans: vehicles must be a sequence of ints, got "
+                            f"{vs.dtype} of shape {vs.shape}")
+        if len(vs) != len(routes):
+            raise ValueError(f"RoutePlans: {len(vs)} vehicles but {len(routes)} routes")
+        #: (R,) int64 vehicle indexes.
+        self.vehicles: np.ndarray = vs.astype(np.int64, copy=False)
+        #: The routes' waypoints, one (n, 2) array per vehicle.
+        self.routes: list = list(routes)
+        #: Whether the routes are queued after what the vehicles are doing.
+        self.append: bool = bool(append)
+
+    def __len__(self) -> int:
+        return len(self.routes)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return Plan(int(self.vehicles[i]), [Route(self.routes[i])], self.append)
+
+    def __repr__(self) -> str:
+        return f"RoutePlans({len(self)} vehicles, append={self.append})"
+
+
 # --------------------------------------------------------------------------- views
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import Event
 
 from fleetsim.engine.states import LOCKED_STATES
-from fleetsim.policy import Plan, Request
+from fleetsim.policy import Plan, Request, RoutePlans
 
 _new_tuple = tuple.__new__
 
@@ -137,7 +137,8 @@ class DecisionDriver:
             raise eng.policy_error(f"decide() must return a sequence of Plan objects (a list), "
                                    f"got {type(plans).__name__}")
         if plans:
-            eng.apply_plans(now, list(plans))
+            # (plans of one route each given whole are taken so: see RoutePlans)
+            eng.apply_plans(now, plans if type(plans) is RoutePlans else list(plans))
         for sub in eng.hooks["after_dispatch"]:  # the lost-link rule
             sub.after_dispatch(self.planned)
 

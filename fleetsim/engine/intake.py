@@ -55,12 +55,14 @@ from fleetsim.policy import (
     Plan,
     ReturnHome,
     Route,
+    RoutePlans,
     Survey,
 )
 
 _INF = float("inf")
 _PLAN = EVENT_KIND_CODE["plan"]
 _F64 = np.dtype(np.float64)
+_ROUTE_CLASS = Route.__dataclass_fields__["action_class"].default
 
 
 class _RouteSpecs:
@@ -73,6 +75,10 @@ class _RouteSpecs:
         self.sensing: list[bool] = []
         self.classes: list = []
         self.vehicles: list[int] = []
+        #: All the waypoints, one route after another, and each route's number of them,
+        #: when they came so (:class:`~fleetsim.policy.RoutePlans`); else None.
+        self.xy: np.ndarray | None = None
+        self.counts: np.ndarray | None = None
 
 
 class PlanIntake(RouteContinuation):
@@ -85,7 +91,8 @@ class PlanIntake(RouteContinuation):
     def apply_plans(self, now: float, plans: Sequence[Plan]) -> None:
         """Check plans at the boundary, expand actions to waypoints, and hand them over."""
         specs = _RouteSpecs()
-        parsed, single = self._parse_plans(plans, specs)
+        parsed, single = self._parse_route_plans(plans, specs) if type(plans) is RoutePlans \
+            else self._parse_plans(plans, specs)
         if not parsed:
             return
         routes = self._lay_out(parsed, specs) if specs.pts else None
@@ -168,6 +175,47 @@ class PlanIntake(RouteContinuation):
             queue[v].append(("route", xs[a:b], ys[a:b], zs[a:b], sensing, length,
                              action_class))
         return set(continued) | set(ks)
+
+    def _parse_route_plans(self, plans: RoutePlans, specs: _RouteSpecs) -> tuple[list, list]:
+        """:meth:`_parse_plans` for plans of one route each given whole: the checks for
+        all at once, the waypoints gathered in one array. Where one of them needs more
+        than that (a vehicle stopped, one that may not be re-tasked now, a vehicle
+        on the ground or the water, waypoints of a wrong shape), the plans are parsed
+        one by one, as a list (with the same errors)."""
+        vs = plans.vehicles
+        n_r = len(vs)
+        if not n_r:
+            return [], []
+        vl = vs.tolist()
+        stopped = self.oversight.stopped if self.oversight is not None else None
+        ok = int(vs.min()) >= 0 and int(vs.max()) < self.n
+        if ok:
+            ok = (stopped is None or not any(map(stopped.__getitem__, vl))) \
+                and LOCKED_STATES.isdisjoint(map(self.state.__getitem__, vl)) \
+                and not any(map(self.engine_control.__getitem__, vl)) \
+                and all(map(self.is_air.__getitem__, vl))
+        if ok:
+            try:
+                xy = np.concatenate(plans.routes)
+            except (TypeError, ValueError):
+                ok = False
+            else:
+                if xy.dtype != _F64 and xy.dtype.kind in "iuf":
+                    xy = xy.astype(np.float64)
+                ok = xy.dtype == _F64 and xy.ndim == 2 and xy.shape[1] == 2
+        if not ok:
+            return self._parse_plans(list(plans), specs)
+        agl = self.agl
+        specs.xy = xy
+        specs.counts = np.fromiter(map(len, plans.routes), dtype=np.int64, count=n_r)
+        specs.pts = plans.routes
+        specs.alt = [agl[v] for v in vl]
+        specs.sensing = [True] * n_r
+        specs.classes = [_ROUTE_CLASS] * n_r
+        specs.vehicles = vl
+        append = plans.append
+        parsed = [(v, append, [["route", r]]) for r, v in enumerate(vl)]
+        return parsed, (list(range(n_r)) if append else [])
 
     def _parse_plans(self, plans: Sequence[Plan], specs: _RouteSpecs) -> tuple[list, list]:
         """The checked plans as ``(vehicle, append, [item, ...])`` (a route item is
@@ -283,7 +331,7 @@ class PlanIntake(RouteContinuation):
         route's action class made the stricter of its own and those of where it goes."""
         route_pts = specs.pts
         if len(route_pts) == 1:  # without the batch's arrays: the same values
-            xy = route_pts[0]
+            xy = route_pts[0] if specs.xy is None else specs.xy
             if not np.isfinite(xy).all():
                 self._check_finite(parsed, specs)
             z = self.world.terrain.height_at(xy[:, 0], xy[:, 1]) + float(specs.alt[0])
@@ -295,13 +343,14 @@ class PlanIntake(RouteContinuation):
             else:
                 lengths = [0.0]
         else:
-            xy = np.concatenate(route_pts)
+            xy = np.concatenate(route_pts) if specs.xy is None else specs.xy
             if not np.isfinite(xy).all():
                 self._check_finite(parsed, specs)
             heights = self.world.terrain.height_at(xy[:, 0], xy[:, 1])
             seg = np.hypot(*np.diff(xy, axis=0).T) if len(xy) > 1 else np.zeros(0)
             cum = np.concatenate([[0.0], np.cumsum(seg)])
-            counts = np.fromiter(map(len, route_pts), dtype=np.int64, count=len(route_pts))
+            counts = specs.counts if specs.counts is not None else \
+                np.fromiter(map(len, route_pts), dtype=np.int64, count=len(route_pts))
             ks = np.cumsum(counts) - counts
             z = heights + np.repeat(np.asarray(specs.alt, dtype=np.float64), counts)
             lengths = np.where(counts > 0, cum[np.maximum(ks + counts - 1, 0)] - cum[ks],
@@ -337,7 +386,7 @@ class PlanIntake(RouteContinuation):
         for v, _, items in parsed:
             for it in items:
                 if it[0] == "route":
-                    pts = specs.pts[it[1]]
+                    pts = np.asarray(specs.pts[it[1]], dtype=np.float64)
                     if not np.isfinite(pts).all():
                         raise self.policy_error("waypoints with non-finite coordinates "
                                                 f"{pts[~np.isfinite(pts).all(axis=1)][0]}", v)

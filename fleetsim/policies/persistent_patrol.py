@@ -48,9 +48,9 @@ from fleetsim import libm
 from fleetsim.planning.altitude import TerrainFollower, route_pieces
 from fleetsim.planning.zones import ZoneWindows, zones_to_avoid
 from fleetsim.policies.patrol_cells import OFFSETS, axis_centres, onto_area, spurs, towards_zone
-from fleetsim.policies.patrol_one import TIE, OneVehicle, route_plans
+from fleetsim.policies.patrol_one import TIE, OneVehicle
 from fleetsim.policies.patrol_walk import walk_step
-from fleetsim.policy import Plan, Policy, Route, non_negative, param, positive
+from fleetsim.policy import Plan, Policy, Route, RoutePlans, non_negative, param, positive
 
 
 def _optional_positive(v):
@@ -339,12 +339,12 @@ class PersistentPatrol(Policy):
                 fresh = sorted(set(fresh) | due)
                 periodic = [v for v in periodic if v not in due]
         horizon = self.params.horizon_periods * self.decision_period_s
-        plans = []
+        parts = []
         if fresh:
             v = np.array(fresh, dtype=np.int64)
             xy, t = fleet.plan_end(v)
             z = self.start_height(v, fleet.positions(v))
-            plans += self._extend(v, xy, t, now_s + horizon, append=False, start_z=z)
+            parts.append(self._extend(v, xy, t, now_s + horizon, append=False, start_z=z))
         if periodic:
             v = np.array(periodic, dtype=np.int64)
             states = fleet.states(v)
@@ -353,8 +353,10 @@ class PersistentPatrol(Policy):
                 xy, t = fleet.plan_end(v)
                 due = t < now_s + 1.5 * self.decision_period_s
                 if due.any():
-                    plans += self._extend(v[due], xy[due], t[due], now_s + horizon, append=True)
-        return plans
+                    parts.append(self._extend(v[due], xy[due], t[due], now_s + horizon,
+                                              append=True))
+        # (one part as it is: a RoutePlans stays whole for the engine)
+        return parts[0] if len(parts) == 1 else [p for part in parts for p in part]
 
     def start_height(self, v: np.ndarray, xyz: np.ndarray) -> np.ndarray:
         """Height above the datum vehicles ``v`` at ``xyz`` start their next route from:
@@ -409,7 +411,7 @@ class PersistentPatrol(Policy):
                 and self.follower.coarse_for(clear_length):
             # every leg known to keep its clearance, by the test follow would make
             if action_class is None:
-                return route_plans(vs.tolist(), [routes[i] for i in rows], append)
+                return RoutePlans(vs, [routes[i] for i in rows], append)
             raised = [(routes[i], None) for i in rows]
         else:
             if start_z is None:
