@@ -38,7 +38,7 @@ from fleetsim.engine.nofly import NoFlyRouting
 from fleetsim.engine.oversight import Oversight
 from fleetsim.engine.separation import Separation
 from fleetsim.engine.states import GROUND, LOCKED_STATES
-from fleetsim.engine.tables import K_MOVE, L_T0, L_T1, EventLog, LegStore
+from fleetsim.engine.tables import K_MOVE, L_T0, L_T1, EventLog, LegStore, events_kept
 from fleetsim.engine.vehicle import VehicleProcess
 from fleetsim.engine.view import EngineFleetView
 from fleetsim.engine.wind import WindMotion
@@ -396,12 +396,7 @@ class Simulation(Movement, VehicleProcess, PlanIntake):
         new_id = np.arange(len(keep)) if whole else np.cumsum(keep) - 1
 
         def kept(time, leg):
-            tied = leg >= 0
-            ok = np.ones(len(leg), dtype=bool)
-            if tied.any():
-                li = leg[tied]
-                ok[tied] = keep[li] & (time[tied] <= t1[li] + 1e-9)
-            return ok
+            return events_kept(time, leg, keep, t1)
 
         with ThreadPoolExecutor(max_workers=1) as pool:
             events = pool.submit(self.log.columns, keep=kept, leg_id=new_id)

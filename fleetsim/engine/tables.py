@@ -14,6 +14,7 @@ import mmap
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numba import njit
 
 from fleetsim.record import (
     EVENT_COLUMNS,
@@ -82,6 +83,19 @@ def mapped_grown(arrays: list, c: int, used: int, n: int) -> None:
     grown = mapped_empty(n, dt)
     grown[:used] = old[:used]
     arrays[c] = grown
+
+
+@njit(cache=True)
+def events_kept(time, leg, keep, t1):
+    """Which events stay in the run's record: those of no leg (``leg`` -1), and those
+    of a leg kept (``keep[leg]``) up to its end (``time <= t1[leg] + 1e-9``: a leg cut
+    short drops the events it had planned after the cut)."""
+    ok = np.ones(len(leg), dtype=np.bool_)
+    for i in range(len(leg)):
+        li = leg[i]
+        if li >= 0:
+            ok[i] = keep[li] and time[i] <= t1[li] + 1e-9
+    return ok
 
 
 def time_order(time: np.ndarray) -> np.ndarray:
