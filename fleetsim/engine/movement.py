@@ -53,6 +53,10 @@ class Depleted(Exception):
     """Raised in a vehicle's process when its battery is empty (it is down)."""
 
 
+#: A route block's legs already flown are forgotten when it has more than this many.
+_FLOWN_KEPT = 64
+
+
 class BlockEnd(Timeout):
     """The timeout a vehicle flying a route block waits on, due at the block's end.
 
@@ -86,11 +90,13 @@ class BlockEnd(Timeout):
         if not end > now + 1e-9:
             self.pending = None
             return  # the block ends now: the vehicle goes on
-        # Forget the legs already flown, as the vehicle would (keeping them would save
-        # time here, but holds memory: tens of MB for 10,000 vehicles).
-        k = bisect_left(eng.blk_t0[v], now) - 1
-        if k > 0:
-            del eng.blk_t0[v][:k], ids[:k]
+        # Forget the legs already flown once there are many (the block's legs are
+        # found by time, so those kept change nothing but the memory they hold: all
+        # of them would be tens of MB for 10,000 vehicles).
+        if len(ids) > _FLOWN_KEPT:
+            k = bisect_left(eng.blk_t0[v], now) - 1
+            if k > 0:
+                del eng.blk_t0[v][:k], ids[:k]
         # The list being called stops after this callback; the waiters wait on.
         self.callbacks = self.pending = waiters[:]
         del waiters[1:]
