@@ -325,8 +325,10 @@ class PersistentPatrol(Policy):
         else:
             fresh = sorted({r.vehicle for r in requests
                             if r.reason in ("start", "idle", "recharged")})
-            periodic = sorted({r.vehicle for r in requests if r.reason == "periodic"}
-                              - set(fresh))
+            periodic = {r.vehicle for r in requests if r.reason == "periodic"}
+            if fresh:  # (a difference with nothing would copy the set)
+                periodic.difference_update(fresh)
+            periodic = sorted(periodic)
         if self.params.launch_spread_s > 0:
             begun = {r.vehicle for r in requests if r.reason == "start"}
             later = {v for v in begun if self.launch_at[v] > now_s + 1e-9}
