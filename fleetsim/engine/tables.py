@@ -111,13 +111,14 @@ def time_order(time: np.ndarray) -> np.ndarray:
     ts = time[order]
     if n and ts[-1] != ts[-1]:  # NaNs (sorted last): they are not equal to themselves
         return np.argsort(time, kind="stable")
-    same = ts[1:] == ts[:-1]
-    if not same.any():
+    new = ts[1:] != ts[:-1]  # (where a time differs from the one before)
+    del ts
+    if new.all():
         return order
     rank = np.empty(n, dtype=np.int64)
     rank[0] = 0
-    np.cumsum(~same, out=rank[1:])
-    del ts, same
+    np.cumsum(new, out=rank[1:])
+    del new
     rank *= n
     rank += order
     del order
