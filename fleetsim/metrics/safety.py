@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
+from numba import njit
 
 from fleetsim.geometry import BOX_PREFILTER_ZONES, merge_intervals, zone_intervals
 from fleetsim.metrics.kinds import event_rows, leg_mask
@@ -241,31 +242,36 @@ def _match_losses(starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.nda
         return idx, idx
     is_start = np.r_[np.ones(len(starts), dtype=bool), np.zeros(len(ends), dtype=bool)]
     idx, is_start = _by_pair(idx, is_start, a[idx], b[idx])
-    pa, pb = a[idx], b[idx]
-    head = np.r_[True, (pa[1:] != pa[:-1]) | (pb[1:] != pb[:-1])]
-    size = np.diff(np.r_[np.flatnonzero(head), len(idx)])
-    group = np.cumsum(head) - 1
-
-    def in_pair(total: np.ndarray, step: np.ndarray) -> np.ndarray:
-        """A running total restarted at each pair's first event."""
-        return total - np.repeat(total[head] - step[head], size)
-
-    step = np.where(is_start, 1, -1)
-    level = in_pair(np.cumsum(step), step)
-    # Open starts after each event: the walk reflected at zero (an end with nothing open
-    # is dropped), level - min(0, lowest level so far in the pair); the offset per pair
-    # keeps the running minimum from reaching back into the pairs before.
-    big = 2 * len(idx) + 2
-    low = np.minimum.accumulate(np.minimum(level, 0) - group * big) + group * big
-    open_after = level - low
-    open_before = np.r_[0, open_after[:-1]]
-    open_before[head] = 0
-    matched = ~is_start & (open_before > 0)
-    # The k-th matched end of a pair closes the pair's k-th start.
-    n_end = in_pair(np.cumsum(matched), matched.astype(np.int64))
-    starts_before = np.repeat(np.cumsum(is_start)[head] - is_start[head], size)
-    start_pos = np.flatnonzero(is_start)  # the starts, by pair then as recorded
-    i_start = idx[start_pos[starts_before[matched] + n_end[matched] - 1]]
-    i_end = idx[matched]
-    back = np.argsort(i_end, kind="stable")
+    i_start, i_end = _fifo_pairs(idx.astype(np.int64), is_start,
+                                 np.ascontiguousarray(a[idx], dtype=np.int64),
+                                 np.ascontiguousarray(b[idx], dtype=np.int64))
+    back = np.argsort(i_end)  # (distinct event indexes: no ties)
     return i_start[back], i_end[back]
+
+
+@njit(cache=True)
+def _fifo_pairs(idx, is_start, pa, pb):
+    """The walk of :func:`_match_losses` over events sorted by pair, then as recorded
+    (``idx``: their indexes): a queue of each pair's open starts, each end closing the
+    first (an end with none open is passed over). Returns (starts, ends) matched, by
+    pair."""
+    n = len(idx)
+    queue = np.empty(n, dtype=np.int64)
+    out_s = np.empty(n, dtype=np.int64)
+    out_e = np.empty(n, dtype=np.int64)
+    head = 0
+    tail = 0
+    m = 0
+    for i in range(n):
+        if i and (pa[i] != pa[i - 1] or pb[i] != pb[i - 1]):
+            head = 0
+            tail = 0
+        if is_start[i]:
+            queue[tail] = idx[i]
+            tail += 1
+        elif head < tail:
+            out_s[m] = queue[head]
+            out_e[m] = idx[i]
+            head += 1
+            m += 1
+    return out_s[:m], out_e[:m]
