@@ -21,7 +21,8 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["INDEX_SLACK", "band_visits", "leg_spans", "new_work", "tier_order"]
+__all__ = ["INDEX_SLACK", "band_visits", "grid_first_sample", "leg_spans", "new_work",
+           "tier_order"]
 
 #: Slack, in cells, when turning coordinates into index ranges (pairs found
 #: this way are only candidates; the exact test decides).
@@ -466,3 +467,39 @@ def band_visits(ranges, j_first, j_last, ja, jb, x0, y0, x1, y1, r, t0, t1,
         row_end[row - j_first] = n_out
     return (out_cell[:n_out].copy(), out_s[:n_out].copy(), out_e[:n_out].copy(),
             row_end.copy(), (fa, ia, ib, fb, ic, fc))
+
+
+@njit(cache=True)
+def grid_first_sample(x, step, n, after):
+    """For each ``x``, the index of the first of the samples ``k * step`` (``k`` in
+    ``0..n-1``) that is ``> x`` (``after``) or ``>= x``, ``n`` if none: the arithmetic
+    guess ``floor(x / step) + 1`` or ``ceil(x / step)``, clipped to ``0..n``, then one
+    exact correction each way against the samples themselves (what
+    ``np.searchsorted`` gives, in one pass)."""
+    out = np.empty(len(x), dtype=np.int64)
+    top = n - 1.0
+    for i in range(len(x)):
+        xi = x[i]
+        k = xi / step
+        if after:
+            k = np.floor(k) + 1.0
+        else:
+            k = np.ceil(k)
+        if k < 0.0:
+            k = 0.0
+        elif k > n:
+            k = float(n)
+        below = (k - 1.0 if k - 1.0 > 0.0 else 0.0) * step
+        above = (k if k < top else top) * step
+        if after:
+            if k > 0.0 and below > xi:
+                k -= 1.0
+            if k < n and above <= xi:
+                k += 1.0
+        else:
+            if k > 0.0 and below >= xi:
+                k -= 1.0
+            if k < n and above < xi:
+                k += 1.0
+        out[i] = np.int64(k)
+    return out

@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from fleetsim.metrics.legcells import INDEX_SLACK, band_visits, leg_spans, new_work, tier_order
+from fleetsim.metrics.legcells import (
+    INDEX_SLACK,
+    band_visits,
+    grid_first_sample,
+    leg_spans,
+    new_work,
+    tier_order,
+)
 from fleetsim.metrics.permitted import (
     Permission,
     cell_permission,
@@ -438,35 +445,14 @@ def _reduce_cells(out: CellCoverage, g: np.ndarray, s: np.ndarray, e: np.ndarray
 def _first_sample(samples: np.ndarray, x: np.ndarray, *, after: bool) -> np.ndarray:
     """Index of the first sample ``> x`` (``after``) or ``>= x`` for each ``x`` (int64;
     ``len(samples)`` if none): ``np.searchsorted``, by arithmetic on a regular grid
-    ``samples[k] = k * step`` (checked), with one exact correction each way."""
+    ``samples[k] = k * step`` (checked), with one exact correction each way
+    (:func:`~fleetsim.metrics.legcells.grid_first_sample`)."""
     n = len(samples)
     step = float(samples[1]) if n > 1 else 0.0
     if not (step > 0.0 and samples[0] == 0.0
             and np.array_equal(samples, np.arange(n) * step)):
         return np.searchsorted(samples, x, side="right" if after else "left").astype(np.int64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        k = np.divide(x, step)
-        if after:
-            np.floor(k, out=k)
-            k += 1.0
-        else:
-            np.ceil(k, out=k)
-    np.clip(k, 0, n, out=k)
-    # samples[i] == i * step (checked above): the neighbours by arithmetic.
-    below = np.maximum(k - 1.0, 0.0)
-    below *= step
-    above = np.minimum(k, n - 1.0)
-    above *= step
-    if after:
-        down = (k > 0) & (below > x)
-        k -= down
-        up = (k < n) & (above <= x)
-    else:
-        down = (k > 0) & (below >= x)
-        k -= down
-        up = (k < n) & (above < x)
-    k += up
-    return k.astype(np.int64)
+    return grid_first_sample(np.ascontiguousarray(x, dtype=np.float64), step, n, after)
 
 
 def leg_footprint_radius(run: RecordedRun) -> np.ndarray:
