@@ -138,6 +138,25 @@ def reserve_verdict(ux, uy, horizon, z_end, b0, x0, y0, z0, power, limits):
     return -1
 
 
+@njit(cache=True, inline="always")
+def _leg_row(r, v, kind, sensing, t, dur, x0, y0, z0, x1, y1, z1, e, b):
+    """Write a leg's row (the leg table's 13 columns) into ``r``: flown from ``t`` for
+    ``dur`` s from (x0, y0, z0) to (x1, y1, z1), energy ``e`` out of battery ``b``."""
+    r[0] = v
+    r[1] = kind
+    r[2] = sensing
+    r[3] = t
+    r[4] = t + dur
+    r[5] = x0
+    r[6] = y0
+    r[7] = z0
+    r[8] = x1
+    r[9] = y1
+    r[10] = z1
+    r[11] = e
+    r[12] = b - e
+
+
 @njit(cache=True)
 def block_rows(v, kind, sensing, t, x0, y0, z0, b, xs, ys, zs, durs, climbs, corrected,
                power, first_leg, arrive, mode, limits):
@@ -187,20 +206,7 @@ def block_rows(v, kind, sensing, t, x0, y0, z0, b, xs, ys, zs, durs, climbs, cor
         e = power * dur
         if corrected:
             e += climbs[i] * (dur / durs[i])
-        r = rows[k]
-        r[0] = v
-        r[1] = kind
-        r[2] = sensing
-        r[3] = t
-        r[4] = t + dur
-        r[5] = x0
-        r[6] = y0
-        r[7] = z0
-        r[8] = x1
-        r[9] = y1
-        r[10] = z1
-        r[11] = e
-        r[12] = b - e
+        _leg_row(rows[k], v, kind, sensing, t, dur, x0, y0, z0, x1, y1, z1, e, b)
         starts[k] = t
         t += dur
         b -= e
@@ -275,20 +281,8 @@ def continued_rows(xs, ys, zs, first, counts, x0s, y0s, z0s, t_s, b_s, veh, sens
             x1, y1, z1 = xs[a + i], ys[a + i], zs[a + i]
             e = p * dur
             e += climbs[i] * (dur / durs[i])
-            row = rows[k]
-            row[0] = veh[r]
-            row[1] = kind
-            row[2] = sensing[r]
-            row[3] = t
-            row[4] = t + dur
-            row[5] = x0
-            row[6] = y0
-            row[7] = z0
-            row[8] = x1
-            row[9] = y1
-            row[10] = z1
-            row[11] = e
-            row[12] = bat - e
+            _leg_row(rows[k], veh[r], kind, sensing[r], t, dur, x0, y0, z0, x1, y1, z1, e,
+                     bat)
             t += dur
             bat -= e
             x0, y0, z0 = x1, y1, z1
