@@ -70,7 +70,8 @@ class Separation(Subsystem):
     def __init__(self, sim: EngineAPI) -> None:
         self.sim = sim
         spec = self.spec = sim.scenario.separation
-        self.window_s = float(spec.window_s or sim.scenario.run.monitor_window_s)
+        self.window_s = spec.checking_window_s(sim.scenario.run.monitor_window_s,
+                                               sim.scenario.run.duration_s)
         self.lookahead_s = float(spec.lookahead_s)
         n = sim.n
         self.radius = np.full(n, np.nan)

@@ -163,7 +163,8 @@ def separation_metrics(run: RecordedRun) -> dict[str, float | int | None]:
             r_of[dom == name] = spec.minima[name].horizontal_m
     severity = 1.0 - d_min / r_of[a[i_end]]
     conflicts = event_rows(run, "conflict")
-    horizon = spec.lookahead_s + (spec.window_s or run.scenario.run.monitor_window_s)
+    horizon = spec.lookahead_s + spec.checking_window_s(run.scenario.run.monitor_window_s,
+                                                        run.scenario.run.duration_s)
     resolved = _resolved(t, a, b, starts, conflicts, horizon)
     delays = value[event_rows(run, "strategic_delay")]
     extra = value[event_rows(run, "deconflict")]

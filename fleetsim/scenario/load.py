@@ -1353,7 +1353,8 @@ def _check_separation(sp: SeparationSpec, ctx: Context, types: list[VehicleTypeS
         ctx.fail("separation.minima", f"no minima for the fleet's domains ({', '.join(domains)}):"
                                       " nothing would be checked (e.g. {air: {horizontal_m: 50, "
                                       "vertical_m: 15}})")
-    window = sp.window_s or run.get("monitor_window_s", schema.RUN.default("monitor_window_s"))
+    window = sp.checking_window_s(
+        run.get("monitor_window_s", schema.RUN.default("monitor_window_s")), run["duration_s"])
     if window >= run["duration_s"]:
         ctx.fail("separation.window_s" if sp.window_s else "run.monitor_window_s",
                  f"the checking window ({window:g} s) is as long as the run "

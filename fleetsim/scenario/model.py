@@ -330,6 +330,11 @@ class StrategicSpec:
     max_delay_s: float = 1800.0
 
 
+#: Least checking window of separation without look-ahead when ``window_s`` is not set
+#: (s): see :meth:`SeparationSpec.checking_window_s`.
+LOSS_ONLY_WINDOW_S = 60.0
+
+
 @dataclass(frozen=True)
 class SeparationSpec:
     minima: dict[str, MinimaSpec] = field(default_factory=lambda: {"air": MinimaSpec()})
@@ -340,6 +345,23 @@ class SeparationSpec:
     layer_spacing_m: float = 30.0
     terminal_radius_m: float = 150.0
     tactical: str = "none"
+
+    def checking_window_s(self, monitor_window_s: float, duration_s: float) -> float:
+        """How often the legs flown are checked (s): ``window_s`` if set, else the run's
+        monitor window — or, without look-ahead, at least :data:`LOSS_ONLY_WINDOW_S`
+        when the run is longer. Losses alone do not depend on the window (the pieces of
+        a loss in successive windows are merged into one, with the same start, end and
+        least distance up to rounding in the last bits); the window only sets how often,
+        and over how many legs at a time, the check runs: a leg is clipped and paired
+        once per window it spans, so a 90-s leg costs ten checks in windows of 10 s and
+        two or three in windows of 60 s. Conflicts look ahead from each window's end,
+        so with a look-ahead the window is also how often they are predicted."""
+        if self.window_s:
+            return float(self.window_s)
+        window = float(monitor_window_s)
+        if self.lookahead_s == 0 and LOSS_ONLY_WINDOW_S < duration_s:
+            return max(window, LOSS_ONLY_WINDOW_S)
+        return window
 
 
 @dataclass(frozen=True)

@@ -222,6 +222,44 @@ def test_the_monitor_records_every_loss_found_over_the_whole_run_at_once():
     assert los(run) == expected
 
 
+def test_losses_alone_are_checked_in_windows_of_a_minute_and_come_out_the_same():
+    """Without look-ahead the check runs every minute unless ``window_s`` says otherwise
+    (a leg is clipped and paired once per window it spans); the losses — pairs, starts,
+    ends, least distances — are those of 10-s windows, to rounding in the last bits."""
+    bases, plans = traffic(15, seed=9)
+    runs = {}
+    for label, sep in (("default", MINIMA), ("10 s", MINIMA[:-1] + ", window_s: 10}")):
+        sim = Simulation(scenario(bases, separation=sep, count=15, duration_s=3600),
+                         policy=Script(plans))
+        runs[label] = sim.run()
+        assert sim.separation.window_s == {"default": 60.0, "10 s": 10.0}[label]
+        # (windows checked as the run goes; the last one as it finishes)
+        assert sim.separation.windows == 3600 / sim.separation.window_s - 1
+    got = {}
+    for label, run in runs.items():
+        ev = run.events
+        m = np.isin(ev["kind"], ["los_start", "los_end"])
+        rows = sorted(zip(ev["vehicle"][m].tolist(), ev["target"][m].tolist(),
+                          ev["kind"][m].tolist(), ev["time_s"][m].tolist(),
+                          np.nan_to_num(ev["value"][m], nan=-1.0).tolist(), strict=True))
+        got[label] = rows
+    assert len(got["default"]) > 10
+    assert [r[:3] for r in got["default"]] == [r[:3] for r in got["10 s"]]
+    np.testing.assert_allclose([r[3:] for r in got["default"]], [r[3:] for r in got["10 s"]],
+                               rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("sep, duration_s, window_s", [
+    ("{lookahead_s: 0}", 900.0, 60.0),  # losses only: a minute
+    ("{lookahead_s: 0}", 50.0, 10.0),  # ... unless the run is no longer
+    ("{lookahead_s: 0, window_s: 5}", 900.0, 5.0),  # as set
+    ("{lookahead_s: 30}", 900.0, 10.0),  # conflicts too: the monitor window
+])
+def test_the_checking_window_by_default(sep, duration_s, window_s):
+    sc = scenario([(500, 2000)], separation=sep, duration_s=duration_s)
+    assert Simulation(sc).separation.window_s == window_s
+
+
 @pytest.mark.parametrize("sep, message", [
     ("{minima: {sea: {horizontal_m: 100}}}",
      "separation.minima: no minima for the fleet's domains (air): nothing would be checked"),
