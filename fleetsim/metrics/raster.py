@@ -483,12 +483,18 @@ def _fingerprint(run: RecordedRun) -> str:
     """A digest of everything :func:`cell_coverage` reads from ``run``."""
     import hashlib
 
-    h = hashlib.sha256()  # (hardware-assisted on most processors: the fastest here)
+    def digest(column) -> bytes:  # (sha256 is hardware-assisted on most processors)
+        return hashlib.sha256(np.ascontiguousarray(column).data).digest()
+
     legs = run.legs
-    for name in ("vehicle", "sensing", "t0_s", "t1_s", "x0_m", "y0_m", "x1_m", "y1_m"):
-        h.update(np.ascontiguousarray(legs[name]).tobytes())
-    for name in ("vehicle", "footprint_radius_m"):
-        h.update(np.ascontiguousarray(run.vehicles[name]).tobytes())
+    columns = [legs[name] for name in ("vehicle", "sensing", "t0_s", "t1_s", "x0_m", "y0_m",
+                                       "x1_m", "y1_m")]
+    columns += [run.vehicles[name] for name in ("vehicle", "footprint_radius_m")]
+    # A digest per column, two at a time (hashing lets go of the interpreter), and one
+    # of them all.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(digest, columns))
+    h = hashlib.sha256(b"".join(parts))
     out = run.scenario.outputs
     h.update(repr((run.duration_s, out.metrics_cell_m, out.timeseries_step_s,
                    forbidding_kinds(run.scenario), id(run.world))).encode())
