@@ -1609,7 +1609,8 @@ SEPARATION = Record({
     "lookahead_s": opt(Number(ge=0, le=86_400), "Conflicts: loss of separation predicted "
                        "within this horizon.", default=60.0),
     "window_s": opt(Number(ge=MIN_WINDOW_S, le=MAX_TIME_S, nullable=True),
-                    "Monitoring window; null: `run.monitor_window_s`.", default=None),
+                    "Checking window; null: `run.monitor_window_s`, and with `lookahead_s: "
+                    "0` at least 60 s (when the run is longer).", default=None),
     "strategic": opt(Nullable(Record({
         "layer_spacing_m": opt(Number(gt=0, le=10_000), "Height between altitude layers.",
                                default=30.0),
