@@ -240,12 +240,9 @@ class LegStore(_Table):
             first = 0
             arr = arr.take(rows, axis=0)  # (whole rows at once: quicker than per column)
 
-            def col(c: int) -> np.ndarray:
-                return arr[:, c].copy()
-        else:
-            def col(c: int) -> np.ndarray:
-                return arr[:, c].copy()
-        n = len(arr) if rows is None else len(rows)
+        def col(c: int) -> np.ndarray:
+            return arr[:, c].copy()
+        n = len(arr)
         if n == 0:
             out = {name: np.zeros(0, dtype=dt) for name, dt in LEG_COLUMNS.items()}
             out["kind_code"] = np.zeros(0, dtype=np.uint8)

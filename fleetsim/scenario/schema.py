@@ -26,6 +26,7 @@ from fleetsim.scenario.dem import MAX_TERRAIN_POINTS
 from fleetsim.scenario.model import (
     ACTION_CLASSES,
     AUTH_RULES,
+    LOSS_ONLY_WINDOW_S,
     ClosureSpec,
     DatumSpec,
     DemandSpec,
@@ -1610,7 +1611,8 @@ SEPARATION = Record({
                        "within this horizon.", default=60.0),
     "window_s": opt(Number(ge=MIN_WINDOW_S, le=MAX_TIME_S, nullable=True),
                     "Checking window; null: `run.monitor_window_s`, and with `lookahead_s: "
-                    "0` at least 60 s (when the run is longer).", default=None),
+                    f"0` at least {LOSS_ONLY_WINDOW_S:g} s (when the run is longer).",
+                    default=None),
     "strategic": opt(Nullable(Record({
         "layer_spacing_m": opt(Number(gt=0, le=10_000), "Height between altitude layers.",
                                default=30.0),
