@@ -48,8 +48,9 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         rf"^full: {NUM} legs, {NUM} events; {NUM} vehicle-s per wall s; .* \(before the "
         rf"case {NUM}, after {NUM}; ratio {NUM}, simpy events {NUM}\); in CPU time {NUM} "
         rf"recorded events/s \(with the tables' finish\) against {NUM} \(ratio {NUM}\)$",
-        rf"^full: everything off: simulate {NUM} s .* on / off: simulate {NUM}x, "
-        rf"simulate \+ metrics {NUM}x$",
+        rf"^full: everything off, before and after the case: simulate {NUM} s .*; simulate "
+        rf"{NUM} s .*; on / off \(their mean\): simulate {NUM}x, simulate \+ metrics {NUM}x "
+        rf"\(target at 10,000 x 1 h: <= 2\.5x\)$",
     ]),
     "comms_scale": ([], [
         rf"^ +flat +16 +{NUM} +{NUM} +{NUM} +{NUM} +{NUM} +{NUM}x +{NUM} +{NUM} +yes$",
