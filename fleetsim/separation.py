@@ -378,8 +378,11 @@ def window_pairs(
     # 2. broad phase on the horizontal extents, grown by half the largest radius
     grow, bxmin, bymin, bxmax, bymax, *uniform = grown_boxes(w)
     # (cells as large as the largest box, unless a few large boxes make them too large
-    # for the number of boxes: then strips about the typical box's height)
-    found = cell_pairs(bxmin, bymin, bxmax, bymax, veh, 16 * len(legs) + 1_000_000)
+    # for the number of boxes: then strips about the typical box's height. A cell pair
+    # formed costs about 15 ns, and strips cost about as much as 300 formed pairs per box
+    # where vehicles are packed: 20,000 boxes of which 10,000 climbing from 100 pads
+    # formed 2.1 M pairs in 0.03 s, against 0.1 s in strips)
+    found = cell_pairs(bxmin, bymin, bxmax, bymax, veh, 32 * len(legs) + 2_000_000)
     if found is None:
         if cell_m is None:
             # (the strip height only changes the cost, not the pairs: a sample's median

@@ -262,7 +262,15 @@ def piece_order(start, va, vb, ia, ib):
     kv, kl = _packed(va, vb), _packed(lo, hi)
     if kv is None or kl is None or kv[1] * kl[1] >= 1 << 63:
         return np.lexsort((hi, lo, vb, va, start))
-    return np.lexsort((kv[0] * kl[1] + kl[0], start))
+    key = kv[0] * kl[1] + kl[0]
+    # (lexsort's order in two passes: by the integer key, then stably by start. Where
+    # the keys are distinct, as they are when each pair of legs comes once, the first
+    # pass needs no stable sort: the quicker unstable one gives the same order.)
+    by_key = np.argsort(key)
+    sk = key[by_key]
+    if bool((sk[1:] == sk[:-1]).any()):
+        return np.lexsort((key, start))
+    return by_key[np.argsort(start[by_key], kind="stable")]
 
 
 @njit(cache=True)

@@ -229,6 +229,22 @@ def test_piece_order_is_lexsort(n):
         np.testing.assert_array_equal(piece_order(start, va2, vb2, ia2, ib2), want)
 
 
+@pytest.mark.parametrize("n", [2, 30, 5000, 200_000])
+def test_piece_order_is_lexsort_for_distinct_leg_pairs(n):
+    """Each pair of legs once, as a window gives them (the quicker path): many equal
+    starts (losses going on from the window before all start at its start), vehicles
+    repeated over many pairs of legs."""
+    rng = np.random.default_rng(n)
+    start = np.where(rng.random(n) < 0.6, 60.0, 60.0 + rng.uniform(0, 60, n))
+    pairs = rng.permutation(4 * n)[:n]
+    ia, ib = pairs // (2 * n), 2 * n + pairs % (2 * n)  # distinct (lower, higher) pairs
+    swap = rng.random(n) < 0.5
+    ia, ib = np.where(swap, ib, ia), np.where(swap, ia, ib)
+    va, vb = rng.integers(0, 40, n), rng.integers(40, 80, n)
+    want = np.lexsort((np.maximum(ia, ib), np.minimum(ia, ib), vb, va, start))
+    np.testing.assert_array_equal(piece_order(start, va, vb, ia, ib), want)
+
+
 def _np_points_at(t0, t1, p0, p1, t):
     """Positions on legs in numpy."""
     span = t1 - t0
@@ -334,6 +350,29 @@ def test_terminal_areas_are_what_the_k_d_tree_says():
     assert 1000 < got.sum() < 3000
     assert not TerminalAreas(sites, 0.0).contains(pts).any()
     assert not TerminalAreas(np.zeros((0, 2)), 150.0).contains(pts).any()
+
+
+@pytest.mark.parametrize("radius", [50.0, 150.0, 1234.5])
+def test_terminal_areas_on_the_radius_are_what_the_k_d_tree_says(radius):
+    """Points on the circle and within a few roundings of it (the compiled check leaves
+    those to the tree), sites on whole metres and not, packed closer than the radius,
+    and the sites themselves (vehicles on their pads)."""
+    rng = np.random.default_rng(int(radius))
+    sites = np.r_[rng.uniform(0.0, 5000.0, (40, 2)).round(), rng.uniform(0.0, 5000.0, (40, 2))]
+    k = 60_000
+    ang = rng.uniform(0.0, 2 * np.pi, k)
+    r = radius * np.where(rng.random(k) < 0.5, 1.0, 1.0 + rng.normal(0.0, 1e-9, k))
+    around = sites[rng.integers(0, len(sites), k)]
+    pts = np.r_[around + np.c_[r * np.cos(ang), r * np.sin(ang)], sites,
+                sites + [[radius, 0.0]], sites + [[0.0, -radius]],
+                rng.uniform(-2000.0, 7000.0, (20_000, 2))]
+    got = TerminalAreas(sites, radius).contains(pts)
+    want = cKDTree(sites).query(pts, distance_upper_bound=radius)[0] < radius
+    np.testing.assert_array_equal(got, want)
+    assert 0 < got[:k].sum() < k  # (both sides of the circle)
+    # not finite: in no terminal area
+    assert not TerminalAreas(sites, radius).contains(np.array([[np.nan, 0.0],
+                                                                [np.inf, 1.0]])).any()
 
 
 def test_grown_boxes_and_uniform_minima():
