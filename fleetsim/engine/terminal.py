@@ -20,8 +20,8 @@ _CELLS = 512
 class TerminalAreas:
     """Which points lie in a site's terminal area (closer than ``radius_m`` to a site,
     as the k-d tree of the sites measures it). Most points are far from every site: a
-    grid of cells, those near a site marked with the sites near them, leaves each point
-    a few sites to measure."""
+    grid of cells, each listing the sites near it, leaves each point a few sites to
+    measure (none for most)."""
 
     def __init__(self, xy: np.ndarray, radius_m: float) -> None:
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
@@ -36,16 +36,16 @@ class TerminalAreas:
         self.x0, self.y0 = float(lo[0]) - self.size, float(lo[1]) - self.size
         nx = int((hi[0] - self.x0) / self.size) + 3
         ny = int((hi[1] - self.y0) / self.size) + 3
-        self.marked = np.zeros((ny, nx), dtype=np.bool_)
-        # Each marked cell's sites (those whose reach covers some of it), as lists one
-        # after another: cell c's are sites[start[c]:start[c + 1]] (c = row * nx + col).
+        self.shape = (ny, nx)
+        # Each cell's sites (those whose reach, and a cell's margin, covers some of it), as
+        # lists one after another: cell c's are sites[start[c]:start[c + 1]] (c = row * nx
+        # + col); most cells have none.
         count = np.zeros(ny * nx + 1, dtype=np.int64)
         spans = []
         for x, y in xy.tolist():
             ax, bx = (math.floor((c - self.x0) / self.size) for c in (x - reach, x + reach))
             ay, by = (math.floor((c - self.y0) / self.size) for c in (y - reach, y + reach))
             span = (slice(max(ay - 1, 0), by + 2), slice(max(ax - 1, 0), bx + 2))
-            self.marked[span] = True
             spans.append(span)
             count[1:].reshape(ny, nx)[span] += 1
         self.start = np.cumsum(count)
@@ -66,7 +66,7 @@ class TerminalAreas:
         metre) of the radius. A point that is not finite is in none."""
         if self.tree is None or not len(points):
             return np.zeros(len(points), dtype=bool)
-        code = _near_site(np.asarray(points, dtype=np.float64), self.marked, self.start,
+        code = _near_site(np.asarray(points, dtype=np.float64), *self.shape, self.start,
                           self.sites, self.xy, self.x0, self.y0, self.size, self.radius)
         out = code == _INSIDE
         ask = np.flatnonzero(code == _ASK)
@@ -86,14 +86,13 @@ _HAIR = 1e-9
 
 
 @njit(cache=True)
-def _near_site(points, marked, start, sites, xy, x0, y0, size, radius):
+def _near_site(points, ny, nx, start, sites, xy, x0, y0, size, radius):
     """Per point, :data:`_OUTSIDE`, :data:`_INSIDE` or :data:`_ASK`: its distance to
     each site listed in its cell, ``sqrt(dx * dx + dy * dy)`` (the tree's sum of
     squares, in its order), against the radius with a relative margin of
     :data:`_HAIR` either way (a few roundings apart, the tree's distances and these
     are on the same side of it outside the margin)."""
     m = len(points)
-    ny, nx = marked.shape
     lo = radius * (1.0 - _HAIR)
     hi = radius * (1.0 + _HAIR)
     out = np.zeros(m, dtype=np.int8)
@@ -103,7 +102,7 @@ def _near_site(points, marked, start, sites, xy, x0, y0, size, radius):
             continue  # (nowhere: in no terminal area)
         cx = math.floor((x - x0) / size)
         cy = math.floor((y - y0) / size)
-        if not (0 <= cx < nx and 0 <= cy < ny and marked[cy, cx]):
+        if not (0 <= cx < nx and 0 <= cy < ny):
             continue
         c = cy * nx + cx
         answer = _OUTSIDE
